@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/* rnnmidi core: the preset file (.rnnw v1), see core/FORMAT.md.
+ *
+ * A loaded rnn_model is immutable: any number of nets may run on it at once.
+ * Loading and writing allocate and do I/O: main or worker thread only. */
+#ifndef RNNMIDI_MODEL_H
+#define RNNMIDI_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "encoding.h"
+
+typedef enum { RNN_CELL_RNN = 0, RNN_CELL_LSTM = 1, RNN_CELL_GRU = 2 } rnn_cell;
+
+#define RNN_MAX_LAYERS 4      /* what the net runs (the file format caps at 8) */
+#define RNN_MAX_HIDDEN 4096
+#define RNN_MAX_EMBED 4096
+#define RNN_MAX_VOCAB 4096
+#define RNN_MAX_TENSORS (2 + 4 * RNN_MAX_LAYERS + 2)
+#define RNN_TENSOR_NAME_MAX 64
+
+typedef struct {
+    rnn_kind kind;         /* encoding kind */
+    int steps_per_quarter; /* grid resolution */
+    rnn_cell cell;
+    int layers; /* 1..RNN_MAX_LAYERS */
+    int embed;  /* E; 0 = one-hot input */
+    int hidden; /* H */
+    int vocab;  /* V, must equal rnn_kind_vocab(kind) */
+} rnn_model_config;
+
+/* Name and shape of one tensor in the file's fixed order (PyTorch names):
+ *   embed.weight        (V, E)          only when E > 0
+ *   rnn.weight_ih_l{k}  (G*H, I_k)      I_0 = E, or V when E = 0; I_k = H after
+ *   rnn.weight_hh_l{k}  (G*H, H)
+ *   rnn.bias_ih_l{k}    (G*H)
+ *   rnn.bias_hh_l{k}    (G*H)
+ *   head.weight         (V, H)
+ *   head.bias           (V)
+ * G = 1 (rnn), 4 (lstm: i,f,g,o), 3 (gru: r,z,n). */
+typedef struct {
+    char name[RNN_TENSOR_NAME_MAX];
+    int ndim;      /* 1 or 2 */
+    int shape[2];  /* rows, cols (cols = 1 when ndim = 1) */
+    size_t count;  /* rows * cols */
+} rnn_tensor_spec;
+
+typedef struct {
+    const char *key;
+    const char *value;
+} rnn_meta;
+
+typedef struct rnn_model rnn_model;
+
+/** Check a config against the caps; 0 or -1 with a message. Any thread. */
+int rnn_model_config_check(const rnn_model_config *cfg, char *err, size_t errlen);
+
+/** Gate count G of a cell (1, 4 or 3), 0 for an unknown cell. Any thread. */
+int rnn_cell_gates(rnn_cell cell);
+
+/** "rnn" / "lstm" / "gru", or NULL. Any thread. */
+const char *rnn_cell_name(rnn_cell cell);
+
+/** Fill specs (room for RNN_MAX_TENSORS) with the tensors of cfg in file
+ * order; returns their number, or -1 for an invalid config. Any thread. */
+int rnn_model_tensor_specs(const rnn_model_config *cfg, rnn_tensor_spec *specs);
+
+/** Load and validate a preset from a file. Returns NULL with a message naming
+ * the file and the problem in err. Main/worker thread. */
+rnn_model *rnn_model_load(const char *path, char *err, size_t errlen);
+
+/** Same from a memory buffer; name is used in messages. The buffer is copied. */
+rnn_model *rnn_model_load_memory(const void *data, size_t size, const char *name, char *err,
+                                 size_t errlen);
+
+/** Release a model; accepts NULL. No net may still use it. Main/worker thread. */
+void rnn_model_free(rnn_model *model);
+
+/** The model's configuration; valid while the model lives. */
+const rnn_model_config *rnn_model_get_config(const rnn_model *model);
+
+/** Tensor data by name (NULL when absent); *count receives its element count
+ * when count is not NULL. Valid while the model lives. */
+const float *rnn_model_tensor(const rnn_model *model, const char *name, size_t *count);
+
+/** Metadata value for key, or NULL. */
+const char *rnn_model_meta(const rnn_model *model, const char *key);
+
+/** Number of metadata entries, and entry i. */
+size_t rnn_model_meta_count(const rnn_model *model);
+rnn_meta rnn_model_meta_at(const rnn_model *model, size_t i);
+
+/** Serialize a preset into a new malloc'd buffer (*out, *outlen; the caller
+ * frees it). tensors[i] holds the data of spec i of rnn_model_tensor_specs(cfg).
+ * Returns 0, or -1 with a message. Main/worker thread. */
+int rnn_model_serialize(const rnn_model_config *cfg, const rnn_meta *meta, size_t n_meta,
+                        const float *const *tensors, void **out, size_t *outlen, char *err,
+                        size_t errlen);
+
+/** Serialize and write to path through a temporary file and a rename, so a
+ * failed write never leaves a truncated preset. Returns 0 or -1 with a
+ * message naming the file. Main/worker thread. */
+int rnn_model_write(const char *path, const rnn_model_config *cfg, const rnn_meta *meta,
+                    size_t n_meta, const float *const *tensors, char *err, size_t errlen);
+
+#endif

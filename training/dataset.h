@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/* rnnmidi training: MIDI files and folders to encoded sequences, split by file.
+ *
+ * The split of a file is fixed by the sha256 of its bytes: first hex digit
+ * 'f' -> test, 'e' -> valid, anything else -> train. Main thread only. */
+#ifndef RNNMIDI_DATASET_H
+#define RNNMIDI_DATASET_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "../core/encoding.h"
+
+typedef enum { RNN_SPLIT_TRAIN = 0, RNN_SPLIT_VALID = 1, RNN_SPLIT_TEST = 2 } rnn_split;
+#define RNN_SPLITS 3
+
+typedef struct {
+    char *path;   /* the file */
+    char *reason; /* why it could not be read */
+} rnn_failed_file;
+
+typedef struct {
+    rnn_kind kind;
+    int steps_per_quarter;
+    rnn_seq_list split[RNN_SPLITS]; /* sequences of each split */
+    size_t files[RNN_SPLITS];       /* files read into each split */
+    size_t notes[RNN_SPLITS];       /* notes read from them */
+    rnn_failed_file *failed;        /* files skipped, with their reason */
+    size_t n_failed;
+} rnn_dataset;
+
+/** Split of a file's bytes (sha256 rule above). */
+rnn_split rnn_split_of_bytes(const void *data, size_t size);
+
+/** "train" / "valid" / "test". */
+const char *rnn_split_name(rnn_split s);
+
+/** Parse "train"/"valid"/"test" (returns -1 otherwise). */
+int rnn_split_parse(const char *name);
+
+/** Read every .mid/.midi file under the given paths (files or folders,
+ * recursively, in sorted order so results do not depend on the file system),
+ * encode them, and sort their sequences into ds->split. Unreadable files are
+ * recorded in ds->failed (and reported to log when log is not NULL); they are
+ * not an error. Returns 0, or -1 with a message (a missing path, no MIDI file
+ * at all). ds must be zeroed first. */
+int rnn_dataset_load(rnn_dataset *ds, const char *const *paths, size_t n_paths, rnn_kind kind,
+                     int steps_per_quarter, FILE *log, char *err, size_t errlen);
+
+/** Release everything; accepts NULL. */
+void rnn_dataset_free(rnn_dataset *ds);
+
+#endif
