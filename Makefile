@@ -160,6 +160,44 @@ bench: all
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
 
 # ---------------------------------------------------------------------------
+# The development corpus: the MIDI files of a few Debian packages, each
+# distinct file (by sha256) once, in data/corpus/PACKAGE/. The .deb files are
+# downloaded and unpacked rather than installed, because several of the
+# files live under /usr/share/doc, which slim images drop.
+CORPUS_DEBS = mma simutrans-data openttd-openmsx freedink-data planetblupi-music-midi
+CORPUS_DIR  = data/corpus
+
+corpus:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	rm -rf $(CORPUS_DIR).new; mkdir -p $$tmp/x $(CORPUS_DIR).new; \
+	cd $$tmp && { apt-get download $(CORPUS_DEBS) || { apt-get update && apt-get download $(CORPUS_DEBS); }; }; cd - >/dev/null; \
+	for deb in $$tmp/*.deb; do pkg=$$(basename $$deb); pkg=$${pkg%%_*}; dpkg-deb -x $$deb $$tmp/x/$$pkg; done; \
+	seen=$$tmp/seen; : > $$seen; \
+	find $$tmp/x -type f \( -iname '*.mid' -o -iname '*.midi' \) | LC_ALL=C sort | while read -r f; do \
+	  h=$$(sha256sum "$$f" | cut -c1-64); \
+	  if grep -q "^$$h$$" $$seen; then continue; fi; echo "$$h" >> $$seen; \
+	  rel=$${f#$$tmp/x/}; pkg=$${rel%%/*}; name=$$(basename "$$f"); \
+	  mkdir -p $(CORPUS_DIR).new/$$pkg; \
+	  if [ -e "$(CORPUS_DIR).new/$$pkg/$$name" ]; then name=$$(echo $$h | cut -c1-8)-$$name; fi; \
+	  cp "$$f" "$(CORPUS_DIR).new/$$pkg/$$name"; \
+	done; \
+	rm -rf $(CORPUS_DIR) && mv $(CORPUS_DIR).new $(CORPUS_DIR); \
+	echo "corpus: $$(find $(CORPUS_DIR) -type f | wc -l) distinct MIDI files in $(CORPUS_DIR)"
+
+# libFuzzer target for the MIDI reader (clang): 60 s, starting from the fixtures.
+FUZZ_TIME ?= 60
+$(BUILD)/fuzz/fuzz_midifile: tests/fuzz/fuzz_midifile.c training/midifile.c training/midifile.h core/encoding.c core/encoding.h
+	@mkdir -p $(@D)
+	clang -g -O1 -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	  -o $@ tests/fuzz/fuzz_midifile.c training/midifile.c core/encoding.c -lm
+
+fuzz: deps-test $(BUILD)/fuzz/fuzz_midifile
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$(BUILD)/fuzz/fuzz_midifile -max_total_time=$(FUZZ_TIME) -max_len=65536 -rss_limit_mb=2048 \
+	  $(BUILD)/fuzz/corpus tests/fixtures/midi
+
+# ---------------------------------------------------------------------------
 install: all
 	install -d $(DESTDIR)$(BINDIR)
 	for p in $(PROGS); do install -m 755 $$p $(DESTDIR)$(BINDIR)/; done
@@ -173,4 +211,4 @@ clean:
 format:
 	clang-format -i $(wildcard core/*.[ch] training/*.[ch] plugin/*.[ch] plugin/*/*.[ch] tests/*/*.[ch])
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/test/obj -name '*.d' -type f 2>/dev/null)

@@ -13,10 +13,13 @@
 
 typedef enum { RNN_CELL_RNN = 0, RNN_CELL_LSTM = 1, RNN_CELL_GRU = 2 } rnn_cell;
 
-#define RNN_MAX_LAYERS 4      /* what the net runs (the file format caps at 8) */
+#define RNN_MAX_LAYERS 4 /* the file format's cap too */
 #define RNN_MAX_HIDDEN 4096
 #define RNN_MAX_EMBED 4096
 #define RNN_MAX_VOCAB 4096
+#define RNN_MAX_STEPS_PER_QUARTER 96
+#define RNN_MODEL_MAX_META ((size_t)1 << 20)    /* metadata block, bytes */
+#define RNN_MODEL_MAX_BYTES ((size_t)512 << 20) /* whole preset file, bytes */
 #define RNN_MAX_TENSORS (2 + 4 * RNN_MAX_LAYERS + 2)
 #define RNN_TENSOR_NAME_MAX 64
 
@@ -41,9 +44,9 @@ typedef struct {
  * G = 1 (rnn), 4 (lstm: i,f,g,o), 3 (gru: r,z,n). */
 typedef struct {
     char name[RNN_TENSOR_NAME_MAX];
-    int ndim;      /* 1 or 2 */
-    int shape[2];  /* rows, cols (cols = 1 when ndim = 1) */
-    size_t count;  /* rows * cols */
+    int ndim;     /* 1 or 2 */
+    int shape[2]; /* rows, cols (cols = 1 when ndim = 1) */
+    size_t count; /* rows * cols */
 } rnn_tensor_spec;
 
 typedef struct {
@@ -53,7 +56,8 @@ typedef struct {
 
 typedef struct rnn_model rnn_model;
 
-/** Check a config against the caps; 0 or -1 with a message. Any thread. */
+/** Check a config against the caps of core/FORMAT.md, including that its
+ * tensors fit in RNN_MODEL_MAX_BYTES; 0, or -1 with a message. Any thread. */
 int rnn_model_config_check(const rnn_model_config *cfg, char *err, size_t errlen);
 
 /** Gate count G of a cell (1, 4 or 3), 0 for an unknown cell. Any thread. */
@@ -80,8 +84,9 @@ void rnn_model_free(rnn_model *model);
 /** The model's configuration; valid while the model lives. */
 const rnn_model_config *rnn_model_get_config(const rnn_model *model);
 
-/** Tensor data by name (NULL when absent); *count receives its element count
- * when count is not NULL. Valid while the model lives. */
+/** Tensor data by name (NULL when absent), starting on a 64-byte boundary;
+ * *count receives its element count when count is not NULL. Valid while the
+ * model lives. Any thread. */
 const float *rnn_model_tensor(const rnn_model *model, const char *name, size_t *count);
 
 /** Metadata value for key, or NULL. */

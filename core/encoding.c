@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: MIT */
+/* rnnmidi core: event vocabularies and note <-> event-sequence conversion
+ * (contract in encoding.h).
+ *
+ * The grid. A tick t lies on step round(t * spq / ppq), halves rounded up
+ * (floor((2 * t * spq + ppq) / (2 * ppq))). A note sounds on the steps
+ * [on_step, off_step); a note whose on and off fall on the same step still
+ * sounds for that one step (off_step = on_step + 1).
+ *
+ * Melody, per (track, channel) outside channel 10: the skyline is the highest
+ * pitch sounding on each step. Step s gets
+ *   - note-on(top) when a note of the top pitch starts at s (a new attack,
+ *     also of the pitch that was already sounding), or when the top pitch
+ *     differs from the one of step s - 1 (a higher note came in over a held
+ *     one, or a higher note ended over a held lower one: the lower note is
+ *     emitted again);
+ *   - note-off when nothing sounds at s but something did at s - 1;
+ *   - no event otherwise (the same note holds, or the rest goes on).
+ * So a note-off and a note-on on one step give just the note-on: in one line
+ * a new note ends the previous one. A note starting under a higher held note
+ * is hidden.
+ *
+ * Drums: the notes of channel 10 of all tracks together (a drum kit is often
+ * spread over several tracks, one per instrument); a note's drum class is
+ * set on its onset step, pitches outside the map are dropped.
+ *
+ * Sequences: a run of 16 or more silent steps (melody: no note sounds;
+ * drums: no hit) splits the material. A melody sequence runs from its first
+ * note-on to the note-off after its last note, a drum sequence from its
+ * first to its last hit. Sequences under 32 steps or with fewer than 8 notes
+ * (melody: note-on events; drums: hits, i.e. set bits) are dropped. */
+#include "encoding.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_STEPS_PER_QUARTER 96
+#define MAX_ENCODED_STEPS ((int64_t)1 << 24) /* per rnn_encode call: 16M steps */
+
+int rnn_kind_vocab(rnn_kind kind)
+{
+    switch (kind) {
+    case RNN_KIND_MELODY: return RNN_MELODY_VOCAB;
+    case RNN_KIND_DRUMS: return RNN_DRUMS_VOCAB;
+    }
+    return 0;
+}
+
+const char *rnn_kind_name(rnn_kind kind)
+{
+    switch (kind) {
+    case RNN_KIND_MELODY: return "melody";
+    case RNN_KIND_DRUMS: return "drums";
+    }
+    return NULL;
+}
+
+/* Magenta DrumsRNN's DEFAULT_DRUM_TYPE_PITCHES: the first pitch of each class
+ * is the one played when decoding. */
+static const signed char drum_type_pitches[RNN_DRUM_CLASSES][16] = {
+    {36, 35, -1},                                                     /* kick */
+    {38, 27, 28, 31, 32, 33, 34, 37, 39, 40, 56, 65, 66, 75, 85, -1}, /* snare */
+    {42, 44, 54, 68, 69, 70, 71, 73, 78, 80, 22, -1},                 /* closed hi-hat */
+    {46, 67, 72, 74, 79, 81, 26, -1},                                 /* open hi-hat */
+    {45, 29, 41, 43, 61, 64, 84, -1},                                 /* low tom */
+    {48, 47, 60, 63, 77, 86, 87, -1},                                 /* mid tom */
+    {50, 30, 62, 76, 83, -1},                                         /* high tom */
+    {49, 52, 55, 57, 58, -1},                                         /* crash */
+    {51, 53, 59, 82, -1},                                             /* ride */
+};
+
+int rnn_drum_class_of_pitch(int pitch)
+{
+    if (pitch < 0 || pitch > 127) return -1;
+    for (int c = 0; c < RNN_DRUM_CLASSES; c++)
+        for (int i = 0; i < 16 && drum_type_pitches[c][i] >= 0; i++)
+            if (drum_type_pitches[c][i] == pitch) return c;
+    return -1;
+}
+
+int rnn_drum_pitch_of_class(int c)
+{
+    if (c < 0 || c >= RNN_DRUM_CLASSES) return -1;
+    return drum_type_pitches[c][0];
+}
+
+static int64_t tick_to_step(int64_t tick, int ppq, int spq)
+{
+    return (2 * tick * spq + ppq) / (2 * (int64_t)ppq);
+}
+
+typedef struct {
+    int32_t track, channel, pitch;
+    int64_t on, off; /* steps, off > on */
+} gnote;
+
+static int gnote_cmp(const void *pa, const void *pb)
+{
+    const gnote *a = pa, *b = pb;
+#define CMP(x)                                                                                     \
+    if (a->x != b->x) return a->x < b->x ? -1 : 1
+    CMP(track);
+    CMP(channel);
+    CMP(on);
+    CMP(off);
+    CMP(pitch);
+#undef CMP
+    return 0;
+}
+
+/* Pending output of one rnn_encode call, appended to the list at the end. */
+typedef struct {
+    rnn_seq *seqs;
+    size_t count, cap;
+} seq_buf;
+
+static int seq_push(seq_buf *b, int32_t *events, size_t len, int64_t start, int32_t track,
+                    int32_t channel)
+{
+    if (b->count == b->cap) {
+        size_t c = b->cap ? 2 * b->cap : 16;
+        rnn_seq *q = realloc(b->seqs, c * sizeof *q);
+        if (!q) return -1;
+        b->seqs = q;
+        b->cap = c;
+    }
+    b->seqs[b->count++] = (rnn_seq){events, len, start, track, channel};
+    return 0;
+}
+
+typedef struct {
+    int64_t step;
+    int32_t pitch, delta; /* +1 note starts sounding, -1 stops */
+} edge;
+
+static int edge_cmp(const void *pa, const void *pb)
+{
+    const edge *a = pa, *b = pb;
+    return (a->step > b->step) - (a->step < b->step);
+}
+
+/* One melody island: the notes g[0..n) of one (track, channel), no silent gap
+ * of RNN_SPLIT_GAP_STEPS inside, covering steps [a, e) (e = latest release).
+ * The skyline comes from a sweep over note starts and ends, so the work is
+ * O(n log n + 128 n + length) however long the notes are held. */
+static int melody_island(const gnote *g, size_t n, int64_t a, int64_t e, seq_buf *b)
+{
+    size_t len = (size_t)(e - a + 1); /* the note-off step e included */
+    if (len < RNN_MIN_SEQ_STEPS) return 0;
+    int32_t *top = malloc(len * sizeof *top);
+    unsigned char *attack = calloc(len, 1);
+    edge *ed = malloc(2 * n * sizeof *ed);
+    if (!top || !attack || !ed) goto oom;
+    for (size_t i = 0; i < n; i++) {
+        ed[2 * i] = (edge){g[i].on, g[i].pitch, 1};
+        ed[2 * i + 1] = (edge){g[i].off, g[i].pitch, -1};
+    }
+    qsort(ed, 2 * n, sizeof *ed, edge_cmp);
+    int32_t count[128] = {0};
+    int32_t cur = -1;
+    size_t k = 0;
+    for (size_t s = 0; s < len; s++) {
+        int changed = 0;
+        while (k < 2 * n && ed[k].step - a == (int64_t)s) {
+            count[ed[k].pitch] += ed[k].delta;
+            k++;
+            changed = 1;
+        }
+        if (changed) {
+            cur = -1;
+            for (int p = 127; p >= 0; p--)
+                if (count[p] > 0) {
+                    cur = p;
+                    break;
+                }
+        }
+        top[s] = cur;
+    }
+    free(ed);
+    ed = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (top[g[i].on - a] == g[i].pitch) attack[g[i].on - a] = 1;
+    int32_t prev = -1;
+    size_t notes = 0;
+    for (size_t s = 0; s < len; s++) {
+        int32_t t = top[s];
+        if (t >= 0 && (attack[s] || t != prev)) {
+            top[s] = RNN_MELODY_NOTE_ON(t);
+            notes++;
+        } else if (t < 0 && prev >= 0) {
+            top[s] = RNN_MELODY_NOTE_OFF;
+        } else {
+            top[s] = RNN_MELODY_NO_EVENT;
+        }
+        prev = t;
+    }
+    free(attack);
+    if (notes < RNN_MIN_SEQ_NOTES) {
+        free(top);
+        return 0;
+    }
+    if (seq_push(b, top, len, a, g[0].track, g[0].channel)) {
+        free(top);
+        return -1;
+    }
+    return 0;
+oom:
+    free(top);
+    free(attack);
+    free(ed);
+    return -1;
+}
+
+static int drum_island(const gnote *g, size_t n, int64_t a, int64_t last, seq_buf *b)
+{
+    size_t len = (size_t)(last - a + 1);
+    if (len < RNN_MIN_SEQ_STEPS) return 0;
+    int32_t *ev = calloc(len, sizeof *ev);
+    if (!ev) return -1;
+    for (size_t i = 0; i < n; i++) ev[g[i].on - a] |= 1 << g[i].pitch; /* pitch holds the class */
+    size_t hits = 0;
+    for (size_t s = 0; s < len; s++)
+        for (int c = 0; c < RNN_DRUM_CLASSES; c++) hits += (size_t)(ev[s] >> c & 1);
+    if (hits < RNN_MIN_SEQ_NOTES) {
+        free(ev);
+        return 0;
+    }
+    if (seq_push(b, ev, len, a, 0, RNN_DRUMS_CHANNEL)) {
+        free(ev);
+        return -1;
+    }
+    return 0;
+}
+
+int rnn_encode(rnn_kind kind, const rnn_note *notes, size_t n, int ppq, int steps_per_quarter,
+               rnn_seq_list *out, char *err, size_t errlen)
+{
+    if (kind != RNN_KIND_MELODY && kind != RNN_KIND_DRUMS) {
+        snprintf(err, errlen, "unknown encoding kind %d", (int)kind);
+        return -1;
+    }
+    if (ppq < 1 || ppq > 0x7FFF) {
+        snprintf(err, errlen, "ppq %d is outside 1..32767", ppq);
+        return -1;
+    }
+    if (steps_per_quarter < 1 || steps_per_quarter > MAX_STEPS_PER_QUARTER) {
+        snprintf(err, errlen, "steps per quarter %d is outside 1..%d", steps_per_quarter,
+                 MAX_STEPS_PER_QUARTER);
+        return -1;
+    }
+    gnote *g = malloc((n ? n : 1) * sizeof *g);
+    if (!g) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        const rnn_note *x = &notes[i];
+        if (x->pitch < 0 || x->pitch > 127 || x->channel < 0 || x->channel > 15 || x->on < 0 ||
+            x->off < x->on || x->off > ((int64_t)1 << 40)) {
+            snprintf(err, errlen, "note %zu (channel %d pitch %d ticks %lld..%lld) is invalid", i,
+                     x->channel, x->pitch, (long long)x->on, (long long)x->off);
+            free(g);
+            return -1;
+        }
+        int drum = x->channel == RNN_DRUMS_CHANNEL;
+        if (drum != (kind == RNN_KIND_DRUMS)) continue;
+        gnote y = {x->track, x->channel, x->pitch, tick_to_step(x->on, ppq, steps_per_quarter),
+                   tick_to_step(x->off, ppq, steps_per_quarter)};
+        if (y.off <= y.on) y.off = y.on + 1;
+        if (drum) {
+            y.pitch = rnn_drum_class_of_pitch(x->pitch);
+            if (y.pitch < 0) continue;
+            y.track = 0; /* all tracks together */
+            y.off = y.on + 1;
+        }
+        g[m++] = y;
+    }
+    qsort(g, m, sizeof *g, gnote_cmp);
+
+    /* Islands: runs of one (track, channel) without a long silence. Their
+     * total length is checked before anything is allocated for them. */
+    int64_t total = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        seq_buf b = {0};
+        size_t i = 0;
+        while (i < m) {
+            size_t j = i + 1;
+            int64_t end = g[i].off;
+            while (j < m && g[j].track == g[i].track && g[j].channel == g[i].channel &&
+                   g[j].on - end < RNN_SPLIT_GAP_STEPS) {
+                if (g[j].off > end) end = g[j].off;
+                j++;
+            }
+            int64_t len = kind == RNN_KIND_MELODY ? end - g[i].on + 1 : end - 1 - g[i].on + 1;
+            if (pass == 0) {
+                total += len;
+                if (total > MAX_ENCODED_STEPS) {
+                    snprintf(err, errlen, "the notes span more than %lld grid steps",
+                             (long long)MAX_ENCODED_STEPS);
+                    free(g);
+                    return -1;
+                }
+            } else {
+                int rc = kind == RNN_KIND_MELODY ? melody_island(g + i, j - i, g[i].on, end, &b)
+                                                 : drum_island(g + i, j - i, g[i].on, end - 1, &b);
+                if (rc) goto oom;
+            }
+            i = j;
+        }
+        if (pass == 0) continue;
+        if (b.count) {
+            rnn_seq *q = realloc(out->seqs, (out->count + b.count) * sizeof *q);
+            if (!q) goto oom;
+            memcpy(q + out->count, b.seqs, b.count * sizeof *q);
+            out->seqs = q;
+            out->count += b.count;
+        }
+        free(b.seqs);
+        break;
+    oom:
+        for (size_t k = 0; k < b.count; k++) free(b.seqs[k].events);
+        free(b.seqs);
+        free(g);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    free(g);
+    return 0;
+}
+
+void rnn_seq_list_free(rnn_seq_list *list)
+{
+    if (!list) return;
+    for (size_t i = 0; i < list->count; i++) free(list->seqs[i].events);
+    free(list->seqs);
+    list->seqs = NULL;
+    list->count = 0;
+}
+
+size_t rnn_decode(rnn_kind kind, const int32_t *events, size_t len, int channel, int velocity,
+                  rnn_note *out, size_t max)
+{
+    size_t count = 0;
+#define EMIT(p, a, b)                                                                              \
+    do {                                                                                           \
+        if (count < max)                                                                           \
+            out[count] = (rnn_note){0, channel, (p), velocity, (int64_t)(a), (int64_t)(b)};        \
+        count++;                                                                                   \
+    } while (0)
+    if (kind == RNN_KIND_MELODY) {
+        int32_t pitch = -1;
+        size_t start = 0;
+        for (size_t s = 0; s < len; s++) {
+            int32_t e = events[s];
+            if (e == RNN_MELODY_NO_EVENT || e < 0 || e >= RNN_MELODY_VOCAB) continue;
+            if (pitch >= 0) EMIT(pitch, start, s);
+            pitch = e >= 2 ? e - 2 : -1;
+            start = s;
+        }
+        if (pitch >= 0) EMIT(pitch, start, len);
+    } else if (kind == RNN_KIND_DRUMS) {
+        for (size_t s = 0; s < len; s++) {
+            int32_t e = events[s];
+            if (e <= 0 || e >= RNN_DRUMS_VOCAB) continue;
+            for (int c = 0; c < RNN_DRUM_CLASSES; c++)
+                if (e >> c & 1) EMIT(rnn_drum_pitch_of_class(c), s, s + 1);
+        }
+    }
+#undef EMIT
+    return count;
+}
+
+int rnn_transpose_melody(int32_t *events, size_t len, int k)
+{
+    for (size_t s = 0; s < len; s++) {
+        int32_t e = events[s];
+        if (e >= 2 && e < RNN_MELODY_VOCAB && (e - 2 + k < 0 || e - 2 + k > 127)) return -1;
+    }
+    for (size_t s = 0; s < len; s++)
+        if (events[s] >= 2 && events[s] < RNN_MELODY_VOCAB) events[s] += k;
+    return 0;
+}

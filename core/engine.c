@@ -1,0 +1,866 @@
+/* SPDX-License-Identifier: MIT */
+/* rnnmidi core: the engine (contract in engine.h).
+ *
+ * One block is walked as a timeline: at each frame where something happens
+ * (a transport change, a due note-off, a step's input commit at k + 0.5, a
+ * grid tick at k, a player event) it is handled in that order, then the next
+ * such frame is found. Positions are counted in grid steps from an anchor
+ * (the last transport change): pos(f) = anchor_step + (f - anchor_frame) * spf,
+ * so 10 minutes of rolling accumulate no rounding. */
+#include "engine.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "net.h"
+#include "sample.h"
+
+#define MAX_SOUNDING 32
+#define NO_FRAME INT64_MAX
+#define POS_EPS 1e-6 /* steps: host positions are floats, ticks must not double */
+
+struct rnn_engine_model {
+    rnn_model *model;
+    rnn_net *net;
+    rnn_sampler *sampler;
+    rnn_kind kind;
+    int V;
+    int spq;
+    int rows;          /* weight rows of one step */
+    float *scratch;    /* (V) logits with the density bias */
+    uint8_t *forbidden; /* (V) key, scale and range mask */
+    char *path;
+};
+
+typedef struct {
+    uint8_t channel, pitch;
+    int64_t off_frame; /* absolute; NO_FRAME = held until the melody moves on */
+} sounding_note;
+
+struct rnn_engine {
+    double sr;
+    uint32_t max_block;
+    float params[RNN_PARAM_COUNT];
+    rnn_engine_model *em;
+    rnn_rng rng;
+    uint64_t entropy; /* advances for seed 0 */
+
+    /* clock */
+    int host_seen, rolling;
+    double bpm, beats_per_bar, beat_unit, speed;
+    int64_t abs_frame; /* frame at the start of the current block */
+    int64_t anchor_frame;
+    double anchor_step;
+    double spf; /* steps per frame, 0 when stopped */
+    int64_t next_tick, next_commit; /* tick k at pos k, commit of step k at k + 0.5 */
+    int64_t last_tick, last_commit;
+
+    /* output */
+    sounding_note sounding[MAX_SOUNDING];
+    int n_sounding;
+    int flush_pending;
+    uint32_t block_frames;
+    rnn_engine_event *out;
+    uint32_t n_out, max_out;
+
+    /* the player */
+    uint8_t held[128];
+    int n_held;
+    int win_top_started; /* highest pitch started in the open window, -1 */
+    unsigned win_drums;  /* drum classes struck in the open window */
+    int skyline_prev;    /* top held pitch at the last commit, -1 */
+
+    /* phrases */
+    int generating;
+    int64_t gen_end;
+    int have_phrase;
+    int64_t phrase_start, last_player_step;
+    int silent_steps;
+    int net_fresh;         /* no step since the net was reset */
+    int gen_event;         /* event output at gen_step */
+    int64_t gen_step;      /* -1 when the last tick generated nothing */
+    int mask_dirty;
+
+    /* the step in progress */
+    int pending;
+    double work_from; /* position of the commit that began it */
+    int rows_done;
+
+    rnn_engine_stats stats;
+};
+
+/* ---------------------------------------------------------------- settings */
+
+typedef struct {
+    const char *name;
+    float def, min, max;
+    int integer;
+} param_info;
+
+static const param_info params_table[RNN_PARAM_COUNT] = {
+    [RNN_PARAM_MODE] = {"mode", RNN_MODE_ACCOMPANY, 0, RNN_MODE_COUNT - 1, 1},
+    [RNN_PARAM_TEMPERATURE] = {"temperature", 1.0f, 0.0f, 2.0f, 0},
+    [RNN_PARAM_TOP_P] = {"top_p", 0.95f, 0.05f, 1.0f, 0},
+    [RNN_PARAM_KEY] = {"key", 0, 0, 11, 1},
+    [RNN_PARAM_SCALE] = {"scale", RNN_SCALE_OFF, 0, RNN_SCALE_COUNT - 1, 1},
+    [RNN_PARAM_LOWEST] = {"lowest", 36, 0, 127, 1},
+    [RNN_PARAM_HIGHEST] = {"highest", 96, 0, 127, 1},
+    [RNN_PARAM_RESPONSE_BARS] = {"response_bars", 2, 1, 16, 1},
+    [RNN_PARAM_LISTEN_GAP] = {"listen_gap", 2.0f, 0.25f, 8.0f, 0},
+    [RNN_PARAM_DENSITY] = {"density", 0.5f, 0.0f, 1.0f, 0},
+    [RNN_PARAM_CHANNEL] = {"channel", 1, 1, 16, 1},
+    [RNN_PARAM_VELOCITY] = {"velocity", 100, 1, 127, 1},
+    [RNN_PARAM_GATE] = {"gate", 0.5f, 0.05f, 1.0f, 0},
+    [RNN_PARAM_SEED] = {"seed", 0, 0, 16777215, 1},
+    [RNN_PARAM_THRU] = {"thru", 1, 0, 1, 1},
+    [RNN_PARAM_TEMPO] = {"tempo", 120, 20, 300, 0},
+};
+
+int rnn_engine_param_info(rnn_engine_param id, float *def, float *min, float *max,
+                          const char **name)
+{
+    if ((int)id < 0 || id >= RNN_PARAM_COUNT) return -1;
+    if (def) *def = params_table[id].def;
+    if (min) *min = params_table[id].min;
+    if (max) *max = params_table[id].max;
+    if (name) *name = params_table[id].name;
+    return 0;
+}
+
+static float clamp_param(rnn_engine_param id, float v)
+{
+    const param_info *p = &params_table[id];
+    if (!isfinite(v)) v = p->def;
+    if (v < p->min) v = p->min;
+    if (v > p->max) v = p->max;
+    if (p->integer) v = floorf(v + 0.5f);
+    return v;
+}
+
+static int iparam(const rnn_engine *e, rnn_engine_param id)
+{
+    return (int)e->params[id];
+}
+
+/* Semitone sets from the root, bit i = degree i. */
+static const uint16_t scale_bits[RNN_SCALE_COUNT] = {
+    [RNN_SCALE_OFF] = 0xfff,
+    [RNN_SCALE_MAJOR] = 0xab5,            /* 0 2 4 5 7 9 11 */
+    [RNN_SCALE_MINOR] = 0x5ad,            /* 0 2 3 5 7 8 10 */
+    [RNN_SCALE_HARMONIC_MINOR] = 0x9ad,   /* 0 2 3 5 7 8 11 */
+    [RNN_SCALE_DORIAN] = 0x6ad,           /* 0 2 3 5 7 9 10 */
+    [RNN_SCALE_PHRYGIAN] = 0x5ab,         /* 0 1 3 5 7 8 10 */
+    [RNN_SCALE_LYDIAN] = 0xad5,           /* 0 2 4 6 7 9 11 */
+    [RNN_SCALE_MIXOLYDIAN] = 0x6b5,       /* 0 2 4 5 7 9 10 */
+    [RNN_SCALE_MAJOR_PENTATONIC] = 0x295, /* 0 2 4 7 9 */
+    [RNN_SCALE_MINOR_PENTATONIC] = 0x4a9, /* 0 3 5 7 10 */
+    [RNN_SCALE_BLUES] = 0x4e9,            /* 0 3 5 6 7 10 */
+};
+
+static int pitch_allowed(const rnn_engine *e, int p)
+{
+    int lo = iparam(e, RNN_PARAM_LOWEST), hi = iparam(e, RNN_PARAM_HIGHEST);
+    if (lo > hi) {
+        int t = lo;
+        lo = hi;
+        hi = t;
+    }
+    if (p < lo || p > hi) return 0;
+    int deg = ((p - iparam(e, RNN_PARAM_KEY)) % 12 + 12) % 12;
+    return (scale_bits[iparam(e, RNN_PARAM_SCALE)] >> deg) & 1;
+}
+
+static void update_mask(rnn_engine *e)
+{
+    rnn_engine_model *m = e->em;
+    e->mask_dirty = 0;
+    if (!m) return;
+    memset(m->forbidden, 0, (size_t)m->V);
+    if (m->kind != RNN_KIND_MELODY) return;
+    int any = 0;
+    for (int p = 0; p < 128; p++) {
+        int ok = pitch_allowed(e, p);
+        m->forbidden[RNN_MELODY_NOTE_ON(p)] = (uint8_t)!ok;
+        any |= ok;
+    }
+    /* An empty range would silence everything: fall back to the range alone. */
+    if (!any) memset(m->forbidden, 0, (size_t)m->V);
+}
+
+/* ------------------------------------------------------------------ models */
+
+rnn_engine_model *rnn_engine_model_wrap(rnn_model *model, char *err, size_t errlen)
+{
+    if (!model) {
+        snprintf(err, errlen, "no model");
+        return NULL;
+    }
+    rnn_engine_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        snprintf(err, errlen, "out of memory");
+        rnn_model_free(model);
+        return NULL;
+    }
+    m->model = model;
+    const rnn_model_config *cfg = rnn_model_get_config(model);
+    m->kind = cfg->kind;
+    m->V = cfg->vocab;
+    m->spq = cfg->steps_per_quarter;
+    if ((m->kind != RNN_KIND_MELODY && m->kind != RNN_KIND_DRUMS) ||
+        m->V != rnn_kind_vocab(m->kind) || m->spq < 1 || m->spq > 96) {
+        snprintf(err, errlen, "the engine cannot run this encoding");
+        rnn_engine_model_free(m);
+        return NULL;
+    }
+    m->net = rnn_net_create(model, err, errlen);
+    if (!m->net) {
+        rnn_engine_model_free(m);
+        return NULL;
+    }
+    m->rows = rnn_net_step_rows(m->net);
+    m->sampler = rnn_sampler_create(m->V);
+    m->scratch = calloc((size_t)m->V, sizeof *m->scratch);
+    m->forbidden = calloc((size_t)m->V, 1);
+    m->path = calloc(1, 1);
+    if (!m->sampler || !m->scratch || !m->forbidden || !m->path) {
+        snprintf(err, errlen, "out of memory");
+        rnn_engine_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+rnn_engine_model *rnn_engine_model_prepare(const char *path, char *err, size_t errlen)
+{
+    rnn_model *model = rnn_model_load(path, err, errlen);
+    if (!model) return NULL;
+    rnn_engine_model *m = rnn_engine_model_wrap(model, err, errlen);
+    if (!m) return NULL;
+    size_t n = strlen(path);
+    char *p = malloc(n + 1);
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        rnn_engine_model_free(m);
+        return NULL;
+    }
+    memcpy(p, path, n + 1);
+    free(m->path);
+    m->path = p;
+    return m;
+}
+
+void rnn_engine_model_free(rnn_engine_model *m)
+{
+    if (!m) return;
+    rnn_net_free(m->net);
+    rnn_sampler_free(m->sampler);
+    rnn_model_free(m->model);
+    free(m->scratch);
+    free(m->forbidden);
+    free(m->path);
+    free(m);
+}
+
+const char *rnn_engine_model_path(const rnn_engine_model *m)
+{
+    return m && m->path ? m->path : "";
+}
+
+const rnn_model *rnn_engine_model_get(const rnn_engine_model *m)
+{
+    return m ? m->model : NULL;
+}
+
+/* ------------------------------------------------------------------ output */
+
+static void emit(rnn_engine *e, uint32_t frame, uint8_t s, uint8_t d1, uint8_t d2, int size,
+                 int essential)
+{
+    /* Keep room for every note-off that may still be owed. */
+    uint32_t reserve = essential ? 0 : (uint32_t)MAX_SOUNDING + 2;
+    if (e->n_out + reserve >= e->max_out) {
+        e->stats.dropped++;
+        return;
+    }
+    rnn_engine_event *ev = &e->out[e->n_out++];
+    ev->frame = frame;
+    ev->size = (uint8_t)size;
+    ev->data[0] = s;
+    ev->data[1] = d1;
+    ev->data[2] = d2;
+    ev->flags = 0;
+}
+
+static void note_off_at(rnn_engine *e, int i, uint32_t frame)
+{
+    emit(e, frame, (uint8_t)(0x80 | e->sounding[i].channel), e->sounding[i].pitch, 0, 3, 1);
+    e->sounding[i] = e->sounding[--e->n_sounding];
+}
+
+static void all_off(rnn_engine *e, uint32_t frame)
+{
+    if (e->block_frames == 0) {
+        /* a zero-length block carries no events: end them in the next one */
+        e->flush_pending = e->n_sounding > 0;
+        return;
+    }
+    while (e->n_sounding > 0) note_off_at(e, e->n_sounding - 1, frame);
+    e->flush_pending = 0;
+}
+
+/* End the held (melody) notes. */
+static void held_off(rnn_engine *e, uint32_t frame)
+{
+    for (int i = e->n_sounding - 1; i >= 0; i--)
+        if (e->sounding[i].off_frame == NO_FRAME) note_off_at(e, i, frame);
+}
+
+static void note_on(rnn_engine *e, uint32_t frame, int channel, int pitch, int64_t off_frame)
+{
+    for (int i = e->n_sounding - 1; i >= 0; i--)
+        if (e->sounding[i].channel == channel && e->sounding[i].pitch == pitch)
+            note_off_at(e, i, frame);
+    if (e->n_sounding >= MAX_SOUNDING) return;
+    uint32_t before = e->n_out;
+    emit(e, frame, (uint8_t)(0x90 | channel), (uint8_t)pitch,
+         (uint8_t)iparam(e, RNN_PARAM_VELOCITY), 3, 0);
+    if (e->n_out == before) return; /* dropped: nothing to end */
+    sounding_note *s = &e->sounding[e->n_sounding++];
+    s->channel = (uint8_t)channel;
+    s->pitch = (uint8_t)pitch;
+    s->off_frame = off_frame;
+}
+
+/* ------------------------------------------------------------------- clock */
+
+static double steps_per_beat(const rnn_engine *e)
+{
+    int spq = e->em ? e->em->spq : RNN_DEFAULT_STEPS_PER_QUARTER;
+    return spq * 4.0 / e->beat_unit;
+}
+
+static double pos_at(const rnn_engine *e, int64_t abs)
+{
+    return e->anchor_step + (double)(abs - e->anchor_frame) * e->spf;
+}
+
+/* Absolute frame of step position x (>= anchor): the first frame at or after it. */
+static int64_t frame_of(const rnn_engine *e, double x)
+{
+    if (e->spf <= 0) return NO_FRAME;
+    double d = (x - e->anchor_step) / e->spf;
+    if (d <= 0) return e->anchor_frame;
+    return e->anchor_frame + (int64_t)ceil(d - POS_EPS);
+}
+
+static void set_spf(rnn_engine *e)
+{
+    double bpm = e->host_seen ? e->bpm : e->params[RNN_PARAM_TEMPO];
+    double speed = e->host_seen ? e->speed : 1.0;
+    e->spf = speed > 0 ? bpm * speed * steps_per_beat(e) / (60.0 * e->sr) : 0.0;
+}
+
+static void reanchor(rnn_engine *e, int64_t abs, double step, int relocated)
+{
+    e->anchor_frame = abs;
+    e->anchor_step = step;
+    set_spf(e);
+    e->next_tick = (int64_t)ceil(step - POS_EPS);
+    e->next_commit = (int64_t)ceil(step - 0.5 - POS_EPS);
+    if (!relocated) {
+        if (e->next_tick <= e->last_tick) e->next_tick = e->last_tick + 1;
+        if (e->next_commit <= e->last_commit) e->next_commit = e->last_commit + 1;
+    } else {
+        e->last_tick = e->next_tick - 1;
+        e->last_commit = e->next_commit - 1;
+    }
+}
+
+/* A new start: a fresh net, the seed again, no phrase. */
+static void restart(rnn_engine *e)
+{
+    if (e->em) rnn_net_reset(e->em->net);
+    e->net_fresh = 1;
+    e->pending = 0;
+    e->generating = 0;
+    e->have_phrase = 0;
+    e->silent_steps = 0;
+    e->gen_step = -1;
+    e->win_top_started = -1;
+    e->win_drums = 0;
+    e->skyline_prev = -1;
+    uint64_t seed = (uint64_t)iparam(e, RNN_PARAM_SEED);
+    if (seed == 0) {
+        e->entropy += 0x9e3779b97f4a7c15ull;
+        seed = e->entropy;
+    }
+    rnn_rng_seed(&e->rng, seed);
+}
+
+static void apply_transport(rnn_engine *e, const rnn_transport *tr, uint32_t t)
+{
+    int64_t abs = e->abs_frame + t;
+    double predicted = pos_at(e, abs);
+    int was_rolling = e->rolling, first = !e->host_seen;
+    if (tr->flags & RNN_TRANSPORT_TEMPO && tr->bpm > 0 && isfinite(tr->bpm)) e->bpm = tr->bpm;
+    if (tr->flags & RNN_TRANSPORT_METER) {
+        if (tr->beats_per_bar > 0 && isfinite(tr->beats_per_bar))
+            e->beats_per_bar = tr->beats_per_bar;
+        if (tr->beat_unit > 0 && isfinite(tr->beat_unit)) e->beat_unit = tr->beat_unit;
+    }
+    if (tr->flags & RNN_TRANSPORT_SPEED && isfinite(tr->speed)) e->speed = tr->speed;
+    e->host_seen = 1;
+    e->rolling = e->speed > 0;
+
+    double step = predicted;
+    if (tr->flags & RNN_TRANSPORT_BBT && isfinite(tr->bar_beat))
+        step = ((double)tr->bar * e->beats_per_bar + tr->bar_beat) * steps_per_beat(e);
+    double tol = 0.02 + 2.0 * e->spf;
+    int moved = fabs(step - predicted) > tol;
+
+    int relocated = 0;
+    if (first || (was_rolling && !e->rolling) || (!was_rolling && e->rolling) || moved) {
+        /* stop, start, jump: everything ends here and begins afresh */
+        all_off(e, t);
+        restart(e);
+        relocated = 1;
+        if (moved && !first) e->stats.relocations++;
+    }
+    reanchor(e, abs, step, relocated);
+}
+
+/* ------------------------------------------------------------------ phrases */
+
+static int bar_steps(const rnn_engine *e)
+{
+    int n = (int)floor(e->beats_per_bar * steps_per_beat(e) + 0.5);
+    return n > 0 ? n : 1;
+}
+
+static void stop_generating(rnn_engine *e, uint32_t t)
+{
+    if (!e->generating) return;
+    e->generating = 0;
+    held_off(e, t);
+}
+
+static void finish_step(rnn_engine *e)
+{
+    if (!e->pending) return;
+    while (!rnn_net_step_work(e->em->net, 1 << 30)) {
+    }
+    e->pending = 0;
+}
+
+/* The first event of a phrase the net has not been primed for: the key's
+ * root nearest the middle of the range, or a kick. */
+static int primer_event(const rnn_engine *e)
+{
+    if (e->em->kind == RNN_KIND_DRUMS) return 1;
+    int lo = iparam(e, RNN_PARAM_LOWEST), hi = iparam(e, RNN_PARAM_HIGHEST);
+    int mid = (lo + hi) / 2, best = -1;
+    for (int d = 0; d < 128 && best < 0; d++) {
+        int cand[2] = {mid - d, mid + d};
+        for (int i = 0; i < 2 && best < 0; i++) {
+            int p = cand[i];
+            if (p < 0 || p > 127 || e->em->forbidden[RNN_MELODY_NOTE_ON(p)]) continue;
+            if ((p - iparam(e, RNN_PARAM_KEY)) % 12 == 0 || d >= 12) best = p;
+        }
+    }
+    if (best < 0) best = 60;
+    return RNN_MELODY_NOTE_ON(best);
+}
+
+static int sample_event(rnn_engine *e)
+{
+    rnn_engine_model *m = e->em;
+    const float *logits = rnn_net_logits(m->net);
+    float bias = 6.0f * (e->params[RNN_PARAM_DENSITY] - 0.5f);
+    for (int c = 0; c < m->V; c++) {
+        float b = 0;
+        if (m->kind == RNN_KIND_MELODY)
+            b = c >= RNN_MELODY_NOTE_ON(0) ? bias : 0;
+        else
+            b = bias * (float)__builtin_popcount((unsigned)c);
+        m->scratch[c] = logits[c] + b;
+    }
+    int c = rnn_sample(m->sampler, &e->rng, m->scratch, m->V, e->params[RNN_PARAM_TEMPERATURE],
+                       e->params[RNN_PARAM_TOP_P], m->forbidden);
+    return c < 0 ? 0 : c;
+}
+
+static void play_event(rnn_engine *e, int ev, uint32_t t)
+{
+    rnn_engine_model *m = e->em;
+    int64_t abs = e->abs_frame + t;
+    if (m->kind == RNN_KIND_MELODY) {
+        if (ev == RNN_MELODY_NOTE_OFF) {
+            held_off(e, t);
+        } else if (ev >= RNN_MELODY_NOTE_ON(0)) {
+            held_off(e, t);
+            note_on(e, t, iparam(e, RNN_PARAM_CHANNEL) - 1, ev - RNN_MELODY_NOTE_ON(0),
+                    NO_FRAME);
+        }
+        return;
+    }
+    double step_frames = e->spf > 0 ? 1.0 / e->spf : e->sr / 8.0;
+    int64_t len = (int64_t)(e->params[RNN_PARAM_GATE] * step_frames);
+    if (len < 1) len = 1;
+    for (int c = 0; c < RNN_DRUM_CLASSES; c++)
+        if (ev >> c & 1)
+            note_on(e, t, RNN_DRUMS_CHANNEL, rnn_drum_pitch_of_class(c), abs + len);
+}
+
+static void start_generating(rnn_engine *e, int64_t k, int64_t len)
+{
+    e->generating = 1;
+    e->gen_end = k + len;
+}
+
+/* Grid tick k at frame t: decide whether to play, then sample and play. */
+static void do_tick(rnn_engine *e, int64_t k, uint32_t t)
+{
+    e->last_tick = k;
+    e->stats.steps++;
+    e->gen_step = -1;
+    if (!e->em) return;
+    int mode = iparam(e, RNN_PARAM_MODE);
+    int64_t gap = (int64_t)ceil(e->params[RNN_PARAM_LISTEN_GAP] * steps_per_beat(e) - POS_EPS);
+    int64_t resp = (int64_t)iparam(e, RNN_PARAM_RESPONSE_BARS) * bar_steps(e);
+    int quiet = e->have_phrase && e->n_held == 0 && k - e->last_player_step - 1 >= gap;
+
+    if (mode == RNN_MODE_ACCOMPANY) {
+        if (!e->generating) start_generating(e, k, INT64_MAX / 4);
+    } else {
+        if (e->generating && k >= e->gen_end) {
+            stop_generating(e, t);
+            e->have_phrase = 0;
+        }
+        if (!e->generating && quiet) {
+            if (mode == RNN_MODE_CONTINUE) {
+                start_generating(e, k, resp);
+            } else if (k % bar_steps(e) == 0) {
+                int64_t beat = (int64_t)floor(steps_per_beat(e) + 0.5);
+                if (beat < 1) beat = 1;
+                int64_t len = e->last_player_step + 1 - e->phrase_start;
+                len = (len + beat - 1) / beat * beat;
+                if (len < beat) len = beat;
+                if (len > resp) len = resp;
+                start_generating(e, k, len);
+            }
+        }
+    }
+    if (!e->generating) return;
+
+    if (e->mask_dirty) update_mask(e);
+    int ev;
+    if (e->net_fresh) {
+        ev = primer_event(e);
+    } else {
+        if (e->pending) {
+            finish_step(e);
+            e->stats.late_steps++;
+        }
+        ev = sample_event(e);
+    }
+    play_event(e, ev, t);
+    e->gen_event = ev;
+    e->gen_step = k;
+}
+
+/* The player's event for step k, from the notes of its window. */
+static int player_event(rnn_engine *e)
+{
+    int ev = 0;
+    if (!e->em) return 0;
+    if (e->em->kind == RNN_KIND_DRUMS) {
+        ev = (int)e->win_drums;
+    } else {
+        int top = -1;
+        for (int p = 127; p >= 0; p--)
+            if (e->held[p]) {
+                top = p;
+                break;
+            }
+        if (e->win_top_started >= 0 && e->win_top_started >= top) {
+            ev = RNN_MELODY_NOTE_ON(e->win_top_started);
+            /* a note struck and released inside the window ends at the next step */
+            e->skyline_prev = e->win_top_started > top ? e->win_top_started : top;
+        } else if (top != e->skyline_prev) {
+            ev = top < 0 ? RNN_MELODY_NOTE_OFF : RNN_MELODY_NOTE_ON(top);
+            e->skyline_prev = top;
+        }
+    }
+    e->win_top_started = -1;
+    e->win_drums = 0;
+    return ev;
+}
+
+/* Commit of step k at position k + 0.5: its input is now known; begin the
+ * network step that gives the logits of step k + 1. */
+static void do_commit(rnn_engine *e, int64_t k, uint32_t t)
+{
+    e->last_commit = k;
+    int struck = e->win_top_started >= 0 || e->win_drums != 0;
+    int pev = player_event(e);
+    if (!e->em) return;
+    if (struck) {
+        if (!e->have_phrase) e->phrase_start = k;
+        e->have_phrase = 1;
+    }
+    if (struck || e->n_held > 0) e->last_player_step = k;
+
+    int x = pev;
+    if (e->gen_step == k && !(pev != 0 && iparam(e, RNN_PARAM_MODE) == RNN_MODE_ACCOMPANY))
+        x = e->gen_event;
+    e->gen_step = -1;
+
+    if (x == 0 && !e->generating) {
+        if (e->net_fresh) return; /* nothing heard yet: a sequence starts with a note */
+        if (++e->silent_steps >= RNN_SPLIT_GAP_STEPS) {
+            /* a gap this long splits training sequences: start afresh */
+            finish_step(e);
+            rnn_net_reset(e->em->net);
+            e->net_fresh = 1;
+            e->have_phrase = 0;
+            return;
+        }
+    } else {
+        e->silent_steps = 0;
+    }
+    (void)t;
+    finish_step(e);
+    rnn_net_step_begin(e->em->net, x);
+    e->pending = 1;
+    e->rows_done = 0;
+    e->work_from = (double)k + 0.5;
+    e->net_fresh = 0;
+    e->stats.net_steps++;
+}
+
+static void handle_input(rnn_engine *e, const rnn_engine_event *ev, uint32_t t)
+{
+    if (e->params[RNN_PARAM_THRU] > 0.5f && !(ev->flags & RNN_EVENT_NO_THRU))
+        emit(e, t, ev->data[0], ev->data[1], ev->data[2], ev->size, 0);
+    if (ev->size < 3 || ev->flags & RNN_EVENT_NO_LISTEN) return;
+    uint8_t st = ev->data[0] & 0xf0, p = ev->data[1] & 0x7f;
+    int on = st == 0x90 && ev->data[2] > 0;
+    int off = st == 0x80 || (st == 0x90 && ev->data[2] == 0);
+    if (!on && !off) return;
+    if (e->em && e->em->kind == RNN_KIND_DRUMS) {
+        int c = rnn_drum_class_of_pitch(p);
+        if (c < 0) return;
+        if (on) e->win_drums |= 1u << c;
+    } else {
+        if ((ev->data[0] & 0x0f) == RNN_DRUMS_CHANNEL) return;
+        if (on) {
+            if (!e->held[p]) e->n_held++;
+            e->held[p] = 1;
+            if (p > e->win_top_started) e->win_top_started = p;
+        } else if (e->held[p]) {
+            e->held[p] = 0;
+            e->n_held--;
+        }
+    }
+    /* In continue and call-and-response the player takes the lead back. */
+    if (on && e->generating && iparam(e, RNN_PARAM_MODE) != RNN_MODE_ACCOMPANY) {
+        stop_generating(e, t);
+        e->have_phrase = 0;
+    }
+}
+
+/* ------------------------------------------------------------------ engine */
+
+rnn_engine *rnn_engine_create(double sample_rate, uint32_t max_block, char *err, size_t errlen)
+{
+    if (!(sample_rate >= 1000 && sample_rate <= 1536000)) {
+        snprintf(err, errlen, "unsupported sample rate %g", sample_rate);
+        return NULL;
+    }
+    rnn_engine *e = calloc(1, sizeof *e);
+    if (!e) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    e->sr = sample_rate;
+    e->max_block = max_block;
+    for (int i = 0; i < RNN_PARAM_COUNT; i++) e->params[i] = params_table[i].def;
+    e->entropy = (uint64_t)(uintptr_t)e ^ ((uint64_t)time(NULL) << 20) ^ ((uint64_t)clock() << 40) ^ 0x243f6a8885a308d3ull;
+    rnn_engine_reset(e);
+    return e;
+}
+
+void rnn_engine_free(rnn_engine *e)
+{
+    if (!e) return;
+    rnn_engine_model_free(e->em);
+    free(e);
+}
+
+void rnn_engine_reset(rnn_engine *e)
+{
+    e->flush_pending = e->n_sounding > 0;
+    e->host_seen = 0;
+    e->bpm = 120;
+    e->beats_per_bar = 4;
+    e->beat_unit = 4;
+    e->speed = 0;
+    e->rolling = 1; /* free-running until the host speaks */
+    e->abs_frame = 0;
+    memset(e->held, 0, sizeof e->held);
+    e->n_held = 0;
+    e->last_tick = e->last_commit = INT64_MIN / 4;
+    restart(e);
+    reanchor(e, 0, 0.0, 1);
+    e->mask_dirty = 1;
+}
+
+rnn_engine_model *rnn_engine_set_model(rnn_engine *e, rnn_engine_model *em)
+{
+    rnn_engine_model *old = e->em;
+    if (e->n_sounding > 0) e->flush_pending = 1;
+    double pos = pos_at(e, e->abs_frame);
+    int old_spq = old ? old->spq : RNN_DEFAULT_STEPS_PER_QUARTER;
+    e->em = em;
+    e->mask_dirty = 1;
+    restart(e);
+    /* The grid may change resolution: keep the musical position. */
+    int new_spq = em ? em->spq : RNN_DEFAULT_STEPS_PER_QUARTER;
+    reanchor(e, e->abs_frame, pos * new_spq / old_spq, 1);
+    return old;
+}
+
+const rnn_engine_model *rnn_engine_get_model(const rnn_engine *e)
+{
+    return e->em;
+}
+
+void rnn_engine_set_param(rnn_engine *e, rnn_engine_param id, float value)
+{
+    if ((int)id < 0 || id >= RNN_PARAM_COUNT) return;
+    float v = clamp_param(id, value);
+    if (v == e->params[id]) return;
+    e->params[id] = v;
+    switch (id) {
+    case RNN_PARAM_MODE:
+        if (e->n_sounding > 0) e->flush_pending = 1;
+        e->generating = 0;
+        e->have_phrase = 0;
+        break;
+    case RNN_PARAM_KEY:
+    case RNN_PARAM_SCALE:
+    case RNN_PARAM_LOWEST:
+    case RNN_PARAM_HIGHEST: e->mask_dirty = 1; break;
+    case RNN_PARAM_TEMPO:
+        if (!e->host_seen) reanchor(e, e->abs_frame, pos_at(e, e->abs_frame), 0);
+        break;
+    case RNN_PARAM_SEED: rnn_rng_seed(&e->rng, (uint64_t)v); break;
+    default: break;
+    }
+}
+
+float rnn_engine_get_param(const rnn_engine *e, rnn_engine_param id)
+{
+    if ((int)id < 0 || id >= RNN_PARAM_COUNT) return 0;
+    return e->params[id];
+}
+
+void rnn_engine_all_notes_off(rnn_engine *e)
+{
+    if (e->n_sounding > 0) e->flush_pending = 1;
+    e->generating = 0;
+}
+
+void rnn_engine_get_stats(const rnn_engine *e, rnn_engine_stats *st)
+{
+    *st = e->stats;
+    st->generating = e->generating;
+    st->rolling = e->rolling;
+    st->host_transport = e->host_seen;
+}
+
+/* Spread the step in progress over the blocks before its deadline k + 1. */
+static void spread_work(rnn_engine *e, int64_t end_abs)
+{
+    if (!e->pending) return;
+    rnn_engine_model *m = e->em;
+    double span = 0.5;
+    double frac = e->spf > 0 ? (pos_at(e, end_abs) - e->work_from) / span : 1.0;
+    if (frac > 1) frac = 1;
+    int target = frac <= 0 ? 1 : (int)ceil(frac * m->rows);
+    int budget = target - e->rows_done;
+    if (budget < 1) budget = 1;
+    e->rows_done += budget;
+    if (rnn_net_step_work(m->net, budget)) e->pending = 0;
+}
+
+/* Everything due at frame t of the block, in position order. */
+static void run_due(rnn_engine *e, uint32_t t)
+{
+    int64_t abs = e->abs_frame + t;
+    for (int i = e->n_sounding - 1; i >= 0; i--)
+        if (e->sounding[i].off_frame <= abs) note_off_at(e, i, t);
+    while (e->rolling) {
+        int64_t fc = frame_of(e, (double)e->next_commit + 0.5);
+        int64_t ft = frame_of(e, (double)e->next_tick);
+        if (fc <= abs && (double)e->next_commit + 0.5 < (double)e->next_tick)
+            do_commit(e, e->next_commit++, t);
+        else if (ft <= abs)
+            do_tick(e, e->next_tick++, t);
+        else if (fc <= abs)
+            do_commit(e, e->next_commit++, t);
+        else
+            break;
+    }
+}
+
+uint32_t rnn_engine_run(rnn_engine *e, uint32_t frames, const rnn_engine_event *in,
+                        uint32_t n_in, const rnn_transport *transport, uint32_t n_transport,
+                        rnn_engine_event *out, uint32_t max_out)
+{
+    e->out = out;
+    e->n_out = 0;
+    e->max_out = max_out;
+    if (!transport) n_transport = 0;
+    if (!in) n_in = 0;
+    e->block_frames = frames;
+    if (e->flush_pending) all_off(e, 0);
+    uint32_t last = frames > 0 ? frames - 1 : 0;
+    uint32_t ti = 0, ii = 0, t = 0;
+    for (;;) {
+        while (ti < n_transport && (transport[ti].frame <= t || transport[ti].frame > last))
+            apply_transport(e, &transport[ti++], t);
+        int64_t abs = e->abs_frame + t;
+        if (frames > 0) run_due(e, t);
+        while (ii < n_in && (in[ii].frame <= t || in[ii].frame > last))
+            handle_input(e, &in[ii++], t);
+        if (t >= last) break;
+
+        int64_t next = e->abs_frame + last;
+        if (ti < n_transport && e->abs_frame + transport[ti].frame < next)
+            next = e->abs_frame + transport[ti].frame;
+        if (ii < n_in && e->abs_frame + in[ii].frame < next) next = e->abs_frame + in[ii].frame;
+        if (e->rolling) {
+            int64_t fc = frame_of(e, (double)e->next_commit + 0.5);
+            int64_t ft = frame_of(e, (double)e->next_tick);
+            if (fc < next) next = fc;
+            if (ft < next) next = ft;
+        }
+        for (int i = 0; i < e->n_sounding; i++)
+            if (e->sounding[i].off_frame < next) next = e->sounding[i].off_frame;
+        if (next <= abs) next = abs + 1;
+        t = (uint32_t)(next - e->abs_frame);
+    }
+    e->abs_frame += frames;
+    if (e->pending) {
+        if (e->rolling)
+            spread_work(e, e->abs_frame);
+        else
+            finish_step(e);
+    }
+    e->out = NULL;
+    return e->n_out;
+}

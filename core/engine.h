@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: MIT */
+/* rnnmidi core: the engine every host drives (the LV2 plugin, the demo).
+ *
+ * The engine owns the step clock (a sample-accurate grid of
+ * steps_per_quarter steps per quarter note, following the host's transport
+ * or its own tempo when the host sends none), the modes (continue,
+ * call-and-response, accompany), the encoding of the player's notes into the
+ * network's input on the grid, sampling, and note hygiene.
+ *
+ * Threads. rnn_engine_create/free and rnn_engine_model_* allocate and are for
+ * the main or a worker thread. Everything else is audio thread safe: no
+ * allocation, no lock, no I/O, bounded time.
+ *
+ * Timing. A grid step k (a step position x = k) sounds at the first frame whose
+ * position is at or after x. The player's notes are quantized to the nearest
+ * step, as the trainer encodes notes: a note at position p belongs to step
+ * floor(p + 0.5); step k's input is therefore known at position k + 0.5, and the
+ * network computes that step in slices across the blocks up to position k + 1,
+ * where its logits give step k + 1. */
+#ifndef RNNMIDI_ENGINE_H
+#define RNNMIDI_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+
+typedef struct rnn_engine rnn_engine;
+
+/* A model with everything the engine needs to run it (net, sampler, masks,
+ * scratch), allocated off the audio thread and handed over whole. */
+typedef struct rnn_engine_model rnn_engine_model;
+
+typedef enum {
+    RNN_MODE_CONTINUE = 0, /* after a pause of `listen gap` beats, continue the phrase */
+    RNN_MODE_CALL_RESPONSE = 1, /* answer each phrase from the next bar line, as long as it */
+    RNN_MODE_ACCOMPANY = 2,     /* play all the time while rolling, hearing the player */
+    RNN_MODE_COUNT
+} rnn_engine_mode;
+
+typedef enum {
+    RNN_SCALE_OFF = 0,
+    RNN_SCALE_MAJOR,
+    RNN_SCALE_MINOR,
+    RNN_SCALE_HARMONIC_MINOR,
+    RNN_SCALE_DORIAN,
+    RNN_SCALE_PHRYGIAN,
+    RNN_SCALE_LYDIAN,
+    RNN_SCALE_MIXOLYDIAN,
+    RNN_SCALE_MAJOR_PENTATONIC,
+    RNN_SCALE_MINOR_PENTATONIC,
+    RNN_SCALE_BLUES,
+    RNN_SCALE_COUNT
+} rnn_scale;
+
+/* Settings. Values are floats (as LV2 control ports are); each is clamped to
+ * its range and integer settings are rounded. */
+typedef enum {
+    RNN_PARAM_MODE = 0,      /* rnn_engine_mode */
+    RNN_PARAM_TEMPERATURE,   /* 0..2; 0 = always the likeliest class */
+    RNN_PARAM_TOP_P,         /* 0.05..1 */
+    RNN_PARAM_KEY,           /* root 0..11 (C..B) */
+    RNN_PARAM_SCALE,         /* rnn_scale */
+    RNN_PARAM_LOWEST,        /* lowest generated pitch 0..127 */
+    RNN_PARAM_HIGHEST,       /* highest generated pitch 0..127 */
+    RNN_PARAM_RESPONSE_BARS, /* 1..16 bars generated per response */
+    RNN_PARAM_LISTEN_GAP,    /* 0.25..8 beats of silence that end a phrase */
+    RNN_PARAM_DENSITY,       /* 0..1; 0.5 = as the model learned */
+    RNN_PARAM_CHANNEL,       /* 1..16, melody output (drums always play on 10) */
+    RNN_PARAM_VELOCITY,      /* 1..127 */
+    RNN_PARAM_GATE,          /* 0.05..1 of a step: length of drum hits */
+    RNN_PARAM_SEED,          /* 0..16777215; 0 = a new random seed on every start */
+    RNN_PARAM_THRU,          /* 0/1: pass the input MIDI to the output */
+    RNN_PARAM_TEMPO,         /* 20..300 BPM when the host sends no transport */
+    RNN_PARAM_COUNT
+} rnn_engine_param;
+
+#define RNN_EVENT_NO_THRU 1u   /* heard, not passed through (detected audio notes) */
+#define RNN_EVENT_NO_LISTEN 2u /* passed through, not heard (an input switched off) */
+
+/* One MIDI message at a frame offset inside the block. */
+typedef struct {
+    uint32_t frame;
+    uint8_t size; /* 1..3 */
+    uint8_t data[3];
+    uint8_t flags; /* RNN_EVENT_*; 0 on output */
+} rnn_engine_event;
+
+#define RNN_TRANSPORT_SPEED (1u << 0) /* speed is valid */
+#define RNN_TRANSPORT_BBT (1u << 1)   /* bar, bar_beat are valid */
+#define RNN_TRANSPORT_TEMPO (1u << 2) /* bpm is valid */
+#define RNN_TRANSPORT_METER (1u << 3) /* beats_per_bar, beat_unit are valid */
+
+/* The host's transport from `frame` (an offset in the block) on, as LV2's
+ * time:Position says it: bar counted from 0, bar_beat in beats of beat_unit. */
+typedef struct {
+    uint32_t frame;
+    uint32_t flags; /* RNN_TRANSPORT_* */
+    double speed;   /* 0 stopped, 1 rolling */
+    double bpm;     /* beats (of beat_unit) per minute */
+    double beats_per_bar;
+    double beat_unit; /* 4 = quarter notes */
+    int64_t bar;
+    double bar_beat;
+} rnn_transport;
+
+#define RNN_ENGINE_MIN_OUT 64 /* rnn_engine_run's out buffer must hold this many */
+
+/** Load, validate and prepare the preset at path. NULL with a message naming
+ * the file and the problem. Worker/main thread; allocates and reads. */
+rnn_engine_model *rnn_engine_model_prepare(const char *path, char *err, size_t errlen);
+
+/** Prepare a model already loaded; takes ownership of model (also on failure).
+ * NULL with a message. Worker/main thread. */
+rnn_engine_model *rnn_engine_model_wrap(rnn_model *model, char *err, size_t errlen);
+
+/** Release a prepared model; accepts NULL. Never on the audio thread. */
+void rnn_engine_model_free(rnn_engine_model *em);
+
+/** The path it was prepared from ("" for a wrapped model). */
+const char *rnn_engine_model_path(const rnn_engine_model *em);
+
+/** The loaded model. */
+const rnn_model *rnn_engine_model_get(const rnn_engine_model *em);
+
+/** Create an engine for a sample rate; without a model it only passes MIDI
+ * through. NULL with a message. Main thread. */
+rnn_engine *rnn_engine_create(double sample_rate, uint32_t max_block, char *err, size_t errlen);
+
+/** Release an engine (not its model: take it back with rnn_engine_set_model(e,
+ * NULL) first, or it is freed here too). Accepts NULL. Main thread. */
+void rnn_engine_free(rnn_engine *e);
+
+/** Swap in a prepared model (or NULL for none) and return the previous one,
+ * which the caller frees off the audio thread. Sounding notes end at the next
+ * run. Audio thread safe. */
+rnn_engine_model *rnn_engine_set_model(rnn_engine *e, rnn_engine_model *em);
+
+/** The current model, or NULL. */
+const rnn_engine_model *rnn_engine_get_model(const rnn_engine *e);
+
+/** Change a setting; a change of mode ends the sounding notes. Audio thread safe. */
+void rnn_engine_set_param(rnn_engine *e, rnn_engine_param id, float value);
+
+/** Current value of a setting. */
+float rnn_engine_get_param(const rnn_engine *e, rnn_engine_param id);
+
+/** Default, minimum and maximum of a setting, and its name; 0 or -1 for an unknown id. */
+int rnn_engine_param_info(rnn_engine_param id, float *def, float *min, float *max,
+                          const char **name);
+
+/** Restart as after create (LV2 activate): the clock free-runs until the host
+ * sends a transport, and notes still sounding end at the next run. Audio thread
+ * safe. */
+void rnn_engine_reset(rnn_engine *e);
+
+/** End every sounding note at the next run (LV2 deactivate, a host's panic). */
+void rnn_engine_all_notes_off(rnn_engine *e);
+
+/** Run one block of `frames` frames. in: n_in MIDI events sorted by frame
+ * (the player: MIDI and detected audio notes alike); transport: n_transport
+ * changes sorted by frame (NULL/0 when none this block). Writes at most
+ * max_out (>= RNN_ENGINE_MIN_OUT) events sorted by frame to out and returns
+ * their number. Note-offs are never dropped; when out is nearly full, new
+ * note-ons and thru events are. Audio thread safe. */
+uint32_t rnn_engine_run(rnn_engine *e, uint32_t frames, const rnn_engine_event *in,
+                        uint32_t n_in, const rnn_transport *transport, uint32_t n_transport,
+                        rnn_engine_event *out, uint32_t max_out);
+
+/** Counters for hosts and tests. */
+typedef struct {
+    uint64_t steps;        /* grid ticks seen while rolling */
+    uint64_t net_steps;    /* network steps started */
+    uint64_t late_steps;   /* steps finished synchronously at a tick */
+    uint64_t dropped;      /* events dropped for lack of room in out */
+    uint64_t relocations;  /* transport jumps seen */
+    int generating;        /* the engine is generating now */
+    int rolling;           /* the clock is rolling */
+    int host_transport;    /* following the host (0: free-running) */
+} rnn_engine_stats;
+
+/** Copy the counters. Audio thread safe. */
+void rnn_engine_get_stats(const rnn_engine *e, rnn_engine_stats *st);
+
+#endif

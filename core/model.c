@@ -1,0 +1,1053 @@
+/* SPDX-License-Identifier: MIT */
+/* rnnmidi core: writer and validating reader of the preset file (.rnnw v1).
+ *
+ * The byte layout is core/FORMAT.md. Every integer and float is decoded byte
+ * by byte as little-endian, so the code reads the same on any host. The reader
+ * never trusts the file: every offset is bounds-checked with overflow-checked
+ * size_t arithmetic before it is read. When the file has exactly the size its
+ * header announces, the CRC-32 is checked before any record is interpreted,
+ * so a damaged byte reads as a checksum mismatch; when the size is off, the
+ * records are walked to say which one is short, misnamed or misshaped.
+ *
+ * A loaded model is immutable: its tensors live in one 64-byte aligned block
+ * (each tensor starting on a 64-byte boundary), its metadata in one text copy
+ * with an array of key/value pointers into it. */
+#include "model.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define RNNW_MAGIC "RNNW\0\r\n\x1a"
+#define RNNW_MAGIC_SIZE 8
+#define RNNW_VERSION 1
+#define RNNW_HEADER_SIZE 64
+#define RNNW_NAME_LEN_MAX (RNN_TENSOR_NAME_MAX - 1)
+#define RNNW_META_KEY_MAX 64
+#define RNNW_ALIGN 64 /* bytes; tensor starts in a loaded model */
+
+struct rnn_model {
+    rnn_model_config cfg;
+    int n_tensors;
+    rnn_tensor_spec specs[RNN_MAX_TENSORS];
+    const float *tensors[RNN_MAX_TENSORS]; /* views into weights */
+    float *weights;                        /* the one block of every tensor */
+    size_t n_meta;
+    rnn_meta *meta;  /* n_meta pairs, pointing into meta_text */
+    char *meta_text; /* the metadata block, '=' and '\n' replaced by NUL */
+};
+
+/* ------------------------------------------------------------------------ */
+/* Messages, checked arithmetic, little-endian bytes                        */
+
+static void msgf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void msgf(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* "name: problem" */
+static int failf(char *err, size_t errlen, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int failf(char *err, size_t errlen, const char *name, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    msgf(err, errlen, "%s: %s", name, msg);
+    return -1;
+}
+
+static int add_ok(size_t a, size_t b, size_t *r)
+{
+    return !__builtin_add_overflow(a, b, r);
+}
+
+static int mul_ok(size_t a, size_t b, size_t *r)
+{
+    return !__builtin_mul_overflow(a, b, r);
+}
+
+/* Round up to a multiple of 4; 0 on overflow (the caller's sizes are capped). */
+static int pad4_ok(size_t n, size_t *r)
+{
+    if (!add_ok(n, 3, r)) return 0;
+    *r &= ~(size_t)3;
+    return 1;
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t float_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static float bits_float(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* By the bit pattern, so it holds whatever the floating-point flags. */
+static int bits_finite(uint32_t u)
+{
+    return (u & 0x7f800000u) != 0x7f800000u;
+}
+
+static uint32_t crc_of(const uint8_t *p, size_t n)
+{
+    uLong crc = crc32(0L, Z_NULL, 0);
+    while (n > 0) {
+        uInt chunk = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        crc = crc32(crc, p, chunk);
+        p += chunk;
+        n -= chunk;
+    }
+    return (uint32_t)crc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Configurations and tensor specs                                          */
+
+int rnn_cell_gates(rnn_cell cell)
+{
+    switch (cell) {
+    case RNN_CELL_RNN:
+        return 1;
+    case RNN_CELL_LSTM:
+        return 4;
+    case RNN_CELL_GRU:
+        return 3;
+    }
+    return 0;
+}
+
+const char *rnn_cell_name(rnn_cell cell)
+{
+    switch (cell) {
+    case RNN_CELL_RNN:
+        return "rnn";
+    case RNN_CELL_LSTM:
+        return "lstm";
+    case RNN_CELL_GRU:
+        return "gru";
+    }
+    return NULL;
+}
+
+static int range_ok(const char *what, long long v, long long lo, long long hi, char *err,
+                    size_t errlen)
+{
+    if (v > hi) {
+        msgf(err, errlen, "%s %lld exceeds the maximum %lld", what, v, hi);
+        return 0;
+    }
+    if (v < lo) {
+        msgf(err, errlen, "%s %lld is below the minimum %lld", what, v, lo);
+        return 0;
+    }
+    return 1;
+}
+
+/* Specs of a config whose fields are already within their caps. */
+static int build_specs(const rnn_model_config *c, rnn_tensor_spec *s)
+{
+    int n = 0;
+    const int gh = rnn_cell_gates(c->cell) * c->hidden;
+#define SPEC2(r, cols, ...)                                                                        \
+    do {                                                                                           \
+        snprintf(s[n].name, sizeof s[n].name, __VA_ARGS__);                                        \
+        s[n].ndim = 2, s[n].shape[0] = (r), s[n].shape[1] = (cols);                                \
+        s[n].count = (size_t)(r) * (size_t)(cols);                                                 \
+        n++;                                                                                       \
+    } while (0)
+#define SPEC1(r, ...)                                                                              \
+    do {                                                                                           \
+        snprintf(s[n].name, sizeof s[n].name, __VA_ARGS__);                                        \
+        s[n].ndim = 1, s[n].shape[0] = (r), s[n].shape[1] = 1;                                     \
+        s[n].count = (size_t)(r);                                                                  \
+        n++;                                                                                       \
+    } while (0)
+    if (c->embed > 0) SPEC2(c->vocab, c->embed, "embed.weight");
+    for (int k = 0; k < c->layers; k++) {
+        const int in = k > 0 ? c->hidden : c->embed > 0 ? c->embed : c->vocab;
+        SPEC2(gh, in, "rnn.weight_ih_l%d", k);        // (G*H, I_k)
+        SPEC2(gh, c->hidden, "rnn.weight_hh_l%d", k); // (G*H, H)
+        SPEC1(gh, "rnn.bias_ih_l%d", k);              // (G*H)
+        SPEC1(gh, "rnn.bias_hh_l%d", k);              // (G*H)
+    }
+    SPEC2(c->vocab, c->hidden, "head.weight"); // (V, H)
+    SPEC1(c->vocab, "head.bias");              // (V)
+#undef SPEC1
+#undef SPEC2
+    return n;
+}
+
+/* Bytes of one tensor record: length, name, padding, dtype, ndim, dims, data. */
+static int record_size(const rnn_tensor_spec *s, size_t *r)
+{
+    size_t name, data, n;
+    if (!pad4_ok(strlen(s->name), &name)) return 0;
+    if (!mul_ok(s->count, 4, &data)) return 0;
+    n = 4 + 4 + 4 + 4 * (size_t)s->ndim;
+    return add_ok(n, name, &n) && add_ok(n, data, r);
+}
+
+/* Bytes of the whole file for these specs and a metadata block of meta_size. */
+static int file_size(const rnn_tensor_spec *s, int n, size_t meta_size, size_t *r)
+{
+    size_t total, rec;
+    if (!pad4_ok(meta_size, &total)) return 0;
+    if (!add_ok(total, RNNW_HEADER_SIZE + 4, &total)) return 0;
+    for (int i = 0; i < n; i++)
+        if (!record_size(&s[i], &rec) || !add_ok(total, rec, &total)) return 0;
+    *r = total;
+    return 1;
+}
+
+/* The caps of FORMAT.md on values as read (wider than int, so a file's
+ * 32-bit fields are checked before they become ints). */
+static int check_fields(long long kind, long long spq, long long cell, long long layers,
+                        long long embed, long long hidden, long long vocab, char *err,
+                        size_t errlen)
+{
+    if (kind != RNN_KIND_MELODY && kind != RNN_KIND_DRUMS) {
+        msgf(err, errlen, "unknown encoding kind %lld (1 = melody, 2 = drums)", kind);
+        return -1;
+    }
+    if (!range_ok("steps per quarter", spq, 1, RNN_MAX_STEPS_PER_QUARTER, err, errlen)) return -1;
+    if (cell != RNN_CELL_RNN && cell != RNN_CELL_LSTM && cell != RNN_CELL_GRU) {
+        msgf(err, errlen, "unknown cell type %lld (0 = rnn, 1 = lstm, 2 = gru)", cell);
+        return -1;
+    }
+    if (!range_ok("layer count", layers, 1, RNN_MAX_LAYERS, err, errlen)) return -1;
+    if (!range_ok("embedding size", embed, 0, RNN_MAX_EMBED, err, errlen)) return -1;
+    if (!range_ok("hidden size", hidden, 1, RNN_MAX_HIDDEN, err, errlen)) return -1;
+    const int want = rnn_kind_vocab((rnn_kind)kind);
+    if (vocab != want) {
+        msgf(err, errlen, "vocabulary %lld does not match the %s encoding (%d)", vocab,
+             rnn_kind_name((rnn_kind)kind), want);
+        return -1;
+    }
+    return 0;
+}
+
+int rnn_model_config_check(const rnn_model_config *cfg, char *err, size_t errlen)
+{
+    if (!cfg) {
+        msgf(err, errlen, "no configuration");
+        return -1;
+    }
+    if (check_fields(cfg->kind, cfg->steps_per_quarter, cfg->cell, cfg->layers, cfg->embed,
+                     cfg->hidden, cfg->vocab, err, errlen) < 0)
+        return -1;
+    rnn_tensor_spec specs[RNN_MAX_TENSORS];
+    const int n = build_specs(cfg, specs);
+    size_t total;
+    if (!file_size(specs, n, 0, &total) || total > RNN_MODEL_MAX_BYTES) {
+        msgf(err, errlen,
+             "%s with %d layers of %d, embedding %d: the tensors take over the %zu MiB limit "
+             "of a preset",
+             rnn_cell_name(cfg->cell), cfg->layers, cfg->hidden, cfg->embed,
+             RNN_MODEL_MAX_BYTES >> 20);
+        return -1;
+    }
+    return 0;
+}
+
+int rnn_model_tensor_specs(const rnn_model_config *cfg, rnn_tensor_spec *specs)
+{
+    if (!specs || rnn_model_config_check(cfg, NULL, 0) < 0) return -1;
+    return build_specs(cfg, specs);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Metadata                                                                 */
+
+static int key_char_ok(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
+}
+
+/* Strict UTF-8 (no overlong forms, surrogates or code points over U+10FFFF).
+ * Returns the offset of the first bad byte, or n when all is well. */
+static size_t utf8_bad_at(const uint8_t *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        const uint8_t c = s[i];
+        size_t len;
+        uint8_t lo = 0x80, hi = 0xbf; /* bounds of the second byte */
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xc2 && c <= 0xdf) {
+            len = 2;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            len = 3;
+            if (c == 0xe0) lo = 0xa0;
+            if (c == 0xed) hi = 0x9f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            len = 4;
+            if (c == 0xf0) lo = 0x90;
+            if (c == 0xf4) hi = 0x8f;
+        } else {
+            return i;
+        }
+        if (n - i < len) return i;
+        if (s[i + 1] < lo || s[i + 1] > hi) return i;
+        for (size_t k = 2; k < len; k++)
+            if (s[i + k] < 0x80 || s[i + k] > 0xbf) return i;
+        i += len;
+    }
+    return n;
+}
+
+static int cmp_meta_key(const void *a, const void *b)
+{
+    return strcmp(((const rnn_meta *)a)->key, ((const rnn_meta *)b)->key);
+}
+
+/* Validate a metadata block and split it into pairs. On success *text and
+ * *pairs are malloc'd (NULL when the block is empty). Messages have no
+ * file name; the caller prefixes it. */
+static int parse_meta(const uint8_t *b, size_t m, char **text_out, rnn_meta **pairs_out,
+                      size_t *count_out, char *err, size_t errlen)
+{
+    *text_out = NULL;
+    *pairs_out = NULL;
+    *count_out = 0;
+    size_t count = 0, line = 0;
+    for (size_t pos = 0; pos < m;) {
+        line++;
+        const uint8_t *nl = memchr(b + pos, '\n', m - pos);
+        if (!nl) {
+            msgf(err, errlen, "bad metadata: line %zu does not end with a newline", line);
+            return -1;
+        }
+        const size_t end = (size_t)(nl - b);
+        const uint8_t *eq = memchr(b + pos, '=', end - pos);
+        if (!eq) {
+            msgf(err, errlen, "bad metadata: line %zu has no '='", line);
+            return -1;
+        }
+        const size_t klen = (size_t)(eq - (b + pos));
+        if (klen == 0) {
+            msgf(err, errlen, "bad metadata: line %zu has an empty key", line);
+            return -1;
+        }
+        if (klen > RNNW_META_KEY_MAX) {
+            msgf(err, errlen, "bad metadata: line %zu has a key of %zu characters (at most %d)",
+                 line, klen, RNNW_META_KEY_MAX);
+            return -1;
+        }
+        for (size_t k = 0; k < klen; k++) {
+            if (!key_char_ok(b[pos + k])) {
+                msgf(err, errlen,
+                     "bad metadata: line %zu has byte 0x%02x in its key (allowed: A-Z a-z 0-9 "
+                     "_ . -)",
+                     line, b[pos + k]);
+                return -1;
+            }
+        }
+        const uint8_t *v = eq + 1;
+        const size_t vlen = (size_t)(nl - v);
+        if (memchr(v, 0, vlen)) {
+            msgf(err, errlen, "bad metadata: line %zu: NUL byte in the value of '%.*s'", line,
+                 (int)klen, (const char *)b + pos);
+            return -1;
+        }
+        const size_t bad = utf8_bad_at(v, vlen);
+        if (bad != vlen) {
+            msgf(err, errlen,
+                 "bad metadata: line %zu: invalid UTF-8 (byte 0x%02x) in the value of '%.*s'", line,
+                 v[bad], (int)klen, (const char *)b + pos);
+            return -1;
+        }
+        count++;
+        pos = end + 1;
+    }
+    if (count == 0) return 0;
+
+    char *text = malloc(m);
+    rnn_meta *pairs = malloc(count * sizeof *pairs); /* count <= m / 3: no overflow */
+    rnn_meta *sorted = malloc(count * sizeof *sorted);
+    if (!text || !pairs || !sorted) {
+        free(text), free(pairs), free(sorted);
+        msgf(err, errlen, "out of memory for %zu metadata entries", count);
+        return -1;
+    }
+    memcpy(text, b, m);
+    size_t i = 0;
+    for (char *p = text; p < text + m; i++) {
+        char *eq = strchr(p, '='); /* present and before the newline, checked above */
+        char *nl = strchr(eq, '\n');
+        *eq = '\0';
+        *nl = '\0';
+        pairs[i].key = p;
+        pairs[i].value = eq + 1;
+        p = nl + 1;
+    }
+    memcpy(sorted, pairs, count * sizeof *sorted);
+    qsort(sorted, count, sizeof *sorted, cmp_meta_key);
+    for (i = 1; i < count; i++) {
+        if (strcmp(sorted[i - 1].key, sorted[i].key) == 0) {
+            msgf(err, errlen, "bad metadata: duplicate key '%s'", sorted[i].key);
+            free(text), free(pairs), free(sorted);
+            return -1;
+        }
+    }
+    free(sorted);
+    *text_out = text;
+    *pairs_out = pairs;
+    *count_out = count;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading                                                                  */
+
+void rnn_model_free(rnn_model *model)
+{
+    if (!model) return;
+    free(model->weights);
+    free(model->meta);
+    free(model->meta_text);
+    free(model);
+}
+
+/* A tensor name from the file, made printable for a message. */
+static void printable_name(char *dst, size_t dstlen, const uint8_t *src, size_t n)
+{
+    size_t i = 0;
+    for (; i < n && i + 1 < dstlen; i++)
+        dst[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
+    dst[i] = '\0';
+}
+
+static int truncated(char *err, size_t errlen, const char *name, const char *what, size_t need,
+                     size_t off, size_t size)
+{
+    return failf(err, errlen, name, "truncated: %s needs %zu bytes at offset %zu, file has %zu",
+                 what, need, off, size);
+}
+
+/* Walk the records after the metadata: the padding, then each tensor's name,
+ * dtype and shape against its spec, then the room for the checksum. Fills
+ * data_off with where each tensor's floats start. */
+static int walk_records(const uint8_t *p, size_t size, const char *name, size_t meta_size,
+                        const rnn_tensor_spec *specs, int n, size_t *data_off, char *err,
+                        size_t errlen)
+{
+    size_t off = RNNW_HEADER_SIZE, padded;
+    if (size - off < meta_size)
+        return truncated(err, errlen, name, "metadata", meta_size, off, size);
+    off += meta_size;
+    pad4_ok(off, &padded); /* off <= size: no overflow */
+    if (size - off < padded - off)
+        return truncated(err, errlen, name, "metadata padding", padded - off, off, size);
+    for (; off < padded; off++)
+        if (p[off] != 0)
+            return failf(err, errlen, name, "nonzero padding after the metadata at offset %zu",
+                         off);
+
+    for (int i = 0; i < n; i++) {
+        const rnn_tensor_spec *s = &specs[i];
+        const size_t want_len = strlen(s->name);
+        char what[RNN_TENSOR_NAME_MAX + 16];
+        size_t rec = 0, q;
+        record_size(s, &rec); /* checked in file_size */
+        snprintf(what, sizeof what, "tensor '%.63s'", s->name);
+        if (size - off < 4) return truncated(err, errlen, name, what, rec, off, size);
+        const uint32_t nlen = rd32(p + off);
+        if (nlen < 1 || nlen > RNNW_NAME_LEN_MAX)
+            return failf(err, errlen, name,
+                         "tensor name length %u at offset %zu out of range 1..%d (expected "
+                         "'%s')",
+                         nlen, off, RNNW_NAME_LEN_MAX, s->name);
+        if (nlen != want_len) {
+            if (size - off - 4 < nlen) return truncated(err, errlen, name, what, rec, off, size);
+            char found[RNN_TENSOR_NAME_MAX];
+            printable_name(found, sizeof found, p + off + 4, nlen);
+            return failf(err, errlen, name,
+                         "wrong tensor name '%s' at offset %zu where '%s' was expected", found, off,
+                         s->name);
+        }
+        if (size - off < rec) return truncated(err, errlen, name, what, rec, off, size);
+        if (memcmp(p + off + 4, s->name, want_len) != 0) {
+            char found[RNN_TENSOR_NAME_MAX];
+            printable_name(found, sizeof found, p + off + 4, nlen);
+            return failf(err, errlen, name,
+                         "wrong tensor name '%s' at offset %zu where '%s' was expected", found, off,
+                         s->name);
+        }
+        q = off + 4 + want_len;
+        pad4_ok(q, &padded);
+        for (; q < padded; q++)
+            if (p[q] != 0)
+                return failf(err, errlen, name,
+                             "nonzero padding after tensor name '%s' at offset %zu", s->name, q);
+        const uint32_t dtype = rd32(p + q), ndim = rd32(p + q + 4);
+        if (dtype != 0)
+            return failf(err, errlen, name, "tensor '%s' has unknown dtype %u (0 = float32)",
+                         s->name, dtype);
+        if (ndim != (uint32_t)s->ndim)
+            return failf(err, errlen, name, "tensor '%s' has ndim %u, expected %d", s->name, ndim,
+                         s->ndim);
+        q += 8;
+        const uint32_t d0 = rd32(p + q), d1 = s->ndim == 2 ? rd32(p + q + 4) : 1;
+        if (d0 != (uint32_t)s->shape[0] || d1 != (uint32_t)s->shape[1]) {
+            if (s->ndim == 2)
+                return failf(err, errlen, name,
+                             "tensor '%s' has shape (%u, %u), the header says (%d, %d)", s->name,
+                             d0, d1, s->shape[0], s->shape[1]);
+            return failf(err, errlen, name, "tensor '%s' has shape (%u), the header says (%d)",
+                         s->name, d0, s->shape[0]);
+        }
+        q += 4 * (size_t)s->ndim;
+        data_off[i] = q;
+        off += rec;
+    }
+    if (size - off < 4) return truncated(err, errlen, name, "checksum", 4, off, size);
+    if (size - off > 4)
+        return failf(err, errlen, name, "%zu trailing bytes after the checksum", size - off - 4);
+    return 0;
+}
+
+static int check_crc(const uint8_t *p, size_t size, const char *name, char *err, size_t errlen)
+{
+    const uint32_t stored = rd32(p + size - 4), computed = crc_of(p, size - 4);
+    if (stored != computed)
+        return failf(err, errlen, name, "checksum mismatch (stored 0x%08x, computed 0x%08x)",
+                     stored, computed);
+    return 0;
+}
+
+static rnn_model *parse(const uint8_t *p, size_t size, const char *name, char *err, size_t errlen)
+{
+    char msg[400];
+    if (size == 0) {
+        failf(err, errlen, name, "empty file (not an rnnmidi preset)");
+        return NULL;
+    }
+    if (memcmp(p, RNNW_MAGIC, size < RNNW_MAGIC_SIZE ? size : RNNW_MAGIC_SIZE) != 0) {
+        failf(err, errlen, name, "wrong magic (not an rnnmidi preset)");
+        return NULL;
+    }
+    if (size < RNNW_HEADER_SIZE) {
+        truncated(err, errlen, name, "header", RNNW_HEADER_SIZE, 0, size);
+        return NULL;
+    }
+    const uint32_t version = rd32(p + 8), header_size = rd32(p + 12);
+    if (version != RNNW_VERSION) {
+        failf(err, errlen, name, "unknown format version %u (this build reads version %d)", version,
+              RNNW_VERSION);
+        return NULL;
+    }
+    if (header_size != RNNW_HEADER_SIZE) {
+        failf(err, errlen, name, "wrong header size %u (version 1 has %d)", header_size,
+              RNNW_HEADER_SIZE);
+        return NULL;
+    }
+    uint32_t h[9]; /* kind, spq, cell, layers, embed, hidden, vocab, meta, count */
+    for (int i = 0; i < 9; i++)
+        h[i] = rd32(p + 16 + 4 * i);
+    if (check_fields(h[0], h[1], h[2], h[3], h[4], h[5], h[6], msg, sizeof msg) < 0) {
+        failf(err, errlen, name, "%s", msg);
+        return NULL;
+    }
+    const rnn_model_config cfg = {
+        .kind = (rnn_kind)h[0],
+        .steps_per_quarter = (int)h[1],
+        .cell = (rnn_cell)h[2],
+        .layers = (int)h[3],
+        .embed = (int)h[4],
+        .hidden = (int)h[5],
+        .vocab = (int)h[6],
+    };
+    if (rnn_model_config_check(&cfg, msg, sizeof msg) < 0) {
+        failf(err, errlen, name, "%s", msg);
+        return NULL;
+    }
+    const size_t meta_size = h[7];
+    if (meta_size > RNN_MODEL_MAX_META) {
+        failf(err, errlen, name, "metadata size %zu exceeds the maximum %zu", meta_size,
+              RNN_MODEL_MAX_META);
+        return NULL;
+    }
+    rnn_tensor_spec specs[RNN_MAX_TENSORS];
+    const int n = build_specs(&cfg, specs);
+    if (h[8] != (uint32_t)n) {
+        failf(err, errlen, name, "tensor count %u, the header's %s config has %d", h[8],
+              rnn_cell_name(cfg.cell), n);
+        return NULL;
+    }
+    for (size_t i = 52; i < RNNW_HEADER_SIZE; i++) {
+        if (p[i] != 0) {
+            failf(err, errlen, name, "nonzero reserved header byte at offset %zu", i);
+            return NULL;
+        }
+    }
+    size_t expected;
+    if (!file_size(specs, n, meta_size, &expected)) {
+        failf(err, errlen, name, "the sizes in the header overflow");
+        return NULL;
+    }
+    int crc_done = 0;
+    if (size == expected) {
+        if (check_crc(p, size, name, err, errlen) < 0) return NULL;
+        crc_done = 1;
+    }
+    size_t data_off[RNN_MAX_TENSORS];
+    if (walk_records(p, size, name, meta_size, specs, n, data_off, err, errlen) < 0) return NULL;
+    if (!crc_done && check_crc(p, size, name, err, errlen) < 0) return NULL;
+
+    rnn_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        failf(err, errlen, name, "out of memory");
+        return NULL;
+    }
+    m->cfg = cfg;
+    m->n_tensors = n;
+    memcpy(m->specs, specs, sizeof specs);
+    if (parse_meta(p + RNNW_HEADER_SIZE, meta_size, &m->meta_text, &m->meta, &m->n_meta, msg,
+                   sizeof msg) < 0) {
+        failf(err, errlen, name, "%s", msg);
+        rnn_model_free(m);
+        return NULL;
+    }
+
+    /* One block; each tensor starts on an RNNW_ALIGN boundary. */
+    const size_t per = RNNW_ALIGN / sizeof(float);
+    size_t start[RNN_MAX_TENSORS], floats = 0, bytes;
+    int sizes_ok = 1;
+    for (int i = 0; i < n && sizes_ok; i++) {
+        start[i] = floats;
+        sizes_ok = add_ok(floats, specs[i].count, &floats) && add_ok(floats, per - 1, &floats);
+        floats -= floats % per;
+    }
+    if (!sizes_ok || !mul_ok(floats, sizeof(float), &bytes) ||
+        !(m->weights = aligned_alloc(RNNW_ALIGN, bytes))) {
+        failf(err, errlen, name, "out of memory for %zu weights", floats);
+        rnn_model_free(m);
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        float *dst = m->weights + start[i];
+        const uint8_t *src = p + data_off[i];
+        for (size_t j = 0; j < specs[i].count; j++) {
+            const uint32_t u = rd32(src + 4 * j);
+            if (!bits_finite(u)) {
+                failf(err, errlen, name, "non-finite weight in '%s' at index %zu", specs[i].name,
+                      j);
+                rnn_model_free(m);
+                return NULL;
+            }
+            dst[j] = bits_float(u);
+        }
+        m->tensors[i] = dst;
+    }
+    return m;
+}
+
+rnn_model *rnn_model_load_memory(const void *data, size_t size, const char *name, char *err,
+                                 size_t errlen)
+{
+    if (!name) name = "<memory>";
+    if (!data && size > 0) {
+        failf(err, errlen, name, "no data");
+        return NULL;
+    }
+    if (size > RNN_MODEL_MAX_BYTES) {
+        failf(err, errlen, name, "%zu bytes, over the %zu MiB limit of a preset", size,
+              RNN_MODEL_MAX_BYTES >> 20);
+        return NULL;
+    }
+    return parse(data, size, name, err, errlen);
+}
+
+static void errno_text(int e, char *buf, size_t n)
+{
+    if (strerror_r(e, buf, n) != 0) snprintf(buf, n, "error %d", e);
+}
+
+rnn_model *rnn_model_load(const char *path, char *err, size_t errlen)
+{
+    char why[128];
+    if (!path) {
+        msgf(err, errlen, "no preset path given");
+        return NULL;
+    }
+    const int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        errno_text(errno, why, sizeof why);
+        failf(err, errlen, path, "cannot open: %s", why);
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        errno_text(errno, why, sizeof why);
+        failf(err, errlen, path, "cannot stat: %s", why);
+        close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        failf(err, errlen, path, "%s",
+              S_ISDIR(st.st_mode) ? "is a folder, not a preset file" : "not a regular file");
+        close(fd);
+        return NULL;
+    }
+    if (st.st_size < 0 || (unsigned long long)st.st_size > RNN_MODEL_MAX_BYTES) {
+        failf(err, errlen, path, "file is %lld bytes, over the %zu MiB limit of a preset",
+              (long long)st.st_size, RNN_MODEL_MAX_BYTES >> 20);
+        close(fd);
+        return NULL;
+    }
+    const size_t size = (size_t)st.st_size;
+    /* One byte more than announced, to notice a file growing under us. */
+    uint8_t *buf = malloc(size + 1);
+    if (!buf) {
+        failf(err, errlen, path, "out of memory for %zu bytes", size);
+        close(fd);
+        return NULL;
+    }
+    size_t got = 0;
+    while (got < size + 1) {
+        const ssize_t r = read(fd, buf + got, size + 1 - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            errno_text(errno, why, sizeof why);
+            failf(err, errlen, path, "read error: %s", why);
+            free(buf);
+            close(fd);
+            return NULL;
+        }
+        if (r == 0) break;
+        got += (size_t)r;
+    }
+    close(fd);
+    if (got != size) {
+        failf(err, errlen, path, "file changed size while being read (%zu bytes, then %zu)", size,
+              got);
+        free(buf);
+        return NULL;
+    }
+    rnn_model *m = parse(buf, size, path, err, errlen);
+    free(buf);
+    return m;
+}
+
+const rnn_model_config *rnn_model_get_config(const rnn_model *model)
+{
+    return &model->cfg;
+}
+
+const float *rnn_model_tensor(const rnn_model *model, const char *name, size_t *count)
+{
+    if (model && name) {
+        for (int i = 0; i < model->n_tensors; i++) {
+            if (strcmp(model->specs[i].name, name) == 0) {
+                if (count) *count = model->specs[i].count;
+                return model->tensors[i];
+            }
+        }
+    }
+    if (count) *count = 0;
+    return NULL;
+}
+
+const char *rnn_model_meta(const rnn_model *model, const char *key)
+{
+    if (!model || !key) return NULL;
+    for (size_t i = 0; i < model->n_meta; i++)
+        if (strcmp(model->meta[i].key, key) == 0) return model->meta[i].value;
+    return NULL;
+}
+
+size_t rnn_model_meta_count(const rnn_model *model)
+{
+    return model ? model->n_meta : 0;
+}
+
+rnn_meta rnn_model_meta_at(const rnn_model *model, size_t i)
+{
+    if (!model || i >= model->n_meta) return (rnn_meta){NULL, NULL};
+    return model->meta[i];
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writing                                                                  */
+
+/* The metadata block of the pairs, validated as the reader will. */
+static int build_meta(const rnn_meta *meta, size_t n_meta, uint8_t **out, size_t *outlen, char *err,
+                      size_t errlen)
+{
+    size_t m = 0;
+    *out = NULL;
+    *outlen = 0;
+    if (n_meta > 0 && !meta) {
+        msgf(err, errlen, "%zu metadata entries but no array", n_meta);
+        return -1;
+    }
+    for (size_t i = 0; i < n_meta; i++) {
+        const char *k = meta[i].key, *v = meta[i].value;
+        if (!k || !v) {
+            msgf(err, errlen, "metadata entry %zu has no %s", i, k ? "value" : "key");
+            return -1;
+        }
+        const size_t klen = strlen(k), vlen = strlen(v);
+        if (klen == 0 || klen > RNNW_META_KEY_MAX) {
+            msgf(err, errlen, "metadata key %zu has %zu characters (1..%d allowed)", i, klen,
+                 RNNW_META_KEY_MAX);
+            return -1;
+        }
+        for (size_t j = 0; j < klen; j++) {
+            if (!key_char_ok((unsigned char)k[j])) {
+                msgf(err, errlen, "metadata key %zu has byte 0x%02x (allowed: A-Z a-z 0-9 _ . -)",
+                     i, (unsigned char)k[j]);
+                return -1;
+            }
+        }
+        if (strchr(v, '\n')) {
+            msgf(err, errlen, "metadata value of '%s' contains a newline", k);
+            return -1;
+        }
+        if (!add_ok(m, klen, &m) || !add_ok(m, vlen, &m) || !add_ok(m, 2, &m) ||
+            m > RNN_MODEL_MAX_META) {
+            msgf(err, errlen, "metadata takes over the %zu bytes allowed", RNN_MODEL_MAX_META);
+            return -1;
+        }
+    }
+    uint8_t *b = malloc(m ? m : 1);
+    if (!b) {
+        msgf(err, errlen, "out of memory for %zu bytes of metadata", m);
+        return -1;
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < n_meta; i++) {
+        const size_t klen = strlen(meta[i].key), vlen = strlen(meta[i].value);
+        memcpy(b + at, meta[i].key, klen);
+        b[at + klen] = '=';
+        memcpy(b + at + klen + 1, meta[i].value, vlen);
+        b[at + klen + 1 + vlen] = '\n';
+        at += klen + vlen + 2;
+    }
+    char *text;
+    rnn_meta *pairs;
+    size_t count;
+    if (parse_meta(b, m, &text, &pairs, &count, err, errlen) < 0) {
+        free(b);
+        return -1;
+    }
+    free(text);
+    free(pairs);
+    *out = b;
+    *outlen = m;
+    return 0;
+}
+
+int rnn_model_serialize(const rnn_model_config *cfg, const rnn_meta *meta, size_t n_meta,
+                        const float *const *tensors, void **out, size_t *outlen, char *err,
+                        size_t errlen)
+{
+    if (!out || !outlen) {
+        msgf(err, errlen, "no output buffer");
+        return -1;
+    }
+    *out = NULL;
+    *outlen = 0;
+    if (rnn_model_config_check(cfg, err, errlen) < 0) return -1;
+    if (!tensors) {
+        msgf(err, errlen, "no tensors given");
+        return -1;
+    }
+    rnn_tensor_spec specs[RNN_MAX_TENSORS];
+    const int n = build_specs(cfg, specs);
+    for (int i = 0; i < n; i++) {
+        if (!tensors[i]) {
+            msgf(err, errlen, "tensor '%s' has no data", specs[i].name);
+            return -1;
+        }
+        for (size_t j = 0; j < specs[i].count; j++) {
+            if (!bits_finite(float_bits(tensors[i][j]))) {
+                msgf(err, errlen, "non-finite weight in '%s' at index %zu", specs[i].name, j);
+                return -1;
+            }
+        }
+    }
+    uint8_t *mb;
+    size_t m, total;
+    if (build_meta(meta, n_meta, &mb, &m, err, errlen) < 0) return -1;
+    if (!file_size(specs, n, m, &total) || total > RNN_MODEL_MAX_BYTES) {
+        msgf(err, errlen, "the preset would take over the %zu MiB limit",
+             RNN_MODEL_MAX_BYTES >> 20);
+        free(mb);
+        return -1;
+    }
+    uint8_t *b = calloc(1, total); /* zero: reserved bytes and padding */
+    if (!b) {
+        msgf(err, errlen, "out of memory for a preset of %zu bytes", total);
+        free(mb);
+        return -1;
+    }
+    memcpy(b, RNNW_MAGIC, RNNW_MAGIC_SIZE);
+    const uint32_t h[11] = {
+        RNNW_VERSION,                     /* offset 8 */
+        RNNW_HEADER_SIZE,                 /* 12 */
+        (uint32_t)cfg->kind,              /* 16 */
+        (uint32_t)cfg->steps_per_quarter, /* 20 */
+        (uint32_t)cfg->cell,              /* 24 */
+        (uint32_t)cfg->layers,            /* 28 */
+        (uint32_t)cfg->embed,             /* 32 */
+        (uint32_t)cfg->hidden,            /* 36 */
+        (uint32_t)cfg->vocab,             /* 40 */
+        (uint32_t)m,                      /* 44, metadata size */
+        (uint32_t)n,                      /* 48, tensor count; 52..63 stay zero */
+    };
+    for (int i = 0; i < 11; i++)
+        wr32(b + 8 + 4 * i, h[i]);
+    size_t off = RNNW_HEADER_SIZE;
+    if (m) memcpy(b + off, mb, m);
+    free(mb);
+    pad4_ok(off + m, &off);
+    for (int i = 0; i < n; i++) {
+        const size_t nlen = strlen(specs[i].name);
+        wr32(b + off, (uint32_t)nlen);
+        memcpy(b + off + 4, specs[i].name, nlen);
+        pad4_ok(off + 4 + nlen, &off);
+        wr32(b + off, 0); /* dtype float32 */
+        wr32(b + off + 4, (uint32_t)specs[i].ndim);
+        off += 8;
+        for (int d = 0; d < specs[i].ndim; d++, off += 4)
+            wr32(b + off, (uint32_t)specs[i].shape[d]);
+        for (size_t j = 0; j < specs[i].count; j++, off += 4)
+            wr32(b + off, float_bits(tensors[i][j]));
+    }
+    wr32(b + off, crc_of(b, off));
+    *out = b;
+    *outlen = total;
+    return 0;
+}
+
+/* write() all of buf, through short writes and interruptions. */
+static int write_all(int fd, const uint8_t *buf, size_t n)
+{
+    while (n > 0) {
+        const ssize_t w = write(fd, buf, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return -1;
+        if (w == 0) {
+            errno = EIO;
+            return -1;
+        }
+        buf += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int rnn_model_write(const char *path, const rnn_model_config *cfg, const rnn_meta *meta,
+                    size_t n_meta, const float *const *tensors, char *err, size_t errlen)
+{
+    char msg[400], why[128];
+    void *data;
+    size_t size;
+    if (!path) {
+        msgf(err, errlen, "no preset path given");
+        return -1;
+    }
+    if (rnn_model_serialize(cfg, meta, n_meta, tensors, &data, &size, msg, sizeof msg) < 0)
+        return failf(err, errlen, path, "%s", msg);
+
+    static const char suffix[] = ".tmp.XXXXXX";
+    const size_t plen = strlen(path);
+    char *tmp = malloc(plen + sizeof suffix);
+    if (!tmp) {
+        free(data);
+        return failf(err, errlen, path, "out of memory");
+    }
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, suffix, sizeof suffix);
+
+    const char *step = "cannot create a temporary file beside it";
+    int created = 0;
+    int fd = mkstemp(tmp);
+    if (fd < 0) goto fail_errno;
+    created = 1;
+    step = "cannot set the permissions of the temporary file";
+    if (fchmod(fd, 0644) != 0) goto fail_errno;
+    step = "cannot write";
+    if (write_all(fd, data, size) != 0) goto fail_errno;
+    step = "cannot sync";
+    if (fsync(fd) != 0) goto fail_errno;
+    step = "cannot close";
+    {
+        const int r = close(fd);
+        fd = -1;
+        if (r != 0) goto fail_errno;
+    }
+    step = "cannot rename the temporary file over it";
+    if (rename(tmp, path) != 0) goto fail_errno;
+
+    /* Make the rename itself durable; not every file system can sync a folder. */
+    {
+        char *dir = malloc(plen + 2);
+        if (dir) {
+            memcpy(dir, path, plen + 1);
+            char *slash = strrchr(dir, '/');
+            if (!slash)
+                strcpy(dir, ".");
+            else if (slash == dir)
+                dir[1] = '\0';
+            else
+                *slash = '\0';
+            const int dfd = open(dir, O_RDONLY | O_CLOEXEC);
+            if (dfd >= 0) {
+                (void)fsync(dfd);
+                close(dfd);
+            }
+            free(dir);
+        }
+    }
+    free(tmp);
+    free(data);
+    return 0;
+
+fail_errno:
+    errno_text(errno, why, sizeof why);
+    failf(err, errlen, path, "%s: %s", step, why);
+    if (fd >= 0) close(fd);
+    if (created) unlink(tmp);
+    free(tmp);
+    free(data);
+    return -1;
+}

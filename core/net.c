@@ -1,0 +1,707 @@
+/* SPDX-License-Identifier: MIT */
+/* rnnmidi core: one network instance running one grid step at a time.
+ *
+ * At create the weights of the model are copied into one aligned block in a
+ * layout made for a single-threaded matrix-vector product: every layer's
+ * [W_ih | W_hh] is fused (one pass over the rows computes every gate from the
+ * concatenated input [x | h]) and stored as panels of 64 rows in which one
+ * input column is 64 contiguous floats. The product is then a stream of
+ * broadcast(x[k]) * 8 vectors of weights into 8 independent accumulators:
+ * weights are read once, in order, and no horizontal sum is needed. Each
+ * output row is summed in column order whatever the blocking, so a step cut
+ * into pieces gives bit-identical logits.
+ *
+ * Gate rows are padded per gate to a multiple of 8 (Hp) so every gate starts
+ * on a vector boundary; padded rows are zero and their state stays zero.
+ * GRU needs W_in x and W_hn h apart (b_hn sits inside the reset product), so
+ * a GRU layer is three products: [r z] over [x | h], n over x, n over h.
+ * With E = 0 the one-hot input is a column pick of weight_ih_l0, stored
+ * transposed at create so the pick reads one contiguous row.
+ *
+ * The hot kernels are compiled three times (x86-64-v4, x86-64-v3, baseline)
+ * with GCC target_clones and picked at load time, so the build itself stays
+ * generic x86-64. Floating-point contraction is enabled on them so the
+ * x86-64-v3/v4 clones use FMA. Denormals: every step sets FTZ/DAZ in MXCSR
+ * on x86 and restores the caller's mode before returning.
+ *
+ * Recurrent state is double-buffered: a step reads state[cur] and writes
+ * state[cur ^ 1], and only a finished step flips cur, so an abandoned step
+ * leaves the last finished state. Dimension letters: L layers, E embedding,
+ * H hidden (Hp padded), G gates, V vocabulary, K columns of a product. */
+#include "net.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#define RNN_HAVE_MXCSR 1
+#endif
+
+#if defined(__GNUC__) && !defined(__clang__)
+#define RNN_CONTRACT __attribute__((optimize("fp-contract=fast")))
+#if defined(__x86_64__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define RNN_CLONES                                                                                 \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+#endif
+#else
+#define RNN_CONTRACT
+#endif
+#ifndef RNN_CLONES
+#define RNN_CLONES
+#endif
+#define RNN_HOT RNN_CLONES RNN_CONTRACT
+#define RNN_INLINE static inline __attribute__((always_inline)) RNN_CONTRACT
+
+enum { VW = 8,     /* floats per vector; rows are padded to this */
+       PANEL = 64, /* rows per panel = 8 accumulators of VW */
+       ALIGN = 64 };
+
+typedef float vf __attribute__((vector_size(VW * sizeof(float)), may_alias));
+typedef int32_t vi __attribute__((vector_size(VW * sizeof(int32_t)), may_alias));
+
+/* One matrix-vector product y = W x: rows (multiple of VW) by K columns. */
+typedef struct {
+    const float *w; /* panels of PANEL rows: column k of panel p is w[p*PANEL*K + k*pw] */
+    const float *x; /* K inputs */
+    float *y;       /* rows outputs */
+    int rows;
+    int K;
+    int finish; /* after this product: -1 nothing, 0..L-1 finish that layer, L the head */
+} rnn_job;
+
+#define MAX_JOBS (3 * RNN_MAX_LAYERS + 1)
+
+struct rnn_net {
+    const rnn_model *model;
+    rnn_model_config cfg;
+    int G, Hp, Vp;
+    int I[RNN_MAX_LAYERS]; /* columns of the input part of layer k (0 for k = 0 with E = 0) */
+
+    rnn_job jobs[MAX_JOBS];
+    int njobs;
+    int rows; /* total rows of all jobs */
+
+    /* weights (in the block) */
+    const float *embed; /* (V, E) the model's own table */
+    float *col0;        /* (V, Gc*Hp) weight_ih_l0 transposed, E = 0 only */
+    int col0_n;         /* Gc*Hp */
+    float *bias[RNN_MAX_LAYERS]; /* (G*Hp), GRU (4*Hp): r, z, b_in, b_hn */
+    float *head_b;               /* (V) */
+
+    /* state and scratch (in the block) */
+    float *state[2]; /* per buffer: h of each layer (Hp each), then c of each (LSTM) */
+    int cur;
+    float *xin[RNN_MAX_LAYERS]; /* [input of layer k | h of layer k], I_k + H */
+    float *xhead;               /* (H) top h */
+    float *gates[RNN_MAX_LAYERS];
+    float *head_y; /* (Vp) */
+    float *logits; /* (V) */
+
+    /* step in progress */
+    int busy;
+    int event;
+    int job;
+    int pos; /* vectors of the current job done */
+
+    void *block;
+    size_t block_bytes;
+};
+
+/* ---------------------------------------------------------------------------
+ * Kernels. */
+
+/* n (1..8, a constant after inlining) vectors of VW rows from a panel whose
+ * column stride is pw floats. */
+RNN_INLINE void mv_rows(const float *restrict w, size_t pw, int K, const float *restrict x,
+                        float *restrict y, const int n)
+{
+    vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+    for (int k = 0; k < K; k++) {
+        const vf *r = (const vf *)(w + (size_t)k * pw);
+        const float xk = x[k];
+        a0 += r[0] * xk;
+        if (n > 1)
+            a1 += r[1] * xk;
+        if (n > 2)
+            a2 += r[2] * xk;
+        if (n > 3)
+            a3 += r[3] * xk;
+        if (n > 4)
+            a4 += r[4] * xk;
+        if (n > 5)
+            a5 += r[5] * xk;
+        if (n > 6)
+            a6 += r[6] * xk;
+        if (n > 7)
+            a7 += r[7] * xk;
+    }
+    vf *o = (vf *)y;
+    o[0] = a0;
+    if (n > 1)
+        o[1] = a1;
+    if (n > 2)
+        o[2] = a2;
+    if (n > 3)
+        o[3] = a3;
+    if (n > 4)
+        o[4] = a4;
+    if (n > 5)
+        o[5] = a5;
+    if (n > 6)
+        o[6] = a6;
+    if (n > 7)
+        o[7] = a7;
+}
+
+/* y[0 .. n*VW) = rows of one panel times x; n in 1..8. */
+RNN_HOT static void mv_panel(const float *restrict w, size_t pw, int K, const float *restrict x,
+                             float *restrict y, int n)
+{
+    switch (n) {
+    case 8: mv_rows(w, pw, K, x, y, 8); break;
+    case 7: mv_rows(w, pw, K, x, y, 7); break;
+    case 6: mv_rows(w, pw, K, x, y, 6); break;
+    case 5: mv_rows(w, pw, K, x, y, 5); break;
+    case 4: mv_rows(w, pw, K, x, y, 4); break;
+    case 3: mv_rows(w, pw, K, x, y, 3); break;
+    case 2: mv_rows(w, pw, K, x, y, 2); break;
+    default: mv_rows(w, pw, K, x, y, 1); break;
+    }
+}
+
+/* Vectors [v0, v1) of a job's output. */
+static void job_run(const rnn_job *j, int v0, int v1)
+{
+    const int vpp = PANEL / VW;
+    while (v0 < v1) {
+        int p = v0 / vpp, off = v0 % vpp;
+        int prow = p * PANEL;
+        int pw = j->rows - prow < PANEL ? j->rows - prow : PANEL;
+        int n = pw / VW - off;
+        if (n > v1 - v0)
+            n = v1 - v0;
+        mv_panel(j->w + (size_t)prow * j->K + (size_t)off * VW, (size_t)pw, j->K, j->x,
+                 j->y + (size_t)v0 * VW, n);
+        v0 += n;
+    }
+}
+
+/* exp for x in [-87, 88] (clamped), about 1 ulp: Cody-Waite reduction by
+ * ln 2, a degree-6 polynomial (Cephes expf), 2^n put in the exponent bits. */
+/* m ? a : b lane by lane, m from a vector comparison (all ones or zero). */
+#define V_SEL(m, a, b) ((vf)(((vi)(a) & (m)) | ((vi)(b) & ~(m))))
+
+/* The helpers work in place through a pointer: after inlining nothing goes
+ * through memory, and no 32-byte vector crosses a call on non-AVX targets. */
+
+/* exp for x in [-87, 88] (clamped), about 1 ulp: Cody-Waite reduction by
+ * ln 2, a degree-6 polynomial (Cephes expf), 2^n put in the exponent bits. */
+RNN_INLINE void v_exp(vf *px)
+{
+    vf x = *px;
+    x = V_SEL(x > 88.0f, (vf){0} + 88.0f, x);
+    x = V_SEL(x < -87.0f, (vf){0} - 87.0f, x);
+    const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+    vf t = x * 1.44269504088896341f + magic;
+    vf n = t - magic;
+    vf f = x - n * 0.693359375f;
+    f = f - n * -2.12194440e-4f;
+    vf p = 1.9875691500e-4f + (vf){0};
+    p = p * f + 1.3981999507e-3f;
+    p = p * f + 8.3334519073e-3f;
+    p = p * f + 4.1665795894e-2f;
+    p = p * f + 1.6666665459e-1f;
+    p = p * f + 5.0000001201e-1f;
+    p = p * (f * f) + f + 1.0f;
+    vi e = ((vi)t - (vi)((vf){0} + magic) + 127) << 23;
+    *px = p * (vf)e;
+}
+
+RNN_INLINE void v_sigmoid(vf *px)
+{
+    vf e = -*px;
+    v_exp(&e);
+    *px = 1.0f / (1.0f + e);
+}
+
+/* tanh: an odd polynomial below 0.625 (Cephes tanhf), 1 - 2/(e^2|x| + 1) above. */
+RNN_INLINE void v_tanh(vf *px)
+{
+    vf x = *px;
+    vf ax = V_SEL(x < 0.0f, -x, x);
+    vf z = x * x;
+    vf p = -5.70498872745e-3f * z + 2.06390887954e-2f;
+    p = p * z - 5.37397155531e-2f;
+    p = p * z + 1.33314422036e-1f;
+    p = p * z - 3.33332819422e-1f;
+    vf small = p * z * x + x;
+    vf e = ax + ax;
+    v_exp(&e);
+    vf big = 1.0f - 2.0f / (e + 1.0f);
+    big = V_SEL(x < 0.0f, -big, big);
+    *px = V_SEL(ax < 0.625f, small, big);
+}
+
+#define VLD(p) (*(const vf *)(p))
+#define VST(p, v) (*(vf *)(p) = (v))
+
+/* RNN: h' = tanh(a + b). */
+RNN_HOT static void pw_rnn(float *restrict hn, const float *restrict a, const float *restrict b,
+                           int Hp)
+{
+    for (int j = 0; j < Hp; j += VW) {
+        vf h = VLD(a + j) + VLD(b + j);
+        v_tanh(&h);
+        VST(hn + j, h);
+    }
+}
+
+/* LSTM: a and b hold i, f, g, o blocks of Hp. */
+RNN_HOT static void pw_lstm(float *restrict hn, float *restrict cn, const float *restrict c,
+                            const float *restrict a, const float *restrict b, int Hp)
+{
+    for (int j = 0; j < Hp; j += VW) {
+        vf i = VLD(a + j) + VLD(b + j);
+        vf f = VLD(a + Hp + j) + VLD(b + Hp + j);
+        vf g = VLD(a + 2 * Hp + j) + VLD(b + 2 * Hp + j);
+        vf o = VLD(a + 3 * Hp + j) + VLD(b + 3 * Hp + j);
+        v_sigmoid(&i);
+        v_sigmoid(&f);
+        v_tanh(&g);
+        v_sigmoid(&o);
+        vf cc = f * VLD(c + j) + i * g;
+        VST(cn + j, cc);
+        v_tanh(&cc);
+        VST(hn + j, o * cc);
+    }
+}
+
+/* GRU: a holds r, z (both W_i x + W_h h), W_in x, W_hn h; b holds
+ * b_ir + b_hr, b_iz + b_hz, b_in, b_hn. */
+RNN_HOT static void pw_gru(float *restrict hn, const float *restrict h, const float *restrict a,
+                           const float *restrict b, int Hp)
+{
+    for (int j = 0; j < Hp; j += VW) {
+        vf r = VLD(a + j) + VLD(b + j);
+        vf z = VLD(a + Hp + j) + VLD(b + Hp + j);
+        v_sigmoid(&r);
+        v_sigmoid(&z);
+        vf n = VLD(a + 2 * Hp + j) + VLD(b + 2 * Hp + j) +
+               r * (VLD(a + 3 * Hp + j) + VLD(b + 3 * Hp + j));
+        v_tanh(&n);
+        VST(hn + j, (1.0f - z) * n + z * VLD(h + j));
+    }
+}
+
+/* ---------------------------------------------------------------------------
+ * Create. */
+
+static size_t round_up(size_t n, size_t a)
+{
+    return (n + a - 1) / a * a;
+}
+
+/* Bump allocator over the block: first pass sizes, second pass carves. */
+typedef struct {
+    char *base;
+    size_t used;
+} carver;
+
+static float *carve(carver *c, size_t nfloats)
+{
+    size_t off = c->used;
+    c->used += round_up(nfloats * sizeof(float), ALIGN);
+    return c->base ? (float *)(c->base + off) : NULL;
+}
+
+/* Which source row of a (G*H)-row PyTorch matrix a padded row r of gates
+ * [g0, g0 + ng) holds, or -1 for a padding row. */
+static int src_row(int r, int g0, int H, int Hp)
+{
+    int g = g0 + r / Hp, j = r % Hp;
+    return j < H ? g * H + j : -1;
+}
+
+/* Fill the panels of one product: padded rows of gates [g0, g0 + ng); the
+ * columns are wih (ld I) then whh (ld H), either may be absent. */
+static void pack(float *dst, int g0, int ng, int H, int Hp, const float *wih, int I,
+                 const float *whh)
+{
+    int rows = ng * Hp;
+    int K = (wih ? I : 0) + (whh ? H : 0);
+    for (int p = 0; p < rows; p += PANEL) {
+        int pw = rows - p < PANEL ? rows - p : PANEL;
+        float *P = dst + (size_t)p * K;
+        for (int rr = 0; rr < pw; rr++) {
+            int s = src_row(p + rr, g0, H, Hp);
+            int k = 0;
+            if (wih)
+                for (int i = 0; i < I; i++, k++)
+                    P[(size_t)k * pw + rr] = s < 0 ? 0.0f : wih[(size_t)s * I + i];
+            if (whh)
+                for (int i = 0; i < H; i++, k++)
+                    P[(size_t)k * pw + rr] = s < 0 ? 0.0f : whh[(size_t)s * H + i];
+        }
+    }
+}
+
+static void add_job(rnn_net *net, float *w, const float *x, float *y, int rows, int K, int finish)
+{
+    rnn_job *j = &net->jobs[net->njobs++];
+    j->w = w;
+    j->x = x;
+    j->y = y;
+    j->rows = rows;
+    j->K = K;
+    j->finish = finish;
+    net->rows += rows;
+}
+
+static const float *tensor(const rnn_model *m, const char *name, size_t want, char *err,
+                           size_t errlen)
+{
+    size_t n = 0;
+    const float *t = rnn_model_tensor(m, name, &n);
+    if (!t || n != want) {
+        snprintf(err, errlen, "net: tensor %s %s", name, t ? "has the wrong size" : "is missing");
+        return NULL;
+    }
+    return t;
+}
+
+/* Lay out (and with c->base set, fill) every buffer; 0 or -1. */
+static int layout(rnn_net *net, carver *c, char *err, size_t errlen)
+{
+    const rnn_model_config *cfg = &net->cfg;
+    const int L = cfg->layers, E = cfg->embed, H = cfg->hidden, V = cfg->vocab;
+    const int G = net->G, Hp = net->Hp;
+    const int gru = cfg->cell == RNN_CELL_GRU;
+    const int fill = c->base != NULL;
+    char name[RNN_TENSOR_NAME_MAX];
+
+    net->njobs = 0;
+    net->rows = 0;
+    if (E > 0) {
+        net->embed = tensor(net->model, "embed.weight", (size_t)V * E, err, errlen);
+        if (!net->embed)
+            return -1;
+    }
+    for (int k = 0; k < L; k++) {
+        int Isrc = k == 0 ? (E > 0 ? E : V) : H;
+        int I = net->I[k];
+        snprintf(name, sizeof name, "rnn.weight_ih_l%d", k);
+        const float *wih = tensor(net->model, name, (size_t)G * H * Isrc, err, errlen);
+        snprintf(name, sizeof name, "rnn.weight_hh_l%d", k);
+        const float *whh = tensor(net->model, name, (size_t)G * H * H, err, errlen);
+        snprintf(name, sizeof name, "rnn.bias_ih_l%d", k);
+        const float *bih = tensor(net->model, name, (size_t)G * H, err, errlen);
+        snprintf(name, sizeof name, "rnn.bias_hh_l%d", k);
+        const float *bhh = tensor(net->model, name, (size_t)G * H, err, errlen);
+        if (!wih || !whh || !bih || !bhh)
+            return -1;
+
+        net->xin[k] = carve(c, (size_t)I + H);
+        net->gates[k] = carve(c, (size_t)(gru ? 4 : G) * Hp);
+        net->bias[k] = carve(c, (size_t)(gru ? 4 : G) * Hp);
+        float *xk = net->xin[k], *a = net->gates[k];
+        if (gru) {
+            float *wa = carve(c, (size_t)2 * Hp * (I + H));
+            float *wb = I > 0 ? carve(c, (size_t)Hp * I) : NULL;
+            float *wc = carve(c, (size_t)Hp * H);
+            if (fill) {
+                pack(wa, 0, 2, H, Hp, I > 0 ? wih : NULL, I, whh);
+                if (wb)
+                    pack(wb, 2, 1, H, Hp, wih, I, NULL);
+                pack(wc, 2, 1, H, Hp, NULL, 0, whh);
+            }
+            add_job(net, wa, xk, a, 2 * Hp, I + H, -1);
+            if (wb)
+                add_job(net, wb, xk, a + 2 * Hp, Hp, I, -1);
+            add_job(net, wc, xk + I, a + 3 * Hp, Hp, H, k);
+        } else {
+            float *w = carve(c, (size_t)G * Hp * (I + H));
+            if (fill)
+                pack(w, 0, G, H, Hp, I > 0 ? wih : NULL, I, whh);
+            add_job(net, w, xk, a, G * Hp, I + H, k);
+        }
+        if (fill) {
+            float *b = net->bias[k];
+            for (int r = 0; r < G * Hp; r++) {
+                int s = src_row(r, 0, H, Hp);
+                float v = s < 0 ? 0.0f : bih[s] + bhh[s];
+                if (gru && r >= 2 * Hp)
+                    v = s < 0 ? 0.0f : bih[s];
+                b[r] = v;
+            }
+            if (gru)
+                for (int j = 0; j < Hp; j++)
+                    b[3 * Hp + j] = j < H ? bhh[2 * H + j] : 0.0f;
+        }
+        if (k == 0 && E == 0) {
+            /* one-hot input: row v of col0 is column v of weight_ih_l0 */
+            net->col0_n = (gru ? 3 : G) * Hp;
+            net->col0 = carve(c, (size_t)V * net->col0_n);
+            if (fill)
+                for (int v = 0; v < V; v++)
+                    for (int r = 0; r < net->col0_n; r++) {
+                        int s = src_row(r, 0, H, Hp);
+                        net->col0[(size_t)v * net->col0_n + r] =
+                            s < 0 ? 0.0f : wih[(size_t)s * V + v];
+                    }
+        }
+    }
+
+    const float *hw = tensor(net->model, "head.weight", (size_t)V * H, err, errlen);
+    const float *hb = tensor(net->model, "head.bias", (size_t)V, err, errlen);
+    if (!hw || !hb)
+        return -1;
+    float *wh = carve(c, (size_t)net->Vp * H);
+    net->head_b = carve(c, (size_t)V);
+    net->xhead = carve(c, (size_t)H);
+    net->head_y = carve(c, (size_t)net->Vp);
+    net->logits = carve(c, (size_t)V);
+    if (fill) {
+        /* the head: V rows padded to Vp, H columns */
+        for (int p = 0; p < net->Vp; p += PANEL) {
+            int pw = net->Vp - p < PANEL ? net->Vp - p : PANEL;
+            float *P = wh + (size_t)p * H;
+            for (int rr = 0; rr < pw; rr++)
+                for (int i = 0; i < H; i++)
+                    P[(size_t)i * pw + rr] = p + rr < V ? hw[(size_t)(p + rr) * H + i] : 0.0f;
+        }
+        memcpy(net->head_b, hb, (size_t)V * sizeof(float));
+    }
+    add_job(net, wh, net->xhead, net->head_y, net->Vp, H, L);
+
+    size_t per = (size_t)L * Hp * (cfg->cell == RNN_CELL_LSTM ? 2 : 1);
+    net->state[0] = carve(c, per);
+    net->state[1] = carve(c, per);
+    return 0;
+}
+
+rnn_net *rnn_net_create(const rnn_model *model, char *err, size_t errlen)
+{
+    if (!model) {
+        snprintf(err, errlen, "net: no model");
+        return NULL;
+    }
+    const rnn_model_config *cfg = rnn_model_get_config(model);
+    if (!cfg || rnn_model_config_check(cfg, err, errlen) != 0)
+        return NULL;
+    if (cfg->layers < 1 || cfg->layers > RNN_MAX_LAYERS) {
+        snprintf(err, errlen, "net: %d layers, the net runs 1..%d", cfg->layers, RNN_MAX_LAYERS);
+        return NULL;
+    }
+    rnn_net *net = calloc(1, sizeof *net);
+    if (!net) {
+        snprintf(err, errlen, "net: out of memory");
+        return NULL;
+    }
+    net->model = model;
+    net->cfg = *cfg;
+    net->G = rnn_cell_gates(cfg->cell);
+    net->Hp = (int)round_up((size_t)cfg->hidden, VW);
+    net->Vp = (int)round_up((size_t)cfg->vocab, VW);
+    for (int k = 0; k < cfg->layers; k++)
+        net->I[k] = k == 0 ? cfg->embed : cfg->hidden;
+
+    carver c = {NULL, 0};
+    if (layout(net, &c, err, errlen) != 0) {
+        free(net);
+        return NULL;
+    }
+    net->block_bytes = c.used;
+    net->block = aligned_alloc(ALIGN, c.used);
+    if (!net->block) {
+        snprintf(err, errlen, "net: out of memory (%zu bytes)", c.used);
+        free(net);
+        return NULL;
+    }
+    memset(net->block, 0, c.used);
+    c.base = net->block;
+    c.used = 0;
+    if (layout(net, &c, err, errlen) != 0) {
+        rnn_net_free(net);
+        return NULL;
+    }
+    rnn_net_reset(net);
+    return net;
+}
+
+void rnn_net_free(rnn_net *net)
+{
+    if (!net)
+        return;
+    free(net->block);
+    free(net);
+}
+
+size_t rnn_net_bytes(const rnn_net *net)
+{
+    return net ? sizeof *net + net->block_bytes : 0;
+}
+
+const rnn_model *rnn_net_model(const rnn_net *net)
+{
+    return net->model;
+}
+
+static size_t state_floats(const rnn_net *net)
+{
+    return (size_t)net->cfg.layers * net->Hp * (net->cfg.cell == RNN_CELL_LSTM ? 2 : 1);
+}
+
+void rnn_net_reset(rnn_net *net)
+{
+    memset(net->state[0], 0, state_floats(net) * sizeof(float));
+    memset(net->state[1], 0, state_floats(net) * sizeof(float));
+    memset(net->logits, 0, (size_t)net->cfg.vocab * sizeof(float));
+    net->cur = 0;
+    net->busy = 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Step. */
+
+static float *st_h(const rnn_net *net, int buf, int k)
+{
+    return net->state[buf] + (size_t)k * net->Hp;
+}
+
+static float *st_c(const rnn_net *net, int buf, int k)
+{
+    return net->state[buf] + (size_t)(net->cfg.layers + k) * net->Hp;
+}
+
+void rnn_net_step_begin(rnn_net *net, int event)
+{
+    const int E = net->cfg.embed, H = net->cfg.hidden;
+    if (event < 0 || event >= net->cfg.vocab)
+        event = 0;
+    net->event = event;
+    if (E > 0)
+        memcpy(net->xin[0], net->embed + (size_t)event * E, (size_t)E * sizeof(float));
+    for (int k = 0; k < net->cfg.layers; k++)
+        memcpy(net->xin[k] + net->I[k], st_h(net, net->cur, k), (size_t)H * sizeof(float));
+    net->job = 0;
+    net->pos = 0;
+    net->busy = 1;
+}
+
+static void finish_layer(rnn_net *net, int k)
+{
+    const int H = net->cfg.hidden, Hp = net->Hp, L = net->cfg.layers;
+    const int cur = net->cur, nxt = cur ^ 1;
+    float *a = net->gates[k];
+    if (k == 0 && net->cfg.embed == 0) {
+        const float *col = net->col0 + (size_t)net->event * net->col0_n;
+        if (net->cfg.cell == RNN_CELL_GRU) {
+            for (int r = 0; r < 2 * Hp; r++)
+                a[r] += col[r];
+            memcpy(a + 2 * Hp, col + 2 * Hp, (size_t)Hp * sizeof(float));
+        } else {
+            for (int r = 0; r < net->col0_n; r++)
+                a[r] += col[r];
+        }
+    }
+    float *hn = st_h(net, nxt, k);
+    switch (net->cfg.cell) {
+    case RNN_CELL_LSTM:
+        pw_lstm(hn, st_c(net, nxt, k), st_c(net, cur, k), a, net->bias[k], Hp);
+        break;
+    case RNN_CELL_GRU: pw_gru(hn, st_h(net, cur, k), a, net->bias[k], Hp); break;
+    default: pw_rnn(hn, a, net->bias[k], Hp); break;
+    }
+    memcpy(k + 1 < L ? net->xin[k + 1] : net->xhead, hn, (size_t)H * sizeof(float));
+}
+
+static void finish_head(rnn_net *net)
+{
+    const int V = net->cfg.vocab;
+    for (int v = 0; v < V; v++)
+        net->logits[v] = net->head_y[v] + net->head_b[v];
+    net->cur ^= 1;
+    net->busy = 0;
+}
+
+int rnn_net_step_work(rnn_net *net, int budget)
+{
+    if (!net->busy)
+        return 1;
+#ifdef RNN_HAVE_MXCSR
+    const unsigned csr = _mm_getcsr();
+    _mm_setcsr(csr | 0x8040); /* FTZ | DAZ */
+#endif
+    int left = budget / VW;
+    if (left < 1)
+        left = 1;
+    while (left > 0 && net->busy) {
+        const rnn_job *j = &net->jobs[net->job];
+        int total = j->rows / VW;
+        int n = total - net->pos < left ? total - net->pos : left;
+        job_run(j, net->pos, net->pos + n);
+        net->pos += n;
+        left -= n;
+        if (net->pos == total) {
+            net->pos = 0;
+            net->job++;
+            if (j->finish == net->cfg.layers)
+                finish_head(net);
+            else if (j->finish >= 0)
+                finish_layer(net, j->finish);
+        }
+    }
+#ifdef RNN_HAVE_MXCSR
+    _mm_setcsr(csr);
+#endif
+    return !net->busy;
+}
+
+const float *rnn_net_step(rnn_net *net, int event)
+{
+    rnn_net_step_begin(net, event);
+    rnn_net_step_work(net, INT_MAX);
+    return net->logits;
+}
+
+int rnn_net_step_rows(const rnn_net *net)
+{
+    return net->rows;
+}
+
+const float *rnn_net_logits(const rnn_net *net)
+{
+    return net->logits;
+}
+
+size_t rnn_net_state_size(const rnn_net *net)
+{
+    return (size_t)net->cfg.layers * net->cfg.hidden * (net->cfg.cell == RNN_CELL_LSTM ? 2 : 1);
+}
+
+/* The caller's layout: h of every layer, then c of every layer (LSTM). */
+void rnn_net_state_get(const rnn_net *net, float *dst)
+{
+    const int H = net->cfg.hidden, L = net->cfg.layers;
+    const int parts = net->cfg.cell == RNN_CELL_LSTM ? 2 : 1;
+    for (int i = 0; i < parts * L; i++)
+        memcpy(dst + (size_t)i * H, net->state[net->cur] + (size_t)i * net->Hp,
+               (size_t)H * sizeof(float));
+}
+
+void rnn_net_state_set(rnn_net *net, const float *src)
+{
+    const int H = net->cfg.hidden, L = net->cfg.layers;
+    const int parts = net->cfg.cell == RNN_CELL_LSTM ? 2 : 1;
+    net->busy = 0;
+    for (int i = 0; i < parts * L; i++)
+        memcpy(net->state[net->cur] + (size_t)i * net->Hp, src + (size_t)i * H,
+               (size_t)H * sizeof(float));
+}

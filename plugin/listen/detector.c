@@ -1,0 +1,477 @@
+/* SPDX-License-Identifier: MIT */
+/* rnnmidi listen: the audio note detector (see detector.h for the contract).
+ *
+ * Per hop: sanitise and DC-block the input, run aubio's onset detector and
+ * pitch tracker on it, keep a short history of (hop end, pitch, level), and
+ * step the segmenter. Times inside are absolute frame counts (uint64) since
+ * the last reset; events are translated to offsets in the caller's block. */
+#include "detector.h"
+
+#include <aubio/aubio.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__SSE__) || defined(__x86_64__)
+#include <xmmintrin.h>
+#define HAVE_MXCSR 1
+#endif
+
+#define HIST 32             /* hops of history kept (> largest pitch window / hop + 9) */
+#define UNVOICED (-1.0f)    /* pitch of a hop without a confident pitch */
+#define SAMPLE_LIMIT 2.0f   /* input beyond this is clipped */
+#define DC_CUTOFF_HZ 20.0   /* the DC blocker's corner */
+#define PITCH_WINDOW_PART 0.5 /* a pitch window counts once this much of it follows the onset */
+
+typedef struct {
+    uint64_t end;  /* absolute frame just after the hop */
+    float midi;    /* fractional MIDI pitch, or UNVOICED */
+    float level;   /* dBFS RMS of the hop */
+} hop_info;
+
+struct rnn_detector {
+    /* configuration, fixed at create */
+    double rate;
+    uint32_t hop, onset_win, pitch_win;
+    int max_block;
+    uint32_t onset_delay; /* aubio's own estimate of its detection delay, frames */
+    float dc_r;
+
+    /* aubio objects, created at create, used per hop */
+    aubio_onset_t *onset;
+    aubio_pitch_t *pitch;
+    fvec_t *hopbuf;    /* (hop) the hop being filled */
+    fvec_t *onset_out; /* (1) */
+    fvec_t *pitch_out; /* (1) */
+
+    /* thresholds and what they mean in hops */
+    rnn_detector_params par;
+    int stable_hops;  /* hops a pitch must hold after an onset */
+    int release_hops; /* unvoiced hops that end a note */
+
+    /* input stage */
+    uint32_t fill;
+    float dc_x1, dc_y1;
+    uint64_t pos;          /* frames consumed since reset */
+    uint32_t aubio_frames; /* mirror of the onset object's 32-bit frame counter */
+
+    /* history, a ring of the last HIST hops */
+    hop_info hist[HIST];
+    int hist_head, hist_n;
+
+    /* segmenter */
+    int note;              /* sounding pitch, -1 none */
+    int pending;           /* an onset waits for a stable pitch */
+    uint64_t pending_onset;
+    int pending_hops;
+    int unvoiced_hops;
+
+    /* a note-off that did not fit in the caller's array */
+    int off_pending;
+    uint8_t off_pitch;
+    uint32_t off_age;
+
+    uint64_t nonfinite, dropped;
+};
+
+static void set_err(char *err, size_t errlen, const char *msg)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "%s", msg);
+}
+
+static float clampf(float x, float lo, float hi)
+{
+    if (!(x >= lo)) /* also catches NaN */
+        return lo;
+    return x > hi ? hi : x;
+}
+
+static int clampi(int x, int lo, int hi) { return x < lo ? lo : x > hi ? hi : x; }
+
+static uint32_t pow2_at_least(double x)
+{
+    uint32_t p = 1;
+    while ((double)p < x)
+        p <<= 1;
+    return p;
+}
+
+void rnn_detector_default_params(rnn_detector_params *p)
+{
+    p->onset_threshold = 0.18f;
+    p->gate_db = -50.0f;
+    p->min_confidence = 0.6f;
+    p->min_note_ms = 10.0f;
+    p->release_ms = 40.0f;
+    p->retrigger_db = 6.0f;
+    p->median_hops = 5;
+    p->min_pitch = 21;
+    p->max_pitch = 108;
+}
+
+void rnn_detector_set_params(rnn_detector *d, const rnn_detector_params *p)
+{
+    rnn_detector_params q = *p;
+    q.onset_threshold = clampf(q.onset_threshold, 0.01f, 2.0f);
+    q.gate_db = clampf(q.gate_db, -90.0f, -10.0f);
+    q.min_confidence = clampf(q.min_confidence, 0.0f, 1.0f);
+    q.min_note_ms = clampf(q.min_note_ms, 0.0f, 100.0f);
+    q.release_ms = clampf(q.release_ms, 5.0f, 500.0f);
+    q.retrigger_db = clampf(q.retrigger_db, 0.0f, 40.0f);
+    q.median_hops = clampi(q.median_hops, 1, 9) | 1;
+    q.min_pitch = clampi(q.min_pitch, 0, 127);
+    q.max_pitch = clampi(q.max_pitch, q.min_pitch, 127);
+    d->par = q;
+
+    double hop_ms = 1000.0 * d->hop / d->rate;
+    d->stable_hops = clampi((int)lround(q.min_note_ms / hop_ms), 1, 16);
+    d->release_hops = clampi((int)lround(q.release_ms / hop_ms), 1, 1000);
+    /* plain field stores inside aubio: audio-safe */
+    aubio_onset_set_threshold(d->onset, q.onset_threshold);
+    aubio_onset_set_silence(d->onset, q.gate_db);
+    aubio_pitch_set_silence(d->pitch, q.gate_db);
+}
+
+void rnn_detector_get_params(const rnn_detector *d, rnn_detector_params *p) { *p = d->par; }
+
+rnn_detector *rnn_detector_create(double sample_rate, int max_block, char *err, size_t errlen)
+{
+    if (!(sample_rate >= RNN_DETECTOR_MIN_RATE && sample_rate <= RNN_DETECTOR_MAX_RATE)) {
+        set_err(err, errlen, "detector: sample rate must be 8000..192000 Hz");
+        return NULL;
+    }
+    if (max_block < 0) {
+        set_err(err, errlen, "detector: max_block must not be negative");
+        return NULL;
+    }
+    rnn_detector *d = calloc(1, sizeof *d);
+    if (!d) {
+        set_err(err, errlen, "detector: out of memory");
+        return NULL;
+    }
+    d->rate = sample_rate;
+    d->max_block = max_block;
+    /* ~5.3 ms hops: 256 frames at 44.1 and 48 kHz */
+    d->hop = pow2_at_least(sample_rate * 0.004);
+    /* the onset window: 4 hops; the pitch window also holds two periods of 100 Hz */
+    d->onset_win = 4 * d->hop;
+    d->pitch_win = pow2_at_least(fmax(4.0 * d->hop, 2.0 * sample_rate / 100.0));
+    d->dc_r = (float)(1.0 - 2.0 * M_PI * DC_CUTOFF_HZ / sample_rate);
+
+    uint_t rate = (uint_t)lround(sample_rate);
+    d->onset = new_aubio_onset(RNN_DETECTOR_ONSET_METHOD, d->onset_win, d->hop, rate);
+    d->pitch = new_aubio_pitch(RNN_DETECTOR_PITCH_METHOD, d->pitch_win, d->hop, rate);
+    d->hopbuf = new_fvec(d->hop);
+    d->onset_out = new_fvec(1);
+    d->pitch_out = new_fvec(1);
+    if (!d->onset || !d->pitch || !d->hopbuf || !d->onset_out || !d->pitch_out) {
+        set_err(err, errlen, "detector: could not create the aubio onset/pitch objects");
+        rnn_detector_free(d);
+        return NULL;
+    }
+    d->onset_delay = aubio_onset_get_delay(d->onset);
+    aubio_onset_set_minioi_ms(d->onset, 50.0);
+    aubio_pitch_set_unit(d->pitch, "Hz");
+
+    rnn_detector_params p;
+    rnn_detector_default_params(&p);
+    rnn_detector_set_params(d, &p);
+    rnn_detector_reset(d);
+    return d;
+}
+
+void rnn_detector_free(rnn_detector *d)
+{
+    if (!d)
+        return;
+    if (d->onset)
+        del_aubio_onset(d->onset);
+    if (d->pitch)
+        del_aubio_pitch(d->pitch);
+    if (d->hopbuf)
+        del_fvec(d->hopbuf);
+    if (d->onset_out)
+        del_fvec(d->onset_out);
+    if (d->pitch_out)
+        del_fvec(d->pitch_out);
+    free(d);
+}
+
+void rnn_detector_reset(rnn_detector *d)
+{
+    /* aubio keeps past input in its windows and peak picker; run zeros
+     * through both until nothing of the old signal is left. */
+    fvec_zeros(d->hopbuf);
+    uint32_t flush = (d->pitch_win > d->onset_win ? d->pitch_win : d->onset_win) / d->hop + 8;
+    aubio_onset_reset(d->onset);
+    for (uint32_t i = 0; i < flush; i++) {
+        aubio_onset_do(d->onset, d->hopbuf, d->onset_out);
+        aubio_pitch_do(d->pitch, d->hopbuf, d->pitch_out);
+    }
+    aubio_onset_reset(d->onset);
+    d->aubio_frames = 0;
+    d->fill = 0;
+    d->dc_x1 = d->dc_y1 = 0.0f;
+    d->pos = 0;
+    d->hist_head = d->hist_n = 0;
+    d->note = -1;
+    d->pending = 0;
+    d->pending_onset = 0;
+    d->pending_hops = 0;
+    d->unvoiced_hops = 0;
+    d->off_pending = 0;
+    d->nonfinite = d->dropped = 0;
+}
+
+/* ---- history ---------------------------------------------------------- */
+
+static const hop_info *hist_back(const rnn_detector *d, int k) /* k = 0: newest */
+{
+    return &d->hist[(d->hist_head - 1 - k + 2 * HIST) % HIST];
+}
+
+static void hist_push(rnn_detector *d, uint64_t end, float midi, float level)
+{
+    d->hist[d->hist_head] = (hop_info){end, midi, level};
+    d->hist_head = (d->hist_head + 1) % HIST;
+    if (d->hist_n < HIST)
+        d->hist_n++;
+}
+
+/* The candidate note: the median of the voiced pitches among the last
+ * median_hops hops ending at or after since, rounded to MIDI, when most of
+ * those hops are voiced; then it must hold over the last `hold` such hops
+ * (each voiced and within a semitone's half plus a margin). -1 otherwise. */
+static int candidate(const rnn_detector *d, uint64_t since, int hold)
+{
+    float v[9];
+    int n = 0, nv = 0;
+    for (int k = 0; k < d->hist_n && n < d->par.median_hops; k++) {
+        const hop_info *h = hist_back(d, k);
+        if (h->end < since)
+            break;
+        n++;
+        if (h->midi != UNVOICED)
+            v[nv++] = h->midi;
+    }
+    if (nv == 0 || 2 * nv <= n || n < hold)
+        return -1;
+    for (int i = 1; i < nv; i++) /* insertion sort, nv <= 9 */
+        for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            float t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    float med = (nv & 1) ? v[nv / 2] : 0.5f * (v[nv / 2 - 1] + v[nv / 2]);
+    int c = (int)lroundf(med);
+    for (int k = 0; k < hold; k++) {
+        const hop_info *h = hist_back(d, k);
+        if (h->midi == UNVOICED || fabsf(h->midi - (float)c) > 0.6f)
+            return -1;
+    }
+    return c;
+}
+
+/* Loudest hop since the onset, as a MIDI velocity. */
+static uint8_t velocity_since(const rnn_detector *d, uint64_t since)
+{
+    float peak = -200.0f;
+    for (int k = 0; k < d->hist_n; k++) {
+        const hop_info *h = hist_back(d, k);
+        if (h->end < since && k > 0)
+            break;
+        if (h->level > peak)
+            peak = h->level;
+    }
+    float g = d->par.gate_db;
+    float v = 127.0f * (peak - g) / (0.0f - g);
+    return (uint8_t)clampi((int)lroundf(clampf(v, 1.0f, 127.0f)), 1, 127);
+}
+
+/* Level rise at an onset: the loudest hop after it against the quietest
+ * hop around it. A repeated note is re-articulated (its level dips and comes
+ * back); a steady tone that merely trips the onset detector is not. */
+static float rise_at(const rnn_detector *d, uint64_t onset)
+{
+    float lo = 0.0f, hi = -200.0f;
+    uint64_t a = onset > 4u * d->hop ? onset - 4u * d->hop : 0, b = onset + 2u * d->hop;
+    for (int k = 0; k < d->hist_n; k++) {
+        const hop_info *h = hist_back(d, k);
+        if (h->end >= a && h->end <= b && h->level < lo)
+            lo = h->level;
+        if (h->end > onset + d->hop && h->level > hi)
+            hi = h->level;
+    }
+    return hi - lo;
+}
+
+/* ---- output ----------------------------------------------------------- */
+
+typedef struct {
+    rnn_detected_note_event *out;
+    int n, max;
+} sink;
+
+static void emit_off(rnn_detector *d, sink *s, uint32_t frame, uint32_t age)
+{
+    if (d->note < 0)
+        return;
+    if (s->n < s->max)
+        s->out[s->n++] = (rnn_detected_note_event){frame, age, 0, (uint8_t)d->note, 0};
+    else {
+        d->off_pending = 1;
+        d->off_pitch = (uint8_t)d->note;
+        d->off_age = age;
+    }
+    d->note = -1;
+}
+
+static void emit_on(rnn_detector *d, sink *s, uint32_t frame, uint64_t onset, int pitch)
+{
+    if (pitch < d->par.min_pitch || pitch > d->par.max_pitch)
+        return;
+    if (s->n >= s->max) {
+        d->dropped++;
+        return;
+    }
+    uint64_t now = d->pos;
+    uint32_t age = onset < now ? (uint32_t)(now - onset) : 0;
+    s->out[s->n++] =
+        (rnn_detected_note_event){frame, age, 1, (uint8_t)pitch, velocity_since(d, onset)};
+    d->note = pitch;
+    d->unvoiced_hops = 0;
+}
+
+/* ---- one hop ---------------------------------------------------------- */
+
+static void run_hop(rnn_detector *d, sink *s, uint32_t frame)
+{
+    const float *x = d->hopbuf->data;
+    double ss = 0.0;
+    for (uint32_t i = 0; i < d->hop; i++)
+        ss += (double)x[i] * x[i];
+    float level = (float)(10.0 * log10(ss / d->hop + 1e-20));
+
+    aubio_onset_do(d->onset, d->hopbuf, d->onset_out);
+    aubio_pitch_do(d->pitch, d->hopbuf, d->pitch_out);
+    d->aubio_frames += d->hop;
+    d->pos += d->hop;
+    int onset = d->onset_out->data[0] > 0.0f;
+    float hz = d->pitch_out->data[0];
+    float conf = aubio_pitch_get_confidence(d->pitch);
+
+    float midi = UNVOICED;
+    if (level >= d->par.gate_db && isfinite(hz) && hz > 20.0f && hz < 5000.0f && isfinite(conf) &&
+        conf >= d->par.min_confidence)
+        midi = 69.0f + 12.0f * log2f(hz / 440.0f);
+    hist_push(d, d->pos, midi, level);
+
+    if (onset) {
+        /* aubio's last onset, minus its delay, in its own 32-bit frame count */
+        uint32_t age = d->aubio_frames - (uint32_t)aubio_onset_get_last(d->onset);
+        uint32_t max_age = d->onset_delay + 2 * d->hop;
+        if (age > max_age)
+            age = age > 0x80000000u ? 0 : max_age;
+        d->pending = 1;
+        d->pending_onset = d->pos > age ? d->pos - age : 0;
+        d->pending_hops = 0;
+    }
+
+    int silent = level < d->par.gate_db;
+    if (d->note >= 0) {
+        d->unvoiced_hops = midi == UNVOICED ? d->unvoiced_hops + 1 : 0;
+        if (silent)
+            emit_off(d, s, frame, d->hop);
+        else if (d->unvoiced_hops >= d->release_hops)
+            emit_off(d, s, frame, (uint32_t)d->unvoiced_hops * d->hop);
+    }
+
+    if (d->pending) {
+        uint64_t since = d->pending_onset + (uint64_t)(PITCH_WINDOW_PART * d->pitch_win);
+        int c = candidate(d, since, d->stable_hops);
+        if (c >= 0 && c == d->note && rise_at(d, d->pending_onset) < d->par.retrigger_db) {
+            d->pending = 0; /* the sounding note goes on */
+        } else if (c >= 0) {
+            emit_off(d, s, frame, 0);
+            emit_on(d, s, frame, d->pending_onset, c);
+            d->pending = 0;
+        } else if (++d->pending_hops > (int)(d->pitch_win / d->hop) + d->stable_hops + 8) {
+            d->pending = 0; /* an onset without a pitch: noise, a click */
+        }
+    } else if (!silent) {
+        /* a pitch that changes or appears without an onset (legato, soft
+         * attacks) must hold a little longer than one after an onset */
+        int hold = d->stable_hops + 2;
+        int c = candidate(d, 0, hold);
+        if (c >= 0 && c != d->note) {
+            uint64_t back = (uint64_t)hold * d->hop + d->pitch_win / 2;
+            uint64_t onset = d->pos > back ? d->pos - back : 0;
+            emit_off(d, s, frame, 0);
+            emit_on(d, s, frame, onset, c);
+        }
+    }
+
+    /* aubio counts frames in 32 bits and misreads its minimum inter-onset
+     * interval when that wraps: restart its clock during a silence after
+     * 2^31 frames (half a day at 48 kHz), or unconditionally near the wrap. */
+    if ((d->aubio_frames > 0x80000000u && silent && d->note < 0 && !d->pending) ||
+        d->aubio_frames > 0xF0000000u) {
+        aubio_onset_reset(d->onset);
+        d->aubio_frames = 0;
+    }
+}
+
+int rnn_detector_process(rnn_detector *d, const float *in, uint32_t frames,
+                         rnn_detected_note_event *out, int max_out)
+{
+    sink s = {out, 0, max_out > 0 && out ? max_out : 0};
+    if (frames == 0 || !in)
+        return 0;
+#ifdef HAVE_MXCSR
+    unsigned csr = _mm_getcsr();
+    _mm_setcsr(csr | 0x8040); /* flush denormals to zero, treat them as zero */
+#endif
+    if (d->off_pending && s.n < s.max) {
+        s.out[s.n++] = (rnn_detected_note_event){0, d->off_age, 0, d->off_pitch, 0};
+        d->off_pending = 0;
+    }
+    float *buf = d->hopbuf->data;
+    const float r = d->dc_r;
+    for (uint32_t i = 0; i < frames; i++) {
+        float x = in[i];
+        if (!isfinite(x)) {
+            x = 0.0f;
+            d->nonfinite++;
+        }
+        x = x > SAMPLE_LIMIT ? SAMPLE_LIMIT : x < -SAMPLE_LIMIT ? -SAMPLE_LIMIT : x;
+        float y = x - d->dc_x1 + r * d->dc_y1;
+        d->dc_x1 = x;
+        d->dc_y1 = y;
+        buf[d->fill++] = y;
+        if (d->fill == d->hop) {
+            d->fill = 0;
+            run_hop(d, &s, i);
+        }
+    }
+#ifdef HAVE_MXCSR
+    _mm_setcsr(csr);
+#endif
+    return s.n;
+}
+
+int rnn_detector_max_events(const rnn_detector *d, uint32_t frames)
+{
+    uint64_t hops = ((uint64_t)frames + d->hop - 1) / d->hop + 1;
+    uint64_t n = 2 * hops + 1;
+    return n > 0x7fffffff ? 0x7fffffff : (int)n;
+}
+
+int rnn_detector_current_pitch(const rnn_detector *d) { return d->note; }
+uint32_t rnn_detector_hop_size(const rnn_detector *d) { return d->hop; }
+uint32_t rnn_detector_onset_window(const rnn_detector *d) { return d->onset_win; }
+uint32_t rnn_detector_pitch_window(const rnn_detector *d) { return d->pitch_win; }
+double rnn_detector_sample_rate(const rnn_detector *d) { return d->rate; }
+uint64_t rnn_detector_nonfinite_samples(const rnn_detector *d) { return d->nonfinite; }
+uint64_t rnn_detector_dropped_events(const rnn_detector *d) { return d->dropped; }

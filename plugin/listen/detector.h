@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/* rnnmidi listen: mono audio in, monophonic notes out.
+ *
+ * One module shared by the LV2 plugin's audio input, the demo's microphone and
+ * `rnnmidi-data listen`. aubio does the signal analysis (a spectral-flux
+ * onset detector and the yinfft pitch tracker, one call each per hop); on top
+ * of it a small segmenter turns hops into notes: an onset followed by a
+ * stable, confident pitch (median of the hops after the onset) starts a note,
+ * silence, a long unvoiced stretch, a new onset or a held change of pitch
+ * ends it, and pitches are quantised to MIDI.
+ *
+ * Threads: create/free on the main or worker thread (they allocate the aubio
+ * objects; a new sample rate means a new detector, built off the audio
+ * thread and swapped in). reset, process and the parameter setters are
+ * audio-safe: no allocation, no lock, no I/O, bounded time per hop.
+ *
+ * Timing: input is buffered into hops (256 frames at 44.1/48 kHz), so any
+ * block size works, including 0. An event is emitted in the block where the
+ * hop that decided it ends; `age` says how many frames before `frame` the
+ * detector estimates the sound itself began (note-on) or ended (note-off). */
+#ifndef RNNMIDI_LISTEN_DETECTOR_H
+#define RNNMIDI_LISTEN_DETECTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct rnn_detector rnn_detector;
+
+/* The aubio methods used, named for the tests that check them one by one. */
+#define RNN_DETECTOR_ONSET_METHOD "specflux"
+#define RNN_DETECTOR_PITCH_METHOD "yinfast"
+
+#define RNN_DETECTOR_MIN_RATE 8000.0
+#define RNN_DETECTOR_MAX_RATE 192000.0
+
+typedef struct {
+    uint32_t frame;   /* offset inside the block passed to process, < frames */
+    uint32_t age;     /* frames from the estimated sound onset/release to frame */
+    uint8_t on;       /* 1 = note-on, 0 = note-off */
+    uint8_t pitch;    /* MIDI 0..127 */
+    uint8_t velocity; /* note-on: 1..127 from the attack level; note-off: 0 */
+} rnn_detected_note_event;
+
+/* Thresholds. Out-of-range values are clamped by rnn_detector_set_params. */
+typedef struct {
+    float onset_threshold; /* aubio peak-picking threshold, 0.01..2 */
+    float gate_db;         /* level (dBFS RMS per hop) below which all is silence, -90..-10 */
+    float min_confidence;  /* yinfft confidence for a voiced hop, 0..1 */
+    float min_note_ms;     /* pitch must hold this long after an onset, 0..100 */
+    float release_ms;      /* unvoiced time that ends a note, 5..500 */
+    float retrigger_db;    /* level dip-and-rise that makes an onset on the sounding
+                              pitch a new note rather than a flutter, 0..40 */
+    int median_hops;       /* median smoothing length, 1..9 (odd) */
+    int min_pitch;         /* notes outside [min_pitch, max_pitch] are ignored */
+    int max_pitch;
+} rnn_detector_params;
+
+/** The default thresholds. Any thread. */
+void rnn_detector_default_params(rnn_detector_params *p);
+
+/** A detector for mono audio at sample_rate (8 kHz .. 192 kHz). max_block is
+ * the largest block the host will pass (it sizes nothing: blocks of any size
+ * are buffered; it only checks the argument and feeds rnn_detector_max_events).
+ * Returns NULL with a message in err on a bad argument or failed allocation.
+ * Main/worker thread; allocates. Free with rnn_detector_free. */
+rnn_detector *rnn_detector_create(double sample_rate, int max_block, char *err, size_t errlen);
+
+/** Release a detector; accepts NULL. Main/worker thread. */
+void rnn_detector_free(rnn_detector *d);
+
+/** Forget all state (no note sounding, analysis buffers cleared) and emit
+ * nothing: a caller that had a note from this detector sounding ends it
+ * itself. Audio thread (or any, when not running concurrently). */
+void rnn_detector_reset(rnn_detector *d);
+
+/** Set the thresholds (clamped into range); takes effect at the next hop.
+ * Audio thread, or any thread while process is not running. */
+void rnn_detector_set_params(rnn_detector *d, const rnn_detector_params *p);
+
+/** The thresholds in use. Any thread not racing a set. */
+void rnn_detector_get_params(const rnn_detector *d, rnn_detector_params *p);
+
+/** Analyse frames samples of in (NaN, Inf and values beyond +-2 are
+ * sanitised; in may be NULL when frames is 0) and write at most max_out
+ * events to out in time order. Returns the number written. An event that
+ * does not fit is not lost when it is a note-off (it comes first in the next
+ * call, at frame 0); a note-on that does not fit is dropped and counted.
+ * Audio thread; no allocation, no locks. */
+int rnn_detector_process(rnn_detector *d, const float *in, uint32_t frames,
+                         rnn_detected_note_event *out, int max_out);
+
+/** Events process can produce for a block of frames frames: size out with
+ * it and nothing is ever dropped. Any thread. */
+int rnn_detector_max_events(const rnn_detector *d, uint32_t frames);
+
+/** The pitch of the note sounding now, -1 when none. Audio thread. */
+int rnn_detector_current_pitch(const rnn_detector *d);
+
+/** Hop, onset window and pitch window in frames, and the sample rate. Any thread. */
+uint32_t rnn_detector_hop_size(const rnn_detector *d);
+uint32_t rnn_detector_onset_window(const rnn_detector *d);
+uint32_t rnn_detector_pitch_window(const rnn_detector *d);
+double rnn_detector_sample_rate(const rnn_detector *d);
+
+/** Counters since create or the last reset: non-finite input samples
+ * replaced by 0, note-ons dropped for lack of room in out. Audio thread
+ * writes them; read them from the thread that calls process. */
+uint64_t rnn_detector_nonfinite_samples(const rnn_detector *d);
+uint64_t rnn_detector_dropped_events(const rnn_detector *d);
+
+#endif

@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: MIT */
+/* rnnmidi LV2: build-time generator of rnnmidi.ttl from its template.
+ *
+ * Usage: ttlgen TEMPLATE OUTPUT. Copies TEMPLATE to OUTPUT, replacing @URI@,
+ * @MINOR@ and @MICRO@ with the values of ports.h, and a line holding only
+ * @PORTS@ with the lv2:port list generated from the port table, so the TTL's
+ * lv2:index values are the C enum's. A build tool: it prints and exits. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../core/engine.h"
+#include "ports.h"
+
+typedef struct {
+    int index;
+    const char *symbol, *name;
+    double def, min, max;
+    int kind;
+    const char *points, *unit;
+} control;
+
+static const control controls[] = {
+#define ROW(E, sym, name, def, min, max, kind, param, points, unit)                            \
+    {RNNMIDI_##E, sym, name, def, min, max, kind, points, unit},
+    RNNMIDI_CONTROLS(ROW)
+#undef ROW
+};
+
+static void write_points(FILE *o, const char *points)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", points);
+    fprintf(o, " ;\n        lv2:scalePoint");
+    int first = 1;
+    for (char *save = NULL, *tok = strtok_r(buf, "|", &save); tok;
+         tok = strtok_r(NULL, "|", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq) continue;
+        *eq = 0;
+        fprintf(o, "%s [ rdfs:label \"%s\" ; rdf:value %s ]", first ? " " : " ,\n            ", tok,
+                eq + 1);
+        first = 0;
+    }
+}
+
+static void write_ports(FILE *o)
+{
+    fprintf(o, "    lv2:port [\n"
+               "        a lv2:InputPort , atom:AtomPort ;\n"
+               "        atom:bufferType atom:Sequence ;\n"
+               "        atom:supports midi:MidiEvent , time:Position , patch:Message ;\n"
+               "        lv2:designation lv2:control ;\n"
+               "        lv2:index %d ;\n"
+               "        lv2:symbol \"control\" ;\n"
+               "        lv2:name \"Control\" ;\n"
+               "        rsz:minimumSize 65536\n"
+               "    ] , [\n"
+               "        a lv2:OutputPort , atom:AtomPort ;\n"
+               "        atom:bufferType atom:Sequence ;\n"
+               "        atom:supports midi:MidiEvent , patch:Message ;\n"
+               "        lv2:designation lv2:control ;\n"
+               "        lv2:index %d ;\n"
+               "        lv2:symbol \"notify\" ;\n"
+               "        lv2:name \"Notify\" ;\n"
+               "        rsz:minimumSize 65536\n"
+               "    ] , [\n"
+               "        a lv2:InputPort , lv2:AudioPort ;\n"
+               "        lv2:portProperty lv2:connectionOptional ;\n"
+               "        lv2:index %d ;\n"
+               "        lv2:symbol \"audio_in\" ;\n"
+               "        lv2:name \"Audio in\"\n"
+               "    ]",
+            RNNMIDI_CONTROL_IN, RNNMIDI_NOTIFY, RNNMIDI_AUDIO_IN);
+    for (size_t i = 0; i < sizeof controls / sizeof controls[0]; i++) {
+        const control *c = &controls[i];
+        fprintf(o, " , [\n        a lv2:InputPort , lv2:ControlPort ;\n");
+        fprintf(o, "        lv2:index %d ;\n        lv2:symbol \"%s\" ;\n        lv2:name \"%s\" ;\n",
+                c->index, c->symbol, c->name);
+        fprintf(o, "        lv2:default %g ;\n        lv2:minimum %g ;\n        lv2:maximum %g",
+                c->def, c->min, c->max);
+        if (c->kind == RNNMIDI_INT)
+            fprintf(o, " ;\n        lv2:portProperty lv2:integer");
+        else if (c->kind == RNNMIDI_ENUM)
+            fprintf(o, " ;\n        lv2:portProperty lv2:integer , lv2:enumeration");
+        else if (c->kind == RNNMIDI_TOGGLE)
+            fprintf(o, " ;\n        lv2:portProperty lv2:integer , lv2:toggled");
+        if (c->unit[0]) fprintf(o, " ;\n        units:unit units:%s", c->unit);
+        if (c->points[0]) write_points(o, c->points);
+        fprintf(o, "\n    ]");
+    }
+    fprintf(o, " .\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: ttlgen TEMPLATE OUTPUT\n");
+        return 2;
+    }
+    FILE *in = fopen(argv[1], "r");
+    if (!in) {
+        fprintf(stderr, "ttlgen: cannot open %s\n", argv[1]);
+        return 1;
+    }
+    FILE *o = fopen(argv[2], "w");
+    if (!o) {
+        fprintf(stderr, "ttlgen: cannot create %s\n", argv[2]);
+        fclose(in);
+        return 1;
+    }
+    char line[1024];
+    while (fgets(line, sizeof line, in)) {
+        if (strcmp(line, "@PORTS@\n") == 0) {
+            write_ports(o);
+            continue;
+        }
+        for (char *p = line; *p;) {
+            if (strncmp(p, "@URI@", 5) == 0) {
+                fputs(RNNMIDI_URI, o);
+                p += 5;
+            } else if (strncmp(p, "@MINOR@", 7) == 0) {
+                fprintf(o, "%d", RNNMIDI_MINOR_VERSION);
+                p += 7;
+            } else if (strncmp(p, "@MICRO@", 7) == 0) {
+                fprintf(o, "%d", RNNMIDI_MICRO_VERSION);
+                p += 7;
+            } else {
+                fputc(*p++, o);
+            }
+        }
+    }
+    fclose(in);
+    if (fclose(o) != 0) {
+        fprintf(stderr, "ttlgen: cannot write %s\n", argv[2]);
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,98 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Golden references for the C trainer, recorded with PyTorch.
+
+For each cell type: a tiny 2-layer model from a fixed initialisation, one
+fixed batch (time-major inputs and targets, one target ignored), a non-zero
+initial state; the loss and every gradient, then the weights after one and
+two AdamW steps with gradient-norm clipping. Run with /usr/bin/python3 (Debian
+python3-torch) from the top folder:
+
+    /usr/bin/python3 tests/golden/make_train_golden.py
+
+Writes tests/golden/train_{rnn,lstm,gru}.bin, little-endian:
+  8 bytes  magic b"RNNGOLD1"
+  int32 x 7  cell (0 rnn, 1 lstm, 2 gru), layers L, embed E, hidden H, vocab V, batch B, steps T
+  float32 x 6  lr, weight_decay, clip, beta1, beta2, eps
+  int32 x T*B  inputs, then int32 x T*B targets (-1 = ignored), row t*B+b
+  float32 x L*B*H  h0, then float32 x L*B*H c0 (zeros except for LSTM)
+  int32  P, the parameter count, tensors in the preset's order (core/FORMAT.md)
+  float32 x P  initial weights
+  float64 loss (mean NLL of the counted targets), float32 x P its gradients
+  float32 x P  weights after step 1
+  float64 loss at step 2 (same batch, same initial state), float32 x P weights after step 2
+"""
+import struct
+import sys
+
+import torch
+
+CELLS = {"rnn": (0, torch.nn.RNN), "lstm": (1, torch.nn.LSTM), "gru": (2, torch.nn.GRU)}
+L, H, V, B, T = 2, 8, 130, 3, 5
+LR, WD, CLIP, B1, B2, EPS = 0.01, 0.1, 0.5, 0.9, 0.999, 1e-8
+
+
+class Net(torch.nn.Module):
+    def __init__(self, cell, E):
+        super().__init__()
+        self.E = E
+        if E > 0:
+            self.embed = torch.nn.Embedding(V, E)
+        ctor = CELLS[cell][1]
+        self.rnn = ctor(E if E > 0 else V, H, num_layers=L)
+        self.head = torch.nn.Linear(H, V)
+
+    def forward(self, x, state):
+        if self.E > 0:
+            e = self.embed(x)
+        else:
+            e = torch.nn.functional.one_hot(x, V).float()
+        y, _ = self.rnn(e, state)
+        return self.head(y)
+
+
+def main():
+    out_dir = sys.argv[1] if len(sys.argv) > 1 else "tests/golden"
+    for name, E, seed in (("rnn", 0, 11), ("lstm", 4, 12), ("gru", 4, 13)):
+        torch.manual_seed(seed)
+        net = Net(name, E)
+        x = torch.randint(0, V, (T, B))
+        y = torch.randint(0, V, (T, B))
+        y[1, 2] = -1
+        h0 = 0.5 * torch.randn(L, B, H)
+        c0 = 0.5 * torch.randn(L, B, H) if name == "lstm" else torch.zeros(L, B, H)
+        state = (h0, c0) if name == "lstm" else h0
+        params = list(net.state_dict().keys())
+        init = torch.cat([p.detach().flatten() for p in net.parameters()])
+        opt = torch.optim.AdamW(net.parameters(), lr=LR, betas=(B1, B2), eps=EPS, weight_decay=WD)
+        lossf = torch.nn.CrossEntropyLoss(ignore_index=-1)
+
+        def step():
+            opt.zero_grad()
+            loss = lossf(net(x, state).reshape(T * B, V), y.reshape(T * B))
+            loss.backward()
+            grads = torch.cat([p.grad.flatten() for p in net.parameters()])
+            torch.nn.utils.clip_grad_norm_(net.parameters(), CLIP)
+            opt.step()
+            return loss.item(), grads, torch.cat([p.detach().flatten() for p in net.parameters()])
+
+        loss0, grads0, w1 = step()
+        loss1, _, w2 = step()
+        f32 = lambda t: struct.pack("<%df" % t.numel(), *t.flatten().tolist())
+        i32 = lambda t: struct.pack("<%di" % t.numel(), *t.flatten().tolist())
+        blob = b"RNNGOLD1"
+        blob += struct.pack("<7i", CELLS[name][0], L, E, H, V, B, T)
+        blob += struct.pack("<6f", LR, WD, CLIP, B1, B2, EPS)
+        blob += i32(x) + i32(y) + f32(h0) + f32(c0)
+        blob += struct.pack("<i", init.numel()) + f32(init)
+        blob += struct.pack("<d", loss0) + f32(grads0) + f32(w1)
+        blob += struct.pack("<d", loss1) + f32(w2)
+        path = "%s/train_%s.bin" % (out_dir, name)
+        with open(path, "wb") as f:
+            f.write(blob)
+        print("%s: %d parameters (%s), loss %.6f then %.6f, %d bytes"
+              % (path, init.numel(), ", ".join(params), loss0, loss1, len(blob)))
+
+
+if __name__ == "__main__":
+    main()

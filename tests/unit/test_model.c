@@ -1,0 +1,969 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests of core/model.c, the .rnnw v1 preset writer and reader.
+ *
+ * References: the byte layout of a tiny preset written by an independent
+ * writer (tests/fixtures/make_model_tiny.py, from core/FORMAT.md alone, kept
+ * as an annotated hex dump), hand-listed tensor names and shapes, and
+ * bit-exact round trips. Defective files are made by serializing, patching one
+ * field at an offset computed here from FORMAT.md, and recomputing the CRC, so
+ * the reader's intended check is the one reached. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "../../core/model.h"
+
+#define FIXTURE "tests/fixtures/model_tiny.rnnw.hex"
+
+static char tmpdir[] = "/tmp/rnnmidi-test-model-XXXXXX";
+
+/* ------------------------------------------------------------------------ */
+/* Helpers                                                                  */
+
+typedef struct {
+    rnn_model_config cfg;
+    rnn_tensor_spec specs[RNN_MAX_TENSORS];
+    int n;
+    float *data[RNN_MAX_TENSORS];
+} weights;
+
+static uint32_t rng_next(uint32_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 17;
+    *s ^= *s << 5;
+    return *s;
+}
+
+/* Random bit patterns (denormals, -0, huge values: every finite float is
+ * fair), so a round trip is checked bit for bit. */
+static void weights_make(weights *w, const rnn_model_config *cfg, uint32_t seed)
+{
+    memset(w, 0, sizeof *w);
+    w->cfg = *cfg;
+    w->n = rnn_model_tensor_specs(cfg, w->specs);
+    assert_true(w->n > 0);
+    uint32_t s = seed * 2654435761u + 1;
+    for (int i = 0; i < w->n; i++) {
+        w->data[i] = malloc(w->specs[i].count * sizeof(float));
+        assert_non_null(w->data[i]);
+        for (size_t j = 0; j < w->specs[i].count; j++) {
+            uint32_t u = rng_next(&s);
+            if ((u & 0x7f800000u) == 0x7f800000u) u &= 0xbfffffffu; /* make it finite */
+            memcpy(&w->data[i][j], &u, sizeof u);
+        }
+    }
+}
+
+static void weights_free(weights *w)
+{
+    for (int i = 0; i < w->n; i++)
+        free(w->data[i]);
+}
+
+static const float *const *ptrs(const weights *w)
+{
+    return (const float *const *)w->data;
+}
+
+static rnn_model_config config(rnn_kind kind, rnn_cell cell, int layers, int embed, int hidden)
+{
+    return (rnn_model_config){.kind = kind,
+                              .steps_per_quarter = 4,
+                              .cell = cell,
+                              .layers = layers,
+                              .embed = embed,
+                              .hidden = hidden,
+                              .vocab = kind == RNN_KIND_MELODY ? 130 : 512};
+}
+
+static size_t pad4(size_t n)
+{
+    return (n + 3) & ~(size_t)3;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16),
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void recrc(uint8_t *b, size_t n)
+{
+    put32(b + n - 4, (uint32_t)crc32(0L, b, (uInt)(n - 4)));
+}
+
+/* Offsets of tensor record i of a file, computed from FORMAT.md's layout. */
+typedef struct {
+    size_t start, name, dtype, ndim, dims, data;
+} record_at;
+
+static record_at record(const rnn_tensor_spec *s, int i, size_t meta_size)
+{
+    size_t off = 64 + pad4(meta_size);
+    for (int k = 0; k < i; k++)
+        off += 4 + pad4(strlen(s[k].name)) + 8 + 4 * (size_t)s[k].ndim + 4 * s[k].count;
+    record_at r = {.start = off, .name = off + 4};
+    r.dtype = r.name + pad4(strlen(s[i].name));
+    r.ndim = r.dtype + 4;
+    r.dims = r.ndim + 4;
+    r.data = r.dims + 4 * (size_t)s[i].ndim;
+    return r;
+}
+
+static void check_msg(const char *err, const char *name, const char *needle)
+{
+    char prefix[256];
+    snprintf(prefix, sizeof prefix, "%s: ", name);
+    if (!strstr(err, needle) || strncmp(err, prefix, strlen(prefix)) != 0) {
+        print_error("message \"%s\"\n  should start with \"%s\" and contain \"%s\"\n", err, prefix,
+                    needle);
+        fail();
+    }
+}
+
+static void expect_load_error(const uint8_t *b, size_t n, const char *name, const char *needle)
+{
+    char err[512] = "";
+    rnn_model *m = rnn_model_load_memory(b, n, name, err, sizeof err);
+    if (m) {
+        print_error("a defective file loaded; expected \"%s\"\n", needle);
+        rnn_model_free(m);
+        fail();
+    }
+    check_msg(err, name, needle);
+}
+
+static void expect_config_error(const rnn_model_config *cfg, const char *needle)
+{
+    char err[512] = "";
+    assert_int_equal(rnn_model_config_check(cfg, err, sizeof err), -1);
+    if (!strstr(err, needle)) {
+        print_error("message \"%s\" lacks \"%s\"\n", err, needle);
+        fail();
+    }
+    rnn_tensor_spec specs[RNN_MAX_TENSORS];
+    assert_int_equal(rnn_model_tensor_specs(cfg, specs), -1);
+}
+
+static void expect_serialize_error(const rnn_model_config *cfg, const rnn_meta *meta, size_t nm,
+                                   const float *const *t, const char *needle)
+{
+    char err[512] = "";
+    void *out = (void *)1;
+    size_t len = 1;
+    assert_int_equal(rnn_model_serialize(cfg, meta, nm, t, &out, &len, err, sizeof err), -1);
+    assert_null(out);
+    assert_int_equal(len, 0);
+    if (!strstr(err, needle)) {
+        print_error("message \"%s\" lacks \"%s\"\n", err, needle);
+        fail();
+    }
+}
+
+static uint8_t *serialize(const weights *w, const rnn_meta *meta, size_t nm, size_t *len)
+{
+    char err[512] = "";
+    void *out = NULL;
+    if (rnn_model_serialize(&w->cfg, meta, nm, ptrs(w), &out, len, err, sizeof err) != 0) {
+        print_error("serialize: %s\n", err);
+        fail();
+    }
+    return out;
+}
+
+static rnn_model *load_mem(const void *b, size_t n)
+{
+    char err[512] = "";
+    rnn_model *m = rnn_model_load_memory(b, n, "mem.rnnw", err, sizeof err);
+    if (!m) {
+        print_error("load: %s\n", err);
+        fail();
+    }
+    return m;
+}
+
+static void path_in_tmp(char *dst, size_t n, const char *leaf)
+{
+    snprintf(dst, n, "%s/%s", tmpdir, leaf);
+}
+
+/* Entries of a folder whose name contains part (all when part is ""). */
+static int count_entries(const char *dir, const char *part)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strstr(e->d_name, part)) n++;
+    closedir(d);
+    return n;
+}
+
+static void remove_tree(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d) {
+        unlink(path);
+        return;
+    }
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char sub[1024];
+        snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+        remove_tree(sub);
+    }
+    closedir(d);
+    rmdir(path);
+}
+
+/* Same config, metadata and every tensor bit for bit. */
+static void assert_same_model(const rnn_model *a, const weights *w, const rnn_meta *meta, size_t nm)
+{
+    const rnn_model_config *c = rnn_model_get_config(a);
+    assert_int_equal(c->kind, w->cfg.kind);
+    assert_int_equal(c->steps_per_quarter, w->cfg.steps_per_quarter);
+    assert_int_equal(c->cell, w->cfg.cell);
+    assert_int_equal(c->layers, w->cfg.layers);
+    assert_int_equal(c->embed, w->cfg.embed);
+    assert_int_equal(c->hidden, w->cfg.hidden);
+    assert_int_equal(c->vocab, w->cfg.vocab);
+    assert_int_equal(rnn_model_meta_count(a), nm);
+    for (size_t i = 0; i < nm; i++) {
+        rnn_meta e = rnn_model_meta_at(a, i);
+        assert_string_equal(e.key, meta[i].key);
+        assert_string_equal(e.value, meta[i].value);
+        assert_string_equal(rnn_model_meta(a, meta[i].key), meta[i].value);
+    }
+    for (int i = 0; i < w->n; i++) {
+        size_t count = 0;
+        const float *t = rnn_model_tensor(a, w->specs[i].name, &count);
+        assert_non_null(t);
+        assert_int_equal(count, w->specs[i].count);
+        assert_int_equal((uintptr_t)t % 64, 0);
+        assert_memory_equal(t, w->data[i], count * sizeof(float));
+    }
+}
+
+/* The annotated hex dump: pairs of hex digits, '#' to the end of a line is a comment. */
+static uint8_t *read_hex(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        print_error("cannot open %s (run the tests from the top folder)\n", path);
+        fail();
+    }
+    size_t cap = 4096, n = 0;
+    uint8_t *b = malloc(cap);
+    assert_non_null(b);
+    int c, hi = -1, comment = 0;
+    while ((c = fgetc(f)) != EOF) {
+        if (c == '\n') comment = 0;
+        if (comment || c == '#') {
+            comment = 1;
+            continue;
+        }
+        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (v < 0) continue;
+        if (hi < 0) {
+            hi = v;
+            continue;
+        }
+        if (n == cap) {
+            cap *= 2;
+            b = realloc(b, cap);
+            assert_non_null(b);
+        }
+        b[n++] = (uint8_t)(hi << 4 | v);
+        hi = -1;
+    }
+    fclose(f);
+    assert_int_equal(hi, -1);
+    *len = n;
+    return b;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tests                                                                    */
+
+static void test_cells_and_specs(void **state)
+{
+    (void)state;
+    assert_int_equal(rnn_cell_gates(RNN_CELL_RNN), 1);
+    assert_int_equal(rnn_cell_gates(RNN_CELL_LSTM), 4);
+    assert_int_equal(rnn_cell_gates(RNN_CELL_GRU), 3);
+    assert_int_equal(rnn_cell_gates((rnn_cell)3), 0);
+    assert_string_equal(rnn_cell_name(RNN_CELL_RNN), "rnn");
+    assert_string_equal(rnn_cell_name(RNN_CELL_LSTM), "lstm");
+    assert_string_equal(rnn_cell_name(RNN_CELL_GRU), "gru");
+    assert_null(rnn_cell_name((rnn_cell)-1));
+
+    /* FORMAT.md's table written out for LSTM, L=2, E=3, H=5, melody. */
+    static const struct {
+        const char *name;
+        int ndim, r, c;
+    } lstm[] = {
+        {"embed.weight", 2, 130, 3},    {"rnn.weight_ih_l0", 2, 20, 3},
+        {"rnn.weight_hh_l0", 2, 20, 5}, {"rnn.bias_ih_l0", 1, 20, 1},
+        {"rnn.bias_hh_l0", 1, 20, 1},   {"rnn.weight_ih_l1", 2, 20, 5},
+        {"rnn.weight_hh_l1", 2, 20, 5}, {"rnn.bias_ih_l1", 1, 20, 1},
+        {"rnn.bias_hh_l1", 1, 20, 1},   {"head.weight", 2, 130, 5},
+        {"head.bias", 1, 130, 1},
+    };
+    rnn_tensor_spec s[RNN_MAX_TENSORS];
+    rnn_model_config cfg = config(RNN_KIND_MELODY, RNN_CELL_LSTM, 2, 3, 5);
+    assert_int_equal(rnn_model_tensor_specs(&cfg, s), 11);
+    for (int i = 0; i < 11; i++) {
+        assert_string_equal(s[i].name, lstm[i].name);
+        assert_int_equal(s[i].ndim, lstm[i].ndim);
+        assert_int_equal(s[i].shape[0], lstm[i].r);
+        assert_int_equal(s[i].shape[1], lstm[i].c);
+        assert_int_equal(s[i].count, (size_t)lstm[i].r * lstm[i].c);
+    }
+    /* GRU, one-hot drums: the first input is V wide, no embedding. */
+    cfg = config(RNN_KIND_DRUMS, RNN_CELL_GRU, 1, 0, 2);
+    assert_int_equal(rnn_model_tensor_specs(&cfg, s), 6);
+    assert_string_equal(s[0].name, "rnn.weight_ih_l0");
+    assert_int_equal(s[0].shape[0], 6);
+    assert_int_equal(s[0].shape[1], 512);
+    assert_string_equal(s[4].name, "head.weight");
+    assert_int_equal(s[5].shape[0], 512);
+    /* The maximum layers fill the tensor table. */
+    cfg = config(RNN_KIND_MELODY, RNN_CELL_RNN, RNN_MAX_LAYERS, 1, 1);
+    assert_int_equal(rnn_model_tensor_specs(&cfg, s), 3 + 4 * RNN_MAX_LAYERS);
+    assert_true(3 + 4 * RNN_MAX_LAYERS <= RNN_MAX_TENSORS);
+}
+
+static void test_config_caps(void **state)
+{
+    (void)state;
+    rnn_model_config c = config(RNN_KIND_MELODY, RNN_CELL_LSTM, 9, 0, 8);
+    expect_config_error(&c, "layer count 9 exceeds the maximum 4");
+    c.layers = 0;
+    expect_config_error(&c, "layer count 0 is below the minimum 1");
+    c = config(RNN_KIND_MELODY, RNN_CELL_LSTM, 1, 0, 5000);
+    expect_config_error(&c, "hidden size 5000 exceeds the maximum 4096");
+    c.hidden = 0;
+    expect_config_error(&c, "hidden size 0 is below the minimum 1");
+    c = config(RNN_KIND_MELODY, RNN_CELL_GRU, 1, -1, 8);
+    expect_config_error(&c, "embedding size -1 is below the minimum 0");
+    c.embed = 4097;
+    expect_config_error(&c, "embedding size 4097 exceeds the maximum 4096");
+    c = config(RNN_KIND_MELODY, RNN_CELL_RNN, 1, 0, 8);
+    c.vocab = 100;
+    expect_config_error(&c, "vocabulary 100 does not match the melody encoding (130)");
+    c = config(RNN_KIND_DRUMS, RNN_CELL_RNN, 1, 0, 8);
+    c.vocab = 130;
+    expect_config_error(&c, "vocabulary 130 does not match the drums encoding (512)");
+    c.kind = (rnn_kind)0;
+    expect_config_error(&c, "unknown encoding kind 0");
+    c = config(RNN_KIND_MELODY, (rnn_cell)5, 1, 0, 8);
+    expect_config_error(&c, "unknown cell type 5");
+    c = config(RNN_KIND_MELODY, RNN_CELL_RNN, 1, 0, 8);
+    c.steps_per_quarter = 97;
+    expect_config_error(&c, "steps per quarter 97 exceeds the maximum 96");
+    c.steps_per_quarter = 0;
+    expect_config_error(&c, "steps per quarter 0 is below the minimum 1");
+    /* Every field at its cap, but 4 x 2^26 LSTM weights per layer: over 512 MiB. */
+    c = config(RNN_KIND_MELODY, RNN_CELL_LSTM, 4, 4096, 4096);
+    expect_config_error(&c, "over the 512 MiB limit");
+    c = config(RNN_KIND_MELODY, RNN_CELL_GRU, 4, 4096, 1024);
+    assert_int_equal(rnn_model_config_check(&c, NULL, 0), 0);
+    assert_int_equal(rnn_model_config_check(NULL, NULL, 0), -1);
+}
+
+static void test_round_trip(void **state)
+{
+    (void)state;
+    const rnn_meta meta[] = {
+        {"name", "Round trip \xe2\x99\xaa \xf0\x9f\x8e\xb9"},
+        {"author", "tests"},
+        {"valid_nll", "1.25"},
+        {"empty", ""},
+        {"a.b-c_D9", "x=y=z"},
+    };
+    const size_t nm = sizeof meta / sizeof meta[0];
+    char path[512];
+    path_in_tmp(path, sizeof path, "round.rnnw");
+    uint32_t seed = 1;
+    for (int kind = RNN_KIND_MELODY; kind <= RNN_KIND_DRUMS; kind++) {
+        for (int cell = RNN_CELL_RNN; cell <= RNN_CELL_GRU; cell++) {
+            for (int layers = 1; layers <= RNN_MAX_LAYERS; layers++) {
+                for (int embed = 0; embed <= 3; embed += 3) {
+                    rnn_model_config cfg =
+                        config((rnn_kind)kind, (rnn_cell)cell, layers, embed, 2 + layers);
+                    cfg.steps_per_quarter = 1 + (int)(seed % 96);
+                    weights w;
+                    weights_make(&w, &cfg, seed++);
+                    const size_t n_meta = seed % 2 ? nm : 0;
+                    size_t len;
+                    uint8_t *b = serialize(&w, meta, n_meta, &len);
+
+                    rnn_model *m = load_mem(b, len);
+                    assert_same_model(m, &w, meta, n_meta);
+
+                    char err[512] = "";
+                    assert_int_equal(
+                        rnn_model_write(path, &cfg, meta, n_meta, ptrs(&w), err, sizeof err), 0);
+                    rnn_model *mp = rnn_model_load(path, err, sizeof err);
+                    if (!mp) print_error("%s\n", err);
+                    assert_non_null(mp);
+                    assert_same_model(mp, &w, meta, n_meta);
+
+                    /* Writing the loaded model again gives the same bytes. */
+                    const float *again[RNN_MAX_TENSORS];
+                    for (int i = 0; i < w.n; i++)
+                        again[i] = rnn_model_tensor(mp, w.specs[i].name, NULL);
+                    void *b2;
+                    size_t len2;
+                    rnn_meta m2[8];
+                    for (size_t i = 0; i < rnn_model_meta_count(mp); i++)
+                        m2[i] = rnn_model_meta_at(mp, i);
+                    assert_int_equal(rnn_model_serialize(rnn_model_get_config(mp), m2,
+                                                         rnn_model_meta_count(mp), again, &b2,
+                                                         &len2, err, sizeof err),
+                                     0);
+                    assert_int_equal(len2, len);
+                    assert_memory_equal(b2, b, len);
+
+                    free(b2);
+                    rnn_model_free(mp);
+                    rnn_model_free(m);
+                    free(b);
+                    weights_free(&w);
+                }
+            }
+        }
+    }
+    unlink(path);
+    assert_int_equal(count_entries(tmpdir, ""), 0);
+}
+
+/* The tiny preset's weights, by the formula of make_model_tiny.py. */
+static void tiny_weights(weights *w)
+{
+    rnn_model_config cfg = config(RNN_KIND_MELODY, RNN_CELL_RNN, 1, 0, 1);
+    weights_make(w, &cfg, 0);
+    for (int t = 0; t < w->n; t++)
+        for (size_t j = 0; j < w->specs[t].count; j++)
+            w->data[t][j] = (float)((int)((7 * j + 3 * (size_t)t) % 23) - 11) / 16.0f;
+}
+
+static const rnn_meta tiny_meta[] = {{"name", "tiny \xe2\x99\xaa"}, {"license", "MIT"}};
+
+static void test_fixture_bytes(void **state)
+{
+    (void)state;
+    size_t ref_len;
+    uint8_t *ref = read_hex(FIXTURE, &ref_len);
+    assert_int_equal(ref_len, 1864);
+
+    weights w;
+    tiny_weights(&w);
+    size_t len;
+    uint8_t *b = serialize(&w, tiny_meta, 2, &len);
+    assert_int_equal(len, ref_len);
+    for (size_t i = 0; i < len; i++) {
+        if (b[i] != ref[i]) {
+            print_error("byte %zu: writer 0x%02x, reference 0x%02x\n", i, b[i], ref[i]);
+            fail();
+        }
+    }
+    rnn_model *m = load_mem(ref, ref_len);
+    assert_same_model(m, &w, tiny_meta, 2);
+    size_t count;
+    const float *hb = rnn_model_tensor(m, "head.bias", &count);
+    assert_int_equal(count, 130);
+    /* head.bias is tensor 5: ((7 j + 15) mod 23 - 11) / 16 */
+    assert_true(hb[0] == (float)(15 - 11) / 16.0f);
+    assert_true(hb[1] == (float)(22 - 11) / 16.0f);
+    assert_true(hb[2] == (float)(6 - 11) / 16.0f);
+    rnn_model_free(m);
+    free(b);
+    free(ref);
+    weights_free(&w);
+}
+
+/* Flipped bytes and truncation anywhere give an error, never a model or a crash. */
+static void corrupt_everywhere(const uint8_t *base, size_t len)
+{
+    uint8_t *b = malloc(len);
+    assert_non_null(b);
+    char err[512];
+    static const uint8_t masks[] = {0xff, 0x01, 0x80};
+    for (size_t i = 0; i < len; i++) {
+        for (size_t k = 0; k < sizeof masks; k++) {
+            memcpy(b, base, len);
+            b[i] ^= masks[k];
+            err[0] = '\0';
+            rnn_model *m = rnn_model_load_memory(b, len, "flip.rnnw", err, sizeof err);
+            if (m) {
+                print_error("byte %zu ^ 0x%02x loaded\n", i, masks[k]);
+                rnn_model_free(m);
+                fail();
+            }
+            check_msg(err, "flip.rnnw", "");
+        }
+    }
+    for (size_t n = 0; n < len; n++) {
+        /* A fresh allocation of exactly n bytes, so ASan sees any over-read. */
+        uint8_t *t = malloc(n ? n : 1);
+        assert_non_null(t);
+        memcpy(t, base, n);
+        err[0] = '\0';
+        rnn_model *m = rnn_model_load_memory(t, n, "cut.rnnw", err, sizeof err);
+        if (m) {
+            print_error("file cut to %zu bytes loaded\n", n);
+            rnn_model_free(m);
+            fail();
+        }
+        check_msg(err, "cut.rnnw", n == 0 ? "empty file" : "truncated");
+        free(t);
+    }
+    free(b);
+}
+
+static void test_flip_and_truncate_everywhere(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *ref = read_hex(FIXTURE, &len);
+    corrupt_everywhere(ref, len);
+    free(ref);
+
+    const rnn_meta meta[] = {{"name", "x"}, {"k", "v\xc3\xa9"}, {"three", "333"}};
+    for (int cell = RNN_CELL_RNN; cell <= RNN_CELL_GRU; cell++) {
+        rnn_model_config cfg = config(RNN_KIND_MELODY, (rnn_cell)cell, 2, 1, 1);
+        weights w;
+        weights_make(&w, &cfg, 7);
+        uint8_t *b = serialize(&w, meta, 3 - (size_t)cell, &len);
+        corrupt_everywhere(b, len);
+        free(b);
+        weights_free(&w);
+    }
+}
+
+/* The base file of the defect tests: LSTM, L=2, E=3, H=2, melody. */
+#define BASE_META "name=base\nauthor=someone\n" /* 25 bytes, then 3 of padding */
+#define META_AT 64
+
+static void test_defects(void **state)
+{
+    (void)state;
+    const rnn_meta meta[] = {{"name", "base"}, {"author", "someone"}};
+    rnn_model_config cfg = config(RNN_KIND_MELODY, RNN_CELL_LSTM, 2, 3, 2);
+    weights w;
+    weights_make(&w, &cfg, 3);
+    size_t n;
+    uint8_t *base = serialize(&w, meta, 2, &n);
+    const size_t ms = strlen(BASE_META);
+    assert_memory_equal(base + META_AT, BASE_META, ms);
+    assert_int_equal(w.n, 11);
+    uint8_t *b = malloc(n + 16);
+    assert_non_null(b);
+    size_t bn;
+    const char *F = "presets/x.rnnw";
+    char want[512];
+
+#define DEFECT(patch, needle)                                                                      \
+    do {                                                                                           \
+        memcpy(b, base, n), bn = n;                                                                \
+        patch;                                                                                     \
+        recrc(b, bn);                                                                              \
+        expect_load_error(b, bn, F, needle);                                                       \
+    } while (0)
+#define DEFECT_RAW(patch, needle)                                                                  \
+    do {                                                                                           \
+        memcpy(b, base, n), bn = n;                                                                \
+        patch;                                                                                     \
+        expect_load_error(b, bn, F, needle);                                                       \
+    } while (0)
+
+    /* The base itself loads. */
+    rnn_model *ok = load_mem(base, n);
+    rnn_model_free(ok);
+
+    /* Header. */
+    DEFECT(b[0] = 'X', "wrong magic (not an rnnmidi preset)");
+    DEFECT_RAW(memcpy(b, "MThd\0\0\0\6", 8), "wrong magic (not an rnnmidi preset)");
+    DEFECT_RAW(bn = 20, "truncated: header needs 64 bytes at offset 0, file has 20");
+    DEFECT_RAW(bn = 0, "empty file");
+    DEFECT(put32(b + 8, 2), "unknown format version 2");
+    DEFECT(put32(b + 12, 72), "wrong header size 72");
+    DEFECT(put32(b + 16, 3), "unknown encoding kind 3");
+    DEFECT(put32(b + 20, 0), "steps per quarter 0 is below the minimum 1");
+    DEFECT(put32(b + 20, 97), "steps per quarter 97 exceeds the maximum 96");
+    DEFECT(put32(b + 24, 3), "unknown cell type 3");
+    DEFECT(put32(b + 28, 9), "layer count 9 exceeds the maximum 4");
+    DEFECT(put32(b + 28, 0), "layer count 0 is below the minimum 1");
+    DEFECT(put32(b + 32, 5000), "embedding size 5000 exceeds the maximum 4096");
+    DEFECT(put32(b + 36, 5000), "hidden size 5000 exceeds the maximum 4096");
+    DEFECT(put32(b + 36, 0xffffffffu), "hidden size 4294967295 exceeds the maximum 4096");
+    DEFECT(put32(b + 36, 0), "hidden size 0 is below the minimum 1");
+    DEFECT(put32(b + 40, 100), "vocabulary 100 does not match the melody encoding (130)");
+    DEFECT(put32(b + 16, 2), "vocabulary 130 does not match the drums encoding (512)");
+    DEFECT((put32(b + 24, 1), put32(b + 28, 4), put32(b + 32, 4096), put32(b + 36, 4096)),
+           "over the 512 MiB limit");
+    DEFECT(put32(b + 44, 2u << 20), "metadata size 2097152 exceeds the maximum 1048576");
+    DEFECT(put32(b + 48, 10), "tensor count 10, the header's lstm config has 11");
+    DEFECT(b[60] = 1, "nonzero reserved header byte at offset 60");
+    /* A header saying one layer for a two-layer file: the records do not add up. */
+    DEFECT(put32(b + 28, 1), "tensor count 11, the header's lstm config has 7");
+    DEFECT((put32(b + 28, 1), put32(b + 48, 7)), "wrong tensor name 'rnn.weight_ih_l1' at offset");
+
+    /* Metadata. */
+    DEFECT(b[META_AT + 1] = ' ', "bad metadata: line 1 has byte 0x20 in its key");
+    DEFECT(b[META_AT + 0] = '=', "bad metadata: line 1 has an empty key");
+    DEFECT(b[META_AT + 4] = '_', "bad metadata: line 1 has no '='");
+    DEFECT(memcpy(b + META_AT + 10, "name=xxxxxxxxx\n", 15), "bad metadata: duplicate key 'name'");
+    DEFECT(b[META_AT + 6] = 0, "bad metadata: line 1: NUL byte in the value of 'name'");
+    DEFECT((b[META_AT + 6] = 0xc0, b[META_AT + 7] = 0x80),
+           "bad metadata: line 1: invalid UTF-8 (byte 0xc0) in the value of 'name'");
+    DEFECT(memcpy(b + META_AT + 17, "\xed\xa0\x80", 3),
+           "bad metadata: line 2: invalid UTF-8 (byte 0xed) in the value of 'author'");
+    DEFECT(b[META_AT + 24] = 'x', "bad metadata: line 2 does not end with a newline");
+    DEFECT(b[META_AT + 26] = 1, "nonzero padding after the metadata at offset 90");
+
+    /* Tensor records. */
+    record_at r2 = record(w.specs, 2, ms);   /* rnn.weight_hh_l0 (8, 2) */
+    record_at r3 = record(w.specs, 3, ms);   /* rnn.bias_ih_l0 (8) */
+    record_at r10 = record(w.specs, 10, ms); /* head.bias (130) */
+    assert_int_equal(get32(b + r2.start), 16);
+    snprintf(want, sizeof want,
+             "wrong tensor name 'rnn.weight_hh_l1' at offset %zu where 'rnn.weight_hh_l0' was "
+             "expected",
+             r2.start);
+    DEFECT(b[r2.name + 15] = '1', want);
+    DEFECT(put32(b + r2.start, 15), "wrong tensor name 'rnn.weight_hh_l' at offset");
+    DEFECT(put32(b + r2.start, 0), "tensor name length 0 at offset");
+    DEFECT(put32(b + r2.start, 64), "tensor name length 64 at offset");
+    DEFECT(b[r2.name] = 0x01, "wrong tensor name '?nn.weight_hh_l0'");
+    DEFECT(b[r3.name + 14] = 'x', "nonzero padding after tensor name 'rnn.bias_ih_l0'");
+    DEFECT(put32(b + r2.dtype, 1), "tensor 'rnn.weight_hh_l0' has unknown dtype 1 (0 = float32)");
+    DEFECT(put32(b + r2.ndim, 3), "tensor 'rnn.weight_hh_l0' has ndim 3, expected 2");
+    DEFECT(put32(b + r3.ndim, 2), "tensor 'rnn.bias_ih_l0' has ndim 2, expected 1");
+    DEFECT(put32(b + r2.dims + 4, 3),
+           "tensor 'rnn.weight_hh_l0' has shape (8, 3), the header says (8, 2)");
+    DEFECT(put32(b + r3.dims, 9), "tensor 'rnn.bias_ih_l0' has shape (9), the header says (8)");
+
+    /* Weights. */
+    DEFECT(put32(b + r10.data + 4 * 3, 0x7fc00000u), "non-finite weight in 'head.bias' at index 3");
+    DEFECT(put32(b + r10.data + 4 * 129, 0xff800000u),
+           "non-finite weight in 'head.bias' at index 129");
+    DEFECT(put32(b + record(w.specs, 0, ms).data, 0x7f800000u),
+           "non-finite weight in 'embed.weight' at index 0");
+
+    /* Checksum, size, truncation. */
+    snprintf(want, sizeof want, "checksum mismatch (stored 0x%08x, computed 0x",
+             get32(base + n - 4));
+    DEFECT_RAW(b[r2.data] ^= 0x10, want);
+    DEFECT_RAW(b[n - 1] ^= 0x01, "checksum mismatch (stored 0x");
+    DEFECT_RAW((memset(b + n, 0, 12), bn = n + 12), "12 trailing bytes after the checksum");
+    DEFECT_RAW((memset(b + n, 0, 1), bn = n + 1), "1 trailing bytes after the checksum");
+    const size_t rec2 = r3.start - r2.start;
+    snprintf(want, sizeof want,
+             "truncated: tensor 'rnn.weight_hh_l0' needs %zu bytes at offset %zu, file has %zu",
+             rec2, r2.start, r2.start + 10);
+    DEFECT_RAW(bn = r2.start + 10, want);
+    DEFECT_RAW(bn = n - 2, "truncated: checksum needs 4 bytes");
+    DEFECT_RAW(bn = 70, "truncated: metadata needs 25 bytes at offset 64, file has 70");
+    /* A header announcing more metadata than the file holds. */
+    DEFECT(put32(b + 44, 1u << 20), "truncated: metadata needs 1048576 bytes at offset 64");
+#undef DEFECT
+#undef DEFECT_RAW
+    free(b);
+    free(base);
+
+    /* A key of 65 characters, from a 64-character key whose value starts with '='. */
+    char key[65];
+    memset(key, 'k', 64);
+    key[64] = '\0';
+    const rnn_meta longer[] = {{key, "=v"}};
+    base = serialize(&w, longer, 1, &n);
+    assert_int_equal(base[META_AT + 64], '=');
+    base[META_AT + 64] = 'k';
+    recrc(base, n);
+    expect_load_error(base, n, F, "bad metadata: line 1 has a key of 65 characters (at most 64)");
+    free(base);
+    weights_free(&w);
+}
+
+static void test_writer_refuses(void **state)
+{
+    (void)state;
+    rnn_model_config cfg = config(RNN_KIND_MELODY, RNN_CELL_GRU, 1, 0, 2);
+    weights w;
+    weights_make(&w, &cfg, 11);
+    const int hb = w.n - 1;
+    assert_string_equal(w.specs[hb].name, "head.bias");
+
+    w.data[hb][3] = NAN;
+    expect_serialize_error(&cfg, NULL, 0, ptrs(&w), "non-finite weight in 'head.bias' at index 3");
+    w.data[hb][3] = -INFINITY;
+    expect_serialize_error(&cfg, NULL, 0, ptrs(&w), "non-finite weight in 'head.bias' at index 3");
+    w.data[hb][3] = 0.5f;
+    w.data[0][0] = INFINITY;
+    expect_serialize_error(&cfg, NULL, 0, ptrs(&w),
+                           "non-finite weight in 'rnn.weight_ih_l0' at index 0");
+    w.data[0][0] = 0.5f;
+
+    const float *t[RNN_MAX_TENSORS];
+    for (int i = 0; i < w.n; i++)
+        t[i] = w.data[i];
+    t[2] = NULL;
+    expect_serialize_error(&cfg, NULL, 0, t, "tensor 'rnn.bias_ih_l0' has no data");
+    expect_serialize_error(&cfg, NULL, 0, NULL, "no tensors");
+
+    rnn_model_config bad = cfg;
+    bad.layers = 9;
+    expect_serialize_error(&bad, NULL, 0, ptrs(&w), "layer count 9 exceeds the maximum 4");
+
+    const rnn_meta space[] = {{"my key", "v"}};
+    expect_serialize_error(&cfg, space, 1, ptrs(&w), "metadata key 0 has byte 0x20");
+    const rnn_meta eq[] = {{"a", "1"}, {"k=v", "v"}};
+    expect_serialize_error(&cfg, eq, 2, ptrs(&w), "metadata key 1 has byte 0x3d");
+    const rnn_meta empty[] = {{"", "v"}};
+    expect_serialize_error(&cfg, empty, 1, ptrs(&w), "metadata key 0 has 0 characters");
+    char longkey[66];
+    memset(longkey, 'k', 65);
+    longkey[65] = '\0';
+    const rnn_meta lk[] = {{longkey, "v"}};
+    expect_serialize_error(&cfg, lk, 1, ptrs(&w), "metadata key 0 has 65 characters");
+    longkey[64] = '\0';
+    const rnn_meta lk64[] = {{longkey, "v"}};
+    void *out;
+    size_t len;
+    char err[512];
+    assert_int_equal(rnn_model_serialize(&cfg, lk64, 1, ptrs(&w), &out, &len, err, sizeof err), 0);
+    free(out);
+    const rnn_meta nl[] = {{"name", "two\nlines"}};
+    expect_serialize_error(&cfg, nl, 1, ptrs(&w), "metadata value of 'name' contains a newline");
+    const rnn_meta utf[] = {{"name", "caf\xe9"}};
+    expect_serialize_error(&cfg, utf, 1, ptrs(&w),
+                           "invalid UTF-8 (byte 0xe9) in the value of 'name'");
+    const rnn_meta dup[] = {{"name", "a"}, {"x", "b"}, {"name", "c"}};
+    expect_serialize_error(&cfg, dup, 3, ptrs(&w), "duplicate key 'name'");
+    const rnn_meta nokey[] = {{NULL, "a"}};
+    expect_serialize_error(&cfg, nokey, 1, ptrs(&w), "metadata entry 0 has no key");
+    expect_serialize_error(&cfg, NULL, 2, ptrs(&w), "2 metadata entries but no array");
+    char *huge = malloc((1u << 20) + 1);
+    assert_non_null(huge);
+    memset(huge, 'v', 1u << 20);
+    huge[1u << 20] = '\0';
+    const rnn_meta big[] = {{"big", huge}};
+    expect_serialize_error(&cfg, big, 1, ptrs(&w), "metadata takes over the 1048576 bytes");
+    /* Exactly at the cap: "big=" + value + "\n" = 1 MiB. */
+    huge[(1u << 20) - 5] = '\0';
+    assert_int_equal(rnn_model_serialize(&cfg, big, 1, ptrs(&w), &out, &len, err, sizeof err), 0);
+    rnn_model *m = load_mem(out, len);
+    assert_int_equal(strlen(rnn_model_meta(m, "big")), (1u << 20) - 5);
+    rnn_model_free(m);
+    free(out);
+    free(huge);
+
+    /* rnn_model_write names the file and writes nothing. */
+    char path[512];
+    path_in_tmp(path, sizeof path, "refused.rnnw");
+    w.data[hb][0] = NAN;
+    assert_int_equal(rnn_model_write(path, &cfg, NULL, 0, ptrs(&w), err, sizeof err), -1);
+    check_msg(err, path, "non-finite weight in 'head.bias' at index 0");
+    assert_int_equal(count_entries(tmpdir, ""), 0);
+    weights_free(&w);
+}
+
+static void test_api_lookups(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *ref = read_hex(FIXTURE, &len);
+    rnn_model *m = load_mem(ref, len);
+    assert_int_equal(rnn_model_meta_count(m), 2);
+    assert_string_equal(rnn_model_meta(m, "license"), "MIT");
+    assert_null(rnn_model_meta(m, "author"));
+    assert_null(rnn_model_meta(m, "lic"));
+    rnn_meta e = rnn_model_meta_at(m, 2);
+    assert_null(e.key);
+    assert_null(e.value);
+    size_t count = 99;
+    assert_null(rnn_model_tensor(m, "embed.weight", &count));
+    assert_int_equal(count, 0);
+    assert_null(rnn_model_tensor(m, "rnn.weight_ih_l1", NULL));
+    assert_non_null(rnn_model_tensor(m, "rnn.weight_ih_l0", &count));
+    assert_int_equal(count, 130);
+    rnn_model_free(m);
+    rnn_model_free(NULL);
+
+    /* The model owns copies: the input buffer can go. */
+    uint8_t *copy = malloc(len);
+    assert_non_null(copy);
+    memcpy(copy, ref, len);
+    m = load_mem(copy, len);
+    memset(copy, 0xaa, len);
+    free(copy);
+    assert_string_equal(rnn_model_meta(m, "name"), "tiny \xe2\x99\xaa");
+    assert_true(rnn_model_tensor(m, "head.bias", NULL)[0] == 0.25f);
+    rnn_model_free(m);
+    free(ref);
+}
+
+static void test_load_path_errors(void **state)
+{
+    (void)state;
+    char path[512], err[512];
+    path_in_tmp(path, sizeof path, "missing.rnnw");
+    assert_null(rnn_model_load(path, err, sizeof err));
+    check_msg(err, path, "cannot open: ");
+    assert_null(rnn_model_load(tmpdir, err, sizeof err));
+    check_msg(err, tmpdir, "is a folder");
+
+    /* A sparse file over the cap is refused from its size, before any read. */
+    path_in_tmp(path, sizeof path, "huge.rnnw");
+    int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)RNN_MODEL_MAX_BYTES + 1), 0);
+    close(fd);
+    assert_null(rnn_model_load(path, err, sizeof err));
+    check_msg(err, path, "file is 536870913 bytes, over the 512 MiB limit");
+    unlink(path);
+
+    /* A file from the fixture loads from its path like from memory. */
+    size_t len;
+    uint8_t *ref = read_hex(FIXTURE, &len);
+    path_in_tmp(path, sizeof path, "tiny.rnnw");
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(ref, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+    rnn_model *m = rnn_model_load(path, err, sizeof err);
+    assert_non_null(m);
+    weights w;
+    tiny_weights(&w);
+    assert_same_model(m, &w, tiny_meta, 2);
+    rnn_model_free(m);
+    weights_free(&w);
+    /* The same errors through the path name the path. */
+    assert_int_equal(truncate(path, 100), 0);
+    assert_null(rnn_model_load(path, err, sizeof err));
+    check_msg(err, path, "truncated: tensor 'rnn.weight_ih_l0' needs");
+    unlink(path);
+    free(ref);
+}
+
+static void test_write_atomic(void **state)
+{
+    (void)state;
+    char path[512], err[512];
+    rnn_model_config ca = config(RNN_KIND_MELODY, RNN_CELL_LSTM, 1, 2, 3);
+    rnn_model_config cb = config(RNN_KIND_DRUMS, RNN_CELL_GRU, 2, 0, 4);
+    weights wa, wb;
+    weights_make(&wa, &ca, 21);
+    weights_make(&wb, &cb, 22);
+    const rnn_meta ma[] = {{"name", "A"}};
+    const rnn_meta mb[] = {{"name", "B"}};
+
+    /* A folder that does not exist: an error naming the file, nothing written. */
+    path_in_tmp(path, sizeof path, "nope/x.rnnw");
+    assert_int_equal(rnn_model_write(path, &ca, ma, 1, ptrs(&wa), err, sizeof err), -1);
+    check_msg(err, path, "cannot create a temporary file beside it: No such file");
+    assert_int_equal(count_entries(tmpdir, ""), 0);
+
+    /* Write, then overwrite: each time the whole new preset, no leftovers. */
+    path_in_tmp(path, sizeof path, "p.rnnw");
+    assert_int_equal(rnn_model_write(path, &ca, ma, 1, ptrs(&wa), err, sizeof err), 0);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644);
+    rnn_model *m = rnn_model_load(path, err, sizeof err);
+    assert_non_null(m);
+    assert_same_model(m, &wa, ma, 1);
+    rnn_model_free(m);
+    assert_int_equal(rnn_model_write(path, &cb, mb, 1, ptrs(&wb), err, sizeof err), 0);
+    m = rnn_model_load(path, err, sizeof err);
+    assert_non_null(m);
+    assert_same_model(m, &wb, mb, 1);
+    rnn_model_free(m);
+    assert_int_equal(count_entries(tmpdir, ""), 1);
+    assert_int_equal(count_entries(tmpdir, ".tmp."), 0);
+
+    /* A failing write (the file size limit standing in for a full disk):
+     * an error naming the file, the old preset intact, no temporary file. */
+    struct rlimit old, small;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    small = old;
+    small.rlim_cur = 1000;
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+    const int r = rnn_model_write(path, &ca, ma, 1, ptrs(&wa), err, sizeof err);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, old_handler);
+    assert_int_equal(r, -1);
+    check_msg(err, path, "cannot write: ");
+    m = rnn_model_load(path, err, sizeof err);
+    assert_non_null(m);
+    assert_same_model(m, &wb, mb, 1);
+    rnn_model_free(m);
+    assert_int_equal(count_entries(tmpdir, ""), 1);
+
+    /* The rename fails (the path is a folder): the temporary file goes too. */
+    path_in_tmp(path, sizeof path, "adir");
+    assert_int_equal(mkdir(path, 0755), 0);
+    assert_int_equal(rnn_model_write(path, &ca, ma, 1, ptrs(&wa), err, sizeof err), -1);
+    check_msg(err, path, "cannot rename the temporary file over it");
+    assert_int_equal(count_entries(tmpdir, ".tmp."), 0);
+    assert_int_equal(count_entries(tmpdir, ""), 2);
+    rmdir(path);
+    path_in_tmp(path, sizeof path, "p.rnnw");
+    unlink(path);
+    weights_free(&wa);
+    weights_free(&wb);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    remove_tree(tmpdir);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cells_and_specs),
+        cmocka_unit_test(test_config_caps),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_fixture_bytes),
+        cmocka_unit_test(test_flip_and_truncate_everywhere),
+        cmocka_unit_test(test_defects),
+        cmocka_unit_test(test_writer_refuses),
+        cmocka_unit_test(test_api_lookups),
+        cmocka_unit_test(test_load_path_errors),
+        cmocka_unit_test(test_write_atomic),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

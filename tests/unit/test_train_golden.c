@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: MIT */
+/* The trainer against PyTorch (tests/golden/train_*.bin, recorded by
+ * tests/golden/make_train_golden.py): the loss and every gradient of one
+ * batch from a fixed initialisation and a non-zero initial state, then the
+ * weights after one and two AdamW steps with gradient-norm clipping, for the
+ * vanilla RNN (one-hot input), LSTM and GRU. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../training/train.h"
+
+typedef struct {
+    unsigned char *data;
+    size_t size, pos;
+} reader;
+
+static void take(reader *r, void *dst, size_t n)
+{
+    assert_true(r->pos + n <= r->size);
+    memcpy(dst, r->data + r->pos, n);
+    r->pos += n;
+}
+
+static float *take_floats(reader *r, size_t n)
+{
+    float *p = malloc(n * sizeof(float) + 1);
+    assert_non_null(p);
+    take(r, p, n * sizeof(float));
+    return p;
+}
+
+/* max |a - b| / (atol + rtol |b|) over n values; <= 1 passes */
+static double mismatch(const float *a, const float *b, size_t n, double atol, double rtol,
+                       size_t *where)
+{
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - b[i]) / (atol + rtol * fabs((double)b[i]));
+        if (e > worst) {
+            worst = e;
+            *where = i;
+        }
+    }
+    return worst;
+}
+
+static void check_cell(const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof path, "tests/golden/train_%s.bin", name);
+    FILE *f = fopen(path, "rb");
+    if (!f) fail_msg("%s: missing (run tests from the top folder)", path);
+    reader r = {0};
+    r.data = malloc(1 << 20);
+    assert_non_null(r.data);
+    r.size = fread(r.data, 1, 1 << 20, f);
+    fclose(f);
+
+    char magic[8];
+    take(&r, magic, 8);
+    assert_memory_equal(magic, "RNNGOLD1", 8);
+    int32_t h[7];
+    take(&r, h, sizeof h);
+    float hp[6];
+    take(&r, hp, sizeof hp);
+    const int L = h[1], E = h[2], H = h[3], V = h[4], B = h[5], T = h[6];
+    rnn_model_config cfg = {RNN_KIND_MELODY, 4, (rnn_cell)h[0], L, E, H, V};
+    int32_t *in = malloc((size_t)T * B * sizeof(int32_t)),
+            *tg = malloc((size_t)T * B * sizeof(int32_t));
+    assert_true(in && tg);
+    take(&r, in, (size_t)T * B * sizeof(int32_t));
+    take(&r, tg, (size_t)T * B * sizeof(int32_t));
+    size_t LBH = (size_t)L * B * H;
+    float *state = malloc(2 * LBH * sizeof(float));
+    assert_non_null(state);
+    take(&r, state, 2 * LBH * sizeof(float));
+    int32_t P;
+    take(&r, &P, 4);
+    float *init = take_floats(&r, (size_t)P);
+    double loss0, loss1;
+    take(&r, &loss0, 8);
+    float *grads0 = take_floats(&r, (size_t)P), *w1 = take_floats(&r, (size_t)P);
+    take(&r, &loss1, 8);
+    float *w2 = take_floats(&r, (size_t)P);
+    assert_int_equal(r.pos, r.size);
+
+    char err[256];
+    rnn_trainer *tr = rnn_trainer_create(&cfg, B, T, err, sizeof err);
+    assert_non_null(tr);
+    assert_int_equal(rnn_trainer_num_params(tr), (size_t)P);
+    memcpy(rnn_trainer_params(tr), init, (size_t)P * sizeof(float));
+    assert_int_equal(rnn_trainer_state_size(tr), 2 * LBH);
+
+    double losses[2] = {loss0, loss1};
+    const float *after[2] = {w1, w2};
+    for (int step = 1; step <= 2; step++) {
+        rnn_trainer_state_set(tr, state);
+        rnn_trainer_zero_grad(tr);
+        long n = 0;
+        double loss = rnn_trainer_forward(tr, in, tg, 0, &n, NULL) / (double)n;
+        assert_int_equal(n, T * B - 1);
+        print_message("%s step %d: loss %.7f, PyTorch %.7f\n", name, step, loss, losses[step - 1]);
+        assert_true(fabs(loss - losses[step - 1]) <= 2e-6 * fabs(losses[step - 1]));
+        rnn_trainer_backward(tr);
+        size_t at = 0;
+        if (step == 1) {
+            for (int k = 0; k < rnn_trainer_num_tensors(tr); k++) {
+                const rnn_tensor_spec *sp = rnn_trainer_tensor_spec(tr, k);
+                const float *g = rnn_trainer_grad_tensor(tr, k);
+                const float *ref = grads0 + (g - rnn_trainer_grads(tr));
+                double e = mismatch(g, ref, sp->count, 1e-6, 1e-3, &at);
+                if (e > 1) print_error("%s %s[%zu]: %.8g, PyTorch %.8g\n", name, sp->name, at,
+                                       g[at], ref[at]);
+                assert_true(e <= 1);
+            }
+        }
+        rnn_trainer_clip_grad(tr, hp[2]);
+        rnn_trainer_adamw(tr, hp[0], hp[3], hp[4], hp[5], hp[1], step);
+        double e = mismatch(rnn_trainer_params(tr), after[step - 1], (size_t)P, 2e-6, 1e-5, &at);
+        if (e > 1)
+            print_error("%s weights after step %d [%zu]: %.8g, PyTorch %.8g (was %.8g)\n", name,
+                        step, at, rnn_trainer_params(tr)[at], after[step - 1][at], init[at]);
+        assert_true(e <= 1);
+    }
+    rnn_trainer_free(tr);
+    free(r.data);
+    free(in);
+    free(tg);
+    free(state);
+    free(init);
+    free(grads0);
+    free(w1);
+    free(w2);
+}
+
+static void test_golden_rnn(void **state)
+{
+    (void)state;
+    check_cell("rnn");
+}
+
+static void test_golden_lstm(void **state)
+{
+    (void)state;
+    check_cell("lstm");
+}
+
+static void test_golden_gru(void **state)
+{
+    (void)state;
+    check_cell("gru");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_golden_rnn),
+        cmocka_unit_test(test_golden_lstm),
+        cmocka_unit_test(test_golden_gru),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: MIT */
+/* The trainer's backpropagation through time against central finite
+ * differences of its own forward, for every parameter tensor of every cell
+ * type: 2 layers, a carried-in state that is not zero, an ignored target,
+ * with dropout off and on (the same masks on every forward). */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../training/train.h"
+
+enum { B = 2, T = 5, V = 11 };
+
+static double loss_of(rnn_trainer *tr, const int32_t *in, const int32_t *tg, const float *s0,
+                      uint64_t rng, int training)
+{
+    rnn_trainer_state_set(tr, s0);
+    rnn_trainer_rng_set(tr, rng);
+    long n = 0;
+    double nll = rnn_trainer_forward(tr, in, tg, training, &n, NULL);
+    return nll / (double)n;
+}
+
+static void check(rnn_cell cell, int embed, float dropout)
+{
+    rnn_model_config cfg = {RNN_KIND_MELODY, 4, cell, 2, embed, 6, V};
+    char err[256];
+    rnn_trainer *tr = rnn_trainer_create(&cfg, B, T, err, sizeof err);
+    assert_non_null(tr);
+    rnn_trainer_init_params(tr, 7 + (uint64_t)cell);
+    /* larger weights than the default make the gates saturate unevenly */
+    float *p = rnn_trainer_params(tr);
+    size_t P = rnn_trainer_num_params(tr);
+    for (size_t i = 0; i < P; i++) p[i] *= 1.5f;
+    rnn_trainer_set_dropout(tr, dropout, 99);
+
+    size_t ns = rnn_trainer_state_size(tr);
+    float *s0 = malloc(ns * sizeof(float));
+    assert_non_null(s0);
+    for (size_t i = 0; i < ns; i++) s0[i] = 0.5f * sinf(0.7f * (float)i + 0.3f);
+
+    int32_t in[T * B], tg[T * B];
+    for (int i = 0; i < T * B; i++) {
+        in[i] = (i * 7 + 3) % V;
+        tg[i] = (i * 5 + 1) % V;
+    }
+    tg[3] = -1;
+
+    uint64_t rng = 12345;
+    rnn_trainer_zero_grad(tr);
+    loss_of(tr, in, tg, s0, rng, 1);
+    rnn_trainer_backward(tr);
+    float *g = malloc(P * sizeof(float));
+    assert_non_null(g);
+    memcpy(g, rnn_trainer_grads(tr), P * sizeof(float));
+
+    const float eps = 1e-2f;
+    for (int k = 0; k < rnn_trainer_num_tensors(tr); k++) {
+        const rnn_tensor_spec *sp = rnn_trainer_tensor_spec(tr, k);
+        float *w = rnn_trainer_tensor(tr, k);
+        const float *gk = g + (w - p);
+        double num = 0, den_a = 0, den_n = 0, worst = 0;
+        for (size_t j = 0; j < sp->count; j++) {
+            float keep = w[j];
+            w[j] = keep + eps;
+            double lp = loss_of(tr, in, tg, s0, rng, 1);
+            w[j] = keep - eps;
+            double lm = loss_of(tr, in, tg, s0, rng, 1);
+            w[j] = keep;
+            double fd = (lp - lm) / (2.0 * eps);
+            double d = fd - gk[j];
+            num += d * d;
+            den_a += (double)gk[j] * gk[j];
+            den_n += fd * fd;
+            if (fabs(d) > worst) worst = fabs(d);
+        }
+        /* float central differences carry a noise of about ulp(loss) / (2 eps),
+         * 1e-5 here: the bound allows that much on top of a relative error */
+        double rel = sqrt(num) / fmax(sqrt(fmax(den_a, den_n)), 1e-12);
+        double noise = 2e-5 * sqrt((double)sp->count);
+        int ok = sqrt(num) <= 2e-3 * sqrt(den_a) + noise;
+        if (!ok || getenv("GRAD_VERBOSE"))
+            print_message("%s E=%d dropout=%.1f %-18s relative error %.2e, worst %.2e, |g| %.3e\n",
+                          rnn_cell_name(cell) ? rnn_cell_name(cell) : "?", embed, dropout,
+                          sp->name, rel, worst, sqrt(den_a));
+        assert_true(ok);
+        /* a tensor whose gradient is all zero would pass trivially */
+        assert_true(den_a > 0);
+    }
+    free(g);
+    free(s0);
+    rnn_trainer_free(tr);
+}
+
+static void test_grad_rnn(void **state)
+{
+    (void)state;
+    check(RNN_CELL_RNN, 4, 0);
+    check(RNN_CELL_RNN, 0, 0);
+}
+
+static void test_grad_lstm(void **state)
+{
+    (void)state;
+    check(RNN_CELL_LSTM, 4, 0);
+    check(RNN_CELL_LSTM, 0, 0);
+}
+
+static void test_grad_gru(void **state)
+{
+    (void)state;
+    check(RNN_CELL_GRU, 4, 0);
+    check(RNN_CELL_GRU, 0, 0);
+}
+
+static void test_grad_dropout(void **state)
+{
+    (void)state;
+    check(RNN_CELL_LSTM, 4, 0.3f);
+    check(RNN_CELL_GRU, 4, 0.3f);
+    check(RNN_CELL_RNN, 4, 0.3f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_grad_rnn),
+        cmocka_unit_test(test_grad_lstm),
+        cmocka_unit_test(test_grad_gru),
+        cmocka_unit_test(test_grad_dropout),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+/* rnnmidi training: MIDI files and folders to encoded sequences, split by
+ * the sha256 of each file's bytes (contract in dataset.h). */
+#include "dataset.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "midifile.h"
+#include "sha256.h"
+
+#define MAX_DEPTH 32
+
+rnn_split rnn_split_of_bytes(const void *data, size_t size)
+{
+    char hex[65];
+    rnn_sha256_hex(data, size, hex);
+    if (hex[0] == 'f') return RNN_SPLIT_TEST;
+    if (hex[0] == 'e') return RNN_SPLIT_VALID;
+    return RNN_SPLIT_TRAIN;
+}
+
+const char *rnn_split_name(rnn_split s)
+{
+    switch (s) {
+    case RNN_SPLIT_TRAIN: return "train";
+    case RNN_SPLIT_VALID: return "valid";
+    case RNN_SPLIT_TEST: return "test";
+    }
+    return NULL;
+}
+
+int rnn_split_parse(const char *name)
+{
+    for (int s = 0; s < RNN_SPLITS; s++)
+        if (name && strcmp(name, rnn_split_name((rnn_split)s)) == 0) return s;
+    return -1;
+}
+
+typedef struct {
+    char **v;
+    size_t n, cap;
+} strlist;
+
+static int strlist_add(strlist *l, const char *s)
+{
+    if (l->n == l->cap) {
+        size_t c = l->cap ? 2 * l->cap : 64;
+        char **q = realloc(l->v, c * sizeof *q);
+        if (!q) return -1;
+        l->v = q;
+        l->cap = c;
+    }
+    l->v[l->n] = strdup(s);
+    if (!l->v[l->n]) return -1;
+    l->n++;
+    return 0;
+}
+
+static void strlist_free(strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++) free(l->v[i]);
+    free(l->v);
+}
+
+static int is_midi_name(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    return dot && (strcasecmp(dot, ".mid") == 0 || strcasecmp(dot, ".midi") == 0 ||
+                   strcasecmp(dot, ".kar") == 0);
+}
+
+static int walk(const char *dir, int depth, strlist *files, char *err, size_t errlen)
+{
+    if (depth > MAX_DEPTH) return 0;
+    DIR *d = opendir(dir);
+    if (!d) {
+        snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+        return -1;
+    }
+    struct dirent *e;
+    int rc = 0;
+    size_t dl = strlen(dir);
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue; /* ., .. and hidden files */
+        size_t len = dl + 1 + strlen(e->d_name) + 1;
+        char *p = malloc(len);
+        if (!p) {
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+            break;
+        }
+        snprintf(p, len, "%s%s%s", dir, dl && dir[dl - 1] == '/' ? "" : "/", e->d_name);
+        struct stat st;
+        if (stat(p, &st) == 0) {
+            if (S_ISDIR(st.st_mode))
+                rc = walk(p, depth + 1, files, err, errlen);
+            else if (S_ISREG(st.st_mode) && is_midi_name(e->d_name) && strlist_add(files, p)) {
+                snprintf(err, errlen, "out of memory");
+                rc = -1;
+            }
+        }
+        free(p);
+    }
+    closedir(d);
+    return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int add_failed(rnn_dataset *ds, const char *path, const char *reason)
+{
+    rnn_failed_file *q = realloc(ds->failed, (ds->n_failed + 1) * sizeof *q);
+    if (!q) return -1;
+    ds->failed = q;
+    q[ds->n_failed].path = strdup(path);
+    q[ds->n_failed].reason = strdup(reason);
+    if (!q[ds->n_failed].path || !q[ds->n_failed].reason) {
+        free(q[ds->n_failed].path);
+        free(q[ds->n_failed].reason);
+        return -1;
+    }
+    ds->n_failed++;
+    return 0;
+}
+
+int rnn_dataset_load(rnn_dataset *ds, const char *const *paths, size_t n_paths, rnn_kind kind,
+                     int steps_per_quarter, FILE *log, char *err, size_t errlen)
+{
+    ds->kind = kind;
+    ds->steps_per_quarter = steps_per_quarter;
+    if (rnn_kind_vocab(kind) == 0) {
+        snprintf(err, errlen, "unknown encoding kind %d", (int)kind);
+        return -1;
+    }
+    strlist files = {0};
+    int rc = -1;
+    for (size_t i = 0; i < n_paths; i++) {
+        struct stat st;
+        if (stat(paths[i], &st) != 0) {
+            snprintf(err, errlen, "%s: %s", paths[i], strerror(errno));
+            goto done;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            if (walk(paths[i], 0, &files, err, errlen)) goto done;
+        } else if (strlist_add(&files, paths[i])) {
+            snprintf(err, errlen, "out of memory");
+            goto done;
+        }
+    }
+    if (files.n == 0) {
+        snprintf(err, errlen, "no MIDI file (.mid, .midi, .kar) under the given path%s",
+                 n_paths == 1 ? "" : "s");
+        goto done;
+    }
+    qsort(files.v, files.n, sizeof *files.v, cmp_str);
+
+    for (size_t i = 0; i < files.n; i++) {
+        const char *path = files.v[i];
+        char why[512];
+        size_t size;
+        unsigned char *data = rnn_midi_slurp(path, &size, why, sizeof why);
+        rnn_midi_file mf;
+        int ok = data && rnn_midi_read(data, size, path, &mf, why, sizeof why) == 0;
+        if (!ok) {
+            free(data);
+            if (log) fprintf(log, "skipped %s\n", why);
+            if (add_failed(ds, path, why)) {
+                snprintf(err, errlen, "out of memory");
+                goto done;
+            }
+            continue;
+        }
+        rnn_split split = rnn_split_of_bytes(data, size);
+        free(data);
+        char eerr[256];
+        if (rnn_encode(kind, mf.notes, mf.n_notes, mf.ppq, steps_per_quarter, &ds->split[split],
+                       eerr, sizeof eerr)) {
+            snprintf(why, sizeof why, "%s: %s", path, eerr);
+            if (log) fprintf(log, "skipped %s\n", why);
+            rnn_midi_free(&mf);
+            if (add_failed(ds, path, why)) {
+                snprintf(err, errlen, "out of memory");
+                goto done;
+            }
+            continue;
+        }
+        ds->files[split]++;
+        ds->notes[split] += mf.n_notes;
+        rnn_midi_free(&mf);
+    }
+    rc = 0;
+done:
+    strlist_free(&files);
+    return rc;
+}
+
+void rnn_dataset_free(rnn_dataset *ds)
+{
+    if (!ds) return;
+    for (int s = 0; s < RNN_SPLITS; s++) rnn_seq_list_free(&ds->split[s]);
+    for (size_t i = 0; i < ds->n_failed; i++) {
+        free(ds->failed[i].path);
+        free(ds->failed[i].reason);
+    }
+    free(ds->failed);
+    memset(ds, 0, sizeof *ds);
+}

@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: MIT */
+/* rnnmidi-data: look at MIDI files the way the trainer sees them.
+ *
+ *   rnnmidi-data notes FILE.mid            the note list, as midicsv would give it
+ *   rnnmidi-data encode --kind K FILE.mid  the event sequences of one file
+ *   rnnmidi-data stats PATH...             files, sequences, steps per split
+ *
+ * Exit status: 0 success, 1 bad input, 2 bad usage. A subcommand is one row
+ * of the table at the end of this file. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/encoding.h"
+#include "dataset.h"
+#include "midifile.h"
+
+enum { EXIT_OK = 0, EXIT_INPUT = 1, EXIT_USAGE = 2 };
+
+static const char *prog = "rnnmidi-data";
+
+static void print_warning(void *user, const char *message)
+{
+    (void)user;
+    fprintf(stderr, "%s: warning: %s\n", prog, message);
+}
+
+static int is_help(const char *a)
+{
+    return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
+}
+
+static int usage_error(const char *cmd, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "%s %s: ", prog, cmd);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry '%s %s --help'.\n", prog, cmd);
+    return EXIT_USAGE;
+}
+
+/* Shared option parsing: --kind, --steps-per-quarter, --quiet; the rest are
+ * positional arguments collected into pos. */
+typedef struct {
+    rnn_kind kind;
+    int kind_set;
+    int spq;
+    int quiet;
+    const char **pos;
+    int npos;
+} options;
+
+static int parse_options(const char *cmd, int argc, char **argv, options *o, int allow_kind)
+{
+    o->kind = RNN_KIND_MELODY;
+    o->kind_set = 0;
+    o->spq = RNN_DEFAULT_STEPS_PER_QUARTER;
+    o->quiet = 0;
+    o->npos = 0;
+    o->pos = malloc((size_t)(argc + 1) * sizeof *o->pos);
+    if (!o->pos) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return EXIT_INPUT;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (allow_kind && strcmp(a, "--kind") == 0) {
+            if (++i >= argc) return usage_error(cmd, "%s needs a value", a);
+            if (strcmp(argv[i], "melody") == 0)
+                o->kind = RNN_KIND_MELODY;
+            else if (strcmp(argv[i], "drums") == 0)
+                o->kind = RNN_KIND_DRUMS;
+            else
+                return usage_error(cmd, "unknown kind '%s' (melody or drums)", argv[i]);
+            o->kind_set = 1;
+        } else if (allow_kind && strcmp(a, "--steps-per-quarter") == 0) {
+            if (++i >= argc) return usage_error(cmd, "%s needs a value", a);
+            char *end;
+            long v = strtol(argv[i], &end, 10);
+            if (*end || end == argv[i] || v < 1 || v > 96)
+                return usage_error(cmd, "steps per quarter '%s' is not a number in 1..96", argv[i]);
+            o->spq = (int)v;
+        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+            o->quiet = 1;
+        } else if (strcmp(a, "--") == 0) {
+            while (++i < argc) o->pos[o->npos++] = argv[i];
+        } else if (a[0] == '-' && a[1]) {
+            return usage_error(cmd, "unknown option '%s'", a);
+        } else {
+            o->pos[o->npos++] = a;
+        }
+    }
+    return EXIT_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+
+static const char notes_help[] =
+    "Usage: rnnmidi-data notes [--quiet] FILE.mid\n"
+    "Print the notes of a Standard MIDI File: '# ppq N', then one note per line,\n"
+    "  track channel pitch velocity on_tick off_tick\n"
+    "sorted by on_tick, track, channel, pitch. Tracks count from 1 in file order,\n"
+    "channels from 0 to 15, as midicsv prints them. Warnings about tolerated\n"
+    "oddities go to stderr (--quiet drops them).\n";
+
+static int cmd_notes(int argc, char **argv)
+{
+    options o;
+    int rc = parse_options("notes", argc, argv, &o, 0);
+    if (rc) goto out;
+    if (o.npos != 1) {
+        rc = usage_error("notes", "expects one MIDI file%s", "");
+        goto out;
+    }
+    rnn_midi_file f;
+    char err[512];
+    if (rnn_midi_read_path(o.pos[0], o.quiet ? NULL : print_warning, NULL, &f, err, sizeof err)) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        rc = EXIT_INPUT;
+        goto out;
+    }
+    printf("# ppq %d\n", f.ppq);
+    for (size_t i = 0; i < f.n_notes; i++) {
+        const rnn_note *n = &f.notes[i];
+        printf("%d %d %d %d %lld %lld\n", n->track, n->channel, n->pitch, n->velocity,
+               (long long)n->on, (long long)n->off);
+    }
+    rnn_midi_free(&f);
+out:
+    free(o.pos);
+    return rc;
+}
+
+static const char encode_help[] =
+    "Usage: rnnmidi-data encode --kind melody|drums [--steps-per-quarter N] [--quiet] FILE.mid\n"
+    "Print the event sequences of a file, one per line, event ids separated by\n"
+    "spaces (melody: 0 no event, 1 note-off, 2+p note-on of pitch p; drums: the\n"
+    "9-bit set of drum classes struck on the step). Default: 4 steps per quarter.\n";
+
+static int cmd_encode(int argc, char **argv)
+{
+    options o;
+    int rc = parse_options("encode", argc, argv, &o, 1);
+    if (rc) goto out;
+    if (!o.kind_set) {
+        rc = usage_error("encode", "--kind melody|drums is required%s", "");
+        goto out;
+    }
+    if (o.npos != 1) {
+        rc = usage_error("encode", "expects one MIDI file%s", "");
+        goto out;
+    }
+    rnn_midi_file f;
+    char err[512];
+    if (rnn_midi_read_path(o.pos[0], o.quiet ? NULL : print_warning, NULL, &f, err, sizeof err)) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        rc = EXIT_INPUT;
+        goto out;
+    }
+    rnn_seq_list list = {0};
+    if (rnn_encode(o.kind, f.notes, f.n_notes, f.ppq, o.spq, &list, err, sizeof err)) {
+        fprintf(stderr, "%s: %s: %s\n", prog, o.pos[0], err);
+        rnn_midi_free(&f);
+        rc = EXIT_INPUT;
+        goto out;
+    }
+    for (size_t i = 0; i < list.count; i++) {
+        const rnn_seq *s = &list.seqs[i];
+        for (size_t t = 0; t < s->len; t++) printf(t ? " %d" : "%d", s->events[t]);
+        putchar('\n');
+    }
+    rnn_seq_list_free(&list);
+    rnn_midi_free(&f);
+out:
+    free(o.pos);
+    return rc;
+}
+
+static const char stats_help[] =
+    "Usage: rnnmidi-data stats [--kind melody|drums] [--steps-per-quarter N] PATH...\n"
+    "Read every .mid/.midi/.kar file under the paths, split them by the sha256 of\n"
+    "their bytes (first hex digit f: test, e: valid, else train) and print, per\n"
+    "encoding kind (both unless --kind) and split: files, sequences, steps,\n"
+    "notes read, and the share of 'no event' steps; then every file that could\n"
+    "not be read, with its reason.\n";
+
+static int cmd_stats(int argc, char **argv)
+{
+    options o;
+    int rc = parse_options("stats", argc, argv, &o, 1);
+    if (rc) goto out;
+    if (o.npos < 1) {
+        rc = usage_error("stats", "expects at least one file or folder%s", "");
+        goto out;
+    }
+    printf("# steps per quarter %d\n", o.spq);
+    printf("%-7s %-6s %6s %10s %10s %10s %9s\n", "kind", "split", "files", "sequences", "steps",
+           "notes", "no_event");
+    for (int k = RNN_KIND_MELODY; k <= RNN_KIND_DRUMS; k++) {
+        if (o.kind_set && (rnn_kind)k != o.kind) continue;
+        rnn_dataset ds;
+        memset(&ds, 0, sizeof ds);
+        char err[512];
+        if (rnn_dataset_load(&ds, o.pos, (size_t)o.npos, (rnn_kind)k, o.spq, NULL, err,
+                             sizeof err)) {
+            fprintf(stderr, "%s: %s\n", prog, err);
+            rnn_dataset_free(&ds);
+            rc = EXIT_INPUT;
+            goto out;
+        }
+        for (int s = 0; s < RNN_SPLITS; s++) {
+            size_t steps = 0, empty = 0;
+            const rnn_seq_list *l = &ds.split[s];
+            for (size_t i = 0; i < l->count; i++) {
+                steps += l->seqs[i].len;
+                for (size_t t = 0; t < l->seqs[i].len; t++) empty += l->seqs[i].events[t] == 0;
+            }
+            printf("%-7s %-6s %6zu %10zu %10zu %10zu %9.4f\n", rnn_kind_name((rnn_kind)k),
+                   rnn_split_name((rnn_split)s), ds.files[s], l->count, steps, ds.notes[s],
+                   steps ? (double)empty / (double)steps : 0.0);
+        }
+        if (k == RNN_KIND_MELODY || o.kind_set) {
+            printf("failed %zu\n", ds.n_failed);
+            for (size_t i = 0; i < ds.n_failed; i++)
+                printf("failed %s: %s\n", ds.failed[i].path, ds.failed[i].reason);
+        }
+        rnn_dataset_free(&ds);
+    }
+out:
+    free(o.pos);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    const char *name;
+    const char *summary;
+    const char *help;
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand */
+} command;
+
+static const command commands[] = {
+    {"notes", "print the notes of a MIDI file", notes_help, cmd_notes},
+    {"encode", "print the event sequences of a MIDI file", encode_help, cmd_encode},
+    {"stats", "corpus figures per split, and the files that failed", stats_help, cmd_stats},
+};
+
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void main_help(FILE *fp)
+{
+    fprintf(fp, "Usage: %s COMMAND [OPTIONS] ARGS\n\nCommands:\n", prog);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(fp, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(fp, "\n'%s COMMAND --help' describes one command.\n"
+                "Exit status: 0 success, 1 bad input, 2 bad usage.\n",
+            prog);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        main_help(stderr);
+        return EXIT_USAGE;
+    }
+    if (is_help(argv[1])) {
+        main_help(stdout);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        if (strcmp(argv[1], commands[i].name) != 0) continue;
+        for (int a = 2; a < argc; a++) {
+            if (strcmp(argv[a], "--") == 0) break;
+            if (is_help(argv[a])) {
+                fputs(commands[i].help, stdout);
+                return EXIT_OK;
+            }
+        }
+        return commands[i].run(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "%s: unknown command '%s'\n\n", prog, argv[1]);
+    main_help(stderr);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,1484 @@
+/* SPDX-License-Identifier: MIT */
+/* rnnmidi training: batched forward, backpropagation through time, AdamW and
+ * batching (contract in train.h).
+ *
+ * Letters: B lanes, T steps, E embedding, I layer input, H hidden, G gates,
+ * V vocabulary, L layers. Arrays are time-major: row t * B + b. */
+#include "train.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+/* ------------------------------------------------------------------------ */
+/* Random numbers: splitmix64, one 64-bit word of state. */
+
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static double rng_uniform(uint64_t *s)
+{
+    return (double)(rng_next(s) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static double rng_normal(uint64_t *s)
+{
+    double u1 = rng_uniform(s), u2 = rng_uniform(s);
+    if (u1 < 1e-300) u1 = 1e-300;
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+/* Uniform integer in [0, n). */
+static long rng_below(uint64_t *s, long n)
+{
+    return n <= 1 ? 0 : (long)(rng_next(s) % (uint64_t)n);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The trainer. */
+
+struct rnn_trainer {
+    rnn_model_config cfg;
+    int B, T, L, E, H, V, G, I0;
+
+    int n_tensors;
+    rnn_tensor_spec specs[RNN_MAX_TENSORS];
+    size_t offsets[RNN_MAX_TENSORS];
+    size_t n_params;
+    float *params, *grads, *m, *v; /* one allocation each, same layout */
+
+    /* offsets of the named tensors */
+    size_t o_embed, o_wih[RNN_MAX_LAYERS], o_whh[RNN_MAX_LAYERS], o_bih[RNN_MAX_LAYERS],
+        o_bhh[RNN_MAX_LAYERS], o_headw, o_headb;
+
+    /* activations of the last forward */
+    int32_t *inputs, *targets; /* (T, B) */
+    float *x0;                 /* (T, B, E) embedded input, E > 0 */
+    float *hs[RNN_MAX_LAYERS]; /* (T+1, B, H) outputs, row block 0 = carried-in h */
+    float *cs[RNN_MAX_LAYERS]; /* (T+1, B, H) LSTM cell states */
+    float *tc[RNN_MAX_LAYERS]; /* (T, B, H) LSTM tanh(c) */
+    float *gates[RNN_MAX_LAYERS]; /* (T, B, GH) gate activations */
+    float *hn[RNN_MAX_LAYERS];    /* (T, B, H) GRU W_hn h + b_hn */
+    float *drop[RNN_MAX_LAYERS + 1]; /* (T, B, H) dropout masks: layer inputs 1..L-1, head (L) */
+    float *xin[RNN_MAX_LAYERS + 1];  /* (T, B, H) dropped-out inputs (layers >= 1, head) */
+    const float *in[RNN_MAX_LAYERS + 1]; /* what each layer (and the head, L) read */
+    float *logits;                   /* (T, B, V) */
+    float *probs;                    /* (T, B, V) */
+    long count;                      /* counted targets of the last forward */
+    int dropped;                     /* the last forward applied dropout */
+
+    /* backward scratch */
+    float *dh;   /* (T, B, H) gradient of a layer's output */
+    float *dg;   /* (T, B, GH) gate pre-activation gradients (input side) */
+    float *dgh;  /* (T, B, GH) GRU: hidden side */
+    float *dx;   /* (T, B, max input) */
+    float *dhn;  /* (B, H) recurrent gradient into h_{t-1} */
+    float *dcn;  /* (B, H) recurrent gradient into c_{t-1} */
+    float *ghh;  /* (B, GH) GRU hidden projection of one step */
+
+    /* carried state */
+    float *state_h, *state_c; /* (L, B, H) */
+
+    float dropout;
+    uint64_t rng;
+};
+
+static void *xcalloc(size_t n, size_t size)
+{
+    if (n == 0) n = 1;
+    return calloc(n, size);
+}
+
+static int layout(rnn_trainer *tr)
+{
+    const rnn_model_config *c = &tr->cfg;
+    int n = 0;
+    size_t off = 0;
+#define ADD(nm, r, cc, nd)                                                                        \
+    do {                                                                                          \
+        rnn_tensor_spec *s = &tr->specs[n];                                                       \
+        snprintf(s->name, sizeof s->name, "%s", nm);                                              \
+        s->ndim = (nd);                                                                           \
+        s->shape[0] = (r);                                                                        \
+        s->shape[1] = (cc);                                                                       \
+        s->count = (size_t)(r) * (size_t)(cc);                                                    \
+        tr->offsets[n] = off;                                                                     \
+        off += s->count;                                                                          \
+        n++;                                                                                      \
+    } while (0)
+    char name[RNN_TENSOR_NAME_MAX];
+    int GH = tr->G * c->hidden;
+    if (c->embed > 0) {
+        tr->o_embed = off;
+        ADD("embed.weight", c->vocab, c->embed, 2);
+    }
+    for (int k = 0; k < c->layers; k++) {
+        int nin = k == 0 ? tr->I0 : c->hidden;
+        tr->o_wih[k] = off;
+        snprintf(name, sizeof name, "rnn.weight_ih_l%d", k);
+        ADD(name, GH, nin, 2);
+        tr->o_whh[k] = off;
+        snprintf(name, sizeof name, "rnn.weight_hh_l%d", k);
+        ADD(name, GH, c->hidden, 2);
+        tr->o_bih[k] = off;
+        snprintf(name, sizeof name, "rnn.bias_ih_l%d", k);
+        ADD(name, GH, 1, 1);
+        tr->o_bhh[k] = off;
+        snprintf(name, sizeof name, "rnn.bias_hh_l%d", k);
+        ADD(name, GH, 1, 1);
+    }
+    tr->o_headw = off;
+    ADD("head.weight", c->vocab, c->hidden, 2);
+    tr->o_headb = off;
+    ADD("head.bias", c->vocab, 1, 1);
+#undef ADD
+    tr->n_tensors = n;
+    tr->n_params = off;
+    return 0;
+}
+
+static int gates_of(rnn_cell cell)
+{
+    switch (cell) {
+    case RNN_CELL_RNN: return 1;
+    case RNN_CELL_LSTM: return 4;
+    case RNN_CELL_GRU: return 3;
+    }
+    return 0;
+}
+
+rnn_trainer *rnn_trainer_create(const rnn_model_config *cfg, int B, int T, char *err,
+                                size_t errlen)
+{
+    int G = gates_of(cfg->cell);
+    if (G == 0 || cfg->layers < 1 || cfg->layers > RNN_MAX_LAYERS || cfg->hidden < 1 ||
+        cfg->hidden > RNN_MAX_HIDDEN || cfg->embed < 0 || cfg->embed > RNN_MAX_EMBED ||
+        cfg->vocab < 2 || cfg->vocab > RNN_MAX_VOCAB) {
+        snprintf(err, errlen,
+                 "impossible model: cell %d, %d layers (1..%d), hidden %d (1..%d), embed %d "
+                 "(0..%d), vocabulary %d",
+                 (int)cfg->cell, cfg->layers, RNN_MAX_LAYERS, cfg->hidden, RNN_MAX_HIDDEN,
+                 cfg->embed, RNN_MAX_EMBED, cfg->vocab);
+        return NULL;
+    }
+    if (B < 1 || B > 65536 || T < 1 || T > 65536 || (double)B * T > 16777216.0) {
+        snprintf(err, errlen, "impossible window: batch %d, sequence length %d", B, T);
+        return NULL;
+    }
+    rnn_trainer *tr = calloc(1, sizeof *tr);
+    if (!tr) goto oom;
+    tr->cfg = *cfg;
+    tr->B = B;
+    tr->T = T;
+    tr->L = cfg->layers;
+    tr->E = cfg->embed;
+    tr->H = cfg->hidden;
+    tr->V = cfg->vocab;
+    tr->G = G;
+    tr->I0 = cfg->embed > 0 ? cfg->embed : cfg->vocab;
+    layout(tr);
+
+    size_t P = tr->n_params, TB = (size_t)T * B, BH = (size_t)B * tr->H, H = tr->H,
+           GH = (size_t)G * tr->H, L = tr->L;
+    size_t maxI = (size_t)(tr->I0 > tr->H ? tr->I0 : tr->H);
+    int ok = (tr->params = xcalloc(P, sizeof(float))) && (tr->grads = xcalloc(P, sizeof(float))) &&
+             (tr->m = xcalloc(P, sizeof(float))) && (tr->v = xcalloc(P, sizeof(float))) &&
+             (tr->inputs = xcalloc(TB, sizeof(int32_t))) &&
+             (tr->targets = xcalloc(TB, sizeof(int32_t))) &&
+             (tr->logits = xcalloc(TB * tr->V, sizeof(float))) &&
+             (tr->probs = xcalloc(TB * tr->V, sizeof(float))) &&
+             (tr->dh = xcalloc(TB * H, sizeof(float))) &&
+             (tr->dg = xcalloc(TB * GH, sizeof(float))) &&
+             (tr->dx = xcalloc(TB * maxI, sizeof(float))) &&
+             (tr->dhn = xcalloc(BH, sizeof(float))) && (tr->dcn = xcalloc(BH, sizeof(float))) &&
+             (tr->state_h = xcalloc(L * BH, sizeof(float))) &&
+             (tr->state_c = xcalloc(L * BH, sizeof(float)));
+    if (ok && tr->E > 0) ok = (tr->x0 = xcalloc(TB * tr->E, sizeof(float))) != NULL;
+    if (ok && cfg->cell == RNN_CELL_GRU)
+        ok = (tr->dgh = xcalloc(TB * GH, sizeof(float))) &&
+             (tr->ghh = xcalloc((size_t)B * GH, sizeof(float)));
+    for (int l = 0; ok && l < tr->L; l++) {
+        ok = (tr->hs[l] = xcalloc((TB + B) * H, sizeof(float))) &&
+             (tr->gates[l] = xcalloc(TB * GH, sizeof(float)));
+        if (ok && cfg->cell == RNN_CELL_LSTM)
+            ok = (tr->cs[l] = xcalloc((TB + B) * H, sizeof(float))) &&
+                 (tr->tc[l] = xcalloc(TB * H, sizeof(float)));
+        if (ok && cfg->cell == RNN_CELL_GRU) ok = (tr->hn[l] = xcalloc(TB * H, sizeof(float))) != NULL;
+    }
+    for (int l = 1; ok && l <= tr->L; l++)
+        ok = (tr->drop[l] = xcalloc(TB * H, sizeof(float))) &&
+             (tr->xin[l] = xcalloc(TB * H, sizeof(float)));
+    if (!ok) {
+        rnn_trainer_free(tr);
+        goto oom;
+    }
+    tr->rng = 0x5EEDull;
+    return tr;
+oom:
+    snprintf(err, errlen, "out of memory for the trainer (batch %d x %d steps, %d x %d %s)", B, T,
+             cfg->layers, cfg->hidden, cfg->cell == RNN_CELL_LSTM ? "lstm" : "cells");
+    return NULL;
+}
+
+void rnn_trainer_free(rnn_trainer *tr)
+{
+    if (!tr) return;
+    free(tr->params);
+    free(tr->grads);
+    free(tr->m);
+    free(tr->v);
+    free(tr->inputs);
+    free(tr->targets);
+    free(tr->x0);
+    for (int l = 0; l < RNN_MAX_LAYERS; l++) {
+        free(tr->hs[l]);
+        free(tr->cs[l]);
+        free(tr->tc[l]);
+        free(tr->gates[l]);
+        free(tr->hn[l]);
+    }
+    for (int l = 0; l <= RNN_MAX_LAYERS; l++) {
+        free(tr->drop[l]);
+        free(tr->xin[l]);
+    }
+    free(tr->logits);
+    free(tr->probs);
+    free(tr->dh);
+    free(tr->dg);
+    free(tr->dgh);
+    free(tr->dx);
+    free(tr->dhn);
+    free(tr->dcn);
+    free(tr->ghh);
+    free(tr->state_h);
+    free(tr->state_c);
+    free(tr);
+}
+
+const rnn_model_config *rnn_trainer_config(const rnn_trainer *tr)
+{
+    return &tr->cfg;
+}
+int rnn_trainer_lanes(const rnn_trainer *tr)
+{
+    return tr->B;
+}
+int rnn_trainer_window(const rnn_trainer *tr)
+{
+    return tr->T;
+}
+size_t rnn_trainer_num_params(const rnn_trainer *tr)
+{
+    return tr->n_params;
+}
+float *rnn_trainer_params(rnn_trainer *tr)
+{
+    return tr->params;
+}
+float *rnn_trainer_grads(rnn_trainer *tr)
+{
+    return tr->grads;
+}
+float *rnn_trainer_adam_m(rnn_trainer *tr)
+{
+    return tr->m;
+}
+float *rnn_trainer_adam_v(rnn_trainer *tr)
+{
+    return tr->v;
+}
+int rnn_trainer_num_tensors(const rnn_trainer *tr)
+{
+    return tr->n_tensors;
+}
+const rnn_tensor_spec *rnn_trainer_tensor_spec(const rnn_trainer *tr, int i)
+{
+    return i >= 0 && i < tr->n_tensors ? &tr->specs[i] : NULL;
+}
+float *rnn_trainer_tensor(rnn_trainer *tr, int i)
+{
+    return i >= 0 && i < tr->n_tensors ? tr->params + tr->offsets[i] : NULL;
+}
+float *rnn_trainer_grad_tensor(rnn_trainer *tr, int i)
+{
+    return i >= 0 && i < tr->n_tensors ? tr->grads + tr->offsets[i] : NULL;
+}
+
+void rnn_trainer_init_params(rnn_trainer *tr, uint64_t seed)
+{
+    uint64_t s = seed ^ 0xA5A5A5A55A5A5A5Aull;
+    double k = 1.0 / sqrt((double)tr->H);
+    for (int i = 0; i < tr->n_tensors; i++) {
+        float *p = tr->params + tr->offsets[i];
+        size_t n = tr->specs[i].count;
+        int embed = strcmp(tr->specs[i].name, "embed.weight") == 0;
+        for (size_t j = 0; j < n; j++)
+            p[j] = embed ? (float)rng_normal(&s) : (float)((2.0 * rng_uniform(&s) - 1.0) * k);
+    }
+    memset(tr->m, 0, tr->n_params * sizeof(float));
+    memset(tr->v, 0, tr->n_params * sizeof(float));
+}
+
+int rnn_trainer_load_model(rnn_trainer *tr, const rnn_model *model, char *err, size_t errlen)
+{
+    const rnn_model_config *c = rnn_model_get_config(model);
+    if (c->kind != tr->cfg.kind || c->cell != tr->cfg.cell || c->layers != tr->cfg.layers ||
+        c->embed != tr->cfg.embed || c->hidden != tr->cfg.hidden || c->vocab != tr->cfg.vocab) {
+        snprintf(err, errlen,
+                 "the preset is %s %s %d x %d (embed %d), the trainer wants %s %s %d x %d "
+                 "(embed %d)",
+                 rnn_kind_name(c->kind) ? rnn_kind_name(c->kind) : "?",
+                 rnn_cell_name(c->cell) ? rnn_cell_name(c->cell) : "?", c->layers, c->hidden,
+                 c->embed, rnn_kind_name(tr->cfg.kind) ? rnn_kind_name(tr->cfg.kind) : "?",
+                 rnn_cell_name(tr->cfg.cell) ? rnn_cell_name(tr->cfg.cell) : "?",
+                 tr->cfg.layers, tr->cfg.hidden, tr->cfg.embed);
+        return -1;
+    }
+    for (int i = 0; i < tr->n_tensors; i++) {
+        size_t n = 0;
+        const float *src = rnn_model_tensor(model, tr->specs[i].name, &n);
+        if (!src || n != tr->specs[i].count) {
+            snprintf(err, errlen, "the preset has no tensor %s of %zu values",
+                     tr->specs[i].name, tr->specs[i].count);
+            return -1;
+        }
+        memcpy(tr->params + tr->offsets[i], src, n * sizeof(float));
+    }
+    return 0;
+}
+
+void rnn_trainer_set_dropout(rnn_trainer *tr, float p, uint64_t seed)
+{
+    tr->dropout = p > 0 && p < 1 ? p : 0;
+    tr->rng = seed;
+}
+
+void rnn_trainer_reset_state(rnn_trainer *tr)
+{
+    size_t n = (size_t)tr->L * tr->B * tr->H;
+    memset(tr->state_h, 0, n * sizeof(float));
+    memset(tr->state_c, 0, n * sizeof(float));
+}
+
+void rnn_trainer_reset_lane(rnn_trainer *tr, int b)
+{
+    if (b < 0 || b >= tr->B) return;
+    for (int l = 0; l < tr->L; l++) {
+        size_t o = ((size_t)l * tr->B + b) * tr->H;
+        memset(tr->state_h + o, 0, tr->H * sizeof(float));
+        memset(tr->state_c + o, 0, tr->H * sizeof(float));
+    }
+}
+
+size_t rnn_trainer_state_size(const rnn_trainer *tr)
+{
+    return 2 * (size_t)tr->L * tr->B * tr->H;
+}
+
+void rnn_trainer_state_get(const rnn_trainer *tr, float *dst)
+{
+    size_t n = (size_t)tr->L * tr->B * tr->H;
+    memcpy(dst, tr->state_h, n * sizeof(float));
+    memcpy(dst + n, tr->state_c, n * sizeof(float));
+}
+
+void rnn_trainer_state_set(rnn_trainer *tr, const float *src)
+{
+    size_t n = (size_t)tr->L * tr->B * tr->H;
+    memcpy(tr->state_h, src, n * sizeof(float));
+    memcpy(tr->state_c, src + n, n * sizeof(float));
+}
+
+uint64_t rnn_trainer_rng_get(const rnn_trainer *tr)
+{
+    return tr->rng;
+}
+
+void rnn_trainer_rng_set(rnn_trainer *tr, uint64_t s)
+{
+    tr->rng = s;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Pointwise kernels. */
+
+static inline float sigmoidf_(float x)
+{
+    return 1.0f / (1.0f + expf(-x));
+}
+
+/* out (N, C) += bias (C) on every row */
+static void add_bias(float *out, const float *bias, size_t N, int C)
+{
+    for (size_t r = 0; r < N; r++) {
+        float *o = out + r * C;
+        for (int c = 0; c < C; c++) o[c] += bias[c];
+    }
+}
+
+/* dbias (C) += column sums of d (N, C) */
+static void bias_backward(float *dbias, const float *d, size_t N, int C)
+{
+    for (size_t r = 0; r < N; r++) {
+        const float *row = d + r * C;
+        for (int c = 0; c < C; c++) dbias[c] += row[c];
+    }
+}
+
+/* A dropout mask (values 0 or 1/(1-p)) and out = in * mask. */
+static void dropout_forward(float *out, float *mask, const float *in, size_t n, float p,
+                            uint64_t *rng)
+{
+    float keep = 1.0f / (1.0f - p);
+    for (size_t i = 0; i < n;) {
+        uint64_t r = rng_next(rng);
+        /* four 16-bit draws per 64-bit word */
+        for (int k = 0; k < 4 && i < n; k++, i++) {
+            float u = (float)((r >> (16 * k)) & 0xFFFF) * (1.0f / 65536.0f);
+            mask[i] = u < p ? 0.0f : keep;
+            out[i] = in[i] * mask[i];
+        }
+    }
+}
+
+/* One step of the cell, in place on the gate pre-activations g (B, GH) which
+ * already hold W_ih x + b_ih (+ W_hh h + b_hh for RNN and LSTM). */
+static void lstm_point(float *g, const float *cprev, float *c, float *tc, float *h, int B, int H)
+{
+    for (int b = 0; b < B; b++) {
+        float *gi = g + (size_t)b * 4 * H, *gf = gi + H, *gg = gf + H, *go = gg + H;
+        const float *cp = cprev + (size_t)b * H;
+        float *cb = c + (size_t)b * H, *tb = tc + (size_t)b * H, *hb = h + (size_t)b * H;
+        for (int j = 0; j < H; j++) {
+            float i = sigmoidf_(gi[j]), f = sigmoidf_(gf[j]), gv = tanhf(gg[j]),
+                  o = sigmoidf_(go[j]);
+            float cv = f * cp[j] + i * gv, t = tanhf(cv);
+            gi[j] = i;
+            gf[j] = f;
+            gg[j] = gv;
+            go[j] = o;
+            cb[j] = cv;
+            tb[j] = t;
+            hb[j] = o * t;
+        }
+    }
+}
+
+static void rnn_point(float *g, float *h, int B, int H)
+{
+    for (size_t j = 0; j < (size_t)B * H; j++) {
+        g[j] = tanhf(g[j]);
+        h[j] = g[j];
+    }
+}
+
+/* g (B, 3H) holds W_ih x + b_ih; ghh (B, 3H) W_hh h + b_hh. */
+static void gru_point(float *g, const float *ghh, const float *hprev, float *hn, float *h, int B,
+                      int H)
+{
+    for (int b = 0; b < B; b++) {
+        float *gr = g + (size_t)b * 3 * H, *gz = gr + H, *gn = gz + H;
+        const float *hr = ghh + (size_t)b * 3 * H, *hz = hr + H, *hnn = hz + H;
+        const float *hp = hprev + (size_t)b * H;
+        float *hnb = hn + (size_t)b * H, *hb = h + (size_t)b * H;
+        for (int j = 0; j < H; j++) {
+            float r = sigmoidf_(gr[j] + hr[j]), z = sigmoidf_(gz[j] + hz[j]);
+            float n = tanhf(gn[j] + r * hnn[j]);
+            gr[j] = r;
+            gz[j] = z;
+            gn[j] = n;
+            hnb[j] = hnn[j];
+            hb[j] = (1.0f - z) * n + z * hp[j];
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Forward. */
+
+static void layer_forward(rnn_trainer *tr, int l)
+{
+    const int B = tr->B, T = tr->T, H = tr->H, G = tr->G, GH = G * H;
+    const size_t TB = (size_t)T * B, BH = (size_t)B * H;
+    const float *wih = tr->params + tr->o_wih[l], *whh = tr->params + tr->o_whh[l];
+    const float *bih = tr->params + tr->o_bih[l], *bhh = tr->params + tr->o_bhh[l];
+    float *gates = tr->gates[l], *hs = tr->hs[l];
+
+    /* the input projection of the whole window in one product: (TB, GH) */
+    if (l == 0 && tr->E == 0) {
+        for (size_t r = 0; r < TB; r++) {
+            int x = tr->inputs[r];
+            float *gr = gates + r * GH;
+            for (int k = 0; k < GH; k++) gr[k] = wih[(size_t)k * tr->V + x];
+        }
+    } else {
+        int nin = l == 0 ? tr->E : H;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)TB, GH, nin, 1.0f, tr->in[l], nin,
+                    wih, nin, 0.0f, gates, GH);
+    }
+    add_bias(gates, bih, TB, GH);
+    if (tr->cfg.cell != RNN_CELL_GRU) add_bias(gates, bhh, TB, GH);
+
+    memcpy(hs, tr->state_h + (size_t)l * BH, BH * sizeof(float));
+    if (tr->cfg.cell == RNN_CELL_LSTM)
+        memcpy(tr->cs[l], tr->state_c + (size_t)l * BH, BH * sizeof(float));
+
+    for (int t = 0; t < T; t++) {
+        float *g = gates + (size_t)t * B * GH;
+        const float *hprev = hs + (size_t)t * BH;
+        float *h = hs + (size_t)(t + 1) * BH;
+        switch (tr->cfg.cell) {
+        case RNN_CELL_LSTM:
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, GH, H, 1.0f, hprev, H, whh, H,
+                        1.0f, g, GH);
+            lstm_point(g, tr->cs[l] + (size_t)t * BH, tr->cs[l] + (size_t)(t + 1) * BH,
+                       tr->tc[l] + (size_t)t * BH, h, B, H);
+            break;
+        case RNN_CELL_RNN:
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, GH, H, 1.0f, hprev, H, whh, H,
+                        1.0f, g, GH);
+            rnn_point(g, h, B, H);
+            break;
+        case RNN_CELL_GRU:
+            for (int b = 0; b < B; b++) memcpy(tr->ghh + (size_t)b * GH, bhh, GH * sizeof(float));
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, GH, H, 1.0f, hprev, H, whh, H,
+                        1.0f, tr->ghh, GH);
+            gru_point(g, tr->ghh, hprev, tr->hn[l] + (size_t)t * BH, h, B, H);
+            break;
+        }
+    }
+    memcpy(tr->state_h + (size_t)l * BH, hs + TB * H, BH * sizeof(float));
+    if (tr->cfg.cell == RNN_CELL_LSTM)
+        memcpy(tr->state_c + (size_t)l * BH, tr->cs[l] + TB * H, BH * sizeof(float));
+}
+
+double rnn_trainer_forward(rnn_trainer *tr, const int32_t *inputs, const int32_t *targets,
+                           int training, long *count, long *correct)
+{
+    const int B = tr->B, T = tr->T, H = tr->H, V = tr->V, E = tr->E;
+    const size_t TB = (size_t)T * B;
+    for (size_t r = 0; r < TB; r++) {
+        int x = inputs[r];
+        tr->inputs[r] = x >= 0 && x < V ? x : 0;
+        tr->targets[r] = targets[r] < V ? targets[r] : -1;
+    }
+    tr->dropped = training && tr->dropout > 0;
+
+    if (E > 0) {
+        const float *emb = tr->params + tr->o_embed;
+        for (size_t r = 0; r < TB; r++)
+            memcpy(tr->x0 + r * E, emb + (size_t)tr->inputs[r] * E, E * sizeof(float));
+        tr->in[0] = tr->x0;
+    } else {
+        tr->in[0] = NULL;
+    }
+    for (int l = 0; l < tr->L; l++) {
+        if (l > 0) {
+            const float *below = tr->hs[l - 1] + (size_t)B * H;
+            if (tr->dropped) {
+                dropout_forward(tr->xin[l], tr->drop[l], below, TB * H, tr->dropout, &tr->rng);
+                tr->in[l] = tr->xin[l];
+            } else {
+                tr->in[l] = below;
+            }
+        }
+        layer_forward(tr, l);
+    }
+    const float *top = tr->hs[tr->L - 1] + (size_t)B * H;
+    if (tr->dropped) {
+        dropout_forward(tr->xin[tr->L], tr->drop[tr->L], top, TB * H, tr->dropout, &tr->rng);
+        top = tr->xin[tr->L];
+    }
+    tr->in[tr->L] = top;
+
+    /* head: logits (TB, V) = top (TB, H) W^T + b */
+    for (size_t r = 0; r < TB; r++)
+        memcpy(tr->logits + r * V, tr->params + tr->o_headb, V * sizeof(float));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)TB, V, H, 1.0f, top, H,
+                tr->params + tr->o_headw, H, 1.0f, tr->logits, V);
+
+    /* softmax and cross-entropy */
+    double nll = 0;
+    long n = 0, hit = 0;
+    for (size_t r = 0; r < TB; r++) {
+        const float *z = tr->logits + r * V;
+        float *p = tr->probs + r * V;
+        float mx = z[0];
+        int arg = 0;
+        for (int k = 1; k < V; k++)
+            if (z[k] > mx) {
+                mx = z[k];
+                arg = k;
+            }
+        float sum = 0;
+        for (int k = 0; k < V; k++) {
+            p[k] = expf(z[k] - mx);
+            sum += p[k];
+        }
+        float inv = 1.0f / sum;
+        for (int k = 0; k < V; k++) p[k] *= inv;
+        int y = tr->targets[r];
+        if (y >= 0) {
+            nll += (double)logf(sum) + (double)mx - (double)z[y];
+            n++;
+            hit += arg == y;
+        }
+    }
+    tr->count = n;
+    if (count) *count = n;
+    if (correct) *correct = hit;
+    return nll;
+}
+
+const float *rnn_trainer_logits(const rnn_trainer *tr)
+{
+    return tr->logits;
+}
+
+void rnn_trainer_zero_grad(rnn_trainer *tr)
+{
+    memset(tr->grads, 0, tr->n_params * sizeof(float));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Backward. */
+
+/* BPTT through layer l: tr->dh holds the gradient of its outputs (TB, H).
+ * Fills tr->dg (and tr->dgh for GRU) with the gate gradients, and the
+ * weight gradients. */
+static void layer_backward(rnn_trainer *tr, int l)
+{
+    const int B = tr->B, T = tr->T, H = tr->H, G = tr->G, GH = G * H;
+    const size_t TB = (size_t)T * B, BH = (size_t)B * H;
+    const float *whh = tr->params + tr->o_whh[l];
+    float *dwih = tr->grads + tr->o_wih[l], *dwhh = tr->grads + tr->o_whh[l];
+    float *dbih = tr->grads + tr->o_bih[l], *dbhh = tr->grads + tr->o_bhh[l];
+    const float *gates = tr->gates[l], *hs = tr->hs[l];
+    float *dhn = tr->dhn, *dcn = tr->dcn;
+    int gru = tr->cfg.cell == RNN_CELL_GRU;
+    float *dgh = gru ? tr->dgh : tr->dg; /* hidden-side gate gradients */
+
+    memset(dhn, 0, BH * sizeof(float));
+    memset(dcn, 0, BH * sizeof(float));
+    for (int t = T - 1; t >= 0; t--) {
+        const float *g = gates + (size_t)t * B * GH;
+        float *dg = tr->dg + (size_t)t * B * GH;
+        const float *dhout = tr->dh + (size_t)t * BH;
+        const float *hprev = hs + (size_t)t * BH;
+        switch (tr->cfg.cell) {
+        case RNN_CELL_LSTM: {
+            const float *cprev = tr->cs[l] + (size_t)t * BH, *tc = tr->tc[l] + (size_t)t * BH;
+            for (int b = 0; b < B; b++) {
+                const float *gi = g + (size_t)b * GH, *gf = gi + H, *gg = gf + H, *go = gg + H;
+                float *di = dg + (size_t)b * GH, *df = di + H, *dgg = df + H, *dout = dgg + H;
+                const float *dhb = dhout + (size_t)b * H, *cp = cprev + (size_t)b * H,
+                            *tcb = tc + (size_t)b * H;
+                float *dhnb = dhn + (size_t)b * H, *dcnb = dcn + (size_t)b * H;
+                for (int j = 0; j < H; j++) {
+                    float dh = dhb[j] + dhnb[j];
+                    float i = gi[j], f = gf[j], gv = gg[j], o = go[j], t2 = tcb[j];
+                    float dc = dcnb[j] + dh * o * (1.0f - t2 * t2);
+                    di[j] = dc * gv * i * (1.0f - i);
+                    df[j] = dc * cp[j] * f * (1.0f - f);
+                    dgg[j] = dc * i * (1.0f - gv * gv);
+                    dout[j] = dh * t2 * o * (1.0f - o);
+                    dcnb[j] = dc * f;
+                }
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, GH, 1.0f, dg, GH, whh, H,
+                        0.0f, dhn, H);
+            break;
+        }
+        case RNN_CELL_RNN:
+            for (size_t j = 0; j < BH; j++) {
+                float dh = dhout[j] + dhn[j], h = g[j];
+                dg[j] = dh * (1.0f - h * h);
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, GH, 1.0f, dg, GH, whh, H,
+                        0.0f, dhn, H);
+            break;
+        case RNN_CELL_GRU: {
+            float *dgt = dgh + (size_t)t * B * GH;
+            const float *hn = tr->hn[l] + (size_t)t * BH;
+            for (int b = 0; b < B; b++) {
+                const float *gr = g + (size_t)b * GH, *gz = gr + H, *gn = gz + H;
+                float *dr = dg + (size_t)b * GH, *dz = dr + H, *dn = dz + H;
+                float *hdr = dgt + (size_t)b * GH, *hdz = hdr + H, *hdn = hdz + H;
+                const float *dhb = dhout + (size_t)b * H, *hp = hprev + (size_t)b * H,
+                            *hnb = hn + (size_t)b * H;
+                float *dhnb = dhn + (size_t)b * H;
+                for (int j = 0; j < H; j++) {
+                    float dh = dhb[j] + dhnb[j];
+                    float r = gr[j], z = gz[j], n = gn[j];
+                    float dan = dh * (1.0f - z) * (1.0f - n * n);
+                    float dar = dan * hnb[j] * r * (1.0f - r);
+                    float daz = dh * (hp[j] - n) * z * (1.0f - z);
+                    dr[j] = hdr[j] = dar;
+                    dz[j] = hdz[j] = daz;
+                    dn[j] = dan;
+                    hdn[j] = dan * r;
+                    dhnb[j] = dh * z; /* the direct path of h' = (1-z) n + z h */
+                }
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, GH, 1.0f, dgt, GH, whh, H,
+                        1.0f, dhn, H);
+            break;
+        }
+        }
+    }
+    /* weight gradients of the whole window, one product each */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, GH, H, (int)TB, 1.0f, dgh, GH, hs, H,
+                1.0f, dwhh, H);
+    bias_backward(dbhh, dgh, TB, GH);
+    bias_backward(dbih, tr->dg, TB, GH);
+    if (l == 0 && tr->E == 0) {
+        for (size_t r = 0; r < TB; r++) {
+            int x = tr->inputs[r];
+            const float *d = tr->dg + r * GH;
+            for (int k = 0; k < GH; k++) dwih[(size_t)k * tr->V + x] += d[k];
+        }
+    } else {
+        int nin = l == 0 ? tr->E : H;
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, GH, nin, (int)TB, 1.0f, tr->dg, GH,
+                    tr->in[l], nin, 1.0f, dwih, nin);
+    }
+}
+
+void rnn_trainer_backward(rnn_trainer *tr)
+{
+    const int B = tr->B, T = tr->T, H = tr->H, V = tr->V, G = tr->G, GH = G * H;
+    const size_t TB = (size_t)T * B;
+    if (tr->count == 0) return;
+    float scale = 1.0f / (float)tr->count;
+
+    /* dlogits into probs: (p - onehot) / count, zero for uncounted rows */
+    float *dlog = tr->probs;
+    for (size_t r = 0; r < TB; r++) {
+        float *d = dlog + r * V;
+        int y = tr->targets[r];
+        if (y < 0) {
+            memset(d, 0, V * sizeof(float));
+            continue;
+        }
+        d[y] -= 1.0f;
+        for (int k = 0; k < V; k++) d[k] *= scale;
+    }
+    bias_backward(tr->grads + tr->o_headb, dlog, TB, V);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, H, (int)TB, 1.0f, dlog, V,
+                tr->in[tr->L], H, 1.0f, tr->grads + tr->o_headw, H);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)TB, H, V, 1.0f, dlog, V,
+                tr->params + tr->o_headw, H, 0.0f, tr->dh, H);
+    if (tr->dropped) {
+        const float *mask = tr->drop[tr->L];
+        for (size_t j = 0; j < TB * H; j++) tr->dh[j] *= mask[j];
+    }
+
+    for (int l = tr->L - 1; l >= 0; l--) {
+        layer_backward(tr, l);
+        if (l == 0 && tr->E == 0) break;
+        int nin = l == 0 ? tr->E : H;
+        const float *wih = tr->params + tr->o_wih[l];
+        float *dx = l == 0 ? tr->dx : tr->dh; /* dh is free again after the layer's pass */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)TB, nin, GH, 1.0f, tr->dg, GH,
+                    wih, nin, 0.0f, dx, nin);
+        if (l > 0 && tr->dropped) {
+            const float *mask = tr->drop[l];
+            for (size_t j = 0; j < TB * H; j++) dx[j] *= mask[j];
+        }
+        if (l == 0) {
+            float *demb = tr->grads + tr->o_embed;
+            for (size_t r = 0; r < TB; r++) {
+                float *d = demb + (size_t)tr->inputs[r] * nin;
+                const float *s = dx + r * nin;
+                for (int k = 0; k < nin; k++) d[k] += s[k];
+            }
+        }
+    }
+    tr->count = 0; /* the probabilities now hold the logit gradients */
+}
+
+double rnn_trainer_clip_grad(rnn_trainer *tr, double max_norm)
+{
+    double ss = 0;
+    for (size_t i = 0; i < tr->n_params; i++) ss += (double)tr->grads[i] * tr->grads[i];
+    double norm = sqrt(ss);
+    if (max_norm > 0 && norm > max_norm) {
+        /* PyTorch's clip_grad_norm_: coef = max_norm / (norm + 1e-6) */
+        float coef = (float)(max_norm / (norm + 1e-6));
+        for (size_t i = 0; i < tr->n_params; i++) tr->grads[i] *= coef;
+    }
+    return norm;
+}
+
+void rnn_trainer_adamw(rnn_trainer *tr, float lr, float beta1, float beta2, float eps,
+                       float weight_decay, long step)
+{
+    double bc1 = 1.0 - pow(beta1, (double)step), bc2 = 1.0 - pow(beta2, (double)step);
+    float step_size = (float)(lr / bc1), bc2s = (float)sqrt(bc2);
+    float decay = 1.0f - lr * weight_decay;
+    float *p = tr->params, *g = tr->grads, *m = tr->m, *v = tr->v;
+    for (size_t i = 0; i < tr->n_params; i++) {
+        p[i] *= decay;
+        m[i] = beta1 * m[i] + (1.0f - beta1) * g[i];
+        v[i] = beta2 * v[i] + (1.0f - beta2) * g[i] * g[i];
+        float denom = sqrtf(v[i]) / bc2s + eps;
+        p[i] -= step_size * m[i] / denom;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Batching. */
+
+typedef struct {
+    int32_t seq; /* -1: no sequence */
+    int32_t k;   /* transposition */
+    int64_t pos; /* first input of the next window */
+} lane;
+
+struct rnn_batcher {
+    const rnn_seq_list *seqs;
+    rnn_kind kind;
+    int B, T, random, transpose;
+    uint64_t rng;
+    int32_t *order; /* shuffled (or plain) sequence order */
+    size_t n, next; /* sequences, next place in order */
+    lane *lanes;
+    int32_t *scratch; /* a whole sequence, to check a transposition */
+    int32_t *window;  /* T + 1 events */
+    size_t maxlen;
+};
+
+static void shuffle(rnn_batcher *bt)
+{
+    for (size_t i = bt->n; i > 1; i--) {
+        size_t j = (size_t)rng_below(&bt->rng, (long)i);
+        int32_t t = bt->order[i - 1];
+        bt->order[i - 1] = bt->order[j];
+        bt->order[j] = t;
+    }
+}
+
+rnn_batcher *rnn_batcher_create(const rnn_seq_list *seqs, rnn_kind kind, int B, int T,
+                                int random, int transpose, uint64_t seed)
+{
+    if (B < 1 || T < 1) return NULL;
+    rnn_batcher *bt = calloc(1, sizeof *bt);
+    if (!bt) return NULL;
+    bt->seqs = seqs;
+    bt->kind = kind;
+    bt->B = B;
+    bt->T = T;
+    bt->random = random;
+    bt->transpose = kind == RNN_KIND_MELODY && transpose > 0 ? transpose : 0;
+    bt->rng = seed ^ 0x0BA7C4E5ull;
+    for (size_t i = 0; i < seqs->count; i++)
+        if (seqs->seqs[i].len >= 2) bt->n++;
+    for (size_t i = 0; i < seqs->count; i++)
+        if (seqs->seqs[i].len > bt->maxlen) bt->maxlen = seqs->seqs[i].len;
+    bt->order = xcalloc(bt->n, sizeof(int32_t));
+    bt->lanes = xcalloc((size_t)B, sizeof(lane));
+    bt->window = xcalloc((size_t)T + 1, sizeof(int32_t));
+    bt->scratch = bt->transpose ? xcalloc(bt->maxlen, sizeof(int32_t)) : NULL;
+    if (!bt->order || !bt->lanes || !bt->window || (bt->transpose && !bt->scratch) ||
+        (random && bt->n == 0) || seqs->count > INT32_MAX) {
+        rnn_batcher_free(bt);
+        return NULL;
+    }
+    size_t j = 0;
+    for (size_t i = 0; i < seqs->count; i++)
+        if (seqs->seqs[i].len >= 2) bt->order[j++] = (int32_t)i;
+    if (random) shuffle(bt);
+    for (int b = 0; b < B; b++) bt->lanes[b].seq = -1;
+    return bt;
+}
+
+void rnn_batcher_free(rnn_batcher *bt)
+{
+    if (!bt) return;
+    free(bt->order);
+    free(bt->lanes);
+    free(bt->scratch);
+    free(bt->window);
+    free(bt);
+}
+
+/* Give lane b its next sequence; 0 when an ordered batcher has none left. */
+static int lane_start(rnn_batcher *bt, lane *ln)
+{
+    if (bt->next >= bt->n) {
+        if (!bt->random) {
+            ln->seq = -1;
+            return 0;
+        }
+        shuffle(bt);
+        bt->next = 0;
+    }
+    ln->seq = bt->order[bt->next++];
+    ln->pos = 0;
+    ln->k = 0;
+    if (!bt->random) return 1;
+    const rnn_seq *s = &bt->seqs->seqs[ln->seq];
+    long room = (long)s->len - 1;
+    ln->pos = rng_below(&bt->rng, room < bt->T ? room : bt->T);
+    if (bt->transpose) {
+        int k = (int)rng_below(&bt->rng, 2L * bt->transpose + 1) - bt->transpose;
+        if (k != 0) {
+            memcpy(bt->scratch, s->events, s->len * sizeof(int32_t));
+            if (rnn_transpose_melody(bt->scratch, s->len, k) == 0) ln->k = k;
+        }
+    }
+    return 1;
+}
+
+long rnn_batcher_next(rnn_batcher *bt, rnn_trainer *tr, int32_t *inputs, int32_t *targets)
+{
+    const int B = bt->B, T = bt->T;
+    long counted = 0;
+    for (int b = 0; b < B; b++) {
+        lane *ln = &bt->lanes[b];
+        if (ln->seq < 0 || ln->pos + 1 >= (int64_t)bt->seqs->seqs[ln->seq].len) {
+            if (ln->seq < 0 && !bt->random && bt->next >= bt->n) {
+                /* an exhausted ordered lane stays idle */
+            } else {
+                lane_start(bt, ln);
+                if (tr) rnn_trainer_reset_lane(tr, b);
+            }
+        }
+        if (ln->seq < 0) {
+            for (int t = 0; t < T; t++) {
+                inputs[(size_t)t * B + b] = 0;
+                targets[(size_t)t * B + b] = -1;
+            }
+            continue;
+        }
+        const rnn_seq *s = &bt->seqs->seqs[ln->seq];
+        int64_t avail = (int64_t)s->len - ln->pos; /* events from pos */
+        int n = avail > T + 1 ? T + 1 : (int)avail;
+        memcpy(bt->window, s->events + ln->pos, (size_t)n * sizeof(int32_t));
+        if (ln->k) rnn_transpose_melody(bt->window, (size_t)n, ln->k);
+        for (int t = 0; t < T; t++) {
+            size_t r = (size_t)t * B + b;
+            inputs[r] = t < n ? bt->window[t] : 0;
+            targets[r] = t + 1 < n ? bt->window[t + 1] : -1;
+            counted += t + 1 < n;
+        }
+        ln->pos += T;
+    }
+    return counted;
+}
+
+#define BATCHER_MAGIC 0x42544348u
+
+size_t rnn_batcher_state_size(const rnn_batcher *bt)
+{
+    return 5 * sizeof(uint64_t) + bt->n * sizeof(int32_t) + (size_t)bt->B * sizeof(lane);
+}
+
+void rnn_batcher_state_save(const rnn_batcher *bt, void *dst)
+{
+    uint64_t head[5] = {BATCHER_MAGIC, bt->n, (uint64_t)bt->B, bt->rng, bt->next};
+    unsigned char *p = dst;
+    memcpy(p, head, sizeof head);
+    p += sizeof head;
+    memcpy(p, bt->order, bt->n * sizeof(int32_t));
+    p += bt->n * sizeof(int32_t);
+    memcpy(p, bt->lanes, (size_t)bt->B * sizeof(lane));
+}
+
+int rnn_batcher_state_load(rnn_batcher *bt, const void *src, size_t size)
+{
+    if (size != rnn_batcher_state_size(bt)) return -1;
+    uint64_t head[5];
+    memcpy(head, src, sizeof head);
+    if (head[0] != BATCHER_MAGIC || head[1] != bt->n || head[2] != (uint64_t)bt->B ||
+        head[4] > bt->n)
+        return -1;
+    const unsigned char *p = (const unsigned char *)src + sizeof head;
+    int32_t *order = malloc(bt->n ? bt->n * sizeof(int32_t) : 1);
+    lane *lanes = malloc((size_t)bt->B * sizeof(lane));
+    if (!order || !lanes) {
+        free(order);
+        free(lanes);
+        return -1;
+    }
+    memcpy(order, p, bt->n * sizeof(int32_t));
+    memcpy(lanes, p + bt->n * sizeof(int32_t), (size_t)bt->B * sizeof(lane));
+    for (size_t i = 0; i < bt->n; i++)
+        if (order[i] < 0 || (size_t)order[i] >= bt->seqs->count) goto bad;
+    for (int b = 0; b < bt->B; b++)
+        if (lanes[b].seq >= (int32_t)bt->seqs->count || lanes[b].seq < -1 || lanes[b].pos < 0 ||
+            lanes[b].k < -127 || lanes[b].k > 127)
+            goto bad;
+    memcpy(bt->order, order, bt->n * sizeof(int32_t));
+    memcpy(bt->lanes, lanes, (size_t)bt->B * sizeof(lane));
+    bt->next = (size_t)head[4];
+    bt->rng = head[3];
+    free(order);
+    free(lanes);
+    return 0;
+bad:
+    free(order);
+    free(lanes);
+    return -1;
+}
+
+double rnn_trainer_evaluate(rnn_trainer *tr, const rnn_seq_list *seqs, rnn_kind kind,
+                            double *accuracy, long *steps)
+{
+    const size_t TB = (size_t)tr->T * tr->B;
+    rnn_batcher *bt = rnn_batcher_create(seqs, kind, tr->B, tr->T, 0, 0, 0);
+    int32_t *in = malloc(TB * sizeof(int32_t)), *tg = malloc(TB * sizeof(int32_t));
+    double nll = 0;
+    long n = 0, hit = 0;
+    if (bt && in && tg) {
+        rnn_trainer_reset_state(tr);
+        while (rnn_batcher_next(bt, tr, in, tg) > 0) {
+            long c = 0, h = 0;
+            nll += rnn_trainer_forward(tr, in, tg, 0, &c, &h);
+            n += c;
+            hit += h;
+        }
+    }
+    tr->count = 0;
+    rnn_batcher_free(bt);
+    free(in);
+    free(tg);
+    if (accuracy) *accuracy = n ? (double)hit / n : 0;
+    if (steps) *steps = n;
+    return n ? nll / n : -1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* OpenBLAS. */
+
+const char *rnn_blas_corename(void)
+{
+    const char *s = openblas_get_corename();
+    return s ? s : "unknown";
+}
+
+int rnn_blas_is_fallback(void)
+{
+    const char *s = rnn_blas_corename();
+    return strcasecmp(s, "Prescott") == 0 || strcasecmp(s, "Core2") == 0 ||
+           strcasecmp(s, "Katmai") == 0;
+}
+
+void rnn_blas_set_threads(int n)
+{
+    openblas_set_num_threads(n > 0 ? n : 1);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The training run. */
+
+void rnn_train_options_default(rnn_train_options *o, rnn_kind kind)
+{
+    memset(o, 0, sizeof *o);
+    o->cfg.kind = kind;
+    o->cfg.steps_per_quarter = RNN_DEFAULT_STEPS_PER_QUARTER;
+    o->cfg.cell = RNN_CELL_LSTM;
+    o->cfg.layers = 2;
+    o->cfg.embed = 64;
+    o->cfg.hidden = 256;
+    o->cfg.vocab = rnn_kind_vocab(kind);
+    o->batch = 64;
+    o->seq_len = 64;
+    o->lr = 2e-3f;
+    o->lr_min_ratio = 0.05f;
+    o->warmup = 200;
+    o->beta1 = 0.9f;
+    o->beta2 = 0.999f;
+    o->eps = 1e-8f;
+    o->clip = 1.0f;
+    o->dropout = 0.25f;
+    o->weight_decay = 0.01f;
+    o->transpose = kind == RNN_KIND_MELODY ? 5 : 0;
+    o->epochs = 20;
+    o->patience = 3;
+    o->seed = 1;
+    o->checkpoint_seconds = 300;
+}
+
+double rnn_train_lr(const rnn_train_options *o, long step, long total)
+{
+    if (o->warmup > 0 && step < o->warmup) return o->lr * (double)(step + 1) / (double)o->warmup;
+    if (total <= o->warmup) return o->lr;
+    double x = (double)(step - o->warmup) / (double)(total - o->warmup);
+    if (x > 1) x = 1;
+    double lo = o->lr * o->lr_min_ratio;
+    return lo + 0.5 * (o->lr - lo) * (1.0 + cos(3.141592653589793 * x));
+}
+
+typedef struct {
+    long step;
+    int epoch, bad_epochs;
+    double best_valid, seconds;
+} run_progress;
+
+#define CKPT_MAGIC "RNNCKPT\x01"
+
+static int write_all(FILE *f, const void *p, size_t n, uLong *crc)
+{
+    *crc = crc32(*crc, p, (uInt)n);
+    return fwrite(p, 1, n, f) == n ? 0 : -1;
+}
+
+static int write_checkpoint(const char *path, const rnn_train_options *o, rnn_trainer *tr,
+                            const rnn_batcher *bt, const float *best, const run_progress *pr,
+                            char *err, size_t errlen)
+{
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 8);
+    size_t bsz = rnn_batcher_state_size(bt), ssz = rnn_trainer_state_size(tr);
+    void *bstate = malloc(bsz);
+    float *state = malloc(ssz * sizeof(float));
+    if (!tmp || !bstate || !state) {
+        free(tmp);
+        free(bstate);
+        free(state);
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    snprintf(tmp, plen + 8, "%s.tmp", path);
+    rnn_batcher_state_save(bt, bstate);
+    rnn_trainer_state_get(tr, state);
+    FILE *f = fopen(tmp, "wb");
+    int rc = -1;
+    if (f) {
+        uLong crc = crc32(0, NULL, 0);
+        int32_t head[12] = {(int32_t)o->cfg.kind, o->cfg.steps_per_quarter, (int32_t)o->cfg.cell,
+                            o->cfg.layers, o->cfg.embed, o->cfg.hidden, o->cfg.vocab, o->batch,
+                            o->seq_len, pr->epoch, pr->bad_epochs, 0};
+        int64_t nums[5] = {(int64_t)o->seed, pr->step, (int64_t)rnn_trainer_num_params(tr),
+                           (int64_t)ssz, (int64_t)bsz};
+        double d[2] = {pr->best_valid, pr->seconds};
+        uint64_t rng = rnn_trainer_rng_get(tr);
+        size_t P = rnn_trainer_num_params(tr);
+        rc = write_all(f, CKPT_MAGIC, 8, &crc) | write_all(f, head, sizeof head, &crc) |
+             write_all(f, nums, sizeof nums, &crc) | write_all(f, d, sizeof d, &crc) |
+             write_all(f, &rng, sizeof rng, &crc) |
+             write_all(f, rnn_trainer_params(tr), P * sizeof(float), &crc) |
+             write_all(f, rnn_trainer_adam_m(tr), P * sizeof(float), &crc) |
+             write_all(f, rnn_trainer_adam_v(tr), P * sizeof(float), &crc) |
+             write_all(f, best, P * sizeof(float), &crc) |
+             write_all(f, state, ssz * sizeof(float), &crc) | write_all(f, bstate, bsz, &crc);
+        uint32_t c32 = (uint32_t)crc;
+        if (fwrite(&c32, 4, 1, f) != 1) rc = -1;
+        if (fflush(f) != 0 || fsync(fileno(f)) != 0) rc = -1;
+        if (fclose(f) != 0) rc = -1;
+        if (rc == 0 && rename(tmp, path) != 0) rc = -1;
+        if (rc != 0) {
+            snprintf(err, errlen, "%s: cannot write the checkpoint (%s)", path, strerror(errno));
+            remove(tmp);
+        }
+    } else {
+        snprintf(err, errlen, "%s: cannot create the checkpoint (%s)", tmp, strerror(errno));
+    }
+    free(tmp);
+    free(bstate);
+    free(state);
+    return rc;
+}
+
+static int read_all(FILE *f, void *p, size_t n, uLong *crc)
+{
+    if (fread(p, 1, n, f) != n) return -1;
+    *crc = crc32(*crc, p, (uInt)n);
+    return 0;
+}
+
+static int read_checkpoint(const char *path, const rnn_train_options *o, rnn_trainer *tr,
+                           rnn_batcher *bt, float *best, run_progress *pr, char *err,
+                           size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open the checkpoint (%s)", path, strerror(errno));
+        return -1;
+    }
+    size_t P = rnn_trainer_num_params(tr), ssz = rnn_trainer_state_size(tr);
+    size_t bsz = rnn_batcher_state_size(bt);
+    float *params = malloc(P * sizeof(float)), *m = malloc(P * sizeof(float)),
+          *v = malloc(P * sizeof(float)), *bp = malloc(P * sizeof(float)),
+          *state = malloc(ssz * sizeof(float));
+    void *bstate = malloc(bsz);
+    int rc = -1;
+    const char *why = "truncated or unreadable";
+    char magic[8];
+    int32_t head[12];
+    int64_t nums[5];
+    double d[2];
+    uint64_t rng;
+    uint32_t c32;
+    uLong crc = crc32(0, NULL, 0);
+    if (!params || !m || !v || !bp || !state || !bstate) {
+        why = "out of memory";
+        goto done;
+    }
+    if (read_all(f, magic, 8, &crc) || memcmp(magic, CKPT_MAGIC, 8) != 0) {
+        why = "not an rnnmidi checkpoint";
+        goto done;
+    }
+    if (read_all(f, head, sizeof head, &crc) || read_all(f, nums, sizeof nums, &crc) ||
+        read_all(f, d, sizeof d, &crc) || read_all(f, &rng, sizeof rng, &crc))
+        goto done;
+    if (head[0] != (int32_t)o->cfg.kind || head[1] != o->cfg.steps_per_quarter ||
+        head[2] != (int32_t)o->cfg.cell || head[3] != o->cfg.layers ||
+        head[4] != o->cfg.embed || head[5] != o->cfg.hidden || head[6] != o->cfg.vocab ||
+        head[7] != o->batch || head[8] != o->seq_len) {
+        why = "made with another model or batch shape (give the same options as the first run)";
+        goto done;
+    }
+    if ((uint64_t)nums[0] != o->seed) {
+        why = "made with another --seed";
+        goto done;
+    }
+    if ((size_t)nums[2] != P || (size_t)nums[3] != ssz || (size_t)nums[4] != bsz) {
+        why = "made on other data or sizes";
+        goto done;
+    }
+    if (read_all(f, params, P * sizeof(float), &crc) || read_all(f, m, P * sizeof(float), &crc) ||
+        read_all(f, v, P * sizeof(float), &crc) || read_all(f, bp, P * sizeof(float), &crc) ||
+        read_all(f, state, ssz * sizeof(float), &crc) || read_all(f, bstate, bsz, &crc) ||
+        fread(&c32, 4, 1, f) != 1)
+        goto done;
+    if (c32 != (uint32_t)crc) {
+        why = "checksum mismatch";
+        goto done;
+    }
+    if (fgetc(f) != EOF) {
+        why = "trailing bytes";
+        goto done;
+    }
+    if (rnn_batcher_state_load(bt, bstate, bsz) != 0) {
+        why = "made on other data";
+        goto done;
+    }
+    memcpy(rnn_trainer_params(tr), params, P * sizeof(float));
+    memcpy(rnn_trainer_adam_m(tr), m, P * sizeof(float));
+    memcpy(rnn_trainer_adam_v(tr), v, P * sizeof(float));
+    memcpy(best, bp, P * sizeof(float));
+    rnn_trainer_state_set(tr, state);
+    rnn_trainer_rng_set(tr, rng);
+    pr->step = nums[1];
+    pr->epoch = head[9];
+    pr->bad_epochs = head[10];
+    pr->best_valid = d[0];
+    pr->seconds = d[1];
+    rc = 0;
+done:
+    if (rc != 0) snprintf(err, errlen, "%s: cannot resume: %s", path, why);
+    fclose(f);
+    free(params);
+    free(m);
+    free(v);
+    free(bp);
+    free(state);
+    free(bstate);
+    return rc;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void format_hms(char *buf, size_t n, double s)
+{
+    if (s < 0 || s > 1e7) s = 0;
+    long t = (long)(s + 0.5);
+    if (t >= 3600)
+        snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else
+        snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
+}
+
+int rnn_train_run(const rnn_train_options *o, const rnn_seq_list *train,
+                  const rnn_seq_list *valid, rnn_train_result *res, char *err, size_t errlen)
+{
+    memset(res, 0, sizeof *res);
+    res->best_valid = -1;
+    size_t tokens = 0;
+    for (size_t i = 0; i < train->count; i++)
+        if (train->seqs[i].len >= 2) tokens += train->seqs[i].len - 1;
+    if (tokens == 0) {
+        snprintf(err, errlen, "no training sequence of two steps or more");
+        return -1;
+    }
+    int have_valid = 0;
+    for (size_t i = 0; valid && i < valid->count; i++) have_valid |= valid->seqs[i].len >= 2;
+    if (o->epochs < 1 || o->lr <= 0 || o->clip < 0 || o->dropout < 0 || o->dropout >= 1 ||
+        o->weight_decay < 0 || o->patience < 1) {
+        snprintf(err, errlen,
+                 "impossible options: epochs %d, lr %g, clip %g, dropout %g, weight decay %g, "
+                 "patience %d",
+                 o->epochs, o->lr, o->clip, o->dropout, o->weight_decay, o->patience);
+        return -1;
+    }
+
+    rnn_trainer *tr = rnn_trainer_create(&o->cfg, o->batch, o->seq_len, err, errlen);
+    if (!tr) return -1;
+    const size_t P = rnn_trainer_num_params(tr), TB = (size_t)o->batch * o->seq_len;
+    rnn_batcher *bt = rnn_batcher_create(train, o->cfg.kind, o->batch, o->seq_len, 1, o->transpose,
+                                         o->seed);
+    float *best = malloc(P * sizeof(float));
+    int32_t *in = malloc(TB * sizeof(int32_t)), *tg = malloc(TB * sizeof(int32_t));
+    int rc = -1;
+    if (!bt || !best || !in || !tg) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    if (o->init) {
+        if (rnn_trainer_load_model(tr, o->init, err, errlen) != 0) goto done;
+    } else {
+        rnn_trainer_init_params(tr, o->seed);
+    }
+    rnn_trainer_set_dropout(tr, o->dropout, o->seed ^ 0xD80F0Full);
+    memcpy(best, rnn_trainer_params(tr), P * sizeof(float));
+
+    run_progress pr = {0, 0, 0, -1, 0};
+    if (o->resume_path &&
+        read_checkpoint(o->resume_path, o, tr, bt, best, &pr, err, errlen) != 0)
+        goto done;
+
+    long spe = o->steps_per_epoch > 0 ? o->steps_per_epoch : (long)((tokens + TB - 1) / TB);
+    long total = spe * o->epochs;
+    long stop = o->max_steps > 0 && o->max_steps < total ? o->max_steps : total;
+    double t0 = now_seconds(), last_ckpt = t0, last_line = t0, rate_t = t0;
+    long rate_step = pr.step;
+    double rate = 0, loss = 0;
+    int stopped = pr.bad_epochs >= o->patience;
+
+    while (pr.step < stop && !stopped) {
+        if (o->interrupt && *o->interrupt) {
+            res->interrupted = 1;
+            break;
+        }
+        rnn_batcher_next(bt, tr, in, tg);
+        rnn_trainer_zero_grad(tr);
+        long count = 0;
+        double nll = rnn_trainer_forward(tr, in, tg, 1, &count, NULL);
+        rnn_trainer_backward(tr);
+        double norm = rnn_trainer_clip_grad(tr, o->clip);
+        double lr = rnn_train_lr(o, pr.step, total);
+        rnn_trainer_adamw(tr, (float)lr, o->beta1, o->beta2, o->eps, o->weight_decay,
+                          pr.step + 1);
+        pr.step++;
+        loss = count ? nll / count : 0;
+        if (!isfinite(loss) || !isfinite(norm)) {
+            snprintf(err, errlen,
+                     "the loss diverged at step %ld (loss %g, gradient norm %g): lower --lr",
+                     pr.step, loss, norm);
+            goto done;
+        }
+
+        double t = now_seconds();
+        if (t - rate_t >= 2.0 || rate == 0) {
+            if (pr.step > rate_step && t > rate_t) rate = (pr.step - rate_step) / (t - rate_t);
+            rate_t = t;
+            rate_step = pr.step;
+        }
+        double vnll = -1;
+        int epoch_end = pr.step % spe == 0;
+        if (epoch_end) {
+            pr.epoch++;
+            if (have_valid) {
+                float *state = malloc(rnn_trainer_state_size(tr) * sizeof(float));
+                if (!state) {
+                    snprintf(err, errlen, "out of memory");
+                    goto done;
+                }
+                rnn_trainer_state_get(tr, state);
+                vnll = rnn_trainer_evaluate(tr, valid, o->cfg.kind, NULL, NULL);
+                rnn_trainer_state_set(tr, state);
+                free(state);
+                if (pr.best_valid < 0 || vnll < pr.best_valid) {
+                    pr.best_valid = vnll;
+                    pr.bad_epochs = 0;
+                    memcpy(best, rnn_trainer_params(tr), P * sizeof(float));
+                } else if (++pr.bad_epochs >= o->patience) {
+                    stopped = 1;
+                }
+            }
+        }
+        if (o->log_csv) {
+            fprintf(o->log_csv, "%ld,%d,%.6f,", pr.step, pr.epoch, loss);
+            if (vnll >= 0) fprintf(o->log_csv, "%.6f", vnll);
+            fprintf(o->log_csv, ",%.6g,%.6g,%.3f\n", lr, norm, rate);
+            if (epoch_end) fflush(o->log_csv);
+        }
+        if (o->progress) {
+            char eta[32];
+            format_hms(eta, sizeof eta, rate > 0 ? (stop - pr.step) / rate : 0);
+            double pct = 100.0 * (double)(pr.step % spe ? pr.step % spe : spe) / spe;
+            if (o->progress_tty) {
+                int w = 30, fill = (int)(pct / 100 * w);
+                char bar[64];
+                for (int i = 0; i < w; i++) bar[i] = i < fill ? '#' : '.';
+                bar[w] = 0;
+                fprintf(o->progress,
+                        "\repoch %d/%d [%s] %5.1f%%  %.2f steps/s  ETA %s  loss %.4f   ",
+                        pr.epoch + (epoch_end ? 0 : 1), o->epochs, bar, pct, rate, eta, loss);
+                if (epoch_end) {
+                    fprintf(o->progress, "\nepoch %d: valid NLL %.4f%s\n", pr.epoch, vnll,
+                            vnll >= 0 && vnll == pr.best_valid ? " (best)" : "");
+                }
+                fflush(o->progress);
+            } else if (epoch_end || t - last_line >= 10.0 || pr.step == 1) {
+                fprintf(o->progress,
+                        "step %ld/%ld epoch %d %.1f%% %.2f steps/s ETA %s loss %.4f", pr.step,
+                        stop, pr.epoch + (epoch_end ? 0 : 1), pct, rate, eta, loss);
+                if (epoch_end && vnll >= 0)
+                    fprintf(o->progress, " valid_nll %.4f%s", vnll,
+                            vnll == pr.best_valid ? " (best)" : "");
+                fputc('\n', o->progress);
+                fflush(o->progress);
+                last_line = t;
+            }
+        }
+        if (o->checkpoint_path && o->checkpoint_seconds > 0 &&
+            t - last_ckpt >= o->checkpoint_seconds) {
+            pr.seconds += t - t0;
+            t0 = t;
+            if (write_checkpoint(o->checkpoint_path, o, tr, bt, best, &pr, err, errlen) != 0)
+                goto done;
+            last_ckpt = t;
+        }
+    }
+    pr.seconds += now_seconds() - t0;
+    if (o->progress && o->progress_tty) fputc('\n', o->progress);
+    if (o->checkpoint_path &&
+        write_checkpoint(o->checkpoint_path, o, tr, bt, best, &pr, err, errlen) != 0)
+        goto done;
+    if (!have_valid) memcpy(best, rnn_trainer_params(tr), P * sizeof(float));
+    res->steps = pr.step;
+    res->epochs = pr.epoch;
+    res->best_valid = pr.best_valid;
+    res->last_loss = loss;
+    res->seconds = pr.seconds;
+    res->best_params = best;
+    res->n_params = P;
+    best = NULL;
+    rc = 0;
+done:
+    rnn_trainer_free(tr);
+    rnn_batcher_free(bt);
+    free(best);
+    free(in);
+    free(tg);
+    return rc;
+}

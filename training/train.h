@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: MIT */
+/* rnnmidi training: the batched trainer of a stacked RNN / LSTM / GRU.
+ *
+ * One rnn_trainer holds, for one model configuration and one window shape
+ * (B lanes x T steps): the parameters in one contiguous block laid out in the
+ * preset's tensor order (core/FORMAT.md), the gradients and the two Adam
+ * moments in the same layout, the activations the backward pass needs, and
+ * the recurrent state carried from one window to the next.
+ *
+ * Letters: B lanes of a batch, T steps of a window, E embedding, I input of a
+ * layer (E, or V for a one-hot input, or H), H hidden, G gates, V vocabulary.
+ * Every (T, B, ...) array is time-major: row t * B + b.
+ *
+ * Equations are PyTorch's nn.RNN (tanh), nn.LSTM (i,f,g,o) and nn.GRU (r,z,n,
+ * b_hn inside the reset product); dropout (inverted) acts on the input of
+ * every layer above the first and on the input of the head.
+ *
+ * Matrix products go through cblas_sgemm. Main thread only; nothing here is
+ * real-time safe. */
+#ifndef RNNMIDI_TRAIN_H
+#define RNNMIDI_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../core/model.h"
+
+typedef struct rnn_trainer rnn_trainer;
+
+/** Create a trainer for cfg and windows of B lanes x T steps; parameters are
+ * zero until rnn_trainer_init_params or rnn_trainer_set_tensor. NULL with a
+ * message on failure (bad sizes, out of memory). */
+rnn_trainer *rnn_trainer_create(const rnn_model_config *cfg, int B, int T, char *err,
+                                size_t errlen);
+
+/** Release a trainer; accepts NULL. */
+void rnn_trainer_free(rnn_trainer *tr);
+
+/** The configuration, the lanes B and the window length T. */
+const rnn_model_config *rnn_trainer_config(const rnn_trainer *tr);
+int rnn_trainer_lanes(const rnn_trainer *tr);
+int rnn_trainer_window(const rnn_trainer *tr);
+
+/** Number of parameters, and the flat blocks (parameters, gradients, Adam
+ * first and second moments), all in the same layout. */
+size_t rnn_trainer_num_params(const rnn_trainer *tr);
+float *rnn_trainer_params(rnn_trainer *tr);
+float *rnn_trainer_grads(rnn_trainer *tr);
+float *rnn_trainer_adam_m(rnn_trainer *tr);
+float *rnn_trainer_adam_v(rnn_trainer *tr);
+
+/** Tensors in file order: their number, spec i, and pointers into the
+ * parameter (or gradient) block. */
+int rnn_trainer_num_tensors(const rnn_trainer *tr);
+const rnn_tensor_spec *rnn_trainer_tensor_spec(const rnn_trainer *tr, int i);
+float *rnn_trainer_tensor(rnn_trainer *tr, int i);
+float *rnn_trainer_grad_tensor(rnn_trainer *tr, int i);
+
+/** PyTorch's default initialisation from a seed: U(-1/sqrt(H), 1/sqrt(H)) for
+ * the cells, N(0, 1) for the embedding, U(-1/sqrt(H), 1/sqrt(H)) for the head. */
+void rnn_trainer_init_params(rnn_trainer *tr, uint64_t seed);
+
+/** Copy a loaded preset's weights in; -1 with a message when its
+ * configuration differs from the trainer's. */
+int rnn_trainer_load_model(rnn_trainer *tr, const rnn_model *model, char *err, size_t errlen);
+
+/** Dropout probability applied in training forwards (0 = off), and the seed
+ * of the dropout masks. */
+void rnn_trainer_set_dropout(rnn_trainer *tr, float p, uint64_t seed);
+
+/** The carried state: zero all lanes, or one lane. */
+void rnn_trainer_reset_state(rnn_trainer *tr);
+void rnn_trainer_reset_lane(rnn_trainer *tr, int b);
+
+/** Floats of carried state (h, and c for LSTM: L x B x H each), and copies
+ * in and out (for checkpoints). */
+size_t rnn_trainer_state_size(const rnn_trainer *tr);
+void rnn_trainer_state_get(const rnn_trainer *tr, float *dst);
+void rnn_trainer_state_set(rnn_trainer *tr, const float *src);
+
+/** Dropout generator state (for checkpoints). */
+uint64_t rnn_trainer_rng_get(const rnn_trainer *tr);
+void rnn_trainer_rng_set(rnn_trainer *tr, uint64_t s);
+
+/** Forward one window. inputs, targets: (T, B) time-major class ids; a target
+ * < 0 is not counted. Starts from the carried state and leaves the final state
+ * in it. training != 0 applies dropout. Returns the summed NLL (nats) of the
+ * counted targets; *count (may be NULL) receives their number and *correct
+ * (may be NULL) how many had the argmax logit. */
+double rnn_trainer_forward(rnn_trainer *tr, const int32_t *inputs, const int32_t *targets,
+                           int training, long *count, long *correct);
+
+/** Logits of the last forward, (T, B, V). */
+const float *rnn_trainer_logits(const rnn_trainer *tr);
+
+/** Zero the gradients. */
+void rnn_trainer_zero_grad(rnn_trainer *tr);
+
+/** Accumulate into the gradients the gradient of the mean NLL of the last
+ * forward (the sum divided by its count), back through the window only
+ * (truncated BPTT: the carried-in state is a constant). */
+void rnn_trainer_backward(rnn_trainer *tr);
+
+/** Global L2 norm of the gradients; when max_norm > 0 and the norm exceeds it,
+ * scale them to max_norm (PyTorch's clip_grad_norm_). Returns the norm before
+ * clipping. */
+double rnn_trainer_clip_grad(rnn_trainer *tr, double max_norm);
+
+/** One AdamW step (PyTorch's torch.optim.AdamW: decoupled weight decay on
+ * every tensor). step counts from 1. */
+void rnn_trainer_adamw(rnn_trainer *tr, float lr, float beta1, float beta2, float eps,
+                       float weight_decay, long step);
+
+/* ------------------------------------------------------------------------ */
+/* Batching: B lanes each walk through sequences window after window, the
+ * state carried while a lane stays in one sequence. */
+
+typedef struct rnn_batcher rnn_batcher;
+
+/** A batcher over seqs (which must outlive it). random != 0: each lane takes
+ * sequences in a shuffled order that is redrawn every pass, starts at a random
+ * offset below T, and (melody only, transpose > 0) transposes each sequence by
+ * a random k in [-transpose, transpose]. random == 0: the sequences in order,
+ * whole, each once (for evaluation). NULL on failure. */
+rnn_batcher *rnn_batcher_create(const rnn_seq_list *seqs, rnn_kind kind, int B, int T,
+                                int random, int transpose, uint64_t seed);
+void rnn_batcher_free(rnn_batcher *bt);
+
+/** Fill the next window (inputs, targets: (T, B) time-major). Lanes that start
+ * a new sequence have their state zeroed in tr. Returns the number of counted
+ * targets (0 when an ordered batcher is exhausted). */
+long rnn_batcher_next(rnn_batcher *bt, rnn_trainer *tr, int32_t *inputs, int32_t *targets);
+
+/** Serialised size of the batcher's state, and save / restore (for
+ * checkpoints; restore onto a batcher created with the same arguments).
+ * Restore returns 0, or -1 when the blob does not fit. */
+size_t rnn_batcher_state_size(const rnn_batcher *bt);
+void rnn_batcher_state_save(const rnn_batcher *bt, void *dst);
+int rnn_batcher_state_load(rnn_batcher *bt, const void *src, size_t size);
+
+/** Mean NLL per step (nats) of a model over seqs, each sequence run whole from
+ * a zero state; *accuracy (may be NULL) the argmax accuracy; *steps (may be
+ * NULL) the count. Uses tr's weights and window shape; the carried state is
+ * lost. Returns -1 when there is nothing to count. */
+double rnn_trainer_evaluate(rnn_trainer *tr, const rnn_seq_list *seqs, rnn_kind kind,
+                            double *accuracy, long *steps);
+
+/* ------------------------------------------------------------------------ */
+/* The whole training run. */
+
+typedef struct {
+    rnn_model_config cfg;
+    int batch, seq_len;
+    float lr, lr_min_ratio; /* peak rate; the cosine decays to lr * lr_min_ratio */
+    long warmup;            /* optimiser steps of linear warm-up */
+    float beta1, beta2, eps;
+    float clip, dropout, weight_decay;
+    int transpose; /* melody augmentation range (semitones), 0 = off */
+    int epochs;    /* at most this many epochs */
+    long max_steps;           /* stop after this many optimiser steps (0 = none) */
+    long steps_per_epoch;     /* 0 = train tokens / (B x T) */
+    int patience;             /* epochs without a better valid NLL before stopping */
+    uint64_t seed;
+    double checkpoint_seconds; /* 0 = only on interrupt and at the end */
+    const char *checkpoint_path; /* NULL = no checkpoints */
+    const char *resume_path;     /* NULL = a fresh run */
+    const rnn_model *init;       /* NULL = random initialisation */
+    FILE *log_csv;               /* NULL = none */
+    FILE *progress;              /* NULL = quiet */
+    int progress_tty;            /* a redrawn bar instead of plain lines */
+    volatile int *interrupt;     /* set to non-zero (a signal) to stop */
+} rnn_train_options;
+
+/** Defaults: LSTM 2 x 256, E = 64, B = 64, T = 64, lr 2e-3 with warm-up and
+ * cosine decay, clip 1, dropout 0.25, weight decay 0.01, transposition +-5. */
+void rnn_train_options_default(rnn_train_options *o, rnn_kind kind);
+
+typedef struct {
+    long steps;          /* optimiser steps done */
+    int epochs;          /* epochs finished */
+    double best_valid;   /* best valid NLL (nats per step), -1 without a valid split */
+    double last_loss;    /* train loss of the last step */
+    int interrupted;     /* stopped by *interrupt */
+    float *best_params;  /* malloc'd copy of the best weights (the caller frees) */
+    size_t n_params;
+    double seconds;      /* wall time of this run (not counting earlier resumed parts) */
+} rnn_train_result;
+
+/** Train on train (valid may be empty: then the last weights are kept).
+ * Returns 0, or -1 with a message. The result's best_params are in the
+ * trainer layout of o->cfg. */
+int rnn_train_run(const rnn_train_options *o, const rnn_seq_list *train,
+                  const rnn_seq_list *valid, rnn_train_result *res, char *err, size_t errlen);
+
+/** The learning rate at a step (warm-up, then cosine to lr * lr_min_ratio over
+ * total steps). */
+double rnn_train_lr(const rnn_train_options *o, long step, long total);
+
+/** OpenBLAS's core name, and whether it is the slow generic fallback this
+ * CPU gets from old OpenBLAS builds; threads for OpenBLAS. */
+const char *rnn_blas_corename(void);
+int rnn_blas_is_fallback(void);
+void rnn_blas_set_threads(int n);
+
+#endif
