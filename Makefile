@@ -22,7 +22,7 @@ TEST_LDFLAGS = -fsanitize=address,undefined
 # ---------------------------------------------------------------------------
 # Debian packages. `make deps` installs what is missing; `make` and `make test`
 # check first (dpkg-query, a fraction of a second) and install only then.
-DEB_BUILD = pkg-config zlib1g-dev libopenblas-dev python3
+DEB_BUILD = pkg-config zlib1g-dev libopenblas-dev python3 libaubio-dev libsndfile1-dev
 DEB_TEST  = libcmocka-dev midicsv clang libclang-rt-14-dev
 DEB_ALL   = $(DEB_BUILD) $(DEB_TEST)
 
@@ -82,6 +82,10 @@ build-all: $(CORE_LIB) $(TRAIN_LIB) $(PROGS)
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(BLAS_CFLAGS) -MMD -MP -c $< -o $@
+
+# The trainer's pointwise kernels: the vectoriser needs these two flags for
+# their branch-free clamps and selects (the ISA is picked at run time).
+$(BUILD)/obj/training/train_kernels.o: override CFLAGS += -fno-trapping-math -fvect-cost-model=dynamic
 
 $(CORE_LIB): $(CORE_OBJ)
 	@mkdir -p $(@D)
@@ -147,6 +151,47 @@ test: deps-test
 	[ $$fail -eq 0 ]
 
 # ---------------------------------------------------------------------------
+# plugin/listen/: the audio note detector (aubio onsets and pitch, libsndfile
+# for files), shared by the LV2 audio input, the demo's microphone and
+# `rnnmidi-data listen`. Release build/librnnlisten.a, sanitizer
+# build/test/librnnlisten.a. test_detector_hook is built without sanitizers
+# (it replaces malloc and friends for the whole process, aubio included) and
+# against the release library.
+LISTEN_SRC     = $(sort $(wildcard plugin/listen/*.c))
+LISTEN_LIB     = $(BUILD)/librnnlisten.a
+TLISTEN_LIB    = $(TBUILD)/librnnlisten.a
+LISTEN_CFLAGS  = $(shell $(PKG_CONFIG) --cflags aubio sndfile 2>/dev/null)
+LISTEN_LIBS    = $(shell $(PKG_CONFIG) --libs aubio sndfile 2>/dev/null || echo -laubio -lsndfile)
+HOOK_CFLAGS    = -O1 -g -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror
+
+build-all: $(LISTEN_LIB)
+
+$(BUILD)/obj/plugin/listen/%.o: plugin/listen/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LISTEN_CFLAGS) -MMD -MP -c $< -o $@
+$(TBUILD)/obj/plugin/listen/%.o: plugin/listen/%.c
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) $(LISTEN_CFLAGS) -MMD -MP -c $< -o $@
+
+$(LISTEN_LIB): $(LISTEN_SRC:%.c=$(BUILD)/obj/%.o)
+	rm -f $@ && ar rcs $@ $^
+$(TLISTEN_LIB): $(LISTEN_SRC:%.c=$(TBUILD)/obj/%.o)
+	rm -f $@ && ar rcs $@ $^
+
+$(TBUILD)/test_detector: $(TBUILD)/obj/tests/unit/test_detector.o $(TSUPPORT_OBJ) $(TLISTEN_LIB) $(TLIBS)
+	$(CC) $(TEST_LDFLAGS) -o $@ $^ -lcmocka $(LISTEN_LIBS) $(BLAS_LIBS) -lz -lm -lpthread
+$(TBUILD)/test_rt_detector: $(TBUILD)/obj/tests/unit/test_rt_detector.o $(TSUPPORT_OBJ) $(TLISTEN_LIB) $(TLIBS)
+	$(CC) $(TEST_LDFLAGS) $(RT_WRAP) -o $@ $^ -lcmocka $(LISTEN_LIBS) $(BLAS_LIBS) -lz -lm -lpthread
+$(TBUILD)/obj/tests/unit/test_detector_hook.o: tests/unit/test_detector_hook.c
+	@mkdir -p $(@D)
+	$(CC) $(HOOK_CFLAGS) $(LISTEN_CFLAGS) -MMD -MP -c $< -o $@
+$(TBUILD)/test_detector_hook: $(TBUILD)/obj/tests/unit/test_detector_hook.o $(LISTEN_LIB)
+	$(CC) -rdynamic -o $@ $^ -lcmocka $(LISTEN_LIBS) -lm -lpthread
+$(BUILD)/bench/bench_detector: $(BUILD)/obj/tests/bench/bench_detector.o $(LISTEN_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(LISTEN_LIBS) -lm -lpthread
+
+# ---------------------------------------------------------------------------
 # Benchmarks: release flags, figures printed as `BENCH name value unit`.
 BENCH_SRC = $(sort $(wildcard tests/bench/bench_*.c))
 BENCH_BIN = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
@@ -158,6 +203,13 @@ $(BUILD)/bench/bench_%: $(BUILD)/obj/tests/bench/bench_%.o $(TRAIN_LIB) $(CORE_L
 bench: all
 	@$(MAKE) --no-print-directory $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+
+# ---------------------------------------------------------------------------
+# Golden files of tests/unit/test_net.c: PyTorch (Debian's python3-torch)
+# writes small presets and the logits of a fixed event sequence. The files
+# are committed; this regenerates them.
+golden:
+	/usr/bin/python3 tests/golden/make_golden.py
 
 # ---------------------------------------------------------------------------
 # The development corpus: the MIDI files of a few Debian packages, each
@@ -196,6 +248,118 @@ fuzz: deps-test $(BUILD)/fuzz/fuzz_midifile
 	@mkdir -p $(BUILD)/fuzz/corpus
 	$(BUILD)/fuzz/fuzz_midifile -max_total_time=$(FUZZ_TIME) -max_len=65536 -rss_limit_mb=2048 \
 	  $(BUILD)/fuzz/corpus tests/fixtures/midi
+
+# ---------------------------------------------------------------------------
+# The LV2 bundle build/rnnmidi.lv2: rnnmidi.so (core + plugin/lv2 + the audio
+# detector; only lv2_descriptor exported) and TTL files generated from
+# plugin/lv2/*.ttl.in by build/ttlgen, whose lv2:port list comes from the C
+# port table plugin/lv2/ports.h. presets/melody-lstm.rnnw, when present, is the
+# bundle's default model. `make install LV2DIR=~/.lv2` installs the bundle.
+LV2_BUNDLE  = $(BUILD)/rnnmidi.lv2
+LV2_SO      = $(LV2_BUNDLE)/rnnmidi.so
+LV2_TTL     = $(LV2_BUNDLE)/manifest.ttl $(LV2_BUNDLE)/rnnmidi.ttl $(LV2_BUNDLE)/presets.ttl
+LV2_MODEL   = $(patsubst presets/%,$(LV2_BUNDLE)/%,$(wildcard presets/melody-lstm.rnnw))
+LV2_FILES   = $(LV2_SO) $(LV2_TTL) $(LV2_MODEL)
+LV2_OBJ     = $(BUILD)/obj/plugin/lv2/rnnmidi.o $(BUILD)/obj/plugin/listen/detector.o
+AUBIO_LIBS  = $(shell $(PKG_CONFIG) --libs aubio 2>/dev/null || echo -laubio)
+LILV_CFLAGS = $(shell $(PKG_CONFIG) --cflags lilv-0 2>/dev/null)
+LILV_LIBS   = $(shell $(PKG_CONFIG) --libs lilv-0 2>/dev/null || echo -llilv-0)
+
+.PHONY: lv2 install-lv2 uninstall-lv2 test-ardour
+lv2: $(LV2_FILES)
+build-all: lv2
+install: install-lv2
+uninstall: uninstall-lv2
+
+$(LV2_SO): $(LV2_OBJ) $(CORE_LIB) plugin/lv2/rnnmidi.map
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -shared -Wl,--version-script=plugin/lv2/rnnmidi.map -Wl,--no-undefined \
+	  -o $@ $(LV2_OBJ) $(CORE_LIB) $(AUBIO_LIBS) -lz -lm
+
+$(BUILD)/ttlgen: plugin/lv2/ttlgen.c plugin/lv2/ports.h core/engine.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $<
+
+$(LV2_BUNDLE)/%.ttl: plugin/lv2/%.ttl.in $(BUILD)/ttlgen
+	@mkdir -p $(@D)
+	$(BUILD)/ttlgen $< $@
+
+$(LV2_BUNDLE)/%.rnnw: presets/%.rnnw
+	@mkdir -p $(@D)
+	install -m 644 $< $@
+
+install-lv2: lv2
+	install -d $(DESTDIR)$(LV2DIR)/rnnmidi.lv2
+	install -m 755 $(LV2_SO) $(DESTDIR)$(LV2DIR)/rnnmidi.lv2/
+	install -m 644 $(LV2_TTL) $(LV2_MODEL) $(DESTDIR)$(LV2DIR)/rnnmidi.lv2/
+
+uninstall-lv2:
+	rm -f $(addprefix $(DESTDIR)$(LV2DIR)/rnnmidi.lv2/,rnnmidi.so manifest.ttl rnnmidi.ttl presets.ttl melody-lstm.rnnw)
+	-rmdir $(DESTDIR)$(LV2DIR)/rnnmidi.lv2
+
+# Tests of the bundle: test_lv2_* are lilv hosts loading build/rnnmidi.lv2;
+# test_rt_lv2 links the plugin's code itself so the malloc/lock trap sees it.
+$(TBUILD)/obj/tests/unit/test_lv2_%.o: TEST_CFLAGS += $(LILV_CFLAGS)
+$(TBUILD)/test_lv2_%: $(TBUILD)/obj/tests/unit/test_lv2_%.o $(TSUPPORT_OBJ) $(TLIBS) | $(LV2_FILES)
+	$(CC) $(TEST_LDFLAGS) -o $@ $^ -lcmocka $(LILV_LIBS) $(BLAS_LIBS) -lz -lm -lpthread
+$(TBUILD)/test_rt_lv2: $(TBUILD)/obj/tests/unit/test_rt_lv2.o $(TBUILD)/obj/plugin/lv2/rnnmidi.o \
+                       $(TBUILD)/obj/plugin/listen/detector.o $(TSUPPORT_OBJ) $(TLIBS)
+	$(CC) $(TEST_LDFLAGS) $(RT_WRAP) -o $@ $^ -lcmocka $(AUBIO_LIBS) $(BLAS_LIBS) -lz -lm -lpthread
+
+# Ardour 7 headless (ardour7-lua, the Dummy backend): the plugin on a MIDI
+# track before a synth, its output recorded into a region and checked against
+# Ardour's grid. `make test` runs it when ardour7-lua is installed.
+test-ardour: lv2
+	tests/ardour/run.sh
+
+# ---------------------------------------------------------------------------
+# The standalone demo build/rnnmidi-demo (plugin/demo/): core/ through the
+# engine, the audio-note detector (build/librnnlisten.a), PortAudio, libsndfile
+# and PortMidi; from training/ it links only midifile.o (the MIDI reader for
+# primers and the format-1 writer for --midi-out). `make run` builds
+# everything, installs the LV2 bundle into ~/.lv2 and runs the demo with the
+# default presets: 30 s on the default audio device, or, without one, a WAV,
+# a MIDI file and a piano roll in build/demo/. RUN_ARGS adds demo options.
+DEB_BUILD += portaudio19-dev libportmidi-dev
+DEMO        = $(BUILD)/rnnmidi-demo
+DEMO_SRC    = $(filter-out plugin/demo/rnnmidi-demo.c,$(sort $(wildcard plugin/demo/*.c)))
+DEMO_LIBS   = $(shell $(PKG_CONFIG) --libs portaudio-2.0 2>/dev/null || echo -lportaudio -lasound) \
+              -lportmidi $(LISTEN_LIBS) -lz -lm -lpthread
+RUN_ARGS   ?=
+PROGS      += $(DEMO)
+
+.PHONY: demo run
+demo: $(DEMO)
+build-all: $(DEMO)
+
+$(DEMO): $(BUILD)/obj/plugin/demo/rnnmidi-demo.o $(DEMO_SRC:%.c=$(BUILD)/obj/%.o) \
+         $(BUILD)/obj/training/midifile.o $(LISTEN_LIB) $(CORE_LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(DEMO_LIBS)
+
+# The sanitizer build that the demo's tests run, and the tests: test_demo_*
+# link the demo's objects; test_rt_demo adds the malloc/lock trap.
+TDEMO_OBJ = $(DEMO_SRC:%.c=$(TBUILD)/obj/%.o)
+$(TBUILD)/rnnmidi-demo: $(TBUILD)/obj/plugin/demo/rnnmidi-demo.o $(TDEMO_OBJ) $(TLISTEN_LIB) $(TLIBS)
+	$(CC) $(TEST_LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(BLAS_LIBS)
+$(TBUILD)/test_demo_%: $(TBUILD)/obj/tests/unit/test_demo_%.o $(TDEMO_OBJ) $(TSUPPORT_OBJ) \
+                       $(TLISTEN_LIB) $(TLIBS) | $(TBUILD)/rnnmidi-demo
+	$(CC) $(TEST_LDFLAGS) -o $@ $(filter %.o %.a,$^) -lcmocka $(DEMO_LIBS) $(BLAS_LIBS)
+$(TBUILD)/test_rt_demo: $(TBUILD)/obj/tests/unit/test_rt_demo.o $(TDEMO_OBJ) $(TSUPPORT_OBJ) \
+                        $(TLISTEN_LIB) $(TLIBS)
+	$(CC) $(TEST_LDFLAGS) $(RT_WRAP) -o $@ $^ -lcmocka $(DEMO_LIBS) $(BLAS_LIBS)
+
+run: all
+	@$(MAKE) --no-print-directory install-lv2 LV2DIR=$(HOME)/.lv2
+	@echo
+	@status=0; ./$(DEMO) --out-dir $(BUILD)/demo $(RUN_ARGS) || status=$$?; \
+	echo; \
+	echo "The LV2 plugin is installed in $(HOME)/.lv2/rnnmidi.lv2. To find it in Ardour:"; \
+	echo "  1. Start (or restart) Ardour: it reads ~/.lv2 when it starts."; \
+	echo "  2. Track > Add Track, Bus or VCA...: add a MIDI Track with an instrument."; \
+	echo "  3. In the track's mixer strip, right-click the plugin box above the fader,"; \
+	echo "     New Plugin > Plugin Selector..., search 'rnnmidi', Add, Insert Plugin(s)."; \
+	echo "  4. Drag it above the instrument, press play, and play into the track."; \
+	exit $$status
 
 # ---------------------------------------------------------------------------
 install: all

@@ -36,13 +36,15 @@
 #include <string.h>
 
 #define MAX_STEPS_PER_QUARTER 96
-#define MAX_ENCODED_STEPS ((int64_t)1 << 24) /* per rnn_encode call: 16M steps */
+#define MAX_ENCODED_STEPS ((int64_t)1 << 22) /* per rnn_encode call: 4M steps, 2^18 bars of 4/4 */
 
 int rnn_kind_vocab(rnn_kind kind)
 {
     switch (kind) {
-    case RNN_KIND_MELODY: return RNN_MELODY_VOCAB;
-    case RNN_KIND_DRUMS: return RNN_DRUMS_VOCAB;
+    case RNN_KIND_MELODY:
+        return RNN_MELODY_VOCAB;
+    case RNN_KIND_DRUMS:
+        return RNN_DRUMS_VOCAB;
     }
     return 0;
 }
@@ -50,8 +52,10 @@ int rnn_kind_vocab(rnn_kind kind)
 const char *rnn_kind_name(rnn_kind kind)
 {
     switch (kind) {
-    case RNN_KIND_MELODY: return "melody";
-    case RNN_KIND_DRUMS: return "drums";
+    case RNN_KIND_MELODY:
+        return "melody";
+    case RNN_KIND_DRUMS:
+        return "drums";
     }
     return NULL;
 }
@@ -218,10 +222,12 @@ static int drum_island(const gnote *g, size_t n, int64_t a, int64_t last, seq_bu
     if (len < RNN_MIN_SEQ_STEPS) return 0;
     int32_t *ev = calloc(len, sizeof *ev);
     if (!ev) return -1;
-    for (size_t i = 0; i < n; i++) ev[g[i].on - a] |= 1 << g[i].pitch; /* pitch holds the class */
+    for (size_t i = 0; i < n; i++)
+        ev[g[i].on - a] |= 1 << g[i].pitch; /* pitch holds the class */
     size_t hits = 0;
     for (size_t s = 0; s < len; s++)
-        for (int c = 0; c < RNN_DRUM_CLASSES; c++) hits += (size_t)(ev[s] >> c & 1);
+        for (int c = 0; c < RNN_DRUM_CLASSES; c++)
+            hits += (size_t)(ev[s] >> c & 1);
     if (hits < RNN_MIN_SEQ_NOTES) {
         free(ev);
         return 0;
@@ -320,7 +326,8 @@ int rnn_encode(rnn_kind kind, const rnn_note *notes, size_t n, int ppq, int step
         free(b.seqs);
         break;
     oom:
-        for (size_t k = 0; k < b.count; k++) free(b.seqs[k].events);
+        for (size_t k = 0; k < b.count; k++)
+            free(b.seqs[k].events);
         free(b.seqs);
         free(g);
         snprintf(err, errlen, "out of memory");
@@ -333,7 +340,8 @@ int rnn_encode(rnn_kind kind, const rnn_note *notes, size_t n, int ppq, int step
 void rnn_seq_list_free(rnn_seq_list *list)
 {
     if (!list) return;
-    for (size_t i = 0; i < list->count; i++) free(list->seqs[i].events);
+    for (size_t i = 0; i < list->count; i++)
+        free(list->seqs[i].events);
     free(list->seqs);
     list->seqs = NULL;
     list->count = 0;

@@ -530,7 +530,6 @@ static void do_tick(rnn_engine *e, int64_t k, uint32_t t)
     int mode = iparam(e, RNN_PARAM_MODE);
     int64_t gap = (int64_t)ceil(e->params[RNN_PARAM_LISTEN_GAP] * steps_per_beat(e) - POS_EPS);
     int64_t resp = (int64_t)iparam(e, RNN_PARAM_RESPONSE_BARS) * bar_steps(e);
-    int quiet = e->have_phrase && e->n_held == 0 && k - e->last_player_step - 1 >= gap;
 
     if (mode == RNN_MODE_ACCOMPANY) {
         if (!e->generating) start_generating(e, k, INT64_MAX / 4);
@@ -539,6 +538,7 @@ static void do_tick(rnn_engine *e, int64_t k, uint32_t t)
             stop_generating(e, t);
             e->have_phrase = 0;
         }
+        int quiet = e->have_phrase && e->n_held == 0 && k - e->last_player_step - 1 >= gap;
         if (!e->generating && quiet) {
             if (mode == RNN_MODE_CONTINUE) {
                 start_generating(e, k, resp);

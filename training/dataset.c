@@ -27,9 +27,12 @@ rnn_split rnn_split_of_bytes(const void *data, size_t size)
 const char *rnn_split_name(rnn_split s)
 {
     switch (s) {
-    case RNN_SPLIT_TRAIN: return "train";
-    case RNN_SPLIT_VALID: return "valid";
-    case RNN_SPLIT_TEST: return "test";
+    case RNN_SPLIT_TRAIN:
+        return "train";
+    case RNN_SPLIT_VALID:
+        return "valid";
+    case RNN_SPLIT_TEST:
+        return "test";
     }
     return NULL;
 }
@@ -63,7 +66,8 @@ static int strlist_add(strlist *l, const char *s)
 
 static void strlist_free(strlist *l)
 {
-    for (size_t i = 0; i < l->n; i++) free(l->v[i]);
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
     free(l->v);
 }
 
@@ -205,7 +209,8 @@ done:
 void rnn_dataset_free(rnn_dataset *ds)
 {
     if (!ds) return;
-    for (int s = 0; s < RNN_SPLITS; s++) rnn_seq_list_free(&ds->split[s]);
+    for (int s = 0; s < RNN_SPLITS; s++)
+        rnn_seq_list_free(&ds->split[s]);
     for (size_t i = 0; i < ds->n_failed; i++) {
         free(ds->failed[i].path);
         free(ds->failed[i].reason);

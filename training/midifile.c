@@ -92,7 +92,8 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap) return 0;
     size_t c = *cap ? *cap : 64;
-    while (c < need) c *= 2;
+    while (c < need)
+        c *= 2;
     void *q = realloc(*p, c * elem);
     if (!q) return -1;
     *p = q;
@@ -151,7 +152,8 @@ static int meta_event(reader *r, size_t off, unsigned type, const unsigned char 
             warn(r, off, "tempo of 0 microseconds per quarter ignored");
             return 0;
         }
-        return add_tempo(r, off, tick, (int32_t)((uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2]));
+        return add_tempo(r, off, tick,
+                         (int32_t)((uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2]));
     case 0x58: /* time signature */
         if (len < 2) {
             warn(r, off, "time signature of %u bytes ignored", (unsigned)len);
@@ -169,7 +171,8 @@ static int meta_event(reader *r, size_t off, unsigned type, const unsigned char 
             warn(r, off, "key signature of %u bytes ignored", (unsigned)len);
             return 0;
         }
-        if (p[1] > 1) warn(r, off, "key signature mode %u is neither 0 (major) nor 1 (minor)", p[1]);
+        if (p[1] > 1)
+            warn(r, off, "key signature mode %u is neither 0 (major) nor 1 (minor)", p[1]);
         if (*first_key) {
             f->key_sharps = (int)(signed char)p[0];
             f->key_minor = p[1] == 1;
@@ -187,14 +190,16 @@ static int read_track(reader *r, size_t pos, size_t end, int track, int *first_t
     int64_t tick = 0;
     unsigned running = 0;
     int ended = 0;
-    for (int k = 0; k < 16 * 128; k++) r->head[k] = r->tail[k] = -1;
+    for (int k = 0; k < 16 * 128; k++)
+        r->head[k] = r->tail[k] = -1;
     size_t first_note = f->n_notes;
 
     while (pos < end) {
         uint32_t delta;
         if (read_vlq(r, &pos, end, "delta-time", &delta)) return -1;
         tick += delta;
-        if (pos >= end) return fail(r, pos, "event missing after a delta-time at the end of the track");
+        if (pos >= end)
+            return fail(r, pos, "event missing after a delta-time at the end of the track");
         size_t ev = pos;
         unsigned status = r->d[pos];
         if (status & 0x80)
@@ -207,7 +212,8 @@ static int read_track(reader *r, size_t pos, size_t end, int track, int *first_t
         if (status < 0xF0) {
             running = status;
             int n = (status & 0xF0) == 0xC0 || (status & 0xF0) == 0xD0 ? 1 : 2;
-            if (pos + (size_t)n > end) return fail(r, ev, "channel message runs past the end of the track");
+            if (pos + (size_t)n > end)
+                return fail(r, ev, "channel message runs past the end of the track");
             int v[2] = {0, 0};
             for (int i = 0; i < n; i++) {
                 v[i] = r->d[pos + (size_t)i];
@@ -242,7 +248,8 @@ static int read_track(reader *r, size_t pos, size_t end, int track, int *first_t
             uint32_t len;
             if (read_vlq(r, &pos, end, "SysEx length", &len)) return -1;
             if (len > end - pos)
-                return fail(r, ev, "SysEx of %u bytes runs past the end of the track", (unsigned)len);
+                return fail(r, ev, "SysEx of %u bytes runs past the end of the track",
+                            (unsigned)len);
             pos += len;
         } else {
             return fail(r, ev, "status byte 0x%02X does not belong in a MIDI file", status);
@@ -409,7 +416,7 @@ int rnn_midi_read_cb(const void *data, size_t size, const char *name, rnn_midi_w
     }
     out->n_tracks = tracks;
     out->bytes_read = pos;
-    qsort(out->notes, out->n_notes, sizeof *out->notes, rnn_note_cmp);
+    if (out->n_notes) qsort(out->notes, out->n_notes, sizeof *out->notes, rnn_note_cmp);
     tempo_sort(out->tempos, out->n_tempos);
     rc = 0;
 done:
@@ -527,8 +534,10 @@ static void put_vlq(buf *b, uint32_t v)
     unsigned char t[5];
     int n = 0;
     t[n++] = v & 0x7F;
-    while (v >>= 7) t[n++] = (unsigned char)(0x80 | (v & 0x7F));
-    while (n--) put_byte(b, t[n]);
+    while (v >>= 7)
+        t[n++] = (unsigned char)(0x80 | (v & 0x7F));
+    while (n--)
+        put_byte(b, t[n]);
 }
 
 typedef struct {
@@ -584,7 +593,8 @@ unsigned char *rnn_midi_write_mem(const rnn_note *notes, size_t n, int ppq, doub
     wevent *ev = malloc((n ? 2 * n : 1) * sizeof *ev);
     buf b = {0};
     if (!keys || !ev) goto oom;
-    for (size_t i = 0; i < n; i++) keys[i] = pair_key(&notes[i]);
+    for (size_t i = 0; i < n; i++)
+        keys[i] = pair_key(&notes[i]);
     qsort(keys, n, sizeof *keys, key_cmp);
     size_t nkeys = 0;
     for (size_t i = 0; i < n; i++)
@@ -598,16 +608,24 @@ unsigned char *rnn_midi_write_mem(const rnn_note *notes, size_t n, int ppq, doub
 
     put(&b, "MThd", 4);
     put_be32(&b, 6);
-    unsigned char hdr[6] = {0, 1, (unsigned char)((nkeys + 1) >> 8), (unsigned char)(nkeys + 1),
-                            (unsigned char)(ppq >> 8), (unsigned char)ppq};
+    unsigned char hdr[6] = {0,
+                            1,
+                            (unsigned char)((nkeys + 1) >> 8),
+                            (unsigned char)(nkeys + 1),
+                            (unsigned char)(ppq >> 8),
+                            (unsigned char)ppq};
     put(&b, hdr, 6);
 
     /* conductor track: tempo and 4/4 */
     uint32_t usec = (uint32_t)(60e6 / bpm + 0.5);
     put(&b, "MTrk", 4);
-    put_be32(&b, 4 + 3 + 3 + 4 + 3 + 4 + 4);
+    put_be32(&b, 1 + 6 + 1 + 7 + 1 + 3);
     put_byte(&b, 0);
-    unsigned char tempo[6] = {0xFF, 0x51, 3, (unsigned char)(usec >> 16), (unsigned char)(usec >> 8),
+    unsigned char tempo[6] = {0xFF,
+                              0x51,
+                              3,
+                              (unsigned char)(usec >> 16),
+                              (unsigned char)(usec >> 8),
                               (unsigned char)usec};
     put(&b, tempo, 6);
     put_byte(&b, 0);

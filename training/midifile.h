@@ -40,7 +40,7 @@
 #include "../core/encoding.h"
 
 #define RNN_MIDI_MAX_FILE_BYTES ((size_t)64 << 20) /* rnn_midi_read_path refuses larger files */
-#define RNN_MIDI_DEFAULT_TEMPO 500000             /* microseconds per quarter (120 bpm) */
+#define RNN_MIDI_DEFAULT_TEMPO 500000              /* microseconds per quarter (120 bpm) */
 
 typedef struct {
     int64_t tick;
@@ -58,12 +58,12 @@ typedef struct {
     rnn_midi_tempo *tempos; /* sorted by tick; none = 120 bpm throughout */
     size_t n_tempos;
 
-    int ts_num, ts_den;          /* first time signature; 4/4 when there is none */
-    int key_sharps, key_minor;   /* first key signature; key_minor -1 when none */
-    int64_t end_tick;            /* the latest end-of-track tick */
-    size_t bytes_read;           /* bytes of the buffer that belong to the file */
-    size_t warnings;             /* tolerated problems */
-    char warning[256];           /* the first of them, with file name and offset */
+    int ts_num, ts_den;        /* first time signature; 4/4 when there is none */
+    int key_sharps, key_minor; /* first key signature; key_minor -1 when none */
+    int64_t end_tick;          /* the latest end-of-track tick */
+    size_t bytes_read;         /* bytes of the buffer that belong to the file */
+    size_t warnings;           /* tolerated problems */
+    char warning[256];         /* the first of them, with file name and offset */
 } rnn_midi_file;
 
 /* Called once per warning, with a message naming the file and offset. */

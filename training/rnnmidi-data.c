@@ -82,7 +82,8 @@ static int parse_options(const char *cmd, int argc, char **argv, options *o, int
         } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
             o->quiet = 1;
         } else if (strcmp(a, "--") == 0) {
-            while (++i < argc) o->pos[o->npos++] = argv[i];
+            while (++i < argc)
+                o->pos[o->npos++] = argv[i];
         } else if (a[0] == '-' && a[1]) {
             return usage_error(cmd, "unknown option '%s'", a);
         } else {
@@ -165,7 +166,8 @@ static int cmd_encode(int argc, char **argv)
     }
     for (size_t i = 0; i < list.count; i++) {
         const rnn_seq *s = &list.seqs[i];
-        for (size_t t = 0; t < s->len; t++) printf(t ? " %d" : "%d", s->events[t]);
+        for (size_t t = 0; t < s->len; t++)
+            printf(t ? " %d" : "%d", s->events[t]);
         putchar('\n');
     }
     rnn_seq_list_free(&list);
@@ -212,7 +214,8 @@ static int cmd_stats(int argc, char **argv)
             const rnn_seq_list *l = &ds.split[s];
             for (size_t i = 0; i < l->count; i++) {
                 steps += l->seqs[i].len;
-                for (size_t t = 0; t < l->seqs[i].len; t++) empty += l->seqs[i].events[t] == 0;
+                for (size_t t = 0; t < l->seqs[i].len; t++)
+                    empty += l->seqs[i].events[t] == 0;
             }
             printf("%-7s %-6s %6zu %10zu %10zu %10zu %9.4f\n", rnn_kind_name((rnn_kind)k),
                    rnn_split_name((rnn_split)s), ds.files[s], l->count, steps, ds.notes[s],
@@ -252,8 +255,9 @@ static void main_help(FILE *fp)
     fprintf(fp, "Usage: %s COMMAND [OPTIONS] ARGS\n\nCommands:\n", prog);
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(fp, "  %-8s %s\n", commands[i].name, commands[i].summary);
-    fprintf(fp, "\n'%s COMMAND --help' describes one command.\n"
-                "Exit status: 0 success, 1 bad input, 2 bad usage.\n",
+    fprintf(fp,
+            "\n'%s COMMAND --help' describes one command.\n"
+            "Exit status: 0 success, 1 bad input, 2 bad usage.\n",
             prog);
 }
 

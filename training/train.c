@@ -5,9 +5,11 @@
  * Letters: B lanes, T steps, E embedding, I layer input, H hidden, G gates,
  * V vocabulary, L layers. Arrays are time-major: row t * B + b. */
 #include "train.h"
+#include "train_kernels.h"
 
 #include <cblas.h>
 #include <errno.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,35 +65,44 @@ struct rnn_trainer {
         o_bhh[RNN_MAX_LAYERS], o_headw, o_headb;
 
     /* activations of the last forward */
-    int32_t *inputs, *targets; /* (T, B) */
-    float *x0;                 /* (T, B, E) embedded input, E > 0 */
-    float *hs[RNN_MAX_LAYERS]; /* (T+1, B, H) outputs, row block 0 = carried-in h */
-    float *cs[RNN_MAX_LAYERS]; /* (T+1, B, H) LSTM cell states */
-    float *tc[RNN_MAX_LAYERS]; /* (T, B, H) LSTM tanh(c) */
-    float *gates[RNN_MAX_LAYERS]; /* (T, B, GH) gate activations */
-    float *hn[RNN_MAX_LAYERS];    /* (T, B, H) GRU W_hn h + b_hn */
+    int32_t *inputs, *targets;       /* (T, B) */
+    float *x0;                       /* (T, B, E) embedded input, E > 0 */
+    float *hs[RNN_MAX_LAYERS];       /* (T+1, B, H) outputs, row block 0 = carried-in h */
+    float *cs[RNN_MAX_LAYERS];       /* (T+1, B, H) LSTM cell states */
+    float *tc[RNN_MAX_LAYERS];       /* (T, B, H) LSTM tanh(c) */
+    float *gates[RNN_MAX_LAYERS];    /* (T, B, GH) gate activations */
+    float *hn[RNN_MAX_LAYERS];       /* (T, B, H) GRU W_hn h + b_hn */
     float *drop[RNN_MAX_LAYERS + 1]; /* (T, B, H) dropout masks: layer inputs 1..L-1, head (L) */
     float *xin[RNN_MAX_LAYERS + 1];  /* (T, B, H) dropped-out inputs (layers >= 1, head) */
     const float *in[RNN_MAX_LAYERS + 1]; /* what each layer (and the head, L) read */
-    float *logits;                   /* (T, B, V) */
-    float *probs;                    /* (T, B, V) */
-    long count;                      /* counted targets of the last forward */
-    int dropped;                     /* the last forward applied dropout */
+    float *logits;                       /* (T, B, V) */
+    float *probs;                        /* (T, B, V) */
+    long count;                          /* counted targets of the last forward */
+    int dropped;                         /* the last forward applied dropout */
 
     /* backward scratch */
-    float *dh;   /* (T, B, H) gradient of a layer's output */
-    float *dg;   /* (T, B, GH) gate pre-activation gradients (input side) */
-    float *dgh;  /* (T, B, GH) GRU: hidden side */
-    float *dx;   /* (T, B, max input) */
-    float *dhn;  /* (B, H) recurrent gradient into h_{t-1} */
-    float *dcn;  /* (B, H) recurrent gradient into c_{t-1} */
-    float *ghh;  /* (B, GH) GRU hidden projection of one step */
+    float *dh;  /* (T, B, H) gradient of a layer's output */
+    float *dg;  /* (T, B, GH) gate pre-activation gradients (input side) */
+    float *dgh; /* (T, B, GH) GRU: hidden side */
+    float *dx;  /* (T, B, max input) */
+    float *dhn; /* (B, H) recurrent gradient into h_{t-1} */
+    float *dcn; /* (B, H) recurrent gradient into c_{t-1} */
+    float *ghh; /* (B, GH) GRU hidden projection of one step */
 
     /* carried state */
     float *state_h, *state_c; /* (L, B, H) */
 
     float dropout;
     uint64_t rng;
+
+    /* threads, and what the current stage works on */
+    struct pool *pool;
+    int layer;
+    double part_nll[RNN_TRAIN_MAX_THREADS];
+    long part_n[RNN_TRAIN_MAX_THREADS], part_hit[RNN_TRAIN_MAX_THREADS];
+    struct {
+        float coef, beta1, beta2, eps, decay, step_size, bc2s;
+    } opt;
 };
 
 static void *xcalloc(size_t n, size_t size)
@@ -105,17 +116,17 @@ static int layout(rnn_trainer *tr)
     const rnn_model_config *c = &tr->cfg;
     int n = 0;
     size_t off = 0;
-#define ADD(nm, r, cc, nd)                                                                        \
-    do {                                                                                          \
-        rnn_tensor_spec *s = &tr->specs[n];                                                       \
-        snprintf(s->name, sizeof s->name, "%s", nm);                                              \
-        s->ndim = (nd);                                                                           \
-        s->shape[0] = (r);                                                                        \
-        s->shape[1] = (cc);                                                                       \
-        s->count = (size_t)(r) * (size_t)(cc);                                                    \
-        tr->offsets[n] = off;                                                                     \
-        off += s->count;                                                                          \
-        n++;                                                                                      \
+#define ADD(nm, r, cc, nd)                                                                         \
+    do {                                                                                           \
+        rnn_tensor_spec *s = &tr->specs[n];                                                        \
+        snprintf(s->name, sizeof s->name, "%s", nm);                                               \
+        s->ndim = (nd);                                                                            \
+        s->shape[0] = (r);                                                                         \
+        s->shape[1] = (cc);                                                                        \
+        s->count = (size_t)(r) * (size_t)(cc);                                                     \
+        tr->offsets[n] = off;                                                                      \
+        off += s->count;                                                                           \
+        n++;                                                                                       \
     } while (0)
     char name[RNN_TENSOR_NAME_MAX];
     int GH = tr->G * c->hidden;
@@ -151,15 +162,17 @@ static int layout(rnn_trainer *tr)
 static int gates_of(rnn_cell cell)
 {
     switch (cell) {
-    case RNN_CELL_RNN: return 1;
-    case RNN_CELL_LSTM: return 4;
-    case RNN_CELL_GRU: return 3;
+    case RNN_CELL_RNN:
+        return 1;
+    case RNN_CELL_LSTM:
+        return 4;
+    case RNN_CELL_GRU:
+        return 3;
     }
     return 0;
 }
 
-rnn_trainer *rnn_trainer_create(const rnn_model_config *cfg, int B, int T, char *err,
-                                size_t errlen)
+rnn_trainer *rnn_trainer_create(const rnn_model_config *cfg, int B, int T, char *err, size_t errlen)
 {
     int G = gates_of(cfg->cell);
     if (G == 0 || cfg->layers < 1 || cfg->layers > RNN_MAX_LAYERS || cfg->hidden < 1 ||
@@ -192,18 +205,17 @@ rnn_trainer *rnn_trainer_create(const rnn_model_config *cfg, int B, int T, char 
     size_t P = tr->n_params, TB = (size_t)T * B, BH = (size_t)B * tr->H, H = tr->H,
            GH = (size_t)G * tr->H, L = tr->L;
     size_t maxI = (size_t)(tr->I0 > tr->H ? tr->I0 : tr->H);
-    int ok = (tr->params = xcalloc(P, sizeof(float))) && (tr->grads = xcalloc(P, sizeof(float))) &&
-             (tr->m = xcalloc(P, sizeof(float))) && (tr->v = xcalloc(P, sizeof(float))) &&
-             (tr->inputs = xcalloc(TB, sizeof(int32_t))) &&
-             (tr->targets = xcalloc(TB, sizeof(int32_t))) &&
-             (tr->logits = xcalloc(TB * tr->V, sizeof(float))) &&
-             (tr->probs = xcalloc(TB * tr->V, sizeof(float))) &&
-             (tr->dh = xcalloc(TB * H, sizeof(float))) &&
-             (tr->dg = xcalloc(TB * GH, sizeof(float))) &&
-             (tr->dx = xcalloc(TB * maxI, sizeof(float))) &&
-             (tr->dhn = xcalloc(BH, sizeof(float))) && (tr->dcn = xcalloc(BH, sizeof(float))) &&
-             (tr->state_h = xcalloc(L * BH, sizeof(float))) &&
-             (tr->state_c = xcalloc(L * BH, sizeof(float)));
+    int ok =
+        (tr->params = xcalloc(P, sizeof(float))) && (tr->grads = xcalloc(P, sizeof(float))) &&
+        (tr->m = xcalloc(P, sizeof(float))) && (tr->v = xcalloc(P, sizeof(float))) &&
+        (tr->inputs = xcalloc(TB, sizeof(int32_t))) &&
+        (tr->targets = xcalloc(TB, sizeof(int32_t))) &&
+        (tr->logits = xcalloc(TB * tr->V, sizeof(float))) &&
+        (tr->probs = xcalloc(TB * tr->V, sizeof(float))) &&
+        (tr->dh = xcalloc(TB * H, sizeof(float))) && (tr->dg = xcalloc(TB * GH, sizeof(float))) &&
+        (tr->dx = xcalloc(TB * maxI, sizeof(float))) && (tr->dhn = xcalloc(BH, sizeof(float))) &&
+        (tr->dcn = xcalloc(BH, sizeof(float))) && (tr->state_h = xcalloc(L * BH, sizeof(float))) &&
+        (tr->state_c = xcalloc(L * BH, sizeof(float)));
     if (ok && tr->E > 0) ok = (tr->x0 = xcalloc(TB * tr->E, sizeof(float))) != NULL;
     if (ok && cfg->cell == RNN_CELL_GRU)
         ok = (tr->dgh = xcalloc(TB * GH, sizeof(float))) &&
@@ -214,7 +226,8 @@ rnn_trainer *rnn_trainer_create(const rnn_model_config *cfg, int B, int T, char 
         if (ok && cfg->cell == RNN_CELL_LSTM)
             ok = (tr->cs[l] = xcalloc((TB + B) * H, sizeof(float))) &&
                  (tr->tc[l] = xcalloc(TB * H, sizeof(float)));
-        if (ok && cfg->cell == RNN_CELL_GRU) ok = (tr->hn[l] = xcalloc(TB * H, sizeof(float))) != NULL;
+        if (ok && cfg->cell == RNN_CELL_GRU)
+            ok = (tr->hn[l] = xcalloc(TB * H, sizeof(float))) != NULL;
     }
     for (int l = 1; ok && l <= tr->L; l++)
         ok = (tr->drop[l] = xcalloc(TB * H, sizeof(float))) &&
@@ -231,9 +244,12 @@ oom:
     return NULL;
 }
 
+static void pool_free(struct pool *p);
+
 void rnn_trainer_free(rnn_trainer *tr)
 {
     if (!tr) return;
+    pool_free(tr->pool);
     free(tr->params);
     free(tr->grads);
     free(tr->m);
@@ -341,16 +357,16 @@ int rnn_trainer_load_model(rnn_trainer *tr, const rnn_model *model, char *err, s
                  rnn_kind_name(c->kind) ? rnn_kind_name(c->kind) : "?",
                  rnn_cell_name(c->cell) ? rnn_cell_name(c->cell) : "?", c->layers, c->hidden,
                  c->embed, rnn_kind_name(tr->cfg.kind) ? rnn_kind_name(tr->cfg.kind) : "?",
-                 rnn_cell_name(tr->cfg.cell) ? rnn_cell_name(tr->cfg.cell) : "?",
-                 tr->cfg.layers, tr->cfg.hidden, tr->cfg.embed);
+                 rnn_cell_name(tr->cfg.cell) ? rnn_cell_name(tr->cfg.cell) : "?", tr->cfg.layers,
+                 tr->cfg.hidden, tr->cfg.embed);
         return -1;
     }
     for (int i = 0; i < tr->n_tensors; i++) {
         size_t n = 0;
         const float *src = rnn_model_tensor(model, tr->specs[i].name, &n);
         if (!src || n != tr->specs[i].count) {
-            snprintf(err, errlen, "the preset has no tensor %s of %zu values",
-                     tr->specs[i].name, tr->specs[i].count);
+            snprintf(err, errlen, "the preset has no tensor %s of %zu values", tr->specs[i].name,
+                     tr->specs[i].count);
             return -1;
         }
         memcpy(tr->params + tr->offsets[i], src, n * sizeof(float));
@@ -411,30 +427,137 @@ void rnn_trainer_rng_set(rnn_trainer *tr, uint64_t s)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Pointwise kernels. */
+/* Threads. The work of a window splits into stages; each stage is cut into
+ * parts (row ranges, lane ranges or weight-row ranges, fixed by the part
+ * count alone, so results do not depend on timing), part 0 on the calling
+ * thread and the others on the pool. The lanes of a batch are independent
+ * through the whole recurrence, so one stage covers all T steps of a layer. */
 
-static inline float sigmoidf_(float x)
-{
-    return 1.0f / (1.0f + expf(-x));
-}
+typedef void (*stage_fn)(rnn_trainer *tr, int part, int nparts);
 
-/* out (N, C) += bias (C) on every row */
-static void add_bias(float *out, const float *bias, size_t N, int C)
+typedef struct {
+    struct pool *pool;
+    int index;
+} pool_slot;
+
+struct pool {
+    pthread_t th[RNN_TRAIN_MAX_THREADS];
+    pool_slot slot[RNN_TRAIN_MAX_THREADS];
+    int n, started;
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    unsigned long gen;
+    int pending, quit;
+    stage_fn fn;
+    rnn_trainer *tr;
+};
+
+static void *pool_main(void *arg)
 {
-    for (size_t r = 0; r < N; r++) {
-        float *o = out + r * C;
-        for (int c = 0; c < C; c++) o[c] += bias[c];
+    pool_slot *slot = arg;
+    struct pool *p = slot->pool;
+    unsigned long seen = 0;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        while (p->gen == seen && !p->quit)
+            pthread_cond_wait(&p->go, &p->mu);
+        if (p->quit) {
+            pthread_mutex_unlock(&p->mu);
+            return NULL;
+        }
+        seen = p->gen;
+        stage_fn fn = p->fn;
+        rnn_trainer *tr = p->tr;
+        pthread_mutex_unlock(&p->mu);
+        fn(tr, slot->index, p->n);
+        pthread_mutex_lock(&p->mu);
+        if (--p->pending == 0) pthread_cond_signal(&p->done);
+        pthread_mutex_unlock(&p->mu);
     }
 }
 
-/* dbias (C) += column sums of d (N, C) */
-static void bias_backward(float *dbias, const float *d, size_t N, int C)
+static void pool_free(struct pool *p)
 {
-    for (size_t r = 0; r < N; r++) {
-        const float *row = d + r * C;
-        for (int c = 0; c < C; c++) dbias[c] += row[c];
-    }
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    p->quit = 1;
+    pthread_cond_broadcast(&p->go);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 1; i < p->started; i++)
+        pthread_join(p->th[i], NULL);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->go);
+    pthread_cond_destroy(&p->done);
+    free(p);
 }
+
+static struct pool *pool_create(int n)
+{
+    struct pool *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->n = n;
+    p->started = 1;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->go, NULL);
+    pthread_cond_init(&p->done, NULL);
+    for (int i = 1; i < n; i++) {
+        p->slot[i].pool = p;
+        p->slot[i].index = i;
+        if (pthread_create(&p->th[i], NULL, pool_main, &p->slot[i]) != 0) {
+            pool_free(p);
+            return NULL;
+        }
+        p->started = i + 1;
+    }
+    return p;
+}
+
+static void run_stage(rnn_trainer *tr, stage_fn fn)
+{
+    struct pool *p = tr->pool;
+    if (!p || p->n <= 1) {
+        fn(tr, 0, 1);
+        return;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->fn = fn;
+    p->tr = tr;
+    p->pending = p->n - 1;
+    p->gen++;
+    pthread_cond_broadcast(&p->go);
+    pthread_mutex_unlock(&p->mu);
+    fn(tr, 0, p->n);
+    pthread_mutex_lock(&p->mu);
+    while (p->pending > 0)
+        pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+}
+
+int rnn_trainer_set_threads(rnn_trainer *tr, int n)
+{
+    if (n < 1) n = 1;
+    if (n > RNN_TRAIN_MAX_THREADS) n = RNN_TRAIN_MAX_THREADS;
+    if (n > tr->B) n = tr->B;
+    pool_free(tr->pool);
+    tr->pool = NULL;
+    if (n > 1 && !(tr->pool = pool_create(n))) return -1;
+    return 0;
+}
+
+int rnn_trainer_threads(const rnn_trainer *tr)
+{
+    return tr->pool ? tr->pool->n : 1;
+}
+
+static void split(size_t n, int part, int nparts, size_t *lo, size_t *hi)
+{
+    *lo = n * (size_t)part / (size_t)nparts;
+    *hi = n * (size_t)(part + 1) / (size_t)nparts;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Dropout masks (drawn in order on the calling thread, so they depend on the
+ * seed alone). */
 
 /* A dropout mask (values 0 or 1/(1-p)) and out = in * mask. */
 static void dropout_forward(float *out, float *mask, const float *in, size_t n, float p,
@@ -452,115 +575,101 @@ static void dropout_forward(float *out, float *mask, const float *in, size_t n, 
     }
 }
 
-/* One step of the cell, in place on the gate pre-activations g (B, GH) which
- * already hold W_ih x + b_ih (+ W_hh h + b_hh for RNN and LSTM). */
-static void lstm_point(float *g, const float *cprev, float *c, float *tc, float *h, int B, int H)
-{
-    for (int b = 0; b < B; b++) {
-        float *gi = g + (size_t)b * 4 * H, *gf = gi + H, *gg = gf + H, *go = gg + H;
-        const float *cp = cprev + (size_t)b * H;
-        float *cb = c + (size_t)b * H, *tb = tc + (size_t)b * H, *hb = h + (size_t)b * H;
-        for (int j = 0; j < H; j++) {
-            float i = sigmoidf_(gi[j]), f = sigmoidf_(gf[j]), gv = tanhf(gg[j]),
-                  o = sigmoidf_(go[j]);
-            float cv = f * cp[j] + i * gv, t = tanhf(cv);
-            gi[j] = i;
-            gf[j] = f;
-            gg[j] = gv;
-            go[j] = o;
-            cb[j] = cv;
-            tb[j] = t;
-            hb[j] = o * t;
-        }
-    }
-}
-
-static void rnn_point(float *g, float *h, int B, int H)
-{
-    for (size_t j = 0; j < (size_t)B * H; j++) {
-        g[j] = tanhf(g[j]);
-        h[j] = g[j];
-    }
-}
-
-/* g (B, 3H) holds W_ih x + b_ih; ghh (B, 3H) W_hh h + b_hh. */
-static void gru_point(float *g, const float *ghh, const float *hprev, float *hn, float *h, int B,
-                      int H)
-{
-    for (int b = 0; b < B; b++) {
-        float *gr = g + (size_t)b * 3 * H, *gz = gr + H, *gn = gz + H;
-        const float *hr = ghh + (size_t)b * 3 * H, *hz = hr + H, *hnn = hz + H;
-        const float *hp = hprev + (size_t)b * H;
-        float *hnb = hn + (size_t)b * H, *hb = h + (size_t)b * H;
-        for (int j = 0; j < H; j++) {
-            float r = sigmoidf_(gr[j] + hr[j]), z = sigmoidf_(gz[j] + hz[j]);
-            float n = tanhf(gn[j] + r * hnn[j]);
-            gr[j] = r;
-            gz[j] = z;
-            gn[j] = n;
-            hnb[j] = hnn[j];
-            hb[j] = (1.0f - z) * n + z * hp[j];
-        }
-    }
-}
-
 /* ------------------------------------------------------------------------ */
-/* Forward. */
+/* Forward stages. tr->layer names the layer a stage works on. */
 
-static void layer_forward(rnn_trainer *tr, int l)
+/* rows of the window: the input projection (TB, GH) in one product per part */
+static void st_inproj(rnn_trainer *tr, int part, int nparts)
 {
-    const int B = tr->B, T = tr->T, H = tr->H, G = tr->G, GH = G * H;
-    const size_t TB = (size_t)T * B, BH = (size_t)B * H;
-    const float *wih = tr->params + tr->o_wih[l], *whh = tr->params + tr->o_whh[l];
-    const float *bih = tr->params + tr->o_bih[l], *bhh = tr->params + tr->o_bhh[l];
-    float *gates = tr->gates[l], *hs = tr->hs[l];
-
-    /* the input projection of the whole window in one product: (TB, GH) */
+    const int l = tr->layer, H = tr->H, GH = tr->G * H;
+    const size_t TB = (size_t)tr->T * tr->B;
+    const float *wih = tr->params + tr->o_wih[l];
+    size_t r0, r1;
+    split(TB, part, nparts, &r0, &r1);
+    if (r1 <= r0) return;
+    float *gates = tr->gates[l] + r0 * GH;
     if (l == 0 && tr->E == 0) {
-        for (size_t r = 0; r < TB; r++) {
+        for (size_t r = r0; r < r1; r++) {
             int x = tr->inputs[r];
-            float *gr = gates + r * GH;
-            for (int k = 0; k < GH; k++) gr[k] = wih[(size_t)k * tr->V + x];
+            float *gr = tr->gates[l] + r * GH;
+            for (int k = 0; k < GH; k++)
+                gr[k] = wih[(size_t)k * tr->V + x];
         }
     } else {
         int nin = l == 0 ? tr->E : H;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)TB, GH, nin, 1.0f, tr->in[l], nin,
-                    wih, nin, 0.0f, gates, GH);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(r1 - r0), GH, nin, 1.0f,
+                    tr->in[l] + r0 * nin, nin, wih, nin, 0.0f, gates, GH);
     }
-    add_bias(gates, bih, TB, GH);
-    if (tr->cfg.cell != RNN_CELL_GRU) add_bias(gates, bhh, TB, GH);
+    rnn_k_add_bias(gates, tr->params + tr->o_bih[l], r1 - r0, GH);
+    if (tr->cfg.cell != RNN_CELL_GRU) rnn_k_add_bias(gates, tr->params + tr->o_bhh[l], r1 - r0, GH);
+}
 
-    memcpy(hs, tr->state_h + (size_t)l * BH, BH * sizeof(float));
+/* lanes: the recurrence of one layer over the window */
+static void st_recur(rnn_trainer *tr, int part, int nparts)
+{
+    const int l = tr->layer, B = tr->B, T = tr->T, H = tr->H, GH = tr->G * H;
+    const size_t BH = (size_t)B * H;
+    const float *whh = tr->params + tr->o_whh[l], *bhh = tr->params + tr->o_bhh[l];
+    size_t b0, b1;
+    split((size_t)B, part, nparts, &b0, &b1);
+    const int nb = (int)(b1 - b0);
+    if (nb <= 0) return;
+    float *hs = tr->hs[l];
+    memcpy(hs + b0 * H, tr->state_h + l * BH + b0 * H, (size_t)nb * H * sizeof(float));
     if (tr->cfg.cell == RNN_CELL_LSTM)
-        memcpy(tr->cs[l], tr->state_c + (size_t)l * BH, BH * sizeof(float));
-
+        memcpy(tr->cs[l] + b0 * H, tr->state_c + l * BH + b0 * H, (size_t)nb * H * sizeof(float));
     for (int t = 0; t < T; t++) {
-        float *g = gates + (size_t)t * B * GH;
-        const float *hprev = hs + (size_t)t * BH;
-        float *h = hs + (size_t)(t + 1) * BH;
+        float *g = tr->gates[l] + ((size_t)t * B + b0) * GH;
+        const float *hprev = hs + (size_t)t * BH + b0 * H;
+        float *h = hs + (size_t)(t + 1) * BH + b0 * H;
         switch (tr->cfg.cell) {
         case RNN_CELL_LSTM:
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, GH, H, 1.0f, hprev, H, whh, H,
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, GH, H, 1.0f, hprev, H, whh, H,
                         1.0f, g, GH);
-            lstm_point(g, tr->cs[l] + (size_t)t * BH, tr->cs[l] + (size_t)(t + 1) * BH,
-                       tr->tc[l] + (size_t)t * BH, h, B, H);
+            rnn_k_lstm_point(g, tr->cs[l] + (size_t)t * BH + b0 * H,
+                             tr->cs[l] + (size_t)(t + 1) * BH + b0 * H,
+                             tr->tc[l] + (size_t)t * BH + b0 * H, h, nb, H);
             break;
         case RNN_CELL_RNN:
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, GH, H, 1.0f, hprev, H, whh, H,
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, GH, H, 1.0f, hprev, H, whh, H,
                         1.0f, g, GH);
-            rnn_point(g, h, B, H);
+            rnn_k_rnn_point(g, h, nb, H);
             break;
-        case RNN_CELL_GRU:
-            for (int b = 0; b < B; b++) memcpy(tr->ghh + (size_t)b * GH, bhh, GH * sizeof(float));
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, GH, H, 1.0f, hprev, H, whh, H,
-                        1.0f, tr->ghh, GH);
-            gru_point(g, tr->ghh, hprev, tr->hn[l] + (size_t)t * BH, h, B, H);
+        case RNN_CELL_GRU: {
+            float *ghh = tr->ghh + b0 * GH;
+            for (int b = 0; b < nb; b++)
+                memcpy(ghh + (size_t)b * GH, bhh, GH * sizeof(float));
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, GH, H, 1.0f, hprev, H, whh, H,
+                        1.0f, ghh, GH);
+            rnn_k_gru_point(g, ghh, hprev, tr->hn[l] + (size_t)t * BH + b0 * H, h, nb, H);
             break;
         }
+        }
     }
-    memcpy(tr->state_h + (size_t)l * BH, hs + TB * H, BH * sizeof(float));
+    memcpy(tr->state_h + l * BH + b0 * H, hs + (size_t)T * BH + b0 * H,
+           (size_t)nb * H * sizeof(float));
     if (tr->cfg.cell == RNN_CELL_LSTM)
-        memcpy(tr->state_c + (size_t)l * BH, tr->cs[l] + TB * H, BH * sizeof(float));
+        memcpy(tr->state_c + l * BH + b0 * H, tr->cs[l] + (size_t)T * BH + b0 * H,
+               (size_t)nb * H * sizeof(float));
+}
+
+/* rows: logits, softmax and the loss */
+static void st_head(rnn_trainer *tr, int part, int nparts)
+{
+    const int H = tr->H, V = tr->V;
+    const size_t TB = (size_t)tr->T * tr->B;
+    size_t r0, r1;
+    split(TB, part, nparts, &r0, &r1);
+    tr->part_nll[part] = 0;
+    tr->part_n[part] = tr->part_hit[part] = 0;
+    if (r1 <= r0) return;
+    for (size_t r = r0; r < r1; r++)
+        memcpy(tr->logits + r * V, tr->params + tr->o_headb, V * sizeof(float));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(r1 - r0), V, H, 1.0f,
+                tr->in[tr->L] + r0 * H, H, tr->params + tr->o_headw, H, 1.0f, tr->logits + r0 * V,
+                V);
+    tr->part_nll[part] = rnn_k_softmax_rows(tr->probs, tr->logits, tr->targets, r0, r1, V,
+                                            &tr->part_n[part], &tr->part_hit[part]);
 }
 
 double rnn_trainer_forward(rnn_trainer *tr, const int32_t *inputs, const int32_t *targets,
@@ -593,7 +702,9 @@ double rnn_trainer_forward(rnn_trainer *tr, const int32_t *inputs, const int32_t
                 tr->in[l] = below;
             }
         }
-        layer_forward(tr, l);
+        tr->layer = l;
+        run_stage(tr, st_inproj);
+        run_stage(tr, st_recur);
     }
     const float *top = tr->hs[tr->L - 1] + (size_t)B * H;
     if (tr->dropped) {
@@ -601,39 +712,15 @@ double rnn_trainer_forward(rnn_trainer *tr, const int32_t *inputs, const int32_t
         top = tr->xin[tr->L];
     }
     tr->in[tr->L] = top;
+    run_stage(tr, st_head);
 
-    /* head: logits (TB, V) = top (TB, H) W^T + b */
-    for (size_t r = 0; r < TB; r++)
-        memcpy(tr->logits + r * V, tr->params + tr->o_headb, V * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)TB, V, H, 1.0f, top, H,
-                tr->params + tr->o_headw, H, 1.0f, tr->logits, V);
-
-    /* softmax and cross-entropy */
     double nll = 0;
     long n = 0, hit = 0;
-    for (size_t r = 0; r < TB; r++) {
-        const float *z = tr->logits + r * V;
-        float *p = tr->probs + r * V;
-        float mx = z[0];
-        int arg = 0;
-        for (int k = 1; k < V; k++)
-            if (z[k] > mx) {
-                mx = z[k];
-                arg = k;
-            }
-        float sum = 0;
-        for (int k = 0; k < V; k++) {
-            p[k] = expf(z[k] - mx);
-            sum += p[k];
-        }
-        float inv = 1.0f / sum;
-        for (int k = 0; k < V; k++) p[k] *= inv;
-        int y = tr->targets[r];
-        if (y >= 0) {
-            nll += (double)logf(sum) + (double)mx - (double)z[y];
-            n++;
-            hit += arg == y;
-        }
+    int nparts = tr->pool ? tr->pool->n : 1;
+    for (int p = 0; p < nparts; p++) {
+        nll += tr->part_nll[p];
+        n += tr->part_n[p];
+        hit += tr->part_hit[p];
     }
     tr->count = n;
     if (count) *count = n;
@@ -652,189 +739,223 @@ void rnn_trainer_zero_grad(rnn_trainer *tr)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Backward. */
+/* Backward stages. */
 
-/* BPTT through layer l: tr->dh holds the gradient of its outputs (TB, H).
- * Fills tr->dg (and tr->dgh for GRU) with the gate gradients, and the
- * weight gradients. */
-static void layer_backward(rnn_trainer *tr, int l)
+/* rows: the logit gradients (p - onehot) / count in place of the
+ * probabilities, and the gradient of the head's input into tr->dh */
+static void st_dlogits(rnn_trainer *tr, int part, int nparts)
 {
-    const int B = tr->B, T = tr->T, H = tr->H, G = tr->G, GH = G * H;
-    const size_t TB = (size_t)T * B, BH = (size_t)B * H;
-    const float *whh = tr->params + tr->o_whh[l];
-    float *dwih = tr->grads + tr->o_wih[l], *dwhh = tr->grads + tr->o_whh[l];
-    float *dbih = tr->grads + tr->o_bih[l], *dbhh = tr->grads + tr->o_bhh[l];
-    const float *gates = tr->gates[l], *hs = tr->hs[l];
-    float *dhn = tr->dhn, *dcn = tr->dcn;
-    int gru = tr->cfg.cell == RNN_CELL_GRU;
-    float *dgh = gru ? tr->dgh : tr->dg; /* hidden-side gate gradients */
-
-    memset(dhn, 0, BH * sizeof(float));
-    memset(dcn, 0, BH * sizeof(float));
-    for (int t = T - 1; t >= 0; t--) {
-        const float *g = gates + (size_t)t * B * GH;
-        float *dg = tr->dg + (size_t)t * B * GH;
-        const float *dhout = tr->dh + (size_t)t * BH;
-        const float *hprev = hs + (size_t)t * BH;
-        switch (tr->cfg.cell) {
-        case RNN_CELL_LSTM: {
-            const float *cprev = tr->cs[l] + (size_t)t * BH, *tc = tr->tc[l] + (size_t)t * BH;
-            for (int b = 0; b < B; b++) {
-                const float *gi = g + (size_t)b * GH, *gf = gi + H, *gg = gf + H, *go = gg + H;
-                float *di = dg + (size_t)b * GH, *df = di + H, *dgg = df + H, *dout = dgg + H;
-                const float *dhb = dhout + (size_t)b * H, *cp = cprev + (size_t)b * H,
-                            *tcb = tc + (size_t)b * H;
-                float *dhnb = dhn + (size_t)b * H, *dcnb = dcn + (size_t)b * H;
-                for (int j = 0; j < H; j++) {
-                    float dh = dhb[j] + dhnb[j];
-                    float i = gi[j], f = gf[j], gv = gg[j], o = go[j], t2 = tcb[j];
-                    float dc = dcnb[j] + dh * o * (1.0f - t2 * t2);
-                    di[j] = dc * gv * i * (1.0f - i);
-                    df[j] = dc * cp[j] * f * (1.0f - f);
-                    dgg[j] = dc * i * (1.0f - gv * gv);
-                    dout[j] = dh * t2 * o * (1.0f - o);
-                    dcnb[j] = dc * f;
-                }
-            }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, GH, 1.0f, dg, GH, whh, H,
-                        0.0f, dhn, H);
-            break;
-        }
-        case RNN_CELL_RNN:
-            for (size_t j = 0; j < BH; j++) {
-                float dh = dhout[j] + dhn[j], h = g[j];
-                dg[j] = dh * (1.0f - h * h);
-            }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, GH, 1.0f, dg, GH, whh, H,
-                        0.0f, dhn, H);
-            break;
-        case RNN_CELL_GRU: {
-            float *dgt = dgh + (size_t)t * B * GH;
-            const float *hn = tr->hn[l] + (size_t)t * BH;
-            for (int b = 0; b < B; b++) {
-                const float *gr = g + (size_t)b * GH, *gz = gr + H, *gn = gz + H;
-                float *dr = dg + (size_t)b * GH, *dz = dr + H, *dn = dz + H;
-                float *hdr = dgt + (size_t)b * GH, *hdz = hdr + H, *hdn = hdz + H;
-                const float *dhb = dhout + (size_t)b * H, *hp = hprev + (size_t)b * H,
-                            *hnb = hn + (size_t)b * H;
-                float *dhnb = dhn + (size_t)b * H;
-                for (int j = 0; j < H; j++) {
-                    float dh = dhb[j] + dhnb[j];
-                    float r = gr[j], z = gz[j], n = gn[j];
-                    float dan = dh * (1.0f - z) * (1.0f - n * n);
-                    float dar = dan * hnb[j] * r * (1.0f - r);
-                    float daz = dh * (hp[j] - n) * z * (1.0f - z);
-                    dr[j] = hdr[j] = dar;
-                    dz[j] = hdz[j] = daz;
-                    dn[j] = dan;
-                    hdn[j] = dan * r;
-                    dhnb[j] = dh * z; /* the direct path of h' = (1-z) n + z h */
-                }
-            }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, GH, 1.0f, dgt, GH, whh, H,
-                        1.0f, dhn, H);
-            break;
-        }
-        }
-    }
-    /* weight gradients of the whole window, one product each */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, GH, H, (int)TB, 1.0f, dgh, GH, hs, H,
-                1.0f, dwhh, H);
-    bias_backward(dbhh, dgh, TB, GH);
-    bias_backward(dbih, tr->dg, TB, GH);
-    if (l == 0 && tr->E == 0) {
-        for (size_t r = 0; r < TB; r++) {
-            int x = tr->inputs[r];
-            const float *d = tr->dg + r * GH;
-            for (int k = 0; k < GH; k++) dwih[(size_t)k * tr->V + x] += d[k];
-        }
-    } else {
-        int nin = l == 0 ? tr->E : H;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, GH, nin, (int)TB, 1.0f, tr->dg, GH,
-                    tr->in[l], nin, 1.0f, dwih, nin);
-    }
-}
-
-void rnn_trainer_backward(rnn_trainer *tr)
-{
-    const int B = tr->B, T = tr->T, H = tr->H, V = tr->V, G = tr->G, GH = G * H;
-    const size_t TB = (size_t)T * B;
-    if (tr->count == 0) return;
+    const int H = tr->H, V = tr->V;
+    const size_t TB = (size_t)tr->T * tr->B;
+    size_t r0, r1;
+    split(TB, part, nparts, &r0, &r1);
+    if (r1 <= r0) return;
     float scale = 1.0f / (float)tr->count;
-
-    /* dlogits into probs: (p - onehot) / count, zero for uncounted rows */
-    float *dlog = tr->probs;
-    for (size_t r = 0; r < TB; r++) {
-        float *d = dlog + r * V;
+    for (size_t r = r0; r < r1; r++) {
+        float *d = tr->probs + r * V;
         int y = tr->targets[r];
         if (y < 0) {
             memset(d, 0, V * sizeof(float));
             continue;
         }
         d[y] -= 1.0f;
-        for (int k = 0; k < V; k++) d[k] *= scale;
+        for (int k = 0; k < V; k++)
+            d[k] *= scale;
     }
-    bias_backward(tr->grads + tr->o_headb, dlog, TB, V);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, H, (int)TB, 1.0f, dlog, V,
-                tr->in[tr->L], H, 1.0f, tr->grads + tr->o_headw, H);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)TB, H, V, 1.0f, dlog, V,
-                tr->params + tr->o_headw, H, 0.0f, tr->dh, H);
-    if (tr->dropped) {
-        const float *mask = tr->drop[tr->L];
-        for (size_t j = 0; j < TB * H; j++) tr->dh[j] *= mask[j];
-    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(r1 - r0), H, V, 1.0f,
+                tr->probs + r0 * V, V, tr->params + tr->o_headw, H, 0.0f, tr->dh + r0 * H, H);
+    if (tr->dropped) rnn_k_mul_mask(tr->dh + r0 * H, tr->drop[tr->L] + r0 * H, (r1 - r0) * H);
+}
 
-    for (int l = tr->L - 1; l >= 0; l--) {
-        layer_backward(tr, l);
-        if (l == 0 && tr->E == 0) break;
-        int nin = l == 0 ? tr->E : H;
-        const float *wih = tr->params + tr->o_wih[l];
-        float *dx = l == 0 ? tr->dx : tr->dh; /* dh is free again after the layer's pass */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)TB, nin, GH, 1.0f, tr->dg, GH,
-                    wih, nin, 0.0f, dx, nin);
-        if (l > 0 && tr->dropped) {
-            const float *mask = tr->drop[l];
-            for (size_t j = 0; j < TB * H; j++) dx[j] *= mask[j];
+/* rows of the head's weights */
+static void st_dhead(rnn_trainer *tr, int part, int nparts)
+{
+    const int H = tr->H, V = tr->V;
+    const size_t TB = (size_t)tr->T * tr->B;
+    size_t v0, v1;
+    split((size_t)V, part, nparts, &v0, &v1);
+    if (v1 <= v0) return;
+    rnn_k_bias_backward(tr->grads + tr->o_headb, tr->probs, TB, V, v0, v1);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(v1 - v0), H, (int)TB, 1.0f,
+                tr->probs + v0, V, tr->in[tr->L], H, 1.0f, tr->grads + tr->o_headw + v0 * H, H);
+}
+
+/* lanes: backpropagation through the window of one layer; tr->dh holds the
+ * gradient of its outputs, the gate gradients go to tr->dg (and tr->dgh) */
+static void st_bptt(rnn_trainer *tr, int part, int nparts)
+{
+    const int l = tr->layer, B = tr->B, T = tr->T, H = tr->H, GH = tr->G * H;
+    const size_t BH = (size_t)B * H;
+    const float *whh = tr->params + tr->o_whh[l];
+    size_t b0, b1;
+    split((size_t)B, part, nparts, &b0, &b1);
+    const int nb = (int)(b1 - b0);
+    if (nb <= 0) return;
+    float *dhn = tr->dhn + b0 * H, *dcn = tr->dcn + b0 * H;
+    memset(dhn, 0, (size_t)nb * H * sizeof(float));
+    memset(dcn, 0, (size_t)nb * H * sizeof(float));
+    for (int t = T - 1; t >= 0; t--) {
+        const size_t gro = ((size_t)t * B + b0) * GH, hro = (size_t)t * BH + b0 * H;
+        const float *g = tr->gates[l] + gro;
+        float *dg = tr->dg + gro;
+        const float *dhout = tr->dh + hro;
+        switch (tr->cfg.cell) {
+        case RNN_CELL_LSTM:
+            rnn_k_lstm_point_backward(dg, dhn, dcn, g, dhout, tr->cs[l] + hro, tr->tc[l] + hro, nb,
+                                      H);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, H, GH, 1.0f, dg, GH, whh, H,
+                        0.0f, dhn, H);
+            break;
+        case RNN_CELL_RNN:
+            rnn_k_rnn_point_backward(dg, g, dhout, dhn, nb, H);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, H, GH, 1.0f, dg, GH, whh, H,
+                        0.0f, dhn, H);
+            break;
+        case RNN_CELL_GRU: {
+            float *dgt = tr->dgh + gro;
+            rnn_k_gru_point_backward(dg, dgt, dhn, g, dhout, tr->hs[l] + hro, tr->hn[l] + hro, nb,
+                                     H);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, H, GH, 1.0f, dgt, GH, whh, H,
+                        1.0f, dhn, H);
+            break;
         }
-        if (l == 0) {
-            float *demb = tr->grads + tr->o_embed;
-            for (size_t r = 0; r < TB; r++) {
-                float *d = demb + (size_t)tr->inputs[r] * nin;
-                const float *s = dx + r * nin;
-                for (int k = 0; k < nin; k++) d[k] += s[k];
-            }
         }
     }
+}
+
+/* gate rows of one layer's weight gradients, one product each over the window */
+static void st_dweights(rnn_trainer *tr, int part, int nparts)
+{
+    const int l = tr->layer, H = tr->H, GH = tr->G * H;
+    const size_t TB = (size_t)tr->T * tr->B;
+    size_t g0, g1;
+    split((size_t)GH, part, nparts, &g0, &g1);
+    if (g1 <= g0) return;
+    const int ng = (int)(g1 - g0);
+    const float *dgh = tr->cfg.cell == RNN_CELL_GRU ? tr->dgh : tr->dg;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ng, H, (int)TB, 1.0f, dgh + g0, GH,
+                tr->hs[l], H, 1.0f, tr->grads + tr->o_whh[l] + g0 * H, H);
+    rnn_k_bias_backward(tr->grads + tr->o_bhh[l], dgh, TB, GH, g0, g1);
+    rnn_k_bias_backward(tr->grads + tr->o_bih[l], tr->dg, TB, GH, g0, g1);
+    float *dwih = tr->grads + tr->o_wih[l];
+    if (l == 0 && tr->E == 0) {
+        for (size_t r = 0; r < TB; r++) {
+            int x = tr->inputs[r];
+            const float *d = tr->dg + r * GH;
+            for (size_t k = g0; k < g1; k++)
+                dwih[k * tr->V + x] += d[k];
+        }
+    } else {
+        int nin = l == 0 ? tr->E : H;
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ng, nin, (int)TB, 1.0f, tr->dg + g0,
+                    GH, tr->in[l], nin, 1.0f, dwih + g0 * nin, nin);
+    }
+}
+
+/* rows: the gradient of the layer's input, into tr->dh (the layer below's
+ * outputs) or tr->dx (the embedded input) */
+static void st_dx(rnn_trainer *tr, int part, int nparts)
+{
+    const int l = tr->layer, H = tr->H, GH = tr->G * H;
+    const size_t TB = (size_t)tr->T * tr->B;
+    size_t r0, r1;
+    split(TB, part, nparts, &r0, &r1);
+    if (r1 <= r0) return;
+    int nin = l == 0 ? tr->E : H;
+    float *dx = l == 0 ? tr->dx : tr->dh;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(r1 - r0), nin, GH, 1.0f,
+                tr->dg + r0 * GH, GH, tr->params + tr->o_wih[l], nin, 0.0f, dx + r0 * nin, nin);
+    if (l > 0 && tr->dropped) rnn_k_mul_mask(dx + r0 * nin, tr->drop[l] + r0 * H, (r1 - r0) * H);
+}
+
+/* embedding columns: scatter the input gradients into the rows of the inputs */
+static void st_dembed(rnn_trainer *tr, int part, int nparts)
+{
+    const int E = tr->E;
+    const size_t TB = (size_t)tr->T * tr->B;
+    size_t e0, e1;
+    split((size_t)E, part, nparts, &e0, &e1);
+    float *demb = tr->grads + tr->o_embed;
+    for (size_t r = 0; r < TB; r++) {
+        float *d = demb + (size_t)tr->inputs[r] * E;
+        const float *s = tr->dx + r * E;
+        for (size_t k = e0; k < e1; k++)
+            d[k] += s[k];
+    }
+}
+
+void rnn_trainer_backward(rnn_trainer *tr)
+{
+    if (tr->count == 0) return;
+    run_stage(tr, st_dlogits);
+    run_stage(tr, st_dhead);
+    for (int l = tr->L - 1; l >= 0; l--) {
+        tr->layer = l;
+        run_stage(tr, st_bptt);
+        run_stage(tr, st_dweights);
+        if (l == 0 && tr->E == 0) break;
+        run_stage(tr, st_dx); /* tr->dh is free again once the layer's pass is done */
+    }
+    if (tr->E > 0) run_stage(tr, st_dembed);
     tr->count = 0; /* the probabilities now hold the logit gradients */
+}
+
+/* ------------------------------------------------------------------------ */
+/* Clipping and AdamW over the flat parameter block. */
+
+static void st_sumsq(rnn_trainer *tr, int part, int nparts)
+{
+    size_t i0, i1;
+    split(tr->n_params, part, nparts, &i0, &i1);
+    double ss = 0;
+    for (size_t i = i0; i < i1; i++)
+        ss += (double)tr->grads[i] * tr->grads[i];
+    tr->part_nll[part] = ss;
+}
+
+static void st_scale(rnn_trainer *tr, int part, int nparts)
+{
+    size_t i0, i1;
+    split(tr->n_params, part, nparts, &i0, &i1);
+    for (size_t i = i0; i < i1; i++)
+        tr->grads[i] *= tr->opt.coef;
 }
 
 double rnn_trainer_clip_grad(rnn_trainer *tr, double max_norm)
 {
+    run_stage(tr, st_sumsq);
     double ss = 0;
-    for (size_t i = 0; i < tr->n_params; i++) ss += (double)tr->grads[i] * tr->grads[i];
+    int nparts = tr->pool ? tr->pool->n : 1;
+    for (int p = 0; p < nparts; p++)
+        ss += tr->part_nll[p];
     double norm = sqrt(ss);
     if (max_norm > 0 && norm > max_norm) {
         /* PyTorch's clip_grad_norm_: coef = max_norm / (norm + 1e-6) */
-        float coef = (float)(max_norm / (norm + 1e-6));
-        for (size_t i = 0; i < tr->n_params; i++) tr->grads[i] *= coef;
+        tr->opt.coef = (float)(max_norm / (norm + 1e-6));
+        run_stage(tr, st_scale);
     }
     return norm;
+}
+
+static void st_adamw(rnn_trainer *tr, int part, int nparts)
+{
+    size_t i0, i1;
+    split(tr->n_params, part, nparts, &i0, &i1);
+    rnn_k_adamw(tr->params + i0, tr->grads + i0, tr->m + i0, tr->v + i0, i1 - i0, tr->opt.beta1,
+                tr->opt.beta2, tr->opt.eps, tr->opt.decay, tr->opt.step_size, tr->opt.bc2s);
 }
 
 void rnn_trainer_adamw(rnn_trainer *tr, float lr, float beta1, float beta2, float eps,
                        float weight_decay, long step)
 {
     double bc1 = 1.0 - pow(beta1, (double)step), bc2 = 1.0 - pow(beta2, (double)step);
-    float step_size = (float)(lr / bc1), bc2s = (float)sqrt(bc2);
-    float decay = 1.0f - lr * weight_decay;
-    float *p = tr->params, *g = tr->grads, *m = tr->m, *v = tr->v;
-    for (size_t i = 0; i < tr->n_params; i++) {
-        p[i] *= decay;
-        m[i] = beta1 * m[i] + (1.0f - beta1) * g[i];
-        v[i] = beta2 * v[i] + (1.0f - beta2) * g[i] * g[i];
-        float denom = sqrtf(v[i]) / bc2s + eps;
-        p[i] -= step_size * m[i] / denom;
-    }
+    tr->opt.step_size = (float)(lr / bc1);
+    tr->opt.bc2s = (float)sqrt(bc2);
+    tr->opt.decay = 1.0f - lr * weight_decay;
+    tr->opt.beta1 = beta1;
+    tr->opt.beta2 = beta2;
+    tr->opt.eps = eps;
+    run_stage(tr, st_adamw);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -869,8 +990,8 @@ static void shuffle(rnn_batcher *bt)
     }
 }
 
-rnn_batcher *rnn_batcher_create(const rnn_seq_list *seqs, rnn_kind kind, int B, int T,
-                                int random, int transpose, uint64_t seed)
+rnn_batcher *rnn_batcher_create(const rnn_seq_list *seqs, rnn_kind kind, int B, int T, int random,
+                                int transpose, uint64_t seed)
 {
     if (B < 1 || T < 1) return NULL;
     rnn_batcher *bt = calloc(1, sizeof *bt);
@@ -899,7 +1020,8 @@ rnn_batcher *rnn_batcher_create(const rnn_seq_list *seqs, rnn_kind kind, int B, 
     for (size_t i = 0; i < seqs->count; i++)
         if (seqs->seqs[i].len >= 2) bt->order[j++] = (int32_t)i;
     if (random) shuffle(bt);
-    for (int b = 0; b < B; b++) bt->lanes[b].seq = -1;
+    for (int b = 0; b < B; b++)
+        bt->lanes[b].seq = -1;
     return bt;
 }
 
@@ -1158,9 +1280,12 @@ static int write_checkpoint(const char *path, const rnn_train_options *o, rnn_tr
     int rc = -1;
     if (f) {
         uLong crc = crc32(0, NULL, 0);
-        int32_t head[12] = {(int32_t)o->cfg.kind, o->cfg.steps_per_quarter, (int32_t)o->cfg.cell,
-                            o->cfg.layers, o->cfg.embed, o->cfg.hidden, o->cfg.vocab, o->batch,
-                            o->seq_len, pr->epoch, pr->bad_epochs, 0};
+        int32_t head[12] = {(int32_t)o->cfg.kind, o->cfg.steps_per_quarter,
+                            (int32_t)o->cfg.cell, o->cfg.layers,
+                            o->cfg.embed,         o->cfg.hidden,
+                            o->cfg.vocab,         o->batch,
+                            o->seq_len,           pr->epoch,
+                            pr->bad_epochs,       0};
         int64_t nums[5] = {(int64_t)o->seed, pr->step, (int64_t)rnn_trainer_num_params(tr),
                            (int64_t)ssz, (int64_t)bsz};
         double d[2] = {pr->best_valid, pr->seconds};
@@ -1200,8 +1325,7 @@ static int read_all(FILE *f, void *p, size_t n, uLong *crc)
 }
 
 static int read_checkpoint(const char *path, const rnn_train_options *o, rnn_trainer *tr,
-                           rnn_batcher *bt, float *best, run_progress *pr, char *err,
-                           size_t errlen)
+                           rnn_batcher *bt, float *best, run_progress *pr, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -1235,9 +1359,9 @@ static int read_checkpoint(const char *path, const rnn_train_options *o, rnn_tra
         read_all(f, d, sizeof d, &crc) || read_all(f, &rng, sizeof rng, &crc))
         goto done;
     if (head[0] != (int32_t)o->cfg.kind || head[1] != o->cfg.steps_per_quarter ||
-        head[2] != (int32_t)o->cfg.cell || head[3] != o->cfg.layers ||
-        head[4] != o->cfg.embed || head[5] != o->cfg.hidden || head[6] != o->cfg.vocab ||
-        head[7] != o->batch || head[8] != o->seq_len) {
+        head[2] != (int32_t)o->cfg.cell || head[3] != o->cfg.layers || head[4] != o->cfg.embed ||
+        head[5] != o->cfg.hidden || head[6] != o->cfg.vocab || head[7] != o->batch ||
+        head[8] != o->seq_len) {
         why = "made with another model or batch shape (give the same options as the first run)";
         goto done;
     }
@@ -1307,8 +1431,8 @@ static void format_hms(char *buf, size_t n, double s)
         snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
 }
 
-int rnn_train_run(const rnn_train_options *o, const rnn_seq_list *train,
-                  const rnn_seq_list *valid, rnn_train_result *res, char *err, size_t errlen)
+int rnn_train_run(const rnn_train_options *o, const rnn_seq_list *train, const rnn_seq_list *valid,
+                  rnn_train_result *res, char *err, size_t errlen)
 {
     memset(res, 0, sizeof *res);
     res->best_valid = -1;
@@ -1320,7 +1444,8 @@ int rnn_train_run(const rnn_train_options *o, const rnn_seq_list *train,
         return -1;
     }
     int have_valid = 0;
-    for (size_t i = 0; valid && i < valid->count; i++) have_valid |= valid->seqs[i].len >= 2;
+    for (size_t i = 0; valid && i < valid->count; i++)
+        have_valid |= valid->seqs[i].len >= 2;
     if (o->epochs < 1 || o->lr <= 0 || o->clip < 0 || o->dropout < 0 || o->dropout >= 1 ||
         o->weight_decay < 0 || o->patience < 1) {
         snprintf(err, errlen,
@@ -1333,8 +1458,8 @@ int rnn_train_run(const rnn_train_options *o, const rnn_seq_list *train,
     rnn_trainer *tr = rnn_trainer_create(&o->cfg, o->batch, o->seq_len, err, errlen);
     if (!tr) return -1;
     const size_t P = rnn_trainer_num_params(tr), TB = (size_t)o->batch * o->seq_len;
-    rnn_batcher *bt = rnn_batcher_create(train, o->cfg.kind, o->batch, o->seq_len, 1, o->transpose,
-                                         o->seed);
+    rnn_batcher *bt =
+        rnn_batcher_create(train, o->cfg.kind, o->batch, o->seq_len, 1, o->transpose, o->seed);
     float *best = malloc(P * sizeof(float));
     int32_t *in = malloc(TB * sizeof(int32_t)), *tg = malloc(TB * sizeof(int32_t));
     int rc = -1;
@@ -1351,8 +1476,7 @@ int rnn_train_run(const rnn_train_options *o, const rnn_seq_list *train,
     memcpy(best, rnn_trainer_params(tr), P * sizeof(float));
 
     run_progress pr = {0, 0, 0, -1, 0};
-    if (o->resume_path &&
-        read_checkpoint(o->resume_path, o, tr, bt, best, &pr, err, errlen) != 0)
+    if (o->resume_path && read_checkpoint(o->resume_path, o, tr, bt, best, &pr, err, errlen) != 0)
         goto done;
 
     long spe = o->steps_per_epoch > 0 ? o->steps_per_epoch : (long)((tokens + TB - 1) / TB);
@@ -1375,8 +1499,7 @@ int rnn_train_run(const rnn_train_options *o, const rnn_seq_list *train,
         rnn_trainer_backward(tr);
         double norm = rnn_trainer_clip_grad(tr, o->clip);
         double lr = rnn_train_lr(o, pr.step, total);
-        rnn_trainer_adamw(tr, (float)lr, o->beta1, o->beta2, o->eps, o->weight_decay,
-                          pr.step + 1);
+        rnn_trainer_adamw(tr, (float)lr, o->beta1, o->beta2, o->eps, o->weight_decay, pr.step + 1);
         pr.step++;
         loss = count ? nll / count : 0;
         if (!isfinite(loss) || !isfinite(norm)) {
@@ -1428,7 +1551,8 @@ int rnn_train_run(const rnn_train_options *o, const rnn_seq_list *train,
             if (o->progress_tty) {
                 int w = 30, fill = (int)(pct / 100 * w);
                 char bar[64];
-                for (int i = 0; i < w; i++) bar[i] = i < fill ? '#' : '.';
+                for (int i = 0; i < w; i++)
+                    bar[i] = i < fill ? '#' : '.';
                 bar[w] = 0;
                 fprintf(o->progress,
                         "\repoch %d/%d [%s] %5.1f%%  %.2f steps/s  ETA %s  loss %.4f   ",
@@ -1439,9 +1563,8 @@ int rnn_train_run(const rnn_train_options *o, const rnn_seq_list *train,
                 }
                 fflush(o->progress);
             } else if (epoch_end || t - last_line >= 10.0 || pr.step == 1) {
-                fprintf(o->progress,
-                        "step %ld/%ld epoch %d %.1f%% %.2f steps/s ETA %s loss %.4f", pr.step,
-                        stop, pr.epoch + (epoch_end ? 0 : 1), pct, rate, eta, loss);
+                fprintf(o->progress, "step %ld/%ld epoch %d %.1f%% %.2f steps/s ETA %s loss %.4f",
+                        pr.step, stop, pr.epoch + (epoch_end ? 0 : 1), pct, rate, eta, loss);
                 if (epoch_end && vnll >= 0)
                     fprintf(o->progress, " valid_nll %.4f%s", vnll,
                             vnll == pr.best_valid ? " (best)" : "");

@@ -37,6 +37,14 @@ rnn_trainer *rnn_trainer_create(const rnn_model_config *cfg, int B, int T, char 
 /** Release a trainer; accepts NULL. */
 void rnn_trainer_free(rnn_trainer *tr);
 
+#define RNN_TRAIN_MAX_THREADS 16
+
+/** Threads the trainer splits its work over (1 by default; at most
+ * RNN_TRAIN_MAX_THREADS and B). Results depend on the count, not on timing:
+ * resume with the same count. 0, or -1 when threads cannot start (then 1). */
+int rnn_trainer_set_threads(rnn_trainer *tr, int n);
+int rnn_trainer_threads(const rnn_trainer *tr);
+
 /** The configuration, the lanes B and the window length T. */
 const rnn_model_config *rnn_trainer_config(const rnn_trainer *tr);
 int rnn_trainer_lanes(const rnn_trainer *tr);
@@ -123,8 +131,8 @@ typedef struct rnn_batcher rnn_batcher;
  * offset below T, and (melody only, transpose > 0) transposes each sequence by
  * a random k in [-transpose, transpose]. random == 0: the sequences in order,
  * whole, each once (for evaluation). NULL on failure. */
-rnn_batcher *rnn_batcher_create(const rnn_seq_list *seqs, rnn_kind kind, int B, int T,
-                                int random, int transpose, uint64_t seed);
+rnn_batcher *rnn_batcher_create(const rnn_seq_list *seqs, rnn_kind kind, int B, int T, int random,
+                                int transpose, uint64_t seed);
 void rnn_batcher_free(rnn_batcher *bt);
 
 /** Fill the next window (inputs, targets: (T, B) time-major). Lanes that start
@@ -156,13 +164,13 @@ typedef struct {
     long warmup;            /* optimiser steps of linear warm-up */
     float beta1, beta2, eps;
     float clip, dropout, weight_decay;
-    int transpose; /* melody augmentation range (semitones), 0 = off */
-    int epochs;    /* at most this many epochs */
-    long max_steps;           /* stop after this many optimiser steps (0 = none) */
-    long steps_per_epoch;     /* 0 = train tokens / (B x T) */
-    int patience;             /* epochs without a better valid NLL before stopping */
+    int transpose;        /* melody augmentation range (semitones), 0 = off */
+    int epochs;           /* at most this many epochs */
+    long max_steps;       /* stop after this many optimiser steps (0 = none) */
+    long steps_per_epoch; /* 0 = train tokens / (B x T) */
+    int patience;         /* epochs without a better valid NLL before stopping */
     uint64_t seed;
-    double checkpoint_seconds; /* 0 = only on interrupt and at the end */
+    double checkpoint_seconds;   /* 0 = only on interrupt and at the end */
     const char *checkpoint_path; /* NULL = no checkpoints */
     const char *resume_path;     /* NULL = a fresh run */
     const rnn_model *init;       /* NULL = random initialisation */
@@ -177,21 +185,21 @@ typedef struct {
 void rnn_train_options_default(rnn_train_options *o, rnn_kind kind);
 
 typedef struct {
-    long steps;          /* optimiser steps done */
-    int epochs;          /* epochs finished */
-    double best_valid;   /* best valid NLL (nats per step), -1 without a valid split */
-    double last_loss;    /* train loss of the last step */
-    int interrupted;     /* stopped by *interrupt */
-    float *best_params;  /* malloc'd copy of the best weights (the caller frees) */
+    long steps;         /* optimiser steps done */
+    int epochs;         /* epochs finished */
+    double best_valid;  /* best valid NLL (nats per step), -1 without a valid split */
+    double last_loss;   /* train loss of the last step */
+    int interrupted;    /* stopped by *interrupt */
+    float *best_params; /* malloc'd copy of the best weights (the caller frees) */
     size_t n_params;
-    double seconds;      /* wall time of this run (not counting earlier resumed parts) */
+    double seconds; /* wall time of this run (not counting earlier resumed parts) */
 } rnn_train_result;
 
 /** Train on train (valid may be empty: then the last weights are kept).
  * Returns 0, or -1 with a message. The result's best_params are in the
  * trainer layout of o->cfg. */
-int rnn_train_run(const rnn_train_options *o, const rnn_seq_list *train,
-                  const rnn_seq_list *valid, rnn_train_result *res, char *err, size_t errlen);
+int rnn_train_run(const rnn_train_options *o, const rnn_seq_list *train, const rnn_seq_list *valid,
+                  rnn_train_result *res, char *err, size_t errlen);
 
 /** The learning rate at a step (warm-up, then cosine to lr * lr_min_ratio over
  * total steps). */

@@ -10,7 +10,7 @@
 
 /* ALSA and JACK print their probing failures on stderr while PortAudio
  * enumerates; the demo reports what matters itself. */
-static int quiet_begin(void)
+int demo_quiet_begin(void)
 {
     fflush(stderr);
     int saved = dup(STDERR_FILENO);
@@ -20,7 +20,7 @@ static int quiet_begin(void)
     return saved;
 }
 
-static void quiet_end(int saved)
+void demo_quiet_end(int saved)
 {
     if (saved < 0) return;
     fflush(stderr);
@@ -31,9 +31,9 @@ static void quiet_end(int saved)
 int demo_audio_init(char *err, size_t errlen)
 {
     setenv("JACK_NO_START_SERVER", "1", 0);
-    int q = quiet_begin();
+    int q = demo_quiet_begin();
     PaError e = Pa_Initialize();
-    quiet_end(q);
+    demo_quiet_end(q);
     if (e != paNoError) {
         snprintf(err, errlen, "PortAudio: %s", Pa_GetErrorText(e));
         return -1;
@@ -43,9 +43,9 @@ int demo_audio_init(char *err, size_t errlen)
 
 void demo_audio_terminate(void)
 {
-    int q = quiet_begin();
+    int q = demo_quiet_begin();
     Pa_Terminate();
-    quiet_end(q);
+    demo_quiet_end(q);
 }
 
 int demo_audio_check_output(int device, double *default_rate, char *err, size_t errlen)
@@ -134,12 +134,12 @@ int demo_audio_open(demo_audio *a, const demo_audio_opts *o, demo_audio_state *s
         state->input_channels = 1;
         a->input_name = ii->name;
     }
-    int q = quiet_begin();
+    int q = demo_quiet_begin();
     PaError e = Pa_IsFormatSupported(inp, &out, rate);
     if (e == paNoError)
         e = Pa_OpenStream(&a->stream, inp, &out, rate, o->buffer, paNoFlag, demo_audio_callback,
                           state);
-    quiet_end(q);
+    demo_quiet_end(q);
     if (e != paNoError) {
         snprintf(err, errlen, "device %d (%s): cannot open %.0f Hz stereo%s: %s", dev, info->name,
                  rate, inp ? " with a mono input" : "", Pa_GetErrorText(e));

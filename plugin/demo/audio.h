@@ -45,6 +45,11 @@ typedef struct {
  * probing). 0, or -1 with PortAudio's message. Main thread. */
 int demo_audio_init(char *err, size_t errlen);
 
+/** Silence stderr (fd 2) until demo_quiet_end(returned value): for library
+ * calls that print their probing (ALSA, JACK, PortMidi). Main thread. */
+int demo_quiet_begin(void);
+void demo_quiet_end(int saved);
+
 /** Pa_Terminate. Main thread. */
 void demo_audio_terminate(void);
 

@@ -394,7 +394,7 @@ static void drum_on(demo_synth *s, int pitch, int velocity)
     case DRUM_KICK:
         f0 = 165.0f, f1 = 48.0f;
         d->pitch_coef = coef_for(0.035f, sr);
-        d->tone_coef = coef_for(0.32f, sr), d->tone_level = 0.75f;
+        d->tone_coef = coef_for(0.25f, sr), d->tone_level = 0.75f;
         d->noise_coef = coef_for(0.004f, sr), d->noise_level = 0.25f, d->noise_mode = 0;
         svf_set(&d->noise_f, 3000.0f, 0.7f, sr);
         break;
@@ -422,7 +422,7 @@ static void drum_on(demo_synth *s, int pitch, int velocity)
     case DRUM_HAT_CLOSED:
     case DRUM_HAT_PEDAL:
     case DRUM_HAT_OPEN:
-        d->noise_coef = coef_for(kind == DRUM_HAT_OPEN ? 0.35f : 0.045f, sr);
+        d->noise_coef = coef_for(kind == DRUM_HAT_OPEN ? 0.18f : 0.04f, sr);
         d->noise_level = 0.09f, d->noise_mode = 2;
         svf_set(&d->noise_f, 8000.0f, 0.9f, sr);
         d->metal_coef = d->noise_coef, d->metal_level = 0.12f, d->metal_scale = 1.0f;
@@ -442,16 +442,16 @@ static void drum_on(demo_synth *s, int pitch, int velocity)
         break;
     }
     case DRUM_CRASH:
-        d->noise_coef = coef_for(1.1f, sr), d->noise_level = 0.10f, d->noise_mode = 2;
+        d->noise_coef = coef_for(0.45f, sr), d->noise_level = 0.10f, d->noise_mode = 2;
         svf_set(&d->noise_f, 5000.0f, 0.7f, sr);
-        d->metal_coef = coef_for(1.3f, sr), d->metal_level = 0.10f, d->metal_scale = 1.3f;
+        d->metal_coef = coef_for(0.55f, sr), d->metal_level = 0.10f, d->metal_scale = 1.3f;
         svf_set(&d->metal_f, 4000.0f, 0.7f, sr);
         pan = -0.35f;
         break;
     case DRUM_RIDE:
         d->noise_coef = coef_for(0.15f, sr), d->noise_level = 0.04f, d->noise_mode = 2;
         svf_set(&d->noise_f, 6000.0f, 0.7f, sr);
-        d->metal_coef = coef_for(0.8f, sr), d->metal_level = 0.08f, d->metal_scale = 2.1f;
+        d->metal_coef = coef_for(0.4f, sr), d->metal_level = 0.08f, d->metal_scale = 2.1f;
         svf_set(&d->metal_f, 3000.0f, 2.5f, sr);
         pan = 0.35f;
         break;
@@ -489,7 +489,7 @@ static void drum_render(demo_synth *s, drum_voice *d, float *l, float *r, size_t
             d->tone_phase += f * inv_sr;
             if (d->tone_phase >= 1.0f) d->tone_phase -= 1.0f;
             d->tone_env *= d->tone_coef;
-            if (d->tone_env < 1e-5f) d->tone_env = 0.0f;
+            if (d->tone_env < 1e-4f) d->tone_env = 0.0f;
         }
         if (d->noise_env > 0.0f) {
             float band, high, low = svf_run(&d->noise_f, noise(s), &band, &high);
@@ -503,7 +503,7 @@ static void drum_render(demo_synth *s, drum_voice *d, float *l, float *r, size_t
             }
             x += y * env * d->noise_level;
             d->noise_env *= d->noise_coef;
-            if (d->noise_env < 1e-5f) d->noise_env = 0.0f;
+            if (d->noise_env < 1e-4f) d->noise_env = 0.0f;
         }
         if (d->metal_env > 0.0f) {
             float m = 0.0f;
@@ -516,7 +516,7 @@ static void drum_render(demo_synth *s, drum_voice *d, float *l, float *r, size_t
             svf_run(&d->metal_f, m * (1.0f / 6.0f), NULL, &high);
             x += high * d->metal_env * d->metal_level;
             d->metal_env *= d->metal_coef;
-            if (d->metal_env < 1e-5f) d->metal_env = 0.0f;
+            if (d->metal_env < 1e-4f) d->metal_env = 0.0f;
         }
         x *= d->gain;
         l[i] += x * d->pan_l;

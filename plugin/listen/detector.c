@@ -22,7 +22,7 @@
 #define UNVOICED (-1.0f)    /* pitch of a hop without a confident pitch */
 #define SAMPLE_LIMIT 2.0f   /* input beyond this is clipped */
 #define DC_CUTOFF_HZ 20.0   /* the DC blocker's corner */
-#define PITCH_WINDOW_PART 0.5 /* a pitch window counts once this much of it follows the onset */
+#define PITCH_WINDOW_PART 0.6 /* a pitch window counts once this much of it follows the onset */
 
 typedef struct {
     uint64_t end;  /* absolute frame just after the hop */
@@ -100,7 +100,7 @@ static uint32_t pow2_at_least(double x)
 
 void rnn_detector_default_params(rnn_detector_params *p)
 {
-    p->onset_threshold = 0.18f;
+    p->onset_threshold = 0.3f;
     p->gate_db = -50.0f;
     p->min_confidence = 0.6f;
     p->min_note_ms = 10.0f;
@@ -173,6 +173,10 @@ rnn_detector *rnn_detector_create(double sample_rate, int max_block, char *err, 
     }
     d->onset_delay = aubio_onset_get_delay(d->onset);
     aubio_onset_set_minioi_ms(d->onset, 50.0);
+    /* aubio's adaptive whitening remembers spectral peaks for ~100 s, which
+     * an audio-safe reset cannot clear; without it the detector scores the
+     * same on the test melodies and reset returns it to its fresh state. */
+    aubio_onset_set_awhitening(d->onset, 0);
     aubio_pitch_set_unit(d->pitch, "Hz");
 
     rnn_detector_params p;
@@ -290,21 +294,27 @@ static uint8_t velocity_since(const rnn_detector *d, uint64_t since)
     return (uint8_t)clampi((int)lroundf(clampf(v, 1.0f, 127.0f)), 1, 127);
 }
 
-/* Level rise at an onset: the loudest hop after it against the quietest
- * hop around it. A repeated note is re-articulated (its level dips and comes
- * back); a steady tone that merely trips the onset detector is not. */
-static float rise_at(const rnn_detector *d, uint64_t onset)
+/* The largest level rise (dB) from a quiet hop to a later louder one among
+ * the hops ending at or after from; *dip gets the end of that quiet hop. A
+ * repeated note is re-articulated (its level dips and comes back); a steady
+ * tone that merely trips the onset detector is not. */
+static float rise_since(const rnn_detector *d, uint64_t from, uint64_t *dip)
 {
-    float lo = 0.0f, hi = -200.0f;
-    uint64_t a = onset > 4u * d->hop ? onset - 4u * d->hop : 0, b = onset + 2u * d->hop;
-    for (int k = 0; k < d->hist_n; k++) {
+    float lo = 1e9f, best = 0.0f;
+    uint64_t lo_end = from;
+    for (int k = d->hist_n - 1; k >= 0; k--) { /* oldest first */
         const hop_info *h = hist_back(d, k);
-        if (h->end >= a && h->end <= b && h->level < lo)
+        if (h->end < from)
+            continue;
+        if (h->level < lo) {
             lo = h->level;
-        if (h->end > onset + d->hop && h->level > hi)
-            hi = h->level;
+            lo_end = h->end;
+        } else if (h->level - lo > best) {
+            best = h->level - lo;
+            *dip = lo_end;
+        }
     }
-    return hi - lo;
+    return best;
 }
 
 /* ---- output ----------------------------------------------------------- */
@@ -391,11 +401,21 @@ static void run_hop(rnn_detector *d, sink *s, uint32_t frame)
     if (d->pending) {
         uint64_t since = d->pending_onset + (uint64_t)(PITCH_WINDOW_PART * d->pitch_win);
         int c = candidate(d, since, d->stable_hops);
-        if (c >= 0 && c == d->note && rise_at(d, d->pending_onset) < d->par.retrigger_db) {
-            d->pending = 0; /* the sounding note goes on */
-        } else if (c >= 0) {
+        uint64_t onset = d->pending_onset, dip = onset;
+        if (c >= 0 && c == d->note) {
+            /* the same pitch again: a new note only once the level has
+             * dipped and risen again; until then the sounding note goes on */
+            uint64_t from = onset > 4u * d->hop ? onset - 4u * d->hop : 0;
+            if (rise_since(d, from, &dip) < d->par.retrigger_db) {
+                c = -1;
+            } else { /* judge the pitch on what follows the dip alone */
+                onset = dip;
+                c = candidate(d, dip + (uint64_t)(PITCH_WINDOW_PART * d->pitch_win), d->stable_hops);
+            }
+        }
+        if (c >= 0) {
             emit_off(d, s, frame, 0);
-            emit_on(d, s, frame, d->pending_onset, c);
+            emit_on(d, s, frame, onset, c);
             d->pending = 0;
         } else if (++d->pending_hops > (int)(d->pitch_win / d->hop) + d->stable_hops + 8) {
             d->pending = 0; /* an onset without a pitch: noise, a click */

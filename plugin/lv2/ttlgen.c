@@ -77,7 +77,7 @@ static void write_ports(FILE *o)
         fprintf(o, " , [\n        a lv2:InputPort , lv2:ControlPort ;\n");
         fprintf(o, "        lv2:index %d ;\n        lv2:symbol \"%s\" ;\n        lv2:name \"%s\" ;\n",
                 c->index, c->symbol, c->name);
-        fprintf(o, "        lv2:default %g ;\n        lv2:minimum %g ;\n        lv2:maximum %g",
+        fprintf(o, "        lv2:default %.9g ;\n        lv2:minimum %.9g ;\n        lv2:maximum %.9g",
                 c->def, c->min, c->max);
         if (c->kind == RNNMIDI_INT)
             fprintf(o, " ;\n        lv2:portProperty lv2:integer");

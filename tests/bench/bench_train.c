@@ -24,7 +24,8 @@ int main(void)
     int threads = getenv("BENCH_THREADS") ? atoi(getenv("BENCH_THREADS")) : 2;
     int steps = getenv("BENCH_STEPS") ? atoi(getenv("BENCH_STEPS")) : 20;
     if (steps < 1) steps = 1;
-    rnn_blas_set_threads(threads);
+    /* the trainer's own threads split the lanes; OpenBLAS runs one thread in each */
+    rnn_blas_set_threads(getenv("BENCH_BLAS_THREADS") ? atoi(getenv("BENCH_BLAS_THREADS")) : 1);
     rnn_model_config cfg = {RNN_KIND_MELODY, 4, RNN_CELL_LSTM, 2, 64, 256, 130};
     char err[256];
     rnn_trainer *tr = rnn_trainer_create(&cfg, B, T, err, sizeof err);
@@ -34,6 +35,7 @@ int main(void)
         return 1;
     }
     rnn_trainer_init_params(tr, 1);
+    rnn_trainer_set_threads(tr, threads);
     rnn_trainer_set_dropout(tr, 0.25f, 2);
     uint32_t s = 1;
     for (int i = 0; i < B * T; i++) {

@@ -301,16 +301,19 @@ static inline double ma_median(double *v, size_t n)
 }
 
 /* Match each true note, in order, to the unmatched detection of the same
- * pitch whose emission is closest to its onset within tol seconds. */
-static inline ma_score ma_score_notes(const ma_notes *truth, const ma_dets *det, double tol)
+ * pitch whose emission is closest to its onset within tol seconds. When lat
+ * and est are given (room for truth->n each), they receive per matched note
+ * the latency (emitted - true) and the onset estimate's error, in ms. */
+static inline ma_score ma_match(const ma_notes *truth, const ma_dets *det, double tol,
+                                double *lat, double *est)
 {
     ma_score s = {(int)truth->n, (int)det->n, 0, 0, 0, 0, NAN, NAN};
     char *used = calloc(det->n + 1, 1);
-    double *lat = calloc(truth->n + 1, sizeof *lat), *est = calloc(truth->n + 1, sizeof *est);
-    if (!used || !lat || !est) {
+    double *l = calloc(truth->n + 1, sizeof *l), *e = calloc(truth->n + 1, sizeof *e);
+    if (!used || !l || !e) {
         free(used);
-        free(lat);
-        free(est);
+        free(l);
+        free(e);
         return s;
     }
     for (size_t i = 0; i < truth->n; i++) {
@@ -325,20 +328,29 @@ static inline ma_score ma_score_notes(const ma_notes *truth, const ma_dets *det,
         }
         if (best >= 0) {
             used[best] = 1;
-            lat[s.matched] = 1000.0 * (det->v[best].emitted - truth->v[i].on);
-            est[s.matched] = 1000.0 * (det->v[best].on - truth->v[i].on);
+            l[s.matched] = 1000.0 * (det->v[best].emitted - truth->v[i].on);
+            e[s.matched] = 1000.0 * (det->v[best].on - truth->v[i].on);
             s.matched++;
         }
     }
+    if (lat)
+        memcpy(lat, l, (size_t)s.matched * sizeof *l);
+    if (est)
+        memcpy(est, e, (size_t)s.matched * sizeof *e);
     s.precision = s.detected ? (double)s.matched / s.detected : 0.0;
     s.recall = s.truth ? (double)s.matched / s.truth : 0.0;
     s.f1 = s.precision + s.recall > 0 ? 2 * s.precision * s.recall / (s.precision + s.recall) : 0;
-    s.median_latency_ms = ma_median(lat, (size_t)s.matched);
-    s.median_est_error_ms = ma_median(est, (size_t)s.matched);
+    s.median_latency_ms = ma_median(l, (size_t)s.matched);
+    s.median_est_error_ms = ma_median(e, (size_t)s.matched);
     free(used);
-    free(lat);
-    free(est);
+    free(l);
+    free(e);
     return s;
+}
+
+static inline ma_score ma_score_notes(const ma_notes *truth, const ma_dets *det, double tol)
+{
+    return ma_match(truth, det, tol, NULL, NULL);
 }
 
 #endif

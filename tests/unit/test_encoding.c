@@ -43,27 +43,34 @@ static void test_drum_map(void **state)
 {
     (void)state;
     int mapped[128];
-    for (int p = 0; p < 128; p++) mapped[p] = -1;
+    for (int p = 0; p < 128; p++)
+        mapped[p] = -1;
     for (int c = 0; c < 9; c++)
-        for (int i = 0; magenta[c][i] >= 0; i++) mapped[magenta[c][i]] = c;
+        for (int i = 0; magenta[c][i] >= 0; i++)
+            mapped[magenta[c][i]] = c;
     for (int p = -5; p < 133; p++) {
         int want = p >= 0 && p < 128 ? mapped[p] : -1;
         assert_int_equal(rnn_drum_class_of_pitch(p), want);
     }
-    for (int c = 0; c < 9; c++) assert_int_equal(rnn_drum_pitch_of_class(c), magenta[c][0]);
+    for (int c = 0; c < 9; c++)
+        assert_int_equal(rnn_drum_pitch_of_class(c), magenta[c][0]);
     assert_int_equal(rnn_drum_pitch_of_class(-1), -1);
     assert_int_equal(rnn_drum_pitch_of_class(9), -1);
 }
 
 /* Notes on a grid of one tick per step (ppq = steps per quarter = 4). */
-#define N(track, ch, pitch, on, off) {(track), (ch), (pitch), 100, (on), (off)}
+#define N(track, ch, pitch, on, off)                                                               \
+    {                                                                                              \
+        (track), (ch), (pitch), 100, (on), (off)                                                   \
+    }
 
 static void expect_seq(const rnn_seq *s, const int32_t *want, size_t n, int64_t start)
 {
     assert_int_equal(s->len, n);
     assert_int_equal(s->start_step, start);
     for (size_t i = 0; i < n; i++) {
-        if (s->events[i] != want[i]) fail_msg("step %zu: event %d, expected %d", i, s->events[i], want[i]);
+        if (s->events[i] != want[i])
+            fail_msg("step %zu: event %d, expected %d", i, s->events[i], want[i]);
     }
 }
 
@@ -91,6 +98,7 @@ static void test_skyline(void **state)
                                 err, sizeof err),
                      0);
     assert_int_equal(l.count, 1);
+    /* clang-format off */
     const int32_t want[] = {
         ON(72), _, ON(74), _,      ON(76), _,      _, _, ON(77), _, _, _, /* 0..11 */
         ON(79), _, ON(50), _,                                             /* 12..15: bass back */
@@ -99,6 +107,7 @@ static void test_skyline(void **state)
         ON(53), _, _, _, _, _,                                            /* 28..33: bass again */
         OFF,                                                              /* 34 */
     };
+    /* clang-format on */
     expect_seq(&l.seqs[0], want, sizeof want / sizeof want[0], 0);
     assert_int_equal(l.seqs[0].track, 1);
     assert_int_equal(l.seqs[0].channel, 0);
@@ -113,16 +122,16 @@ static void test_repeated_pitch_and_overlap(void **state)
     /* The same pitch struck again while it sounds is a new note-on; two notes
      * of one pitch overlapping give one line with two attacks. */
     rnn_note notes[] = {
-        N(1, 2, 60, 0, 4),  N(1, 2, 60, 4, 8),   N(1, 2, 60, 6, 12), N(1, 2, 62, 12, 16),
+        N(1, 2, 60, 0, 4),   N(1, 2, 60, 4, 8),   N(1, 2, 60, 6, 12),  N(1, 2, 62, 12, 16),
         N(1, 2, 64, 16, 20), N(1, 2, 65, 20, 24), N(1, 2, 67, 24, 28), N(1, 2, 69, 28, 32),
     };
     rnn_seq_list l = {0};
     char err[256];
     assert_int_equal(rnn_encode(RNN_KIND_MELODY, notes, 8, 4, 4, &l, err, sizeof err), 0);
     assert_int_equal(l.count, 1);
-    const int32_t want[] = {ON(60), _, _, _, ON(60), _, ON(60), _, _, _, _, _,
-                            ON(62), _, _, _, ON(64), _, _,      _, ON(65), _, _, _,
-                            ON(67), _, _, _, ON(69), _, _,      _, OFF};
+    const int32_t want[] = {ON(60), _,      _,      _, ON(60), _,      ON(60), _, _, _,      _,
+                            _,      ON(62), _,      _, _,      ON(64), _,      _, _, ON(65), _,
+                            _,      _,      ON(67), _, _,      _,      ON(69), _, _, _,      OFF};
     expect_seq(&l.seqs[0], want, sizeof want / sizeof want[0], 0);
     rnn_seq_list_free(&l);
 }
@@ -173,7 +182,8 @@ static void test_gap_split_and_drop(void **state)
             assert_int_equal(m.count, 1);
             assert_int_equal(m.seqs[0].len, (size_t)(second + 35));
             assert_int_equal(m.seqs[0].events[34], OFF);
-            for (int s = 35; s < second; s++) assert_int_equal(m.seqs[0].events[s], 0);
+            for (int s = 35; s < second; s++)
+                assert_int_equal(m.seqs[0].events[s], 0);
             assert_int_equal(m.seqs[0].events[second], ON(60));
         } else {
             assert_int_equal(m.count, 2);
@@ -210,10 +220,10 @@ static void test_grid_rounding(void **state)
 {
     (void)state;
     /* ppq 96, 4 steps per quarter: 24 ticks per step; a tick lies on
-     * round(tick / 24), halves up: 11 -> 0, 12 -> 1, 35 -> 1, 36 -> 2. A note
-     * from 40 to 44 (steps 2 and 2) still sounds for one step. */
+     * round(tick / 24), halves up. A note from 36 to 44 (steps 2 and 2)
+     * still sounds for one step. */
     rnn_note notes[9] = {
-        {1, 0, 70, 100, 11, 35},  {1, 0, 71, 100, 36, 44}, {1, 0, 72, 100, 60, 60},
+        {1, 0, 70, 100, 11, 35},  {1, 0, 71, 100, 36, 44},   {1, 0, 72, 100, 60, 60},
         {1, 0, 73, 100, 84, 130}, {1, 0, 74, 100, 132, 200},
     };
     for (int i = 5; i < 9; i++)
@@ -221,12 +231,12 @@ static void test_grid_rounding(void **state)
     rnn_seq_list l = {0};
     char err[256];
     assert_int_equal(rnn_encode(RNN_KIND_MELODY, notes, 9, 96, 4, &l, err, sizeof err), 0);
-    assert_int_equal(l.count, 1);
-    /* steps: 70 [0,1) 71 [2,3) (36->2? 36/24 = 1.5 -> 2; 44/24 = 1.83 -> 2 -> one step)
+    /* steps: 70 [0,1) (11/24 -> 0, 35/24 = 1.46 -> 1); 71 [2,3) (36/24 = 1.5 -> 2;
+     * 44/24 = 1.83 -> 2, so one step)
      * 72 at 60/24 = 2.5 -> 3, one step; 73 [84/24=3.5->4, 130/24=5.42->5);
      * 74 [132/24=5.5->6, 200/24=8.33->8); then 65..68 at 10,12,14,16, one step each. */
-    const int32_t want[] = {ON(70), OFF, ON(71), ON(72), ON(73), OFF, ON(74), _, OFF, _,
-                            ON(65), OFF, ON(66), OFF, ON(67), OFF, ON(68), OFF};
+    const int32_t want[] = {ON(70), OFF,    ON(71), ON(72), ON(73), OFF,    ON(74), _,      OFF,
+                            _,      ON(65), OFF,    ON(66), OFF,    ON(67), OFF,    ON(68), OFF};
     /* 18 steps are too short to be kept... */
     assert_int_equal(l.count, 0);
     /* ...so check the same notes padded to 32 steps with a held last note. */
@@ -234,7 +244,8 @@ static void test_grid_rounding(void **state)
     assert_int_equal(rnn_encode(RNN_KIND_MELODY, notes, 9, 96, 4, &l, err, sizeof err), 0);
     assert_int_equal(l.count, 1);
     assert_int_equal(l.seqs[0].len, 37);
-    for (size_t i = 0; i < sizeof want / sizeof want[0] - 1; i++) assert_int_equal(l.seqs[0].events[i], want[i]);
+    for (size_t i = 0; i < sizeof want / sizeof want[0] - 1; i++)
+        assert_int_equal(l.seqs[0].events[i], want[i]);
     assert_int_equal(l.seqs[0].events[36], OFF);
     rnn_seq_list_free(&l);
 }
@@ -247,9 +258,12 @@ static void test_drums(void **state)
      * notes of other channels are not drums. */
     rnn_note notes[64];
     size_t n = 0;
-    for (int s = 0; s < 32; s += 2) notes[n++] = (rnn_note){3, 9, 42, 80, s, s + 1};
-    for (int s = 0; s < 32; s += 8) notes[n++] = (rnn_note){2, 9, 36, 100, s, s + 1};
-    for (int s = 4; s < 32; s += 8) notes[n++] = (rnn_note){2, 9, 38, 100, s, s + 3};
+    for (int s = 0; s < 32; s += 2)
+        notes[n++] = (rnn_note){3, 9, 42, 80, s, s + 1};
+    for (int s = 0; s < 32; s += 8)
+        notes[n++] = (rnn_note){2, 9, 36, 100, s, s + 1};
+    for (int s = 4; s < 32; s += 8)
+        notes[n++] = (rnn_note){2, 9, 38, 100, s, s + 3};
     notes[n++] = (rnn_note){2, 9, 56, 100, 31, 32};
     notes[n++] = (rnn_note){2, 9, 21, 100, 33, 34};
     notes[n++] = (rnn_note){1, 0, 36, 100, 40, 41};
@@ -260,9 +274,12 @@ static void test_drums(void **state)
     assert_int_equal(l.count, 1);
     const int32_t K = 1, S = 2, H = 4, C = 128;
     int32_t want[35] = {0};
-    for (int s = 0; s < 32; s += 2) want[s] |= H;
-    for (int s = 0; s < 32; s += 8) want[s] |= K;
-    for (int s = 4; s < 32; s += 8) want[s] |= S;
+    for (int s = 0; s < 32; s += 2)
+        want[s] |= H;
+    for (int s = 0; s < 32; s += 8)
+        want[s] |= K;
+    for (int s = 4; s < 32; s += 8)
+        want[s] |= S;
     want[31] |= S;
     want[34] |= C;
     expect_seq(&l.seqs[0], want, 35, 0);
@@ -287,14 +304,18 @@ static void test_drums(void **state)
 
     /* A 16-step hole splits; both halves are too short and dropped. */
     n = 0;
-    for (int s = 0; s < 24; s += 2) notes[n++] = (rnn_note){1, 9, 36, 100, s, s + 1};
-    for (int s = 22 + 17; s < 39 + 24; s += 2) notes[n++] = (rnn_note){1, 9, 36, 100, s, s + 1};
+    for (int s = 0; s < 24; s += 2)
+        notes[n++] = (rnn_note){1, 9, 36, 100, s, s + 1};
+    for (int s = 22 + 17; s < 39 + 24; s += 2)
+        notes[n++] = (rnn_note){1, 9, 36, 100, s, s + 1};
     assert_int_equal(rnn_encode(RNN_KIND_DRUMS, notes, n, 4, 4, &l, err, sizeof err), 0);
     assert_int_equal(l.count, 0);
     /* with 15 silent steps they are one sequence */
     n = 0;
-    for (int s = 0; s < 24; s += 2) notes[n++] = (rnn_note){1, 9, 36, 100, s, s + 1};
-    for (int s = 22 + 16; s < 38 + 24; s += 2) notes[n++] = (rnn_note){1, 9, 36, 100, s, s + 1};
+    for (int s = 0; s < 24; s += 2)
+        notes[n++] = (rnn_note){1, 9, 36, 100, s, s + 1};
+    for (int s = 22 + 16; s < 38 + 24; s += 2)
+        notes[n++] = (rnn_note){1, 9, 36, 100, s, s + 1};
     assert_int_equal(rnn_encode(RNN_KIND_DRUMS, notes, n, 4, 4, &l, err, sizeof err), 0);
     assert_int_equal(l.count, 1);
     assert_int_equal(l.seqs[0].len, 38 + 22 + 1);
@@ -404,7 +425,9 @@ static void test_errors(void **state)
     assert_non_null(strstr(err, "ppq"));
     assert_int_equal(rnn_encode(RNN_KIND_MELODY, &ok, 1, 4, 0, &l, err, sizeof err), -1);
     assert_int_equal(rnn_encode(RNN_KIND_MELODY, &ok, 1, 4, 97, &l, err, sizeof err), -1);
-    rnn_note bad[] = {{1, 0, 128, 100, 0, 4}, {1, 16, 60, 100, 0, 4}, {1, 0, 60, 100, 5, 4},
+    rnn_note bad[] = {{1, 0, 128, 100, 0, 4},
+                      {1, 16, 60, 100, 0, 4},
+                      {1, 0, 60, 100, 5, 4},
                       {1, 0, 60, 100, -1, 4}};
     for (int i = 0; i < 4; i++) {
         assert_int_equal(rnn_encode(RNN_KIND_MELODY, &bad[i], 1, 4, 4, &l, err, sizeof err), -1);

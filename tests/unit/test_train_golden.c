@@ -117,8 +117,9 @@ static void check_cell(const char *name)
                 const float *g = rnn_trainer_grad_tensor(tr, k);
                 const float *ref = grads0 + (g - rnn_trainer_grads(tr));
                 double e = mismatch(g, ref, sp->count, 1e-6, 1e-3, &at);
-                if (e > 1) print_error("%s %s[%zu]: %.8g, PyTorch %.8g\n", name, sp->name, at,
-                                       g[at], ref[at]);
+                if (e > 1)
+                    print_error("%s %s[%zu]: %.8g, PyTorch %.8g\n", name, sp->name, at, g[at],
+                                ref[at]);
                 assert_true(e <= 1);
             }
         }

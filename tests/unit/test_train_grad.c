@@ -38,13 +38,15 @@ static void check(rnn_cell cell, int embed, float dropout)
     /* larger weights than the default make the gates saturate unevenly */
     float *p = rnn_trainer_params(tr);
     size_t P = rnn_trainer_num_params(tr);
-    for (size_t i = 0; i < P; i++) p[i] *= 1.5f;
+    for (size_t i = 0; i < P; i++)
+        p[i] *= 1.5f;
     rnn_trainer_set_dropout(tr, dropout, 99);
 
     size_t ns = rnn_trainer_state_size(tr);
     float *s0 = malloc(ns * sizeof(float));
     assert_non_null(s0);
-    for (size_t i = 0; i < ns; i++) s0[i] = 0.5f * sinf(0.7f * (float)i + 0.3f);
+    for (size_t i = 0; i < ns; i++)
+        s0[i] = 0.5f * sinf(0.7f * (float)i + 0.3f);
 
     int32_t in[T * B], tg[T * B];
     for (int i = 0; i < T * B; i++) {
@@ -88,8 +90,8 @@ static void check(rnn_cell cell, int embed, float dropout)
         int ok = sqrt(num) <= 2e-3 * sqrt(den_a) + noise;
         if (!ok || getenv("GRAD_VERBOSE"))
             print_message("%s E=%d dropout=%.1f %-18s relative error %.2e, worst %.2e, |g| %.3e\n",
-                          rnn_cell_name(cell) ? rnn_cell_name(cell) : "?", embed, dropout,
-                          sp->name, rel, worst, sqrt(den_a));
+                          rnn_cell_name(cell) ? rnn_cell_name(cell) : "?", embed, dropout, sp->name,
+                          rel, worst, sqrt(den_a));
         assert_true(ok);
         /* a tensor whose gradient is all zero would pass trivially */
         assert_true(den_a > 0);

@@ -1,0 +1,1189 @@
+/* SPDX-License-Identifier: MIT */
+/* rnnmidi-demo: the engine the LV2 plugin runs, outside a DAW.
+ *
+ * One core engine per preset (melody and drums can play together) drives a
+ * small synth from a PortAudio callback. The player is a primer MIDI file,
+ * a live MIDI port (PortMidi) or the microphone (the audio-note detector).
+ * On a terminal, keys change the mode, temperature, tempo, key and scale,
+ * re-seed and quit, and the notes scroll by as they play. With --render, or
+ * when no audio device can be opened, the same session renders offline to a
+ * sound file (libsndfile), and what was played is written as MIDI and as a
+ * piano-roll picture.
+ *
+ * Exit status: 0 done, 1 a runtime problem (missing preset, unusable device,
+ * failed write), 2 bad arguments. */
+#include <errno.h>
+#include <math.h>
+#include <portmidi.h>
+#include <signal.h>
+#include <sndfile.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../training/midifile.h"
+#include "audio.h"
+#include "demo.h"
+#include "pianoroll.h"
+#include "record.h"
+
+#define DEFAULT_MELODY "presets/melody-lstm.rnnw"
+#define DEFAULT_DRUMS "presets/drums-gru.rnnw"
+#define DEFAULT_OUT_DIR "build/demo"
+#define DEFAULT_SECONDS 30.0
+#define DEFAULT_RATE 48000.0
+#define DEFAULT_BUFFER 256
+#define PPQ 480
+
+static const char *const mode_names[RNN_MODE_COUNT] = {"continue", "call", "accompany"};
+static const char *const scale_names[RNN_SCALE_COUNT] = {
+    "off",    "major",    "minor",      "harmonic-minor",   "dorian",           "phrygian",
+    "lydian", "mixolydian", "major-pentatonic", "minor-pentatonic", "blues"};
+static const char *const key_names[12] = {"C",  "C#", "D",  "D#", "E",  "F",
+                                          "F#", "G",  "G#", "A",  "A#", "B"};
+
+typedef struct {
+    const char *models[DEMO_MAX_PARTS];
+    int n_models;
+    const char *primer;
+    const char *render;
+    const char *midi_out;
+    const char *roll;
+    const char *out_dir;
+    const char *input_file;
+    int input_audio;
+    int midi_in; /* -1 none, -2 default */
+    int device, input_device;
+    int list_devices;
+    double sample_rate;
+    unsigned buffer;
+    double seconds;
+    int seconds_given;
+    long seed;
+    int ui; /* -1 auto */
+    int quiet;
+    float params[RNN_PARAM_COUNT];
+    uint8_t param_set[RNN_PARAM_COUNT];
+} options;
+
+static volatile sig_atomic_t quit_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    quit_flag = 1;
+}
+
+/* ---- arguments ----------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+    fputs(
+        "Usage: rnnmidi-demo [options]\n"
+        "\n"
+        "Plays what rnnmidi's networks answer, on the default audio device, or renders it\n"
+        "to a sound file when there is none.\n"
+        "\n"
+        "Models and input:\n"
+        "  -m, --model FILE.rnnw      a preset; give it twice for melody + drums\n"
+        "                             (default: " DEFAULT_MELODY " and " DEFAULT_DRUMS ")\n"
+        "  -p, --primer FILE.mid      MIDI the engines hear first (it plays on soft keys)\n"
+        "      --midi-in N            live MIDI from PortMidi input N ('default' for the default)\n"
+        "      --input audio          the microphone (default input) through the note detector\n"
+        "      --input-device N       the input device for --input audio\n"
+        "      --input-file FILE.wav  a recording through the note detector (heard in the mix)\n"
+        "\n"
+        "Audio:\n"
+        "      --list-devices         list audio devices and MIDI inputs, then exit\n"
+        "  -d, --device N             output device (default: PortAudio's default)\n"
+        "  -r, --sample-rate HZ       sample rate (default: the device's, 48000 offline)\n"
+        "  -b, --buffer-size FRAMES   frames per callback (default 256)\n"
+        "\n"
+        "Offline:\n"
+        "  -o, --render OUT.wav       render instead of playing (.flac for FLAC)\n"
+        "  -s, --seconds N            length (default 30; live: 0 = until q)\n"
+        "      --midi-out FILE.mid    write what was played as MIDI\n"
+        "      --roll FILE.png        write a piano roll (.svg for SVG)\n"
+        "      --out-dir DIR          where a render goes when no device is found\n"
+        "                             (default " DEFAULT_OUT_DIR ")\n"
+        "\n"
+        "Engine settings (as the plugin's controls):\n"
+        "      --mode continue|call|accompany   (default accompany)\n"
+        "      --temperature T        0..2 (default 1)\n"
+        "      --top-p P              0.05..1 (default 0.95)\n"
+        "      --tempo BPM            20..300 (default 120, or the primer's)\n"
+        "      --key NAME             C, C#, Db, ... B\n"
+        "      --scale NAME           off major minor harmonic-minor dorian phrygian lydian\n"
+        "                             mixolydian major-pentatonic minor-pentatonic blues\n"
+        "      --density D            0..1 (0.5 = as trained)\n"
+        "      --bars N               bars per response (call mode)\n"
+        "      --seed N               1..16777215 (default: from the clock; printed)\n"
+        "      --set NAME=VALUE       any engine setting by name (lowest, highest, gate, ...)\n"
+        "\n"
+        "Other:\n"
+        "      --no-ui                no key controls or scrolling notes\n"
+        "  -q, --quiet                print only paths and errors\n"
+        "  -h, --help                 this text\n"
+        "\n"
+        "Keys while playing: m mode, t/T temperature -/+, -/+ tempo, k/K key down/up,\n"
+        "s scale, d/D density -/+, r re-seed, h help, q quit.\n",
+        f);
+}
+
+static int bad_arg(const char *fmt, const char *a, const char *b)
+{
+    fputs("rnnmidi-demo: ", stderr);
+    fprintf(stderr, fmt, a, b);
+    fputs("\nTry 'rnnmidi-demo --help'.\n", stderr);
+    return 2;
+}
+
+static int parse_double(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_int(const char *s, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end) return -1;
+    *out = v;
+    return 0;
+}
+
+static int find_name(const char *const *names, int n, const char *s)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(names[i], s) == 0) return i;
+    return -1;
+}
+
+static int parse_key(const char *s)
+{
+    static const char *const flats[12] = {"C",  "Db", "D",  "Eb", "E",  "F",
+                                          "Gb", "G",  "Ab", "A",  "Bb", "B"};
+    char buf[4] = {0};
+    if (strlen(s) > 2) return -1;
+    for (int i = 0; s[i]; i++) buf[i] = i == 0 ? (char)(s[i] & ~0x20) : s[i];
+    int k = find_name(key_names, 12, buf);
+    return k >= 0 ? k : find_name(flats, 12, buf);
+}
+
+static int set_param(options *o, rnn_engine_param id, const char *opt, const char *v)
+{
+    double x;
+    float lo, hi;
+    if (parse_double(v, &x)) return bad_arg("%s: '%s' is not a number", opt, v);
+    rnn_engine_param_info(id, NULL, &lo, &hi, NULL);
+    if (x < lo || x > hi) {
+        char range[64];
+        snprintf(range, sizeof range, "%s must be in %g..%g", v, lo, hi);
+        return bad_arg("%s: %s", opt, range);
+    }
+    o->params[id] = (float)x;
+    o->param_set[id] = 1;
+    return 0;
+}
+
+static int parse_args(options *o, int argc, char **argv)
+{
+    memset(o, 0, sizeof *o);
+    o->midi_in = -1;
+    o->device = -1;
+    o->input_device = -1;
+    o->buffer = DEFAULT_BUFFER;
+    o->seconds = DEFAULT_SECONDS;
+    o->ui = -1;
+    o->out_dir = DEFAULT_OUT_DIR;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        char name[64];
+        const char *val = NULL;
+        /* --name=value or --name value */
+        const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+        if (eq && (size_t)(eq - a) < sizeof name) {
+            memcpy(name, a, (size_t)(eq - a));
+            name[eq - a] = 0;
+            val = eq + 1;
+        } else {
+            snprintf(name, sizeof name, "%s", a);
+        }
+#define IS(s, l) (strcmp(name, s) == 0 || strcmp(name, l) == 0)
+#define VALUE()                                                                  \
+    do {                                                                         \
+        if (!val) {                                                              \
+            if (i + 1 >= argc) return bad_arg("%s needs a value%s", name, "");   \
+            val = argv[++i];                                                     \
+        }                                                                        \
+    } while (0)
+        long n;
+        double x;
+        int rc;
+        if (IS("-h", "--help")) {
+            usage(stdout);
+            exit(0);
+        } else if (IS("-m", "--model")) {
+            VALUE();
+            if (o->n_models == DEMO_MAX_PARTS)
+                return bad_arg("at most %s models can play together%s", "3", "");
+            o->models[o->n_models++] = val;
+        } else if (IS("-p", "--primer")) {
+            VALUE();
+            o->primer = val;
+        } else if (IS("--midi-in", "--midi-in")) {
+            VALUE();
+            if (strcmp(val, "default") == 0) o->midi_in = -2;
+            else if (parse_int(val, &n) || n < 0 || n > 1000)
+                return bad_arg("--midi-in: '%s' is not a device number (see --list-devices)%s", val, "");
+            else o->midi_in = (int)n;
+        } else if (IS("--input", "--input")) {
+            VALUE();
+            if (strcmp(val, "audio") == 0) o->input_audio = 1;
+            else if (strcmp(val, "none") == 0) o->input_audio = 0;
+            else return bad_arg("--input: '%s' (use 'audio'; MIDI is --midi-in, a file %s)", val, "--input-file");
+        } else if (IS("--input-device", "--input-device")) {
+            VALUE();
+            if (parse_int(val, &n) || n < 0 || n > 100000)
+                return bad_arg("--input-device: '%s' is not a device number%s", val, "");
+            o->input_device = (int)n;
+            o->input_audio = 1;
+        } else if (IS("--input-file", "--input-file")) {
+            VALUE();
+            o->input_file = val;
+        } else if (IS("--list-devices", "--list-devices")) {
+            o->list_devices = 1;
+        } else if (IS("-d", "--device")) {
+            VALUE();
+            if (parse_int(val, &n) || n < 0 || n > 100000)
+                return bad_arg("--device: '%s' is not a device number (see --list-devices)%s", val, "");
+            o->device = (int)n;
+        } else if (IS("-r", "--sample-rate")) {
+            VALUE();
+            if (parse_double(val, &x) || x < 8000 || x > 192000)
+                return bad_arg("--sample-rate: '%s' (use 8000..192000 Hz)%s", val, "");
+            o->sample_rate = x;
+        } else if (IS("-b", "--buffer-size")) {
+            VALUE();
+            if (parse_int(val, &n) || n < 16 || n > 8192)
+                return bad_arg("--buffer-size: '%s' (use 16..8192 frames)%s", val, "");
+            o->buffer = (unsigned)n;
+        } else if (IS("-o", "--render")) {
+            VALUE();
+            o->render = val;
+        } else if (IS("-s", "--seconds")) {
+            VALUE();
+            if (parse_double(val, &x) || x < 0 || x > 3600)
+                return bad_arg("--seconds: '%s' (use 0..3600)%s", val, "");
+            o->seconds = x;
+            o->seconds_given = 1;
+        } else if (IS("--midi-out", "--midi-out")) {
+            VALUE();
+            o->midi_out = val;
+        } else if (IS("--roll", "--roll")) {
+            VALUE();
+            o->roll = val;
+        } else if (IS("--out-dir", "--out-dir")) {
+            VALUE();
+            o->out_dir = val;
+        } else if (IS("--mode", "--mode")) {
+            VALUE();
+            int m = find_name(mode_names, RNN_MODE_COUNT, val);
+            if (m < 0 && strcmp(val, "call-response") == 0) m = RNN_MODE_CALL_RESPONSE;
+            if (m < 0) return bad_arg("--mode: '%s' (use continue, call or accompany)%s", val, "");
+            o->params[RNN_PARAM_MODE] = (float)m;
+            o->param_set[RNN_PARAM_MODE] = 1;
+        } else if (IS("--temperature", "--temperature")) {
+            VALUE();
+            if ((rc = set_param(o, RNN_PARAM_TEMPERATURE, name, val))) return rc;
+        } else if (IS("--top-p", "--top-p")) {
+            VALUE();
+            if ((rc = set_param(o, RNN_PARAM_TOP_P, name, val))) return rc;
+        } else if (IS("--tempo", "--tempo")) {
+            VALUE();
+            if ((rc = set_param(o, RNN_PARAM_TEMPO, name, val))) return rc;
+        } else if (IS("--density", "--density")) {
+            VALUE();
+            if ((rc = set_param(o, RNN_PARAM_DENSITY, name, val))) return rc;
+        } else if (IS("--bars", "--bars")) {
+            VALUE();
+            if ((rc = set_param(o, RNN_PARAM_RESPONSE_BARS, name, val))) return rc;
+        } else if (IS("--key", "--key")) {
+            VALUE();
+            int k = parse_key(val);
+            if (k < 0) return bad_arg("--key: '%s' (use C, C#, Db, D, ... B)%s", val, "");
+            o->params[RNN_PARAM_KEY] = (float)k;
+            o->param_set[RNN_PARAM_KEY] = 1;
+        } else if (IS("--scale", "--scale")) {
+            VALUE();
+            int sc = find_name(scale_names, RNN_SCALE_COUNT, val);
+            if (sc < 0) return bad_arg("--scale: '%s' is not a scale (see --help)%s", val, "");
+            o->params[RNN_PARAM_SCALE] = (float)sc;
+            o->param_set[RNN_PARAM_SCALE] = 1;
+        } else if (IS("--seed", "--seed")) {
+            VALUE();
+            if (parse_int(val, &n) || n < 1 || n > 16777215)
+                return bad_arg("--seed: '%s' (use 1..16777215)%s", val, "");
+            o->seed = n;
+        } else if (IS("--set", "--set")) {
+            VALUE();
+            const char *e2 = strchr(val, '=');
+            int found = -1;
+            for (int id = 0; e2 && id < RNN_PARAM_COUNT; id++) {
+                const char *pn;
+                rnn_engine_param_info((rnn_engine_param)id, NULL, NULL, NULL, &pn);
+                if (strlen(pn) == (size_t)(e2 - val) && strncmp(pn, val, (size_t)(e2 - val)) == 0)
+                    found = id;
+            }
+            if (found < 0) return bad_arg("--set: '%s' is not NAME=VALUE with an engine setting's name%s", val, "");
+            if ((rc = set_param(o, (rnn_engine_param)found, "--set", e2 + 1))) return rc;
+        } else if (IS("--no-ui", "--no-ui")) {
+            o->ui = 0;
+        } else if (IS("-q", "--quiet")) {
+            o->quiet = 1;
+        } else if (a[0] == '-') {
+            return bad_arg("unknown option '%s'%s", a, "");
+        } else {
+            return bad_arg("unexpected argument '%s'%s", a, "");
+        }
+#undef IS
+#undef VALUE
+    }
+    return 0;
+}
+
+/* ---- files ----------------------------------------------------------------- */
+
+static int make_dirs(const char *path)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return -1;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0777) && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) && errno != EEXIST) return -1;
+    return 0;
+}
+
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* path with its extension (if any) replaced by ext, into a static buffer of the caller */
+static void with_ext(char *out, size_t n, const char *path, const char *ext)
+{
+    snprintf(out, n, "%s", path);
+    char *slash = strrchr(out, '/'), *dot = strrchr(out, '.');
+    if (dot && (!slash || dot > slash)) *dot = 0;
+    size_t len = strlen(out);
+    snprintf(out + len, n - len, "%s", ext);
+}
+
+/* Primer notes -> player events in frames, through the file's tempo map. */
+static double tick_seconds(const rnn_midi_file *mf, int64_t tick)
+{
+    double t = 0.0;
+    int64_t last = 0;
+    int32_t us = RNN_MIDI_DEFAULT_TEMPO;
+    for (size_t i = 0; i < mf->n_tempos && mf->tempos[i].tick < tick; i++) {
+        t += (double)(mf->tempos[i].tick - last) * us / 1e6 / mf->ppq;
+        last = mf->tempos[i].tick;
+        us = mf->tempos[i].usec_per_quarter;
+    }
+    return t + (double)(tick - last) * us / 1e6 / mf->ppq;
+}
+
+static int event_cmp(const void *a, const void *b)
+{
+    const demo_event *x = a, *y = b;
+    if (x->frame != y->frame) return x->frame < y->frame ? -1 : 1;
+    /* note-offs first at one frame */
+    int xo = (x->data[0] & 0xF0) == 0x80, yo = (y->data[0] & 0xF0) == 0x80;
+    return yo - xo;
+}
+
+static demo_event *load_primer(const char *path, double rate, size_t *n_out, double *bpm,
+                               double *seconds)
+{
+    rnn_midi_file mf;
+    char err[512];
+    if (rnn_midi_read_path(path, NULL, NULL, &mf, err, sizeof err)) {
+        fprintf(stderr, "rnnmidi-demo: primer %s\n", err);
+        return NULL;
+    }
+    if (mf.n_notes == 0) {
+        fprintf(stderr, "rnnmidi-demo: primer %s: the file has no notes\n", path);
+        rnn_midi_free(&mf);
+        return NULL;
+    }
+    demo_event *ev = malloc(2 * mf.n_notes * sizeof *ev);
+    if (!ev) {
+        fprintf(stderr, "rnnmidi-demo: out of memory reading %s\n", path);
+        rnn_midi_free(&mf);
+        return NULL;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < mf.n_notes; i++) {
+        const rnn_note *nt = &mf.notes[i];
+        uint64_t on = (uint64_t)llround(tick_seconds(&mf, nt->on) * rate);
+        uint64_t off = (uint64_t)llround(tick_seconds(&mf, nt->off) * rate);
+        if (off <= on) off = on + 1;
+        ev[k++] = (demo_event){on, 0, 3, {(uint8_t)(0x90 | nt->channel), (uint8_t)nt->pitch,
+                                          (uint8_t)nt->velocity}};
+        ev[k++] = (demo_event){off, 0, 3, {(uint8_t)(0x80 | nt->channel), (uint8_t)nt->pitch, 64}};
+    }
+    qsort(ev, k, sizeof *ev, event_cmp);
+    *n_out = k;
+    *bpm = mf.n_tempos && mf.tempos[0].tick == 0 ? 60e6 / mf.tempos[0].usec_per_quarter : 120.0;
+    *seconds = (double)ev[k - 1].frame / rate;
+    rnn_midi_free(&mf);
+    return ev;
+}
+
+/* A recording through the detector: mono, resampled linearly to rate. */
+static float *load_input_file(const char *path, double rate, size_t *frames)
+{
+    SF_INFO info;
+    memset(&info, 0, sizeof info);
+    SNDFILE *sf = sf_open(path, SFM_READ, &info);
+    if (!sf) {
+        fprintf(stderr, "rnnmidi-demo: input file %s: %s\n", path, sf_strerror(NULL));
+        return NULL;
+    }
+    if (info.frames <= 0 || info.channels < 1 || info.frames > (sf_count_t)192000 * 3600) {
+        fprintf(stderr, "rnnmidi-demo: input file %s: no usable audio\n", path);
+        sf_close(sf);
+        return NULL;
+    }
+    float *raw = malloc((size_t)info.frames * (size_t)info.channels * sizeof(float));
+    size_t out_n = (size_t)((double)info.frames * rate / info.samplerate);
+    float *out = malloc((out_n + 1) * sizeof(float));
+    if (!raw || !out) {
+        fprintf(stderr, "rnnmidi-demo: out of memory reading %s\n", path);
+        free(raw);
+        free(out);
+        sf_close(sf);
+        return NULL;
+    }
+    sf_count_t got = sf_readf_float(sf, raw, info.frames);
+    sf_close(sf);
+    for (sf_count_t i = 0; i < got; i++) {
+        float m = 0;
+        for (int c = 0; c < info.channels; c++) m += raw[i * info.channels + c];
+        raw[i] = m / (float)info.channels;
+    }
+    double step = (double)info.samplerate / rate;
+    for (size_t i = 0; i < out_n; i++) {
+        double x = (double)i * step;
+        sf_count_t j = (sf_count_t)x;
+        float f = (float)(x - (double)j);
+        float a = j < got ? raw[j] : 0.0f, b = j + 1 < got ? raw[j + 1] : a;
+        out[i] = a + (b - a) * f;
+    }
+    free(raw);
+    *frames = out_n;
+    return out;
+}
+
+/* ---- the terminal ------------------------------------------------------------ */
+
+static struct termios saved_tio;
+static int tio_saved;
+
+static void term_restore(void)
+{
+    if (tio_saved) tcsetattr(STDIN_FILENO, TCSANOW, &saved_tio);
+    tio_saved = 0;
+}
+
+static int term_raw(void)
+{
+    if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_tio)) return -1;
+    struct termios t = saved_tio;
+    t.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+    t.c_cc[VMIN] = 0;
+    t.c_cc[VTIME] = 0;
+    if (tcsetattr(STDIN_FILENO, TCSANOW, &t)) return -1;
+    tio_saved = 1;
+    atexit(term_restore);
+    return 0;
+}
+
+static int term_key(void)
+{
+    unsigned char c;
+    return read(STDIN_FILENO, &c, 1) == 1 ? c : -1;
+}
+
+/* What the player sees and changes; the same values go to every engine. */
+typedef struct {
+    int mode, key, scale;
+    float temperature, tempo, density;
+    uint32_t seed;
+    int lowest, highest;
+} controls;
+
+static void print_status(const controls *c)
+{
+    printf("  [mode %s] [temperature %.2f] [tempo %.0f] [key %s %s] [density %.2f] [seed %u]\n",
+           mode_names[c->mode], c->temperature, c->tempo, key_names[c->key],
+           scale_names[c->scale], c->density, (unsigned)c->seed);
+    fflush(stdout);
+}
+
+static void print_keys(void)
+{
+    puts("  keys: m mode | t/T temperature -/+ | -/+ tempo | k/K key down/up | s scale |"
+         " d/D density -/+ | r re-seed | h help | q quit");
+    fflush(stdout);
+}
+
+static float clampf(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+/* Apply one key; returns 1 when a setting changed, -1 to quit. */
+static int handle_key(int ch, controls *c, demo_session *s)
+{
+    switch (ch) {
+    case 'q': case 'Q': case 27: case 3: return -1;
+    case 'm':
+        c->mode = (c->mode + 1) % RNN_MODE_COUNT;
+        demo_session_set_param(s, -1, RNN_PARAM_MODE, (float)c->mode);
+        return 1;
+    case 't': case 'T':
+        c->temperature = clampf(c->temperature + (ch == 'T' ? 0.1f : -0.1f), 0.0f, 2.0f);
+        demo_session_set_param(s, -1, RNN_PARAM_TEMPERATURE, c->temperature);
+        return 1;
+    case '-': case '_': case '+': case '=':
+        c->tempo = clampf(c->tempo + (ch == '-' || ch == '_' ? -5.0f : 5.0f), 20.0f, 300.0f);
+        demo_session_set_param(s, -1, RNN_PARAM_TEMPO, c->tempo);
+        return 1;
+    case 'k': case 'K':
+        c->key = (c->key + (ch == 'K' ? 1 : 11)) % 12;
+        demo_session_set_param(s, -1, RNN_PARAM_KEY, (float)c->key);
+        return 1;
+    case 's':
+        c->scale = (c->scale + 1) % RNN_SCALE_COUNT;
+        demo_session_set_param(s, -1, RNN_PARAM_SCALE, (float)c->scale);
+        return 1;
+    case 'd': case 'D':
+        c->density = clampf(c->density + (ch == 'D' ? 0.1f : -0.1f), 0.0f, 1.0f);
+        demo_session_set_param(s, -1, RNN_PARAM_DENSITY, c->density);
+        return 1;
+    case 'r':
+        c->seed = (uint32_t)((c->seed * 1103515245u + 12345u) & 0xFFFFFFu);
+        if (!c->seed) c->seed = 1;
+        demo_session_reseed(s, c->seed);
+        return 1;
+    case 'h': case '?': print_keys(); return 0;
+    default: return 0;
+    }
+}
+
+/* The scrolling view: one line per grid step (a sixteenth). */
+#define VIEW_PENDING 8192
+#define VIEW_COLS 60
+
+typedef struct {
+    demo_event pending[VIEW_PENDING];
+    size_t n_pending;
+    int8_t held[128]; /* source + 1 of the note sounding on each pitch, 0 none */
+    uint64_t step;
+    double next_frame;
+    int color;
+} view;
+
+static const char *const source_colors[DEMO_MAX_PARTS + 1] = {"\033[36m", "\033[33m", "\033[32m",
+                                                               "\033[35m"};
+static const char drum_letters[RNN_DRUM_CLASSES + 1] = "KSholtmCR";
+
+static void view_add(view *v, const demo_event *ev)
+{
+    if (v->n_pending < VIEW_PENDING) v->pending[v->n_pending++] = *ev;
+}
+
+static void view_line(view *v, const controls *c, double sample_rate, uint64_t upto)
+{
+    int lo = c->lowest, hi = c->highest;
+    if (hi - lo + 1 > VIEW_COLS) {
+        int mid = (lo + hi) / 2;
+        lo = mid - VIEW_COLS / 2;
+        hi = lo + VIEW_COLS - 1;
+    }
+    while (v->next_frame <= (double)upto) {
+        double step_frames = sample_rate * 60.0 / c->tempo / 4.0;
+        double end = v->next_frame + step_frames;
+        int8_t onset[128] = {0};
+        int drums[RNN_DRUM_CLASSES] = {0};
+        size_t keep = 0;
+        for (size_t i = 0; i < v->n_pending; i++) {
+            demo_event *ev = &v->pending[i];
+            if ((double)ev->frame >= end) {
+                v->pending[keep++] = *ev;
+                continue;
+            }
+            int status = ev->data[0] & 0xF0, chn = ev->data[0] & 0x0F, p = ev->data[1] & 0x7F;
+            int on = status == 0x90 && ev->data[2] > 0;
+            if (chn == RNN_DRUMS_CHANNEL) {
+                int k = rnn_drum_class_of_pitch(p);
+                if (on && k >= 0) drums[k] = ev->source + 1;
+            } else if (on) {
+                v->held[p] = (int8_t)(ev->source + 1);
+                onset[p] = (int8_t)(ev->source + 1);
+            } else if (status == 0x80 || status == 0x90) {
+                if (v->held[p] == ev->source + 1) v->held[p] = 0;
+            }
+        }
+        v->n_pending = keep;
+        char line[1024];
+        size_t n = 0;
+        uint64_t s = v->step;
+        int beat_start = s % 4 == 0, bar_start = s % 16 == 0;
+        n += (size_t)snprintf(line + n, sizeof line - n, "%s%4llu.%llu.%llu%s ",
+                              v->color && !bar_start ? "\033[2m" : "",
+                              (unsigned long long)(s / 16 + 1), (unsigned long long)(s / 4 % 4 + 1),
+                              (unsigned long long)(s % 4 + 1), v->color && !bar_start ? "\033[0m" : "");
+        for (int p = lo; p <= hi && n < sizeof line - 32; p++) {
+            int src = onset[p] ? onset[p] : v->held[p];
+            char chr = onset[p] ? '#' : v->held[p] ? '|' : p % 12 == 0 ? ':' : beat_start ? '.' : ' ';
+            if (src && v->color)
+                n += (size_t)snprintf(line + n, sizeof line - n, "%s%s%c\033[0m",
+                                      source_colors[(src - 1) % (DEMO_MAX_PARTS + 1)],
+                                      onset[p] ? "\033[1m" : "", chr);
+            else
+                line[n++] = chr;
+        }
+        line[n++] = ' ';
+        line[n++] = ' ';
+        for (int k = 0; k < RNN_DRUM_CLASSES && n < sizeof line - 32; k++) {
+            if (drums[k] && v->color)
+                n += (size_t)snprintf(line + n, sizeof line - n, "%s\033[1m%c\033[0m",
+                                      source_colors[(drums[k] - 1) % (DEMO_MAX_PARTS + 1)],
+                                      drum_letters[k]);
+            else
+                line[n++] = drums[k] ? drum_letters[k] : '.';
+        }
+        line[n] = 0;
+        puts(line);
+        v->step++;
+        v->next_frame = end;
+    }
+    fflush(stdout);
+}
+
+/* ---- PortMidi ---------------------------------------------------------------- */
+
+static int pm_ready;
+
+static void pm_init(void)
+{
+    if (pm_ready) return;
+    int q = demo_quiet_begin();
+    if (Pm_Initialize() == pmNoError) pm_ready = 1;
+    demo_quiet_end(q);
+}
+
+static void list_midi_inputs(void)
+{
+    pm_init();
+    int n = pm_ready ? Pm_CountDevices() : 0, shown = 0;
+    int def = n > 0 ? Pm_GetDefaultInputDeviceID() : -1;
+    puts("MIDI inputs (--midi-in N):");
+    for (int i = 0; i < n; i++) {
+        const PmDeviceInfo *d = Pm_GetDeviceInfo(i);
+        if (!d || !d->input) continue;
+        printf("  %2d  %s (%s)%s\n", i, d->name, d->interf, i == def ? "  [default]" : "");
+        shown++;
+    }
+    if (!shown) puts("  none");
+}
+
+static PortMidiStream *open_midi_in(int id)
+{
+    pm_init();
+    if (!pm_ready) {
+        fprintf(stderr, "rnnmidi-demo: PortMidi cannot start\n");
+        return NULL;
+    }
+    if (id == -2) id = Pm_CountDevices() > 0 ? Pm_GetDefaultInputDeviceID() : -1;
+    const PmDeviceInfo *d = id >= 0 ? Pm_GetDeviceInfo(id) : NULL;
+    if (!d || !d->input) {
+        fprintf(stderr,
+                "rnnmidi-demo: --midi-in: no MIDI input %s (see --list-devices)\n",
+                id < 0 ? "found" : "by that number");
+        return NULL;
+    }
+    PortMidiStream *st = NULL;
+    PmError e = Pm_OpenInput(&st, id, NULL, 512, NULL, NULL);
+    if (e != pmNoError) {
+        fprintf(stderr, "rnnmidi-demo: MIDI input %d (%s): %s\n", id, d->name, Pm_GetErrorText(e));
+        return NULL;
+    }
+    Pm_SetFilter(st, PM_FILT_ACTIVE | PM_FILT_CLOCK | PM_FILT_SYSEX);
+    return st;
+}
+
+static void poll_midi_in(PortMidiStream *st, demo_session *s)
+{
+    PmEvent buf[64];
+    int n;
+    while (st && Pm_Poll(st) == TRUE && (n = Pm_Read(st, buf, 64)) > 0) {
+        for (int i = 0; i < n; i++) {
+            uint8_t msg[3] = {(uint8_t)Pm_MessageStatus(buf[i].message),
+                              (uint8_t)Pm_MessageData1(buf[i].message),
+                              (uint8_t)Pm_MessageData2(buf[i].message)};
+            int status = msg[0] & 0xF0;
+            if (status == 0x80 || status == 0x90 || status == 0xB0) demo_session_push_midi(s, msg, 3);
+        }
+    }
+}
+
+/* ---- outputs ------------------------------------------------------------------ */
+
+typedef struct {
+    const char *wav, *mid, *roll;
+} out_paths;
+
+static int write_outputs(const options *o, const out_paths *paths, demo_record *rec,
+                         const char *const *part_names, int n_parts, double seconds)
+{
+    char err[512];
+    int rc = 0;
+    if (paths->mid) {
+        if (rnn_midi_write_path(paths->mid, rec->notes, rec->n, PPQ, rec->bpm, err, sizeof err)) {
+            fprintf(stderr, "rnnmidi-demo: %s\n", err);
+            rc = 1;
+        } else if (!o->quiet) {
+            printf("MIDI        %s  (%zu notes)\n", paths->mid, rec->n);
+        } else {
+            puts(paths->mid);
+        }
+    }
+    if (paths->roll) {
+        demo_roll_info info;
+        memset(&info, 0, sizeof info);
+        info.ppq = PPQ;
+        info.bpm = rec->bpm;
+        info.beats_per_bar = 4;
+        char title[256];
+        size_t t = (size_t)snprintf(title, sizeof title, "rnnmidi demo");
+        for (int k = 0; k < n_parts && t < sizeof title; k++)
+            t += (size_t)snprintf(title + t, sizeof title - t, "%s%s", k ? " + " : ": ", part_names[k]);
+        info.title = title;
+        info.track_names[1] = "player";
+        for (int k = 0; k < n_parts && k + 2 < DEMO_ROLL_TRACKS; k++) info.track_names[k + 2] = part_names[k];
+        (void)seconds;
+        if (demo_pianoroll_write(paths->roll, rec->notes, rec->n, &info, err, sizeof err)) {
+            fprintf(stderr, "rnnmidi-demo: %s\n", err);
+            rc = 1;
+        } else if (!o->quiet) {
+            printf("piano roll  %s\n", paths->roll);
+        } else {
+            puts(paths->roll);
+        }
+    }
+    return rc;
+}
+
+/* ---- main ----------------------------------------------------------------------- */
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    int rc = parse_args(&o, argc, argv);
+    if (rc) return rc;
+    char err[1024];
+
+    if (o.list_devices) {
+        if (demo_audio_init(err, sizeof err)) {
+            fprintf(stderr, "rnnmidi-demo: %s\n", err);
+            return 1;
+        }
+        int n = Pa_GetDeviceCount();
+        puts("Audio devices (--device N, --input-device N):");
+        for (int i = 0; i < n; i++) {
+            const PaDeviceInfo *d = Pa_GetDeviceInfo(i);
+            printf("  %2d  %-40s %s  out %d  in %d  %.0f Hz%s%s\n", i, d->name,
+                   Pa_GetHostApiInfo(d->hostApi)->name, d->maxOutputChannels,
+                   d->maxInputChannels, d->defaultSampleRate,
+                   i == Pa_GetDefaultOutputDevice() ? "  [default out]" : "",
+                   i == Pa_GetDefaultInputDevice() ? "  [default in]" : "");
+        }
+        if (n <= 0) puts("  none (rnnmidi-demo will render to a file instead)");
+        demo_audio_terminate();
+        list_midi_inputs();
+        if (pm_ready) Pm_Terminate();
+        fflush(stdout);
+        return 0;
+    }
+
+    /* presets */
+    int defaults = o.n_models == 0;
+    if (defaults) {
+        o.models[0] = DEFAULT_MELODY;
+        o.models[1] = DEFAULT_DRUMS;
+        o.n_models = 2;
+    }
+    for (int k = 0; k < o.n_models; k++) {
+        if (file_exists(o.models[k])) continue;
+        fprintf(stderr, "rnnmidi-demo: %s: no such preset file.\n", o.models[k]);
+        if (defaults)
+            fprintf(stderr,
+                    "  The default presets (%s, %s) are made with the project's trainer\n"
+                    "  (build/rnnmidi-train) and are not there yet; train one, or pass your own\n"
+                    "  with --model FILE.rnnw (twice for melody + drums).\n",
+                    DEFAULT_MELODY, DEFAULT_DRUMS);
+        return 1;
+    }
+    if (o.input_audio && (o.render || o.input_file)) {
+        fprintf(stderr, "rnnmidi-demo: --input audio needs a live device; offline, use --input-file\n");
+        return 2;
+    }
+    if (o.render && (o.midi_in != -1)) {
+        fprintf(stderr, "rnnmidi-demo: --midi-in needs a live device, not --render\n");
+        return 2;
+    }
+
+    /* where it plays: a device, or offline */
+    int offline = o.render != NULL;
+    const char *fallback_reason = NULL;
+    int pa_up = 0;
+    double rate = o.sample_rate;
+    if (!offline) {
+        if (demo_audio_init(err, sizeof err) == 0) {
+            pa_up = 1;
+            double dev_rate = 0;
+            if (demo_audio_check_output(o.device, &dev_rate, err, sizeof err)) {
+                if (o.device >= 0) {
+                    fprintf(stderr, "rnnmidi-demo: %s\n", err);
+                    demo_audio_terminate();
+                    return 1;
+                }
+                fallback_reason = err;
+            } else if (rate <= 0) {
+                rate = dev_rate > 0 ? dev_rate : DEFAULT_RATE;
+            }
+        } else {
+            if (o.device >= 0) {
+                fprintf(stderr, "rnnmidi-demo: %s\n", err);
+                return 1;
+            }
+            fallback_reason = err;
+        }
+        if (fallback_reason) {
+            if (o.input_audio || o.midi_in != -1) {
+                fprintf(stderr, "rnnmidi-demo: %s, and live input needs one\n", fallback_reason);
+                if (pa_up) demo_audio_terminate();
+                return 1;
+            }
+            offline = 1;
+        }
+    }
+    if (rate <= 0) rate = DEFAULT_RATE;
+    if (offline && o.seconds <= 0) o.seconds = DEFAULT_SECONDS;
+
+    /* output files */
+    char wav_path[4096], mid_path[4096], roll_path[4096];
+    out_paths paths = {NULL, o.midi_out, o.roll};
+    if (offline) {
+        if (o.render) {
+            snprintf(wav_path, sizeof wav_path, "%s", o.render);
+        } else {
+            if (make_dirs(o.out_dir)) {
+                fprintf(stderr, "rnnmidi-demo: cannot create %s: %s\n", o.out_dir, strerror(errno));
+                if (pa_up) demo_audio_terminate();
+                return 1;
+            }
+            snprintf(wav_path, sizeof wav_path, "%s/rnnmidi-demo.wav", o.out_dir);
+        }
+        paths.wav = wav_path;
+        if (!paths.mid) {
+            with_ext(mid_path, sizeof mid_path, wav_path, ".mid");
+            paths.mid = mid_path;
+        }
+        if (!paths.roll) {
+            with_ext(roll_path, sizeof roll_path, wav_path, ".png");
+            paths.roll = roll_path;
+        }
+    }
+
+    /* primer */
+    demo_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    double primer_bpm = 120.0, primer_seconds = 0.0;
+    demo_event *primer = NULL;
+    size_t n_primer = 0;
+    if (o.primer) {
+        primer = load_primer(o.primer, rate, &n_primer, &primer_bpm, &primer_seconds);
+        if (!primer) {
+            if (pa_up) demo_audio_terminate();
+            return 1;
+        }
+        if (!o.param_set[RNN_PARAM_TEMPO]) {
+            o.params[RNN_PARAM_TEMPO] = (float)clampf((float)primer_bpm, 20.0f, 300.0f);
+            o.param_set[RNN_PARAM_TEMPO] = 1;
+        }
+    }
+    float *input = NULL;
+    size_t input_frames = 0;
+    if (o.input_file) {
+        input = load_input_file(o.input_file, rate, &input_frames);
+        if (!input) {
+            free(primer);
+            if (pa_up) demo_audio_terminate();
+            return 1;
+        }
+    }
+
+    /* the session */
+    uint32_t seed = o.seed ? (uint32_t)o.seed : (uint32_t)(((unsigned)time(NULL) * 2654435761u) & 0xFFFFFFu);
+    if (!seed) seed = 1;
+    cfg.sample_rate = rate;
+    cfg.max_block = o.buffer;
+    cfg.seed = seed;
+    const char *part_names[DEMO_MAX_PARTS];
+    char name_buf[DEMO_MAX_PARTS][256];
+    for (int k = 0; k < o.n_models; k++) {
+        cfg.models[k] = rnn_engine_model_prepare(o.models[k], err, sizeof err);
+        if (!cfg.models[k]) {
+            fprintf(stderr, "rnnmidi-demo: %s\n", err);
+            for (int j = 0; j < k; j++) rnn_engine_model_free(cfg.models[j]);
+            free(primer);
+            free(input);
+            if (pa_up) demo_audio_terminate();
+            return 1;
+        }
+        const rnn_model *m = rnn_engine_model_get(cfg.models[k]);
+        const rnn_model_config *mc = rnn_model_get_config(m);
+        const char *nm = rnn_model_meta(m, "name");
+        snprintf(name_buf[k], sizeof name_buf[k], "%s", nm ? nm : base_name(o.models[k]));
+        char *dot = nm ? NULL : strrchr(name_buf[k], '.');
+        if (dot) *dot = 0;
+        part_names[k] = name_buf[k];
+        if (!o.quiet)
+            printf("model %d     %s: %s %s, %d x %d, %s\n", k + 1, o.models[k],
+                   rnn_kind_name(mc->kind), rnn_cell_name(mc->cell), mc->layers, mc->hidden,
+                   part_names[k]);
+    }
+    cfg.n_parts = o.n_models;
+    memcpy(cfg.params, o.params, sizeof cfg.params);
+    memcpy(cfg.param_set, o.param_set, sizeof cfg.param_set);
+    cfg.primer = primer;
+    cfg.n_primer = n_primer;
+    cfg.detector = o.input_audio || o.input_file;
+    cfg.input_monitor = o.input_file ? 0.6f : 0.0f;
+    demo_session *s = demo_session_create(&cfg, err, sizeof err);
+    free(primer);
+    if (!s) {
+        fprintf(stderr, "rnnmidi-demo: %s\n", err);
+        free(input);
+        if (pa_up) demo_audio_terminate();
+        return 1;
+    }
+
+    controls c;
+    float def;
+    rnn_engine_param_info(RNN_PARAM_MODE, &def, NULL, NULL, NULL);
+    c.mode = o.param_set[RNN_PARAM_MODE] ? (int)o.params[RNN_PARAM_MODE] : (int)def;
+    rnn_engine_param_info(RNN_PARAM_KEY, &def, NULL, NULL, NULL);
+    c.key = o.param_set[RNN_PARAM_KEY] ? (int)o.params[RNN_PARAM_KEY] : (int)def;
+    rnn_engine_param_info(RNN_PARAM_SCALE, &def, NULL, NULL, NULL);
+    c.scale = o.param_set[RNN_PARAM_SCALE] ? (int)o.params[RNN_PARAM_SCALE] : (int)def;
+    rnn_engine_param_info(RNN_PARAM_TEMPERATURE, &c.temperature, NULL, NULL, NULL);
+    if (o.param_set[RNN_PARAM_TEMPERATURE]) c.temperature = o.params[RNN_PARAM_TEMPERATURE];
+    rnn_engine_param_info(RNN_PARAM_TEMPO, &c.tempo, NULL, NULL, NULL);
+    if (o.param_set[RNN_PARAM_TEMPO]) c.tempo = o.params[RNN_PARAM_TEMPO];
+    rnn_engine_param_info(RNN_PARAM_DENSITY, &c.density, NULL, NULL, NULL);
+    if (o.param_set[RNN_PARAM_DENSITY]) c.density = o.params[RNN_PARAM_DENSITY];
+    rnn_engine_param_info(RNN_PARAM_LOWEST, &def, NULL, NULL, NULL);
+    c.lowest = o.param_set[RNN_PARAM_LOWEST] ? (int)o.params[RNN_PARAM_LOWEST] : (int)def;
+    rnn_engine_param_info(RNN_PARAM_HIGHEST, &def, NULL, NULL, NULL);
+    c.highest = o.param_set[RNN_PARAM_HIGHEST] ? (int)o.params[RNN_PARAM_HIGHEST] : (int)def;
+    c.seed = seed;
+
+    demo_record rec;
+    demo_record_init(&rec, rate, c.tempo, PPQ);
+    static demo_event drained[4096];
+    float peak = 0.0f;
+    uint64_t total = 0;
+    int status = 0;
+
+    if (offline) {
+        /* ---- render ---- */
+        if (fallback_reason)
+            printf("No audio device: %s.\nRendering %.0f s offline instead (seed %u).\n",
+                   fallback_reason, o.seconds, (unsigned)seed);
+        else if (!o.quiet)
+            printf("Rendering %.0f s offline (seed %u).\n", o.seconds, (unsigned)seed);
+        if (pa_up) demo_audio_terminate(), pa_up = 0;
+        SF_INFO info;
+        memset(&info, 0, sizeof info);
+        info.samplerate = (int)rate;
+        info.channels = 2;
+        size_t plen = strlen(wav_path);
+        int flac = plen >= 5 && strcasecmp(wav_path + plen - 5, ".flac") == 0;
+        info.format = flac ? SF_FORMAT_FLAC | SF_FORMAT_PCM_24 : SF_FORMAT_WAV | SF_FORMAT_PCM_24;
+        SNDFILE *sf = sf_open(wav_path, SFM_WRITE, &info);
+        if (!sf) {
+            fprintf(stderr, "rnnmidi-demo: %s: cannot write: %s\n", wav_path, sf_strerror(NULL));
+            demo_session_free(s);
+            free(input);
+            return 1;
+        }
+        total = (uint64_t)llround(o.seconds * rate);
+        float *buf = malloc((size_t)o.buffer * 2 * sizeof(float));
+        float *inblk = malloc((size_t)o.buffer * sizeof(float));
+        if (!buf || !inblk) {
+            fprintf(stderr, "rnnmidi-demo: out of memory\n");
+            status = 1;
+        }
+        for (uint64_t done = 0; !status && done < total && !quit_flag;) {
+            uint32_t n = total - done < o.buffer ? (uint32_t)(total - done) : o.buffer;
+            const float *in = NULL;
+            if (input) {
+                for (uint32_t i = 0; i < n; i++)
+                    inblk[i] = done + i < input_frames ? input[done + i] : 0.0f;
+                in = inblk;
+            }
+            demo_session_process(s, in, buf, n);
+            for (uint32_t i = 0; i < 2 * n; i++)
+                if (fabsf(buf[i]) > peak) peak = fabsf(buf[i]);
+            if (sf_writef_float(sf, buf, n) != (sf_count_t)n) {
+                fprintf(stderr, "rnnmidi-demo: %s: write error: %s\n", wav_path, sf_strerror(sf));
+                status = 1;
+            }
+            size_t nd;
+            while ((nd = demo_session_drain(s, drained, 4096)) > 0)
+                for (size_t i = 0; i < nd; i++) demo_record_event(&rec, &drained[i]);
+            done += n;
+        }
+        free(buf);
+        free(inblk);
+        if (sf_close(sf) && !status) {
+            fprintf(stderr, "rnnmidi-demo: %s: cannot finish the file\n", wav_path);
+            status = 1;
+        }
+    } else {
+        /* ---- play ---- */
+        demo_audio_state st;
+        memset(&st, 0, sizeof st);
+        st.session = s;
+        atomic_init(&st.done, 0);
+        atomic_init(&st.xruns, 0);
+        st.stop_frame = o.seconds > 0 ? (uint64_t)llround(o.seconds * rate) : 0;
+        demo_audio_opts ao = {o.device, o.input_device, o.input_audio, rate, o.buffer};
+        demo_audio a;
+        PortMidiStream *midi = NULL;
+        if (o.midi_in != -1 && !(midi = open_midi_in(o.midi_in))) status = 1;
+        if (!status && demo_audio_open(&a, &ao, &st, err, sizeof err)) {
+            fprintf(stderr, "rnnmidi-demo: %s\n", err);
+            status = 1;
+        }
+        if (!status) {
+            int ui = o.ui < 0 ? isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) : o.ui;
+            if (!o.quiet) {
+                printf("Playing on %s (%.0f Hz, %u frames, %.1f ms out)%s%s, seed %u.\n",
+                       a.device_name, a.sample_rate, o.buffer, a.latency * 1000.0,
+                       a.input_name ? ", listening to " : "", a.input_name ? a.input_name : "",
+                       (unsigned)seed);
+                if (o.seconds > 0) printf("%.0f seconds", o.seconds);
+                else printf("Until q or Ctrl-C");
+                puts(ui ? "; keys change the music:" : ".");
+            }
+            view *v = calloc(1, sizeof *v);
+            if (ui) {
+                term_raw();
+                print_keys();
+                print_status(&c);
+                if (v) v->color = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
+            }
+            signal(SIGINT, on_signal);
+            signal(SIGTERM, on_signal);
+            if (demo_audio_start(&a, err, sizeof err)) {
+                fprintf(stderr, "rnnmidi-demo: %s\n", err);
+                status = 1;
+            }
+            while (!status && !quit_flag && !atomic_load(&st.done) &&
+                   Pa_IsStreamActive(a.stream) == 1) {
+                int ch;
+                while (ui && (ch = term_key()) >= 0) {
+                    int r = handle_key(ch, &c, s);
+                    if (r < 0) quit_flag = 1;
+                    else if (r > 0) print_status(&c);
+                }
+                poll_midi_in(midi, s);
+                size_t nd;
+                while ((nd = demo_session_drain(s, drained, 4096)) > 0)
+                    for (size_t i = 0; i < nd; i++) {
+                        demo_record_event(&rec, &drained[i]);
+                        if (ui && v) view_add(v, &drained[i]);
+                    }
+                if (ui && v) {
+                    /* lines appear as the notes leave the speaker */
+                    uint64_t pos = demo_session_position(s);
+                    uint64_t lat = (uint64_t)(a.latency * a.sample_rate);
+                    if (pos > lat) view_line(v, &c, a.sample_rate, pos - lat);
+                }
+                Pa_Sleep(5);
+            }
+            demo_audio_close(&a);
+            term_restore();
+            free(v);
+            size_t nd;
+            while ((nd = demo_session_drain(s, drained, 4096)) > 0)
+                for (size_t i = 0; i < nd; i++) demo_record_event(&rec, &drained[i]);
+            if (!o.quiet && atomic_load(&st.xruns))
+                printf("%llu buffer under/overruns: try a larger --buffer-size\n",
+                       (unsigned long long)atomic_load(&st.xruns));
+        }
+        if (midi) Pm_Close(midi);
+        demo_audio_terminate();
+        pa_up = 0;
+    }
+    if (pm_ready) Pm_Terminate();
+
+    uint64_t end = demo_session_position(s);
+    demo_record_finish(&rec, end);
+    if (!o.quiet) {
+        printf("played      %.1f s, %zu note%s from the player", (double)end / rate,
+               rec.counts[0], rec.counts[0] == 1 ? "" : "s");
+        for (int k = 0; k < o.n_models; k++)
+            printf(", %zu from %s", rec.counts[k + 1], part_names[k]);
+        puts("");
+        if (offline) {
+            printf("peak        %.1f dBFS\n", peak > 0 ? 20.0 * log10(peak) : -INFINITY);
+            printf("audio       %s\n", paths.wav);
+        }
+    } else if (offline) {
+        puts(paths.wav);
+    }
+    if (demo_session_lost_events(s))
+        fprintf(stderr, "rnnmidi-demo: %llu played events were lost for the MIDI file\n",
+                (unsigned long long)demo_session_lost_events(s));
+    if (!status) status = write_outputs(&o, &paths, &rec, part_names, o.n_models, (double)end / rate);
+    demo_record_free(&rec);
+    demo_session_free(s);
+    free(input);
+    return status;
+}

@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: MIT */
+/* Benchmark of core/net: one full step (embedding E = 64, 2 layers, head to
+ * 130 logits) of LSTM and GRU nets with H = 64, 128, 256, 512 with random
+ * weights; the time of each layer (its products and gate functions, timed by
+ * cutting the step with rnn_net_step_work at layer boundaries) and the
+ * GFLOP/s that implies (2 * rows * cols per product); the same products
+ * through OpenBLAS cblas_sgemv on one thread as a reference; bytes of a net;
+ * steps whose products make denormals against normal ones. Every figure is a
+ * line `BENCH name value unit`; times are the best mean of several batches.
+ *
+ * OpenBLAS picks its kernels when it loads. When OPENBLAS_CORETYPE is unset
+ * the program runs itself again with the core type matching the CPU
+ * (SkylakeX with AVX-512, Haswell with AVX2), because OpenBLAS 0.3.21 falls
+ * back to SSE3 kernels on CPUs it does not know. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cblas.h>
+
+#include "../../core/model.h"
+#include "../../core/net.h"
+
+#define E_BENCH 64
+#define L_BENCH 2
+#define V_BENCH 130
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static uint64_t rng_state = 0x1234567887654321u;
+
+static float frand(void) /* uniform in [-1, 1) */
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (float)(rng_state >> 40) * 0x1.0p-23f - 1.0f;
+}
+
+/* A model with PyTorch-like random weights, each tensor scaled by `scale`. */
+static rnn_model *make_model(rnn_cell cell, int H, float scale)
+{
+    rnn_model_config cfg = {RNN_KIND_MELODY, 4, cell, L_BENCH, E_BENCH, H, V_BENCH};
+    rnn_tensor_spec specs[RNN_MAX_TENSORS];
+    float *data[RNN_MAX_TENSORS];
+    char err[256];
+    int n = rnn_model_tensor_specs(&cfg, specs);
+    if (n < 0) {
+        fprintf(stderr, "bench_net: bad config\n");
+        exit(1);
+    }
+    for (int i = 0; i < n; i++) {
+        data[i] = malloc(specs[i].count * sizeof(float));
+        if (!data[i]) {
+            fprintf(stderr, "bench_net: out of memory\n");
+            exit(1);
+        }
+        float a = strcmp(specs[i].name, "embed.weight") == 0 ? 1.7f : 1.0f / sqrtf((float)H);
+        for (size_t k = 0; k < specs[i].count; k++)
+            data[i][k] = scale * a * frand();
+    }
+    void *buf;
+    size_t len;
+    if (rnn_model_serialize(&cfg, NULL, 0, (const float *const *)data, &buf, &len, err,
+                            sizeof err) != 0) {
+        fprintf(stderr, "bench_net: %s\n", err);
+        exit(1);
+    }
+    rnn_model *m = rnn_model_load_memory(buf, len, "bench", err, sizeof err);
+    if (!m) {
+        fprintf(stderr, "bench_net: %s\n", err);
+        exit(1);
+    }
+    free(buf);
+    for (int i = 0; i < n; i++)
+        free(data[i]);
+    return m;
+}
+
+static rnn_net *make_net(const rnn_model *m)
+{
+    char err[256];
+    rnn_net *net = rnn_net_create(m, err, sizeof err);
+    if (!net) {
+        fprintf(stderr, "bench_net: %s\n", err);
+        exit(1);
+    }
+    return net;
+}
+
+/* Best mean seconds per step over batches of `batch` steps for ~`secs`. */
+static double time_steps(rnn_net *net, int batch, double secs)
+{
+    double best = 1e30, start = now();
+    int ev = 1;
+    do {
+        double t0 = now();
+        for (int i = 0; i < batch; i++) {
+            const float *y = rnn_net_step(net, ev);
+            ev = (ev * 7 + 3 + (y[0] > 0)) % V_BENCH;
+        }
+        double dt = (now() - t0) / batch;
+        if (dt < best)
+            best = dt;
+    } while (now() - start < secs);
+    return best;
+}
+
+/* Per-part best mean seconds: the step cut at the layer boundaries. */
+static void time_layers(rnn_net *net, const int *rows, int parts, int batch, double secs,
+                        double *best)
+{
+    double sum[L_BENCH + 1];
+    for (int p = 0; p < parts; p++)
+        best[p] = 1e30;
+    double start = now();
+    int ev = 1;
+    do {
+        memset(sum, 0, sizeof sum);
+        for (int i = 0; i < batch; i++) {
+            rnn_net_step_begin(net, ev);
+            for (int p = 0; p < parts; p++) {
+                double t0 = now();
+                rnn_net_step_work(net, rows[p]);
+                sum[p] += now() - t0;
+            }
+            ev = (ev * 7 + 3 + (rnn_net_logits(net)[0] > 0)) % V_BENCH;
+        }
+        for (int p = 0; p < parts; p++)
+            if (sum[p] / batch < best[p])
+                best[p] = sum[p] / batch;
+    } while (now() - start < secs);
+}
+
+/* The products of one layer for OpenBLAS: row-major (rows, cols) matrices. */
+typedef struct {
+    int n;
+    int rows[3], cols[3];
+    float *w[3], *x[3], *y[3];
+} products;
+
+static float *rand_buf(size_t n)
+{
+    float *p = malloc(n * sizeof *p);
+    if (!p) {
+        fprintf(stderr, "bench_net: out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i++)
+        p[i] = frand() * 0.1f;
+    return p;
+}
+
+static void products_init(products *pr, rnn_cell cell, int in, int H)
+{
+    memset(pr, 0, sizeof *pr);
+    if (cell == RNN_CELL_GRU) { /* [r z] over [x|h], n over x, n over h */
+        pr->n = 3;
+        pr->rows[0] = 2 * H, pr->cols[0] = in + H;
+        pr->rows[1] = H, pr->cols[1] = in;
+        pr->rows[2] = H, pr->cols[2] = H;
+    } else {
+        pr->n = 1;
+        pr->rows[0] = rnn_cell_gates(cell) * H, pr->cols[0] = in + H;
+    }
+    for (int i = 0; i < pr->n; i++) {
+        pr->w[i] = rand_buf((size_t)pr->rows[i] * pr->cols[i]);
+        pr->x[i] = rand_buf((size_t)pr->cols[i]);
+        pr->y[i] = rand_buf((size_t)pr->rows[i]);
+    }
+}
+
+static void products_free(products *pr)
+{
+    for (int i = 0; i < pr->n; i++) {
+        free(pr->w[i]);
+        free(pr->x[i]);
+        free(pr->y[i]);
+    }
+}
+
+static double flops_of(const products *pr)
+{
+    double f = 0;
+    for (int i = 0; i < pr->n; i++)
+        f += 2.0 * pr->rows[i] * pr->cols[i];
+    return f;
+}
+
+static void blas_run(const products *pr)
+{
+    for (int i = 0; i < pr->n; i++)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, pr->rows[i], pr->cols[i], 1.0f, pr->w[i],
+                    pr->cols[i], pr->x[i], 1, 0.0f, pr->y[i], 1);
+}
+
+/* Best mean seconds per step of all parts through OpenBLAS, and per part. */
+static double time_blas(const products *pr, int parts, int batch, double secs, double *best)
+{
+    double sum[L_BENCH + 1], total = 1e30, start = now();
+    for (int p = 0; p < parts; p++)
+        best[p] = 1e30;
+    do {
+        memset(sum, 0, sizeof sum);
+        double t00 = now();
+        for (int i = 0; i < batch; i++)
+            for (int p = 0; p < parts; p++) {
+                double t0 = now();
+                blas_run(&pr[p]);
+                sum[p] += now() - t0;
+            }
+        double all = (now() - t00) / batch;
+        if (all < total)
+            total = all;
+        for (int p = 0; p < parts; p++)
+            if (sum[p] / batch < best[p])
+                best[p] = sum[p] / batch;
+    } while (now() - start < secs);
+    return total;
+}
+
+static void bench_config(rnn_cell cell, int H)
+{
+    const char *cn = rnn_cell_name(cell);
+    rnn_model *m = make_model(cell, H, 1.0f);
+    rnn_net *net = make_net(m);
+    const int G = rnn_cell_gates(cell);
+    const int layer_rows = cell == RNN_CELL_GRU ? 4 * H : G * H; /* GRU: r z, n_x, n_h */
+    const int head_rows = rnn_net_step_rows(net) - L_BENCH * layer_rows;
+    const int rows[L_BENCH + 1] = {layer_rows, layer_rows, head_rows};
+    const int parts = L_BENCH + 1;
+    int batch = H >= 256 ? 200 : 1000;
+    double secs = 0.25;
+
+    products pr[L_BENCH + 1];
+    products_init(&pr[0], cell, E_BENCH, H);
+    products_init(&pr[1], cell, H, H);
+    memset(&pr[2], 0, sizeof pr[2]);
+    pr[2].n = 1;
+    pr[2].rows[0] = V_BENCH, pr[2].cols[0] = H;
+    pr[2].w[0] = rand_buf((size_t)V_BENCH * H);
+    pr[2].x[0] = rand_buf((size_t)H);
+    pr[2].y[0] = rand_buf((size_t)V_BENCH);
+    double flops = 0;
+    for (int p = 0; p < parts; p++)
+        flops += flops_of(&pr[p]);
+
+    time_steps(net, batch / 4, 0.05); /* warm up */
+    double step = time_steps(net, batch, secs);
+    double part[L_BENCH + 1], bpart[L_BENCH + 1];
+    time_layers(net, rows, parts, batch, secs, part);
+    blas_run(&pr[0]);
+    double blas = time_blas(pr, parts, batch, secs, bpart);
+
+    printf("BENCH %s_h%d_step_ns %.0f ns\n", cn, H, step * 1e9);
+    printf("BENCH %s_h%d_step_gflops %.1f GFLOP/s\n", cn, H, flops / step * 1e-9);
+    for (int p = 0; p < parts; p++) {
+        const char *what = p < L_BENCH ? "layer" : "head";
+        char name[32];
+        if (p < L_BENCH)
+            snprintf(name, sizeof name, "%s%d", what, p);
+        else
+            snprintf(name, sizeof name, "%s", what);
+        printf("BENCH %s_h%d_%s_ns %.0f ns\n", cn, H, name, part[p] * 1e9);
+        printf("BENCH %s_h%d_%s_gflops %.1f GFLOP/s\n", cn, H, name,
+               flops_of(&pr[p]) / part[p] * 1e-9);
+        printf("BENCH %s_h%d_%s_openblas_gflops %.1f GFLOP/s\n", cn, H, name,
+               flops_of(&pr[p]) / bpart[p] * 1e-9);
+    }
+    printf("BENCH %s_h%d_openblas_products_ns %.0f ns\n", cn, H, blas * 1e9);
+    printf("BENCH %s_h%d_speedup_vs_openblas %.2f x\n", cn, H, blas / step);
+    printf("BENCH %s_h%d_net_bytes %zu bytes\n", cn, H, rnn_net_bytes(net));
+
+    for (int p = 0; p < parts; p++)
+        products_free(&pr[p]);
+    rnn_net_free(net);
+    rnn_model_free(m);
+}
+
+/* Weights and embedding around 1e-20: every product is a denormal (1e-40)
+ * unless the step flushes them. */
+static void bench_denormals(void)
+{
+    const int H = 128;
+    rnn_model *normal = make_model(RNN_CELL_LSTM, H, 1.0f);
+    rnn_model *tiny = make_model(RNN_CELL_LSTM, H, 1e-20f);
+    rnn_net *a = make_net(normal), *b = make_net(tiny);
+    time_steps(a, 200, 0.05);
+    time_steps(b, 200, 0.05);
+    double ta = time_steps(a, 500, 0.25), tb = time_steps(b, 500, 0.25);
+    printf("BENCH lstm_h%d_normal_step_ns %.0f ns\n", H, ta * 1e9);
+    printf("BENCH lstm_h%d_denormal_step_ns %.0f ns\n", H, tb * 1e9);
+    printf("BENCH denormal_slowdown %.2f x\n", tb / ta);
+    rnn_net_free(a);
+    rnn_net_free(b);
+    rnn_model_free(normal);
+    rnn_model_free(tiny);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (!getenv("OPENBLAS_CORETYPE")) {
+        const char *core = NULL;
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx512f"))
+            core = "SkylakeX";
+        else if (__builtin_cpu_supports("avx2"))
+            core = "Haswell";
+        if (core) {
+            setenv("OPENBLAS_CORETYPE", core, 1);
+            execv("/proc/self/exe", argv);
+            /* on failure go on with the default kernels */
+        }
+    }
+#else
+    (void)argv;
+#endif
+    openblas_set_num_threads(1);
+    printf("BENCH openblas_core %s name\n", openblas_get_corename());
+    const int hs[] = {64, 128, 256, 512};
+    for (int c = 0; c < 2; c++)
+        for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++)
+            bench_config(c == 0 ? RNN_CELL_LSTM : RNN_CELL_GRU, hs[i]);
+    bench_denormals();
+    return 0;
+}

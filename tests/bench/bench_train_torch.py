@@ -1,0 +1,97 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""PyTorch's throughput on the step tests/bench/bench_train.c measures.
+
+LSTM 2 x 256, E = 64, V = 130, B = 64, T = 64, dropout 0.25 between the
+layers and before the head, cross-entropy, clip_grad_norm_ 1, AdamW: time
+steps (B x T) per second. PyTorch gets its best thread setting: every
+combination of torch threads 1, 2 and OPENBLAS_NUM_THREADS 1, 2 runs in its
+own process (the variable is read when the library loads), and the fastest
+is reported. Prints `BENCH name value unit`; exits 0 with a note when torch
+is absent. Run with /usr/bin/python3 (Debian python3-torch).
+"""
+import os
+import subprocess
+import sys
+import time
+
+B, T, V, E, H, L = 64, 64, 130, 64, 256, 2
+
+
+def worker(threads, steps):
+    import torch
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(1)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = torch.nn.Embedding(V, E)
+            self.rnn = torch.nn.LSTM(E, H, num_layers=L, dropout=0.25)
+            self.drop = torch.nn.Dropout(0.25)
+            self.head = torch.nn.Linear(H, V)
+
+        def forward(self, x, state):
+            y, state = self.rnn(self.embed(x), state)
+            return self.head(self.drop(y)), state
+
+    net = Net()
+    net.train()
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=0.01)
+    lossf = torch.nn.CrossEntropyLoss()
+    x = torch.randint(0, V, (T, B))
+    y = torch.randint(0, V, (T, B))
+    state = (torch.zeros(L, B, H), torch.zeros(L, B, H))
+
+    def step(state):
+        opt.zero_grad()
+        out, state = net(x, state)
+        loss = lossf(out.reshape(T * B, V), y.reshape(T * B))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        return tuple(s.detach() for s in state)
+
+    for _ in range(2):
+        state = step(state)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        state = step(state)
+    dt = time.perf_counter() - t0
+    print("%.1f" % (B * T * steps / dt))
+
+
+def main():
+    steps = int(os.environ.get("BENCH_STEPS", "20"))
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        worker(int(sys.argv[2]), steps)
+        return 0
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        print("note: torch is not installed (Debian python3-torch); PyTorch figure skipped")
+        return 0
+    best = None
+    for tt in (1, 2):
+        for ob in (1, 2):
+            env = dict(os.environ, OPENBLAS_NUM_THREADS=str(ob), OMP_NUM_THREADS=str(tt))
+            r = subprocess.run([sys.executable, __file__, "--worker", str(tt)], env=env,
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                print("note: torch run failed: %s" % r.stderr.strip().splitlines()[-1:])
+                continue
+            rate = float(r.stdout.strip().splitlines()[-1])
+            print("torch threads=%d OPENBLAS_NUM_THREADS=%d OPENBLAS_CORETYPE=%s: %.0f time_steps/s"
+                  % (tt, ob, os.environ.get("OPENBLAS_CORETYPE", "(unset)"), rate))
+            if best is None or rate > best[0]:
+                best = (rate, tt, ob)
+    if best is None:
+        return 1
+    print("BENCH train_lstm2x256_torch_steps_per_s %.0f time_steps/s (torch threads %d, "
+          "OPENBLAS_NUM_THREADS %d)" % best)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

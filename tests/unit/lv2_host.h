@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: MIT */
+/* A small LV2 host for the tests: urid:map/unmap, a worker (work items run
+ * between run() calls, responses delivered before the next run(), as a
+ * host's worker thread and its audio thread would), log, options, and
+ * helpers to write MIDI, time:Position and patch:Set into the control port
+ * and read MIDI and patch:Set back from the notify port. It drives a plugin
+ * through its descriptor and handle, so the same code runs a plugin loaded
+ * by lilv (test_lv2_host.c) and one linked into the test (test_rt_lv2.c).
+ * Include in one file. */
+#ifndef RNNMIDI_LV2_HOST_H
+#define RNNMIDI_LV2_HOST_H
+
+#include <lv2/atom/forge.h>
+#include <lv2/atom/util.h>
+#include <lv2/buf-size/buf-size.h>
+#include <lv2/core/lv2.h>
+#include <lv2/log/log.h>
+#include <lv2/midi/midi.h>
+#include <lv2/options/options.h>
+#include <lv2/patch/patch.h>
+#include <lv2/time/time.h>
+#include <lv2/urid/urid.h>
+#include <lv2/worker/worker.h>
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../plugin/lv2/ports.h"
+
+/* ------------------------------------------------------------ urid:map */
+
+#define HOST_MAX_URIDS 512
+static char *host_uris[HOST_MAX_URIDS];
+static uint32_t host_n_uris;
+
+static LV2_URID host_map(LV2_URID_Map_Handle h, const char *uri)
+{
+    (void)h;
+    for (uint32_t i = 0; i < host_n_uris; i++)
+        if (!strcmp(host_uris[i], uri)) return i + 1;
+    if (host_n_uris == HOST_MAX_URIDS) return 0;
+    size_t n = strlen(uri) + 1;
+    host_uris[host_n_uris] = malloc(n);
+    if (!host_uris[host_n_uris]) return 0;
+    memcpy(host_uris[host_n_uris], uri, n);
+    return ++host_n_uris;
+}
+
+static const char *host_unmap(LV2_URID_Unmap_Handle h, LV2_URID urid)
+{
+    (void)h;
+    return urid >= 1 && urid <= host_n_uris ? host_uris[urid - 1] : NULL;
+}
+
+static void host_free_uris(void)
+{
+    for (uint32_t i = 0; i < host_n_uris; i++) free(host_uris[i]);
+    host_n_uris = 0;
+}
+
+static LV2_URID_Map host_map_s = {NULL, host_map};
+static LV2_URID_Unmap host_unmap_s = {NULL, host_unmap};
+
+/* ------------------------------------------------------------------ log */
+
+static int host_log_errors;
+static int host_log_quiet;
+
+static int host_vprintf(LV2_Log_Handle h, LV2_URID type, const char *fmt, va_list ap)
+{
+    (void)h;
+    if (type == host_map(NULL, LV2_LOG__Error)) host_log_errors++;
+    if (host_log_quiet) return 0;
+    fprintf(stderr, "[plugin log] ");
+    return vfprintf(stderr, fmt, ap);
+}
+
+static int host_printf(LV2_Log_Handle h, LV2_URID type, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int r = host_vprintf(h, type, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+static LV2_Log_Log host_log_s = {NULL, host_printf, host_vprintf};
+
+/* ------------------------------------------------------------- instance */
+
+#define HOST_QUEUE 32
+#define HOST_MSG_MAX 8192
+#define HOST_IN_CAP (1 << 20)
+#define HOST_OUT_CAP (1 << 20)
+
+typedef struct {
+    uint32_t size;
+    uint8_t data[HOST_MSG_MAX];
+} host_msg;
+
+typedef struct {
+    int64_t frame;
+    uint8_t d[3];
+} host_ev;
+
+typedef struct host_plugin {
+    const LV2_Descriptor *desc;
+    LV2_Handle h;
+    const LV2_Worker_Interface *worker;
+    float controls[RNNMIDI_N_PORTS];
+    LV2_Atom_Sequence *in;
+    LV2_Atom_Sequence *out;
+    float *audio;
+    LV2_Atom_Forge forge;
+    LV2_Atom_Forge_Frame seq_frame;
+    host_msg *work_q, *resp_q; /* pending work items, pending responses */
+    int n_work, n_resp;
+    int64_t pos; /* frames run so far */
+    host_ev *ev; /* captured MIDI output, absolute frames */
+    size_t n_ev, cap_ev;
+    char model_path[4096]; /* the last patch:Set rnnmidi:model seen on notify */
+    char status[1024];     /* the last patch:Set rnnmidi:status seen */
+    int n_notify;
+    int32_t max_block;
+    LV2_Options_Option options[3];
+    LV2_Worker_Schedule schedule;
+    LV2_Feature f_map, f_unmap, f_sched, f_log, f_opts;
+    const LV2_Feature *features[6];
+} host_plugin;
+
+static LV2_Worker_Status host_schedule(LV2_Worker_Schedule_Handle handle, uint32_t size,
+                                       const void *data)
+{
+    host_plugin *hp = handle;
+    if (hp->n_work == HOST_QUEUE || size > HOST_MSG_MAX) return LV2_WORKER_ERR_NO_SPACE;
+    hp->work_q[hp->n_work].size = size;
+    memcpy(hp->work_q[hp->n_work].data, data, size);
+    hp->n_work++;
+    return LV2_WORKER_SUCCESS;
+}
+
+static LV2_Worker_Status host_respond(LV2_Worker_Respond_Handle handle, uint32_t size,
+                                      const void *data)
+{
+    host_plugin *hp = handle;
+    if (hp->n_resp == HOST_QUEUE || size > HOST_MSG_MAX) return LV2_WORKER_ERR_NO_SPACE;
+    hp->resp_q[hp->n_resp].size = size;
+    memcpy(hp->resp_q[hp->n_resp].data, data, size);
+    hp->n_resp++;
+    return LV2_WORKER_SUCCESS;
+}
+
+/* Allocate the host side of an instance; features are ready for instantiate. */
+static host_plugin *host_new(void)
+{
+    host_plugin *hp = calloc(1, sizeof *hp);
+    if (!hp) return NULL;
+    hp->work_q = calloc(HOST_QUEUE, sizeof *hp->work_q);
+    hp->resp_q = calloc(HOST_QUEUE, sizeof *hp->resp_q);
+    hp->in = calloc(1, HOST_IN_CAP);
+    hp->out = calloc(1, HOST_OUT_CAP);
+    hp->audio = calloc(8192, sizeof *hp->audio);
+    if (!hp->work_q || !hp->resp_q || !hp->in || !hp->out || !hp->audio) return NULL;
+    hp->max_block = 8192;
+    LV2_URID i32 = host_map(NULL, LV2_ATOM__Int);
+    hp->options[0] = (LV2_Options_Option){LV2_OPTIONS_INSTANCE, 0,
+                                          host_map(NULL, LV2_BUF_SIZE__maxBlockLength),
+                                          sizeof(int32_t), i32, &hp->max_block};
+    hp->options[1] = (LV2_Options_Option){LV2_OPTIONS_INSTANCE, 0,
+                                          host_map(NULL, LV2_BUF_SIZE__nominalBlockLength),
+                                          sizeof(int32_t), i32, &hp->max_block};
+    hp->options[2] = (LV2_Options_Option){LV2_OPTIONS_INSTANCE, 0, 0, 0, 0, NULL};
+    hp->schedule = (LV2_Worker_Schedule){hp, host_schedule};
+    hp->f_map = (LV2_Feature){LV2_URID__map, &host_map_s};
+    hp->f_unmap = (LV2_Feature){LV2_URID__unmap, &host_unmap_s};
+    hp->f_sched = (LV2_Feature){LV2_WORKER__schedule, &hp->schedule};
+    hp->f_log = (LV2_Feature){LV2_LOG__log, &host_log_s};
+    hp->f_opts = (LV2_Feature){LV2_OPTIONS__options, hp->options};
+    hp->features[0] = &hp->f_map;
+    hp->features[1] = &hp->f_unmap;
+    hp->features[2] = &hp->f_sched;
+    hp->features[3] = &hp->f_log;
+    hp->features[4] = &hp->f_opts;
+    hp->features[5] = NULL;
+    lv2_atom_forge_init(&hp->forge, &host_map_s);
+    return hp;
+}
+
+/* Connect every port; control values start at the TTL defaults. */
+static void host_attach(host_plugin *hp, const LV2_Descriptor *desc, LV2_Handle h)
+{
+    hp->desc = desc;
+    hp->h = h;
+    hp->worker = desc->extension_data ? desc->extension_data(LV2_WORKER__interface) : NULL;
+#define HOST_DEFAULT(E, sym, name, def, ...) hp->controls[RNNMIDI_##E] = (float)(def);
+    RNNMIDI_CONTROLS(HOST_DEFAULT)
+#undef HOST_DEFAULT
+    desc->connect_port(h, RNNMIDI_CONTROL_IN, hp->in);
+    desc->connect_port(h, RNNMIDI_NOTIFY, hp->out);
+    desc->connect_port(h, RNNMIDI_AUDIO_IN, hp->audio);
+    for (int p = RNNMIDI_FIRST_CONTROL; p < RNNMIDI_N_PORTS; p++)
+        desc->connect_port(h, (uint32_t)p, &hp->controls[p]);
+    hp->controls[RNNMIDI_THRU] = 0;
+}
+
+static void host_free(host_plugin *hp)
+{
+    if (!hp) return;
+    free(hp->work_q);
+    free(hp->resp_q);
+    free(hp->in);
+    free(hp->out);
+    free(hp->audio);
+    free(hp->ev);
+    free(hp);
+}
+
+/* -------------------------------------------------------------- a block */
+
+static void host_begin(host_plugin *hp)
+{
+    lv2_atom_forge_set_buffer(&hp->forge, (uint8_t *)hp->in, HOST_IN_CAP);
+    lv2_atom_forge_sequence_head(&hp->forge, &hp->seq_frame, 0);
+}
+
+static void host_midi(host_plugin *hp, uint32_t frame, uint8_t s, uint8_t d1, uint8_t d2)
+{
+    uint8_t msg[3] = {s, d1, d2};
+    lv2_atom_forge_frame_time(&hp->forge, frame);
+    lv2_atom_forge_atom(&hp->forge, 3, host_map(NULL, LV2_MIDI__MidiEvent));
+    lv2_atom_forge_write(&hp->forge, msg, 3);
+}
+
+static void host_position(host_plugin *hp, uint32_t frame, float speed, float bpm, int64_t bar,
+                          float bar_beat)
+{
+    LV2_Atom_Forge *f = &hp->forge;
+    LV2_Atom_Forge_Frame obj;
+    lv2_atom_forge_frame_time(f, frame);
+    lv2_atom_forge_object(f, &obj, 0, host_map(NULL, LV2_TIME__Position));
+    lv2_atom_forge_key(f, host_map(NULL, LV2_TIME__frame));
+    lv2_atom_forge_long(f, hp->pos + frame);
+    lv2_atom_forge_key(f, host_map(NULL, LV2_TIME__speed));
+    lv2_atom_forge_float(f, speed);
+    lv2_atom_forge_key(f, host_map(NULL, LV2_TIME__bar));
+    lv2_atom_forge_long(f, bar);
+    lv2_atom_forge_key(f, host_map(NULL, LV2_TIME__barBeat));
+    lv2_atom_forge_float(f, bar_beat);
+    lv2_atom_forge_key(f, host_map(NULL, LV2_TIME__beatUnit));
+    lv2_atom_forge_int(f, 4);
+    lv2_atom_forge_key(f, host_map(NULL, LV2_TIME__beatsPerBar));
+    lv2_atom_forge_float(f, 4);
+    lv2_atom_forge_key(f, host_map(NULL, LV2_TIME__beatsPerMinute));
+    lv2_atom_forge_float(f, bpm);
+    lv2_atom_forge_pop(f, &obj);
+}
+
+static void host_set_model(host_plugin *hp, uint32_t frame, const char *path)
+{
+    LV2_Atom_Forge *f = &hp->forge;
+    LV2_Atom_Forge_Frame obj;
+    lv2_atom_forge_frame_time(f, frame);
+    lv2_atom_forge_object(f, &obj, 0, host_map(NULL, LV2_PATCH__Set));
+    lv2_atom_forge_key(f, host_map(NULL, LV2_PATCH__property));
+    lv2_atom_forge_urid(f, host_map(NULL, RNNMIDI_URI "#model"));
+    lv2_atom_forge_key(f, host_map(NULL, LV2_PATCH__value));
+    lv2_atom_forge_path(f, path, (uint32_t)strlen(path));
+    lv2_atom_forge_pop(f, &obj);
+}
+
+/* The worker's side: run queued work items (the worker thread). */
+static void host_do_work(host_plugin *hp)
+{
+    for (int i = 0; i < hp->n_work; i++)
+        hp->worker->work(hp->h, host_respond, hp, hp->work_q[i].size, hp->work_q[i].data);
+    hp->n_work = 0;
+}
+
+/* The audio thread's side: deliver responses. */
+static void host_deliver(host_plugin *hp)
+{
+    int n = hp->n_resp;
+    hp->n_resp = 0;
+    for (int i = 0; i < n; i++)
+        hp->worker->work_response(hp->h, hp->resp_q[i].size, hp->resp_q[i].data);
+}
+
+/* Hooks around the audio-thread calls (the RT test arms its trap there). */
+static void (*host_audio_enter)(void);
+static void (*host_audio_leave)(void);
+
+/* Run one block (the events added since host_begin), capture the output,
+ * then let the worker do its work and deliver the responses. */
+static void host_run(host_plugin *hp, uint32_t frames)
+{
+    lv2_atom_forge_pop(&hp->forge, &hp->seq_frame);
+    hp->out->atom.type = host_map(NULL, LV2_ATOM__Chunk);
+    hp->out->atom.size = HOST_OUT_CAP - sizeof(LV2_Atom);
+    if (host_audio_enter) host_audio_enter();
+    hp->desc->run(hp->h, frames);
+    if (host_audio_leave) host_audio_leave();
+
+    LV2_URID midi = host_map(NULL, LV2_MIDI__MidiEvent), set = host_map(NULL, LV2_PATCH__Set);
+    LV2_URID prop = host_map(NULL, LV2_PATCH__property), val = host_map(NULL, LV2_PATCH__value);
+    LV2_URID model = host_map(NULL, RNNMIDI_URI "#model"),
+             status = host_map(NULL, RNNMIDI_URI "#status");
+    LV2_ATOM_SEQUENCE_FOREACH (hp->out, ev) {
+        if (ev->body.type == midi && ev->body.size <= 3) {
+            if (hp->n_ev == hp->cap_ev) {
+                hp->cap_ev = hp->cap_ev ? 2 * hp->cap_ev : 4096;
+                hp->ev = realloc(hp->ev, hp->cap_ev * sizeof *hp->ev);
+                if (!hp->ev) abort();
+            }
+            host_ev *e = &hp->ev[hp->n_ev++];
+            e->frame = hp->pos + ev->time.frames;
+            memset(e->d, 0, 3);
+            memcpy(e->d, LV2_ATOM_BODY_CONST(&ev->body), ev->body.size);
+            if (ev->time.frames >= frames && frames > 0) e->frame = -1; /* flagged: outside */
+        } else if (lv2_atom_forge_is_object_type(&hp->forge, ev->body.type)) {
+            const LV2_Atom_Object *obj = (const LV2_Atom_Object *)&ev->body;
+            if (obj->body.otype != set) continue;
+            const LV2_Atom *p = NULL, *v = NULL;
+            lv2_atom_object_get(obj, prop, &p, val, &v, 0);
+            if (!p || !v) continue;
+            LV2_URID key = ((const LV2_Atom_URID *)p)->body;
+            char *dst = key == model ? hp->model_path : key == status ? hp->status : NULL;
+            size_t cap = key == model ? sizeof hp->model_path : sizeof hp->status;
+            if (dst) {
+                snprintf(dst, cap, "%.*s", (int)v->size, (const char *)LV2_ATOM_BODY_CONST(v));
+                hp->n_notify++;
+            }
+        }
+    }
+    hp->pos += frames;
+    host_do_work(hp);
+    if (host_audio_enter) host_audio_enter();
+    host_deliver(hp);
+    if (host_audio_leave) host_audio_leave();
+    host_do_work(hp); /* a response may send an old model back to be freed */
+}
+
+#endif

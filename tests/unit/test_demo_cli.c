@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+/* rnnmidi-demo as a user meets it: --help, bad arguments (exit 2, a message),
+ * missing or broken files and unusable devices (exit 1, a message naming
+ * them), the fall-back from "no audio device" to an offline render, and the
+ * PortAudio path run for real through ALSA's file-over-null PCM (no
+ * hardware): what the callback wrote must equal the offline render of the
+ * same seed, sample for sample, after PortAudio's leading silence. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "demo_fixture.h"
+
+static char dir[256], mel[512], drums[512], nohome[512], nullhome[512], raw[512];
+
+static int setup(void **state)
+{
+    (void)state;
+    if (fx_tmpdir(dir, sizeof dir, "demo-cli")) return -1;
+    snprintf(mel, sizeof mel, "%s/melody.rnnw", dir);
+    snprintf(drums, sizeof drums, "%s/drums.rnnw", dir);
+    snprintf(nohome, sizeof nohome, "%s/home-empty", dir);
+    snprintf(nullhome, sizeof nullhome, "%s/home-null", dir);
+    snprintf(raw, sizeof raw, "%s/pcm.raw", dir);
+    if (mkdir(nohome, 0700) || mkdir(nullhome, 0700)) return -1;
+    if (fx_write_asoundrc(nullhome, raw)) return -1;
+    if (fx_write_model(mel, RNN_KIND_MELODY, RNN_CELL_LSTM, 21)) return -1;
+    if (fx_write_model(drums, RNN_KIND_DRUMS, RNN_CELL_GRU, 22)) return -1;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    fx_rmtree(dir);
+    return 0;
+}
+
+static char out[16384];
+
+/* Run the demo with the arguments up to a NULL. */
+static int run(const char *home, const char *cwd, ...)
+{
+    char *argv[48] = {"rnnmidi-demo"};
+    int k = 1;
+    va_list ap;
+    va_start(ap, cwd);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) != NULL && k < 47) argv[k++] = (char *)a;
+    va_end(ap);
+    argv[k] = NULL;
+    return fx_run(home, cwd, argv, out, sizeof out);
+}
+#define RUN(home, cwd, ...) run(home, cwd, __VA_ARGS__, (const char *)NULL)
+
+static void expect(int rc, int want, const char *text)
+{
+    if (rc != want || (text && !strstr(out, text)))
+        fprintf(stderr, "exit %d (want %d), output:\n%s\n", rc, want, out);
+    assert_int_equal(rc, want);
+    if (text) assert_non_null(strstr(out, text));
+}
+
+static void test_help(void **state)
+{
+    (void)state;
+    expect(RUN(NULL, NULL, "--help"), 0, "Usage: rnnmidi-demo");
+    assert_non_null(strstr(out, "--list-devices"));
+    assert_non_null(strstr(out, "Keys while playing"));
+}
+
+static void test_bad_arguments_exit_2(void **state)
+{
+    (void)state;
+    expect(RUN(NULL, NULL, "--bogus"), 2, "unknown option '--bogus'");
+    expect(RUN(NULL, NULL, "--seconds", "abc"), 2, "--seconds: 'abc'");
+    expect(RUN(NULL, NULL, "--seconds"), 2, "--seconds needs a value");
+    expect(RUN(NULL, NULL, "--sample-rate", "5"), 2, "8000..192000");
+    expect(RUN(NULL, NULL, "--buffer-size", "3"), 2, "16..8192");
+    expect(RUN(NULL, NULL, "--device", "x"), 2, "--device: 'x'");
+    expect(RUN(NULL, NULL, "--mode", "dance"), 2, "--mode: 'dance'");
+    expect(RUN(NULL, NULL, "--key", "H"), 2, "--key: 'H'");
+    expect(RUN(NULL, NULL, "--temperature", "9"), 2, "0..2");
+    expect(RUN(NULL, NULL, "--set", "nosuch=1"), 2, "--set: 'nosuch=1'");
+    expect(RUN(NULL, NULL, "-m", mel, "-m", mel, "-m", mel, "-m", mel), 2, "at most 3");
+    expect(RUN(NULL, NULL, "stray"), 2, "unexpected argument 'stray'");
+    assert_non_null(strstr(out, "Try 'rnnmidi-demo --help'"));
+}
+
+static void test_missing_and_broken_files_exit_1(void **state)
+{
+    (void)state;
+    char render[600], broken[600];
+    snprintf(render, sizeof render, "%s/x.wav", dir);
+    expect(RUN(NULL, NULL, "-m", "/nonexistent/m.rnnw", "--render", render), 1,
+           "/nonexistent/m.rnnw: no such preset file");
+    snprintf(broken, sizeof broken, "%s/broken.rnnw", dir);
+    FILE *f = fopen(broken, "w");
+    assert_non_null(f);
+    fputs("not a preset\n", f);
+    fclose(f);
+    expect(RUN(NULL, NULL, "-m", broken, "--render", render), 1, broken);
+    expect(RUN(NULL, NULL, "-m", mel, "--primer", "/nonexistent/p.mid", "--render", render), 1,
+           "/nonexistent/p.mid");
+    expect(RUN(NULL, NULL, "-m", mel, "--input-file", "/nonexistent/in.wav", "--render", render),
+           1, "/nonexistent/in.wav");
+    expect(RUN(NULL, NULL, "-m", mel, "--render", "/nonexistent/dir/out.wav"), 1,
+           "/nonexistent/dir/out.wav");
+    /* no presets folder here: the defaults are missing, and the message says what to do */
+    expect(RUN(NULL, dir, "--render", render), 1, "presets/melody-lstm.rnnw: no such preset file");
+    assert_non_null(strstr(out, "--model FILE.rnnw"));
+}
+
+static void test_no_device_falls_back_to_a_render(void **state)
+{
+    (void)state;
+    char od[600];
+    snprintf(od, sizeof od, "%s/fallback/out", dir);
+    int rc = RUN(nohome, NULL, "-m", mel, "-m", drums, "--seconds", "2", "--seed", "3",
+                 "--out-dir", od);
+    if (strstr(out, "Playing on")) skip(); /* this machine has a sound card after all */
+    expect(rc, 0, "No audio device: no audio output device");
+    assert_non_null(strstr(out, "Rendering 2 s offline instead"));
+    const char *ext[3] = {".wav", ".mid", ".png"};
+    for (int i = 0; i < 3; i++) {
+        char p[700];
+        snprintf(p, sizeof p, "%s/rnnmidi-demo%s", od, ext[i]);
+        assert_non_null(strstr(out, p)); /* the paths are printed */
+        size_t n;
+        unsigned char *b = fx_slurp(p, &n);
+        assert_non_null(b);
+        assert_true(n > 100);
+        free(b);
+    }
+    char p[700];
+    snprintf(p, sizeof p, "%s/rnnmidi-demo.wav", od);
+    size_t frames;
+    int ch, rate;
+    float *w = fx_read_sound(p, &frames, &ch, &rate);
+    assert_non_null(w);
+    assert_int_equal(rate, 48000);
+    assert_int_equal(frames, 96000);
+    free(w);
+    /* live input cannot fall back */
+    expect(RUN(nohome, NULL, "-m", mel, "--input", "audio"), 1, "live input needs one");
+}
+
+static void test_bad_device_numbers(void **state)
+{
+    (void)state;
+    expect(RUN(nohome, NULL, "-m", mel, "--device", "7", "--seconds", "1"), 1,
+           "device 7: no such device");
+    expect(RUN(nullhome, NULL, "-m", mel, "--device", "7", "--seconds", "1"), 1,
+           "device 7: no such device (0..0 exist; see --list-devices)");
+    expect(RUN(nullhome, NULL, "--list-devices"), 0, "default");
+    assert_non_null(strstr(out, "[default out]"));
+    expect(RUN(nohome, NULL, "--list-devices"), 0, "none (rnnmidi-demo will render");
+}
+
+static void test_portaudio_callback_plays_what_the_render_holds(void **state)
+{
+    (void)state;
+    unlink(raw);
+    expect(RUN(nullhome, NULL, "-m", mel, "-m", drums, "--device", "0", "--seconds", "3", "--seed",
+               "8", "-r", "48000", "-b", "256", "--no-ui"),
+           0, "Playing on default (48000 Hz, 256 frames");
+    char wav[600];
+    snprintf(wav, sizeof wav, "%s/same.wav", dir);
+    expect(RUN(NULL, NULL, "-m", mel, "-m", drums, "--seconds", "3", "--seed", "8", "-r", "48000",
+               "-b", "256", "--render", wav, "-q"),
+           0, NULL);
+    size_t nraw, frames;
+    int ch, rate;
+    unsigned char *b = fx_slurp(raw, &nraw);
+    float *w = fx_read_sound(wav, &frames, &ch, &rate);
+    assert_non_null(b);
+    assert_non_null(w);
+    const float *r = (const float *)(const void *)b;
+    size_t rframes = nraw / (2 * sizeof(float));
+    /* PortAudio starts the device with silence: align on the first sound */
+    size_t r0 = 0, w0 = 0;
+    while (r0 < rframes && r[2 * r0] == 0.0f && r[2 * r0 + 1] == 0.0f) r0++;
+    while (w0 < frames && w[2 * w0] == 0.0f && w[2 * w0 + 1] == 0.0f) w0++;
+    assert_true(r0 < rframes && w0 < frames && r0 >= w0);
+    size_t lead = r0 - w0;
+    fprintf(stderr, "portaudio: %zu frames of leading silence, %zu frames written\n", lead, rframes);
+    assert_true(lead <= 8192);
+    assert_true(rframes >= lead + frames);
+    float maxdiff = 0;
+    for (size_t i = 0; i < 2 * frames; i++) maxdiff = fmaxf(maxdiff, fabsf(r[2 * lead + i] - w[i]));
+    fprintf(stderr, "portaudio: max difference to the render %.2g\n", maxdiff);
+    assert_true(maxdiff <= 2.0f / 8388608.0f); /* the render is 24-bit */
+    free(b);
+    free(w);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_help),
+        cmocka_unit_test(test_bad_arguments_exit_2),
+        cmocka_unit_test(test_missing_and_broken_files_exit_1),
+        cmocka_unit_test(test_no_device_falls_back_to_a_render),
+        cmocka_unit_test(test_bad_device_numbers),
+        cmocka_unit_test(test_portaudio_callback_plays_what_the_render_holds),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

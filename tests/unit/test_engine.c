@@ -1,0 +1,634 @@
+/* SPDX-License-Identifier: MIT */
+/* core/engine driven as a host would, with a random-weight fixture model
+ * (engine_fixture.h): grid placement of every note-on against the exact
+ * frame computed here from tempo and position (tempo changes, relocation
+ * and stop inside blocks, free-run), note hygiene, determinism across block
+ * sizes, priming (a continuation equals the one computed directly with
+ * core/net + core/sample from the trainer's encoding of the same notes),
+ * call-and-response timing, drums, the key/scale mask, model swaps, floods. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../core/engine.h"
+#include "../../core/net.h"
+#include "../../core/sample.h"
+#include "engine_fixture.h"
+
+typedef struct {
+    int64_t frame;
+    uint8_t d[3];
+} abs_ev;
+
+typedef struct {
+    abs_ev *ev;
+    size_t n, cap;
+} evlist;
+
+static void push(evlist *l, int64_t frame, const uint8_t *d)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 1024;
+        l->ev = realloc(l->ev, l->cap * sizeof *l->ev);
+        assert_non_null(l->ev);
+    }
+    l->ev[l->n].frame = frame;
+    memcpy(l->ev[l->n].d, d, 3);
+    l->n++;
+}
+
+typedef struct {
+    int64_t frame;
+    rnn_transport t;
+} abs_tr;
+
+/* Block sizes: a fixed size, or (size 0) a pseudo-random walk over 0..4096
+ * that includes 1, 0 and 4096. */
+static uint32_t next_block(uint32_t fixed, uint64_t *s)
+{
+    if (fixed) return fixed;
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    uint32_t r = (uint32_t)(*s >> 33);
+    switch (r % 16) {
+    case 0: return 0;
+    case 1: return 1;
+    case 2: return 4096;
+    case 3: return 8192;
+    default: return 1 + r % 1024;
+    }
+}
+
+/* Run the engine for total frames, feeding inputs and transports at their
+ * absolute frames; collect the output with absolute frames. */
+static void drive(rnn_engine *e, int64_t total, uint32_t fixed, uint64_t seed, const abs_ev *in,
+                  size_t n_in, const abs_tr *tr, size_t n_tr, evlist *out)
+{
+    static rnn_engine_event ib[8192], ob[16384];
+    static rnn_transport tb[64];
+    size_t ii = 0, ti = 0;
+    uint64_t s = seed;
+    for (int64_t pos = 0; pos < total;) {
+        uint32_t n = next_block(fixed, &s);
+        if (pos + n > total) n = (uint32_t)(total - pos);
+        uint32_t ni = 0, nt = 0;
+        while (ii < n_in && in[ii].frame < pos + n) {
+            ib[ni].frame = (uint32_t)(in[ii].frame - pos);
+            ib[ni].size = 3;
+            memcpy(ib[ni].data, in[ii].d, 3);
+            ib[ni].flags = 0;
+            ni++, ii++;
+        }
+        while (ti < n_tr && tr[ti].frame < pos + n) {
+            tb[nt] = tr[ti].t;
+            tb[nt].frame = (uint32_t)(tr[ti].frame - pos);
+            nt++, ti++;
+        }
+        uint32_t no = rnn_engine_run(e, n, ib, ni, tb, nt, ob, 16384);
+        for (uint32_t i = 0; i < no; i++) {
+            assert_true(ob[i].frame < n || (n == 0 && ob[i].frame == 0));
+            if (i) assert_true(ob[i].frame >= ob[i - 1].frame);
+            push(out, pos + ob[i].frame, ob[i].data);
+        }
+        pos += n;
+    }
+}
+
+static int is_on(const abs_ev *e)
+{
+    return (e->d[0] & 0xf0) == 0x90 && e->d[2] > 0;
+}
+static int is_off(const abs_ev *e)
+{
+    return (e->d[0] & 0xf0) == 0x80 || ((e->d[0] & 0xf0) == 0x90 && e->d[2] == 0);
+}
+
+/* Every note-on is ended exactly once, no note-on while the key is down;
+ * returns the number still sounding at the end. */
+static int check_pairs(const evlist *l)
+{
+    int down[16][128] = {{0}};
+    int sounding = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        const abs_ev *e = &l->ev[i];
+        int ch = e->d[0] & 15, p = e->d[1];
+        if (is_on(e)) {
+            assert_int_equal(down[ch][p], 0);
+            down[ch][p] = 1;
+            sounding++;
+        } else if (is_off(e)) {
+            assert_int_equal(down[ch][p], 1);
+            down[ch][p] = 0;
+            sounding--;
+        }
+    }
+    return sounding;
+}
+
+static rnn_transport roll(double bpm, int64_t bar, double beat, double speed)
+{
+    rnn_transport t = {0};
+    t.flags = RNN_TRANSPORT_SPEED | RNN_TRANSPORT_BBT | RNN_TRANSPORT_TEMPO | RNN_TRANSPORT_METER;
+    t.speed = speed;
+    t.bpm = bpm;
+    t.beats_per_bar = 4;
+    t.beat_unit = 4;
+    t.bar = bar;
+    t.bar_beat = beat;
+    return t;
+}
+
+/* The first frame at or after step position k, from an anchor. */
+static int64_t grid_frame(int64_t anchor_frame, double anchor_step, double fps, double k)
+{
+    double d = (k - anchor_step) * fps;
+    if (d <= 0) return anchor_frame;
+    return anchor_frame + (int64_t)ceil(d - 1e-6);
+}
+
+/* Is f a grid frame for the anchor? */
+static int on_grid(int64_t f, int64_t anchor_frame, double anchor_step, double fps)
+{
+    double k = anchor_step + (double)(f - anchor_frame) / fps;
+    int64_t k0 = (int64_t)floor(k);
+    for (int64_t q = k0 - 1; q <= k0 + 1; q++)
+        if (q >= anchor_step - 1e-9 && grid_frame(anchor_frame, anchor_step, fps, (double)q) == f)
+            return 1;
+    return 0;
+}
+
+static rnn_engine *make_engine(double sr, rnn_kind kind, uint64_t wseed)
+{
+    char err[256];
+    rnn_engine *e = rnn_engine_create(sr, 4096, err, sizeof err);
+    assert_non_null(e);
+    rnn_model *m = fixture_model(kind, RNN_CELL_LSTM, 2, 16, 48, wseed);
+    assert_non_null(m);
+    rnn_engine_model *em = rnn_engine_model_wrap(m, err, sizeof err);
+    if (!em) fail_msg("%s", err);
+    assert_null(rnn_engine_set_model(e, em));
+    rnn_engine_set_param(e, RNN_PARAM_THRU, 0);
+    rnn_engine_set_param(e, RNN_PARAM_SEED, 1234);
+    return e;
+}
+
+static size_t count_ons(const evlist *l, int64_t from, int64_t to)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < l->n; i++)
+        if (is_on(&l->ev[i]) && l->ev[i].frame >= from && l->ev[i].frame < to) n++;
+    return n;
+}
+
+/* Accompany at 120 BPM from frame 0, stop at 80% of the run: every note-on
+ * on the grid, pairs, only note-offs after the stop, none left sounding. */
+static void grid_at_rate(double sr)
+{
+    rnn_engine *e = make_engine(sr, RNN_KIND_MELODY, 1);
+    int64_t total = (int64_t)(sr * 20), stop = total * 8 / 10 + 77;
+    abs_tr tr[2] = {{0, roll(120, 0, 0, 1)}, {stop, roll(120, 0, 0, 0)}};
+    tr[1].t.flags = RNN_TRANSPORT_SPEED;
+    evlist out = {0};
+    drive(e, total, 0, (uint64_t)sr, NULL, 0, tr, 2, &out);
+    double fps = sr * 60.0 / (120 * 4);
+    assert_true(count_ons(&out, 0, stop) > 20);
+    for (size_t i = 0; i < out.n; i++) {
+        if (!is_on(&out.ev[i])) continue;
+        assert_true(out.ev[i].frame < stop);
+        if (!on_grid(out.ev[i].frame, 0, 0, fps))
+            fail_msg("note-on at frame %lld is off the grid at %g Hz", (long long)out.ev[i].frame,
+                     sr);
+    }
+    assert_int_equal(check_pairs(&out), 0);
+    free(out.ev);
+    rnn_engine_free(e);
+}
+
+static void test_grid_44100(void **state)
+{
+    (void)state;
+    grid_at_rate(44100);
+}
+static void test_grid_48000(void **state)
+{
+    (void)state;
+    grid_at_rate(48000);
+}
+static void test_grid_96000(void **state)
+{
+    (void)state;
+    grid_at_rate(96000);
+}
+
+static void run_seed(uint32_t fixed, uint64_t bseed, int seed, evlist *out)
+{
+    rnn_engine *e = make_engine(48000, RNN_KIND_MELODY, 2);
+    rnn_engine_set_param(e, RNN_PARAM_SEED, (float)seed);
+    abs_tr tr[1] = {{0, roll(120, 0, 0, 1)}};
+    drive(e, 48000 * 8, fixed, bseed, NULL, 0, tr, 1, out);
+    rnn_engine_free(e);
+}
+
+static int same(const evlist *a, const evlist *b)
+{
+    if (a->n != b->n) return 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (a->ev[i].frame != b->ev[i].frame || memcmp(a->ev[i].d, b->ev[i].d, 3)) return 0;
+    return 1;
+}
+
+/* The same seed gives the same notes at the same frames whatever the blocks. */
+static void test_same_seed_any_blocks(void **state)
+{
+    (void)state;
+    evlist a = {0}, b = {0}, c = {0}, d = {0};
+    run_seed(64, 0, 7, &a);
+    run_seed(0, 99, 7, &b);
+    run_seed(4096, 0, 7, &c);
+    run_seed(64, 0, 8, &d);
+    assert_true(a.n > 20);
+    assert_true(same(&a, &b));
+    assert_true(same(&a, &c));
+    assert_false(same(&a, &d));
+    free(a.ev), free(b.ev), free(c.ev), free(d.ev);
+}
+
+/* A tempo change and a jump, both in the middle of blocks. */
+static void test_tempo_change_and_jump(void **state)
+{
+    (void)state;
+    const double sr = 48000;
+    rnn_engine *e = make_engine(sr, RNN_KIND_MELODY, 3);
+    const int64_t f1 = 100003, f2 = 250001, total = 400000;
+    double fps1 = sr * 60 / (120 * 4), fps2 = sr * 60 / (90 * 4);
+    double s1 = f1 / fps1; /* position at the tempo change, in steps */
+    abs_tr tr[3] = {{0, roll(120, 0, 0, 1)}, {f1, roll(90, 0, s1 / 4, 1)}, {f2, roll(90, 8, 0, 1)}};
+    evlist out = {0};
+    drive(e, total, 0, 5, NULL, 0, tr, 3, &out);
+    int sounding = 0;
+    size_t n2 = 0;
+    for (size_t i = 0; i < out.n; i++) {
+        const abs_ev *ev = &out.ev[i];
+        if (ev->frame < f2) sounding += is_on(ev) - is_off(ev);
+        if (ev->frame == f2 && is_off(ev)) sounding--;
+        if (!is_on(ev)) continue;
+        int64_t f = ev->frame;
+        int ok = f < f1 ? on_grid(f, 0, 0, fps1)
+                 : f < f2 ? on_grid(f, f1, s1, fps2)
+                          : on_grid(f, f2, 8 * 16, fps2);
+        if (!ok) fail_msg("note-on at %lld off the grid", (long long)f);
+        if (f >= f2) n2++;
+    }
+    assert_int_equal(sounding, 0); /* the jump ended every note at its frame */
+    assert_true(n2 > 5);
+    assert_true(count_ons(&out, f1, f2) > 5);
+    assert_int_equal(check_pairs(&out) > 1, 0);
+    rnn_engine_stats st;
+    rnn_engine_get_stats(e, &st);
+    assert_int_equal(st.relocations, 1);
+    free(out.ev);
+    rnn_engine_free(e);
+}
+
+/* With no transport at all, the engine free-runs at its own tempo. */
+static void test_free_run(void **state)
+{
+    (void)state;
+    rnn_engine *e = make_engine(44100, RNN_KIND_MELODY, 4);
+    rnn_engine_set_param(e, RNN_PARAM_TEMPO, 100);
+    evlist out = {0};
+    drive(e, 44100 * 10, 0, 3, NULL, 0, NULL, 0, &out);
+    double fps = 44100 * 60.0 / (100 * 4);
+    assert_true(count_ons(&out, 0, INT64_MAX) > 10);
+    for (size_t i = 0; i < out.n; i++)
+        if (is_on(&out.ev[i])) assert_true(on_grid(out.ev[i].frame, 0, 0, fps));
+    free(out.ev);
+    rnn_engine_free(e);
+}
+
+/* A phrase played in continue mode primes the net exactly as the trainer
+ * encodes it: the engine's continuation equals the one computed here with
+ * rnn_encode + rnn_net_step + rnn_sample on the same seed. */
+static void test_continue_primes_like_training(void **state)
+{
+    (void)state;
+    const double sr = 48000;
+    const double fps = sr * 60 / (120 * 4); /* 6000 frames a step */
+    rnn_engine *e = make_engine(sr, RNN_KIND_MELODY, 5);
+    rnn_engine_set_param(e, RNN_PARAM_MODE, RNN_MODE_CONTINUE);
+    rnn_engine_set_param(e, RNN_PARAM_LOWEST, 0);
+    rnn_engine_set_param(e, RNN_PARAM_HIGHEST, 127);
+    rnn_engine_set_param(e, RNN_PARAM_LISTEN_GAP, 2);
+    rnn_engine_set_param(e, RNN_PARAM_RESPONSE_BARS, 2);
+
+    /* 10 notes over 2 bars, played up to 0.4 step early or late */
+    static const int pitch[10] = {60, 62, 64, 65, 67, 65, 64, 62, 60, 67};
+    static const int on_step[10] = {4, 6, 8, 11, 12, 16, 20, 24, 28, 30};
+    static const int off_step[10] = {6, 8, 10, 12, 15, 19, 23, 27, 30, 37};
+    static const double jitter[10] = {0.3, -0.4, 0.1, 0, -0.2, 0.45, -0.45, 0.2, 0, 0.35};
+    rnn_note notes[10];
+    abs_ev in[20];
+    size_t n_in = 0;
+    for (int i = 0; i < 10; i++) {
+        notes[i] = (rnn_note){0, 0, pitch[i], 90, on_step[i] * 120 + (int)(jitter[i] * 120),
+                              off_step[i] * 120 - 10};
+        int64_t fon = (int64_t)((on_step[i] + jitter[i]) * fps);
+        int64_t foff = (int64_t)(off_step[i] * fps) - 500;
+        in[n_in++] = (abs_ev){fon, {0x90, (uint8_t)pitch[i], 90}};
+        in[n_in++] = (abs_ev){foff, {0x80, (uint8_t)pitch[i], 0}};
+    }
+    for (size_t i = 1; i < n_in; i++) /* sort by frame */
+        for (size_t j = i; j > 0 && in[j].frame < in[j - 1].frame; j--) {
+            abs_ev t = in[j];
+            in[j] = in[j - 1];
+            in[j - 1] = t;
+        }
+    abs_tr tr[1] = {{0, roll(120, 0, 0, 1)}};
+    evlist out = {0};
+    drive(e, (int64_t)(fps * 100), 0, 11, in, n_in, tr, 1, &out);
+
+    /* the reference: the trainer's encoding (ppq 480, 4 steps a quarter) */
+    rnn_seq_list list = {0};
+    char err[256];
+    assert_int_equal(rnn_encode(RNN_KIND_MELODY, notes, 10, 480, 4, &list, err, sizeof err), 0);
+    assert_int_equal(list.count, 1);
+    const rnn_seq *seq = &list.seqs[0];
+    assert_int_equal(seq->start_step, 4);
+    int64_t last_step = 36; /* the last step with a key held (the last note ends at 37) */
+    int64_t k0 = last_step + 1 + 8; /* after a gap of 2 beats */
+    int x[64];
+    int64_t n_x = k0 - seq->start_step;
+    for (int64_t k = 0; k < n_x; k++) x[k] = k < (int64_t)seq->len ? seq->events[k] : 0;
+
+    rnn_model *m = fixture_model(RNN_KIND_MELODY, RNN_CELL_LSTM, 2, 16, 48, 5);
+    rnn_net *net = rnn_net_create(m, err, sizeof err);
+    rnn_sampler *smp = rnn_sampler_create(130);
+    assert_non_null(net);
+    assert_non_null(smp);
+    rnn_rng rng;
+    rnn_rng_seed(&rng, 1234);
+    const float *logits = NULL;
+    for (int64_t k = 0; k < n_x; k++) logits = rnn_net_step(net, x[k]);
+    /* the response: 2 bars = 32 steps from k0 */
+    int held = -1, n_checked = 0;
+    size_t oi = 0;
+    for (int64_t k = k0; k < k0 + 32; k++) {
+        int y = rnn_sample(smp, &rng, logits, 130, 1.0f, 0.95f, NULL);
+        int64_t f = grid_frame(0, 0, fps, (double)k);
+        if (y >= 2) {
+            /* the engine's next note-on is this one, at this frame */
+            while (oi < out.n && !is_on(&out.ev[oi])) oi++;
+            assert_true(oi < out.n);
+            assert_int_equal(out.ev[oi].frame, f);
+            assert_int_equal(out.ev[oi].d[1], y - 2);
+            oi++;
+            n_checked++;
+            held = y - 2;
+        } else if (y == 1) {
+            held = -1;
+        }
+        logits = rnn_net_step(net, y);
+    }
+    (void)held;
+    assert_true(n_checked > 3);
+    /* nothing generated while the player played or during the gap */
+    assert_int_equal(count_ons(&out, 0, grid_frame(0, 0, fps, (double)k0)), 0);
+    /* and nothing after the response */
+    assert_int_equal(count_ons(&out, grid_frame(0, 0, fps, (double)(k0 + 32)), INT64_MAX), 0);
+    assert_int_equal(check_pairs(&out), 0);
+    rnn_seq_list_free(&list);
+    rnn_net_free(net);
+    rnn_sampler_free(smp);
+    rnn_model_free(m);
+    free(out.ev);
+    rnn_engine_free(e);
+}
+
+/* Call and response: silence during the call, the answer starts on the
+ * next bar line after the gap and is no longer than the call. */
+static void test_call_and_response(void **state)
+{
+    (void)state;
+    const double sr = 48000, fps = 6000;
+    rnn_engine *e = make_engine(sr, RNN_KIND_MELODY, 6);
+    rnn_engine_set_param(e, RNN_PARAM_MODE, RNN_MODE_CALL_RESPONSE);
+    rnn_engine_set_param(e, RNN_PARAM_LISTEN_GAP, 1);
+    rnn_engine_set_param(e, RNN_PARAM_RESPONSE_BARS, 4);
+    rnn_engine_set_param(e, RNN_PARAM_DENSITY, 0.9f);
+    /* a call of 6 notes on steps 16..27 (bar 1), then a second call in bar 6 */
+    abs_ev in[24];
+    size_t n = 0;
+    for (int i = 0; i < 6; i++) {
+        in[n++] = (abs_ev){(int64_t)((16 + 2 * i) * fps), {0x90, (uint8_t)(60 + i), 100}};
+        in[n++] = (abs_ev){(int64_t)((17 + 2 * i) * fps), {0x80, (uint8_t)(60 + i), 0}};
+    }
+    for (int i = 0; i < 4; i++) {
+        in[n++] = (abs_ev){(int64_t)((96 + 2 * i) * fps), {0x90, (uint8_t)(70 + i), 100}};
+        in[n++] = (abs_ev){(int64_t)((97 + 2 * i) * fps), {0x80, (uint8_t)(70 + i), 0}};
+    }
+    abs_tr tr[1] = {{0, roll(120, 0, 0, 1)}};
+    evlist out = {0};
+    drive(e, (int64_t)(fps * 160), 0, 17, in, n, tr, 1, &out);
+    /* call 1 ends at step 27; gap 4 steps -> 32 is on the bar line: answer
+     * steps 32..43 (12 steps, rounded to whole beats) */
+    assert_int_equal(count_ons(&out, 0, 32 * 6000), 0);
+    assert_true(count_ons(&out, 32 * 6000, 44 * 6000) > 0);
+    assert_int_equal(count_ons(&out, 44 * 6000, 96 * 6000), 0);
+    /* call 2 ends at step 103; answer on bar line 112, 8 steps */
+    assert_int_equal(count_ons(&out, 96 * 6000, 112 * 6000), 0);
+    assert_true(count_ons(&out, 112 * 6000, 120 * 6000) > 0);
+    assert_int_equal(count_ons(&out, 120 * 6000, INT64_MAX), 0);
+    assert_int_equal(check_pairs(&out), 0);
+    free(out.ev);
+    rnn_engine_free(e);
+}
+
+/* Drums: channel 10, the canonical GM pitches, hits as long as the gate. */
+static void test_drums(void **state)
+{
+    (void)state;
+    rnn_engine *e = make_engine(48000, RNN_KIND_DRUMS, 7);
+    rnn_engine_set_param(e, RNN_PARAM_GATE, 0.25f);
+    rnn_engine_set_param(e, RNN_PARAM_CHANNEL, 3);
+    abs_tr tr[1] = {{0, roll(120, 0, 0, 1)}};
+    evlist out = {0};
+    drive(e, 48000 * 6, 0, 23, NULL, 0, tr, 1, &out);
+    assert_true(count_ons(&out, 0, INT64_MAX) > 10);
+    for (size_t i = 0; i < out.n; i++) {
+        const abs_ev *ev = &out.ev[i];
+        assert_int_equal(ev->d[0] & 15, 9);
+        int c = rnn_drum_class_of_pitch(ev->d[1]);
+        assert_true(c >= 0);
+        assert_int_equal(rnn_drum_pitch_of_class(c), ev->d[1]);
+        if (is_on(ev)) {
+            assert_true(on_grid(ev->frame, 0, 0, 6000));
+            size_t j = i + 1;
+            while (j < out.n && !(is_off(&out.ev[j]) && out.ev[j].d[1] == ev->d[1])) j++;
+            assert_true(j < out.n);
+            assert_int_equal(out.ev[j].frame - ev->frame, 1500);
+        }
+    }
+    assert_int_equal(check_pairs(&out), 0);
+    free(out.ev);
+    rnn_engine_free(e);
+}
+
+/* Key, scale and range: every generated pitch obeys the mask. */
+static void test_scale_mask(void **state)
+{
+    (void)state;
+    rnn_engine *e = make_engine(48000, RNN_KIND_MELODY, 8);
+    rnn_engine_set_param(e, RNN_PARAM_KEY, 2); /* D */
+    rnn_engine_set_param(e, RNN_PARAM_SCALE, RNN_SCALE_MINOR_PENTATONIC);
+    rnn_engine_set_param(e, RNN_PARAM_LOWEST, 50);
+    rnn_engine_set_param(e, RNN_PARAM_HIGHEST, 74);
+    rnn_engine_set_param(e, RNN_PARAM_DENSITY, 0.9f);
+    abs_tr tr[1] = {{0, roll(120, 0, 0, 1)}};
+    evlist out = {0};
+    drive(e, 48000 * 10, 64, 0, NULL, 0, tr, 1, &out);
+    assert_true(count_ons(&out, 0, INT64_MAX) > 10);
+    for (size_t i = 0; i < out.n; i++) {
+        if (!is_on(&out.ev[i])) continue;
+        int p = out.ev[i].d[1], deg = (p - 2 + 120) % 12;
+        assert_true(p >= 50 && p <= 74);
+        assert_true(deg == 0 || deg == 3 || deg == 5 || deg == 7 || deg == 10);
+    }
+    free(out.ev);
+    rnn_engine_free(e);
+}
+
+/* A model swap mid-run ends the notes and playing goes on; so does a mode change. */
+static void test_model_swap_and_mode_change(void **state)
+{
+    (void)state;
+    rnn_engine *e = make_engine(48000, RNN_KIND_MELODY, 9);
+    static rnn_engine_event ob[4096];
+    rnn_transport t = roll(120, 0, 0, 1);
+    evlist out = {0};
+    int64_t pos = 0;
+    char err[256];
+    for (int b = 0; b < 3000; b++) {
+        if (b == 1000) {
+            rnn_engine_model *em = rnn_engine_model_wrap(
+                fixture_model(RNN_KIND_DRUMS, RNN_CELL_GRU, 1, 0, 32, 10), err, sizeof err);
+            assert_non_null(em);
+            rnn_engine_model_free(rnn_engine_set_model(e, em));
+        }
+        if (b == 2000) rnn_engine_set_param(e, RNN_PARAM_MODE, RNN_MODE_CONTINUE);
+        if (b == 2100) rnn_engine_set_param(e, RNN_PARAM_MODE, RNN_MODE_ACCOMPANY);
+        uint32_t n = rnn_engine_run(e, 128, NULL, 0, b == 0 ? &t : NULL, b == 0, ob, 4096);
+        for (uint32_t i = 0; i < n; i++) push(&out, pos + ob[i].frame, ob[i].data);
+        if (b == 1000 || b == 2000) {
+            /* at the swap and the mode change nothing is left sounding */
+            evlist upto = {out.ev, out.n, out.cap};
+            assert_int_equal(check_pairs(&upto), 0);
+        }
+        pos += 128;
+    }
+    assert_true(count_ons(&out, 0, 1000 * 128) > 10);
+    assert_true(count_ons(&out, 1000 * 128, 2000 * 128) > 10);
+    assert_int_equal(count_ons(&out, 2000 * 128, 2100 * 128), 0);
+    assert_true(count_ons(&out, 2100 * 128, INT64_MAX) > 10);
+    for (size_t i = 0; i < out.n; i++)
+        if (out.ev[i].frame >= 1000 * 128 + 1) assert_int_equal(out.ev[i].d[0] & 15, 9);
+    free(out.ev);
+    rnn_engine_free(e);
+}
+
+/* Thousands of events in one block, zero-frame blocks, thru on: the output
+ * stays within its buffer, sorted, and the engine's own notes pair up. */
+static void test_flood_and_zero_blocks(void **state)
+{
+    (void)state;
+    rnn_engine *e = make_engine(48000, RNN_KIND_MELODY, 11);
+    rnn_engine_set_param(e, RNN_PARAM_THRU, 1);
+    rnn_engine_set_param(e, RNN_PARAM_CHANNEL, 16);
+    static rnn_engine_event in[6000], ob[512];
+    for (int i = 0; i < 6000; i++)
+        in[i] = (rnn_engine_event){(uint32_t)(i * 4096 / 6000), 3,
+                                   {(uint8_t)(i & 1 ? 0x80 : 0x90), (uint8_t)(40 + i % 40), 64},
+                                   0};
+    rnn_transport t = roll(120, 0, 0, 1);
+    evlist gen = {0};
+    int64_t pos = 0;
+    for (int b = 0; b < 200; b++) {
+        uint32_t frames = b % 3 == 0 ? 0 : 4096;
+        uint32_t n_in = frames ? 6000 : 0;
+        uint32_t n = rnn_engine_run(e, frames, in, n_in, b == 0 ? &t : NULL, b == 0, ob, 512);
+        assert_true(n <= 512);
+        for (uint32_t i = 0; i < n; i++) {
+            if (i) assert_true(ob[i].frame >= ob[i - 1].frame);
+            if ((ob[i].data[0] & 15) == 15) push(&gen, pos + ob[i].frame, ob[i].data);
+        }
+        pos += frames;
+    }
+    rnn_engine_stats st;
+    rnn_engine_get_stats(e, &st);
+    assert_true(st.dropped > 0);
+    rnn_transport stop = {0};
+    stop.flags = RNN_TRANSPORT_SPEED;
+    uint32_t n = rnn_engine_run(e, 64, NULL, 0, &stop, 1, ob, 512);
+    for (uint32_t i = 0; i < n; i++) push(&gen, pos + ob[i].frame, ob[i].data);
+    assert_int_equal(check_pairs(&gen), 0);
+    free(gen.ev);
+    rnn_engine_free(e);
+}
+
+/* Without a model: MIDI thru only, and deactivate/reset ends sounding notes. */
+static void test_no_model_and_reset(void **state)
+{
+    (void)state;
+    char err[256];
+    rnn_engine *e = rnn_engine_create(48000, 512, err, sizeof err);
+    assert_non_null(e);
+    rnn_engine_event in[2] = {{5, 3, {0x90, 60, 100}, 0}, {9, 3, {0x80, 60, 0}, 0}}, ob[64];
+    assert_int_equal(rnn_engine_run(e, 64, in, 2, NULL, 0, ob, 64), 2);
+    assert_int_equal(ob[0].frame, 5);
+    assert_int_equal(ob[1].data[0], 0x80);
+    rnn_engine_free(e);
+
+    e = make_engine(48000, RNN_KIND_MELODY, 12);
+    rnn_transport t = roll(120, 0, 0, 1);
+    evlist out = {0};
+    int64_t pos = 0;
+    for (int b = 0; b < 400; b++) {
+        uint32_t n = rnn_engine_run(e, 256, NULL, 0, b == 0 ? &t : NULL, b == 0, ob, 64);
+        for (uint32_t i = 0; i < n; i++) push(&out, pos + ob[i].frame, ob[i].data);
+        pos += 256;
+    }
+    rnn_engine_all_notes_off(e); /* deactivate */
+    rnn_engine_reset(e);         /* activate */
+    rnn_transport stopped = roll(120, 0, 0, 0);
+    uint32_t n = rnn_engine_run(e, 1, NULL, 0, &stopped, 1, ob, 64);
+    for (uint32_t i = 0; i < n; i++) push(&out, pos + ob[i].frame, ob[i].data);
+    assert_int_equal(check_pairs(&out), 0);
+    assert_true(count_ons(&out, 0, INT64_MAX) > 5);
+    free(out.ev);
+    rnn_engine_free(e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_grid_44100),
+        cmocka_unit_test(test_grid_48000),
+        cmocka_unit_test(test_grid_96000),
+        cmocka_unit_test(test_same_seed_any_blocks),
+        cmocka_unit_test(test_tempo_change_and_jump),
+        cmocka_unit_test(test_free_run),
+        cmocka_unit_test(test_continue_primes_like_training),
+        cmocka_unit_test(test_call_and_response),
+        cmocka_unit_test(test_drums),
+        cmocka_unit_test(test_scale_mask),
+        cmocka_unit_test(test_model_swap_and_mode_change),
+        cmocka_unit_test(test_flood_and_zero_blocks),
+        cmocka_unit_test(test_no_model_and_reset),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

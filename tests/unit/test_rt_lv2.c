@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+/* Real-time safety of the LV2 plugin: its code (plugin/lv2, the detector
+ * and core, linked into this binary so the linker's --wrap sees their
+ * calls) runs under the malloc/calloc/realloc/free/pthread_mutex_lock trap
+ * of rt_trap.h around every run() and work_response() call, across patch:Set
+ * model swaps, a refused file, transport starts, stops and jumps, tempo
+ * changes, parameter changes, MIDI floods, the audio input, and blocks of
+ * 0..8192 frames. The worker's own calls (loading, freeing) run untrapped, as
+ * on a worker thread. Self-checks: the trap sees the five calls, and it sees
+ * an allocation made by the plugin's own code (its worker loading a model). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../core/engine.h"
+#include "engine_fixture.h"
+#include "lv2_host.h"
+#include "rt_trap.h"
+
+LV2_SYMBOL_EXPORT const LV2_Descriptor *lv2_descriptor(uint32_t index);
+
+static int trapped;
+static void enter(void)
+{
+    rt_trap_arm();
+}
+static void leave(void)
+{
+    trapped += rt_trap_disarm();
+}
+
+static char dir[64], model_a[128], model_b[128], model_d[128], model_bad[128];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/rnnmidi-rt-XXXXXX");
+    if (!mkdtemp(dir)) return -1;
+    snprintf(model_a, sizeof model_a, "%s/a.rnnw", dir);
+    snprintf(model_b, sizeof model_b, "%s/b.rnnw", dir);
+    snprintf(model_d, sizeof model_d, "%s/drums.rnnw", dir);
+    snprintf(model_bad, sizeof model_bad, "%s/bad.rnnw", dir);
+    if (fixture_build(RNN_KIND_MELODY, RNN_CELL_LSTM, 2, 32, 64, 31, model_a, NULL, NULL) ||
+        fixture_build(RNN_KIND_MELODY, RNN_CELL_GRU, 1, 0, 48, 32, model_b, NULL, NULL) ||
+        fixture_build(RNN_KIND_DRUMS, RNN_CELL_RNN, 2, 16, 32, 33, model_d, NULL, NULL))
+        return -1;
+    FILE *f = fopen(model_bad, "wb");
+    if (!f) return -1;
+    fputs("RNNW but not really a preset", f);
+    fclose(f);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    unlink(model_a), unlink(model_b), unlink(model_d), unlink(model_bad);
+    rmdir(dir);
+    host_free_uris();
+    return 0;
+}
+
+static void test_trap_works(void **state)
+{
+    (void)state;
+    assert_int_equal(rt_trap_self_check(), 0);
+}
+
+/* The trap sees the plugin's own allocations: its worker, run armed, is caught. */
+static void test_trap_sees_plugin_code(void **state)
+{
+    (void)state;
+    host_plugin *hp = host_new();
+    assert_non_null(hp);
+    const LV2_Descriptor *d = lv2_descriptor(0);
+    LV2_Handle h = d->instantiate(d, 48000, "/nonexistent/", hp->features);
+    assert_non_null(h);
+    host_attach(hp, d, h);
+    struct {
+        uint32_t type, size;
+        void *model;
+        char path[128];
+    } msg = {0, (uint32_t)strlen(model_a) + 1, NULL, {0}};
+    memcpy(msg.path, model_a, strlen(model_a) + 1);
+    rt_trap_arm();
+    hp->worker->work(h, host_respond, hp, (uint32_t)(16 + msg.size), &msg);
+    int n = rt_trap_disarm();
+    assert_true(n > 0);
+    host_deliver(hp); /* hand the loaded model over, */
+    host_do_work(hp); /* and nothing is left behind */
+    d->cleanup(h);
+    host_free(hp);
+}
+
+static uint32_t blocks(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    uint32_t r = (uint32_t)(*s >> 33);
+    switch (r % 24) {
+    case 0: return 0;
+    case 1: return 1;
+    case 2: return 4096;
+    case 3: return 8192;
+    default: return 1 + r % 1500;
+    }
+}
+
+static void test_run_never_allocates(void **state)
+{
+    (void)state;
+    host_plugin *hp = host_new();
+    assert_non_null(hp);
+    const LV2_Descriptor *d = lv2_descriptor(0);
+    LV2_Handle h = d->instantiate(d, 44100, "/nonexistent/", hp->features);
+    assert_non_null(h);
+    host_attach(hp, d, h);
+    hp->controls[RNNMIDI_THRU] = 1;
+    hp->controls[RNNMIDI_INPUT_SOURCE] = RNNMIDI_SOURCE_BOTH;
+    /* warm up outside the trap: URIDs the host maps on first use */
+    host_begin(hp);
+    host_run(hp, 0);
+
+    host_audio_enter = enter;
+    host_audio_leave = leave;
+    trapped = 0;
+    host_log_quiet = 1;
+    d->activate(h);
+    uint64_t s = 5;
+    const char *models[4] = {model_a, model_b, model_d, model_bad};
+    float phase = 0;
+    for (int b = 0; b < 3000; b++) {
+        uint32_t n = blocks(&s);
+        host_begin(hp);
+        if (b % 400 == 0) host_set_model(hp, n / 2, models[(b / 400) % 4]);
+        if (b % 97 == 0) host_position(hp, n / 3, 1, 90 + b % 60, b % 13, 0.5f); /* jumps */
+        if (b % 251 == 0) host_position(hp, 0, 0, 120, 0, 0);                     /* stop */
+        if (b % 251 == 5) host_position(hp, 0, 1, 120, 2, 0);                     /* start */
+        if (b % 50 == 0) hp->controls[RNNMIDI_MODE] = (float)((b / 50) % 3);
+        if (b % 70 == 0) hp->controls[RNNMIDI_SCALE] = (float)((b / 70) % 11);
+        if (b % 33 == 0) hp->controls[RNNMIDI_SEED] = (float)(b % 5);
+        int flood = b % 300 == 150 ? 3000 : 3;
+        for (int i = 0; i < flood && n > 0; i++)
+            host_midi(hp, (uint32_t)((uint64_t)i * n / (uint32_t)flood),
+                      (uint8_t)(i & 1 ? 0x80 : 0x90), (uint8_t)(48 + i % 30), 80);
+        for (uint32_t i = 0; i < n; i++) { /* a sung A, on and off */
+            hp->audio[i] = (b / 20) % 2 ? 0.3f * sinf(phase) : 0.0f;
+            phase += 2 * 3.14159265f * 440 / 44100;
+            if (phase > 2 * 3.14159265f) phase -= 2 * 3.14159265f;
+        }
+        host_run(hp, n);
+        if (b == 1500) { /* deactivate, activate */
+            d->deactivate(h);
+            d->activate(h);
+        }
+    }
+    host_audio_enter = host_audio_leave = NULL;
+    host_log_quiet = 0;
+    assert_int_equal(trapped, 0);
+    size_t ons = 0;
+    for (size_t i = 0; i < hp->n_ev; i++) ons += (hp->ev[i].d[0] & 0xf0) == 0x90;
+    assert_true(ons > 100);
+    d->deactivate(h);
+    d->cleanup(h);
+    host_free(hp);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_trap_works),
+        cmocka_unit_test(test_trap_sees_plugin_code),
+        cmocka_unit_test(test_run_never_allocates),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: MIT */
+/* rnnmidi training: the trainer's pointwise kernels (see train_kernels.h).
+ *
+ * Plain loops the compiler vectorises: the exponential is a Cephes-style
+ * polynomial with a branch-free range reduction, so sigmoid and tanh cost a
+ * few vector instructions. On x86-64 each kernel is built for AVX-512, AVX2
+ * and baseline x86-64 and picked at run time (target_clones). The Makefile
+ * builds this file with -fno-trapping-math -fvect-cost-model=dynamic, which
+ * the vectoriser needs for the clamps and selects. */
+#include "train_kernels.h"
+
+#include <math.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define KERNEL __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define KERNEL
+#endif
+
+static inline float fexp(float x)
+{
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round to nearest */
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    union {
+        float f;
+        int32_t i;
+    } u = {p};
+    u.i += (int32_t)n * (1 << 23); /* times 2^n */
+    return u.f;
+}
+
+static inline float fsigmoid(float x)
+{
+    return 1.0f / (1.0f + fexp(-x));
+}
+
+static inline float ftanh(float x)
+{
+    float big = 1.0f - 2.0f / (fexp(2.0f * x) + 1.0f);
+    float x2 = x * x;
+    float small =
+        x +
+        x * x2 * (-0.333333333f + x2 * (0.133333333f + x2 * (-0.0539682540f + x2 * 0.0218694885f)));
+    return fabsf(x) < 0.25f ? small : big;
+}
+
+/* out (N, C) += bias (C) on every row */
+KERNEL void rnn_k_add_bias(float *out, const float *bias, size_t N, int C)
+{
+    for (size_t r = 0; r < N; r++) {
+        float *o = out + r * C;
+        for (int c = 0; c < C; c++)
+            o[c] += bias[c];
+    }
+}
+
+/* dbias[c0..c1) += column sums of d (N, C) over those columns */
+KERNEL void rnn_k_bias_backward(float *dbias, const float *d, size_t N, int C, size_t c0, size_t c1)
+{
+    for (size_t r = 0; r < N; r++) {
+        const float *row = d + r * C;
+        for (size_t c = c0; c < c1; c++)
+            dbias[c] += row[c];
+    }
+}
+
+KERNEL void rnn_k_mul_mask(float *x, const float *mask, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] *= mask[i];
+}
+
+/* One step of the cell for nb lanes, in place on the gate pre-activations g
+ * (nb, GH), which already hold W_ih x + b_ih (+ W_hh h + b_hh for RNN and
+ * LSTM); the activations replace them. */
+/* restrict holds on parameters, which is what lets one lane's loop vectorise */
+static inline void lstm_lane(float *restrict gi, float *restrict gf, float *restrict gg,
+                             float *restrict go, const float *restrict cp, float *restrict cb,
+                             float *restrict tb, float *restrict hb, int H)
+{
+    for (int j = 0; j < H; j++) {
+        float i = fsigmoid(gi[j]), f = fsigmoid(gf[j]), gv = ftanh(gg[j]), o = fsigmoid(go[j]);
+        float cv = f * cp[j] + i * gv, t = ftanh(cv);
+        gi[j] = i;
+        gf[j] = f;
+        gg[j] = gv;
+        go[j] = o;
+        cb[j] = cv;
+        tb[j] = t;
+        hb[j] = o * t;
+    }
+}
+
+KERNEL void rnn_k_lstm_point(float *g, const float *cprev, float *c, float *tc, float *h, int nb,
+                             int H)
+{
+    for (int b = 0; b < nb; b++) {
+        float *gi = g + (size_t)b * 4 * H;
+        size_t o = (size_t)b * H;
+        lstm_lane(gi, gi + H, gi + 2 * H, gi + 3 * H, cprev + o, c + o, tc + o, h + o, H);
+    }
+}
+
+KERNEL void rnn_k_rnn_point(float *g, float *h, int nb, int H)
+{
+    for (size_t j = 0; j < (size_t)nb * H; j++) {
+        g[j] = ftanh(g[j]);
+        h[j] = g[j];
+    }
+}
+
+/* g (nb, 3H) holds W_ih x + b_ih; ghh (nb, 3H) W_hh h + b_hh. */
+static inline void gru_lane(float *restrict gr, float *restrict gz, float *restrict gn,
+                            const float *restrict hr, const float *restrict hz,
+                            const float *restrict hnn, const float *restrict hp,
+                            float *restrict hnb, float *restrict hb, int H)
+{
+    for (int j = 0; j < H; j++) {
+        float r = fsigmoid(gr[j] + hr[j]), z = fsigmoid(gz[j] + hz[j]);
+        float n = ftanh(gn[j] + r * hnn[j]);
+        gr[j] = r;
+        gz[j] = z;
+        gn[j] = n;
+        hnb[j] = hnn[j];
+        hb[j] = (1.0f - z) * n + z * hp[j];
+    }
+}
+
+KERNEL void rnn_k_gru_point(float *g, const float *ghh, const float *hprev, float *hn, float *h,
+                            int nb, int H)
+{
+    for (int b = 0; b < nb; b++) {
+        float *gr = g + (size_t)b * 3 * H;
+        const float *hr = ghh + (size_t)b * 3 * H;
+        size_t o = (size_t)b * H;
+        gru_lane(gr, gr + H, gr + 2 * H, hr, hr + H, hr + 2 * H, hprev + o, hn + o, h + o, H);
+    }
+}
+
+static inline void lstm_lane_backward(float *restrict di, float *restrict df, float *restrict dgg,
+                                      float *restrict dout, float *restrict dcnb,
+                                      const float *restrict dhnb, const float *restrict gi,
+                                      const float *restrict gf, const float *restrict gg,
+                                      const float *restrict go, const float *restrict dhb,
+                                      const float *restrict cp, const float *restrict tcb, int H)
+{
+    for (int j = 0; j < H; j++) {
+        float dh = dhb[j] + dhnb[j];
+        float i = gi[j], f = gf[j], gv = gg[j], o = go[j], t2 = tcb[j];
+        float dc = dcnb[j] + dh * o * (1.0f - t2 * t2);
+        di[j] = dc * gv * i * (1.0f - i);
+        df[j] = dc * cp[j] * f * (1.0f - f);
+        dgg[j] = dc * i * (1.0f - gv * gv);
+        dout[j] = dh * t2 * o * (1.0f - o);
+        dcnb[j] = dc * f;
+    }
+}
+
+KERNEL void rnn_k_lstm_point_backward(float *dg, float *dhn, float *dcn, const float *g,
+                                      const float *dhout, const float *cprev, const float *tc,
+                                      int nb, int H)
+{
+    const size_t GH = 4 * (size_t)H;
+    for (int b = 0; b < nb; b++) {
+        const float *gi = g + b * GH;
+        float *di = dg + b * GH;
+        size_t o = (size_t)b * H;
+        lstm_lane_backward(di, di + H, di + 2 * H, di + 3 * H, dcn + o, dhn + o, gi, gi + H,
+                           gi + 2 * H, gi + 3 * H, dhout + o, cprev + o, tc + o, H);
+    }
+}
+
+KERNEL void rnn_k_rnn_point_backward(float *dg, const float *g, const float *dhout,
+                                     const float *dhn, int nb, int H)
+{
+    for (size_t j = 0; j < (size_t)nb * H; j++) {
+        float dh = dhout[j] + dhn[j], h = g[j];
+        dg[j] = dh * (1.0f - h * h);
+    }
+}
+
+/* dg: input-side gate gradients (nb, 3H); dgt: hidden side; dhn becomes the
+ * direct path z dh of h' = (1-z) n + z h (the product with W_hh is added after). */
+static inline void gru_lane_backward(float *restrict dr, float *restrict dz, float *restrict dn,
+                                     float *restrict hdr, float *restrict hdz, float *restrict hdn,
+                                     float *restrict dhnb, const float *restrict gr,
+                                     const float *restrict gz, const float *restrict gn,
+                                     const float *restrict dhb, const float *restrict hp,
+                                     const float *restrict hnb, int H)
+{
+    for (int j = 0; j < H; j++) {
+        float dh = dhb[j] + dhnb[j];
+        float r = gr[j], z = gz[j], n = gn[j];
+        float dan = dh * (1.0f - z) * (1.0f - n * n);
+        float dar = dan * hnb[j] * r * (1.0f - r);
+        float daz = dh * (hp[j] - n) * z * (1.0f - z);
+        dr[j] = dar;
+        hdr[j] = dar;
+        dz[j] = daz;
+        hdz[j] = daz;
+        dn[j] = dan;
+        hdn[j] = dan * r;
+        dhnb[j] = dh * z;
+    }
+}
+
+KERNEL void rnn_k_gru_point_backward(float *dg, float *dgt, float *dhn, const float *g,
+                                     const float *dhout, const float *hprev, const float *hn,
+                                     int nb, int H)
+{
+    const size_t GH = 3 * (size_t)H;
+    for (int b = 0; b < nb; b++) {
+        const float *gr = g + b * GH;
+        float *dr = dg + b * GH, *hdr = dgt + b * GH;
+        size_t o = (size_t)b * H;
+        gru_lane_backward(dr, dr + H, dr + 2 * H, hdr, hdr + H, hdr + 2 * H, dhn + o, gr, gr + H,
+                          gr + 2 * H, dhout + o, hprev + o, hn + o, H);
+    }
+}
+
+/* Softmax of rows [r0, r1) of logits into probs; returns the NLL sum of the
+ * counted targets, their count and argmax hits. */
+KERNEL double rnn_k_softmax_rows(float *probs, const float *logits, const int32_t *targets,
+                                 size_t r0, size_t r1, int V, long *count, long *hits)
+{
+    double nll = 0;
+    long n = 0, hit = 0;
+    for (size_t r = r0; r < r1; r++) {
+        const float *z = logits + r * V;
+        float *p = probs + r * V;
+        float mx = z[0];
+        int arg = 0;
+        for (int k = 1; k < V; k++)
+            if (z[k] > mx) {
+                mx = z[k];
+                arg = k;
+            }
+        float sum = 0;
+        for (int k = 0; k < V; k++) {
+            p[k] = fexp(z[k] - mx);
+            sum += p[k];
+        }
+        float inv = 1.0f / sum;
+        for (int k = 0; k < V; k++)
+            p[k] *= inv;
+        int y = targets[r];
+        if (y >= 0) {
+            nll += (double)logf(sum) + (double)mx - (double)z[y];
+            n++;
+            hit += arg == y;
+        }
+    }
+    *count = n;
+    *hits = hit;
+    return nll;
+}
+
+KERNEL void rnn_k_adamw(float *p, const float *g, float *m, float *v, size_t n, float beta1,
+                        float beta2, float eps, float decay, float step_size, float bc2s)
+{
+    for (size_t i = 0; i < n; i++) {
+        p[i] *= decay;
+        m[i] = beta1 * m[i] + (1.0f - beta1) * g[i];
+        v[i] = beta2 * v[i] + (1.0f - beta2) * g[i] * g[i];
+        float denom = sqrtf(v[i]) / bc2s + eps;
+        p[i] -= step_size * m[i] / denom;
+    }
+}
