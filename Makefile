@@ -146,6 +146,11 @@ test: deps-test
 	     UBSAN_OPTIONS=print_stacktrace=1 $$t; then pass=$$((pass+1)); \
 	  else fail=$$((fail+1)); failed="$$failed $$t"; fi; \
 	done; \
+	if command -v ardour7-lua >/dev/null 2>&1; then \
+	  echo "== test-ardour"; \
+	  if $(MAKE) --no-print-directory test-ardour; then pass=$$((pass+1)); \
+	  else fail=$$((fail+1)); failed="$$failed test-ardour"; fi; \
+	fi; \
 	echo; [ -z "$$failed" ] || echo "failed:$$failed"; \
 	echo "tests: $$pass passed, $$fail failed"; \
 	[ $$fail -eq 0 ]
@@ -265,6 +270,11 @@ AUBIO_LIBS  = $(shell $(PKG_CONFIG) --libs aubio 2>/dev/null || echo -laubio)
 LILV_CFLAGS = $(shell $(PKG_CONFIG) --cflags lilv-0 2>/dev/null)
 LILV_LIBS   = $(shell $(PKG_CONFIG) --libs lilv-0 2>/dev/null || echo -llilv-0)
 
+DEB_BUILD += lv2-dev
+DEB_TEST  += liblilv-dev lilv-utils sordi
+# (Ardour is optional: `make test` runs test-ardour only when ardour7-lua is
+# installed; `apt-get install ardour x42-plugins` to get it.)
+
 .PHONY: lv2 install-lv2 uninstall-lv2 test-ardour
 lv2: $(LV2_FILES)
 build-all: lv2
@@ -280,9 +290,9 @@ $(BUILD)/ttlgen: plugin/lv2/ttlgen.c plugin/lv2/ports.h core/engine.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $<
 
-$(LV2_BUNDLE)/%.ttl: plugin/lv2/%.ttl.in $(BUILD)/ttlgen
+$(LV2_BUNDLE)/%.ttl: plugin/lv2/%.ttl.in $(BUILD)/ttlgen $(LV2_MODEL)
 	@mkdir -p $(@D)
-	$(BUILD)/ttlgen $< $@
+	$(BUILD)/ttlgen $(if $(LV2_MODEL),-m) $< $@
 
 $(LV2_BUNDLE)/%.rnnw: presets/%.rnnw
 	@mkdir -p $(@D)
@@ -309,8 +319,12 @@ $(TBUILD)/test_rt_lv2: $(TBUILD)/obj/tests/unit/test_rt_lv2.o $(TBUILD)/obj/plug
 # Ardour 7 headless (ardour7-lua, the Dummy backend): the plugin on a MIDI
 # track before a synth, its output recorded into a region and checked against
 # Ardour's grid. `make test` runs it when ardour7-lua is installed.
-test-ardour: lv2
-	tests/ardour/run.sh
+test-ardour: lv2 $(TBUILD)/ardour_fixture
+	BUILD=$(BUILD) FIXTURE=$(TBUILD)/ardour_fixture tests/ardour/run.sh
+
+$(TBUILD)/ardour_fixture: tests/ardour/fixture.c tests/unit/engine_fixture.h $(CORE_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ tests/ardour/fixture.c $(CORE_LIB) -lz -lm
 
 # ---------------------------------------------------------------------------
 # The standalone demo build/rnnmidi-demo (plugin/demo/): core/ through the
@@ -347,6 +361,11 @@ $(TBUILD)/test_demo_%: $(TBUILD)/obj/tests/unit/test_demo_%.o $(TDEMO_OBJ) $(TSU
 $(TBUILD)/test_rt_demo: $(TBUILD)/obj/tests/unit/test_rt_demo.o $(TDEMO_OBJ) $(TSUPPORT_OBJ) \
                         $(TLISTEN_LIB) $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) $(RT_WRAP) -o $@ $^ -lcmocka $(DEMO_LIBS) $(BLAS_LIBS)
+
+$(BUILD)/bench/bench_demo: $(BUILD)/obj/tests/bench/bench_demo.o $(DEMO_SRC:%.c=$(BUILD)/obj/%.o) \
+                          $(LISTEN_LIB) $(CORE_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(DEMO_LIBS)
 
 run: all
 	@$(MAKE) --no-print-directory install-lv2 LV2DIR=$(HOME)/.lv2

@@ -29,8 +29,8 @@ struct rnn_engine_model {
     rnn_kind kind;
     int V;
     int spq;
-    int rows;          /* weight rows of one step */
-    float *scratch;    /* (V) logits with the density bias */
+    int chunks;         /* rnn_net_step_work(net, 1) calls that make one step */
+    float *scratch;     /* (V) logits with the density bias */
     uint8_t *forbidden; /* (V) key, scale and range mask */
     char *path;
 };
@@ -54,7 +54,7 @@ struct rnn_engine {
     int64_t abs_frame; /* frame at the start of the current block */
     int64_t anchor_frame;
     double anchor_step;
-    double spf; /* steps per frame, 0 when stopped */
+    double spf;                     /* steps per frame, 0 when stopped */
     int64_t next_tick, next_commit; /* tick k at pos k, commit of step k at k + 0.5 */
     int64_t last_tick, last_commit;
 
@@ -79,15 +79,18 @@ struct rnn_engine {
     int have_phrase;
     int64_t phrase_start, last_player_step;
     int silent_steps;
-    int net_fresh;         /* no step since the net was reset */
-    int gen_event;         /* event output at gen_step */
-    int64_t gen_step;      /* -1 when the last tick generated nothing */
+    int net_fresh;    /* no step since the net was reset */
+    int gen_event;    /* event output at gen_step */
+    int64_t gen_step; /* -1 when the last tick generated nothing */
     int mask_dirty;
 
     /* the step in progress */
     int pending;
-    double work_from; /* position of the commit that began it */
-    int rows_done;
+    double work_from; /* position where it began */
+    double work_span; /* steps from work_from to its deadline */
+    int spec;         /* begun at a tick with the generated event, before its commit */
+    int spec_event;
+    int chunks_done;
 
     rnn_engine_stats stats;
 };
@@ -220,7 +223,13 @@ rnn_engine_model *rnn_engine_model_wrap(rnn_model *model, char *err, size_t errl
         rnn_engine_model_free(m);
         return NULL;
     }
-    m->rows = rnn_net_step_rows(m->net);
+    /* Count the smallest pieces of a step once, so run() can spread a step
+     * evenly over the blocks before its deadline. */
+    rnn_net_step_begin(m->net, 0);
+    m->chunks = 1;
+    while (!rnn_net_step_work(m->net, 1))
+        m->chunks++;
+    rnn_net_reset(m->net);
     m->sampler = rnn_sampler_create(m->V);
     m->scratch = calloc((size_t)m->V, sizeof *m->scratch);
     m->forbidden = calloc((size_t)m->V, 1);
@@ -307,7 +316,8 @@ static void all_off(rnn_engine *e, uint32_t frame)
         e->flush_pending = e->n_sounding > 0;
         return;
     }
-    while (e->n_sounding > 0) note_off_at(e, e->n_sounding - 1, frame);
+    while (e->n_sounding > 0)
+        note_off_at(e, e->n_sounding - 1, frame);
     e->flush_pending = 0;
 }
 
@@ -385,6 +395,7 @@ static void restart(rnn_engine *e)
     if (e->em) rnn_net_reset(e->em->net);
     e->net_fresh = 1;
     e->pending = 0;
+    e->spec = 0;
     e->generating = 0;
     e->have_phrase = 0;
     e->silent_steps = 0;
@@ -501,8 +512,7 @@ static void play_event(rnn_engine *e, int ev, uint32_t t)
             held_off(e, t);
         } else if (ev >= RNN_MELODY_NOTE_ON(0)) {
             held_off(e, t);
-            note_on(e, t, iparam(e, RNN_PARAM_CHANNEL) - 1, ev - RNN_MELODY_NOTE_ON(0),
-                    NO_FRAME);
+            note_on(e, t, iparam(e, RNN_PARAM_CHANNEL) - 1, ev - RNN_MELODY_NOTE_ON(0), NO_FRAME);
         }
         return;
     }
@@ -510,8 +520,7 @@ static void play_event(rnn_engine *e, int ev, uint32_t t)
     int64_t len = (int64_t)(e->params[RNN_PARAM_GATE] * step_frames);
     if (len < 1) len = 1;
     for (int c = 0; c < RNN_DRUM_CLASSES; c++)
-        if (ev >> c & 1)
-            note_on(e, t, RNN_DRUMS_CHANNEL, rnn_drum_pitch_of_class(c), abs + len);
+        if (ev >> c & 1) note_on(e, t, RNN_DRUMS_CHANNEL, rnn_drum_pitch_of_class(c), abs + len);
 }
 
 static void start_generating(rnn_engine *e, int64_t k, int64_t len)
@@ -569,6 +578,18 @@ static void do_tick(rnn_engine *e, int64_t k, uint32_t t)
     play_event(e, ev, t);
     e->gen_event = ev;
     e->gen_step = k;
+
+    /* The generated event is most likely this step's input: begin the step
+     * now, spread over the whole interval to the next tick; the commit at
+     * k + 0.5 keeps it, or restarts it when the player changed the input. */
+    rnn_net_step_begin(e->em->net, ev);
+    e->pending = 1;
+    e->spec = 1;
+    e->spec_event = ev;
+    e->chunks_done = 0;
+    e->work_from = (double)k;
+    e->work_span = 1.0;
+    e->net_fresh = 0;
 }
 
 /* The player's event for step k, from the notes of its window. */
@@ -601,7 +622,7 @@ static int player_event(rnn_engine *e)
 
 /* Commit of step k at position k + 0.5: its input is now known; begin the
  * network step that gives the logits of step k + 1. */
-static void do_commit(rnn_engine *e, int64_t k, uint32_t t)
+static void do_commit(rnn_engine *e, int64_t k)
 {
     e->last_commit = k;
     int struck = e->win_top_started >= 0 || e->win_drums != 0;
@@ -613,10 +634,20 @@ static void do_commit(rnn_engine *e, int64_t k, uint32_t t)
     }
     if (struck || e->n_held > 0) e->last_player_step = k;
 
+    /* what the player played wins: accompany hears it, the other modes hand over */
     int x = pev;
-    if (e->gen_step == k && !(pev != 0 && iparam(e, RNN_PARAM_MODE) == RNN_MODE_ACCOMPANY))
-        x = e->gen_event;
+    if (pev == 0 && e->gen_step == k) x = e->gen_event;
     e->gen_step = -1;
+
+    if (e->spec) {
+        e->spec = 0;
+        if (x == e->spec_event) { /* the step begun at the tick stands */
+            e->stats.net_steps++;
+            return;
+        }
+        /* unfinished (spread_work keeps it so until here): begin abandons it */
+        e->pending = 0;
+    }
 
     if (x == 0 && !e->generating) {
         if (e->net_fresh) return; /* nothing heard yet: a sequence starts with a note */
@@ -631,12 +662,12 @@ static void do_commit(rnn_engine *e, int64_t k, uint32_t t)
     } else {
         e->silent_steps = 0;
     }
-    (void)t;
     finish_step(e);
     rnn_net_step_begin(e->em->net, x);
     e->pending = 1;
-    e->rows_done = 0;
+    e->chunks_done = 0;
     e->work_from = (double)k + 0.5;
+    e->work_span = 0.5;
     e->net_fresh = 0;
     e->stats.net_steps++;
 }
@@ -687,8 +718,10 @@ rnn_engine *rnn_engine_create(double sample_rate, uint32_t max_block, char *err,
     }
     e->sr = sample_rate;
     e->max_block = max_block;
-    for (int i = 0; i < RNN_PARAM_COUNT; i++) e->params[i] = params_table[i].def;
-    e->entropy = (uint64_t)(uintptr_t)e ^ ((uint64_t)time(NULL) << 20) ^ ((uint64_t)clock() << 40) ^ 0x243f6a8885a308d3ull;
+    for (int i = 0; i < RNN_PARAM_COUNT; i++)
+        e->params[i] = params_table[i].def;
+    e->entropy = (uint64_t)(uintptr_t)e ^ ((uint64_t)time(NULL) << 20) ^ ((uint64_t)clock() << 40) ^
+                 0x243f6a8885a308d3ull;
     rnn_engine_reset(e);
     return e;
 }
@@ -753,12 +786,17 @@ void rnn_engine_set_param(rnn_engine *e, rnn_engine_param id, float value)
     case RNN_PARAM_KEY:
     case RNN_PARAM_SCALE:
     case RNN_PARAM_LOWEST:
-    case RNN_PARAM_HIGHEST: e->mask_dirty = 1; break;
+    case RNN_PARAM_HIGHEST:
+        e->mask_dirty = 1;
+        break;
     case RNN_PARAM_TEMPO:
         if (!e->host_seen) reanchor(e, e->abs_frame, pos_at(e, e->abs_frame), 0);
         break;
-    case RNN_PARAM_SEED: rnn_rng_seed(&e->rng, (uint64_t)v); break;
-    default: break;
+    case RNN_PARAM_SEED:
+        rnn_rng_seed(&e->rng, (uint64_t)v);
+        break;
+    default:
+        break;
     }
 }
 
@@ -782,19 +820,22 @@ void rnn_engine_get_stats(const rnn_engine *e, rnn_engine_stats *st)
     st->host_transport = e->host_seen;
 }
 
-/* Spread the step in progress over the blocks before its deadline k + 1. */
-static void spread_work(rnn_engine *e, int64_t end_abs)
+/* Spread the step in progress evenly over the blocks before its deadline
+ * k + 1, ending one block early (blocks are assumed as long as this one) so
+ * that the block holding the tick finds the step done. */
+static void spread_work(rnn_engine *e, int64_t end_abs, uint32_t frames)
 {
-    if (!e->pending) return;
     rnn_engine_model *m = e->em;
-    double span = 0.5;
-    double frac = e->spf > 0 ? (pos_at(e, end_abs) - e->work_from) / span : 1.0;
+    double span = e->work_span - (double)frames * e->spf;
+    double frac = e->spf > 0 && span > 0 ? (pos_at(e, end_abs) - e->work_from) / span : 1.0;
     if (frac > 1) frac = 1;
-    int target = frac <= 0 ? 1 : (int)ceil(frac * m->rows);
-    int budget = target - e->rows_done;
-    if (budget < 1) budget = 1;
-    e->rows_done += budget;
-    if (rnn_net_step_work(m->net, budget)) e->pending = 0;
+    int target = (int)ceil(frac * m->chunks);
+    if (target < 1) target = 1;
+    if (e->spec && target > m->chunks - 1) target = m->chunks - 1; /* not before its commit */
+    while (e->pending && e->chunks_done < target) {
+        e->chunks_done++;
+        if (rnn_net_step_work(m->net, 1)) e->pending = 0;
+    }
 }
 
 /* Everything due at frame t of the block, in position order. */
@@ -807,19 +848,19 @@ static void run_due(rnn_engine *e, uint32_t t)
         int64_t fc = frame_of(e, (double)e->next_commit + 0.5);
         int64_t ft = frame_of(e, (double)e->next_tick);
         if (fc <= abs && (double)e->next_commit + 0.5 < (double)e->next_tick)
-            do_commit(e, e->next_commit++, t);
+            do_commit(e, e->next_commit++);
         else if (ft <= abs)
             do_tick(e, e->next_tick++, t);
         else if (fc <= abs)
-            do_commit(e, e->next_commit++, t);
+            do_commit(e, e->next_commit++);
         else
             break;
     }
 }
 
-uint32_t rnn_engine_run(rnn_engine *e, uint32_t frames, const rnn_engine_event *in,
-                        uint32_t n_in, const rnn_transport *transport, uint32_t n_transport,
-                        rnn_engine_event *out, uint32_t max_out)
+uint32_t rnn_engine_run(rnn_engine *e, uint32_t frames, const rnn_engine_event *in, uint32_t n_in,
+                        const rnn_transport *transport, uint32_t n_transport, rnn_engine_event *out,
+                        uint32_t max_out)
 {
     e->out = out;
     e->n_out = 0;
@@ -857,7 +898,7 @@ uint32_t rnn_engine_run(rnn_engine *e, uint32_t frames, const rnn_engine_event *
     e->abs_frame += frames;
     if (e->pending) {
         if (e->rolling)
-            spread_work(e, e->abs_frame);
+            spread_work(e, e->abs_frame, frames);
         else
             finish_step(e);
     }

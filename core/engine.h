@@ -32,7 +32,7 @@ typedef struct rnn_engine rnn_engine;
 typedef struct rnn_engine_model rnn_engine_model;
 
 typedef enum {
-    RNN_MODE_CONTINUE = 0, /* after a pause of `listen gap` beats, continue the phrase */
+    RNN_MODE_CONTINUE = 0,      /* after a pause of `listen gap` beats, continue the phrase */
     RNN_MODE_CALL_RESPONSE = 1, /* answer each phrase from the next bar line, as long as it */
     RNN_MODE_ACCOMPANY = 2,     /* play all the time while rolling, hearing the player */
     RNN_MODE_COUNT
@@ -163,20 +163,20 @@ void rnn_engine_all_notes_off(rnn_engine *e);
  * max_out (>= RNN_ENGINE_MIN_OUT) events sorted by frame to out and returns
  * their number. Note-offs are never dropped; when out is nearly full, new
  * note-ons and thru events are. Audio thread safe. */
-uint32_t rnn_engine_run(rnn_engine *e, uint32_t frames, const rnn_engine_event *in,
-                        uint32_t n_in, const rnn_transport *transport, uint32_t n_transport,
-                        rnn_engine_event *out, uint32_t max_out);
+uint32_t rnn_engine_run(rnn_engine *e, uint32_t frames, const rnn_engine_event *in, uint32_t n_in,
+                        const rnn_transport *transport, uint32_t n_transport, rnn_engine_event *out,
+                        uint32_t max_out);
 
 /** Counters for hosts and tests. */
 typedef struct {
-    uint64_t steps;        /* grid ticks seen while rolling */
-    uint64_t net_steps;    /* network steps started */
-    uint64_t late_steps;   /* steps finished synchronously at a tick */
-    uint64_t dropped;      /* events dropped for lack of room in out */
-    uint64_t relocations;  /* transport jumps seen */
-    int generating;        /* the engine is generating now */
-    int rolling;           /* the clock is rolling */
-    int host_transport;    /* following the host (0: free-running) */
+    uint64_t steps;       /* grid ticks seen while rolling */
+    uint64_t net_steps;   /* network steps started */
+    uint64_t late_steps;  /* steps finished synchronously at a tick */
+    uint64_t dropped;     /* events dropped for lack of room in out */
+    uint64_t relocations; /* transport jumps seen */
+    int generating;       /* the engine is generating now */
+    int rolling;          /* the clock is rolling */
+    int host_transport;   /* following the host (0: free-running) */
 } rnn_engine_stats;
 
 /** Copy the counters. Audio thread safe. */

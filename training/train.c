@@ -1231,6 +1231,7 @@ void rnn_train_options_default(rnn_train_options *o, rnn_kind kind)
     o->patience = 3;
     o->seed = 1;
     o->checkpoint_seconds = 300;
+    o->threads = 2;
 }
 
 double rnn_train_lr(const rnn_train_options *o, long step, long total)
@@ -1414,6 +1415,21 @@ done:
     return rc;
 }
 
+long rnn_train_checkpoint_steps(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    char magic[8];
+    int32_t head[12];
+    int64_t nums[5];
+    long steps = -1;
+    if (fread(magic, 8, 1, f) == 1 && memcmp(magic, CKPT_MAGIC, 8) == 0 &&
+        fread(head, sizeof head, 1, f) == 1 && fread(nums, sizeof nums, 1, f) == 1)
+        steps = (long)nums[1];
+    fclose(f);
+    return steps;
+}
+
 static double now_seconds(void)
 {
     struct timespec ts;
@@ -1473,6 +1489,10 @@ int rnn_train_run(const rnn_train_options *o, const rnn_seq_list *train, const r
         rnn_trainer_init_params(tr, o->seed);
     }
     rnn_trainer_set_dropout(tr, o->dropout, o->seed ^ 0xD80F0Full);
+    if (o->threads > 1 && rnn_trainer_set_threads(tr, o->threads) != 0) {
+        snprintf(err, errlen, "cannot start %d threads", o->threads);
+        goto done;
+    }
     memcpy(best, rnn_trainer_params(tr), P * sizeof(float));
 
     run_progress pr = {0, 0, 0, -1, 0};

@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include "../core/model.h"
@@ -170,14 +171,15 @@ typedef struct {
     long steps_per_epoch; /* 0 = train tokens / (B x T) */
     int patience;         /* epochs without a better valid NLL before stopping */
     uint64_t seed;
-    double checkpoint_seconds;   /* 0 = only on interrupt and at the end */
-    const char *checkpoint_path; /* NULL = no checkpoints */
-    const char *resume_path;     /* NULL = a fresh run */
-    const rnn_model *init;       /* NULL = random initialisation */
-    FILE *log_csv;               /* NULL = none */
-    FILE *progress;              /* NULL = quiet */
-    int progress_tty;            /* a redrawn bar instead of plain lines */
-    volatile int *interrupt;     /* set to non-zero (a signal) to stop */
+    double checkpoint_seconds;        /* 0 = only on interrupt and at the end */
+    const char *checkpoint_path;      /* NULL = no checkpoints */
+    const char *resume_path;          /* NULL = a fresh run */
+    const rnn_model *init;            /* NULL = random initialisation */
+    FILE *log_csv;                    /* NULL = none */
+    FILE *progress;                   /* NULL = quiet */
+    int progress_tty;                 /* a redrawn bar instead of plain lines */
+    volatile sig_atomic_t *interrupt; /* set to non-zero (a signal) to stop */
+    int threads;                      /* trainer threads (results depend on the count) */
 } rnn_train_options;
 
 /** Defaults: LSTM 2 x 256, E = 64, B = 64, T = 64, lr 2e-3 with warm-up and
@@ -200,6 +202,9 @@ typedef struct {
  * trainer layout of o->cfg. */
 int rnn_train_run(const rnn_train_options *o, const rnn_seq_list *train, const rnn_seq_list *valid,
                   rnn_train_result *res, char *err, size_t errlen);
+
+/** Optimiser steps recorded in a checkpoint file, -1 when it cannot be read. */
+long rnn_train_checkpoint_steps(const char *path);
 
 /** The learning rate at a step (warm-up, then cosine to lr * lr_min_ratio over
  * total steps). */

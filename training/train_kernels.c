@@ -85,9 +85,11 @@ KERNEL void rnn_k_mul_mask(float *x, const float *mask, size_t n)
  * (nb, GH), which already hold W_ih x + b_ih (+ W_hh h + b_hh for RNN and
  * LSTM); the activations replace them. */
 /* restrict holds on parameters, which is what lets one lane's loop vectorise */
-static inline void lstm_lane(float *restrict gi, float *restrict gf, float *restrict gg,
-                             float *restrict go, const float *restrict cp, float *restrict cb,
-                             float *restrict tb, float *restrict hb, int H)
+static inline __attribute__((always_inline)) void lstm_lane(float *restrict gi, float *restrict gf,
+                                                            float *restrict gg, float *restrict go,
+                                                            const float *restrict cp,
+                                                            float *restrict cb, float *restrict tb,
+                                                            float *restrict hb, int H)
 {
     for (int j = 0; j < H; j++) {
         float i = fsigmoid(gi[j]), f = fsigmoid(gf[j]), gv = ftanh(gg[j]), o = fsigmoid(go[j]);
@@ -121,10 +123,10 @@ KERNEL void rnn_k_rnn_point(float *g, float *h, int nb, int H)
 }
 
 /* g (nb, 3H) holds W_ih x + b_ih; ghh (nb, 3H) W_hh h + b_hh. */
-static inline void gru_lane(float *restrict gr, float *restrict gz, float *restrict gn,
-                            const float *restrict hr, const float *restrict hz,
-                            const float *restrict hnn, const float *restrict hp,
-                            float *restrict hnb, float *restrict hb, int H)
+static inline __attribute__((always_inline)) void
+gru_lane(float *restrict gr, float *restrict gz, float *restrict gn, const float *restrict hr,
+         const float *restrict hz, const float *restrict hnn, const float *restrict hp,
+         float *restrict hnb, float *restrict hb, int H)
 {
     for (int j = 0; j < H; j++) {
         float r = fsigmoid(gr[j] + hr[j]), z = fsigmoid(gz[j] + hz[j]);
@@ -148,12 +150,12 @@ KERNEL void rnn_k_gru_point(float *g, const float *ghh, const float *hprev, floa
     }
 }
 
-static inline void lstm_lane_backward(float *restrict di, float *restrict df, float *restrict dgg,
-                                      float *restrict dout, float *restrict dcnb,
-                                      const float *restrict dhnb, const float *restrict gi,
-                                      const float *restrict gf, const float *restrict gg,
-                                      const float *restrict go, const float *restrict dhb,
-                                      const float *restrict cp, const float *restrict tcb, int H)
+static inline __attribute__((always_inline)) void
+lstm_lane_backward(float *restrict di, float *restrict df, float *restrict dgg,
+                   float *restrict dout, float *restrict dcnb, const float *restrict dhnb,
+                   const float *restrict gi, const float *restrict gf, const float *restrict gg,
+                   const float *restrict go, const float *restrict dhb, const float *restrict cp,
+                   const float *restrict tcb, int H)
 {
     for (int j = 0; j < H; j++) {
         float dh = dhb[j] + dhnb[j];
@@ -192,12 +194,12 @@ KERNEL void rnn_k_rnn_point_backward(float *dg, const float *g, const float *dho
 
 /* dg: input-side gate gradients (nb, 3H); dgt: hidden side; dhn becomes the
  * direct path z dh of h' = (1-z) n + z h (the product with W_hh is added after). */
-static inline void gru_lane_backward(float *restrict dr, float *restrict dz, float *restrict dn,
-                                     float *restrict hdr, float *restrict hdz, float *restrict hdn,
-                                     float *restrict dhnb, const float *restrict gr,
-                                     const float *restrict gz, const float *restrict gn,
-                                     const float *restrict dhb, const float *restrict hp,
-                                     const float *restrict hnb, int H)
+static inline __attribute__((always_inline)) void
+gru_lane_backward(float *restrict dr, float *restrict dz, float *restrict dn, float *restrict hdr,
+                  float *restrict hdz, float *restrict hdn, float *restrict dhnb,
+                  const float *restrict gr, const float *restrict gz, const float *restrict gn,
+                  const float *restrict dhb, const float *restrict hp, const float *restrict hnb,
+                  int H)
 {
     for (int j = 0; j < H; j++) {
         float dh = dhb[j] + dhnb[j];

@@ -121,12 +121,14 @@ int demo_audio_open(demo_audio *a, const demo_audio_opts *o, demo_audio_state *s
         int idev = o->input_device < 0 ? Pa_GetDefaultInputDevice() : o->input_device;
         int n = Pa_GetDeviceCount();
         if (idev == paNoDevice || idev < 0 || idev >= n) {
-            snprintf(err, errlen, "no audio input device%s", o->input_device >= 0 ? " by that number" : "");
+            snprintf(err, errlen, "no audio input device%s",
+                     o->input_device >= 0 ? " by that number" : "");
             return -1;
         }
         const PaDeviceInfo *ii = Pa_GetDeviceInfo(idev);
         if (!ii || ii->maxInputChannels < 1) {
-            snprintf(err, errlen, "device %d (%s) has no input channels", idev, ii ? ii->name : "?");
+            snprintf(err, errlen, "device %d (%s) has no input channels", idev,
+                     ii ? ii->name : "?");
             return -1;
         }
         in = (PaStreamParameters){idev, 1, paFloat32, ii->defaultLowInputLatency, NULL};

@@ -19,24 +19,24 @@
 /* What the callback needs; the stream's user data. */
 typedef struct {
     demo_session *session;
-    uint64_t stop_frame;      /* complete after this many frames (0 = run until stopped) */
-    int input_channels;       /* 0 or 1 */
-    _Atomic int done;         /* set by the callback when it returned paComplete */
-    _Atomic uint64_t xruns;   /* under/overflows PortAudio reported */
+    uint64_t stop_frame;    /* complete after this many frames (0 = run until stopped) */
+    int input_channels;     /* 0 or 1 */
+    _Atomic int done;       /* set by the callback when it returned paComplete */
+    _Atomic uint64_t xruns; /* under/overflows PortAudio reported */
 } demo_audio_state;
 
 typedef struct {
-    int device;          /* output device index, -1 = PortAudio's default */
-    int input_device;    /* input device, -1 = default; used when with_input */
-    int with_input;      /* 1: open a mono input too (microphone) */
-    double sample_rate;  /* 0 = the device's default */
-    unsigned buffer;     /* frames per callback */
+    int device;         /* output device index, -1 = PortAudio's default */
+    int input_device;   /* input device, -1 = default; used when with_input */
+    int with_input;     /* 1: open a mono input too (microphone) */
+    double sample_rate; /* 0 = the device's default */
+    unsigned buffer;    /* frames per callback */
 } demo_audio_opts;
 
 typedef struct {
     PaStream *stream;
-    double sample_rate;  /* the rate the stream runs at */
-    double latency;      /* output latency, seconds */
+    double sample_rate; /* the rate the stream runs at */
+    double latency;     /* output latency, seconds */
     const char *device_name;
     const char *input_name; /* NULL without input */
 } demo_audio;

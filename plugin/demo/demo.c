@@ -16,11 +16,11 @@
 #define HAVE_MXCSR 1
 #endif
 
-#define OUT_CAP 256      /* engine output events per block and part */
-#define PLAYER_CAP 512   /* player events per block */
-#define LIVE_QUEUE 1024  /* live MIDI messages in flight */
+#define OUT_CAP 256     /* engine output events per block and part */
+#define PLAYER_CAP 512  /* player events per block */
+#define LIVE_QUEUE 1024 /* live MIDI messages in flight */
 #define CMD_QUEUE 256
-#define LOG_QUEUE 65536  /* played events in flight to the main thread */
+#define LOG_QUEUE 65536 /* played events in flight to the main thread */
 
 /* ---- single-producer single-consumer queue ------------------------------ */
 
@@ -105,10 +105,10 @@ struct demo_session {
     _Atomic uint64_t lost;
 
     /* scratch, sized at create */
-    rnn_engine_event *player;                    /* PLAYER_CAP */
-    uint8_t *player_sound;                       /* PLAYER_CAP */
-    rnn_engine_event *part_out[DEMO_MAX_PARTS];  /* OUT_CAP each */
-    block_event *events;                         /* PLAYER_CAP + parts * OUT_CAP */
+    rnn_engine_event *player;                   /* PLAYER_CAP */
+    uint8_t *player_sound;                      /* PLAYER_CAP */
+    rnn_engine_event *part_out[DEMO_MAX_PARTS]; /* OUT_CAP each */
+    block_event *events;                        /* PLAYER_CAP + parts * OUT_CAP */
     rnn_detected_note_event *detected;
     int detected_cap;
     float *zeros; /* max_block */
@@ -250,6 +250,8 @@ static void add_player(demo_session *s, uint32_t *n, uint32_t frame, const uint8
     rnn_engine_event *ev = &s->player[*n];
     ev->frame = frame;
     ev->size = size;
+    /* detected notes are heard by the engines and sounded by nobody */
+    ev->flags = sound ? 0 : RNN_EVENT_NO_THRU;
     memcpy(ev->data, data, 3);
     s->player_sound[*n] = (uint8_t)sound;
     (*n)++;
@@ -257,7 +259,8 @@ static void add_player(demo_session *s, uint32_t *n, uint32_t frame, const uint8
 
 static void log_event(demo_session *s, uint64_t base, const block_event *ev)
 {
-    demo_event out = {base + ev->frame, ev->source, ev->size, {ev->data[0], ev->data[1], ev->data[2]}};
+    demo_event out = {
+        base + ev->frame, ev->source, ev->size, {ev->data[0], ev->data[1], ev->data[2]}};
     if (spsc_push(&s->log, &out)) atomic_fetch_add_explicit(&s->lost, 1, memory_order_relaxed);
 }
 
@@ -280,7 +283,8 @@ static void process_block(demo_session *s, const float *in, float *out, uint32_t
     /* the player: live MIDI now, the primer on its frames, detected notes */
     uint32_t np = 0;
     live_msg m;
-    while (np < PLAYER_CAP && spsc_pop(&s->live, &m) == 0) add_player(s, &np, 0, m.data, m.size, 1);
+    while (np < PLAYER_CAP && spsc_pop(&s->live, &m) == 0)
+        add_player(s, &np, 0, m.data, m.size, 1);
     while (np < PLAYER_CAP && s->primer_next < s->n_primer &&
            s->primer[s->primer_next].frame < pos + n) {
         const demo_event *p = &s->primer[s->primer_next++];
@@ -288,8 +292,8 @@ static void process_block(demo_session *s, const float *in, float *out, uint32_t
         add_player(s, &np, f, p->data, p->size, 1);
     }
     if (s->detector) {
-        int nd = rnn_detector_process(s->detector, in ? in : s->zeros, n, s->detected,
-                                      s->detected_cap);
+        int nd =
+            rnn_detector_process(s->detector, in ? in : s->zeros, n, s->detected, s->detected_cap);
         for (int i = 0; i < nd; i++) {
             const rnn_detected_note_event *d = &s->detected[i];
             uint8_t msg[3] = {d->on ? 0x90 : 0x80, d->pitch, d->on ? d->velocity : 0};
@@ -321,8 +325,8 @@ static void process_block(demo_session *s, const float *in, float *out, uint32_t
         memcpy(b->data, s->player[i].data, 3);
     }
     for (int k = 0; k < s->n_parts; k++) {
-        uint32_t no = rnn_engine_run(s->engines[k], n, s->player, np, NULL, 0, s->part_out[k],
-                                     OUT_CAP);
+        uint32_t no =
+            rnn_engine_run(s->engines[k], n, s->player, np, NULL, 0, s->part_out[k], OUT_CAP);
         uint32_t start = ne;
         for (uint32_t i = 0; i < no; i++) {
             block_event *b = &s->events[ne++];
@@ -413,7 +417,8 @@ int demo_session_reseed(demo_session *s, uint32_t seed)
 size_t demo_session_drain(demo_session *s, demo_event *out, size_t max)
 {
     size_t n = 0;
-    while (n < max && spsc_pop(&s->log, &out[n]) == 0) n++;
+    while (n < max && spsc_pop(&s->log, &out[n]) == 0)
+        n++;
     return n;
 }
 
@@ -427,7 +432,10 @@ uint64_t demo_session_lost_events(const demo_session *s)
     return atomic_load_explicit(&((demo_session *)s)->lost, memory_order_relaxed);
 }
 
-int demo_session_parts(const demo_session *s) { return s->n_parts; }
+int demo_session_parts(const demo_session *s)
+{
+    return s->n_parts;
+}
 
 rnn_kind demo_session_part_kind(const demo_session *s, int part)
 {

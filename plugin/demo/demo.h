@@ -36,12 +36,12 @@ typedef struct {
 } demo_event;
 
 typedef struct {
-    double sample_rate;  /* Hz */
-    uint32_t max_block;  /* frames the callback may ask for at most (bigger blocks are split) */
-    uint32_t seed;       /* 1..16777215: engines' sampling and the synth's noise */
-    int n_parts;         /* 0..DEMO_MAX_PARTS */
+    double sample_rate; /* Hz */
+    uint32_t max_block; /* frames the callback may ask for at most (bigger blocks are split) */
+    uint32_t seed;      /* 1..16777215: engines' sampling and the synth's noise */
+    int n_parts;        /* 0..DEMO_MAX_PARTS */
     rnn_engine_model *models[DEMO_MAX_PARTS]; /* taken over by the session, even on failure */
-    float params[RNN_PARAM_COUNT]; /* applied to every engine where param_set[i] */
+    float params[RNN_PARAM_COUNT];            /* applied to every engine where param_set[i] */
     uint8_t param_set[RNN_PARAM_COUNT];
     const demo_event *primer; /* player MIDI at frames (sorted), copied; may be NULL */
     size_t n_primer;

@@ -18,8 +18,8 @@
 #define TOP 46
 #define BOTTOM 26
 #define GAP 22
-#define ROW 6        /* one semitone */
-#define LANE 14      /* one drum class */
+#define ROW 6   /* one semitone */
+#define LANE 14 /* one drum class */
 #define MAX_WIDTH 8000
 
 /* Colours, 0xRRGGBB. */
@@ -104,7 +104,10 @@ static void fill(canvas *c, int x, int y, int w, int h, uint32_t col)
     }
 }
 
-static int text_width(const char *s, int scale) { return (int)strlen(s) * 6 * scale; }
+static int text_width(const char *s, int scale)
+{
+    return (int)strlen(s) * 6 * scale;
+}
 
 /* Text with its top-left corner at (x, y). */
 static void text(canvas *c, int x, int y, const char *s, uint32_t col, int scale)
@@ -115,10 +118,14 @@ static void text(canvas *c, int x, int y, const char *s, uint32_t col, int scale
                 "font-size=\"%d\">",
                 x, y + 7 * scale, (unsigned)col, 9 * scale);
         for (const char *p = s; *p; p++) {
-            if (*p == '<') fputs("&lt;", c->svg);
-            else if (*p == '>') fputs("&gt;", c->svg);
-            else if (*p == '&') fputs("&amp;", c->svg);
-            else fputc(*p, c->svg);
+            if (*p == '<')
+                fputs("&lt;", c->svg);
+            else if (*p == '>')
+                fputs("&gt;", c->svg);
+            else if (*p == '&')
+                fputs("&amp;", c->svg);
+            else
+                fputc(*p, c->svg);
         }
         fputs("</text>\n", c->svg);
         return;
@@ -186,8 +193,10 @@ static layout plan(const rnn_note *notes, size_t n, const demo_roll_info *info)
         lo = lo / 12 * 12;
         hi = hi / 12 * 12 + 11;
         while (hi - lo + 1 < 24) {
-            if (lo >= 12) lo -= 12;
-            else hi += 12;
+            if (lo >= 12)
+                lo -= 12;
+            else
+                hi += 12;
         }
         if (hi > 127) hi = 127;
     }
@@ -216,7 +225,10 @@ static layout plan(const rnn_note *notes, size_t n, const demo_roll_info *info)
     return L;
 }
 
-static int tick_x(const layout *L, int64_t t) { return LEFT + (int)((double)t * L->px_per_tick + 0.5); }
+static int tick_x(const layout *L, int64_t t)
+{
+    return LEFT + (int)((double)t * L->px_per_tick + 0.5);
+}
 
 /* ---- drawing --------------------------------------------------------------- */
 
@@ -226,8 +238,10 @@ static void grid(canvas *c, const layout *L, int top, int h)
     int beat_px = (int)(L->px_per_tick * (double)beat);
     for (int64_t t = 0; t <= L->end; t += beat) {
         int x = tick_x(L, t);
-        if (t % bar == 0) fill(c, x, top, 1, h, C_BAR);
-        else if (beat_px >= 6) fill(c, x, top, 1, h, C_BEAT);
+        if (t % bar == 0)
+            fill(c, x, top, 1, h, C_BAR);
+        else if (beat_px >= 6)
+            fill(c, x, top, 1, h, C_BEAT);
     }
 }
 
@@ -291,7 +305,8 @@ static void draw(canvas *c, const rnn_note *notes, size_t n, const demo_roll_inf
     if (drum_w < 3) drum_w = 3;
     for (size_t i = 0; i < n; i++) {
         const rnn_note *nt = &notes[i];
-        uint32_t base = track_colours[nt->track >= 0 && nt->track < DEMO_ROLL_TRACKS ? nt->track : 0];
+        uint32_t base =
+            track_colours[nt->track >= 0 && nt->track < DEMO_ROLL_TRACKS ? nt->track : 0];
         float v = (float)(nt->velocity < 1 ? 1 : nt->velocity > 127 ? 127 : nt->velocity) / 127.0f;
         uint32_t body = mix(C_BG, base, 0.35f + 0.65f * v);
         uint32_t edge = mix(0x000000u, base, 0.45f);
@@ -368,11 +383,19 @@ static int write_png(FILE *f, const unsigned char *rgb, int w, int h)
         }
         if (compress2(z, &zlen, raw, (uLong)raw_len, 9) == Z_OK) {
             static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
-            unsigned char ihdr[13] = {(unsigned char)(w >> 24), (unsigned char)(w >> 16),
-                                      (unsigned char)(w >> 8),  (unsigned char)w,
-                                      (unsigned char)(h >> 24), (unsigned char)(h >> 16),
-                                      (unsigned char)(h >> 8),  (unsigned char)h,
-                                      8, 2, 0, 0, 0}; /* 8-bit RGB, no interlace */
+            unsigned char ihdr[13] = {(unsigned char)(w >> 24),
+                                      (unsigned char)(w >> 16),
+                                      (unsigned char)(w >> 8),
+                                      (unsigned char)w,
+                                      (unsigned char)(h >> 24),
+                                      (unsigned char)(h >> 16),
+                                      (unsigned char)(h >> 8),
+                                      (unsigned char)h,
+                                      8,
+                                      2,
+                                      0,
+                                      0,
+                                      0}; /* 8-bit RGB, no interlace */
             rc = fwrite(sig, 1, 8, f) == 8 && put_chunk(f, "IHDR", ihdr, 13) == 0 &&
                          put_chunk(f, "IDAT", z, zlen) == 0 && put_chunk(f, "IEND", NULL, 0) == 0
                      ? 0

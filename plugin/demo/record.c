@@ -14,7 +14,8 @@ void demo_record_init(demo_record *r, double sample_rate, double bpm, int ppq)
     r->ppq = ppq;
     for (int s = 0; s < DEMO_RECORD_SOURCES; s++)
         for (int c = 0; c < 16; c++)
-            for (int p = 0; p < 128; p++) r->open_on[s][c][p] = -1;
+            for (int p = 0; p < 128; p++)
+                r->open_on[s][c][p] = -1;
 }
 
 int64_t demo_record_ticks(const demo_record *r, uint64_t frame)

@@ -13,6 +13,7 @@
  * Exit status: 0 done, 1 a runtime problem (missing preset, unusable device,
  * failed write), 2 bad arguments. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <portmidi.h>
 #include <signal.h>
@@ -42,8 +43,9 @@
 
 static const char *const mode_names[RNN_MODE_COUNT] = {"continue", "call", "accompany"};
 static const char *const scale_names[RNN_SCALE_COUNT] = {
-    "off",    "major",    "minor",      "harmonic-minor",   "dorian",           "phrygian",
-    "lydian", "mixolydian", "major-pentatonic", "minor-pentatonic", "blues"};
+    "off",      "major",  "minor",      "harmonic-minor",   "dorian",
+    "phrygian", "lydian", "mixolydian", "major-pentatonic", "minor-pentatonic",
+    "blues"};
 static const char *const key_names[12] = {"C",  "C#", "D",  "D#", "E",  "F",
                                           "F#", "G",  "G#", "A",  "A#", "B"};
 
@@ -127,11 +129,12 @@ static void usage(FILE *f)
         "\n"
         "Other:\n"
         "      --no-ui                no key controls or scrolling notes\n"
+        "      --ui                   keys and scrolling notes even when not on a terminal\n"
         "  -q, --quiet                print only paths and errors\n"
         "  -h, --help                 this text\n"
         "\n"
         "Keys while playing: m mode, t/T temperature -/+, -/+ tempo, k/K key down/up,\n"
-        "s scale, d/D density -/+, r re-seed, h help, q quit.\n",
+        "s scale, d/D density -/+, r re-seed, h help, q quit (arrows: temperature, tempo).\n",
         f);
 }
 
@@ -141,6 +144,12 @@ static int bad_arg(const char *fmt, const char *a, const char *b)
     fprintf(stderr, fmt, a, b);
     fputs("\nTry 'rnnmidi-demo --help'.\n", stderr);
     return 2;
+}
+
+static int has_ext(const char *path, const char *ext)
+{
+    size_t a = strlen(path), b = strlen(ext);
+    return a > b && strcasecmp(path + a - b, ext) == 0;
 }
 
 static int parse_double(const char *s, double *out)
@@ -176,7 +185,8 @@ static int parse_key(const char *s)
                                           "Gb", "G",  "Ab", "A",  "Bb", "B"};
     char buf[4] = {0};
     if (strlen(s) > 2) return -1;
-    for (int i = 0; s[i]; i++) buf[i] = i == 0 ? (char)(s[i] & ~0x20) : s[i];
+    for (int i = 0; s[i]; i++)
+        buf[i] = i == 0 ? (char)(s[i] & ~0x20) : s[i];
     int k = find_name(key_names, 12, buf);
     return k >= 0 ? k : find_name(flats, 12, buf);
 }
@@ -221,12 +231,12 @@ static int parse_args(options *o, int argc, char **argv)
             snprintf(name, sizeof name, "%s", a);
         }
 #define IS(s, l) (strcmp(name, s) == 0 || strcmp(name, l) == 0)
-#define VALUE()                                                                  \
-    do {                                                                         \
-        if (!val) {                                                              \
-            if (i + 1 >= argc) return bad_arg("%s needs a value%s", name, "");   \
-            val = argv[++i];                                                     \
-        }                                                                        \
+#define VALUE()                                                                                    \
+    do {                                                                                           \
+        if (!val) {                                                                                \
+            if (i + 1 >= argc) return bad_arg("%s needs a value%s", name, "");                     \
+            val = argv[++i];                                                                       \
+        }                                                                                          \
     } while (0)
         long n;
         double x;
@@ -244,15 +254,22 @@ static int parse_args(options *o, int argc, char **argv)
             o->primer = val;
         } else if (IS("--midi-in", "--midi-in")) {
             VALUE();
-            if (strcmp(val, "default") == 0) o->midi_in = -2;
+            if (strcmp(val, "default") == 0)
+                o->midi_in = -2;
             else if (parse_int(val, &n) || n < 0 || n > 1000)
-                return bad_arg("--midi-in: '%s' is not a device number (see --list-devices)%s", val, "");
-            else o->midi_in = (int)n;
+                return bad_arg("--midi-in: '%s' is not a device number (see --list-devices)%s", val,
+                               "");
+            else
+                o->midi_in = (int)n;
         } else if (IS("--input", "--input")) {
             VALUE();
-            if (strcmp(val, "audio") == 0) o->input_audio = 1;
-            else if (strcmp(val, "none") == 0) o->input_audio = 0;
-            else return bad_arg("--input: '%s' (use 'audio'; MIDI is --midi-in, a file %s)", val, "--input-file");
+            if (strcmp(val, "audio") == 0)
+                o->input_audio = 1;
+            else if (strcmp(val, "none") == 0)
+                o->input_audio = 0;
+            else
+                return bad_arg("--input: '%s' (use 'audio'; MIDI is --midi-in, a file %s)", val,
+                               "--input-file");
         } else if (IS("--input-device", "--input-device")) {
             VALUE();
             if (parse_int(val, &n) || n < 0 || n > 100000)
@@ -267,7 +284,8 @@ static int parse_args(options *o, int argc, char **argv)
         } else if (IS("-d", "--device")) {
             VALUE();
             if (parse_int(val, &n) || n < 0 || n > 100000)
-                return bad_arg("--device: '%s' is not a device number (see --list-devices)%s", val, "");
+                return bad_arg("--device: '%s' is not a device number (see --list-devices)%s", val,
+                               "");
             o->device = (int)n;
         } else if (IS("-r", "--sample-rate")) {
             VALUE();
@@ -281,6 +299,8 @@ static int parse_args(options *o, int argc, char **argv)
             o->buffer = (unsigned)n;
         } else if (IS("-o", "--render")) {
             VALUE();
+            if (!has_ext(val, ".wav") && !has_ext(val, ".flac"))
+                return bad_arg("--render: '%s' (name a .wav or .flac file)%s", val, "");
             o->render = val;
         } else if (IS("-s", "--seconds")) {
             VALUE();
@@ -293,6 +313,8 @@ static int parse_args(options *o, int argc, char **argv)
             o->midi_out = val;
         } else if (IS("--roll", "--roll")) {
             VALUE();
+            if (!has_ext(val, ".png") && !has_ext(val, ".svg"))
+                return bad_arg("--roll: '%s' (name a .png or .svg file)%s", val, "");
             o->roll = val;
         } else if (IS("--out-dir", "--out-dir")) {
             VALUE();
@@ -346,10 +368,14 @@ static int parse_args(options *o, int argc, char **argv)
                 if (strlen(pn) == (size_t)(e2 - val) && strncmp(pn, val, (size_t)(e2 - val)) == 0)
                     found = id;
             }
-            if (found < 0) return bad_arg("--set: '%s' is not NAME=VALUE with an engine setting's name%s", val, "");
+            if (found < 0)
+                return bad_arg("--set: '%s' is not NAME=VALUE with an engine setting's name%s", val,
+                               "");
             if ((rc = set_param(o, (rnn_engine_param)found, "--set", e2 + 1))) return rc;
         } else if (IS("--no-ui", "--no-ui")) {
             o->ui = 0;
+        } else if (IS("--ui", "--ui")) {
+            o->ui = 1;
         } else if (IS("-q", "--quiet")) {
             o->quiet = 1;
         } else if (a[0] == '-') {
@@ -444,8 +470,8 @@ static demo_event *load_primer(const char *path, double rate, size_t *n_out, dou
         uint64_t on = (uint64_t)llround(tick_seconds(&mf, nt->on) * rate);
         uint64_t off = (uint64_t)llround(tick_seconds(&mf, nt->off) * rate);
         if (off <= on) off = on + 1;
-        ev[k++] = (demo_event){on, 0, 3, {(uint8_t)(0x90 | nt->channel), (uint8_t)nt->pitch,
-                                          (uint8_t)nt->velocity}};
+        ev[k++] = (demo_event){
+            on, 0, 3, {(uint8_t)(0x90 | nt->channel), (uint8_t)nt->pitch, (uint8_t)nt->velocity}};
         ev[k++] = (demo_event){off, 0, 3, {(uint8_t)(0x80 | nt->channel), (uint8_t)nt->pitch, 64}};
     }
     qsort(ev, k, sizeof *ev, event_cmp);
@@ -485,7 +511,8 @@ static float *load_input_file(const char *path, double rate, size_t *frames)
     sf_close(sf);
     for (sf_count_t i = 0; i < got; i++) {
         float m = 0;
-        for (int c = 0; c < info.channels; c++) m += raw[i * info.channels + c];
+        for (int c = 0; c < info.channels; c++)
+            m += raw[i * info.channels + c];
         raw[i] = m / (float)info.channels;
     }
     double step = (double)info.samplerate / rate;
@@ -514,7 +541,13 @@ static void term_restore(void)
 
 static int term_raw(void)
 {
-    if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_tio)) return -1;
+    if (!isatty(STDIN_FILENO)) {
+        /* keys from a pipe or file: never wait for them */
+        int fl = fcntl(STDIN_FILENO, F_GETFL);
+        if (fl >= 0) fcntl(STDIN_FILENO, F_SETFL, fl | O_NONBLOCK);
+        return -1;
+    }
+    if (tcgetattr(STDIN_FILENO, &saved_tio)) return -1;
     struct termios t = saved_tio;
     t.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
     t.c_cc[VMIN] = 0;
@@ -541,9 +574,9 @@ typedef struct {
 
 static void print_status(const controls *c)
 {
-    printf("  [mode %s] [temperature %.2f] [tempo %.0f] [key %s %s] [density %.2f] [seed %u]\n",
+    printf("  [mode %s] [temperature %.2f] [tempo %.0f] [key %s %s%s] [density %.2f] [seed %u]\n",
            mode_names[c->mode], c->temperature, c->tempo, key_names[c->key],
-           scale_names[c->scale], c->density, (unsigned)c->seed);
+           c->scale ? "" : "scale ", scale_names[c->scale], c->density, (unsigned)c->seed);
     fflush(stdout);
 }
 
@@ -554,26 +587,59 @@ static void print_keys(void)
     fflush(stdout);
 }
 
-static float clampf(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }
+static float clampf(float v, float lo, float hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
 
 /* Apply one key; returns 1 when a setting changed, -1 to quit. */
 static int handle_key(int ch, controls *c, demo_session *s)
 {
+    if (ch == 27) {
+        /* arrows arrive as ESC [ A..D; a lone ESC quits */
+        int b = term_key();
+        if (b < 0) return -1;
+        int c3 = b == '[' || b == 'O' ? term_key() : -1;
+        switch (c3) {
+        case 'A':
+            ch = 'T';
+            break;
+        case 'B':
+            ch = 't';
+            break;
+        case 'C':
+            ch = '+';
+            break;
+        case 'D':
+            ch = '-';
+            break;
+        default:
+            return 0;
+        }
+    }
     switch (ch) {
-    case 'q': case 'Q': case 27: case 3: return -1;
+    case 'q':
+    case 'Q':
+    case 3:
+        return -1;
     case 'm':
         c->mode = (c->mode + 1) % RNN_MODE_COUNT;
         demo_session_set_param(s, -1, RNN_PARAM_MODE, (float)c->mode);
         return 1;
-    case 't': case 'T':
+    case 't':
+    case 'T':
         c->temperature = clampf(c->temperature + (ch == 'T' ? 0.1f : -0.1f), 0.0f, 2.0f);
         demo_session_set_param(s, -1, RNN_PARAM_TEMPERATURE, c->temperature);
         return 1;
-    case '-': case '_': case '+': case '=':
+    case '-':
+    case '_':
+    case '+':
+    case '=':
         c->tempo = clampf(c->tempo + (ch == '-' || ch == '_' ? -5.0f : 5.0f), 20.0f, 300.0f);
         demo_session_set_param(s, -1, RNN_PARAM_TEMPO, c->tempo);
         return 1;
-    case 'k': case 'K':
+    case 'k':
+    case 'K':
         c->key = (c->key + (ch == 'K' ? 1 : 11)) % 12;
         demo_session_set_param(s, -1, RNN_PARAM_KEY, (float)c->key);
         return 1;
@@ -581,7 +647,8 @@ static int handle_key(int ch, controls *c, demo_session *s)
         c->scale = (c->scale + 1) % RNN_SCALE_COUNT;
         demo_session_set_param(s, -1, RNN_PARAM_SCALE, (float)c->scale);
         return 1;
-    case 'd': case 'D':
+    case 'd':
+    case 'D':
         c->density = clampf(c->density + (ch == 'D' ? 0.1f : -0.1f), 0.0f, 1.0f);
         demo_session_set_param(s, -1, RNN_PARAM_DENSITY, c->density);
         return 1;
@@ -590,8 +657,12 @@ static int handle_key(int ch, controls *c, demo_session *s)
         if (!c->seed) c->seed = 1;
         demo_session_reseed(s, c->seed);
         return 1;
-    case 'h': case '?': print_keys(); return 0;
-    default: return 0;
+    case 'h':
+    case '?':
+        print_keys();
+        return 0;
+    default:
+        return 0;
     }
 }
 
@@ -609,7 +680,7 @@ typedef struct {
 } view;
 
 static const char *const source_colors[DEMO_MAX_PARTS + 1] = {"\033[36m", "\033[33m", "\033[32m",
-                                                               "\033[35m"};
+                                                              "\033[35m"};
 static const char drum_letters[RNN_DRUM_CLASSES + 1] = "KSholtmCR";
 
 static void view_add(view *v, const demo_event *ev)
@@ -657,10 +728,15 @@ static void view_line(view *v, const controls *c, double sample_rate, uint64_t u
         n += (size_t)snprintf(line + n, sizeof line - n, "%s%4llu.%llu.%llu%s ",
                               v->color && !bar_start ? "\033[2m" : "",
                               (unsigned long long)(s / 16 + 1), (unsigned long long)(s / 4 % 4 + 1),
-                              (unsigned long long)(s % 4 + 1), v->color && !bar_start ? "\033[0m" : "");
+                              (unsigned long long)(s % 4 + 1),
+                              v->color && !bar_start ? "\033[0m" : "");
         for (int p = lo; p <= hi && n < sizeof line - 32; p++) {
             int src = onset[p] ? onset[p] : v->held[p];
-            char chr = onset[p] ? '#' : v->held[p] ? '|' : p % 12 == 0 ? ':' : beat_start ? '.' : ' ';
+            char chr = onset[p]      ? '#'
+                       : v->held[p]  ? '|'
+                       : p % 12 == 0 ? ':'
+                       : beat_start  ? '.'
+                                     : ' ';
             if (src && v->color)
                 n += (size_t)snprintf(line + n, sizeof line - n, "%s%s%c\033[0m",
                                       source_colors[(src - 1) % (DEMO_MAX_PARTS + 1)],
@@ -723,8 +799,7 @@ static PortMidiStream *open_midi_in(int id)
     if (id == -2) id = Pm_CountDevices() > 0 ? Pm_GetDefaultInputDeviceID() : -1;
     const PmDeviceInfo *d = id >= 0 ? Pm_GetDeviceInfo(id) : NULL;
     if (!d || !d->input) {
-        fprintf(stderr,
-                "rnnmidi-demo: --midi-in: no MIDI input %s (see --list-devices)\n",
+        fprintf(stderr, "rnnmidi-demo: --midi-in: no MIDI input %s (see --list-devices)\n",
                 id < 0 ? "found" : "by that number");
         return NULL;
     }
@@ -748,7 +823,8 @@ static void poll_midi_in(PortMidiStream *st, demo_session *s)
                               (uint8_t)Pm_MessageData1(buf[i].message),
                               (uint8_t)Pm_MessageData2(buf[i].message)};
             int status = msg[0] & 0xF0;
-            if (status == 0x80 || status == 0x90 || status == 0xB0) demo_session_push_midi(s, msg, 3);
+            if (status == 0x80 || status == 0x90 || status == 0xB0)
+                demo_session_push_midi(s, msg, 3);
         }
     }
 }
@@ -783,10 +859,12 @@ static int write_outputs(const options *o, const out_paths *paths, demo_record *
         char title[256];
         size_t t = (size_t)snprintf(title, sizeof title, "rnnmidi demo");
         for (int k = 0; k < n_parts && t < sizeof title; k++)
-            t += (size_t)snprintf(title + t, sizeof title - t, "%s%s", k ? " + " : ": ", part_names[k]);
+            t += (size_t)snprintf(title + t, sizeof title - t, "%s%s", k ? " + " : ": ",
+                                  part_names[k]);
         info.title = title;
         info.track_names[1] = "player";
-        for (int k = 0; k < n_parts && k + 2 < DEMO_ROLL_TRACKS; k++) info.track_names[k + 2] = part_names[k];
+        for (int k = 0; k < n_parts && k + 2 < DEMO_ROLL_TRACKS; k++)
+            info.track_names[k + 2] = part_names[k];
         (void)seconds;
         if (demo_pianoroll_write(paths->roll, rec->notes, rec->n, &info, err, sizeof err)) {
             fprintf(stderr, "rnnmidi-demo: %s\n", err);
@@ -825,9 +903,8 @@ int main(int argc, char **argv)
         for (int i = 0; i < n; i++) {
             const PaDeviceInfo *d = Pa_GetDeviceInfo(i);
             printf("  %2d  %-40s %s  out %d  in %d  %.0f Hz%s%s\n", i, d->name,
-                   Pa_GetHostApiInfo(d->hostApi)->name, d->maxOutputChannels,
-                   d->maxInputChannels, d->defaultSampleRate,
-                   i == Pa_GetDefaultOutputDevice() ? "  [default out]" : "",
+                   Pa_GetHostApiInfo(d->hostApi)->name, d->maxOutputChannels, d->maxInputChannels,
+                   d->defaultSampleRate, i == Pa_GetDefaultOutputDevice() ? "  [default out]" : "",
                    i == Pa_GetDefaultInputDevice() ? "  [default in]" : "");
         }
         if (n <= 0) puts("  none (rnnmidi-demo will render to a file instead)");
@@ -849,15 +926,17 @@ int main(int argc, char **argv)
         if (file_exists(o.models[k])) continue;
         fprintf(stderr, "rnnmidi-demo: %s: no such preset file.\n", o.models[k]);
         if (defaults)
-            fprintf(stderr,
-                    "  The default presets (%s, %s) are made with the project's trainer\n"
-                    "  (build/rnnmidi-train) and are not there yet; train one, or pass your own\n"
-                    "  with --model FILE.rnnw (twice for melody + drums).\n",
-                    DEFAULT_MELODY, DEFAULT_DRUMS);
+            fprintf(
+                stderr,
+                "  The default presets %s and %s are made\n"
+                "  with the project's trainer (build/rnnmidi-train) and are not there yet.\n"
+                "  Train them, or pass your own: --model FILE.rnnw (twice for melody + drums).\n",
+                DEFAULT_MELODY, DEFAULT_DRUMS);
         return 1;
     }
     if (o.input_audio && (o.render || o.input_file)) {
-        fprintf(stderr, "rnnmidi-demo: --input audio needs a live device; offline, use --input-file\n");
+        fprintf(stderr,
+                "rnnmidi-demo: --input audio needs a live device; offline, use --input-file\n");
         return 2;
     }
     if (o.render && (o.midi_in != -1)) {
@@ -957,7 +1036,8 @@ int main(int argc, char **argv)
     }
 
     /* the session */
-    uint32_t seed = o.seed ? (uint32_t)o.seed : (uint32_t)(((unsigned)time(NULL) * 2654435761u) & 0xFFFFFFu);
+    uint32_t seed =
+        o.seed ? (uint32_t)o.seed : (uint32_t)(((unsigned)time(NULL) * 2654435761u) & 0xFFFFFFu);
     if (!seed) seed = 1;
     cfg.sample_rate = rate;
     cfg.max_block = o.buffer;
@@ -968,7 +1048,8 @@ int main(int argc, char **argv)
         cfg.models[k] = rnn_engine_model_prepare(o.models[k], err, sizeof err);
         if (!cfg.models[k]) {
             fprintf(stderr, "rnnmidi-demo: %s\n", err);
-            for (int j = 0; j < k; j++) rnn_engine_model_free(cfg.models[j]);
+            for (int j = 0; j < k; j++)
+                rnn_engine_model_free(cfg.models[j]);
             free(primer);
             free(input);
             if (pa_up) demo_audio_terminate();
@@ -1037,12 +1118,14 @@ int main(int argc, char **argv)
         else if (!o.quiet)
             printf("Rendering %.0f s offline (seed %u).\n", o.seconds, (unsigned)seed);
         if (pa_up) demo_audio_terminate(), pa_up = 0;
+        /* Ctrl-C stops the render early and still writes what was played */
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
         SF_INFO info;
         memset(&info, 0, sizeof info);
         info.samplerate = (int)rate;
         info.channels = 2;
-        size_t plen = strlen(wav_path);
-        int flac = plen >= 5 && strcasecmp(wav_path + plen - 5, ".flac") == 0;
+        int flac = has_ext(wav_path, ".flac");
         info.format = flac ? SF_FORMAT_FLAC | SF_FORMAT_PCM_24 : SF_FORMAT_WAV | SF_FORMAT_PCM_24;
         SNDFILE *sf = sf_open(wav_path, SFM_WRITE, &info);
         if (!sf) {
@@ -1075,7 +1158,8 @@ int main(int argc, char **argv)
             }
             size_t nd;
             while ((nd = demo_session_drain(s, drained, 4096)) > 0)
-                for (size_t i = 0; i < nd; i++) demo_record_event(&rec, &drained[i]);
+                for (size_t i = 0; i < nd; i++)
+                    demo_record_event(&rec, &drained[i]);
             done += n;
         }
         free(buf);
@@ -1107,8 +1191,10 @@ int main(int argc, char **argv)
                        a.device_name, a.sample_rate, o.buffer, a.latency * 1000.0,
                        a.input_name ? ", listening to " : "", a.input_name ? a.input_name : "",
                        (unsigned)seed);
-                if (o.seconds > 0) printf("%.0f seconds", o.seconds);
-                else printf("Until q or Ctrl-C");
+                if (o.seconds > 0)
+                    printf("%.0f seconds", o.seconds);
+                else
+                    printf("Until q or Ctrl-C");
                 puts(ui ? "; keys change the music:" : ".");
             }
             view *v = calloc(1, sizeof *v);
@@ -1129,8 +1215,10 @@ int main(int argc, char **argv)
                 int ch;
                 while (ui && (ch = term_key()) >= 0) {
                     int r = handle_key(ch, &c, s);
-                    if (r < 0) quit_flag = 1;
-                    else if (r > 0) print_status(&c);
+                    if (r < 0)
+                        quit_flag = 1;
+                    else if (r > 0)
+                        print_status(&c);
                 }
                 poll_midi_in(midi, s);
                 size_t nd;
@@ -1149,10 +1237,16 @@ int main(int argc, char **argv)
             }
             demo_audio_close(&a);
             term_restore();
-            free(v);
             size_t nd;
             while ((nd = demo_session_drain(s, drained, 4096)) > 0)
-                for (size_t i = 0; i < nd; i++) demo_record_event(&rec, &drained[i]);
+                for (size_t i = 0; i < nd; i++) {
+                    demo_record_event(&rec, &drained[i]);
+                    if (ui && v) view_add(v, &drained[i]);
+                }
+            /* the steps still on their way to the speaker when it stopped */
+            uint64_t end_pos = demo_session_position(s);
+            if (ui && v && end_pos > 0) view_line(v, &c, a.sample_rate, end_pos - 1);
+            free(v);
             if (!o.quiet && atomic_load(&st.xruns))
                 printf("%llu buffer under/overruns: try a larger --buffer-size\n",
                        (unsigned long long)atomic_load(&st.xruns));
@@ -1166,8 +1260,8 @@ int main(int argc, char **argv)
     uint64_t end = demo_session_position(s);
     demo_record_finish(&rec, end);
     if (!o.quiet) {
-        printf("played      %.1f s, %zu note%s from the player", (double)end / rate,
-               rec.counts[0], rec.counts[0] == 1 ? "" : "s");
+        printf("played      %.1f s, %zu note%s from the player", (double)end / rate, rec.counts[0],
+               rec.counts[0] == 1 ? "" : "s");
         for (int k = 0; k < o.n_models; k++)
             printf(", %zu from %s", rec.counts[k + 1], part_names[k]);
         puts("");
@@ -1181,7 +1275,8 @@ int main(int argc, char **argv)
     if (demo_session_lost_events(s))
         fprintf(stderr, "rnnmidi-demo: %llu played events were lost for the MIDI file\n",
                 (unsigned long long)demo_session_lost_events(s));
-    if (!status) status = write_outputs(&o, &paths, &rec, part_names, o.n_models, (double)end / rate);
+    if (!status)
+        status = write_outputs(&o, &paths, &rec, part_names, o.n_models, (double)end / rate);
     demo_record_free(&rec);
     demo_session_free(s);
     free(input);

@@ -13,6 +13,7 @@
 
 #define TWO_PI 6.28318530717958647692f
 #define ECHO_SECONDS 0.5
+#define MASTER_GAIN 0.7f /* about 3 dB of headroom before the limiter */
 
 typedef enum { ENV_OFF = 0, ENV_ATTACK, ENV_DECAY, ENV_RELEASE } env_stage;
 
@@ -37,7 +38,7 @@ typedef struct {
     int channel, pitch;
     demo_timbre timbre;
     uint32_t age;
-    float gain;     /* from velocity */
+    float gain; /* from velocity */
     float pan_l, pan_r;
     float freq, dt; /* Hz, cycles per sample */
     float ph1, ph2, ph_mod;
@@ -92,7 +93,8 @@ struct demo_synth {
     float *echo_l, *echo_r;
     size_t echo_len, echo_pos, echo_delay;
     float echo_damp_l, echo_damp_r;
-    /* limiter */
+    /* DC blocker (one-pole high-pass) and limiter on the master */
+    float dc_x[2], dc_y[2], dc_r;
     float lim_gain, lim_release;
 };
 
@@ -206,7 +208,8 @@ demo_synth *demo_synth_create(double sample_rate, uint64_t seed)
     s->sr = (float)sample_rate;
     s->rng = (uint32_t)(seed ^ (seed >> 32)) * 2654435761u + 0x9e3779b9u;
     if (s->rng == 0) s->rng = 1;
-    for (int c = 0; c < 16; c++) s->timbre[c] = DEMO_TIMBRE_LEAD;
+    for (int c = 0; c < 16; c++)
+        s->timbre[c] = DEMO_TIMBRE_LEAD;
     s->timbre[9] = DEMO_TIMBRE_DRUMS;
     s->echo_len = (size_t)(sample_rate * ECHO_SECONDS) + 1;
     s->echo_delay = (size_t)(sample_rate * 0.375); /* a dotted eighth at 120 BPM */
@@ -216,6 +219,7 @@ demo_synth *demo_synth_create(double sample_rate, uint64_t seed)
         demo_synth_free(s);
         return NULL;
     }
+    s->dc_r = 1.0f - 2.0f * 3.14159265f * 8.0f / s->sr; /* 8 Hz */
     s->lim_gain = 1.0f;
     s->lim_release = coef_for(0.15f, s->sr);
     return s;
@@ -242,8 +246,7 @@ static void voice_on(demo_synth *s, int channel, int pitch, int velocity)
     voice *v = NULL;
     /* the same note again retriggers its voice */
     for (int i = 0; i < DEMO_SYNTH_VOICES && !v; i++)
-        if (s->voices[i].active && s->voices[i].channel == channel &&
-            s->voices[i].pitch == pitch)
+        if (s->voices[i].active && s->voices[i].channel == channel && s->voices[i].pitch == pitch)
             v = &s->voices[i];
     for (int i = 0; i < DEMO_SYNTH_VOICES && !v; i++)
         if (!s->voices[i].active) v = &s->voices[i];
@@ -347,17 +350,40 @@ static void voice_render(demo_synth *s, voice *v, float *l, float *r, float *sen
 static drum_kind drum_kind_of(int pitch)
 {
     switch (pitch) {
-    case 35: case 36: return DRUM_KICK;
-    case 38: case 40: return DRUM_SNARE;
-    case 37: return DRUM_RIM;
-    case 39: return DRUM_CLAP;
-    case 42: return DRUM_HAT_CLOSED;
-    case 44: return DRUM_HAT_PEDAL;
-    case 46: return DRUM_HAT_OPEN;
-    case 41: case 43: case 45: case 47: case 48: case 50: return DRUM_TOM;
-    case 49: case 52: case 55: case 57: return DRUM_CRASH;
-    case 51: case 53: case 59: return DRUM_RIDE;
-    default: return DRUM_PERC;
+    case 35:
+    case 36:
+        return DRUM_KICK;
+    case 38:
+    case 40:
+        return DRUM_SNARE;
+    case 37:
+        return DRUM_RIM;
+    case 39:
+        return DRUM_CLAP;
+    case 42:
+        return DRUM_HAT_CLOSED;
+    case 44:
+        return DRUM_HAT_PEDAL;
+    case 46:
+        return DRUM_HAT_OPEN;
+    case 41:
+    case 43:
+    case 45:
+    case 47:
+    case 48:
+    case 50:
+        return DRUM_TOM;
+    case 49:
+    case 52:
+    case 55:
+    case 57:
+        return DRUM_CRASH;
+    case 51:
+    case 53:
+    case 59:
+        return DRUM_RIDE;
+    default:
+        return DRUM_PERC;
     }
 }
 
@@ -470,7 +496,8 @@ static void drum_on(demo_synth *s, int pitch, int velocity)
     d->tone_env = d->tone_level > 0.0f ? 1.0f : 0.0f;
     d->noise_env = d->noise_level > 0.0f ? 1.0f : 0.0f;
     d->metal_env = d->metal_level > 0.0f ? 1.0f : 0.0f;
-    for (int k = 0; k < 6; k++) d->metal_ph[k] = 0.13f * (float)k;
+    for (int k = 0; k < 6; k++)
+        d->metal_ph[k] = 0.13f * (float)k;
     pan_gains(pan, &d->pan_l, &d->pan_r);
 }
 
@@ -603,8 +630,12 @@ void demo_synth_render_mix(demo_synth *s, float *out, size_t frames, const float
             s->echo_l[s->echo_pos] = send[i] * 0.5f + s->echo_damp_r * 0.42f;
             s->echo_r[s->echo_pos] = s->echo_damp_l * 0.42f;
             s->echo_pos = (s->echo_pos + 1) % s->echo_len;
-            float xl = l[i] + 0.5f * dl;
-            float xr = r[i] + 0.5f * dr;
+            float xl = MASTER_GAIN * (l[i] + 0.5f * dl);
+            float xr = MASTER_GAIN * (r[i] + 0.5f * dr);
+            float yl = xl - s->dc_x[0] + s->dc_r * s->dc_y[0];
+            float yr = xr - s->dc_x[1] + s->dc_r * s->dc_y[1];
+            s->dc_x[0] = xl, s->dc_x[1] = xr, s->dc_y[0] = yl, s->dc_y[1] = yr;
+            xl = yl, xr = yr;
             /* limiter: instant attack, smooth release, so |y| <= ceiling always */
             float peak = fabsf(xl) > fabsf(xr) ? fabsf(xl) : fabsf(xr);
             float g = 1.0f - (1.0f - s->lim_gain) * s->lim_release;
@@ -620,7 +651,9 @@ void demo_synth_render_mix(demo_synth *s, float *out, size_t frames, const float
 int demo_synth_active_voices(const demo_synth *s)
 {
     int n = 0;
-    for (int i = 0; i < DEMO_SYNTH_VOICES; i++) n += s->voices[i].active != 0;
-    for (int i = 0; i < DEMO_SYNTH_DRUM_VOICES; i++) n += s->drums[i].active != 0;
+    for (int i = 0; i < DEMO_SYNTH_VOICES; i++)
+        n += s->voices[i].active != 0;
+    for (int i = 0; i < DEMO_SYNTH_DRUM_VOICES; i++)
+        n += s->drums[i].active != 0;
     return n;
 }

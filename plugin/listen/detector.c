@@ -18,16 +18,22 @@
 #define HAVE_MXCSR 1
 #endif
 
-#define HIST 32             /* hops of history kept (> largest pitch window / hop + 9) */
-#define UNVOICED (-1.0f)    /* pitch of a hop without a confident pitch */
-#define SAMPLE_LIMIT 2.0f   /* input beyond this is clipped */
-#define DC_CUTOFF_HZ 20.0   /* the DC blocker's corner */
+#define HIST 32               /* hops of history kept (> largest pitch window / hop + 9) */
+#define UNVOICED (-1.0f)      /* pitch of a hop without a confident pitch */
+#define SAMPLE_LIMIT 2.0f     /* input beyond this is clipped */
+#define DC_CUTOFF_HZ 20.0     /* the DC blocker's corner */
 #define PITCH_WINDOW_PART 0.6 /* a pitch window counts once this much of it follows the onset */
+/* aubio's yin is O(window^2) and its FFT-based variants either allocate in
+ * FFTW's inverse transform on every hop (yinfast) or report a stale
+ * confidence (yinfft, aubio 0.4.9), so yin runs on the signal decimated by
+ * 2 after a 4th-order Butterworth lowpass at rate / 8: a quarter of the cost,
+ * the same window length in time, fundamentals up to rate / 8 untouched. */
+#define PITCH_DECIMATION 2
 
 typedef struct {
-    uint64_t end;  /* absolute frame just after the hop */
-    float midi;    /* fractional MIDI pitch, or UNVOICED */
-    float level;   /* dBFS RMS of the hop */
+    uint64_t end; /* absolute frame just after the hop */
+    float midi;   /* fractional MIDI pitch, or UNVOICED */
+    float level;  /* dBFS RMS of the hop */
 } hop_info;
 
 struct rnn_detector {
@@ -40,10 +46,13 @@ struct rnn_detector {
 
     /* aubio objects, created at create, used per hop */
     aubio_onset_t *onset;
-    aubio_pitch_t *pitch;
-    fvec_t *hopbuf;    /* (hop) the hop being filled */
-    fvec_t *onset_out; /* (1) */
-    fvec_t *pitch_out; /* (1) */
+    aubio_pitch_t *pitch;  /* runs at rate / PITCH_DECIMATION */
+    aubio_filter_t *aa[2]; /* anti-alias lowpass before decimation */
+    fvec_t *hopbuf;        /* (hop) the hop being filled */
+    fvec_t *lowpass;       /* (hop) the hop, lowpassed */
+    fvec_t *decimated;     /* (hop / PITCH_DECIMATION) */
+    fvec_t *onset_out;     /* (1) */
+    fvec_t *pitch_out;     /* (1) */
 
     /* thresholds and what they mean in hops */
     rnn_detector_params par;
@@ -61,8 +70,9 @@ struct rnn_detector {
     int hist_head, hist_n;
 
     /* segmenter */
-    int note;              /* sounding pitch, -1 none */
-    int pending;           /* an onset waits for a stable pitch */
+    int note;            /* sounding pitch, -1 none */
+    uint64_t note_since; /* when its note-on was emitted */
+    int pending;         /* an onset waits for a stable pitch */
     uint64_t pending_onset;
     int pending_hops;
     int unvoiced_hops;
@@ -77,8 +87,7 @@ struct rnn_detector {
 
 static void set_err(char *err, size_t errlen, const char *msg)
 {
-    if (err && errlen)
-        snprintf(err, errlen, "%s", msg);
+    if (err && errlen) snprintf(err, errlen, "%s", msg);
 }
 
 static float clampf(float x, float lo, float hi)
@@ -88,7 +97,10 @@ static float clampf(float x, float lo, float hi)
     return x > hi ? hi : x;
 }
 
-static int clampi(int x, int lo, int hi) { return x < lo ? lo : x > hi ? hi : x; }
+static int clampi(int x, int lo, int hi)
+{
+    return x < lo ? lo : x > hi ? hi : x;
+}
 
 static uint32_t pow2_at_least(double x)
 {
@@ -96,6 +108,14 @@ static uint32_t pow2_at_least(double x)
     while ((double)p < x)
         p <<= 1;
     return p;
+}
+
+void rnn_detected_to_midi(const rnn_detected_note_event *e, int channel, uint8_t msg[3])
+{
+    uint8_t ch = (uint8_t)clampi(channel, 0, 15);
+    msg[0] = (uint8_t)((e->on ? 0x90 : 0x80) | ch);
+    msg[1] = e->pitch & 0x7f;
+    msg[2] = e->on ? (uint8_t)clampi(e->velocity, 1, 127) : 0;
 }
 
 void rnn_detector_default_params(rnn_detector_params *p)
@@ -134,7 +154,10 @@ void rnn_detector_set_params(rnn_detector *d, const rnn_detector_params *p)
     aubio_pitch_set_silence(d->pitch, q.gate_db);
 }
 
-void rnn_detector_get_params(const rnn_detector *d, rnn_detector_params *p) { *p = d->par; }
+void rnn_detector_get_params(const rnn_detector *d, rnn_detector_params *p)
+{
+    *p = d->par;
+}
 
 rnn_detector *rnn_detector_create(double sample_rate, int max_block, char *err, size_t errlen)
 {
@@ -162,11 +185,24 @@ rnn_detector *rnn_detector_create(double sample_rate, int max_block, char *err, 
 
     uint_t rate = (uint_t)lround(sample_rate);
     d->onset = new_aubio_onset(RNN_DETECTOR_ONSET_METHOD, d->onset_win, d->hop, rate);
-    d->pitch = new_aubio_pitch(RNN_DETECTOR_PITCH_METHOD, d->pitch_win, d->hop, rate);
+    d->pitch = new_aubio_pitch(RNN_DETECTOR_PITCH_METHOD, d->pitch_win / PITCH_DECIMATION,
+                               d->hop / PITCH_DECIMATION, rate / PITCH_DECIMATION);
+    /* RBJ lowpass sections with the Q of a 4th-order Butterworth */
+    static const double q[2] = {0.5411961, 1.3065630};
+    double w0 = 2.0 * M_PI / 8.0, cw = cos(w0);
+    for (int i = 0; i < 2; i++) {
+        double alpha = sin(w0) / (2.0 * q[i]), a0 = 1.0 + alpha;
+        d->aa[i] =
+            new_aubio_filter_biquad((1.0 - cw) / 2.0 / a0, (1.0 - cw) / a0, (1.0 - cw) / 2.0 / a0,
+                                    -2.0 * cw / a0, (1.0 - alpha) / a0);
+    }
     d->hopbuf = new_fvec(d->hop);
+    d->lowpass = new_fvec(d->hop);
+    d->decimated = new_fvec(d->hop / PITCH_DECIMATION);
     d->onset_out = new_fvec(1);
     d->pitch_out = new_fvec(1);
-    if (!d->onset || !d->pitch || !d->hopbuf || !d->onset_out || !d->pitch_out) {
+    if (!d->onset || !d->pitch || !d->aa[0] || !d->aa[1] || !d->hopbuf || !d->lowpass ||
+        !d->decimated || !d->onset_out || !d->pitch_out) {
         set_err(err, errlen, "detector: could not create the aubio onset/pitch objects");
         rnn_detector_free(d);
         return NULL;
@@ -188,18 +224,16 @@ rnn_detector *rnn_detector_create(double sample_rate, int max_block, char *err, 
 
 void rnn_detector_free(rnn_detector *d)
 {
-    if (!d)
-        return;
-    if (d->onset)
-        del_aubio_onset(d->onset);
-    if (d->pitch)
-        del_aubio_pitch(d->pitch);
-    if (d->hopbuf)
-        del_fvec(d->hopbuf);
-    if (d->onset_out)
-        del_fvec(d->onset_out);
-    if (d->pitch_out)
-        del_fvec(d->pitch_out);
+    if (!d) return;
+    if (d->onset) del_aubio_onset(d->onset);
+    if (d->pitch) del_aubio_pitch(d->pitch);
+    for (int i = 0; i < 2; i++)
+        if (d->aa[i]) del_aubio_filter(d->aa[i]);
+    if (d->hopbuf) del_fvec(d->hopbuf);
+    if (d->lowpass) del_fvec(d->lowpass);
+    if (d->decimated) del_fvec(d->decimated);
+    if (d->onset_out) del_fvec(d->onset_out);
+    if (d->pitch_out) del_fvec(d->pitch_out);
     free(d);
 }
 
@@ -208,12 +242,15 @@ void rnn_detector_reset(rnn_detector *d)
     /* aubio keeps past input in its windows and peak picker; run zeros
      * through both until nothing of the old signal is left. */
     fvec_zeros(d->hopbuf);
+    fvec_zeros(d->decimated);
     uint32_t flush = (d->pitch_win > d->onset_win ? d->pitch_win : d->onset_win) / d->hop + 8;
     aubio_onset_reset(d->onset);
     for (uint32_t i = 0; i < flush; i++) {
         aubio_onset_do(d->onset, d->hopbuf, d->onset_out);
-        aubio_pitch_do(d->pitch, d->hopbuf, d->pitch_out);
+        aubio_pitch_do(d->pitch, d->decimated, d->pitch_out);
     }
+    aubio_filter_do_reset(d->aa[0]);
+    aubio_filter_do_reset(d->aa[1]);
     aubio_onset_reset(d->onset);
     d->aubio_frames = 0;
     d->fill = 0;
@@ -221,6 +258,7 @@ void rnn_detector_reset(rnn_detector *d)
     d->pos = 0;
     d->hist_head = d->hist_n = 0;
     d->note = -1;
+    d->note_since = 0;
     d->pending = 0;
     d->pending_onset = 0;
     d->pending_hops = 0;
@@ -240,8 +278,7 @@ static void hist_push(rnn_detector *d, uint64_t end, float midi, float level)
 {
     d->hist[d->hist_head] = (hop_info){end, midi, level};
     d->hist_head = (d->hist_head + 1) % HIST;
-    if (d->hist_n < HIST)
-        d->hist_n++;
+    if (d->hist_n < HIST) d->hist_n++;
 }
 
 /* The candidate note: the median of the voiced pitches among the last
@@ -254,14 +291,11 @@ static int candidate(const rnn_detector *d, uint64_t since, int hold)
     int n = 0, nv = 0;
     for (int k = 0; k < d->hist_n && n < d->par.median_hops; k++) {
         const hop_info *h = hist_back(d, k);
-        if (h->end < since)
-            break;
+        if (h->end < since) break;
         n++;
-        if (h->midi != UNVOICED)
-            v[nv++] = h->midi;
+        if (h->midi != UNVOICED) v[nv++] = h->midi;
     }
-    if (nv == 0 || 2 * nv <= n || n < hold)
-        return -1;
+    if (nv == 0 || 2 * nv <= n || n < hold) return -1;
     for (int i = 1; i < nv; i++) /* insertion sort, nv <= 9 */
         for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
             float t = v[j];
@@ -272,8 +306,7 @@ static int candidate(const rnn_detector *d, uint64_t since, int hold)
     int c = (int)lroundf(med);
     for (int k = 0; k < hold; k++) {
         const hop_info *h = hist_back(d, k);
-        if (h->midi == UNVOICED || fabsf(h->midi - (float)c) > 0.6f)
-            return -1;
+        if (h->midi == UNVOICED || fabsf(h->midi - (float)c) > 0.6f) return -1;
     }
     return c;
 }
@@ -284,35 +317,39 @@ static uint8_t velocity_since(const rnn_detector *d, uint64_t since)
     float peak = -200.0f;
     for (int k = 0; k < d->hist_n; k++) {
         const hop_info *h = hist_back(d, k);
-        if (h->end < since && k > 0)
-            break;
-        if (h->level > peak)
-            peak = h->level;
+        if (h->end < since && k > 0) break;
+        if (h->level > peak) peak = h->level;
     }
     float g = d->par.gate_db;
     float v = 127.0f * (peak - g) / (0.0f - g);
     return (uint8_t)clampi((int)lroundf(clampf(v, 1.0f, 127.0f)), 1, 127);
 }
 
-/* The largest level rise (dB) from a quiet hop to a later louder one among
- * the hops ending at or after from; *dip gets the end of that quiet hop. A
- * repeated note is re-articulated (its level dips and comes back); a steady
- * tone that merely trips the onset detector is not. */
-static float rise_since(const rnn_detector *d, uint64_t from, uint64_t *dip)
+/* The deepest level valley (dB) among the hops ending at or after from: a
+ * quiet hop with louder hops both before and after it, measured by the
+ * smaller of the fall into it and the rise out of it; *dip gets the end of
+ * that quiet hop. A repeated note is re-articulated (its level dips and
+ * comes back); a steady tone or a slow attack that merely trips the onset
+ * detector has no valley. */
+static float valley_since(const rnn_detector *d, uint64_t from, uint64_t *dip)
 {
-    float lo = 1e9f, best = 0.0f;
+    float peak = -1e9f, lo = 1e9f, lo_depth = 0.0f, best = 0.0f;
     uint64_t lo_end = from;
     for (int k = d->hist_n - 1; k >= 0; k--) { /* oldest first */
         const hop_info *h = hist_back(d, k);
-        if (h->end < from)
-            continue;
+        if (h->end < from) continue;
         if (h->level < lo) {
             lo = h->level;
             lo_end = h->end;
-        } else if (h->level - lo > best) {
-            best = h->level - lo;
-            *dip = lo_end;
+            lo_depth = peak - lo;
+        } else {
+            float v = fminf(lo_depth, h->level - lo);
+            if (v > best) {
+                best = v;
+                *dip = lo_end;
+            }
         }
+        if (h->level > peak) peak = h->level;
     }
     return best;
 }
@@ -326,8 +363,7 @@ typedef struct {
 
 static void emit_off(rnn_detector *d, sink *s, uint32_t frame, uint32_t age)
 {
-    if (d->note < 0)
-        return;
+    if (d->note < 0) return;
     if (s->n < s->max)
         s->out[s->n++] = (rnn_detected_note_event){frame, age, 0, (uint8_t)d->note, 0};
     else {
@@ -340,8 +376,7 @@ static void emit_off(rnn_detector *d, sink *s, uint32_t frame, uint32_t age)
 
 static void emit_on(rnn_detector *d, sink *s, uint32_t frame, uint64_t onset, int pitch)
 {
-    if (pitch < d->par.min_pitch || pitch > d->par.max_pitch)
-        return;
+    if (pitch < d->par.min_pitch || pitch > d->par.max_pitch) return;
     if (s->n >= s->max) {
         d->dropped++;
         return;
@@ -351,6 +386,7 @@ static void emit_on(rnn_detector *d, sink *s, uint32_t frame, uint64_t onset, in
     s->out[s->n++] =
         (rnn_detected_note_event){frame, age, 1, (uint8_t)pitch, velocity_since(d, onset)};
     d->note = pitch;
+    d->note_since = d->pos;
     d->unvoiced_hops = 0;
 }
 
@@ -365,7 +401,12 @@ static void run_hop(rnn_detector *d, sink *s, uint32_t frame)
     float level = (float)(10.0 * log10(ss / d->hop + 1e-20));
 
     aubio_onset_do(d->onset, d->hopbuf, d->onset_out);
-    aubio_pitch_do(d->pitch, d->hopbuf, d->pitch_out);
+    fvec_copy(d->hopbuf, d->lowpass);
+    aubio_filter_do(d->aa[0], d->lowpass);
+    aubio_filter_do(d->aa[1], d->lowpass);
+    for (uint32_t i = 0; i < d->decimated->length; i++)
+        d->decimated->data[i] = d->lowpass->data[PITCH_DECIMATION * i];
+    aubio_pitch_do(d->pitch, d->decimated, d->pitch_out);
     d->aubio_frames += d->hop;
     d->pos += d->hop;
     int onset = d->onset_out->data[0] > 0.0f;
@@ -382,8 +423,7 @@ static void run_hop(rnn_detector *d, sink *s, uint32_t frame)
         /* aubio's last onset, minus its delay, in its own 32-bit frame count */
         uint32_t age = d->aubio_frames - (uint32_t)aubio_onset_get_last(d->onset);
         uint32_t max_age = d->onset_delay + 2 * d->hop;
-        if (age > max_age)
-            age = age > 0x80000000u ? 0 : max_age;
+        if (age > max_age) age = age > 0x80000000u ? 0 : max_age;
         d->pending = 1;
         d->pending_onset = d->pos > age ? d->pos - age : 0;
         d->pending_hops = 0;
@@ -405,12 +445,16 @@ static void run_hop(rnn_detector *d, sink *s, uint32_t frame)
         if (c >= 0 && c == d->note) {
             /* the same pitch again: a new note only once the level has
              * dipped and risen again; until then the sounding note goes on */
-            uint64_t from = onset > 4u * d->hop ? onset - 4u * d->hop : 0;
-            if (rise_since(d, from, &dip) < d->par.retrigger_db) {
+            /* the valley must lie inside the sounding note, not be the
+             * one that began it (which precedes the note-on) */
+            uint64_t from = onset > 8u * d->hop ? onset - 8u * d->hop : 0;
+            if (from < d->note_since) from = d->note_since;
+            if (valley_since(d, from, &dip) < d->par.retrigger_db) {
                 c = -1;
             } else { /* judge the pitch on what follows the dip alone */
                 onset = dip;
-                c = candidate(d, dip + (uint64_t)(PITCH_WINDOW_PART * d->pitch_win), d->stable_hops);
+                c = candidate(d, dip + (uint64_t)(PITCH_WINDOW_PART * d->pitch_win),
+                              d->stable_hops);
             }
         }
         if (c >= 0) {
@@ -447,8 +491,7 @@ int rnn_detector_process(rnn_detector *d, const float *in, uint32_t frames,
                          rnn_detected_note_event *out, int max_out)
 {
     sink s = {out, 0, max_out > 0 && out ? max_out : 0};
-    if (frames == 0 || !in)
-        return 0;
+    if (frames == 0 || !in) return 0;
 #ifdef HAVE_MXCSR
     unsigned csr = _mm_getcsr();
     _mm_setcsr(csr | 0x8040); /* flush denormals to zero, treat them as zero */
@@ -488,10 +531,36 @@ int rnn_detector_max_events(const rnn_detector *d, uint32_t frames)
     return n > 0x7fffffff ? 0x7fffffff : (int)n;
 }
 
-int rnn_detector_current_pitch(const rnn_detector *d) { return d->note; }
-uint32_t rnn_detector_hop_size(const rnn_detector *d) { return d->hop; }
-uint32_t rnn_detector_onset_window(const rnn_detector *d) { return d->onset_win; }
-uint32_t rnn_detector_pitch_window(const rnn_detector *d) { return d->pitch_win; }
-double rnn_detector_sample_rate(const rnn_detector *d) { return d->rate; }
-uint64_t rnn_detector_nonfinite_samples(const rnn_detector *d) { return d->nonfinite; }
-uint64_t rnn_detector_dropped_events(const rnn_detector *d) { return d->dropped; }
+int rnn_detector_current_pitch(const rnn_detector *d)
+{
+    return d->note;
+}
+uint32_t rnn_detector_hop_size(const rnn_detector *d)
+{
+    return d->hop;
+}
+uint32_t rnn_detector_onset_window(const rnn_detector *d)
+{
+    return d->onset_win;
+}
+uint32_t rnn_detector_pitch_window(const rnn_detector *d)
+{
+    return d->pitch_win;
+}
+uint32_t rnn_detector_pitch_decimation(const rnn_detector *d)
+{
+    (void)d;
+    return PITCH_DECIMATION;
+}
+double rnn_detector_sample_rate(const rnn_detector *d)
+{
+    return d->rate;
+}
+uint64_t rnn_detector_nonfinite_samples(const rnn_detector *d)
+{
+    return d->nonfinite;
+}
+uint64_t rnn_detector_dropped_events(const rnn_detector *d)
+{
+    return d->dropped;
+}

@@ -3,7 +3,8 @@
  *
  * One module shared by the LV2 plugin's audio input, the demo's microphone and
  * `rnnmidi-data listen`. aubio does the signal analysis (a spectral-flux
- * onset detector and the yinfft pitch tracker, one call each per hop); on top
+ * onset detector, and the yin pitch tracker on the signal lowpassed and
+ * decimated by 2, one call each per hop); on top
  * of it a small segmenter turns hops into notes: an onset followed by a
  * stable, confident pitch (median of the hops after the onset) starts a note,
  * silence, a long unvoiced stretch, a new onset or a held change of pitch
@@ -28,7 +29,7 @@ typedef struct rnn_detector rnn_detector;
 
 /* The aubio methods used, named for the tests that check them one by one. */
 #define RNN_DETECTOR_ONSET_METHOD "specflux"
-#define RNN_DETECTOR_PITCH_METHOD "yinfast"
+#define RNN_DETECTOR_PITCH_METHOD "yin"
 
 #define RNN_DETECTOR_MIN_RATE 8000.0
 #define RNN_DETECTOR_MAX_RATE 192000.0
@@ -45,15 +46,20 @@ typedef struct {
 typedef struct {
     float onset_threshold; /* aubio peak-picking threshold, 0.01..2 */
     float gate_db;         /* level (dBFS RMS per hop) below which all is silence, -90..-10 */
-    float min_confidence;  /* yinfft confidence for a voiced hop, 0..1 */
+    float min_confidence;  /* yin confidence (1 - dip) for a voiced hop, 0..1 */
     float min_note_ms;     /* pitch must hold this long after an onset, 0..100 */
     float release_ms;      /* unvoiced time that ends a note, 5..500 */
-    float retrigger_db;    /* level dip-and-rise that makes an onset on the sounding
-                              pitch a new note rather than a flutter, 0..40 */
+    float retrigger_db;    /* level valley (fall and rise) that makes an onset on the
+                              sounding pitch a new note rather than a flutter, 0..40 */
     int median_hops;       /* median smoothing length, 1..9 (odd) */
     int min_pitch;         /* notes outside [min_pitch, max_pitch] are ignored */
     int max_pitch;
 } rnn_detector_params;
+
+/** The MIDI message of a detected event on channel 0..15 (note-on 0x9n
+ * with its velocity, note-off 0x8n with velocity 0), for hosts that feed
+ * detected notes to the engine as MIDI input. Any thread. */
+void rnn_detected_to_midi(const rnn_detected_note_event *e, int channel, uint8_t msg[3]);
 
 /** The default thresholds. Any thread. */
 void rnn_detector_default_params(rnn_detector_params *p);
@@ -96,10 +102,13 @@ int rnn_detector_max_events(const rnn_detector *d, uint32_t frames);
 /** The pitch of the note sounding now, -1 when none. Audio thread. */
 int rnn_detector_current_pitch(const rnn_detector *d);
 
-/** Hop, onset window and pitch window in frames, and the sample rate. Any thread. */
+/** Hop, onset window and pitch window in input frames, the factor by which
+ * the pitch tracker's input is decimated (after a lowpass at rate / 8), and
+ * the sample rate. Any thread. */
 uint32_t rnn_detector_hop_size(const rnn_detector *d);
 uint32_t rnn_detector_onset_window(const rnn_detector *d);
 uint32_t rnn_detector_pitch_window(const rnn_detector *d);
+uint32_t rnn_detector_pitch_decimation(const rnn_detector *d);
 double rnn_detector_sample_rate(const rnn_detector *d);
 
 /** Counters since create or the last reset: non-finite input samples

@@ -33,10 +33,10 @@
 #define N_CONTROLS (RNNMIDI_N_PORTS - RNNMIDI_FIRST_CONTROL)
 #define PATH_CAP 4096
 #define STATUS_CAP 512
-#define IN_CAP 1024       /* player events per engine call; more split the block */
-#define TRANSPORT_CAP 16  /* transport changes per engine call */
-#define OUT_CAP 4096      /* engine output per engine call */
-#define DETECT_CAP 256    /* detected notes per block */
+#define IN_CAP 1024      /* player events per engine call; more split the block */
+#define TRANSPORT_CAP 16 /* transport changes per engine call */
+#define OUT_CAP 4096     /* engine output per engine call */
+#define DETECT_CAP 256   /* detected notes per block */
 #define MIDI_EVENT_BYTES (sizeof(LV2_Atom_Event) + 8) /* a 3-byte MIDI event, padded */
 #define DEFAULT_MODEL "melody-lstm.rnnw"
 
@@ -98,8 +98,8 @@ typedef struct {
     atomic_int path_cur;
     char status[STATUS_CAP];
     int notify_model, notify_status;
-    WorkText msg;                /* built in run(), copied by the host's schedule_work */
-    rnn_engine_model *garbage;   /* a replaced model not yet sent to the worker */
+    WorkText msg;              /* built in run(), copied by the host's schedule_work */
+    rnn_engine_model *garbage; /* a replaced model not yet sent to the worker */
 } Rnnmidi;
 
 /* ------------------------------------------------------------ instantiate */
@@ -139,7 +139,8 @@ static LV2_Handle instantiate(const LV2_Descriptor *descriptor, double rate,
     self->rate = rate;
     self->max_block = 8192;
     for (const LV2_Options_Option *o = options; o && o->key; o++)
-        if (o->key == self->uris.bufsz_maxBlockLength && o->type == self->uris.atom_Int)
+        if (o->key == self->uris.bufsz_maxBlockLength && o->type == self->uris.atom_Int &&
+            *(const int32_t *)o->value > 0)
             self->max_block = (uint32_t) * (const int32_t *)o->value;
 
     char err[512];
@@ -152,7 +153,8 @@ static LV2_Handle instantiate(const LV2_Descriptor *descriptor, double rate,
     self->detector = rnn_detector_create(rate, (int)self->max_block, err, sizeof err);
     if (!self->detector) lv2_log_warning(&self->logger, "rnnmidi: no audio input: %s\n", err);
     self->detector_pitch = -1;
-    for (int i = 0; i < N_CONTROLS; i++) self->last_value[i] = -1e30f;
+    for (int i = 0; i < N_CONTROLS; i++)
+        self->last_value[i] = -1e30f;
 
     /* The bundled default model, when the bundle has one. */
     char def[PATH_CAP];
@@ -176,9 +178,15 @@ static void connect_port(LV2_Handle instance, uint32_t port, void *data)
 {
     Rnnmidi *self = instance;
     switch (port) {
-    case RNNMIDI_CONTROL_IN: self->control = data; break;
-    case RNNMIDI_NOTIFY: self->notify = data; break;
-    case RNNMIDI_AUDIO_IN: self->audio_in = data; break;
+    case RNNMIDI_CONTROL_IN:
+        self->control = data;
+        break;
+    case RNNMIDI_NOTIFY:
+        self->notify = data;
+        break;
+    case RNNMIDI_AUDIO_IN:
+        self->audio_in = data;
+        break;
     default:
         if (port >= RNNMIDI_FIRST_CONTROL && port < RNNMIDI_N_PORTS)
             self->controls[port - RNNMIDI_FIRST_CONTROL] = data;
@@ -271,8 +279,7 @@ static int number(const RnnmidiURIs *u, const LV2_Atom *a, double *out)
 static void read_position(Rnnmidi *self, const LV2_Atom_Object *obj, uint32_t frame)
 {
     const RnnmidiURIs *u = &self->uris;
-    const LV2_Atom *bar = NULL, *beat = NULL, *unit = NULL, *bpb = NULL, *bpm = NULL,
-                   *speed = NULL;
+    const LV2_Atom *bar = NULL, *beat = NULL, *unit = NULL, *bpb = NULL, *bpm = NULL, *speed = NULL;
     lv2_atom_object_get(obj, u->time_bar, &bar, u->time_barBeat, &beat, u->time_beatUnit, &unit,
                         u->time_beatsPerBar, &bpb, u->time_beatsPerMinute, &bpm, u->time_speed,
                         &speed, 0);
@@ -362,7 +369,8 @@ static void run(LV2_Handle instance, uint32_t n_samples)
             int n = rnn_detector_process(self->detector, self->audio_in + done, len,
                                          self->detected + self->n_detected,
                                          DETECT_CAP - self->n_detected);
-            for (int i = 0; i < n; i++) self->detected[self->n_detected + i].frame += done;
+            for (int i = 0; i < n; i++)
+                self->detected[self->n_detected + i].frame += done;
             self->n_detected += n;
             done += len;
         }
@@ -379,7 +387,8 @@ static void run(LV2_Handle instance, uint32_t n_samples)
     self->chunk_start = 0;
     int next_detected = 0;
     if (self->control) {
-        LV2_ATOM_SEQUENCE_FOREACH (self->control, ev) {
+        LV2_ATOM_SEQUENCE_FOREACH(self->control, ev)
+        {
             uint32_t frame = (uint32_t)ev->time.frames;
             if (frame > n_samples) frame = n_samples;
             if (frame < self->chunk_start) frame = self->chunk_start;
@@ -449,7 +458,7 @@ static void send_garbage(Rnnmidi *self)
 }
 
 static LV2_Worker_Status work(LV2_Handle instance, LV2_Worker_Respond_Function respond,
-                             LV2_Worker_Respond_Handle handle, uint32_t size, const void *data)
+                              LV2_Worker_Respond_Handle handle, uint32_t size, const void *data)
 {
     Rnnmidi *self = instance;
     if (size < sizeof(WorkMsg)) return LV2_WORKER_ERR_UNKNOWN;
@@ -471,8 +480,7 @@ static LV2_Worker_Status work(LV2_Handle instance, LV2_Worker_Respond_Function r
         reply.head.model = em;
         snprintf(reply.text, sizeof reply.text, "%s", path);
     } else {
-        lv2_log_error(&self->logger, "rnnmidi: model refused, the current one plays on: %s\n",
-                      err);
+        lv2_log_error(&self->logger, "rnnmidi: model refused, the current one plays on: %s\n", err);
         reply.head.type = MSG_FAILED;
         reply.head.model = NULL;
         snprintf(reply.text, sizeof reply.text, "error: %s", err);

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* rnnmidi LV2: build-time generator of rnnmidi.ttl from its template.
+/* rnnmidi LV2: build-time generator of the bundle's TTL from templates.
  *
- * Usage: ttlgen TEMPLATE OUTPUT. Copies TEMPLATE to OUTPUT, replacing @URI@,
- * @MINOR@ and @MICRO@ with the values of ports.h, and a line holding only
- * @PORTS@ with the lv2:port list generated from the port table, so the TTL's
- * lv2:index values are the C enum's. A build tool: it prints and exits. */
+ * Usage: ttlgen [-m] TEMPLATE OUTPUT. Copies TEMPLATE to OUTPUT, replacing
+ * @URI@, @MINOR@ and @MICRO@ with the values of ports.h, and a line holding
+ * only @PORTS@ with the lv2:port list generated from the port table, so the
+ * TTL's lv2:index values are the C enum's. Lines between @IF_MODEL@ and
+ * @END_IF_MODEL@ are kept only with -m (the bundle has its default model).
+ * A build tool: it prints and exits. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +23,7 @@ typedef struct {
 } control;
 
 static const control controls[] = {
-#define ROW(E, sym, name, def, min, max, kind, param, points, unit)                            \
+#define ROW(E, sym, name, def, min, max, kind, param, points, unit)                                \
     {RNNMIDI_##E, sym, name, def, min, max, kind, points, unit},
     RNNMIDI_CONTROLS(ROW)
 #undef ROW
@@ -46,38 +48,41 @@ static void write_points(FILE *o, const char *points)
 
 static void write_ports(FILE *o)
 {
-    fprintf(o, "    lv2:port [\n"
-               "        a lv2:InputPort , atom:AtomPort ;\n"
-               "        atom:bufferType atom:Sequence ;\n"
-               "        atom:supports midi:MidiEvent , time:Position , patch:Message ;\n"
-               "        lv2:designation lv2:control ;\n"
-               "        lv2:index %d ;\n"
-               "        lv2:symbol \"control\" ;\n"
-               "        lv2:name \"Control\" ;\n"
-               "        rsz:minimumSize 65536\n"
-               "    ] , [\n"
-               "        a lv2:OutputPort , atom:AtomPort ;\n"
-               "        atom:bufferType atom:Sequence ;\n"
-               "        atom:supports midi:MidiEvent , patch:Message ;\n"
-               "        lv2:designation lv2:control ;\n"
-               "        lv2:index %d ;\n"
-               "        lv2:symbol \"notify\" ;\n"
-               "        lv2:name \"Notify\" ;\n"
-               "        rsz:minimumSize 65536\n"
-               "    ] , [\n"
-               "        a lv2:InputPort , lv2:AudioPort ;\n"
-               "        lv2:portProperty lv2:connectionOptional ;\n"
-               "        lv2:index %d ;\n"
-               "        lv2:symbol \"audio_in\" ;\n"
-               "        lv2:name \"Audio in\"\n"
-               "    ]",
+    fprintf(o,
+            "    lv2:port [\n"
+            "        a lv2:InputPort , atom:AtomPort ;\n"
+            "        atom:bufferType atom:Sequence ;\n"
+            "        atom:supports midi:MidiEvent , time:Position , patch:Message ;\n"
+            "        lv2:designation lv2:control ;\n"
+            "        lv2:index %d ;\n"
+            "        lv2:symbol \"control\" ;\n"
+            "        lv2:name \"Control\" ;\n"
+            "        rsz:minimumSize 65536\n"
+            "    ] , [\n"
+            "        a lv2:OutputPort , atom:AtomPort ;\n"
+            "        atom:bufferType atom:Sequence ;\n"
+            "        atom:supports midi:MidiEvent , patch:Message ;\n"
+            "        lv2:designation lv2:control ;\n"
+            "        lv2:index %d ;\n"
+            "        lv2:symbol \"notify\" ;\n"
+            "        lv2:name \"Notify\" ;\n"
+            "        rsz:minimumSize 65536\n"
+            "    ] , [\n"
+            "        a lv2:InputPort , lv2:AudioPort ;\n"
+            "        lv2:portProperty lv2:connectionOptional ;\n"
+            "        lv2:index %d ;\n"
+            "        lv2:symbol \"audio_in\" ;\n"
+            "        lv2:name \"Audio in\"\n"
+            "    ]",
             RNNMIDI_CONTROL_IN, RNNMIDI_NOTIFY, RNNMIDI_AUDIO_IN);
     for (size_t i = 0; i < sizeof controls / sizeof controls[0]; i++) {
         const control *c = &controls[i];
         fprintf(o, " , [\n        a lv2:InputPort , lv2:ControlPort ;\n");
-        fprintf(o, "        lv2:index %d ;\n        lv2:symbol \"%s\" ;\n        lv2:name \"%s\" ;\n",
+        fprintf(o,
+                "        lv2:index %d ;\n        lv2:symbol \"%s\" ;\n        lv2:name \"%s\" ;\n",
                 c->index, c->symbol, c->name);
-        fprintf(o, "        lv2:default %.9g ;\n        lv2:minimum %.9g ;\n        lv2:maximum %.9g",
+        fprintf(o,
+                "        lv2:default %.9g ;\n        lv2:minimum %.9g ;\n        lv2:maximum %.9g",
                 c->def, c->min, c->max);
         if (c->kind == RNNMIDI_INT)
             fprintf(o, " ;\n        lv2:portProperty lv2:integer");
@@ -94,8 +99,10 @@ static void write_ports(FILE *o)
 
 int main(int argc, char **argv)
 {
+    int with_model = argc == 4 && strcmp(argv[1], "-m") == 0;
+    if (with_model) argv++, argc--;
     if (argc != 3) {
-        fprintf(stderr, "usage: ttlgen TEMPLATE OUTPUT\n");
+        fprintf(stderr, "usage: ttlgen [-m] TEMPLATE OUTPUT\n");
         return 2;
     }
     FILE *in = fopen(argv[1], "r");
@@ -110,7 +117,17 @@ int main(int argc, char **argv)
         return 1;
     }
     char line[1024];
+    int skip = 0;
     while (fgets(line, sizeof line, in)) {
+        if (strcmp(line, "@IF_MODEL@\n") == 0) {
+            skip = !with_model;
+            continue;
+        }
+        if (strcmp(line, "@END_IF_MODEL@\n") == 0) {
+            skip = 0;
+            continue;
+        }
+        if (skip) continue;
         if (strcmp(line, "@PORTS@\n") == 0) {
             write_ports(o);
             continue;

@@ -3,7 +3,9 @@
  * 130 logits) of LSTM and GRU nets with H = 64, 128, 256, 512 with random
  * weights; the time of each layer (its products and gate functions, timed by
  * cutting the step with rnn_net_step_work at layer boundaries) and the
- * GFLOP/s that implies (2 * rows * cols per product); the same products
+ * GFLOP/s that implies (2 * rows * cols per product), in the step and for
+ * the layer alone (a one-layer net of the same shape, weights hot in L2 when
+ * they fit: 1 MiB per core on Zen 4); the same products
  * through OpenBLAS cblas_sgemv on one thread as a reference; bytes of a net;
  * steps whose products make denormals against normal ones. Every figure is a
  * line `BENCH name value unit`; times are the best mean of several batches.
@@ -47,9 +49,9 @@ static float frand(void) /* uniform in [-1, 1) */
 }
 
 /* A model with PyTorch-like random weights, each tensor scaled by `scale`. */
-static rnn_model *make_model(rnn_cell cell, int H, float scale)
+static rnn_model *make_model(rnn_cell cell, int L, int E, int H, float scale)
 {
-    rnn_model_config cfg = {RNN_KIND_MELODY, 4, cell, L_BENCH, E_BENCH, H, V_BENCH};
+    rnn_model_config cfg = {RNN_KIND_MELODY, 4, cell, L, E, H, V_BENCH};
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
     float *data[RNN_MAX_TENSORS];
     char err[256];
@@ -123,6 +125,7 @@ static void time_layers(rnn_net *net, const int *rows, int parts, int batch, dou
     for (int p = 0; p < parts; p++)
         best[p] = 1e30;
     double start = now();
+    batch = batch > 1 ? batch / 2 : 1; /* the timer calls add up: shorter batches */
     int ev = 1;
     do {
         memset(sum, 0, sizeof sum);
@@ -231,15 +234,17 @@ static double time_blas(const products *pr, int parts, int batch, double secs, d
 static void bench_config(rnn_cell cell, int H)
 {
     const char *cn = rnn_cell_name(cell);
-    rnn_model *m = make_model(cell, H, 1.0f);
+    rnn_model *m = make_model(cell, L_BENCH, E_BENCH, H, 1.0f);
     rnn_net *net = make_net(m);
     const int G = rnn_cell_gates(cell);
     const int layer_rows = cell == RNN_CELL_GRU ? 4 * H : G * H; /* GRU: r z, n_x, n_h */
     const int head_rows = rnn_net_step_rows(net) - L_BENCH * layer_rows;
     const int rows[L_BENCH + 1] = {layer_rows, layer_rows, head_rows};
     const int parts = L_BENCH + 1;
-    int batch = H >= 256 ? 200 : 1000;
-    double secs = 0.25;
+    /* batches of about 0.3 ms, short enough to fall between preemptions on a
+     * busy machine; the best batch mean is kept */
+    int batch = H >= 512 ? 2 : H >= 256 ? 8 : H >= 128 ? 30 : 100;
+    double secs = 0.3;
 
     products pr[L_BENCH + 1];
     products_init(&pr[0], cell, E_BENCH, H);
@@ -254,7 +259,7 @@ static void bench_config(rnn_cell cell, int H)
     for (int p = 0; p < parts; p++)
         flops += flops_of(&pr[p]);
 
-    time_steps(net, batch / 4, 0.05); /* warm up */
+    time_steps(net, batch, 0.05); /* warm up */
     double step = time_steps(net, batch, secs);
     double part[L_BENCH + 1], bpart[L_BENCH + 1];
     time_layers(net, rows, parts, batch, secs, part);
@@ -276,6 +281,21 @@ static void bench_config(rnn_cell cell, int H)
         printf("BENCH %s_h%d_%s_openblas_gflops %.1f GFLOP/s\n", cn, H, name,
                flops_of(&pr[p]) / bpart[p] * 1e-9);
     }
+    /* each layer alone: a one-layer net with the same input width, so its
+     * weights (and the head's) can stay in L2 between steps */
+    for (int p = 0; p < L_BENCH; p++) {
+        rnn_model *m1 = make_model(cell, 1, p == 0 ? E_BENCH : H, H, 1.0f);
+        rnn_net *n1 = make_net(m1);
+        const int rows1[2] = {layer_rows, rnn_net_step_rows(n1) - layer_rows};
+        double part1[2];
+        time_layers(n1, rows1, 2, batch, 0.05, part1);
+        time_layers(n1, rows1, 2, batch, secs, part1);
+        printf("BENCH %s_h%d_layer%d_alone_ns %.0f ns\n", cn, H, p, part1[0] * 1e9);
+        printf("BENCH %s_h%d_layer%d_alone_gflops %.1f GFLOP/s\n", cn, H, p,
+               flops_of(&pr[p]) / part1[0] * 1e-9);
+        rnn_net_free(n1);
+        rnn_model_free(m1);
+    }
     printf("BENCH %s_h%d_openblas_products_ns %.0f ns\n", cn, H, blas * 1e9);
     printf("BENCH %s_h%d_speedup_vs_openblas %.2f x\n", cn, H, blas / step);
     printf("BENCH %s_h%d_net_bytes %zu bytes\n", cn, H, rnn_net_bytes(net));
@@ -291,8 +311,8 @@ static void bench_config(rnn_cell cell, int H)
 static void bench_denormals(void)
 {
     const int H = 128;
-    rnn_model *normal = make_model(RNN_CELL_LSTM, H, 1.0f);
-    rnn_model *tiny = make_model(RNN_CELL_LSTM, H, 1e-20f);
+    rnn_model *normal = make_model(RNN_CELL_LSTM, L_BENCH, E_BENCH, H, 1.0f);
+    rnn_model *tiny = make_model(RNN_CELL_LSTM, L_BENCH, E_BENCH, H, 1e-20f);
     rnn_net *a = make_net(normal), *b = make_net(tiny);
     time_steps(a, 200, 0.05);
     time_steps(b, 200, 0.05);

@@ -1,13 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /* Training throughput of the C trainer: time steps (B x T) per second of a
  * whole optimiser step (forward, BPTT, clipping, AdamW) for an LSTM 2 x 256,
- * E = 64, V = 130, B = 64, T = 64, dropout 0.25, on 2 threads. Prints
- * `BENCH name value unit` lines and OpenBLAS's core name; when torch is there,
- * tests/bench/bench_train_torch.py prints PyTorch's figure for the same step.
- * Environment: BENCH_THREADS (default 2), BENCH_STEPS (default 20). */
+ * E = 64, V = 130, B = 64, T = 64, dropout 0.25, on 2 threads; then the same
+ * with OPENBLAS_CORETYPE=Haswell and =SkylakeX (a child process each, the
+ * variable is read when OpenBLAS loads); then PyTorch on the same step
+ * (tests/bench/bench_train_torch.py with /usr/bin/python3, skipped with a
+ * note when torch is absent) and the ratio. Prints `BENCH name value unit`.
+ * Environment: BENCH_THREADS (2), BENCH_STEPS (20), BENCH_NO_TORCH=1 to skip
+ * PyTorch. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../../training/train.h"
 
@@ -18,21 +23,18 @@ static double now(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-int main(void)
+/* time steps per second of the C trainer in this process */
+static double measure(int threads, int steps)
 {
     const int B = 64, T = 64;
-    int threads = getenv("BENCH_THREADS") ? atoi(getenv("BENCH_THREADS")) : 2;
-    int steps = getenv("BENCH_STEPS") ? atoi(getenv("BENCH_STEPS")) : 20;
-    if (steps < 1) steps = 1;
-    /* the trainer's own threads split the lanes; OpenBLAS runs one thread in each */
-    rnn_blas_set_threads(getenv("BENCH_BLAS_THREADS") ? atoi(getenv("BENCH_BLAS_THREADS")) : 1);
+    rnn_blas_set_threads(1); /* one OpenBLAS thread inside each trainer thread */
     rnn_model_config cfg = {RNN_KIND_MELODY, 4, RNN_CELL_LSTM, 2, 64, 256, 130};
     char err[256];
     rnn_trainer *tr = rnn_trainer_create(&cfg, B, T, err, sizeof err);
     int32_t *in = malloc(sizeof(int32_t) * B * T), *tg = malloc(sizeof(int32_t) * B * T);
     if (!tr || !in || !tg) {
         fprintf(stderr, "bench_train: %s\n", tr ? "out of memory" : err);
-        return 1;
+        exit(1);
     }
     rnn_trainer_init_params(tr, 1);
     rnn_trainer_set_threads(tr, threads);
@@ -43,27 +45,85 @@ int main(void)
         in[i] = (int32_t)((s >> 8) % 130);
         tg[i] = (int32_t)((s >> 20) % 130);
     }
-    double t0 = 0, loss = 0;
+    double t0 = 0;
     for (int i = -2; i < steps; i++) {
         if (i == 0) t0 = now();
         rnn_trainer_zero_grad(tr);
-        long n = 0;
-        loss = rnn_trainer_forward(tr, in, tg, 1, &n, NULL) / n;
+        rnn_trainer_forward(tr, in, tg, 1, NULL, NULL);
         rnn_trainer_backward(tr);
         rnn_trainer_clip_grad(tr, 1.0);
         rnn_trainer_adamw(tr, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, i + 3);
     }
     double dt = now() - t0;
-    printf("openblas_corename=%s threads=%d steps=%d loss=%.4f\n", rnn_blas_corename(), threads,
-           steps, loss);
+    rnn_trainer_free(tr);
+    free(in);
+    free(tg);
+    return (double)B * T * steps / dt;
+}
+
+/* run a command and return the number after `key` in its output, or -1 */
+static double run_for(const char *cmd, const char *key, int echo)
+{
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    char line[512];
+    double v = -1;
+    while (fgets(line, sizeof line, p)) {
+        if (echo) fputs(line, stdout);
+        char *k = strstr(line, key);
+        if (k) v = atof(k + strlen(key));
+    }
+    pclose(p);
+    return v;
+}
+
+int main(int argc, char **argv)
+{
+    int threads = getenv("BENCH_THREADS") ? atoi(getenv("BENCH_THREADS")) : 2;
+    int steps = getenv("BENCH_STEPS") ? atoi(getenv("BENCH_STEPS")) : 20;
+    if (steps < 1) steps = 1;
+    if (threads < 1) threads = 1;
+    if (argc > 1 && strcmp(argv[1], "--child") == 0) {
+        printf("rate %.1f corename %s\n", measure(threads, steps), rnn_blas_corename());
+        return 0;
+    }
+    const char *env = getenv("OPENBLAS_CORETYPE");
+    double rate = measure(threads, steps);
+    printf("openblas_corename=%s (OPENBLAS_CORETYPE=%s) threads=%d steps=%d\n", rnn_blas_corename(),
+           env ? env : "unset", threads, steps);
     if (rnn_blas_is_fallback())
         printf("note: OpenBLAS runs its generic %s kernels on this CPU; set "
                "OPENBLAS_CORETYPE=Haswell (or SkylakeX) for the AVX2/AVX-512 ones\n",
                rnn_blas_corename());
-    printf("BENCH train_lstm2x256_c_steps_per_s %.0f time_steps/s\n", (double)B * T * steps / dt);
-    printf("BENCH train_lstm2x256_c_ms_per_batch %.2f ms\n", 1000.0 * dt / steps);
-    rnn_trainer_free(tr);
-    free(in);
-    free(tg);
+    printf("BENCH train_lstm2x256_c_time_steps_per_s %.0f time_steps/s\n", rate);
+
+    char self[1024], cmd[1400];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = 0;
+        static const char *cores[] = {"Haswell", "SkylakeX"};
+        for (int i = 0; i < 2; i++) {
+            snprintf(cmd, sizeof cmd, "OPENBLAS_CORETYPE=%s '%s' --child", cores[i], self);
+            double r = run_for(cmd, "rate ", 0);
+            if (r > 0)
+                printf("BENCH train_lstm2x256_c_time_steps_per_s_%s %.0f time_steps/s\n", cores[i],
+                       r);
+        }
+    }
+
+    if (getenv("BENCH_NO_TORCH")) return 0;
+    if (access("/usr/bin/python3", X_OK) != 0 ||
+        access("tests/bench/bench_train_torch.py", R_OK) != 0) {
+        printf("note: /usr/bin/python3 or tests/bench/bench_train_torch.py missing; PyTorch "
+               "figure skipped\n");
+        return 0;
+    }
+    snprintf(cmd, sizeof cmd, "BENCH_STEPS=%d /usr/bin/python3 tests/bench/bench_train_torch.py",
+             steps);
+    double torch = run_for(cmd, "BENCH train_lstm2x256_torch_steps_per_s ", 1);
+    if (torch > 0)
+        printf("BENCH train_lstm2x256_c_over_torch %.2f x (C %.0f / PyTorch %.0f time_steps/s, "
+               "same environment)\n",
+               rate / torch, rate, torch);
     return 0;
 }

@@ -24,11 +24,13 @@
 
 #include "../../core/model.h"
 
-/* Write a preset of kind/cell with weights from a seeded generator, scaled
- * so the net's output is varied. 0 or -1. */
-static inline int fx_write_model(const char *path, rnn_kind kind, rnn_cell cell, uint32_t seed)
+/* Write a preset of kind/cell/sizes with weights from a seeded generator,
+ * scaled so the net's output is varied. 0 or -1. fx_write_model: 1 layer,
+ * E 16, H 32. */
+static inline int fx_write_model_sized(const char *path, rnn_kind kind, rnn_cell cell, int layers,
+                                       int embed, int hidden, uint32_t seed)
 {
-    rnn_model_config cfg = {kind, 4, cell, 1, 16, 32, rnn_kind_vocab(kind)};
+    rnn_model_config cfg = {kind, 4, cell, layers, embed, hidden, rnn_kind_vocab(kind)};
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
     int n = rnn_model_tensor_specs(&cfg, specs);
     if (n <= 0) return -1;
@@ -48,8 +50,14 @@ static inline int fx_write_model(const char *path, rnn_kind kind, rnn_cell cell,
     char err[256];
     if (!rc) rc = rnn_model_write(path, &cfg, meta, 2, (const float *const *)t, err, sizeof err);
     if (rc) fprintf(stderr, "fixture %s: %s\n", path, err);
-    for (int i = 0; i < n; i++) free(t[i]);
+    for (int i = 0; i < n; i++)
+        free(t[i]);
     return rc;
+}
+
+static inline int fx_write_model(const char *path, rnn_kind kind, rnn_cell cell, uint32_t seed)
+{
+    return fx_write_model_sized(path, kind, cell, 1, 16, 32, seed);
 }
 
 /* A fresh folder under /tmp; path receives it. */
@@ -78,19 +86,28 @@ static inline const char *fx_demo(void)
 /* Leaks inside libportmidi's and libasound's own initialisation are theirs. */
 static const char fx_lsan_supp[] = "leak:libportmidi.so\nleak:libasound.so\nleak:libjack.so\n";
 
-/* An ALSA setup with one output device: the "file" plugin over "null",
- * writing raw samples to raw_path. Written as HOME/.asoundrc. */
-static inline int fx_write_asoundrc(const char *home, const char *raw_path)
+/* An ALSA setup with one device: the "file" plugin over "null", writing
+ * what is played to raw_path and, when in_path is not NULL, capturing from
+ * in_path (raw samples in the stream's format). Written as HOME/.asoundrc. */
+static inline int fx_write_asoundrc_in(const char *home, const char *raw_path, const char *in_path)
 {
     char p[4200];
     snprintf(p, sizeof p, "%s/.asoundrc", home);
     FILE *f = fopen(p, "w");
     if (!f) return -1;
-    fprintf(f,
-            "pcm.!default {\n  type file\n  slave.pcm \"null\"\n  file \"%s\"\n  format \"raw\"\n}\n",
-            raw_path);
+    fprintf(f, "pcm.!default {\n  type file\n  slave.pcm \"null\"\n  file \"%s\"\n", raw_path);
+    if (in_path) fprintf(f, "  infile \"%s\"\n", in_path);
+    fprintf(f, "  format \"raw\"\n}\n");
     return fclose(f);
 }
+
+static inline int fx_write_asoundrc(const char *home, const char *raw_path)
+{
+    return fx_write_asoundrc_in(home, raw_path, NULL);
+}
+
+/* When set, the next fx_run reads its stdin from this file. */
+static const char *fx_stdin_path;
 
 /* Run the demo with argv (NULL-terminated, argv[0] ignored) in cwd (NULL:
  * here) with HOME=home (NULL: unchanged). out receives stdout+stderr
@@ -117,7 +134,7 @@ static inline int fx_run(const char *home, const char *cwd, char **argv, char *o
         close(pipefd[0]);
         dup2(pipefd[1], 1);
         dup2(pipefd[1], 2);
-        int devnull = open("/dev/null", O_RDONLY);
+        int devnull = open(fx_stdin_path ? fx_stdin_path : "/dev/null", O_RDONLY);
         if (devnull >= 0) dup2(devnull, 0);
         if (home) setenv("HOME", home, 1);
         char lsan[256];

@@ -21,7 +21,7 @@ static inline float fixture_uniform(uint64_t *s, float scale)
 /* Serialize a random-weight preset into *buf (malloc'd) or write it to path
  * (when path is not NULL). Returns 0 or -1. */
 static inline int fixture_build(rnn_kind kind, rnn_cell cell, int layers, int embed, int hidden,
-                         uint64_t seed, const char *path, void **buf, size_t *len)
+                                uint64_t seed, const char *path, void **buf, size_t *len)
 {
     rnn_model_config cfg = {kind, 4, cell, layers, embed, hidden, rnn_kind_vocab(kind)};
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
@@ -37,7 +37,8 @@ static inline int fixture_build(rnn_kind kind, rnn_cell cell, int layers, int em
             break;
         }
         float scale = strncmp(specs[i].name, "head", 4) == 0 ? 1.5f : 0.6f;
-        for (size_t j = 0; j < specs[i].count; j++) data[i][j] = fixture_uniform(&s, scale);
+        for (size_t j = 0; j < specs[i].count; j++)
+            data[i][j] = fixture_uniform(&s, scale);
     }
     const rnn_meta meta[] = {{"name", "test fixture (random weights, not a model)"},
                              {"author", "rnnmidi tests"}};
@@ -49,12 +50,13 @@ static inline int fixture_build(rnn_kind kind, rnn_cell cell, int layers, int em
             rc = rnn_model_serialize(&cfg, meta, 2, (const float *const *)data, buf, len, err,
                                      sizeof err);
     }
-    for (int i = 0; i < n; i++) free(data[i]);
+    for (int i = 0; i < n; i++)
+        free(data[i]);
     return rc;
 }
 
-static inline rnn_model *fixture_model(rnn_kind kind, rnn_cell cell, int layers, int embed, int hidden,
-                                uint64_t seed)
+static inline rnn_model *fixture_model(rnn_kind kind, rnn_cell cell, int layers, int embed,
+                                       int hidden, uint64_t seed)
 {
     void *buf = NULL;
     size_t len = 0;

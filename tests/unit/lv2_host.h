@@ -36,7 +36,7 @@
 static char *host_uris[HOST_MAX_URIDS];
 static uint32_t host_n_uris;
 
-static LV2_URID host_map(LV2_URID_Map_Handle h, const char *uri)
+static inline LV2_URID host_map(LV2_URID_Map_Handle h, const char *uri)
 {
     (void)h;
     for (uint32_t i = 0; i < host_n_uris; i++)
@@ -49,15 +49,16 @@ static LV2_URID host_map(LV2_URID_Map_Handle h, const char *uri)
     return ++host_n_uris;
 }
 
-static const char *host_unmap(LV2_URID_Unmap_Handle h, LV2_URID urid)
+static inline const char *host_unmap(LV2_URID_Unmap_Handle h, LV2_URID urid)
 {
     (void)h;
     return urid >= 1 && urid <= host_n_uris ? host_uris[urid - 1] : NULL;
 }
 
-static void host_free_uris(void)
+static inline void host_free_uris(void)
 {
-    for (uint32_t i = 0; i < host_n_uris; i++) free(host_uris[i]);
+    for (uint32_t i = 0; i < host_n_uris; i++)
+        free(host_uris[i]);
     host_n_uris = 0;
 }
 
@@ -69,7 +70,7 @@ static LV2_URID_Unmap host_unmap_s = {NULL, host_unmap};
 static int host_log_errors;
 static int host_log_quiet;
 
-static int host_vprintf(LV2_Log_Handle h, LV2_URID type, const char *fmt, va_list ap)
+static inline int host_vprintf(LV2_Log_Handle h, LV2_URID type, const char *fmt, va_list ap)
 {
     (void)h;
     if (type == host_map(NULL, LV2_LOG__Error)) host_log_errors++;
@@ -78,7 +79,7 @@ static int host_vprintf(LV2_Log_Handle h, LV2_URID type, const char *fmt, va_lis
     return vfprintf(stderr, fmt, ap);
 }
 
-static int host_printf(LV2_Log_Handle h, LV2_URID type, const char *fmt, ...)
+static inline int host_printf(LV2_Log_Handle h, LV2_URID type, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -131,8 +132,8 @@ typedef struct host_plugin {
     const LV2_Feature *features[6];
 } host_plugin;
 
-static LV2_Worker_Status host_schedule(LV2_Worker_Schedule_Handle handle, uint32_t size,
-                                       const void *data)
+static inline LV2_Worker_Status host_schedule(LV2_Worker_Schedule_Handle handle, uint32_t size,
+                                              const void *data)
 {
     host_plugin *hp = handle;
     if (hp->n_work == HOST_QUEUE || size > HOST_MSG_MAX) return LV2_WORKER_ERR_NO_SPACE;
@@ -142,8 +143,8 @@ static LV2_Worker_Status host_schedule(LV2_Worker_Schedule_Handle handle, uint32
     return LV2_WORKER_SUCCESS;
 }
 
-static LV2_Worker_Status host_respond(LV2_Worker_Respond_Handle handle, uint32_t size,
-                                      const void *data)
+static inline LV2_Worker_Status host_respond(LV2_Worker_Respond_Handle handle, uint32_t size,
+                                             const void *data)
 {
     host_plugin *hp = handle;
     if (hp->n_resp == HOST_QUEUE || size > HOST_MSG_MAX) return LV2_WORKER_ERR_NO_SPACE;
@@ -154,7 +155,7 @@ static LV2_Worker_Status host_respond(LV2_Worker_Respond_Handle handle, uint32_t
 }
 
 /* Allocate the host side of an instance; features are ready for instantiate. */
-static host_plugin *host_new(void)
+static inline host_plugin *host_new(void)
 {
     host_plugin *hp = calloc(1, sizeof *hp);
     if (!hp) return NULL;
@@ -166,12 +167,12 @@ static host_plugin *host_new(void)
     if (!hp->work_q || !hp->resp_q || !hp->in || !hp->out || !hp->audio) return NULL;
     hp->max_block = 8192;
     LV2_URID i32 = host_map(NULL, LV2_ATOM__Int);
-    hp->options[0] = (LV2_Options_Option){LV2_OPTIONS_INSTANCE, 0,
-                                          host_map(NULL, LV2_BUF_SIZE__maxBlockLength),
-                                          sizeof(int32_t), i32, &hp->max_block};
-    hp->options[1] = (LV2_Options_Option){LV2_OPTIONS_INSTANCE, 0,
-                                          host_map(NULL, LV2_BUF_SIZE__nominalBlockLength),
-                                          sizeof(int32_t), i32, &hp->max_block};
+    hp->options[0] = (LV2_Options_Option){
+        LV2_OPTIONS_INSTANCE, 0,   host_map(NULL, LV2_BUF_SIZE__maxBlockLength),
+        sizeof(int32_t),      i32, &hp->max_block};
+    hp->options[1] = (LV2_Options_Option){
+        LV2_OPTIONS_INSTANCE, 0,   host_map(NULL, LV2_BUF_SIZE__nominalBlockLength),
+        sizeof(int32_t),      i32, &hp->max_block};
     hp->options[2] = (LV2_Options_Option){LV2_OPTIONS_INSTANCE, 0, 0, 0, 0, NULL};
     hp->schedule = (LV2_Worker_Schedule){hp, host_schedule};
     hp->f_map = (LV2_Feature){LV2_URID__map, &host_map_s};
@@ -190,7 +191,7 @@ static host_plugin *host_new(void)
 }
 
 /* Connect every port; control values start at the TTL defaults. */
-static void host_attach(host_plugin *hp, const LV2_Descriptor *desc, LV2_Handle h)
+static inline void host_attach(host_plugin *hp, const LV2_Descriptor *desc, LV2_Handle h)
 {
     hp->desc = desc;
     hp->h = h;
@@ -206,7 +207,7 @@ static void host_attach(host_plugin *hp, const LV2_Descriptor *desc, LV2_Handle 
     hp->controls[RNNMIDI_THRU] = 0;
 }
 
-static void host_free(host_plugin *hp)
+static inline void host_free(host_plugin *hp)
 {
     if (!hp) return;
     free(hp->work_q);
@@ -220,13 +221,13 @@ static void host_free(host_plugin *hp)
 
 /* -------------------------------------------------------------- a block */
 
-static void host_begin(host_plugin *hp)
+static inline void host_begin(host_plugin *hp)
 {
     lv2_atom_forge_set_buffer(&hp->forge, (uint8_t *)hp->in, HOST_IN_CAP);
     lv2_atom_forge_sequence_head(&hp->forge, &hp->seq_frame, 0);
 }
 
-static void host_midi(host_plugin *hp, uint32_t frame, uint8_t s, uint8_t d1, uint8_t d2)
+static inline void host_midi(host_plugin *hp, uint32_t frame, uint8_t s, uint8_t d1, uint8_t d2)
 {
     uint8_t msg[3] = {s, d1, d2};
     lv2_atom_forge_frame_time(&hp->forge, frame);
@@ -234,8 +235,8 @@ static void host_midi(host_plugin *hp, uint32_t frame, uint8_t s, uint8_t d1, ui
     lv2_atom_forge_write(&hp->forge, msg, 3);
 }
 
-static void host_position(host_plugin *hp, uint32_t frame, float speed, float bpm, int64_t bar,
-                          float bar_beat)
+static inline void host_position(host_plugin *hp, uint32_t frame, float speed, float bpm,
+                                 int64_t bar, float bar_beat)
 {
     LV2_Atom_Forge *f = &hp->forge;
     LV2_Atom_Forge_Frame obj;
@@ -258,7 +259,7 @@ static void host_position(host_plugin *hp, uint32_t frame, float speed, float bp
     lv2_atom_forge_pop(f, &obj);
 }
 
-static void host_set_model(host_plugin *hp, uint32_t frame, const char *path)
+static inline void host_set_model(host_plugin *hp, uint32_t frame, const char *path)
 {
     LV2_Atom_Forge *f = &hp->forge;
     LV2_Atom_Forge_Frame obj;
@@ -272,7 +273,7 @@ static void host_set_model(host_plugin *hp, uint32_t frame, const char *path)
 }
 
 /* The worker's side: run queued work items (the worker thread). */
-static void host_do_work(host_plugin *hp)
+static inline void host_do_work(host_plugin *hp)
 {
     for (int i = 0; i < hp->n_work; i++)
         hp->worker->work(hp->h, host_respond, hp, hp->work_q[i].size, hp->work_q[i].data);
@@ -280,7 +281,7 @@ static void host_do_work(host_plugin *hp)
 }
 
 /* The audio thread's side: deliver responses. */
-static void host_deliver(host_plugin *hp)
+static inline void host_deliver(host_plugin *hp)
 {
     int n = hp->n_resp;
     hp->n_resp = 0;
@@ -294,7 +295,7 @@ static void (*host_audio_leave)(void);
 
 /* Run one block (the events added since host_begin), capture the output,
  * then let the worker do its work and deliver the responses. */
-static void host_run(host_plugin *hp, uint32_t frames)
+static inline void host_run(host_plugin *hp, uint32_t frames)
 {
     lv2_atom_forge_pop(&hp->forge, &hp->seq_frame);
     hp->out->atom.type = host_map(NULL, LV2_ATOM__Chunk);
@@ -307,7 +308,8 @@ static void host_run(host_plugin *hp, uint32_t frames)
     LV2_URID prop = host_map(NULL, LV2_PATCH__property), val = host_map(NULL, LV2_PATCH__value);
     LV2_URID model = host_map(NULL, RNNMIDI_URI "#model"),
              status = host_map(NULL, RNNMIDI_URI "#status");
-    LV2_ATOM_SEQUENCE_FOREACH (hp->out, ev) {
+    LV2_ATOM_SEQUENCE_FOREACH(hp->out, ev)
+    {
         if (ev->body.type == midi && ev->body.size <= 3) {
             if (hp->n_ev == hp->cap_ev) {
                 hp->cap_ev = hp->cap_ev ? 2 * hp->cap_ev : 4096;

@@ -34,8 +34,7 @@ static inline int ma_push(ma_notes *l, ma_note x)
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 64;
         ma_note *v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return -1;
+        if (!v) return -1;
         l->v = v;
         l->cap = cap;
     }
@@ -53,13 +52,11 @@ static inline void ma_notes_free(ma_notes *l)
 static inline int ma_load(const char *path, ma_notes *out)
 {
     FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
+    if (!f) return -1;
     char line[256];
     int rc = 0;
     while (fgets(line, sizeof line, f)) {
-        if (line[0] == '#' || line[0] == '\n')
-            continue;
+        if (line[0] == '#' || line[0] == '\n') continue;
         ma_note x = {0, 0, 0, 100};
         int k = sscanf(line, "%lf %lf %d %d", &x.on, &x.off, &x.pitch, &x.velocity);
         if (k < 3 || !(x.off > x.on) || x.pitch < 0 || x.pitch > 127 || ma_push(out, x)) {
@@ -103,8 +100,7 @@ static inline double ma_uniform(uint64_t *s)
 static inline double ma_gauss(uint64_t *s)
 {
     double u1 = ma_uniform(s), u2 = ma_uniform(s);
-    if (u1 < 1e-300)
-        u1 = 1e-300;
+    if (u1 < 1e-300) u1 = 1e-300;
     return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
 }
 
@@ -113,15 +109,14 @@ static inline double ma_gauss(uint64_t *s)
  * offset, peak 0.6 * velocity / 127. Noise: white, SNR in dB against the
  * signal's power while notes sound. */
 static inline float *ma_render(const ma_notes *m, ma_voice voice, double rate, double snr_db,
-                        uint64_t seed, size_t *frames)
+                               uint64_t seed, size_t *frames)
 {
     double end = 0.0;
     for (size_t i = 0; i < m->n; i++)
         end = fmax(end, m->v[i].off);
     size_t n = (size_t)((end + 1.0) * rate);
     float *y = calloc(n, sizeof *y);
-    if (!y)
-        return NULL;
+    if (!y) return NULL;
     double sig_pow = 0.0;
     size_t sig_n = 0;
     for (size_t i = 0; i < m->n; i++) {
@@ -137,13 +132,11 @@ static inline float *ma_render(const ma_notes *m, ma_voice voice, double rate, d
                 env = 1.0 - 0.3 * (t - 0.005) / 0.06;
             else
                 env = 0.7;
-            if (t > dur - 0.020)
-                env *= fmax(0.0, (dur - t) / 0.020);
+            if (t > dur - 0.020) env *= fmax(0.0, (dur - t) / 0.020);
             double s = voice == MA_SINE ? sin(2.0 * M_PI * phase)
                                         : 2.0 * phase - 1.0 - ma_polyblep(phase, dt);
             phase += dt;
-            if (phase >= 1.0)
-                phase -= 1.0;
+            if (phase >= 1.0) phase -= 1.0;
             double v = amp * env * s;
             y[k] += (float)v;
             sig_pow += v * v;
@@ -167,9 +160,29 @@ static inline int ma_write_wav(const char *path, const float *y, size_t n, int r
     info.channels = 1;
     info.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT;
     SNDFILE *f = sf_open(path, SFM_WRITE, &info);
-    if (!f)
-        return -1;
+    if (!f) return -1;
     sf_count_t w = sf_writef_float(f, y, (sf_count_t)n);
+    return sf_close(f) == 0 && w == (sf_count_t)n ? 0 : -1;
+}
+
+/* The same signal on both channels of a 16-bit PCM WAV file. */
+static inline int ma_write_wav_stereo16(const char *path, const float *y, size_t n, int rate)
+{
+    float *st = malloc((2 * n + 1) * sizeof *st);
+    if (!st) return -1;
+    for (size_t i = 0; i < n; i++)
+        st[2 * i] = st[2 * i + 1] = y[i];
+    SF_INFO info = {0};
+    info.samplerate = rate;
+    info.channels = 2;
+    info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
+    SNDFILE *f = sf_open(path, SFM_WRITE, &info);
+    if (!f) {
+        free(st);
+        return -1;
+    }
+    sf_count_t w = sf_writef_float(f, st, (sf_count_t)n);
+    free(st);
     return sf_close(f) == 0 && w == (sf_count_t)n ? 0 : -1;
 }
 
@@ -178,8 +191,7 @@ static inline float *ma_read_audio(const char *path, size_t *frames, int *rate)
 {
     SF_INFO info = {0};
     SNDFILE *f = sf_open(path, SFM_READ, &info);
-    if (!f)
-        return NULL;
+    if (!f) return NULL;
     size_t n = (size_t)info.frames, ch = (size_t)info.channels;
     float *all = malloc((n * ch + 1) * sizeof *all), *y = malloc((n + 1) * sizeof *y);
     if (!all || !y || sf_readf_float(f, all, info.frames) != info.frames) {
@@ -219,29 +231,25 @@ static inline void ma_dets_free(ma_dets *l)
  * notes. Returns -1 on an inconsistent stream (a note-on while one sounds,
  * a note-off of another pitch, a frame outside the block). */
 static inline int ma_collect(ma_dets *l, int *open, const rnn_detected_note_event *ev, int n,
-                      uint64_t base, uint32_t frames, double rate)
+                             uint64_t base, uint32_t frames, double rate)
 {
     for (int i = 0; i < n; i++) {
         const rnn_detected_note_event *e = &ev[i];
-        if (e->frame >= frames || (i > 0 && e->frame < ev[i - 1].frame))
-            return -1;
+        if (e->frame >= frames || (i > 0 && e->frame < ev[i - 1].frame)) return -1;
         double t = (double)(base + e->frame) / rate;
         if (e->on) {
-            if (*open >= 0 || e->velocity < 1 || e->velocity > 127)
-                return -1;
+            if (*open >= 0 || e->velocity < 1 || e->velocity > 127) return -1;
             if (l->n == l->cap) {
                 size_t cap = l->cap ? 2 * l->cap : 64;
                 ma_det *v = realloc(l->v, cap * sizeof *v);
-                if (!v)
-                    return -1;
+                if (!v) return -1;
                 l->v = v;
                 l->cap = cap;
             }
             l->v[l->n] = (ma_det){t, t - e->age / rate, -1.0, e->pitch, e->velocity};
             *open = (int)l->n++;
         } else {
-            if (*open < 0 || l->v[*open].pitch != e->pitch)
-                return -1;
+            if (*open < 0 || l->v[*open].pitch != e->pitch) return -1;
             l->v[*open].off = t - e->age / rate;
             *open = -1;
         }
@@ -253,7 +261,7 @@ static inline int ma_collect(ma_dets *l, int *open, const rnn_detected_note_even
  * (0 allowed), then close a note still open at the end. Returns 0, or -1 on
  * an inconsistent event stream. */
 static inline int ma_detect(rnn_detector *d, const float *y, size_t n, const uint32_t *blocks,
-                     size_t n_blocks, ma_dets *out)
+                            size_t n_blocks, ma_dets *out)
 {
     double rate = rnn_detector_sample_rate(d);
     uint32_t maxb = 0;
@@ -261,20 +269,17 @@ static inline int ma_detect(rnn_detector *d, const float *y, size_t n, const uin
         maxb = blocks[i] > maxb ? blocks[i] : maxb;
     int cap = rnn_detector_max_events(d, maxb);
     rnn_detected_note_event *ev = malloc((size_t)cap * sizeof *ev);
-    if (!ev)
-        return -1;
+    if (!ev) return -1;
     int open = -1, rc = 0;
     size_t pos = 0, bi = 0;
     while (pos < n && rc == 0) {
         uint32_t b = blocks[bi++ % n_blocks];
-        if (b > n - pos)
-            b = (uint32_t)(n - pos);
+        if (b > n - pos) b = (uint32_t)(n - pos);
         int k = rnn_detector_process(d, y + pos, b, ev, cap);
         rc = ma_collect(out, &open, ev, k, pos, b, rate);
         pos += b;
     }
-    if (open >= 0)
-        out->v[open].off = (double)n / rate;
+    if (open >= 0) out->v[open].off = (double)n / rate;
     free(ev);
     return rc;
 }
@@ -282,7 +287,7 @@ static inline int ma_detect(rnn_detector *d, const float *y, size_t n, const uin
 typedef struct {
     int truth, detected, matched;
     double precision, recall, f1;
-    double median_latency_ms; /* emitted - true onset, matched notes */
+    double median_latency_ms;   /* emitted - true onset, matched notes */
     double median_est_error_ms; /* estimated onset - true onset, matched notes */
 } ma_score;
 
@@ -294,8 +299,7 @@ static inline int ma_cmp_double(const void *a, const void *b)
 
 static inline double ma_median(double *v, size_t n)
 {
-    if (!n)
-        return NAN;
+    if (!n) return NAN;
     qsort(v, n, sizeof *v, ma_cmp_double);
     return n & 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
@@ -304,8 +308,8 @@ static inline double ma_median(double *v, size_t n)
  * pitch whose emission is closest to its onset within tol seconds. When lat
  * and est are given (room for truth->n each), they receive per matched note
  * the latency (emitted - true) and the onset estimate's error, in ms. */
-static inline ma_score ma_match(const ma_notes *truth, const ma_dets *det, double tol,
-                                double *lat, double *est)
+static inline ma_score ma_match(const ma_notes *truth, const ma_dets *det, double tol, double *lat,
+                                double *est)
 {
     ma_score s = {(int)truth->n, (int)det->n, 0, 0, 0, 0, NAN, NAN};
     char *used = calloc(det->n + 1, 1);
@@ -333,10 +337,8 @@ static inline ma_score ma_match(const ma_notes *truth, const ma_dets *det, doubl
             s.matched++;
         }
     }
-    if (lat)
-        memcpy(lat, l, (size_t)s.matched * sizeof *l);
-    if (est)
-        memcpy(est, e, (size_t)s.matched * sizeof *e);
+    if (lat) memcpy(lat, l, (size_t)s.matched * sizeof *l);
+    if (est) memcpy(est, e, (size_t)s.matched * sizeof *e);
     s.precision = s.detected ? (double)s.matched / s.detected : 0.0;
     s.recall = s.truth ? (double)s.matched / s.truth : 0.0;
     s.f1 = s.precision + s.recall > 0 ? 2 * s.precision * s.recall / (s.precision + s.recall) : 0;

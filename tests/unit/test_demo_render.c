@@ -44,8 +44,9 @@ static void render(const char *name, const char *seed, const char *seconds, cons
 {
     char wav[600], out[8192];
     snprintf(wav, sizeof wav, "%s/%s.wav", dir, name);
-    char *argv[20] = {"rnnmidi-demo", "-m", mel, "-m", drums, "--seed", (char *)seed,
-                      "--seconds", (char *)seconds, "--render", wav, "-q"};
+    char *argv[20] = {"rnnmidi-demo",  "-m",       mel,          "-m",
+                      drums,           "--seed",   (char *)seed, "--seconds",
+                      (char *)seconds, "--render", wav,          "-q"};
     int k = 12;
     if (extra1) argv[k++] = (char *)extra1;
     if (extra2) argv[k++] = (char *)extra2;
@@ -94,7 +95,8 @@ static void test_render_repeats_for_a_seed(void **state)
     assert_int_equal(fa, fb);
     assert_int_equal(ca, 2);
     float maxdiff = 0;
-    for (size_t i = 0; i < fa * 2; i++) maxdiff = fmaxf(maxdiff, fabsf(wa[i] - wb[i]));
+    for (size_t i = 0; i < fa * 2; i++)
+        maxdiff = fmaxf(maxdiff, fabsf(wa[i] - wb[i]));
     assert_true(maxdiff <= 1e-6f);
     free(wa);
     free(wb);
@@ -114,7 +116,8 @@ static void test_render_is_loud_enough_and_never_clips(void **state)
     int silent_seconds = 0;
     for (size_t s = 0; s + (size_t)rate <= n; s += (size_t)rate) {
         double e = 0;
-        for (size_t i = s * 2; i < (s + (size_t)rate) * 2; i++) e += (double)w[i] * w[i];
+        for (size_t i = s * 2; i < (s + (size_t)rate) * 2; i++)
+            e += (double)w[i] * w[i];
         if (sqrt(e / (2.0 * rate)) < 1e-3) silent_seconds++;
     }
     for (size_t i = 0; i < n * 2; i++) {
@@ -139,7 +142,8 @@ static size_t aubio_onsets(const float *x, size_t n, int rate, double *out, size
     aubio_onset_set_threshold(o, 0.03f);
     aubio_onset_set_minioi_ms(o, 30.0f);
     for (size_t s = 0; s + hop <= n; s += hop) {
-        for (uint_t i = 0; i < hop; i++) in->data[i] = x[s + i];
+        for (uint_t i = 0; i < hop; i++)
+            in->data[i] = x[s + i];
         aubio_onset_do(o, in, res);
         if (res->data[0] > 0 && k < max) out[k++] = aubio_onset_get_last_s(o);
     }
@@ -170,8 +174,8 @@ static void test_notes_line_up_with_the_audio(void **state)
     /* drums alone: crisp onsets, no echo */
     char wav[600], out[8192];
     snprintf(wav, sizeof wav, "%s/onsets.wav", dir);
-    char *argv[] = {"rnnmidi-demo", "-m",     drums,    "--seed", "9", "--seconds",
-                    "8",            "--render", wav,     "-q",     "--set", "density=0.2", NULL};
+    char *argv[] = {"rnnmidi-demo", "-m", drums, "--seed", "9",           "--seconds", "8",
+                    "--render",     wav,  "-q",  "--set",  "density=0.2", NULL};
     int rc = fx_run(NULL, NULL, argv, out, sizeof out);
     if (rc) fprintf(stderr, "%s\n", out);
     assert_int_equal(rc, 0);
@@ -197,7 +201,8 @@ static void test_notes_line_up_with_the_audio(void **state)
     int ch, rate;
     float *w = fx_read_sound(wav, &n, &ch, &rate);
     assert_non_null(w);
-    for (size_t i = 0; i < n; i++) w[i] = 0.5f * (w[2 * i] + w[2 * i + 1]);
+    for (size_t i = 0; i < n; i++)
+        w[i] = 0.5f * (w[2 * i] + w[2 * i + 1]);
     double d[4096];
     size_t nd = aubio_onsets(w, n, rate, d, 4096);
     free(w);
@@ -206,12 +211,34 @@ static void test_notes_line_up_with_the_audio(void **state)
     double recall = matched(m, nm, d, nd, 0.0, 0.015, 0.030);
     double precision = matched(d, nd, m, nm, 0.0, 0.030, 0.015);
     double recall_late = matched(m, nm, d, nd, step / 2, 0.015, 0.030);
-    fprintf(stderr, "onsets: %zu in the MIDI, %zu in the audio; recall %.2f precision %.2f, "
-                    "half a step late %.2f\n",
+    fprintf(stderr,
+            "onsets: %zu in the MIDI, %zu in the audio; recall %.2f precision %.2f, "
+            "half a step late %.2f\n",
             nm, nd, recall, precision, recall_late);
-    assert_true(recall >= 0.8);
-    assert_true(precision >= 0.85);
-    assert_true(recall_late <= 0.3);
+    /* how far the found onsets sit from the MIDI's (median of the matched) */
+    double off[4096];
+    size_t no = 0;
+    for (size_t j = 0; j < nd; j++) {
+        double best = 1.0;
+        for (size_t i = 0; i < nm; i++)
+            if (fabs(d[j] - m[i]) < fabs(best)) best = d[j] - m[i];
+        if (fabs(best) <= 0.03) off[no++] = fabs(best);
+    }
+    for (size_t i = 1; i < no; i++)
+        for (size_t j = i; j > 0 && off[j - 1] > off[j]; j--) {
+            double t = off[j];
+            off[j] = off[j - 1];
+            off[j - 1] = t;
+        }
+    double median = no ? off[no / 2] : 1.0;
+    fprintf(stderr, "onsets: median distance %.1f ms\n", median * 1e3);
+    /* nearly every onset aubio hears is a MIDI note, most notes are heard
+     * (a quiet hit under a loud one can hide), they sit within a few ms,
+     * and the same notes half a step later match almost nothing */
+    assert_true(precision >= 0.9);
+    assert_true(recall >= 0.65);
+    assert_true(median <= 0.008);
+    assert_true(recall_late <= 0.2);
     free(m);
 }
 
@@ -222,8 +249,12 @@ static void test_primer_is_heard_and_written(void **state)
     rnn_note notes[8];
     int ppq = 96;
     for (int i = 0; i < 8; i++)
-        notes[i] = (rnn_note){1, 0, 60 + (int[]){0, 4, 7, 12, 7, 4, 0, 4}[i], 90,
-                              (int64_t)i * ppq / 2, (int64_t)i * ppq / 2 + ppq / 2 - 4};
+        notes[i] = (rnn_note){1,
+                              0,
+                              60 + (int[]){0, 4, 7, 12, 7, 4, 0, 4}[i],
+                              90,
+                              (int64_t)i * ppq / 2,
+                              (int64_t)i * ppq / 2 + ppq / 2 - 4};
     char primer[600], err[256];
     snprintf(primer, sizeof primer, "%s/primer.mid", dir);
     assert_int_equal(rnn_midi_write_path(primer, notes, 8, ppq, 100.0, err, sizeof err), 0);
@@ -308,14 +339,17 @@ static void test_synth_never_clips_and_rings_out(void **state)
             demo_synth_midi(s, dr, 3);
         }
         demo_synth_render(s, buf, 12000);
-        for (size_t i = 0; i < 24000; i++) peak = fmaxf(peak, fabsf(buf[i]));
+        for (size_t i = 0; i < 24000; i++)
+            peak = fmaxf(peak, fabsf(buf[i]));
     }
     assert_true(peak <= DEMO_SYNTH_CEILING + 1e-6f);
     assert_true(peak > 0.5f); /* and it did get loud */
     demo_synth_all_notes_off(s);
-    for (int sec = 0; sec < 7; sec++) demo_synth_render(s, buf, 48000);
+    for (int sec = 0; sec < 7; sec++)
+        demo_synth_render(s, buf, 48000);
     float tail = 0;
-    for (size_t i = 0; i < 2 * 48000; i++) tail = fmaxf(tail, fabsf(buf[i]));
+    for (size_t i = 0; i < 2 * 48000; i++)
+        tail = fmaxf(tail, fabsf(buf[i]));
     assert_true(tail < 1e-4f);
     assert_int_equal(demo_synth_active_voices(s), 0);
     demo_synth_free(s);
@@ -344,14 +378,15 @@ static void test_piano_roll_draws_notes_where_they_are(void **state)
     int hi = 71, lo = 48;
     int x = left + (int)(4.5 * 480 * px_per_tick), y = top + (hi - 64) * row + row / 2;
     assert_int_equal(pixel(px, w, x, y), 0xf6a04du); /* track 2's colour at velocity 127 */
-    int y_other = top + (hi - 70) * row + row / 2;    /* no note there */
+    int y_other = top + (hi - 70) * row + row / 2;   /* no note there */
     assert_true(pixel(px, w, x, y_other) != 0xf6a04du);
     int x_before = left + (int)(3.5 * 480 * px_per_tick);
     assert_true(pixel(px, w, x_before, y) != 0xf6a04du);
     /* the kick lane sits under the melody panel: find track 3's colour there */
     int drum_top = top + (hi - lo + 1) * row + 22, found = 0;
     for (int yy = drum_top; yy < drum_top + 14; yy++)
-        for (int xx = left; xx < left + 8; xx++) found |= pixel(px, w, xx, yy) == 0x7fd17fu;
+        for (int xx = left; xx < left + 8; xx++)
+            found |= pixel(px, w, xx, yy) == 0x7fd17fu;
     assert_true(found);
     free(px);
 
@@ -364,7 +399,8 @@ static void test_piano_roll_draws_notes_where_they_are(void **state)
     size_t n;
     unsigned char *b = fx_slurp(png, &n);
     assert_non_null(b);
-    assert_true(n > 100 && memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0 && memcmp(b + 12, "IHDR", 4) == 0);
+    assert_true(n > 100 && memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0 &&
+                memcmp(b + 12, "IHDR", 4) == 0);
     assert_int_equal((b[16] << 24 | b[17] << 16 | b[18] << 8 | b[19]), w);
     assert_int_equal((b[20] << 24 | b[21] << 16 | b[22] << 8 | b[23]), h);
     free(b);
@@ -373,7 +409,8 @@ static void test_piano_roll_draws_notes_where_they_are(void **state)
     assert_non_null(strstr((char *)b, "<svg"));
     assert_non_null(strstr((char *)b, "fill=\"#f6a04d\""));
     free(b);
-    assert_int_equal(demo_pianoroll_write("/nonexistent/dir/x.png", notes, 2, &info, err, sizeof err), -1);
+    assert_int_equal(
+        demo_pianoroll_write("/nonexistent/dir/x.png", notes, 2, &info, err, sizeof err), -1);
     assert_non_null(strstr(err, "/nonexistent/dir/x.png"));
 }
 

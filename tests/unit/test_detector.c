@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "../../core/encoding.h"
+#include "../../plugin/listen/listen_file.h"
 #include "../../training/dataset.h"
 #include "melody_audio.h"
 
@@ -61,8 +62,7 @@ static void load_fixtures(void)
     struct dirent *e;
     while ((e = readdir(dir))) {
         size_t len = strlen(e->d_name);
-        if (len < 5 || len > 60 || strcmp(e->d_name + len - 4, ".txt"))
-            continue;
+        if (len < 5 || len > 60 || strcmp(e->d_name + len - 4, ".txt")) continue;
         g_mel = realloc(g_mel, (g_n_mel + 1) * sizeof *g_mel);
         assert_non_null(g_mel);
         melody *m = &g_mel[g_n_mel++];
@@ -101,13 +101,11 @@ static size_t load_corpus(void)
             const rnn_seq *q = &ds.split[sp].seqs[i];
             rnn_note nb[64];
             size_t n = rnn_decode(RNN_KIND_MELODY, q->events, q->len, 0, 90, nb, 64);
-            if (n < 30)
-                continue;
+            if (n < 30) continue;
             int seen[128] = {0}, distinct = 0; /* a melody, not a repeated drum-like note */
             for (size_t k = 0; k < 30; k++)
                 distinct += !seen[nb[k].pitch]++;
-            if (distinct < 6)
-                continue;
+            if (distinct < 6) continue;
             melody m;
             memset(&m, 0, sizeof m);
             snprintf(m.name, sizeof m.name, "corpus-%s-%zu", rnn_split_name((rnn_split)sp), i);
@@ -119,12 +117,9 @@ static size_t load_corpus(void)
                 while (p > 84)
                     p -= 12;
                 double on = t0 + nb[k].on * step, off = t0 + nb[k].off * step;
-                if (off - on > 0.8)
-                    off = on + 0.8;
-                if (k + 1 < 30 && off > t0 + nb[k + 1].on * step)
-                    off = t0 + nb[k + 1].on * step;
-                if (off - on < 0.1)
-                    continue;
+                if (off - on > 0.8) off = on + 0.8;
+                if (k + 1 < 30 && off > t0 + nb[k + 1].on * step) off = t0 + nb[k + 1].on * step;
+                if (off - on < 0.1) continue;
                 ma_note x = {on, off, p, 70 + (int)(k * 7 % 40)};
                 assert_int_equal(ma_push(&m.notes, x), 0);
             }
@@ -134,8 +129,7 @@ static size_t load_corpus(void)
             added++;
         }
     rnn_dataset_free(&ds);
-    if (!added)
-        print_message("note: no corpus sequence of 30 notes: corpus melodies skipped\n");
+    if (!added) print_message("note: no corpus sequence of 30 notes: corpus melodies skipped\n");
     return added;
 }
 
@@ -143,8 +137,7 @@ static int setup(void **state)
 {
     (void)state;
     snprintf(g_tmp, sizeof g_tmp, "/tmp/rnnmidi-detector-XXXXXX");
-    if (!mkdtemp(g_tmp))
-        return -1;
+    if (!mkdtemp(g_tmp)) return -1;
     load_fixtures();
     return 0;
 }
@@ -163,8 +156,7 @@ static rnn_detector *make(double rate)
 {
     char err[256];
     rnn_detector *d = rnn_detector_create(rate, 8192, err, sizeof err);
-    if (!d)
-        fail_msg("%s", err);
+    if (!d) fail_msg("%s", err);
     return d;
 }
 
@@ -226,8 +218,8 @@ static void score_set(size_t first, size_t last, const char *label)
                           ma_voice_name((ma_voice)v), rates[r], truth, det, hit, P, R, F1, ml, me);
             assert_true(truth >= 24);
             if (F1 < TARGET_F1[v]) {
-                print_error("%s %s %d Hz: F1 %.3f below %.2f\n", label,
-                            ma_voice_name((ma_voice)v), rates[r], F1, TARGET_F1[v]);
+                print_error("%s %s %d Hz: F1 %.3f below %.2f\n", label, ma_voice_name((ma_voice)v),
+                            rates[r], F1, TARGET_F1[v]);
                 failures++;
             }
             if (!(ml <= TARGET_LATENCY_MS)) {
@@ -250,8 +242,7 @@ static void test_fixture_melodies(void **state)
             assert_in_range(t->v[k].pitch, 48, 84);
             double dur = t->v[k].off - t->v[k].on;
             assert_true(dur > 0.099 && dur < 0.801);
-            if (k)
-                assert_true(t->v[k].on >= t->v[k - 1].off - 1e-9); /* monophonic */
+            if (k) assert_true(t->v[k].on >= t->v[k - 1].off - 1e-9); /* monophonic */
         }
         notes += t->n;
     }
@@ -263,8 +254,7 @@ static void test_corpus_melodies(void **state)
 {
     (void)state;
     size_t first = g_n_mel;
-    if (load_corpus() == 0)
-        return;
+    if (load_corpus() == 0) return;
     score_set(first, g_n_mel, "corpus");
 }
 
@@ -315,7 +305,8 @@ static void test_reset_equals_fresh(void **state)
     rnn_detected_note_event ev[64];
     size_t half = n / 3;
     for (size_t pos = 0; pos < half; pos += 512)
-        rnn_detector_process(used, y + pos, (uint32_t)(half - pos < 512 ? half - pos : 512), ev, 64);
+        rnn_detector_process(used, y + pos, (uint32_t)(half - pos < 512 ? half - pos : 512), ev,
+                             64);
     rnn_detector_reset(used);
     assert_int_equal(rnn_detector_current_pitch(used), -1);
     ma_dets a = {0}, b = {0};
@@ -476,8 +467,10 @@ static void test_create_and_params(void **state)
     assert_null(rnn_detector_create(NAN, 64, err, sizeof err));
     assert_null(rnn_detector_create(48000, -1, err, sizeof err));
     assert_null(rnn_detector_create(400000, 64, NULL, 0));
-    static const struct { double rate; uint32_t hop; } want[] = {
-        {8000, 32}, {22050, 128}, {44100, 256}, {48000, 256}, {96000, 512}, {192000, 1024}};
+    static const struct {
+        double rate;
+        uint32_t hop;
+    } want[] = {{8000, 32}, {22050, 128}, {44100, 256}, {48000, 256}, {96000, 512}, {192000, 1024}};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         rnn_detector *d = make(want[i].rate);
         assert_int_equal(rnn_detector_hop_size(d), want[i].hop);
@@ -523,15 +516,128 @@ static void test_create_and_params(void **state)
     free(y);
 }
 
+/* Other sample rates detect the same melody; louder notes get higher
+ * velocities. */
+static void test_rates_and_velocity(void **state)
+{
+    (void)state;
+    static const double rates[] = {22050, 32000, 96000};
+    const melody *m = &g_mel[0];
+    for (size_t r = 0; r < 3; r++) {
+        size_t n = 0;
+        float *y = ma_render(&m->notes, MA_SAW, rates[r], 20.0, 3, &n);
+        assert_non_null(y);
+        ma_dets det = detect_signal(y, n, rates[r], NULL);
+        ma_score sc = ma_score_notes(&m->notes, &det, TOL);
+        print_message("%s saw at %.0f Hz: F1 %.3f, median latency %.1f ms\n", m->name, rates[r],
+                      sc.f1, sc.median_latency_ms);
+        assert_true(sc.f1 >= 0.90);
+        ma_dets_free(&det);
+        free(y);
+    }
+
+    ma_notes loud = {0};
+    for (int k = 0; k < 12; k++) {
+        ma_note x = {0.25 + 0.4 * k, 0.55 + 0.4 * k, k % 3 ? 62 : 67, k % 2 ? 120 : 30};
+        assert_int_equal(ma_push(&loud, x), 0);
+    }
+    size_t n = 0;
+    float *y = ma_render(&loud, MA_SAW, 48000, 20.0, 3, &n);
+    assert_non_null(y);
+    ma_dets det = detect_signal(y, n, 48000, NULL);
+    assert_int_equal(det.n, 12);
+    int lo_max = 0, hi_min = 127;
+    for (size_t i = 0; i < det.n; i++) {
+        if (i % 2)
+            hi_min = det.v[i].velocity < hi_min ? det.v[i].velocity : hi_min;
+        else
+            lo_max = det.v[i].velocity > lo_max ? det.v[i].velocity : lo_max;
+    }
+    print_message("velocity 30 -> at most %d, velocity 120 -> at least %d\n", lo_max, hi_min);
+    assert_true(hi_min > lo_max + 20);
+    ma_dets_free(&det);
+    ma_notes_free(&loud);
+    free(y);
+}
+
+/* rnn_listen_file on a stereo 16-bit WAV at 22.05 kHz and a mono float WAV
+ * at 48 kHz: the note-ons come exactly when the detector run in-process on
+ * the same samples emits them, and the estimated onsets score against the
+ * truth. */
+static void test_listen_file(void **state)
+{
+    (void)state;
+    const melody *m = &g_mel[g_n_mel > 2 ? 2 : 0];
+    static const int rates[2] = {22050, 48000};
+    for (int k = 0; k < 2; k++) {
+        size_t n = 0;
+        float *y = ma_render(&m->notes, MA_SAW_NOISE, rates[k], 20.0, 4, &n);
+        assert_non_null(y);
+        char path[160];
+        snprintf(path, sizeof path, "%s/listen-%d.wav", g_tmp, k);
+        assert_int_equal(k == 0 ? ma_write_wav_stereo16(path, y, n, rates[k])
+                                : ma_write_wav(path, y, n, rates[k]),
+                         0);
+        free(y);
+
+        rnn_heard_note *heard = NULL;
+        size_t nh = 0;
+        double rate = 0;
+        char err[256];
+        if (rnn_listen_file(path, NULL, &heard, &nh, &rate, err, sizeof err) != 0)
+            fail_msg("%s", err);
+        assert_true(rate == rates[k]);
+
+        size_t n2 = 0;
+        int r2 = 0;
+        y = ma_read_audio(path, &n2, &r2);
+        assert_non_null(y);
+        static const uint32_t block[1] = {4096};
+        rnn_detector *d = make(rates[k]);
+        ma_dets ref = {0};
+        assert_int_equal(ma_detect(d, y, n2, block, 1, &ref), 0);
+        rnn_detector_free(d);
+        assert_int_equal(nh, ref.n);
+        ma_dets est = {0};
+        est.v = calloc(nh + 1, sizeof *est.v);
+        assert_non_null(est.v);
+        for (size_t i = 0; i < nh; i++) {
+            assert_int_equal(heard[i].pitch, ref.v[i].pitch);
+            assert_true(fabs(heard[i].emitted - ref.v[i].emitted) < 1e-9);
+            assert_true(heard[i].on <= heard[i].emitted && heard[i].on <= heard[i].off);
+            if (i + 1 < nh) assert_true(heard[i].off <= heard[i + 1].on);
+            est.v[i] =
+                (ma_det){heard[i].on, heard[i].on, heard[i].off, heard[i].pitch, heard[i].velocity};
+        }
+        est.n = nh;
+        ma_score sc = ma_score_notes(&m->notes, &est, TOL);
+        print_message("listen_file %s %d Hz: %zu notes, F1 of estimated onsets %.3f, median "
+                      "error %.1f ms\n",
+                      m->name, rates[k], nh, sc.f1, sc.median_latency_ms);
+        assert_true(sc.f1 >= 0.9);
+        ma_dets_free(&est);
+        ma_dets_free(&ref);
+        free(heard);
+        free(y);
+        unlink(path);
+    }
+    rnn_heard_note *heard = NULL;
+    size_t nh = 0;
+    double rate = 0;
+    char err[256] = "";
+    assert_int_equal(rnn_listen_file("tests/fixtures/melodies/riff.txt", NULL, &heard, &nh, &rate,
+                                     err, sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "riff.txt"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_create_and_params),
-        cmocka_unit_test(test_fixture_melodies),
-        cmocka_unit_test(test_block_partitions),
-        cmocka_unit_test(test_reset_equals_fresh),
-        cmocka_unit_test(test_small_event_array),
-        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_create_and_params),  cmocka_unit_test(test_fixture_melodies),
+        cmocka_unit_test(test_block_partitions),   cmocka_unit_test(test_reset_equals_fresh),
+        cmocka_unit_test(test_small_event_array),  cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_rates_and_velocity), cmocka_unit_test(test_listen_file),
         cmocka_unit_test(test_corpus_melodies),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

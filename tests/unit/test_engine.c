@@ -57,11 +57,16 @@ static uint32_t next_block(uint32_t fixed, uint64_t *s)
     *s = *s * 6364136223846793005ull + 1442695040888963407ull;
     uint32_t r = (uint32_t)(*s >> 33);
     switch (r % 16) {
-    case 0: return 0;
-    case 1: return 1;
-    case 2: return 4096;
-    case 3: return 8192;
-    default: return 1 + r % 1024;
+    case 0:
+        return 0;
+    case 1:
+        return 1;
+    case 2:
+        return 4096;
+    case 3:
+        return 8192;
+    default:
+        return 1 + r % 1024;
     }
 }
 
@@ -279,7 +284,7 @@ static void test_tempo_change_and_jump(void **state)
         if (ev->frame == f2 && is_off(ev)) sounding--;
         if (!is_on(ev)) continue;
         int64_t f = ev->frame;
-        int ok = f < f1 ? on_grid(f, 0, 0, fps1)
+        int ok = f < f1   ? on_grid(f, 0, 0, fps1)
                  : f < f2 ? on_grid(f, f1, s1, fps2)
                           : on_grid(f, f2, 8 * 16, fps2);
         if (!ok) fail_msg("note-on at %lld off the grid", (long long)f);
@@ -336,8 +341,8 @@ static void test_continue_primes_like_training(void **state)
     abs_ev in[20];
     size_t n_in = 0;
     for (int i = 0; i < 10; i++) {
-        notes[i] = (rnn_note){0, 0, pitch[i], 90, on_step[i] * 120 + (int)(jitter[i] * 120),
-                              off_step[i] * 120 - 10};
+        notes[i] = (rnn_note){
+            0, 0, pitch[i], 90, on_step[i] * 120 + (int)(jitter[i] * 120), off_step[i] * 120 - 10};
         int64_t fon = (int64_t)((on_step[i] + jitter[i]) * fps);
         int64_t foff = (int64_t)(off_step[i] * fps) - 500;
         in[n_in++] = (abs_ev){fon, {0x90, (uint8_t)pitch[i], 90}};
@@ -360,11 +365,12 @@ static void test_continue_primes_like_training(void **state)
     assert_int_equal(list.count, 1);
     const rnn_seq *seq = &list.seqs[0];
     assert_int_equal(seq->start_step, 4);
-    int64_t last_step = 36; /* the last step with a key held (the last note ends at 37) */
+    int64_t last_step = 36;         /* the last step with a key held (the last note ends at 37) */
     int64_t k0 = last_step + 1 + 8; /* after a gap of 2 beats */
     int x[64];
     int64_t n_x = k0 - seq->start_step;
-    for (int64_t k = 0; k < n_x; k++) x[k] = k < (int64_t)seq->len ? seq->events[k] : 0;
+    for (int64_t k = 0; k < n_x; k++)
+        x[k] = k < (int64_t)seq->len ? seq->events[k] : 0;
 
     rnn_model *m = fixture_model(RNN_KIND_MELODY, RNN_CELL_LSTM, 2, 16, 48, 5);
     rnn_net *net = rnn_net_create(m, err, sizeof err);
@@ -374,7 +380,8 @@ static void test_continue_primes_like_training(void **state)
     rnn_rng rng;
     rnn_rng_seed(&rng, 1234);
     const float *logits = NULL;
-    for (int64_t k = 0; k < n_x; k++) logits = rnn_net_step(net, x[k]);
+    for (int64_t k = 0; k < n_x; k++)
+        logits = rnn_net_step(net, x[k]);
     /* the response: 2 bars = 32 steps from k0 */
     int held = -1, n_checked = 0;
     size_t oi = 0;
@@ -383,7 +390,8 @@ static void test_continue_primes_like_training(void **state)
         int64_t f = grid_frame(0, 0, fps, (double)k);
         if (y >= 2) {
             /* the engine's next note-on is this one, at this frame */
-            while (oi < out.n && !is_on(&out.ev[oi])) oi++;
+            while (oi < out.n && !is_on(&out.ev[oi]))
+                oi++;
             assert_true(oi < out.n);
             assert_int_equal(out.ev[oi].frame, f);
             assert_int_equal(out.ev[oi].d[1], y - 2);
@@ -402,6 +410,79 @@ static void test_continue_primes_like_training(void **state)
     /* and nothing after the response */
     assert_int_equal(count_ons(&out, grid_frame(0, 0, fps, (double)(k0 + 32)), INT64_MAX), 0);
     assert_int_equal(check_pairs(&out), 0);
+    rnn_seq_list_free(&list);
+    rnn_net_free(net);
+    rnn_sampler_free(smp);
+    rnn_model_free(m);
+    free(out.ev);
+    rnn_engine_free(e);
+}
+
+/* Accompany hears the player: at every step the network is fed what the
+ * player played there (encoded as the trainer does) or else what it played
+ * itself; the engine's notes equal those of that loop run directly with
+ * core/net + core/sample. This also covers a step begun at a tick with the
+ * generated event and restarted at its commit with the player's. */
+static void test_accompany_hears_player(void **state)
+{
+    (void)state;
+    const double sr = 48000, fps = 6000;
+    rnn_engine *e = make_engine(sr, RNN_KIND_MELODY, 13);
+    rnn_engine_set_param(e, RNN_PARAM_LOWEST, 0);
+    rnn_engine_set_param(e, RNN_PARAM_HIGHEST, 127);
+    rnn_engine_set_param(e, RNN_PARAM_TEMPERATURE, 0.8f);
+    rnn_engine_set_param(e, RNN_PARAM_TOP_P, 0.9f);
+    /* 12 notes from step 8 to step 45, some early, some late */
+    rnn_note notes[12];
+    abs_ev in[24];
+    size_t n_in = 0;
+    for (int i = 0; i < 12; i++) {
+        int on = 8 + 3 * i, off = on + 2, pitch = 55 + (i * 5) % 17;
+        double jit = (i % 3 - 1) * 0.3;
+        notes[i] = (rnn_note){0, 0, pitch, 90, (int64_t)((on + jit) * 120), off * 120 - 5};
+        in[n_in++] = (abs_ev){(int64_t)((on + jit) * fps), {0x90, (uint8_t)pitch, 90}};
+        in[n_in++] = (abs_ev){(int64_t)(off * fps) - 250, {0x80, (uint8_t)pitch, 0}};
+    }
+    abs_tr tr[1] = {{0, roll(120, 0, 0, 1)}};
+    evlist out = {0};
+    const int K = 80;
+    drive(e, (int64_t)(fps * K) - 1, 0, 41, in, n_in, tr, 1, &out);
+
+    rnn_seq_list list = {0};
+    char err[256];
+    assert_int_equal(rnn_encode(RNN_KIND_MELODY, notes, 12, 480, 4, &list, err, sizeof err), 0);
+    assert_int_equal(list.count, 1);
+    const rnn_seq *seq = &list.seqs[0];
+    rnn_model *m = fixture_model(RNN_KIND_MELODY, RNN_CELL_LSTM, 2, 16, 48, 13);
+    rnn_net *net = rnn_net_create(m, err, sizeof err);
+    rnn_sampler *smp = rnn_sampler_create(130);
+    assert_non_null(net);
+    assert_non_null(smp);
+    rnn_rng rng;
+    rnn_rng_seed(&rng, 1234);
+    const float *logits = NULL;
+    size_t oi = 0;
+    int checked = 0, heard = 0;
+    for (int k = 0; k < K; k++) {
+        int y = k == 0 ? RNN_MELODY_NOTE_ON(60) /* the primer */
+                       : rnn_sample(smp, &rng, logits, 130, 0.8f, 0.9f, NULL);
+        int64_t pk = k - seq->start_step;
+        int p = pk >= 0 && pk < (int64_t)seq->len ? seq->events[pk] : 0;
+        if (y >= 2) {
+            while (oi < out.n && !is_on(&out.ev[oi])) oi++;
+            assert_true(oi < out.n);
+            assert_int_equal(out.ev[oi].frame, (int64_t)(k * fps));
+            assert_int_equal(out.ev[oi].d[1], y - 2);
+            oi++;
+            checked++;
+        }
+        heard += p != 0 && p != y;
+        logits = rnn_net_step(net, p != 0 ? p : y);
+    }
+    while (oi < out.n && !is_on(&out.ev[oi])) oi++;
+    assert_int_equal(oi, out.n); /* no other note-on */
+    assert_true(checked > 10);
+    assert_true(heard > 5);
     rnn_seq_list_free(&list);
     rnn_net_free(net);
     rnn_sampler_free(smp);
@@ -469,7 +550,8 @@ static void test_drums(void **state)
         if (is_on(ev)) {
             assert_true(on_grid(ev->frame, 0, 0, 6000));
             size_t j = i + 1;
-            while (j < out.n && !(is_off(&out.ev[j]) && out.ev[j].d[1] == ev->d[1])) j++;
+            while (j < out.n && !(is_off(&out.ev[j]) && out.ev[j].d[1] == ev->d[1]))
+                j++;
             assert_true(j < out.n);
             assert_int_equal(out.ev[j].frame - ev->frame, 1500);
         }
@@ -499,6 +581,11 @@ static void test_scale_mask(void **state)
         assert_true(p >= 50 && p <= 74);
         assert_true(deg == 0 || deg == 3 || deg == 5 || deg == 7 || deg == 10);
     }
+    /* with 64-frame blocks every step was spread out and done before its tick */
+    rnn_engine_stats st;
+    rnn_engine_get_stats(e, &st);
+    assert_int_equal(st.late_steps, 0);
+    assert_true(st.net_steps > 60); /* 10 s at 8 steps a second */
     free(out.ev);
     rnn_engine_free(e);
 }
@@ -523,7 +610,8 @@ static void test_model_swap_and_mode_change(void **state)
         if (b == 2000) rnn_engine_set_param(e, RNN_PARAM_MODE, RNN_MODE_CONTINUE);
         if (b == 2100) rnn_engine_set_param(e, RNN_PARAM_MODE, RNN_MODE_ACCOMPANY);
         uint32_t n = rnn_engine_run(e, 128, NULL, 0, b == 0 ? &t : NULL, b == 0, ob, 4096);
-        for (uint32_t i = 0; i < n; i++) push(&out, pos + ob[i].frame, ob[i].data);
+        for (uint32_t i = 0; i < n; i++)
+            push(&out, pos + ob[i].frame, ob[i].data);
         if (b == 1000 || b == 2000) {
             /* at the swap and the mode change nothing is left sounding */
             evlist upto = {out.ev, out.n, out.cap};
@@ -551,7 +639,8 @@ static void test_flood_and_zero_blocks(void **state)
     rnn_engine_set_param(e, RNN_PARAM_CHANNEL, 16);
     static rnn_engine_event in[6000], ob[512];
     for (int i = 0; i < 6000; i++)
-        in[i] = (rnn_engine_event){(uint32_t)(i * 4096 / 6000), 3,
+        in[i] = (rnn_engine_event){(uint32_t)(i * 4096 / 6000),
+                                   3,
                                    {(uint8_t)(i & 1 ? 0x80 : 0x90), (uint8_t)(40 + i % 40), 64},
                                    0};
     rnn_transport t = roll(120, 0, 0, 1);
@@ -574,7 +663,8 @@ static void test_flood_and_zero_blocks(void **state)
     rnn_transport stop = {0};
     stop.flags = RNN_TRANSPORT_SPEED;
     uint32_t n = rnn_engine_run(e, 64, NULL, 0, &stop, 1, ob, 512);
-    for (uint32_t i = 0; i < n; i++) push(&gen, pos + ob[i].frame, ob[i].data);
+    for (uint32_t i = 0; i < n; i++)
+        push(&gen, pos + ob[i].frame, ob[i].data);
     assert_int_equal(check_pairs(&gen), 0);
     free(gen.ev);
     rnn_engine_free(e);
@@ -599,14 +689,16 @@ static void test_no_model_and_reset(void **state)
     int64_t pos = 0;
     for (int b = 0; b < 400; b++) {
         uint32_t n = rnn_engine_run(e, 256, NULL, 0, b == 0 ? &t : NULL, b == 0, ob, 64);
-        for (uint32_t i = 0; i < n; i++) push(&out, pos + ob[i].frame, ob[i].data);
+        for (uint32_t i = 0; i < n; i++)
+            push(&out, pos + ob[i].frame, ob[i].data);
         pos += 256;
     }
     rnn_engine_all_notes_off(e); /* deactivate */
     rnn_engine_reset(e);         /* activate */
     rnn_transport stopped = roll(120, 0, 0, 0);
     uint32_t n = rnn_engine_run(e, 1, NULL, 0, &stopped, 1, ob, 64);
-    for (uint32_t i = 0; i < n; i++) push(&out, pos + ob[i].frame, ob[i].data);
+    for (uint32_t i = 0; i < n; i++)
+        push(&out, pos + ob[i].frame, ob[i].data);
     assert_int_equal(check_pairs(&out), 0);
     assert_true(count_ons(&out, 0, INT64_MAX) > 5);
     free(out.ev);
@@ -623,6 +715,7 @@ int main(void)
         cmocka_unit_test(test_tempo_change_and_jump),
         cmocka_unit_test(test_free_run),
         cmocka_unit_test(test_continue_primes_like_training),
+        cmocka_unit_test(test_accompany_hears_player),
         cmocka_unit_test(test_call_and_response),
         cmocka_unit_test(test_drums),
         cmocka_unit_test(test_scale_mask),

@@ -4,13 +4,17 @@
  * finds 0 errors in its TTL; lilv reads from the TTL the same port indices,
  * symbols, ranges and defaults as the C port table, and those agree with
  * core/engine's parameter table; the plugin is an lv2:MIDIPlugin, hard-RT
- * capable, with version numbers, the model as a patch:writable atom:Path. */
+ * capable, with version numbers, the model as a patch:writable atom:Path;
+ * a bundle holding a default model (here a random-weight fixture standing in
+ * for presets/melody-lstm.rnnw) loads it at instantiation and lists a preset
+ * whose state restores it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dlfcn.h>
 #include <lilv/lilv.h>
 #include <math.h>
 #include <stdio.h>
@@ -20,7 +24,8 @@
 #include <unistd.h>
 
 #include "../../core/engine.h"
-#include "../../plugin/lv2/ports.h"
+#include "engine_fixture.h"
+#include "lv2_host.h"
 
 #define BUNDLE "build/rnnmidi.lv2"
 
@@ -111,9 +116,8 @@ static void test_ttl_matches_c(void **state)
         lilv_node_free(def), lilv_node_free(min), lilv_node_free(max), lilv_node_free(s);
         if (rows[i].param >= 0) {
             float d, lo, hi;
-            assert_int_equal(rnn_engine_param_info((rnn_engine_param)rows[i].param, &d, &lo, &hi,
-                                                   NULL),
-                             0);
+            assert_int_equal(
+                rnn_engine_param_info((rnn_engine_param)rows[i].param, &d, &lo, &hi, NULL), 0);
             assert_float_equal(d, rows[i].def, 1e-6);
             assert_float_equal(lo, rows[i].min, 1e-6);
             assert_float_equal(hi, rows[i].max, 1e-6);
@@ -122,7 +126,8 @@ static void test_ttl_matches_c(void **state)
     /* every engine parameter has a port */
     for (int id = 0; id < RNN_PARAM_COUNT; id++) {
         int found = 0;
-        for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) found |= rows[i].param == id;
+        for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+            found |= rows[i].param == id;
         assert_true(found);
     }
     LilvNode *midi = lilv_new_uri(w, "http://lv2plug.in/ns/lv2core#MIDIPlugin");
@@ -180,6 +185,76 @@ static void test_install_uninstall(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+static void test_default_model_and_its_preset(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/rnnmidi-bundle-XXXXXX", cwd[1024], path[1400], cmd[4200];
+    assert_non_null(mkdtemp(dir));
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    snprintf(path, sizeof path, "%s/rnnmidi.lv2", dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    snprintf(cmd, sizeof cmd,
+             "ln -s %s/" BUNDLE "/rnnmidi.so %s/ && for f in manifest rnnmidi presets; do "
+             "build/ttlgen -m plugin/lv2/$f.ttl.in %s/$f.ttl || exit 1; done",
+             cwd, path, path);
+    assert_int_equal(system(cmd), 0);
+    snprintf(path, sizeof path, "%s/rnnmidi.lv2/melody-lstm.rnnw", dir);
+    assert_int_equal(fixture_build(RNN_KIND_MELODY, RNN_CELL_LSTM, 1, 8, 16, 3, path, NULL, NULL),
+                     0);
+    static char out[1 << 16];
+    snprintf(cmd, sizeof cmd, "lv2_validate %s/rnnmidi.lv2/*.ttl 2>&1", dir);
+    assert_int_equal(capture(cmd, out, sizeof out), 0);
+    if (!strstr(out, "Found 0 errors")) fail_msg("lv2_validate:\n%s", out);
+
+    /* keep the plugin mapped after lilv unloads it, so that LeakSanitizer sees
+     * what its libraries (aubio's FFT plans) keep in statics */
+    assert_non_null(dlopen(BUNDLE "/rnnmidi.so", RTLD_NOW | RTLD_NODELETE));
+    LilvWorld *w = lilv_world_new();
+    snprintf(cmd, sizeof cmd, "file://%s/rnnmidi.lv2/", dir);
+    LilvNode *b = lilv_new_uri(w, cmd);
+    lilv_world_load_bundle(w, b);
+    lilv_node_free(b);
+    LilvNode *pu = lilv_new_uri(w, RNNMIDI_URI);
+    const LilvPlugin *p = lilv_plugins_get_by_uri(lilv_world_get_all_plugins(w), pu);
+    assert_non_null(p);
+
+    /* instantiated, it plays its bundled model */
+    host_plugin *hp = host_new();
+    LilvInstance *inst = lilv_plugin_instantiate(p, 48000, hp->features);
+    assert_non_null(inst);
+    host_attach(hp, lilv_instance_get_descriptor(inst), lilv_instance_get_handle(inst));
+    lilv_instance_activate(inst);
+    host_begin(hp);
+    host_run(hp, 64);
+    assert_non_null(strstr(hp->model_path, "melody-lstm.rnnw"));
+
+    /* the model's preset restores it, from the bundle */
+    LilvNode *preset = lilv_new_uri(w, RNNMIDI_URI "#preset-melody-lstm");
+    lilv_world_load_resource(w, preset);
+    LilvState *st = lilv_state_new_from_world(w, &host_map_s, preset);
+    assert_non_null(st);
+    hp->model_path[0] = 0;
+    lilv_state_restore(st, inst, NULL, NULL, 0, hp->features);
+    host_begin(hp);
+    host_run(hp, 64);
+    snprintf(cmd, sizeof cmd, "%s/rnnmidi.lv2/melody-lstm.rnnw", dir);
+    char *want = realpath(cmd, NULL), *got = realpath(hp->model_path, NULL);
+    assert_non_null(want);
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    free(want), free(got);
+    lilv_state_free(st);
+    lilv_node_free(preset);
+    lilv_instance_deactivate(inst);
+    lilv_instance_free(inst);
+    host_free(hp);
+    lilv_node_free(pu);
+    lilv_world_free(w);
+    host_free_uris();
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -187,6 +262,7 @@ int main(void)
         cmocka_unit_test(test_lv2_validate),
         cmocka_unit_test(test_ttl_matches_c),
         cmocka_unit_test(test_install_uninstall),
+        cmocka_unit_test(test_default_model_and_its_preset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,7 +7,8 @@
  * call-and-response answers after the call, the same seed gives the same
  * notes, save then restore (lilv state, through a file) gives the same
  * behaviour, a model swap mid-run keeps playing, a corrupt model is refused
- * (log + status notification) while playing goes on, jumps, MIDI floods.
+ * (log + status notification) while playing goes on, jumps, MIDI floods,
+ * and notes sung into the audio input prime the engine like MIDI notes.
  * The models are random-weight fixtures written by the test. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -138,11 +139,16 @@ static uint32_t block_size(uint64_t *s)
     *s = *s * 6364136223846793005ull + 1442695040888963407ull;
     uint32_t r = (uint32_t)(*s >> 33);
     switch (r % 20) {
-    case 0: return 0;
-    case 1: return 1;
-    case 2: return 4096;
-    case 3: return 8192;
-    default: return 1 + r % 2048;
+    case 0:
+        return 0;
+    case 1:
+        return 1;
+    case 2:
+        return 4096;
+    case 3:
+        return 8192;
+    default:
+        return 1 + r % 2048;
     }
 }
 
@@ -341,7 +347,7 @@ static const void *get_value(const char *symbol, void *user, uint32_t *size, uin
 {
     host_plugin *hp = user;
     static float v;
-#define SYM(E, sym, ...)                                                                          \
+#define SYM(E, sym, ...)                                                                           \
     if (!strcmp(symbol, sym)) v = hp->controls[RNNMIDI_##E];
     RNNMIDI_CONTROLS(SYM)
 #undef SYM
@@ -355,7 +361,7 @@ static void set_value(const char *symbol, void *user, const void *value, uint32_
 {
     host_plugin *hp = user;
     if (type != host_map(NULL, LV2_ATOM__Float) || size != sizeof(float)) return;
-#define SYM(E, sym, ...)                                                                          \
+#define SYM(E, sym, ...)                                                                           \
     if (!strcmp(symbol, sym)) hp->controls[RNNMIDI_##E] = *(const float *)value;
     RNNMIDI_CONTROLS(SYM)
 #undef SYM
@@ -389,11 +395,10 @@ static void test_save_restore(void **state)
     a.hp->controls[RNNMIDI_KEY] = 9;
     char dir[400];
     snprintf(dir, sizeof dir, "%s/state", tmpdir);
-    LilvState *st = lilv_state_new_from_instance(plugin, a.inst, &host_map_s, NULL, dir, dir,
-                                                 dir, get_value, a.hp, 0, a.hp->features);
+    LilvState *st = lilv_state_new_from_instance(plugin, a.inst, &host_map_s, NULL, dir, dir, dir,
+                                                 get_value, a.hp, 0, a.hp->features);
     assert_non_null(st);
-    assert_int_equal(lilv_state_save(world, &host_map_s, &host_unmap_s, st, NULL, dir,
-                                     "state.ttl"),
+    assert_int_equal(lilv_state_save(world, &host_map_s, &host_unmap_s, st, NULL, dir, "state.ttl"),
                      0);
     lilv_state_free(st);
     host_ev *ea, *eb;
@@ -491,6 +496,52 @@ static void test_swap_corrupt_jump_flood(void **state)
     close_plugin(t);
 }
 
+/* Sung notes enter like MIDI notes: a phrase sung into the audio input
+ * gets a continuation when Input source is audio, and none when it is MIDI. */
+static size_t sung_phrase(int source)
+{
+    inst_t t = open_plugin(48000);
+    load_model(t, model_a);
+    t.hp->controls[RNNMIDI_MODE] = RNN_MODE_CONTINUE;
+    t.hp->controls[RNNMIDI_LISTEN_GAP] = 1;
+    t.hp->controls[RNNMIDI_DENSITY] = 0.9f;
+    t.hp->controls[RNNMIDI_INPUT_SOURCE] = (float)source;
+    int64_t s0 = t.hp->pos;
+    const double freq[6] = {261.63, 293.66, 329.63, 349.23, 392.0, 440.0};
+    double phase = 0;
+    int first = 1;
+    while (t.hp->pos < s0 + 48000 * 8) {
+        host_begin(t.hp);
+        if (first) host_position(t.hp, 0, 1, 120, 0, 0);
+        first = 0;
+        for (uint32_t i = 0; i < 256; i++) {
+            double sec = (double)(t.hp->pos + i - s0) / 48000;
+            int note = (int)(sec / 0.4);
+            double in_note = sec - note * 0.4;
+            float v = 0;
+            if (sec >= 0.5 && note < 6 + 1 && note >= 1 && in_note < 0.3) {
+                phase += 2 * M_PI * freq[note - 1] / 48000;
+                v = (float)(0.4 * sin(phase));
+            }
+            t.hp->audio[i] = v;
+        }
+        host_run(t.hp, 256);
+    }
+    /* the phrase ends near 2.7 s; the answer comes after it */
+    size_t n = ons_between(t.hp, s0 + 48000 * 3, s0 + 48000 * 8);
+    assert_int_equal(ons_between(t.hp, s0, s0 + 48000 * 2), 0);
+    assert_int_equal(pairs(t.hp, 0), 0);
+    close_plugin(t);
+    return n;
+}
+
+static void test_audio_input(void **state)
+{
+    (void)state;
+    assert_true(sung_phrase(RNNMIDI_SOURCE_AUDIO) > 0);
+    assert_int_equal(sung_phrase(RNNMIDI_SOURCE_MIDI), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -499,6 +550,7 @@ int main(void)
         cmocka_unit_test(test_same_seed),
         cmocka_unit_test(test_save_restore),
         cmocka_unit_test(test_swap_corrupt_jump_flood),
+        cmocka_unit_test(test_audio_input),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

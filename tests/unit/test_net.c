@@ -128,7 +128,7 @@ static void test_golden(void **state)
         assert_int_equal(rnn_net_state_size(net),
                          (size_t)cfg->layers * cfg->hidden * (cfg->cell == RNN_CELL_LSTM ? 2 : 1));
         assert_ptr_equal(rnn_net_model(net), g.model);
-        printf("# %-18s %-4s L=%d E=%-2d H=%-2d V=%d: worst error %.3f of tolerance, %zu bytes\n",
+        printf("# %-18s %-4s L=%d E=%-2d H=%-2d V=%d: worst error %.6f of tolerance, %zu bytes\n",
                NAMES[m], rnn_cell_name(cfg->cell), cfg->layers, cfg->embed, cfg->hidden, cfg->vocab,
                worst, rnn_net_bytes(net));
         rnn_net_free(net);

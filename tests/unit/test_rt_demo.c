@@ -157,12 +157,14 @@ static void test_portaudio_callback_does_not_allocate_or_lock(void **state)
     PaError e = Pa_OpenDefaultStream(&stream, 0, 2, paFloat32, 48000.0, 256, probe_callback, &p);
     assert_int_equal(e, paNoError);
     assert_int_equal(Pa_StartStream(stream), paNoError);
-    for (int i = 0; i < 2000 && !atomic_load(&p.st.done); i++) Pa_Sleep(5);
+    for (int i = 0; i < 2000 && !atomic_load(&p.st.done); i++)
+        Pa_Sleep(5);
     Pa_StopStream(stream);
     Pa_CloseStream(stream);
     demo_audio_terminate();
-    fprintf(stderr, "portaudio: %d callbacks, %llu frames, %d trapped calls\n", atomic_load(&p.calls),
-            (unsigned long long)demo_session_position(s), atomic_load(&p.trapped));
+    fprintf(stderr, "portaudio: %d callbacks, %llu frames, %d trapped calls\n",
+            atomic_load(&p.calls), (unsigned long long)demo_session_position(s),
+            atomic_load(&p.trapped));
     assert_true(atomic_load(&p.st.done));
     assert_int_equal(demo_session_position(s), 48000 * 4);
     assert_true(atomic_load(&p.calls) >= 48000 * 4 / 256);
@@ -173,7 +175,8 @@ static void test_portaudio_callback_does_not_allocate_or_lock(void **state)
     assert_non_null(b);
     const float *x = (const float *)(const void *)b;
     float peak = 0;
-    for (size_t i = 0; i < n / sizeof(float); i++) peak = fmaxf(peak, fabsf(x[i]));
+    for (size_t i = 0; i < n / sizeof(float); i++)
+        peak = fmaxf(peak, fabsf(x[i]));
     assert_true(peak > 0.05f && peak <= DEMO_SYNTH_CEILING + 1e-6f);
     free(b);
     demo_session_free(s);

@@ -37,8 +37,7 @@ static void run_rate(double rate)
         y[i] = NAN;
     char err[256];
     rnn_detector *d = rnn_detector_create(rate, 8192, err, sizeof err);
-    if (!d)
-        fail_msg("%s", err);
+    if (!d) fail_msg("%s", err);
     rnn_detector_params p;
     rnn_detector_default_params(&p);
     static const uint32_t blocks[] = {64, 0, 1, 128, 8192, 97, 256, 4096};
@@ -49,8 +48,7 @@ static void run_rate(double rate)
     size_t pos = 0, bi = 0;
     while (pos < n) {
         uint32_t b = blocks[bi++ % 8];
-        if (b > n - pos)
-            b = (uint32_t)(n - pos);
+        if (b > n - pos) b = (uint32_t)(n - pos);
         int max = bi % 13 == 0 ? 1 : 80; /* now and then a full array */
         int k = rnn_detector_process(d, y + pos, b, ev, max);
         for (int i = 0; i < k; i++)
@@ -60,8 +58,7 @@ static void run_rate(double rate)
             rnn_detector_set_params(d, &p);
         }
         pos += b;
-        if (pos > n / 2 && pos - b <= n / 2)
-            rnn_detector_reset(d);
+        if (pos > n / 2 && pos - b <= n / 2) rnn_detector_reset(d);
     }
     (void)rnn_detector_current_pitch(d);
     int trapped = rt_trap_disarm();

@@ -106,11 +106,16 @@ static uint32_t blocks(uint64_t *s)
     *s = *s * 6364136223846793005ull + 1442695040888963407ull;
     uint32_t r = (uint32_t)(*s >> 33);
     switch (r % 24) {
-    case 0: return 0;
-    case 1: return 1;
-    case 2: return 4096;
-    case 3: return 8192;
-    default: return 1 + r % 1500;
+    case 0:
+        return 0;
+    case 1:
+        return 1;
+    case 2:
+        return 4096;
+    case 3:
+        return 8192;
+    default:
+        return 1 + r % 1500;
     }
 }
 
@@ -142,8 +147,8 @@ static void test_run_never_allocates(void **state)
         host_begin(hp);
         if (b % 400 == 0) host_set_model(hp, n / 2, models[(b / 400) % 4]);
         if (b % 97 == 0) host_position(hp, n / 3, 1, 90 + b % 60, b % 13, 0.5f); /* jumps */
-        if (b % 251 == 0) host_position(hp, 0, 0, 120, 0, 0);                     /* stop */
-        if (b % 251 == 5) host_position(hp, 0, 1, 120, 2, 0);                     /* start */
+        if (b % 251 == 0) host_position(hp, 0, 0, 120, 0, 0);                    /* stop */
+        if (b % 251 == 5) host_position(hp, 0, 1, 120, 2, 0);                    /* start */
         if (b % 50 == 0) hp->controls[RNNMIDI_MODE] = (float)((b / 50) % 3);
         if (b % 70 == 0) hp->controls[RNNMIDI_SCALE] = (float)((b / 70) % 11);
         if (b % 33 == 0) hp->controls[RNNMIDI_SEED] = (float)(b % 5);
@@ -166,7 +171,8 @@ static void test_run_never_allocates(void **state)
     host_log_quiet = 0;
     assert_int_equal(trapped, 0);
     size_t ons = 0;
-    for (size_t i = 0; i < hp->n_ev; i++) ons += (hp->ev[i].d[0] & 0xf0) == 0x90;
+    for (size_t i = 0; i < hp->n_ev; i++)
+        ons += (hp->ev[i].d[0] & 0xf0) == 0x90;
     assert_true(ons > 100);
     d->deactivate(h);
     d->cleanup(h);

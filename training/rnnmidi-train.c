@@ -1,0 +1,555 @@
+/* SPDX-License-Identifier: MIT */
+/* rnnmidi-train: MIDI files in, a preset (.rnnw) out.
+ *
+ *   rnnmidi-train --data DIR --kind melody|drums --out FILE.rnnw [options]
+ *
+ * Beside FILE.rnnw it writes FILE.csv (one row per optimiser step), FILE.svg
+ * (the loss curve) and FILE.ckpt (the checkpoint `--resume` continues from).
+ * Exit status: 0 success, 1 bad input or a failed run, 2 bad usage,
+ * 130 interrupted (a checkpoint and the best preset so far are written). */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../core/model.h"
+#include "dataset.h"
+#include "plot.h"
+#include "train.h"
+
+enum { EXIT_OK = 0, EXIT_INPUT = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
+
+static const char *prog = "rnnmidi-train";
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    interrupted = 1;
+    signal(sig, SIG_DFL); /* a second Ctrl-C ends the program at once */
+}
+
+static void usage(FILE *f)
+{
+    rnn_train_options d;
+    rnn_train_options_default(&d, RNN_KIND_MELODY);
+    fprintf(f,
+            "Usage: %s --data DIR --kind melody|drums --out FILE.rnnw [options]\n"
+            "Train a recurrent net on the MIDI files under DIR (the train split; the valid\n"
+            "split picks the best epoch) and write the preset FILE.rnnw, with FILE.csv (log),\n"
+            "FILE.svg (loss curve) and FILE.ckpt (checkpoint) beside it.\n"
+            "\n"
+            "Model:\n"
+            "  --cell lstm|gru|rnn     cell type (%s)\n"
+            "  --layers N              stacked layers, 1..%d (%d)\n"
+            "  --hidden N              hidden units per layer (%d)\n"
+            "  --embed N               embedding size, 0 = one-hot input (%d)\n"
+            "  --init PRESET           start from a preset's weights (fine-tuning); its\n"
+            "                          kind, cell and sizes are used\n"
+            "Training:\n"
+            "  --seq-len T             steps per window of truncated BPTT (%d)\n"
+            "  --batch B               windows per optimiser step (%d)\n"
+            "  --lr X                  peak learning rate, warm-up then cosine decay (%g)\n"
+            "  --warmup N              warm-up steps (%ld)\n"
+            "  --clip X                gradient-norm clipping, 0 = off (%g)\n"
+            "  --dropout X             dropout between layers and before the head (%g)\n"
+            "  --weight-decay X        AdamW's decoupled weight decay (%g)\n"
+            "  --transpose K           melody augmentation: random shift in -K..K (%d)\n"
+            "  --epochs N              at most N epochs (%d)\n"
+            "  --steps-per-epoch N     optimiser steps per epoch (train steps / (B x T))\n"
+            "  --max-steps N           stop after N optimiser steps\n"
+            "  --patience N            stop after N epochs without a better valid NLL (%d)\n"
+            "  --seed N                random seed (%llu)\n"
+            "  --threads N             threads (%d); a resumed run must use the same count\n"
+            "  --checkpoint-minutes X  checkpoint interval (%g)\n"
+            "  --resume                continue from FILE.ckpt (same options and seed: the\n"
+            "                          same losses as a run never interrupted)\n"
+            "  --name TEXT             the preset's name (FILE without folder and .rnnw)\n"
+            "  --quiet                 no progress output\n"
+            "  --help                  this text\n",
+            prog, rnn_cell_name(d.cfg.cell), RNN_MAX_LAYERS, d.cfg.layers, d.cfg.hidden,
+            d.cfg.embed, d.seq_len, d.batch, d.lr, d.warmup, d.clip, d.dropout, d.weight_decay,
+            d.transpose, d.epochs, d.patience, (unsigned long long)d.seed, d.threads,
+            d.checkpoint_seconds / 60);
+}
+
+static int bad_usage(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "%s: ", prog);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry '%s --help'.\n", prog);
+    return EXIT_USAGE;
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_double(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi)) return -1;
+    *out = v;
+    return 0;
+}
+
+/* path with its .rnnw extension (if any) replaced by ext */
+static char *beside(const char *path, const char *ext)
+{
+    size_t n = strlen(path);
+    if (n > 5 && strcmp(path + n - 5, ".rnnw") == 0) n -= 5;
+    char *s = malloc(n + strlen(ext) + 1);
+    if (!s) return NULL;
+    memcpy(s, path, n);
+    strcpy(s + n, ext);
+    return s;
+}
+
+/* Keep the rows of a CSV log up to a step (a resumed run rewrites what came
+ * after its checkpoint). */
+static int trim_log(const char *path, long steps)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap), line[512];
+    if (!buf) {
+        fclose(f);
+        return -1;
+    }
+    while (fgets(line, sizeof line, f)) {
+        long step;
+        if (sscanf(line, "%ld,", &step) == 1 && step > steps) continue;
+        size_t n = strlen(line);
+        if (len + n + 1 > cap) {
+            char *nb = realloc(buf, cap * 2 + n);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return -1;
+            }
+            buf = nb;
+            cap = cap * 2 + n;
+        }
+        memcpy(buf + len, line, n);
+        len += n;
+    }
+    fclose(f);
+    f = fopen(path, "w");
+    int rc = f && fwrite(buf, 1, len, f) == len ? 0 : -1;
+    if (f && fclose(f) != 0) rc = -1;
+    free(buf);
+    return rc;
+}
+
+static void sanitize(char *s)
+{
+    for (; *s; s++)
+        if (*s == '\n' || *s == '\r') *s = ' ';
+}
+
+int main(int argc, char **argv)
+{
+    rnn_train_options o;
+    rnn_train_options_default(&o, RNN_KIND_MELODY);
+    static const char *data[64];
+    size_t n_data = 0;
+    const char *out = NULL, *init_path = NULL, *name = NULL;
+    int kind_set = 0, resume = 0, quiet = 0, shape_set = 0;
+    rnn_kind kind = RNN_KIND_MELODY;
+    rnn_model_config shape = o.cfg;
+    long lv;
+    double dv;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEED()                                                                                     \
+    do {                                                                                           \
+        if (!v) return bad_usage("%s needs a value", a);                                           \
+        i++;                                                                                       \
+    } while (0)
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return EXIT_OK;
+        } else if (!strcmp(a, "--data")) {
+            NEED();
+            if (n_data == sizeof data / sizeof data[0]) return bad_usage("%s", "too many --data");
+            data[n_data++] = v;
+        } else if (!strcmp(a, "--out")) {
+            NEED();
+            out = v;
+        } else if (!strcmp(a, "--kind")) {
+            NEED();
+            if (!strcmp(v, "melody"))
+                kind = RNN_KIND_MELODY;
+            else if (!strcmp(v, "drums"))
+                kind = RNN_KIND_DRUMS;
+            else
+                return bad_usage("unknown kind '%s' (melody or drums)", v);
+            kind_set = 1;
+        } else if (!strcmp(a, "--cell")) {
+            NEED();
+            if (!strcmp(v, "lstm"))
+                shape.cell = RNN_CELL_LSTM;
+            else if (!strcmp(v, "gru"))
+                shape.cell = RNN_CELL_GRU;
+            else if (!strcmp(v, "rnn"))
+                shape.cell = RNN_CELL_RNN;
+            else
+                return bad_usage("unknown cell '%s' (lstm, gru or rnn)", v);
+            shape_set = 1;
+        } else if (!strcmp(a, "--layers")) {
+            NEED();
+            if (parse_long(v, 1, RNN_MAX_LAYERS, &lv))
+                return bad_usage("--layers '%s' is not a number in 1..4", v);
+            shape.layers = (int)lv;
+            shape_set = 1;
+        } else if (!strcmp(a, "--hidden")) {
+            NEED();
+            if (parse_long(v, 1, RNN_MAX_HIDDEN, &lv))
+                return bad_usage("--hidden '%s' is not a number in 1..4096", v);
+            shape.hidden = (int)lv;
+            shape_set = 1;
+        } else if (!strcmp(a, "--embed")) {
+            NEED();
+            if (parse_long(v, 0, RNN_MAX_EMBED, &lv))
+                return bad_usage("--embed '%s' is not a number in 0..4096", v);
+            shape.embed = (int)lv;
+            shape_set = 1;
+        } else if (!strcmp(a, "--seq-len")) {
+            NEED();
+            if (parse_long(v, 2, 4096, &lv))
+                return bad_usage("--seq-len '%s' is not a number in 2..4096", v);
+            o.seq_len = (int)lv;
+        } else if (!strcmp(a, "--batch")) {
+            NEED();
+            if (parse_long(v, 1, 4096, &lv))
+                return bad_usage("--batch '%s' is not a number in 1..4096", v);
+            o.batch = (int)lv;
+        } else if (!strcmp(a, "--lr")) {
+            NEED();
+            if (parse_double(v, 1e-7, 1.0, &dv))
+                return bad_usage("--lr '%s' is not a number in 1e-7..1", v);
+            o.lr = (float)dv;
+        } else if (!strcmp(a, "--warmup")) {
+            NEED();
+            if (parse_long(v, 0, 100000000, &lv))
+                return bad_usage("--warmup '%s' is not a count", v);
+            o.warmup = lv;
+        } else if (!strcmp(a, "--clip")) {
+            NEED();
+            if (parse_double(v, 0, 1e6, &dv))
+                return bad_usage("--clip '%s' is not a number >= 0", v);
+            o.clip = (float)dv;
+        } else if (!strcmp(a, "--dropout")) {
+            NEED();
+            if (parse_double(v, 0, 0.95, &dv))
+                return bad_usage("--dropout '%s' is not a number in 0..0.95", v);
+            o.dropout = (float)dv;
+        } else if (!strcmp(a, "--weight-decay")) {
+            NEED();
+            if (parse_double(v, 0, 10, &dv))
+                return bad_usage("--weight-decay '%s' is not a number in 0..10", v);
+            o.weight_decay = (float)dv;
+        } else if (!strcmp(a, "--transpose")) {
+            NEED();
+            if (parse_long(v, 0, 24, &lv)) return bad_usage("--transpose '%s' is not in 0..24", v);
+            o.transpose = (int)lv;
+        } else if (!strcmp(a, "--epochs")) {
+            NEED();
+            if (parse_long(v, 1, 1000000, &lv)) return bad_usage("--epochs '%s' is not a count", v);
+            o.epochs = (int)lv;
+        } else if (!strcmp(a, "--steps-per-epoch")) {
+            NEED();
+            if (parse_long(v, 1, 1000000000, &lv))
+                return bad_usage("--steps-per-epoch '%s' is not a count", v);
+            o.steps_per_epoch = lv;
+        } else if (!strcmp(a, "--max-steps")) {
+            NEED();
+            if (parse_long(v, 1, 1000000000, &lv))
+                return bad_usage("--max-steps '%s' is not a count", v);
+            o.max_steps = lv;
+        } else if (!strcmp(a, "--patience")) {
+            NEED();
+            if (parse_long(v, 1, 1000000, &lv))
+                return bad_usage("--patience '%s' is not a count", v);
+            o.patience = (int)lv;
+        } else if (!strcmp(a, "--seed")) {
+            NEED();
+            if (parse_long(v, 0, 0x7fffffffL, &lv))
+                return bad_usage("--seed '%s' is not a number", v);
+            o.seed = (uint64_t)lv;
+        } else if (!strcmp(a, "--threads")) {
+            NEED();
+            if (parse_long(v, 1, RNN_TRAIN_MAX_THREADS, &lv))
+                return bad_usage("--threads '%s' is not a number in 1..16", v);
+            o.threads = (int)lv;
+        } else if (!strcmp(a, "--checkpoint-minutes")) {
+            NEED();
+            if (parse_double(v, 0, 1e6, &dv))
+                return bad_usage("--checkpoint-minutes '%s' is not a number", v);
+            o.checkpoint_seconds = dv * 60;
+        } else if (!strcmp(a, "--init")) {
+            NEED();
+            init_path = v;
+        } else if (!strcmp(a, "--resume")) {
+            resume = 1;
+        } else if (!strcmp(a, "--name")) {
+            NEED();
+            name = v;
+        } else if (!strcmp(a, "--quiet")) {
+            quiet = 1;
+        } else {
+            return bad_usage("unknown option '%s'", a);
+        }
+#undef NEED
+    }
+    if (n_data == 0) return bad_usage("%s", "--data DIR is required");
+    if (!out) return bad_usage("%s", "--out FILE.rnnw is required");
+    if (!kind_set && !init_path) return bad_usage("%s", "--kind melody|drums is required");
+
+    char err[512];
+    rnn_model *init = NULL;
+    shape.kind = kind;
+    shape.vocab = rnn_kind_vocab(kind);
+    shape.steps_per_quarter = RNN_DEFAULT_STEPS_PER_QUARTER;
+    if (init_path) {
+        init = rnn_model_load(init_path, err, sizeof err);
+        if (!init) {
+            fprintf(stderr, "%s: %s\n", prog, err);
+            return EXIT_INPUT;
+        }
+        const rnn_model_config *ic = rnn_model_get_config(init);
+        if (kind_set && ic->kind != kind) {
+            fprintf(stderr, "%s: %s is a %s preset, not %s\n", prog, init_path,
+                    rnn_kind_name(ic->kind), rnn_kind_name(kind));
+            rnn_model_free(init);
+            return EXIT_INPUT;
+        }
+        if (shape_set && (ic->cell != shape.cell || ic->layers != shape.layers ||
+                          ic->hidden != shape.hidden || ic->embed != shape.embed)) {
+            fprintf(stderr,
+                    "%s: %s is %s %d x %d (embed %d); drop --cell/--layers/--hidden/--embed "
+                    "when fine-tuning\n",
+                    prog, init_path, rnn_cell_name(ic->cell), ic->layers, ic->hidden, ic->embed);
+            rnn_model_free(init);
+            return EXIT_INPUT;
+        }
+        shape = *ic;
+        kind = ic->kind;
+        if (kind != RNN_KIND_MELODY) o.transpose = 0;
+    }
+    if (kind != RNN_KIND_MELODY) o.transpose = 0;
+    o.cfg = shape;
+    if (rnn_model_config_check(&o.cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        rnn_model_free(init);
+        return EXIT_USAGE;
+    }
+    o.init = init;
+
+    char *csv_path = beside(out, ".csv"), *svg_path = beside(out, ".svg"),
+         *ckpt_path = beside(out, ".ckpt");
+    if (!csv_path || !svg_path || !ckpt_path) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return EXIT_INPUT;
+    }
+    if (resume && access(ckpt_path, R_OK) != 0) {
+        fprintf(stderr, "%s: --resume: no checkpoint %s (%s)\n", prog, ckpt_path, strerror(errno));
+        return EXIT_INPUT;
+    }
+
+    /* OpenBLAS runs one thread inside each of the trainer's own */
+    rnn_blas_set_threads(1);
+    FILE *msg = quiet ? NULL : stderr;
+    if (msg) fprintf(msg, "%s: OpenBLAS core %s\n", prog, rnn_blas_corename());
+    if (rnn_blas_is_fallback() && !getenv("OPENBLAS_CORETYPE"))
+        fprintf(stderr,
+                "%s: OpenBLAS does not recognise this CPU and runs its slow generic %s "
+                "kernels; run with OPENBLAS_CORETYPE=Haswell (AVX2; SkylakeX for AVX-512) "
+                "for several times the speed\n",
+                prog, rnn_blas_corename());
+
+    rnn_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    if (rnn_dataset_load(&ds, data, n_data, kind, shape.steps_per_quarter, msg, err, sizeof err) !=
+        0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        rnn_model_free(init);
+        return EXIT_INPUT;
+    }
+    size_t tokens = 0;
+    for (size_t i = 0; i < ds.split[RNN_SPLIT_TRAIN].count; i++)
+        tokens += ds.split[RNN_SPLIT_TRAIN].seqs[i].len;
+    if (msg)
+        fprintf(msg,
+                "%s: %zu train files (%zu sequences, %zu steps), %zu valid, %zu test, %zu "
+                "unreadable\n",
+                prog, ds.files[RNN_SPLIT_TRAIN], ds.split[RNN_SPLIT_TRAIN].count, tokens,
+                ds.files[RNN_SPLIT_VALID], ds.files[RNN_SPLIT_TEST], ds.n_failed);
+    if (tokens < 2) {
+        fprintf(stderr, "%s: no usable %s sequence in the train split of the data\n", prog,
+                rnn_kind_name(kind));
+        rnn_dataset_free(&ds);
+        rnn_model_free(init);
+        return EXIT_INPUT;
+    }
+
+    FILE *log = NULL;
+    if (resume) {
+        long done = rnn_train_checkpoint_steps(ckpt_path);
+        if (done < 0 || trim_log(csv_path, done) != 0) {
+            fprintf(stderr, "%s: %s: cannot read the checkpoint or rewrite %s\n", prog, ckpt_path,
+                    csv_path);
+            return EXIT_INPUT;
+        }
+        log = fopen(csv_path, "a");
+    } else {
+        log = fopen(csv_path, "w");
+        if (log) fprintf(log, "step,epoch,train_loss,valid_nll,lr,grad_norm,steps_per_s\n");
+    }
+    if (!log) {
+        fprintf(stderr, "%s: %s: %s\n", prog, csv_path, strerror(errno));
+        return EXIT_INPUT;
+    }
+
+    o.log_csv = log;
+    o.progress = msg;
+    o.progress_tty = msg && isatty(fileno(msg));
+    o.checkpoint_path = ckpt_path;
+    o.resume_path = resume ? ckpt_path : NULL;
+    o.interrupt = &interrupted;
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+
+    if (msg)
+        fprintf(msg,
+                "%s: %s %s %d x %d, embed %d, batch %d x %d steps, lr %g, dropout %g, %d "
+                "threads\n",
+                prog, rnn_kind_name(kind), rnn_cell_name(shape.cell), shape.layers, shape.hidden,
+                shape.embed, o.batch, o.seq_len, o.lr, o.dropout, o.threads);
+
+    rnn_train_result res;
+    int rc = rnn_train_run(&o, &ds.split[RNN_SPLIT_TRAIN], &ds.split[RNN_SPLIT_VALID], &res, err,
+                           sizeof err);
+    int log_bad = fclose(log) != 0;
+    if (rc != 0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        rnn_dataset_free(&ds);
+        rnn_model_free(init);
+        return EXIT_INPUT;
+    }
+    if (log_bad) fprintf(stderr, "%s: %s: write error\n", prog, csv_path);
+
+    /* the preset */
+    char steps_s[32], epochs_s[32], valid_s[32], files_s[96], date_s[64], secs_s[32], loss_s[32];
+    snprintf(steps_s, sizeof steps_s, "%ld", res.steps);
+    snprintf(epochs_s, sizeof epochs_s, "%d", res.epochs);
+    if (res.best_valid >= 0)
+        snprintf(valid_s, sizeof valid_s, "%.4f", res.best_valid);
+    else
+        snprintf(valid_s, sizeof valid_s, "none");
+    snprintf(loss_s, sizeof loss_s, "%.4f", res.last_loss);
+    snprintf(secs_s, sizeof secs_s, "%.0f", res.seconds);
+    snprintf(files_s, sizeof files_s, "%zu train, %zu valid, %zu test", ds.files[RNN_SPLIT_TRAIN],
+             ds.files[RNN_SPLIT_VALID], ds.files[RNN_SPLIT_TEST]);
+    time_t now = time(NULL);
+    struct tm tmv;
+    gmtime_r(&now, &tmv);
+    strftime(date_s, sizeof date_s, "%Y-%m-%dT%H:%M:%SZ", &tmv);
+    size_t clen = 1, dlen = 1;
+    for (int i = 0; i < argc; i++)
+        clen += strlen(argv[i]) + 1;
+    for (size_t i = 0; i < n_data; i++)
+        dlen += strlen(data[i]) + 1;
+    char *command = malloc(clen), *data_s = malloc(dlen), *name_s = NULL;
+    if (!command || !data_s) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return EXIT_INPUT;
+    }
+    command[0] = data_s[0] = 0;
+    for (int i = 0; i < argc; i++) {
+        if (i) strcat(command, " ");
+        strcat(command, argv[i]);
+    }
+    for (size_t i = 0; i < n_data; i++) {
+        if (i) strcat(data_s, " ");
+        strcat(data_s, data[i]);
+    }
+    sanitize(command);
+    sanitize(data_s);
+    if (!name) {
+        const char *base = strrchr(out, '/');
+        base = base ? base + 1 : out;
+        name_s = beside(base, "");
+        name = name_s ? name_s : "rnnmidi";
+    }
+    rnn_meta meta[] = {
+        {"name", name},         {"data", data_s},          {"files", files_s},
+        {"steps", steps_s},     {"epochs", epochs_s},      {"valid_nll", valid_s},
+        {"train_loss", loss_s}, {"train_seconds", secs_s}, {"blas", rnn_blas_corename()},
+        {"command", command},   {"created", date_s},
+    };
+    const float *tensors[RNN_MAX_TENSORS];
+    rnn_tensor_spec specs[RNN_MAX_TENSORS];
+    int nt = rnn_model_tensor_specs(&o.cfg, specs);
+    size_t off = 0;
+    for (int i = 0; i < nt; i++) {
+        tensors[i] = res.best_params + off;
+        off += specs[i].count;
+    }
+    int exit_code = res.interrupted ? EXIT_INTERRUPTED : EXIT_OK;
+    if (nt < 0 || off != res.n_params) {
+        fprintf(stderr, "%s: the trainer's tensors do not match the preset format\n", prog);
+        exit_code = EXIT_INPUT;
+    } else if (rnn_model_write(out, &o.cfg, meta, sizeof meta / sizeof meta[0], tensors, err,
+                               sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        exit_code = EXIT_INPUT;
+    }
+    char title[256];
+    snprintf(title, sizeof title, "%s: %s %s %d x %d, best valid NLL %s", name, rnn_kind_name(kind),
+             rnn_cell_name(shape.cell), shape.layers, shape.hidden, valid_s);
+    if (rnn_plot_loss_svg(csv_path, svg_path, title, err, sizeof err) != 0)
+        fprintf(stderr, "%s: warning: no loss curve: %s\n", prog, err);
+
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    if (msg) {
+        fprintf(msg,
+                "%s: %s after %ld steps, %d epochs, %.0f s: best valid NLL %s nats/step, last "
+                "train loss %s; peak memory %.1f MiB\n",
+                prog,
+                exit_code == EXIT_INPUT ? "failed"
+                : res.interrupted       ? "interrupted"
+                                        : "done",
+                res.steps, res.epochs, res.seconds, valid_s, loss_s, ru.ru_maxrss / 1024.0);
+        if (exit_code != EXIT_INPUT)
+            fprintf(msg, "%s: wrote %s, %s, %s\n", prog, out, csv_path, svg_path);
+        if (res.interrupted)
+            fprintf(msg, "%s: checkpoint %s; continue with the same command and --resume\n", prog,
+                    ckpt_path);
+    }
+    free(res.best_params);
+    free(command);
+    free(data_s);
+    free(name_s);
+    free(csv_path);
+    free(svg_path);
+    free(ckpt_path);
+    rnn_dataset_free(&ds);
+    rnn_model_free(init);
+    return exit_code;
+}
