@@ -195,6 +195,11 @@ $(TBUILD)/test_detector_hook: $(TBUILD)/obj/tests/unit/test_detector_hook.o $(LI
 $(BUILD)/bench/bench_detector: $(BUILD)/obj/tests/bench/bench_detector.o $(LISTEN_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(LISTEN_LIBS) -lm -lpthread
+# rnnmidi-data runs the detector too (`rnnmidi-data listen FILE`).
+$(BUILD)/rnnmidi-data: $(BUILD)/obj/training/rnnmidi-data.o $(TRAIN_LIB) $(CORE_LIB) $(LISTEN_LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(LISTEN_LIBS) $(BLAS_LIBS) -lz -lm -lpthread
+$(TBUILD)/rnnmidi-data: $(TBUILD)/obj/training/rnnmidi-data.o $(TLIBS) $(TLISTEN_LIB)
+	$(CC) $(TEST_LDFLAGS) -o $@ $^ $(LISTEN_LIBS) $(BLAS_LIBS) -lz -lm -lpthread
 
 # ---------------------------------------------------------------------------
 # Benchmarks: release flags, figures printed as `BENCH name value unit`.
@@ -370,7 +375,7 @@ $(BUILD)/bench/bench_demo: $(BUILD)/obj/tests/bench/bench_demo.o $(DEMO_SRC:%.c=
 run: all
 	@$(MAKE) --no-print-directory install-lv2 LV2DIR=$(HOME)/.lv2
 	@echo
-	@status=0; ./$(DEMO) --out-dir $(BUILD)/demo $(RUN_ARGS) || status=$$?; \
+	@status=0; $(abspath $(DEMO)) --out-dir $(BUILD)/demo $(RUN_ARGS) || status=$$?; \
 	echo; \
 	echo "The LV2 plugin is installed in $(HOME)/.lv2/rnnmidi.lv2. To find it in Ardour:"; \
 	echo "  1. Start (or restart) Ardour: it reads ~/.lv2 when it starts."; \

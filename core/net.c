@@ -11,18 +11,22 @@
  * output row is summed in column order whatever the blocking, so a step cut
  * into pieces gives bit-identical logits.
  *
- * Gate rows are padded per gate to a multiple of 8 (Hp) so every gate starts
+ * Gate rows are padded per gate to a multiple of 16 (Hp) so every gate starts
  * on a vector boundary; padded rows are zero and their state stays zero.
  * GRU needs W_in x and W_hn h apart (b_hn sits inside the reset product), so
  * a GRU layer is three products: [r z] over [x | h], n over x, n over h.
  * With E = 0 the one-hot input is a column pick of weight_ih_l0, stored
  * transposed at create so the pick reads one contiguous row.
  *
- * The hot kernels are compiled three times (x86-64-v4, x86-64-v3, baseline)
- * with GCC target_clones and picked at load time, so the build itself stays
- * generic x86-64. Floating-point contraction is enabled on them so the
- * x86-64-v3/v4 clones use FMA. Denormals: every step sets FTZ/DAZ in MXCSR
- * on x86 and restores the caller's mode before returning.
+ * The hot kernels are GCC vector-extension C compiled three times
+ * (x86-64-v4, x86-64-v3, baseline) with target_clones and picked at load
+ * time, so the build itself stays generic x86-64; floating-point contraction
+ * is enabled on them so the v3/v4 clones use FMA. The gate functions use
+ * their own vectorised exp (about 1 ulp) for sigmoid and tanh instead of
+ * libm's scalar calls. On this design the products run at the read
+ * bandwidth of the cache that holds the weights (tests/bench/bench_net.c).
+ * Denormals: every piece of a step sets FTZ/DAZ in MXCSR on x86 and restores
+ * the caller's mode before returning.
  *
  * Recurrent state is double-buffered: a step reads state[cur] and writes
  * state[cur ^ 1], and only a finished step flips cur, so an abandoned step
@@ -45,10 +49,9 @@
 /* RNN_NET_GENERIC builds only the baseline code (a test runs it on any CPU). */
 #if defined(__GNUC__) && !defined(__clang__)
 #define RNN_CONTRACT __attribute__((optimize("fp-contract=fast")))
-#if defined(__x86_64__) && defined(__has_attribute) && !defined(RNN_NET_GENERIC)
+#if defined(__x86_64__) && __GNUC__ >= 12 && !defined(RNN_NET_GENERIC)
 #if __has_attribute(target_clones)
-#define RNN_CLONES                                                                                 \
-    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define RNN_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #endif
 #endif
 #else
@@ -60,10 +63,12 @@
 #define RNN_HOT RNN_CLONES RNN_CONTRACT
 #define RNN_INLINE static inline __attribute__((always_inline)) RNN_CONTRACT
 
-enum { VW = 8,     /* floats per vector of the products */
-       PANEL = 64, /* rows per panel = 8 accumulators of VW */
-       UNIT = 16,  /* H and V are padded to this (the widest gate vector) */
-       ALIGN = 64 };
+enum {
+    VW = 8,     /* floats per vector of the products */
+    PANEL = 64, /* rows per panel = 8 accumulators of VW */
+    UNIT = 16,  /* H and V are padded to this (the widest gate vector) */
+    ALIGN = 64
+};
 
 typedef float vf __attribute__((vector_size(VW * sizeof(float)), may_alias));
 typedef int32_t vi __attribute__((vector_size(VW * sizeof(int32_t)), may_alias));
@@ -84,7 +89,7 @@ struct rnn_net {
     const rnn_model *model;
     rnn_model_config cfg;
     int G, Hp, Vp;
-    int wide; /* run the 16-lane gate functions */
+    int wide;              /* run the 16-lane gate functions */
     int I[RNN_MAX_LAYERS]; /* columns of the input part of layer k (0 for k = 0 with E = 0) */
 
     rnn_job jobs[MAX_JOBS];
@@ -92,9 +97,9 @@ struct rnn_net {
     int rows; /* total rows of all jobs */
 
     /* weights (in the block) */
-    const float *embed; /* (V, E) the model's own table */
-    float *col0;        /* (V, Gc*Hp) weight_ih_l0 transposed, E = 0 only */
-    int col0_n;         /* Gc*Hp */
+    const float *embed;          /* (V, E) the model's own table */
+    float *col0;                 /* (V, col0_n) weight_ih_l0 transposed, E = 0 only */
+    int col0_n;                  /* G*Hp (GRU: 3*Hp, r z n) */
     float *bias[RNN_MAX_LAYERS]; /* (G*Hp), GRU (4*Hp): r, z, b_in, b_hn */
     float *head_b;               /* (V) */
 
@@ -130,37 +135,23 @@ RNN_INLINE void mv_rows(const float *restrict w, size_t pw, int K, const float *
         const vf *r = (const vf *)(w + (size_t)k * pw);
         const float xk = x[k];
         a0 += r[0] * xk;
-        if (n > 1)
-            a1 += r[1] * xk;
-        if (n > 2)
-            a2 += r[2] * xk;
-        if (n > 3)
-            a3 += r[3] * xk;
-        if (n > 4)
-            a4 += r[4] * xk;
-        if (n > 5)
-            a5 += r[5] * xk;
-        if (n > 6)
-            a6 += r[6] * xk;
-        if (n > 7)
-            a7 += r[7] * xk;
+        if (n > 1) a1 += r[1] * xk;
+        if (n > 2) a2 += r[2] * xk;
+        if (n > 3) a3 += r[3] * xk;
+        if (n > 4) a4 += r[4] * xk;
+        if (n > 5) a5 += r[5] * xk;
+        if (n > 6) a6 += r[6] * xk;
+        if (n > 7) a7 += r[7] * xk;
     }
     vf *o = (vf *)y;
     o[0] = a0;
-    if (n > 1)
-        o[1] = a1;
-    if (n > 2)
-        o[2] = a2;
-    if (n > 3)
-        o[3] = a3;
-    if (n > 4)
-        o[4] = a4;
-    if (n > 5)
-        o[5] = a5;
-    if (n > 6)
-        o[6] = a6;
-    if (n > 7)
-        o[7] = a7;
+    if (n > 1) o[1] = a1;
+    if (n > 2) o[2] = a2;
+    if (n > 3) o[3] = a3;
+    if (n > 4) o[4] = a4;
+    if (n > 5) o[5] = a5;
+    if (n > 6) o[6] = a6;
+    if (n > 7) o[7] = a7;
 }
 
 /* y[0 .. n*VW) = rows of one panel times x; n in 1..8. */
@@ -168,14 +159,30 @@ RNN_HOT static void mv_panel(const float *restrict w, size_t pw, int K, const fl
                              float *restrict y, int n)
 {
     switch (n) {
-    case 8: mv_rows(w, pw, K, x, y, 8); break;
-    case 7: mv_rows(w, pw, K, x, y, 7); break;
-    case 6: mv_rows(w, pw, K, x, y, 6); break;
-    case 5: mv_rows(w, pw, K, x, y, 5); break;
-    case 4: mv_rows(w, pw, K, x, y, 4); break;
-    case 3: mv_rows(w, pw, K, x, y, 3); break;
-    case 2: mv_rows(w, pw, K, x, y, 2); break;
-    default: mv_rows(w, pw, K, x, y, 1); break;
+    case 8:
+        mv_rows(w, pw, K, x, y, 8);
+        break;
+    case 7:
+        mv_rows(w, pw, K, x, y, 7);
+        break;
+    case 6:
+        mv_rows(w, pw, K, x, y, 6);
+        break;
+    case 5:
+        mv_rows(w, pw, K, x, y, 5);
+        break;
+    case 4:
+        mv_rows(w, pw, K, x, y, 4);
+        break;
+    case 3:
+        mv_rows(w, pw, K, x, y, 3);
+        break;
+    case 2:
+        mv_rows(w, pw, K, x, y, 2);
+        break;
+    default:
+        mv_rows(w, pw, K, x, y, 1);
+        break;
     }
 }
 
@@ -188,8 +195,7 @@ static void job_run(const rnn_job *j, int v0, int v1)
         int prow = p * PANEL;
         int pw = j->rows - prow < PANEL ? j->rows - prow : PANEL;
         int n = pw / VW - off;
-        if (n > v1 - v0)
-            n = v1 - v0;
+        if (n > v1 - v0) n = v1 - v0;
         mv_panel(j->w + (size_t)prow * j->K + (size_t)off * VW, (size_t)pw, j->K, j->x,
                  j->y + (size_t)v0 * VW, n);
         v0 += n;
@@ -296,7 +302,7 @@ static void job_run(const rnn_job *j, int v0, int v1)
             T z = *(const T *)(a + Hp + j) + *(const T *)(b + Hp + j);                             \
             v_sigmoid_##S(&r);                                                                     \
             v_sigmoid_##S(&z);                                                                     \
-            T n = *(const T *)(a + 2 * Hp + j) + *(const T *)(b + 2 * Hp + j) +                   \
+            T n = *(const T *)(a + 2 * Hp + j) + *(const T *)(b + 2 * Hp + j) +                    \
                   r * (*(const T *)(a + 3 * Hp + j) + *(const T *)(b + 3 * Hp + j));               \
             v_tanh_##S(&n);                                                                        \
             *(T *)(hn + j) = (1.0f - z) * n + z * *(const T *)(h + j);                             \
@@ -305,7 +311,8 @@ static void job_run(const rnn_job *j, int v0, int v1)
 
 RNN_GATE_FUNCS(8, vf, vi, RNN_INLINE, RNN_HOT)
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(RNN_NET_GENERIC)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 &&           \
+    !defined(RNN_NET_GENERIC)
 #define RNN_HAVE_WIDE 1
 typedef float vf16 __attribute__((vector_size(16 * sizeof(float)), may_alias));
 typedef int32_t vi16 __attribute__((vector_size(16 * sizeof(int32_t)), may_alias));
@@ -403,8 +410,7 @@ static int layout(rnn_net *net, carver *c, char *err, size_t errlen)
     net->rows = 0;
     if (E > 0) {
         net->embed = tensor(net->model, "embed.weight", (size_t)V * E, err, errlen);
-        if (!net->embed)
-            return -1;
+        if (!net->embed) return -1;
     }
     for (int k = 0; k < L; k++) {
         int Isrc = k == 0 ? (E > 0 ? E : V) : H;
@@ -417,8 +423,7 @@ static int layout(rnn_net *net, carver *c, char *err, size_t errlen)
         const float *bih = tensor(net->model, name, (size_t)G * H, err, errlen);
         snprintf(name, sizeof name, "rnn.bias_hh_l%d", k);
         const float *bhh = tensor(net->model, name, (size_t)G * H, err, errlen);
-        if (!wih || !whh || !bih || !bhh)
-            return -1;
+        if (!wih || !whh || !bih || !bhh) return -1;
 
         net->xin[k] = carve(c, (size_t)I + H);
         net->gates[k] = carve(c, (size_t)(gru ? 4 : G) * Hp);
@@ -430,18 +435,15 @@ static int layout(rnn_net *net, carver *c, char *err, size_t errlen)
             float *wc = carve(c, (size_t)Hp * H);
             if (fill) {
                 pack(wa, 0, 2, H, Hp, I > 0 ? wih : NULL, I, whh);
-                if (wb)
-                    pack(wb, 2, 1, H, Hp, wih, I, NULL);
+                if (wb) pack(wb, 2, 1, H, Hp, wih, I, NULL);
                 pack(wc, 2, 1, H, Hp, NULL, 0, whh);
             }
             add_job(net, wa, xk, a, 2 * Hp, I + H, -1);
-            if (wb)
-                add_job(net, wb, xk, a + 2 * Hp, Hp, I, -1);
+            if (wb) add_job(net, wb, xk, a + 2 * Hp, Hp, I, -1);
             add_job(net, wc, xk + I, a + 3 * Hp, Hp, H, k);
         } else {
             float *w = carve(c, (size_t)G * Hp * (I + H));
-            if (fill)
-                pack(w, 0, G, H, Hp, I > 0 ? wih : NULL, I, whh);
+            if (fill) pack(w, 0, G, H, Hp, I > 0 ? wih : NULL, I, whh);
             add_job(net, w, xk, a, G * Hp, I + H, k);
         }
         if (fill) {
@@ -449,8 +451,7 @@ static int layout(rnn_net *net, carver *c, char *err, size_t errlen)
             for (int r = 0; r < G * Hp; r++) {
                 int s = src_row(r, 0, H, Hp);
                 float v = s < 0 ? 0.0f : bih[s] + bhh[s];
-                if (gru && r >= 2 * Hp)
-                    v = s < 0 ? 0.0f : bih[s];
+                if (gru && r >= 2 * Hp) v = s < 0 ? 0.0f : bih[s];
                 b[r] = v;
             }
             if (gru)
@@ -473,8 +474,7 @@ static int layout(rnn_net *net, carver *c, char *err, size_t errlen)
 
     const float *hw = tensor(net->model, "head.weight", (size_t)V * H, err, errlen);
     const float *hb = tensor(net->model, "head.bias", (size_t)V, err, errlen);
-    if (!hw || !hb)
-        return -1;
+    if (!hw || !hb) return -1;
     float *wh = carve(c, (size_t)net->Vp * H);
     net->head_b = carve(c, (size_t)V);
     net->xhead = carve(c, (size_t)H);
@@ -506,8 +506,7 @@ rnn_net *rnn_net_create(const rnn_model *model, char *err, size_t errlen)
         return NULL;
     }
     const rnn_model_config *cfg = rnn_model_get_config(model);
-    if (!cfg || rnn_model_config_check(cfg, err, errlen) != 0)
-        return NULL;
+    if (!cfg || rnn_model_config_check(cfg, err, errlen) != 0) return NULL;
     if (cfg->layers < 1 || cfg->layers > RNN_MAX_LAYERS) {
         snprintf(err, errlen, "net: %d layers, the net runs 1..%d", cfg->layers, RNN_MAX_LAYERS);
         return NULL;
@@ -554,8 +553,7 @@ rnn_net *rnn_net_create(const rnn_model *model, char *err, size_t errlen)
 
 void rnn_net_free(rnn_net *net)
 {
-    if (!net)
-        return;
+    if (!net) return;
     free(net->block);
     free(net);
 }
@@ -600,11 +598,9 @@ static float *st_c(const rnn_net *net, int buf, int k)
 void rnn_net_step_begin(rnn_net *net, int event)
 {
     const int E = net->cfg.embed, H = net->cfg.hidden;
-    if (event < 0 || event >= net->cfg.vocab)
-        event = 0;
+    if (event < 0 || event >= net->cfg.vocab) event = 0;
     net->event = event;
-    if (E > 0)
-        memcpy(net->xin[0], net->embed + (size_t)event * E, (size_t)E * sizeof(float));
+    if (E > 0) memcpy(net->xin[0], net->embed + (size_t)event * E, (size_t)E * sizeof(float));
     for (int k = 0; k < net->cfg.layers; k++)
         memcpy(net->xin[k] + net->I[k], st_h(net, net->cur, k), (size_t)H * sizeof(float));
     net->job = 0;
@@ -620,17 +616,29 @@ static void run_gates(rnn_net *net, int k, float *hn, const float *a)
 #ifdef RNN_HAVE_WIDE
     if (net->wide) {
         switch (net->cfg.cell) {
-        case RNN_CELL_LSTM: pw_lstm_16(hn, st_c(net, nxt, k), st_c(net, cur, k), a, b, Hp); break;
-        case RNN_CELL_GRU: pw_gru_16(hn, st_h(net, cur, k), a, b, Hp); break;
-        default: pw_rnn_16(hn, a, b, Hp); break;
+        case RNN_CELL_LSTM:
+            pw_lstm_16(hn, st_c(net, nxt, k), st_c(net, cur, k), a, b, Hp);
+            break;
+        case RNN_CELL_GRU:
+            pw_gru_16(hn, st_h(net, cur, k), a, b, Hp);
+            break;
+        default:
+            pw_rnn_16(hn, a, b, Hp);
+            break;
         }
         return;
     }
 #endif
     switch (net->cfg.cell) {
-    case RNN_CELL_LSTM: pw_lstm_8(hn, st_c(net, nxt, k), st_c(net, cur, k), a, b, Hp); break;
-    case RNN_CELL_GRU: pw_gru_8(hn, st_h(net, cur, k), a, b, Hp); break;
-    default: pw_rnn_8(hn, a, b, Hp); break;
+    case RNN_CELL_LSTM:
+        pw_lstm_8(hn, st_c(net, nxt, k), st_c(net, cur, k), a, b, Hp);
+        break;
+    case RNN_CELL_GRU:
+        pw_gru_8(hn, st_h(net, cur, k), a, b, Hp);
+        break;
+    default:
+        pw_rnn_8(hn, a, b, Hp);
+        break;
     }
 }
 
@@ -666,15 +674,13 @@ static void finish_head(rnn_net *net)
 
 int rnn_net_step_work(rnn_net *net, int budget)
 {
-    if (!net->busy)
-        return 1;
+    if (!net->busy) return 1;
 #ifdef RNN_HAVE_MXCSR
     const unsigned csr = _mm_getcsr();
     _mm_setcsr(csr | 0x8040); /* FTZ | DAZ */
 #endif
     int left = budget / VW;
-    if (left < 1)
-        left = 1;
+    if (left < 1) left = 1;
     while (left > 0 && net->busy) {
         const rnn_job *j = &net->jobs[net->job];
         int total = j->rows / VW;

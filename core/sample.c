@@ -47,8 +47,7 @@ void rnn_rng_seed(rnn_rng *rng, uint64_t seed)
     uint64_t x = seed;
     rng->s[0] = splitmix64(&x);
     rng->s[1] = splitmix64(&x);
-    if (rng->s[0] == 0 && rng->s[1] == 0)
-        rng->s[1] = 1; /* the one state xoroshiro cannot leave */
+    if (rng->s[0] == 0 && rng->s[1] == 0) rng->s[1] = 1; /* the one state xoroshiro cannot leave */
 }
 
 uint32_t rnn_rng_u32(rnn_rng *rng)
@@ -72,11 +71,9 @@ struct rnn_sampler {
 
 rnn_sampler *rnn_sampler_create(int max_vocab)
 {
-    if (max_vocab <= 0)
-        return NULL;
+    if (max_vocab <= 0) return NULL;
     rnn_sampler *s = calloc(1, sizeof *s);
-    if (!s)
-        return NULL;
+    if (!s) return NULL;
     s->max_vocab = max_vocab;
     s->p = malloc((size_t)max_vocab * sizeof *s->p);
     s->idx = malloc((size_t)max_vocab * sizeof *s->idx);
@@ -89,8 +86,7 @@ rnn_sampler *rnn_sampler_create(int max_vocab)
 
 void rnn_sampler_free(rnn_sampler *s)
 {
-    if (!s)
-        return;
+    if (!s) return;
     free(s->p);
     free(s->idx);
     free(s);
@@ -107,12 +103,9 @@ static void sift_down(int *h, int n, int i, const float *p)
 {
     for (;;) {
         int l = 2 * i + 1, best = i;
-        if (l < n && before(p, h[l], h[best]))
-            best = l;
-        if (l + 1 < n && before(p, h[l + 1], h[best]))
-            best = l + 1;
-        if (best == i)
-            return;
+        if (l < n && before(p, h[l], h[best])) best = l;
+        if (l + 1 < n && before(p, h[l + 1], h[best])) best = l + 1;
+        if (best == i) return;
         int t = h[i];
         h[i] = h[best];
         h[best] = t;
@@ -123,21 +116,16 @@ static void sift_down(int *h, int n, int i, const float *p)
 int rnn_sample(rnn_sampler *s, rnn_rng *rng, const float *logits, int V, float temperature,
                float top_p, const uint8_t *forbidden)
 {
-    if (!s || !rng || !logits || V <= 0 || V > s->max_vocab)
-        return -1;
+    if (!s || !rng || !logits || V <= 0 || V > s->max_vocab) return -1;
 
     int n = 0, best = -1;
     for (int c = 0; c < V; c++) {
-        if ((forbidden && forbidden[c]) || !isfinite(logits[c]))
-            continue;
+        if ((forbidden && forbidden[c]) || !isfinite(logits[c])) continue;
         s->idx[n++] = c;
-        if (best < 0 || logits[c] > logits[best])
-            best = c;
+        if (best < 0 || logits[c] > logits[best]) best = c;
     }
-    if (n == 0)
-        return -1;
-    if (!(temperature > 0.0f))
-        return best; /* argmax, first of equals; no random number used */
+    if (n == 0) return -1;
+    if (!(temperature > 0.0f)) return best; /* argmax, first of equals; no random number used */
 
     const float m = logits[best];
     double total = 0.0;
@@ -169,11 +157,9 @@ int rnn_sample(rnn_sampler *s, rnn_rng *rng, const float *logits, int V, float t
         int last = h[n - 1];
         for (int i = n - 1; i >= size; i--) {
             int c = h[i];
-            if (s->p[c] > 0.0f)
-                last = c;
+            if (s->p[c] > 0.0f) last = c;
             cum += s->p[c];
-            if (target < cum)
-                return c;
+            if (target < cum) return c;
         }
         return last;
     }
@@ -183,11 +169,9 @@ int rnn_sample(rnn_sampler *s, rnn_rng *rng, const float *logits, int V, float t
     int last = best;
     for (int i = 0; i < n; i++) {
         int c = s->idx[i];
-        if (s->p[c] > 0.0f)
-            last = c;
+        if (s->p[c] > 0.0f) last = c;
         cum += s->p[c];
-        if (target < cum)
-            return c;
+        if (target < cum) return c;
     }
     return last;
 }

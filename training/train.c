@@ -1227,7 +1227,7 @@ void rnn_train_options_default(rnn_train_options *o, rnn_kind kind)
     o->dropout = 0.25f;
     o->weight_decay = 0.01f;
     o->transpose = kind == RNN_KIND_MELODY ? 5 : 0;
-    o->epochs = 20;
+    o->epochs = 12;
     o->patience = 3;
     o->seed = 1;
     o->checkpoint_seconds = 300;

@@ -13,7 +13,6 @@
  * Exit status: 0 done, 1 a runtime problem (missing preset, unusable device,
  * failed write), 2 bad arguments. */
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <portmidi.h>
 #include <signal.h>
@@ -23,7 +22,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +30,7 @@
 #include "demo.h"
 #include "pianoroll.h"
 #include "record.h"
+#include "term.h"
 
 #define DEFAULT_MELODY "presets/melody-lstm.rnnw"
 #define DEFAULT_DRUMS "presets/drums-gru.rnnw"
@@ -40,14 +39,6 @@
 #define DEFAULT_RATE 48000.0
 #define DEFAULT_BUFFER 256
 #define PPQ 480
-
-static const char *const mode_names[RNN_MODE_COUNT] = {"continue", "call", "accompany"};
-static const char *const scale_names[RNN_SCALE_COUNT] = {
-    "off",      "major",  "minor",      "harmonic-minor",   "dorian",
-    "phrygian", "lydian", "mixolydian", "major-pentatonic", "minor-pentatonic",
-    "blues"};
-static const char *const key_names[12] = {"C",  "C#", "D",  "D#", "E",  "F",
-                                          "F#", "G",  "G#", "A",  "A#", "B"};
 
 typedef struct {
     const char *models[DEMO_MAX_PARTS];
@@ -114,7 +105,7 @@ static void usage(FILE *f)
         "      --out-dir DIR          where a render goes when no device is found\n"
         "                             (default " DEFAULT_OUT_DIR ")\n"
         "\n"
-        "Engine settings (as the plugin's controls):\n"
+        "Engine settings (as the plugin's demo_controls):\n"
         "      --mode continue|call|accompany   (default accompany)\n"
         "      --temperature T        0..2 (default 1)\n"
         "      --top-p P              0.05..1 (default 0.95)\n"
@@ -128,7 +119,7 @@ static void usage(FILE *f)
         "      --set NAME=VALUE       any engine setting by name (lowest, highest, gate, ...)\n"
         "\n"
         "Other:\n"
-        "      --no-ui                no key controls or scrolling notes\n"
+        "      --no-ui                no key demo_controls or scrolling notes\n"
         "      --ui                   keys and scrolling notes even when not on a terminal\n"
         "  -q, --quiet                print only paths and errors\n"
         "  -h, --help                 this text\n"
@@ -187,7 +178,7 @@ static int parse_key(const char *s)
     if (strlen(s) > 2) return -1;
     for (int i = 0; s[i]; i++)
         buf[i] = i == 0 ? (char)(s[i] & ~0x20) : s[i];
-    int k = find_name(key_names, 12, buf);
+    int k = find_name(demo_key_names, 12, buf);
     return k >= 0 ? k : find_name(flats, 12, buf);
 }
 
@@ -321,7 +312,7 @@ static int parse_args(options *o, int argc, char **argv)
             o->out_dir = val;
         } else if (IS("--mode", "--mode")) {
             VALUE();
-            int m = find_name(mode_names, RNN_MODE_COUNT, val);
+            int m = find_name(demo_mode_names, RNN_MODE_COUNT, val);
             if (m < 0 && strcmp(val, "call-response") == 0) m = RNN_MODE_CALL_RESPONSE;
             if (m < 0) return bad_arg("--mode: '%s' (use continue, call or accompany)%s", val, "");
             o->params[RNN_PARAM_MODE] = (float)m;
@@ -349,7 +340,7 @@ static int parse_args(options *o, int argc, char **argv)
             o->param_set[RNN_PARAM_KEY] = 1;
         } else if (IS("--scale", "--scale")) {
             VALUE();
-            int sc = find_name(scale_names, RNN_SCALE_COUNT, val);
+            int sc = find_name(demo_scale_names, RNN_SCALE_COUNT, val);
             if (sc < 0) return bad_arg("--scale: '%s' is not a scale (see --help)%s", val, "");
             o->params[RNN_PARAM_SCALE] = (float)sc;
             o->param_set[RNN_PARAM_SCALE] = 1;
@@ -526,240 +517,6 @@ static float *load_input_file(const char *path, double rate, size_t *frames)
     free(raw);
     *frames = out_n;
     return out;
-}
-
-/* ---- the terminal ------------------------------------------------------------ */
-
-static struct termios saved_tio;
-static int tio_saved;
-
-static void term_restore(void)
-{
-    if (tio_saved) tcsetattr(STDIN_FILENO, TCSANOW, &saved_tio);
-    tio_saved = 0;
-}
-
-static int term_raw(void)
-{
-    if (!isatty(STDIN_FILENO)) {
-        /* keys from a pipe or file: never wait for them */
-        int fl = fcntl(STDIN_FILENO, F_GETFL);
-        if (fl >= 0) fcntl(STDIN_FILENO, F_SETFL, fl | O_NONBLOCK);
-        return -1;
-    }
-    if (tcgetattr(STDIN_FILENO, &saved_tio)) return -1;
-    struct termios t = saved_tio;
-    t.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
-    t.c_cc[VMIN] = 0;
-    t.c_cc[VTIME] = 0;
-    if (tcsetattr(STDIN_FILENO, TCSANOW, &t)) return -1;
-    tio_saved = 1;
-    atexit(term_restore);
-    return 0;
-}
-
-static int term_key(void)
-{
-    unsigned char c;
-    return read(STDIN_FILENO, &c, 1) == 1 ? c : -1;
-}
-
-/* What the player sees and changes; the same values go to every engine. */
-typedef struct {
-    int mode, key, scale;
-    float temperature, tempo, density;
-    uint32_t seed;
-    int lowest, highest;
-} controls;
-
-static void print_status(const controls *c)
-{
-    printf("  [mode %s] [temperature %.2f] [tempo %.0f] [key %s %s%s] [density %.2f] [seed %u]\n",
-           mode_names[c->mode], c->temperature, c->tempo, key_names[c->key],
-           c->scale ? "" : "scale ", scale_names[c->scale], c->density, (unsigned)c->seed);
-    fflush(stdout);
-}
-
-static void print_keys(void)
-{
-    puts("  keys: m mode | t/T temperature -/+ | -/+ tempo | k/K key down/up | s scale |"
-         " d/D density -/+ | r re-seed | h help | q quit");
-    fflush(stdout);
-}
-
-static float clampf(float v, float lo, float hi)
-{
-    return v < lo ? lo : v > hi ? hi : v;
-}
-
-/* Apply one key; returns 1 when a setting changed, -1 to quit. */
-static int handle_key(int ch, controls *c, demo_session *s)
-{
-    if (ch == 27) {
-        /* arrows arrive as ESC [ A..D; a lone ESC quits */
-        int b = term_key();
-        if (b < 0) return -1;
-        int c3 = b == '[' || b == 'O' ? term_key() : -1;
-        switch (c3) {
-        case 'A':
-            ch = 'T';
-            break;
-        case 'B':
-            ch = 't';
-            break;
-        case 'C':
-            ch = '+';
-            break;
-        case 'D':
-            ch = '-';
-            break;
-        default:
-            return 0;
-        }
-    }
-    switch (ch) {
-    case 'q':
-    case 'Q':
-    case 3:
-        return -1;
-    case 'm':
-        c->mode = (c->mode + 1) % RNN_MODE_COUNT;
-        demo_session_set_param(s, -1, RNN_PARAM_MODE, (float)c->mode);
-        return 1;
-    case 't':
-    case 'T':
-        c->temperature = clampf(c->temperature + (ch == 'T' ? 0.1f : -0.1f), 0.0f, 2.0f);
-        demo_session_set_param(s, -1, RNN_PARAM_TEMPERATURE, c->temperature);
-        return 1;
-    case '-':
-    case '_':
-    case '+':
-    case '=':
-        c->tempo = clampf(c->tempo + (ch == '-' || ch == '_' ? -5.0f : 5.0f), 20.0f, 300.0f);
-        demo_session_set_param(s, -1, RNN_PARAM_TEMPO, c->tempo);
-        return 1;
-    case 'k':
-    case 'K':
-        c->key = (c->key + (ch == 'K' ? 1 : 11)) % 12;
-        demo_session_set_param(s, -1, RNN_PARAM_KEY, (float)c->key);
-        return 1;
-    case 's':
-        c->scale = (c->scale + 1) % RNN_SCALE_COUNT;
-        demo_session_set_param(s, -1, RNN_PARAM_SCALE, (float)c->scale);
-        return 1;
-    case 'd':
-    case 'D':
-        c->density = clampf(c->density + (ch == 'D' ? 0.1f : -0.1f), 0.0f, 1.0f);
-        demo_session_set_param(s, -1, RNN_PARAM_DENSITY, c->density);
-        return 1;
-    case 'r':
-        c->seed = (uint32_t)((c->seed * 1103515245u + 12345u) & 0xFFFFFFu);
-        if (!c->seed) c->seed = 1;
-        demo_session_reseed(s, c->seed);
-        return 1;
-    case 'h':
-    case '?':
-        print_keys();
-        return 0;
-    default:
-        return 0;
-    }
-}
-
-/* The scrolling view: one line per grid step (a sixteenth). */
-#define VIEW_PENDING 8192
-#define VIEW_COLS 60
-
-typedef struct {
-    demo_event pending[VIEW_PENDING];
-    size_t n_pending;
-    int8_t held[128]; /* source + 1 of the note sounding on each pitch, 0 none */
-    uint64_t step;
-    double next_frame;
-    int color;
-} view;
-
-static const char *const source_colors[DEMO_MAX_PARTS + 1] = {"\033[36m", "\033[33m", "\033[32m",
-                                                              "\033[35m"};
-static const char drum_letters[RNN_DRUM_CLASSES + 1] = "KSholtmCR";
-
-static void view_add(view *v, const demo_event *ev)
-{
-    if (v->n_pending < VIEW_PENDING) v->pending[v->n_pending++] = *ev;
-}
-
-static void view_line(view *v, const controls *c, double sample_rate, uint64_t upto)
-{
-    int lo = c->lowest, hi = c->highest;
-    if (hi - lo + 1 > VIEW_COLS) {
-        int mid = (lo + hi) / 2;
-        lo = mid - VIEW_COLS / 2;
-        hi = lo + VIEW_COLS - 1;
-    }
-    while (v->next_frame <= (double)upto) {
-        double step_frames = sample_rate * 60.0 / c->tempo / 4.0;
-        double end = v->next_frame + step_frames;
-        int8_t onset[128] = {0};
-        int drums[RNN_DRUM_CLASSES] = {0};
-        size_t keep = 0;
-        for (size_t i = 0; i < v->n_pending; i++) {
-            demo_event *ev = &v->pending[i];
-            if ((double)ev->frame >= end) {
-                v->pending[keep++] = *ev;
-                continue;
-            }
-            int status = ev->data[0] & 0xF0, chn = ev->data[0] & 0x0F, p = ev->data[1] & 0x7F;
-            int on = status == 0x90 && ev->data[2] > 0;
-            if (chn == RNN_DRUMS_CHANNEL) {
-                int k = rnn_drum_class_of_pitch(p);
-                if (on && k >= 0) drums[k] = ev->source + 1;
-            } else if (on) {
-                v->held[p] = (int8_t)(ev->source + 1);
-                onset[p] = (int8_t)(ev->source + 1);
-            } else if (status == 0x80 || status == 0x90) {
-                if (v->held[p] == ev->source + 1) v->held[p] = 0;
-            }
-        }
-        v->n_pending = keep;
-        char line[1024];
-        size_t n = 0;
-        uint64_t s = v->step;
-        int beat_start = s % 4 == 0, bar_start = s % 16 == 0;
-        n += (size_t)snprintf(line + n, sizeof line - n, "%s%4llu.%llu.%llu%s ",
-                              v->color && !bar_start ? "\033[2m" : "",
-                              (unsigned long long)(s / 16 + 1), (unsigned long long)(s / 4 % 4 + 1),
-                              (unsigned long long)(s % 4 + 1),
-                              v->color && !bar_start ? "\033[0m" : "");
-        for (int p = lo; p <= hi && n < sizeof line - 32; p++) {
-            int src = onset[p] ? onset[p] : v->held[p];
-            char chr = onset[p]      ? '#'
-                       : v->held[p]  ? '|'
-                       : p % 12 == 0 ? ':'
-                       : beat_start  ? '.'
-                                     : ' ';
-            if (src && v->color)
-                n += (size_t)snprintf(line + n, sizeof line - n, "%s%s%c\033[0m",
-                                      source_colors[(src - 1) % (DEMO_MAX_PARTS + 1)],
-                                      onset[p] ? "\033[1m" : "", chr);
-            else
-                line[n++] = chr;
-        }
-        line[n++] = ' ';
-        line[n++] = ' ';
-        for (int k = 0; k < RNN_DRUM_CLASSES && n < sizeof line - 32; k++) {
-            if (drums[k] && v->color)
-                n += (size_t)snprintf(line + n, sizeof line - n, "%s\033[1m%c\033[0m",
-                                      source_colors[(drums[k] - 1) % (DEMO_MAX_PARTS + 1)],
-                                      drum_letters[k]);
-            else
-                line[n++] = drums[k] ? drum_letters[k] : '.';
-        }
-        line[n] = 0;
-        puts(line);
-        v->step++;
-        v->next_frame = end;
-    }
-    fflush(stdout);
 }
 
 /* ---- PortMidi ---------------------------------------------------------------- */
@@ -1020,7 +777,9 @@ int main(int argc, char **argv)
             return 1;
         }
         if (!o.param_set[RNN_PARAM_TEMPO]) {
-            o.params[RNN_PARAM_TEMPO] = (float)clampf((float)primer_bpm, 20.0f, 300.0f);
+            o.params[RNN_PARAM_TEMPO] = (float)(primer_bpm < 20.0    ? 20.0
+                                                : primer_bpm > 300.0 ? 300.0
+                                                                     : primer_bpm);
             o.param_set[RNN_PARAM_TEMPO] = 1;
         }
     }
@@ -1083,7 +842,7 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    controls c;
+    demo_controls c;
     float def;
     rnn_engine_param_info(RNN_PARAM_MODE, &def, NULL, NULL, NULL);
     c.mode = o.param_set[RNN_PARAM_MODE] ? (int)o.params[RNN_PARAM_MODE] : (int)def;
@@ -1113,10 +872,10 @@ int main(int argc, char **argv)
     if (offline) {
         /* ---- render ---- */
         if (fallback_reason)
-            printf("No audio device: %s.\nRendering %.0f s offline instead (seed %u).\n",
+            printf("No audio device: %s.\nRendering %g s offline instead (seed %u).\n",
                    fallback_reason, o.seconds, (unsigned)seed);
         else if (!o.quiet)
-            printf("Rendering %.0f s offline (seed %u).\n", o.seconds, (unsigned)seed);
+            printf("Rendering %g s offline (seed %u).\n", o.seconds, (unsigned)seed);
         if (pa_up) demo_audio_terminate(), pa_up = 0;
         /* Ctrl-C stops the render early and still writes what was played */
         signal(SIGINT, on_signal);
@@ -1192,17 +951,17 @@ int main(int argc, char **argv)
                        a.input_name ? ", listening to " : "", a.input_name ? a.input_name : "",
                        (unsigned)seed);
                 if (o.seconds > 0)
-                    printf("%.0f seconds", o.seconds);
+                    printf("%g second%s", o.seconds, o.seconds == 1 ? "" : "s");
                 else
                     printf("Until q or Ctrl-C");
                 puts(ui ? "; keys change the music:" : ".");
             }
-            view *v = calloc(1, sizeof *v);
+            demo_view *v = NULL;
             if (ui) {
-                term_raw();
-                print_keys();
-                print_status(&c);
-                if (v) v->color = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
+                v = demo_view_create(isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL);
+                demo_term_raw();
+                demo_print_keys();
+                demo_print_status(&c);
             }
             signal(SIGINT, on_signal);
             signal(SIGTERM, on_signal);
@@ -1213,40 +972,40 @@ int main(int argc, char **argv)
             while (!status && !quit_flag && !atomic_load(&st.done) &&
                    Pa_IsStreamActive(a.stream) == 1) {
                 int ch;
-                while (ui && (ch = term_key()) >= 0) {
-                    int r = handle_key(ch, &c, s);
+                while (ui && (ch = demo_term_key()) >= 0) {
+                    int r = demo_handle_key(ch, &c, s);
                     if (r < 0)
                         quit_flag = 1;
                     else if (r > 0)
-                        print_status(&c);
+                        demo_print_status(&c);
                 }
                 poll_midi_in(midi, s);
                 size_t nd;
                 while ((nd = demo_session_drain(s, drained, 4096)) > 0)
                     for (size_t i = 0; i < nd; i++) {
                         demo_record_event(&rec, &drained[i]);
-                        if (ui && v) view_add(v, &drained[i]);
+                        if (ui && v) demo_view_add(v, &drained[i]);
                     }
                 if (ui && v) {
                     /* lines appear as the notes leave the speaker */
                     uint64_t pos = demo_session_position(s);
                     uint64_t lat = (uint64_t)(a.latency * a.sample_rate);
-                    if (pos > lat) view_line(v, &c, a.sample_rate, pos - lat);
+                    if (pos > lat) demo_view_print(v, &c, a.sample_rate, pos - lat);
                 }
                 Pa_Sleep(5);
             }
             demo_audio_close(&a);
-            term_restore();
+            demo_term_restore();
             size_t nd;
             while ((nd = demo_session_drain(s, drained, 4096)) > 0)
                 for (size_t i = 0; i < nd; i++) {
                     demo_record_event(&rec, &drained[i]);
-                    if (ui && v) view_add(v, &drained[i]);
+                    if (ui && v) demo_view_add(v, &drained[i]);
                 }
             /* the steps still on their way to the speaker when it stopped */
             uint64_t end_pos = demo_session_position(s);
-            if (ui && v && end_pos > 0) view_line(v, &c, a.sample_rate, end_pos - 1);
-            free(v);
+            if (ui && v && end_pos > 0) demo_view_print(v, &c, a.sample_rate, end_pos - 1);
+            demo_view_free(v);
             if (!o.quiet && atomic_load(&st.xruns))
                 printf("%llu buffer under/overruns: try a larger --buffer-size\n",
                        (unsigned long long)atomic_load(&st.xruns));

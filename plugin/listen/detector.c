@@ -18,10 +18,10 @@
 #define HAVE_MXCSR 1
 #endif
 
-#define HIST 32               /* hops of history kept (> largest pitch window / hop + 9) */
-#define UNVOICED (-1.0f)      /* pitch of a hop without a confident pitch */
-#define SAMPLE_LIMIT 2.0f     /* input beyond this is clipped */
-#define DC_CUTOFF_HZ 20.0     /* the DC blocker's corner */
+#define HIST 32           /* hops of history kept: > 12 (valley window), > pitch window / hop + 9 */
+#define UNVOICED (-1.0f)  /* pitch of a hop without a confident pitch */
+#define SAMPLE_LIMIT 2.0f /* input beyond this is clipped */
+#define DC_CUTOFF_HZ 20.0 /* the DC blocker's corner */
 #define PITCH_WINDOW_PART 0.6 /* a pitch window counts once this much of it follows the onset */
 /* aubio's yin is O(window^2) and its FFT-based variants either allocate in
  * FFTW's inverse transform on every hop (yinfast) or report a stale
@@ -29,6 +29,7 @@
  * 2 after a 4th-order Butterworth lowpass at rate / 8: a quarter of the cost,
  * the same window length in time, fundamentals up to rate / 8 untouched. */
 #define PITCH_DECIMATION 2
+#define PITCH_HYSTERESIS 0.25f /* semitones beyond the half that a held pitch must move */
 
 typedef struct {
     uint64_t end; /* absolute frame just after the hop */
@@ -285,7 +286,7 @@ static void hist_push(rnn_detector *d, uint64_t end, float midi, float level)
  * median_hops hops ending at or after since, rounded to MIDI, when most of
  * those hops are voiced; then it must hold over the last `hold` such hops
  * (each voiced and within a semitone's half plus a margin). -1 otherwise. */
-static int candidate(const rnn_detector *d, uint64_t since, int hold)
+static int candidate(const rnn_detector *d, uint64_t since, int hold, float *median)
 {
     float v[9];
     int n = 0, nv = 0;
@@ -304,6 +305,7 @@ static int candidate(const rnn_detector *d, uint64_t since, int hold)
         }
     float med = (nv & 1) ? v[nv / 2] : 0.5f * (v[nv / 2 - 1] + v[nv / 2]);
     int c = (int)lroundf(med);
+    if (median) *median = med;
     for (int k = 0; k < hold; k++) {
         const hop_info *h = hist_back(d, k);
         if (h->midi == UNVOICED || fabsf(h->midi - (float)c) > 0.6f) return -1;
@@ -440,40 +442,51 @@ static void run_hop(rnn_detector *d, sink *s, uint32_t frame)
 
     if (d->pending) {
         uint64_t since = d->pending_onset + (uint64_t)(PITCH_WINDOW_PART * d->pitch_win);
-        int c = candidate(d, since, d->stable_hops);
-        uint64_t onset = d->pending_onset, dip = onset;
+        int c = candidate(d, since, d->stable_hops, NULL);
+        uint64_t start = d->pending_onset, dip = start;
         if (c >= 0 && c == d->note) {
             /* the same pitch again: a new note only once the level has
-             * dipped and risen again; until then the sounding note goes on */
-            /* the valley must lie inside the sounding note, not be the
-             * one that began it (which precedes the note-on) */
-            uint64_t from = onset > 8u * d->hop ? onset - 8u * d->hop : 0;
+             * dipped and risen again inside the sounding note (not in the
+             * valley that began it, which precedes its note-on); until then
+             * the sounding note goes on */
+            uint64_t from = start > 8u * d->hop ? start - 8u * d->hop : 0;
             if (from < d->note_since) from = d->note_since;
             if (valley_since(d, from, &dip) < d->par.retrigger_db) {
                 c = -1;
             } else { /* judge the pitch on what follows the dip alone */
-                onset = dip;
-                c = candidate(d, dip + (uint64_t)(PITCH_WINDOW_PART * d->pitch_win),
-                              d->stable_hops);
+                start = dip;
+                c = candidate(d, dip + (uint64_t)(PITCH_WINDOW_PART * d->pitch_win), d->stable_hops,
+                              NULL);
             }
         }
         if (c >= 0) {
             emit_off(d, s, frame, 0);
-            emit_on(d, s, frame, onset, c);
+            emit_on(d, s, frame, start, c);
             d->pending = 0;
         } else if (++d->pending_hops > (int)(d->pitch_win / d->hop) + d->stable_hops + 8) {
             d->pending = 0; /* an onset without a pitch: noise, a click */
         }
     } else if (!silent) {
+        /* a deep level valley inside the sounding note re-articulates it
+         * even when the onset detector stays quiet (slow attacks in noise) */
+        uint64_t from = d->pos > 12u * d->hop ? d->pos - 12u * d->hop : 0, dip = 0;
+        if (from < d->note_since) from = d->note_since;
+        if (d->note >= 0 && valley_since(d, from, &dip) >= 2.0f * d->par.retrigger_db) {
+            d->pending = 1;
+            d->pending_onset = dip;
+            d->pending_hops = 0;
+        }
         /* a pitch that changes or appears without an onset (legato, soft
          * attacks) must hold a little longer than one after an onset */
         int hold = d->stable_hops + 2;
-        int c = candidate(d, 0, hold);
+        float med = 0.0f;
+        int c = candidate(d, 0, hold, &med);
+        if (c >= 0 && d->note >= 0 && fabsf(med - (float)d->note) < 0.5f + PITCH_HYSTERESIS)
+            c = d->note; /* vibrato or a slide around the sounding note */
         if (c >= 0 && c != d->note) {
             uint64_t back = (uint64_t)hold * d->hop + d->pitch_win / 2;
-            uint64_t onset = d->pos > back ? d->pos - back : 0;
             emit_off(d, s, frame, 0);
-            emit_on(d, s, frame, onset, c);
+            emit_on(d, s, frame, d->pos > back ? d->pos - back : 0, c);
         }
     }
 
@@ -533,7 +546,7 @@ int rnn_detector_max_events(const rnn_detector *d, uint32_t frames)
 
 int rnn_detector_current_pitch(const rnn_detector *d)
 {
-    return d->note;
+    return d->note >= 0 ? d->note : d->off_pending ? d->off_pitch : -1;
 }
 uint32_t rnn_detector_hop_size(const rnn_detector *d)
 {

@@ -99,7 +99,9 @@ int rnn_detector_process(rnn_detector *d, const float *in, uint32_t frames,
  * it and nothing is ever dropped. Any thread. */
 int rnn_detector_max_events(const rnn_detector *d, uint32_t frames);
 
-/** The pitch of the note sounding now, -1 when none. Audio thread. */
+/** The pitch whose note-on this detector has emitted and whose note-off it
+ * has not (yet: a deferred one counts as not emitted), -1 when none: what a
+ * host must end itself when it stops listening. Audio thread. */
 int rnn_detector_current_pitch(const rnn_detector *d);
 
 /** Hop, onset window and pitch window in input frames, the factor by which

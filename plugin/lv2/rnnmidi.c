@@ -57,7 +57,7 @@ typedef struct {
 
 typedef struct {
     WorkMsg head;
-    char text[PATH_CAP];
+    char text[PATH_CAP + STATUS_CAP]; /* a path; after a load, its NUL and the status */
 } WorkText;
 
 typedef struct {
@@ -104,10 +104,19 @@ typedef struct {
 
 /* ------------------------------------------------------------ instantiate */
 
+/* A bounded string copy plain enough for the audio thread. */
+static void copy_text(char *dst, size_t cap, const char *src)
+{
+    size_t i = 0;
+    for (; i + 1 < cap && src[i]; i++)
+        dst[i] = src[i];
+    dst[i] = 0;
+}
+
 static void set_path(Rnnmidi *self, const char *path)
 {
     int next = 1 - atomic_load(&self->path_cur);
-    snprintf(self->path[next], PATH_CAP, "%s", path);
+    copy_text(self->path[next], PATH_CAP, path);
     atomic_store(&self->path_cur, next);
 }
 
@@ -475,17 +484,21 @@ static LV2_Worker_Status work(LV2_Handle instance, LV2_Worker_Respond_Function r
     const char *path = (const char *)data + sizeof(WorkMsg);
     char err[STATUS_CAP - 32];
     rnn_engine_model *em = rnn_engine_model_prepare(path, err, sizeof err);
+    size_t n;
     if (em) {
         reply.head.type = MSG_LOADED;
         reply.head.model = em;
-        snprintf(reply.text, sizeof reply.text, "%s", path);
+        const char *name = rnn_model_meta(rnn_engine_model_get(em), "name");
+        n = (size_t)snprintf(reply.text, PATH_CAP, "%s", path) + 1;
+        n += (size_t)snprintf(reply.text + n, STATUS_CAP, "loaded %s", name ? name : path) + 1;
     } else {
         lv2_log_error(&self->logger, "rnnmidi: model refused, the current one plays on: %s\n", err);
         reply.head.type = MSG_FAILED;
         reply.head.model = NULL;
-        snprintf(reply.text, sizeof reply.text, "error: %s", err);
+        n = (size_t)snprintf(reply.text, STATUS_CAP, "error: %s", err) + 1;
     }
-    reply.head.size = (uint32_t)strlen(reply.text) + 1;
+    if (n > sizeof reply.text) n = sizeof reply.text;
+    reply.head.size = (uint32_t)n;
     if (respond(handle, sizeof(WorkMsg) + reply.head.size, &reply) != LV2_WORKER_SUCCESS) {
         rnn_engine_model_free(em);
         return LV2_WORKER_ERR_NO_SPACE;
@@ -503,15 +516,15 @@ static LV2_Worker_Status work_response(LV2_Handle instance, uint32_t size, const
     if (head.type == MSG_LOADED) {
         rnn_engine_model *old = rnn_engine_set_model(self->engine, head.model);
         set_path(self, text);
-        const char *name = rnn_model_meta(rnn_engine_model_get(head.model), "name");
-        snprintf(self->status, sizeof self->status, "loaded %s", name ? name : text);
+        size_t n = strnlen(text, size - sizeof(WorkMsg)) + 1;
+        copy_text(self->status, sizeof self->status, n < size - sizeof(WorkMsg) ? text + n : "");
         self->notify_model = self->notify_status = 1;
         if (old) {
             self->garbage = old;
             send_garbage(self);
         }
     } else if (head.type == MSG_FAILED) {
-        snprintf(self->status, sizeof self->status, "%s", text);
+        copy_text(self->status, sizeof self->status, text);
         self->notify_status = 1;
     }
     return LV2_WORKER_SUCCESS;

@@ -30,6 +30,7 @@ local plug = ARDOUR.LuaAPI.new_plugin (Session, uri, ARDOUR.PluginType.LV2, "")
 assert (not plug:isnil (), "plugin not found: " .. uri)
 assert (src:add_processor_by_index (plug, 0, nil, true) == 0)
 print ("PLUGIN", plug:display_name ())
+sleep (1) -- let the engine settle the new ports before the next track
 
 -- the instrument is added after the track exists: creating a track with its
 -- instrument in one call aborted Ardour 7.3 now and then ("Port already exists")

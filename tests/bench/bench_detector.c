@@ -4,7 +4,8 @@
  * over a melody and over noise, the share of the 1333 us block period, and
  * the blocks where a hop completes), then precision, recall,
  * F1 and median latency on the melodies of tests/fixtures/melodies for each
- * voice and rate, scored as tests/unit/test_detector.c scores them. */
+ * voice (tests/unit/melody_audio.h) and rate, scored as
+ * tests/unit/test_detector.c scores them. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,8 +108,8 @@ int main(void)
 
     static const int rates[2] = {44100, 48000};
     static const uint32_t blocks[] = {64};
-    static const char *const short_name[3] = {"sine", "saw", "saw_noise20dB"};
-    for (int v = 0; v < 3; v++)
+    static const char *const short_name[4] = {"sine", "saw", "saw_noise20dB", "voice_noise20dB"};
+    for (int v = 0; v < 4; v++)
         for (int r = 0; r < 2; r++) {
             double lat[1024], est[1024];
             int truth = 0, det = 0, hit = 0;

@@ -31,36 +31,31 @@ static volatile int rt_trap_calls[5]; /* malloc, calloc, realloc, free, mutex_lo
 
 void *__wrap_malloc(size_t n)
 {
-    if (rt_trap_armed)
-        rt_trap_calls[0]++;
+    if (rt_trap_armed) rt_trap_calls[0]++;
     return __real_malloc(n);
 }
 
 void *__wrap_calloc(size_t n, size_t size)
 {
-    if (rt_trap_armed)
-        rt_trap_calls[1]++;
+    if (rt_trap_armed) rt_trap_calls[1]++;
     return __real_calloc(n, size);
 }
 
 void *__wrap_realloc(void *p, size_t n)
 {
-    if (rt_trap_armed)
-        rt_trap_calls[2]++;
+    if (rt_trap_armed) rt_trap_calls[2]++;
     return __real_realloc(p, n);
 }
 
 void __wrap_free(void *p)
 {
-    if (rt_trap_armed)
-        rt_trap_calls[3]++;
+    if (rt_trap_armed) rt_trap_calls[3]++;
     __real_free(p);
 }
 
 int __wrap_pthread_mutex_lock(pthread_mutex_t *m)
 {
-    if (rt_trap_armed)
-        rt_trap_calls[4]++;
+    if (rt_trap_armed) rt_trap_calls[4]++;
     return __real_pthread_mutex_lock(m);
 }
 

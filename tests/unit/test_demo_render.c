@@ -356,6 +356,92 @@ static void test_synth_never_clips_and_rings_out(void **state)
     assert_null(demo_synth_create(100.0, 1));
 }
 
+/* Play one note on a fresh synth and return 0.3 s of its left channel, from
+ * 0.1 s after the onset. */
+static float *one_note(int channel, int pitch, demo_timbre timbre, size_t *n)
+{
+    demo_synth *s = demo_synth_create(48000.0, 3);
+    assert_non_null(s);
+    demo_synth_set_timbre(s, channel, timbre);
+    uint8_t on[3] = {(uint8_t)(0x90 | channel), (uint8_t)pitch, 110};
+    demo_synth_midi(s, on, 3);
+    static float st[2 * 19200];
+    float *x = malloc(14400 * sizeof *x);
+    assert_non_null(x);
+    demo_synth_render(s, st, 4800);
+    demo_synth_render(s, st, 14400);
+    for (size_t i = 0; i < 14400; i++)
+        x[i] = st[2 * i];
+    demo_synth_free(s);
+    *n = 14400;
+    return x;
+}
+
+static void test_synth_plays_the_pitch_it_is_told(void **state)
+{
+    (void)state;
+    const int pitches[5] = {45, 57, 69, 81, 93};
+    for (int t = 0; t < 2; t++)
+        for (int k = 0; k < 5; k++) {
+            size_t n;
+            float *x = one_note(0, pitches[k], t ? DEMO_TIMBRE_KEYS : DEMO_TIMBRE_LEAD, &n);
+            aubio_pitch_t *p = new_aubio_pitch("yin", 4096, 512, 48000);
+            aubio_pitch_set_unit(p, "midi");
+            fvec_t *in = new_fvec(512), *out = new_fvec(1);
+            float last = 0;
+            for (size_t s = 0; s + 512 <= n; s += 512) {
+                for (int i = 0; i < 512; i++)
+                    in->data[i] = x[s + (size_t)i];
+                aubio_pitch_do(p, in, out);
+                last = out->data[0];
+            }
+            fprintf(stderr, "synth %s pitch %d: heard %.2f\n", t ? "keys" : "lead", pitches[k],
+                    last);
+            assert_true(fabsf(last - (float)pitches[k]) < 0.3f);
+            del_aubio_pitch(p);
+            del_fvec(in);
+            del_fvec(out);
+            free(x);
+        }
+}
+
+/* Zero crossings per second: a brightness measure for noisy drums. */
+static double crossings(const float *x, size_t n)
+{
+    size_t c = 0;
+    for (size_t i = 1; i < n; i++)
+        c += (x[i - 1] < 0) != (x[i] < 0);
+    return (double)c / ((double)n / 48000.0);
+}
+
+static void test_drums_sound_low_to_high(void **state)
+{
+    (void)state;
+    /* kick, high tom, snare, closed hat: each brighter than the one before */
+    const int pitches[4] = {36, 50, 38, 42};
+    double z[4];
+    for (int k = 0; k < 4; k++) {
+        size_t n;
+        demo_synth *s = demo_synth_create(48000.0, 3);
+        assert_non_null(s);
+        uint8_t on[3] = {0x99, (uint8_t)pitches[k], 120};
+        demo_synth_midi(s, on, 3);
+        static float st[2 * 2400];
+        demo_synth_render(s, st, 2400); /* the first 50 ms */
+        float x[2400];
+        for (int i = 0; i < 2400; i++)
+            x[i] = st[2 * i] + st[2 * i + 1];
+        n = 2400;
+        z[k] = crossings(x, n);
+        demo_synth_free(s);
+    }
+    fprintf(stderr, "drums: zero crossings/s kick %.0f tom %.0f snare %.0f hat %.0f\n", z[0], z[1],
+            z[2], z[3]);
+    assert_true(z[0] < 400.0);
+    assert_true(z[0] < z[1] && z[1] < z[2] && z[2] < z[3]);
+    assert_true(z[3] > 5000.0);
+}
+
 static uint32_t pixel(const unsigned char *px, int w, int x, int y)
 {
     const unsigned char *p = px + ((size_t)y * (size_t)w + (size_t)x) * 3;
@@ -423,6 +509,8 @@ int main(void)
         cmocka_unit_test(test_primer_is_heard_and_written),
         cmocka_unit_test(test_a_recording_becomes_player_notes),
         cmocka_unit_test(test_synth_never_clips_and_rings_out),
+        cmocka_unit_test(test_synth_plays_the_pitch_it_is_told),
+        cmocka_unit_test(test_drums_sound_low_to_high),
         cmocka_unit_test(test_piano_roll_draws_notes_where_they_are),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

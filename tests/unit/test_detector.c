@@ -2,12 +2,13 @@
 /* The audio note detector (plugin/listen/detector) against rendered ground
  * truth. The melodies of tests/fixtures/melodies, and a few melody lines of
  * the corpus when data/corpus is there, are rendered with a sine voice, a
- * saw voice and the saw voice under white noise at 20 dB SNR, at 44.1 and
- * 48 kHz, written to WAV and read back through libsndfile, and run through
- * the detector in blocks of changing size (0, 1, 7, 64 ... 8192 frames).
- * Notes are scored with an onset tolerance of 50 ms (from the note-on's
- * emission: what a real-time host gets) and exact pitch. Targets: F1 >= 0.95
- * (sine), 0.90 (saw), 0.80 (saw + noise); median latency <= 30 ms.
+ * saw voice, the saw voice under white noise at 20 dB SNR and a voice-like
+ * voice (slow attack, vibrato, noise), at 44.1 and 48 kHz, written to WAV and
+ * read back through libsndfile, and run through the detector in blocks of
+ * changing size (0, 1, 7, 64 ... 8192 frames). Notes are scored with an
+ * onset tolerance of 50 ms (from the note-on's emission: what a real-time
+ * host gets) and exact pitch. Targets: F1 >= 0.95 (sine), 0.90 (saw), 0.80
+ * (saw + noise), 0.90 (voice); median latency <= 30 ms (voice: 45 ms).
  * Also: identical notes for every block partition, a reset equal to a fresh
  * detector, note-offs kept when the event array is full, and bad input
  * (silence, DC, full-scale noise, clipping, NaN/Inf) giving no or sensible
@@ -38,8 +39,11 @@
 static const uint32_t BLOCKS[] = {64, 100, 0, 1024, 8192, 7, 256, 1, 333};
 #define N_BLOCKS (sizeof BLOCKS / sizeof BLOCKS[0])
 
-static const double TARGET_F1[3] = {0.95, 0.90, 0.80};
-#define TARGET_LATENCY_MS 30.0
+/* The issue's targets for sine, saw and saw + noise; the voice-like voice
+ * (40 ms attack, vibrato, noise) is held to F1 >= 0.90 and, as its attack
+ * alone takes 40 ms, to a median latency of 45 ms. */
+static const double TARGET_F1[4] = {0.95, 0.90, 0.80, 0.90};
+static const double TARGET_LATENCY_MS[4] = {30.0, 30.0, 30.0, 45.0};
 
 typedef struct {
     char name[64];
@@ -192,9 +196,9 @@ static void score_set(size_t first, size_t last, const char *label)
 {
     static const int rates[2] = {44100, 48000};
     int failures = 0;
-    print_message("%-10s %-14s %6s %5s %5s %5s %6s %6s %6s %8s %8s\n", "set", "voice", "rate",
+    print_message("%-10s %-16s %6s %5s %5s %5s %6s %6s %6s %8s %8s\n", "set", "voice", "rate",
                   "true", "det", "hit", "P", "R", "F1", "lat_ms", "est_ms");
-    for (int v = 0; v < 3; v++)
+    for (int v = 0; v < 4; v++)
         for (int r = 0; r < 2; r++) {
             int truth = 0, det = 0, hit = 0;
             double lat[4096], est[4096];
@@ -214,7 +218,7 @@ static void score_set(size_t first, size_t last, const char *label)
             double P = det ? (double)hit / det : 0, R = truth ? (double)hit / truth : 0;
             double F1 = P + R > 0 ? 2 * P * R / (P + R) : 0;
             double ml = ma_median(lat, nl), me = ma_median(est, nl);
-            print_message("%-10s %-14s %6d %5d %5d %5d %6.3f %6.3f %6.3f %8.1f %8.1f\n", label,
+            print_message("%-10s %-16s %6d %5d %5d %5d %6.3f %6.3f %6.3f %8.1f %8.1f\n", label,
                           ma_voice_name((ma_voice)v), rates[r], truth, det, hit, P, R, F1, ml, me);
             assert_true(truth >= 24);
             if (F1 < TARGET_F1[v]) {
@@ -222,9 +226,9 @@ static void score_set(size_t first, size_t last, const char *label)
                             rates[r], F1, TARGET_F1[v]);
                 failures++;
             }
-            if (!(ml <= TARGET_LATENCY_MS)) {
+            if (!(ml <= TARGET_LATENCY_MS[v])) {
                 print_error("%s %s %d Hz: median latency %.1f ms above %.0f ms\n", label,
-                            ma_voice_name((ma_voice)v), rates[r], ml, TARGET_LATENCY_MS);
+                            ma_voice_name((ma_voice)v), rates[r], ml, TARGET_LATENCY_MS[v]);
                 failures++;
             }
         }

@@ -469,7 +469,8 @@ static void test_accompany_hears_player(void **state)
         int64_t pk = k - seq->start_step;
         int p = pk >= 0 && pk < (int64_t)seq->len ? seq->events[pk] : 0;
         if (y >= 2) {
-            while (oi < out.n && !is_on(&out.ev[oi])) oi++;
+            while (oi < out.n && !is_on(&out.ev[oi]))
+                oi++;
             assert_true(oi < out.n);
             assert_int_equal(out.ev[oi].frame, (int64_t)(k * fps));
             assert_int_equal(out.ev[oi].d[1], y - 2);
@@ -479,7 +480,8 @@ static void test_accompany_hears_player(void **state)
         heard += p != 0 && p != y;
         logits = rnn_net_step(net, p != 0 ? p : y);
     }
-    while (oi < out.n && !is_on(&out.ev[oi])) oi++;
+    while (oi < out.n && !is_on(&out.ev[oi]))
+        oi++;
     assert_int_equal(oi, out.n); /* no other note-on */
     assert_true(checked > 10);
     assert_true(heard > 5);

@@ -244,6 +244,15 @@ static void test_default_model_and_its_preset(void **state)
     assert_string_equal(got, want);
     free(want), free(got);
     lilv_state_free(st);
+    /* and so does the plugin's default state (state:state) */
+    st = lilv_state_new_from_world(w, &host_map_s, pu);
+    assert_non_null(st);
+    hp->model_path[0] = 0;
+    lilv_state_restore(st, inst, NULL, NULL, 0, hp->features);
+    host_begin(hp);
+    host_run(hp, 64);
+    assert_non_null(strstr(hp->model_path, "melody-lstm.rnnw"));
+    lilv_state_free(st);
     lilv_node_free(preset);
     lilv_instance_deactivate(inst);
     lilv_instance_free(inst);

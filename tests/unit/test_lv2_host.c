@@ -132,6 +132,7 @@ static void load_model(inst_t t, const char *path)
     host_begin(t.hp);
     host_run(t.hp, 64);
     assert_string_equal(t.hp->model_path, path);
+    assert_string_equal(t.hp->status, "loaded test fixture (random weights, not a model)");
 }
 
 static uint32_t block_size(uint64_t *s)

@@ -20,8 +20,8 @@
 #include "../../core/net.h"
 
 static const char *const NAMES[] = {
-    "rnn_e0_l1",  "rnn_e24_l3", "lstm_e32_l2",       "lstm_e0_l3",
-    "gru_e0_l2",  "gru_e16_l1", "drums_lstm_e16_l2", "drums_gru_e0_l1",
+    "rnn_e0_l1", "rnn_e24_l3", "lstm_e32_l2",       "lstm_e0_l3",
+    "gru_e0_l2", "gru_e16_l1", "drums_lstm_e16_l2", "drums_gru_e0_l1",
 };
 #define NMODELS (sizeof NAMES / sizeof NAMES[0])
 
@@ -43,13 +43,11 @@ static void golden_load(golden *g, const char *name)
     memset(g, 0, sizeof *g);
     snprintf(path, sizeof path, "tests/golden/%s.rnnw", name);
     g->model = rnn_model_load(path, err, sizeof err);
-    if (!g->model)
-        fail_msg("%s", err);
+    if (!g->model) fail_msg("%s", err);
 
     snprintf(path, sizeof path, "tests/golden/%s.logits", name);
     FILE *f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot open %s", path);
+    if (!f) fail_msg("cannot open %s", path);
     unsigned char hdr[8];
     assert_int_equal(fread(hdr, 1, 8, f), 8);
     g->T = (int)le32(hdr);
@@ -86,8 +84,7 @@ static rnn_net *net_new(const rnn_model *m)
 {
     char err[256];
     rnn_net *net = rnn_net_create(m, err, sizeof err);
-    if (!net)
-        fail_msg("rnn_net_create: %s", err);
+    if (!net) fail_msg("rnn_net_create: %s", err);
     return net;
 }
 
@@ -119,10 +116,8 @@ static void test_golden(void **state)
                 double d = fabs((double)y[v] - ref);
                 double tol = fmax(1e-5, 1e-5 * fabs(ref));
                 if (!(d <= tol))
-                    fail_msg("%s: step %d logit %d: %.9g, PyTorch %.9g", NAMES[m], t, v, y[v],
-                             ref);
-                if (d / tol > worst)
-                    worst = d / tol;
+                    fail_msg("%s: step %d logit %d: %.9g, PyTorch %.9g", NAMES[m], t, v, y[v], ref);
+                if (d / tol > worst) worst = d / tol;
             }
         }
         assert_int_equal(rnn_net_state_size(net),
@@ -210,8 +205,7 @@ static void test_step_pieces(void **state)
                 /* pieces of about budget rows (whole vectors of 8 rows at least) */
                 int unit = budget < 8 ? 8 : budget / 8 * 8;
                 assert_true(calls >= (rows + unit - 1) / unit);
-                if (budget >= rows)
-                    assert_int_equal(calls, 1);
+                if (budget >= rows) assert_int_equal(calls, 1);
                 assert_int_equal(rnn_net_step_work(net, budget), 1); /* finished stays finished */
                 assert_memory_equal(rnn_net_logits(net), all + (size_t)t * g.V,
                                     g.V * sizeof(float));

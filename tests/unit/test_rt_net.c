@@ -31,11 +31,9 @@ static void run_model(const char *name)
     char path[256], err[256];
     snprintf(path, sizeof path, "tests/golden/%s.rnnw", name);
     rnn_model *m = rnn_model_load(path, err, sizeof err);
-    if (!m)
-        fail_msg("%s", err);
+    if (!m) fail_msg("%s", err);
     rnn_net *net = rnn_net_create(m, err, sizeof err);
-    if (!net)
-        fail_msg("%s", err);
+    if (!net) fail_msg("%s", err);
     const int V = rnn_model_get_config(m)->vocab;
     rnn_sampler *s = rnn_sampler_create(V);
     assert_non_null(s);
@@ -72,21 +70,20 @@ static void run_model(const char *name)
             rnn_net_state_set(net, saved);
             y = rnn_net_step(net, ev);
             break;
-        default: y = rnn_net_step(net, ev); break;
+        default:
+            y = rnn_net_step(net, ev);
+            break;
         }
         float temp = (t % 4) * 0.4f;
         float top = t % 3 ? 0.9f : 1.0f;
         ev = rnn_sample(s, &rng, y, V, temp, top, t % 2 ? mask : NULL);
-        if (ev < 0)
-            ev = 0;
+        if (ev < 0) ev = 0;
         checksum += ev;
-        if (t % 2500 == 2499)
-            rnn_net_reset(net);
+        if (t % 2500 == 2499) rnn_net_reset(net);
     }
     int calls = rt_trap_disarm();
     assert_true(checksum > 0);
-    if (calls != 0)
-        fail_msg("%s: %d trapped calls in the step loop", name, calls);
+    if (calls != 0) fail_msg("%s: %d trapped calls in the step loop", name, calls);
 
     free(saved);
     free(mask);

@@ -22,12 +22,18 @@
 static double chi2_q999(int df)
 {
     switch (df) {
-    case 4: return 18.467;
-    case 9: return 27.877;
-    case 5: return 20.515;
-    case 6: return 22.458;
-    case 11: return 31.264;
-    default: fail_msg("no chi-square quantile for %d degrees of freedom", df);
+    case 4:
+        return 18.467;
+    case 9:
+        return 27.877;
+    case 5:
+        return 20.515;
+    case 6:
+        return 22.458;
+    case 11:
+        return 31.264;
+    default:
+        fail_msg("no chi-square quantile for %d degrees of freedom", df);
     }
     return 0;
 }
@@ -115,12 +121,9 @@ static void test_argmax(void **state)
 
         int want = -1, want_m = -1;
         for (int c = 0; c < V; c++) {
-            if (!isfinite(l[c]))
-                continue;
-            if (want < 0 || l[c] > l[want])
-                want = c;
-            if (!mask[c] && (want_m < 0 || l[c] > l[want_m]))
-                want_m = c;
+            if (!isfinite(l[c])) continue;
+            if (want < 0 || l[c] > l[want]) want = c;
+            if (!mask[c] && (want_m < 0 || l[c] > l[want_m])) want_m = c;
         }
         rnn_rng before = r;
         assert_int_equal(rnn_sample(s, &r, l, V, 0.0f, 1.0f, NULL), want);
@@ -138,8 +141,8 @@ static void test_fixed_sequence(void **state)
     /* draws of this implementation for seed 2024, recorded once; a change
      * here changes every user's seeded session */
     static const int saved[40] = {
-        100, 121, 30,  2,  22,  11, 121, 31, 128, 12,  37, 22,  40, 57,  99, 95, 40, 31,  57,  2,
-        51,  55,  38,  68, 40,  121, 78, 38, 17,  12,  128, 112, 107, 119, 32, 2,  112, 100, 12, 119,
+        100, 121, 30, 2,  22, 11,  121, 31, 128, 12, 37,  22,  40,  57,  99, 95, 40,  31,  57, 2,
+        51,  55,  38, 68, 40, 121, 78,  38, 17,  12, 128, 112, 107, 119, 32, 2,  112, 100, 12, 119,
     };
     rnn_sampler *s = rnn_sampler_create(130);
     assert_non_null(s);
@@ -168,8 +171,7 @@ static void softmax_ref(const float *l, int V, double T, const uint8_t *mask, do
 {
     double m = -INFINITY, sum = 0;
     for (int c = 0; c < V; c++)
-        if (!mask || !mask[c])
-            m = fmax(m, l[c]);
+        if (!mask || !mask[c]) m = fmax(m, l[c]);
     for (int c = 0; c < V; c++) {
         p[c] = (mask && mask[c]) ? 0.0 : exp((l[c] - m) / T);
         sum += p[c];
@@ -196,8 +198,7 @@ static void chi_square(rnn_sampler *s, uint64_t seed, const float *l, int V, flo
     double x2 = 0;
     int k = 0;
     for (int c = 0; c < V; c++) {
-        if (p[c] <= 0)
-            continue;
+        if (p[c] <= 0) continue;
         double e = n * p[c];
         assert_true(e >= 5); /* the test's own design: every cell large enough */
         x2 += (count[c] - e) * (count[c] - e) / e;
@@ -255,8 +256,7 @@ typedef struct {
 static int pc_cmp(const void *a, const void *b)
 {
     const pc *x = a, *y = b;
-    if (x->p != y->p)
-        return x->p > y->p ? -1 : 1;
+    if (x->p != y->p) return x->p > y->p ? -1 : 1;
     return x->c - y->c;
 }
 
@@ -294,14 +294,13 @@ static void test_top_p_nucleus(void **state)
             int c = rnn_sample(s, &r, l, V, T, top, NULL);
             assert_true(c >= 0 && c < V);
             if (!in[c])
-                fail_msg("top-p %.2f T %.1f: class %d (p %.4g) outside the nucleus of %d", top,
-                         T, c, p[c], k);
+                fail_msg("top-p %.2f T %.1f: class %d (p %.4g) outside the nucleus of %d", top, T,
+                         c, p[c], k);
             hits[c]++;
         }
         /* the most probable class is always drawn, and at small top_p alone */
         assert_true(hits[sorted[0].c] > 0);
-        if (k == 1)
-            assert_int_equal(hits[sorted[0].c], 3000);
+        if (k == 1) assert_int_equal(hits[sorted[0].c], 3000);
     }
     rnn_sampler_free(s);
 }
@@ -378,8 +377,7 @@ static void test_extreme_temperatures(void **state)
     fill_logits(l, V, 21, 3.0f);
     int best = 0;
     for (int c = 1; c < V; c++)
-        if (l[c] > l[best])
-            best = c;
+        if (l[c] > l[best]) best = c;
     rnn_rng r;
     rnn_rng_seed(&r, 3);
     /* a tiny temperature is argmax; a huge one reaches most classes */
@@ -398,9 +396,9 @@ static void test_extreme_temperatures(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rng_reference),  cmocka_unit_test(test_argmax),
-        cmocka_unit_test(test_fixed_sequence), cmocka_unit_test(test_chi_square),
-        cmocka_unit_test(test_top_p_nucleus),  cmocka_unit_test(test_masks_and_nonfinite),
+        cmocka_unit_test(test_rng_reference),        cmocka_unit_test(test_argmax),
+        cmocka_unit_test(test_fixed_sequence),       cmocka_unit_test(test_chi_square),
+        cmocka_unit_test(test_top_p_nucleus),        cmocka_unit_test(test_masks_and_nonfinite),
         cmocka_unit_test(test_extreme_temperatures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
