@@ -398,6 +398,12 @@ static void test_bad_input(void **state)
     assert_int_equal(det.n, 0);
     ma_dets_free(&det);
 
+    for (size_t i = 0; i < n; i++) /* denormal dust */
+        y[i] = (i & 1 ? 1e-40f : -1e-40f) * (float)(i % 7);
+    det = detect_signal(y, n, rate, NULL);
+    assert_int_equal(det.n, 0);
+    ma_dets_free(&det);
+
     for (size_t i = 0; i < n; i++) /* DC, then a DC step */
         y[i] = i < n / 2 ? 0.5f : -0.9f;
     det = detect_signal(y, n, rate, NULL);
@@ -566,8 +572,8 @@ static void test_rates_and_velocity(void **state)
 
 /* rnn_listen_file on a stereo 16-bit WAV at 22.05 kHz and a mono float WAV
  * at 48 kHz: the note-ons come exactly when the detector run in-process on
- * the same samples emits them, and the estimated onsets score against the
- * truth. */
+ * the same samples emits them, the estimated onsets score against the truth
+ * and the estimated offsets lie near the true ones. */
 static void test_listen_file(void **state)
 {
     (void)state;
@@ -615,6 +621,19 @@ static void test_listen_file(void **state)
         }
         est.n = nh;
         ma_score sc = ma_score_notes(&m->notes, &est, TOL);
+        /* the offsets too: the estimated release of each note heard */
+        double off_err[256];
+        size_t no = 0;
+        for (size_t a = 0; a < m->notes.n && no < 256; a++)
+            for (size_t b = 0; b < nh; b++)
+                if (heard[b].pitch == m->notes.v[a].pitch &&
+                    fabs(heard[b].on - m->notes.v[a].on) <= TOL) {
+                    off_err[no++] = 1000.0 * fabs(heard[b].off - m->notes.v[a].off);
+                    break;
+                }
+        double off_med = ma_median(off_err, no);
+        print_message("listen_file: median |offset error| %.1f ms over %zu notes\n", off_med, no);
+        assert_true(off_med <= 40.0);
         print_message("listen_file %s %d Hz: %zu notes, F1 of estimated onsets %.3f, median "
                       "error %.1f ms\n",
                       m->name, rates[k], nh, sc.f1, sc.median_latency_ms);
