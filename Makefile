@@ -220,6 +220,7 @@ bench: all
 # are committed; this regenerates them.
 golden:
 	/usr/bin/python3 tests/golden/make_golden.py
+	/usr/bin/python3 tests/golden/make_train_golden.py
 
 # ---------------------------------------------------------------------------
 # The development corpus: the MIDI files of a few Debian packages, each

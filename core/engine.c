@@ -527,6 +527,7 @@ static void start_generating(rnn_engine *e, int64_t k, int64_t len)
 {
     e->generating = 1;
     e->gen_end = k + len;
+    e->silent_steps = 0; /* the rest that kept the net waiting is over */
 }
 
 /* Grid tick k at frame t: decide whether to play, then sample and play. */
@@ -629,6 +630,14 @@ static void do_commit(rnn_engine *e, int64_t k)
     int pev = player_event(e);
     if (!e->em) return;
     if (struck) {
+        if (e->silent_steps >= RNN_SPLIT_GAP_STEPS && !e->net_fresh) {
+            /* the first note after a split: a new sequence, and a new phrase
+             * (the one kept for its answer is dropped unanswered) */
+            finish_step(e);
+            rnn_net_reset(e->em->net);
+            e->net_fresh = 1;
+            e->have_phrase = 0;
+        }
         if (!e->have_phrase) e->phrase_start = k;
         e->have_phrase = 1;
     }
@@ -649,14 +658,26 @@ static void do_commit(rnn_engine *e, int64_t k)
         e->pending = 0;
     }
 
-    if (x == 0 && !e->generating) {
+    /* A silent step, as the trainer counts a gap: nothing sounds (a melody's
+     * note-off step is the first of its rest; a held note is no rest). */
+    int silent = !e->generating && (e->em->kind == RNN_KIND_DRUMS
+                                        ? x == 0
+                                        : x <= RNN_MELODY_NOTE_OFF && e->n_held == 0);
+    if (silent) {
         if (e->net_fresh) return; /* nothing heard yet: a sequence starts with a note */
-        if (++e->silent_steps >= RNN_SPLIT_GAP_STEPS) {
-            /* a gap this long splits training sequences: start afresh */
+        if (e->silent_steps < RNN_SPLIT_GAP_STEPS) e->silent_steps++;
+        if (e->silent_steps >= RNN_SPLIT_GAP_STEPS) {
+            /* A rest this long splits training sequences: the net hears no
+             * more of it. A phrase still owed its answer (or continuation)
+             * keeps the net as it is, primed with the phrase and the longest
+             * rest a training sequence holds; otherwise start afresh. The
+             * phrase itself stays owed: the split is about what the net
+             * hears, not about whether the player was heard. */
             finish_step(e);
-            rnn_net_reset(e->em->net);
-            e->net_fresh = 1;
-            e->have_phrase = 0;
+            if (!e->have_phrase) {
+                rnn_net_reset(e->em->net);
+                e->net_fresh = 1;
+            }
             return;
         }
     } else {

@@ -16,7 +16,22 @@
  * step, as the trainer encodes notes: a note at position p belongs to step
  * floor(p + 0.5); step k's input is therefore known at position k + 0.5, and the
  * network computes that step in slices across the blocks up to position k + 1,
- * where its logits give step k + 1. */
+ * where its logits give step k + 1.
+ *
+ * Phrases (continue, call-and-response). A phrase is what the player plays up
+ * to a rest of `listen gap` beats with no key down. Continue answers it as
+ * soon as the gap has passed; call-and-response from the first bar line after
+ * the gap, for as long as the phrase (in whole beats, at most response_bars
+ * bars). Each phrase gets one answer: the rest after an answer, however long,
+ * brings no other. The network hears the player's steps and the rest after
+ * them as the trainer encodes them; once the rest reaches the length that
+ * splits training sequences (RNN_SPLIT_GAP_STEPS) it hears no more of it, and
+ * a phrase still waiting for its answer keeps the network primed with it
+ * until the answer, however far the bar line. A note after such a rest starts
+ * a new phrase on a fresh network. A note the player strikes while an answer
+ * plays ends the answer at once (its held melody note gets its note-off there;
+ * drum hits end at their gate) and begins a new phrase, which gets its own
+ * answer. */
 #ifndef RNNMIDI_ENGINE_H
 #define RNNMIDI_ENGINE_H
 

@@ -18,12 +18,12 @@
  * With E = 0 the one-hot input is a column pick of weight_ih_l0, stored
  * transposed at create so the pick reads one contiguous row.
  *
- * The hot kernels are GCC vector-extension C compiled three times
- * (x86-64-v4, x86-64-v3, baseline) with target_clones and picked at load
- * time, so the build itself stays generic x86-64; floating-point contraction
- * is enabled on them so the v3/v4 clones use FMA. The gate functions use
- * their own vectorised exp (about 1 ulp) for sigmoid and tanh instead of
- * libm's scalar calls. On this design the products run at the read
+ * The hot code (the panel product and the gate functions) is GCC
+ * vector-extension C built three times, for x86-64-v4, x86-64-v3 and the
+ * baseline, and each net picks the best its CPU runs (__builtin_cpu_supports),
+ * so the build itself stays generic x86-64 (and builds on aarch64). The gate
+ * functions use their own vectorised exp (about 1 ulp) for sigmoid and tanh
+ * instead of libm's scalar calls. The products run at about the read
  * bandwidth of the cache that holds the weights (tests/bench/bench_net.c).
  * Denormals: every piece of a step sets FTZ/DAZ in MXCSR on x86 and restores
  * the caller's mode before returning.
@@ -41,39 +41,44 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__) || (defined(__i386__) && defined(__SSE__))
 #include <xmmintrin.h>
 #define RNN_HAVE_MXCSR 1
 #endif
 
-/* RNN_NET_GENERIC builds only the baseline code (a test runs it on any CPU). */
+/* Three builds of the hot code, picked once per net at create: x86-64-v4
+ * (AVX-512), x86-64-v3 (AVX2 + FMA) and the baseline (SSE2 on x86-64, NEON
+ * on aarch64, 16-byte vectors: wider generic vectors spill on these).
+ * Floating-point contraction is enabled on them so v3/v4 use FMA.
+ * Tests pin a build with RNN_NET_ISA: 0 compiles the baseline only, 3 runs
+ * x86-64-v3 when the CPU has it. */
 #if defined(__GNUC__) && !defined(__clang__)
 #define RNN_CONTRACT __attribute__((optimize("fp-contract=fast")))
-#if defined(__x86_64__) && __GNUC__ >= 12 && !defined(RNN_NET_GENERIC)
-#if __has_attribute(target_clones)
-#define RNN_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#endif
+#if defined(__x86_64__) && __GNUC__ >= 12 && !(defined(RNN_NET_ISA) && RNN_NET_ISA == 0)
+#define RNN_X86_LEVELS 1
+#define RNN_V4 __attribute__((target("arch=x86-64-v4")))
+#define RNN_V3 __attribute__((target("arch=x86-64-v3")))
 #endif
 #else
 #define RNN_CONTRACT
 #endif
-#ifndef RNN_CLONES
-#define RNN_CLONES
-#endif
-#define RNN_HOT RNN_CLONES RNN_CONTRACT
-#define RNN_INLINE static inline __attribute__((always_inline)) RNN_CONTRACT
+#define RNN_INLINE static inline __attribute__((always_inline))
 
 enum {
-    VW = 8,     /* floats per vector of the products */
-    PANEL = 64, /* rows per panel = 8 accumulators of VW */
-    UNIT = 16,  /* H and V are padded to this (the widest gate vector) */
+    ROWS = 8,   /* rows are padded to this: the unit of a piece of work */
+    PANEL = 64, /* rows per panel of the packed weights */
+    UNIT = 16,  /* H is padded to this, the widest gate vector */
     ALIGN = 64
 };
 
-typedef float vf __attribute__((vector_size(VW * sizeof(float)), may_alias));
-typedef int32_t vi __attribute__((vector_size(VW * sizeof(int32_t)), may_alias));
+typedef float vf4 __attribute__((vector_size(4 * sizeof(float)), may_alias));
+typedef int32_t vi4 __attribute__((vector_size(4 * sizeof(int32_t)), may_alias));
+typedef float vf8 __attribute__((vector_size(8 * sizeof(float)), may_alias));
+typedef int32_t vi8 __attribute__((vector_size(8 * sizeof(int32_t)), may_alias));
+typedef float vf16 __attribute__((vector_size(16 * sizeof(float)), may_alias));
+typedef int32_t vi16 __attribute__((vector_size(16 * sizeof(int32_t)), may_alias));
 
-/* One matrix-vector product y = W x: rows (multiple of VW) by K columns. */
+/* One matrix-vector product y = W x: rows (multiple of ROWS) by K columns. */
 typedef struct {
     const float *w; /* panels of PANEL rows: column k of panel p is w[p*PANEL*K + k*pw] */
     const float *x; /* K inputs */
@@ -83,13 +88,24 @@ typedef struct {
     int finish; /* after this product: -1 nothing, 0..L-1 finish that layer, L the head */
 } rnn_job;
 
+/* One build of the hot code: the product of one panel and the gate functions. */
+typedef struct {
+    void (*panel)(const float *restrict w, size_t pw, int K, const float *restrict x,
+                  float *restrict y, int rows);
+    void (*rnn)(float *restrict hn, const float *restrict a, const float *restrict b, int Hp);
+    void (*lstm)(float *restrict hn, float *restrict cn, const float *restrict c,
+                 const float *restrict a, const float *restrict b, int Hp);
+    void (*gru)(float *restrict hn, const float *restrict h, const float *restrict a,
+                const float *restrict b, int Hp);
+} rnn_isa;
+
 #define MAX_JOBS (3 * RNN_MAX_LAYERS + 1)
 
 struct rnn_net {
     const rnn_model *model;
     rnn_model_config cfg;
     int G, Hp, Vp;
-    int wide;              /* run the 16-lane gate functions */
+    const rnn_isa *isa;    /* the build of the kernels this CPU runs */
     int I[RNN_MAX_LAYERS]; /* columns of the input part of layer k (0 for k = 0 with E = 0) */
 
     rnn_job jobs[MAX_JOBS];
@@ -116,99 +132,103 @@ struct rnn_net {
     int busy;
     int event;
     int job;
-    int pos; /* vectors of the current job done */
+    int pos; /* row units (ROWS) of the current job done */
 
     void *block;
     size_t block_bytes;
 };
 
 /* ---------------------------------------------------------------------------
- * Kernels. */
-
-/* n (1..8, a constant after inlining) vectors of VW rows from a panel whose
- * column stride is pw floats. */
-RNN_INLINE void mv_rows(const float *restrict w, size_t pw, int K, const float *restrict x,
-                        float *restrict y, const int n)
-{
-    vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
-    for (int k = 0; k < K; k++) {
-        const vf *r = (const vf *)(w + (size_t)k * pw);
-        const float xk = x[k];
-        a0 += r[0] * xk;
-        if (n > 1) a1 += r[1] * xk;
-        if (n > 2) a2 += r[2] * xk;
-        if (n > 3) a3 += r[3] * xk;
-        if (n > 4) a4 += r[4] * xk;
-        if (n > 5) a5 += r[5] * xk;
-        if (n > 6) a6 += r[6] * xk;
-        if (n > 7) a7 += r[7] * xk;
+ * Kernels, written once for a vector type T and built per instruction set.
+ *
+ * mv_rows: n (1..8, a constant after inlining) vectors of rows from a panel
+ * whose column stride is pw floats, one accumulator per vector, columns in
+ * order. mv_panel: `rows` rows (a multiple of ROWS) from the same panel. */
+#define RNN_KERNEL(S, T, ATTR)                                                                     \
+    ATTR RNN_INLINE void mv_rows_##S(const float *restrict w, size_t pw, int K,                    \
+                                     const float *restrict x, float *restrict y, const int n)      \
+    {                                                                                              \
+        T a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};          \
+        for (int k = 0; k < K; k++) {                                                              \
+            const T *r = (const T *)(w + (size_t)k * pw);                                          \
+            const float xk = x[k];                                                                 \
+            a0 += r[0] * xk;                                                                       \
+            if (n > 1) a1 += r[1] * xk;                                                            \
+            if (n > 2) a2 += r[2] * xk;                                                            \
+            if (n > 3) a3 += r[3] * xk;                                                            \
+            if (n > 4) a4 += r[4] * xk;                                                            \
+            if (n > 5) a5 += r[5] * xk;                                                            \
+            if (n > 6) a6 += r[6] * xk;                                                            \
+            if (n > 7) a7 += r[7] * xk;                                                            \
+        }                                                                                          \
+        T *o = (T *)y;                                                                             \
+        o[0] = a0;                                                                                 \
+        if (n > 1) o[1] = a1;                                                                      \
+        if (n > 2) o[2] = a2;                                                                      \
+        if (n > 3) o[3] = a3;                                                                      \
+        if (n > 4) o[4] = a4;                                                                      \
+        if (n > 5) o[5] = a5;                                                                      \
+        if (n > 6) o[6] = a6;                                                                      \
+        if (n > 7) o[7] = a7;                                                                      \
+    }                                                                                              \
+    ATTR static void mv_panel_##S(const float *restrict w, size_t pw, int K,                       \
+                                  const float *restrict x, float *restrict y, int rows)            \
+    {                                                                                              \
+        const int lanes = (int)(sizeof(T) / sizeof(float));                                        \
+        for (int nv = rows / lanes; nv > 0;) {                                                     \
+            int n = nv < 8 ? nv : 8;                                                               \
+            switch (n) {                                                                           \
+            case 8:                                                                                \
+                mv_rows_##S(w, pw, K, x, y, 8);                                                    \
+                break;                                                                             \
+            case 7:                                                                                \
+                mv_rows_##S(w, pw, K, x, y, 7);                                                    \
+                break;                                                                             \
+            case 6:                                                                                \
+                mv_rows_##S(w, pw, K, x, y, 6);                                                    \
+                break;                                                                             \
+            case 5:                                                                                \
+                mv_rows_##S(w, pw, K, x, y, 5);                                                    \
+                break;                                                                             \
+            case 4:                                                                                \
+                mv_rows_##S(w, pw, K, x, y, 4);                                                    \
+                break;                                                                             \
+            case 3:                                                                                \
+                mv_rows_##S(w, pw, K, x, y, 3);                                                    \
+                break;                                                                             \
+            case 2:                                                                                \
+                mv_rows_##S(w, pw, K, x, y, 2);                                                    \
+                break;                                                                             \
+            default:                                                                               \
+                mv_rows_##S(w, pw, K, x, y, 1);                                                    \
+                break;                                                                             \
+            }                                                                                      \
+            w += n * lanes;                                                                        \
+            y += n * lanes;                                                                        \
+            nv -= n;                                                                               \
+        }                                                                                          \
     }
-    vf *o = (vf *)y;
-    o[0] = a0;
-    if (n > 1) o[1] = a1;
-    if (n > 2) o[2] = a2;
-    if (n > 3) o[3] = a3;
-    if (n > 4) o[4] = a4;
-    if (n > 5) o[5] = a5;
-    if (n > 6) o[6] = a6;
-    if (n > 7) o[7] = a7;
-}
 
-/* y[0 .. n*VW) = rows of one panel times x; n in 1..8. */
-RNN_HOT static void mv_panel(const float *restrict w, size_t pw, int K, const float *restrict x,
-                             float *restrict y, int n)
+/* Row units [u0, u1) (of ROWS rows) of a job's output. */
+static void job_run(const rnn_isa *isa, const rnn_job *j, int u0, int u1)
 {
-    switch (n) {
-    case 8:
-        mv_rows(w, pw, K, x, y, 8);
-        break;
-    case 7:
-        mv_rows(w, pw, K, x, y, 7);
-        break;
-    case 6:
-        mv_rows(w, pw, K, x, y, 6);
-        break;
-    case 5:
-        mv_rows(w, pw, K, x, y, 5);
-        break;
-    case 4:
-        mv_rows(w, pw, K, x, y, 4);
-        break;
-    case 3:
-        mv_rows(w, pw, K, x, y, 3);
-        break;
-    case 2:
-        mv_rows(w, pw, K, x, y, 2);
-        break;
-    default:
-        mv_rows(w, pw, K, x, y, 1);
-        break;
-    }
-}
-
-/* Vectors [v0, v1) of a job's output. */
-static void job_run(const rnn_job *j, int v0, int v1)
-{
-    const int vpp = PANEL / VW;
-    while (v0 < v1) {
-        int p = v0 / vpp, off = v0 % vpp;
+    const int upp = PANEL / ROWS;
+    while (u0 < u1) {
+        int p = u0 / upp, off = u0 % upp;
         int prow = p * PANEL;
         int pw = j->rows - prow < PANEL ? j->rows - prow : PANEL;
-        int n = pw / VW - off;
-        if (n > v1 - v0) n = v1 - v0;
-        mv_panel(j->w + (size_t)prow * j->K + (size_t)off * VW, (size_t)pw, j->K, j->x,
-                 j->y + (size_t)v0 * VW, n);
-        v0 += n;
+        int n = pw / ROWS - off;
+        if (n > u1 - u0) n = u1 - u0;
+        isa->panel(j->w + (size_t)prow * j->K + (size_t)off * ROWS, (size_t)pw, j->K, j->x,
+                   j->y + (size_t)u0 * ROWS, n * ROWS);
+        u0 += n;
     }
 }
 
 /* exp for x in [-87, 88] (clamped), about 1 ulp: Cody-Waite reduction by
  * ln 2, a degree-6 polynomial (Cephes expf), 2^n put in the exponent bits. */
 /* ---------------------------------------------------------------------------
- * Gate functions, written once for a vector type T (integer twin U) and
- * instantiated for 8 lanes (target clones) and 16 lanes (x86-64-v4 only,
- * picked at create: on Zen 4 the wide form runs them 1.5 times faster, while
- * the products stay on 8 lanes, which stream from L3 better).
+ * Gate functions, written once for a vector type T (integer twin U).
  *
  * exp for x in [-87, 88] (clamped), about 1 ulp: Cody-Waite reduction by
  * ln 2, a degree-6 polynomial (Cephes expf), 2^n put in the exponent bits;
@@ -309,16 +329,37 @@ static void job_run(const rnn_job *j, int v0, int v1)
         }                                                                                          \
     }
 
-RNN_GATE_FUNCS(8, vf, vi, RNN_INLINE, RNN_HOT)
+/* The builds, and the one a net runs through. */
+RNN_KERNEL(base, vf4, RNN_CONTRACT)
+RNN_GATE_FUNCS(base, vf4, vi4, RNN_CONTRACT RNN_INLINE, RNN_CONTRACT)
+static const rnn_isa isa_base = {mv_panel_base, pw_rnn_base, pw_lstm_base, pw_gru_base};
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 &&           \
-    !defined(RNN_NET_GENERIC)
-#define RNN_HAVE_WIDE 1
-typedef float vf16 __attribute__((vector_size(16 * sizeof(float)), may_alias));
-typedef int32_t vi16 __attribute__((vector_size(16 * sizeof(int32_t)), may_alias));
-#define RNN_V4 __attribute__((target("arch=x86-64-v4")))
-RNN_GATE_FUNCS(16, vf16, vi16, RNN_V4 RNN_INLINE, RNN_V4 RNN_CONTRACT)
+#ifdef RNN_X86_LEVELS
+RNN_KERNEL(v3, vf8, RNN_V3 RNN_CONTRACT)
+RNN_GATE_FUNCS(v3, vf8, vi8, RNN_V3 RNN_CONTRACT RNN_INLINE, RNN_V3 RNN_CONTRACT)
+static const rnn_isa isa_v3 = {mv_panel_v3, pw_rnn_v3, pw_lstm_v3, pw_gru_v3};
+#if !defined(RNN_NET_ISA) || RNN_NET_ISA >= 4
+/* The products stay on 8 lanes with AVX-512 too: on Zen 4 they stream from
+ * L3 better than 16-lane ones, while the gate functions run 1.5 times
+ * faster on 16 lanes. */
+#define RNN_HAVE_V4 1
+RNN_KERNEL(v4, vf8, RNN_V4 RNN_CONTRACT)
+RNN_GATE_FUNCS(v4, vf16, vi16, RNN_V4 RNN_CONTRACT RNN_INLINE, RNN_V4 RNN_CONTRACT)
+static const rnn_isa isa_v4 = {mv_panel_v4, pw_rnn_v4, pw_lstm_v4, pw_gru_v4};
 #endif
+#endif
+
+static const rnn_isa *isa_pick(void)
+{
+#ifdef RNN_X86_LEVELS
+    __builtin_cpu_init();
+#ifdef RNN_HAVE_V4
+    if (__builtin_cpu_supports("x86-64-v4")) return &isa_v4;
+#endif
+    if (__builtin_cpu_supports("x86-64-v3")) return &isa_v3;
+#endif
+    return &isa_base;
+}
 
 /* ---------------------------------------------------------------------------
  * Create. */
@@ -518,13 +559,10 @@ rnn_net *rnn_net_create(const rnn_model *model, char *err, size_t errlen)
     }
     net->model = model;
     net->cfg = *cfg;
-#ifdef RNN_HAVE_WIDE
-    __builtin_cpu_init();
-    net->wide = __builtin_cpu_supports("x86-64-v4") != 0;
-#endif
+    net->isa = isa_pick();
     net->G = rnn_cell_gates(cfg->cell);
     net->Hp = (int)round_up((size_t)cfg->hidden, UNIT);
-    net->Vp = (int)round_up((size_t)cfg->vocab, VW);
+    net->Vp = (int)round_up((size_t)cfg->vocab, ROWS);
     for (int k = 0; k < cfg->layers; k++)
         net->I[k] = k == 0 ? cfg->embed : cfg->hidden;
 
@@ -613,31 +651,15 @@ static void run_gates(rnn_net *net, int k, float *hn, const float *a)
 {
     const int Hp = net->Hp, cur = net->cur, nxt = cur ^ 1;
     const float *b = net->bias[k];
-#ifdef RNN_HAVE_WIDE
-    if (net->wide) {
-        switch (net->cfg.cell) {
-        case RNN_CELL_LSTM:
-            pw_lstm_16(hn, st_c(net, nxt, k), st_c(net, cur, k), a, b, Hp);
-            break;
-        case RNN_CELL_GRU:
-            pw_gru_16(hn, st_h(net, cur, k), a, b, Hp);
-            break;
-        default:
-            pw_rnn_16(hn, a, b, Hp);
-            break;
-        }
-        return;
-    }
-#endif
     switch (net->cfg.cell) {
     case RNN_CELL_LSTM:
-        pw_lstm_8(hn, st_c(net, nxt, k), st_c(net, cur, k), a, b, Hp);
+        net->isa->lstm(hn, st_c(net, nxt, k), st_c(net, cur, k), a, b, Hp);
         break;
     case RNN_CELL_GRU:
-        pw_gru_8(hn, st_h(net, cur, k), a, b, Hp);
+        net->isa->gru(hn, st_h(net, cur, k), a, b, Hp);
         break;
     default:
-        pw_rnn_8(hn, a, b, Hp);
+        net->isa->rnn(hn, a, b, Hp);
         break;
     }
 }
@@ -679,13 +701,13 @@ int rnn_net_step_work(rnn_net *net, int budget)
     const unsigned csr = _mm_getcsr();
     _mm_setcsr(csr | 0x8040); /* FTZ | DAZ */
 #endif
-    int left = budget / VW;
+    int left = budget / ROWS;
     if (left < 1) left = 1;
     while (left > 0 && net->busy) {
         const rnn_job *j = &net->jobs[net->job];
-        int total = j->rows / VW;
+        int total = j->rows / ROWS;
         int n = total - net->pos < left ? total - net->pos : left;
-        job_run(j, net->pos, net->pos + n);
+        job_run(net->isa, j, net->pos, net->pos + n);
         net->pos += n;
         left -= n;
         if (net->pos == total) {

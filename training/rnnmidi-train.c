@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +31,43 @@ static void on_signal(int sig)
 {
     interrupted = 1;
     signal(sig, SIG_DFL); /* a second Ctrl-C ends the program at once */
+}
+
+/* OpenBLAS picks its kernels when it loads, from OPENBLAS_CORETYPE or the
+ * CPU it recognises. Old builds take AMD Zen 4 for an unknown CPU (generic
+ * Prescott kernels) or for an Intel AVX-512 part (Cooperlake / SkylakeX
+ * kernels), and on Zen 4 both are slower than the AVX2 Haswell kernels
+ * (tests/bench/bench_train measures all three). When the variable is unset
+ * and that happens, run again with OPENBLAS_CORETYPE=Haswell; setting the
+ * variable yourself keeps your choice. */
+static void choose_blas_core(char **argv, int quiet)
+{
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+    if (getenv("OPENBLAS_CORETYPE")) return;
+    const char *core = rnn_blas_corename();
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return;
+    int amd_avx512 = __builtin_cpu_is("amd") &&
+                     (!strcasecmp(core, "Cooperlake") || !strcasecmp(core, "SkylakeX"));
+    if (!rnn_blas_is_fallback() && !amd_avx512) return;
+    if (!quiet)
+        fprintf(stderr,
+                "%s: OpenBLAS chose its %s kernels for this CPU; the AVX2 Haswell kernels are "
+                "faster here: running with OPENBLAS_CORETYPE=Haswell (set OPENBLAS_CORETYPE "
+                "yourself to choose)\n",
+                prog, core);
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return;
+    self[n] = 0;
+    if (setenv("OPENBLAS_CORETYPE", "Haswell", 1) != 0) return;
+    fflush(stderr);
+    execv(self, argv);
+    unsetenv("OPENBLAS_CORETYPE"); /* exec failed: go on with the kernels we have */
+#else
+    (void)argv;
+    (void)quiet;
+#endif
 }
 
 static void usage(FILE *f)
@@ -60,7 +98,8 @@ static void usage(FILE *f)
             "  --transpose K           melody augmentation: random shift in -K..K (%d)\n"
             "  --epochs N              at most N epochs (%d)\n"
             "  --steps-per-epoch N     optimiser steps per epoch (train steps / (B x T))\n"
-            "  --max-steps N           stop after N optimiser steps\n"
+            "  --max-steps N           stop after N optimiser steps (the schedule still\n"
+            "                          spans --epochs)\n"
             "  --patience N            stop after N epochs without a better valid NLL (%d)\n"
             "  --seed N                random seed (%llu)\n"
             "  --threads N             threads (%d); a resumed run must use the same count\n"
@@ -163,6 +202,15 @@ int main(int argc, char **argv)
 {
     rnn_train_options o;
     rnn_train_options_default(&o, RNN_KIND_MELODY);
+    int quiet_arg = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return EXIT_OK;
+        }
+        quiet_arg |= !strcmp(argv[i], "--quiet");
+    }
+    choose_blas_core(argv, quiet_arg);
     static const char *data[64];
     size_t n_data = 0;
     const char *out = NULL, *init_path = NULL, *name = NULL;
@@ -375,11 +423,10 @@ int main(int argc, char **argv)
     rnn_blas_set_threads(1);
     FILE *msg = quiet ? NULL : stderr;
     if (msg) fprintf(msg, "%s: OpenBLAS core %s\n", prog, rnn_blas_corename());
-    if (rnn_blas_is_fallback() && !getenv("OPENBLAS_CORETYPE"))
+    if (rnn_blas_is_fallback())
         fprintf(stderr,
-                "%s: OpenBLAS does not recognise this CPU and runs its slow generic %s "
-                "kernels; run with OPENBLAS_CORETYPE=Haswell (AVX2; SkylakeX for AVX-512) "
-                "for several times the speed\n",
+                "%s: OpenBLAS runs its slow generic %s kernels; OPENBLAS_CORETYPE=Haswell (AVX2) "
+                "or SkylakeX (AVX-512) selects faster ones\n",
                 prog, rnn_blas_corename());
 
     rnn_dataset ds;

@@ -65,8 +65,9 @@ struct rnn_trainer {
         o_bhh[RNN_MAX_LAYERS], o_headw, o_headb;
 
     /* activations of the last forward */
-    int32_t *inputs, *targets;       /* (T, B) */
-    float *x0;                       /* (T, B, E) embedded input, E > 0 */
+    int32_t *inputs, *targets; /* (T, B) */
+    float *ptab; /* (V, GH) E > 0: every class's input projection, embed W_ih^T + biases */
+    float *stab; /* (V, GH) E > 0: gate gradients of layer 0 summed per input class */
     float *hs[RNN_MAX_LAYERS];       /* (T+1, B, H) outputs, row block 0 = carried-in h */
     float *cs[RNN_MAX_LAYERS];       /* (T+1, B, H) LSTM cell states */
     float *tc[RNN_MAX_LAYERS];       /* (T, B, H) LSTM tanh(c) */
@@ -84,7 +85,6 @@ struct rnn_trainer {
     float *dh;  /* (T, B, H) gradient of a layer's output */
     float *dg;  /* (T, B, GH) gate pre-activation gradients (input side) */
     float *dgh; /* (T, B, GH) GRU: hidden side */
-    float *dx;  /* (T, B, max input) */
     float *dhn; /* (B, H) recurrent gradient into h_{t-1} */
     float *dcn; /* (B, H) recurrent gradient into c_{t-1} */
     float *ghh; /* (B, GH) GRU hidden projection of one step */
@@ -204,19 +204,20 @@ rnn_trainer *rnn_trainer_create(const rnn_model_config *cfg, int B, int T, char 
 
     size_t P = tr->n_params, TB = (size_t)T * B, BH = (size_t)B * tr->H, H = tr->H,
            GH = (size_t)G * tr->H, L = tr->L;
-    size_t maxI = (size_t)(tr->I0 > tr->H ? tr->I0 : tr->H);
-    int ok =
-        (tr->params = xcalloc(P, sizeof(float))) && (tr->grads = xcalloc(P, sizeof(float))) &&
-        (tr->m = xcalloc(P, sizeof(float))) && (tr->v = xcalloc(P, sizeof(float))) &&
-        (tr->inputs = xcalloc(TB, sizeof(int32_t))) &&
-        (tr->targets = xcalloc(TB, sizeof(int32_t))) &&
-        (tr->logits = xcalloc(TB * tr->V, sizeof(float))) &&
-        (tr->probs = xcalloc(TB * tr->V, sizeof(float))) &&
-        (tr->dh = xcalloc(TB * H, sizeof(float))) && (tr->dg = xcalloc(TB * GH, sizeof(float))) &&
-        (tr->dx = xcalloc(TB * maxI, sizeof(float))) && (tr->dhn = xcalloc(BH, sizeof(float))) &&
-        (tr->dcn = xcalloc(BH, sizeof(float))) && (tr->state_h = xcalloc(L * BH, sizeof(float))) &&
-        (tr->state_c = xcalloc(L * BH, sizeof(float)));
-    if (ok && tr->E > 0) ok = (tr->x0 = xcalloc(TB * tr->E, sizeof(float))) != NULL;
+    int ok = (tr->params = xcalloc(P, sizeof(float))) && (tr->grads = xcalloc(P, sizeof(float))) &&
+             (tr->m = xcalloc(P, sizeof(float))) && (tr->v = xcalloc(P, sizeof(float))) &&
+             (tr->inputs = xcalloc(TB, sizeof(int32_t))) &&
+             (tr->targets = xcalloc(TB, sizeof(int32_t))) &&
+             (tr->logits = xcalloc(TB * tr->V, sizeof(float))) &&
+             (tr->probs = xcalloc(TB * tr->V, sizeof(float))) &&
+             (tr->dh = xcalloc(TB * H, sizeof(float))) &&
+             (tr->dg = xcalloc(TB * GH, sizeof(float))) && (tr->dhn = xcalloc(BH, sizeof(float))) &&
+             (tr->dcn = xcalloc(BH, sizeof(float))) &&
+             (tr->state_h = xcalloc(L * BH, sizeof(float))) &&
+             (tr->state_c = xcalloc(L * BH, sizeof(float)));
+    if (ok && tr->E > 0)
+        ok = (tr->ptab = xcalloc((size_t)tr->V * GH, sizeof(float))) &&
+             (tr->stab = xcalloc((size_t)tr->V * GH, sizeof(float)));
     if (ok && cfg->cell == RNN_CELL_GRU)
         ok = (tr->dgh = xcalloc(TB * GH, sizeof(float))) &&
              (tr->ghh = xcalloc((size_t)B * GH, sizeof(float)));
@@ -256,7 +257,8 @@ void rnn_trainer_free(rnn_trainer *tr)
     free(tr->v);
     free(tr->inputs);
     free(tr->targets);
-    free(tr->x0);
+    free(tr->ptab);
+    free(tr->stab);
     for (int l = 0; l < RNN_MAX_LAYERS; l++) {
         free(tr->hs[l]);
         free(tr->cs[l]);
@@ -273,7 +275,6 @@ void rnn_trainer_free(rnn_trainer *tr)
     free(tr->dh);
     free(tr->dg);
     free(tr->dgh);
-    free(tr->dx);
     free(tr->dhn);
     free(tr->dcn);
     free(tr->ghh);
@@ -578,6 +579,22 @@ static void dropout_forward(float *out, float *mask, const float *in, size_t n, 
 /* ------------------------------------------------------------------------ */
 /* Forward stages. tr->layer names the layer a stage works on. */
 
+/* vocabulary rows: with an embedding, layer 0's input projection takes one of
+ * V values, embed W_ih^T + b_ih (+ b_hh), so it is computed per class (V
+ * rows) instead of per step (T x B rows) */
+static void st_ptab(rnn_trainer *tr, int part, int nparts)
+{
+    const int E = tr->E, GH = tr->G * tr->H;
+    size_t v0, v1;
+    split((size_t)tr->V, part, nparts, &v0, &v1);
+    if (v1 <= v0) return;
+    float *p = tr->ptab + v0 * GH;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(v1 - v0), GH, E, 1.0f,
+                tr->params + tr->o_embed + v0 * E, E, tr->params + tr->o_wih[0], E, 0.0f, p, GH);
+    rnn_k_add_bias(p, tr->params + tr->o_bih[0], v1 - v0, GH);
+    if (tr->cfg.cell != RNN_CELL_GRU) rnn_k_add_bias(p, tr->params + tr->o_bhh[0], v1 - v0, GH);
+}
+
 /* rows of the window: the input projection (TB, GH) in one product per part */
 static void st_inproj(rnn_trainer *tr, int part, int nparts)
 {
@@ -588,7 +605,13 @@ static void st_inproj(rnn_trainer *tr, int part, int nparts)
     split(TB, part, nparts, &r0, &r1);
     if (r1 <= r0) return;
     float *gates = tr->gates[l] + r0 * GH;
-    if (l == 0 && tr->E == 0) {
+    if (l == 0 && tr->E > 0) {
+        for (size_t r = r0; r < r1; r++)
+            memcpy(tr->gates[0] + r * GH, tr->ptab + (size_t)tr->inputs[r] * GH,
+                   GH * sizeof(float));
+        return; /* the biases are in the table */
+    }
+    if (l == 0) {
         for (size_t r = r0; r < r1; r++) {
             int x = tr->inputs[r];
             float *gr = tr->gates[l] + r * GH;
@@ -596,9 +619,8 @@ static void st_inproj(rnn_trainer *tr, int part, int nparts)
                 gr[k] = wih[(size_t)k * tr->V + x];
         }
     } else {
-        int nin = l == 0 ? tr->E : H;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(r1 - r0), GH, nin, 1.0f,
-                    tr->in[l] + r0 * nin, nin, wih, nin, 0.0f, gates, GH);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(r1 - r0), GH, H, 1.0f,
+                    tr->in[l] + r0 * H, H, wih, H, 0.0f, gates, GH);
     }
     rnn_k_add_bias(gates, tr->params + tr->o_bih[l], r1 - r0, GH);
     if (tr->cfg.cell != RNN_CELL_GRU) rnn_k_add_bias(gates, tr->params + tr->o_bhh[l], r1 - r0, GH);
@@ -684,14 +706,8 @@ double rnn_trainer_forward(rnn_trainer *tr, const int32_t *inputs, const int32_t
     }
     tr->dropped = training && tr->dropout > 0;
 
-    if (E > 0) {
-        const float *emb = tr->params + tr->o_embed;
-        for (size_t r = 0; r < TB; r++)
-            memcpy(tr->x0 + r * E, emb + (size_t)tr->inputs[r] * E, E * sizeof(float));
-        tr->in[0] = tr->x0;
-    } else {
-        tr->in[0] = NULL;
-    }
+    tr->in[0] = NULL; /* layer 0 reads rows of ptab (E > 0) or columns of W_ih */
+    if (E > 0) run_stage(tr, st_ptab);
     for (int l = 0; l < tr->L; l++) {
         if (l > 0) {
             const float *below = tr->hs[l - 1] + (size_t)B * H;
@@ -845,15 +861,29 @@ static void st_dweights(rnn_trainer *tr, int part, int nparts)
             for (size_t k = g0; k < g1; k++)
                 dwih[k * tr->V + x] += d[k];
         }
+    } else if (l == 0) {
+        /* the gate gradients summed per input class (V, GH), then
+         * dW_ih = stab^T embed: V rows instead of T x B */
+        const int E = tr->E;
+        float *st = tr->stab;
+        for (int v = 0; v < tr->V; v++)
+            memset(st + (size_t)v * GH + g0, 0, (size_t)ng * sizeof(float));
+        for (size_t r = 0; r < TB; r++) {
+            float *d = st + (size_t)tr->inputs[r] * GH;
+            const float *s = tr->dg + r * GH;
+            for (size_t k = g0; k < g1; k++)
+                d[k] += s[k];
+        }
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ng, E, tr->V, 1.0f, st + g0, GH,
+                    tr->params + tr->o_embed, E, 1.0f, dwih + g0 * E, E);
     } else {
-        int nin = l == 0 ? tr->E : H;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ng, nin, (int)TB, 1.0f, tr->dg + g0,
-                    GH, tr->in[l], nin, 1.0f, dwih + g0 * nin, nin);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ng, H, (int)TB, 1.0f, tr->dg + g0, GH,
+                    tr->in[l], H, 1.0f, dwih + g0 * H, H);
     }
 }
 
-/* rows: the gradient of the layer's input, into tr->dh (the layer below's
- * outputs) or tr->dx (the embedded input) */
+/* rows: the gradient of the input of layer l >= 1 (the layer below's
+ * outputs), into tr->dh */
 static void st_dx(rnn_trainer *tr, int part, int nparts)
 {
     const int l = tr->layer, H = tr->H, GH = tr->G * H;
@@ -861,27 +891,23 @@ static void st_dx(rnn_trainer *tr, int part, int nparts)
     size_t r0, r1;
     split(TB, part, nparts, &r0, &r1);
     if (r1 <= r0) return;
-    int nin = l == 0 ? tr->E : H;
-    float *dx = l == 0 ? tr->dx : tr->dh;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(r1 - r0), nin, GH, 1.0f,
-                tr->dg + r0 * GH, GH, tr->params + tr->o_wih[l], nin, 0.0f, dx + r0 * nin, nin);
-    if (l > 0 && tr->dropped) rnn_k_mul_mask(dx + r0 * nin, tr->drop[l] + r0 * H, (r1 - r0) * H);
+    float *dx = tr->dh;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(r1 - r0), H, GH, 1.0f,
+                tr->dg + r0 * GH, GH, tr->params + tr->o_wih[l], H, 0.0f, dx + r0 * H, H);
+    if (tr->dropped) rnn_k_mul_mask(dx + r0 * H, tr->drop[l] + r0 * H, (r1 - r0) * H);
 }
 
-/* embedding columns: scatter the input gradients into the rows of the inputs */
+/* vocabulary rows: the embedding's gradient, stab W_ih (the per-class sums of
+ * layer 0's gate gradients, st_dweights fills stab) */
 static void st_dembed(rnn_trainer *tr, int part, int nparts)
 {
-    const int E = tr->E;
-    const size_t TB = (size_t)tr->T * tr->B;
-    size_t e0, e1;
-    split((size_t)E, part, nparts, &e0, &e1);
-    float *demb = tr->grads + tr->o_embed;
-    for (size_t r = 0; r < TB; r++) {
-        float *d = demb + (size_t)tr->inputs[r] * E;
-        const float *s = tr->dx + r * E;
-        for (size_t k = e0; k < e1; k++)
-            d[k] += s[k];
-    }
+    const int E = tr->E, GH = tr->G * tr->H;
+    size_t v0, v1;
+    split((size_t)tr->V, part, nparts, &v0, &v1);
+    if (v1 <= v0) return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(v1 - v0), E, GH, 1.0f,
+                tr->stab + v0 * GH, GH, tr->params + tr->o_wih[0], E, 1.0f,
+                tr->grads + tr->o_embed + v0 * E, E);
 }
 
 void rnn_trainer_backward(rnn_trainer *tr)
@@ -893,8 +919,7 @@ void rnn_trainer_backward(rnn_trainer *tr)
         tr->layer = l;
         run_stage(tr, st_bptt);
         run_stage(tr, st_dweights);
-        if (l == 0 && tr->E == 0) break;
-        run_stage(tr, st_dx); /* tr->dh is free again once the layer's pass is done */
+        if (l > 0) run_stage(tr, st_dx); /* tr->dh is free once the layer's pass is done */
     }
     if (tr->E > 0) run_stage(tr, st_dembed);
     tr->count = 0; /* the probabilities now hold the logit gradients */
@@ -1286,7 +1311,7 @@ static int write_checkpoint(const char *path, const rnn_train_options *o, rnn_tr
                             o->cfg.embed,         o->cfg.hidden,
                             o->cfg.vocab,         o->batch,
                             o->seq_len,           pr->epoch,
-                            pr->bad_epochs,       0};
+                            pr->bad_epochs,       o->threads > 1 ? o->threads : 1};
         int64_t nums[5] = {(int64_t)o->seed, pr->step, (int64_t)rnn_trainer_num_params(tr),
                            (int64_t)ssz, (int64_t)bsz};
         double d[2] = {pr->best_valid, pr->seconds};
@@ -1364,6 +1389,10 @@ static int read_checkpoint(const char *path, const rnn_train_options *o, rnn_tra
         head[5] != o->cfg.hidden || head[6] != o->cfg.vocab || head[7] != o->batch ||
         head[8] != o->seq_len) {
         why = "made with another model or batch shape (give the same options as the first run)";
+        goto done;
+    }
+    if (head[11] != (o->threads > 1 ? o->threads : 1)) {
+        why = "made with another --threads (the thread count shapes the arithmetic)";
         goto done;
     }
     if ((uint64_t)nums[0] != o->seed) {
@@ -1577,10 +1606,11 @@ int rnn_train_run(const rnn_train_options *o, const rnn_seq_list *train, const r
                 fprintf(o->progress,
                         "\repoch %d/%d [%s] %5.1f%%  %.2f steps/s  ETA %s  loss %.4f   ",
                         pr.epoch + (epoch_end ? 0 : 1), o->epochs, bar, pct, rate, eta, loss);
-                if (epoch_end) {
+                if (epoch_end && vnll >= 0)
                     fprintf(o->progress, "\nepoch %d: valid NLL %.4f%s\n", pr.epoch, vnll,
-                            vnll >= 0 && vnll == pr.best_valid ? " (best)" : "");
-                }
+                            vnll == pr.best_valid ? " (best)" : "");
+                else if (epoch_end)
+                    fputc('\n', o->progress);
                 fflush(o->progress);
             } else if (epoch_end || t - last_line >= 10.0 || pr.step == 1) {
                 fprintf(o->progress, "step %ld/%ld epoch %d %.1f%% %.2f steps/s ETA %s loss %.4f",

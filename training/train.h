@@ -137,7 +137,7 @@ rnn_batcher *rnn_batcher_create(const rnn_seq_list *seqs, rnn_kind kind, int B, 
 void rnn_batcher_free(rnn_batcher *bt);
 
 /** Fill the next window (inputs, targets: (T, B) time-major). Lanes that start
- * a new sequence have their state zeroed in tr. Returns the number of counted
+ * a new sequence have their state zeroed in tr (which may be NULL). Returns the number of counted
  * targets (0 when an ordered batcher is exhausted). */
 long rnn_batcher_next(rnn_batcher *bt, rnn_trainer *tr, int32_t *inputs, int32_t *targets);
 
@@ -167,7 +167,8 @@ typedef struct {
     float clip, dropout, weight_decay;
     int transpose;        /* melody augmentation range (semitones), 0 = off */
     int epochs;           /* at most this many epochs */
-    long max_steps;       /* stop after this many optimiser steps (0 = none) */
+    long max_steps;       /* stop after this many optimiser steps (0 = none); the
+                             cosine schedule still spans the epochs */
     long steps_per_epoch; /* 0 = train tokens / (B x T) */
     int patience;         /* epochs without a better valid NLL before stopping */
     uint64_t seed;

@@ -77,6 +77,7 @@ struct rnn_detector {
     uint64_t pending_onset;
     int pending_hops;
     int unvoiced_hops;
+    uint32_t quiet_hops; /* hops in a row below the gate */
 
     /* a note-off that did not fit in the caller's array */
     int off_pending;
@@ -264,6 +265,7 @@ void rnn_detector_reset(rnn_detector *d)
     d->pending_onset = 0;
     d->pending_hops = 0;
     d->unvoiced_hops = 0;
+    d->quiet_hops = 0;
     d->off_pending = 0;
     d->nonfinite = d->dropped = 0;
 }
@@ -408,15 +410,23 @@ static void run_hop(rnn_detector *d, sink *s, uint32_t frame)
     aubio_filter_do(d->aa[1], d->lowpass);
     for (uint32_t i = 0; i < d->decimated->length; i++)
         d->decimated->data[i] = d->lowpass->data[PITCH_DECIMATION * i];
-    aubio_pitch_do(d->pitch, d->decimated, d->pitch_out);
+    /* Once the whole pitch window is below the gate, yin (the costliest
+     * step, and one whose answer is discarded there) rests: its window then
+     * holds sub-gate signal, as good as the skipped sub-gate hops. */
+    int silent = level < d->par.gate_db;
+    d->quiet_hops = silent ? d->quiet_hops + 1 : 0;
+    float hz = 0.0f, conf = 0.0f;
+    if (d->quiet_hops <= d->pitch_win / d->hop) {
+        aubio_pitch_do(d->pitch, d->decimated, d->pitch_out);
+        hz = d->pitch_out->data[0];
+        conf = aubio_pitch_get_confidence(d->pitch);
+    }
     d->aubio_frames += d->hop;
     d->pos += d->hop;
     int onset = d->onset_out->data[0] > 0.0f;
-    float hz = d->pitch_out->data[0];
-    float conf = aubio_pitch_get_confidence(d->pitch);
 
     float midi = UNVOICED;
-    if (level >= d->par.gate_db && isfinite(hz) && hz > 20.0f && hz < 5000.0f && isfinite(conf) &&
+    if (!silent && isfinite(hz) && hz > 20.0f && hz < 5000.0f && isfinite(conf) &&
         conf >= d->par.min_confidence)
         midi = 69.0f + 12.0f * log2f(hz / 440.0f);
     hist_push(d, d->pos, midi, level);
@@ -431,7 +441,6 @@ static void run_hop(rnn_detector *d, sink *s, uint32_t frame)
         d->pending_hops = 0;
     }
 
-    int silent = level < d->par.gate_db;
     if (d->note >= 0) {
         d->unvoiced_hops = midi == UNVOICED ? d->unvoiced_hops + 1 : 0;
         if (silent)

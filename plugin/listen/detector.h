@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* rnnmidi listen: mono audio in, monophonic notes out.
  *
- * One module shared by the LV2 plugin's audio input, the demo's microphone and
- * `rnnmidi-data listen`. aubio does the signal analysis (a spectral-flux
- * onset detector, and the yin pitch tracker on the signal lowpassed and
- * decimated by 2, one call each per hop); on top
- * of it a small segmenter turns hops into notes: an onset followed by a
- * stable, confident pitch (median of the hops after the onset) starts a note,
- * silence, a long unvoiced stretch, a new onset or a held change of pitch
- * ends it, and pitches are quantised to MIDI.
+ * One module shared by the LV2 plugin's audio input, the demo's microphone
+ * and `rnnmidi-data listen`. aubio does the signal analysis, one call each
+ * per hop: a spectral-flux onset detector, and the yin pitch tracker on the
+ * signal lowpassed and decimated by 2. On top of it a small segmenter turns
+ * hops into notes: an onset followed by a stable, confident pitch (median of
+ * the hops after the onset) starts a note; silence, a long unvoiced stretch,
+ * a held change of pitch, or a new onset with a new pitch (or, on the same
+ * pitch, with a level valley: a re-articulated note) ends it. Pitches are
+ * quantised to MIDI with a little hysteresis against vibrato.
  *
  * Threads: create/free on the main or worker thread (they allocate the aubio
  * objects; a new sample rate means a new detector, built off the audio
@@ -17,8 +18,9 @@
  *
  * Timing: input is buffered into hops (256 frames at 44.1/48 kHz), so any
  * block size works, including 0. An event is emitted in the block where the
- * hop that decided it ends; `age` says how many frames before `frame` the
- * detector estimates the sound itself began (note-on) or ended (note-off). */
+ * hop that decided it ends, typically 20-30 ms after the sound began; `age`
+ * says how many frames before `frame` the detector estimates the sound
+ * itself began (note-on) or ended (note-off). */
 #ifndef RNNMIDI_LISTEN_DETECTOR_H
 #define RNNMIDI_LISTEN_DETECTOR_H
 
@@ -87,7 +89,7 @@ void rnn_detector_set_params(rnn_detector *d, const rnn_detector_params *p);
 void rnn_detector_get_params(const rnn_detector *d, rnn_detector_params *p);
 
 /** Analyse frames samples of in (NaN, Inf and values beyond +-2 are
- * sanitised; in may be NULL when frames is 0) and write at most max_out
+ * sanitised; a NULL in is a no-op) and write at most max_out
  * events to out in time order. Returns the number written. An event that
  * does not fit is not lost when it is a note-off (it comes first in the next
  * call, at frame 0); a note-on that does not fit is dropped and counted.

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Figures of the audio note detector (plugin/listen/detector), as
  * `BENCH name value unit` lines: its cost per 64-frame block at 48 kHz (mean
- * over a melody and over noise, the share of the 1333 us block period, and
+ * over a melody, full-scale noise and silence, the share of the 1333 us block period, and
  * the blocks where a hop completes), then precision, recall,
  * F1 and median latency on the melodies of tests/fixtures/melodies for each
  * voice (tests/unit/melody_audio.h) and rate, scored as
@@ -103,6 +103,8 @@ int main(void)
         z[i] = (float)(2.0 * ma_uniform(&s) - 1.0);
     cost("melody", y, n);
     cost("noise", z, n);
+    memset(z, 0, n * sizeof *z);
+    cost("silence", z, n);
     free(y);
     free(z);
 

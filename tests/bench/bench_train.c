@@ -97,6 +97,9 @@ int main(int argc, char **argv)
                rnn_blas_corename());
     printf("BENCH train_lstm2x256_c_time_steps_per_s %.0f time_steps/s\n", rate);
 
+    /* the figure compared is the best kernel choice, as rnnmidi-train makes it */
+    double best = rate;
+    const char *best_core = rnn_blas_corename();
     char self[1024], cmd[1400];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n > 0) {
@@ -108,6 +111,10 @@ int main(int argc, char **argv)
             if (r > 0)
                 printf("BENCH train_lstm2x256_c_time_steps_per_s_%s %.0f time_steps/s\n", cores[i],
                        r);
+            if (r > best) {
+                best = r;
+                best_core = cores[i];
+            }
         }
     }
 
@@ -122,8 +129,8 @@ int main(int argc, char **argv)
              steps);
     double torch = run_for(cmd, "BENCH train_lstm2x256_torch_steps_per_s ", 1);
     if (torch > 0)
-        printf("BENCH train_lstm2x256_c_over_torch %.2f x (C %.0f / PyTorch %.0f time_steps/s, "
-               "same environment)\n",
-               rate / torch, rate, torch);
+        printf("BENCH train_lstm2x256_c_over_torch %.2f x (C %.0f with %s kernels / PyTorch %.0f "
+               "time_steps/s, same machine)\n",
+               best / torch, best, best_core, torch);
     return 0;
 }

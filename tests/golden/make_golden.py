@@ -21,13 +21,13 @@ CELL = {"rnn": 0, "lstm": 1, "gru": 2}
 # name, cell, layers, E, H, V, steps
 MODELS = [
     ("rnn_e0_l1", "rnn", 1, 0, 16, 130, 40),
-    ("rnn_e24_l3", "rnn", 3, 24, 40, 130, 40),
+    ("rnn_e24_l3", "rnn", 3, 24, 32, 130, 40),
     ("lstm_e32_l2", "lstm", 2, 32, 32, 130, 40),
     ("lstm_e0_l3", "lstm", 3, 0, 20, 130, 40),
     ("gru_e0_l2", "gru", 2, 0, 24, 130, 40),
     ("gru_e16_l1", "gru", 1, 16, 48, 130, 40),
-    ("drums_lstm_e16_l2", "lstm", 2, 16, 24, 512, 24),
-    ("drums_gru_e0_l1", "gru", 1, 0, 12, 512, 24),
+    ("drums_lstm_e8_l2", "lstm", 2, 8, 16, 512, 20),
+    ("drums_gru_e0_l1", "gru", 1, 0, 12, 512, 20),
 ]
 
 

@@ -10,9 +10,10 @@
  * host gets) and exact pitch. Targets: F1 >= 0.95 (sine), 0.90 (saw), 0.80
  * (saw + noise), 0.90 (voice); median latency <= 30 ms (voice: 45 ms).
  * Also: identical notes for every block partition, a reset equal to a fresh
- * detector, note-offs kept when the event array is full, and bad input
- * (silence, DC, full-scale noise, clipping, NaN/Inf) giving no or sensible
- * notes. */
+ * detector, note-offs kept when the event array is full, other sample rates,
+ * velocities, rnn_listen_file and `rnnmidi-data listen`, and bad input
+ * (silence, denormals, DC, full-scale noise, random bit patterns, clipping,
+ * NaN/Inf) giving no or sensible notes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -416,6 +417,13 @@ static void test_bad_input(void **state)
     det = detect_signal(y, n, rate, NULL);
     print_message("full-scale noise, 5 s: %zu notes\n", det.n);
     assert_true(det.n <= 2);
+    ma_dets_free(&det);
+
+    for (size_t i = 0; i < n; i++) { /* random bit patterns: NaNs, infinities, denormals */
+        uint32_t bits = (uint32_t)(ma_uniform(&s) * 4294967296.0);
+        memcpy(&y[i], &bits, sizeof bits);
+    }
+    det = detect_signal(y, n, rate, NULL);
     ma_dets_free(&det);
 
     for (size_t i = 0; i < n; i++) /* values far beyond full scale */

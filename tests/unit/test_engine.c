@@ -707,6 +707,454 @@ static void test_no_model_and_reset(void **state)
     rnn_engine_free(e);
 }
 
+/* ------------------------------------------------- phrases and answers
+ * Each scenario is recomputed step by step with core/net + core/sample: the
+ * net hears the player's steps as the trainer encodes them, then the rest
+ * after the phrase up to the longest rest a training sequence holds (the
+ * note-off step and 14 silent steps for a melody, 15 empty steps for drums:
+ * a gap of RNN_SPLIT_GAP_STEPS splits), then nothing more until the answer,
+ * which it samples and hears step by step. Every engine note-on must be one
+ * of these, at the frame of its step; nothing else may sound. */
+
+#define SC_STEPS 512
+
+typedef struct {
+    double on, off; /* in steps */
+    int pitch;
+} sc_note;
+
+/* skip the step; hear the player's event; generate and hear it; generate but
+ * hear the player's; start afresh and hear the player's */
+enum { SC_SKIP = 0, SC_FEED, SC_GEN, SC_GEN_HEAR, SC_FRESH };
+
+typedef struct {
+    int8_t mode[SC_STEPS]; /* SC_*: what the net does at each step */
+    int x[SC_STEPS];       /* the player's event of the step */
+} sc_script;
+
+typedef struct {
+    int64_t frame;
+    int pitch;
+} sc_on;
+
+/* The player's notes as engine input (sorted) and as trainer notes. */
+static size_t sc_input(const sc_note *nt, size_t n, int drums, double fps, abs_ev *in,
+                       rnn_note *notes)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t st = drums ? 0x99 : 0x90;
+        in[m++] = (abs_ev){(int64_t)(nt[i].on * fps), {st, (uint8_t)nt[i].pitch, 100}};
+        in[m++] = (abs_ev){(int64_t)(nt[i].off * fps), {(uint8_t)(st - 0x10), (uint8_t)nt[i].pitch, 0}};
+        notes[i] = (rnn_note){0,   drums ? 9 : 0, nt[i].pitch, 100, (int64_t)(nt[i].on * 120),
+                              (int64_t)(nt[i].off * 120)};
+    }
+    for (size_t i = 1; i < m; i++)
+        for (size_t j = i; j > 0 && in[j].frame < in[j - 1].frame; j--) {
+            abs_ev t = in[j];
+            in[j] = in[j - 1];
+            in[j - 1] = t;
+        }
+    return m;
+}
+
+/* Mark a call's steps in the script: its events (the trainer's encoding,
+ * cut at the call's last event) are heard, then the rest up to the split.
+ * Returns the last step the player played or held (the phrase end); *first
+ * receives its first step. */
+static int64_t sc_call(sc_script *s, rnn_kind kind, const sc_note *nt, size_t n, int64_t *first)
+{
+    int drums = kind == RNN_KIND_DRUMS;
+    rnn_note notes[64];
+    abs_ev in[128];
+    sc_input(nt, n, drums, 6000, in, notes);
+    /* the step of the call's last event: a melody's note-off, the last hit */
+    double t_end = 0;
+    for (size_t i = 0; i < n; i++) {
+        double t = drums ? nt[i].on : nt[i].off;
+        if (t > t_end) t_end = t;
+    }
+    int64_t cend = (int64_t)floor(t_end + 0.5);
+    /* notes after the call, close enough not to split it, keep a short call
+     * above the trainer's length and note-count limits; they do not change
+     * its events up to cend */
+    size_t m = n;
+    for (int i = 0; i < 8; i++)
+        notes[m++] = (rnn_note){0, drums ? 9 : 0, 36, 100, (cend + 8 + 6 * i) * 120,
+                                (cend + 9 + 6 * i) * 120};
+    rnn_seq_list list = {0};
+    char err[256];
+    assert_int_equal(rnn_encode(kind, notes, m, 480, 4, &list, err, sizeof err), 0);
+    assert_int_equal(list.count, 1);
+    const rnn_seq *q = &list.seqs[0];
+    *first = q->start_step;
+    assert_true(q->start_step + (int64_t)q->len > cend);
+    for (int64_t k = q->start_step; k <= cend; k++) {
+        s->mode[k] = SC_FEED;
+        s->x[k] = q->events[k - q->start_step];
+    }
+    int64_t rest = drums ? RNN_SPLIT_GAP_STEPS - 1 : RNN_SPLIT_GAP_STEPS - 2;
+    for (int64_t k = cend + 1; k <= cend + rest; k++) {
+        s->mode[k] = SC_FEED;
+        s->x[k] = 0;
+    }
+    rnn_seq_list_free(&list);
+    /* a melody's last event is its note-off: the phrase ended the step before */
+    return drums ? cend : cend - 1;
+}
+
+/* Call-and-response: the answer's first step and length for a phrase
+ * [first, last] with the default gap (2 beats) and 2 response bars. */
+static void sc_answer(sc_script *s, int64_t first, int64_t last, int64_t *b, int64_t *len)
+{
+    int64_t k = last + 1 + 8;
+    *b = (k + 15) / 16 * 16;
+    int64_t l = (last + 1 - first + 3) / 4 * 4;
+    *len = l < 4 ? 4 : l > 32 ? 32 : l;
+    for (int64_t j = *b; j < *b + *len; j++)
+        s->mode[j] = SC_GEN;
+    for (int64_t j = *b + *len; j < SC_STEPS; j++)
+        if (s->mode[j] == SC_FEED && s->x[j] == 0) s->mode[j] = SC_SKIP;
+}
+
+/* The expected note-ons of a script. */
+static size_t sc_reference(rnn_kind kind, uint64_t wseed, const sc_script *s, double fps,
+                           sc_on *exp, size_t cap)
+{
+    char err[256];
+    int V = rnn_kind_vocab(kind);
+    rnn_model *m = fixture_model(kind, RNN_CELL_LSTM, 2, 16, 48, wseed);
+    rnn_net *net = rnn_net_create(m, err, sizeof err);
+    rnn_sampler *smp = rnn_sampler_create(V);
+    assert_non_null(net);
+    assert_non_null(smp);
+    rnn_rng rng;
+    rnn_rng_seed(&rng, 1234);
+    const float *logits = NULL;
+    size_t n = 0;
+    for (int64_t k = 0; k < SC_STEPS; k++) {
+        int feed = s->x[k];
+        if (s->mode[k] == SC_SKIP) continue;
+        if (s->mode[k] == SC_FRESH) rnn_net_reset(net);
+        if (s->mode[k] == SC_GEN || s->mode[k] == SC_GEN_HEAR) {
+            assert_non_null(logits);
+            int y = rnn_sample(smp, &rng, logits, V, 1.0f, 0.95f, NULL);
+            int64_t f = grid_frame(0, 0, fps, (double)k);
+            if (kind == RNN_KIND_MELODY && y >= 2) {
+                assert_true(n < cap);
+                exp[n++] = (sc_on){f, y - 2};
+            } else if (kind == RNN_KIND_DRUMS) {
+                for (int c = 0; c < RNN_DRUM_CLASSES; c++)
+                    if (y >> c & 1) {
+                        assert_true(n < cap);
+                        exp[n++] = (sc_on){f, rnn_drum_pitch_of_class(c)};
+                    }
+            }
+            if (s->mode[k] == SC_GEN) feed = y;
+        }
+        logits = rnn_net_step(net, feed);
+    }
+    rnn_net_free(net);
+    rnn_sampler_free(smp);
+    rnn_model_free(m);
+    return n;
+}
+
+/* Run the engine on the notes (random blocks) and compare with the script. */
+static void sc_check(rnn_kind kind, int mode, uint64_t wseed, const sc_note *nt, size_t n,
+                     const sc_script *s, uint64_t bseed, evlist *out)
+{
+    const double fps = 6000;
+    rnn_engine *e = make_engine(48000, kind, wseed);
+    rnn_engine_set_param(e, RNN_PARAM_MODE, (float)mode);
+    rnn_engine_set_param(e, RNN_PARAM_LOWEST, 0);
+    rnn_engine_set_param(e, RNN_PARAM_HIGHEST, 127);
+    abs_ev in[256];
+    rnn_note notes[128];
+    size_t n_in = sc_input(nt, n, kind == RNN_KIND_DRUMS, fps, in, notes);
+    abs_tr tr[1] = {{0, roll(120, 0, 0, 1)}};
+    drive(e, (int64_t)(fps * SC_STEPS), 0, bseed, in, n_in, tr, 1, out);
+    rnn_engine_free(e);
+
+    static sc_on exp[1024];
+    size_t n_exp = sc_reference(kind, wseed, s, fps, exp, 1024);
+    size_t j = 0;
+    for (size_t i = 0; i < out->n; i++) {
+        if (!is_on(&out->ev[i])) continue;
+        if (j >= n_exp)
+            fail_msg("note-on %d at frame %lld (step %.2f) not in the answer", out->ev[i].d[1],
+                     (long long)out->ev[i].frame, out->ev[i].frame / fps);
+        if (out->ev[i].frame != exp[j].frame || out->ev[i].d[1] != exp[j].pitch)
+            fail_msg("note-on %d at step %.2f, expected %d at step %.2f", out->ev[i].d[1],
+                     out->ev[i].frame / fps, exp[j].pitch, exp[j].frame / fps);
+        j++;
+    }
+    if (j != n_exp)
+        fail_msg("%zu of %zu expected note-ons; the first missing one at step %.2f", j, n_exp,
+                 exp[j].frame / fps);
+    assert_int_equal(check_pairs(out), 0);
+}
+
+/* One melody call ending at `release` (in steps), answered in call mode. */
+static void melody_call_case(double release, int64_t want_b, uint64_t wseed)
+{
+    /* notes every 2 steps from step 2 (release - 14 at most) to the release */
+    sc_note nt[16];
+    size_t n = 0;
+    double on = release - 14 < 2 ? 2 : release - 14;
+    for (; on + 1 <= release && n < 16; on += 2, n++)
+        nt[n] = (sc_note){on + 0.1 * (double)(n % 3), on + 2 <= release ? on + 1.6 : release,
+                          60 + (int)(n * 5) % 12};
+    assert_true(n >= 3);
+    nt[n - 1].off = release;
+    static sc_script s;
+    memset(&s, 0, sizeof s);
+    int64_t first, b, len;
+    int64_t last = sc_call(&s, RNN_KIND_MELODY, nt, n, &first);
+    sc_answer(&s, first, last, &b, &len);
+    assert_int_equal(b, want_b);
+    evlist out = {0};
+    sc_check(RNN_KIND_MELODY, RNN_MODE_CALL_RESPONSE, wseed, nt, n, &s, wseed * 7 + 1, &out);
+    /* the answer sounds, on the grid, from the bar line on, and nothing after it */
+    assert_true(count_ons(&out, b * 6000, (b + len) * 6000) > 0);
+    assert_int_equal(count_ons(&out, 0, b * 6000), 0);
+    assert_int_equal(count_ons(&out, (b + len) * 6000, INT64_MAX), 0);
+    free(out.ev);
+}
+
+/* The call's last note ends exactly on the bar line (step 16): the answer
+ * starts on the bar line after the gap, 16 steps after the end. */
+static void test_call_ends_on_bar_line(void **state)
+{
+    (void)state;
+    melody_call_case(16.0, 32, 21);
+    melody_call_case(32.0, 48, 22);
+}
+
+/* It ends just before a bar line, and mid-bar: the next bar line after the
+ * gap is 17 to 24 steps after its last step, beyond the split. */
+static void test_call_ends_before_bar_line_and_mid_bar(void **state)
+{
+    (void)state;
+    melody_call_case(15.0, 32, 23);
+    melody_call_case(14.4, 32, 24);
+    melody_call_case(9.0, 32, 25);
+    melody_call_case(20.0, 32, 26);
+    melody_call_case(25.0, 48, 27);
+}
+
+/* Continue mode with a listen gap longer than the split: the continuation
+ * still comes, primed with the phrase. */
+static void test_continue_long_gap(void **state)
+{
+    (void)state;
+    static sc_script s;
+    memset(&s, 0, sizeof s);
+    sc_note nt[6];
+    for (int i = 0; i < 6; i++)
+        nt[i] = (sc_note){4 + 2 * i, 5.4 + 2 * i, 62 + i};
+    int64_t first;
+    int64_t last = sc_call(&s, RNN_KIND_MELODY, nt, 6, &first);
+    /* a gap of 5 beats: 20 steps */
+    int64_t b = last + 1 + 20;
+    for (int64_t k = b; k < b + 32; k++)
+        s.mode[k] = SC_GEN;
+    for (int64_t k = b + 32; k < SC_STEPS; k++)
+        if (s.mode[k] == SC_FEED && s.x[k] == 0) s.mode[k] = SC_SKIP;
+    const double fps = 6000;
+    rnn_engine *e = make_engine(48000, RNN_KIND_MELODY, 28);
+    rnn_engine_set_param(e, RNN_PARAM_MODE, RNN_MODE_CONTINUE);
+    rnn_engine_set_param(e, RNN_PARAM_LISTEN_GAP, 5);
+    rnn_engine_set_param(e, RNN_PARAM_LOWEST, 0);
+    rnn_engine_set_param(e, RNN_PARAM_HIGHEST, 127);
+    abs_ev in[32];
+    rnn_note notes[16];
+    size_t n_in = sc_input(nt, 6, 0, fps, in, notes);
+    abs_tr tr[1] = {{0, roll(120, 0, 0, 1)}};
+    evlist out = {0};
+    drive(e, (int64_t)(fps * 200), 0, 29, in, n_in, tr, 1, &out);
+    rnn_engine_free(e);
+    static sc_on exp[256];
+    size_t n_exp = sc_reference(RNN_KIND_MELODY, 28, &s, fps, exp, 256);
+    assert_true(n_exp > 3);
+    size_t j = 0;
+    for (size_t i = 0; i < out.n; i++) {
+        if (!is_on(&out.ev[i])) continue;
+        assert_true(j < n_exp);
+        assert_int_equal(out.ev[i].frame, exp[j].frame);
+        assert_int_equal(out.ev[i].d[1], exp[j].pitch);
+        j++;
+    }
+    assert_int_equal(j, n_exp);
+    assert_int_equal(check_pairs(&out), 0);
+    free(out.ev);
+}
+
+/* A long silence after an answer brings no second answer: 30 bars of rest
+ * after it (sc_check runs 512 steps) hold no note-on. */
+static void test_no_second_answer_without_call(void **state)
+{
+    (void)state;
+    static sc_script s;
+    memset(&s, 0, sizeof s);
+    sc_note nt[5];
+    for (int i = 0; i < 5; i++)
+        nt[i] = (sc_note){2 + 3 * i, 3.4 + 3 * i, 64 + i}; /* released at 14.4 */
+    int64_t first, b, len;
+    int64_t last = sc_call(&s, RNN_KIND_MELODY, nt, 5, &first);
+    sc_answer(&s, first, last, &b, &len);
+    assert_int_equal(b, 32);
+    evlist out = {0};
+    sc_check(RNN_KIND_MELODY, RNN_MODE_CALL_RESPONSE, 30, nt, 5, &s, 31, &out);
+    assert_true(count_ons(&out, b * 6000, (b + len) * 6000) > 0);
+    assert_int_equal(count_ons(&out, (b + len) * 6000, INT64_MAX), 0);
+    free(out.ev);
+}
+
+/* A new call while an answer plays: the answer stops at the player's first
+ * note (its sounding note ends there), the net hears the new call, and the
+ * new call gets its own answer. */
+static void new_call_during_answer(rnn_kind kind, uint64_t wseed)
+{
+    int drums = kind == RNN_KIND_DRUMS;
+    static sc_script s;
+    memset(&s, 0, sizeof s);
+    sc_note c1[6], c2[4];
+    for (int i = 0; i < 6; i++)
+        c1[i] = (sc_note){3 + 2 * i, 3.4 + 2 * i, drums ? (i % 2 ? 38 : 36) : 60 + i};
+    int64_t first1, b1, len1;
+    int64_t last1 = sc_call(&s, kind, c1, 6, &first1);
+    sc_answer(&s, first1, last1, &b1, &len1);
+    assert_int_equal(b1, 32);
+    /* the second call begins 3 steps into the answer, a quarter step late */
+    int64_t strike = b1 + 3;
+    for (int i = 0; i < 4; i++)
+        c2[i] = (sc_note){(double)strike + 0.25 + 2 * i, (double)strike + 1.25 + 2 * i,
+                          drums ? 42 : 70 - i};
+    for (int64_t k = strike; k < SC_STEPS; k++)
+        s.mode[k] = SC_SKIP, s.x[k] = 0;
+    int64_t first2;
+    static sc_script s2;
+    memset(&s2, 0, sizeof s2);
+    int64_t last2 = sc_call(&s2, kind, c2, 4, &first2);
+    assert_int_equal(first2, strike);
+    for (int64_t k = strike; k < SC_STEPS; k++)
+        s.mode[k] = s2.mode[k], s.x[k] = s2.x[k];
+    /* the tick at `strike` came before the player's note: it was generated
+     * and sounded, but the net heard the player there */
+    s.mode[strike] = SC_GEN_HEAR;
+    int64_t b2, len2;
+    sc_answer(&s, first2, last2, &b2, &len2);
+    assert_int_equal(b2, 64);
+
+    sc_note all[10];
+    memcpy(all, c1, sizeof c1);
+    memcpy(all + 6, c2, sizeof c2);
+    evlist out = {0};
+    sc_check(kind, RNN_MODE_CALL_RESPONSE, wseed, all, 10, &s, wseed + 3, &out);
+    /* nothing of the engine's sounds from the strike to the second answer: a
+     * held melody note ends at the strike itself, drum hits at their gate */
+    int64_t fs = (int64_t)(((double)strike + 0.25) * 6000);
+    int sounding = 0;
+    for (size_t i = 0; i < out.n; i++) {
+        const abs_ev *ev = &out.ev[i];
+        if (ev->frame <= fs) {
+            sounding += is_on(ev) - is_off(ev);
+            continue;
+        }
+        if (ev->frame >= b2 * 6000) break;
+        assert_false(is_on(ev));
+        if (!drums) fail_msg("a note-off at step %.2f, after the strike", ev->frame / 6000.0);
+        assert_true(ev->frame < (strike + 1) * 6000);
+        sounding -= is_off(ev);
+    }
+    assert_int_equal(sounding, 0);
+    if (!drums) {
+        /* the answer had a note sounding when the player came in */
+        int on_at_strike = 0;
+        for (size_t i = 0; i < out.n && out.ev[i].frame <= fs; i++)
+            if (out.ev[i].frame >= b1 * 6000) on_at_strike += is_on(&out.ev[i]) - is_off(&out.ev[i]) * (out.ev[i].frame < fs);
+        assert_true(on_at_strike > 0);
+    }
+    assert_true(count_ons(&out, b2 * 6000, (b2 + len2) * 6000) > 0);
+    free(out.ev);
+}
+
+static void test_new_call_during_answer(void **state)
+{
+    (void)state;
+    new_call_during_answer(RNN_KIND_MELODY, 32);
+}
+
+static void test_new_call_during_answer_drums(void **state)
+{
+    (void)state;
+    new_call_during_answer(RNN_KIND_DRUMS, 33);
+}
+
+/* A note after a rest as long as the split, while the phrase before waits
+ * for its bar line, begins a new phrase on a fresh net (as the trainer would
+ * begin a new sequence); that phrase is answered, the one before is not. */
+static void test_call_after_long_rest_is_new_phrase(void **state)
+{
+    (void)state;
+    static sc_script s, s2;
+    memset(&s, 0, sizeof s);
+    memset(&s2, 0, sizeof s2);
+    sc_note nt[7];
+    for (int i = 0; i < 4; i++)
+        nt[i] = (sc_note){2 + 2 * i, 3.2 + 2 * i, 60 + 3 * i}; /* released at 9.2 */
+    for (int i = 0; i < 3; i++)
+        nt[4 + i] = (sc_note){27.1 + 2 * i, 28.3 + 2 * i, 67 - i}; /* 18 steps later */
+    int64_t first1, first2;
+    sc_call(&s, RNN_KIND_MELODY, nt, 4, &first1);
+    int64_t last2 = sc_call(&s2, RNN_KIND_MELODY, nt + 4, 3, &first2);
+    assert_int_equal(first2, 27);
+    for (int64_t k = first2; k < SC_STEPS; k++)
+        s.mode[k] = s2.mode[k], s.x[k] = s2.x[k];
+    s.mode[first2] = SC_FRESH;
+    int64_t b, len;
+    sc_answer(&s, first2, last2, &b, &len);
+    assert_int_equal(b, 48);
+    assert_int_equal(len, 8);
+    evlist out = {0};
+    sc_check(RNN_KIND_MELODY, RNN_MODE_CALL_RESPONSE, 39, nt, 7, &s, 40, &out);
+    assert_int_equal(count_ons(&out, 0, 48 * 6000), 0);
+    assert_true(count_ons(&out, 48 * 6000, 56 * 6000) > 0);
+    free(out.ev);
+}
+
+/* Drums: a groove ending on a bar line, just before one and mid-bar. */
+static void drum_call_case(double last_hit, int64_t want_b, uint64_t wseed)
+{
+    sc_note nt[12];
+    size_t n = 0;
+    for (double on = last_hit - 11; on <= last_hit + 1e-9 && n < 12; on += 1, n++)
+        nt[n] = (sc_note){on + 0.2 * (double)(n % 2), on + 0.45, n % 4 == 0 ? 36 : n % 2 ? 42 : 38};
+    static sc_script s;
+    memset(&s, 0, sizeof s);
+    int64_t first, b, len;
+    int64_t last = sc_call(&s, RNN_KIND_DRUMS, nt, n, &first);
+    assert_int_equal(last, (int64_t)floor(last_hit + 0.5));
+    sc_answer(&s, first, last, &b, &len);
+    assert_int_equal(b, want_b);
+    evlist out = {0};
+    sc_check(RNN_KIND_DRUMS, RNN_MODE_CALL_RESPONSE, wseed, nt, n, &s, wseed + 5, &out);
+    assert_true(count_ons(&out, b * 6000, (b + len) * 6000) > 0);
+    assert_int_equal(count_ons(&out, 0, b * 6000), 0);
+    free(out.ev);
+}
+
+static void test_drum_call_answers(void **state)
+{
+    (void)state;
+    drum_call_case(16, 32, 34); /* the last hit on the bar line */
+    drum_call_case(15, 32, 35); /* just before it */
+    drum_call_case(14, 32, 36);
+    drum_call_case(22, 32, 37); /* mid-bar */
+    drum_call_case(26, 48, 38);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -724,6 +1172,14 @@ int main(void)
         cmocka_unit_test(test_model_swap_and_mode_change),
         cmocka_unit_test(test_flood_and_zero_blocks),
         cmocka_unit_test(test_no_model_and_reset),
+        cmocka_unit_test(test_call_ends_on_bar_line),
+        cmocka_unit_test(test_call_ends_before_bar_line_and_mid_bar),
+        cmocka_unit_test(test_continue_long_gap),
+        cmocka_unit_test(test_no_second_answer_without_call),
+        cmocka_unit_test(test_new_call_during_answer),
+        cmocka_unit_test(test_new_call_during_answer_drums),
+        cmocka_unit_test(test_call_after_long_rest_is_new_phrase),
+        cmocka_unit_test(test_drum_call_answers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

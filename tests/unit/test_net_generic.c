@@ -4,7 +4,7 @@
  * on CPUs without AVX2 or AVX-512 is checked against PyTorch on this one too.
  * This file defines every rnn_net_* symbol, so the library's net.o is not
  * linked in. */
-#define RNN_NET_GENERIC 1
+#define RNN_NET_ISA 0
 #include "../../core/net.c"
 
 #include "test_net.c"

@@ -130,13 +130,55 @@ static void test_grad_dropout(void **state)
     check(RNN_CELL_RNN, 4, 0.3f);
 }
 
+/* The work split over threads (lanes, rows, gate rows, parameter ranges,
+ * uneven here: 5 lanes over 3 threads) gives the single thread's numbers. */
+static void test_threads_agree(void **state)
+{
+    (void)state;
+    enum { NB = 5, NT = 7 };
+    for (int cell = 0; cell < 3; cell++) {
+        rnn_model_config cfg = {RNN_KIND_MELODY, 4, (rnn_cell)cell, 2, 5, 12, V};
+        char err[256];
+        rnn_trainer *a = rnn_trainer_create(&cfg, NB, NT, err, sizeof err);
+        rnn_trainer *b = rnn_trainer_create(&cfg, NB, NT, err, sizeof err);
+        assert_true(a && b);
+        assert_int_equal(rnn_trainer_set_threads(b, 3), 0);
+        assert_int_equal(rnn_trainer_threads(b), 3);
+        int32_t in[NB * NT], tg[NB * NT];
+        for (int i = 0; i < NB * NT; i++) {
+            in[i] = (i * 3 + 1) % V;
+            tg[i] = (i * 7 + 2) % V;
+        }
+        rnn_trainer *both[2] = {a, b};
+        double loss[2];
+        for (int k = 0; k < 2; k++) {
+            rnn_trainer_init_params(both[k], 5);
+            rnn_trainer_set_dropout(both[k], 0.2f, 77);
+            for (int step = 1; step <= 3; step++) {
+                rnn_trainer_zero_grad(both[k]);
+                long n;
+                loss[k] = rnn_trainer_forward(both[k], in, tg, 1, &n, NULL) / n;
+                rnn_trainer_backward(both[k]);
+                rnn_trainer_clip_grad(both[k], 0.5);
+                rnn_trainer_adamw(both[k], 1e-2f, 0.9f, 0.999f, 1e-8f, 0.01f, step);
+            }
+        }
+        assert_true(fabs(loss[0] - loss[1]) <= 1e-6 * loss[0]);
+        size_t P = rnn_trainer_num_params(a);
+        const float *pa = rnn_trainer_params(a), *pb = rnn_trainer_params(b);
+        for (size_t i = 0; i < P; i++)
+            assert_true(fabsf(pa[i] - pb[i]) <= 1e-5f);
+        rnn_trainer_free(a);
+        rnn_trainer_free(b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grad_rnn),
-        cmocka_unit_test(test_grad_lstm),
-        cmocka_unit_test(test_grad_gru),
-        cmocka_unit_test(test_grad_dropout),
+        cmocka_unit_test(test_grad_rnn),      cmocka_unit_test(test_grad_lstm),
+        cmocka_unit_test(test_grad_gru),      cmocka_unit_test(test_grad_dropout),
+        cmocka_unit_test(test_threads_agree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
