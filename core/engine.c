@@ -660,9 +660,9 @@ static void do_commit(rnn_engine *e, int64_t k)
 
     /* A silent step, as the trainer counts a gap: nothing sounds (a melody's
      * note-off step is the first of its rest; a held note is no rest). */
-    int silent = !e->generating && (e->em->kind == RNN_KIND_DRUMS
-                                        ? x == 0
-                                        : x <= RNN_MELODY_NOTE_OFF && e->n_held == 0);
+    int silent =
+        !e->generating &&
+        (e->em->kind == RNN_KIND_DRUMS ? x == 0 : x <= RNN_MELODY_NOTE_OFF && e->n_held == 0);
     if (silent) {
         if (e->net_fresh) return; /* nothing heard yet: a sequence starts with a note */
         if (e->silent_steps < RNN_SPLIT_GAP_STEPS) e->silent_steps++;
