@@ -248,6 +248,17 @@ corpus:
 	rm -rf $(CORPUS_DIR) && mv $(CORPUS_DIR).new $(CORPUS_DIR); \
 	echo "corpus: $$(find $(CORPUS_DIR) -type f | wc -l) distinct MIDI files in $(CORPUS_DIR)"
 
+# The shipped presets (presets/*.rnnw, their LV2 presets, presets/examples/
+# and the model card presets/README.md), rebuilt from scratch by
+# presets/build.sh: the corpus when absent, four training runs with fixed
+# seeds, evaluation, examples; then the LV2 bundle with them. About 75
+# minutes on 2 cores; not part of `make test` (test_presets checks the files).
+.PHONY: presets
+presets: $(if $(wildcard $(CORPUS_DIR)),,corpus) $(BUILD)/rnnmidi-train $(BUILD)/rnnmidi-eval \
+         $(BUILD)/rnnmidi-gen $(BUILD)/rnnmidi-demo
+	BUILD=$(BUILD) CORPUS=$(CORPUS_DIR) presets/build.sh
+	@$(MAKE) --no-print-directory lv2
+
 # libFuzzer target for the MIDI reader (clang): 60 s, starting from the fixtures.
 FUZZ_TIME ?= 60
 $(BUILD)/fuzz/fuzz_midifile: tests/fuzz/fuzz_midifile.c training/midifile.c training/midifile.h core/encoding.c core/encoding.h
@@ -266,12 +277,16 @@ fuzz: deps-test $(BUILD)/fuzz/fuzz_midifile
 # detector; only lv2_descriptor exported) and TTL files generated from
 # plugin/lv2/*.ttl.in by build/ttlgen, whose lv2:port list comes from the C
 # port table plugin/lv2/ports.h. presets/melody-lstm.rnnw, when present, is the
-# bundle's default model. `make install LV2DIR=~/.lv2` installs the bundle.
+# bundle's default model; the other shipped models (LV2_MORE), when present, are
+# copied too, each with its preset (ttlgen -M NAME). `make install LV2DIR=~/.lv2`
+# installs the bundle.
 LV2_BUNDLE  = $(BUILD)/rnnmidi.lv2
 LV2_SO      = $(LV2_BUNDLE)/rnnmidi.so
 LV2_TTL     = $(LV2_BUNDLE)/manifest.ttl $(LV2_BUNDLE)/rnnmidi.ttl $(LV2_BUNDLE)/presets.ttl
 LV2_MODEL   = $(patsubst presets/%,$(LV2_BUNDLE)/%,$(wildcard presets/melody-lstm.rnnw))
-LV2_FILES   = $(LV2_SO) $(LV2_TTL) $(LV2_MODEL)
+LV2_MORE    = $(patsubst presets/%,$(LV2_BUNDLE)/%,$(wildcard presets/melody-gru.rnnw \
+              presets/melody-rnn.rnnw presets/drums-gru.rnnw))
+LV2_FILES   = $(LV2_SO) $(LV2_TTL) $(LV2_MODEL) $(LV2_MORE)
 LV2_OBJ     = $(BUILD)/obj/plugin/lv2/rnnmidi.o $(BUILD)/obj/plugin/listen/detector.o
 AUBIO_LIBS  = $(shell $(PKG_CONFIG) --libs aubio 2>/dev/null || echo -laubio)
 LILV_CFLAGS = $(shell $(PKG_CONFIG) --cflags lilv-0 2>/dev/null)
@@ -297,9 +312,9 @@ $(BUILD)/ttlgen: plugin/lv2/ttlgen.c plugin/lv2/ports.h core/engine.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $<
 
-$(LV2_BUNDLE)/%.ttl: plugin/lv2/%.ttl.in $(BUILD)/ttlgen $(LV2_MODEL)
+$(LV2_BUNDLE)/%.ttl: plugin/lv2/%.ttl.in $(BUILD)/ttlgen $(LV2_MODEL) $(LV2_MORE)
 	@mkdir -p $(@D)
-	$(BUILD)/ttlgen $(if $(LV2_MODEL),-m) $< $@
+	$(BUILD)/ttlgen $(if $(LV2_MODEL),-m) $(foreach m,$(LV2_MORE),-M $(basename $(notdir $(m)))) $< $@
 
 $(LV2_BUNDLE)/%.rnnw: presets/%.rnnw
 	@mkdir -p $(@D)
@@ -308,10 +323,11 @@ $(LV2_BUNDLE)/%.rnnw: presets/%.rnnw
 install-lv2: lv2
 	install -d $(DESTDIR)$(LV2DIR)/rnnmidi.lv2
 	install -m 755 $(LV2_SO) $(DESTDIR)$(LV2DIR)/rnnmidi.lv2/
-	install -m 644 $(LV2_TTL) $(LV2_MODEL) $(DESTDIR)$(LV2DIR)/rnnmidi.lv2/
+	install -m 644 $(LV2_TTL) $(LV2_MODEL) $(LV2_MORE) $(DESTDIR)$(LV2DIR)/rnnmidi.lv2/
 
 uninstall-lv2:
-	rm -f $(addprefix $(DESTDIR)$(LV2DIR)/rnnmidi.lv2/,rnnmidi.so manifest.ttl rnnmidi.ttl presets.ttl melody-lstm.rnnw)
+	rm -f $(addprefix $(DESTDIR)$(LV2DIR)/rnnmidi.lv2/,rnnmidi.so manifest.ttl rnnmidi.ttl presets.ttl melody-lstm.rnnw \
+	  melody-gru.rnnw melody-rnn.rnnw drums-gru.rnnw)
 	-rmdir $(DESTDIR)$(LV2DIR)/rnnmidi.lv2
 
 # Tests of the bundle: test_lv2_* are lilv hosts loading build/rnnmidi.lv2;

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,12 +33,13 @@ static void on_signal(int sig)
 }
 
 /* OpenBLAS picks its kernels when it loads, from OPENBLAS_CORETYPE or the
- * CPU it recognises. Old builds take AMD Zen 4 for an unknown CPU (generic
- * Prescott kernels) or for an Intel AVX-512 part (Cooperlake / SkylakeX
- * kernels), and on Zen 4 both are slower than the AVX2 Haswell kernels
- * (tests/bench/bench_train measures all three). When the variable is unset
- * and that happens, run again with OPENBLAS_CORETYPE=Haswell; setting the
- * variable yourself keeps your choice. */
+ * CPU it recognises. A build that does not know the CPU (Debian's 0.3.21 on
+ * some AMD Zen 4 hosts) falls back to its generic SSE3 Prescott kernels,
+ * about 3x slower here than the AVX2 Haswell ones (tests/bench/bench_train;
+ * Haswell, SkylakeX and Cooperlake measure the same on Zen 4). When that
+ * happens, the CPU has AVX2 and FMA and the variable is unset, run again with
+ * OPENBLAS_CORETYPE=Haswell; setting the variable yourself keeps your
+ * choice. */
 static void choose_blas_core(char **argv, int quiet)
 {
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
@@ -47,14 +47,12 @@ static void choose_blas_core(char **argv, int quiet)
     const char *core = rnn_blas_corename();
     __builtin_cpu_init();
     if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return;
-    int amd_avx512 = __builtin_cpu_is("amd") &&
-                     (!strcasecmp(core, "Cooperlake") || !strcasecmp(core, "SkylakeX"));
-    if (!rnn_blas_is_fallback() && !amd_avx512) return;
+    if (!rnn_blas_is_fallback()) return;
     if (!quiet)
         fprintf(stderr,
-                "%s: OpenBLAS chose its %s kernels for this CPU; the AVX2 Haswell kernels are "
-                "faster here: running with OPENBLAS_CORETYPE=Haswell (set OPENBLAS_CORETYPE "
-                "yourself to choose)\n",
+                "%s: OpenBLAS does not recognise this CPU and chose its generic %s kernels; "
+                "running again with OPENBLAS_CORETYPE=Haswell (AVX2, about 3x faster; set "
+                "OPENBLAS_CORETYPE yourself to choose, e.g. SkylakeX for AVX-512)\n",
                 prog, core);
     char self[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);

@@ -1578,6 +1578,8 @@ int rnn_train_run(const rnn_train_options *o, const rnn_seq_list *train, const r
                 vnll = rnn_trainer_evaluate(tr, valid, o->cfg.kind, NULL, NULL);
                 rnn_trainer_state_set(tr, state);
                 free(state);
+                rate_t = now_seconds(); /* the rate counts training steps only */
+                rate_step = pr.step;
                 if (pr.best_valid < 0 || vnll < pr.best_valid) {
                     pr.best_valid = vnll;
                     pr.bad_epochs = 0;
@@ -1597,7 +1599,8 @@ int rnn_train_run(const rnn_train_options *o, const rnn_seq_list *train, const r
             char eta[32];
             format_hms(eta, sizeof eta, rate > 0 ? (stop - pr.step) / rate : 0);
             double pct = 100.0 * (double)(pr.step % spe ? pr.step % spe : spe) / spe;
-            if (o->progress_tty) {
+            if (o->progress_tty && (epoch_end || t - last_line >= 0.1 || pr.step == 1)) {
+                last_line = t;
                 int w = 30, fill = (int)(pct / 100 * w);
                 char bar[64];
                 for (int i = 0; i < w; i++)
@@ -1612,7 +1615,7 @@ int rnn_train_run(const rnn_train_options *o, const rnn_seq_list *train, const r
                 else if (epoch_end)
                     fputc('\n', o->progress);
                 fflush(o->progress);
-            } else if (epoch_end || t - last_line >= 10.0 || pr.step == 1) {
+            } else if (!o->progress_tty && (epoch_end || t - last_line >= 10.0 || pr.step == 1)) {
                 fprintf(o->progress, "step %ld/%ld epoch %d %.1f%% %.2f steps/s ETA %s loss %.4f",
                         pr.step, stop, pr.epoch + (epoch_end ? 0 : 1), pct, rate, eta, loss);
                 if (epoch_end && vnll >= 0)

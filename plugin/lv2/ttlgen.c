@@ -5,7 +5,10 @@
  * @URI@, @MINOR@ and @MICRO@ with the values of ports.h, and a line holding
  * only @PORTS@ with the lv2:port list generated from the port table, so the
  * TTL's lv2:index values are the C enum's. Lines between @IF_MODEL@ and
- * @END_IF_MODEL@ are kept only with -m (the bundle has its default model).
+ * @END_IF_MODEL@ are kept only with -m (the bundle has its default model);
+ * lines between @IF_MODEL NAME@ and @END_IF_MODEL@ only with -M NAME (the
+ * bundle also ships NAME.rnnw; -M may be given once per model).
+ * Usage in full: ttlgen [-m] [-M NAME]... TEMPLATE OUTPUT.
  * A build tool: it prints and exits. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,10 +102,22 @@ static void write_ports(FILE *o)
 
 int main(int argc, char **argv)
 {
-    int with_model = argc == 4 && strcmp(argv[1], "-m") == 0;
-    if (with_model) argv++, argc--;
+    int with_model = 0, n_models = 0;
+    const char *models[16];
+    while (argc > 3) {
+        if (strcmp(argv[1], "-m") == 0) {
+            with_model = 1;
+            argv++, argc--;
+        } else if (strcmp(argv[1], "-M") == 0 && argc > 4 &&
+                   n_models < (int)(sizeof models / sizeof models[0])) {
+            models[n_models++] = argv[2];
+            argv += 2, argc -= 2;
+        } else {
+            break;
+        }
+    }
     if (argc != 3) {
-        fprintf(stderr, "usage: ttlgen [-m] TEMPLATE OUTPUT\n");
+        fprintf(stderr, "usage: ttlgen [-m] [-M NAME]... TEMPLATE OUTPUT\n");
         return 2;
     }
     FILE *in = fopen(argv[1], "r");
@@ -121,6 +136,13 @@ int main(int argc, char **argv)
     while (fgets(line, sizeof line, in)) {
         if (strcmp(line, "@IF_MODEL@\n") == 0) {
             skip = !with_model;
+            continue;
+        }
+        if (strncmp(line, "@IF_MODEL ", 10) == 0) {
+            size_t len = strcspn(line + 10, "@");
+            skip = 1;
+            for (int i = 0; i < n_models; i++)
+                if (strlen(models[i]) == len && strncmp(line + 10, models[i], len) == 0) skip = 0;
             continue;
         }
         if (strcmp(line, "@END_IF_MODEL@\n") == 0) {

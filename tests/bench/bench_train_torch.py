@@ -6,10 +6,11 @@ LSTM 2 x 256, E = 64, V = 130, B = 64, T = 64, dropout 0.25 between the
 layers and before the head, cross-entropy, clip_grad_norm_ 1, AdamW: time
 steps (B x T) per second. PyTorch gets its best setting: every combination
 of torch threads 1, 2, OPENBLAS_NUM_THREADS 1, 2 and OPENBLAS_CORETYPE as
-given (or the library's own choice) and Haswell (the kernels rnnmidi-train
-picks on AMD Zen 4) runs in its own process (the variables are read when the
-library loads), and the fastest is reported. Prints `BENCH name value unit`; exits 0 with a note when torch
-is absent. Run with /usr/bin/python3 (Debian python3-torch).
+given (or the library's own choice) and Haswell (what rnnmidi-train picks
+when OpenBLAS falls back to its generic kernels) runs in its own process
+(the variables are read when the library loads), and the fastest is
+reported. Prints `BENCH name value unit`; exits 0 with a note when torch is
+absent. Run with /usr/bin/python3 (Debian python3-torch).
 """
 import os
 import subprocess

@@ -398,6 +398,32 @@ static void test_tools_end_to_end(void **state)
     rc = run(out, sizeof out, "%s/rnnmidi-eval --model %s/none.rnnw %s", tools(), dir, sub);
     assert_int_not_equal(rc, 0);
 
+    /* fine-tuning starts from the preset's weights and keeps its shape */
+    char tuned[800];
+    snprintf(tuned, sizeof tuned, "%s/tuned.rnnw", dir);
+    rc = run(out, sizeof out,
+             "%s/rnnmidi-train --data %s --init %s --out %s --batch 4 --seq-len 16 --epochs 1 "
+             "--steps-per-epoch 3 --threads 1",
+             tools(), sub, model, tuned);
+    if (rc != 0) fail_msg("rnnmidi-train --init exited %d:\n%s", rc, out);
+    m = rnn_model_load(tuned, err, sizeof err);
+    assert_non_null(m);
+    assert_int_equal(rnn_model_get_config(m)->hidden, 16);
+    assert_int_equal(rnn_model_get_config(m)->embed, 8);
+    assert_string_equal(rnn_model_meta(m, "steps"), "3");
+    /* three warm-up steps move a weight by at most 3 x lr(3e-5): the weights are the
+     * preset's, not a fresh initialisation */
+    rnn_model *m0 = rnn_model_load(model, err, sizeof err);
+    assert_non_null(m0);
+    size_t nw = 0, nw0 = 0;
+    const float *w = rnn_model_tensor(m, "rnn.weight_hh_l0", &nw),
+                *w0 = rnn_model_tensor(m0, "rnn.weight_hh_l0", &nw0);
+    assert_true(w && w0 && nw == nw0);
+    for (size_t i = 0; i < nw; i++)
+        assert_true(fabsf(w[i] - w0[i]) < 1e-3f);
+    rnn_model_free(m0);
+    rnn_model_free(m);
+
     /* a resumed CLI run continues to the same step count */
     rc = run(out, sizeof out,
              "%s/rnnmidi-train --data %s --kind melody --out %s --hidden 16 --layers 1 "

@@ -1,0 +1,278 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# rnnmidi: build the shipped presets from scratch (`make presets` runs this
+# from the repo top after building the tools; it is not part of `make test`).
+#
+# Trains presets/melody-lstm.rnnw (the plugin's default), drums-gru.rnnw and,
+# with the LSTM's parameter budget, melody-gru.rnnw and melody-rnn.rnnw on the
+# development corpus data/corpus (`make corpus`), with fixed seeds and step
+# counts (no wall-clock limits), so a run repeats the figures; evaluates each
+# on the test split with rnnmidi-eval; generates the examples of
+# presets/examples/ with rnnmidi-gen (MIDI) and rnnmidi-demo (piano roll);
+# and writes the model card presets/README.md. Working files (checkpoints,
+# logs, renders) go to build/presets/. About 75 minutes on 2 cores.
+# Environment: BUILD (build), CORPUS (data/corpus).
+set -eu
+
+BUILD=${BUILD:-build}
+CORPUS=${CORPUS:-data/corpus}
+WORK=$BUILD/presets
+OUT=presets
+EX=$OUT/examples
+TRAIN=$BUILD/rnnmidi-train
+EVAL=$BUILD/rnnmidi-eval
+GEN=$BUILD/rnnmidi-gen
+DEMO=$BUILD/rnnmidi-demo
+
+for t in $TRAIN $EVAL $GEN $DEMO; do
+    [ -x "$t" ] || { echo "presets: $t is missing (make presets builds it)" >&2; exit 1; }
+done
+[ -d "$CORPUS" ] || { echo "presets: no corpus in $CORPUS (make corpus)" >&2; exit 1; }
+mkdir -p "$WORK" "$EX"
+
+# The training runs. Each command line is stored in its preset's metadata
+# (key 'command'); keep them literal.
+train_melody_lstm() {
+    $TRAIN --data $CORPUS --kind melody --cell lstm --layers 2 --hidden 256 --embed 64 --epochs 45 --patience 5 --seed 1 --threads 2 --name melody-lstm --out $WORK/melody-lstm.rnnw
+}
+train_drums_gru() {
+    $TRAIN --data $CORPUS --kind drums --cell gru --layers 2 --hidden 256 --embed 64 --epochs 40 --patience 6 --seed 1 --threads 2 --name drums-gru --out $WORK/drums-gru.rnnw
+}
+# The LSTM's budget (2 x 256, embed 64: 897,794 parameters) for the other
+# cells: GRU 2 x 296 (895,858), vanilla RNN 2 x 512 (896,258). These two run
+# side by side, one thread each.
+train_melody_gru() {
+    $TRAIN --data $CORPUS --kind melody --cell gru --layers 2 --hidden 296 --embed 64 --epochs 9 --patience 5 --seed 1 --threads 1 --name melody-gru --out $WORK/melody-gru.rnnw
+}
+train_melody_rnn() {
+    $TRAIN --data $CORPUS --kind melody --cell rnn --layers 2 --hidden 512 --embed 64 --epochs 9 --patience 5 --seed 1 --threads 1 --name melody-rnn --out $WORK/melody-rnn.rnnw
+}
+
+run() { # NAME: train into $WORK, log there, copy the preset and its curve
+    name=$1
+    echo "presets: training $name (log: $WORK/$name.log)"
+    start=$(date +%s)
+    "train_$(echo "$name" | tr - _)" > "$WORK/$name.log" 2>&1 || {
+        tail -5 "$WORK/$name.log" >&2
+        exit 1
+    }
+    echo "presets: $name trained in $(($(date +%s) - start)) s"
+    cp "$WORK/$name.rnnw" "$OUT/$name.rnnw"
+    cp "$WORK/$name.svg" "$OUT/$name.svg"
+}
+
+if [ "${PRESETS_SKIP_TRAINING:-0}" != 1 ]; then
+    run melody-lstm
+    run drums-gru
+    run melody-gru &
+    gru=$!
+    run melody-rnn &
+    rnn=$!
+    wait $gru
+    wait $rnn
+fi
+
+# Evaluation on the test and valid splits.
+for name in melody-lstm melody-gru melody-rnn drums-gru; do
+    for split in test valid; do
+        $EVAL --model $OUT/$name.rnnw --split $split $CORPUS > "$WORK/$name.$split.txt"
+    done
+    echo "presets: $name test: $(cat "$WORK/$name.test.txt")"
+done
+
+# Examples: 8 bars from each preset, and the LSTM continuing a primer.
+examples=""
+example() { # NAME PRESET ARGS...: presets/examples/NAME.mid and .png
+    ex=$1 preset=$2
+    shift 2
+    $GEN --model $OUT/$preset.rnnw --bars 8 "$@" --out $EX/$ex.mid > /dev/null
+    $DEMO --model $OUT/$preset.rnnw --primer $EX/$ex.mid --mode continue --set listen_gap=8 \
+        --seed 1 --seconds 16 --render $WORK/$ex.wav --roll $EX/$ex.png --no-ui --quiet > /dev/null
+    examples="$examples$ex|$preset|$GEN --model $OUT/$preset.rnnw --bars 8 $* --out $EX/$ex.mid
+"
+}
+example melody-lstm-seed1 melody-lstm --seed 1
+example melody-lstm-seed2-t08 melody-lstm --seed 2 --temperature 0.8
+example melody-gru-seed1 melody-gru --seed 1
+example melody-rnn-seed1 melody-rnn --seed 1
+example drums-gru-seed1 drums-gru --seed 1
+
+# ---------------------------------------------------------------------------
+# The model card.
+meta() { # PRESET KEY
+    grep -a -m1 "^$2=" "$OUT/$1.rnnw" | cut -d= -f2-
+}
+field() { # FILE KEY: a key=value of an rnnmidi-eval line
+    tr ' ' '\n' < "$1" | grep "^$2=" | cut -d= -f2
+}
+params() { # CELL LAYERS HIDDEN EMBED VOCAB
+    awk -v c=$1 -v L=$2 -v H=$3 -v E=$4 -v V=$5 'BEGIN {
+        G = c == "lstm" ? 4 : c == "gru" ? 3 : 1
+        I = E > 0 ? E : V
+        n = G * H * (I + H + 2) + (L - 1) * G * H * (2 * H + 2) + V * H + V + (E > 0 ? V * E : 0)
+        printf "%d", n }'
+}
+row() { # PRESET CELL LAYERS HIDDEN EMBED VOCAB TARGET
+    p=$1 t=$WORK/$1.test.txt
+    nll=$(field "$t" nll_nats)
+    met=$(awk -v a="$nll" -v b="$7" 'BEGIN { print (a <= b) ? "met" : "missed" }')
+    printf '| %s | %s %s x %s, embed %s | %s | %s KiB | %s | %s | %s s | %s | %s | %s | %s (%s) |\n' \
+        "$p" "$2" "$3" "$4" "$5" "$(params $2 $3 $4 $5 $6)" \
+        "$(($(wc -c < "$OUT/$p.rnnw") / 1024))" "$(meta $p steps)" "$(meta $p epochs)" \
+        "$(meta $p train_seconds)" "$(meta $p valid_nll)" "$nll" "$(field "$t" event_nll_nats)" \
+        "$7" "$met"
+}
+lstm_event=$(field $WORK/melody-lstm.test.txt event_nll_nats)
+lstm_event_met=$(awk -v a="$lstm_event" 'BEGIN { print (a <= 3.20) ? "met" : "missed" }')
+pkgs() {
+    for p in mma simutrans-data openttd-openmsx freedink-data planetblupi-music-midi; do
+        case $p in
+        mma) lic="GPL-2+ (the MMA library's example grooves and songs)" ;;
+        simutrans-data) lic="Artistic-1.0" ;;
+        openttd-openmsx) lic="GPL-2.0" ;;
+        freedink-data) lic="zlib-style licence (the original Dink Smallwood MIDIs); the free replacements under GPL-3+, CC BY 3.0, CC BY-SA 3.0 or Free Art 1.3 (its debian/copyright, README-REPLACEMENTS.txt)" ;;
+        planetblupi-music-midi) lic="GPL-3+" ;;
+        esac
+        ver=$(apt-cache show $p 2>/dev/null | awk '/^Version:/ { print $2; exit }')
+        printf '| %s | %s | %s | %s |\n' "$p" "${ver:-?}" "$(find $CORPUS/$p -type f | wc -l)" "$lic"
+    done
+}
+splits() { # KIND PRESET
+    for s in train valid test; do
+        if [ $s = train ]; then
+            $EVAL --model $OUT/$2.rnnw --split train $CORPUS > "$WORK/$2.train.txt"
+        fi
+        printf '| %s | %s | %s | %s |\n' "$1" $s "$(field "$WORK/$2.$s.txt" files)" \
+            "$(field "$WORK/$2.$s.txt" steps)"
+    done
+}
+cmd() { meta "$1" command; }
+
+{
+cat <<EOF
+# rnnmidi presets: model card
+
+Written by \`make presets\` (presets/build.sh), which rebuilds every file here
+from scratch: the development corpus (\`make corpus\`), four training runs with
+fixed seeds and step counts, the evaluation, the examples and this card. It
+is not part of \`make test\` (tests/unit/test_presets.c checks the files).
+
+| preset | cell and size | parameters | file | optimiser steps | epochs | training time | valid NLL | test NLL | test NLL on events | target (test NLL) |
+|---|---|---|---|---|---|---|---|---|---|---|
+$(row melody-lstm lstm 2 256 64 130 1.86)
+$(row melody-gru gru 2 296 64 130 1.86)
+$(row melody-rnn rnn 2 512 64 130 1.86)
+$(row drums-gru gru 2 256 64 512 2.35)
+
+NLL: negative log-likelihood in nats per 16th-note step (lower is better);
+"on events" counts only the steps whose target is not class 0, 'no event'.
+Parameters are float32; each file is under 4 MiB. The valid split chose
+the kept epoch (the best valid NLL); the test split was used for nothing but
+the figures above.
+
+**Reference**: an independent Kneser-Ney-smoothed 5-gram model trained on the
+same train split gives, on the same test split, melody 2.19 and drums 2.76
+nats per step, and melody 3.77 nats per step on events. The targets are 15%
+below: melody 1.86, drums 2.35, and 3.20 on events for the melody LSTM
+(measured: $lstm_event, $lstm_event_met).
+
+## What each preset is for
+
+- **melody-lstm** (\`melody-lstm.rnnw\`): the LV2 plugin's default model and
+  the demo's melody voice. LV2 preset "Melody LSTM, accompany".
+- **drums-gru** (\`drums-gru.rnnw\`): drum grooves on the 9 classes of
+  Magenta's DrumsRNN map, channel 10; the demo's drum voice. LV2 preset
+  "Drums GRU, accompany".
+- **melody-gru**, **melody-rnn**: the same melody task with the LSTM's
+  parameter budget (2 layers; hidden 296 for the GRU, 512 for the vanilla
+  tanh RNN, so that the three counts are within 0.3% of each other), to hear
+  and read what the cell changes. LV2 presets "Melody GRU, accompany" and
+  "Melody vanilla RNN, accompany". They were trained for fewer optimiser
+  steps than the LSTM (the whole build's 2-hour budget); to compare the cells
+  at the same number of steps, read the LSTM's valid NLL at that step in
+  build/presets/melody-lstm.csv (its learning-rate schedule is longer, so
+  that comparison favours the short runs).
+
+## Data
+
+The development corpus: the MIDI files of five Debian packages, each
+distinct file (by sha256) once (\`make corpus\`). A file's split (train,
+valid or test) follows from its sha256 (training/dataset.h), so the split
+never changes with the file's name or folder.
+
+| package | version | files | licence |
+|---|---|---|---|
+$(pkgs)
+
+Melody sequences are each track's skyline (highest sounding note) on a
+16th-note grid, cut at silent gaps of 16 steps; drum sequences are the
+channel-10 notes on the same grid (core/encoding.h). Steps per split (the
+number of predicted steps, as rnnmidi-eval counts them):
+
+| kind | split | files | steps |
+|---|---|---|---|
+$(splits melody melody-lstm)
+$(splits drums drums-gru)
+
+The trainer sees the train split only; melody windows are transposed by a
+random -5..5 semitones (the default), drums are not.
+
+## Training
+
+Truncated BPTT over windows of 64 steps, batches of 64 windows, AdamW (lr
+0.002 with 200 warm-up steps and a cosine decay over all epochs, weight decay
+0.01), gradient-norm clipping at 1, dropout 0.25 between layers and before the
+head, an embedding of 64; the kept weights are those of the epoch with the
+best valid NLL (early stop after --patience epochs without a better one).
+Training time is the trainer's own figure on 2 cores (AMD Zen 4, OpenBLAS
+$(meta melody-lstm blas) kernels); the GRU and RNN ran side by side on one
+core each. The exact commands (also in each preset's metadata, key
+\`command\`):
+
+\`\`\`
+$(cmd melody-lstm)
+$(cmd drums-gru)
+$(cmd melody-gru)
+$(cmd melody-rnn)
+\`\`\`
+
+Loss curves: melody-lstm.svg, drums-gru.svg, melody-gru.svg, melody-rnn.svg.
+
+## Evaluation
+
+\`build/rnnmidi-eval --model presets/NAME.rnnw --split test $CORPUS\`:
+
+\`\`\`
+EOF
+for name in melody-lstm melody-gru melody-rnn drums-gru; do
+    printf '%-12s %s\n' "$name" "$(cat $WORK/$name.test.txt)"
+done
+cat <<EOF
+\`\`\`
+
+## Examples
+
+Eight bars of 4/4 at 120 BPM from each preset, from a zero state, made with
+the commands below (temperature 1 and top-p 0.95 unless given). Each piano
+roll is \`build/rnnmidi-demo\` playing the MIDI file as its primer for its
+8 bars (16 s), in continue mode with a listen gap of 8 beats, so the
+engine stays silent unless the example pauses for 8 beats:
+\`$DEMO --model presets/NAME.rnnw --primer presets/examples/EX.mid --mode continue --set listen_gap=8 --seed 1 --seconds 16 --render OUT.wav --roll presets/examples/EX.png\`.
+
+EOF
+printf '%s' "$examples" | while IFS='|' read -r ex preset command; do
+    [ -n "$ex" ] || continue
+    printf '### %s\n\n`%s`\n\n![%s](examples/%s.png) ([MIDI](examples/%s.mid))\n\n' \
+        "$ex" "$command" "$ex" "$ex" "$ex"
+done
+cat <<EOF
+## Limits
+
+The corpus is small (179 files) and mostly game and accompaniment music;
+the melody encoding is monophonic (a skyline), the drum encoding knows 9
+classes. The presets answer in that style and know nothing of lyrics,
+dynamics (velocity is the plugin's setting) or form beyond a few bars.
+EOF
+} > $OUT/README.md
+
+echo "presets: wrote $OUT/*.rnnw, $OUT/*.svg, $EX/, $OUT/README.md"

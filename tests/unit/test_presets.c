@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests of the shipped presets (presets/NAME.rnnw, built by `make presets`):
+ * each one loads, is at most 4 MiB, carries the metadata of its training
+ * (name = file name, the trainer's command line writing that name, data,
+ * files, steps, epochs, a finite valid_nll), has the kind and cell its name
+ * says, and the three melody cells have the same parameter budget within 5%.
+ * Each then plays 8 bars of 4/4 through the core alone (rnn_net_step,
+ * rnn_sample at temperature 1, top-p 0.95, fixed seed, rnn_decode): every
+ * event is in the vocabulary, the melody's note-offs follow a sounding note,
+ * the decoded notes are in range and on the 8 bars, there is music (at least
+ * 4 notes) and the same seed plays the same bars again. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../../core/encoding.h"
+#include "../../core/model.h"
+#include "../../core/net.h"
+#include "../../core/sample.h"
+
+#define BARS 8
+#define MAX_PRESET_BYTES (4u << 20)
+
+typedef struct {
+    const char *name;
+    rnn_kind kind;
+    rnn_cell cell;
+} shipped;
+
+static const shipped presets[] = {
+    {"melody-lstm", RNN_KIND_MELODY, RNN_CELL_LSTM},
+    {"melody-gru", RNN_KIND_MELODY, RNN_CELL_GRU},
+    {"melody-rnn", RNN_KIND_MELODY, RNN_CELL_RNN},
+    {"drums-gru", RNN_KIND_DRUMS, RNN_CELL_GRU},
+};
+#define N_PRESETS (sizeof presets / sizeof presets[0])
+
+static rnn_model *load(const shipped *p)
+{
+    char path[256], err[512];
+    snprintf(path, sizeof path, "presets/%s.rnnw", p->name);
+    struct stat st;
+    if (stat(path, &st) != 0) fail_msg("%s is missing (make presets)", path);
+    if ((size_t)st.st_size > MAX_PRESET_BYTES)
+        fail_msg("%s: %lld bytes, over 4 MiB", path, (long long)st.st_size);
+    rnn_model *m = rnn_model_load(path, err, sizeof err);
+    if (!m) fail_msg("%s", err);
+    return m;
+}
+
+static size_t param_count(const rnn_model *m)
+{
+    rnn_tensor_spec specs[RNN_MAX_TENSORS];
+    int n = rnn_model_tensor_specs(rnn_model_get_config(m), specs);
+    assert_true(n > 0);
+    size_t total = 0;
+    for (int i = 0; i < n; i++) total += specs[i].count;
+    return total;
+}
+
+static void test_metadata(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < N_PRESETS; i++) {
+        const shipped *p = &presets[i];
+        rnn_model *m = load(p);
+        const rnn_model_config *cfg = rnn_model_get_config(m);
+        assert_int_equal(cfg->kind, p->kind);
+        assert_int_equal(cfg->cell, p->cell);
+        assert_int_equal(cfg->vocab, rnn_kind_vocab(p->kind));
+
+        const char *name = rnn_model_meta(m, "name");
+        assert_non_null(name);
+        assert_string_equal(name, p->name);
+        const char *keys[] = {"data", "files", "steps", "epochs", "train_seconds", "created"};
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+            const char *v = rnn_model_meta(m, keys[k]);
+            if (!v || !v[0]) fail_msg("%s: no %s in its metadata", p->name, keys[k]);
+        }
+        assert_true(atol(rnn_model_meta(m, "steps")) > 0);
+
+        const char *cmd = rnn_model_meta(m, "command");
+        assert_non_null(cmd);
+        char want[128];
+        assert_non_null(strstr(cmd, "rnnmidi-train "));
+        snprintf(want, sizeof want, "--kind %s ", rnn_kind_name(p->kind));
+        if (!strstr(cmd, want)) fail_msg("%s: command lacks '%s': %s", p->name, want, cmd);
+        snprintf(want, sizeof want, "--cell %s ", rnn_cell_name(p->cell));
+        if (!strstr(cmd, want)) fail_msg("%s: command lacks '%s': %s", p->name, want, cmd);
+        snprintf(want, sizeof want, "/%s.rnnw", p->name);
+        if (!strstr(cmd, want)) fail_msg("%s: command writes elsewhere: %s", p->name, cmd);
+        assert_non_null(strstr(cmd, "--seed "));
+
+        const char *v = rnn_model_meta(m, "valid_nll");
+        assert_non_null(v);
+        char *end;
+        double nll = strtod(v, &end);
+        if (end == v || *end || !isfinite(nll) || nll <= 0 || nll > 6.0)
+            fail_msg("%s: valid_nll '%s'", p->name, v);
+        rnn_model_free(m);
+    }
+}
+
+static void test_melody_cells_share_a_budget(void **state)
+{
+    (void)state;
+    size_t counts[N_PRESETS] = {0}, lstm = 0;
+    for (size_t i = 0; i < N_PRESETS; i++) {
+        if (presets[i].kind != RNN_KIND_MELODY) continue;
+        rnn_model *m = load(&presets[i]);
+        counts[i] = param_count(m);
+        if (presets[i].cell == RNN_CELL_LSTM) lstm = counts[i];
+        rnn_model_free(m);
+    }
+    assert_true(lstm > 0);
+    for (size_t i = 0; i < N_PRESETS; i++) {
+        if (!counts[i]) continue;
+        double ratio = (double)counts[i] / (double)lstm;
+        if (ratio < 0.95 || ratio > 1.05)
+            fail_msg("%s: %zu parameters, melody-lstm %zu", presets[i].name, counts[i], lstm);
+    }
+}
+
+/* Play BARS bars from a zero state, feeding each drawn event back. */
+static size_t play(const rnn_model *m, uint64_t seed, int32_t *events)
+{
+    char err[256];
+    const rnn_model_config *cfg = rnn_model_get_config(m);
+    size_t len = (size_t)BARS * 4 * (size_t)cfg->steps_per_quarter;
+    rnn_net *net = rnn_net_create(m, err, sizeof err);
+    if (!net) fail_msg("%s", err);
+    rnn_sampler *s = rnn_sampler_create(cfg->vocab);
+    assert_non_null(s);
+    rnn_rng rng;
+    rnn_rng_seed(&rng, seed);
+    const float *logits = rnn_net_step(net, 0);
+    for (size_t t = 0; t < len; t++) {
+        for (int c = 0; c < cfg->vocab; c++) assert_true(isfinite(logits[c]));
+        int e = rnn_sample(s, &rng, logits, cfg->vocab, 1.0f, 0.95f, NULL);
+        assert_true(e >= 0 && e < cfg->vocab);
+        events[t] = e;
+        logits = rnn_net_step(net, e);
+    }
+    rnn_sampler_free(s);
+    rnn_net_free(net);
+    return len;
+}
+
+static void test_eight_bars(void **state)
+{
+    (void)state;
+    static int32_t events[BARS * 4 * RNN_MAX_STEPS_PER_QUARTER], again[sizeof events / 4];
+    static rnn_note notes[sizeof events / 4];
+    for (size_t i = 0; i < N_PRESETS; i++) {
+        const shipped *p = &presets[i];
+        rnn_model *m = load(p);
+        size_t len = play(m, 8, events);
+        assert_int_equal(play(m, 8, again), len);
+        assert_memory_equal(events, again, len * sizeof events[0]);
+
+        if (p->kind == RNN_KIND_MELODY) {
+            int sounding = 0;
+            for (size_t t = 0; t < len; t++) {
+                if (events[t] == RNN_MELODY_NOTE_OFF) {
+                    if (!sounding) fail_msg("%s: note-off at step %zu with no note", p->name, t);
+                    sounding = 0;
+                } else if (events[t] >= RNN_MELODY_NOTE_ON(0)) {
+                    sounding = 1;
+                }
+            }
+        }
+        int channel = p->kind == RNN_KIND_DRUMS ? RNN_DRUMS_CHANNEL : 0;
+        size_t max = sizeof notes / sizeof notes[0];
+        size_t n = rnn_decode(p->kind, events, len, channel, 100, notes, max);
+        assert_true(n <= max);
+        if (n < 4) fail_msg("%s: %zu notes in %d bars", p->name, n, BARS);
+        for (size_t k = 0; k < n; k++) {
+            const rnn_note *x = &notes[k];
+            assert_true(x->pitch >= 0 && x->pitch <= 127);
+            assert_int_equal(x->channel, channel);
+            assert_int_equal(x->velocity, 100);
+            assert_true(x->on >= 0 && x->on < (int64_t)len);
+            assert_true(x->off > x->on && x->off <= (int64_t)len);
+            if (p->kind == RNN_KIND_DRUMS) assert_true(rnn_drum_class_of_pitch(x->pitch) >= 0);
+        }
+        rnn_model_free(m);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_metadata),
+        cmocka_unit_test(test_melody_cells_share_a_budget),
+        cmocka_unit_test(test_eight_bars),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
