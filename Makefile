@@ -151,6 +151,11 @@ test: deps-test
 	  if $(MAKE) --no-print-directory test-ardour; then pass=$$((pass+1)); \
 	  else fail=$$((fail+1)); failed="$$failed test-ardour"; fi; \
 	fi; \
+	if command -v mpirun >/dev/null 2>&1 && command -v mpicc >/dev/null 2>&1; then \
+	  echo "== test-mpi"; \
+	  if $(MAKE) --no-print-directory test-mpi; then pass=$$((pass+1)); \
+	  else fail=$$((fail+1)); failed="$$failed test-mpi"; fi; \
+	fi; \
 	echo; [ -z "$$failed" ] || echo "failed:$$failed"; \
 	echo "tests: $$pass passed, $$fail failed"; \
 	[ $$fail -eq 0 ]
@@ -402,6 +407,38 @@ run: all
 	echo "     New Plugin > Plugin Selector..., search 'rnnmidi', Add, Insert Plugin(s)."; \
 	echo "  4. Drag it above the instrument, press play, and play into the track."; \
 	exit $$status
+
+# ---------------------------------------------------------------------------
+# Data-parallel training on MPI (training/CLUSTER.md). `make mpi` (or
+# `make MPI=1`, with everything else) installs Open MPI and builds
+# build/mpi/rnnmidi-train: the whole library again with mpicc and
+# -DRNNMIDI_MPI under build/mpi/ (the default build stays MPI-free).
+# `make test-mpi` compares the losses of 1, 2 and 3 ranks, resumes across a
+# change of rank count and kills a rank (about 20 s; `make test` runs it when
+# mpirun and mpicc are installed); `make bench-mpi` prints throughput and a
+# paper estimate of scaling.
+DEB_MPI    = libopenmpi-dev openmpi-bin
+MPI_BUILD  = $(BUILD)/mpi
+MPI_CFLAGS ?= -O2 -g
+
+.PHONY: mpi deps-mpi test-mpi bench-mpi
+# `make MPI=1` builds it with everything else
+ifeq ($(MPI),1)
+all: mpi
+endif
+
+deps-mpi:
+	$(call install_debs,$(DEB_MPI))
+
+mpi: deps-mpi
+	@$(MAKE) --no-print-directory BUILD=$(MPI_BUILD) CC=mpicc CFLAGS="$(MPI_CFLAGS) -DRNNMIDI_MPI" \
+	  $(MPI_BUILD)/rnnmidi-train
+
+test-mpi: mpi
+	BUILD=$(BUILD) tests/mpi/run.sh
+
+bench-mpi: mpi
+	BUILD=$(BUILD) tests/bench/bench_mpi.sh
 
 # ---------------------------------------------------------------------------
 install: all

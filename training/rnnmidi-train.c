@@ -6,8 +6,18 @@
  * Beside FILE.rnnw it writes FILE.csv (one row per optimiser step), FILE.svg
  * (the loss curve) and FILE.ckpt (the checkpoint `--resume` continues from).
  * Exit status: 0 success, 1 bad input or a failed run, 2 bad usage,
- * 130 interrupted (a checkpoint and the best preset so far are written). */
+ * 130 interrupted (a checkpoint and the best preset so far are written).
+ *
+ * Built with -DRNNMIDI_MPI (`make mpi`: build/mpi/rnnmidi-train), the same
+ * program trains data-parallel under `mpirun -np N` (training/CLUSTER.md):
+ * every rank loads the data and computes its lanes of each global batch, the
+ * gradients are summed with one MPI_Iallreduce per step, and rank 0 alone
+ * evaluates, logs, shows progress and writes the checkpoint and the preset.
+ * Every collective call is non-blocking and polled against a deadline
+ * (--mpi-timeout); a rank that fails or stops answering ends the whole job
+ * with a message (MPI_Abort). */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,10 +31,137 @@
 #include "plot.h"
 #include "train.h"
 
+#ifdef RNNMIDI_MPI
+#include <mpi.h>
+#endif
+
 enum { EXIT_OK = 0, EXIT_INPUT = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
 
 static const char *prog = "rnnmidi-train";
 static volatile sig_atomic_t interrupted;
+static int mpi_rank = 0; /* this process's MPI rank (0 without MPI) */
+
+#ifdef RNNMIDI_MPI
+static int mpi_size = 1;
+
+/* The group on MPI_COMM_WORLD, whose errors return instead of aborting.
+ * Every collective is started non-blocking and polled with MPI_Testall until
+ * it completes or its deadline passes; the deadline turns a dead or stuck
+ * rank into a message instead of a hang. For tests, RNNMIDI_MPI_TEST_FAIL=
+ * RANK:STEP[:hang] makes rank RANK exit (or hang) at its STEP-th gradient
+ * sum. */
+typedef struct {
+    double timeout;       /* seconds a collective may wait */
+    size_t grad_floats;   /* the gradient block (the model's parameters) */
+    long sums;            /* gradient sums so far */
+    double wait, busy_t0; /* seconds spent in gradient sums; start of the run */
+    double cpu_t0;        /* this process's CPU seconds at the start of the run */
+    long fail_step;       /* test hook */
+    int fail_rank, fail_hang;
+} mpi_group;
+
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) return 0;
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int mpi_error(int rc, const char *what, char *err, size_t errlen)
+{
+    char s[MPI_MAX_ERROR_STRING];
+    int n = 0;
+    if (MPI_Error_string(rc, s, &n) != MPI_SUCCESS) snprintf(s, sizeof s, "error %d", rc);
+    snprintf(err, errlen, "rank %d: %s failed: %s", mpi_rank, what, s);
+    return -1;
+}
+
+static int mpi_wait(mpi_group *g, MPI_Request *req, int nreq, double extra, const char *what,
+                    char *err, size_t errlen)
+{
+    double start = MPI_Wtime(), limit = g->timeout + extra;
+    for (long polls = 0;; polls++) {
+        int done = 0;
+        int rc = MPI_Testall(nreq, req, &done, MPI_STATUSES_IGNORE);
+        if (rc != MPI_SUCCESS) return mpi_error(rc, what, err, errlen);
+        if (done) return 0;
+        if (MPI_Wtime() - start > limit) {
+            snprintf(err, errlen,
+                     "rank %d: %s: no answer from the other ranks for %.0f s; a rank has died or "
+                     "hangs",
+                     mpi_rank, what, limit);
+            return -1;
+        }
+        if (polls > 1000) { /* after a short spin, leave the core to the others */
+            struct timespec ts = {0, 100000};
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
+static int mpi_sum(rnn_train_comm *c, float *f, size_t n, double *d, int nd, double extra,
+                   char *err, size_t errlen)
+{
+    mpi_group *g = c->ctx;
+    /* a step's sum: the gradients with the loss and two flags */
+    const int grad = f && n == g->grad_floats && nd == 3;
+    if (grad) {
+        g->sums++;
+        if (mpi_rank == g->fail_rank && g->sums == g->fail_step) {
+            fprintf(stderr, "%s: rank %d: test failure at step %ld (%s)\n", prog, mpi_rank, g->sums,
+                    g->fail_hang ? "hanging" : "exiting");
+            fflush(stderr);
+            if (g->fail_hang)
+                for (;;)
+                    pause();
+            _exit(1);
+        }
+    }
+    if (n > (size_t)INT_MAX) {
+        snprintf(err, errlen, "a sum of %zu floats is too large for MPI", n);
+        return -1;
+    }
+    double t = MPI_Wtime();
+    MPI_Request req[2];
+    int nreq = 0, rc;
+    if (f && n > 0) {
+        rc = MPI_Iallreduce(MPI_IN_PLACE, f, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
+                            &req[nreq++]);
+        if (rc != MPI_SUCCESS) return mpi_error(rc, "MPI_Iallreduce", err, errlen);
+    }
+    if (d && nd > 0) {
+        rc = MPI_Iallreduce(MPI_IN_PLACE, d, nd, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD, &req[nreq++]);
+        if (rc != MPI_SUCCESS) return mpi_error(rc, "MPI_Iallreduce", err, errlen);
+    }
+    if (nreq == 0) return 0;
+    int r = mpi_wait(g, req, nreq, extra, "summing the gradients", err, errlen);
+    if (grad) g->wait += MPI_Wtime() - t;
+    return r;
+}
+
+static int mpi_bcast(rnn_train_comm *c, void *buf, size_t n, double extra, char *err, size_t errlen)
+{
+    mpi_group *g = c->ctx;
+    for (size_t off = 0; off < n || (n == 0 && off == 0);) {
+        size_t part = n - off > (size_t)1 << 30 ? (size_t)1 << 30 : n - off;
+        MPI_Request req;
+        int rc = MPI_Ibcast((char *)buf + off, (int)part, MPI_BYTE, 0, MPI_COMM_WORLD, &req);
+        if (rc != MPI_SUCCESS) return mpi_error(rc, "MPI_Ibcast", err, errlen);
+        if (mpi_wait(g, &req, 1, extra, "waiting for rank 0", err, errlen) != 0) return -1;
+        off += part;
+        if (n == 0) break;
+    }
+    return 0;
+}
+
+/* A fatal error on one rank: the message, then the whole job ends. */
+static void mpi_fail(const char *msg, int code)
+{
+    fprintf(stderr, "%s: %s; ending the job on all %d ranks\n", prog, msg, mpi_size);
+    fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, code);
+}
+#endif
 
 static void on_signal(int sig)
 {
@@ -111,10 +248,21 @@ static void usage(FILE *f)
             d.cfg.embed, d.seq_len, d.batch, d.lr, d.warmup, d.clip, d.dropout, d.weight_decay,
             d.transpose, d.epochs, d.patience, (unsigned long long)d.seed, d.threads,
             d.checkpoint_seconds / 60);
+#ifdef RNNMIDI_MPI
+    fprintf(f,
+            "MPI (mpirun -np N %s ...; training/CLUSTER.md):\n"
+            "  --mpi-timeout SECONDS   end the job when a rank does not answer a collective\n"
+            "                          within this time (%g); the wait for rank 0's\n"
+            "                          evaluation adds an allowance for it\n"
+            "The global batch (--batch, at least N) is shared by the N ranks; --threads\n"
+            "counts threads per rank. Resume works with another N.\n",
+            prog, 120.0);
+#endif
 }
 
 static int bad_usage(const char *fmt, const char *arg)
 {
+    if (mpi_rank != 0) return EXIT_USAGE; /* rank 0 says it */
     fprintf(stderr, "%s: ", prog);
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\nTry '%s --help'.\n", prog);
@@ -196,19 +344,46 @@ static void sanitize(char *s)
         if (*s == '\n' || *s == '\r') *s = ' ';
 }
 
-int main(int argc, char **argv)
+#ifdef RNNMIDI_MPI
+static mpi_group group = {.timeout = 120, .fail_rank = -1};
+static int group_ready;
+
+/* The first collective: every rank says whether it got ready to train (0)
+ * or failed (its exit code); returns the highest code, or -1 when the group
+ * cannot agree. */
+static int mpi_agree(int code)
+{
+    int v = code;
+    MPI_Request req;
+    char err[256];
+    group_ready = 1;
+    int rc = MPI_Iallreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD, &req);
+    if (rc != MPI_SUCCESS) {
+        mpi_error(rc, "MPI_Iallreduce", err, sizeof err);
+        mpi_fail(err, EXIT_INPUT);
+    }
+    if (mpi_wait(&group, &req, 1, 60, "starting", err, sizeof err) != 0) mpi_fail(err, EXIT_INPUT);
+    return v;
+}
+#endif
+
+static int train_main(int argc, char **argv)
 {
     rnn_train_options o;
     rnn_train_options_default(&o, RNN_KIND_MELODY);
     int quiet_arg = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
+            if (mpi_rank == 0) usage(stdout);
             return EXIT_OK;
         }
         quiet_arg |= !strcmp(argv[i], "--quiet");
     }
-    choose_blas_core(argv, quiet_arg);
+#ifndef RNNMIDI_MPI
+    choose_blas_core(argv, quiet_arg); /* the MPI build's main did it before MPI_Init */
+#else
+    (void)quiet_arg;
+#endif
     static const char *data[64];
     size_t n_data = 0;
     const char *out = NULL, *init_path = NULL, *name = NULL;
@@ -357,6 +532,13 @@ int main(int argc, char **argv)
             name = v;
         } else if (!strcmp(a, "--quiet")) {
             quiet = 1;
+#ifdef RNNMIDI_MPI
+        } else if (!strcmp(a, "--mpi-timeout")) {
+            NEED();
+            if (parse_double(v, 1, 1e6, &dv))
+                return bad_usage("--mpi-timeout '%s' is not a number of seconds >= 1", v);
+            group.timeout = dv;
+#endif
         } else {
             return bad_usage("unknown option '%s'", a);
         }
@@ -412,16 +594,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: out of memory\n", prog);
         return EXIT_INPUT;
     }
-    if (resume && access(ckpt_path, R_OK) != 0) {
+    if (resume && mpi_rank == 0 && access(ckpt_path, R_OK) != 0) {
         fprintf(stderr, "%s: --resume: no checkpoint %s (%s)\n", prog, ckpt_path, strerror(errno));
         return EXIT_INPUT;
     }
 
     /* OpenBLAS runs one thread inside each of the trainer's own */
     rnn_blas_set_threads(1);
-    FILE *msg = quiet ? NULL : stderr;
+    FILE *msg = quiet || mpi_rank != 0 ? NULL : stderr;
     if (msg) fprintf(msg, "%s: OpenBLAS core %s\n", prog, rnn_blas_corename());
-    if (rnn_blas_is_fallback())
+    if (rnn_blas_is_fallback() && mpi_rank == 0)
         fprintf(stderr,
                 "%s: OpenBLAS runs its slow generic %s kernels; OPENBLAS_CORETYPE=Haswell (AVX2) "
                 "or SkylakeX (AVX-512) selects faster ones\n",
@@ -453,7 +635,9 @@ int main(int argc, char **argv)
     }
 
     FILE *log = NULL;
-    if (resume) {
+    if (mpi_rank != 0) {
+        log = fopen("/dev/null", "w"); /* rank 0 alone logs */
+    } else if (resume) {
         long done = rnn_train_checkpoint_steps(ckpt_path);
         if (done < 0 || trim_log(csv_path, done) != 0) {
             fprintf(stderr, "%s: %s: cannot read the checkpoint or rewrite %s\n", prog, ckpt_path,
@@ -470,7 +654,7 @@ int main(int argc, char **argv)
         return EXIT_INPUT;
     }
 
-    o.log_csv = log;
+    o.log_csv = mpi_rank == 0 ? log : NULL;
     o.progress = msg;
     o.progress_tty = msg && isatty(fileno(msg));
     o.checkpoint_path = ckpt_path;
@@ -486,10 +670,61 @@ int main(int argc, char **argv)
                 prog, rnn_kind_name(kind), rnn_cell_name(shape.cell), shape.layers, shape.hidden,
                 shape.embed, o.batch, o.seq_len, o.lr, o.dropout, o.threads);
 
+#ifdef RNNMIDI_MPI
+    rnn_train_comm comm = {mpi_rank, mpi_size, mpi_sum, mpi_bcast, &group};
+    o.comm = &comm;
+    {
+        rnn_tensor_spec sp[RNN_MAX_TENSORS];
+        int n = rnn_model_tensor_specs(&o.cfg, sp);
+        for (int i = 0; i < n; i++)
+            group.grad_floats += sp[i].count;
+    }
+    int ready = 0;
+    if (o.batch < mpi_size) {
+        if (mpi_rank == 0)
+            fprintf(stderr,
+                    "%s: --batch %d cannot be shared by %d ranks (one lane each at least)\n", prog,
+                    o.batch, mpi_size);
+        ready = EXIT_USAGE;
+    }
+    int agreed = mpi_agree(ready);
+    if (agreed != 0) {
+        fclose(log);
+        rnn_dataset_free(&ds);
+        rnn_model_free(init);
+        return agreed;
+    }
+    if (msg)
+        fprintf(msg, "%s: %d MPI ranks share the batch of %d (%d threads each)\n", prog, mpi_size,
+                o.batch, o.threads);
+    group.busy_t0 = MPI_Wtime();
+    group.cpu_t0 = cpu_seconds();
+#endif
+
     rnn_train_result res;
     int rc = rnn_train_run(&o, &ds.split[RNN_SPLIT_TRAIN], &ds.split[RNN_SPLIT_VALID], &res, err,
                            sizeof err);
     int log_bad = fclose(log) != 0;
+#ifdef RNNMIDI_MPI
+    if (rc != 0) mpi_fail(err, EXIT_INPUT);
+    if (msg && group.sums > 0)
+        fprintf(msg,
+                "%s: MPI: %d ranks, %zu gradient bytes per step, %.3f ms per step, %.3f ms of it "
+                "in the gradient sum, %.3f ms CPU per step on rank 0\n",
+                prog, mpi_size, group.grad_floats * sizeof(float),
+                1e3 * (MPI_Wtime() - group.busy_t0) / (double)group.sums,
+                1e3 * group.wait / (double)group.sums,
+                1e3 * (cpu_seconds() - group.cpu_t0) / (double)group.sums);
+    if (mpi_rank != 0) {
+        free(res.best_params);
+        free(csv_path);
+        free(svg_path);
+        free(ckpt_path);
+        rnn_dataset_free(&ds);
+        rnn_model_free(init);
+        return res.interrupted ? EXIT_INTERRUPTED : EXIT_OK;
+    }
+#endif
     if (rc != 0) {
         fprintf(stderr, "%s: %s\n", prog, err);
         rnn_dataset_free(&ds);
@@ -598,3 +833,41 @@ int main(int argc, char **argv)
     rnn_model_free(init);
     return exit_code;
 }
+
+#ifdef RNNMIDI_MPI
+int main(int argc, char **argv)
+{
+    /* the OpenBLAS re-execution comes before MPI starts; mpirun tells each
+     * process its rank in the environment */
+    const char *r = getenv("OMPI_COMM_WORLD_RANK");
+    if (!r) r = getenv("PMI_RANK");
+    int quiet = r && strcmp(r, "0") != 0;
+    for (int i = 1; i < argc; i++)
+        quiet |= !strcmp(argv[i], "--quiet") || !strcmp(argv[i], "--help");
+    choose_blas_core(argv, quiet);
+    if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
+        fprintf(stderr, "%s: MPI_Init failed\n", prog);
+        return EXIT_INPUT;
+    }
+    if (MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN) != MPI_SUCCESS ||
+        MPI_Comm_rank(MPI_COMM_WORLD, &mpi_rank) != MPI_SUCCESS ||
+        MPI_Comm_size(MPI_COMM_WORLD, &mpi_size) != MPI_SUCCESS)
+        mpi_fail("cannot set up MPI_COMM_WORLD", EXIT_INPUT);
+    const char *fail = getenv("RNNMIDI_MPI_TEST_FAIL");
+    if (fail) {
+        char how[16] = "";
+        if (sscanf(fail, "%d:%ld:%15s", &group.fail_rank, &group.fail_step, how) >= 2)
+            group.fail_hang = !strcmp(how, "hang");
+    }
+    int code = train_main(argc, argv);
+    /* a rank that stopped before training tells the others, who stop too */
+    if (!group_ready) code = mpi_agree(code);
+    MPI_Finalize();
+    return code;
+}
+#else
+int main(int argc, char **argv)
+{
+    return train_main(argc, argv);
+}
+#endif

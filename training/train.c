@@ -53,6 +53,8 @@ static long rng_below(uint64_t *s, long n)
 struct rnn_trainer {
     rnn_model_config cfg;
     int B, T, L, E, H, V, G, I0;
+    int Bg, b0;      /* lanes b0 .. b0 + B - 1 of a global batch of Bg (data parallelism) */
+    long loss_count; /* > 0: the divisor of the next backward (the global batch's count) */
 
     int n_tensors;
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
@@ -200,6 +202,8 @@ rnn_trainer *rnn_trainer_create(const rnn_model_config *cfg, int B, int T, char 
     tr->V = cfg->vocab;
     tr->G = G;
     tr->I0 = cfg->embed > 0 ? cfg->embed : cfg->vocab;
+    tr->Bg = B;
+    tr->b0 = 0;
     layout(tr);
 
     size_t P = tr->n_params, TB = (size_t)T * B, BH = (size_t)B * tr->H, H = tr->H,
@@ -390,6 +394,7 @@ void rnn_trainer_reset_state(rnn_trainer *tr)
 
 void rnn_trainer_reset_lane(rnn_trainer *tr, int b)
 {
+    b -= tr->b0;
     if (b < 0 || b >= tr->B) return;
     for (int l = 0; l < tr->L; l++) {
         size_t o = ((size_t)l * tr->B + b) * tr->H;
@@ -415,6 +420,19 @@ void rnn_trainer_state_set(rnn_trainer *tr, const float *src)
     size_t n = (size_t)tr->L * tr->B * tr->H;
     memcpy(tr->state_h, src, n * sizeof(float));
     memcpy(tr->state_c, src + n, n * sizeof(float));
+}
+
+int rnn_trainer_set_lane_slice(rnn_trainer *tr, int global, int first)
+{
+    if (first < 0 || global < tr->B || first > global - tr->B) return -1;
+    tr->Bg = global;
+    tr->b0 = first;
+    return 0;
+}
+
+void rnn_trainer_set_loss_count(rnn_trainer *tr, long count)
+{
+    tr->loss_count = count > 0 ? count : 0;
 }
 
 uint64_t rnn_trainer_rng_get(const rnn_trainer *tr)
@@ -576,6 +594,43 @@ static void dropout_forward(float *out, float *mask, const float *in, size_t n, 
     }
 }
 
+/* The part of the dropout mask of a global batch (T, Bg, H) that falls on
+ * lanes b0 .. b0 + B - 1, written as (T, B, H): the same draws as
+ * dropout_forward over the whole batch. splitmix64's state after k words is
+ * the seed plus k times its increment, so word w is drawn directly. */
+static void dropout_forward_slice(const rnn_trainer *tr, float *out, float *mask, const float *in,
+                                  float p, uint64_t *rng)
+{
+    const size_t T = (size_t)tr->T, B = (size_t)tr->B, Bg = (size_t)tr->Bg, H = (size_t)tr->H;
+    const uint64_t s0 = *rng;
+    float keep = 1.0f / (1.0f - p);
+    for (size_t t = 0; t < T; t++)
+        for (size_t j = 0; j < B; j++) {
+            size_t gi = ((t * Bg) + (size_t)tr->b0 + j) * H, li = (t * B + j) * H;
+            uint64_t word = 0, r = 0;
+            for (size_t h = 0; h < H; h++) {
+                size_t i = gi + h;
+                if (h == 0 || (i & 3) == 0) {
+                    word = (uint64_t)(i >> 2);
+                    uint64_t st = s0 + word * 0x9E3779B97F4A7C15ull;
+                    r = rng_next(&st);
+                }
+                float u = (float)((r >> (16 * (i & 3))) & 0xFFFF) * (1.0f / 65536.0f);
+                mask[li + h] = u < p ? 0.0f : keep;
+                out[li + h] = in[li + h] * mask[li + h];
+            }
+        }
+    *rng = s0 + (uint64_t)((T * Bg * H + 3) / 4) * 0x9E3779B97F4A7C15ull;
+}
+
+static void dropout_layer(rnn_trainer *tr, float *out, float *mask, const float *in)
+{
+    if (tr->Bg == tr->B)
+        dropout_forward(out, mask, in, (size_t)tr->T * tr->B * tr->H, tr->dropout, &tr->rng);
+    else
+        dropout_forward_slice(tr, out, mask, in, tr->dropout, &tr->rng);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Forward stages. tr->layer names the layer a stage works on. */
 
@@ -698,12 +753,13 @@ double rnn_trainer_forward(rnn_trainer *tr, const int32_t *inputs, const int32_t
                            int training, long *count, long *correct)
 {
     const int B = tr->B, T = tr->T, H = tr->H, V = tr->V, E = tr->E;
-    const size_t TB = (size_t)T * B;
-    for (size_t r = 0; r < TB; r++) {
-        int x = inputs[r];
-        tr->inputs[r] = x >= 0 && x < V ? x : 0;
-        tr->targets[r] = targets[r] < V ? targets[r] : -1;
-    }
+    for (size_t t = 0; t < (size_t)T; t++)
+        for (size_t j = 0; j < (size_t)B; j++) {
+            size_t r = t * B + j, gr = t * tr->Bg + (size_t)tr->b0 + j;
+            int x = inputs[gr];
+            tr->inputs[r] = x >= 0 && x < V ? x : 0;
+            tr->targets[r] = targets[gr] < V ? targets[gr] : -1;
+        }
     tr->dropped = training && tr->dropout > 0;
 
     tr->in[0] = NULL; /* layer 0 reads rows of ptab (E > 0) or columns of W_ih */
@@ -712,7 +768,7 @@ double rnn_trainer_forward(rnn_trainer *tr, const int32_t *inputs, const int32_t
         if (l > 0) {
             const float *below = tr->hs[l - 1] + (size_t)B * H;
             if (tr->dropped) {
-                dropout_forward(tr->xin[l], tr->drop[l], below, TB * H, tr->dropout, &tr->rng);
+                dropout_layer(tr, tr->xin[l], tr->drop[l], below);
                 tr->in[l] = tr->xin[l];
             } else {
                 tr->in[l] = below;
@@ -724,7 +780,7 @@ double rnn_trainer_forward(rnn_trainer *tr, const int32_t *inputs, const int32_t
     }
     const float *top = tr->hs[tr->L - 1] + (size_t)B * H;
     if (tr->dropped) {
-        dropout_forward(tr->xin[tr->L], tr->drop[tr->L], top, TB * H, tr->dropout, &tr->rng);
+        dropout_layer(tr, tr->xin[tr->L], tr->drop[tr->L], top);
         top = tr->xin[tr->L];
     }
     tr->in[tr->L] = top;
@@ -739,6 +795,7 @@ double rnn_trainer_forward(rnn_trainer *tr, const int32_t *inputs, const int32_t
         hit += tr->part_hit[p];
     }
     tr->count = n;
+    tr->loss_count = 0;
     if (count) *count = n;
     if (correct) *correct = hit;
     return nll;
@@ -766,7 +823,7 @@ static void st_dlogits(rnn_trainer *tr, int part, int nparts)
     size_t r0, r1;
     split(TB, part, nparts, &r0, &r1);
     if (r1 <= r0) return;
-    float scale = 1.0f / (float)tr->count;
+    float scale = 1.0f / (float)(tr->loss_count > 0 ? tr->loss_count : tr->count);
     for (size_t r = r0; r < r1; r++) {
         float *d = tr->probs + r * V;
         int y = tr->targets[r];
@@ -912,7 +969,7 @@ static void st_dembed(rnn_trainer *tr, int part, int nparts)
 
 void rnn_trainer_backward(rnn_trainer *tr)
 {
-    if (tr->count == 0) return;
+    if (tr->count == 0 && tr->loss_count == 0) return;
     run_stage(tr, st_dlogits);
     run_stage(tr, st_dhead);
     for (int l = tr->L - 1; l >= 0; l--) {
@@ -923,6 +980,7 @@ void rnn_trainer_backward(rnn_trainer *tr)
     }
     if (tr->E > 0) run_stage(tr, st_dembed);
     tr->count = 0; /* the probabilities now hold the logit gradients */
+    tr->loss_count = 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1188,6 +1246,9 @@ double rnn_trainer_evaluate(rnn_trainer *tr, const rnn_seq_list *seqs, rnn_kind 
     int32_t *in = malloc(TB * sizeof(int32_t)), *tg = malloc(TB * sizeof(int32_t));
     double nll = 0;
     long n = 0, hit = 0;
+    const int Bg = tr->Bg, b0 = tr->b0; /* a lane slice evaluates on its own lanes */
+    tr->Bg = tr->B;
+    tr->b0 = 0;
     if (bt && in && tg) {
         rnn_trainer_reset_state(tr);
         while (rnn_batcher_next(bt, tr, in, tg) > 0) {
@@ -1198,6 +1259,8 @@ double rnn_trainer_evaluate(rnn_trainer *tr, const rnn_seq_list *seqs, rnn_kind 
         }
     }
     tr->count = 0;
+    tr->Bg = Bg;
+    tr->b0 = b0;
     rnn_batcher_free(bt);
     free(in);
     free(tg);
@@ -1283,25 +1346,43 @@ static int write_all(FILE *f, const void *p, size_t n, uLong *crc)
     return fwrite(p, 1, n, f) == n ? 0 : -1;
 }
 
+/* Floats of the carried state of the whole global batch (2, L, Bg, H), and
+ * copies of this trainer's lanes into it (to_global) or out of it. */
+static size_t global_state_size(const rnn_trainer *tr)
+{
+    return 2 * (size_t)tr->L * tr->Bg * tr->H;
+}
+
+static void state_slice(rnn_trainer *tr, float *g, int to_global)
+{
+    const size_t BH = (size_t)tr->B * tr->H;
+    for (int part = 0; part < 2; part++)
+        for (int l = 0; l < tr->L; l++) {
+            float *loc = (part ? tr->state_c : tr->state_h) + (size_t)l * BH;
+            float *glob = g + ((size_t)part * tr->L + l) * tr->Bg * tr->H + (size_t)tr->b0 * tr->H;
+            if (to_global)
+                memcpy(glob, loc, BH * sizeof(float));
+            else
+                memcpy(loc, glob, BH * sizeof(float));
+        }
+}
+
 static int write_checkpoint(const char *path, const rnn_train_options *o, rnn_trainer *tr,
-                            const rnn_batcher *bt, const float *best, const run_progress *pr,
-                            char *err, size_t errlen)
+                            const rnn_batcher *bt, const float *best, const float *state,
+                            size_t ssz, const run_progress *pr, char *err, size_t errlen)
 {
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 8);
-    size_t bsz = rnn_batcher_state_size(bt), ssz = rnn_trainer_state_size(tr);
+    size_t bsz = rnn_batcher_state_size(bt);
     void *bstate = malloc(bsz);
-    float *state = malloc(ssz * sizeof(float));
-    if (!tmp || !bstate || !state) {
+    if (!tmp || !bstate) {
         free(tmp);
         free(bstate);
-        free(state);
         snprintf(err, errlen, "%s: out of memory", path);
         return -1;
     }
     snprintf(tmp, plen + 8, "%s.tmp", path);
     rnn_batcher_state_save(bt, bstate);
-    rnn_trainer_state_get(tr, state);
     FILE *f = fopen(tmp, "wb");
     int rc = -1;
     if (f) {
@@ -1339,7 +1420,6 @@ static int write_checkpoint(const char *path, const rnn_train_options *o, rnn_tr
     }
     free(tmp);
     free(bstate);
-    free(state);
     return rc;
 }
 
@@ -1350,15 +1430,10 @@ static int read_all(FILE *f, void *p, size_t n, uLong *crc)
     return 0;
 }
 
-static int read_checkpoint(const char *path, const rnn_train_options *o, rnn_trainer *tr,
+static int read_checkpoint(FILE *f, const char *path, const rnn_train_options *o, rnn_trainer *tr,
                            rnn_batcher *bt, float *best, run_progress *pr, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot open the checkpoint (%s)", path, strerror(errno));
-        return -1;
-    }
-    size_t P = rnn_trainer_num_params(tr), ssz = rnn_trainer_state_size(tr);
+    size_t P = rnn_trainer_num_params(tr), ssz = global_state_size(tr);
     size_t bsz = rnn_batcher_state_size(bt);
     float *params = malloc(P * sizeof(float)), *m = malloc(P * sizeof(float)),
           *v = malloc(P * sizeof(float)), *bp = malloc(P * sizeof(float)),
@@ -1424,7 +1499,7 @@ static int read_checkpoint(const char *path, const rnn_train_options *o, rnn_tra
     memcpy(rnn_trainer_adam_m(tr), m, P * sizeof(float));
     memcpy(rnn_trainer_adam_v(tr), v, P * sizeof(float));
     memcpy(best, bp, P * sizeof(float));
-    rnn_trainer_state_set(tr, state);
+    state_slice(tr, state, 0);
     rnn_trainer_rng_set(tr, rng);
     pr->step = nums[1];
     pr->epoch = head[9];
@@ -1434,13 +1509,121 @@ static int read_checkpoint(const char *path, const rnn_train_options *o, rnn_tra
     rc = 0;
 done:
     if (rc != 0) snprintf(err, errlen, "%s: cannot resume: %s", path, why);
-    fclose(f);
     free(params);
     free(m);
     free(v);
     free(bp);
     free(state);
     free(bstate);
+    return rc;
+}
+
+/* Resume: one process reads the file; a group has rank 0 read it and send
+ * its bytes to every rank, which all parse the same bytes. */
+static int load_checkpoint(const char *path, const rnn_train_options *o, rnn_trainer *tr,
+                           rnn_batcher *bt, float *best, run_progress *pr, char *err, size_t errlen)
+{
+    rnn_train_comm *cm = o->comm;
+    FILE *f;
+    if (!cm) {
+        if (!(f = fopen(path, "rb"))) {
+            snprintf(err, errlen, "%s: cannot open the checkpoint (%s)", path, strerror(errno));
+            return -1;
+        }
+        int rc = read_checkpoint(f, path, o, tr, bt, best, pr, err, errlen);
+        fclose(f);
+        return rc;
+    }
+    unsigned char *buf = NULL;
+    double len = -1;
+    if (cm->rank == 0) {
+        if ((f = fopen(path, "rb"))) {
+            long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+            if (n > 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n)) &&
+                fread(buf, 1, (size_t)n, f) == (size_t)n)
+                len = (double)n;
+            fclose(f);
+        }
+        if (len < 0)
+            snprintf(err, errlen, "%s: cannot read the checkpoint (%s)", path, strerror(errno));
+    }
+    char e2[256];
+    if (cm->bcast(cm, &len, sizeof len, 0, e2, sizeof e2) != 0) {
+        if (cm->rank != 0 || len >= 0) snprintf(err, errlen, "%s", e2);
+        free(buf);
+        return -1;
+    }
+    if (len < 0) {
+        if (cm->rank != 0) snprintf(err, errlen, "%s: rank 0 cannot read the checkpoint", path);
+        free(buf);
+        return -1;
+    }
+    if (cm->rank != 0 && !(buf = malloc((size_t)len))) {
+        snprintf(err, errlen, "out of memory for the checkpoint");
+        return -1;
+    }
+    if (cm->bcast(cm, buf, (size_t)len, 0, err, errlen) != 0) {
+        free(buf);
+        return -1;
+    }
+    int rc = -1;
+    if ((f = fmemopen(buf, (size_t)len, "rb"))) {
+        rc = read_checkpoint(f, path, o, tr, bt, best, pr, err, errlen);
+        fclose(f);
+    } else {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    }
+    free(buf);
+    return rc;
+}
+
+/* A checkpoint of the whole group: the ranks' carried states summed into the
+ * global layout (each rank fills its own lanes, zeros elsewhere), a check
+ * that every rank holds the same weights, and rank 0 writes the file. */
+static int save_checkpoint(const char *path, const rnn_train_options *o, rnn_trainer *tr,
+                           const rnn_batcher *bt, const float *best, const run_progress *pr,
+                           char *err, size_t errlen)
+{
+    rnn_train_comm *cm = o->comm;
+    size_t ssz = global_state_size(tr);
+    float *state = calloc(ssz ? ssz : 1, sizeof(float));
+    if (!state) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    state_slice(tr, state, 1);
+    int rc = 0;
+    if (cm) {
+        /* sum(h) and sum(h^2) of a 20-bit hash h of the weights: equal hashes
+         * on every rank if and only if sum(h)^2 = size * sum(h^2) */
+        uLong crc = crc32(0, NULL, 0);
+        crc = crc32(crc, (const Bytef *)rnn_trainer_params(tr),
+                    (uInt)(rnn_trainer_num_params(tr) * sizeof(float)));
+        double h = (double)(crc & 0xFFFFFu), d[2] = {h, h * h};
+        rc = cm->sum(cm, state, ssz, d, 2, 0, err, errlen);
+        if (rc == 0 && d[0] * d[0] != (double)cm->size * d[1]) {
+            snprintf(err, errlen, "the ranks' weights differ (a rank computed another update)");
+            rc = -1;
+        }
+    }
+    if (rc == 0) {
+        int wrc = !cm || cm->rank == 0
+                      ? write_checkpoint(path, o, tr, bt, best, state, ssz, pr, err, errlen)
+                      : 0;
+        rc = wrc;
+        if (cm) {
+            double w = wrc != 0;
+            char e2[256];
+            if (cm->sum(cm, NULL, 0, &w, 1, 0, e2, sizeof e2) != 0) {
+                if (wrc == 0) snprintf(err, errlen, "%s", e2);
+                rc = -1;
+            } else if (w > 0) {
+                if (cm->rank != 0) snprintf(err, errlen, "%s: rank 0 cannot write it", path);
+                rc = -1;
+            }
+        }
+    }
+    free(state);
     return rc;
 }
 
@@ -1500,8 +1683,23 @@ int rnn_train_run(const rnn_train_options *o, const rnn_seq_list *train, const r
         return -1;
     }
 
-    rnn_trainer *tr = rnn_trainer_create(&o->cfg, o->batch, o->seq_len, err, errlen);
+    /* data parallelism: this rank's lanes b0 .. b0 + nb - 1 of the batch */
+    rnn_train_comm *cm = o->comm;
+    const int rank = cm ? cm->rank : 0, size = cm ? cm->size : 1;
+    if (size < 1 || rank < 0 || rank >= size || o->batch < size) {
+        snprintf(err, errlen, "a batch of %d lanes cannot be shared by %d ranks (--batch >= ranks)",
+                 o->batch, size);
+        return -1;
+    }
+    const int b0 = (int)((long)o->batch * rank / size),
+              nb = (int)((long)o->batch * (rank + 1) / size) - b0;
+    rnn_trainer *tr = rnn_trainer_create(&o->cfg, nb, o->seq_len, err, errlen);
     if (!tr) return -1;
+    if (rnn_trainer_set_lane_slice(tr, o->batch, b0) != 0) {
+        snprintf(err, errlen, "bad lane slice");
+        rnn_trainer_free(tr);
+        return -1;
+    }
     const size_t P = rnn_trainer_num_params(tr), TB = (size_t)o->batch * o->seq_len;
     rnn_batcher *bt =
         rnn_batcher_create(train, o->cfg.kind, o->batch, o->seq_len, 1, o->transpose, o->seed);
@@ -1525,7 +1723,7 @@ int rnn_train_run(const rnn_train_options *o, const rnn_seq_list *train, const r
     memcpy(best, rnn_trainer_params(tr), P * sizeof(float));
 
     run_progress pr = {0, 0, 0, -1, 0};
-    if (o->resume_path && read_checkpoint(o->resume_path, o, tr, bt, best, &pr, err, errlen) != 0)
+    if (o->resume_path && load_checkpoint(o->resume_path, o, tr, bt, best, &pr, err, errlen) != 0)
         goto done;
 
     long spe = o->steps_per_epoch > 0 ? o->steps_per_epoch : (long)((tokens + TB - 1) / TB);
@@ -1533,19 +1731,39 @@ int rnn_train_run(const rnn_train_options *o, const rnn_seq_list *train, const r
     long stop = o->max_steps > 0 && o->max_steps < total ? o->max_steps : total;
     double t0 = now_seconds(), last_ckpt = t0, last_line = t0, rate_t = t0;
     long rate_step = pr.step;
-    double rate = 0, loss = 0;
+    double rate = 0, loss = 0, t_start = t0;
+    const long first_step = pr.step;
     int stopped = pr.bad_epochs >= o->patience;
+    int group_stop = 0, group_ckpt = 0; /* the group's agreed interrupt and checkpoint */
+    size_t valid_tokens = 0;
+    for (size_t i = 0; have_valid && i < valid->count; i++)
+        valid_tokens += valid->seqs[i].len;
+    double step_time = 0; /* mean seconds per step, for the wait on rank 0's evaluation */
 
     while (pr.step < stop && !stopped) {
-        if (o->interrupt && *o->interrupt) {
+        if (cm ? group_stop : o->interrupt && *o->interrupt) {
             res->interrupted = 1;
             break;
         }
-        rnn_batcher_next(bt, tr, in, tg);
+        long gcount = rnn_batcher_next(bt, tr, in, tg);
         rnn_trainer_zero_grad(tr);
         long count = 0;
         double nll = rnn_trainer_forward(tr, in, tg, 1, &count, NULL);
+        if (cm) rnn_trainer_set_loss_count(tr, gcount);
         rnn_trainer_backward(tr);
+        if (cm) {
+            /* one fused sum of the gradients, with the loss and the flags */
+            double d[3] = {nll, o->interrupt && *o->interrupt ? 1 : 0,
+                           rank == 0 && o->checkpoint_path && o->checkpoint_seconds > 0 &&
+                                   now_seconds() - last_ckpt >= o->checkpoint_seconds
+                               ? 1
+                               : 0};
+            if (cm->sum(cm, rnn_trainer_grads(tr), P, d, 3, 0, err, errlen) != 0) goto done;
+            nll = d[0];
+            count = gcount;
+            group_stop = d[1] > 0;
+            group_ckpt = d[2] > 0;
+        }
         double norm = rnn_trainer_clip_grad(tr, o->clip);
         double lr = rnn_train_lr(o, pr.step, total);
         rnn_trainer_adamw(tr, (float)lr, o->beta1, o->beta2, o->eps, o->weight_decay, pr.step + 1);
@@ -1569,15 +1787,26 @@ int rnn_train_run(const rnn_train_options *o, const rnn_seq_list *train, const r
         if (epoch_end) {
             pr.epoch++;
             if (have_valid) {
-                float *state = malloc(rnn_trainer_state_size(tr) * sizeof(float));
-                if (!state) {
-                    snprintf(err, errlen, "out of memory");
-                    goto done;
+                if (rank == 0) {
+                    float *state = malloc(rnn_trainer_state_size(tr) * sizeof(float));
+                    if (!state) {
+                        snprintf(err, errlen, "out of memory");
+                        goto done;
+                    }
+                    rnn_trainer_state_get(tr, state);
+                    vnll = rnn_trainer_evaluate(tr, valid, o->cfg.kind, NULL, NULL);
+                    rnn_trainer_state_set(tr, state);
+                    free(state);
                 }
-                rnn_trainer_state_get(tr, state);
-                vnll = rnn_trainer_evaluate(tr, valid, o->cfg.kind, NULL, NULL);
-                rnn_trainer_state_set(tr, state);
-                free(state);
+                if (cm) {
+                    /* the others wait for rank 0's evaluation: its windows
+                     * of nb lanes at a generous guess of their time */
+                    double windows =
+                        (double)valid_tokens / ((double)nb * o->seq_len) + (double)valid->count;
+                    if (cm->bcast(cm, &vnll, sizeof vnll, 60 + 10 * windows * step_time, err,
+                                  errlen) != 0)
+                        goto done;
+                }
                 rate_t = now_seconds(); /* the rate counts training steps only */
                 rate_step = pr.step;
                 if (pr.best_valid < 0 || vnll < pr.best_valid) {
@@ -1626,19 +1855,22 @@ int rnn_train_run(const rnn_train_options *o, const rnn_seq_list *train, const r
                 last_line = t;
             }
         }
-        if (o->checkpoint_path && o->checkpoint_seconds > 0 &&
-            t - last_ckpt >= o->checkpoint_seconds) {
+        if (cm ? group_ckpt
+               : o->checkpoint_path && o->checkpoint_seconds > 0 &&
+                     t - last_ckpt >= o->checkpoint_seconds) {
             pr.seconds += t - t0;
             t0 = t;
-            if (write_checkpoint(o->checkpoint_path, o, tr, bt, best, &pr, err, errlen) != 0)
+            if (o->log_csv) fflush(o->log_csv); /* the log covers the checkpoint */
+            if (save_checkpoint(o->checkpoint_path, o, tr, bt, best, &pr, err, errlen) != 0)
                 goto done;
             last_ckpt = t;
         }
+        step_time = (now_seconds() - t_start) / (double)(pr.step - first_step);
     }
     pr.seconds += now_seconds() - t0;
     if (o->progress && o->progress_tty) fputc('\n', o->progress);
     if (o->checkpoint_path &&
-        write_checkpoint(o->checkpoint_path, o, tr, bt, best, &pr, err, errlen) != 0)
+        save_checkpoint(o->checkpoint_path, o, tr, bt, best, &pr, err, errlen) != 0)
         goto done;
     if (!have_valid) memcpy(best, rnn_trainer_params(tr), P * sizeof(float));
     res->steps = pr.step;

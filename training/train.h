@@ -88,6 +88,23 @@ size_t rnn_trainer_state_size(const rnn_trainer *tr);
 void rnn_trainer_state_get(const rnn_trainer *tr, float *dst);
 void rnn_trainer_state_set(rnn_trainer *tr, const float *src);
 
+/** Data parallelism: this trainer's B lanes are lanes first .. first + B - 1
+ * of a global batch of `global` lanes that several trainers (processes)
+ * share. rnn_trainer_forward then reads (T, global) inputs and targets and
+ * keeps its columns, and draws the dropout masks of the whole global batch,
+ * keeping its part (so the slices together see exactly the masks of one
+ * trainer of `global` lanes); rnn_trainer_reset_lane takes global lane
+ * numbers and ignores the others; rnn_trainer_evaluate runs on the B lanes
+ * alone. global = B, first = 0 is the default. Returns 0, or -1 when the
+ * slice does not fit. */
+int rnn_trainer_set_lane_slice(rnn_trainer *tr, int global, int first);
+
+/** The divisor of the next rnn_trainer_backward (call after the forward):
+ * the counted targets of the whole global batch, so that the slices'
+ * gradients add up to the gradient of the global mean. 0 = the forward's own
+ * count (the default, reset by every forward). */
+void rnn_trainer_set_loss_count(rnn_trainer *tr, long count);
+
 /** Dropout generator state (for checkpoints). */
 uint64_t rnn_trainer_rng_get(const rnn_trainer *tr);
 void rnn_trainer_rng_set(rnn_trainer *tr, uint64_t s);
@@ -158,6 +175,26 @@ double rnn_trainer_evaluate(rnn_trainer *tr, const rnn_seq_list *seqs, rnn_kind 
 /* ------------------------------------------------------------------------ */
 /* The whole training run. */
 
+/* Data-parallel training over a group of processes (MPI, see
+ * training/CLUSTER.md). Rank r of size computes lanes
+ * [batch * r / size, batch * (r + 1) / size) of every global batch; every
+ * rank holds all the sequences, draws the same windows from the same batcher
+ * and applies the same update to the summed gradients. Both calls are
+ * collective (every rank makes the same calls in the same order) and return
+ * 0, or -1 with a message when a rank fails or does not answer within the
+ * group's deadline plus extra_wait seconds. */
+typedef struct rnn_train_comm rnn_train_comm;
+struct rnn_train_comm {
+    int rank, size;
+    /* sum over the ranks, in place: n floats f and nd doubles d */
+    int (*sum)(rnn_train_comm *c, float *f, size_t n, double *d, int nd, double extra_wait,
+               char *err, size_t errlen);
+    /* rank 0's n bytes to every rank */
+    int (*bcast)(rnn_train_comm *c, void *buf, size_t n, double extra_wait, char *err,
+                 size_t errlen);
+    void *ctx;
+};
+
 typedef struct {
     rnn_model_config cfg;
     int batch, seq_len;
@@ -181,6 +218,10 @@ typedef struct {
     int progress_tty;                 /* a redrawn bar instead of plain lines */
     volatile sig_atomic_t *interrupt; /* set to non-zero (a signal) to stop */
     int threads;                      /* trainer threads (results depend on the count) */
+    rnn_train_comm *comm;             /* NULL = one process; else every rank runs
+                                         rnn_train_run with the same options; rank 0
+                                         alone evaluates, logs, shows progress and
+                                         writes (and reads) the checkpoint */
 } rnn_train_options;
 
 /** Defaults: LSTM 2 x 256, E = 64, B = 64, T = 64, lr 2e-3 with warm-up and
