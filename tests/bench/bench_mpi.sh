@@ -41,6 +41,9 @@ done
 echo "BENCH mpi_openblas_core $core name"
 echo "BENCH mpi_gradient_bytes $bytes bytes"
 echo "BENCH mpi_speedup_2rank $(awk -v a="$step1" -v b="$step2" 'BEGIN { printf "%.2f", a / b }') x"
+# what two idle cores would give: the 1-rank CPU time per step over a rank's
+# CPU time per step at 2 ranks (the sum's own wait aside)
+echo "BENCH mpi_cpu_speedup_2rank $(awk -v a="$cpu1" -v b="$cpu2" 'BEGIN { printf "%.2f", a / b }') x"
 
 # the estimate: each machine computes 64 lanes in the 1-rank CPU time per
 # step (the wall time of a core of its own: on a busy machine the wall time
