@@ -161,22 +161,9 @@ static int layout(rnn_trainer *tr)
     return 0;
 }
 
-static int gates_of(rnn_cell cell)
-{
-    switch (cell) {
-    case RNN_CELL_RNN:
-        return 1;
-    case RNN_CELL_LSTM:
-        return 4;
-    case RNN_CELL_GRU:
-        return 3;
-    }
-    return 0;
-}
-
 rnn_trainer *rnn_trainer_create(const rnn_model_config *cfg, int B, int T, char *err, size_t errlen)
 {
-    int G = gates_of(cfg->cell);
+    int G = rnn_cell_gates(cfg->cell);
     if (G == 0 || cfg->layers < 1 || cfg->layers > RNN_MAX_LAYERS || cfg->hidden < 1 ||
         cfg->hidden > RNN_MAX_HIDDEN || cfg->embed < 0 || cfg->embed > RNN_MAX_EMBED ||
         cfg->vocab < 2 || cfg->vocab > RNN_MAX_VOCAB) {
