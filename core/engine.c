@@ -31,6 +31,7 @@ struct rnn_engine_model {
     int spq;
     int chunks;         /* rnn_net_step_work(net, 1) calls that make one step */
     float *scratch;     /* (V) logits with the density bias */
+    float *first;       /* (V) logits after 'no event' from the zero state */
     uint8_t *forbidden; /* (V) key, scale and range mask */
     char *path;
 };
@@ -81,6 +82,8 @@ struct rnn_engine {
     int silent_steps;
     int net_fresh;    /* no step since the net was reset */
     int gen_event;    /* event output at gen_step */
+    int rep_pitch;    /* pitch of the generated melody's last note-on */
+    int rep_run;      /* how many note-ons in a row struck it */
     int64_t gen_step; /* -1 when the last tick generated nothing */
     int mask_dirty;
 
@@ -120,6 +123,7 @@ static const param_info params_table[RNN_PARAM_COUNT] = {
     [RNN_PARAM_SEED] = {"seed", 0, 0, 16777215, 1},
     [RNN_PARAM_THRU] = {"thru", 1, 0, 1, 1},
     [RNN_PARAM_TEMPO] = {"tempo", 120, 20, 300, 0},
+    [RNN_PARAM_REPEAT_LIMIT] = {"repeat_limit", 8, 0, 32, 1},
 };
 
 int rnn_engine_param_info(rnn_engine_param id, float *def, float *min, float *max,
@@ -223,22 +227,26 @@ rnn_engine_model *rnn_engine_model_wrap(rnn_model *model, char *err, size_t errl
         rnn_engine_model_free(m);
         return NULL;
     }
-    /* Count the smallest pieces of a step once, so run() can spread a step
-     * evenly over the blocks before its deadline. */
-    rnn_net_step_begin(m->net, 0);
-    m->chunks = 1;
-    while (!rnn_net_step_work(m->net, 1))
-        m->chunks++;
-    rnn_net_reset(m->net);
     m->sampler = rnn_sampler_create(m->V);
     m->scratch = calloc((size_t)m->V, sizeof *m->scratch);
+    m->first = calloc((size_t)m->V, sizeof *m->first);
     m->forbidden = calloc((size_t)m->V, 1);
     m->path = calloc(1, 1);
-    if (!m->sampler || !m->scratch || !m->forbidden || !m->path) {
+    if (!m->sampler || !m->scratch || !m->first || !m->forbidden || !m->path) {
         snprintf(err, errlen, "out of memory");
         rnn_engine_model_free(m);
         return NULL;
     }
+    /* Count the smallest pieces of a step once, so run() can spread a step
+     * evenly over the blocks before its deadline. The step is 'no event'
+     * from the zero state: its logits, a constant of the model, give the
+     * first note of a fresh net. */
+    rnn_net_step_begin(m->net, 0);
+    m->chunks = 1;
+    while (!rnn_net_step_work(m->net, 1))
+        m->chunks++;
+    memcpy(m->first, rnn_net_logits(m->net), (size_t)m->V * sizeof *m->first);
+    rnn_net_reset(m->net);
     return m;
 }
 
@@ -268,6 +276,7 @@ void rnn_engine_model_free(rnn_engine_model *m)
     rnn_sampler_free(m->sampler);
     rnn_model_free(m->model);
     free(m->scratch);
+    free(m->first);
     free(m->forbidden);
     free(m->path);
     free(m);
@@ -400,6 +409,7 @@ static void restart(rnn_engine *e)
     e->have_phrase = 0;
     e->silent_steps = 0;
     e->gen_step = -1;
+    e->rep_run = 0;
     e->win_top_started = -1;
     e->win_drums = 0;
     e->skyline_prev = -1;
@@ -466,9 +476,9 @@ static void finish_step(rnn_engine *e)
     e->pending = 0;
 }
 
-/* The first event of a phrase the net has not been primed for: the key's
+/* When no class may be drawn at all (a mask that leaves none): the key's
  * root nearest the middle of the range, or a kick. */
-static int primer_event(const rnn_engine *e)
+static int fallback_event(const rnn_engine *e)
 {
     if (e->em->kind == RNN_KIND_DRUMS) return 1;
     int lo = iparam(e, RNN_PARAM_LOWEST), hi = iparam(e, RNN_PARAM_HIGHEST);
@@ -485,10 +495,15 @@ static int primer_event(const rnn_engine *e)
     return RNN_MELODY_NOTE_ON(best);
 }
 
-static int sample_event(rnn_engine *e)
+/* Draw the next event from the net's logits with the density bias, the
+ * temperature, top-p and the mask. A fresh net has heard nothing: as a
+ * training sequence starts with a note, its first event is a note drawn from
+ * the logits after 'no event' from the zero state (as rnnmidi-gen starts),
+ * and the net then steps from the zero state with that note. */
+static int sample_event(rnn_engine *e, int fresh)
 {
     rnn_engine_model *m = e->em;
-    const float *logits = rnn_net_logits(m->net);
+    const float *logits = fresh ? m->first : rnn_net_logits(m->net);
     float bias = 6.0f * (e->params[RNN_PARAM_DENSITY] - 0.5f);
     for (int c = 0; c < m->V; c++) {
         float b = 0;
@@ -498,9 +513,20 @@ static int sample_event(rnn_engine *e)
             b = bias * (float)__builtin_popcount((unsigned)c);
         m->scratch[c] = logits[c] + b;
     }
+    if (fresh) {
+        m->scratch[0] = -INFINITY; /* non-finite logits are never drawn */
+        if (m->kind == RNN_KIND_MELODY) m->scratch[RNN_MELODY_NOTE_OFF] = -INFINITY;
+    }
+    /* A net can fall into striking one pitch on every step for good (rare in
+     * the data, but an attractor once it starts): past the limit that pitch
+     * is not drawn for one step, which is enough to leave the loop. */
+    int limit = iparam(e, RNN_PARAM_REPEAT_LIMIT);
+    if (m->kind == RNN_KIND_MELODY && !fresh && limit > 0 && e->rep_run >= limit)
+        m->scratch[RNN_MELODY_NOTE_ON(e->rep_pitch)] = -INFINITY;
     int c = rnn_sample(m->sampler, &e->rng, m->scratch, m->V, e->params[RNN_PARAM_TEMPERATURE],
                        e->params[RNN_PARAM_TOP_P], m->forbidden);
-    return c < 0 ? 0 : c;
+    if (c < 0) return fresh ? fallback_event(e) : 0;
+    return c;
 }
 
 static void play_event(rnn_engine *e, int ev, uint32_t t)
@@ -567,16 +593,17 @@ static void do_tick(rnn_engine *e, int64_t k, uint32_t t)
 
     if (e->mask_dirty) update_mask(e);
     int ev;
-    if (e->net_fresh) {
-        ev = primer_event(e);
-    } else {
-        if (e->pending) {
-            finish_step(e);
-            e->stats.late_steps++;
-        }
-        ev = sample_event(e);
+    if (e->pending && !e->net_fresh) {
+        finish_step(e);
+        e->stats.late_steps++;
     }
+    ev = sample_event(e, e->net_fresh);
     play_event(e, ev, t);
+    if (e->em->kind == RNN_KIND_MELODY && ev >= RNN_MELODY_NOTE_ON(0)) {
+        int p = ev - RNN_MELODY_NOTE_ON(0);
+        e->rep_run = p == e->rep_pitch ? e->rep_run + 1 : 1;
+        e->rep_pitch = p;
+    }
     e->gen_event = ev;
     e->gen_step = k;
 

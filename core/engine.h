@@ -87,6 +87,8 @@ typedef enum {
     RNN_PARAM_SEED,          /* 0..16777215; 0 = a new random seed on every start */
     RNN_PARAM_THRU,          /* 0/1: pass the input MIDI to the output */
     RNN_PARAM_TEMPO,         /* 20..300 BPM when the host sends no transport */
+    RNN_PARAM_REPEAT_LIMIT,  /* 0..32 times in a row the net may strike one melody
+                                pitch; 0 = no limit */
     RNN_PARAM_COUNT
 } rnn_engine_param;
 

@@ -56,7 +56,9 @@
     X(TEMPO, "tempo", "Free-run tempo", 120, 20, 300, RNNMIDI_FLOAT, RNN_PARAM_TEMPO, "",    \
       "bpm")                                                                                 \
     X(INPUT_SOURCE, "input_source", "Input source", 0, 0, 2, RNNMIDI_ENUM, -1,               \
-      "MIDI=0|Audio=1|MIDI and audio=2", "")
+      "MIDI=0|Audio=1|MIDI and audio=2", "")                                                 \
+    X(REPEAT_LIMIT, "repeat_limit", "Repeat limit", 8, 0, 32, RNNMIDI_INT,                   \
+      RNN_PARAM_REPEAT_LIMIT, "", "")
 
 typedef enum {
     RNNMIDI_CONTROL_IN = 0, /* atom: MIDI, time:Position, patch messages */

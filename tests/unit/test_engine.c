@@ -180,6 +180,9 @@ static rnn_engine *make_engine(double sr, rnn_kind kind, uint64_t wseed)
     assert_null(rnn_engine_set_model(e, em));
     rnn_engine_set_param(e, RNN_PARAM_THRU, 0);
     rnn_engine_set_param(e, RNN_PARAM_SEED, 1234);
+    /* the reference loops below sample the net without the repeat limit
+     * (test_repeat_limit covers it) */
+    rnn_engine_set_param(e, RNN_PARAM_REPEAT_LIMIT, 0);
     return e;
 }
 
@@ -418,6 +421,43 @@ static void test_continue_primes_like_training(void **state)
     rnn_engine_free(e);
 }
 
+/* The repeat limit: with limit L no generated pitch is struck more than L
+ * times in a row; without it the same run (a fixture that favours one pitch)
+ * strikes it longer. */
+static int longest_run(const evlist *l)
+{
+    int best = 0, run = 0, last = -1;
+    for (size_t i = 0; i < l->n; i++) {
+        if (!is_on(&l->ev[i])) continue;
+        run = l->ev[i].d[1] == last ? run + 1 : 1;
+        last = l->ev[i].d[1];
+        if (run > best) best = run;
+    }
+    return best;
+}
+
+static void test_repeat_limit(void **state)
+{
+    (void)state;
+    const double sr = 48000, fps = 6000;
+    int runs[2];
+    for (int i = 0; i < 2; i++) {
+        rnn_engine *e = make_engine(sr, RNN_KIND_MELODY, 13);
+        rnn_engine_set_param(e, RNN_PARAM_LOWEST, 0);
+        rnn_engine_set_param(e, RNN_PARAM_HIGHEST, 127);
+        rnn_engine_set_param(e, RNN_PARAM_TEMPERATURE, 0.0f); /* the likeliest: loops */
+        rnn_engine_set_param(e, RNN_PARAM_REPEAT_LIMIT, i == 0 ? 0.0f : 3.0f);
+        abs_tr tr[1] = {{0, roll(120, 0, 0, 1)}};
+        evlist out = {0};
+        drive(e, (int64_t)(fps * 256) - 1, 0, 41, NULL, 0, tr, 1, &out);
+        runs[i] = longest_run(&out);
+        free(out.ev);
+        rnn_engine_free(e);
+    }
+    assert_true(runs[0] > 3); /* the fixture does loop without a limit */
+    assert_true(runs[1] >= 1 && runs[1] <= 3);
+}
+
 /* Accompany hears the player: at every step the network is fed what the
  * player played there (encoded as the trainer does) or else what it played
  * itself; the engine's notes equal those of that loop run directly with
@@ -460,12 +500,18 @@ static void test_accompany_hears_player(void **state)
     assert_non_null(smp);
     rnn_rng rng;
     rnn_rng_seed(&rng, 1234);
-    const float *logits = NULL;
+    /* a fresh net's first note: drawn from the logits after 'no event' from
+     * the zero state, never 'no event' or a note-off; then the net starts
+     * from the zero state with that note */
+    float first[130];
+    memcpy(first, rnn_net_step(net, 0), sizeof first);
+    first[0] = first[1] = -INFINITY;
+    rnn_net_reset(net);
+    const float *logits = first;
     size_t oi = 0;
     int checked = 0, heard = 0;
     for (int k = 0; k < K; k++) {
-        int y = k == 0 ? RNN_MELODY_NOTE_ON(60) /* the primer */
-                       : rnn_sample(smp, &rng, logits, 130, 0.8f, 0.9f, NULL);
+        int y = rnn_sample(smp, &rng, logits, 130, 0.8f, 0.9f, NULL);
         int64_t pk = k - seq->start_step;
         int p = pk >= 0 && pk < (int64_t)seq->len ? seq->events[pk] : 0;
         if (y >= 2) {
@@ -1171,6 +1217,7 @@ int main(void)
         cmocka_unit_test(test_free_run),
         cmocka_unit_test(test_continue_primes_like_training),
         cmocka_unit_test(test_accompany_hears_player),
+        cmocka_unit_test(test_repeat_limit),
         cmocka_unit_test(test_call_and_response),
         cmocka_unit_test(test_drums),
         cmocka_unit_test(test_scale_mask),
