@@ -122,6 +122,15 @@ int main(void)
     rnn_net_free(net);
 
     double mean = total / (double)n_blocks;
+    /* The first grid steps after the transport starts run on cold caches and
+     * freshly touched pages of a new engine: their worst block is printed
+     * apart from the worst of the steady run that follows. */
+    const size_t warm = (size_t)(2 * RATE * 60 / (120 * 4) / BLOCK) + 1;
+    double start_max = 0, steady_max = 0;
+    for (size_t b = 0; b < n_blocks; b++) {
+        double *m = b < warm ? &start_max : &steady_max;
+        if (best_t[b] > *m) *m = best_t[b];
+    }
     qsort(best_t, n_blocks, sizeof *best_t, cmp_double);
     double med = best_t[n_blocks / 2], p99 = best_t[(size_t)(0.99 * (double)n_blocks)],
            max = best_t[n_blocks - 1];
@@ -142,6 +151,9 @@ int main(void)
     printf("BENCH engine_blocks_per_step %.2f blocks\n", blocks_per_step);
     printf("BENCH engine_p99_over_mean %.2f x\n", p99 / mean);
     printf("BENCH engine_max_over_mean %.2f x\n", max / mean);
+    printf("BENCH engine_block_max_first_2_steps %.2f us\n", start_max);
+    printf("BENCH engine_block_max_after_2_steps %.2f us\n", steady_max);
+    printf("BENCH engine_steady_max_over_mean %.2f x\n", steady_max / mean);
     printf("BENCH engine_whole_step %.2f us\n", best);
     printf("BENCH engine_whole_step_share %.3f %%\n", 100 * best / period);
     free(t);
