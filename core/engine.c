@@ -729,6 +729,12 @@ static void handle_input(rnn_engine *e, const rnn_engine_event *ev, uint32_t t)
     int on = st == 0x90 && ev->data[2] > 0;
     int off = st == 0x80 || (st == 0x90 && ev->data[2] == 0);
     if (!on && !off) return;
+    /* A key held down is released whatever model now runs (it may have been
+     * pressed for a melody model swapped out since). */
+    if (off && e->held[p] && (ev->data[0] & 0x0f) != RNN_DRUMS_CHANNEL) {
+        e->held[p] = 0;
+        e->n_held--;
+    }
     if (e->em && e->em->kind == RNN_KIND_DRUMS) {
         int c = rnn_drum_class_of_pitch(p);
         if (c < 0) return;
@@ -739,9 +745,6 @@ static void handle_input(rnn_engine *e, const rnn_engine_event *ev, uint32_t t)
             if (!e->held[p]) e->n_held++;
             e->held[p] = 1;
             if (p > e->win_top_started) e->win_top_started = p;
-        } else if (e->held[p]) {
-            e->held[p] = 0;
-            e->n_held--;
         }
     }
     /* In continue and call-and-response the player takes the lead back. */

@@ -458,6 +458,45 @@ static void test_repeat_limit(void **state)
     assert_true(runs[1] >= 1 && runs[1] <= 3);
 }
 
+/* A key held while a melody model is swapped for a drum model is still
+ * released by its note-off: the drum phrase played afterwards is continued. */
+static void test_key_released_across_model_swap(void **state)
+{
+    (void)state;
+    const double fps = 6000; /* frames per step at 48 kHz, 120 BPM */
+    char err[256];
+    rnn_engine *e = make_engine(48000, RNN_KIND_MELODY, 13);
+    rnn_engine_set_param(e, RNN_PARAM_MODE, RNN_MODE_CONTINUE);
+    rnn_engine_set_param(e, RNN_PARAM_LISTEN_GAP, 1.0f);
+    abs_tr tr[1] = {{0, roll(120, 0, 0, 1)}};
+    abs_ev in1[1] = {{(int64_t)(1 * fps), {0x90, 60, 90}}};
+    evlist out = {0};
+    drive(e, (int64_t)(4 * fps), 64, 5, in1, 1, tr, 1, &out);
+
+    rnn_model *dm = fixture_model(RNN_KIND_DRUMS, RNN_CELL_LSTM, 2, 16, 48, 21);
+    assert_non_null(dm);
+    rnn_engine_model *em = rnn_engine_model_wrap(dm, err, sizeof err);
+    if (!em) fail_msg("%s", err);
+    rnn_engine_model_free(rnn_engine_set_model(e, em));
+
+    /* release the key, then four kicks; the 16 steps after them are quiet */
+    abs_ev in2[9];
+    in2[0] = (abs_ev){100, {0x80, 60, 0}};
+    for (int i = 0; i < 4; i++) {
+        in2[1 + 2 * i] = (abs_ev){(int64_t)((2 + 2 * i) * fps), {0x99, 36, 100}};
+        in2[2 + 2 * i] = (abs_ev){(int64_t)((2 + 2 * i) * fps) + 500, {0x89, 36, 0}};
+    }
+    evlist out2 = {0};
+    drive(e, (int64_t)(40 * fps), 64, 6, in2, 9, NULL, 0, &out2);
+    size_t drum_ons = 0;
+    for (size_t i = 0; i < out2.n; i++)
+        if (is_on(&out2.ev[i]) && (out2.ev[i].d[0] & 15) == RNN_DRUMS_CHANNEL) drum_ons++;
+    assert_true(drum_ons > 0);
+    free(out.ev);
+    free(out2.ev);
+    rnn_engine_free(e);
+}
+
 /* Accompany hears the player: at every step the network is fed what the
  * player played there (encoded as the trainer does) or else what it played
  * itself; the engine's notes equal those of that loop run directly with
@@ -1218,6 +1257,7 @@ int main(void)
         cmocka_unit_test(test_continue_primes_like_training),
         cmocka_unit_test(test_accompany_hears_player),
         cmocka_unit_test(test_repeat_limit),
+        cmocka_unit_test(test_key_released_across_model_swap),
         cmocka_unit_test(test_call_and_response),
         cmocka_unit_test(test_drums),
         cmocka_unit_test(test_scale_mask),
