@@ -4,6 +4,7 @@
  *   rnnmidi-data notes FILE.mid            the note list, as midicsv would give it
  *   rnnmidi-data encode --kind K FILE.mid  the event sequences of one file
  *   rnnmidi-data stats PATH...             files, sequences, steps per split
+ *   rnnmidi-data listen FILE.wav           the notes the audio detector hears
  *
  * Exit status: 0 success, 1 bad input, 2 bad usage. A subcommand is one row
  * of the table at the end of this file. */
@@ -14,6 +15,7 @@
 #include "../core/encoding.h"
 #include "dataset.h"
 #include "midifile.h"
+#include "../plugin/listen/listen_file.h"
 
 enum { EXIT_OK = 0, EXIT_INPUT = 1, EXIT_USAGE = 2 };
 
@@ -235,6 +237,42 @@ out:
 
 /* ------------------------------------------------------------------------ */
 
+static const char listen_help[] =
+    "Usage: rnnmidi-data listen FILE\n"
+    "Print the notes the plugin's audio-note detector hears in a sound file (any\n"
+    "format libsndfile reads, 8 to 192 kHz, channels averaged), one per line,\n"
+    "  onset_seconds offset_seconds pitch\n"
+    "The times are the detector's estimates of when each note began and ended;\n"
+    "live, the plugin receives each note-on some 25 ms after its onset.\n";
+
+static int cmd_listen(int argc, char **argv)
+{
+    options o;
+    int rc = parse_options("listen", argc, argv, &o, 0);
+    if (rc) goto out;
+    if (o.npos != 1) {
+        rc = usage_error("listen", "expects one sound file%s", "");
+        goto out;
+    }
+    rnn_heard_note *notes;
+    size_t n;
+    double rate;
+    char err[512];
+    if (rnn_listen_file(o.pos[0], NULL, &notes, &n, &rate, err, sizeof err)) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        rc = EXIT_INPUT;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        printf("%.3f %.3f %d\n", notes[i].on, notes[i].off, notes[i].pitch);
+    free(notes);
+out:
+    free(o.pos);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+
 typedef struct {
     const char *name;
     const char *summary;
@@ -246,6 +284,7 @@ static const command commands[] = {
     {"notes", "print the notes of a MIDI file", notes_help, cmd_notes},
     {"encode", "print the event sequences of a MIDI file", encode_help, cmd_encode},
     {"stats", "corpus figures per split, and the files that failed", stats_help, cmd_stats},
+    {"listen", "print the notes the audio detector hears in a sound file", listen_help, cmd_listen},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../core/encoding.h"
@@ -662,6 +663,81 @@ static void test_listen_file(void **state)
     assert_non_null(strstr(err, "riff.txt"));
 }
 
+/* `rnnmidi-data listen` (the sanitizer build in RNNMIDI_TOOLS, else
+ * build/test) prints exactly the notes rnn_listen_file finds, and exits 1 on
+ * a file it cannot read. */
+static char *run_tool(const char *cmd, int *status)
+{
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t cap = 4096, n = 0;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    int c;
+    while ((c = fgetc(p)) != EOF) {
+        if (n + 1 == cap) {
+            cap *= 2;
+            text = realloc(text, cap);
+            assert_non_null(text);
+        }
+        text[n++] = (char)c;
+    }
+    text[n] = 0;
+    int st = pclose(p);
+    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return text;
+}
+
+static void test_listen_tool(void **state)
+{
+    (void)state;
+    const char *dir = getenv("RNNMIDI_TOOLS");
+    char tool[256];
+    snprintf(tool, sizeof tool, "%s/rnnmidi-data", dir && *dir ? dir : "build/test");
+    if (access(tool, X_OK) != 0) fail_msg("%s is not built (make %s)", tool, tool);
+
+    const melody *m = &g_mel[0];
+    size_t n = 0;
+    float *y = ma_render(&m->notes, MA_SAW_NOISE, 44100, 20.0, 9, &n);
+    assert_non_null(y);
+    char path[160];
+    snprintf(path, sizeof path, "%s/tool.wav", g_tmp);
+    assert_int_equal(ma_write_wav_stereo16(path, y, n, 44100), 0);
+    free(y);
+
+    rnn_heard_note *heard = NULL;
+    size_t nh = 0;
+    double rate = 0;
+    char err[256];
+    if (rnn_listen_file(path, NULL, &heard, &nh, &rate, err, sizeof err) != 0) fail_msg("%s", err);
+    assert_true(nh >= 20);
+    size_t cap = 64 * nh + 1, len = 0;
+    char *want = malloc(cap);
+    assert_non_null(want);
+    want[0] = 0;
+    for (size_t i = 0; i < nh; i++)
+        len += (size_t)snprintf(want + len, cap - len, "%.3f %.3f %d\n", heard[i].on, heard[i].off,
+                                heard[i].pitch);
+    free(heard);
+
+    char cmd[512];
+    int status = -1;
+    snprintf(cmd, sizeof cmd, "%s listen %s", tool, path);
+    char *got = run_tool(cmd, &status);
+    assert_int_equal(status, 0);
+    assert_string_equal(got, want);
+    print_message("%s: %zu notes, as rnn_listen_file finds them\n", cmd, nh);
+    free(got);
+    free(want);
+    unlink(path);
+
+    snprintf(cmd, sizeof cmd, "%s listen %s/missing.wav 2>/dev/null", tool, g_tmp);
+    got = run_tool(cmd, &status);
+    assert_int_equal(status, 1);
+    assert_string_equal(got, "");
+    free(got);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -669,7 +745,7 @@ int main(void)
         cmocka_unit_test(test_block_partitions),   cmocka_unit_test(test_reset_equals_fresh),
         cmocka_unit_test(test_small_event_array),  cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_rates_and_velocity), cmocka_unit_test(test_listen_file),
-        cmocka_unit_test(test_corpus_melodies),
+        cmocka_unit_test(test_listen_tool),        cmocka_unit_test(test_corpus_melodies),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
