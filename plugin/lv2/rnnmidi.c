@@ -92,6 +92,7 @@ typedef struct {
     rnn_detected_note_event detected[DETECT_CAP];
     int n_detected;
     int detector_pitch; /* pitch the detector left sounding, -1 */
+    int heard_audio;    /* the detector ran in the last block */
 
     /* state: the model path, double-buffered for a concurrent save() */
     char path[2][PATH_CAP];
@@ -372,6 +373,9 @@ static void run(LV2_Handle instance, uint32_t n_samples)
     int hear_audio = source != RNNMIDI_SOURCE_MIDI && self->audio_in && self->detector;
 
     self->n_detected = 0;
+    if (hear_audio && !self->heard_audio) /* audio heard again: nothing stale from before */
+        rnn_detector_reset(self->detector);
+    self->heard_audio = hear_audio;
     if (hear_audio) {
         for (uint32_t done = 0; done < n_samples && self->n_detected < DETECT_CAP;) {
             uint32_t len = n_samples - done < self->max_block ? n_samples - done : self->max_block;
