@@ -21,6 +21,9 @@
 #define MAX_SOUNDING 32
 #define NO_FRAME INT64_MAX
 #define POS_EPS 1e-6 /* steps: host positions are floats, ticks must not double */
+#define MAX_SPF 1.0      /* steps per frame: at most one tick a frame, whatever the host says */
+#define MAX_FRAMES 1e15  /* frames further than this (centuries) never come */
+#define MAX_STEP 1e12    /* host positions beyond this many steps are not believed */
 
 struct rnn_engine_model {
     rnn_model *model;
@@ -372,6 +375,7 @@ static int64_t frame_of(const rnn_engine *e, double x)
     if (e->spf <= 0) return NO_FRAME;
     double d = (x - e->anchor_step) / e->spf;
     if (d <= 0) return e->anchor_frame;
+    if (!(d < MAX_FRAMES)) return NO_FRAME; /* a tempo or speed near 0 */
     return e->anchor_frame + (int64_t)ceil(d - POS_EPS);
 }
 
@@ -380,6 +384,7 @@ static void set_spf(rnn_engine *e)
     double bpm = e->host_seen ? e->bpm : e->params[RNN_PARAM_TEMPO];
     double speed = e->host_seen ? e->speed : 1.0;
     e->spf = speed > 0 ? bpm * speed * steps_per_beat(e) / (60.0 * e->sr) : 0.0;
+    if (!(e->spf <= MAX_SPF)) e->spf = MAX_SPF;
 }
 
 static void reanchor(rnn_engine *e, int64_t abs, double step, int relocated)
@@ -437,8 +442,10 @@ static void apply_transport(rnn_engine *e, const rnn_transport *tr, uint32_t t)
     e->rolling = e->speed > 0;
 
     double step = predicted;
-    if (tr->flags & RNN_TRANSPORT_BBT && isfinite(tr->bar_beat))
-        step = ((double)tr->bar * e->beats_per_bar + tr->bar_beat) * steps_per_beat(e);
+    if (tr->flags & RNN_TRANSPORT_BBT && isfinite(tr->bar_beat)) {
+        double s = ((double)tr->bar * e->beats_per_bar + tr->bar_beat) * steps_per_beat(e);
+        if (fabs(s) < MAX_STEP) step = s;
+    }
     double tol = 0.02 + 2.0 * e->spf;
     int moved = fabs(step - predicted) > tol;
 
@@ -543,7 +550,8 @@ static void play_event(rnn_engine *e, int ev, uint32_t t)
         return;
     }
     double step_frames = e->spf > 0 ? 1.0 / e->spf : e->sr / 8.0;
-    int64_t len = (int64_t)(e->params[RNN_PARAM_GATE] * step_frames);
+    double lenf = e->params[RNN_PARAM_GATE] * step_frames;
+    int64_t len = lenf < MAX_FRAMES ? (int64_t)lenf : (int64_t)MAX_FRAMES;
     if (len < 1) len = 1;
     for (int c = 0; c < RNN_DRUM_CLASSES; c++)
         if (ev >> c & 1) note_on(e, t, RNN_DRUMS_CHANNEL, rnn_drum_pitch_of_class(c), abs + len);

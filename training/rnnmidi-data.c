@@ -13,11 +13,10 @@
 #include <string.h>
 
 #include "../core/encoding.h"
+#include "cli.h"
 #include "dataset.h"
 #include "midifile.h"
 #include "../plugin/listen/listen_file.h"
-
-enum { EXIT_OK = 0, EXIT_INPUT = 1, EXIT_USAGE = 2 };
 
 static const char *prog = "rnnmidi-data";
 
@@ -27,21 +26,13 @@ static void print_warning(void *user, const char *message)
     fprintf(stderr, "%s: warning: %s\n", prog, message);
 }
 
-static int is_help(const char *a)
-{
-    return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
-}
-
 static int usage_error(const char *cmd, const char *fmt, const char *arg)
 {
-    fprintf(stderr, "%s %s: ", prog, cmd);
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry '%s %s --help'.\n", prog, cmd);
-    return EXIT_USAGE;
+    return rnn_cli_usage_error(prog, cmd, fmt, arg);
 }
 
-/* Shared option parsing: --kind, --steps-per-quarter, --quiet; the rest are
- * positional arguments collected into pos. */
+/* The options of a subcommand: --kind, --steps-per-quarter (where its table
+ * row allows them), --quiet; the rest are positional arguments. */
 typedef struct {
     rnn_kind kind;
     int kind_set;
@@ -51,46 +42,13 @@ typedef struct {
     int npos;
 } options;
 
-static int parse_options(const char *cmd, int argc, char **argv, options *o, int allow_kind)
+/* Read the one MIDI file named, warnings to stderr unless --quiet. */
+static int read_midi(const options *o, rnn_midi_file *f)
 {
-    o->kind = RNN_KIND_MELODY;
-    o->kind_set = 0;
-    o->spq = RNN_DEFAULT_STEPS_PER_QUARTER;
-    o->quiet = 0;
-    o->npos = 0;
-    o->pos = malloc((size_t)(argc + 1) * sizeof *o->pos);
-    if (!o->pos) {
-        fprintf(stderr, "%s: out of memory\n", prog);
+    char err[512];
+    if (rnn_midi_read_path(o->pos[0], o->quiet ? NULL : print_warning, NULL, f, err, sizeof err)) {
+        fprintf(stderr, "%s: %s\n", prog, err);
         return EXIT_INPUT;
-    }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (allow_kind && strcmp(a, "--kind") == 0) {
-            if (++i >= argc) return usage_error(cmd, "%s needs a value", a);
-            if (strcmp(argv[i], "melody") == 0)
-                o->kind = RNN_KIND_MELODY;
-            else if (strcmp(argv[i], "drums") == 0)
-                o->kind = RNN_KIND_DRUMS;
-            else
-                return usage_error(cmd, "unknown kind '%s' (melody or drums)", argv[i]);
-            o->kind_set = 1;
-        } else if (allow_kind && strcmp(a, "--steps-per-quarter") == 0) {
-            if (++i >= argc) return usage_error(cmd, "%s needs a value", a);
-            char *end;
-            long v = strtol(argv[i], &end, 10);
-            if (*end || end == argv[i] || v < 1 || v > 96)
-                return usage_error(cmd, "steps per quarter '%s' is not a number in 1..96", argv[i]);
-            o->spq = (int)v;
-        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
-            o->quiet = 1;
-        } else if (strcmp(a, "--") == 0) {
-            while (++i < argc)
-                o->pos[o->npos++] = argv[i];
-        } else if (a[0] == '-' && a[1]) {
-            return usage_error(cmd, "unknown option '%s'", a);
-        } else {
-            o->pos[o->npos++] = a;
-        }
     }
     return EXIT_OK;
 }
@@ -105,22 +63,11 @@ static const char notes_help[] =
     "channels from 0 to 15, as midicsv prints them. Warnings about tolerated\n"
     "oddities go to stderr (--quiet drops them).\n";
 
-static int cmd_notes(int argc, char **argv)
+static int cmd_notes(const options *o)
 {
-    options o;
-    int rc = parse_options("notes", argc, argv, &o, 0);
-    if (rc) goto out;
-    if (o.npos != 1) {
-        rc = usage_error("notes", "expects one MIDI file%s", "");
-        goto out;
-    }
     rnn_midi_file f;
-    char err[512];
-    if (rnn_midi_read_path(o.pos[0], o.quiet ? NULL : print_warning, NULL, &f, err, sizeof err)) {
-        fprintf(stderr, "%s: %s\n", prog, err);
-        rc = EXIT_INPUT;
-        goto out;
-    }
+    int rc = read_midi(o, &f);
+    if (rc) return rc;
     printf("# ppq %d\n", f.ppq);
     for (size_t i = 0; i < f.n_notes; i++) {
         const rnn_note *n = &f.notes[i];
@@ -128,9 +75,7 @@ static int cmd_notes(int argc, char **argv)
                (long long)n->on, (long long)n->off);
     }
     rnn_midi_free(&f);
-out:
-    free(o.pos);
-    return rc;
+    return EXIT_OK;
 }
 
 static const char encode_help[] =
@@ -139,32 +84,17 @@ static const char encode_help[] =
     "spaces (melody: 0 no event, 1 note-off, 2+p note-on of pitch p; drums: the\n"
     "9-bit set of drum classes struck on the step). Default: 4 steps per quarter.\n";
 
-static int cmd_encode(int argc, char **argv)
+static int cmd_encode(const options *o)
 {
-    options o;
-    int rc = parse_options("encode", argc, argv, &o, 1);
-    if (rc) goto out;
-    if (!o.kind_set) {
-        rc = usage_error("encode", "--kind melody|drums is required%s", "");
-        goto out;
-    }
-    if (o.npos != 1) {
-        rc = usage_error("encode", "expects one MIDI file%s", "");
-        goto out;
-    }
     rnn_midi_file f;
-    char err[512];
-    if (rnn_midi_read_path(o.pos[0], o.quiet ? NULL : print_warning, NULL, &f, err, sizeof err)) {
-        fprintf(stderr, "%s: %s\n", prog, err);
-        rc = EXIT_INPUT;
-        goto out;
-    }
+    int rc = read_midi(o, &f);
+    if (rc) return rc;
     rnn_seq_list list = {0};
-    if (rnn_encode(o.kind, f.notes, f.n_notes, f.ppq, o.spq, &list, err, sizeof err)) {
-        fprintf(stderr, "%s: %s: %s\n", prog, o.pos[0], err);
+    char err[512];
+    if (rnn_encode(o->kind, f.notes, f.n_notes, f.ppq, o->spq, &list, err, sizeof err)) {
+        fprintf(stderr, "%s: %s: %s\n", prog, o->pos[0], err);
         rnn_midi_free(&f);
-        rc = EXIT_INPUT;
-        goto out;
+        return EXIT_INPUT;
     }
     for (size_t i = 0; i < list.count; i++) {
         const rnn_seq *s = &list.seqs[i];
@@ -174,9 +104,7 @@ static int cmd_encode(int argc, char **argv)
     }
     rnn_seq_list_free(&list);
     rnn_midi_free(&f);
-out:
-    free(o.pos);
-    return rc;
+    return EXIT_OK;
 }
 
 static const char stats_help[] =
@@ -187,29 +115,21 @@ static const char stats_help[] =
     "notes read, and the share of 'no event' steps; then every file that could\n"
     "not be read, with its reason.\n";
 
-static int cmd_stats(int argc, char **argv)
+static int cmd_stats(const options *o)
 {
-    options o;
-    int rc = parse_options("stats", argc, argv, &o, 1);
-    if (rc) goto out;
-    if (o.npos < 1) {
-        rc = usage_error("stats", "expects at least one file or folder%s", "");
-        goto out;
-    }
-    printf("# steps per quarter %d\n", o.spq);
+    printf("# steps per quarter %d\n", o->spq);
     printf("%-7s %-6s %6s %10s %10s %10s %9s\n", "kind", "split", "files", "sequences", "steps",
            "notes", "no_event");
     for (int k = RNN_KIND_MELODY; k <= RNN_KIND_DRUMS; k++) {
-        if (o.kind_set && (rnn_kind)k != o.kind) continue;
+        if (o->kind_set && (rnn_kind)k != o->kind) continue;
         rnn_dataset ds;
         memset(&ds, 0, sizeof ds);
         char err[512];
-        if (rnn_dataset_load(&ds, o.pos, (size_t)o.npos, (rnn_kind)k, o.spq, NULL, err,
+        if (rnn_dataset_load(&ds, o->pos, (size_t)o->npos, (rnn_kind)k, o->spq, NULL, err,
                              sizeof err)) {
             fprintf(stderr, "%s: %s\n", prog, err);
             rnn_dataset_free(&ds);
-            rc = EXIT_INPUT;
-            goto out;
+            return EXIT_INPUT;
         }
         for (int s = 0; s < RNN_SPLITS; s++) {
             size_t steps = 0, empty = 0;
@@ -223,16 +143,14 @@ static int cmd_stats(int argc, char **argv)
                    rnn_split_name((rnn_split)s), ds.files[s], l->count, steps, ds.notes[s],
                    steps ? (double)empty / (double)steps : 0.0);
         }
-        if (k == RNN_KIND_MELODY || o.kind_set) {
+        if (k == RNN_KIND_MELODY || o->kind_set) {
             printf("failed %zu\n", ds.n_failed);
             for (size_t i = 0; i < ds.n_failed; i++)
                 printf("failed %s: %s\n", ds.failed[i].path, ds.failed[i].reason);
         }
         rnn_dataset_free(&ds);
     }
-out:
-    free(o.pos);
-    return rc;
+    return EXIT_OK;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -245,49 +163,103 @@ static const char listen_help[] =
     "The times are the detector's estimates of when each note began and ended;\n"
     "live, the plugin receives each note-on some 25 ms after its onset.\n";
 
-static int cmd_listen(int argc, char **argv)
+static int cmd_listen(const options *o)
 {
-    options o;
-    int rc = parse_options("listen", argc, argv, &o, 0);
-    if (rc) goto out;
-    if (o.npos != 1) {
-        rc = usage_error("listen", "expects one sound file%s", "");
-        goto out;
-    }
     rnn_heard_note *notes;
     size_t n;
     double rate;
     char err[512];
-    if (rnn_listen_file(o.pos[0], NULL, &notes, &n, &rate, err, sizeof err)) {
+    if (rnn_listen_file(o->pos[0], NULL, &notes, &n, &rate, err, sizeof err)) {
         fprintf(stderr, "%s: %s\n", prog, err);
-        rc = EXIT_INPUT;
-        goto out;
+        return EXIT_INPUT;
     }
     for (size_t i = 0; i < n; i++)
         printf("%.3f %.3f %d\n", notes[i].on, notes[i].off, notes[i].pitch);
     free(notes);
-out:
-    free(o.pos);
-    return rc;
+    return EXIT_OK;
 }
 
 /* ------------------------------------------------------------------------ */
+
+/* How a subcommand takes --kind and --steps-per-quarter. */
+enum { KIND_NONE, KIND_OPTIONAL, KIND_REQUIRED };
 
 typedef struct {
     const char *name;
     const char *summary;
     const char *help;
-    int (*run)(int argc, char **argv); /* argv[0] is the subcommand */
+    int kind_opts;       /* KIND_* */
+    int one_path;        /* exactly one positional argument, else at least one */
+    const char *expects; /* what the positional arguments are, for a usage error */
+    int (*run)(const options *o);
 } command;
 
 static const command commands[] = {
-    {"notes", "print the notes of a MIDI file", notes_help, cmd_notes},
-    {"encode", "print the event sequences of a MIDI file", encode_help, cmd_encode},
-    {"stats", "corpus figures per split, and the files that failed", stats_help, cmd_stats},
-    {"listen", "print the notes the audio detector hears in a sound file", listen_help, cmd_listen},
+    {"notes", "print the notes of a MIDI file", notes_help, KIND_NONE, 1, "one MIDI file",
+     cmd_notes},
+    {"encode", "print the event sequences of a MIDI file", encode_help, KIND_REQUIRED, 1,
+     "one MIDI file", cmd_encode},
+    {"stats", "corpus figures per split, and the files that failed", stats_help, KIND_OPTIONAL, 0,
+     "at least one file or folder", cmd_stats},
+    {"listen", "print the notes the audio detector hears in a sound file", listen_help, KIND_NONE,
+     1, "one sound file", cmd_listen},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+/* Parse the options of subcommand c (argv[0] is its name) into o and check
+ * them against its table row. o->pos is malloc'ed even on failure. */
+static int parse_options(const command *c, int argc, char **argv, options *o)
+{
+    const char *cmd = c->name;
+    o->kind = RNN_KIND_MELODY;
+    o->kind_set = 0;
+    o->spq = RNN_DEFAULT_STEPS_PER_QUARTER;
+    o->quiet = 0;
+    o->npos = 0;
+    o->pos = malloc((size_t)(argc + 1) * sizeof *o->pos);
+    if (!o->pos) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return EXIT_INPUT;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (c->kind_opts != KIND_NONE && strcmp(a, "--kind") == 0) {
+            if (++i >= argc) return usage_error(cmd, "%s needs a value", a);
+            if (rnn_cli_kind(argv[i], &o->kind))
+                return usage_error(cmd, "unknown kind '%s' (melody or drums)", argv[i]);
+            o->kind_set = 1;
+        } else if (c->kind_opts != KIND_NONE && strcmp(a, "--steps-per-quarter") == 0) {
+            if (++i >= argc) return usage_error(cmd, "%s needs a value", a);
+            long v;
+            if (rnn_cli_long(argv[i], 1, 96, &v))
+                return usage_error(cmd, "steps per quarter '%s' is not a number in 1..96", argv[i]);
+            o->spq = (int)v;
+        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+            o->quiet = 1;
+        } else if (strcmp(a, "--") == 0) {
+            while (++i < argc)
+                o->pos[o->npos++] = argv[i];
+        } else if (a[0] == '-' && a[1]) {
+            return usage_error(cmd, "unknown option '%s'", a);
+        } else {
+            o->pos[o->npos++] = a;
+        }
+    }
+    if (c->kind_opts == KIND_REQUIRED && !o->kind_set)
+        return usage_error(cmd, "%s is required", "--kind melody|drums");
+    if (c->one_path ? o->npos != 1 : o->npos < 1) return usage_error(cmd, "expects %s", c->expects);
+    return EXIT_OK;
+}
+
+static int run_command(const command *c, int argc, char **argv)
+{
+    options o;
+    int rc = parse_options(c, argc, argv, &o);
+    if (rc == EXIT_OK) rc = c->run(&o);
+    free(o.pos);
+    return rc;
+}
 
 static void main_help(FILE *fp)
 {
@@ -306,7 +278,7 @@ int main(int argc, char **argv)
         main_help(stderr);
         return EXIT_USAGE;
     }
-    if (is_help(argv[1])) {
+    if (rnn_cli_is_help(argv[1])) {
         main_help(stdout);
         return EXIT_OK;
     }
@@ -314,12 +286,12 @@ int main(int argc, char **argv)
         if (strcmp(argv[1], commands[i].name) != 0) continue;
         for (int a = 2; a < argc; a++) {
             if (strcmp(argv[a], "--") == 0) break;
-            if (is_help(argv[a])) {
+            if (rnn_cli_is_help(argv[a])) {
                 fputs(commands[i].help, stdout);
                 return EXIT_OK;
             }
         }
-        return commands[i].run(argc - 1, argv + 1);
+        return run_command(&commands[i], argc - 1, argv + 1);
     }
     fprintf(stderr, "%s: unknown command '%s'\n\n", prog, argv[1]);
     main_help(stderr);

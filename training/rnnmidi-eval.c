@@ -17,9 +17,8 @@
 
 #include "../core/model.h"
 #include "../core/net.h"
+#include "cli.h"
 #include "dataset.h"
-
-enum { EXIT_OK = 0, EXIT_INPUT = 1, EXIT_USAGE = 2 };
 
 static const char *prog = "rnnmidi-eval";
 
@@ -39,10 +38,7 @@ static void usage(FILE *f)
 
 static int bad_usage(const char *fmt, const char *arg)
 {
-    fprintf(stderr, "%s: ", prog);
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry '%s --help'.\n", prog);
-    return EXIT_USAGE;
+    return rnn_cli_usage_error(prog, NULL, fmt, arg);
 }
 
 int main(int argc, char **argv)
@@ -53,7 +49,7 @@ int main(int argc, char **argv)
     size_t n_paths = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        if (rnn_cli_is_help(a)) {
             usage(stdout);
             return EXIT_OK;
         } else if (!strcmp(a, "--model")) {

@@ -8,7 +8,6 @@
  * the net; then the net samples N bars of 4/4 on its grid (rnn_sample), which
  * are decoded (rnn_decode) and written as a MIDI file. The same seed gives the
  * same file. Exit status: 0 success, 1 bad input, 2 bad usage. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +16,8 @@
 #include "../core/model.h"
 #include "../core/net.h"
 #include "../core/sample.h"
+#include "cli.h"
 #include "midifile.h"
-
-enum { EXIT_OK = 0, EXIT_INPUT = 1, EXIT_USAGE = 2 };
 
 static const char *prog = "rnnmidi-gen";
 
@@ -43,20 +41,7 @@ static void usage(FILE *f)
 
 static int bad_usage(const char *fmt, const char *arg)
 {
-    fprintf(stderr, "%s: ", prog);
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry '%s --help'.\n", prog);
-    return EXIT_USAGE;
-}
-
-static int num(const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= lo && v <= hi)) return -1;
-    *out = v;
-    return 0;
+    return rnn_cli_usage_error(prog, NULL, fmt, arg);
 }
 
 int main(int argc, char **argv)
@@ -66,7 +51,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        if (rnn_cli_is_help(a)) {
             usage(stdout);
             return EXIT_OK;
         }
@@ -79,18 +64,22 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--out"))
             out = v;
         else if (!strcmp(a, "--bars")) {
-            if (num(v, 1, 10000, &bars)) return bad_usage("--bars '%s' is not in 1..10000", v);
+            if (rnn_cli_double(v, 1, 10000, &bars))
+                return bad_usage("--bars '%s' is not in 1..10000", v);
         } else if (!strcmp(a, "--temperature")) {
-            if (num(v, 0, 100, &temperature))
+            if (rnn_cli_double(v, 0, 100, &temperature))
                 return bad_usage("--temperature '%s' is not in 0..100", v);
         } else if (!strcmp(a, "--top-p")) {
-            if (num(v, 0, 1, &top_p)) return bad_usage("--top-p '%s' is not in 0..1", v);
+            if (rnn_cli_double(v, 0, 1, &top_p)) return bad_usage("--top-p '%s' is not in 0..1", v);
         } else if (!strcmp(a, "--seed")) {
-            if (num(v, 0, 1e15, &seed)) return bad_usage("--seed '%s' is not a number >= 0", v);
+            if (rnn_cli_double(v, 0, 1e15, &seed))
+                return bad_usage("--seed '%s' is not a number >= 0", v);
         } else if (!strcmp(a, "--tempo")) {
-            if (num(v, 10, 400, &tempo)) return bad_usage("--tempo '%s' is not in 10..400", v);
+            if (rnn_cli_double(v, 10, 400, &tempo))
+                return bad_usage("--tempo '%s' is not in 10..400", v);
         } else if (!strcmp(a, "--velocity")) {
-            if (num(v, 1, 127, &velocity)) return bad_usage("--velocity '%s' is not in 1..127", v);
+            if (rnn_cli_double(v, 1, 127, &velocity))
+                return bad_usage("--velocity '%s' is not in 1..127", v);
         } else
             return bad_usage("unknown option '%s'", a);
     }

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "../core/model.h"
+#include "cli.h"
 #include "dataset.h"
 #include "plot.h"
 #include "train.h"
@@ -35,7 +36,7 @@
 #include <mpi.h>
 #endif
 
-enum { EXIT_OK = 0, EXIT_INPUT = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
+enum { EXIT_INTERRUPTED = 130 };
 
 static const char *prog = "rnnmidi-train";
 static volatile sig_atomic_t interrupted;
@@ -263,30 +264,7 @@ static void usage(FILE *f)
 static int bad_usage(const char *fmt, const char *arg)
 {
     if (mpi_rank != 0) return EXIT_USAGE; /* rank 0 says it */
-    fprintf(stderr, "%s: ", prog);
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry '%s --help'.\n", prog);
-    return EXIT_USAGE;
-}
-
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_double(const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= lo && v <= hi)) return -1;
-    *out = v;
-    return 0;
+    return rnn_cli_usage_error(prog, NULL, fmt, arg);
 }
 
 /* path with its .rnnw extension (if any) replaced by ext */
@@ -373,7 +351,7 @@ static int train_main(int argc, char **argv)
     rnn_train_options_default(&o, RNN_KIND_MELODY);
     int quiet_arg = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+        if (rnn_cli_is_help(argv[i])) {
             if (mpi_rank == 0) usage(stdout);
             return EXIT_OK;
         }
@@ -401,7 +379,7 @@ static int train_main(int argc, char **argv)
         if (!v) return bad_usage("%s needs a value", a);                                           \
         i++;                                                                                       \
     } while (0)
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        if (rnn_cli_is_help(a)) {
             usage(stdout);
             return EXIT_OK;
         } else if (!strcmp(a, "--data")) {
@@ -413,12 +391,7 @@ static int train_main(int argc, char **argv)
             out = v;
         } else if (!strcmp(a, "--kind")) {
             NEED();
-            if (!strcmp(v, "melody"))
-                kind = RNN_KIND_MELODY;
-            else if (!strcmp(v, "drums"))
-                kind = RNN_KIND_DRUMS;
-            else
-                return bad_usage("unknown kind '%s' (melody or drums)", v);
+            if (rnn_cli_kind(v, &kind)) return bad_usage("unknown kind '%s' (melody or drums)", v);
             kind_set = 1;
         } else if (!strcmp(a, "--cell")) {
             NEED();
@@ -433,93 +406,95 @@ static int train_main(int argc, char **argv)
             shape_set = 1;
         } else if (!strcmp(a, "--layers")) {
             NEED();
-            if (parse_long(v, 1, RNN_MAX_LAYERS, &lv))
+            if (rnn_cli_long(v, 1, RNN_MAX_LAYERS, &lv))
                 return bad_usage("--layers '%s' is not a number in 1..4", v);
             shape.layers = (int)lv;
             shape_set = 1;
         } else if (!strcmp(a, "--hidden")) {
             NEED();
-            if (parse_long(v, 1, RNN_MAX_HIDDEN, &lv))
+            if (rnn_cli_long(v, 1, RNN_MAX_HIDDEN, &lv))
                 return bad_usage("--hidden '%s' is not a number in 1..4096", v);
             shape.hidden = (int)lv;
             shape_set = 1;
         } else if (!strcmp(a, "--embed")) {
             NEED();
-            if (parse_long(v, 0, RNN_MAX_EMBED, &lv))
+            if (rnn_cli_long(v, 0, RNN_MAX_EMBED, &lv))
                 return bad_usage("--embed '%s' is not a number in 0..4096", v);
             shape.embed = (int)lv;
             shape_set = 1;
         } else if (!strcmp(a, "--seq-len")) {
             NEED();
-            if (parse_long(v, 2, 4096, &lv))
+            if (rnn_cli_long(v, 2, 4096, &lv))
                 return bad_usage("--seq-len '%s' is not a number in 2..4096", v);
             o.seq_len = (int)lv;
         } else if (!strcmp(a, "--batch")) {
             NEED();
-            if (parse_long(v, 1, 4096, &lv))
+            if (rnn_cli_long(v, 1, 4096, &lv))
                 return bad_usage("--batch '%s' is not a number in 1..4096", v);
             o.batch = (int)lv;
         } else if (!strcmp(a, "--lr")) {
             NEED();
-            if (parse_double(v, 1e-7, 1.0, &dv))
+            if (rnn_cli_double(v, 1e-7, 1.0, &dv))
                 return bad_usage("--lr '%s' is not a number in 1e-7..1", v);
             o.lr = (float)dv;
         } else if (!strcmp(a, "--warmup")) {
             NEED();
-            if (parse_long(v, 0, 100000000, &lv))
+            if (rnn_cli_long(v, 0, 100000000, &lv))
                 return bad_usage("--warmup '%s' is not a count", v);
             o.warmup = lv;
         } else if (!strcmp(a, "--clip")) {
             NEED();
-            if (parse_double(v, 0, 1e6, &dv))
+            if (rnn_cli_double(v, 0, 1e6, &dv))
                 return bad_usage("--clip '%s' is not a number >= 0", v);
             o.clip = (float)dv;
         } else if (!strcmp(a, "--dropout")) {
             NEED();
-            if (parse_double(v, 0, 0.95, &dv))
+            if (rnn_cli_double(v, 0, 0.95, &dv))
                 return bad_usage("--dropout '%s' is not a number in 0..0.95", v);
             o.dropout = (float)dv;
         } else if (!strcmp(a, "--weight-decay")) {
             NEED();
-            if (parse_double(v, 0, 10, &dv))
+            if (rnn_cli_double(v, 0, 10, &dv))
                 return bad_usage("--weight-decay '%s' is not a number in 0..10", v);
             o.weight_decay = (float)dv;
         } else if (!strcmp(a, "--transpose")) {
             NEED();
-            if (parse_long(v, 0, 24, &lv)) return bad_usage("--transpose '%s' is not in 0..24", v);
+            if (rnn_cli_long(v, 0, 24, &lv))
+                return bad_usage("--transpose '%s' is not in 0..24", v);
             o.transpose = (int)lv;
         } else if (!strcmp(a, "--epochs")) {
             NEED();
-            if (parse_long(v, 1, 1000000, &lv)) return bad_usage("--epochs '%s' is not a count", v);
+            if (rnn_cli_long(v, 1, 1000000, &lv))
+                return bad_usage("--epochs '%s' is not a count", v);
             o.epochs = (int)lv;
         } else if (!strcmp(a, "--steps-per-epoch")) {
             NEED();
-            if (parse_long(v, 1, 1000000000, &lv))
+            if (rnn_cli_long(v, 1, 1000000000, &lv))
                 return bad_usage("--steps-per-epoch '%s' is not a count", v);
             o.steps_per_epoch = lv;
         } else if (!strcmp(a, "--max-steps")) {
             NEED();
-            if (parse_long(v, 1, 1000000000, &lv))
+            if (rnn_cli_long(v, 1, 1000000000, &lv))
                 return bad_usage("--max-steps '%s' is not a count", v);
             o.max_steps = lv;
         } else if (!strcmp(a, "--patience")) {
             NEED();
-            if (parse_long(v, 1, 1000000, &lv))
+            if (rnn_cli_long(v, 1, 1000000, &lv))
                 return bad_usage("--patience '%s' is not a count", v);
             o.patience = (int)lv;
         } else if (!strcmp(a, "--seed")) {
             NEED();
-            if (parse_long(v, 0, 0x7fffffffL, &lv))
+            if (rnn_cli_long(v, 0, 0x7fffffffL, &lv))
                 return bad_usage("--seed '%s' is not a number", v);
             o.seed = (uint64_t)lv;
         } else if (!strcmp(a, "--threads")) {
             NEED();
-            if (parse_long(v, 1, RNN_TRAIN_MAX_THREADS, &lv))
+            if (rnn_cli_long(v, 1, RNN_TRAIN_MAX_THREADS, &lv))
                 return bad_usage("--threads '%s' is not a number in 1..16", v);
             o.threads = (int)lv;
         } else if (!strcmp(a, "--checkpoint-minutes")) {
             NEED();
-            if (parse_double(v, 0, 1e6, &dv))
+            if (rnn_cli_double(v, 0, 1e6, &dv))
                 return bad_usage("--checkpoint-minutes '%s' is not a number", v);
             o.checkpoint_seconds = dv * 60;
         } else if (!strcmp(a, "--init")) {
@@ -535,7 +510,7 @@ static int train_main(int argc, char **argv)
 #ifdef RNNMIDI_MPI
         } else if (!strcmp(a, "--mpi-timeout")) {
             NEED();
-            if (parse_double(v, 1, 1e6, &dv))
+            if (rnn_cli_double(v, 1, 1e6, &dv))
                 return bad_usage("--mpi-timeout '%s' is not a number of seconds >= 1", v);
             group.timeout = dv;
 #endif

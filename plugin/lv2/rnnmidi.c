@@ -18,6 +18,7 @@
 #include <lv2/state/state.h>
 #include <lv2/worker/worker.h>
 
+#include <math.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -239,6 +240,8 @@ static void run_chunk(Rnnmidi *self, uint32_t end)
     if (self->notify) {
         for (uint32_t i = 0; i < n; i++) {
             const rnn_engine_event *ev = &self->out[i];
+            /* whole events only: a frame time without its event breaks the sequence */
+            if (self->forge.offset + MIDI_EVENT_BYTES > self->forge.size) break;
             if (!lv2_atom_forge_frame_time(&self->forge, start + ev->frame)) break;
             if (!lv2_atom_forge_atom(&self->forge, ev->size, self->uris.midi_Event)) break;
             if (!lv2_atom_forge_write(&self->forge, ev->data, ev->size)) break;
@@ -311,7 +314,7 @@ static void read_position(Rnnmidi *self, const LV2_Atom_Object *obj, uint32_t fr
         t->beat_unit = number(u, unit, &u4) ? u4 : 4.0;
         t->flags |= RNN_TRANSPORT_METER;
     }
-    if (number(u, bar, &barv) && number(u, beat, &v)) {
+    if (number(u, bar, &barv) && number(u, beat, &v) && fabs(barv) < 1e15) {
         t->bar = (int64_t)barv;
         t->bar_beat = v;
         t->flags |= RNN_TRANSPORT_BBT;
@@ -337,12 +340,19 @@ static void write_set(Rnnmidi *self, uint32_t frame, LV2_URID property, LV2_URID
 {
     LV2_Atom_Forge *f = &self->forge;
     LV2_Atom_Forge_Frame obj;
+    uint32_t len = (uint32_t)strlen(text);
+    /* the whole message or nothing: event and object headers, two properties
+     * (key and value header each), the URID's padded body, the string's */
+    size_t need = sizeof(LV2_Atom_Event) + sizeof(LV2_Atom_Object_Body) +
+                  2 * sizeof(LV2_Atom_Property_Body) + lv2_atom_pad_size(sizeof(LV2_URID)) +
+                  lv2_atom_pad_size(len + 1);
+    if (f->offset + need > f->size) return;
     if (!lv2_atom_forge_frame_time(f, frame)) return;
     if (!lv2_atom_forge_object(f, &obj, 0, self->uris.patch_Set)) return;
     lv2_atom_forge_key(f, self->uris.patch_property);
     lv2_atom_forge_urid(f, property);
     lv2_atom_forge_key(f, self->uris.patch_value);
-    lv2_atom_forge_typed_string(f, type, text, (uint32_t)strlen(text));
+    lv2_atom_forge_typed_string(f, type, text, len);
     lv2_atom_forge_pop(f, &obj);
 }
 
@@ -363,7 +373,10 @@ static void run(LV2_Handle instance, uint32_t n_samples)
     for (int i = 0; i < N_CONTROLS; i++) {
         if (!self->controls[i]) continue;
         float v = *self->controls[i];
-        if (i == RNNMIDI_INPUT_SOURCE - RNNMIDI_FIRST_CONTROL) source = (int)(v + 0.5f);
+        if (i == RNNMIDI_INPUT_SOURCE - RNNMIDI_FIRST_CONTROL && isfinite(v))
+            source = v < 0.5f ? RNNMIDI_SOURCE_MIDI
+                     : v < 1.5f ? RNNMIDI_SOURCE_AUDIO
+                                : RNNMIDI_SOURCE_BOTH;
         if (v == self->last_value[i]) continue;
         self->last_value[i] = v;
         if (control_param[i] >= 0)
@@ -372,6 +385,8 @@ static void run(LV2_Handle instance, uint32_t n_samples)
     int hear_midi = source != RNNMIDI_SOURCE_AUDIO;
     int hear_audio = source != RNNMIDI_SOURCE_MIDI && self->audio_in && self->detector;
 
+    self->n_in = self->n_transport = 0;
+    self->chunk_start = 0;
     self->n_detected = 0;
     if (hear_audio && !self->heard_audio) /* audio heard again: nothing stale from before */
         rnn_detector_reset(self->detector);
@@ -396,8 +411,6 @@ static void run(LV2_Handle instance, uint32_t n_samples)
         add_event(self, 0, off, 3, RNN_EVENT_NO_THRU);
     }
 
-    self->n_in = self->n_transport = 0;
-    self->chunk_start = 0;
     int next_detected = 0;
     if (self->control) {
         LV2_ATOM_SEQUENCE_FOREACH(self->control, ev)

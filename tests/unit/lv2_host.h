@@ -125,6 +125,8 @@ typedef struct host_plugin {
     char model_path[4096]; /* the last patch:Set rnnmidi:model seen on notify */
     char status[1024];     /* the last patch:Set rnnmidi:status seen */
     int n_notify;
+    uint32_t out_size; /* notify capacity given to the plugin; 0: HOST_OUT_CAP */
+    int malformed;     /* notify sequences with an event reaching past their end */
     int32_t max_block;
     LV2_Options_Option options[3];
     LV2_Worker_Schedule schedule;
@@ -299,10 +301,30 @@ static inline void host_run(host_plugin *hp, uint32_t frames)
 {
     lv2_atom_forge_pop(&hp->forge, &hp->seq_frame);
     hp->out->atom.type = host_map(NULL, LV2_ATOM__Chunk);
-    hp->out->atom.size = HOST_OUT_CAP - sizeof(LV2_Atom);
+    uint32_t out_cap = hp->out_size ? hp->out_size : HOST_OUT_CAP;
+    hp->out->atom.size = out_cap - sizeof(LV2_Atom);
     if (host_audio_enter) host_audio_enter();
     hp->desc->run(hp->h, frames);
     if (host_audio_leave) host_audio_leave();
+
+    /* the sequence holds whole events only, inside the capacity given */
+    if (sizeof(LV2_Atom) + hp->out->atom.size > out_cap) {
+        hp->malformed++;
+        return;
+    }
+    {
+        const uint8_t *end = (const uint8_t *)LV2_ATOM_BODY_CONST(&hp->out->atom) +
+                             hp->out->atom.size;
+        LV2_ATOM_SEQUENCE_FOREACH(hp->out, ev)
+        {
+            if ((const uint8_t *)ev + sizeof *ev > end ||
+                (const uint8_t *)LV2_ATOM_BODY_CONST(&ev->body) + ev->body.size > end) {
+                hp->malformed++;
+                hp->out->atom.size = 0; /* nothing more is read from it */
+                break;
+            }
+        }
+    }
 
     LV2_URID midi = host_map(NULL, LV2_MIDI__MidiEvent), set = host_map(NULL, LV2_PATCH__Set);
     LV2_URID prop = host_map(NULL, LV2_PATCH__property), val = host_map(NULL, LV2_PATCH__value);

@@ -4,9 +4,7 @@
  * rnnmidi-data command line (exit statuses, and output equal to the library
  * calls behind it). The tool is $RNNMIDI_TOOLS/rnnmidi-data (build/test by
  * default). */
-#include <fcntl.h>
 #include <setjmp.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -22,48 +19,7 @@
 #include "../../training/dataset.h"
 #include "../../training/midifile.h"
 #include "../../training/sha256.h"
-
-extern char **environ;
-
-/* Run argv[0] with stdout captured; returns the exit status (-1 when it did
- * not exit normally) and the output in *out (malloc'ed). */
-static int run(char *const argv[], char **out)
-{
-    int fd[2];
-    assert_int_equal(pipe(fd), 0);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fd[1], 1);
-    posix_spawn_file_actions_addclose(&fa, fd[0]);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    pid_t pid;
-    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fd[1]);
-    if (rc != 0) fail_msg("cannot run %s: %s", argv[0], strerror(rc));
-    size_t n = 0, cap = 1 << 14;
-    char *buf = malloc(cap + 1);
-    assert_non_null(buf);
-    for (;;) {
-        if (n == cap) {
-            cap *= 2;
-            buf = realloc(buf, cap + 1);
-            assert_non_null(buf);
-        }
-        ssize_t k = read(fd[0], buf + n, cap - n);
-        if (k <= 0) break;
-        n += (size_t)k;
-    }
-    buf[n] = 0;
-    close(fd[0]);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    if (out)
-        *out = buf;
-    else
-        free(buf);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+#include "spawn_capture.h"
 
 /* ------------------------------------------------------------------------ */
 
@@ -120,7 +76,7 @@ static void test_sha256_matches_sha256sum(void **state)
     for (size_t i = 0; i < 3; i++) {
         char *out;
         char *argv[] = {"sha256sum", (char *)files[i], NULL};
-        assert_int_equal(run(argv, &out), 0);
+        assert_int_equal(spawn_capture(argv, &out), 0);
         size_t size;
         char err[256];
         unsigned char *data = rnn_midi_slurp(files[i], &size, err, sizeof err);
@@ -341,9 +297,9 @@ static void test_cli_usage(void **state)
     (void)state;
     char *out;
     char *a0[] = {tool, NULL};
-    assert_int_equal(run(a0, NULL), 2);
+    assert_int_equal(spawn_capture(a0, NULL), 2);
     char *a1[] = {tool, "--help", NULL};
-    assert_int_equal(run(a1, &out), 0);
+    assert_int_equal(spawn_capture(a1, &out), 0);
     assert_non_null(strstr(out, "notes"));
     assert_non_null(strstr(out, "encode"));
     assert_non_null(strstr(out, "stats"));
@@ -351,7 +307,7 @@ static void test_cli_usage(void **state)
     static const char *cmds[] = {"notes", "encode", "stats"};
     for (int i = 0; i < 3; i++) {
         char *a[] = {tool, (char *)cmds[i], "--help", NULL};
-        assert_int_equal(run(a, &out), 0);
+        assert_int_equal(spawn_capture(a, &out), 0);
         char want[64];
         snprintf(want, sizeof want, "Usage: rnnmidi-data %s", cmds[i]);
         assert_non_null(strstr(out, want));
@@ -366,22 +322,22 @@ static void test_cli_usage(void **state)
         {tool, "encode", "--kind", "piano", "tests/fixtures/midi/glued.mid", NULL},
     };
     for (int i = 0; i < 6; i++)
-        assert_int_equal(run(bad[i], NULL), 2);
+        assert_int_equal(spawn_capture(bad[i], NULL), 2);
     char *bad2[] = {tool, "encode", "--kind", "melody", "--steps-per-quarter", "0", "x.mid", NULL};
-    assert_int_equal(run(bad2, NULL), 2);
+    assert_int_equal(spawn_capture(bad2, NULL), 2);
     char *bad3[] = {tool, "stats", NULL};
-    assert_int_equal(run(bad3, NULL), 2);
+    assert_int_equal(spawn_capture(bad3, NULL), 2);
     /* bad input: exit status 1 */
     char *in1[] = {tool, "notes", "tests/fixtures/midi/no-such.mid", NULL};
-    assert_int_equal(run(in1, NULL), 1);
+    assert_int_equal(spawn_capture(in1, NULL), 1);
     char *in2[] = {tool, "notes", paths[6], NULL};
-    assert_int_equal(run(in2, NULL), 1);
+    assert_int_equal(spawn_capture(in2, NULL), 1);
     char *in3[] = {tool, "encode", "--kind", "drums", paths[7], NULL};
-    assert_int_equal(run(in3, NULL), 1);
+    assert_int_equal(spawn_capture(in3, NULL), 1);
     char missing[200];
     snprintf(missing, sizeof missing, "%s/none", tree);
     char *in4[] = {tool, "stats", missing, NULL};
-    assert_int_equal(run(in4, NULL), 1);
+    assert_int_equal(spawn_capture(in4, NULL), 1);
 }
 
 /* Append printf output to a growing string. */
@@ -418,7 +374,7 @@ static void test_cli_notes_and_encode(void **state)
                 (long long)f.notes[k].off);
         char *out;
         char *a[] = {tool, "notes", (char *)files[i], NULL};
-        assert_int_equal(run(a, &out), 0);
+        assert_int_equal(spawn_capture(a, &out), 0);
         assert_string_equal(out, want);
         free(out);
         free(want);
@@ -445,7 +401,7 @@ static void test_cli_notes_and_encode(void **state)
                              spqs,
                              (char *)files[i],
                              NULL};
-                assert_int_equal(run(e, &out), 0);
+                assert_int_equal(spawn_capture(e, &out), 0);
                 assert_string_equal(out, want);
                 if (i == 2 && spq == 4) assert_int_equal(l.count, 1);
                 free(out);
@@ -462,7 +418,7 @@ static void test_cli_stats(void **state)
     (void)state;
     char *out;
     char *a[] = {tool, "stats", tree, NULL};
-    assert_int_equal(run(a, &out), 0);
+    assert_int_equal(spawn_capture(a, &out), 0);
     /* the figures the library gives, in the tool's layout */
     for (int k = RNN_KIND_MELODY; k <= RNN_KIND_DRUMS; k++) {
         rnn_dataset ds;

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../core/engine.h"
 #include "../../core/net.h"
@@ -1245,6 +1246,37 @@ static void test_drum_call_answers(void **state)
     drum_call_case(26, 48, 38);
 }
 
+/* A host's transport with absurd but finite values (a tempo or speed near
+ * zero, a position of 1e30 beats, a tempo of 1e9) must neither hang the
+ * audio thread nor tick more than once a frame; the clock then goes on. */
+static void test_absurd_transport(void **state)
+{
+    (void)state;
+    const struct {
+        double bpm, beat, speed;
+    } cases[] = {{1e-20, 0, 1}, {120, 0, 1e-30}, {120, 1e30, 1}, {120, -1e30, 1}, {1e9, 0, 1}};
+    static rnn_engine_event ob[512];
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        rnn_engine *e = make_engine(48000, RNN_KIND_MELODY, 21);
+        rnn_transport t = roll(cases[c].bpm, 0, cases[c].beat, cases[c].speed);
+        alarm(20); /* a hang fails the test instead of stalling it */
+        for (int b = 0; b < 4; b++)
+            rnn_engine_run(e, 512, NULL, 0, b == 0 ? &t : NULL, b == 0, ob, 512);
+        rnn_engine_stats st;
+        rnn_engine_get_stats(e, &st);
+        assert_true(st.steps <= 4 * 512);
+        /* a sane transport afterwards plays on the grid again */
+        rnn_transport sane = roll(120, 10, 0, 1);
+        uint64_t steps0 = st.steps;
+        for (int b = 0; b < 100; b++)
+            rnn_engine_run(e, 480, NULL, 0, b == 0 ? &sane : NULL, b == 0, ob, 512);
+        alarm(0);
+        rnn_engine_get_stats(e, &st);
+        assert_int_equal(st.steps - steps0, 8); /* 1 s at 120 BPM, 4 steps a beat */
+        rnn_engine_free(e);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1272,6 +1304,7 @@ int main(void)
         cmocka_unit_test(test_new_call_during_answer_drums),
         cmocka_unit_test(test_call_after_long_rest_is_new_phrase),
         cmocka_unit_test(test_drum_call_answers),
+        cmocka_unit_test(test_absurd_transport),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

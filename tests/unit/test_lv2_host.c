@@ -499,14 +499,14 @@ static void test_swap_corrupt_jump_flood(void **state)
 
 /* Sung notes enter like MIDI notes: a phrase sung into the audio input
  * gets a continuation when Input source is audio, and none when it is MIDI. */
-static size_t sung_phrase(int source)
+static size_t sung_phrase(float source)
 {
     inst_t t = open_plugin(48000);
     load_model(t, model_a);
     t.hp->controls[RNNMIDI_MODE] = RNN_MODE_CONTINUE;
     t.hp->controls[RNNMIDI_LISTEN_GAP] = 1;
     t.hp->controls[RNNMIDI_DENSITY] = 0.9f;
-    t.hp->controls[RNNMIDI_INPUT_SOURCE] = (float)source;
+    t.hp->controls[RNNMIDI_INPUT_SOURCE] = source;
     int64_t s0 = t.hp->pos;
     const double freq[6] = {261.63, 293.66, 329.63, 349.23, 392.0, 440.0};
     double phase = 0;
@@ -541,6 +541,69 @@ static void test_audio_input(void **state)
     (void)state;
     assert_true(sung_phrase(RNNMIDI_SOURCE_AUDIO) > 0);
     assert_int_equal(sung_phrase(RNNMIDI_SOURCE_MIDI), 0);
+    /* a non-finite value on the port is its default, MIDI */
+    assert_int_equal(sung_phrase(NAN), 0);
+}
+
+/* Input source switched from audio to MIDI while a sung note still sounds:
+ * the note the detector held is released, so the phrase it ended still gets
+ * its continuation. */
+static void test_audio_switched_off_mid_note(void **state)
+{
+    (void)state;
+    inst_t t = open_plugin(48000);
+    load_model(t, model_a);
+    t.hp->controls[RNNMIDI_MODE] = RNN_MODE_CONTINUE;
+    t.hp->controls[RNNMIDI_LISTEN_GAP] = 1;
+    t.hp->controls[RNNMIDI_DENSITY] = 0.9f;
+    t.hp->controls[RNNMIDI_INPUT_SOURCE] = RNNMIDI_SOURCE_AUDIO;
+    int64_t s0 = t.hp->pos;
+    double phase = 0;
+    int first = 1;
+    while (t.hp->pos < s0 + 48000 * 8) {
+        host_begin(t.hp);
+        if (first) host_position(t.hp, 0, 1, 120, 0, 0);
+        first = 0;
+        double sec = (double)(t.hp->pos - s0) / 48000;
+        if (sec >= 2.0) t.hp->controls[RNNMIDI_INPUT_SOURCE] = RNNMIDI_SOURCE_MIDI;
+        for (uint32_t i = 0; i < 256; i++) {
+            double si = (double)(t.hp->pos + i - s0) / 48000;
+            float v = 0;
+            if (si >= 0.5 && si < 3.0) { /* one long sung A, still sounding at the switch */
+                phase += 2 * M_PI * 440.0 / 48000;
+                v = (float)(0.4 * sin(phase));
+            }
+            t.hp->audio[i] = v;
+        }
+        host_run(t.hp, 256);
+    }
+    assert_int_equal(ons_between(t.hp, s0, s0 + 48000 * 2), 0);
+    assert_true(ons_between(t.hp, s0 + 48000 * 2, s0 + 48000 * 8) > 0);
+    assert_int_equal(pairs(t.hp, 0), 0);
+    close_plugin(t);
+}
+
+/* A host that gives the notify port less than its rsz:minimumSize: a MIDI
+ * flood with thru on fills it, and what comes out is still a well-formed
+ * sequence of whole events. */
+static void test_small_notify_buffer(void **state)
+{
+    (void)state;
+    inst_t t = open_plugin(48000);
+    load_model(t, model_a);
+    t.hp->controls[RNNMIDI_THRU] = 1;
+    for (int b = 0; b < 400; b++) {
+        t.hp->out_size = 1024 + 8 * (uint32_t)b; /* every room left after the last whole event */
+        host_begin(t.hp);
+        if (b == 0) host_position(t.hp, 0, 1, 120, 0, 0);
+        if (b % 50 == 1) host_set_model(t.hp, 0, model_a); /* patch messages on notify too */
+        for (int i = 0; i < 5000; i++)
+            host_midi(t.hp, (uint32_t)(i * 4096 / 5000), i & 1 ? 0x83 : 0x93,
+                      (uint8_t)(30 + i % 50), 70);
+        host_run(t.hp, 4096);
+    }
+    assert_int_equal(t.hp->malformed, 0);
+    close_plugin(t);
 }
 
 int main(void)
@@ -552,6 +615,8 @@ int main(void)
         cmocka_unit_test(test_save_restore),
         cmocka_unit_test(test_swap_corrupt_jump_flood),
         cmocka_unit_test(test_audio_input),
+        cmocka_unit_test(test_audio_switched_off_mid_note),
+        cmocka_unit_test(test_small_notify_buffer),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

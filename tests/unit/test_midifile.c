@@ -13,9 +13,7 @@
  * offset, tolerated oddities with their expected notes and warnings, and the
  * writer's round trip. */
 #include <dirent.h>
-#include <fcntl.h>
 #include <setjmp.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,14 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "../../training/midifile.h"
-
-extern char **environ;
+#include "spawn_capture.h"
 
 /* ------------------------------------------------------------------------ */
 /* The peer: midicsv's CSV turned into notes. */
@@ -52,39 +48,13 @@ static void push(notes_t *l, rnn_note x)
 }
 
 /* Run midicsv on path; returns its stdout (malloc'ed, NUL-terminated). */
+/* midicsv's CSV of a file (Debian package midicsv). */
 static char *run_midicsv(const char *path)
 {
-    int fd[2];
-    assert_int_equal(pipe(fd), 0);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fd[1], 1);
-    posix_spawn_file_actions_addclose(&fa, fd[0]);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
     char *argv[] = {"midicsv", (char *)path, NULL};
-    pid_t pid;
-    int rc = posix_spawnp(&pid, "midicsv", &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fd[1]);
-    if (rc != 0) fail_msg("cannot run midicsv (Debian package midicsv): %s", strerror(rc));
-    size_t n = 0, cap = 1 << 16;
-    char *buf = malloc(cap + 1);
-    assert_non_null(buf);
-    for (;;) {
-        if (n == cap) {
-            cap *= 2;
-            buf = realloc(buf, cap + 1);
-            assert_non_null(buf);
-        }
-        ssize_t k = read(fd[0], buf + n, cap - n);
-        if (k <= 0) break;
-        n += (size_t)k;
-    }
-    buf[n] = 0;
-    close(fd[0]);
-    int status;
-    waitpid(pid, &status, 0);
-    return buf;
+    char *csv;
+    spawn_capture(argv, &csv);
+    return csv;
 }
 
 static void peer_notes(const char *path, notes_t *out)
