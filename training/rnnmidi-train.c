@@ -261,6 +261,13 @@ static void usage(FILE *f)
 #endif
 }
 
+static void free_paths(char *a, char *b, char *c)
+{
+    free(a);
+    free(b);
+    free(c);
+}
+
 static int bad_usage(const char *fmt, const char *arg)
 {
     if (mpi_rank != 0) return EXIT_USAGE; /* rank 0 says it */
@@ -567,10 +574,12 @@ static int train_main(int argc, char **argv)
          *ckpt_path = beside(out, ".ckpt");
     if (!csv_path || !svg_path || !ckpt_path) {
         fprintf(stderr, "%s: out of memory\n", prog);
+        free_paths(csv_path, svg_path, ckpt_path);
         return EXIT_INPUT;
     }
     if (resume && mpi_rank == 0 && access(ckpt_path, R_OK) != 0) {
         fprintf(stderr, "%s: --resume: no checkpoint %s (%s)\n", prog, ckpt_path, strerror(errno));
+        free_paths(csv_path, svg_path, ckpt_path);
         return EXIT_INPUT;
     }
 
@@ -590,6 +599,7 @@ static int train_main(int argc, char **argv)
         0) {
         fprintf(stderr, "%s: %s\n", prog, err);
         rnn_model_free(init);
+        free_paths(csv_path, svg_path, ckpt_path);
         return EXIT_INPUT;
     }
     size_t tokens = 0;
@@ -606,6 +616,7 @@ static int train_main(int argc, char **argv)
                 rnn_kind_name(kind));
         rnn_dataset_free(&ds);
         rnn_model_free(init);
+        free_paths(csv_path, svg_path, ckpt_path);
         return EXIT_INPUT;
     }
 
@@ -617,6 +628,9 @@ static int train_main(int argc, char **argv)
         if (done < 0 || trim_log(csv_path, done) != 0) {
             fprintf(stderr, "%s: %s: cannot read the checkpoint or rewrite %s\n", prog, ckpt_path,
                     csv_path);
+            free_paths(csv_path, svg_path, ckpt_path);
+            rnn_dataset_free(&ds);
+            rnn_model_free(init);
             return EXIT_INPUT;
         }
         log = fopen(csv_path, "a");
@@ -626,6 +640,9 @@ static int train_main(int argc, char **argv)
     }
     if (!log) {
         fprintf(stderr, "%s: %s: %s\n", prog, csv_path, strerror(errno));
+        free_paths(csv_path, svg_path, ckpt_path);
+        rnn_dataset_free(&ds);
+        rnn_model_free(init);
         return EXIT_INPUT;
     }
 
@@ -667,6 +684,7 @@ static int train_main(int argc, char **argv)
         fclose(log);
         rnn_dataset_free(&ds);
         rnn_model_free(init);
+        free_paths(csv_path, svg_path, ckpt_path);
         return agreed;
     }
     if (msg)
@@ -704,6 +722,7 @@ static int train_main(int argc, char **argv)
         fprintf(stderr, "%s: %s\n", prog, err);
         rnn_dataset_free(&ds);
         rnn_model_free(init);
+        free_paths(csv_path, svg_path, ckpt_path);
         return EXIT_INPUT;
     }
     if (log_bad) fprintf(stderr, "%s: %s: write error\n", prog, csv_path);

@@ -606,6 +606,27 @@ static void test_small_notify_buffer(void **state)
     close_plugin(t);
 }
 
+/* A host that stamps events past the end of the block (a flood of them, so
+ * that the plugin splits the block): everything that comes out stays inside
+ * the block. */
+static void test_events_past_block_end(void **state)
+{
+    (void)state;
+    inst_t t = open_plugin(48000);
+    load_model(t, model_a);
+    t.hp->controls[RNNMIDI_THRU] = 1;
+    size_t first = t.hp->n_ev;
+    host_begin(t.hp);
+    host_position(t.hp, 0, 1, 120, 0, 0);
+    for (int i = 0; i < 2000; i++)
+        host_midi(t.hp, 5000, i & 1 ? 0x83 : 0x93, (uint8_t)(30 + i % 50), 70);
+    host_run(t.hp, 256);
+    assert_true(t.hp->n_ev > first);
+    for (size_t i = first; i < t.hp->n_ev; i++)
+        assert_true(t.hp->ev[i].frame >= 0);
+    close_plugin(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -617,6 +638,7 @@ int main(void)
         cmocka_unit_test(test_audio_input),
         cmocka_unit_test(test_audio_switched_off_mid_note),
         cmocka_unit_test(test_small_notify_buffer),
+        cmocka_unit_test(test_events_past_block_end),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
