@@ -20,6 +20,7 @@
 
 #define MAX_SOUNDING 32
 #define NO_FRAME INT64_MAX
+#define NO_STEP INT64_MIN /* steps run negative in a count-in */
 #define POS_EPS 1e-6 /* steps: host positions are floats, ticks must not double */
 #define MAX_SPF 1.0      /* steps per frame: at most one tick a frame, whatever the host says */
 #define MAX_FRAMES 1e15  /* frames further than this (centuries) never come */
@@ -87,7 +88,7 @@ struct rnn_engine {
     int gen_event;    /* event output at gen_step */
     int rep_pitch;    /* pitch of the generated melody's last note-on */
     int rep_run;      /* how many note-ons in a row struck it */
-    int64_t gen_step; /* -1 when the last tick generated nothing */
+    int64_t gen_step; /* NO_STEP when the last tick generated nothing */
     int mask_dirty;
 
     /* the step in progress */
@@ -413,7 +414,7 @@ static void restart(rnn_engine *e)
     e->generating = 0;
     e->have_phrase = 0;
     e->silent_steps = 0;
-    e->gen_step = -1;
+    e->gen_step = NO_STEP;
     e->rep_run = 0;
     e->win_top_started = -1;
     e->win_drums = 0;
@@ -433,9 +434,11 @@ static void apply_transport(rnn_engine *e, const rnn_transport *tr, uint32_t t)
     int was_rolling = e->rolling, first = !e->host_seen;
     if (tr->flags & RNN_TRANSPORT_TEMPO && tr->bpm > 0 && isfinite(tr->bpm)) e->bpm = tr->bpm;
     if (tr->flags & RNN_TRANSPORT_METER) {
-        if (tr->beats_per_bar > 0 && isfinite(tr->beats_per_bar))
+        /* a meter that counts positions in whole steps (steps_per_beat and
+         * bar_steps stay far inside an int) */
+        if (tr->beats_per_bar >= 0.125 && tr->beats_per_bar <= 1024)
             e->beats_per_bar = tr->beats_per_bar;
-        if (tr->beat_unit > 0 && isfinite(tr->beat_unit)) e->beat_unit = tr->beat_unit;
+        if (tr->beat_unit >= 1 && tr->beat_unit <= 256) e->beat_unit = tr->beat_unit;
     }
     if (tr->flags & RNN_TRANSPORT_SPEED && isfinite(tr->speed)) e->speed = tr->speed;
     e->host_seen = 1;
@@ -569,7 +572,7 @@ static void do_tick(rnn_engine *e, int64_t k, uint32_t t)
 {
     e->last_tick = k;
     e->stats.steps++;
-    e->gen_step = -1;
+    e->gen_step = NO_STEP;
     if (!e->em) return;
     int mode = iparam(e, RNN_PARAM_MODE);
     int64_t gap = (int64_t)ceil(e->params[RNN_PARAM_LISTEN_GAP] * steps_per_beat(e) - POS_EPS);
@@ -681,7 +684,7 @@ static void do_commit(rnn_engine *e, int64_t k)
     /* what the player played wins: accompany hears it, the other modes hand over */
     int x = pev;
     if (pev == 0 && e->gen_step == k) x = e->gen_event;
-    e->gen_step = -1;
+    e->gen_step = NO_STEP;
 
     if (e->spec) {
         e->spec = 0;

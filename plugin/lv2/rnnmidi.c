@@ -416,7 +416,7 @@ static void run(LV2_Handle instance, uint32_t n_samples)
         LV2_ATOM_SEQUENCE_FOREACH(self->control, ev)
         {
             uint32_t frame = (uint32_t)ev->time.frames;
-            if (frame > n_samples) frame = n_samples;
+            if (frame >= n_samples) frame = n_samples > 0 ? n_samples - 1 : 0; /* inside the block */
             if (frame < self->chunk_start) frame = self->chunk_start;
             if (ev->body.type == u->midi_Event) {
                 add_detected(self, &next_detected, frame);

@@ -1259,6 +1259,8 @@ static void test_absurd_transport(void **state)
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         rnn_engine *e = make_engine(48000, RNN_KIND_MELODY, 21);
         rnn_transport t = roll(cases[c].bpm, 0, cases[c].beat, cases[c].speed);
+        if (c == 1) t.beat_unit = 1e-300; /* and a meter no host means */
+        if (c == 2) t.beats_per_bar = 1e300;
         alarm(20); /* a hang fails the test instead of stalling it */
         for (int b = 0; b < 4; b++)
             rnn_engine_run(e, 512, NULL, 0, b == 0 ? &t : NULL, b == 0, ob, 512);
@@ -1273,6 +1275,34 @@ static void test_absurd_transport(void **state)
         alarm(0);
         rnn_engine_get_stats(e, &st);
         assert_int_equal(st.steps - steps0, 8); /* 1 s at 120 BPM, 4 steps a beat */
+        rnn_engine_free(e);
+    }
+}
+
+/* A count-in (the host's bar -1) after the engine has played: in continue
+ * mode, with nobody playing, the net hears nothing at all before bar 0 (no
+ * leftover generated event stands in for step -1's input). */
+static void test_count_in_hears_nothing(void **state)
+{
+    (void)state;
+    static rnn_engine_event ob[512];
+    for (int ticks = 1; ticks <= 8; ticks++) { /* stop after various last notes */
+        rnn_engine *e = make_engine(48000, RNN_KIND_MELODY, 23);
+        rnn_engine_set_param(e, RNN_PARAM_DENSITY, 1);
+        rnn_transport t = roll(120, 0, 0, 1);
+        rnn_engine_run(e, 1, NULL, 0, &t, 1, ob, 512);
+        for (int b = 0; b < ticks; b++) /* accompany: one tick a block */
+            rnn_engine_run(e, 6000, NULL, 0, NULL, 0, ob, 512);
+        rnn_engine_set_param(e, RNN_PARAM_MODE, RNN_MODE_CONTINUE);
+        rnn_engine_stats st;
+        rnn_engine_get_stats(e, &st);
+        uint64_t steps0 = st.net_steps, ticks0 = st.steps;
+        rnn_transport count_in = roll(120, -1, 0, 1);
+        for (int b = 0; b < 250; b++) /* bar -1 and a beat of bar 0 */
+            rnn_engine_run(e, 480, NULL, 0, b == 0 ? &count_in : NULL, b == 0, ob, 512);
+        rnn_engine_get_stats(e, &st);
+        assert_int_equal(st.steps - ticks0, 20);
+        assert_int_equal(st.net_steps - steps0, 0);
         rnn_engine_free(e);
     }
 }
@@ -1305,6 +1335,7 @@ int main(void)
         cmocka_unit_test(test_call_after_long_rest_is_new_phrase),
         cmocka_unit_test(test_drum_call_answers),
         cmocka_unit_test(test_absurd_transport),
+        cmocka_unit_test(test_count_in_hears_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
