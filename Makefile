@@ -15,7 +15,7 @@ CFLAGS ?= -O2 -g
 override CFLAGS += -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Wall -Wextra \
                    -fPIC -fvisibility=hidden -fno-math-errno
 TEST_CFLAGS = -O1 -g -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Wall -Wextra \
-              -Werror -fno-math-errno -fsanitize=address,undefined -fno-sanitize-recover=all \
+              -Werror -fno-math-errno -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all \
               -fno-omit-frame-pointer
 TEST_LDFLAGS = -fsanitize=address,undefined
 
