@@ -6,7 +6,11 @@
  * port. The model file is a patch:Set parameter (rnnmidi:model, an atom:Path):
  * run() hands the path to the worker, which loads, validates and prepares the
  * model off the audio thread; work_response swaps it in and sends the old
- * one back to the worker to be freed. A refused file leaves the current model
+ * one back to the worker to be freed, through a fixed ring that run() keeps
+ * retrying while the host's queue is full. Each load in flight holds a slot
+ * of that ring, so a load that would not find one is refused up front. Every
+ * patch:Set and restore() starts a new generation; a model from an older one
+ * is freed instead of swapped in. A refused file leaves the current model
  * playing and is reported through the log and a patch:Set of rnnmidi:status.
  * The state extension stores the model path; control ports are the host's. */
 #include <lv2/atom/forge.h>
@@ -40,6 +44,7 @@
 #define DETECT_CAP 256   /* detected notes per block */
 #define MIDI_EVENT_BYTES (sizeof(LV2_Atom_Event) + 8) /* a 3-byte MIDI event, padded */
 #define DEFAULT_MODEL "melody-lstm.rnnw"
+#define GARBAGE_CAP 8 /* models waiting to go to the worker, and loads in flight */
 
 static const int control_param[N_CONTROLS] = {
 #define PARAM_OF(E, sym, name, def, min, max, kind, param, points, unit) param,
@@ -53,6 +58,7 @@ enum { MSG_LOAD, MSG_FREE, MSG_LOADED, MSG_FAILED };
 typedef struct {
     uint32_t type;
     uint32_t size; /* bytes of text after the header, NUL included */
+    uint32_t gen;  /* a load's generation, carried by its response */
     rnn_engine_model *model;
 } WorkMsg;
 
@@ -100,8 +106,12 @@ typedef struct {
     atomic_int path_cur;
     char status[STATUS_CAP];
     int notify_model, notify_status;
-    WorkText msg;              /* built in run(), copied by the host's schedule_work */
-    rnn_engine_model *garbage; /* a replaced model not yet sent to the worker */
+    WorkText msg; /* built in run(), copied by the host's schedule_work */
+    rnn_engine_model *garbage[GARBAGE_CAP]; /* models not yet sent to the worker, a ring */
+    uint32_t garbage_head, n_garbage;
+    uint32_t loads_in_flight; /* each holds a ring slot for the model it brings back */
+    atomic_uint loads_lost;   /* loads the worker could not answer */
+    uint32_t gen;             /* generation of the latest load request */
 } Rnnmidi;
 
 /* ------------------------------------------------------------ instantiate */
@@ -326,13 +336,27 @@ static void schedule_load(Rnnmidi *self, const LV2_Atom *value)
     if (!value || value->type != self->uris.atom_Path || value->size == 0 ||
         value->size >= PATH_CAP)
         return;
+    self->gen++;
+    if (self->loads_in_flight + self->n_garbage >= GARBAGE_CAP) {
+        copy_text(self->status, sizeof self->status,
+                  "error: too many model loads at once, the current model plays on");
+        self->notify_status = 1;
+        return;
+    }
     self->msg.head.type = MSG_LOAD;
+    self->msg.head.gen = self->gen;
     self->msg.head.model = NULL;
     self->msg.head.size = value->size;
     memcpy(self->msg.text, LV2_ATOM_BODY_CONST(value), value->size);
     self->msg.text[value->size - 1] = 0;
-    self->schedule->schedule_work(self->schedule->handle, sizeof(WorkMsg) + value->size,
-                                  &self->msg);
+    if (self->schedule->schedule_work(self->schedule->handle, sizeof(WorkMsg) + value->size,
+                                      &self->msg) == LV2_WORKER_SUCCESS) {
+        self->loads_in_flight++;
+    } else {
+        copy_text(self->status, sizeof self->status,
+                  "error: the host's worker is busy, the current model plays on");
+        self->notify_status = 1;
+    }
 }
 
 static void write_set(Rnnmidi *self, uint32_t frame, LV2_URID property, LV2_URID type,
@@ -362,7 +386,9 @@ static void run(LV2_Handle instance, uint32_t n_samples)
 {
     Rnnmidi *self = instance;
     const RnnmidiURIs *u = &self->uris;
-    if (self->garbage) send_garbage(self);
+    uint32_t lost = atomic_exchange(&self->loads_lost, 0);
+    self->loads_in_flight -= lost < self->loads_in_flight ? lost : self->loads_in_flight;
+    if (self->n_garbage) send_garbage(self);
 
     if (self->notify) {
         lv2_atom_forge_set_buffer(&self->forge, (uint8_t *)self->notify, self->notify->atom.size);
@@ -466,21 +492,36 @@ static void cleanup(LV2_Handle instance)
 {
     Rnnmidi *self = instance;
     rnn_engine_free(self->engine); /* frees its model too */
-    rnn_engine_model_free(self->garbage);
+    for (uint32_t i = 0; i < self->n_garbage; i++)
+        rnn_engine_model_free(self->garbage[(self->garbage_head + i) % GARBAGE_CAP]);
     rnn_detector_free(self->detector);
     free(self);
 }
 
 /* ----------------------------------------------------------------- worker */
 
-/* Hand a replaced model to the worker to be freed; retried from run() when
- * the host's queue is full. Audio thread. */
+/* Hand the models in the ring to the worker to be freed, oldest first;
+ * retried from run() while the host's queue is full. Audio thread. */
 static void send_garbage(Rnnmidi *self)
 {
-    WorkMsg msg = {MSG_FREE, 0, self->garbage};
-    if (self->schedule->schedule_work(self->schedule->handle, sizeof msg, &msg) ==
-        LV2_WORKER_SUCCESS)
-        self->garbage = NULL;
+    while (self->n_garbage) {
+        WorkMsg msg = {MSG_FREE, 0, 0, self->garbage[self->garbage_head]};
+        if (self->schedule->schedule_work(self->schedule->handle, sizeof msg, &msg) !=
+            LV2_WORKER_SUCCESS)
+            return;
+        self->garbage_head = (self->garbage_head + 1) % GARBAGE_CAP;
+        self->n_garbage--;
+    }
+}
+
+/* Put a model in the ring (a slot is held for every load in flight) and try
+ * to send it on. Audio thread. */
+static void add_garbage(Rnnmidi *self, rnn_engine_model *em)
+{
+    if (!em) return;
+    self->garbage[(self->garbage_head + self->n_garbage) % GARBAGE_CAP] = em;
+    self->n_garbage++;
+    send_garbage(self);
 }
 
 static LV2_Worker_Status work(LV2_Handle instance, LV2_Worker_Respond_Function respond,
@@ -494,10 +535,14 @@ static LV2_Worker_Status work(LV2_Handle instance, LV2_Worker_Respond_Function r
         rnn_engine_model_free(head.model);
         return LV2_WORKER_SUCCESS;
     }
-    if (head.type != MSG_LOAD || size < sizeof(WorkMsg) + head.size || head.size == 0)
+    if (head.type != MSG_LOAD) return LV2_WORKER_ERR_UNKNOWN;
+    if (size < sizeof(WorkMsg) + head.size || head.size == 0) {
+        atomic_fetch_add(&self->loads_lost, 1);
         return LV2_WORKER_ERR_UNKNOWN;
+    }
 
     WorkText reply;
+    reply.head.gen = head.gen;
     const char *path = (const char *)data + sizeof(WorkMsg);
     char err[STATUS_CAP - 32];
     rnn_engine_model *em = rnn_engine_model_prepare(path, err, sizeof err);
@@ -518,6 +563,7 @@ static LV2_Worker_Status work(LV2_Handle instance, LV2_Worker_Respond_Function r
     reply.head.size = (uint32_t)n;
     if (respond(handle, sizeof(WorkMsg) + reply.head.size, &reply) != LV2_WORKER_SUCCESS) {
         rnn_engine_model_free(em);
+        atomic_fetch_add(&self->loads_lost, 1);
         return LV2_WORKER_ERR_NO_SPACE;
     }
     return LV2_WORKER_SUCCESS;
@@ -530,17 +576,20 @@ static LV2_Worker_Status work_response(LV2_Handle instance, uint32_t size, const
     WorkMsg head;
     memcpy(&head, data, sizeof head);
     const char *text = (const char *)data + sizeof(WorkMsg);
+    if (head.type != MSG_LOADED && head.type != MSG_FAILED) return LV2_WORKER_ERR_UNKNOWN;
+    if (self->loads_in_flight) self->loads_in_flight--;
+    if (head.gen != self->gen) { /* a newer request was made since: drop this one */
+        if (head.type == MSG_LOADED) add_garbage(self, head.model);
+        return LV2_WORKER_SUCCESS;
+    }
     if (head.type == MSG_LOADED) {
         rnn_engine_model *old = rnn_engine_set_model(self->engine, head.model);
         set_path(self, text);
         size_t n = strnlen(text, size - sizeof(WorkMsg)) + 1;
         copy_text(self->status, sizeof self->status, n < size - sizeof(WorkMsg) ? text + n : "");
         self->notify_model = self->notify_status = 1;
-        if (old) {
-            self->garbage = old;
-            send_garbage(self);
-        }
-    } else if (head.type == MSG_FAILED) {
+        add_garbage(self, old);
+    } else {
         copy_text(self->status, sizeof self->status, text);
         self->notify_status = 1;
     }
@@ -578,6 +627,7 @@ static LV2_State_Status restore(LV2_Handle instance, LV2_State_Retrieve_Function
 {
     (void)flags;
     Rnnmidi *self = instance;
+    self->gen++; /* a load still in flight is older than this state */
     size_t size = 0;
     uint32_t type = 0, vflags = 0;
     const char *value = retrieve(handle, self->uris.rnnmidi_model, &size, &type, &vflags);

@@ -128,6 +128,8 @@ typedef struct host_plugin {
     uint32_t out_size; /* notify capacity given to the plugin; 0: HOST_OUT_CAP */
     int malformed;     /* notify sequences with an event reaching past their end */
     int32_t max_block;
+    int hold;       /* host_run leaves work items and responses queued */
+    int queue_full; /* schedule_work answers LV2_WORKER_ERR_NO_SPACE */
     LV2_Options_Option options[3];
     LV2_Worker_Schedule schedule;
     LV2_Feature f_map, f_unmap, f_sched, f_log, f_opts;
@@ -138,7 +140,8 @@ static inline LV2_Worker_Status host_schedule(LV2_Worker_Schedule_Handle handle,
                                               const void *data)
 {
     host_plugin *hp = handle;
-    if (hp->n_work == HOST_QUEUE || size > HOST_MSG_MAX) return LV2_WORKER_ERR_NO_SPACE;
+    if (hp->queue_full || hp->n_work == HOST_QUEUE || size > HOST_MSG_MAX)
+        return LV2_WORKER_ERR_NO_SPACE;
     hp->work_q[hp->n_work].size = size;
     memcpy(hp->work_q[hp->n_work].data, data, size);
     hp->n_work++;
@@ -359,6 +362,7 @@ static inline void host_run(host_plugin *hp, uint32_t frames)
         }
     }
     hp->pos += frames;
+    if (hp->hold) return;
     host_do_work(hp);
     if (host_audio_enter) host_audio_enter();
     host_deliver(hp);

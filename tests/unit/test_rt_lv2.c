@@ -85,14 +85,15 @@ static void test_trap_sees_plugin_code(void **state)
     LV2_Handle h = d->instantiate(d, 48000, "/nonexistent/", hp->features);
     assert_non_null(h);
     host_attach(hp, d, h);
-    struct {
-        uint32_t type, size;
+    struct load_msg { /* the plugin's WorkMsg header and a path */
+        uint32_t type, size, gen;
         void *model;
         char path[128];
-    } msg = {0, (uint32_t)strlen(model_a) + 1, NULL, {0}};
+    } msg = {0, (uint32_t)strlen(model_a) + 1, 0, NULL, {0}};
     memcpy(msg.path, model_a, strlen(model_a) + 1);
     rt_trap_arm();
-    hp->worker->work(h, host_respond, hp, (uint32_t)(16 + msg.size), &msg);
+    hp->worker->work(h, host_respond, hp, (uint32_t)(offsetof(struct load_msg, path) + msg.size),
+                     &msg);
     int n = rt_trap_disarm();
     assert_true(n > 0);
     host_deliver(hp); /* hand the loaded model over, */
@@ -146,6 +147,8 @@ static void test_run_never_allocates(void **state)
         uint32_t n = blocks(&s);
         host_begin(hp);
         if (b % 400 == 0) host_set_model(hp, n / 2, models[(b / 400) % 4]);
+        hp->hold = b % 400 == 0;                      /* the load answers a block later, */
+        hp->queue_full = b % 400 >= 1 && b % 400 < 6; /* the old model waits in the ring */
         if (b % 97 == 0) host_position(hp, n / 3, 1, 90 + b % 60, b % 13, 0.5f); /* jumps */
         if (b % 251 == 0) host_position(hp, 0, 0, 120, 0, 0);                    /* stop */
         if (b % 251 == 5) host_position(hp, 0, 1, 120, 2, 0);                    /* start */
