@@ -417,7 +417,7 @@ run: all
 # change of rank count and kills a rank (about 20 s; `make test` runs it when
 # mpirun and mpicc are installed); `make bench-mpi` prints throughput and a
 # paper estimate of scaling.
-DEB_MPI    = libopenmpi-dev openmpi-bin
+DEB_MPI    = libopenmpi-dev openmpi-bin python3-mido  # python3-mido: test-mpi makes its MIDI files
 MPI_BUILD  = $(BUILD)/mpi
 MPI_CFLAGS ?= -O2 -g
 
