@@ -12,6 +12,26 @@
 #include "../../core/model.h"
 
 /* Deterministic uniform weights in [-scale, scale). */
+/* Host block sizes for the tests: a pseudo-random walk that comes back to
+ * 0, 1, 4096 and 8192 frames once in `cases` blocks, otherwise 1..max. */
+static inline uint32_t fixture_block(uint64_t *s, uint32_t cases, uint32_t max)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    uint32_t r = (uint32_t)(*s >> 33);
+    switch (r % cases) {
+    case 0:
+        return 0;
+    case 1:
+        return 1;
+    case 2:
+        return 4096;
+    case 3:
+        return 8192;
+    default:
+        return 1 + r % max;
+    }
+}
+
 static inline float fixture_uniform(uint64_t *s, float scale)
 {
     *s = *s * 6364136223846793005ull + 1442695040888963407ull;

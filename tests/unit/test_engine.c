@@ -50,25 +50,11 @@ typedef struct {
     rnn_transport t;
 } abs_tr;
 
-/* Block sizes: a fixed size, or (size 0) a pseudo-random walk over 0..4096
+/* Block sizes: a fixed size, or (size 0) a pseudo-random walk over 0..8192
  * that includes 1, 0 and 4096. */
 static uint32_t next_block(uint32_t fixed, uint64_t *s)
 {
-    if (fixed) return fixed;
-    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
-    uint32_t r = (uint32_t)(*s >> 33);
-    switch (r % 16) {
-    case 0:
-        return 0;
-    case 1:
-        return 1;
-    case 2:
-        return 4096;
-    case 3:
-        return 8192;
-    default:
-        return 1 + r % 1024;
-    }
+    return fixed ? fixed : fixture_block(s, 16, 1024);
 }
 
 /* Run the engine for total frames, feeding inputs and transports at their

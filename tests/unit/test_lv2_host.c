@@ -138,20 +138,7 @@ static void load_model(inst_t t, const char *path)
 
 static uint32_t block_size(uint64_t *s)
 {
-    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
-    uint32_t r = (uint32_t)(*s >> 33);
-    switch (r % 20) {
-    case 0:
-        return 0;
-    case 1:
-        return 1;
-    case 2:
-        return 4096;
-    case 3:
-        return 8192;
-    default:
-        return 1 + r % 2048;
-    }
+    return fixture_block(s, 20, 2048);
 }
 
 typedef struct {

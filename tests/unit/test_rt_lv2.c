@@ -104,20 +104,7 @@ static void test_trap_sees_plugin_code(void **state)
 
 static uint32_t blocks(uint64_t *s)
 {
-    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
-    uint32_t r = (uint32_t)(*s >> 33);
-    switch (r % 24) {
-    case 0:
-        return 0;
-    case 1:
-        return 1;
-    case 2:
-        return 4096;
-    case 3:
-        return 8192;
-    default:
-        return 1 + r % 1500;
-    }
+    return fixture_block(s, 24, 1500);
 }
 
 static void test_run_never_allocates(void **state)
