@@ -30,6 +30,13 @@ local plug = ARDOUR.LuaAPI.new_plugin (Session, uri, ARDOUR.PluginType.LV2, "")
 assert (not plug:isnil (), "plugin not found: " .. uri)
 assert (src:add_processor_by_index (plug, 0, nil, true) == 0)
 print ("PLUGIN", plug:display_name ())
+-- a fixed seed (the same notes on every run) and a busier density, so the few
+-- seconds recorded always hold enough notes to check; indices count the
+-- control inputs in plugin/lv2/ports.h order
+for nth, value in pairs ({ [9] = 0.75, [13] = 7 }) do
+  assert (ARDOUR.LuaAPI.set_processor_param (plug, nth, value), "set_processor_param failed")
+  assert (ARDOUR.LuaAPI.get_processor_param (plug, nth, true) == value, "parameter not set")
+end
 sleep (1) -- let the engine settle the new ports before the next track
 
 -- the instrument is added after the track exists: creating a track with its
