@@ -355,6 +355,15 @@ $(TBUILD)/ardour_fixture: tests/ardour/fixture.c tests/unit/engine_fixture.h $(C
 	$(CC) $(CFLAGS) -o $@ tests/ardour/fixture.c $(CORE_LIB) -lz -lm
 
 # ---------------------------------------------------------------------------
+# lv2lint (OpenMusicKontrollers, not packaged by Debian) on the bundle, in
+# -Mpack and -Mnopack: any FAIL or WARN fails it, except the one warning that
+# the binary links libaubio and libz. Without lv2lint on PATH it prints
+# `SKIP lv2lint: not installed` and exits with status 77.
+.PHONY: test-lv2lint
+test-lv2lint: lv2
+	BUNDLE=$(LV2_BUNDLE) tests/lv2lint.sh
+
+# ---------------------------------------------------------------------------
 # The standalone demo build/rnnmidi-demo (plugin/demo/): core/ through the
 # engine, the audio-note detector (build/librnnlisten.a), PortAudio, libsndfile
 # and PortMidi; from training/ it links only midifile.o (the MIDI reader for

@@ -4,7 +4,8 @@
  * Usage: ttlgen [-m] TEMPLATE OUTPUT. Copies TEMPLATE to OUTPUT, replacing
  * @URI@, @MINOR@ and @MICRO@ with the values of ports.h, and a line holding
  * only @PORTS@ with the lv2:port list generated from the port table, so the
- * TTL's lv2:index values are the C enum's. Lines between @IF_MODEL@ and
+ * TTL's lv2:index values are the C enum's, each port with its comment and
+ * group from RNNMIDI_PORT_DOCS. Lines between @IF_MODEL@ and
  * @END_IF_MODEL@ are kept only with -m (the bundle has its default model);
  * lines between @IF_MODEL NAME@ and @END_IF_MODEL@ only with -M NAME (the
  * bundle also ships NAME.rnnw; -M may be given once per model).
@@ -31,6 +32,33 @@ static const control controls[] = {
     RNNMIDI_CONTROLS(ROW)
 #undef ROW
 };
+
+typedef struct {
+    const char *group, *comment;
+} port_doc;
+
+static const port_doc docs[RNNMIDI_N_PORTS] = {
+#define DOC(E, group, comment) [RNNMIDI_##E] = {group, comment},
+    RNNMIDI_PORT_DOCS(DOC)
+#undef DOC
+};
+
+/* A float port's number as an xsd:decimal or xsd:double ("2.0", not "2"), an
+ * integer port's as an xsd:integer, so that hosts and lv2lint read the type
+ * the port has. */
+static void write_number(FILE *o, double v, int is_float)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.9g", v);
+    fputs(buf, o);
+    if (is_float && !strpbrk(buf, ".eE")) fputs(".0", o);
+}
+
+static void write_doc(FILE *o, int index)
+{
+    fprintf(o, " ;\n        rdfs:comment \"%s\" ;\n        pg:group <%s#%s>", docs[index].comment,
+            RNNMIDI_URI, docs[index].group);
+}
 
 static void write_points(FILE *o, const char *points)
 {
@@ -60,8 +88,11 @@ static void write_ports(FILE *o)
             "        lv2:index %d ;\n"
             "        lv2:symbol \"control\" ;\n"
             "        lv2:name \"Control\" ;\n"
-            "        rsz:minimumSize 65536\n"
-            "    ] , [\n"
+            "        rsz:minimumSize 65536",
+            RNNMIDI_CONTROL_IN);
+    write_doc(o, RNNMIDI_CONTROL_IN);
+    fprintf(o,
+            "\n    ] , [\n"
             "        a lv2:OutputPort , atom:AtomPort ;\n"
             "        atom:bufferType atom:Sequence ;\n"
             "        atom:supports midi:MidiEvent , patch:Message ;\n"
@@ -69,24 +100,32 @@ static void write_ports(FILE *o)
             "        lv2:index %d ;\n"
             "        lv2:symbol \"notify\" ;\n"
             "        lv2:name \"Notify\" ;\n"
-            "        rsz:minimumSize 65536\n"
-            "    ] , [\n"
+            "        rsz:minimumSize 65536",
+            RNNMIDI_NOTIFY);
+    write_doc(o, RNNMIDI_NOTIFY);
+    fprintf(o,
+            "\n    ] , [\n"
             "        a lv2:InputPort , lv2:AudioPort ;\n"
             "        lv2:portProperty lv2:connectionOptional ;\n"
             "        lv2:index %d ;\n"
             "        lv2:symbol \"audio_in\" ;\n"
-            "        lv2:name \"Audio in\"\n"
-            "    ]",
-            RNNMIDI_CONTROL_IN, RNNMIDI_NOTIFY, RNNMIDI_AUDIO_IN);
+            "        lv2:name \"Audio in\"",
+            RNNMIDI_AUDIO_IN);
+    write_doc(o, RNNMIDI_AUDIO_IN);
+    fprintf(o, "\n    ]");
     for (size_t i = 0; i < sizeof controls / sizeof controls[0]; i++) {
         const control *c = &controls[i];
         fprintf(o, " , [\n        a lv2:InputPort , lv2:ControlPort ;\n");
         fprintf(o,
                 "        lv2:index %d ;\n        lv2:symbol \"%s\" ;\n        lv2:name \"%s\" ;\n",
                 c->index, c->symbol, c->name);
-        fprintf(o,
-                "        lv2:default %.9g ;\n        lv2:minimum %.9g ;\n        lv2:maximum %.9g",
-                c->def, c->min, c->max);
+        int is_float = c->kind == RNNMIDI_FLOAT;
+        fprintf(o, "        lv2:default ");
+        write_number(o, c->def, is_float);
+        fprintf(o, " ;\n        lv2:minimum ");
+        write_number(o, c->min, is_float);
+        fprintf(o, " ;\n        lv2:maximum ");
+        write_number(o, c->max, is_float);
         if (c->kind == RNNMIDI_INT)
             fprintf(o, " ;\n        lv2:portProperty lv2:integer");
         else if (c->kind == RNNMIDI_ENUM)
@@ -95,6 +134,7 @@ static void write_ports(FILE *o)
             fprintf(o, " ;\n        lv2:portProperty lv2:integer , lv2:toggled");
         if (c->unit[0]) fprintf(o, " ;\n        units:unit units:%s", c->unit);
         if (c->points[0]) write_points(o, c->points);
+        write_doc(o, c->index);
         fprintf(o, "\n    ]");
     }
     fprintf(o, " .\n");
@@ -114,6 +154,13 @@ int main(int argc, char **argv)
             argv += 2, argc -= 2;
         } else {
             break;
+        }
+    }
+    for (int i = 0; i < RNNMIDI_N_PORTS; i++) {
+        if (!docs[i].group || !docs[i].comment || strchr(docs[i].comment, '"')) {
+            fprintf(stderr, "ttlgen: port %d has no comment or group in RNNMIDI_PORT_DOCS "
+                            "(plugin/lv2/ports.h), or a comment with a double quote\n", i);
+            return 1;
         }
     }
     if (argc != 3) {
