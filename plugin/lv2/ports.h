@@ -34,7 +34,7 @@
     X(MODE, "mode", "Mode", 2, 0, 2, RNNMIDI_ENUM, RNN_PARAM_MODE,                           \
       "Continue=0|Call and response=1|Accompany=2", "")                                      \
     X(TEMPERATURE, "temperature", "Temperature", 1.0, 0.0, 2.0, RNNMIDI_FLOAT,                \
-      RNN_PARAM_TEMPERATURE, "", "coef")                                                          \
+      RNN_PARAM_TEMPERATURE, "", "coef")                                                       \
     X(TOP_P, "top_p", "Top-p", 0.95, 0.05, 1.0, RNNMIDI_FLOAT, RNN_PARAM_TOP_P, "", "")       \
     X(KEY, "key", "Key", 0, 0, 11, RNNMIDI_ENUM, RNN_PARAM_KEY,                              \
       "C=0|C#=1|D=2|D#=3|E=4|F=5|F#=6|G=7|G#=8|A=9|A#=10|B=11", "")                          \
@@ -71,49 +71,49 @@
 
 /* Y(ENUM, group, comment): one row per port, fixed ports included. */
 #define RNNMIDI_PORT_DOCS(Y)                                                                   \
-    Y(CONTROL_IN, RNNMIDI_GROUP_IO,                                                          \
-      "MIDI to listen to, the host's transport and position, and model file messages.")     \
-    Y(NOTIFY, RNNMIDI_GROUP_IO,                                                              \
-      "The generated MIDI (with the input when MIDI thru is on) and the model's status.")   \
-    Y(AUDIO_IN, RNNMIDI_GROUP_IO,                                                            \
-      "Optional mono audio: notes sung or played into it are heard like MIDI input when "   \
-      "Input source includes audio.")                                                       \
-    Y(MODE, RNNMIDI_GROUP_TIMING,                                                            \
-      "When the network plays. Continue: after you pause for Listen gap beats, it "        \
-      "continues your phrase for Response length bars. Call and response: it answers each " \
-      "phrase from the next bar line, as long as the call. Accompany: it plays all the "   \
-      "time while the transport rolls.")                                                    \
-    Y(TEMPERATURE, RNNMIDI_GROUP_SAMPLING,                                                   \
-      "How adventurous the choices are: 1 plays as the model learned, lower is safer, "     \
-      "higher is wilder, 0 always takes the likeliest event.")                              \
-    Y(TOP_P, RNNMIDI_GROUP_SAMPLING,                                                         \
-      "Draws only from the likeliest events that together hold this share of the "         \
-      "probability; lower leaves out the unlikely ones.")                                   \
-    Y(KEY, RNNMIDI_GROUP_PITCH, "Root note of the scale that generated notes are held to.") \
-    Y(SCALE, RNNMIDI_GROUP_PITCH,                                                            \
-      "Notes outside this scale (on Key) are never drawn; Off allows all twelve.")          \
-    Y(LOWEST, RNNMIDI_GROUP_PITCH, "No generated note is lower than this.")                 \
-    Y(HIGHEST, RNNMIDI_GROUP_PITCH, "No generated note is higher than this.")               \
-    Y(RESPONSE_BARS, RNNMIDI_GROUP_TIMING,                                                   \
-      "How many bars the network plays when it continues your phrase.")                     \
-    Y(LISTEN_GAP, RNNMIDI_GROUP_TIMING,                                                      \
-      "Beats of silence after which your phrase counts as finished.")                       \
-    Y(DENSITY, RNNMIDI_GROUP_SAMPLING,                                                       \
-      "How busy the output is: 0.5 plays as the model learned, lower is sparser, higher "   \
-      "is busier.")                                                                          \
-    Y(CHANNEL, RNNMIDI_GROUP_IO,                                                             \
-      "MIDI channel of generated melodies; drum models always play on channel 10.")         \
-    Y(VELOCITY, RNNMIDI_GROUP_IO, "Velocity of the generated notes.")                       \
-    Y(GATE, RNNMIDI_GROUP_TIMING,                                                            \
-      "Length of drum hits, as a fraction of a grid step.")                                 \
-    Y(SEED, RNNMIDI_GROUP_SAMPLING,                                                          \
-      "Seed of the random draws: any value but 0 replays the same notes from the same "     \
-      "position; 0 draws new notes at every start.")                                        \
+    Y(CONTROL_IN, RNNMIDI_GROUP_IO,                                                            \
+      "MIDI to listen to, the host's transport and position, and model file messages.")        \
+    Y(NOTIFY, RNNMIDI_GROUP_IO,                                                                \
+      "The generated MIDI (with the input when MIDI thru is on) and the model's status.")      \
+    Y(AUDIO_IN, RNNMIDI_GROUP_IO,                                                              \
+      "Optional mono audio: notes sung or played into it are heard like MIDI input when "      \
+      "Input source includes audio.")                                                          \
+    Y(MODE, RNNMIDI_GROUP_TIMING,                                                              \
+      "When the network plays. Continue: after you pause for Listen gap beats, it "            \
+      "continues your phrase for Response length bars. Call and response: it answers each "    \
+      "phrase from the next bar line, as long as the call. Accompany: it plays all the "       \
+      "time while the transport rolls.")                                                       \
+    Y(TEMPERATURE, RNNMIDI_GROUP_SAMPLING,                                                     \
+      "How adventurous the choices are: 1 plays as the model learned, lower is safer, "        \
+      "higher is wilder, 0 always takes the likeliest event.")                                 \
+    Y(TOP_P, RNNMIDI_GROUP_SAMPLING,                                                           \
+      "Draws only from the likeliest events that together hold this share of the "             \
+      "probability; lower leaves out the unlikely ones.")                                      \
+    Y(KEY, RNNMIDI_GROUP_PITCH, "Root note of the scale that generated notes are held to.")    \
+    Y(SCALE, RNNMIDI_GROUP_PITCH,                                                              \
+      "Notes outside this scale (on Key) are never drawn; Off allows all twelve.")             \
+    Y(LOWEST, RNNMIDI_GROUP_PITCH, "No generated note is lower than this.")                    \
+    Y(HIGHEST, RNNMIDI_GROUP_PITCH, "No generated note is higher than this.")                  \
+    Y(RESPONSE_BARS, RNNMIDI_GROUP_TIMING,                                                     \
+      "How many bars the network plays when it continues your phrase.")                        \
+    Y(LISTEN_GAP, RNNMIDI_GROUP_TIMING,                                                        \
+      "Beats of silence after which your phrase counts as finished.")                          \
+    Y(DENSITY, RNNMIDI_GROUP_SAMPLING,                                                         \
+      "How busy the output is: 0.5 plays as the model learned, lower is sparser, higher "      \
+      "is busier.")                                                                            \
+    Y(CHANNEL, RNNMIDI_GROUP_IO,                                                               \
+      "MIDI channel of generated melodies; drum models always play on channel 10.")            \
+    Y(VELOCITY, RNNMIDI_GROUP_IO, "Velocity of the generated notes.")                          \
+    Y(GATE, RNNMIDI_GROUP_TIMING,                                                              \
+      "Length of drum hits, as a fraction of a grid step.")                                    \
+    Y(SEED, RNNMIDI_GROUP_SAMPLING,                                                            \
+      "Seed of the random draws: any value but 0 replays the same notes from the same "        \
+      "position; 0 draws new notes at every start.")                                           \
     Y(THRU, RNNMIDI_GROUP_IO, "Pass the incoming MIDI to the output with the generated notes.") \
-    Y(TEMPO, RNNMIDI_GROUP_TIMING, "Tempo of the grid when the host sends no transport.")   \
-    Y(INPUT_SOURCE, RNNMIDI_GROUP_IO,                                                        \
-      "What the network hears: the MIDI input, notes detected on the audio input, or both.") \
-    Y(REPEAT_LIMIT, RNNMIDI_GROUP_SAMPLING,                                                  \
+    Y(TEMPO, RNNMIDI_GROUP_TIMING, "Tempo of the grid when the host sends no transport.")      \
+    Y(INPUT_SOURCE, RNNMIDI_GROUP_IO,                                                          \
+      "What the network hears: the MIDI input, notes detected on the audio input, or both.")   \
+    Y(REPEAT_LIMIT, RNNMIDI_GROUP_SAMPLING,                                                    \
       "How many times in a row the network may strike one pitch; 0 is no limit.")
 
 typedef enum {

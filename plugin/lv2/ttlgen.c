@@ -158,8 +158,10 @@ int main(int argc, char **argv)
     }
     for (int i = 0; i < RNNMIDI_N_PORTS; i++) {
         if (!docs[i].group || !docs[i].comment || strchr(docs[i].comment, '"')) {
-            fprintf(stderr, "ttlgen: port %d has no comment or group in RNNMIDI_PORT_DOCS "
-                            "(plugin/lv2/ports.h), or a comment with a double quote\n", i);
+            fprintf(stderr,
+                    "ttlgen: port %d has no comment or group in RNNMIDI_PORT_DOCS "
+                    "(plugin/lv2/ports.h), or a comment with a double quote\n",
+                    i);
             return 1;
         }
     }

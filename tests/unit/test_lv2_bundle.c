@@ -7,7 +7,12 @@
  * capable, with version numbers, the model as a patch:writable atom:Path;
  * a bundle holding a default model (here a random-weight fixture standing in
  * for presets/melody-lstm.rnnw) loads it at instantiation and lists a preset
- * whose state restores it. */
+ * whose state restores it, and offers that default state to the host
+ * (state:loadDefaultState, optional) only when it has one. What lv2lint asks
+ * of a plugin a distribution ships is checked here too, with lilv: every port
+ * has a comment and a port group, float ports have float ranges and integer
+ * ports integer ones, units as in the C table, a project with a maintainer,
+ * a short description and a release (even) version. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -70,15 +75,63 @@ typedef struct {
     int index;
     const char *symbol;
     float def, min, max;
-    int param;
+    int param, kind;
+    const char *unit;
 } row;
 
 static const row rows[] = {
 #define ROW(E, sym, name, def, min, max, kind, param, points, unit)                                \
-    {RNNMIDI_##E, sym, (float)(def), (float)(min), (float)(max), param},
+    {RNNMIDI_##E, sym, (float)(def), (float)(min), (float)(max), param, kind, unit},
     RNNMIDI_CONTROLS(ROW)
 #undef ROW
 };
+
+#define NS_LV2 "http://lv2plug.in/ns/lv2core#"
+#define NS_RDF "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+#define NS_RDFS "http://www.w3.org/2000/01/rdf-schema#"
+#define NS_PG "http://lv2plug.in/ns/ext/port-groups#"
+#define NS_UNITS "http://lv2plug.in/ns/extensions/units#"
+#define NS_STATE "http://lv2plug.in/ns/ext/state#"
+#define NS_DOAP "http://usefulinc.com/ns/doap#"
+
+/* A world with the bundle at dir (relative to the top folder, or absolute). */
+static LilvWorld *load_bundle(const char *dir)
+{
+    LilvWorld *w = lilv_world_new();
+    char cwd[1024], uri[2200];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    if (dir[0] == '/')
+        snprintf(uri, sizeof uri, "file://%s/", dir);
+    else
+        snprintf(uri, sizeof uri, "file://%s/%s/", cwd, dir);
+    LilvNode *b = lilv_new_uri(w, uri);
+    lilv_world_load_bundle(w, b);
+    lilv_node_free(b);
+    return w;
+}
+
+static const LilvPlugin *get_plugin(LilvWorld *w)
+{
+    LilvNode *pu = lilv_new_uri(w, RNNMIDI_URI);
+    const LilvPlugin *p = lilv_plugins_get_by_uri(lilv_world_get_all_plugins(w), pu);
+    lilv_node_free(pu);
+    assert_non_null(p);
+    return p;
+}
+
+/* The one value of subject's property, as lilv_world_get gives it (or NULL). */
+static LilvNode *get1(LilvWorld *w, const LilvNode *subject, const char *property)
+{
+    LilvNode *prop = lilv_new_uri(w, property);
+    LilvNode *v = lilv_world_get(w, subject, prop, NULL);
+    lilv_node_free(prop);
+    return v;
+}
+
+static int is_nonempty_string(const LilvNode *n)
+{
+    return n && lilv_node_is_string(n) && lilv_node_as_string(n)[0];
+}
 
 static void test_ttl_matches_c(void **state)
 {
@@ -159,6 +212,112 @@ static void test_ttl_matches_c(void **state)
     lilv_world_free(w);
 }
 
+/* The ports a generic host UI draws: each with a comment and a group that
+ * the TTL defines, a unit where the C table gives one, and ranges typed as
+ * the port is (a float port's "2.0", an integer port's "2"). */
+static void test_ports_described(void **state)
+{
+    (void)state;
+    LilvWorld *w = load_bundle(BUNDLE);
+    const LilvPlugin *p = get_plugin(w);
+    LilvNode *comment = lilv_new_uri(w, NS_RDFS "comment");
+    LilvNode *group = lilv_new_uri(w, NS_PG "group");
+    LilvNode *unit = lilv_new_uri(w, NS_UNITS "unit");
+    LilvNode *rdf_type = lilv_new_uri(w, NS_RDF "type");
+    LilvNode *pg_group = lilv_new_uri(w, NS_PG "Group");
+    LilvNode *label = lilv_new_uri(w, NS_RDFS "label");
+    LilvNode *symbol = lilv_new_uri(w, NS_LV2 "symbol");
+    for (uint32_t i = 0; i < lilv_plugin_get_num_ports(p); i++) {
+        const LilvPort *port = lilv_plugin_get_port_by_index(p, i);
+        const char *sym = lilv_node_as_string(lilv_port_get_symbol(p, port));
+        LilvNode *c = lilv_port_get(p, port, comment);
+        if (!is_nonempty_string(c)) fail_msg("port %s has no rdfs:comment", sym);
+        lilv_node_free(c);
+        LilvNode *g = lilv_port_get(p, port, group);
+        if (!g || !lilv_node_is_uri(g)) fail_msg("port %s has no pg:group", sym);
+        if (!lilv_world_ask(w, g, rdf_type, pg_group))
+            fail_msg("port %s: group <%s> is not a pg:Group", sym, lilv_node_as_uri(g));
+        LilvNode *gl = lilv_world_get(w, g, label, NULL), *gs = lilv_world_get(w, g, symbol, NULL);
+        if (!is_nonempty_string(gl) || !is_nonempty_string(gs))
+            fail_msg("port %s: group <%s> has no label or symbol", sym, lilv_node_as_uri(g));
+        lilv_node_free(gl), lilv_node_free(gs), lilv_node_free(g);
+    }
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        LilvNode *s = lilv_new_string(w, rows[i].symbol);
+        const LilvPort *port = lilv_plugin_get_port_by_symbol(p, s);
+        assert_non_null(port);
+        LilvNode *u = lilv_port_get(p, port, unit);
+        if (rows[i].unit[0]) {
+            char want[256];
+            snprintf(want, sizeof want, NS_UNITS "%s", rows[i].unit);
+            if (!u || !lilv_node_is_uri(u) || strcmp(lilv_node_as_uri(u), want))
+                fail_msg("port %s: unit %s, not <%s>", rows[i].symbol,
+                         u ? lilv_node_as_string(u) : "missing", want);
+        } else if (u) {
+            fail_msg("port %s: unit %s, none in ports.h", rows[i].symbol, lilv_node_as_string(u));
+        }
+        lilv_node_free(u);
+        LilvNode *range[3];
+        lilv_port_get_range(p, port, &range[0], &range[1], &range[2]);
+        for (int k = 0; k < 3; k++) {
+            assert_non_null(range[k]);
+            int ok = rows[i].kind == RNNMIDI_FLOAT ? lilv_node_is_float(range[k])
+                                                   : lilv_node_is_int(range[k]);
+            if (!ok)
+                fail_msg("port %s: %s written as %s for a %s port", rows[i].symbol,
+                         (const char *[]){"default", "minimum", "maximum"}[k],
+                         lilv_node_as_string(range[k]),
+                         rows[i].kind == RNNMIDI_FLOAT ? "float" : "integer");
+            lilv_node_free(range[k]);
+        }
+        lilv_node_free(s);
+    }
+    lilv_node_free(symbol), lilv_node_free(label), lilv_node_free(pg_group);
+    lilv_node_free(rdf_type), lilv_node_free(unit), lilv_node_free(group), lilv_node_free(comment);
+    lilv_world_free(w);
+}
+
+/* Who makes it and which release it is, as a distribution reads them. */
+static void test_project_and_version(void **state)
+{
+    (void)state;
+    LilvWorld *w = load_bundle(BUNDLE);
+    const LilvPlugin *p = get_plugin(w);
+    LilvNode *project = lilv_plugin_get_project(p);
+    assert_non_null(project);
+    LilvNode *name = get1(w, project, NS_DOAP "name");
+    assert_true(is_nonempty_string(name));
+    lilv_node_free(name);
+    LilvNode *author = lilv_plugin_get_author_name(p);
+    LilvNode *mbox = lilv_plugin_get_author_email(p);
+    LilvNode *home = lilv_plugin_get_author_homepage(p);
+    assert_true(is_nonempty_string(author));
+    assert_non_null(mbox);
+    assert_true(lilv_node_is_uri(mbox));
+    assert_int_equal(strncmp(lilv_node_as_uri(mbox), "mailto:", 7), 0);
+    assert_non_null(home);
+    assert_true(lilv_node_is_uri(home));
+    LilvNode *shortdesc = get1(w, lilv_plugin_get_uri(p), NS_DOAP "shortdesc");
+    assert_true(is_nonempty_string(shortdesc));
+    /* a short description, as its name says: one line a host can list */
+    assert_true(strlen(lilv_node_as_string(shortdesc)) <= 80);
+    assert_null(strchr(lilv_node_as_string(shortdesc), '\n'));
+    /* LV2's rule: a release has an even, non-zero minor and an even micro
+     * version; hosts compare them to pick the newer of two copies */
+    LilvNode *minor = get1(w, lilv_plugin_get_uri(p), NS_LV2 "minorVersion");
+    LilvNode *micro = get1(w, lilv_plugin_get_uri(p), NS_LV2 "microVersion");
+    assert_non_null(minor);
+    assert_non_null(micro);
+    assert_true(lilv_node_is_int(minor) && lilv_node_is_int(micro));
+    assert_int_equal(lilv_node_as_int(minor), RNNMIDI_MINOR_VERSION);
+    assert_int_equal(lilv_node_as_int(micro), RNNMIDI_MICRO_VERSION);
+    assert_true(RNNMIDI_MINOR_VERSION > 0 && RNNMIDI_MINOR_VERSION % 2 == 0);
+    assert_true(RNNMIDI_MICRO_VERSION % 2 == 0);
+    lilv_node_free(minor), lilv_node_free(micro), lilv_node_free(shortdesc);
+    lilv_node_free(home), lilv_node_free(mbox), lilv_node_free(author), lilv_node_free(project);
+    lilv_world_free(w);
+}
+
 /* `make install` into a DESTDIR puts the whole bundle under LV2DIR, and
  * `make uninstall` removes it. */
 static void test_install_uninstall(void **state)
@@ -218,6 +377,15 @@ static void test_default_model_and_its_preset(void **state)
     const LilvPlugin *p = lilv_plugins_get_by_uri(lilv_world_get_all_plugins(w), pu);
     assert_non_null(p);
 
+    /* it tells the host that it has a default state, and does not need it
+     * loaded: instantiate() loads the bundled model itself */
+    LilvNode *load_default = lilv_new_uri(w, NS_STATE "loadDefaultState");
+    assert_true(lilv_plugin_has_feature(p, load_default));
+    LilvNodes *required = lilv_plugin_get_required_features(p);
+    assert_false(lilv_nodes_contains(required, load_default));
+    lilv_nodes_free(required);
+    lilv_node_free(load_default);
+
     /* instantiated, it plays its bundled model */
     host_plugin *hp = host_new();
     LilvInstance *inst = lilv_plugin_instantiate(p, 48000, hp->features);
@@ -264,14 +432,44 @@ static void test_default_model_and_its_preset(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* A bundle without a default model has no state:state, so it does not list
+ * state:loadDefaultState either (lv2lint warns about one without the other). */
+static void test_no_model_no_default_state(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/rnnmidi-nomodel-XXXXXX", cwd[1024], path[1400], cmd[4200];
+    assert_non_null(mkdtemp(dir));
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    snprintf(path, sizeof path, "%s/rnnmidi.lv2", dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    snprintf(cmd, sizeof cmd,
+             "ln -s %s/" BUNDLE "/rnnmidi.so %s/ && for f in manifest rnnmidi presets; do "
+             "build/ttlgen plugin/lv2/$f.ttl.in %s/$f.ttl || exit 1; done",
+             cwd, path, path);
+    assert_int_equal(system(cmd), 0);
+    LilvWorld *w = load_bundle(path);
+    const LilvPlugin *p = get_plugin(w);
+    LilvNode *load_default = lilv_new_uri(w, NS_STATE "loadDefaultState");
+    LilvNode *st = get1(w, lilv_plugin_get_uri(p), NS_STATE "state");
+    assert_null(st);
+    assert_false(lilv_plugin_has_feature(p, load_default));
+    lilv_node_free(load_default);
+    lilv_world_free(w);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_only_lv2_descriptor_exported),
         cmocka_unit_test(test_lv2_validate),
         cmocka_unit_test(test_ttl_matches_c),
+        cmocka_unit_test(test_ports_described),
+        cmocka_unit_test(test_project_and_version),
         cmocka_unit_test(test_install_uninstall),
         cmocka_unit_test(test_default_model_and_its_preset),
+        cmocka_unit_test(test_no_model_no_default_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
