@@ -12,7 +12,8 @@
  * of a plugin a distribution ships is checked here too, with lilv: every port
  * has a comment and a port group, float ports have float ranges and integer
  * ports integer ones, units as in the C table, a project with a maintainer,
- * a short description and a release (even) version. */
+ * a short description and a release (even) version. The presets' values
+ * are there as soon as the plugin's data is, as jalv 1.6.6 expects. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -318,6 +319,56 @@ static void test_project_and_version(void **state)
     lilv_world_free(w);
 }
 
+typedef struct {
+    int n;
+    float temperature;
+} preset_values;
+
+static void count_port_value(const char *symbol, void *user, const void *value, uint32_t size,
+                             uint32_t type)
+{
+    preset_values *pv = user;
+    pv->n++;
+    if (!strcmp(symbol, "temperature") && size == sizeof(float) &&
+        type == host_map(NULL, LV2_ATOM__Float))
+        pv->temperature = *(const float *)value;
+}
+
+/* A host that reads a preset straight after loading the plugin, without
+ * lilv_world_load_resource() on the preset first (jalv 1.6.6's console
+ * `preset URI` command), still gets its values: presets.ttl comes with the
+ * plugin's data. */
+static void test_presets_load_with_plugin(void **state)
+{
+    (void)state;
+    LilvWorld *w = load_bundle(BUNDLE);
+    const LilvPlugin *p = get_plugin(w);
+    assert_int_equal(lilv_plugin_get_num_ports(p), RNNMIDI_N_PORTS); /* loads its data */
+    LilvNode *pset = lilv_new_uri(w, "http://lv2plug.in/ns/ext/presets#Preset");
+    LilvNodes *presets = lilv_plugin_get_related(p, pset);
+    assert_true(lilv_nodes_size(presets) >= 5);
+    int wild = 0;
+    LILV_FOREACH(nodes, i, presets)
+    {
+        const LilvNode *preset = lilv_nodes_get(presets, i);
+        LilvState *st = lilv_state_new_from_world(w, &host_map_s, preset);
+        assert_non_null(st);
+        preset_values pv = {0, -1.0f};
+        lilv_state_emit_port_values(st, count_port_value, &pv);
+        if (pv.n == 0) fail_msg("preset <%s> has no port values", lilv_node_as_uri(preset));
+        if (!strcmp(lilv_node_as_uri(preset), RNNMIDI_URI "#preset-wild")) {
+            assert_float_equal(pv.temperature, 1.4f, 1e-6);
+            wild = 1;
+        }
+        lilv_state_free(st);
+    }
+    assert_true(wild);
+    lilv_nodes_free(presets);
+    lilv_node_free(pset);
+    lilv_world_free(w);
+    host_free_uris();
+}
+
 /* `make install` into a DESTDIR puts the whole bundle under LV2DIR, and
  * `make uninstall` removes it. */
 static void test_install_uninstall(void **state)
@@ -467,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_ttl_matches_c),
         cmocka_unit_test(test_ports_described),
         cmocka_unit_test(test_project_and_version),
+        cmocka_unit_test(test_presets_load_with_plugin),
         cmocka_unit_test(test_install_uninstall),
         cmocka_unit_test(test_default_model_and_its_preset),
         cmocka_unit_test(test_no_model_no_default_state),
