@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../core/text.h"
 #include "../../training/midifile.h"
 #include "audio.h"
 #include "demo.h"
@@ -540,7 +541,10 @@ static void list_midi_inputs(void)
     for (int i = 0; i < n; i++) {
         const PmDeviceInfo *d = Pm_GetDeviceInfo(i);
         if (!d || !d->input) continue;
-        printf("  %2d  %s (%s)%s\n", i, d->name, d->interf, i == def ? "  [default]" : "");
+        char name[256], interf[64];
+        rnn_text_sanitize(name, sizeof name, d->name);
+        rnn_text_sanitize(interf, sizeof interf, d->interf);
+        printf("  %2d  %s (%s)%s\n", i, name, interf, i == def ? "  [default]" : "");
         shown++;
     }
     if (!shown) puts("  none");
@@ -563,7 +567,9 @@ static PortMidiStream *open_midi_in(int id)
     PortMidiStream *st = NULL;
     PmError e = Pm_OpenInput(&st, id, NULL, 512, NULL, NULL);
     if (e != pmNoError) {
-        fprintf(stderr, "rnnmidi-demo: MIDI input %d (%s): %s\n", id, d->name, Pm_GetErrorText(e));
+        char name[256];
+        rnn_text_sanitize(name, sizeof name, d->name);
+        fprintf(stderr, "rnnmidi-demo: MIDI input %d (%s): %s\n", id, name, Pm_GetErrorText(e));
         return NULL;
     }
     Pm_SetFilter(st, PM_FILT_ACTIVE | PM_FILT_CLOCK | PM_FILT_SYSEX);
@@ -659,9 +665,12 @@ int main(int argc, char **argv)
         puts("Audio devices (--device N, --input-device N):");
         for (int i = 0; i < n; i++) {
             const PaDeviceInfo *d = Pa_GetDeviceInfo(i);
-            printf("  %2d  %-40s %s  out %d  in %d  %.0f Hz%s%s\n", i, d->name,
-                   Pa_GetHostApiInfo(d->hostApi)->name, d->maxOutputChannels, d->maxInputChannels,
-                   d->defaultSampleRate, i == Pa_GetDefaultOutputDevice() ? "  [default out]" : "",
+            char name[256], api[64];
+            rnn_text_sanitize(name, sizeof name, d->name);
+            rnn_text_sanitize(api, sizeof api, Pa_GetHostApiInfo(d->hostApi)->name);
+            printf("  %2d  %-40s %s  out %d  in %d  %.0f Hz%s%s\n", i, name, api,
+                   d->maxOutputChannels, d->maxInputChannels, d->defaultSampleRate,
+                   i == Pa_GetDefaultOutputDevice() ? "  [default out]" : "",
                    i == Pa_GetDefaultInputDevice() ? "  [default in]" : "");
         }
         if (n <= 0) puts("  none (rnnmidi-demo will render to a file instead)");
@@ -816,8 +825,9 @@ int main(int argc, char **argv)
         }
         const rnn_model *m = rnn_engine_model_get(cfg.models[k]);
         const rnn_model_config *mc = rnn_model_get_config(m);
+        /* the name is the file's text: printed, and drawn in the piano roll */
         const char *nm = rnn_model_meta(m, "name");
-        snprintf(name_buf[k], sizeof name_buf[k], "%s", nm ? nm : base_name(o.models[k]));
+        rnn_text_sanitize(name_buf[k], sizeof name_buf[k], nm ? nm : base_name(o.models[k]));
         char *dot = nm ? NULL : strrchr(name_buf[k], '.');
         if (dot) *dot = 0;
         part_names[k] = name_buf[k];
@@ -946,10 +956,12 @@ int main(int argc, char **argv)
         if (!status) {
             int ui = o.ui < 0 ? isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) : o.ui;
             if (!o.quiet) {
-                printf("Playing on %s (%.0f Hz, %u frames, %.1f ms out)%s%s, seed %u.\n",
-                       a.device_name, a.sample_rate, o.buffer, a.latency * 1000.0,
-                       a.input_name ? ", listening to " : "", a.input_name ? a.input_name : "",
-                       (unsigned)seed);
+                char dev[256], in_dev[256];
+                rnn_text_sanitize(dev, sizeof dev, a.device_name);
+                rnn_text_sanitize(in_dev, sizeof in_dev, a.input_name);
+                printf("Playing on %s (%.0f Hz, %u frames, %.1f ms out)%s%s, seed %u.\n", dev,
+                       a.sample_rate, o.buffer, a.latency * 1000.0,
+                       a.input_name ? ", listening to " : "", in_dev, (unsigned)seed);
                 if (o.seconds > 0)
                     printf("%g second%s", o.seconds, o.seconds == 1 ? "" : "s");
                 else
