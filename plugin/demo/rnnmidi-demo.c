@@ -130,6 +130,14 @@ static void usage(FILE *f)
         f);
 }
 
+/* An error message: it may quote a device's name or a file's text. */
+static void say_error(const char *err)
+{
+    char safe[1024];
+    rnn_text_sanitize(safe, sizeof safe, err);
+    fprintf(stderr, "rnnmidi-demo: %s\n", safe);
+}
+
 static int bad_arg(const char *fmt, const char *a, const char *b)
 {
     fputs("rnnmidi-demo: ", stderr);
@@ -605,7 +613,7 @@ static int write_outputs(const options *o, const out_paths *paths, demo_record *
     int rc = 0;
     if (paths->mid) {
         if (rnn_midi_write_path(paths->mid, rec->notes, rec->n, PPQ, rec->bpm, err, sizeof err)) {
-            fprintf(stderr, "rnnmidi-demo: %s\n", err);
+            say_error(err);
             rc = 1;
         } else if (!o->quiet) {
             printf("MIDI        %s  (%zu notes)\n", paths->mid, rec->n);
@@ -630,7 +638,7 @@ static int write_outputs(const options *o, const out_paths *paths, demo_record *
             info.track_names[k + 2] = part_names[k];
         (void)seconds;
         if (demo_pianoroll_write(paths->roll, rec->notes, rec->n, &info, err, sizeof err)) {
-            fprintf(stderr, "rnnmidi-demo: %s\n", err);
+            say_error(err);
             rc = 1;
         } else if (!o->quiet) {
             printf("piano roll  %s\n", paths->roll);
@@ -658,7 +666,7 @@ int main(int argc, char **argv)
 
     if (o.list_devices) {
         if (demo_audio_init(err, sizeof err)) {
-            fprintf(stderr, "rnnmidi-demo: %s\n", err);
+            say_error(err);
             return 1;
         }
         int n = Pa_GetDeviceCount();
@@ -721,7 +729,7 @@ int main(int argc, char **argv)
             double dev_rate = 0;
             if (demo_audio_check_output(o.device, &dev_rate, err, sizeof err)) {
                 if (o.device >= 0) {
-                    fprintf(stderr, "rnnmidi-demo: %s\n", err);
+                    say_error(err);
                     demo_audio_terminate();
                     return 1;
                 }
@@ -731,7 +739,7 @@ int main(int argc, char **argv)
             }
         } else {
             if (o.device >= 0) {
-                fprintf(stderr, "rnnmidi-demo: %s\n", err);
+                say_error(err);
                 return 1;
             }
             fallback_reason = err;
@@ -815,7 +823,7 @@ int main(int argc, char **argv)
     for (int k = 0; k < o.n_models; k++) {
         cfg.models[k] = rnn_engine_model_prepare(o.models[k], err, sizeof err);
         if (!cfg.models[k]) {
-            fprintf(stderr, "rnnmidi-demo: %s\n", err);
+            say_error(err);
             for (int j = 0; j < k; j++)
                 rnn_engine_model_free(cfg.models[j]);
             free(primer);
@@ -846,7 +854,7 @@ int main(int argc, char **argv)
     demo_session *s = demo_session_create(&cfg, err, sizeof err);
     free(primer);
     if (!s) {
-        fprintf(stderr, "rnnmidi-demo: %s\n", err);
+        say_error(err);
         free(input);
         if (pa_up) demo_audio_terminate();
         return 1;
@@ -950,7 +958,7 @@ int main(int argc, char **argv)
         PortMidiStream *midi = NULL;
         if (o.midi_in != -1 && !(midi = open_midi_in(o.midi_in))) status = 1;
         if (!status && demo_audio_open(&a, &ao, &st, err, sizeof err)) {
-            fprintf(stderr, "rnnmidi-demo: %s\n", err);
+            say_error(err);
             status = 1;
         }
         if (!status) {
@@ -978,7 +986,7 @@ int main(int argc, char **argv)
             signal(SIGINT, on_signal);
             signal(SIGTERM, on_signal);
             if (demo_audio_start(&a, err, sizeof err)) {
-                fprintf(stderr, "rnnmidi-demo: %s\n", err);
+                say_error(err);
                 status = 1;
             }
             while (!status && !quit_flag && !atomic_load(&st.done) &&

@@ -183,6 +183,16 @@ static void test_preset_name_is_sanitised(void **state)
     for (size_t i = 0; i < n; i++)
         if (svg[i] < 0x20 && svg[i] != '\n') fail_msg("control byte 0x%02x in the SVG", svg[i]);
     free(svg);
+    /* error messages quote names too */
+    char broken[600];
+    snprintf(broken, sizeof broken, "%s/broken\x1b]0;pwn\x07.rnnw", dir);
+    FILE *f = fopen(broken, "w");
+    assert_non_null(f);
+    fputs("not a preset\n", f);
+    fclose(f);
+    expect(RUN(NULL, NULL, "-m", broken, "--render", render), 1, "broken?]0;pwn?.rnnw");
+    assert_null(strchr(out, '\x1b'));
+    assert_null(strchr(out, '\x07'));
 }
 
 static void test_bad_device_numbers(void **state)
