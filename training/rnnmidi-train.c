@@ -6,7 +6,12 @@
  * Beside FILE.rnnw it writes FILE.csv (one row per optimiser step), FILE.svg
  * (the loss curve) and FILE.ckpt (the checkpoint `--resume` continues from).
  * Exit status: 0 success, 1 bad input or a failed run, 2 bad usage,
- * 130 interrupted (a checkpoint and the best preset so far are written).
+ * 130 stopped by Ctrl-C or SIGTERM (a checkpoint and the best preset so far
+ * are written).
+ *
+ * The preset holds the best validated weights: the valid split is evaluated
+ * after every epoch and on the last step of a run that stops anywhere else;
+ * the closing message names their step.
  *
  * Built with -DRNNMIDI_MPI (`make mpi`: build/mpi/rnnmidi-train), the same
  * program trains data-parallel under `mpirun -np N` (training/CLUSTER.md):
@@ -40,7 +45,8 @@ enum { EXIT_INTERRUPTED = 130 };
 
 static const char *prog = "rnnmidi-train";
 static volatile sig_atomic_t interrupted;
-static int mpi_rank = 0; /* this process's MPI rank (0 without MPI) */
+static volatile sig_atomic_t stop_signal; /* the signal that set interrupted */
+static int mpi_rank = 0;                  /* this process's MPI rank (0 without MPI) */
 
 #ifdef RNNMIDI_MPI
 static int mpi_size = 1;
@@ -164,10 +170,14 @@ static void mpi_fail(const char *msg, int code)
 }
 #endif
 
+/* SIGINT (Ctrl-C) and SIGTERM stop the run after the current step: the
+ * trainer writes its checkpoint, validates the last weights and the preset
+ * is written. A second signal ends the program at once. */
 static void on_signal(int sig)
 {
     interrupted = 1;
-    signal(sig, SIG_DFL); /* a second Ctrl-C ends the program at once */
+    stop_signal = sig;
+    signal(sig, SIG_DFL);
 }
 
 /* OpenBLAS picks its kernels when it loads, from OPENBLAS_CORETYPE or the
@@ -235,7 +245,7 @@ static void usage(FILE *f)
             "  --epochs N              at most N epochs (%d)\n"
             "  --steps-per-epoch N     optimiser steps per epoch (train steps / (B x T))\n"
             "  --max-steps N           stop after N optimiser steps (the schedule still\n"
-            "                          spans --epochs)\n"
+            "                          spans --epochs); the last step is validated too\n"
             "  --patience N            stop after N epochs without a better valid NLL (%d)\n"
             "  --seed N                random seed (%llu)\n"
             "  --threads N             threads (%d); a resumed run must use the same count\n"
@@ -327,6 +337,26 @@ static void sanitize(char *s)
 {
     for (; *s; s++)
         if (*s == '\n' || *s == '\r') *s = ' ';
+}
+
+/* Which weights a run's preset holds, for the closing message:
+ * "weights of step 37 (valid NLL 3.1200, the last step)". */
+static void describe_weights(char *buf, size_t n, const rnn_train_result *r)
+{
+    if (r->best_valid < 0)
+        snprintf(buf, n, "weights of step %ld (the last step; no valid split to choose by)",
+                 r->best_step);
+    else if (r->best_step == r->steps)
+        snprintf(buf, n, "weights of step %ld (valid NLL %.4f, the last step)", r->best_step,
+                 r->best_valid);
+    else if (r->last_valid >= 0)
+        snprintf(buf, n,
+                 "weights of step %ld (valid NLL %.4f, the best validated; the last step, %ld, "
+                 "had %.4f)",
+                 r->best_step, r->best_valid, r->steps, r->last_valid);
+    else
+        snprintf(buf, n, "weights of step %ld (valid NLL %.4f, the best validated)", r->best_step,
+                 r->best_valid);
 }
 
 #ifdef RNNMIDI_MPI
@@ -729,7 +759,9 @@ static int train_main(int argc, char **argv)
 
     /* the preset */
     char steps_s[32], epochs_s[32], valid_s[32], files_s[96], date_s[64], secs_s[32], loss_s[32];
+    char wsteps_s[32];
     snprintf(steps_s, sizeof steps_s, "%ld", res.steps);
+    snprintf(wsteps_s, sizeof wsteps_s, "%ld", res.best_step);
     snprintf(epochs_s, sizeof epochs_s, "%d", res.epochs);
     if (res.best_valid >= 0)
         snprintf(valid_s, sizeof valid_s, "%.4f", res.best_valid);
@@ -771,10 +803,18 @@ static int train_main(int argc, char **argv)
         name = name_s ? name_s : "rnnmidi";
     }
     rnn_meta meta[] = {
-        {"name", name},         {"data", data_s},          {"files", files_s},
-        {"steps", steps_s},     {"epochs", epochs_s},      {"valid_nll", valid_s},
-        {"train_loss", loss_s}, {"train_seconds", secs_s}, {"blas", rnn_blas_corename()},
-        {"command", command},   {"created", date_s},
+        {"name", name},
+        {"data", data_s},
+        {"files", files_s},
+        {"steps", steps_s},
+        {"weights_step", wsteps_s},
+        {"epochs", epochs_s},
+        {"valid_nll", valid_s},
+        {"train_loss", loss_s},
+        {"train_seconds", secs_s},
+        {"blas", rnn_blas_corename()},
+        {"command", command},
+        {"created", date_s},
     };
     const float *tensors[RNN_MAX_TENSORS];
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
@@ -808,14 +848,26 @@ static int train_main(int argc, char **argv)
                 prog,
                 exit_code == EXIT_INPUT ? "failed"
                 : res.interrupted       ? "interrupted"
+                : res.early_stopped     ? "stopped early (no better valid NLL)"
                                         : "done",
                 res.steps, res.epochs, res.seconds, valid_s, loss_s, ru.ru_maxrss / 1024.0);
-        if (exit_code != EXIT_INPUT)
-            fprintf(msg, "%s: wrote %s, %s, %s\n", prog, out, csv_path, svg_path);
-        if (res.interrupted)
-            fprintf(msg, "%s: checkpoint %s; continue with the same command and --resume\n", prog,
-                    ckpt_path);
+        if (exit_code != EXIT_INPUT) {
+            char which[160];
+            describe_weights(which, sizeof which, &res);
+            fprintf(msg, "%s: wrote %s: %s\n", prog, out, which);
+            fprintf(msg, "%s: wrote %s, %s\n", prog, csv_path, svg_path);
+        }
     }
+    /* a stop by a signal is said even with --quiet */
+    if (res.interrupted && mpi_rank == 0)
+        fprintf(stderr,
+                "%s: stopped by %s at step %ld; checkpoint %s; continue with the same command "
+                "and --resume\n",
+                prog,
+                stop_signal == SIGTERM  ? "SIGTERM"
+                : stop_signal == SIGINT ? "SIGINT (Ctrl-C)"
+                                        : "a signal",
+                res.steps, ckpt_path);
     free(res.best_params);
     free(command);
     free(data_s);

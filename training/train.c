@@ -1323,6 +1323,7 @@ typedef struct {
     long step;
     int epoch, bad_epochs;
     double best_valid, seconds;
+    long best_step; /* the step of the best weights (not in the file: epoch - bad_epochs) */
 } run_progress;
 
 #define CKPT_MAGIC "RNNCKPT\x01"
@@ -1646,11 +1647,34 @@ static void format_hms(char *buf, size_t n, double s)
         snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
 }
 
+/* The valid NLL of the trainer's weights, computed by rank 0 and sent to the
+ * other ranks, which wait for it with an allowance of `allow` seconds. The
+ * carried state is kept. 0, or -1 with a message. */
+static int validate(rnn_trainer *tr, const rnn_train_options *o, const rnn_seq_list *valid,
+                    double allow, double *vnll, char *err, size_t errlen)
+{
+    rnn_train_comm *cm = o->comm;
+    *vnll = -1;
+    if (!cm || cm->rank == 0) {
+        float *state = malloc(rnn_trainer_state_size(tr) * sizeof(float));
+        if (!state) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        rnn_trainer_state_get(tr, state);
+        *vnll = rnn_trainer_evaluate(tr, valid, o->cfg.kind, NULL, NULL);
+        rnn_trainer_state_set(tr, state);
+        free(state);
+    }
+    if (cm && cm->bcast(cm, vnll, sizeof *vnll, allow, err, errlen) != 0) return -1;
+    return 0;
+}
+
 int rnn_train_run(const rnn_train_options *o, const rnn_seq_list *train, const rnn_seq_list *valid,
                   rnn_train_result *res, char *err, size_t errlen)
 {
     memset(res, 0, sizeof *res);
-    res->best_valid = -1;
+    res->best_valid = res->last_valid = -1;
     size_t tokens = 0;
     for (size_t i = 0; i < train->count; i++)
         if (train->seqs[i].len >= 2) tokens += train->seqs[i].len - 1;
@@ -1709,11 +1733,13 @@ int rnn_train_run(const rnn_train_options *o, const rnn_seq_list *train, const r
     }
     memcpy(best, rnn_trainer_params(tr), P * sizeof(float));
 
-    run_progress pr = {0, 0, 0, -1, 0};
-    if (o->resume_path && load_checkpoint(o->resume_path, o, tr, bt, best, &pr, err, errlen) != 0)
-        goto done;
-
+    run_progress pr = {0, 0, 0, -1, 0, 0};
     long spe = o->steps_per_epoch > 0 ? o->steps_per_epoch : (long)((tokens + TB - 1) / TB);
+    if (o->resume_path) {
+        if (load_checkpoint(o->resume_path, o, tr, bt, best, &pr, err, errlen) != 0) goto done;
+        /* the best weights are those of the last epoch that improved */
+        if (pr.best_valid >= 0) pr.best_step = (long)(pr.epoch - pr.bad_epochs) * spe;
+    }
     long total = spe * o->epochs;
     long stop = o->max_steps > 0 && o->max_steps < total ? o->max_steps : total;
     double t0 = now_seconds(), last_ckpt = t0, last_line = t0, rate_t = t0;
@@ -1726,6 +1752,11 @@ int rnn_train_run(const rnn_train_options *o, const rnn_seq_list *train, const r
     for (size_t i = 0; have_valid && i < valid->count; i++)
         valid_tokens += valid->seqs[i].len;
     double step_time = 0; /* mean seconds per step, for the wait on rank 0's evaluation */
+    /* the other ranks wait for rank 0's evaluation: its windows of nb lanes
+     * at a generous guess of their time */
+    const double valid_windows =
+        have_valid ? (double)valid_tokens / ((double)nb * o->seq_len) + (double)valid->count : 0;
+    double last_vnll = -1; /* the valid NLL of the last step, when it was validated */
 
     while (pr.step < stop && !stopped) {
         if (cm ? group_stop : o->interrupt && *o->interrupt) {
@@ -1774,30 +1805,15 @@ int rnn_train_run(const rnn_train_options *o, const rnn_seq_list *train, const r
         if (epoch_end) {
             pr.epoch++;
             if (have_valid) {
-                if (rank == 0) {
-                    float *state = malloc(rnn_trainer_state_size(tr) * sizeof(float));
-                    if (!state) {
-                        snprintf(err, errlen, "out of memory");
-                        goto done;
-                    }
-                    rnn_trainer_state_get(tr, state);
-                    vnll = rnn_trainer_evaluate(tr, valid, o->cfg.kind, NULL, NULL);
-                    rnn_trainer_state_set(tr, state);
-                    free(state);
-                }
-                if (cm) {
-                    /* the others wait for rank 0's evaluation: its windows
-                     * of nb lanes at a generous guess of their time */
-                    double windows =
-                        (double)valid_tokens / ((double)nb * o->seq_len) + (double)valid->count;
-                    if (cm->bcast(cm, &vnll, sizeof vnll, 60 + 10 * windows * step_time, err,
-                                  errlen) != 0)
-                        goto done;
-                }
+                if (validate(tr, o, valid, 60 + 10 * valid_windows * step_time, &vnll, err,
+                             errlen) != 0)
+                    goto done;
+                last_vnll = vnll;
                 rate_t = now_seconds(); /* the rate counts training steps only */
                 rate_step = pr.step;
                 if (pr.best_valid < 0 || vnll < pr.best_valid) {
                     pr.best_valid = vnll;
+                    pr.best_step = pr.step;
                     pr.bad_epochs = 0;
                     memcpy(best, rnn_trainer_params(tr), P * sizeof(float));
                 } else if (++pr.bad_epochs >= o->patience) {
@@ -1814,8 +1830,9 @@ int rnn_train_run(const rnn_train_options *o, const rnn_seq_list *train, const r
         if (o->progress) {
             char eta[32];
             format_hms(eta, sizeof eta, rate > 0 ? (stop - pr.step) / rate : 0);
-            double pct = 100.0 * (double)(pr.step % spe ? pr.step % spe : spe) / spe;
-            if (o->progress_tty && (epoch_end || t - last_line >= 0.1 || pr.step == 1)) {
+            double pct = 100.0 * (double)pr.step / (double)stop; /* of the whole run */
+            int last = pr.step == stop;
+            if (o->progress_tty && (epoch_end || last || t - last_line >= 0.1 || pr.step == 1)) {
                 last_line = t;
                 int w = 30, fill = (int)(pct / 100 * w);
                 char bar[64];
@@ -1823,15 +1840,17 @@ int rnn_train_run(const rnn_train_options *o, const rnn_seq_list *train, const r
                     bar[i] = i < fill ? '#' : '.';
                 bar[w] = 0;
                 fprintf(o->progress,
-                        "\repoch %d/%d [%s] %5.1f%%  %.2f steps/s  ETA %s  loss %.4f   ",
-                        pr.epoch + (epoch_end ? 0 : 1), o->epochs, bar, pct, rate, eta, loss);
+                        "\repoch %d/%ld [%s] %5.1f%%  %.2f steps/s  ETA %s  loss %.4f   ",
+                        pr.epoch + (epoch_end ? 0 : 1), (stop + spe - 1) / spe, bar, pct, rate, eta,
+                        loss);
                 if (epoch_end && vnll >= 0)
                     fprintf(o->progress, "\nepoch %d: valid NLL %.4f%s\n", pr.epoch, vnll,
                             vnll == pr.best_valid ? " (best)" : "");
                 else if (epoch_end)
                     fputc('\n', o->progress);
                 fflush(o->progress);
-            } else if (!o->progress_tty && (epoch_end || t - last_line >= 10.0 || pr.step == 1)) {
+            } else if (!o->progress_tty &&
+                       (epoch_end || last || t - last_line >= 10.0 || pr.step == 1)) {
                 fprintf(o->progress, "step %ld/%ld epoch %d %.1f%% %.2f steps/s ETA %s loss %.4f",
                         pr.step, stop, pr.epoch + (epoch_end ? 0 : 1), pct, rate, eta, loss);
                 if (epoch_end && vnll >= 0)
@@ -1859,9 +1878,39 @@ int rnn_train_run(const rnn_train_options *o, const rnn_seq_list *train, const r
     if (o->checkpoint_path &&
         save_checkpoint(o->checkpoint_path, o, tr, bt, best, &pr, err, errlen) != 0)
         goto done;
-    if (!have_valid) memcpy(best, rnn_trainer_params(tr), P * sizeof(float));
+    res->last_valid = pr.step == pr.best_step ? pr.best_valid : last_vnll;
+    if (!have_valid) {
+        memcpy(best, rnn_trainer_params(tr), P * sizeof(float));
+        pr.best_step = pr.step;
+    } else if (pr.step == 0 || pr.step % spe != 0) {
+        /* the run stopped between validations (max_steps, an interrupt): the
+         * last weights are validated too, after the checkpoint, which keeps
+         * the epochs' choice so that a resumed run goes on as if never
+         * stopped */
+        if (o->progress) {
+            fprintf(o->progress, "validating the weights of step %ld\n", pr.step);
+            fflush(o->progress);
+        }
+        double vnll;
+        if (validate(tr, o, valid, 60 + 10 * valid_windows * step_time, &vnll, err, errlen) != 0)
+            goto done;
+        res->last_valid = vnll;
+        int better = pr.best_valid < 0 || vnll < pr.best_valid;
+        if (o->progress) {
+            fprintf(o->progress, "step %ld: valid NLL %.4f%s\n", pr.step, vnll,
+                    better ? " (best)" : "");
+            fflush(o->progress);
+        }
+        if (better) {
+            pr.best_valid = vnll;
+            pr.best_step = pr.step;
+            memcpy(best, rnn_trainer_params(tr), P * sizeof(float));
+        }
+    }
     res->steps = pr.step;
     res->epochs = pr.epoch;
+    res->early_stopped = stopped;
+    res->best_step = pr.best_step;
     res->best_valid = pr.best_valid;
     res->last_loss = loss;
     res->seconds = pr.seconds;

@@ -232,14 +232,23 @@ typedef struct {
     long steps;         /* optimiser steps done */
     int epochs;         /* epochs finished */
     double best_valid;  /* best valid NLL (nats per step), -1 without a valid split */
+    double last_valid;  /* valid NLL of the last step's weights, -1 without a valid split */
+    long best_step;     /* the step whose weights best_params holds (0 = the initial ones) */
     double last_loss;   /* train loss of the last step */
     int interrupted;    /* stopped by *interrupt */
+    int early_stopped;  /* stopped by patience */
     float *best_params; /* malloc'd copy of the best weights (the caller frees) */
     size_t n_params;
     double seconds; /* wall time of this run (not counting earlier resumed parts) */
 } rnn_train_result;
 
 /** Train on train (valid may be empty: then the last weights are kept).
+ * The valid split is evaluated at the end of every epoch and, when the run
+ * stops anywhere else (--max-steps, *interrupt), once more on the last
+ * step's weights, after the checkpoint is written; best_params are the best
+ * of these validations. The checkpoint holds only the epochs' validations,
+ * so a resumed run continues as one never stopped. Progress shows the
+ * percentage of the whole run (up to max_steps or epochs x steps per epoch).
  * Returns 0, or -1 with a message. The result's best_params are in the
  * trainer layout of o->cfg. */
 int rnn_train_run(const rnn_train_options *o, const rnn_seq_list *train, const rnn_seq_list *valid,

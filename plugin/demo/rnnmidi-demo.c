@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../core/text.h"
 #include "../../training/midifile.h"
 #include "audio.h"
 #include "demo.h"
@@ -127,6 +128,14 @@ static void usage(FILE *f)
         "Keys while playing: m mode, t/T temperature -/+, -/+ tempo, k/K key down/up,\n"
         "s scale, d/D density -/+, r re-seed, h help, q quit (arrows: temperature, tempo).\n",
         f);
+}
+
+/* An error message: it may quote a device's name or a file's text. */
+static void say_error(const char *err)
+{
+    char safe[1024];
+    rnn_text_sanitize(safe, sizeof safe, err);
+    fprintf(stderr, "rnnmidi-demo: %s\n", safe);
 }
 
 static int bad_arg(const char *fmt, const char *a, const char *b)
@@ -540,7 +549,10 @@ static void list_midi_inputs(void)
     for (int i = 0; i < n; i++) {
         const PmDeviceInfo *d = Pm_GetDeviceInfo(i);
         if (!d || !d->input) continue;
-        printf("  %2d  %s (%s)%s\n", i, d->name, d->interf, i == def ? "  [default]" : "");
+        char name[256], interf[64];
+        rnn_text_sanitize(name, sizeof name, d->name);
+        rnn_text_sanitize(interf, sizeof interf, d->interf);
+        printf("  %2d  %s (%s)%s\n", i, name, interf, i == def ? "  [default]" : "");
         shown++;
     }
     if (!shown) puts("  none");
@@ -563,7 +575,9 @@ static PortMidiStream *open_midi_in(int id)
     PortMidiStream *st = NULL;
     PmError e = Pm_OpenInput(&st, id, NULL, 512, NULL, NULL);
     if (e != pmNoError) {
-        fprintf(stderr, "rnnmidi-demo: MIDI input %d (%s): %s\n", id, d->name, Pm_GetErrorText(e));
+        char name[256];
+        rnn_text_sanitize(name, sizeof name, d->name);
+        fprintf(stderr, "rnnmidi-demo: MIDI input %d (%s): %s\n", id, name, Pm_GetErrorText(e));
         return NULL;
     }
     Pm_SetFilter(st, PM_FILT_ACTIVE | PM_FILT_CLOCK | PM_FILT_SYSEX);
@@ -599,7 +613,7 @@ static int write_outputs(const options *o, const out_paths *paths, demo_record *
     int rc = 0;
     if (paths->mid) {
         if (rnn_midi_write_path(paths->mid, rec->notes, rec->n, PPQ, rec->bpm, err, sizeof err)) {
-            fprintf(stderr, "rnnmidi-demo: %s\n", err);
+            say_error(err);
             rc = 1;
         } else if (!o->quiet) {
             printf("MIDI        %s  (%zu notes)\n", paths->mid, rec->n);
@@ -624,7 +638,7 @@ static int write_outputs(const options *o, const out_paths *paths, demo_record *
             info.track_names[k + 2] = part_names[k];
         (void)seconds;
         if (demo_pianoroll_write(paths->roll, rec->notes, rec->n, &info, err, sizeof err)) {
-            fprintf(stderr, "rnnmidi-demo: %s\n", err);
+            say_error(err);
             rc = 1;
         } else if (!o->quiet) {
             printf("piano roll  %s\n", paths->roll);
@@ -652,16 +666,19 @@ int main(int argc, char **argv)
 
     if (o.list_devices) {
         if (demo_audio_init(err, sizeof err)) {
-            fprintf(stderr, "rnnmidi-demo: %s\n", err);
+            say_error(err);
             return 1;
         }
         int n = Pa_GetDeviceCount();
         puts("Audio devices (--device N, --input-device N):");
         for (int i = 0; i < n; i++) {
             const PaDeviceInfo *d = Pa_GetDeviceInfo(i);
-            printf("  %2d  %-40s %s  out %d  in %d  %.0f Hz%s%s\n", i, d->name,
-                   Pa_GetHostApiInfo(d->hostApi)->name, d->maxOutputChannels, d->maxInputChannels,
-                   d->defaultSampleRate, i == Pa_GetDefaultOutputDevice() ? "  [default out]" : "",
+            char name[256], api[64];
+            rnn_text_sanitize(name, sizeof name, d->name);
+            rnn_text_sanitize(api, sizeof api, Pa_GetHostApiInfo(d->hostApi)->name);
+            printf("  %2d  %-40s %s  out %d  in %d  %.0f Hz%s%s\n", i, name, api,
+                   d->maxOutputChannels, d->maxInputChannels, d->defaultSampleRate,
+                   i == Pa_GetDefaultOutputDevice() ? "  [default out]" : "",
                    i == Pa_GetDefaultInputDevice() ? "  [default in]" : "");
         }
         if (n <= 0) puts("  none (rnnmidi-demo will render to a file instead)");
@@ -712,7 +729,7 @@ int main(int argc, char **argv)
             double dev_rate = 0;
             if (demo_audio_check_output(o.device, &dev_rate, err, sizeof err)) {
                 if (o.device >= 0) {
-                    fprintf(stderr, "rnnmidi-demo: %s\n", err);
+                    say_error(err);
                     demo_audio_terminate();
                     return 1;
                 }
@@ -722,7 +739,7 @@ int main(int argc, char **argv)
             }
         } else {
             if (o.device >= 0) {
-                fprintf(stderr, "rnnmidi-demo: %s\n", err);
+                say_error(err);
                 return 1;
             }
             fallback_reason = err;
@@ -806,7 +823,7 @@ int main(int argc, char **argv)
     for (int k = 0; k < o.n_models; k++) {
         cfg.models[k] = rnn_engine_model_prepare(o.models[k], err, sizeof err);
         if (!cfg.models[k]) {
-            fprintf(stderr, "rnnmidi-demo: %s\n", err);
+            say_error(err);
             for (int j = 0; j < k; j++)
                 rnn_engine_model_free(cfg.models[j]);
             free(primer);
@@ -816,8 +833,9 @@ int main(int argc, char **argv)
         }
         const rnn_model *m = rnn_engine_model_get(cfg.models[k]);
         const rnn_model_config *mc = rnn_model_get_config(m);
+        /* the name is the file's text: printed, and drawn in the piano roll */
         const char *nm = rnn_model_meta(m, "name");
-        snprintf(name_buf[k], sizeof name_buf[k], "%s", nm ? nm : base_name(o.models[k]));
+        rnn_text_sanitize(name_buf[k], sizeof name_buf[k], nm ? nm : base_name(o.models[k]));
         char *dot = nm ? NULL : strrchr(name_buf[k], '.');
         if (dot) *dot = 0;
         part_names[k] = name_buf[k];
@@ -836,7 +854,7 @@ int main(int argc, char **argv)
     demo_session *s = demo_session_create(&cfg, err, sizeof err);
     free(primer);
     if (!s) {
-        fprintf(stderr, "rnnmidi-demo: %s\n", err);
+        say_error(err);
         free(input);
         if (pa_up) demo_audio_terminate();
         return 1;
@@ -940,16 +958,18 @@ int main(int argc, char **argv)
         PortMidiStream *midi = NULL;
         if (o.midi_in != -1 && !(midi = open_midi_in(o.midi_in))) status = 1;
         if (!status && demo_audio_open(&a, &ao, &st, err, sizeof err)) {
-            fprintf(stderr, "rnnmidi-demo: %s\n", err);
+            say_error(err);
             status = 1;
         }
         if (!status) {
             int ui = o.ui < 0 ? isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) : o.ui;
             if (!o.quiet) {
-                printf("Playing on %s (%.0f Hz, %u frames, %.1f ms out)%s%s, seed %u.\n",
-                       a.device_name, a.sample_rate, o.buffer, a.latency * 1000.0,
-                       a.input_name ? ", listening to " : "", a.input_name ? a.input_name : "",
-                       (unsigned)seed);
+                char dev[256], in_dev[256];
+                rnn_text_sanitize(dev, sizeof dev, a.device_name);
+                rnn_text_sanitize(in_dev, sizeof in_dev, a.input_name);
+                printf("Playing on %s (%.0f Hz, %u frames, %.1f ms out)%s%s, seed %u.\n", dev,
+                       a.sample_rate, o.buffer, a.latency * 1000.0,
+                       a.input_name ? ", listening to " : "", in_dev, (unsigned)seed);
                 if (o.seconds > 0)
                     printf("%g second%s", o.seconds, o.seconds == 1 ? "" : "s");
                 else
@@ -966,7 +986,7 @@ int main(int argc, char **argv)
             signal(SIGINT, on_signal);
             signal(SIGTERM, on_signal);
             if (demo_audio_start(&a, err, sizeof err)) {
-                fprintf(stderr, "rnnmidi-demo: %s\n", err);
+                say_error(err);
                 status = 1;
             }
             while (!status && !quit_flag && !atomic_load(&st.done) &&

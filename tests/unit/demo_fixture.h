@@ -25,10 +25,11 @@
 #include "../../core/model.h"
 
 /* Write a preset of kind/cell/sizes with weights from a seeded generator,
- * scaled so the net's output is varied. 0 or -1. fx_write_model: 1 layer,
+ * scaled so the net's output is varied, and the metadata name `name` (NULL:
+ * "fixture melody" or "fixture drums"). 0 or -1. fx_write_model: 1 layer,
  * E 16, H 32. */
-static inline int fx_write_model_sized(const char *path, rnn_kind kind, rnn_cell cell, int layers,
-                                       int embed, int hidden, uint32_t seed)
+static inline int fx_write_model_named(const char *path, rnn_kind kind, rnn_cell cell, int layers,
+                                       int embed, int hidden, uint32_t seed, const char *name)
 {
     rnn_model_config cfg = {kind, 4, cell, layers, embed, hidden, rnn_kind_vocab(kind)};
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
@@ -45,7 +46,8 @@ static inline int fx_write_model_sized(const char *path, rnn_kind kind, rnn_cell
             t[i][j] = ((float)(s >> 8) / 16777216.0f * 2.0f - 1.0f) * 0.5f;
         }
     }
-    rnn_meta meta[] = {{"name", kind == RNN_KIND_DRUMS ? "fixture drums" : "fixture melody"},
+    if (!name) name = kind == RNN_KIND_DRUMS ? "fixture drums" : "fixture melody";
+    rnn_meta meta[] = {{"name", name},
                        {"license", "test fixture: random weights, not a trained model"}};
     char err[256];
     if (!rc) rc = rnn_model_write(path, &cfg, meta, 2, (const float *const *)t, err, sizeof err);
@@ -53,6 +55,12 @@ static inline int fx_write_model_sized(const char *path, rnn_kind kind, rnn_cell
     for (int i = 0; i < n; i++)
         free(t[i]);
     return rc;
+}
+
+static inline int fx_write_model_sized(const char *path, rnn_kind kind, rnn_cell cell, int layers,
+                                       int embed, int hidden, uint32_t seed)
+{
+    return fx_write_model_named(path, kind, cell, layers, embed, hidden, seed, NULL);
 }
 
 static inline int fx_write_model(const char *path, rnn_kind kind, rnn_cell cell, uint32_t seed)

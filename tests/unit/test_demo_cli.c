@@ -151,6 +151,50 @@ static void test_no_device_falls_back_to_a_render(void **state)
     expect(RUN(nohome, NULL, "-m", mel, "--input", "audio"), 1, "live input needs one");
 }
 
+/* A preset's name is the file's text: its terminal escapes (a title-setting
+ * OSC ended by BEL, a colour CSI, the C1 CSI U+009B) are not printed, nor
+ * drawn into the piano roll. */
+static void test_preset_name_is_sanitised(void **state)
+{
+    (void)state;
+    char evil[600], render[600], roll[600];
+    snprintf(evil, sizeof evil, "%s/evil.rnnw", dir);
+    snprintf(render, sizeof render, "%s/evil.wav", dir);
+    snprintf(roll, sizeof roll, "%s/evil.svg", dir);
+    assert_int_equal(fx_write_model_named(evil, RNN_KIND_MELODY, RNN_CELL_GRU, 1, 16, 32, 23,
+                                          "evil\x1b]0;pwn\x07\x1b[31m\xc2\x9bname"),
+                     0);
+    expect(RUN(NULL, NULL, "-m", evil, "--seconds", "1", "--seed", "2", "--render", render,
+               "--roll", roll),
+           0, "evil?]0;pwn??[31m?name");
+    assert_null(strchr(out, '\x1b'));
+    assert_null(strchr(out, '\x07'));
+    assert_null(strstr(out, "\xc2\x9b"));
+    size_t n;
+    unsigned char *svg = fx_slurp(roll, &n);
+    assert_non_null(svg);
+    char *text = malloc(n + 1);
+    assert_non_null(text);
+    memcpy(text, svg, n);
+    text[n] = 0;
+    assert_non_null(strstr(text, "evil?]0;pwn??[31m?name"));
+    assert_null(strstr(text, "\xc2\x9b"));
+    free(text);
+    for (size_t i = 0; i < n; i++)
+        if (svg[i] < 0x20 && svg[i] != '\n') fail_msg("control byte 0x%02x in the SVG", svg[i]);
+    free(svg);
+    /* error messages quote names too */
+    char broken[600];
+    snprintf(broken, sizeof broken, "%s/broken\x1b]0;pwn\x07.rnnw", dir);
+    FILE *f = fopen(broken, "w");
+    assert_non_null(f);
+    fputs("not a preset\n", f);
+    fclose(f);
+    expect(RUN(NULL, NULL, "-m", broken, "--render", render), 1, "broken?]0;pwn?.rnnw");
+    assert_null(strchr(out, '\x1b'));
+    assert_null(strchr(out, '\x07'));
+}
+
 static void test_bad_device_numbers(void **state)
 {
     (void)state;
@@ -302,6 +346,7 @@ int main(void)
         cmocka_unit_test(test_bad_arguments_exit_2),
         cmocka_unit_test(test_missing_and_broken_files_exit_1),
         cmocka_unit_test(test_no_device_falls_back_to_a_render),
+        cmocka_unit_test(test_preset_name_is_sanitised),
         cmocka_unit_test(test_bad_device_numbers),
         cmocka_unit_test(test_portaudio_callback_plays_what_the_render_holds),
         cmocka_unit_test(test_keys_change_the_settings),
