@@ -24,6 +24,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <lv2/state/state.h>
+
 #include "../../core/engine.h"
 #include "engine_fixture.h"
 #include "lv2_host.h"
@@ -129,6 +131,16 @@ static void test_trap_sees_plugin_code(void **state)
     host_free(hp);
 }
 
+static const void *retrieve_path(LV2_State_Handle handle, uint32_t key, size_t *size,
+                                 uint32_t *type, uint32_t *flags)
+{
+    if (key != host_map(NULL, RNNMIDI_URI "#model")) return NULL;
+    *size = strlen(handle) + 1;
+    *type = host_map(NULL, LV2_ATOM__Path);
+    *flags = 0;
+    return handle;
+}
+
 static uint32_t blocks(uint64_t *s)
 {
     return fixture_block(s, 24, 1500);
@@ -169,6 +181,8 @@ static void test_run_never_allocates(void **state)
         if (b % 50 == 0) hp->controls[RNNMIDI_MODE] = (float)((b / 50) % 3);
         if (b % 70 == 0) hp->controls[RNNMIDI_SCALE] = (float)((b / 70) % 11);
         if (b % 33 == 0) hp->controls[RNNMIDI_SEED] = (float)(b % 5);
+        if (b % 37 == 0) hp->controls[RNNMIDI_THRU] = (float)((b / 37) % 2); /* keys held */
+        hp->out_size = b % 10 == 3 ? 700 : 0; /* now and then a tiny notify port */
         int flood = b % 300 == 150 ? 3000 : 3;
         for (int i = 0; i < flood && n > 0; i++)
             host_midi(hp, (uint32_t)((uint64_t)i * n / (uint32_t)flood),
@@ -179,6 +193,12 @@ static void test_run_never_allocates(void **state)
             if (phase > 2 * 3.14159265f) phase -= 2 * 3.14159265f;
         }
         host_run(hp, n);
+        if (b == 2200) { /* a restore through the worker, its answer in the trap */
+            const LV2_State_Interface *si = d->extension_data(LV2_STATE__interface);
+            hp->hold = 0;
+            assert_int_equal(si->restore(h, retrieve_path, model_b, 0, hp->features),
+                             LV2_STATE_SUCCESS);
+        }
         if (b == 1500) { /* deactivate, activate */
             d->deactivate(h);
             d->activate(h);
