@@ -489,9 +489,10 @@ static void pass_on(Rnnmidi *self, uint32_t frame, const rnn_engine_event *ev, u
     if (self->thru && spare) put_midi(self, frame, d, ev->size);
 }
 
-/* One engine event into the port. The engine was asked for no more than
- * the port takes, so only a note-off made to wait by the player's own
- * (kept room) could find none: it then waits for the next block too. */
+/* One engine event into the port. The engine was asked for what the port
+ * takes after the room kept for the player's note-offs (or for its minimum,
+ * when the port takes less): a note-off that finds no room waits for the
+ * next block, anything else is dropped. */
 static void put_engine(Rnnmidi *self, uint32_t frame, const rnn_engine_event *ev)
 {
     const uint8_t *d = ev->data;
