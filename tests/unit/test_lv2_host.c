@@ -20,6 +20,8 @@
 #include <lilv/lilv.h>
 #include <lv2/state/state.h>
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1050,6 +1052,92 @@ static void test_save_during_loads(void **state)
     close_plugin(t);
 }
 
+/* save() on one thread while loads keep finishing on the audio thread (the
+ * worker's responses delivered back to back, three paths in turn): every
+ * saved path is one of them whole, never a mix. */
+typedef struct {
+    host_plugin *hp;
+    uint32_t gen;
+    volatile int stop;
+    long swaps;
+} swapper_t;
+
+static const char *const swap_path[3] = {"/tmp/rnnmidi-short.rnnw",
+                                         "/tmp/rnnmidi-a-much-longer-path/for/the-second.rnnw",
+                                         "/tmp/rnnmidi-third/one.rnnw"};
+
+static void *swapper(void *arg)
+{
+    swapper_t *sw = arg;
+    static uint8_t msg[3][256];
+    uint32_t size[3];
+    for (int k = 0; k < 3; k++) {
+        size_t lp = strlen(swap_path[k]) + 1;
+        resp_head head = {2 /* MSG_LOADED */, (uint32_t)(lp + 9), sw->gen, NULL};
+        memcpy(msg[k], &head, sizeof head);
+        memcpy(msg[k] + sizeof head, swap_path[k], lp);
+        memcpy(msg[k] + sizeof head + lp, "loaded x", 9);
+        size[k] = (uint32_t)(sizeof head + head.size);
+    }
+    while (!sw->stop) {
+        int k = (int)(sw->swaps++ % 3);
+        sw->hp->worker->work_response(sw->hp->h, size[k], msg[k]);
+    }
+    return NULL;
+}
+
+/* store_path, reading the value in two halves with a yield between them:
+ * a host's store copies at its own pace. */
+static LV2_State_Status store_path_slowly(LV2_State_Handle handle, uint32_t key, const void *value,
+                                          size_t size, uint32_t type, uint32_t flags)
+{
+    (void)handle, (void)type, (void)flags;
+    if (key != host_map(NULL, RNNMIDI_URI "#model") || size > sizeof stored_path) return 0;
+    memcpy(stored_path, value, size / 2);
+    sched_yield();
+    memcpy(stored_path + size / 2, (const char *)value + size / 2, size - size / 2);
+    stored_path[size - 1] = 0;
+    return LV2_STATE_SUCCESS;
+}
+
+static void test_save_beside_loads(void **state)
+{
+    (void)state;
+    inst_t t = open_plugin(48000);
+    load_model(t, model_a);
+    t.hp->hold = 1;
+    host_begin(t.hp);
+    host_set_model(t.hp, 0, model_b);
+    host_run(t.hp, 64);
+    assert_int_equal(t.hp->n_work, 1);
+    resp_head req;
+    memcpy(&req, t.hp->work_q[0].data, sizeof req);
+    host_do_work(t.hp);
+    host_deliver(t.hp);
+    host_do_work(t.hp); /* model a freed */
+    swapper_t sw = {t.hp, req.gen, 0, 0};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, swapper, &sw), 0);
+    const LV2_State_Interface *si = t.hp->desc->extension_data(LV2_STATE__interface);
+    const LV2_Feature *features[] = {&t.hp->f_map, NULL};
+    int torn = 0, saves = 0;
+    for (; saves < 20000; saves++) {
+        stored_path[0] = 0;
+        if (si->save(t.hp->h, store_path_slowly, NULL, 0, features) != LV2_STATE_SUCCESS) continue;
+        if (strcmp(stored_path, model_b) && strcmp(stored_path, swap_path[0]) &&
+            strcmp(stored_path, swap_path[1]) && strcmp(stored_path, swap_path[2]))
+            torn++;
+    }
+    sw.stop = 1;
+    pthread_join(th, NULL);
+    print_message("%d saves beside %ld swaps: %d torn\n", saves, sw.swaps, torn);
+    assert_true(sw.swaps > 1000);
+    assert_int_equal(torn, 0);
+    t.hp->hold = 0;
+    host_do_work(t.hp); /* model b, swapped out by the first response */
+    close_plugin(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1070,6 +1158,7 @@ int main(void)
         cmocka_unit_test(test_path_too_long),
         cmocka_unit_test(test_thread_safe_restore),
         cmocka_unit_test(test_save_during_loads),
+        cmocka_unit_test(test_save_beside_loads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
