@@ -9,6 +9,12 @@
  * behaviour, a model swap mid-run keeps playing, a corrupt model is refused
  * (log + status notification) while playing goes on, jumps, MIDI floods,
  * and notes sung into the audio input prime the engine like MIDI notes.
+ * Hardening: keys passed on by thru get their note-off after thru is
+ * switched off, on deactivate and on an all-notes-off; a notify port far
+ * below the plugin's minimum loses no note-off; a long model name leaves no
+ * stray bytes in the worker's response; an over-long path is refused out
+ * loud; restore() with a worker loads in the worker while run() goes on;
+ * save() hands over a path no concurrent load can change.
  * The models are random-weight fixtures written by the test. */
 #include <setjmp.h>
 #include <stdarg.h>

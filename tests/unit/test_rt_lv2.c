@@ -4,10 +4,14 @@
  * calls) runs under the malloc/calloc/realloc/free/pthread_mutex_lock trap
  * of rt_trap.h around every run() and work_response() call, across patch:Set
  * model swaps, a refused file, transport starts, stops and jumps, tempo
- * changes, parameter changes, MIDI floods, the audio input, and blocks of
- * 0..8192 frames. The worker's own calls (loading, freeing) run untrapped, as
- * on a worker thread. Self-checks: the trap sees the five calls, and it sees
- * an allocation made by the plugin's own code (its worker loading a model). */
+ * changes, parameter changes, thru switched with keys held, tiny notify
+ * ports, MIDI floods, the audio input, a restore through the worker, and
+ * blocks of 0..8192 frames. The worker's own calls (loading, freeing,
+ * resetting a detector) run untrapped, as on a worker thread. Self-checks:
+ * the trap sees the five calls, and it sees an allocation made by the
+ * plugin's own code (its worker loading a model). Also counted: the aubio
+ * calls inside each run(), which stay at one onset and one pitch call per
+ * hop when the input source switches back to audio. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
