@@ -14,7 +14,8 @@
  * Threads: create/free on the main or worker thread (they allocate the aubio
  * objects; a new sample rate means a new detector, built off the audio
  * thread and swapped in). reset, process and the parameter setters are
- * audio-safe: no allocation, no lock, no I/O, bounded time per hop.
+ * audio-safe: no allocation, no lock, no I/O, bounded time per hop (reset
+ * costs about a dozen hops at once; see there).
  *
  * Timing: input is buffered into hops (256 frames at 44.1/48 kHz), so any
  * block size works, including 0. An event is emitted in the block where the
@@ -78,7 +79,11 @@ void rnn_detector_free(rnn_detector *d);
 
 /** Forget all state (no note sounding, analysis buffers cleared) and emit
  * nothing: a caller that had a note from this detector sounding ends it
- * itself. Audio thread (or any, when not running concurrently). */
+ * itself. No allocation or lock, but it runs (pitch window / hop + 8) hops
+ * of aubio work to flush aubio's windows, several blocks' worth at high
+ * rates: a host that must not spend that in one block resets a second
+ * detector off the audio thread and swaps (as the LV2 plugin does). Any
+ * thread, when not running concurrently with another call on d. */
 void rnn_detector_reset(rnn_detector *d);
 
 /** Set the thresholds (clamped into range); takes effect at the next hop.

@@ -8,11 +8,34 @@
  * model off the audio thread; work_response swaps it in and sends the old
  * one back to the worker to be freed, through a fixed ring that run() keeps
  * retrying while the host's queue is full. Each load in flight holds a slot
- * of that ring, so a load that would not find one is refused up front. Every
- * patch:Set and restore() starts a new generation; a model from an older one
- * is freed instead of swapped in. A refused file leaves the current model
- * playing and is reported through the log and a patch:Set of rnnmidi:status.
- * The state extension stores the model path; control ports are the host's. */
+ * of that ring (an atomic count, since restore() takes slots too), so a load
+ * that would not find one is refused up front. Every patch:Set and restore()
+ * starts a new generation; a model from an older one is freed instead of
+ * swapped in. A refused file leaves the current model playing and is
+ * reported through the log and a patch:Set of rnnmidi:status.
+ *
+ * State. The state extension stores the model path; control ports are the
+ * host's. restore() hands the load to the worker when the host passes
+ * work:schedule in its features (state:threadSafeRestore: restore may then
+ * run beside run(), and touches nothing run() owns but atomics); only a host
+ * that offers no worker there gets the load done inside restore(), with the
+ * plugin's audio stopped as the Instantiation class demands. save() may run
+ * beside run() and work_response(), which change the path: it copies the
+ * path under a sequence count and hands the host only its own copy.
+ *
+ * Thru. The plugin passes the player's MIDI on itself (the engine only
+ * hears it) and remembers every note it passed on, per channel and pitch,
+ * and a sustain pedal it passed down: their note-off (pedal up) goes out
+ * whatever became of the thru switch, the mode, the model or the transport,
+ * and deactivate() or the player's all-notes-off ends them. Note-offs owed
+ * go first into the notify port; the engine is asked for no more events
+ * than the rest of the port takes; a note-off that still finds no room waits
+ * for the next block instead of being lost.
+ *
+ * Audio input. A detector reset runs a dozen aubio hops, too much for one
+ * block at high rates: run() instead swaps in a spare detector that the
+ * worker reset, and sends the used one to the worker to be reset in turn.
+ * Until the spare is back, the audio input stays unheard. */
 #include <lv2/atom/forge.h>
 #include <lv2/atom/util.h>
 #include <lv2/core/lv2.h>
@@ -23,6 +46,7 @@
 #include <lv2/worker/worker.h>
 
 #include <math.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -44,7 +68,9 @@
 #define DETECT_CAP 256   /* detected notes per block */
 #define MIDI_EVENT_BYTES (sizeof(LV2_Atom_Event) + 8) /* a 3-byte MIDI event, padded */
 #define DEFAULT_MODEL "melody-lstm.rnnw"
-#define GARBAGE_CAP 8 /* models waiting to go to the worker, and loads in flight */
+#define GARBAGE_CAP 8    /* models waiting to go to the worker, and loads in flight */
+#define REFUSED_TEXT 200 /* bytes of a refused path that the log shows */
+#define SAVE_TRIES 1000  /* save's attempts at a path no load is changing */
 
 static const int control_param[N_CONTROLS] = {
 #define PARAM_OF(E, sym, name, def, min, max, kind, param, points, unit) param,
@@ -52,14 +78,29 @@ static const int control_param[N_CONTROLS] = {
 #undef PARAM_OF
 };
 
-/* Worker messages. */
-enum { MSG_LOAD, MSG_FREE, MSG_LOADED, MSG_FAILED };
+/* Worker messages: requests, and the responses they get. */
+enum {
+    MSG_LOAD,           /* a patch:Set path -> MSG_LOADED or MSG_FAILED */
+    MSG_FREE,           /* a model to free */
+    MSG_LOADED,         /* a prepared model, its path and a status */
+    MSG_FAILED,         /* why a load failed */
+    MSG_RESTORE,        /* restore()'s path -> MSG_RESTORED or MSG_RESTORE_FAILED */
+    MSG_RESTORED,       /* as MSG_LOADED */
+    MSG_RESTORE_FAILED, /* as MSG_FAILED */
+    MSG_RESET_DETECTOR, /* a used detector -> MSG_DETECTOR_READY */
+    MSG_DETECTOR_READY, /* the spare detector is reset */
+    MSG_REFUSED         /* a path run() refused, for the log */
+};
 
 typedef struct {
     uint32_t type;
     uint32_t size; /* bytes of text after the header, NUL included */
-    uint32_t gen;  /* a load's generation, carried by its response */
-    rnn_engine_model *model;
+    uint32_t gen;  /* a load's generation, carried by its response; for
+                      MSG_REFUSED, the refused path's length */
+    union {
+        rnn_engine_model *model;
+        rnn_detector *detector;
+    };
 } WorkMsg;
 
 typedef struct {
@@ -98,20 +139,36 @@ typedef struct {
     rnn_engine_event out[OUT_CAP];
     rnn_detected_note_event detected[DETECT_CAP];
     int n_detected;
-    int detector_pitch; /* pitch the detector left sounding, -1 */
-    int heard_audio;    /* the detector ran in the last block */
+    int detector_pitch;    /* pitch the detector left sounding, -1 */
+    int heard_audio;       /* the detector ran in the last block */
+    int detector_fresh;    /* the detector has heard nothing since its reset */
+    rnn_detector *spare;   /* the other detector: reset by the worker, or being reset */
+    int spare_ready;       /* the worker has reset it */
+    int spare_unsent;      /* it still has to go to the worker */
+    atomic_int spare_lost; /* the worker reset it but could not say so */
 
-    /* state: the model path, double-buffered for a concurrent save() */
-    char path[2][PATH_CAP];
-    atomic_int path_cur;
+    /* thru: what went out of the notify port and still needs its end */
+    int thru;                /* the thru switch this block */
+    uint8_t passed[16][128]; /* note-on passed on, note-off not yet */
+    uint8_t owed[16][128];   /* note-offs that found no room yet */
+    uint8_t pedal[16];       /* sustain pedal passed down, not yet up */
+    uint8_t pedal_owed[16];  /* pedal-ups that found no room yet */
+    uint16_t passed_on_channel[16];
+    uint32_t n_owed;        /* entries set in owed and pedal_owed */
+    uint32_t offs_reserved; /* this chunk's note-offs still to come, room kept for them */
+
+    /* state: the model path, read by a concurrent save() under path_seq */
+    char path[PATH_CAP];
+    size_t path_len;
+    atomic_uint path_seq; /* odd while the path is being written */
     char status[STATUS_CAP];
+    size_t status_len;
     int notify_model, notify_status;
-    WorkText msg; /* built in run(), copied by the host's schedule_work */
+    WorkText msg;                           /* built in run(), copied by the host's schedule_work */
     rnn_engine_model *garbage[GARBAGE_CAP]; /* models not yet sent to the worker, a ring */
     uint32_t garbage_head, n_garbage;
-    uint32_t loads_in_flight; /* each holds a ring slot for the model it brings back */
-    atomic_uint loads_lost;   /* loads the worker could not answer */
-    uint32_t gen;             /* generation of the latest load request */
+    atomic_uint slots; /* ring slots held: loads and restores in flight, models in the ring */
+    atomic_uint gen;   /* generation of the latest load request or restore */
 } Rnnmidi;
 
 /* ------------------------------------------------------------ instantiate */
@@ -125,16 +182,58 @@ static void copy_text(char *dst, size_t cap, const char *src)
     dst[i] = 0;
 }
 
+/* The path has one writer at a time (the audio thread, or restore() and
+ * instantiate() while nothing else runs); save() reads it from another
+ * thread and tries again when the count moved meanwhile. */
 static void set_path(Rnnmidi *self, const char *path)
 {
-    int next = 1 - atomic_load(&self->path_cur);
-    copy_text(self->path[next], PATH_CAP, path);
-    atomic_store(&self->path_cur, next);
+    unsigned seq = atomic_load_explicit(&self->path_seq, memory_order_relaxed);
+    atomic_store_explicit(&self->path_seq, seq + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    copy_text(self->path, PATH_CAP, path);
+    self->path_len = strlen(self->path);
+    atomic_store_explicit(&self->path_seq, seq + 2, memory_order_release);
 }
 
-static const char *cur_path(Rnnmidi *self)
+/* A consistent copy of the path into out (PATH_CAP bytes); 0 when loads kept
+ * changing it. Any thread. */
+static int read_path(Rnnmidi *self, char *out)
 {
-    return self->path[atomic_load(&self->path_cur)];
+    for (int i = 0; i < SAVE_TRIES; i++) {
+        unsigned a = atomic_load_explicit(&self->path_seq, memory_order_acquire);
+        if (!(a & 1)) {
+            copy_text(out, PATH_CAP, self->path);
+            atomic_thread_fence(memory_order_acquire);
+            if (atomic_load_explicit(&self->path_seq, memory_order_relaxed) == a) return 1;
+        }
+        sched_yield();
+    }
+    return 0;
+}
+
+static void set_status(Rnnmidi *self, const char *text)
+{
+    copy_text(self->status, sizeof self->status, text);
+    self->status_len = strlen(self->status);
+    self->notify_status = 1;
+}
+
+/* Ring slots: taken by a load or restore before it is scheduled, given back
+ * when its model (or the one it replaced) has gone to the worker, or when it
+ * brought no model. Any thread. */
+static int take_slot(Rnnmidi *self)
+{
+    unsigned v = atomic_load(&self->slots);
+    while (v < GARBAGE_CAP)
+        if (atomic_compare_exchange_weak(&self->slots, &v, v + 1)) return 1;
+    return 0;
+}
+
+static void give_slot(Rnnmidi *self)
+{
+    unsigned v = atomic_load(&self->slots);
+    while (v > 0)
+        if (atomic_compare_exchange_weak(&self->slots, &v, v - 1)) return;
 }
 
 static LV2_Handle instantiate(const LV2_Descriptor *descriptor, double rate,
@@ -171,8 +270,18 @@ static LV2_Handle instantiate(const LV2_Descriptor *descriptor, double rate,
         free(self);
         return NULL;
     }
+    /* the plugin passes MIDI on itself (run_chunk), the engine only hears it */
+    rnn_engine_set_param(self->engine, RNN_PARAM_THRU, 0);
     self->detector = rnn_detector_create(rate, (int)self->max_block, err, sizeof err);
-    if (!self->detector) lv2_log_warning(&self->logger, "rnnmidi: no audio input: %s\n", err);
+    self->spare =
+        self->detector ? rnn_detector_create(rate, (int)self->max_block, err, sizeof err) : NULL;
+    if (!self->spare) {
+        lv2_log_warning(&self->logger, "rnnmidi: no audio input: %s\n", err);
+        rnn_detector_free(self->detector);
+        self->detector = NULL;
+    }
+    self->spare_ready = 1;
+    self->detector_fresh = 1;
     self->detector_pitch = -1;
     for (int i = 0; i < N_CONTROLS; i++)
         self->last_value[i] = -1e30f;
@@ -219,15 +328,188 @@ static void activate(LV2_Handle instance)
 {
     Rnnmidi *self = instance;
     rnn_engine_reset(self->engine);
+    /* not the audio thread: the detector in use may be reset here (the
+     * worker only ever touches the spare) */
     if (self->detector) rnn_detector_reset(self->detector);
+    self->detector_fresh = 1;
     self->detector_pitch = -1;
     self->notify_model = 1;
 }
 
 /* -------------------------------------------------------------------- run */
 
+/* Bytes a patch:Set of a string of len bytes takes in the notify port: event
+ * and object headers, two properties (key and value header each), the URID's
+ * padded body, the string's. */
+static size_t set_bytes(size_t len)
+{
+    return sizeof(LV2_Atom_Event) + sizeof(LV2_Atom_Object_Body) +
+           2 * sizeof(LV2_Atom_Property_Body) + lv2_atom_pad_size(sizeof(LV2_URID)) +
+           lv2_atom_pad_size((uint32_t)len + 1);
+}
+
+/* MIDI events the notify port still takes, after the room kept for the
+ * patch messages waiting to go out at the end of the block. */
+static uint32_t midi_room(const Rnnmidi *self)
+{
+    size_t used = self->forge.offset, cap = self->forge.size;
+    if (self->notify_model) used += set_bytes(self->path_len);
+    if (self->notify_status) used += set_bytes(self->status_len);
+    size_t n = cap > used ? (cap - used) / MIDI_EVENT_BYTES : 0;
+    return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+}
+
+/* One MIDI event into the notify port; 0 when there is no room. */
+static int put_midi(Rnnmidi *self, uint32_t frame, const uint8_t *data, uint32_t size)
+{
+    /* whole events only: a frame time without its event breaks the sequence */
+    if (!self->notify || midi_room(self) < 1) return 0;
+    if (!lv2_atom_forge_frame_time(&self->forge, frame)) return 0;
+    if (!lv2_atom_forge_atom(&self->forge, size, self->uris.midi_Event)) return 0;
+    return lv2_atom_forge_write(&self->forge, data, size) != 0;
+}
+
+static int is_note_off(const uint8_t *d, uint32_t size)
+{
+    return size == 3 && ((d[0] & 0xf0) == 0x80 || ((d[0] & 0xf0) == 0x90 && d[2] == 0));
+}
+
+static int is_controller(const uint8_t *d, uint32_t size, int cc)
+{
+    return size == 3 && (d[0] & 0xf0) == 0xB0 && d[1] == cc;
+}
+
+/* A note-off (or pedal-up) that must reach the output: now, or first thing
+ * in a later block. */
+static void end_passed(Rnnmidi *self, uint32_t frame, int ch, int pitch)
+{
+    if (pitch < 0) {
+        uint8_t up[3] = {(uint8_t)(0xB0 | ch), 64, 0};
+        if (!put_midi(self, frame, up, 3) && !self->pedal_owed[ch]) {
+            self->pedal_owed[ch] = 1;
+            self->n_owed++;
+        }
+        return;
+    }
+    uint8_t off[3] = {(uint8_t)(0x80 | ch), (uint8_t)pitch, 0};
+    if (!put_midi(self, frame, off, 3) && self->owed[ch][pitch] < UINT8_MAX) {
+        if (!self->owed[ch][pitch]) self->n_owed++;
+        self->owed[ch][pitch]++;
+    }
+}
+
+/* Forget a passed note and end it. */
+static void release_passed(Rnnmidi *self, uint32_t frame, int ch, int pitch)
+{
+    self->passed[ch][pitch] = 0;
+    self->passed_on_channel[ch]--;
+    end_passed(self, frame, ch, pitch);
+}
+
+/* The note-offs owed from earlier blocks, at the start of this one. Loops
+ * over the 16 x 128 table only while something is owed. */
+static void send_owed(Rnnmidi *self)
+{
+    for (int ch = 0; ch < 16 && self->n_owed; ch++) {
+        if (self->pedal_owed[ch]) {
+            uint8_t up[3] = {(uint8_t)(0xB0 | ch), 64, 0};
+            if (!put_midi(self, 0, up, 3)) return;
+            self->pedal_owed[ch] = 0;
+            self->n_owed--;
+        }
+        for (int p = 0; p < 128 && self->n_owed; p++) {
+            while (self->owed[ch][p]) {
+                uint8_t off[3] = {(uint8_t)(0x80 | ch), (uint8_t)p, 0};
+                if (!put_midi(self, 0, off, 3)) return;
+                if (--self->owed[ch][p] == 0) self->n_owed--;
+            }
+        }
+    }
+}
+
+/* The room an input event may need for ends of passed notes (an upper
+ * bound: with thru on, its note-on may come earlier in the same chunk). */
+static uint32_t ends_needed(const Rnnmidi *self, const rnn_engine_event *ev)
+{
+    const uint8_t *d = ev->data;
+    int ch = d[0] & 15;
+    if (ev->flags & RNN_EVENT_NO_THRU) return 0;
+    if (is_note_off(d, ev->size)) return self->thru || self->passed[ch][d[1] & 127];
+    if (is_controller(d, ev->size, 64) && d[2] < 64) return self->thru || self->pedal[ch];
+    if (is_controller(d, ev->size, 123) || is_controller(d, ev->size, 120))
+        return self->passed_on_channel[ch] + (self->pedal[ch] ? 1u : 0u);
+    return 0;
+}
+
+/* Pass one player event on (frame: in the block), or not, and keep the
+ * table of what went out. Events that end something passed on come first;
+ * anything else goes only when the room kept for those and for `later`
+ * engine events is left. */
+static void pass_on(Rnnmidi *self, uint32_t frame, const rnn_engine_event *ev, uint32_t later)
+{
+    const uint8_t *d = ev->data;
+    int ch = d[0] & 15, key = d[1] & 127;
+    uint32_t need = ends_needed(self, ev);
+    self->offs_reserved -= need < self->offs_reserved ? need : self->offs_reserved;
+    int spare = midi_room(self) > later + self->offs_reserved;
+
+    if (is_note_off(d, ev->size)) {
+        if (self->passed[ch][key]) release_passed(self, frame, ch, key);
+        return; /* a note never passed on has no note-off to pass */
+    }
+    if (ev->size == 3 && (d[0] & 0xf0) == 0x90) {
+        if (!self->thru || !spare || self->owed[ch][key]) return;
+        if (!put_midi(self, frame, d, 3)) return;
+        if (!self->passed[ch][key]) self->passed_on_channel[ch]++;
+        self->passed[ch][key] = 1;
+        return;
+    }
+    if (is_controller(d, ev->size, 64)) {
+        if (d[2] < 64) {
+            if (self->pedal[ch]) {
+                self->pedal[ch] = 0;
+                end_passed(self, frame, ch, -1);
+            }
+        } else if (self->thru && spare && !self->pedal_owed[ch] && put_midi(self, frame, d, 3)) {
+            self->pedal[ch] = 1;
+        }
+        return;
+    }
+    if (is_controller(d, ev->size, 123) || is_controller(d, ev->size, 120)) {
+        /* the player ends everything on the channel: so do we */
+        for (int p = 0; p < 128 && self->passed_on_channel[ch]; p++)
+            if (self->passed[ch][p]) release_passed(self, frame, ch, p);
+        if (self->pedal[ch]) {
+            self->pedal[ch] = 0;
+            end_passed(self, frame, ch, -1);
+        }
+        if (self->thru) put_midi(self, frame, d, ev->size);
+        return;
+    }
+    if (self->thru && spare) put_midi(self, frame, d, ev->size);
+}
+
+/* One engine event into the port. The engine was asked for what the port
+ * takes after the room kept for the player's note-offs (or for its minimum,
+ * when the port takes less): a note-off that finds no room waits for the
+ * next block, anything else is dropped. */
+static void put_engine(Rnnmidi *self, uint32_t frame, const rnn_engine_event *ev)
+{
+    const uint8_t *d = ev->data;
+    int ch = d[0] & 15, key = d[1] & 127;
+    if (is_note_off(d, ev->size)) {
+        if (!put_midi(self, frame, d, 3)) end_passed(self, frame, ch, key);
+        return;
+    }
+    /* a note-on waiting behind its own owed note-off would be cut by it */
+    if (ev->size == 3 && (d[0] & 0xf0) == 0x90 && self->owed[ch][key]) return;
+    put_midi(self, frame, d, ev->size);
+}
+
 /* Send everything collected so far to the engine for frames
- * [chunk_start, end) and write its output to the notify port. */
+ * [chunk_start, end), then merge its output with what the player passes on
+ * into the notify port, in frame order (the engine's first at a tie: its
+ * note-offs due there end before a new note starts). */
 static void run_chunk(Rnnmidi *self, uint32_t end)
 {
     uint32_t start = self->chunk_start;
@@ -239,22 +521,28 @@ static void run_chunk(Rnnmidi *self, uint32_t end)
 
     uint32_t room = OUT_CAP;
     if (self->notify) {
-        /* never produce more than the port can take; keep room for two patch messages */
-        size_t cap = self->forge.size, used = self->forge.offset;
-        size_t left = cap > used + 2 * PATH_CAP ? cap - used - 2 * PATH_CAP : 0;
-        if (left / MIDI_EVENT_BYTES < room) room = (uint32_t)(left / MIDI_EVENT_BYTES);
+        /* Room for the ends of passed notes first, then the engine, then the
+         * rest. A port too small for the engine's minimum still gets that
+         * minimum asked for, so the engine never has to drop one of its own
+         * note-offs: what does not fit waits (note-offs) or is dropped. */
+        self->offs_reserved = 0;
+        for (uint32_t i = 0; i < self->n_in; i++)
+            self->offs_reserved += ends_needed(self, &self->in[i]);
+        uint32_t left = midi_room(self);
+        left = left > self->offs_reserved ? left - self->offs_reserved : 0;
+        if (left < room) room = left;
+        if (room < RNN_ENGINE_MIN_OUT) room = RNN_ENGINE_MIN_OUT;
     }
-    if (room < RNN_ENGINE_MIN_OUT) room = RNN_ENGINE_MIN_OUT;
     uint32_t n = rnn_engine_run(self->engine, end - start, self->in, self->n_in, self->transport,
                                 self->n_transport, self->out, room);
     if (self->notify) {
-        for (uint32_t i = 0; i < n; i++) {
-            const rnn_engine_event *ev = &self->out[i];
-            /* whole events only: a frame time without its event breaks the sequence */
-            if (self->forge.offset + MIDI_EVENT_BYTES > self->forge.size) break;
-            if (!lv2_atom_forge_frame_time(&self->forge, start + ev->frame)) break;
-            if (!lv2_atom_forge_atom(&self->forge, ev->size, self->uris.midi_Event)) break;
-            if (!lv2_atom_forge_write(&self->forge, ev->data, ev->size)) break;
+        uint32_t j = 0;
+        for (uint32_t i = 0; i <= self->n_in; i++) {
+            uint32_t f = i < self->n_in ? self->in[i].frame : UINT32_MAX;
+            for (; j < n && self->out[j].frame <= f; j++)
+                put_engine(self, start + self->out[j].frame, &self->out[j]);
+            if (i < self->n_in && !(self->in[i].flags & RNN_EVENT_NO_THRU))
+                pass_on(self, start + self->in[i].frame, &self->in[i], n - j);
         }
     }
     self->n_in = 0;
@@ -333,51 +621,65 @@ static void read_position(Rnnmidi *self, const LV2_Atom_Object *obj, uint32_t fr
 
 static void schedule_load(Rnnmidi *self, const LV2_Atom *value)
 {
-    if (!value || value->type != self->uris.atom_Path || value->size == 0 ||
-        value->size >= PATH_CAP)
+    if (!value || value->type != self->uris.atom_Path || value->size == 0) return;
+    if (value->size >= PATH_CAP) {
+        set_status(self, "error: a model path longer than 4095 bytes is refused, the current "
+                         "model plays on");
+        /* the worker logs it, with the path's beginning */
+        self->msg.head.type = MSG_REFUSED;
+        self->msg.head.gen = value->size - 1;
+        self->msg.head.model = NULL;
+        self->msg.head.size = REFUSED_TEXT + 1;
+        memcpy(self->msg.text, LV2_ATOM_BODY_CONST(value), REFUSED_TEXT);
+        self->msg.text[REFUSED_TEXT] = 0;
+        self->schedule->schedule_work(self->schedule->handle, sizeof(WorkMsg) + REFUSED_TEXT + 1,
+                                      &self->msg);
         return;
-    self->gen++;
-    if (self->loads_in_flight + self->n_garbage >= GARBAGE_CAP) {
-        copy_text(self->status, sizeof self->status,
-                  "error: too many model loads at once, the current model plays on");
-        self->notify_status = 1;
+    }
+    uint32_t gen = atomic_fetch_add(&self->gen, 1) + 1;
+    if (!take_slot(self)) {
+        set_status(self, "error: too many model loads at once, the current model plays on");
         return;
     }
     self->msg.head.type = MSG_LOAD;
-    self->msg.head.gen = self->gen;
+    self->msg.head.gen = gen;
     self->msg.head.model = NULL;
     self->msg.head.size = value->size;
     memcpy(self->msg.text, LV2_ATOM_BODY_CONST(value), value->size);
     self->msg.text[value->size - 1] = 0;
     if (self->schedule->schedule_work(self->schedule->handle, sizeof(WorkMsg) + value->size,
-                                      &self->msg) == LV2_WORKER_SUCCESS) {
-        self->loads_in_flight++;
-    } else {
-        copy_text(self->status, sizeof self->status,
-                  "error: the host's worker is busy, the current model plays on");
-        self->notify_status = 1;
+                                      &self->msg) != LV2_WORKER_SUCCESS) {
+        give_slot(self);
+        set_status(self, "error: the host's worker is busy, the current model plays on");
     }
 }
 
-static void write_set(Rnnmidi *self, uint32_t frame, LV2_URID property, LV2_URID type,
-                      const char *text)
+/* A patch:Set notification, whole or not at all; 0 when it found no room. */
+static int write_set(Rnnmidi *self, uint32_t frame, LV2_URID property, LV2_URID type,
+                     const char *text, size_t len)
 {
     LV2_Atom_Forge *f = &self->forge;
     LV2_Atom_Forge_Frame obj;
-    uint32_t len = (uint32_t)strlen(text);
-    /* the whole message or nothing: event and object headers, two properties
-     * (key and value header each), the URID's padded body, the string's */
-    size_t need = sizeof(LV2_Atom_Event) + sizeof(LV2_Atom_Object_Body) +
-                  2 * sizeof(LV2_Atom_Property_Body) + lv2_atom_pad_size(sizeof(LV2_URID)) +
-                  lv2_atom_pad_size(len + 1);
-    if (f->offset + need > f->size) return;
-    if (!lv2_atom_forge_frame_time(f, frame)) return;
-    if (!lv2_atom_forge_object(f, &obj, 0, self->uris.patch_Set)) return;
+    if (f->offset + set_bytes(len) > f->size) return 0;
+    if (!lv2_atom_forge_frame_time(f, frame)) return 0;
+    if (!lv2_atom_forge_object(f, &obj, 0, self->uris.patch_Set)) return 0;
     lv2_atom_forge_key(f, self->uris.patch_property);
     lv2_atom_forge_urid(f, property);
     lv2_atom_forge_key(f, self->uris.patch_value);
-    lv2_atom_forge_typed_string(f, type, text, len);
+    lv2_atom_forge_typed_string(f, type, text, (uint32_t)len);
     lv2_atom_forge_pop(f, &obj);
+    return 1;
+}
+
+/* Hand the used detector to the worker to be reset; retried from run()
+ * while the host's queue is full. Audio thread. */
+static void send_spare(Rnnmidi *self)
+{
+    WorkMsg msg = {MSG_RESET_DETECTOR, 0, 0, {NULL}};
+    msg.detector = self->spare;
+    if (self->schedule->schedule_work(self->schedule->handle, sizeof msg, &msg) ==
+        LV2_WORKER_SUCCESS)
+        self->spare_unsent = 0;
 }
 
 static void send_garbage(Rnnmidi *self);
@@ -386,13 +688,20 @@ static void run(LV2_Handle instance, uint32_t n_samples)
 {
     Rnnmidi *self = instance;
     const RnnmidiURIs *u = &self->uris;
-    uint32_t lost = atomic_exchange(&self->loads_lost, 0);
-    self->loads_in_flight -= lost < self->loads_in_flight ? lost : self->loads_in_flight;
     if (self->n_garbage) send_garbage(self);
+    if (atomic_exchange(&self->spare_lost, 0)) self->spare_unsent = 1;
+    if (self->spare_unsent) send_spare(self);
 
     if (self->notify) {
         lv2_atom_forge_set_buffer(&self->forge, (uint8_t *)self->notify, self->notify->atom.size);
         lv2_atom_forge_sequence_head(&self->forge, &self->notify_frame, 0);
+        /* a message that could never fit is dropped, not waited for */
+        size_t most = self->forge.size > sizeof(LV2_Atom_Sequence)
+                          ? self->forge.size - sizeof(LV2_Atom_Sequence)
+                          : 0;
+        if (set_bytes(self->path_len) > most) self->notify_model = 0;
+        if (set_bytes(self->status_len) > most) self->notify_status = 0;
+        if (self->n_owed) send_owed(self);
     }
 
     int source = RNNMIDI_SOURCE_MIDI;
@@ -400,12 +709,13 @@ static void run(LV2_Handle instance, uint32_t n_samples)
         if (!self->controls[i]) continue;
         float v = *self->controls[i];
         if (i == RNNMIDI_INPUT_SOURCE - RNNMIDI_FIRST_CONTROL && isfinite(v))
-            source = v < 0.5f ? RNNMIDI_SOURCE_MIDI
+            source = v < 0.5f   ? RNNMIDI_SOURCE_MIDI
                      : v < 1.5f ? RNNMIDI_SOURCE_AUDIO
                                 : RNNMIDI_SOURCE_BOTH;
+        if (i == RNNMIDI_THRU - RNNMIDI_FIRST_CONTROL) self->thru = isfinite(v) && v >= 0.5f;
         if (v == self->last_value[i]) continue;
         self->last_value[i] = v;
-        if (control_param[i] >= 0)
+        if (control_param[i] >= 0 && control_param[i] != RNN_PARAM_THRU)
             rnn_engine_set_param(self->engine, (rnn_engine_param)control_param[i], v);
     }
     int hear_midi = source != RNNMIDI_SOURCE_AUDIO;
@@ -414,8 +724,21 @@ static void run(LV2_Handle instance, uint32_t n_samples)
     self->n_in = self->n_transport = 0;
     self->chunk_start = 0;
     self->n_detected = 0;
-    if (hear_audio && !self->heard_audio) /* audio heard again: nothing stale from before */
-        rnn_detector_reset(self->detector);
+    if (hear_audio && !self->heard_audio && !self->detector_fresh) {
+        /* audio heard again: nothing stale from before. The spare the worker
+         * reset takes over; without one yet, the input waits for it. */
+        if (self->spare_ready) {
+            rnn_detector *used = self->detector;
+            self->detector = self->spare;
+            self->spare = used;
+            self->spare_ready = 0;
+            self->detector_fresh = 1;
+            self->spare_unsent = 1;
+            send_spare(self);
+        } else {
+            hear_audio = 0;
+        }
+    }
     self->heard_audio = hear_audio;
     if (hear_audio) {
         for (uint32_t done = 0; done < n_samples && self->n_detected < DETECT_CAP;) {
@@ -428,12 +751,13 @@ static void run(LV2_Handle instance, uint32_t n_samples)
             self->n_detected += n;
             done += len;
         }
+        if (n_samples > 0) self->detector_fresh = 0;
         self->detector_pitch = rnn_detector_current_pitch(self->detector);
     } else if (self->detector_pitch >= 0) {
-        /* the audio input was switched off mid-note: end the note it held */
+        /* the audio input was switched off mid-note: end the note it held
+         * (the detector is swapped for a fresh one when it listens again) */
         uint8_t off[3] = {0x80, (uint8_t)self->detector_pitch, 0};
         self->detector_pitch = -1;
-        rnn_detector_reset(self->detector);
         add_event(self, 0, off, 3, RNN_EVENT_NO_THRU);
     }
 
@@ -442,7 +766,8 @@ static void run(LV2_Handle instance, uint32_t n_samples)
         LV2_ATOM_SEQUENCE_FOREACH(self->control, ev)
         {
             uint32_t frame = (uint32_t)ev->time.frames;
-            if (frame >= n_samples) frame = n_samples > 0 ? n_samples - 1 : 0; /* inside the block */
+            if (frame >= n_samples)
+                frame = n_samples > 0 ? n_samples - 1 : 0; /* inside the block */
             if (frame < self->chunk_start) frame = self->chunk_start;
             if (ev->body.type == u->midi_Event) {
                 add_detected(self, &next_detected, frame);
@@ -471,14 +796,12 @@ static void run(LV2_Handle instance, uint32_t n_samples)
 
     if (self->notify) {
         uint32_t last = n_samples > 0 ? n_samples - 1 : 0;
-        if (self->notify_model) {
-            write_set(self, last, u->rnnmidi_model, u->atom_Path, cur_path(self));
+        if (self->notify_model &&
+            write_set(self, last, u->rnnmidi_model, u->atom_Path, self->path, self->path_len))
             self->notify_model = 0;
-        }
-        if (self->notify_status) {
-            write_set(self, last, u->rnnmidi_status, u->atom_String, self->status);
+        if (self->notify_status && write_set(self, last, u->rnnmidi_status, u->atom_String,
+                                             self->status, self->status_len))
             self->notify_status = 0;
-        }
     }
 }
 
@@ -486,6 +809,22 @@ static void deactivate(LV2_Handle instance)
 {
     Rnnmidi *self = instance;
     rnn_engine_all_notes_off(self->engine);
+    /* what was passed on ends at the next run (not the audio thread: the
+     * loop over the table is fine here) */
+    for (int ch = 0; ch < 16; ch++) {
+        for (int p = 0; p < 128 && self->passed_on_channel[ch]; p++) {
+            if (!self->passed[ch][p]) continue;
+            self->passed[ch][p] = 0;
+            self->passed_on_channel[ch]--;
+            if (!self->owed[ch][p]) self->n_owed++;
+            if (self->owed[ch][p] < UINT8_MAX) self->owed[ch][p]++;
+        }
+        if (self->pedal[ch]) {
+            self->pedal[ch] = 0;
+            if (!self->pedal_owed[ch]) self->n_owed++;
+            self->pedal_owed[ch] = 1;
+        }
+    }
 }
 
 static void cleanup(LV2_Handle instance)
@@ -495,6 +834,7 @@ static void cleanup(LV2_Handle instance)
     for (uint32_t i = 0; i < self->n_garbage; i++)
         rnn_engine_model_free(self->garbage[(self->garbage_head + i) % GARBAGE_CAP]);
     rnn_detector_free(self->detector);
+    rnn_detector_free(self->spare);
     free(self);
 }
 
@@ -505,23 +845,39 @@ static void cleanup(LV2_Handle instance)
 static void send_garbage(Rnnmidi *self)
 {
     while (self->n_garbage) {
-        WorkMsg msg = {MSG_FREE, 0, 0, self->garbage[self->garbage_head]};
+        WorkMsg msg = {MSG_FREE, 0, 0, {self->garbage[self->garbage_head]}};
         if (self->schedule->schedule_work(self->schedule->handle, sizeof msg, &msg) !=
             LV2_WORKER_SUCCESS)
             return;
         self->garbage_head = (self->garbage_head + 1) % GARBAGE_CAP;
         self->n_garbage--;
+        give_slot(self);
     }
 }
 
-/* Put a model in the ring (a slot is held for every load in flight) and try
- * to send it on. Audio thread. */
+/* Put a model in the ring, in the slot its load held, and try to send it
+ * on; with no model, give the slot back. Audio thread. */
 static void add_garbage(Rnnmidi *self, rnn_engine_model *em)
 {
-    if (!em) return;
+    if (!em) {
+        give_slot(self);
+        return;
+    }
     self->garbage[(self->garbage_head + self->n_garbage) % GARBAGE_CAP] = em;
     self->n_garbage++;
     send_garbage(self);
+}
+
+/* Format into dst (cap bytes), always terminated; the bytes stored, NUL
+ * included. */
+static size_t put_text(char *dst, size_t cap, const char *prefix, const char *text)
+{
+    int n = snprintf(dst, cap, "%s%s", prefix, text);
+    if (n < 0) {
+        dst[0] = 0;
+        n = 0;
+    }
+    return ((size_t)n < cap ? (size_t)n : cap - 1) + 1;
 }
 
 static LV2_Worker_Status work(LV2_Handle instance, LV2_Worker_Respond_Function respond,
@@ -531,39 +887,59 @@ static LV2_Worker_Status work(LV2_Handle instance, LV2_Worker_Respond_Function r
     if (size < sizeof(WorkMsg)) return LV2_WORKER_ERR_UNKNOWN;
     WorkMsg head;
     memcpy(&head, data, sizeof head);
+    const char *text = (const char *)data + sizeof(WorkMsg);
     if (head.type == MSG_FREE) {
         rnn_engine_model_free(head.model);
         return LV2_WORKER_SUCCESS;
     }
-    if (head.type != MSG_LOAD) return LV2_WORKER_ERR_UNKNOWN;
-    if (size < sizeof(WorkMsg) + head.size || head.size == 0) {
-        atomic_fetch_add(&self->loads_lost, 1);
+    if (head.type == MSG_RESET_DETECTOR) {
+        rnn_detector_reset(head.detector);
+        WorkMsg ready = {MSG_DETECTOR_READY, 0, 0, {NULL}};
+        if (respond(handle, sizeof ready, &ready) != LV2_WORKER_SUCCESS) {
+            atomic_store(&self->spare_lost, 1); /* run() sends it again */
+            return LV2_WORKER_ERR_NO_SPACE;
+        }
+        return LV2_WORKER_SUCCESS;
+    }
+    if (head.type == MSG_REFUSED) {
+        if (size >= sizeof(WorkMsg) + head.size && head.size > 0 && !text[head.size - 1])
+            lv2_log_error(&self->logger,
+                          "rnnmidi: model path refused: %u bytes, at most %d: %s...\n", head.gen,
+                          PATH_CAP - 1, text);
+        return LV2_WORKER_SUCCESS;
+    }
+    int restoring = head.type == MSG_RESTORE;
+    if (head.type != MSG_LOAD && !restoring) return LV2_WORKER_ERR_UNKNOWN;
+    if (size < sizeof(WorkMsg) + head.size || head.size == 0 || head.size > PATH_CAP ||
+        text[head.size - 1] != 0) {
+        give_slot(self);
         return LV2_WORKER_ERR_UNKNOWN;
     }
+    size_t plen = strlen(text) + 1;
 
+    /* text is exactly as long as its bytes: nothing uninitialised goes out */
     WorkText reply;
     reply.head.gen = head.gen;
-    const char *path = (const char *)data + sizeof(WorkMsg);
     char err[STATUS_CAP - 32];
-    rnn_engine_model *em = rnn_engine_model_prepare(path, err, sizeof err);
+    rnn_engine_model *em = rnn_engine_model_prepare(text, err, sizeof err);
     size_t n;
     if (em) {
-        reply.head.type = MSG_LOADED;
+        reply.head.type = restoring ? MSG_RESTORED : MSG_LOADED;
         reply.head.model = em;
         const char *name = rnn_model_meta(rnn_engine_model_get(em), "name");
-        n = (size_t)snprintf(reply.text, PATH_CAP, "%s", path) + 1;
-        n += (size_t)snprintf(reply.text + n, STATUS_CAP, "loaded %s", name ? name : path) + 1;
+        memcpy(reply.text, text, plen);
+        n = plen;
+        n += put_text(reply.text + n, STATUS_CAP, "loaded ", name ? name : text);
     } else {
         lv2_log_error(&self->logger, "rnnmidi: model refused, the current one plays on: %s\n", err);
-        reply.head.type = MSG_FAILED;
+        reply.head.type = restoring ? MSG_RESTORE_FAILED : MSG_FAILED;
         reply.head.model = NULL;
-        n = (size_t)snprintf(reply.text, STATUS_CAP, "error: %s", err) + 1;
+        n = put_text(reply.text, STATUS_CAP, "error: ", err);
     }
-    if (n > sizeof reply.text) n = sizeof reply.text;
     reply.head.size = (uint32_t)n;
     if (respond(handle, sizeof(WorkMsg) + reply.head.size, &reply) != LV2_WORKER_SUCCESS) {
         rnn_engine_model_free(em);
-        atomic_fetch_add(&self->loads_lost, 1);
+        give_slot(self);
         return LV2_WORKER_ERR_NO_SPACE;
     }
     return LV2_WORKER_SUCCESS;
@@ -575,23 +951,40 @@ static LV2_Worker_Status work_response(LV2_Handle instance, uint32_t size, const
     if (size < sizeof(WorkMsg)) return LV2_WORKER_ERR_UNKNOWN;
     WorkMsg head;
     memcpy(&head, data, sizeof head);
-    const char *text = (const char *)data + sizeof(WorkMsg);
-    if (head.type != MSG_LOADED && head.type != MSG_FAILED) return LV2_WORKER_ERR_UNKNOWN;
-    if (self->loads_in_flight) self->loads_in_flight--;
-    if (head.gen != self->gen) { /* a newer request was made since: drop this one */
-        if (head.type == MSG_LOADED) add_garbage(self, head.model);
+    if (head.type == MSG_DETECTOR_READY) {
+        self->spare_ready = 1;
         return LV2_WORKER_SUCCESS;
     }
-    if (head.type == MSG_LOADED) {
-        rnn_engine_model *old = rnn_engine_set_model(self->engine, head.model);
+    const char *text = (const char *)data + sizeof(WorkMsg);
+    size_t len = size - sizeof(WorkMsg);
+    int loaded = head.type == MSG_LOADED || head.type == MSG_RESTORED;
+    if (!loaded && head.type != MSG_FAILED && head.type != MSG_RESTORE_FAILED)
+        return LV2_WORKER_ERR_UNKNOWN;
+    if (head.gen != atomic_load(&self->gen)) { /* a newer request was made since: drop this one */
+        add_garbage(self, loaded ? head.model : NULL);
+        return LV2_WORKER_SUCCESS;
+    }
+    if (loaded) {
+        size_t n = strnlen(text, len);
+        if (n == len) { /* no path: the response is not ours */
+            add_garbage(self, head.model);
+            return LV2_WORKER_ERR_UNKNOWN;
+        }
+        add_garbage(self, rnn_engine_set_model(self->engine, head.model));
         set_path(self, text);
-        size_t n = strnlen(text, size - sizeof(WorkMsg)) + 1;
-        copy_text(self->status, sizeof self->status, n < size - sizeof(WorkMsg) ? text + n : "");
-        self->notify_model = self->notify_status = 1;
-        add_garbage(self, old);
+        self->notify_model = 1;
+        char status[STATUS_CAP] = "";
+        size_t m = len - n - 1 < sizeof status - 1 ? len - n - 1 : sizeof status - 1;
+        memcpy(status, text + n + 1, m);
+        status[m] = 0;
+        set_status(self, status);
     } else {
-        copy_text(self->status, sizeof self->status, text);
-        self->notify_status = 1;
+        give_slot(self);
+        char status[STATUS_CAP] = "";
+        size_t m = len < sizeof status - 1 ? len : sizeof status - 1;
+        memcpy(status, text, m);
+        status[m] = 0;
+        set_status(self, status);
     }
     return LV2_WORKER_SUCCESS;
 }
@@ -604,7 +997,11 @@ static LV2_State_Status save(LV2_Handle instance, LV2_State_Store_Function store
 {
     (void)flags;
     Rnnmidi *self = instance;
-    const char *path = cur_path(self);
+    char path[PATH_CAP];
+    if (!read_path(self, path)) {
+        lv2_log_error(&self->logger, "rnnmidi: state: the model path kept changing, not saved\n");
+        return LV2_STATE_ERR_UNKNOWN;
+    }
     if (!path[0]) return LV2_STATE_SUCCESS;
     LV2_State_Map_Path *map_path = lv2_features_data(features, LV2_STATE__mapPath);
     LV2_State_Free_Path *free_path = lv2_features_data(features, LV2_STATE__freePath);
@@ -621,13 +1018,75 @@ static LV2_State_Status save(LV2_Handle instance, LV2_State_Store_Function store
     return st;
 }
 
+/* restore()'s load through the host's worker: restore may be running beside
+ * run(), so it only counts atomically and schedules. */
+static LV2_State_Status restore_in_worker(Rnnmidi *self, LV2_Worker_Schedule *schedule,
+                                          const char *path)
+{
+    size_t len = strlen(path);
+    if (len >= PATH_CAP) {
+        lv2_log_error(&self->logger,
+                      "rnnmidi: state: model path of %zu bytes refused, at most %d\n", len,
+                      PATH_CAP - 1);
+        return LV2_STATE_ERR_UNKNOWN;
+    }
+    WorkText *msg = malloc(sizeof *msg);
+    if (!msg) return LV2_STATE_ERR_UNKNOWN;
+    /* the newest request from here on: loads still in flight are older */
+    msg->head.gen = atomic_fetch_add(&self->gen, 1) + 1;
+    msg->head.type = MSG_RESTORE;
+    msg->head.size = (uint32_t)len + 1;
+    msg->head.model = NULL;
+    memcpy(msg->text, path, len + 1);
+    LV2_State_Status st = LV2_STATE_SUCCESS;
+    if (!take_slot(self)) {
+        lv2_log_error(&self->logger,
+                      "rnnmidi: state: too many model loads at once, %s not "
+                      "restored\n",
+                      path);
+        st = LV2_STATE_ERR_UNKNOWN;
+    } else if (schedule->schedule_work(schedule->handle, (uint32_t)(sizeof(WorkMsg) + len + 1),
+                                       msg) != LV2_WORKER_SUCCESS) {
+        give_slot(self);
+        lv2_log_error(&self->logger, "rnnmidi: state: the host's worker is busy, %s not restored\n",
+                      path);
+        st = LV2_STATE_ERR_UNKNOWN;
+    }
+    free(msg);
+    return st;
+}
+
+/* restore()'s load done in place, for hosts that offer no worker to
+ * restore(): they call it in the Instantiation class, with nothing else
+ * running, and a large preset holds it for as long as it takes to read. */
+static LV2_State_Status restore_here(Rnnmidi *self, const char *path)
+{
+    atomic_fetch_add(&self->gen, 1); /* a load still in flight is older than this state */
+    char err[STATUS_CAP - 32];
+    rnn_engine_model *em = rnn_engine_model_prepare(path, err, sizeof err);
+    self->notify_model = 1;
+    if (!em) {
+        lv2_log_error(&self->logger, "rnnmidi: state: model refused: %s\n", err);
+        char status[STATUS_CAP];
+        put_text(status, sizeof status, "error: ", err);
+        set_status(self, status);
+        return LV2_STATE_ERR_UNKNOWN;
+    }
+    rnn_engine_model_free(rnn_engine_set_model(self->engine, em));
+    set_path(self, path);
+    const char *name = rnn_model_meta(rnn_engine_model_get(em), "name");
+    char status[STATUS_CAP];
+    put_text(status, sizeof status, "loaded ", name ? name : path);
+    set_status(self, status);
+    return LV2_STATE_SUCCESS;
+}
+
 static LV2_State_Status restore(LV2_Handle instance, LV2_State_Retrieve_Function retrieve,
                                 LV2_State_Handle handle, uint32_t flags,
                                 const LV2_Feature *const *features)
 {
     (void)flags;
     Rnnmidi *self = instance;
-    self->gen++; /* a load still in flight is older than this state */
     size_t size = 0;
     uint32_t type = 0, vflags = 0;
     const char *value = retrieve(handle, self->uris.rnnmidi_model, &size, &type, &vflags);
@@ -636,24 +1095,12 @@ static LV2_State_Status restore(LV2_Handle instance, LV2_State_Retrieve_Function
         return LV2_STATE_ERR_BAD_TYPE;
     LV2_State_Map_Path *map_path = lv2_features_data(features, LV2_STATE__mapPath);
     LV2_State_Free_Path *free_path = lv2_features_data(features, LV2_STATE__freePath);
+    LV2_Worker_Schedule *schedule = lv2_features_data(features, LV2_WORKER__schedule);
     char *apath = map_path ? map_path->absolute_path(map_path->handle, value) : NULL;
     const char *path = apath ? apath : value;
 
-    /* restore() never runs concurrently with run(): swap directly */
-    char err[STATUS_CAP - 32];
-    LV2_State_Status st = LV2_STATE_SUCCESS;
-    rnn_engine_model *em = rnn_engine_model_prepare(path, err, sizeof err);
-    if (em) {
-        rnn_engine_model_free(rnn_engine_set_model(self->engine, em));
-        set_path(self, path);
-        const char *name = rnn_model_meta(rnn_engine_model_get(em), "name");
-        snprintf(self->status, sizeof self->status, "loaded %s", name ? name : path);
-    } else {
-        lv2_log_error(&self->logger, "rnnmidi: state: model refused: %s\n", err);
-        snprintf(self->status, sizeof self->status, "error: %s", err);
-        st = LV2_STATE_ERR_UNKNOWN;
-    }
-    self->notify_model = self->notify_status = 1;
+    LV2_State_Status st =
+        schedule ? restore_in_worker(self, schedule, path) : restore_here(self, path);
     if (apath) {
         if (free_path)
             free_path->free_path(free_path->handle, apath);

@@ -2,7 +2,9 @@
 /* Figures of the audio note detector (plugin/listen/detector), as
  * `BENCH name value unit` lines: its cost per 64-frame block at 48 kHz (mean
  * over a melody, full-scale noise and silence, the share of the 1333 us block period, and
- * the blocks where a hop completes), then precision, recall,
+ * the blocks where a hop completes), what one rnn_detector_reset costs at 48 and
+ * 192 kHz (the reason the LV2 plugin resets a spare detector on its worker
+ * rather than in run()), then precision, recall,
  * F1 and median latency on the melodies of tests/fixtures/melodies for each
  * voice (tests/unit/melody_audio.h) and rate, scored as
  * tests/unit/test_detector.c scores them. */
@@ -76,8 +78,33 @@ static void cost(const char *name, const float *y, size_t n)
     printf("BENCH detector_hop_block64_%s_p90 %.1f us\n", name, best_p90 * 1e6);
 }
 
+/* One reset after a loud second, best of 20, at a rate. */
+static void reset_cost(double rate)
+{
+    char err[128];
+    rnn_detector *d = rnn_detector_create(rate, 64, err, sizeof err);
+    size_t n = (size_t)rate;
+    float *x = malloc(n * sizeof *x);
+    if (!d || !x) exit(1);
+    for (size_t i = 0; i < n; i++)
+        x[i] = 0.5f * sinf(2.0f * 3.14159265f * 440.0f * (float)i / (float)rate);
+    double best = 1e30;
+    rnn_detected_note_event ev[64];
+    for (int k = 0; k < 20; k++) {
+        rnn_detector_process(d, x, (uint32_t)n, ev, 64);
+        double t0 = now();
+        rnn_detector_reset(d);
+        best = fmin(best, now() - t0);
+    }
+    printf("BENCH detector_reset_%.0f %.1f us\n", rate, best * 1e6);
+    free(x);
+    rnn_detector_free(d);
+}
+
 int main(void)
 {
+    reset_cost(48000.0);
+    reset_cost(192000.0);
     ma_notes all = {0};
     double shift = 0.0;
     for (int i = 0; i < 3; i++) { /* the three melodies one after another */

@@ -454,8 +454,10 @@ static void test_default_model_and_its_preset(void **state)
     assert_non_null(st);
     hp->model_path[0] = 0;
     lilv_state_restore(st, inst, NULL, NULL, 0, hp->features);
-    host_begin(hp);
-    host_run(hp, 64);
+    for (int i = 0; i < 2; i++) { /* restore() left the load to the worker */
+        host_begin(hp);
+        host_run(hp, 64);
+    }
     snprintf(cmd, sizeof cmd, "%s/rnnmidi.lv2/melody-lstm.rnnw", dir);
     char *want = realpath(cmd, NULL), *got = realpath(hp->model_path, NULL);
     assert_non_null(want);
@@ -468,8 +470,10 @@ static void test_default_model_and_its_preset(void **state)
     assert_non_null(st);
     hp->model_path[0] = 0;
     lilv_state_restore(st, inst, NULL, NULL, 0, hp->features);
-    host_begin(hp);
-    host_run(hp, 64);
+    for (int i = 0; i < 2; i++) { /* restore() left the load to the worker */
+        host_begin(hp);
+        host_run(hp, 64);
+    }
     assert_non_null(strstr(hp->model_path, "melody-lstm.rnnw"));
     lilv_state_free(st);
     lilv_node_free(preset);

@@ -9,6 +9,12 @@
  * behaviour, a model swap mid-run keeps playing, a corrupt model is refused
  * (log + status notification) while playing goes on, jumps, MIDI floods,
  * and notes sung into the audio input prime the engine like MIDI notes.
+ * Hardening: keys passed on by thru get their note-off after thru is
+ * switched off, on deactivate and on an all-notes-off; a notify port far
+ * below the plugin's minimum loses no note-off; a long model name leaves no
+ * stray bytes in the worker's response; an over-long path is refused out
+ * loud; restore() with a worker loads in the worker while run() goes on;
+ * save() hands over a path no concurrent load can change.
  * The models are random-weight fixtures written by the test. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +26,8 @@
 #include <lilv/lilv.h>
 #include <lv2/state/state.h>
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +41,7 @@
 static LilvWorld *world;
 static const LilvPlugin *plugin;
 static char tmpdir[256];
-static char model_a[300], model_b[300], model_bad[300];
+static char model_a[300], model_b[300], model_bad[300], model_long[400];
 
 static int setup(void **state)
 {
@@ -62,6 +70,10 @@ static int setup(void **state)
     if (fixture_build(RNN_KIND_MELODY, RNN_CELL_LSTM, 2, 16, 48, 21, model_a, NULL, NULL))
         return -1;
     if (fixture_build(RNN_KIND_MELODY, RNN_CELL_GRU, 1, 0, 40, 22, model_b, NULL, NULL)) return -1;
+    snprintf(model_long, sizeof model_long, "%s/models/another-model-with-a-longer-name.rnnw",
+             tmpdir);
+    if (fixture_build(RNN_KIND_MELODY, RNN_CELL_GRU, 1, 0, 32, 23, model_long, NULL, NULL))
+        return -1;
     /* a copy of model a with one weight byte changed: the checksum refuses it */
     FILE *f = fopen(model_a, "rb");
     if (!f) return -1;
@@ -401,6 +413,10 @@ static void test_save_restore(void **state)
     assert_non_null(loaded);
     lilv_state_restore(loaded, b.inst, set_value, b.hp, 0, b.hp->features);
     lilv_state_free(loaded);
+    /* the worker was offered to restore(): the model arrives after a block */
+    host_begin(b.hp);
+    host_position(b.hp, 0, 0, 120, 0, 0); /* stopped, as a was while loading */
+    host_run(b.hp, 64);
     assert_float_equal(b.hp->controls[RNNMIDI_SEED], 4242, 0);
     assert_float_equal(b.hp->controls[RNNMIDI_SCALE], RNN_SCALE_DORIAN, 0);
     roll_and_capture(b, &eb, &nb);
@@ -703,6 +719,431 @@ static void test_restore_during_load(void **state)
     close_plugin(t);
 }
 
+/* Keys down at the end: per channel and pitch, a note-on leaves its key
+ * down until a note-off; stray note-offs are not counted. */
+static int keys_left_down(const host_plugin *hp, size_t from, int channel)
+{
+    static int down[16][128];
+    memset(down, 0, sizeof down);
+    int n = 0;
+    for (size_t i = from; i < hp->n_ev; i++) {
+        const host_ev *e = &hp->ev[i];
+        int ch = e->d[0] & 15, p = e->d[1] & 127;
+        if (channel >= 0 && ch != channel) continue;
+        if (ev_on(e))
+            down[ch][p] = 1;
+        else if (ev_off(e))
+            down[ch][p] = 0;
+    }
+    for (int c = 0; c < 16; c++)
+        for (int p = 0; p < 128; p++)
+            n += down[c][p];
+    return n;
+}
+
+static size_t count_msg(const host_plugin *hp, size_t from, uint8_t status, uint8_t d1)
+{
+    size_t n = 0;
+    for (size_t i = from; i < hp->n_ev; i++)
+        if (hp->ev[i].d[0] == status && hp->ev[i].d[1] == d1) n++;
+    return n;
+}
+
+/* Thru switched off while keys are held: each passed-on key still gets its
+ * note-off, whatever happened to the mode, model and transport in between;
+ * deactivate and a player's all-notes-off end the keys passed on; keys
+ * pressed while thru was off send nothing, not even their note-off. */
+static void test_thru_off_while_held(void **state)
+{
+    (void)state;
+    inst_t t = open_plugin(48000);
+    load_model(t, model_a);
+    size_t first = t.hp->n_ev;
+    t.hp->controls[RNNMIDI_THRU] = 1;
+    host_begin(t.hp);
+    host_position(t.hp, 0, 1, 120, 0, 0);
+    host_midi(t.hp, 10, 0x92, 60, 100);
+    host_midi(t.hp, 20, 0x92, 62, 100);
+    host_midi(t.hp, 30, 0x92, 64, 100);
+    host_run(t.hp, 256);
+    assert_int_equal(count_msg(t.hp, first, 0x92, 60), 1);
+
+    /* thru off; mode, model and transport change while the keys are down */
+    t.hp->controls[RNNMIDI_THRU] = 0;
+    t.hp->controls[RNNMIDI_MODE] = RNN_MODE_CALL_RESPONSE;
+    host_begin(t.hp);
+    host_midi(t.hp, 5, 0x92, 67, 100); /* pressed with thru off: never passed */
+    host_set_model(t.hp, 0, model_b);
+    host_position(t.hp, 100, 0, 120, 3, 0);
+    host_run(t.hp, 256);
+    host_begin(t.hp);
+    host_midi(t.hp, 40, 0x82, 60, 0);
+    host_midi(t.hp, 41, 0x92, 67, 0); /* note-on with velocity 0: a note-off */
+    host_run(t.hp, 256);
+    assert_int_equal(count_msg(t.hp, first, 0x82, 60), 1);
+    assert_int_equal(count_msg(t.hp, first, 0x92, 67), 0);
+
+    /* a player's all-notes-off on the channel ends the key still passed on */
+    host_begin(t.hp);
+    host_midi(t.hp, 7, 0xB2, 123, 0);
+    host_run(t.hp, 256);
+    assert_int_equal(count_msg(t.hp, first, 0x82, 62), 1);
+
+    /* deactivate ends the last one at the next run */
+    lilv_instance_deactivate(t.inst);
+    lilv_instance_activate(t.inst);
+    host_begin(t.hp);
+    host_run(t.hp, 256);
+    assert_int_equal(count_msg(t.hp, first, 0x82, 64), 1);
+    assert_int_equal(keys_left_down(t.hp, first, 2), 0);
+
+    /* and once ended, a late note-off from the player is not passed again */
+    host_begin(t.hp);
+    host_midi(t.hp, 0, 0x82, 64, 0);
+    host_midi(t.hp, 0, 0x82, 62, 0);
+    host_run(t.hp, 256);
+    assert_int_equal(count_msg(t.hp, first, 0x82, 64), 1);
+    assert_int_equal(count_msg(t.hp, first, 0x82, 62), 1);
+    close_plugin(t);
+}
+
+/* A notify port much smaller than the plugin asks for, while the model
+ * plays and the player floods chords through: every note-on that comes out
+ * gets its note-off in the end, generated and passed-on notes alike. */
+static void test_small_notify_note_offs(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 2; round++) {
+        inst_t t = open_plugin(48000);
+        load_model(t, model_a);
+        t.hp->controls[RNNMIDI_THRU] = 1;
+        t.hp->controls[RNNMIDI_DENSITY] = 0.9f;
+        size_t first = t.hp->n_ev;
+        for (int b = 0; b < 120; b++) {
+            t.hp->out_size = round == 0 ? 640 + 8 * (uint32_t)(b % 40) : 2048;
+            host_begin(t.hp);
+            if (b == 0) host_position(t.hp, 0, 1, 120, 0, 0);
+            /* a chord of 24 keys down, released in the next block after the next chord */
+            for (int i = 0; i < 24; i++)
+                host_midi(t.hp, (uint32_t)i, 0x93, (uint8_t)((b % 2 ? 40 : 70) + i), 90);
+            for (int i = 0; i < 24 && b > 0; i++)
+                host_midi(t.hp, (uint32_t)(1000 + i), 0x83, (uint8_t)((b % 2 ? 70 : 40) + i), 0);
+            if (b == 60) t.hp->controls[RNNMIDI_THRU] = 0; /* keys down at a switch */
+            if (b == 61) t.hp->controls[RNNMIDI_THRU] = 1;
+            host_run(t.hp, 2048);
+        }
+        t.hp->out_size = 0;
+        for (int b = 0; b < 8; b++) { /* stop, then let everything drain */
+            host_begin(t.hp);
+            if (b == 0) host_position(t.hp, 0, 0, 120, 0, 0);
+            for (int i = 0; i < 24 && b == 0; i++) /* the last chord's keys up */
+                host_midi(t.hp, (uint32_t)(1000 + i), 0x83, (uint8_t)(40 + i), 0);
+            host_run(t.hp, 2048);
+        }
+        assert_int_equal(t.hp->malformed, 0);
+        assert_true(ons_between(t.hp, 0, INT64_MAX) > 50);
+        assert_int_equal(keys_left_down(t.hp, first, 3), 0);  /* passed on */
+        assert_int_equal(keys_left_down(t.hp, first, -1), 0); /* generated too */
+        close_plugin(t);
+    }
+}
+
+/* The worker's response header as the plugin lays it out (WorkMsg). */
+typedef struct {
+    uint32_t type, size, gen;
+    void *model;
+} resp_head;
+
+/* A model whose name is longer than the status: the response carries a
+ * terminated, truncated status and no byte after it. */
+static void test_long_model_name(void **state)
+{
+    (void)state;
+    char path[400];
+    snprintf(path, sizeof path, "%s/models/long-name.rnnw", tmpdir);
+    rnn_model *m = fixture_model(RNN_KIND_MELODY, RNN_CELL_GRU, 1, 0, 24, 5);
+    assert_non_null(m);
+    rnn_model_config cfg = {
+        RNN_KIND_MELODY, 4, RNN_CELL_GRU, 1, 0, 24, rnn_kind_vocab(RNN_KIND_MELODY)};
+    rnn_tensor_spec specs[RNN_MAX_TENSORS];
+    int n = rnn_model_tensor_specs(&cfg, specs);
+    assert_true(n > 0);
+    const float *data[RNN_MAX_TENSORS];
+    for (int i = 0; i < n; i++) {
+        size_t count = 0;
+        data[i] = rnn_model_tensor(m, specs[i].name, &count);
+        assert_non_null(data[i]);
+    }
+    static char name[1500];
+    memset(name, 'n', sizeof name - 1);
+    name[sizeof name - 1] = 0;
+    const rnn_meta meta[] = {{"name", name}};
+    char err[256];
+    assert_int_equal(rnn_model_write(path, &cfg, meta, 1, data, err, sizeof err), 0);
+    rnn_model_free(m);
+
+    inst_t t = open_plugin(48000);
+    t.hp->hold = 1;
+    host_begin(t.hp);
+    host_set_model(t.hp, 0, path);
+    host_run(t.hp, 64);
+    host_do_work(t.hp);
+    assert_int_equal(t.hp->n_resp, 1);
+    const host_msg *r = &t.hp->resp_q[0];
+    resp_head head;
+    assert_true(r->size >= sizeof head);
+    memcpy(&head, r->data, sizeof head);
+    assert_int_equal(r->size, sizeof head + head.size);
+    const char *text = (const char *)r->data + sizeof head;
+    size_t lp = strnlen(text, head.size);
+    assert_true(lp < head.size);
+    assert_string_equal(text, path);
+    size_t ls = strnlen(text + lp + 1, head.size - lp - 1);
+    assert_int_equal(head.size, lp + 1 + ls + 1); /* nothing after the status's NUL */
+    assert_true(ls > 100 && ls < 1024);
+    assert_memory_equal(text + lp + 1, "loaded nnnn", 11);
+    t.hp->hold = 0;
+    host_deliver(t.hp);
+    host_do_work(t.hp);
+    host_begin(t.hp);
+    host_run(t.hp, 64);
+    assert_string_equal(t.hp->model_path, path);
+    assert_memory_equal(t.hp->status, "loaded nnnn", 11);
+    close_plugin(t);
+    unlink(path);
+}
+
+/* A model path too long for the plugin is refused out loud: a status and a
+ * log message, and the current model plays on. */
+static void test_path_too_long(void **state)
+{
+    (void)state;
+    inst_t t = open_plugin(48000);
+    load_model(t, model_a);
+    static char path[5000];
+    memset(path, 'p', sizeof path - 1);
+    path[0] = '/';
+    path[sizeof path - 1] = 0;
+    int errors0 = host_log_errors;
+    host_log_quiet = 1;
+    host_begin(t.hp);
+    host_set_model(t.hp, 0, path);
+    host_run(t.hp, 64);
+    host_begin(t.hp);
+    host_run(t.hp, 64);
+    host_log_quiet = 0;
+    assert_true(strncmp(t.hp->status, "error:", 6) == 0);
+    assert_non_null(strstr(t.hp->status, "4095"));
+    assert_true(host_log_errors > errors0);
+    assert_string_equal(t.hp->model_path, model_a);
+    close_plugin(t);
+}
+
+/* Ask for the model path through patch:Get. */
+static void get_model(inst_t t)
+{
+    LV2_Atom_Forge *f = &t.hp->forge;
+    LV2_Atom_Forge_Frame obj;
+    t.hp->model_path[0] = 0;
+    host_begin(t.hp);
+    lv2_atom_forge_frame_time(f, 0);
+    lv2_atom_forge_object(f, &obj, 0, host_map(NULL, LV2_PATCH__Get));
+    lv2_atom_forge_pop(f, &obj);
+    host_run(t.hp, 256);
+}
+
+/* restore() with the worker offered in its features (state:threadSafeRestore)
+ * loads in the worker: restore returns before the model is read, run() goes
+ * on with the current model meanwhile, and the restored one is swapped in
+ * once the worker answers. Without a worker in its features, restore()
+ * loads the model itself. */
+static void test_thread_safe_restore(void **state)
+{
+    (void)state;
+    inst_t t = open_plugin(48000);
+    load_model(t, model_a);
+    const LV2_State_Interface *si = t.hp->desc->extension_data(LV2_STATE__interface);
+    assert_non_null(si);
+    const LV2_Feature tsr = {LV2_STATE__threadSafeRestore, NULL};
+    const LV2_Feature *with_worker[] = {&t.hp->f_map, &t.hp->f_sched, &t.hp->f_log, &tsr, NULL};
+    t.hp->hold = 1;
+    assert_int_equal(si->restore(t.hp->h, retrieve_model, model_b, 0, with_worker),
+                     LV2_STATE_SUCCESS);
+    assert_int_equal(t.hp->n_work, 1); /* the load waits for the worker */
+    size_t first = t.hp->n_ev;
+    host_begin(t.hp);
+    host_position(t.hp, 0, 1, 120, 0, 0);
+    host_run(t.hp, 256);
+    for (int i = 0; i < 100; i++) { /* the worker is slow: a second of audio */
+        host_begin(t.hp);
+        host_run(t.hp, 480);
+    }
+    assert_true(ons_between(t.hp, 0, INT64_MAX) > 0 && t.hp->n_ev > first);
+    get_model(t);
+    assert_string_equal(t.hp->model_path, model_a);
+    t.hp->hold = 0;
+    host_do_work(t.hp);
+    host_deliver(t.hp);
+    host_do_work(t.hp);
+    get_model(t);
+    assert_string_equal(t.hp->model_path, model_b);
+    assert_string_equal(t.hp->status, "loaded test fixture (random weights, not a model)");
+
+    /* no worker offered: restore() itself loads */
+    const LV2_Feature *no_worker[] = {&t.hp->f_map, &t.hp->f_log, NULL};
+    assert_int_equal(si->restore(t.hp->h, retrieve_model, model_a, 0, no_worker),
+                     LV2_STATE_SUCCESS);
+    assert_int_equal(t.hp->n_work, 0);
+    t.hp->hold = 1;
+    get_model(t);
+    assert_string_equal(t.hp->model_path, model_a);
+    t.hp->hold = 0;
+    host_do_work(t.hp);
+    close_plugin(t);
+}
+
+/* save() runs beside run() and work_response(): two loads that finish while
+ * the host is still reading the saved path (here, inside its map_path
+ * callback) leave what save handed over unchanged. */
+static host_plugin *saving;
+static char *abstract_during_loads(LV2_State_Map_Path_Handle handle, const char *absolute)
+{
+    (void)handle;
+    size_t n = strlen(absolute), half = n / 2;
+    char *copy = malloc(4200);
+    if (!copy) return NULL;
+    memcpy(copy, absolute, half);
+    for (int i = 0; i < 2; i++) { /* the audio thread meanwhile: two loads finish */
+        host_begin(saving);
+        host_set_model(saving, 0, i == 0 ? model_b : model_long);
+        host_run(saving, 64);
+    }
+    snprintf(copy + half, 4200 - half, "%s", absolute + half);
+    return copy;
+}
+
+static char *absolute_same(LV2_State_Map_Path_Handle handle, const char *abstract)
+{
+    (void)handle;
+    return strdup(abstract);
+}
+
+static char stored_path[4200];
+static LV2_State_Status store_path(LV2_State_Handle handle, uint32_t key, const void *value,
+                                   size_t size, uint32_t type, uint32_t flags)
+{
+    (void)handle, (void)type, (void)flags;
+    if (key == host_map(NULL, RNNMIDI_URI "#model"))
+        snprintf(stored_path, sizeof stored_path, "%.*s", (int)size, (const char *)value);
+    return LV2_STATE_SUCCESS;
+}
+
+static void test_save_during_loads(void **state)
+{
+    (void)state;
+    inst_t t = open_plugin(48000);
+    load_model(t, model_a);
+    const LV2_State_Interface *si = t.hp->desc->extension_data(LV2_STATE__interface);
+    LV2_State_Map_Path mp = {NULL, abstract_during_loads, absolute_same};
+    const LV2_Feature fmp = {LV2_STATE__mapPath, &mp};
+    const LV2_Feature *features[] = {&t.hp->f_map, &fmp, NULL};
+    saving = t.hp;
+    host_log_quiet = 1;
+    assert_int_equal(si->save(t.hp->h, store_path, NULL, 0, features), LV2_STATE_SUCCESS);
+    host_log_quiet = 0;
+    assert_string_equal(stored_path, model_a);
+    host_begin(t.hp);
+    host_run(t.hp, 64);
+    assert_string_equal(t.hp->model_path, model_long);
+    close_plugin(t);
+}
+
+/* save() on one thread while loads keep finishing on the audio thread (the
+ * worker's responses delivered back to back, three paths in turn): every
+ * saved path is one of them whole, never a mix. */
+typedef struct {
+    host_plugin *hp;
+    uint32_t gen;
+    volatile int stop;
+    long swaps;
+} swapper_t;
+
+static const char *const swap_path[3] = {"/tmp/rnnmidi-short.rnnw",
+                                         "/tmp/rnnmidi-a-much-longer-path/for/the-second.rnnw",
+                                         "/tmp/rnnmidi-third/one.rnnw"};
+
+static void *swapper(void *arg)
+{
+    swapper_t *sw = arg;
+    static uint8_t msg[3][256];
+    uint32_t size[3];
+    for (int k = 0; k < 3; k++) {
+        size_t lp = strlen(swap_path[k]) + 1;
+        resp_head head = {2 /* MSG_LOADED */, (uint32_t)(lp + 9), sw->gen, NULL};
+        memcpy(msg[k], &head, sizeof head);
+        memcpy(msg[k] + sizeof head, swap_path[k], lp);
+        memcpy(msg[k] + sizeof head + lp, "loaded x", 9);
+        size[k] = (uint32_t)(sizeof head + head.size);
+    }
+    while (!sw->stop) {
+        int k = (int)(sw->swaps++ % 3);
+        sw->hp->worker->work_response(sw->hp->h, size[k], msg[k]);
+    }
+    return NULL;
+}
+
+/* store_path, reading the value in two halves with a yield between them:
+ * a host's store copies at its own pace. */
+static LV2_State_Status store_path_slowly(LV2_State_Handle handle, uint32_t key, const void *value,
+                                          size_t size, uint32_t type, uint32_t flags)
+{
+    (void)handle, (void)type, (void)flags;
+    if (key != host_map(NULL, RNNMIDI_URI "#model") || size > sizeof stored_path) return 0;
+    memcpy(stored_path, value, size / 2);
+    sched_yield();
+    memcpy(stored_path + size / 2, (const char *)value + size / 2, size - size / 2);
+    stored_path[size - 1] = 0;
+    return LV2_STATE_SUCCESS;
+}
+
+static void test_save_beside_loads(void **state)
+{
+    (void)state;
+    inst_t t = open_plugin(48000);
+    load_model(t, model_a);
+    t.hp->hold = 1;
+    host_begin(t.hp);
+    host_set_model(t.hp, 0, model_b);
+    host_run(t.hp, 64);
+    assert_int_equal(t.hp->n_work, 1);
+    resp_head req;
+    memcpy(&req, t.hp->work_q[0].data, sizeof req);
+    host_do_work(t.hp);
+    host_deliver(t.hp);
+    host_do_work(t.hp); /* model a freed */
+    swapper_t sw = {t.hp, req.gen, 0, 0};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, swapper, &sw), 0);
+    const LV2_State_Interface *si = t.hp->desc->extension_data(LV2_STATE__interface);
+    const LV2_Feature *features[] = {&t.hp->f_map, NULL};
+    int torn = 0, saves = 0;
+    for (; saves < 5000; saves++) {
+        stored_path[0] = 0;
+        if (si->save(t.hp->h, store_path_slowly, NULL, 0, features) != LV2_STATE_SUCCESS) continue;
+        if (strcmp(stored_path, model_b) && strcmp(stored_path, swap_path[0]) &&
+            strcmp(stored_path, swap_path[1]) && strcmp(stored_path, swap_path[2]))
+            torn++;
+    }
+    sw.stop = 1;
+    pthread_join(th, NULL);
+    print_message("%d saves beside %ld swaps: %d torn\n", saves, sw.swaps, torn);
+    assert_true(sw.swaps > 1000);
+    assert_int_equal(torn, 0);
+    t.hp->hold = 0;
+    host_do_work(t.hp); /* model b, swapped out by the first response */
+    close_plugin(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -717,6 +1158,13 @@ int main(void)
         cmocka_unit_test(test_events_past_block_end),
         cmocka_unit_test(test_loads_while_queue_full),
         cmocka_unit_test(test_restore_during_load),
+        cmocka_unit_test(test_thru_off_while_held),
+        cmocka_unit_test(test_small_notify_note_offs),
+        cmocka_unit_test(test_long_model_name),
+        cmocka_unit_test(test_path_too_long),
+        cmocka_unit_test(test_thread_safe_restore),
+        cmocka_unit_test(test_save_during_loads),
+        cmocka_unit_test(test_save_beside_loads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
