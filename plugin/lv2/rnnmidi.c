@@ -55,6 +55,7 @@
 #include <unistd.h>
 
 #include "../../core/engine.h"
+#include "../../core/text.h"
 #include "../listen/detector.h"
 #include "ports.h"
 #include "uris.h"
@@ -868,16 +869,16 @@ static void add_garbage(Rnnmidi *self, rnn_engine_model *em)
     send_garbage(self);
 }
 
-/* Format into dst (cap bytes), always terminated; the bytes stored, NUL
- * included. */
+/* prefix then text into dst (cap bytes), always terminated; the text comes
+ * from a file or a path and goes to the host's display, so its control
+ * characters are replaced. Returns the bytes stored, NUL included. */
 static size_t put_text(char *dst, size_t cap, const char *prefix, const char *text)
 {
-    int n = snprintf(dst, cap, "%s%s", prefix, text);
-    if (n < 0) {
-        dst[0] = 0;
-        n = 0;
-    }
-    return ((size_t)n < cap ? (size_t)n : cap - 1) + 1;
+    size_t p = strlen(prefix);
+    if (p >= cap) p = cap - 1;
+    memcpy(dst, prefix, p);
+    dst[p] = 0;
+    return p + rnn_text_sanitize(dst + p, cap - p, text) + 1;
 }
 
 static LV2_Worker_Status work(LV2_Handle instance, LV2_Worker_Respond_Function respond,

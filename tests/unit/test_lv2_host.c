@@ -856,11 +856,9 @@ typedef struct {
 
 /* A model whose name is longer than the status: the response carries a
  * terminated, truncated status and no byte after it. */
-static void test_long_model_name(void **state)
+/* A small GRU melody model named `name`, written to path. */
+static void write_named_model(const char *path, const char *name)
 {
-    (void)state;
-    char path[400];
-    snprintf(path, sizeof path, "%s/models/long-name.rnnw", tmpdir);
     rnn_model *m = fixture_model(RNN_KIND_MELODY, RNN_CELL_GRU, 1, 0, 24, 5);
     assert_non_null(m);
     rnn_model_config cfg = {
@@ -874,13 +872,21 @@ static void test_long_model_name(void **state)
         data[i] = rnn_model_tensor(m, specs[i].name, &count);
         assert_non_null(data[i]);
     }
-    static char name[1500];
-    memset(name, 'n', sizeof name - 1);
-    name[sizeof name - 1] = 0;
     const rnn_meta meta[] = {{"name", name}};
     char err[256];
     assert_int_equal(rnn_model_write(path, &cfg, meta, 1, data, err, sizeof err), 0);
     rnn_model_free(m);
+}
+
+static void test_long_model_name(void **state)
+{
+    (void)state;
+    char path[400];
+    snprintf(path, sizeof path, "%s/models/long-name.rnnw", tmpdir);
+    static char name[1500];
+    memset(name, 'n', sizeof name - 1);
+    name[sizeof name - 1] = 0;
+    write_named_model(path, name);
 
     inst_t t = open_plugin(48000);
     t.hp->hold = 1;
@@ -915,6 +921,31 @@ static void test_long_model_name(void **state)
 
 /* A model path too long for the plugin is refused out loud: a status and a
  * log message, and the current model plays on. */
+
+/* A preset's name is shown by the host as the status: a name holding
+ * terminal escapes (a title change, a colour) reaches it without them. */
+static void test_model_name_escapes(void **state)
+{
+    (void)state;
+    char path[400];
+    snprintf(path, sizeof path, "%s/models/escapes.rnnw", tmpdir);
+    write_named_model(path, "evil\x1b]0;pwn\x07\x1b[31m\xc2\x9bname");
+    inst_t t = open_plugin(48000);
+    host_begin(t.hp);
+    host_set_model(t.hp, 0, path);
+    host_run(t.hp, 64);
+    host_do_work(t.hp);
+    host_deliver(t.hp);
+    host_begin(t.hp);
+    host_run(t.hp, 64);
+    assert_string_equal(t.hp->model_path, path);
+    assert_memory_equal(t.hp->status, "loaded evil", 11);
+    assert_null(strchr(t.hp->status, 0x1b));
+    assert_null(strchr(t.hp->status, 0x07));
+    assert_null(strstr(t.hp->status, "\xc2\x9b"));
+    close_plugin(t);
+    unlink(path);
+}
 static void test_path_too_long(void **state)
 {
     (void)state;
@@ -1161,6 +1192,7 @@ int main(void)
         cmocka_unit_test(test_thru_off_while_held),
         cmocka_unit_test(test_small_notify_note_offs),
         cmocka_unit_test(test_long_model_name),
+        cmocka_unit_test(test_model_name_escapes),
         cmocka_unit_test(test_path_too_long),
         cmocka_unit_test(test_thread_safe_restore),
         cmocka_unit_test(test_save_during_loads),
