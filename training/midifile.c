@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../core/file.h"
+
 /* ------------------------------------------------------------------------ */
 /* Reader */
 
@@ -436,44 +438,7 @@ int rnn_midi_read(const void *data, size_t size, const char *name, rnn_midi_file
 
 unsigned char *rnn_midi_slurp(const char *path, size_t *size, char *err, size_t errlen)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    unsigned char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n == cap) {
-            if (cap >= RNN_MIDI_MAX_FILE_BYTES) {
-                snprintf(err, errlen, "%s: larger than %zu bytes", path, RNN_MIDI_MAX_FILE_BYTES);
-                goto fail;
-            }
-            size_t c = cap ? cap * 2 : 65536;
-            if (c > RNN_MIDI_MAX_FILE_BYTES) c = RNN_MIDI_MAX_FILE_BYTES;
-            unsigned char *q = realloc(buf, c + 1);
-            if (!q) {
-                snprintf(err, errlen, "%s: out of memory", path);
-                goto fail;
-            }
-            buf = q;
-            cap = c;
-        }
-        size_t k = fread(buf + n, 1, cap - n, fp);
-        n += k;
-        if (k == 0) break;
-    }
-    if (ferror(fp)) {
-        snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
-        goto fail;
-    }
-    fclose(fp);
-    *size = n;
-    return buf;
-fail:
-    free(buf);
-    fclose(fp);
-    return NULL;
+    return rnn_file_read_all(path, RNN_MIDI_MAX_FILE_BYTES, size, err, errlen);
 }
 
 int rnn_midi_read_path(const char *path, rnn_midi_warn_fn warnfn, void *user, rnn_midi_file *out,

@@ -80,8 +80,9 @@ int rnn_midi_read(const void *data, size_t size, const char *name, rnn_midi_file
 int rnn_midi_read_cb(const void *data, size_t size, const char *name, rnn_midi_warn_fn warn,
                      void *user, rnn_midi_file *out, char *err, size_t errlen);
 
-/** Read a whole file into memory (at most RNN_MIDI_MAX_FILE_BYTES). Returns a
- * malloc'ed buffer (free it) and its size, or NULL with a message. */
+/** Read a whole regular file into memory (at most RNN_MIDI_MAX_FILE_BYTES):
+ * a FIFO, device, folder or symlink loop is refused at once (core/file.h).
+ * Returns a malloc'ed buffer (free it) and its size, or NULL with a message. */
 unsigned char *rnn_midi_slurp(const char *path, size_t *size, char *err, size_t errlen);
 
 /** rnn_midi_slurp then rnn_midi_read_cb (warn may be NULL). */
