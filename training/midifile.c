@@ -231,7 +231,7 @@ int rnn_note_cmp(const void *pa, const void *pb)
 
 /* Sorting. A track's notes come in time order, and so do its tempo changes:
  * only notes starting on one tick need ordering within a track, then the
- * tracks are merged. Nothing here needs more memory than half the array. */
+ * tracks are merged with a small buffer (merge_runs). */
 
 static void note_swap(rnn_note *a, rnn_note *b)
 {
@@ -281,52 +281,107 @@ static void sort_ties(rnn_note *v, size_t n)
     }
 }
 
+#define ELEM_MAX 64 /* the largest element merged (an rnn_note is 32 bytes) */
+
+static void swap_elems(unsigned char *a, unsigned char *b, size_t size)
+{
+    unsigned char t[ELEM_MAX];
+    memcpy(t, a, size);
+    memcpy(a, b, size);
+    memcpy(b, t, size);
+}
+
+static void reverse(unsigned char *base, size_t size, size_t lo, size_t hi)
+{
+    while (lo + 1 < hi)
+        swap_elems(base + lo++ * size, base + --hi * size, size);
+}
+
+/* First index in [lo, hi) whose element is not before x (upper: after x). */
+static size_t search(const unsigned char *base, size_t size, size_t lo, size_t hi,
+                     const void *x, int upper, int (*cmp)(const void *, const void *))
+{
+    while (lo < hi) {
+        size_t m = lo + (hi - lo) / 2;
+        int c = cmp(base + m * size, x);
+        if (c < 0 || (upper && c == 0))
+            lo = m + 1;
+        else
+            hi = m;
+    }
+    return lo;
+}
+
 /* Merge the sorted neighbours [lo, mid) and [mid, hi) of base (elements of
  * `size` bytes) stably: of two equal elements the one of [lo, mid) comes
- * first. The shorter side is copied to *tmp (grown as needed). */
-static int merge_two(unsigned char *base, size_t size, size_t lo, size_t mid, size_t hi,
-                     int (*cmp)(const void *, const void *), void **tmp, size_t *tmp_cap)
+ * first. When the shorter side fits in buf (cap elements) it is copied
+ * there and merged back; otherwise the larger side is cut in half, the
+ * matching cut of the other side found by binary search, the middle rotated,
+ * and each half merged the same way. */
+static void merge_two(unsigned char *base, size_t size, size_t lo, size_t mid, size_t hi,
+                      int (*cmp)(const void *, const void *), unsigned char *buf, size_t cap)
 {
-    if (lo == mid || mid == hi || cmp(base + (mid - 1) * size, base + mid * size) <= 0) return 0;
+    if (lo == mid || mid == hi || cmp(base + (mid - 1) * size, base + mid * size) <= 0) return;
     const size_t na = mid - lo, nb = hi - mid;
-    if (grow(tmp, tmp_cap, na < nb ? na : nb, size)) return -1;
-    unsigned char *t = *tmp;
-    if (na <= nb) { /* forward, from the copy of the left side */
-        memcpy(t, base + lo * size, na * size);
+    if (na <= cap && na <= nb) { /* forward, from the copy of the left side */
+        memcpy(buf, base + lo * size, na * size);
         size_t i = 0, j = mid, k = lo;
         while (i < na && j < hi) {
-            if (cmp(base + j * size, t + i * size) < 0)
+            if (cmp(base + j * size, buf + i * size) < 0)
                 memcpy(base + k++ * size, base + j++ * size, size);
             else
-                memcpy(base + k++ * size, t + i++ * size, size);
+                memcpy(base + k++ * size, buf + i++ * size, size);
         }
-        memcpy(base + k * size, t + i * size, (na - i) * size);
-    } else { /* backward, from the copy of the right side */
-        memcpy(t, base + mid * size, nb * size);
+        memcpy(base + k * size, buf + i * size, (na - i) * size);
+        return;
+    }
+    if (nb <= cap) { /* backward, from the copy of the right side */
+        memcpy(buf, base + mid * size, nb * size);
         size_t i = mid, j = nb, k = hi; /* one past the next element of each */
         while (i > lo && j > 0) {
-            if (cmp(t + (j - 1) * size, base + (i - 1) * size) < 0)
+            if (cmp(buf + (j - 1) * size, base + (i - 1) * size) < 0)
                 memcpy(base + --k * size, base + --i * size, size);
             else
-                memcpy(base + --k * size, t + --j * size, size);
+                memcpy(base + --k * size, buf + --j * size, size);
         }
-        memcpy(base + (k - j) * size, t, j * size);
+        memcpy(base + (k - j) * size, buf, j * size);
+        return;
     }
-    return 0;
+    size_t cut1, cut2;
+    if (na >= nb) {
+        cut1 = lo + na / 2;
+        cut2 = search(base, size, mid, hi, base + cut1 * size, 0, cmp);
+    } else {
+        cut2 = mid + nb / 2;
+        cut1 = search(base, size, lo, mid, base + cut2 * size, 1, cmp);
+    }
+    reverse(base, size, cut1, mid);
+    reverse(base, size, mid, cut2);
+    reverse(base, size, cut1, cut2);
+    const size_t m = cut1 + (cut2 - mid);
+    merge_two(base, size, lo, cut1, m, cmp, buf, cap);
+    merge_two(base, size, m, cut2, hi, cmp, buf, cap);
 }
 
 /* Merge n elements made of sorted runs starting at starts[0] = 0 <
  * starts[1] < ... < starts[nruns - 1] into one sorted array, stably (equal
- * elements keep the order of their runs): neighbours pairwise, level by level,
- * O(n log runs). */
+ * elements keep the order of their runs): neighbours pairwise, level by
+ * level. The scratch buffer holds a sixteenth of the array (at least 4096
+ * elements): the peak stays near the size of the array itself. */
 static int merge_runs(void *base, size_t size, size_t n, const size_t *starts, size_t nruns,
-                      int (*cmp)(const void *, const void *), void **tmp, size_t *tmp_cap)
+                      int (*cmp)(const void *, const void *))
 {
+    if (nruns < 2) return 0;
+    size_t cap = n / 16 > 4096 ? n / 16 : 4096;
+    if (cap > n / 2 + 1) cap = n / 2 + 1;
+    unsigned char *buf = malloc(cap * size);
+    if (!buf) return -1;
     for (size_t w = 1; w < nruns; w *= 2)
         for (size_t i = 0; i + w < nruns; i += 2 * w) {
             size_t hi = i + 2 * w < nruns ? starts[i + 2 * w] : n;
-            if (merge_two(base, size, starts[i], starts[i + w], hi, cmp, tmp, tmp_cap)) return -1;
+            merge_two(base, size, starts[i], starts[i + w], hi, cmp, buf, cap);
         }
+    free(buf);
     return 0;
 }
 
@@ -561,18 +616,11 @@ int rnn_midi_read_cb(const void *data, size_t size, const char *name, rnn_midi_w
     if (read_chunks(r, ntracks, &pos, &tracks)) goto done;
     out->n_tracks = tracks;
     out->bytes_read = pos;
-    void *tmp = NULL;
-    size_t tmp_cap = 0;
-    int bad = merge_runs(out->notes, sizeof *out->notes, out->n_notes, r->note_runs,
-                         r->n_note_runs, rnn_note_cmp, &tmp, &tmp_cap);
-    free(tmp);
-    tmp = NULL;
-    tmp_cap = 0;
-    /* stable: at one tick the later event (later track) wins */
-    bad = bad || merge_runs(out->tempos, sizeof *out->tempos, out->n_tempos, r->tempo_runs,
-                            r->n_tempo_runs, tempo_cmp, &tmp, &tmp_cap);
-    free(tmp);
-    if (bad) {
+    /* stable: at one tick the later track's tempo change wins */
+    if (merge_runs(out->notes, sizeof *out->notes, out->n_notes, r->note_runs, r->n_note_runs,
+                   rnn_note_cmp) ||
+        merge_runs(out->tempos, sizeof *out->tempos, out->n_tempos, r->tempo_runs,
+                   r->n_tempo_runs, tempo_cmp)) {
         fail(r, 0, "out of memory sorting %zu notes", out->n_notes);
         goto done;
     }

@@ -72,13 +72,13 @@ static unsigned char *dense_midi(size_t bytes, int variant, size_t *size)
     size_t n = 0;
     memcpy(d, "MThd\0\0\0\6\0\0\0\1\0\x60MTrk\0\0\0\0", 22);
     n = 22;
-    d[n++] = 0;
-    d[n++] = 0x90;
-    for (int k = 0; n + 6 + 4 <= bytes; k++) {
+    for (int k = 0; n + 7 + 4 <= bytes; k++) {
+        d[n++] = 0;
+        if (k == 0) d[n++] = 0x90; /* then running status */
         unsigned char p = (unsigned char)(36 + (k + variant) % 60);
-        const unsigned char ev[6] = {0, p, 100, 1, p, 0};
-        memcpy(d + n, ev, 6);
-        n += 6;
+        const unsigned char ev[5] = {p, 100, 1, p, 0}; /* note-on, note-off a tick later */
+        memcpy(d + n, ev, 5);
+        n += 5;
     }
     memcpy(d + n, "\0\xff\x2f\0", 4);
     n += 4;

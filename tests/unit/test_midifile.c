@@ -694,17 +694,19 @@ static void put_tempo(bytes_t *t, uint32_t delta, uint32_t usec)
     put_bytes(t, e, 6);
 }
 
-/* The tempo map as the standard defines it, the slow and obvious way: every
- * change in file order (track by track), then a stable insertion sort by
- * tick, so that at one tick the later track's change comes last. */
-static void reference_tempos(rnn_midi_tempo *v, size_t n)
+/* The tempo map the obvious way: every change in file order (track by
+ * track), then sorted by tick and, at one tick, by that file order, so the
+ * later track's change comes last. */
+typedef struct {
+    rnn_midi_tempo t;
+    size_t order;
+} ref_tempo;
+
+static int ref_tempo_cmp(const void *pa, const void *pb)
 {
-    for (size_t i = 1; i < n; i++)
-        for (size_t j = i; j > 0 && v[j - 1].tick > v[j].tick; j--) {
-            rnn_midi_tempo t = v[j - 1];
-            v[j - 1] = v[j];
-            v[j] = t;
-        }
+    const ref_tempo *a = pa, *b = pb;
+    if (a->t.tick != b->t.tick) return a->t.tick < b->t.tick ? -1 : 1;
+    return (a->order > b->order) - (a->order < b->order);
 }
 
 static void test_random_files_merge(void **state)
@@ -714,16 +716,19 @@ static void test_random_files_merge(void **state)
     assert_non_null(mkdtemp(dir));
     char path[64];
     snprintf(path, sizeof path, "%s/random.mid", dir);
-    for (int trial = 0; trial < 24; trial++) {
-        const int ntracks = 1 + (int)rnd(5);
+    /* 24 small files, then 2 whose tracks are larger than the merge buffer */
+    for (int trial = 0; trial < 26; trial++) {
+        const int big = trial >= 24;
+        const int ntracks = big ? 2 + trial % 2 : 1 + (int)rnd(5);
         bytes_t file = {0};
         put_header(&file, ntracks > 1, ntracks, 96);
-        rnn_midi_tempo ref[2000];
+        ref_tempo *ref = malloc(5 * 30000 * sizeof *ref);
+        assert_non_null(ref);
         size_t nref = 0;
         for (int tr = 0; tr < ntracks; tr++) {
             bytes_t ev = {0};
             uint32_t tick = 0;
-            const int nev = (int)rnd(300);
+            const int nev = big ? 30000 : (int)rnd(300);
             for (int e = 0; trial % 3 == 0 && e < 40; e++) { /* a crowd on one tick */
                 unsigned char m[4] = {0, (unsigned char)(0x90 | rnd(3)), (unsigned char)(40 + rnd(30)),
                                       (unsigned char)(1 + rnd(127))};
@@ -731,12 +736,15 @@ static void test_random_files_merge(void **state)
             }
             for (int e = 0; e < nev; e++) {
                 /* many zero deltas: chords, crowds, tempo changes on one tick */
-                uint32_t delta = rnd(3) ? 0 : rnd(50);
+                /* big files: about 20 events on every tick, so that equal
+                 * ticks meet wherever the merge cuts */
+                uint32_t delta = big ? (rnd(20) ? 0 : 1) : rnd(3) ? 0 : rnd(50);
                 tick += delta;
-                if (rnd(5) == 0) {
+                if (rnd(big ? 3 : 5) == 0) {
                     uint32_t usec = 200000 + rnd(800000);
                     put_tempo(&ev, delta, usec);
-                    ref[nref++] = (rnn_midi_tempo){tick, (int32_t)usec};
+                    ref[nref] = (ref_tempo){{tick, (int32_t)usec}, nref};
+                    nref++;
                 } else {
                     unsigned char m[3] = {(unsigned char)((rnd(2) ? 0x90 : 0x80) | rnd(3)),
                                           (unsigned char)(60 + rnd(4)), (unsigned char)rnd(128)};
@@ -750,13 +758,14 @@ static void test_random_files_merge(void **state)
         rnn_midi_file f;
         char err[256];
         assert_int_equal(rnn_midi_read(file.d, file.n, "random.mid", &f, err, sizeof err), 0);
-        reference_tempos(ref, nref);
+        qsort(ref, nref, sizeof *ref, ref_tempo_cmp);
         assert_int_equal(f.n_tempos, nref);
         for (size_t i = 0; i < nref; i++) {
-            assert_int_equal(f.tempos[i].tick, ref[i].tick);
-            assert_int_equal(f.tempos[i].usec_per_quarter, ref[i].usec_per_quarter);
+            assert_int_equal(f.tempos[i].tick, ref[i].t.tick);
+            assert_int_equal(f.tempos[i].usec_per_quarter, ref[i].t.usec_per_quarter);
         }
         rnn_midi_free(&f);
+        free(ref);
         /* the notes, against midicsv */
         FILE *fp = fopen(path, "wb");
         assert_non_null(fp);
