@@ -132,6 +132,11 @@ $(TBUILD)/test_rt_%: $(TBUILD)/obj/tests/unit/test_rt_%.o $(TSUPPORT_OBJ) $(TLIB
 $(TBUILD)/test_%: $(TBUILD)/obj/tests/unit/test_%.o $(TSUPPORT_OBJ) $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) -o $@ $^ -lcmocka $(BLAS_LIBS) -lz -lm -lpthread
 
+# test_midifile_mem counts the MIDI reader's heap through the same --wrap.
+$(TBUILD)/test_midifile_mem: $(TBUILD)/obj/tests/unit/test_midifile_mem.o $(TSUPPORT_OBJ) $(TLIBS)
+	$(CC) $(TEST_LDFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free -o $@ $^ \
+	  -lcmocka $(BLAS_LIBS) -lz -lm -lpthread
+
 .PHONY: test-build
 test-build: $(TEST_BIN) $(TTOOL_BIN)
 
