@@ -115,7 +115,8 @@ static size_t id_slot(const id_set *s, dev_t dev, ino_t ino)
 static int id_set_add(id_set *s, const struct stat *st)
 {
     if (2 * (s->n + 1) > s->cap) {
-        id_set g = {calloc(s->cap ? 2 * s->cap : 256, sizeof *g.v), s->n, s->cap ? 2 * s->cap : 256};
+        id_set g = {calloc(s->cap ? 2 * s->cap : 256, sizeof *g.v), s->n,
+                    s->cap ? 2 * s->cap : 256};
         if (!g.v) return -1;
         for (size_t i = 0; i < s->cap; i++)
             if (s->v[i].used) g.v[id_slot(&g, s->v[i].dev, s->v[i].ino)] = s->v[i];

@@ -298,8 +298,8 @@ static void reverse(unsigned char *base, size_t size, size_t lo, size_t hi)
 }
 
 /* First index in [lo, hi) whose element is not before x (upper: after x). */
-static size_t search(const unsigned char *base, size_t size, size_t lo, size_t hi,
-                     const void *x, int upper, int (*cmp)(const void *, const void *))
+static size_t search(const unsigned char *base, size_t size, size_t lo, size_t hi, const void *x,
+                     int upper, int (*cmp)(const void *, const void *))
 {
     while (lo < hi) {
         size_t m = lo + (hi - lo) / 2;
@@ -513,7 +513,8 @@ static int read_chunks(reader *r, unsigned ntracks, size_t *pos_io, int *tracks_
             break;
         }
         if (len > size - pos - 8)
-            return fail(r, pos + 4, "chunk length %u runs past the end of the file (%zu bytes left)",
+            return fail(r, pos + 4,
+                        "chunk length %u runs past the end of the file (%zu bytes left)",
                         (unsigned)len, size - pos - 8);
         if (memcmp(d + pos, "MTrk", 4) != 0) {
             warn(r, pos, "unknown chunk type skipped");
@@ -619,8 +620,8 @@ int rnn_midi_read_cb(const void *data, size_t size, const char *name, rnn_midi_w
     /* stable: at one tick the later track's tempo change wins */
     if (merge_runs(out->notes, sizeof *out->notes, out->n_notes, r->note_runs, r->n_note_runs,
                    rnn_note_cmp) ||
-        merge_runs(out->tempos, sizeof *out->tempos, out->n_tempos, r->tempo_runs,
-                   r->n_tempo_runs, tempo_cmp)) {
+        merge_runs(out->tempos, sizeof *out->tempos, out->n_tempos, r->tempo_runs, r->n_tempo_runs,
+                   tempo_cmp)) {
         fail(r, 0, "out of memory sorting %zu notes", out->n_notes);
         goto done;
     }

@@ -4,8 +4,11 @@
  * The reader takes formats 0 and 1 with any ticks-per-quarter division and
  * turns them into a note list (times in ticks) plus the tempo map, the first
  * time signature and the first key signature. It never trusts the file:
- * every error names the file and the byte offset, and it allocates no more
- * than a small multiple of the file's size.
+ * every error names the file and the byte offset. It allocates little more
+ * than what it returns (a first pass counts the notes, so the arrays have
+ * their exact size; merging the tracks takes a sixteenth more), hence at most
+ * 12 bytes per byte of file (3 bytes can hold a note of 32), and it takes
+ * O(n log n) time for n notes and tempo changes.
  *
  * What it tolerates (each counted as a warning, the first one kept in text):
  * - running status carried across meta and SysEx events (the standard says

@@ -122,7 +122,8 @@ static void bench_tempo_merge(void)
     do {
         rnn_midi_file mf;
         char err[256];
-        if (rnn_midi_read(f.d, f.n, "tempo80k", &mf, err, sizeof err) != 0 || mf.n_tempos != 80000) {
+        if (rnn_midi_read(f.d, f.n, "tempo80k", &mf, err, sizeof err) != 0 ||
+            mf.n_tempos != 80000) {
             fprintf(stderr, "bench_midi: %s\n", err);
             exit(1);
         }
@@ -143,7 +144,7 @@ static void bench_read_rss(void)
         for (uint32_t i = 0; t[k].n < (1u << 20) - 8; i++) {
             unsigned char p = (unsigned char)(36 + (i * 7 + (uint32_t)k) % 60);
             unsigned char start[2] = {0, 0x90 | (unsigned char)k};
-            put(&t[k], start, i ? 1 : 2); /* then running status */
+            put(&t[k], start, i ? 1 : 2);           /* then running status */
             unsigned char e[5] = {p, 100, 1, p, 0}; /* note-on, note-off a tick later */
             put(&t[k], e, 5);
         }

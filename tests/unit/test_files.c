@@ -95,7 +95,7 @@ static unsigned char *dense_midi(size_t bytes, int variant, size_t *size)
 /* Running a tool under a deadline */
 
 typedef struct {
-    int exited;  /* 1: exit status in code; 0: killed by signal `code` */
+    int exited; /* 1: exit status in code; 0: killed by signal `code` */
     int code;
     double secs; /* from the spawn, or the signal when one was sent, to its end */
     char err[2048];
@@ -408,8 +408,8 @@ static void expect_terminated(const run_result *r, const char *tool)
 {
     int by_term = (!r->exited && r->code == SIGTERM) || (r->exited && r->code == 128 + SIGTERM);
     if (!by_term || r->secs > 2.0 || !strstr(r->err, "terminated"))
-        fail_msg("%s: %s %d %.2f s after SIGTERM, stderr \"%s\"", tool, r->exited ? "exit" : "signal",
-                 r->code, r->secs, r->err);
+        fail_msg("%s: %s %d %.2f s after SIGTERM, stderr \"%s\"", tool,
+                 r->exited ? "exit" : "signal", r->code, r->secs, r->err);
 }
 
 static void test_sigterm_ends_tools(void **state)
@@ -508,8 +508,8 @@ static int setup(void **state)
     path_in_tmp(p, sizeof p, "one");
     if (mkdir(p, 0755) != 0) return -1;
     size_t size;
-    unsigned char *d = rnn_file_read_all("tests/fixtures/midi/fmt1_tracks.mid", 1 << 20, &size,
-                                         NULL, 0);
+    unsigned char *d =
+        rnn_file_read_all("tests/fixtures/midi/fmt1_tracks.mid", 1 << 20, &size, NULL, 0);
     if (!d) return -1;
     path_in_tmp(p, sizeof p, "real.mid");
     FILE *f = fopen(p, "wb");

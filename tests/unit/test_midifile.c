@@ -670,17 +670,33 @@ static void put_vlq(bytes_t *b, uint32_t v)
 
 static void put_header(bytes_t *b, int format, int ntracks, int ppq)
 {
-    unsigned char h[14] = {'M', 'T', 'h', 'd', 0, 0, 0, 6, 0, (unsigned char)format,
-                           (unsigned char)(ntracks >> 8), (unsigned char)ntracks,
-                           (unsigned char)(ppq >> 8), (unsigned char)ppq};
+    unsigned char h[14] = {'M',
+                           'T',
+                           'h',
+                           'd',
+                           0,
+                           0,
+                           0,
+                           6,
+                           0,
+                           (unsigned char)format,
+                           (unsigned char)(ntracks >> 8),
+                           (unsigned char)ntracks,
+                           (unsigned char)(ppq >> 8),
+                           (unsigned char)ppq};
     put_bytes(b, h, sizeof h);
 }
 
 static void put_track(bytes_t *b, const bytes_t *events)
 {
-    unsigned char h[8] = {'M', 'T', 'r', 'k', (unsigned char)((events->n + 4) >> 24),
+    unsigned char h[8] = {'M',
+                          'T',
+                          'r',
+                          'k',
+                          (unsigned char)((events->n + 4) >> 24),
                           (unsigned char)((events->n + 4) >> 16),
-                          (unsigned char)((events->n + 4) >> 8), (unsigned char)(events->n + 4)};
+                          (unsigned char)((events->n + 4) >> 8),
+                          (unsigned char)(events->n + 4)};
     put_bytes(b, h, 8);
     put_bytes(b, events->d, events->n);
     put_bytes(b, "\0\xff\x2f\0", 4);
@@ -689,7 +705,11 @@ static void put_track(bytes_t *b, const bytes_t *events)
 static void put_tempo(bytes_t *t, uint32_t delta, uint32_t usec)
 {
     put_vlq(t, delta);
-    unsigned char e[6] = {0xFF, 0x51, 3, (unsigned char)(usec >> 16), (unsigned char)(usec >> 8),
+    unsigned char e[6] = {0xFF,
+                          0x51,
+                          3,
+                          (unsigned char)(usec >> 16),
+                          (unsigned char)(usec >> 8),
                           (unsigned char)usec};
     put_bytes(t, e, 6);
 }
@@ -730,8 +750,8 @@ static void test_random_files_merge(void **state)
             uint32_t tick = 0;
             const int nev = big ? 30000 : (int)rnd(300);
             for (int e = 0; trial % 3 == 0 && e < 40; e++) { /* a crowd on one tick */
-                unsigned char m[4] = {0, (unsigned char)(0x90 | rnd(3)), (unsigned char)(40 + rnd(30)),
-                                      (unsigned char)(1 + rnd(127))};
+                unsigned char m[4] = {0, (unsigned char)(0x90 | rnd(3)),
+                                      (unsigned char)(40 + rnd(30)), (unsigned char)(1 + rnd(127))};
                 put_bytes(&ev, m, 4);
             }
             for (int e = 0; e < nev; e++) {
@@ -786,8 +806,8 @@ static void test_tempo_merge_80k(void **state)
     bytes_t file = {0}, a = {0}, b = {0};
     put_header(&file, 1, 2, 480);
     for (uint32_t i = 0; i < 40000; i++) {
-        put_tempo(&a, i ? 2 : 0, 500000 + i);           /* ticks 0, 2, 4, ... */
-        put_tempo(&b, i ? 2 : 1, 600000 + i);           /* ticks 1, 3, 5, ... */
+        put_tempo(&a, i ? 2 : 0, 500000 + i); /* ticks 0, 2, 4, ... */
+        put_tempo(&b, i ? 2 : 1, 600000 + i); /* ticks 1, 3, 5, ... */
     }
     put_tempo(&b, 0, 700000); /* tick 79999, the same as the one before it: it comes after */
     put_track(&file, &a);
@@ -798,7 +818,8 @@ static void test_tempo_merge_80k(void **state)
     assert_int_equal(f.n_tempos, 80001);
     for (size_t i = 0; i < 80000; i++) {
         assert_int_equal(f.tempos[i].tick, (int64_t)i);
-        assert_int_equal(f.tempos[i].usec_per_quarter, (i % 2 ? 600000 : 500000) + (int32_t)(i / 2));
+        assert_int_equal(f.tempos[i].usec_per_quarter,
+                         (i % 2 ? 600000 : 500000) + (int32_t)(i / 2));
     }
     assert_int_equal(f.tempos[80000].tick, 79999);
     assert_int_equal(f.tempos[80000].usec_per_quarter, 700000);

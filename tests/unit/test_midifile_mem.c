@@ -99,15 +99,21 @@ static void put(bytes_t *b, const void *p, size_t n)
 static bytes_t build(int ntracks, size_t track_bytes, int kind)
 {
     bytes_t f = {0};
-    unsigned char h[14] = {'M', 'T', 'h', 'd', 0, 0, 0, 6, 0, 1, 0, (unsigned char)ntracks, 1, 0xE0};
+    unsigned char h[14] = {'M', 'T', 'h', 'd', 0, 0, 0, 6, 0, 1, 0, (unsigned char)ntracks,
+                           1,   0xE0};
     put(&f, h, 14);
     for (int k = 0; k < ntracks; k++) {
         bytes_t t = {0};
         for (uint32_t i = 0; t.n < track_bytes; i++) {
             unsigned char p = (unsigned char)(30 + (i * 7 + (uint32_t)k) % 70);
             if (kind == 2) {
-                unsigned char e[7] = {i ? (unsigned char)ntracks : (unsigned char)k, 0xFF, 0x51, 3, 7,
-                                      0xA1, (unsigned char)i};
+                unsigned char e[7] = {i ? (unsigned char)ntracks : (unsigned char)k,
+                                      0xFF,
+                                      0x51,
+                                      3,
+                                      7,
+                                      0xA1,
+                                      (unsigned char)i};
                 put(&t, e, 7);
                 continue;
             }
@@ -116,8 +122,13 @@ static bytes_t build(int ntracks, size_t track_bytes, int kind)
             unsigned char e[5] = {p, 100, 1, p, 0};
             put(&t, e, kind == 0 ? 5 : 2);
         }
-        unsigned char th[8] = {'M', 'T', 'r', 'k', (unsigned char)((t.n + 4) >> 24),
-                               (unsigned char)((t.n + 4) >> 16), (unsigned char)((t.n + 4) >> 8),
+        unsigned char th[8] = {'M',
+                               'T',
+                               'r',
+                               'k',
+                               (unsigned char)((t.n + 4) >> 24),
+                               (unsigned char)((t.n + 4) >> 16),
+                               (unsigned char)((t.n + 4) >> 8),
                                (unsigned char)(t.n + 4)};
         put(&f, th, 8);
         put(&f, t.d, t.n);
