@@ -132,6 +132,11 @@ $(TBUILD)/test_rt_%: $(TBUILD)/obj/tests/unit/test_rt_%.o $(TSUPPORT_OBJ) $(TLIB
 $(TBUILD)/test_%: $(TBUILD)/obj/tests/unit/test_%.o $(TSUPPORT_OBJ) $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) -o $@ $^ -lcmocka $(BLAS_LIBS) -lz -lm -lpthread
 
+# test_midifile_mem counts the MIDI reader's heap through the same --wrap.
+$(TBUILD)/test_midifile_mem: $(TBUILD)/obj/tests/unit/test_midifile_mem.o $(TSUPPORT_OBJ) $(TLIBS)
+	$(CC) $(TEST_LDFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free -o $@ $^ \
+	  -lcmocka $(BLAS_LIBS) -lz -lm -lpthread
+
 .PHONY: test-build
 test-build: $(TEST_BIN) $(TTOOL_BIN)
 
@@ -266,11 +271,12 @@ presets: $(if $(wildcard $(CORPUS_DIR)),,corpus) $(BUILD)/rnnmidi-train $(BUILD)
 
 # libFuzzer target for the MIDI reader (clang): 60 s, starting from the fixtures.
 FUZZ_TIME ?= 60
-$(BUILD)/fuzz/fuzz_midifile: tests/fuzz/fuzz_midifile.c training/midifile.c training/midifile.h core/encoding.c core/encoding.h
+$(BUILD)/fuzz/fuzz_midifile: tests/fuzz/fuzz_midifile.c training/midifile.c training/midifile.h core/encoding.c core/encoding.h \
+                             core/file.c core/file.h
 	@mkdir -p $(@D)
 	clang -g -O1 -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror \
 	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	  -o $@ tests/fuzz/fuzz_midifile.c training/midifile.c core/encoding.c -lm
+	  -o $@ tests/fuzz/fuzz_midifile.c training/midifile.c core/encoding.c core/file.c -lm
 
 fuzz: deps-test $(BUILD)/fuzz/fuzz_midifile
 	@mkdir -p $(BUILD)/fuzz/corpus

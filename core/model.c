@@ -24,6 +24,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "file.h"
+
 #define RNNW_MAGIC "RNNW\0\r\n\x1a"
 #define RNNW_MAGIC_SIZE 8
 #define RNNW_VERSION 1
@@ -702,65 +704,13 @@ static void errno_text(int e, char *buf, size_t n)
 
 rnn_model *rnn_model_load(const char *path, char *err, size_t errlen)
 {
-    char why[128];
     if (!path) {
         msgf(err, errlen, "no preset path given");
         return NULL;
     }
-    const int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        errno_text(errno, why, sizeof why);
-        failf(err, errlen, path, "cannot open: %s", why);
-        return NULL;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        errno_text(errno, why, sizeof why);
-        failf(err, errlen, path, "cannot stat: %s", why);
-        close(fd);
-        return NULL;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        failf(err, errlen, path, "%s",
-              S_ISDIR(st.st_mode) ? "is a folder, not a preset file" : "not a regular file");
-        close(fd);
-        return NULL;
-    }
-    if (st.st_size < 0 || (unsigned long long)st.st_size > RNN_MODEL_MAX_BYTES) {
-        failf(err, errlen, path, "file is %lld bytes, over the %zu MiB limit of a preset",
-              (long long)st.st_size, RNN_MODEL_MAX_BYTES >> 20);
-        close(fd);
-        return NULL;
-    }
-    const size_t size = (size_t)st.st_size;
-    /* One byte more than announced, to notice a file growing under us. */
-    uint8_t *buf = malloc(size + 1);
-    if (!buf) {
-        failf(err, errlen, path, "out of memory for %zu bytes", size);
-        close(fd);
-        return NULL;
-    }
-    size_t got = 0;
-    while (got < size + 1) {
-        const ssize_t r = read(fd, buf + got, size + 1 - got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            errno_text(errno, why, sizeof why);
-            failf(err, errlen, path, "read error: %s", why);
-            free(buf);
-            close(fd);
-            return NULL;
-        }
-        if (r == 0) break;
-        got += (size_t)r;
-    }
-    close(fd);
-    if (got != size) {
-        failf(err, errlen, path, "file changed size while being read (%zu bytes, then %zu)", size,
-              got);
-        free(buf);
-        return NULL;
-    }
+    size_t size;
+    uint8_t *buf = rnn_file_read_all(path, RNN_MODEL_MAX_BYTES, &size, err, errlen);
+    if (!buf) return NULL;
     rnn_model *m = parse(buf, size, path, err, errlen);
     free(buf);
     return m;

@@ -30,4 +30,14 @@ int rnn_cli_double(const char *s, double lo, double hi, double *out);
  * untouched) for anything else. */
 int rnn_cli_kind(const char *s, rnn_kind *out);
 
+/** Make SIGINT and SIGTERM end the tool at once, wherever it is (a long
+ * folder walk, a read): "PROG: interrupted" or "PROG: terminated" on stderr,
+ * then death by that signal (a shell reports status 130 or 143). Also when
+ * the default action would do nothing (the tool is process 1 of a container)
+ * or the signals arrive blocked from the parent; a signal inherited as
+ * ignored stays ignored. For the tools that keep nothing to save on the way
+ * out (rnnmidi-train has its own handler, which checkpoints). Call first in
+ * main. */
+void rnn_cli_exit_on_signals(const char *prog);
+
 #endif

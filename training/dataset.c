@@ -4,6 +4,7 @@
 #include "dataset.h"
 
 #include <dirent.h>
+#include <stdint.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,7 +79,61 @@ static int is_midi_name(const char *name)
                    strcasecmp(dot, ".kar") == 0);
 }
 
-static int walk(const char *dir, int depth, strlist *files, char *err, size_t errlen)
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The (device, inode) pairs reached so far, an open-addressing hash set:
+ * a folder reached again through a symlink is not walked again, and a file
+ * reached by two paths is read once. */
+typedef struct {
+    dev_t dev;
+    ino_t ino;
+    int used;
+} file_id;
+
+typedef struct {
+    file_id *v;
+    size_t n, cap; /* cap is 0 or a power of two */
+} id_set;
+
+static size_t id_slot(const id_set *s, dev_t dev, ino_t ino)
+{
+    uint64_t h = (uint64_t)dev * 0x9E3779B97F4A7C15ull ^ (uint64_t)ino;
+    h ^= h >> 31;
+    h *= 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 29;
+    size_t i = (size_t)h & (s->cap - 1);
+    while (s->v[i].used && (s->v[i].dev != dev || s->v[i].ino != ino))
+        i = (i + 1) & (s->cap - 1);
+    return i;
+}
+
+/* Add the file of st: 1 when it is new, 0 when it was reached before, -1
+ * when out of memory. */
+static int id_set_add(id_set *s, const struct stat *st)
+{
+    if (2 * (s->n + 1) > s->cap) {
+        id_set g = {calloc(s->cap ? 2 * s->cap : 256, sizeof *g.v), s->n,
+                    s->cap ? 2 * s->cap : 256};
+        if (!g.v) return -1;
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->v[i].used) g.v[id_slot(&g, s->v[i].dev, s->v[i].ino)] = s->v[i];
+        free(s->v);
+        *s = g;
+    }
+    size_t i = id_slot(s, st->st_dev, st->st_ino);
+    if (s->v[i].used) return 0;
+    s->v[i] = (file_id){st->st_dev, st->st_ino, 1};
+    s->n++;
+    return 1;
+}
+
+/* Collect the MIDI files under dir, each (device, inode) once. Symlinks are
+ * followed; the entries of a folder are taken in name order, so which of two
+ * paths to one file is kept does not depend on the file system. */
+static int walk(const char *dir, int depth, id_set *seen, strlist *files, char *err, size_t errlen)
 {
     if (depth > MAX_DEPTH) return 0;
     DIR *d = opendir(dir);
@@ -86,37 +141,44 @@ static int walk(const char *dir, int depth, strlist *files, char *err, size_t er
         snprintf(err, errlen, "%s: %s", dir, strerror(errno));
         return -1;
     }
+    strlist names = {0};
     struct dirent *e;
     int rc = 0;
-    size_t dl = strlen(dir);
-    while (rc == 0 && (e = readdir(d)) != NULL) {
+    while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.') continue; /* ., .. and hidden files */
-        size_t len = dl + 1 + strlen(e->d_name) + 1;
+        if (strlist_add(&names, e->d_name)) {
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+            break;
+        }
+    }
+    closedir(d);
+    if (names.n) qsort(names.v, names.n, sizeof *names.v, cmp_str);
+    size_t dl = strlen(dir);
+    for (size_t k = 0; rc == 0 && k < names.n; k++) {
+        size_t len = dl + 1 + strlen(names.v[k]) + 1;
         char *p = malloc(len);
         if (!p) {
             snprintf(err, errlen, "out of memory");
             rc = -1;
             break;
         }
-        snprintf(p, len, "%s%s%s", dir, dl && dir[dl - 1] == '/' ? "" : "/", e->d_name);
+        snprintf(p, len, "%s%s%s", dir, dl && dir[dl - 1] == '/' ? "" : "/", names.v[k]);
         struct stat st;
-        if (stat(p, &st) == 0) {
-            if (S_ISDIR(st.st_mode))
-                rc = walk(p, depth + 1, files, err, errlen);
-            else if (S_ISREG(st.st_mode) && is_midi_name(e->d_name) && strlist_add(files, p)) {
+        if (stat(p, &st) == 0 &&
+            (S_ISDIR(st.st_mode) || (S_ISREG(st.st_mode) && is_midi_name(names.v[k])))) {
+            int fresh = id_set_add(seen, &st);
+            if (fresh < 0 || (fresh && !S_ISDIR(st.st_mode) && strlist_add(files, p))) {
                 snprintf(err, errlen, "out of memory");
                 rc = -1;
+            } else if (fresh && S_ISDIR(st.st_mode)) {
+                rc = walk(p, depth + 1, seen, files, err, errlen);
             }
         }
         free(p);
     }
-    closedir(d);
+    strlist_free(&names);
     return rc;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static int add_failed(rnn_dataset *ds, const char *path, const char *reason)
@@ -145,6 +207,7 @@ int rnn_dataset_load(rnn_dataset *ds, const char *const *paths, size_t n_paths, 
         return -1;
     }
     strlist files = {0};
+    id_set seen = {0};
     int rc = -1;
     for (size_t i = 0; i < n_paths; i++) {
         struct stat st;
@@ -152,8 +215,14 @@ int rnn_dataset_load(rnn_dataset *ds, const char *const *paths, size_t n_paths, 
             snprintf(err, errlen, "%s: %s", paths[i], strerror(errno));
             goto done;
         }
+        int fresh = id_set_add(&seen, &st);
+        if (fresh < 0) {
+            snprintf(err, errlen, "out of memory");
+            goto done;
+        }
+        if (!fresh) continue; /* given twice, or inside a folder given before */
         if (S_ISDIR(st.st_mode)) {
-            if (walk(paths[i], 0, &files, err, errlen)) goto done;
+            if (walk(paths[i], 0, &seen, &files, err, errlen)) goto done;
         } else if (strlist_add(&files, paths[i])) {
             snprintf(err, errlen, "out of memory");
             goto done;
@@ -202,6 +271,7 @@ int rnn_dataset_load(rnn_dataset *ds, const char *const *paths, size_t n_paths, 
     }
     rc = 0;
 done:
+    free(seen.v);
     strlist_free(&files);
     return rc;
 }

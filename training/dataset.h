@@ -38,12 +38,16 @@ const char *rnn_split_name(rnn_split s);
 /** Parse "train"/"valid"/"test" (returns -1 otherwise). */
 int rnn_split_parse(const char *name);
 
-/** Read every .mid/.midi file under the given paths (files or folders,
+/** Read every .mid/.midi/.kar file under the given paths (files or folders,
  * recursively, in sorted order so results do not depend on the file system),
  * encode them, and sort their sequences into ds->split. Unreadable files are
  * recorded in ds->failed (and reported to log when log is not NULL); they are
  * not an error. Returns 0, or -1 with a message (a missing path, no MIDI file
- * at all). ds must be zeroed first. */
+ * at all). Symlinks are followed, but each folder and each file (by device
+ * and inode) is visited once: a link back up the tree is not walked again, and
+ * a file reached by two paths counts once, under the path the walk meets
+ * first (it takes the entries of each folder in name order).
+ * Folders deeper than 32 levels are not walked. ds must be zeroed first. */
 int rnn_dataset_load(rnn_dataset *ds, const char *const *paths, size_t n_paths, rnn_kind kind,
                      int steps_per_quarter, FILE *log, char *err, size_t errlen);
 

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../core/file.h"
+
 /* ------------------------------------------------------------------------ */
 /* Reader */
 
@@ -24,12 +26,23 @@ typedef struct {
     char *err;
     size_t errlen;
 
+    /* The file is read twice: a first pass counts notes, tempo changes and
+     * tracks (it stores and reports nothing), so the second one fills arrays
+     * of exactly the right size. */
+    int counting;
+    size_t count_notes, count_tempos, count_runs;
+
     size_t cap_notes, cap_tempos;
     /* Sounding notes of the current track, first in first out per
-     * (channel, pitch): head/tail index into f->notes, next links them. */
+     * (channel, pitch): head/tail index into f->notes. While a note sounds,
+     * its off field links to the next sounding note of its key: -2 - index,
+     * or -1 for the last one (ticks are never negative). */
     int64_t head[16 * 128], tail[16 * 128];
-    int64_t *next;
-    size_t cap_next;
+
+    /* Where each track's notes and tempo changes start: each track is a run
+     * already in time order, and the runs are merged at the end. */
+    size_t *note_runs, *tempo_runs;
+    size_t n_note_runs, n_tempo_runs, cap_note_runs, cap_tempo_runs;
 } reader;
 
 static int fail(reader *r, size_t off, const char *fmt, ...)
@@ -48,6 +61,7 @@ static int fail(reader *r, size_t off, const char *fmt, ...)
 
 static void warn(reader *r, size_t off, const char *fmt, ...)
 {
+    if (r->counting) return;
     char msg[256];
     int k = snprintf(msg, sizeof msg, "%s: offset %zu: ", r->name, off);
     if (k >= 0 && (size_t)k < sizeof msg) {
@@ -103,38 +117,54 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
 
 static int note_on(reader *r, size_t off, int track, int ch, int pitch, int vel, int64_t tick)
 {
+    if (r->counting) {
+        r->count_notes++;
+        return 0;
+    }
     rnn_midi_file *f = r->f;
-    if (grow((void **)&f->notes, &r->cap_notes, f->n_notes + 1, sizeof *f->notes) ||
-        grow((void **)&r->next, &r->cap_next, f->n_notes + 1, sizeof *r->next))
+    if (grow((void **)&f->notes, &r->cap_notes, f->n_notes + 1, sizeof *f->notes))
         return fail(r, off, "out of memory");
     size_t i = f->n_notes++;
     f->notes[i] = (rnn_note){track, ch, pitch, vel, tick, -1};
-    r->next[i] = -1;
     int k = ch * 128 + pitch;
     if (r->tail[k] < 0)
         r->head[k] = (int64_t)i;
     else
-        r->next[r->tail[k]] = (int64_t)i;
+        f->notes[r->tail[k]].off = -2 - (int64_t)i;
     r->tail[k] = (int64_t)i;
     return 0;
 }
 
 static void note_off(reader *r, int ch, int pitch, int64_t tick)
 {
+    if (r->counting) return;
     int k = ch * 128 + pitch;
     int64_t i = r->head[k];
     if (i < 0) return; /* nothing sounds: a stray note-off is harmless */
-    r->f->notes[i].off = tick;
-    r->head[k] = r->next[i];
+    int64_t link = r->f->notes[i].off;
+    r->head[k] = link <= -2 ? -2 - link : -1;
     if (r->head[k] < 0) r->tail[k] = -1;
+    r->f->notes[i].off = tick;
 }
 
 static int add_tempo(reader *r, size_t off, int64_t tick, int32_t usec)
 {
+    if (r->counting) {
+        r->count_tempos++;
+        return 0;
+    }
     rnn_midi_file *f = r->f;
     if (grow((void **)&f->tempos, &r->cap_tempos, f->n_tempos + 1, sizeof *f->tempos))
         return fail(r, off, "out of memory");
     f->tempos[f->n_tempos++] = (rnn_midi_tempo){tick, usec};
+    return 0;
+}
+
+/* Record that a run starts at index `start` (a track's first note or tempo). */
+static int add_run(reader *r, size_t off, size_t **runs, size_t *n, size_t *cap, size_t start)
+{
+    if (grow((void **)runs, cap, *n + 1, sizeof **runs)) return fail(r, off, "out of memory");
+    (*runs)[(*n)++] = start;
     return 0;
 }
 
@@ -160,7 +190,7 @@ static int meta_event(reader *r, size_t off, unsigned type, const unsigned char 
             return 0;
         }
         if (len != 4) warn(r, off, "time signature of %u bytes", (unsigned)len);
-        if (*first_ts && p[1] < 8) {
+        if (*first_ts && p[1] < 8 && !r->counting) {
             f->ts_num = p[0];
             f->ts_den = 1 << p[1];
             *first_ts = 0;
@@ -173,7 +203,7 @@ static int meta_event(reader *r, size_t off, unsigned type, const unsigned char 
         }
         if (p[1] > 1)
             warn(r, off, "key signature mode %u is neither 0 (major) nor 1 (minor)", p[1]);
-        if (*first_key) {
+        if (*first_key && !r->counting) {
             f->key_sharps = (int)(signed char)p[0];
             f->key_minor = p[1] == 1;
             *first_key = 0;
@@ -184,6 +214,177 @@ static int meta_event(reader *r, size_t off, unsigned type, const unsigned char 
     }
 }
 
+int rnn_note_cmp(const void *pa, const void *pb)
+{
+    const rnn_note *a = pa, *b = pb;
+#define CMP(x)                                                                                     \
+    if (a->x != b->x) return a->x < b->x ? -1 : 1
+    CMP(on);
+    CMP(track);
+    CMP(channel);
+    CMP(pitch);
+    CMP(off);
+    CMP(velocity);
+#undef CMP
+    return 0;
+}
+
+/* Sorting. A track's notes come in time order, and so do its tempo changes:
+ * only notes starting on one tick need ordering within a track, then the
+ * tracks are merged with a small buffer (merge_runs). */
+
+static void note_swap(rnn_note *a, rnn_note *b)
+{
+    rnn_note t = *a;
+    *a = *b;
+    *b = t;
+}
+
+static void note_sift(rnn_note *v, size_t i, size_t n)
+{
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n) return;
+        if (c + 1 < n && rnn_note_cmp(&v[c], &v[c + 1]) < 0) c++;
+        if (rnn_note_cmp(&v[i], &v[c]) >= 0) return;
+        note_swap(&v[i], &v[c]);
+        i = c;
+    }
+}
+
+/* In place; insertion sort for the usual chord, heapsort for a crowd. */
+static void note_sort_in_place(rnn_note *v, size_t n)
+{
+    if (n <= 16) {
+        for (size_t i = 1; i < n; i++)
+            for (size_t j = i; j > 0 && rnn_note_cmp(&v[j - 1], &v[j]) > 0; j--)
+                note_swap(&v[j - 1], &v[j]);
+        return;
+    }
+    for (size_t i = n / 2; i-- > 0;)
+        note_sift(v, i, n);
+    for (size_t e = n - 1; e > 0; e--) {
+        note_swap(&v[0], &v[e]);
+        note_sift(v, 0, e);
+    }
+}
+
+/* Notes of one track, in order of onset: order each group of one onset. */
+static void sort_ties(rnn_note *v, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && v[j].on == v[i].on)
+            j++;
+        if (j - i > 1) note_sort_in_place(v + i, j - i);
+        i = j;
+    }
+}
+
+#define ELEM_MAX 64 /* the largest element merged (an rnn_note is 32 bytes) */
+
+static void swap_elems(unsigned char *a, unsigned char *b, size_t size)
+{
+    unsigned char t[ELEM_MAX];
+    memcpy(t, a, size);
+    memcpy(a, b, size);
+    memcpy(b, t, size);
+}
+
+static void reverse(unsigned char *base, size_t size, size_t lo, size_t hi)
+{
+    while (lo + 1 < hi)
+        swap_elems(base + lo++ * size, base + --hi * size, size);
+}
+
+/* First index in [lo, hi) whose element is not before x (upper: after x). */
+static size_t search(const unsigned char *base, size_t size, size_t lo, size_t hi, const void *x,
+                     int upper, int (*cmp)(const void *, const void *))
+{
+    while (lo < hi) {
+        size_t m = lo + (hi - lo) / 2;
+        int c = cmp(base + m * size, x);
+        if (c < 0 || (upper && c == 0))
+            lo = m + 1;
+        else
+            hi = m;
+    }
+    return lo;
+}
+
+/* Merge the sorted neighbours [lo, mid) and [mid, hi) of base (elements of
+ * `size` bytes) stably: of two equal elements the one of [lo, mid) comes
+ * first. When the shorter side fits in buf (cap elements) it is copied
+ * there and merged back; otherwise the larger side is cut in half, the
+ * matching cut of the other side found by binary search, the middle rotated,
+ * and each half merged the same way. */
+static void merge_two(unsigned char *base, size_t size, size_t lo, size_t mid, size_t hi,
+                      int (*cmp)(const void *, const void *), unsigned char *buf, size_t cap)
+{
+    if (lo == mid || mid == hi || cmp(base + (mid - 1) * size, base + mid * size) <= 0) return;
+    const size_t na = mid - lo, nb = hi - mid;
+    if (na <= cap && na <= nb) { /* forward, from the copy of the left side */
+        memcpy(buf, base + lo * size, na * size);
+        size_t i = 0, j = mid, k = lo;
+        while (i < na && j < hi) {
+            if (cmp(base + j * size, buf + i * size) < 0)
+                memcpy(base + k++ * size, base + j++ * size, size);
+            else
+                memcpy(base + k++ * size, buf + i++ * size, size);
+        }
+        memcpy(base + k * size, buf + i * size, (na - i) * size);
+        return;
+    }
+    if (nb <= cap) { /* backward, from the copy of the right side */
+        memcpy(buf, base + mid * size, nb * size);
+        size_t i = mid, j = nb, k = hi; /* one past the next element of each */
+        while (i > lo && j > 0) {
+            if (cmp(buf + (j - 1) * size, base + (i - 1) * size) < 0)
+                memcpy(base + --k * size, base + --i * size, size);
+            else
+                memcpy(base + --k * size, buf + --j * size, size);
+        }
+        memcpy(base + (k - j) * size, buf, j * size);
+        return;
+    }
+    size_t cut1, cut2;
+    if (na >= nb) {
+        cut1 = lo + na / 2;
+        cut2 = search(base, size, mid, hi, base + cut1 * size, 0, cmp);
+    } else {
+        cut2 = mid + nb / 2;
+        cut1 = search(base, size, lo, mid, base + cut2 * size, 1, cmp);
+    }
+    reverse(base, size, cut1, mid);
+    reverse(base, size, mid, cut2);
+    reverse(base, size, cut1, cut2);
+    const size_t m = cut1 + (cut2 - mid);
+    merge_two(base, size, lo, cut1, m, cmp, buf, cap);
+    merge_two(base, size, m, cut2, hi, cmp, buf, cap);
+}
+
+/* Merge n elements made of sorted runs starting at starts[0] = 0 <
+ * starts[1] < ... < starts[nruns - 1] into one sorted array, stably (equal
+ * elements keep the order of their runs): neighbours pairwise, level by
+ * level. The scratch buffer holds a sixteenth of the array (at least 4096
+ * elements): the peak stays near the size of the array itself. */
+static int merge_runs(void *base, size_t size, size_t n, const size_t *starts, size_t nruns,
+                      int (*cmp)(const void *, const void *))
+{
+    if (nruns < 2) return 0;
+    size_t cap = n / 16 > 4096 ? n / 16 : 4096;
+    if (cap > n / 2 + 1) cap = n / 2 + 1;
+    unsigned char *buf = malloc(cap * size);
+    if (!buf) return -1;
+    for (size_t w = 1; w < nruns; w *= 2)
+        for (size_t i = 0; i + w < nruns; i += 2 * w) {
+            size_t hi = i + 2 * w < nruns ? starts[i + 2 * w] : n;
+            merge_two(base, size, starts[i], starts[i + w], hi, cmp, buf, cap);
+        }
+    free(buf);
+    return 0;
+}
+
 static int read_track(reader *r, size_t pos, size_t end, int track, int *first_ts, int *first_key)
 {
     rnn_midi_file *f = r->f;
@@ -192,7 +393,8 @@ static int read_track(reader *r, size_t pos, size_t end, int track, int *first_t
     int ended = 0;
     for (int k = 0; k < 16 * 128; k++)
         r->head[k] = r->tail[k] = -1;
-    size_t first_note = f->n_notes;
+    const size_t first_note = f->n_notes, first_tempo = f->n_tempos;
+    const size_t start = pos;
 
     while (pos < end) {
         uint32_t delta;
@@ -259,6 +461,7 @@ static int read_track(reader *r, size_t pos, size_t end, int track, int *first_t
         warn(r, end, "track %d has no end-of-track event", track);
     else if (pos < end)
         warn(r, pos, "%zu bytes after the end of track %d ignored", end - pos, track);
+    if (r->counting) return 0;
     if (tick > f->end_tick) f->end_tick = tick;
 
     size_t open = 0;
@@ -268,21 +471,14 @@ static int read_track(reader *r, size_t pos, size_t end, int track, int *first_t
             open++;
         }
     if (open) warn(r, end, "%zu notes of track %d still sounding at its end", open, track);
-    return 0;
-}
-
-int rnn_note_cmp(const void *pa, const void *pb)
-{
-    const rnn_note *a = pa, *b = pb;
-#define CMP(x)                                                                                     \
-    if (a->x != b->x) return a->x < b->x ? -1 : 1
-    CMP(on);
-    CMP(track);
-    CMP(channel);
-    CMP(pitch);
-    CMP(off);
-    CMP(velocity);
-#undef CMP
+    if (f->n_notes > first_note) {
+        sort_ties(f->notes + first_note, f->n_notes - first_note);
+        if (add_run(r, start, &r->note_runs, &r->n_note_runs, &r->cap_note_runs, first_note))
+            return -1;
+    }
+    if (f->n_tempos > first_tempo &&
+        add_run(r, start, &r->tempo_runs, &r->n_tempo_runs, &r->cap_tempo_runs, first_tempo))
+        return -1;
     return 0;
 }
 
@@ -292,18 +488,49 @@ static int tempo_cmp(const void *pa, const void *pb)
     return (a->tick > b->tick) - (a->tick < b->tick);
 }
 
-static void tempo_sort(rnn_midi_tempo *t, size_t n)
+/* The chunks after the header, from *pos: tracks read in turn, the rest
+ * skipped with a warning. Returns 0 with *pos at the end of what belongs to
+ * the file and *tracks the track chunks read, or -1. */
+static int read_chunks(reader *r, unsigned ntracks, size_t *pos_io, int *tracks_out)
 {
-    /* stable insertion sort: at one tick the later event wins */
-    for (size_t i = 1; i < n; i++) {
-        rnn_midi_tempo x = t[i];
-        size_t j = i;
-        while (j > 0 && tempo_cmp(&t[j - 1], &x) > 0) {
-            t[j] = t[j - 1];
-            j--;
+    const unsigned char *d = r->d;
+    const size_t size = r->size;
+    int first_ts = 1, first_key = 1;
+    size_t pos = *pos_io;
+    int tracks = 0;
+    while (pos < size) {
+        if (size - pos < 8) {
+            if (tracks < (int)ntracks) return fail(r, pos, "chunk header truncated");
+            warn(r, pos, "%zu trailing bytes ignored", size - pos);
+            break;
         }
-        t[j] = x;
+        uint32_t len = be32(d + pos + 4);
+        if (memcmp(d + pos, "MThd", 4) == 0) {
+            if (tracks < (int)ntracks)
+                return fail(r, pos, "a second header before the %u tracks the first one claims",
+                            ntracks);
+            warn(r, pos, "a second MIDI file glued after the first is ignored");
+            break;
+        }
+        if (len > size - pos - 8)
+            return fail(r, pos + 4,
+                        "chunk length %u runs past the end of the file (%zu bytes left)",
+                        (unsigned)len, size - pos - 8);
+        if (memcmp(d + pos, "MTrk", 4) != 0) {
+            warn(r, pos, "unknown chunk type skipped");
+        } else if (tracks >= (int)ntracks) {
+            warn(r, pos, "track chunk beyond the %u the header claims ignored", ntracks);
+        } else {
+            tracks++;
+            if (read_track(r, pos + 8, pos + 8 + len, tracks, &first_ts, &first_key)) return -1;
+        }
+        pos += 8 + (size_t)len;
     }
+    if (tracks < (int)ntracks)
+        return fail(r, pos, "header claims %u tracks, the file holds %d", ntracks, tracks);
+    *pos_io = pos;
+    *tracks_out = tracks;
+    return 0;
 }
 
 int rnn_midi_read_cb(const void *data, size_t size, const char *name, rnn_midi_warn_fn warnfn,
@@ -374,53 +601,34 @@ int rnn_midi_read_cb(const void *data, size_t size, const char *name, rnn_midi_w
     out->format = (int)format;
     out->ppq = (int)division;
 
-    int first_ts = 1, first_key = 1;
     size_t pos = 8 + (size_t)hlen;
     int tracks = 0;
-    while (pos < size) {
-        if (size - pos < 8) {
-            if (tracks < (int)ntracks) {
-                fail(r, pos, "chunk header truncated");
-                goto done;
-            }
-            warn(r, pos, "%zu trailing bytes ignored", size - pos);
-            break;
-        }
-        uint32_t len = be32(d + pos + 4);
-        if (memcmp(d + pos, "MThd", 4) == 0) {
-            if (tracks < (int)ntracks) {
-                fail(r, pos, "a second header before the %u tracks the first one claims", ntracks);
-                goto done;
-            }
-            warn(r, pos, "a second MIDI file glued after the first is ignored");
-            break;
-        }
-        if (len > size - pos - 8) {
-            fail(r, pos + 4, "chunk length %u runs past the end of the file (%zu bytes left)",
-                 (unsigned)len, size - pos - 8);
-            goto done;
-        }
-        if (memcmp(d + pos, "MTrk", 4) != 0) {
-            warn(r, pos, "unknown chunk type skipped");
-        } else if (tracks >= (int)ntracks) {
-            warn(r, pos, "track chunk beyond the %u the header claims ignored", ntracks);
-        } else {
-            tracks++;
-            if (read_track(r, pos + 8, pos + 8 + len, tracks, &first_ts, &first_key)) goto done;
-        }
-        pos += 8 + (size_t)len;
-    }
-    if (tracks < (int)ntracks) {
-        fail(r, pos, "header claims %u tracks, the file holds %d", ntracks, tracks);
+    r->counting = 1; /* counts what comes before a failure too */
+    (void)read_chunks(r, ntracks, &pos, &tracks);
+    r->counting = 0;
+    if ((r->count_notes && !(out->notes = malloc(r->count_notes * sizeof *out->notes))) ||
+        (r->count_tempos && !(out->tempos = malloc(r->count_tempos * sizeof *out->tempos)))) {
+        fail(r, 0, "out of memory for %zu notes", r->count_notes);
         goto done;
     }
+    r->cap_notes = r->count_notes;
+    r->cap_tempos = r->count_tempos;
+    pos = 8 + (size_t)hlen;
+    if (read_chunks(r, ntracks, &pos, &tracks)) goto done;
     out->n_tracks = tracks;
     out->bytes_read = pos;
-    if (out->n_notes) qsort(out->notes, out->n_notes, sizeof *out->notes, rnn_note_cmp);
-    tempo_sort(out->tempos, out->n_tempos);
+    /* stable: at one tick the later track's tempo change wins */
+    if (merge_runs(out->notes, sizeof *out->notes, out->n_notes, r->note_runs, r->n_note_runs,
+                   rnn_note_cmp) ||
+        merge_runs(out->tempos, sizeof *out->tempos, out->n_tempos, r->tempo_runs, r->n_tempo_runs,
+                   tempo_cmp)) {
+        fail(r, 0, "out of memory sorting %zu notes", out->n_notes);
+        goto done;
+    }
     rc = 0;
 done:
-    free(r->next);
+    free(r->note_runs);
+    free(r->tempo_runs);
     free(r);
     if (rc) {
         rnn_midi_free(out);
@@ -436,44 +644,7 @@ int rnn_midi_read(const void *data, size_t size, const char *name, rnn_midi_file
 
 unsigned char *rnn_midi_slurp(const char *path, size_t *size, char *err, size_t errlen)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    unsigned char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n == cap) {
-            if (cap >= RNN_MIDI_MAX_FILE_BYTES) {
-                snprintf(err, errlen, "%s: larger than %zu bytes", path, RNN_MIDI_MAX_FILE_BYTES);
-                goto fail;
-            }
-            size_t c = cap ? cap * 2 : 65536;
-            if (c > RNN_MIDI_MAX_FILE_BYTES) c = RNN_MIDI_MAX_FILE_BYTES;
-            unsigned char *q = realloc(buf, c + 1);
-            if (!q) {
-                snprintf(err, errlen, "%s: out of memory", path);
-                goto fail;
-            }
-            buf = q;
-            cap = c;
-        }
-        size_t k = fread(buf + n, 1, cap - n, fp);
-        n += k;
-        if (k == 0) break;
-    }
-    if (ferror(fp)) {
-        snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
-        goto fail;
-    }
-    fclose(fp);
-    *size = n;
-    return buf;
-fail:
-    free(buf);
-    fclose(fp);
-    return NULL;
+    return rnn_file_read_all(path, RNN_MIDI_MAX_FILE_BYTES, size, err, errlen);
 }
 
 int rnn_midi_read_path(const char *path, rnn_midi_warn_fn warnfn, void *user, rnn_midi_file *out,

@@ -274,6 +274,7 @@ static void main_help(FILE *fp)
 
 int main(int argc, char **argv)
 {
+    rnn_cli_exit_on_signals(prog);
     if (argc < 2) {
         main_help(stderr);
         return EXIT_USAGE;

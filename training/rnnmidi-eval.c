@@ -43,6 +43,7 @@ static int bad_usage(const char *fmt, const char *arg)
 
 int main(int argc, char **argv)
 {
+    rnn_cli_exit_on_signals(prog);
     const char *model_path = NULL;
     int split = -1, quiet = 0;
     static const char *paths[256];

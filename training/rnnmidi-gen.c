@@ -46,6 +46,7 @@ static int bad_usage(const char *fmt, const char *arg)
 
 int main(int argc, char **argv)
 {
+    rnn_cli_exit_on_signals(prog);
     const char *model_path = NULL, *primer = NULL, *out = NULL;
     double bars = 8, temperature = 1.0, top_p = 0.95, seed = 1, tempo = 120, velocity = 96;
     for (int i = 1; i < argc; i++) {

@@ -18,6 +18,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "../core/file.h"
+
 /* ------------------------------------------------------------------------ */
 /* Random numbers: splitmix64, one 64-bit word of state. */
 
@@ -1514,10 +1516,7 @@ static int load_checkpoint(const char *path, const rnn_train_options *o, rnn_tra
     rnn_train_comm *cm = o->comm;
     FILE *f;
     if (!cm) {
-        if (!(f = fopen(path, "rb"))) {
-            snprintf(err, errlen, "%s: cannot open the checkpoint (%s)", path, strerror(errno));
-            return -1;
-        }
+        if (!(f = rnn_file_fopen_read(path, err, errlen))) return -1;
         int rc = read_checkpoint(f, path, o, tr, bt, best, pr, err, errlen);
         fclose(f);
         return rc;
@@ -1525,14 +1524,17 @@ static int load_checkpoint(const char *path, const rnn_train_options *o, rnn_tra
     unsigned char *buf = NULL;
     double len = -1;
     if (cm->rank == 0) {
-        if ((f = fopen(path, "rb"))) {
+        char why[400] = "";
+        if ((f = rnn_file_fopen_read(path, why, sizeof why))) {
             long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
             if (n > 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n)) &&
                 fread(buf, 1, (size_t)n, f) == (size_t)n)
                 len = (double)n;
             fclose(f);
         }
-        if (len < 0)
+        if (len < 0 && why[0])
+            snprintf(err, errlen, "%s", why);
+        else if (len < 0)
             snprintf(err, errlen, "%s: cannot read the checkpoint (%s)", path, strerror(errno));
     }
     char e2[256];
@@ -1617,7 +1619,7 @@ static int save_checkpoint(const char *path, const rnn_train_options *o, rnn_tra
 
 long rnn_train_checkpoint_steps(const char *path)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = rnn_file_fopen_read(path, NULL, 0);
     if (!f) return -1;
     char magic[8];
     int32_t head[12];

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../core/file.h"
 #include "../../core/text.h"
 #include "../../training/midifile.h"
 #include "audio.h"
@@ -487,7 +488,15 @@ static float *load_input_file(const char *path, double rate, size_t *frames)
 {
     SF_INFO info;
     memset(&info, 0, sizeof info);
-    SNDFILE *sf = sf_open(path, SFM_READ, &info);
+    char err[512];
+    uint64_t bytes;
+    const int fd = rnn_file_open_regular(path, &bytes, err, sizeof err); /* no FIFO, no device */
+    if (fd < 0) {
+        fprintf(stderr, "rnnmidi-demo: input file %s\n", err);
+        return NULL;
+    }
+    /* libsndfile closes fd when it fails, and with the SNDFILE otherwise */
+    SNDFILE *sf = sf_open_fd(fd, SFM_READ, &info, SF_TRUE);
     if (!sf) {
         fprintf(stderr, "rnnmidi-demo: input file %s: %s\n", path, sf_strerror(NULL));
         return NULL;

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../core/file.h"
+
 #define BLOCK 4096
 
 typedef struct {
@@ -47,7 +49,11 @@ int rnn_listen_file(const char *path, const rnn_detector_params *params, rnn_hea
     *n = 0;
     SF_INFO info;
     memset(&info, 0, sizeof info);
-    SNDFILE *f = sf_open(path, SFM_READ, &info);
+    uint64_t bytes;
+    const int fd = rnn_file_open_regular(path, &bytes, err, errlen); /* no FIFO, no device */
+    if (fd < 0) return -1;
+    /* libsndfile closes fd when it fails, and with the SNDFILE otherwise */
+    SNDFILE *f = sf_open_fd(fd, SFM_READ, &info, SF_TRUE);
     if (!f) {
         snprintf(err, errlen, "%s: %s", path, sf_strerror(NULL));
         return -1;

@@ -637,6 +637,198 @@ static void test_writer_file_and_midicsv(void **state)
     rmdir(dir);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Merging the tracks: tempo maps and notes of random multi-track files */
+
+typedef struct {
+    unsigned char *d;
+    size_t n, cap;
+} bytes_t;
+
+static void put_bytes(bytes_t *b, const void *p, size_t n)
+{
+    if (n == 0) return;
+    if (b->n + n > b->cap) {
+        b->cap = 2 * (b->n + n) + 256;
+        b->d = realloc(b->d, b->cap);
+        assert_non_null(b->d);
+    }
+    memcpy(b->d + b->n, p, n);
+    b->n += n;
+}
+
+static void put_vlq(bytes_t *b, uint32_t v)
+{
+    unsigned char t[5];
+    int n = 0;
+    t[n++] = v & 0x7F;
+    while (v >>= 7)
+        t[n++] = (unsigned char)(0x80 | (v & 0x7F));
+    while (n--)
+        put_bytes(b, &t[n], 1);
+}
+
+static void put_header(bytes_t *b, int format, int ntracks, int ppq)
+{
+    unsigned char h[14] = {'M',
+                           'T',
+                           'h',
+                           'd',
+                           0,
+                           0,
+                           0,
+                           6,
+                           0,
+                           (unsigned char)format,
+                           (unsigned char)(ntracks >> 8),
+                           (unsigned char)ntracks,
+                           (unsigned char)(ppq >> 8),
+                           (unsigned char)ppq};
+    put_bytes(b, h, sizeof h);
+}
+
+static void put_track(bytes_t *b, const bytes_t *events)
+{
+    unsigned char h[8] = {'M',
+                          'T',
+                          'r',
+                          'k',
+                          (unsigned char)((events->n + 4) >> 24),
+                          (unsigned char)((events->n + 4) >> 16),
+                          (unsigned char)((events->n + 4) >> 8),
+                          (unsigned char)(events->n + 4)};
+    put_bytes(b, h, 8);
+    put_bytes(b, events->d, events->n);
+    put_bytes(b, "\0\xff\x2f\0", 4);
+}
+
+static void put_tempo(bytes_t *t, uint32_t delta, uint32_t usec)
+{
+    put_vlq(t, delta);
+    unsigned char e[6] = {0xFF,
+                          0x51,
+                          3,
+                          (unsigned char)(usec >> 16),
+                          (unsigned char)(usec >> 8),
+                          (unsigned char)usec};
+    put_bytes(t, e, 6);
+}
+
+/* The tempo map the obvious way: every change in file order (track by
+ * track), then sorted by tick and, at one tick, by that file order, so the
+ * later track's change comes last. */
+typedef struct {
+    rnn_midi_tempo t;
+    size_t order;
+} ref_tempo;
+
+static int ref_tempo_cmp(const void *pa, const void *pb)
+{
+    const ref_tempo *a = pa, *b = pb;
+    if (a->t.tick != b->t.tick) return a->t.tick < b->t.tick ? -1 : 1;
+    return (a->order > b->order) - (a->order < b->order);
+}
+
+static void test_random_files_merge(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/rnnmidi_merge_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/random.mid", dir);
+    /* 24 small files, then 2 whose tracks are larger than the merge buffer */
+    for (int trial = 0; trial < 26; trial++) {
+        const int big = trial >= 24;
+        const int ntracks = big ? 2 + trial % 2 : 1 + (int)rnd(5);
+        bytes_t file = {0};
+        put_header(&file, ntracks > 1, ntracks, 96);
+        ref_tempo *ref = malloc(5 * 30000 * sizeof *ref);
+        assert_non_null(ref);
+        size_t nref = 0;
+        for (int tr = 0; tr < ntracks; tr++) {
+            bytes_t ev = {0};
+            uint32_t tick = 0;
+            const int nev = big ? 30000 : (int)rnd(300);
+            for (int e = 0; trial % 3 == 0 && e < 40; e++) { /* a crowd on one tick */
+                unsigned char m[4] = {0, (unsigned char)(0x90 | rnd(3)),
+                                      (unsigned char)(40 + rnd(30)), (unsigned char)(1 + rnd(127))};
+                put_bytes(&ev, m, 4);
+            }
+            for (int e = 0; e < nev; e++) {
+                /* many zero deltas: chords, crowds, tempo changes on one tick */
+                /* big files: about 20 events on every tick, so that equal
+                 * ticks meet wherever the merge cuts */
+                uint32_t delta = big ? (rnd(20) ? 0 : 1) : rnd(3) ? 0 : rnd(50);
+                tick += delta;
+                if (rnd(big ? 3 : 5) == 0) {
+                    uint32_t usec = 200000 + rnd(800000);
+                    put_tempo(&ev, delta, usec);
+                    ref[nref] = (ref_tempo){{tick, (int32_t)usec}, nref};
+                    nref++;
+                } else {
+                    unsigned char m[3] = {(unsigned char)((rnd(2) ? 0x90 : 0x80) | rnd(3)),
+                                          (unsigned char)(60 + rnd(4)), (unsigned char)rnd(128)};
+                    put_vlq(&ev, delta);
+                    put_bytes(&ev, m, 3);
+                }
+            }
+            put_track(&file, &ev);
+            free(ev.d);
+        }
+        rnn_midi_file f;
+        char err[256];
+        assert_int_equal(rnn_midi_read(file.d, file.n, "random.mid", &f, err, sizeof err), 0);
+        qsort(ref, nref, sizeof *ref, ref_tempo_cmp);
+        assert_int_equal(f.n_tempos, nref);
+        for (size_t i = 0; i < nref; i++) {
+            assert_int_equal(f.tempos[i].tick, ref[i].t.tick);
+            assert_int_equal(f.tempos[i].usec_per_quarter, ref[i].t.usec_per_quarter);
+        }
+        rnn_midi_free(&f);
+        free(ref);
+        /* the notes, against midicsv */
+        FILE *fp = fopen(path, "wb");
+        assert_non_null(fp);
+        assert_int_equal(fwrite(file.d, 1, file.n, fp), file.n);
+        assert_int_equal(fclose(fp), 0);
+        if (!agrees(path, 1)) fail_msg("random file %d: the reader and midicsv differ", trial);
+        free(file.d);
+    }
+    unlink(path);
+    rmdir(dir);
+}
+
+/* 80,000 tempo changes, the two tracks' changes interleaved in time: an
+ * insertion sort of the two runs took seconds (tests/bench/bench_midi.c). */
+static void test_tempo_merge_80k(void **state)
+{
+    (void)state;
+    bytes_t file = {0}, a = {0}, b = {0};
+    put_header(&file, 1, 2, 480);
+    for (uint32_t i = 0; i < 40000; i++) {
+        put_tempo(&a, i ? 2 : 0, 500000 + i); /* ticks 0, 2, 4, ... */
+        put_tempo(&b, i ? 2 : 1, 600000 + i); /* ticks 1, 3, 5, ... */
+    }
+    put_tempo(&b, 0, 700000); /* tick 79999, the same as the one before it: it comes after */
+    put_track(&file, &a);
+    put_track(&file, &b);
+    rnn_midi_file f;
+    char err[256];
+    assert_int_equal(rnn_midi_read(file.d, file.n, "tempo80k.mid", &f, err, sizeof err), 0);
+    assert_int_equal(f.n_tempos, 80001);
+    for (size_t i = 0; i < 80000; i++) {
+        assert_int_equal(f.tempos[i].tick, (int64_t)i);
+        assert_int_equal(f.tempos[i].usec_per_quarter,
+                         (i % 2 ? 600000 : 500000) + (int32_t)(i / 2));
+    }
+    assert_int_equal(f.tempos[80000].tick, 79999);
+    assert_int_equal(f.tempos[80000].usec_per_quarter, 700000);
+    rnn_midi_free(&f);
+    free(file.d);
+    free(a.d);
+    free(b.d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -646,6 +838,8 @@ int main(void)
         cmocka_unit_test(test_read_path_errors),
         cmocka_unit_test(test_writer_roundtrip),
         cmocka_unit_test(test_writer_file_and_midicsv),
+        cmocka_unit_test(test_random_files_merge),
+        cmocka_unit_test(test_tempo_merge_80k),
         cmocka_unit_test(test_fixtures_match_midicsv),
         cmocka_unit_test(test_corpus_matches_midicsv),
     };
