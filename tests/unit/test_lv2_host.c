@@ -1033,6 +1033,50 @@ static void test_thread_safe_restore(void **state)
     close_plugin(t);
 }
 
+/* A session whose model path names a FIFO (or a folder) must not freeze the
+ * host in restore() or the worker: the file is refused at once, the status
+ * says why, and the model that played plays on. alarm() turns a hang into a
+ * failure. */
+static void test_restore_fifo(void **state)
+{
+    (void)state;
+    char fifo[400], dir[400];
+    snprintf(fifo, sizeof fifo, "%s/models/session.fifo", tmpdir);
+    snprintf(dir, sizeof dir, "%s/models", tmpdir);
+    unlink(fifo);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    inst_t t = open_plugin(48000);
+    load_model(t, model_a);
+    const LV2_State_Interface *si = t.hp->desc->extension_data(LV2_STATE__interface);
+    assert_non_null(si);
+    alarm(20);
+    const char *bad[] = {fifo, dir, "/dev/zero"};
+    for (int i = 0; i < 3; i++) {
+        /* no worker offered: restore() reads the file itself */
+        const LV2_Feature *no_worker[] = {&t.hp->f_map, &t.hp->f_log, NULL};
+        assert_int_not_equal(si->restore(t.hp->h, retrieve_model, (void *)bad[i], 0, no_worker),
+                             LV2_STATE_SUCCESS);
+        get_model(t);
+        assert_string_equal(t.hp->model_path, model_a);
+        assert_memory_equal(t.hp->status, "error: ", 7);
+        assert_non_null(strstr(t.hp->status, bad[i]));
+        /* with a worker: the worker refuses it */
+        const LV2_Feature *with_worker[] = {&t.hp->f_map, &t.hp->f_sched, &t.hp->f_log, NULL};
+        si->restore(t.hp->h, retrieve_model, (void *)bad[i], 0, with_worker);
+        host_do_work(t.hp);
+        host_deliver(t.hp);
+        host_begin(t.hp);
+        host_run(t.hp, 64);
+        get_model(t);
+        assert_string_equal(t.hp->model_path, model_a);
+        assert_memory_equal(t.hp->status, "error: ", 7);
+        assert_non_null(strstr(t.hp->status, bad[i]));
+    }
+    alarm(0);
+    close_plugin(t);
+    unlink(fifo);
+}
+
 /* save() runs beside run() and work_response(): two loads that finish while
  * the host is still reading the saved path (here, inside its map_path
  * callback) leave what save handed over unchanged. */
@@ -1195,6 +1239,7 @@ int main(void)
         cmocka_unit_test(test_model_name_escapes),
         cmocka_unit_test(test_path_too_long),
         cmocka_unit_test(test_thread_safe_restore),
+        cmocka_unit_test(test_restore_fifo),
         cmocka_unit_test(test_save_during_loads),
         cmocka_unit_test(test_save_beside_loads),
     };
