@@ -138,6 +138,8 @@ static void absurd_host(rnn_engine_model *em, const char *label, uint32_t block,
            total / b / period);
     printf("BENCH engine_absurd_%s_%u_net_steps_per_block %.1f steps\n", label, block,
            (double)st.net_steps / b);
+    printf("BENCH engine_absurd_%s_%u_steps_skipped_per_block %.1f steps\n", label, block,
+           (double)st.steps_skipped / b);
     rnn_engine_set_model(e, NULL);
     rnn_engine_free(e);
 }
@@ -160,6 +162,10 @@ static void absurd_hosts(rnn_engine_model *em)
         }
         printf("model: LSTM E=64 2x%d at 96 steps per quarter, random weights\n", H);
         printf("BENCH engine_absurd_big_hidden %d units\n", H);
+        printf("BENCH engine_absurd_big_budget_share %.3f of a baseline core at %g quarters a "
+               "minute\n",
+               rnn_engine_budget_share(rnn_model_get_config(rnn_engine_model_get(big))),
+               RNN_ENGINE_MAX_QPM);
         absurd_host(big, "big", 8192, 40, 10);
         absurd_host(big, "big", 64, 4000, 10);
         rnn_engine_model_free(big);
