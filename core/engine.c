@@ -1047,6 +1047,9 @@ uint32_t rnn_engine_run(rnn_engine *e, uint32_t frames, const rnn_engine_event *
     if (e->flush_pending) all_off(e, 0);
     uint32_t last = frames > 0 ? frames - 1 : 0;
     uint32_t ti = 0, ii = 0, t = 0;
+    /* Bounded work: t only grows, so at most `frames` visits, each handling
+     * at most MAX_DUE grid events and MAX_SOUNDING notes; every transport and
+     * input event once; the network steps the budget allows (spread_work). */
     for (;;) {
         while (ti < n_transport && (transport[ti].frame <= t || transport[ti].frame > last))
             apply_transport(e, &transport[ti++], t);

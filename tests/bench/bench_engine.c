@@ -15,8 +15,9 @@
  * frame), 8192- and 64-frame blocks, with the default model and with the
  * biggest LSTM 2xH (E = 64, H from 1024 down) at 96 steps per quarter that
  * the engine accepts: the worst and mean block as a share of its period and
- * the network steps per block. The runs stop after a few seconds of wall
- * time, so a model that cannot keep up still prints its first blocks. */
+ * the network steps per block, each block's time its minimum over 5 runs.
+ * A run stops after a few seconds of wall time, so a model that cannot keep
+ * up still prints its first blocks. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,44 +105,57 @@ static rnn_model *big_model(int H, int spq)
 }
 
 /* The absurd host on one model and block size, for at most max_blocks
- * blocks or about max_wall seconds. */
+ * blocks or about max_wall seconds; RUNS runs of the same blocks, each
+ * block's time its minimum over the runs (as above). */
 static void absurd_host(rnn_engine_model *em, const char *label, uint32_t block, int max_blocks,
                         double max_wall)
 {
     char err[256];
-    rnn_engine *e = rnn_engine_create(RATE, block, err, sizeof err);
-    if (!e) return;
-    rnn_engine_set_model(e, em);
-    rnn_engine_set_param(e, RNN_PARAM_MODE, RNN_MODE_ACCOMPANY);
-    rnn_engine_set_param(e, RNN_PARAM_SEED, 1);
     rnn_transport tr = {
         0,   RNN_TRANSPORT_SPEED | RNN_TRANSPORT_BBT | RNN_TRANSPORT_TEMPO | RNN_TRANSPORT_METER,
         1e4, 1e6,
         4,   4,
         0,   0};
     static rnn_engine_event out[1024];
-    double period = block * 1e6 / RATE, worst = 0, total = 0, start = now_us();
-    int b = 0;
-    for (; b < max_blocks && (b == 0 || now_us() - start < max_wall * 1e6); b++) {
-        double t0 = now_us();
-        rnn_engine_run(e, block, NULL, 0, b == 0 ? &tr : NULL, b == 0, out, 1024);
-        double dt = now_us() - t0;
-        total += dt;
-        if (dt > worst) worst = dt;
-    }
+    double *best = malloc((size_t)max_blocks * sizeof *best);
+    if (!best) return;
     rnn_engine_stats st;
-    rnn_engine_get_stats(e, &st);
-    printf("BENCH engine_absurd_%s_%u_blocks %d blocks\n", label, block, b);
+    int blocks = max_blocks;
+    for (int run = 0; run < RUNS; run++) {
+        rnn_engine *e = rnn_engine_create(RATE, block, err, sizeof err);
+        if (!e) break;
+        rnn_engine_set_model(e, em);
+        rnn_engine_set_param(e, RNN_PARAM_MODE, RNN_MODE_ACCOMPANY);
+        rnn_engine_set_param(e, RNN_PARAM_SEED, 1);
+        double start = now_us();
+        int b = 0;
+        for (; b < blocks && (b == 0 || now_us() - start < max_wall * 1e6); b++) {
+            double t0 = now_us();
+            rnn_engine_run(e, block, NULL, 0, b == 0 ? &tr : NULL, b == 0, out, 1024);
+            double dt = now_us() - t0;
+            best[b] = run == 0 || dt < best[b] ? dt : best[b];
+        }
+        blocks = b; /* later runs time the same blocks */
+        rnn_engine_get_stats(e, &st);
+        rnn_engine_set_model(e, NULL);
+        rnn_engine_free(e);
+        if (now_us() - start > max_wall * 1e6) break; /* too slow to repeat */
+    }
+    double period = block * 1e6 / RATE, worst = 0, total = 0;
+    for (int b = 0; b < blocks; b++) {
+        total += best[b];
+        if (best[b] > worst) worst = best[b];
+    }
+    printf("BENCH engine_absurd_%s_%u_blocks %d blocks\n", label, block, blocks);
     printf("BENCH engine_absurd_%s_%u_block_max_share %.4f of the period\n", label, block,
            worst / period);
     printf("BENCH engine_absurd_%s_%u_block_mean_share %.4f of the period\n", label, block,
-           total / b / period);
+           total / blocks / period);
     printf("BENCH engine_absurd_%s_%u_net_steps_per_block %.1f steps\n", label, block,
-           (double)st.net_steps / b);
+           (double)st.net_steps / blocks);
     printf("BENCH engine_absurd_%s_%u_steps_skipped_per_block %.1f steps\n", label, block,
-           (double)st.steps_skipped / b);
-    rnn_engine_set_model(e, NULL);
-    rnn_engine_free(e);
+           (double)st.steps_skipped / blocks);
+    free(best);
 }
 
 static void absurd_hosts(rnn_engine_model *em)
