@@ -22,11 +22,11 @@
 #define MAX_SOUNDING 32
 #define NO_FRAME INT64_MAX
 #define NO_STEP INT64_MIN /* steps run negative in a count-in */
-#define POS_EPS 1e-6 /* steps: host positions are floats, ticks must not double */
-#define MAX_SPF 1.0      /* steps per frame: at most one tick a frame, whatever the host says */
-#define MAX_FRAMES 1e15  /* frames further than this (centuries) never come */
-#define MAX_STEP 1e12    /* host positions beyond this many steps are not believed */
-#define MAX_DUE 4        /* grid events handled at one frame (one tick, one commit, spare) */
+#define POS_EPS 1e-6      /* steps: host positions are floats, ticks must not double */
+#define MAX_SPF 1.0       /* steps per frame: at most one tick a frame, whatever the host says */
+#define MAX_FRAMES 1e15   /* frames further than this (centuries) never come */
+#define MAX_STEP 1e12     /* host positions beyond this many steps are not believed */
+#define MAX_DUE 4         /* grid events handled at one frame (one tick, one commit, spare) */
 
 struct rnn_engine_model {
     rnn_model *model;

@@ -64,9 +64,9 @@
 #include "net.h"
 
 /* The compute budget (see above). */
-#define RNN_ENGINE_MAX_QPM 600.0   /* quarter notes a minute computed in full: 300 BPM at 2x */
-#define RNN_ENGINE_CORE_MACS 1e9   /* multiply-adds a second of a baseline core */
-#define RNN_ENGINE_BUDGET 0.5      /* share of real time a model may take at the maximum */
+#define RNN_ENGINE_MAX_QPM 600.0 /* quarter notes a minute computed in full: 300 BPM at 2x */
+#define RNN_ENGINE_CORE_MACS 1e9 /* multiply-adds a second of a baseline core */
+#define RNN_ENGINE_BUDGET 0.5    /* share of real time a model may take at the maximum */
 
 typedef struct rnn_engine rnn_engine;
 
@@ -226,16 +226,16 @@ uint32_t rnn_engine_run(rnn_engine *e, uint32_t frames, const rnn_engine_event *
 
 /** Counters for hosts and tests. */
 typedef struct {
-    uint64_t steps;       /* grid ticks seen while rolling */
-    uint64_t net_steps;   /* network steps started */
-    uint64_t late_steps;  /* steps finished synchronously at a tick */
-    uint64_t dropped;     /* events dropped for lack of room in out */
-    uint64_t relocations; /* transport jumps seen */
+    uint64_t steps;           /* grid ticks seen while rolling */
+    uint64_t net_steps;       /* network steps started */
+    uint64_t late_steps;      /* steps finished synchronously at a tick */
+    uint64_t dropped;         /* events dropped for lack of room in out */
+    uint64_t relocations;     /* transport jumps seen */
     uint64_t steps_skipped;   /* grid steps not computed: the host ran past RNN_ENGINE_MAX_QPM */
     uint64_t nonfinite_steps; /* steps whose logits were not finite: nothing played */
-    int generating;       /* the engine is generating now */
-    int rolling;          /* the clock is rolling */
-    int host_transport;   /* following the host (0: free-running) */
+    int generating;           /* the engine is generating now */
+    int rolling;              /* the clock is rolling */
+    int host_transport;       /* following the host (0: free-running) */
 } rnn_engine_stats;
 
 /** Copy the counters. Audio thread safe. */

@@ -94,8 +94,8 @@ static rnn_model *big_model(int H, int spq)
     void *buf = NULL;
     size_t len = 0;
     char err[256];
-    int rc = rnn_model_serialize(&cfg, NULL, 0, (const float *const *)data, &buf, &len, err,
-                                 sizeof err);
+    int rc =
+        rnn_model_serialize(&cfg, NULL, 0, (const float *const *)data, &buf, &len, err, sizeof err);
     for (int i = 0; i < n; i++)
         free(data[i]);
     if (rc) return NULL;
@@ -230,6 +230,7 @@ int main(void)
 
     /* one whole step, done at once, on a second net of the same model */
     rnn_net *net = rnn_net_create(rnn_engine_model_get(em), err, sizeof err);
+    printf("BENCH engine_net_kernel %s name\n", rnn_net_kernel_name(net));
     double best = 1e30;
     for (int rep = 0; rep < 5; rep++) {
         double t0 = now_us();

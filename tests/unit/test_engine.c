@@ -1367,7 +1367,8 @@ static void test_budget_full_rate(void **state)
  * preset below is written with fsync). */
 static void temp_dir(char *dir, size_t len)
 {
-    snprintf(dir, len, "%s/rnnmidi-engine-XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+    snprintf(dir, len, "%s/rnnmidi-engine-XXXXXX",
+             access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
     assert_non_null(mkdtemp(dir));
 }
 

@@ -325,8 +325,7 @@ static rnn_model *flat_model(rnn_cell cell, int E, int H, float w, const char *t
     void *buf = NULL;
     size_t len = 0;
     char err[256];
-    if (rnn_model_serialize(&cfg, NULL, 0, (const float *const *)data, &buf, &len, err,
-                            sizeof err))
+    if (rnn_model_serialize(&cfg, NULL, 0, (const float *const *)data, &buf, &len, err, sizeof err))
         fail_msg("%s", err);
     rnn_model *m = rnn_model_load_memory(buf, len, "flat", err, sizeof err);
     if (!m) fail_msg("%s", err);
@@ -383,17 +382,17 @@ static void test_probe(void **state)
         assert_non_null(strstr(err, "crafted.rnnw"));
     }
     /* an embedding value of 3e38 times input weights of 1 overflows; 1e30 does not */
-    assert_int_equal(probe(flat_model(RNN_CELL_LSTM, 8, 16, 1.0f, "embed.weight", 7, 3e38f), err,
-                           sizeof err),
-                     -1);
+    assert_int_equal(
+        probe(flat_model(RNN_CELL_LSTM, 8, 16, 1.0f, "embed.weight", 7, 3e38f), err, sizeof err),
+        -1);
     assert_non_null(strstr(err, "rnn.weight_ih_l0"));
-    assert_int_equal(probe(flat_model(RNN_CELL_LSTM, 8, 16, 1.0f, "embed.weight", 7, 1e30f), err,
-                           sizeof err),
-                     0);
+    assert_int_equal(
+        probe(flat_model(RNN_CELL_LSTM, 8, 16, 1.0f, "embed.weight", 7, 1e30f), err, sizeof err),
+        0);
     /* the head: logits of 1e38 * h */
-    assert_int_equal(probe(flat_model(RNN_CELL_GRU, 8, 16, 0.05f, "head.weight", 40, 1e38f), err,
-                           sizeof err),
-                     -1);
+    assert_int_equal(
+        probe(flat_model(RNN_CELL_GRU, 8, 16, 0.05f, "head.weight", 40, 1e38f), err, sizeof err),
+        -1);
     assert_non_null(strstr(err, "head.weight"));
     /* a one-hot input adds one column of weight_ih_l0 at a time: a weight
      * of 1e37 there (the 16 columns would sum to 1.6e38) is no overflow */
