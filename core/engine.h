@@ -45,7 +45,8 @@
  * steps_per_quarter steps a second must be at most RNN_ENGINE_BUDGET of
  * RNN_ENGINE_CORE_MACS, a conservative figure for one baseline x86-64
  * (SSE2) or aarch64 core running core/net's kernels on weights streamed
- * from memory. So run() does, per block, work bounded by the block's
+ * from memory (the baseline build sustains 3.4e9 on an LSTM 2x1024 and 7e9
+ * to 12e9 on weights in cache, on a shared AMD EPYC core). So run() does, per block, work bounded by the block's
  * length: a few grid events a frame, at most frames * rate / sample rate + 2
  * network steps, each spread over the blocks before it is due.
  *

@@ -5,7 +5,9 @@
  * and stop inside blocks, free-run), note hygiene, determinism across block
  * sizes, priming (a continuation equals the one computed directly with
  * core/net + core/sample from the trainer's encoding of the same notes),
- * call-and-response timing, drums, the key/scale mask, model swaps, floods. */
+ * call-and-response timing, drums, the key/scale mask, model swaps, floods;
+ * the compute budget (an absurd host, models too slow for it), models whose
+ * numbers overflow, and logits that go non-finite while playing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
