@@ -9,6 +9,7 @@
  * so 10 minutes of rolling accumulate no rounding. */
 #include "engine.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,10 +22,11 @@
 #define MAX_SOUNDING 32
 #define NO_FRAME INT64_MAX
 #define NO_STEP INT64_MIN /* steps run negative in a count-in */
-#define POS_EPS 1e-6 /* steps: host positions are floats, ticks must not double */
-#define MAX_SPF 1.0      /* steps per frame: at most one tick a frame, whatever the host says */
-#define MAX_FRAMES 1e15  /* frames further than this (centuries) never come */
-#define MAX_STEP 1e12    /* host positions beyond this many steps are not believed */
+#define POS_EPS 1e-6      /* steps: host positions are floats, ticks must not double */
+#define MAX_SPF 1.0       /* steps per frame: at most one tick a frame, whatever the host says */
+#define MAX_FRAMES 1e15   /* frames further than this (centuries) never come */
+#define MAX_STEP 1e12     /* host positions beyond this many steps are not believed */
+#define MAX_DUE 4         /* grid events handled at one frame (one tick, one commit, spare) */
 
 struct rnn_engine_model {
     rnn_model *model;
@@ -60,6 +62,8 @@ struct rnn_engine {
     int64_t anchor_frame;
     double anchor_step;
     double spf;                     /* steps per frame, 0 when stopped */
+    int64_t stride;                 /* grid steps per computed step (1 up to the budget) */
+    int64_t last_skipped;           /* the last step counted in steps_skipped */
     int64_t next_tick, next_commit; /* tick k at pos k, commit of step k at k + 0.5 */
     int64_t last_tick, last_commit;
 
@@ -203,7 +207,47 @@ static void update_mask(rnn_engine *e)
 
 /* ------------------------------------------------------------------ models */
 
-rnn_engine_model *rnn_engine_model_wrap(rnn_model *model, char *err, size_t errlen)
+double rnn_engine_budget_share(const rnn_model_config *cfg)
+{
+    size_t macs = rnn_net_step_macs(cfg);
+    if (!macs || cfg->steps_per_quarter < 1 || cfg->steps_per_quarter > RNN_MAX_STEPS_PER_QUARTER)
+        return -1;
+    double rate = RNN_ENGINE_MAX_QPM / 60.0 * cfg->steps_per_quarter;
+    return (double)macs * rate / RNN_ENGINE_CORE_MACS;
+}
+
+/* Refuse a model that cannot run in real time at the fastest tempo computed
+ * in full; 0 or -1 with a message saying why. */
+static int check_budget(const rnn_model_config *cfg, const char *name, char *err, size_t errlen)
+{
+    double share = rnn_engine_budget_share(cfg);
+    if (share >= 0 && share <= RNN_ENGINE_BUDGET) return 0;
+    if (share < 0) {
+        snprintf(err, errlen, "%s: the engine cannot run this configuration", name);
+        return -1;
+    }
+    const int spq = cfg->steps_per_quarter;
+    double macs = (double)rnn_net_step_macs(cfg), rate = RNN_ENGINE_MAX_QPM / 60.0 * spq;
+    int fits = (int)(RNN_ENGINE_BUDGET * RNN_ENGINE_CORE_MACS / (macs * RNN_ENGINE_MAX_QPM / 60.0));
+    char hint[128];
+    if (fits >= 1)
+        snprintf(hint, sizeof hint, "at most %d steps per quarter for this size", fits);
+    else
+        snprintf(hint, sizeof hint, "this size is too large at any grid");
+    snprintf(err, errlen,
+             "%s: too slow for real time: a step of this model (%s, %d layers of %d) is %.3g "
+             "million multiply-adds, "
+             "and at %g quarter notes a minute and %d steps per quarter (%g steps a second) "
+             "that is %.3g billion a second, %.0f%% of a baseline core of %g billion when the "
+             "audio thread may take %.0f%%; train a smaller model or a coarser grid (%s)",
+             name, rnn_cell_name(cfg->cell), cfg->layers, cfg->hidden, macs / 1e6,
+             RNN_ENGINE_MAX_QPM, spq, rate, macs * rate / 1e9, 100 * share,
+             RNN_ENGINE_CORE_MACS / 1e9, 100 * RNN_ENGINE_BUDGET, hint);
+    return -1;
+}
+
+/* Prepare a loaded model; name is the file for messages. */
+static rnn_engine_model *wrap_named(rnn_model *model, const char *name, char *err, size_t errlen)
 {
     if (!model) {
         snprintf(err, errlen, "no model");
@@ -222,12 +266,22 @@ rnn_engine_model *rnn_engine_model_wrap(rnn_model *model, char *err, size_t errl
     m->spq = cfg->steps_per_quarter;
     if ((m->kind != RNN_KIND_MELODY && m->kind != RNN_KIND_DRUMS) ||
         m->V != rnn_kind_vocab(m->kind) || m->spq < 1 || m->spq > 96) {
-        snprintf(err, errlen, "the engine cannot run this encoding");
+        snprintf(err, errlen, "%s: the engine cannot run this encoding", name);
         rnn_engine_model_free(m);
         return NULL;
     }
-    m->net = rnn_net_create(model, err, errlen);
+    if (check_budget(cfg, name, err, errlen) != 0) {
+        rnn_engine_model_free(m);
+        return NULL;
+    }
+    char msg[256];
+    m->net = rnn_net_create(model, msg, sizeof msg);
     if (!m->net) {
+        snprintf(err, errlen, "%s: %s", name, msg);
+        rnn_engine_model_free(m);
+        return NULL;
+    }
+    if (rnn_net_probe(m->net, name, err, errlen) != 0) {
         rnn_engine_model_free(m);
         return NULL;
     }
@@ -254,11 +308,17 @@ rnn_engine_model *rnn_engine_model_wrap(rnn_model *model, char *err, size_t errl
     return m;
 }
 
+rnn_engine_model *rnn_engine_model_wrap(rnn_model *model, char *err, size_t errlen)
+{
+    const char *name = model ? rnn_model_meta(model, "name") : NULL;
+    return wrap_named(model, name && *name ? name : "the model", err, errlen);
+}
+
 rnn_engine_model *rnn_engine_model_prepare(const char *path, char *err, size_t errlen)
 {
     rnn_model *model = rnn_model_load(path, err, errlen);
     if (!model) return NULL;
-    rnn_engine_model *m = rnn_engine_model_wrap(model, err, errlen);
+    rnn_engine_model *m = wrap_named(model, path, err, errlen);
     if (!m) return NULL;
     size_t n = strlen(path);
     char *p = malloc(n + 1);
@@ -294,6 +354,11 @@ const char *rnn_engine_model_path(const rnn_engine_model *m)
 const rnn_model *rnn_engine_model_get(const rnn_engine_model *m)
 {
     return m ? m->model : NULL;
+}
+
+rnn_net *rnn_engine_model_net(rnn_engine_model *m)
+{
+    return m ? m->net : NULL;
 }
 
 /* ------------------------------------------------------------------ output */
@@ -386,6 +451,25 @@ static void set_spf(rnn_engine *e)
     double speed = e->host_seen ? e->speed : 1.0;
     e->spf = speed > 0 ? bpm * speed * steps_per_beat(e) / (60.0 * e->sr) : 0.0;
     if (!(e->spf <= MAX_SPF)) e->spf = MAX_SPF;
+    /* past the fastest tempo computed in full, every stride-th step */
+    int spq = e->em ? e->em->spq : RNN_DEFAULT_STEPS_PER_QUARTER;
+    double over = e->spf * e->sr / (RNN_ENGINE_MAX_QPM / 60.0 * spq);
+    e->stride = over > 1 ? (int64_t)ceil(over - 1e-9) : 1;
+}
+
+/* Is grid step k one the budget computes? */
+static int computed(const rnn_engine *e, int64_t k)
+{
+    if (e->stride <= 1) return 1;
+    return k % e->stride == 0; /* negative k (a count-in) alike */
+}
+
+/* Count grid step k as skipped, once. */
+static void skip_step(rnn_engine *e, int64_t k)
+{
+    if (e->last_skipped == k) return;
+    e->last_skipped = k;
+    e->stats.steps_skipped++;
 }
 
 static void reanchor(rnn_engine *e, int64_t abs, double step, int relocated)
@@ -481,8 +565,7 @@ static void stop_generating(rnn_engine *e, uint32_t t)
 static void finish_step(rnn_engine *e)
 {
     if (!e->pending) return;
-    while (!rnn_net_step_work(e->em->net, 1 << 30)) {
-    }
+    rnn_net_step_work(e->em->net, INT_MAX); /* the whole rest of the step, one call */
     e->pending = 0;
 }
 
@@ -503,6 +586,13 @@ static int fallback_event(const rnn_engine *e)
     }
     if (best < 0) best = 60;
     return RNN_MELODY_NOTE_ON(best);
+}
+
+static int all_finite(const float *z, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!isfinite(z[i])) return 0;
+    return 1;
 }
 
 /* Draw the next event from the net's logits with the density bias, the
@@ -601,12 +691,28 @@ static void do_tick(rnn_engine *e, int64_t k, uint32_t t)
         }
     }
     if (!e->generating) return;
+    if (!computed(e, k)) {
+        skip_step(e, k); /* no new event: what sounds goes on, or ends at its gate */
+        return;
+    }
 
     if (e->mask_dirty) update_mask(e);
     int ev;
     if (e->pending && !e->net_fresh) {
         finish_step(e);
         e->stats.late_steps++;
+    }
+    if (!e->net_fresh && !all_finite(rnn_net_logits(e->em->net), e->em->V)) {
+        /* The net has left the range of float (a state set from outside, a
+         * model the probe missed): end what sounds, play nothing, start
+         * afresh. Nothing is drawn from these logits. */
+        e->stats.nonfinite_steps++;
+        all_off(e, t);
+        rnn_net_reset(e->em->net);
+        e->net_fresh = 1;
+        e->pending = 0;
+        e->spec = 0;
+        return;
     }
     ev = sample_event(e, e->net_fresh);
     play_event(e, ev, t);
@@ -627,7 +733,7 @@ static void do_tick(rnn_engine *e, int64_t k, uint32_t t)
     e->spec_event = ev;
     e->chunks_done = 0;
     e->work_from = (double)k;
-    e->work_span = 1.0;
+    e->work_span = (double)e->stride; /* due at the next computed tick */
     e->net_fresh = 0;
 }
 
@@ -721,12 +827,16 @@ static void do_commit(rnn_engine *e, int64_t k)
     } else {
         e->silent_steps = 0;
     }
+    if (!computed(e, k)) {
+        skip_step(e, k); /* the net does not hear this step */
+        return;
+    }
     finish_step(e);
     rnn_net_step_begin(e->em->net, x);
     e->pending = 1;
     e->chunks_done = 0;
     e->work_from = (double)k + 0.5;
-    e->work_span = 0.5;
+    e->work_span = (double)e->stride - 0.5;
     e->net_fresh = 0;
     e->stats.net_steps++;
 }
@@ -808,6 +918,7 @@ void rnn_engine_reset(rnn_engine *e)
     memset(e->held, 0, sizeof e->held);
     e->n_held = 0;
     e->last_tick = e->last_commit = INT64_MIN / 4;
+    e->last_skipped = INT64_MIN;
     restart(e);
     reanchor(e, 0, 0.0, 1);
     e->mask_dirty = 1;
@@ -906,7 +1017,10 @@ static void run_due(rnn_engine *e, uint32_t t)
     int64_t abs = e->abs_frame + t;
     for (int i = e->n_sounding - 1; i >= 0; i--)
         if (e->sounding[i].off_frame <= abs) note_off_at(e, i, t);
-    while (e->rolling) {
+    /* At most one step a frame comes due (MAX_SPF), so a tick and a commit,
+     * and one more after a tempo change; anything beyond is handled at the
+     * next frame. */
+    for (int n = 0; n < MAX_DUE && e->rolling; n++) {
         int64_t fc = frame_of(e, (double)e->next_commit + 0.5);
         int64_t ft = frame_of(e, (double)e->next_tick);
         if (fc <= abs && (double)e->next_commit + 0.5 < (double)e->next_tick)
@@ -933,6 +1047,9 @@ uint32_t rnn_engine_run(rnn_engine *e, uint32_t frames, const rnn_engine_event *
     if (e->flush_pending) all_off(e, 0);
     uint32_t last = frames > 0 ? frames - 1 : 0;
     uint32_t ti = 0, ii = 0, t = 0;
+    /* Bounded work: t only grows, so at most `frames` visits, each handling
+     * at most MAX_DUE grid events and MAX_SOUNDING notes; every transport and
+     * input event once; the network steps the budget allows (spread_work). */
     for (;;) {
         while (ti < n_transport && (transport[ti].frame <= t || transport[ti].frame > last))
             apply_transport(e, &transport[ti++], t);

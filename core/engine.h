@@ -31,7 +31,30 @@
  * a new phrase on a fresh network. A note the player strikes while an answer
  * plays ends the answer at once (its held melody note gets its note-off there;
  * drum hits end at their gate) and begins a new phrase, which gets its own
- * answer. */
+ * answer.
+ *
+ * Compute budget. Every grid step is computed up to a tempo of
+ * RNN_ENGINE_MAX_QPM quarter notes a minute (the host's tempo times its
+ * transport speed, in quarter notes); a faster host still drives the clock
+ * (at most one grid step a frame), but only every n-th step is computed, n
+ * the smallest that brings the rate back to at most the maximum. The steps
+ * between are skipped (rnn_engine_stats.steps_skipped): no new event, no
+ * network step, and the notes that sound still end on time. A model is
+ * prepared only when it runs in real time at that rate: its multiply-adds
+ * per step (rnn_net_step_macs) times RNN_ENGINE_MAX_QPM / 60 *
+ * steps_per_quarter steps a second must be at most RNN_ENGINE_BUDGET of
+ * RNN_ENGINE_CORE_MACS, a conservative figure for one baseline x86-64
+ * (SSE2) or aarch64 core running core/net's kernels on weights streamed
+ * from memory (the baseline build sustains 3.4e9 on an LSTM 2x1024 and 7e9
+ * to 12e9 on weights in cache, on a shared AMD EPYC core). So run() does, per block, work bounded by the block's
+ * length: a few grid events a frame, at most frames * rate / sample rate + 2
+ * network steps, each spread over the blocks before it is due.
+ *
+ * Numbers. A model is prepared only when its products cannot leave the
+ * range of float and a few steps from the zero state stay finite
+ * (rnn_net_probe). Should a step's logits still be non-finite at run time,
+ * the engine ends the notes it sounds, plays nothing for that step, starts
+ * the network afresh and counts it (rnn_engine_stats.nonfinite_steps). */
 #ifndef RNNMIDI_ENGINE_H
 #define RNNMIDI_ENGINE_H
 
@@ -39,6 +62,12 @@
 #include <stdint.h>
 
 #include "model.h"
+#include "net.h"
+
+/* The compute budget (see above). */
+#define RNN_ENGINE_MAX_QPM 600.0 /* quarter notes a minute computed in full: 300 BPM at 2x */
+#define RNN_ENGINE_CORE_MACS 1e9 /* multiply-adds a second of a baseline core */
+#define RNN_ENGINE_BUDGET 0.5    /* share of real time a model may take at the maximum */
 
 typedef struct rnn_engine rnn_engine;
 
@@ -124,12 +153,24 @@ typedef struct {
 #define RNN_ENGINE_MIN_OUT 64 /* rnn_engine_run's out buffer must hold this many */
 
 /** Load, validate and prepare the preset at path. NULL with a message naming
- * the file and the problem. Worker/main thread; allocates and reads. */
+ * the file and the problem, among them a model too slow for the compute
+ * budget and one whose numbers leave the range of float. Worker/main
+ * thread; allocates and reads. */
 rnn_engine_model *rnn_engine_model_prepare(const char *path, char *err, size_t errlen);
 
 /** Prepare a model already loaded; takes ownership of model (also on failure).
  * NULL with a message. Worker/main thread. */
 rnn_engine_model *rnn_engine_model_wrap(rnn_model *model, char *err, size_t errlen);
+
+/** The share of RNN_ENGINE_CORE_MACS a model of this configuration takes
+ * at RNN_ENGINE_MAX_QPM (it is prepared when at most RNN_ENGINE_BUDGET), or
+ * -1 for a configuration the engine cannot run. Any thread. */
+double rnn_engine_budget_share(const rnn_model_config *cfg);
+
+/** The net the engine runs a prepared model on, for tools and tests that
+ * read or set its state (rnn_net_state_get/set) between runs, on the
+ * thread that runs the engine. */
+rnn_net *rnn_engine_model_net(rnn_engine_model *em);
 
 /** Release a prepared model; accepts NULL. Never on the audio thread. */
 void rnn_engine_model_free(rnn_engine_model *em);
@@ -186,14 +227,16 @@ uint32_t rnn_engine_run(rnn_engine *e, uint32_t frames, const rnn_engine_event *
 
 /** Counters for hosts and tests. */
 typedef struct {
-    uint64_t steps;       /* grid ticks seen while rolling */
-    uint64_t net_steps;   /* network steps started */
-    uint64_t late_steps;  /* steps finished synchronously at a tick */
-    uint64_t dropped;     /* events dropped for lack of room in out */
-    uint64_t relocations; /* transport jumps seen */
-    int generating;       /* the engine is generating now */
-    int rolling;          /* the clock is rolling */
-    int host_transport;   /* following the host (0: free-running) */
+    uint64_t steps;           /* grid ticks seen while rolling */
+    uint64_t net_steps;       /* network steps started */
+    uint64_t late_steps;      /* steps finished synchronously at a tick */
+    uint64_t dropped;         /* events dropped for lack of room in out */
+    uint64_t relocations;     /* transport jumps seen */
+    uint64_t steps_skipped;   /* grid steps not computed: the host ran past RNN_ENGINE_MAX_QPM */
+    uint64_t nonfinite_steps; /* steps whose logits were not finite: nothing played */
+    int generating;           /* the engine is generating now */
+    int rolling;              /* the clock is rolling */
+    int host_transport;       /* following the host (0: free-running) */
 } rnn_engine_stats;
 
 /** Copy the counters. Audio thread safe. */

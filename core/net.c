@@ -34,6 +34,7 @@
  * H hidden (Hp padded), G gates, V vocabulary, K columns of a product. */
 #include "net.h"
 
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
@@ -90,6 +91,7 @@ typedef struct {
 
 /* One build of the hot code: the product of one panel and the gate functions. */
 typedef struct {
+    const char *name;
     void (*panel)(const float *restrict w, size_t pw, int K, const float *restrict x,
                   float *restrict y, int rows);
     void (*rnn)(float *restrict hn, const float *restrict a, const float *restrict b, int Hp);
@@ -332,12 +334,12 @@ static void job_run(const rnn_isa *isa, const rnn_job *j, int u0, int u1)
 /* The builds, and the one a net runs through. */
 RNN_KERNEL(base, vf4, RNN_CONTRACT)
 RNN_GATE_FUNCS(base, vf4, vi4, RNN_CONTRACT RNN_INLINE, RNN_CONTRACT)
-static const rnn_isa isa_base = {mv_panel_base, pw_rnn_base, pw_lstm_base, pw_gru_base};
+static const rnn_isa isa_base = {"baseline", mv_panel_base, pw_rnn_base, pw_lstm_base, pw_gru_base};
 
 #ifdef RNN_X86_LEVELS
 RNN_KERNEL(v3, vf8, RNN_V3 RNN_CONTRACT)
 RNN_GATE_FUNCS(v3, vf8, vi8, RNN_V3 RNN_CONTRACT RNN_INLINE, RNN_V3 RNN_CONTRACT)
-static const rnn_isa isa_v3 = {mv_panel_v3, pw_rnn_v3, pw_lstm_v3, pw_gru_v3};
+static const rnn_isa isa_v3 = {"x86-64-v3", mv_panel_v3, pw_rnn_v3, pw_lstm_v3, pw_gru_v3};
 #if !defined(RNN_NET_ISA) || RNN_NET_ISA >= 4
 /* The products stay on 8 lanes with AVX-512 too: on Zen 4 they stream from
  * L3 better than 16-lane ones, while the gate functions run 1.5 times
@@ -345,7 +347,7 @@ static const rnn_isa isa_v3 = {mv_panel_v3, pw_rnn_v3, pw_lstm_v3, pw_gru_v3};
 #define RNN_HAVE_V4 1
 RNN_KERNEL(v4, vf8, RNN_V4 RNN_CONTRACT)
 RNN_GATE_FUNCS(v4, vf16, vi16, RNN_V4 RNN_CONTRACT RNN_INLINE, RNN_V4 RNN_CONTRACT)
-static const rnn_isa isa_v4 = {mv_panel_v4, pw_rnn_v4, pw_lstm_v4, pw_gru_v4};
+static const rnn_isa isa_v4 = {"x86-64-v4", mv_panel_v4, pw_rnn_v4, pw_lstm_v4, pw_gru_v4};
 #endif
 #endif
 
@@ -479,13 +481,19 @@ static int layout(rnn_net *net, carver *c, char *err, size_t errlen)
                 if (wb) pack(wb, 2, 1, H, Hp, wih, I, NULL);
                 pack(wc, 2, 1, H, Hp, NULL, 0, whh);
             }
-            add_job(net, wa, xk, a, 2 * Hp, I + H, -1);
-            if (wb) add_job(net, wb, xk, a + 2 * Hp, Hp, I, -1);
-            add_job(net, wc, xk + I, a + 3 * Hp, Hp, H, k);
+            /* The sizing pass carves no memory: its pointers are NULL and
+             * no offset may be added to them, so jobs are filled in only. */
+            if (fill) {
+                add_job(net, wa, xk, a, 2 * Hp, I + H, -1);
+                if (wb) add_job(net, wb, xk, a + 2 * Hp, Hp, I, -1);
+                add_job(net, wc, xk + I, a + 3 * Hp, Hp, H, k);
+            }
         } else {
             float *w = carve(c, (size_t)G * Hp * (I + H));
-            if (fill) pack(w, 0, G, H, Hp, I > 0 ? wih : NULL, I, whh);
-            add_job(net, w, xk, a, G * Hp, I + H, k);
+            if (fill) {
+                pack(w, 0, G, H, Hp, I > 0 ? wih : NULL, I, whh);
+                add_job(net, w, xk, a, G * Hp, I + H, k);
+            }
         }
         if (fill) {
             float *b = net->bias[k];
@@ -532,7 +540,7 @@ static int layout(rnn_net *net, carver *c, char *err, size_t errlen)
         }
         memcpy(net->head_b, hb, (size_t)V * sizeof(float));
     }
-    add_job(net, wh, net->xhead, net->head_y, net->Vp, H, L);
+    if (fill) add_job(net, wh, net->xhead, net->head_y, net->Vp, H, L);
 
     size_t per = (size_t)L * Hp * (cfg->cell == RNN_CELL_LSTM ? 2 : 1);
     net->state[0] = carve(c, per);
@@ -765,4 +773,139 @@ void rnn_net_state_set(rnn_net *net, const float *src)
     for (int i = 0; i < parts * L; i++)
         memcpy(net->state[net->cur] + (size_t)i * net->Hp, src + (size_t)i * H,
                (size_t)H * sizeof(float));
+}
+
+const char *rnn_net_kernel_name(const rnn_net *net)
+{
+    return net->isa->name;
+}
+
+size_t rnn_net_step_macs(const rnn_model_config *cfg)
+{
+    const int G = cfg ? rnn_cell_gates(cfg->cell) : 0;
+    if (!G || cfg->layers < 1 || cfg->layers > RNN_MAX_LAYERS || cfg->hidden < 1 ||
+        cfg->hidden > RNN_MAX_HIDDEN || cfg->embed < 0 || cfg->embed > RNN_MAX_EMBED ||
+        cfg->vocab < 1 || cfg->vocab > RNN_MAX_VOCAB)
+        return 0;
+    const size_t H = (size_t)cfg->hidden, Hp = round_up(H, UNIT);
+    size_t macs = 0;
+    for (int k = 0; k < cfg->layers; k++) {
+        size_t I = k == 0 ? (size_t)cfg->embed : H;
+        macs += (size_t)G * Hp * (I + H); /* GRU too: [r z] over [x | h], n over x, n over h */
+    }
+    if (cfg->embed == 0) macs += (size_t)G * Hp; /* the one-hot input adds one column */
+    macs += round_up((size_t)cfg->vocab, ROWS) * H;
+    return macs;
+}
+
+/* ---------------------------------------------------------------------------
+ * Probe: can this model's numbers leave the range of float? */
+
+/* Largest |value| of a tensor. */
+static double max_abs(const float *t, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (fabs((double)t[i]) > m) m = fabs((double)t[i]);
+    return m;
+}
+
+/* The sum of |weight| * (largest |input| of its column) plus |biases| of every
+ * row of every product: what a pre-activation can reach for any input, given
+ * that every h (tanh, o * tanh(c), GRU's mix) lies in [-1, 1]. An LSTM's c
+ * grows by at most 1 a step, so it stays finite too. */
+static int check_bounds(const rnn_net *net, const char *name, char *err, size_t errlen)
+{
+    const rnn_model_config *cfg = &net->cfg;
+    const int L = cfg->layers, E = cfg->embed, H = cfg->hidden, V = cfg->vocab, G = net->G;
+    const double limit = FLT_MAX / 8; /* room for the sums of GRU's n gate and LSTM's c */
+    const char *sep = name ? ": " : "";
+    char t[4][RNN_TENSOR_NAME_MAX];
+    double x0 = E > 0 ? max_abs(net->embed, (size_t)V * E) : 1.0;
+    for (int k = 0; k < L; k++) {
+        int Isrc = k == 0 ? (E > 0 ? E : V) : H;
+        double xmax = k == 0 ? x0 : 1.0;
+        snprintf(t[0], sizeof t[0], "rnn.weight_ih_l%d", k);
+        snprintf(t[1], sizeof t[1], "rnn.weight_hh_l%d", k);
+        snprintf(t[2], sizeof t[2], "rnn.bias_ih_l%d", k);
+        snprintf(t[3], sizeof t[3], "rnn.bias_hh_l%d", k);
+        const float *wih = rnn_model_tensor(net->model, t[0], NULL);
+        const float *whh = rnn_model_tensor(net->model, t[1], NULL);
+        const float *bih = rnn_model_tensor(net->model, t[2], NULL);
+        const float *bhh = rnn_model_tensor(net->model, t[3], NULL);
+        for (int s = 0; s < G * H; s++) {
+            double sum = fabs((double)bih[s]) + fabs((double)bhh[s]);
+            const float *wi = wih + (size_t)s * Isrc, *wh = whh + (size_t)s * H;
+            if (k == 0 && E == 0)
+                sum += max_abs(wi, (size_t)Isrc); /* one-hot: one column at a time */
+            else
+                for (int i = 0; i < Isrc; i++)
+                    sum += fabs((double)wi[i]) * xmax;
+            for (int i = 0; i < H; i++)
+                sum += fabs((double)wh[i]);
+            if (!(sum < limit)) {
+                snprintf(err, errlen,
+                         "%s%slayer %d row %d (%s, %s and the biases) can sum to %.3g, beyond "
+                         "the range of float: the weights are too large to compute",
+                         name ? name : "", sep, k, s, t[0], t[1], sum);
+                return -1;
+            }
+        }
+    }
+    const float *hw = rnn_model_tensor(net->model, "head.weight", NULL);
+    const float *hb = rnn_model_tensor(net->model, "head.bias", NULL);
+    for (int v = 0; v < V; v++) {
+        double sum = fabs((double)hb[v]);
+        for (int i = 0; i < H; i++)
+            sum += fabs((double)hw[(size_t)v * H + i]);
+        if (!(sum < limit)) {
+            snprintf(err, errlen,
+                     "%s%slogit %d (head.weight and head.bias) can sum to %.3g, beyond the range "
+                     "of float: the weights are too large to compute",
+                     name ? name : "", sep, v, sum);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+enum { PROBE_STEPS = 16 };
+
+int rnn_net_probe(rnn_net *net, const char *name, char *err, size_t errlen)
+{
+    if (check_bounds(net, name, err, errlen) != 0) return -1;
+    const int V = net->cfg.vocab;
+    const size_t n = state_floats(net);
+    const char *sep = name ? ": " : "";
+    uint32_t x = 0x2545f491u;
+    int rc = 0;
+    rnn_net_reset(net);
+    for (int t = 0; t < PROBE_STEPS && rc == 0; t++) {
+        /* 'no event', then a fixed pseudo-random walk over the classes */
+        x = x * 1664525u + 1013904223u;
+        int ev = t == 0 ? 0 : (int)((x >> 8) % (uint32_t)V);
+        const float *y = rnn_net_step(net, ev);
+        const float *st = net->state[net->cur];
+        const char *what = NULL;
+        float bad = 0;
+        for (size_t i = 0; i < n && !what; i++)
+            if (!isfinite(st[i])) {
+                what = "the recurrent state";
+                bad = st[i];
+            }
+        for (int v = 0; v < V && !what; v++)
+            if (!isfinite(y[v])) {
+                what = "the logits";
+                bad = y[v];
+            }
+        if (what) {
+            snprintf(err, errlen,
+                     "%s%s%s became %g at step %d from the zero state (input %d): the model "
+                     "computes non-finite numbers",
+                     name ? name : "", sep, what, (double)bad, t + 1, ev);
+            rc = -1;
+        }
+    }
+    rnn_net_reset(net);
+    return rc;
 }

@@ -49,6 +49,25 @@ int rnn_net_step_rows(const rnn_net *net);
 /** Logits of the last finished step (zeros before the first). */
 const float *rnn_net_logits(const rnn_net *net);
 
+/** Name of the build of the kernels this net runs, picked at create for
+ * its CPU: "x86-64-v4" (AVX-512), "x86-64-v3" (AVX2 + FMA) or "baseline"
+ * (SSE2 on x86-64, NEON on aarch64). Any thread. */
+const char *rnn_net_kernel_name(const rnn_net *net);
+
+/** Multiply-adds of one step of a net on cfg: rows times columns of every
+ * matrix product, rows padded as the net computes them (the cost a host
+ * budgets for). 0 for an invalid config. Any thread. */
+size_t rnn_net_step_macs(const rnn_model_config *cfg);
+
+/** Check that the model's numbers stay finite, before anything runs it: no
+ * row of any product may be able to sum beyond the range of float for any
+ * input (|weight| times the largest input of its column, every h lying in
+ * [-1, 1]), and 16 steps from the zero state over a fixed sequence of
+ * inputs must leave every state and logit finite. Returns 0, or -1 with a
+ * message starting with `name` (the file; NULL for none). Leaves the state
+ * zeroed. Main/worker thread. */
+int rnn_net_probe(rnn_net *net, const char *name, char *err, size_t errlen);
+
 /** Number of floats of recurrent state (h, and c for LSTM, of every layer). */
 size_t rnn_net_state_size(const rnn_net *net);
 

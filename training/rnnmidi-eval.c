@@ -80,8 +80,9 @@ int main(int argc, char **argv)
     }
     const rnn_model_config *cfg = rnn_model_get_config(model);
     rnn_net *net = rnn_net_create(model, err, sizeof err);
-    if (!net) {
+    if (!net || rnn_net_probe(net, model_path, err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", prog, err);
+        rnn_net_free(net);
         rnn_model_free(model);
         return EXIT_INPUT;
     }

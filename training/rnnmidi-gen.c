@@ -106,6 +106,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: %s\n", prog, net ? "out of memory" : err);
         goto done;
     }
+    if (rnn_net_probe(net, model_path, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        goto done;
+    }
 
     const float *logits = NULL;
     if (primer) {

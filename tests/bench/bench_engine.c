@@ -9,7 +9,15 @@
  * the mean cost
  * of a block over one grid step, the worst block against that mean, and one
  * whole network step done at once for comparison (what the block holding a
- * tick would cost if the step were not spread across blocks). */
+ * tick would cost if the step were not spread across blocks).
+ *
+ * Then an absurd host: 1e6 BPM at transport speed 1e4 (the clock ticks once a
+ * frame), 8192- and 64-frame blocks, with the default model and with the
+ * biggest LSTM 2xH (E = 64, H from 1024 down) at 96 steps per quarter that
+ * the engine accepts: the worst and mean block as a share of its period and
+ * the network steps per block, each block's time its minimum over 5 runs.
+ * A run stops after a few seconds of wall time, so a model that cannot keep
+ * up still prints its first blocks. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +76,117 @@ static int simulate(rnn_engine_model *em, double *t, size_t n_blocks, size_t *no
     return 0;
 }
 
+/* The shape of the big models: random weights as PyTorch initialises them. */
+static rnn_model *big_model(int H, int spq)
+{
+    rnn_model_config cfg = {RNN_KIND_MELODY, spq, RNN_CELL_LSTM, 2, 64, H, 130};
+    rnn_tensor_spec specs[RNN_MAX_TENSORS];
+    float *data[RNN_MAX_TENSORS] = {0};
+    int n = rnn_model_tensor_specs(&cfg, specs);
+    if (n < 0) return NULL;
+    uint64_t s = 99;
+    for (int i = 0; i < n; i++) {
+        data[i] = malloc(specs[i].count * sizeof(float));
+        if (!data[i]) return NULL;
+        for (size_t k = 0; k < specs[i].count; k++)
+            data[i][k] = fixture_uniform(&s, 1.0f / (float)H);
+    }
+    void *buf = NULL;
+    size_t len = 0;
+    char err[256];
+    int rc =
+        rnn_model_serialize(&cfg, NULL, 0, (const float *const *)data, &buf, &len, err, sizeof err);
+    for (int i = 0; i < n; i++)
+        free(data[i]);
+    if (rc) return NULL;
+    rnn_model *m = rnn_model_load_memory(buf, len, "bench", err, sizeof err);
+    free(buf);
+    return m;
+}
+
+/* The absurd host on one model and block size, for at most max_blocks
+ * blocks or about max_wall seconds; RUNS runs of the same blocks, each
+ * block's time its minimum over the runs (as above). */
+static void absurd_host(rnn_engine_model *em, const char *label, uint32_t block, int max_blocks,
+                        double max_wall)
+{
+    char err[256];
+    rnn_transport tr = {
+        0,   RNN_TRANSPORT_SPEED | RNN_TRANSPORT_BBT | RNN_TRANSPORT_TEMPO | RNN_TRANSPORT_METER,
+        1e4, 1e6,
+        4,   4,
+        0,   0};
+    static rnn_engine_event out[1024];
+    double *best = malloc((size_t)max_blocks * sizeof *best);
+    if (!best) return;
+    rnn_engine_stats st;
+    int blocks = max_blocks;
+    for (int run = 0; run < RUNS; run++) {
+        rnn_engine *e = rnn_engine_create(RATE, block, err, sizeof err);
+        if (!e) break;
+        rnn_engine_set_model(e, em);
+        rnn_engine_set_param(e, RNN_PARAM_MODE, RNN_MODE_ACCOMPANY);
+        rnn_engine_set_param(e, RNN_PARAM_SEED, 1);
+        double start = now_us();
+        int b = 0;
+        for (; b < blocks && (b == 0 || now_us() - start < max_wall * 1e6); b++) {
+            double t0 = now_us();
+            rnn_engine_run(e, block, NULL, 0, b == 0 ? &tr : NULL, b == 0, out, 1024);
+            double dt = now_us() - t0;
+            best[b] = run == 0 || dt < best[b] ? dt : best[b];
+        }
+        blocks = b; /* later runs time the same blocks */
+        rnn_engine_get_stats(e, &st);
+        rnn_engine_set_model(e, NULL);
+        rnn_engine_free(e);
+        if (now_us() - start > max_wall * 1e6) break; /* too slow to repeat */
+    }
+    double period = block * 1e6 / RATE, worst = 0, total = 0;
+    for (int b = 0; b < blocks; b++) {
+        total += best[b];
+        if (best[b] > worst) worst = best[b];
+    }
+    printf("BENCH engine_absurd_%s_%u_blocks %d blocks\n", label, block, blocks);
+    printf("BENCH engine_absurd_%s_%u_block_max_share %.4f of the period\n", label, block,
+           worst / period);
+    printf("BENCH engine_absurd_%s_%u_block_mean_share %.4f of the period\n", label, block,
+           total / blocks / period);
+    printf("BENCH engine_absurd_%s_%u_net_steps_per_block %.1f steps\n", label, block,
+           (double)st.net_steps / blocks);
+    printf("BENCH engine_absurd_%s_%u_steps_skipped_per_block %.1f steps\n", label, block,
+           (double)st.steps_skipped / blocks);
+    free(best);
+}
+
+static void absurd_hosts(rnn_engine_model *em)
+{
+    char err[512];
+    absurd_host(em, "default", 8192, 40, 10);
+    absurd_host(em, "default", 64, 4000, 10);
+    for (int H = 1024; H >= 64; H = H > 256 ? H - 128 : H - 32) {
+        rnn_model *m = big_model(H, 96);
+        if (!m) {
+            fprintf(stderr, "bench_engine: cannot build an LSTM 2x%d\n", H);
+            return;
+        }
+        rnn_engine_model *big = rnn_engine_model_wrap(m, err, sizeof err);
+        if (!big) {
+            printf("refused: LSTM 2x%d at 96 steps per quarter: %s\n", H, err);
+            continue;
+        }
+        printf("model: LSTM E=64 2x%d at 96 steps per quarter, random weights\n", H);
+        printf("BENCH engine_absurd_big_hidden %d units\n", H);
+        printf("BENCH engine_absurd_big_budget_share %.3f of a baseline core at %g quarters a "
+               "minute\n",
+               rnn_engine_budget_share(rnn_model_get_config(rnn_engine_model_get(big))),
+               RNN_ENGINE_MAX_QPM);
+        absurd_host(big, "big", 8192, 40, 10);
+        absurd_host(big, "big", 64, 4000, 10);
+        rnn_engine_model_free(big);
+        return;
+    }
+}
+
 int main(void)
 {
     char err[512];
@@ -111,6 +230,7 @@ int main(void)
 
     /* one whole step, done at once, on a second net of the same model */
     rnn_net *net = rnn_net_create(rnn_engine_model_get(em), err, sizeof err);
+    printf("BENCH engine_net_kernel %s name\n", rnn_net_kernel_name(net));
     double best = 1e30;
     for (int rep = 0; rep < 5; rep++) {
         double t0 = now_us();
@@ -158,6 +278,7 @@ int main(void)
     printf("BENCH engine_whole_step_share %.3f %%\n", 100 * best / period);
     free(t);
     free(best_t);
+    absurd_hosts(em);
     rnn_engine_model_free(em);
     return 0;
 }

@@ -234,6 +234,8 @@ static void bench_config(rnn_cell cell, int H)
     const char *cn = rnn_cell_name(cell);
     rnn_model *m = make_model(cell, L_BENCH, E_BENCH, H, 1.0f);
     rnn_net *net = make_net(m);
+    if (cell == RNN_CELL_LSTM && H == 64)
+        printf("BENCH net_kernel %s name\n", rnn_net_kernel_name(net));
     const int G = rnn_cell_gates(cell);
     const int layer_rows = cell == RNN_CELL_GRU ? 4 * H : G * H; /* GRU: r z, n_x, n_h */
     const int head_rows = rnn_net_step_rows(net) - L_BENCH * layer_rows;

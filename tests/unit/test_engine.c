@@ -5,13 +5,16 @@
  * and stop inside blocks, free-run), note hygiene, determinism across block
  * sizes, priming (a continuation equals the one computed directly with
  * core/net + core/sample from the trainer's encoding of the same notes),
- * call-and-response timing, drums, the key/scale mask, model swaps, floods. */
+ * call-and-response timing, drums, the key/scale mask, model swaps, floods;
+ * the compute budget (an absurd host, models too slow for it), models whose
+ * numbers overflow, and logits that go non-finite while playing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1293,6 +1296,242 @@ static void test_count_in_hears_nothing(void **state)
     }
 }
 
+/* ------------------------------------------------------------ the budget */
+
+/* A host at 1e6 BPM and transport speed 1e4 in 8192-frame blocks, the player
+ * playing into accompany mode: the clock ticks once a frame, but the network
+ * steps of a block stay within the budget's rate (RNN_ENGINE_MAX_QPM), the
+ * steps between are skipped, notes still play, and the stop ends them all. */
+static void test_budget_absurd_host(void **state)
+{
+    (void)state;
+    const double sr = 48000;
+    const uint32_t block = 8192;
+    rnn_engine *e = make_engine(sr, RNN_KIND_MELODY, 31);
+    rnn_engine_set_param(e, RNN_PARAM_DENSITY, 0.9f);
+    const double rate = RNN_ENGINE_MAX_QPM / 60.0 * 4; /* the fixture's 4 steps a quarter */
+    const uint64_t most = (uint64_t)(block * rate / sr) + 2;
+    static rnn_engine_event ib[64], ob[4096];
+    rnn_transport t = roll(1e6, 0, 0, 1e4);
+    evlist out = {0};
+    int64_t pos = 0;
+    rnn_engine_stats st;
+    uint64_t prev = 0;
+    alarm(60);
+    for (int b = 0; b < 60; b++) {
+        uint32_t ni = 0; /* a key struck and released in every block */
+        ib[ni++] = (rnn_engine_event){100, 3, {0x90, (uint8_t)(60 + b % 12), 90}, 0};
+        ib[ni++] = (rnn_engine_event){3000, 3, {0x80, (uint8_t)(60 + b % 12), 0}, 0};
+        uint32_t n = rnn_engine_run(e, block, ib, ni, b == 0 ? &t : NULL, b == 0, ob, 4096);
+        for (uint32_t i = 0; i < n; i++)
+            push(&out, pos + ob[i].frame, ob[i].data);
+        pos += block;
+        rnn_engine_get_stats(e, &st);
+        if (st.net_steps - prev > most)
+            fail_msg("block %d: %llu network steps, the budget allows %llu", b,
+                     (unsigned long long)(st.net_steps - prev), (unsigned long long)most);
+        prev = st.net_steps;
+    }
+    alarm(0);
+    assert_true(st.steps >= 59 * (uint64_t)block); /* the clock followed the host */
+    assert_true(st.steps_skipped > 0);
+    assert_true(st.net_steps > 20);
+    assert_true(count_ons(&out, 0, pos) > 5);
+    rnn_transport stop = {0};
+    stop.flags = RNN_TRANSPORT_SPEED;
+    uint32_t n = rnn_engine_run(e, 64, NULL, 0, &stop, 1, ob, 4096);
+    for (uint32_t i = 0; i < n; i++)
+        push(&out, pos + ob[i].frame, ob[i].data);
+    assert_int_equal(check_pairs(&out), 0);
+    free(out.ev);
+    rnn_engine_free(e);
+}
+
+/* Up to RNN_ENGINE_MAX_QPM nothing is skipped: 300 BPM at speed 2 computes
+ * every step. */
+static void test_budget_full_rate(void **state)
+{
+    (void)state;
+    rnn_engine *e = make_engine(48000, RNN_KIND_MELODY, 32);
+    static rnn_engine_event ob[512];
+    rnn_transport t = roll(RNN_ENGINE_MAX_QPM / 2, 0, 0, 2);
+    for (int b = 0; b < 200; b++)
+        rnn_engine_run(e, 480, NULL, 0, b == 0 ? &t : NULL, b == 0, ob, 512);
+    rnn_engine_stats st;
+    rnn_engine_get_stats(e, &st);
+    assert_int_equal(st.steps, 80); /* 2 s at 600 quarters a minute, 4 steps each */
+    assert_int_equal(st.steps_skipped, 0);
+    assert_true(st.net_steps >= 79);
+    rnn_engine_free(e);
+}
+
+/* A new temporary folder, in memory where the system has one (the big
+ * preset below is written with fsync). */
+static void temp_dir(char *dir, size_t len)
+{
+    snprintf(dir, len, "%s/rnnmidi-engine-XXXXXX",
+             access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+    assert_non_null(mkdtemp(dir));
+}
+
+/* Write a preset with zero weights (a cost, not a model). */
+static void write_zero_model(const char *path, const rnn_model_config *cfg)
+{
+    rnn_tensor_spec specs[RNN_MAX_TENSORS];
+    float *data[RNN_MAX_TENSORS] = {0};
+    int n = rnn_model_tensor_specs(cfg, specs);
+    assert_true(n > 0);
+    for (int i = 0; i < n; i++) {
+        data[i] = calloc(specs[i].count, sizeof(float));
+        assert_non_null(data[i]);
+    }
+    char err[256];
+    if (rnn_model_write(path, cfg, NULL, 0, (const float *const *)data, err, sizeof err))
+        fail_msg("%s", err);
+    for (int i = 0; i < n; i++)
+        free(data[i]);
+}
+
+/* An LSTM 2x1024 at 96 steps per quarter (a 53 MB preset) cannot run in
+ * real time at the fastest tempo: prepare refuses it and says why. Smaller
+ * models are prepared exactly when the documented formula allows. */
+static void test_budget_refuses_slow_model(void **state)
+{
+    (void)state;
+    char dir[64], path[256], err[1024];
+    temp_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/big.rnnw", dir);
+    rnn_model_config big = {RNN_KIND_MELODY, 96, RNN_CELL_LSTM, 2, 64, 1024, 130};
+    write_zero_model(path, &big);
+    assert_true(rnn_engine_budget_share(&big) > RNN_ENGINE_BUDGET);
+    err[0] = 0;
+    rnn_engine_model *em = rnn_engine_model_prepare(path, err, sizeof err);
+    assert_null(em);
+    print_message("%s\n", err);
+    assert_non_null(strstr(err, path));
+    assert_non_null(strstr(err, "real time"));
+    assert_non_null(strstr(err, "96 steps per quarter"));
+    unlink(path);
+    rmdir(dir);
+
+    /* the boundary, in memory: prepared iff macs * MAX_QPM / 60 * spq <= BUDGET * CORE_MACS */
+    int accepted = 0, refused = 0;
+    for (int spq = 4; spq <= 96; spq *= 2)
+        for (int H = 64; H <= 512; H += 64) {
+            rnn_model_config c = {RNN_KIND_MELODY, spq, RNN_CELL_GRU, 2, 32, H, 130};
+            double want = (double)rnn_net_step_macs(&c) * RNN_ENGINE_MAX_QPM / 60.0 * spq;
+            int ok = want <= RNN_ENGINE_BUDGET * RNN_ENGINE_CORE_MACS;
+            void *buf = NULL;
+            size_t len = 0;
+            rnn_tensor_spec specs[RNN_MAX_TENSORS];
+            float *data[RNN_MAX_TENSORS] = {0};
+            int n = rnn_model_tensor_specs(&c, specs);
+            for (int i = 0; i < n; i++)
+                assert_non_null(data[i] = calloc(specs[i].count, sizeof(float)));
+            assert_int_equal(rnn_model_serialize(&c, NULL, 0, (const float *const *)data, &buf,
+                                                 &len, err, sizeof err),
+                             0);
+            for (int i = 0; i < n; i++)
+                free(data[i]);
+            rnn_model *m = rnn_model_load_memory(buf, len, "mem", err, sizeof err);
+            free(buf);
+            assert_non_null(m);
+            rnn_engine_model *w = rnn_engine_model_wrap(m, err, sizeof err);
+            if (ok != (w != NULL))
+                fail_msg("GRU 2x%d at %d steps per quarter: %s, the budget says %s", H, spq,
+                         w ? "prepared" : err, ok ? "prepare" : "refuse");
+            accepted += ok;
+            refused += !ok;
+            rnn_engine_model_free(w);
+        }
+    assert_true(accepted > 0 && refused > 0);
+}
+
+/* Finite weights whose products overflow (|w| ~ 1e38) are refused by
+ * prepare, with the file named. */
+static void test_probe_refuses_overflow(void **state)
+{
+    (void)state;
+    char dir[64], path[256], err[1024];
+    temp_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/huge.rnnw", dir);
+    rnn_model_config c = {RNN_KIND_MELODY, 4, RNN_CELL_LSTM, 2, 16, 32, 130};
+    rnn_tensor_spec specs[RNN_MAX_TENSORS];
+    float *data[RNN_MAX_TENSORS] = {0};
+    int n = rnn_model_tensor_specs(&c, specs);
+    uint64_t s = 7;
+    for (int i = 0; i < n; i++) {
+        assert_non_null(data[i] = malloc(specs[i].count * sizeof(float)));
+        for (size_t j = 0; j < specs[i].count; j++)
+            data[i][j] = fixture_uniform(&s, 1e38f);
+    }
+    if (rnn_model_write(path, &c, NULL, 0, (const float *const *)data, err, sizeof err))
+        fail_msg("%s", err);
+    for (int i = 0; i < n; i++)
+        free(data[i]);
+    err[0] = 0;
+    assert_null(rnn_engine_model_prepare(path, err, sizeof err));
+    print_message("%s\n", err);
+    assert_non_null(strstr(err, path));
+    assert_non_null(strstr(err, "range of float"));
+    unlink(path);
+    rmdir(dir);
+}
+
+/* Logits that go non-finite at run time (here: the net's state set to the
+ * top of float from outside) never hold a note: the engine ends what sounds,
+ * plays nothing for that step, counts it, and plays on from a fresh net. */
+static void test_nonfinite_logits_end_notes(void **state)
+{
+    (void)state;
+    const double sr = 48000;
+    rnn_engine *e = make_engine(sr, RNN_KIND_MELODY, 33);
+    rnn_engine_set_param(e, RNN_PARAM_DENSITY, 1);
+    rnn_net *net = rnn_engine_model_net((rnn_engine_model *)rnn_engine_get_model(e));
+    assert_non_null(net);
+    size_t ns = rnn_net_state_size(net);
+    float *huge = malloc(ns * sizeof *huge);
+    assert_non_null(huge);
+    for (size_t i = 0; i < ns; i++)
+        huge[i] = i % 2 ? FLT_MAX : -FLT_MAX;
+    static rnn_engine_event ob[512];
+    rnn_transport t = roll(120, 0, 0, 1);
+    const uint32_t block = 480; /* 1/12 of a step at 120 BPM */
+    evlist out = {0};
+    int64_t pos = 0;
+    int sounding = 0, injected = -1, silent_after = 0;
+    rnn_engine_stats st;
+    for (int b = 0; b < 600; b++) {
+        uint32_t n = rnn_engine_run(e, block, NULL, 0, b == 0 ? &t : NULL, b == 0, ob, 512);
+        for (uint32_t i = 0; i < n; i++) {
+            push(&out, pos + ob[i].frame, ob[i].data);
+            if (is_on(&out.ev[out.n - 1])) sounding++;
+            if (is_off(&out.ev[out.n - 1])) sounding--;
+        }
+        pos += block;
+        if (injected < 0 && b > 100 && sounding > 0) {
+            rnn_net_state_set(net, huge); /* between runs, on this thread */
+            injected = b;
+        } else if (injected >= 0 && b <= injected + 36 && sounding == 0) {
+            silent_after = 1; /* within 3 steps of the injection, nothing sounds */
+        }
+    }
+    assert_true(injected > 0);
+    assert_true(silent_after);
+    rnn_engine_get_stats(e, &st);
+    assert_true(st.nonfinite_steps >= 1);
+    assert_true(count_ons(&out, (injected + 48) * (int64_t)block, pos) > 3); /* plays on */
+    rnn_transport stop = {0};
+    stop.flags = RNN_TRANSPORT_SPEED;
+    uint32_t n = rnn_engine_run(e, 64, NULL, 0, &stop, 1, ob, 512);
+    for (uint32_t i = 0; i < n; i++)
+        push(&out, pos + ob[i].frame, ob[i].data);
+    assert_int_equal(check_pairs(&out), 0);
+    free(huge);
+    free(out.ev);
+    rnn_engine_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1322,6 +1561,11 @@ int main(void)
         cmocka_unit_test(test_drum_call_answers),
         cmocka_unit_test(test_absurd_transport),
         cmocka_unit_test(test_count_in_hears_nothing),
+        cmocka_unit_test(test_budget_absurd_host),
+        cmocka_unit_test(test_budget_full_rate),
+        cmocka_unit_test(test_budget_refuses_slow_model),
+        cmocka_unit_test(test_probe_refuses_overflow),
+        cmocka_unit_test(test_nonfinite_logits_end_notes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,7 +4,9 @@
  * nn.RNN / nn.LSTM / nn.GRU) and every logit must match within
  * max(1e-5, 1e-5 |ref|). Then, on the same models, the net's own contracts:
  * state get/set, reset, a step cut into pieces (bit-identical), an abandoned
- * step, out-of-range events. */
+ * step, out-of-range events; the cost of a step, the probe that refuses
+ * models whose numbers leave the range of float, and which build of the
+ * kernels runs (test_net_v3 and test_net_generic pin one). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -297,6 +299,168 @@ static void test_out_of_range_event(void **state)
     golden_free(&g);
 }
 
+/* A model of the given shape with every weight `w` and every bias 0, then
+ * one value of one tensor set to `big`. */
+static rnn_model *flat_model(rnn_cell cell, int E, int H, float w, const char *tname, size_t at,
+                             float big)
+{
+    rnn_model_config cfg = {RNN_KIND_MELODY, 4, cell, 2, E, H, 130};
+    rnn_tensor_spec specs[RNN_MAX_TENSORS];
+    float *data[RNN_MAX_TENSORS] = {0};
+    int n = rnn_model_tensor_specs(&cfg, specs);
+    assert_true(n > 0);
+    int hit = 0;
+    for (int i = 0; i < n; i++) {
+        data[i] = malloc(specs[i].count * sizeof(float));
+        assert_non_null(data[i]);
+        for (size_t k = 0; k < specs[i].count; k++)
+            data[i][k] = strstr(specs[i].name, "bias") ? 0.0f : w;
+        if (tname && !strcmp(specs[i].name, tname)) {
+            assert_true(at < specs[i].count);
+            data[i][at] = big;
+            hit = 1;
+        }
+    }
+    assert_true(!tname || hit);
+    void *buf = NULL;
+    size_t len = 0;
+    char err[256];
+    if (rnn_model_serialize(&cfg, NULL, 0, (const float *const *)data, &buf, &len, err, sizeof err))
+        fail_msg("%s", err);
+    rnn_model *m = rnn_model_load_memory(buf, len, "flat", err, sizeof err);
+    if (!m) fail_msg("%s", err);
+    free(buf);
+    for (int i = 0; i < n; i++)
+        free(data[i]);
+    return m;
+}
+
+/* The probe's verdict on a model, and its message. */
+static int probe(rnn_model *m, char *err, size_t errlen)
+{
+    rnn_net *net = net_new(m);
+    int rc = rnn_net_probe(net, "crafted.rnnw", err, errlen);
+    /* the state is left zeroed: the first step equals a fresh net's */
+    rnn_net *fresh = net_new(m);
+    const size_t V = (size_t)rnn_model_get_config(m)->vocab;
+    float *a = malloc(V * sizeof *a);
+    assert_non_null(a);
+    memcpy(a, rnn_net_step(net, 3), V * sizeof *a);
+    assert_memory_equal(a, rnn_net_step(fresh, 3), V * sizeof *a);
+    free(a);
+    rnn_net_free(fresh);
+    rnn_net_free(net);
+    rnn_model_free(m);
+    return rc;
+}
+
+static void test_probe(void **state)
+{
+    (void)state;
+    char err[512];
+    for (size_t m = 0; m < NMODELS; m++) {
+        golden g;
+        golden_load(&g, NAMES[m]);
+        rnn_net *net = net_new(g.model);
+        if (rnn_net_probe(net, NAMES[m], err, sizeof err)) fail_msg("%s", err);
+        rnn_net_free(net);
+        golden_free(&g);
+    }
+    /* finite weights whose products overflow: one recurrent weight of 1e38
+     * next to others (|h| reaches 1 after the first step) */
+    const rnn_cell cells[] = {RNN_CELL_RNN, RNN_CELL_LSTM, RNN_CELL_GRU};
+    for (int c = 0; c < 3; c++) {
+        err[0] = 0;
+        assert_int_equal(probe(flat_model(cells[c], 8, 16, 0.05f, "rnn.weight_hh_l1", 5, 1e38f),
+                               err, sizeof err),
+                         -1);
+        assert_non_null(strstr(err, "crafted.rnnw"));
+        assert_non_null(strstr(err, "rnn.weight_hh_l1"));
+        /* every weight near the top of float: sums overflow everywhere */
+        assert_int_equal(probe(flat_model(cells[c], 0, 16, 3e37f, NULL, 0, 0), err, sizeof err),
+                         -1);
+        assert_non_null(strstr(err, "crafted.rnnw"));
+    }
+    /* an embedding value of 3e38 times input weights of 1 overflows; 1e30 does not */
+    assert_int_equal(
+        probe(flat_model(RNN_CELL_LSTM, 8, 16, 1.0f, "embed.weight", 7, 3e38f), err, sizeof err),
+        -1);
+    assert_non_null(strstr(err, "rnn.weight_ih_l0"));
+    assert_int_equal(
+        probe(flat_model(RNN_CELL_LSTM, 8, 16, 1.0f, "embed.weight", 7, 1e30f), err, sizeof err),
+        0);
+    /* the head: logits of 1e38 * h */
+    assert_int_equal(
+        probe(flat_model(RNN_CELL_GRU, 8, 16, 0.05f, "head.weight", 40, 1e38f), err, sizeof err),
+        -1);
+    assert_non_null(strstr(err, "head.weight"));
+    /* a one-hot input adds one column of weight_ih_l0 at a time: a weight
+     * of 1e37 there (the 16 columns would sum to 1.6e38) is no overflow */
+    assert_int_equal(probe(flat_model(RNN_CELL_LSTM, 0, 16, 0.05f, "rnn.weight_ih_l0", 9, 1e37f),
+                           err, sizeof err),
+                     0);
+}
+
+/* The cost of a step: rows (padded: H to 16 per gate, V to 8) times columns. */
+static void test_step_macs(void **state)
+{
+    (void)state;
+    rnn_model_config c = {RNN_KIND_MELODY, 4, RNN_CELL_LSTM, 2, 16, 48, 130};
+    /* 4*48*(16+48) + 4*48*(48+48) + 136*48 */
+    assert_int_equal(rnn_net_step_macs(&c), 12288 + 18432 + 6528);
+    c.cell = RNN_CELL_GRU;
+    c.hidden = 50; /* Hp = 64 */
+    c.embed = 0;   /* one-hot: one column of G*Hp */
+    assert_int_equal(rnn_net_step_macs(&c), 3 * 64 * 50 + 3 * 64 + 3 * 64 * 100 + 136 * 50);
+    c.kind = RNN_KIND_DRUMS;
+    c.vocab = 512;
+    c.cell = RNN_CELL_RNN;
+    c.layers = 1;
+    c.embed = 64;
+    c.hidden = 256;
+    assert_int_equal(rnn_net_step_macs(&c), 256 * (64 + 256) + 512 * 256);
+    c.layers = 0;
+    assert_int_equal(rnn_net_step_macs(&c), 0);
+    assert_int_equal(rnn_net_step_macs(NULL), 0);
+}
+
+/* The build of the kernels a net runs: the one this binary asked for, where
+ * the CPU runs it. test_net_generic pins the baseline; test_net_v3 asks for
+ * x86-64-v3; test_net takes the best the CPU runs, which GCC >= 12 builds on
+ * x86-64 (other compilers and CPUs build the baseline only). */
+static const char *wanted_kernel(void)
+{
+#if defined(RNN_NET_ISA) && RNN_NET_ISA == 0
+    return "baseline";
+#elif defined(__x86_64__) && defined(RNN_NET_ISA) && RNN_NET_ISA == 3
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                   __builtin_cpu_supports("bmi2")
+               ? "x86-64-v3"
+               : "baseline";
+#elif defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("x86-64-v4")) return "x86-64-v4";
+    if (__builtin_cpu_supports("x86-64-v3")) return "x86-64-v3";
+    return "baseline";
+#else
+    return "baseline";
+#endif
+}
+
+static void test_kernel(void **state)
+{
+    (void)state;
+    golden g;
+    golden_load(&g, NAMES[2]);
+    rnn_net *net = net_new(g.model);
+    const char *got = rnn_net_kernel_name(net), *want = wanted_kernel();
+    print_message("kernel: %s (wanted %s)\n", got, want);
+    if (strcmp(got, want) != 0) fail_msg("the net runs the %s kernels, wanted %s", got, want);
+    rnn_net_free(net);
+    golden_free(&g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -305,6 +469,9 @@ int main(void)
         cmocka_unit_test(test_step_pieces),
         cmocka_unit_test(test_abandoned_step),
         cmocka_unit_test(test_out_of_range_event),
+        cmocka_unit_test(test_probe),
+        cmocka_unit_test(test_step_macs),
+        cmocka_unit_test(test_kernel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
