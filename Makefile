@@ -20,16 +20,25 @@ TEST_CFLAGS = -O1 -g -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Wall 
 TEST_LDFLAGS = -fsanitize=address,undefined
 
 # ---------------------------------------------------------------------------
-# Debian packages. `make deps` installs what is missing; `make` and `make test`
-# check first (dpkg-query, a fraction of a second) and install only then.
-DEB_BUILD = pkg-config zlib1g-dev libopenblas-dev python3 libaubio-dev libsndfile1-dev
+# Debian packages. Plain `make` and `make install` never install anything:
+# they check (dpkg-query, a fraction of a second, only where dpkg is the
+# package manager) and stop with the list of missing packages and the command
+# that installs them. `make deps` (build), `make deps-test` (build and test),
+# `make run` and `make test` install what is missing with apt-get, as root or
+# through sudo. Each block below adds its packages to these lists.
+DEB_BUILD = gcc libc6-dev pkg-config zlib1g-dev libopenblas-dev libaubio-dev libsndfile1-dev
 DEB_TEST  = libcmocka-dev midicsv clang libclang-rt-14-dev
 DEB_ALL   = $(DEB_BUILD) $(DEB_TEST)
 
-define install_debs
-	@missing=""; for p in $(1); do \
+# The packages of $(1) that dpkg does not list as installed, into $$missing.
+define missing_debs
+	missing=""; if command -v dpkg-query >/dev/null 2>&1; then for p in $(1); do \
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
-	done; \
+	done; fi
+endef
+
+define install_debs
+	@$(missing_debs); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "deps: installing$$missing"; \
@@ -47,9 +56,19 @@ define install_debs
 	fi
 endef
 
-.PHONY: all deps deps-test test bench install uninstall clean fuzz corpus golden format
+define check_debs
+	@$(missing_debs); \
+	if [ -n "$$missing" ]; then \
+	  echo "rnnmidi: missing Debian packages:$$missing" >&2; \
+	  echo "  \`make $(2)\` installs them (apt-get, as root or with sudo), or:" >&2; \
+	  echo "  apt-get install$$missing" >&2; \
+	  exit 1; \
+	fi
+endef
 
-all: deps
+.PHONY: all deps deps-test check-deps test bench install uninstall clean fuzz corpus golden format
+
+all: check-deps
 	@$(MAKE) --no-print-directory build-all
 
 deps:
@@ -57,6 +76,9 @@ deps:
 
 deps-test:
 	$(call install_debs,$(DEB_ALL))
+
+check-deps:
+	$(call check_debs,$(DEB_BUILD),deps)
 
 BLAS_CFLAGS = $(shell $(PKG_CONFIG) --cflags openblas 2>/dev/null)
 BLAS_LIBS   = $(shell $(PKG_CONFIG) --libs openblas 2>/dev/null || echo -lopenblas)
@@ -395,7 +417,8 @@ $(BUILD)/bench/bench_demo: $(BUILD)/obj/tests/bench/bench_demo.o $(DEMO_SRC:%.c=
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(DEMO_LIBS)
 
-run: all
+run: deps
+	@$(MAKE) --no-print-directory build-all
 	@$(MAKE) --no-print-directory install-lv2 LV2DIR=$(HOME)/.lv2
 	@echo
 	@status=0; $(abspath $(DEMO)) --out-dir $(BUILD)/demo $(RUN_ARGS) || status=$$?; \
