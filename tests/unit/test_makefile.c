@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,7 +84,8 @@ static int setup(void **state)
     const char *tools[] = {"sh", "rm", "mkdir", "basename", "sed", "wc", "cat"};
     for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++) {
         char cmd[700], out[256];
-        snprintf(cmd, sizeof cmd, "ln -s \"$(command -v %s)\" %s/tools/%s", tools[i], g_dir, tools[i]);
+        snprintf(cmd, sizeof cmd, "ln -s \"$(command -v %s)\" %s/tools/%s", tools[i], g_dir,
+                 tools[i]);
         if (sh(out, sizeof out, "%s", cmd) != 0) return -1;
     }
     /* the test binaries of the summary test: a pass, a failure, a skip */
@@ -92,7 +94,8 @@ static int setup(void **state)
     snprintf(p, sizeof p, "%s/t_fail", g_dir);
     write_script(p, "exit 1\n");
     snprintf(p, sizeof p, "%s/t_skip", g_dir);
-    write_script(p, "printf 'case_a: no corpus\\ncase_b: no sound card\\n' >> \"$RNNMIDI_SKIPS\"\n");
+    write_script(p,
+                 "printf 'case_a: no corpus\\ncase_b: no sound card\\n' >> \"$RNNMIDI_SKIPS\"\n");
     return 0;
 }
 
@@ -117,8 +120,8 @@ static void test_release_build_honours_cppflags_and_ldflags(void **state)
     for (char *c = out; (c = strstr(c, "\\\n")) != NULL;)
         c[0] = c[1] = ' ';
 
-    const char *linked[] = {"/rnnmidi-train",  "/rnnmidi-eval",          "/rnnmidi-gen",
-                            "/rnnmidi-data",   "/rnnmidi.lv2/rnnmidi.so", "/rnnmidi-demo",
+    const char *linked[] = {"/rnnmidi-train", "/rnnmidi-eval",           "/rnnmidi-gen",
+                            "/rnnmidi-data",  "/rnnmidi.lv2/rnnmidi.so", "/rnnmidi-demo",
                             "/ttlgen"};
     enum { NL = sizeof linked / sizeof linked[0] };
     int seen[NL] = {0}, compiles = 0;
@@ -127,7 +130,8 @@ static void test_release_build_honours_cppflags_and_ldflags(void **state)
     for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
         if (strstr(line, " -c ") && strstr(line, obj)) {
             compiles++;
-            if (!strstr(line, "-DRNNMIDI_CPPFLAGS_PROBE")) fail_msg("compile without CPPFLAGS: %s", line);
+            if (!strstr(line, "-DRNNMIDI_CPPFLAGS_PROBE"))
+                fail_msg("compile without CPPFLAGS: %s", line);
             continue;
         }
         for (int i = 0; i < NL; i++) {
@@ -209,7 +213,8 @@ static void test_summary_lists_what_did_not_run(void **state)
     /* make's own "Error 1" line may follow on stderr */
     if (strncmp(tail, want, strlen(want)) != 0) fail_msg("summary:\n%s\nwanted:\n%s", tail, want);
 
-    rc = sh(out, sizeof out, "make --no-print-directory test-run TEST_SUITES= BUILD=%s/sum TEST_BIN=%s/t_pass",
+    rc = sh(out, sizeof out,
+            "make --no-print-directory test-run TEST_SUITES= BUILD=%s/sum TEST_BIN=%s/t_pass",
             g_dir, g_dir);
     assert_int_equal(rc, 0);
     assert_null(strstr(out, "not run:"));
@@ -247,6 +252,42 @@ static void test_skip_note_appends_a_record(void **state)
     assert_string_equal(got, "first: reason 7\nsecond: another reason\n");
 }
 
+/* Every cmocka skip() in tests/unit is recorded first, so that `make test`
+ * can say what it did not run: a test_skip_note() call within the few lines
+ * before it. */
+static void test_every_skip_is_recorded(void **state)
+{
+    (void)state;
+    static char list[1 << 14];
+    assert_int_equal(sh(list, sizeof list, "ls tests/unit/*.c tests/unit/*.h"), 0);
+    int skips = 0;
+    for (char *path = strtok(list, "\n"); path; path = strtok(NULL, "\n")) {
+        FILE *f = fopen(path, "r");
+        assert_non_null(f);
+        static char text[1 << 20];
+        size_t n = fread(text, 1, sizeof text - 1, f);
+        fclose(f);
+        text[n] = 0;
+        for (char *c = text; (c = strstr(c, "skip();")) != NULL; c++) {
+            if (c > text && (c[-1] == '_' || c[-1] == '"' || isalnum((unsigned char)c[-1])))
+                continue;
+            skips++;
+            const char *from = c - text > 400 ? c - 400 : text;
+            char was = *c;
+            *c = 0;
+            int noted = strstr(from, "test_skip_note(") != NULL;
+            *c = was;
+            if (!noted) {
+                int line = 1;
+                for (const char *q = text; q < c; q++)
+                    line += *q == '\n';
+                fail_msg("%s:%d: skip() without test_skip_note() before it", path, line);
+            }
+        }
+    }
+    print_message("%d skip() calls, each recorded\n", skips);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -254,6 +295,7 @@ int main(void)
         cmocka_unit_test(test_make_and_install_never_install_packages),
         cmocka_unit_test(test_summary_lists_what_did_not_run),
         cmocka_unit_test(test_skip_note_appends_a_record),
+        cmocka_unit_test(test_every_skip_is_recorded),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
