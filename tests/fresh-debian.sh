@@ -141,7 +141,12 @@ echo "  packages: minbase $N0, +git make $N1, after make $N2, after make run $N3
 echo "  make run:  exit $RUN_RC, ${RUN_SECS}s, installed $((N3 - N2)) packages"
 echo "  make test: exit $TEST_RC, ${TEST_SECS}s, installed $((N4 - N3)) more packages"
 echo "  closing line: ${CLOSING:-(none)}"
-sed -n '/^not run:/,/^tests: /p' "$LOGS/make-test.log" | grep -v '^tests: ' | sed 's/^/  /'
+# the "not run:" block right above the closing line (test_makefile prints others)
+awk '/^not run:$/ { b = ""; inb = 1; next }
+     inb && /^  / { b = b "  " $0 "\n"; next }
+     /^tests: / { last = inb ? "  not run:\n" b : "" }
+     { inb = 0 }
+     END { printf "%s", last }' "$LOGS/make-test.log"
 echo "  logs: $LOGS"
 if [ -n "$failed" ]; then
     echo "fresh-debian: FAILED:$failed"
