@@ -20,16 +20,25 @@ TEST_CFLAGS = -O1 -g -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Wall 
 TEST_LDFLAGS = -fsanitize=address,undefined
 
 # ---------------------------------------------------------------------------
-# Debian packages. `make deps` installs what is missing; `make` and `make test`
-# check first (dpkg-query, a fraction of a second) and install only then.
-DEB_BUILD = pkg-config zlib1g-dev libopenblas-dev python3 libaubio-dev libsndfile1-dev
+# Debian packages. Plain `make` and `make install` never install anything:
+# they check (dpkg-query, a fraction of a second, only where dpkg is the
+# package manager) and stop with the list of missing packages and the command
+# that installs them. `make deps` (build), `make deps-test` (build and test),
+# `make run` and `make test` install what is missing with apt-get, as root or
+# through sudo. Each block below adds its packages to these lists.
+DEB_BUILD = gcc libc6-dev pkg-config zlib1g-dev libopenblas-dev libaubio-dev libsndfile1-dev
 DEB_TEST  = libcmocka-dev midicsv clang libclang-rt-14-dev
 DEB_ALL   = $(DEB_BUILD) $(DEB_TEST)
 
-define install_debs
-	@missing=""; for p in $(1); do \
+# The packages of $(1) that dpkg does not list as installed, into $$missing.
+define missing_debs
+	missing=""; if command -v dpkg-query >/dev/null 2>&1; then for p in $(1); do \
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
-	done; \
+	done; fi
+endef
+
+define install_debs
+	@$(missing_debs); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "deps: installing$$missing"; \
@@ -47,9 +56,19 @@ define install_debs
 	fi
 endef
 
-.PHONY: all deps deps-test test bench install uninstall clean fuzz corpus golden format
+define check_debs
+	@$(missing_debs); \
+	if [ -n "$$missing" ]; then \
+	  echo "rnnmidi: missing Debian packages:$$missing" >&2; \
+	  echo "  \`make $(2)\` installs them (apt-get, as root or with sudo), or:" >&2; \
+	  echo "  apt-get install$$missing" >&2; \
+	  exit 1; \
+	fi
+endef
 
-all: deps
+.PHONY: all deps deps-test check-deps test bench install uninstall clean fuzz corpus golden format
+
+all: check-deps
 	@$(MAKE) --no-print-directory build-all
 
 deps:
@@ -57,6 +76,9 @@ deps:
 
 deps-test:
 	$(call install_debs,$(DEB_ALL))
+
+check-deps:
+	$(call check_debs,$(DEB_BUILD),deps)
 
 BLAS_CFLAGS = $(shell $(PKG_CONFIG) --cflags openblas 2>/dev/null)
 BLAS_LIBS   = $(shell $(PKG_CONFIG) --libs openblas 2>/dev/null || echo -lopenblas)
@@ -81,7 +103,7 @@ build-all: $(CORE_LIB) $(TRAIN_LIB) $(PROGS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(BLAS_CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(BLAS_CFLAGS) -MMD -MP -c $< -o $@
 
 # The trainer's pointwise kernels: the vectoriser needs these two flags for
 # their branch-free clamps and selects (the ISA is picked at run time).
@@ -96,7 +118,7 @@ $(TRAIN_LIB): $(TRAIN_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/rnnmidi-%: $(BUILD)/obj/training/rnnmidi-%.o $(TRAIN_LIB) $(CORE_LIB)
-	$(CC) $(CFLAGS) -o $@ $^ $(BLAS_LIBS) -lz -lm -lpthread
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(BLAS_LIBS) -lz -lm -lpthread
 
 # ---------------------------------------------------------------------------
 # Tests: every tests/unit/test_*.c is one cmocka binary, linked against the
@@ -141,28 +163,47 @@ $(TBUILD)/test_midifile_mem: $(TBUILD)/obj/tests/unit/test_midifile_mem.o $(TSUP
 test-build: $(TEST_BIN) $(TTOOL_BIN)
 
 # Tests run from the top folder (they read tests/golden, tests/fixtures) with
-# the sanitizer tools on PATH first. The closing line counts the binaries.
+# the sanitizer tools on PATH first. Each binary records what it could not run
+# (tests/support/skip.h) in $(TBUILD)/skips/NAME; the Ardour and MPI suites
+# run when their tools are installed. The summary lists everything that did
+# not run and why under "not run:", then the closing line (CI parses it):
+# `tests: N passed, N failed[, N skipped]`, where passed and failed count test
+# binaries and suites, skipped counts the test cases and suites that did not run.
+TEST_SUITES ?= ardour mpi
+
 test: deps-test
 	@$(MAKE) --no-print-directory test-build
-	@pass=0; fail=0; failed=""; \
+	@$(MAKE) --no-print-directory test-run
+
+.PHONY: test-run
+test-run:
+	@pass=0; fail=0; failed=""; skips=$(TBUILD)/skips; notrun=$(TBUILD)/not-run; \
+	rm -rf $$skips; mkdir -p $$skips; : > $$notrun; \
 	for t in $(TEST_BIN); do \
-	  echo "== $$t"; \
-	  if RNNMIDI_TOOLS=$(TBUILD) ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	  n=$$(basename $$t); echo "== $$t"; \
+	  if RNNMIDI_TOOLS=$(TBUILD) RNNMIDI_SKIPS=$$skips/$$n ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	     UBSAN_OPTIONS=print_stacktrace=1 $$t; then pass=$$((pass+1)); \
 	  else fail=$$((fail+1)); failed="$$failed $$t"; fi; \
+	  [ ! -s $$skips/$$n ] || sed "s|^|$$n: |" $$skips/$$n >> $$notrun; \
 	done; \
-	if command -v ardour7-lua >/dev/null 2>&1; then \
-	  echo "== test-ardour"; \
-	  if $(MAKE) --no-print-directory test-ardour; then pass=$$((pass+1)); \
-	  else fail=$$((fail+1)); failed="$$failed test-ardour"; fi; \
-	fi; \
-	if command -v mpirun >/dev/null 2>&1 && command -v mpicc >/dev/null 2>&1; then \
-	  echo "== test-mpi"; \
-	  if $(MAKE) --no-print-directory test-mpi; then pass=$$((pass+1)); \
-	  else fail=$$((fail+1)); failed="$$failed test-mpi"; fi; \
-	fi; \
+	for s in $(TEST_SUITES); do case $$s in \
+	ardour) \
+	  if command -v ardour7-lua >/dev/null 2>&1; then \
+	    echo "== test-ardour"; \
+	    if $(MAKE) --no-print-directory test-ardour; then pass=$$((pass+1)); \
+	    else fail=$$((fail+1)); failed="$$failed test-ardour"; fi; \
+	  else echo "test-ardour: ardour7-lua is not installed (apt-get install ardour x42-plugins)" >> $$notrun; fi ;; \
+	mpi) \
+	  if command -v mpirun >/dev/null 2>&1 && command -v mpicc >/dev/null 2>&1; then \
+	    echo "== test-mpi"; \
+	    if $(MAKE) --no-print-directory test-mpi; then pass=$$((pass+1)); \
+	    else fail=$$((fail+1)); failed="$$failed test-mpi"; fi; \
+	  else echo "test-mpi: mpirun and mpicc are not installed (make deps-mpi)" >> $$notrun; fi ;; \
+	esac; done; \
+	skipped=$$(wc -l < $$notrun); \
 	echo; [ -z "$$failed" ] || echo "failed:$$failed"; \
-	echo "tests: $$pass passed, $$fail failed"; \
+	if [ $$skipped -gt 0 ]; then echo "not run:"; sed 's/^/  /' $$notrun; fi; \
+	echo "tests: $$pass passed, $$fail failed$$([ $$skipped -eq 0 ] || echo ", $$skipped skipped")"; \
 	[ $$fail -eq 0 ]
 
 # ---------------------------------------------------------------------------
@@ -183,7 +224,7 @@ build-all: $(LISTEN_LIB)
 
 $(BUILD)/obj/plugin/listen/%.o: plugin/listen/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LISTEN_CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LISTEN_CFLAGS) -MMD -MP -c $< -o $@
 $(TBUILD)/obj/plugin/listen/%.o: plugin/listen/%.c
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) $(LISTEN_CFLAGS) -MMD -MP -c $< -o $@
@@ -204,10 +245,10 @@ $(TBUILD)/test_detector_hook: $(TBUILD)/obj/tests/unit/test_detector_hook.o $(LI
 	$(CC) -rdynamic -o $@ $^ -lcmocka $(LISTEN_LIBS) -lm -lpthread
 $(BUILD)/bench/bench_detector: $(BUILD)/obj/tests/bench/bench_detector.o $(LISTEN_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ $(LISTEN_LIBS) -lm -lpthread
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LISTEN_LIBS) -lm -lpthread
 # rnnmidi-data runs the detector too (`rnnmidi-data listen FILE`).
 $(BUILD)/rnnmidi-data: $(BUILD)/obj/training/rnnmidi-data.o $(TRAIN_LIB) $(CORE_LIB) $(LISTEN_LIB)
-	$(CC) $(CFLAGS) -o $@ $^ $(LISTEN_LIBS) $(BLAS_LIBS) -lz -lm -lpthread
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LISTEN_LIBS) $(BLAS_LIBS) -lz -lm -lpthread
 $(TBUILD)/rnnmidi-data: $(TBUILD)/obj/training/rnnmidi-data.o $(TLIBS) $(TLISTEN_LIB)
 	$(CC) $(TEST_LDFLAGS) -o $@ $^ $(LISTEN_LIBS) $(BLAS_LIBS) -lz -lm -lpthread
 
@@ -218,7 +259,7 @@ BENCH_BIN = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
 $(BUILD)/bench/bench_%: $(BUILD)/obj/tests/bench/bench_%.o $(TRAIN_LIB) $(CORE_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ $(BLAS_LIBS) -lz -lm -lpthread
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(BLAS_LIBS) -lz -lm -lpthread
 
 bench: all
 	@$(MAKE) --no-print-directory $(BENCH_BIN)
@@ -316,12 +357,12 @@ uninstall: uninstall-lv2
 
 $(LV2_SO): $(LV2_OBJ) $(CORE_LIB) plugin/lv2/rnnmidi.map
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -shared -Wl,--version-script=plugin/lv2/rnnmidi.map -Wl,--no-undefined \
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,--version-script=plugin/lv2/rnnmidi.map -Wl,--no-undefined \
 	  -o $@ $(LV2_OBJ) $(CORE_LIB) $(AUBIO_LIBS) -lz -lm
 
 $(BUILD)/ttlgen: plugin/lv2/ttlgen.c plugin/lv2/ports.h core/engine.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 $(LV2_BUNDLE)/%.ttl: plugin/lv2/%.ttl.in $(BUILD)/ttlgen $(LV2_MODEL) $(LV2_MORE)
 	@mkdir -p $(@D)
@@ -391,7 +432,7 @@ build-all: $(DEMO)
 
 $(DEMO): $(BUILD)/obj/plugin/demo/rnnmidi-demo.o $(DEMO_SRC:%.c=$(BUILD)/obj/%.o) \
          $(BUILD)/obj/training/midifile.o $(LISTEN_LIB) $(CORE_LIB)
-	$(CC) $(CFLAGS) -o $@ $^ $(DEMO_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS)
 
 # The sanitizer build that the demo's tests run, and the tests: test_demo_*
 # link the demo's objects; test_rt_demo adds the malloc/lock trap.
@@ -408,9 +449,10 @@ $(TBUILD)/test_rt_demo: $(TBUILD)/obj/tests/unit/test_rt_demo.o $(TDEMO_OBJ) $(T
 $(BUILD)/bench/bench_demo: $(BUILD)/obj/tests/bench/bench_demo.o $(DEMO_SRC:%.c=$(BUILD)/obj/%.o) \
                           $(LISTEN_LIB) $(CORE_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ $(DEMO_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS)
 
-run: all
+run: deps
+	@$(MAKE) --no-print-directory build-all
 	@$(MAKE) --no-print-directory install-lv2 LV2DIR=$(HOME)/.lv2
 	@echo
 	@status=0; $(abspath $(DEMO)) --out-dir $(BUILD)/demo $(RUN_ARGS) || status=$$?; \

@@ -32,6 +32,7 @@
 #include "../../core/encoding.h"
 #include "../../plugin/listen/listen_file.h"
 #include "../../training/dataset.h"
+#include "../support/skip.h"
 #include "melody_audio.h"
 
 #define MELODY_DIR "tests/fixtures/melodies"
@@ -90,7 +91,7 @@ static size_t load_corpus(void)
 {
     struct stat st;
     if (stat(CORPUS_DIR, &st) != 0) {
-        print_message("note: %s absent (make corpus): corpus melodies skipped\n", CORPUS_DIR);
+        test_skip_note("corpus melodies", "%s is absent (make corpus)", CORPUS_DIR);
         return 0;
     }
     rnn_dataset ds;
@@ -98,7 +99,7 @@ static size_t load_corpus(void)
     const char *paths[] = {CORPUS_DIR};
     char err[256];
     if (rnn_dataset_load(&ds, paths, 1, RNN_KIND_MELODY, 4, NULL, err, sizeof err) != 0) {
-        print_message("note: corpus not loaded (%s): corpus melodies skipped\n", err);
+        test_skip_note("corpus melodies", "the corpus did not load: %s", err);
         return 0;
     }
     size_t added = 0;
@@ -135,7 +136,7 @@ static size_t load_corpus(void)
             added++;
         }
     rnn_dataset_free(&ds);
-    if (!added) print_message("note: no corpus sequence of 30 notes: corpus melodies skipped\n");
+    if (!added) test_skip_note("corpus melodies", "no corpus sequence has 30 notes");
     return added;
 }
 

@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "../../training/midifile.h"
+#include "../support/skip.h"
 #include "spawn_capture.h"
 
 /* ------------------------------------------------------------------------ */
@@ -226,8 +227,7 @@ static void test_corpus_matches_midicsv(void **state)
     (void)state;
     struct stat st;
     if (stat("data/corpus", &st) != 0) {
-        print_message(
-            "note: data/corpus is absent (run `make corpus`); corpus comparison skipped\n");
+        test_skip_note("test_corpus_matches_midicsv", "data/corpus is absent (make corpus)");
         skip();
     }
     paths_t p = {0};
