@@ -101,7 +101,7 @@ PROGS = $(TRAIN_PROGS)
 .PHONY: build-all
 build-all: $(CORE_LIB) $(TRAIN_LIB) $(PROGS)
 
-$(BUILD)/obj/%.o: %.c
+$(BUILD)/obj/%.o: %.c | check-deps
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(BLAS_CFLAGS) -MMD -MP -c $< -o $@
 
@@ -169,7 +169,7 @@ test-build: $(TEST_BIN) $(TTOOL_BIN)
 # not run and why under "not run:", then the closing line (CI parses it):
 # `tests: N passed, N failed[, N skipped]`, where passed and failed count test
 # binaries and suites, skipped counts the test cases and suites that did not run.
-TEST_SUITES ?= ardour mpi
+TEST_SUITES ?= clang lv2lint ardour mpi
 
 test: deps-test
 	@$(MAKE) --no-print-directory test-build
@@ -187,6 +187,18 @@ test-run:
 	  [ ! -s $$skips/$$n ] || sed "s|^|$$n: |" $$skips/$$n >> $$notrun; \
 	done; \
 	for s in $(TEST_SUITES); do case $$s in \
+	clang) \
+	  if command -v clang >/dev/null 2>&1; then \
+	    echo "== test-clang"; \
+	    if $(MAKE) --no-print-directory test-clang; then pass=$$((pass+1)); \
+	    else fail=$$((fail+1)); failed="$$failed test-clang"; fi; \
+	  else echo "test-clang: clang is not installed (make deps-test)" >> $$notrun; fi ;; \
+	lv2lint) \
+	  if command -v lv2lint >/dev/null 2>&1; then \
+	    echo "== test-lv2lint"; \
+	    if $(MAKE) --no-print-directory test-lv2lint; then pass=$$((pass+1)); \
+	    else fail=$$((fail+1)); failed="$$failed test-lv2lint"; fi; \
+	  else echo "test-lv2lint: lv2lint is not installed (not packaged by Debian: build it from its source)" >> $$notrun; fi ;; \
 	ardour) \
 	  if command -v ardour7-lua >/dev/null 2>&1; then \
 	    echo "== test-ardour"; \
@@ -222,7 +234,7 @@ HOOK_CFLAGS    = -O1 -g -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Wa
 
 build-all: $(LISTEN_LIB)
 
-$(BUILD)/obj/plugin/listen/%.o: plugin/listen/%.c
+$(BUILD)/obj/plugin/listen/%.o: plugin/listen/%.c | check-deps
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LISTEN_CFLAGS) -MMD -MP -c $< -o $@
 $(TBUILD)/obj/plugin/listen/%.o: plugin/listen/%.c
@@ -360,7 +372,7 @@ $(LV2_SO): $(LV2_OBJ) $(CORE_LIB) plugin/lv2/rnnmidi.map
 	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,--version-script=plugin/lv2/rnnmidi.map -Wl,--no-undefined \
 	  -o $@ $(LV2_OBJ) $(CORE_LIB) $(AUBIO_LIBS) -lz -lm
 
-$(BUILD)/ttlgen: plugin/lv2/ttlgen.c plugin/lv2/ports.h core/engine.h
+$(BUILD)/ttlgen: plugin/lv2/ttlgen.c plugin/lv2/ports.h core/engine.h | check-deps
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
 

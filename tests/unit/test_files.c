@@ -30,6 +30,7 @@
 #include "../../core/model.h"
 #include "../../training/dataset.h"
 #include "../../training/midifile.h"
+#include "../support/skip.h"
 
 extern char **environ;
 
@@ -441,7 +442,7 @@ static void test_sigterm_as_pid1(void **state)
 {
     (void)state;
     if (system("unshare --pid --fork true >/dev/null 2>&1") != 0) {
-        print_message("note: unshare --pid is not allowed here; test skipped\n");
+        test_skip_note("test_sigterm_as_pid1", "unshare --pid is not allowed here");
         skip();
     }
     make_big_folder();
@@ -471,7 +472,7 @@ static void test_sigterm_as_pid1(void **state)
     if (!tool) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
-        print_message("note: no %s; test skipped\n", children);
+        test_skip_note("test_sigterm_as_pid1", "no %s to find the tool's pid", children);
         skip();
     }
     wait_for_handler(tool, SIGTERM, 3.0);
