@@ -62,7 +62,7 @@ BLAS_CFLAGS = $(shell $(PKG_CONFIG) --cflags openblas 2>/dev/null)
 BLAS_LIBS   = $(shell $(PKG_CONFIG) --libs openblas 2>/dev/null || echo -lopenblas)
 
 # ---------------------------------------------------------------------------
-# core/: libc, libm and zlib only.
+# core/: libc and libm only (core/crc32.c is the presets' CRC-32, as zlib's).
 CORE_SRC = $(sort $(wildcard core/*.c))
 CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 CORE_LIB = $(BUILD)/librnncore.a
@@ -317,7 +317,7 @@ uninstall: uninstall-lv2
 $(LV2_SO): $(LV2_OBJ) $(CORE_LIB) plugin/lv2/rnnmidi.map
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -shared -Wl,--version-script=plugin/lv2/rnnmidi.map -Wl,--no-undefined \
-	  -o $@ $(LV2_OBJ) $(CORE_LIB) $(AUBIO_LIBS) -lz -lm
+	  -o $@ $(LV2_OBJ) $(CORE_LIB) $(AUBIO_LIBS) -lm
 
 $(BUILD)/ttlgen: plugin/lv2/ttlgen.c plugin/lv2/ports.h core/engine.h
 	@mkdir -p $(@D)
