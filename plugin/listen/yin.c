@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define TAUS 8 /* lags whose difference sums run side by side */
+
 struct rnn_yin {
     uint32_t win, len; /* len = win / 2 lags */
     float tol;
@@ -71,20 +73,38 @@ float rnn_yin_process(rnn_yin *y, const float *in, uint32_t n)
     float *d = y->d;
     float cum = 0.0f;
     d[0] = 1.0f;
-    for (uint32_t tau = 1; tau < len; tau++) {
-        float s = 0.0f;
-        for (uint32_t j = 0; j < len; j++) {
-            const float t = x[j] - x[j + tau];
-            s += t * t;
+    /* TAUS lags at a time: each lag's sum still runs over j in order (so
+     * the values are aubio's to the bit), but the lags' sums are independent
+     * and the compiler can compute them side by side */
+    for (uint32_t tau0 = 1; tau0 < len; tau0 += TAUS) {
+        const uint32_t nb = len - tau0 < TAUS ? len - tau0 : TAUS;
+        float s[TAUS] = {0};
+        if (nb == TAUS) {
+            for (uint32_t j = 0; j < len; j++) {
+                const float xj = x[j], *xt = x + j + tau0;
+                for (uint32_t k = 0; k < TAUS; k++) {
+                    const float t = xj - xt[k];
+                    s[k] += t * t;
+                }
+            }
+        } else {
+            for (uint32_t j = 0; j < len; j++)
+                for (uint32_t k = 0; k < nb; k++) {
+                    const float t = x[j] - x[j + tau0 + k];
+                    s[k] += t * t;
+                }
         }
-        cum += s;
-        d[tau] = cum != 0.0f ? s * ((float)tau / cum) : 1.0f;
-        /* three lags back: d is known on both sides of it */
-        if (tau > 4) {
-            const uint32_t p = tau - 3;
-            if (d[p] < y->tol && d[p] < d[p + 1]) {
-                y->peak = p;
-                return vertex(d, len, p);
+        for (uint32_t k = 0; k < nb; k++) {
+            const uint32_t tau = tau0 + k;
+            cum += s[k];
+            d[tau] = cum != 0.0f ? s[k] * ((float)tau / cum) : 1.0f;
+            /* three lags back: d is known on both sides of it */
+            if (tau > 4) {
+                const uint32_t p = tau - 3;
+                if (d[p] < y->tol && d[p] < d[p + 1]) {
+                    y->peak = p;
+                    return vertex(d, len, p);
+                }
             }
         }
     }
