@@ -125,7 +125,7 @@ static sizes sizes_at(double rate)
 static void yin_compare(const char *what, const float *y, size_t n, uint32_t win, uint32_t hop,
                         uint32_t rate)
 {
-    aubio_pitch_t *ap = new_aubio_pitch("yin", win, hop, rate);
+    aubio_pitch_t *ap = new_aubio_pitch(RNN_DETECTOR_PITCH_METHOD, win, hop, rate);
     assert_non_null(ap);
     aubio_pitch_set_unit(ap, "Hz");
     aubio_pitch_set_silence(ap, -200.0f);
@@ -229,7 +229,8 @@ static void test_yin_known_pitches(void **state)
 static void onset_compare(const char *what, const float *y, size_t n, double rate)
 {
     const sizes z = sizes_at(rate);
-    aubio_onset_t *ao = new_aubio_onset("specflux", z.onset_win, z.hop, (uint_t)rate);
+    aubio_onset_t *ao =
+        new_aubio_onset(RNN_DETECTOR_ONSET_METHOD, z.onset_win, z.hop, (uint_t)rate);
     assert_non_null(ao);
     aubio_onset_set_awhitening(ao, 0);
     aubio_onset_set_threshold(ao, 0.3f);
