@@ -32,8 +32,8 @@
 #define PITCH_DECIMATION 2
 #define PITCH_HYSTERESIS 0.25f /* semitones beyond the half that a held pitch must move */
 
-/* A biquad section, direct form I with a double state (as aubio's filters,
- * whose anti-alias lowpass this detector used before). */
+/* A biquad section, direct form I with a double state, as aubio's biquad
+ * filter computes it. */
 typedef struct {
     double b0, b1, b2, a1, a2;
     double x1, x2, y1, y2;
@@ -200,15 +200,11 @@ rnn_detector *rnn_detector_create(double sample_rate, int max_block, char *err, 
     double w0 = 2.0 * M_PI / 8.0, cw = cos(w0);
     for (int i = 0; i < 2; i++) {
         double alpha = sin(w0) / (2.0 * q[i]), a0 = 1.0 + alpha;
-        d->aa[i] = (biquad){(1.0 - cw) / 2.0 / a0,
-                            (1.0 - cw) / a0,
-                            (1.0 - cw) / 2.0 / a0,
-                            -2.0 * cw / a0,
-                            (1.0 - alpha) / a0,
-                            0.0,
-                            0.0,
-                            0.0,
-                            0.0};
+        d->aa[i] = (biquad){.b0 = (1.0 - cw) / 2.0 / a0,
+                            .b1 = (1.0 - cw) / a0,
+                            .b2 = (1.0 - cw) / 2.0 / a0,
+                            .a1 = -2.0 * cw / a0,
+                            .a2 = (1.0 - alpha) / a0};
     }
     d->hopbuf = calloc(d->hop, sizeof *d->hopbuf);
     d->lowpass = calloc(d->hop, sizeof *d->lowpass);
