@@ -26,8 +26,8 @@ TEST_LDFLAGS = -fsanitize=address,undefined
 # that installs them. `make deps` (build), `make deps-test` (build and test),
 # `make run` and `make test` install what is missing with apt-get, as root or
 # through sudo. Each block below adds its packages to these lists.
-DEB_BUILD = gcc libc6-dev pkg-config zlib1g-dev libopenblas-dev libaubio-dev libsndfile1-dev
-DEB_TEST  = libcmocka-dev midicsv clang libclang-rt-14-dev
+DEB_BUILD = gcc libc6-dev pkg-config zlib1g-dev libopenblas-dev libsndfile1-dev
+DEB_TEST  = libcmocka-dev midicsv clang libclang-rt-14-dev libaubio-dev
 DEB_ALL   = $(DEB_BUILD) $(DEB_TEST)
 
 # The packages of $(1) that dpkg does not list as installed, into $$missing.
@@ -84,7 +84,7 @@ BLAS_CFLAGS = $(shell $(PKG_CONFIG) --cflags openblas 2>/dev/null)
 BLAS_LIBS   = $(shell $(PKG_CONFIG) --libs openblas 2>/dev/null || echo -lopenblas)
 
 # ---------------------------------------------------------------------------
-# core/: libc, libm and zlib only.
+# core/: libc and libm only (core/crc32.c is the presets' CRC-32, as zlib's).
 CORE_SRC = $(sort $(wildcard core/*.c))
 CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 CORE_LIB = $(BUILD)/librnncore.a
@@ -219,17 +219,21 @@ test-run:
 	[ $$fail -eq 0 ]
 
 # ---------------------------------------------------------------------------
-# plugin/listen/: the audio note detector (aubio onsets and pitch, libsndfile
-# for files), shared by the LV2 audio input, the demo's microphone and
-# `rnnmidi-data listen`. Release build/librnnlisten.a, sanitizer
-# build/test/librnnlisten.a. test_detector_hook is built without sanitizers
-# (it replaces malloc and friends for the whole process, aubio included) and
-# against the release library.
+# plugin/listen/: the audio note detector (detector.c over the in-tree onset,
+# YIN and FFT: libm only; listen_file.c reads files with libsndfile), shared
+# by the LV2 audio input, the demo's microphone and `rnnmidi-data listen`.
+# Release build/librnnlisten.a, sanitizer build/test/librnnlisten.a.
+# test_detector_hook is built without sanitizers (it replaces malloc and
+# friends for the whole process) and against the release library. aubio is a
+# test dependency only: test_listen_dsp compares the in-tree onset and YIN
+# with aubio's, test_demo_render checks the demo's audio with it.
 LISTEN_SRC     = $(sort $(wildcard plugin/listen/*.c))
+LISTEN_DSP     = detector onset yin fft
 LISTEN_LIB     = $(BUILD)/librnnlisten.a
 TLISTEN_LIB    = $(TBUILD)/librnnlisten.a
-LISTEN_CFLAGS  = $(shell $(PKG_CONFIG) --cflags aubio sndfile 2>/dev/null)
-LISTEN_LIBS    = $(shell $(PKG_CONFIG) --libs aubio sndfile 2>/dev/null || echo -laubio -lsndfile)
+LISTEN_CFLAGS  = $(shell $(PKG_CONFIG) --cflags sndfile 2>/dev/null)
+LISTEN_LIBS    = $(shell $(PKG_CONFIG) --libs sndfile 2>/dev/null || echo -lsndfile)
+AUBIO_LIBS     = $(shell $(PKG_CONFIG) --libs aubio 2>/dev/null || echo -laubio)
 HOOK_CFLAGS    = -O1 -g -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror
 
 build-all: $(LISTEN_LIB)
@@ -255,6 +259,8 @@ $(TBUILD)/obj/tests/unit/test_detector_hook.o: tests/unit/test_detector_hook.c
 	$(CC) $(HOOK_CFLAGS) $(LISTEN_CFLAGS) -MMD -MP -c $< -o $@
 $(TBUILD)/test_detector_hook: $(TBUILD)/obj/tests/unit/test_detector_hook.o $(LISTEN_LIB)
 	$(CC) -rdynamic -o $@ $^ -lcmocka $(LISTEN_LIBS) -lm -lpthread
+$(TBUILD)/test_listen_dsp: $(TBUILD)/obj/tests/unit/test_listen_dsp.o $(TSUPPORT_OBJ) $(TLISTEN_LIB) $(TLIBS)
+	$(CC) $(TEST_LDFLAGS) -o $@ $^ -lcmocka $(AUBIO_LIBS) $(LISTEN_LIBS) $(BLAS_LIBS) -lz -lm -lpthread
 $(BUILD)/bench/bench_detector: $(BUILD)/obj/tests/bench/bench_detector.o $(LISTEN_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LISTEN_LIBS) -lm -lpthread
@@ -351,8 +357,7 @@ LV2_MODEL   = $(patsubst presets/%,$(LV2_BUNDLE)/%,$(wildcard presets/melody-lst
 LV2_MORE    = $(patsubst presets/%,$(LV2_BUNDLE)/%,$(wildcard presets/melody-gru.rnnw \
               presets/melody-rnn.rnnw presets/drums-gru.rnnw))
 LV2_FILES   = $(LV2_SO) $(LV2_TTL) $(LV2_MODEL) $(LV2_MORE)
-LV2_OBJ     = $(BUILD)/obj/plugin/lv2/rnnmidi.o $(BUILD)/obj/plugin/listen/detector.o
-AUBIO_LIBS  = $(shell $(PKG_CONFIG) --libs aubio 2>/dev/null || echo -laubio)
+LV2_OBJ     = $(BUILD)/obj/plugin/lv2/rnnmidi.o $(LISTEN_DSP:%=$(BUILD)/obj/plugin/listen/%.o)
 LILV_CFLAGS = $(shell $(PKG_CONFIG) --cflags lilv-0 2>/dev/null)
 LILV_LIBS   = $(shell $(PKG_CONFIG) --libs lilv-0 2>/dev/null || echo -llilv-0)
 
@@ -370,7 +375,7 @@ uninstall: uninstall-lv2
 $(LV2_SO): $(LV2_OBJ) $(CORE_LIB) plugin/lv2/rnnmidi.map
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,--version-script=plugin/lv2/rnnmidi.map -Wl,--no-undefined \
-	  -o $@ $(LV2_OBJ) $(CORE_LIB) $(AUBIO_LIBS) -lz -lm
+	  -o $@ $(LV2_OBJ) $(CORE_LIB) -lm
 
 $(BUILD)/ttlgen: plugin/lv2/ttlgen.c plugin/lv2/ports.h core/engine.h | check-deps
 	@mkdir -p $(@D)
@@ -395,13 +400,15 @@ uninstall-lv2:
 	-rmdir $(DESTDIR)$(LV2DIR)/rnnmidi.lv2
 
 # Tests of the bundle: test_lv2_* are lilv hosts loading build/rnnmidi.lv2;
-# test_rt_lv2 links the plugin's code itself so the malloc/lock trap sees it.
+# test_rt_lv2 links the plugin's code itself so the malloc/lock trap sees it,
+# and counts the detector's onset and pitch analyses through the same --wrap.
 $(TBUILD)/obj/tests/unit/test_lv2_%.o: TEST_CFLAGS += $(LILV_CFLAGS)
 $(TBUILD)/test_lv2_%: $(TBUILD)/obj/tests/unit/test_lv2_%.o $(TSUPPORT_OBJ) $(TLIBS) | $(LV2_FILES)
 	$(CC) $(TEST_LDFLAGS) -o $@ $^ -lcmocka $(LILV_LIBS) $(BLAS_LIBS) -lz -lm -lpthread
 $(TBUILD)/test_rt_lv2: $(TBUILD)/obj/tests/unit/test_rt_lv2.o $(TBUILD)/obj/plugin/lv2/rnnmidi.o \
-                       $(TBUILD)/obj/plugin/listen/detector.o $(TSUPPORT_OBJ) $(TLIBS)
-	$(CC) $(TEST_LDFLAGS) $(RT_WRAP) -o $@ $^ -lcmocka $(AUBIO_LIBS) $(BLAS_LIBS) -lz -lm -lpthread
+                       $(LISTEN_DSP:%=$(TBUILD)/obj/plugin/listen/%.o) $(TSUPPORT_OBJ) $(TLIBS)
+	$(CC) $(TEST_LDFLAGS) $(RT_WRAP) -Wl,--wrap=rnn_onset_process,--wrap=rnn_yin_process \
+	  -o $@ $^ -lcmocka $(BLAS_LIBS) -lz -lm -lpthread
 
 # Ardour 7 headless (ardour7-lua, the Dummy backend): the plugin on a MIDI
 # track before a synth, its output recorded into a region and checked against
@@ -415,8 +422,7 @@ $(TBUILD)/ardour_fixture: tests/ardour/fixture.c tests/unit/engine_fixture.h $(C
 
 # ---------------------------------------------------------------------------
 # lv2lint (OpenMusicKontrollers, not packaged by Debian) on the bundle, in
-# -Mpack and -Mnopack: any FAIL or WARN fails it, except the one warning that
-# the binary links libaubio and libz. Without lv2lint on PATH it prints
+# -Mpack and -Mnopack: any FAIL or WARN fails it. Without lv2lint on PATH it prints
 # `SKIP lv2lint: not installed` and exits with status 77.
 .PHONY: test-lv2lint
 test-lv2lint: lv2
@@ -453,7 +459,7 @@ $(TBUILD)/rnnmidi-demo: $(TBUILD)/obj/plugin/demo/rnnmidi-demo.o $(TDEMO_OBJ) $(
 	$(CC) $(TEST_LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(BLAS_LIBS)
 $(TBUILD)/test_demo_%: $(TBUILD)/obj/tests/unit/test_demo_%.o $(TDEMO_OBJ) $(TSUPPORT_OBJ) \
                        $(TLISTEN_LIB) $(TLIBS) | $(TBUILD)/rnnmidi-demo
-	$(CC) $(TEST_LDFLAGS) -o $@ $(filter %.o %.a,$^) -lcmocka $(DEMO_LIBS) $(BLAS_LIBS)
+	$(CC) $(TEST_LDFLAGS) -o $@ $(filter %.o %.a,$^) -lcmocka $(DEMO_LIBS) $(AUBIO_LIBS) $(BLAS_LIBS)
 $(TBUILD)/test_rt_demo: $(TBUILD)/obj/tests/unit/test_rt_demo.o $(TDEMO_OBJ) $(TSUPPORT_OBJ) \
                         $(TLISTEN_LIB) $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) $(RT_WRAP) -o $@ $^ -lcmocka $(DEMO_LIBS) $(BLAS_LIBS)

@@ -22,8 +22,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
+#include "crc32.h"
 #include "file.h"
 
 #define RNNW_MAGIC "RNNW\0\r\n\x1a"
@@ -126,14 +126,7 @@ static int bits_finite(uint32_t u)
 
 static uint32_t crc_of(const uint8_t *p, size_t n)
 {
-    uLong crc = crc32(0L, Z_NULL, 0);
-    while (n > 0) {
-        uInt chunk = n > (1u << 30) ? (1u << 30) : (uInt)n;
-        crc = crc32(crc, p, chunk);
-        p += chunk;
-        n -= chunk;
-    }
-    return (uint32_t)crc;
+    return rnn_crc32(0, p, n);
 }
 
 /* ------------------------------------------------------------------------ */

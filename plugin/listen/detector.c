@@ -1,17 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /* rnnmidi listen: the audio note detector (see detector.h for the contract).
  *
- * Per hop: sanitise and DC-block the input, run aubio's onset detector and
- * pitch tracker on it, keep a short history of (hop end, pitch, level), and
- * step the segmenter. Times inside are absolute frame counts (uint64) since
- * the last reset; events are translated to offsets in the caller's block. */
+ * Per hop: sanitise and DC-block the input, run the onset detector (onset.c)
+ * and the pitch tracker (yin.c) on it, keep a short history of (hop end,
+ * pitch, level), and step the segmenter. Times inside are absolute frame
+ * counts (uint64) since the last reset; events are translated to offsets in
+ * the caller's block. */
 #include "detector.h"
 
-#include <aubio/aubio.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "onset.h"
+#include "yin.h"
 
 #if defined(__SSE__) || defined(__x86_64__)
 #include <xmmintrin.h>
@@ -23,13 +26,18 @@
 #define SAMPLE_LIMIT 2.0f /* input beyond this is clipped */
 #define DC_CUTOFF_HZ 20.0 /* the DC blocker's corner */
 #define PITCH_WINDOW_PART 0.6 /* a pitch window counts once this much of it follows the onset */
-/* aubio's yin is O(window^2) and its FFT-based variants either allocate in
- * FFTW's inverse transform on every hop (yinfast) or report a stale
- * confidence (yinfft, aubio 0.4.9), so yin runs on the signal decimated by
- * 2 after a 4th-order Butterworth lowpass at rate / 8: a quarter of the cost,
- * the same window length in time, fundamentals up to rate / 8 untouched. */
+/* yin is O(window^2), so it runs on the signal decimated by 2 after a
+ * 4th-order Butterworth lowpass at rate / 8: a quarter of the cost, the same
+ * window length in time, fundamentals up to rate / 8 untouched. */
 #define PITCH_DECIMATION 2
 #define PITCH_HYSTERESIS 0.25f /* semitones beyond the half that a held pitch must move */
+
+/* A biquad section, direct form I with a double state, as aubio's biquad
+ * filter computes it. */
+typedef struct {
+    double b0, b1, b2, a1, a2;
+    double x1, x2, y1, y2;
+} biquad;
 
 typedef struct {
     uint64_t end; /* absolute frame just after the hop */
@@ -42,18 +50,17 @@ struct rnn_detector {
     double rate;
     uint32_t hop, onset_win, pitch_win;
     int max_block;
-    uint32_t onset_delay; /* aubio's own estimate of its detection delay, frames */
+    uint32_t onset_delay; /* the onset detector's estimate of its own delay, frames */
     float dc_r;
+    double pitch_rate; /* rate / PITCH_DECIMATION, as an integer */
 
-    /* aubio objects, created at create, used per hop */
-    aubio_onset_t *onset;
-    aubio_pitch_t *pitch;  /* runs at rate / PITCH_DECIMATION */
-    aubio_filter_t *aa[2]; /* anti-alias lowpass before decimation */
-    fvec_t *hopbuf;        /* (hop) the hop being filled */
-    fvec_t *lowpass;       /* (hop) the hop, lowpassed */
-    fvec_t *decimated;     /* (hop / PITCH_DECIMATION) */
-    fvec_t *onset_out;     /* (1) */
-    fvec_t *pitch_out;     /* (1) */
+    /* analysis, created at create, used per hop */
+    rnn_onset *onset;
+    rnn_yin *pitch;   /* runs at rate / PITCH_DECIMATION */
+    biquad aa[2];     /* anti-alias lowpass before decimation */
+    float *hopbuf;    /* (hop) the hop being filled */
+    float *lowpass;   /* (hop) the hop, lowpassed */
+    float *decimated; /* (hop / PITCH_DECIMATION) */
 
     /* thresholds and what they mean in hops */
     rnn_detector_params par;
@@ -63,8 +70,7 @@ struct rnn_detector {
     /* input stage */
     uint32_t fill;
     float dc_x1, dc_y1;
-    uint64_t pos;          /* frames consumed since reset */
-    uint32_t aubio_frames; /* mirror of the onset object's 32-bit frame counter */
+    uint64_t pos; /* frames consumed since reset */
 
     /* history, a ring of the last HIST hops */
     hop_info hist[HIST];
@@ -150,10 +156,8 @@ void rnn_detector_set_params(rnn_detector *d, const rnn_detector_params *p)
     double hop_ms = 1000.0 * d->hop / d->rate;
     d->stable_hops = clampi((int)lround(q.min_note_ms / hop_ms), 1, 16);
     d->release_hops = clampi((int)lround(q.release_ms / hop_ms), 1, 1000);
-    /* plain field stores inside aubio: audio-safe */
-    aubio_onset_set_threshold(d->onset, q.onset_threshold);
-    aubio_onset_set_silence(d->onset, q.gate_db);
-    aubio_pitch_set_silence(d->pitch, q.gate_db);
+    rnn_onset_set_threshold(d->onset, q.onset_threshold);
+    rnn_onset_set_silence(d->onset, q.gate_db);
 }
 
 void rnn_detector_get_params(const rnn_detector *d, rnn_detector_params *p)
@@ -185,37 +189,33 @@ rnn_detector *rnn_detector_create(double sample_rate, int max_block, char *err, 
     d->pitch_win = pow2_at_least(fmax(4.0 * d->hop, 2.0 * sample_rate / 100.0));
     d->dc_r = (float)(1.0 - 2.0 * M_PI * DC_CUTOFF_HZ / sample_rate);
 
-    uint_t rate = (uint_t)lround(sample_rate);
-    d->onset = new_aubio_onset(RNN_DETECTOR_ONSET_METHOD, d->onset_win, d->hop, rate);
-    d->pitch = new_aubio_pitch(RNN_DETECTOR_PITCH_METHOD, d->pitch_win / PITCH_DECIMATION,
-                               d->hop / PITCH_DECIMATION, rate / PITCH_DECIMATION);
+    long rate = lround(sample_rate);
+    d->pitch_rate = (double)(rate / PITCH_DECIMATION);
+    /* aubio's specflux onset without its adaptive whitening, which remembers
+     * spectral peaks for ~100 s that an audio-safe reset could not clear */
+    d->onset = rnn_onset_create(d->onset_win, d->hop, (double)rate);
+    d->pitch = rnn_yin_create(d->pitch_win / PITCH_DECIMATION);
     /* RBJ lowpass sections with the Q of a 4th-order Butterworth */
     static const double q[2] = {0.5411961, 1.3065630};
     double w0 = 2.0 * M_PI / 8.0, cw = cos(w0);
     for (int i = 0; i < 2; i++) {
         double alpha = sin(w0) / (2.0 * q[i]), a0 = 1.0 + alpha;
-        d->aa[i] =
-            new_aubio_filter_biquad((1.0 - cw) / 2.0 / a0, (1.0 - cw) / a0, (1.0 - cw) / 2.0 / a0,
-                                    -2.0 * cw / a0, (1.0 - alpha) / a0);
+        d->aa[i] = (biquad){.b0 = (1.0 - cw) / 2.0 / a0,
+                            .b1 = (1.0 - cw) / a0,
+                            .b2 = (1.0 - cw) / 2.0 / a0,
+                            .a1 = -2.0 * cw / a0,
+                            .a2 = (1.0 - alpha) / a0};
     }
-    d->hopbuf = new_fvec(d->hop);
-    d->lowpass = new_fvec(d->hop);
-    d->decimated = new_fvec(d->hop / PITCH_DECIMATION);
-    d->onset_out = new_fvec(1);
-    d->pitch_out = new_fvec(1);
-    if (!d->onset || !d->pitch || !d->aa[0] || !d->aa[1] || !d->hopbuf || !d->lowpass ||
-        !d->decimated || !d->onset_out || !d->pitch_out) {
-        set_err(err, errlen, "detector: could not create the aubio onset/pitch objects");
+    d->hopbuf = calloc(d->hop, sizeof *d->hopbuf);
+    d->lowpass = calloc(d->hop, sizeof *d->lowpass);
+    d->decimated = calloc(d->hop / PITCH_DECIMATION, sizeof *d->decimated);
+    if (!d->onset || !d->pitch || !d->hopbuf || !d->lowpass || !d->decimated) {
+        set_err(err, errlen, "detector: out of memory for the onset/pitch analysis");
         rnn_detector_free(d);
         return NULL;
     }
-    d->onset_delay = aubio_onset_get_delay(d->onset);
-    aubio_onset_set_minioi_ms(d->onset, 50.0);
-    /* aubio's adaptive whitening remembers spectral peaks for ~100 s, which
-     * an audio-safe reset cannot clear; without it the detector scores the
-     * same on the test melodies and reset returns it to its fresh state. */
-    aubio_onset_set_awhitening(d->onset, 0);
-    aubio_pitch_set_unit(d->pitch, "Hz");
+    d->onset_delay = rnn_onset_delay(d->onset);
+    rnn_onset_set_minioi_ms(d->onset, 50.0);
 
     rnn_detector_params p;
     rnn_detector_default_params(&p);
@@ -227,34 +227,20 @@ rnn_detector *rnn_detector_create(double sample_rate, int max_block, char *err, 
 void rnn_detector_free(rnn_detector *d)
 {
     if (!d) return;
-    if (d->onset) del_aubio_onset(d->onset);
-    if (d->pitch) del_aubio_pitch(d->pitch);
-    for (int i = 0; i < 2; i++)
-        if (d->aa[i]) del_aubio_filter(d->aa[i]);
-    if (d->hopbuf) del_fvec(d->hopbuf);
-    if (d->lowpass) del_fvec(d->lowpass);
-    if (d->decimated) del_fvec(d->decimated);
-    if (d->onset_out) del_fvec(d->onset_out);
-    if (d->pitch_out) del_fvec(d->pitch_out);
+    rnn_onset_free(d->onset);
+    rnn_yin_free(d->pitch);
+    free(d->hopbuf);
+    free(d->lowpass);
+    free(d->decimated);
     free(d);
 }
 
 void rnn_detector_reset(rnn_detector *d)
 {
-    /* aubio keeps past input in its windows and peak picker; run zeros
-     * through both until nothing of the old signal is left. */
-    fvec_zeros(d->hopbuf);
-    fvec_zeros(d->decimated);
-    uint32_t flush = (d->pitch_win > d->onset_win ? d->pitch_win : d->onset_win) / d->hop + 8;
-    aubio_onset_reset(d->onset);
-    for (uint32_t i = 0; i < flush; i++) {
-        aubio_onset_do(d->onset, d->hopbuf, d->onset_out);
-        aubio_pitch_do(d->pitch, d->decimated, d->pitch_out);
-    }
-    aubio_filter_do_reset(d->aa[0]);
-    aubio_filter_do_reset(d->aa[1]);
-    aubio_onset_reset(d->onset);
-    d->aubio_frames = 0;
+    rnn_onset_reset(d->onset);
+    rnn_yin_reset(d->pitch);
+    for (int i = 0; i < 2; i++)
+        d->aa[i].x1 = d->aa[i].x2 = d->aa[i].y1 = d->aa[i].y2 = 0.0;
     d->fill = 0;
     d->dc_x1 = d->dc_y1 = 0.0f;
     d->pos = 0;
@@ -396,34 +382,55 @@ static void emit_on(rnn_detector *d, sink *s, uint32_t frame, uint64_t onset, in
 
 /* ---- one hop ---------------------------------------------------------- */
 
+static void biquad_run(biquad *f, float *x, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        const double x0 = fabsf(x[i]) < 2e-42f ? 0.0 : x[i];
+        const double y0 =
+            f->b0 * x0 + f->b1 * f->x1 - f->a1 * f->y1 + f->b2 * f->x2 - f->a2 * f->y2;
+        x[i] = (float)y0;
+        f->x2 = f->x1;
+        f->x1 = x0;
+        f->y2 = f->y1;
+        f->y1 = y0;
+    }
+}
+
+/* The pitch in Hz (0: none) and its confidence, from the decimated hop. */
+static float pitch_hz(rnn_detector *d, float *conf)
+{
+    const uint32_t n = d->hop / PITCH_DECIMATION;
+    const float period = rnn_yin_process(d->pitch, d->decimated, n);
+    *conf = rnn_yin_confidence(d->pitch);
+    float e = 0.0f;
+    for (uint32_t i = 0; i < n; i++)
+        e += d->decimated[i] * d->decimated[i];
+    if (10.0f * log10f(e / (float)n) < d->par.gate_db) return 0.0f;
+    return period > 0.0f ? (float)(d->pitch_rate / (double)period) : 0.0f;
+}
+
 static void run_hop(rnn_detector *d, sink *s, uint32_t frame)
 {
-    const float *x = d->hopbuf->data;
+    const float *x = d->hopbuf;
     double ss = 0.0;
     for (uint32_t i = 0; i < d->hop; i++)
         ss += (double)x[i] * x[i];
     float level = (float)(10.0 * log10(ss / d->hop + 1e-20));
 
-    aubio_onset_do(d->onset, d->hopbuf, d->onset_out);
-    fvec_copy(d->hopbuf, d->lowpass);
-    aubio_filter_do(d->aa[0], d->lowpass);
-    aubio_filter_do(d->aa[1], d->lowpass);
-    for (uint32_t i = 0; i < d->decimated->length; i++)
-        d->decimated->data[i] = d->lowpass->data[PITCH_DECIMATION * i];
+    const int onset = rnn_onset_process(d->onset, d->hopbuf) > 0.0f;
+    memcpy(d->lowpass, d->hopbuf, d->hop * sizeof *d->lowpass);
+    biquad_run(&d->aa[0], d->lowpass, d->hop);
+    biquad_run(&d->aa[1], d->lowpass, d->hop);
+    for (uint32_t i = 0; i < d->hop / PITCH_DECIMATION; i++)
+        d->decimated[i] = d->lowpass[PITCH_DECIMATION * i];
     /* Once the whole pitch window is below the gate, yin (the costliest
      * step, and one whose answer is discarded there) rests: its window then
      * holds sub-gate signal, as good as the skipped sub-gate hops. */
     int silent = level < d->par.gate_db;
     d->quiet_hops = silent ? d->quiet_hops + 1 : 0;
     float hz = 0.0f, conf = 0.0f;
-    if (d->quiet_hops <= d->pitch_win / d->hop) {
-        aubio_pitch_do(d->pitch, d->decimated, d->pitch_out);
-        hz = d->pitch_out->data[0];
-        conf = aubio_pitch_get_confidence(d->pitch);
-    }
-    d->aubio_frames += d->hop;
+    if (d->quiet_hops <= d->pitch_win / d->hop) hz = pitch_hz(d, &conf);
     d->pos += d->hop;
-    int onset = d->onset_out->data[0] > 0.0f;
 
     float midi = UNVOICED;
     if (!silent && isfinite(hz) && hz > 20.0f && hz < 5000.0f && isfinite(conf) &&
@@ -432,10 +439,11 @@ static void run_hop(rnn_detector *d, sink *s, uint32_t frame)
     hist_push(d, d->pos, midi, level);
 
     if (onset) {
-        /* aubio's last onset, minus its delay, in its own 32-bit frame count */
-        uint32_t age = d->aubio_frames - (uint32_t)aubio_onset_get_last(d->onset);
-        uint32_t max_age = d->onset_delay + 2 * d->hop;
-        if (age > max_age) age = age > 0x80000000u ? 0 : max_age;
+        /* the onset's time, its delay removed, in frames since the reset */
+        uint64_t last = rnn_onset_last(d->onset);
+        uint64_t age = d->pos > last ? d->pos - last : 0;
+        uint64_t max_age = d->onset_delay + 2u * d->hop;
+        if (age > max_age) age = max_age;
         d->pending = 1;
         d->pending_onset = d->pos > age ? d->pos - age : 0;
         d->pending_hops = 0;
@@ -498,15 +506,6 @@ static void run_hop(rnn_detector *d, sink *s, uint32_t frame)
             emit_on(d, s, frame, d->pos > back ? d->pos - back : 0, c);
         }
     }
-
-    /* aubio counts frames in 32 bits and misreads its minimum inter-onset
-     * interval when that wraps: restart its clock during a silence after
-     * 2^31 frames (half a day at 48 kHz), or unconditionally near the wrap. */
-    if ((d->aubio_frames > 0x80000000u && silent && d->note < 0 && !d->pending) ||
-        d->aubio_frames > 0xF0000000u) {
-        aubio_onset_reset(d->onset);
-        d->aubio_frames = 0;
-    }
 }
 
 int rnn_detector_process(rnn_detector *d, const float *in, uint32_t frames,
@@ -522,7 +521,7 @@ int rnn_detector_process(rnn_detector *d, const float *in, uint32_t frames,
         s.out[s.n++] = (rnn_detected_note_event){0, d->off_age, 0, d->off_pitch, 0};
         d->off_pending = 0;
     }
-    float *buf = d->hopbuf->data;
+    float *buf = d->hopbuf;
     const float r = d->dc_r;
     for (uint32_t i = 0; i < frames; i++) {
         float x = in[i];

@@ -2,20 +2,22 @@
 /* rnnmidi listen: mono audio in, monophonic notes out.
  *
  * One module shared by the LV2 plugin's audio input, the demo's microphone
- * and `rnnmidi-data listen`. aubio does the signal analysis, one call each
- * per hop: a spectral-flux onset detector, and the yin pitch tracker on the
- * signal lowpassed and decimated by 2. On top of it a small segmenter turns
+ * and `rnnmidi-data listen`. The signal analysis is in this folder and needs
+ * only libm, one call each per hop: a spectral-flux onset detector (onset.h,
+ * over the real FFT of fft.h) and the YIN pitch tracker (yin.h) on the
+ * signal lowpassed and decimated by 2, both the methods of aubio 0.4.9's
+ * "specflux" onset and "yin" pitch. On top of it a small segmenter turns
  * hops into notes: an onset followed by a stable, confident pitch (median of
  * the hops after the onset) starts a note; silence, a long unvoiced stretch,
  * a held change of pitch, or a new onset with a new pitch (or, on the same
  * pitch, with a level valley: a re-articulated note) ends it. Pitches are
  * quantised to MIDI with a little hysteresis against vibrato.
  *
- * Threads: create/free on the main or worker thread (they allocate the aubio
- * objects; a new sample rate means a new detector, built off the audio
- * thread and swapped in). reset, process and the parameter setters are
+ * Threads: create/free on the main or worker thread (they allocate the
+ * analysis buffers; a new sample rate means a new detector, built off the
+ * audio thread and swapped in). reset, process and the parameter setters are
  * audio-safe: no allocation, no lock, no I/O, bounded time per hop (reset
- * costs about a dozen hops at once; see there).
+ * runs no hop: it clears a few kilobytes of buffers).
  *
  * Timing: input is buffered into hops (256 frames at 44.1/48 kHz), so any
  * block size works, including 0. An event is emitted in the block where the
@@ -30,7 +32,8 @@
 
 typedef struct rnn_detector rnn_detector;
 
-/* The aubio methods used, named for the tests that check them one by one. */
+/* The aubio methods reproduced (onset.h, yin.h), named for the tests that
+ * compare them with aubio's. */
 #define RNN_DETECTOR_ONSET_METHOD "specflux"
 #define RNN_DETECTOR_PITCH_METHOD "yin"
 
@@ -47,7 +50,7 @@ typedef struct {
 
 /* Thresholds. Out-of-range values are clamped by rnn_detector_set_params. */
 typedef struct {
-    float onset_threshold; /* aubio peak-picking threshold, 0.01..2 */
+    float onset_threshold; /* onset peak-picking threshold, 0.01..2 */
     float gate_db;         /* level (dBFS RMS per hop) below which all is silence, -90..-10 */
     float min_confidence;  /* yin confidence (1 - dip) for a voiced hop, 0..1 */
     float min_note_ms;     /* pitch must hold this long after an onset, 0..100 */
@@ -77,13 +80,13 @@ rnn_detector *rnn_detector_create(double sample_rate, int max_block, char *err, 
 /** Release a detector; accepts NULL. Main/worker thread. */
 void rnn_detector_free(rnn_detector *d);
 
-/** Forget all state (no note sounding, analysis buffers cleared) and emit
- * nothing: a caller that had a note from this detector sounding ends it
- * itself. No allocation or lock, but it runs (pitch window / hop + 8) hops
- * of aubio work to flush aubio's windows, several blocks' worth at high
- * rates: a host that must not spend that in one block resets a second
- * detector off the audio thread and swaps (as the LV2 plugin does). Any
- * thread, when not running concurrently with another call on d. */
+/** Forget all state (no note sounding, analysis buffers cleared: the state
+ * of a new detector) and emit nothing: a caller that had a note from this
+ * detector sounding ends it itself. No allocation or lock and no analysis:
+ * it clears the onset and pitch windows (under 40 kB at 192 kHz), which
+ * costs less than one hop; a host may still reset a second detector off the
+ * audio thread and swap (as the LV2 plugin does). Any thread, when not
+ * running concurrently with another call on d. */
 void rnn_detector_reset(rnn_detector *d);
 
 /** Set the thresholds (clamped into range); takes effect at the next hop.

@@ -1,24 +1,18 @@
 /* SPDX-License-Identifier: MIT */
-/* Real-time safety of the detector including aubio, a shared library that
- * the link-time trap of test_rt_detector cannot see into. This executable
- * defines malloc, calloc, realloc, free, posix_memalign, aligned_alloc,
- * memalign and pthread_mutex_lock itself; the dynamic linker then binds
- * every library's calls to these (libaubio's and libfftw3f's included),
- * and they count while armed before passing on to glibc. Built without
- * sanitizers (ASan replaces the same functions) and against the release
- * build of librnnlisten. Checks, at 44.1 and 48 kHz with the detector's own
- * methods and sizes:
- *  - the hook sees allocations made inside libaubio (new_fvec), so a zero
- *    below means something;
- *  - aubio_onset_do, aubio_filter_do, aubio_pitch_do,
- *    aubio_pitch_get_confidence, aubio_onset_get_last, the threshold setters,
- *    aubio_onset_reset and aubio_filter_do_reset make no call to any of
- *    them, hop after hop;
- *  - for the record, prints what aubio_pitch_do costs with "yinfast" (the
- *    FFT-based yin, not used: FFTW's inverse transform allocates a buffer
- *    on every execution) and "yinfft";
+/* Real-time safety of the detector and the libraries it calls (libm, libc),
+ * which the link-time trap of test_rt_detector cannot see into. This
+ * executable defines malloc, calloc, realloc, free, posix_memalign,
+ * aligned_alloc, memalign and pthread_mutex_lock itself; the dynamic linker
+ * then binds every library's calls to these, and they count while armed
+ * before passing on to glibc. Built without sanitizers (ASan replaces the
+ * same functions) and against the release build of librnnlisten. Checks,
+ * at 44.1 and 48 kHz with the detector's own sizes:
+ *  - the hook sees allocations made inside libc (strdup) and in the
+ *    analysis' create calls, so a zero below means something;
+ *  - rnn_onset_process, rnn_yin_process, rnn_rfft_forward, their getters,
+ *    setters and resets make no call to any of them, hop after hop;
  *  - rnn_detector_process, _reset and _set_params make none either;
- * and prints what the new_/del_ calls take (allowed: main/worker thread). */
+ * and prints what the create/free calls take (allowed: main/worker thread). */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,7 +20,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <aubio/aubio.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
@@ -34,6 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../plugin/listen/fft.h"
+#include "../../plugin/listen/onset.h"
+#include "../../plugin/listen/yin.h"
 #include "melody_audio.h"
 
 /* ---- the hook --------------------------------------------------------- */
@@ -137,17 +133,17 @@ static void report(const char *what, int rate)
 
 /* ---- tests ------------------------------------------------------------ */
 
-static void test_hook_sees_aubio(void **state)
+static void test_hook_sees_calls(void **state)
 {
     (void)state;
     hook_arm();
-    fvec_t *v = new_fvec(64);
-    del_fvec(v);
+    char *t = strdup("rnnmidi");
+    free(t);
     pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
     pthread_mutex_lock(&m);
     pthread_mutex_unlock(&m);
     hook_disarm();
-    report("hook check: new_fvec+del_fvec+lock", 0);
+    report("hook check: strdup+free+lock", 0);
     assert_true(hook_count[H_MALLOC] + hook_count[H_CALLOC] >= 1);
     assert_true(hook_count[H_FREE] >= 1);
     assert_int_equal(hook_count[H_LOCK], 1);
@@ -163,8 +159,8 @@ static float *signal_at(int rate, size_t *n)
     return y;
 }
 
-/* Each per-hop aubio call on its own, with the detector's configuration. */
-static void aubio_calls_at(int rate)
+/* Each per-hop analysis call on its own, with the detector's sizes. */
+static void analysis_calls_at(int rate)
 {
     char err[128];
     rnn_detector *d = rnn_detector_create(rate, 8192, err, sizeof err);
@@ -174,117 +170,76 @@ static void aubio_calls_at(int rate)
     rnn_detector_free(d);
 
     hook_arm();
-    aubio_onset_t *o = new_aubio_onset(RNN_DETECTOR_ONSET_METHOD, ow, hop, (uint_t)rate);
+    rnn_onset *o = rnn_onset_create(ow, hop, rate);
+    rnn_yin *p = rnn_yin_create(pw / dec);
+    rnn_rfft *f = rnn_rfft_create(ow);
     hook_disarm();
-    report("new_aubio_onset (create)", rate);
+    report("onset + yin + fft (create)", rate);
     assert_non_null(o);
-    hook_arm();
-    aubio_pitch_t *p =
-        new_aubio_pitch(RNN_DETECTOR_PITCH_METHOD, pw / dec, hop / dec, (uint_t)rate / dec);
-    aubio_filter_t *f = new_aubio_filter_biquad(0.1, 0.2, 0.1, -0.8, 0.2);
-    hook_disarm();
-    report("new_aubio_pitch + biquad (create)", rate);
     assert_non_null(p);
     assert_non_null(f);
-    aubio_onset_set_awhitening(o, 0);
-    aubio_pitch_set_unit(p, "Hz");
-    fvec_t *in = new_fvec(hop), *lp = new_fvec(hop), *dc = new_fvec(hop / dec);
-    fvec_t *oo = new_fvec(1), *po = new_fvec(1);
+    assert_true(hook_count[H_MALLOC] + hook_count[H_CALLOC] >= 3);
+    float *dc = malloc(hop / dec * sizeof *dc), *spec = malloc((ow + 2) * sizeof *spec);
+    assert_non_null(dc);
+    assert_non_null(spec);
 
     size_t n = 0;
     float *y = signal_at(rate, &n);
-    long onset_calls = 0, pitch_calls = 0, filter_calls = 0, other_calls = 0, onsets = 0;
+    long onset_calls = 0, pitch_calls = 0, fft_calls = 0, other_calls = 0, onsets = 0;
     double conf_sum = 0;
-    for (size_t pos = 0; pos + hop <= n; pos += hop) {
-        memcpy(in->data, y + pos, hop * sizeof *y);
+    for (size_t pos = 0; pos + ow <= n; pos += hop) {
         hook_arm();
-        aubio_onset_do(o, in, oo);
+        onsets += rnn_onset_process(o, y + pos) > 0.0f && rnn_onset_last(o) > 0;
         onset_calls += hook_disarm();
-        fvec_copy(in, lp);
-        hook_arm();
-        aubio_filter_do(f, lp);
-        filter_calls += hook_disarm();
         for (uint32_t i = 0; i < hop / dec; i++)
-            dc->data[i] = lp->data[dec * i];
+            dc[i] = y[pos + dec * i];
         hook_arm();
-        aubio_pitch_do(p, dc, po);
+        rnn_yin_process(p, dc, hop / dec);
         pitch_calls += hook_disarm();
         hook_arm();
-        conf_sum += aubio_pitch_get_confidence(p);
-        onsets += oo->data[0] > 0 && aubio_onset_get_last(o) > 0;
-        aubio_onset_set_threshold(o, 0.3f);
-        aubio_onset_set_silence(o, -50.0f);
-        aubio_pitch_set_silence(p, -50.0f);
+        rnn_rfft_forward(f, y + pos, spec);
+        fft_calls += hook_disarm();
+        hook_arm();
+        conf_sum += rnn_yin_confidence(p);
+        rnn_onset_set_threshold(o, 0.3f);
+        rnn_onset_set_silence(o, -50.0f);
+        rnn_onset_set_minioi_ms(o, 50.0);
+        rnn_yin_set_tolerance(p, 0.15f);
         if (pos % (hop * 1000) == 0) {
-            aubio_onset_reset(o);
-            aubio_filter_do_reset(f);
+            rnn_onset_reset(o);
+            rnn_yin_reset(p);
         }
         other_calls += hook_disarm();
     }
-    print_message("%-34s %5d Hz: %ld calls over %zu hops\n", "aubio_onset_do (per hop)", rate,
+    print_message("%-34s %5d Hz: %ld calls over %zu hops\n", "rnn_onset_process (per hop)", rate,
                   onset_calls, n / hop);
-    print_message("%-34s %5d Hz: %ld calls over %zu hops\n", "aubio_filter_do (per hop)", rate,
-                  filter_calls, n / hop);
-    print_message("%-34s %5d Hz: %ld calls over %zu hops\n", "aubio_pitch_do yin (per hop)", rate,
+    print_message("%-34s %5d Hz: %ld calls over %zu hops\n", "rnn_yin_process (per hop)", rate,
                   pitch_calls, n / hop);
-    print_message("%-34s %5d Hz: %ld calls\n", "getters, setters, aubio_onset_reset", rate,
-                  other_calls);
+    print_message("%-34s %5d Hz: %ld calls over %zu hops\n", "rnn_rfft_forward (per hop)", rate,
+                  fft_calls, n / hop);
+    print_message("%-34s %5d Hz: %ld calls\n", "getters, setters, resets", rate, other_calls);
     assert_int_equal(onset_calls, 0);
     assert_int_equal(pitch_calls, 0);
-    assert_int_equal(filter_calls, 0);
+    assert_int_equal(fft_calls, 0);
     assert_int_equal(other_calls, 0);
     assert_true(onsets > 10 && conf_sum > 0); /* the calls did real work */
 
     hook_arm();
-    del_aubio_onset(o);
-    del_aubio_pitch(p);
-    del_aubio_filter(f);
+    rnn_onset_free(o);
+    rnn_yin_free(p);
+    rnn_rfft_free(f);
     hook_disarm();
-    report("del_aubio_onset/pitch/filter", rate);
-    del_fvec(lp);
-    del_fvec(dc);
-    del_fvec(in);
-    del_fvec(oo);
-    del_fvec(po);
+    report("onset + yin + fft (free)", rate);
+    free(dc);
+    free(spec);
     free(y);
 }
 
-static void test_aubio_calls(void **state)
+static void test_analysis_calls(void **state)
 {
     (void)state;
-    aubio_calls_at(44100);
-    aubio_calls_at(48000);
-}
-
-/* The pitch methods not used, measured the same way (printed, not judged). */
-static void test_other_pitch_methods(void **state)
-{
-    (void)state;
-    static const char *const methods[] = {"yinfast", "yinfft"};
-    size_t n = 0;
-    float *y = signal_at(48000, &n);
-    for (int k = 0; k < 2; k++) {
-        aubio_pitch_t *p = new_aubio_pitch(methods[k], 1024, 256, 48000);
-        assert_non_null(p);
-        fvec_t *in = new_fvec(256), *po = new_fvec(1);
-        long calls = 0;
-        size_t hops = 0;
-        double conf = 0;
-        for (size_t pos = 0; pos + 256 <= n; pos += 256, hops++) {
-            memcpy(in->data, y + pos, 256 * sizeof *y);
-            hook_arm();
-            aubio_pitch_do(p, in, po);
-            calls += hook_disarm();
-            conf += aubio_pitch_get_confidence(p);
-        }
-        print_message("aubio_pitch_do %-8s (not used)  48000 Hz: %ld calls over %zu hops, "
-                      "mean confidence %.3f\n",
-                      methods[k], calls, hops, conf / (double)hops);
-        del_fvec(in);
-        del_fvec(po);
-        del_aubio_pitch(p);
-    }
-    free(y);
+    analysis_calls_at(44100);
+    analysis_calls_at(48000);
 }
 
 static void detector_at(int rate)
@@ -336,9 +291,8 @@ static void test_detector(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hook_sees_aubio),
-        cmocka_unit_test(test_aubio_calls),
-        cmocka_unit_test(test_other_pitch_methods),
+        cmocka_unit_test(test_hook_sees_calls),
+        cmocka_unit_test(test_analysis_calls),
         cmocka_unit_test(test_detector),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

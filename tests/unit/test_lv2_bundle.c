@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The built bundle build/rnnmidi.lv2 against its peers: `nm -D` lists
- * exactly one defined symbol, lv2_descriptor; `lv2_validate` (Debian lv2-dev)
+ * exactly one defined symbol, lv2_descriptor; the binary brings next to
+ * nothing into the host: its DT_NEEDED entries (`readelf -d`) and everything
+ * `ldd` loads are libc, libm and the dynamic loader, plus at most one small
+ * numeric library (FFTW single precision); `lv2_validate` (Debian lv2-dev)
  * finds 0 errors in its TTL; lilv reads from the TTL the same port indices,
  * symbols, ranges and defaults as the C port table, and those agree with
  * core/engine's parameter table; the plugin is an lv2:MIDIPlugin, hard-RT
@@ -58,6 +61,68 @@ static void test_only_lv2_descriptor_exported(void **state)
         assert_string_equal(sym + 1, "lv2_descriptor");
     }
     assert_int_equal(lines, 1);
+}
+
+/* The libraries the plugin may load into a host, by soname prefix: the C
+ * library and the loader, and at most one of NUMERIC_LIBS. */
+static const char *const BASE_LIBS[] = {"libc.so.", "libm.so.", "ld-linux", "linux-vdso.so.",
+                                        "linux-gate.so."};
+static const char *const NUMERIC_LIBS[] = {"libfftw3f.so."};
+
+static int has_prefix(const char *s, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strncmp(s, list[i], strlen(list[i]))) return 1;
+    return 0;
+}
+
+/* Check one library name; counts the numeric ones. */
+static void check_lib(const char *name, const char *from, int *numeric)
+{
+    if (has_prefix(name, BASE_LIBS, sizeof BASE_LIBS / sizeof *BASE_LIBS)) return;
+    if (has_prefix(name, NUMERIC_LIBS, sizeof NUMERIC_LIBS / sizeof *NUMERIC_LIBS)) {
+        (*numeric)++;
+        return;
+    }
+    fail_msg("%s: rnnmidi.so loads %s into the host (only libc, libm and one numeric library "
+             "may be linked)",
+             from, name);
+}
+
+static void test_linked_libraries(void **state)
+{
+    (void)state;
+    static char out[65536];
+    assert_int_equal(capture("readelf -d " BUNDLE "/rnnmidi.so", out, sizeof out), 0);
+    int needed = 0, numeric = 0;
+    for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n")) {
+        if (!strstr(l, "(NEEDED)")) continue;
+        char *a = strchr(l, '['), *b = a ? strchr(a, ']') : NULL;
+        assert_non_null(b);
+        *b = 0;
+        print_message("NEEDED %s\n", a + 1);
+        check_lib(a + 1, "readelf -d", &numeric);
+        needed++;
+    }
+    assert_true(needed >= 1); /* libc at least: the parse found the entries */
+    assert_true(numeric <= 1);
+
+    /* what the loader brings in, transitively */
+    assert_int_equal(capture("ldd " BUNDLE "/rnnmidi.so", out, sizeof out), 0);
+    int loaded = 0;
+    numeric = 0;
+    for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n")) {
+        while (*l == ' ' || *l == '\t')
+            l++;
+        char name[256];
+        if (sscanf(l, "%255s", name) != 1) continue;
+        const char *slash = strrchr(name, '/'); /* the loader is listed by path */
+        check_lib(slash ? slash + 1 : name, "ldd", &numeric);
+        loaded++;
+    }
+    print_message("ldd: %d libraries\n", loaded);
+    assert_true(loaded >= 2);
+    assert_true(numeric <= 1);
 }
 
 static void test_lv2_validate(void **state)
@@ -417,7 +482,7 @@ static void test_default_model_and_its_preset(void **state)
     if (!strstr(out, "Found 0 errors")) fail_msg("lv2_validate:\n%s", out);
 
     /* keep the plugin mapped after lilv unloads it, so that LeakSanitizer sees
-     * what its libraries (aubio's FFT plans) keep in statics */
+     * what it keeps in statics */
     assert_non_null(dlopen(BUNDLE "/rnnmidi.so", RTLD_NOW | RTLD_NODELETE));
     LilvWorld *w = lilv_world_new();
     snprintf(cmd, sizeof cmd, "file://%s/rnnmidi.lv2/", dir);
@@ -518,6 +583,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_only_lv2_descriptor_exported),
+        cmocka_unit_test(test_linked_libraries),
         cmocka_unit_test(test_lv2_validate),
         cmocka_unit_test(test_ttl_matches_c),
         cmocka_unit_test(test_ports_described),

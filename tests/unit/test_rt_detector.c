@@ -3,8 +3,8 @@
  * with malloc, calloc, realloc, free and pthread_mutex_lock trapped at link
  * time (rt_trap.h), a melody with noise at 44.1 and 48 kHz in blocks of 0 to
  * 8192 frames, with NaN bursts, parameter changes, a full event array and
- * resets in between, makes no trapped call from our code. aubio is a shared
- * library, so its internal calls are invisible here; test_detector_hook
+ * resets in between, makes no trapped call from our code. Calls made inside
+ * shared libraries (libm, libc) are invisible here; test_detector_hook
  * checks those by replacing malloc for the whole process. */
 #include <setjmp.h>
 #include <stdarg.h>
