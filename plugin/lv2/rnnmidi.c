@@ -32,9 +32,10 @@
  * than the rest of the port takes; a note-off that still finds no room waits
  * for the next block instead of being lost.
  *
- * Audio input. A detector reset runs a dozen aubio hops, too much for one
- * block at high rates: run() instead swaps in a spare detector that the
- * worker reset, and sends the used one to the worker to be reset in turn.
+ * Audio input. A detector reset clears analysis buffers whose size grows
+ * with the sample rate; run() does none of it: it swaps in a spare detector
+ * that the worker reset, and sends the used one to the worker to be reset in
+ * turn.
  * Until the spare is back, the audio input stays unheard. */
 #include <lv2/atom/forge.h>
 #include <lv2/atom/util.h>
