@@ -168,8 +168,8 @@ void rnn_display_transport(rnn_display *d, uint64_t at, const rnn_transport *t)
     if (!d || !t) return;
     if ((t->flags & RNN_TRANSPORT_TEMPO) && isfinite(t->bpm) && t->bpm >= 1 && t->bpm <= 1000)
         d->bpm = t->bpm;
-    if ((t->flags & RNN_TRANSPORT_METER) && isfinite(t->beats_per_bar) &&
-        t->beats_per_bar >= 1 && t->beats_per_bar <= 64)
+    if ((t->flags & RNN_TRANSPORT_METER) && isfinite(t->beats_per_bar) && t->beats_per_bar >= 1 &&
+        t->beats_per_bar <= 64)
         d->meter = t->beats_per_bar;
     if ((t->flags & RNN_TRANSPORT_BBT) && d->bpm > 0 && isfinite(t->bar_beat) &&
         fabs(t->bar_beat) < 1e6)
@@ -382,10 +382,14 @@ static int column(double t, double t0, double window, int w)
 static const char *mode_text(uint32_t mode)
 {
     switch (mode) {
-    case RNN_MODE_CONTINUE: return "continue";
-    case RNN_MODE_CALL_RESPONSE: return "call+response";
-    case RNN_MODE_ACCOMPANY: return "accompany";
-    default: return "?";
+    case RNN_MODE_CONTINUE:
+        return "continue";
+    case RNN_MODE_CALL_RESPONSE:
+        return "call+response";
+    case RNN_MODE_ACCOMPANY:
+        return "accompany";
+    default:
+        return "?";
     }
 }
 

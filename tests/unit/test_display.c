@@ -64,8 +64,8 @@ static int check_snapshot(const rnn_display_snapshot *s, char *why, size_t n)
 {
     if (s->total == 0) return 0;
     uint64_t want_n = s->total < RNN_DISPLAY_SPANS ? s->total : RNN_DISPLAY_SPANS;
-    if (s->n != want_n) return snprintf(why, n, "n %u of total %llu", s->n,
-                                        (unsigned long long)s->total), 1;
+    if (s->n != want_n)
+        return snprintf(why, n, "n %u of total %llu", s->n, (unsigned long long)s->total), 1;
     uint64_t last = s->total - 1;
     /* the clock is the last note's end, or the one before while it sounds */
     int sounding = s->span[s->n - 1].end == RNN_DISPLAY_OPEN;
@@ -73,16 +73,17 @@ static int check_snapshot(const rnn_display_snapshot *s, char *why, size_t n)
     int first = s->total == 1 && s->now == 0 && sounding; /* before the first set */
     if (!first && (s->now % 10 != 5 || !(clock_note == last || clock_note + 1 == last)))
         return snprintf(why, n, "now %llu with %llu notes", (unsigned long long)s->now,
-                        (unsigned long long)s->total), 1;
+                        (unsigned long long)s->total),
+               1;
     for (uint32_t j = 0; j < s->n; j++) {
         uint64_t i = s->total - s->n + j;
         const rnn_display_span *sp = &s->span[j];
         int open_ok = sp->end == RNN_DISPLAY_OPEN && i == last;
         if (sp->start != 10 * i || sp->pitch != 10 + i % 100 || sp->who != (i & 1) ||
             !(sp->end == 10 * i + 5 || open_ok))
-            return snprintf(why, n, "span %llu: %llu..%llu pitch %d who %d",
-                            (unsigned long long)i, (unsigned long long)sp->start,
-                            (unsigned long long)sp->end, sp->pitch, sp->who),
+            return snprintf(why, n, "span %llu: %llu..%llu pitch %d who %d", (unsigned long long)i,
+                            (unsigned long long)sp->start, (unsigned long long)sp->end, sp->pitch,
+                            sp->who),
                    1;
     }
     if (s->now >= 5 && strcmp(s->name, names[s->mode % 3]))
@@ -195,7 +196,7 @@ static void test_notes_where_the_layout_says(void **state)
         {RNN_DISPLAY_PLAYER, 67, now - 200000, now - 150000},
         {RNN_DISPLAY_NET, 72, now - 120000, now - 90000},
         {RNN_DISPLAY_NET, 55, now - 80000, now - 30000},
-        {RNN_DISPLAY_NET, 62, now - 20000, 0},        /* sounding: to the right edge */
+        {RNN_DISPLAY_NET, 62, now - 20000, 0},                /* sounding: to the right edge */
         {RNN_DISPLAY_PLAYER, 90, now - 900000, now - 800000}, /* long gone */
     };
     const int n_notes = (int)(sizeof notes / sizeof notes[0]);
@@ -334,8 +335,10 @@ static void test_draw_requests(void **state)
         }
         now += 256;
         int a = rnn_display_follow(d, now, e);
-        if (now < 10 * rate) during += a;
-        else if (now > 10 * rate + RNN_DISPLAY_BARS * 96000 + 256) after += a;
+        if (now < 10 * rate)
+            during += a;
+        else if (now > 10 * rate + RNN_DISPLAY_BARS * 96000 + 256)
+            after += a;
     }
     print_message("draw requests: %d in the first 10 s, %d once still\n", during, after);
     assert_true(during >= 10 * RNN_DISPLAY_DRAW_HZ - 2 && during <= 10 * RNN_DISPLAY_DRAW_HZ + 1);
@@ -376,8 +379,8 @@ static void test_render_time(void **state)
         for (int r = 0; r < reps; r++)
             assert_non_null(rnn_display_render(d, sizes[k][0], sizes[k][1]));
         clock_gettime(CLOCK_MONOTONIC, &b);
-        double us = ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) /
-                    reps / 1e3;
+        double us =
+            ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / reps / 1e3;
         print_message("render %ux%u: %.1f us a frame\n", sizes[k][0], sizes[k][1], us);
     }
     rnn_display_free(d);

@@ -381,9 +381,10 @@ static void test_render_odd_sizes(void **state)
     host_begin(t->hp);
     host_midi(t->hp, 0, 0x90, 60, 100);
     host_run(t->hp, 256);
-    const uint32_t sizes[][2] = {{1, 1},       {1, 1000},     {2, 1},        {3, 2},
-                                 {17, 5},      {33, 9},       {301, 151},    {4096, 4096},
-                                 {100000, 13}, {UINT32_MAX, UINT32_MAX}, {64, 2}};
+    const uint32_t sizes[][2] = {
+        {1, 1},  {1, 1000},  {2, 1},       {3, 2},       {17, 5},
+        {33, 9}, {301, 151}, {4096, 4096}, {100000, 13}, {UINT32_MAX, UINT32_MAX},
+        {64, 2}};
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
         img = render(t, sizes[k][0], sizes[k][1]);
         assert_non_null(img);
