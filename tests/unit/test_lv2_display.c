@@ -10,7 +10,9 @@
  * queue_draw comes at most RNN_DISPLAY_DRAW_HZ times a second. render() with
  * odd sizes is safe. A thread rendering while run() runs gets whole images:
  * the sizes asked, only the display's colours, each note colour only in the
- * roll. */
+ * roll. The bundle's default model answers a melody on the display; with
+ * RNNMIDI_DISPLAY_PNG=FILE set, that image is also written as a PNG (how
+ * presets/examples/inline-display.png was made). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +29,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "../../core/engine.h"
 #include "../../plugin/lv2/display.h"
@@ -488,6 +491,121 @@ static void test_render_beside_run(void **state)
     close_plugin(t);
 }
 
+/* An ARGB32 image as an 8-bit RGB PNG (zlib for the data and the CRCs). */
+static int write_png(const char *path, const LV2_Inline_Display_Image_Surface *img)
+{
+    size_t row = 1 + 3 * (size_t)img->width, raw_len = row * (size_t)img->height;
+    unsigned char *raw = malloc(raw_len);
+    uLongf z_len = compressBound((uLong)raw_len);
+    unsigned char *z = malloc(z_len);
+    FILE *f = fopen(path, "wb");
+    int ok = raw && z && f;
+    for (int y = 0; ok && y < img->height; y++) {
+        unsigned char *r = raw + (size_t)y * row;
+        r[0] = 0; /* no filter */
+        for (int x = 0; x < img->width; x++) {
+            uint32_t c = px_at(img, x, y);
+            r[1 + 3 * x] = (unsigned char)(c >> 16);
+            r[2 + 3 * x] = (unsigned char)(c >> 8);
+            r[3 + 3 * x] = (unsigned char)c;
+        }
+    }
+    ok = ok && compress2(z, &z_len, raw, (uLong)raw_len, 9) == Z_OK;
+    unsigned char ihdr[13] = {0};
+    for (int i = 0; i < 4; i++) {
+        ihdr[i] = (unsigned char)((uint32_t)img->width >> (24 - 8 * i));
+        ihdr[4 + i] = (unsigned char)((uint32_t)img->height >> (24 - 8 * i));
+    }
+    ihdr[8] = 8; /* bits per channel */
+    ihdr[9] = 2; /* RGB */
+    const struct {
+        const char *type;
+        const unsigned char *data;
+        uint32_t len;
+    } chunks[3] = {{"IHDR", ihdr, 13}, {"IDAT", z, (uint32_t)z_len}, {"IEND", NULL, 0}};
+    if (ok) ok = fwrite("\x89PNG\r\n\x1a\n", 1, 8, f) == 8;
+    for (int k = 0; ok && k < 3; k++) {
+        unsigned char be[4];
+        for (int i = 0; i < 4; i++)
+            be[i] = (unsigned char)(chunks[k].len >> (24 - 8 * i));
+        uLong crc = crc32(0, (const Bytef *)chunks[k].type, 4);
+        if (chunks[k].len) crc = crc32(crc, chunks[k].data, chunks[k].len);
+        unsigned char cb[4];
+        for (int i = 0; i < 4; i++)
+            cb[i] = (unsigned char)((uint32_t)crc >> (24 - 8 * i));
+        ok = fwrite(be, 1, 4, f) == 4 && fwrite(chunks[k].type, 1, 4, f) == 4 &&
+             (!chunks[k].len || fwrite(chunks[k].data, 1, chunks[k].len, f) == chunks[k].len) &&
+             fwrite(cb, 1, 4, f) == 4;
+    }
+    if (f && fclose(f)) ok = 0;
+    free(raw);
+    free(z);
+    return ok ? 0 : -1;
+}
+
+/* The bundle's default model (when the bundle has one) answers the opening
+ * of a melody in call-and-response: the call in the player's colour, an
+ * answer in the network's after it. */
+static void test_default_model_answers(void **state)
+{
+    (void)state;
+    const double rate = 48000;
+    inst_t *t = open_plugin(rate, 1);
+    host_plugin *hp = t->hp;
+    host_begin(hp);
+    host_run(hp, 64);
+    if (!strstr(hp->model_path, "melody-lstm.rnnw")) {
+        print_message("SKIP: the bundle has no default model\n");
+        close_plugin(t);
+        return;
+    }
+    hp->controls[RNNMIDI_MODE] = RNN_MODE_CALL_RESPONSE;
+    hp->controls[RNNMIDI_SEED] = 5;
+    hp->controls[RNNMIDI_TEMPERATURE] = 0.8f;
+    /* E E F G G F E D, in quarters (pairs of eighths) over bars 1 and 2 */
+    const int melody[][2] = {{64, 2}, {64, 2}, {65, 2}, {67, 2},
+                             {67, 2}, {65, 2}, {64, 2}, {62, 2}};
+    const int n_mel = (int)(sizeof melody / sizeof melody[0]);
+    const int64_t eighth = 12000;
+    int64_t roll = hp->pos, at = roll + 96000, on[8], off[8];
+    for (int k = 0; k < n_mel; k++) {
+        on[k] = at;
+        off[k] = at + melody[k][1] * eighth - 1500;
+        at += melody[k][1] * eighth;
+    }
+    int64_t total = roll + 6 * 96000;
+    while (hp->pos < total) {
+        uint32_t n = 256;
+        host_begin(hp);
+        if (hp->pos == roll) host_position(hp, 0, 1, 120, 0, 0);
+        for (int k = 0; k < n_mel; k++) {
+            if (on[k] >= hp->pos && on[k] < hp->pos + n)
+                host_midi(hp, (uint32_t)(on[k] - hp->pos), 0x90, (uint8_t)melody[k][0], 90);
+            if (off[k] >= hp->pos && off[k] < hp->pos + n)
+                host_midi(hp, (uint32_t)(off[k] - hp->pos), 0x80, (uint8_t)melody[k][0], 0);
+        }
+        host_run(hp, n);
+    }
+    const LV2_Inline_Display_Image_Surface *img = render(t, 320, 160);
+    assert_non_null(img);
+    int top = RNN_DISPLAY_HEADER(2);
+    /* the call, from bar 2 on in view, left of the answer */
+    int player_right = -1, net_left = img->width;
+    for (int y = top; y < img->height; y++)
+        for (int x = 0; x < img->width; x++) {
+            uint32_t c = px_at(img, x, y);
+            if (c == RNN_DISPLAY_PLAYER_RGB && x > player_right) player_right = x;
+            if (c == RNN_DISPLAY_NET_RGB && x < net_left) net_left = x;
+        }
+    print_message("call up to column %d, answer from column %d\n", player_right, net_left);
+    assert_true(player_right >= 0);
+    assert_true(net_left < img->width);
+    assert_true(net_left > player_right);
+    const char *png = getenv("RNNMIDI_DISPLAY_PNG");
+    if (png) assert_int_equal(write_png(png, img), 0);
+    close_plugin(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -495,6 +613,7 @@ int main(void)
         cmocka_unit_test(test_display_shows_the_notes),
         cmocka_unit_test(test_render_odd_sizes),
         cmocka_unit_test(test_render_beside_run),
+        cmocka_unit_test(test_default_model_answers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
