@@ -18,8 +18,9 @@
  * - the header, the top RNN_DISPLAY_HEADER(scale) rows when h leaves at
  *   least 8 rows below it (scale = 1, 2 from h >= 96): the mode at the left
  *   in RNN_DISPLAY_MODE_RGB, the model's name after it in RNN_DISPLAY_NAME_RGB;
- * - the roll below, rows top..h-1: time runs left to right over the last
- *   RNN_DISPLAY_BARS bars, the right edge being `now`: a frame t is at
+ * - the roll below, rows top..h-1: time (the plugin's count of frames run,
+ *   which goes on while the host's transport stands) runs left to right over
+ *   the last RNN_DISPLAY_BARS bars, the right edge being `now`: a frame t is at
  *   x = floor((t - (now - window)) * w / window). Pitches lo..hi (the lowest
  *   and highest pitch of the spans in view, widened about their middle to at
  *   least RNN_DISPLAY_MIN_PITCHES and kept inside 0..127; 48..71 when none),

@@ -8,7 +8,8 @@
  * ports, MIDI floods, the audio input, a restore through the worker, and
  * blocks of 0..8192 frames, with the inline display's queue_draw offered
  * (called from run(), at most RNN_DISPLAY_DRAW_HZ a second) and render()
- * called between blocks. The worker's own calls (loading, freeing,
+ * called between blocks (which allocates only for a larger image). The
+ * worker's own calls (loading, freeing,
  * resetting a detector) run untrapped, as on a worker thread. Self-checks:
  * the trap sees the five calls, and it sees an allocation made by the
  * plugin's own code (its worker loading a model). Also counted: the aubio
@@ -240,6 +241,12 @@ static void test_run_never_allocates(void **state)
     print_message("queue_draw: %d calls in %.1f s\n", draw_requests, seconds);
     assert_true(draw_requests > 0);
     assert_true(draw_requests <= (int)(seconds * RNN_DISPLAY_DRAW_HZ) + 2);
+    /* render() allocates its image once for the largest size asked */
+    assert_non_null(idi->render(h, 400, 200));
+    rt_trap_arm();
+    assert_non_null(idi->render(h, 400, 200));
+    assert_non_null(idi->render(h, 150, 70));
+    assert_int_equal(rt_trap_disarm(), 0);
     size_t ons = 0;
     for (size_t i = 0; i < hp->n_ev; i++)
         ons += (hp->ev[i].d[0] & 0xf0) == 0x90;
