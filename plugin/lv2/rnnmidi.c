@@ -35,7 +35,12 @@
  * Audio input. A detector reset runs a dozen aubio hops, too much for one
  * block at high rates: run() instead swaps in a spare detector that the
  * worker reset, and sends the used one to the worker to be reset in turn.
- * Until the spare is back, the audio input stays unheard. */
+ * Until the spare is back, the audio input stays unheard.
+ *
+ * Inline display. run() hands the notes the engine hears and plays, and the
+ * transport, to display.c, which keeps them for render() (Ardour's inline
+ * display, on the host's GUI thread) without locks; run() calls the host's
+ * queue_draw, when offered, a few times a second while notes are in view. */
 #include <lv2/atom/forge.h>
 #include <lv2/atom/util.h>
 #include <lv2/core/lv2.h>
