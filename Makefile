@@ -358,6 +358,7 @@ LV2_MORE    = $(patsubst presets/%,$(LV2_BUNDLE)/%,$(wildcard presets/melody-gru
               presets/melody-rnn.rnnw presets/drums-gru.rnnw))
 LV2_FILES   = $(LV2_SO) $(LV2_TTL) $(LV2_MODEL) $(LV2_MORE)
 LV2_OBJ     = $(BUILD)/obj/plugin/lv2/rnnmidi.o $(LISTEN_DSP:%=$(BUILD)/obj/plugin/listen/%.o)
+LV2_OBJ    += $(BUILD)/obj/plugin/lv2/display.o
 LILV_CFLAGS = $(shell $(PKG_CONFIG) --cflags lilv-0 2>/dev/null)
 LILV_LIBS   = $(shell $(PKG_CONFIG) --libs lilv-0 2>/dev/null || echo -llilv-0)
 
@@ -406,9 +407,14 @@ $(TBUILD)/obj/tests/unit/test_lv2_%.o: TEST_CFLAGS += $(LILV_CFLAGS)
 $(TBUILD)/test_lv2_%: $(TBUILD)/obj/tests/unit/test_lv2_%.o $(TSUPPORT_OBJ) $(TLIBS) | $(LV2_FILES)
 	$(CC) $(TEST_LDFLAGS) -o $@ $^ -lcmocka $(LILV_LIBS) $(BLAS_LIBS) -lz -lm -lpthread
 $(TBUILD)/test_rt_lv2: $(TBUILD)/obj/tests/unit/test_rt_lv2.o $(TBUILD)/obj/plugin/lv2/rnnmidi.o \
+                       $(TBUILD)/obj/plugin/lv2/display.o \
                        $(LISTEN_DSP:%=$(TBUILD)/obj/plugin/listen/%.o) $(TSUPPORT_OBJ) $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) $(RT_WRAP) -Wl,--wrap=rnn_onset_process,--wrap=rnn_yin_process \
 	  -o $@ $^ -lcmocka $(BLAS_LIBS) -lz -lm -lpthread
+# test_display: the inline display's snapshot and drawing, linked directly.
+$(TBUILD)/test_display: $(TBUILD)/obj/tests/unit/test_display.o $(TBUILD)/obj/plugin/lv2/display.o \
+                        $(TSUPPORT_OBJ) $(TLIBS)
+	$(CC) $(TEST_LDFLAGS) -o $@ $^ -lcmocka $(BLAS_LIBS) -lz -lm -lpthread
 
 # Ardour 7 headless (ardour7-lua, the Dummy backend): the plugin on a MIDI
 # track before a synth, its output recorded into a region and checked against

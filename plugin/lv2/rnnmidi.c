@@ -35,8 +35,12 @@
  * Audio input. A detector reset clears analysis buffers whose size grows
  * with the sample rate; run() does none of it: it swaps in a spare detector
  * that the worker reset, and sends the used one to the worker to be reset in
- * turn.
- * Until the spare is back, the audio input stays unheard. */
+ * turn. Until the spare is back, the audio input stays unheard.
+ *
+ * Inline display. run() hands the notes the engine hears and plays, and the
+ * transport, to display.c, which keeps them for render() (Ardour's inline
+ * display, on the host's GUI thread) without locks; run() calls the host's
+ * queue_draw, when offered, a few times a second while notes are in view. */
 #include <lv2/atom/forge.h>
 #include <lv2/atom/util.h>
 #include <lv2/core/lv2.h>
@@ -58,6 +62,7 @@
 #include "../../core/engine.h"
 #include "../../core/text.h"
 #include "../listen/detector.h"
+#include "display.h"
 #include "ports.h"
 #include "uris.h"
 
@@ -115,6 +120,7 @@ typedef struct {
     LV2_URID_Map *map;
     LV2_Worker_Schedule *schedule;
     LV2_Log_Logger logger;
+    LV2_Inline_Display *queue_draw; /* optional: asks the host to render() */
 
     /* ports */
     const LV2_Atom_Sequence *control;
@@ -171,6 +177,10 @@ typedef struct {
     uint32_t garbage_head, n_garbage;
     atomic_uint slots; /* ring slots held: loads and restores in flight, models in the ring */
     atomic_uint gen;   /* generation of the latest load request or restore */
+
+    /* the inline display: notes heard and played, written by run() */
+    rnn_display *display;
+    uint64_t frames; /* frames run before this block */
 } Rnnmidi;
 
 /* ------------------------------------------------------------ instantiate */
@@ -248,7 +258,8 @@ static LV2_Handle instantiate(const LV2_Descriptor *descriptor, double rate,
     const LV2_Options_Option *options = NULL;
     const char *missing = lv2_features_query(
         features, LV2_LOG__log, &self->logger.log, false, LV2_URID__map, &self->map, true,
-        LV2_WORKER__schedule, &self->schedule, true, LV2_OPTIONS__options, &options, false, NULL);
+        LV2_WORKER__schedule, &self->schedule, true, LV2_OPTIONS__options, &options, false,
+        LV2_INLINEDISPLAY__queue_draw, &self->queue_draw, false, NULL);
     lv2_log_logger_set_map(&self->logger, self->map);
     if (missing) {
         lv2_log_error(&self->logger, "rnnmidi: missing feature <%s>\n", missing);
@@ -282,6 +293,7 @@ static LV2_Handle instantiate(const LV2_Descriptor *descriptor, double rate,
         rnn_detector_free(self->detector);
         self->detector = NULL;
     }
+    self->display = rnn_display_create(rate); /* without it, no inline display */
     self->spare_ready = 1;
     self->detector_fresh = 1;
     self->detector_pitch = -1;
@@ -537,6 +549,9 @@ static void run_chunk(Rnnmidi *self, uint32_t end)
     }
     uint32_t n = rnn_engine_run(self->engine, end - start, self->in, self->n_in, self->transport,
                                 self->n_transport, self->out, room);
+    for (uint32_t i = 0; i < n; i++)
+        rnn_display_midi(self->display, RNN_DISPLAY_NET, self->frames + start + self->out[i].frame,
+                         self->out[i].data, self->out[i].size);
     if (self->notify) {
         uint32_t j = 0;
         for (uint32_t i = 0; i <= self->n_in; i++) {
@@ -561,6 +576,8 @@ static void add_event(Rnnmidi *self, uint32_t frame, const uint8_t *data, uint32
     ev->size = (uint8_t)size;
     memcpy(ev->data, data, size);
     ev->flags = flags;
+    if (!(flags & RNN_EVENT_NO_LISTEN))
+        rnn_display_midi(self->display, RNN_DISPLAY_PLAYER, self->frames + frame, data, size);
 }
 
 /* Detected notes with frames up to `frame` enter like MIDI notes. */
@@ -619,6 +636,7 @@ static void read_position(Rnnmidi *self, const LV2_Atom_Object *obj, uint32_t fr
         t->bar_beat = v;
         t->flags |= RNN_TRANSPORT_BBT;
     }
+    rnn_display_transport(self->display, self->frames + frame, t);
 }
 
 static void schedule_load(Rnnmidi *self, const LV2_Atom *value)
@@ -805,12 +823,17 @@ static void run(LV2_Handle instance, uint32_t n_samples)
                                              self->status, self->status_len))
             self->notify_status = 0;
     }
+
+    self->frames += n_samples;
+    if (rnn_display_follow(self->display, self->frames, self->engine) && self->queue_draw)
+        self->queue_draw->queue_draw(self->queue_draw->handle);
 }
 
 static void deactivate(LV2_Handle instance)
 {
     Rnnmidi *self = instance;
     rnn_engine_all_notes_off(self->engine);
+    rnn_display_all_off(self->display, self->frames);
     /* what was passed on ends at the next run (not the audio thread: the
      * loop over the table is fine here) */
     for (int ch = 0; ch < 16; ch++) {
@@ -837,6 +860,7 @@ static void cleanup(LV2_Handle instance)
         rnn_engine_model_free(self->garbage[(self->garbage_head + i) % GARBAGE_CAP]);
     rnn_detector_free(self->detector);
     rnn_detector_free(self->spare);
+    rnn_display_free(self->display);
     free(self);
 }
 
@@ -1112,12 +1136,23 @@ static LV2_State_Status restore(LV2_Handle instance, LV2_State_Retrieve_Function
     return st;
 }
 
+/* ---------------------------------------------------------------- display */
+
+/* The host's GUI thread: a snapshot of what run() recorded, drawn. */
+static LV2_Inline_Display_Image_Surface *render(LV2_Handle instance, uint32_t w, uint32_t max_h)
+{
+    Rnnmidi *self = instance;
+    return rnn_display_render(self->display, w, max_h);
+}
+
 static const void *extension_data(const char *uri)
 {
     static const LV2_Worker_Interface worker = {work, work_response, NULL};
     static const LV2_State_Interface state = {save, restore};
+    static const LV2_Inline_Display_Interface display = {render};
     if (!strcmp(uri, LV2_WORKER__interface)) return &worker;
     if (!strcmp(uri, LV2_STATE__interface)) return &state;
+    if (!strcmp(uri, LV2_INLINEDISPLAY__interface)) return &display;
     return NULL;
 }
 

@@ -6,7 +6,10 @@
  * model swaps, a refused file, transport starts, stops and jumps, tempo
  * changes, parameter changes, thru switched with keys held, tiny notify
  * ports, MIDI floods, the audio input, a restore through the worker, and
- * blocks of 0..8192 frames. The worker's own calls (loading, freeing,
+ * blocks of 0..8192 frames, with the inline display's queue_draw offered
+ * (called from run(), at most RNN_DISPLAY_DRAW_HZ a second) and render()
+ * called between blocks (which allocates only for a larger image). The
+ * worker's own calls (loading, freeing,
  * resetting a detector) run untrapped, as on a worker thread. Self-checks:
  * the trap sees the five calls, and it sees an allocation made by the
  * plugin's own code (its worker loading a model). Also counted: the
@@ -30,6 +33,8 @@
 #include <lv2/state/state.h>
 
 #include "../../core/engine.h"
+#include "../../plugin/lv2/display.h"
+#include "../../plugin/lv2/inline_display.h"
 #include "engine_fixture.h"
 #include "lv2_host.h"
 #include "rt_trap.h"
@@ -147,6 +152,13 @@ static const void *retrieve_path(LV2_State_Handle handle, uint32_t key, size_t *
     return handle;
 }
 
+static int draw_requests;
+static void count_draw(LV2_Inline_Display_Handle h)
+{
+    (void)h;
+    draw_requests++;
+}
+
 static uint32_t blocks(uint64_t *s)
 {
     return fixture_block(s, 24, 1500);
@@ -158,9 +170,22 @@ static void test_run_never_allocates(void **state)
     host_plugin *hp = host_new();
     assert_non_null(hp);
     const LV2_Descriptor *d = lv2_descriptor(0);
-    LV2_Handle h = d->instantiate(d, 44100, "/nonexistent/", hp->features);
+    /* the host's features and the inline display's queue_draw */
+    LV2_Inline_Display queue = {NULL, count_draw};
+    LV2_Feature f_queue = {LV2_INLINEDISPLAY__queue_draw, &queue};
+    const LV2_Feature *features[8];
+    int nf = 0;
+    for (; hp->features[nf]; nf++)
+        features[nf] = hp->features[nf];
+    features[nf++] = &f_queue;
+    features[nf] = NULL;
+    LV2_Handle h = d->instantiate(d, 44100, "/nonexistent/", features);
     assert_non_null(h);
     host_attach(hp, d, h);
+    const LV2_Inline_Display_Interface *idi = d->extension_data(LV2_INLINEDISPLAY__interface);
+    assert_non_null(idi);
+    draw_requests = 0;
+    int64_t pos0 = hp->pos;
     hp->controls[RNNMIDI_THRU] = 1;
     hp->controls[RNNMIDI_INPUT_SOURCE] = RNNMIDI_SOURCE_BOTH;
     /* warm up outside the trap: URIDs the host maps on first use */
@@ -199,6 +224,7 @@ static void test_run_never_allocates(void **state)
             if (phase > 2 * 3.14159265f) phase -= 2 * 3.14159265f;
         }
         host_run(hp, n);
+        if (b % 50 == 0) assert_non_null(idi->render(h, 120 + (uint32_t)b % 200, 80));
         if (b == 2200) { /* a restore through the worker, its answer in the trap */
             const LV2_State_Interface *si = d->extension_data(LV2_STATE__interface);
             hp->hold = 0;
@@ -213,6 +239,16 @@ static void test_run_never_allocates(void **state)
     host_audio_enter = host_audio_leave = NULL;
     host_log_quiet = 0;
     assert_int_equal(trapped, 0);
+    double seconds = (double)(hp->pos - pos0) / 44100;
+    print_message("queue_draw: %d calls in %.1f s\n", draw_requests, seconds);
+    assert_true(draw_requests > 0);
+    assert_true(draw_requests <= (int)(seconds * RNN_DISPLAY_DRAW_HZ) + 2);
+    /* render() allocates its image once for the largest size asked */
+    assert_non_null(idi->render(h, 400, 200));
+    rt_trap_arm();
+    assert_non_null(idi->render(h, 400, 200));
+    assert_non_null(idi->render(h, 150, 70));
+    assert_int_equal(rt_trap_disarm(), 0);
     size_t ons = 0;
     for (size_t i = 0; i < hp->n_ev; i++)
         ons += (hp->ev[i].d[0] & 0xf0) == 0x90;
