@@ -382,6 +382,12 @@ static float *carve(carver *c, size_t nfloats)
     return c->base ? (float *)(c->base + off) : NULL;
 }
 
+/* p + n, or NULL in the sizing pass (no arithmetic on a null pointer). */
+static float *offset(float *p, int n)
+{
+    return p ? p + n : NULL;
+}
+
 /* Which source row of a (G*H)-row PyTorch matrix a padded row r of gates
  * [g0, g0 + ng) holds, or -1 for a padding row. */
 static int src_row(int r, int g0, int H, int Hp)
@@ -480,8 +486,8 @@ static int layout(rnn_net *net, carver *c, char *err, size_t errlen)
                 pack(wc, 2, 1, H, Hp, NULL, 0, whh);
             }
             add_job(net, wa, xk, a, 2 * Hp, I + H, -1);
-            if (wb) add_job(net, wb, xk, a + 2 * Hp, Hp, I, -1);
-            add_job(net, wc, xk + I, a + 3 * Hp, Hp, H, k);
+            if (wb) add_job(net, wb, xk, offset(a, 2 * Hp), Hp, I, -1);
+            add_job(net, wc, offset(xk, I), offset(a, 3 * Hp), Hp, H, k);
         } else {
             float *w = carve(c, (size_t)G * Hp * (I + H));
             if (fill) pack(w, 0, G, H, Hp, I > 0 ? wih : NULL, I, whh);
