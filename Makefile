@@ -409,6 +409,29 @@ $(TBUILD)/ardour_fixture: tests/ardour/fixture.c tests/unit/engine_fixture.h $(C
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ tests/ardour/fixture.c $(CORE_LIB) -lz -lm
 
+# The soak test (`make soak`, not part of `make test`): tests/soak/soak_lv2.c
+# drives the plugin's release objects (those of build/rnnmidi.lv2/rnnmidi.so)
+# through SOAK_HOURS hours of audio time (default 10, a few minutes of wall
+# time) from the seed SOAK_SEED (default: a new one, printed), and prints
+# `SOAK name value` lines. The executable defines malloc and friends itself,
+# so it counts the calls of libaubio and glibc under run() too: it is built
+# without sanitizers, -rdynamic, and wraps rnn_engine_create to read the
+# engine's counters.
+SOAK_HOURS  ?= 10
+SOAK_SEED   ?=
+SOAK_CFLAGS  = -O2 -g -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror
+
+.PHONY: soak
+$(BUILD)/soak/soak_lv2: tests/soak/soak_lv2.c tests/unit/lv2_host.h plugin/lv2/ports.h core/engine.h \
+                        $(LV2_OBJ) $(CORE_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(SOAK_CFLAGS) $(LISTEN_CFLAGS) -rdynamic -Wl,--wrap=rnn_engine_create -o $@ \
+	  tests/soak/soak_lv2.c $(LV2_OBJ) $(CORE_LIB) $(AUBIO_LIBS) -lz -lm -lpthread -ldl
+
+soak: lv2 $(BUILD)/soak/soak_lv2
+	SOAK_HOURS=$(SOAK_HOURS) SOAK_SEED=$(SOAK_SEED) nice -n 10 $(BUILD)/soak/soak_lv2 \
+	  $(LV2_BUNDLE)/ presets $(BUILD)/soak
+
 # ---------------------------------------------------------------------------
 # The standalone demo build/rnnmidi-demo (plugin/demo/): core/ through the
 # engine, the audio-note detector (build/librnnlisten.a), PortAudio, libsndfile
