@@ -183,6 +183,7 @@ static long long engine_steps_skipped(const rnn_engine_stats *st)
 
 static uint64_t rng_state;
 static int thru_toggles = 1; /* SOAK_THRU_TOGGLES=0: thru keeps its value through a run */
+static int absurd_hold;      /* SOAK_ABSURD_HOLD=1: an absurd transport stays until the next change */
 
 static uint64_t rnd(void)
 {
@@ -473,7 +474,7 @@ static const double absurd_values[] = {1e6, 0, -120, NAN, INFINITY, -INFINITY, 1
 /* The host's transport for this block: changes, stops, jumps, absurd values. */
 static void block_transport(soak_run *r, uint32_t *frames, int *heavy)
 {
-    if (r->absurd) { /* the host comes back to its senses */
+    if (r->absurd && !absurd_hold) { /* the host comes back to its senses */
         r->absurd = 0;
         send_position(r, 0, r->rolling, r->bpm, r->bpb, r->unit, r->beat);
         return;
@@ -505,7 +506,7 @@ static void block_transport(soak_run *r, uint32_t *frames, int *heavy)
             /* a tempo or speed that asks for a step every frame */
             *heavy = (field == 0 || field == 3) && v > 1000 && isfinite(v);
             r->absurd = 1;
-            if (*heavy && *frames > 1024) *frames = 1024; /* a step a frame: keep it short */
+            if (*heavy && *frames > 1024 && !absurd_hold) *frames = 1024; /* keep it short */
             send_position(r, below(*frames + 1), field == 3 ? v : r->rolling, field == 0 ? v : r->bpm,
                           field == 1 ? v : r->bpb, field == 2 ? (int)below(3) * -4 : r->unit,
                           r->beat);
@@ -976,11 +977,13 @@ int main(int argc, char **argv)
     const char *dir = argc > 3 ? argv[3] : "build/soak";
     double hours = env_num("SOAK_HOURS", 10);
     thru_toggles = env_num("SOAK_THRU_TOGGLES", 1) != 0;
+    absurd_hold = env_num("SOAK_ABSURD_HOLD", 0) != 0;
     uint64_t seed = (uint64_t)env_num("SOAK_SEED", 0);
     if (seed == 0) seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
     rng_state = seed;
-    printf("SOAK seed %llu (SOAK_SEED=%llu SOAK_HOURS=%g SOAK_THRU_TOGGLES=%d reproduce this run)\n",
-           (unsigned long long)seed, (unsigned long long)seed, hours, thru_toggles);
+    printf("SOAK seed %llu (SOAK_SEED=%llu SOAK_HOURS=%g SOAK_THRU_TOGGLES=%d SOAK_ABSURD_HOLD=%d "
+           "reproduce this run)\n",
+           (unsigned long long)seed, (unsigned long long)seed, hours, thru_toggles, absurd_hold);
     fflush(stdout);
 
     if (counter_self_check(bundle) != 0) {
