@@ -366,6 +366,8 @@ typedef struct {
     uint32_t worst_frames;
     double worst_rate;
     int worst_heavy, worst_audio;
+    uint64_t worst_steps, worst_net_steps, worst_late, worst_block; /* in that block */
+    char worst_model[640];
 } soak_figures;
 
 static soak_figures fig;
@@ -382,6 +384,7 @@ typedef struct {
     const LV2_Descriptor *d;
     LV2_Handle h;
     const LV2_State_Interface *state;
+    rnn_engine *engine;
     double rate;
     /* the transport as the host sees it */
     int rolling, absurd;
@@ -789,7 +792,7 @@ static uint32_t block_size(void)
     return 1 + below(8192);
 }
 
-static void block_timing(soak_run *r, uint32_t frames, int heavy)
+static void block_timing(soak_run *r, uint32_t frames, int heavy, const rnn_engine_stats *before)
 {
     const int audio = r->hp->controls[RNNMIDI_INPUT_SOURCE] != RNNMIDI_SOURCE_MIDI;
     const double period = frames / r->rate;
@@ -804,6 +807,15 @@ static void block_timing(soak_run *r, uint32_t frames, int heavy)
         fig.worst_rate = r->rate;
         fig.worst_heavy = heavy;
         fig.worst_audio = audio;
+        rnn_engine_stats after;
+        rnn_engine_get_stats(r->engine, &after);
+        fig.worst_steps = after.steps - before->steps;
+        fig.worst_net_steps = after.net_steps - before->net_steps;
+        fig.worst_late = after.late_steps - before->late_steps;
+        fig.worst_block = fig.blocks;
+        const rnn_engine_model *em = rnn_engine_get_model(r->engine);
+        snprintf(fig.worst_model, sizeof fig.worst_model, "%s",
+                 em ? rnn_engine_model_path(em) : "none");
     }
     if (!heavy && frac > fig.worst_fraction_sane) fig.worst_fraction_sane = frac;
     if (!audio && !heavy && frac > fig.worst_fraction_midi) fig.worst_fraction_midi = frac;
@@ -835,8 +847,10 @@ static void one_block(soak_run *r, uint32_t frames, int final)
     }
     block_source(r, frames);
     audio_phase = 0;
+    rnn_engine_stats before;
+    rnn_engine_get_stats(r->engine, &before);
     host_run(hp, frames);
-    block_timing(r, frames, heavy);
+    block_timing(r, frames, heavy, &before);
     block_output(r, frames);
     fig.malformed = (uint64_t)hp->malformed;
     /* the worker answered in this host_run; the status comes with the next run() */
@@ -864,7 +878,7 @@ static int one_run(const char *bundle, double seconds)
     if (!r.h) return -1;
     host_attach(r.hp, r.d, r.h);
     r.state = r.d->extension_data(LV2_STATE__interface);
-    rnn_engine *engine = current_engine;
+    r.engine = current_engine;
     r.hp->controls[RNNMIDI_SEED] = (float)(1 + below(16777214));
     r.hp->controls[RNNMIDI_CHANNEL] = (float)(1 + below(OUT_CHANNELS));
     r.hp->controls[RNNMIDI_THRU] = (float)below(2);
@@ -901,7 +915,7 @@ static int one_run(const char *bundle, double seconds)
                         r.sounding[ch][p] == 1 ? "generated" : "thru");
         }
     rnn_engine_stats st;
-    rnn_engine_get_stats(engine, &st);
+    rnn_engine_get_stats(r.engine, &st);
     add_stats(&st);
     r.d->deactivate(r.h);
     r.d->cleanup(r.h);
@@ -939,6 +953,11 @@ static void print_figures(double hours, uint64_t seed, double wall)
     printf("SOAK worst_block_rate %.0f\n", fig.worst_rate);
     printf("SOAK worst_block_absurd_tempo %d\n", fig.worst_heavy);
     printf("SOAK worst_block_audio_input %d\n", fig.worst_audio);
+    printf("SOAK worst_block_index %llu\n", (unsigned long long)fig.worst_block);
+    printf("SOAK worst_block_ticks %llu\n", (unsigned long long)fig.worst_steps);
+    printf("SOAK worst_block_net_steps %llu\n", (unsigned long long)fig.worst_net_steps);
+    printf("SOAK worst_block_late_steps %llu\n", (unsigned long long)fig.worst_late);
+    printf("SOAK worst_block_model %s\n", fig.worst_model);
     printf("SOAK worst_block_fraction_sane_tempo %.4f\n", fig.worst_fraction_sane);
     printf("SOAK worst_block_fraction_midi_input %.4f\n", fig.worst_fraction_midi);
     printf("SOAK worst_block_fraction_wall %.4f\n", fig.worst_fraction_wall);
