@@ -367,6 +367,7 @@ typedef struct {
     double worst_rate;
     int worst_heavy, worst_audio;
     uint64_t worst_steps, worst_net_steps, worst_late, worst_block; /* in that block */
+    uint32_t worst_events_in;
     char worst_model[640];
 } soak_figures;
 
@@ -388,6 +389,7 @@ typedef struct {
     double rate;
     /* the transport as the host sees it */
     int rolling, absurd;
+    uint32_t events_in; /* MIDI events the host sent in this block */
     double bpm, bpb, beat; /* beat: position in beats (of the beat unit) */
     int unit;
     /* the player */
@@ -526,6 +528,7 @@ static void block_transport(soak_run *r, uint32_t *frames, int *heavy)
 
 static void play_note(soak_run *r, uint32_t frame, int on, int ch, int pitch, int vel)
 {
+    r->events_in++;
     host_midi(r->hp, frame, (uint8_t)((on ? 0x90 : 0x80) | ch), (uint8_t)pitch,
               (uint8_t)(on ? vel : 0));
     r->held[ch][pitch] = (uint8_t)on;
@@ -548,12 +551,15 @@ static void block_player(soak_run *r, uint32_t frames)
                 int pitch = 24 + (int)below(80);
                 play_note(r, frame, !r->held[ch][pitch], ch, pitch, 1 + (int)below(127));
             } else if (kind == 5) {
+                r->events_in++;
                 host_midi(r->hp, frame, (uint8_t)(0xb0 | ch), (uint8_t)below(120),
                           (uint8_t)below(128));
             } else if (kind == 6) {
+                r->events_in++;
                 host_midi(r->hp, frame, (uint8_t)(0xe0 | ch), (uint8_t)below(128),
                           (uint8_t)below(128));
             } else {
+                r->events_in++;
                 host_midi(r->hp, frame, 0x90 | (uint8_t)ch, (uint8_t)(24 + below(80)), 0);
                 /* a note-on of velocity 0 is a note-off */
             }
@@ -813,6 +819,7 @@ static void block_timing(soak_run *r, uint32_t frames, int heavy, const rnn_engi
         fig.worst_net_steps = after.net_steps - before->net_steps;
         fig.worst_late = after.late_steps - before->late_steps;
         fig.worst_block = fig.blocks;
+        fig.worst_events_in = r->events_in;
         const rnn_engine_model *em = rnn_engine_get_model(r->engine);
         snprintf(fig.worst_model, sizeof fig.worst_model, "%s",
                  em ? rnn_engine_model_path(em) : "none");
@@ -838,6 +845,7 @@ static void one_block(soak_run *r, uint32_t frames, int final)
 {
     host_plugin *hp = r->hp;
     host_begin(hp);
+    r->events_in = 0;
     int heavy = 0;
     if (!final) {
         block_transport(r, &frames, &heavy);
@@ -954,6 +962,7 @@ static void print_figures(double hours, uint64_t seed, double wall)
     printf("SOAK worst_block_absurd_tempo %d\n", fig.worst_heavy);
     printf("SOAK worst_block_audio_input %d\n", fig.worst_audio);
     printf("SOAK worst_block_index %llu\n", (unsigned long long)fig.worst_block);
+    printf("SOAK worst_block_midi_in %u\n", fig.worst_events_in);
     printf("SOAK worst_block_ticks %llu\n", (unsigned long long)fig.worst_steps);
     printf("SOAK worst_block_net_steps %llu\n", (unsigned long long)fig.worst_net_steps);
     printf("SOAK worst_block_late_steps %llu\n", (unsigned long long)fig.worst_late);
