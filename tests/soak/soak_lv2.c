@@ -13,7 +13,9 @@
  * preset and corrupt, truncated and oversized files made here; the worker's
  * queue held back or full; deactivate/activate; state save and restore.
  * Everything comes from one seed (SOAK_SEED, printed; the plugin's own seed
- * control is kept non-zero, so its draws repeat too).
+ * control is kept non-zero, so its draws repeat too). SOAK_THRU_TOGGLES=0
+ * keeps the thru switch still through a run; SOAK_ABSURD_HOLD=1 leaves an
+ * absurd transport in place until the host's next change.
  *
  * This executable defines malloc, calloc, realloc, free, the aligned
  * allocators and pthread_mutex_lock, so every call to them counts, whoever
