@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_model: %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);  \
+            fprintf(stderr, "fuzz_model: %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
             abort();                                                                               \
         }                                                                                          \
     } while (0)
@@ -172,7 +172,8 @@ static void check_out(const rnn_engine_event *out, uint32_t n, uint32_t frames, 
         if (ev->size < 3 || (st != 0x80 && st != 0x90)) continue;
         CHECK(ev->data[1] < 128 && ev->data[2] < 128);
         if (st == 0x90 && ev->data[2] > 0) {
-            CHECK(!sounding[ch][ev->data[1]]); /* the engine ends a note before it strikes it again */
+            CHECK(
+                !sounding[ch][ev->data[1]]); /* the engine ends a note before it strikes it again */
             sounding[ch][ev->data[1]] = 1;
             ++*n_sounding;
         } else if (sounding[ch][ev->data[1]]) {
@@ -207,8 +208,8 @@ static void check_engine(rnn_model *m, choices *c)
         const int last = b == FUZZ_BLOCKS;
         uint32_t frames = last ? 64 : pick(c) * 2 + (pick(c) & 1);
         rnn_transport tr = {0};
-        tr.flags = RNN_TRANSPORT_SPEED | RNN_TRANSPORT_TEMPO | RNN_TRANSPORT_BBT |
-                   RNN_TRANSPORT_METER;
+        tr.flags =
+            RNN_TRANSPORT_SPEED | RNN_TRANSPORT_TEMPO | RNN_TRANSPORT_BBT | RNN_TRANSPORT_METER;
         tr.speed = last ? 0 : 1;
         tr.bpm = 20 + pick(c) % 281;
         tr.beats_per_bar = 1 + pick(c) % 7;

@@ -90,9 +90,10 @@ static int from_hex(const char *dir, const char *path, int *made)
             comment = 1;
             continue;
         }
-        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                               : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                                                      : -1;
+        int v = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
         if (v < 0 || (hi < 0 && n == SEED_MAX_BYTES)) {
             fprintf(stderr, "make_model_seeds: %s: not a hex dump of at most %zu bytes\n", path,
                     SEED_MAX_BYTES);

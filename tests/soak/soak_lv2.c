@@ -185,7 +185,7 @@ static long long engine_steps_skipped(const rnn_engine_stats *st)
 
 static uint64_t rng_state;
 static int thru_toggles = 1; /* SOAK_THRU_TOGGLES=0: thru keeps its value through a run */
-static int absurd_hold;      /* SOAK_ABSURD_HOLD=1: an absurd transport stays until the next change */
+static int absurd_hold; /* SOAK_ABSURD_HOLD=1: an absurd transport stays until the next change */
 
 static uint64_t rnd(void)
 {
@@ -391,7 +391,7 @@ typedef struct {
     double rate;
     /* the transport as the host sees it */
     int rolling, absurd;
-    uint32_t events_in; /* MIDI events the host sent in this block */
+    uint32_t events_in;    /* MIDI events the host sent in this block */
     double bpm, bpb, beat; /* beat: position in beats (of the beat unit) */
     int unit;
     /* the player */
@@ -514,9 +514,9 @@ static void block_transport(soak_run *r, uint32_t *frames, int *heavy)
             *heavy = (field == 0 || field == 3) && v > 1000 && isfinite(v);
             r->absurd = 1;
             if (*heavy && *frames > 1024 && !absurd_hold) *frames = 1024; /* keep it short */
-            send_position(r, below(*frames + 1), field == 3 ? v : r->rolling, field == 0 ? v : r->bpm,
-                          field == 1 ? v : r->bpb, field == 2 ? (int)below(3) * -4 : r->unit,
-                          r->beat);
+            send_position(r, below(*frames + 1), field == 3 ? v : r->rolling,
+                          field == 0 ? v : r->bpm, field == 1 ? v : r->bpb,
+                          field == 2 ? (int)below(3) * -4 : r->unit, r->beat);
             return;
         } else if (r->rolling) {
             r->bpm = uniform(40, 200);
@@ -724,8 +724,8 @@ static LV2_State_Status store_cb(LV2_State_Handle handle, uint32_t key, const vo
     return LV2_STATE_SUCCESS;
 }
 
-static const void *retrieve_cb(LV2_State_Handle handle, uint32_t key, size_t *size,
-                               uint32_t *type, uint32_t *flags)
+static const void *retrieve_cb(LV2_State_Handle handle, uint32_t key, size_t *size, uint32_t *type,
+                               uint32_t *flags)
 {
     (void)key;
     state_slot *s = handle;
