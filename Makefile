@@ -328,19 +328,74 @@ presets: $(if $(wildcard $(CORPUS_DIR)),,corpus) $(BUILD)/rnnmidi-train $(BUILD)
 	BUILD=$(BUILD) CORPUS=$(CORPUS_DIR) presets/build.sh
 	@$(MAKE) --no-print-directory lv2
 
-# libFuzzer target for the MIDI reader (clang): 60 s, starting from the fixtures.
-FUZZ_TIME ?= 60
-$(BUILD)/fuzz/fuzz_midifile: tests/fuzz/fuzz_midifile.c training/midifile.c training/midifile.h core/encoding.c core/encoding.h \
+# libFuzzer targets (clang, ASan and UBSan), everything under build/fuzz:
+# fuzz_midifile (the MIDI reader), fuzz_model (the preset reader from memory,
+# then the net, sampler and engine on what it accepts) and fuzz_model_crc (the
+# same with the checksum rewritten first, so mutations reach the tensor
+# checks). `make fuzz` runs the three for FUZZ_TIME seconds each, one after the
+# other; `make fuzz-midifile`, `fuzz-model`, `fuzz-model-crc` run one. Corpora
+# grow in build/fuzz/corpus/NAME, crashes land in build/fuzz/crash/NAME-*.
+# Preset inputs are capped at 128 KiB (-max_len), which also bounds the
+# models the target runs (FUZZ_MAX_WEIGHTS in tests/fuzz/fuzz_model.c).
+FUZZ_TIME   ?= 60
+FUZZ_DIR     = $(BUILD)/fuzz
+FUZZ_CFLAGS  = -g -O1 -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror \
+               -fsanitize=fuzzer,address,undefined,float-cast-overflow -fno-sanitize-recover=all
+FUZZ_RUN     = nice -n 10
+FUZZ_OPTS    = -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
+FUZZ_MODEL_SRC = tests/fuzz/fuzz_model.c $(CORE_SRC)
+
+$(FUZZ_DIR)/fuzz_midifile: tests/fuzz/fuzz_midifile.c training/midifile.c training/midifile.h core/encoding.c core/encoding.h \
                              core/file.c core/file.h
 	@mkdir -p $(@D)
-	clang -g -O1 -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror \
-	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	  -o $@ tests/fuzz/fuzz_midifile.c training/midifile.c core/encoding.c core/file.c -lm
+	clang $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_midifile.c training/midifile.c core/encoding.c core/file.c -lm
 
-fuzz: deps-test $(BUILD)/fuzz/fuzz_midifile
-	@mkdir -p $(BUILD)/fuzz/corpus
-	$(BUILD)/fuzz/fuzz_midifile -max_total_time=$(FUZZ_TIME) -max_len=65536 -rss_limit_mb=2048 \
-	  $(BUILD)/fuzz/corpus tests/fixtures/midi
+$(FUZZ_DIR)/fuzz_model: $(FUZZ_MODEL_SRC) $(wildcard core/*.h)
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -o $@ $(FUZZ_MODEL_SRC) -lz -lm
+
+$(FUZZ_DIR)/fuzz_model_crc: $(FUZZ_MODEL_SRC) $(wildcard core/*.h)
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -DFUZZ_FIX_CRC -o $@ $(FUZZ_MODEL_SRC) -lz -lm
+
+# Seeds: small presets from the writer, the annotated hex fixture, the
+# golden presets of tests/golden (binary, all under 128 KiB), and the inputs
+# of tests/fuzz/regress/model (each once found a fault; the run replays them
+# first).
+$(FUZZ_DIR)/make_model_seeds: tests/fuzz/make_model_seeds.c $(CORE_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ tests/fuzz/make_model_seeds.c $(CORE_LIB) -lz -lm
+
+$(FUZZ_DIR)/seeds/model/.done: $(FUZZ_DIR)/make_model_seeds tests/fixtures/model_tiny.rnnw.hex \
+                               $(wildcard tests/golden/*.rnnw tests/fuzz/regress/model/*)
+	rm -rf $(@D) && mkdir -p $(@D)
+	$(FUZZ_DIR)/make_model_seeds $(@D) tests/fixtures/model_tiny.rnnw.hex
+	cp tests/golden/*.rnnw tests/fuzz/regress/model/* $(@D)/
+	touch $@
+
+.PHONY: fuzz fuzz-midifile fuzz-model fuzz-model-crc
+fuzz: deps-test
+	@$(MAKE) --no-print-directory fuzz-midifile
+	@$(MAKE) --no-print-directory fuzz-model
+	@$(MAKE) --no-print-directory fuzz-model-crc
+
+fuzz-midifile: $(FUZZ_DIR)/fuzz_midifile
+	@mkdir -p $(FUZZ_DIR)/corpus/midifile $(FUZZ_DIR)/crash
+	$(FUZZ_RUN) $< $(FUZZ_OPTS) -max_len=65536 -artifact_prefix=$(FUZZ_DIR)/crash/midifile- \
+	  $(FUZZ_DIR)/corpus/midifile tests/fixtures/midi
+
+# $(call fuzz_model_run,BINARY,NAME)
+define fuzz_model_run
+	@mkdir -p $(FUZZ_DIR)/corpus/$(2) $(FUZZ_DIR)/crash
+	$(FUZZ_RUN) $(1) $(FUZZ_OPTS) -max_len=131072 -artifact_prefix=$(FUZZ_DIR)/crash/$(2)- \
+	  $(FUZZ_DIR)/corpus/$(2) $(FUZZ_DIR)/seeds/model
+endef
+
+fuzz-model: $(FUZZ_DIR)/fuzz_model $(FUZZ_DIR)/seeds/model/.done
+	$(call fuzz_model_run,$<,model)
+
+fuzz-model-crc: $(FUZZ_DIR)/fuzz_model_crc $(FUZZ_DIR)/seeds/model/.done
+	$(call fuzz_model_run,$<,model-crc)
 
 # ---------------------------------------------------------------------------
 # The LV2 bundle build/rnnmidi.lv2: rnnmidi.so (core + plugin/lv2 + the audio
@@ -425,6 +480,29 @@ test-ardour: lv2 $(TBUILD)/ardour_fixture
 $(TBUILD)/ardour_fixture: tests/ardour/fixture.c tests/unit/engine_fixture.h $(CORE_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ tests/ardour/fixture.c $(CORE_LIB) -lz -lm
+
+# The soak test (`make soak`, not part of `make test`): tests/soak/soak_lv2.c
+# drives the plugin's release objects (those of build/rnnmidi.lv2/rnnmidi.so)
+# through SOAK_HOURS hours of audio time (default 10, a few minutes of wall
+# time) from the seed SOAK_SEED (default: a new one, printed), and prints
+# `SOAK name value` lines. The executable defines malloc and friends itself,
+# so it counts the calls of libaubio and glibc under run() too: it is built
+# without sanitizers, -rdynamic, and wraps rnn_engine_create to read the
+# engine's counters.
+SOAK_HOURS  ?= 10
+SOAK_SEED   ?=
+SOAK_CFLAGS  = -O2 -g -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror
+
+.PHONY: soak
+$(BUILD)/soak/soak_lv2: tests/soak/soak_lv2.c tests/unit/lv2_host.h plugin/lv2/ports.h core/engine.h \
+                        $(LV2_OBJ) $(CORE_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(SOAK_CFLAGS) $(LISTEN_CFLAGS) -rdynamic -Wl,--wrap=rnn_engine_create -o $@ \
+	  tests/soak/soak_lv2.c $(LV2_OBJ) $(CORE_LIB) $(AUBIO_LIBS) -lz -lm -lpthread -ldl
+
+soak: lv2 $(BUILD)/soak/soak_lv2
+	SOAK_HOURS=$(SOAK_HOURS) SOAK_SEED=$(SOAK_SEED) nice -n 10 $(BUILD)/soak/soak_lv2 \
+	  $(LV2_BUNDLE)/ presets $(BUILD)/soak
 
 # ---------------------------------------------------------------------------
 # lv2lint (OpenMusicKontrollers, not packaged by Debian) on the bundle, in
