@@ -22,12 +22,24 @@ if [ ! -e "$TMP/lv2/rnnmidi.lv2/melody-lstm.rnnw" ]; then
     "$FIXTURE" "$TMP/lv2/rnnmidi.lv2/melody-lstm.rnnw"
 fi
 
-if ! HOME="$TMP/home" LV2_PATH="$TMP/lv2:/usr/lib/lv2" SESSION_DIR="$TMP/session" \
-     REC_SECONDS=${REC_SECONDS:-6} timeout 180 ardour7-lua tests/ardour/record_region.lua \
-     >"$TMP/out.txt" 2>&1 || ! grep -q '^REGIONS' "$TMP/out.txt"; then
-    echo "test-ardour: FAIL (Ardour did not complete):"; tail -20 "$TMP/out.txt"
-    exit 1
-fi
+# Ardour 7.3's own races (a port name reused before its deletion, a lock-order
+# deadlock with output auto-connect) are avoided by record_region.lua; should
+# Ardour still abort (status 134) or hang (124) without a result, the run is
+# tried again, at most twice. A wrong result is never retried.
+attempt=1
+while :; do
+    status=0
+    HOME="$TMP/home" LV2_PATH="$TMP/lv2:/usr/lib/lv2" SESSION_DIR="$TMP/session.$attempt" \
+        REC_SECONDS=${REC_SECONDS:-6} timeout 180 ardour7-lua tests/ardour/record_region.lua \
+        >"$TMP/out.txt" 2>&1 || status=$?
+    grep -q '^REGIONS' "$TMP/out.txt" && break
+    echo "test-ardour: Ardour run $attempt ended without a result (status $status):"; tail -20 "$TMP/out.txt"
+    if [ $attempt -ge 3 ] || { [ $status -ne 134 ] && [ $status -ne 124 ]; }; then
+        echo "test-ardour: FAIL (Ardour did not complete)"
+        exit 1
+    fi
+    attempt=$((attempt + 1))
+done
 
 grep -E '^(PLUGIN|REGION)' "$TMP/out.txt"
 awk '
