@@ -25,29 +25,12 @@
 #include <unistd.h>
 
 #include "../support/skip.h"
+#include "../support/shell.h"
 
 static char g_dir[] = "/tmp/rnnmidi-makefile-XXXXXX";
 
 /* Run a shell command with stderr joined to stdout; returns its exit status,
  * the output in out. */
-static int sh(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int sh(char *out, size_t cap, const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    int len = vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    assert_true(len > 0 && (size_t)len + 6 < sizeof cmd);
-    strcat(cmd, " 2>&1");
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static int exists(const char *path)
 {
     struct stat st;
@@ -86,7 +69,7 @@ static int setup(void **state)
         char cmd[700], out[256];
         snprintf(cmd, sizeof cmd, "ln -s \"$(command -v %s)\" %s/tools/%s", tools[i], g_dir,
                  tools[i]);
-        if (sh(out, sizeof out, "%s", cmd) != 0) return -1;
+        if (test_shell(out, sizeof out, "%s", cmd) != 0) return -1;
     }
     /* the test binaries of the summary test: a pass, a failure, a skip */
     snprintf(p, sizeof p, "%s/t_pass", g_dir);
@@ -104,7 +87,7 @@ static int teardown(void **state)
     (void)state;
     char cmd[600], out[256];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return sh(out, sizeof out, "%s", cmd) == 0 ? 0 : -1;
+    return test_shell(out, sizeof out, "%s", cmd) == 0 ? 0 : -1;
 }
 
 /* The release build's command lines, continuation lines joined. */
@@ -112,7 +95,7 @@ static void test_release_build_honours_cppflags_and_ldflags(void **state)
 {
     (void)state;
     static char out[1 << 20];
-    int rc = sh(out, sizeof out,
+    int rc = test_shell(out, sizeof out,
                 "make --no-print-directory -n -B all BUILD=%s/rel "
                 "CPPFLAGS=-DRNNMIDI_CPPFLAGS_PROBE LDFLAGS=-Wl,-z,rnnmidi-ldflags-probe",
                 g_dir);
@@ -162,7 +145,7 @@ static void test_make_and_install_never_install_packages(void **state)
     snprintf(called, sizeof called, "%s/called", g_dir);
     for (int i = 0; i < 2; i++) {
         snprintf(built, sizeof built, "%s/plain-%s", g_dir, goals[i]);
-        int rc = sh(out, sizeof out,
+        int rc = test_shell(out, sizeof out,
                     "PATH=%s/bin:$PATH make --no-print-directory %s BUILD=%s DESTDIR=%s/dest "
                     "DEB_BUILD='libc6 rnnmidi-no-such-package'",
                     g_dir, goals[i], built, g_dir);
@@ -179,14 +162,14 @@ static void test_make_and_install_never_install_packages(void **state)
     }
     /* the same package list through `make deps` reaches apt-get (or sudo):
      * the marks above would have shown a call */
-    int rc = sh(out, sizeof out,
+    int rc = test_shell(out, sizeof out,
                 "PATH=%s/bin:$PATH make --no-print-directory deps BUILD=%s/deps "
                 "DEB_BUILD='libc6 rnnmidi-no-such-package'",
                 g_dir, g_dir);
     assert_int_not_equal(rc, 0);
     assert_true(exists(called));
     char marks[1024];
-    assert_int_equal(sh(marks, sizeof marks, "cat %s", called), 0);
+    assert_int_equal(test_shell(marks, sizeof marks, "cat %s", called), 0);
     print_message("make deps ran: %s", marks);
     assert_non_null(strstr(marks, "apt-get"));
     assert_int_equal(unlink(called), 0);
@@ -197,7 +180,7 @@ static void test_summary_lists_what_did_not_run(void **state)
 {
     (void)state;
     static char out[1 << 16];
-    int rc = sh(out, sizeof out,
+    int rc = test_shell(out, sizeof out,
                 "make --no-print-directory test-run TEST_SUITES= BUILD=%s/sum "
                 "TEST_BIN='%s/t_pass %s/t_skip %s/t_fail'",
                 g_dir, g_dir, g_dir, g_dir);
@@ -214,7 +197,7 @@ static void test_summary_lists_what_did_not_run(void **state)
     /* make's own "Error 1" line may follow on stderr */
     if (strncmp(tail, want, strlen(want)) != 0) fail_msg("summary:\n%s\nwanted:\n%s", tail, want);
 
-    rc = sh(out, sizeof out,
+    rc = test_shell(out, sizeof out,
             "make --no-print-directory test-run TEST_SUITES= BUILD=%s/sum TEST_BIN=%s/t_pass",
             g_dir, g_dir);
     size_t n = strlen(out);
@@ -224,7 +207,7 @@ static void test_summary_lists_what_did_not_run(void **state)
         fail_msg("one passing binary: exit %d\n%s", rc, out);
 
     /* the suites that are not installed are listed with the command that installs them */
-    rc = sh(out, sizeof out,
+    rc = test_shell(out, sizeof out,
             "PATH=%s/tools \"$(command -v make)\" --no-print-directory test-run TEST_SUITES=mpi "
             "BUILD=%s/sum TEST_BIN=%s/t_pass",
             g_dir, g_dir, g_dir);
@@ -247,7 +230,7 @@ static void test_skip_note_appends_a_record(void **state)
     test_skip_note("third", "not recorded");
     if (saved) assert_int_equal(setenv("RNNMIDI_SKIPS", saved, 1), 0);
     free(saved);
-    assert_int_equal(sh(got, sizeof got, "cat %s", path), 0);
+    assert_int_equal(test_shell(got, sizeof got, "cat %s", path), 0);
     assert_string_equal(got, "first: reason 7\nsecond: another reason\n");
 }
 
@@ -258,7 +241,7 @@ static void test_every_skip_is_recorded(void **state)
 {
     (void)state;
     static char list[1 << 14];
-    assert_int_equal(sh(list, sizeof list, "ls tests/unit/*.c tests/unit/*.h"), 0);
+    assert_int_equal(test_shell(list, sizeof list, "ls tests/unit/*.c tests/unit/*.h"), 0);
     int skips = 0;
     for (char *path = strtok(list, "\n"); path; path = strtok(NULL, "\n")) {
         FILE *f = fopen(path, "r");

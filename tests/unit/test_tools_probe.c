@@ -19,29 +19,7 @@
 #include <unistd.h>
 
 #include "../../core/model.h"
-
-static const char *tools(void)
-{
-    const char *t = getenv("RNNMIDI_TOOLS");
-    return t && *t ? t : "build/test";
-}
-
-/* Run a shell command; its exit status, stdout and stderr in out. */
-static int run(char *out, size_t outlen, const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    strncat(cmd, " 2>&1", sizeof cmd - strlen(cmd) - 1);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, outlen - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+#include "../support/shell.h"
 
 /* A melody LSTM 2x32 with uniform weights in [-scale, scale). */
 static void write_model(const char *path, float scale)
@@ -82,22 +60,22 @@ static void test_tools_refuse_overflow(void **state)
     write_model(sane, 0.5f);
 
     /* MIDI to evaluate on: eight bars from the sane preset */
-    int rc = run(out, sizeof out, "%s/rnnmidi-gen --model %s --bars 8 --seed 1 --out %s", tools(),
+    int rc = test_shell(out, sizeof out, "%s/rnnmidi-gen --model %s --bars 8 --seed 1 --out %s", test_tools_dir(),
                  sane, mid);
     if (rc != 0) fail_msg("rnnmidi-gen exited %d:\n%s", rc, out);
-    rc = run(out, sizeof out, "%s/rnnmidi-eval --model %s %s", tools(), sane, mid);
+    rc = test_shell(out, sizeof out, "%s/rnnmidi-eval --model %s %s", test_tools_dir(), sane, mid);
     if (rc != 0) fail_msg("rnnmidi-eval exited %d:\n%s", rc, out);
     assert_non_null(strstr(out, "nll_nats="));
     assert_null(strstr(out, "nan"));
 
-    rc = run(out, sizeof out, "%s/rnnmidi-eval --model %s %s", tools(), huge, mid);
+    rc = test_shell(out, sizeof out, "%s/rnnmidi-eval --model %s %s", test_tools_dir(), huge, mid);
     print_message("rnnmidi-eval: exit %d: %s", rc, out);
     assert_int_not_equal(rc, 0);
     assert_non_null(strstr(out, huge));
     assert_non_null(strstr(out, "range of float"));
     assert_null(strstr(out, "nan"));
 
-    rc = run(out, sizeof out, "%s/rnnmidi-gen --model %s --bars 2 --seed 1 --out %s", tools(), huge,
+    rc = test_shell(out, sizeof out, "%s/rnnmidi-gen --model %s --bars 2 --seed 1 --out %s", test_tools_dir(), huge,
              gen);
     print_message("rnnmidi-gen: exit %d: %s", rc, out);
     assert_int_not_equal(rc, 0);

@@ -22,6 +22,7 @@
 #include "../../core/model.h"
 #include "../../training/midifile.h"
 #include "../../training/train.h"
+#include "../support/shell.h"
 
 /* A melody of n steps: a phrase of 16 note-ons, note-offs and holds. */
 static rnn_seq make_seq(size_t n, int seed)
@@ -269,29 +270,6 @@ static void test_lr_schedule(void **state)
 /* ------------------------------------------------------------------------ */
 /* The tools. */
 
-static const char *tools(void)
-{
-    const char *t = getenv("RNNMIDI_TOOLS");
-    return t && *t ? t : "build/test";
-}
-
-/* Run a shell command; returns its exit status, output in out. */
-static int run(char *out, size_t outlen, const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    strncat(cmd, " 2>&1", sizeof cmd - strlen(cmd) - 1);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, outlen - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static int exists(const char *path)
 {
     struct stat st;
@@ -302,7 +280,7 @@ static void test_tools_end_to_end(void **state)
 {
     (void)state;
     char bin[512];
-    snprintf(bin, sizeof bin, "%s/rnnmidi-train", tools());
+    snprintf(bin, sizeof bin, "%s/rnnmidi-train", test_tools_dir());
     if (access(bin, X_OK) != 0) fail_msg("%s is not built", bin);
     char dir[] = "/tmp/rnnmidi-train-tools-XXXXXX";
     assert_non_null(mkdtemp(dir));
@@ -325,10 +303,10 @@ static void test_tools_end_to_end(void **state)
     }
     char model[700];
     snprintf(model, sizeof model, "%s/m.rnnw", dir);
-    int rc = run(out, sizeof out,
+    int rc = test_shell(out, sizeof out,
                  "%s/rnnmidi-train --data %s --kind melody --out %s --hidden 16 --layers 1 "
                  "--embed 8 --batch 4 --seq-len 16 --epochs 2 --steps-per-epoch 6 --threads 2",
-                 tools(), sub, model);
+                 test_tools_dir(), sub, model);
     if (rc != 0) fail_msg("rnnmidi-train exited %d:\n%s", rc, out);
     char path[800];
     assert_true(exists(model));
@@ -349,7 +327,7 @@ static void test_tools_end_to_end(void **state)
     rnn_model_free(m);
 
     /* eval prints its one line */
-    rc = run(out, sizeof out, "%s/rnnmidi-eval --model %s %s", tools(), model, sub);
+    rc = test_shell(out, sizeof out, "%s/rnnmidi-eval --model %s %s", test_tools_dir(), model, sub);
     if (rc != 0) fail_msg("rnnmidi-eval exited %d:\n%s", rc, out);
     double nll, bits, acc, enll, eacc;
     long steps, files;
@@ -366,10 +344,10 @@ static void test_tools_end_to_end(void **state)
     char mid[800];
     snprintf(mid, sizeof mid, "%s/g.mid", dir);
     snprintf(path, sizeof path, "%s/f0.mid", sub);
-    rc = run(out, sizeof out,
+    rc = test_shell(out, sizeof out,
              "%s/rnnmidi-gen --model %s --primer %s --bars 4 --temperature 0.9 --top-p 0.9 "
              "--seed 3 --tempo 100 --out %s",
-             tools(), model, path, mid);
+             test_tools_dir(), model, path, mid);
     if (rc != 0) fail_msg("rnnmidi-gen exited %d:\n%s", rc, out);
     rnn_midi_file mf;
     assert_int_equal(rnn_midi_read_path(mid, NULL, NULL, &mf, err, sizeof err), 0);
@@ -381,30 +359,30 @@ static void test_tools_end_to_end(void **state)
     /* bad input: a clear message and a non-zero exit, no preset left behind */
     char bad[800];
     snprintf(bad, sizeof bad, "%s/never.rnnw", dir);
-    rc = run(out, sizeof out, "%s/rnnmidi-train --data %s/missing --kind melody --out %s", tools(),
+    rc = test_shell(out, sizeof out, "%s/rnnmidi-train --data %s/missing --kind melody --out %s", test_tools_dir(),
              dir, bad);
     assert_int_not_equal(rc, 0);
     assert_non_null(strstr(out, "missing"));
     assert_false(exists(bad));
-    rc = run(out, sizeof out, "%s/rnnmidi-train --data %s --kind melody --out %s --hidden 0",
-             tools(), sub, bad);
+    rc = test_shell(out, sizeof out, "%s/rnnmidi-train --data %s --kind melody --out %s --hidden 0",
+             test_tools_dir(), sub, bad);
     assert_int_equal(rc, 2);
     assert_false(exists(bad));
-    rc = run(out, sizeof out, "%s/rnnmidi-train --data %s --kind drums --init %s --out %s", tools(),
+    rc = test_shell(out, sizeof out, "%s/rnnmidi-train --data %s --kind drums --init %s --out %s", test_tools_dir(),
              sub, model, bad);
     assert_int_not_equal(rc, 0);
     assert_non_null(strstr(out, "melody preset, not drums"));
     assert_false(exists(bad));
-    rc = run(out, sizeof out, "%s/rnnmidi-eval --model %s/none.rnnw %s", tools(), dir, sub);
+    rc = test_shell(out, sizeof out, "%s/rnnmidi-eval --model %s/none.rnnw %s", test_tools_dir(), dir, sub);
     assert_int_not_equal(rc, 0);
 
     /* fine-tuning starts from the preset's weights and keeps its shape */
     char tuned[800];
     snprintf(tuned, sizeof tuned, "%s/tuned.rnnw", dir);
-    rc = run(out, sizeof out,
+    rc = test_shell(out, sizeof out,
              "%s/rnnmidi-train --data %s --init %s --out %s --batch 4 --seq-len 16 --epochs 1 "
              "--steps-per-epoch 3 --threads 1",
-             tools(), sub, model, tuned);
+             test_tools_dir(), sub, model, tuned);
     if (rc != 0) fail_msg("rnnmidi-train --init exited %d:\n%s", rc, out);
     m = rnn_model_load(tuned, err, sizeof err);
     assert_non_null(m);
@@ -425,18 +403,18 @@ static void test_tools_end_to_end(void **state)
     rnn_model_free(m);
 
     /* a resumed CLI run continues to the same step count */
-    rc = run(out, sizeof out,
+    rc = test_shell(out, sizeof out,
              "%s/rnnmidi-train --data %s --kind melody --out %s --hidden 16 --layers 1 "
              "--embed 8 --batch 4 --seq-len 16 --epochs 3 --steps-per-epoch 6 --threads 2 "
              "--resume",
-             tools(), sub, model);
+             test_tools_dir(), sub, model);
     if (rc != 0) fail_msg("rnnmidi-train --resume exited %d:\n%s", rc, out);
     m = rnn_model_load(model, err, sizeof err);
     assert_non_null(m);
     assert_string_equal(rnn_model_meta(m, "steps"), "18");
     rnn_model_free(m);
 
-    run(out, sizeof out, "rm -rf %s", dir);
+    test_shell(out, sizeof out, "rm -rf %s", dir);
 }
 
 int main(void)

@@ -24,29 +24,7 @@
 #include "../../core/model.h"
 #include "../../training/midifile.h"
 #include "../../training/train.h"
-
-static const char *tools(void)
-{
-    const char *t = getenv("RNNMIDI_TOOLS");
-    return t && *t ? t : "build/test";
-}
-
-/* Run a shell command; its exit status, stdout and stderr in out. */
-static int run(char *out, size_t outlen, const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    strncat(cmd, " 2>&1", sizeof cmd - strlen(cmd) - 1);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, outlen - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+#include "../support/shell.h"
 
 /* A folder of small melodies (scales in varied rhythms), some of which the
  * split puts in the valid set; dir receives the scratch folder, sub the MIDI
@@ -75,7 +53,7 @@ static void make_corpus(char *dir, size_t dn, char *sub, size_t sn)
 static double eval_nll(const char *model, const char *sub)
 {
     char out[8192];
-    int rc = run(out, sizeof out, "%s/rnnmidi-eval --model %s %s", tools(), model, sub);
+    int rc = test_shell(out, sizeof out, "%s/rnnmidi-eval --model %s %s", test_tools_dir(), model, sub);
     if (rc != 0) fail_msg("rnnmidi-eval exited %d:\n%s", rc, out);
     const char *s = strstr(out, "nll_nats=");
     assert_non_null(s);
@@ -93,15 +71,15 @@ static void test_max_steps_before_first_validation(void **state)
 {
     (void)state;
     char bin[512];
-    snprintf(bin, sizeof bin, "%s/rnnmidi-train", tools());
+    snprintf(bin, sizeof bin, "%s/rnnmidi-train", test_tools_dir());
     if (access(bin, X_OK) != 0) fail_msg("%s is not built", bin);
     char dir[64], sub[128], model[256], out[16384], err[256];
     make_corpus(dir, sizeof dir, sub, sizeof sub);
     snprintf(model, sizeof model, "%s/m.rnnw", dir);
-    int rc = run(out, sizeof out,
+    int rc = test_shell(out, sizeof out,
                  "%s/rnnmidi-train --data %s --out %s " TRAIN_ARGS
                  " --epochs 2 --steps-per-epoch 50 --max-steps 12",
-                 tools(), sub, model);
+                 test_tools_dir(), sub, model);
     if (rc != 0) fail_msg("rnnmidi-train exited %d:\n%s", rc, out);
     if (strstr(out, ", 0 valid,")) fail_msg("the corpus has no valid file:\n%s", out);
     if (!strstr(out, "wrote ") || !strstr(out, "m.rnnw: weights of step 12 (valid NLL "))
@@ -123,7 +101,7 @@ static void test_max_steps_before_first_validation(void **state)
     print_message("NLL after 12 steps: %.4f (ln 130 = %.4f)\n", nll, log(130.0));
     assert_true(nll < log(130.0) - 1.0);
 
-    run(out, sizeof out, "rm -rf %s", dir);
+    test_shell(out, sizeof out, "rm -rf %s", dir);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -321,7 +299,7 @@ static void test_sigterm_checkpoints_and_writes(void **state)
 {
     (void)state;
     char bin[512];
-    snprintf(bin, sizeof bin, "%s/rnnmidi-train", tools());
+    snprintf(bin, sizeof bin, "%s/rnnmidi-train", test_tools_dir());
     if (access(bin, X_OK) != 0) fail_msg("%s is not built", bin);
     char dir[64], sub[128], model[256], ckpt[256], log_path[256], out[16384], err[256];
     make_corpus(dir, sizeof dir, sub, sizeof sub);
@@ -410,7 +388,7 @@ static void test_sigterm_checkpoints_and_writes(void **state)
     rnn_model_free(m);
 
     /* --resume loads the checkpoint and goes on from its step */
-    int rc = run(out, sizeof out, "%s %s --resume --max-steps %ld", bin, args, steps + 2);
+    int rc = test_shell(out, sizeof out, "%s %s --resume --max-steps %ld", bin, args, steps + 2);
     if (rc != 0) fail_msg("rnnmidi-train --resume exited %d:\n%s", rc, out);
     m = rnn_model_load(model, err, sizeof err);
     if (!m) fail_msg("%s", err);
@@ -418,7 +396,7 @@ static void test_sigterm_checkpoints_and_writes(void **state)
     assert_string_equal(rnn_model_meta(m, "steps"), steps_s);
     rnn_model_free(m);
 
-    run(out, sizeof out, "rm -rf %s", dir);
+    test_shell(out, sizeof out, "rm -rf %s", dir);
 }
 
 int main(void)
