@@ -13,6 +13,7 @@
  * (each tensor starting on a 64-byte boundary), its metadata in one text copy
  * with an array of key/value pointers into it. */
 #include "model.h"
+#include "text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -293,35 +294,15 @@ static int key_char_ok(unsigned char c)
            c == '.' || c == '-';
 }
 
-/* Strict UTF-8 (no overlong forms, surrogates or code points over U+10FFFF).
- * Returns the offset of the first bad byte, or n when all is well. */
+/* Strict UTF-8 (rnn_utf8_char). Returns the offset of the first bad byte, or
+ * n when all is well. */
 static size_t utf8_bad_at(const uint8_t *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
-        const uint8_t c = s[i];
-        size_t len;
-        uint8_t lo = 0x80, hi = 0xbf; /* bounds of the second byte */
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xc2 && c <= 0xdf) {
-            len = 2;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            len = 3;
-            if (c == 0xe0) lo = 0xa0;
-            if (c == 0xed) hi = 0x9f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            len = 4;
-            if (c == 0xf0) lo = 0x90;
-            if (c == 0xf4) hi = 0x8f;
-        } else {
-            return i;
-        }
-        if (n - i < len) return i;
-        if (s[i + 1] < lo || s[i + 1] > hi) return i;
-        for (size_t k = 2; k < len; k++)
-            if (s[i + k] < 0x80 || s[i + k] > 0xbf) return i;
+        uint32_t cp;
+        const size_t len = rnn_utf8_char(s + i, n - i, &cp);
+        if (len == 0) return i;
         i += len;
     }
     return n;

@@ -3,13 +3,11 @@
 #include "text.h"
 
 #include <stdint.h>
+#include <string.h>
 
-/* The length of the valid UTF-8 sequence at s (1..4), or 0 when it is not
- * one (strict: no overlong forms, surrogates or code points over U+10FFFF);
- * *cp receives its code point. s is NUL-terminated, so a truncated sequence
- * stops at the NUL, which is no continuation byte. */
-static size_t utf8_char(const uint8_t *s, uint32_t *cp)
+size_t rnn_utf8_char(const uint8_t *s, size_t avail, uint32_t *cp)
 {
+    if (avail == 0) return 0;
     const uint8_t c = s[0];
     size_t len;
     uint8_t lo = 0x80, hi = 0xbf; /* bounds of the second byte */
@@ -32,7 +30,7 @@ static size_t utf8_char(const uint8_t *s, uint32_t *cp)
     } else {
         return 0;
     }
-    if (s[1] < lo || s[1] > hi) return 0;
+    if (avail < len || s[1] < lo || s[1] > hi) return 0;
     for (size_t k = 1; k < len; k++) {
         if (s[k] < 0x80 || s[k] > 0xbf) return 0;
         *cp = (*cp << 6) | (s[k] & 0x3fu);
@@ -45,9 +43,10 @@ size_t rnn_text_sanitize(char *dst, size_t n, const char *src)
     if (n == 0) return 0;
     size_t o = 0;
     const uint8_t *s = (const uint8_t *)(src ? src : "");
-    while (*s) {
+    const uint8_t *end = s + strlen((const char *)s);
+    while (s < end) {
         uint32_t cp = 0;
-        size_t len = utf8_char(s, &cp);
+        size_t len = rnn_utf8_char(s, (size_t)(end - s), &cp);
         const int bad = len == 0 || cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f);
         const size_t out = bad ? 1 : len;
         if (o + out >= n) break;

@@ -7,6 +7,7 @@
 #define RNNMIDI_TEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /** Copy the NUL-terminated src into dst (room for n > 0 bytes, always
  * NUL-terminated) with every C0 control (U+0000..U+001F: ESC, BEL, tab,
@@ -16,5 +17,11 @@
  * does not fit is left out whole, never cut. Returns the bytes written
  * (strlen(dst)). src may be NULL (an empty string). */
 size_t rnn_text_sanitize(char *dst, size_t n, const char *src);
+
+/** The length (1..4) of the valid UTF-8 character at s, of which avail bytes
+ * may be read, with its code point in *cp; 0 when the bytes there are not
+ * one (strict: no overlong forms, surrogates, code points over U+10FFFF or
+ * sequences cut short by avail). Any thread. */
+size_t rnn_utf8_char(const uint8_t *s, size_t avail, uint32_t *cp);
 
 #endif
