@@ -81,9 +81,11 @@ rm "$TMP/models/drums.rnnw"
 copies=$(find "$TMP/moved/session" -name 'drums*.rnnw' -type f | wc -l)
 links=$(find "$TMP/moved/session" -name 'drums*.rnnw' -type l | wc -l)
 echo "test-ardour-session: the moved session holds $copies copy(ies) and $links link(s) of the model"
+carried=1
 if [ "$copies" -lt 1 ] || [ "$links" -gt 0 ]; then
-    find "$TMP/moved/session/plugins" -ls 2>/dev/null | tail -10
-    echo "test-ardour-session: FAIL (the session does not carry its model)"; exit 1
+    find "$TMP/moved/session/plugins" 2>/dev/null | tail -10
+    echo "test-ardour-session: the session does not carry its model (the notes will tell)"
+    carried=""
 fi
 cp -a "$TMP/moved/session" "$TMP/pristine"
 
@@ -98,6 +100,6 @@ awk '
   }
   END {
       printf "test-ardour-session: %d region(s), %d notes, %d off channel 10, %d not drum pitches\n", regions, n, other, notdrum
-      if (regions < 1 || n < 8 || other > 0 || notdrum > 0) { print "test-ardour-session: FAIL"; exit 1 }
-      print "test-ardour-session: PASS"
-  }' "$TMP/reopen.txt"
+      if (regions < 1 || n < 8 || other > 0 || notdrum > 0) exit 1
+  }' "$TMP/reopen.txt" && [ -n "$carried" ] || { echo "test-ardour-session: FAIL"; exit 1; }
+echo "test-ardour-session: PASS"
