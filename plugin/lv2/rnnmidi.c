@@ -15,7 +15,9 @@
  * reported through the log and a patch:Set of rnnmidi:status.
  *
  * State. The state extension stores the model path; control ports are the
- * host's. restore() hands the load to the worker when the host passes
+ * host's. save() copies a model from outside the bundle into the session
+ * when the host offers state:makePath (see "Sessions carry their models"
+ * below). restore() hands the load to the worker when the host passes
  * work:schedule in its features (state:threadSafeRestore: restore may then
  * run beside run(), and touches nothing run() owns but atomics); only a host
  * that offers no worker there gets the load done inside restore(), with the
