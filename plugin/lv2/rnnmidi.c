@@ -177,6 +177,7 @@ typedef struct {
 
     /* state: the model path, read by a concurrent save() under path_seq */
     char bundle[PATH_CAP]; /* the bundle's folder, ending in '/': its models are not copied */
+    char restored[PATH_CAP]; /* a model restore() found inside a saved state's folder */
     char path[PATH_CAP];
     size_t path_len;
     atomic_uint path_seq; /* odd while the path is being written */
@@ -1037,7 +1038,11 @@ static LV2_Worker_Status work_response(LV2_Handle instance, uint32_t size, const
  * and the same bytes already there is used as it is; one with other bytes
  * gets the next free name (model-2.rnnw, ...). The copy is written to a
  * temporary file in that folder and renamed, so a session never holds half
- * a model. A model over RNN_MODEL_MAX_BYTES (the reader's limit) is not
+ * a model. A model that restore() found inside a saved state's folder (a
+ * session's own copy: hosts such as Ardour give each save a new folder) is
+ * hard-linked there instead when the file system allows, so saving a
+ * reopened session does not copy the model again; the user's own files are
+ * always copied, as a link would follow their later edits. A model over RNN_MODEL_MAX_BYTES (the reader's limit) is not
  * copied: the reader would refuse it anyway. A model inside the bundle is
  * stored by its bundle path and never copied. Without makePath, or when the
  * copy fails (logged), the original's path goes through mapPath as before.
@@ -1149,6 +1154,7 @@ static int session_name(char *out, size_t cap, const char *path, int i)
 static char *copy_into_session(Rnnmidi *self, const LV2_State_Make_Path *make_path,
                                const LV2_State_Free_Path *free_path, const char *path)
 {
+    int own = self->restored[0] && !strcmp(path, self->restored);
     char err[STATUS_CAP];
     uint64_t size = 0;
     int src = rnn_file_open_regular(path, &size, err, sizeof err);
@@ -1174,7 +1180,10 @@ static char *copy_into_session(Rnnmidi *self, const LV2_State_Make_Path *make_pa
         if (!dst) break;
         struct stat st;
         if (lstat(dst, &st) != 0 && errno == ENOENT) {
-            if (copy_atomically(src, size, dst, buf)) break;
+            if ((own && link(real, dst) == 0) || copy_atomically(src, size, dst, buf)) break;
+            free_host_path(free_path, dst);
+            dst = NULL;
+            break;
         } else {
             char *there = realpath(dst, NULL);
             int same = there && !strcmp(there, real);
@@ -1304,6 +1313,9 @@ static LV2_State_Status restore(LV2_Handle instance, LV2_State_Retrieve_Function
     LV2_Worker_Schedule *schedule = lv2_features_data(features, LV2_WORKER__schedule);
     char *apath = map_path ? map_path->absolute_path(map_path->handle, value) : NULL;
     const char *path = apath ? apath : value;
+    /* a path the host stored relative to its state folder names a file in it;
+     * the host does not save while it restores */
+    copy_text(self->restored, PATH_CAP, value[0] != '/' && apath ? apath : "");
 
     LV2_State_Status st =
         schedule ? restore_in_worker(self, schedule, path) : restore_here(self, path);

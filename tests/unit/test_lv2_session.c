@@ -392,6 +392,21 @@ static void test_session_carries_model(void **state)
     assert_string_equal(b.hp->status, FIXTURE_STATUS);
     host_ev *eb = roll(b, &nb);
     assert_true(same_events(ea, na, eb, nb));
+
+    /* saved again into a new state folder (as Ardour does at each save): the
+     * session's own copy is linked there, not copied again; the user's file
+     * was copied, not linked */
+    session s2 = {0};
+    snprintf(s2.dir, sizeof s2.dir, "%s/state2", new_session);
+    save_into(b, &s2, 1);
+    assert_string_equal(stored_model(&s2), "drums.rnnw");
+    char again[700];
+    snprintf(again, sizeof again, "%s/drums.rnnw", s2.dir);
+    struct stat one, two;
+    assert_int_equal(stat(copy, &one), 0);
+    assert_int_equal(stat(again, &two), 0);
+    assert_int_equal(one.st_ino, two.st_ino);
+    assert_int_equal(two.st_nlink, 2);
     free(ea), free(eb);
     close_plugin(b);
 }
