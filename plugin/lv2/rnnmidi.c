@@ -1038,11 +1038,12 @@ static LV2_Worker_Status work_response(LV2_Handle instance, uint32_t size, const
  * and the same bytes already there is used as it is; one with other bytes
  * gets the next free name (model-2.rnnw, ...). The copy is written to a
  * temporary file in that folder and renamed, so a session never holds half
- * a model. A model that restore() found inside a saved state's folder (a
- * session's own copy: hosts such as Ardour give each save a new folder) is
- * hard-linked there instead when the file system allows, so saving a
- * reopened session does not copy the model again; the user's own files are
- * always copied, as a link would follow their later edits. A model over RNN_MODEL_MAX_BYTES (the reader's limit) is not
+ * a model. The state marks such a copy (rnnmidi:sessionCopy); restored
+ * from such a state, the session's own copy is hard-linked into the next
+ * save's folder instead, when the file system allows (hosts such as Ardour
+ * give each save a folder of its own), so saving a reopened session does
+ * not copy the model again. The user's own files are always copied: a link
+ * would follow their later edits. A model over RNN_MODEL_MAX_BYTES (the reader's limit) is not
  * copied: the reader would refuse it anyway. A model inside the bundle is
  * stored by its bundle path and never copied. Without makePath, or when the
  * copy fails (logged), the original's path goes through mapPath as before.
@@ -1228,6 +1229,10 @@ static LV2_State_Status save(LV2_Handle instance, LV2_State_Store_Function store
     const char *stored = apath ? apath : source;
     LV2_State_Status st = store(handle, self->uris.rnnmidi_model, stored, strlen(stored) + 1,
                                 self->uris.atom_Path, LV2_STATE_IS_POD | LV2_STATE_IS_PORTABLE);
+    const int32_t yes = 1;
+    if (st == LV2_STATE_SUCCESS && copy)
+        st = store(handle, self->uris.rnnmidi_sessionCopy, &yes, sizeof yes, self->uris.atom_Bool,
+                   LV2_STATE_IS_POD | LV2_STATE_IS_PORTABLE);
     free_host_path(free_path, apath);
     free_host_path(free_path, copy);
     return st;
@@ -1313,9 +1318,12 @@ static LV2_State_Status restore(LV2_Handle instance, LV2_State_Retrieve_Function
     LV2_Worker_Schedule *schedule = lv2_features_data(features, LV2_WORKER__schedule);
     char *apath = map_path ? map_path->absolute_path(map_path->handle, value) : NULL;
     const char *path = apath ? apath : value;
-    /* a path the host stored relative to its state folder names a file in it;
-     * the host does not save while it restores */
-    copy_text(self->restored, PATH_CAP, value[0] != '/' && apath ? apath : "");
+    /* the session's own copy, as save() marked it; the host does not save
+     * while it restores */
+    const void *own = retrieve(handle, self->uris.rnnmidi_sessionCopy, &size, &type, &vflags);
+    int is_own = own && type == self->uris.atom_Bool && size == sizeof(int32_t) &&
+                 *(const int32_t *)own;
+    copy_text(self->restored, PATH_CAP, is_own ? path : "");
 
     LV2_State_Status st =
         schedule ? restore_in_worker(self, schedule, path) : restore_here(self, path);

@@ -8,7 +8,8 @@
 # notes must come from the drums model the session saved: every note on
 # MIDI channel 10 with a GM drum pitch of the drums encoding, where the
 # bundle's default melody model plays channel 1. The saved copy must be a
-# regular file inside the session, not a link.
+# regular file inside the session, not a link; saved again after reopening,
+# the session gets no second copy of the model's bytes.
 #
 # Needs presets/drums-gru.rnnw in the bundle (exit 77, skipped, without it).
 # Run from the top folder: `make test-ardour-session`.
@@ -90,6 +91,13 @@ fi
 cp -a "$TMP/moved/session" "$TMP/pristine"
 
 ardour reopen "$TMP/moved/session" REGIONS || exit 1
+# saved again after reopening: the model is not copied again (a hard link to
+# the session's copy in the new state folder, or no new folder at all)
+grep -q '^RESAVED' "$TMP/reopen.txt" || { echo "test-ardour-session: FAIL (no second save)"; exit 1; }
+files=$(find "$TMP/moved/session" -name 'drums*.rnnw' -type f | wc -l)
+inodes=$(find "$TMP/moved/session" -name 'drums*.rnnw' -type f -printf '%i\n' | sort -u | wc -l)
+echo "test-ardour-session: after saving the reopened session: $files file(s) of the model, $inodes distinct"
+[ "$inodes" -eq 1 ] || carried=""
 awk '
   $1 == "REGIONS" { regions = $2 }
   $1 == "NOTE" {

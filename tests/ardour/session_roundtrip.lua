@@ -8,7 +8,8 @@
 --                 saved and closed. Prints "PRESET <label>" and "SAVED".
 --   PHASE=reopen: the session, moved meanwhile, is loaded; "Rec" records the
 --                 plugin for REC_SECONDS and every recorded note is printed as
---                 NOTE <start ticks> <pitch> <length ticks> <channel 0..15>.
+--                 NOTE <start ticks> <pitch> <length ticks> <channel 0..15>;
+--                 then the session is saved again ("RESAVED").
 local dir = os.getenv ("SESSION_DIR")
 local phase = os.getenv ("PHASE")
 local name = "roundtrip"
@@ -85,6 +86,9 @@ else
       print ("NOTE", ticks (note:time ()), note:note (), ticks (note:length ()), note:channel ())
     end
   end
+  -- saved again: Ardour gives the plugin a new state folder
+  Session:save_state ("", false, false, false, false, false)
+  print ("RESAVED")
   close_session ()
 end
 AudioEngine:stop (false)

@@ -574,6 +574,22 @@ static void test_lilv_state_moved_session(void **state)
     assert_string_equal(b.hp->status, FIXTURE_STATUS);
     host_ev *eb = roll(b, &nb);
     assert_true(same_events(ea, na, eb, nb));
+
+    /* saved again into the next state folder, as Ardour does: a link */
+    snprintf(dir, sizeof dir, "%s/plugins/state2", moved);
+    st = lilv_state_new_from_instance(plugin, b.inst, &host_map_s, NULL, NULL, NULL, dir, get_value,
+                                      b.hp, 0, b.hp->features);
+    assert_non_null(st);
+    assert_int_equal(lilv_state_save(world, &host_map_s, &host_unmap_s, st, NULL, dir, "state.ttl"),
+                     0);
+    lilv_state_free(st);
+    char again[700];
+    snprintf(again, sizeof again, "%s/lilv-drums.rnnw", dir);
+    struct stat one, two;
+    assert_int_equal(stat(copy, &one), 0);
+    assert_int_equal(lstat(again, &two), 0);
+    assert_true(S_ISREG(two.st_mode));
+    assert_int_equal(one.st_ino, two.st_ino);
     free(ea), free(eb);
     close_plugin(b);
 }
