@@ -14,7 +14,9 @@
 # (without it, `preset` changes the model but no control value).
 #
 # Exits 77 (skipped) when jackd, jalv or a JACK example client it uses
-# (jack_midi_dump, jack_lsp, jack_connect, jack_transport) is missing. Run from the top folder: `make test-jalv`.
+# (jack_midi_dump, jack_lsp, jack_connect, jack_transport) is missing. Run from
+# the top folder: `make test-jalv`; KEEP=1 keeps the scratch folder (logs, the
+# MIDI dump) for a look.
 set -eu
 BUILD=${BUILD:-build}
 FIXTURE=${FIXTURE:-$BUILD/test/ardour_fixture}
