@@ -53,7 +53,6 @@
 #include <lv2/worker/worker.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <sched.h>
@@ -176,8 +175,8 @@ typedef struct {
     uint32_t offs_reserved; /* this chunk's note-offs still to come, room kept for them */
 
     /* state: the model path, read by a concurrent save() under path_seq */
-    char bundle[PATH_CAP]; /* the bundle's folder, ending in '/': its models are not copied */
-    char restored[PATH_CAP]; /* a model restore() found inside a saved state's folder */
+    char bundle[PATH_CAP];   /* the bundle's folder, ending in '/': its models are not copied */
+    char restored[PATH_CAP]; /* the path restore() gave, when it was a session's own copy */
     char path[PATH_CAP];
     size_t path_len;
     atomic_uint path_seq; /* odd while the path is being written */
@@ -1043,10 +1042,11 @@ static LV2_Worker_Status work_response(LV2_Handle instance, uint32_t size, const
  * save's folder instead, when the file system allows (hosts such as Ardour
  * give each save a folder of its own), so saving a reopened session does
  * not copy the model again. The user's own files are always copied: a link
- * would follow their later edits. A model over RNN_MODEL_MAX_BYTES (the reader's limit) is not
- * copied: the reader would refuse it anyway. A model inside the bundle is
- * stored by its bundle path and never copied. Without makePath, or when the
- * copy fails (logged), the original's path goes through mapPath as before.
+ * would follow their later edits. A model over RNN_MODEL_MAX_BYTES (the
+ * reader's limit) is not copied: the reader would refuse it anyway. A model
+ * inside the bundle is stored by its bundle path and never copied. Without
+ * makePath, or when the copy fails (logged), the original's path goes
+ * through mapPath as before.
  * All of it runs on the host's saving thread, never the audio thread. */
 
 static int in_bundle(const Rnnmidi *self, const char *path)
@@ -1091,8 +1091,7 @@ static int write_all(int fd, const unsigned char *buf, size_t n)
 
 /* 1 when the regular file at path holds the same size bytes as src (read
  * from its start); src's offset is left at its start. */
-static int same_bytes(int src, uint64_t size, const char *path, unsigned char *a,
-                      unsigned char *b)
+static int same_bytes(int src, uint64_t size, const char *path, unsigned char *a, unsigned char *b)
 {
     char err[64];
     uint64_t other = 0;
@@ -1166,8 +1165,8 @@ static char *copy_into_session(Rnnmidi *self, const LV2_State_Make_Path *make_pa
     }
     if (size > RNN_MODEL_MAX_BYTES) {
         lv2_log_warning(&self->logger,
-                        "rnnmidi: state: %s is over %zu bytes, not copied into the session\n",
-                        path, (size_t)RNN_MODEL_MAX_BYTES);
+                        "rnnmidi: state: %s is over %zu bytes, not copied into the session\n", path,
+                        (size_t)RNN_MODEL_MAX_BYTES);
         close(src);
         return NULL;
     }
@@ -1218,8 +1217,8 @@ static LV2_State_Status save(LV2_Handle instance, LV2_State_Store_Function store
     }
     if (!path[0]) return LV2_STATE_SUCCESS;
     if (in_bundle(self, path)) /* the host finds the bundle again; no copy, no link */
-        return store(handle, self->uris.rnnmidi_model, path, strlen(path) + 1,
-                     self->uris.atom_Path, LV2_STATE_IS_POD);
+        return store(handle, self->uris.rnnmidi_model, path, strlen(path) + 1, self->uris.atom_Path,
+                     LV2_STATE_IS_POD);
     LV2_State_Map_Path *map_path = lv2_features_data(features, LV2_STATE__mapPath);
     LV2_State_Make_Path *make_path = lv2_features_data(features, LV2_STATE__makePath);
     LV2_State_Free_Path *free_path = lv2_features_data(features, LV2_STATE__freePath);
@@ -1321,8 +1320,8 @@ static LV2_State_Status restore(LV2_Handle instance, LV2_State_Retrieve_Function
     /* the session's own copy, as save() marked it; the host does not save
      * while it restores */
     const void *own = retrieve(handle, self->uris.rnnmidi_sessionCopy, &size, &type, &vflags);
-    int is_own = own && type == self->uris.atom_Bool && size == sizeof(int32_t) &&
-                 *(const int32_t *)own;
+    int is_own =
+        own && type == self->uris.atom_Bool && size == sizeof(int32_t) && *(const int32_t *)own;
     copy_text(self->restored, PATH_CAP, is_own ? path : "");
 
     LV2_State_Status st =

@@ -16,7 +16,8 @@
 
 #define RNNMIDI__model RNNMIDI_URI "#model"
 #define RNNMIDI__status RNNMIDI_URI "#status"
-#define RNNMIDI__sessionCopy RNNMIDI_URI "#sessionCopy" /* state: the model is the session's own */
+/* state: the saved model is the session's own copy */
+#define RNNMIDI__sessionCopy RNNMIDI_URI "#sessionCopy"
 
 typedef struct {
     LV2_URID atom_Blank;

@@ -312,9 +312,9 @@ static void save_into(inst_t t, session *s, int make)
     const LV2_State_Interface *si = t.hp->desc->extension_data(LV2_STATE__interface);
     assert_non_null(si);
     s->n_prop = 0;
-    assert_int_equal(si->save(t.hp->h, sess_store, s, LV2_STATE_IS_POD | LV2_STATE_IS_PORTABLE,
-                              features),
-                     LV2_STATE_SUCCESS);
+    assert_int_equal(
+        si->save(t.hp->h, sess_store, s, LV2_STATE_IS_POD | LV2_STATE_IS_PORTABLE, features),
+        LV2_STATE_SUCCESS);
 }
 
 static void restore_from(inst_t t, session *s)
@@ -476,8 +476,8 @@ static void test_default_and_no_make_path(void **state)
         snprintf(links, sizeof links, "%s/externals", top);
         snprintf(dir, sizeof dir, "%s/lilv-state", top);
         assert_int_equal(mkdir(links, 0755), 0);
-        LilvState *st = lilv_state_new_from_instance(plugin, t.inst, &host_map_s, NULL, NULL,
-                                                     links, dir, NULL, NULL, 0, t.hp->features);
+        LilvState *st = lilv_state_new_from_instance(plugin, t.inst, &host_map_s, NULL, NULL, links,
+                                                     dir, NULL, NULL, 0, t.hp->features);
         assert_non_null(st);
         assert_int_equal(
             lilv_state_save(world, &host_map_s, &host_unmap_s, st, NULL, dir, "state.ttl"), 0);
@@ -543,8 +543,8 @@ static void test_lilv_state_moved_session(void **state)
     inst_t a = open_plugin();
     load_model(a, original);
     a.hp->controls[RNNMIDI_SEED] = 1234;
-    LilvState *st = lilv_state_new_from_instance(plugin, a.inst, &host_map_s, scratch, files,
-                                                 links, dir, get_value, a.hp, 0, a.hp->features);
+    LilvState *st = lilv_state_new_from_instance(plugin, a.inst, &host_map_s, scratch, files, links,
+                                                 dir, get_value, a.hp, 0, a.hp->features);
     assert_non_null(st);
     assert_int_equal(lilv_state_save(world, &host_map_s, &host_unmap_s, st, NULL, dir, "state.ttl"),
                      0);
