@@ -169,7 +169,7 @@ test-build: $(TEST_BIN) $(TTOOL_BIN)
 # not run and why under "not run:", then the closing line (CI parses it):
 # `tests: N passed, N failed[, N skipped]`, where passed and failed count test
 # binaries and suites, skipped counts the test cases and suites that did not run.
-TEST_SUITES ?= clang lv2lint ardour mpi
+TEST_SUITES ?= clang lv2lint ardour ardour-session jalv mpi
 
 test: deps-test
 	@$(MAKE) --no-print-directory test-build
@@ -211,6 +211,20 @@ test-run:
 	    if $(MAKE) --no-print-directory test-mpi; then pass=$$((pass+1)); \
 	    else fail=$$((fail+1)); failed="$$failed test-mpi"; fi; \
 	  else echo "test-mpi: mpirun and mpicc are not installed (make deps-mpi)" >> $$notrun; fi ;; \
+	ardour-session) \
+	  if command -v ardour7-lua >/dev/null 2>&1; then \
+	    echo "== test-ardour-session"; \
+	    $(MAKE) --no-print-directory test-ardour-session; rc=$$?; \
+	    if [ $$rc -eq 0 ]; then pass=$$((pass+1)); \
+	    elif [ $$rc -eq 77 ]; then echo "test-ardour-session: the bundle has no drums model (presets/drums-gru.rnnw)" >> $$notrun; \
+	    else fail=$$((fail+1)); failed="$$failed test-ardour-session"; fi; \
+	  else echo "test-ardour-session: ardour7-lua is not installed (apt-get install ardour x42-plugins)" >> $$notrun; fi ;; \
+	jalv) \
+	  echo "== test-jalv"; \
+	  $(MAKE) --no-print-directory test-jalv; rc=$$?; \
+	  if [ $$rc -eq 0 ]; then pass=$$((pass+1)); \
+	  elif [ $$rc -eq 77 ]; then echo "test-jalv: jackd, jalv or the JACK example clients are not installed, or no drums model (apt-get install jalv jackd2)" >> $$notrun; \
+	  else fail=$$((fail+1)); failed="$$failed test-jalv"; fi ;; \
 	esac; done; \
 	skipped=$$(wc -l < $$notrun); \
 	echo; [ -z "$$failed" ] || echo "failed:$$failed"; \
@@ -476,6 +490,23 @@ $(TBUILD)/test_display: $(TBUILD)/obj/tests/unit/test_display.o $(TBUILD)/obj/pl
 # Ardour's grid. `make test` runs it when ardour7-lua is installed.
 test-ardour: lv2 $(TBUILD)/ardour_fixture
 	BUILD=$(BUILD) FIXTURE=$(TBUILD)/ardour_fixture tests/ardour/run.sh
+
+# Sessions carry their models, in Ardour 7 headless: a session saved with a
+# drums model from a user preset is moved, the original model deleted, and
+# the reopened session must record drums (tests/ardour/roundtrip.sh). Exit
+# status 77 when the bundle has no drums model. `make test` runs it when
+# ardour7-lua is installed.
+.PHONY: test-ardour-session
+test-ardour-session: lv2 $(TBUILD)/ardour_fixture
+	BUILD=$(BUILD) FIXTURE=$(TBUILD)/ardour_fixture tests/ardour/roundtrip.sh
+
+# jalv 1.6.6 headless on a private JACK server with the dummy driver: the
+# plugin's MIDI into jack_midi_dump, a preset loaded through jalv's console
+# (tests/jalv/run.sh). Exit status 77 when jackd, jalv or the JACK example
+# clients are missing; `make test` then lists it as not run.
+.PHONY: test-jalv
+test-jalv: lv2 $(TBUILD)/ardour_fixture
+	BUILD=$(BUILD) FIXTURE=$(TBUILD)/ardour_fixture tests/jalv/run.sh
 
 $(TBUILD)/ardour_fixture: tests/ardour/fixture.c tests/unit/engine_fixture.h $(CORE_LIB)
 	@mkdir -p $(@D)
