@@ -84,7 +84,8 @@ BLAS_CFLAGS = $(shell $(PKG_CONFIG) --cflags openblas 2>/dev/null)
 BLAS_LIBS   = $(shell $(PKG_CONFIG) --libs openblas 2>/dev/null || echo -lopenblas)
 
 # ---------------------------------------------------------------------------
-# core/: libc and libm only (core/crc32.c is the presets' CRC-32, as zlib's).
+# core/: libc and libm only (core/crc32.c is the presets' CRC-32, as zlib's;
+# core/midifile.c the Standard MIDI File reader and writer).
 CORE_SRC = $(sort $(wildcard core/*.c))
 CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 CORE_LIB = $(BUILD)/librnncore.a
@@ -345,10 +346,10 @@ FUZZ_RUN     = nice -n 10
 FUZZ_OPTS    = -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
 FUZZ_MODEL_SRC = tests/fuzz/fuzz_model.c $(CORE_SRC)
 
-$(FUZZ_DIR)/fuzz_midifile: tests/fuzz/fuzz_midifile.c training/midifile.c training/midifile.h core/encoding.c core/encoding.h \
+$(FUZZ_DIR)/fuzz_midifile: tests/fuzz/fuzz_midifile.c core/midifile.c core/midifile.h core/encoding.c core/encoding.h \
                              core/file.c core/file.h
 	@mkdir -p $(@D)
-	clang $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_midifile.c training/midifile.c core/encoding.c core/file.c -lm
+	clang $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_midifile.c core/midifile.c core/encoding.c core/file.c -lm
 
 $(FUZZ_DIR)/fuzz_model: $(FUZZ_MODEL_SRC) $(wildcard core/*.h)
 	@mkdir -p $(@D)
@@ -514,9 +515,9 @@ test-lv2lint: lv2
 
 # ---------------------------------------------------------------------------
 # The standalone demo build/rnnmidi-demo (plugin/demo/): core/ through the
-# engine, the audio-note detector (build/librnnlisten.a), PortAudio, libsndfile
-# and PortMidi; from training/ it links only midifile.o (the MIDI reader for
-# primers and the format-1 writer for --midi-out). `make run` builds
+# engine (and core/midifile: the MIDI reader for primers and the format-1
+# writer for --midi-out), the audio-note detector (build/librnnlisten.a),
+# PortAudio, libsndfile and PortMidi; nothing from training/. `make run` builds
 # everything, installs the LV2 bundle into ~/.lv2 and runs the demo with the
 # default presets: 30 s on the default audio device, or, without one, a WAV,
 # a MIDI file and a piano roll in build/demo/. RUN_ARGS adds demo options.
@@ -533,14 +534,14 @@ demo: $(DEMO)
 build-all: $(DEMO)
 
 $(DEMO): $(BUILD)/obj/plugin/demo/rnnmidi-demo.o $(DEMO_SRC:%.c=$(BUILD)/obj/%.o) \
-         $(BUILD)/obj/training/midifile.o $(LISTEN_LIB) $(CORE_LIB)
+         $(LISTEN_LIB) $(CORE_LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS)
 
 # The sanitizer build that the demo's tests run, and the tests: test_demo_*
 # link the demo's objects; test_rt_demo adds the malloc/lock trap.
 TDEMO_OBJ = $(DEMO_SRC:%.c=$(TBUILD)/obj/%.o)
-$(TBUILD)/rnnmidi-demo: $(TBUILD)/obj/plugin/demo/rnnmidi-demo.o $(TDEMO_OBJ) $(TLISTEN_LIB) $(TLIBS)
-	$(CC) $(TEST_LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(BLAS_LIBS)
+$(TBUILD)/rnnmidi-demo: $(TBUILD)/obj/plugin/demo/rnnmidi-demo.o $(TDEMO_OBJ) $(TLISTEN_LIB) $(TBUILD)/librnncore.a
+	$(CC) $(TEST_LDFLAGS) -o $@ $^ $(DEMO_LIBS)
 $(TBUILD)/test_demo_%: $(TBUILD)/obj/tests/unit/test_demo_%.o $(TDEMO_OBJ) $(TSUPPORT_OBJ) \
                        $(TLISTEN_LIB) $(TLIBS) | $(TBUILD)/rnnmidi-demo
 	$(CC) $(TEST_LDFLAGS) -o $@ $(filter %.o %.a,$^) -lcmocka $(DEMO_LIBS) $(AUBIO_LIBS) $(BLAS_LIBS)

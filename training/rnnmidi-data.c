@@ -13,9 +13,9 @@
 #include <string.h>
 
 #include "../core/encoding.h"
+#include "../core/midifile.h"
 #include "cli.h"
 #include "dataset.h"
-#include "midifile.h"
 #include "../plugin/listen/listen_file.h"
 
 static const char *prog = "rnnmidi-data";

@@ -27,9 +27,9 @@
 
 #include "../../core/engine.h"
 #include "../../core/file.h"
+#include "../../core/midifile.h"
 #include "../../core/model.h"
 #include "../../training/dataset.h"
-#include "../../training/midifile.h"
 #include "../support/skip.h"
 
 extern char **environ;

@@ -25,7 +25,7 @@
 
 #include <cmocka.h>
 
-#include "../../training/midifile.h"
+#include "../../core/midifile.h"
 #include "../support/skip.h"
 #include "spawn_capture.h"
 
