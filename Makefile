@@ -222,13 +222,16 @@ test-run:
 # ---------------------------------------------------------------------------
 # plugin/listen/: the audio note detector (detector.c over the in-tree onset,
 # YIN and FFT: libm only; listen_file.c reads files with libsndfile), shared
-# by the LV2 audio input, the demo's microphone and `rnnmidi-data listen`.
-# Release build/librnnlisten.a, sanitizer build/test/librnnlisten.a.
+# by the LV2 audio input, the demo's microphone and the tool rnnmidi-listen
+# (plugin/listen/rnnmidi-listen.c: the detector over a recording; core/ and
+# the detector only). Release build/librnnlisten.a and build/rnnmidi-listen,
+# sanitizer build/test/librnnlisten.a and build/test/rnnmidi-listen.
 # test_detector_hook is built without sanitizers (it replaces malloc and
 # friends for the whole process) and against the release library. aubio is a
 # test dependency only: test_listen_dsp compares the in-tree onset and YIN
 # with aubio's, test_demo_render checks the demo's audio with it.
-LISTEN_SRC     = $(sort $(wildcard plugin/listen/*.c))
+LISTEN_SRC     = $(filter-out plugin/listen/rnnmidi-listen.c,$(sort $(wildcard plugin/listen/*.c)))
+LISTEN_TOOL    = $(BUILD)/rnnmidi-listen
 LISTEN_DSP     = detector onset yin fft
 LISTEN_LIB     = $(BUILD)/librnnlisten.a
 TLISTEN_LIB    = $(TBUILD)/librnnlisten.a
@@ -237,7 +240,10 @@ LISTEN_LIBS    = $(shell $(PKG_CONFIG) --libs sndfile 2>/dev/null || echo -lsndf
 AUBIO_LIBS     = $(shell $(PKG_CONFIG) --libs aubio 2>/dev/null || echo -laubio)
 HOOK_CFLAGS    = -O1 -g -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror
 
-build-all: $(LISTEN_LIB)
+PROGS         += $(LISTEN_TOOL)
+
+build-all: $(LISTEN_LIB) $(LISTEN_TOOL)
+test-build: $(TBUILD)/rnnmidi-listen
 
 $(BUILD)/obj/plugin/listen/%.o: plugin/listen/%.c | check-deps
 	@mkdir -p $(@D)
@@ -265,11 +271,10 @@ $(TBUILD)/test_listen_dsp: $(TBUILD)/obj/tests/unit/test_listen_dsp.o $(TSUPPORT
 $(BUILD)/bench/bench_detector: $(BUILD)/obj/tests/bench/bench_detector.o $(LISTEN_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LISTEN_LIBS) -lm -lpthread
-# rnnmidi-data runs the detector too (`rnnmidi-data listen FILE`).
-$(BUILD)/rnnmidi-data: $(BUILD)/obj/training/rnnmidi-data.o $(TRAIN_LIB) $(CORE_LIB) $(LISTEN_LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LISTEN_LIBS) $(BLAS_LIBS) -lz -lm -lpthread
-$(TBUILD)/rnnmidi-data: $(TBUILD)/obj/training/rnnmidi-data.o $(TLIBS) $(TLISTEN_LIB)
-	$(CC) $(TEST_LDFLAGS) -o $@ $^ $(LISTEN_LIBS) $(BLAS_LIBS) -lz -lm -lpthread
+$(LISTEN_TOOL): $(BUILD)/obj/plugin/listen/rnnmidi-listen.o $(LISTEN_LIB) $(CORE_LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LISTEN_LIBS) -lm
+$(TBUILD)/rnnmidi-listen: $(TBUILD)/obj/plugin/listen/rnnmidi-listen.o $(TLISTEN_LIB) $(TBUILD)/librnncore.a
+	$(CC) $(TEST_LDFLAGS) -o $@ $^ $(LISTEN_LIBS) -lm
 
 # ---------------------------------------------------------------------------
 # Benchmarks: release flags, figures printed as `BENCH name value unit`.
