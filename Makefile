@@ -85,7 +85,8 @@ BLAS_LIBS   = $(shell $(PKG_CONFIG) --libs openblas 2>/dev/null || echo -lopenbl
 
 # ---------------------------------------------------------------------------
 # core/: libc and libm only (core/crc32.c is the presets' CRC-32, as zlib's;
-# core/midifile.c the Standard MIDI File reader and writer).
+# core/midifile.c the Standard MIDI File reader and writer). training/ and
+# plugin/ both build on core/ and never on each other (test_layout checks it).
 CORE_SRC = $(sort $(wildcard core/*.c))
 CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 CORE_LIB = $(BUILD)/librnncore.a
