@@ -84,7 +84,9 @@ BLAS_CFLAGS = $(shell $(PKG_CONFIG) --cflags openblas 2>/dev/null)
 BLAS_LIBS   = $(shell $(PKG_CONFIG) --libs openblas 2>/dev/null || echo -lopenblas)
 
 # ---------------------------------------------------------------------------
-# core/: libc and libm only (core/crc32.c is the presets' CRC-32, as zlib's).
+# core/: libc and libm only (core/crc32.c is the presets' CRC-32, as zlib's;
+# core/midifile.c the Standard MIDI File reader and writer). training/ and
+# plugin/ both build on core/ and never on each other (test_layout checks it).
 CORE_SRC = $(sort $(wildcard core/*.c))
 CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 CORE_LIB = $(BUILD)/librnncore.a
@@ -235,13 +237,16 @@ test-run:
 # ---------------------------------------------------------------------------
 # plugin/listen/: the audio note detector (detector.c over the in-tree onset,
 # YIN and FFT: libm only; listen_file.c reads files with libsndfile), shared
-# by the LV2 audio input, the demo's microphone and `rnnmidi-data listen`.
-# Release build/librnnlisten.a, sanitizer build/test/librnnlisten.a.
+# by the LV2 audio input, the demo's microphone and the tool rnnmidi-listen
+# (plugin/listen/rnnmidi-listen.c: the detector over a recording; core/ and
+# the detector only). Release build/librnnlisten.a and build/rnnmidi-listen,
+# sanitizer build/test/librnnlisten.a and build/test/rnnmidi-listen.
 # test_detector_hook is built without sanitizers (it replaces malloc and
 # friends for the whole process) and against the release library. aubio is a
 # test dependency only: test_listen_dsp compares the in-tree onset and YIN
 # with aubio's, test_demo_render checks the demo's audio with it.
-LISTEN_SRC     = $(sort $(wildcard plugin/listen/*.c))
+LISTEN_SRC     = $(filter-out plugin/listen/rnnmidi-listen.c,$(sort $(wildcard plugin/listen/*.c)))
+LISTEN_TOOL    = $(BUILD)/rnnmidi-listen
 LISTEN_DSP     = detector onset yin fft
 LISTEN_LIB     = $(BUILD)/librnnlisten.a
 TLISTEN_LIB    = $(TBUILD)/librnnlisten.a
@@ -250,7 +255,10 @@ LISTEN_LIBS    = $(shell $(PKG_CONFIG) --libs sndfile 2>/dev/null || echo -lsndf
 AUBIO_LIBS     = $(shell $(PKG_CONFIG) --libs aubio 2>/dev/null || echo -laubio)
 HOOK_CFLAGS    = -O1 -g -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror
 
-build-all: $(LISTEN_LIB)
+PROGS         += $(LISTEN_TOOL)
+
+build-all: $(LISTEN_LIB) $(LISTEN_TOOL)
+test-build: $(TBUILD)/rnnmidi-listen
 
 $(BUILD)/obj/plugin/listen/%.o: plugin/listen/%.c | check-deps
 	@mkdir -p $(@D)
@@ -278,11 +286,10 @@ $(TBUILD)/test_listen_dsp: $(TBUILD)/obj/tests/unit/test_listen_dsp.o $(TSUPPORT
 $(BUILD)/bench/bench_detector: $(BUILD)/obj/tests/bench/bench_detector.o $(LISTEN_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LISTEN_LIBS) -lm -lpthread
-# rnnmidi-data runs the detector too (`rnnmidi-data listen FILE`).
-$(BUILD)/rnnmidi-data: $(BUILD)/obj/training/rnnmidi-data.o $(TRAIN_LIB) $(CORE_LIB) $(LISTEN_LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LISTEN_LIBS) $(BLAS_LIBS) -lz -lm -lpthread
-$(TBUILD)/rnnmidi-data: $(TBUILD)/obj/training/rnnmidi-data.o $(TLIBS) $(TLISTEN_LIB)
-	$(CC) $(TEST_LDFLAGS) -o $@ $^ $(LISTEN_LIBS) $(BLAS_LIBS) -lz -lm -lpthread
+$(LISTEN_TOOL): $(BUILD)/obj/plugin/listen/rnnmidi-listen.o $(LISTEN_LIB) $(CORE_LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LISTEN_LIBS) -lm
+$(TBUILD)/rnnmidi-listen: $(TBUILD)/obj/plugin/listen/rnnmidi-listen.o $(TLISTEN_LIB) $(TBUILD)/librnncore.a
+	$(CC) $(TEST_LDFLAGS) -o $@ $^ $(LISTEN_LIBS) -lm
 
 # ---------------------------------------------------------------------------
 # Benchmarks: release flags, figures printed as `BENCH name value unit`.
@@ -359,10 +366,10 @@ FUZZ_RUN     = nice -n 10
 FUZZ_OPTS    = -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
 FUZZ_MODEL_SRC = tests/fuzz/fuzz_model.c $(CORE_SRC)
 
-$(FUZZ_DIR)/fuzz_midifile: tests/fuzz/fuzz_midifile.c training/midifile.c training/midifile.h core/encoding.c core/encoding.h \
+$(FUZZ_DIR)/fuzz_midifile: tests/fuzz/fuzz_midifile.c core/midifile.c core/midifile.h core/encoding.c core/encoding.h \
                              core/file.c core/file.h
 	@mkdir -p $(@D)
-	clang $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_midifile.c training/midifile.c core/encoding.c core/file.c -lm
+	clang $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_midifile.c core/midifile.c core/encoding.c core/file.c -lm
 
 $(FUZZ_DIR)/fuzz_model: $(FUZZ_MODEL_SRC) $(wildcard core/*.h)
 	@mkdir -p $(@D)
@@ -545,9 +552,9 @@ test-lv2lint: lv2
 
 # ---------------------------------------------------------------------------
 # The standalone demo build/rnnmidi-demo (plugin/demo/): core/ through the
-# engine, the audio-note detector (build/librnnlisten.a), PortAudio, libsndfile
-# and PortMidi; from training/ it links only midifile.o (the MIDI reader for
-# primers and the format-1 writer for --midi-out). `make run` builds
+# engine (and core/midifile: the MIDI reader for primers and the format-1
+# writer for --midi-out), the audio-note detector (build/librnnlisten.a),
+# PortAudio, libsndfile and PortMidi; nothing from training/. `make run` builds
 # everything, installs the LV2 bundle into ~/.lv2 and runs the demo with the
 # default presets: 30 s on the default audio device, or, without one, a WAV,
 # a MIDI file and a piano roll in build/demo/. RUN_ARGS adds demo options.
@@ -564,14 +571,14 @@ demo: $(DEMO)
 build-all: $(DEMO)
 
 $(DEMO): $(BUILD)/obj/plugin/demo/rnnmidi-demo.o $(DEMO_SRC:%.c=$(BUILD)/obj/%.o) \
-         $(BUILD)/obj/training/midifile.o $(LISTEN_LIB) $(CORE_LIB)
+         $(LISTEN_LIB) $(CORE_LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS)
 
 # The sanitizer build that the demo's tests run, and the tests: test_demo_*
 # link the demo's objects; test_rt_demo adds the malloc/lock trap.
 TDEMO_OBJ = $(DEMO_SRC:%.c=$(TBUILD)/obj/%.o)
-$(TBUILD)/rnnmidi-demo: $(TBUILD)/obj/plugin/demo/rnnmidi-demo.o $(TDEMO_OBJ) $(TLISTEN_LIB) $(TLIBS)
-	$(CC) $(TEST_LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(BLAS_LIBS)
+$(TBUILD)/rnnmidi-demo: $(TBUILD)/obj/plugin/demo/rnnmidi-demo.o $(TDEMO_OBJ) $(TLISTEN_LIB) $(TBUILD)/librnncore.a
+	$(CC) $(TEST_LDFLAGS) -o $@ $^ $(DEMO_LIBS)
 $(TBUILD)/test_demo_%: $(TBUILD)/obj/tests/unit/test_demo_%.o $(TDEMO_OBJ) $(TSUPPORT_OBJ) \
                        $(TLISTEN_LIB) $(TLIBS) | $(TBUILD)/rnnmidi-demo
 	$(CC) $(TEST_LDFLAGS) -o $@ $(filter %.o %.a,$^) -lcmocka $(DEMO_LIBS) $(AUBIO_LIBS) $(BLAS_LIBS)
