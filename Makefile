@@ -346,9 +346,10 @@ FUZZ_OPTS    = -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -timeout=10 -prin
 FUZZ_MODEL_SRC = tests/fuzz/fuzz_model.c $(CORE_SRC)
 
 $(FUZZ_DIR)/fuzz_midifile: tests/fuzz/fuzz_midifile.c training/midifile.c training/midifile.h core/encoding.c core/encoding.h \
-                             core/file.c core/file.h
+                             core/listen.c core/listen.h core/file.c core/file.h
 	@mkdir -p $(@D)
-	clang $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_midifile.c training/midifile.c core/encoding.c core/file.c -lm
+	clang $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_midifile.c training/midifile.c core/encoding.c core/listen.c \
+	  core/file.c -lm
 
 $(FUZZ_DIR)/fuzz_model: $(FUZZ_MODEL_SRC) $(wildcard core/*.h)
 	@mkdir -p $(@D)
