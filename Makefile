@@ -367,9 +367,10 @@ FUZZ_OPTS    = -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -timeout=10 -prin
 FUZZ_MODEL_SRC = tests/fuzz/fuzz_model.c $(CORE_SRC)
 
 $(FUZZ_DIR)/fuzz_midifile: tests/fuzz/fuzz_midifile.c core/midifile.c core/midifile.h core/encoding.c core/encoding.h \
-                             core/file.c core/file.h
+                             core/listen.c core/listen.h core/file.c core/file.h
 	@mkdir -p $(@D)
-	clang $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_midifile.c core/midifile.c core/encoding.c core/file.c -lm
+	clang $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_midifile.c core/midifile.c core/encoding.c core/listen.c \
+	  core/file.c -lm
 
 $(FUZZ_DIR)/fuzz_model: $(FUZZ_MODEL_SRC) $(wildcard core/*.h)
 	@mkdir -p $(@D)
@@ -646,8 +647,8 @@ bench-mpi: mpi
 # already runs.
 CLANG        ?= clang
 CBUILD        = $(BUILD)/test-clang
-CLANG_TESTS   = test_encoding test_engine test_model test_net test_net_generic test_presets \
-                test_sample
+CLANG_TESTS   = test_encoding test_engine test_listen test_model test_net test_net_generic \
+                test_presets test_sample
 CLANG_CFLAGS  = -O1 -g -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror \
                 -fno-math-errno -fsanitize=undefined,pointer-overflow -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer
