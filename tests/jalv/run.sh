@@ -25,13 +25,31 @@ for tool in jackd jalv jack_midi_dump jack_lsp jack_connect jack_transport stdbu
     command -v $tool >/dev/null 2>&1 || { echo "SKIP test-jalv: $tool is not installed"; exit 77; }
 done
 TMP=$(mktemp -d /tmp/rnnmidi-jalv-XXXXXX)
-SERVER=rnnmidi-jalv-$$
+# JACK keeps a registry of at most 8 servers in shared memory and reclaims an
+# entry only when a server of the same name starts after its owner died: a
+# new name per run would fill it. The first of four fixed names with no live
+# server is taken.
+SERVER=""
+for i in 0 1 2 3; do
+    if ! JACK_NO_START_SERVER=1 jack_lsp -s "rnnmidi-jalv-$i" >/dev/null 2>&1; then
+        SERVER=rnnmidi-jalv-$i
+        break
+    fi
+done
+[ -n "$SERVER" ] || { echo "test-jalv: FAIL (four rnnmidi-jalv JACK servers are running)"; exit 1; }
 JACKD="" DUMP="" JALV=""
 cleanup() {
     exec 3>&- 2>/dev/null || true
-    for p in $JALV $DUMP $JACKD; do kill "$p" 2>/dev/null || true; done
+    for p in $JALV $DUMP; do kill "$p" 2>/dev/null || true; done
     sleep 1
-    for p in $JALV $DUMP $JACKD; do kill -9 "$p" 2>/dev/null || true; done
+    for p in $JALV $DUMP; do kill -9 "$p" 2>/dev/null || true; done
+    # jackd unregisters itself when it ends on SIGTERM: give it the time
+    if [ -n "$JACKD" ]; then
+        kill "$JACKD" 2>/dev/null || true
+        n=0
+        while kill -0 "$JACKD" 2>/dev/null && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+        kill -9 "$JACKD" 2>/dev/null || true
+    fi
     [ -n "${KEEP:-}" ] || rm -rf "$TMP"; [ -z "${KEEP:-}" ] || echo "kept $TMP"
 }
 trap cleanup EXIT
