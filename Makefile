@@ -458,11 +458,14 @@ uninstall-lv2:
 # Tests of the bundle: test_lv2_* are lilv hosts loading build/rnnmidi.lv2;
 # test_rt_lv2 links the plugin's code itself so the malloc/lock trap sees it,
 # and counts the detector's onset and pitch analyses through the same --wrap.
+# All of them drive the plugin through the test host tests/support/lv2/.
+TLV2HOST_OBJ = $(TBUILD)/obj/tests/support/lv2/lv2_host.o
 $(TBUILD)/obj/tests/unit/test_lv2_%.o: TEST_CFLAGS += $(LILV_CFLAGS)
-$(TBUILD)/test_lv2_%: $(TBUILD)/obj/tests/unit/test_lv2_%.o $(TSUPPORT_OBJ) $(TLIBS) | $(LV2_FILES)
+$(TBUILD)/test_lv2_%: $(TBUILD)/obj/tests/unit/test_lv2_%.o $(TLV2HOST_OBJ) $(TSUPPORT_OBJ) $(TLIBS) \
+                      | $(LV2_FILES)
 	$(CC) $(TEST_LDFLAGS) -o $@ $^ -lcmocka $(LILV_LIBS) $(BLAS_LIBS) -lz -lm -lpthread
 $(TBUILD)/test_rt_lv2: $(TBUILD)/obj/tests/unit/test_rt_lv2.o $(TBUILD)/obj/plugin/lv2/rnnmidi.o \
-                       $(TBUILD)/obj/plugin/lv2/display.o \
+                       $(TBUILD)/obj/plugin/lv2/display.o $(TLV2HOST_OBJ) \
                        $(LISTEN_DSP:%=$(TBUILD)/obj/plugin/listen/%.o) $(TSUPPORT_OBJ) $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) $(RT_WRAP) -Wl,--wrap=rnn_onset_process,--wrap=rnn_yin_process \
 	  -o $@ $^ -lcmocka $(BLAS_LIBS) -lz -lm -lpthread
@@ -494,11 +497,12 @@ SOAK_SEED   ?=
 SOAK_CFLAGS  = -O2 -g -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror
 
 .PHONY: soak
-$(BUILD)/soak/soak_lv2: tests/soak/soak_lv2.c tests/unit/lv2_host.h plugin/lv2/ports.h core/engine.h \
+SOAK_SRC     = tests/soak/soak_lv2.c tests/support/lv2/lv2_host.c
+$(BUILD)/soak/soak_lv2: $(SOAK_SRC) tests/support/lv2/lv2_host.h plugin/lv2/ports.h core/engine.h \
                         $(LV2_OBJ) $(CORE_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(SOAK_CFLAGS) $(LISTEN_CFLAGS) -rdynamic -Wl,--wrap=rnn_engine_create -o $@ \
-	  tests/soak/soak_lv2.c $(LV2_OBJ) $(CORE_LIB) $(AUBIO_LIBS) -lz -lm -lpthread -ldl
+	  $(SOAK_SRC) $(LV2_OBJ) $(CORE_LIB) $(AUBIO_LIBS) -lz -lm -lpthread -ldl
 
 soak: lv2 $(BUILD)/soak/soak_lv2
 	SOAK_HOURS=$(SOAK_HOURS) SOAK_SEED=$(SOAK_SEED) nice -n 10 $(BUILD)/soak/soak_lv2 \

@@ -34,7 +34,7 @@
 
 #include "../../core/engine.h"
 #include "engine_fixture.h"
-#include "lv2_host.h"
+#include "../support/lv2/lv2_host.h"
 
 #define BUNDLE "build/rnnmidi.lv2"
 

@@ -36,7 +36,7 @@
 #include "../../plugin/lv2/inline_display.h"
 #include "../support/skip.h"
 #include "engine_fixture.h"
-#include "lv2_host.h"
+#include "../support/lv2/lv2_host.h"
 
 static LilvWorld *world;
 static const LilvPlugin *plugin;

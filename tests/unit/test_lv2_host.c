@@ -24,6 +24,7 @@
 
 #include <dlfcn.h>
 #include <lilv/lilv.h>
+#include <lv2/patch/patch.h>
 #include <lv2/state/state.h>
 #include <math.h>
 #include <pthread.h>
@@ -36,7 +37,7 @@
 
 #include "../../core/engine.h"
 #include "engine_fixture.h"
-#include "lv2_host.h"
+#include "../support/lv2/lv2_host.h"
 
 static LilvWorld *world;
 static const LilvPlugin *plugin;
