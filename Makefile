@@ -250,18 +250,31 @@ $(LISTEN_LIB): $(LISTEN_SRC:%.c=$(BUILD)/obj/%.o)
 $(TLISTEN_LIB): $(LISTEN_SRC:%.c=$(TBUILD)/obj/%.o)
 	rm -f $@ && ar rcs $@ $^
 
-$(TBUILD)/test_detector: $(TBUILD)/obj/tests/unit/test_detector.o $(TSUPPORT_OBJ) $(TLISTEN_LIB) $(TLIBS)
+# The detector's tests and benchmark render and score melodies with
+# tests/support/listen/melody_audio.c (libsndfile and the detector).
+TMELODY_OBJ = $(TBUILD)/obj/tests/support/listen/melody_audio.o
+$(TBUILD)/obj/tests/support/listen/%.o: TEST_CFLAGS += $(LISTEN_CFLAGS)
+$(BUILD)/obj/tests/support/listen/%.o: override CFLAGS += $(LISTEN_CFLAGS)
+$(TBUILD)/test_detector: $(TBUILD)/obj/tests/unit/test_detector.o $(TMELODY_OBJ) $(TSUPPORT_OBJ) $(TLISTEN_LIB) \
+                         $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) -o $@ $^ -lcmocka $(LISTEN_LIBS) $(BLAS_LIBS) -lz -lm -lpthread
-$(TBUILD)/test_rt_detector: $(TBUILD)/obj/tests/unit/test_rt_detector.o $(TSUPPORT_OBJ) $(TLISTEN_LIB) $(TLIBS)
+$(TBUILD)/test_rt_detector: $(TBUILD)/obj/tests/unit/test_rt_detector.o $(TMELODY_OBJ) $(TSUPPORT_OBJ) \
+                            $(TLISTEN_LIB) $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) $(RT_WRAP) -o $@ $^ -lcmocka $(LISTEN_LIBS) $(BLAS_LIBS) -lz -lm -lpthread
 $(TBUILD)/obj/tests/unit/test_detector_hook.o: tests/unit/test_detector_hook.c
 	@mkdir -p $(@D)
 	$(CC) $(HOOK_CFLAGS) $(LISTEN_CFLAGS) -MMD -MP -c $< -o $@
-$(TBUILD)/test_detector_hook: $(TBUILD)/obj/tests/unit/test_detector_hook.o $(LISTEN_LIB)
+$(TBUILD)/obj/hook/tests/support/listen/melody_audio.o: tests/support/listen/melody_audio.c
+	@mkdir -p $(@D)
+	$(CC) $(HOOK_CFLAGS) $(LISTEN_CFLAGS) -MMD -MP -c $< -o $@
+$(TBUILD)/test_detector_hook: $(TBUILD)/obj/tests/unit/test_detector_hook.o \
+                              $(TBUILD)/obj/hook/tests/support/listen/melody_audio.o $(LISTEN_LIB)
 	$(CC) -rdynamic -o $@ $^ -lcmocka $(LISTEN_LIBS) -lm -lpthread
-$(TBUILD)/test_listen_dsp: $(TBUILD)/obj/tests/unit/test_listen_dsp.o $(TSUPPORT_OBJ) $(TLISTEN_LIB) $(TLIBS)
+$(TBUILD)/test_listen_dsp: $(TBUILD)/obj/tests/unit/test_listen_dsp.o $(TMELODY_OBJ) $(TSUPPORT_OBJ) \
+                           $(TLISTEN_LIB) $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) -o $@ $^ -lcmocka $(AUBIO_LIBS) $(LISTEN_LIBS) $(BLAS_LIBS) -lz -lm -lpthread
-$(BUILD)/bench/bench_detector: $(BUILD)/obj/tests/bench/bench_detector.o $(LISTEN_LIB)
+$(BUILD)/bench/bench_detector: $(BUILD)/obj/tests/bench/bench_detector.o \
+                               $(BUILD)/obj/tests/support/listen/melody_audio.o $(LISTEN_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LISTEN_LIBS) -lm -lpthread
 # rnnmidi-data runs the detector too (`rnnmidi-data listen FILE`).
