@@ -555,18 +555,22 @@ $(DEMO): $(BUILD)/obj/plugin/demo/rnnmidi-demo.o $(DEMO_SRC:%.c=$(BUILD)/obj/%.o
 
 # The sanitizer build that the demo's tests run, and the tests: test_demo_*
 # link the demo's objects; test_rt_demo adds the malloc/lock trap.
+# All of them, and bench_demo, use tests/support/demo/demo_fixture.c.
 TDEMO_OBJ = $(DEMO_SRC:%.c=$(TBUILD)/obj/%.o)
+TDEMO_FIXTURE_OBJ = $(TBUILD)/obj/tests/support/demo/demo_fixture.o
+$(TBUILD)/obj/tests/support/demo/%.o: TEST_CFLAGS += $(LISTEN_CFLAGS)
+$(BUILD)/obj/tests/support/demo/%.o: override CFLAGS += $(LISTEN_CFLAGS)
 $(TBUILD)/rnnmidi-demo: $(TBUILD)/obj/plugin/demo/rnnmidi-demo.o $(TDEMO_OBJ) $(TLISTEN_LIB) $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(BLAS_LIBS)
-$(TBUILD)/test_demo_%: $(TBUILD)/obj/tests/unit/test_demo_%.o $(TDEMO_OBJ) $(TSUPPORT_OBJ) \
+$(TBUILD)/test_demo_%: $(TBUILD)/obj/tests/unit/test_demo_%.o $(TDEMO_FIXTURE_OBJ) $(TDEMO_OBJ) $(TSUPPORT_OBJ) \
                        $(TLISTEN_LIB) $(TLIBS) | $(TBUILD)/rnnmidi-demo
 	$(CC) $(TEST_LDFLAGS) -o $@ $(filter %.o %.a,$^) -lcmocka $(DEMO_LIBS) $(AUBIO_LIBS) $(BLAS_LIBS)
-$(TBUILD)/test_rt_demo: $(TBUILD)/obj/tests/unit/test_rt_demo.o $(TDEMO_OBJ) $(TSUPPORT_OBJ) \
+$(TBUILD)/test_rt_demo: $(TBUILD)/obj/tests/unit/test_rt_demo.o $(TDEMO_FIXTURE_OBJ) $(TDEMO_OBJ) $(TSUPPORT_OBJ) \
                         $(TLISTEN_LIB) $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) $(RT_WRAP) -o $@ $^ -lcmocka $(DEMO_LIBS) $(BLAS_LIBS)
 
-$(BUILD)/bench/bench_demo: $(BUILD)/obj/tests/bench/bench_demo.o $(DEMO_SRC:%.c=$(BUILD)/obj/%.o) \
-                          $(LISTEN_LIB) $(CORE_LIB)
+$(BUILD)/bench/bench_demo: $(BUILD)/obj/tests/bench/bench_demo.o $(BUILD)/obj/tests/support/demo/demo_fixture.o \
+                          $(DEMO_SRC:%.c=$(BUILD)/obj/%.o) $(LISTEN_LIB) $(CORE_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS)
 
