@@ -123,7 +123,11 @@ $(BUILD)/rnnmidi-%: $(BUILD)/obj/training/rnnmidi-%.o $(TRAIN_LIB) $(CORE_LIB)
 # ---------------------------------------------------------------------------
 # Tests: every tests/unit/test_*.c is one cmocka binary, linked against the
 # sanitizer build of core/ and training/. Files named test_rt_*.c also trap
-# malloc/calloc/realloc/free/pthread_mutex_lock through the linker (--wrap).
+# malloc/calloc/realloc/free/pthread_mutex_lock through the linker (--wrap),
+# counted by tests/support/rt/rt_trap.c (linked into those only). Every
+# tests/support/*.c is linked into every test; the helpers in folders below it
+# need libraries or link flags only some tests have, and are named by the
+# rules of those tests.
 TBUILD = $(BUILD)/test
 TEST_SRC = $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(TBUILD)/%)
@@ -133,6 +137,7 @@ TSUPPORT_SRC = $(sort $(wildcard tests/support/*.c))
 TSUPPORT_OBJ = $(TSUPPORT_SRC:%.c=$(TBUILD)/obj/%.o)
 TTOOL_BIN = $(TRAIN_PROG_SRC:training/%.c=$(TBUILD)/%)
 RT_WRAP = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free,--wrap=pthread_mutex_lock
+TRT_OBJ = $(TBUILD)/obj/tests/support/rt/rt_trap.o
 
 $(TBUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -148,7 +153,7 @@ TLIBS = $(TBUILD)/librnntrain.a $(TBUILD)/librnncore.a
 $(TBUILD)/rnnmidi-%: $(TBUILD)/obj/training/rnnmidi-%.o $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) -o $@ $^ $(BLAS_LIBS) -lz -lm -lpthread
 
-$(TBUILD)/test_rt_%: $(TBUILD)/obj/tests/unit/test_rt_%.o $(TSUPPORT_OBJ) $(TLIBS)
+$(TBUILD)/test_rt_%: $(TBUILD)/obj/tests/unit/test_rt_%.o $(TRT_OBJ) $(TSUPPORT_OBJ) $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) $(RT_WRAP) -o $@ $^ -lcmocka $(BLAS_LIBS) -lz -lm -lpthread
 
 $(TBUILD)/test_%: $(TBUILD)/obj/tests/unit/test_%.o $(TSUPPORT_OBJ) $(TLIBS)
@@ -258,7 +263,7 @@ $(BUILD)/obj/tests/support/listen/%.o: override CFLAGS += $(LISTEN_CFLAGS)
 $(TBUILD)/test_detector: $(TBUILD)/obj/tests/unit/test_detector.o $(TMELODY_OBJ) $(TSUPPORT_OBJ) $(TLISTEN_LIB) \
                          $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) -o $@ $^ -lcmocka $(LISTEN_LIBS) $(BLAS_LIBS) -lz -lm -lpthread
-$(TBUILD)/test_rt_detector: $(TBUILD)/obj/tests/unit/test_rt_detector.o $(TMELODY_OBJ) $(TSUPPORT_OBJ) \
+$(TBUILD)/test_rt_detector: $(TBUILD)/obj/tests/unit/test_rt_detector.o $(TRT_OBJ) $(TMELODY_OBJ) $(TSUPPORT_OBJ) \
                             $(TLISTEN_LIB) $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) $(RT_WRAP) -o $@ $^ -lcmocka $(LISTEN_LIBS) $(BLAS_LIBS) -lz -lm -lpthread
 $(TBUILD)/obj/tests/unit/test_detector_hook.o: tests/unit/test_detector_hook.c
@@ -478,7 +483,7 @@ $(TBUILD)/test_lv2_%: $(TBUILD)/obj/tests/unit/test_lv2_%.o $(TLV2HOST_OBJ) $(TS
                       | $(LV2_FILES)
 	$(CC) $(TEST_LDFLAGS) -o $@ $^ -lcmocka $(LILV_LIBS) $(BLAS_LIBS) -lz -lm -lpthread
 $(TBUILD)/test_rt_lv2: $(TBUILD)/obj/tests/unit/test_rt_lv2.o $(TBUILD)/obj/plugin/lv2/rnnmidi.o \
-                       $(TBUILD)/obj/plugin/lv2/display.o $(TLV2HOST_OBJ) \
+                       $(TBUILD)/obj/plugin/lv2/display.o $(TLV2HOST_OBJ) $(TRT_OBJ) \
                        $(LISTEN_DSP:%=$(TBUILD)/obj/plugin/listen/%.o) $(TSUPPORT_OBJ) $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) $(RT_WRAP) -Wl,--wrap=rnn_onset_process,--wrap=rnn_yin_process \
 	  -o $@ $^ -lcmocka $(BLAS_LIBS) -lz -lm -lpthread
@@ -565,8 +570,8 @@ $(TBUILD)/rnnmidi-demo: $(TBUILD)/obj/plugin/demo/rnnmidi-demo.o $(TDEMO_OBJ) $(
 $(TBUILD)/test_demo_%: $(TBUILD)/obj/tests/unit/test_demo_%.o $(TDEMO_FIXTURE_OBJ) $(TDEMO_OBJ) $(TSUPPORT_OBJ) \
                        $(TLISTEN_LIB) $(TLIBS) | $(TBUILD)/rnnmidi-demo
 	$(CC) $(TEST_LDFLAGS) -o $@ $(filter %.o %.a,$^) -lcmocka $(DEMO_LIBS) $(AUBIO_LIBS) $(BLAS_LIBS)
-$(TBUILD)/test_rt_demo: $(TBUILD)/obj/tests/unit/test_rt_demo.o $(TDEMO_FIXTURE_OBJ) $(TDEMO_OBJ) $(TSUPPORT_OBJ) \
-                        $(TLISTEN_LIB) $(TLIBS)
+$(TBUILD)/test_rt_demo: $(TBUILD)/obj/tests/unit/test_rt_demo.o $(TRT_OBJ) $(TDEMO_FIXTURE_OBJ) $(TDEMO_OBJ) \
+                        $(TSUPPORT_OBJ) $(TLISTEN_LIB) $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) $(RT_WRAP) -o $@ $^ -lcmocka $(DEMO_LIBS) $(BLAS_LIBS)
 
 $(BUILD)/bench/bench_demo: $(BUILD)/obj/tests/bench/bench_demo.o $(BUILD)/obj/tests/support/demo/demo_fixture.o \

@@ -19,7 +19,7 @@
 #include "../../plugin/demo/audio.h"
 #include "../../plugin/demo/demo.h"
 #include "../support/demo/demo_fixture.h"
-#include "rt_trap.h"
+#include "../support/rt/rt_trap.h"
 
 static char dir[256], mel[512], drums[512];
 

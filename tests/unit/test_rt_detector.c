@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "../support/listen/melody_audio.h"
-#include "rt_trap.h"
+#include "../support/rt/rt_trap.h"
 
 static void test_trap_works(void **state)
 {
