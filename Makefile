@@ -297,6 +297,12 @@ $(BUILD)/bench/bench_%: $(BUILD)/obj/tests/bench/bench_%.o $(TRAIN_LIB) $(CORE_L
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(BLAS_LIBS) -lz -lm -lpthread
 
+# bench_engine plays the tests' random-weight fixture presets.
+$(BUILD)/bench/bench_engine: $(BUILD)/obj/tests/bench/bench_engine.o $(BUILD)/obj/tests/support/engine_fixture.o \
+                             $(TRAIN_LIB) $(CORE_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(BLAS_LIBS) -lz -lm -lpthread
+
 bench: all
 	@$(MAKE) --no-print-directory $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
@@ -498,9 +504,10 @@ $(TBUILD)/test_display: $(TBUILD)/obj/tests/unit/test_display.o $(TBUILD)/obj/pl
 test-ardour: lv2 $(TBUILD)/ardour_fixture
 	BUILD=$(BUILD) FIXTURE=$(TBUILD)/ardour_fixture tests/ardour/run.sh
 
-$(TBUILD)/ardour_fixture: tests/ardour/fixture.c tests/unit/engine_fixture.h $(CORE_LIB)
+$(TBUILD)/ardour_fixture: tests/ardour/fixture.c tests/support/engine_fixture.c tests/support/engine_fixture.h \
+                          $(CORE_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ tests/ardour/fixture.c $(CORE_LIB) -lz -lm
+	$(CC) $(CFLAGS) -o $@ tests/ardour/fixture.c tests/support/engine_fixture.c $(CORE_LIB) -lz -lm
 
 # The soak test (`make soak`, not part of `make test`): tests/soak/soak_lv2.c
 # drives the plugin's release objects (those of build/rnnmidi.lv2/rnnmidi.so)
@@ -646,7 +653,7 @@ $(CBUILD)/obj/%.o: %.c
 	$(CLANG) $(CLANG_CFLAGS) -MMD -MP -c $< -o $@
 $(CBUILD)/librnncore.a: $(CORE_SRC:%.c=$(CBUILD)/obj/%.o)
 	rm -f $@ && ar rcs $@ $^
-$(CBUILD)/test_%: $(CBUILD)/obj/tests/unit/test_%.o $(CBUILD)/librnncore.a
+$(CBUILD)/test_%: $(CBUILD)/obj/tests/unit/test_%.o $(TSUPPORT_SRC:%.c=$(CBUILD)/obj/%.o) $(CBUILD)/librnncore.a
 	$(CLANG) -fsanitize=undefined,pointer-overflow -o $@ $^ -lcmocka -lz -lm
 
 test-clang:

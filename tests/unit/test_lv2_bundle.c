@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #include "../../core/engine.h"
-#include "engine_fixture.h"
+#include "../support/engine_fixture.h"
 #include "../support/lv2/lv2_host.h"
 
 #define BUNDLE "build/rnnmidi.lv2"

@@ -35,7 +35,7 @@
 #include "../../plugin/lv2/display.h"
 #include "../../plugin/lv2/inline_display.h"
 #include "../support/skip.h"
-#include "engine_fixture.h"
+#include "../support/engine_fixture.h"
 #include "../support/lv2/lv2_host.h"
 
 static LilvWorld *world;

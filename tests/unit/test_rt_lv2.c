@@ -35,7 +35,7 @@
 #include "../../core/engine.h"
 #include "../../plugin/lv2/display.h"
 #include "../../plugin/lv2/inline_display.h"
-#include "engine_fixture.h"
+#include "../support/engine_fixture.h"
 #include "../support/lv2/lv2_host.h"
 #include "../support/rt/rt_trap.h"
 
