@@ -483,9 +483,12 @@ uninstall-lv2:
 # test_rt_lv2 links the plugin's code itself so the malloc/lock trap sees it,
 # and counts the detector's onset and pitch analyses through the same --wrap.
 # All of them drive the plugin through the test host tests/support/lv2/.
+# The lilv hosts also find the bundle through tests/support/lv2/lilv_bundle.c.
 TLV2HOST_OBJ = $(TBUILD)/obj/tests/support/lv2/lv2_host.o
+TLILV_OBJ    = $(TBUILD)/obj/tests/support/lv2/lilv_bundle.o
 $(TBUILD)/obj/tests/unit/test_lv2_%.o: TEST_CFLAGS += $(LILV_CFLAGS)
-$(TBUILD)/test_lv2_%: $(TBUILD)/obj/tests/unit/test_lv2_%.o $(TLV2HOST_OBJ) $(TSUPPORT_OBJ) $(TLIBS) \
+$(TLILV_OBJ): TEST_CFLAGS += $(LILV_CFLAGS)
+$(TBUILD)/test_lv2_%: $(TBUILD)/obj/tests/unit/test_lv2_%.o $(TLILV_OBJ) $(TLV2HOST_OBJ) $(TSUPPORT_OBJ) $(TLIBS) \
                       | $(LV2_FILES)
 	$(CC) $(TEST_LDFLAGS) -o $@ $^ -lcmocka $(LILV_LIBS) $(BLAS_LIBS) -lz -lm -lpthread
 $(TBUILD)/test_rt_lv2: $(TBUILD)/obj/tests/unit/test_rt_lv2.o $(TBUILD)/obj/plugin/lv2/rnnmidi.o \
