@@ -687,6 +687,7 @@ clean:
 	rm -rf $(BUILD)
 
 format:
-	clang-format -i $(wildcard core/*.[ch] training/*.[ch] plugin/*.[ch] plugin/*/*.[ch] tests/*/*.[ch])
+	clang-format -i $(wildcard core/*.[ch] training/*.[ch] plugin/*.[ch] plugin/*/*.[ch] tests/*/*.[ch] \
+	  tests/support/*/*.[ch])
 
 -include $(shell find $(BUILD)/obj $(BUILD)/test/obj -name '*.d' -type f 2>/dev/null)

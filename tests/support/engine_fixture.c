@@ -29,8 +29,8 @@ float fixture_uniform(uint64_t *s, float scale)
     return scale * ((float)(uint32_t)(*s >> 40) / 8388608.0f * 2.0f - 1.0f);
 }
 
-int fixture_build(rnn_kind kind, rnn_cell cell, int layers, int embed, int hidden,
-                                uint64_t seed, const char *path, void **buf, size_t *len)
+int fixture_build(rnn_kind kind, rnn_cell cell, int layers, int embed, int hidden, uint64_t seed,
+                  const char *path, void **buf, size_t *len)
 {
     rnn_model_config cfg = {kind, 4, cell, layers, embed, hidden, rnn_kind_vocab(kind)};
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
@@ -64,8 +64,8 @@ int fixture_build(rnn_kind kind, rnn_cell cell, int layers, int embed, int hidde
     return rc;
 }
 
-rnn_model *fixture_model(rnn_kind kind, rnn_cell cell, int layers, int embed,
-                                       int hidden, uint64_t seed)
+rnn_model *fixture_model(rnn_kind kind, rnn_cell cell, int layers, int embed, int hidden,
+                         uint64_t seed)
 {
     void *buf = NULL;
     size_t len = 0;

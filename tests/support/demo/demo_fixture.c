@@ -16,8 +16,8 @@
 /* Write a preset of kind/cell/sizes with weights from a seeded generator,
  * scaled so the net's output is varied, and the metadata name `name` (NULL:
  * "fixture melody" or "fixture drums"). */
-int fx_write_model_named(const char *path, rnn_kind kind, rnn_cell cell, int layers,
-                                       int embed, int hidden, uint32_t seed, const char *name)
+int fx_write_model_named(const char *path, rnn_kind kind, rnn_cell cell, int layers, int embed,
+                         int hidden, uint32_t seed, const char *name)
 {
     rnn_model_config cfg = {kind, 4, cell, layers, embed, hidden, rnn_kind_vocab(kind)};
     rnn_tensor_spec specs[RNN_MAX_TENSORS];

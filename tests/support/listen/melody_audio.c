@@ -87,8 +87,8 @@ static double ma_gauss(uint64_t *s)
  * Each note: 5 ms attack (voice: 40 ms), 60 ms decay to 70 %, 20 ms release
  * ending at its offset, peak 0.6 * velocity / 127. Noise (saw+noise, voice):
  * white, SNR in dB against the signal's power while notes sound. */
-float *ma_render(const ma_notes *m, ma_voice voice, double rate, double snr_db,
-                               uint64_t seed, size_t *frames)
+float *ma_render(const ma_notes *m, ma_voice voice, double rate, double snr_db, uint64_t seed,
+                 size_t *frames)
 {
     double end = 0.0;
     for (size_t i = 0; i < m->n; i++)
@@ -204,8 +204,8 @@ void ma_dets_free(ma_dets *l)
 /* Collect events of one process call (block starting at frame base) into
  * notes. Returns -1 on an inconsistent stream (a note-on while one sounds,
  * a note-off of another pitch, a frame outside the block). */
-int ma_collect(ma_dets *l, int *open, const rnn_detected_note_event *ev, int n,
-                             uint64_t base, uint32_t frames, double rate)
+int ma_collect(ma_dets *l, int *open, const rnn_detected_note_event *ev, int n, uint64_t base,
+               uint32_t frames, double rate)
 {
     for (int i = 0; i < n; i++) {
         const rnn_detected_note_event *e = &ev[i];
@@ -234,8 +234,8 @@ int ma_collect(ma_dets *l, int *open, const rnn_detected_note_event *ev, int n,
 /* Run a detector over y in blocks whose sizes cycle through blocks[]
  * (0 allowed), then close a note still open at the end. Returns 0, or -1 on
  * an inconsistent event stream. */
-int ma_detect(rnn_detector *d, const float *y, size_t n, const uint32_t *blocks,
-                            size_t n_blocks, ma_dets *out)
+int ma_detect(rnn_detector *d, const float *y, size_t n, const uint32_t *blocks, size_t n_blocks,
+              ma_dets *out)
 {
     double rate = rnn_detector_sample_rate(d);
     uint32_t maxb = 0;
@@ -275,8 +275,7 @@ double ma_median(double *v, size_t n)
  * pitch whose emission is closest to its onset within tol seconds. When lat
  * and est are given (room for truth->n each), they receive per matched note
  * the latency (emitted - true) and the onset estimate's error, in ms. */
-ma_score ma_match(const ma_notes *truth, const ma_dets *det, double tol, double *lat,
-                                double *est)
+ma_score ma_match(const ma_notes *truth, const ma_dets *det, double tol, double *lat, double *est)
 {
     ma_score s = {(int)truth->n, (int)det->n, 0, 0, 0, 0, NAN, NAN};
     char *used = calloc(det->n + 1, 1);

@@ -35,7 +35,7 @@ LV2_URID host_map(LV2_URID_Map_Handle h, const char *uri)
     return ++host_n_uris;
 }
 
-const char *host_unmap(LV2_URID_Unmap_Handle h, LV2_URID urid)
+static const char *host_unmap(LV2_URID_Unmap_Handle h, LV2_URID urid)
 {
     (void)h;
     return urid >= 1 && urid <= host_n_uris ? host_uris[urid - 1] : NULL;
@@ -78,7 +78,7 @@ static LV2_Log_Log host_log_s = {NULL, host_printf, host_vprintf};
 
 /* ------------------------------------------------------------- instance */
 static LV2_Worker_Status host_schedule(LV2_Worker_Schedule_Handle handle, uint32_t size,
-                                              const void *data)
+                                       const void *data)
 {
     host_plugin *hp = handle;
     if (hp->queue_full || hp->n_work == HOST_QUEUE || size > HOST_MSG_MAX)
@@ -89,8 +89,7 @@ static LV2_Worker_Status host_schedule(LV2_Worker_Schedule_Handle handle, uint32
     return LV2_WORKER_SUCCESS;
 }
 
-LV2_Worker_Status host_respond(LV2_Worker_Respond_Handle handle, uint32_t size,
-                                             const void *data)
+LV2_Worker_Status host_respond(LV2_Worker_Respond_Handle handle, uint32_t size, const void *data)
 {
     host_plugin *hp = handle;
     if (hp->n_resp == HOST_QUEUE || size > HOST_MSG_MAX) return LV2_WORKER_ERR_NO_SPACE;
@@ -181,8 +180,8 @@ void host_midi(host_plugin *hp, uint32_t frame, uint8_t s, uint8_t d1, uint8_t d
     lv2_atom_forge_write(&hp->forge, msg, 3);
 }
 
-void host_position(host_plugin *hp, uint32_t frame, float speed, float bpm,
-                                 int64_t bar, float bar_beat)
+void host_position(host_plugin *hp, uint32_t frame, float speed, float bpm, int64_t bar,
+                   float bar_beat)
 {
     LV2_Atom_Forge *f = &hp->forge;
     LV2_Atom_Forge_Frame obj;
@@ -257,8 +256,8 @@ void host_run(host_plugin *hp, uint32_t frames)
         return;
     }
     {
-        const uint8_t *end = (const uint8_t *)LV2_ATOM_BODY_CONST(&hp->out->atom) +
-                             hp->out->atom.size;
+        const uint8_t *end =
+            (const uint8_t *)LV2_ATOM_BODY_CONST(&hp->out->atom) + hp->out->atom.size;
         LV2_ATOM_SEQUENCE_FOREACH(hp->out, ev)
         {
             if ((const uint8_t *)ev + sizeof *ev > end ||
@@ -310,4 +309,3 @@ void host_run(host_plugin *hp, uint32_t frames)
     if (host_audio_leave) host_audio_leave();
     host_do_work(hp); /* a response may send an old model back to be freed */
 }
-

@@ -25,8 +25,6 @@
 
 /** Map a URI to its URID (a process-wide table; 0 when it is full). */
 LV2_URID host_map(LV2_URID_Map_Handle h, const char *uri);
-/** The URI of a URID, or NULL. */
-const char *host_unmap(LV2_URID_Unmap_Handle h, LV2_URID urid);
 /** Free the URI table (URIDs handed out before are no longer valid). */
 void host_free_uris(void);
 
