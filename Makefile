@@ -84,7 +84,9 @@ BLAS_CFLAGS = $(shell $(PKG_CONFIG) --cflags openblas 2>/dev/null)
 BLAS_LIBS   = $(shell $(PKG_CONFIG) --libs openblas 2>/dev/null || echo -lopenblas)
 
 # ---------------------------------------------------------------------------
-# core/: libc and libm only (core/crc32.c is the presets' CRC-32, as zlib's).
+# core/: libc and libm only (core/crc32.c is the presets' CRC-32, as zlib's;
+# core/midifile.c the Standard MIDI File reader and writer). training/ and
+# plugin/ both build on core/ and never on each other (test_layout checks it).
 CORE_SRC = $(sort $(wildcard core/*.c))
 CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 CORE_LIB = $(BUILD)/librnncore.a
@@ -174,7 +176,7 @@ test-build: $(TEST_BIN) $(TTOOL_BIN)
 # not run and why under "not run:", then the closing line (CI parses it):
 # `tests: N passed, N failed[, N skipped]`, where passed and failed count test
 # binaries and suites, skipped counts the test cases and suites that did not run.
-TEST_SUITES ?= clang lv2lint ardour mpi
+TEST_SUITES ?= clang lv2lint ardour ardour-session jalv mpi
 
 test: deps-test
 	@$(MAKE) --no-print-directory test-build
@@ -216,6 +218,20 @@ test-run:
 	    if $(MAKE) --no-print-directory test-mpi; then pass=$$((pass+1)); \
 	    else fail=$$((fail+1)); failed="$$failed test-mpi"; fi; \
 	  else echo "test-mpi: mpirun and mpicc are not installed (make deps-mpi)" >> $$notrun; fi ;; \
+	ardour-session) \
+	  if command -v ardour7-lua >/dev/null 2>&1; then \
+	    echo "== test-ardour-session"; \
+	    $(MAKE) --no-print-directory test-ardour-session; rc=$$?; \
+	    if [ $$rc -eq 0 ]; then pass=$$((pass+1)); \
+	    elif [ $$rc -eq 77 ]; then echo "test-ardour-session: the bundle has no drums model (presets/drums-gru.rnnw)" >> $$notrun; \
+	    else fail=$$((fail+1)); failed="$$failed test-ardour-session"; fi; \
+	  else echo "test-ardour-session: ardour7-lua is not installed (apt-get install ardour x42-plugins)" >> $$notrun; fi ;; \
+	jalv) \
+	  echo "== test-jalv"; \
+	  $(MAKE) --no-print-directory test-jalv; rc=$$?; \
+	  if [ $$rc -eq 0 ]; then pass=$$((pass+1)); \
+	  elif [ $$rc -eq 77 ]; then echo "test-jalv: jackd, jalv or the JACK example clients are not installed, or no drums model (apt-get install jalv jackd2)" >> $$notrun; \
+	  else fail=$$((fail+1)); failed="$$failed test-jalv"; fi ;; \
 	esac; done; \
 	skipped=$$(wc -l < $$notrun); \
 	echo; [ -z "$$failed" ] || echo "failed:$$failed"; \
@@ -226,13 +242,16 @@ test-run:
 # ---------------------------------------------------------------------------
 # plugin/listen/: the audio note detector (detector.c over the in-tree onset,
 # YIN and FFT: libm only; listen_file.c reads files with libsndfile), shared
-# by the LV2 audio input, the demo's microphone and `rnnmidi-data listen`.
-# Release build/librnnlisten.a, sanitizer build/test/librnnlisten.a.
+# by the LV2 audio input, the demo's microphone and the tool rnnmidi-listen
+# (plugin/listen/rnnmidi-listen.c: the detector over a recording; core/ and
+# the detector only). Release build/librnnlisten.a and build/rnnmidi-listen,
+# sanitizer build/test/librnnlisten.a and build/test/rnnmidi-listen.
 # test_detector_hook is built without sanitizers (it replaces malloc and
 # friends for the whole process) and against the release library. aubio is a
 # test dependency only: test_listen_dsp compares the in-tree onset and YIN
 # with aubio's, test_demo_render checks the demo's audio with it.
-LISTEN_SRC     = $(sort $(wildcard plugin/listen/*.c))
+LISTEN_SRC     = $(filter-out plugin/listen/rnnmidi-listen.c,$(sort $(wildcard plugin/listen/*.c)))
+LISTEN_TOOL    = $(BUILD)/rnnmidi-listen
 LISTEN_DSP     = detector onset yin fft
 LISTEN_LIB     = $(BUILD)/librnnlisten.a
 TLISTEN_LIB    = $(TBUILD)/librnnlisten.a
@@ -241,7 +260,10 @@ LISTEN_LIBS    = $(shell $(PKG_CONFIG) --libs sndfile 2>/dev/null || echo -lsndf
 AUBIO_LIBS     = $(shell $(PKG_CONFIG) --libs aubio 2>/dev/null || echo -laubio)
 HOOK_CFLAGS    = -O1 -g -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror
 
-build-all: $(LISTEN_LIB)
+PROGS         += $(LISTEN_TOOL)
+
+build-all: $(LISTEN_LIB) $(LISTEN_TOOL)
+test-build: $(TBUILD)/rnnmidi-listen
 
 $(BUILD)/obj/plugin/listen/%.o: plugin/listen/%.c | check-deps
 	@mkdir -p $(@D)
@@ -282,11 +304,10 @@ $(BUILD)/bench/bench_detector: $(BUILD)/obj/tests/bench/bench_detector.o \
                                $(BUILD)/obj/tests/support/listen/melody_audio.o $(LISTEN_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LISTEN_LIBS) -lm -lpthread
-# rnnmidi-data runs the detector too (`rnnmidi-data listen FILE`).
-$(BUILD)/rnnmidi-data: $(BUILD)/obj/training/rnnmidi-data.o $(TRAIN_LIB) $(CORE_LIB) $(LISTEN_LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LISTEN_LIBS) $(BLAS_LIBS) -lz -lm -lpthread
-$(TBUILD)/rnnmidi-data: $(TBUILD)/obj/training/rnnmidi-data.o $(TLIBS) $(TLISTEN_LIB)
-	$(CC) $(TEST_LDFLAGS) -o $@ $^ $(LISTEN_LIBS) $(BLAS_LIBS) -lz -lm -lpthread
+$(LISTEN_TOOL): $(BUILD)/obj/plugin/listen/rnnmidi-listen.o $(LISTEN_LIB) $(CORE_LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LISTEN_LIBS) -lm
+$(TBUILD)/rnnmidi-listen: $(TBUILD)/obj/plugin/listen/rnnmidi-listen.o $(TLISTEN_LIB) $(TBUILD)/librnncore.a
+	$(CC) $(TEST_LDFLAGS) -o $@ $^ $(LISTEN_LIBS) -lm
 
 # ---------------------------------------------------------------------------
 # Benchmarks: release flags, figures printed as `BENCH name value unit`.
@@ -369,10 +390,11 @@ FUZZ_RUN     = nice -n 10
 FUZZ_OPTS    = -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
 FUZZ_MODEL_SRC = tests/fuzz/fuzz_model.c $(CORE_SRC)
 
-$(FUZZ_DIR)/fuzz_midifile: tests/fuzz/fuzz_midifile.c training/midifile.c training/midifile.h core/encoding.c core/encoding.h \
-                             core/file.c core/file.h
+$(FUZZ_DIR)/fuzz_midifile: tests/fuzz/fuzz_midifile.c core/midifile.c core/midifile.h core/encoding.c core/encoding.h \
+                             core/listen.c core/listen.h core/file.c core/file.h
 	@mkdir -p $(@D)
-	clang $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_midifile.c training/midifile.c core/encoding.c core/file.c -lm
+	clang $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_midifile.c core/midifile.c core/encoding.c core/listen.c \
+	  core/file.c -lm
 
 $(FUZZ_DIR)/fuzz_model: $(FUZZ_MODEL_SRC) $(wildcard core/*.h)
 	@mkdir -p $(@D)
@@ -507,6 +529,23 @@ $(TBUILD)/test_display: $(TBUILD)/obj/tests/unit/test_display.o $(TBUILD)/obj/pl
 test-ardour: lv2 $(TBUILD)/ardour_fixture
 	BUILD=$(BUILD) FIXTURE=$(TBUILD)/ardour_fixture tests/ardour/run.sh
 
+# Sessions carry their models, in Ardour 7 headless: a session saved with a
+# drums model from a user preset is moved, the original model deleted, and
+# the reopened session must record drums (tests/ardour/roundtrip.sh). Exit
+# status 77 when the bundle has no drums model. `make test` runs it when
+# ardour7-lua is installed.
+.PHONY: test-ardour-session
+test-ardour-session: lv2 $(TBUILD)/ardour_fixture
+	BUILD=$(BUILD) FIXTURE=$(TBUILD)/ardour_fixture tests/ardour/roundtrip.sh
+
+# jalv 1.6.6 headless on a private JACK server with the dummy driver: the
+# plugin's MIDI into jack_midi_dump, a preset loaded through jalv's console
+# (tests/jalv/run.sh). Exit status 77 when jackd, jalv or the JACK example
+# clients are missing; `make test` then lists it as not run.
+.PHONY: test-jalv
+test-jalv: lv2 $(TBUILD)/ardour_fixture
+	BUILD=$(BUILD) FIXTURE=$(TBUILD)/ardour_fixture tests/jalv/run.sh
+
 $(TBUILD)/ardour_fixture: tests/ardour/fixture.c tests/support/engine_fixture.c tests/support/engine_fixture.h \
                           $(CORE_LIB)
 	@mkdir -p $(@D)
@@ -546,9 +585,9 @@ test-lv2lint: lv2
 
 # ---------------------------------------------------------------------------
 # The standalone demo build/rnnmidi-demo (plugin/demo/): core/ through the
-# engine, the audio-note detector (build/librnnlisten.a), PortAudio, libsndfile
-# and PortMidi; from training/ it links only midifile.o (the MIDI reader for
-# primers and the format-1 writer for --midi-out). `make run` builds
+# engine (and core/midifile: the MIDI reader for primers and the format-1
+# writer for --midi-out), the audio-note detector (build/librnnlisten.a),
+# PortAudio, libsndfile and PortMidi; nothing from training/. `make run` builds
 # everything, installs the LV2 bundle into ~/.lv2 and runs the demo with the
 # default presets: 30 s on the default audio device, or, without one, a WAV,
 # a MIDI file and a piano roll in build/demo/. RUN_ARGS adds demo options.
@@ -565,7 +604,7 @@ demo: $(DEMO)
 build-all: $(DEMO)
 
 $(DEMO): $(BUILD)/obj/plugin/demo/rnnmidi-demo.o $(DEMO_SRC:%.c=$(BUILD)/obj/%.o) \
-         $(BUILD)/obj/training/midifile.o $(LISTEN_LIB) $(CORE_LIB)
+         $(LISTEN_LIB) $(CORE_LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS)
 
 # The sanitizer build that the demo's tests run, and the tests: test_demo_*
@@ -575,8 +614,8 @@ TDEMO_OBJ = $(DEMO_SRC:%.c=$(TBUILD)/obj/%.o)
 TDEMO_FIXTURE_OBJ = $(TBUILD)/obj/tests/support/demo/demo_fixture.o
 $(TBUILD)/obj/tests/support/demo/%.o: TEST_CFLAGS += $(LISTEN_CFLAGS)
 $(BUILD)/obj/tests/support/demo/%.o: override CFLAGS += $(LISTEN_CFLAGS)
-$(TBUILD)/rnnmidi-demo: $(TBUILD)/obj/plugin/demo/rnnmidi-demo.o $(TDEMO_OBJ) $(TLISTEN_LIB) $(TLIBS)
-	$(CC) $(TEST_LDFLAGS) -o $@ $^ $(DEMO_LIBS) $(BLAS_LIBS)
+$(TBUILD)/rnnmidi-demo: $(TBUILD)/obj/plugin/demo/rnnmidi-demo.o $(TDEMO_OBJ) $(TLISTEN_LIB) $(TBUILD)/librnncore.a
+	$(CC) $(TEST_LDFLAGS) -o $@ $^ $(DEMO_LIBS)
 $(TBUILD)/test_demo_%: $(TBUILD)/obj/tests/unit/test_demo_%.o $(TDEMO_FIXTURE_OBJ) $(TDEMO_OBJ) $(TSUPPORT_OBJ) \
                        $(TLISTEN_LIB) $(TLIBS) | $(TBUILD)/rnnmidi-demo
 	$(CC) $(TEST_LDFLAGS) -o $@ $(filter %.o %.a,$^) -lcmocka $(DEMO_LIBS) $(AUBIO_LIBS) $(BLAS_LIBS)
@@ -644,8 +683,8 @@ bench-mpi: mpi
 # already runs.
 CLANG        ?= clang
 CBUILD        = $(BUILD)/test-clang
-CLANG_TESTS   = test_encoding test_engine test_model test_net test_net_generic test_presets \
-                test_sample
+CLANG_TESTS   = test_encoding test_engine test_listen test_model test_net test_net_generic \
+                test_presets test_sample
 CLANG_CFLAGS  = -O1 -g -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror \
                 -fno-math-errno -fsanitize=undefined,pointer-overflow -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer

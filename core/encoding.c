@@ -7,22 +7,16 @@
  * [on_step, off_step); a note whose on and off fall on the same step still
  * sounds for that one step (off_step = on_step + 1).
  *
- * Melody, per (track, channel) outside channel 10: the skyline is the highest
- * pitch sounding on each step. Step s gets
- *   - note-on(top) when a note of the top pitch starts at s (a new attack,
- *     also of the pitch that was already sounding), or when the top pitch
- *     differs from the one of step s - 1 (a higher note came in over a held
- *     one, or a higher note ended over a held lower one: the lower note is
- *     emitted again);
- *   - note-off when nothing sounds at s but something did at s - 1;
- *   - no event otherwise (the same note holds, or the rest goes on).
- * So a note-off and a note-on on one step give just the note-on: in one line
- * a new note ends the previous one. A note starting under a higher held note
- * is hidden.
+ * Melody, per (track, channel) outside channel 10: the notes are heard by
+ * core/listen step by step, which reduces them to one line, the skyline
+ * (highest pitch sounding), and gives each step its event (the rules are in
+ * listen.h): a new attack of the top pitch or a change of the top pitch is a
+ * note-on (a lower note held under a higher one that ended is emitted
+ * again), the end of the line a note-off.
  *
  * Drums: the notes of channel 10 of all tracks together (a drum kit is often
- * spread over several tracks, one per instrument); a note's drum class is
- * set on its onset step, pitches outside the map are dropped.
+ * spread over several tracks, one per instrument); core/listen sets a note's
+ * drum class on its onset step, pitches outside the map are dropped.
  *
  * Sequences: a run of 16 or more silent steps (melody: no note sounds;
  * drums: no hit) splits the material. A melody sequence runs from its first
@@ -34,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "listen.h"
 
 #define MAX_STEPS_PER_QUARTER 96
 #define MAX_ENCODED_STEPS ((int64_t)1 << 22) /* per rnn_encode call: 4M steps, 2^18 bars of 4/4 */
@@ -135,99 +131,76 @@ static int seq_push(seq_buf *b, int32_t *events, size_t len, int64_t start, int3
 
 typedef struct {
     int64_t step;
-    int32_t pitch, delta; /* +1 note starts sounding, -1 stops */
-} edge;
+    int32_t pitch;
+} note_end;
 
-static int edge_cmp(const void *pa, const void *pb)
+static int note_end_cmp(const void *pa, const void *pb)
 {
-    const edge *a = pa, *b = pb;
+    const note_end *a = pa, *b = pb;
     return (a->step > b->step) - (a->step < b->step);
 }
 
-/* One melody island: the notes g[0..n) of one (track, channel), no silent gap
- * of RNN_SPLIT_GAP_STEPS inside, covering steps [a, e) (e = latest release).
- * The skyline comes from a sweep over note starts and ends, so the work is
- * O(n log n + 128 n + length) however long the notes are held. */
+/* One melody island: the notes g[0..n) of one (track, channel), sorted by
+ * onset, no silent gap of RNN_SPLIT_GAP_STEPS inside, covering steps [a, e)
+ * (e = latest release). core/listen hears them step by step, the ends of a
+ * step before its starts (a note's end is never in its own start step): the
+ * work is O(n log n + 128 n + length) however long the notes are held. */
 static int melody_island(const gnote *g, size_t n, int64_t a, int64_t e, seq_buf *b)
 {
     size_t len = (size_t)(e - a + 1); /* the note-off step e included */
     if (len < RNN_MIN_SEQ_STEPS) return 0;
-    int32_t *top = malloc(len * sizeof *top);
-    unsigned char *attack = calloc(len, 1);
-    edge *ed = malloc(2 * n * sizeof *ed);
-    if (!top || !attack || !ed) goto oom;
-    for (size_t i = 0; i < n; i++) {
-        ed[2 * i] = (edge){g[i].on, g[i].pitch, 1};
-        ed[2 * i + 1] = (edge){g[i].off, g[i].pitch, -1};
+    int32_t *ev = malloc(len * sizeof *ev);
+    note_end *ends = malloc(n * sizeof *ends);
+    if (!ev || !ends) {
+        free(ev);
+        free(ends);
+        return -1;
     }
-    qsort(ed, 2 * n, sizeof *ed, edge_cmp);
-    int32_t count[128] = {0};
-    int32_t cur = -1;
-    size_t k = 0;
-    for (size_t s = 0; s < len; s++) {
-        int changed = 0;
-        while (k < 2 * n && ed[k].step - a == (int64_t)s) {
-            count[ed[k].pitch] += ed[k].delta;
-            k++;
-            changed = 1;
-        }
-        if (changed) {
-            cur = -1;
-            for (int p = 127; p >= 0; p--)
-                if (count[p] > 0) {
-                    cur = p;
-                    break;
-                }
-        }
-        top[s] = cur;
-    }
-    free(ed);
-    ed = NULL;
     for (size_t i = 0; i < n; i++)
-        if (top[g[i].on - a] == g[i].pitch) attack[g[i].on - a] = 1;
-    int32_t prev = -1;
-    size_t notes = 0;
+        ends[i] = (note_end){g[i].off, g[i].pitch};
+    qsort(ends, n, sizeof *ends, note_end_cmp);
+    rnn_listen l;
+    rnn_listen_init(&l);
+    size_t on = 0, off = 0, notes = 0;
     for (size_t s = 0; s < len; s++) {
-        int32_t t = top[s];
-        if (t >= 0 && (attack[s] || t != prev)) {
-            top[s] = RNN_MELODY_NOTE_ON(t);
-            notes++;
-        } else if (t < 0 && prev >= 0) {
-            top[s] = RNN_MELODY_NOTE_OFF;
-        } else {
-            top[s] = RNN_MELODY_NO_EVENT;
-        }
-        prev = t;
+        int64_t step = a + (int64_t)s;
+        for (; off < n && ends[off].step == step; off++)
+            rnn_listen_note_off(&l, ends[off].pitch);
+        for (; on < n && g[on].on == step; on++)
+            rnn_listen_note_on(&l, g[on].pitch);
+        ev[s] = rnn_listen_step(&l, RNN_KIND_MELODY);
+        notes += ev[s] >= RNN_MELODY_NOTE_ON(0);
     }
-    free(attack);
+    free(ends);
     if (notes < RNN_MIN_SEQ_NOTES) {
-        free(top);
+        free(ev);
         return 0;
     }
-    if (seq_push(b, top, len, a, g[0].track, g[0].channel)) {
-        free(top);
+    if (seq_push(b, ev, len, a, g[0].track, g[0].channel)) {
+        free(ev);
         return -1;
     }
     return 0;
-oom:
-    free(top);
-    free(attack);
-    free(ed);
-    return -1;
 }
 
+/* One drum island: the hits g[0..n) (GM pitches in the map), sorted by
+ * onset, from step a to the last hit at step last, heard step by step. */
 static int drum_island(const gnote *g, size_t n, int64_t a, int64_t last, seq_buf *b)
 {
     size_t len = (size_t)(last - a + 1);
     if (len < RNN_MIN_SEQ_STEPS) return 0;
-    int32_t *ev = calloc(len, sizeof *ev);
+    int32_t *ev = malloc(len * sizeof *ev);
     if (!ev) return -1;
-    for (size_t i = 0; i < n; i++)
-        ev[g[i].on - a] |= 1 << g[i].pitch; /* pitch holds the class */
-    size_t hits = 0;
-    for (size_t s = 0; s < len; s++)
+    rnn_listen l;
+    rnn_listen_init(&l);
+    size_t i = 0, hits = 0;
+    for (size_t s = 0; s < len; s++) {
+        for (; i < n && g[i].on == a + (int64_t)s; i++)
+            rnn_listen_drum(&l, g[i].pitch);
+        ev[s] = rnn_listen_step(&l, RNN_KIND_DRUMS);
         for (int c = 0; c < RNN_DRUM_CLASSES; c++)
             hits += (size_t)(ev[s] >> c & 1);
+    }
     if (hits < RNN_MIN_SEQ_NOTES) {
         free(ev);
         return 0;
@@ -276,8 +249,7 @@ int rnn_encode(rnn_kind kind, const rnn_note *notes, size_t n, int ppq, int step
                    tick_to_step(x->off, ppq, steps_per_quarter)};
         if (y.off <= y.on) y.off = y.on + 1;
         if (drum) {
-            y.pitch = rnn_drum_class_of_pitch(x->pitch);
-            if (y.pitch < 0) continue;
+            if (rnn_drum_class_of_pitch(x->pitch) < 0) continue;
             y.track = 0; /* all tracks together */
             y.off = y.on + 1;
         }

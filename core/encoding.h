@@ -66,7 +66,8 @@ int rnn_drum_class_of_pitch(int pitch);
 int rnn_drum_pitch_of_class(int c);
 
 /** Encode a note list (ticks, ppq ticks per quarter) into grid sequences, applying
- * the skyline (melody), the drum map (drums), the gap split and the drop rules.
+ * the skyline (melody) and the drum map (drums), both heard through core/listen,
+ * and the gap split and the drop rules.
  * Appends to *out (which must be zeroed or hold earlier results). Returns 0, or
  * -1 with a message in err. Main/worker thread; allocates. */
 int rnn_encode(rnn_kind kind, const rnn_note *notes, size_t n, int ppq, int steps_per_quarter,

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "listen.h"
 #include "net.h"
 #include "sample.h"
 
@@ -75,12 +76,8 @@ struct rnn_engine {
     rnn_engine_event *out;
     uint32_t n_out, max_out;
 
-    /* the player */
-    uint8_t held[128];
-    int n_held;
-    int win_top_started; /* highest pitch started in the open window, -1 */
-    unsigned win_drums;  /* drum classes struck in the open window */
-    int skyline_prev;    /* top held pitch at the last commit, -1 */
+    /* the player: the open step is the window up to the next commit */
+    rnn_listen listen;
 
     /* phrases */
     int generating;
@@ -500,9 +497,7 @@ static void restart(rnn_engine *e)
     e->silent_steps = 0;
     e->gen_step = NO_STEP;
     e->rep_run = 0;
-    e->win_top_started = -1;
-    e->win_drums = 0;
-    e->skyline_prev = -1;
+    rnn_listen_new_line(&e->listen);
     uint64_t seed = (uint64_t)iparam(e, RNN_PARAM_SEED);
     if (seed == 0) {
         e->entropy += 0x9e3779b97f4a7c15ull;
@@ -675,7 +670,8 @@ static void do_tick(rnn_engine *e, int64_t k, uint32_t t)
             stop_generating(e, t);
             e->have_phrase = 0;
         }
-        int quiet = e->have_phrase && e->n_held == 0 && k - e->last_player_step - 1 >= gap;
+        int quiet = e->have_phrase && rnn_listen_sounding(&e->listen) == 0 &&
+                    k - e->last_player_step - 1 >= gap;
         if (!e->generating && quiet) {
             if (mode == RNN_MODE_CONTINUE) {
                 start_generating(e, k, resp);
@@ -737,42 +733,15 @@ static void do_tick(rnn_engine *e, int64_t k, uint32_t t)
     e->net_fresh = 0;
 }
 
-/* The player's event for step k, from the notes of its window. */
-static int player_event(rnn_engine *e)
-{
-    int ev = 0;
-    if (!e->em) return 0;
-    if (e->em->kind == RNN_KIND_DRUMS) {
-        ev = (int)e->win_drums;
-    } else {
-        int top = -1;
-        for (int p = 127; p >= 0; p--)
-            if (e->held[p]) {
-                top = p;
-                break;
-            }
-        if (e->win_top_started >= 0 && e->win_top_started >= top) {
-            ev = RNN_MELODY_NOTE_ON(e->win_top_started);
-            /* a note struck and released inside the window ends at the next step */
-            e->skyline_prev = e->win_top_started > top ? e->win_top_started : top;
-        } else if (top != e->skyline_prev) {
-            ev = top < 0 ? RNN_MELODY_NOTE_OFF : RNN_MELODY_NOTE_ON(top);
-            e->skyline_prev = top;
-        }
-    }
-    e->win_top_started = -1;
-    e->win_drums = 0;
-    return ev;
-}
-
 /* Commit of step k at position k + 0.5: its input is now known; begin the
  * network step that gives the logits of step k + 1. */
 static void do_commit(rnn_engine *e, int64_t k)
 {
     e->last_commit = k;
-    int struck = e->win_top_started >= 0 || e->win_drums != 0;
-    int pev = player_event(e);
     if (!e->em) return;
+    /* the player's event for step k, from the notes of its window */
+    int struck = rnn_listen_struck(&e->listen);
+    int pev = rnn_listen_step(&e->listen, e->em->kind);
     if (struck) {
         if (e->silent_steps >= RNN_SPLIT_GAP_STEPS && !e->net_fresh) {
             /* the first note after a split: a new sequence, and a new phrase
@@ -785,7 +754,8 @@ static void do_commit(rnn_engine *e, int64_t k)
         if (!e->have_phrase) e->phrase_start = k;
         e->have_phrase = 1;
     }
-    if (struck || e->n_held > 0) e->last_player_step = k;
+    int held = rnn_listen_sounding(&e->listen) > 0;
+    if (struck || held) e->last_player_step = k;
 
     /* what the player played wins: accompany hears it, the other modes hand over */
     int x = pev;
@@ -804,9 +774,8 @@ static void do_commit(rnn_engine *e, int64_t k)
 
     /* A silent step, as the trainer counts a gap: nothing sounds (a melody's
      * note-off step is the first of its rest; a held note is no rest). */
-    int silent =
-        !e->generating &&
-        (e->em->kind == RNN_KIND_DRUMS ? x == 0 : x <= RNN_MELODY_NOTE_OFF && e->n_held == 0);
+    int silent = !e->generating &&
+                 (e->em->kind == RNN_KIND_DRUMS ? x == 0 : x <= RNN_MELODY_NOTE_OFF && !held);
     if (silent) {
         if (e->net_fresh) return; /* nothing heard yet: a sequence starts with a note */
         if (e->silent_steps < RNN_SPLIT_GAP_STEPS) e->silent_steps++;
@@ -849,27 +818,22 @@ static void handle_input(rnn_engine *e, const rnn_engine_event *ev, uint32_t t)
     uint8_t st = ev->data[0] & 0xf0, p = ev->data[1] & 0x7f;
     int on = st == 0x90 && ev->data[2] > 0;
     int off = st == 0x80 || (st == 0x90 && ev->data[2] == 0);
-    if (!on && !off) return;
-    /* A key held down is released whatever model now runs (it may have been
-     * pressed for a melody model swapped out since). */
-    if (off && e->held[p] && (ev->data[0] & 0x0f) != RNN_DRUMS_CHANNEL) {
-        e->held[p] = 0;
-        e->n_held--;
+    int drum_channel = (ev->data[0] & 0x0f) == RNN_DRUMS_CHANNEL;
+    if (off) {
+        /* A key held down is released whatever model now runs (it may have
+         * been pressed for a melody model swapped out since). */
+        if (!drum_channel) rnn_listen_note_off(&e->listen, p);
+        return;
     }
+    if (!on) return;
     if (e->em && e->em->kind == RNN_KIND_DRUMS) {
-        int c = rnn_drum_class_of_pitch(p);
-        if (c < 0) return;
-        if (on) e->win_drums |= 1u << c;
+        if (rnn_listen_drum(&e->listen, p) < 0) return;
     } else {
-        if ((ev->data[0] & 0x0f) == RNN_DRUMS_CHANNEL) return;
-        if (on) {
-            if (!e->held[p]) e->n_held++;
-            e->held[p] = 1;
-            if (p > e->win_top_started) e->win_top_started = p;
-        }
+        if (drum_channel) return;
+        rnn_listen_key_on(&e->listen, p);
     }
     /* In continue and call-and-response the player takes the lead back. */
-    if (on && e->generating && iparam(e, RNN_PARAM_MODE) != RNN_MODE_ACCOMPANY) {
+    if (e->generating && iparam(e, RNN_PARAM_MODE) != RNN_MODE_ACCOMPANY) {
         stop_generating(e, t);
         e->have_phrase = 0;
     }
@@ -915,8 +879,7 @@ void rnn_engine_reset(rnn_engine *e)
     e->speed = 0;
     e->rolling = 1; /* free-running until the host speaks */
     e->abs_frame = 0;
-    memset(e->held, 0, sizeof e->held);
-    e->n_held = 0;
+    rnn_listen_init(&e->listen);
     e->last_tick = e->last_commit = INT64_MIN / 4;
     e->last_skipped = INT64_MIN;
     restart(e);

@@ -4,8 +4,9 @@
  * The engine owns the step clock (a sample-accurate grid of
  * steps_per_quarter steps per quarter note, following the host's transport
  * or its own tempo when the host sends none), the modes (continue,
- * call-and-response, accompany), the encoding of the player's notes into the
- * network's input on the grid, sampling, and note hygiene.
+ * call-and-response, accompany), the player's notes as the network's input
+ * on the grid (heard through core/listen, as the trainer's encoder hears a
+ * file), sampling, and note hygiene.
  *
  * Threads. rnn_engine_create/free and rnn_engine_model_* allocate and are for
  * the main or a worker thread. Everything else is audio thread safe: no

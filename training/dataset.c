@@ -11,7 +11,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "midifile.h"
+#include "../core/midifile.h"
 #include "sha256.h"
 
 #define MAX_DEPTH 32

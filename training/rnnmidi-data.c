@@ -4,7 +4,6 @@
  *   rnnmidi-data notes FILE.mid            the note list, as midicsv would give it
  *   rnnmidi-data encode --kind K FILE.mid  the event sequences of one file
  *   rnnmidi-data stats PATH...             files, sequences, steps per split
- *   rnnmidi-data listen FILE.wav           the notes the audio detector hears
  *
  * Exit status: 0 success, 1 bad input, 2 bad usage. A subcommand is one row
  * of the table at the end of this file. */
@@ -13,10 +12,9 @@
 #include <string.h>
 
 #include "../core/encoding.h"
+#include "../core/midifile.h"
 #include "cli.h"
 #include "dataset.h"
-#include "midifile.h"
-#include "../plugin/listen/listen_file.h"
 
 static const char *prog = "rnnmidi-data";
 
@@ -155,32 +153,6 @@ static int cmd_stats(const options *o)
 
 /* ------------------------------------------------------------------------ */
 
-static const char listen_help[] =
-    "Usage: rnnmidi-data listen FILE\n"
-    "Print the notes the plugin's audio-note detector hears in a sound file (any\n"
-    "format libsndfile reads, 8 to 192 kHz, channels averaged), one per line,\n"
-    "  onset_seconds offset_seconds pitch\n"
-    "The times are the detector's estimates of when each note began and ended;\n"
-    "live, the plugin receives each note-on some 25 ms after its onset.\n";
-
-static int cmd_listen(const options *o)
-{
-    rnn_heard_note *notes;
-    size_t n;
-    double rate;
-    char err[512];
-    if (rnn_listen_file(o->pos[0], NULL, &notes, &n, &rate, err, sizeof err)) {
-        fprintf(stderr, "%s: %s\n", prog, err);
-        return EXIT_INPUT;
-    }
-    for (size_t i = 0; i < n; i++)
-        printf("%.3f %.3f %d\n", notes[i].on, notes[i].off, notes[i].pitch);
-    free(notes);
-    return EXIT_OK;
-}
-
-/* ------------------------------------------------------------------------ */
-
 /* How a subcommand takes --kind and --steps-per-quarter. */
 enum { KIND_NONE, KIND_OPTIONAL, KIND_REQUIRED };
 
@@ -201,8 +173,6 @@ static const command commands[] = {
      "one MIDI file", cmd_encode},
     {"stats", "corpus figures per split, and the files that failed", stats_help, KIND_OPTIONAL, 0,
      "at least one file or folder", cmd_stats},
-    {"listen", "print the notes the audio detector hears in a sound file", listen_help, KIND_NONE,
-     1, "one sound file", cmd_listen},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

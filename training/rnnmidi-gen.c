@@ -13,11 +13,11 @@
 #include <string.h>
 
 #include "../core/encoding.h"
+#include "../core/midifile.h"
 #include "../core/model.h"
 #include "../core/net.h"
 #include "../core/sample.h"
 #include "cli.h"
-#include "midifile.h"
 
 static const char *prog = "rnnmidi-gen";
 

@@ -26,8 +26,8 @@
 #include <unistd.h>
 
 #include "../../core/file.h"
+#include "../../core/midifile.h"
 #include "../../core/text.h"
-#include "../../training/midifile.h"
 #include "audio.h"
 #include "demo.h"
 #include "pianoroll.h"

@@ -2,7 +2,7 @@
 /* rnnmidi listen: mono audio in, monophonic notes out.
  *
  * One module shared by the LV2 plugin's audio input, the demo's microphone
- * and `rnnmidi-data listen`. The signal analysis is in this folder and needs
+ * and `rnnmidi-listen`. The signal analysis is in this folder and needs
  * only libm, one call each per hop: a spectral-flux onset detector (onset.h,
  * over the real FFT of fft.h) and the YIN pitch tracker (yin.h) on the
  * signal lowpassed and decimated by 2, both the methods of aubio 0.4.9's

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* rnnmidi listen: the audio note detector over a sound file, for tools
- * (`rnnmidi-data listen`) and the demo. Reads any file libsndfile reads, at
+ * (`rnnmidi-listen`) and the demo. Reads any file libsndfile reads, at
  * any rate the detector takes (8..192 kHz), averaging its channels, and runs
  * the same detector the plugin runs, in 4096-frame blocks. Main/worker
  * thread; allocates; prints nothing. */

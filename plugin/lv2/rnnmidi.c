@@ -15,7 +15,9 @@
  * reported through the log and a patch:Set of rnnmidi:status.
  *
  * State. The state extension stores the model path; control ports are the
- * host's. restore() hands the load to the worker when the host passes
+ * host's. save() copies a model from outside the bundle into the session
+ * when the host offers state:makePath (see "Sessions carry their models"
+ * below). restore() hands the load to the worker when the host passes
  * work:schedule in its features (state:threadSafeRestore: restore may then
  * run beside run(), and touches nothing run() owns but atomics); only a host
  * that offers no worker there gets the load done inside restore(), with the
@@ -50,6 +52,8 @@
 #include <lv2/state/state.h>
 #include <lv2/worker/worker.h>
 
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -57,9 +61,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../../core/engine.h"
+#include "../../core/file.h"
+#include "../../core/model.h"
 #include "../../core/text.h"
 #include "../listen/detector.h"
 #include "display.h"
@@ -78,6 +85,8 @@
 #define GARBAGE_CAP 8    /* models waiting to go to the worker, and loads in flight */
 #define REFUSED_TEXT 200 /* bytes of a refused path that the log shows */
 #define SAVE_TRIES 1000  /* save's attempts at a path no load is changing */
+#define COPY_BUF 65536   /* save's buffer when it copies a model into the session */
+#define COPY_NAMES 16    /* names save tries in the session before it gives up copying */
 
 static const int control_param[N_CONTROLS] = {
 #define PARAM_OF(E, sym, name, def, min, max, kind, param, points, unit) param,
@@ -166,6 +175,8 @@ typedef struct {
     uint32_t offs_reserved; /* this chunk's note-offs still to come, room kept for them */
 
     /* state: the model path, read by a concurrent save() under path_seq */
+    char bundle[PATH_CAP];   /* the bundle's folder, ending in '/': its models are not copied */
+    char restored[PATH_CAP]; /* the path restore() gave, when it was a session's own copy */
     char path[PATH_CAP];
     size_t path_len;
     atomic_uint path_seq; /* odd while the path is being written */
@@ -301,10 +312,11 @@ static LV2_Handle instantiate(const LV2_Descriptor *descriptor, double rate,
         self->last_value[i] = -1e30f;
 
     /* The bundled default model, when the bundle has one. */
+    int b = snprintf(self->bundle, sizeof self->bundle, "%s%s", bundle_path,
+                     bundle_path[0] && bundle_path[strlen(bundle_path) - 1] == '/' ? "" : "/");
+    if (b < 0 || b >= (int)sizeof self->bundle) self->bundle[0] = 0;
     char def[PATH_CAP];
-    int n = snprintf(def, sizeof def, "%s%s%s", bundle_path,
-                     bundle_path[0] && bundle_path[strlen(bundle_path) - 1] == '/' ? "" : "/",
-                     DEFAULT_MODEL);
+    int n = snprintf(def, sizeof def, "%s%s", self->bundle, DEFAULT_MODEL);
     if (n > 0 && n < (int)sizeof def && access(def, R_OK) == 0) {
         rnn_engine_model *em = rnn_engine_model_prepare(def, err, sizeof err);
         if (em) {
@@ -1017,6 +1029,181 @@ static LV2_Worker_Status work_response(LV2_Handle instance, uint32_t size, const
 
 /* ------------------------------------------------------------------ state */
 
+/* Sessions carry their models. When the host offers state:makePath, save()
+ * copies a model from outside the bundle into the folder the host gives for
+ * this state, and stores the copy's path (mapped by state:mapPath, so the
+ * host stores it relative to its state folder): the session then survives
+ * being moved, or the original file being deleted. A file of the same name
+ * and the same bytes already there is used as it is; one with other bytes
+ * gets the next free name (model-2.rnnw, ...). The copy is written to a
+ * temporary file in that folder and renamed, so a session never holds half
+ * a model. The state marks such a copy (rnnmidi:sessionCopy); restored
+ * from such a state, the session's own copy is hard-linked into the next
+ * save's folder instead, when the file system allows (hosts such as Ardour
+ * give each save a folder of its own), so saving a reopened session does
+ * not copy the model again. The user's own files are always copied: a link
+ * would follow their later edits. A model over RNN_MODEL_MAX_BYTES (the
+ * reader's limit) is not copied: the reader would refuse it anyway. A model
+ * inside the bundle is stored by its bundle path and never copied. Without
+ * makePath, or when the copy fails (logged), the original's path goes
+ * through mapPath as before.
+ * All of it runs on the host's saving thread, never the audio thread. */
+
+static int in_bundle(const Rnnmidi *self, const char *path)
+{
+    size_t n = strlen(self->bundle);
+    return n > 0 && !strncmp(path, self->bundle, n);
+}
+
+static void free_host_path(const LV2_State_Free_Path *free_path, char *path)
+{
+    if (!path) return;
+    if (free_path)
+        free_path->free_path(free_path->handle, path);
+    else
+        free(path);
+}
+
+/* Read exactly n bytes; 0 at a short read or an error. */
+static int read_exact(int fd, unsigned char *buf, size_t n)
+{
+    while (n > 0) {
+        ssize_t r = read(fd, buf, n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return 0;
+        buf += r;
+        n -= (size_t)r;
+    }
+    return 1;
+}
+
+static int write_all(int fd, const unsigned char *buf, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, buf, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return 0;
+        buf += w;
+        n -= (size_t)w;
+    }
+    return 1;
+}
+
+/* 1 when the regular file at path holds the same size bytes as src (read
+ * from its start); src's offset is left at its start. */
+static int same_bytes(int src, uint64_t size, const char *path, unsigned char *a, unsigned char *b)
+{
+    char err[64];
+    uint64_t other = 0;
+    int fd = rnn_file_open_regular(path, &other, err, sizeof err);
+    if (fd < 0) return 0;
+    int same = other == size && lseek(src, 0, SEEK_SET) == 0;
+    for (uint64_t left = size; same && left > 0;) {
+        size_t n = left < COPY_BUF ? (size_t)left : COPY_BUF;
+        same = read_exact(src, a, n) && read_exact(fd, b, n) && !memcmp(a, b, n);
+        left -= n;
+    }
+    close(fd);
+    return same && lseek(src, 0, SEEK_SET) == 0;
+}
+
+/* Copy size bytes of src to dst through a temporary file beside it. */
+static int copy_atomically(int src, uint64_t size, const char *dst, unsigned char *buf)
+{
+    size_t len = strlen(dst);
+    char *tmp = malloc(len + 16);
+    if (!tmp) return 0;
+    memcpy(tmp, dst, len);
+    memcpy(tmp + len, ".part-XXXXXX", 13);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        free(tmp);
+        return 0;
+    }
+    int ok = lseek(src, 0, SEEK_SET) == 0;
+    for (uint64_t left = size; ok && left > 0;) {
+        size_t n = left < COPY_BUF ? (size_t)left : COPY_BUF;
+        ok = read_exact(src, buf, n) && write_all(fd, buf, n);
+        left -= n;
+    }
+    /* the file must not have grown meanwhile either */
+    ok = ok && read(src, buf, 1) == 0 && fchmod(fd, 0644) == 0 && fsync(fd) == 0;
+    ok = close(fd) == 0 && ok;
+    ok = ok && rename(tmp, dst) == 0;
+    if (!ok) unlink(tmp);
+    free(tmp);
+    return ok;
+}
+
+/* The session's name for the model at path: its file name, or with -2, -3...
+ * before the extension; 0 when the name would not fit. */
+static int session_name(char *out, size_t cap, const char *path, int i)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (!base[0]) base = "model.rnnw";
+    if (i == 0) return snprintf(out, cap, "%s", base) < (int)cap;
+    const char *dot = strrchr(base, '.');
+    int stem = dot && dot != base ? (int)(dot - base) : (int)strlen(base);
+    int n = snprintf(out, cap, "%.*s-%d%s", stem, base, i + 1, base + stem);
+    return n > 0 && n < (int)cap;
+}
+
+/* The model's copy in the session: an absolute path from make_path (free it
+ * with free_host_path), or NULL (logged) when it could not be made. */
+static char *copy_into_session(Rnnmidi *self, const LV2_State_Make_Path *make_path,
+                               const LV2_State_Free_Path *free_path, const char *path)
+{
+    int own = self->restored[0] && !strcmp(path, self->restored);
+    char err[STATUS_CAP];
+    uint64_t size = 0;
+    int src = rnn_file_open_regular(path, &size, err, sizeof err);
+    if (src < 0) {
+        lv2_log_warning(&self->logger, "rnnmidi: state: model not copied into the session: %s\n",
+                        err);
+        return NULL;
+    }
+    if (size > RNN_MODEL_MAX_BYTES) {
+        lv2_log_warning(&self->logger,
+                        "rnnmidi: state: %s is over %zu bytes, not copied into the session\n", path,
+                        (size_t)RNN_MODEL_MAX_BYTES);
+        close(src);
+        return NULL;
+    }
+    unsigned char *buf = malloc(2 * (size_t)COPY_BUF);
+    char *real = realpath(path, NULL);
+    char *dst = NULL;
+    for (int i = 0; buf && real && i < COPY_NAMES; i++) {
+        char name[NAME_MAX + 1];
+        if (!session_name(name, sizeof name, path, i)) break;
+        dst = make_path->path(make_path->handle, name);
+        if (!dst) break;
+        struct stat st;
+        if (lstat(dst, &st) != 0 && errno == ENOENT) {
+            if ((own && link(real, dst) == 0) || copy_atomically(src, size, dst, buf)) break;
+            free_host_path(free_path, dst);
+            dst = NULL;
+            break;
+        } else {
+            char *there = realpath(dst, NULL);
+            int same = there && !strcmp(there, real);
+            free(there);
+            if (same || same_bytes(src, size, dst, buf, buf + COPY_BUF)) break;
+        }
+        free_host_path(free_path, dst);
+        dst = NULL;
+    }
+    if (!dst)
+        lv2_log_warning(&self->logger,
+                        "rnnmidi: state: could not copy %s into the session; the session "
+                        "refers to it where it is\n",
+                        path);
+    free(real);
+    free(buf);
+    close(src);
+    return dst;
+}
+
 static LV2_State_Status save(LV2_Handle instance, LV2_State_Store_Function store,
                              LV2_State_Handle handle, uint32_t flags,
                              const LV2_Feature *const *features)
@@ -1029,18 +1216,24 @@ static LV2_State_Status save(LV2_Handle instance, LV2_State_Store_Function store
         return LV2_STATE_ERR_UNKNOWN;
     }
     if (!path[0]) return LV2_STATE_SUCCESS;
+    if (in_bundle(self, path)) /* the host finds the bundle again; no copy, no link */
+        return store(handle, self->uris.rnnmidi_model, path, strlen(path) + 1, self->uris.atom_Path,
+                     LV2_STATE_IS_POD);
     LV2_State_Map_Path *map_path = lv2_features_data(features, LV2_STATE__mapPath);
+    LV2_State_Make_Path *make_path = lv2_features_data(features, LV2_STATE__makePath);
     LV2_State_Free_Path *free_path = lv2_features_data(features, LV2_STATE__freePath);
-    char *apath = map_path ? map_path->abstract_path(map_path->handle, path) : NULL;
-    const char *stored = apath ? apath : path;
+    char *copy = make_path ? copy_into_session(self, make_path, free_path, path) : NULL;
+    const char *source = copy ? copy : path;
+    char *apath = map_path ? map_path->abstract_path(map_path->handle, source) : NULL;
+    const char *stored = apath ? apath : source;
     LV2_State_Status st = store(handle, self->uris.rnnmidi_model, stored, strlen(stored) + 1,
                                 self->uris.atom_Path, LV2_STATE_IS_POD | LV2_STATE_IS_PORTABLE);
-    if (apath) {
-        if (free_path)
-            free_path->free_path(free_path->handle, apath);
-        else
-            free(apath);
-    }
+    const int32_t yes = 1;
+    if (st == LV2_STATE_SUCCESS && copy)
+        st = store(handle, self->uris.rnnmidi_sessionCopy, &yes, sizeof yes, self->uris.atom_Bool,
+                   LV2_STATE_IS_POD | LV2_STATE_IS_PORTABLE);
+    free_host_path(free_path, apath);
+    free_host_path(free_path, copy);
     return st;
 }
 
@@ -1124,15 +1317,16 @@ static LV2_State_Status restore(LV2_Handle instance, LV2_State_Retrieve_Function
     LV2_Worker_Schedule *schedule = lv2_features_data(features, LV2_WORKER__schedule);
     char *apath = map_path ? map_path->absolute_path(map_path->handle, value) : NULL;
     const char *path = apath ? apath : value;
+    /* the session's own copy, as save() marked it; the host does not save
+     * while it restores */
+    const void *own = retrieve(handle, self->uris.rnnmidi_sessionCopy, &size, &type, &vflags);
+    int is_own =
+        own && type == self->uris.atom_Bool && size == sizeof(int32_t) && *(const int32_t *)own;
+    copy_text(self->restored, PATH_CAP, is_own ? path : "");
 
     LV2_State_Status st =
         schedule ? restore_in_worker(self, schedule, path) : restore_here(self, path);
-    if (apath) {
-        if (free_path)
-            free_path->free_path(free_path->handle, apath);
-        else
-            free(apath);
-    }
+    free_host_path(free_path, apath);
     return st;
 }
 

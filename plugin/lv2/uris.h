@@ -16,6 +16,8 @@
 
 #define RNNMIDI__model RNNMIDI_URI "#model"
 #define RNNMIDI__status RNNMIDI_URI "#status"
+/* state: the saved model is the session's own copy */
+#define RNNMIDI__sessionCopy RNNMIDI_URI "#sessionCopy"
 
 typedef struct {
     LV2_URID atom_Blank;
@@ -23,6 +25,7 @@ typedef struct {
     LV2_URID atom_Path;
     LV2_URID atom_String;
     LV2_URID atom_Int;
+    LV2_URID atom_Bool;
     LV2_URID atom_Long;
     LV2_URID atom_Float;
     LV2_URID atom_Double;
@@ -46,6 +49,7 @@ typedef struct {
     LV2_URID bufsz_nominalBlockLength;
     LV2_URID rnnmidi_model;
     LV2_URID rnnmidi_status;
+    LV2_URID rnnmidi_sessionCopy;
 } RnnmidiURIs;
 
 static inline void map_rnnmidi_uris(LV2_URID_Map *map, RnnmidiURIs *u)
@@ -55,6 +59,7 @@ static inline void map_rnnmidi_uris(LV2_URID_Map *map, RnnmidiURIs *u)
     u->atom_Path = map->map(map->handle, LV2_ATOM__Path);
     u->atom_String = map->map(map->handle, LV2_ATOM__String);
     u->atom_Int = map->map(map->handle, LV2_ATOM__Int);
+    u->atom_Bool = map->map(map->handle, LV2_ATOM__Bool);
     u->atom_Long = map->map(map->handle, LV2_ATOM__Long);
     u->atom_Float = map->map(map->handle, LV2_ATOM__Float);
     u->atom_Double = map->map(map->handle, LV2_ATOM__Double);
@@ -78,6 +83,7 @@ static inline void map_rnnmidi_uris(LV2_URID_Map *map, RnnmidiURIs *u)
     u->bufsz_nominalBlockLength = map->map(map->handle, LV2_BUF_SIZE__nominalBlockLength);
     u->rnnmidi_model = map->map(map->handle, RNNMIDI__model);
     u->rnnmidi_status = map->map(map->handle, RNNMIDI__status);
+    u->rnnmidi_sessionCopy = map->map(map->handle, RNNMIDI__sessionCopy);
 }
 
 #endif

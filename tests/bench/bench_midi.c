@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "../../core/encoding.h"
-#include "../../training/midifile.h"
+#include "../../core/midifile.h"
 
 typedef struct {
     unsigned char *data;

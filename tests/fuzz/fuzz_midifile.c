@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../training/midifile.h"
+#include "../../core/midifile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -16,8 +16,8 @@
 
 #include <cmocka.h>
 
+#include "../../core/midifile.h"
 #include "../../training/dataset.h"
-#include "../../training/midifile.h"
 #include "../../training/sha256.h"
 #include "../support/spawn_capture.h"
 

@@ -20,7 +20,7 @@
 
 #include "../../plugin/demo/pianoroll.h"
 #include "../../plugin/demo/synth.h"
-#include "../../training/midifile.h"
+#include "../../core/midifile.h"
 #include "../support/demo/demo_fixture.h"
 
 static char dir[256], mel[512], drums[512];

@@ -11,7 +11,7 @@
  * (saw + noise), 0.90 (voice); median latency <= 30 ms (voice: 45 ms).
  * Also: identical notes for every block partition, a reset equal to a fresh
  * detector, note-offs kept when the event array is full, other sample rates,
- * velocities, rnn_listen_file and `rnnmidi-data listen`, and bad input
+ * velocities, rnn_listen_file and `rnnmidi-listen`, and bad input
  * (silence, denormals, DC, full-scale noise, random bit patterns, clipping,
  * NaN/Inf) giving no or sensible notes. */
 #include <setjmp.h>
@@ -664,7 +664,7 @@ static void test_listen_file(void **state)
     assert_non_null(strstr(err, "riff.txt"));
 }
 
-/* `rnnmidi-data listen` (the sanitizer build in RNNMIDI_TOOLS, else
+/* `rnnmidi-listen` (the sanitizer build in RNNMIDI_TOOLS, else
  * build/test) prints exactly the notes rnn_listen_file finds, and exits 1 on
  * a file it cannot read. */
 static char *run_tool(const char *cmd, int *status)
@@ -694,7 +694,7 @@ static void test_listen_tool(void **state)
     (void)state;
     const char *dir = getenv("RNNMIDI_TOOLS");
     char tool[256];
-    snprintf(tool, sizeof tool, "%s/rnnmidi-data", dir && *dir ? dir : "build/test");
+    snprintf(tool, sizeof tool, "%s/rnnmidi-listen", dir && *dir ? dir : "build/test");
     if (access(tool, X_OK) != 0) fail_msg("%s is not built (make %s)", tool, tool);
 
     const melody *m = &g_mel[0];
@@ -723,7 +723,7 @@ static void test_listen_tool(void **state)
 
     char cmd[512];
     int status = -1;
-    snprintf(cmd, sizeof cmd, "%s listen %s", tool, path);
+    snprintf(cmd, sizeof cmd, "%s %s", tool, path);
     char *got = run_tool(cmd, &status);
     assert_int_equal(status, 0);
     assert_string_equal(got, want);
@@ -732,7 +732,7 @@ static void test_listen_tool(void **state)
     free(want);
     unlink(path);
 
-    snprintf(cmd, sizeof cmd, "%s listen %s/missing.wav 2>/dev/null", tool, g_tmp);
+    snprintf(cmd, sizeof cmd, "%s %s/missing.wav 2>/dev/null", tool, g_tmp);
     got = run_tool(cmd, &status);
     assert_int_equal(status, 1);
     assert_string_equal(got, "");

@@ -158,12 +158,16 @@ static int on_grid(int64_t f, int64_t anchor_frame, double anchor_step, double f
     return 0;
 }
 
-static rnn_engine *make_engine(double sr, rnn_kind kind, uint64_t wseed)
+/* An engine on a fixture LSTM of 2 layers of `hidden`. At 48 its units
+ * saturate (h = +-1, the state no longer depends on the input): its notes
+ * show when the engine plays, not what its net heard. At 16 a step heard
+ * differently changes the state for good. */
+static rnn_engine *make_engine_hidden(double sr, rnn_kind kind, uint64_t wseed, int hidden)
 {
     char err[256];
     rnn_engine *e = rnn_engine_create(sr, 4096, err, sizeof err);
     assert_non_null(e);
-    rnn_model *m = fixture_model(kind, RNN_CELL_LSTM, 2, 16, 48, wseed);
+    rnn_model *m = fixture_model(kind, RNN_CELL_LSTM, 2, 16, hidden, wseed);
     assert_non_null(m);
     rnn_engine_model *em = rnn_engine_model_wrap(m, err, sizeof err);
     if (!em) fail_msg("%s", err);
@@ -174,6 +178,11 @@ static rnn_engine *make_engine(double sr, rnn_kind kind, uint64_t wseed)
      * (test_repeat_limit covers it) */
     rnn_engine_set_param(e, RNN_PARAM_REPEAT_LIMIT, 0);
     return e;
+}
+
+static rnn_engine *make_engine(double sr, rnn_kind kind, uint64_t wseed)
+{
+    return make_engine_hidden(sr, kind, wseed, 48);
 }
 
 static size_t count_ons(const evlist *l, int64_t from, int64_t to)
@@ -491,38 +500,42 @@ static void test_key_released_across_model_swap(void **state)
  * player played there (encoded as the trainer does) or else what it played
  * itself; the engine's notes equal those of that loop run directly with
  * core/net + core/sample. This also covers a step begun at a tick with the
- * generated event and restarted at its commit with the player's. */
-static void test_accompany_hears_player(void **state)
+ * generated event and restarted at its commit with the player's. The
+ * player's notes are given twice, as the trainer's notes (ticks, 120 a step)
+ * and as the engine's input (frames, 6000 a step, sorted, none in the last
+ * step); the engine runs K steps, the last block from tick K - 1 to just
+ * before tick K, which finishes the step of K - 1. Beyond the note-ons, the
+ * engine's net must then hold the state of the loop's, bit for bit: on a
+ * net of hidden 16 a single step heard differently shows there even when
+ * the samples do not move. Returns the note-ons checked, and in *heard the
+ * steps where the net heard the player rather than itself. */
+static int accompany_case(const rnn_note *notes, size_t n_notes, const abs_ev *in, size_t n_in,
+                          int K, uint64_t wseed, int hidden, uint64_t bseed, int *heard_out)
 {
-    (void)state;
     const double sr = 48000, fps = 6000;
-    rnn_engine *e = make_engine(sr, RNN_KIND_MELODY, 13);
+    rnn_engine *e = make_engine_hidden(sr, RNN_KIND_MELODY, wseed, hidden);
     rnn_engine_set_param(e, RNN_PARAM_LOWEST, 0);
     rnn_engine_set_param(e, RNN_PARAM_HIGHEST, 127);
     rnn_engine_set_param(e, RNN_PARAM_TEMPERATURE, 0.8f);
     rnn_engine_set_param(e, RNN_PARAM_TOP_P, 0.9f);
-    /* 12 notes from step 8 to step 45, some early, some late */
-    rnn_note notes[12];
-    abs_ev in[24];
-    size_t n_in = 0;
-    for (int i = 0; i < 12; i++) {
-        int on = 8 + 3 * i, off = on + 2, pitch = 55 + (i * 5) % 17;
-        double jit = (i % 3 - 1) * 0.3;
-        notes[i] = (rnn_note){0, 0, pitch, 90, (int64_t)((on + jit) * 120), off * 120 - 5};
-        in[n_in++] = (abs_ev){(int64_t)((on + jit) * fps), {0x90, (uint8_t)pitch, 90}};
-        in[n_in++] = (abs_ev){(int64_t)(off * fps) - 250, {0x80, (uint8_t)pitch, 0}};
-    }
     abs_tr tr[1] = {{0, roll(120, 0, 0, 1)}};
     evlist out = {0};
-    const int K = 80;
-    drive(e, (int64_t)(fps * K) - 1, 0, 41, in, n_in, tr, 1, &out);
+    drive(e, (int64_t)(fps * (K - 1)), 0, bseed, in, n_in, tr, 1, &out);
+    assert_true(n_in == 0 || in[n_in - 1].frame < (int64_t)(fps * (K - 1)));
+    static rnn_engine_event ob[256];
+    uint32_t no = rnn_engine_run(e, (uint32_t)fps - 1, NULL, 0, NULL, 0, ob, 256);
+    for (uint32_t i = 0; i < no; i++)
+        push(&out, (int64_t)(fps * (K - 1)) + ob[i].frame, ob[i].data);
+    rnn_engine_model *em = rnn_engine_set_model(e, NULL);
+    rnn_net *heard_net = rnn_engine_model_net(em);
 
     rnn_seq_list list = {0};
     char err[256];
-    assert_int_equal(rnn_encode(RNN_KIND_MELODY, notes, 12, 480, 4, &list, err, sizeof err), 0);
+    assert_int_equal(rnn_encode(RNN_KIND_MELODY, notes, n_notes, 480, 4, &list, err, sizeof err),
+                     0);
     assert_int_equal(list.count, 1);
     const rnn_seq *seq = &list.seqs[0];
-    rnn_model *m = fixture_model(RNN_KIND_MELODY, RNN_CELL_LSTM, 2, 16, 48, 13);
+    rnn_model *m = fixture_model(RNN_KIND_MELODY, RNN_CELL_LSTM, 2, 16, hidden, wseed);
     rnn_net *net = rnn_net_create(m, err, sizeof err);
     rnn_sampler *smp = rnn_sampler_create(130);
     assert_non_null(net);
@@ -546,9 +559,11 @@ static void test_accompany_hears_player(void **state)
         if (y >= 2) {
             while (oi < out.n && !is_on(&out.ev[oi]))
                 oi++;
-            assert_true(oi < out.n);
-            assert_int_equal(out.ev[oi].frame, (int64_t)(k * fps));
-            assert_int_equal(out.ev[oi].d[1], y - 2);
+            if (oi >= out.n) fail_msg("no engine note-on for the note-on %d at step %d", y - 2, k);
+            if (out.ev[oi].frame != (int64_t)(k * fps) || out.ev[oi].d[1] != y - 2)
+                fail_msg("step %d: the engine plays %d at step %.2f, the trainer's encoding "
+                         "gives %d",
+                         k, out.ev[oi].d[1], out.ev[oi].frame / fps, y - 2);
             oi++;
             checked++;
         }
@@ -558,14 +573,93 @@ static void test_accompany_hears_player(void **state)
     while (oi < out.n && !is_on(&out.ev[oi]))
         oi++;
     assert_int_equal(oi, out.n); /* no other note-on */
-    assert_true(checked > 10);
-    assert_true(heard > 5);
+    size_t ns = rnn_net_state_size(net);
+    assert_int_equal(rnn_net_state_size(heard_net), ns);
+    float *want = malloc(ns * sizeof *want), *got = malloc(ns * sizeof *got);
+    assert_non_null(want);
+    assert_non_null(got);
+    rnn_net_state_get(net, want);
+    rnn_net_state_get(heard_net, got);
+    if (memcmp(want, got, ns * sizeof *want) != 0)
+        fail_msg("after %d steps the engine's net differs from the one fed the trainer's encoding",
+                 K);
+    free(want);
+    free(got);
+    rnn_engine_model_free(em);
     rnn_seq_list_free(&list);
     rnn_net_free(net);
     rnn_sampler_free(smp);
     rnn_model_free(m);
     free(out.ev);
     rnn_engine_free(e);
+    *heard_out = heard;
+    return checked;
+}
+
+static void test_accompany_hears_player(void **state)
+{
+    (void)state;
+    const double fps = 6000;
+    /* 12 notes from step 8 to step 45, some early, some late */
+    rnn_note notes[12];
+    abs_ev in[24];
+    size_t n_in = 0;
+    for (int i = 0; i < 12; i++) {
+        int on = 8 + 3 * i, off = on + 2, pitch = 55 + (i * 5) % 17;
+        double jit = (i % 3 - 1) * 0.3;
+        notes[i] = (rnn_note){0, 0, pitch, 90, (int64_t)((on + jit) * 120), off * 120 - 5};
+        in[n_in++] = (abs_ev){(int64_t)((on + jit) * fps), {0x90, (uint8_t)pitch, 90}};
+        in[n_in++] = (abs_ev){(int64_t)(off * fps) - 250, {0x80, (uint8_t)pitch, 0}};
+    }
+    int heard;
+    int checked = accompany_case(notes, 12, in, n_in, 80, 13, 48, 41, &heard);
+    assert_true(checked > 10);
+    assert_true(heard > 5);
+    checked = accompany_case(notes, 12, in, n_in, 80, 13, 16, 41, &heard);
+    assert_true(checked > 10);
+    assert_true(heard > 5);
+}
+
+/* The skyline heard live as in a file: notes over a held bass note (the bass
+ * struck again each time one ends), grace notes struck and released inside
+ * one step (over the bass, and alone), a note hidden under a held one. */
+static void test_accompany_hears_skyline(void **state)
+{
+    (void)state;
+    const double fps = 6000;
+    static const struct {
+        double on, off; /* steps */
+        int pitch;
+    } nt[] = {
+        {8.2, 30.3, 48},                      /* the bass, held under the rest */
+        {10.1, 12.4, 60},                     /* over it: the bass again at step 12 */
+        {13.0, 13.3, 62},                     /* a grace note over it: step 13 only */
+        {16.4, 18.0, 64},   {17.1, 17.4, 50}, /* hidden under 64 */
+        {20.45, 20.48, 65}, {24.3, 25.2, 67}, {25.3, 29.4, 69},
+        {27.2, 27.3, 72},                     /* a grace note over 69 */
+        {32.1, 33.2, 55},   {34.2, 34.4, 57}, /* a grace note alone: a note-off after it */
+        {36.0, 38.1, 59},   {38.2, 40.1, 60}, {40.3, 43.4, 62},
+    };
+    const size_t n = sizeof nt / sizeof nt[0];
+    rnn_note notes[sizeof nt / sizeof nt[0]];
+    abs_ev in[2 * sizeof nt / sizeof nt[0]];
+    size_t n_in = 0;
+    for (size_t i = 0; i < n; i++) {
+        notes[i] = (rnn_note){
+            0, 0, nt[i].pitch, 90, (int64_t)(nt[i].on * 120), (int64_t)(nt[i].off * 120)};
+        in[n_in++] = (abs_ev){(int64_t)(nt[i].on * fps), {0x90, (uint8_t)nt[i].pitch, 90}};
+        in[n_in++] = (abs_ev){(int64_t)(nt[i].off * fps), {0x80, (uint8_t)nt[i].pitch, 0}};
+    }
+    for (size_t i = 1; i < n_in; i++) /* sort by frame */
+        for (size_t j = i; j > 0 && in[j].frame < in[j - 1].frame; j--) {
+            abs_ev t = in[j];
+            in[j] = in[j - 1];
+            in[j - 1] = t;
+        }
+    int heard;
+    int checked = accompany_case(notes, n, in, n_in, 64, 14, 16, 43, &heard);
+    assert_true(checked > 10);
+    assert_true(heard > 8);
 }
 
 /* Call and response: silence during the call, the answer starts on the
@@ -1543,6 +1637,7 @@ int main(void)
         cmocka_unit_test(test_free_run),
         cmocka_unit_test(test_continue_primes_like_training),
         cmocka_unit_test(test_accompany_hears_player),
+        cmocka_unit_test(test_accompany_hears_skyline),
         cmocka_unit_test(test_repeat_limit),
         cmocka_unit_test(test_key_released_across_model_swap),
         cmocka_unit_test(test_call_and_response),

@@ -27,9 +27,9 @@
 
 #include "../../core/engine.h"
 #include "../../core/file.h"
+#include "../../core/midifile.h"
 #include "../../core/model.h"
 #include "../../training/dataset.h"
-#include "../../training/midifile.h"
 #include "../support/skip.h"
 
 extern char **environ;
@@ -273,8 +273,9 @@ static void test_tools_refuse_non_regular(void **state)
     (void)state;
     not_a_file v[8];
     size_t n = not_files(v);
-    char data[512], eval[512], gen[512], out[512], folder[512];
+    char data[512], listen_tool[512], eval[512], gen[512], out[512], folder[512];
     snprintf(data, sizeof data, "%s/rnnmidi-data", tools_dir());
+    snprintf(listen_tool, sizeof listen_tool, "%s/rnnmidi-listen", tools_dir());
     snprintf(eval, sizeof eval, "%s/rnnmidi-eval", tools_dir());
     snprintf(gen, sizeof gen, "%s/rnnmidi-gen", tools_dir());
     path_in_tmp(out, sizeof out, "out.mid");
@@ -284,7 +285,7 @@ static void test_tools_refuse_non_regular(void **state)
         char *p = v[i].path;
         char *cmds[][8] = {
             {data, "notes", p, NULL},
-            {data, "listen", p, NULL},
+            {listen_tool, p, NULL},
             {eval, "--model", p, folder, NULL},
             {gen, "--model", p, "--out", out, NULL},
             {gen, "--model", model, "--primer", p, "--out", out, NULL},

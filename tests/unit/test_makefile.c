@@ -103,9 +103,9 @@ static void test_release_build_honours_cppflags_and_ldflags(void **state)
     for (char *c = out; (c = strstr(c, "\\\n")) != NULL;)
         c[0] = c[1] = ' ';
 
-    const char *linked[] = {"/rnnmidi-train", "/rnnmidi-eval",           "/rnnmidi-gen",
-                            "/rnnmidi-data",  "/rnnmidi.lv2/rnnmidi.so", "/rnnmidi-demo",
-                            "/ttlgen"};
+    const char *linked[] = {
+        "/rnnmidi-train",          "/rnnmidi-eval", "/rnnmidi-gen",    "/rnnmidi-data",
+        "/rnnmidi.lv2/rnnmidi.so", "/rnnmidi-demo", "/rnnmidi-listen", "/ttlgen"};
     enum { NL = sizeof linked / sizeof linked[0] };
     int seen[NL] = {0}, compiles = 0;
     char obj[512];

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests of training/midifile against a peer reader: midicsv (Debian package
+/* Tests of core/midifile against a peer reader: midicsv (Debian package
  * midicsv). For the committed fixtures and, when `make corpus` has run, every
  * file of data/corpus, the note list of rnn_midi_read equals the one derived
  * here from midicsv's CSV: pitch, channel, velocity, on and off tick of every
@@ -25,7 +25,7 @@
 
 #include <cmocka.h>
 
-#include "../../training/midifile.h"
+#include "../../core/midifile.h"
 #include "../support/skip.h"
 #include "../support/spawn_capture.h"
 

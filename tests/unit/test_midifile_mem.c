@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "../../training/midifile.h"
+#include "../../core/midifile.h"
 
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t size);

@@ -20,7 +20,7 @@
 #include <cmocka.h>
 
 #include "../../core/model.h"
-#include "../../training/midifile.h"
+#include "../../core/midifile.h"
 #include "../../training/train.h"
 #include "../support/shell.h"
 

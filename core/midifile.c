@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* rnnmidi training: Standard MIDI File reader and writer (contract and the
+/* rnnmidi core: Standard MIDI File reader and writer (contract and the
  * list of tolerated and rejected oddities in midifile.h). */
 #include "midifile.h"
 
@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../core/file.h"
+#include "file.h"
 
 /* ------------------------------------------------------------------------ */
 /* Reader */

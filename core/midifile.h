@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* rnnmidi training: reading and writing Standard MIDI Files.
+/* rnnmidi core: reading and writing Standard MIDI Files.
  *
  * The reader takes formats 0 and 1 with any ticks-per-quarter division and
  * turns them into a note list (times in ticks) plus the tempo map, the first
@@ -40,7 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../core/encoding.h"
+#include "encoding.h"
 
 #define RNN_MIDI_MAX_FILE_BYTES ((size_t)64 << 20) /* rnn_midi_read_path refuses larger files */
 #define RNN_MIDI_DEFAULT_TEMPO 500000              /* microseconds per quarter (120 bpm) */
