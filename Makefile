@@ -125,7 +125,11 @@ $(BUILD)/rnnmidi-%: $(BUILD)/obj/training/rnnmidi-%.o $(TRAIN_LIB) $(CORE_LIB)
 # ---------------------------------------------------------------------------
 # Tests: every tests/unit/test_*.c is one cmocka binary, linked against the
 # sanitizer build of core/ and training/. Files named test_rt_*.c also trap
-# malloc/calloc/realloc/free/pthread_mutex_lock through the linker (--wrap).
+# malloc/calloc/realloc/free/pthread_mutex_lock through the linker (--wrap),
+# counted by tests/support/rt/rt_trap.c (linked into those only). Every
+# tests/support/*.c is linked into every test; the helpers in folders below it
+# need libraries or link flags only some tests have, and are named by the
+# rules of those tests.
 TBUILD = $(BUILD)/test
 TEST_SRC = $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(TBUILD)/%)
@@ -135,6 +139,7 @@ TSUPPORT_SRC = $(sort $(wildcard tests/support/*.c))
 TSUPPORT_OBJ = $(TSUPPORT_SRC:%.c=$(TBUILD)/obj/%.o)
 TTOOL_BIN = $(TRAIN_PROG_SRC:training/%.c=$(TBUILD)/%)
 RT_WRAP = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free,--wrap=pthread_mutex_lock
+TRT_OBJ = $(TBUILD)/obj/tests/support/rt/rt_trap.o
 
 $(TBUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -150,7 +155,7 @@ TLIBS = $(TBUILD)/librnntrain.a $(TBUILD)/librnncore.a
 $(TBUILD)/rnnmidi-%: $(TBUILD)/obj/training/rnnmidi-%.o $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) -o $@ $^ $(BLAS_LIBS) -lz -lm -lpthread
 
-$(TBUILD)/test_rt_%: $(TBUILD)/obj/tests/unit/test_rt_%.o $(TSUPPORT_OBJ) $(TLIBS)
+$(TBUILD)/test_rt_%: $(TBUILD)/obj/tests/unit/test_rt_%.o $(TRT_OBJ) $(TSUPPORT_OBJ) $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) $(RT_WRAP) -o $@ $^ -lcmocka $(BLAS_LIBS) -lz -lm -lpthread
 
 $(TBUILD)/test_%: $(TBUILD)/obj/tests/unit/test_%.o $(TSUPPORT_OBJ) $(TLIBS)
@@ -272,18 +277,31 @@ $(LISTEN_LIB): $(LISTEN_SRC:%.c=$(BUILD)/obj/%.o)
 $(TLISTEN_LIB): $(LISTEN_SRC:%.c=$(TBUILD)/obj/%.o)
 	rm -f $@ && ar rcs $@ $^
 
-$(TBUILD)/test_detector: $(TBUILD)/obj/tests/unit/test_detector.o $(TSUPPORT_OBJ) $(TLISTEN_LIB) $(TLIBS)
+# The detector's tests and benchmark render and score melodies with
+# tests/support/listen/melody_audio.c (libsndfile and the detector).
+TMELODY_OBJ = $(TBUILD)/obj/tests/support/listen/melody_audio.o
+$(TBUILD)/obj/tests/support/listen/%.o: TEST_CFLAGS += $(LISTEN_CFLAGS)
+$(BUILD)/obj/tests/support/listen/%.o: override CFLAGS += $(LISTEN_CFLAGS)
+$(TBUILD)/test_detector: $(TBUILD)/obj/tests/unit/test_detector.o $(TMELODY_OBJ) $(TSUPPORT_OBJ) $(TLISTEN_LIB) \
+                         $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) -o $@ $^ -lcmocka $(LISTEN_LIBS) $(BLAS_LIBS) -lz -lm -lpthread
-$(TBUILD)/test_rt_detector: $(TBUILD)/obj/tests/unit/test_rt_detector.o $(TSUPPORT_OBJ) $(TLISTEN_LIB) $(TLIBS)
+$(TBUILD)/test_rt_detector: $(TBUILD)/obj/tests/unit/test_rt_detector.o $(TRT_OBJ) $(TMELODY_OBJ) $(TSUPPORT_OBJ) \
+                            $(TLISTEN_LIB) $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) $(RT_WRAP) -o $@ $^ -lcmocka $(LISTEN_LIBS) $(BLAS_LIBS) -lz -lm -lpthread
 $(TBUILD)/obj/tests/unit/test_detector_hook.o: tests/unit/test_detector_hook.c
 	@mkdir -p $(@D)
 	$(CC) $(HOOK_CFLAGS) $(LISTEN_CFLAGS) -MMD -MP -c $< -o $@
-$(TBUILD)/test_detector_hook: $(TBUILD)/obj/tests/unit/test_detector_hook.o $(LISTEN_LIB)
+$(TBUILD)/obj/hook/tests/support/listen/melody_audio.o: tests/support/listen/melody_audio.c
+	@mkdir -p $(@D)
+	$(CC) $(HOOK_CFLAGS) $(LISTEN_CFLAGS) -MMD -MP -c $< -o $@
+$(TBUILD)/test_detector_hook: $(TBUILD)/obj/tests/unit/test_detector_hook.o \
+                              $(TBUILD)/obj/hook/tests/support/listen/melody_audio.o $(LISTEN_LIB)
 	$(CC) -rdynamic -o $@ $^ -lcmocka $(LISTEN_LIBS) -lm -lpthread
-$(TBUILD)/test_listen_dsp: $(TBUILD)/obj/tests/unit/test_listen_dsp.o $(TSUPPORT_OBJ) $(TLISTEN_LIB) $(TLIBS)
+$(TBUILD)/test_listen_dsp: $(TBUILD)/obj/tests/unit/test_listen_dsp.o $(TMELODY_OBJ) $(TSUPPORT_OBJ) \
+                           $(TLISTEN_LIB) $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) -o $@ $^ -lcmocka $(AUBIO_LIBS) $(LISTEN_LIBS) $(BLAS_LIBS) -lz -lm -lpthread
-$(BUILD)/bench/bench_detector: $(BUILD)/obj/tests/bench/bench_detector.o $(LISTEN_LIB)
+$(BUILD)/bench/bench_detector: $(BUILD)/obj/tests/bench/bench_detector.o \
+                               $(BUILD)/obj/tests/support/listen/melody_audio.o $(LISTEN_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LISTEN_LIBS) -lm -lpthread
 $(LISTEN_TOOL): $(BUILD)/obj/plugin/listen/rnnmidi-listen.o $(LISTEN_LIB) $(CORE_LIB)
@@ -297,6 +315,12 @@ BENCH_SRC = $(sort $(wildcard tests/bench/bench_*.c))
 BENCH_BIN = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
 $(BUILD)/bench/bench_%: $(BUILD)/obj/tests/bench/bench_%.o $(TRAIN_LIB) $(CORE_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(BLAS_LIBS) -lz -lm -lpthread
+
+# bench_engine plays the tests' random-weight fixture presets.
+$(BUILD)/bench/bench_engine: $(BUILD)/obj/tests/bench/bench_engine.o $(BUILD)/obj/tests/support/engine_fixture.o \
+                             $(TRAIN_LIB) $(CORE_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(BLAS_LIBS) -lz -lm -lpthread
 
@@ -480,11 +504,17 @@ uninstall-lv2:
 # Tests of the bundle: test_lv2_* are lilv hosts loading build/rnnmidi.lv2;
 # test_rt_lv2 links the plugin's code itself so the malloc/lock trap sees it,
 # and counts the detector's onset and pitch analyses through the same --wrap.
+# All of them drive the plugin through the test host tests/support/lv2/.
+# The lilv hosts also find the bundle through tests/support/lv2/lilv_bundle.c.
+TLV2HOST_OBJ = $(TBUILD)/obj/tests/support/lv2/lv2_host.o
+TLILV_OBJ    = $(TBUILD)/obj/tests/support/lv2/lilv_bundle.o
 $(TBUILD)/obj/tests/unit/test_lv2_%.o: TEST_CFLAGS += $(LILV_CFLAGS)
-$(TBUILD)/test_lv2_%: $(TBUILD)/obj/tests/unit/test_lv2_%.o $(TSUPPORT_OBJ) $(TLIBS) | $(LV2_FILES)
+$(TLILV_OBJ): TEST_CFLAGS += $(LILV_CFLAGS)
+$(TBUILD)/test_lv2_%: $(TBUILD)/obj/tests/unit/test_lv2_%.o $(TLILV_OBJ) $(TLV2HOST_OBJ) $(TSUPPORT_OBJ) $(TLIBS) \
+                      | $(LV2_FILES)
 	$(CC) $(TEST_LDFLAGS) -o $@ $^ -lcmocka $(LILV_LIBS) $(BLAS_LIBS) -lz -lm -lpthread
 $(TBUILD)/test_rt_lv2: $(TBUILD)/obj/tests/unit/test_rt_lv2.o $(TBUILD)/obj/plugin/lv2/rnnmidi.o \
-                       $(TBUILD)/obj/plugin/lv2/display.o \
+                       $(TBUILD)/obj/plugin/lv2/display.o $(TLV2HOST_OBJ) $(TRT_OBJ) \
                        $(LISTEN_DSP:%=$(TBUILD)/obj/plugin/listen/%.o) $(TSUPPORT_OBJ) $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) $(RT_WRAP) -Wl,--wrap=rnn_onset_process,--wrap=rnn_yin_process \
 	  -o $@ $^ -lcmocka $(BLAS_LIBS) -lz -lm -lpthread
@@ -516,9 +546,10 @@ test-ardour-session: lv2 $(TBUILD)/ardour_fixture
 test-jalv: lv2 $(TBUILD)/ardour_fixture
 	BUILD=$(BUILD) FIXTURE=$(TBUILD)/ardour_fixture tests/jalv/run.sh
 
-$(TBUILD)/ardour_fixture: tests/ardour/fixture.c tests/unit/engine_fixture.h $(CORE_LIB)
+$(TBUILD)/ardour_fixture: tests/ardour/fixture.c tests/support/engine_fixture.c tests/support/engine_fixture.h \
+                          $(CORE_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ tests/ardour/fixture.c $(CORE_LIB) -lz -lm
+	$(CC) $(CFLAGS) -o $@ tests/ardour/fixture.c tests/support/engine_fixture.c $(CORE_LIB) -lz -lm
 
 # The soak test (`make soak`, not part of `make test`): tests/soak/soak_lv2.c
 # drives the plugin's release objects (those of build/rnnmidi.lv2/rnnmidi.so)
@@ -533,11 +564,12 @@ SOAK_SEED   ?=
 SOAK_CFLAGS  = -O2 -g -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror
 
 .PHONY: soak
-$(BUILD)/soak/soak_lv2: tests/soak/soak_lv2.c tests/unit/lv2_host.h plugin/lv2/ports.h core/engine.h \
+SOAK_SRC     = tests/soak/soak_lv2.c tests/support/lv2/lv2_host.c
+$(BUILD)/soak/soak_lv2: $(SOAK_SRC) tests/support/lv2/lv2_host.h plugin/lv2/ports.h core/engine.h \
                         $(LV2_OBJ) $(CORE_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(SOAK_CFLAGS) $(LISTEN_CFLAGS) -rdynamic -Wl,--wrap=rnn_engine_create -o $@ \
-	  tests/soak/soak_lv2.c $(LV2_OBJ) $(CORE_LIB) $(AUBIO_LIBS) -lz -lm -lpthread -ldl
+	  $(SOAK_SRC) $(LV2_OBJ) $(CORE_LIB) $(AUBIO_LIBS) -lz -lm -lpthread -ldl
 
 soak: lv2 $(BUILD)/soak/soak_lv2
 	SOAK_HOURS=$(SOAK_HOURS) SOAK_SEED=$(SOAK_SEED) nice -n 10 $(BUILD)/soak/soak_lv2 \
@@ -577,18 +609,22 @@ $(DEMO): $(BUILD)/obj/plugin/demo/rnnmidi-demo.o $(DEMO_SRC:%.c=$(BUILD)/obj/%.o
 
 # The sanitizer build that the demo's tests run, and the tests: test_demo_*
 # link the demo's objects; test_rt_demo adds the malloc/lock trap.
+# All of them, and bench_demo, use tests/support/demo/demo_fixture.c.
 TDEMO_OBJ = $(DEMO_SRC:%.c=$(TBUILD)/obj/%.o)
+TDEMO_FIXTURE_OBJ = $(TBUILD)/obj/tests/support/demo/demo_fixture.o
+$(TBUILD)/obj/tests/support/demo/%.o: TEST_CFLAGS += $(LISTEN_CFLAGS)
+$(BUILD)/obj/tests/support/demo/%.o: override CFLAGS += $(LISTEN_CFLAGS)
 $(TBUILD)/rnnmidi-demo: $(TBUILD)/obj/plugin/demo/rnnmidi-demo.o $(TDEMO_OBJ) $(TLISTEN_LIB) $(TBUILD)/librnncore.a
 	$(CC) $(TEST_LDFLAGS) -o $@ $^ $(DEMO_LIBS)
-$(TBUILD)/test_demo_%: $(TBUILD)/obj/tests/unit/test_demo_%.o $(TDEMO_OBJ) $(TSUPPORT_OBJ) \
+$(TBUILD)/test_demo_%: $(TBUILD)/obj/tests/unit/test_demo_%.o $(TDEMO_FIXTURE_OBJ) $(TDEMO_OBJ) $(TSUPPORT_OBJ) \
                        $(TLISTEN_LIB) $(TLIBS) | $(TBUILD)/rnnmidi-demo
 	$(CC) $(TEST_LDFLAGS) -o $@ $(filter %.o %.a,$^) -lcmocka $(DEMO_LIBS) $(AUBIO_LIBS) $(BLAS_LIBS)
-$(TBUILD)/test_rt_demo: $(TBUILD)/obj/tests/unit/test_rt_demo.o $(TDEMO_OBJ) $(TSUPPORT_OBJ) \
-                        $(TLISTEN_LIB) $(TLIBS)
+$(TBUILD)/test_rt_demo: $(TBUILD)/obj/tests/unit/test_rt_demo.o $(TRT_OBJ) $(TDEMO_FIXTURE_OBJ) $(TDEMO_OBJ) \
+                        $(TSUPPORT_OBJ) $(TLISTEN_LIB) $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) $(RT_WRAP) -o $@ $^ -lcmocka $(DEMO_LIBS) $(BLAS_LIBS)
 
-$(BUILD)/bench/bench_demo: $(BUILD)/obj/tests/bench/bench_demo.o $(DEMO_SRC:%.c=$(BUILD)/obj/%.o) \
-                          $(LISTEN_LIB) $(CORE_LIB)
+$(BUILD)/bench/bench_demo: $(BUILD)/obj/tests/bench/bench_demo.o $(BUILD)/obj/tests/support/demo/demo_fixture.o \
+                          $(DEMO_SRC:%.c=$(BUILD)/obj/%.o) $(LISTEN_LIB) $(CORE_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(DEMO_LIBS)
 
@@ -659,7 +695,7 @@ $(CBUILD)/obj/%.o: %.c
 	$(CLANG) $(CLANG_CFLAGS) -MMD -MP -c $< -o $@
 $(CBUILD)/librnncore.a: $(CORE_SRC:%.c=$(CBUILD)/obj/%.o)
 	rm -f $@ && ar rcs $@ $^
-$(CBUILD)/test_%: $(CBUILD)/obj/tests/unit/test_%.o $(CBUILD)/librnncore.a
+$(CBUILD)/test_%: $(CBUILD)/obj/tests/unit/test_%.o $(TSUPPORT_SRC:%.c=$(CBUILD)/obj/%.o) $(CBUILD)/librnncore.a
 	$(CLANG) -fsanitize=undefined,pointer-overflow -o $@ $^ -lcmocka -lz -lm
 
 test-clang:
@@ -690,6 +726,7 @@ clean:
 	rm -rf $(BUILD)
 
 format:
-	clang-format -i $(wildcard core/*.[ch] training/*.[ch] plugin/*.[ch] plugin/*/*.[ch] tests/*/*.[ch])
+	clang-format -i $(wildcard core/*.[ch] training/*.[ch] plugin/*.[ch] plugin/*/*.[ch] tests/*/*.[ch] \
+	  tests/support/*/*.[ch])
 
 -include $(shell find $(BUILD)/obj $(BUILD)/test/obj -name '*.d' -type f 2>/dev/null)

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Writes a RANDOM-WEIGHT test fixture preset (engine_fixture.h) to argv[1],
+/* Writes a RANDOM-WEIGHT test fixture preset (tests/support/engine_fixture.h) to argv[1],
  * for the Ardour test when the bundle has no trained default model yet. It
  * is a fixture for checking timing inside a DAW, not a model. */
 #include <stdio.h>
 
-#include "../unit/engine_fixture.h"
+#include "../support/engine_fixture.h"
 
 int main(int argc, char **argv)
 {

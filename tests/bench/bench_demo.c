@@ -4,10 +4,12 @@
  * and the synth, as a real-time factor and as the worst block against the
  * block's time budget; and the synth alone per sounding voice. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "../../plugin/demo/demo.h"
-#include "../unit/demo_fixture.h"
+#include "../support/demo/demo_fixture.h"
 
 static double now(void)
 {

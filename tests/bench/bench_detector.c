@@ -6,7 +6,7 @@
  * 192 kHz (the reason the LV2 plugin resets a spare detector on its worker
  * rather than in run()), then precision, recall,
  * F1 and median latency on the melodies of tests/fixtures/melodies for each
- * voice (tests/unit/melody_audio.h) and rate, scored as
+ * voice (tests/support/listen/melody_audio.h) and rate, scored as
  * tests/unit/test_detector.c scores them. */
 #include <math.h>
 #include <stdio.h>
@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../unit/melody_audio.h"
+#include "../support/listen/melody_audio.h"
 
 static double now(void)
 {

@@ -26,7 +26,7 @@
 
 #include "../../core/engine.h"
 #include "../../core/net.h"
-#include "../unit/engine_fixture.h"
+#include "../support/engine_fixture.h"
 
 #define RATE 48000.0
 #define BLOCK 64

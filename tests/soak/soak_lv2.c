@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Soak test of the LV2 plugin (`make soak`; not part of `make test`).
  *
- * A host (tests/unit/lv2_host.h) drives the plugin's release objects, the
+ * A host (tests/support/lv2/lv2_host.h) drives the plugin's release objects, the
  * ones build/rnnmidi.lv2/rnnmidi.so is linked from, through SOAK_HOURS (10)
  * hours of audio time, split into runs of one instance each at a random
  * sample rate (22050..192000): blocks of 0..8192 frames; tempo, meter and
@@ -34,6 +34,7 @@
  * were played at all. */
 #define _GNU_SOURCE
 #include <lv2/state/state.h>
+#include <lv2/time/time.h>
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -51,7 +52,7 @@
 #include <aubio/aubio.h>
 
 #include "../../core/engine.h"
-#include "../unit/lv2_host.h"
+#include "../support/lv2/lv2_host.h"
 
 LV2_SYMBOL_EXPORT const LV2_Descriptor *lv2_descriptor(uint32_t index);
 

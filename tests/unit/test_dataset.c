@@ -19,7 +19,7 @@
 #include "../../core/midifile.h"
 #include "../../training/dataset.h"
 #include "../../training/sha256.h"
-#include "spawn_capture.h"
+#include "../support/spawn_capture.h"
 
 /* ------------------------------------------------------------------------ */
 

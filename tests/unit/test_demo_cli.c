@@ -11,8 +11,14 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "../support/skip.h"
-#include "demo_fixture.h"
+#include "../support/demo/demo_fixture.h"
 
 static char dir[256], mel[512], drums[512], nohome[512], nullhome[512], raw[512];
 

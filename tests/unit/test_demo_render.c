@@ -13,10 +13,15 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <sndfile.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "../../plugin/demo/pianoroll.h"
 #include "../../plugin/demo/synth.h"
 #include "../../core/midifile.h"
-#include "demo_fixture.h"
+#include "../support/demo/demo_fixture.h"
 
 static char dir[256], mel[512], drums[512];
 

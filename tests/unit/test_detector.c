@@ -33,7 +33,7 @@
 #include "../../plugin/listen/listen_file.h"
 #include "../../training/dataset.h"
 #include "../support/skip.h"
-#include "melody_audio.h"
+#include "../support/listen/melody_audio.h"
 
 #define MELODY_DIR "tests/fixtures/melodies"
 #define CORPUS_DIR "data/corpus/freedink-data"

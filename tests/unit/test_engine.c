@@ -24,7 +24,7 @@
 #include "../../core/engine.h"
 #include "../../core/net.h"
 #include "../../core/sample.h"
-#include "engine_fixture.h"
+#include "../support/engine_fixture.h"
 
 typedef struct {
     int64_t frame;

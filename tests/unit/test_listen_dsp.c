@@ -28,7 +28,7 @@
 #include "../../plugin/listen/fft.h"
 #include "../../plugin/listen/onset.h"
 #include "../../plugin/listen/yin.h"
-#include "melody_audio.h"
+#include "../support/listen/melody_audio.h"
 
 /* ---- FFT ---------------------------------------------------------------- */
 

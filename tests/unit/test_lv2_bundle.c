@@ -33,8 +33,8 @@
 #include <unistd.h>
 
 #include "../../core/engine.h"
-#include "engine_fixture.h"
-#include "lv2_host.h"
+#include "../support/engine_fixture.h"
+#include "../support/lv2/lv2_host.h"
 
 #define BUNDLE "build/rnnmidi.lv2"
 

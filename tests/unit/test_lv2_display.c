@@ -35,8 +35,9 @@
 #include "../../plugin/lv2/display.h"
 #include "../../plugin/lv2/inline_display.h"
 #include "../support/skip.h"
-#include "engine_fixture.h"
-#include "lv2_host.h"
+#include "../support/engine_fixture.h"
+#include "../support/lv2/lilv_bundle.h"
+#include "../support/lv2/lv2_host.h"
 
 static LilvWorld *world;
 static const LilvPlugin *plugin;
@@ -46,42 +47,18 @@ static char model_a[300];
 static int setup(void **state)
 {
     (void)state;
-    char cwd[1024];
-    if (!getcwd(cwd, sizeof cwd)) return -1;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/rnnmidi-idpy-XXXXXX");
-    if (!mkdtemp(tmpdir)) return -1;
-    char link[600], target[1100];
-    snprintf(link, sizeof link, "%s/lv2", tmpdir);
-    if (mkdir(link, 0700)) return -1;
-    snprintf(link, sizeof link, "%s/lv2/rnnmidi.lv2", tmpdir);
-    snprintf(target, sizeof target, "%s/build/rnnmidi.lv2", cwd);
-    if (symlink(target, link)) return -1;
-    char path[700];
-    snprintf(path, sizeof path, "%s/lv2", tmpdir);
-    setenv("LV2_PATH", path, 1);
+    if (lilv_bundle_dir(tmpdir, sizeof tmpdir, "idpy", NULL)) return -1;
     snprintf(model_a, sizeof model_a, "%s/melody.rnnw", tmpdir);
     if (fixture_build(RNN_KIND_MELODY, RNN_CELL_LSTM, 2, 16, 48, 21, model_a, NULL, NULL))
         return -1;
-    /* kept mapped after lilv unloads it, for LeakSanitizer (see test_lv2_host) */
-    char so[1200];
-    snprintf(so, sizeof so, "%s/rnnmidi.so", target);
-    if (!dlopen(so, RTLD_NOW | RTLD_NODELETE)) return -1;
-    world = lilv_world_new();
-    lilv_world_load_all(world);
-    LilvNode *uri = lilv_new_uri(world, RNNMIDI_URI);
-    plugin = lilv_plugins_get_by_uri(lilv_world_get_all_plugins(world), uri);
-    lilv_node_free(uri);
+    plugin = lilv_bundle_world(&world);
     return plugin ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    lilv_world_free(world);
-    host_free_uris();
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return lilv_bundle_free(world, tmpdir);
 }
 
 /* ------------------------------------------------------------- the host */

@@ -24,6 +24,7 @@
 
 #include <dlfcn.h>
 #include <lilv/lilv.h>
+#include <lv2/patch/patch.h>
 #include <lv2/state/state.h>
 #include <math.h>
 #include <pthread.h>
@@ -35,8 +36,9 @@
 #include <unistd.h>
 
 #include "../../core/engine.h"
-#include "engine_fixture.h"
-#include "lv2_host.h"
+#include "../support/engine_fixture.h"
+#include "../support/lv2/lilv_bundle.h"
+#include "../support/lv2/lv2_host.h"
 
 static LilvWorld *world;
 static const LilvPlugin *plugin;
@@ -46,20 +48,7 @@ static char model_a[300], model_b[300], model_bad[300], model_long[400];
 static int setup(void **state)
 {
     (void)state;
-    char cwd[1024];
-    if (!getcwd(cwd, sizeof cwd)) return -1;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/rnnmidi-lv2-XXXXXX");
-    if (!mkdtemp(tmpdir)) return -1;
-    /* LV2_PATH holds only the bundle (build/ holds other things too) */
-    char link[600], target[1100];
-    snprintf(link, sizeof link, "%s/lv2", tmpdir);
-    if (mkdir(link, 0700)) return -1;
-    snprintf(link, sizeof link, "%s/lv2/rnnmidi.lv2", tmpdir);
-    snprintf(target, sizeof target, "%s/build/rnnmidi.lv2", cwd);
-    if (symlink(target, link)) return -1;
-    char path[700];
-    snprintf(path, sizeof path, "%s/lv2:/usr/lib/lv2", tmpdir);
-    setenv("LV2_PATH", path, 1);
+    if (lilv_bundle_dir(tmpdir, sizeof tmpdir, "lv2", "/usr/lib/lv2")) return -1;
 
     /* the models live beside LV2_PATH's folder, not in it */
     snprintf(model_a, sizeof model_a, "%s/models", tmpdir);
@@ -85,29 +74,14 @@ static int setup(void **state)
     if (!f || fwrite(buf, 1, n, f) != n) return -1;
     fclose(f);
 
-    /* Keep the plugin mapped after lilv unloads it, so that LeakSanitizer can
-     * still see what the plugin's libraries (aubio's FFT plans) keep in their
-     * statics instead of reporting it as leaked at exit. */
-    char so[1200];
-    snprintf(so, sizeof so, "%s/rnnmidi.so", target);
-    if (!dlopen(so, RTLD_NOW | RTLD_NODELETE)) return -1;
-
-    world = lilv_world_new();
-    lilv_world_load_all(world);
-    LilvNode *uri = lilv_new_uri(world, RNNMIDI_URI);
-    plugin = lilv_plugins_get_by_uri(lilv_world_get_all_plugins(world), uri);
-    lilv_node_free(uri);
+    plugin = lilv_bundle_world(&world);
     return plugin ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    lilv_world_free(world);
-    host_free_uris();
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return lilv_bundle_free(world, tmpdir);
 }
 
 typedef struct {

@@ -30,8 +30,9 @@
 
 #include "../../core/engine.h"
 #include "../support/skip.h"
-#include "engine_fixture.h"
-#include "lv2_host.h"
+#include "../support/engine_fixture.h"
+#include "../support/lv2/lilv_bundle.h"
+#include "../support/lv2/lv2_host.h"
 
 #define FIXTURE_STATUS "loaded test fixture (random weights, not a model)"
 
@@ -43,42 +44,20 @@ static char bundle[1100]; /* the bundle as lilv sees it, ending in '/' */
 static int setup(void **state)
 {
     (void)state;
-    char cwd[1024];
-    if (!getcwd(cwd, sizeof cwd)) return -1;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/rnnmidi-session-XXXXXX");
-    if (!mkdtemp(tmpdir)) return -1;
-    char link[600], target[1100];
-    snprintf(link, sizeof link, "%s/lv2", tmpdir);
-    if (mkdir(link, 0700)) return -1;
-    snprintf(link, sizeof link, "%s/lv2/rnnmidi.lv2", tmpdir);
-    snprintf(target, sizeof target, "%s/build/rnnmidi.lv2", cwd);
-    if (symlink(target, link)) return -1;
-    snprintf(bundle, sizeof bundle, "%s/", link);
+    if (lilv_bundle_dir(tmpdir, sizeof tmpdir, "session", "/usr/lib/lv2")) return -1;
+    snprintf(bundle, sizeof bundle, "%s/lv2/rnnmidi.lv2/", tmpdir);
     char path[700];
-    snprintf(path, sizeof path, "%s/lv2:/usr/lib/lv2", tmpdir);
-    setenv("LV2_PATH", path, 1);
     snprintf(path, sizeof path, "%s/models", tmpdir);
     if (mkdir(path, 0700)) return -1;
 
-    char so[1200];
-    snprintf(so, sizeof so, "%s/rnnmidi.so", target);
-    if (!dlopen(so, RTLD_NOW | RTLD_NODELETE)) return -1;
-    world = lilv_world_new();
-    lilv_world_load_all(world);
-    LilvNode *uri = lilv_new_uri(world, RNNMIDI_URI);
-    plugin = lilv_plugins_get_by_uri(lilv_world_get_all_plugins(world), uri);
-    lilv_node_free(uri);
+    plugin = lilv_bundle_world(&world);
     return plugin ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    lilv_world_free(world);
-    host_free_uris();
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return lilv_bundle_free(world, tmpdir);
 }
 
 /* --------------------------------------------------------------- the host */

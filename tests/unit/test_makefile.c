@@ -234,14 +234,16 @@ static void test_skip_note_appends_a_record(void **state)
     assert_string_equal(got, "first: reason 7\nsecond: another reason\n");
 }
 
-/* Every cmocka skip() in tests/unit is recorded first, so that `make test`
- * can say what it did not run: a test_skip_note() call within the few lines
- * before it. */
+/* Every cmocka skip() in tests/unit and tests/support is recorded first, so
+ * that `make test` can say what it did not run: a test_skip_note() call
+ * within the few lines before it. */
 static void test_every_skip_is_recorded(void **state)
 {
     (void)state;
     static char list[1 << 14];
-    assert_int_equal(test_shell(list, sizeof list, "ls tests/unit/*.c tests/unit/*.h"), 0);
+    assert_int_equal(test_shell(list, sizeof list,
+                                "ls tests/unit/*.c tests/support/*.[ch] tests/support/*/*.[ch]"),
+                     0);
     int skips = 0;
     for (char *path = strtok(list, "\n"); path; path = strtok(NULL, "\n")) {
         FILE *f = fopen(path, "r");

@@ -27,7 +27,7 @@
 
 #include "../../core/midifile.h"
 #include "../support/skip.h"
-#include "spawn_capture.h"
+#include "../support/spawn_capture.h"
 
 /* ------------------------------------------------------------------------ */
 /* The peer: midicsv's CSV turned into notes. */

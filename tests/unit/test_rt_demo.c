@@ -11,10 +11,15 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
 #include "../../plugin/demo/audio.h"
 #include "../../plugin/demo/demo.h"
-#include "demo_fixture.h"
-#include "rt_trap.h"
+#include "../support/demo/demo_fixture.h"
+#include "../support/rt/rt_trap.h"
 
 static char dir[256], mel[512], drums[512];
 

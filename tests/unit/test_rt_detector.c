@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "melody_audio.h"
-#include "rt_trap.h"
+#include "../support/listen/melody_audio.h"
+#include "../support/rt/rt_trap.h"
 
 static void test_trap_works(void **state)
 {

@@ -35,9 +35,9 @@
 #include "../../core/engine.h"
 #include "../../plugin/lv2/display.h"
 #include "../../plugin/lv2/inline_display.h"
-#include "engine_fixture.h"
-#include "lv2_host.h"
-#include "rt_trap.h"
+#include "../support/engine_fixture.h"
+#include "../support/lv2/lv2_host.h"
+#include "../support/rt/rt_trap.h"
 
 LV2_SYMBOL_EXPORT const LV2_Descriptor *lv2_descriptor(uint32_t index);
 

@@ -18,7 +18,7 @@
 #include "../../core/model.h"
 #include "../../core/net.h"
 #include "../../core/sample.h"
-#include "rt_trap.h"
+#include "../support/rt/rt_trap.h"
 
 static void test_trap_works(void **state)
 {

@@ -1,35 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* Test and benchmark support for the audio note detector: note lists
- * (tests/fixtures/melodies/NAME.txt, `onset offset pitch [velocity]` lines in
- * seconds), a renderer (sine or band-limited saw voice with an envelope,
- * optional white noise at a given SNR), WAV files through libsndfile, a
- * driver that runs plugin/listen/detector over a signal in varying block
- * sizes, and a scorer (onset tolerance, exact pitch). Header-only, static
- * functions; main thread; allocates. */
-#ifndef RNNMIDI_TESTS_MELODY_AUDIO_H
-#define RNNMIDI_TESTS_MELODY_AUDIO_H
+/* Note lists, a renderer, WAV files and a scorer for the detector's tests
+ * and benchmark (melody_audio.h). */
+#include "melody_audio.h"
 
 #include <math.h>
 #include <sndfile.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../plugin/listen/detector.h"
-
-typedef struct {
-    double on, off; /* seconds */
-    int pitch;
-    int velocity;
-} ma_note;
-
-typedef struct {
-    ma_note *v;
-    size_t n, cap;
-} ma_notes;
-
-static inline int ma_push(ma_notes *l, ma_note x)
+int ma_push(ma_notes *l, ma_note x)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 64;
@@ -42,14 +22,14 @@ static inline int ma_push(ma_notes *l, ma_note x)
     return 0;
 }
 
-static inline void ma_notes_free(ma_notes *l)
+void ma_notes_free(ma_notes *l)
 {
     free(l->v);
     memset(l, 0, sizeof *l);
 }
 
 /* Read a note list; '#' starts a comment line. Returns 0 or -1. */
-static inline int ma_load(const char *path, ma_notes *out)
+int ma_load(const char *path, ma_notes *out)
 {
     FILE *f = fopen(path, "r");
     if (!f) return -1;
@@ -68,17 +48,13 @@ static inline int ma_load(const char *path, ma_notes *out)
     return rc;
 }
 
-/* MA_VOICE is voice-like: harmonics falling as 1/n^2, a 40 ms attack and a
- * 5.5 Hz vibrato of +-30 cents, with white noise at the given SNR. */
-typedef enum { MA_SINE = 0, MA_SAW = 1, MA_SAW_NOISE = 2, MA_VOICE = 3 } ma_voice;
-
-static inline const char *ma_voice_name(ma_voice v)
+const char *ma_voice_name(ma_voice v)
 {
     static const char *const name[4] = {"sine", "saw", "saw+noise20dB", "voice+noise20dB"};
     return name[v & 3];
 }
 
-static inline double ma_polyblep(double t, double dt)
+static double ma_polyblep(double t, double dt)
 {
     if (t < dt) {
         t /= dt;
@@ -92,7 +68,7 @@ static inline double ma_polyblep(double t, double dt)
 }
 
 /* xorshift64* and Box-Muller: deterministic white Gaussian noise */
-static inline double ma_uniform(uint64_t *s)
+double ma_uniform(uint64_t *s)
 {
     *s ^= *s >> 12;
     *s ^= *s << 25;
@@ -100,7 +76,7 @@ static inline double ma_uniform(uint64_t *s)
     return ((*s * 2685821657736338717ull) >> 11) * (1.0 / 9007199254740992.0);
 }
 
-static inline double ma_gauss(uint64_t *s)
+static double ma_gauss(uint64_t *s)
 {
     double u1 = ma_uniform(s), u2 = ma_uniform(s);
     if (u1 < 1e-300) u1 = 1e-300;
@@ -111,8 +87,8 @@ static inline double ma_gauss(uint64_t *s)
  * Each note: 5 ms attack (voice: 40 ms), 60 ms decay to 70 %, 20 ms release
  * ending at its offset, peak 0.6 * velocity / 127. Noise (saw+noise, voice):
  * white, SNR in dB against the signal's power while notes sound. */
-static inline float *ma_render(const ma_notes *m, ma_voice voice, double rate, double snr_db,
-                               uint64_t seed, size_t *frames)
+float *ma_render(const ma_notes *m, ma_voice voice, double rate, double snr_db, uint64_t seed,
+                 size_t *frames)
 {
     double end = 0.0;
     for (size_t i = 0; i < m->n; i++)
@@ -163,7 +139,7 @@ static inline float *ma_render(const ma_notes *m, ma_voice voice, double rate, d
     return y;
 }
 
-static inline int ma_write_wav(const char *path, const float *y, size_t n, int rate)
+int ma_write_wav(const char *path, const float *y, size_t n, int rate)
 {
     SF_INFO info = {0};
     info.samplerate = rate;
@@ -176,7 +152,7 @@ static inline int ma_write_wav(const char *path, const float *y, size_t n, int r
 }
 
 /* The same signal on both channels of a 16-bit PCM WAV file. */
-static inline int ma_write_wav_stereo16(const char *path, const float *y, size_t n, int rate)
+int ma_write_wav_stereo16(const char *path, const float *y, size_t n, int rate)
 {
     float *st = malloc((2 * n + 1) * sizeof *st);
     if (!st) return -1;
@@ -197,7 +173,7 @@ static inline int ma_write_wav_stereo16(const char *path, const float *y, size_t
 }
 
 /* Read a file's first channel (any format libsndfile reads). */
-static inline float *ma_read_audio(const char *path, size_t *frames, int *rate)
+float *ma_read_audio(const char *path, size_t *frames, int *rate)
 {
     SF_INFO info = {0};
     SNDFILE *f = sf_open(path, SFM_READ, &info);
@@ -219,19 +195,7 @@ static inline float *ma_read_audio(const char *path, size_t *frames, int *rate)
     return y;
 }
 
-/* A detected note: emitted = when the note-on reached the caller (seconds),
- * on = its estimated onset (emitted - age), off = the note-off's estimate. */
-typedef struct {
-    double emitted, on, off;
-    int pitch, velocity;
-} ma_det;
-
-typedef struct {
-    ma_det *v;
-    size_t n, cap;
-} ma_dets;
-
-static inline void ma_dets_free(ma_dets *l)
+void ma_dets_free(ma_dets *l)
 {
     free(l->v);
     memset(l, 0, sizeof *l);
@@ -240,8 +204,8 @@ static inline void ma_dets_free(ma_dets *l)
 /* Collect events of one process call (block starting at frame base) into
  * notes. Returns -1 on an inconsistent stream (a note-on while one sounds,
  * a note-off of another pitch, a frame outside the block). */
-static inline int ma_collect(ma_dets *l, int *open, const rnn_detected_note_event *ev, int n,
-                             uint64_t base, uint32_t frames, double rate)
+int ma_collect(ma_dets *l, int *open, const rnn_detected_note_event *ev, int n, uint64_t base,
+               uint32_t frames, double rate)
 {
     for (int i = 0; i < n; i++) {
         const rnn_detected_note_event *e = &ev[i];
@@ -270,8 +234,8 @@ static inline int ma_collect(ma_dets *l, int *open, const rnn_detected_note_even
 /* Run a detector over y in blocks whose sizes cycle through blocks[]
  * (0 allowed), then close a note still open at the end. Returns 0, or -1 on
  * an inconsistent event stream. */
-static inline int ma_detect(rnn_detector *d, const float *y, size_t n, const uint32_t *blocks,
-                            size_t n_blocks, ma_dets *out)
+int ma_detect(rnn_detector *d, const float *y, size_t n, const uint32_t *blocks, size_t n_blocks,
+              ma_dets *out)
 {
     double rate = rnn_detector_sample_rate(d);
     uint32_t maxb = 0;
@@ -294,20 +258,13 @@ static inline int ma_detect(rnn_detector *d, const float *y, size_t n, const uin
     return rc;
 }
 
-typedef struct {
-    int truth, detected, matched;
-    double precision, recall, f1;
-    double median_latency_ms;   /* emitted - true onset, matched notes */
-    double median_est_error_ms; /* estimated onset - true onset, matched notes */
-} ma_score;
-
-static inline int ma_cmp_double(const void *a, const void *b)
+int ma_cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
-static inline double ma_median(double *v, size_t n)
+double ma_median(double *v, size_t n)
 {
     if (!n) return NAN;
     qsort(v, n, sizeof *v, ma_cmp_double);
@@ -318,8 +275,7 @@ static inline double ma_median(double *v, size_t n)
  * pitch whose emission is closest to its onset within tol seconds. When lat
  * and est are given (room for truth->n each), they receive per matched note
  * the latency (emitted - true) and the onset estimate's error, in ms. */
-static inline ma_score ma_match(const ma_notes *truth, const ma_dets *det, double tol, double *lat,
-                                double *est)
+ma_score ma_match(const ma_notes *truth, const ma_dets *det, double tol, double *lat, double *est)
 {
     ma_score s = {(int)truth->n, (int)det->n, 0, 0, 0, 0, NAN, NAN};
     char *used = calloc(det->n + 1, 1);
@@ -359,10 +315,3 @@ static inline ma_score ma_match(const ma_notes *truth, const ma_dets *det, doubl
     free(e);
     return s;
 }
-
-static inline ma_score ma_score_notes(const ma_notes *truth, const ma_dets *det, double tol)
-{
-    return ma_match(truth, det, tol, NULL, NULL);
-}
-
-#endif

@@ -1,19 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Support for the demo's tests: fixture presets with seeded random weights
- * (test fixtures, not trained models: they only have to run through the real
- * engine), a scratch folder, running build/test/rnnmidi-demo with a chosen
- * environment and capturing its output, reading sound files, and an ALSA
- * configuration in which PortAudio finds one output device without any
- * hardware: the "file" PCM plugin over the "null" PCM, so a stream really
- * runs (faster than real time) and its samples land in a raw float file.
- * Header-only, static functions; main thread; allocates. */
-#ifndef RNNMIDI_TESTS_DEMO_FIXTURE_H
-#define RNNMIDI_TESTS_DEMO_FIXTURE_H
+/* Fixture presets, scratch folders, an ALSA setup without hardware and a
+ * runner for the sanitizer-built demo (demo_fixture.h). */
+#include "demo_fixture.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <sndfile.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,14 +13,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../core/model.h"
-
 /* Write a preset of kind/cell/sizes with weights from a seeded generator,
  * scaled so the net's output is varied, and the metadata name `name` (NULL:
- * "fixture melody" or "fixture drums"). 0 or -1. fx_write_model: 1 layer,
- * E 16, H 32. */
-static inline int fx_write_model_named(const char *path, rnn_kind kind, rnn_cell cell, int layers,
-                                       int embed, int hidden, uint32_t seed, const char *name)
+ * "fixture melody" or "fixture drums"). */
+int fx_write_model_named(const char *path, rnn_kind kind, rnn_cell cell, int layers, int embed,
+                         int hidden, uint32_t seed, const char *name)
 {
     rnn_model_config cfg = {kind, 4, cell, layers, embed, hidden, rnn_kind_vocab(kind)};
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
@@ -57,25 +45,14 @@ static inline int fx_write_model_named(const char *path, rnn_kind kind, rnn_cell
     return rc;
 }
 
-static inline int fx_write_model_sized(const char *path, rnn_kind kind, rnn_cell cell, int layers,
-                                       int embed, int hidden, uint32_t seed)
-{
-    return fx_write_model_named(path, kind, cell, layers, embed, hidden, seed, NULL);
-}
-
-static inline int fx_write_model(const char *path, rnn_kind kind, rnn_cell cell, uint32_t seed)
-{
-    return fx_write_model_sized(path, kind, cell, 1, 16, 32, seed);
-}
-
 /* A fresh folder under /tmp; path receives it. */
-static inline int fx_tmpdir(char *path, size_t n, const char *tag)
+int fx_tmpdir(char *path, size_t n, const char *tag)
 {
     snprintf(path, n, "/tmp/rnnmidi-%s-XXXXXX", tag);
     return mkdtemp(path) ? 0 : -1;
 }
 
-static inline void fx_rmtree(const char *path)
+void fx_rmtree(const char *path)
 {
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
@@ -83,7 +60,7 @@ static inline void fx_rmtree(const char *path)
 }
 
 /* The sanitizer-built demo (RNNMIDI_TOOLS, else build/test). */
-static inline const char *fx_demo(void)
+static const char *fx_demo(void)
 {
     static char path[4096];
     const char *dir = getenv("RNNMIDI_TOOLS");
@@ -97,7 +74,7 @@ static const char fx_lsan_supp[] = "leak:libportmidi.so\nleak:libasound.so\nleak
 /* An ALSA setup with one device: the "file" plugin over "null", writing
  * what is played to raw_path and, when in_path is not NULL, capturing from
  * in_path (raw samples in the stream's format). Written as HOME/.asoundrc. */
-static inline int fx_write_asoundrc_in(const char *home, const char *raw_path, const char *in_path)
+int fx_write_asoundrc_in(const char *home, const char *raw_path, const char *in_path)
 {
     char p[4200];
     snprintf(p, sizeof p, "%s/.asoundrc", home);
@@ -109,18 +86,13 @@ static inline int fx_write_asoundrc_in(const char *home, const char *raw_path, c
     return fclose(f);
 }
 
-static inline int fx_write_asoundrc(const char *home, const char *raw_path)
-{
-    return fx_write_asoundrc_in(home, raw_path, NULL);
-}
-
 /* When set, the next fx_run reads its stdin from this file. */
-static const char *fx_stdin_path;
+const char *fx_stdin_path;
 
 /* Run the demo with argv (NULL-terminated, argv[0] ignored) in cwd (NULL:
  * here) with HOME=home (NULL: unchanged). out receives stdout+stderr
  * (NUL-terminated, truncated to n). Returns the exit status, or -1. */
-static inline int fx_run(const char *home, const char *cwd, char **argv, char *out, size_t n)
+int fx_run(const char *home, const char *cwd, char **argv, char *out, size_t n)
 {
     char supp[] = "/tmp/rnnmidi-lsan-XXXXXX";
     int sfd = mkstemp(supp);
@@ -169,7 +141,7 @@ static inline int fx_run(const char *home, const char *cwd, char **argv, char *o
 }
 
 /* Read a sound file as interleaved floats; *frames, *channels, *rate set. */
-static inline float *fx_read_sound(const char *path, size_t *frames, int *channels, int *rate)
+float *fx_read_sound(const char *path, size_t *frames, int *channels, int *rate)
 {
     SF_INFO info;
     memset(&info, 0, sizeof info);
@@ -185,7 +157,7 @@ static inline float *fx_read_sound(const char *path, size_t *frames, int *channe
 }
 
 /* Read a whole file; NULL when missing. */
-static inline unsigned char *fx_slurp(const char *path, size_t *size)
+unsigned char *fx_slurp(const char *path, size_t *size)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
@@ -201,5 +173,3 @@ static inline unsigned char *fx_slurp(const char *path, size_t *size)
     *size = len > 0 ? (size_t)len : 0;
     return b;
 }
-
-#endif

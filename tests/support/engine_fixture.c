@@ -1,20 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* Test fixture for the engine and LV2 tests: a preset with RANDOM weights,
- * built here so the tests need no trained model. It is a fixture, not a
- * model: its metadata says so and nothing ships it. Include in one file. */
-#ifndef RNNMIDI_ENGINE_FIXTURE_H
-#define RNNMIDI_ENGINE_FIXTURE_H
+/* Random-weight fixture presets and block-size walks (engine_fixture.h). */
+#include "engine_fixture.h"
 
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../core/model.h"
-
-/* Deterministic uniform weights in [-scale, scale). */
-/* Host block sizes for the tests: a pseudo-random walk that comes back to
- * 0, 1, 4096 and 8192 frames once in `cases` blocks, otherwise 1..max. */
-static inline uint32_t fixture_block(uint64_t *s, uint32_t cases, uint32_t max)
+uint32_t fixture_block(uint64_t *s, uint32_t cases, uint32_t max)
 {
     *s = *s * 6364136223846793005ull + 1442695040888963407ull;
     uint32_t r = (uint32_t)(*s >> 33);
@@ -32,16 +23,14 @@ static inline uint32_t fixture_block(uint64_t *s, uint32_t cases, uint32_t max)
     }
 }
 
-static inline float fixture_uniform(uint64_t *s, float scale)
+float fixture_uniform(uint64_t *s, float scale)
 {
     *s = *s * 6364136223846793005ull + 1442695040888963407ull;
     return scale * ((float)(uint32_t)(*s >> 40) / 8388608.0f * 2.0f - 1.0f);
 }
 
-/* Serialize a random-weight preset into *buf (malloc'd) or write it to path
- * (when path is not NULL). Returns 0 or -1. */
-static inline int fixture_build(rnn_kind kind, rnn_cell cell, int layers, int embed, int hidden,
-                                uint64_t seed, const char *path, void **buf, size_t *len)
+int fixture_build(rnn_kind kind, rnn_cell cell, int layers, int embed, int hidden, uint64_t seed,
+                  const char *path, void **buf, size_t *len)
 {
     rnn_model_config cfg = {kind, 4, cell, layers, embed, hidden, rnn_kind_vocab(kind)};
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
@@ -75,8 +64,8 @@ static inline int fixture_build(rnn_kind kind, rnn_cell cell, int layers, int em
     return rc;
 }
 
-static inline rnn_model *fixture_model(rnn_kind kind, rnn_cell cell, int layers, int embed,
-                                       int hidden, uint64_t seed)
+rnn_model *fixture_model(rnn_kind kind, rnn_cell cell, int layers, int embed, int hidden,
+                         uint64_t seed)
 {
     void *buf = NULL;
     size_t len = 0;
@@ -86,5 +75,3 @@ static inline rnn_model *fixture_model(rnn_kind kind, rnn_cell cell, int layers,
     free(buf);
     return m;
 }
-
-#endif

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* Running a program from a test: argv[0] (searched in PATH) with its stdout
- * captured and its stderr dropped. For tests that compare against a peer
- * tool or run the project's own tools; include after <cmocka.h>. */
-#ifndef RNNMIDI_SPAWN_CAPTURE_H
-#define RNNMIDI_SPAWN_CAPTURE_H
+/* spawn_capture.h: posix_spawnp with stdout on a pipe, stderr on /dev/null. */
+#include "spawn_capture.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -14,10 +17,7 @@
 
 extern char **environ;
 
-/* Run argv; returns the exit status (-1 when it did not exit normally) and
- * the output in *out (malloc'ed, NUL-terminated; dropped when out is NULL).
- * A program that cannot be started fails the test. */
-static int spawn_capture(char *const argv[], char **out)
+int spawn_capture(char *const argv[], char **out)
 {
     int fd[2];
     assert_int_equal(pipe(fd), 0);
@@ -54,5 +54,3 @@ static int spawn_capture(char *const argv[], char **out)
         free(buf);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
-
-#endif

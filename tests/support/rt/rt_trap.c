@@ -1,18 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* A trap for calls that have no place on the audio thread, for tests named
- * tests/unit/test_rt_*.c (the Makefile links those with
- * -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free,
- * --wrap=pthread_mutex_lock). Include this header in exactly one file of the
- * test binary. While rt_trap_arm() is in force every call to one of them from
- * the project's code is counted (and still performed); rt_trap_self_check()
- * proves the wrapping is in place, so a test cannot pass because nothing was
- * watched. Calls made inside shared libraries (libc itself, cmocka) are not
- * seen: only references linked from our objects are wrapped. */
-#ifndef RNNMIDI_RT_TRAP_H
-#define RNNMIDI_RT_TRAP_H
+/* The audio-thread trap (rt_trap.h): the --wrap definitions of malloc,
+ * calloc, realloc, free and pthread_mutex_lock, counting while armed. */
+#include "rt_trap.h"
 
 #include <pthread.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t size);
@@ -59,15 +52,14 @@ int __wrap_pthread_mutex_lock(pthread_mutex_t *m)
     return __real_pthread_mutex_lock(m);
 }
 
-static void rt_trap_arm(void)
+void rt_trap_arm(void)
 {
     for (int i = 0; i < 5; i++)
         rt_trap_calls[i] = 0;
     rt_trap_armed = 1;
 }
 
-/* Disarm; returns the number of trapped calls since rt_trap_arm(). */
-static int rt_trap_disarm(void)
+int rt_trap_disarm(void)
 {
     rt_trap_armed = 0;
     int n = 0;
@@ -76,8 +68,7 @@ static int rt_trap_disarm(void)
     return n;
 }
 
-/* 0 when each of the five calls is seen by the trap, else the number missed. */
-static int rt_trap_self_check(void)
+int rt_trap_self_check(void)
 {
     static void *volatile keep;
     static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
@@ -96,5 +87,3 @@ static int rt_trap_self_check(void)
         missed += rt_trap_calls[i] != want[i];
     return missed;
 }
-
-#endif

@@ -1,34 +1,20 @@
 /* SPDX-License-Identifier: MIT */
-/* A small LV2 host for the tests: urid:map/unmap, a worker (work items run
- * between run() calls, responses delivered before the next run(), as a
- * host's worker thread and its audio thread would), log, options, and
- * helpers to write MIDI, time:Position and patch:Set into the control port
- * and read MIDI and patch:Set back from the notify port. It drives a plugin
- * through its descriptor and handle, so the same code runs a plugin loaded
- * by lilv (test_lv2_host.c) and one linked into the test (test_rt_lv2.c).
- * Include in one file. */
-#ifndef RNNMIDI_LV2_HOST_H
-#define RNNMIDI_LV2_HOST_H
+/* The tests' LV2 host (lv2_host.h): a URID table, a log that counts errors,
+ * a worker run between blocks, and the reader of the notify port. */
+#include "lv2_host.h"
 
-#include <lv2/atom/forge.h>
 #include <lv2/atom/util.h>
 #include <lv2/buf-size/buf-size.h>
-#include <lv2/core/lv2.h>
 #include <lv2/log/log.h>
 #include <lv2/midi/midi.h>
 #include <lv2/options/options.h>
 #include <lv2/patch/patch.h>
 #include <lv2/time/time.h>
-#include <lv2/urid/urid.h>
-#include <lv2/worker/worker.h>
 
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "../../plugin/lv2/ports.h"
 
 /* ------------------------------------------------------------ urid:map */
 
@@ -36,7 +22,7 @@
 static char *host_uris[HOST_MAX_URIDS];
 static uint32_t host_n_uris;
 
-static inline LV2_URID host_map(LV2_URID_Map_Handle h, const char *uri)
+LV2_URID host_map(LV2_URID_Map_Handle h, const char *uri)
 {
     (void)h;
     for (uint32_t i = 0; i < host_n_uris; i++)
@@ -49,28 +35,28 @@ static inline LV2_URID host_map(LV2_URID_Map_Handle h, const char *uri)
     return ++host_n_uris;
 }
 
-static inline const char *host_unmap(LV2_URID_Unmap_Handle h, LV2_URID urid)
+static const char *host_unmap(LV2_URID_Unmap_Handle h, LV2_URID urid)
 {
     (void)h;
     return urid >= 1 && urid <= host_n_uris ? host_uris[urid - 1] : NULL;
 }
 
-static inline void host_free_uris(void)
+void host_free_uris(void)
 {
     for (uint32_t i = 0; i < host_n_uris; i++)
         free(host_uris[i]);
     host_n_uris = 0;
 }
 
-static LV2_URID_Map host_map_s = {NULL, host_map};
-static LV2_URID_Unmap host_unmap_s = {NULL, host_unmap};
+LV2_URID_Map host_map_s = {NULL, host_map};
+LV2_URID_Unmap host_unmap_s = {NULL, host_unmap};
 
 /* ------------------------------------------------------------------ log */
 
-static int host_log_errors;
-static int host_log_quiet;
+int host_log_errors;
+int host_log_quiet;
 
-static inline int host_vprintf(LV2_Log_Handle h, LV2_URID type, const char *fmt, va_list ap)
+static int host_vprintf(LV2_Log_Handle h, LV2_URID type, const char *fmt, va_list ap)
 {
     (void)h;
     if (type == host_map(NULL, LV2_LOG__Error)) host_log_errors++;
@@ -79,7 +65,7 @@ static inline int host_vprintf(LV2_Log_Handle h, LV2_URID type, const char *fmt,
     return vfprintf(stderr, fmt, ap);
 }
 
-static inline int host_printf(LV2_Log_Handle h, LV2_URID type, const char *fmt, ...)
+static int host_printf(LV2_Log_Handle h, LV2_URID type, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -91,53 +77,8 @@ static inline int host_printf(LV2_Log_Handle h, LV2_URID type, const char *fmt, 
 static LV2_Log_Log host_log_s = {NULL, host_printf, host_vprintf};
 
 /* ------------------------------------------------------------- instance */
-
-#define HOST_QUEUE 32
-#define HOST_MSG_MAX 8192
-#define HOST_IN_CAP (1 << 20)
-#define HOST_OUT_CAP (1 << 20)
-
-typedef struct {
-    uint32_t size;
-    uint8_t data[HOST_MSG_MAX];
-} host_msg;
-
-typedef struct {
-    int64_t frame;
-    uint8_t d[3];
-} host_ev;
-
-typedef struct host_plugin {
-    const LV2_Descriptor *desc;
-    LV2_Handle h;
-    const LV2_Worker_Interface *worker;
-    float controls[RNNMIDI_N_PORTS];
-    LV2_Atom_Sequence *in;
-    LV2_Atom_Sequence *out;
-    float *audio;
-    LV2_Atom_Forge forge;
-    LV2_Atom_Forge_Frame seq_frame;
-    host_msg *work_q, *resp_q; /* pending work items, pending responses */
-    int n_work, n_resp;
-    int64_t pos; /* frames run so far */
-    host_ev *ev; /* captured MIDI output, absolute frames */
-    size_t n_ev, cap_ev;
-    char model_path[4096]; /* the last patch:Set rnnmidi:model seen on notify */
-    char status[1024];     /* the last patch:Set rnnmidi:status seen */
-    int n_notify;
-    uint32_t out_size; /* notify capacity given to the plugin; 0: HOST_OUT_CAP */
-    int malformed;     /* notify sequences with an event reaching past their end */
-    int32_t max_block;
-    int hold;       /* host_run leaves work items and responses queued */
-    int queue_full; /* schedule_work answers LV2_WORKER_ERR_NO_SPACE */
-    LV2_Options_Option options[3];
-    LV2_Worker_Schedule schedule;
-    LV2_Feature f_map, f_unmap, f_sched, f_log, f_opts;
-    const LV2_Feature *features[6];
-} host_plugin;
-
-static inline LV2_Worker_Status host_schedule(LV2_Worker_Schedule_Handle handle, uint32_t size,
-                                              const void *data)
+static LV2_Worker_Status host_schedule(LV2_Worker_Schedule_Handle handle, uint32_t size,
+                                       const void *data)
 {
     host_plugin *hp = handle;
     if (hp->queue_full || hp->n_work == HOST_QUEUE || size > HOST_MSG_MAX)
@@ -148,8 +89,7 @@ static inline LV2_Worker_Status host_schedule(LV2_Worker_Schedule_Handle handle,
     return LV2_WORKER_SUCCESS;
 }
 
-static inline LV2_Worker_Status host_respond(LV2_Worker_Respond_Handle handle, uint32_t size,
-                                             const void *data)
+LV2_Worker_Status host_respond(LV2_Worker_Respond_Handle handle, uint32_t size, const void *data)
 {
     host_plugin *hp = handle;
     if (hp->n_resp == HOST_QUEUE || size > HOST_MSG_MAX) return LV2_WORKER_ERR_NO_SPACE;
@@ -160,7 +100,7 @@ static inline LV2_Worker_Status host_respond(LV2_Worker_Respond_Handle handle, u
 }
 
 /* Allocate the host side of an instance; features are ready for instantiate. */
-static inline host_plugin *host_new(void)
+host_plugin *host_new(void)
 {
     host_plugin *hp = calloc(1, sizeof *hp);
     if (!hp) return NULL;
@@ -196,7 +136,7 @@ static inline host_plugin *host_new(void)
 }
 
 /* Connect every port; control values start at the TTL defaults. */
-static inline void host_attach(host_plugin *hp, const LV2_Descriptor *desc, LV2_Handle h)
+void host_attach(host_plugin *hp, const LV2_Descriptor *desc, LV2_Handle h)
 {
     hp->desc = desc;
     hp->h = h;
@@ -212,7 +152,7 @@ static inline void host_attach(host_plugin *hp, const LV2_Descriptor *desc, LV2_
     hp->controls[RNNMIDI_THRU] = 0;
 }
 
-static inline void host_free(host_plugin *hp)
+void host_free(host_plugin *hp)
 {
     if (!hp) return;
     free(hp->work_q);
@@ -226,13 +166,13 @@ static inline void host_free(host_plugin *hp)
 
 /* -------------------------------------------------------------- a block */
 
-static inline void host_begin(host_plugin *hp)
+void host_begin(host_plugin *hp)
 {
     lv2_atom_forge_set_buffer(&hp->forge, (uint8_t *)hp->in, HOST_IN_CAP);
     lv2_atom_forge_sequence_head(&hp->forge, &hp->seq_frame, 0);
 }
 
-static inline void host_midi(host_plugin *hp, uint32_t frame, uint8_t s, uint8_t d1, uint8_t d2)
+void host_midi(host_plugin *hp, uint32_t frame, uint8_t s, uint8_t d1, uint8_t d2)
 {
     uint8_t msg[3] = {s, d1, d2};
     lv2_atom_forge_frame_time(&hp->forge, frame);
@@ -240,8 +180,8 @@ static inline void host_midi(host_plugin *hp, uint32_t frame, uint8_t s, uint8_t
     lv2_atom_forge_write(&hp->forge, msg, 3);
 }
 
-static inline void host_position(host_plugin *hp, uint32_t frame, float speed, float bpm,
-                                 int64_t bar, float bar_beat)
+void host_position(host_plugin *hp, uint32_t frame, float speed, float bpm, int64_t bar,
+                   float bar_beat)
 {
     LV2_Atom_Forge *f = &hp->forge;
     LV2_Atom_Forge_Frame obj;
@@ -264,7 +204,7 @@ static inline void host_position(host_plugin *hp, uint32_t frame, float speed, f
     lv2_atom_forge_pop(f, &obj);
 }
 
-static inline void host_set_model(host_plugin *hp, uint32_t frame, const char *path)
+void host_set_model(host_plugin *hp, uint32_t frame, const char *path)
 {
     LV2_Atom_Forge *f = &hp->forge;
     LV2_Atom_Forge_Frame obj;
@@ -278,7 +218,7 @@ static inline void host_set_model(host_plugin *hp, uint32_t frame, const char *p
 }
 
 /* The worker's side: run queued work items (the worker thread). */
-static inline void host_do_work(host_plugin *hp)
+void host_do_work(host_plugin *hp)
 {
     for (int i = 0; i < hp->n_work; i++)
         hp->worker->work(hp->h, host_respond, hp, hp->work_q[i].size, hp->work_q[i].data);
@@ -286,7 +226,7 @@ static inline void host_do_work(host_plugin *hp)
 }
 
 /* The audio thread's side: deliver responses. */
-static inline void host_deliver(host_plugin *hp)
+void host_deliver(host_plugin *hp)
 {
     int n = hp->n_resp;
     hp->n_resp = 0;
@@ -295,12 +235,12 @@ static inline void host_deliver(host_plugin *hp)
 }
 
 /* Hooks around the audio-thread calls (the RT test arms its trap there). */
-static void (*host_audio_enter)(void);
-static void (*host_audio_leave)(void);
+void (*host_audio_enter)(void);
+void (*host_audio_leave)(void);
 
 /* Run one block (the events added since host_begin), capture the output,
  * then let the worker do its work and deliver the responses. */
-static inline void host_run(host_plugin *hp, uint32_t frames)
+void host_run(host_plugin *hp, uint32_t frames)
 {
     lv2_atom_forge_pop(&hp->forge, &hp->seq_frame);
     hp->out->atom.type = host_map(NULL, LV2_ATOM__Chunk);
@@ -316,8 +256,8 @@ static inline void host_run(host_plugin *hp, uint32_t frames)
         return;
     }
     {
-        const uint8_t *end = (const uint8_t *)LV2_ATOM_BODY_CONST(&hp->out->atom) +
-                             hp->out->atom.size;
+        const uint8_t *end =
+            (const uint8_t *)LV2_ATOM_BODY_CONST(&hp->out->atom) + hp->out->atom.size;
         LV2_ATOM_SEQUENCE_FOREACH(hp->out, ev)
         {
             if ((const uint8_t *)ev + sizeof *ev > end ||
@@ -369,5 +309,3 @@ static inline void host_run(host_plugin *hp, uint32_t frames)
     if (host_audio_leave) host_audio_leave();
     host_do_work(hp); /* a response may send an old model back to be freed */
 }
-
-#endif
