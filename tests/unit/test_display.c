@@ -68,9 +68,9 @@ static int check_snapshot(const rnn_display_snapshot *s, char *why, size_t n)
         return snprintf(why, n, "n %u of total %llu", s->n, (unsigned long long)s->total), 1;
     uint64_t last = s->total - 1;
     /* the clock is the last note's end, or the one before while it sounds */
-    int sounding = s->span[s->n - 1].end == RNN_DISPLAY_OPEN;
     uint64_t clock_note = s->now / 10;
-    int first = s->total == 1 && s->now == 0 && sounding; /* before the first set */
+    /* before the first set: the first note sounding, or already ended */
+    int first = s->total == 1 && s->now == 0;
     if (!first && (s->now % 10 != 5 || !(clock_note == last || clock_note + 1 == last)))
         return snprintf(why, n, "now %llu with %llu notes", (unsigned long long)s->now,
                         (unsigned long long)s->total),
