@@ -318,30 +318,6 @@ static void test_same_seed(void **state)
 
 /* Save the state to a file with lilv, restore it into a fresh instance:
  * the same model and settings play the same notes. */
-static const void *get_value(const char *symbol, void *user, uint32_t *size, uint32_t *type)
-{
-    host_plugin *hp = user;
-    static float v;
-#define SYM(E, sym, ...)                                                                           \
-    if (!strcmp(symbol, sym)) v = hp->controls[RNNMIDI_##E];
-    RNNMIDI_CONTROLS(SYM)
-#undef SYM
-    *size = sizeof v;
-    *type = host_map(NULL, LV2_ATOM__Float);
-    return &v;
-}
-
-static void set_value(const char *symbol, void *user, const void *value, uint32_t size,
-                      uint32_t type)
-{
-    host_plugin *hp = user;
-    if (type != host_map(NULL, LV2_ATOM__Float) || size != sizeof(float)) return;
-#define SYM(E, sym, ...)                                                                           \
-    if (!strcmp(symbol, sym)) hp->controls[RNNMIDI_##E] = *(const float *)value;
-    RNNMIDI_CONTROLS(SYM)
-#undef SYM
-}
-
 static void roll_and_capture(inst_t t, host_ev **ev, size_t *n)
 {
     lilv_instance_deactivate(t.inst);
@@ -371,7 +347,7 @@ static void test_save_restore(void **state)
     char dir[400];
     snprintf(dir, sizeof dir, "%s/state", tmpdir);
     LilvState *st = lilv_state_new_from_instance(plugin, a.inst, &host_map_s, NULL, dir, dir, dir,
-                                                 get_value, a.hp, 0, a.hp->features);
+                                                 host_port_value, a.hp, 0, a.hp->features);
     assert_non_null(st);
     assert_int_equal(lilv_state_save(world, &host_map_s, &host_unmap_s, st, NULL, dir, "state.ttl"),
                      0);
@@ -385,7 +361,7 @@ static void test_save_restore(void **state)
     snprintf(file, sizeof file, "%s/state.ttl", dir);
     LilvState *loaded = lilv_state_new_from_file(world, &host_map_s, NULL, file);
     assert_non_null(loaded);
-    lilv_state_restore(loaded, b.inst, set_value, b.hp, 0, b.hp->features);
+    lilv_state_restore(loaded, b.inst, host_set_port_value, b.hp, 0, b.hp->features);
     lilv_state_free(loaded);
     /* the worker was offered to restore(): the model arrives after a block */
     host_begin(b.hp);

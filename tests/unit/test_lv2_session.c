@@ -480,29 +480,6 @@ static void test_default_and_no_make_path(void **state)
  * made Ardour sessions refer to the original), lilv_state_save, then the
  * session moved, the original deleted, lilv_state_new_from_file and
  * lilv_state_restore into a fresh instance. */
-static const void *get_value(const char *symbol, void *user, uint32_t *size, uint32_t *type)
-{
-    host_plugin *hp = user;
-    static float v;
-#define SYM(E, sym, ...)                                                                           \
-    if (!strcmp(symbol, sym)) v = hp->controls[RNNMIDI_##E];
-    RNNMIDI_CONTROLS(SYM)
-#undef SYM
-    *size = sizeof v;
-    *type = host_map(NULL, LV2_ATOM__Float);
-    return &v;
-}
-
-static void set_value(const char *symbol, void *user, const void *value, uint32_t size,
-                      uint32_t type)
-{
-    host_plugin *hp = user;
-    if (type != host_map(NULL, LV2_ATOM__Float) || size != sizeof(float)) return;
-#define SYM(E, sym, ...)                                                                           \
-    if (!strcmp(symbol, sym)) hp->controls[RNNMIDI_##E] = *(const float *)value;
-    RNNMIDI_CONTROLS(SYM)
-#undef SYM
-}
 
 static void test_lilv_state_moved_session(void **state)
 {
@@ -523,7 +500,7 @@ static void test_lilv_state_moved_session(void **state)
     load_model(a, original);
     a.hp->controls[RNNMIDI_SEED] = 1234;
     LilvState *st = lilv_state_new_from_instance(plugin, a.inst, &host_map_s, scratch, files, links,
-                                                 dir, get_value, a.hp, 0, a.hp->features);
+                                                 dir, host_port_value, a.hp, 0, a.hp->features);
     assert_non_null(st);
     assert_int_equal(lilv_state_save(world, &host_map_s, &host_unmap_s, st, NULL, dir, "state.ttl"),
                      0);
@@ -545,7 +522,7 @@ static void test_lilv_state_moved_session(void **state)
     inst_t b = open_plugin();
     LilvState *loaded = lilv_state_new_from_file(world, &host_map_s, NULL, file);
     assert_non_null(loaded);
-    lilv_state_restore(loaded, b.inst, set_value, b.hp, 0, b.hp->features);
+    lilv_state_restore(loaded, b.inst, host_set_port_value, b.hp, 0, b.hp->features);
     lilv_state_free(loaded);
     settle(b);
     assert_float_equal(b.hp->controls[RNNMIDI_SEED], 1234, 0);
@@ -556,7 +533,7 @@ static void test_lilv_state_moved_session(void **state)
 
     /* saved again into the next state folder, as Ardour does: a link */
     snprintf(dir, sizeof dir, "%s/plugins/state2", moved);
-    st = lilv_state_new_from_instance(plugin, b.inst, &host_map_s, NULL, NULL, NULL, dir, get_value,
+    st = lilv_state_new_from_instance(plugin, b.inst, &host_map_s, NULL, NULL, NULL, dir, host_port_value,
                                       b.hp, 0, b.hp->features);
     assert_non_null(st);
     assert_int_equal(lilv_state_save(world, &host_map_s, &host_unmap_s, st, NULL, dir, "state.ttl"),

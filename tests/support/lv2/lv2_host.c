@@ -309,3 +309,27 @@ void host_run(host_plugin *hp, uint32_t frames)
     if (host_audio_leave) host_audio_leave();
     host_do_work(hp); /* a response may send an old model back to be freed */
 }
+
+const void *host_port_value(const char *symbol, void *user, uint32_t *size, uint32_t *type)
+{
+    host_plugin *hp = user;
+    static float v;
+#define SYM(E, sym, ...)                                                                           \
+    if (!strcmp(symbol, sym)) v = hp->controls[RNNMIDI_##E];
+    RNNMIDI_CONTROLS(SYM)
+#undef SYM
+    *size = sizeof v;
+    *type = host_map(NULL, LV2_ATOM__Float);
+    return &v;
+}
+
+void host_set_port_value(const char *symbol, void *user, const void *value, uint32_t size,
+                         uint32_t type)
+{
+    host_plugin *hp = user;
+    if (type != host_map(NULL, LV2_ATOM__Float) || size != sizeof(float)) return;
+#define SYM(E, sym, ...)                                                                           \
+    if (!strcmp(symbol, sym)) hp->controls[RNNMIDI_##E] = *(const float *)value;
+    RNNMIDI_CONTROLS(SYM)
+#undef SYM
+}

@@ -120,4 +120,10 @@ extern void (*host_audio_leave)(void);
  * then let the worker do its work and deliver the responses. */
 void host_run(host_plugin *hp, uint32_t frames);
 
+/** lilv's port-value callbacks (lilv_state_new_from_instance,
+ * lilv_state_restore): user is the host_plugin; control ports by symbol. */
+const void *host_port_value(const char *symbol, void *user, uint32_t *size, uint32_t *type);
+void host_set_port_value(const char *symbol, void *user, const void *value, uint32_t size,
+                         uint32_t type);
+
 #endif
