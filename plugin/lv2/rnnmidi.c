@@ -219,7 +219,7 @@ static void set_path(Rnnmidi *self, const char *path)
 }
 
 /* A consistent copy of the path into out (PATH_CAP bytes); 0 when loads kept
- * changing it. Any thread. */
+ * changing it. For save(), beside the audio thread that writes it. */
 static int read_path(Rnnmidi *self, char *out)
 {
     for (int i = 0; i < SAVE_TRIES; i++) {
