@@ -10,11 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-int rnn_cli_is_help(const char *arg)
-{
-    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
-}
-
 int rnn_cli_usage_error(const char *prog, const char *cmd, const char *fmt, const char *arg)
 {
     const char *sep = cmd ? " " : "", *sub = cmd ? cmd : "";
@@ -24,34 +19,29 @@ int rnn_cli_usage_error(const char *prog, const char *cmd, const char *fmt, cons
     return EXIT_USAGE;
 }
 
-int rnn_cli_long(const char *s, long lo, long hi, long *out)
+static void put(void *f, const char *text)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
+    fputs(text, f);
 }
 
-int rnn_cli_double(const char *s, double lo, double hi, double *out)
+void rnn_cli_print_help(const rnn_cli_spec *spec, FILE *f)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= lo && v <= hi)) return -1;
-    *out = v;
-    return 0;
+    rnn_cli_help(spec, put, f);
 }
 
-int rnn_cli_kind(const char *s, rnn_kind *out)
+int rnn_cli_args(const char *prog, const char *cmd, const rnn_cli_spec *spec, int argc, char **argv,
+                 const char **pos, size_t pos_cap, size_t *npos)
 {
-    for (int k = RNN_KIND_MELODY; k <= RNN_KIND_DRUMS; k++)
-        if (strcmp(s, rnn_kind_name((rnn_kind)k)) == 0) {
-            *out = (rnn_kind)k;
-            return 0;
-        }
-    return -1;
+    char msg[512];
+    switch (rnn_cli_parse(spec, argc, argv, pos, pos_cap, npos, msg, sizeof msg)) {
+    case RNN_CLI_OK:
+        return RNN_CLI_GO_ON;
+    case RNN_CLI_HELP:
+        rnn_cli_print_help(spec, stdout);
+        return EXIT_OK;
+    default:
+        return rnn_cli_usage_error(prog, cmd, "%s", msg);
+    }
 }
 
 static const char *stop_prog = "rnnmidi";

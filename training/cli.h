@@ -1,34 +1,35 @@
 /* SPDX-License-Identifier: MIT */
 /* rnnmidi training: what the command-line tools (rnnmidi-data, -eval, -gen,
- * -train) share: their exit statuses, the bad-usage message, and checked
- * parsing of option values. Main thread only. */
+ * -train) share beside core/cli.h's option tables: their exit statuses, the
+ * bad-usage message, the printing of a table's parse and help, and their
+ * stop on a signal. Main thread only. */
 #ifndef RNNMIDI_CLI_H
 #define RNNMIDI_CLI_H
 
-#include "../core/encoding.h"
+#include <stdio.h>
+
+#include "../core/cli.h"
 
 /* Exit statuses of every tool: success, bad input, bad usage. */
 enum { EXIT_OK = 0, EXIT_INPUT = 1, EXIT_USAGE = 2 };
-
-/** Whether arg asks for help ("--help" or "-h"). */
-int rnn_cli_is_help(const char *arg);
 
 /** Print "PROG: " (or "PROG CMD: " when cmd is not NULL), then fmt with its
  * one string argument, then "Try 'PROG[ CMD] --help'." to stderr. Returns
  * EXIT_USAGE. */
 int rnn_cli_usage_error(const char *prog, const char *cmd, const char *fmt, const char *arg);
 
-/** Parse a whole decimal integer in lo..hi into *out. Returns 0, or -1 (and
- * *out untouched) when s is not one. */
-int rnn_cli_long(const char *s, long lo, long hi, long *out);
+/* What rnn_cli_args returns when the tool goes on. */
+enum { RNN_CLI_GO_ON = -1 };
 
-/** Parse a whole number (strtod syntax) in lo..hi into *out. Returns 0, or
- * -1 (and *out untouched) when s is not one; NaN is never in range. */
-int rnn_cli_double(const char *s, double lo, double hi, double *out);
+/** Parse argv with spec's table (rnn_cli_parse). Returns RNN_CLI_GO_ON when
+ * the tool goes on with its targets set and *npos arguments in pos; else the
+ * status to exit with: EXIT_OK after the help on stdout, EXIT_USAGE after the
+ * message on stderr (as rnn_cli_usage_error; prog and cmd name the tool). */
+int rnn_cli_args(const char *prog, const char *cmd, const rnn_cli_spec *spec, int argc, char **argv,
+                 const char **pos, size_t pos_cap, size_t *npos);
 
-/** Parse "melody" or "drums" into *out. Returns 0, or -1 (and *out
- * untouched) for anything else. */
-int rnn_cli_kind(const char *s, rnn_kind *out);
+/** rnn_cli_help to f. */
+void rnn_cli_print_help(const rnn_cli_spec *spec, FILE *f);
 
 /** Make SIGINT and SIGTERM end the tool at once, wherever it is (a long
  * folder walk, a read): "PROG: interrupted" or "PROG: terminated" on stderr,

@@ -22,65 +22,121 @@
 
 static const char *prog = "rnnmidi-eval";
 
-static void usage(FILE *f)
+/* The command line: the preset, the split (-1: all) and the paths. */
+typedef struct {
+    const char *model;
+    int split;
+    int quiet;
+    const char **paths;
+    size_t n_paths;
+} eval_args;
+
+static int set_split(const rnn_cli_opt *row, const char *value, char *msg, size_t msglen)
 {
-    fprintf(f,
-            "Usage: %s --model FILE.rnnw [--split train|valid|test] PATH...\n"
-            "Negative log-likelihood and accuracy of a preset on MIDI files and folders,\n"
-            "computed step by step with the plugin's inference code.\n"
-            "  --model FILE   the preset\n"
-            "  --split NAME   only files of this split (by the sha256 rule of the trainer)\n"
-            "  --quiet        no report of unreadable files\n"
-            "  --help         this text\n"
-            "Prints: nll_nats bits accuracy event_nll_nats event_accuracy steps files\n",
-            prog);
+    int split = rnn_split_parse(value);
+    if (split < 0) {
+        snprintf(msg, msglen, "unknown split '%s' (train, valid or test)", value);
+        return -1;
+    }
+    *(int *)row->target = split;
+    return 0;
 }
 
-static int bad_usage(const char *fmt, const char *arg)
+/* a->paths is malloc'ed (room for argc) even on failure. */
+static int parse_args(eval_args *a, int argc, char **argv)
 {
-    return rnn_cli_usage_error(prog, NULL, fmt, arg);
+    const rnn_cli_opt opts[] = {
+        {RNN_CLI_OPT("model", 0, "FILE", "the preset", RNN_OPT_STRING, &a->model)},
+        {RNN_CLI_OPT("split", 0, "NAME",
+                     "only files of this split, train, valid or test (by the sha256 rule\n"
+                     "of the trainer)",
+                     RNN_OPT_CALL, &a->split),
+         .set = set_split},
+        {RNN_CLI_OPT("quiet", 0, NULL, "no report of unreadable files", RNN_OPT_FLAG, &a->quiet),
+         1},
+        RNN_CLI_HELP_OPT(0),
+    };
+    const rnn_cli_spec spec = {
+        "Usage: rnnmidi-eval --model FILE.rnnw [--split train|valid|test] PATH...\n"
+        "Negative log-likelihood and accuracy of a preset on MIDI files and folders,\n"
+        "computed step by step with the plugin's inference code.\n",
+        opts, sizeof opts / sizeof opts[0],
+        "Prints: nll_nats bits accuracy event_nll_nats event_accuracy steps files\n", 1};
+    a->paths = malloc((size_t)argc * sizeof *a->paths);
+    if (!a->paths) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return EXIT_INPUT;
+    }
+    int rc = rnn_cli_args(prog, NULL, &spec, argc, argv, a->paths, (size_t)argc, &a->n_paths);
+    if (rc != RNN_CLI_GO_ON) return rc;
+    if (!a->model) return rnn_cli_usage_error(prog, NULL, "%s", "--model FILE.rnnw is required");
+    if (a->n_paths == 0)
+        return rnn_cli_usage_error(prog, NULL, "%s", "give at least one MIDI file or folder");
+    return RNN_CLI_GO_ON;
 }
 
-int main(int argc, char **argv)
+/* Running sums over the predicted steps; ev_* over those whose target is
+ * an event (not class 0). */
+typedef struct {
+    double nll, ev_nll;
+    long steps, hits, ev_steps, ev_hits;
+} eval_sums;
+
+/* Every step of seq from a zero state: its target's NLL and whether the
+ * likeliest class was it. */
+static void eval_sequence(rnn_net *net, int V, const rnn_seq *seq, eval_sums *m)
 {
-    rnn_cli_exit_on_signals(prog);
-    const char *model_path = NULL;
-    int split = -1, quiet = 0;
-    static const char *paths[256];
-    size_t n_paths = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (rnn_cli_is_help(a)) {
-            usage(stdout);
-            return EXIT_OK;
-        } else if (!strcmp(a, "--model")) {
-            if (++i >= argc) return bad_usage("%s needs a value", a);
-            model_path = argv[i];
-        } else if (!strcmp(a, "--split")) {
-            if (++i >= argc) return bad_usage("%s needs a value", a);
-            split = rnn_split_parse(argv[i]);
-            if (split < 0) return bad_usage("unknown split '%s' (train, valid or test)", argv[i]);
-        } else if (!strcmp(a, "--quiet")) {
-            quiet = 1;
-        } else if (a[0] == '-' && a[1] == '-') {
-            return bad_usage("unknown option '%s'", a);
-        } else {
-            if (n_paths == sizeof paths / sizeof paths[0]) return bad_usage("%s", "too many paths");
-            paths[n_paths++] = a;
+    rnn_net_reset(net);
+    for (size_t t = 0; t + 1 < seq->len; t++) {
+        const float *z = rnn_net_step(net, seq->events[t]);
+        int y = seq->events[t + 1];
+        int arg = 0;
+        double mx = z[0];
+        for (int k = 1; k < V; k++)
+            if (z[k] > mx) {
+                mx = z[k];
+                arg = k;
+            }
+        double sum = 0;
+        for (int k = 0; k < V; k++)
+            sum += exp((double)z[k] - mx);
+        double l = log(sum) + mx - (double)z[y];
+        m->nll += l;
+        m->steps++;
+        m->hits += arg == y;
+        if (y != 0) {
+            m->ev_nll += l;
+            m->ev_steps++;
+            m->ev_hits += arg == y;
         }
     }
-    if (!model_path) return bad_usage("%s", "--model FILE.rnnw is required");
-    if (n_paths == 0) return bad_usage("%s", "give at least one MIDI file or folder");
+}
 
+/* The sums over the chosen splits of ds, and the number of files. */
+static size_t eval_dataset(rnn_net *net, int V, const rnn_dataset *ds, int split, eval_sums *m)
+{
+    size_t files = 0;
+    for (int s = 0; s < RNN_SPLITS; s++) {
+        if (split >= 0 && s != split) continue;
+        files += ds->files[s];
+        for (size_t q = 0; q < ds->split[s].count; q++)
+            eval_sequence(net, V, &ds->split[s].seqs[q], m);
+    }
+    return files;
+}
+
+/* Load the preset and the files, evaluate, print the line. */
+static int evaluate(const eval_args *a)
+{
     char err[512];
-    rnn_model *model = rnn_model_load(model_path, err, sizeof err);
+    rnn_model *model = rnn_model_load(a->model, err, sizeof err);
     if (!model) {
         fprintf(stderr, "%s: %s\n", prog, err);
         return EXIT_INPUT;
     }
     const rnn_model_config *cfg = rnn_model_get_config(model);
     rnn_net *net = rnn_net_create(model, err, sizeof err);
-    if (!net || rnn_net_probe(net, model_path, err, sizeof err) != 0) {
+    if (!net || rnn_net_probe(net, a->model, err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", prog, err);
         rnn_net_free(net);
         rnn_model_free(model);
@@ -88,64 +144,40 @@ int main(int argc, char **argv)
     }
     rnn_dataset ds;
     memset(&ds, 0, sizeof ds);
-    if (rnn_dataset_load(&ds, paths, n_paths, cfg->kind, cfg->steps_per_quarter,
-                         quiet ? NULL : stderr, err, sizeof err) != 0) {
+    if (rnn_dataset_load(&ds, a->paths, a->n_paths, cfg->kind, cfg->steps_per_quarter,
+                         a->quiet ? NULL : stderr, err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", prog, err);
         rnn_net_free(net);
         rnn_model_free(model);
         return EXIT_INPUT;
     }
-
-    const int V = cfg->vocab;
-    double nll = 0, ev_nll = 0;
-    long steps = 0, hits = 0, ev_steps = 0, ev_hits = 0;
-    size_t files = 0;
-    for (int s = 0; s < RNN_SPLITS; s++) {
-        if (split >= 0 && s != split) continue;
-        files += ds.files[s];
-        const rnn_seq_list *list = &ds.split[s];
-        for (size_t q = 0; q < list->count; q++) {
-            const rnn_seq *seq = &list->seqs[q];
-            rnn_net_reset(net);
-            for (size_t t = 0; t + 1 < seq->len; t++) {
-                const float *z = rnn_net_step(net, seq->events[t]);
-                int y = seq->events[t + 1];
-                int arg = 0;
-                double mx = z[0];
-                for (int k = 1; k < V; k++)
-                    if (z[k] > mx) {
-                        mx = z[k];
-                        arg = k;
-                    }
-                double sum = 0;
-                for (int k = 0; k < V; k++)
-                    sum += exp((double)z[k] - mx);
-                double l = log(sum) + mx - (double)z[y];
-                nll += l;
-                steps++;
-                hits += arg == y;
-                if (y != 0) {
-                    ev_nll += l;
-                    ev_steps++;
-                    ev_hits += arg == y;
-                }
-            }
-        }
-    }
+    eval_sums m = {0};
+    size_t files = eval_dataset(net, cfg->vocab, &ds, a->split, &m);
     int rc = EXIT_OK;
-    if (steps == 0) {
+    if (m.steps == 0) {
         fprintf(stderr, "%s: no %s sequence to evaluate%s%s\n", prog, rnn_kind_name(cfg->kind),
-                split >= 0 ? " in the split " : "", split >= 0 ? rnn_split_name(split) : "");
+                a->split >= 0 ? " in the split " : "",
+                a->split >= 0 ? rnn_split_name(a->split) : "");
         rc = EXIT_INPUT;
     } else {
         printf("nll_nats=%.4f bits=%.4f accuracy=%.4f event_nll_nats=%.4f event_accuracy=%.4f "
                "steps=%ld files=%zu\n",
-               nll / steps, nll / steps / log(2.0), (double)hits / steps,
-               ev_steps ? ev_nll / ev_steps : 0.0, ev_steps ? (double)ev_hits / ev_steps : 0.0,
-               steps, files);
+               m.nll / m.steps, m.nll / m.steps / log(2.0), (double)m.hits / m.steps,
+               m.ev_steps ? m.ev_nll / m.ev_steps : 0.0,
+               m.ev_steps ? (double)m.ev_hits / m.ev_steps : 0.0, m.steps, files);
     }
     rnn_dataset_free(&ds);
     rnn_net_free(net);
     rnn_model_free(model);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    rnn_cli_exit_on_signals(prog);
+    eval_args a = {.split = -1};
+    int rc = parse_args(&a, argc, argv);
+    if (rc == RNN_CLI_GO_ON) rc = evaluate(&a);
+    free(a.paths);
     return rc;
 }
