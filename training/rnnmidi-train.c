@@ -216,68 +216,6 @@ static void choose_blas_core(char **argv, int quiet)
 #endif
 }
 
-static void usage(FILE *f)
-{
-    rnn_train_options d;
-    rnn_train_options_default(&d, RNN_KIND_MELODY);
-    fprintf(f,
-            "Usage: %s --data DIR --kind melody|drums --out FILE.rnnw [options]\n"
-            "Train a recurrent net on the MIDI files under DIR (the train split; the valid\n"
-            "split picks the best epoch) and write the preset FILE.rnnw, with FILE.csv (log),\n"
-            "FILE.svg (loss curve) and FILE.ckpt (checkpoint) beside it.\n"
-            "\n"
-            "Model:\n"
-            "  --cell lstm|gru|rnn     cell type (%s)\n"
-            "  --layers N              stacked layers, 1..%d (%d)\n"
-            "  --hidden N              hidden units per layer (%d)\n"
-            "  --embed N               embedding size, 0 = one-hot input (%d)\n"
-            "  --init PRESET           start from a preset's weights (fine-tuning); its\n"
-            "                          kind, cell and sizes are used\n"
-            "Training:\n"
-            "  --seq-len T             steps per window of truncated BPTT (%d)\n"
-            "  --batch B               windows per optimiser step (%d)\n"
-            "  --lr X                  peak learning rate, warm-up then cosine decay (%g)\n"
-            "  --warmup N              warm-up steps (%ld)\n"
-            "  --clip X                gradient-norm clipping, 0 = off (%g)\n"
-            "  --dropout X             dropout between layers and before the head (%g)\n"
-            "  --weight-decay X        AdamW's decoupled weight decay (%g)\n"
-            "  --transpose K           melody augmentation: random shift in -K..K (%d)\n"
-            "  --epochs N              at most N epochs (%d)\n"
-            "  --steps-per-epoch N     optimiser steps per epoch (train steps / (B x T))\n"
-            "  --max-steps N           stop after N optimiser steps (the schedule still\n"
-            "                          spans --epochs); the last step is validated too\n"
-            "  --patience N            stop after N epochs without a better valid NLL (%d)\n"
-            "  --seed N                random seed (%llu)\n"
-            "  --threads N             threads (%d); a resumed run must use the same count\n"
-            "  --checkpoint-minutes X  checkpoint interval (%g)\n"
-            "  --resume                continue from FILE.ckpt (same options and seed: the\n"
-            "                          same losses as a run never interrupted)\n"
-            "  --name TEXT             the preset's name (FILE without folder and .rnnw)\n"
-            "  --quiet                 no progress output\n"
-            "  --help                  this text\n",
-            prog, rnn_cell_name(d.cfg.cell), RNN_MAX_LAYERS, d.cfg.layers, d.cfg.hidden,
-            d.cfg.embed, d.seq_len, d.batch, d.lr, d.warmup, d.clip, d.dropout, d.weight_decay,
-            d.transpose, d.epochs, d.patience, (unsigned long long)d.seed, d.threads,
-            d.checkpoint_seconds / 60);
-#ifdef RNNMIDI_MPI
-    fprintf(f,
-            "MPI (mpirun -np N %s ...; training/CLUSTER.md):\n"
-            "  --mpi-timeout SECONDS   end the job when a rank does not answer a collective\n"
-            "                          within this time (%g); the wait for rank 0's\n"
-            "                          evaluation adds an allowance for it\n"
-            "The global batch (--batch, at least N) is shared by the N ranks; --threads\n"
-            "counts threads per rank. Resume works with another N.\n",
-            prog, 120.0);
-#endif
-}
-
-static void free_paths(char *a, char *b, char *c)
-{
-    free(a);
-    free(b);
-    free(c);
-}
-
 static int bad_usage(const char *fmt, const char *arg)
 {
     if (mpi_rank != 0) return EXIT_USAGE; /* rank 0 says it */
@@ -382,353 +320,324 @@ static int mpi_agree(int code)
 }
 #endif
 
-static int train_main(int argc, char **argv)
-{
+/* The command line. o starts from rnn_train_options_default; shape, kind
+ * and the checkpoint interval go into o once the --init preset is known. */
+typedef struct {
     rnn_train_options o;
-    rnn_train_options_default(&o, RNN_KIND_MELODY);
-    int quiet_arg = 0;
-    for (int i = 1; i < argc; i++) {
-        if (rnn_cli_is_help(argv[i])) {
-            if (mpi_rank == 0) usage(stdout);
-            return EXIT_OK;
-        }
-        quiet_arg |= !strcmp(argv[i], "--quiet");
-    }
-#ifndef RNNMIDI_MPI
-    choose_blas_core(argv, quiet_arg); /* the MPI build's main did it before MPI_Init */
-#else
-    (void)quiet_arg;
-#endif
-    static const char *data[64];
-    size_t n_data = 0;
-    const char *out = NULL, *init_path = NULL, *name = NULL;
-    int kind_set = 0, resume = 0, quiet = 0, shape_set = 0;
-    rnn_kind kind = RNN_KIND_MELODY;
-    rnn_model_config shape = o.cfg;
-    long lv;
-    double dv;
+    rnn_model_config shape;
+    rnn_kind kind;
+    const char *data[64];
+    int n_data;
+    const char *out, *init_path, *name;
+    char *name_s; /* the default name, when --name is not given */
+    int kind_set, shape_set, resume, quiet;
+    double checkpoint_minutes;
+} train_args;
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEED()                                                                                     \
-    do {                                                                                           \
-        if (!v) return bad_usage("%s needs a value", a);                                           \
-        i++;                                                                                       \
-    } while (0)
-        if (rnn_cli_is_help(a)) {
-            usage(stdout);
-            return EXIT_OK;
-        } else if (!strcmp(a, "--data")) {
-            NEED();
-            if (n_data == sizeof data / sizeof data[0]) return bad_usage("%s", "too many --data");
-            data[n_data++] = v;
-        } else if (!strcmp(a, "--out")) {
-            NEED();
-            out = v;
-        } else if (!strcmp(a, "--kind")) {
-            NEED();
-            if (rnn_cli_kind(v, &kind)) return bad_usage("unknown kind '%s' (melody or drums)", v);
-            kind_set = 1;
-        } else if (!strcmp(a, "--cell")) {
-            NEED();
-            if (!strcmp(v, "lstm"))
-                shape.cell = RNN_CELL_LSTM;
-            else if (!strcmp(v, "gru"))
-                shape.cell = RNN_CELL_GRU;
-            else if (!strcmp(v, "rnn"))
-                shape.cell = RNN_CELL_RNN;
-            else
-                return bad_usage("unknown cell '%s' (lstm, gru or rnn)", v);
-            shape_set = 1;
-        } else if (!strcmp(a, "--layers")) {
-            NEED();
-            if (rnn_cli_long(v, 1, RNN_MAX_LAYERS, &lv))
-                return bad_usage("--layers '%s' is not a number in 1..4", v);
-            shape.layers = (int)lv;
-            shape_set = 1;
-        } else if (!strcmp(a, "--hidden")) {
-            NEED();
-            if (rnn_cli_long(v, 1, RNN_MAX_HIDDEN, &lv))
-                return bad_usage("--hidden '%s' is not a number in 1..4096", v);
-            shape.hidden = (int)lv;
-            shape_set = 1;
-        } else if (!strcmp(a, "--embed")) {
-            NEED();
-            if (rnn_cli_long(v, 0, RNN_MAX_EMBED, &lv))
-                return bad_usage("--embed '%s' is not a number in 0..4096", v);
-            shape.embed = (int)lv;
-            shape_set = 1;
-        } else if (!strcmp(a, "--seq-len")) {
-            NEED();
-            if (rnn_cli_long(v, 2, 4096, &lv))
-                return bad_usage("--seq-len '%s' is not a number in 2..4096", v);
-            o.seq_len = (int)lv;
-        } else if (!strcmp(a, "--batch")) {
-            NEED();
-            if (rnn_cli_long(v, 1, 4096, &lv))
-                return bad_usage("--batch '%s' is not a number in 1..4096", v);
-            o.batch = (int)lv;
-        } else if (!strcmp(a, "--lr")) {
-            NEED();
-            if (rnn_cli_double(v, 1e-7, 1.0, &dv))
-                return bad_usage("--lr '%s' is not a number in 1e-7..1", v);
-            o.lr = (float)dv;
-        } else if (!strcmp(a, "--warmup")) {
-            NEED();
-            if (rnn_cli_long(v, 0, 100000000, &lv))
-                return bad_usage("--warmup '%s' is not a count", v);
-            o.warmup = lv;
-        } else if (!strcmp(a, "--clip")) {
-            NEED();
-            if (rnn_cli_double(v, 0, 1e6, &dv))
-                return bad_usage("--clip '%s' is not a number >= 0", v);
-            o.clip = (float)dv;
-        } else if (!strcmp(a, "--dropout")) {
-            NEED();
-            if (rnn_cli_double(v, 0, 0.95, &dv))
-                return bad_usage("--dropout '%s' is not a number in 0..0.95", v);
-            o.dropout = (float)dv;
-        } else if (!strcmp(a, "--weight-decay")) {
-            NEED();
-            if (rnn_cli_double(v, 0, 10, &dv))
-                return bad_usage("--weight-decay '%s' is not a number in 0..10", v);
-            o.weight_decay = (float)dv;
-        } else if (!strcmp(a, "--transpose")) {
-            NEED();
-            if (rnn_cli_long(v, 0, 24, &lv))
-                return bad_usage("--transpose '%s' is not in 0..24", v);
-            o.transpose = (int)lv;
-        } else if (!strcmp(a, "--epochs")) {
-            NEED();
-            if (rnn_cli_long(v, 1, 1000000, &lv))
-                return bad_usage("--epochs '%s' is not a count", v);
-            o.epochs = (int)lv;
-        } else if (!strcmp(a, "--steps-per-epoch")) {
-            NEED();
-            if (rnn_cli_long(v, 1, 1000000000, &lv))
-                return bad_usage("--steps-per-epoch '%s' is not a count", v);
-            o.steps_per_epoch = lv;
-        } else if (!strcmp(a, "--max-steps")) {
-            NEED();
-            if (rnn_cli_long(v, 1, 1000000000, &lv))
-                return bad_usage("--max-steps '%s' is not a count", v);
-            o.max_steps = lv;
-        } else if (!strcmp(a, "--patience")) {
-            NEED();
-            if (rnn_cli_long(v, 1, 1000000, &lv))
-                return bad_usage("--patience '%s' is not a count", v);
-            o.patience = (int)lv;
-        } else if (!strcmp(a, "--seed")) {
-            NEED();
-            if (rnn_cli_long(v, 0, 0x7fffffffL, &lv))
-                return bad_usage("--seed '%s' is not a number", v);
-            o.seed = (uint64_t)lv;
-        } else if (!strcmp(a, "--threads")) {
-            NEED();
-            if (rnn_cli_long(v, 1, RNN_TRAIN_MAX_THREADS, &lv))
-                return bad_usage("--threads '%s' is not a number in 1..16", v);
-            o.threads = (int)lv;
-        } else if (!strcmp(a, "--checkpoint-minutes")) {
-            NEED();
-            if (rnn_cli_double(v, 0, 1e6, &dv))
-                return bad_usage("--checkpoint-minutes '%s' is not a number", v);
-            o.checkpoint_seconds = dv * 60;
-        } else if (!strcmp(a, "--init")) {
-            NEED();
-            init_path = v;
-        } else if (!strcmp(a, "--resume")) {
-            resume = 1;
-        } else if (!strcmp(a, "--name")) {
-            NEED();
-            name = v;
-        } else if (!strcmp(a, "--quiet")) {
-            quiet = 1;
+static int set_cell(const rnn_cli_opt *row, const char *value, char *msg, size_t msglen)
+{
+    static const rnn_cell cells[] = {RNN_CELL_LSTM, RNN_CELL_GRU, RNN_CELL_RNN};
+    for (size_t i = 0; i < sizeof cells / sizeof cells[0]; i++)
+        if (!strcmp(value, rnn_cell_name(cells[i]))) {
+            *(rnn_cell *)row->target = cells[i];
+            return 0;
+        }
+    snprintf(msg, msglen, "unknown cell '%s' (lstm, gru or rnn)", value);
+    return -1;
+}
+
+static int parse_args(train_args *a, int argc, char **argv)
+{
+    rnn_train_options *o = &a->o;
+    char cell_help[64], layers_help[64];
+    snprintf(cell_help, sizeof cell_help, "cell type (%s)", rnn_cell_name(a->shape.cell));
+    snprintf(layers_help, sizeof layers_help, "stacked layers, 1..%d", RNN_MAX_LAYERS);
+    const rnn_cli_opt opts[] = {
+        RNN_CLI_TEXT("Data:"),
+        {RNN_CLI_OPT("data", 0, "DIR", "MIDI files and folders (may be given again)", RNN_OPT_LIST,
+                     a->data),
+         0, sizeof a->data / sizeof a->data[0], "too many --data", .count = &a->n_data},
+        {RNN_CLI_OPT("kind", 0, "melody|drums", "what to learn (from the preset with --init)",
+                     RNN_OPT_KIND, &a->kind),
+         .bad = "unknown kind '%s' (melody or drums)", .seen = &a->kind_set},
+        {RNN_CLI_OPT("out", 0, "FILE.rnnw", "the preset to write", RNN_OPT_STRING, &a->out)},
+        RNN_CLI_TEXT("Model:"),
+        {RNN_CLI_OPT("cell", 0, "lstm|gru|rnn", cell_help, RNN_OPT_CALL, &a->shape.cell),
+         .set = set_cell, .seen = &a->shape_set},
+        {RNN_CLI_OPT("layers", 0, "N", layers_help, RNN_OPT_INT, &a->shape.layers), 1,
+         RNN_MAX_LAYERS, "--layers '%s' is not a number in 1..4", .seen = &a->shape_set,
+         .show_default = 1},
+        {RNN_CLI_OPT("hidden", 0, "N", "hidden units per layer", RNN_OPT_INT, &a->shape.hidden), 1,
+         RNN_MAX_HIDDEN, "--hidden '%s' is not a number in 1..4096", .seen = &a->shape_set,
+         .show_default = 1},
+        {RNN_CLI_OPT("embed", 0, "N", "embedding size, 0 = one-hot input", RNN_OPT_INT,
+                     &a->shape.embed),
+         0, RNN_MAX_EMBED, "--embed '%s' is not a number in 0..4096", .seen = &a->shape_set,
+         .show_default = 1},
+        {RNN_CLI_OPT("init", 0, "PRESET",
+                     "start from a preset's weights (fine-tuning); its\n"
+                     "kind, cell and sizes are used",
+                     RNN_OPT_STRING, &a->init_path)},
+        RNN_CLI_TEXT("Training:"),
+        {RNN_CLI_OPT("seq-len", 0, "T", "steps per window of truncated BPTT", RNN_OPT_INT,
+                     &o->seq_len),
+         2, 4096, "--seq-len '%s' is not a number in 2..4096", .show_default = 1},
+        {RNN_CLI_OPT("batch", 0, "B", "windows per optimiser step", RNN_OPT_INT, &o->batch), 1,
+         4096, "--batch '%s' is not a number in 1..4096", .show_default = 1},
+        {RNN_CLI_OPT("lr", 0, "X", "peak learning rate, warm-up then cosine decay", RNN_OPT_FLOAT,
+                     &o->lr),
+         1e-7, 1.0, "--lr '%s' is not a number in 1e-7..1", .show_default = 1},
+        {RNN_CLI_OPT("warmup", 0, "N", "warm-up steps", RNN_OPT_LONG, &o->warmup), 0, 100000000,
+         "--warmup '%s' is not a count", .show_default = 1},
+        {RNN_CLI_OPT("clip", 0, "X", "gradient-norm clipping, 0 = off", RNN_OPT_FLOAT, &o->clip), 0,
+         1e6, "--clip '%s' is not a number >= 0", .show_default = 1},
+        {RNN_CLI_OPT("dropout", 0, "X", "dropout between layers and before the head", RNN_OPT_FLOAT,
+                     &o->dropout),
+         0, 0.95, "--dropout '%s' is not a number in 0..0.95", .show_default = 1},
+        {RNN_CLI_OPT("weight-decay", 0, "X", "AdamW's decoupled weight decay", RNN_OPT_FLOAT,
+                     &o->weight_decay),
+         0, 10, "--weight-decay '%s' is not a number in 0..10", .show_default = 1},
+        {RNN_CLI_OPT("transpose", 0, "K", "melody augmentation: random shift in -K..K", RNN_OPT_INT,
+                     &o->transpose),
+         0, 24, "--transpose '%s' is not in 0..24", .show_default = 1},
+        {RNN_CLI_OPT("epochs", 0, "N", "at most N epochs", RNN_OPT_INT, &o->epochs), 1, 1000000,
+         "--epochs '%s' is not a count", .show_default = 1},
+        {RNN_CLI_OPT("steps-per-epoch", 0, "N", "optimiser steps per epoch (train steps / (B x T))",
+                     RNN_OPT_LONG, &o->steps_per_epoch),
+         1, 1000000000, "--steps-per-epoch '%s' is not a count"},
+        {RNN_CLI_OPT("max-steps", 0, "N",
+                     "stop after N optimiser steps (the schedule still\n"
+                     "spans --epochs); the last step is validated too",
+                     RNN_OPT_LONG, &o->max_steps),
+         1, 1000000000, "--max-steps '%s' is not a count"},
+        {RNN_CLI_OPT("patience", 0, "N", "stop after N epochs without a better valid NLL",
+                     RNN_OPT_INT, &o->patience),
+         1, 1000000, "--patience '%s' is not a count", .show_default = 1},
+        {RNN_CLI_OPT("seed", 0, "N", "random seed", RNN_OPT_U64, &o->seed), 0, 0x7fffffffL,
+         "--seed '%s' is not a number", .show_default = 1},
+        {RNN_CLI_OPT("threads", 0, "N", "threads; a resumed run must use the same count",
+                     RNN_OPT_INT, &o->threads),
+         1, RNN_TRAIN_MAX_THREADS, "--threads '%s' is not a number in 1..16", .show_default = 1},
+        {RNN_CLI_OPT("checkpoint-minutes", 0, "X", "checkpoint interval", RNN_OPT_DOUBLE,
+                     &a->checkpoint_minutes),
+         0, 1e6, "--checkpoint-minutes '%s' is not a number", .show_default = 1},
+        {RNN_CLI_OPT("resume", 0, NULL,
+                     "continue from FILE.ckpt (same options and seed: the\n"
+                     "same losses as a run never interrupted)",
+                     RNN_OPT_FLAG, &a->resume),
+         1},
+        {RNN_CLI_OPT("name", 0, "TEXT", "the preset's name (FILE without folder and .rnnw)",
+                     RNN_OPT_STRING, &a->name)},
+        {RNN_CLI_OPT("quiet", 0, NULL, "no progress output", RNN_OPT_FLAG, &a->quiet), 1},
+        RNN_CLI_HELP_OPT(0),
 #ifdef RNNMIDI_MPI
-        } else if (!strcmp(a, "--mpi-timeout")) {
-            NEED();
-            if (rnn_cli_double(v, 1, 1e6, &dv))
-                return bad_usage("--mpi-timeout '%s' is not a number of seconds >= 1", v);
-            group.timeout = dv;
+        RNN_CLI_TEXT("MPI (mpirun -np N rnnmidi-train ...; training/CLUSTER.md):"),
+        {RNN_CLI_OPT("mpi-timeout", 0, "SECONDS",
+                     "end the job when a rank does not answer a collective\n"
+                     "within this time; the wait for rank 0's\n"
+                     "evaluation adds an allowance for it",
+                     RNN_OPT_DOUBLE, &group.timeout),
+         1, 1e6, "--mpi-timeout '%s' is not a number of seconds >= 1", .show_default = 1},
+        RNN_CLI_TEXT("The global batch (--batch, at least N) is shared by the N ranks; --threads\n"
+                     "counts threads per rank. Resume works with another N."),
 #endif
-        } else {
-            return bad_usage("unknown option '%s'", a);
-        }
-#undef NEED
+    };
+    const rnn_cli_spec spec = {
+        "Usage: rnnmidi-train --data DIR --kind melody|drums --out FILE.rnnw [options]\n"
+        "Train a recurrent net on the MIDI files under DIR (the train split; the valid\n"
+        "split picks the best epoch) and write the preset FILE.rnnw, with FILE.csv (log),\n"
+        "FILE.svg (loss curve) and FILE.ckpt (checkpoint) beside it.\n"
+        "\n",
+        opts, sizeof opts / sizeof opts[0], NULL, 0};
+    char msg[512];
+    size_t npos;
+    switch (rnn_cli_parse(&spec, argc, argv, NULL, 0, &npos, msg, sizeof msg)) {
+    case RNN_CLI_HELP:
+        if (mpi_rank == 0) rnn_cli_print_help(&spec, stdout);
+        return EXIT_OK;
+    case RNN_CLI_ERROR:
+        return bad_usage("%s", msg);
     }
-    if (n_data == 0) return bad_usage("%s", "--data DIR is required");
-    if (!out) return bad_usage("%s", "--out FILE.rnnw is required");
-    if (!kind_set && !init_path) return bad_usage("%s", "--kind melody|drums is required");
+    if (a->n_data == 0) return bad_usage("%s", "--data DIR is required");
+    if (!a->out) return bad_usage("%s", "--out FILE.rnnw is required");
+    if (!a->kind_set && !a->init_path) return bad_usage("%s", "--kind melody|drums is required");
+    o->checkpoint_seconds = a->checkpoint_minutes * 60;
+    if (!a->name) {
+        const char *base = strrchr(a->out, '/');
+        a->name_s = beside(base ? base + 1 : a->out, "");
+        a->name = a->name_s ? a->name_s : "rnnmidi";
+    }
+    return RNN_CLI_GO_ON;
+}
 
+/* What a run holds, released by run_free. */
+typedef struct {
+    rnn_model *init;
+    char *csv_path, *svg_path, *ckpt_path;
+    rnn_dataset ds;
+    FILE *log;
+    rnn_train_result res;
+} train_run;
+
+static void run_free(train_run *r)
+{
+    if (r->log) fclose(r->log);
+    free(r->res.best_params);
+    rnn_dataset_free(&r->ds);
+    rnn_model_free(r->init);
+    free(r->csv_path);
+    free(r->svg_path);
+    free(r->ckpt_path);
+}
+
+/* The model's shape: the options', or the --init preset's (which must agree
+ * with any --kind, --cell, --layers, --hidden, --embed given). */
+static int choose_model(train_args *a, train_run *r)
+{
     char err[512];
-    rnn_model *init = NULL;
-    shape.kind = kind;
-    shape.vocab = rnn_kind_vocab(kind);
+    rnn_model_config shape = a->shape;
+    shape.kind = a->kind;
+    shape.vocab = rnn_kind_vocab(a->kind);
     shape.steps_per_quarter = RNN_DEFAULT_STEPS_PER_QUARTER;
-    if (init_path) {
-        init = rnn_model_load(init_path, err, sizeof err);
-        if (!init) {
+    if (a->init_path) {
+        r->init = rnn_model_load(a->init_path, err, sizeof err);
+        if (!r->init) {
             fprintf(stderr, "%s: %s\n", prog, err);
             return EXIT_INPUT;
         }
-        const rnn_model_config *ic = rnn_model_get_config(init);
-        if (kind_set && ic->kind != kind) {
-            fprintf(stderr, "%s: %s is a %s preset, not %s\n", prog, init_path,
-                    rnn_kind_name(ic->kind), rnn_kind_name(kind));
-            rnn_model_free(init);
+        const rnn_model_config *ic = rnn_model_get_config(r->init);
+        if (a->kind_set && ic->kind != a->kind) {
+            fprintf(stderr, "%s: %s is a %s preset, not %s\n", prog, a->init_path,
+                    rnn_kind_name(ic->kind), rnn_kind_name(a->kind));
             return EXIT_INPUT;
         }
-        if (shape_set && (ic->cell != shape.cell || ic->layers != shape.layers ||
-                          ic->hidden != shape.hidden || ic->embed != shape.embed)) {
+        if (a->shape_set && (ic->cell != shape.cell || ic->layers != shape.layers ||
+                             ic->hidden != shape.hidden || ic->embed != shape.embed)) {
             fprintf(stderr,
                     "%s: %s is %s %d x %d (embed %d); drop --cell/--layers/--hidden/--embed "
                     "when fine-tuning\n",
-                    prog, init_path, rnn_cell_name(ic->cell), ic->layers, ic->hidden, ic->embed);
-            rnn_model_free(init);
+                    prog, a->init_path, rnn_cell_name(ic->cell), ic->layers, ic->hidden, ic->embed);
             return EXIT_INPUT;
         }
         shape = *ic;
-        kind = ic->kind;
-        if (kind != RNN_KIND_MELODY) o.transpose = 0;
+        a->kind = ic->kind;
     }
-    if (kind != RNN_KIND_MELODY) o.transpose = 0;
-    o.cfg = shape;
-    if (rnn_model_config_check(&o.cfg, err, sizeof err) != 0) {
+    if (a->kind != RNN_KIND_MELODY) a->o.transpose = 0;
+    a->o.cfg = shape;
+    if (rnn_model_config_check(&a->o.cfg, err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", prog, err);
-        rnn_model_free(init);
         return EXIT_USAGE;
     }
-    o.init = init;
+    a->o.init = r->init;
+    return EXIT_OK;
+}
 
-    char *csv_path = beside(out, ".csv"), *svg_path = beside(out, ".svg"),
-         *ckpt_path = beside(out, ".ckpt");
-    if (!csv_path || !svg_path || !ckpt_path) {
+/* FILE.csv, FILE.svg and FILE.ckpt beside FILE.rnnw; with --resume the
+ * checkpoint must be there. */
+static int name_outputs(const train_args *a, train_run *r)
+{
+    r->csv_path = beside(a->out, ".csv");
+    r->svg_path = beside(a->out, ".svg");
+    r->ckpt_path = beside(a->out, ".ckpt");
+    if (!r->csv_path || !r->svg_path || !r->ckpt_path) {
         fprintf(stderr, "%s: out of memory\n", prog);
-        free_paths(csv_path, svg_path, ckpt_path);
         return EXIT_INPUT;
     }
-    if (resume && mpi_rank == 0 && access(ckpt_path, R_OK) != 0) {
-        fprintf(stderr, "%s: --resume: no checkpoint %s (%s)\n", prog, ckpt_path, strerror(errno));
-        free_paths(csv_path, svg_path, ckpt_path);
+    if (a->resume && mpi_rank == 0 && access(r->ckpt_path, R_OK) != 0) {
+        fprintf(stderr, "%s: --resume: no checkpoint %s (%s)\n", prog, r->ckpt_path,
+                strerror(errno));
         return EXIT_INPUT;
     }
+    return EXIT_OK;
+}
 
-    /* OpenBLAS runs one thread inside each of the trainer's own */
-    rnn_blas_set_threads(1);
-    FILE *msg = quiet || mpi_rank != 0 ? NULL : stderr;
-    if (msg) fprintf(msg, "%s: OpenBLAS core %s\n", prog, rnn_blas_corename());
-    if (rnn_blas_is_fallback() && mpi_rank == 0)
-        fprintf(stderr,
-                "%s: OpenBLAS runs its slow generic %s kernels; OPENBLAS_CORETYPE=Haswell (AVX2) "
-                "or SkylakeX (AVX-512) selects faster ones\n",
-                prog, rnn_blas_corename());
-
-    rnn_dataset ds;
-    memset(&ds, 0, sizeof ds);
-    if (rnn_dataset_load(&ds, data, n_data, kind, shape.steps_per_quarter, msg, err, sizeof err) !=
-        0) {
+/* The data set, with a line about its splits on msg. */
+static int load_data(const train_args *a, train_run *r, FILE *msg)
+{
+    char err[512];
+    memset(&r->ds, 0, sizeof r->ds);
+    if (rnn_dataset_load(&r->ds, a->data, (size_t)a->n_data, a->kind, a->o.cfg.steps_per_quarter,
+                         msg, err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", prog, err);
-        rnn_model_free(init);
-        free_paths(csv_path, svg_path, ckpt_path);
         return EXIT_INPUT;
     }
+    const rnn_dataset *ds = &r->ds;
     size_t tokens = 0;
-    for (size_t i = 0; i < ds.split[RNN_SPLIT_TRAIN].count; i++)
-        tokens += ds.split[RNN_SPLIT_TRAIN].seqs[i].len;
+    for (size_t i = 0; i < ds->split[RNN_SPLIT_TRAIN].count; i++)
+        tokens += ds->split[RNN_SPLIT_TRAIN].seqs[i].len;
     if (msg)
         fprintf(msg,
                 "%s: %zu train files (%zu sequences, %zu steps), %zu valid, %zu test, %zu "
                 "unreadable\n",
-                prog, ds.files[RNN_SPLIT_TRAIN], ds.split[RNN_SPLIT_TRAIN].count, tokens,
-                ds.files[RNN_SPLIT_VALID], ds.files[RNN_SPLIT_TEST], ds.n_failed);
+                prog, ds->files[RNN_SPLIT_TRAIN], ds->split[RNN_SPLIT_TRAIN].count, tokens,
+                ds->files[RNN_SPLIT_VALID], ds->files[RNN_SPLIT_TEST], ds->n_failed);
     if (tokens < 2) {
         fprintf(stderr, "%s: no usable %s sequence in the train split of the data\n", prog,
-                rnn_kind_name(kind));
-        rnn_dataset_free(&ds);
-        rnn_model_free(init);
-        free_paths(csv_path, svg_path, ckpt_path);
+                rnn_kind_name(a->kind));
         return EXIT_INPUT;
     }
+    return EXIT_OK;
+}
 
-    FILE *log = NULL;
+/* The CSV log: new, or (--resume) cut back to the checkpoint's step and
+ * appended to; ranks other than 0 log nothing. */
+static int open_log(const train_args *a, train_run *r)
+{
     if (mpi_rank != 0) {
-        log = fopen("/dev/null", "w"); /* rank 0 alone logs */
-    } else if (resume) {
-        long done = rnn_train_checkpoint_steps(ckpt_path);
-        if (done < 0 || trim_log(csv_path, done) != 0) {
-            fprintf(stderr, "%s: %s: cannot read the checkpoint or rewrite %s\n", prog, ckpt_path,
-                    csv_path);
-            free_paths(csv_path, svg_path, ckpt_path);
-            rnn_dataset_free(&ds);
-            rnn_model_free(init);
+        r->log = fopen("/dev/null", "w");
+    } else if (a->resume) {
+        long done = rnn_train_checkpoint_steps(r->ckpt_path);
+        if (done < 0 || trim_log(r->csv_path, done) != 0) {
+            fprintf(stderr, "%s: %s: cannot read the checkpoint or rewrite %s\n", prog,
+                    r->ckpt_path, r->csv_path);
             return EXIT_INPUT;
         }
-        log = fopen(csv_path, "a");
+        r->log = fopen(r->csv_path, "a");
     } else {
-        log = fopen(csv_path, "w");
-        if (log) fprintf(log, "step,epoch,train_loss,valid_nll,lr,grad_norm,steps_per_s\n");
+        r->log = fopen(r->csv_path, "w");
+        if (r->log) fprintf(r->log, "step,epoch,train_loss,valid_nll,lr,grad_norm,steps_per_s\n");
     }
-    if (!log) {
-        fprintf(stderr, "%s: %s: %s\n", prog, csv_path, strerror(errno));
-        free_paths(csv_path, svg_path, ckpt_path);
-        rnn_dataset_free(&ds);
-        rnn_model_free(init);
+    if (!r->log) {
+        fprintf(stderr, "%s: %s: %s\n", prog, r->csv_path, strerror(errno));
         return EXIT_INPUT;
     }
-
-    o.log_csv = mpi_rank == 0 ? log : NULL;
-    o.progress = msg;
-    o.progress_tty = msg && isatty(fileno(msg));
-    o.checkpoint_path = ckpt_path;
-    o.resume_path = resume ? ckpt_path : NULL;
-    o.interrupt = &interrupted;
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-
-    if (msg)
-        fprintf(msg,
-                "%s: %s %s %d x %d, embed %d, batch %d x %d steps, lr %g, dropout %g, %d "
-                "threads\n",
-                prog, rnn_kind_name(kind), rnn_cell_name(shape.cell), shape.layers, shape.hidden,
-                shape.embed, o.batch, o.seq_len, o.lr, o.dropout, o.threads);
+    return EXIT_OK;
+}
 
 #ifdef RNNMIDI_MPI
-    rnn_train_comm comm = {mpi_rank, mpi_size, mpi_sum, mpi_bcast, &group};
-    o.comm = &comm;
-    {
-        rnn_tensor_spec sp[RNN_MAX_TENSORS];
-        int n = rnn_model_tensor_specs(&o.cfg, sp);
-        for (int i = 0; i < n; i++)
-            group.grad_floats += sp[i].count;
-    }
+/* The ranks agree to start (every one ready, the batch shareable); returns
+ * EXIT_OK or the status to end with. */
+static int mpi_start(rnn_train_options *o, FILE *msg)
+{
+    static rnn_train_comm comm;
+    comm = (rnn_train_comm){mpi_rank, mpi_size, mpi_sum, mpi_bcast, &group};
+    o->comm = &comm;
+    rnn_tensor_spec sp[RNN_MAX_TENSORS];
+    int n = rnn_model_tensor_specs(&o->cfg, sp);
+    for (int i = 0; i < n; i++)
+        group.grad_floats += sp[i].count;
     int ready = 0;
-    if (o.batch < mpi_size) {
+    if (o->batch < mpi_size) {
         if (mpi_rank == 0)
             fprintf(stderr,
                     "%s: --batch %d cannot be shared by %d ranks (one lane each at least)\n", prog,
-                    o.batch, mpi_size);
+                    o->batch, mpi_size);
         ready = EXIT_USAGE;
     }
     int agreed = mpi_agree(ready);
-    if (agreed != 0) {
-        fclose(log);
-        rnn_dataset_free(&ds);
-        rnn_model_free(init);
-        free_paths(csv_path, svg_path, ckpt_path);
-        return agreed;
-    }
+    if (agreed != 0) return agreed;
     if (msg)
         fprintf(msg, "%s: %d MPI ranks share the batch of %d (%d threads each)\n", prog, mpi_size,
-                o.batch, o.threads);
+                o->batch, o->threads);
     group.busy_t0 = MPI_Wtime();
     group.cpu_t0 = cpu_seconds();
-#endif
+    return EXIT_OK;
+}
 
-    rnn_train_result res;
-    int rc = rnn_train_run(&o, &ds.split[RNN_SPLIT_TRAIN], &ds.split[RNN_SPLIT_VALID], &res, err,
-                           sizeof err);
-    int log_bad = fclose(log) != 0;
-#ifdef RNNMIDI_MPI
+/* After the run: a failure ends the job; rank 0 reports the time the
+ * gradient sums took. */
+static void mpi_finish(int rc, const char *err, FILE *msg)
+{
     if (rc != 0) mpi_fail(err, EXIT_INPUT);
     if (msg && group.sums > 0)
         fprintf(msg,
@@ -738,107 +647,96 @@ static int train_main(int argc, char **argv)
                 1e3 * (MPI_Wtime() - group.busy_t0) / (double)group.sums,
                 1e3 * group.wait / (double)group.sums,
                 1e3 * (cpu_seconds() - group.cpu_t0) / (double)group.sums);
-    if (mpi_rank != 0) {
-        free(res.best_params);
-        free(csv_path);
-        free(svg_path);
-        free(ckpt_path);
-        rnn_dataset_free(&ds);
-        rnn_model_free(init);
-        return res.interrupted ? EXIT_INTERRUPTED : EXIT_OK;
-    }
+}
 #endif
-    if (rc != 0) {
-        fprintf(stderr, "%s: %s\n", prog, err);
-        rnn_dataset_free(&ds);
-        rnn_model_free(init);
-        free_paths(csv_path, svg_path, ckpt_path);
-        return EXIT_INPUT;
-    }
-    if (log_bad) fprintf(stderr, "%s: %s: write error\n", prog, csv_path);
 
-    /* the preset */
-    char steps_s[32], epochs_s[32], valid_s[32], files_s[96], date_s[64], secs_s[32], loss_s[32];
-    char wsteps_s[32];
-    snprintf(steps_s, sizeof steps_s, "%ld", res.steps);
-    snprintf(wsteps_s, sizeof wsteps_s, "%ld", res.best_step);
-    snprintf(epochs_s, sizeof epochs_s, "%d", res.epochs);
-    if (res.best_valid >= 0)
-        snprintf(valid_s, sizeof valid_s, "%.4f", res.best_valid);
+/* " "-joined strings, newlines made spaces (a metadata value is one line). */
+static char *join(const char *const *s, size_t n)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(s[i]) + 1;
+    char *j = malloc(len);
+    if (!j) return NULL;
+    j[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i) strcat(j, " ");
+        strcat(j, s[i]);
+    }
+    sanitize(j);
+    return j;
+}
+
+/* The preset: the best weights with the run's metadata. *valid_s gets the
+ * best valid NLL as written ("none" without a valid split). */
+static int write_preset(const train_args *a, const train_run *r, int argc, char **argv,
+                        char *valid_s, size_t valid_len)
+{
+    const rnn_train_result *res = &r->res;
+    const rnn_dataset *ds = &r->ds;
+    char steps_s[32], epochs_s[32], files_s[96], date_s[64], secs_s[32], loss_s[32];
+    char wsteps_s[32], err[512];
+    snprintf(steps_s, sizeof steps_s, "%ld", res->steps);
+    snprintf(wsteps_s, sizeof wsteps_s, "%ld", res->best_step);
+    snprintf(epochs_s, sizeof epochs_s, "%d", res->epochs);
+    if (res->best_valid >= 0)
+        snprintf(valid_s, valid_len, "%.4f", res->best_valid);
     else
-        snprintf(valid_s, sizeof valid_s, "none");
-    snprintf(loss_s, sizeof loss_s, "%.4f", res.last_loss);
-    snprintf(secs_s, sizeof secs_s, "%.0f", res.seconds);
-    snprintf(files_s, sizeof files_s, "%zu train, %zu valid, %zu test", ds.files[RNN_SPLIT_TRAIN],
-             ds.files[RNN_SPLIT_VALID], ds.files[RNN_SPLIT_TEST]);
+        snprintf(valid_s, valid_len, "none");
+    snprintf(loss_s, sizeof loss_s, "%.4f", res->last_loss);
+    snprintf(secs_s, sizeof secs_s, "%.0f", res->seconds);
+    snprintf(files_s, sizeof files_s, "%zu train, %zu valid, %zu test", ds->files[RNN_SPLIT_TRAIN],
+             ds->files[RNN_SPLIT_VALID], ds->files[RNN_SPLIT_TEST]);
     time_t now = time(NULL);
     struct tm tmv;
     gmtime_r(&now, &tmv);
     strftime(date_s, sizeof date_s, "%Y-%m-%dT%H:%M:%SZ", &tmv);
-    size_t clen = 1, dlen = 1;
-    for (int i = 0; i < argc; i++)
-        clen += strlen(argv[i]) + 1;
-    for (size_t i = 0; i < n_data; i++)
-        dlen += strlen(data[i]) + 1;
-    char *command = malloc(clen), *data_s = malloc(dlen), *name_s = NULL;
+    char *command = join((const char *const *)argv, (size_t)argc);
+    char *data_s = join(a->data, (size_t)a->n_data);
     if (!command || !data_s) {
         fprintf(stderr, "%s: out of memory\n", prog);
+        free(command);
+        free(data_s);
         return EXIT_INPUT;
     }
-    command[0] = data_s[0] = 0;
-    for (int i = 0; i < argc; i++) {
-        if (i) strcat(command, " ");
-        strcat(command, argv[i]);
-    }
-    for (size_t i = 0; i < n_data; i++) {
-        if (i) strcat(data_s, " ");
-        strcat(data_s, data[i]);
-    }
-    sanitize(command);
-    sanitize(data_s);
-    if (!name) {
-        const char *base = strrchr(out, '/');
-        base = base ? base + 1 : out;
-        name_s = beside(base, "");
-        name = name_s ? name_s : "rnnmidi";
-    }
     rnn_meta meta[] = {
-        {"name", name},
-        {"data", data_s},
-        {"files", files_s},
-        {"steps", steps_s},
-        {"weights_step", wsteps_s},
-        {"epochs", epochs_s},
-        {"valid_nll", valid_s},
-        {"train_loss", loss_s},
-        {"train_seconds", secs_s},
-        {"blas", rnn_blas_corename()},
-        {"command", command},
-        {"created", date_s},
+        {"name", a->name},          {"data", data_s},
+        {"files", files_s},         {"steps", steps_s},
+        {"weights_step", wsteps_s}, {"epochs", epochs_s},
+        {"valid_nll", valid_s},     {"train_loss", loss_s},
+        {"train_seconds", secs_s},  {"blas", rnn_blas_corename()},
+        {"command", command},       {"created", date_s},
     };
     const float *tensors[RNN_MAX_TENSORS];
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
-    int nt = rnn_model_tensor_specs(&o.cfg, specs);
+    int nt = rnn_model_tensor_specs(&a->o.cfg, specs);
     size_t off = 0;
     for (int i = 0; i < nt; i++) {
-        tensors[i] = res.best_params + off;
+        tensors[i] = res->best_params + off;
         off += specs[i].count;
     }
-    int exit_code = res.interrupted ? EXIT_INTERRUPTED : EXIT_OK;
-    if (nt < 0 || off != res.n_params) {
+    int rc = EXIT_OK;
+    if (nt < 0 || off != res->n_params) {
         fprintf(stderr, "%s: the trainer's tensors do not match the preset format\n", prog);
-        exit_code = EXIT_INPUT;
-    } else if (rnn_model_write(out, &o.cfg, meta, sizeof meta / sizeof meta[0], tensors, err,
+        rc = EXIT_INPUT;
+    } else if (rnn_model_write(a->out, &a->o.cfg, meta, sizeof meta / sizeof meta[0], tensors, err,
                                sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", prog, err);
-        exit_code = EXIT_INPUT;
+        rc = EXIT_INPUT;
     }
-    char title[256];
-    snprintf(title, sizeof title, "%s: %s %s %d x %d, best valid NLL %s", name, rnn_kind_name(kind),
-             rnn_cell_name(shape.cell), shape.layers, shape.hidden, valid_s);
-    if (rnn_plot_loss_svg(csv_path, svg_path, title, err, sizeof err) != 0)
-        fprintf(stderr, "%s: warning: no loss curve: %s\n", prog, err);
+    free(command);
+    free(data_s);
+    return rc;
+}
 
+/* The closing lines: how the run ended and what was written; a stop by a
+ * signal is said even with --quiet. */
+static void report(const train_args *a, const train_run *r, int exit_code, const char *valid_s,
+                   FILE *msg)
+{
+    const rnn_train_result *res = &r->res;
+    char loss_s[32];
+    snprintf(loss_s, sizeof loss_s, "%.4f", res->last_loss);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     if (msg) {
@@ -847,19 +745,18 @@ static int train_main(int argc, char **argv)
                 "train loss %s; peak memory %.1f MiB\n",
                 prog,
                 exit_code == EXIT_INPUT ? "failed"
-                : res.interrupted       ? "interrupted"
-                : res.early_stopped     ? "stopped early (no better valid NLL)"
+                : res->interrupted      ? "interrupted"
+                : res->early_stopped    ? "stopped early (no better valid NLL)"
                                         : "done",
-                res.steps, res.epochs, res.seconds, valid_s, loss_s, ru.ru_maxrss / 1024.0);
+                res->steps, res->epochs, res->seconds, valid_s, loss_s, ru.ru_maxrss / 1024.0);
         if (exit_code != EXIT_INPUT) {
             char which[160];
-            describe_weights(which, sizeof which, &res);
-            fprintf(msg, "%s: wrote %s: %s\n", prog, out, which);
-            fprintf(msg, "%s: wrote %s, %s\n", prog, csv_path, svg_path);
+            describe_weights(which, sizeof which, res);
+            fprintf(msg, "%s: wrote %s: %s\n", prog, a->out, which);
+            fprintf(msg, "%s: wrote %s, %s\n", prog, r->csv_path, r->svg_path);
         }
     }
-    /* a stop by a signal is said even with --quiet */
-    if (res.interrupted && mpi_rank == 0)
+    if (res->interrupted && mpi_rank == 0)
         fprintf(stderr,
                 "%s: stopped by %s at step %ld; checkpoint %s; continue with the same command "
                 "and --resume\n",
@@ -867,17 +764,88 @@ static int train_main(int argc, char **argv)
                 stop_signal == SIGTERM  ? "SIGTERM"
                 : stop_signal == SIGINT ? "SIGINT (Ctrl-C)"
                                         : "a signal",
-                res.steps, ckpt_path);
-    free(res.best_params);
-    free(command);
-    free(data_s);
-    free(name_s);
-    free(csv_path);
-    free(svg_path);
-    free(ckpt_path);
-    rnn_dataset_free(&ds);
-    rnn_model_free(init);
-    return exit_code;
+                res->steps, r->ckpt_path);
+}
+
+/* Parse, choose the model, load the data, train, write the preset, the
+ * loss curve and the closing lines. */
+static int train_main(int argc, char **argv)
+{
+    train_args a = {.kind = RNN_KIND_MELODY};
+    rnn_train_options_default(&a.o, RNN_KIND_MELODY);
+    a.shape = a.o.cfg;
+    a.checkpoint_minutes = a.o.checkpoint_seconds / 60;
+    int rc = parse_args(&a, argc, argv);
+    if (rc != RNN_CLI_GO_ON) return rc;
+#ifndef RNNMIDI_MPI
+    choose_blas_core(argv, a.quiet); /* the MPI build's main did it before MPI_Init */
+#endif
+    train_run r;
+    memset(&r, 0, sizeof r);
+    FILE *msg = a.quiet || mpi_rank != 0 ? NULL : stderr;
+    if ((rc = choose_model(&a, &r)) || (rc = name_outputs(&a, &r))) goto done;
+    /* OpenBLAS runs one thread inside each of the trainer's own */
+    rnn_blas_set_threads(1);
+    if (msg) fprintf(msg, "%s: OpenBLAS core %s\n", prog, rnn_blas_corename());
+    if (rnn_blas_is_fallback() && mpi_rank == 0)
+        fprintf(stderr,
+                "%s: OpenBLAS runs its slow generic %s kernels; OPENBLAS_CORETYPE=Haswell (AVX2) "
+                "or SkylakeX (AVX-512) selects faster ones\n",
+                prog, rnn_blas_corename());
+    if ((rc = load_data(&a, &r, msg)) || (rc = open_log(&a, &r))) goto done;
+
+    rnn_train_options *o = &a.o;
+    o->log_csv = mpi_rank == 0 ? r.log : NULL;
+    o->progress = msg;
+    o->progress_tty = msg && isatty(fileno(msg));
+    o->checkpoint_path = r.ckpt_path;
+    o->resume_path = a.resume ? r.ckpt_path : NULL;
+    o->interrupt = &interrupted;
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    if (msg)
+        fprintf(msg,
+                "%s: %s %s %d x %d, embed %d, batch %d x %d steps, lr %g, dropout %g, %d "
+                "threads\n",
+                prog, rnn_kind_name(a.kind), rnn_cell_name(o->cfg.cell), o->cfg.layers,
+                o->cfg.hidden, o->cfg.embed, o->batch, o->seq_len, o->lr, o->dropout, o->threads);
+#ifdef RNNMIDI_MPI
+    if ((rc = mpi_start(o, msg))) goto done;
+#endif
+
+    char err[512];
+    int train_rc = rnn_train_run(o, &r.ds.split[RNN_SPLIT_TRAIN], &r.ds.split[RNN_SPLIT_VALID],
+                                 &r.res, err, sizeof err);
+    int log_bad = fclose(r.log) != 0;
+    r.log = NULL;
+#ifdef RNNMIDI_MPI
+    mpi_finish(train_rc, err, msg);
+    if (mpi_rank != 0) {
+        rc = r.res.interrupted ? EXIT_INTERRUPTED : EXIT_OK;
+        goto done;
+    }
+#endif
+    if (train_rc != 0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        rc = EXIT_INPUT;
+        goto done;
+    }
+    if (log_bad) fprintf(stderr, "%s: %s: write error\n", prog, r.csv_path);
+
+    char valid_s[32];
+    rc = write_preset(&a, &r, argc, argv, valid_s, sizeof valid_s);
+    char title[256];
+    snprintf(title, sizeof title, "%s: %s %s %d x %d, best valid NLL %s", a.name,
+             rnn_kind_name(a.kind), rnn_cell_name(o->cfg.cell), o->cfg.layers, o->cfg.hidden,
+             valid_s);
+    if (rnn_plot_loss_svg(r.csv_path, r.svg_path, title, err, sizeof err) != 0)
+        fprintf(stderr, "%s: warning: no loss curve: %s\n", prog, err);
+    if (rc == EXIT_OK && r.res.interrupted) rc = EXIT_INTERRUPTED;
+    report(&a, &r, rc, valid_s, msg);
+done:
+    run_free(&r);
+    free(a.name_s);
+    return rc;
 }
 
 #ifdef RNNMIDI_MPI
