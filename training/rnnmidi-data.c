@@ -24,11 +24,6 @@ static void print_warning(void *user, const char *message)
     fprintf(stderr, "%s: warning: %s\n", prog, message);
 }
 
-static int usage_error(const char *cmd, const char *fmt, const char *arg)
-{
-    return rnn_cli_usage_error(prog, cmd, fmt, arg);
-}
-
 /* The options of a subcommand: --kind, --steps-per-quarter (where its table
  * row allows them), --quiet; the rest are positional arguments. */
 typedef struct {
@@ -37,7 +32,7 @@ typedef struct {
     int spq;
     int quiet;
     const char **pos;
-    int npos;
+    size_t npos;
 } options;
 
 /* Read the one MIDI file named, warnings to stderr unless --quiet. */
@@ -59,7 +54,8 @@ static const char notes_help[] =
     "  track channel pitch velocity on_tick off_tick\n"
     "sorted by on_tick, track, channel, pitch. Tracks count from 1 in file order,\n"
     "channels from 0 to 15, as midicsv prints them. Warnings about tolerated\n"
-    "oddities go to stderr (--quiet drops them).\n";
+    "oddities go to stderr (--quiet drops them).\n"
+    "\n";
 
 static int cmd_notes(const options *o)
 {
@@ -80,7 +76,8 @@ static const char encode_help[] =
     "Usage: rnnmidi-data encode --kind melody|drums [--steps-per-quarter N] [--quiet] FILE.mid\n"
     "Print the event sequences of a file, one per line, event ids separated by\n"
     "spaces (melody: 0 no event, 1 note-off, 2+p note-on of pitch p; drums: the\n"
-    "9-bit set of drum classes struck on the step). Default: 4 steps per quarter.\n";
+    "9-bit set of drum classes struck on the step).\n"
+    "\n";
 
 static int cmd_encode(const options *o)
 {
@@ -111,7 +108,8 @@ static const char stats_help[] =
     "their bytes (first hex digit f: test, e: valid, else train) and print, per\n"
     "encoding kind (both unless --kind) and split: files, sequences, steps,\n"
     "notes read, and the share of 'no event' steps; then every file that could\n"
-    "not be read, with its reason.\n";
+    "not be read, with its reason.\n"
+    "\n";
 
 static int cmd_stats(const options *o)
 {
@@ -123,8 +121,7 @@ static int cmd_stats(const options *o)
         rnn_dataset ds;
         memset(&ds, 0, sizeof ds);
         char err[512];
-        if (rnn_dataset_load(&ds, o->pos, (size_t)o->npos, (rnn_kind)k, o->spq, NULL, err,
-                             sizeof err)) {
+        if (rnn_dataset_load(&ds, o->pos, o->npos, (rnn_kind)k, o->spq, NULL, err, sizeof err)) {
             fprintf(stderr, "%s: %s\n", prog, err);
             rnn_dataset_free(&ds);
             return EXIT_INPUT;
@@ -177,8 +174,9 @@ static const command commands[] = {
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
-/* Parse the options of subcommand c (argv[0] is its name) into o and check
- * them against its table row. o->pos is malloc'ed even on failure. */
+/* Parse the options of subcommand c (argv[0] is its name) into o with the
+ * rows its table row allows. o->pos is malloc'ed even on failure. Returns
+ * RNN_CLI_GO_ON or the exit status. */
 static int parse_options(const command *c, int argc, char **argv, options *o)
 {
     const char *cmd = c->name;
@@ -192,41 +190,34 @@ static int parse_options(const command *c, int argc, char **argv, options *o)
         fprintf(stderr, "%s: out of memory\n", prog);
         return EXIT_INPUT;
     }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (c->kind_opts != KIND_NONE && strcmp(a, "--kind") == 0) {
-            if (++i >= argc) return usage_error(cmd, "%s needs a value", a);
-            if (rnn_cli_kind(argv[i], &o->kind))
-                return usage_error(cmd, "unknown kind '%s' (melody or drums)", argv[i]);
-            o->kind_set = 1;
-        } else if (c->kind_opts != KIND_NONE && strcmp(a, "--steps-per-quarter") == 0) {
-            if (++i >= argc) return usage_error(cmd, "%s needs a value", a);
-            long v;
-            if (rnn_cli_long(argv[i], 1, 96, &v))
-                return usage_error(cmd, "steps per quarter '%s' is not a number in 1..96", argv[i]);
-            o->spq = (int)v;
-        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
-            o->quiet = 1;
-        } else if (strcmp(a, "--") == 0) {
-            while (++i < argc)
-                o->pos[o->npos++] = argv[i];
-        } else if (a[0] == '-' && a[1]) {
-            return usage_error(cmd, "unknown option '%s'", a);
-        } else {
-            o->pos[o->npos++] = a;
-        }
-    }
+    const rnn_cli_opt opts[] = {
+        {RNN_CLI_OPT("kind", 0, "melody|drums",
+                     c->kind_opts == KIND_REQUIRED ? "the encoding"
+                                                   : "one encoding (default: both)",
+                     RNN_OPT_KIND, &o->kind),
+         .bad = "unknown kind '%s' (melody or drums)", .seen = &o->kind_set},
+        {RNN_CLI_OPT("steps-per-quarter", 0, "N", "grid steps per quarter note, 1..96", RNN_OPT_INT,
+                     &o->spq),
+         1, 96, "steps per quarter '%s' is not a number in 1..96", .show_default = 1},
+        {RNN_CLI_OPT("quiet", 'q', NULL, "no warnings", RNN_OPT_FLAG, &o->quiet), 1},
+        RNN_CLI_HELP_OPT('h'),
+    };
+    const size_t skip = c->kind_opts == KIND_NONE ? 2 : 0;
+    const rnn_cli_spec spec = {c->help, opts + skip, sizeof opts / sizeof opts[0] - skip, NULL, 1};
+    int rc = rnn_cli_args(prog, cmd, &spec, argc, argv, o->pos, (size_t)argc, &o->npos);
+    if (rc != RNN_CLI_GO_ON) return rc;
     if (c->kind_opts == KIND_REQUIRED && !o->kind_set)
-        return usage_error(cmd, "%s is required", "--kind melody|drums");
-    if (c->one_path ? o->npos != 1 : o->npos < 1) return usage_error(cmd, "expects %s", c->expects);
-    return EXIT_OK;
+        return rnn_cli_usage_error(prog, cmd, "%s is required", "--kind melody|drums");
+    if (c->one_path ? o->npos != 1 : o->npos < 1)
+        return rnn_cli_usage_error(prog, cmd, "expects %s", c->expects);
+    return RNN_CLI_GO_ON;
 }
 
 static int run_command(const command *c, int argc, char **argv)
 {
     options o;
     int rc = parse_options(c, argc, argv, &o);
-    if (rc == EXIT_OK) rc = c->run(&o);
+    if (rc == RNN_CLI_GO_ON) rc = c->run(&o);
     free(o.pos);
     return rc;
 }
@@ -255,13 +246,6 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < N_COMMANDS; i++) {
         if (strcmp(argv[1], commands[i].name) != 0) continue;
-        for (int a = 2; a < argc; a++) {
-            if (strcmp(argv[a], "--") == 0) break;
-            if (rnn_cli_is_help(argv[a])) {
-                fputs(commands[i].help, stdout);
-                return EXIT_OK;
-            }
-        }
         return run_command(&commands[i], argc - 1, argv + 1);
     }
     fprintf(stderr, "%s: unknown command '%s'\n\n", prog, argv[1]);

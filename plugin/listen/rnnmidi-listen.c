@@ -11,19 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../core/cli.h"
 #include "listen_file.h"
 
 enum { EXIT_OK = 0, EXIT_INPUT = 1, EXIT_USAGE = 2 };
 
 static const char prog[] = "rnnmidi-listen";
-
-static const char help[] =
-    "Usage: rnnmidi-listen FILE\n"
-    "Print the notes the plugin's audio-note detector hears in a sound file (any\n"
-    "format libsndfile reads, 8 to 192 kHz, channels averaged), one per line,\n"
-    "  onset_seconds offset_seconds pitch\n"
-    "The times are the detector's estimates of when each note began and ended;\n"
-    "live, the plugin receives each note-on some 25 ms after its onset.\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -33,44 +26,63 @@ static int usage_error(const char *fmt, const char *arg)
     return EXIT_USAGE;
 }
 
-static int is_help(const char *arg)
+static void put(void *f, const char *text)
 {
-    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+    fputs(text, f);
 }
 
-/* The one positional argument into *path; --quiet (-q) is taken and changes
- * nothing (the detector has no warnings), "--" ends the options. */
+/* The one positional argument into *path; --quiet is taken as the training
+ * tools take it, and "--" ends the options. Returns -1 to go on, else the
+ * exit status (after the help, or a message). */
 static int parse_args(int argc, char **argv, const char **path)
 {
-    int npos = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) continue;
-        if (strcmp(a, "--") == 0) {
-            for (i++; i < argc; i++, npos++)
-                *path = argv[i];
-            break;
-        }
-        if (a[0] == '-' && a[1]) return usage_error("unknown option '%s'", a);
-        *path = a;
-        npos++;
+    int quiet = 0;
+    const rnn_cli_opt opts[] = {
+        {RNN_CLI_OPT("quiet", 'q', NULL, "changes nothing (the detector has no warnings)",
+                     RNN_OPT_FLAG, &quiet),
+         1},
+        RNN_CLI_HELP_OPT('h'),
+    };
+    const rnn_cli_spec spec = {
+        "Usage: rnnmidi-listen [options] FILE\n"
+        "Print the notes the plugin's audio-note detector hears in a sound file (any\n"
+        "format libsndfile reads, 8 to 192 kHz, channels averaged), one per line,\n"
+        "  onset_seconds offset_seconds pitch\n"
+        "The times are the detector's estimates of when each note began and ended;\n"
+        "live, the plugin receives each note-on some 25 ms after its onset.\n"
+        "\n",
+        opts, sizeof opts / sizeof opts[0], NULL, 1};
+    const char **pos = malloc((size_t)argc * sizeof *pos);
+    if (!pos) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return EXIT_INPUT;
     }
-    if (npos != 1) return usage_error("expects %s", "one sound file");
-    return EXIT_OK;
+    size_t npos;
+    char msg[512];
+    int rc = -1;
+    switch (rnn_cli_parse(&spec, argc, argv, pos, (size_t)argc, &npos, msg, sizeof msg)) {
+    case RNN_CLI_HELP:
+        rnn_cli_help(&spec, put, stdout);
+        rc = EXIT_OK;
+        break;
+    case RNN_CLI_ERROR:
+        rc = usage_error("%s", msg);
+        break;
+    default:
+        if (npos != 1)
+            rc = usage_error("expects %s", "one sound file");
+        else
+            *path = pos[0];
+    }
+    free(pos);
+    return rc;
 }
 
 int main(int argc, char **argv)
 {
-    for (int a = 1; a < argc; a++) {
-        if (strcmp(argv[a], "--") == 0) break;
-        if (is_help(argv[a])) {
-            fputs(help, stdout);
-            return EXIT_OK;
-        }
-    }
     const char *path = NULL;
     int rc = parse_args(argc, argv, &path);
-    if (rc) return rc;
+    if (rc >= 0) return rc;
 
     rnn_heard_note *notes;
     size_t n;
