@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../core/cli.h"
 #include "../../core/file.h"
 #include "../../core/midifile.h"
 #include "../../core/text.h"
@@ -76,75 +77,12 @@ static void on_signal(int sig)
 
 /* ---- arguments ----------------------------------------------------------- */
 
-static void usage(FILE *f)
-{
-    fputs(
-        "Usage: rnnmidi-demo [options]\n"
-        "\n"
-        "Plays what rnnmidi's networks answer, on the default audio device, or renders it\n"
-        "to a sound file when there is none.\n"
-        "\n"
-        "Models and input:\n"
-        "  -m, --model FILE.rnnw      a preset; give it twice for melody + drums\n"
-        "                             (default: " DEFAULT_MELODY " and " DEFAULT_DRUMS ")\n"
-        "  -p, --primer FILE.mid      MIDI the engines hear first (it plays on soft keys)\n"
-        "      --midi-in N            live MIDI from PortMidi input N ('default' for the default)\n"
-        "      --input audio          the microphone (default input) through the note detector\n"
-        "      --input-device N       the input device for --input audio\n"
-        "      --input-file FILE.wav  a recording through the note detector (heard in the mix)\n"
-        "\n"
-        "Audio:\n"
-        "      --list-devices         list audio devices and MIDI inputs, then exit\n"
-        "  -d, --device N             output device (default: PortAudio's default)\n"
-        "  -r, --sample-rate HZ       sample rate (default: the device's, 48000 offline)\n"
-        "  -b, --buffer-size FRAMES   frames per callback (default 256)\n"
-        "\n"
-        "Offline:\n"
-        "  -o, --render OUT.wav       render instead of playing (.flac for FLAC)\n"
-        "  -s, --seconds N            length (default 30; live: 0 = until q)\n"
-        "      --midi-out FILE.mid    write what was played as MIDI\n"
-        "      --roll FILE.png        write a piano roll (.svg for SVG)\n"
-        "      --out-dir DIR          where a render goes when no device is found\n"
-        "                             (default " DEFAULT_OUT_DIR ")\n"
-        "\n"
-        "Engine settings (as the plugin's controls):\n"
-        "      --mode continue|call|accompany   (default accompany)\n"
-        "      --temperature T        0..2 (default 1)\n"
-        "      --top-p P              0.05..1 (default 0.95)\n"
-        "      --tempo BPM            20..300 (default 120, or the primer's)\n"
-        "      --key NAME             C, C#, Db, ... B\n"
-        "      --scale NAME           off major minor harmonic-minor dorian phrygian lydian\n"
-        "                             mixolydian major-pentatonic minor-pentatonic blues\n"
-        "      --density D            0..1 (0.5 = as trained)\n"
-        "      --bars N               bars per response (call mode)\n"
-        "      --seed N               1..16777215 (default: from the clock; printed)\n"
-        "      --set NAME=VALUE       any engine setting by name (lowest, highest, gate, ...)\n"
-        "\n"
-        "Other:\n"
-        "      --no-ui                no key controls or scrolling notes\n"
-        "      --ui                   keys and scrolling notes even when not on a terminal\n"
-        "  -q, --quiet                print only paths and errors\n"
-        "  -h, --help                 this text\n"
-        "\n"
-        "Keys while playing: m mode, t/T temperature -/+, -/+ tempo, k/K key down/up,\n"
-        "s scale, d/D density -/+, r re-seed, h help, q quit (arrows: temperature, tempo).\n",
-        f);
-}
-
 /* An error message: it may quote a device's name or a file's text. */
 static void say_error(const char *err)
 {
     char safe[1024];
     rnn_text_sanitize(safe, sizeof safe, err);
     fprintf(stderr, "rnnmidi-demo: %s\n", safe);
-}
-
-static int bad_arg(const char *fmt, const char *a, const char *b)
-{
-    fputs("rnnmidi-demo: ", stderr);
-    fprintf(stderr, fmt, a, b);
-    fputs("\nTry 'rnnmidi-demo --help'.\n", stderr);
-    return 2;
 }
 
 static int has_ext(const char *path, const char *ext)
@@ -159,16 +97,6 @@ static int parse_double(const char *s, double *out)
     errno = 0;
     double v = strtod(s, &end);
     if (errno || end == s || *end || !isfinite(v)) return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_int(const char *s, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end) return -1;
     *out = v;
     return 0;
 }
@@ -192,22 +120,150 @@ static int parse_key(const char *s)
     return k >= 0 ? k : find_name(flats, 12, buf);
 }
 
-static int set_param(options *o, rnn_engine_param id, const char *opt, const char *v)
+/* Setters of the table's odd rows: each takes the options as row->target
+ * and writes its own message. */
+static void set_engine_param(options *o, rnn_engine_param id, float v)
+{
+    o->params[id] = v;
+    o->param_set[id] = 1;
+}
+
+/* An engine setting as the plugin's control: a number in its range. */
+static int take_param(options *o, rnn_engine_param id, const char *opt, const char *v, char *msg,
+                      size_t msglen)
 {
     double x;
     float lo, hi;
-    if (parse_double(v, &x)) return bad_arg("%s: '%s' is not a number", opt, v);
+    if (parse_double(v, &x)) {
+        snprintf(msg, msglen, "%s: '%s' is not a number", opt, v);
+        return -1;
+    }
     rnn_engine_param_info(id, NULL, &lo, &hi, NULL);
     if (x < lo || x > hi) {
-        char range[64];
-        snprintf(range, sizeof range, "%s must be in %g..%g", v, lo, hi);
-        return bad_arg("%s: %s", opt, range);
+        snprintf(msg, msglen, "%s: %s must be in %g..%g", opt, v, lo, hi);
+        return -1;
     }
-    o->params[id] = (float)x;
-    o->param_set[id] = 1;
+    set_engine_param(o, id, (float)x);
     return 0;
 }
 
+/* --temperature, --top-p, --tempo, --density, --bars: row->lo is the id */
+static int set_param(const rnn_cli_opt *row, const char *v, char *msg, size_t msglen)
+{
+    char opt[64];
+    snprintf(opt, sizeof opt, "--%s", row->name);
+    return take_param(row->target, (rnn_engine_param)row->lo, opt, v, msg, msglen);
+}
+
+static int set_named_param(const rnn_cli_opt *row, const char *v, char *msg, size_t msglen)
+{
+    const char *eq = strchr(v, '=');
+    int found = -1;
+    for (int id = 0; eq && id < RNN_PARAM_COUNT; id++) {
+        const char *pn;
+        rnn_engine_param_info((rnn_engine_param)id, NULL, NULL, NULL, &pn);
+        if (strlen(pn) == (size_t)(eq - v) && strncmp(pn, v, (size_t)(eq - v)) == 0) found = id;
+    }
+    if (found < 0) {
+        snprintf(msg, msglen, "--set: '%s' is not NAME=VALUE with an engine setting's name", v);
+        return -1;
+    }
+    return take_param(row->target, (rnn_engine_param)found, "--set", eq + 1, msg, msglen);
+}
+
+static int set_mode(const rnn_cli_opt *row, const char *v, char *msg, size_t msglen)
+{
+    int m = find_name(demo_mode_names, RNN_MODE_COUNT, v);
+    if (m < 0 && strcmp(v, "call-response") == 0) m = RNN_MODE_CALL_RESPONSE;
+    if (m < 0) {
+        snprintf(msg, msglen, "--mode: '%s' (use continue, call or accompany)", v);
+        return -1;
+    }
+    set_engine_param(row->target, RNN_PARAM_MODE, (float)m);
+    return 0;
+}
+
+static int set_key(const rnn_cli_opt *row, const char *v, char *msg, size_t msglen)
+{
+    int k = parse_key(v);
+    if (k < 0) {
+        snprintf(msg, msglen, "--key: '%s' (use C, C#, Db, D, ... B)", v);
+        return -1;
+    }
+    set_engine_param(row->target, RNN_PARAM_KEY, (float)k);
+    return 0;
+}
+
+static int set_scale(const rnn_cli_opt *row, const char *v, char *msg, size_t msglen)
+{
+    int sc = find_name(demo_scale_names, RNN_SCALE_COUNT, v);
+    if (sc < 0) {
+        snprintf(msg, msglen, "--scale: '%s' is not a scale (see --help)", v);
+        return -1;
+    }
+    set_engine_param(row->target, RNN_PARAM_SCALE, (float)sc);
+    return 0;
+}
+
+static int set_midi_in(const rnn_cli_opt *row, const char *v, char *msg, size_t msglen)
+{
+    options *o = row->target;
+    long n;
+    if (strcmp(v, "default") == 0) {
+        o->midi_in = -2;
+    } else if (rnn_cli_long(v, 0, 1000, &n) == 0) {
+        o->midi_in = (int)n;
+    } else {
+        snprintf(msg, msglen, "--midi-in: '%s' is not a device number (see --list-devices)", v);
+        return -1;
+    }
+    return 0;
+}
+
+static int set_input(const rnn_cli_opt *row, const char *v, char *msg, size_t msglen)
+{
+    options *o = row->target;
+    if (strcmp(v, "audio") == 0) {
+        o->input_audio = 1;
+    } else if (strcmp(v, "none") == 0) {
+        o->input_audio = 0;
+    } else {
+        snprintf(msg, msglen, "--input: '%s' (use 'audio'; MIDI is --midi-in, a file --input-file)",
+                 v);
+        return -1;
+    }
+    return 0;
+}
+
+/* --render and --roll: a file name with one of two extensions (row->help's
+ * formats are told by them) */
+static int set_render(const rnn_cli_opt *row, const char *v, char *msg, size_t msglen)
+{
+    if (!has_ext(v, ".wav") && !has_ext(v, ".flac")) {
+        snprintf(msg, msglen, "--render: '%s' (name a .wav or .flac file)", v);
+        return -1;
+    }
+    ((options *)row->target)->render = v;
+    return 0;
+}
+
+static int set_roll(const rnn_cli_opt *row, const char *v, char *msg, size_t msglen)
+{
+    if (!has_ext(v, ".png") && !has_ext(v, ".svg")) {
+        snprintf(msg, msglen, "--roll: '%s' (name a .png or .svg file)", v);
+        return -1;
+    }
+    ((options *)row->target)->roll = v;
+    return 0;
+}
+
+static void put(void *f, const char *text)
+{
+    fputs(text, f);
+}
+
+/* The command line into o. Returns 0, or 2 after a message; --help prints
+ * the help and ends the program. */
 static int parse_args(options *o, int argc, char **argv)
 {
     memset(o, 0, sizeof *o);
@@ -218,174 +274,116 @@ static int parse_args(options *o, int argc, char **argv)
     o->seconds = DEFAULT_SECONDS;
     o->ui = -1;
     o->out_dir = DEFAULT_OUT_DIR;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        char name[64];
-        const char *val = NULL;
-        /* --name=value or --name value */
-        const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
-        if (eq && (size_t)(eq - a) < sizeof name) {
-            memcpy(name, a, (size_t)(eq - a));
-            name[eq - a] = 0;
-            val = eq + 1;
-        } else {
-            snprintf(name, sizeof name, "%s", a);
-        }
-#define IS(s, l) (strcmp(name, s) == 0 || strcmp(name, l) == 0)
-#define VALUE()                                                                                    \
-    do {                                                                                           \
-        if (!val) {                                                                                \
-            if (i + 1 >= argc) return bad_arg("%s needs a value%s", name, "");                     \
-            val = argv[++i];                                                                       \
-        }                                                                                          \
-    } while (0)
-        long n;
-        double x;
-        int rc;
-        if (IS("-h", "--help")) {
-            usage(stdout);
-            exit(0);
-        } else if (IS("-m", "--model")) {
-            VALUE();
-            if (o->n_models == DEMO_MAX_PARTS)
-                return bad_arg("at most %s models can play together%s", "3", "");
-            o->models[o->n_models++] = val;
-        } else if (IS("-p", "--primer")) {
-            VALUE();
-            o->primer = val;
-        } else if (IS("--midi-in", "--midi-in")) {
-            VALUE();
-            if (strcmp(val, "default") == 0)
-                o->midi_in = -2;
-            else if (parse_int(val, &n) || n < 0 || n > 1000)
-                return bad_arg("--midi-in: '%s' is not a device number (see --list-devices)%s", val,
-                               "");
-            else
-                o->midi_in = (int)n;
-        } else if (IS("--input", "--input")) {
-            VALUE();
-            if (strcmp(val, "audio") == 0)
-                o->input_audio = 1;
-            else if (strcmp(val, "none") == 0)
-                o->input_audio = 0;
-            else
-                return bad_arg("--input: '%s' (use 'audio'; MIDI is --midi-in, a file %s)", val,
-                               "--input-file");
-        } else if (IS("--input-device", "--input-device")) {
-            VALUE();
-            if (parse_int(val, &n) || n < 0 || n > 100000)
-                return bad_arg("--input-device: '%s' is not a device number%s", val, "");
-            o->input_device = (int)n;
-            o->input_audio = 1;
-        } else if (IS("--input-file", "--input-file")) {
-            VALUE();
-            o->input_file = val;
-        } else if (IS("--list-devices", "--list-devices")) {
-            o->list_devices = 1;
-        } else if (IS("-d", "--device")) {
-            VALUE();
-            if (parse_int(val, &n) || n < 0 || n > 100000)
-                return bad_arg("--device: '%s' is not a device number (see --list-devices)%s", val,
-                               "");
-            o->device = (int)n;
-        } else if (IS("-r", "--sample-rate")) {
-            VALUE();
-            if (parse_double(val, &x) || x < 8000 || x > 192000)
-                return bad_arg("--sample-rate: '%s' (use 8000..192000 Hz)%s", val, "");
-            o->sample_rate = x;
-        } else if (IS("-b", "--buffer-size")) {
-            VALUE();
-            if (parse_int(val, &n) || n < 16 || n > 8192)
-                return bad_arg("--buffer-size: '%s' (use 16..8192 frames)%s", val, "");
-            o->buffer = (unsigned)n;
-        } else if (IS("-o", "--render")) {
-            VALUE();
-            if (!has_ext(val, ".wav") && !has_ext(val, ".flac"))
-                return bad_arg("--render: '%s' (name a .wav or .flac file)%s", val, "");
-            o->render = val;
-        } else if (IS("-s", "--seconds")) {
-            VALUE();
-            if (parse_double(val, &x) || x < 0 || x > 3600)
-                return bad_arg("--seconds: '%s' (use 0..3600)%s", val, "");
-            o->seconds = x;
-            o->seconds_given = 1;
-        } else if (IS("--midi-out", "--midi-out")) {
-            VALUE();
-            o->midi_out = val;
-        } else if (IS("--roll", "--roll")) {
-            VALUE();
-            if (!has_ext(val, ".png") && !has_ext(val, ".svg"))
-                return bad_arg("--roll: '%s' (name a .png or .svg file)%s", val, "");
-            o->roll = val;
-        } else if (IS("--out-dir", "--out-dir")) {
-            VALUE();
-            o->out_dir = val;
-        } else if (IS("--mode", "--mode")) {
-            VALUE();
-            int m = find_name(demo_mode_names, RNN_MODE_COUNT, val);
-            if (m < 0 && strcmp(val, "call-response") == 0) m = RNN_MODE_CALL_RESPONSE;
-            if (m < 0) return bad_arg("--mode: '%s' (use continue, call or accompany)%s", val, "");
-            o->params[RNN_PARAM_MODE] = (float)m;
-            o->param_set[RNN_PARAM_MODE] = 1;
-        } else if (IS("--temperature", "--temperature")) {
-            VALUE();
-            if ((rc = set_param(o, RNN_PARAM_TEMPERATURE, name, val))) return rc;
-        } else if (IS("--top-p", "--top-p")) {
-            VALUE();
-            if ((rc = set_param(o, RNN_PARAM_TOP_P, name, val))) return rc;
-        } else if (IS("--tempo", "--tempo")) {
-            VALUE();
-            if ((rc = set_param(o, RNN_PARAM_TEMPO, name, val))) return rc;
-        } else if (IS("--density", "--density")) {
-            VALUE();
-            if ((rc = set_param(o, RNN_PARAM_DENSITY, name, val))) return rc;
-        } else if (IS("--bars", "--bars")) {
-            VALUE();
-            if ((rc = set_param(o, RNN_PARAM_RESPONSE_BARS, name, val))) return rc;
-        } else if (IS("--key", "--key")) {
-            VALUE();
-            int k = parse_key(val);
-            if (k < 0) return bad_arg("--key: '%s' (use C, C#, Db, D, ... B)%s", val, "");
-            o->params[RNN_PARAM_KEY] = (float)k;
-            o->param_set[RNN_PARAM_KEY] = 1;
-        } else if (IS("--scale", "--scale")) {
-            VALUE();
-            int sc = find_name(demo_scale_names, RNN_SCALE_COUNT, val);
-            if (sc < 0) return bad_arg("--scale: '%s' is not a scale (see --help)%s", val, "");
-            o->params[RNN_PARAM_SCALE] = (float)sc;
-            o->param_set[RNN_PARAM_SCALE] = 1;
-        } else if (IS("--seed", "--seed")) {
-            VALUE();
-            if (parse_int(val, &n) || n < 1 || n > 16777215)
-                return bad_arg("--seed: '%s' (use 1..16777215)%s", val, "");
-            o->seed = n;
-        } else if (IS("--set", "--set")) {
-            VALUE();
-            const char *e2 = strchr(val, '=');
-            int found = -1;
-            for (int id = 0; e2 && id < RNN_PARAM_COUNT; id++) {
-                const char *pn;
-                rnn_engine_param_info((rnn_engine_param)id, NULL, NULL, NULL, &pn);
-                if (strlen(pn) == (size_t)(e2 - val) && strncmp(pn, val, (size_t)(e2 - val)) == 0)
-                    found = id;
-            }
-            if (found < 0)
-                return bad_arg("--set: '%s' is not NAME=VALUE with an engine setting's name%s", val,
-                               "");
-            if ((rc = set_param(o, (rnn_engine_param)found, "--set", e2 + 1))) return rc;
-        } else if (IS("--no-ui", "--no-ui")) {
-            o->ui = 0;
-        } else if (IS("--ui", "--ui")) {
-            o->ui = 1;
-        } else if (IS("-q", "--quiet")) {
-            o->quiet = 1;
-        } else if (a[0] == '-') {
-            return bad_arg("unknown option '%s'%s", a, "");
-        } else {
-            return bad_arg("unexpected argument '%s'%s", a, "");
-        }
-#undef IS
-#undef VALUE
+    const rnn_cli_opt opts[] = {
+        RNN_CLI_TEXT("Models and input:"),
+        {RNN_CLI_OPT("model", 'm', "FILE.rnnw",
+                     "a preset; give it twice for melody + drums\n"
+                     "(default: " DEFAULT_MELODY " and " DEFAULT_DRUMS ")",
+                     RNN_OPT_LIST, o->models),
+         0, DEMO_MAX_PARTS, "at most 3 models can play together", .count = &o->n_models},
+        {RNN_CLI_OPT("primer", 'p', "FILE.mid",
+                     "MIDI the engines hear first (it plays on soft keys)", RNN_OPT_STRING,
+                     &o->primer)},
+        {RNN_CLI_OPT("midi-in", 0, "N",
+                     "live MIDI from PortMidi input N ('default' for the default)", RNN_OPT_CALL,
+                     o),
+         .set = set_midi_in},
+        {RNN_CLI_OPT("input", 0, "audio",
+                     "the microphone (default input) through the note detector", RNN_OPT_CALL, o),
+         .set = set_input},
+        {RNN_CLI_OPT("input-device", 0, "N", "the input device for --input audio", RNN_OPT_INT,
+                     &o->input_device),
+         0, 100000, "--input-device: '%s' is not a device number", .seen = &o->input_audio},
+        {RNN_CLI_OPT("input-file", 0, "FILE.wav",
+                     "a recording through the note detector (heard in the mix)", RNN_OPT_STRING,
+                     &o->input_file)},
+        RNN_CLI_TEXT(""),
+        RNN_CLI_TEXT("Audio:"),
+        {RNN_CLI_OPT("list-devices", 0, NULL, "list audio devices and MIDI inputs, then exit",
+                     RNN_OPT_FLAG, &o->list_devices),
+         1},
+        {RNN_CLI_OPT("device", 'd', "N", "output device (default: PortAudio's default)",
+                     RNN_OPT_INT, &o->device),
+         0, 100000, "--device: '%s' is not a device number (see --list-devices)"},
+        {RNN_CLI_OPT("sample-rate", 'r', "HZ", "sample rate (default: the device's, 48000 offline)",
+                     RNN_OPT_DOUBLE, &o->sample_rate),
+         8000, 192000, "--sample-rate: '%s' (use 8000..192000 Hz)"},
+        /* buffer is unsigned: an int target may alias it (C11 6.5p7) */
+        {RNN_CLI_OPT("buffer-size", 'b', "FRAMES", "frames per callback", RNN_OPT_INT, &o->buffer),
+         16, 8192, "--buffer-size: '%s' (use 16..8192 frames)", .show_default = 1},
+        RNN_CLI_TEXT(""),
+        RNN_CLI_TEXT("Offline:"),
+        {RNN_CLI_OPT("render", 'o', "OUT.wav", "render instead of playing (.flac for FLAC)",
+                     RNN_OPT_CALL, o),
+         .set = set_render},
+        {RNN_CLI_OPT("seconds", 's', "N", "length (default 30; live: 0 = until q)", RNN_OPT_DOUBLE,
+                     &o->seconds),
+         0, 3600, "--seconds: '%s' (use 0..3600)", .seen = &o->seconds_given},
+        {RNN_CLI_OPT("midi-out", 0, "FILE.mid", "write what was played as MIDI", RNN_OPT_STRING,
+                     &o->midi_out)},
+        {RNN_CLI_OPT("roll", 0, "FILE.png", "write a piano roll (.svg for SVG)", RNN_OPT_CALL, o),
+         .set = set_roll},
+        {RNN_CLI_OPT("out-dir", 0, "DIR", "where a render goes when no device is found",
+                     RNN_OPT_STRING, &o->out_dir),
+         .show_default = 1},
+        RNN_CLI_TEXT(""),
+        RNN_CLI_TEXT("Engine settings (as the plugin's controls):"),
+        {RNN_CLI_OPT("mode", 0, "NAME", "continue, call or accompany (default accompany)",
+                     RNN_OPT_CALL, o),
+         .set = set_mode},
+        {RNN_CLI_OPT("temperature", 0, "T", "0..2 (default 1)", RNN_OPT_CALL, o),
+         RNN_PARAM_TEMPERATURE, .set = set_param},
+        {RNN_CLI_OPT("top-p", 0, "P", "0.05..1 (default 0.95)", RNN_OPT_CALL, o), RNN_PARAM_TOP_P,
+         .set = set_param},
+        {RNN_CLI_OPT("tempo", 0, "BPM", "20..300 (default 120, or the primer's)", RNN_OPT_CALL, o),
+         RNN_PARAM_TEMPO, .set = set_param},
+        {RNN_CLI_OPT("key", 0, "NAME", "C, C#, Db, ... B", RNN_OPT_CALL, o), .set = set_key},
+        {RNN_CLI_OPT("scale", 0, "NAME",
+                     "off major minor harmonic-minor dorian phrygian lydian\n"
+                     "mixolydian major-pentatonic minor-pentatonic blues",
+                     RNN_OPT_CALL, o),
+         .set = set_scale},
+        {RNN_CLI_OPT("density", 0, "D", "0..1 (0.5 = as trained)", RNN_OPT_CALL, o),
+         RNN_PARAM_DENSITY, .set = set_param},
+        {RNN_CLI_OPT("bars", 0, "N", "bars per response (call mode)", RNN_OPT_CALL, o),
+         RNN_PARAM_RESPONSE_BARS, .set = set_param},
+        {RNN_CLI_OPT("seed", 0, "N", "1..16777215 (default: from the clock; printed)", RNN_OPT_LONG,
+                     &o->seed),
+         1, 16777215, "--seed: '%s' (use 1..16777215)"},
+        {RNN_CLI_OPT("set", 0, "NAME=VALUE",
+                     "any engine setting by name (lowest, highest, gate, ...)", RNN_OPT_CALL, o),
+         .set = set_named_param},
+        RNN_CLI_TEXT(""),
+        RNN_CLI_TEXT("Other:"),
+        {RNN_CLI_OPT("no-ui", 0, NULL, "no key controls or scrolling notes", RNN_OPT_FLAG, &o->ui),
+         0},
+        {RNN_CLI_OPT("ui", 0, NULL, "keys and scrolling notes even when not on a terminal",
+                     RNN_OPT_FLAG, &o->ui),
+         1},
+        {RNN_CLI_OPT("quiet", 'q', NULL, "print only paths and errors", RNN_OPT_FLAG, &o->quiet),
+         1},
+        RNN_CLI_HELP_OPT('h'),
+    };
+    const rnn_cli_spec spec = {
+        "Usage: rnnmidi-demo [options]\n"
+        "\n"
+        "Plays what rnnmidi's networks answer, on the default audio device, or renders it\n"
+        "to a sound file when there is none.\n"
+        "\n",
+        opts, sizeof opts / sizeof opts[0],
+        "\n"
+        "Keys while playing: m mode, t/T temperature -/+, -/+ tempo, k/K key down/up,\n"
+        "s scale, d/D density -/+, r re-seed, h help, q quit (arrows: temperature, tempo).\n",
+        0};
+    char msg[512];
+    size_t npos;
+    switch (rnn_cli_parse(&spec, argc, argv, NULL, 0, &npos, msg, sizeof msg)) {
+    case RNN_CLI_HELP:
+        rnn_cli_help(&spec, put, stdout);
+        exit(0);
+    case RNN_CLI_ERROR:
+        fprintf(stderr, "rnnmidi-demo: %s\nTry 'rnnmidi-demo --help'.\n", msg);
+        return 2;
     }
     return 0;
 }
