@@ -169,6 +169,9 @@ $(TBUILD)/test_midifile_mem: $(TBUILD)/obj/tests/unit/test_midifile_mem.o $(TSUP
 .PHONY: test-build
 test-build: $(TEST_BIN) $(TTOOL_BIN)
 
+# test_cli_tables runs every tool's --help
+$(TBUILD)/test_cli_tables: | $(TTOOL_BIN) $(TBUILD)/rnnmidi-listen $(TBUILD)/rnnmidi-demo
+
 # Tests run from the top folder (they read tests/golden, tests/fixtures) with
 # the sanitizer tools on PATH first. Each binary records what it could not run
 # (tests/support/skip.h) in $(TBUILD)/skips/NAME; the Ardour and MPI suites

@@ -235,12 +235,146 @@ static void test_help_text(void **state)
     if (strcmp(buf, want) != 0) fail_msg("help:\n%s\nwant:\n%s", buf, want);
 }
 
+/* ---- the README ---------------------------------------------------------- */
+
+enum { MAX_NAMES = 128 };
+
+typedef struct {
+    char name[MAX_NAMES][48];
+    int n;
+} names;
+
+static int has(const names *ns, const char *name)
+{
+    for (int i = 0; i < ns->n; i++)
+        if (strcmp(ns->name[i], name) == 0) return 1;
+    return 0;
+}
+
+static void add(names *ns, const char *name, size_t len)
+{
+    char buf[48];
+    if (len >= sizeof buf) len = sizeof buf - 1;
+    memcpy(buf, name, len);
+    buf[len] = 0;
+    if (has(ns, buf)) return;
+    assert_true(ns->n < MAX_NAMES);
+    snprintf(ns->name[ns->n++], sizeof ns->name[0], "%s", buf);
+}
+
+static size_t name_len(const char *s)
+{
+    size_t n = 0;
+    while ((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= '0' && s[n] <= '9') || s[n] == '-')
+        n++;
+    return n;
+}
+
+/* The options a --help lists: its lines that start (after spaces) with
+ * "-x, --name" or "--name". */
+static void help_options(char *const argv[], names *ns)
+{
+    char *out = NULL;
+    int rc = spawn_capture(argv, &out);
+    if (rc != 0) fail_msg("%s %s --help: exit %d", argv[0], argv[1], rc);
+    for (const char *line = out; *line;) {
+        const char *p = line;
+        while (*p == ' ')
+            p++;
+        if (p[0] == '-' && p[1] != '-' && p[1] && p[2] == ',' && p[3] == ' ') p += 4;
+        if (p[0] == '-' && p[1] == '-' && name_len(p + 2) > 0) add(ns, p + 2, name_len(p + 2));
+        const char *nl = strchr(line, '\n');
+        line = nl ? nl + 1 : line + strlen(line);
+    }
+    free(out);
+}
+
+/* The --names the README's section (from its "## " heading to the next)
+ * mentions. */
+static void readme_options(const char *heading, names *ns)
+{
+    FILE *f = fopen("README.md", "r");
+    assert_non_null(f);
+    char line[4096];
+    int in = 0, found = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "## ", 3) == 0) {
+            in = strncmp(line, heading, strlen(heading)) == 0;
+            found |= in;
+            continue;
+        }
+        if (!in) continue;
+        for (const char *p = line; (p = strstr(p, "--")) != NULL; p += 2) {
+            int word_start = p == line || !(name_len(p - 1) || p[-1] == '_');
+            if (word_start && name_len(p + 2) > 0) add(ns, p + 2, name_len(p + 2));
+        }
+    }
+    fclose(f);
+    if (!found) fail_msg("README.md has no section '%s'", heading);
+}
+
+/* A README section and the tools it describes (a tool's subcommand as its
+ * second word). */
+typedef struct {
+    const char *heading;
+    const char *tools[5][2];
+} section;
+
+static const section sections[] = {
+    {"## The standalone demo", {{"rnnmidi-demo", NULL}}},
+    {"## Training your own presets",
+     {{"rnnmidi-train", NULL}, {"rnnmidi-eval", NULL}, {"rnnmidi-gen", NULL}}},
+    {"## MIDI and audio tools",
+     {{"rnnmidi-data", "notes"},
+      {"rnnmidi-data", "encode"},
+      {"rnnmidi-data", "stats"},
+      {"rnnmidi-listen", NULL}}},
+};
+
+static void test_readme_lists_every_option(void **state)
+{
+    (void)state;
+    const char *dir = getenv("RNNMIDI_TOOLS");
+    if (!dir || !*dir) dir = "build/test";
+    int bad = 0;
+    for (size_t s = 0; s < sizeof sections / sizeof sections[0]; s++) {
+        names readme = {0}, all = {0};
+        readme_options(sections[s].heading, &readme);
+        for (int t = 0; t < 5 && sections[s].tools[t][0]; t++) {
+            char tool[512];
+            snprintf(tool, sizeof tool, "%s/%s", dir, sections[s].tools[t][0]);
+            char *argv[4] = {tool, (char *)sections[s].tools[t][1], "--help", NULL};
+            if (!argv[1]) argv[1] = "--help", argv[2] = NULL;
+            names help = {0};
+            help_options(argv, &help);
+            if (help.n < 2) fail_msg("%s lists %d options in its --help", tool, help.n);
+            for (int i = 0; i < help.n; i++) {
+                add(&all, help.name[i], strlen(help.name[i]));
+                if (!has(&readme, help.name[i])) {
+                    fprintf(stderr, "README.md '%s' does not name --%s (%s%s%s --help)\n",
+                            sections[s].heading, help.name[i], sections[s].tools[t][0],
+                            sections[s].tools[t][1] ? " " : "",
+                            sections[s].tools[t][1] ? sections[s].tools[t][1] : "");
+                    bad++;
+                }
+            }
+        }
+        for (int i = 0; i < readme.n; i++)
+            if (!has(&all, readme.name[i])) {
+                fprintf(stderr, "README.md '%s' names --%s, which none of its tools has\n",
+                        sections[s].heading, readme.name[i]);
+                bad++;
+            }
+    }
+    if (bad) fail_msg("README.md and the tools' option tables differ in %d places", bad);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_spelling),     cmocka_unit_test(test_lists_kinds_and_setters),
         cmocka_unit_test(test_bad_usage_messages), cmocka_unit_test(test_help_wins_untouched),
-        cmocka_unit_test(test_help_text),
+        cmocka_unit_test(test_help_text),          cmocka_unit_test(test_readme_lists_every_option),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
