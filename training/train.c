@@ -372,53 +372,92 @@ static void dropout_layer(rnn_trainer *tr, float *out, float *mask, const float 
 }
 
 /* ------------------------------------------------------------------------ */
-/* Forward stages. tr->layer names the layer a stage works on. */
+/* Layers, each a forward and its backward: outputs first, then inputs and
+ * weights, then dimensions; gradients take a d. N is a number of rows (a
+ * part of the T*B rows of a window, or of the V classes). The forwards keep
+ * what the backwards read: the gate activations and the cell's aux, the
+ * probabilities, the dropout masks (dropout above). */
 
-/* vocabulary rows: with an embedding, layer 0's input projection takes one of
- * V values, embed W_ih^T + b_ih (+ b_hh), so it is computed per class (V
- * rows) instead of per step (T x B rows) */
-static void st_ptab(rnn_trainer *tr, int part, int nparts)
+/* The input projection of N rows: out (N, GH) = x (N, NI) W^T + b_ih, plus
+ * b_hh unless the cell adds it in its step (bhh NULL). W is (GH, NI); NI,
+ * not I, which <complex.h> (through cblas.h) takes. */
+static void proj_forward(float *out, const float *x, const float *w, const float *bih,
+                         const float *bhh, size_t N, int NI, int GH)
 {
-    const int E = tr->E, GH = tr->G * tr->H;
-    size_t v0, v1;
-    split((size_t)tr->V, part, nparts, &v0, &v1);
-    if (v1 <= v0) return;
-    float *p = tr->acts.ptab + v0 * GH;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(v1 - v0), GH, E, 1.0f,
-                tr->params + tr->o_embed + v0 * E, E, tr->params + tr->o_wih[0], E, 0.0f, p, GH);
-    rnn_k_add_bias(p, tr->params + tr->o_bih[0], v1 - v0, GH);
-    if (!tr->cell->hh_apart) rnn_k_add_bias(p, tr->params + tr->o_bhh[0], v1 - v0, GH);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, GH, NI, 1.0f, x, NI, w, NI, 0.0f,
+                out, GH);
+    rnn_k_add_bias(out, bih, N, GH);
+    if (bhh) rnn_k_add_bias(out, bhh, N, GH);
 }
 
-/* rows of the window: the input projection (TB, GH) in one product per part */
-static void st_inproj(rnn_trainer *tr, int part, int nparts)
+/* dx (N, NI) = dout (N, GH) W, or dx += with beta = 1; then times the
+ * dropout mask of x when there is one. */
+static void proj_backward(float *dx, const float *dout, const float *w, const float *mask, size_t N,
+                          int NI, int GH, float beta)
 {
-    const int l = tr->layer, H = tr->H, GH = tr->G * H;
-    const size_t TB = (size_t)tr->T * tr->B;
-    const float *wih = tr->params + tr->o_wih[l];
-    size_t r0, r1;
-    split(TB, part, nparts, &r0, &r1);
-    if (r1 <= r0) return;
-    float *gates = tr->acts.gates[l] + r0 * GH;
-    if (l == 0 && tr->E > 0) {
-        for (size_t r = r0; r < r1; r++)
-            memcpy(tr->acts.gates[0] + r * GH, tr->acts.ptab + (size_t)tr->inputs[r] * GH,
-                   GH * sizeof(float));
-        return; /* the biases are in the table */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, NI, GH, 1.0f, dout, GH, w, NI,
+                beta, dx, NI);
+    if (mask) rnn_k_mul_mask(dx, mask, N * NI);
+}
+
+/* Rows [g0, g1) of dW (GH, NI) += dout^T x over N rows. */
+static void proj_backward_weights(float *dw, const float *dout, const float *x, size_t N, int NI,
+                                  int GH, size_t g0, size_t g1)
+{
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(g1 - g0), NI, (int)N, 1.0f,
+                dout + g0, GH, x, NI, 1.0f, dw + g0 * NI, NI);
+}
+
+/* A one-hot input: row r of out (N, GH) is column inputs[r] of W (GH, V),
+ * plus the biases as proj_forward. */
+static void onehot_forward(float *out, const int32_t *inputs, const float *w, const float *bih,
+                           const float *bhh, size_t N, int V, int GH)
+{
+    for (size_t r = 0; r < N; r++) {
+        const int x = inputs[r];
+        float *o = out + r * GH;
+        for (int k = 0; k < GH; k++)
+            o[k] = w[(size_t)k * V + x];
     }
-    if (l == 0) {
-        for (size_t r = r0; r < r1; r++) {
-            int x = tr->inputs[r];
-            float *gr = tr->acts.gates[l] + r * GH;
-            for (int k = 0; k < GH; k++)
-                gr[k] = wih[(size_t)k * tr->V + x];
-        }
-    } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(r1 - r0), GH, H, 1.0f,
-                    tr->in[l] + r0 * H, H, wih, H, 0.0f, gates, GH);
+    rnn_k_add_bias(out, bih, N, GH);
+    if (bhh) rnn_k_add_bias(out, bhh, N, GH);
+}
+
+/* Rows [g0, g1) of dW (GH, V): column inputs[r] gathers row r of dout. */
+static void onehot_backward(float *dw, const float *dout, const int32_t *inputs, size_t N, int V,
+                            int GH, size_t g0, size_t g1)
+{
+    for (size_t r = 0; r < N; r++) {
+        const int x = inputs[r];
+        const float *d = dout + r * GH;
+        for (size_t k = g0; k < g1; k++)
+            dw[k * V + x] += d[k];
     }
-    rnn_k_add_bias(gates, tr->params + tr->o_bih[l], r1 - r0, GH);
-    if (!tr->cell->hh_apart) rnn_k_add_bias(gates, tr->params + tr->o_bhh[l], r1 - r0, GH);
+}
+
+/* A table lookup: row r of out (N, GH) is row inputs[r] of tab (V, GH). With
+ * an embedding, layer 0's input projection takes one of V values, so it is
+ * a table of V rows (proj_forward of the embedding) instead of T*B rows. */
+static void lookup_forward(float *out, const int32_t *inputs, const float *tab, size_t N, int GH)
+{
+    for (size_t r = 0; r < N; r++)
+        memcpy(out + r * GH, tab + (size_t)inputs[r] * GH, GH * sizeof(float));
+}
+
+/* Columns [g0, g1) of dtab (V, GH) = the rows of dout summed per input class
+ * (the table's gradient, from which dW_ih and the embedding's follow in V
+ * rows instead of T*B). */
+static void lookup_backward(float *dtab, const float *dout, const int32_t *inputs, size_t N, int V,
+                            int GH, size_t g0, size_t g1)
+{
+    for (int v = 0; v < V; v++)
+        memset(dtab + (size_t)v * GH + g0, 0, (g1 - g0) * sizeof(float));
+    for (size_t r = 0; r < N; r++) {
+        float *d = dtab + (size_t)inputs[r] * GH;
+        const float *s = dout + r * GH;
+        for (size_t k = g0; k < g1; k++)
+            d[k] += s[k];
+    }
 }
 
 /* base + off, or NULL for a view the cell does not use */
@@ -427,52 +466,255 @@ static float *at(float *base, size_t off)
     return base ? base + off : NULL;
 }
 
-/* lanes: the recurrence of one layer over the window, one step of the
- * cell (train_cells.c) at a time */
+static const float *at_c(const float *base, size_t off)
+{
+    return base ? base + off : NULL;
+}
+
+/* The recurrence of lanes [b0, b0 + nb) of B over T steps, one step of the
+ * cell (train_cells.c) at a time: hs (T+1, B, H) the outputs after the
+ * carried-in h (row block 0, from state_h), cs the cell states likewise
+ * (when the cell has them), aux (T, B, H) the cell's extra activations;
+ * gates (T, B, GH) hold the input projections and become the activations;
+ * ghh (B, GH) scratch. The final state goes back to state_h, state_c. */
+static void recur_forward(float *hs, float *cs, float *aux, float *gates, float *ghh,
+                          float *state_h, float *state_c, const float *whh, const float *bhh,
+                          const rnn_train_cell *cell, int T, int B, size_t b0, int nb, int H,
+                          int GH)
+{
+    const size_t BH = (size_t)B * H, lanes = (size_t)nb * H * sizeof(float);
+    memcpy(hs + b0 * H, state_h + b0 * H, lanes);
+    if (cs) memcpy(cs + b0 * H, state_c + b0 * H, lanes);
+    for (int t = 0; t < T; t++) {
+        const size_t now = (size_t)t * BH + b0 * H, next = (size_t)(t + 1) * BH + b0 * H;
+        cell->forward(hs + next, at(cs, next), at(aux, now), gates + ((size_t)t * B + b0) * GH,
+                      at(ghh, b0 * GH), hs + now, at(cs, now), whh, bhh, nb, H);
+    }
+    memcpy(state_h + b0 * H, hs + (size_t)T * BH + b0 * H, lanes);
+    if (cs) memcpy(state_c + b0 * H, cs + (size_t)T * BH + b0 * H, lanes);
+}
+
+/* Back through the window (truncated BPTT: the carried-in state is a
+ * constant) for lanes [b0, b0 + nb): dh (T, B, H) the gradient of the
+ * outputs; dg (T, B, GH) receives the gate gradients of the input side,
+ * dgh those of the hidden side when the cell keeps it apart; dhn, dcn
+ * (B, H) the recurrent gradients. */
+static void recur_backward(float *dg, float *dgh, float *dhn, float *dcn, const float *dh,
+                           const float *gates, const float *hs, const float *cs, const float *aux,
+                           const float *whh, const rnn_train_cell *cell, int T, int B, size_t b0,
+                           int nb, int H, int GH)
+{
+    const size_t BH = (size_t)B * H;
+    dhn += b0 * H;
+    dcn += b0 * H;
+    memset(dhn, 0, (size_t)nb * H * sizeof(float));
+    memset(dcn, 0, (size_t)nb * H * sizeof(float));
+    for (int t = T - 1; t >= 0; t--) {
+        const size_t gro = ((size_t)t * B + b0) * GH, hro = (size_t)t * BH + b0 * H;
+        cell->backward(dg + gro, at(dgh, gro), dhn, dcn, dh + hro, gates + gro, hs + hro,
+                       at_c(cs, hro), at_c(aux, hro), whh, nb, H);
+    }
+}
+
+/* The head over N rows: logits (N, V) = b + x (N, H) W^T, probs their
+ * softmax; returns the NLL of the targets >= 0, their count and argmax hits. */
+static double head_forward(float *logits, float *probs, long *count, long *hits, const float *x,
+                           const int32_t *targets, const float *w, const float *b, size_t N, int H,
+                           int V)
+{
+    for (size_t r = 0; r < N; r++)
+        memcpy(logits + r * V, b, V * sizeof(float));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, V, H, 1.0f, x, H, w, H, 1.0f,
+                logits, V);
+    return rnn_k_softmax_rows(probs, logits, targets, 0, N, V, count, hits);
+}
+
+/* The head back over N rows: dlogits holds the probabilities and becomes
+ * (p - onehot) * scale (zero rows for targets < 0); dx (N, H) = dlogits W,
+ * times the dropout mask of x when there is one. */
+static void head_backward(float *dx, float *dlogits, const int32_t *targets, const float *mask,
+                          const float *w, float scale, size_t N, int H, int V)
+{
+    for (size_t r = 0; r < N; r++) {
+        float *d = dlogits + r * V;
+        int y = targets[r];
+        if (y < 0) {
+            memset(d, 0, V * sizeof(float));
+            continue;
+        }
+        d[y] -= 1.0f;
+        for (int k = 0; k < V; k++)
+            d[k] *= scale;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, H, V, 1.0f, dlogits, V, w, H,
+                0.0f, dx, H);
+    if (mask) rnn_k_mul_mask(dx, mask, N * H);
+}
+
+/* Rows [v0, v1) of the head's dW (V, H) += dlogits^T x and of db over N rows. */
+static void head_backward_weights(float *dw, float *db, const float *dlogits, const float *x,
+                                  size_t N, int H, int V, size_t v0, size_t v1)
+{
+    rnn_k_bias_backward(db, dlogits, N, V, v0, v1);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(v1 - v0), H, (int)N, 1.0f,
+                dlogits + v0, V, x, H, 1.0f, dw + v0 * H, H);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Stages: each splits its rows, lanes or weight rows into the part of its
+ * thread and calls a layer; tr->layer names the layer it works on. */
+
+#define PARAM(name) (tr->params + tr->o_##name)
+#define GRAD(name) (tr->grads + tr->o_##name)
+
+/* vocabulary rows: layer 0's table of input projections (E > 0) */
+static void st_ptab(rnn_trainer *tr, int part, int nparts)
+{
+    const int E = tr->E, GH = tr->G * tr->H;
+    size_t v0, v1;
+    split((size_t)tr->V, part, nparts, &v0, &v1);
+    if (v1 <= v0) return;
+    proj_forward(tr->acts.ptab + v0 * GH, PARAM(embed) + v0 * E, PARAM(wih[0]), PARAM(bih[0]),
+                 tr->cell->hh_apart ? NULL : PARAM(bhh[0]), v1 - v0, E, GH);
+}
+
+/* rows of the window: the input projection of layer tr->layer */
+static void st_inproj(rnn_trainer *tr, int part, int nparts)
+{
+    const int l = tr->layer, GH = tr->G * tr->H;
+    size_t r0, r1;
+    split((size_t)tr->T * tr->B, part, nparts, &r0, &r1);
+    if (r1 <= r0) return;
+    float *gates = tr->acts.gates[l] + r0 * GH;
+    const float *bhh = tr->cell->hh_apart ? NULL : PARAM(bhh[l]);
+    if (l == 0 && tr->E > 0) /* the biases are in the table */
+        lookup_forward(gates, tr->inputs + r0, tr->acts.ptab, r1 - r0, GH);
+    else if (l == 0)
+        onehot_forward(gates, tr->inputs + r0, PARAM(wih[0]), PARAM(bih[0]), bhh, r1 - r0, tr->V,
+                       GH);
+    else
+        proj_forward(gates, tr->in[l] + r0 * tr->H, PARAM(wih[l]), PARAM(bih[l]), bhh, r1 - r0,
+                     tr->H, GH);
+}
+
+/* lanes: the recurrence of layer tr->layer */
 static void st_recur(rnn_trainer *tr, int part, int nparts)
 {
     const rnn_train_acts *a = &tr->acts;
-    const int l = tr->layer, B = tr->B, T = tr->T, H = tr->H, GH = tr->G * H;
-    const size_t BH = (size_t)B * H;
-    const float *whh = tr->params + tr->o_whh[l], *bhh = tr->params + tr->o_bhh[l];
+    const int l = tr->layer;
+    const size_t BH = (size_t)tr->B * tr->H;
     size_t b0, b1;
-    split((size_t)B, part, nparts, &b0, &b1);
-    const int nb = (int)(b1 - b0);
-    if (nb <= 0) return;
-    float *hs = a->hs[l], *cs = a->cs[l];
-    memcpy(hs + b0 * H, a->state_h + l * BH + b0 * H, (size_t)nb * H * sizeof(float));
-    if (cs) memcpy(cs + b0 * H, a->state_c + l * BH + b0 * H, (size_t)nb * H * sizeof(float));
-    for (int t = 0; t < T; t++) {
-        const size_t now = (size_t)t * BH + b0 * H, next = (size_t)(t + 1) * BH + b0 * H;
-        tr->tcell->forward(hs + next, at(cs, next), at(a->aux[l], now),
-                           a->gates[l] + ((size_t)t * B + b0) * GH, at(a->ghh, b0 * GH), hs + now,
-                           at(cs, now), whh, bhh, nb, H);
-    }
-    memcpy(a->state_h + l * BH + b0 * H, hs + (size_t)T * BH + b0 * H,
-           (size_t)nb * H * sizeof(float));
-    if (cs)
-        memcpy(a->state_c + l * BH + b0 * H, cs + (size_t)T * BH + b0 * H,
-               (size_t)nb * H * sizeof(float));
+    split((size_t)tr->B, part, nparts, &b0, &b1);
+    if (b1 <= b0) return;
+    recur_forward(a->hs[l], a->cs[l], a->aux[l], a->gates[l], a->ghh, a->state_h + l * BH,
+                  a->state_c + l * BH, PARAM(whh[l]), PARAM(bhh[l]), tr->tcell, tr->T, tr->B, b0,
+                  (int)(b1 - b0), tr->H, tr->G * tr->H);
 }
 
 /* rows: logits, softmax and the loss */
 static void st_head(rnn_trainer *tr, int part, int nparts)
 {
     const int H = tr->H, V = tr->V;
-    const size_t TB = (size_t)tr->T * tr->B;
     size_t r0, r1;
-    split(TB, part, nparts, &r0, &r1);
+    split((size_t)tr->T * tr->B, part, nparts, &r0, &r1);
     tr->part_sum[part] = 0;
     tr->part_n[part] = tr->part_hit[part] = 0;
     if (r1 <= r0) return;
-    for (size_t r = r0; r < r1; r++)
-        memcpy(tr->acts.logits + r * V, tr->params + tr->o_headb, V * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(r1 - r0), V, H, 1.0f,
-                tr->in[tr->L] + r0 * H, H, tr->params + tr->o_headw, H, 1.0f,
-                tr->acts.logits + r0 * V, V);
-    tr->part_sum[part] = rnn_k_softmax_rows(tr->acts.probs, tr->acts.logits, tr->targets, r0, r1, V,
-                                            &tr->part_n[part], &tr->part_hit[part]);
+    tr->part_sum[part] = head_forward(
+        tr->acts.logits + r0 * V, tr->acts.probs + r0 * V, &tr->part_n[part], &tr->part_hit[part],
+        tr->in[tr->L] + r0 * H, tr->targets + r0, PARAM(headw), PARAM(headb), r1 - r0, H, V);
 }
+
+/* rows: the logit gradients in place of the probabilities, and the gradient
+ * of the head's input into dh */
+static void st_dlogits(rnn_trainer *tr, int part, int nparts)
+{
+    const int H = tr->H, V = tr->V;
+    size_t r0, r1;
+    split((size_t)tr->T * tr->B, part, nparts, &r0, &r1);
+    if (r1 <= r0) return;
+    float scale = 1.0f / (float)(tr->loss_count > 0 ? tr->loss_count : tr->count);
+    head_backward(tr->acts.dh + r0 * H, tr->acts.probs + r0 * V, tr->targets + r0,
+                  tr->dropped ? tr->acts.drop[tr->L] + r0 * H : NULL, PARAM(headw), scale, r1 - r0,
+                  H, V);
+}
+
+/* rows of the head's weights */
+static void st_dhead(rnn_trainer *tr, int part, int nparts)
+{
+    size_t v0, v1;
+    split((size_t)tr->V, part, nparts, &v0, &v1);
+    if (v1 <= v0) return;
+    head_backward_weights(GRAD(headw), GRAD(headb), tr->acts.probs, tr->in[tr->L],
+                          (size_t)tr->T * tr->B, tr->H, tr->V, v0, v1);
+}
+
+/* lanes: back through the window of layer tr->layer */
+static void st_bptt(rnn_trainer *tr, int part, int nparts)
+{
+    const rnn_train_acts *a = &tr->acts;
+    const int l = tr->layer;
+    size_t b0, b1;
+    split((size_t)tr->B, part, nparts, &b0, &b1);
+    if (b1 <= b0) return;
+    recur_backward(a->dg, a->dgh, a->dhn, a->dcn, a->dh, a->gates[l], a->hs[l], a->cs[l], a->aux[l],
+                   PARAM(whh[l]), tr->tcell, tr->T, tr->B, b0, (int)(b1 - b0), tr->H,
+                   tr->G * tr->H);
+}
+
+/* gate rows of one layer's weight and bias gradients over the window */
+static void st_dweights(rnn_trainer *tr, int part, int nparts)
+{
+    const rnn_train_acts *a = &tr->acts;
+    const int l = tr->layer, H = tr->H, GH = tr->G * H;
+    const size_t TB = (size_t)tr->T * tr->B;
+    size_t g0, g1;
+    split((size_t)GH, part, nparts, &g0, &g1);
+    if (g1 <= g0) return;
+    const float *dgh = tr->cell->hh_apart ? a->dgh : a->dg;
+    proj_backward_weights(GRAD(whh[l]), dgh, a->hs[l], TB, H, GH, g0, g1);
+    rnn_k_bias_backward(GRAD(bhh[l]), dgh, TB, GH, g0, g1);
+    rnn_k_bias_backward(GRAD(bih[l]), a->dg, TB, GH, g0, g1);
+    if (l == 0 && tr->E == 0) {
+        onehot_backward(GRAD(wih[0]), a->dg, tr->inputs, TB, tr->V, GH, g0, g1);
+    } else if (l == 0) {
+        lookup_backward(a->stab, a->dg, tr->inputs, TB, tr->V, GH, g0, g1);
+        proj_backward_weights(GRAD(wih[0]), a->stab, PARAM(embed), (size_t)tr->V, tr->E, GH, g0,
+                              g1);
+    } else {
+        proj_backward_weights(GRAD(wih[l]), a->dg, tr->in[l], TB, H, GH, g0, g1);
+    }
+}
+
+/* rows: the gradient of the input of layer tr->layer >= 1 (the outputs of
+ * the layer below), into dh */
+static void st_dx(rnn_trainer *tr, int part, int nparts)
+{
+    const int l = tr->layer, H = tr->H, GH = tr->G * H;
+    size_t r0, r1;
+    split((size_t)tr->T * tr->B, part, nparts, &r0, &r1);
+    if (r1 <= r0) return;
+    proj_backward(tr->acts.dh + r0 * H, tr->acts.dg + r0 * GH, PARAM(wih[l]),
+                  tr->dropped ? tr->acts.drop[l] + r0 * H : NULL, r1 - r0, H, GH, 0.0f);
+}
+
+/* vocabulary rows: the embedding's gradient from layer 0's table gradient
+ * (st_dweights fills stab) */
+static void st_dembed(rnn_trainer *tr, int part, int nparts)
+{
+    const int E = tr->E, GH = tr->G * tr->H;
+    size_t v0, v1;
+    split((size_t)tr->V, part, nparts, &v0, &v1);
+    if (v1 <= v0) return;
+    proj_backward(GRAD(embed) + v0 * E, tr->acts.stab + v0 * GH, PARAM(wih[0]), NULL, v1 - v0, E,
+                  GH, 1.0f);
+}
+
+#undef PARAM
+#undef GRAD
+
+/* ------------------------------------------------------------------------ */
+/* The passes. */
 
 double rnn_trainer_forward(rnn_trainer *tr, const int32_t *inputs, const int32_t *targets,
                            int training, long *count, long *correct)
@@ -534,145 +776,6 @@ const float *rnn_trainer_logits(const rnn_trainer *tr)
 void rnn_trainer_zero_grad(rnn_trainer *tr)
 {
     memset(tr->grads, 0, tr->n_params * sizeof(float));
-}
-
-/* ------------------------------------------------------------------------ */
-/* Backward stages. */
-
-/* rows: the logit gradients (p - onehot) / count in place of the
- * probabilities, and the gradient of the head's input into tr->acts.dh */
-static void st_dlogits(rnn_trainer *tr, int part, int nparts)
-{
-    const int H = tr->H, V = tr->V;
-    const size_t TB = (size_t)tr->T * tr->B;
-    size_t r0, r1;
-    split(TB, part, nparts, &r0, &r1);
-    if (r1 <= r0) return;
-    float scale = 1.0f / (float)(tr->loss_count > 0 ? tr->loss_count : tr->count);
-    for (size_t r = r0; r < r1; r++) {
-        float *d = tr->acts.probs + r * V;
-        int y = tr->targets[r];
-        if (y < 0) {
-            memset(d, 0, V * sizeof(float));
-            continue;
-        }
-        d[y] -= 1.0f;
-        for (int k = 0; k < V; k++)
-            d[k] *= scale;
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(r1 - r0), H, V, 1.0f,
-                tr->acts.probs + r0 * V, V, tr->params + tr->o_headw, H, 0.0f, tr->acts.dh + r0 * H,
-                H);
-    if (tr->dropped)
-        rnn_k_mul_mask(tr->acts.dh + r0 * H, tr->acts.drop[tr->L] + r0 * H, (r1 - r0) * H);
-}
-
-/* rows of the head's weights */
-static void st_dhead(rnn_trainer *tr, int part, int nparts)
-{
-    const int H = tr->H, V = tr->V;
-    const size_t TB = (size_t)tr->T * tr->B;
-    size_t v0, v1;
-    split((size_t)V, part, nparts, &v0, &v1);
-    if (v1 <= v0) return;
-    rnn_k_bias_backward(tr->grads + tr->o_headb, tr->acts.probs, TB, V, v0, v1);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(v1 - v0), H, (int)TB, 1.0f,
-                tr->acts.probs + v0, V, tr->in[tr->L], H, 1.0f, tr->grads + tr->o_headw + v0 * H,
-                H);
-}
-
-/* lanes: backpropagation through the window of one layer; tr->acts.dh
- * holds the gradient of its outputs, the gate gradients go to dg (and dgh
- * when the cell keeps the hidden side apart) */
-static void st_bptt(rnn_trainer *tr, int part, int nparts)
-{
-    const rnn_train_acts *a = &tr->acts;
-    const int l = tr->layer, B = tr->B, T = tr->T, H = tr->H, GH = tr->G * H;
-    const size_t BH = (size_t)B * H;
-    const float *whh = tr->params + tr->o_whh[l];
-    size_t b0, b1;
-    split((size_t)B, part, nparts, &b0, &b1);
-    const int nb = (int)(b1 - b0);
-    if (nb <= 0) return;
-    float *dhn = a->dhn + b0 * H, *dcn = a->dcn + b0 * H;
-    memset(dhn, 0, (size_t)nb * H * sizeof(float));
-    memset(dcn, 0, (size_t)nb * H * sizeof(float));
-    for (int t = T - 1; t >= 0; t--) {
-        const size_t gro = ((size_t)t * B + b0) * GH, hro = (size_t)t * BH + b0 * H;
-        tr->tcell->backward(a->dg + gro, at(a->dgh, gro), dhn, dcn, a->dh + hro, a->gates[l] + gro,
-                            a->hs[l] + hro, at(a->cs[l], hro), at(a->aux[l], hro), whh, nb, H);
-    }
-}
-
-/* gate rows of one layer's weight gradients, one product each over the window */
-static void st_dweights(rnn_trainer *tr, int part, int nparts)
-{
-    const int l = tr->layer, H = tr->H, GH = tr->G * H;
-    const size_t TB = (size_t)tr->T * tr->B;
-    size_t g0, g1;
-    split((size_t)GH, part, nparts, &g0, &g1);
-    if (g1 <= g0) return;
-    const int ng = (int)(g1 - g0);
-    const float *dgh = tr->cell->hh_apart ? tr->acts.dgh : tr->acts.dg;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ng, H, (int)TB, 1.0f, dgh + g0, GH,
-                tr->acts.hs[l], H, 1.0f, tr->grads + tr->o_whh[l] + g0 * H, H);
-    rnn_k_bias_backward(tr->grads + tr->o_bhh[l], dgh, TB, GH, g0, g1);
-    rnn_k_bias_backward(tr->grads + tr->o_bih[l], tr->acts.dg, TB, GH, g0, g1);
-    float *dwih = tr->grads + tr->o_wih[l];
-    if (l == 0 && tr->E == 0) {
-        for (size_t r = 0; r < TB; r++) {
-            int x = tr->inputs[r];
-            const float *d = tr->acts.dg + r * GH;
-            for (size_t k = g0; k < g1; k++)
-                dwih[k * tr->V + x] += d[k];
-        }
-    } else if (l == 0) {
-        /* the gate gradients summed per input class (V, GH), then
-         * dW_ih = stab^T embed: V rows instead of T x B */
-        const int E = tr->E;
-        float *st = tr->acts.stab;
-        for (int v = 0; v < tr->V; v++)
-            memset(st + (size_t)v * GH + g0, 0, (size_t)ng * sizeof(float));
-        for (size_t r = 0; r < TB; r++) {
-            float *d = st + (size_t)tr->inputs[r] * GH;
-            const float *s = tr->acts.dg + r * GH;
-            for (size_t k = g0; k < g1; k++)
-                d[k] += s[k];
-        }
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ng, E, tr->V, 1.0f, st + g0, GH,
-                    tr->params + tr->o_embed, E, 1.0f, dwih + g0 * E, E);
-    } else {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ng, H, (int)TB, 1.0f, tr->acts.dg + g0,
-                    GH, tr->in[l], H, 1.0f, dwih + g0 * H, H);
-    }
-}
-
-/* rows: the gradient of the input of layer l >= 1 (the layer below's
- * outputs), into tr->acts.dh */
-static void st_dx(rnn_trainer *tr, int part, int nparts)
-{
-    const int l = tr->layer, H = tr->H, GH = tr->G * H;
-    const size_t TB = (size_t)tr->T * tr->B;
-    size_t r0, r1;
-    split(TB, part, nparts, &r0, &r1);
-    if (r1 <= r0) return;
-    float *dx = tr->acts.dh;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(r1 - r0), H, GH, 1.0f,
-                tr->acts.dg + r0 * GH, GH, tr->params + tr->o_wih[l], H, 0.0f, dx + r0 * H, H);
-    if (tr->dropped) rnn_k_mul_mask(dx + r0 * H, tr->acts.drop[l] + r0 * H, (r1 - r0) * H);
-}
-
-/* vocabulary rows: the embedding's gradient, stab W_ih (the per-class sums of
- * layer 0's gate gradients, st_dweights fills stab) */
-static void st_dembed(rnn_trainer *tr, int part, int nparts)
-{
-    const int E = tr->E, GH = tr->G * tr->H;
-    size_t v0, v1;
-    split((size_t)tr->V, part, nparts, &v0, &v1);
-    if (v1 <= v0) return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(v1 - v0), E, GH, 1.0f,
-                tr->acts.stab + v0 * GH, GH, tr->params + tr->o_wih[0], E, 1.0f,
-                tr->grads + tr->o_embed + v0 * E, E);
 }
 
 void rnn_trainer_backward(rnn_trainer *tr)
