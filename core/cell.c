@@ -93,12 +93,12 @@ const char *rnn_cell_name(rnn_cell cell)
     return d ? d->name : NULL;
 }
 
-size_t rnn_cell_layer_macs(const rnn_cell_desc *d, size_t I, size_t H, size_t Hp)
+size_t rnn_cell_layer_macs(const rnn_cell_desc *d, size_t in, size_t H, size_t Hp)
 {
     size_t macs = 0;
     for (int p = 0; p < d->n_products; p++) {
         const rnn_cell_product *q = &d->products[p];
-        macs += (size_t)q->n * Hp * ((q->x ? I : 0) + (q->h ? H : 0));
+        macs += (size_t)q->n * Hp * ((q->x ? in : 0) + (q->h ? H : 0));
     }
     return macs;
 }

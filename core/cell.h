@@ -69,8 +69,9 @@ int rnn_cell_gates(rnn_cell cell);
 const char *rnn_cell_name(rnn_cell cell);
 
 /** Multiply-adds of one step of one layer: the products' rows, each block of
- * rows padded to Hp, times their columns (I inputs and H hidden). Any thread. */
-size_t rnn_cell_layer_macs(const rnn_cell_desc *d, size_t I, size_t H, size_t Hp);
+ * rows padded to Hp, times their columns (`in` inputs and H hidden; not I,
+ * which <complex.h> takes). Any thread. */
+size_t rnn_cell_layer_macs(const rnn_cell_desc *d, size_t in, size_t H, size_t Hp);
 
 /** Rows-of-Hp blocks the one-hot input adds a column to (the slots fed
  * with x). Any thread. */

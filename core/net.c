@@ -848,12 +848,12 @@ static int check_bounds(const rnn_net *net, const char *name, char *err, size_t 
     const int L = cfg->layers, E = cfg->embed, H = cfg->hidden, V = cfg->vocab, G = net->G;
     const double limit = FLT_MAX / 8; /* room for the sums of GRU's n gate and LSTM's c */
     const char *sep = name ? ": " : "";
-    char t[4][RNN_TENSOR_NAME_MAX];
+    char t[RNN_CELL_LAYER_TENSORS][RNN_TENSOR_NAME_MAX]; /* w_ih, w_hh, b_ih, b_hh */
     double x0 = E > 0 ? max_abs(net->embed, (size_t)V * E) : 1.0;
     for (int k = 0; k < L; k++) {
         int Isrc = k == 0 ? (E > 0 ? E : V) : H;
         double xmax = k == 0 ? x0 : 1.0;
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < RNN_CELL_LAYER_TENSORS; i++)
             snprintf(t[i], sizeof t[i], "%s%d", net->cell->tensors[i].name, k);
         const float *wih = rnn_model_tensor(net->model, t[0], NULL);
         const float *whh = rnn_model_tensor(net->model, t[1], NULL);
