@@ -133,32 +133,6 @@ static uint32_t crc_of(const uint8_t *p, size_t n)
 /* ------------------------------------------------------------------------ */
 /* Configurations and tensor specs                                          */
 
-int rnn_cell_gates(rnn_cell cell)
-{
-    switch (cell) {
-    case RNN_CELL_RNN:
-        return 1;
-    case RNN_CELL_LSTM:
-        return 4;
-    case RNN_CELL_GRU:
-        return 3;
-    }
-    return 0;
-}
-
-const char *rnn_cell_name(rnn_cell cell)
-{
-    switch (cell) {
-    case RNN_CELL_RNN:
-        return "rnn";
-    case RNN_CELL_LSTM:
-        return "lstm";
-    case RNN_CELL_GRU:
-        return "gru";
-    }
-    return NULL;
-}
-
 static int range_ok(const char *what, long long v, long long lo, long long hi, char *err,
                     size_t errlen)
 {
@@ -173,37 +147,37 @@ static int range_ok(const char *what, long long v, long long lo, long long hi, c
     return 1;
 }
 
-/* Specs of a config whose fields are already within their caps. */
-static int build_specs(const rnn_model_config *c, rnn_tensor_spec *s)
+/* One spec: its name (followed by the layer number when layer >= 0), rows,
+ * and cols (0 for a vector). */
+static void set_spec(rnn_tensor_spec *s, const char *name, int layer, int rows, int cols)
+{
+    if (layer >= 0)
+        snprintf(s->name, sizeof s->name, "%s%d", name, layer);
+    else
+        snprintf(s->name, sizeof s->name, "%s", name);
+    s->ndim = cols > 0 ? 2 : 1;
+    s->shape[0] = rows;
+    s->shape[1] = cols > 0 ? cols : 1;
+    s->count = (size_t)rows * (size_t)s->shape[1];
+}
+
+/* Specs of a config whose fields are already within their caps: the cell's
+ * tensors of every layer between the embedding and the head. */
+static int build_specs(const rnn_model_config *c, const rnn_cell_desc *d, rnn_tensor_spec *s)
 {
     int n = 0;
-    const int gh = rnn_cell_gates(c->cell) * c->hidden;
-#define SPEC2(r, cols, ...)                                                                        \
-    do {                                                                                           \
-        snprintf(s[n].name, sizeof s[n].name, __VA_ARGS__);                                        \
-        s[n].ndim = 2, s[n].shape[0] = (r), s[n].shape[1] = (cols);                                \
-        s[n].count = (size_t)(r) * (size_t)(cols);                                                 \
-        n++;                                                                                       \
-    } while (0)
-#define SPEC1(r, ...)                                                                              \
-    do {                                                                                           \
-        snprintf(s[n].name, sizeof s[n].name, __VA_ARGS__);                                        \
-        s[n].ndim = 1, s[n].shape[0] = (r), s[n].shape[1] = 1;                                     \
-        s[n].count = (size_t)(r);                                                                  \
-        n++;                                                                                       \
-    } while (0)
-    if (c->embed > 0) SPEC2(c->vocab, c->embed, "embed.weight");
+    const int gh = d->gates * c->hidden;
+    if (c->embed > 0) set_spec(&s[n++], "embed.weight", -1, c->vocab, c->embed); // (V, E)
     for (int k = 0; k < c->layers; k++) {
         const int in = k > 0 ? c->hidden : c->embed > 0 ? c->embed : c->vocab;
-        SPEC2(gh, in, "rnn.weight_ih_l%d", k);        // (G*H, I_k)
-        SPEC2(gh, c->hidden, "rnn.weight_hh_l%d", k); // (G*H, H)
-        SPEC1(gh, "rnn.bias_ih_l%d", k);              // (G*H)
-        SPEC1(gh, "rnn.bias_hh_l%d", k);              // (G*H)
+        for (int i = 0; i < RNN_CELL_LAYER_TENSORS; i++) {
+            const rnn_cell_tensor *t = &d->tensors[i];
+            const int cols = t->cols == 'I' ? in : t->cols == 'H' ? c->hidden : 0;
+            set_spec(&s[n++], t->name, k, gh, cols); // (G*H, I_k), (G*H, H), (G*H)
+        }
     }
-    SPEC2(c->vocab, c->hidden, "head.weight"); // (V, H)
-    SPEC1(c->vocab, "head.bias");              // (V)
-#undef SPEC1
-#undef SPEC2
+    set_spec(&s[n++], "head.weight", -1, c->vocab, c->hidden); // (V, H)
+    set_spec(&s[n++], "head.bias", -1, c->vocab, 0);           // (V)
     return n;
 }
 
@@ -229,8 +203,28 @@ static int file_size(const rnn_tensor_spec *s, int n, size_t meta_size, size_t *
     return 1;
 }
 
-/* The caps of FORMAT.md on values as read (wider than int, so a file's
- * 32-bit fields are checked before they become ints). */
+/* The caps of FORMAT.md on a network's shape as read (wider than int, so a
+ * file's 32-bit fields are checked before they become ints). */
+static int check_shape(long long cell, long long layers, long long embed, long long hidden,
+                       char *err, size_t errlen)
+{
+    if (cell < 0 || cell >= RNN_CELL_COUNT) {
+        char known[128];
+        size_t at = 0;
+        for (int i = 0; i < RNN_CELL_COUNT && at < sizeof known; i++)
+            at += (size_t)snprintf(known + at, sizeof known - at, "%s%d = %s", i ? ", " : "", i,
+                                   rnn_cell_name((rnn_cell)i));
+        msgf(err, errlen, "unknown cell type %lld (%s)", cell, known);
+        return -1;
+    }
+    if (!range_ok("layer count", layers, 1, RNN_MAX_LAYERS, err, errlen)) return -1;
+    if (!range_ok("embedding size", embed, 0, RNN_MAX_EMBED, err, errlen)) return -1;
+    if (!range_ok("hidden size", hidden, 1, RNN_MAX_HIDDEN, err, errlen)) return -1;
+    return 0;
+}
+
+/* The caps of FORMAT.md on a preset's fields as read: the shape, the
+ * encoding, and a vocabulary that is the encoding's. */
 static int check_fields(long long kind, long long spq, long long cell, long long layers,
                         long long embed, long long hidden, long long vocab, char *err,
                         size_t errlen)
@@ -240,13 +234,7 @@ static int check_fields(long long kind, long long spq, long long cell, long long
         return -1;
     }
     if (!range_ok("steps per quarter", spq, 1, RNN_MAX_STEPS_PER_QUARTER, err, errlen)) return -1;
-    if (cell != RNN_CELL_RNN && cell != RNN_CELL_LSTM && cell != RNN_CELL_GRU) {
-        msgf(err, errlen, "unknown cell type %lld (0 = rnn, 1 = lstm, 2 = gru)", cell);
-        return -1;
-    }
-    if (!range_ok("layer count", layers, 1, RNN_MAX_LAYERS, err, errlen)) return -1;
-    if (!range_ok("embedding size", embed, 0, RNN_MAX_EMBED, err, errlen)) return -1;
-    if (!range_ok("hidden size", hidden, 1, RNN_MAX_HIDDEN, err, errlen)) return -1;
+    if (check_shape(cell, layers, embed, hidden, err, errlen) < 0) return -1;
     const int want = rnn_kind_vocab((rnn_kind)kind);
     if (vocab != want) {
         msgf(err, errlen, "vocabulary %lld does not match the %s encoding (%d)", vocab,
@@ -266,7 +254,7 @@ int rnn_model_config_check(const rnn_model_config *cfg, char *err, size_t errlen
                      cfg->hidden, cfg->vocab, err, errlen) < 0)
         return -1;
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
-    const int n = build_specs(cfg, specs);
+    const int n = build_specs(cfg, rnn_cell_describe(cfg->cell), specs);
     size_t total;
     if (!file_size(specs, n, 0, &total) || total > RNN_MODEL_MAX_BYTES) {
         msgf(err, errlen,
@@ -282,7 +270,16 @@ int rnn_model_config_check(const rnn_model_config *cfg, char *err, size_t errlen
 int rnn_model_tensor_specs(const rnn_model_config *cfg, rnn_tensor_spec *specs)
 {
     if (!specs || rnn_model_config_check(cfg, NULL, 0) < 0) return -1;
-    return build_specs(cfg, specs);
+    return build_specs(cfg, rnn_cell_describe(cfg->cell), specs);
+}
+
+int rnn_model_shape_specs(const rnn_model_config *cfg, rnn_tensor_spec *specs)
+{
+    if (!specs || !cfg ||
+        check_shape(cfg->cell, cfg->layers, cfg->embed, cfg->hidden, NULL, 0) < 0 ||
+        !range_ok("vocabulary", cfg->vocab, 1, RNN_MAX_VOCAB, NULL, 0))
+        return -1;
+    return build_specs(cfg, rnn_cell_describe(cfg->cell), specs);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -528,6 +525,43 @@ static int check_crc(const uint8_t *p, size_t size, const char *name, char *err,
     return 0;
 }
 
+/* Decode the n tensors at data_off of p into one block of m, each tensor
+ * starting on an RNNW_ALIGN boundary; refuses a non-finite weight. */
+static int copy_weights(rnn_model *m, const uint8_t *p, const size_t *data_off, const char *name,
+                        char *err, size_t errlen)
+{
+    const rnn_tensor_spec *specs = m->specs;
+    const int n = m->n_tensors;
+    const size_t per = RNNW_ALIGN / sizeof(float);
+    size_t start[RNN_MAX_TENSORS], floats = 0, bytes;
+    int sizes_ok = 1;
+    for (int i = 0; i < n && sizes_ok; i++) {
+        start[i] = floats;
+        sizes_ok = add_ok(floats, specs[i].count, &floats) && add_ok(floats, per - 1, &floats);
+        floats -= floats % per;
+    }
+    if (!sizes_ok || !mul_ok(floats, sizeof(float), &bytes) ||
+        !(m->weights = aligned_alloc(RNNW_ALIGN, bytes))) {
+        failf(err, errlen, name, "out of memory for %zu weights", floats);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        float *dst = m->weights + start[i];
+        const uint8_t *src = p + data_off[i];
+        for (size_t j = 0; j < specs[i].count; j++) {
+            const uint32_t u = rd32(src + 4 * j);
+            if (!bits_finite(u)) {
+                failf(err, errlen, name, "non-finite weight in '%s' at index %zu", specs[i].name,
+                      j);
+                return -1;
+            }
+            dst[j] = bits_float(u);
+        }
+        m->tensors[i] = dst;
+    }
+    return 0;
+}
+
 static rnn_model *parse(const uint8_t *p, size_t size, const char *name, char *err, size_t errlen)
 {
     char msg[400];
@@ -581,7 +615,7 @@ static rnn_model *parse(const uint8_t *p, size_t size, const char *name, char *e
         return NULL;
     }
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
-    const int n = build_specs(&cfg, specs);
+    const int n = build_specs(&cfg, rnn_cell_describe(cfg.cell), specs);
     if (h[8] != (uint32_t)n) {
         failf(err, errlen, name, "tensor count %u, the header's %s config has %d", h[8],
               rnn_cell_name(cfg.cell), n);
@@ -622,35 +656,9 @@ static rnn_model *parse(const uint8_t *p, size_t size, const char *name, char *e
         return NULL;
     }
 
-    /* One block; each tensor starts on an RNNW_ALIGN boundary. */
-    const size_t per = RNNW_ALIGN / sizeof(float);
-    size_t start[RNN_MAX_TENSORS], floats = 0, bytes;
-    int sizes_ok = 1;
-    for (int i = 0; i < n && sizes_ok; i++) {
-        start[i] = floats;
-        sizes_ok = add_ok(floats, specs[i].count, &floats) && add_ok(floats, per - 1, &floats);
-        floats -= floats % per;
-    }
-    if (!sizes_ok || !mul_ok(floats, sizeof(float), &bytes) ||
-        !(m->weights = aligned_alloc(RNNW_ALIGN, bytes))) {
-        failf(err, errlen, name, "out of memory for %zu weights", floats);
+    if (copy_weights(m, p, data_off, name, err, errlen) < 0) {
         rnn_model_free(m);
         return NULL;
-    }
-    for (int i = 0; i < n; i++) {
-        float *dst = m->weights + start[i];
-        const uint8_t *src = p + data_off[i];
-        for (size_t j = 0; j < specs[i].count; j++) {
-            const uint32_t u = rd32(src + 4 * j);
-            if (!bits_finite(u)) {
-                failf(err, errlen, name, "non-finite weight in '%s' at index %zu", specs[i].name,
-                      j);
-                rnn_model_free(m);
-                return NULL;
-            }
-            dst[j] = bits_float(u);
-        }
-        m->tensors[i] = dst;
     }
     return m;
 }
@@ -815,7 +823,7 @@ int rnn_model_serialize(const rnn_model_config *cfg, const rnn_meta *meta, size_
         return -1;
     }
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
-    const int n = build_specs(cfg, specs);
+    const int n = build_specs(cfg, rnn_cell_describe(cfg->cell), specs);
     for (int i = 0; i < n; i++) {
         if (!tensors[i]) {
             msgf(err, errlen, "tensor '%s' has no data", specs[i].name);

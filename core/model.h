@@ -9,9 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cell.h"
 #include "encoding.h"
-
-typedef enum { RNN_CELL_RNN = 0, RNN_CELL_LSTM = 1, RNN_CELL_GRU = 2 } rnn_cell;
 
 #define RNN_MAX_LAYERS 4 /* the file format's cap too */
 #define RNN_MAX_HIDDEN 4096
@@ -20,7 +19,7 @@ typedef enum { RNN_CELL_RNN = 0, RNN_CELL_LSTM = 1, RNN_CELL_GRU = 2 } rnn_cell;
 #define RNN_MAX_STEPS_PER_QUARTER 96
 #define RNN_MODEL_MAX_META ((size_t)1 << 20)    /* metadata block, bytes */
 #define RNN_MODEL_MAX_BYTES ((size_t)512 << 20) /* whole preset file, bytes */
-#define RNN_MAX_TENSORS (2 + 4 * RNN_MAX_LAYERS + 2)
+#define RNN_MAX_TENSORS (2 + RNN_CELL_LAYER_TENSORS * RNN_MAX_LAYERS + 2)
 #define RNN_TENSOR_NAME_MAX 64
 
 typedef struct {
@@ -35,13 +34,14 @@ typedef struct {
 
 /* Name and shape of one tensor in the file's fixed order (PyTorch names):
  *   embed.weight        (V, E)          only when E > 0
+ *   the cell's tensors of each layer k (core/cell.c), today
  *   rnn.weight_ih_l{k}  (G*H, I_k)      I_0 = E, or V when E = 0; I_k = H after
  *   rnn.weight_hh_l{k}  (G*H, H)
  *   rnn.bias_ih_l{k}    (G*H)
  *   rnn.bias_hh_l{k}    (G*H)
  *   head.weight         (V, H)
  *   head.bias           (V)
- * G = 1 (rnn), 4 (lstm: i,f,g,o), 3 (gru: r,z,n). */
+ * G is the cell's gate count: 1 (rnn), 4 (lstm: i,f,g,o), 3 (gru: r,z,n). */
 typedef struct {
     char name[RNN_TENSOR_NAME_MAX];
     int ndim;     /* 1 or 2 */
@@ -60,15 +60,17 @@ typedef struct rnn_model rnn_model;
  * tensors fit in RNN_MODEL_MAX_BYTES; 0, or -1 with a message. Any thread. */
 int rnn_model_config_check(const rnn_model_config *cfg, char *err, size_t errlen);
 
-/** Gate count G of a cell (1, 4 or 3), 0 for an unknown cell. Any thread. */
-int rnn_cell_gates(rnn_cell cell);
-
-/** "rnn" / "lstm" / "gru", or NULL. Any thread. */
-const char *rnn_cell_name(rnn_cell cell);
-
 /** Fill specs (room for RNN_MAX_TENSORS) with the tensors of cfg in file
  * order; returns their number, or -1 for an invalid config. Any thread. */
 int rnn_model_tensor_specs(const rnn_model_config *cfg, rnn_tensor_spec *specs);
+
+/** The same for a network shape alone: cfg's kind and steps per quarter are
+ * not looked at, and its vocabulary may be any 1..RNN_MAX_VOCAB (the trainer
+ * runs tiny vocabularies in its tests); nor is the preset's size cap checked.
+ * Only for networks that never become a file: the writer and the reader keep
+ * every check of rnn_model_config_check. Returns the count, or -1 when the
+ * cell or a size is out of range. Any thread. */
+int rnn_model_shape_specs(const rnn_model_config *cfg, rnn_tensor_spec *specs);
 
 /** Load and validate a preset from a file. Returns NULL with a message naming
  * the file and the problem in err. Main/worker thread. */

@@ -13,8 +13,11 @@
  *
  * Gate rows are padded per gate to a multiple of 16 (Hp) so every gate starts
  * on a vector boundary; padded rows are zero and their state stays zero.
- * GRU needs W_in x and W_hn h apart (b_hn sits inside the reset product), so
- * a GRU layer is three products: [r z] over [x | h], n over x, n over h.
+ * The products of a layer are its cell's row of core/cell.c: one over
+ * [x | h] for RNN and LSTM; GRU needs W_in x and W_hn h apart (b_hn sits
+ * inside the reset product), so a GRU layer is three products: [r z] over
+ * [x | h], n over x, n over h. The gate functions of every build share one
+ * signature and are picked by cell type.
  * With E = 0 the one-hot input is a column pick of weight_ih_l0, stored
  * transposed at create so the pick reads one contiguous row.
  *
@@ -89,23 +92,26 @@ typedef struct {
     int finish; /* after this product: -1 nothing, 0..L-1 finish that layer, L the head */
 } rnn_job;
 
-/* One build of the hot code: the product of one panel and the gate functions. */
+/* One layer's gate function: its next state (h, then c when the cell has
+ * it, Hp each) from its current state, the products a and the biases b. */
+typedef void (*rnn_gate_fn)(float *restrict next, const float *restrict cur,
+                            const float *restrict a, const float *restrict b, int Hp);
+
+/* One build of the hot code: the product of one panel and the gate function
+ * of every cell type. */
 typedef struct {
     const char *name;
     void (*panel)(const float *restrict w, size_t pw, int K, const float *restrict x,
                   float *restrict y, int rows);
-    void (*rnn)(float *restrict hn, const float *restrict a, const float *restrict b, int Hp);
-    void (*lstm)(float *restrict hn, float *restrict cn, const float *restrict c,
-                 const float *restrict a, const float *restrict b, int Hp);
-    void (*gru)(float *restrict hn, const float *restrict h, const float *restrict a,
-                const float *restrict b, int Hp);
+    rnn_gate_fn gates[RNN_CELL_COUNT];
 } rnn_isa;
 
-#define MAX_JOBS (3 * RNN_MAX_LAYERS + 1)
+#define MAX_JOBS (RNN_CELL_MAX_PRODUCTS * RNN_MAX_LAYERS + 1)
 
 struct rnn_net {
     const rnn_model *model;
     rnn_model_config cfg;
+    const rnn_cell_desc *cell; /* the row of cfg.cell in core/cell.c */
     int G, Hp, Vp;
     const rnn_isa *isa;    /* the build of the kernels this CPU runs */
     int I[RNN_MAX_LAYERS]; /* columns of the input part of layer k (0 for k = 0 with E = 0) */
@@ -117,12 +123,12 @@ struct rnn_net {
     /* weights (in the block) */
     const float *embed;          /* (V, E) the model's own table */
     float *col0;                 /* (V, col0_n) weight_ih_l0 transposed, E = 0 only */
-    int col0_n;                  /* G*Hp (GRU: 3*Hp, r z n) */
-    float *bias[RNN_MAX_LAYERS]; /* (G*Hp), GRU (4*Hp): r, z, b_in, b_hn */
+    int col0_n;                  /* the cell's slots fed with x, times Hp */
+    float *bias[RNN_MAX_LAYERS]; /* (slots*Hp): GRU r, z, b_in, b_hn */
     float *head_b;               /* (V) */
 
     /* state and scratch (in the block) */
-    float *state[2]; /* per buffer: h of each layer (Hp each), then c of each (LSTM) */
+    float *state[2]; /* per buffer and layer: h, then c (LSTM), Hp each */
     int cur;
     float *xin[RNN_MAX_LAYERS]; /* [input of layer k | h of layer k], I_k + H */
     float *xhead;               /* (H) top h */
@@ -227,8 +233,6 @@ static void job_run(const rnn_isa *isa, const rnn_job *j, int u0, int u1)
     }
 }
 
-/* exp for x in [-87, 88] (clamped), about 1 ulp: Cody-Waite reduction by
- * ln 2, a degree-6 polynomial (Cephes expf), 2^n put in the exponent bits. */
 /* ---------------------------------------------------------------------------
  * Gate functions, written once for a vector type T (integer twin U).
  *
@@ -239,9 +243,11 @@ static void job_run(const rnn_isa *isa, const rnn_job *j, int u0, int u1)
  * above. The helpers work in place through a pointer: after inlining nothing
  * goes through memory, and no wide vector crosses a call.
  *
- * Gate buffers: a holds the products, b the biases, in blocks of Hp:
- * RNN h; LSTM i, f, g, o; GRU r, z (W_i x + W_h h), W_in x, W_hn h with b
- * holding b_ir + b_hr, b_iz + b_hz, b_in, b_hn. */
+ * Gate buffers: a holds the products, b the biases, in the cell's slots of
+ * Hp (core/cell.c): RNN h; LSTM i, f, g, o; GRU r, z (W_i x + W_h h), W_in x,
+ * W_hn h with b holding b_ir + b_hr, b_iz + b_hz, b_in, b_hn. Every gate
+ * function has one signature: the layer's next state from its current state
+ * (h, then c for LSTM) and the products. */
 #define RNN_GATE_FUNCS(S, T, U, INL, HOT)                                                          \
     INL void v_exp_##S(T *px)                                                                      \
     {                                                                                              \
@@ -289,18 +295,21 @@ static void job_run(const rnn_isa *isa, const rnn_job *j, int u0, int u1)
         U lo = ax < 0.625f;                                                                        \
         *px = (T)(((U)small & lo) | ((U)big & ~lo));                                               \
     }                                                                                              \
-    HOT static void pw_rnn_##S(float *restrict hn, const float *restrict a,                        \
-                               const float *restrict b, int Hp)                                    \
+    HOT static void pw_rnn_##S(float *restrict hn, const float *restrict cur,                      \
+                               const float *restrict a, const float *restrict b, int Hp)           \
     {                                                                                              \
+        (void)cur;                                                                                 \
         for (int j = 0; j < Hp; j += (int)(sizeof(T) / sizeof(float))) {                           \
             T h = *(const T *)(a + j) + *(const T *)(b + j);                                       \
             v_tanh_##S(&h);                                                                        \
             *(T *)(hn + j) = h;                                                                    \
         }                                                                                          \
     }                                                                                              \
-    HOT static void pw_lstm_##S(float *restrict hn, float *restrict cn, const float *restrict c,   \
+    HOT static void pw_lstm_##S(float *restrict next, const float *restrict cur,                   \
                                 const float *restrict a, const float *restrict b, int Hp)          \
     {                                                                                              \
+        float *restrict hn = next, *restrict cn = next + Hp;                                       \
+        const float *restrict c = cur + Hp;                                                        \
         for (int j = 0; j < Hp; j += (int)(sizeof(T) / sizeof(float))) {                           \
             T i = *(const T *)(a + j) + *(const T *)(b + j);                                       \
             T f = *(const T *)(a + Hp + j) + *(const T *)(b + Hp + j);                             \
@@ -334,12 +343,21 @@ static void job_run(const rnn_isa *isa, const rnn_job *j, int u0, int u1)
 /* The builds, and the one a net runs through. */
 RNN_KERNEL(base, vf4, RNN_CONTRACT)
 RNN_GATE_FUNCS(base, vf4, vi4, RNN_CONTRACT RNN_INLINE, RNN_CONTRACT)
-static const rnn_isa isa_base = {"baseline", mv_panel_base, pw_rnn_base, pw_lstm_base, pw_gru_base};
+/* A build's panel product and its gate function of every cell type. */
+#define RNN_ISA(S, NAME)                                                                           \
+    {                                                                                              \
+        NAME, mv_panel_##S,                                                                        \
+        {                                                                                          \
+            [RNN_CELL_RNN] = pw_rnn_##S, [RNN_CELL_LSTM] = pw_lstm_##S,                            \
+            [RNN_CELL_GRU] = pw_gru_##S                                                            \
+        }                                                                                          \
+    }
+static const rnn_isa isa_base = RNN_ISA(base, "baseline");
 
 #ifdef RNN_X86_LEVELS
 RNN_KERNEL(v3, vf8, RNN_V3 RNN_CONTRACT)
 RNN_GATE_FUNCS(v3, vf8, vi8, RNN_V3 RNN_CONTRACT RNN_INLINE, RNN_V3 RNN_CONTRACT)
-static const rnn_isa isa_v3 = {"x86-64-v3", mv_panel_v3, pw_rnn_v3, pw_lstm_v3, pw_gru_v3};
+static const rnn_isa isa_v3 = RNN_ISA(v3, "x86-64-v3");
 #if !defined(RNN_NET_ISA) || RNN_NET_ISA >= 4
 /* The products stay on 8 lanes with AVX-512 too: on Zen 4 they stream from
  * L3 better than 16-lane ones, while the gate functions run 1.5 times
@@ -347,7 +365,7 @@ static const rnn_isa isa_v3 = {"x86-64-v3", mv_panel_v3, pw_rnn_v3, pw_lstm_v3, 
 #define RNN_HAVE_V4 1
 RNN_KERNEL(v4, vf8, RNN_V4 RNN_CONTRACT)
 RNN_GATE_FUNCS(v4, vf16, vi16, RNN_V4 RNN_CONTRACT RNN_INLINE, RNN_V4 RNN_CONTRACT)
-static const rnn_isa isa_v4 = {"x86-64-v4", mv_panel_v4, pw_rnn_v4, pw_lstm_v4, pw_gru_v4};
+static const rnn_isa isa_v4 = RNN_ISA(v4, "x86-64-v4");
 #endif
 #endif
 
@@ -439,15 +457,100 @@ static const float *tensor(const rnn_model *m, const char *name, size_t want, ch
     return t;
 }
 
+/* Floats of one layer's recurrent state: h, and c when the cell has it. */
+static size_t Hp_parts(const rnn_net *net)
+{
+    return (size_t)net->Hp * net->cell->state_parts;
+}
+
+/* Tensor i of the cell's tensors of layer k (core/cell.c), of want floats. */
+static const float *layer_tensor(const rnn_net *net, int k, int i, size_t want, char *err,
+                                 size_t errlen)
+{
+    char name[RNN_TENSOR_NAME_MAX];
+    snprintf(name, sizeof name, "%s%d", net->cell->tensors[i].name, k);
+    return tensor(net->model, name, want, err, errlen);
+}
+
+/* The biases of layer k in its gate slots: each slot gets the biases of the
+ * sides its product reads (b_ih + b_hh over [x | h], b_ih over x alone,
+ * b_hh over h alone); padding rows are zero. */
+static void fill_bias(float *b, const rnn_cell_desc *d, const float *bih, const float *bhh, int H,
+                      int Hp)
+{
+    for (int p = 0; p < d->n_products; p++) {
+        const rnn_cell_product *q = &d->products[p];
+        for (int r = 0; r < q->n * Hp; r++) {
+            const int s = src_row(r, q->gate, H, Hp);
+            float v = 0.0f;
+            if (s >= 0) v = q->x && q->h ? bih[s] + bhh[s] : q->x ? bih[s] : bhh[s];
+            b[q->slot * Hp + r] = v;
+        }
+    }
+}
+
+/* Lay out (and with c->base set, fill) the buffers and products of layer k.
+ * A product over x alone has no columns on a one-hot layer 0: the column
+ * pick of col0 fills its slots in finish_layer. */
+static int layout_layer(rnn_net *net, carver *c, int k, char *err, size_t errlen)
+{
+    const rnn_model_config *cfg = &net->cfg;
+    const rnn_cell_desc *d = net->cell;
+    const int E = cfg->embed, H = cfg->hidden, V = cfg->vocab, G = net->G, Hp = net->Hp;
+    const int Isrc = k == 0 ? (E > 0 ? E : V) : H, I = net->I[k];
+    const int fill = c->base != NULL;
+    const float *wih = layer_tensor(net, k, 0, (size_t)G * H * Isrc, err, errlen);
+    const float *whh = wih ? layer_tensor(net, k, 1, (size_t)G * H * H, err, errlen) : NULL;
+    const float *bih = whh ? layer_tensor(net, k, 2, (size_t)G * H, err, errlen) : NULL;
+    const float *bhh = bih ? layer_tensor(net, k, 3, (size_t)G * H, err, errlen) : NULL;
+    if (!bhh) return -1;
+
+    net->xin[k] = carve(c, (size_t)I + H);
+    net->gates[k] = carve(c, (size_t)d->slots * Hp);
+    net->bias[k] = carve(c, (size_t)d->slots * Hp);
+    float *xk = net->xin[k], *a = net->gates[k];
+    int last = -1; /* the layer's last product finishes it */
+    for (int p = 0; p < d->n_products; p++)
+        if ((d->products[p].x && I > 0) || d->products[p].h) last = p;
+    for (int p = 0; p < d->n_products; p++) {
+        const rnn_cell_product *q = &d->products[p];
+        const int K = (q->x ? I : 0) + (q->h ? H : 0);
+        if (K == 0) continue;
+        float *w = carve(c, (size_t)q->n * Hp * K);
+        /* The sizing pass carves no memory: its pointers are NULL and no
+         * offset may be added to them, so jobs are filled in only. */
+        if (fill) {
+            pack(w, q->gate, q->n, H, Hp, q->x && I > 0 ? wih : NULL, I, q->h ? whh : NULL);
+            add_job(net, w, q->x ? xk : xk + I, a + (size_t)q->slot * Hp, q->n * Hp, K,
+                    p == last ? k : -1);
+        }
+    }
+    if (fill) fill_bias(net->bias[k], d, bih, bhh, H, Hp);
+    if (k == 0 && E == 0) {
+        /* one-hot input: row v of col0 is column v of weight_ih_l0, the rows
+         * of the products fed with x in product order */
+        net->col0_n = rnn_cell_input_slots(d) * Hp;
+        net->col0 = carve(c, (size_t)V * net->col0_n);
+        for (int v = 0; fill && v < V; v++) {
+            float *row = net->col0 + (size_t)v * net->col0_n;
+            for (int p = 0; p < d->n_products; p++) {
+                const rnn_cell_product *q = &d->products[p];
+                for (int r = 0; q->x && r < q->n * Hp; r++) {
+                    int s = src_row(r, q->gate, H, Hp);
+                    *row++ = s < 0 ? 0.0f : wih[(size_t)s * V + v];
+                }
+            }
+        }
+    }
+    return 0;
+}
+
 /* Lay out (and with c->base set, fill) every buffer; 0 or -1. */
 static int layout(rnn_net *net, carver *c, char *err, size_t errlen)
 {
     const rnn_model_config *cfg = &net->cfg;
     const int L = cfg->layers, E = cfg->embed, H = cfg->hidden, V = cfg->vocab;
-    const int G = net->G, Hp = net->Hp;
-    const int gru = cfg->cell == RNN_CELL_GRU;
     const int fill = c->base != NULL;
-    char name[RNN_TENSOR_NAME_MAX];
 
     net->njobs = 0;
     net->rows = 0;
@@ -455,71 +558,8 @@ static int layout(rnn_net *net, carver *c, char *err, size_t errlen)
         net->embed = tensor(net->model, "embed.weight", (size_t)V * E, err, errlen);
         if (!net->embed) return -1;
     }
-    for (int k = 0; k < L; k++) {
-        int Isrc = k == 0 ? (E > 0 ? E : V) : H;
-        int I = net->I[k];
-        snprintf(name, sizeof name, "rnn.weight_ih_l%d", k);
-        const float *wih = tensor(net->model, name, (size_t)G * H * Isrc, err, errlen);
-        snprintf(name, sizeof name, "rnn.weight_hh_l%d", k);
-        const float *whh = tensor(net->model, name, (size_t)G * H * H, err, errlen);
-        snprintf(name, sizeof name, "rnn.bias_ih_l%d", k);
-        const float *bih = tensor(net->model, name, (size_t)G * H, err, errlen);
-        snprintf(name, sizeof name, "rnn.bias_hh_l%d", k);
-        const float *bhh = tensor(net->model, name, (size_t)G * H, err, errlen);
-        if (!wih || !whh || !bih || !bhh) return -1;
-
-        net->xin[k] = carve(c, (size_t)I + H);
-        net->gates[k] = carve(c, (size_t)(gru ? 4 : G) * Hp);
-        net->bias[k] = carve(c, (size_t)(gru ? 4 : G) * Hp);
-        float *xk = net->xin[k], *a = net->gates[k];
-        if (gru) {
-            float *wa = carve(c, (size_t)2 * Hp * (I + H));
-            float *wb = I > 0 ? carve(c, (size_t)Hp * I) : NULL;
-            float *wc = carve(c, (size_t)Hp * H);
-            if (fill) {
-                pack(wa, 0, 2, H, Hp, I > 0 ? wih : NULL, I, whh);
-                if (wb) pack(wb, 2, 1, H, Hp, wih, I, NULL);
-                pack(wc, 2, 1, H, Hp, NULL, 0, whh);
-            }
-            /* The sizing pass carves no memory: its pointers are NULL and
-             * no offset may be added to them, so jobs are filled in only. */
-            if (fill) {
-                add_job(net, wa, xk, a, 2 * Hp, I + H, -1);
-                if (wb) add_job(net, wb, xk, a + 2 * Hp, Hp, I, -1);
-                add_job(net, wc, xk + I, a + 3 * Hp, Hp, H, k);
-            }
-        } else {
-            float *w = carve(c, (size_t)G * Hp * (I + H));
-            if (fill) {
-                pack(w, 0, G, H, Hp, I > 0 ? wih : NULL, I, whh);
-                add_job(net, w, xk, a, G * Hp, I + H, k);
-            }
-        }
-        if (fill) {
-            float *b = net->bias[k];
-            for (int r = 0; r < G * Hp; r++) {
-                int s = src_row(r, 0, H, Hp);
-                float v = s < 0 ? 0.0f : bih[s] + bhh[s];
-                if (gru && r >= 2 * Hp) v = s < 0 ? 0.0f : bih[s];
-                b[r] = v;
-            }
-            if (gru)
-                for (int j = 0; j < Hp; j++)
-                    b[3 * Hp + j] = j < H ? bhh[2 * H + j] : 0.0f;
-        }
-        if (k == 0 && E == 0) {
-            /* one-hot input: row v of col0 is column v of weight_ih_l0 */
-            net->col0_n = (gru ? 3 : G) * Hp;
-            net->col0 = carve(c, (size_t)V * net->col0_n);
-            if (fill)
-                for (int v = 0; v < V; v++)
-                    for (int r = 0; r < net->col0_n; r++) {
-                        int s = src_row(r, 0, H, Hp);
-                        net->col0[(size_t)v * net->col0_n + r] =
-                            s < 0 ? 0.0f : wih[(size_t)s * V + v];
-                    }
-        }
-    }
+    for (int k = 0; k < L; k++)
+        if (layout_layer(net, c, k, err, errlen) != 0) return -1;
 
     const float *hw = tensor(net->model, "head.weight", (size_t)V * H, err, errlen);
     const float *hb = tensor(net->model, "head.bias", (size_t)V, err, errlen);
@@ -539,10 +579,10 @@ static int layout(rnn_net *net, carver *c, char *err, size_t errlen)
                     P[(size_t)i * pw + rr] = p + rr < V ? hw[(size_t)(p + rr) * H + i] : 0.0f;
         }
         memcpy(net->head_b, hb, (size_t)V * sizeof(float));
+        add_job(net, wh, net->xhead, net->head_y, net->Vp, H, L);
     }
-    if (fill) add_job(net, wh, net->xhead, net->head_y, net->Vp, H, L);
 
-    size_t per = (size_t)L * Hp * (cfg->cell == RNN_CELL_LSTM ? 2 : 1);
+    size_t per = (size_t)L * Hp_parts(net);
     net->state[0] = carve(c, per);
     net->state[1] = carve(c, per);
     return 0;
@@ -568,7 +608,8 @@ rnn_net *rnn_net_create(const rnn_model *model, char *err, size_t errlen)
     net->model = model;
     net->cfg = *cfg;
     net->isa = isa_pick();
-    net->G = rnn_cell_gates(cfg->cell);
+    net->cell = rnn_cell_describe(cfg->cell);
+    net->G = net->cell->gates;
     net->Hp = (int)round_up((size_t)cfg->hidden, UNIT);
     net->Vp = (int)round_up((size_t)cfg->vocab, ROWS);
     for (int k = 0; k < cfg->layers; k++)
@@ -616,7 +657,7 @@ const rnn_model *rnn_net_model(const rnn_net *net)
 
 static size_t state_floats(const rnn_net *net)
 {
-    return (size_t)net->cfg.layers * net->Hp * (net->cfg.cell == RNN_CELL_LSTM ? 2 : 1);
+    return (size_t)net->cfg.layers * Hp_parts(net);
 }
 
 void rnn_net_reset(rnn_net *net)
@@ -631,14 +672,10 @@ void rnn_net_reset(rnn_net *net)
 /* ---------------------------------------------------------------------------
  * Step. */
 
+/* The state of layer k in buffer buf: h, then c when the cell has it. */
 static float *st_h(const rnn_net *net, int buf, int k)
 {
-    return net->state[buf] + (size_t)k * net->Hp;
-}
-
-static float *st_c(const rnn_net *net, int buf, int k)
-{
-    return net->state[buf] + (size_t)(net->cfg.layers + k) * net->Hp;
+    return net->state[buf] + (size_t)k * Hp_parts(net);
 }
 
 void rnn_net_step_begin(rnn_net *net, int event)
@@ -654,42 +691,30 @@ void rnn_net_step_begin(rnn_net *net, int event)
     net->busy = 1;
 }
 
-/* The gate functions of layer k: products a -> new state. */
-static void run_gates(rnn_net *net, int k, float *hn, const float *a)
-{
-    const int Hp = net->Hp, cur = net->cur, nxt = cur ^ 1;
-    const float *b = net->bias[k];
-    switch (net->cfg.cell) {
-    case RNN_CELL_LSTM:
-        net->isa->lstm(hn, st_c(net, nxt, k), st_c(net, cur, k), a, b, Hp);
-        break;
-    case RNN_CELL_GRU:
-        net->isa->gru(hn, st_h(net, cur, k), a, b, Hp);
-        break;
-    default:
-        net->isa->rnn(hn, a, b, Hp);
-        break;
-    }
-}
-
 static void finish_layer(rnn_net *net, int k)
 {
     const int H = net->cfg.hidden, Hp = net->Hp, L = net->cfg.layers;
     const int cur = net->cur, nxt = cur ^ 1;
     float *a = net->gates[k];
     if (k == 0 && net->cfg.embed == 0) {
+        /* the one-hot column joins the products over [x | h]; a product over
+         * x alone did not run, so its slots take the column as it is */
+        const rnn_cell_desc *d = net->cell;
         const float *col = net->col0 + (size_t)net->event * net->col0_n;
-        if (net->cfg.cell == RNN_CELL_GRU) {
-            for (int r = 0; r < 2 * Hp; r++)
-                a[r] += col[r];
-            memcpy(a + 2 * Hp, col + 2 * Hp, (size_t)Hp * sizeof(float));
-        } else {
-            for (int r = 0; r < net->col0_n; r++)
-                a[r] += col[r];
+        for (int p = 0; p < d->n_products; p++) {
+            const rnn_cell_product *q = &d->products[p];
+            float *y = a + (size_t)q->slot * Hp;
+            if (!q->x) continue;
+            if (q->h)
+                for (int r = 0; r < q->n * Hp; r++)
+                    y[r] += col[r];
+            else
+                memcpy(y, col, (size_t)q->n * Hp * sizeof(float));
+            col += (size_t)q->n * Hp;
         }
     }
     float *hn = st_h(net, nxt, k);
-    run_gates(net, k, hn, a);
+    net->isa->gates[net->cfg.cell](hn, st_h(net, cur, k), a, net->bias[k], Hp);
     memcpy(k + 1 < L ? net->xin[k + 1] : net->xhead, hn, (size_t)H * sizeof(float));
 }
 
@@ -752,27 +777,31 @@ const float *rnn_net_logits(const rnn_net *net)
 
 size_t rnn_net_state_size(const rnn_net *net)
 {
-    return (size_t)net->cfg.layers * net->cfg.hidden * (net->cfg.cell == RNN_CELL_LSTM ? 2 : 1);
+    return (size_t)net->cfg.layers * net->cfg.hidden * net->cell->state_parts;
 }
 
-/* The caller's layout: h of every layer, then c of every layer (LSTM). */
+/* Part i of the caller's layout (h of every layer, then c of every layer
+ * when the cell has it) in the net's state, which keeps a layer's parts
+ * together. */
+static float *state_part(const rnn_net *net, int i)
+{
+    const int L = net->cfg.layers;
+    return st_h(net, net->cur, i % L) + (size_t)(i / L) * net->Hp;
+}
+
 void rnn_net_state_get(const rnn_net *net, float *dst)
 {
-    const int H = net->cfg.hidden, L = net->cfg.layers;
-    const int parts = net->cfg.cell == RNN_CELL_LSTM ? 2 : 1;
-    for (int i = 0; i < parts * L; i++)
-        memcpy(dst + (size_t)i * H, net->state[net->cur] + (size_t)i * net->Hp,
-               (size_t)H * sizeof(float));
+    const int H = net->cfg.hidden, n = net->cfg.layers * net->cell->state_parts;
+    for (int i = 0; i < n; i++)
+        memcpy(dst + (size_t)i * H, state_part(net, i), (size_t)H * sizeof(float));
 }
 
 void rnn_net_state_set(rnn_net *net, const float *src)
 {
-    const int H = net->cfg.hidden, L = net->cfg.layers;
-    const int parts = net->cfg.cell == RNN_CELL_LSTM ? 2 : 1;
+    const int H = net->cfg.hidden, n = net->cfg.layers * net->cell->state_parts;
     net->busy = 0;
-    for (int i = 0; i < parts * L; i++)
-        memcpy(net->state[net->cur] + (size_t)i * net->Hp, src + (size_t)i * H,
-               (size_t)H * sizeof(float));
+    for (int i = 0; i < n; i++)
+        memcpy(state_part(net, i), src + (size_t)i * H, (size_t)H * sizeof(float));
 }
 
 const char *rnn_net_kernel_name(const rnn_net *net)
@@ -782,18 +811,17 @@ const char *rnn_net_kernel_name(const rnn_net *net)
 
 size_t rnn_net_step_macs(const rnn_model_config *cfg)
 {
-    const int G = cfg ? rnn_cell_gates(cfg->cell) : 0;
-    if (!G || cfg->layers < 1 || cfg->layers > RNN_MAX_LAYERS || cfg->hidden < 1 ||
+    const rnn_cell_desc *d = cfg ? rnn_cell_describe(cfg->cell) : NULL;
+    if (!d || cfg->layers < 1 || cfg->layers > RNN_MAX_LAYERS || cfg->hidden < 1 ||
         cfg->hidden > RNN_MAX_HIDDEN || cfg->embed < 0 || cfg->embed > RNN_MAX_EMBED ||
         cfg->vocab < 1 || cfg->vocab > RNN_MAX_VOCAB)
         return 0;
     const size_t H = (size_t)cfg->hidden, Hp = round_up(H, UNIT);
     size_t macs = 0;
-    for (int k = 0; k < cfg->layers; k++) {
-        size_t I = k == 0 ? (size_t)cfg->embed : H;
-        macs += (size_t)G * Hp * (I + H); /* GRU too: [r z] over [x | h], n over x, n over h */
-    }
-    if (cfg->embed == 0) macs += (size_t)G * Hp; /* the one-hot input adds one column */
+    for (int k = 0; k < cfg->layers; k++)
+        macs += rnn_cell_layer_macs(d, k == 0 ? (size_t)cfg->embed : H, H, Hp);
+    if (cfg->embed == 0) /* the one-hot input adds one column */
+        macs += (size_t)rnn_cell_input_slots(d) * Hp;
     macs += round_up((size_t)cfg->vocab, ROWS) * H;
     return macs;
 }
@@ -820,15 +848,13 @@ static int check_bounds(const rnn_net *net, const char *name, char *err, size_t 
     const int L = cfg->layers, E = cfg->embed, H = cfg->hidden, V = cfg->vocab, G = net->G;
     const double limit = FLT_MAX / 8; /* room for the sums of GRU's n gate and LSTM's c */
     const char *sep = name ? ": " : "";
-    char t[4][RNN_TENSOR_NAME_MAX];
+    char t[RNN_CELL_LAYER_TENSORS][RNN_TENSOR_NAME_MAX]; /* w_ih, w_hh, b_ih, b_hh */
     double x0 = E > 0 ? max_abs(net->embed, (size_t)V * E) : 1.0;
     for (int k = 0; k < L; k++) {
         int Isrc = k == 0 ? (E > 0 ? E : V) : H;
         double xmax = k == 0 ? x0 : 1.0;
-        snprintf(t[0], sizeof t[0], "rnn.weight_ih_l%d", k);
-        snprintf(t[1], sizeof t[1], "rnn.weight_hh_l%d", k);
-        snprintf(t[2], sizeof t[2], "rnn.bias_ih_l%d", k);
-        snprintf(t[3], sizeof t[3], "rnn.bias_hh_l%d", k);
+        for (int i = 0; i < RNN_CELL_LAYER_TENSORS; i++)
+            snprintf(t[i], sizeof t[i], "%s%d", net->cell->tensors[i].name, k);
         const float *wih = rnn_model_tensor(net->model, t[0], NULL);
         const float *whh = rnn_model_tensor(net->model, t[1], NULL);
         const float *bih = rnn_model_tensor(net->model, t[2], NULL);

@@ -3,9 +3,10 @@
  *
  * One rnn_trainer holds, for one model configuration and one window shape
  * (B lanes x T steps): the parameters in one contiguous block laid out in the
- * preset's tensor order (core/FORMAT.md), the gradients and the two Adam
- * moments in the same layout, the activations the backward pass needs, and
- * the recurrent state carried from one window to the next.
+ * preset's tensor order (core/model.c's tensor specs, core/FORMAT.md), the
+ * gradients and the two Adam moments in the same layout, the activations the
+ * backward pass needs, and the recurrent state carried from one window to
+ * the next. The files that implement it are listed in train_impl.h.
  *
  * Letters: B lanes of a batch, T steps of a window, E embedding, I input of a
  * layer (E, or V for a one-hot input, or H), H hidden, G gates, V vocabulary.
@@ -30,7 +31,9 @@
 typedef struct rnn_trainer rnn_trainer;
 
 /** Create a trainer for cfg and windows of B lanes x T steps; parameters are
- * zero until rnn_trainer_init_params or rnn_trainer_set_tensor. NULL with a
+ * zero until rnn_trainer_init_params, rnn_trainer_load_model or a write
+ * through rnn_trainer_tensor. cfg's vocabulary may be any 2..RNN_MAX_VOCAB
+ * (a preset's must be its encoding's; tests train tiny ones). NULL with a
  * message on failure (bad sizes, out of memory). */
 rnn_trainer *rnn_trainer_create(const rnn_model_config *cfg, int B, int T, char *err,
                                 size_t errlen);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* rnnmidi training: pointwise kernels of the trainer (internal to train.c).
+/* rnnmidi training: pointwise kernels of the trainer (internal to the
+ * trainer: train_cells.c, train.c and train_optim.c call them).
  *
  * nb lanes of H units each; gate blocks are (nb, G*H) rows in PyTorch's gate
  * order. Forward kernels turn gate pre-activations into activations in place;

@@ -354,6 +354,77 @@ static void test_cells_and_specs(void **state)
     assert_true(3 + 4 * RNN_MAX_LAYERS <= RNN_MAX_TENSORS);
 }
 
+/* The cell table against PyTorch's modules: gate names and counts, the
+ * state, and products that cover every gate of W_ih and W_hh exactly once;
+ * and the shape-only specs, which take the trainer's tiny vocabularies that
+ * a preset may not have. */
+static void test_cell_table(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name, *gates;
+        int G, parts;
+    } want[RNN_CELL_COUNT] = {
+        {"rnn", "h", 1, 1}, {"lstm", "i f g o", 4, 2}, {"gru", "r z n", 3, 1}};
+    for (int c = 0; c < RNN_CELL_COUNT; c++) {
+        const rnn_cell_desc *d = rnn_cell_describe((rnn_cell)c);
+        assert_non_null(d);
+        assert_int_equal(d->cell, c);
+        assert_ptr_equal(rnn_cell_find(want[c].name), d);
+        assert_string_equal(d->gate_names, want[c].gates);
+        assert_int_equal(d->gates, want[c].G);
+        assert_int_equal(d->state_parts, want[c].parts);
+        int x[RNN_CELL_MAX_GATES] = {0}, h[RNN_CELL_MAX_GATES] = {0},
+            slot[RNN_CELL_MAX_SLOTS] = {0};
+        for (int p = 0; p < d->n_products; p++) {
+            const rnn_cell_product *q = &d->products[p];
+            assert_true(q->gate >= 0 && q->n >= 1 && q->gate + q->n <= d->gates);
+            assert_true(q->slot >= 0 && q->slot + q->n <= d->slots);
+            for (int g = 0; g < q->n; g++) {
+                x[q->gate + g] += q->x;
+                h[q->gate + g] += q->h;
+                slot[q->slot + g]++;
+            }
+        }
+        for (int g = 0; g < d->gates; g++) {
+            assert_int_equal(x[g], 1);
+            assert_int_equal(h[g], 1);
+        }
+        for (int i = 0; i < d->slots; i++)
+            assert_int_equal(slot[i], 1);
+        /* the step's multiply-adds: G*Hp rows over [x | h], GRU's split too */
+        assert_int_equal(rnn_cell_layer_macs(d, 7, 5, 16), (size_t)d->gates * 16 * 12);
+    }
+    assert_null(rnn_cell_describe((rnn_cell)RNN_CELL_COUNT));
+    assert_null(rnn_cell_find("transformer"));
+    assert_null(rnn_cell_find(NULL));
+    assert_int_equal(rnn_cell_input_slots(rnn_cell_describe(RNN_CELL_GRU)), 3);
+
+    rnn_tensor_spec s[RNN_MAX_TENSORS], t[RNN_MAX_TENSORS];
+    rnn_model_config cfg = config(RNN_KIND_MELODY, RNN_CELL_GRU, 2, 3, 5);
+    cfg.vocab = 11;
+    assert_int_equal(rnn_model_tensor_specs(&cfg, s), -1);
+    assert_int_equal(rnn_model_shape_specs(&cfg, s), 11);
+    assert_int_equal(s[0].shape[0], 11);
+    assert_int_equal(s[1].shape[0], 15);
+    cfg.vocab = rnn_kind_vocab(RNN_KIND_MELODY);
+    assert_int_equal(rnn_model_shape_specs(&cfg, s), rnn_model_tensor_specs(&cfg, t));
+    for (int i = 0; i < 11; i++) {
+        assert_string_equal(s[i].name, t[i].name);
+        assert_int_equal(s[i].ndim, t[i].ndim);
+        assert_memory_equal(s[i].shape, t[i].shape, sizeof s[i].shape);
+        assert_int_equal(s[i].count, t[i].count);
+    }
+    cfg.vocab = 0;
+    assert_int_equal(rnn_model_shape_specs(&cfg, s), -1);
+    cfg.vocab = 11;
+    cfg.cell = (rnn_cell)RNN_CELL_COUNT;
+    assert_int_equal(rnn_model_shape_specs(&cfg, s), -1);
+    cfg.cell = RNN_CELL_LSTM;
+    cfg.layers = RNN_MAX_LAYERS + 1;
+    assert_int_equal(rnn_model_shape_specs(&cfg, s), -1);
+}
+
 static void test_config_caps(void **state)
 {
     (void)state;
@@ -954,15 +1025,11 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cells_and_specs),
-        cmocka_unit_test(test_config_caps),
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_fixture_bytes),
-        cmocka_unit_test(test_flip_and_truncate_everywhere),
-        cmocka_unit_test(test_defects),
-        cmocka_unit_test(test_writer_refuses),
-        cmocka_unit_test(test_api_lookups),
-        cmocka_unit_test(test_load_path_errors),
+        cmocka_unit_test(test_cells_and_specs), cmocka_unit_test(test_cell_table),
+        cmocka_unit_test(test_config_caps),     cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_fixture_bytes),   cmocka_unit_test(test_flip_and_truncate_everywhere),
+        cmocka_unit_test(test_defects),         cmocka_unit_test(test_writer_refuses),
+        cmocka_unit_test(test_api_lookups),     cmocka_unit_test(test_load_path_errors),
         cmocka_unit_test(test_write_atomic),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

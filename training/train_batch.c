@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: MIT */
+/* rnnmidi training: the batcher and the evaluation (contract in train.h).
+ *
+ * B lanes each walk through sequences window after window; a lane that
+ * starts a sequence has its carried state zeroed in the trainer. A random
+ * batcher shuffles the sequence order every pass, starts each sequence at a
+ * random offset and may transpose it; an ordered one runs each sequence
+ * whole, once. Its state (order, lanes, generator) goes into checkpoints. */
+#include "train_impl.h"
+
+#include <string.h>
+
+typedef struct {
+    int32_t seq; /* -1: no sequence */
+    int32_t k;   /* transposition */
+    int64_t pos; /* first input of the next window */
+} lane;
+
+struct rnn_batcher {
+    const rnn_seq_list *seqs;
+    rnn_kind kind;
+    int B, T, random, transpose;
+    uint64_t rng;
+    int32_t *order; /* shuffled (or plain) sequence order */
+    size_t n, next; /* sequences, next place in order */
+    lane *lanes;
+    int32_t *scratch; /* a whole sequence, to check a transposition */
+    int32_t *window;  /* T + 1 events */
+    size_t maxlen;
+};
+
+static void shuffle(rnn_batcher *bt)
+{
+    for (size_t i = bt->n; i > 1; i--) {
+        size_t j = (size_t)rng_below(&bt->rng, (long)i);
+        int32_t t = bt->order[i - 1];
+        bt->order[i - 1] = bt->order[j];
+        bt->order[j] = t;
+    }
+}
+
+rnn_batcher *rnn_batcher_create(const rnn_seq_list *seqs, rnn_kind kind, int B, int T, int random,
+                                int transpose, uint64_t seed)
+{
+    if (B < 1 || T < 1) return NULL;
+    rnn_batcher *bt = calloc(1, sizeof *bt);
+    if (!bt) return NULL;
+    bt->seqs = seqs;
+    bt->kind = kind;
+    bt->B = B;
+    bt->T = T;
+    bt->random = random;
+    bt->transpose = kind == RNN_KIND_MELODY && transpose > 0 ? transpose : 0;
+    bt->rng = seed ^ 0x0BA7C4E5ull;
+    for (size_t i = 0; i < seqs->count; i++)
+        if (seqs->seqs[i].len >= 2) bt->n++;
+    for (size_t i = 0; i < seqs->count; i++)
+        if (seqs->seqs[i].len > bt->maxlen) bt->maxlen = seqs->seqs[i].len;
+    bt->order = xcalloc(bt->n, sizeof(int32_t));
+    bt->lanes = xcalloc((size_t)B, sizeof(lane));
+    bt->window = xcalloc((size_t)T + 1, sizeof(int32_t));
+    bt->scratch = bt->transpose ? xcalloc(bt->maxlen, sizeof(int32_t)) : NULL;
+    if (!bt->order || !bt->lanes || !bt->window || (bt->transpose && !bt->scratch) ||
+        (random && bt->n == 0) || seqs->count > INT32_MAX) {
+        rnn_batcher_free(bt);
+        return NULL;
+    }
+    size_t j = 0;
+    for (size_t i = 0; i < seqs->count; i++)
+        if (seqs->seqs[i].len >= 2) bt->order[j++] = (int32_t)i;
+    if (random) shuffle(bt);
+    for (int b = 0; b < B; b++)
+        bt->lanes[b].seq = -1;
+    return bt;
+}
+
+void rnn_batcher_free(rnn_batcher *bt)
+{
+    if (!bt) return;
+    free(bt->order);
+    free(bt->lanes);
+    free(bt->scratch);
+    free(bt->window);
+    free(bt);
+}
+
+/* Give lane b its next sequence; 0 when an ordered batcher has none left. */
+static int lane_start(rnn_batcher *bt, lane *ln)
+{
+    if (bt->next >= bt->n) {
+        if (!bt->random) {
+            ln->seq = -1;
+            return 0;
+        }
+        shuffle(bt);
+        bt->next = 0;
+    }
+    ln->seq = bt->order[bt->next++];
+    ln->pos = 0;
+    ln->k = 0;
+    if (!bt->random) return 1;
+    const rnn_seq *s = &bt->seqs->seqs[ln->seq];
+    long room = (long)s->len - 1;
+    ln->pos = rng_below(&bt->rng, room < bt->T ? room : bt->T);
+    if (bt->transpose) {
+        int k = (int)rng_below(&bt->rng, 2L * bt->transpose + 1) - bt->transpose;
+        if (k != 0) {
+            memcpy(bt->scratch, s->events, s->len * sizeof(int32_t));
+            if (rnn_transpose_melody(bt->scratch, s->len, k) == 0) ln->k = k;
+        }
+    }
+    return 1;
+}
+
+long rnn_batcher_next(rnn_batcher *bt, rnn_trainer *tr, int32_t *inputs, int32_t *targets)
+{
+    const int B = bt->B, T = bt->T;
+    long counted = 0;
+    for (int b = 0; b < B; b++) {
+        lane *ln = &bt->lanes[b];
+        if (ln->seq < 0 || ln->pos + 1 >= (int64_t)bt->seqs->seqs[ln->seq].len) {
+            if (ln->seq < 0 && !bt->random && bt->next >= bt->n) {
+                /* an exhausted ordered lane stays idle */
+            } else {
+                lane_start(bt, ln);
+                if (tr) rnn_trainer_reset_lane(tr, b);
+            }
+        }
+        if (ln->seq < 0) {
+            for (int t = 0; t < T; t++) {
+                inputs[(size_t)t * B + b] = 0;
+                targets[(size_t)t * B + b] = -1;
+            }
+            continue;
+        }
+        const rnn_seq *s = &bt->seqs->seqs[ln->seq];
+        int64_t avail = (int64_t)s->len - ln->pos; /* events from pos */
+        int n = avail > T + 1 ? T + 1 : (int)avail;
+        memcpy(bt->window, s->events + ln->pos, (size_t)n * sizeof(int32_t));
+        if (ln->k) rnn_transpose_melody(bt->window, (size_t)n, ln->k);
+        for (int t = 0; t < T; t++) {
+            size_t r = (size_t)t * B + b;
+            inputs[r] = t < n ? bt->window[t] : 0;
+            targets[r] = t + 1 < n ? bt->window[t + 1] : -1;
+            counted += t + 1 < n;
+        }
+        ln->pos += T;
+    }
+    return counted;
+}
+
+#define BATCHER_MAGIC 0x42544348u
+
+size_t rnn_batcher_state_size(const rnn_batcher *bt)
+{
+    return 5 * sizeof(uint64_t) + bt->n * sizeof(int32_t) + (size_t)bt->B * sizeof(lane);
+}
+
+void rnn_batcher_state_save(const rnn_batcher *bt, void *dst)
+{
+    uint64_t head[5] = {BATCHER_MAGIC, bt->n, (uint64_t)bt->B, bt->rng, bt->next};
+    unsigned char *p = dst;
+    memcpy(p, head, sizeof head);
+    p += sizeof head;
+    memcpy(p, bt->order, bt->n * sizeof(int32_t));
+    p += bt->n * sizeof(int32_t);
+    memcpy(p, bt->lanes, (size_t)bt->B * sizeof(lane));
+}
+
+int rnn_batcher_state_load(rnn_batcher *bt, const void *src, size_t size)
+{
+    if (size != rnn_batcher_state_size(bt)) return -1;
+    uint64_t head[5];
+    memcpy(head, src, sizeof head);
+    if (head[0] != BATCHER_MAGIC || head[1] != bt->n || head[2] != (uint64_t)bt->B ||
+        head[4] > bt->n)
+        return -1;
+    const unsigned char *p = (const unsigned char *)src + sizeof head;
+    int32_t *order = malloc(bt->n ? bt->n * sizeof(int32_t) : 1);
+    lane *lanes = malloc((size_t)bt->B * sizeof(lane));
+    if (!order || !lanes) {
+        free(order);
+        free(lanes);
+        return -1;
+    }
+    memcpy(order, p, bt->n * sizeof(int32_t));
+    memcpy(lanes, p + bt->n * sizeof(int32_t), (size_t)bt->B * sizeof(lane));
+    for (size_t i = 0; i < bt->n; i++)
+        if (order[i] < 0 || (size_t)order[i] >= bt->seqs->count) goto bad;
+    for (int b = 0; b < bt->B; b++)
+        if (lanes[b].seq >= (int32_t)bt->seqs->count || lanes[b].seq < -1 || lanes[b].pos < 0 ||
+            lanes[b].k < -127 || lanes[b].k > 127)
+            goto bad;
+    memcpy(bt->order, order, bt->n * sizeof(int32_t));
+    memcpy(bt->lanes, lanes, (size_t)bt->B * sizeof(lane));
+    bt->next = (size_t)head[4];
+    bt->rng = head[3];
+    free(order);
+    free(lanes);
+    return 0;
+bad:
+    free(order);
+    free(lanes);
+    return -1;
+}
+
+double rnn_trainer_evaluate(rnn_trainer *tr, const rnn_seq_list *seqs, rnn_kind kind,
+                            double *accuracy, long *steps)
+{
+    const size_t TB = (size_t)tr->T * tr->B;
+    rnn_batcher *bt = rnn_batcher_create(seqs, kind, tr->B, tr->T, 0, 0, 0);
+    int32_t *in = malloc(TB * sizeof(int32_t)), *tg = malloc(TB * sizeof(int32_t));
+    double nll = 0;
+    long n = 0, hit = 0;
+    const int Bg = tr->Bg, b0 = tr->b0; /* a lane slice evaluates on its own lanes */
+    tr->Bg = tr->B;
+    tr->b0 = 0;
+    if (bt && in && tg) {
+        rnn_trainer_reset_state(tr);
+        while (rnn_batcher_next(bt, tr, in, tg) > 0) {
+            long c = 0, h = 0;
+            nll += rnn_trainer_forward(tr, in, tg, 0, &c, &h);
+            n += c;
+            hit += h;
+        }
+    }
+    tr->count = 0;
+    tr->Bg = Bg;
+    tr->b0 = b0;
+    rnn_batcher_free(bt);
+    free(in);
+    free(tg);
+    if (accuracy) *accuracy = n ? (double)hit / n : 0;
+    if (steps) *steps = n;
+    return n ? nll / n : -1;
+}
