@@ -161,6 +161,12 @@ $(TBUILD)/test_rt_%: $(TBUILD)/obj/tests/unit/test_rt_%.o $(TRT_OBJ) $(TSUPPORT_
 $(TBUILD)/test_%: $(TBUILD)/obj/tests/unit/test_%.o $(TSUPPORT_OBJ) $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) -o $@ $^ -lcmocka $(BLAS_LIBS) -lz -lm -lpthread
 
+# test_slot runs the model slot's audio side under the trap, and wraps
+# rnn_engine_model_free too: its ledger checks every model is freed once.
+$(TBUILD)/test_slot: $(TBUILD)/obj/tests/unit/test_slot.o $(TRT_OBJ) $(TSUPPORT_OBJ) $(TLIBS)
+	$(CC) $(TEST_LDFLAGS) $(RT_WRAP) -Wl,--wrap=rnn_engine_model_free -o $@ $^ -lcmocka $(BLAS_LIBS) \
+	  -lz -lm -lpthread
+
 # test_midifile_mem counts the MIDI reader's heap through the same --wrap.
 $(TBUILD)/test_midifile_mem: $(TBUILD)/obj/tests/unit/test_midifile_mem.o $(TSUPPORT_OBJ) $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free -o $@ $^ \
