@@ -309,9 +309,9 @@ static void process_block(demo_session *s, const float *in, float *out, uint32_t
         int nd =
             rnn_detector_process(s->detector, in ? in : s->zeros, n, s->detected, s->detected_cap);
         for (int i = 0; i < nd; i++) {
-            const rnn_detected_note_event *d = &s->detected[i];
-            uint8_t msg[3] = {d->on ? 0x90 : 0x80, d->pitch, d->on ? d->velocity : 0};
-            add_player(s, &np, d->frame, msg, 3, 0);
+            uint8_t msg[3];
+            rnn_detected_to_midi(&s->detected[i], 0, msg);
+            add_player(s, &np, s->detected[i].frame, msg, 3, 0);
         }
     }
     /* stable insertion sort by frame: live first, then primer, then detector */

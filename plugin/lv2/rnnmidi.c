@@ -574,9 +574,9 @@ static void add_event(Rnnmidi *self, uint32_t frame, const uint8_t *data, uint32
 static void add_detected(Rnnmidi *self, int *next, uint32_t frame)
 {
     for (; *next < self->n_detected && self->detected[*next].frame <= frame; (*next)++) {
-        const rnn_detected_note_event *d = &self->detected[*next];
-        uint8_t msg[3] = {(uint8_t)(d->on ? 0x90 : 0x80), d->pitch, d->on ? d->velocity : 0};
-        add_event(self, d->frame, msg, 3, RNN_EVENT_NO_THRU);
+        uint8_t msg[3];
+        rnn_detected_to_midi(&self->detected[*next], 0, msg);
+        add_event(self, self->detected[*next].frame, msg, 3, RNN_EVENT_NO_THRU);
     }
 }
 
@@ -760,7 +760,9 @@ static void run(LV2_Handle instance, uint32_t n_samples)
     } else if (self->detector_pitch >= 0) {
         /* the audio input was switched off mid-note: end the note it held
          * (the detector is swapped for a fresh one when it listens again) */
-        uint8_t off[3] = {0x80, (uint8_t)self->detector_pitch, 0};
+        rnn_detected_note_event end = {0, 0, 0, (uint8_t)self->detector_pitch, 0};
+        uint8_t off[3];
+        rnn_detected_to_midi(&end, 0, off);
         self->detector_pitch = -1;
         add_event(self, 0, off, 3, RNN_EVENT_NO_THRU);
     }
