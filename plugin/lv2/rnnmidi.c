@@ -87,12 +87,6 @@
 #define COPY_BUF 65536   /* save's buffer when it copies a model into the session */
 #define COPY_NAMES 16    /* names save tries in the session before it gives up copying */
 
-static const int control_param[N_CONTROLS] = {
-#define PARAM_OF(E, sym, name, def, min, max, kind, param, points, unit) param,
-    RNNMIDI_CONTROLS(PARAM_OF)
-#undef PARAM_OF
-};
-
 /* Worker messages: requests, and the responses they get. */
 enum {
     MSG_LOAD = 0,           /* a path from patch:Set or restore() -> MSG_LOADED or MSG_FAILED */
@@ -719,8 +713,9 @@ static void run(LV2_Handle instance, uint32_t n_samples)
         if (i == RNNMIDI_THRU - RNNMIDI_FIRST_CONTROL) self->thru = isfinite(v) && v >= 0.5f;
         if (v == self->last_value[i]) continue;
         self->last_value[i] = v;
-        if (control_param[i] >= 0 && control_param[i] != RNN_PARAM_THRU)
-            rnn_engine_set_param(self->engine, (rnn_engine_param)control_param[i], v);
+        int param = rnnmidi_control_param(RNNMIDI_FIRST_CONTROL + i);
+        if (param >= 0 && param != RNN_PARAM_THRU)
+            rnn_engine_set_param(self->engine, (rnn_engine_param)param, v);
     }
     int hear_midi = source != RNNMIDI_SOURCE_AUDIO;
     int hear_audio = source != RNNMIDI_SOURCE_MIDI && self->audio_in && self->detector;
