@@ -71,6 +71,7 @@
 #include "../listen/detector.h"
 #include "display.h"
 #include "ports.h"
+#include "seqlock.h"
 #include "uris.h"
 
 #define N_CONTROLS (RNNMIDI_N_PORTS - RNNMIDI_FIRST_CONTROL)
@@ -197,12 +198,10 @@ static void copy_text(char *dst, size_t cap, const char *src)
  * thread and tries again when the count moved meanwhile. */
 static void set_path(Rnnmidi *self, const char *path)
 {
-    unsigned seq = atomic_load_explicit(&self->path_seq, memory_order_relaxed);
-    atomic_store_explicit(&self->path_seq, seq + 1, memory_order_relaxed);
-    atomic_thread_fence(memory_order_release);
+    rnn_seq_write_begin(&self->path_seq);
     copy_text(self->path, PATH_CAP, path);
     self->path_len = strlen(self->path);
-    atomic_store_explicit(&self->path_seq, seq + 2, memory_order_release);
+    rnn_seq_write_end(&self->path_seq);
 }
 
 /* A consistent copy of the path into out (PATH_CAP bytes); 0 when loads kept
@@ -210,11 +209,10 @@ static void set_path(Rnnmidi *self, const char *path)
 static int read_path(Rnnmidi *self, char *out)
 {
     for (int i = 0; i < SAVE_TRIES; i++) {
-        unsigned a = atomic_load_explicit(&self->path_seq, memory_order_acquire);
+        unsigned a = rnn_seq_read_begin(&self->path_seq);
         if (!(a & 1)) {
             copy_text(out, PATH_CAP, self->path);
-            atomic_thread_fence(memory_order_acquire);
-            if (atomic_load_explicit(&self->path_seq, memory_order_relaxed) == a) return 1;
+            if (rnn_seq_read_ok(&self->path_seq, a)) return 1;
         }
         sched_yield();
     }
