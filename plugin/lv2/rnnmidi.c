@@ -680,26 +680,32 @@ static void send_spare(Rnnmidi *self)
 
 static void send_retire(Rnnmidi *self);
 
-static void run(LV2_Handle instance, uint32_t n_samples)
+/* The start of a block: messages to the worker that the host's queue
+ * refused before, and the notify port readied, with the note-offs owed. */
+static void begin_block(Rnnmidi *self)
 {
-    Rnnmidi *self = instance;
-    const RnnmidiURIs *u = &self->uris;
     if (self->retire_unsent) send_retire(self);
     if (atomic_exchange(&self->spare_lost, 0)) self->spare_unsent = 1;
     if (self->spare_unsent) send_spare(self);
+    self->n_in = self->n_transport = 0;
+    self->chunk_start = 0;
+    self->n_detected = 0;
+    if (!self->notify) return;
+    lv2_atom_forge_set_buffer(&self->forge, (uint8_t *)self->notify, self->notify->atom.size);
+    lv2_atom_forge_sequence_head(&self->forge, &self->notify_frame, 0);
+    /* a message that could never fit is dropped, not waited for */
+    size_t most = self->forge.size > sizeof(LV2_Atom_Sequence)
+                      ? self->forge.size - sizeof(LV2_Atom_Sequence)
+                      : 0;
+    if (set_bytes(self->path_len) > most) self->notify_model = 0;
+    if (set_bytes(self->status_len) > most) self->notify_status = 0;
+    if (self->n_owed) send_owed(self);
+}
 
-    if (self->notify) {
-        lv2_atom_forge_set_buffer(&self->forge, (uint8_t *)self->notify, self->notify->atom.size);
-        lv2_atom_forge_sequence_head(&self->forge, &self->notify_frame, 0);
-        /* a message that could never fit is dropped, not waited for */
-        size_t most = self->forge.size > sizeof(LV2_Atom_Sequence)
-                          ? self->forge.size - sizeof(LV2_Atom_Sequence)
-                          : 0;
-        if (set_bytes(self->path_len) > most) self->notify_model = 0;
-        if (set_bytes(self->status_len) > most) self->notify_status = 0;
-        if (self->n_owed) send_owed(self);
-    }
-
+/* The control ports into the engine (those that changed) and the thru
+ * switch; returns the input source. */
+static int read_controls(Rnnmidi *self)
+{
     int source = RNNMIDI_SOURCE_MIDI;
     for (int i = 0; i < N_CONTROLS; i++) {
         if (!self->controls[i]) continue;
@@ -715,12 +721,13 @@ static void run(LV2_Handle instance, uint32_t n_samples)
         if (param >= 0 && param != RNN_PARAM_THRU)
             rnn_engine_set_param(self->engine, (rnn_engine_param)param, v);
     }
-    int hear_midi = source != RNNMIDI_SOURCE_AUDIO;
-    int hear_audio = source != RNNMIDI_SOURCE_MIDI && self->audio_in && self->detector;
+    return source;
+}
 
-    self->n_in = self->n_transport = 0;
-    self->chunk_start = 0;
-    self->n_detected = 0;
+/* The audio input through the detector into self->detected, when it is
+ * heard; when it was switched off mid-note, the end of that note. */
+static void listen_audio(Rnnmidi *self, uint32_t n_samples, int hear_audio)
+{
     if (hear_audio && !self->heard_audio && !self->detector_fresh) {
         /* audio heard again: nothing stale from before. The spare the worker
          * reset takes over; without one yet, the input waits for it. */
@@ -759,7 +766,30 @@ static void run(LV2_Handle instance, uint32_t n_samples)
         self->detector_pitch = -1;
         add_event(self, 0, off, 3, RNN_EVENT_NO_THRU);
     }
+}
 
+/* One object of the control port: a transport change, a model chosen, or
+ * a host asking for the parameters. */
+static void read_object(Rnnmidi *self, const LV2_Atom_Object *obj, uint32_t frame)
+{
+    const RnnmidiURIs *u = &self->uris;
+    if (obj->body.otype == u->time_Position) {
+        read_position(self, obj, frame);
+    } else if (obj->body.otype == u->patch_Set) {
+        const LV2_Atom *property = NULL, *value = NULL;
+        lv2_atom_object_get(obj, u->patch_property, &property, u->patch_value, &value, 0);
+        if (property && property->type == u->atom_URID &&
+            ((const LV2_Atom_URID *)property)->body == u->rnnmidi_model)
+            schedule_load(self, value);
+    } else if (obj->body.otype == u->patch_Get) {
+        self->notify_model = self->notify_status = 1;
+    }
+}
+
+/* The control port's events in frame order, with the detected notes
+ * merged in among its MIDI. */
+static void read_control_port(Rnnmidi *self, uint32_t n_samples, int hear_midi)
+{
     int next_detected = 0;
     if (self->control) {
         LV2_ATOM_SEQUENCE_FOREACH(self->control, ev)
@@ -768,31 +798,24 @@ static void run(LV2_Handle instance, uint32_t n_samples)
             if (frame >= n_samples)
                 frame = n_samples > 0 ? n_samples - 1 : 0; /* inside the block */
             if (frame < self->chunk_start) frame = self->chunk_start;
-            if (ev->body.type == u->midi_Event) {
+            if (ev->body.type == self->uris.midi_Event) {
                 add_detected(self, &next_detected, frame);
                 if (ev->body.size >= 1 && ev->body.size <= 3)
                     add_event(self, frame, LV2_ATOM_BODY_CONST(&ev->body), ev->body.size,
                               hear_midi ? 0 : RNN_EVENT_NO_LISTEN);
             } else if (lv2_atom_forge_is_object_type(&self->forge, ev->body.type)) {
-                const LV2_Atom_Object *obj = (const LV2_Atom_Object *)&ev->body;
-                if (obj->body.otype == u->time_Position) {
-                    read_position(self, obj, frame);
-                } else if (obj->body.otype == u->patch_Set) {
-                    const LV2_Atom *property = NULL, *value = NULL;
-                    lv2_atom_object_get(obj, u->patch_property, &property, u->patch_value, &value,
-                                        0);
-                    if (property && property->type == u->atom_URID &&
-                        ((const LV2_Atom_URID *)property)->body == u->rnnmidi_model)
-                        schedule_load(self, value);
-                } else if (obj->body.otype == u->patch_Get) {
-                    self->notify_model = self->notify_status = 1;
-                }
+                read_object(self, (const LV2_Atom_Object *)&ev->body, frame);
             }
         }
     }
     add_detected(self, &next_detected, UINT32_MAX);
-    run_chunk(self, n_samples);
+}
 
+/* The end of a block: the patch messages owed, at its last frame, and the
+ * inline display moved on. */
+static void end_block(Rnnmidi *self, uint32_t n_samples)
+{
+    const RnnmidiURIs *u = &self->uris;
     if (self->notify) {
         uint32_t last = n_samples > 0 ? n_samples - 1 : 0;
         if (self->notify_model &&
@@ -802,10 +825,21 @@ static void run(LV2_Handle instance, uint32_t n_samples)
                                              self->status, self->status_len))
             self->notify_status = 0;
     }
-
     self->frames += n_samples;
     if (rnn_display_follow(self->display, self->frames, self->engine) && self->queue_draw)
         self->queue_draw->queue_draw(self->queue_draw->handle);
+}
+
+static void run(LV2_Handle instance, uint32_t n_samples)
+{
+    Rnnmidi *self = instance;
+    begin_block(self);
+    int source = read_controls(self);
+    listen_audio(self, n_samples,
+                 source != RNNMIDI_SOURCE_MIDI && self->audio_in && self->detector);
+    read_control_port(self, n_samples, source != RNNMIDI_SOURCE_AUDIO);
+    run_chunk(self, n_samples); /* the engine, and its MIDI with the player's out */
+    end_block(self, n_samples);
 }
 
 static void deactivate(LV2_Handle instance)
