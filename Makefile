@@ -161,6 +161,12 @@ $(TBUILD)/test_rt_%: $(TBUILD)/obj/tests/unit/test_rt_%.o $(TRT_OBJ) $(TSUPPORT_
 $(TBUILD)/test_%: $(TBUILD)/obj/tests/unit/test_%.o $(TSUPPORT_OBJ) $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) -o $@ $^ -lcmocka $(BLAS_LIBS) -lz -lm -lpthread
 
+# test_slot runs the model slot's audio side under the trap, and wraps
+# rnn_engine_model_free too: its ledger checks every model is freed once.
+$(TBUILD)/test_slot: $(TBUILD)/obj/tests/unit/test_slot.o $(TRT_OBJ) $(TSUPPORT_OBJ) $(TLIBS)
+	$(CC) $(TEST_LDFLAGS) $(RT_WRAP) -Wl,--wrap=rnn_engine_model_free -o $@ $^ -lcmocka $(BLAS_LIBS) \
+	  -lz -lm -lpthread
+
 # test_midifile_mem counts the MIDI reader's heap through the same --wrap.
 $(TBUILD)/test_midifile_mem: $(TBUILD)/obj/tests/unit/test_midifile_mem.o $(TSUPPORT_OBJ) $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free -o $@ $^ \
@@ -458,10 +464,11 @@ fuzz-model-crc: $(FUZZ_DIR)/fuzz_model_crc $(FUZZ_DIR)/seeds/model/.done
 # The LV2 bundle build/rnnmidi.lv2: rnnmidi.so (core + plugin/lv2 + the audio
 # detector; only lv2_descriptor exported) and TTL files generated from
 # plugin/lv2/*.ttl.in by build/ttlgen, whose lv2:port list comes from the C
-# port table plugin/lv2/ports.h. presets/melody-lstm.rnnw, when present, is the
-# bundle's default model; the other shipped models (LV2_MORE), when present, are
-# copied too, each with its preset (ttlgen -M NAME). `make install LV2DIR=~/.lv2`
-# installs the bundle.
+# port table plugin/lv2/ports.h and core/engine's parameter table (ttlgen links
+# core/). presets/melody-lstm.rnnw, when present, is the bundle's default
+# model; the other shipped models (LV2_MORE), when present, are copied too,
+# each with its preset (ttlgen -M NAME). `make install LV2DIR=~/.lv2` installs
+# the bundle.
 LV2_BUNDLE  = $(BUILD)/rnnmidi.lv2
 LV2_SO      = $(LV2_BUNDLE)/rnnmidi.so
 LV2_TTL     = $(LV2_BUNDLE)/manifest.ttl $(LV2_BUNDLE)/rnnmidi.ttl $(LV2_BUNDLE)/presets.ttl
@@ -490,9 +497,9 @@ $(LV2_SO): $(LV2_OBJ) $(CORE_LIB) plugin/lv2/rnnmidi.map
 	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,--version-script=plugin/lv2/rnnmidi.map -Wl,--no-undefined \
 	  -o $@ $(LV2_OBJ) $(CORE_LIB) -lm
 
-$(BUILD)/ttlgen: plugin/lv2/ttlgen.c plugin/lv2/ports.h core/engine.h | check-deps
+$(BUILD)/ttlgen: plugin/lv2/ttlgen.c plugin/lv2/ports.h core/engine.h $(CORE_LIB) | check-deps
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(CORE_LIB) -lm
 
 $(LV2_BUNDLE)/%.ttl: plugin/lv2/%.ttl.in $(BUILD)/ttlgen $(LV2_MODEL) $(LV2_MORE)
 	@mkdir -p $(@D)

@@ -105,31 +105,49 @@ struct rnn_engine {
 
 /* ---------------------------------------------------------------- settings */
 
-typedef struct {
-    const char *name;
-    float def, min, max;
-    int integer;
-} param_info;
+static const char *const mode_labels[] = {"Continue", "Call and response", "Accompany"};
+static const char *const key_labels[] = {"C",  "C#", "D",  "D#", "E",  "F",
+                                         "F#", "G",  "G#", "A",  "A#", "B"};
+static const char *const scale_labels[] = {
+    "Off",      "Major",  "Minor",      "Harmonic minor",   "Dorian",
+    "Phrygian", "Lydian", "Mixolydian", "Major pentatonic", "Minor pentatonic",
+    "Blues"};
+_Static_assert(sizeof mode_labels / sizeof *mode_labels == RNN_MODE_COUNT, "a label per mode");
+_Static_assert(sizeof scale_labels / sizeof *scale_labels == RNN_SCALE_COUNT, "a label per scale");
 
-static const param_info params_table[RNN_PARAM_COUNT] = {
-    [RNN_PARAM_MODE] = {"mode", RNN_MODE_ACCOMPANY, 0, RNN_MODE_COUNT - 1, 1},
-    [RNN_PARAM_TEMPERATURE] = {"temperature", 1.0f, 0.0f, 2.0f, 0},
-    [RNN_PARAM_TOP_P] = {"top_p", 0.95f, 0.05f, 1.0f, 0},
-    [RNN_PARAM_KEY] = {"key", 0, 0, 11, 1},
-    [RNN_PARAM_SCALE] = {"scale", RNN_SCALE_OFF, 0, RNN_SCALE_COUNT - 1, 1},
-    [RNN_PARAM_LOWEST] = {"lowest", 36, 0, 127, 1},
-    [RNN_PARAM_HIGHEST] = {"highest", 96, 0, 127, 1},
-    [RNN_PARAM_RESPONSE_BARS] = {"response_bars", 2, 1, 16, 1},
-    [RNN_PARAM_LISTEN_GAP] = {"listen_gap", 2.0f, 0.25f, 8.0f, 0},
-    [RNN_PARAM_DENSITY] = {"density", 0.5f, 0.0f, 1.0f, 0},
-    [RNN_PARAM_CHANNEL] = {"channel", 1, 1, 16, 1},
-    [RNN_PARAM_VELOCITY] = {"velocity", 100, 1, 127, 1},
-    [RNN_PARAM_GATE] = {"gate", 0.5f, 0.05f, 1.0f, 0},
-    [RNN_PARAM_SEED] = {"seed", 0, 0, 16777215, 1},
-    [RNN_PARAM_THRU] = {"thru", 1, 0, 1, 1},
-    [RNN_PARAM_TEMPO] = {"tempo", 120, 20, 300, 0},
-    [RNN_PARAM_REPEAT_LIMIT] = {"repeat_limit", 8, 0, 32, 1},
+/* The one table of the settings: the LV2 plugin's control ports (their TTL
+ * included, plugin/lv2/ttlgen.c) and the demo's options read it. */
+static const rnn_param_desc params_table[RNN_PARAM_COUNT] = {
+    [RNN_PARAM_MODE] = {"mode", "Mode", RNN_MODE_ACCOMPANY, 0, RNN_MODE_COUNT - 1, RNN_PARAM_CHOICE,
+                        "", mode_labels},
+    [RNN_PARAM_TEMPERATURE] = {"temperature", "Temperature", 1.0f, 0.0f, 2.0f, RNN_PARAM_REAL,
+                               "coef", NULL},
+    [RNN_PARAM_TOP_P] = {"top_p", "Top-p", 0.95f, 0.05f, 1.0f, RNN_PARAM_REAL, "", NULL},
+    [RNN_PARAM_KEY] = {"key", "Key", 0, 0, 11, RNN_PARAM_CHOICE, "", key_labels},
+    [RNN_PARAM_SCALE] = {"scale", "Scale", RNN_SCALE_OFF, 0, RNN_SCALE_COUNT - 1, RNN_PARAM_CHOICE,
+                         "", scale_labels},
+    [RNN_PARAM_LOWEST] = {"lowest", "Lowest note", 36, 0, 127, RNN_PARAM_INTEGER, "midiNote", NULL},
+    [RNN_PARAM_HIGHEST] = {"highest", "Highest note", 96, 0, 127, RNN_PARAM_INTEGER, "midiNote",
+                           NULL},
+    [RNN_PARAM_RESPONSE_BARS] = {"response_bars", "Response length", 2, 1, 16, RNN_PARAM_INTEGER,
+                                 "bar", NULL},
+    [RNN_PARAM_LISTEN_GAP] = {"listen_gap", "Listen gap", 2.0f, 0.25f, 8.0f, RNN_PARAM_REAL, "beat",
+                              NULL},
+    [RNN_PARAM_DENSITY] = {"density", "Density", 0.5f, 0.0f, 1.0f, RNN_PARAM_REAL, "", NULL},
+    [RNN_PARAM_CHANNEL] = {"channel", "Output channel", 1, 1, 16, RNN_PARAM_INTEGER, "", NULL},
+    [RNN_PARAM_VELOCITY] = {"velocity", "Velocity", 100, 1, 127, RNN_PARAM_INTEGER, "", NULL},
+    [RNN_PARAM_GATE] = {"gate", "Drum gate", 0.5f, 0.05f, 1.0f, RNN_PARAM_REAL, "", NULL},
+    [RNN_PARAM_SEED] = {"seed", "Seed", 0, 0, 16777215, RNN_PARAM_INTEGER, "", NULL},
+    [RNN_PARAM_THRU] = {"thru", "MIDI thru", 1, 0, 1, RNN_PARAM_SWITCH, "", NULL},
+    [RNN_PARAM_TEMPO] = {"tempo", "Free-run tempo", 120, 20, 300, RNN_PARAM_REAL, "bpm", NULL},
+    [RNN_PARAM_REPEAT_LIMIT] = {"repeat_limit", "Repeat limit", 8, 0, 32, RNN_PARAM_INTEGER, "",
+                                NULL},
 };
+
+const rnn_param_desc *rnn_engine_param_desc(rnn_engine_param id)
+{
+    return (int)id >= 0 && id < RNN_PARAM_COUNT ? &params_table[id] : NULL;
+}
 
 int rnn_engine_param_info(rnn_engine_param id, float *def, float *min, float *max,
                           const char **name)
@@ -138,17 +156,17 @@ int rnn_engine_param_info(rnn_engine_param id, float *def, float *min, float *ma
     if (def) *def = params_table[id].def;
     if (min) *min = params_table[id].min;
     if (max) *max = params_table[id].max;
-    if (name) *name = params_table[id].name;
+    if (name) *name = params_table[id].symbol;
     return 0;
 }
 
 static float clamp_param(rnn_engine_param id, float v)
 {
-    const param_info *p = &params_table[id];
+    const rnn_param_desc *p = &params_table[id];
     if (!isfinite(v)) v = p->def;
     if (v < p->min) v = p->min;
     if (v > p->max) v = p->max;
-    if (p->integer) v = floorf(v + 0.5f);
+    if (p->kind != RNN_PARAM_REAL) v = floorf(v + 0.5f);
     return v;
 }
 

@@ -47,9 +47,9 @@
  * RNN_ENGINE_CORE_MACS, a conservative figure for one baseline x86-64
  * (SSE2) or aarch64 core running core/net's kernels on weights streamed
  * from memory (the baseline build sustains 3.4e9 on an LSTM 2x1024 and 7e9
- * to 12e9 on weights in cache, on a shared AMD EPYC core). So run() does, per block, work bounded by the block's
- * length: a few grid events a frame, at most frames * rate / sample rate + 2
- * network steps, each spread over the blocks before it is due.
+ * to 12e9 on weights in cache, on a shared AMD EPYC core). So run() does, per block, work bounded
+ * by the block's length: a few grid events a frame, at most frames * rate / sample rate + 2 network
+ * steps, each spread over the blocks before it is due.
  *
  * Numbers. A model is prepared only when its products cannot leave the
  * range of float and a few steps from the zero state stay finite
@@ -204,7 +204,31 @@ void rnn_engine_set_param(rnn_engine *e, rnn_engine_param id, float value);
 /** Current value of a setting. */
 float rnn_engine_get_param(const rnn_engine *e, rnn_engine_param id);
 
-/** Default, minimum and maximum of a setting, and its name; 0 or -1 for an unknown id. */
+/* How a setting's value reads. */
+typedef enum {
+    RNN_PARAM_REAL = 0, /* any value in the range */
+    RNN_PARAM_INTEGER,  /* whole numbers */
+    RNN_PARAM_CHOICE,   /* whole numbers from min, each with a label */
+    RNN_PARAM_SWITCH    /* 0 off, 1 on */
+} rnn_param_kind;
+
+/* A setting as hosts show it. The engine's table of these is the one source
+ * of every setting's range, default and names: the LV2 plugin's control
+ * ports and its TTL are made from it. */
+typedef struct {
+    const char *symbol; /* "top_p": for files and command lines (the LV2 port symbol) */
+    const char *label;  /* "Top-p": for people */
+    float def, min, max;
+    rnn_param_kind kind;
+    const char *unit;           /* "" or the unit, as LV2's units vocabulary names it: "bpm",
+                                   "beat", "bar", "midiNote", "coef" */
+    const char *const *choices; /* RNN_PARAM_CHOICE: the labels of min..max; else NULL */
+} rnn_param_desc;
+
+/** The description of a setting (static), or NULL for an unknown id. Any thread. */
+const rnn_param_desc *rnn_engine_param_desc(rnn_engine_param id);
+
+/** Default, minimum and maximum of a setting, and its symbol; 0 or -1 for an unknown id. */
 int rnn_engine_param_info(rnn_engine_param id, float *def, float *min, float *max,
                           const char **name);
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../core/slot.h"
 #include "../listen/detector.h"
 
 #if defined(__SSE__) || defined(__x86_64__)
@@ -92,6 +93,7 @@ struct demo_session {
     uint32_t max_block;
     int n_parts;
     rnn_engine *engines[DEMO_MAX_PARTS];
+    rnn_slot *slots[DEMO_MAX_PARTS]; /* each engine's next model */
     rnn_kind kinds[DEMO_MAX_PARTS];
     demo_synth *synth;
     rnn_detector *detector;
@@ -163,7 +165,13 @@ demo_session *demo_session_create(const demo_config *cfg, char *err, size_t errl
         s->engines[k] = e;
         s->n_parts = k + 1;
         s->kinds[k] = rnn_model_get_config(rnn_engine_model_get(cfg->models[k]))->kind;
-        rnn_engine_set_model(e, cfg->models[k]);
+        s->slots[k] = rnn_slot_create();
+        /* the slot has the model now, and no stream runs yet: this thread
+         * installs it in the audio thread's place */
+        if (!s->slots[k] ||
+            !rnn_slot_offer(s->slots[k], cfg->models[k], rnn_slot_request(s->slots[k])))
+            goto oom_part;
+        rnn_slot_install(s->slots[k], e);
         for (int i = 0; i < RNN_PARAM_COUNT; i++)
             if (cfg->param_set[i]) rnn_engine_set_param(e, (rnn_engine_param)i, cfg->params[i]);
         rnn_engine_set_param(e, RNN_PARAM_THRU, 0.0f);
@@ -206,6 +214,9 @@ demo_session *demo_session_create(const demo_config *cfg, char *err, size_t errl
     }
     return s;
 
+oom_part:
+    /* the slot frees a model it refuses; without a slot it is still ours */
+    if (!s->slots[s->n_parts - 1]) rnn_engine_model_free(cfg->models[s->n_parts - 1]);
 oom_models:
     snprintf(err, errlen, "out of memory");
 fail_models:
@@ -225,6 +236,7 @@ void demo_session_free(demo_session *s)
     if (!s) return;
     for (int k = 0; k < s->n_parts; k++) {
         rnn_engine_free(s->engines[k]); /* frees its model too */
+        rnn_slot_free(s->slots[k]);
         free(s->part_out[k]);
     }
     demo_synth_free(s->synth);
@@ -268,6 +280,8 @@ static void process_block(demo_session *s, const float *in, float *out, uint32_t
 {
     uint64_t pos = atomic_load_explicit(&s->position, memory_order_relaxed);
 
+    for (int k = 0; k < s->n_parts; k++)
+        rnn_slot_install(s->slots[k], s->engines[k]);
     command c;
     while (spsc_pop(&s->cmds, &c) == 0) {
         if (c.kind == CMD_PARAM) {
@@ -295,9 +309,9 @@ static void process_block(demo_session *s, const float *in, float *out, uint32_t
         int nd =
             rnn_detector_process(s->detector, in ? in : s->zeros, n, s->detected, s->detected_cap);
         for (int i = 0; i < nd; i++) {
-            const rnn_detected_note_event *d = &s->detected[i];
-            uint8_t msg[3] = {d->on ? 0x90 : 0x80, d->pitch, d->on ? d->velocity : 0};
-            add_player(s, &np, d->frame, msg, 3, 0);
+            uint8_t msg[3];
+            rnn_detected_to_midi(&s->detected[i], 0, msg);
+            add_player(s, &np, s->detected[i].frame, msg, 3, 0);
         }
     }
     /* stable insertion sort by frame: live first, then primer, then detector */
@@ -412,6 +426,24 @@ int demo_session_reseed(demo_session *s, uint32_t seed)
 {
     command c = {CMD_RESEED, -1, 0, 0.0f, seed};
     return spsc_push(&s->cmds, &c);
+}
+
+int demo_session_set_model(demo_session *s, int part, rnn_engine_model *em)
+{
+    if (part < 0 || part >= s->n_parts || !em ||
+        rnn_model_get_config(rnn_engine_model_get(em))->kind != s->kinds[part]) {
+        rnn_engine_model_free(em);
+        return -1;
+    }
+    return rnn_slot_offer(s->slots[part], em, rnn_slot_request(s->slots[part])) ? 0 : -1;
+}
+
+int demo_session_retire(demo_session *s)
+{
+    int n = 0;
+    for (int k = 0; k < s->n_parts; k++)
+        n += rnn_slot_retire(s->slots[k]);
+    return n;
 }
 
 size_t demo_session_drain(demo_session *s, demo_event *out, size_t max)

@@ -6,7 +6,8 @@
  * MIDI scheduled in frames, and three single-producer single-consumer queues:
  * live MIDI in and commands (main thread -> audio thread), and everything
  * played (audio thread -> main thread, for the screen, the MIDI file and the
- * piano roll). demo_session_process is the same code under the PortAudio
+ * piano roll). Each part's models reach its engine through a model slot
+ * (core/slot.h). demo_session_process is the same code under the PortAudio
  * callback and under the offline renderer, so a render is what a live run
  * would have played.
  *
@@ -72,6 +73,17 @@ int demo_session_set_param(demo_session *s, int part, rnn_engine_param id, float
 /** Queue a new seed: every engine takes it and restarts together, sounding
  * notes end. 0 or -1 (full). Main thread. */
 int demo_session_reseed(demo_session *s, uint32_t seed);
+
+/** Play em on part from the start of a coming block: the part's engine
+ * keeps its settings and its channel. The session takes em over, also when
+ * it refuses it (-1: no such part, or a model of another kind than the
+ * part's). The model it replaces waits for demo_session_retire. Main thread;
+ * allocates. */
+int demo_session_set_model(demo_session *s, int part, rnn_engine_model *em);
+
+/** Free the models that set_model replaced and the audio thread has let go
+ * of; returns how many. Main thread. */
+int demo_session_retire(demo_session *s);
 
 /** Move up to max played events into out (oldest first); returns how many.
  * Main thread. */

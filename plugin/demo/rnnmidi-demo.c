@@ -664,48 +664,72 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
-int main(int argc, char **argv)
-{
+/* What main's steps share, from the options to the last summary line. */
+typedef struct {
     options o;
-    int rc = parse_args(&o, argc, argv);
-    if (rc) return rc;
+    double rate;
+    int offline;         /* rendering to a file */
+    int pa_up;           /* PortAudio is initialised */
+    char fallback[1024]; /* why it renders although not asked to ("" when asked or live) */
+    char wav_path[4096], mid_path[4096], roll_path[4096];
+    out_paths paths;
+    demo_event *primer;
+    size_t n_primer;
+    float *input; /* --input-file, at rate */
+    size_t input_frames;
+    uint32_t seed;
+    const char *part_names[DEMO_MAX_PARTS];
+    char name_buf[DEMO_MAX_PARTS][256];
+    demo_session *s;
+    demo_controls c;
+    demo_record rec;
+    float peak;    /* offline: the loudest sample written */
+    int abandoned; /* stopped before anything was played: no summary, no files */
+} demo_run;
+
+static demo_event drained[4096];
+
+/* --list-devices: the audio devices, then the MIDI inputs. */
+static int list_devices(void)
+{
     char err[1024];
-
-    if (o.list_devices) {
-        if (demo_audio_init(err, sizeof err)) {
-            say_error(err);
-            return 1;
-        }
-        int n = Pa_GetDeviceCount();
-        puts("Audio devices (--device N, --input-device N):");
-        for (int i = 0; i < n; i++) {
-            const PaDeviceInfo *d = Pa_GetDeviceInfo(i);
-            char name[256], api[64];
-            rnn_text_sanitize(name, sizeof name, d->name);
-            rnn_text_sanitize(api, sizeof api, Pa_GetHostApiInfo(d->hostApi)->name);
-            printf("  %2d  %-40s %s  out %d  in %d  %.0f Hz%s%s\n", i, name, api,
-                   d->maxOutputChannels, d->maxInputChannels, d->defaultSampleRate,
-                   i == Pa_GetDefaultOutputDevice() ? "  [default out]" : "",
-                   i == Pa_GetDefaultInputDevice() ? "  [default in]" : "");
-        }
-        if (n <= 0) puts("  none (rnnmidi-demo will render to a file instead)");
-        demo_audio_terminate();
-        list_midi_inputs();
-        if (pm_ready) Pm_Terminate();
-        fflush(stdout);
-        return 0;
+    if (demo_audio_init(err, sizeof err)) {
+        say_error(err);
+        return 1;
     }
+    int n = Pa_GetDeviceCount();
+    puts("Audio devices (--device N, --input-device N):");
+    for (int i = 0; i < n; i++) {
+        const PaDeviceInfo *d = Pa_GetDeviceInfo(i);
+        char name[256], api[64];
+        rnn_text_sanitize(name, sizeof name, d->name);
+        rnn_text_sanitize(api, sizeof api, Pa_GetHostApiInfo(d->hostApi)->name);
+        printf("  %2d  %-40s %s  out %d  in %d  %.0f Hz%s%s\n", i, name, api, d->maxOutputChannels,
+               d->maxInputChannels, d->defaultSampleRate,
+               i == Pa_GetDefaultOutputDevice() ? "  [default out]" : "",
+               i == Pa_GetDefaultInputDevice() ? "  [default in]" : "");
+    }
+    if (n <= 0) puts("  none (rnnmidi-demo will render to a file instead)");
+    demo_audio_terminate();
+    list_midi_inputs();
+    if (pm_ready) Pm_Terminate();
+    fflush(stdout);
+    return 0;
+}
 
-    /* presets */
-    int defaults = o.n_models == 0;
+/* The presets (the two defaults when none is given) exist, and the inputs
+ * asked for fit the output asked for. 0 or the exit status. */
+static int check_inputs(options *o)
+{
+    int defaults = o->n_models == 0;
     if (defaults) {
-        o.models[0] = DEFAULT_MELODY;
-        o.models[1] = DEFAULT_DRUMS;
-        o.n_models = 2;
+        o->models[0] = DEFAULT_MELODY;
+        o->models[1] = DEFAULT_DRUMS;
+        o->n_models = 2;
     }
-    for (int k = 0; k < o.n_models; k++) {
-        if (file_exists(o.models[k])) continue;
-        fprintf(stderr, "rnnmidi-demo: %s: no such preset file.\n", o.models[k]);
+    for (int k = 0; k < o->n_models; k++) {
+        if (file_exists(o->models[k])) continue;
+        fprintf(stderr, "rnnmidi-demo: %s: no such preset file.\n", o->models[k]);
         if (defaults)
             fprintf(
                 stderr,
@@ -715,356 +739,410 @@ int main(int argc, char **argv)
                 DEFAULT_MELODY, DEFAULT_DRUMS);
         return 1;
     }
-    if (o.input_audio && (o.render || o.input_file)) {
+    if (o->input_audio && (o->render || o->input_file)) {
         fprintf(stderr,
                 "rnnmidi-demo: --input audio needs a live device; offline, use --input-file\n");
         return 2;
     }
-    if (o.render && (o.midi_in != -1)) {
+    if (o->render && (o->midi_in != -1)) {
         fprintf(stderr, "rnnmidi-demo: --midi-in needs a live device, not --render\n");
         return 2;
     }
+    return 0;
+}
 
-    /* where it plays: a device, or offline */
-    int offline = o.render != NULL;
-    const char *fallback_reason = NULL;
-    int pa_up = 0;
-    double rate = o.sample_rate;
-    if (!offline) {
+/* Where it plays: the device asked for (or the default), else offline when
+ * nothing live was asked for; the sample rate. 0 or the exit status. */
+static int choose_output(demo_run *r)
+{
+    const options *o = &r->o;
+    char err[1024];
+    r->offline = o->render != NULL;
+    r->rate = o->sample_rate;
+    int fallback = 0;
+    if (!r->offline) {
         if (demo_audio_init(err, sizeof err) == 0) {
-            pa_up = 1;
+            r->pa_up = 1;
             double dev_rate = 0;
-            if (demo_audio_check_output(o.device, &dev_rate, err, sizeof err)) {
-                if (o.device >= 0) {
+            if (demo_audio_check_output(o->device, &dev_rate, err, sizeof err)) {
+                if (o->device >= 0) {
                     say_error(err);
-                    demo_audio_terminate();
                     return 1;
                 }
-                fallback_reason = err;
-            } else if (rate <= 0) {
-                rate = dev_rate > 0 ? dev_rate : DEFAULT_RATE;
+                fallback = 1;
+            } else if (r->rate <= 0) {
+                r->rate = dev_rate > 0 ? dev_rate : DEFAULT_RATE;
             }
         } else {
-            if (o.device >= 0) {
+            if (o->device >= 0) {
                 say_error(err);
                 return 1;
             }
-            fallback_reason = err;
+            fallback = 1;
         }
-        if (fallback_reason) {
-            if (o.input_audio || o.midi_in != -1) {
-                fprintf(stderr, "rnnmidi-demo: %s, and live input needs one\n", fallback_reason);
-                if (pa_up) demo_audio_terminate();
+        if (fallback) {
+            if (o->input_audio || o->midi_in != -1) {
+                fprintf(stderr, "rnnmidi-demo: %s, and live input needs one\n", err);
                 return 1;
             }
-            offline = 1;
+            snprintf(r->fallback, sizeof r->fallback, "%s", err);
+            r->offline = 1;
         }
     }
-    if (rate <= 0) rate = DEFAULT_RATE;
-    if (offline && o.seconds <= 0) o.seconds = DEFAULT_SECONDS;
+    if (r->rate <= 0) r->rate = DEFAULT_RATE;
+    if (r->offline && r->o.seconds <= 0) r->o.seconds = DEFAULT_SECONDS;
+    return 0;
+}
 
-    /* output files */
-    char wav_path[4096], mid_path[4096], roll_path[4096];
-    out_paths paths = {NULL, o.midi_out, o.roll};
-    if (offline) {
-        if (o.render) {
-            snprintf(wav_path, sizeof wav_path, "%s", o.render);
-        } else {
-            if (make_dirs(o.out_dir)) {
-                fprintf(stderr, "rnnmidi-demo: cannot create %s: %s\n", o.out_dir, strerror(errno));
-                if (pa_up) demo_audio_terminate();
-                return 1;
-            }
-            snprintf(wav_path, sizeof wav_path, "%s/rnnmidi-demo.wav", o.out_dir);
+/* Offline: the sound file, and the MIDI file and piano roll beside it
+ * unless named. 0 or the exit status. */
+static int name_outputs(demo_run *r)
+{
+    const options *o = &r->o;
+    r->paths = (out_paths){NULL, o->midi_out, o->roll};
+    if (!r->offline) return 0;
+    if (o->render) {
+        snprintf(r->wav_path, sizeof r->wav_path, "%s", o->render);
+    } else {
+        if (make_dirs(o->out_dir)) {
+            fprintf(stderr, "rnnmidi-demo: cannot create %s: %s\n", o->out_dir, strerror(errno));
+            return 1;
         }
-        paths.wav = wav_path;
-        if (!paths.mid) {
-            with_ext(mid_path, sizeof mid_path, wav_path, ".mid");
-            paths.mid = mid_path;
-        }
-        if (!paths.roll) {
-            with_ext(roll_path, sizeof roll_path, wav_path, ".png");
-            paths.roll = roll_path;
+        snprintf(r->wav_path, sizeof r->wav_path, "%s/rnnmidi-demo.wav", o->out_dir);
+    }
+    r->paths.wav = r->wav_path;
+    if (!r->paths.mid) {
+        with_ext(r->mid_path, sizeof r->mid_path, r->wav_path, ".mid");
+        r->paths.mid = r->mid_path;
+    }
+    if (!r->paths.roll) {
+        with_ext(r->roll_path, sizeof r->roll_path, r->wav_path, ".png");
+        r->paths.roll = r->roll_path;
+    }
+    return 0;
+}
+
+/* What the player plays from files: the primer's notes (its tempo becomes
+ * the default tempo) and the recording for the detector. 0 or 1. */
+static int load_player(demo_run *r)
+{
+    options *o = &r->o;
+    if (o->primer) {
+        double bpm = 120.0, seconds = 0.0;
+        r->primer = load_primer(o->primer, r->rate, &r->n_primer, &bpm, &seconds);
+        if (!r->primer) return 1;
+        if (!o->param_set[RNN_PARAM_TEMPO]) {
+            o->params[RNN_PARAM_TEMPO] = (float)(bpm < 20.0 ? 20.0 : bpm > 300.0 ? 300.0 : bpm);
+            o->param_set[RNN_PARAM_TEMPO] = 1;
         }
     }
+    if (o->input_file) {
+        r->input = load_input_file(o->input_file, r->rate, &r->input_frames);
+        if (!r->input) return 1;
+    }
+    return 0;
+}
 
-    /* primer */
+/* The presets prepared and named (the name is the file's text: printed,
+ * and drawn in the piano roll), and the session made. 0 or 1. */
+static int start_session(demo_run *r)
+{
+    const options *o = &r->o;
+    char err[1024];
+    r->seed =
+        o->seed ? (uint32_t)o->seed : (uint32_t)(((unsigned)time(NULL) * 2654435761u) & 0xFFFFFFu);
+    if (!r->seed) r->seed = 1;
     demo_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    double primer_bpm = 120.0, primer_seconds = 0.0;
-    demo_event *primer = NULL;
-    size_t n_primer = 0;
-    if (o.primer) {
-        primer = load_primer(o.primer, rate, &n_primer, &primer_bpm, &primer_seconds);
-        if (!primer) {
-            if (pa_up) demo_audio_terminate();
-            return 1;
-        }
-        if (!o.param_set[RNN_PARAM_TEMPO]) {
-            o.params[RNN_PARAM_TEMPO] = (float)(primer_bpm < 20.0    ? 20.0
-                                                : primer_bpm > 300.0 ? 300.0
-                                                                     : primer_bpm);
-            o.param_set[RNN_PARAM_TEMPO] = 1;
-        }
-    }
-    float *input = NULL;
-    size_t input_frames = 0;
-    if (o.input_file) {
-        input = load_input_file(o.input_file, rate, &input_frames);
-        if (!input) {
-            free(primer);
-            if (pa_up) demo_audio_terminate();
-            return 1;
-        }
-    }
-
-    /* the session */
-    uint32_t seed =
-        o.seed ? (uint32_t)o.seed : (uint32_t)(((unsigned)time(NULL) * 2654435761u) & 0xFFFFFFu);
-    if (!seed) seed = 1;
-    cfg.sample_rate = rate;
-    cfg.max_block = o.buffer;
-    cfg.seed = seed;
-    const char *part_names[DEMO_MAX_PARTS];
-    char name_buf[DEMO_MAX_PARTS][256];
-    for (int k = 0; k < o.n_models; k++) {
-        cfg.models[k] = rnn_engine_model_prepare(o.models[k], err, sizeof err);
+    cfg.sample_rate = r->rate;
+    cfg.max_block = o->buffer;
+    cfg.seed = r->seed;
+    for (int k = 0; k < o->n_models; k++) {
+        cfg.models[k] = rnn_engine_model_prepare(o->models[k], err, sizeof err);
         if (!cfg.models[k]) {
             say_error(err);
             for (int j = 0; j < k; j++)
                 rnn_engine_model_free(cfg.models[j]);
-            free(primer);
-            free(input);
-            if (pa_up) demo_audio_terminate();
             return 1;
         }
         const rnn_model *m = rnn_engine_model_get(cfg.models[k]);
         const rnn_model_config *mc = rnn_model_get_config(m);
-        /* the name is the file's text: printed, and drawn in the piano roll */
         const char *nm = rnn_model_meta(m, "name");
-        rnn_text_sanitize(name_buf[k], sizeof name_buf[k], nm ? nm : base_name(o.models[k]));
-        char *dot = nm ? NULL : strrchr(name_buf[k], '.');
+        char *name = r->name_buf[k];
+        rnn_text_sanitize(name, sizeof r->name_buf[k], nm ? nm : base_name(o->models[k]));
+        char *dot = nm ? NULL : strrchr(name, '.');
         if (dot) *dot = 0;
-        part_names[k] = name_buf[k];
-        if (!o.quiet)
-            printf("model %d     %s: %s %s, %d x %d, %s\n", k + 1, o.models[k],
-                   rnn_kind_name(mc->kind), rnn_cell_name(mc->cell), mc->layers, mc->hidden,
-                   part_names[k]);
+        r->part_names[k] = name;
+        if (!o->quiet)
+            printf("model %d     %s: %s %s, %d x %d, %s\n", k + 1, o->models[k],
+                   rnn_kind_name(mc->kind), rnn_cell_name(mc->cell), mc->layers, mc->hidden, name);
     }
-    cfg.n_parts = o.n_models;
-    memcpy(cfg.params, o.params, sizeof cfg.params);
-    memcpy(cfg.param_set, o.param_set, sizeof cfg.param_set);
-    cfg.primer = primer;
-    cfg.n_primer = n_primer;
-    cfg.detector = o.input_audio || o.input_file;
-    cfg.input_monitor = o.input_file ? 0.6f : 0.0f;
-    demo_session *s = demo_session_create(&cfg, err, sizeof err);
-    free(primer);
-    if (!s) {
+    cfg.n_parts = o->n_models;
+    memcpy(cfg.params, o->params, sizeof cfg.params);
+    memcpy(cfg.param_set, o->param_set, sizeof cfg.param_set);
+    cfg.primer = r->primer;
+    cfg.n_primer = r->n_primer;
+    cfg.detector = o->input_audio || o->input_file;
+    cfg.input_monitor = o->input_file ? 0.6f : 0.0f;
+    r->s = demo_session_create(&cfg, err, sizeof err);
+    if (!r->s) {
         say_error(err);
-        free(input);
-        if (pa_up) demo_audio_terminate();
         return 1;
     }
+    return 0;
+}
 
-    demo_controls c;
+/* A setting as the session starts: the option's value, else the engine's
+ * default. */
+static float start_value(const options *o, rnn_engine_param id)
+{
     float def;
-    rnn_engine_param_info(RNN_PARAM_MODE, &def, NULL, NULL, NULL);
-    c.mode = o.param_set[RNN_PARAM_MODE] ? (int)o.params[RNN_PARAM_MODE] : (int)def;
-    rnn_engine_param_info(RNN_PARAM_KEY, &def, NULL, NULL, NULL);
-    c.key = o.param_set[RNN_PARAM_KEY] ? (int)o.params[RNN_PARAM_KEY] : (int)def;
-    rnn_engine_param_info(RNN_PARAM_SCALE, &def, NULL, NULL, NULL);
-    c.scale = o.param_set[RNN_PARAM_SCALE] ? (int)o.params[RNN_PARAM_SCALE] : (int)def;
-    rnn_engine_param_info(RNN_PARAM_TEMPERATURE, &c.temperature, NULL, NULL, NULL);
-    if (o.param_set[RNN_PARAM_TEMPERATURE]) c.temperature = o.params[RNN_PARAM_TEMPERATURE];
-    rnn_engine_param_info(RNN_PARAM_TEMPO, &c.tempo, NULL, NULL, NULL);
-    if (o.param_set[RNN_PARAM_TEMPO]) c.tempo = o.params[RNN_PARAM_TEMPO];
-    rnn_engine_param_info(RNN_PARAM_DENSITY, &c.density, NULL, NULL, NULL);
-    if (o.param_set[RNN_PARAM_DENSITY]) c.density = o.params[RNN_PARAM_DENSITY];
-    rnn_engine_param_info(RNN_PARAM_LOWEST, &def, NULL, NULL, NULL);
-    c.lowest = o.param_set[RNN_PARAM_LOWEST] ? (int)o.params[RNN_PARAM_LOWEST] : (int)def;
-    rnn_engine_param_info(RNN_PARAM_HIGHEST, &def, NULL, NULL, NULL);
-    c.highest = o.param_set[RNN_PARAM_HIGHEST] ? (int)o.params[RNN_PARAM_HIGHEST] : (int)def;
-    c.seed = seed;
+    rnn_engine_param_info(id, &def, NULL, NULL, NULL);
+    return o->param_set[id] ? o->params[id] : def;
+}
 
-    demo_record rec;
-    demo_record_init(&rec, rate, c.tempo, PPQ);
-    static demo_event drained[4096];
-    float peak = 0.0f;
-    uint64_t total = 0;
+/* What the keys change, as the session starts. */
+static void init_controls(demo_run *r)
+{
+    const options *o = &r->o;
+    demo_controls *c = &r->c;
+    c->mode = (int)start_value(o, RNN_PARAM_MODE);
+    c->key = (int)start_value(o, RNN_PARAM_KEY);
+    c->scale = (int)start_value(o, RNN_PARAM_SCALE);
+    c->temperature = start_value(o, RNN_PARAM_TEMPERATURE);
+    c->tempo = start_value(o, RNN_PARAM_TEMPO);
+    c->density = start_value(o, RNN_PARAM_DENSITY);
+    c->lowest = (int)start_value(o, RNN_PARAM_LOWEST);
+    c->highest = (int)start_value(o, RNN_PARAM_HIGHEST);
+    c->seed = r->seed;
+}
+
+/* The played events so far into the record (and the view, when there is one). */
+static void drain_played(demo_run *r, demo_view *v)
+{
+    size_t nd;
+    while ((nd = demo_session_drain(r->s, drained, 4096)) > 0)
+        for (size_t i = 0; i < nd; i++) {
+            demo_record_event(&r->rec, &drained[i]);
+            if (v) demo_view_add(v, &drained[i]);
+        }
+}
+
+/* The session rendered into the sound file, block by block, for the
+ * seconds asked (Ctrl-C stops early and still writes what was played).
+ * Returns the exit status so far. */
+static int render_offline(demo_run *r)
+{
+    const options *o = &r->o;
+    if (r->fallback[0])
+        printf("No audio device: %s.\nRendering %g s offline instead (seed %u).\n", r->fallback,
+               o->seconds, (unsigned)r->seed);
+    else if (!o->quiet)
+        printf("Rendering %g s offline (seed %u).\n", o->seconds, (unsigned)r->seed);
+    if (r->pa_up) demo_audio_terminate(), r->pa_up = 0;
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    SF_INFO info;
+    memset(&info, 0, sizeof info);
+    info.samplerate = (int)r->rate;
+    info.channels = 2;
+    int flac = has_ext(r->wav_path, ".flac");
+    info.format = flac ? SF_FORMAT_FLAC | SF_FORMAT_PCM_24 : SF_FORMAT_WAV | SF_FORMAT_PCM_24;
+    SNDFILE *sf = sf_open(r->wav_path, SFM_WRITE, &info);
+    if (!sf) {
+        fprintf(stderr, "rnnmidi-demo: %s: cannot write: %s\n", r->wav_path, sf_strerror(NULL));
+        r->abandoned = 1;
+        return 1;
+    }
     int status = 0;
-
-    if (offline) {
-        /* ---- render ---- */
-        if (fallback_reason)
-            printf("No audio device: %s.\nRendering %g s offline instead (seed %u).\n",
-                   fallback_reason, o.seconds, (unsigned)seed);
-        else if (!o.quiet)
-            printf("Rendering %g s offline (seed %u).\n", o.seconds, (unsigned)seed);
-        if (pa_up) demo_audio_terminate(), pa_up = 0;
-        /* Ctrl-C stops the render early and still writes what was played */
-        signal(SIGINT, on_signal);
-        signal(SIGTERM, on_signal);
-        SF_INFO info;
-        memset(&info, 0, sizeof info);
-        info.samplerate = (int)rate;
-        info.channels = 2;
-        int flac = has_ext(wav_path, ".flac");
-        info.format = flac ? SF_FORMAT_FLAC | SF_FORMAT_PCM_24 : SF_FORMAT_WAV | SF_FORMAT_PCM_24;
-        SNDFILE *sf = sf_open(wav_path, SFM_WRITE, &info);
-        if (!sf) {
-            fprintf(stderr, "rnnmidi-demo: %s: cannot write: %s\n", wav_path, sf_strerror(NULL));
-            demo_session_free(s);
-            free(input);
-            return 1;
-        }
-        total = (uint64_t)llround(o.seconds * rate);
-        float *buf = malloc((size_t)o.buffer * 2 * sizeof(float));
-        float *inblk = malloc((size_t)o.buffer * sizeof(float));
-        if (!buf || !inblk) {
-            fprintf(stderr, "rnnmidi-demo: out of memory\n");
-            status = 1;
-        }
-        for (uint64_t done = 0; !status && done < total && !quit_flag;) {
-            uint32_t n = total - done < o.buffer ? (uint32_t)(total - done) : o.buffer;
-            const float *in = NULL;
-            if (input) {
-                for (uint32_t i = 0; i < n; i++)
-                    inblk[i] = done + i < input_frames ? input[done + i] : 0.0f;
-                in = inblk;
-            }
-            demo_session_process(s, in, buf, n);
-            for (uint32_t i = 0; i < 2 * n; i++)
-                if (fabsf(buf[i]) > peak) peak = fabsf(buf[i]);
-            if (sf_writef_float(sf, buf, n) != (sf_count_t)n) {
-                fprintf(stderr, "rnnmidi-demo: %s: write error: %s\n", wav_path, sf_strerror(sf));
-                status = 1;
-            }
-            size_t nd;
-            while ((nd = demo_session_drain(s, drained, 4096)) > 0)
-                for (size_t i = 0; i < nd; i++)
-                    demo_record_event(&rec, &drained[i]);
-            done += n;
-        }
-        free(buf);
-        free(inblk);
-        if (sf_close(sf) && !status) {
-            fprintf(stderr, "rnnmidi-demo: %s: cannot finish the file\n", wav_path);
-            status = 1;
-        }
-    } else {
-        /* ---- play ---- */
-        demo_audio_state st;
-        memset(&st, 0, sizeof st);
-        st.session = s;
-        atomic_init(&st.done, 0);
-        atomic_init(&st.xruns, 0);
-        st.stop_frame = o.seconds > 0 ? (uint64_t)llround(o.seconds * rate) : 0;
-        demo_audio_opts ao = {o.device, o.input_device, o.input_audio, rate, o.buffer};
-        demo_audio a;
-        PortMidiStream *midi = NULL;
-        if (o.midi_in != -1 && !(midi = open_midi_in(o.midi_in))) status = 1;
-        if (!status && demo_audio_open(&a, &ao, &st, err, sizeof err)) {
-            say_error(err);
-            status = 1;
-        }
-        if (!status) {
-            int ui = o.ui < 0 ? isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) : o.ui;
-            if (!o.quiet) {
-                char dev[256], in_dev[256];
-                rnn_text_sanitize(dev, sizeof dev, a.device_name);
-                rnn_text_sanitize(in_dev, sizeof in_dev, a.input_name);
-                printf("Playing on %s (%.0f Hz, %u frames, %.1f ms out)%s%s, seed %u.\n", dev,
-                       a.sample_rate, o.buffer, a.latency * 1000.0,
-                       a.input_name ? ", listening to " : "", in_dev, (unsigned)seed);
-                if (o.seconds > 0)
-                    printf("%g second%s", o.seconds, o.seconds == 1 ? "" : "s");
-                else
-                    printf("Until q or Ctrl-C");
-                puts(ui ? "; keys change the music:" : ".");
-            }
-            demo_view *v = NULL;
-            if (ui) {
-                v = demo_view_create(isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL);
-                demo_term_raw();
-                demo_print_keys();
-                demo_print_status(&c);
-            }
-            signal(SIGINT, on_signal);
-            signal(SIGTERM, on_signal);
-            if (demo_audio_start(&a, err, sizeof err)) {
-                say_error(err);
-                status = 1;
-            }
-            while (!status && !quit_flag && !atomic_load(&st.done) &&
-                   Pa_IsStreamActive(a.stream) == 1) {
-                int ch;
-                while (ui && (ch = demo_term_key()) >= 0) {
-                    int r = demo_handle_key(ch, &c, s);
-                    if (r < 0)
-                        quit_flag = 1;
-                    else if (r > 0)
-                        demo_print_status(&c);
-                }
-                poll_midi_in(midi, s);
-                size_t nd;
-                while ((nd = demo_session_drain(s, drained, 4096)) > 0)
-                    for (size_t i = 0; i < nd; i++) {
-                        demo_record_event(&rec, &drained[i]);
-                        if (ui && v) demo_view_add(v, &drained[i]);
-                    }
-                if (ui && v) {
-                    /* lines appear as the notes leave the speaker */
-                    uint64_t pos = demo_session_position(s);
-                    uint64_t lat = (uint64_t)(a.latency * a.sample_rate);
-                    if (pos > lat) demo_view_print(v, &c, a.sample_rate, pos - lat);
-                }
-                Pa_Sleep(5);
-            }
-            demo_audio_close(&a);
-            demo_term_restore();
-            size_t nd;
-            while ((nd = demo_session_drain(s, drained, 4096)) > 0)
-                for (size_t i = 0; i < nd; i++) {
-                    demo_record_event(&rec, &drained[i]);
-                    if (ui && v) demo_view_add(v, &drained[i]);
-                }
-            /* the steps still on their way to the speaker when it stopped */
-            uint64_t end_pos = demo_session_position(s);
-            if (ui && v && end_pos > 0) demo_view_print(v, &c, a.sample_rate, end_pos - 1);
-            demo_view_free(v);
-            if (!o.quiet && atomic_load(&st.xruns))
-                printf("%llu buffer under/overruns: try a larger --buffer-size\n",
-                       (unsigned long long)atomic_load(&st.xruns));
-        }
-        if (midi) Pm_Close(midi);
-        demo_audio_terminate();
-        pa_up = 0;
+    uint64_t total = (uint64_t)llround(o->seconds * r->rate);
+    float *buf = malloc((size_t)o->buffer * 2 * sizeof(float));
+    float *inblk = malloc((size_t)o->buffer * sizeof(float));
+    if (!buf || !inblk) {
+        fprintf(stderr, "rnnmidi-demo: out of memory\n");
+        status = 1;
     }
-    if (pm_ready) Pm_Terminate();
-
-    uint64_t end = demo_session_position(s);
-    demo_record_finish(&rec, end);
-    if (!o.quiet) {
-        printf("played      %.1f s, %zu note%s from the player", (double)end / rate, rec.counts[0],
-               rec.counts[0] == 1 ? "" : "s");
-        for (int k = 0; k < o.n_models; k++)
-            printf(", %zu from %s", rec.counts[k + 1], part_names[k]);
-        puts("");
-        if (offline) {
-            printf("peak        %.1f dBFS\n", peak > 0 ? 20.0 * log10(peak) : -INFINITY);
-            printf("audio       %s\n", paths.wav);
+    for (uint64_t done = 0; !status && done < total && !quit_flag;) {
+        uint32_t n = total - done < o->buffer ? (uint32_t)(total - done) : o->buffer;
+        const float *in = NULL;
+        if (r->input) {
+            for (uint32_t i = 0; i < n; i++)
+                inblk[i] = done + i < r->input_frames ? r->input[done + i] : 0.0f;
+            in = inblk;
         }
-    } else if (offline) {
-        puts(paths.wav);
+        demo_session_process(r->s, in, buf, n);
+        for (uint32_t i = 0; i < 2 * n; i++)
+            if (fabsf(buf[i]) > r->peak) r->peak = fabsf(buf[i]);
+        if (sf_writef_float(sf, buf, n) != (sf_count_t)n) {
+            fprintf(stderr, "rnnmidi-demo: %s: write error: %s\n", r->wav_path, sf_strerror(sf));
+            status = 1;
+        }
+        drain_played(r, NULL);
+        done += n;
     }
-    if (demo_session_lost_events(s))
-        fprintf(stderr, "rnnmidi-demo: %llu played events were lost for the MIDI file\n",
-                (unsigned long long)demo_session_lost_events(s));
-    if (!status)
-        status = write_outputs(&o, &paths, &rec, part_names, o.n_models, (double)end / rate);
-    demo_record_free(&rec);
-    demo_session_free(s);
-    free(input);
+    free(buf);
+    free(inblk);
+    if (sf_close(sf) && !status) {
+        fprintf(stderr, "rnnmidi-demo: %s: cannot finish the file\n", r->wav_path);
+        status = 1;
+    }
     return status;
+}
+
+/* The opening lines of a live run. */
+static void say_playing(const demo_run *r, const demo_audio *a, int ui)
+{
+    const options *o = &r->o;
+    char dev[256], in_dev[256];
+    rnn_text_sanitize(dev, sizeof dev, a->device_name);
+    rnn_text_sanitize(in_dev, sizeof in_dev, a->input_name);
+    printf("Playing on %s (%.0f Hz, %u frames, %.1f ms out)%s%s, seed %u.\n", dev, a->sample_rate,
+           o->buffer, a->latency * 1000.0, a->input_name ? ", listening to " : "", in_dev,
+           (unsigned)r->seed);
+    if (o->seconds > 0)
+        printf("%g second%s", o->seconds, o->seconds == 1 ? "" : "s");
+    else
+        printf("Until q or Ctrl-C");
+    puts(ui ? "; keys change the music:" : ".");
+}
+
+/* The stream running until the time is up, q or Ctrl-C: keys, live MIDI,
+ * the played notes recorded and, on a terminal, scrolling by as they leave
+ * the speaker. */
+static int play_stream(demo_run *r, demo_audio *a, demo_audio_state *st, PortMidiStream *midi)
+{
+    const options *o = &r->o;
+    char err[1024];
+    int status = 0;
+    int ui = o->ui < 0 ? isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) : o->ui;
+    if (!o->quiet) say_playing(r, a, ui);
+    demo_view *v = NULL;
+    if (ui) {
+        v = demo_view_create(isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL);
+        demo_term_raw();
+        demo_print_keys();
+        demo_print_status(&r->c);
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    if (demo_audio_start(a, err, sizeof err)) {
+        say_error(err);
+        status = 1;
+    }
+    while (!status && !quit_flag && !atomic_load(&st->done) && Pa_IsStreamActive(a->stream) == 1) {
+        int ch;
+        while (ui && (ch = demo_term_key()) >= 0) {
+            int k = demo_handle_key(ch, &r->c, r->s);
+            if (k < 0)
+                quit_flag = 1;
+            else if (k > 0)
+                demo_print_status(&r->c);
+        }
+        poll_midi_in(midi, r->s);
+        drain_played(r, ui ? v : NULL);
+        if (ui && v) {
+            /* lines appear as the notes leave the speaker */
+            uint64_t pos = demo_session_position(r->s);
+            uint64_t lat = (uint64_t)(a->latency * a->sample_rate);
+            if (pos > lat) demo_view_print(v, &r->c, a->sample_rate, pos - lat);
+        }
+        Pa_Sleep(5);
+    }
+    demo_audio_close(a);
+    demo_term_restore();
+    drain_played(r, ui ? v : NULL);
+    /* the steps still on their way to the speaker when it stopped */
+    uint64_t end_pos = demo_session_position(r->s);
+    if (ui && v && end_pos > 0) demo_view_print(v, &r->c, a->sample_rate, end_pos - 1);
+    demo_view_free(v);
+    if (!o->quiet && atomic_load(&st->xruns))
+        printf("%llu buffer under/overruns: try a larger --buffer-size\n",
+               (unsigned long long)atomic_load(&st->xruns));
+    return status;
+}
+
+/* A live run on the audio device, with the MIDI input when asked. Returns
+ * the exit status so far. */
+static int play_live(demo_run *r)
+{
+    const options *o = &r->o;
+    char err[1024];
+    int status = 0;
+    demo_audio_state st;
+    memset(&st, 0, sizeof st);
+    st.session = r->s;
+    atomic_init(&st.done, 0);
+    atomic_init(&st.xruns, 0);
+    st.stop_frame = o->seconds > 0 ? (uint64_t)llround(o->seconds * r->rate) : 0;
+    demo_audio_opts ao = {o->device, o->input_device, o->input_audio, r->rate, o->buffer};
+    demo_audio a;
+    PortMidiStream *midi = NULL;
+    if (o->midi_in != -1 && !(midi = open_midi_in(o->midi_in))) status = 1;
+    if (!status && demo_audio_open(&a, &ao, &st, err, sizeof err)) {
+        say_error(err);
+        status = 1;
+    }
+    if (!status) status = play_stream(r, &a, &st, midi);
+    if (midi) Pm_Close(midi);
+    demo_audio_terminate();
+    r->pa_up = 0;
+    return status;
+}
+
+/* What was played, counted, and written as MIDI and a piano roll unless
+ * something failed before. Returns the exit status. */
+static int finish(demo_run *r, int status)
+{
+    const options *o = &r->o;
+    uint64_t end = demo_session_position(r->s);
+    demo_record_finish(&r->rec, end);
+    if (!o->quiet) {
+        printf("played      %.1f s, %zu note%s from the player", (double)end / r->rate,
+               r->rec.counts[0], r->rec.counts[0] == 1 ? "" : "s");
+        for (int k = 0; k < o->n_models; k++)
+            printf(", %zu from %s", r->rec.counts[k + 1], r->part_names[k]);
+        puts("");
+        if (r->offline) {
+            printf("peak        %.1f dBFS\n", r->peak > 0 ? 20.0 * log10(r->peak) : -INFINITY);
+            printf("audio       %s\n", r->paths.wav);
+        }
+    } else if (r->offline) {
+        puts(r->paths.wav);
+    }
+    if (demo_session_lost_events(r->s))
+        fprintf(stderr, "rnnmidi-demo: %llu played events were lost for the MIDI file\n",
+                (unsigned long long)demo_session_lost_events(r->s));
+    if (!status)
+        status =
+            write_outputs(o, &r->paths, &r->rec, r->part_names, o->n_models, (double)end / r->rate);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    static demo_run r;
+    int rc = parse_args(&r.o, argc, argv);
+    if (rc) return rc;
+    if (r.o.list_devices) return list_devices();
+    if ((rc = check_inputs(&r.o))) return rc;
+
+    rc = choose_output(&r);
+    if (!rc) rc = name_outputs(&r);
+    if (!rc) rc = load_player(&r);
+    if (!rc) rc = start_session(&r);
+    if (!rc) {
+        init_controls(&r);
+        demo_record_init(&r.rec, r.rate, r.c.tempo, PPQ);
+        rc = r.offline ? render_offline(&r) : play_live(&r);
+        if (!r.abandoned) {
+            if (pm_ready) Pm_Terminate();
+            rc = finish(&r, rc);
+        }
+        demo_record_free(&r.rec);
+    }
+    if (r.pa_up) demo_audio_terminate();
+    demo_session_free(r.s);
+    free(r.primer);
+    free(r.input);
+    return rc;
 }

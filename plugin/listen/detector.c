@@ -49,7 +49,6 @@ struct rnn_detector {
     /* configuration, fixed at create */
     double rate;
     uint32_t hop, onset_win, pitch_win;
-    int max_block;
     uint32_t onset_delay; /* the onset detector's estimate of its own delay, frames */
     float dc_r;
     double pitch_rate; /* rate / PITCH_DECIMATION, as an integer */
@@ -181,7 +180,6 @@ rnn_detector *rnn_detector_create(double sample_rate, int max_block, char *err, 
         return NULL;
     }
     d->rate = sample_rate;
-    d->max_block = max_block;
     /* ~5.3 ms hops: 256 frames at 44.1 and 48 kHz */
     d->hop = pow2_at_least(sample_rate * 0.004);
     /* the onset window: 4 hops; the pitch window also holds two periods of 100 Hz */

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "seqlock.h"
+
 #define READ_TRIES 64
 #define NAME_WORDS (RNN_DISPLAY_NAME / 8)
 #define MAX_GRID_LINES 256
@@ -58,19 +60,6 @@ struct rnn_display {
 };
 
 /* --------------------------------------------------------------- writer */
-
-static void write_begin(rnn_display *d)
-{
-    unsigned s = atomic_load_explicit(&d->seq, memory_order_relaxed);
-    atomic_store_explicit(&d->seq, s + 1, memory_order_relaxed);
-    atomic_thread_fence(memory_order_release);
-}
-
-static void write_end(rnn_display *d)
-{
-    unsigned s = atomic_load_explicit(&d->seq, memory_order_relaxed);
-    atomic_store_explicit(&d->seq, s + 1, memory_order_release);
-}
 
 #define STORE(field, v) atomic_store_explicit(&(field), (v), memory_order_relaxed)
 #define LOAD(field) atomic_load_explicit(&(field), memory_order_relaxed)
@@ -137,30 +126,30 @@ void rnn_display_midi(rnn_display *d, int who, uint64_t at, const uint8_t *msg, 
     if (!d || size < 2 || (who != RNN_DISPLAY_PLAYER && who != RNN_DISPLAY_NET)) return;
     int status = msg[0] & 0xf0, key = msg[1] & 127;
     if (size == 3 && status == 0x90 && msg[2] > 0) {
-        write_begin(d);
+        rnn_seq_write_begin(&d->seq);
         start_span(d, who, key, at);
-        write_end(d);
+        rnn_seq_write_end(&d->seq);
     } else if (size == 3 && (status == 0x80 || status == 0x90)) {
         if (!d->open[who][key]) return;
-        write_begin(d);
+        rnn_seq_write_begin(&d->seq);
         end_span(d, who, key, at);
-        write_end(d);
+        rnn_seq_write_end(&d->seq);
     } else if (size == 3 && status == 0xB0 && (msg[1] == 120 || msg[1] == 123)) {
-        write_begin(d);
+        rnn_seq_write_begin(&d->seq);
         for (int p = 0; p < 128; p++)
             end_span(d, who, p, at);
-        write_end(d);
+        rnn_seq_write_end(&d->seq);
     }
 }
 
 void rnn_display_all_off(rnn_display *d, uint64_t at)
 {
     if (!d || !d->n_open) return;
-    write_begin(d);
+    rnn_seq_write_begin(&d->seq);
     for (int w = 0; w < 2; w++)
         for (int p = 0; p < 128; p++)
             end_span(d, w, p, at);
-    write_end(d);
+    rnn_seq_write_end(&d->seq);
 }
 
 void rnn_display_transport(rnn_display *d, uint64_t at, const rnn_transport *t)
@@ -191,7 +180,7 @@ void rnn_display_set(rnn_display *d, uint64_t now, double frames_per_bar, uint32
         new_name)
         d->changed = 1;
 
-    write_begin(d);
+    rnn_seq_write_begin(&d->seq);
     STORE(d->now, now);
     STORE(d->frames_per_bar, fpb);
     STORE(d->beats_per_bar, bpb);
@@ -207,7 +196,7 @@ void rnn_display_set(rnn_display *d, uint64_t now, double frames_per_bar, uint32
             STORE(d->name[k], word);
         }
     }
-    write_end(d);
+    rnn_seq_write_end(&d->seq);
     d->fpb_w = fpb;
     d->bpb_w = bpb;
     d->origin_w = origin;
@@ -264,7 +253,7 @@ int rnn_display_read(const rnn_display *cd, rnn_display_snapshot *out)
 {
     rnn_display *d = (rnn_display *)cd; /* atomics are only loaded */
     for (int t = 0; t < READ_TRIES; t++) {
-        unsigned s1 = atomic_load_explicit(&d->seq, memory_order_acquire);
+        unsigned s1 = rnn_seq_read_begin(&d->seq);
         if (s1 & 1) {
             if (t > READ_TRIES / 2) sched_yield();
             continue;
@@ -290,8 +279,7 @@ int rnn_display_read(const rnn_display *cd, rnn_display_snapshot *out)
             memcpy(out->name + 8 * k, &word, 8);
         }
         out->name[RNN_DISPLAY_NAME - 1] = 0;
-        atomic_thread_fence(memory_order_acquire);
-        if (atomic_load_explicit(&d->seq, memory_order_relaxed) == s1) return 1;
+        if (rnn_seq_read_ok(&d->seq, s1)) return 1;
     }
     return 0;
 }

@@ -5,11 +5,15 @@
  * generated from RNNMIDI_CONTROLS below (the TTL by plugin/lv2/ttlgen.c at
  * build time), so an index can never disagree between C and Turtle. The first
  * three ports are fixed: the atom input, the atom output, the optional audio
- * input. Control ranges and defaults mirror core/engine's parameter table
- * (tests/unit/test_lv2_bundle.c checks that they agree). RNNMIDI_PORT_DOCS
- * gives every port, fixed or control, its rdfs:comment and port group. */
+ * input. A control port of an engine setting takes its symbol, name, range,
+ * default, unit and scale points from core/engine's parameter table
+ * (rnn_engine_param_desc); the one control that is the plugin's own, the
+ * input source, is described here. RNNMIDI_PORT_DOCS gives every port,
+ * fixed or control, its rdfs:comment and port group. */
 #ifndef RNNMIDI_LV2_PORTS_H
 #define RNNMIDI_LV2_PORTS_H
+
+#include "../../core/engine.h"
 
 #define RNNMIDI_URI "https://rnnmidi.org/plugins/rnnmidi"
 /* LV2's convention: an even minor version (not 0) and an even micro version
@@ -17,51 +21,32 @@
 #define RNNMIDI_MINOR_VERSION 2
 #define RNNMIDI_MICRO_VERSION 0
 
-/* Port kinds. */
-#define RNNMIDI_FLOAT 0
-#define RNNMIDI_INT 1
-#define RNNMIDI_ENUM 2
-#define RNNMIDI_TOGGLE 3
-
 /* Input sources (the input_source port). */
 #define RNNMIDI_SOURCE_MIDI 0
 #define RNNMIDI_SOURCE_AUDIO 1
 #define RNNMIDI_SOURCE_BOTH 2
 
-/* X(ENUM, symbol, name, default, min, max, kind, engine parameter or -1,
- *   scale points "label=value|..." or "", unit "" or an LV2 units suffix) */
+/* X(ENUM, engine parameter or -1 for the plugin's own control), in
+ * lv2:index order after the fixed ports. */
 #define RNNMIDI_CONTROLS(X)                                                                    \
-    X(MODE, "mode", "Mode", 2, 0, 2, RNNMIDI_ENUM, RNN_PARAM_MODE,                           \
-      "Continue=0|Call and response=1|Accompany=2", "")                                      \
-    X(TEMPERATURE, "temperature", "Temperature", 1.0, 0.0, 2.0, RNNMIDI_FLOAT,                \
-      RNN_PARAM_TEMPERATURE, "", "coef")                                                       \
-    X(TOP_P, "top_p", "Top-p", 0.95, 0.05, 1.0, RNNMIDI_FLOAT, RNN_PARAM_TOP_P, "", "")       \
-    X(KEY, "key", "Key", 0, 0, 11, RNNMIDI_ENUM, RNN_PARAM_KEY,                              \
-      "C=0|C#=1|D=2|D#=3|E=4|F=5|F#=6|G=7|G#=8|A=9|A#=10|B=11", "")                          \
-    X(SCALE, "scale", "Scale", 0, 0, 10, RNNMIDI_ENUM, RNN_PARAM_SCALE,                      \
-      "Off=0|Major=1|Minor=2|Harmonic minor=3|Dorian=4|Phrygian=5|Lydian=6|Mixolydian=7|"    \
-      "Major pentatonic=8|Minor pentatonic=9|Blues=10",                                      \
-      "")                                                                                    \
-    X(LOWEST, "lowest", "Lowest note", 36, 0, 127, RNNMIDI_INT, RNN_PARAM_LOWEST, "",        \
-      "midiNote")                                                                            \
-    X(HIGHEST, "highest", "Highest note", 96, 0, 127, RNNMIDI_INT, RNN_PARAM_HIGHEST, "",    \
-      "midiNote")                                                                            \
-    X(RESPONSE_BARS, "response_bars", "Response length", 2, 1, 16, RNNMIDI_INT,             \
-      RNN_PARAM_RESPONSE_BARS, "", "bar")                                                    \
-    X(LISTEN_GAP, "listen_gap", "Listen gap", 2.0, 0.25, 8.0, RNNMIDI_FLOAT,                 \
-      RNN_PARAM_LISTEN_GAP, "", "beat")                                                      \
-    X(DENSITY, "density", "Density", 0.5, 0.0, 1.0, RNNMIDI_FLOAT, RNN_PARAM_DENSITY, "", "") \
-    X(CHANNEL, "channel", "Output channel", 1, 1, 16, RNNMIDI_INT, RNN_PARAM_CHANNEL, "", "")  \
-    X(VELOCITY, "velocity", "Velocity", 100, 1, 127, RNNMIDI_INT, RNN_PARAM_VELOCITY, "", "") \
-    X(GATE, "gate", "Drum gate", 0.5, 0.05, 1.0, RNNMIDI_FLOAT, RNN_PARAM_GATE, "", "")      \
-    X(SEED, "seed", "Seed", 0, 0, 16777215, RNNMIDI_INT, RNN_PARAM_SEED, "", "")              \
-    X(THRU, "thru", "MIDI thru", 1, 0, 1, RNNMIDI_TOGGLE, RNN_PARAM_THRU, "", "")             \
-    X(TEMPO, "tempo", "Free-run tempo", 120, 20, 300, RNNMIDI_FLOAT, RNN_PARAM_TEMPO, "",    \
-      "bpm")                                                                                 \
-    X(INPUT_SOURCE, "input_source", "Input source", 0, 0, 2, RNNMIDI_ENUM, -1,               \
-      "MIDI=0|Audio=1|MIDI and audio=2", "")                                                 \
-    X(REPEAT_LIMIT, "repeat_limit", "Repeat limit", 8, 0, 32, RNNMIDI_INT,                   \
-      RNN_PARAM_REPEAT_LIMIT, "", "")
+    X(MODE, RNN_PARAM_MODE)                                                                    \
+    X(TEMPERATURE, RNN_PARAM_TEMPERATURE)                                                      \
+    X(TOP_P, RNN_PARAM_TOP_P)                                                                  \
+    X(KEY, RNN_PARAM_KEY)                                                                      \
+    X(SCALE, RNN_PARAM_SCALE)                                                                  \
+    X(LOWEST, RNN_PARAM_LOWEST)                                                                \
+    X(HIGHEST, RNN_PARAM_HIGHEST)                                                              \
+    X(RESPONSE_BARS, RNN_PARAM_RESPONSE_BARS)                                                  \
+    X(LISTEN_GAP, RNN_PARAM_LISTEN_GAP)                                                        \
+    X(DENSITY, RNN_PARAM_DENSITY)                                                              \
+    X(CHANNEL, RNN_PARAM_CHANNEL)                                                              \
+    X(VELOCITY, RNN_PARAM_VELOCITY)                                                            \
+    X(GATE, RNN_PARAM_GATE)                                                                    \
+    X(SEED, RNN_PARAM_SEED)                                                                    \
+    X(THRU, RNN_PARAM_THRU)                                                                    \
+    X(TEMPO, RNN_PARAM_TEMPO)                                                                  \
+    X(INPUT_SOURCE, -1)                                                                        \
+    X(REPEAT_LIMIT, RNN_PARAM_REPEAT_LIMIT)
 
 /* Port groups (pg:Group), defined by symbol in rnnmidi.ttl.in. */
 #define RNNMIDI_GROUP_IO "io"
@@ -127,5 +112,38 @@ typedef enum {
 } PortIndex;
 
 #define RNNMIDI_FIRST_CONTROL RNNMIDI_MODE
+
+/* The engine setting of a control port, or -1 (the plugin's own control, or
+ * not a control port). Any thread. */
+static inline int rnnmidi_control_param(int port)
+{
+    static const int param[RNNMIDI_N_PORTS] = {[RNNMIDI_CONTROL_IN] = -1,
+                                               [RNNMIDI_NOTIFY] = -1,
+                                               [RNNMIDI_AUDIO_IN] = -1,
+#define RNNMIDI_PARAM_OF(E, p) [RNNMIDI_##E] = (p),
+                                               RNNMIDI_CONTROLS(RNNMIDI_PARAM_OF)
+#undef RNNMIDI_PARAM_OF
+    };
+    return port >= 0 && port < RNNMIDI_N_PORTS ? param[port] : -1;
+}
+
+/* What a control port shows a host: the engine's description of its
+ * setting, or the plugin's own for the input source; NULL for the fixed
+ * ports. Static data; any thread. */
+static inline const rnn_param_desc *rnnmidi_control_desc(int port)
+{
+    static const char *const source_labels[] = {"MIDI", "Audio", "MIDI and audio"};
+    static const rnn_param_desc input_source = {"input_source",
+                                                "Input source",
+                                                RNNMIDI_SOURCE_MIDI,
+                                                RNNMIDI_SOURCE_MIDI,
+                                                RNNMIDI_SOURCE_BOTH,
+                                                RNN_PARAM_CHOICE,
+                                                "",
+                                                source_labels};
+    if (port == RNNMIDI_INPUT_SOURCE) return &input_source;
+    int param = rnnmidi_control_param(port);
+    return param >= 0 ? rnn_engine_param_desc((rnn_engine_param)param) : NULL;
+}
 
 #endif

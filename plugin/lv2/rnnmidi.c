@@ -5,12 +5,11 @@
  * optional audio input, go to the engine; its MIDI comes out of the notify
  * port. The model file is a patch:Set parameter (rnnmidi:model, an atom:Path):
  * run() hands the path to the worker, which loads, validates and prepares the
- * model off the audio thread; work_response swaps it in and sends the old
- * one back to the worker to be freed, through a fixed ring that run() keeps
- * retrying while the host's queue is full. Each load in flight holds a slot
- * of that ring (an atomic count, since restore() takes slots too), so a load
- * that would not find one is refused up front. Every patch:Set and restore()
- * starts a new generation; a model from an older one is freed instead of
+ * model off the audio thread and offers it to the model slot (core/slot.h);
+ * its response tells work_response to install it, and the model it replaced
+ * goes back through the slot to be freed by the worker, whom run() reminds
+ * while the host's queue is full. Every patch:Set and restore() starts a new
+ * generation of the slot; a model from an older one is freed instead of
  * swapped in. A refused file leaves the current model playing and is
  * reported through the log and a patch:Set of rnnmidi:status.
  *
@@ -67,10 +66,12 @@
 #include "../../core/engine.h"
 #include "../../core/file.h"
 #include "../../core/model.h"
+#include "../../core/slot.h"
 #include "../../core/text.h"
 #include "../listen/detector.h"
 #include "display.h"
 #include "ports.h"
+#include "seqlock.h"
 #include "uris.h"
 
 #define N_CONTROLS (RNNMIDI_N_PORTS - RNNMIDI_FIRST_CONTROL)
@@ -82,41 +83,28 @@
 #define DETECT_CAP 256   /* detected notes per block */
 #define MIDI_EVENT_BYTES (sizeof(LV2_Atom_Event) + 8) /* a 3-byte MIDI event, padded */
 #define DEFAULT_MODEL "melody-lstm.rnnw"
-#define GARBAGE_CAP 8    /* models waiting to go to the worker, and loads in flight */
 #define REFUSED_TEXT 200 /* bytes of a refused path that the log shows */
 #define SAVE_TRIES 1000  /* save's attempts at a path no load is changing */
 #define COPY_BUF 65536   /* save's buffer when it copies a model into the session */
 #define COPY_NAMES 16    /* names save tries in the session before it gives up copying */
 
-static const int control_param[N_CONTROLS] = {
-#define PARAM_OF(E, sym, name, def, min, max, kind, param, points, unit) param,
-    RNNMIDI_CONTROLS(PARAM_OF)
-#undef PARAM_OF
-};
-
 /* Worker messages: requests, and the responses they get. */
 enum {
-    MSG_LOAD,           /* a patch:Set path -> MSG_LOADED or MSG_FAILED */
-    MSG_FREE,           /* a model to free */
-    MSG_LOADED,         /* a prepared model, its path and a status */
-    MSG_FAILED,         /* why a load failed */
-    MSG_RESTORE,        /* restore()'s path -> MSG_RESTORED or MSG_RESTORE_FAILED */
-    MSG_RESTORED,       /* as MSG_LOADED */
-    MSG_RESTORE_FAILED, /* as MSG_FAILED */
-    MSG_RESET_DETECTOR, /* a used detector -> MSG_DETECTOR_READY */
-    MSG_DETECTOR_READY, /* the spare detector is reset */
-    MSG_REFUSED         /* a path run() refused, for the log */
+    MSG_LOAD = 0,           /* a path from patch:Set or restore() -> MSG_LOADED or MSG_FAILED */
+    MSG_RETIRE = 1,         /* free what run() handed back to the slot */
+    MSG_LOADED = 2,         /* the model is in the slot: its path and a status */
+    MSG_FAILED = 3,         /* why a load failed */
+    MSG_RESET_DETECTOR = 4, /* a used detector -> MSG_DETECTOR_READY */
+    MSG_DETECTOR_READY = 5, /* the spare detector is reset */
+    MSG_REFUSED = 6         /* a path run() refused, for the log */
 };
 
 typedef struct {
     uint32_t type;
-    uint32_t size; /* bytes of text after the header, NUL included */
-    uint32_t gen;  /* a load's generation, carried by its response; for
-                      MSG_REFUSED, the refused path's length */
-    union {
-        rnn_engine_model *model;
-        rnn_detector *detector;
-    };
+    uint32_t size;          /* bytes of text after the header, NUL included */
+    uint32_t gen;           /* a load's generation in the slot, carried by its response;
+                               for MSG_REFUSED, the refused path's length */
+    rnn_detector *detector; /* MSG_RESET_DETECTOR */
 } WorkMsg;
 
 typedef struct {
@@ -183,11 +171,11 @@ typedef struct {
     char status[STATUS_CAP];
     size_t status_len;
     int notify_model, notify_status;
-    WorkText msg;                           /* built in run(), copied by the host's schedule_work */
-    rnn_engine_model *garbage[GARBAGE_CAP]; /* models not yet sent to the worker, a ring */
-    uint32_t garbage_head, n_garbage;
-    atomic_uint slots; /* ring slots held: loads and restores in flight, models in the ring */
-    atomic_uint gen;   /* generation of the latest load request or restore */
+    WorkText msg; /* built in run(), copied by the host's schedule_work */
+
+    /* model: prepared by the worker, installed by work_response */
+    rnn_slot *slot;
+    int retire_unsent; /* the worker still has to hear that models came back */
 
     /* the inline display: notes heard and played, written by run() */
     rnn_display *display;
@@ -210,12 +198,10 @@ static void copy_text(char *dst, size_t cap, const char *src)
  * thread and tries again when the count moved meanwhile. */
 static void set_path(Rnnmidi *self, const char *path)
 {
-    unsigned seq = atomic_load_explicit(&self->path_seq, memory_order_relaxed);
-    atomic_store_explicit(&self->path_seq, seq + 1, memory_order_relaxed);
-    atomic_thread_fence(memory_order_release);
+    rnn_seq_write_begin(&self->path_seq);
     copy_text(self->path, PATH_CAP, path);
     self->path_len = strlen(self->path);
-    atomic_store_explicit(&self->path_seq, seq + 2, memory_order_release);
+    rnn_seq_write_end(&self->path_seq);
 }
 
 /* A consistent copy of the path into out (PATH_CAP bytes); 0 when loads kept
@@ -223,11 +209,10 @@ static void set_path(Rnnmidi *self, const char *path)
 static int read_path(Rnnmidi *self, char *out)
 {
     for (int i = 0; i < SAVE_TRIES; i++) {
-        unsigned a = atomic_load_explicit(&self->path_seq, memory_order_acquire);
+        unsigned a = rnn_seq_read_begin(&self->path_seq);
         if (!(a & 1)) {
             copy_text(out, PATH_CAP, self->path);
-            atomic_thread_fence(memory_order_acquire);
-            if (atomic_load_explicit(&self->path_seq, memory_order_relaxed) == a) return 1;
+            if (rnn_seq_read_ok(&self->path_seq, a)) return 1;
         }
         sched_yield();
     }
@@ -239,24 +224,6 @@ static void set_status(Rnnmidi *self, const char *text)
     copy_text(self->status, sizeof self->status, text);
     self->status_len = strlen(self->status);
     self->notify_status = 1;
-}
-
-/* Ring slots: taken by a load or restore before it is scheduled, given back
- * when its model (or the one it replaced) has gone to the worker, or when it
- * brought no model. Any thread. */
-static int take_slot(Rnnmidi *self)
-{
-    unsigned v = atomic_load(&self->slots);
-    while (v < GARBAGE_CAP)
-        if (atomic_compare_exchange_weak(&self->slots, &v, v + 1)) return 1;
-    return 0;
-}
-
-static void give_slot(Rnnmidi *self)
-{
-    unsigned v = atomic_load(&self->slots);
-    while (v > 0)
-        if (atomic_compare_exchange_weak(&self->slots, &v, v - 1)) return;
 }
 
 static LV2_Handle instantiate(const LV2_Descriptor *descriptor, double rate,
@@ -288,9 +255,11 @@ static LV2_Handle instantiate(const LV2_Descriptor *descriptor, double rate,
             self->max_block = (uint32_t) * (const int32_t *)o->value;
 
     char err[512];
-    self->engine = rnn_engine_create(rate, self->max_block, err, sizeof err);
+    self->slot = rnn_slot_create();
+    self->engine = self->slot ? rnn_engine_create(rate, self->max_block, err, sizeof err) : NULL;
     if (!self->engine) {
-        lv2_log_error(&self->logger, "rnnmidi: %s\n", err);
+        lv2_log_error(&self->logger, "rnnmidi: %s\n", self->slot ? err : "out of memory");
+        rnn_slot_free(self->slot);
         free(self);
         return NULL;
     }
@@ -319,11 +288,12 @@ static LV2_Handle instantiate(const LV2_Descriptor *descriptor, double rate,
     int n = snprintf(def, sizeof def, "%s%s", self->bundle, DEFAULT_MODEL);
     if (n > 0 && n < (int)sizeof def && access(def, R_OK) == 0) {
         rnn_engine_model *em = rnn_engine_model_prepare(def, err, sizeof err);
-        if (em) {
-            rnn_engine_set_model(self->engine, em);
+        /* nothing runs yet: this thread may take the audio thread's part */
+        if (em && rnn_slot_offer(self->slot, em, rnn_slot_request(self->slot)) &&
+            rnn_slot_install(self->slot, self->engine)) {
             set_path(self, def);
             self->notify_model = 1;
-        } else {
+        } else if (!em) {
             lv2_log_error(&self->logger, "rnnmidi: %s\n", err);
         }
     }
@@ -596,9 +566,9 @@ static void add_event(Rnnmidi *self, uint32_t frame, const uint8_t *data, uint32
 static void add_detected(Rnnmidi *self, int *next, uint32_t frame)
 {
     for (; *next < self->n_detected && self->detected[*next].frame <= frame; (*next)++) {
-        const rnn_detected_note_event *d = &self->detected[*next];
-        uint8_t msg[3] = {(uint8_t)(d->on ? 0x90 : 0x80), d->pitch, d->on ? d->velocity : 0};
-        add_event(self, d->frame, msg, 3, RNN_EVENT_NO_THRU);
+        uint8_t msg[3];
+        rnn_detected_to_midi(&self->detected[*next], 0, msg);
+        add_event(self, self->detected[*next].frame, msg, 3, RNN_EVENT_NO_THRU);
     }
 }
 
@@ -660,7 +630,7 @@ static void schedule_load(Rnnmidi *self, const LV2_Atom *value)
         /* the worker logs it, with the path's beginning */
         self->msg.head.type = MSG_REFUSED;
         self->msg.head.gen = value->size - 1;
-        self->msg.head.model = NULL;
+        self->msg.head.detector = NULL;
         self->msg.head.size = REFUSED_TEXT + 1;
         memcpy(self->msg.text, LV2_ATOM_BODY_CONST(value), REFUSED_TEXT);
         self->msg.text[REFUSED_TEXT] = 0;
@@ -668,20 +638,15 @@ static void schedule_load(Rnnmidi *self, const LV2_Atom *value)
                                       &self->msg);
         return;
     }
-    uint32_t gen = atomic_fetch_add(&self->gen, 1) + 1;
-    if (!take_slot(self)) {
-        set_status(self, "error: too many model loads at once, the current model plays on");
-        return;
-    }
+    /* the newest request from here on, even when the worker cannot take it */
     self->msg.head.type = MSG_LOAD;
-    self->msg.head.gen = gen;
-    self->msg.head.model = NULL;
+    self->msg.head.gen = rnn_slot_request(self->slot);
+    self->msg.head.detector = NULL;
     self->msg.head.size = value->size;
     memcpy(self->msg.text, LV2_ATOM_BODY_CONST(value), value->size);
     self->msg.text[value->size - 1] = 0;
     if (self->schedule->schedule_work(self->schedule->handle, sizeof(WorkMsg) + value->size,
                                       &self->msg) != LV2_WORKER_SUCCESS) {
-        give_slot(self);
         set_status(self, "error: the host's worker is busy, the current model plays on");
     }
 }
@@ -707,35 +672,40 @@ static int write_set(Rnnmidi *self, uint32_t frame, LV2_URID property, LV2_URID 
  * while the host's queue is full. Audio thread. */
 static void send_spare(Rnnmidi *self)
 {
-    WorkMsg msg = {MSG_RESET_DETECTOR, 0, 0, {NULL}};
-    msg.detector = self->spare;
+    WorkMsg msg = {MSG_RESET_DETECTOR, 0, 0, self->spare};
     if (self->schedule->schedule_work(self->schedule->handle, sizeof msg, &msg) ==
         LV2_WORKER_SUCCESS)
         self->spare_unsent = 0;
 }
 
-static void send_garbage(Rnnmidi *self);
+static void send_retire(Rnnmidi *self);
 
-static void run(LV2_Handle instance, uint32_t n_samples)
+/* The start of a block: messages to the worker that the host's queue
+ * refused before, and the notify port readied, with the note-offs owed. */
+static void begin_block(Rnnmidi *self)
 {
-    Rnnmidi *self = instance;
-    const RnnmidiURIs *u = &self->uris;
-    if (self->n_garbage) send_garbage(self);
+    if (self->retire_unsent) send_retire(self);
     if (atomic_exchange(&self->spare_lost, 0)) self->spare_unsent = 1;
     if (self->spare_unsent) send_spare(self);
+    self->n_in = self->n_transport = 0;
+    self->chunk_start = 0;
+    self->n_detected = 0;
+    if (!self->notify) return;
+    lv2_atom_forge_set_buffer(&self->forge, (uint8_t *)self->notify, self->notify->atom.size);
+    lv2_atom_forge_sequence_head(&self->forge, &self->notify_frame, 0);
+    /* a message that could never fit is dropped, not waited for */
+    size_t most = self->forge.size > sizeof(LV2_Atom_Sequence)
+                      ? self->forge.size - sizeof(LV2_Atom_Sequence)
+                      : 0;
+    if (set_bytes(self->path_len) > most) self->notify_model = 0;
+    if (set_bytes(self->status_len) > most) self->notify_status = 0;
+    if (self->n_owed) send_owed(self);
+}
 
-    if (self->notify) {
-        lv2_atom_forge_set_buffer(&self->forge, (uint8_t *)self->notify, self->notify->atom.size);
-        lv2_atom_forge_sequence_head(&self->forge, &self->notify_frame, 0);
-        /* a message that could never fit is dropped, not waited for */
-        size_t most = self->forge.size > sizeof(LV2_Atom_Sequence)
-                          ? self->forge.size - sizeof(LV2_Atom_Sequence)
-                          : 0;
-        if (set_bytes(self->path_len) > most) self->notify_model = 0;
-        if (set_bytes(self->status_len) > most) self->notify_status = 0;
-        if (self->n_owed) send_owed(self);
-    }
-
+/* The control ports into the engine (those that changed) and the thru
+ * switch; returns the input source. */
+static int read_controls(Rnnmidi *self)
+{
     int source = RNNMIDI_SOURCE_MIDI;
     for (int i = 0; i < N_CONTROLS; i++) {
         if (!self->controls[i]) continue;
@@ -747,15 +717,17 @@ static void run(LV2_Handle instance, uint32_t n_samples)
         if (i == RNNMIDI_THRU - RNNMIDI_FIRST_CONTROL) self->thru = isfinite(v) && v >= 0.5f;
         if (v == self->last_value[i]) continue;
         self->last_value[i] = v;
-        if (control_param[i] >= 0 && control_param[i] != RNN_PARAM_THRU)
-            rnn_engine_set_param(self->engine, (rnn_engine_param)control_param[i], v);
+        int param = rnnmidi_control_param(RNNMIDI_FIRST_CONTROL + i);
+        if (param >= 0 && param != RNN_PARAM_THRU)
+            rnn_engine_set_param(self->engine, (rnn_engine_param)param, v);
     }
-    int hear_midi = source != RNNMIDI_SOURCE_AUDIO;
-    int hear_audio = source != RNNMIDI_SOURCE_MIDI && self->audio_in && self->detector;
+    return source;
+}
 
-    self->n_in = self->n_transport = 0;
-    self->chunk_start = 0;
-    self->n_detected = 0;
+/* The audio input through the detector into self->detected, when it is
+ * heard; when it was switched off mid-note, the end of that note. */
+static void listen_audio(Rnnmidi *self, uint32_t n_samples, int hear_audio)
+{
     if (hear_audio && !self->heard_audio && !self->detector_fresh) {
         /* audio heard again: nothing stale from before. The spare the worker
          * reset takes over; without one yet, the input waits for it. */
@@ -788,11 +760,36 @@ static void run(LV2_Handle instance, uint32_t n_samples)
     } else if (self->detector_pitch >= 0) {
         /* the audio input was switched off mid-note: end the note it held
          * (the detector is swapped for a fresh one when it listens again) */
-        uint8_t off[3] = {0x80, (uint8_t)self->detector_pitch, 0};
+        rnn_detected_note_event end = {0, 0, 0, (uint8_t)self->detector_pitch, 0};
+        uint8_t off[3];
+        rnn_detected_to_midi(&end, 0, off);
         self->detector_pitch = -1;
         add_event(self, 0, off, 3, RNN_EVENT_NO_THRU);
     }
+}
 
+/* One object of the control port: a transport change, a model chosen, or
+ * a host asking for the parameters. */
+static void read_object(Rnnmidi *self, const LV2_Atom_Object *obj, uint32_t frame)
+{
+    const RnnmidiURIs *u = &self->uris;
+    if (obj->body.otype == u->time_Position) {
+        read_position(self, obj, frame);
+    } else if (obj->body.otype == u->patch_Set) {
+        const LV2_Atom *property = NULL, *value = NULL;
+        lv2_atom_object_get(obj, u->patch_property, &property, u->patch_value, &value, 0);
+        if (property && property->type == u->atom_URID &&
+            ((const LV2_Atom_URID *)property)->body == u->rnnmidi_model)
+            schedule_load(self, value);
+    } else if (obj->body.otype == u->patch_Get) {
+        self->notify_model = self->notify_status = 1;
+    }
+}
+
+/* The control port's events in frame order, with the detected notes
+ * merged in among its MIDI. */
+static void read_control_port(Rnnmidi *self, uint32_t n_samples, int hear_midi)
+{
     int next_detected = 0;
     if (self->control) {
         LV2_ATOM_SEQUENCE_FOREACH(self->control, ev)
@@ -801,31 +798,24 @@ static void run(LV2_Handle instance, uint32_t n_samples)
             if (frame >= n_samples)
                 frame = n_samples > 0 ? n_samples - 1 : 0; /* inside the block */
             if (frame < self->chunk_start) frame = self->chunk_start;
-            if (ev->body.type == u->midi_Event) {
+            if (ev->body.type == self->uris.midi_Event) {
                 add_detected(self, &next_detected, frame);
                 if (ev->body.size >= 1 && ev->body.size <= 3)
                     add_event(self, frame, LV2_ATOM_BODY_CONST(&ev->body), ev->body.size,
                               hear_midi ? 0 : RNN_EVENT_NO_LISTEN);
             } else if (lv2_atom_forge_is_object_type(&self->forge, ev->body.type)) {
-                const LV2_Atom_Object *obj = (const LV2_Atom_Object *)&ev->body;
-                if (obj->body.otype == u->time_Position) {
-                    read_position(self, obj, frame);
-                } else if (obj->body.otype == u->patch_Set) {
-                    const LV2_Atom *property = NULL, *value = NULL;
-                    lv2_atom_object_get(obj, u->patch_property, &property, u->patch_value, &value,
-                                        0);
-                    if (property && property->type == u->atom_URID &&
-                        ((const LV2_Atom_URID *)property)->body == u->rnnmidi_model)
-                        schedule_load(self, value);
-                } else if (obj->body.otype == u->patch_Get) {
-                    self->notify_model = self->notify_status = 1;
-                }
+                read_object(self, (const LV2_Atom_Object *)&ev->body, frame);
             }
         }
     }
     add_detected(self, &next_detected, UINT32_MAX);
-    run_chunk(self, n_samples);
+}
 
+/* The end of a block: the patch messages owed, at its last frame, and the
+ * inline display moved on. */
+static void end_block(Rnnmidi *self, uint32_t n_samples)
+{
+    const RnnmidiURIs *u = &self->uris;
     if (self->notify) {
         uint32_t last = n_samples > 0 ? n_samples - 1 : 0;
         if (self->notify_model &&
@@ -835,10 +825,21 @@ static void run(LV2_Handle instance, uint32_t n_samples)
                                              self->status, self->status_len))
             self->notify_status = 0;
     }
-
     self->frames += n_samples;
     if (rnn_display_follow(self->display, self->frames, self->engine) && self->queue_draw)
         self->queue_draw->queue_draw(self->queue_draw->handle);
+}
+
+static void run(LV2_Handle instance, uint32_t n_samples)
+{
+    Rnnmidi *self = instance;
+    begin_block(self);
+    int source = read_controls(self);
+    listen_audio(self, n_samples,
+                 source != RNNMIDI_SOURCE_MIDI && self->audio_in && self->detector);
+    read_control_port(self, n_samples, source != RNNMIDI_SOURCE_AUDIO);
+    run_chunk(self, n_samples); /* the engine, and its MIDI with the player's out */
+    end_block(self, n_samples);
 }
 
 static void deactivate(LV2_Handle instance)
@@ -868,8 +869,7 @@ static void cleanup(LV2_Handle instance)
 {
     Rnnmidi *self = instance;
     rnn_engine_free(self->engine); /* frees its model too */
-    for (uint32_t i = 0; i < self->n_garbage; i++)
-        rnn_engine_model_free(self->garbage[(self->garbage_head + i) % GARBAGE_CAP]);
+    rnn_slot_free(self->slot);     /* and what was on its way */
     rnn_detector_free(self->detector);
     rnn_detector_free(self->spare);
     rnn_display_free(self->display);
@@ -878,32 +878,14 @@ static void cleanup(LV2_Handle instance)
 
 /* ----------------------------------------------------------------- worker */
 
-/* Hand the models in the ring to the worker to be freed, oldest first;
- * retried from run() while the host's queue is full. Audio thread. */
-static void send_garbage(Rnnmidi *self)
+/* Tell the worker that models came back to the slot to be freed; retried
+ * from run() while the host's queue is full (any later work frees them too).
+ * Audio thread. */
+static void send_retire(Rnnmidi *self)
 {
-    while (self->n_garbage) {
-        WorkMsg msg = {MSG_FREE, 0, 0, {self->garbage[self->garbage_head]}};
-        if (self->schedule->schedule_work(self->schedule->handle, sizeof msg, &msg) !=
-            LV2_WORKER_SUCCESS)
-            return;
-        self->garbage_head = (self->garbage_head + 1) % GARBAGE_CAP;
-        self->n_garbage--;
-        give_slot(self);
-    }
-}
-
-/* Put a model in the ring, in the slot its load held, and try to send it
- * on; with no model, give the slot back. Audio thread. */
-static void add_garbage(Rnnmidi *self, rnn_engine_model *em)
-{
-    if (!em) {
-        give_slot(self);
-        return;
-    }
-    self->garbage[(self->garbage_head + self->n_garbage) % GARBAGE_CAP] = em;
-    self->n_garbage++;
-    send_garbage(self);
+    WorkMsg msg = {MSG_RETIRE, 0, 0, NULL};
+    self->retire_unsent = self->schedule->schedule_work(self->schedule->handle, sizeof msg, &msg) !=
+                          LV2_WORKER_SUCCESS;
 }
 
 /* prefix then text into dst (cap bytes), always terminated; the text comes
@@ -926,13 +908,12 @@ static LV2_Worker_Status work(LV2_Handle instance, LV2_Worker_Respond_Function r
     WorkMsg head;
     memcpy(&head, data, sizeof head);
     const char *text = (const char *)data + sizeof(WorkMsg);
-    if (head.type == MSG_FREE) {
-        rnn_engine_model_free(head.model);
-        return LV2_WORKER_SUCCESS;
-    }
+    /* whatever the message, free the models run() handed back meanwhile */
+    rnn_slot_retire(self->slot);
+    if (head.type == MSG_RETIRE) return LV2_WORKER_SUCCESS;
     if (head.type == MSG_RESET_DETECTOR) {
         rnn_detector_reset(head.detector);
-        WorkMsg ready = {MSG_DETECTOR_READY, 0, 0, {NULL}};
+        WorkMsg ready = {MSG_DETECTOR_READY, 0, 0, NULL};
         if (respond(handle, sizeof ready, &ready) != LV2_WORKER_SUCCESS) {
             atomic_store(&self->spare_lost, 1); /* run() sends it again */
             return LV2_WORKER_ERR_NO_SPACE;
@@ -946,40 +927,39 @@ static LV2_Worker_Status work(LV2_Handle instance, LV2_Worker_Respond_Function r
                           PATH_CAP - 1, text);
         return LV2_WORKER_SUCCESS;
     }
-    int restoring = head.type == MSG_RESTORE;
-    if (head.type != MSG_LOAD && !restoring) return LV2_WORKER_ERR_UNKNOWN;
+    if (head.type != MSG_LOAD) return LV2_WORKER_ERR_UNKNOWN;
     if (size < sizeof(WorkMsg) + head.size || head.size == 0 || head.size > PATH_CAP ||
-        text[head.size - 1] != 0) {
-        give_slot(self);
+        text[head.size - 1] != 0)
         return LV2_WORKER_ERR_UNKNOWN;
-    }
+    /* a newer request came meanwhile: no need to read this one */
+    if (head.gen != rnn_slot_generation(self->slot)) return LV2_WORKER_SUCCESS;
     size_t plen = strlen(text) + 1;
 
     /* text is exactly as long as its bytes: nothing uninitialised goes out */
     WorkText reply;
     reply.head.gen = head.gen;
+    reply.head.detector = NULL;
     char err[STATUS_CAP - 32];
     rnn_engine_model *em = rnn_engine_model_prepare(text, err, sizeof err);
     size_t n;
     if (em) {
-        reply.head.type = restoring ? MSG_RESTORED : MSG_LOADED;
-        reply.head.model = em;
+        reply.head.type = MSG_LOADED;
         const char *name = rnn_model_meta(rnn_engine_model_get(em), "name");
         memcpy(reply.text, text, plen);
         n = plen;
         n += put_text(reply.text + n, STATUS_CAP, "loaded ", name ? name : text);
+        /* refused (and freed) when a newer request came while it loaded */
+        if (!rnn_slot_offer(self->slot, em, head.gen)) return LV2_WORKER_SUCCESS;
     } else {
         lv2_log_error(&self->logger, "rnnmidi: model refused, the current one plays on: %s\n", err);
-        reply.head.type = restoring ? MSG_RESTORE_FAILED : MSG_FAILED;
-        reply.head.model = NULL;
+        reply.head.type = MSG_FAILED;
         n = put_text(reply.text, STATUS_CAP, "error: ", err);
     }
     reply.head.size = (uint32_t)n;
-    if (respond(handle, sizeof(WorkMsg) + reply.head.size, &reply) != LV2_WORKER_SUCCESS) {
-        rnn_engine_model_free(em);
-        give_slot(self);
+    /* without its response the offered model is never installed: the next
+     * offer or cleanup() frees it */
+    if (respond(handle, sizeof(WorkMsg) + reply.head.size, &reply) != LV2_WORKER_SUCCESS)
         return LV2_WORKER_ERR_NO_SPACE;
-    }
     return LV2_WORKER_SUCCESS;
 }
 
@@ -995,20 +975,16 @@ static LV2_Worker_Status work_response(LV2_Handle instance, uint32_t size, const
     }
     const char *text = (const char *)data + sizeof(WorkMsg);
     size_t len = size - sizeof(WorkMsg);
-    int loaded = head.type == MSG_LOADED || head.type == MSG_RESTORED;
-    if (!loaded && head.type != MSG_FAILED && head.type != MSG_RESTORE_FAILED)
-        return LV2_WORKER_ERR_UNKNOWN;
-    if (head.gen != atomic_load(&self->gen)) { /* a newer request was made since: drop this one */
-        add_garbage(self, loaded ? head.model : NULL);
-        return LV2_WORKER_SUCCESS;
-    }
+    int loaded = head.type == MSG_LOADED;
+    if (!loaded && head.type != MSG_FAILED) return LV2_WORKER_ERR_UNKNOWN;
+    /* a newer request was made since: its own response will come (the slot
+     * frees this one's model) */
+    if (head.gen != rnn_slot_generation(self->slot)) return LV2_WORKER_SUCCESS;
     if (loaded) {
         size_t n = strnlen(text, len);
-        if (n == len) { /* no path: the response is not ours */
-            add_garbage(self, head.model);
-            return LV2_WORKER_ERR_UNKNOWN;
-        }
-        add_garbage(self, rnn_engine_set_model(self->engine, head.model));
+        if (n == len) return LV2_WORKER_ERR_UNKNOWN; /* no path: the response is not ours */
+        if (!rnn_slot_install(self->slot, self->engine)) return LV2_WORKER_SUCCESS;
+        send_retire(self);
         set_path(self, text);
         self->notify_model = 1;
         char status[STATUS_CAP] = "";
@@ -1017,7 +993,6 @@ static LV2_Worker_Status work_response(LV2_Handle instance, uint32_t size, const
         status[m] = 0;
         set_status(self, status);
     } else {
-        give_slot(self);
         char status[STATUS_CAP] = "";
         size_t m = len < sizeof status - 1 ? len : sizeof status - 1;
         memcpy(status, text, m);
@@ -1252,21 +1227,14 @@ static LV2_State_Status restore_in_worker(Rnnmidi *self, LV2_Worker_Schedule *sc
     WorkText *msg = malloc(sizeof *msg);
     if (!msg) return LV2_STATE_ERR_UNKNOWN;
     /* the newest request from here on: loads still in flight are older */
-    msg->head.gen = atomic_fetch_add(&self->gen, 1) + 1;
-    msg->head.type = MSG_RESTORE;
+    msg->head.gen = rnn_slot_request(self->slot);
+    msg->head.type = MSG_LOAD;
     msg->head.size = (uint32_t)len + 1;
-    msg->head.model = NULL;
+    msg->head.detector = NULL;
     memcpy(msg->text, path, len + 1);
     LV2_State_Status st = LV2_STATE_SUCCESS;
-    if (!take_slot(self)) {
-        lv2_log_error(&self->logger,
-                      "rnnmidi: state: too many model loads at once, %s not "
-                      "restored\n",
-                      path);
-        st = LV2_STATE_ERR_UNKNOWN;
-    } else if (schedule->schedule_work(schedule->handle, (uint32_t)(sizeof(WorkMsg) + len + 1),
-                                       msg) != LV2_WORKER_SUCCESS) {
-        give_slot(self);
+    if (schedule->schedule_work(schedule->handle, (uint32_t)(sizeof(WorkMsg) + len + 1), msg) !=
+        LV2_WORKER_SUCCESS) {
         lv2_log_error(&self->logger, "rnnmidi: state: the host's worker is busy, %s not restored\n",
                       path);
         st = LV2_STATE_ERR_UNKNOWN;
@@ -1280,7 +1248,7 @@ static LV2_State_Status restore_in_worker(Rnnmidi *self, LV2_Worker_Schedule *sc
  * running, and a large preset holds it for as long as it takes to read. */
 static LV2_State_Status restore_here(Rnnmidi *self, const char *path)
 {
-    atomic_fetch_add(&self->gen, 1); /* a load still in flight is older than this state */
+    uint32_t gen = rnn_slot_request(self->slot); /* a load still in flight is older */
     char err[STATUS_CAP - 32];
     rnn_engine_model *em = rnn_engine_model_prepare(path, err, sizeof err);
     self->notify_model = 1;
@@ -1291,11 +1259,15 @@ static LV2_State_Status restore_here(Rnnmidi *self, const char *path)
         set_status(self, status);
         return LV2_STATE_ERR_UNKNOWN;
     }
-    rnn_engine_model_free(rnn_engine_set_model(self->engine, em));
-    set_path(self, path);
+    /* nothing else runs: this thread takes the audio thread's and the
+     * worker's parts in turn */
     const char *name = rnn_model_meta(rnn_engine_model_get(em), "name");
     char status[STATUS_CAP];
     put_text(status, sizeof status, "loaded ", name ? name : path);
+    rnn_slot_offer(self->slot, em, gen);
+    rnn_slot_install(self->slot, self->engine);
+    rnn_slot_retire(self->slot);
+    set_path(self, path);
     set_status(self, status);
     return LV2_STATE_SUCCESS;
 }

@@ -5,7 +5,9 @@
  * @URI@, @MINOR@ and @MICRO@ with the values of ports.h, and a line holding
  * only @PORTS@ with the lv2:port list generated from the port table, so the
  * TTL's lv2:index values are the C enum's, each port with its comment and
- * group from RNNMIDI_PORT_DOCS. Lines between @IF_MODEL@ and
+ * group from RNNMIDI_PORT_DOCS, and each control port with the symbol,
+ * name, range, default, unit and scale points of its setting in core/engine's
+ * parameter table (rnnmidi_control_desc). Lines between @IF_MODEL@ and
  * @END_IF_MODEL@ are kept only with -m (the bundle has its default model);
  * lines between @IF_MODEL NAME@ and @END_IF_MODEL@ only with -M NAME (the
  * bundle also ships NAME.rnnw; -M may be given once per model).
@@ -19,21 +21,6 @@
 #include "ports.h"
 
 typedef struct {
-    int index;
-    const char *symbol, *name;
-    double def, min, max;
-    int kind;
-    const char *points, *unit;
-} control;
-
-static const control controls[] = {
-#define ROW(E, sym, name, def, min, max, kind, param, points, unit)                                \
-    {RNNMIDI_##E, sym, name, def, min, max, kind, points, unit},
-    RNNMIDI_CONTROLS(ROW)
-#undef ROW
-};
-
-typedef struct {
     const char *group, *comment;
 } port_doc;
 
@@ -45,11 +32,18 @@ static const port_doc docs[RNNMIDI_N_PORTS] = {
 
 /* A float port's number as an xsd:decimal or xsd:double ("2.0", not "2"), an
  * integer port's as an xsd:integer, so that hosts and lv2lint read the type
- * the port has. */
-static void write_number(FILE *o, double v, int is_float)
+ * the port has. The shortest decimal that reads back as the same float: the
+ * table's 0.95f is written 0.95, not 0.949999988. */
+static void write_number(FILE *o, float v, int is_float)
 {
     char buf[64];
-    snprintf(buf, sizeof buf, "%.9g", v);
+    if (v > -1e9f && v < 1e9f && (float)(long)v == v)
+        snprintf(buf, sizeof buf, "%ld", (long)v);
+    else
+        for (int digits = 1; digits <= 9; digits++) {
+            snprintf(buf, sizeof buf, "%.*g", digits, (double)v);
+            if (strtof(buf, NULL) == v) break;
+        }
     fputs(buf, o);
     if (is_float && !strpbrk(buf, ".eE")) fputs(".0", o);
 }
@@ -60,21 +54,13 @@ static void write_doc(FILE *o, int index)
             RNNMIDI_URI, docs[index].group);
 }
 
-static void write_points(FILE *o, const char *points)
+/* A choice's labels, one for each whole number from min to max. */
+static void write_points(FILE *o, const rnn_param_desc *d)
 {
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", points);
     fprintf(o, " ;\n        lv2:scalePoint");
-    int first = 1;
-    for (char *save = NULL, *tok = strtok_r(buf, "|", &save); tok;
-         tok = strtok_r(NULL, "|", &save)) {
-        char *eq = strchr(tok, '=');
-        if (!eq) continue;
-        *eq = 0;
-        fprintf(o, "%s [ rdfs:label \"%s\" ; rdf:value %s ]", first ? " " : " ,\n            ", tok,
-                eq + 1);
-        first = 0;
-    }
+    for (int v = (int)d->min; v <= (int)d->max; v++)
+        fprintf(o, "%s [ rdfs:label \"%s\" ; rdf:value %d ]",
+                v > (int)d->min ? " ,\n            " : " ", d->choices[v - (int)d->min], v);
 }
 
 static void write_ports(FILE *o)
@@ -113,28 +99,28 @@ static void write_ports(FILE *o)
             RNNMIDI_AUDIO_IN);
     write_doc(o, RNNMIDI_AUDIO_IN);
     fprintf(o, "\n    ]");
-    for (size_t i = 0; i < sizeof controls / sizeof controls[0]; i++) {
-        const control *c = &controls[i];
+    for (int index = RNNMIDI_FIRST_CONTROL; index < RNNMIDI_N_PORTS; index++) {
+        const rnn_param_desc *c = rnnmidi_control_desc(index);
         fprintf(o, " , [\n        a lv2:InputPort , lv2:ControlPort ;\n");
         fprintf(o,
                 "        lv2:index %d ;\n        lv2:symbol \"%s\" ;\n        lv2:name \"%s\" ;\n",
-                c->index, c->symbol, c->name);
-        int is_float = c->kind == RNNMIDI_FLOAT;
+                index, c->symbol, c->label);
+        int is_float = c->kind == RNN_PARAM_REAL;
         fprintf(o, "        lv2:default ");
         write_number(o, c->def, is_float);
         fprintf(o, " ;\n        lv2:minimum ");
         write_number(o, c->min, is_float);
         fprintf(o, " ;\n        lv2:maximum ");
         write_number(o, c->max, is_float);
-        if (c->kind == RNNMIDI_INT)
+        if (c->kind == RNN_PARAM_INTEGER)
             fprintf(o, " ;\n        lv2:portProperty lv2:integer");
-        else if (c->kind == RNNMIDI_ENUM)
+        else if (c->kind == RNN_PARAM_CHOICE)
             fprintf(o, " ;\n        lv2:portProperty lv2:integer , lv2:enumeration");
-        else if (c->kind == RNNMIDI_TOGGLE)
+        else if (c->kind == RNN_PARAM_SWITCH)
             fprintf(o, " ;\n        lv2:portProperty lv2:integer , lv2:toggled");
         if (c->unit[0]) fprintf(o, " ;\n        units:unit units:%s", c->unit);
-        if (c->points[0]) write_points(o, c->points);
-        write_doc(o, c->index);
+        if (c->choices) write_points(o, c);
+        write_doc(o, index);
         fprintf(o, "\n    ]");
     }
     fprintf(o, " .\n");
@@ -161,6 +147,19 @@ int main(int argc, char **argv)
             fprintf(stderr,
                     "ttlgen: port %d has no comment or group in RNNMIDI_PORT_DOCS "
                     "(plugin/lv2/ports.h), or a comment with a double quote\n",
+                    i);
+            return 1;
+        }
+        const rnn_param_desc *c = rnnmidi_control_desc(i);
+        int quoted = 0;
+        for (int v = 0; c && c->choices && v <= (int)(c->max - c->min); v++)
+            quoted |= strchr(c->choices[v], '"') != NULL;
+        if (i >= RNNMIDI_FIRST_CONTROL && (!c || strchr(c->label, '"') || quoted ||
+                                           (c->kind == RNN_PARAM_CHOICE) != !!c->choices)) {
+            fprintf(stderr,
+                    "ttlgen: control port %d has no description, a name or label with a double "
+                    "quote, or a choice without labels (core/engine.c's parameter table, "
+                    "plugin/lv2/ports.h)\n",
                     i);
             return 1;
         }

@@ -20,8 +20,6 @@
 #define RNNMIDI__sessionCopy RNNMIDI_URI "#sessionCopy"
 
 typedef struct {
-    LV2_URID atom_Blank;
-    LV2_URID atom_Object;
     LV2_URID atom_Path;
     LV2_URID atom_String;
     LV2_URID atom_Int;
@@ -30,8 +28,6 @@ typedef struct {
     LV2_URID atom_Float;
     LV2_URID atom_Double;
     LV2_URID atom_URID;
-    LV2_URID atom_Sequence;
-    LV2_URID atom_eventTransfer;
     LV2_URID midi_Event;
     LV2_URID patch_Get;
     LV2_URID patch_Set;
@@ -44,9 +40,7 @@ typedef struct {
     LV2_URID time_beatsPerBar;
     LV2_URID time_beatsPerMinute;
     LV2_URID time_speed;
-    LV2_URID time_frame;
     LV2_URID bufsz_maxBlockLength;
-    LV2_URID bufsz_nominalBlockLength;
     LV2_URID rnnmidi_model;
     LV2_URID rnnmidi_status;
     LV2_URID rnnmidi_sessionCopy;
@@ -54,8 +48,6 @@ typedef struct {
 
 static inline void map_rnnmidi_uris(LV2_URID_Map *map, RnnmidiURIs *u)
 {
-    u->atom_Blank = map->map(map->handle, LV2_ATOM__Blank);
-    u->atom_Object = map->map(map->handle, LV2_ATOM__Object);
     u->atom_Path = map->map(map->handle, LV2_ATOM__Path);
     u->atom_String = map->map(map->handle, LV2_ATOM__String);
     u->atom_Int = map->map(map->handle, LV2_ATOM__Int);
@@ -64,8 +56,6 @@ static inline void map_rnnmidi_uris(LV2_URID_Map *map, RnnmidiURIs *u)
     u->atom_Float = map->map(map->handle, LV2_ATOM__Float);
     u->atom_Double = map->map(map->handle, LV2_ATOM__Double);
     u->atom_URID = map->map(map->handle, LV2_ATOM__URID);
-    u->atom_Sequence = map->map(map->handle, LV2_ATOM__Sequence);
-    u->atom_eventTransfer = map->map(map->handle, LV2_ATOM__eventTransfer);
     u->midi_Event = map->map(map->handle, LV2_MIDI__MidiEvent);
     u->patch_Get = map->map(map->handle, LV2_PATCH__Get);
     u->patch_Set = map->map(map->handle, LV2_PATCH__Set);
@@ -78,9 +68,7 @@ static inline void map_rnnmidi_uris(LV2_URID_Map *map, RnnmidiURIs *u)
     u->time_beatsPerBar = map->map(map->handle, LV2_TIME__beatsPerBar);
     u->time_beatsPerMinute = map->map(map->handle, LV2_TIME__beatsPerMinute);
     u->time_speed = map->map(map->handle, LV2_TIME__speed);
-    u->time_frame = map->map(map->handle, LV2_TIME__frame);
     u->bufsz_maxBlockLength = map->map(map->handle, LV2_BUF_SIZE__maxBlockLength);
-    u->bufsz_nominalBlockLength = map->map(map->handle, LV2_BUF_SIZE__nominalBlockLength);
     u->rnnmidi_model = map->map(map->handle, RNNMIDI__model);
     u->rnnmidi_status = map->map(map->handle, RNNMIDI__status);
     u->rnnmidi_sessionCopy = map->map(map->handle, RNNMIDI__sessionCopy);

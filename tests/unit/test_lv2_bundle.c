@@ -5,18 +5,16 @@
  * `ldd` loads are libc, libm and the dynamic loader, plus at most one small
  * numeric library (FFTW single precision); `lv2_validate` (Debian lv2-dev)
  * finds 0 errors in its TTL; lilv reads from the TTL the same port indices,
- * symbols, ranges and defaults as the C port table, and those agree with
- * core/engine's parameter table; the plugin is an lv2:MIDIPlugin, hard-RT
- * capable, with version numbers, the model as a patch:writable atom:Path;
- * a bundle holding a default model (here a random-weight fixture standing in
- * for presets/melody-lstm.rnnw) loads it at instantiation and lists a preset
- * whose state restores it, and offers that default state to the host
- * (state:loadDefaultState, optional) only when it has one. What lv2lint asks
- * of a plugin a distribution ships is checked here too, with lilv: every port
- * has a comment and a port group, float ports have float ranges and integer
- * ports integer ones, units as in the C table, a project with a maintainer,
- * a short description and a release (even) version. The presets' values
- * are there as soon as the plugin's data is, as jalv 1.6.6 expects. */
+ * symbols, names, ranges, defaults and scale points as the C port table,
+ * whose engine settings are core/engine's parameter table itself; the plugin is an lv2:MIDIPlugin,
+ * hard-RT capable, with version numbers, the model as a patch:writable atom:Path; a bundle holding
+ * a default model (here a random-weight fixture standing in for presets/melody-lstm.rnnw) loads it
+ * at instantiation and lists a preset whose state restores it, and offers that default state to the
+ * host (state:loadDefaultState, optional) only when it has one. What lv2lint asks of a plugin a
+ * distribution ships is checked here too, with lilv: every port has a comment and a port group,
+ * float ports have float ranges and integer ports integer ones, units as in the C table, a project
+ * with a maintainer, a short description and a release (even) version. The presets' values are
+ * there as soon as the plugin's data is, as jalv 1.6.6 expects. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -139,18 +137,44 @@ static void test_lv2_validate(void **state)
 
 typedef struct {
     int index;
-    const char *symbol;
+    const char *symbol, *name;
     float def, min, max;
-    int param, kind;
+    int param;
+    rnn_param_kind kind;
     const char *unit;
+    const char *const *choices;
 } row;
 
-static const row rows[] = {
-#define ROW(E, sym, name, def, min, max, kind, param, points, unit)                                \
-    {RNNMIDI_##E, sym, (float)(def), (float)(min), (float)(max), param, kind, unit},
-    RNNMIDI_CONTROLS(ROW)
+/* The control ports as the C port table has them (main fills it). */
+#define N_ROWS (RNNMIDI_N_PORTS - RNNMIDI_FIRST_CONTROL)
+static row rows[N_ROWS];
+
+static int fill_rows(void)
+{
+    static const int param[N_ROWS] = {
+#define ROW(E, p) p,
+        RNNMIDI_CONTROLS(ROW)
 #undef ROW
-};
+    };
+    for (int i = 0; i < N_ROWS; i++) {
+        const rnn_param_desc *d = rnnmidi_control_desc(RNNMIDI_FIRST_CONTROL + i);
+        if (!d) {
+            fprintf(stderr, "control port %d has no description\n", RNNMIDI_FIRST_CONTROL + i);
+            return -1;
+        }
+        rows[i] = (row){RNNMIDI_FIRST_CONTROL + i,
+                        d->symbol,
+                        d->label,
+                        d->def,
+                        d->min,
+                        d->max,
+                        param[i],
+                        d->kind,
+                        d->unit,
+                        d->choices};
+    }
+    return 0;
+}
 
 #define NS_LV2 "http://lv2plug.in/ns/lv2core#"
 #define NS_RDF "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
@@ -233,13 +257,39 @@ static void test_ttl_matches_c(void **state)
         assert_float_equal(lilv_node_as_float(min), rows[i].min, 1e-6);
         assert_float_equal(lilv_node_as_float(max), rows[i].max, 1e-6);
         lilv_node_free(def), lilv_node_free(min), lilv_node_free(max), lilv_node_free(s);
+        LilvNode *name = lilv_port_get_name(p, port);
+        assert_string_equal(lilv_node_as_string(name), rows[i].name);
+        lilv_node_free(name);
+        /* a choice lists every value from min to max with its label, once */
+        LilvScalePoints *points = lilv_port_get_scale_points(p, port);
+        int n_points = points ? (int)lilv_scale_points_size(points) : 0, seen = 0;
+        if (!rows[i].choices)
+            assert_int_equal(n_points, 0);
+        else
+            assert_int_equal(n_points, (int)(rows[i].max - rows[i].min) + 1);
+        LILV_FOREACH(scale_points, it, points)
+        {
+            const LilvScalePoint *sp = lilv_scale_points_get(points, it);
+            int v = lilv_node_as_int(lilv_scale_point_get_value(sp));
+            assert_true(v >= rows[i].min && v <= rows[i].max);
+            assert_string_equal(lilv_node_as_string(lilv_scale_point_get_label(sp)),
+                                rows[i].choices[v - (int)rows[i].min]);
+            seen |= 1 << (v - (int)rows[i].min);
+        }
+        if (rows[i].choices) assert_int_equal(seen, (1 << n_points) - 1);
+        lilv_scale_points_free(points);
         if (rows[i].param >= 0) {
+            /* the port's description is the engine's own table entry */
+            assert_ptr_equal(rnnmidi_control_desc(rows[i].index),
+                             rnn_engine_param_desc((rnn_engine_param)rows[i].param));
             float d, lo, hi;
+            const char *sym;
             assert_int_equal(
-                rnn_engine_param_info((rnn_engine_param)rows[i].param, &d, &lo, &hi, NULL), 0);
+                rnn_engine_param_info((rnn_engine_param)rows[i].param, &d, &lo, &hi, &sym), 0);
             assert_float_equal(d, rows[i].def, 1e-6);
             assert_float_equal(lo, rows[i].min, 1e-6);
             assert_float_equal(hi, rows[i].max, 1e-6);
+            assert_string_equal(sym, rows[i].symbol);
         }
     }
     /* every engine parameter has a port */
@@ -320,20 +370,21 @@ static void test_ports_described(void **state)
                 fail_msg("port %s: unit %s, not <%s>", rows[i].symbol,
                          u ? lilv_node_as_string(u) : "missing", want);
         } else if (u) {
-            fail_msg("port %s: unit %s, none in ports.h", rows[i].symbol, lilv_node_as_string(u));
+            fail_msg("port %s: unit %s, none in the C table", rows[i].symbol,
+                     lilv_node_as_string(u));
         }
         lilv_node_free(u);
         LilvNode *range[3];
         lilv_port_get_range(p, port, &range[0], &range[1], &range[2]);
         for (int k = 0; k < 3; k++) {
             assert_non_null(range[k]);
-            int ok = rows[i].kind == RNNMIDI_FLOAT ? lilv_node_is_float(range[k])
-                                                   : lilv_node_is_int(range[k]);
+            int ok = rows[i].kind == RNN_PARAM_REAL ? lilv_node_is_float(range[k])
+                                                    : lilv_node_is_int(range[k]);
             if (!ok)
                 fail_msg("port %s: %s written as %s for a %s port", rows[i].symbol,
                          (const char *[]){"default", "minimum", "maximum"}[k],
                          lilv_node_as_string(range[k]),
-                         rows[i].kind == RNNMIDI_FLOAT ? "float" : "integer");
+                         rows[i].kind == RNN_PARAM_REAL ? "float" : "integer");
             lilv_node_free(range[k]);
         }
         lilv_node_free(s);
@@ -581,6 +632,7 @@ static void test_no_model_no_default_state(void **state)
 
 int main(void)
 {
+    if (fill_rows()) return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_only_lv2_descriptor_exported),
         cmocka_unit_test(test_linked_libraries),

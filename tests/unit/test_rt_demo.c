@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The demo's audio thread never allocates, frees or locks: the session
  * (two engines on fixture presets, the synth, the note detector, a primer,
- * live MIDI and setting changes queued between blocks) is run under the
- * malloc/lock trap, and then PortAudio's real callback thread runs
+ * live MIDI, setting changes and new models queued between blocks) is run
+ * under the malloc/lock trap, and then PortAudio's real callback thread runs
  * demo_audio_callback through ALSA's file-over-null PCM (no hardware) with
  * the trap armed around every call. */
 #include <math.h>
@@ -21,7 +21,7 @@
 #include "../support/demo/demo_fixture.h"
 #include "../support/rt/rt_trap.h"
 
-static char dir[256], mel[512], drums[512];
+static char dir[256], mel[512], drums[512], mel2[512];
 
 static int setup(void **state)
 {
@@ -29,7 +29,9 @@ static int setup(void **state)
     if (fx_tmpdir(dir, sizeof dir, "demo-rt")) return -1;
     snprintf(mel, sizeof mel, "%s/melody.rnnw", dir);
     snprintf(drums, sizeof drums, "%s/drums.rnnw", dir);
+    snprintf(mel2, sizeof mel2, "%s/melody2.rnnw", dir);
     if (fx_write_model(mel, RNN_KIND_MELODY, RNN_CELL_LSTM, 31)) return -1;
+    if (fx_write_model(mel2, RNN_KIND_MELODY, RNN_CELL_GRU, 33)) return -1;
     if (fx_write_model(drums, RNN_KIND_DRUMS, RNN_CELL_GRU, 32)) return -1;
     return 0;
 }
@@ -92,7 +94,8 @@ static void test_session_process_does_not_allocate_or_lock(void **state)
     static float in[1000], out[2000];
     static demo_event drained[4096];
     size_t played = 0;
-    int trapped = 0;
+    int trapped = 0, retired = 0;
+    char err[512];
     /* 10 s in blocks of varying size (up to 4x the engine's block, which
      * the session splits), a sung-like input, and the main thread's traffic */
     for (int b = 0; b < 1000; b++) {
@@ -107,12 +110,31 @@ static void test_session_process_does_not_allocate_or_lock(void **state)
         if (b % 200 == 100) demo_session_set_param(s, -1, RNN_PARAM_TEMPO, 100.0f + (float)(b % 7));
         if (b % 300 == 150) demo_session_set_param(s, -1, RNN_PARAM_MODE, (float)(b % 3));
         if (b == 500) demo_session_reseed(s, 1234);
+        if (b == 300) { /* two in a row: the first never plays, the offer of the second frees it */
+            assert_int_equal(
+                demo_session_set_model(s, 0, rnn_engine_model_prepare(mel, err, sizeof err)), 0);
+            assert_int_equal(
+                demo_session_set_model(s, 0, rnn_engine_model_prepare(mel2, err, sizeof err)), 0);
+            assert_int_equal(demo_session_retire(s), 0);
+        }
+        if (b == 700) {
+            /* a drums part takes drums only */
+            assert_int_equal(
+                demo_session_set_model(s, 1, rnn_engine_model_prepare(mel, err, sizeof err)), -1);
+            assert_int_equal(
+                demo_session_set_model(s, 1, rnn_engine_model_prepare(drums, err, sizeof err)), 0);
+        }
         rt_trap_arm();
         demo_session_process(s, in, out, n);
         trapped += rt_trap_disarm();
         played += demo_session_drain(s, drained, 4096);
+        int r = demo_session_retire(s);
+        if (b == 300 || b == 700) assert_int_equal(r, 1); /* the models they replaced */
+        retired += r;
     }
-    fprintf(stderr, "session: %zu events played, %d trapped calls\n", played, trapped);
+    fprintf(stderr, "session: %zu events played, %d trapped calls, %d models retired\n", played,
+            trapped, retired);
+    assert_int_equal(retired, 2);
     assert_int_equal(trapped, 0);
     assert_true(played > 50);
     assert_int_equal(demo_session_lost_events(s), 0);

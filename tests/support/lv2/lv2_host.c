@@ -141,9 +141,8 @@ void host_attach(host_plugin *hp, const LV2_Descriptor *desc, LV2_Handle h)
     hp->desc = desc;
     hp->h = h;
     hp->worker = desc->extension_data ? desc->extension_data(LV2_WORKER__interface) : NULL;
-#define HOST_DEFAULT(E, sym, name, def, ...) hp->controls[RNNMIDI_##E] = (float)(def);
-    RNNMIDI_CONTROLS(HOST_DEFAULT)
-#undef HOST_DEFAULT
+    for (int p = RNNMIDI_FIRST_CONTROL; p < RNNMIDI_N_PORTS; p++)
+        hp->controls[p] = rnnmidi_control_desc(p)->def;
     desc->connect_port(h, RNNMIDI_CONTROL_IN, hp->in);
     desc->connect_port(h, RNNMIDI_NOTIFY, hp->out);
     desc->connect_port(h, RNNMIDI_AUDIO_IN, hp->audio);
@@ -314,10 +313,8 @@ const void *host_port_value(const char *symbol, void *user, uint32_t *size, uint
 {
     host_plugin *hp = user;
     static float v;
-#define SYM(E, sym, ...)                                                                           \
-    if (!strcmp(symbol, sym)) v = hp->controls[RNNMIDI_##E];
-    RNNMIDI_CONTROLS(SYM)
-#undef SYM
+    for (int p = RNNMIDI_FIRST_CONTROL; p < RNNMIDI_N_PORTS; p++)
+        if (!strcmp(symbol, rnnmidi_control_desc(p)->symbol)) v = hp->controls[p];
     *size = sizeof v;
     *type = host_map(NULL, LV2_ATOM__Float);
     return &v;
@@ -328,8 +325,7 @@ void host_set_port_value(const char *symbol, void *user, const void *value, uint
 {
     host_plugin *hp = user;
     if (type != host_map(NULL, LV2_ATOM__Float) || size != sizeof(float)) return;
-#define SYM(E, sym, ...)                                                                           \
-    if (!strcmp(symbol, sym)) hp->controls[RNNMIDI_##E] = *(const float *)value;
-    RNNMIDI_CONTROLS(SYM)
-#undef SYM
+    for (int p = RNNMIDI_FIRST_CONTROL; p < RNNMIDI_N_PORTS; p++)
+        if (!strcmp(symbol, rnnmidi_control_desc(p)->symbol))
+            hp->controls[p] = *(const float *)value;
 }
