@@ -75,6 +75,7 @@ typedef struct {
     const char *name;
     rnn_qmat_dtype dtype;
     int (*supported)(void);
+    int (*prepare)(rnn_qmat *q, const float *x); /* round x into the scratch */
     void (*panel)(const rnn_qmat *q, const qpanel *p);
 } qkernel;
 
@@ -130,6 +131,38 @@ float rnn_bf16_to_float(uint16_t b)
     return bits_float((uint32_t)b << 16);
 }
 
+/* Below this maximum 127 / m could overflow float: such inputs (all below
+ * 1e-30) are rounded in double, by the scalar code of every kernel. */
+#define TINY 0x1p-100f
+
+/* The rounding of x[k] with inv = 127 / m, m the largest |x| (>= TINY):
+ * one float product, rounded to the nearest integer (ties to even, as
+ * vcvtps2dq in the default rounding mode), clamped. The vector prepare
+ * functions compute exactly this and call it for their tails. */
+static void quantize_with(const float *x, int n, int8_t *q, float inv)
+{
+    for (int k = 0; k < n; k++) {
+        float v = rintf(x[k] * inv);
+        v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+        q[k] = (int8_t)v;
+    }
+}
+
+/* The rounding given m = max |x| > 0; returns the scale. */
+static float quantize_max(const float *x, int n, int8_t *q, float m)
+{
+    if (m >= TINY) {
+        quantize_with(x, n, q, 127.0f / m);
+        return m / 127.0f;
+    }
+    const double inv = 127.0 / (double)m;
+    for (int k = 0; k < n; k++) {
+        double v = rint((double)x[k] * inv);
+        q[k] = (int8_t)(v > 127.0 ? 127 : v < -127.0 ? -127 : (int)v);
+    }
+    return (float)((double)m / 127.0);
+}
+
 float rnn_qmat_quantize_input(const float *x, int n, int8_t *q)
 {
     float m = 0.0f;
@@ -144,14 +177,16 @@ float rnn_qmat_quantize_input(const float *x, int n, int8_t *q)
         memset(q, 0, (size_t)n);
         return 0.0f;
     }
-    /* in double, so a denormal maximum neither overflows 127 / m nor
-     * rounds the scale to zero */
-    const double inv = 127.0 / (double)m;
-    for (int k = 0; k < n; k++) {
-        double v = rint((double)x[k] * inv);
-        q[k] = (int8_t)(v > 127.0 ? 127 : v < -127.0 ? -127 : (int)v);
-    }
-    return (float)((double)m / 127.0);
+    return quantize_max(x, n, q, m);
+}
+
+/* The unsigned form of the int8 input for vpdpbusd: q + 128 per byte. */
+static void offset_input(rnn_qmat *q, int from)
+{
+    const uint8_t *xs = (const uint8_t *)q->xg;
+    uint8_t *xu = (uint8_t *)q->xu;
+    for (int k = from; k < q->cols; k++)
+        xu[k] = (uint8_t)(xs[k] ^ 0x80u);
 }
 
 /* ---------------------------------------------------------------------------
@@ -195,6 +230,22 @@ static void panel_int8_c(const rnn_qmat *q, const qpanel *p)
             acc[i] += w[4 * i] * x0 + w[4 * i + 1] * x1 + w[4 * i + 2] * x2 + w[4 * i + 3] * x3;
     }
     finish_int8_c(p, acc, q->sx);
+}
+
+/* Input rounding for the portable kernels; 0, or -1 when an int8 input is
+ * not finite. The padding past K is 0 (128 in xu) from create on and never
+ * written. */
+static int prep_bf16_c(rnn_qmat *q, const float *x)
+{
+    for (int k = 0; k < q->cols; k++)
+        q->xf[k] = rnn_bf16_to_float(rnn_bf16_from_float(x[k]));
+    return 0;
+}
+
+static int prep_int8_c(rnn_qmat *q, const float *x)
+{
+    q->sx = rnn_qmat_quantize_input(x, q->cols, (int8_t *)q->xg);
+    return q->sx < 0.0f ? -1 : 0;
 }
 
 static int cpu_any(void)
@@ -373,7 +424,8 @@ T_VNNI512 QMAT_INLINE void int8_512(const rnn_qmat *q, const qpanel *p, const in
         _mm512_storeu_ps(p->y + 16 * i, _mm512_add_ps(_mm512_loadu_ps(p->y + 16 * i), t_));        \
     }
     OUT(0, a0)
-    OUT(1, a1) OUT(2, a2) OUT(3, a3)
+    OUT(1, a1)
+    OUT(2, a2) OUT(3, a3)
 #undef OUT
         if (h) FINISH8(p->y + 16 * z, b, p->corr + 16 * z, p->sw + 16 * z, q->sx);
 }
@@ -437,8 +489,139 @@ T_VNNI512 static void panel_int8_512(const rnn_qmat *q, const qpanel *p){
 INT8_YMM(avxvnni, T_AVXVNNI, STEP_AVXVNNI, xu, p->corr)
     INT8_YMM(avx2, T_AVX2, STEP_AVX2, xg, (const int32_t *)NULL)
 
-    /* The CPU checks include the OS's support of the registers (XGETBV). */
-    static int cpu_bf16_512(void)
+    /* --- Input rounding of the x86-64 kernels: the same numbers as the
+     * portable functions (rnn_bf16_from_float, quantize_with), vectorised. */
+
+    /* bf16 for vdpbf16ps: vcvtne2ps2bf16 rounds to nearest even as
+     * rnn_bf16_from_float does, but reads denormals as zero; so does vdpbf16ps,
+     * so the products are the same. 32 columns per step (xg has room). */
+    T_BF16 static int prep_bf16_512(rnn_qmat *q, const float *x)
+{
+    const int K = q->cols;
+    for (int k = 0; k < K; k += 32) {
+        const int left = K - k;
+        const __mmask16 m0 = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
+        const __mmask16 m1 = left >= 32  ? 0xffff
+                             : left > 16 ? (__mmask16)((1u << (left - 16)) - 1)
+                                         : 0;
+        const __m512 lo = _mm512_maskz_loadu_ps(m0, x + k);
+        const __m512 hi = m1 ? _mm512_maskz_loadu_ps(m1, x + k + 16) : _mm512_setzero_ps();
+        _mm512_storeu_si512(q->xg + k / 2, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+    }
+    return 0;
+}
+
+/* bf16 as floats for the widening kernel: rnn_bf16_from_float on 8 lanes. */
+T_AVX2 static int prep_bf16_avx2(rnn_qmat *q, const float *x)
+{
+    const int K = q->cols;
+    const __m256i mag = _mm256_set1_epi32(0x7fffffff), inf = _mm256_set1_epi32(0x7f800000);
+    const __m256i half = _mm256_set1_epi32(0x7fff), one = _mm256_set1_epi32(1);
+    const __m256i quiet = _mm256_set1_epi32(0x00400000), top = _mm256_set1_epi32((int)0xffff0000u);
+    int k = 0;
+    for (; k + 8 <= K; k += 8) {
+        const __m256i u = _mm256_loadu_si256((const void *)(x + k));
+        const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, mag), inf);
+        __m256i r = _mm256_add_epi32(
+            u, _mm256_add_epi32(half, _mm256_and_si256(_mm256_srli_epi32(u, 16), one)));
+        r = _mm256_blendv_epi8(r, _mm256_or_si256(u, quiet), nan);
+        _mm256_storeu_ps(q->xf + k, _mm256_castsi256_ps(_mm256_and_si256(r, top)));
+    }
+    for (; k < K; k++)
+        q->xf[k] = rnn_bf16_to_float(rnn_bf16_from_float(x[k]));
+    return 0;
+}
+
+/* int8 with AVX-512, the unsigned form only (all vpdpbusd reads). */
+T_VNNI512 static int prep_int8_512(rnn_qmat *q, const float *x)
+{
+    const int K = q->cols;
+    const __m512 big = _mm512_set1_ps(FLT_MAX);
+    __m512 mx = _mm512_setzero_ps();
+    __mmask16 bad = 0;
+    for (int k = 0; k < K; k += 16) {
+        const __mmask16 m = K - k >= 16 ? 0xffff : (__mmask16)((1u << (K - k)) - 1);
+        const __m512 a = _mm512_abs_ps(_mm512_maskz_loadu_ps(m, x + k));
+        bad |= _mm512_cmp_ps_mask(a, big, _CMP_NLE_UQ);
+        mx = _mm512_max_ps(mx, a);
+    }
+    if (bad) return -1;
+    const float m = _mm512_reduce_max_ps(mx);
+    if (!(m >= TINY)) {
+        prep_int8_c(q, x);
+        offset_input(q, 0);
+        return 0;
+    }
+    /* clamping before the rounding equals clamping after: +-127 are integers */
+    const __m512 inv = _mm512_set1_ps(127.0f / m), lo = _mm512_set1_ps(-127.0f),
+                 hi = _mm512_set1_ps(127.0f);
+    uint8_t *xu = (uint8_t *)q->xu;
+    for (int k = 0; k < K; k += 16) {
+        const __mmask16 m16 = K - k >= 16 ? 0xffff : (__mmask16)((1u << (K - k)) - 1);
+        __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m16, x + k), inv);
+        v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+        const __m128i b = _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v));
+        _mm_mask_storeu_epi8(xu + k, m16, _mm_xor_si128(b, _mm_set1_epi8((char)0x80)));
+    }
+    q->sx = m / 127.0f;
+    return 0;
+}
+
+/* int8 with AVX2: both forms (the AVX2 kernel reads the signed one). */
+T_AVX2 static int prep_int8_avx2(rnn_qmat *q, const float *x)
+{
+    const int K = q->cols;
+    const __m256 mag = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256 big = _mm256_set1_ps(FLT_MAX);
+    __m256 mx = _mm256_setzero_ps(), badv = mx;
+    int k = 0;
+    for (; k + 8 <= K; k += 8) {
+        const __m256 a = _mm256_and_ps(_mm256_loadu_ps(x + k), mag);
+        badv = _mm256_or_ps(badv, _mm256_cmp_ps(a, big, _CMP_NLE_UQ));
+        mx = _mm256_max_ps(mx, a);
+    }
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
+    float m = _mm_cvtss_f32(m4);
+    int bad = _mm256_movemask_ps(badv);
+    for (; k < K; k++) {
+        const float a = fabsf(x[k]);
+        bad |= !(a <= FLT_MAX);
+        m = a > m ? a : m;
+    }
+    if (bad) return -1;
+    if (!(m >= TINY)) {
+        prep_int8_c(q, x);
+        offset_input(q, 0);
+        return 0;
+    }
+    const float inv = 127.0f / m;
+    const __m256 vinv = _mm256_set1_ps(inv), lo = _mm256_set1_ps(-127.0f),
+                 hi = _mm256_set1_ps(127.0f);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
+    for (k = 0; k + 32 <= K; k += 32) {
+        __m256i i[4];
+        for (int j = 0; j < 4; j++) {
+            const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + k + 8 * j), vinv);
+            i[j] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi));
+        }
+        /* the packs work per 128-bit lane: put the dwords back in order */
+        __m256i b =
+            _mm256_packs_epi16(_mm256_packs_epi32(i[0], i[1]), _mm256_packs_epi32(i[2], i[3]));
+        b = _mm256_permutevar8x32_epi32(b, order);
+        _mm256_storeu_si256((void *)((uint8_t *)q->xg + k), b);
+        _mm256_storeu_si256((void *)((uint8_t *)q->xu + k), _mm256_xor_si256(b, flip));
+    }
+    quantize_with(x + k, K - k, (int8_t *)q->xg + k, inv);
+    offset_input(q, k);
+    q->sx = m / 127.0f;
+    return 0;
+}
+
+/* The CPU checks include the OS's support of the registers (XGETBV). */
+static int cpu_bf16_512(void)
 {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512vl") &&
@@ -472,16 +655,16 @@ static int cpu_avx2(void)
 /* Best first per dtype: the first one the CPU runs is picked at create. */
 static const qkernel kernels[] = {
 #ifdef QMAT_X86
-    {"avx512bf16", RNN_QMAT_BF16, cpu_bf16_512, panel_bf16_512},
-    {"avx2", RNN_QMAT_BF16, cpu_avx2, panel_bf16_avx2},
+    {"avx512bf16", RNN_QMAT_BF16, cpu_bf16_512, prep_bf16_512, panel_bf16_512},
+    {"avx2", RNN_QMAT_BF16, cpu_avx2, prep_bf16_avx2, panel_bf16_avx2},
 #endif
-    {"portable", RNN_QMAT_BF16, cpu_any, panel_bf16_c},
+    {"portable", RNN_QMAT_BF16, cpu_any, prep_bf16_c, panel_bf16_c},
 #ifdef QMAT_X86
-    {"avx512vnni", RNN_QMAT_INT8, cpu_vnni_512, panel_int8_512},
-    {"avxvnni", RNN_QMAT_INT8, cpu_avxvnni, panel_int8_avxvnni},
-    {"avx2", RNN_QMAT_INT8, cpu_avx2, panel_int8_avx2},
+    {"avx512vnni", RNN_QMAT_INT8, cpu_vnni_512, prep_int8_512, panel_int8_512},
+    {"avxvnni", RNN_QMAT_INT8, cpu_avxvnni, prep_int8_avx2, panel_int8_avxvnni},
+    {"avx2", RNN_QMAT_INT8, cpu_avx2, prep_int8_avx2, panel_int8_avx2},
 #endif
-    {"portable", RNN_QMAT_INT8, cpu_any, panel_int8_c},
+    {"portable", RNN_QMAT_INT8, cpu_any, prep_int8_c, panel_int8_c},
 };
 enum { NKERNELS = sizeof kernels / sizeof kernels[0] };
 
@@ -578,7 +761,8 @@ rnn_qmat *rnn_qmat_create(const float *w, int rows, int cols, size_t ld, rnn_qma
     q->groups = dtype == RNN_QMAT_BF16 ? (cols + 1) / 2 : (cols + 3) / 4;
     q->kernel = kernel_find(dtype, NULL);
     const size_t G = (size_t)q->groups, Rp = (size_t)q->Rp;
-    size_t bytes = round_up(4 * Rp * G, ALIGN) + round_up(4 * G, ALIGN);
+    const size_t Gx = round_up(G, 16); /* input groups: prep_bf16_512 writes 16 at a time */
+    size_t bytes = round_up(4 * Rp * G, ALIGN) + round_up(4 * Gx, ALIGN);
     if (dtype == RNN_QMAT_INT8)
         bytes += 2 * round_up(4 * Rp, ALIGN) + round_up(4 * G, ALIGN);
     else
@@ -595,11 +779,12 @@ rnn_qmat *rnn_qmat_create(const float *w, int rows, int cols, size_t ld, rnn_qma
     q->block_bytes = bytes;
     char *at = q->block;
     q->w = carve(&at, 4 * Rp * G);
-    q->xg = carve(&at, 4 * G);
+    q->xg = carve(&at, 4 * Gx);
     if (dtype == RNN_QMAT_INT8) {
         q->sw = carve(&at, 4 * Rp);
         q->corr = carve(&at, 4 * Rp);
         q->xu = carve(&at, 4 * G);
+        memset(q->xu, 0x80, 4 * G);
     } else {
         q->xf = carve(&at, 8 * G);
     }
@@ -675,30 +860,6 @@ float rnn_qmat_row_scale(const rnn_qmat *q, int r)
 /* ---------------------------------------------------------------------------
  * Products. */
 
-/* Round the input into the scratch; 0, or -1 when int8 cannot (non-finite). */
-static int prepare(rnn_qmat *q, const float *x)
-{
-    const int K = q->cols;
-    if (q->dtype == RNN_QMAT_BF16) {
-        for (int g = 0; g < q->groups; g++) {
-            const uint16_t b0 = rnn_bf16_from_float(x[2 * g]);
-            const uint16_t b1 = 2 * g + 1 < K ? rnn_bf16_from_float(x[2 * g + 1]) : 0;
-            q->xg[g] = (uint32_t)b0 | (uint32_t)b1 << 16;
-            q->xf[2 * g] = rnn_bf16_to_float(b0);
-            q->xf[2 * g + 1] = rnn_bf16_to_float(b1);
-        }
-        return 0;
-    }
-    /* the padding bytes past K stay 0 (and 128 in xu) from create on */
-    int8_t *xs = (int8_t *)q->xg;
-    q->sx = rnn_qmat_quantize_input(x, K, xs);
-    if (q->sx < 0.0f) return -1;
-    uint8_t *xu = (uint8_t *)q->xu;
-    for (int k = 0; k < 4 * q->groups; k++)
-        xu[k] = (uint8_t)(k < K ? (uint8_t)xs[k] ^ 0x80u : 0x80u);
-    return 0;
-}
-
 /* Rows [r0, r1) of the prepared product, r0 and r1 multiples of UNIT, into
  * y[0 .. r1 - r0). */
 static void run_rows(const rnn_qmat *q, float *y, int r0, int r1)
@@ -725,7 +886,7 @@ void rnn_qmat_mv_rows(rnn_qmat *q, float *y, const float *x, int r0, int r1)
 {
     if (r1 > q->rows) r1 = q->rows;
     if (r0 < 0 || r0 % UNIT || r0 >= r1) return;
-    if (prepare(q, x) != 0) {
+    if (q->kernel->prepare(q, x) != 0) {
         for (int r = r0; r < r1; r++)
             y[r] += NAN;
         return;

@@ -480,9 +480,66 @@ static void test_int8_products(void **state)
 }
 
 /* The body runs once per kernel of dt this CPU runs, with q set to it. */
+
 #define FOR_KERNELS(dt, q, k)                                                                      \
     for (int i_ = 0; ((k) = rnn_qmat_kernel_at((dt), i_)) != NULL; i_++)                           \
         if (rnn_qmat_kernel_supported((dt), (k)) && rnn_qmat_set_kernel((q), (k)) == 0)
+
+/* Inputs made of rounding ties (x * 127 / max on a half for int8, a low
+ * half of 0x8000 for bf16) and their neighbours, over every tail length
+ * of the vector input rounding: each kernel's product must have the
+ * portable kernel's bits (bf16's native kernel: except denormal inputs,
+ * which vdpbf16ps reads as zero). Each rounded value meets a nonzero
+ * weight, so a different rounding shows in the output. */
+static void test_input_rounding_kernels(void **state)
+{
+    (void)state;
+    enum { R = 16, KMAX = 97 };
+    float w[R * KMAX], x[KMAX];
+    for (int i = 0; i < R * KMAX; i++)
+        w[i] = (float)(0.5 + 0.5 * fabs(urand())) * (i % 2 ? -1.0f : 1.0f);
+    char err[256];
+    for (int d = 1; d <= 2; d++) {
+        const rnn_qmat_dtype dt = (rnn_qmat_dtype)d;
+        for (int K = 1; K <= KMAX; K++) {
+            rnn_qmat *q = rnn_qmat_create(w, R, K, KMAX, dt, err, sizeof err);
+            if (!q) fail_msg("%s", err);
+            for (int kind = 0; kind < 4; kind++) {
+                for (int k = 0; k < K; k++) {
+                    if (kind == 0) /* int8 ties: max 127, so x * 127 / max = x */
+                        x[k] = k == 0 ? 127.0f : (float)(k % 61 - 30) + (k % 3 ? 0.5f : 0.25f);
+                    else if (kind == 1) /* bf16 ties and their neighbours */
+                        x[k] =
+                            bits_float(0x3f808000u + (uint32_t)(k % 3 - 1) + ((uint32_t)k << 16)) *
+                            (k % 2 ? -1.0f : 1.0f);
+                    else if (kind == 2) /* below TINY: int8's double route */
+                        x[k] = (float)(1e-32 * urand());
+                    else /* denormals */
+                        x[k] = (float)(1e-39 * urand());
+                }
+                float ref[R], y[R];
+                for (int r = 0; r < R; r++)
+                    ref[r] = 0.5f;
+                assert_int_equal(rnn_qmat_set_kernel(q, "portable"), 0);
+                rnn_qmat_mv(q, ref, x);
+                const char *k;
+                FOR_KERNELS(dt, q, k)
+                {
+                    if (d == 1 && kind == 3 && strcmp(k, "avx512bf16") == 0) continue;
+                    for (int r = 0; r < R; r++)
+                        y[r] = 0.5f;
+                    rnn_qmat_mv(q, y, x);
+                    for (int r = 0; r < R; r++)
+                        if (float_bits(y[r]) != float_bits(ref[r]))
+                            fail_msg("%s %s K = %d inputs %d: row %d is %a, portable %a",
+                                     d == 1 ? "bf16" : "int8", k, K, kind, r, (double)y[r],
+                                     (double)ref[r]);
+                }
+            }
+            rnn_qmat_free(q);
+        }
+    }
+}
 
 static void test_int8_zero_row(void **state)
 {
@@ -690,10 +747,11 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bf16_hand_picked), cmocka_unit_test(test_bf16_sweep),
-        cmocka_unit_test(test_int8_input),       cmocka_unit_test(test_bf16_products),
-        cmocka_unit_test(test_int8_products),    cmocka_unit_test(test_int8_zero_row),
-        cmocka_unit_test(test_int8_widest),      cmocka_unit_test(test_nonfinite_input),
-        cmocka_unit_test(test_create_refuses),   cmocka_unit_test(test_kernel_pick),
+        cmocka_unit_test(test_int8_input),       cmocka_unit_test(test_input_rounding_kernels),
+        cmocka_unit_test(test_bf16_products),    cmocka_unit_test(test_int8_products),
+        cmocka_unit_test(test_int8_zero_row),    cmocka_unit_test(test_int8_widest),
+        cmocka_unit_test(test_nonfinite_input),  cmocka_unit_test(test_create_refuses),
+        cmocka_unit_test(test_kernel_pick),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
