@@ -77,6 +77,8 @@ typedef struct {
     int (*supported)(void);
     int (*prepare)(rnn_qmat *q, const float *x); /* round x into the scratch */
     void (*panel)(const rnn_qmat *q, const qpanel *p);
+    /* two whole panels at once, or NULL: rows summed as by panel */
+    void (*pair)(const rnn_qmat *q, const qpanel *a, const qpanel *b);
 } qkernel;
 
 struct rnn_qmat {
@@ -348,10 +350,41 @@ T_BF16 QMAT_INLINE void bf16_512(const rnn_qmat *q, const qpanel *p, const int z
     if (h) _mm256_storeu_ps(y + 16 * z, _mm256_add_ps(_mm256_loadu_ps(y + 16 * z), b));
 }
 
-T_BF16 static void panel_bf16_512(const rnn_qmat *q, const qpanel *p){
+T_BF16 static void panel_bf16_512(const rnn_qmat *q, const qpanel *p)
+{
 #define BODY(z, h) bf16_512(q, p, z, h)
-    QMAT_UNITS_16(BODY)
+    QMAT_UNITS_16(BODY);
 #undef BODY
+}
+
+/* Two whole panels at once, 8 accumulators: one vdpbf16ps takes several
+ * cycles, and the 4 chains of one panel leave the unit idle while the
+ * weights are in cache. Each row is still summed alone in column order. */
+T_BF16 static void pair_bf16_512(const rnn_qmat *q, const qpanel *pa, const qpanel *pb)
+{
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    __m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    const uint8_t *wa = pa->w, *wb = pb->w;
+    for (int g = 0; g < pa->groups; g++, wa += pa->gstride, wb += pb->gstride) {
+        const __m512bh x = (__m512bh)_mm512_set1_epi32((int)q->xg[g]);
+        a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_loadu_si512(wa), x);
+        a1 = _mm512_dpbf16_ps(a1, (__m512bh)_mm512_loadu_si512(wa + 64), x);
+        a2 = _mm512_dpbf16_ps(a2, (__m512bh)_mm512_loadu_si512(wa + 128), x);
+        a3 = _mm512_dpbf16_ps(a3, (__m512bh)_mm512_loadu_si512(wa + 192), x);
+        b0 = _mm512_dpbf16_ps(b0, (__m512bh)_mm512_loadu_si512(wb), x);
+        b1 = _mm512_dpbf16_ps(b1, (__m512bh)_mm512_loadu_si512(wb + 64), x);
+        b2 = _mm512_dpbf16_ps(b2, (__m512bh)_mm512_loadu_si512(wb + 128), x);
+        b3 = _mm512_dpbf16_ps(b3, (__m512bh)_mm512_loadu_si512(wb + 192), x);
+    }
+    float *ya = pa->y, *yb = pb->y;
+    _mm512_storeu_ps(ya, _mm512_add_ps(_mm512_loadu_ps(ya), a0));
+    _mm512_storeu_ps(ya + 16, _mm512_add_ps(_mm512_loadu_ps(ya + 16), a1));
+    _mm512_storeu_ps(ya + 32, _mm512_add_ps(_mm512_loadu_ps(ya + 32), a2));
+    _mm512_storeu_ps(ya + 48, _mm512_add_ps(_mm512_loadu_ps(ya + 48), a3));
+    _mm512_storeu_ps(yb, _mm512_add_ps(_mm512_loadu_ps(yb), b0));
+    _mm512_storeu_ps(yb + 16, _mm512_add_ps(_mm512_loadu_ps(yb + 16), b1));
+    _mm512_storeu_ps(yb + 32, _mm512_add_ps(_mm512_loadu_ps(yb + 32), b2));
+    _mm512_storeu_ps(yb + 48, _mm512_add_ps(_mm512_loadu_ps(yb + 48), b3));
 }
 
 /* --- bf16, AVX2 + FMA: widened to float (a bf16 is the top half of its
@@ -371,20 +404,34 @@ T_AVX2 QMAT_INLINE void bf16_avx2(const rnn_qmat *q, const qpanel *p, const int 
         acc = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(r, hi)), x1, acc);              \
         acc = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(r, 16)), x0, acc);             \
     }
-        COL(0, a0) COL(1, a1) COL(2, a2) COL(3, a3) COL(4, a4) COL(5, a5) COL(6, a6) COL(7, a7)
+        COL(0, a0);
+        COL(1, a1);
+        COL(2, a2);
+        COL(3, a3);
+        COL(4, a4);
+        COL(5, a5);
+        COL(6, a6);
+        COL(7, a7);
 #undef COL
     }
     float *y = p->y;
 #define OUT(i, acc)                                                                                \
     if (v > i) _mm256_storeu_ps(y + 8 * i, _mm256_add_ps(_mm256_loadu_ps(y + 8 * i), acc));
-    OUT(0, a0) OUT(1, a1) OUT(2, a2) OUT(3, a3) OUT(4, a4) OUT(5, a5) OUT(6, a6) OUT(7, a7)
+    OUT(0, a0);
+    OUT(1, a1);
+    OUT(2, a2);
+    OUT(3, a3);
+    OUT(4, a4);
+    OUT(5, a5);
+    OUT(6, a6);
+    OUT(7, a7);
 #undef OUT
 }
 
 T_AVX2 static void panel_bf16_avx2(const rnn_qmat *q, const qpanel *p)
 {
 #define BODY(v) bf16_avx2(q, p, v)
-    QMAT_UNITS_8(BODY)
+    QMAT_UNITS_8(BODY);
 #undef BODY
 }
 
@@ -400,12 +447,45 @@ T_AVX2 static void panel_bf16_avx2(const rnn_qmat *q, const qpanel *p)
 
 /* --- int8, AVX512-VNNI: vpdpbusd, 16 rows x 4 columns per instruction. */
 
+/* 16 rows of sums: y += (float)(acc - corr) * (sw * sx). */
+T_VNNI512 QMAT_INLINE void finish16(const qpanel *p, int i, __m512i acc, __m512 sx)
+{
+    const __m512i c = _mm512_sub_epi32(acc, _mm512_loadu_si512(p->corr + 16 * i));
+    const __m512 s = _mm512_mul_ps(_mm512_loadu_ps(p->sw + 16 * i), sx);
+    const __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(c), s);
+    _mm512_storeu_ps(p->y + 16 * i, _mm512_add_ps(_mm512_loadu_ps(p->y + 16 * i), t));
+}
+
+/* Integer sums are exact in any order, so the even and the odd column
+ * groups go to two sets of accumulators (twice the independent chains for
+ * vpdpbusd's latency) without changing any result. */
 T_VNNI512 QMAT_INLINE void int8_512(const rnn_qmat *q, const qpanel *p, const int z, const int h)
 {
     __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
-    __m256i b = _mm256_setzero_si256();
+    __m512i c0 = a0, c1 = a0, c2 = a0, c3 = a0;
+    __m256i b = _mm256_setzero_si256(), d = b;
     const uint8_t *w = p->w;
-    for (int g = 0; g < p->groups; g++, w += p->gstride) {
+    const size_t gs = p->gstride;
+    int g = 0;
+    for (; g + 1 < p->groups; g += 2, w += 2 * gs) {
+        const __m512i x = _mm512_set1_epi32((int)q->xu[g]);
+        const __m512i y = _mm512_set1_epi32((int)q->xu[g + 1]);
+        if (z > 0) a0 = _mm512_dpbusd_epi32(a0, x, _mm512_loadu_si512(w));
+        if (z > 1) a1 = _mm512_dpbusd_epi32(a1, x, _mm512_loadu_si512(w + 64));
+        if (z > 2) a2 = _mm512_dpbusd_epi32(a2, x, _mm512_loadu_si512(w + 128));
+        if (z > 3) a3 = _mm512_dpbusd_epi32(a3, x, _mm512_loadu_si512(w + 192));
+        if (h)
+            b = _mm256_dpbusd_epi32(b, _mm512_castsi512_si256(x),
+                                    _mm256_loadu_si256((const void *)(w + 64 * z)));
+        if (z > 0) c0 = _mm512_dpbusd_epi32(c0, y, _mm512_loadu_si512(w + gs));
+        if (z > 1) c1 = _mm512_dpbusd_epi32(c1, y, _mm512_loadu_si512(w + gs + 64));
+        if (z > 2) c2 = _mm512_dpbusd_epi32(c2, y, _mm512_loadu_si512(w + gs + 128));
+        if (z > 3) c3 = _mm512_dpbusd_epi32(c3, y, _mm512_loadu_si512(w + gs + 192));
+        if (h)
+            d = _mm256_dpbusd_epi32(d, _mm512_castsi512_si256(y),
+                                    _mm256_loadu_si256((const void *)(w + gs + 64 * z)));
+    }
+    if (g < p->groups) {
         const __m512i x = _mm512_set1_epi32((int)q->xu[g]);
         if (z > 0) a0 = _mm512_dpbusd_epi32(a0, x, _mm512_loadu_si512(w));
         if (z > 1) a1 = _mm512_dpbusd_epi32(a1, x, _mm512_loadu_si512(w + 64));
@@ -416,23 +496,17 @@ T_VNNI512 QMAT_INLINE void int8_512(const rnn_qmat *q, const qpanel *p, const in
                                     _mm256_loadu_si256((const void *)(w + 64 * z)));
     }
     const __m512 sx = _mm512_set1_ps(q->sx);
-#define OUT(i, acc)                                                                                \
-    if (z > i) {                                                                                   \
-        const __m512i c_ = _mm512_sub_epi32(acc, _mm512_loadu_si512(p->corr + 16 * i));            \
-        const __m512 s_ = _mm512_mul_ps(_mm512_loadu_ps(p->sw + 16 * i), sx);                      \
-        const __m512 t_ = _mm512_mul_ps(_mm512_cvtepi32_ps(c_), s_);                               \
-        _mm512_storeu_ps(p->y + 16 * i, _mm512_add_ps(_mm512_loadu_ps(p->y + 16 * i), t_));        \
-    }
-    OUT(0, a0)
-    OUT(1, a1)
-    OUT(2, a2) OUT(3, a3)
-#undef OUT
-        if (h) FINISH8(p->y + 16 * z, b, p->corr + 16 * z, p->sw + 16 * z, q->sx);
+    if (z > 0) finish16(p, 0, _mm512_add_epi32(a0, c0), sx);
+    if (z > 1) finish16(p, 1, _mm512_add_epi32(a1, c1), sx);
+    if (z > 2) finish16(p, 2, _mm512_add_epi32(a2, c2), sx);
+    if (z > 3) finish16(p, 3, _mm512_add_epi32(a3, c3), sx);
+    if (h) FINISH8(p->y + 16 * z, _mm256_add_epi32(b, d), p->corr + 16 * z, p->sw + 16 * z, q->sx);
 }
 
-T_VNNI512 static void panel_int8_512(const rnn_qmat *q, const qpanel *p){
+T_VNNI512 static void panel_int8_512(const rnn_qmat *q, const qpanel *p)
+{
 #define BODY(z, h) int8_512(q, p, z, h)
-    QMAT_UNITS_16(BODY)
+    QMAT_UNITS_16(BODY);
 #undef BODY
 }
 
@@ -486,16 +560,18 @@ T_VNNI512 static void panel_int8_512(const rnn_qmat *q, const qpanel *p){
 
 #define int8_avxvnni_BODY(v) int8_avxvnni(q, p, v)
 #define int8_avx2_BODY(v) int8_avx2(q, p, v)
+/* clang-format off */
 INT8_YMM(avxvnni, T_AVXVNNI, STEP_AVXVNNI, xu, p->corr)
-    INT8_YMM(avx2, T_AVX2, STEP_AVX2, xg, (const int32_t *)NULL)
+INT8_YMM(avx2, T_AVX2, STEP_AVX2, xg, (const int32_t *)NULL)
+/* clang-format on */
 
-    /* --- Input rounding of the x86-64 kernels: the same numbers as the
-     * portable functions (rnn_bf16_from_float, quantize_with), vectorised. */
+/* --- Input rounding of the x86-64 kernels: the same numbers as the
+ * portable functions (rnn_bf16_from_float, quantize_with), vectorised. */
 
-    /* bf16 for vdpbf16ps: vcvtne2ps2bf16 rounds to nearest even as
-     * rnn_bf16_from_float does, but reads denormals as zero; so does vdpbf16ps,
-     * so the products are the same. 32 columns per step (xg has room). */
-    T_BF16 static int prep_bf16_512(rnn_qmat *q, const float *x)
+/* bf16 for vdpbf16ps: vcvtne2ps2bf16 rounds to nearest even as
+ * rnn_bf16_from_float does, but reads denormals as zero; so does vdpbf16ps,
+ * so the products are the same. 32 columns per step (xg has room). */
+T_BF16 static int prep_bf16_512(rnn_qmat *q, const float *x)
 {
     const int K = q->cols;
     for (int k = 0; k < K; k += 32) {
@@ -655,16 +731,16 @@ static int cpu_avx2(void)
 /* Best first per dtype: the first one the CPU runs is picked at create. */
 static const qkernel kernels[] = {
 #ifdef QMAT_X86
-    {"avx512bf16", RNN_QMAT_BF16, cpu_bf16_512, prep_bf16_512, panel_bf16_512},
-    {"avx2", RNN_QMAT_BF16, cpu_avx2, prep_bf16_avx2, panel_bf16_avx2},
+    {"avx512bf16", RNN_QMAT_BF16, cpu_bf16_512, prep_bf16_512, panel_bf16_512, pair_bf16_512},
+    {"avx2", RNN_QMAT_BF16, cpu_avx2, prep_bf16_avx2, panel_bf16_avx2, NULL},
 #endif
-    {"portable", RNN_QMAT_BF16, cpu_any, prep_bf16_c, panel_bf16_c},
+    {"portable", RNN_QMAT_BF16, cpu_any, prep_bf16_c, panel_bf16_c, NULL},
 #ifdef QMAT_X86
-    {"avx512vnni", RNN_QMAT_INT8, cpu_vnni_512, prep_int8_512, panel_int8_512},
-    {"avxvnni", RNN_QMAT_INT8, cpu_avxvnni, prep_int8_avx2, panel_int8_avxvnni},
-    {"avx2", RNN_QMAT_INT8, cpu_avx2, prep_int8_avx2, panel_int8_avx2},
+    {"avx512vnni", RNN_QMAT_INT8, cpu_vnni_512, prep_int8_512, panel_int8_512, NULL},
+    {"avxvnni", RNN_QMAT_INT8, cpu_avxvnni, prep_int8_avx2, panel_int8_avxvnni, NULL},
+    {"avx2", RNN_QMAT_INT8, cpu_avx2, prep_int8_avx2, panel_int8_avx2, NULL},
 #endif
-    {"portable", RNN_QMAT_INT8, cpu_any, prep_int8_c, panel_int8_c},
+    {"portable", RNN_QMAT_INT8, cpu_any, prep_int8_c, panel_int8_c, NULL},
 };
 enum { NKERNELS = sizeof kernels / sizeof kernels[0] };
 
@@ -864,21 +940,28 @@ float rnn_qmat_row_scale(const rnn_qmat *q, int r)
  * y[0 .. r1 - r0). */
 static void run_rows(const rnn_qmat *q, float *y, int r0, int r1)
 {
-    qpanel p;
-    p.groups = q->groups;
+    qpanel p[2];
     const int first = r0;
     while (r0 < r1) {
         const int p0 = r0 / PANEL * PANEL;
-        const int pw = q->Rp - p0 < PANEL ? q->Rp - p0 : PANEL;
-        const int end = p0 + pw < r1 ? p0 + pw : r1;
-        p.w = q->w + 4 * ((size_t)p0 * q->groups + (size_t)(r0 - p0));
-        p.gstride = 4 * (size_t)pw;
-        p.y = y + (r0 - first);
-        p.n = end - r0;
-        p.sw = q->sw ? q->sw + r0 : NULL;
-        p.corr = q->corr ? q->corr + r0 : NULL;
-        q->kernel->panel(q, &p);
-        r0 = end;
+        const int two = q->kernel->pair && r0 == p0 && p0 + 2 * PANEL <= r1;
+        for (int i = 0; i <= two; i++) {
+            const int s = i ? p0 + PANEL : r0, s0 = i ? s : p0;
+            const int pw = q->Rp - s0 < PANEL ? q->Rp - s0 : PANEL;
+            const int end = s0 + pw < r1 ? s0 + pw : r1;
+            p[i].w = q->w + 4 * ((size_t)s0 * q->groups + (size_t)(s - s0));
+            p[i].gstride = 4 * (size_t)pw;
+            p[i].groups = q->groups;
+            p[i].y = y + (s - first);
+            p[i].n = end - s;
+            p[i].sw = q->sw ? q->sw + s : NULL;
+            p[i].corr = q->corr ? q->corr + s : NULL;
+        }
+        if (two)
+            q->kernel->pair(q, &p[0], &p[1]);
+        else
+            q->kernel->panel(q, &p[0]);
+        r0 += two ? 2 * PANEL : p[0].n;
     }
 }
 
