@@ -194,20 +194,37 @@ static void offset_input(rnn_qmat *q, int from)
 /* ---------------------------------------------------------------------------
  * Portable kernels: the reference, and the only ones off x86-64. */
 
+/* GCC vector extensions (SSE2 on x86-64, NEON on aarch64, scalar code
+ * elsewhere), as core/net.c's baseline build: 32 rows (8 vectors: half the
+ * registers of SSE2 and NEON) per pass over a panel's groups, so each pass
+ * reads whole 128-byte pairs of cache lines. A bf16 pair is the top halves
+ * of two floats: the odd column's float is the word with its low half
+ * cleared, the even one's the word shifted up; each row adds the odd
+ * product, then the even one (exact products), as the other kernels. */
+typedef float qf4 __attribute__((vector_size(16)));
+typedef uint32_t qu4 __attribute__((vector_size(16)));
+
 static void panel_bf16_c(const rnn_qmat *q, const qpanel *p)
 {
-    float acc[PANEL] = {0};
-    for (int g = 0; g < p->groups; g++) {
-        const uint32_t *w = (const uint32_t *)(const void *)(p->w + (size_t)g * p->gstride);
-        const float x0 = q->xf[2 * g], x1 = q->xf[2 * g + 1];
-        for (int i = 0; i < p->n; i++) {
-            const float w0 = bits_float(w[i] << 16), w1 = bits_float(w[i] & 0xffff0000u);
-            acc[i] += w1 * x1;
-            acc[i] += w0 * x0;
+    const qu4 top = {0xffff0000u, 0xffff0000u, 0xffff0000u, 0xffff0000u};
+    for (int i0 = 0; i0 < p->n; i0 += 32) {
+        const int nv = p->n - i0 >= 32 ? 8 : (p->n - i0) / 4; /* 2, 4 or 6 when short */
+        qf4 a[8] = {{0}};
+        const uint8_t *w = p->w + 4 * (size_t)i0;
+        for (int g = 0; g < p->groups; g++, w += p->gstride) {
+            const float x0 = q->xf[2 * g], x1 = q->xf[2 * g + 1];
+            qu4 r[8];
+            memcpy(r, w, (size_t)nv * sizeof r[0]);
+            for (int v = 0; v < nv; v++) {
+                a[v] += (qf4)(r[v] & top) * x1;
+                a[v] += (qf4)(r[v] << 16) * x0;
+            }
         }
+        float t[32];
+        memcpy(t, a, sizeof t);
+        for (int i = 0; i < 4 * nv; i++)
+            p->y[i0 + i] += t[i];
     }
-    for (int i = 0; i < p->n; i++)
-        p->y[i] += acc[i];
 }
 
 /* y += (float)sum * (row scale * input scale), rounded step by step: the
