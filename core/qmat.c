@@ -38,7 +38,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__) && (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 11))
+/* RNN_QMAT_PORTABLE builds the portable kernels alone, as off x86-64 (a
+ * test, test_qmat_generic, runs them so on this CPU too). */
+#if defined(__x86_64__) && (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 11)) &&        \
+    !defined(RNN_QMAT_PORTABLE)
 #define QMAT_X86 1
 #include <cpuid.h>
 #include <immintrin.h>
@@ -180,15 +183,6 @@ float rnn_qmat_quantize_input(const float *x, int n, int8_t *q)
         return 0.0f;
     }
     return quantize_max(x, n, q, m);
-}
-
-/* The unsigned form of the int8 input for vpdpbusd: q + 128 per byte. */
-static void offset_input(rnn_qmat *q, int from)
-{
-    const uint8_t *xs = (const uint8_t *)q->xg;
-    uint8_t *xu = (uint8_t *)q->xu;
-    for (int k = from; k < q->cols; k++)
-        xu[k] = (uint8_t)(xs[k] ^ 0x80u);
 }
 
 /* ---------------------------------------------------------------------------
@@ -581,6 +575,15 @@ T_VNNI512 static void panel_int8_512(const rnn_qmat *q, const qpanel *p)
 INT8_YMM(avxvnni, T_AVXVNNI, STEP_AVXVNNI, xu, p->corr)
 INT8_YMM(avx2, T_AVX2, STEP_AVX2, xg, (const int32_t *)NULL)
 /* clang-format on */
+
+/* The unsigned form of the int8 input for vpdpbusd: q + 128 per byte. */
+static void offset_input(rnn_qmat *q, int from)
+{
+    const uint8_t *xs = (const uint8_t *)q->xg;
+    uint8_t *xu = (uint8_t *)q->xu;
+    for (int k = from; k < q->cols; k++)
+        xu[k] = (uint8_t)(xs[k] ^ 0x80u);
+}
 
 /* --- Input rounding of the x86-64 kernels: the same numbers as the
  * portable functions (rnn_bf16_from_float, quantize_with), vectorised. */
