@@ -99,6 +99,7 @@ struct rnn_qmat {
     uint32_t *xu; /* int8: (groups) the quads plus 128 per byte */
     float *xf;    /* bf16: (2 * groups) the rounded inputs */
     float sx;     /* int8: the input's scale */
+    int input;    /* 1 rounded, -1 not finite (the products add NaN), 0 none yet */
 
     void *block;
     size_t block_bytes;
@@ -790,6 +791,7 @@ int rnn_qmat_set_kernel(rnn_qmat *q, const char *name)
     const qkernel *k = name ? kernel_find(q->dtype, name) : NULL;
     if (!k) return -1;
     q->kernel = k;
+    q->input = 0; /* rounded for the other kernel */
     return 0;
 }
 
@@ -985,11 +987,17 @@ static void run_rows(const rnn_qmat *q, float *y, int r0, int r1)
     }
 }
 
-void rnn_qmat_mv_rows(rnn_qmat *q, float *y, const float *x, int r0, int r1)
+int rnn_qmat_input(rnn_qmat *q, const float *x)
+{
+    q->input = q->kernel->prepare(q, x) == 0 ? 1 : -1;
+    return q->input > 0 ? 0 : -1;
+}
+
+void rnn_qmat_mv_input(const rnn_qmat *q, float *y, int r0, int r1)
 {
     if (r1 > q->rows) r1 = q->rows;
-    if (r0 < 0 || r0 % UNIT || r0 >= r1) return;
-    if (q->kernel->prepare(q, x) != 0) {
+    if (r0 < 0 || r0 % UNIT || r0 >= r1 || q->input == 0) return;
+    if (q->input < 0) {
         for (int r = r0; r < r1; r++)
             y[r] += NAN;
         return;
@@ -1003,6 +1011,14 @@ void rnn_qmat_mv_rows(rnn_qmat *q, float *y, const float *x, int r0, int r1)
         run_rows(q, t, full, full + UNIT);
         memcpy(y + full, t, (size_t)(r1 - full) * sizeof(float));
     }
+}
+
+void rnn_qmat_mv_rows(rnn_qmat *q, float *y, const float *x, int r0, int r1)
+{
+    if (r1 > q->rows) r1 = q->rows;
+    if (r0 < 0 || r0 % UNIT || r0 >= r1) return;
+    rnn_qmat_input(q, x);
+    rnn_qmat_mv_input(q, y, r0, r1);
 }
 
 void rnn_qmat_mv(rnn_qmat *q, float *y, const float *x)

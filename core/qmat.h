@@ -2,12 +2,14 @@
 /* rnnmidi core: one weight matrix stored in reduced precision (bf16, or int8
  * with a scale per row) and its matrix-vector product y += W x.
  *
- * The weights are rounded once, at create; the input vector is rounded on
+ * The weights are rounded once, at create; the input vector is rounded for
  * each product into scratch allocated at create (bf16: every x[k] rounded to
  * bf16; int8: x scaled by max |x| / 127 and rounded to [-127, 127]), so the
  * products of every kernel are the same numbers: bf16 x bf16 products are
- * exact in float, and int8 sums are exact in int32. Kernels differ only in
- * the order of the float sums (bf16) and not at all for int8.
+ * exact in float, and int8 sums are exact in int32. Every kernel adds them
+ * in the same order, so results agree bit for bit (int8 always; bf16 but
+ * where the native vdpbf16ps kernel reads a denormal as zero). The state
+ * and everything but the weights and the product's input stay fp32.
  *
  * Kernels are picked at create for the CPU (__builtin_cpu_supports) from
  * rnn_qmat_kernel_at(); a test pins one with rnn_qmat_set_kernel. The build
@@ -17,7 +19,8 @@
  * Threads: create, free and set_kernel on the main or worker thread (they
  * allocate or change the kernel); the products on any one thread at a time
  * per matrix (they write its input scratch): they never allocate, lock,
- * print or do I/O, so they run on the audio thread. */
+ * print or do I/O, so they run on the audio thread. Denormals: set FTZ/DAZ
+ * around the products as core/net does around a step. */
 #ifndef RNNMIDI_QMAT_H
 #define RNNMIDI_QMAT_H
 
@@ -62,8 +65,19 @@ void rnn_qmat_mv(rnn_qmat *q, float *y, const float *x);
 /** The same for rows [r0, r1) only, y pointing at row 0: r0 a multiple of
  * RNN_QMAT_UNIT, r1 one too or the row count. Each row is summed the same
  * way whatever the range, so a product cut into ranges is bit-identical to
- * the whole one. Audio thread safe; one thread at a time per matrix. */
+ * the whole one. Rounds all of x first (rnn_qmat_input). Audio thread safe;
+ * one thread at a time per matrix. */
 void rnn_qmat_mv_rows(rnn_qmat *q, float *y, const float *x, int r0, int r1);
+
+/** A product cut into ranges without rounding x again for each: round x
+ * (cols floats) once into the matrix's scratch, 0, or -1 when an int8
+ * input is not finite (the products then add NaN); then rnn_qmat_mv_input
+ * adds rows [r0, r1) (as rnn_qmat_mv_rows) of W times that input, as often
+ * as needed, until the next rnn_qmat_input. Before the first input (or
+ * after rnn_qmat_set_kernel) mv_input adds nothing. Audio thread safe; one
+ * thread at a time per matrix. */
+int rnn_qmat_input(rnn_qmat *q, const float *x);
+void rnn_qmat_mv_input(const rnn_qmat *q, float *y, int r0, int r1);
 
 /** Name of the kernel the products run: bf16 "avx512bf16", "avx2",
  * "portable"; int8 "avx512vnni", "avxvnni", "avx2", "portable". */

@@ -26,8 +26,9 @@
  *   kernels bit-identical (the same float operations in the same order),
  *   the native vdpbf16ps one within the summation bound (it flushes
  *   denormals and its order within a pair is the CPU's).
- * - A product cut into row ranges is bit-identical to the whole one and
- *   leaves the other rows alone; an all-zero int8 row has scale 0 and adds
+ * - A product cut into row ranges (each rounding the input, or the input
+ *   rounded once) is bit-identical to the whole one and leaves the other
+ *   rows alone; an all-zero int8 row has scale 0 and adds
  *   exactly 0; the int8 sums at the largest width are exact; non-finite
  *   inputs give non-finite outputs; create refuses what it cannot store.
  * The products under the malloc/lock trap are in test_rt_qmat.c. */
@@ -384,6 +385,17 @@ static void check_slices(rnn_qmat *q, const problem *p, const float *whole)
     if (memcmp(y, whole, (size_t)p->R * sizeof(float)) != 0)
         fail_msg("%s %dx%d: the product in ranges differs from the whole", rnn_qmat_kernel_name(q),
                  p->R, p->K);
+    /* the same with the input rounded once, the ranges from the end */
+    memcpy(y, p->y0, (size_t)p->R * sizeof(float));
+    assert_int_equal(rnn_qmat_input(q, p->x), 0);
+    for (int r1 = p->R; r1 > 0;) {
+        const int r0 = (r1 - 1) / RNN_QMAT_UNIT * RNN_QMAT_UNIT;
+        rnn_qmat_mv_input(q, y, r0, r1);
+        r1 = r0;
+    }
+    if (memcmp(y, whole, (size_t)p->R * sizeof(float)) != 0)
+        fail_msg("%s %dx%d: the product in ranges of one input differs from the whole",
+                 rnn_qmat_kernel_name(q), p->R, p->K);
     free(y);
 }
 
@@ -643,6 +655,12 @@ static void test_nonfinite_input(void **state)
                     if (isfinite(y[r]))
                         fail_msg("%s %s: row %d is %g with a %s input", d == 1 ? "bf16" : "int8", k,
                                  r, (double)y[r], bad ? "infinite" : "NaN");
+                /* int8 says so when the input is rounded apart */
+                assert_int_equal(rnn_qmat_input(q, x), d == 2 ? -1 : 0);
+                float z[R] = {0};
+                rnn_qmat_mv_input(q, z, 0, R);
+                for (int r = 0; r < R; r++)
+                    assert_false(isfinite(z[r]));
             }
         }
         rnn_qmat_free(q);
@@ -717,6 +735,16 @@ static void test_kernel_pick(void **state)
         assert_int_equal(rnn_qmat_set_kernel(q, d == 1 ? "avx512vnni" : "avx512bf16"), -1);
         assert_int_equal(rnn_qmat_set_kernel(q, NULL), -1);
         assert_string_equal(rnn_qmat_kernel_name(q), first);
+        /* no input rounded yet, or rounded for another kernel: nothing added */
+        float x[16], y[16] = {0};
+        for (int c = 0; c < 16; c++)
+            x[c] = (float)urand();
+        rnn_qmat_mv_input(q, y, 0, 16);
+        assert_int_equal(rnn_qmat_input(q, x), 0);
+        assert_int_equal(rnn_qmat_set_kernel(q, first), 0);
+        rnn_qmat_mv_input(q, y, 0, 16);
+        for (int r = 0; r < 16; r++)
+            assert_true(y[r] == 0.0f);
 #if defined(__x86_64__) && !defined(RNN_QMAT_PORTABLE)
         __builtin_cpu_init();
         const char *want = "portable";

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Real-time safety of core/qmat: with malloc, calloc, realloc, free and
  * pthread_mutex_lock trapped (rt_trap.h), the products of every kernel this
- * CPU runs, bf16 and int8, whole and in row ranges, over a row count that
- * ends inside a unit and with non-finite inputs, make no trapped call. */
+ * CPU runs, bf16 and int8, whole and in row ranges (with the input rounded
+ * for each range or once), over a row count that ends inside a unit and
+ * with non-finite inputs, make no trapped call. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -46,6 +47,10 @@ static void run_dtype(rnn_qmat_dtype dt)
             x[t % K] = t % 50 == 49 ? NAN : (float)t / 200 - 0.5f;
             if (t % 3 == 0) {
                 rnn_qmat_mv(q, y, x);
+            } else if (t % 3 == 1) {
+                rnn_qmat_input(q, x);
+                for (int r0 = 0; r0 < R; r0 += RNN_QMAT_UNIT)
+                    rnn_qmat_mv_input(q, y, r0, r0 + RNN_QMAT_UNIT);
             } else {
                 for (int r0 = 0; r0 < R; r0 += 3 * RNN_QMAT_UNIT)
                     rnn_qmat_mv_rows(q, y, x, r0, r0 + 3 * RNN_QMAT_UNIT);
