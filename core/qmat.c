@@ -823,30 +823,20 @@ static uint8_t *group_at(const rnn_qmat *q, int r, int g)
     return q->w + 4 * ((size_t)p0 * q->groups + (size_t)g * pw + (size_t)(r - p0));
 }
 
-rnn_qmat *rnn_qmat_create(const float *w, int rows, int cols, size_t ld, rnn_qmat_dtype dtype,
-                          char *err, size_t errlen)
+static int check_shape(const void *w, int rows, int cols, size_t ld, char *err, size_t errlen)
 {
-    if (dtype != RNN_QMAT_BF16 && dtype != RNN_QMAT_INT8) {
-        snprintf(err, errlen, "qmat: unknown dtype %d", (int)dtype);
-        return NULL;
-    }
     if (!w || rows < 1 || rows > MAX_ROWS || cols < 1 || cols > RNN_QMAT_MAX_COLS ||
         ld < (size_t)cols) {
         snprintf(err, errlen, "qmat: a %d x %d matrix (row stride %zu) is not 1..%d x 1..%d", rows,
                  cols, ld, MAX_ROWS, RNN_QMAT_MAX_COLS);
-        return NULL;
+        return -1;
     }
-    for (int r = 0; r < rows; r++)
-        for (int c = 0; c < cols; c++) {
-            const float v = w[(size_t)r * ld + c];
-            if (!isfinite(v) ||
-                (dtype == RNN_QMAT_BF16 && !isfinite(rnn_bf16_to_float(rnn_bf16_from_float(v))))) {
-                snprintf(err, errlen, "qmat: weight (%d, %d) = %g %s", r, c, (double)v,
-                         isfinite(v) ? "is beyond the range of bf16" : "is not finite");
-                return NULL;
-            }
-        }
+    return 0;
+}
 
+/* A zeroed matrix of the shape, its scratch carved; NULL when out of memory. */
+static rnn_qmat *qmat_alloc(rnn_qmat_dtype dtype, int rows, int cols, char *err, size_t errlen)
+{
     rnn_qmat *q = calloc(1, sizeof *q);
     if (!q) {
         snprintf(err, errlen, "qmat: out of memory");
@@ -866,10 +856,8 @@ rnn_qmat *rnn_qmat_create(const float *w, int rows, int cols, size_t ld, rnn_qma
     else
         bytes += round_up(8 * G, ALIGN);
     q->block = aligned_alloc(ALIGN, bytes);
-    int8_t *row = dtype == RNN_QMAT_INT8 ? malloc((size_t)cols) : NULL;
-    if (!q->block || (dtype == RNN_QMAT_INT8 && !row)) {
+    if (!q->block) {
         snprintf(err, errlen, "qmat: out of memory (%zu bytes)", bytes);
-        free(row);
         rnn_qmat_free(q);
         return NULL;
     }
@@ -886,25 +874,108 @@ rnn_qmat *rnn_qmat_create(const float *w, int rows, int cols, size_t ld, rnn_qma
     } else {
         q->xf = carve(&at, 8 * G);
     }
+    return q;
+}
 
+static void put_bf16(rnn_qmat *q, int r, int c, uint16_t b)
+{
+    memcpy(group_at(q, r, c / 2) + 2 * (c % 2), &b, 2);
+}
+
+static void put_int8_row(rnn_qmat *q, int r, const int8_t *row, float scale)
+{
+    int32_t sum = 0;
+    for (int c = 0; c < q->cols; c++) {
+        group_at(q, r, c / 4)[c % 4] = (uint8_t)row[c];
+        sum += row[c];
+    }
+    q->sw[r] = scale;
+    q->corr[r] = 128 * sum;
+}
+
+rnn_qmat *rnn_qmat_create(const float *w, int rows, int cols, size_t ld, rnn_qmat_dtype dtype,
+                          char *err, size_t errlen)
+{
+    if (dtype != RNN_QMAT_BF16 && dtype != RNN_QMAT_INT8) {
+        snprintf(err, errlen, "qmat: unknown dtype %d", (int)dtype);
+        return NULL;
+    }
+    if (check_shape(w, rows, cols, ld, err, errlen) != 0) return NULL;
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) {
+            const float v = w[(size_t)r * ld + c];
+            if (!isfinite(v) ||
+                (dtype == RNN_QMAT_BF16 && !isfinite(rnn_bf16_to_float(rnn_bf16_from_float(v))))) {
+                snprintf(err, errlen, "qmat: weight (%d, %d) = %g %s", r, c, (double)v,
+                         isfinite(v) ? "is beyond the range of bf16" : "is not finite");
+                return NULL;
+            }
+        }
+    rnn_qmat *q = qmat_alloc(dtype, rows, cols, err, errlen);
+    int8_t *row = q && dtype == RNN_QMAT_INT8 ? malloc((size_t)cols) : NULL;
+    if (!q || (dtype == RNN_QMAT_INT8 && !row)) {
+        if (q) snprintf(err, errlen, "qmat: out of memory");
+        rnn_qmat_free(q);
+        return NULL;
+    }
     for (int r = 0; r < rows; r++) {
         const float *wr = w + (size_t)r * ld;
         if (dtype == RNN_QMAT_BF16) {
-            for (int c = 0; c < cols; c++) {
-                uint16_t b = rnn_bf16_from_float(wr[c]);
-                memcpy(group_at(q, r, c / 2) + 2 * (c % 2), &b, 2);
-            }
+            for (int c = 0; c < cols; c++)
+                put_bf16(q, r, c, rnn_bf16_from_float(wr[c]));
         } else {
-            q->sw[r] = rnn_qmat_quantize_input(wr, cols, row);
-            int32_t sum = 0;
-            for (int c = 0; c < cols; c++) {
-                group_at(q, r, c / 4)[c % 4] = (uint8_t)row[c];
-                sum += row[c];
-            }
-            q->corr[r] = 128 * sum;
+            const float s = rnn_qmat_quantize_input(wr, cols, row);
+            put_int8_row(q, r, row, s);
         }
     }
     free(row);
+    return q;
+}
+
+rnn_qmat *rnn_qmat_create_bf16(const uint16_t *w, int rows, int cols, size_t ld, char *err,
+                               size_t errlen)
+{
+    if (check_shape(w, rows, cols, ld, err, errlen) != 0) return NULL;
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++)
+            if ((w[(size_t)r * ld + c] & 0x7f80u) == 0x7f80u) {
+                snprintf(err, errlen, "qmat: bf16 weight (%d, %d) = 0x%04x is not finite", r, c,
+                         (unsigned)w[(size_t)r * ld + c]);
+                return NULL;
+            }
+    rnn_qmat *q = qmat_alloc(RNN_QMAT_BF16, rows, cols, err, errlen);
+    if (!q) return NULL;
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++)
+            put_bf16(q, r, c, w[(size_t)r * ld + c]);
+    return q;
+}
+
+rnn_qmat *rnn_qmat_create_int8(const int8_t *w, const float *scale, int rows, int cols, size_t ld,
+                               char *err, size_t errlen)
+{
+    if (check_shape(w, rows, cols, ld, err, errlen) != 0) return NULL;
+    if (!scale) {
+        snprintf(err, errlen, "qmat: no row scales");
+        return NULL;
+    }
+    for (int r = 0; r < rows; r++) {
+        if (!(scale[r] >= 0.0f && scale[r] <= FLT_MAX)) {
+            snprintf(err, errlen, "qmat: the scale of row %d (%g) is not finite and >= 0", r,
+                     (double)scale[r]);
+            return NULL;
+        }
+        for (int c = 0; c < cols; c++)
+            if (w[(size_t)r * ld + c] < -127) {
+                snprintf(err, errlen, "qmat: int8 weight (%d, %d) is -128, outside [-127, 127]", r,
+                         c);
+                return NULL;
+            }
+    }
+    rnn_qmat *q = qmat_alloc(RNN_QMAT_INT8, rows, cols, err, errlen);
+    if (!q) return NULL;
+    for (int r = 0; r < rows; r++)
+        put_int8_row(q, r, w + (size_t)r * ld, scale[r]);
     return q;
 }
 

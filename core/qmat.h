@@ -47,6 +47,17 @@ enum {
 rnn_qmat *rnn_qmat_create(const float *w, int rows, int cols, size_t ld, rnn_qmat_dtype dtype,
                           char *err, size_t errlen);
 
+/** The same from weights already rounded (as a preset stores them): bf16
+ * values, or int8 values in [-127, 127] with a scale per row; stored as
+ * given, so the products are those of the matrix they were read from. NULL
+ * with a message for a bad size, a non-finite bf16 value or scale, a
+ * negative scale, an int8 -128, or no memory. Main/worker thread;
+ * allocates. */
+rnn_qmat *rnn_qmat_create_bf16(const uint16_t *w, int rows, int cols, size_t ld, char *err,
+                               size_t errlen);
+rnn_qmat *rnn_qmat_create_int8(const int8_t *w, const float *scale, int rows, int cols, size_t ld,
+                               char *err, size_t errlen);
+
 /** Release a matrix; accepts NULL. Main/worker thread. */
 void rnn_qmat_free(rnn_qmat *q);
 

@@ -30,7 +30,8 @@
  *   rounded once) is bit-identical to the whole one and leaves the other
  *   rows alone; an all-zero int8 row has scale 0 and adds
  *   exactly 0; the int8 sums at the largest width are exact; non-finite
- *   inputs give non-finite outputs; create refuses what it cannot store.
+ *   inputs give non-finite outputs; create refuses what it cannot store;
+ *   a matrix made from another's rounded weights gives its products.
  * The products under the malloc/lock trap are in test_rt_qmat.c. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -709,6 +710,88 @@ static void test_create_refuses(void **state)
     assert_int_equal(rnn_qmat_bytes(NULL), 0);
 }
 
+/* A matrix made from the rounded weights of another (as a preset would
+ * store them) holds the same weights and gives the same products, bit for
+ * bit, with every kernel; values that no rounding makes are refused. */
+static void test_create_from_rounded(void **state)
+{
+    (void)state;
+    problem p;
+    problem_make(&p, 72, 130);
+    char err[256];
+    uint16_t *b = malloc((size_t)p.R * p.K * sizeof *b);
+    int8_t *i8 = malloc((size_t)p.R * p.K);
+    float *sc = malloc((size_t)p.R * sizeof *sc);
+    assert_non_null(b);
+    assert_non_null(i8);
+    assert_non_null(sc);
+    for (int d = 1; d <= 2; d++) {
+        const rnn_qmat_dtype dt = (rnn_qmat_dtype)d;
+        rnn_qmat *q1 = rnn_qmat_create(p.w, p.R, p.K, p.ld, dt, err, sizeof err);
+        if (!q1) fail_msg("%s", err);
+        for (int r = 0; r < p.R; r++) {
+            sc[r] = rnn_qmat_row_scale(q1, r);
+            for (int c = 0; c < p.K; c++) {
+                b[(size_t)r * p.K + c] = rnn_bf16_from_float(rnn_qmat_weight(q1, r, c));
+                i8[(size_t)r * p.K + c] = (int8_t)rnn_qmat_weight_int8(q1, r, c);
+            }
+        }
+        rnn_qmat *q2 = d == 1
+                           ? rnn_qmat_create_bf16(b, p.R, p.K, (size_t)p.K, err, sizeof err)
+                           : rnn_qmat_create_int8(i8, sc, p.R, p.K, (size_t)p.K, err, sizeof err);
+        if (!q2) fail_msg("%s", err);
+        assert_int_equal(rnn_qmat_get_dtype(q2), dt);
+        for (int r = 0; r < p.R; r++)
+            for (int c = 0; c < p.K; c++)
+                assert_int_equal(as_bits(rnn_qmat_weight(q2, r, c)),
+                                 as_bits(rnn_qmat_weight(q1, r, c)));
+        const char *k;
+        FOR_KERNELS(dt, q2, k)
+        {
+            assert_int_equal(rnn_qmat_set_kernel(q1, k), 0);
+            float *y1 = product(q1, &p), *y2 = product(q2, &p);
+            if (memcmp(y1, y2, (size_t)p.R * sizeof(float)) != 0)
+                fail_msg("%s %s: the matrix from rounded weights gives other products",
+                         d == 1 ? "bf16" : "int8", k);
+            free(y1);
+            free(y2);
+        }
+        rnn_qmat_free(q1);
+        rnn_qmat_free(q2);
+    }
+
+    /* refused: infinity and NaN in bf16, -128, scales that are NaN, infinite,
+     * negative or missing, and a bad shape */
+    uint16_t bb[4] = {0x3f80, 0x7f80, 0, 0};
+    assert_null(rnn_qmat_create_bf16(bb, 2, 2, 2, err, sizeof err));
+    bb[1] = 0xffc1;
+    assert_null(rnn_qmat_create_bf16(bb, 2, 2, 2, err, sizeof err));
+    bb[1] = 0x0001; /* a denormal is a value */
+    rnn_qmat *q = rnn_qmat_create_bf16(bb, 2, 2, 2, err, sizeof err);
+    if (!q) fail_msg("%s", err);
+    rnn_qmat_free(q);
+    assert_null(rnn_qmat_create_bf16(bb, 2, 2, 1, err, sizeof err));
+    int8_t ib[4] = {1, -128, 3, 4};
+    float good[2] = {0.5f, 0.0f}, bad[3] = {NAN, INFINITY, -1.0f};
+    assert_null(rnn_qmat_create_int8(ib, good, 2, 2, 2, err, sizeof err));
+    assert_true(strstr(err, "-128") != NULL);
+    ib[1] = -127;
+    for (int i = 0; i < 3; i++) {
+        float sc2[2] = {0.5f, bad[i]};
+        assert_null(rnn_qmat_create_int8(ib, sc2, 2, 2, 2, err, sizeof err));
+    }
+    assert_null(rnn_qmat_create_int8(ib, NULL, 2, 2, 2, err, sizeof err));
+    q = rnn_qmat_create_int8(ib, good, 2, 2, 2, err, sizeof err);
+    if (!q) fail_msg("%s", err);
+    assert_true(rnn_qmat_weight(q, 0, 1) == -127 * 0.5f);
+    assert_true(rnn_qmat_weight(q, 1, 0) == 0.0f); /* scale 0 */
+    rnn_qmat_free(q);
+    free(b);
+    free(i8);
+    free(sc);
+    problem_free(&p);
+}
+
 /* The pick at create is the first kernel the CPU runs; names that are not
  * built for the dtype, or that the CPU lacks, are refused. On x86-64 the
  * CPU's own answer decides which kernel must have been picked. */
@@ -775,12 +858,12 @@ static void test_kernel_pick(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bf16_hand_picked), cmocka_unit_test(test_bf16_sweep),
-        cmocka_unit_test(test_int8_input),       cmocka_unit_test(test_input_rounding_kernels),
-        cmocka_unit_test(test_bf16_products),    cmocka_unit_test(test_int8_products),
-        cmocka_unit_test(test_int8_zero_row),    cmocka_unit_test(test_int8_widest),
-        cmocka_unit_test(test_nonfinite_input),  cmocka_unit_test(test_create_refuses),
-        cmocka_unit_test(test_kernel_pick),
+        cmocka_unit_test(test_bf16_hand_picked),    cmocka_unit_test(test_bf16_sweep),
+        cmocka_unit_test(test_int8_input),          cmocka_unit_test(test_input_rounding_kernels),
+        cmocka_unit_test(test_bf16_products),       cmocka_unit_test(test_int8_products),
+        cmocka_unit_test(test_int8_zero_row),       cmocka_unit_test(test_int8_widest),
+        cmocka_unit_test(test_nonfinite_input),     cmocka_unit_test(test_create_refuses),
+        cmocka_unit_test(test_create_from_rounded), cmocka_unit_test(test_kernel_pick),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
