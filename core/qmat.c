@@ -25,11 +25,16 @@
  * is subtracted; the AVX2 kernel moves the sign of each weight onto the
  * input instead (|w| x +-q, whose pair sums fit int16 since |q| <= 127).
  *
- * Kernels run from function-level target attributes, picked per matrix by
- * __builtin_cpu_supports; the portable C ones are the reference and the only
- * ones built off x86-64. Denormal flushing is the caller's (core/net sets
- * FTZ/DAZ around a step). Dimension letters: R rows (Rp padded), K columns,
- * G column groups. */
+ * A kernel is an input rounding (its own vector code, the same numbers as
+ * the portable one) and a panel product; AVX512-BF16 also runs two whole
+ * panels at once and AVX512-VNNI splits even and odd groups over two sets
+ * of accumulators, for more independent chains than one panel's four
+ * (the row sums, and so the results, do not change). Kernels run from
+ * function-level target attributes, picked per matrix by
+ * __builtin_cpu_supports; the portable ones (C, and GCC vector extensions
+ * for bf16) are the reference and the only ones built off x86-64. Denormal
+ * flushing is the caller's (core/net sets FTZ/DAZ around a step). Dimension
+ * letters: R rows (Rp padded), K columns, G column groups. */
 #include "qmat.h"
 
 #include <float.h>
@@ -233,6 +238,8 @@ static void finish_int8_c(const qpanel *p, const int32_t *acc, float sx)
     }
 }
 
+/* One int32 sum per row, a group's 4 products at a time (the compiler
+ * vectorises the loop over rows). */
 static void panel_int8_c(const rnn_qmat *q, const qpanel *p)
 {
     int32_t acc[PANEL] = {0};

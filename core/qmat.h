@@ -30,7 +30,7 @@
 typedef struct rnn_qmat rnn_qmat;
 
 typedef enum {
-    RNN_QMAT_BF16 = 1, /* bfloat16: fp32's exponent, 8 bits of mantissa */
+    RNN_QMAT_BF16 = 1, /* bfloat16: fp32's exponent, 8 significant bits */
     RNN_QMAT_INT8 = 2  /* int8 in [-127, 127] times a float scale per row */
 } rnn_qmat_dtype;
 
