@@ -1,17 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /* Benchmark of core/qmat against the fp32 step of core/net, on the shapes of
- * one LSTM layer (G = 4, input I = H) and the head (V = 130) at
- * H = 64, 128, 256, 512.
+ * LSTM nets (G = 4) with a head to V = 130: one layer whose input is as wide
+ * as its state (I = H) at H = 64, 128, 256, 512, and the nets of issue 17's
+ * figures, 2 layers with an embedding of E = 64, at H = 128, 256, 512.
  *
- * fp32: a one-layer LSTM net (E = H, V = 130) through the public rnn_net API:
- * the whole step, and its parts by cutting it with rnn_net_step_work: the
- * layer's product (all but its last 8 rows, scaled up to all of them), the
- * gate functions (the last 8 rows and the gates), the head (its product and
- * the logits). bf16 and int8: rnn_qmat_mv of the same two products,
- * (4H, 2H) over [x | h] and (130, H), input rounding included, with every
- * kernel this CPU runs. The ratio of a kernel is the fp32 products' time over
- * its own; the step ratio is the fp32 step over the step it would make: its
- * products and the fp32 step's gate functions (the state stays fp32).
+ * fp32: the net through the public rnn_net API: the whole step, and its
+ * parts by cutting it with rnn_net_step_work: each layer's product (all but
+ * its last 8 rows, scaled up to all of them), its gate functions (the last
+ * 8 rows and the gates, less those rows), the head (its product and the
+ * logits). bf16 and int8: rnn_qmat_mv of the same products, (4H, I + H) over
+ * [x | h] per layer and (130, H), input rounding included, with every kernel
+ * this CPU runs. The products ratio of a kernel is the fp32 products' time
+ * over its own; its step is its products plus the fp32 step's gate
+ * functions (the state stays fp32), and the step ratio the fp32 step over
+ * that.
  *
  * Every time is the median over many samples of a short batch of calls on
  * the same weights (they stay in whichever cache holds them: 1 MiB of L2
@@ -72,10 +74,10 @@ static double median(double *t, int n)
     return t[n / 2];
 }
 
-/* A one-layer LSTM with input E = H, PyTorch-like random weights. */
-static rnn_model *make_model(int H)
+/* An LSTM of L layers, embedding E, H units, PyTorch-like random weights. */
+static rnn_model *make_model(int L, int E, int H)
 {
-    rnn_model_config cfg = {RNN_KIND_MELODY, 4, RNN_CELL_LSTM, 1, H, H, V_BENCH};
+    rnn_model_config cfg = {RNN_KIND_MELODY, 4, RNN_CELL_LSTM, L, E, H, V_BENCH};
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
     float *data[RNN_MAX_TENSORS];
     char err[256];
@@ -115,14 +117,16 @@ static int batch_for(double seconds_per_call)
     return b < 1 ? 1 : b > 64 ? 64 : b;
 }
 
+#define MAX_L 2
+
 typedef struct {
-    double step, layer, gates, head; /* medians, seconds */
+    double step, layers, gates, head; /* medians, seconds; layers and gates summed */
     const char *kernel;
 } fp32_times;
 
-static void time_fp32(int H, fp32_times *t)
+static void time_fp32(int L, int E, int H, fp32_times *t)
 {
-    rnn_model *m = make_model(H);
+    rnn_model *m = make_model(L, E, H);
     char err[256];
     rnn_net *net = rnn_net_create(m, err, sizeof err);
     if (!net) {
@@ -131,9 +135,11 @@ static void time_fp32(int H, fp32_times *t)
     }
     t->kernel = rnn_net_kernel_name(net);
     const int rows = rnn_net_step_rows(net);
-    const int head_rows = (V_BENCH + 7) / 8 * 8, layer_rows = rows - head_rows;
-    double *s[4];
-    for (int p = 0; p < 4; p++)
+    const int head_rows = (V_BENCH + 7) / 8 * 8, layer_rows = (rows - head_rows) / L;
+    /* samples: the whole step, then per layer its product and its gates, the head */
+    const int parts = 2 * L + 1;
+    double *s[2 * MAX_L + 2];
+    for (int p = 0; p <= parts; p++)
         s[p] = xmalloc(SAMPLES * sizeof(double));
     int ev = 1;
     double t0 = now();
@@ -141,64 +147,61 @@ static void time_fp32(int H, fp32_times *t)
         ev = (ev * 7 + 3 + (rnn_net_step(net, ev)[0] > 0)) % V_BENCH;
     const int batch = batch_for((now() - t0) / 50);
     for (int k = 0; k < SAMPLES; k++) {
-        double part[3] = {0, 0, 0};
+        double part[2 * MAX_L + 1] = {0};
         double a = now();
         for (int i = 0; i < batch; i++)
             ev = (ev * 7 + 3 + (rnn_net_step(net, ev)[0] > 0)) % V_BENCH;
         s[0][k] = (now() - a) / batch;
         for (int i = 0; i < batch; i++) {
             rnn_net_step_begin(net, ev);
-            double b0 = now();
-            rnn_net_step_work(net, layer_rows - 8);
-            double b1 = now();
-            rnn_net_step_work(net, 8);
-            double b2 = now();
-            rnn_net_step_work(net, head_rows);
-            double b3 = now();
-            part[0] += b1 - b0;
-            part[1] += b2 - b1;
-            part[2] += b3 - b2;
+            for (int p = 0; p < parts; p++) {
+                const int budget = p == parts - 1 ? head_rows : p % 2 ? 8 : layer_rows - 8;
+                double b0 = now();
+                rnn_net_step_work(net, budget);
+                part[p] += now() - b0;
+            }
             ev = (ev * 7 + 3 + (rnn_net_logits(net)[0] > 0)) % V_BENCH;
         }
-        for (int p = 0; p < 3; p++)
+        for (int p = 0; p < parts; p++)
             s[p + 1][k] = part[p] / batch;
     }
     t->step = median(s[0], SAMPLES);
-    t->layer = median(s[1], SAMPLES) * layer_rows / (layer_rows - 8);
-    t->gates = median(s[2], SAMPLES) - (t->layer - median(s[1], SAMPLES));
-    t->head = median(s[3], SAMPLES);
-    for (int p = 0; p < 4; p++)
+    t->layers = t->gates = 0;
+    for (int l = 0; l < L; l++) {
+        const double cut = median(s[1 + 2 * l], SAMPLES);
+        const double full = cut * layer_rows / (layer_rows - 8);
+        t->layers += full;
+        t->gates += median(s[2 + 2 * l], SAMPLES) - (full - cut);
+    }
+    t->head = median(s[parts], SAMPLES);
+    for (int p = 0; p <= parts; p++)
         free(s[p]);
     rnn_net_free(net);
     rnn_model_free(m);
 }
 
-/* Median seconds of the layer and head products through one kernel. */
-static void time_q(rnn_qmat *layer, rnn_qmat *head, const float *xh, float *ya, float *yh,
-                   double *t_layer, double *t_head)
+/* Median seconds of the n products q[i] of x[i] into y[i], one at a time. */
+static void time_q(int n, rnn_qmat *const *q, float *const *x, float *const *y, double *t)
 {
-    double *sl = xmalloc(SAMPLES * sizeof(double)), *sh = xmalloc(SAMPLES * sizeof(double));
+    double *s[MAX_L + 1];
+    for (int i = 0; i < n; i++)
+        s[i] = xmalloc(SAMPLES * sizeof(double));
     double t0 = now();
-    for (int i = 0; i < 50; i++) {
-        rnn_qmat_mv(layer, ya, xh);
-        rnn_qmat_mv(head, yh, xh);
-    }
+    for (int r = 0; r < 50; r++)
+        for (int i = 0; i < n; i++)
+            rnn_qmat_mv(q[i], y[i], x[i]);
     const int batch = batch_for((now() - t0) / 50);
-    for (int k = 0; k < SAMPLES; k++) {
-        double a = now();
-        for (int i = 0; i < batch; i++)
-            rnn_qmat_mv(layer, ya, xh);
-        double b = now();
-        for (int i = 0; i < batch; i++)
-            rnn_qmat_mv(head, yh, xh);
-        double c = now();
-        sl[k] = (b - a) / batch;
-        sh[k] = (c - b) / batch;
+    for (int k = 0; k < SAMPLES; k++)
+        for (int i = 0; i < n; i++) {
+            double a = now();
+            for (int b = 0; b < batch; b++)
+                rnn_qmat_mv(q[i], y[i], x[i]);
+            s[i][k] = (now() - a) / batch;
+        }
+    for (int i = 0; i < n; i++) {
+        t[i] = median(s[i], SAMPLES);
+        free(s[i]);
     }
-    *t_layer = median(sl, SAMPLES);
-    *t_head = median(sh, SAMPLES);
-    free(sl);
-    free(sh);
 }
 
 static void print_cpu(void)
@@ -230,75 +233,98 @@ static void print_cpu(void)
     }
 }
 
+/* One net: the fp32 step and every kernel's products; table rows and
+ * BENCH lines named after `tag`. */
+static void run_net(const char *tag, int L, int E, int H)
+{
+    char err[256];
+    fp32_times f;
+    time_fp32(L, E, H, &f);
+    const double fprod = f.layers + f.head;
+    printf("BENCH qmat_%s_fp32_kernel %s name\n", tag, f.kernel);
+    printf("BENCH qmat_%s_fp32_step_ns %.0f ns\n", tag, f.step * 1e9);
+    printf("BENCH qmat_%s_fp32_layers_ns %.0f ns\n", tag, f.layers * 1e9);
+    printf("BENCH qmat_%s_fp32_gates_ns %.0f ns\n", tag, f.gates * 1e9);
+    printf("BENCH qmat_%s_fp32_head_ns %.0f ns\n", tag, f.head * 1e9);
+    printf("%-11s %-5s %-11s %10.0f %9.0f %10.0f %10.0f %7s %7s\n", tag, "fp32", f.kernel,
+           f.layers * 1e9, f.head * 1e9, fprod * 1e9, f.step * 1e9, "1.00", "1.00");
+
+    /* the products: each layer over [x | h], the head over the top h */
+    const int n = L + 1;
+    int R[MAX_L + 1], K[MAX_L + 1];
+    float *w[MAX_L + 1], *x[MAX_L + 1], *y[MAX_L + 1];
+    for (int i = 0; i < n; i++) {
+        R[i] = i < L ? 4 * H : V_BENCH;
+        K[i] = i < L ? (i == 0 ? E : H) + H : H;
+        w[i] = xmalloc((size_t)R[i] * K[i] * sizeof(float));
+        x[i] = xmalloc((size_t)K[i] * sizeof(float));
+        y[i] = xmalloc((size_t)R[i] * sizeof(float));
+        for (size_t j = 0; j < (size_t)R[i] * K[i]; j++)
+            w[i][j] = frand() / sqrtf((float)H);
+        for (int j = 0; j < K[i]; j++)
+            x[i][j] = 0.9f * frand();
+        memset(y[i], 0, (size_t)R[i] * sizeof(float));
+    }
+    for (int d = 1; d <= 2; d++) {
+        const rnn_qmat_dtype dt = (rnn_qmat_dtype)d;
+        const char *dn = d == 1 ? "bf16" : "int8";
+        rnn_qmat *q[MAX_L + 1];
+        size_t bytes = 0;
+        for (int i = 0; i < n; i++) {
+            q[i] = rnn_qmat_create(w[i], R[i], K[i], (size_t)K[i], dt, err, sizeof err);
+            if (!q[i]) {
+                fprintf(stderr, "bench_qmat: %s\n", err);
+                exit(1);
+            }
+            bytes += rnn_qmat_bytes(q[i]);
+        }
+        printf("BENCH qmat_%s_%s_picked %s name\n", tag, dn, rnn_qmat_kernel_name(q[0]));
+        printf("BENCH qmat_%s_%s_bytes %zu bytes\n", tag, dn, bytes);
+        for (int kk = 0; rnn_qmat_kernel_at(dt, kk); kk++) {
+            const char *k = rnn_qmat_kernel_at(dt, kk);
+            int ok = 1;
+            for (int i = 0; i < n; i++)
+                ok &= rnn_qmat_set_kernel(q[i], k) == 0;
+            if (!ok) continue;
+            double t[MAX_L + 1], tl = 0;
+            time_q(n, q, x, y, t);
+            for (int i = 0; i < L; i++)
+                tl += t[i];
+            const double prod = tl + t[L], step = f.gates + prod;
+            printf("BENCH qmat_%s_%s_%s_layers_ns %.0f ns\n", tag, dn, k, tl * 1e9);
+            printf("BENCH qmat_%s_%s_%s_head_ns %.0f ns\n", tag, dn, k, t[L] * 1e9);
+            printf("BENCH qmat_%s_%s_%s_products_ratio %.2f x\n", tag, dn, k, fprod / prod);
+            printf("BENCH qmat_%s_%s_%s_step_ratio %.2f x\n", tag, dn, k, f.step / step);
+            printf("%-11s %-5s %-11s %10.0f %9.0f %10.0f %10.0f %7.2f %7.2f\n", tag, dn, k,
+                   tl * 1e9, t[L] * 1e9, prod * 1e9, step * 1e9, fprod / prod, f.step / step);
+        }
+        for (int i = 0; i < n; i++)
+            rnn_qmat_free(q[i]);
+    }
+    for (int i = 0; i < n; i++) {
+        free(w[i]);
+        free(x[i]);
+        free(y[i]);
+    }
+}
+
 int main(void)
 {
-    static const int Hs[] = {64, 128, 256, 512};
-    char err[256];
     print_cpu();
-    printf("\n%-5s %-6s %-11s %10s %10s %10s %10s %9s %9s\n", "H", "dtype", "kernel", "layer ns",
+    printf("\n%-11s %-5s %-11s %10s %9s %10s %10s %7s %7s\n", "net", "dtype", "kernel", "layers ns",
            "head ns", "prod ns", "step ns", "prod x", "step x");
+    static const int Hs[] = {64, 128, 256, 512};
+    char tag[32];
     for (size_t h = 0; h < sizeof Hs / sizeof Hs[0]; h++) {
-        const int H = Hs[h], R = 4 * H, K = 2 * H;
-        fp32_times f;
-        time_fp32(H, &f);
-        const double fprod = f.layer + f.head;
-        printf("BENCH qmat_h%d_fp32_kernel %s name\n", H, f.kernel);
-        printf("BENCH qmat_h%d_fp32_step_ns %.0f ns\n", H, f.step * 1e9);
-        printf("BENCH qmat_h%d_fp32_layer_ns %.0f ns\n", H, f.layer * 1e9);
-        printf("BENCH qmat_h%d_fp32_gates_ns %.0f ns\n", H, f.gates * 1e9);
-        printf("BENCH qmat_h%d_fp32_head_ns %.0f ns\n", H, f.head * 1e9);
-        printf("%-5d %-6s %-11s %10.0f %10.0f %10.0f %10.0f %9s %9s\n", H, "fp32", f.kernel,
-               f.layer * 1e9, f.head * 1e9, fprod * 1e9, f.step * 1e9, "1.00", "1.00");
-
-        float *wl = xmalloc((size_t)R * K * sizeof(float));
-        float *wh = xmalloc((size_t)V_BENCH * H * sizeof(float));
-        float *xh = xmalloc((size_t)K * sizeof(float));
-        float *ya = xmalloc((size_t)R * sizeof(float)), *yh = xmalloc(V_BENCH * sizeof(float));
-        const float a = 1.0f / sqrtf((float)H);
-        for (size_t i = 0; i < (size_t)R * K; i++)
-            wl[i] = a * frand();
-        for (size_t i = 0; i < (size_t)V_BENCH * H; i++)
-            wh[i] = a * frand();
-        for (int k = 0; k < K; k++)
-            xh[k] = 0.9f * frand();
-        memset(ya, 0, (size_t)R * sizeof(float));
-        memset(yh, 0, V_BENCH * sizeof(float));
-        for (int d = 1; d <= 2; d++) {
-            const rnn_qmat_dtype dt = (rnn_qmat_dtype)d;
-            const char *dn = d == 1 ? "bf16" : "int8";
-            /* the head reads the layer's h: the first H of [x | h] stand in */
-            rnn_qmat *ql = rnn_qmat_create(wl, R, K, (size_t)K, dt, err, sizeof err);
-            rnn_qmat *qh = rnn_qmat_create(wh, V_BENCH, H, (size_t)H, dt, err, sizeof err);
-            if (!ql || !qh) {
-                fprintf(stderr, "bench_qmat: %s\n", err);
-                return 1;
-            }
-            printf("BENCH qmat_h%d_%s_picked %s name\n", H, dn, rnn_qmat_kernel_name(ql));
-            printf("BENCH qmat_h%d_%s_bytes %zu bytes\n", H, dn,
-                   rnn_qmat_bytes(ql) + rnn_qmat_bytes(qh));
-            for (int i = 0; rnn_qmat_kernel_at(dt, i); i++) {
-                const char *k = rnn_qmat_kernel_at(dt, i);
-                if (rnn_qmat_set_kernel(ql, k) != 0 || rnn_qmat_set_kernel(qh, k) != 0) continue;
-                double tl, th;
-                time_q(ql, qh, xh, ya, yh, &tl, &th);
-                const double prod = tl + th, step = f.gates + prod;
-                printf("BENCH qmat_h%d_%s_%s_layer_ns %.0f ns\n", H, dn, k, tl * 1e9);
-                printf("BENCH qmat_h%d_%s_%s_head_ns %.0f ns\n", H, dn, k, th * 1e9);
-                printf("BENCH qmat_h%d_%s_%s_products_ratio %.2f x\n", H, dn, k, fprod / prod);
-                printf("BENCH qmat_h%d_%s_%s_step_ratio %.2f x\n", H, dn, k, f.step / step);
-                printf("%-5d %-6s %-11s %10.0f %10.0f %10.0f %10.0f %9.2f %9.2f\n", H, dn, k,
-                       tl * 1e9, th * 1e9, prod * 1e9, step * 1e9, fprod / prod, f.step / step);
-            }
-            rnn_qmat_free(ql);
-            rnn_qmat_free(qh);
-        }
-        free(wl);
-        free(wh);
-        free(xh);
-        free(ya);
-        free(yh);
+        snprintf(tag, sizeof tag, "h%d", Hs[h]);
+        run_net(tag, 1, Hs[h], Hs[h]);
     }
-    printf("(prod x: fp32 products / these products; step ns of a dtype: these products plus the "
-           "fp32 gates; step x: fp32 step / that)\n");
+    for (size_t h = 1; h < sizeof Hs / sizeof Hs[0]; h++) {
+        snprintf(tag, sizeof tag, "l2e64h%d", Hs[h]);
+        run_net(tag, 2, 64, Hs[h]);
+    }
+    printf("(net: hH one layer with I = H, l2e64hH two layers on an embedding of 64; prod x: fp32 "
+           "products / these products; step ns of a dtype: these products plus the fp32 gates; "
+           "step x: fp32 step / that)\n");
     return 0;
 }
