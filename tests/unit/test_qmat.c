@@ -23,9 +23,11 @@
  *   within 4e-3 (bf16) and 1e-2 (int8) of ||w_r|| ||x||, the typical scale
  *   of a product (the worst ratios are printed).
  * - Kernels against the portable one: int8 bit-identical; bf16 widening
- *   kernels bit-identical (the same float operations in the same order),
- *   the native vdpbf16ps one within the summation bound (it flushes
- *   denormals and its order within a pair is the CPU's).
+ *   kernels bit-identical (the same float operations in the same order).
+ *   vdpbf16ps adds a pair's odd product first too (Intel's SDM), but reads
+ *   denormals as zero: the native kernel is held bit-identical on inputs
+ *   without denormals (test_input_rounding_kernels), and on the random
+ *   products within the summation bound, the rows that differ reported.
  * - A product cut into row ranges (each rounding the input, or the input
  *   rounded once) is bit-identical to the whole one and leaves the other
  *   rows alone; an all-zero int8 row has scale 0 and adds
