@@ -10,10 +10,10 @@
  * 8 rows and the gates, less those rows), the head (its product and the
  * logits). bf16 and int8: rnn_qmat_mv of the same products, (4H, I + H) over
  * [x | h] per layer and (130, H), input rounding included, with every kernel
- * this CPU runs. The products ratio of a kernel is the fp32 products' time
- * over its own; its step is its products plus the fp32 step's gate
- * functions (the state stays fp32), and the step ratio the fp32 step over
- * that.
+ * this CPU runs: all of them in turn as in a step (the products time), and
+ * each timed apart (the layers and head times). The products ratio of a kernel is the fp32
+ * products' time over its own; its step is its products plus the fp32 step's gate functions (the
+ * state stays fp32), and the step ratio the fp32 step over that.
  *
  * Every time is the median over many samples of a short batch of calls on
  * the same weights (they stay in whichever cache holds them: 1 MiB of L2
@@ -180,26 +180,43 @@ static void time_fp32(int L, int E, int H, fp32_times *t)
     rnn_model_free(m);
 }
 
-/* Median seconds of the n products q[i] of x[i] into y[i], one at a time. */
-static void time_q(int n, rnn_qmat *const *q, float *const *x, float *const *y, double *t)
+/* The n products q[i] of x[i] into y[i] in turn, as a step runs them (so
+ * they share the caches as in a step): median seconds of the whole
+ * sequence into *all, and of each product, timed apart in other samples,
+ * into t[i]. */
+static void time_q(int n, rnn_qmat *const *q, float *const *x, float *const *y, double *t,
+                   double *all)
 {
-    double *s[MAX_L + 1];
-    for (int i = 0; i < n; i++)
+    double *s[MAX_L + 2];
+    for (int i = 0; i <= n; i++)
         s[i] = xmalloc(SAMPLES * sizeof(double));
     double t0 = now();
     for (int r = 0; r < 50; r++)
         for (int i = 0; i < n; i++)
             rnn_qmat_mv(q[i], y[i], x[i]);
     const int batch = batch_for((now() - t0) / 50);
-    for (int k = 0; k < SAMPLES; k++)
-        for (int i = 0; i < n; i++) {
-            double a = now();
-            for (int b = 0; b < batch; b++)
+    for (int k = 0; k < SAMPLES; k++) {
+        double a = now();
+        for (int b = 0; b < batch; b++)
+            for (int i = 0; i < n; i++)
                 rnn_qmat_mv(q[i], y[i], x[i]);
-            s[i][k] = (now() - a) / batch;
-        }
-    for (int i = 0; i < n; i++) {
-        t[i] = median(s[i], SAMPLES);
+        s[n][k] = (now() - a) / batch;
+        double part[MAX_L + 1] = {0};
+        for (int b = 0; b < batch; b++)
+            for (int i = 0; i < n; i++) {
+                double c = now();
+                rnn_qmat_mv(q[i], y[i], x[i]);
+                part[i] += now() - c;
+            }
+        for (int i = 0; i < n; i++)
+            s[i][k] = part[i] / batch;
+    }
+    for (int i = 0; i <= n; i++) {
+        const double m = median(s[i], SAMPLES);
+        if (i < n)
+            t[i] = m;
+        else
+            *all = m;
         free(s[i]);
     }
 }
@@ -286,11 +303,11 @@ static void run_net(const char *tag, int L, int E, int H)
             for (int i = 0; i < n; i++)
                 ok &= rnn_qmat_set_kernel(q[i], k) == 0;
             if (!ok) continue;
-            double t[MAX_L + 1], tl = 0;
-            time_q(n, q, x, y, t);
+            double t[MAX_L + 1], tl = 0, prod = 0;
+            time_q(n, q, x, y, t, &prod);
             for (int i = 0; i < L; i++)
                 tl += t[i];
-            const double prod = tl + t[L], step = f.gates + prod;
+            const double step = f.gates + prod;
             printf("BENCH qmat_%s_%s_%s_layers_ns %.0f ns\n", tag, dn, k, tl * 1e9);
             printf("BENCH qmat_%s_%s_%s_head_ns %.0f ns\n", tag, dn, k, t[L] * 1e9);
             printf("BENCH qmat_%s_%s_%s_products_ratio %.2f x\n", tag, dn, k, fprod / prod);
