@@ -91,9 +91,9 @@ int rnn_cond_metric_host(double bar_beat, int beat_unit, double beats_per_bar, i
         return -1;
     double nb = floor(beats_per_bar + 0.5);
     if (nb < 1) nb = 1;
-    if (nb > 255) nb = 255; /* the largest numerator a MIDI file can hold */
+    if (nb > 255) nb = 255;                  /* the largest numerator a MIDI file can hold */
     const double sb = 4.0 * spq / beat_unit; /* steps per beat */
-    const double h = 0.5 / sb;              /* half a step, in beats */
+    const double h = 0.5 / sb;               /* half a step, in beats */
     double p = fmod(bar_beat, nb);
     if (p < 0) p += nb;
     /* a later bar line may round onto this step (several, when a bar is

@@ -38,7 +38,7 @@
 #include "encoding.h"
 #include "midifile.h"
 
-#define RNN_COND_MAX_BEATS 16   /* beat-in-bar columns; later beats take the last one */
+#define RNN_COND_MAX_BEATS 16 /* beat-in-bar columns; later beats take the last one */
 #define RNN_COND_HARMONY_COLUMNS 12
 
 /* The metric position of one step. */

@@ -896,8 +896,9 @@ unsigned char *rnn_midi_write_mem_meters(const rnn_note *notes, size_t n, int pp
         mt = meters[i].tick;
         /* 24 MIDI clocks per metronome click and 8 32nds per quarter: the
          * values every sequencer writes for a quarter-note click */
-        unsigned char ts[7] = {0xFF, 0x58, 4, (unsigned char)meters[i].num,
-                               (unsigned char)den_log2(meters[i].den), 24, 8};
+        const unsigned char num = (unsigned char)meters[i].num;
+        const unsigned char den = (unsigned char)den_log2(meters[i].den);
+        unsigned char ts[7] = {0xFF, 0x58, 4, num, den, 24, 8};
         put(&b, ts, 7);
     }
     put_byte(&b, 0);
@@ -963,8 +964,8 @@ int rnn_midi_write_path(const char *path, const rnn_note *notes, size_t n, int p
 }
 
 int rnn_midi_write_path_meters(const char *path, const rnn_note *notes, size_t n, int ppq,
-                               double bpm, const rnn_midi_meter *meters, size_t n_meters,
-                               char *err, size_t errlen)
+                               double bpm, const rnn_midi_meter *meters, size_t n_meters, char *err,
+                               size_t errlen)
 {
     size_t size;
     unsigned char *data =

@@ -137,8 +137,8 @@ int rnn_midi_write_path(const char *path, const rnn_note *notes, size_t n, int p
 
 /** rnn_midi_write_path with the meters of rnn_midi_write_mem_meters. */
 int rnn_midi_write_path_meters(const char *path, const rnn_note *notes, size_t n, int ppq,
-                               double bpm, const rnn_midi_meter *meters, size_t n_meters,
-                               char *err, size_t errlen);
+                               double bpm, const rnn_midi_meter *meters, size_t n_meters, char *err,
+                               size_t errlen);
 
 /** Order used for note lists: on, track, channel, pitch, off, velocity. */
 int rnn_note_cmp(const void *a, const void *b);

@@ -7,8 +7,8 @@
 #include <string.h>
 
 static const char *const melody_names[RNN_MUS_MELODY_FEATURES] = {
-    "notes_per_bar", "in_key", "leap_ratio", "pc_entropy", "repeated_bars", "longest_run",
-    "chord_tones"};
+    "notes_per_bar", "in_key",      "leap_ratio", "pc_entropy",
+    "repeated_bars", "longest_run", "chord_tones"};
 static const char *const drum_names[RNN_MUS_DRUM_FEATURES] = {"hits_per_bar", "consistency",
                                                               "backbeat", "hat_on_8ths"};
 

@@ -72,9 +72,9 @@ typedef struct {
 typedef struct {
     rnn_kind kind;
     int spq;
-    int split, vs_split;       /* vs_split -1: none */
-    rnn_mus_set real, vs;      /* the real split, and the other one */
-    primer *primers;           /* test-split lines (with a model) */
+    int split, vs_split;  /* vs_split -1: none */
+    rnn_mus_set real, vs; /* the real split, and the other one */
+    primer *primers;      /* test-split lines (with a model) */
     size_t n_primers;
     size_t files[RNN_SPLITS];
 } corpus;
@@ -101,8 +101,7 @@ static size_t place_bars(const rnn_midi_file *mf, int spq, const rnn_seq *q, uns
         rnn_metric_pos p0, p1;
         int64_t s = q->start_step + (int64_t)(first + b * bar);
         if (rnn_cond_metric_file(mf->meters, mf->n_meters, mf->ppq, spq, s, &p0) ||
-            rnn_cond_metric_file(mf->meters, mf->n_meters, mf->ppq, spq, s + (int64_t)bar - 1,
-                                 &p1))
+            rnn_cond_metric_file(mf->meters, mf->n_meters, mf->ppq, spq, s + (int64_t)bar - 1, &p1))
             continue;
         (*ok)[b] = p0.bar_start && p0.num == 4 && p0.den == 4 && p1.num == 4 && p1.den == 4 &&
                    p1.beat_in_bar == 3 && p1.step_in_beat == spq - 1;
@@ -180,7 +179,8 @@ static int load_file(corpus *c, const char *path, int want_primers, int quiet)
         size_t first = place_bars(&mf, c->spq, q, &ok, &n_ok);
         if (first == (size_t)-1)
             rc = -1;
-        else if (set && first < q->len && rnn_mus_set_add(set, q->events, q->len, first, ok, harmony) < 0)
+        else if (set && first < q->len &&
+                 rnn_mus_set_add(set, q->events, q->len, first, ok, harmony) < 0)
             rc = -1;
         else if (prime && i == longest && first < q->len && keep_primer(c, q, harmony, first) != 0)
             rc = -1;
@@ -256,7 +256,8 @@ int main(int argc, char **argv)
                 if ((vs_split = rnn_split_parse(v)) < 0)
                     return bad_usage("unknown split '%s' (train, valid or test)", v);
             } else if (!strcmp(a, "--kind")) {
-                if (rnn_cli_kind(v, &kind)) return bad_usage("unknown kind '%s' (melody or drums)", v);
+                if (rnn_cli_kind(v, &kind))
+                    return bad_usage("unknown kind '%s' (melody or drums)", v);
                 have_kind = 1;
             } else
                 return bad_usage("unknown option '%s'", a);
@@ -316,8 +317,8 @@ int main(int argc, char **argv)
             goto free_sets;
         }
     if (c.real.windows == 0) {
-        fprintf(stderr, "%s: no 4-bar window of 4/4 %s in the %s split of the files given\n",
-                prog, rnn_kind_name(kind), rnn_split_name((rnn_split)split));
+        fprintf(stderr, "%s: no 4-bar window of 4/4 %s in the %s split of the files given\n", prog,
+                rnn_kind_name(kind), rnn_split_name((rnn_split)split));
         goto free_sets;
     }
 
@@ -375,8 +376,9 @@ int main(int argc, char **argv)
     else
         printf("%s: compared: %s split, %zu windows of %zu files\n", prog,
                rnn_split_name((rnn_split)vs_split), c.vs.windows, c.files[vs_split]);
-    printf("%-14s %9s %9s %9s %9s %9s\n", "feature", model ? "generated" : rnn_split_name((rnn_split)vs_split),
-           "overlap", "primed", "overlap", rnn_split_name((rnn_split)split));
+    printf("%-14s %9s %9s %9s %9s %9s\n", "feature",
+           model ? "generated" : rnn_split_name((rnn_split)vs_split), "overlap", "primed",
+           "overlap", rnn_split_name((rnn_split)split));
     double sum[2] = {0, 0};
     int n_sum[2] = {0, 0};
     for (int f = 0; f < rnn_mus_feature_count(kind); f++) {

@@ -50,15 +50,13 @@ static void test_simple_meters(void **state)
     check_file(NULL, 0, 96, 4, common, 8, "4/4 (none)");
     /* 3/4: 12 steps a bar */
     const rnn_midi_meter m34 = {0, 3, 4};
-    const want_pos w34[] = {{0, 1, 1, 0, 0},  {8, 0, 1, 0, 2},  {11, 0, 0, 3, 2},
-                            {12, 1, 1, 0, 0}, {20, 0, 1, 0, 2}, {23, 0, 0, 3, 2},
-                            {25, 0, 0, 1, 0}};
+    const want_pos w34[] = {{0, 1, 1, 0, 0},  {8, 0, 1, 0, 2},  {11, 0, 0, 3, 2}, {12, 1, 1, 0, 0},
+                            {20, 0, 1, 0, 2}, {23, 0, 0, 3, 2}, {25, 0, 0, 1, 0}};
     check_file(&m34, 1, 96, 4, w34, 7, "3/4");
     /* 6/8: a beat is an eighth, 2 steps; 12 steps a bar */
     const rnn_midi_meter m68 = {0, 6, 8};
-    const want_pos w68[] = {{0, 1, 1, 0, 0},  {1, 0, 0, 1, 0},  {6, 0, 1, 0, 3},
-                            {7, 0, 0, 1, 3},  {11, 0, 0, 1, 5}, {12, 1, 1, 0, 0},
-                            {22, 0, 1, 0, 5}};
+    const want_pos w68[] = {{0, 1, 1, 0, 0},  {1, 0, 0, 1, 0},  {6, 0, 1, 0, 3}, {7, 0, 0, 1, 3},
+                            {11, 0, 0, 1, 5}, {12, 1, 1, 0, 0}, {22, 0, 1, 0, 5}};
     check_file(&m68, 1, 96, 4, w68, 7, "6/8");
     /* 7/8: 14 steps a bar */
     const rnn_midi_meter m78 = {0, 7, 8};
@@ -78,12 +76,11 @@ static void test_meter_changes(void **state)
     (void)state;
     rnn_midi_file f;
     char err[256];
-    assert_int_equal(rnn_midi_read_path("tests/fixtures/midi/meters.mid", NULL, NULL, &f, err,
-                                        sizeof err),
-                     0);
+    assert_int_equal(
+        rnn_midi_read_path("tests/fixtures/midi/meters.mid", NULL, NULL, &f, err, sizeof err), 0);
     const want_pos w[] = {
-        {0, 1, 1, 0, 0},  {11, 0, 0, 3, 2}, /* 3/4 */
-        {12, 1, 1, 0, 0}, {23, 0, 0, 1, 5}, /* 6/8 */
+        {0, 1, 1, 0, 0},  {11, 0, 0, 3, 2},                   /* 3/4 */
+        {12, 1, 1, 0, 0}, {23, 0, 0, 1, 5},                   /* 6/8 */
         {24, 1, 1, 0, 0}, {36, 0, 1, 0, 6}, {37, 0, 0, 1, 6}, /* 7/8 */
         {38, 1, 1, 0, 0}, {54, 1, 1, 0, 0}, {59, 0, 0, 1, 1}, /* 4/4 on */
     };
@@ -97,8 +94,8 @@ static void test_meter_changes(void **state)
     assert_int_equal(p.den, 4);
     /* 4/4 holds before a first meter that comes later: 3/4 from step 8 */
     const rnn_midi_meter late = {192, 3, 4};
-    const want_pos wl[] = {{0, 1, 1, 0, 0}, {5, 0, 0, 1, 1}, {8, 1, 1, 0, 0}, {19, 0, 0, 3, 2},
-                           {20, 1, 1, 0, 0}};
+    const want_pos wl[] = {
+        {0, 1, 1, 0, 0}, {5, 0, 0, 1, 1}, {8, 1, 1, 0, 0}, {19, 0, 0, 3, 2}, {20, 1, 1, 0, 0}};
     check_file(&late, 1, 96, 4, wl, 5, "4/4 then 3/4");
     /* a meter off the grid holds from the step its tick rounds to: tick 36
      * is step 1.5, i.e. step 2 */
@@ -148,9 +145,9 @@ static void test_host_matches_file(void **state)
                     if (a.bar_start != b.bar_start || a.beat_start != b.beat_start ||
                         a.step_in_beat != b.step_in_beat || a.beat_in_bar != b.beat_in_bar)
                         fail_msg("%d/%d spq %d step %lld: file %d %d %d %d, host %d %d %d %d", num,
-                                 den, spq, (long long)s, a.bar_start, a.beat_start,
-                                 a.step_in_beat, a.beat_in_bar, b.bar_start, b.beat_start,
-                                 b.step_in_beat, b.beat_in_bar);
+                                 den, spq, (long long)s, a.bar_start, a.beat_start, a.step_in_beat,
+                                 a.beat_in_bar, b.bar_start, b.beat_start, b.step_in_beat,
+                                 b.beat_in_bar);
                     compared++;
                 }
             }
@@ -294,9 +291,12 @@ static void test_held(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_simple_meters),   cmocka_unit_test(test_meter_changes),
-        cmocka_unit_test(test_beats_off_the_grid), cmocka_unit_test(test_host_matches_file),
-        cmocka_unit_test(test_columns),         cmocka_unit_test(test_harmony_file),
+        cmocka_unit_test(test_simple_meters),
+        cmocka_unit_test(test_meter_changes),
+        cmocka_unit_test(test_beats_off_the_grid),
+        cmocka_unit_test(test_host_matches_file),
+        cmocka_unit_test(test_columns),
+        cmocka_unit_test(test_harmony_file),
         cmocka_unit_test(test_held),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -683,9 +683,8 @@ static void test_meter_map(void **state)
     (void)state;
     rnn_midi_file f;
     char err[256];
-    assert_int_equal(rnn_midi_read_path("tests/fixtures/midi/meters.mid", NULL, NULL, &f, err,
-                                        sizeof err),
-                     0);
+    assert_int_equal(
+        rnn_midi_read_path("tests/fixtures/midi/meters.mid", NULL, NULL, &f, err, sizeof err), 0);
     const rnn_midi_meter want[] = {{0, 3, 4}, {288, 6, 8}, {576, 7, 8}, {912, 4, 4}};
     assert_int_equal(f.n_meters, 4);
     for (size_t i = 0; i < 4; i++) {
@@ -698,9 +697,9 @@ static void test_meter_map(void **state)
     assert_true(agrees("tests/fixtures/midi/meters.mid", 1));
     rnn_midi_free(&f);
     /* a file without a time signature has an empty map (4/4 by the contract) */
-    assert_int_equal(rnn_midi_read_path("tests/fixtures/midi/velocity_cc.mid", NULL, NULL, &f,
-                                        err, sizeof err),
-                     0);
+    assert_int_equal(
+        rnn_midi_read_path("tests/fixtures/midi/velocity_cc.mid", NULL, NULL, &f, err, sizeof err),
+        0);
     assert_int_equal(f.n_meters, 0);
     assert_int_equal(f.ts_num, 4);
     rnn_midi_free(&f);
@@ -749,9 +748,9 @@ static void test_writer_meters(void **state)
     rnn_midi_free(&f);
     free(d);
     free(d0);
-    const rnn_midi_meter bad[][2] = {{{0, 0, 4}, {0, 0, 0}},   {{0, 256, 4}, {0, 0, 0}},
-                                     {{0, 3, 6}, {0, 0, 0}},   {{0, 3, 256}, {0, 0, 0}},
-                                     {{-1, 3, 4}, {0, 0, 0}},  {{0, 3, 4}, {0, 6, 8}},
+    const rnn_midi_meter bad[][2] = {{{0, 0, 4}, {0, 0, 0}},  {{0, 256, 4}, {0, 0, 0}},
+                                     {{0, 3, 6}, {0, 0, 0}},  {{0, 3, 256}, {0, 0, 0}},
+                                     {{-1, 3, 4}, {0, 0, 0}}, {{0, 3, 4}, {0, 6, 8}},
                                      {{96, 3, 4}, {48, 6, 8}}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         size_t k = bad[i][1].num ? 2 : 1;

@@ -61,8 +61,8 @@ static void test_melody_features(void **state)
     assert_near(f[RNN_MUS_NOTES_PER_BAR], 14.0 / 4, 1e-12, "notes_per_bar");
     assert_near(f[RNN_MUS_IN_KEY], 1.0, 1e-12, "in_key");
     assert_near(f[RNN_MUS_LEAP_RATIO], 3.0 / 13, 1e-12, "leap_ratio");
-    const double h = -(8.0 / 14 * log2(8.0 / 14) + 3.0 / 14 * log2(3.0 / 14) +
-                       3 * (1.0 / 14 * log2(1.0 / 14)));
+    const double h =
+        -(8.0 / 14 * log2(8.0 / 14) + 3.0 / 14 * log2(3.0 / 14) + 3 * (1.0 / 14 * log2(1.0 / 14)));
     assert_near(f[RNN_MUS_PC_ENTROPY], h, 1e-12, "pc_entropy");
     assert_near(f[RNN_MUS_REPEATED_BARS], 2.0 / 4, 1e-12, "repeated_bars");
     assert_near(f[RNN_MUS_LONGEST_RUN], 3, 1e-12, "longest_run");
