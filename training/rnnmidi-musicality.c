@@ -212,15 +212,26 @@ static void print_value(double v)
         printf(" %9.4f", v);
 }
 
-int main(int argc, char **argv)
+typedef struct {
+    const char *model_path;
+    double seeds, bars, primer_bars, temperature, top_p;
+    int split, vs_split, quiet, have_kind;
+    rnn_kind kind;
+    const char *paths[256];
+    size_t n_paths;
+} options;
+
+/* Returns -1 when the tool should go on, else the exit status. */
+static int parse_options(int argc, char **argv, options *o)
 {
-    rnn_cli_exit_on_signals(prog);
-    const char *model_path = NULL;
-    double seeds = 10, bars = 32, primer_bars = 4, temperature = 1.0, top_p = 0.95;
-    int split = RNN_SPLIT_TRAIN, vs_split = -1, quiet = 0, have_kind = 0;
-    rnn_kind kind = RNN_KIND_MELODY;
-    static const char *paths[256];
-    size_t n_paths = 0;
+    *o = (options){.seeds = 10,
+                   .bars = 32,
+                   .primer_bars = 4,
+                   .temperature = 1.0,
+                   .top_p = 0.95,
+                   .split = RNN_SPLIT_TRAIN,
+                   .vs_split = -1,
+                   .kind = RNN_KIND_MELODY};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -228,173 +239,195 @@ int main(int argc, char **argv)
             usage(stdout);
             return EXIT_OK;
         } else if (!strcmp(a, "--quiet")) {
-            quiet = 1;
+            o->quiet = 1;
         } else if (a[0] == '-' && a[1] == '-') {
             if (!v) return bad_usage("unknown option or missing value: '%s'", a);
             i++;
             if (!strcmp(a, "--model"))
-                model_path = v;
+                o->model_path = v;
             else if (!strcmp(a, "--seeds")) {
-                if (rnn_cli_double(v, 0, 10000, &seeds))
+                if (rnn_cli_double(v, 0, 10000, &o->seeds))
                     return bad_usage("--seeds '%s' is not in 0..10000", v);
             } else if (!strcmp(a, "--bars")) {
-                if (rnn_cli_double(v, 4, 10000, &bars))
+                if (rnn_cli_double(v, 4, 10000, &o->bars))
                     return bad_usage("--bars '%s' is not in 4..10000", v);
             } else if (!strcmp(a, "--primer-bars")) {
-                if (rnn_cli_double(v, 0, 1000, &primer_bars))
+                if (rnn_cli_double(v, 0, 1000, &o->primer_bars))
                     return bad_usage("--primer-bars '%s' is not in 0..1000", v);
             } else if (!strcmp(a, "--temperature")) {
-                if (rnn_cli_double(v, 0, 100, &temperature))
+                if (rnn_cli_double(v, 0, 100, &o->temperature))
                     return bad_usage("--temperature '%s' is not in 0..100", v);
             } else if (!strcmp(a, "--top-p")) {
-                if (rnn_cli_double(v, 0, 1, &top_p))
+                if (rnn_cli_double(v, 0, 1, &o->top_p))
                     return bad_usage("--top-p '%s' is not in 0..1", v);
             } else if (!strcmp(a, "--split")) {
-                if ((split = rnn_split_parse(v)) < 0)
+                if ((o->split = rnn_split_parse(v)) < 0)
                     return bad_usage("unknown split '%s' (train, valid or test)", v);
             } else if (!strcmp(a, "--vs-split")) {
-                if ((vs_split = rnn_split_parse(v)) < 0)
+                if ((o->vs_split = rnn_split_parse(v)) < 0)
                     return bad_usage("unknown split '%s' (train, valid or test)", v);
             } else if (!strcmp(a, "--kind")) {
-                if (rnn_cli_kind(v, &kind))
+                if (rnn_cli_kind(v, &o->kind))
                     return bad_usage("unknown kind '%s' (melody or drums)", v);
-                have_kind = 1;
+                o->have_kind = 1;
             } else
                 return bad_usage("unknown option '%s'", a);
         } else {
-            if (n_paths == sizeof paths / sizeof paths[0]) return bad_usage("%s", "too many paths");
-            paths[n_paths++] = a;
+            if (o->n_paths == sizeof o->paths / sizeof o->paths[0])
+                return bad_usage("%s", "too many paths");
+            o->paths[o->n_paths++] = a;
         }
     }
-    if (!model_path && (!have_kind || vs_split < 0))
+    if (!o->model_path && (!o->have_kind || o->vs_split < 0))
         return bad_usage("%s", "give --model FILE.rnnw, or --kind and --vs-split");
-    if (model_path && (have_kind || vs_split >= 0))
+    if (o->model_path && (o->have_kind || o->vs_split >= 0))
         return bad_usage("%s", "--kind and --vs-split are for comparing two real splits, "
                                "without --model");
-    if (vs_split == split) return bad_usage("%s", "--vs-split names the same split as --split");
-    if (n_paths == 0) return bad_usage("%s", "give at least one MIDI file or folder");
+    if (o->vs_split == o->split)
+        return bad_usage("%s", "--vs-split names the same split as --split");
+    if (o->n_paths == 0) return bad_usage("%s", "give at least one MIDI file or folder");
+    return -1;
+}
 
+/* The preset and what plays it, as rnnmidi-gen has them. */
+typedef struct {
+    rnn_model *model;
+    rnn_net *net;
+    rnn_sampler *sampler;
+    int V;
+} player;
+
+static void player_free(player *pl)
+{
+    rnn_sampler_free(pl->sampler);
+    rnn_net_free(pl->net);
+    rnn_model_free(pl->model);
+}
+
+static int player_load(player *pl, const char *path, rnn_kind *kind, int *spq)
+{
     char err[512];
-    int rc = EXIT_INPUT;
-    rnn_model *model = NULL;
-    rnn_net *net = NULL;
-    rnn_sampler *sampler = NULL;
-    char **files = NULL;
-    size_t n_files = 0;
-    int32_t *take = NULL;
-    int spq = RNN_DEFAULT_STEPS_PER_QUARTER, V = 0;
-    if (model_path) {
-        model = rnn_model_load(model_path, err, sizeof err);
-        if (!model) {
-            fprintf(stderr, "%s: %s\n", prog, err);
-            return EXIT_INPUT;
-        }
-        const rnn_model_config *cfg = rnn_model_get_config(model);
-        kind = cfg->kind;
-        spq = cfg->steps_per_quarter;
-        V = cfg->vocab;
-        net = rnn_net_create(model, err, sizeof err);
-        sampler = net ? rnn_sampler_create(V) : NULL;
-        if (!net || !sampler || rnn_net_probe(net, model_path, err, sizeof err) != 0) {
-            fprintf(stderr, "%s: %s\n", prog, net && !sampler ? "out of memory" : err);
-            goto done;
-        }
-    }
-    corpus c = {.kind = kind, .spq = spq, .split = split, .vs_split = vs_split};
-    rnn_mus_set_init(&c.real, kind, spq);
-    rnn_mus_set_init(&c.vs, kind, spq);
-    rnn_mus_set gen, primed;
-    rnn_mus_set_init(&gen, kind, spq);
-    rnn_mus_set_init(&primed, kind, spq);
-
-    if (rnn_dataset_list(paths, n_paths, &files, &n_files, err, sizeof err) != 0) {
+    pl->model = rnn_model_load(path, err, sizeof err);
+    if (!pl->model) {
         fprintf(stderr, "%s: %s\n", prog, err);
-        goto free_sets;
+        return -1;
     }
-    for (size_t i = 0; i < n_files; i++)
-        if (load_file(&c, files[i], model != NULL && primer_bars > 0, quiet) < 0) {
+    const rnn_model_config *cfg = rnn_model_get_config(pl->model);
+    *kind = cfg->kind;
+    *spq = cfg->steps_per_quarter;
+    pl->V = cfg->vocab;
+    pl->net = rnn_net_create(pl->model, err, sizeof err);
+    pl->sampler = pl->net ? rnn_sampler_create(pl->V) : NULL;
+    if (!pl->net || !pl->sampler || rnn_net_probe(pl->net, path, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", prog, pl->net && !pl->sampler ? "out of memory" : err);
+        return -1;
+    }
+    return 0;
+}
+
+static void corpus_free(corpus *c)
+{
+    rnn_mus_set_free(&c->real);
+    rnn_mus_set_free(&c->vs);
+    for (size_t i = 0; i < c->n_primers; i++) {
+        free(c->primers[i].events);
+        free(c->primers[i].harmony);
+    }
+    free(c->primers);
+}
+
+/* The real windows of the files, and the primers when a preset will play. */
+static int corpus_load(corpus *c, const options *o, int want_primers)
+{
+    char err[512];
+    char **files;
+    size_t n_files;
+    if (rnn_dataset_list(o->paths, o->n_paths, &files, &n_files, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        return -1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n_files && rc == 0; i++)
+        if (load_file(c, files[i], want_primers, o->quiet) < 0) {
             fprintf(stderr, "%s: out of memory\n", prog);
-            goto free_sets;
+            rc = -1;
         }
-    if (c.real.windows == 0) {
+    rnn_dataset_list_free(files, n_files);
+    if (rc == 0 && c->real.windows == 0) {
         fprintf(stderr, "%s: no 4-bar window of 4/4 %s in the %s split of the files given\n", prog,
-                rnn_kind_name(kind), rnn_split_name((rnn_split)split));
-        goto free_sets;
+                rnn_kind_name(c->kind), rnn_split_name((rnn_split)c->split));
+        rc = -1;
     }
+    return rc;
+}
 
-    const size_t bar = 4 * (size_t)spq, steps = (size_t)bars * bar;
-    size_t primed_takes = 0;
-    if (model) {
-        take = malloc(steps * sizeof *take);
-        if (!take) {
-            fprintf(stderr, "%s: out of memory\n", prog);
-            goto free_sets;
-        }
-        for (long s = 1; s <= (long)seeds; s++) {
-            rnn_rng rng;
-            rnn_rng_seed(&rng, (uint64_t)s);
-            rnn_net_reset(net);
-            play(net, sampler, &rng, rnn_net_step(net, 0), V, temperature, top_p, take, steps);
-            if (rnn_mus_set_add(&gen, take, steps, 0, NULL, NULL) < 0) goto oom;
-        }
-        /* primed takes: the harmony under the continuation is the file's
-         * own where the file's line goes on, none after it */
-        uint16_t *under = kind == RNN_KIND_MELODY ? calloc(steps, sizeof *under) : NULL;
-        if (kind == RNN_KIND_MELODY && !under) goto oom;
-        for (size_t i = 0; i < c.n_primers; i++) {
-            const primer *p = &c.primers[i];
-            const size_t k = p->first_bar + (size_t)primer_bars * bar;
-            if (k > p->len) continue;
-            rnn_rng rng;
-            rnn_rng_seed(&rng, (uint64_t)(i + 1));
-            rnn_net_reset(net);
-            const float *logits = NULL;
-            for (size_t t = 0; t < k; t++)
-                logits = rnn_net_step(net, p->events[t]);
-            play(net, sampler, &rng, logits, V, temperature, top_p, take, steps);
-            for (size_t t = 0; under && t < steps; t++)
-                under[t] = k + t < p->len ? p->harmony[k + t] : 0;
-            if (rnn_mus_set_add(&primed, take, steps, 0, NULL, under) < 0) {
-                free(under);
-                goto oom;
-            }
-            primed_takes++;
-        }
-        free(under);
+/* Takes from a zero state, seeds 1..N, into gen. */
+static int zero_state_takes(player *pl, const options *o, size_t steps, int32_t *take,
+                            rnn_mus_set *gen)
+{
+    for (long s = 1; s <= (long)o->seeds; s++) {
+        rnn_rng rng;
+        rnn_rng_seed(&rng, (uint64_t)s);
+        rnn_net_reset(pl->net);
+        play(pl->net, pl->sampler, &rng, rnn_net_step(pl->net, 0), pl->V, o->temperature, o->top_p,
+             take, steps);
+        if (rnn_mus_set_add(gen, take, steps, 0, NULL, NULL) < 0) return -1;
     }
+    return 0;
+}
 
-    const rnn_mus_set *other = model ? &gen : &c.vs;
-    printf("%s: %s, windows of %d bars of 4/4 (%zu steps a bar); real: %s split, %zu windows "
-           "of %zu files\n",
-           prog, rnn_kind_name(kind), RNN_MUS_WINDOW_BARS, bar, rnn_split_name((rnn_split)split),
-           c.real.windows, c.files[split]);
-    if (model)
-        printf("%s: generated: %ld takes of %zu bars from a zero state (%zu windows); primed: %zu "
-               "test files, %g bars each (%zu windows)\n",
-               prog, (long)seeds, steps / bar, gen.windows, primed_takes, primer_bars,
-               primed.windows);
-    else
-        printf("%s: compared: %s split, %zu windows of %zu files\n", prog,
-               rnn_split_name((rnn_split)vs_split), c.vs.windows, c.files[vs_split]);
-    printf("%-14s %9s %9s %9s %9s %9s\n", "feature",
-           model ? "generated" : rnn_split_name((rnn_split)vs_split), "overlap", "primed",
-           "overlap", rnn_split_name((rnn_split)split));
+/* Takes primed by each test file's first bars (primer i plays with seed
+ * i + 1), into primed; the harmony under a continuation is the file's own
+ * where the file's line goes on, none after it. Returns the takes, or -1. */
+static long primed_takes(player *pl, const options *o, const corpus *c, size_t steps, int32_t *take,
+                         rnn_mus_set *primed)
+{
+    const size_t bar = 4 * (size_t)c->spq;
+    uint16_t *under = c->kind == RNN_KIND_MELODY ? calloc(steps, sizeof *under) : NULL;
+    if (c->kind == RNN_KIND_MELODY && !under) return -1;
+    long takes = 0;
+    for (size_t i = 0; i < c->n_primers && takes >= 0; i++) {
+        const primer *p = &c->primers[i];
+        const size_t k = p->first_bar + (size_t)o->primer_bars * bar;
+        if (k > p->len) continue;
+        rnn_rng rng;
+        rnn_rng_seed(&rng, (uint64_t)(i + 1));
+        rnn_net_reset(pl->net);
+        const float *logits = NULL;
+        for (size_t t = 0; t < k; t++)
+            logits = rnn_net_step(pl->net, p->events[t]);
+        play(pl->net, pl->sampler, &rng, logits, pl->V, o->temperature, o->top_p, take, steps);
+        for (size_t t = 0; under && t < steps; t++)
+            under[t] = k + t < p->len ? p->harmony[k + t] : 0;
+        takes = rnn_mus_set_add(primed, take, steps, 0, NULL, under) < 0 ? -1 : takes + 1;
+    }
+    free(under);
+    return takes;
+}
+
+/* One line per feature: each side's mean and its overlap with the real
+ * split, then the real mean; the mean overlap leaves chord_tones out. */
+static void print_table(const corpus *c, const rnn_mus_set *side0, const char *name0,
+                        const rnn_mus_set *primed)
+{
+    printf("%-14s %9s %9s %9s %9s %9s\n", "feature", name0, "overlap", "primed", "overlap",
+           rnn_split_name((rnn_split)c->split));
     double sum[2] = {0, 0};
     int n_sum[2] = {0, 0};
-    for (int f = 0; f < rnn_mus_feature_count(kind); f++) {
-        const rnn_mus_set *side[2] = {other, &primed};
-        printf("%-14s", rnn_mus_feature_name(kind, f));
+    for (int f = 0; f < rnn_mus_feature_count(c->kind); f++) {
+        const rnn_mus_set *side[2] = {side0, primed};
+        printf("%-14s", rnn_mus_feature_name(c->kind, f));
         for (int k = 0; k < 2; k++) {
-            double ov = rnn_mus_overlap(side[k]->values[f], side[k]->count[f], c.real.values[f],
-                                        c.real.count[f]);
+            double ov = rnn_mus_overlap(side[k]->values[f], side[k]->count[f], c->real.values[f],
+                                        c->real.count[f]);
             print_value(rnn_mus_set_mean(side[k], f));
             print_value(ov);
-            if (!isnan(ov) && !rnn_mus_feature_needs_harmony(kind, f)) {
+            if (!isnan(ov) && !rnn_mus_feature_needs_harmony(c->kind, f)) {
                 sum[k] += ov;
                 n_sum[k]++;
             }
         }
-        print_value(rnn_mus_set_mean(&c.real, f));
+        print_value(rnn_mus_set_mean(&c->real, f));
         printf("\n");
     }
     printf("%-14s %9s", "mean_overlap", "");
@@ -402,25 +435,63 @@ int main(int argc, char **argv)
     printf(" %9s", "");
     print_value(n_sum[1] ? sum[1] / n_sum[1] : NAN);
     printf("\n");
-    rc = EXIT_OK;
-    goto free_sets;
-oom:
-    fprintf(stderr, "%s: out of memory\n", prog);
-free_sets:
-    rnn_mus_set_free(&gen);
-    rnn_mus_set_free(&primed);
-    rnn_mus_set_free(&c.real);
-    rnn_mus_set_free(&c.vs);
-    for (size_t i = 0; i < c.n_primers; i++) {
-        free(c.primers[i].events);
-        free(c.primers[i].harmony);
+}
+
+int main(int argc, char **argv)
+{
+    rnn_cli_exit_on_signals(prog);
+    options o;
+    int rc = parse_options(argc, argv, &o);
+    if (rc >= 0) return rc;
+    rc = EXIT_INPUT;
+
+    player pl = {0};
+    int spq = RNN_DEFAULT_STEPS_PER_QUARTER;
+    rnn_kind kind = o.kind;
+    if (o.model_path && player_load(&pl, o.model_path, &kind, &spq) != 0) {
+        player_free(&pl);
+        return EXIT_INPUT;
     }
-    free(c.primers);
+    corpus c = {.kind = kind, .spq = spq, .split = o.split, .vs_split = o.vs_split};
+    rnn_mus_set gen, primed;
+    rnn_mus_set_init(&c.real, kind, spq);
+    rnn_mus_set_init(&c.vs, kind, spq);
+    rnn_mus_set_init(&gen, kind, spq);
+    rnn_mus_set_init(&primed, kind, spq);
+    const size_t bar = 4 * (size_t)spq, steps = (size_t)o.bars * bar;
+    int32_t *take = NULL;
+    long primed_count = 0;
+    if (corpus_load(&c, &o, pl.model != NULL && o.primer_bars > 0) != 0) goto done;
+    if (pl.model) {
+        take = malloc(steps * sizeof *take);
+        if (!take || zero_state_takes(&pl, &o, steps, take, &gen) != 0 ||
+            (primed_count = primed_takes(&pl, &o, &c, steps, take, &primed)) < 0) {
+            fprintf(stderr, "%s: out of memory\n", prog);
+            goto done;
+        }
+    }
+
+    printf("%s: %s, windows of %d bars of 4/4 (%zu steps a bar); real: %s split, %zu windows "
+           "of %zu files\n",
+           prog, rnn_kind_name(kind), RNN_MUS_WINDOW_BARS, bar, rnn_split_name((rnn_split)o.split),
+           c.real.windows, c.files[o.split]);
+    if (pl.model) {
+        printf("%s: generated: %ld takes of %zu bars from a zero state (%zu windows); primed: %ld "
+               "test files, %g bars each (%zu windows)\n",
+               prog, (long)o.seeds, steps / bar, gen.windows, primed_count, o.primer_bars,
+               primed.windows);
+        print_table(&c, &gen, "generated", &primed);
+    } else {
+        printf("%s: compared: %s split, %zu windows of %zu files\n", prog,
+               rnn_split_name((rnn_split)o.vs_split), c.vs.windows, c.files[o.vs_split]);
+        print_table(&c, &c.vs, rnn_split_name((rnn_split)o.vs_split), &primed);
+    }
+    rc = EXIT_OK;
 done:
     free(take);
-    rnn_dataset_list_free(files, n_files);
-    rnn_sampler_free(sampler);
-    rnn_net_free(net);
-    rnn_model_free(model);
+    rnn_mus_set_free(&gen);
+    rnn_mus_set_free(&primed);
+    corpus_free(&c);
+    player_free(&pl);
     return rc;
 }
