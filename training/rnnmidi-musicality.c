@@ -37,26 +37,6 @@
 
 static const char *prog = "rnnmidi-musicality";
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "Usage: %s --model FILE.rnnw [options] PATH...\n"
-            "       %s --kind melody|drums --vs-split NAME [options] PATH...\n"
-            "Features of 4-bar windows of a preset's music beside those of real MIDI files.\n"
-            "  --model FILE       the preset\n"
-            "  --seeds N          zero-state takes, seeds 1..N (10)\n"
-            "  --bars B           bars of 4/4 per take (32)\n"
-            "  --primer-bars P    bars of each test file that prime a take (4; 0: none)\n"
-            "  --temperature T    sampling temperature (1.0)\n"
-            "  --top-p P          nucleus of probability P (0.95)\n"
-            "  --split NAME       the real split: train, valid or test (train)\n"
-            "  --kind KIND        without --model: melody or drums\n"
-            "  --vs-split NAME    without --model: a real split in place of the preset's music\n"
-            "  --quiet            no report of unreadable files\n"
-            "  --help             this text\n",
-            prog, prog);
-}
-
 static int bad_usage(const char *fmt, const char *arg)
 {
     return rnn_cli_usage_error(prog, NULL, fmt, arg);
@@ -217,11 +197,23 @@ typedef struct {
     double seeds, bars, primer_bars, temperature, top_p;
     int split, vs_split, quiet, have_kind;
     rnn_kind kind;
-    const char *paths[256];
+    const char **paths; /* malloc'ed by parse_options, room for argc */
     size_t n_paths;
 } options;
 
-/* Returns -1 when the tool should go on, else the exit status. */
+static int set_split(const rnn_cli_opt *row, const char *value, char *msg, size_t msglen)
+{
+    int split = rnn_split_parse(value);
+    if (split < 0) {
+        snprintf(msg, msglen, "unknown split '%s' (train, valid or test)", value);
+        return -1;
+    }
+    *(int *)row->target = split;
+    return 0;
+}
+
+/* Returns -1 when the tool should go on, else the exit status. o->paths is
+ * malloc'ed (room for argc) even on failure. */
 static int parse_options(int argc, char **argv, options *o)
 {
     *o = (options){.seeds = 10,
@@ -232,52 +224,47 @@ static int parse_options(int argc, char **argv, options *o)
                    .split = RNN_SPLIT_TRAIN,
                    .vs_split = -1,
                    .kind = RNN_KIND_MELODY};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (rnn_cli_is_help(a)) {
-            usage(stdout);
-            return EXIT_OK;
-        } else if (!strcmp(a, "--quiet")) {
-            o->quiet = 1;
-        } else if (a[0] == '-' && a[1] == '-') {
-            if (!v) return bad_usage("unknown option or missing value: '%s'", a);
-            i++;
-            if (!strcmp(a, "--model"))
-                o->model_path = v;
-            else if (!strcmp(a, "--seeds")) {
-                if (rnn_cli_double(v, 0, 10000, &o->seeds))
-                    return bad_usage("--seeds '%s' is not in 0..10000", v);
-            } else if (!strcmp(a, "--bars")) {
-                if (rnn_cli_double(v, 4, 10000, &o->bars))
-                    return bad_usage("--bars '%s' is not in 4..10000", v);
-            } else if (!strcmp(a, "--primer-bars")) {
-                if (rnn_cli_double(v, 0, 1000, &o->primer_bars))
-                    return bad_usage("--primer-bars '%s' is not in 0..1000", v);
-            } else if (!strcmp(a, "--temperature")) {
-                if (rnn_cli_double(v, 0, 100, &o->temperature))
-                    return bad_usage("--temperature '%s' is not in 0..100", v);
-            } else if (!strcmp(a, "--top-p")) {
-                if (rnn_cli_double(v, 0, 1, &o->top_p))
-                    return bad_usage("--top-p '%s' is not in 0..1", v);
-            } else if (!strcmp(a, "--split")) {
-                if ((o->split = rnn_split_parse(v)) < 0)
-                    return bad_usage("unknown split '%s' (train, valid or test)", v);
-            } else if (!strcmp(a, "--vs-split")) {
-                if ((o->vs_split = rnn_split_parse(v)) < 0)
-                    return bad_usage("unknown split '%s' (train, valid or test)", v);
-            } else if (!strcmp(a, "--kind")) {
-                if (rnn_cli_kind(v, &o->kind))
-                    return bad_usage("unknown kind '%s' (melody or drums)", v);
-                o->have_kind = 1;
-            } else
-                return bad_usage("unknown option '%s'", a);
-        } else {
-            if (o->n_paths == sizeof o->paths / sizeof o->paths[0])
-                return bad_usage("%s", "too many paths");
-            o->paths[o->n_paths++] = a;
-        }
+    int kind_seen = 0;
+    const rnn_cli_opt opts[] = {
+        {RNN_CLI_OPT("model", 0, "FILE", "the preset", RNN_OPT_STRING, &o->model_path)},
+        {RNN_CLI_OPT("seeds", 0, "N", "zero-state takes, seeds 1..N", RNN_OPT_DOUBLE, &o->seeds), 0,
+         10000, .show_default = 1},
+        {RNN_CLI_OPT("bars", 0, "B", "bars of 4/4 per take", RNN_OPT_DOUBLE, &o->bars), 4, 10000,
+         .show_default = 1},
+        {RNN_CLI_OPT("primer-bars", 0, "P", "bars of each test file that prime a take (0: none)",
+                     RNN_OPT_DOUBLE, &o->primer_bars),
+         0, 1000, .show_default = 1},
+        {RNN_CLI_OPT("temperature", 0, "T", "sampling temperature", RNN_OPT_DOUBLE,
+                     &o->temperature),
+         0, 100, .show_default = 1},
+        {RNN_CLI_OPT("top-p", 0, "P", "nucleus of probability P", RNN_OPT_DOUBLE, &o->top_p), 0, 1,
+         .show_default = 1},
+        {RNN_CLI_OPT("split", 0, "NAME", "the real split: train, valid or test (train)",
+                     RNN_OPT_CALL, &o->split),
+         .set = set_split},
+        {RNN_CLI_OPT("kind", 0, "KIND", "without --model: melody or drums", RNN_OPT_KIND, &o->kind),
+         .seen = &kind_seen},
+        {RNN_CLI_OPT("vs-split", 0, "NAME",
+                     "without --model: a real split in place of the preset's music", RNN_OPT_CALL,
+                     &o->vs_split),
+         .set = set_split},
+        {RNN_CLI_OPT("quiet", 0, NULL, "no report of unreadable files", RNN_OPT_FLAG, &o->quiet),
+         1},
+        RNN_CLI_HELP_OPT(0),
+    };
+    const rnn_cli_spec spec = {
+        "Usage: rnnmidi-musicality --model FILE.rnnw [options] PATH...\n"
+        "       rnnmidi-musicality --kind melody|drums --vs-split NAME [options] PATH...\n"
+        "Features of 4-bar windows of a preset's music beside those of real MIDI files.\n",
+        opts, sizeof opts / sizeof opts[0], NULL, 1};
+    o->paths = malloc((size_t)argc * sizeof *o->paths);
+    if (!o->paths) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return EXIT_INPUT;
     }
+    int rc = rnn_cli_args(prog, NULL, &spec, argc, argv, o->paths, (size_t)argc, &o->n_paths);
+    if (rc != RNN_CLI_GO_ON) return rc;
+    o->have_kind = kind_seen;
     if (!o->model_path && (!o->have_kind || o->vs_split < 0))
         return bad_usage("%s", "give --model FILE.rnnw, or --kind and --vs-split");
     if (o->model_path && (o->have_kind || o->vs_split >= 0))
@@ -442,7 +429,10 @@ int main(int argc, char **argv)
     rnn_cli_exit_on_signals(prog);
     options o;
     int rc = parse_options(argc, argv, &o);
-    if (rc >= 0) return rc;
+    if (rc >= 0) {
+        free(o.paths);
+        return rc;
+    }
     rc = EXIT_INPUT;
 
     player pl = {0};
@@ -450,6 +440,7 @@ int main(int argc, char **argv)
     rnn_kind kind = o.kind;
     if (o.model_path && player_load(&pl, o.model_path, &kind, &spq) != 0) {
         player_free(&pl);
+        free(o.paths);
         return EXIT_INPUT;
     }
     corpus c = {.kind = kind, .spq = spq, .split = o.split, .vs_split = o.vs_split};
@@ -493,5 +484,6 @@ done:
     rnn_mus_set_free(&primed);
     corpus_free(&c);
     player_free(&pl);
+    free(o.paths);
     return rc;
 }

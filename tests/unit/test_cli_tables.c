@@ -323,7 +323,10 @@ typedef struct {
 static const section sections[] = {
     {"## The standalone demo", {{"rnnmidi-demo", NULL}}},
     {"## Training your own presets",
-     {{"rnnmidi-train", NULL}, {"rnnmidi-eval", NULL}, {"rnnmidi-gen", NULL}}},
+     {{"rnnmidi-train", NULL},
+      {"rnnmidi-eval", NULL},
+      {"rnnmidi-gen", NULL},
+      {"rnnmidi-musicality", NULL}}},
     {"## MIDI and audio tools",
      {{"rnnmidi-data", "notes"},
       {"rnnmidi-data", "encode"},
