@@ -383,8 +383,9 @@ corpus:
 	  gzip -dc "$$f" > "$${f%.gz}"; done; \
 	find $$tmp/reserved/x -type f \( -iname '*.mid' -o -iname '*.midi' -o -iname '*.kar' \) -exec sha256sum {} + \
 	  | cut -c1-64 | LC_ALL=C sort -u > $$tmp/reserved.sha; \
-	mma=$$tmp/x/mma/usr/share/mma; mkdir -p $$tmp/x/mma-grooves; \
-	echo "corpus: rendering MMA's groove library"; \
+	mma=$$tmp/x/mma/usr/share/mma; \
+	if [ -d $$mma/lib ]; then \
+	echo "corpus: rendering MMA's groove library"; mkdir -p $$tmp/x/mma-grooves; \
 	MMA_HOME=$$mma /usr/bin/python3 $$tmp/x/mma/usr/bin/mma -G > $$tmp/mma.log 2>&1 || { cat $$tmp/mma.log >&2; exit 1; }; \
 	find $$mma/lib -name '*.mma' | LC_ALL=C sort | while read -r lib; do \
 	  rel=$${lib#$$mma/lib/}; rel=$${rel%.mma}; name=$$(echo "$$rel" | tr / -); \
@@ -399,6 +400,7 @@ corpus:
 	    echo "corpus: mma failed on $$rel:" >&2; cat $$tmp/r/$$name/log >&2; exit 1; \
 	  fi; \
 	done; \
+	fi; \
 	seen=$$tmp/seen; : > $$seen; \
 	find $$tmp/x -type f \( -iname '*.mid' -o -iname '*.midi' \) | LC_ALL=C sort | while read -r f; do \
 	  h=$$(sha256sum "$$f" | cut -c1-64); \
