@@ -358,20 +358,65 @@ golden:
 # The development corpus: the MIDI files of a few Debian packages, each
 # distinct file (by sha256) once, in data/corpus/PACKAGE/. The .deb files are
 # downloaded and unpacked rather than installed, because several of the
-# files live under /usr/share/doc, which slim images drop.
-CORPUS_DEBS = mma simutrans-data openttd-openmsx freedink-data planetblupi-music-midi
+# files live under /usr/share/doc, which slim images drop. Compressed files
+# (FILE.mid.gz) are read inflated.
+CORPUS_DEBS = mma simutrans-data openttd-openmsx freedink-data planetblupi-music-midi \
+              crimson liquidwar-data pangzero pinball-table-hurd-data playmidi yoshimi-data
 CORPUS_DIR  = data/corpus
+# Reserved for a check from outside the corpus: never in it. The target
+# refuses them in CORPUS_DEBS and refuses any corpus file whose bytes equal
+# one of their MIDI files (another package may ship a copy).
+CORPUS_RESERVED = pianobooster faust-common abcmidi
+# MMA's groove library, rendered by the mma of the unpacked package (run by
+# Debian's python3, not installed): one file per library file in
+# data/corpus/mma-grooves/LIB-FILE.mid, each of its grooves in turn for one
+# bar per chord below, at the groove's own meter and MMA's default tempo. A
+# library file's grooves are variations of one pattern (Sus, Plus, Intro,
+# End share most of their drums), so they stay in one file and thus in one
+# split. A fixed random seed makes MMA's humanising repeat; a fixed input
+# name keeps equal renders byte-equal. A library file that makes no notes
+# (stdlib/none) is left out.
+CORPUS_MMA_CHORDS = C Am Dm7 G7 C F G7 C
 
 corpus:
+	$(call install_debs,python3)
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	rm -rf $(CORPUS_DIR).new; mkdir -p $$tmp/x $(CORPUS_DIR).new; \
-	cd $$tmp && { apt-get download $(CORPUS_DEBS) || { apt-get update && apt-get download $(CORPUS_DEBS); }; }; cd - >/dev/null; \
+	for p in $(CORPUS_DEBS); do case " $(CORPUS_RESERVED) " in *" $$p "*) \
+	  echo "corpus: $$p is reserved (CORPUS_RESERVED) and never goes into the corpus" >&2; exit 1;; esac; done; \
+	rm -rf $(CORPUS_DIR).new; mkdir -p $$tmp/x $$tmp/reserved/x $(CORPUS_DIR).new; \
+	(cd $$tmp && { apt-get download $(CORPUS_DEBS) || { apt-get update && apt-get download $(CORPUS_DEBS); }; }); \
+	(cd $$tmp/reserved && apt-get download $(CORPUS_RESERVED)); \
 	for deb in $$tmp/*.deb; do pkg=$$(basename $$deb); pkg=$${pkg%%_*}; dpkg-deb -x $$deb $$tmp/x/$$pkg; done; \
+	for deb in $$tmp/reserved/*.deb; do pkg=$$(basename $$deb); pkg=$${pkg%%_*}; dpkg-deb -x $$deb $$tmp/reserved/x/$$pkg; done; \
+	find $$tmp/x $$tmp/reserved/x -type f \( -iname '*.mid.gz' -o -iname '*.midi.gz' \) | while read -r f; do \
+	  gzip -dc "$$f" > "$${f%.gz}"; done; \
+	find $$tmp/reserved/x -type f \( -iname '*.mid' -o -iname '*.midi' -o -iname '*.kar' \) -exec sha256sum {} + \
+	  | cut -c1-64 | LC_ALL=C sort -u > $$tmp/reserved.sha; \
+	mma=$$tmp/x/mma/usr/share/mma; \
+	if [ -d $$mma/lib ]; then \
+	echo "corpus: rendering MMA's groove library"; mkdir -p $$tmp/x/mma-grooves; \
+	MMA_HOME=$$mma /usr/bin/python3 $$tmp/x/mma/usr/bin/mma -G > $$tmp/mma.log 2>&1 || { cat $$tmp/mma.log >&2; exit 1; }; \
+	find $$mma/lib -name '*.mma' | LC_ALL=C sort | while read -r lib; do \
+	  rel=$${lib#$$mma/lib/}; rel=$${rel%.mma}; name=$$(echo "$$rel" | tr / -); \
+	  grooves=$$(awk 'tolower($$1) == "defgroove" { print $$2 }' "$$lib"); \
+	  [ -n "$$grooves" ] || continue; \
+	  mkdir -p $$tmp/r/$$name; \
+	  { echo "RndSeed 1"; echo "Use $$rel"; for g in $$grooves; do echo "Groove $$g"; \
+	    for c in $(CORPUS_MMA_CHORDS); do echo "$$c"; done; done; } > $$tmp/r/$$name/groove.mma; \
+	  if (cd $$tmp/r/$$name && MMA_HOME=$$mma /usr/bin/python3 $$tmp/x/mma/usr/bin/mma groove.mma -f groove.mid > log 2>&1); then \
+	    cp $$tmp/r/$$name/groove.mid $$tmp/x/mma-grooves/$$name.mid; \
+	  elif ! grep -q '^No data created' $$tmp/r/$$name/log; then \
+	    echo "corpus: mma failed on $$rel:" >&2; cat $$tmp/r/$$name/log >&2; exit 1; \
+	  fi; \
+	done; \
+	fi; \
 	seen=$$tmp/seen; : > $$seen; \
 	find $$tmp/x -type f \( -iname '*.mid' -o -iname '*.midi' \) | LC_ALL=C sort | while read -r f; do \
 	  h=$$(sha256sum "$$f" | cut -c1-64); \
 	  if grep -q "^$$h$$" $$seen; then continue; fi; echo "$$h" >> $$seen; \
 	  rel=$${f#$$tmp/x/}; pkg=$${rel%%/*}; name=$$(basename "$$f"); \
+	  if grep -q "^$$h$$" $$tmp/reserved.sha; then \
+	    echo "corpus: $$rel equals a MIDI file of a reserved package ($(CORPUS_RESERVED))" >&2; exit 1; fi; \
 	  mkdir -p $(CORPUS_DIR).new/$$pkg; \
 	  if [ -e "$(CORPUS_DIR).new/$$pkg/$$name" ]; then name=$$(echo $$h | cut -c1-8)-$$name; fi; \
 	  cp "$$f" "$(CORPUS_DIR).new/$$pkg/$$name"; \

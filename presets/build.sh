@@ -137,15 +137,24 @@ row() { # PRESET CELL LAYERS HIDDEN EMBED VOCAB TARGET
 lstm_event=$(field $WORK/melody-lstm.test.txt event_nll_nats)
 lstm_event_met=$(awk -v a="$lstm_event" 'BEGIN { print (a <= 3.20) ? "met" : "missed" }')
 pkgs() {
-    for p in mma simutrans-data openttd-openmsx freedink-data planetblupi-music-midi; do
+    for p in mma mma-grooves simutrans-data openttd-openmsx freedink-data planetblupi-music-midi \
+        crimson liquidwar-data pangzero pinball-table-hurd-data playmidi yoshimi-data; do
+        deb=$p
         case $p in
         mma) lic="GPL-2+ (the MMA library's example grooves and songs)" ;;
+        mma-grooves) deb=mma lic="GPL-2+ (MMA's groove library, rendered by mma: one file per library file, each groove 8 bars)" ;;
         simutrans-data) lic="Artistic-1.0" ;;
         openttd-openmsx) lic="GPL-2.0" ;;
         freedink-data) lic="zlib-style licence (the original Dink Smallwood MIDIs); the free replacements under GPL-3+, CC BY 3.0, CC BY-SA 3.0 or Free Art 1.3 (its debian/copyright, README-REPLACEMENTS.txt)" ;;
         planetblupi-music-midi) lic="GPL-3+" ;;
+        crimson) lic="GPL-2+, or CC BY-SA 1.0 apart from the game (music/default.mid, its debian/copyright)" ;;
+        liquidwar-data) lic="GPL-2+" ;;
+        pangzero) lic="GPL-2+" ;;
+        pinball-table-hurd-data) lic="GPL-2+" ;;
+        playmidi) lic="GPL-2+ (its example files)" ;;
+        yoshimi-data) lic="GPL-2+" ;;
         esac
-        ver=$(apt-cache show $p 2>/dev/null | awk '/^Version:/ { print $2; exit }')
+        ver=$(apt-cache show $deb 2>/dev/null | awk '/^Version:/ { print $2; exit }')
         printf '| %s | %s | %s | %s |\n' "$p" "${ver:-?}" "$(find $CORPUS/$p -type f | wc -l)" "$lic"
     done
 }
@@ -208,10 +217,13 @@ below: melody 1.86, drums 2.35, and 3.20 on events for the melody LSTM
 
 ## Data
 
-The development corpus: the MIDI files of five Debian packages, each
-distinct file (by sha256) once (\`make corpus\`). A file's split (train,
-valid or test) follows from its sha256 (training/dataset.h), so the split
-never changes with the file's name or folder.
+The development corpus (\`make corpus\`): the MIDI files of eleven Debian
+packages and MMA's groove library rendered by the mma package, each
+distinct file (by sha256) once; the packages pianobooster, faust-common and
+abcmidi are kept out (\`make corpus\` refuses them and any copy of their
+MIDI files). A file's split (train, valid or test) follows from its sha256
+(training/dataset.h), so the split never changes with the file's name or
+folder, nor when files are added.
 
 | package | version | files | licence |
 |---|---|---|---|
@@ -303,7 +315,7 @@ EOF
 cat <<EOF
 ## Limits
 
-The corpus is small (179 files) and mostly game and accompaniment music;
+The corpus is small ($(find $CORPUS -type f | wc -l) files) and mostly game and accompaniment music;
 the melody encoding is monophonic (a skyline), the drum encoding knows 9
 classes. The presets answer in that style and know nothing of lyrics,
 dynamics (velocity is the plugin's setting) or form beyond a few bars.
