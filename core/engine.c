@@ -614,7 +614,9 @@ static double meter_change_error(const rnn_engine *e, double predicted, double o
     double b = floor(from + POS_EPS), into = (from - b) * old_bar;
     double host = beat * steps_per_beat(e); /* steps into the host's bar */
     if ((double)bar == b) return host - into;
-    if ((double)bar == b + 1) return host - (into - old_bar);
+    /* a file's meter may begin its first bar mid-bar of the old one */
+    if ((double)bar == b + 1)
+        return fabs(host) < fabs(host - (into - old_bar)) ? host : host - (into - old_bar);
     if ((double)bar == b - 1) return host - (into + old_bar);
     return NAN;
 }
@@ -643,7 +645,8 @@ static void apply_transport(rnn_engine *e, const rnn_transport *tr, uint32_t t)
     if (tr->flags & RNN_TRANSPORT_BBT && isfinite(tr->bar_beat)) {
         /* the host counts bars in the meter it names: in a new meter, its
          * bars start where the host puts this position, and the clock
-         * runs on unless the position is not where it was heading */
+         * runs on unless the position is not where it was heading (the new
+         * meter's first bar may cut the old meter's last one short) */
         double s = ((double)tr->bar * e->beats_per_bar + tr->bar_beat) * steps_per_beat(e);
         if (!first && (e->beats_per_bar != old_bpb || steps_per_beat(e) != old_spb)) {
             double err = meter_change_error(e, predicted, old_spb, old_bpb, tr->bar, tr->bar_beat);
