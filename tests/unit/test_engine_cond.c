@@ -220,6 +220,50 @@ static void test_metric_jump_mid_bar(void **state)
     check_song(seg, 3, 0);
 }
 
+/* A meter that starts mid-bar, as a file's time signature may: 4/4 from
+ * step 0, 3/4 from step 10 (the host names it bar 1, beat 0), 5/8 from
+ * step 34 (bar 3). The new meter cuts the bar short without a jump, as
+ * rnn_cond_metric_file counts it. */
+static void test_metric_meter_mid_bar(void **state)
+{
+    (void)state;
+    rnn_engine *e = make_engine(RNN_KIND_MELODY);
+    static record r;
+    static rnn_engine_event out[4096];
+    memset(&r, 0, sizeof r);
+    const rnn_midi_meter map[3] = {{0, 4, 4}, {10 * TPS, 3, 4}, {34 * TPS, 5, 8}};
+    rnn_transport t = {0};
+    t.flags = RNN_TRANSPORT_SPEED | RNN_TRANSPORT_BBT | RNN_TRANSPORT_TEMPO | RNN_TRANSPORT_METER;
+    t.speed = 1;
+    for (int f = 0; f < 60; f++) {
+        int send = f == 0 || f == 10 || f == 34;
+        if (f == 0) t.bpm = 120, t.beats_per_bar = 4, t.beat_unit = 4, t.bar = 0;
+        if (f == 10) t.beats_per_bar = 3, t.bar = 1;
+        if (f == 34) t.bpm = 240, t.beats_per_bar = 5, t.beat_unit = 8, t.bar = 3;
+        for (int b = 0; b < 15; b++) {
+            rnn_engine_run(e, BLOCK, NULL, 0, send && b == 0 ? &t : NULL, send && b == 0, out,
+                           4096);
+            take(e, &r);
+        }
+    }
+    assert_int_equal(r.n, 60);
+    for (int i = 0; i < r.n; i++) {
+        rnn_metric_pos p;
+        float cols[RNN_ENGINE_COND_MAX];
+        assert_int_equal(r.c[i].step, i);
+        assert_int_equal(rnn_cond_metric_file(map, 3, PPQ, SPQ, i, &p), 0);
+        rnn_cond_metric_fill(&p, SPQ, cols);
+        if (memcmp(cols, r.cols[i], (size_t)rnn_cond_metric_columns(SPQ) * sizeof *cols) != 0)
+            fail_msg("step %d: the file gives %d/%d beat %d +%d, the engine %d/%d beat %d +%d", i,
+                     p.num, p.den, p.beat_in_bar, p.step_in_beat, r.c[i].pos.num, r.c[i].pos.den,
+                     r.c[i].pos.beat_in_bar, r.c[i].pos.step_in_beat);
+    }
+    rnn_engine_stats st;
+    rnn_engine_get_stats(e, &st);
+    assert_int_equal(st.relocations, 0);
+    rnn_engine_free(e);
+}
+
 /* Free-running (no host transport): 4/4 from bar 0 at the engine's tempo,
  * also across a change of that tempo. */
 static void test_metric_free_run(void **state)
@@ -455,6 +499,7 @@ int main(void)
         cmocka_unit_test(test_metric_host_changes_only),
         cmocka_unit_test(test_metric_host_every_block),
         cmocka_unit_test(test_metric_jump_mid_bar),
+        cmocka_unit_test(test_metric_meter_mid_bar),
         cmocka_unit_test(test_metric_free_run),
         cmocka_unit_test(test_harmony_accompany),
         cmocka_unit_test(test_harmony_continue),
