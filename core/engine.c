@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "condition.h"
 #include "listen.h"
 #include "net.h"
 #include "sample.h"
@@ -37,6 +38,8 @@ struct rnn_engine_model {
     int V;
     int spq;
     int chunks;         /* rnn_net_step_work(net, 1) calls that make one step */
+    unsigned cond;      /* RNN_ENGINE_COND_* the net takes */
+    int metric_cols;    /* rnn_cond_metric_columns(spq) */
     float *scratch;     /* (V) logits with the density bias */
     float *first;       /* (V) logits after 'no event' from the zero state */
     uint8_t *forbidden; /* (V) key, scale and range mask */
@@ -47,6 +50,12 @@ typedef struct {
     uint8_t channel, pitch;
     int64_t off_frame; /* absolute; NO_FRAME = held until the melody moves on */
 } sounding_note;
+
+/* The conditions of a step, from which its columns are filled. */
+typedef struct {
+    rnn_metric_pos pos;
+    uint16_t harmony;
+} step_cond;
 
 struct rnn_engine {
     double sr;
@@ -63,6 +72,7 @@ struct rnn_engine {
     int64_t anchor_frame;
     double anchor_step;
     double spf;                     /* steps per frame, 0 when stopped */
+    double bar_offset;              /* grid step where bar 0 of the current meter would begin */
     int64_t stride;                 /* grid steps per computed step (1 up to the budget) */
     int64_t last_skipped;           /* the last step counted in steps_skipped */
     int64_t next_tick, next_commit; /* tick k at pos k, commit of step k at k + 0.5 */
@@ -78,6 +88,15 @@ struct rnn_engine {
 
     /* the player: the open step is the window up to the next commit */
     rnn_listen listen;
+    rnn_held held;   /* keys down outside channel 10 */
+    rnn_held struck; /* keys struck in the open step */
+
+    /* conditions: those of the step begun at a tick (spec_cond) and of the
+     * last step committed (cond_step, last_cond); cond holds the columns of
+     * the step the net computes, metric then harmony */
+    step_cond spec_cond, last_cond;
+    int64_t cond_step; /* NO_STEP before the first */
+    float cond[RNN_ENGINE_COND_MAX];
 
     /* phrases */
     int generating;
@@ -222,27 +241,43 @@ static void update_mask(rnn_engine *e)
 
 /* ------------------------------------------------------------------ models */
 
-double rnn_engine_budget_share(const rnn_model_config *cfg)
+/* Multiply-adds of a step with cond_cols condition columns: each adds a
+ * column to the first layer's G*H rows. 0 for an invalid config. */
+static double step_macs(const rnn_model_config *cfg, int cond_cols)
 {
     size_t macs = rnn_net_step_macs(cfg);
-    if (!macs || cfg->steps_per_quarter < 1 || cfg->steps_per_quarter > RNN_MAX_STEPS_PER_QUARTER)
+    if (!macs) return 0;
+    return (double)macs + (double)cond_cols * rnn_cell_gates(cfg->cell) * cfg->hidden;
+}
+
+static double budget_share(const rnn_model_config *cfg, int cond_cols)
+{
+    double macs = step_macs(cfg, cond_cols);
+    if (macs <= 0 || cfg->steps_per_quarter < 1 ||
+        cfg->steps_per_quarter > RNN_MAX_STEPS_PER_QUARTER)
         return -1;
     double rate = RNN_ENGINE_MAX_QPM / 60.0 * cfg->steps_per_quarter;
-    return (double)macs * rate / RNN_ENGINE_CORE_MACS;
+    return macs * rate / RNN_ENGINE_CORE_MACS;
+}
+
+double rnn_engine_budget_share(const rnn_model_config *cfg)
+{
+    return budget_share(cfg, 0);
 }
 
 /* Refuse a model that cannot run in real time at the fastest tempo computed
  * in full; 0 or -1 with a message saying why. */
-static int check_budget(const rnn_model_config *cfg, const char *name, char *err, size_t errlen)
+static int check_budget(const rnn_model_config *cfg, int cond_cols, const char *name, char *err,
+                        size_t errlen)
 {
-    double share = rnn_engine_budget_share(cfg);
+    double share = budget_share(cfg, cond_cols);
     if (share >= 0 && share <= RNN_ENGINE_BUDGET) return 0;
     if (share < 0) {
         snprintf(err, errlen, "%s: the engine cannot run this configuration", name);
         return -1;
     }
     const int spq = cfg->steps_per_quarter;
-    double macs = (double)rnn_net_step_macs(cfg), rate = RNN_ENGINE_MAX_QPM / 60.0 * spq;
+    double macs = step_macs(cfg, cond_cols), rate = RNN_ENGINE_MAX_QPM / 60.0 * spq;
     int fits = (int)(RNN_ENGINE_BUDGET * RNN_ENGINE_CORE_MACS / (macs * RNN_ENGINE_MAX_QPM / 60.0));
     char hint[128];
     if (fits >= 1)
@@ -259,6 +294,41 @@ static int check_budget(const rnn_model_config *cfg, const char *name, char *err
              RNN_ENGINE_MAX_QPM, spq, rate, macs * rate / 1e9, 100 * share,
              RNN_ENGINE_CORE_MACS / 1e9, 100 * RNN_ENGINE_BUDGET, hint);
     return -1;
+}
+
+/* The conditions a model takes: the columns of its first layer beyond its
+ * input (E, or V when E = 0), metric ones first (FORMAT.md). Returns their
+ * number, or -1 with a message when they are no set the engine computes. */
+static int read_conditions(rnn_engine_model *m, const rnn_model_config *cfg, const char *name,
+                           char *err, size_t errlen)
+{
+    size_t count = 0;
+    const size_t rows = (size_t)rnn_cell_gates(cfg->cell) * (size_t)cfg->hidden;
+    const size_t in = (size_t)(cfg->embed > 0 ? cfg->embed : cfg->vocab);
+    m->metric_cols = rnn_cond_metric_columns(m->spq);
+    m->cond = 0;
+    if (!rnn_model_tensor(m->model, "rnn.weight_ih_l0", &count) || rows == 0 || count % rows ||
+        count / rows < in) {
+        snprintf(err, errlen, "%s: the first layer's input weights do not match its input", name);
+        return -1;
+    }
+    const size_t c = count / rows - in, metric = (size_t)m->metric_cols;
+    const size_t harmony = RNN_COND_HARMONY_COLUMNS;
+    const int melody = m->kind == RNN_KIND_MELODY;
+    if (c == metric)
+        m->cond = RNN_ENGINE_COND_METRIC;
+    else if (melody && c == metric + harmony)
+        m->cond = RNN_ENGINE_COND_METRIC | RNN_ENGINE_COND_HARMONY;
+    else if (melody && c == harmony)
+        m->cond = RNN_ENGINE_COND_HARMONY;
+    else if (c != 0) {
+        snprintf(err, errlen,
+                 "%s: the first layer takes %zu columns beside the event, which are no "
+                 "conditions the engine computes (%zu metric columns at this grid%s)",
+                 name, c, metric, melody ? ", 12 harmony columns" : "");
+        return -1;
+    }
+    return (int)c;
 }
 
 /* Prepare a loaded model; name is the file for messages. */
@@ -285,7 +355,8 @@ static rnn_engine_model *wrap_named(rnn_model *model, const char *name, char *er
         rnn_engine_model_free(m);
         return NULL;
     }
-    if (check_budget(cfg, name, err, errlen) != 0) {
+    const int cond_cols = read_conditions(m, cfg, name, err, errlen);
+    if (cond_cols < 0 || check_budget(cfg, cond_cols, name, err, errlen) != 0) {
         rnn_engine_model_free(m);
         return NULL;
     }
@@ -359,6 +430,11 @@ void rnn_engine_model_free(rnn_engine_model *m)
     free(m->forbidden);
     free(m->path);
     free(m);
+}
+
+unsigned rnn_engine_model_conditions(const rnn_engine_model *m)
+{
+    return m ? m->cond : 0;
 }
 
 const char *rnn_engine_model_path(const rnn_engine_model *m)
@@ -524,11 +600,33 @@ static void restart(rnn_engine *e)
     rnn_rng_seed(&e->rng, seed);
 }
 
+/* Where the host's bar `bar`, beat `beat` of the current meter lies from
+ * the position a new meter takes over at (predicted, a step). The old
+ * meter's bars run from e->bar_offset; the host names the bar the change
+ * falls in or the one after. NAN when neither (a jump). */
+static double meter_change_error(const rnn_engine *e, double predicted, double old_spb,
+                                 double old_bpb, int64_t bar, double beat)
+{
+    const double old_bar = old_bpb * old_spb; /* steps */
+    double from = (predicted - e->bar_offset) / old_bar;
+    if (!(fabs(from) < MAX_STEP)) return NAN;
+    /* the old bar holding the prediction, and how far into it (steps) */
+    double b = floor(from + POS_EPS), into = (from - b) * old_bar;
+    double host = beat * steps_per_beat(e); /* steps into the host's bar */
+    if ((double)bar == b) return host - into;
+    /* a file's meter may begin its first bar mid-bar of the old one */
+    if ((double)bar == b + 1)
+        return fabs(host) < fabs(host - (into - old_bar)) ? host : host - (into - old_bar);
+    if ((double)bar == b - 1) return host - (into + old_bar);
+    return NAN;
+}
+
 static void apply_transport(rnn_engine *e, const rnn_transport *tr, uint32_t t)
 {
     int64_t abs = e->abs_frame + t;
     double predicted = pos_at(e, abs);
     int was_rolling = e->rolling, first = !e->host_seen;
+    const double old_spb = steps_per_beat(e), old_bpb = e->beats_per_bar;
     if (tr->flags & RNN_TRANSPORT_TEMPO && tr->bpm > 0 && isfinite(tr->bpm)) e->bpm = tr->bpm;
     if (tr->flags & RNN_TRANSPORT_METER) {
         /* a meter that counts positions in whole steps (steps_per_beat and
@@ -542,12 +640,22 @@ static void apply_transport(rnn_engine *e, const rnn_transport *tr, uint32_t t)
     e->rolling = e->speed > 0;
 
     double step = predicted;
-    if (tr->flags & RNN_TRANSPORT_BBT && isfinite(tr->bar_beat)) {
-        double s = ((double)tr->bar * e->beats_per_bar + tr->bar_beat) * steps_per_beat(e);
-        if (fabs(s) < MAX_STEP) step = s;
-    }
     double tol = 0.02 + 2.0 * e->spf;
-    int moved = fabs(step - predicted) > tol;
+    int moved = 0;
+    if (tr->flags & RNN_TRANSPORT_BBT && isfinite(tr->bar_beat)) {
+        /* the host counts bars in the meter it names: in a new meter, its
+         * bars start where the host puts this position, and the clock
+         * runs on unless the position is not where it was heading (the new
+         * meter's first bar may cut the old meter's last one short) */
+        double s = ((double)tr->bar * e->beats_per_bar + tr->bar_beat) * steps_per_beat(e);
+        if (!first && (e->beats_per_bar != old_bpb || steps_per_beat(e) != old_spb)) {
+            double err = meter_change_error(e, predicted, old_spb, old_bpb, tr->bar, tr->bar_beat);
+            if (fabs(s) < MAX_STEP && isfinite(err) && fabs(err) <= tol)
+                e->bar_offset = predicted + err - s;
+        }
+        if (fabs(s + e->bar_offset) < MAX_STEP) step = s + e->bar_offset;
+        moved = fabs(step - predicted) > tol;
+    }
 
     int relocated = 0;
     if (first || (was_rolling && !e->rolling) || (!was_rolling && e->rolling) || moved) {
@@ -566,6 +674,83 @@ static int bar_steps(const rnn_engine *e)
 {
     int n = (int)floor(e->beats_per_bar * steps_per_beat(e) + 0.5);
     return n > 0 ? n : 1;
+}
+
+/* Does a bar of the current meter begin at grid step k? */
+static int bar_line(const rnn_engine *e, int64_t k)
+{
+    return (k - (int64_t)floor(e->bar_offset + 0.5)) % bar_steps(e) == 0;
+}
+
+/* ------------------------------------------------------------- conditions */
+
+/* The metric position of grid step k: its grid point's place in the bar of
+ * the current meter, whose bars run from e->bar_offset. */
+static void metric_at(const rnn_engine *e, int64_t k, rnn_metric_pos *pos)
+{
+    const int spq = e->em ? e->em->spq : RNN_DEFAULT_STEPS_PER_QUARTER;
+    double nb = floor(e->beats_per_bar + 0.5);
+    if (nb < 1) nb = 1;
+    const double beats = ((double)k - e->bar_offset) / steps_per_beat(e);
+    const double unit = e->beat_unit;
+    if (unit == floor(unit) &&
+        rnn_cond_metric_host(beats - floor(beats / nb) * nb, (int)unit, nb, spq, pos) == 0)
+        return;
+    /* a beat unit no time signature can have: quarter notes in 4/4 */
+    const double q = ((double)k - e->bar_offset) / spq;
+    rnn_cond_metric_host(q - floor(q / 4) * 4, 4, 4, spq, pos);
+}
+
+/* The harmony of the open step: the keys held or struck in it; outside
+ * accompany, all but the key of the player's line (pitch `line`), as the
+ * trainer leaves a file's line out of its harmony. None for drums. */
+static uint16_t harmony_now(const rnn_engine *e, int line)
+{
+    if (!e->em || e->em->kind != RNN_KIND_MELODY) return 0;
+    rnn_held h = e->held;
+    for (size_t w = 0; w < sizeof h.down / sizeof *h.down; w++)
+        h.down[w] |= e->struck.down[w];
+    if (iparam(e, RNN_PARAM_MODE) != RNN_MODE_ACCOMPANY) rnn_held_note_off(&h, line);
+    return rnn_held_mask(&h);
+}
+
+static void conditions_at(const rnn_engine *e, int64_t k, step_cond *c)
+{
+    metric_at(e, k, &c->pos);
+    c->harmony = harmony_now(e, rnn_listen_line(&e->listen));
+}
+
+/* Do two steps' conditions give the model the same columns? */
+static int same_columns(const rnn_engine_model *m, const step_cond *a, const step_cond *b)
+{
+    const rnn_metric_pos *p = &a->pos, *q = &b->pos;
+    if (m->cond & RNN_ENGINE_COND_METRIC &&
+        (p->bar_start != q->bar_start || p->beat_start != q->beat_start ||
+         p->step_in_beat != q->step_in_beat || p->beat_in_bar != q->beat_in_bar))
+        return 0;
+    return !(m->cond & RNN_ENGINE_COND_HARMONY) || a->harmony == b->harmony;
+}
+
+/* Begin the network step of input event ev with the conditions c. The
+ * columns go to e->cond, metric then harmony; a model takes its own of
+ * them, from e->cond + (its metric ? 0 : metric_cols). */
+static void begin_step(rnn_engine *e, int ev, const step_cond *c)
+{
+    rnn_engine_model *m = e->em;
+    if (m->cond) {
+        rnn_cond_metric_fill(&c->pos, m->spq, e->cond);
+        rnn_cond_harmony_fill(c->harmony, e->cond + m->metric_cols);
+    }
+    rnn_net_step_begin(m->net, ev);
+}
+
+/* Does the player's line become the net's input? In accompany a model
+ * that takes harmony plays its own line over the player's harmony; one
+ * that takes none still hears the player's line, its only way to. */
+static int player_primes(const rnn_engine *e)
+{
+    return iparam(e, RNN_PARAM_MODE) != RNN_MODE_ACCOMPANY ||
+           !(e->em->cond & RNN_ENGINE_COND_HARMONY);
 }
 
 static void stop_generating(rnn_engine *e, uint32_t t)
@@ -693,7 +878,7 @@ static void do_tick(rnn_engine *e, int64_t k, uint32_t t)
         if (!e->generating && quiet) {
             if (mode == RNN_MODE_CONTINUE) {
                 start_generating(e, k, resp);
-            } else if (k % bar_steps(e) == 0) {
+            } else if (bar_line(e, k)) {
                 int64_t beat = (int64_t)floor(steps_per_beat(e) + 0.5);
                 if (beat < 1) beat = 1;
                 int64_t len = e->last_player_step + 1 - e->phrase_start;
@@ -741,7 +926,8 @@ static void do_tick(rnn_engine *e, int64_t k, uint32_t t)
     /* The generated event is most likely this step's input: begin the step
      * now, spread over the whole interval to the next tick; the commit at
      * k + 0.5 keeps it, or restarts it when the player changed the input. */
-    rnn_net_step_begin(e->em->net, ev);
+    conditions_at(e, k, &e->spec_cond);
+    begin_step(e, ev, &e->spec_cond);
     e->pending = 1;
     e->spec = 1;
     e->spec_event = ev;
@@ -756,10 +942,19 @@ static void do_tick(rnn_engine *e, int64_t k, uint32_t t)
 static void do_commit(rnn_engine *e, int64_t k)
 {
     e->last_commit = k;
-    if (!e->em) return;
-    /* the player's event for step k, from the notes of its window */
+    if (!e->em) {
+        rnn_held_clear(&e->struck);
+        return;
+    }
+    /* the player's event for step k, from the notes of its window, and the
+     * step's conditions */
     int struck = rnn_listen_struck(&e->listen);
     int pev = rnn_listen_step(&e->listen, e->em->kind);
+    step_cond c;
+    conditions_at(e, k, &c);
+    rnn_held_clear(&e->struck);
+    e->last_cond = c;
+    e->cond_step = k;
     if (struck) {
         if (e->silent_steps >= RNN_SPLIT_GAP_STEPS && !e->net_fresh) {
             /* the first note after a split: a new sequence, and a new phrase
@@ -775,14 +970,16 @@ static void do_commit(rnn_engine *e, int64_t k)
     int held = rnn_listen_sounding(&e->listen) > 0;
     if (struck || held) e->last_player_step = k;
 
-    /* what the player played wins: accompany hears it, the other modes hand over */
-    int x = pev;
-    if (pev == 0 && e->gen_step == k) x = e->gen_event;
+    /* what the player played wins: accompany hears it (unless the net
+     * hears the player as harmony), the other modes hand over */
+    int x = player_primes(e) ? pev : 0;
+    if (x == 0 && e->gen_step == k) x = e->gen_event;
     e->gen_step = NO_STEP;
 
     if (e->spec) {
         e->spec = 0;
-        if (x == e->spec_event) { /* the step begun at the tick stands */
+        if (x == e->spec_event && same_columns(e->em, &e->spec_cond, &c)) {
+            /* the step begun at the tick stands */
             e->stats.net_steps++;
             return;
         }
@@ -819,7 +1016,7 @@ static void do_commit(rnn_engine *e, int64_t k)
         return;
     }
     finish_step(e);
-    rnn_net_step_begin(e->em->net, x);
+    begin_step(e, x, &c);
     e->pending = 1;
     e->chunks_done = 0;
     e->work_from = (double)k + 0.5;
@@ -837,6 +1034,19 @@ static void handle_input(rnn_engine *e, const rnn_engine_event *ev, uint32_t t)
     int on = st == 0x90 && ev->data[2] > 0;
     int off = st == 0x80 || (st == 0x90 && ev->data[2] == 0);
     int drum_channel = (ev->data[0] & 0x0f) == RNN_DRUMS_CHANNEL;
+    if (st == 0xB0 && (p == 120 || p == 123)) {
+        /* all sound off, all notes off: no key is down any more */
+        for (int q = 0; q < 128; q++)
+            if (e->held.down[q >> 5] >> (q & 31) & 1) rnn_listen_note_off(&e->listen, q);
+        rnn_held_clear(&e->held);
+        return;
+    }
+    if (!drum_channel && on) {
+        rnn_held_note_on(&e->held, p);
+        rnn_held_note_on(&e->struck, p);
+    } else if (!drum_channel && off) {
+        rnn_held_note_off(&e->held, p);
+    }
     if (off) {
         /* A key held down is released whatever model now runs (it may have
          * been pressed for a melody model swapped out since). */
@@ -898,6 +1108,10 @@ void rnn_engine_reset(rnn_engine *e)
     e->rolling = 1; /* free-running until the host speaks */
     e->abs_frame = 0;
     rnn_listen_init(&e->listen);
+    rnn_held_clear(&e->held);
+    rnn_held_clear(&e->struck);
+    e->bar_offset = 0;
+    e->cond_step = NO_STEP;
     e->last_tick = e->last_commit = INT64_MIN / 4;
     e->last_skipped = INT64_MIN;
     restart(e);
@@ -916,6 +1130,8 @@ rnn_engine_model *rnn_engine_set_model(rnn_engine *e, rnn_engine_model *em)
     restart(e);
     /* The grid may change resolution: keep the musical position. */
     int new_spq = em ? em->spq : RNN_DEFAULT_STEPS_PER_QUARTER;
+    e->bar_offset = e->bar_offset * new_spq / old_spq;
+    e->cond_step = NO_STEP;
     reanchor(e, e->abs_frame, pos * new_spq / old_spq, 1);
     return old;
 }
@@ -964,6 +1180,22 @@ void rnn_engine_all_notes_off(rnn_engine *e)
 {
     if (e->n_sounding > 0) e->flush_pending = 1;
     e->generating = 0;
+}
+
+int rnn_engine_last_cond(const rnn_engine *e, rnn_engine_cond *c, float *cols)
+{
+    const rnn_engine_model *m = e->em;
+    if (!m || e->cond_step == NO_STEP) return 0;
+    if (c) {
+        c->step = e->cond_step;
+        c->pos = e->last_cond.pos;
+        c->harmony = e->last_cond.harmony;
+    }
+    if (cols) {
+        rnn_cond_metric_fill(&e->last_cond.pos, m->spq, cols);
+        rnn_cond_harmony_fill(e->last_cond.harmony, cols + m->metric_cols);
+    }
+    return m->metric_cols + RNN_COND_HARMONY_COLUMNS;
 }
 
 void rnn_engine_get_stats(const rnn_engine *e, rnn_engine_stats *st)

@@ -55,13 +55,35 @@
  * range of float and a few steps from the zero state stay finite
  * (rnn_net_probe). Should a step's logits still be non-finite at run time,
  * the engine ends the notes it sounds, plays nothing for that step, starts
- * the network afresh and counts it (rnn_engine_stats.nonfinite_steps). */
+ * the network afresh and counts it (rnn_engine_stats.nonfinite_steps).
+ *
+ * Conditions (core/condition.h, FORMAT.md "Conditioning inputs"). Every
+ * step the engine commits has a metric position and a harmony, computed as
+ * the trainer computes them from a file. The position is the host's
+ * (time:barBeat, time:beatsPerBar, time:beatUnit at the step's grid point,
+ * through rnn_cond_metric_host): a meter change keeps the clock running and
+ * starts the new meter's bars where the host says, a jump or a loop takes
+ * the host's new position; free-running, it is 4/4 from bar 0 at the start.
+ * The harmony is the pitch classes of the keys the player holds (MIDI and
+ * detected notes, outside channel 10) or strikes during the step: in
+ * accompany all of them; in continue and call-and-response those outside
+ * the player's line, whose own key at the step is not harmony (the file
+ * rule: the line's pitch is not harmony, other notes of its pitch class
+ * are). Drum models hear no harmony. The held keys follow note-ons and
+ * note-offs through stops, jumps, mode and model changes; controllers 120
+ * and 123 (all sound off, all notes off) lift them all.
+ * A model takes conditions when its first layer has their columns beyond
+ * its input (rnn_engine_model_conditions). In accompany, the player's line
+ * is the net's input only for a model that takes no harmony (it hears the
+ * player no other way); a model that takes harmony plays its own line over
+ * the player's harmony. */
 #ifndef RNNMIDI_ENGINE_H
 #define RNNMIDI_ENGINE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "condition.h"
 #include "model.h"
 #include "net.h"
 
@@ -173,6 +195,18 @@ double rnn_engine_budget_share(const rnn_model_config *cfg);
  * thread that runs the engine. */
 rnn_net *rnn_engine_model_net(rnn_engine_model *em);
 
+/* The conditions a model takes, bits of rnn_engine_model_conditions. */
+#define RNN_ENGINE_COND_METRIC 1u  /* the metric position, rnn_cond_metric_columns(spq) */
+#define RNN_ENGINE_COND_HARMONY 2u /* the harmony, RNN_COND_HARMONY_COLUMNS (melody only) */
+
+/* Room for every condition column of any grid (spq at most 96). */
+#define RNN_ENGINE_COND_MAX (2 + 4 * 96 + RNN_COND_MAX_BEATS + RNN_COND_HARMONY_COLUMNS)
+
+/** The conditions the model's net takes (RNN_ENGINE_COND_* bits; 0 for a
+ * version 1 preset), read from the columns of its first layer beyond its
+ * input: metric columns first, then the harmony's. Any thread. */
+unsigned rnn_engine_model_conditions(const rnn_engine_model *em);
+
 /** Release a prepared model; accepts NULL. Never on the audio thread. */
 void rnn_engine_model_free(rnn_engine_model *em);
 
@@ -266,5 +300,20 @@ typedef struct {
 
 /** Copy the counters. Audio thread safe. */
 void rnn_engine_get_stats(const rnn_engine *e, rnn_engine_stats *st);
+
+/* The conditions of one committed step. */
+typedef struct {
+    int64_t step;       /* the engine's grid step */
+    rnn_metric_pos pos; /* its metric position */
+    uint16_t harmony;   /* the pitch classes heard as harmony (bit 0 = C; 0 for drums) */
+} rnn_engine_cond;
+
+/** The conditions of the last step committed (its input known), whether
+ * or not the model takes them: fills *c and, when cols is not NULL, cols
+ * (room for RNN_ENGINE_COND_MAX) with its rnn_cond_metric_columns(spq)
+ * metric columns then its 12 harmony columns, as a conditioned net gets
+ * them. Returns the number of columns, or 0 before the first step or
+ * without a model. For hosts' displays and tests; audio thread safe. */
+int rnn_engine_last_cond(const rnn_engine *e, rnn_engine_cond *c, float *cols);
 
 #endif

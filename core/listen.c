@@ -101,3 +101,8 @@ int rnn_listen_sounding(const rnn_listen *l)
 {
     return l->sounding;
 }
+
+int rnn_listen_line(const rnn_listen *l)
+{
+    return l->line;
+}

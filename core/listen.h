@@ -81,4 +81,8 @@ int rnn_listen_struck(const rnn_listen *l);
 /** The number of melody notes sounding now. */
 int rnn_listen_sounding(const rnn_listen *l);
 
+/** The line's pitch at the last closed step (what its events play there:
+ * the last note-on's pitch until a note-off), or -1. */
+int rnn_listen_line(const rnn_listen *l);
+
 #endif

@@ -19,6 +19,7 @@
 
 #define OUT_CAP 256     /* engine output events per block and part */
 #define PLAYER_CAP 512  /* player events per block */
+#define POSITION_CAP 16 /* positions per block; later ones wait for the next block */
 #define LIVE_QUEUE 1024 /* live MIDI messages in flight */
 #define CMD_QUEUE 256
 #define LOG_QUEUE 65536 /* played events in flight to the main thread */
@@ -101,6 +102,9 @@ struct demo_session {
 
     demo_event *primer;
     size_t n_primer, primer_next;
+    demo_position *positions;
+    size_t n_positions, positions_next;
+    rnn_transport block_positions[POSITION_CAP];
 
     spsc live, cmds, log;
     _Atomic uint64_t position;
@@ -193,6 +197,12 @@ demo_session *demo_session_create(const demo_config *cfg, char *err, size_t errl
         s->detected = calloc((size_t)s->detected_cap, sizeof *s->detected);
         if (!s->detected) goto oom;
     }
+    if (cfg->n_positions) {
+        s->positions = malloc(cfg->n_positions * sizeof *s->positions);
+        if (!s->positions) goto oom;
+        memcpy(s->positions, cfg->positions, cfg->n_positions * sizeof *s->positions);
+        s->n_positions = cfg->n_positions;
+    }
     if (cfg->n_primer) {
         s->primer = malloc(cfg->n_primer * sizeof *s->primer);
         if (!s->primer) goto oom;
@@ -243,6 +253,7 @@ void demo_session_free(demo_session *s)
     rnn_detector_free(s->detector);
     free(s->detected);
     free(s->primer);
+    free(s->positions);
     free(s->live.buf);
     free(s->cmds.buf);
     free(s->log.buf);
@@ -328,6 +339,15 @@ static void process_block(demo_session *s, const float *in, float *out, uint32_t
         s->player_sound[j] = snd;
     }
 
+    /* the positions of this block, for every engine */
+    uint32_t nt = 0;
+    while (nt < POSITION_CAP && s->positions_next < s->n_positions &&
+           s->positions[s->positions_next].frame < pos + n) {
+        const demo_position *p = &s->positions[s->positions_next++];
+        s->block_positions[nt] = p->t;
+        s->block_positions[nt++].frame = p->frame > pos ? (uint32_t)(p->frame - pos) : 0;
+    }
+
     /* every event of the block, merged by frame (player, then parts in order) */
     uint32_t ne = 0;
     for (uint32_t i = 0; i < np; i++) {
@@ -339,8 +359,8 @@ static void process_block(demo_session *s, const float *in, float *out, uint32_t
         memcpy(b->data, s->player[i].data, 3);
     }
     for (int k = 0; k < s->n_parts; k++) {
-        uint32_t no =
-            rnn_engine_run(s->engines[k], n, s->player, np, NULL, 0, s->part_out[k], OUT_CAP);
+        uint32_t no = rnn_engine_run(s->engines[k], n, s->player, np, s->block_positions, nt,
+                                     s->part_out[k], OUT_CAP);
         uint32_t start = ne;
         for (uint32_t i = 0; i < no; i++) {
             block_event *b = &s->events[ne++];
@@ -478,4 +498,10 @@ void demo_session_part_stats(const demo_session *s, int part, rnn_engine_stats *
 {
     memset(st, 0, sizeof *st);
     if (part >= 0 && part < s->n_parts) rnn_engine_get_stats(s->engines[part], st);
+}
+
+int demo_session_part_cond(const demo_session *s, int part, rnn_engine_cond *c, float *cols)
+{
+    if (part < 0 || part >= s->n_parts) return 0;
+    return rnn_engine_last_cond(s->engines[part], c, cols);
 }

@@ -11,7 +11,9 @@
  * callback and under the offline renderer, so a render is what a live run
  * would have played.
  *
- * The engines run on their own tempo (no host transport), all from one clock.
+ * The engines run on their own tempo (no host transport), all from one clock,
+ * unless the session is given positions: then they follow those as a host's
+ * transport (a file's tempo and meter map, for --harmony).
  * Player notes go to every engine; each engine's output goes to the synth.
  * Channels: melody parts play on channels 1 and 3, drums on 10, and the
  * player's notes sound on channel 2 (soft keys). */
@@ -36,6 +38,13 @@ typedef struct {
     uint8_t data[3];
 } demo_event;
 
+/* A host position for the engines from an absolute frame on (t.frame is
+ * not read): a file's tempo or meter change. */
+typedef struct {
+    uint64_t frame;
+    rnn_transport t;
+} demo_position;
+
 typedef struct {
     double sample_rate; /* Hz */
     uint32_t max_block; /* frames the callback may ask for at most (bigger blocks are split) */
@@ -46,6 +55,8 @@ typedef struct {
     uint8_t param_set[RNN_PARAM_COUNT];
     const demo_event *primer; /* player MIDI at frames (sorted), copied; may be NULL */
     size_t n_primer;
+    const demo_position *positions; /* sorted by frame, copied; NULL: the engines free-run */
+    size_t n_positions;
     int detector;        /* 1: run the audio-note detector on the input */
     float input_monitor; /* gain of the audio input in the output mix (0 = not heard) */
 } demo_config;
@@ -102,5 +113,10 @@ rnn_kind demo_session_part_kind(const demo_session *s, int part);
 /** Counters of part i's engine (read on the main thread: approximate while
  * the stream runs). */
 void demo_session_part_stats(const demo_session *s, int part, rnn_engine_stats *st);
+
+/** The conditions of part i's last committed step (rnn_engine_last_cond;
+ * read on the main thread: approximate while the stream runs). Returns the
+ * number of columns written to cols (NULL for none), 0 before the first. */
+int demo_session_part_cond(const demo_session *s, int part, rnn_engine_cond *c, float *cols);
 
 #endif

@@ -33,6 +33,7 @@
 #include "demo.h"
 #include "pianoroll.h"
 #include "record.h"
+#include "song.h"
 #include "term.h"
 
 #define DEFAULT_MELODY "presets/melody-lstm.rnnw"
@@ -47,6 +48,7 @@ typedef struct {
     const char *models[DEMO_MAX_PARTS];
     int n_models;
     const char *primer;
+    const char *harmony;
     const char *render;
     const char *midi_out;
     const char *roll;
@@ -284,6 +286,10 @@ static int parse_args(options *o, int argc, char **argv)
         {RNN_CLI_OPT("primer", 'p', "FILE.mid",
                      "MIDI the engines hear first (it plays on soft keys)", RNN_OPT_STRING,
                      &o->primer)},
+        {RNN_CLI_OPT("harmony", 0, "FILE.mid",
+                     "a file's parts outside channel 10 as the player's harmony, in its\n"
+                     "tempo and meter (accompany mode unless --mode says otherwise)",
+                     RNN_OPT_STRING, &o->harmony)},
         {RNN_CLI_OPT("midi-in", 0, "N",
                      "live MIDI from PortMidi input N ('default' for the default)", RNN_OPT_CALL,
                      o),
@@ -421,28 +427,6 @@ static void with_ext(char *out, size_t n, const char *path, const char *ext)
 }
 
 /* Primer notes -> player events in frames, through the file's tempo map. */
-static double tick_seconds(const rnn_midi_file *mf, int64_t tick)
-{
-    double t = 0.0;
-    int64_t last = 0;
-    int32_t us = RNN_MIDI_DEFAULT_TEMPO;
-    for (size_t i = 0; i < mf->n_tempos && mf->tempos[i].tick < tick; i++) {
-        t += (double)(mf->tempos[i].tick - last) * us / 1e6 / mf->ppq;
-        last = mf->tempos[i].tick;
-        us = mf->tempos[i].usec_per_quarter;
-    }
-    return t + (double)(tick - last) * us / 1e6 / mf->ppq;
-}
-
-static int event_cmp(const void *a, const void *b)
-{
-    const demo_event *x = a, *y = b;
-    if (x->frame != y->frame) return x->frame < y->frame ? -1 : 1;
-    /* note-offs first at one frame */
-    int xo = (x->data[0] & 0xF0) == 0x80, yo = (y->data[0] & 0xF0) == 0x80;
-    return yo - xo;
-}
-
 static demo_event *load_primer(const char *path, double rate, size_t *n_out, double *bpm,
                                double *seconds)
 {
@@ -457,28 +441,45 @@ static demo_event *load_primer(const char *path, double rate, size_t *n_out, dou
         rnn_midi_free(&mf);
         return NULL;
     }
-    demo_event *ev = malloc(2 * mf.n_notes * sizeof *ev);
+    size_t k = 0;
+    demo_event *ev = demo_song_notes(&mf, rate, 0, &k);
     if (!ev) {
         fprintf(stderr, "rnnmidi-demo: out of memory reading %s\n", path);
         rnn_midi_free(&mf);
         return NULL;
     }
-    size_t k = 0;
-    for (size_t i = 0; i < mf.n_notes; i++) {
-        const rnn_note *nt = &mf.notes[i];
-        uint64_t on = (uint64_t)llround(tick_seconds(&mf, nt->on) * rate);
-        uint64_t off = (uint64_t)llround(tick_seconds(&mf, nt->off) * rate);
-        if (off <= on) off = on + 1;
-        ev[k++] = (demo_event){
-            on, 0, 3, {(uint8_t)(0x90 | nt->channel), (uint8_t)nt->pitch, (uint8_t)nt->velocity}};
-        ev[k++] = (demo_event){off, 0, 3, {(uint8_t)(0x80 | nt->channel), (uint8_t)nt->pitch, 64}};
-    }
-    qsort(ev, k, sizeof *ev, event_cmp);
     *n_out = k;
     *bpm = mf.n_tempos && mf.tempos[0].tick == 0 ? 60e6 / mf.tempos[0].usec_per_quarter : 120.0;
     *seconds = (double)ev[k - 1].frame / rate;
     rnn_midi_free(&mf);
     return ev;
+}
+
+/* --harmony: the file's notes outside channel 10 as the player's, and the
+ * positions of its tempo and meter changes. NULL with a message printed. */
+static demo_event *load_harmony(const char *path, double rate, size_t *n_out,
+                                demo_position **positions, size_t *n_positions)
+{
+    rnn_midi_file mf;
+    char err[512];
+    if (rnn_midi_read_path(path, NULL, NULL, &mf, err, sizeof err)) {
+        fprintf(stderr, "rnnmidi-demo: --harmony %s\n", err);
+        return NULL;
+    }
+    demo_event *ev = demo_song_notes(&mf, rate, 1, n_out);
+    *positions = demo_song_positions(&mf, rate, n_positions);
+    const int none = *n_out == 0;
+    rnn_midi_free(&mf);
+    if (ev && *positions) return ev;
+    if (none && *positions)
+        fprintf(stderr, "rnnmidi-demo: --harmony %s: the file has no notes outside channel 10\n",
+                path);
+    else
+        fprintf(stderr, "rnnmidi-demo: out of memory reading %s\n", path);
+    free(ev);
+    free(*positions);
+    *positions = NULL;
+    return NULL;
 }
 
 /* A recording through the detector: mono, resampled linearly to rate. */
@@ -673,8 +674,10 @@ typedef struct {
     char fallback[1024]; /* why it renders although not asked to ("" when asked or live) */
     char wav_path[4096], mid_path[4096], roll_path[4096];
     out_paths paths;
-    demo_event *primer;
+    demo_event *primer; /* --primer or --harmony */
     size_t n_primer;
+    demo_position *positions; /* --harmony: its tempo and meter */
+    size_t n_positions;
     float *input; /* --input-file, at rate */
     size_t input_frames;
     uint32_t seed;
@@ -827,6 +830,27 @@ static int name_outputs(demo_run *r)
 static int load_player(demo_run *r)
 {
     options *o = &r->o;
+    if (o->harmony && o->primer) {
+        fprintf(stderr, "rnnmidi-demo: --harmony and --primer are both what the player plays: "
+                        "give one of them\n");
+        return 1;
+    }
+    if (o->harmony) {
+        r->primer = load_harmony(o->harmony, r->rate, &r->n_primer, &r->positions, &r->n_positions);
+        if (!r->primer) return 1;
+        if (!o->param_set[RNN_PARAM_MODE]) {
+            o->params[RNN_PARAM_MODE] = RNN_MODE_ACCOMPANY;
+            o->param_set[RNN_PARAM_MODE] = 1;
+        }
+        /* the engines follow the file's positions; the screen and the roll
+         * read the tempo setting */
+        const rnn_transport *t0 = &r->positions[0].t;
+        double bpm = t0->bpm * 4.0 / t0->beat_unit;
+        if (!o->param_set[RNN_PARAM_TEMPO]) {
+            o->params[RNN_PARAM_TEMPO] = (float)(bpm < 20.0 ? 20.0 : bpm > 300.0 ? 300.0 : bpm);
+            o->param_set[RNN_PARAM_TEMPO] = 1;
+        }
+    }
     if (o->primer) {
         double bpm = 120.0, seconds = 0.0;
         r->primer = load_primer(o->primer, r->rate, &r->n_primer, &bpm, &seconds);
@@ -882,6 +906,8 @@ static int start_session(demo_run *r)
     memcpy(cfg.param_set, o->param_set, sizeof cfg.param_set);
     cfg.primer = r->primer;
     cfg.n_primer = r->n_primer;
+    cfg.positions = r->positions;
+    cfg.n_positions = r->n_positions;
     cfg.detector = o->input_audio || o->input_file;
     cfg.input_monitor = o->input_file ? 0.6f : 0.0f;
     r->s = demo_session_create(&cfg, err, sizeof err);
@@ -1143,6 +1169,7 @@ int main(int argc, char **argv)
     if (r.pa_up) demo_audio_terminate();
     demo_session_free(r.s);
     free(r.primer);
+    free(r.positions);
     free(r.input);
     return rc;
 }

@@ -130,7 +130,7 @@ static uint32_t block_size(uint64_t *s)
 
 typedef struct {
     int64_t frame;
-    int kind; /* 0 none, 1 roll from here at `bar`, 2 stop, 3 MIDI */
+    int kind; /* 0 none, 1 roll from here at `bar`, 2 stop, 3 MIDI, 4 roll in 3/4 */
     int64_t bar;
     uint8_t d[3];
 } cue;
@@ -152,6 +152,7 @@ static void play(inst_t t, double rate, int64_t total, uint64_t seed, const cue 
             if (c->kind == 1) host_position(t.hp, f, 1, 120, c->bar, 0);
             if (c->kind == 2) host_position(t.hp, f, 0, 120, c->bar, 0);
             if (c->kind == 3) host_midi(t.hp, f, c->d[0], c->d[1], c->d[2]);
+            if (c->kind == 4) host_position_meter(t.hp, f, 1, 120, c->bar, 0, 3, 4);
         }
         host_run(t.hp, n);
     }
@@ -271,6 +272,35 @@ static void test_call_response(void **state)
     assert_int_equal(ons_between(t.hp, s0, s0 + 32 * 6000), 0);
     assert_true(ons_between(t.hp, s0 + 32 * 6000, s0 + 44 * 6000) > 0);
     assert_int_equal(ons_between(t.hp, s0 + 44 * 6000, INT64_MAX), 0);
+    assert_int_equal(pairs(t.hp, first), 0);
+    close_plugin(t);
+}
+
+/* The same call with the host in 3/4 (time:beatsPerBar 3): the answer waits
+ * for the 3/4 bar line at step 36 (4/4 would start it at 32) and lasts as
+ * long as the call, to step 48; a fresh net's first event is a note, so
+ * one starts on the bar line itself. */
+static void test_call_response_in_3_4(void **state)
+{
+    (void)state;
+    inst_t t = open_plugin(48000);
+    load_model(t, model_a);
+    t.hp->controls[RNNMIDI_MODE] = RNN_MODE_CALL_RESPONSE;
+    t.hp->controls[RNNMIDI_LISTEN_GAP] = 1;
+    t.hp->controls[RNNMIDI_DENSITY] = 0.9f;
+    int64_t s0 = t.hp->pos;
+    cue cues[32];
+    size_t n = 0;
+    cues[n++] = (cue){s0, 4, 0, {0}};
+    for (int i = 0; i < 6; i++) { /* call on steps 16..27 */
+        cues[n++] = (cue){s0 + (16 + 2 * i) * 6000, 3, 0, {0x90, (uint8_t)(64 + i), 100}};
+        cues[n++] = (cue){s0 + (17 + 2 * i) * 6000, 3, 0, {0x80, (uint8_t)(64 + i), 0}};
+    }
+    size_t first = t.hp->n_ev;
+    play(t, 48000, s0 + 60 * 6000, 78, cues, n);
+    assert_int_equal(ons_between(t.hp, s0, s0 + 36 * 6000), 0);
+    assert_true(ons_between(t.hp, s0 + 36 * 6000, s0 + 36 * 6000 + 1) > 0);
+    assert_int_equal(ons_between(t.hp, s0 + 48 * 6000, INT64_MAX), 0);
     assert_int_equal(pairs(t.hp, first), 0);
     close_plugin(t);
 }
@@ -1153,6 +1183,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grid_rates),
         cmocka_unit_test(test_call_response),
+        cmocka_unit_test(test_call_response_in_3_4),
         cmocka_unit_test(test_same_seed),
         cmocka_unit_test(test_save_restore),
         cmocka_unit_test(test_swap_corrupt_jump_flood),

@@ -182,6 +182,12 @@ void host_midi(host_plugin *hp, uint32_t frame, uint8_t s, uint8_t d1, uint8_t d
 void host_position(host_plugin *hp, uint32_t frame, float speed, float bpm, int64_t bar,
                    float bar_beat)
 {
+    host_position_meter(hp, frame, speed, bpm, bar, bar_beat, 4, 4);
+}
+
+void host_position_meter(host_plugin *hp, uint32_t frame, float speed, float bpm, int64_t bar,
+                         float bar_beat, float beats_per_bar, int beat_unit)
+{
     LV2_Atom_Forge *f = &hp->forge;
     LV2_Atom_Forge_Frame obj;
     lv2_atom_forge_frame_time(f, frame);
@@ -195,9 +201,9 @@ void host_position(host_plugin *hp, uint32_t frame, float speed, float bpm, int6
     lv2_atom_forge_key(f, host_map(NULL, LV2_TIME__barBeat));
     lv2_atom_forge_float(f, bar_beat);
     lv2_atom_forge_key(f, host_map(NULL, LV2_TIME__beatUnit));
-    lv2_atom_forge_int(f, 4);
+    lv2_atom_forge_int(f, beat_unit);
     lv2_atom_forge_key(f, host_map(NULL, LV2_TIME__beatsPerBar));
-    lv2_atom_forge_float(f, 4);
+    lv2_atom_forge_float(f, beats_per_bar);
     lv2_atom_forge_key(f, host_map(NULL, LV2_TIME__beatsPerMinute));
     lv2_atom_forge_float(f, bpm);
     lv2_atom_forge_pop(f, &obj);

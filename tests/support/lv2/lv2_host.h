@@ -105,6 +105,9 @@ void host_midi(host_plugin *hp, uint32_t frame, uint8_t s, uint8_t d1, uint8_t d
 /** Add a time:Position (4/4) at frame. */
 void host_position(host_plugin *hp, uint32_t frame, float speed, float bpm, int64_t bar,
                    float bar_beat);
+/** The same in any meter: beats_per_bar beats of 1/beat_unit notes. */
+void host_position_meter(host_plugin *hp, uint32_t frame, float speed, float bpm, int64_t bar,
+                         float bar_beat, float beats_per_bar, int beat_unit);
 /** Add a patch:Set of rnnmidi:model to path at frame. */
 void host_set_model(host_plugin *hp, uint32_t frame, const char *path);
 /** The worker's side: run queued work items (the worker thread). */
