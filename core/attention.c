@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: MIT */
+/* rnnmidi core: attention over the last n top-layer outputs (contract in
+ * attention.h, equations in FORMAT.md).
+ *
+ * Layout made at create: W1 and W2 are stored transposed side by side, one
+ * row of 2 Ap floats per input column k ([W1[:, k] | W2[:, k]], each padded
+ * with zeros to Ap, a multiple of 4), so both projections are one pass of
+ * h[k] * row over k: every output is summed in column order and the inner
+ * loop is a 4-wide vector update with no horizontal sum, as core/net.c does
+ * its products. Padded attention rows project to 0, tanh(0) = 0 and their v
+ * is 0, so they add nothing to a score; padded hidden columns of the ring
+ * stay 0.
+ *
+ * tanh is a rational approximation (Eigen's fast float tanh: odd degree-13
+ * numerator over even degree-6 denominator on [-7.9, 7.9], clamped beyond,
+ * a few ulp) computed 4 at a time, because n A of them per step would cost
+ * more than the rest of the layer through libm. The n exponentials of the
+ * softmax go through expf.
+ *
+ * Denormals: a step sets FTZ/DAZ in MXCSR on x86 and restores the caller's
+ * mode before returning, as the net's step does. Letters: H hidden (Hp
+ * padded), A attention size (Ap padded), n window. */
+#include "attention.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || (defined(__i386__) && defined(__SSE__))
+#include <xmmintrin.h>
+#define ATTN_HAVE_MXCSR 1
+#endif
+
+typedef float vf4 __attribute__((vector_size(16), may_alias));
+typedef int32_t vi4 __attribute__((vector_size(16), may_alias));
+
+struct rnn_attn {
+    int H, A, n, Hp, Ap;
+    int count; /* stored outputs, 0..n */
+    int pos;   /* ring slot the next output goes to */
+    float *wt; /* (H, 2 Ap): [W1^T | W2^T], padded */
+    float *v;  /* (Ap) */
+    float *ring_h; /* (n, Hp) */
+    float *ring_p; /* (n, Ap): W1 h of each stored output */
+    float *pq;     /* (2 Ap): W1 h_t, then W2 h_t */
+    float *ctx;    /* (Hp) */
+    float *att;    /* (n) weights of the last step, oldest first, right-aligned */
+    float *u;      /* (n) scores, oldest first */
+    size_t bytes;
+};
+
+static void set_err(char *err, size_t errlen, const char *msg)
+{
+    if (err && errlen) snprintf(err, errlen, "%s", msg);
+}
+
+static float *alloc_floats(rnn_attn *at, size_t n)
+{
+    size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
+    float *p = aligned_alloc(64, bytes ? bytes : 64);
+    if (p) {
+        memset(p, 0, bytes ? bytes : 64);
+        at->bytes += bytes;
+    }
+    return p;
+}
+
+rnn_attn *rnn_attn_create(int H, int A, int n, const float *W1, const float *W2, const float *v,
+                          char *err, size_t errlen)
+{
+    if (H < 1 || H > RNN_ATTN_MAX_H || A < 1 || A > RNN_ATTN_MAX_A || n < 1 ||
+        n > RNN_ATTN_MAX_N) {
+        set_err(err, errlen, "attention: sizes out of range");
+        return NULL;
+    }
+    if (!W1 || !W2 || !v) {
+        set_err(err, errlen, "attention: missing weights");
+        return NULL;
+    }
+    rnn_attn *at = calloc(1, sizeof *at);
+    if (!at) {
+        set_err(err, errlen, "attention: out of memory");
+        return NULL;
+    }
+    at->bytes = sizeof *at;
+    at->H = H;
+    at->A = A;
+    at->n = n;
+    at->Hp = (H + 3) & ~3;
+    at->Ap = (A + 3) & ~3;
+    const size_t Hp = (size_t)at->Hp, Ap = (size_t)at->Ap, N = (size_t)n;
+    at->wt = alloc_floats(at, (size_t)H * 2 * Ap);
+    at->v = alloc_floats(at, Ap);
+    at->ring_h = alloc_floats(at, N * Hp);
+    at->ring_p = alloc_floats(at, N * Ap);
+    at->pq = alloc_floats(at, 2 * Ap);
+    at->ctx = alloc_floats(at, Hp);
+    at->att = alloc_floats(at, N);
+    at->u = alloc_floats(at, N);
+    if (!at->wt || !at->v || !at->ring_h || !at->ring_p || !at->pq || !at->ctx || !at->att ||
+        !at->u) {
+        rnn_attn_free(at);
+        set_err(err, errlen, "attention: out of memory");
+        return NULL;
+    }
+    for (int k = 0; k < H; k++)
+        for (int a = 0; a < A; a++) {
+            at->wt[(size_t)k * 2 * Ap + (size_t)a] = W1[(size_t)a * H + k];
+            at->wt[(size_t)k * 2 * Ap + Ap + (size_t)a] = W2[(size_t)a * H + k];
+        }
+    memcpy(at->v, v, (size_t)A * sizeof(float));
+    return at;
+}
+
+void rnn_attn_free(rnn_attn *at)
+{
+    if (!at) return;
+    free(at->wt);
+    free(at->v);
+    free(at->ring_h);
+    free(at->ring_p);
+    free(at->pq);
+    free(at->ctx);
+    free(at->att);
+    free(at->u);
+    free(at);
+}
+
+size_t rnn_attn_bytes(const rnn_attn *at)
+{
+    return at ? at->bytes : 0;
+}
+
+void rnn_attn_reset(rnn_attn *at)
+{
+    at->count = 0;
+    at->pos = 0;
+    memset(at->ring_h, 0, (size_t)at->n * (size_t)at->Hp * sizeof(float));
+    memset(at->ring_p, 0, (size_t)at->n * (size_t)at->Ap * sizeof(float));
+    memset(at->ctx, 0, (size_t)at->Hp * sizeof(float));
+    memset(at->att, 0, (size_t)at->n * sizeof(float));
+}
+
+/* tanh, 4 lanes: x P(x^2) / Q(x^2) on x clamped to +-7.90531 (where the
+ * ratio reaches 1 in float). */
+static inline vf4 tanh4(vf4 x)
+{
+    const vf4 hi = {7.90531110763549805f, 7.90531110763549805f, 7.90531110763549805f,
+                    7.90531110763549805f};
+    const vf4 lo = -hi;
+    vi4 over = x > hi, under = x < lo;
+    x = (vf4)(((vi4)x & ~over) | ((vi4)hi & over));
+    x = (vf4)(((vi4)x & ~under) | ((vi4)lo & under));
+    const vf4 x2 = x * x;
+    vf4 p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
+    p = p * x2 + -8.60467152213735e-11f;
+    p = p * x2 + 5.12229709037114e-08f;
+    p = p * x2 + 1.48572235717979e-05f;
+    p = p * x2 + 6.37261928875436e-04f;
+    p = p * x2 + 4.89352455891786e-03f;
+    p = p * x;
+    vf4 q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
+    q = q * x2 + 2.26843463243900e-03f;
+    q = q * x2 + 4.89352518554385e-03f;
+    return p / q;
+}
+
+/* Slot of the k-th stored output, oldest first. */
+static inline int slot(const rnn_attn *at, int k)
+{
+    int s = at->pos - at->count + k;
+    return s < 0 ? s + at->n : s;
+}
+
+const float *rnn_attn_step(rnn_attn *at, const float *h)
+{
+#ifdef ATTN_HAVE_MXCSR
+    const unsigned csr = _mm_getcsr();
+    _mm_setcsr(csr | 0x8040); /* FTZ | DAZ */
+#endif
+    const int H = at->H, n = at->n, cnt = at->count;
+    const size_t Ap = (size_t)at->Ap, Hp = (size_t)at->Hp, W = 2 * Ap;
+
+    /* [W1 h | W2 h] (2 Ap) */
+    vf4 *pq = (vf4 *)at->pq;
+    for (size_t j = 0; j < W / 4; j++)
+        pq[j] = (vf4){0, 0, 0, 0};
+    for (int k = 0; k < H; k++) {
+        const vf4 *row = (const vf4 *)(at->wt + (size_t)k * W);
+        const float hk = h[k];
+        for (size_t j = 0; j < W / 4; j++)
+            pq[j] += row[j] * hk;
+    }
+
+    /* scores and softmax over the stored outputs, oldest first */
+    const vf4 *q = (const vf4 *)(at->pq + Ap), *vv = (const vf4 *)at->v;
+    float umax = -INFINITY;
+    for (int k = 0; k < cnt; k++) {
+        const vf4 *p = (const vf4 *)(at->ring_p + (size_t)slot(at, k) * Ap);
+        vf4 acc = {0, 0, 0, 0};
+        for (size_t j = 0; j < Ap / 4; j++)
+            acc += vv[j] * tanh4(p[j] + q[j]);
+        const float u = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+        at->u[k] = u;
+        if (u > umax) umax = u;
+    }
+    float sum = 0.0f;
+    for (int k = 0; k < cnt; k++) {
+        at->u[k] = expf(at->u[k] - umax);
+        sum += at->u[k];
+    }
+    float *att = at->att;
+    memset(att, 0, (size_t)n * sizeof(float));
+    for (int k = 0; k < cnt; k++)
+        att[n - cnt + k] = at->u[k] / sum;
+
+    /* the context, oldest first */
+    vf4 *ctx = (vf4 *)at->ctx;
+    for (size_t j = 0; j < Hp / 4; j++)
+        ctx[j] = (vf4){0, 0, 0, 0};
+    for (int k = 0; k < cnt; k++) {
+        const vf4 *hi = (const vf4 *)(at->ring_h + (size_t)slot(at, k) * Hp);
+        const float a = att[n - cnt + k];
+        for (size_t j = 0; j < Hp / 4; j++)
+            ctx[j] += hi[j] * a;
+    }
+
+    /* store h_t and W1 h_t */
+    memcpy(at->ring_h + (size_t)at->pos * Hp, h, (size_t)H * sizeof(float));
+    memcpy(at->ring_p + (size_t)at->pos * Ap, at->pq, Ap * sizeof(float));
+    at->pos = at->pos + 1 == n ? 0 : at->pos + 1;
+    if (at->count < n) at->count++;
+#ifdef ATTN_HAVE_MXCSR
+    _mm_setcsr(csr);
+#endif
+    return at->ctx;
+}
+
+const float *rnn_attn_context(const rnn_attn *at)
+{
+    return at->ctx;
+}
+
+const float *rnn_attn_weights(const rnn_attn *at)
+{
+    return at->att;
+}
+
+int rnn_attn_count(const rnn_attn *at)
+{
+    return at->count;
+}
+
+size_t rnn_attn_step_macs(int H, int A, int n)
+{
+    if (H < 1 || A < 1 || n < 1) return 0;
+    return 2 * (size_t)A * (size_t)H + (size_t)n * (size_t)A + (size_t)n * (size_t)H;
+}
+
+size_t rnn_attn_state_size(const rnn_attn *at)
+{
+    return 1 + (size_t)at->n * ((size_t)at->H + (size_t)at->A);
+}
+
+void rnn_attn_state_get(const rnn_attn *at, float *dst)
+{
+    const size_t H = (size_t)at->H, A = (size_t)at->A, n = (size_t)at->n;
+    dst[0] = (float)at->count;
+    float *dh = dst + 1, *dp = dst + 1 + n * H;
+    memset(dh, 0, n * (H + A) * sizeof(float));
+    for (int k = 0; k < at->count; k++) {
+        const size_t s = (size_t)slot(at, k);
+        memcpy(dh + (size_t)k * H, at->ring_h + s * (size_t)at->Hp, H * sizeof(float));
+        memcpy(dp + (size_t)k * A, at->ring_p + s * (size_t)at->Ap, A * sizeof(float));
+    }
+}
+
+void rnn_attn_state_set(rnn_attn *at, const float *src)
+{
+    const size_t H = (size_t)at->H, A = (size_t)at->A, n = (size_t)at->n;
+    rnn_attn_reset(at);
+    const float c = src[0];
+    if (!(c >= 0.0f && c <= (float)at->n) || c != (float)(int)c) return;
+    const int cnt = (int)c;
+    const float *sh = src + 1, *sp = src + 1 + n * H;
+    for (int k = 0; k < cnt; k++) {
+        memcpy(at->ring_h + (size_t)k * (size_t)at->Hp, sh + (size_t)k * H, H * sizeof(float));
+        memcpy(at->ring_p + (size_t)k * (size_t)at->Ap, sp + (size_t)k * A, A * sizeof(float));
+    }
+    at->count = cnt;
+    at->pos = cnt == at->n ? 0 : cnt;
+}
