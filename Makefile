@@ -349,10 +349,13 @@ bench: all
 # Golden files of tests/unit/test_net.c: PyTorch (Debian's python3-torch)
 # writes small presets and the logits of a fixed event sequence; and of
 # tests/unit/test_train_golden.c: the loss, gradients and AdamW steps of a
-# tiny model per cell type. The files are committed; this regenerates them.
+# tiny model per cell type; and of test_attention and test_train_attention:
+# the attention layer's contexts, weights and gradients. The files are
+# committed; this regenerates them.
 golden:
 	/usr/bin/python3 tests/golden/make_golden.py
 	/usr/bin/python3 tests/golden/make_train_golden.py
+	/usr/bin/python3 tests/golden/make_attention_golden.py
 
 # ---------------------------------------------------------------------------
 # The development corpus: the MIDI files of a few Debian packages, each
