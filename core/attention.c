@@ -6,16 +6,23 @@
  * row of 2 Ap floats per input column k ([W1[:, k] | W2[:, k]], each padded
  * with zeros to Ap, a multiple of 4), so both projections are one pass of
  * h[k] * row over k: every output is summed in column order and the inner
- * loop is a 4-wide vector update with no horizontal sum, as core/net.c does
+ * loop is an 8-wide vector update with no horizontal sum, as core/net.c does
  * its products. Padded attention rows project to 0, tanh(0) = 0 and their v
  * is 0, so they add nothing to a score; padded hidden columns of the ring
  * stay 0.
  *
  * tanh is a rational approximation (Eigen's fast float tanh: odd degree-13
  * numerator over even degree-6 denominator on [-7.9, 7.9], clamped beyond,
- * a few ulp) computed 4 at a time, because n A of them per step would cost
- * more than the rest of the layer through libm. The n exponentials of the
- * softmax go through expf.
+ * a few ulp) computed 8 at a time, because the n A of them per step would
+ * cost more than the rest of the layer through libm. The n exponentials of
+ * the softmax go through expf.
+ *
+ * The step is GCC vector-extension C built three times, as core/net.c's
+ * kernels are: for x86-64-v4, x86-64-v3 (both with FMA contraction) and the
+ * baseline, and each layer picks at create the best its CPU runs. Results
+ * can differ in the last bits between builds, never between two runs of
+ * one build. tests/unit/test_attention_generic.c and test_attention_v3.c
+ * run the tests on the other builds.
  *
  * Denormals: a step sets FTZ/DAZ in MXCSR on x86 and restores the caller's
  * mode before returning, as the net's step does. Letters: H hidden (Hp
@@ -33,23 +40,51 @@
 #define ATTN_HAVE_MXCSR 1
 #endif
 
-typedef float vf4 __attribute__((vector_size(16), may_alias));
-typedef int32_t vi4 __attribute__((vector_size(16), may_alias));
+typedef float vf8 __attribute__((vector_size(32), may_alias));
+typedef int32_t vi8 __attribute__((vector_size(32), may_alias));
+
+#define VW 8 /* floats per vector; H and A are padded to it */
+
+#if defined(__GNUC__) && !defined(__clang__)
+#define ATTN_CONTRACT __attribute__((optimize("fp-contract=fast")))
+#if defined(__x86_64__) && __GNUC__ >= 12 && !(defined(RNN_ATTN_ISA) && RNN_ATTN_ISA == 0)
+#define ATTN_X86_LEVELS 1
+#endif
+#else
+#define ATTN_CONTRACT
+#endif
+#define ATTN_INLINE static inline __attribute__((always_inline))
+
+/* Tests pin a build with RNN_ATTN_ISA: 0 compiles the baseline only, 3 runs
+ * x86-64-v3 at most. */
+#ifndef RNN_ATTN_ISA
+#define RNN_ATTN_ISA 4
+#endif
+
+typedef void (*step_fn)(rnn_attn *at, const float *h);
 
 struct rnn_attn {
     int H, A, n, Hp, Ap;
-    int count; /* stored outputs, 0..n */
-    int pos;   /* ring slot the next output goes to */
-    float *wt; /* (H, 2 Ap): [W1^T | W2^T], padded */
-    float *v;  /* (Ap) */
+    int count;     /* stored outputs, 0..n */
+    int pos;       /* ring slot the next output goes to */
+    float *wt;     /* (H, 2 Ap): [W1^T | W2^T], padded */
+    float *v;      /* (Ap) */
     float *ring_h; /* (n, Hp) */
     float *ring_p; /* (n, Ap): W1 h of each stored output */
     float *pq;     /* (2 Ap): W1 h_t, then W2 h_t */
     float *ctx;    /* (Hp) */
     float *att;    /* (n) weights of the last step, oldest first, right-aligned */
     float *u;      /* (n) scores, oldest first */
+    step_fn step;
+    const char *kernel;
     size_t bytes;
 };
+
+static void step_base(rnn_attn *at, const float *h);
+#ifdef ATTN_X86_LEVELS
+static void step_v3(rnn_attn *at, const float *h);
+static void step_v4(rnn_attn *at, const float *h);
+#endif
 
 static void set_err(char *err, size_t errlen, const char *msg)
 {
@@ -70,8 +105,7 @@ static float *alloc_floats(rnn_attn *at, size_t n)
 rnn_attn *rnn_attn_create(int H, int A, int n, const float *W1, const float *W2, const float *v,
                           char *err, size_t errlen)
 {
-    if (H < 1 || H > RNN_ATTN_MAX_H || A < 1 || A > RNN_ATTN_MAX_A || n < 1 ||
-        n > RNN_ATTN_MAX_N) {
+    if (H < 1 || H > RNN_ATTN_MAX_H || A < 1 || A > RNN_ATTN_MAX_A || n < 1 || n > RNN_ATTN_MAX_N) {
         set_err(err, errlen, "attention: sizes out of range");
         return NULL;
     }
@@ -88,8 +122,8 @@ rnn_attn *rnn_attn_create(int H, int A, int n, const float *W1, const float *W2,
     at->H = H;
     at->A = A;
     at->n = n;
-    at->Hp = (H + 3) & ~3;
-    at->Ap = (A + 3) & ~3;
+    at->Hp = (H + VW - 1) / VW * VW;
+    at->Ap = (A + VW - 1) / VW * VW;
     const size_t Hp = (size_t)at->Hp, Ap = (size_t)at->Ap, N = (size_t)n;
     at->wt = alloc_floats(at, (size_t)H * 2 * Ap);
     at->v = alloc_floats(at, Ap);
@@ -111,6 +145,18 @@ rnn_attn *rnn_attn_create(int H, int A, int n, const float *W1, const float *W2,
             at->wt[(size_t)k * 2 * Ap + Ap + (size_t)a] = W2[(size_t)a * H + k];
         }
     memcpy(at->v, v, (size_t)A * sizeof(float));
+    at->step = step_base;
+    at->kernel = "baseline";
+#ifdef ATTN_X86_LEVELS
+    __builtin_cpu_init();
+    if (RNN_ATTN_ISA >= 4 && __builtin_cpu_supports("x86-64-v4")) {
+        at->step = step_v4;
+        at->kernel = "x86-64-v4";
+    } else if (__builtin_cpu_supports("x86-64-v3")) {
+        at->step = step_v3;
+        at->kernel = "x86-64-v3";
+    }
+#endif
     return at;
 }
 
@@ -143,28 +189,33 @@ void rnn_attn_reset(rnn_attn *at)
     memset(at->att, 0, (size_t)at->n * sizeof(float));
 }
 
-/* tanh, 4 lanes: x P(x^2) / Q(x^2) on x clamped to +-7.90531 (where the
- * ratio reaches 1 in float). */
-static inline vf4 tanh4(vf4 x)
+/* The score v . tanh(p + q) over m vectors. tanh, 8 lanes at a time:
+ * x P(x^2) / Q(x^2) on x clamped to +-7.90531 (where the ratio reaches 1 in
+ * float). */
+ATTN_INLINE float score(const vf8 *p, const vf8 *q, const vf8 *vv, size_t m)
 {
-    const vf4 hi = {7.90531110763549805f, 7.90531110763549805f, 7.90531110763549805f,
-                    7.90531110763549805f};
-    const vf4 lo = -hi;
-    vi4 over = x > hi, under = x < lo;
-    x = (vf4)(((vi4)x & ~over) | ((vi4)hi & over));
-    x = (vf4)(((vi4)x & ~under) | ((vi4)lo & under));
-    const vf4 x2 = x * x;
-    vf4 p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
-    p = p * x2 + -8.60467152213735e-11f;
-    p = p * x2 + 5.12229709037114e-08f;
-    p = p * x2 + 1.48572235717979e-05f;
-    p = p * x2 + 6.37261928875436e-04f;
-    p = p * x2 + 4.89352455891786e-03f;
-    p = p * x;
-    vf4 q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
-    q = q * x2 + 2.26843463243900e-03f;
-    q = q * x2 + 4.89352518554385e-03f;
-    return p / q;
+    const float c = 7.90531110763549805f;
+    const vf8 hi = {c, c, c, c, c, c, c, c}, lo = -hi;
+    vf8 acc = {0};
+    for (size_t j = 0; j < m; j++) {
+        vf8 x = p[j] + q[j];
+        const vi8 over = x > hi, under = x < lo;
+        x = (vf8)(((vi8)x & ~over) | ((vi8)hi & over));
+        x = (vf8)(((vi8)x & ~under) | ((vi8)lo & under));
+        const vf8 x2 = x * x;
+        vf8 num = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
+        num = num * x2 + -8.60467152213735e-11f;
+        num = num * x2 + 5.12229709037114e-08f;
+        num = num * x2 + 1.48572235717979e-05f;
+        num = num * x2 + 6.37261928875436e-04f;
+        num = num * x2 + 4.89352455891786e-03f;
+        num = num * x;
+        vf8 den = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
+        den = den * x2 + 2.26843463243900e-03f;
+        den = den * x2 + 4.89352518554385e-03f;
+        acc += vv[j] * (num / den);
+    }
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
 /* Slot of the k-th stored output, oldest first. */
@@ -174,35 +225,29 @@ static inline int slot(const rnn_attn *at, int k)
     return s < 0 ? s + at->n : s;
 }
 
-const float *rnn_attn_step(rnn_attn *at, const float *h)
+/* The step, for each build. */
+ATTN_INLINE void step_body(rnn_attn *at, const float *h)
 {
-#ifdef ATTN_HAVE_MXCSR
-    const unsigned csr = _mm_getcsr();
-    _mm_setcsr(csr | 0x8040); /* FTZ | DAZ */
-#endif
     const int H = at->H, n = at->n, cnt = at->count;
     const size_t Ap = (size_t)at->Ap, Hp = (size_t)at->Hp, W = 2 * Ap;
 
     /* [W1 h | W2 h] (2 Ap) */
-    vf4 *pq = (vf4 *)at->pq;
-    for (size_t j = 0; j < W / 4; j++)
-        pq[j] = (vf4){0, 0, 0, 0};
+    vf8 *pq = (vf8 *)at->pq;
+    for (size_t j = 0; j < W / VW; j++)
+        pq[j] = (vf8){0};
     for (int k = 0; k < H; k++) {
-        const vf4 *row = (const vf4 *)(at->wt + (size_t)k * W);
+        const vf8 *row = (const vf8 *)(at->wt + (size_t)k * W);
         const float hk = h[k];
-        for (size_t j = 0; j < W / 4; j++)
+        for (size_t j = 0; j < W / VW; j++)
             pq[j] += row[j] * hk;
     }
 
     /* scores and softmax over the stored outputs, oldest first */
-    const vf4 *q = (const vf4 *)(at->pq + Ap), *vv = (const vf4 *)at->v;
+    const vf8 *q = (const vf8 *)(at->pq + Ap), *vv = (const vf8 *)at->v;
     float umax = -INFINITY;
     for (int k = 0; k < cnt; k++) {
-        const vf4 *p = (const vf4 *)(at->ring_p + (size_t)slot(at, k) * Ap);
-        vf4 acc = {0, 0, 0, 0};
-        for (size_t j = 0; j < Ap / 4; j++)
-            acc += vv[j] * tanh4(p[j] + q[j]);
-        const float u = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+        const vf8 *p = (const vf8 *)(at->ring_p + (size_t)slot(at, k) * Ap);
+        const float u = score(p, q, vv, Ap / VW);
         at->u[k] = u;
         if (u > umax) umax = u;
     }
@@ -217,13 +262,13 @@ const float *rnn_attn_step(rnn_attn *at, const float *h)
         att[n - cnt + k] = at->u[k] / sum;
 
     /* the context, oldest first */
-    vf4 *ctx = (vf4 *)at->ctx;
-    for (size_t j = 0; j < Hp / 4; j++)
-        ctx[j] = (vf4){0, 0, 0, 0};
+    vf8 *ctx = (vf8 *)at->ctx;
+    for (size_t j = 0; j < Hp / VW; j++)
+        ctx[j] = (vf8){0};
     for (int k = 0; k < cnt; k++) {
-        const vf4 *hi = (const vf4 *)(at->ring_h + (size_t)slot(at, k) * Hp);
+        const vf8 *hi = (const vf8 *)(at->ring_h + (size_t)slot(at, k) * Hp);
         const float a = att[n - cnt + k];
-        for (size_t j = 0; j < Hp / 4; j++)
+        for (size_t j = 0; j < Hp / VW; j++)
             ctx[j] += hi[j] * a;
     }
 
@@ -232,10 +277,43 @@ const float *rnn_attn_step(rnn_attn *at, const float *h)
     memcpy(at->ring_p + (size_t)at->pos * Ap, at->pq, Ap * sizeof(float));
     at->pos = at->pos + 1 == n ? 0 : at->pos + 1;
     if (at->count < n) at->count++;
+}
+
+#ifdef ATTN_X86_LEVELS
+__attribute__((target("arch=x86-64-v4"))) ATTN_CONTRACT static void step_v4(rnn_attn *at,
+                                                                            const float *h)
+{
+    step_body(at, h);
+}
+
+__attribute__((target("arch=x86-64-v3"))) ATTN_CONTRACT static void step_v3(rnn_attn *at,
+                                                                            const float *h)
+{
+    step_body(at, h);
+}
+#endif
+
+static void step_base(rnn_attn *at, const float *h)
+{
+    step_body(at, h);
+}
+
+const float *rnn_attn_step(rnn_attn *at, const float *h)
+{
+#ifdef ATTN_HAVE_MXCSR
+    const unsigned csr = _mm_getcsr();
+    _mm_setcsr(csr | 0x8040); /* FTZ | DAZ */
+#endif
+    at->step(at, h);
 #ifdef ATTN_HAVE_MXCSR
     _mm_setcsr(csr);
 #endif
     return at->ctx;
+}
+
+const char *rnn_attn_kernel_name(const rnn_attn *at)
+{
+    return at->kernel;
 }
 
 const float *rnn_attn_context(const rnn_attn *at)

@@ -65,6 +65,10 @@ const float *rnn_attn_weights(const rnn_attn *at);
 /** Number of outputs stored now (0..n). */
 int rnn_attn_count(const rnn_attn *at);
 
+/** Name of the build of the step this layer runs, picked at create for its
+ * CPU: "x86-64-v4", "x86-64-v3" or "baseline". Any thread. */
+const char *rnn_attn_kernel_name(const rnn_attn *at);
+
 /** Multiply-adds of one step with a full ring: 2 A H + n A + n H. */
 size_t rnn_attn_step_macs(int H, int A, int n);
 

@@ -54,8 +54,8 @@ void rnn_attn_forward(float *ctx, float *att, float *cache, const float *h, cons
                       const int *npast, const float *W1, const float *W2, const float *v, int B,
                       int T, int N, int H, int A)
 {
-    float *P = cache;                             /* ((N+T)*B, A) */
-    float *Q = cache + ((size_t)N + T) * B * A;   /* (T*B, A) */
+    float *P = cache;                           /* ((N+T)*B, A) */
+    float *Q = cache + ((size_t)N + T) * B * A; /* (T*B, A) */
     if (past)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N * B, A, H, 1.0f, past, H, W1, H,
                     0.0f, P, A);
@@ -147,10 +147,10 @@ void rnn_attn_backward(float *dh, float *dW1, float *dW2, float *dv, float *scra
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, A, H, N * B, 1.0f, dP, A, past, H,
                     1.0f, dW1, H);
     const float *dPw = dP + (size_t)N * B * A;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, A, H, T * B, 1.0f, dPw, A, h, H, 1.0f,
-                dW1, H);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, A, H, T * B, 1.0f, dQ, A, h, H, 1.0f,
-                dW2, H);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, A, H, T * B, 1.0f, dPw, A, h, H, 1.0f, dW1,
+                H);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, A, H, T * B, 1.0f, dQ, A, h, H, 1.0f, dW2,
+                H);
     /* dh += dP_window W1 + dQ W2 */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T * B, H, A, 1.0f, dPw, A, W1, H, 1.0f,
                 dh, H);

@@ -104,8 +104,8 @@ static void check_reference(int H, int A, int n, int steps, float wscale)
         for (int i = 0; i < n; i++)
             worst_a = fmax(worst_a, fabs(w[i] - a[i]));
     }
-    printf("H %d A %d n %d: max |context - ref| %.3g, max |weight - ref| %.3g\n", H, A, n,
-           worst_c, worst_a);
+    printf("%s, H %d A %d n %d: max |context - ref| %.3g, max |weight - ref| %.3g\n",
+           rnn_attn_kernel_name(at), H, A, n, worst_c, worst_a);
     assert_true(worst_c <= 2e-6);
     assert_true(worst_a <= 2e-6);
     rnn_attn_free(at);
@@ -270,8 +270,7 @@ static void check_golden(const char *path)
         }
         rnn_attn_free(at);
     }
-    printf("%s: max |context - torch| %.3g, max |weight - torch| %.3g\n", path, worst_c,
-           worst_a);
+    printf("%s: max |context - torch| %.3g, max |weight - torch| %.3g\n", path, worst_c, worst_a);
     assert_true(worst_c <= 1e-5);
     assert_true(worst_a <= 1e-5);
     free(W1), free(W2), free(v), free(past), free(h), free(ctx), free(att), free(r.data);
@@ -307,7 +306,7 @@ static void test_create_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reference),      cmocka_unit_test(test_first_steps),
+        cmocka_unit_test(test_reference),       cmocka_unit_test(test_first_steps),
         cmocka_unit_test(test_state_roundtrip), cmocka_unit_test(test_golden),
         cmocka_unit_test(test_create_errors),
     };

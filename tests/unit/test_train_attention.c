@@ -332,9 +332,18 @@ static void check_finite_diff(int H, int A, int N, int B, int T, const int *npas
 {
     problem p = random_problem(H, A, N, B, T, npast);
     result r = run(&p);
-    dproblem q = {H, A, N, B, T, p.npast, to_double(p.W1, (size_t)A * H),
-                  to_double(p.W2, (size_t)A * H), to_double(p.v, (size_t)A),
-                  to_double(p.h, (size_t)T * B * H), p.past, p.G};
+    dproblem q = {H,
+                  A,
+                  N,
+                  B,
+                  T,
+                  p.npast,
+                  to_double(p.W1, (size_t)A * H),
+                  to_double(p.W2, (size_t)A * H),
+                  to_double(p.v, (size_t)A),
+                  to_double(p.h, (size_t)T * B * H),
+                  p.past,
+                  p.G};
     const size_t TBH = (size_t)T * B * H;
     double *ctx = malloc(TBH * sizeof(double));
     assert_non_null(ctx);
