@@ -61,7 +61,7 @@ typedef int32_t vi8 __attribute__((vector_size(32), may_alias));
 #define RNN_ATTN_ISA 4
 #endif
 
-typedef void (*step_fn)(rnn_attn *at, const float *h);
+typedef void (*attend_fn)(rnn_attn *at, const float *h);
 
 struct rnn_attn {
     int H, A, n, Hp, Ap;
@@ -72,18 +72,20 @@ struct rnn_attn {
     float *ring_h; /* (n, Hp) */
     float *ring_p; /* (n, Ap): W1 h of each stored output */
     float *pq;     /* (2 Ap): W1 h_t, then W2 h_t */
+    float *hnew;   /* (Hp): h_t, until committed */
+    int pending;   /* an attended h_t waits for its commit */
     float *ctx;    /* (Hp) */
     float *att;    /* (n) weights of the last step, oldest first, right-aligned */
     float *u;      /* (n) scores, oldest first */
-    step_fn step;
+    attend_fn attend;
     const char *kernel;
     size_t bytes;
 };
 
-static void step_base(rnn_attn *at, const float *h);
+static void attend_base(rnn_attn *at, const float *h);
 #ifdef ATTN_X86_LEVELS
-static void step_v3(rnn_attn *at, const float *h);
-static void step_v4(rnn_attn *at, const float *h);
+static void attend_v3(rnn_attn *at, const float *h);
+static void attend_v4(rnn_attn *at, const float *h);
 #endif
 
 static void set_err(char *err, size_t errlen, const char *msg)
@@ -130,11 +132,12 @@ rnn_attn *rnn_attn_create(int H, int A, int n, const float *W1, const float *W2,
     at->ring_h = alloc_floats(at, N * Hp);
     at->ring_p = alloc_floats(at, N * Ap);
     at->pq = alloc_floats(at, 2 * Ap);
+    at->hnew = alloc_floats(at, Hp);
     at->ctx = alloc_floats(at, Hp);
     at->att = alloc_floats(at, N);
     at->u = alloc_floats(at, N);
-    if (!at->wt || !at->v || !at->ring_h || !at->ring_p || !at->pq || !at->ctx || !at->att ||
-        !at->u) {
+    if (!at->wt || !at->v || !at->ring_h || !at->ring_p || !at->pq || !at->hnew || !at->ctx ||
+        !at->att || !at->u) {
         rnn_attn_free(at);
         set_err(err, errlen, "attention: out of memory");
         return NULL;
@@ -145,15 +148,15 @@ rnn_attn *rnn_attn_create(int H, int A, int n, const float *W1, const float *W2,
             at->wt[(size_t)k * 2 * Ap + Ap + (size_t)a] = W2[(size_t)a * H + k];
         }
     memcpy(at->v, v, (size_t)A * sizeof(float));
-    at->step = step_base;
+    at->attend = attend_base;
     at->kernel = "baseline";
 #ifdef ATTN_X86_LEVELS
     __builtin_cpu_init();
     if (RNN_ATTN_ISA >= 4 && __builtin_cpu_supports("x86-64-v4")) {
-        at->step = step_v4;
+        at->attend = attend_v4;
         at->kernel = "x86-64-v4";
     } else if (__builtin_cpu_supports("x86-64-v3")) {
-        at->step = step_v3;
+        at->attend = attend_v3;
         at->kernel = "x86-64-v3";
     }
 #endif
@@ -168,6 +171,7 @@ void rnn_attn_free(rnn_attn *at)
     free(at->ring_h);
     free(at->ring_p);
     free(at->pq);
+    free(at->hnew);
     free(at->ctx);
     free(at->att);
     free(at->u);
@@ -183,6 +187,7 @@ void rnn_attn_reset(rnn_attn *at)
 {
     at->count = 0;
     at->pos = 0;
+    at->pending = 0;
     memset(at->ring_h, 0, (size_t)at->n * (size_t)at->Hp * sizeof(float));
     memset(at->ring_p, 0, (size_t)at->n * (size_t)at->Ap * sizeof(float));
     memset(at->ctx, 0, (size_t)at->Hp * sizeof(float));
@@ -225,8 +230,8 @@ static inline int slot(const rnn_attn *at, int k)
     return s < 0 ? s + at->n : s;
 }
 
-/* The step, for each build. */
-ATTN_INLINE void step_body(rnn_attn *at, const float *h)
+/* The attention of a step, for each build. */
+ATTN_INLINE void attend_body(rnn_attn *at, const float *h)
 {
     const int H = at->H, n = at->n, cnt = at->count;
     const size_t Ap = (size_t)at->Ap, Hp = (size_t)at->Hp, W = 2 * Ap;
@@ -272,43 +277,59 @@ ATTN_INLINE void step_body(rnn_attn *at, const float *h)
             ctx[j] += hi[j] * a;
     }
 
-    /* store h_t and W1 h_t */
-    memcpy(at->ring_h + (size_t)at->pos * Hp, h, (size_t)H * sizeof(float));
-    memcpy(at->ring_p + (size_t)at->pos * Ap, at->pq, Ap * sizeof(float));
-    at->pos = at->pos + 1 == n ? 0 : at->pos + 1;
-    if (at->count < n) at->count++;
+    /* h_t waits for the commit; W1 h_t waits in pq */
+    memcpy(at->hnew, h, (size_t)H * sizeof(float));
+    at->pending = 1;
 }
 
 #ifdef ATTN_X86_LEVELS
-__attribute__((target("arch=x86-64-v4"))) ATTN_CONTRACT static void step_v4(rnn_attn *at,
-                                                                            const float *h)
+__attribute__((target("arch=x86-64-v4"))) ATTN_CONTRACT static void attend_v4(rnn_attn *at,
+                                                                              const float *h)
 {
-    step_body(at, h);
+    attend_body(at, h);
 }
 
-__attribute__((target("arch=x86-64-v3"))) ATTN_CONTRACT static void step_v3(rnn_attn *at,
-                                                                            const float *h)
+__attribute__((target("arch=x86-64-v3"))) ATTN_CONTRACT static void attend_v3(rnn_attn *at,
+                                                                              const float *h)
 {
-    step_body(at, h);
+    attend_body(at, h);
 }
 #endif
 
-static void step_base(rnn_attn *at, const float *h)
+static void attend_base(rnn_attn *at, const float *h)
 {
-    step_body(at, h);
+    attend_body(at, h);
 }
 
-const float *rnn_attn_step(rnn_attn *at, const float *h)
+const float *rnn_attn_attend(rnn_attn *at, const float *h)
 {
 #ifdef ATTN_HAVE_MXCSR
     const unsigned csr = _mm_getcsr();
     _mm_setcsr(csr | 0x8040); /* FTZ | DAZ */
 #endif
-    at->step(at, h);
+    at->attend(at, h);
 #ifdef ATTN_HAVE_MXCSR
     _mm_setcsr(csr);
 #endif
     return at->ctx;
+}
+
+void rnn_attn_commit(rnn_attn *at)
+{
+    if (!at->pending) return;
+    const size_t Ap = (size_t)at->Ap, Hp = (size_t)at->Hp;
+    memcpy(at->ring_h + (size_t)at->pos * Hp, at->hnew, Hp * sizeof(float));
+    memcpy(at->ring_p + (size_t)at->pos * Ap, at->pq, Ap * sizeof(float));
+    at->pos = at->pos + 1 == at->n ? 0 : at->pos + 1;
+    if (at->count < at->n) at->count++;
+    at->pending = 0;
+}
+
+const float *rnn_attn_step(rnn_attn *at, const float *h)
+{
+    const float *c = rnn_attn_attend(at, h);
+    rnn_attn_commit(at);
+    return c;
 }
 
 const char *rnn_attn_kernel_name(const rnn_attn *at)

@@ -54,6 +54,15 @@ void rnn_attn_reset(rnn_attn *at);
  * valid until the next step or reset on this layer. Audio thread safe. */
 const float *rnn_attn_step(rnn_attn *at, const float *h);
 
+/** The same step in two halves, for a net whose step can be cut into slices
+ * and abandoned (core/net.h): attend computes and returns the context of h
+ * as rnn_attn_step does but leaves the ring as it is; commit then stores the
+ * attended h and its projection. A second attend before a commit replaces
+ * the first; commit without a pending attend does nothing; reset and
+ * state_set drop a pending one. Audio thread safe. */
+const float *rnn_attn_attend(rnn_attn *at, const float *h);
+void rnn_attn_commit(rnn_attn *at);
+
 /** The context of the last step (zeros before the first). */
 const float *rnn_attn_context(const rnn_attn *at);
 

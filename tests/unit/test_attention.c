@@ -12,6 +12,8 @@
  * - state get/set: saved mid-sequence and restored into a fresh layer, the
  *   continuation is bit-identical, also after the ring has wrapped; a bad
  *   count restores an empty ring;
+ * - attend + commit give the step bit for bit, and an attend that is not
+ *   committed (abandoned, reset, state set over it) leaves no trace;
  * - create refuses sizes out of range and missing weights. */
 #include <math.h>
 #include <setjmp.h>
@@ -207,6 +209,54 @@ static void test_state_roundtrip(void **state)
     check_roundtrip(8, 4, 5, 0, 7);    /* empty */
 }
 
+/* attend + commit is a step; an attend not committed leaves no trace. */
+static void test_attend_commit(void **state)
+{
+    (void)state;
+    const int H = 11, A = 6, n = 4, steps = 13;
+    float *W1 = rand_floats((size_t)A * H, 0.4f), *W2 = rand_floats((size_t)A * H, 0.4f),
+          *v = rand_floats((size_t)A, 1), *hs = rand_floats((size_t)steps * H, 1),
+          *other = rand_floats((size_t)H, 1);
+    rnn_attn *x = rnn_attn_create(H, A, n, W1, W2, v, NULL, 0),
+             *y = rnn_attn_create(H, A, n, W1, W2, v, NULL, 0);
+    assert_true(x && y);
+    const size_t S = rnn_attn_state_size(x);
+    float *sx = malloc(S * sizeof(float)), *sy = malloc(S * sizeof(float));
+    assert_true(sx && sy);
+    rnn_attn_commit(y); /* nothing pending: nothing happens */
+    assert_int_equal(rnn_attn_count(y), 0);
+    for (int t = 0; t < steps; t++) {
+        const float *h = hs + (size_t)t * H;
+        const float *cx = rnn_attn_step(x, h);
+        /* an abandoned attend to another output, then the real one */
+        rnn_attn_state_get(y, sy);
+        rnn_attn_attend(y, other);
+        rnn_attn_state_get(y, sx);
+        assert_memory_equal(sx, sy, S * sizeof(float));
+        const float *cy = rnn_attn_attend(y, h);
+        assert_memory_equal(cx, cy, (size_t)H * sizeof(float));
+        assert_memory_equal(rnn_attn_weights(x), rnn_attn_weights(y), (size_t)n * sizeof(float));
+        rnn_attn_commit(y);
+        rnn_attn_commit(y); /* a second commit does nothing */
+        rnn_attn_state_get(x, sx);
+        rnn_attn_state_get(y, sy);
+        assert_memory_equal(sx, sy, S * sizeof(float));
+    }
+    /* reset and state_set drop a pending attend */
+    rnn_attn_attend(y, other);
+    rnn_attn_reset(y);
+    rnn_attn_commit(y);
+    assert_int_equal(rnn_attn_count(y), 0);
+    rnn_attn_attend(y, other);
+    rnn_attn_state_set(y, sx);
+    rnn_attn_commit(y);
+    rnn_attn_state_get(y, sy);
+    assert_memory_equal(sx, sy, S * sizeof(float));
+    rnn_attn_free(x);
+    rnn_attn_free(y);
+    free(W1), free(W2), free(v), free(hs), free(other), free(sx), free(sy);
+}
+
 /* ------------------------------------------------------------------------ */
 /* PyTorch golden files (layout in tests/golden/make_attention_golden.py). */
 
@@ -307,8 +357,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reference),       cmocka_unit_test(test_first_steps),
-        cmocka_unit_test(test_state_roundtrip), cmocka_unit_test(test_golden),
-        cmocka_unit_test(test_create_errors),
+        cmocka_unit_test(test_state_roundtrip), cmocka_unit_test(test_attend_commit),
+        cmocka_unit_test(test_golden),          cmocka_unit_test(test_create_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
