@@ -61,7 +61,9 @@ typedef int32_t vi8 __attribute__((vector_size(32), may_alias));
 #define RNN_ATTN_ISA 4
 #endif
 
-typedef void (*attend_fn)(rnn_attn *at, const float *h);
+typedef int (*work_fn)(rnn_attn *at, size_t budget);
+
+enum { PH_PROJECT, PH_SCORE, PH_CONTEXT, PH_DONE }; /* the phases of an attend */
 
 struct rnn_attn {
     int H, A, n, Hp, Ap;
@@ -73,19 +75,21 @@ struct rnn_attn {
     float *ring_p; /* (n, Ap): W1 h of each stored output */
     float *pq;     /* (2 Ap): W1 h_t, then W2 h_t */
     float *hnew;   /* (Hp): h_t, until committed */
+    int phase;     /* of the attend under way, PH_DONE for none */
+    int next;      /* the phase's next input column or key */
     int pending;   /* an attended h_t waits for its commit */
     float *ctx;    /* (Hp) */
     float *att;    /* (n) weights of the last step, oldest first, right-aligned */
     float *u;      /* (n) scores, oldest first */
-    attend_fn attend;
+    work_fn work;
     const char *kernel;
     size_t bytes;
 };
 
-static void attend_base(rnn_attn *at, const float *h);
+static int work_base(rnn_attn *at, size_t budget);
 #ifdef ATTN_X86_LEVELS
-static void attend_v3(rnn_attn *at, const float *h);
-static void attend_v4(rnn_attn *at, const float *h);
+static int work_v3(rnn_attn *at, size_t budget);
+static int work_v4(rnn_attn *at, size_t budget);
 #endif
 
 static void set_err(char *err, size_t errlen, const char *msg)
@@ -148,15 +152,16 @@ rnn_attn *rnn_attn_create(int H, int A, int n, const float *W1, const float *W2,
             at->wt[(size_t)k * 2 * Ap + Ap + (size_t)a] = W2[(size_t)a * H + k];
         }
     memcpy(at->v, v, (size_t)A * sizeof(float));
-    at->attend = attend_base;
+    at->phase = PH_DONE;
+    at->work = work_base;
     at->kernel = "baseline";
 #ifdef ATTN_X86_LEVELS
     __builtin_cpu_init();
     if (RNN_ATTN_ISA >= 4 && __builtin_cpu_supports("x86-64-v4")) {
-        at->attend = attend_v4;
+        at->work = work_v4;
         at->kernel = "x86-64-v4";
     } else if (__builtin_cpu_supports("x86-64-v3")) {
-        at->attend = attend_v3;
+        at->work = work_v3;
         at->kernel = "x86-64-v3";
     }
 #endif
@@ -188,6 +193,7 @@ void rnn_attn_reset(rnn_attn *at)
     at->count = 0;
     at->pos = 0;
     at->pending = 0;
+    at->phase = PH_DONE;
     memset(at->ring_h, 0, (size_t)at->n * (size_t)at->Hp * sizeof(float));
     memset(at->ring_p, 0, (size_t)at->n * (size_t)at->Ap * sizeof(float));
     memset(at->ctx, 0, (size_t)at->Hp * sizeof(float));
@@ -230,87 +236,134 @@ static inline int slot(const rnn_attn *at, int k)
     return s < 0 ? s + at->n : s;
 }
 
-/* The attention of a step, for each build. */
-ATTN_INLINE void attend_body(rnn_attn *at, const float *h)
+/* Work units of a score beside its A multiply-adds: its A tanh, each about
+ * as dear as 5 multiply-adds in the vector code (bench_attention). */
+#define TANH_UNITS 5
+
+size_t rnn_attn_work_total(const rnn_attn *at)
 {
-    const int H = at->H, n = at->n, cnt = at->count;
+    const size_t H = (size_t)at->H, A = (size_t)at->A, c = (size_t)at->count;
+    return 2 * A * H + c * A * (1 + TANH_UNITS) + c * H;
+}
+
+void rnn_attn_begin(rnn_attn *at, const float *h)
+{
+    memcpy(at->hnew, h, (size_t)at->H * sizeof(float));
+    memset(at->pq, 0, 2 * (size_t)at->Ap * sizeof(float));
+    at->phase = PH_PROJECT;
+    at->next = 0;
+    at->pending = 0;
+}
+
+/* The attention of a step from where the last piece stopped, for each
+ * build: the projections one input column at a time, the scores one key at
+ * a time, the softmax at once, the context one key at a time; each piece
+ * does at least one unit of its phase. Every sum runs in the same order
+ * however the work is cut, so a sliced attend is bit-identical to a whole
+ * one. */
+ATTN_INLINE int work_body(rnn_attn *at, size_t budget)
+{
+    const int H = at->H, A = at->A, n = at->n, cnt = at->count;
     const size_t Ap = (size_t)at->Ap, Hp = (size_t)at->Hp, W = 2 * Ap;
+    size_t spent = 0;
 
-    /* [W1 h | W2 h] (2 Ap) */
-    vf8 *pq = (vf8 *)at->pq;
-    for (size_t j = 0; j < W / VW; j++)
-        pq[j] = (vf8){0};
-    for (int k = 0; k < H; k++) {
-        const vf8 *row = (const vf8 *)(at->wt + (size_t)k * W);
-        const float hk = h[k];
-        for (size_t j = 0; j < W / VW; j++)
-            pq[j] += row[j] * hk;
+    if (at->phase == PH_PROJECT) { /* [W1 h | W2 h] (2 Ap) */
+        vf8 *pq = (vf8 *)at->pq;
+        int k = at->next;
+        do {
+            const vf8 *row = (const vf8 *)(at->wt + (size_t)k * W);
+            const float hk = at->hnew[k];
+            for (size_t j = 0; j < W / VW; j++)
+                pq[j] += row[j] * hk;
+            spent += 2 * (size_t)A;
+        } while (++k < H && spent < budget);
+        at->next = k;
+        if (k < H) return 0;
+        at->phase = PH_SCORE;
+        at->next = 0;
     }
 
-    /* scores and softmax over the stored outputs, oldest first */
-    const vf8 *q = (const vf8 *)(at->pq + Ap), *vv = (const vf8 *)at->v;
-    float umax = -INFINITY;
-    for (int k = 0; k < cnt; k++) {
-        const vf8 *p = (const vf8 *)(at->ring_p + (size_t)slot(at, k) * Ap);
-        const float u = score(p, q, vv, Ap / VW);
-        at->u[k] = u;
-        if (u > umax) umax = u;
-    }
-    float sum = 0.0f;
-    for (int k = 0; k < cnt; k++) {
-        at->u[k] = expf(at->u[k] - umax);
-        sum += at->u[k];
-    }
-    float *att = at->att;
-    memset(att, 0, (size_t)n * sizeof(float));
-    for (int k = 0; k < cnt; k++)
-        att[n - cnt + k] = at->u[k] / sum;
-
-    /* the context, oldest first */
-    vf8 *ctx = (vf8 *)at->ctx;
-    for (size_t j = 0; j < Hp / VW; j++)
-        ctx[j] = (vf8){0};
-    for (int k = 0; k < cnt; k++) {
-        const vf8 *hi = (const vf8 *)(at->ring_h + (size_t)slot(at, k) * Hp);
-        const float a = att[n - cnt + k];
-        for (size_t j = 0; j < Hp / VW; j++)
-            ctx[j] += hi[j] * a;
+    if (at->phase == PH_SCORE) { /* scores, oldest first */
+        const vf8 *q = (const vf8 *)(at->pq + Ap), *vv = (const vf8 *)at->v;
+        int k = at->next;
+        for (; k < cnt && (spent < budget || spent == 0); k++) {
+            const vf8 *p = (const vf8 *)(at->ring_p + (size_t)slot(at, k) * Ap);
+            at->u[k] = score(p, q, vv, Ap / VW);
+            spent += (size_t)A * (1 + TANH_UNITS);
+        }
+        at->next = k;
+        if (k < cnt) return 0;
+        float umax = -INFINITY, sum = 0.0f;
+        for (k = 0; k < cnt; k++)
+            umax = at->u[k] > umax ? at->u[k] : umax;
+        for (k = 0; k < cnt; k++) {
+            at->u[k] = expf(at->u[k] - umax);
+            sum += at->u[k];
+        }
+        float *att = at->att;
+        memset(att, 0, (size_t)n * sizeof(float));
+        for (k = 0; k < cnt; k++)
+            att[n - cnt + k] = at->u[k] / sum;
+        memset(at->ctx, 0, Hp * sizeof(float));
+        at->phase = PH_CONTEXT;
+        at->next = 0;
     }
 
-    /* h_t waits for the commit; W1 h_t waits in pq */
-    memcpy(at->hnew, h, (size_t)H * sizeof(float));
-    at->pending = 1;
+    if (at->phase == PH_CONTEXT) { /* the context, oldest first */
+        vf8 *ctx = (vf8 *)at->ctx;
+        int k = at->next;
+        for (; k < cnt && (spent < budget || spent == 0); k++) {
+            const vf8 *hi = (const vf8 *)(at->ring_h + (size_t)slot(at, k) * Hp);
+            const float a = at->att[n - cnt + k];
+            for (size_t j = 0; j < Hp / VW; j++)
+                ctx[j] += hi[j] * a;
+            spent += (size_t)H;
+        }
+        at->next = k;
+        if (k < cnt) return 0;
+        at->phase = PH_DONE;
+        at->pending = 1; /* h_t waits in hnew, W1 h_t in pq */
+    }
+    return 1;
 }
 
 #ifdef ATTN_X86_LEVELS
-__attribute__((target("arch=x86-64-v4"))) ATTN_CONTRACT static void attend_v4(rnn_attn *at,
-                                                                              const float *h)
+__attribute__((target("arch=x86-64-v4"))) ATTN_CONTRACT static int work_v4(rnn_attn *at,
+                                                                           size_t budget)
 {
-    attend_body(at, h);
+    return work_body(at, budget);
 }
 
-__attribute__((target("arch=x86-64-v3"))) ATTN_CONTRACT static void attend_v3(rnn_attn *at,
-                                                                              const float *h)
+__attribute__((target("arch=x86-64-v3"))) ATTN_CONTRACT static int work_v3(rnn_attn *at,
+                                                                           size_t budget)
 {
-    attend_body(at, h);
+    return work_body(at, budget);
 }
 #endif
 
-static void attend_base(rnn_attn *at, const float *h)
+static int work_base(rnn_attn *at, size_t budget)
 {
-    attend_body(at, h);
+    return work_body(at, budget);
 }
 
-const float *rnn_attn_attend(rnn_attn *at, const float *h)
+int rnn_attn_work(rnn_attn *at, size_t budget)
 {
+    if (at->phase == PH_DONE) return 1;
 #ifdef ATTN_HAVE_MXCSR
     const unsigned csr = _mm_getcsr();
     _mm_setcsr(csr | 0x8040); /* FTZ | DAZ */
 #endif
-    at->attend(at, h);
+    const int done = at->work(at, budget);
 #ifdef ATTN_HAVE_MXCSR
     _mm_setcsr(csr);
 #endif
+    return done;
+}
+
+const float *rnn_attn_attend(rnn_attn *at, const float *h)
+{
+    rnn_attn_begin(at, h);
+    rnn_attn_work(at, SIZE_MAX);
     return at->ctx;
 }
 

@@ -13,8 +13,10 @@
  * Cost of a step (H hidden, A attention size, n window): 2 A H multiply-adds
  * for the two projections, n A for the scores (and n A tanh), n H for the
  * context (rnn_attn_step_macs). At H = 256, A = 128, n = 64 that is about a
- * tenth of a 2 x 256 LSTM step, so a step is one unit of work and is not cut
- * into slices (tests/bench/bench_attention.c measures it).
+ * tenth of a 2 x 256 LSTM step (tests/bench/bench_attention.c measures it):
+ * several microseconds, too much for one audio block of a plugin that
+ * spreads the net's step over blocks, so the attention can be cut into
+ * pieces too (rnn_attn_begin / rnn_attn_work).
  *
  * Threads and memory: create/free allocate and are for the main/worker
  * thread; every other call allocates nothing, locks nothing, takes bounded
@@ -58,12 +60,26 @@ const float *rnn_attn_step(rnn_attn *at, const float *h);
  * and abandoned (core/net.h): attend computes and returns the context of h
  * as rnn_attn_step does but leaves the ring as it is; commit then stores the
  * attended h and its projection. A second attend before a commit replaces
- * the first; commit without a pending attend does nothing; reset and
+ * the first; commit without a finished attend does nothing; reset and
  * state_set drop a pending one. Audio thread safe. */
 const float *rnn_attn_attend(rnn_attn *at, const float *h);
 void rnn_attn_commit(rnn_attn *at);
 
-/** The context of the last step (zeros before the first). */
+/** The attend itself cut into pieces of bounded work, as rnn_net_step_begin
+ * and rnn_net_step_work cut a net's step: begin(h) (h is copied), then
+ * work(budget) until it returns 1; each call does about `budget` units of
+ * work (at least one input column of the projections, one score or one
+ * key of the context). The context is then rnn_attn_context(), bit for bit
+ * the one attend gives, and commit stores h. A begin during an unfinished
+ * attend abandons it. A unit is a multiply-add, a tanh counting as 5;
+ * rnn_attn_work_total gives the units of a whole attend with the outputs
+ * stored now. Audio thread safe. */
+void rnn_attn_begin(rnn_attn *at, const float *h);
+int rnn_attn_work(rnn_attn *at, size_t budget);
+size_t rnn_attn_work_total(const rnn_attn *at);
+
+/** The context of the last finished attend (zeros before the first; being
+ * rewritten while a sliced attend runs its context phase). */
 const float *rnn_attn_context(const rnn_attn *at);
 
 /** The attention weights of the last step, n floats: entry n-1-j is the

@@ -14,6 +14,8 @@
  *   count restores an empty ring;
  * - attend + commit give the step bit for bit, and an attend that is not
  *   committed (abandoned, reset, state set over it) leaves no trace;
+ * - an attend cut into pieces of any budget gives the whole one bit for
+ *   bit, in about total / budget pieces, also after an abandoned one;
  * - create refuses sizes out of range and missing weights. */
 #include <math.h>
 #include <setjmp.h>
@@ -257,6 +259,65 @@ static void test_attend_commit(void **state)
     free(W1), free(W2), free(v), free(hs), free(other), free(sx), free(sy);
 }
 
+/* An attend cut into pieces of any budget gives the whole one bit for bit;
+ * a begin abandons an unfinished attend; the pieces add up to the total. */
+static void check_sliced(int H, int A, int n, int steps)
+{
+    float *W1 = rand_floats((size_t)A * H, 0.3f), *W2 = rand_floats((size_t)A * H, 0.3f),
+          *v = rand_floats((size_t)A, 1), *hs = rand_floats((size_t)steps * H, 1);
+    rnn_attn *x = rnn_attn_create(H, A, n, W1, W2, v, NULL, 0),
+             *y = rnn_attn_create(H, A, n, W1, W2, v, NULL, 0);
+    assert_true(x && y);
+    const size_t budgets[] = {0, 1, 7, 2 * (size_t)A + 1, 100, 1000, 5000};
+    assert_int_equal(rnn_attn_work(y, 10), 1); /* nothing begun: done */
+    for (int t = 0; t < steps; t++) {
+        const float *h = hs + (size_t)t * H;
+        const size_t total = rnn_attn_work_total(x);
+        const float *cx = rnn_attn_step(x, h);
+        const size_t budget = budgets[t % (sizeof budgets / sizeof budgets[0])];
+        if (t % 3 == 1) { /* a piece of another attend, then abandoned */
+            rnn_attn_begin(y, hs + (size_t)(steps - 1 - t) * H);
+            rnn_attn_work(y, 3);
+        }
+        rnn_attn_begin(y, h);
+        size_t pieces = 0;
+        while (!rnn_attn_work(y, budget))
+            pieces++;
+        pieces++;
+        /* each piece did at least one unit and about `budget` of them */
+        const size_t unit = (size_t)(H > (1 + 5) * A ? H : (1 + 5) * A);
+        assert_true(pieces <= (size_t)H + 2 * (size_t)n + 1);
+        if (budget > 0) assert_true(pieces >= total / (budget + unit));
+        assert_memory_equal(cx, rnn_attn_context(y), (size_t)H * sizeof(float));
+        assert_memory_equal(rnn_attn_weights(x), rnn_attn_weights(y), (size_t)n * sizeof(float));
+        rnn_attn_commit(y);
+        assert_int_equal(rnn_attn_count(x), rnn_attn_count(y));
+    }
+    /* a commit during an unfinished attend does nothing */
+    const int before = rnn_attn_count(y);
+    float *s0 = malloc(rnn_attn_state_size(y) * sizeof(float)),
+          *s1 = malloc(rnn_attn_state_size(y) * sizeof(float));
+    assert_true(s0 && s1);
+    rnn_attn_state_get(y, s0);
+    rnn_attn_begin(y, hs);
+    rnn_attn_work(y, 1);
+    rnn_attn_commit(y);
+    assert_int_equal(rnn_attn_count(y), before);
+    rnn_attn_state_get(y, s1);
+    assert_memory_equal(s0, s1, rnn_attn_state_size(y) * sizeof(float));
+    rnn_attn_free(x);
+    rnn_attn_free(y);
+    free(W1), free(W2), free(v), free(hs), free(s0), free(s1);
+}
+
+static void test_sliced(void **state)
+{
+    (void)state;
+    check_sliced(13, 7, 5, 30);
+    check_sliced(64, 32, 16, 50);
+    check_sliced(256, 64, 32, 45);
+}
+
 /* ------------------------------------------------------------------------ */
 /* PyTorch golden files (layout in tests/golden/make_attention_golden.py). */
 
@@ -358,7 +419,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reference),       cmocka_unit_test(test_first_steps),
         cmocka_unit_test(test_state_roundtrip), cmocka_unit_test(test_attend_commit),
-        cmocka_unit_test(test_golden),          cmocka_unit_test(test_create_errors),
+        cmocka_unit_test(test_sliced),          cmocka_unit_test(test_golden),
+        cmocka_unit_test(test_create_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

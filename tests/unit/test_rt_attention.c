@@ -2,7 +2,7 @@
 /* Real-time safety of core/attention's audio-thread calls: with malloc,
  * calloc, realloc, free and pthread_mutex_lock trapped (rt_trap.h), many
  * steps of layers of several sizes (the ring filling, wrapping and
- * wrapping again), attend and commit apart, state get and set mid-sequence,
+ * wrapping again), attend and commit apart, sliced attends, state get and set mid-sequence,
  * and reset make no trapped call. The contexts are summed and checked, so
  * the loop cannot be optimised into nothing. */
 #include <math.h>
@@ -42,6 +42,12 @@ static void run_sizes(int H, int A, int n, int steps)
         if (t == steps / 3) rnn_attn_state_get(at, st);
         if (t == steps / 2) rnn_attn_state_set(at, st);
         if (t == 2 * steps / 3) rnn_attn_reset(at);
+        if (t % 5 == 0) {
+            rnn_attn_begin(at, hs + (size_t)(steps - 1 - t) * H);
+            while (!rnn_attn_work(at, 300))
+                ;
+            rnn_attn_commit(at);
+        }
         if (t % 7 == 0) {
             rnn_attn_attend(at, hs + (size_t)(steps - 1 - t) * H);
             rnn_attn_commit(at);
