@@ -107,9 +107,11 @@ $(BUILD)/obj/%.o: %.c | check-deps
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(BLAS_CFLAGS) -MMD -MP -c $< -o $@
 
-# The trainer's pointwise kernels: the vectoriser needs these two flags for
-# their branch-free clamps and selects (the ISA is picked at run time).
+# The trainer's pointwise kernels and the attention layer's loops: the
+# vectoriser needs these two flags for their branch-free clamps and selects
+# (the ISA is picked at run time).
 $(BUILD)/obj/training/train_kernels.o: override CFLAGS += -fno-trapping-math -fvect-cost-model=dynamic
+$(BUILD)/obj/training/train_attention.o: override CFLAGS += -fno-trapping-math -fvect-cost-model=dynamic
 
 $(CORE_LIB): $(CORE_OBJ)
 	@mkdir -p $(@D)

@@ -18,7 +18,12 @@
  *   dv += du_k s_k,    dpre_k = du_k v (1 - s_k^2),
  *   dP_k += dpre_k,    dq += dpre_k;
  * then dW1 += dP^T x over every key row, dW2 += dQ^T h, and
- * dh += dP_window W1 + dQ W2. */
+ * dh += dP_window W1 + dQ W2.
+ *
+ * The loops over A and H are plain C the compiler vectorises, built for
+ * AVX-512, AVX2 and baseline x86-64 and picked at run time (target_clones),
+ * as train_kernels.c's; the Makefile gives this file the same flags. tanh is
+ * core/attention.c's rational approximation. */
 #include "train_attention.h"
 
 #include "../core/attention.h"
@@ -35,6 +40,85 @@ size_t rnn_attn_cache_size(int B, int T, int N, int A)
 size_t rnn_attn_scratch_size(int B, int T, int N, int A)
 {
     return rnn_attn_cache_size(B, T, N, A);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define KERNEL __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define KERNEL
+#endif
+
+/* tanh as core/attention.c computes it (x P(x^2) / Q(x^2) on x clamped to
+ * +-7.90531, a few ulp), branch-free so the loops below vectorise. */
+static inline float ftanh(float x)
+{
+    x = x < -7.90531110763549805f ? -7.90531110763549805f : x;
+    x = x > 7.90531110763549805f ? 7.90531110763549805f : x;
+    const float x2 = x * x;
+    float p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
+    p = p * x2 + -8.60467152213735e-11f;
+    p = p * x2 + 5.12229709037114e-08f;
+    p = p * x2 + 1.48572235717979e-05f;
+    p = p * x2 + 6.37261928875436e-04f;
+    p = p * x2 + 4.89352455891786e-03f;
+    float q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
+    q = q * x2 + 2.26843463243900e-03f;
+    q = q * x2 + 4.89352518554385e-03f;
+    return x * p / q;
+}
+
+/* Eight partial sums, added in a fixed order: a reduction the vectoriser
+ * can take without reassociating. */
+static inline float sum8(const float *acc)
+{
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/* v . tanh(p + q) over A */
+KERNEL static float score(const float *p, const float *q, const float *v, int A)
+{
+    float acc[8] = {0}, u = 0.0f;
+    int j = 0;
+    for (; j + 8 <= A; j += 8)
+        for (int l = 0; l < 8; l++)
+            acc[l] += v[j + l] * ftanh(p[j + l] + q[j + l]);
+    for (; j < A; j++)
+        u += v[j] * ftanh(p[j] + q[j]);
+    return sum8(acc) + u;
+}
+
+/* x . y over H */
+KERNEL static float dot(const float *x, const float *y, int H)
+{
+    float acc[8] = {0}, u = 0.0f;
+    int k = 0;
+    for (; k + 8 <= H; k += 8)
+        for (int l = 0; l < 8; l++)
+            acc[l] += x[k + l] * y[k + l];
+    for (; k < H; k++)
+        u += x[k] * y[k];
+    return sum8(acc) + u;
+}
+
+/* y += a x over H */
+KERNEL static void axpy(float *restrict y, float a, const float *restrict x, int H)
+{
+    for (int k = 0; k < H; k++)
+        y[k] += a * x[k];
+}
+
+/* One score's backward: s = tanh(p + q); dv += du s; the pre-activation's
+ * gradient du v (1 - s^2) into dp and dq. */
+KERNEL static void score_backward(float *restrict dv, float *restrict dp, float *restrict dq,
+                                  const float *p, const float *q, const float *v, float du, int A)
+{
+    for (int j = 0; j < A; j++) {
+        const float s = ftanh(p[j] + q[j]);
+        dv[j] += du * s;
+        const float dpre = du * v[j] * (1.0f - s * s);
+        dp[j] += dpre;
+        dq[j] += dpre;
+    }
 }
 
 /* The output that key e of lane b is. */
@@ -77,10 +161,7 @@ void rnn_attn_forward(float *ctx, float *att, float *cache, const float *h, cons
             if (e0 >= e1) continue;
             float umax = -INFINITY;
             for (int e = e0; e < e1; e++) {
-                const float *p = P + ((size_t)e * B + b) * A;
-                float u = 0.0f;
-                for (int j = 0; j < A; j++)
-                    u += v[j] * tanhf(p[j] + q[j]);
+                const float u = score(P + ((size_t)e * B + b) * A, q, v, A);
                 a[e - t] = u;
                 if (u > umax) umax = u;
             }
@@ -91,9 +172,7 @@ void rnn_attn_forward(float *ctx, float *att, float *cache, const float *h, cons
             }
             for (int e = e0; e < e1; e++) {
                 a[e - t] /= sum;
-                const float *x = key_row(h, past, e, b, B, N, H);
-                for (int k = 0; k < H; k++)
-                    c[k] += a[e - t] * x[k];
+                axpy(c, a[e - t], key_row(h, past, e, b, B, N, H), H);
             }
         }
 }
@@ -116,29 +195,15 @@ void rnn_attn_backward(float *dh, float *dW1, float *dW2, float *dv, float *scra
             float *dq = dQ + row * A;
             float da[RNN_ATTN_MAX_N], sum = 0.0f;
             for (int e = e0; e < e1; e++) {
-                const float *x = key_row(h, past, e, b, B, N, H);
-                float d = 0.0f;
-                for (int k = 0; k < H; k++)
-                    d += dc[k] * x[k];
+                const float d = dot(dc, key_row(h, past, e, b, B, N, H), H);
                 da[e - t] = d;
                 sum += a[e - t] * d;
-                if (e >= N) {
-                    float *dx = dh + ((size_t)(e - N) * B + b) * H;
-                    for (int k = 0; k < H; k++)
-                        dx[k] += a[e - t] * dc[k];
-                }
+                if (e >= N) axpy(dh + ((size_t)(e - N) * B + b) * H, a[e - t], dc, H);
             }
             for (int e = e0; e < e1; e++) {
                 const float du = a[e - t] * (da[e - t] - sum);
-                const float *p = P + ((size_t)e * B + b) * A;
-                float *dp = dP + ((size_t)e * B + b) * A;
-                for (int j = 0; j < A; j++) {
-                    const float s = tanhf(p[j] + q[j]);
-                    dv[j] += du * s;
-                    const float dpre = du * v[j] * (1.0f - s * s);
-                    dp[j] += dpre;
-                    dq[j] += dpre;
-                }
+                const size_t key = ((size_t)e * B + b) * A;
+                score_backward(dv, dP + key, dq, P + key, q, v, du, A);
             }
         }
 

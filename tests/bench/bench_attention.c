@@ -8,7 +8,9 @@
  * multiply-adds, the time of the net's step and the attention's run one
  * after the other (the two sharing the caches, as they will in a step),
  * and an estimate of the other extra cost attention brings, the head's V H
- * more multiply-adds, at the net's own time per multiply-add. Every figure
+ * more multiply-adds, at the net's own time per multiply-add; and the
+ * trainer's forward and backward of the layer over one window of 64 steps x
+ * 32 lanes. Every figure
  * is a line `BENCH name value unit`; times are the best mean of several
  * batches. */
 #include <math.h>
@@ -21,6 +23,7 @@
 #include "../../core/attention.h"
 #include "../../core/model.h"
 #include "../../core/net.h"
+#include "../../training/train_attention.h"
 
 #define H_BENCH 256
 #define E_BENCH 64
@@ -125,6 +128,45 @@ static double time_steps(rnn_net *net, rnn_attn *at, const float *hs, int batch,
     return best;
 }
 
+/* The trainer's forward and backward over one window of T x B, the shape
+ * bench_train runs (best of a few). */
+static void bench_trainer(float *sink)
+{
+    const int T = 64, B = 32, H = H_BENCH, A = 64, N = 32;
+    const size_t TBH = (size_t)T * B * H;
+    float *h = rand_floats(TBH, 1.0f), *past = rand_floats((size_t)N * B * H, 1.0f),
+          *dctx = rand_floats(TBH, 1.0f), *W1 = rand_floats((size_t)A * H, 0.06f),
+          *W2 = rand_floats((size_t)A * H, 0.06f), *v = rand_floats((size_t)A, 1.0f),
+          *ctx = xmalloc(TBH * sizeof(float)), *att = xmalloc((size_t)T * B * N * sizeof(float)),
+          *cache = xmalloc(rnn_attn_cache_size(B, T, N, A) * sizeof(float)),
+          *scratch = xmalloc(rnn_attn_scratch_size(B, T, N, A) * sizeof(float)),
+          *dh = xmalloc(TBH * sizeof(float)), *dW1 = xmalloc((size_t)A * H * sizeof(float)),
+          *dW2 = xmalloc((size_t)A * H * sizeof(float)), *dv = xmalloc((size_t)A * sizeof(float));
+    int npast[32];
+    for (int b = 0; b < B; b++)
+        npast[b] = N;
+    double fwd = 1e30, bwd = 1e30;
+    for (int rep = 0; rep < 3; rep++) {
+        double t0 = now();
+        rnn_attn_forward(ctx, att, cache, h, past, npast, W1, W2, v, B, T, N, H, A);
+        double t1 = now();
+        memset(dh, 0, TBH * sizeof(float));
+        memset(dW1, 0, (size_t)A * H * sizeof(float));
+        memset(dW2, 0, (size_t)A * H * sizeof(float));
+        memset(dv, 0, (size_t)A * sizeof(float));
+        rnn_attn_backward(dh, dW1, dW2, dv, scratch, dctx, att, cache, h, past, npast, W1, W2, v, B,
+                          T, N, H, A);
+        double t2 = now();
+        fwd = fmin(fwd, t1 - t0);
+        bwd = fmin(bwd, t2 - t1);
+        *sink += ctx[rep] + dh[rep];
+    }
+    printf("BENCH train_attn_t%d_b%d_h%d_a%d_n%d_forward %.1f ms\n", T, B, H, A, N, fwd * 1e3);
+    printf("BENCH train_attn_t%d_b%d_h%d_a%d_n%d_backward %.1f ms\n", T, B, H, A, N, bwd * 1e3);
+    free(h), free(past), free(dctx), free(W1), free(W2), free(v), free(ctx), free(att);
+    free(cache), free(scratch), free(dh), free(dW1), free(dW2), free(dv);
+}
+
 int main(void)
 {
     rnn_model *model;
@@ -183,6 +225,7 @@ int main(void)
             printf("BENCH %s_plus_head_vs_lstm %.1f %% (target <= 15)\n", name,
                    100.0 * (t[ai][ni] + head) / lstm);
         }
+    bench_trainer(&sink);
     if (!isfinite(sink)) printf("BENCH sink %g\n", sink); /* keeps the steps' results alive */
     rnn_net_free(net);
     rnn_model_free(model);
