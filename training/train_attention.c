@@ -222,3 +222,16 @@ void rnn_attn_backward(float *dh, float *dW1, float *dW2, float *dv, float *scra
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T * B, H, A, 1.0f, dQ, A, W2, H, 1.0f,
                 dh, H);
 }
+
+void rnn_attn_carry(float *past, int *npast, const float *h, int B, int T, int N, int H)
+{
+    const size_t row = (size_t)B * H; /* one step of every lane */
+    if (T >= N) {
+        memcpy(past, h + (size_t)(T - N) * row, (size_t)N * row * sizeof(float));
+    } else {
+        memmove(past, past + (size_t)T * row, (size_t)(N - T) * row * sizeof(float));
+        memcpy(past + (size_t)(N - T) * row, h, (size_t)T * row * sizeof(float));
+    }
+    for (int b = 0; b < B; b++)
+        npast[b] = npast[b] + T < N ? npast[b] + T : N;
+}

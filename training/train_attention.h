@@ -54,4 +54,10 @@ void rnn_attn_backward(float *dh, float *dW1, float *dW2, float *dv, float *scra
                        const float *past, const int *npast, const float *W1, const float *W2,
                        const float *v, int B, int T, int N, int H, int A);
 
+/** Carry a window's outputs over to the next window: past (N*B, H) and
+ * npast (B) become each lane's last N outputs of its past and h (T*B, H),
+ * npast[b] = min(N, npast[b] + T). A lane that then starts a new sequence
+ * gets npast[b] = 0 from the caller. */
+void rnn_attn_carry(float *past, int *npast, const float *h, int B, int T, int N, int H);
+
 #endif

@@ -14,8 +14,9 @@
  * - against core/attention stepped one step at a time per lane (its carried
  *   outputs fed in first): contexts and weights within 1e-5, the parity the
  *   trainer-vs-core test holds a whole net to;
- * - carried state: two windows, the second starting with the last N outputs
- *   of the first, give the contexts of one window twice as long. */
+ * - carried state: windows shorter than, as long as and longer than N, each
+ *   starting with what rnn_attn_carry kept of the ones before, give the
+ *   contexts and weights of one long window. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -414,28 +415,44 @@ static void test_core_parity(void **state)
     check_parity(13, 7, 5, 4, 9, (const int[]){1, 2, 3, 4});
 }
 
-/* One window of 2W steps against two of W, the second carrying the last N
- * outputs of the first (N <= W). */
+/* One long window against the same steps cut into windows of W, each
+ * starting with what rnn_attn_carry kept of the ones before (W shorter and
+ * longer than N): the same contexts and weights. */
+static void check_carried(int W, int windows)
+{
+    const int H = 12, A = 8, N = 6, B = 3, T = W * windows;
+    const int fresh[3] = {0, 0, 0};
+    problem whole = random_problem(H, A, N, B, T, fresh);
+    result rw = run(&whole);
+    float *past = zeros((size_t)N * B * H);
+    int npast[3] = {0, 0, 0};
+    const size_t WBH = (size_t)W * B * H, WBN = (size_t)W * B * N;
+    for (int w = 0; w < windows; w++) {
+        problem part = whole;
+        part.T = W;
+        part.h = whole.h + (size_t)w * WBH;
+        part.G = whole.G + (size_t)w * WBH;
+        part.past = past;
+        memcpy(part.npast, npast, sizeof npast);
+        result r = run(&part);
+        assert_true(max_abs_diff(r.ctx, rw.ctx + (size_t)w * WBH, WBH) <= 1e-6);
+        assert_true(max_abs_diff(r.att, rw.att + (size_t)w * WBN, WBN) <= 1e-6);
+        for (int b = 0; b < B; b++)
+            assert_int_equal(npast[b], w * W < N ? w * W : N);
+        rnn_attn_carry(past, npast, part.h, B, W, N, H);
+        result_free(&r);
+    }
+    free(past);
+    result_free(&rw);
+    problem_free(&whole);
+}
+
 static void test_carried_windows(void **state)
 {
     (void)state;
-    const int H = 12, A = 8, N = 6, B = 2, W = 10;
-    const int fresh[2] = {0, 0}, carried[2] = {N, N};
-    problem whole = random_problem(H, A, N, B, 2 * W, fresh);
-    result rw = run(&whole);
-    problem first = whole, second = whole;
-    first.T = second.T = W;
-    first.past = second.past = NULL;
-    second.h = whole.h + (size_t)W * B * H;
-    memcpy(second.npast, carried, sizeof carried);
-    second.past = whole.h + (size_t)(W - N) * B * H;
-    result r1 = run(&first), r2 = run(&second);
-    const size_t WBH = (size_t)W * B * H;
-    assert_true(max_abs_diff(r1.ctx, rw.ctx, WBH) <= 1e-6);
-    assert_true(max_abs_diff(r2.ctx, rw.ctx + WBH, WBH) <= 1e-6);
-    assert_true(max_abs_diff(r2.att, rw.att + (size_t)W * B * N, (size_t)W * B * N) <= 1e-6);
-    result_free(&rw), result_free(&r1), result_free(&r2);
-    problem_free(&whole);
+    check_carried(10, 3); /* windows longer than N */
+    check_carried(4, 5);  /* shorter: the carried outputs span windows */
+    check_carried(6, 2);  /* exactly N */
 }
 
 int main(void)
