@@ -4,7 +4,7 @@
  *
  * Layout made at create: W1 and W2 are stored transposed side by side, one
  * row of 2 Ap floats per input column k ([W1[:, k] | W2[:, k]], each padded
- * with zeros to Ap, a multiple of 4), so both projections are one pass of
+ * with zeros to Ap, a multiple of 8), so both projections are one pass of
  * h[k] * row over k: every output is summed in column order and the inner
  * loop is an 8-wide vector update with no horizontal sum, as core/net.c does
  * its products. Padded attention rows project to 0, tanh(0) = 0 and their v
@@ -19,14 +19,15 @@
  *
  * The step is GCC vector-extension C built three times, as core/net.c's
  * kernels are: for x86-64-v4, x86-64-v3 (both with FMA contraction) and the
- * baseline, and each layer picks at create the best its CPU runs. Results
- * can differ in the last bits between builds, never between two runs of
- * one build. tests/unit/test_attention_generic.c and test_attention_v3.c
- * run the tests on the other builds.
+ * baseline (8-float vectors there too, two SSE2 or NEON registers each),
+ * and each layer picks at create the best its CPU runs. Results can differ
+ * in the last bits between builds, never between two runs of one build.
+ * tests/unit/test_attention_generic.c and test_attention_v3.c run the
+ * tests on the other builds.
  *
- * Denormals: a step sets FTZ/DAZ in MXCSR on x86 and restores the caller's
- * mode before returning, as the net's step does. Letters: H hidden (Hp
- * padded), A attention size (Ap padded), n window. */
+ * Denormals: each piece of work sets FTZ/DAZ in MXCSR on x86 and restores
+ * the caller's mode before returning, as the net's step does. Letters: H
+ * hidden (Hp padded), A attention size (Ap padded), n window. */
 #include "attention.h"
 
 #include <math.h>

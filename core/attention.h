@@ -12,8 +12,8 @@
  *
  * Cost of a step (H hidden, A attention size, n window): 2 A H multiply-adds
  * for the two projections, n A for the scores (and n A tanh), n H for the
- * context (rnn_attn_step_macs). At H = 256, A = 128, n = 64 that is about a
- * tenth of a 2 x 256 LSTM step (tests/bench/bench_attention.c measures it):
+ * context (rnn_attn_step_macs). At H = 256, A = 128, n = 64 that is 10 to 15%
+ * of a 2 x 256 LSTM step (tests/bench/bench_attention.c measures it):
  * several microseconds, too much for one audio block of a plugin that
  * spreads the net's step over blocks, so the attention can be cut into
  * pieces too (rnn_attn_begin / rnn_attn_work).
