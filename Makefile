@@ -107,9 +107,11 @@ $(BUILD)/obj/%.o: %.c | check-deps
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(BLAS_CFLAGS) -MMD -MP -c $< -o $@
 
-# The trainer's pointwise kernels: the vectoriser needs these two flags for
-# their branch-free clamps and selects (the ISA is picked at run time).
+# The trainer's pointwise kernels and the attention layer's loops: the
+# vectoriser needs these two flags for their branch-free clamps and selects
+# (the ISA is picked at run time).
 $(BUILD)/obj/training/train_kernels.o: override CFLAGS += -fno-trapping-math -fvect-cost-model=dynamic
+$(BUILD)/obj/training/train_attention.o: override CFLAGS += -fno-trapping-math -fvect-cost-model=dynamic
 
 $(CORE_LIB): $(CORE_OBJ)
 	@mkdir -p $(@D)
@@ -349,10 +351,13 @@ bench: all
 # Golden files of tests/unit/test_net.c: PyTorch (Debian's python3-torch)
 # writes small presets and the logits of a fixed event sequence; and of
 # tests/unit/test_train_golden.c: the loss, gradients and AdamW steps of a
-# tiny model per cell type. The files are committed; this regenerates them.
+# tiny model per cell type; and of test_attention and test_train_attention:
+# the attention layer's contexts, weights and gradients. The files are
+# committed; this regenerates them.
 golden:
 	/usr/bin/python3 tests/golden/make_golden.py
 	/usr/bin/python3 tests/golden/make_train_golden.py
+	/usr/bin/python3 tests/golden/make_attention_golden.py
 
 # ---------------------------------------------------------------------------
 # The development corpus: the MIDI files of a few Debian packages, each
