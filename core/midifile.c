@@ -809,15 +809,11 @@ static int den_log2(int den)
     return -1;
 }
 
-unsigned char *rnn_midi_write_mem_meters(const rnn_note *notes, size_t n, int ppq, double bpm,
-                                         const rnn_midi_meter *meters, size_t n_meters,
-                                         size_t *size, char *err, size_t errlen)
+/* 0 when the notes, meters, ppq and tempo can be written, else -1 with a
+ * message. */
+static int check_writable(const rnn_note *notes, size_t n, int ppq, double bpm,
+                          const rnn_midi_meter *meters, size_t n_meters, char *err, size_t errlen)
 {
-    static const rnn_midi_meter common_time = {0, 4, 4};
-    if (!meters || n_meters == 0) {
-        meters = &common_time;
-        n_meters = 1;
-    }
     for (size_t i = 0; i < n_meters; i++) {
         const rnn_midi_meter *m = &meters[i];
         if (m->num < 1 || m->num > 255 || den_log2(m->den) < 0 || m->tick < 0 ||
@@ -826,16 +822,16 @@ unsigned char *rnn_midi_write_mem_meters(const rnn_note *notes, size_t n, int pp
                      "meter %zu (%d/%d at tick %lld) is not writable (numerator 1..255, "
                      "denominator a power of two 1..128, ticks ascending)",
                      i, m->num, m->den, (long long)m->tick);
-            return NULL;
+            return -1;
         }
     }
     if (ppq < 1 || ppq > 0x7FFF) {
         snprintf(err, errlen, "ppq %d is outside 1..32767", ppq);
-        return NULL;
+        return -1;
     }
     if (!(bpm >= 4.0 && bpm <= 1000.0)) {
         snprintf(err, errlen, "tempo %g bpm is outside 4..1000", bpm);
-        return NULL;
+        return -1;
     }
     for (size_t i = 0; i < n; i++) {
         const rnn_note *x = &notes[i];
@@ -847,9 +843,88 @@ unsigned char *rnn_midi_write_mem_meters(const rnn_note *notes, size_t n, int pp
                      "not writable",
                      i, x->track, x->channel, x->pitch, x->velocity, (long long)x->on,
                      (long long)x->off);
-            return NULL;
+            return -1;
         }
     }
+    return 0;
+}
+
+static const unsigned char end_of_track[3] = {0xFF, 0x2F, 0};
+
+/* The conductor track: the tempo, then the meters. */
+static void put_conductor(buf *b, double bpm, const rnn_midi_meter *meters, size_t n_meters)
+{
+    uint32_t usec = (uint32_t)(60e6 / bpm + 0.5);
+    put(b, "MTrk", 4);
+    size_t len_at = b->n;
+    put_be32(b, 0);
+    put_byte(b, 0);
+    unsigned char tempo[6] = {0xFF,
+                              0x51,
+                              3,
+                              (unsigned char)(usec >> 16),
+                              (unsigned char)(usec >> 8),
+                              (unsigned char)usec};
+    put(b, tempo, 6);
+    int64_t mt = 0;
+    for (size_t i = 0; i < n_meters; i++) {
+        put_delta(b, meters[i].tick - mt);
+        mt = meters[i].tick;
+        /* 24 MIDI clocks per metronome click and 8 32nds per quarter: the
+         * values every sequencer writes for a quarter-note click */
+        const unsigned char num = (unsigned char)meters[i].num;
+        const unsigned char den = (unsigned char)den_log2(meters[i].den);
+        unsigned char ts[7] = {0xFF, 0x58, 4, num, den, 24, 8};
+        put(b, ts, 7);
+    }
+    put_byte(b, 0);
+    put(b, end_of_track, 3);
+    if (!b->oom) put_len(b, len_at);
+}
+
+/* The track of the notes whose (track, channel) pair is key; ev has room
+ * for two events per note. */
+static void put_note_track(buf *b, const rnn_note *notes, size_t n, int64_t key, wevent *ev)
+{
+    size_t ne = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (pair_key(&notes[i]) != key) continue;
+        ev[ne++] = (wevent){notes[i].on, 1, i};
+        ev[ne++] = (wevent){notes[i].off, notes[i].off == notes[i].on ? 2 : 0, i};
+    }
+    qsort(ev, ne, sizeof *ev, wevent_cmp);
+    put(b, "MTrk", 4);
+    size_t len_at = b->n;
+    put_be32(b, 0);
+    int64_t t = 0;
+    for (size_t e = 0; e < ne; e++) {
+        const rnn_note *x = &notes[ev[e].note];
+        put_delta(b, ev[e].tick - t);
+        t = ev[e].tick;
+        if (ev[e].order == 1) {
+            unsigned char m[3] = {(unsigned char)(0x90 | x->channel), (unsigned char)x->pitch,
+                                  (unsigned char)x->velocity};
+            put(b, m, 3);
+        } else {
+            unsigned char m[3] = {(unsigned char)(0x80 | x->channel), (unsigned char)x->pitch, 64};
+            put(b, m, 3);
+        }
+    }
+    put_byte(b, 0);
+    put(b, end_of_track, 3);
+    if (!b->oom) put_len(b, len_at);
+}
+
+unsigned char *rnn_midi_write_mem_meters(const rnn_note *notes, size_t n, int ppq, double bpm,
+                                         const rnn_midi_meter *meters, size_t n_meters,
+                                         size_t *size, char *err, size_t errlen)
+{
+    static const rnn_midi_meter common_time = {0, 4, 4};
+    if (!meters || n_meters == 0) {
+        meters = &common_time;
+        n_meters = 1;
+    }
+    if (check_writable(notes, n, ppq, bpm, meters, n_meters, err, errlen) != 0) return NULL;
     int64_t *keys = malloc((n ? n : 1) * sizeof *keys);
     wevent *ev = malloc((n ? 2 * n : 1) * sizeof *ev);
     buf b = {0};
@@ -876,68 +951,9 @@ unsigned char *rnn_midi_write_mem_meters(const rnn_note *notes, size_t n, int pp
                             (unsigned char)(ppq >> 8),
                             (unsigned char)ppq};
     put(&b, hdr, 6);
-
-    /* conductor track: the tempo and the meters */
-    uint32_t usec = (uint32_t)(60e6 / bpm + 0.5);
-    put(&b, "MTrk", 4);
-    size_t cond_at = b.n;
-    put_be32(&b, 0);
-    put_byte(&b, 0);
-    unsigned char tempo[6] = {0xFF,
-                              0x51,
-                              3,
-                              (unsigned char)(usec >> 16),
-                              (unsigned char)(usec >> 8),
-                              (unsigned char)usec};
-    put(&b, tempo, 6);
-    int64_t mt = 0;
-    for (size_t i = 0; i < n_meters; i++) {
-        put_delta(&b, meters[i].tick - mt);
-        mt = meters[i].tick;
-        /* 24 MIDI clocks per metronome click and 8 32nds per quarter: the
-         * values every sequencer writes for a quarter-note click */
-        const unsigned char num = (unsigned char)meters[i].num;
-        const unsigned char den = (unsigned char)den_log2(meters[i].den);
-        unsigned char ts[7] = {0xFF, 0x58, 4, num, den, 24, 8};
-        put(&b, ts, 7);
-    }
-    put_byte(&b, 0);
-    unsigned char eot[3] = {0xFF, 0x2F, 0};
-    put(&b, eot, 3);
-    if (b.oom) goto oom;
-    put_len(&b, cond_at);
-
-    for (size_t k = 0; k < nkeys; k++) {
-        size_t ne = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (pair_key(&notes[i]) != keys[k]) continue;
-            ev[ne++] = (wevent){notes[i].on, 1, i};
-            ev[ne++] = (wevent){notes[i].off, notes[i].off == notes[i].on ? 2 : 0, i};
-        }
-        qsort(ev, ne, sizeof *ev, wevent_cmp);
-        put(&b, "MTrk", 4);
-        size_t len_at = b.n;
-        put_be32(&b, 0);
-        int64_t t = 0;
-        for (size_t e = 0; e < ne; e++) {
-            const rnn_note *x = &notes[ev[e].note];
-            put_delta(&b, ev[e].tick - t);
-            t = ev[e].tick;
-            if (ev[e].order == 1) {
-                unsigned char m[3] = {(unsigned char)(0x90 | x->channel), (unsigned char)x->pitch,
-                                      (unsigned char)x->velocity};
-                put(&b, m, 3);
-            } else {
-                unsigned char m[3] = {(unsigned char)(0x80 | x->channel), (unsigned char)x->pitch,
-                                      64};
-                put(&b, m, 3);
-            }
-        }
-        put_byte(&b, 0);
-        put(&b, eot, 3);
-        if (b.oom) goto oom;
-        put_len(&b, len_at);
-    }
+    put_conductor(&b, bpm, meters, n_meters);
+    for (size_t k = 0; k < nkeys && !b.oom; k++)
+        put_note_track(&b, notes, n, keys[k], ev);
     if (b.oom) goto oom;
     free(keys);
     free(ev);
