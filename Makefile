@@ -758,7 +758,7 @@ bench-mpi: mpi
 # already runs.
 CLANG        ?= clang
 CBUILD        = $(BUILD)/test-clang
-CLANG_TESTS   = test_encoding test_engine test_listen test_model test_net test_net_generic test_qmat test_condition \
+CLANG_TESTS   = test_encoding test_engine test_listen test_model test_net test_net_generic test_qmat test_condition test_attention test_lookback \
                 test_qmat_generic test_presets test_sample
 CLANG_CFLAGS  = -O1 -g -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror \
                 -fno-math-errno -fsanitize=undefined,pointer-overflow -fno-sanitize-recover=all \
