@@ -30,9 +30,9 @@ typedef struct {
      * tracks (it stores and reports nothing), so the second one fills arrays
      * of exactly the right size. */
     int counting;
-    size_t count_notes, count_tempos, count_runs;
+    size_t count_notes, count_tempos, count_meters, count_runs;
 
-    size_t cap_notes, cap_tempos;
+    size_t cap_notes, cap_tempos, cap_meters;
     /* Sounding notes of the current track, first in first out per
      * (channel, pitch): head/tail index into f->notes. While a note sounds,
      * its off field links to the next sounding note of its key: -2 - index,
@@ -41,8 +41,8 @@ typedef struct {
 
     /* Where each track's notes and tempo changes start: each track is a run
      * already in time order, and the runs are merged at the end. */
-    size_t *note_runs, *tempo_runs;
-    size_t n_note_runs, n_tempo_runs, cap_note_runs, cap_tempo_runs;
+    size_t *note_runs, *tempo_runs, *meter_runs;
+    size_t n_note_runs, n_tempo_runs, n_meter_runs, cap_note_runs, cap_tempo_runs, cap_meter_runs;
 } reader;
 
 static int fail(reader *r, size_t off, const char *fmt, ...)
@@ -160,6 +160,19 @@ static int add_tempo(reader *r, size_t off, int64_t tick, int32_t usec)
     return 0;
 }
 
+static int add_meter(reader *r, size_t off, int64_t tick, int num, int den)
+{
+    if (r->counting) {
+        r->count_meters++;
+        return 0;
+    }
+    rnn_midi_file *f = r->f;
+    if (grow((void **)&f->meters, &r->cap_meters, f->n_meters + 1, sizeof *f->meters))
+        return fail(r, off, "out of memory");
+    f->meters[f->n_meters++] = (rnn_midi_meter){tick, num, den};
+    return 0;
+}
+
 /* Record that a run starts at index `start` (a track's first note or tempo). */
 static int add_run(reader *r, size_t off, size_t **runs, size_t *n, size_t *cap, size_t start)
 {
@@ -195,7 +208,8 @@ static int meta_event(reader *r, size_t off, unsigned type, const unsigned char 
             f->ts_den = 1 << p[1];
             *first_ts = 0;
         }
-        return 0;
+        if (p[0] == 0 || p[1] >= 8) return 0; /* no meter: left out of the map */
+        return add_meter(r, off, tick, p[0], 1 << p[1]);
     case 0x59: /* key signature */
         if (len != 2) {
             warn(r, off, "key signature of %u bytes ignored", (unsigned)len);
@@ -393,7 +407,7 @@ static int read_track(reader *r, size_t pos, size_t end, int track, int *first_t
     int ended = 0;
     for (int k = 0; k < 16 * 128; k++)
         r->head[k] = r->tail[k] = -1;
-    const size_t first_note = f->n_notes, first_tempo = f->n_tempos;
+    const size_t first_note = f->n_notes, first_tempo = f->n_tempos, first_meter = f->n_meters;
     const size_t start = pos;
 
     while (pos < end) {
@@ -479,6 +493,9 @@ static int read_track(reader *r, size_t pos, size_t end, int track, int *first_t
     if (f->n_tempos > first_tempo &&
         add_run(r, start, &r->tempo_runs, &r->n_tempo_runs, &r->cap_tempo_runs, first_tempo))
         return -1;
+    if (f->n_meters > first_meter &&
+        add_run(r, start, &r->meter_runs, &r->n_meter_runs, &r->cap_meter_runs, first_meter))
+        return -1;
     return 0;
 }
 
@@ -486,6 +503,24 @@ static int tempo_cmp(const void *pa, const void *pb)
 {
     const rnn_midi_tempo *a = pa, *b = pb;
     return (a->tick > b->tick) - (a->tick < b->tick);
+}
+
+static int meter_cmp(const void *pa, const void *pb)
+{
+    const rnn_midi_meter *a = pa, *b = pb;
+    return (a->tick > b->tick) - (a->tick < b->tick);
+}
+
+/* After the stable merge, the last of several meters at one tick is the one
+ * that holds from it: keep that one only. */
+static void collapse_meters(rnn_midi_file *f)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < f->n_meters; i++) {
+        if (k > 0 && f->meters[k - 1].tick == f->meters[i].tick) k--;
+        f->meters[k++] = f->meters[i];
+    }
+    f->n_meters = k;
 }
 
 /* The chunks after the header, from *pos: tracks read in turn, the rest
@@ -607,12 +642,14 @@ int rnn_midi_read_cb(const void *data, size_t size, const char *name, rnn_midi_w
     (void)read_chunks(r, ntracks, &pos, &tracks);
     r->counting = 0;
     if ((r->count_notes && !(out->notes = malloc(r->count_notes * sizeof *out->notes))) ||
-        (r->count_tempos && !(out->tempos = malloc(r->count_tempos * sizeof *out->tempos)))) {
+        (r->count_tempos && !(out->tempos = malloc(r->count_tempos * sizeof *out->tempos))) ||
+        (r->count_meters && !(out->meters = malloc(r->count_meters * sizeof *out->meters)))) {
         fail(r, 0, "out of memory for %zu notes", r->count_notes);
         goto done;
     }
     r->cap_notes = r->count_notes;
     r->cap_tempos = r->count_tempos;
+    r->cap_meters = r->count_meters;
     pos = 8 + (size_t)hlen;
     if (read_chunks(r, ntracks, &pos, &tracks)) goto done;
     out->n_tracks = tracks;
@@ -621,14 +658,18 @@ int rnn_midi_read_cb(const void *data, size_t size, const char *name, rnn_midi_w
     if (merge_runs(out->notes, sizeof *out->notes, out->n_notes, r->note_runs, r->n_note_runs,
                    rnn_note_cmp) ||
         merge_runs(out->tempos, sizeof *out->tempos, out->n_tempos, r->tempo_runs, r->n_tempo_runs,
-                   tempo_cmp)) {
+                   tempo_cmp) ||
+        merge_runs(out->meters, sizeof *out->meters, out->n_meters, r->meter_runs, r->n_meter_runs,
+                   meter_cmp)) {
         fail(r, 0, "out of memory sorting %zu notes", out->n_notes);
         goto done;
     }
+    collapse_meters(out);
     rc = 0;
 done:
     free(r->note_runs);
     free(r->tempo_runs);
+    free(r->meter_runs);
     free(r);
     if (rc) {
         rnn_midi_free(out);
@@ -664,6 +705,7 @@ void rnn_midi_free(rnn_midi_file *f)
     if (!f) return;
     free(f->notes);
     free(f->tempos);
+    free(f->meters);
     memset(f, 0, sizeof *f);
 }
 
@@ -711,6 +753,29 @@ static void put_vlq(buf *b, uint32_t v)
         put_byte(b, t[n]);
 }
 
+/* A delta-time of any length: one longer than a delta-time can say is
+ * padded with empty text events. */
+static void put_delta(buf *b, int64_t dt)
+{
+    while (dt > 0x0FFFFFFF) {
+        put_vlq(b, 0x0FFFFFFF);
+        unsigned char txt[3] = {0xFF, 0x01, 0};
+        put(b, txt, 3);
+        dt -= 0x0FFFFFFF;
+    }
+    put_vlq(b, (uint32_t)dt);
+}
+
+/* Fill in the length of the chunk whose length field is at len_at. */
+static void put_len(buf *b, size_t len_at)
+{
+    uint32_t len = (uint32_t)(b->n - len_at - 4);
+    b->d[len_at] = (unsigned char)(len >> 24);
+    b->d[len_at + 1] = (unsigned char)(len >> 16);
+    b->d[len_at + 2] = (unsigned char)(len >> 8);
+    b->d[len_at + 3] = (unsigned char)len;
+}
+
 typedef struct {
     int64_t tick;
     int order; /* 0 = end of a note, 1 = start, 2 = end of a zero-length note */
@@ -736,9 +801,34 @@ static int key_cmp(const void *pa, const void *pb)
     return (a > b) - (a < b);
 }
 
-unsigned char *rnn_midi_write_mem(const rnn_note *notes, size_t n, int ppq, double bpm,
-                                  size_t *size, char *err, size_t errlen)
+/* The exponent of a power-of-two denominator 1..128, -1 for anything else. */
+static int den_log2(int den)
 {
+    for (int e = 0; e < 8; e++)
+        if (den == 1 << e) return e;
+    return -1;
+}
+
+unsigned char *rnn_midi_write_mem_meters(const rnn_note *notes, size_t n, int ppq, double bpm,
+                                         const rnn_midi_meter *meters, size_t n_meters,
+                                         size_t *size, char *err, size_t errlen)
+{
+    static const rnn_midi_meter common_time = {0, 4, 4};
+    if (!meters || n_meters == 0) {
+        meters = &common_time;
+        n_meters = 1;
+    }
+    for (size_t i = 0; i < n_meters; i++) {
+        const rnn_midi_meter *m = &meters[i];
+        if (m->num < 1 || m->num > 255 || den_log2(m->den) < 0 || m->tick < 0 ||
+            m->tick > (int64_t)1 << 40 || (i > 0 && m->tick <= meters[i - 1].tick)) {
+            snprintf(err, errlen,
+                     "meter %zu (%d/%d at tick %lld) is not writable (numerator 1..255, "
+                     "denominator a power of two 1..128, ticks ascending)",
+                     i, m->num, m->den, (long long)m->tick);
+            return NULL;
+        }
+    }
     if (ppq < 1 || ppq > 0x7FFF) {
         snprintf(err, errlen, "ppq %d is outside 1..32767", ppq);
         return NULL;
@@ -787,10 +877,11 @@ unsigned char *rnn_midi_write_mem(const rnn_note *notes, size_t n, int ppq, doub
                             (unsigned char)ppq};
     put(&b, hdr, 6);
 
-    /* conductor track: tempo and 4/4 */
+    /* conductor track: the tempo and the meters */
     uint32_t usec = (uint32_t)(60e6 / bpm + 0.5);
     put(&b, "MTrk", 4);
-    put_be32(&b, 1 + 6 + 1 + 7 + 1 + 3);
+    size_t cond_at = b.n;
+    put_be32(&b, 0);
     put_byte(&b, 0);
     unsigned char tempo[6] = {0xFF,
                               0x51,
@@ -799,12 +890,22 @@ unsigned char *rnn_midi_write_mem(const rnn_note *notes, size_t n, int ppq, doub
                               (unsigned char)(usec >> 8),
                               (unsigned char)usec};
     put(&b, tempo, 6);
-    put_byte(&b, 0);
-    unsigned char ts[7] = {0xFF, 0x58, 4, 4, 2, 24, 8};
-    put(&b, ts, 7);
+    int64_t mt = 0;
+    for (size_t i = 0; i < n_meters; i++) {
+        put_delta(&b, meters[i].tick - mt);
+        mt = meters[i].tick;
+        /* 24 MIDI clocks per metronome click and 8 32nds per quarter: the
+         * values every sequencer writes for a quarter-note click */
+        const unsigned char num = (unsigned char)meters[i].num;
+        const unsigned char den = (unsigned char)den_log2(meters[i].den);
+        unsigned char ts[7] = {0xFF, 0x58, 4, num, den, 24, 8};
+        put(&b, ts, 7);
+    }
     put_byte(&b, 0);
     unsigned char eot[3] = {0xFF, 0x2F, 0};
     put(&b, eot, 3);
+    if (b.oom) goto oom;
+    put_len(&b, cond_at);
 
     for (size_t k = 0; k < nkeys; k++) {
         size_t ne = 0;
@@ -820,14 +921,7 @@ unsigned char *rnn_midi_write_mem(const rnn_note *notes, size_t n, int ppq, doub
         int64_t t = 0;
         for (size_t e = 0; e < ne; e++) {
             const rnn_note *x = &notes[ev[e].note];
-            int64_t dt = ev[e].tick - t;
-            while (dt > 0x0FFFFFFF) { /* longer than one delta-time: pad with empty text */
-                put_vlq(&b, 0x0FFFFFFF);
-                unsigned char txt[3] = {0xFF, 0x01, 0};
-                put(&b, txt, 3);
-                dt -= 0x0FFFFFFF;
-            }
-            put_vlq(&b, (uint32_t)dt);
+            put_delta(&b, ev[e].tick - t);
             t = ev[e].tick;
             if (ev[e].order == 1) {
                 unsigned char m[3] = {(unsigned char)(0x90 | x->channel), (unsigned char)x->pitch,
@@ -842,11 +936,7 @@ unsigned char *rnn_midi_write_mem(const rnn_note *notes, size_t n, int ppq, doub
         put_byte(&b, 0);
         put(&b, eot, 3);
         if (b.oom) goto oom;
-        uint32_t len = (uint32_t)(b.n - len_at - 4);
-        b.d[len_at] = (unsigned char)(len >> 24);
-        b.d[len_at + 1] = (unsigned char)(len >> 16);
-        b.d[len_at + 2] = (unsigned char)(len >> 8);
-        b.d[len_at + 3] = (unsigned char)len;
+        put_len(&b, len_at);
     }
     if (b.oom) goto oom;
     free(keys);
@@ -861,11 +951,25 @@ oom:
     return NULL;
 }
 
+unsigned char *rnn_midi_write_mem(const rnn_note *notes, size_t n, int ppq, double bpm,
+                                  size_t *size, char *err, size_t errlen)
+{
+    return rnn_midi_write_mem_meters(notes, n, ppq, bpm, NULL, 0, size, err, errlen);
+}
+
 int rnn_midi_write_path(const char *path, const rnn_note *notes, size_t n, int ppq, double bpm,
                         char *err, size_t errlen)
 {
+    return rnn_midi_write_path_meters(path, notes, n, ppq, bpm, NULL, 0, err, errlen);
+}
+
+int rnn_midi_write_path_meters(const char *path, const rnn_note *notes, size_t n, int ppq,
+                               double bpm, const rnn_midi_meter *meters, size_t n_meters, char *err,
+                               size_t errlen)
+{
     size_t size;
-    unsigned char *data = rnn_midi_write_mem(notes, n, ppq, bpm, &size, err, errlen);
+    unsigned char *data =
+        rnn_midi_write_mem_meters(notes, n, ppq, bpm, meters, n_meters, &size, err, errlen);
     if (!data) return -1;
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 8);

@@ -2,8 +2,9 @@
 /* rnnmidi core: reading and writing Standard MIDI Files.
  *
  * The reader takes formats 0 and 1 with any ticks-per-quarter division and
- * turns them into a note list (times in ticks) plus the tempo map, the first
- * time signature and the first key signature. It never trusts the file:
+ * turns them into a note list (times in ticks) plus the tempo map, the
+ * meter map (every time signature), the first time signature and the first
+ * key signature. It never trusts the file:
  * every error names the file and the byte offset. It allocates little more
  * than what it returns (a first pass counts the notes, so the arrays have
  * their exact size; merging the tracks takes a sixteenth more), hence at most
@@ -50,6 +51,13 @@ typedef struct {
     int32_t usec_per_quarter;
 } rnn_midi_tempo;
 
+/* A time signature: num beats of 1/den notes from tick on. */
+typedef struct {
+    int64_t tick;
+    int32_t num; /* 1..255 */
+    int32_t den; /* a power of two, 1..128 */
+} rnn_midi_meter;
+
 typedef struct {
     int format;   /* 0 or 1 */
     int n_tracks; /* track chunks read; notes count tracks from 1 */
@@ -61,7 +69,14 @@ typedef struct {
     rnn_midi_tempo *tempos; /* sorted by tick; none = 120 bpm throughout */
     size_t n_tempos;
 
-    int ts_num, ts_den;        /* first time signature; 4/4 when there is none */
+    /* Sorted by tick, one per tick (of several at one tick, in any tracks,
+     * the last in file order holds); none = 4/4 throughout. A time
+     * signature with numerator 0 or a denominator above 2^7 is no meter
+     * and is left out. */
+    rnn_midi_meter *meters;
+    size_t n_meters;
+
+    int ts_num, ts_den;        /* first time signature read; 4/4 when there is none */
     int key_sharps, key_minor; /* first key signature; key_minor -1 when none */
     int64_t end_tick;          /* the latest end-of-track tick */
     size_t bytes_read;         /* bytes of the buffer that belong to the file */
@@ -96,7 +111,8 @@ int rnn_midi_read_path(const char *path, rnn_midi_warn_fn warn, void *user, rnn_
 void rnn_midi_free(rnn_midi_file *f);
 
 /** Serialise notes (ticks at ppq) as a format-1 file into a malloc'ed buffer:
- * track 1 holds the tempo (bpm) and a 4/4 time signature, then one track per
+ * track 1 holds the tempo (bpm) and a 4/4 time signature (the meters given
+ * instead by rnn_midi_write_mem_meters), then one track per
  * (track, channel) pair of the notes in ascending order. Note-offs are note-off
  * messages with velocity 64. At one tick, note-offs come before note-ons, except
  * for zero-length notes, so the reader pairs every note back as written (notes
@@ -106,10 +122,23 @@ void rnn_midi_free(rnn_midi_file *f);
 unsigned char *rnn_midi_write_mem(const rnn_note *notes, size_t n, int ppq, double bpm,
                                   size_t *size, char *err, size_t errlen);
 
+/** rnn_midi_write_mem writing the given meters (ticks strictly ascending,
+ * numerators 1..255, denominators powers of two 1..128) into track 1; none
+ * (meters NULL or n_meters 0) writes 4/4 at tick 0. Returns NULL with a
+ * message for a meter it cannot write. */
+unsigned char *rnn_midi_write_mem_meters(const rnn_note *notes, size_t n, int ppq, double bpm,
+                                         const rnn_midi_meter *meters, size_t n_meters,
+                                         size_t *size, char *err, size_t errlen);
+
 /** rnn_midi_write_mem to path, through a temporary file in the same folder
  * renamed over path, so a reader never sees half a file. Returns 0 or -1. */
 int rnn_midi_write_path(const char *path, const rnn_note *notes, size_t n, int ppq, double bpm,
                         char *err, size_t errlen);
+
+/** rnn_midi_write_path with the meters of rnn_midi_write_mem_meters. */
+int rnn_midi_write_path_meters(const char *path, const rnn_note *notes, size_t n, int ppq,
+                               double bpm, const rnn_midi_meter *meters, size_t n_meters, char *err,
+                               size_t errlen);
 
 /** Order used for note lists: on, track, channel, pitch, off, velocity. */
 int rnn_note_cmp(const void *a, const void *b);

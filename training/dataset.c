@@ -197,6 +197,55 @@ static int add_failed(rnn_dataset *ds, const char *path, const char *reason)
     return 0;
 }
 
+int rnn_dataset_list(const char *const *paths, size_t n_paths, char ***files_out, size_t *n_out,
+                     char *err, size_t errlen)
+{
+    strlist files = {0};
+    id_set seen = {0};
+    *files_out = NULL;
+    *n_out = 0;
+    for (size_t i = 0; i < n_paths; i++) {
+        struct stat st;
+        if (stat(paths[i], &st) != 0) {
+            snprintf(err, errlen, "%s: %s", paths[i], strerror(errno));
+            goto fail;
+        }
+        int fresh = id_set_add(&seen, &st);
+        if (fresh < 0) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+        if (!fresh) continue; /* given twice, or inside a folder given before */
+        if (S_ISDIR(st.st_mode)) {
+            if (walk(paths[i], 0, &seen, &files, err, errlen)) goto fail;
+        } else if (strlist_add(&files, paths[i])) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+    }
+    free(seen.v);
+    if (files.n == 0) {
+        snprintf(err, errlen, "no MIDI file (.mid, .midi, .kar) under the given path%s",
+                 n_paths == 1 ? "" : "s");
+        strlist_free(&files);
+        return -1;
+    }
+    qsort(files.v, files.n, sizeof *files.v, cmp_str);
+    *files_out = files.v;
+    *n_out = files.n;
+    return 0;
+fail:
+    free(seen.v);
+    strlist_free(&files);
+    return -1;
+}
+
+void rnn_dataset_list_free(char **files, size_t n)
+{
+    strlist l = {files, n, n};
+    strlist_free(&l);
+}
+
 int rnn_dataset_load(rnn_dataset *ds, const char *const *paths, size_t n_paths, rnn_kind kind,
                      int steps_per_quarter, FILE *log, char *err, size_t errlen)
 {
@@ -207,33 +256,9 @@ int rnn_dataset_load(rnn_dataset *ds, const char *const *paths, size_t n_paths, 
         return -1;
     }
     strlist files = {0};
-    id_set seen = {0};
     int rc = -1;
-    for (size_t i = 0; i < n_paths; i++) {
-        struct stat st;
-        if (stat(paths[i], &st) != 0) {
-            snprintf(err, errlen, "%s: %s", paths[i], strerror(errno));
-            goto done;
-        }
-        int fresh = id_set_add(&seen, &st);
-        if (fresh < 0) {
-            snprintf(err, errlen, "out of memory");
-            goto done;
-        }
-        if (!fresh) continue; /* given twice, or inside a folder given before */
-        if (S_ISDIR(st.st_mode)) {
-            if (walk(paths[i], 0, &seen, &files, err, errlen)) goto done;
-        } else if (strlist_add(&files, paths[i])) {
-            snprintf(err, errlen, "out of memory");
-            goto done;
-        }
-    }
-    if (files.n == 0) {
-        snprintf(err, errlen, "no MIDI file (.mid, .midi, .kar) under the given path%s",
-                 n_paths == 1 ? "" : "s");
-        goto done;
-    }
-    qsort(files.v, files.n, sizeof *files.v, cmp_str);
+    if (rnn_dataset_list(paths, n_paths, &files.v, &files.n, err, errlen)) return -1;
+    files.cap = files.n;
 
     for (size_t i = 0; i < files.n; i++) {
         const char *path = files.v[i];
@@ -271,7 +296,6 @@ int rnn_dataset_load(rnn_dataset *ds, const char *const *paths, size_t n_paths, 
     }
     rc = 0;
 done:
-    free(seen.v);
     strlist_free(&files);
     return rc;
 }

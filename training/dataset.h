@@ -51,6 +51,16 @@ int rnn_split_parse(const char *name);
 int rnn_dataset_load(rnn_dataset *ds, const char *const *paths, size_t n_paths, rnn_kind kind,
                      int steps_per_quarter, FILE *log, char *err, size_t errlen);
 
+/** The MIDI files under the given paths, as rnn_dataset_load finds them
+ * (same walk, each file once, sorted by path): *files is a malloc'ed array
+ * of n malloc'ed paths (release with rnn_dataset_list_free). Returns 0, or
+ * -1 with a message (a missing path, no MIDI file at all). */
+int rnn_dataset_list(const char *const *paths, size_t n_paths, char ***files, size_t *n, char *err,
+                     size_t errlen);
+
+/** Release what rnn_dataset_list returned; accepts NULL. */
+void rnn_dataset_list_free(char **files, size_t n);
+
 /** Release everything; accepts NULL. */
 void rnn_dataset_free(rnn_dataset *ds);
 

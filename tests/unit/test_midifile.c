@@ -3,7 +3,10 @@
  * midicsv). For the committed fixtures and, when `make corpus` has run, every
  * file of data/corpus, the note list of rnn_midi_read equals the one derived
  * here from midicsv's CSV: pitch, channel, velocity, on and off tick of every
- * note, tracks counted from 1. The derivation pairs note-offs with note-ons
+ * note, tracks counted from 1, and so does the meter map: midicsv's
+ * Time_signature events with a numerator above 0 and a denominator exponent
+ * below 8, in time order (tracks in file order at one tick), the last of one
+ * tick kept. The derivation pairs note-offs with note-ons
  * first in, first out per (track, channel, pitch), ends notes still sounding
  * at their track's End_track, and applies the one rule where the two must
  * differ: midicsv prints a data byte >= 128 as it is, the reader clamps it to
@@ -36,7 +39,27 @@ typedef struct {
     rnn_note *v;
     size_t n, cap;
     int ppq;
+    rnn_midi_meter *meters;
+    size_t n_meters;
 } notes_t;
+
+static void push_meter(notes_t *l, rnn_midi_meter m)
+{
+    /* midicsv prints track after track: insert after every meter of an
+     * earlier or equal tick, then one per tick, the later one holding */
+    size_t i = l->n_meters;
+    while (i > 0 && l->meters[i - 1].tick > m.tick)
+        i--;
+    if (i > 0 && l->meters[i - 1].tick == m.tick) {
+        l->meters[i - 1] = m;
+        return;
+    }
+    l->meters = realloc(l->meters, (l->n_meters + 1) * sizeof *l->meters);
+    assert_non_null(l->meters);
+    memmove(l->meters + i + 1, l->meters + i, (l->n_meters - i) * sizeof *l->meters);
+    l->meters[i] = m;
+    l->n_meters++;
+}
 
 static void push(notes_t *l, rnn_note x)
 {
@@ -77,6 +100,10 @@ static void peer_notes(const char *path, notes_t *out)
         if (strcmp(type, "Header") == 0) {
             int fmt, ntr, div;
             if (sscanf(rest, ", %d, %d, %d", &fmt, &ntr, &div) == 3) out->ppq = div;
+        } else if (strcmp(type, "Time_signature") == 0) {
+            int num, exp;
+            if (sscanf(rest, ", %d, %d", &num, &exp) == 2 && num > 0 && exp >= 0 && exp < 8)
+                push_meter(out, (rnn_midi_meter){t, num, 1 << exp});
         } else if (strcmp(type, "Note_on_c") == 0 || strcmp(type, "Note_off_c") == 0) {
             int ch, pitch, vel;
             assert_int_equal(sscanf(rest, ", %d, %d, %d", &ch, &pitch, &vel), 3);
@@ -161,8 +188,17 @@ static int agrees(const char *path, int verbose)
     if (!eq && verbose && (f.ppq != peer.ppq || f.n_notes != peer.n))
         print_message("%s: reader ppq %d, %zu notes; midicsv ppq %d, %zu notes\n", path, f.ppq,
                       f.n_notes, peer.ppq, peer.n);
+    int meters_eq = f.n_meters == peer.n_meters;
+    for (size_t i = 0; meters_eq && i < f.n_meters; i++)
+        meters_eq = f.meters[i].tick == peer.meters[i].tick &&
+                    f.meters[i].num == peer.meters[i].num && f.meters[i].den == peer.meters[i].den;
+    if (!meters_eq && verbose)
+        print_message("%s: reader %zu meters, midicsv %zu (first difference at or before %zu)\n",
+                      path, f.n_meters, peer.n_meters, f.n_meters);
+    eq = eq && meters_eq;
     rnn_midi_free(&f);
     free(peer.v);
+    free(peer.meters);
     return eq;
 }
 
@@ -637,6 +673,94 @@ static void test_writer_file_and_midicsv(void **state)
     rmdir(dir);
 }
 
+/* The meter map of tests/fixtures/midi/meters.mid, written out by hand from
+ * make_fixtures.py: 3/4, 6/8, 7/8, then 5/4 (track 1) and 4/4 (track 2) at
+ * one tick, where the later track holds; the numerator 0 at 1296 is no
+ * meter. ts_num/ts_den keep the first one. The map is also midicsv's (the
+ * fixture is among those test_fixtures_match_midicsv compares). */
+static void test_meter_map(void **state)
+{
+    (void)state;
+    rnn_midi_file f;
+    char err[256];
+    assert_int_equal(
+        rnn_midi_read_path("tests/fixtures/midi/meters.mid", NULL, NULL, &f, err, sizeof err), 0);
+    const rnn_midi_meter want[] = {{0, 3, 4}, {288, 6, 8}, {576, 7, 8}, {912, 4, 4}};
+    assert_int_equal(f.n_meters, 4);
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(f.meters[i].tick, want[i].tick);
+        assert_int_equal(f.meters[i].num, want[i].num);
+        assert_int_equal(f.meters[i].den, want[i].den);
+    }
+    assert_int_equal(f.ts_num, 3);
+    assert_int_equal(f.ts_den, 4);
+    assert_true(agrees("tests/fixtures/midi/meters.mid", 1));
+    rnn_midi_free(&f);
+    /* a file without a time signature has an empty map (4/4 by the contract) */
+    assert_int_equal(
+        rnn_midi_read_path("tests/fixtures/midi/velocity_cc.mid", NULL, NULL, &f, err, sizeof err),
+        0);
+    assert_int_equal(f.n_meters, 0);
+    assert_int_equal(f.ts_num, 4);
+    rnn_midi_free(&f);
+}
+
+/* The writer's meters: read back by the reader and by midicsv, the default
+ * 4/4 when none are given, and the meters it refuses. */
+static void test_writer_meters(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/rnnmidi-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/meters.mid", dir);
+    rnn_note x[] = {{1, 0, 60, 100, 0, 96}, {1, 0, 62, 100, 300, 400}, {1, 0, 64, 100, 5000, 5100}};
+    /* 7/8 from 0, 3/4 from 336, 6/8 from 912, 4/4 two delta-time lengths
+     * away (padded with empty text events) */
+    const rnn_midi_meter m[] = {
+        {0, 7, 8}, {336, 3, 4}, {912, 6, 8}, {912 + ((int64_t)0x0FFFFFFF * 2 + 5), 4, 4}};
+    char err[256];
+    assert_int_equal(rnn_midi_write_path_meters(path, x, 3, 96, 120, m, 4, err, sizeof err), 0);
+    rnn_midi_file f;
+    assert_int_equal(rnn_midi_read_path(path, NULL, NULL, &f, err, sizeof err), 0);
+    assert_int_equal(f.n_meters, 4);
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(f.meters[i].tick, m[i].tick);
+        assert_int_equal(f.meters[i].num, m[i].num);
+        assert_int_equal(f.meters[i].den, m[i].den);
+    }
+    assert_int_equal(f.n_notes, 3);
+    rnn_midi_free(&f);
+    assert_true(agrees(path, 1));
+    /* none given: 4/4 at tick 0, as rnn_midi_write_mem writes */
+    size_t size, size0;
+    unsigned char *d = rnn_midi_write_mem_meters(x, 3, 96, 120, NULL, 0, &size, err, sizeof err);
+    unsigned char *d0 = rnn_midi_write_mem(x, 3, 96, 120, &size0, err, sizeof err);
+    assert_non_null(d);
+    assert_non_null(d0);
+    assert_int_equal(size, size0);
+    assert_memory_equal(d, d0, size);
+    assert_int_equal(rnn_midi_read(d, size, "default.mid", &f, err, sizeof err), 0);
+    assert_int_equal(f.n_meters, 1);
+    assert_int_equal(f.meters[0].tick, 0);
+    assert_int_equal(f.meters[0].num, 4);
+    assert_int_equal(f.meters[0].den, 4);
+    rnn_midi_free(&f);
+    free(d);
+    free(d0);
+    const rnn_midi_meter bad[][2] = {{{0, 0, 4}, {0, 0, 0}},  {{0, 256, 4}, {0, 0, 0}},
+                                     {{0, 3, 6}, {0, 0, 0}},  {{0, 3, 256}, {0, 0, 0}},
+                                     {{-1, 3, 4}, {0, 0, 0}}, {{0, 3, 4}, {0, 6, 8}},
+                                     {{96, 3, 4}, {48, 6, 8}}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        size_t k = bad[i][1].num ? 2 : 1;
+        assert_null(rnn_midi_write_mem_meters(x, 3, 96, 120, bad[i], k, &size, err, sizeof err));
+        assert_non_null(strstr(err, "not writable"));
+    }
+    unlink(path);
+    rmdir(dir);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Merging the tracks: tempo maps and notes of random multi-track files */
 
@@ -838,6 +962,8 @@ int main(void)
         cmocka_unit_test(test_read_path_errors),
         cmocka_unit_test(test_writer_roundtrip),
         cmocka_unit_test(test_writer_file_and_midicsv),
+        cmocka_unit_test(test_meter_map),
+        cmocka_unit_test(test_writer_meters),
         cmocka_unit_test(test_random_files_merge),
         cmocka_unit_test(test_tempo_merge_80k),
         cmocka_unit_test(test_fixtures_match_midicsv),
