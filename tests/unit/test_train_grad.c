@@ -30,7 +30,7 @@ static double loss_of(rnn_trainer *tr, const int32_t *in, const int32_t *tg, con
 
 static void check(rnn_cell cell, int embed, float dropout)
 {
-    rnn_model_config cfg = {RNN_KIND_MELODY, 4, cell, 2, embed, 6, V};
+    rnn_model_config cfg = {RNN_KIND_MELODY, 4, cell, 2, embed, 6, V, 0};
     char err[256];
     rnn_trainer *tr = rnn_trainer_create(&cfg, B, T, err, sizeof err);
     assert_non_null(tr);
@@ -137,7 +137,7 @@ static void test_threads_agree(void **state)
     (void)state;
     enum { NB = 5, NT = 7 };
     for (int cell = 0; cell < 3; cell++) {
-        rnn_model_config cfg = {RNN_KIND_MELODY, 4, (rnn_cell)cell, 2, 5, 12, V};
+        rnn_model_config cfg = {RNN_KIND_MELODY, 4, (rnn_cell)cell, 2, 5, 12, V, 0};
         char err[256];
         rnn_trainer *a = rnn_trainer_create(&cfg, NB, NT, err, sizeof err);
         rnn_trainer *b = rnn_trainer_create(&cfg, NB, NT, err, sizeof err);

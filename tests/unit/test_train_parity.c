@@ -23,7 +23,7 @@ enum { B = 3, T = 24 };
 
 static void check(rnn_kind kind, rnn_cell cell, int layers, int embed, int hidden)
 {
-    rnn_model_config cfg = {kind, 4, cell, layers, embed, hidden, rnn_kind_vocab(kind)};
+    rnn_model_config cfg = {kind, 4, cell, layers, embed, hidden, rnn_kind_vocab(kind), 0};
     const int V = cfg.vocab;
     char err[256];
     rnn_trainer *tr = rnn_trainer_create(&cfg, B, T, err, sizeof err);
