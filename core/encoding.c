@@ -125,7 +125,7 @@ static int seq_push(seq_buf *b, int32_t *events, size_t len, int64_t start, int3
         b->seqs = q;
         b->cap = c;
     }
-    b->seqs[b->count++] = (rnn_seq){events, len, start, track, channel};
+    b->seqs[b->count++] = (rnn_seq){events, len, start, track, channel, NULL};
     return 0;
 }
 
@@ -312,8 +312,10 @@ int rnn_encode(rnn_kind kind, const rnn_note *notes, size_t n, int ppq, int step
 void rnn_seq_list_free(rnn_seq_list *list)
 {
     if (!list) return;
-    for (size_t i = 0; i < list->count; i++)
+    for (size_t i = 0; i < list->count; i++) {
         free(list->seqs[i].events);
+        free(list->seqs[i].cond);
+    }
     free(list->seqs);
     list->seqs = NULL;
     list->count = 0;

@@ -46,6 +46,8 @@ typedef struct {
     size_t len;         /* steps */
     int64_t start_step; /* grid position of events[0] in its source */
     int32_t track, channel;
+    uint32_t *cond; /* NULL, or len per-step conditions the trainer packs
+                       (training/dataset.h, rnn_cond_code); freed with the list */
 } rnn_seq;
 
 typedef struct {

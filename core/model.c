@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* rnnmidi core: writer and validating reader of the preset file (.rnnw v1).
+/* rnnmidi core: writer and validating reader of the preset file (.rnnw v1, v2).
  *
  * The byte layout is core/FORMAT.md. Every integer and float is decoded byte
  * by byte as little-endian, so the code reads the same on any host. The reader
@@ -11,7 +11,12 @@
  *
  * A loaded model is immutable: its tensors live in one 64-byte aligned block
  * (each tensor starting on a 64-byte boundary), its metadata in one text copy
- * with an array of key/value pointers into it. */
+ * with an array of key/value pointers into it.
+ *
+ * Version 2 differs from version 1 only in its longer header (the declared
+ * conditions and fields kept for later layer options, zero today) and in
+ * layer 0's input columns; a model without conditions is written as version
+ * 1, so presets without them stay byte for byte what they were. */
 #include "model.h"
 #include "text.h"
 
@@ -24,13 +29,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "condition.h"
 #include "crc32.h"
 #include "file.h"
 
 #define RNNW_MAGIC "RNNW\0\r\n\x1a"
 #define RNNW_MAGIC_SIZE 8
-#define RNNW_VERSION 1
-#define RNNW_HEADER_SIZE 64
+#define RNNW_VERSION_MAX 2
+#define RNNW_HEADER_V1 64
+#define RNNW_HEADER_V2 96
+#define RNNW_V1_RESERVED 52 /* v1: bytes 52..63 are zero */
+#define RNNW_V2_RESERVED 68 /* v2: bytes 68..95 are zero (the layer options to come) */
 #define RNNW_NAME_LEN_MAX (RNN_TENSOR_NAME_MAX - 1)
 #define RNNW_META_KEY_MAX 64
 #define RNNW_ALIGN 64 /* bytes; tensor starts in a loaded model */
@@ -169,7 +178,9 @@ static int build_specs(const rnn_model_config *c, const rnn_cell_desc *d, rnn_te
     const int gh = d->gates * c->hidden;
     if (c->embed > 0) set_spec(&s[n++], "embed.weight", -1, c->vocab, c->embed); // (V, E)
     for (int k = 0; k < c->layers; k++) {
-        const int in = k > 0 ? c->hidden : c->embed > 0 ? c->embed : c->vocab;
+        const int in = k > 0                ? c->hidden
+                       : c->embed > 0 ? c->embed + rnn_model_cond_columns(c)
+                                      : c->vocab + rnn_model_cond_columns(c);
         for (int i = 0; i < RNN_CELL_LAYER_TENSORS; i++) {
             const rnn_cell_tensor *t = &d->tensors[i];
             const int cols = t->cols == 'I' ? in : t->cols == 'H' ? c->hidden : 0;
@@ -191,12 +202,19 @@ static int record_size(const rnn_tensor_spec *s, size_t *r)
     return add_ok(n, name, &n) && add_ok(n, data, r);
 }
 
-/* Bytes of the whole file for these specs and a metadata block of meta_size. */
-static int file_size(const rnn_tensor_spec *s, int n, size_t meta_size, size_t *r)
+/* The header of the version a config is written in: 1 without conditions. */
+static size_t header_size(const rnn_model_config *c)
+{
+    return c->conditions ? RNNW_HEADER_V2 : RNNW_HEADER_V1;
+}
+
+/* Bytes of the whole file for these specs, a header of hsize and a metadata
+ * block of meta_size. */
+static int file_size(const rnn_tensor_spec *s, int n, size_t hsize, size_t meta_size, size_t *r)
 {
     size_t total, rec;
     if (!pad4_ok(meta_size, &total)) return 0;
-    if (!add_ok(total, RNNW_HEADER_SIZE + 4, &total)) return 0;
+    if (!add_ok(total, hsize + 4, &total)) return 0;
     for (int i = 0; i < n; i++)
         if (!record_size(&s[i], &rec) || !add_ok(total, rec, &total)) return 0;
     *r = total;
@@ -220,6 +238,41 @@ static int check_shape(long long cell, long long layers, long long embed, long l
     if (!range_ok("layer count", layers, 1, RNN_MAX_LAYERS, err, errlen)) return -1;
     if (!range_ok("embedding size", embed, 0, RNN_MAX_EMBED, err, errlen)) return -1;
     if (!range_ok("hidden size", hidden, 1, RNN_MAX_HIDDEN, err, errlen)) return -1;
+    return 0;
+}
+
+int rnn_model_cond_columns(const rnn_model_config *cfg)
+{
+    if (!cfg) return 0;
+    const int metric = rnn_cond_metric_columns(cfg->steps_per_quarter);
+    return (cfg->conditions & RNN_COND_METRIC ? metric : 0) +
+           (cfg->conditions & RNN_COND_HARMONY ? RNN_COND_HARMONY_COLUMNS : 0);
+}
+
+int rnn_model_cond_offset(const rnn_model_config *cfg, unsigned which)
+{
+    if (!cfg || !(cfg->conditions & which)) return -1;
+    if (which == RNN_COND_METRIC) return 0;
+    if (which == RNN_COND_HARMONY)
+        return cfg->conditions & RNN_COND_METRIC ? rnn_cond_metric_columns(cfg->steps_per_quarter)
+                                                 : 0;
+    return -1;
+}
+
+/* The condition bits of FORMAT.md: no unknown bit, harmony only for melody
+ * (drums have no other voices to hear). */
+static int check_conditions(long long kind, unsigned long long bits, char *err, size_t errlen)
+{
+    if (bits & ~(unsigned long long)RNN_COND_ALL) {
+        msgf(err, errlen, "unknown condition bits 0x%llx (known: 1 = metric, 2 = harmony)",
+             bits & ~(unsigned long long)RNN_COND_ALL);
+        return -1;
+    }
+    if ((bits & RNN_COND_HARMONY) && kind != RNN_KIND_MELODY) {
+        msgf(err, errlen, "the harmony condition is for melody models, this one is %s",
+             kind == RNN_KIND_DRUMS ? "drums" : "of no known kind");
+        return -1;
+    }
     return 0;
 }
 
@@ -251,12 +304,13 @@ int rnn_model_config_check(const rnn_model_config *cfg, char *err, size_t errlen
         return -1;
     }
     if (check_fields(cfg->kind, cfg->steps_per_quarter, cfg->cell, cfg->layers, cfg->embed,
-                     cfg->hidden, cfg->vocab, err, errlen) < 0)
+                     cfg->hidden, cfg->vocab, err, errlen) < 0 ||
+        check_conditions(cfg->kind, cfg->conditions, err, errlen) < 0)
         return -1;
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
     const int n = build_specs(cfg, rnn_cell_describe(cfg->cell), specs);
     size_t total;
-    if (!file_size(specs, n, 0, &total) || total > RNN_MODEL_MAX_BYTES) {
+    if (!file_size(specs, n, header_size(cfg), 0, &total) || total > RNN_MODEL_MAX_BYTES) {
         msgf(err, errlen,
              "%s with %d layers of %d, embedding %d: the tensors take over the %zu MiB limit "
              "of a preset",
@@ -277,7 +331,10 @@ int rnn_model_shape_specs(const rnn_model_config *cfg, rnn_tensor_spec *specs)
 {
     if (!specs || !cfg ||
         check_shape(cfg->cell, cfg->layers, cfg->embed, cfg->hidden, NULL, 0) < 0 ||
-        !range_ok("vocabulary", cfg->vocab, 1, RNN_MAX_VOCAB, NULL, 0))
+        !range_ok("vocabulary", cfg->vocab, 1, RNN_MAX_VOCAB, NULL, 0) ||
+        (cfg->conditions & ~RNN_COND_ALL) ||
+        (cfg->conditions && !range_ok("steps per quarter", cfg->steps_per_quarter, 1,
+                                      RNN_MAX_STEPS_PER_QUARTER, NULL, 0)))
         return -1;
     return build_specs(cfg, rnn_cell_describe(cfg->cell), specs);
 }
@@ -437,11 +494,11 @@ static int truncated(char *err, size_t errlen, const char *name, const char *wha
 /* Walk the records after the metadata: the padding, then each tensor's name,
  * dtype and shape against its spec, then the room for the checksum. Fills
  * data_off with where each tensor's floats start. */
-static int walk_records(const uint8_t *p, size_t size, const char *name, size_t meta_size,
-                        const rnn_tensor_spec *specs, int n, size_t *data_off, char *err,
-                        size_t errlen)
+static int walk_records(const uint8_t *p, size_t size, const char *name, size_t hsize,
+                        size_t meta_size, const rnn_tensor_spec *specs, int n, size_t *data_off,
+                        char *err, size_t errlen)
 {
-    size_t off = RNNW_HEADER_SIZE, padded;
+    size_t off = hsize, padded;
     if (size - off < meta_size)
         return truncated(err, errlen, name, "metadata", meta_size, off, size);
     off += meta_size;
@@ -562,6 +619,43 @@ static int copy_weights(rnn_model *m, const uint8_t *p, const size_t *data_off, 
     return 0;
 }
 
+/* The condition fields of a version 2 header (offsets 52..67): the bit set,
+ * then the column counts it implies (total, metric, harmony), each checked
+ * against what the bits and the steps per quarter give. Version 2 exists to
+ * declare conditions: a v2 file without any is refused, so each model has
+ * one encoding. Messages name the offset of the field. */
+static int read_conditions(const uint8_t *p, uint32_t kind, uint32_t spq, uint32_t *out, char *err,
+                           size_t errlen)
+{
+    const uint32_t bits = rd32(p + 52);
+    if (bits == 0) {
+        msgf(err, errlen, "version 2 header declares no condition at offset 52 (such a model is "
+                          "a version 1 file)");
+        return -1;
+    }
+    char msg[256];
+    if (check_conditions(kind, bits, msg, sizeof msg) < 0) {
+        msgf(err, errlen, "%s, at offset 52", msg);
+        return -1;
+    }
+    const rnn_model_config c = {.steps_per_quarter = (int)spq, .conditions = bits};
+    const uint32_t metric = bits & RNN_COND_METRIC ? (uint32_t)rnn_cond_metric_columns((int)spq) : 0;
+    const uint32_t harmony = bits & RNN_COND_HARMONY ? RNN_COND_HARMONY_COLUMNS : 0;
+    const uint32_t want[3] = {(uint32_t)rnn_model_cond_columns(&c), metric, harmony};
+    static const char *const what[3] = {"condition columns", "metric columns", "harmony columns"};
+    for (int i = 0; i < 3; i++) {
+        const uint32_t got = rd32(p + 56 + 4 * i);
+        if (got != want[i]) {
+            msgf(err, errlen, "%s %u at offset %d, the conditions 0x%x at %u steps per quarter "
+                              "have %u",
+                 what[i], got, 56 + 4 * i, bits, spq, want[i]);
+            return -1;
+        }
+    }
+    *out = bits;
+    return 0;
+}
+
 static rnn_model *parse(const uint8_t *p, size_t size, const char *name, char *err, size_t errlen)
 {
     char msg[400];
@@ -573,25 +667,35 @@ static rnn_model *parse(const uint8_t *p, size_t size, const char *name, char *e
         failf(err, errlen, name, "wrong magic (not an rnnmidi preset)");
         return NULL;
     }
-    if (size < RNNW_HEADER_SIZE) {
-        truncated(err, errlen, name, "header", RNNW_HEADER_SIZE, 0, size);
+    if (size < RNNW_HEADER_V1) {
+        truncated(err, errlen, name, "header", RNNW_HEADER_V1, 0, size);
         return NULL;
     }
     const uint32_t version = rd32(p + 8), header_size = rd32(p + 12);
-    if (version != RNNW_VERSION) {
-        failf(err, errlen, name, "unknown format version %u (this build reads version %d)", version,
-              RNNW_VERSION);
+    if (version < 1 || version > RNNW_VERSION_MAX) {
+        failf(err, errlen, name, "unknown format version %u (this build reads versions 1..%d)",
+              version, RNNW_VERSION_MAX);
         return NULL;
     }
-    if (header_size != RNNW_HEADER_SIZE) {
-        failf(err, errlen, name, "wrong header size %u (version 1 has %d)", header_size,
-              RNNW_HEADER_SIZE);
+    const size_t hsize = version == 1 ? RNNW_HEADER_V1 : RNNW_HEADER_V2;
+    if (header_size != hsize) {
+        failf(err, errlen, name, "wrong header size %u (version %u has %zu)", header_size, version,
+              hsize);
+        return NULL;
+    }
+    if (size < hsize) {
+        truncated(err, errlen, name, "header", hsize, 0, size);
         return NULL;
     }
     uint32_t h[9]; /* kind, spq, cell, layers, embed, hidden, vocab, meta, count */
     for (int i = 0; i < 9; i++)
         h[i] = rd32(p + 16 + 4 * i);
     if (check_fields(h[0], h[1], h[2], h[3], h[4], h[5], h[6], msg, sizeof msg) < 0) {
+        failf(err, errlen, name, "%s", msg);
+        return NULL;
+    }
+    uint32_t conditions = 0;
+    if (version >= 2 && read_conditions(p, h[0], h[1], &conditions, msg, sizeof msg) < 0) {
         failf(err, errlen, name, "%s", msg);
         return NULL;
     }
@@ -603,6 +707,7 @@ static rnn_model *parse(const uint8_t *p, size_t size, const char *name, char *e
         .embed = (int)h[4],
         .hidden = (int)h[5],
         .vocab = (int)h[6],
+        .conditions = conditions,
     };
     if (rnn_model_config_check(&cfg, msg, sizeof msg) < 0) {
         failf(err, errlen, name, "%s", msg);
@@ -621,14 +726,14 @@ static rnn_model *parse(const uint8_t *p, size_t size, const char *name, char *e
               rnn_cell_name(cfg.cell), n);
         return NULL;
     }
-    for (size_t i = 52; i < RNNW_HEADER_SIZE; i++) {
+    for (size_t i = version == 1 ? RNNW_V1_RESERVED : RNNW_V2_RESERVED; i < hsize; i++) {
         if (p[i] != 0) {
             failf(err, errlen, name, "nonzero reserved header byte at offset %zu", i);
             return NULL;
         }
     }
     size_t expected;
-    if (!file_size(specs, n, meta_size, &expected)) {
+    if (!file_size(specs, n, hsize, meta_size, &expected)) {
         failf(err, errlen, name, "the sizes in the header overflow");
         return NULL;
     }
@@ -638,7 +743,8 @@ static rnn_model *parse(const uint8_t *p, size_t size, const char *name, char *e
         crc_done = 1;
     }
     size_t data_off[RNN_MAX_TENSORS];
-    if (walk_records(p, size, name, meta_size, specs, n, data_off, err, errlen) < 0) return NULL;
+    if (walk_records(p, size, name, hsize, meta_size, specs, n, data_off, err, errlen) < 0)
+        return NULL;
     if (!crc_done && check_crc(p, size, name, err, errlen) < 0) return NULL;
 
     rnn_model *m = calloc(1, sizeof *m);
@@ -649,7 +755,7 @@ static rnn_model *parse(const uint8_t *p, size_t size, const char *name, char *e
     m->cfg = cfg;
     m->n_tensors = n;
     memcpy(m->specs, specs, sizeof specs);
-    if (parse_meta(p + RNNW_HEADER_SIZE, meta_size, &m->meta_text, &m->meta, &m->n_meta, msg,
+    if (parse_meta(p + hsize, meta_size, &m->meta_text, &m->meta, &m->n_meta, msg,
                    sizeof msg) < 0) {
         failf(err, errlen, name, "%s", msg);
         rnn_model_free(m);
@@ -839,7 +945,8 @@ int rnn_model_serialize(const rnn_model_config *cfg, const rnn_meta *meta, size_
     uint8_t *mb;
     size_t m, total;
     if (build_meta(meta, n_meta, &mb, &m, err, errlen) < 0) return -1;
-    if (!file_size(specs, n, m, &total) || total > RNN_MODEL_MAX_BYTES) {
+    const size_t hsize = header_size(cfg);
+    if (!file_size(specs, n, hsize, m, &total) || total > RNN_MODEL_MAX_BYTES) {
         msgf(err, errlen, "the preset would take over the %zu MiB limit",
              RNN_MODEL_MAX_BYTES >> 20);
         free(mb);
@@ -852,9 +959,9 @@ int rnn_model_serialize(const rnn_model_config *cfg, const rnn_meta *meta, size_
         return -1;
     }
     memcpy(b, RNNW_MAGIC, RNNW_MAGIC_SIZE);
-    const uint32_t h[11] = {
-        RNNW_VERSION,                     /* offset 8 */
-        RNNW_HEADER_SIZE,                 /* 12 */
+    const uint32_t h[15] = {
+        hsize == RNNW_HEADER_V1 ? 1 : 2,  /* offset 8 */
+        (uint32_t)hsize,                  /* 12 */
         (uint32_t)cfg->kind,              /* 16 */
         (uint32_t)cfg->steps_per_quarter, /* 20 */
         (uint32_t)cfg->cell,              /* 24 */
@@ -863,11 +970,18 @@ int rnn_model_serialize(const rnn_model_config *cfg, const rnn_meta *meta, size_
         (uint32_t)cfg->hidden,            /* 36 */
         (uint32_t)cfg->vocab,             /* 40 */
         (uint32_t)m,                      /* 44, metadata size */
-        (uint32_t)n,                      /* 48, tensor count; 52..63 stay zero */
+        (uint32_t)n,                      /* 48, tensor count; v1: 52..63 stay zero */
+        cfg->conditions,                  /* 52, v2 only: the condition bits */
+        (uint32_t)rnn_model_cond_columns(cfg), /* 56, their columns in all */
+        (uint32_t)(cfg->conditions & RNN_COND_METRIC
+                       ? rnn_cond_metric_columns(cfg->steps_per_quarter)
+                       : 0),                                                  /* 60 */
+        cfg->conditions & RNN_COND_HARMONY ? RNN_COND_HARMONY_COLUMNS : 0u, /* 64; 68..95 zero */
     };
-    for (int i = 0; i < 11; i++)
+    const int nh = hsize == RNNW_HEADER_V1 ? 11 : 15;
+    for (int i = 0; i < nh; i++)
         wr32(b + 8 + 4 * i, h[i]);
-    size_t off = RNNW_HEADER_SIZE;
+    size_t off = hsize;
     if (m) memcpy(b + off, mb, m);
     free(mb);
     pad4_ok(off + m, &off);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* rnnmidi core: the preset file (.rnnw v1), see core/FORMAT.md.
+/* rnnmidi core: the preset file (.rnnw v1 and v2), see core/FORMAT.md.
  *
  * A loaded rnn_model is immutable: any number of nets may run on it at once.
  * Loading and writing allocate and do I/O: main or worker thread only. */
@@ -22,6 +22,14 @@
 #define RNN_MAX_TENSORS (2 + RNN_CELL_LAYER_TENSORS * RNN_MAX_LAYERS + 2)
 #define RNN_TENSOR_NAME_MAX 64
 
+/* Conditioning inputs a model takes beside the event (rnn_model_config's
+ * conditions, a bit set; core/condition.h computes them). Their columns
+ * follow the event's in layer 0's input, metric first, then harmony. */
+#define RNN_COND_METRIC 1u  /* rnn_cond_metric_columns(spq) columns */
+#define RNN_COND_HARMONY 2u /* 12 pitch-class columns; melody models only */
+#define RNN_COND_ALL (RNN_COND_METRIC | RNN_COND_HARMONY)
+#define RNN_MAX_COND_COLUMNS (2 + 4 * RNN_MAX_STEPS_PER_QUARTER + 16 + 12)
+
 typedef struct {
     rnn_kind kind;         /* encoding kind */
     int steps_per_quarter; /* grid resolution */
@@ -30,18 +38,20 @@ typedef struct {
     int embed;  /* E; 0 = one-hot input */
     int hidden; /* H */
     int vocab;  /* V, must equal rnn_kind_vocab(kind) */
+    unsigned conditions; /* RNN_COND_* bits; 0 = none, written as a version 1 file */
 } rnn_model_config;
 
 /* Name and shape of one tensor in the file's fixed order (PyTorch names):
  *   embed.weight        (V, E)          only when E > 0
  *   the cell's tensors of each layer k (core/cell.c), today
- *   rnn.weight_ih_l{k}  (G*H, I_k)      I_0 = E, or V when E = 0; I_k = H after
+ *   rnn.weight_ih_l{k}  (G*H, I_k)      I_0 = E (or V when E = 0) + C; I_k = H after
  *   rnn.weight_hh_l{k}  (G*H, H)
  *   rnn.bias_ih_l{k}    (G*H)
  *   rnn.bias_hh_l{k}    (G*H)
  *   head.weight         (V, H)
  *   head.bias           (V)
- * G is the cell's gate count: 1 (rnn), 4 (lstm: i,f,g,o), 3 (gru: r,z,n). */
+ * G is the cell's gate count: 1 (rnn), 4 (lstm: i,f,g,o), 3 (gru: r,z,n);
+ * C the condition columns (rnn_model_cond_columns). */
 typedef struct {
     char name[RNN_TENSOR_NAME_MAX];
     int ndim;     /* 1 or 2 */
@@ -60,12 +70,22 @@ typedef struct rnn_model rnn_model;
  * tensors fit in RNN_MODEL_MAX_BYTES; 0, or -1 with a message. Any thread. */
 int rnn_model_config_check(const rnn_model_config *cfg, char *err, size_t errlen);
 
+/** Condition columns C of a config: the metric columns of its steps per
+ * quarter when it takes RNN_COND_METRIC, plus 12 for RNN_COND_HARMONY; 0 for
+ * none, for NULL, or for an out-of-range steps per quarter. Any thread. */
+int rnn_model_cond_columns(const rnn_model_config *cfg);
+
+/** The first of the condition columns of `which` (one RNN_COND_* bit),
+ * counted from 0 at the first condition column (metric at 0, harmony after
+ * it), or -1 when the config does not take it. Any thread. */
+int rnn_model_cond_offset(const rnn_model_config *cfg, unsigned which);
+
 /** Fill specs (room for RNN_MAX_TENSORS) with the tensors of cfg in file
  * order; returns their number, or -1 for an invalid config. Any thread. */
 int rnn_model_tensor_specs(const rnn_model_config *cfg, rnn_tensor_spec *specs);
 
-/** The same for a network shape alone: cfg's kind and steps per quarter are
- * not looked at, and its vocabulary may be any 1..RNN_MAX_VOCAB (the trainer
+/** The same for a network shape alone: cfg's kind is not looked at, nor its
+ * steps per quarter unless it takes conditions (then 1..96), and its vocabulary may be any 1..RNN_MAX_VOCAB (the trainer
  * runs tiny vocabularies in its tests); nor is the preset's size cap checked.
  * Only for networks that never become a file: the writer and the reader keep
  * every check of rnn_model_config_check. Returns the count, or -1 when the

@@ -19,7 +19,12 @@
  * [x | h], n over x, n over h. The gate functions of every build share one
  * signature and are picked by cell type.
  * With E = 0 the one-hot input is a column pick of weight_ih_l0, stored
- * transposed at create so the pick reads one contiguous row.
+ * transposed at create so the pick reads one contiguous row. The condition
+ * columns of a version 2 model (weight_ih_l0's last C columns) are 0/1
+ * inputs too and are stored the same way: a step adds the row of each
+ * column that is on (at most C rows of the input slots, no product over the
+ * zeros), in column order, after the event, whether the step runs whole or
+ * in slices.
  *
  * The hot code (the panel product and the gate functions) is GCC
  * vector-extension C built three times, for x86-64-v4, x86-64-v3 and the
@@ -124,6 +129,10 @@ struct rnn_net {
     const float *embed;          /* (V, E) the model's own table */
     float *col0;                 /* (V, col0_n) weight_ih_l0 transposed, E = 0 only */
     int col0_n;                  /* the cell's slots fed with x, times Hp */
+    int C;                       /* condition columns, after the event's in weight_ih_l0 */
+    float *cond0;                /* (C, col0_n) those columns transposed, C > 0 only */
+    uint16_t cond_on[RNN_MAX_COND_COLUMNS]; /* the columns on in the step in progress */
+    int n_on;
     float *bias[RNN_MAX_LAYERS]; /* (slots*Hp): GRU r, z, b_in, b_hn */
     float *head_b;               /* (V) */
 
@@ -411,8 +420,9 @@ static int src_row(int r, int g0, int H, int Hp)
 }
 
 /* Fill the panels of one product: padded rows of gates [g0, g0 + ng); the
- * columns are wih (ld I) then whh (ld H), either may be absent. */
-static void pack(float *dst, int g0, int ng, int H, int Hp, const float *wih, int I,
+ * columns are the first I of wih (ld ldi) then whh (ld H), either may be
+ * absent. */
+static void pack(float *dst, int g0, int ng, int H, int Hp, const float *wih, int I, int ldi,
                  const float *whh)
 {
     int rows = ng * Hp;
@@ -425,7 +435,7 @@ static void pack(float *dst, int g0, int ng, int H, int Hp, const float *wih, in
             int k = 0;
             if (wih)
                 for (int i = 0; i < I; i++, k++)
-                    P[(size_t)k * pw + rr] = s < 0 ? 0.0f : wih[(size_t)s * I + i];
+                    P[(size_t)k * pw + rr] = s < 0 ? 0.0f : wih[(size_t)s * ldi + i];
             if (whh)
                 for (int i = 0; i < H; i++, k++)
                     P[(size_t)k * pw + rr] = s < 0 ? 0.0f : whh[(size_t)s * H + i];
@@ -489,6 +499,20 @@ static void fill_bias(float *b, const rnn_cell_desc *d, const float *bih, const 
     }
 }
 
+/* Rows of the input slots of a (G*H, ld) matrix's column `col`, padded, in
+ * product order: one row of col0 or cond0. */
+static void input_column(float *row, const rnn_cell_desc *d, const float *wih, int ld, int col,
+                         int H, int Hp)
+{
+    for (int p = 0; p < d->n_products; p++) {
+        const rnn_cell_product *q = &d->products[p];
+        for (int r = 0; q->x && r < q->n * Hp; r++) {
+            int s = src_row(r, q->gate, H, Hp);
+            *row++ = s < 0 ? 0.0f : wih[(size_t)s * ld + col];
+        }
+    }
+}
+
 /* Lay out (and with c->base set, fill) the buffers and products of layer k.
  * A product over x alone has no columns on a one-hot layer 0: the column
  * pick of col0 fills its slots in finish_layer. */
@@ -498,8 +522,9 @@ static int layout_layer(rnn_net *net, carver *c, int k, char *err, size_t errlen
     const rnn_cell_desc *d = net->cell;
     const int E = cfg->embed, H = cfg->hidden, V = cfg->vocab, G = net->G, Hp = net->Hp;
     const int Isrc = k == 0 ? (E > 0 ? E : V) : H, I = net->I[k];
+    const int C = k == 0 ? net->C : 0, ldi = Isrc + C; /* weight_ih's columns */
     const int fill = c->base != NULL;
-    const float *wih = layer_tensor(net, k, 0, (size_t)G * H * Isrc, err, errlen);
+    const float *wih = layer_tensor(net, k, 0, (size_t)G * H * ldi, err, errlen);
     const float *whh = wih ? layer_tensor(net, k, 1, (size_t)G * H * H, err, errlen) : NULL;
     const float *bih = whh ? layer_tensor(net, k, 2, (size_t)G * H, err, errlen) : NULL;
     const float *bhh = bih ? layer_tensor(net, k, 3, (size_t)G * H, err, errlen) : NULL;
@@ -520,27 +545,26 @@ static int layout_layer(rnn_net *net, carver *c, int k, char *err, size_t errlen
         /* The sizing pass carves no memory: its pointers are NULL and no
          * offset may be added to them, so jobs are filled in only. */
         if (fill) {
-            pack(w, q->gate, q->n, H, Hp, q->x && I > 0 ? wih : NULL, I, q->h ? whh : NULL);
+            pack(w, q->gate, q->n, H, Hp, q->x && I > 0 ? wih : NULL, I, ldi,
+                 q->h ? whh : NULL);
             add_job(net, w, q->x ? xk : xk + I, a + (size_t)q->slot * Hp, q->n * Hp, K,
                     p == last ? k : -1);
         }
     }
     if (fill) fill_bias(net->bias[k], d, bih, bhh, H, Hp);
+    if (k == 0) net->col0_n = rnn_cell_input_slots(d) * Hp;
     if (k == 0 && E == 0) {
         /* one-hot input: row v of col0 is column v of weight_ih_l0, the rows
          * of the products fed with x in product order */
-        net->col0_n = rnn_cell_input_slots(d) * Hp;
         net->col0 = carve(c, (size_t)V * net->col0_n);
-        for (int v = 0; fill && v < V; v++) {
-            float *row = net->col0 + (size_t)v * net->col0_n;
-            for (int p = 0; p < d->n_products; p++) {
-                const rnn_cell_product *q = &d->products[p];
-                for (int r = 0; q->x && r < q->n * Hp; r++) {
-                    int s = src_row(r, q->gate, H, Hp);
-                    *row++ = s < 0 ? 0.0f : wih[(size_t)s * V + v];
-                }
-            }
-        }
+        for (int v = 0; fill && v < V; v++)
+            input_column(net->col0 + (size_t)v * net->col0_n, d, wih, ldi, v, H, Hp);
+    }
+    if (C > 0) {
+        /* condition column j is column Isrc + j of weight_ih_l0 */
+        net->cond0 = carve(c, (size_t)C * net->col0_n);
+        for (int j = 0; fill && j < C; j++)
+            input_column(net->cond0 + (size_t)j * net->col0_n, d, wih, ldi, Isrc + j, H, Hp);
     }
     return 0;
 }
@@ -612,6 +636,7 @@ rnn_net *rnn_net_create(const rnn_model *model, char *err, size_t errlen)
     net->G = net->cell->gates;
     net->Hp = (int)round_up((size_t)cfg->hidden, UNIT);
     net->Vp = (int)round_up((size_t)cfg->vocab, ROWS);
+    net->C = rnn_model_cond_columns(cfg);
     for (int k = 0; k < cfg->layers; k++)
         net->I[k] = k == 0 ? cfg->embed : cfg->hidden;
 
@@ -678,17 +703,45 @@ static float *st_h(const rnn_net *net, int buf, int k)
     return net->state[buf] + (size_t)k * Hp_parts(net);
 }
 
-void rnn_net_step_begin(rnn_net *net, int event)
+void rnn_net_step_begin_cond(rnn_net *net, int event, const float *cond)
 {
     const int E = net->cfg.embed, H = net->cfg.hidden;
     if (event < 0 || event >= net->cfg.vocab) event = 0;
     net->event = event;
+    net->n_on = 0;
+    for (int j = 0; cond && j < net->C; j++)
+        if (cond[j] != 0.0f) net->cond_on[net->n_on++] = (uint16_t)j;
     if (E > 0) memcpy(net->xin[0], net->embed + (size_t)event * E, (size_t)E * sizeof(float));
     for (int k = 0; k < net->cfg.layers; k++)
         memcpy(net->xin[k] + net->I[k], st_h(net, net->cur, k), (size_t)H * sizeof(float));
     net->job = 0;
     net->pos = 0;
     net->busy = 1;
+}
+
+void rnn_net_step_begin(rnn_net *net, int event)
+{
+    rnn_net_step_begin_cond(net, event, NULL);
+}
+
+/* Add row `row` (col0_n floats, the input slots in product order) of a
+ * transposed block to the gate buffer a; with `set`, the slots of a product
+ * over x alone take it as it is (that product did not run). */
+static void add_input_row(const rnn_net *net, float *a, const float *row, int set)
+{
+    const rnn_cell_desc *d = net->cell;
+    const int Hp = net->Hp;
+    for (int p = 0; p < d->n_products; p++) {
+        const rnn_cell_product *q = &d->products[p];
+        float *y = a + (size_t)q->slot * Hp;
+        if (!q->x) continue;
+        if (q->h || !set)
+            for (int r = 0; r < q->n * Hp; r++)
+                y[r] += row[r];
+        else
+            memcpy(y, row, (size_t)q->n * Hp * sizeof(float));
+        row += (size_t)q->n * Hp;
+    }
 }
 
 static void finish_layer(rnn_net *net, int k)
@@ -699,20 +752,11 @@ static void finish_layer(rnn_net *net, int k)
     if (k == 0 && net->cfg.embed == 0) {
         /* the one-hot column joins the products over [x | h]; a product over
          * x alone did not run, so its slots take the column as it is */
-        const rnn_cell_desc *d = net->cell;
-        const float *col = net->col0 + (size_t)net->event * net->col0_n;
-        for (int p = 0; p < d->n_products; p++) {
-            const rnn_cell_product *q = &d->products[p];
-            float *y = a + (size_t)q->slot * Hp;
-            if (!q->x) continue;
-            if (q->h)
-                for (int r = 0; r < q->n * Hp; r++)
-                    y[r] += col[r];
-            else
-                memcpy(y, col, (size_t)q->n * Hp * sizeof(float));
-            col += (size_t)q->n * Hp;
-        }
+        add_input_row(net, a, net->col0 + (size_t)net->event * net->col0_n, 1);
     }
+    if (k == 0)
+        for (int i = 0; i < net->n_on; i++)
+            add_input_row(net, a, net->cond0 + (size_t)net->cond_on[i] * net->col0_n, 0);
     float *hn = st_h(net, nxt, k);
     net->isa->gates[net->cfg.cell](hn, st_h(net, cur, k), a, net->bias[k], Hp);
     memcpy(k + 1 < L ? net->xin[k + 1] : net->xhead, hn, (size_t)H * sizeof(float));
@@ -758,11 +802,21 @@ int rnn_net_step_work(rnn_net *net, int budget)
     return !net->busy;
 }
 
-const float *rnn_net_step(rnn_net *net, int event)
+const float *rnn_net_step_cond(rnn_net *net, int event, const float *cond)
 {
-    rnn_net_step_begin(net, event);
+    rnn_net_step_begin_cond(net, event, cond);
     rnn_net_step_work(net, INT_MAX);
     return net->logits;
+}
+
+const float *rnn_net_step(rnn_net *net, int event)
+{
+    return rnn_net_step_cond(net, event, NULL);
+}
+
+int rnn_net_cond_columns(const rnn_net *net)
+{
+    return net->C;
 }
 
 int rnn_net_step_rows(const rnn_net *net)
@@ -822,6 +876,8 @@ size_t rnn_net_step_macs(const rnn_model_config *cfg)
         macs += rnn_cell_layer_macs(d, k == 0 ? (size_t)cfg->embed : H, H, Hp);
     if (cfg->embed == 0) /* the one-hot input adds one column */
         macs += (size_t)rnn_cell_input_slots(d) * Hp;
+    /* each condition column on adds one column; all may be */
+    macs += (size_t)rnn_model_cond_columns(cfg) * rnn_cell_input_slots(d) * Hp;
     macs += round_up((size_t)cfg->vocab, ROWS) * H;
     return macs;
 }
@@ -851,7 +907,7 @@ static int check_bounds(const rnn_net *net, const char *name, char *err, size_t 
     char t[RNN_CELL_LAYER_TENSORS][RNN_TENSOR_NAME_MAX]; /* w_ih, w_hh, b_ih, b_hh */
     double x0 = E > 0 ? max_abs(net->embed, (size_t)V * E) : 1.0;
     for (int k = 0; k < L; k++) {
-        int Isrc = k == 0 ? (E > 0 ? E : V) : H;
+        int Isrc = k == 0 ? (E > 0 ? E : V) : H, C = k == 0 ? net->C : 0;
         double xmax = k == 0 ? x0 : 1.0;
         for (int i = 0; i < RNN_CELL_LAYER_TENSORS; i++)
             snprintf(t[i], sizeof t[i], "%s%d", net->cell->tensors[i].name, k);
@@ -861,12 +917,14 @@ static int check_bounds(const rnn_net *net, const char *name, char *err, size_t 
         const float *bhh = rnn_model_tensor(net->model, t[3], NULL);
         for (int s = 0; s < G * H; s++) {
             double sum = fabs((double)bih[s]) + fabs((double)bhh[s]);
-            const float *wi = wih + (size_t)s * Isrc, *wh = whh + (size_t)s * H;
+            const float *wi = wih + (size_t)s * (Isrc + C), *wh = whh + (size_t)s * H;
             if (k == 0 && E == 0)
                 sum += max_abs(wi, (size_t)Isrc); /* one-hot: one column at a time */
             else
                 for (int i = 0; i < Isrc; i++)
                     sum += fabs((double)wi[i]) * xmax;
+            for (int i = Isrc; i < Isrc + C; i++) /* conditions: each 0 or 1, all may be on */
+                sum += fabs((double)wi[i]);
             for (int i = 0; i < H; i++)
                 sum += fabs((double)wh[i]);
             if (!(sum < limit)) {
@@ -907,10 +965,15 @@ int rnn_net_probe(rnn_net *net, const char *name, char *err, size_t errlen)
     int rc = 0;
     rnn_net_reset(net);
     for (int t = 0; t < PROBE_STEPS && rc == 0; t++) {
-        /* 'no event', then a fixed pseudo-random walk over the classes */
+        /* 'no event', then a fixed pseudo-random walk over the classes;
+         * conditions none, then all, then columns on at random */
         x = x * 1664525u + 1013904223u;
         int ev = t == 0 ? 0 : (int)((x >> 8) % (uint32_t)V);
-        const float *y = rnn_net_step(net, ev);
+        float cond[RNN_MAX_COND_COLUMNS];
+        uint32_t bits = x;
+        for (int j = 0; j < net->C; j++, bits = bits * 1664525u + 1013904223u)
+            cond[j] = t == 0 ? 0.0f : t == 1 ? 1.0f : (float)(bits >> 31);
+        const float *y = rnn_net_step_cond(net, ev, cond);
         const float *st = net->state[net->cur];
         const char *what = NULL;
         float bad = 0;

@@ -30,16 +30,31 @@ const rnn_model *rnn_net_model(const rnn_net *net);
 /** Zero the recurrent state. Audio thread safe. */
 void rnn_net_reset(rnn_net *net);
 
-/** Feed one input event (0 <= event < V) and return the V logits of the next
- * step; the pointer stays valid until the next step on this net. An event out
- * of range is treated as event 0. Audio thread safe. */
+/** Condition columns the model takes beside the event (rnn_model_cond_columns
+ * of its config: metric, then harmony; 0 for a version 1 model). Any thread. */
+int rnn_net_cond_columns(const rnn_net *net);
+
+/** Feed one input event (0 <= event < V) and the step's conditions, and
+ * return the V logits of the next step; the pointer stays valid until the
+ * next step on this net. An event out of range is treated as event 0. cond
+ * holds rnn_net_cond_columns() values, each 0 or 1 (any nonzero value counts
+ * as 1), read before the call returns; NULL means all zero. A step adds the
+ * weights of each column on: at most C columns of the first layer's input,
+ * counted in rnn_net_step_macs. Audio thread safe. */
+const float *rnn_net_step_cond(rnn_net *net, int event, const float *cond);
+
+/** rnn_net_step_cond with no condition on (any model). Audio thread safe. */
 const float *rnn_net_step(rnn_net *net, int event);
 
 /** The same step cut into pieces of bounded work, so a host can spread it over
- * several audio blocks: begin(event), then work(net, budget) until it returns
- * 1; each call does at most about `budget` weight rows (at least one). The
- * logits are then rnn_net_logits(). A begin during an unfinished step
- * abandons it (the state stays at the last finished step). Audio thread safe. */
+ * several audio blocks: begin(event, cond), then work(net, budget) until it
+ * returns 1; each call does at most about `budget` weight rows (at least one)
+ * and the condition columns once. The logits are then rnn_net_logits(),
+ * bit-identical to a whole step's. begin reads cond before it returns. A
+ * begin during an unfinished step abandons it (the state stays at the last
+ * finished step). rnn_net_step_begin is begin_cond with NULL. Audio thread
+ * safe. */
+void rnn_net_step_begin_cond(rnn_net *net, int event, const float *cond);
 void rnn_net_step_begin(rnn_net *net, int event);
 int rnn_net_step_work(rnn_net *net, int budget);
 
@@ -55,8 +70,9 @@ const float *rnn_net_logits(const rnn_net *net);
 const char *rnn_net_kernel_name(const rnn_net *net);
 
 /** Multiply-adds of one step of a net on cfg: rows times columns of every
- * matrix product, rows padded as the net computes them (the cost a host
- * budgets for). 0 for an invalid config. Any thread. */
+ * matrix product, rows padded as the net computes them, and the input rows
+ * of every condition column as if all were on (the cost a host budgets
+ * for). 0 for an invalid config. Any thread. */
 size_t rnn_net_step_macs(const rnn_model_config *cfg);
 
 /** Check that the model's numbers stay finite, before anything runs it: no

@@ -246,6 +246,77 @@ void rnn_dataset_list_free(char **files, size_t n)
     strlist_free(&l);
 }
 
+uint32_t rnn_cond_code(const rnn_metric_pos *p, uint16_t harmony)
+{
+    const uint32_t in_beat = p->step_in_beat > 511 ? 511 : (uint32_t)p->step_in_beat;
+    const uint32_t beat = p->beat_in_bar > 31 ? 31 : (uint32_t)p->beat_in_bar;
+    return (uint32_t)(harmony & 0xFFF) | (uint32_t)(p->bar_start != 0) << 12 |
+           (uint32_t)(p->beat_start != 0) << 13 | in_beat << 14 | beat << 23;
+}
+
+int rnn_cond_code_file(const rnn_midi_file *mf, int spq, int64_t step, uint16_t harmony,
+                       uint32_t *code)
+{
+    rnn_metric_pos p;
+    if (rnn_cond_metric_file(mf->meters, mf->n_meters, mf->ppq, spq, step, &p)) return -1;
+    *code = rnn_cond_code(&p, harmony);
+    return 0;
+}
+
+void rnn_cond_code_columns(uint32_t code, const rnn_model_config *cfg, int k, int harmony_on,
+                           float *cols)
+{
+    const int metric = rnn_model_cond_offset(cfg, RNN_COND_METRIC);
+    const int harmony = rnn_model_cond_offset(cfg, RNN_COND_HARMONY);
+    if (metric >= 0) {
+        const rnn_metric_pos p = {
+            .bar_start = (int)(code >> 12 & 1),
+            .beat_start = (int)(code >> 13 & 1),
+            .step_in_beat = (int)(code >> 14 & 511),
+            .beat_in_bar = (int)(code >> 23 & 31),
+        };
+        rnn_cond_metric_fill(&p, cfg->steps_per_quarter, cols + metric);
+    }
+    if (harmony >= 0) {
+        uint32_t m = harmony_on ? code & 0xFFF : 0;
+        const int r = ((k % 12) + 12) % 12; /* pitch class c sounds as c + k */
+        m = ((m << r) | (m >> (12 - r))) & 0xFFF;
+        rnn_cond_harmony_fill((uint16_t)m, cols + harmony);
+    }
+}
+
+/* The conditions of the sequences [first, list->count) just encoded from
+ * mf: every step's metric position and, for melody, its harmony. */
+static int seq_conditions(rnn_seq_list *list, size_t first, const rnn_midi_file *mf,
+                          rnn_kind kind, int spq, char *err, size_t errlen)
+{
+    for (size_t i = first; i < list->count; i++) {
+        rnn_seq *s = &list->seqs[i];
+        uint16_t *masks = calloc(s->len ? s->len : 1, sizeof *masks);
+        s->cond = calloc(s->len ? s->len : 1, sizeof *s->cond);
+        if (!masks || !s->cond) {
+            free(masks);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        if (kind == RNN_KIND_MELODY &&
+            rnn_cond_harmony_file(mf->notes, mf->n_notes, mf->ppq, spq, s, masks, err, errlen)) {
+            free(masks);
+            return -1;
+        }
+        for (size_t t = 0; t < s->len; t++) {
+            if (rnn_cond_code_file(mf, spq, s->start_step + (int64_t)t, masks[t], &s->cond[t])) {
+                snprintf(err, errlen, "no metric position for step %lld",
+                         (long long)(s->start_step + (int64_t)t));
+                free(masks);
+                return -1;
+            }
+        }
+        free(masks);
+    }
+    return 0;
+}
+
 int rnn_dataset_load(rnn_dataset *ds, const char *const *paths, size_t n_paths, rnn_kind kind,
                      int steps_per_quarter, FILE *log, char *err, size_t errlen)
 {
@@ -279,6 +350,7 @@ int rnn_dataset_load(rnn_dataset *ds, const char *const *paths, size_t n_paths, 
         rnn_split split = rnn_split_of_bytes(data, size);
         free(data);
         char eerr[256];
+        const size_t first = ds->split[split].count;
         if (rnn_encode(kind, mf.notes, mf.n_notes, mf.ppq, steps_per_quarter, &ds->split[split],
                        eerr, sizeof eerr)) {
             snprintf(why, sizeof why, "%s: %s", path, eerr);
@@ -289,6 +361,12 @@ int rnn_dataset_load(rnn_dataset *ds, const char *const *paths, size_t n_paths, 
                 goto done;
             }
             continue;
+        }
+        if (seq_conditions(&ds->split[split], first, &mf, kind, steps_per_quarter, eerr,
+                           sizeof eerr)) {
+            snprintf(err, errlen, "%s: %s", path, eerr);
+            rnn_midi_free(&mf);
+            goto done;
         }
         ds->files[split]++;
         ds->notes[split] += mf.n_notes;

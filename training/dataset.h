@@ -9,7 +9,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "../core/condition.h"
 #include "../core/encoding.h"
+#include "../core/model.h"
 
 typedef enum { RNN_SPLIT_TRAIN = 0, RNN_SPLIT_VALID = 1, RNN_SPLIT_TEST = 2 } rnn_split;
 #define RNN_SPLITS 3
@@ -63,5 +65,27 @@ void rnn_dataset_list_free(char **files, size_t n);
 
 /** Release everything; accepts NULL. */
 void rnn_dataset_free(rnn_dataset *ds);
+
+/* The conditions of one step packed in 32 bits (rnn_seq.cond), as
+ * rnn_dataset_load computes them from each file for every sequence (the
+ * metric position from its meter map, the harmony of its other voices for
+ * melody, core/condition.h): bits 0..11 the harmony's pitch classes (bit 0
+ * = C), 12 bar start, 13 beat start, 14..22 steps since the beat (at most
+ * 511), 23..27 beat of the bar (at most 31); both counts beyond what the
+ * columns tell apart. */
+uint32_t rnn_cond_code(const rnn_metric_pos *p, uint16_t harmony);
+
+/** The conditions of a step of a file's sequence: the metric position of
+ * grid step `step` (meters, ppq as rnn_midi_file has them) and the harmony
+ * mask. -1 for arguments rnn_cond_metric_file refuses. */
+int rnn_cond_code_file(const rnn_midi_file *mf, int spq, int64_t step, uint16_t harmony,
+                       uint32_t *code);
+
+/** Write the rnn_model_cond_columns(cfg) condition columns of a step's code
+ * into cols: the metric position when cfg takes it, then the harmony
+ * transposed up by k semitones (as the melody is), or zeros when
+ * harmony_on is 0. */
+void rnn_cond_code_columns(uint32_t code, const rnn_model_config *cfg, int k, int harmony_on,
+                           float *cols);
 
 #endif

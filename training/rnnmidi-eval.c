@@ -9,7 +9,11 @@
  *   nll_nats=... bits=... accuracy=... event_nll_nats=... event_accuracy=...
  *   steps=... files=...
  * (per predicted step; event_* counts only steps whose target is not class 0,
- * 'no event'). Exit status: 0 success, 1 bad input, 2 bad usage. */
+ * 'no event'). A conditioned preset hears each step's conditions computed
+ * from its file as the trainer computes them (the metric position from the
+ * file's time signatures, the harmony of its other voices); --no-harmony
+ * zeroes the harmony, to measure what it brings. Exit status: 0 success,
+ * 1 bad input, 2 bad usage. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +31,7 @@ typedef struct {
     const char *model;
     int split;
     int quiet;
+    int no_harmony;
     const char **paths;
     size_t n_paths;
 } eval_args;
@@ -53,6 +58,11 @@ static int parse_args(eval_args *a, int argc, char **argv)
                      RNN_OPT_CALL, &a->split),
          .set = set_split},
         {RNN_CLI_OPT("quiet", 0, NULL, "no report of unreadable files", RNN_OPT_FLAG, &a->quiet),
+         1},
+        {RNN_CLI_OPT("no-harmony", 0, NULL,
+                     "a preset that takes the harmony hears none (as\n"
+                     "without a player)",
+                     RNN_OPT_FLAG, &a->no_harmony),
          1},
         RNN_CLI_HELP_OPT(0),
     };
@@ -82,13 +92,23 @@ typedef struct {
     long steps, hits, ev_steps, ev_hits;
 } eval_sums;
 
-/* Every step of seq from a zero state: its target's NLL and whether the
+/* Every step of seq from a zero state, with its conditions when the model
+ * takes them (cond: room for its columns): its target's NLL and whether the
  * likeliest class was it. */
-static void eval_sequence(rnn_net *net, int V, const rnn_seq *seq, eval_sums *m)
+static void eval_sequence(rnn_net *net, int V, const rnn_seq *seq, int harmony_on, float *cond,
+                          eval_sums *m)
 {
+    const rnn_model_config *cfg = rnn_model_get_config(rnn_net_model(net));
+    const int C = rnn_net_cond_columns(net);
     rnn_net_reset(net);
     for (size_t t = 0; t + 1 < seq->len; t++) {
-        const float *z = rnn_net_step(net, seq->events[t]);
+        if (C > 0) {
+            if (seq->cond)
+                rnn_cond_code_columns(seq->cond[t], cfg, 0, harmony_on, cond);
+            else
+                memset(cond, 0, (size_t)C * sizeof *cond);
+        }
+        const float *z = rnn_net_step_cond(net, seq->events[t], C > 0 ? cond : NULL);
         int y = seq->events[t + 1];
         int arg = 0;
         double mx = z[0];
@@ -113,14 +133,16 @@ static void eval_sequence(rnn_net *net, int V, const rnn_seq *seq, eval_sums *m)
 }
 
 /* The sums over the chosen splits of ds, and the number of files. */
-static size_t eval_dataset(rnn_net *net, int V, const rnn_dataset *ds, int split, eval_sums *m)
+static size_t eval_dataset(rnn_net *net, int V, const rnn_dataset *ds, int split, int harmony_on,
+                           eval_sums *m)
 {
     size_t files = 0;
+    float cond[RNN_MAX_COND_COLUMNS];
     for (int s = 0; s < RNN_SPLITS; s++) {
         if (split >= 0 && s != split) continue;
         files += ds->files[s];
         for (size_t q = 0; q < ds->split[s].count; q++)
-            eval_sequence(net, V, &ds->split[s].seqs[q], m);
+            eval_sequence(net, V, &ds->split[s].seqs[q], harmony_on, cond, m);
     }
     return files;
 }
@@ -152,7 +174,7 @@ static int evaluate(const eval_args *a)
         return EXIT_INPUT;
     }
     eval_sums m = {0};
-    size_t files = eval_dataset(net, cfg->vocab, &ds, a->split, &m);
+    size_t files = eval_dataset(net, cfg->vocab, &ds, a->split, !a->no_harmony, &m);
     int rc = EXIT_OK;
     if (m.steps == 0) {
         fprintf(stderr, "%s: no %s sequence to evaluate%s%s\n", prog, rnn_kind_name(cfg->kind),

@@ -330,7 +330,7 @@ typedef struct {
     int n_data;
     const char *out, *init_path, *name;
     char *name_s; /* the default name, when --name is not given */
-    int kind_set, shape_set, resume, quiet;
+    int kind_set, shape_set, cond_set, resume, quiet;
     double checkpoint_minutes;
 } train_args;
 
@@ -343,6 +343,31 @@ static int set_cell(const rnn_cli_opt *row, const char *value, char *msg, size_t
             return 0;
         }
     snprintf(msg, msglen, "unknown cell '%s' (lstm, gru or rnn)", value);
+    return -1;
+}
+
+/* "none", or "metric", "harmony" or both, comma-separated, in any order */
+static int set_conditions(const rnn_cli_opt *row, const char *value, char *msg, size_t msglen)
+{
+    unsigned bits = 0;
+    if (strcmp(value, "none") != 0) {
+        for (const char *p = value;;) {
+            const size_t n = strcspn(p, ",");
+            if (n == 6 && !strncmp(p, "metric", n))
+                bits |= RNN_COND_METRIC;
+            else if (n == 7 && !strncmp(p, "harmony", n))
+                bits |= RNN_COND_HARMONY;
+            else
+                goto bad;
+            if (!p[n]) break;
+            p += n + 1;
+        }
+    }
+    *(unsigned *)row->target = bits;
+    return 0;
+bad:
+    snprintf(msg, msglen,
+             "--conditions '%s' is not none, metric, harmony or metric,harmony", value);
     return -1;
 }
 
@@ -374,6 +399,12 @@ static int parse_args(train_args *a, int argc, char **argv)
                      &a->shape.embed),
          0, RNN_MAX_EMBED, "--embed '%s' is not a number in 0..4096", .seen = &a->shape_set,
          .show_default = 1},
+        {RNN_CLI_OPT("conditions", 0, "LIST",
+                     "inputs beside the event: none, metric (the step's\n"
+                     "place in beat and bar), harmony (the other voices'\n"
+                     "pitch classes; melody) or metric,harmony (none)",
+                     RNN_OPT_CALL, &a->shape.conditions),
+         .set = set_conditions, .seen = &a->cond_set},
         {RNN_CLI_OPT("init", 0, "PRESET",
                      "start from a preset's weights (fine-tuning); its\n"
                      "kind, cell and sizes are used",
@@ -400,6 +431,11 @@ static int parse_args(train_args *a, int argc, char **argv)
         {RNN_CLI_OPT("transpose", 0, "K", "melody augmentation: random shift in -K..K", RNN_OPT_INT,
                      &o->transpose),
          0, 24, "--transpose '%s' is not in 0..24", .show_default = 1},
+        {RNN_CLI_OPT("harmony-drop", 0, "X",
+                     "share of windows trained with the harmony zeroed,\n"
+                     "so the model plays with and without a player",
+                     RNN_OPT_FLOAT, &o->harmony_drop),
+         0, 1, "--harmony-drop '%s' is not a number in 0..1", .show_default = 1},
         {RNN_CLI_OPT("epochs", 0, "N", "at most N epochs", RNN_OPT_INT, &o->epochs), 1, 1000000,
          "--epochs '%s' is not a count", .show_default = 1},
         {RNN_CLI_OPT("steps-per-epoch", 0, "N", "optimiser steps per epoch (train steps / (B x T))",
@@ -517,6 +553,12 @@ static int choose_model(train_args *a, train_run *r)
                     "%s: %s is %s %d x %d (embed %d); drop --cell/--layers/--hidden/--embed "
                     "when fine-tuning\n",
                     prog, a->init_path, rnn_cell_name(ic->cell), ic->layers, ic->hidden, ic->embed);
+            return EXIT_INPUT;
+        }
+        if (a->cond_set && ic->conditions != shape.conditions) {
+            fprintf(stderr, "%s: %s takes other conditions (0x%x); drop --conditions when "
+                            "fine-tuning\n",
+                    prog, a->init_path, ic->conditions);
             return EXIT_INPUT;
         }
         shape = *ic;

@@ -10,8 +10,14 @@
  * train_cells.c, the products of the input side and of the head here, as
  * stages split across the threads (train_pool.c).
  *
+ * A conditioned model's layer 0 reads x = [embed(e) or onehot(e) | cond]:
+ * W_ih of layer 0 is (GH, I0 + C), the event's columns then the condition
+ * columns, so its products take ld0 = I0 + C as their leading dimension and
+ * the condition block is one more product over the (T*B, C) 0/1 columns.
+ *
  * Letters: B lanes, T steps, E embedding, I layer input, H hidden, G gates,
- * GH = G*H, V vocabulary, L layers. Arrays are time-major: row t * B + b. */
+ * GH = G*H, V vocabulary, L layers, C condition columns. Arrays are
+ * time-major: row t * B + b. */
 #include "train_impl.h"
 #include "train_kernels.h"
 
@@ -116,6 +122,8 @@ rnn_trainer *rnn_trainer_create(const rnn_model_config *cfg, int B, int T, char 
     tr->V = cfg->vocab;
     tr->G = tr->cell->gates;
     tr->I0 = cfg->embed > 0 ? cfg->embed : cfg->vocab;
+    tr->C = rnn_model_cond_columns(cfg);
+    tr->ld0 = tr->I0 + tr->C;
     tr->Bg = B;
     tr->b0 = 0;
     tr->n_tensors = n;
@@ -127,6 +135,7 @@ rnn_trainer *rnn_trainer_create(const rnn_model_config *cfg, int B, int T, char 
              (tr->m = xcalloc(P, sizeof(float))) && (tr->v = xcalloc(P, sizeof(float))) &&
              (tr->inputs = xcalloc(TB, sizeof(int32_t))) &&
              (tr->targets = xcalloc(TB, sizeof(int32_t))) &&
+             (tr->cond = xcalloc(TB * (size_t)tr->C, sizeof(float))) &&
              (tr->act_block = aligned_alloc(64, nact * sizeof(float)));
     if (!ok) {
         rnn_trainer_free(tr);
@@ -152,6 +161,7 @@ void rnn_trainer_free(rnn_trainer *tr)
     free(tr->v);
     free(tr->inputs);
     free(tr->targets);
+    free(tr->cond);
     free(tr->act_block);
     free(tr);
 }
@@ -223,6 +233,15 @@ void rnn_trainer_init_params(rnn_trainer *tr, uint64_t seed)
 int rnn_trainer_load_model(rnn_trainer *tr, const rnn_model *model, char *err, size_t errlen)
 {
     const rnn_model_config *c = rnn_model_get_config(model);
+    if (c->conditions != tr->cfg.conditions ||
+        (c->conditions && c->steps_per_quarter != tr->cfg.steps_per_quarter)) {
+        snprintf(err, errlen,
+                 "the preset takes conditions 0x%x at %d steps per quarter, the trainer 0x%x "
+                 "at %d",
+                 c->conditions, c->steps_per_quarter, tr->cfg.conditions,
+                 tr->cfg.steps_per_quarter);
+        return -1;
+    }
     if (c->kind != tr->cfg.kind || c->cell != tr->cfg.cell || c->layers != tr->cfg.layers ||
         c->embed != tr->cfg.embed || c->hidden != tr->cfg.hidden || c->vocab != tr->cfg.vocab) {
         snprintf(err, errlen,
@@ -379,59 +398,79 @@ static void dropout_layer(rnn_trainer *tr, float *out, float *mask, const float 
  * probabilities, the dropout masks (dropout above). */
 
 /* The input projection of N rows: out (N, GH) = x (N, NI) W^T + b_ih, plus
- * b_hh unless the cell adds it in its step (bhh NULL). W is (GH, NI); NI,
- * not I, which <complex.h> (through cblas.h) takes. */
+ * b_hh unless the cell adds it in its step (bhh NULL). W is the first NI
+ * columns of a (GH, ldw) matrix; NI, not I, which <complex.h> (through
+ * cblas.h) takes. */
 static void proj_forward(float *out, const float *x, const float *w, const float *bih,
-                         const float *bhh, size_t N, int NI, int GH)
+                         const float *bhh, size_t N, int NI, int ldw, int GH)
 {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, GH, NI, 1.0f, x, NI, w, NI, 0.0f,
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, GH, NI, 1.0f, x, NI, w, ldw, 0.0f,
                 out, GH);
     rnn_k_add_bias(out, bih, N, GH);
     if (bhh) rnn_k_add_bias(out, bhh, N, GH);
 }
 
-/* dx (N, NI) = dout (N, GH) W, or dx += with beta = 1; then times the
- * dropout mask of x when there is one. */
+/* dx (N, NI) = dout (N, GH) W (the first NI of ldw columns), or dx += with
+ * beta = 1; then times the dropout mask of x when there is one. */
 static void proj_backward(float *dx, const float *dout, const float *w, const float *mask, size_t N,
-                          int NI, int GH, float beta)
+                          int NI, int ldw, int GH, float beta)
 {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, NI, GH, 1.0f, dout, GH, w, NI,
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, NI, GH, 1.0f, dout, GH, w, ldw,
                 beta, dx, NI);
     if (mask) rnn_k_mul_mask(dx, mask, N * NI);
 }
 
-/* Rows [g0, g1) of dW (GH, NI) += dout^T x over N rows. */
+/* Rows [g0, g1) of dW (GH, NI of ldw columns) += dout^T x over N rows. */
 static void proj_backward_weights(float *dw, const float *dout, const float *x, size_t N, int NI,
-                                  int GH, size_t g0, size_t g1)
+                                  int ldw, int GH, size_t g0, size_t g1)
 {
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(g1 - g0), NI, (int)N, 1.0f,
-                dout + g0, GH, x, NI, 1.0f, dw + g0 * NI, NI);
+                dout + g0, GH, x, NI, 1.0f, dw + g0 * ldw, ldw);
 }
 
-/* A one-hot input: row r of out (N, GH) is column inputs[r] of W (GH, V),
- * plus the biases as proj_forward. */
+/* The condition block of layer 0: out (N, GH) += cond (N, C) Wc^T, Wc the
+ * C columns of W_ih that follow the event's (ld ldw). The columns are 0/1,
+ * so this adds, per row, the weight columns of the conditions on. */
+static void cond_forward(float *out, const float *cond, const float *wc, size_t N, int C, int ldw,
+                         int GH)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, GH, C, 1.0f, cond, C, wc, ldw,
+                1.0f, out, GH);
+}
+
+/* Rows [g0, g1) of dWc += dout^T cond over N rows (the conditions are
+ * inputs: they take no gradient). */
+static void cond_backward_weights(float *dwc, const float *dout, const float *cond, size_t N, int C,
+                                  int ldw, int GH, size_t g0, size_t g1)
+{
+    proj_backward_weights(dwc, dout, cond, N, C, ldw, GH, g0, g1);
+}
+
+/* A one-hot input: row r of out (N, GH) is column inputs[r] of W (GH, V
+ * of ldw columns), plus the biases as proj_forward. */
 static void onehot_forward(float *out, const int32_t *inputs, const float *w, const float *bih,
-                           const float *bhh, size_t N, int V, int GH)
+                           const float *bhh, size_t N, int ldw, int GH)
 {
     for (size_t r = 0; r < N; r++) {
         const int x = inputs[r];
         float *o = out + r * GH;
         for (int k = 0; k < GH; k++)
-            o[k] = w[(size_t)k * V + x];
+            o[k] = w[(size_t)k * ldw + x];
     }
     rnn_k_add_bias(out, bih, N, GH);
     if (bhh) rnn_k_add_bias(out, bhh, N, GH);
 }
 
-/* Rows [g0, g1) of dW (GH, V): column inputs[r] gathers row r of dout. */
-static void onehot_backward(float *dw, const float *dout, const int32_t *inputs, size_t N, int V,
+/* Rows [g0, g1) of dW (GH, V of ldw columns): column inputs[r] gathers row
+ * r of dout. */
+static void onehot_backward(float *dw, const float *dout, const int32_t *inputs, size_t N, int ldw,
                             int GH, size_t g0, size_t g1)
 {
     for (size_t r = 0; r < N; r++) {
         const int x = inputs[r];
         const float *d = dout + r * GH;
         for (size_t k = g0; k < g1; k++)
-            dw[k * V + x] += d[k];
+            dw[k * ldw + x] += d[k];
     }
 }
 
@@ -575,7 +614,7 @@ static void st_ptab(rnn_trainer *tr, int part, int nparts)
     split((size_t)tr->V, part, nparts, &v0, &v1);
     if (v1 <= v0) return;
     proj_forward(tr->acts.ptab + v0 * GH, PARAM(embed) + v0 * E, PARAM(wih[0]), PARAM(bih[0]),
-                 tr->cell->hh_apart ? NULL : PARAM(bhh[0]), v1 - v0, E, GH);
+                 tr->cell->hh_apart ? NULL : PARAM(bhh[0]), v1 - v0, E, tr->ld0, GH);
 }
 
 /* rows of the window: the input projection of layer tr->layer */
@@ -590,11 +629,14 @@ static void st_inproj(rnn_trainer *tr, int part, int nparts)
     if (l == 0 && tr->E > 0) /* the biases are in the table */
         lookup_forward(gates, tr->inputs + r0, tr->acts.ptab, r1 - r0, GH);
     else if (l == 0)
-        onehot_forward(gates, tr->inputs + r0, PARAM(wih[0]), PARAM(bih[0]), bhh, r1 - r0, tr->V,
+        onehot_forward(gates, tr->inputs + r0, PARAM(wih[0]), PARAM(bih[0]), bhh, r1 - r0, tr->ld0,
                        GH);
     else
         proj_forward(gates, tr->in[l] + r0 * tr->H, PARAM(wih[l]), PARAM(bih[l]), bhh, r1 - r0,
-                     tr->H, GH);
+                     tr->H, tr->H, GH);
+    if (l == 0 && tr->C > 0)
+        cond_forward(gates, tr->cond + r0 * tr->C, PARAM(wih[0]) + tr->I0, r1 - r0, tr->C, tr->ld0,
+                     GH);
 }
 
 /* lanes: the recurrence of layer tr->layer */
@@ -672,18 +714,21 @@ static void st_dweights(rnn_trainer *tr, int part, int nparts)
     split((size_t)GH, part, nparts, &g0, &g1);
     if (g1 <= g0) return;
     const float *dgh = tr->cell->hh_apart ? a->dgh : a->dg;
-    proj_backward_weights(GRAD(whh[l]), dgh, a->hs[l], TB, H, GH, g0, g1);
+    proj_backward_weights(GRAD(whh[l]), dgh, a->hs[l], TB, H, H, GH, g0, g1);
     rnn_k_bias_backward(GRAD(bhh[l]), dgh, TB, GH, g0, g1);
     rnn_k_bias_backward(GRAD(bih[l]), a->dg, TB, GH, g0, g1);
     if (l == 0 && tr->E == 0) {
-        onehot_backward(GRAD(wih[0]), a->dg, tr->inputs, TB, tr->V, GH, g0, g1);
+        onehot_backward(GRAD(wih[0]), a->dg, tr->inputs, TB, tr->ld0, GH, g0, g1);
     } else if (l == 0) {
         lookup_backward(a->stab, a->dg, tr->inputs, TB, tr->V, GH, g0, g1);
-        proj_backward_weights(GRAD(wih[0]), a->stab, PARAM(embed), (size_t)tr->V, tr->E, GH, g0,
-                              g1);
+        proj_backward_weights(GRAD(wih[0]), a->stab, PARAM(embed), (size_t)tr->V, tr->E, tr->ld0,
+                              GH, g0, g1);
     } else {
-        proj_backward_weights(GRAD(wih[l]), a->dg, tr->in[l], TB, H, GH, g0, g1);
+        proj_backward_weights(GRAD(wih[l]), a->dg, tr->in[l], TB, H, H, GH, g0, g1);
     }
+    if (l == 0 && tr->C > 0)
+        cond_backward_weights(GRAD(wih[0]) + tr->I0, a->dg, tr->cond, TB, tr->C, tr->ld0, GH, g0,
+                              g1);
 }
 
 /* rows: the gradient of the input of layer tr->layer >= 1 (the outputs of
@@ -695,7 +740,7 @@ static void st_dx(rnn_trainer *tr, int part, int nparts)
     split((size_t)tr->T * tr->B, part, nparts, &r0, &r1);
     if (r1 <= r0) return;
     proj_backward(tr->acts.dh + r0 * H, tr->acts.dg + r0 * GH, PARAM(wih[l]),
-                  tr->dropped ? tr->acts.drop[l] + r0 * H : NULL, r1 - r0, H, GH, 0.0f);
+                  tr->dropped ? tr->acts.drop[l] + r0 * H : NULL, r1 - r0, H, H, GH, 0.0f);
 }
 
 /* vocabulary rows: the embedding's gradient from layer 0's table gradient
@@ -707,7 +752,7 @@ static void st_dembed(rnn_trainer *tr, int part, int nparts)
     split((size_t)tr->V, part, nparts, &v0, &v1);
     if (v1 <= v0) return;
     proj_backward(GRAD(embed) + v0 * E, tr->acts.stab + v0 * GH, PARAM(wih[0]), NULL, v1 - v0, E,
-                  GH, 1.0f);
+                  tr->ld0, GH, 1.0f);
 }
 
 #undef PARAM
@@ -719,13 +764,22 @@ static void st_dembed(rnn_trainer *tr, int part, int nparts)
 double rnn_trainer_forward(rnn_trainer *tr, const int32_t *inputs, const int32_t *targets,
                            int training, long *count, long *correct)
 {
-    const int B = tr->B, T = tr->T, H = tr->H, V = tr->V, E = tr->E;
+    return rnn_trainer_forward_cond(tr, inputs, NULL, targets, training, count, correct);
+}
+
+double rnn_trainer_forward_cond(rnn_trainer *tr, const int32_t *inputs, const float *cond,
+                                const int32_t *targets, int training, long *count,
+                                long *correct)
+{
+    const int B = tr->B, T = tr->T, H = tr->H, V = tr->V, E = tr->E, C = tr->C;
     for (size_t t = 0; t < (size_t)T; t++)
         for (size_t j = 0; j < (size_t)B; j++) {
             size_t r = t * B + j, gr = t * tr->Bg + (size_t)tr->b0 + j;
             int x = inputs[gr];
             tr->inputs[r] = x >= 0 && x < V ? x : 0;
             tr->targets[r] = targets[gr] < V ? targets[gr] : -1;
+            for (int c = 0; c < C; c++) /* any nonzero is on, as in the core's step */
+                tr->cond[r * C + c] = cond && cond[gr * C + c] != 0.0f ? 1.0f : 0.0f;
         }
     tr->dropped = training && tr->dropout > 0;
 

@@ -120,6 +120,14 @@ void rnn_trainer_rng_set(rnn_trainer *tr, uint64_t s);
 double rnn_trainer_forward(rnn_trainer *tr, const int32_t *inputs, const int32_t *targets,
                            int training, long *count, long *correct);
 
+/** The same with the condition columns of a conditioned config: cond is
+ * (T, B, C) time-major, C = rnn_model_cond_columns(cfg), each 0 or 1, the
+ * columns of layer 0's input after the event's; NULL = all zero.
+ * rnn_trainer_forward is this with NULL. */
+double rnn_trainer_forward_cond(rnn_trainer *tr, const int32_t *inputs, const float *cond,
+                                const int32_t *targets, int training, long *count,
+                                long *correct);
+
 /** Logits of the last forward, (T, B, V). */
 const float *rnn_trainer_logits(const rnn_trainer *tr);
 
@@ -161,6 +169,20 @@ void rnn_batcher_free(rnn_batcher *bt);
  * targets (0 when an ordered batcher is exhausted). */
 long rnn_batcher_next(rnn_batcher *bt, rnn_trainer *tr, int32_t *inputs, int32_t *targets);
 
+/** From now on, fill the condition columns of cfg (rnn_model_cond_columns)
+ * for every window from the sequences' packed conditions (rnn_seq.cond,
+ * training/dataset.h; a sequence without them gets zeros): the metric
+ * position, and the harmony transposed as the melody is. A random batcher
+ * zeroes the harmony of a lane's window with probability harmony_drop (so a
+ * model learns to play with and without a player); an ordered one keeps
+ * it (harmony_drop 0) or zeroes all of it (1). 0, or -1 out of memory. */
+int rnn_batcher_set_conditions(rnn_batcher *bt, const rnn_model_config *cfg,
+                               float harmony_drop);
+
+/** The condition columns of the last window, (T, B, C); NULL without
+ * conditions. Valid until the next call on bt. */
+const float *rnn_batcher_cond(const rnn_batcher *bt);
+
 /** Serialised size of the batcher's state, and save / restore (for
  * checkpoints; restore onto a batcher created with the same arguments).
  * Restore returns 0, or -1 when the blob does not fit. */
@@ -169,7 +191,8 @@ void rnn_batcher_state_save(const rnn_batcher *bt, void *dst);
 int rnn_batcher_state_load(rnn_batcher *bt, const void *src, size_t size);
 
 /** Mean NLL per step (nats) of a model over seqs, each sequence run whole from
- * a zero state; *accuracy (may be NULL) the argmax accuracy; *steps (may be
+ * a zero state, with the conditions of the sequences when the model takes
+ * them; *accuracy (may be NULL) the argmax accuracy; *steps (may be
  * NULL) the count. Uses tr's weights and window shape; the carried state is
  * lost. Returns -1 when there is nothing to count. */
 double rnn_trainer_evaluate(rnn_trainer *tr, const rnn_seq_list *seqs, rnn_kind kind,
@@ -206,6 +229,7 @@ typedef struct {
     float beta1, beta2, eps;
     float clip, dropout, weight_decay;
     int transpose;        /* melody augmentation range (semitones), 0 = off */
+    float harmony_drop;   /* share of windows whose harmony condition is zeroed */
     int epochs;           /* at most this many epochs */
     long max_steps;       /* stop after this many optimiser steps (0 = none); the
                              cosine schedule still spans the epochs */

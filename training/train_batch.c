@@ -5,7 +5,10 @@
  * starts a sequence has its carried state zeroed in the trainer. A random
  * batcher shuffles the sequence order every pass, starts each sequence at a
  * random offset and may transpose it; an ordered one runs each sequence
- * whole, once. Its state (order, lanes, generator) goes into checkpoints. */
+ * whole, once. Its state (order, lanes, generator) goes into checkpoints.
+ * For a conditioned model it also fills each window's condition columns
+ * from the sequences' packed conditions (training/dataset.h). */
+#include "dataset.h"
 #include "train_impl.h"
 
 #include <string.h>
@@ -27,6 +30,11 @@ struct rnn_batcher {
     int32_t *scratch; /* a whole sequence, to check a transposition */
     int32_t *window;  /* T + 1 events */
     size_t maxlen;
+
+    rnn_model_config cfg; /* its conditions, when set */
+    int C;                /* condition columns, 0 = none */
+    float harmony_drop;
+    float *cond; /* (T, B, C) of the last window */
 };
 
 static void shuffle(rnn_batcher *bt)
@@ -81,7 +89,44 @@ void rnn_batcher_free(rnn_batcher *bt)
     free(bt->lanes);
     free(bt->scratch);
     free(bt->window);
+    free(bt->cond);
     free(bt);
+}
+
+int rnn_batcher_set_conditions(rnn_batcher *bt, const rnn_model_config *cfg, float harmony_drop)
+{
+    const int C = rnn_model_cond_columns(cfg);
+    float *cond = C ? xcalloc((size_t)bt->T * bt->B * (size_t)C, sizeof(float)) : NULL;
+    if (C && !cond) return -1;
+    free(bt->cond);
+    bt->cond = cond;
+    bt->cfg = *cfg;
+    bt->C = C;
+    bt->harmony_drop = harmony_drop;
+    return 0;
+}
+
+const float *rnn_batcher_cond(const rnn_batcher *bt)
+{
+    return bt->C ? bt->cond : NULL;
+}
+
+/* The condition columns of lane b's window: n steps of sequence s from
+ * pos, transposed by k, zero after them. */
+static void lane_cond(rnn_batcher *bt, int b, const rnn_seq *s, int64_t pos, int n, int k)
+{
+    const int B = bt->B, T = bt->T, C = bt->C;
+    int harmony_on = 1;
+    /* only a harmony model draws, so the windows of the others stay as they were */
+    if (bt->cfg.conditions & RNN_COND_HARMONY)
+        harmony_on = bt->random ? rng_uniform(&bt->rng) >= bt->harmony_drop : bt->harmony_drop < 1;
+    for (int t = 0; t < T; t++) {
+        float *cols = bt->cond + ((size_t)t * B + b) * C;
+        if (t < n && s && s->cond)
+            rnn_cond_code_columns(s->cond[pos + t], &bt->cfg, k, harmony_on, cols);
+        else
+            memset(cols, 0, (size_t)C * sizeof *cols);
+    }
 }
 
 /* Give lane b its next sequence; 0 when an ordered batcher has none left. */
@@ -131,6 +176,7 @@ long rnn_batcher_next(rnn_batcher *bt, rnn_trainer *tr, int32_t *inputs, int32_t
                 inputs[(size_t)t * B + b] = 0;
                 targets[(size_t)t * B + b] = -1;
             }
+            if (bt->C) lane_cond(bt, b, NULL, 0, 0, 0);
             continue;
         }
         const rnn_seq *s = &bt->seqs->seqs[ln->seq];
@@ -138,6 +184,7 @@ long rnn_batcher_next(rnn_batcher *bt, rnn_trainer *tr, int32_t *inputs, int32_t
         int n = avail > T + 1 ? T + 1 : (int)avail;
         memcpy(bt->window, s->events + ln->pos, (size_t)n * sizeof(int32_t));
         if (ln->k) rnn_transpose_melody(bt->window, (size_t)n, ln->k);
+        if (bt->C) lane_cond(bt, b, s, ln->pos, n, ln->k);
         for (int t = 0; t < T; t++) {
             size_t r = (size_t)t * B + b;
             inputs[r] = t < n ? bt->window[t] : 0;
@@ -209,6 +256,10 @@ double rnn_trainer_evaluate(rnn_trainer *tr, const rnn_seq_list *seqs, rnn_kind 
 {
     const size_t TB = (size_t)tr->T * tr->B;
     rnn_batcher *bt = rnn_batcher_create(seqs, kind, tr->B, tr->T, 0, 0, 0);
+    if (bt && rnn_batcher_set_conditions(bt, &tr->cfg, 0.0f)) {
+        rnn_batcher_free(bt);
+        bt = NULL;
+    }
     int32_t *in = malloc(TB * sizeof(int32_t)), *tg = malloc(TB * sizeof(int32_t));
     double nll = 0;
     long n = 0, hit = 0;
@@ -219,7 +270,7 @@ double rnn_trainer_evaluate(rnn_trainer *tr, const rnn_seq_list *seqs, rnn_kind 
         rnn_trainer_reset_state(tr);
         while (rnn_batcher_next(bt, tr, in, tg) > 0) {
             long c = 0, h = 0;
-            nll += rnn_trainer_forward(tr, in, tg, 0, &c, &h);
+            nll += rnn_trainer_forward_cond(tr, in, rnn_batcher_cond(bt), tg, 0, &c, &h);
             n += c;
             hit += h;
         }

@@ -61,6 +61,7 @@ void rnn_train_options_default(rnn_train_options *o, rnn_kind kind)
     o->dropout = 0.25f;
     o->weight_decay = 0.01f;
     o->transpose = kind == RNN_KIND_MELODY ? 5 : 0;
+    o->harmony_drop = 0.3f;
     o->epochs = 12;
     o->patience = 3;
     o->seed = 1;
@@ -187,7 +188,8 @@ static int run_setup(run *r, const rnn_seq_list *train, size_t tokens, char *err
     r->best = malloc(r->P * sizeof(float));
     r->in = malloc(TB * sizeof(int32_t));
     r->tg = malloc(TB * sizeof(int32_t));
-    if (!r->bt || !r->best || !r->in || !r->tg) {
+    if (!r->bt || !r->best || !r->in || !r->tg ||
+        rnn_batcher_set_conditions(r->bt, &o->cfg, o->harmony_drop) != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -245,7 +247,8 @@ static int run_step(run *r, double *norm, double *lr, char *err, size_t errlen)
     long gcount = rnn_batcher_next(r->bt, r->tr, r->in, r->tg);
     rnn_trainer_zero_grad(r->tr);
     long count = 0;
-    double nll = rnn_trainer_forward(r->tr, r->in, r->tg, 1, &count, NULL);
+    double nll =
+        rnn_trainer_forward_cond(r->tr, r->in, rnn_batcher_cond(r->bt), r->tg, 1, &count, NULL);
     if (cm) rnn_trainer_set_loss_count(r->tr, gcount);
     rnn_trainer_backward(r->tr);
     if (cm) {

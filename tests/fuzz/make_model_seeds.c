@@ -2,7 +2,8 @@
 /* Seeds for the preset fuzzers: `make_model_seeds DIR [FILE.hex ...]` writes
  * into DIR small presets made with the writer (each cell type, 1..4 layers,
  * one-hot and embedded input, both encodings, grids of 1, 3, 4 and 96 steps,
- * no, plain and UTF-8 metadata, weights of several scales), and the binary
+ * no, plain and UTF-8 metadata, weights of several scales, version 2 files
+ * with each set of conditions), and the binary
  * form of each annotated hex dump given (bytes as hex pairs, '#' starts a
  * comment). Every seed is at most 128 KiB, the fuzzers' -max_len. */
 #include <stdint.h>
@@ -30,9 +31,10 @@ static int write_file(const char *dir, const char *name, const void *data, size_
 }
 
 static int one(const char *dir, rnn_kind kind, int spq, rnn_cell cell, int layers, int embed,
-               int hidden, float scale, int meta_kind, int *made)
+               int hidden, float scale, int meta_kind, unsigned conditions, int *made)
 {
-    rnn_model_config cfg = {kind, spq, cell, layers, embed, hidden, rnn_kind_vocab(kind)};
+    rnn_model_config cfg = {kind,   spq,    cell, layers, embed, hidden, rnn_kind_vocab(kind),
+                            conditions};
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
     const int n = rnn_model_tensor_specs(&cfg, specs);
     if (n < 0) return -1;
@@ -61,9 +63,9 @@ static int one(const char *dir, rnn_kind kind, int spq, rnn_cell cell, int layer
         rc = -1;
     }
     if (rc == 0 && len <= SEED_MAX_BYTES) {
-        snprintf(name, sizeof name, "%s-%s-q%d-l%d-e%d-h%d-m%d.rnnw",
+        snprintf(name, sizeof name, "%s-%s-q%d-l%d-e%d-h%d-m%d-c%u.rnnw",
                  kind == RNN_KIND_MELODY ? "melody" : "drums", rnn_cell_name(cell), spq, layers,
-                 embed, hidden, meta_kind);
+                 embed, hidden, meta_kind, conditions);
         rc = write_file(dir, name, buf, len);
         if (rc == 0) ++*made;
     }
@@ -128,12 +130,20 @@ int main(int argc, char **argv)
     const char *dir = argv[1];
     int made = 0, rc = 0;
     for (int cell = RNN_CELL_RNN; cell <= RNN_CELL_GRU; cell++) {
-        rc |= one(dir, RNN_KIND_MELODY, 4, (rnn_cell)cell, 1, 0, 1, 0.5f, 0, &made);
-        rc |= one(dir, RNN_KIND_MELODY, 4, (rnn_cell)cell, 2, 4, 3, 1.0f, 1, &made);
-        rc |= one(dir, RNN_KIND_MELODY, 3, (rnn_cell)cell, 4, 2, 2, 8.0f, 2, &made);
-        rc |= one(dir, RNN_KIND_MELODY, 96, (rnn_cell)cell, 1, 8, 8, 0.25f, 1, &made);
-        rc |= one(dir, RNN_KIND_DRUMS, 4, (rnn_cell)cell, 1, 2, 2, 1.0f, 2, &made);
-        rc |= one(dir, RNN_KIND_DRUMS, 1, (rnn_cell)cell, 2, 0, 1, 30.0f, 0, &made);
+        rc |= one(dir, RNN_KIND_MELODY, 4, (rnn_cell)cell, 1, 0, 1, 0.5f, 0, 0, &made);
+        rc |= one(dir, RNN_KIND_MELODY, 4, (rnn_cell)cell, 2, 4, 3, 1.0f, 1, 0, &made);
+        rc |= one(dir, RNN_KIND_MELODY, 3, (rnn_cell)cell, 4, 2, 2, 8.0f, 2, 0, &made);
+        rc |= one(dir, RNN_KIND_MELODY, 96, (rnn_cell)cell, 1, 8, 8, 0.25f, 1, 0, &made);
+        rc |= one(dir, RNN_KIND_DRUMS, 4, (rnn_cell)cell, 1, 2, 2, 1.0f, 2, 0, &made);
+        rc |= one(dir, RNN_KIND_DRUMS, 1, (rnn_cell)cell, 2, 0, 1, 30.0f, 0, 0, &made);
+        /* version 2: every set of conditions, one-hot and embedded input */
+        rc |= one(dir, RNN_KIND_MELODY, 4, (rnn_cell)cell, 1, 0, 2, 1.0f, 1, RNN_COND_ALL, &made);
+        rc |= one(dir, RNN_KIND_MELODY, 2, (rnn_cell)cell, 2, 3, 2, 4.0f, 0, RNN_COND_HARMONY,
+                  &made);
+        rc |= one(dir, RNN_KIND_MELODY, 3, (rnn_cell)cell, 1, 2, 3, 0.5f, 2, RNN_COND_METRIC,
+                  &made);
+        rc |= one(dir, RNN_KIND_DRUMS, 4, (rnn_cell)cell, 1, 4, 2, 1.0f, 1, RNN_COND_METRIC,
+                  &made);
     }
     for (int i = 2; i < argc; i++)
         rc |= from_hex(dir, argv[i], &made);

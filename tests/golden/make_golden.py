@@ -6,6 +6,12 @@
 # preset by this script's own writer of core/FORMAT.md, and NAME.logits holds
 # PyTorch's logits for every step of a fixed event sequence:
 #   u32 T, u32 V, i32 events[T], f32 logits[T][V]   (all little-endian)
+# The conditioned models (format v2) take C condition columns beside the event
+# (metric, then harmony: core/FORMAT.md) as extra inputs of layer 0, random 0/1
+# per step, and NAME.cond holds them and PyTorch's state after the last step:
+#   u32 T, u32 C, u32 S, u8 cond[T][C], zero padding to 4, f32 state[S]
+# where state is h of every layer, then c of every layer (LSTM), as
+# rnn_net_state_get lays it out.
 # Run with Debian's python3-torch: /usr/bin/python3 tests/golden/make_golden.py
 import os
 import struct
@@ -30,9 +36,30 @@ MODELS = [
     ("drums_gru_e0_l1", "gru", 1, 0, 12, 512, 20),
 ]
 
+METRIC, HARMONY = 1, 2
+
+
+def metric_columns(spq):
+    return 2 + 4 * spq + 16
+
+
+def cond_columns(spq, conditions):
+    return (metric_columns(spq) if conditions & METRIC else 0) + (12 if conditions & HARMONY else 0)
+
+
+# name, cell, layers, E, H, V, steps, steps per quarter, conditions
+COND_MODELS = [
+    ("cond_rnn_e0_l2", "rnn", 2, 0, 16, 130, 40, 4, METRIC | HARMONY),
+    ("cond_lstm_e16_l2", "lstm", 2, 16, 24, 130, 40, 2, METRIC),
+    ("cond_lstm_e0_l1", "lstm", 1, 0, 20, 130, 40, 4, METRIC | HARMONY),
+    ("cond_gru_e0_l1", "gru", 1, 0, 20, 130, 40, 4, METRIC | HARMONY),
+    ("cond_gru_e12_l2", "gru", 2, 12, 16, 130, 40, 4, HARMONY),
+    ("cond_drums_gru_e8_l1", "gru", 1, 8, 12, 512, 20, 4, METRIC),
+]
+
 
 class Net(torch.nn.Module):
-    def __init__(self, cell, layers, E, H, V):
+    def __init__(self, cell, layers, E, H, V, C=0):
         super().__init__()
         self.V = V
         self.E = E
@@ -40,30 +67,40 @@ class Net(torch.nn.Module):
             self.embed = torch.nn.Embedding(V, E)
         rnn = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
         kw = {"nonlinearity": "tanh"} if cell == "rnn" else {}
-        self.rnn = rnn(E if E > 0 else V, H, num_layers=layers, batch_first=True, **kw)
+        self.rnn = rnn((E if E > 0 else V) + C, H, num_layers=layers, batch_first=True, **kw)
         self.head = torch.nn.Linear(H, V)
 
-    def forward(self, events):
+    def forward(self, events, cond=None):
         if self.E > 0:
             x = self.embed(events)
         else:
             x = torch.nn.functional.one_hot(events, self.V).float()
-        y, _ = self.rnn(x)
-        return self.head(y)
+        if cond is not None:
+            x = torch.cat([x, cond], dim=-1)  # the condition columns after the event's
+        y, state = self.rnn(x)
+        return self.head(y), state
 
 
 def pad4(b):
     return b + b"\0" * (-len(b) % 4)
 
 
-def rnnw(cell, layers, E, H, V, meta, tensors):
-    """Bytes of a .rnnw v1 file (core/FORMAT.md); tensors in file order."""
+def rnnw(cell, layers, E, H, V, meta, tensors, spq=4, conditions=0):
+    """Bytes of a .rnnw file (core/FORMAT.md): version 1 without conditions,
+    version 2 with them; tensors in file order."""
     text = "".join(f"{k}={v}\n" for k, v in meta).encode()
+    version, header = (2, 96) if conditions else (1, 64)
     out = b"RNNW\x00\x0d\x0a\x1a"
-    out += struct.pack("<11I", 1, 64, KIND[V], 4, CELL[cell], layers, E, H, V, len(text),
-                       len(tensors))
-    out += b"\0" * 12
-    assert len(out) == 64
+    out += struct.pack("<11I", version, header, KIND[V], spq, CELL[cell], layers, E, H, V,
+                       len(text), len(tensors))
+    if conditions:
+        metric = metric_columns(spq) if conditions & METRIC else 0
+        harmony = 12 if conditions & HARMONY else 0
+        out += struct.pack("<4I", conditions, metric + harmony, metric, harmony)
+        out += b"\0" * 28
+    else:
+        out += b"\0" * 12
+    assert len(out) == header
     out += pad4(text)
     for name, t in tensors:
         t = t.detach().contiguous().float()
@@ -73,24 +110,41 @@ def rnnw(cell, layers, E, H, V, meta, tensors):
     return out + struct.pack("<I", zlib.crc32(out) & 0xFFFFFFFF)
 
 
+def make_net(seed, cell, layers, E, H, V, C=0):
+    torch.manual_seed(1000 + seed)
+    net = Net(cell, layers, E, H, V, C)
+    with torch.no_grad():
+        # wider than PyTorch's default init so gates saturate now and then
+        for p in net.rnn.parameters():
+            p.mul_(2.5)
+        net.head.weight.mul_(2.0)
+    return net
+
+
+def file_tensors(net, layers, E):
+    sd = net.state_dict()
+    tensors = []
+    if E > 0:
+        tensors.append(("embed.weight", sd["embed.weight"]))
+    for k in range(layers):
+        for part in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            key = f"{part}_l{k}"
+            tensors.append((f"rnn.{key}", sd[f"rnn.{key}"]))
+    return tensors + [("head.weight", sd["head.weight"]), ("head.bias", sd["head.bias"])]
+
+
+def write_logits(name, events, logits):
+    T, V = logits.shape
+    with open(os.path.join(HERE, name + ".logits"), "wb") as f:
+        f.write(struct.pack("<II", T, V))
+        f.write(struct.pack(f"<{T}i", *events.tolist()))
+        f.write(struct.pack(f"<{T * V}f", *logits.flatten().tolist()))
+
+
 def main():
     for seed, (name, cell, layers, E, H, V, T) in enumerate(MODELS, start=1):
-        torch.manual_seed(1000 + seed)
-        net = Net(cell, layers, E, H, V)
-        with torch.no_grad():
-            # wider than PyTorch's default init so gates saturate now and then
-            for p in net.rnn.parameters():
-                p.mul_(2.5)
-            net.head.weight.mul_(2.0)
-        sd = net.state_dict()
-        tensors = []
-        if E > 0:
-            tensors.append(("embed.weight", sd["embed.weight"]))
-        for k in range(layers):
-            for part in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-                key = f"{part}_l{k}"
-                tensors.append((f"rnn.{key}", sd[f"rnn.{key}"]))
-        tensors += [("head.weight", sd["head.weight"]), ("head.bias", sd["head.bias"])]
+        net = make_net(seed, cell, layers, E, H, V)
+        tensors = file_tensors(net, layers, E)
         meta = [("name", f"golden {name}"), ("license", "MIT"),
                 ("data", f"random weights, torch.manual_seed({1000 + seed})"),
                 ("command", "tests/golden/make_golden.py")]
@@ -101,12 +155,38 @@ def main():
         events = torch.randint(0, V, (T,), generator=g)
         events[0], events[1], events[T // 2] = 0, V - 1, 1
         with torch.no_grad():
-            logits = net(events.unsqueeze(0))[0]
-        with open(os.path.join(HERE, name + ".logits"), "wb") as f:
-            f.write(struct.pack("<II", T, V))
-            f.write(struct.pack(f"<{T}i", *events.tolist()))
-            f.write(struct.pack(f"<{T * V}f", *logits.flatten().tolist()))
+            logits = net(events.unsqueeze(0))[0][0]
+        write_logits(name, events, logits)
         print(f"{name}: {cell} L={layers} E={E} H={H} V={V} T={T} "
+              f"|logits| max {logits.abs().max().item():.3f}")
+
+    for i, (name, cell, layers, E, H, V, T, spq, conds) in enumerate(COND_MODELS):
+        seed = 100 + i
+        C = cond_columns(spq, conds)
+        net = make_net(seed, cell, layers, E, H, V, C)
+        meta = [("name", f"golden {name}"), ("license", "MIT"),
+                ("data", f"random weights, torch.manual_seed({1000 + seed})"),
+                ("command", "tests/golden/make_golden.py")]
+        with open(os.path.join(HERE, name + ".rnnw"), "wb") as f:
+            f.write(rnnw(cell, layers, E, H, V, meta, file_tensors(net, layers, E), spq, conds))
+        g = torch.Generator().manual_seed(seed)
+        events = torch.randint(0, V, (T,), generator=g)
+        events[0], events[1], events[T // 2] = 0, V - 1, 1
+        # random columns on, and one step with none and one with all
+        cond = (torch.rand((T, C), generator=g) < 0.3).float()
+        cond[2].zero_()
+        cond[3].fill_(1.0)
+        with torch.no_grad():
+            logits, state = net(events.unsqueeze(0), cond.unsqueeze(0))
+        logits = logits[0]
+        parts = state if cell == "lstm" else (state,)
+        flat = torch.cat([p.flatten() for p in parts])  # h of every layer, then c
+        write_logits(name, events, logits)
+        with open(os.path.join(HERE, name + ".cond"), "wb") as f:
+            f.write(struct.pack("<3I", T, C, flat.numel()))
+            f.write(pad4(bytes(int(v) for v in cond.flatten().tolist())))
+            f.write(struct.pack(f"<{flat.numel()}f", *flat.tolist()))
+        print(f"{name}: {cell} L={layers} E={E} H={H} V={V} T={T} C={C} "
               f"|logits| max {logits.abs().max().item():.3f}")
 
 

@@ -21,6 +21,13 @@ Writes tests/golden/train_{rnn,lstm,gru}.bin, little-endian:
   float64 loss (mean NLL of the counted targets), float32 x P its gradients
   float32 x P  weights after step 1
   float64 loss at step 2 (same batch, same initial state), float32 x P weights after step 2
+
+and tests/golden/train_cond_{rnn,lstm,gru}.bin for models that take condition
+columns (format v2) beside the event: magic b"RNNGOLD2", then int32 x 2 after
+the seven (steps per quarter, the condition bits: 1 metric, 2 harmony), and
+after the targets float32 x T*B*C, the 0/1 condition columns of each row
+(C = 2 + 4 spq + 16 with the metric, + 12 with the harmony), the rest as
+above.
 """
 import struct
 import sys
@@ -33,32 +40,43 @@ LR, WD, CLIP, B1, B2, EPS = 0.01, 0.1, 0.5, 0.9, 0.999, 1e-8
 
 
 class Net(torch.nn.Module):
-    def __init__(self, cell, E):
+    def __init__(self, cell, E, C=0):
         super().__init__()
         self.E = E
         if E > 0:
             self.embed = torch.nn.Embedding(V, E)
         ctor = CELLS[cell][1]
-        self.rnn = ctor(E if E > 0 else V, H, num_layers=L)
+        self.rnn = ctor((E if E > 0 else V) + C, H, num_layers=L)
         self.head = torch.nn.Linear(H, V)
 
-    def forward(self, x, state):
+    def forward(self, x, state, cond=None):
         if self.E > 0:
             e = self.embed(x)
         else:
             e = torch.nn.functional.one_hot(x, V).float()
+        if cond is not None:
+            e = torch.cat([e, cond], dim=-1)  # x = [event | conditions]
         y, _ = self.rnn(e, state)
         return self.head(y)
 
 
+def cond_columns(spq, conds):
+    return (2 + 4 * spq + 16 if conds & 1 else 0) + (12 if conds & 2 else 0)
+
+
 def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else "tests/golden"
-    for name, E, seed in (("rnn", 0, 11), ("lstm", 4, 12), ("gru", 4, 13)):
+    runs = [(name, E, seed, 4, 0) for name, E, seed in
+            (("rnn", 0, 11), ("lstm", 4, 12), ("gru", 4, 13))]
+    runs += [("rnn", 0, 21, 1, 3), ("lstm", 4, 22, 2, 1), ("gru", 4, 23, 1, 3)]
+    for name, E, seed, spq, conds in runs:
+        C = cond_columns(spq, conds)
         torch.manual_seed(seed)
-        net = Net(name, E)
+        net = Net(name, E, C)
         x = torch.randint(0, V, (T, B))
         y = torch.randint(0, V, (T, B))
         y[1, 2] = -1
+        cond = (torch.rand(T, B, C) < 0.3).float() if C else None
         h0 = 0.5 * torch.randn(L, B, H)
         c0 = 0.5 * torch.randn(L, B, H) if name == "lstm" else torch.zeros(L, B, H)
         state = (h0, c0) if name == "lstm" else h0
@@ -69,7 +87,7 @@ def main():
 
         def step():
             opt.zero_grad()
-            loss = lossf(net(x, state).reshape(T * B, V), y.reshape(T * B))
+            loss = lossf(net(x, state, cond).reshape(T * B, V), y.reshape(T * B))
             loss.backward()
             grads = torch.cat([p.grad.flatten() for p in net.parameters()])
             torch.nn.utils.clip_grad_norm_(net.parameters(), CLIP)
@@ -80,14 +98,16 @@ def main():
         loss1, _, w2 = step()
         f32 = lambda t: struct.pack("<%df" % t.numel(), *t.flatten().tolist())
         i32 = lambda t: struct.pack("<%di" % t.numel(), *t.flatten().tolist())
-        blob = b"RNNGOLD1"
+        blob = b"RNNGOLD2" if C else b"RNNGOLD1"
         blob += struct.pack("<7i", CELLS[name][0], L, E, H, V, B, T)
+        if C:
+            blob += struct.pack("<2i", spq, conds)
         blob += struct.pack("<6f", LR, WD, CLIP, B1, B2, EPS)
-        blob += i32(x) + i32(y) + f32(h0) + f32(c0)
+        blob += i32(x) + i32(y) + (f32(cond) if C else b"") + f32(h0) + f32(c0)
         blob += struct.pack("<i", init.numel()) + f32(init)
         blob += struct.pack("<d", loss0) + f32(grads0) + f32(w1)
         blob += struct.pack("<d", loss1) + f32(w2)
-        path = "%s/train_%s.bin" % (out_dir, name)
+        path = "%s/train_%s%s.bin" % (out_dir, "cond_" if C else "", name)
         with open(path, "wb") as f:
             f.write(blob)
         print("%s: %d parameters (%s), loss %.6f then %.6f, %d bytes"

@@ -19,6 +19,7 @@
 #include "../../core/midifile.h"
 #include "../../training/dataset.h"
 #include "../../training/sha256.h"
+#include "../../training/train.h"
 #include "../support/spawn_capture.h"
 
 /* ------------------------------------------------------------------------ */
@@ -258,6 +259,99 @@ static void test_dataset_load(void **state)
     rnn_dataset_free(NULL);
 }
 
+/* The conditions rnn_dataset_load packs for every step, and the columns the
+ * batcher makes of them: a melody (channel 0) over a held C major chord
+ * (channel 1) in 3/4, one tick per step; then 4/4 from step 24. */
+static void test_dataset_conditions(void **state)
+{
+    (void)state;
+    rnn_note x[32];
+    size_t n = 0;
+    for (int i = 0; i < 10; i++)
+        x[n++] = (rnn_note){1, 0, 72 + i, 90, 4 * i, 4 * i + 3};
+    for (int p = 0; p < 3; p++)
+        x[n++] = (rnn_note){2, 1, 48 + (int[]){0, 4, 7}[p], 80, 0, 40};
+    const rnn_midi_meter meters[] = {{0, 3, 4}, {24, 4, 4}};
+    char err[512], path[200];
+    size_t size;
+    unsigned char *d = rnn_midi_write_mem_meters(x, n, 4, 120, meters, 2, &size, err, sizeof err);
+    assert_non_null(d);
+    snprintf(path, sizeof path, "%s/cond.mid", tree);
+    write_file(path, d, size);
+    free(d);
+
+    rnn_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    const char *p[] = {path};
+    assert_int_equal(rnn_dataset_load(&ds, p, 1, RNN_KIND_MELODY, 4, NULL, err, sizeof err), 0);
+    unlink(path);
+    const rnn_seq *mel = NULL;
+    rnn_seq_list *list = NULL;
+    for (int s = 0; s < RNN_SPLITS; s++)
+        for (size_t i = 0; i < ds.split[s].count; i++)
+            if (ds.split[s].seqs[i].channel == 0) {
+                mel = &ds.split[s].seqs[i];
+                list = &ds.split[s];
+            }
+    assert_non_null(mel);
+    assert_non_null(mel->cond);
+    assert_int_equal(mel->start_step, 0);
+    for (size_t t = 0; t < mel->len; t++) {
+        const uint32_t c = mel->cond[t];
+        /* 3/4 bars of 12 steps until step 24, then 4/4 bars of 16 */
+        const int bar = t < 24 ? (int)t % 12 : (int)(t - 24) % 16;
+        assert_int_equal(c >> 12 & 1, bar == 0);
+        assert_int_equal(c >> 13 & 1, t % 4 == 0);
+        assert_int_equal(c >> 14 & 511, t % 4);
+        assert_int_equal(c >> 23 & 31, bar / 4);
+        /* the chord sounds under the whole melody: C, E, G */
+        assert_int_equal(c & 0xFFF, t < 40 ? 0x091 : 0);
+    }
+
+    /* the batcher's columns: metric then harmony, transposed with the melody */
+    rnn_model_config cfg = {RNN_KIND_MELODY, 4, RNN_CELL_GRU, 1, 0, 4, 130, RNN_COND_ALL};
+    const int C = rnn_model_cond_columns(&cfg), hm = rnn_model_cond_offset(&cfg, RNN_COND_HARMONY);
+    assert_int_equal(C, 46);
+    float cols[46];
+    rnn_cond_code_columns(mel->cond[13], &cfg, 0, 1, cols);
+    /* step 13: beat 0 of bar 1 of 3/4 plus one step */
+    assert_true(cols[0] == 0 && cols[1] == 0 && cols[2 + 1] == 1 && cols[2 + 16 + 0] == 1);
+    assert_true(cols[hm + 0] == 1 && cols[hm + 4] == 1 && cols[hm + 7] == 1);
+    rnn_cond_code_columns(mel->cond[13], &cfg, 2, 1, cols);
+    assert_true(cols[hm + 0] == 0 && cols[hm + 2] == 1 && cols[hm + 6] == 1 && cols[hm + 9] == 1);
+    rnn_cond_code_columns(mel->cond[13], &cfg, -8, 1, cols); /* C E G down 8: E G# B */
+    assert_true(cols[hm + 4] == 1 && cols[hm + 8] == 1 && cols[hm + 11] == 1);
+    rnn_cond_code_columns(mel->cond[13], &cfg, 0, 0, cols);
+    for (int k = 0; k < 12; k++)
+        assert_true(cols[hm + k] == 0);
+
+    enum { B = 2, T = 16 };
+    int32_t in[T * B], tg[T * B];
+    for (int drop = 0; drop <= 1; drop++) {
+        rnn_batcher *bt = rnn_batcher_create(list, RNN_KIND_MELODY, B, T, 1, 0, 9);
+        assert_non_null(bt);
+        assert_null(rnn_batcher_cond(bt));
+        assert_int_equal(rnn_batcher_set_conditions(bt, &cfg, (float)drop), 0);
+        for (int w = 0; w < 6; w++) {
+            rnn_batcher_next(bt, NULL, in, tg);
+            const float *cd = rnn_batcher_cond(bt);
+            assert_non_null(cd);
+            for (int r = 0; r < T * B; r++) {
+                float on = 0, beats = 0;
+                for (int k = 0; k < 12; k++)
+                    on += cd[(size_t)r * C + hm + k];
+                for (int k = 0; k < 16; k++)
+                    beats += cd[(size_t)r * C + 2 + 16 + k];
+                assert_true(beats == 1 || (beats == 0 && tg[r] < 0)); /* one beat column */
+                if (drop) assert_true(on == 0);
+                if (!drop && in[r] != 0 && tg[r] >= 0) assert_true(on == 3);
+            }
+        }
+        rnn_batcher_free(bt);
+    }
+    rnn_dataset_free(&ds);
+}
+
 static void test_dataset_errors(void **state)
 {
     (void)state;
@@ -458,6 +552,7 @@ int main(void)
         cmocka_unit_test(test_split_names),
         cmocka_unit_test(test_dataset_load),
         cmocka_unit_test(test_dataset_errors),
+        cmocka_unit_test(test_dataset_conditions),
         cmocka_unit_test(test_cli_usage),
         cmocka_unit_test(test_cli_notes_and_encode),
         cmocka_unit_test(test_cli_stats),

@@ -118,9 +118,9 @@ typedef struct {
     size_t start, name, dtype, ndim, dims, data;
 } record_at;
 
-static record_at record(const rnn_tensor_spec *s, int i, size_t meta_size)
+static record_at record_after(size_t header, const rnn_tensor_spec *s, int i, size_t meta_size)
 {
-    size_t off = 64 + pad4(meta_size);
+    size_t off = header + pad4(meta_size);
     for (int k = 0; k < i; k++)
         off += 4 + pad4(strlen(s[k].name)) + 8 + 4 * (size_t)s[k].ndim + 4 * s[k].count;
     record_at r = {.start = off, .name = off + 4};
@@ -129,6 +129,12 @@ static record_at record(const rnn_tensor_spec *s, int i, size_t meta_size)
     r.dims = r.ndim + 4;
     r.data = r.dims + 4 * (size_t)s[i].ndim;
     return r;
+}
+
+/* In a version 1 file (64-byte header). */
+static record_at record(const rnn_tensor_spec *s, int i, size_t meta_size)
+{
+    return record_after(64, s, i, meta_size);
 }
 
 static void check_msg(const char *err, const char *name, const char *needle)
@@ -248,6 +254,7 @@ static void assert_same_model(const rnn_model *a, const weights *w, const rnn_me
     assert_int_equal(c->embed, w->cfg.embed);
     assert_int_equal(c->hidden, w->cfg.hidden);
     assert_int_equal(c->vocab, w->cfg.vocab);
+    assert_int_equal(c->conditions, w->cfg.conditions);
     assert_int_equal(rnn_model_meta_count(a), nm);
     for (size_t i = 0; i < nm; i++) {
         rnn_meta e = rnn_model_meta_at(a, i);
@@ -679,7 +686,11 @@ static void test_defects(void **state)
     DEFECT_RAW(memcpy(b, "MThd\0\0\0\6", 8), "wrong magic (not an rnnmidi preset)");
     DEFECT_RAW(bn = 20, "truncated: header needs 64 bytes at offset 0, file has 20");
     DEFECT_RAW(bn = 0, "empty file");
-    DEFECT(put32(b + 8, 2), "unknown format version 2");
+    DEFECT(put32(b + 8, 3), "unknown format version 3 (this build reads versions 1..2)");
+    DEFECT(put32(b + 8, 0), "unknown format version 0");
+    /* a version 1 file called version 2: its header is too short for one */
+    DEFECT(put32(b + 8, 2), "wrong header size 64 (version 2 has 96)");
+    DEFECT(put32(b + 12, 96), "wrong header size 96 (version 1 has 64)");
     DEFECT(put32(b + 12, 72), "wrong header size 72");
     DEFECT(put32(b + 16, 3), "unknown encoding kind 3");
     DEFECT(put32(b + 20, 0), "steps per quarter 0 is below the minimum 1");
@@ -1009,6 +1020,189 @@ static void test_write_atomic(void **state)
     weights_free(&wb);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Version 2: conditions                                                    */
+
+static void test_cond_columns(void **state)
+{
+    (void)state;
+    rnn_model_config c = config(RNN_KIND_MELODY, RNN_CELL_GRU, 1, 0, 4);
+    assert_int_equal(rnn_model_cond_columns(&c), 0);
+    assert_int_equal(rnn_model_cond_offset(&c, RNN_COND_METRIC), -1);
+    assert_int_equal(rnn_model_cond_offset(&c, RNN_COND_HARMONY), -1);
+    c.conditions = RNN_COND_METRIC;
+    assert_int_equal(rnn_model_cond_columns(&c), 34); /* 2 + 4 * 4 + 16 */
+    assert_int_equal(rnn_model_cond_offset(&c, RNN_COND_METRIC), 0);
+    assert_int_equal(rnn_model_cond_offset(&c, RNN_COND_HARMONY), -1);
+    c.conditions = RNN_COND_HARMONY;
+    assert_int_equal(rnn_model_cond_columns(&c), 12);
+    assert_int_equal(rnn_model_cond_offset(&c, RNN_COND_HARMONY), 0);
+    c.conditions = RNN_COND_ALL;
+    c.steps_per_quarter = 96;
+    assert_int_equal(rnn_model_cond_columns(&c), RNN_MAX_COND_COLUMNS);
+    assert_int_equal(rnn_model_cond_offset(&c, RNN_COND_HARMONY), 2 + 4 * 96 + 16);
+    assert_int_equal(rnn_model_cond_columns(NULL), 0);
+
+    /* the columns widen layer 0's input only, after the event's */
+    c.steps_per_quarter = 2; /* 26 metric columns */
+    rnn_tensor_spec s[RNN_MAX_TENSORS];
+    for (int embed = 0; embed <= 3; embed += 3) {
+        c.embed = embed;
+        c.layers = 2;
+        const int n = rnn_model_tensor_specs(&c, s);
+        const int first = embed ? 1 : 0;
+        assert_int_equal(n, first + 8 + 2);
+        assert_string_equal(s[first].name, "rnn.weight_ih_l0");
+        assert_int_equal(s[first].shape[0], 3 * 4);
+        assert_int_equal(s[first].shape[1], (embed ? 3 : 130) + 26 + 12);
+        assert_string_equal(s[first + 4].name, "rnn.weight_ih_l1");
+        assert_int_equal(s[first + 4].shape[1], 4);
+        assert_int_equal(rnn_model_shape_specs(&c, s), n);
+    }
+
+    /* refused: unknown bits, harmony for drums, no grid to size the metric */
+    c = config(RNN_KIND_MELODY, RNN_CELL_LSTM, 1, 2, 3);
+    c.conditions = 4;
+    expect_config_error(&c, "unknown condition bits 0x4 (known: 1 = metric, 2 = harmony)");
+    assert_int_equal(rnn_model_shape_specs(&c, s), -1);
+    c.conditions = RNN_COND_METRIC | 8;
+    expect_config_error(&c, "unknown condition bits 0x8");
+    c = config(RNN_KIND_DRUMS, RNN_CELL_LSTM, 1, 2, 3);
+    c.conditions = RNN_COND_HARMONY;
+    expect_config_error(&c, "the harmony condition is for melody models, this one is drums");
+    c.conditions = RNN_COND_METRIC;
+    assert_int_equal(rnn_model_config_check(&c, NULL, 0), 0);
+    c.steps_per_quarter = 0;
+    assert_int_equal(rnn_model_shape_specs(&c, s), -1);
+    c.conditions = 0;
+    assert_true(rnn_model_shape_specs(&c, s) > 0); /* the grid is not looked at without them */
+}
+
+/* Every set of conditions round-trips as a version 2 file; none is version 1. */
+static void test_v2_round_trip(void **state)
+{
+    (void)state;
+    const rnn_meta meta[] = {{"name", "conditioned"}, {"conditions", "metric,harmony"}};
+    static const unsigned sets[] = {0, RNN_COND_METRIC, RNN_COND_HARMONY, RNN_COND_ALL};
+    for (int cell = 0; cell < RNN_CELL_COUNT; cell++) {
+        for (int si = 0; si < 4; si++) {
+            for (int embed = 0; embed <= 5; embed += 5) {
+                rnn_model_config cfg = config(RNN_KIND_MELODY, (rnn_cell)cell, 2, embed, 3);
+                cfg.steps_per_quarter = 3;
+                cfg.conditions = sets[si];
+                weights w;
+                weights_make(&w, &cfg, (uint32_t)(cell * 8 + si * 2 + embed + 1));
+                size_t n;
+                uint8_t *b = serialize(&w, meta, 2, &n);
+                const uint32_t version = sets[si] ? 2 : 1, header = sets[si] ? 96 : 64;
+                assert_int_equal(get32(b + 8), version);
+                assert_int_equal(get32(b + 12), header);
+                if (sets[si]) {
+                    const uint32_t metric = sets[si] & RNN_COND_METRIC ? 2 + 12 + 16 : 0;
+                    const uint32_t harmony = sets[si] & RNN_COND_HARMONY ? 12 : 0;
+                    assert_int_equal(get32(b + 52), sets[si]);
+                    assert_int_equal(get32(b + 56), metric + harmony);
+                    assert_int_equal(get32(b + 60), metric);
+                    assert_int_equal(get32(b + 64), harmony);
+                    for (int i = 68; i < 96; i++)
+                        assert_int_equal(b[i], 0);
+                }
+                /* metadata right after the header, then the records */
+                assert_memory_equal(b + header, "name=conditioned\n", 17);
+                const int ih0 = embed ? 1 : 0;
+                record_at r = record_after(header, w.specs, ih0, 43);
+                assert_int_equal(get32(r.dims + b + 4), w.specs[ih0].shape[1]);
+                rnn_model *m = load_mem(b, n);
+                assert_same_model(m, &w, meta, 2);
+                rnn_model_free(m);
+                free(b);
+                weights_free(&w);
+            }
+        }
+    }
+    /* drums take the metric */
+    rnn_model_config cfg = config(RNN_KIND_DRUMS, RNN_CELL_GRU, 1, 4, 2);
+    cfg.conditions = RNN_COND_METRIC;
+    weights w;
+    weights_make(&w, &cfg, 99);
+    size_t n;
+    uint8_t *b = serialize(&w, NULL, 0, &n);
+    rnn_model *m = load_mem(b, n);
+    assert_same_model(m, &w, NULL, 0);
+    rnn_model_free(m);
+    free(b);
+    weights_free(&w);
+}
+
+/* A version 2 file damaged anywhere is refused, with the file and offset. */
+static void test_v2_defects(void **state)
+{
+    (void)state;
+    const rnn_meta meta[] = {{"name", "v2"}}; /* 8 bytes: no padding */
+    rnn_model_config cfg = config(RNN_KIND_MELODY, RNN_CELL_LSTM, 1, 3, 2);
+    cfg.conditions = RNN_COND_ALL; /* 34 + 12 columns */
+    weights w;
+    weights_make(&w, &cfg, 5);
+    size_t n;
+    uint8_t *base = serialize(&w, meta, 1, &n);
+    uint8_t *b = malloc(n);
+    assert_non_null(b);
+    size_t bn;
+    const char *F = "presets/v2.rnnw";
+    char want[256];
+#define DEFECT(patch, needle)                                                                      \
+    do {                                                                                           \
+        memcpy(b, base, n), bn = n;                                                                \
+        patch;                                                                                     \
+        recrc(b, bn);                                                                              \
+        expect_load_error(b, bn, F, needle);                                                       \
+    } while (0)
+    rnn_model_free(load_mem(base, n));
+    DEFECT(put32(b + 8, 3), "unknown format version 3");
+    DEFECT(put32(b + 12, 64), "wrong header size 64 (version 2 has 96)");
+    DEFECT(put32(b + 8, 1), "wrong header size 96 (version 1 has 64)");
+    DEFECT(bn = 80, "truncated: header needs 96 bytes at offset 0, file has 80");
+    DEFECT(put32(b + 52, 0), "version 2 header declares no condition at offset 52");
+    DEFECT(put32(b + 52, 7), "unknown condition bits 0x4 (known: 1 = metric, 2 = harmony), at "
+                             "offset 52");
+    DEFECT(put32(b + 52, 0x80000003u), "unknown condition bits 0x80000000");
+    DEFECT((put32(b + 16, 2), put32(b + 40, 512)),
+           "the harmony condition is for melody models, this one is drums, at offset 52");
+    DEFECT(put32(b + 56, 45),
+           "condition columns 45 at offset 56, the conditions 0x3 at 4 steps per quarter have 46");
+    DEFECT(put32(b + 60, 33), "metric columns 33 at offset 60");
+    DEFECT(put32(b + 64, 11), "harmony columns 11 at offset 64");
+    DEFECT(put32(b + 64, 0), "harmony columns 0 at offset 64");
+    /* a different grid has other metric columns than the file's */
+    DEFECT(put32(b + 20, 2), "condition columns 46 at offset 56, the conditions 0x3 at 2 steps "
+                             "per quarter have 38");
+    /* bits and counts that agree with each other but not with the tensors */
+    DEFECT((put32(b + 52, 1), put32(b + 56, 34), put32(b + 64, 0)),
+           "tensor 'rnn.weight_ih_l0' has shape (8, 49), the header says (8, 37)");
+    for (int i = 68; i < 96; i++) {
+        snprintf(want, sizeof want, "nonzero reserved header byte at offset %d", i);
+        DEFECT(b[i] = 0x10, want);
+    }
+    record_at r1 = record_after(96, w.specs, 1, 8); /* rnn.weight_ih_l0 (8, 3 + 46) */
+    assert_int_equal(get32(b + r1.dims + 4), 49);
+    DEFECT(put32(b + r1.dims + 4, 48),
+           "tensor 'rnn.weight_ih_l0' has shape (8, 48), the header says (8, 49)");
+    DEFECT(put32(b + 44, 1u << 20), "truncated: metadata needs 1048576 bytes at offset 96");
+#undef DEFECT
+    free(b);
+    corrupt_everywhere(base, n);
+    free(base);
+    weights_free(&w);
+
+    /* the writer refuses what the reader would */
+    cfg.conditions = 16;
+    rnn_model_config good = cfg;
+    good.conditions = RNN_COND_ALL;
+    weights_make(&w, &good, 6);
+    expect_serialize_error(&cfg, NULL, 0, ptrs(&w), "unknown condition bits 0x10");
+    weights_free(&w);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -1030,7 +1224,8 @@ int main(void)
         cmocka_unit_test(test_fixture_bytes),   cmocka_unit_test(test_flip_and_truncate_everywhere),
         cmocka_unit_test(test_defects),         cmocka_unit_test(test_writer_refuses),
         cmocka_unit_test(test_api_lookups),     cmocka_unit_test(test_load_path_errors),
-        cmocka_unit_test(test_write_atomic),
+        cmocka_unit_test(test_write_atomic),    cmocka_unit_test(test_cond_columns),
+        cmocka_unit_test(test_v2_round_trip),   cmocka_unit_test(test_v2_defects),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -2,7 +2,9 @@
 /* Tests of core/net against PyTorch: every tests/golden/NAME.rnnw is stepped
  * through the event sequence of NAME.logits (written by make_golden.py from
  * nn.RNN / nn.LSTM / nn.GRU) and every logit must match within
- * max(1e-5, 1e-5 |ref|). Then, on the same models, the net's own contracts:
+ * max(1e-5, 1e-5 |ref|). The conditioned models (cond_*, format v2) take
+ * NAME.cond's 0/1 condition columns at each step, and their state after the
+ * last step must match PyTorch's too. Then, on the same models, the net's own contracts:
  * state get/set, reset, a step cut into pieces (bit-identical), an abandoned
  * step, out-of-range events; the cost of a step, the probe that refuses
  * models whose numbers leave the range of float, and which build of the
@@ -24,6 +26,8 @@
 static const char *const NAMES[] = {
     "rnn_e0_l1", "rnn_e24_l3", "lstm_e32_l2",      "lstm_e0_l3",
     "gru_e0_l2", "gru_e16_l1", "drums_lstm_e8_l2", "drums_gru_e0_l1",
+    "cond_rnn_e0_l2", "cond_lstm_e16_l2", "cond_lstm_e0_l1", "cond_gru_e0_l1",
+    "cond_gru_e12_l2", "cond_drums_gru_e8_l1",
 };
 #define NMODELS (sizeof NAMES / sizeof NAMES[0])
 
@@ -32,7 +36,17 @@ typedef struct {
     int T, V;
     int *events; /* (T) */
     float *ref;  /* (T, V) PyTorch's logits */
+    int C;       /* condition columns, 0 for a version 1 model */
+    float *cond; /* (T, C) 0/1, NULL when C = 0 */
+    size_t S;
+    float *state_ref; /* (S) PyTorch's state after the last step, NULL when C = 0 */
 } golden;
+
+/* The conditions of step t, NULL for none. */
+static const float *cond_at(const golden *g, int t)
+{
+    return g->cond ? g->cond + (size_t)t * g->C : NULL;
+}
 
 static uint32_t le32(const unsigned char *p)
 {
@@ -73,6 +87,40 @@ static void golden_load(golden *g, const char *name)
         memcpy(&g->ref[i], &u, 4);
     }
     free(buf);
+
+    g->C = rnn_model_cond_columns(rnn_model_get_config(g->model));
+    snprintf(path, sizeof path, "tests/golden/%s.cond", name);
+    f = fopen(path, "rb");
+    if (g->C == 0) {
+        if (f) fail_msg("%s: a model without conditions has a .cond file", path);
+        return;
+    }
+    if (!f) fail_msg("cannot open %s", path);
+    unsigned char h3[12];
+    assert_int_equal(fread(h3, 1, 12, f), 12);
+    assert_int_equal(le32(h3), g->T);
+    assert_int_equal(le32(h3 + 4), g->C);
+    g->S = le32(h3 + 8);
+    assert_true(g->S > 0 && g->S <= 100000);
+    const size_t nc = (size_t)g->T * g->C, padded = (nc + 3) & ~(size_t)3;
+    unsigned char *cb = malloc(padded + 4 * g->S);
+    g->cond = malloc(nc * sizeof *g->cond);
+    g->state_ref = malloc(g->S * sizeof *g->state_ref);
+    assert_non_null(cb);
+    assert_non_null(g->cond);
+    assert_non_null(g->state_ref);
+    assert_int_equal(fread(cb, 1, padded + 4 * g->S, f), padded + 4 * g->S);
+    assert_int_equal(fgetc(f), EOF);
+    fclose(f);
+    for (size_t i = 0; i < nc; i++) {
+        assert_true(cb[i] <= 1);
+        g->cond[i] = cb[i];
+    }
+    for (size_t i = 0; i < g->S; i++) {
+        uint32_t u = le32(cb + padded + 4 * i);
+        memcpy(&g->state_ref[i], &u, 4);
+    }
+    free(cb);
 }
 
 static void golden_free(golden *g)
@@ -80,6 +128,8 @@ static void golden_free(golden *g)
     rnn_model_free(g->model);
     free(g->events);
     free(g->ref);
+    free(g->cond);
+    free(g->state_ref);
 }
 
 static rnn_net *net_new(const rnn_model *m)
@@ -97,7 +147,8 @@ static float *run_all(const golden *g)
     float *out = malloc((size_t)g->T * g->V * sizeof *out);
     assert_non_null(out);
     for (int t = 0; t < g->T; t++)
-        memcpy(out + (size_t)t * g->V, rnn_net_step(net, g->events[t]), g->V * sizeof *out);
+        memcpy(out + (size_t)t * g->V, rnn_net_step_cond(net, g->events[t], cond_at(g, t)),
+               g->V * sizeof *out);
     rnn_net_free(net);
     return out;
 }
@@ -111,8 +162,9 @@ static void test_golden(void **state)
         rnn_net *net = net_new(g.model);
         const rnn_model_config *cfg = rnn_model_get_config(g.model);
         double worst = 0;
+        assert_int_equal(rnn_net_cond_columns(net), g.C);
         for (int t = 0; t < g.T; t++) {
-            const float *y = rnn_net_step(net, g.events[t]);
+            const float *y = rnn_net_step_cond(net, g.events[t], cond_at(&g, t));
             for (int v = 0; v < g.V; v++) {
                 double ref = g.ref[(size_t)t * g.V + v];
                 double d = fabs((double)y[v] - ref);
@@ -124,6 +176,53 @@ static void test_golden(void **state)
         }
         assert_int_equal(rnn_net_state_size(net),
                          (size_t)cfg->layers * cfg->hidden * (cfg->cell == RNN_CELL_LSTM ? 2 : 1));
+        if (g.C > 0) {
+            /* the state after the last step, as PyTorch's h_n (and c_n) */
+            assert_int_equal(rnn_net_state_size(net), g.S);
+            float *st = malloc(g.S * sizeof *st);
+            assert_non_null(st);
+            rnn_net_state_get(net, st);
+            for (size_t i = 0; i < g.S; i++) {
+                double d = fabs((double)st[i] - g.state_ref[i]);
+                if (!(d <= fmax(1e-5, 1e-5 * fabs((double)g.state_ref[i]))))
+                    fail_msg("%s: state %zu: %.9g, PyTorch %.9g", NAMES[m], i, st[i],
+                             g.state_ref[i]);
+            }
+            free(st);
+        }
+        /* the writer writes the bytes of make_golden.py's own writer */
+        {
+            FILE *f;
+            char path[256];
+            snprintf(path, sizeof path, "tests/golden/%s.rnnw", NAMES[m]);
+            assert_non_null(f = fopen(path, "rb"));
+            fseek(f, 0, SEEK_END);
+            const long flen = ftell(f);
+            rewind(f);
+            unsigned char *file = malloc((size_t)flen);
+            assert_non_null(file);
+            assert_int_equal(fread(file, 1, (size_t)flen, f), (size_t)flen);
+            fclose(f);
+            rnn_tensor_spec ts[RNN_MAX_TENSORS];
+            const float *td[RNN_MAX_TENSORS];
+            const int ntd = rnn_model_tensor_specs(cfg, ts);
+            rnn_meta md[16];
+            const size_t nmd = rnn_model_meta_count(g.model);
+            assert_true(nmd <= 16);
+            for (int i = 0; i < ntd; i++)
+                td[i] = rnn_model_tensor(g.model, ts[i].name, NULL);
+            for (size_t i = 0; i < nmd; i++)
+                md[i] = rnn_model_meta_at(g.model, i);
+            void *out = NULL;
+            size_t outlen = 0;
+            char err[256];
+            if (rnn_model_serialize(cfg, md, nmd, td, &out, &outlen, err, sizeof err))
+                fail_msg("%s", err);
+            assert_int_equal(outlen, (size_t)flen);
+            assert_memory_equal(out, file, outlen);
+            free(out);
+            free(file);
+        }
         assert_ptr_equal(rnn_net_model(net), g.model);
         /* the net holds its own copy of every weight but the embedding table */
         rnn_tensor_spec specs[RNN_MAX_TENSORS];
@@ -157,7 +256,7 @@ static void test_state_branch_and_reset(void **state)
             assert_true(z[v] == 0.0f);
 
         for (int t = 0; t < half; t++)
-            rnn_net_step(net, g.events[t]);
+            rnn_net_step_cond(net, g.events[t], cond_at(&g, t));
         size_t ns = rnn_net_state_size(net);
         float *saved = malloc(ns * sizeof *saved), *again = malloc(ns * sizeof *again);
         assert_non_null(saved);
@@ -173,7 +272,7 @@ static void test_state_branch_and_reset(void **state)
         rnn_net_state_get(net, again);
         assert_memory_equal(saved, again, ns * sizeof *saved);
         for (int t = half; t < g.T; t++) {
-            const float *y = rnn_net_step(net, g.events[t]);
+            const float *y = rnn_net_step_cond(net, g.events[t], cond_at(&g, t));
             assert_memory_equal(y, all + (size_t)t * V, V * sizeof *y);
         }
 
@@ -181,8 +280,10 @@ static void test_state_branch_and_reset(void **state)
         rnn_net_reset(net);
         for (int v = 0; v < V; v++)
             assert_true(rnn_net_logits(net)[v] == 0.0f);
-        assert_memory_equal(rnn_net_step(net, g.events[0]), all, V * sizeof(float));
-        assert_memory_equal(rnn_net_step(net, g.events[1]), all + V, V * sizeof(float));
+        assert_memory_equal(rnn_net_step_cond(net, g.events[0], cond_at(&g, 0)), all,
+                            V * sizeof(float));
+        assert_memory_equal(rnn_net_step_cond(net, g.events[1], cond_at(&g, 1)), all + V,
+                            V * sizeof(float));
 
         free(saved);
         free(again);
@@ -207,7 +308,7 @@ static void test_step_pieces(void **state)
             int budget = budgets[b] > 0 ? budgets[b] : 1;
             rnn_net_reset(net);
             for (int t = 0; t < g.T; t++) {
-                rnn_net_step_begin(net, g.events[t]);
+                rnn_net_step_begin_cond(net, g.events[t], cond_at(&g, t));
                 int calls = 1;
                 while (!rnn_net_step_work(net, budget)) {
                     calls++;
@@ -245,7 +346,7 @@ static void test_abandoned_step(void **state)
             if (t % 3 == 1) {
                 /* start a step on another event, do part of it, drop it */
                 rnn_net_state_get(net, before);
-                rnn_net_step_begin(net, (g.events[t] + 11) % V);
+                rnn_net_step_begin_cond(net, (g.events[t] + 11) % V, cond_at(&g, g.T - 1 - t));
                 int pieces = 1 + t % 4;
                 for (int i = 0; i < pieces; i++)
                     assert_int_equal(rnn_net_step_work(net, 8), 0);
@@ -256,11 +357,11 @@ static void test_abandoned_step(void **state)
                                         V * sizeof(float));
             }
             if (t % 3 == 2) {
-                rnn_net_step_begin(net, g.events[t]);
+                rnn_net_step_begin_cond(net, g.events[t], cond_at(&g, t));
                 while (!rnn_net_step_work(net, 40)) {
                 }
             } else {
-                rnn_net_step(net, g.events[t]);
+                rnn_net_step_cond(net, g.events[t], cond_at(&g, t));
             }
             assert_memory_equal(rnn_net_logits(net), all + (size_t)t * V, V * sizeof(float));
         }
@@ -299,12 +400,12 @@ static void test_out_of_range_event(void **state)
     golden_free(&g);
 }
 
-/* A model of the given shape with every weight `w` and every bias 0, then
- * one value of one tensor set to `big`. */
-static rnn_model *flat_model(rnn_cell cell, int E, int H, float w, const char *tname, size_t at,
-                             float big)
+/* A model of the given shape and conditions with every weight `w` and every
+ * bias 0, then one value of one tensor set to `big`. */
+static rnn_model *flat_model_cond(unsigned conds, rnn_cell cell, int E, int H, float w,
+                                  const char *tname, size_t at, float big)
 {
-    rnn_model_config cfg = {RNN_KIND_MELODY, 4, cell, 2, E, H, 130};
+    rnn_model_config cfg = {RNN_KIND_MELODY, 4, cell, 2, E, H, 130, conds};
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
     float *data[RNN_MAX_TENSORS] = {0};
     int n = rnn_model_tensor_specs(&cfg, specs);
@@ -333,6 +434,12 @@ static rnn_model *flat_model(rnn_cell cell, int E, int H, float w, const char *t
     for (int i = 0; i < n; i++)
         free(data[i]);
     return m;
+}
+
+static rnn_model *flat_model(rnn_cell cell, int E, int H, float w, const char *tname, size_t at,
+                             float big)
+{
+    return flat_model_cond(0, cell, E, H, w, tname, at, big);
 }
 
 /* The probe's verdict on a model, and its message. */
@@ -399,13 +506,80 @@ static void test_probe(void **state)
     assert_int_equal(probe(flat_model(RNN_CELL_LSTM, 0, 16, 0.05f, "rnn.weight_ih_l0", 9, 1e37f),
                            err, sizeof err),
                      0);
+    /* condition columns may all be on at once: 46 columns of 1e37 overflow
+     * (the one-hot part of the row adds one of its 130), 1e36 does not */
+    const size_t ld = 130 + 46;
+    assert_int_equal(probe(flat_model_cond(RNN_COND_ALL, RNN_CELL_GRU, 0, 16, 1e37f,
+                                           "rnn.weight_ih_l0", 0, 1e37f),
+                           err, sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "rnn.weight_ih_l0"));
+    assert_int_equal(probe(flat_model_cond(RNN_COND_ALL, RNN_CELL_GRU, 0, 16, 1e35f,
+                                           "rnn.weight_ih_l0", 5 * ld + 140, 1e36f),
+                           err, sizeof err),
+                     0);
+    /* one condition weight over the range of float by itself, with an embedding */
+    assert_int_equal(probe(flat_model_cond(RNN_COND_METRIC, RNN_CELL_LSTM, 8, 16, 0.05f,
+                                           "rnn.weight_ih_l0", 3 * (8 + 34) + 8 + 33, 3e38f),
+                           err, sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "layer 0 row 3"));
+}
+
+/* The condition columns: none is all zero, any nonzero value is 1, each
+ * column reaches the logits, and a model without conditions ignores them. */
+static void test_conditions(void **state)
+{
+    (void)state;
+    for (size_t m = 0; m < NMODELS; m++) {
+        golden g;
+        golden_load(&g, NAMES[m]);
+        if (g.C == 0) {
+            rnn_net *a = net_new(g.model), *b = net_new(g.model);
+            float ones[4] = {1, 1, 1, 1};
+            assert_int_equal(rnn_net_cond_columns(a), 0);
+            for (int t = 0; t < 3; t++)
+                assert_memory_equal(rnn_net_step(a, g.events[t]),
+                                    rnn_net_step_cond(b, g.events[t], ones), g.V * sizeof(float));
+            rnn_net_free(a);
+            rnn_net_free(b);
+            golden_free(&g);
+            continue;
+        }
+        const int C = g.C, V = g.V;
+        float *zero = calloc((size_t)C, sizeof *zero), *c = malloc((size_t)C * sizeof *c);
+        float *base = malloc((size_t)V * sizeof *base);
+        assert_non_null(zero);
+        assert_non_null(c);
+        assert_non_null(base);
+        rnn_net *net = net_new(g.model), *ref = net_new(g.model);
+        memcpy(base, rnn_net_step(net, 5), (size_t)V * sizeof *base);
+        assert_memory_equal(base, rnn_net_step_cond(ref, 5, zero), (size_t)V * sizeof *base);
+        for (int j = 0; j < C; j++) {
+            rnn_net_reset(net);
+            rnn_net_reset(ref);
+            memset(c, 0, (size_t)C * sizeof *c);
+            c[j] = 1.0f;
+            const float *on = rnn_net_step_cond(ref, 5, c);
+            if (memcmp(on, base, (size_t)V * sizeof *on) == 0)
+                fail_msg("%s: condition column %d does not reach the logits", NAMES[m], j);
+            c[j] = j % 3 == 0 ? 0.25f : j % 3 == 1 ? -7.0f : NAN;
+            assert_memory_equal(rnn_net_step_cond(net, 5, c), on, (size_t)V * sizeof *on);
+        }
+        rnn_net_free(net);
+        rnn_net_free(ref);
+        free(zero);
+        free(c);
+        free(base);
+        golden_free(&g);
+    }
 }
 
 /* The cost of a step: rows (padded: H to 16 per gate, V to 8) times columns. */
 static void test_step_macs(void **state)
 {
     (void)state;
-    rnn_model_config c = {RNN_KIND_MELODY, 4, RNN_CELL_LSTM, 2, 16, 48, 130};
+    rnn_model_config c = {RNN_KIND_MELODY, 4, RNN_CELL_LSTM, 2, 16, 48, 130, 0};
     /* 4*48*(16+48) + 4*48*(48+48) + 136*48 */
     assert_int_equal(rnn_net_step_macs(&c), 12288 + 18432 + 6528);
     c.cell = RNN_CELL_GRU;
@@ -419,6 +593,17 @@ static void test_step_macs(void **state)
     c.embed = 64;
     c.hidden = 256;
     assert_int_equal(rnn_net_step_macs(&c), 256 * (64 + 256) + 512 * 256);
+    /* each condition column is one more input column of the slots fed
+     * with x, counted as if all were on: 34 + 12 at 4 steps per quarter */
+    c.kind = RNN_KIND_MELODY;
+    c.vocab = 130;
+    c.conditions = RNN_COND_ALL;
+    assert_int_equal(rnn_net_step_macs(&c), 256 * (64 + 256) + 46 * 256 + 136 * 256);
+    c.cell = RNN_CELL_GRU;
+    c.conditions = RNN_COND_METRIC;
+    c.steps_per_quarter = 2; /* 26 columns */
+    assert_int_equal(rnn_net_step_macs(&c),
+                     3 * 256 * (64 + 256) + 26 * 3 * 256 + 136 * 256);
     c.layers = 0;
     assert_int_equal(rnn_net_step_macs(&c), 0);
     assert_int_equal(rnn_net_step_macs(NULL), 0);
@@ -470,6 +655,7 @@ int main(void)
         cmocka_unit_test(test_abandoned_step),
         cmocka_unit_test(test_out_of_range_event),
         cmocka_unit_test(test_probe),
+        cmocka_unit_test(test_conditions),
         cmocka_unit_test(test_step_macs),
         cmocka_unit_test(test_kernel),
     };

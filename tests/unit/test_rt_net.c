@@ -3,7 +3,10 @@
  * realloc, free and pthread_mutex_lock trapped (rt_trap.h), 10,000 steps of
  * each cell type (RNN, LSTM, GRU; one-hot and embedded input), each fed with
  * the class drawn from its logits, plus steps cut into pieces, abandoned
- * steps, state get/set and reset, make no trapped call. */
+ * steps, state get/set and reset, make no trapped call. The conditioned
+ * models (format v2) get each step's columns as a host would make them on
+ * the audio thread: core/condition's metric position of a rolling 4/4 grid
+ * and the harmony of held keys. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../core/condition.h"
 #include "../../core/model.h"
 #include "../../core/net.h"
 #include "../../core/sample.h"
@@ -47,31 +51,50 @@ static void run_model(const char *name)
     rnn_rng_seed(&rng, 12345);
     const int rows = rnn_net_step_rows(net);
     long checksum = 0;
+    const rnn_model_config *cfg = rnn_model_get_config(m);
+    const int C = rnn_net_cond_columns(net), spq = cfg->steps_per_quarter;
+    const int at_metric = rnn_model_cond_offset(cfg, RNN_COND_METRIC);
+    const int at_harmony = rnn_model_cond_offset(cfg, RNN_COND_HARMONY);
+    float *cond = C ? calloc((size_t)C, sizeof *cond) : NULL;
+    assert_true(C == 0 || cond);
+    rnn_held held;
+    rnn_held_clear(&held);
 
     rt_trap_arm();
     int ev = 0;
     for (int t = 0; t < 10000; t++) {
         const float *y;
+        if (at_metric >= 0) {
+            rnn_metric_pos pos;
+            const double beat = (double)(t % (4 * spq)) / spq;
+            if (rnn_cond_metric_host(beat, 4, 4.0, spq, &pos) == 0)
+                rnn_cond_metric_fill(&pos, spq, cond + at_metric);
+        }
+        if (at_harmony >= 0) {
+            if (t % 16 == 0) rnn_held_note_on(&held, 48 + t % 24);
+            if (t % 16 == 8) rnn_held_note_off(&held, 48 + (t - 8) % 24);
+            rnn_cond_harmony_fill(rnn_held_mask(&held), cond + at_harmony);
+        }
         switch (t % 8) {
         case 3: /* in pieces */
-            rnn_net_step_begin(net, ev);
+            rnn_net_step_begin_cond(net, ev, cond);
             while (!rnn_net_step_work(net, 1 + t % 61)) {
             }
             y = rnn_net_logits(net);
             break;
         case 5: /* an abandoned step first */
-            rnn_net_step_begin(net, (ev + 1) % V);
+            rnn_net_step_begin_cond(net, (ev + 1) % V, cond);
             rnn_net_step_work(net, rows / 3);
-            y = rnn_net_step(net, ev);
+            y = rnn_net_step_cond(net, ev, cond);
             break;
         case 6: /* branch and come back */
             rnn_net_state_get(net, saved);
             rnn_net_step(net, (ev + 7) % V);
             rnn_net_state_set(net, saved);
-            y = rnn_net_step(net, ev);
+            y = rnn_net_step_cond(net, ev, cond);
             break;
         default:
-            y = rnn_net_step(net, ev);
+            y = rnn_net_step_cond(net, ev, cond);
             break;
         }
         float temp = (t % 4) * 0.4f;
@@ -85,6 +108,7 @@ static void run_model(const char *name)
     assert_true(checksum > 0);
     if (calls != 0) fail_msg("%s: %d trapped calls in the step loop", name, calls);
 
+    free(cond);
     free(saved);
     free(mask);
     rnn_sampler_free(s);
@@ -97,6 +121,7 @@ static void test_rnn(void **state)
     (void)state;
     run_model("rnn_e0_l1");
     run_model("rnn_e24_l3");
+    run_model("cond_rnn_e0_l2");
 }
 
 static void test_lstm(void **state)
@@ -104,6 +129,8 @@ static void test_lstm(void **state)
     (void)state;
     run_model("lstm_e0_l3");
     run_model("lstm_e32_l2");
+    run_model("cond_lstm_e16_l2");
+    run_model("cond_lstm_e0_l1");
 }
 
 static void test_gru(void **state)
@@ -111,6 +138,9 @@ static void test_gru(void **state)
     (void)state;
     run_model("gru_e0_l2");
     run_model("gru_e16_l1");
+    run_model("cond_gru_e0_l1");
+    run_model("cond_gru_e12_l2");
+    run_model("cond_drums_gru_e8_l1");
 }
 
 int main(void)

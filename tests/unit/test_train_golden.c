@@ -3,7 +3,8 @@
  * tests/golden/make_train_golden.py): the loss and every gradient of one
  * batch from a fixed initialisation and a non-zero initial state, then the
  * weights after one and two AdamW steps with gradient-norm clipping, for the
- * vanilla RNN (one-hot input), LSTM and GRU. */
+ * vanilla RNN (one-hot input), LSTM and GRU; and the same for models that
+ * take condition columns beside the event (train_cond_*.bin, format v2). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -66,18 +67,23 @@ static void check_cell(const char *name)
 
     char magic[8];
     take(&r, magic, 8);
-    assert_memory_equal(magic, "RNNGOLD1", 8);
-    int32_t h[7];
+    const int v2 = memcmp(magic, "RNNGOLD2", 8) == 0;
+    if (!v2) assert_memory_equal(magic, "RNNGOLD1", 8);
+    int32_t h[7], hc[2] = {4, 0};
     take(&r, h, sizeof h);
+    if (v2) take(&r, hc, sizeof hc);
     float hp[6];
     take(&r, hp, sizeof hp);
     const int L = h[1], E = h[2], H = h[3], V = h[4], B = h[5], T = h[6];
-    rnn_model_config cfg = {RNN_KIND_MELODY, 4, (rnn_cell)h[0], L, E, H, V};
+    rnn_model_config cfg = {RNN_KIND_MELODY, hc[0], (rnn_cell)h[0], L, E, H, V, (unsigned)hc[1]};
+    const int C = rnn_model_cond_columns(&cfg);
+    assert_true(v2 == (C > 0));
     int32_t *in = malloc((size_t)T * B * sizeof(int32_t)),
             *tg = malloc((size_t)T * B * sizeof(int32_t));
     assert_true(in && tg);
     take(&r, in, (size_t)T * B * sizeof(int32_t));
     take(&r, tg, (size_t)T * B * sizeof(int32_t));
+    float *cond = C ? take_floats(&r, (size_t)T * B * C) : NULL;
     size_t LBH = (size_t)L * B * H;
     float *state = malloc(2 * LBH * sizeof(float));
     assert_non_null(state);
@@ -105,7 +111,7 @@ static void check_cell(const char *name)
         rnn_trainer_state_set(tr, state);
         rnn_trainer_zero_grad(tr);
         long n = 0;
-        double loss = rnn_trainer_forward(tr, in, tg, 0, &n, NULL) / (double)n;
+        double loss = rnn_trainer_forward_cond(tr, in, cond, tg, 0, &n, NULL) / (double)n;
         assert_int_equal(n, T * B - 1);
         print_message("%s step %d: loss %.7f, PyTorch %.7f\n", name, step, loss, losses[step - 1]);
         assert_true(fabs(loss - losses[step - 1]) <= 2e-6 * fabs(losses[step - 1]));
@@ -135,6 +141,7 @@ static void check_cell(const char *name)
     free(r.data);
     free(in);
     free(tg);
+    free(cond);
     free(state);
     free(init);
     free(grads0);
@@ -146,18 +153,21 @@ static void test_golden_rnn(void **state)
 {
     (void)state;
     check_cell("rnn");
+    check_cell("cond_rnn");
 }
 
 static void test_golden_lstm(void **state)
 {
     (void)state;
     check_cell("lstm");
+    check_cell("cond_lstm");
 }
 
 static void test_golden_gru(void **state)
 {
     (void)state;
     check_cell("gru");
+    check_cell("cond_gru");
 }
 
 int main(void)

@@ -2,7 +2,9 @@
 /* The trainer's backpropagation through time against central finite
  * differences of its own forward, for every parameter tensor of every cell
  * type: 2 layers, a carried-in state that is not zero, an ignored target,
- * with dropout off and on (the same masks on every forward). */
+ * with dropout off and on (the same masks on every forward); and with
+ * condition columns (format v2) beside the event, whose block of
+ * weight_ih_l0 is checked with the rest. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,19 +20,21 @@
 
 enum { B = 2, T = 5, V = 11 };
 
-static double loss_of(rnn_trainer *tr, const int32_t *in, const int32_t *tg, const float *s0,
-                      uint64_t rng, int training)
+static double loss_of(rnn_trainer *tr, const int32_t *in, const float *cond, const int32_t *tg,
+                      const float *s0, uint64_t rng, int training)
 {
     rnn_trainer_state_set(tr, s0);
     rnn_trainer_rng_set(tr, rng);
     long n = 0;
-    double nll = rnn_trainer_forward(tr, in, tg, training, &n, NULL);
+    double nll = rnn_trainer_forward_cond(tr, in, cond, tg, training, &n, NULL);
     return nll / (double)n;
 }
 
-static void check(rnn_cell cell, int embed, float dropout)
+/* conds: the conditions, at 1 step per quarter (22 metric columns) */
+static void check_cond(rnn_cell cell, int embed, float dropout, unsigned conds)
 {
-    rnn_model_config cfg = {RNN_KIND_MELODY, 4, cell, 2, embed, 6, V};
+    rnn_model_config cfg = {RNN_KIND_MELODY, 1, cell, 2, embed, 6, V, conds};
+    const int C = rnn_model_cond_columns(&cfg);
     char err[256];
     rnn_trainer *tr = rnn_trainer_create(&cfg, B, T, err, sizeof err);
     assert_non_null(tr);
@@ -54,10 +58,14 @@ static void check(rnn_cell cell, int embed, float dropout)
         tg[i] = (i * 5 + 1) % V;
     }
     tg[3] = -1;
+    float *cond = C ? malloc((size_t)T * B * C * sizeof *cond) : NULL;
+    assert_true(C == 0 || cond);
+    for (int i = 0; C && i < T * B * C; i++)
+        cond[i] = (float)((i * 11 + 5) % 13 < 4);
 
     uint64_t rng = 12345;
     rnn_trainer_zero_grad(tr);
-    loss_of(tr, in, tg, s0, rng, 1);
+    loss_of(tr, in, cond, tg, s0, rng, 1);
     rnn_trainer_backward(tr);
     float *g = malloc(P * sizeof(float));
     assert_non_null(g);
@@ -72,9 +80,9 @@ static void check(rnn_cell cell, int embed, float dropout)
         for (size_t j = 0; j < sp->count; j++) {
             float keep = w[j];
             w[j] = keep + eps;
-            double lp = loss_of(tr, in, tg, s0, rng, 1);
+            double lp = loss_of(tr, in, cond, tg, s0, rng, 1);
             w[j] = keep - eps;
-            double lm = loss_of(tr, in, tg, s0, rng, 1);
+            double lm = loss_of(tr, in, cond, tg, s0, rng, 1);
             w[j] = keep;
             double fd = (lp - lm) / (2.0 * eps);
             double d = fd - gk[j];
@@ -89,16 +97,33 @@ static void check(rnn_cell cell, int embed, float dropout)
         double noise = 2e-5 * sqrt((double)sp->count);
         int ok = sqrt(num) <= 2e-3 * sqrt(den_a) + noise;
         if (!ok || getenv("GRAD_VERBOSE"))
-            print_message("%s E=%d dropout=%.1f %-18s relative error %.2e, worst %.2e, |g| %.3e\n",
-                          rnn_cell_name(cell) ? rnn_cell_name(cell) : "?", embed, dropout, sp->name,
-                          rel, worst, sqrt(den_a));
+            print_message("%s E=%d C=%d dropout=%.1f %-18s relative error %.2e, worst %.2e, "
+                          "|g| %.3e\n",
+                          rnn_cell_name(cell) ? rnn_cell_name(cell) : "?", embed, C, dropout,
+                          sp->name, rel, worst, sqrt(den_a));
         assert_true(ok);
         /* a tensor whose gradient is all zero would pass trivially */
         assert_true(den_a > 0);
     }
     free(g);
     free(s0);
+    free(cond);
     rnn_trainer_free(tr);
+}
+
+static void check(rnn_cell cell, int embed, float dropout)
+{
+    check_cond(cell, embed, dropout, 0);
+}
+
+static void test_grad_conditions(void **state)
+{
+    (void)state;
+    check_cond(RNN_CELL_RNN, 4, 0, RNN_COND_ALL);
+    check_cond(RNN_CELL_LSTM, 0, 0, RNN_COND_ALL);
+    check_cond(RNN_CELL_LSTM, 4, 0.3f, RNN_COND_METRIC);
+    check_cond(RNN_CELL_GRU, 0, 0, RNN_COND_HARMONY);
+    check_cond(RNN_CELL_GRU, 4, 0, RNN_COND_ALL);
 }
 
 static void test_grad_rnn(void **state)
@@ -137,7 +162,7 @@ static void test_threads_agree(void **state)
     (void)state;
     enum { NB = 5, NT = 7 };
     for (int cell = 0; cell < 3; cell++) {
-        rnn_model_config cfg = {RNN_KIND_MELODY, 4, (rnn_cell)cell, 2, 5, 12, V};
+        rnn_model_config cfg = {RNN_KIND_MELODY, 4, (rnn_cell)cell, 2, 5, 12, V, 0};
         char err[256];
         rnn_trainer *a = rnn_trainer_create(&cfg, NB, NT, err, sizeof err);
         rnn_trainer *b = rnn_trainer_create(&cfg, NB, NT, err, sizeof err);
@@ -178,7 +203,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grad_rnn),      cmocka_unit_test(test_grad_lstm),
         cmocka_unit_test(test_grad_gru),      cmocka_unit_test(test_grad_dropout),
-        cmocka_unit_test(test_threads_agree),
+        cmocka_unit_test(test_threads_agree), cmocka_unit_test(test_grad_conditions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

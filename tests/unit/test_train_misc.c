@@ -417,6 +417,152 @@ static void test_tools_end_to_end(void **state)
     test_shell(out, sizeof out, "rm -rf %s", dir);
 }
 
+/* The conditions through the tools: rnnmidi-train --conditions writes a
+ * version 2 preset; rnnmidi-eval computes the files' conditions (and
+ * --no-harmony changes the figure of a harmony model only); rnnmidi-gen
+ * plays over a --harmony file (its notes, meter and length kept, the new
+ * line on a track of its own) or in a --meter. */
+static void test_tools_conditions(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/rnnmidi-train-cond-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char sub[600], err[256], out[8192], path[800];
+    snprintf(sub, sizeof sub, "%s/midi", dir);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    /* ten files in 3/4: a line on channel 0 over chords on channel 1 */
+    const rnn_midi_meter three[] = {{0, 3, 4}};
+    for (int f = 0; f < 10; f++) {
+        rnn_note notes[128];
+        int n = 0;
+        int64_t t = 0;
+        for (int i = 0; i < 64; i++) {
+            int len = 120 * (1 + (i + f) % 3);
+            notes[n++] = (rnn_note){1, 0, 72 + (i * (f + 2)) % 12, 90, t, t + len};
+            t += len;
+        }
+        for (int64_t c = 0; c + 1440 <= t; c += 1440)
+            for (int k = 0; k < 3; k++)
+                notes[n++] = (rnn_note){2, 1, 48 + (int)(c / 1440 % 5) + 4 * k - (k == 2), 70, c,
+                                        c + 1440};
+        snprintf(path, sizeof path, "%s/f%d.mid", sub, f);
+        assert_int_equal(rnn_midi_write_path_meters(path, notes, (size_t)n, 480, 120, three, 1, err,
+                                                    sizeof err),
+                         0);
+    }
+    char model[700], plain[700];
+    snprintf(model, sizeof model, "%s/c.rnnw", dir);
+    snprintf(plain, sizeof plain, "%s/p.rnnw", dir);
+    const char *shape = "--kind melody --hidden 16 --layers 1 --embed 8 --batch 4 --seq-len 16 "
+                        "--epochs 1 --steps-per-epoch 30 --warmup 0 --lr 0.01 --threads 1";
+    int rc = test_shell(out, sizeof out, "%s/rnnmidi-train --data %s --out %s %s --conditions "
+                                         "harmony,metric --harmony-drop 0.5",
+                        test_tools_dir(), sub, model, shape);
+    if (rc != 0) fail_msg("rnnmidi-train --conditions exited %d:\n%s", rc, out);
+    rc = test_shell(out, sizeof out, "%s/rnnmidi-train --data %s --out %s %s --conditions none",
+                    test_tools_dir(), sub, plain, shape);
+    if (rc != 0) fail_msg("rnnmidi-train --conditions none exited %d:\n%s", rc, out);
+    rnn_model *m = rnn_model_load(model, err, sizeof err);
+    if (!m) fail_msg("%s", err);
+    assert_int_equal(rnn_model_get_config(m)->conditions, RNN_COND_ALL);
+    rnn_model_free(m);
+    m = rnn_model_load(plain, err, sizeof err);
+    assert_non_null(m);
+    assert_int_equal(rnn_model_get_config(m)->conditions, 0);
+    rnn_model_free(m);
+    FILE *fp = fopen(model, "rb");
+    unsigned char head[16];
+    assert_non_null(fp);
+    assert_int_equal(fread(head, 1, 16, fp), 16);
+    fclose(fp);
+    assert_int_equal(head[8], 2);   /* version 2 */
+    assert_int_equal(head[12], 96); /* its header */
+
+    /* eval: with and without the harmony */
+    double nll[4];
+    const char *which[4] = {model, model, plain, plain};
+    for (int k = 0; k < 4; k++) {
+        rc = test_shell(out, sizeof out, "%s/rnnmidi-eval --model %s %s %s", test_tools_dir(),
+                        which[k], k % 2 ? "--no-harmony" : "", sub);
+        if (rc != 0) fail_msg("rnnmidi-eval exited %d:\n%s", rc, out);
+        assert_non_null(strstr(out, "nll_nats="));
+        assert_int_equal(sscanf(strstr(out, "nll_nats="), "nll_nats=%lf", &nll[k]), 1);
+        assert_true(nll[k] > 0 && nll[k] < log(130.0));
+    }
+    assert_true(nll[0] != nll[1]); /* the harmony reaches the net */
+    assert_true(nll[2] == nll[3]); /* a model without it does not care */
+
+    /* gen over a file: its notes, meter and length, and a new line beside */
+    char mid[800], src[800];
+    snprintf(mid, sizeof mid, "%s/over.mid", dir);
+    snprintf(src, sizeof src, "%s/f3.mid", sub);
+    rc = test_shell(out, sizeof out, "%s/rnnmidi-gen --model %s --harmony %s --seed 2 --out %s",
+                    test_tools_dir(), model, src, mid);
+    if (rc != 0) fail_msg("rnnmidi-gen --harmony exited %d:\n%s", rc, out);
+    rnn_midi_file a, b;
+    assert_int_equal(rnn_midi_read_path(src, NULL, NULL, &a, err, sizeof err), 0);
+    assert_int_equal(rnn_midi_read_path(mid, NULL, NULL, &b, err, sizeof err), 0);
+    assert_int_equal(b.ppq, a.ppq);
+    assert_int_equal(b.n_meters, 1);
+    assert_int_equal(b.meters[0].num, 3);
+    assert_int_equal(b.meters[0].den, 4);
+    assert_true(b.n_notes > a.n_notes);
+    size_t kept = 0, fresh = 0;
+    int64_t end = 0;
+    for (size_t i = 0; i < a.n_notes; i++)
+        if (a.notes[i].off > end) end = a.notes[i].off;
+    for (size_t i = 0; i < b.n_notes; i++) {
+        if (b.notes[i].channel == 0 || b.notes[i].channel == 1) {
+            kept++;
+        } else {
+            fresh++;
+            assert_int_equal(b.notes[i].channel, 2); /* the first channel the file leaves free */
+            assert_true(b.notes[i].off <= end);
+        }
+    }
+    assert_int_equal(kept, a.n_notes);
+    assert_true(fresh > 0);
+    rnn_midi_free(&a);
+    rnn_midi_free(&b);
+
+    /* gen in a meter of its own */
+    rc = test_shell(out, sizeof out,
+                    "%s/rnnmidi-gen --model %s --meter 3/4 --bars 2 --seed 4 --out %s",
+                    test_tools_dir(), model, mid);
+    if (rc != 0) fail_msg("rnnmidi-gen --meter exited %d:\n%s", rc, out);
+    assert_int_equal(rnn_midi_read_path(mid, NULL, NULL, &b, err, sizeof err), 0);
+    assert_int_equal(b.n_meters, 1);
+    assert_int_equal(b.meters[0].num, 3);
+    for (size_t i = 0; i < b.n_notes; i++)
+        assert_true(b.notes[i].off <= 2 * 3 * 480);
+    rnn_midi_free(&b);
+
+    /* refused: bad lists, harmony for drums, other conditions when fine-tuning, bad meters */
+    char bad[800];
+    snprintf(bad, sizeof bad, "%s/never.rnnw", dir);
+    rc = test_shell(out, sizeof out, "%s/rnnmidi-train --data %s --out %s --kind melody "
+                                     "--conditions metric,chords",
+                    test_tools_dir(), sub, bad);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(out, "--conditions 'metric,chords' is not"));
+    rc = test_shell(out, sizeof out, "%s/rnnmidi-train --data %s --out %s --kind drums "
+                                     "--conditions harmony",
+                    test_tools_dir(), sub, bad);
+    assert_int_not_equal(rc, 0);
+    assert_non_null(strstr(out, "harmony condition is for melody models"));
+    rc = test_shell(out, sizeof out, "%s/rnnmidi-train --data %s --out %s --init %s "
+                                     "--conditions metric",
+                    test_tools_dir(), sub, bad, model);
+    assert_int_not_equal(rc, 0);
+    assert_non_null(strstr(out, "drop --conditions when fine-tuning"));
+    assert_false(exists(bad));
+    rc = test_shell(out, sizeof out, "%s/rnnmidi-gen --model %s --meter 3/5 --out %s",
+                    test_tools_dir(), model, mid);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(out, "--meter '3/5' is not N/D"));
+    test_shell(out, sizeof out, "rm -rf %s", dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -426,6 +572,7 @@ int main(void)
         cmocka_unit_test(test_batcher_covers_once),
         cmocka_unit_test(test_lr_schedule),
         cmocka_unit_test(test_tools_end_to_end),
+        cmocka_unit_test(test_tools_conditions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,9 @@
  * trained a few steps by the trainer is serialised (rnn_model_serialize),
  * loaded back (rnn_model_load_memory) and run one step at a time by rnn_net
  * on every lane of a window; the logits agree within 1e-4. Also checks that
- * the trainer's tensor layout is the preset format's. */
+ * the trainer's tensor layout is the preset format's. Conditioned models
+ * (format v2) get the same 0/1 condition columns in both, the trainer
+ * trained with them. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,10 +23,11 @@
 
 enum { B = 3, T = 24 };
 
-static void check(rnn_kind kind, rnn_cell cell, int layers, int embed, int hidden)
+static void check_cond(rnn_kind kind, rnn_cell cell, int layers, int embed, int hidden,
+                       unsigned conds)
 {
-    rnn_model_config cfg = {kind, 4, cell, layers, embed, hidden, rnn_kind_vocab(kind)};
-    const int V = cfg.vocab;
+    rnn_model_config cfg = {kind, 4, cell, layers, embed, hidden, rnn_kind_vocab(kind), conds};
+    const int V = cfg.vocab, C = rnn_model_cond_columns(&cfg);
     char err[256];
     rnn_trainer *tr = rnn_trainer_create(&cfg, B, T, err, sizeof err);
     assert_non_null(tr);
@@ -50,16 +53,22 @@ static void check(rnn_kind kind, rnn_cell cell, int layers, int embed, int hidde
             in[t * B + b] = (int32_t)((t * 7 + b * 13 + 2) % V);
             tg[t * B + b] = (int32_t)(((t + 1) * 7 + b * 13 + 2) % V);
         }
+    /* conditions: a few columns on per step, changing with t and the lane */
+    float *cond = C ? calloc((size_t)T * B * C, sizeof *cond) : NULL;
+    assert_true(C == 0 || cond);
+    for (int r = 0; C && r < T * B; r++)
+        for (int c = 0; c < C; c++)
+            cond[(size_t)r * C + c] = (float)((r * 5 + c * 3) % 7 < 2);
     for (int step = 1; step <= 15; step++) {
         rnn_trainer_reset_state(tr);
         rnn_trainer_zero_grad(tr);
-        rnn_trainer_forward(tr, in, tg, 1, NULL, NULL);
+        rnn_trainer_forward_cond(tr, in, cond, tg, 1, NULL, NULL);
         rnn_trainer_backward(tr);
         rnn_trainer_clip_grad(tr, 1.0);
         rnn_trainer_adamw(tr, 1e-2f, 0.9f, 0.999f, 1e-8f, 0.01f, step);
     }
     rnn_trainer_reset_state(tr);
-    rnn_trainer_forward(tr, in, tg, 0, NULL, NULL);
+    rnn_trainer_forward_cond(tr, in, cond, tg, 0, NULL, NULL);
     const float *batched = rnn_trainer_logits(tr);
 
     const float *tensors[RNN_MAX_TENSORS];
@@ -78,7 +87,8 @@ static void check(rnn_kind kind, rnn_cell cell, int layers, int embed, int hidde
     for (int b = 0; b < B; b++) {
         rnn_net_reset(net);
         for (int t = 0; t < T; t++) {
-            const float *z = rnn_net_step(net, in[t * B + b]);
+            const float *z =
+                rnn_net_step_cond(net, in[t * B + b], cond ? cond + ((size_t)t * B + b) * C : NULL);
             const float *ref = batched + ((size_t)t * B + b) * V;
             for (int k = 0; k < V; k++) {
                 double d = fabs((double)z[k] - ref[k]);
@@ -86,13 +96,19 @@ static void check(rnn_kind kind, rnn_cell cell, int layers, int embed, int hidde
             }
         }
     }
-    print_message("%s %s L=%d E=%d H=%d: max |logit difference| %.2e\n", rnn_kind_name(kind),
-                  rnn_cell_name(cell), layers, embed, hidden, worst);
+    print_message("%s %s L=%d E=%d H=%d C=%d: max |logit difference| %.2e\n",
+                  rnn_kind_name(kind), rnn_cell_name(cell), layers, embed, hidden, C, worst);
     assert_true(worst <= 1e-4);
     rnn_net_free(net);
     rnn_model_free(model);
     free(blob);
     rnn_trainer_free(tr);
+    free(cond);
+}
+
+static void check(rnn_kind kind, rnn_cell cell, int layers, int embed, int hidden)
+{
+    check_cond(kind, cell, layers, embed, hidden, 0);
 }
 
 static void test_parity_lstm(void **state)
@@ -100,6 +116,8 @@ static void test_parity_lstm(void **state)
     (void)state;
     check(RNN_KIND_MELODY, RNN_CELL_LSTM, 2, 16, 48);
     check(RNN_KIND_MELODY, RNN_CELL_LSTM, 1, 0, 32);
+    check_cond(RNN_KIND_MELODY, RNN_CELL_LSTM, 2, 16, 48, RNN_COND_ALL);
+    check_cond(RNN_KIND_MELODY, RNN_CELL_LSTM, 1, 0, 32, RNN_COND_HARMONY);
 }
 
 static void test_parity_gru(void **state)
@@ -107,6 +125,9 @@ static void test_parity_gru(void **state)
     (void)state;
     check(RNN_KIND_MELODY, RNN_CELL_GRU, 2, 16, 48);
     check(RNN_KIND_DRUMS, RNN_CELL_GRU, 1, 0, 24);
+    check_cond(RNN_KIND_MELODY, RNN_CELL_GRU, 2, 16, 48, RNN_COND_METRIC);
+    check_cond(RNN_KIND_DRUMS, RNN_CELL_GRU, 1, 0, 24, RNN_COND_METRIC);
+    check_cond(RNN_KIND_MELODY, RNN_CELL_GRU, 1, 0, 20, RNN_COND_ALL);
 }
 
 static void test_parity_rnn(void **state)
@@ -114,6 +135,7 @@ static void test_parity_rnn(void **state)
     (void)state;
     check(RNN_KIND_MELODY, RNN_CELL_RNN, 3, 8, 40);
     check(RNN_KIND_DRUMS, RNN_CELL_RNN, 2, 12, 16);
+    check_cond(RNN_KIND_MELODY, RNN_CELL_RNN, 2, 8, 24, RNN_COND_ALL);
 }
 
 int main(void)
