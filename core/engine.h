@@ -200,9 +200,12 @@ double rnn_engine_budget_share(const rnn_model_config *cfg);
  * thread that runs the engine. */
 rnn_net *rnn_engine_model_net(rnn_engine_model *em);
 
-/* The conditions a model takes, bits of rnn_engine_model_conditions. */
-#define RNN_ENGINE_COND_METRIC RNN_COND_METRIC   /* the metric position, rnn_cond_metric_columns(spq) */
-#define RNN_ENGINE_COND_HARMONY RNN_COND_HARMONY /* the harmony, RNN_COND_HARMONY_COLUMNS (melody only) */
+/* The conditions a model takes, bits of rnn_engine_model_conditions: those
+ * of the preset's header (core/model.h), the metric position
+ * (rnn_cond_metric_columns(spq) columns) and the harmony
+ * (RNN_COND_HARMONY_COLUMNS, melody only). */
+#define RNN_ENGINE_COND_METRIC RNN_COND_METRIC
+#define RNN_ENGINE_COND_HARMONY RNN_COND_HARMONY
 
 /* Room for every condition column of any grid (spq at most 96). */
 #define RNN_ENGINE_COND_MAX (2 + 4 * 96 + RNN_COND_MAX_BEATS + RNN_COND_HARMONY_COLUMNS)

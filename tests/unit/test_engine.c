@@ -1508,11 +1508,13 @@ static void test_budget_refuses_slow_model(void **state)
     unlink(path);
     rmdir(dir);
 
-    /* the boundary, in memory: prepared iff macs * MAX_QPM / 60 * spq <= BUDGET * CORE_MACS */
+    /* the boundary, in memory: prepared iff macs * MAX_QPM / 60 * spq <= BUDGET * CORE_MACS,
+     * for models with and without condition columns (rnn_net_step_macs counts them) */
     int accepted = 0, refused = 0;
     for (int spq = 4; spq <= 96; spq *= 2)
-        for (int H = 64; H <= 512; H += 64) {
-            rnn_model_config c = {RNN_KIND_MELODY, spq, RNN_CELL_GRU, 2, 32, H, 130, 0};
+        for (int H = 64; H <= 512; H += 32) {
+            const unsigned cond = H % 64 ? RNN_COND_METRIC | RNN_COND_HARMONY : 0;
+            rnn_model_config c = {RNN_KIND_MELODY, spq, RNN_CELL_GRU, 2, 32, H, 130, cond};
             double want = (double)rnn_net_step_macs(&c) * RNN_ENGINE_MAX_QPM / 60.0 * spq;
             int ok = want <= RNN_ENGINE_BUDGET * RNN_ENGINE_CORE_MACS;
             void *buf = NULL;
@@ -1532,8 +1534,8 @@ static void test_budget_refuses_slow_model(void **state)
             assert_non_null(m);
             rnn_engine_model *w = rnn_engine_model_wrap(m, err, sizeof err);
             if (ok != (w != NULL))
-                fail_msg("GRU 2x%d at %d steps per quarter: %s, the budget says %s", H, spq,
-                         w ? "prepared" : err, ok ? "prepare" : "refuse");
+                fail_msg("GRU 2x%d at %d steps per quarter (conditions %u): %s, the budget says %s",
+                         H, spq, cond, w ? "prepared" : err, ok ? "prepare" : "refuse");
             accepted += ok;
             refused += !ok;
             rnn_engine_model_free(w);

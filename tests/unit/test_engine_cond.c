@@ -20,7 +20,9 @@
  *   fed the events the engine played and the columns rnn_cond_metric_file
  *   and rnn_cond_harmony_file give for a file of the same meter and the
  *   player's notes; the harmony reaches the logits (zeroed, they differ)
- *   and the net's input is its own line, not the player's. */
+ *   and the net's input is its own line, not the player's; a fresh net's
+ *   first note comes from the columns of the step before and the chord
+ *   held at the start. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -607,8 +609,8 @@ static void play_cond(const char *name, int with_player, cond_run *r)
             memcpy(ib[ni].data, in[ii].d, 3);
             ni++, ii++;
         }
-        uint32_t no = rnn_engine_run(e, (uint32_t)block, ib, ni, pos == 0 ? &t : NULL, pos == 0,
-                                     out, 4096);
+        uint32_t no =
+            rnn_engine_run(e, (uint32_t)block, ib, ni, pos == 0 ? &t : NULL, pos == 0, out, 4096);
         const int k = (int)(pos / fps);
         for (uint32_t i = 0; i < no; i++) {
             const uint8_t st = out[i].data[0] & 0xF0, p = out[i].data[1];
@@ -785,6 +787,90 @@ static void test_cond_plays_harmony_only(void **state)
     cond_plays("cond_gru_e12_l2");
 }
 
+/* The pitch a temperature-0 engine strikes first from logits l: the
+ * highest note-on in the pitch range. */
+static int first_pitch(const float *l, int lo, int hi)
+{
+    int best = lo;
+    for (int p = lo; p <= hi; p++)
+        if (l[RNN_MELODY_NOTE_ON(p)] > l[RNN_MELODY_NOTE_ON(best)]) best = p;
+    return best;
+}
+
+/* A fresh conditioned net's first note comes from 'no event' stepped with
+ * the columns of the step before the first (the last 16th of a 4/4 bar)
+ * and the chord held when the transport starts: at temperature 0 it is the
+ * best note of rnn_net_step_cond's logits for them. The chords change it
+ * from what the logits without columns would give. */
+static void test_cond_first_note(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"cond_lstm_e0_l1", "cond_gru_e12_l2"};
+    static const uint8_t chords[4][3] = {{60, 64, 67}, {57, 61, 64}, {50, 53, 57}, {55, 59, 62}};
+    int moved = 0;
+    for (int m = 0; m < 2; m++)
+        for (int ci = 0; ci < 4; ci++) {
+            char err[256], path[128];
+            rnn_engine *e = rnn_engine_create(SR, 8192, err, sizeof err);
+            assert_non_null(e);
+            rnn_engine_model *em = golden(names[m]);
+            const rnn_model_config *cfg = rnn_model_get_config(rnn_engine_model_get(em));
+            assert_null(rnn_engine_set_model(e, em));
+            rnn_engine_set_param(e, RNN_PARAM_THRU, 0);
+            rnn_engine_set_param(e, RNN_PARAM_TEMPERATURE, 0);
+            rnn_engine_set_param(e, RNN_PARAM_MODE, RNN_MODE_ACCOMPANY);
+            const int lo = (int)rnn_engine_get_param(e, RNN_PARAM_LOWEST);
+            const int hi = (int)rnn_engine_get_param(e, RNN_PARAM_HIGHEST);
+            rnn_transport t = {0};
+            t.flags =
+                RNN_TRANSPORT_SPEED | RNN_TRANSPORT_BBT | RNN_TRANSPORT_TEMPO | RNN_TRANSPORT_METER;
+            t.bpm = 120;
+            t.beats_per_bar = 4;
+            t.beat_unit = 4;
+            rnn_engine_event in[3];
+            for (int i = 0; i < 3; i++)
+                in[i] = (rnn_engine_event){10, 3, {0x90, chords[ci][i], 90}, 0};
+            static rnn_engine_event out[4096];
+            rnn_engine_run(e, 500, in, 3, &t, 1, out, 4096); /* stopped: the chord goes down */
+            t.speed = 1;
+            uint32_t n = rnn_engine_run(e, 500, NULL, 0, &t, 1, out, 4096);
+            int got = -1;
+            for (uint32_t i = 0; i < n; i++)
+                if ((out[i].data[0] & 0xF0) == 0x90 && out[i].data[2] > 0 && out[i].frame == 0)
+                    got = out[i].data[1];
+
+            snprintf(path, sizeof path, "tests/golden/%s.rnnw", names[m]);
+            rnn_model *model = rnn_model_load(path, err, sizeof err);
+            assert_non_null(model);
+            rnn_net *ref = rnn_net_create(model, err, sizeof err);
+            assert_non_null(ref);
+            float cols[RNN_MAX_COND_COLUMNS] = {0};
+            const int at_metric = rnn_model_cond_offset(cfg, RNN_COND_METRIC);
+            const int at_harmony = rnn_model_cond_offset(cfg, RNN_COND_HARMONY);
+            if (at_metric >= 0) {
+                rnn_metric_pos p;
+                assert_int_equal(rnn_cond_metric_file(NULL, 0, PPQ, SPQ, 15, &p), 0);
+                rnn_cond_metric_fill(&p, SPQ, cols + at_metric);
+            }
+            uint16_t h = 0;
+            for (int i = 0; i < 3; i++)
+                h |= (uint16_t)(1u << (chords[ci][i] % 12));
+            rnn_cond_harmony_fill(h, cols + at_harmony);
+            const int want = first_pitch(rnn_net_step_cond(ref, 0, cols), lo, hi);
+            rnn_net_reset(ref);
+            const int plain = first_pitch(rnn_net_step_cond(ref, 0, NULL), lo, hi);
+            if (got != want)
+                fail_msg("%s, chord %d: the first note is %d, the conditioned step's best %d "
+                         "(without columns %d)",
+                         names[m], ci, got, want, plain);
+            moved += want != plain;
+            rnn_net_free(ref);
+            rnn_model_free(model);
+            rnn_engine_free(e);
+        }
+    assert_true(moved >= 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -801,6 +887,7 @@ int main(void)
         cmocka_unit_test(test_cond_plays_both),
         cmocka_unit_test(test_cond_plays_harmony_only),
         cmocka_unit_test(test_cond_plays_metric_only),
+        cmocka_unit_test(test_cond_first_note),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

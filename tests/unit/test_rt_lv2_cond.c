@@ -94,7 +94,8 @@ static void run_position(const char *golden)
     host_set_model(hp, 0, model);
     host_run(hp, 0);
     assert_non_null(rnn_engine_get_model(engine));
-    assert_int_equal(rnn_engine_model_conditions(rnn_engine_get_model(engine)) != 0, golden != NULL);
+    assert_int_equal(rnn_engine_model_conditions(rnn_engine_get_model(engine)) != 0,
+                     golden != NULL);
     hp->controls[RNNMIDI_CHANNEL] = 2; /* ours on channel 2, the player's on 1 */
     const size_t first = hp->n_ev;
     long heard = 0;
