@@ -178,7 +178,7 @@ static int build_specs(const rnn_model_config *c, const rnn_cell_desc *d, rnn_te
     const int gh = d->gates * c->hidden;
     if (c->embed > 0) set_spec(&s[n++], "embed.weight", -1, c->vocab, c->embed); // (V, E)
     for (int k = 0; k < c->layers; k++) {
-        const int in = k > 0                ? c->hidden
+        const int in = k > 0          ? c->hidden
                        : c->embed > 0 ? c->embed + rnn_model_cond_columns(c)
                                       : c->vocab + rnn_model_cond_columns(c);
         for (int i = 0; i < RNN_CELL_LAYER_TENSORS; i++) {
@@ -629,8 +629,9 @@ static int read_conditions(const uint8_t *p, uint32_t kind, uint32_t spq, uint32
 {
     const uint32_t bits = rd32(p + 52);
     if (bits == 0) {
-        msgf(err, errlen, "version 2 header declares no condition at offset 52 (such a model is "
-                          "a version 1 file)");
+        msgf(err, errlen,
+             "version 2 header declares no condition at offset 52 (such a model is "
+             "a version 1 file)");
         return -1;
     }
     char msg[256];
@@ -639,15 +640,17 @@ static int read_conditions(const uint8_t *p, uint32_t kind, uint32_t spq, uint32
         return -1;
     }
     const rnn_model_config c = {.steps_per_quarter = (int)spq, .conditions = bits};
-    const uint32_t metric = bits & RNN_COND_METRIC ? (uint32_t)rnn_cond_metric_columns((int)spq) : 0;
+    const uint32_t metric =
+        bits & RNN_COND_METRIC ? (uint32_t)rnn_cond_metric_columns((int)spq) : 0;
     const uint32_t harmony = bits & RNN_COND_HARMONY ? RNN_COND_HARMONY_COLUMNS : 0;
     const uint32_t want[3] = {(uint32_t)rnn_model_cond_columns(&c), metric, harmony};
     static const char *const what[3] = {"condition columns", "metric columns", "harmony columns"};
     for (int i = 0; i < 3; i++) {
         const uint32_t got = rd32(p + 56 + 4 * i);
         if (got != want[i]) {
-            msgf(err, errlen, "%s %u at offset %d, the conditions 0x%x at %u steps per quarter "
-                              "have %u",
+            msgf(err, errlen,
+                 "%s %u at offset %d, the conditions 0x%x at %u steps per quarter "
+                 "have %u",
                  what[i], got, 56 + 4 * i, bits, spq, want[i]);
             return -1;
         }
@@ -755,8 +758,8 @@ static rnn_model *parse(const uint8_t *p, size_t size, const char *name, char *e
     m->cfg = cfg;
     m->n_tensors = n;
     memcpy(m->specs, specs, sizeof specs);
-    if (parse_meta(p + hsize, meta_size, &m->meta_text, &m->meta, &m->n_meta, msg,
-                   sizeof msg) < 0) {
+    if (parse_meta(p + hsize, meta_size, &m->meta_text, &m->meta, &m->n_meta, msg, sizeof msg) <
+        0) {
         failf(err, errlen, name, "%s", msg);
         rnn_model_free(m);
         return NULL;
@@ -960,22 +963,22 @@ int rnn_model_serialize(const rnn_model_config *cfg, const rnn_meta *meta, size_
     }
     memcpy(b, RNNW_MAGIC, RNNW_MAGIC_SIZE);
     const uint32_t h[15] = {
-        hsize == RNNW_HEADER_V1 ? 1 : 2,  /* offset 8 */
-        (uint32_t)hsize,                  /* 12 */
-        (uint32_t)cfg->kind,              /* 16 */
-        (uint32_t)cfg->steps_per_quarter, /* 20 */
-        (uint32_t)cfg->cell,              /* 24 */
-        (uint32_t)cfg->layers,            /* 28 */
-        (uint32_t)cfg->embed,             /* 32 */
-        (uint32_t)cfg->hidden,            /* 36 */
-        (uint32_t)cfg->vocab,             /* 40 */
-        (uint32_t)m,                      /* 44, metadata size */
-        (uint32_t)n,                      /* 48, tensor count; v1: 52..63 stay zero */
-        cfg->conditions,                  /* 52, v2 only: the condition bits */
+        hsize == RNNW_HEADER_V1 ? 1 : 2,       /* offset 8 */
+        (uint32_t)hsize,                       /* 12 */
+        (uint32_t)cfg->kind,                   /* 16 */
+        (uint32_t)cfg->steps_per_quarter,      /* 20 */
+        (uint32_t)cfg->cell,                   /* 24 */
+        (uint32_t)cfg->layers,                 /* 28 */
+        (uint32_t)cfg->embed,                  /* 32 */
+        (uint32_t)cfg->hidden,                 /* 36 */
+        (uint32_t)cfg->vocab,                  /* 40 */
+        (uint32_t)m,                           /* 44, metadata size */
+        (uint32_t)n,                           /* 48, tensor count; v1: 52..63 stay zero */
+        cfg->conditions,                       /* 52, v2 only: the condition bits */
         (uint32_t)rnn_model_cond_columns(cfg), /* 56, their columns in all */
         (uint32_t)(cfg->conditions & RNN_COND_METRIC
                        ? rnn_cond_metric_columns(cfg->steps_per_quarter)
-                       : 0),                                                  /* 60 */
+                       : 0),                                                /* 60 */
         cfg->conditions & RNN_COND_HARMONY ? RNN_COND_HARMONY_COLUMNS : 0u, /* 64; 68..95 zero */
     };
     const int nh = hsize == RNNW_HEADER_V1 ? 11 : 15;

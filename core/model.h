@@ -34,10 +34,10 @@ typedef struct {
     rnn_kind kind;         /* encoding kind */
     int steps_per_quarter; /* grid resolution */
     rnn_cell cell;
-    int layers; /* 1..RNN_MAX_LAYERS */
-    int embed;  /* E; 0 = one-hot input */
-    int hidden; /* H */
-    int vocab;  /* V, must equal rnn_kind_vocab(kind) */
+    int layers;          /* 1..RNN_MAX_LAYERS */
+    int embed;           /* E; 0 = one-hot input */
+    int hidden;          /* H */
+    int vocab;           /* V, must equal rnn_kind_vocab(kind) */
     unsigned conditions; /* RNN_COND_* bits; 0 = none, written as a version 1 file */
 } rnn_model_config;
 
@@ -85,11 +85,12 @@ int rnn_model_cond_offset(const rnn_model_config *cfg, unsigned which);
 int rnn_model_tensor_specs(const rnn_model_config *cfg, rnn_tensor_spec *specs);
 
 /** The same for a network shape alone: cfg's kind is not looked at, nor its
- * steps per quarter unless it takes conditions (then 1..96), and its vocabulary may be any 1..RNN_MAX_VOCAB (the trainer
- * runs tiny vocabularies in its tests); nor is the preset's size cap checked.
- * Only for networks that never become a file: the writer and the reader keep
- * every check of rnn_model_config_check. Returns the count, or -1 when the
- * cell or a size is out of range. Any thread. */
+ * steps per quarter unless it takes conditions (then 1..96), and its
+ * vocabulary may be any 1..RNN_MAX_VOCAB (the trainer runs tiny vocabularies
+ * in its tests); nor is the preset's size cap checked. Only for networks
+ * that never become a file: the writer and the reader keep every check of
+ * rnn_model_config_check. Returns the count, or -1 when the cell or a size
+ * is out of range. Any thread. */
 int rnn_model_shape_specs(const rnn_model_config *cfg, rnn_tensor_spec *specs);
 
 /** Load and validate a preset from a file. Returns NULL with a message naming

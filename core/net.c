@@ -126,11 +126,11 @@ struct rnn_net {
     int rows; /* total rows of all jobs */
 
     /* weights (in the block) */
-    const float *embed;          /* (V, E) the model's own table */
-    float *col0;                 /* (V, col0_n) weight_ih_l0 transposed, E = 0 only */
-    int col0_n;                  /* the cell's slots fed with x, times Hp */
-    int C;                       /* condition columns, after the event's in weight_ih_l0 */
-    float *cond0;                /* (C, col0_n) those columns transposed, C > 0 only */
+    const float *embed; /* (V, E) the model's own table */
+    float *col0;        /* (V, col0_n) weight_ih_l0 transposed, E = 0 only */
+    int col0_n;         /* the cell's slots fed with x, times Hp */
+    int C;              /* condition columns, after the event's in weight_ih_l0 */
+    float *cond0;       /* (C, col0_n) those columns transposed, C > 0 only */
     uint16_t cond_on[RNN_MAX_COND_COLUMNS]; /* the columns on in the step in progress */
     int n_on;
     float *bias[RNN_MAX_LAYERS]; /* (slots*Hp): GRU r, z, b_in, b_hn */
@@ -545,8 +545,7 @@ static int layout_layer(rnn_net *net, carver *c, int k, char *err, size_t errlen
         /* The sizing pass carves no memory: its pointers are NULL and no
          * offset may be added to them, so jobs are filled in only. */
         if (fill) {
-            pack(w, q->gate, q->n, H, Hp, q->x && I > 0 ? wih : NULL, I, ldi,
-                 q->h ? whh : NULL);
+            pack(w, q->gate, q->n, H, Hp, q->x && I > 0 ? wih : NULL, I, ldi, q->h ? whh : NULL);
             add_job(net, w, q->x ? xk : xk + I, a + (size_t)q->slot * Hp, q->n * Hp, K,
                     p == last ? k : -1);
         }

@@ -287,8 +287,8 @@ void rnn_cond_code_columns(uint32_t code, const rnn_model_config *cfg, int k, in
 
 /* The conditions of the sequences [first, list->count) just encoded from
  * mf: every step's metric position and, for melody, its harmony. */
-static int seq_conditions(rnn_seq_list *list, size_t first, const rnn_midi_file *mf,
-                          rnn_kind kind, int spq, char *err, size_t errlen)
+static int seq_conditions(rnn_seq_list *list, size_t first, const rnn_midi_file *mf, rnn_kind kind,
+                          int spq, char *err, size_t errlen)
 {
     for (size_t i = first; i < list->count; i++) {
         rnn_seq *s = &list->seqs[i];

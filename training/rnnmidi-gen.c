@@ -194,8 +194,7 @@ static int grid_load(grid *g, const gen_args *a, const rnn_model_config *cfg)
 
 /* The condition columns of grid step `step` (-1: the step before the
  * first, at the end of a bar of the first meter, with no harmony). */
-static const float *grid_cond(const grid *g, const rnn_model_config *cfg, int64_t step,
-                              float *cond)
+static const float *grid_cond(const grid *g, const rnn_model_config *cfg, int64_t step, float *cond)
 {
     const int C = rnn_model_cond_columns(cfg);
     if (C == 0) return NULL;
@@ -255,8 +254,8 @@ static int prime(rnn_net *net, const rnn_model_config *cfg, const grid *g, const
         if (primed.seqs[i].len > best->len) best = &primed.seqs[i];
     const grid own = {.meters = mf.meters, .n_meters = mf.n_meters, .ppq = mf.ppq};
     for (size_t t = 0; t < best->len; t++)
-        *logits = rnn_net_step_cond(
-            net, best->events[t], grid_cond(&own, cfg, best->start_step + (int64_t)t, cond));
+        *logits = rnn_net_step_cond(net, best->events[t],
+                                    grid_cond(&own, cfg, best->start_step + (int64_t)t, cond));
     rnn_seq_list_free(&primed);
     rnn_midi_free(&mf);
     return 0;

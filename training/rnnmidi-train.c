@@ -366,8 +366,8 @@ static int set_conditions(const rnn_cli_opt *row, const char *value, char *msg, 
     *(unsigned *)row->target = bits;
     return 0;
 bad:
-    snprintf(msg, msglen,
-             "--conditions '%s' is not none, metric, harmony or metric,harmony", value);
+    snprintf(msg, msglen, "--conditions '%s' is not none, metric, harmony or metric,harmony",
+             value);
     return -1;
 }
 
@@ -556,8 +556,9 @@ static int choose_model(train_args *a, train_run *r)
             return EXIT_INPUT;
         }
         if (a->cond_set && ic->conditions != shape.conditions) {
-            fprintf(stderr, "%s: %s takes other conditions (0x%x); drop --conditions when "
-                            "fine-tuning\n",
+            fprintf(stderr,
+                    "%s: %s takes other conditions (0x%x); drop --conditions when "
+                    "fine-tuning\n",
                     prog, a->init_path, ic->conditions);
             return EXIT_INPUT;
         }

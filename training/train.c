@@ -768,8 +768,7 @@ double rnn_trainer_forward(rnn_trainer *tr, const int32_t *inputs, const int32_t
 }
 
 double rnn_trainer_forward_cond(rnn_trainer *tr, const int32_t *inputs, const float *cond,
-                                const int32_t *targets, int training, long *count,
-                                long *correct)
+                                const int32_t *targets, int training, long *count, long *correct)
 {
     const int B = tr->B, T = tr->T, H = tr->H, V = tr->V, E = tr->E, C = tr->C;
     for (size_t t = 0; t < (size_t)T; t++)

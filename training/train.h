@@ -125,8 +125,7 @@ double rnn_trainer_forward(rnn_trainer *tr, const int32_t *inputs, const int32_t
  * columns of layer 0's input after the event's; NULL = all zero.
  * rnn_trainer_forward is this with NULL. */
 double rnn_trainer_forward_cond(rnn_trainer *tr, const int32_t *inputs, const float *cond,
-                                const int32_t *targets, int training, long *count,
-                                long *correct);
+                                const int32_t *targets, int training, long *count, long *correct);
 
 /** Logits of the last forward, (T, B, V). */
 const float *rnn_trainer_logits(const rnn_trainer *tr);
@@ -176,8 +175,7 @@ long rnn_batcher_next(rnn_batcher *bt, rnn_trainer *tr, int32_t *inputs, int32_t
  * zeroes the harmony of a lane's window with probability harmony_drop (so a
  * model learns to play with and without a player); an ordered one keeps
  * it (harmony_drop 0) or zeroes all of it (1). 0, or -1 out of memory. */
-int rnn_batcher_set_conditions(rnn_batcher *bt, const rnn_model_config *cfg,
-                               float harmony_drop);
+int rnn_batcher_set_conditions(rnn_batcher *bt, const rnn_model_config *cfg, float harmony_drop);
 
 /** The condition columns of the last window, (T, B, C); NULL without
  * conditions. Valid until the next call on bt. */

@@ -105,7 +105,8 @@ static size_t check_model(const rnn_model *m, const uint8_t *data, size_t size)
     return weights;
 }
 
-/* Whole and sliced steps agree bit for bit; state get/set replays a step. */
+/* Whole and sliced steps agree bit for bit, with the fuzzer's condition
+ * columns when the model takes them; state get/set replays a step. */
 static void check_net(const rnn_model *m, choices *c)
 {
     char err[512];
@@ -118,6 +119,9 @@ static void check_net(const rnn_model *m, choices *c)
     CHECK(rnn_net_step_rows(a) > 0);
     float *sa = malloc(S * sizeof *sa), *sb = malloc(S * sizeof *sb);
     float *la = malloc((size_t)V * sizeof *la), *saved = malloc(S * sizeof *saved);
+    const int C = rnn_net_cond_columns(a);
+    CHECK(C == rnn_model_cond_columns(rnn_model_get_config(m)));
+    float cond[RNN_MAX_COND_COLUMNS];
     rnn_sampler *smp = rnn_sampler_create(V);
     uint8_t *forbidden = calloc((size_t)V, 1);
     CHECK(sa && sb && la && saved && smp && forbidden);
@@ -129,11 +133,14 @@ static void check_net(const rnn_model *m, choices *c)
     for (int step = 0; step < 6; step++) {
         /* events in range, and out of range (read as event 0) */
         int ev = (int)((pick(c) << 8 | pick(c)) % (unsigned)(V + 4)) - 2;
+        for (int j = 0; j < C; j++)
+            cond[j] = (float)(pick(c) & 1);
+        const float *cd = C && (pick(c) & 3) ? cond : NULL;
         if (step == 3) rnn_net_state_get(a, saved);
-        memcpy(la, rnn_net_step(a, ev), (size_t)V * sizeof *la);
+        memcpy(la, rnn_net_step_cond(a, ev, cd), (size_t)V * sizeof *la);
         int budget = 1 + (int)(pick(c) % 8);
         if (pick(c) & 1) rnn_net_step_begin(b, (ev + 1) % V); /* abandoned */
-        rnn_net_step_begin(b, ev);
+        rnn_net_step_begin_cond(b, ev, cd);
         int calls = 0;
         while (!rnn_net_step_work(b, budget))
             CHECK(++calls <= rnn_net_step_rows(b));
@@ -148,7 +155,7 @@ static void check_net(const rnn_model *m, choices *c)
         if (k >= 0) CHECK(!forbidden[k]);
         if (step == 3) { /* back to the saved state: the same step again */
             rnn_net_state_set(a, saved);
-            CHECK(memcmp(la, rnn_net_step(a, ev), (size_t)V * sizeof *la) == 0);
+            CHECK(memcmp(la, rnn_net_step_cond(a, ev, cd), (size_t)V * sizeof *la) == 0);
         }
     }
     free(sa), free(sb), free(la), free(saved), free(forbidden);

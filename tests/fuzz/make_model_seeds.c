@@ -33,7 +33,7 @@ static int write_file(const char *dir, const char *name, const void *data, size_
 static int one(const char *dir, rnn_kind kind, int spq, rnn_cell cell, int layers, int embed,
                int hidden, float scale, int meta_kind, unsigned conditions, int *made)
 {
-    rnn_model_config cfg = {kind,   spq,    cell, layers, embed, hidden, rnn_kind_vocab(kind),
+    rnn_model_config cfg = {kind,      spq, cell, layers, embed, hidden, rnn_kind_vocab(kind),
                             conditions};
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
     const int n = rnn_model_tensor_specs(&cfg, specs);
@@ -138,12 +138,11 @@ int main(int argc, char **argv)
         rc |= one(dir, RNN_KIND_DRUMS, 1, (rnn_cell)cell, 2, 0, 1, 30.0f, 0, 0, &made);
         /* version 2: every set of conditions, one-hot and embedded input */
         rc |= one(dir, RNN_KIND_MELODY, 4, (rnn_cell)cell, 1, 0, 2, 1.0f, 1, RNN_COND_ALL, &made);
-        rc |= one(dir, RNN_KIND_MELODY, 2, (rnn_cell)cell, 2, 3, 2, 4.0f, 0, RNN_COND_HARMONY,
-                  &made);
-        rc |= one(dir, RNN_KIND_MELODY, 3, (rnn_cell)cell, 1, 2, 3, 0.5f, 2, RNN_COND_METRIC,
-                  &made);
-        rc |= one(dir, RNN_KIND_DRUMS, 4, (rnn_cell)cell, 1, 4, 2, 1.0f, 1, RNN_COND_METRIC,
-                  &made);
+        rc |=
+            one(dir, RNN_KIND_MELODY, 2, (rnn_cell)cell, 2, 3, 2, 4.0f, 0, RNN_COND_HARMONY, &made);
+        rc |=
+            one(dir, RNN_KIND_MELODY, 3, (rnn_cell)cell, 1, 2, 3, 0.5f, 2, RNN_COND_METRIC, &made);
+        rc |= one(dir, RNN_KIND_DRUMS, 4, (rnn_cell)cell, 1, 4, 2, 1.0f, 1, RNN_COND_METRIC, &made);
     }
     for (int i = 2; i < argc; i++)
         rc |= from_hex(dir, argv[i], &made);

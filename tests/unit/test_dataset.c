@@ -547,14 +547,10 @@ int main(void)
     const char *dir = getenv("RNNMIDI_TOOLS");
     snprintf(tool, sizeof tool, "%s/rnnmidi-data", dir && *dir ? dir : "build/test");
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sha256_vectors),
-        cmocka_unit_test(test_sha256_matches_sha256sum),
-        cmocka_unit_test(test_split_names),
-        cmocka_unit_test(test_dataset_load),
-        cmocka_unit_test(test_dataset_errors),
-        cmocka_unit_test(test_dataset_conditions),
-        cmocka_unit_test(test_cli_usage),
-        cmocka_unit_test(test_cli_notes_and_encode),
+        cmocka_unit_test(test_sha256_vectors), cmocka_unit_test(test_sha256_matches_sha256sum),
+        cmocka_unit_test(test_split_names),    cmocka_unit_test(test_dataset_load),
+        cmocka_unit_test(test_dataset_errors), cmocka_unit_test(test_dataset_conditions),
+        cmocka_unit_test(test_cli_usage),      cmocka_unit_test(test_cli_notes_and_encode),
         cmocka_unit_test(test_cli_stats),
     };
     return cmocka_run_group_tests(tests, make_tree, remove_tree);

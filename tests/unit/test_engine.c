@@ -193,6 +193,37 @@ static size_t count_ons(const evlist *l, int64_t from, int64_t to)
     return n;
 }
 
+/* A conditioned preset (format v2) plays in the engine, which does not feed
+ * conditions yet (its net steps with none): notes on the grid, in pairs,
+ * none left sounding. */
+static void test_conditioned_preset(void **state)
+{
+    (void)state;
+    char err[256];
+    const double sr = 48000;
+    rnn_engine *e = rnn_engine_create(sr, 4096, err, sizeof err);
+    assert_non_null(e);
+    rnn_model *m = rnn_model_load("tests/golden/cond_lstm_e16_l2.rnnw", err, sizeof err);
+    if (!m) fail_msg("%s", err);
+    assert_true(rnn_model_get_config(m)->conditions != 0);
+    rnn_engine_model *em = rnn_engine_model_wrap(m, err, sizeof err);
+    if (!em) fail_msg("%s", err);
+    assert_null(rnn_engine_set_model(e, em));
+    rnn_engine_set_param(e, RNN_PARAM_THRU, 0);
+    int64_t total = (int64_t)(sr * 8), stop = total * 8 / 10 + 77;
+    abs_tr tr[2] = {{0, roll(120, 0, 0, 1)}, {stop, roll(120, 0, 0, 0)}};
+    tr[1].t.flags = RNN_TRANSPORT_SPEED;
+    evlist out = {0};
+    drive(e, total, 0, 256, NULL, 0, tr, 2, &out);
+    const double fps = sr * 60.0 / (120 * 4);
+    assert_true(count_ons(&out, 0, stop) > 0);
+    for (size_t i = 0; i < out.n; i++)
+        if (is_on(&out.ev[i])) assert_true(on_grid(out.ev[i].frame, 0, 0, fps));
+    assert_int_equal(check_pairs(&out), 0);
+    free(out.ev);
+    rnn_engine_free(e);
+}
+
 /* Accompany at 120 BPM from frame 0, stop at 80% of the run: every note-on
  * on the grid, pairs, only note-offs after the stop, none left sounding. */
 static void grid_at_rate(double sr)
@@ -1632,6 +1663,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grid_44100),
+        cmocka_unit_test(test_conditioned_preset),
         cmocka_unit_test(test_grid_48000),
         cmocka_unit_test(test_grid_96000),
         cmocka_unit_test(test_same_seed_any_blocks),

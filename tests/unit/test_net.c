@@ -24,9 +24,9 @@
 #include "../../core/net.h"
 
 static const char *const NAMES[] = {
-    "rnn_e0_l1", "rnn_e24_l3", "lstm_e32_l2",      "lstm_e0_l3",
-    "gru_e0_l2", "gru_e16_l1", "drums_lstm_e8_l2", "drums_gru_e0_l1",
-    "cond_rnn_e0_l2", "cond_lstm_e16_l2", "cond_lstm_e0_l1", "cond_gru_e0_l1",
+    "rnn_e0_l1",       "rnn_e24_l3",           "lstm_e32_l2",      "lstm_e0_l3",
+    "gru_e0_l2",       "gru_e16_l1",           "drums_lstm_e8_l2", "drums_gru_e0_l1",
+    "cond_rnn_e0_l2",  "cond_lstm_e16_l2",     "cond_lstm_e0_l1",  "cond_gru_e0_l1",
     "cond_gru_e12_l2", "cond_drums_gru_e8_l1",
 };
 #define NMODELS (sizeof NAMES / sizeof NAMES[0])
@@ -602,8 +602,7 @@ static void test_step_macs(void **state)
     c.cell = RNN_CELL_GRU;
     c.conditions = RNN_COND_METRIC;
     c.steps_per_quarter = 2; /* 26 columns */
-    assert_int_equal(rnn_net_step_macs(&c),
-                     3 * 256 * (64 + 256) + 26 * 3 * 256 + 136 * 256);
+    assert_int_equal(rnn_net_step_macs(&c), 3 * 256 * (64 + 256) + 26 * 3 * 256 + 136 * 256);
     c.layers = 0;
     assert_int_equal(rnn_net_step_macs(&c), 0);
     assert_int_equal(rnn_net_step_macs(NULL), 0);

@@ -443,20 +443,21 @@ static void test_tools_conditions(void **state)
         }
         for (int64_t c = 0; c + 1440 <= t; c += 1440)
             for (int k = 0; k < 3; k++)
-                notes[n++] = (rnn_note){2, 1, 48 + (int)(c / 1440 % 5) + 4 * k - (k == 2), 70, c,
-                                        c + 1440};
+                notes[n++] =
+                    (rnn_note){2, 1, 48 + (int)(c / 1440 % 5) + 4 * k - (k == 2), 70, c, c + 1440};
         snprintf(path, sizeof path, "%s/f%d.mid", sub, f);
-        assert_int_equal(rnn_midi_write_path_meters(path, notes, (size_t)n, 480, 120, three, 1, err,
-                                                    sizeof err),
-                         0);
+        assert_int_equal(
+            rnn_midi_write_path_meters(path, notes, (size_t)n, 480, 120, three, 1, err, sizeof err),
+            0);
     }
     char model[700], plain[700];
     snprintf(model, sizeof model, "%s/c.rnnw", dir);
     snprintf(plain, sizeof plain, "%s/p.rnnw", dir);
     const char *shape = "--kind melody --hidden 16 --layers 1 --embed 8 --batch 4 --seq-len 16 "
                         "--epochs 1 --steps-per-epoch 30 --warmup 0 --lr 0.01 --threads 1";
-    int rc = test_shell(out, sizeof out, "%s/rnnmidi-train --data %s --out %s %s --conditions "
-                                         "harmony,metric --harmony-drop 0.5",
+    int rc = test_shell(out, sizeof out,
+                        "%s/rnnmidi-train --data %s --out %s %s --conditions "
+                        "harmony,metric --harmony-drop 0.5",
                         test_tools_dir(), sub, model, shape);
     if (rc != 0) fail_msg("rnnmidi-train --conditions exited %d:\n%s", rc, out);
     rc = test_shell(out, sizeof out, "%s/rnnmidi-train --data %s --out %s %s --conditions none",
@@ -540,18 +541,21 @@ static void test_tools_conditions(void **state)
     /* refused: bad lists, harmony for drums, other conditions when fine-tuning, bad meters */
     char bad[800];
     snprintf(bad, sizeof bad, "%s/never.rnnw", dir);
-    rc = test_shell(out, sizeof out, "%s/rnnmidi-train --data %s --out %s --kind melody "
-                                     "--conditions metric,chords",
+    rc = test_shell(out, sizeof out,
+                    "%s/rnnmidi-train --data %s --out %s --kind melody "
+                    "--conditions metric,chords",
                     test_tools_dir(), sub, bad);
     assert_int_equal(rc, 2);
     assert_non_null(strstr(out, "--conditions 'metric,chords' is not"));
-    rc = test_shell(out, sizeof out, "%s/rnnmidi-train --data %s --out %s --kind drums "
-                                     "--conditions harmony",
+    rc = test_shell(out, sizeof out,
+                    "%s/rnnmidi-train --data %s --out %s --kind drums "
+                    "--conditions harmony",
                     test_tools_dir(), sub, bad);
     assert_int_not_equal(rc, 0);
     assert_non_null(strstr(out, "harmony condition is for melody models"));
-    rc = test_shell(out, sizeof out, "%s/rnnmidi-train --data %s --out %s --init %s "
-                                     "--conditions metric",
+    rc = test_shell(out, sizeof out,
+                    "%s/rnnmidi-train --data %s --out %s --init %s "
+                    "--conditions metric",
                     test_tools_dir(), sub, bad, model);
     assert_int_not_equal(rc, 0);
     assert_non_null(strstr(out, "drop --conditions when fine-tuning"));

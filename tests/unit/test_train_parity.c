@@ -96,8 +96,8 @@ static void check_cond(rnn_kind kind, rnn_cell cell, int layers, int embed, int 
             }
         }
     }
-    print_message("%s %s L=%d E=%d H=%d C=%d: max |logit difference| %.2e\n",
-                  rnn_kind_name(kind), rnn_cell_name(cell), layers, embed, hidden, C, worst);
+    print_message("%s %s L=%d E=%d H=%d C=%d: max |logit difference| %.2e\n", rnn_kind_name(kind),
+                  rnn_cell_name(cell), layers, embed, hidden, C, worst);
     assert_true(worst <= 1e-4);
     rnn_net_free(net);
     rnn_model_free(model);
