@@ -193,9 +193,10 @@ static size_t count_ons(const evlist *l, int64_t from, int64_t to)
     return n;
 }
 
-/* A conditioned preset (format v2) plays in the engine, which does not feed
- * conditions yet (its net steps with none): notes on the grid, in pairs,
- * none left sounding. */
+/* A conditioned preset (format v2) plays in the engine, its net stepping
+ * with each step's columns (test_engine_cond compares them with the core's
+ * step over a file's conditions): notes on the grid, in pairs, none left
+ * sounding. */
 static void test_conditioned_preset(void **state)
 {
     (void)state;
