@@ -241,18 +241,9 @@ static void update_mask(rnn_engine *e)
 
 /* ------------------------------------------------------------------ models */
 
-/* Multiply-adds of a step with cond_cols condition columns: each adds a
- * column to the first layer's G*H rows. 0 for an invalid config. */
-static double step_macs(const rnn_model_config *cfg, int cond_cols)
+static double budget_share(const rnn_model_config *cfg)
 {
-    size_t macs = rnn_net_step_macs(cfg);
-    if (!macs) return 0;
-    return (double)macs + (double)cond_cols * rnn_cell_gates(cfg->cell) * cfg->hidden;
-}
-
-static double budget_share(const rnn_model_config *cfg, int cond_cols)
-{
-    double macs = step_macs(cfg, cond_cols);
+    double macs = (double)rnn_net_step_macs(cfg);
     if (macs <= 0 || cfg->steps_per_quarter < 1 ||
         cfg->steps_per_quarter > RNN_MAX_STEPS_PER_QUARTER)
         return -1;
@@ -262,22 +253,21 @@ static double budget_share(const rnn_model_config *cfg, int cond_cols)
 
 double rnn_engine_budget_share(const rnn_model_config *cfg)
 {
-    return budget_share(cfg, 0);
+    return budget_share(cfg);
 }
 
 /* Refuse a model that cannot run in real time at the fastest tempo computed
  * in full; 0 or -1 with a message saying why. */
-static int check_budget(const rnn_model_config *cfg, int cond_cols, const char *name, char *err,
-                        size_t errlen)
+static int check_budget(const rnn_model_config *cfg, const char *name, char *err, size_t errlen)
 {
-    double share = budget_share(cfg, cond_cols);
+    double share = budget_share(cfg);
     if (share >= 0 && share <= RNN_ENGINE_BUDGET) return 0;
     if (share < 0) {
         snprintf(err, errlen, "%s: the engine cannot run this configuration", name);
         return -1;
     }
     const int spq = cfg->steps_per_quarter;
-    double macs = step_macs(cfg, cond_cols), rate = RNN_ENGINE_MAX_QPM / 60.0 * spq;
+    double macs = (double)rnn_net_step_macs(cfg), rate = RNN_ENGINE_MAX_QPM / 60.0 * spq;
     int fits = (int)(RNN_ENGINE_BUDGET * RNN_ENGINE_CORE_MACS / (macs * RNN_ENGINE_MAX_QPM / 60.0));
     char hint[128];
     if (fits >= 1)
@@ -296,39 +286,28 @@ static int check_budget(const rnn_model_config *cfg, int cond_cols, const char *
     return -1;
 }
 
-/* The conditions a model takes: the columns of its first layer beyond its
- * input (E, or V when E = 0), metric ones first (FORMAT.md). Returns their
- * number, or -1 with a message when they are no set the engine computes. */
+/* The conditions a model takes, as its header declares them (the reader
+ * has checked them against its grid and its first layer's shape). The
+ * engine fills its buffer metric first, then harmony (FORMAT.md); the net
+ * must read its columns at the same places, or the model is refused. */
 static int read_conditions(rnn_engine_model *m, const rnn_model_config *cfg, const char *name,
                            char *err, size_t errlen)
 {
-    size_t count = 0;
-    const size_t rows = (size_t)rnn_cell_gates(cfg->cell) * (size_t)cfg->hidden;
-    const size_t in = (size_t)(cfg->embed > 0 ? cfg->embed : cfg->vocab);
     m->metric_cols = rnn_cond_metric_columns(m->spq);
-    m->cond = 0;
-    if (!rnn_model_tensor(m->model, "rnn.weight_ih_l0", &count) || rows == 0 || count % rows ||
-        count / rows < in) {
-        snprintf(err, errlen, "%s: the first layer's input weights do not match its input", name);
-        return -1;
-    }
-    const size_t c = count / rows - in, metric = (size_t)m->metric_cols;
-    const size_t harmony = RNN_COND_HARMONY_COLUMNS;
-    const int melody = m->kind == RNN_KIND_MELODY;
-    if (c == metric)
-        m->cond = RNN_ENGINE_COND_METRIC;
-    else if (melody && c == metric + harmony)
-        m->cond = RNN_ENGINE_COND_METRIC | RNN_ENGINE_COND_HARMONY;
-    else if (melody && c == harmony)
-        m->cond = RNN_ENGINE_COND_HARMONY;
-    else if (c != 0) {
+    m->cond = cfg->conditions;
+    const int metric = m->cond & RNN_COND_METRIC ? m->metric_cols : 0;
+    const int harmony = m->cond & RNN_COND_HARMONY ? RNN_COND_HARMONY_COLUMNS : 0;
+    const int harmony_at = rnn_model_cond_offset(cfg, RNN_COND_HARMONY);
+    if ((m->cond & ~RNN_COND_ALL) || (harmony && m->kind != RNN_KIND_MELODY) ||
+        rnn_model_cond_columns(cfg) != metric + harmony ||
+        rnn_net_cond_columns(m->net) != metric + harmony || (harmony && harmony_at != metric)) {
         snprintf(err, errlen,
-                 "%s: the first layer takes %zu columns beside the event, which are no "
-                 "conditions the engine computes (%zu metric columns at this grid%s)",
-                 name, c, metric, melody ? ", 12 harmony columns" : "");
+                 "%s: the conditions the model declares are no set the engine computes "
+                 "(%d metric columns at this grid%s)",
+                 name, m->metric_cols, m->kind == RNN_KIND_MELODY ? ", 12 harmony columns" : "");
         return -1;
     }
-    return (int)c;
+    return 0;
 }
 
 /* Prepare a loaded model; name is the file for messages. */
@@ -355,8 +334,7 @@ static rnn_engine_model *wrap_named(rnn_model *model, const char *name, char *er
         rnn_engine_model_free(m);
         return NULL;
     }
-    const int cond_cols = read_conditions(m, cfg, name, err, errlen);
-    if (cond_cols < 0 || check_budget(cfg, cond_cols, name, err, errlen) != 0) {
+    if (check_budget(cfg, name, err, errlen) != 0) {
         rnn_engine_model_free(m);
         return NULL;
     }
@@ -364,6 +342,10 @@ static rnn_engine_model *wrap_named(rnn_model *model, const char *name, char *er
     m->net = rnn_net_create(model, msg, sizeof msg);
     if (!m->net) {
         snprintf(err, errlen, "%s: %s", name, msg);
+        rnn_engine_model_free(m);
+        return NULL;
+    }
+    if (read_conditions(m, cfg, name, err, errlen) != 0) {
         rnn_engine_model_free(m);
         return NULL;
     }
@@ -383,8 +365,8 @@ static rnn_engine_model *wrap_named(rnn_model *model, const char *name, char *er
     }
     /* Count the smallest pieces of a step once, so run() can spread a step
      * evenly over the blocks before its deadline. The step is 'no event'
-     * from the zero state: its logits, a constant of the model, give the
-     * first note of a fresh net. */
+     * from the zero state: without conditions its logits, a constant of the
+     * model, give the first note of a fresh net (first_logits). */
     rnn_net_step_begin(m->net, 0);
     m->chunks = 1;
     while (!rnn_net_step_work(m->net, 1))
@@ -731,17 +713,40 @@ static int same_columns(const rnn_engine_model *m, const step_cond *a, const ste
     return !(m->cond & RNN_ENGINE_COND_HARMONY) || a->harmony == b->harmony;
 }
 
-/* Begin the network step of input event ev with the conditions c. The
- * columns go to e->cond, metric then harmony; a model takes its own of
- * them, from e->cond + (its metric ? 0 : metric_cols). */
+/* The columns of the conditions c for the model's net, or NULL for a model
+ * that takes none. e->cond holds every column, metric then harmony
+ * (FORMAT.md, rnn_engine_last_cond); a model reads its own of them: from 0,
+ * or from metric_cols when it takes harmony alone. */
+static const float *columns(rnn_engine *e, const step_cond *c)
+{
+    const rnn_engine_model *m = e->em;
+    if (!m->cond) return NULL;
+    rnn_cond_metric_fill(&c->pos, m->spq, e->cond);
+    rnn_cond_harmony_fill(c->harmony, e->cond + m->metric_cols);
+    return e->cond + (m->cond & RNN_COND_METRIC ? 0 : m->metric_cols);
+}
+
+/* Begin the network step of input event ev with the conditions c. */
 static void begin_step(rnn_engine *e, int ev, const step_cond *c)
 {
+    rnn_net_step_begin_cond(e->em->net, ev, columns(e, c));
+}
+
+/* The logits a fresh net draws its first note of step k from: 'no event'
+ * from the zero state, with the conditions of the step before k (as
+ * rnnmidi-gen steps before its grid) and the harmony held now. Without
+ * conditions they are a constant of the model, computed at prepare; with
+ * them they are computed here, one whole step on the fresh net (no step of
+ * it is pending), which is reset again. */
+static const float *first_logits(rnn_engine *e, int64_t k)
+{
     rnn_engine_model *m = e->em;
-    if (m->cond) {
-        rnn_cond_metric_fill(&c->pos, m->spq, e->cond);
-        rnn_cond_harmony_fill(c->harmony, e->cond + m->metric_cols);
-    }
-    rnn_net_step_begin(m->net, ev);
+    if (!m->cond) return m->first;
+    step_cond c;
+    conditions_at(e, k - 1, &c);
+    memcpy(m->first, rnn_net_step_cond(m->net, 0, columns(e, &c)), (size_t)m->V * sizeof *m->first);
+    rnn_net_reset(m->net);
+    return m->first;
 }
 
 /* Does the player's line become the net's input? In accompany a model
@@ -796,12 +801,12 @@ static int all_finite(const float *z, int n)
 /* Draw the next event from the net's logits with the density bias, the
  * temperature, top-p and the mask. A fresh net has heard nothing: as a
  * training sequence starts with a note, its first event is a note drawn from
- * the logits after 'no event' from the zero state (as rnnmidi-gen starts),
+ * the logits after 'no event' from the zero state (first_logits),
  * and the net then steps from the zero state with that note. */
-static int sample_event(rnn_engine *e, int fresh)
+static int sample_event(rnn_engine *e, int64_t k, int fresh)
 {
     rnn_engine_model *m = e->em;
-    const float *logits = fresh ? m->first : rnn_net_logits(m->net);
+    const float *logits = fresh ? first_logits(e, k) : rnn_net_logits(m->net);
     float bias = 6.0f * (e->params[RNN_PARAM_DENSITY] - 0.5f);
     for (int c = 0; c < m->V; c++) {
         float b = 0;
@@ -913,7 +918,7 @@ static void do_tick(rnn_engine *e, int64_t k, uint32_t t)
         e->spec = 0;
         return;
     }
-    ev = sample_event(e, e->net_fresh);
+    ev = sample_event(e, k, e->net_fresh);
     play_event(e, ev, t);
     if (e->em->kind == RNN_KIND_MELODY && ev >= RNN_MELODY_NOTE_ON(0)) {
         int p = ev - RNN_MELODY_NOTE_ON(0);

@@ -72,8 +72,13 @@
  * are). Drum models hear no harmony. The held keys follow note-ons and
  * note-offs through stops, jumps, mode and model changes; controllers 120
  * and 123 (all sound off, all notes off) lift them all.
- * A model takes conditions when its first layer has their columns beyond
- * its input (rnn_engine_model_conditions). In accompany, the player's line
+ * A model takes the conditions its header declares (a version 2 preset,
+ * rnn_engine_model_conditions), and each step of its net gets their
+ * columns (rnn_net_step_begin_cond): those of the step's grid point and
+ * harmony. A fresh net draws its first note from 'no event' stepped from
+ * the zero state with the columns of the step before (rnnmidi-gen's start
+ * of a grid) and the harmony held at the tick: for a conditioned model
+ * this is one whole step, computed at that tick. In accompany, the player's line
  * is the net's input only for a model that takes no harmony (it hears the
  * player no other way); a model that takes harmony plays its own line over
  * the player's harmony. */
@@ -195,16 +200,19 @@ double rnn_engine_budget_share(const rnn_model_config *cfg);
  * thread that runs the engine. */
 rnn_net *rnn_engine_model_net(rnn_engine_model *em);
 
-/* The conditions a model takes, bits of rnn_engine_model_conditions. */
-#define RNN_ENGINE_COND_METRIC 1u  /* the metric position, rnn_cond_metric_columns(spq) */
-#define RNN_ENGINE_COND_HARMONY 2u /* the harmony, RNN_COND_HARMONY_COLUMNS (melody only) */
+/* The conditions a model takes, bits of rnn_engine_model_conditions: those
+ * of the preset's header (core/model.h), the metric position
+ * (rnn_cond_metric_columns(spq) columns) and the harmony
+ * (RNN_COND_HARMONY_COLUMNS, melody only). */
+#define RNN_ENGINE_COND_METRIC RNN_COND_METRIC
+#define RNN_ENGINE_COND_HARMONY RNN_COND_HARMONY
 
 /* Room for every condition column of any grid (spq at most 96). */
 #define RNN_ENGINE_COND_MAX (2 + 4 * 96 + RNN_COND_MAX_BEATS + RNN_COND_HARMONY_COLUMNS)
 
 /** The conditions the model's net takes (RNN_ENGINE_COND_* bits; 0 for a
- * version 1 preset), read from the columns of its first layer beyond its
- * input: metric columns first, then the harmony's. Any thread. */
+ * version 1 preset), as its header declares them (rnn_model_config's
+ * conditions); its columns are metric first, then harmony. Any thread. */
 unsigned rnn_engine_model_conditions(const rnn_engine_model *em);
 
 /** Release a prepared model; accepts NULL. Never on the audio thread. */

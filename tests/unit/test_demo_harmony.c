@@ -6,8 +6,11 @@
  * playing it would send, and the engine the session runs then has, at each
  * step, the metric columns rnn_cond_metric_file gives for the file and the
  * harmony rnn_cond_harmony_file gives for a line over the file's parts. The
- * positions themselves agree with the file's meter map. The sanitizer-built
- * rnnmidi-demo renders with --harmony and refuses it beside --primer. */
+ * positions themselves agree with the file's meter map. The same with a
+ * version 2 preset (the golden cond_lstm_e0_l1, metric and harmony), whose
+ * net steps with those columns and plays. The sanitizer-built rnnmidi-demo
+ * renders with --harmony (the fixture and the conditioned preset: sound)
+ * and refuses it beside --primer. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -81,9 +84,12 @@ static void test_positions_follow_the_meter_map(void **state)
     rnn_midi_free(&mf);
 }
 
-static void test_session_hears_the_song(void **state)
+#define COND_MODEL "tests/golden/cond_lstm_e0_l1.rnnw"
+
+/* The session over the song with the preset at path (conditioned: a
+ * version 2 preset that must take the columns and play). */
+static void hear_song(const char *path, int conditioned)
 {
-    (void)state;
     rnn_midi_file mf;
     read_song(&mf);
     char err[512];
@@ -93,8 +99,10 @@ static void test_session_hears_the_song(void **state)
     cfg.max_block = 512;
     cfg.seed = 5;
     cfg.n_parts = 1;
-    cfg.models[0] = rnn_engine_model_prepare(mel, err, sizeof err);
-    assert_non_null(cfg.models[0]);
+    cfg.models[0] = rnn_engine_model_prepare(path, err, sizeof err);
+    if (!cfg.models[0]) fail_msg("%s", err);
+    assert_int_equal(rnn_engine_model_conditions(cfg.models[0]),
+                     conditioned ? RNN_ENGINE_COND_METRIC | RNN_ENGINE_COND_HARMONY : 0);
     size_t n_ev = 0, n_pos = 0;
     demo_event *ev = demo_song_notes(&mf, RATE, 1, &n_ev);
     demo_position *pos = demo_song_positions(&mf, RATE, &n_pos);
@@ -114,7 +122,7 @@ static void test_session_hears_the_song(void **state)
     /* the song's harmony around a line of its own (track 99: no part of it) */
     const int steps = 72;
     int32_t none[72] = {0};
-    rnn_seq line = {none, (size_t)steps, 0, 99, 0};
+    rnn_seq line = {none, (size_t)steps, 0, 99, 0, NULL};
     uint16_t harmony[72];
     assert_int_equal(
         rnn_cond_harmony_file(mf.notes, mf.n_notes, mf.ppq, SPQ, &line, harmony, err, sizeof err),
@@ -153,16 +161,29 @@ static void test_session_hears_the_song(void **state)
     demo_session_part_stats(s, 0, &st);
     assert_int_equal(st.relocations, 0);
     assert_true(st.host_transport);
+    if (conditioned) assert_true(st.net_steps >= (uint64_t)steps / 2);
     demo_session_free(s);
     rnn_midi_free(&mf);
 }
 
-static void test_render_with_harmony(void **state)
+static void test_session_hears_the_song(void **state)
 {
     (void)state;
+    hear_song(mel, 0);
+}
+
+static void test_session_conditioned_preset(void **state)
+{
+    (void)state;
+    hear_song(COND_MODEL, 1);
+}
+
+/* rnnmidi-demo --harmony renders 4 seconds of sound with the preset model. */
+static void render_over_song(char *model)
+{
     char wav[600], out[8192];
     snprintf(wav, sizeof wav, "%s/over.wav", dir);
-    char *argv[] = {"rnnmidi-demo", "--model", mel,      "--harmony", SONG,      "--render", wav,
+    char *argv[] = {"rnnmidi-demo", "--model", model,    "--harmony", SONG,      "--render", wav,
                     "--seconds",    "4",       "--seed", "3",         "--quiet", NULL};
     int rc = fx_run(NULL, NULL, argv, out, sizeof out);
     if (rc != 0) fail_msg("rnnmidi-demo --harmony: status %d: %s", rc, out);
@@ -171,11 +192,24 @@ static void test_render_with_harmony(void **state)
     float *snd = fx_read_sound(wav, &frames, &ch, &rate);
     assert_non_null(snd);
     assert_true(frames >= (size_t)(3.9 * rate));
+    double peak = 0;
+    for (size_t i = 0; i < frames * (size_t)ch; i++)
+        peak = fmax(peak, fabs(snd[i]));
+    assert_true(peak > 0.01);
     free(snd);
+}
+
+static void test_render_with_harmony(void **state)
+{
+    (void)state;
+    char wav[600], out[8192];
+    snprintf(wav, sizeof wav, "%s/over.wav", dir);
+    render_over_song(mel);
+    render_over_song(COND_MODEL);
 
     char *both[] = {"rnnmidi-demo", "--model",  mel, "--harmony", SONG, "--primer",
                     SONG,           "--render", wav, "--quiet",   NULL};
-    rc = fx_run(NULL, NULL, both, out, sizeof out);
+    int rc = fx_run(NULL, NULL, both, out, sizeof out);
     assert_int_not_equal(rc, 0);
     assert_non_null(strstr(out, "give one of them"));
 }
@@ -185,6 +219,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_positions_follow_the_meter_map),
         cmocka_unit_test(test_session_hears_the_song),
+        cmocka_unit_test(test_session_conditioned_preset),
         cmocka_unit_test(test_render_with_harmony),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -193,9 +193,10 @@ static size_t count_ons(const evlist *l, int64_t from, int64_t to)
     return n;
 }
 
-/* A conditioned preset (format v2) plays in the engine, which does not feed
- * conditions yet (its net steps with none): notes on the grid, in pairs,
- * none left sounding. */
+/* A conditioned preset (format v2) plays in the engine, its net stepping
+ * with each step's columns (test_engine_cond compares them with the core's
+ * step over a file's conditions): notes on the grid, in pairs, none left
+ * sounding. */
 static void test_conditioned_preset(void **state)
 {
     (void)state;
@@ -1539,11 +1540,13 @@ static void test_budget_refuses_slow_model(void **state)
     unlink(path);
     rmdir(dir);
 
-    /* the boundary, in memory: prepared iff macs * MAX_QPM / 60 * spq <= BUDGET * CORE_MACS */
+    /* the boundary, in memory: prepared iff macs * MAX_QPM / 60 * spq <= BUDGET * CORE_MACS,
+     * for models with and without condition columns (rnn_net_step_macs counts them) */
     int accepted = 0, refused = 0;
     for (int spq = 4; spq <= 96; spq *= 2)
-        for (int H = 64; H <= 512; H += 64) {
-            rnn_model_config c = {RNN_KIND_MELODY, spq, RNN_CELL_GRU, 2, 32, H, 130, 0};
+        for (int H = 64; H <= 512; H += 32) {
+            const unsigned cond = H % 64 ? RNN_COND_METRIC | RNN_COND_HARMONY : 0;
+            rnn_model_config c = {RNN_KIND_MELODY, spq, RNN_CELL_GRU, 2, 32, H, 130, cond};
             double want = (double)rnn_net_step_macs(&c) * RNN_ENGINE_MAX_QPM / 60.0 * spq;
             int ok = want <= RNN_ENGINE_BUDGET * RNN_ENGINE_CORE_MACS;
             void *buf = NULL;
@@ -1563,8 +1566,8 @@ static void test_budget_refuses_slow_model(void **state)
             assert_non_null(m);
             rnn_engine_model *w = rnn_engine_model_wrap(m, err, sizeof err);
             if (ok != (w != NULL))
-                fail_msg("GRU 2x%d at %d steps per quarter: %s, the budget says %s", H, spq,
-                         w ? "prepared" : err, ok ? "prepare" : "refuse");
+                fail_msg("GRU 2x%d at %d steps per quarter (conditions %u): %s, the budget says %s",
+                         H, spq, cond, w ? "prepared" : err, ok ? "prepare" : "refuse");
             accepted += ok;
             refused += !ok;
             rnn_engine_model_free(w);

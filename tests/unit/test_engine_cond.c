@@ -13,7 +13,16 @@
  *   own key is not harmony, other keys of its pitch class are); drum models
  *   hear none; the held keys survive a stop, a restart and a mode change and
  *   are lifted by all notes off;
- * - version 1 presets take no conditions. */
+ * - version 1 presets take no conditions; version 2 presets (the PyTorch
+ *   golden ones of tests/golden) take what their header declares, and a
+ *   conditioned model plays: in accompany, each step of the engine's net
+ *   gives, bit for bit, the logits of rnn_net_step_cond on a net of its own
+ *   fed the events the engine played and the columns rnn_cond_metric_file
+ *   and rnn_cond_harmony_file give for a file of the same meter and the
+ *   player's notes; the harmony reaches the logits (zeroed, they differ)
+ *   and the net's input is its own line, not the player's; a fresh net's
+ *   first note comes from the columns of the step before and the chord
+ *   held at the start. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -388,7 +397,7 @@ static void test_harmony_accompany(void **state)
     rnn_note notes[N_PLAYER];
     player_notes(notes, 0);
     int32_t events[HARMONY_STEPS] = {0};
-    rnn_seq line = {events, HARMONY_STEPS, 0, 1, 0};
+    rnn_seq line = {events, HARMONY_STEPS, 0, 1, 0, NULL};
     char err[128];
     assert_int_equal(rnn_cond_harmony_file(notes, N_PLAYER, PPQ, SPQ, &line, want, err, sizeof err),
                      0);
@@ -493,6 +502,375 @@ static void test_harmony_held_keys(void **state)
     rnn_engine_free(e);
 }
 
+/* ------------------------------------------------------ conditioned models */
+
+static rnn_engine_model *golden(const char *name)
+{
+    char path[128], err[256];
+    snprintf(path, sizeof path, "tests/golden/%s.rnnw", name);
+    rnn_engine_model *em = rnn_engine_model_prepare(path, err, sizeof err);
+    if (!em) fail_msg("%s", err);
+    return em;
+}
+
+/* Each golden v2 preset's declared conditions, as the engine takes them. */
+static void test_cond_declared(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        unsigned cond;
+    } cases[] = {
+        {"cond_gru_e12_l2", RNN_ENGINE_COND_HARMONY},
+        {"cond_lstm_e16_l2", RNN_ENGINE_COND_METRIC},
+        {"cond_drums_gru_e8_l1", RNN_ENGINE_COND_METRIC},
+        {"cond_lstm_e0_l1", RNN_ENGINE_COND_METRIC | RNN_ENGINE_COND_HARMONY},
+        {"cond_rnn_e0_l2", RNN_ENGINE_COND_METRIC | RNN_ENGINE_COND_HARMONY},
+        {"lstm_e32_l2", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        rnn_engine_model *em = golden(cases[i].name);
+        assert_int_equal(rnn_engine_model_conditions(em), cases[i].cond);
+        const rnn_model_config *cfg = rnn_model_get_config(rnn_engine_model_get(em));
+        assert_int_equal(cfg->conditions, cases[i].cond);
+        rnn_engine_model_free(em);
+    }
+}
+
+/* What one accompany run of a conditioned model gave: per step the event
+ * at its tick (from the MIDI out), the engine net's logits once the step is
+ * done, and the harmony the engine committed. */
+#define PLAY_STEPS 48
+#define MAX_V 512
+typedef struct {
+    int spq, V;
+    rnn_kind kind;
+    int64_t on_frame[PLAY_STEPS]; /* frame of step k's tick */
+    int note_on[PLAY_STEPS];      /* melody: pitch struck at the tick, -1 none; drums: the set */
+    int note_off[PLAY_STEPS];     /* melody: a note ended at the tick */
+    float logits[PLAY_STEPS][MAX_V];
+    uint16_t harmony[PLAY_STEPS];
+    int player_struck; /* output note-ons at a player's note-on frame and pitch */
+    int played;        /* output note-ons */
+    uint64_t hash;     /* of every output event */
+} cond_run;
+
+/* Accompany at 120 BPM in 4/4 from frame 0 with (with_player) or without the
+ * player's notes, blocks of a twelfth of a step, so a step's tick starts a
+ * block and its work ends with the block before the next tick. */
+static void play_cond(const char *name, int with_player, cond_run *r)
+{
+    char err[256];
+    rnn_engine *e = rnn_engine_create(SR, 8192, err, sizeof err);
+    assert_non_null(e);
+    rnn_engine_model *em = golden(name);
+    const rnn_model_config *cfg = rnn_model_get_config(rnn_engine_model_get(em));
+    memset(r, 0, sizeof *r);
+    r->spq = cfg->steps_per_quarter;
+    r->V = cfg->vocab;
+    r->kind = cfg->kind;
+    assert_true(r->V <= MAX_V);
+    rnn_net *net = rnn_engine_model_net(em);
+    assert_null(rnn_engine_set_model(e, em));
+    rnn_engine_set_param(e, RNN_PARAM_THRU, 0);
+    rnn_engine_set_param(e, RNN_PARAM_SEED, 5);
+    rnn_engine_set_param(e, RNN_PARAM_MODE, RNN_MODE_ACCOMPANY);
+
+    const int fps = (int)(SR * 60 / (120.0 * r->spq)), block = fps / 12;
+    assert_int_equal(block * 12, fps);
+    static abs_ev in[2 * N_PLAYER];
+    size_t n = 0;
+    for (size_t i = 0; with_player && i < N_PLAYER; i++) {
+        uint8_t ch = (uint8_t)player[i].channel, p = (uint8_t)player[i].pitch;
+        in[n++] = (abs_ev){(int64_t)(player[i].on * fps), {(uint8_t)(0x90 | ch), p, 90}};
+        in[n++] = (abs_ev){(int64_t)(player[i].off * fps), {(uint8_t)(0x80 | ch), p, 0}};
+    }
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && in[j].frame < in[j - 1].frame; j--) {
+            abs_ev t = in[j];
+            in[j] = in[j - 1];
+            in[j - 1] = t;
+        }
+    rnn_transport t = {0};
+    t.flags = RNN_TRANSPORT_SPEED | RNN_TRANSPORT_BBT | RNN_TRANSPORT_TEMPO | RNN_TRANSPORT_METER;
+    t.speed = 1;
+    t.bpm = 120;
+    t.beats_per_bar = 4;
+    t.beat_unit = 4;
+    for (int k = 0; k < PLAY_STEPS; k++)
+        r->note_on[k] = r->kind == RNN_KIND_MELODY ? -1 : 0;
+    static rnn_engine_event ib[64], out[4096];
+    r->hash = 1469598103934665603ull;
+    size_t ii = 0;
+    for (int64_t pos = 0; pos < (int64_t)PLAY_STEPS * fps; pos += block) {
+        uint32_t ni = 0;
+        while (ii < n && in[ii].frame < pos + block) {
+            ib[ni] = (rnn_engine_event){(uint32_t)(in[ii].frame - pos), 3, {0}, 0};
+            memcpy(ib[ni].data, in[ii].d, 3);
+            ni++, ii++;
+        }
+        uint32_t no =
+            rnn_engine_run(e, (uint32_t)block, ib, ni, pos == 0 ? &t : NULL, pos == 0, out, 4096);
+        const int k = (int)(pos / fps);
+        for (uint32_t i = 0; i < no; i++) {
+            const uint8_t st = out[i].data[0] & 0xF0, p = out[i].data[1];
+            r->hash = (r->hash ^ ((uint64_t)(pos + out[i].frame) << 24 ^ out[i].data[0] << 16 ^
+                                  p << 8 ^ out[i].data[2])) *
+                      1099511628211ull;
+            const int on = st == 0x90 && out[i].data[2] > 0;
+            if (on) {
+                r->played++;
+                for (size_t j = 0; j < n; j++)
+                    r->player_struck += in[j].frame == pos + out[i].frame &&
+                                        (in[j].d[0] & 0xF0) == 0x90 && in[j].d[1] == p;
+            }
+            if (pos % fps != 0 || out[i].frame != 0) continue; /* not at a tick */
+            if (r->kind == RNN_KIND_DRUMS) {
+                if (on) r->note_on[k] |= 1 << rnn_drum_class_of_pitch(p);
+            } else if (on) {
+                r->note_on[k] = p;
+            } else {
+                r->note_off[k] = 1;
+            }
+        }
+        if ((pos + block) % fps == 0) {
+            memcpy(r->logits[k], rnn_net_logits(net), (size_t)r->V * sizeof(float));
+            rnn_engine_cond c;
+            assert_true(rnn_engine_last_cond(e, &c, NULL) > 0);
+            assert_int_equal(c.step, k);
+            r->harmony[k] = c.harmony;
+        }
+    }
+    rnn_engine_stats st;
+    rnn_engine_get_stats(e, &st);
+    assert_int_equal(st.late_steps, 0);
+    assert_int_equal(st.nonfinite_steps, 0);
+    rnn_engine_free(e);
+}
+
+/* The engine's conditioned steps against rnn_net_step_cond's over the
+ * conditions of a file: 4/4 from bar 0 (no time signature) and, with the
+ * player, the player's notes as the file's other track. The event of a
+ * step is the note the engine struck at its tick; a tick with no note-on
+ * is 'no event' or a note-off that ended nothing audible (at most the two
+ * are tried, in that order). Returns the steps whose logits the harmony
+ * changed (those with the zeroed harmony differ). */
+static int check_cond_parity(const char *name, const cond_run *r, int with_player)
+{
+    char path[128], err[256];
+    snprintf(path, sizeof path, "tests/golden/%s.rnnw", name);
+    rnn_model *model = rnn_model_load(path, err, sizeof err);
+    if (!model) fail_msg("%s", err);
+    const rnn_model_config *cfg = rnn_model_get_config(model);
+    rnn_net *ref = rnn_net_create(model, err, sizeof err);
+    assert_non_null(ref);
+    const int spq = cfg->steps_per_quarter, ppq = 96 * spq;
+    const int at_metric = rnn_model_cond_offset(cfg, RNN_COND_METRIC);
+    const int at_harmony = rnn_model_cond_offset(cfg, RNN_COND_HARMONY);
+    const int C = rnn_net_cond_columns(ref);
+    assert_true(C > 0);
+
+    uint16_t harmony[PLAY_STEPS] = {0};
+    if (with_player && at_harmony >= 0) {
+        rnn_note notes[N_PLAYER];
+        for (size_t i = 0; i < N_PLAYER; i++)
+            notes[i] = (rnn_note){0,
+                                  player[i].channel,
+                                  player[i].pitch,
+                                  90,
+                                  (int64_t)(player[i].on * (ppq / spq)),
+                                  (int64_t)(player[i].off * (ppq / spq))};
+        int32_t none[PLAY_STEPS] = {0};
+        rnn_seq line = {none, PLAY_STEPS, 0, 1, 0, NULL};
+        assert_int_equal(
+            rnn_cond_harmony_file(notes, N_PLAYER, ppq, spq, &line, harmony, err, sizeof err), 0);
+    }
+    const size_t S = rnn_net_state_size(ref);
+    float *saved = malloc(S * sizeof *saved);
+    assert_non_null(saved);
+    int heard = 0;
+    for (int k = 0; k < PLAY_STEPS; k++) {
+        float cols[RNN_MAX_COND_COLUMNS], zeroed[RNN_MAX_COND_COLUMNS];
+        if (at_metric >= 0) {
+            rnn_metric_pos p;
+            assert_int_equal(rnn_cond_metric_file(NULL, 0, ppq, spq, k, &p), 0);
+            rnn_cond_metric_fill(&p, spq, cols + at_metric);
+        }
+        if (at_harmony >= 0) {
+            assert_int_equal(r->harmony[k], harmony[k]);
+            rnn_cond_harmony_fill(harmony[k], cols + at_harmony);
+        }
+        memcpy(zeroed, cols, (size_t)C * sizeof *cols);
+        if (at_harmony >= 0) memset(zeroed + at_harmony, 0, 12 * sizeof *zeroed);
+
+        int cand[2], nc = 0;
+        if (r->kind == RNN_KIND_DRUMS)
+            cand[nc++] = r->note_on[k];
+        else if (r->note_on[k] >= 0)
+            cand[nc++] = RNN_MELODY_NOTE_ON(r->note_on[k]);
+        else if (r->note_off[k])
+            cand[nc++] = RNN_MELODY_NOTE_OFF;
+        else
+            cand[nc++] = 0, cand[nc++] = RNN_MELODY_NOTE_OFF;
+        rnn_net_state_get(ref, saved);
+        int match = 0;
+        for (int c = 0; c < nc && !match; c++) {
+            if (c > 0) rnn_net_state_set(ref, saved);
+            int differs = 0;
+            if (at_harmony >= 0 && harmony[k]) {
+                /* the same step with the harmony zeroed first, then for real */
+                const float *z = rnn_net_step_cond(ref, cand[c], zeroed);
+                differs = memcmp(z, r->logits[k], (size_t)r->V * sizeof *z) != 0;
+                rnn_net_state_set(ref, saved);
+            }
+            const float *l = rnn_net_step_cond(ref, cand[c], cols);
+            match = memcmp(l, r->logits[k], (size_t)r->V * sizeof *l) == 0;
+            heard += match && differs;
+        }
+        if (!match)
+            fail_msg("%s, step %d: the engine's logits are not rnn_net_step_cond's for its event "
+                     "and the file's conditions",
+                     name, k);
+    }
+    free(saved);
+    rnn_net_free(ref);
+    rnn_model_free(model);
+    return heard;
+}
+
+/* A harmony model in accompany, with and without the player. */
+static void cond_plays(const char *name)
+{
+    static cond_run with, without;
+    play_cond(name, 1, &with);
+    assert_true(with.played >= 4);
+    int heard = check_cond_parity(name, &with, 1);
+    play_cond(name, 0, &without);
+    assert_true(without.played >= 4);
+    assert_int_equal(check_cond_parity(name, &without, 0), 0);
+    {
+        /* the player's chords reach the logits of every step they sound
+         * in, and what it plays; it plays its own line, not the player's */
+        int sounding = 0;
+        for (int k = 0; k < PLAY_STEPS; k++)
+            sounding += with.harmony[k] != 0;
+        assert_true(sounding > 30);
+        assert_int_equal(heard, sounding);
+        assert_true(with.hash != without.hash);
+        assert_true(with.player_struck * 4 < with.played);
+    }
+}
+
+/* A model of the metric alone, playing by itself (with a player it would
+ * hear the player's line as its input, in accompany too). */
+static void test_cond_plays_metric_only(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"cond_lstm_e16_l2", "cond_drums_gru_e8_l1"};
+    static cond_run r;
+    for (int i = 0; i < 2; i++) {
+        play_cond(names[i], 0, &r);
+        assert_true(r.played >= 4);
+        assert_int_equal(check_cond_parity(names[i], &r, 0), 0);
+    }
+}
+
+static void test_cond_plays_both(void **state)
+{
+    (void)state;
+    cond_plays("cond_lstm_e0_l1");
+}
+
+static void test_cond_plays_harmony_only(void **state)
+{
+    (void)state;
+    cond_plays("cond_gru_e12_l2");
+}
+
+/* The pitch a temperature-0 engine strikes first from logits l: the
+ * highest note-on in the pitch range. */
+static int first_pitch(const float *l, int lo, int hi)
+{
+    int best = lo;
+    for (int p = lo; p <= hi; p++)
+        if (l[RNN_MELODY_NOTE_ON(p)] > l[RNN_MELODY_NOTE_ON(best)]) best = p;
+    return best;
+}
+
+/* A fresh conditioned net's first note comes from 'no event' stepped with
+ * the columns of the step before the first (the last 16th of a 4/4 bar)
+ * and the chord held when the transport starts: at temperature 0 it is the
+ * best note of rnn_net_step_cond's logits for them. The chords change it
+ * from what the logits without columns would give. */
+static void test_cond_first_note(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"cond_lstm_e0_l1", "cond_gru_e12_l2"};
+    static const uint8_t chords[4][3] = {{60, 64, 67}, {57, 61, 64}, {50, 53, 57}, {55, 59, 62}};
+    int moved = 0;
+    for (int m = 0; m < 2; m++)
+        for (int ci = 0; ci < 4; ci++) {
+            char err[256], path[128];
+            rnn_engine *e = rnn_engine_create(SR, 8192, err, sizeof err);
+            assert_non_null(e);
+            rnn_engine_model *em = golden(names[m]);
+            const rnn_model_config *cfg = rnn_model_get_config(rnn_engine_model_get(em));
+            assert_null(rnn_engine_set_model(e, em));
+            rnn_engine_set_param(e, RNN_PARAM_THRU, 0);
+            rnn_engine_set_param(e, RNN_PARAM_TEMPERATURE, 0);
+            rnn_engine_set_param(e, RNN_PARAM_MODE, RNN_MODE_ACCOMPANY);
+            const int lo = (int)rnn_engine_get_param(e, RNN_PARAM_LOWEST);
+            const int hi = (int)rnn_engine_get_param(e, RNN_PARAM_HIGHEST);
+            rnn_transport t = {0};
+            t.flags =
+                RNN_TRANSPORT_SPEED | RNN_TRANSPORT_BBT | RNN_TRANSPORT_TEMPO | RNN_TRANSPORT_METER;
+            t.bpm = 120;
+            t.beats_per_bar = 4;
+            t.beat_unit = 4;
+            rnn_engine_event in[3];
+            for (int i = 0; i < 3; i++)
+                in[i] = (rnn_engine_event){10, 3, {0x90, chords[ci][i], 90}, 0};
+            static rnn_engine_event out[4096];
+            rnn_engine_run(e, 500, in, 3, &t, 1, out, 4096); /* stopped: the chord goes down */
+            t.speed = 1;
+            uint32_t n = rnn_engine_run(e, 500, NULL, 0, &t, 1, out, 4096);
+            int got = -1;
+            for (uint32_t i = 0; i < n; i++)
+                if ((out[i].data[0] & 0xF0) == 0x90 && out[i].data[2] > 0 && out[i].frame == 0)
+                    got = out[i].data[1];
+
+            snprintf(path, sizeof path, "tests/golden/%s.rnnw", names[m]);
+            rnn_model *model = rnn_model_load(path, err, sizeof err);
+            assert_non_null(model);
+            rnn_net *ref = rnn_net_create(model, err, sizeof err);
+            assert_non_null(ref);
+            float cols[RNN_MAX_COND_COLUMNS] = {0};
+            const int at_metric = rnn_model_cond_offset(cfg, RNN_COND_METRIC);
+            const int at_harmony = rnn_model_cond_offset(cfg, RNN_COND_HARMONY);
+            if (at_metric >= 0) {
+                rnn_metric_pos p;
+                assert_int_equal(rnn_cond_metric_file(NULL, 0, PPQ, SPQ, 15, &p), 0);
+                rnn_cond_metric_fill(&p, SPQ, cols + at_metric);
+            }
+            uint16_t h = 0;
+            for (int i = 0; i < 3; i++)
+                h |= (uint16_t)(1u << (chords[ci][i] % 12));
+            rnn_cond_harmony_fill(h, cols + at_harmony);
+            const int want = first_pitch(rnn_net_step_cond(ref, 0, cols), lo, hi);
+            rnn_net_reset(ref);
+            const int plain = first_pitch(rnn_net_step_cond(ref, 0, NULL), lo, hi);
+            if (got != want)
+                fail_msg("%s, chord %d: the first note is %d, the conditioned step's best %d "
+                         "(without columns %d)",
+                         names[m], ci, got, want, plain);
+            moved += want != plain;
+            rnn_net_free(ref);
+            rnn_model_free(model);
+            rnn_engine_free(e);
+        }
+    assert_true(moved >= 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -505,6 +883,11 @@ int main(void)
         cmocka_unit_test(test_harmony_continue),
         cmocka_unit_test(test_harmony_drums),
         cmocka_unit_test(test_harmony_held_keys),
+        cmocka_unit_test(test_cond_declared),
+        cmocka_unit_test(test_cond_plays_both),
+        cmocka_unit_test(test_cond_plays_harmony_only),
+        cmocka_unit_test(test_cond_plays_metric_only),
+        cmocka_unit_test(test_cond_first_note),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,7 +15,13 @@
  * stray bytes in the worker's response; an over-long path is refused out
  * loud; restore() with a worker loads in the worker while run() goes on;
  * save() hands over a path no concurrent load can change.
- * The models are random-weight fixtures written by the test. */
+ * A version 2 preset (the golden cond_lstm_e0_l1: metric and harmony)
+ * loaded through patch:Set plays in 3/4 in the three modes over the
+ * player's chords, on the grid, every note ended; in accompany the chords
+ * change what it plays, and in call-and-response it answers from the bar
+ * line after the call.
+ * The models are random-weight fixtures written by the test (and that
+ * golden preset, random weights from PyTorch). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +30,7 @@
 
 #include <dlfcn.h>
 #include <lilv/lilv.h>
+#include <limits.h>
 #include <lv2/patch/patch.h>
 #include <lv2/state/state.h>
 #include <math.h>
@@ -1178,12 +1185,98 @@ static void test_save_beside_loads(void **state)
     close_plugin(t);
 }
 
+/* A conditioned preset through patch:Set, in 3/4, in `mode`, with (chords)
+ * or without the player's chords of 3 notes, one a bar through bars 1 to 3
+ * (the call of call-and-response), then a stop after 8 bars.
+ * Returns the note-ons played (frames from s0, in *ev). */
+static size_t cond_run(int mode, int chords, host_ev **ev)
+{
+    char path[PATH_MAX];
+    assert_non_null(realpath("tests/golden/cond_lstm_e0_l1.rnnw", path));
+    inst_t t = open_plugin(48000);
+    host_begin(t.hp);
+    host_position(t.hp, 0, 0, 120, 0, 0);
+    host_set_model(t.hp, 0, path);
+    host_run(t.hp, 64);
+    host_begin(t.hp);
+    host_run(t.hp, 64);
+    assert_string_equal(t.hp->model_path, path);
+    assert_string_equal(t.hp->status, "loaded golden cond_lstm_e0_l1");
+    t.hp->controls[RNNMIDI_MODE] = (float)mode;
+    t.hp->controls[RNNMIDI_SEED] = 3;
+    t.hp->controls[RNNMIDI_CHANNEL] = 2;
+    t.hp->controls[RNNMIDI_LISTEN_GAP] = 1;
+    t.hp->controls[RNNMIDI_DENSITY] = 0.9f;
+    const int64_t s0 = t.hp->pos, bar = 12 * 6000; /* 3/4 at 120: 12 steps of 6000 frames */
+    cue cues[64];
+    size_t n = 0;
+    cues[n++] = (cue){s0, 4, 0, {0}};
+    static const uint8_t chord[4][3] = {{60, 64, 67}, {57, 60, 64}, {53, 57, 60}, {55, 59, 62}};
+    for (int b = 1; chords && b < 4; b++)
+        for (int i = 0; i < 3; i++) {
+            const uint8_t p = chord[b][i];
+            cues[n++] = (cue){s0 + b * bar + 100 + i, 3, 0, {0x90, p, 90}};
+            cues[n++] = (cue){s0 + (b + 1) * bar - 3000 + i, 3, 0, {0x80, p, 0}};
+        }
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && cues[j].frame < cues[j - 1].frame; j--) {
+            cue c = cues[j];
+            cues[j] = cues[j - 1];
+            cues[j - 1] = c;
+        }
+    cues[n++] = (cue){s0 + 8 * bar, 2, 0, {0}};
+    const size_t first = t.hp->n_ev;
+    play(t, 48000, s0 + 8 * bar + 48000, 91, cues, n);
+    assert_int_equal(pairs(t.hp, first), 0);
+    size_t ons = 0;
+    *ev = malloc((t.hp->n_ev - first + 1) * sizeof **ev);
+    assert_non_null(*ev);
+    for (size_t i = first; i < t.hp->n_ev; i++) {
+        const host_ev *e = &t.hp->ev[i];
+        if ((e->d[0] & 15) != 1 || !ev_on(e)) continue; /* thru is off: all output is ours */
+        assert_true(e->frame < s0 + 8 * bar);
+        if (!grid_ok(e->frame, s0, 6000))
+            fail_msg("note-on at %lld off the grid", (long long)(e->frame - s0));
+        (*ev)[ons] = *e;
+        (*ev)[ons++].frame -= s0;
+    }
+    close_plugin(t);
+    return ons;
+}
+
+static void test_conditioned_preset(void **state)
+{
+    (void)state;
+    const int64_t bar = 12 * 6000;
+    host_ev *with, *without, *ev;
+    /* accompany: plays all along, and the chords change what it plays */
+    size_t n_with = cond_run(RNN_MODE_ACCOMPANY, 1, &with);
+    size_t n_without = cond_run(RNN_MODE_ACCOMPANY, 0, &without);
+    assert_true(n_with > 12);
+    assert_true(n_without > 12);
+    assert_false(same_events(with, n_with, without, n_without));
+    free(with);
+    free(without);
+    /* continue: it continues after the call (bars 1..3) */
+    size_t n = cond_run(RNN_MODE_CONTINUE, 1, &ev);
+    assert_true(n > 0);
+    assert_true(ev[0].frame >= 4 * bar);
+    free(ev);
+    /* call and response: the answer starts on a bar line after the call */
+    n = cond_run(RNN_MODE_CALL_RESPONSE, 1, &ev);
+    assert_true(n > 0);
+    assert_true(ev[0].frame >= 4 * bar);
+    assert_int_equal(ev[0].frame % bar, 0);
+    free(ev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grid_rates),
         cmocka_unit_test(test_call_response),
         cmocka_unit_test(test_call_response_in_3_4),
+        cmocka_unit_test(test_conditioned_preset),
         cmocka_unit_test(test_same_seed),
         cmocka_unit_test(test_save_restore),
         cmocka_unit_test(test_swap_corrupt_jump_flood),

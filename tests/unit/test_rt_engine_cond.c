@@ -5,13 +5,17 @@
  * changes, jumps, stops, a beat unit no meter has, the player's chords in
  * each mode, all notes off, and reads its last step's columns after every
  * block: no trapped call. The columns are checked to move (bar starts seen,
- * harmony heard), so the loop cannot be optimised into nothing. */
+ * harmony heard), so the loop cannot be optimised into nothing. The same
+ * with conditioned models (the v2 golden presets of tests/golden: metric
+ * and harmony, harmony alone, drums on the metric), whose net steps take
+ * the columns, and whose fresh nets step 'no event' with them at a tick. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "../../core/engine.h"
@@ -24,20 +28,31 @@ static void test_trap_works(void **state)
     assert_int_equal(rt_trap_self_check(), 0);
 }
 
-static void run_case(rnn_kind kind)
+/* A version 1 fixture of kind, or (golden not NULL) a golden preset. */
+static void run_case(rnn_kind kind, const char *golden)
 {
     char err[256];
     rnn_engine *e = rnn_engine_create(48000, 1024, err, sizeof err);
     assert_non_null(e);
-    rnn_model *m = fixture_model(kind, RNN_CELL_GRU, 1, 16, 24, 3);
-    assert_non_null(m);
-    rnn_engine_model *em = rnn_engine_model_wrap(m, err, sizeof err);
-    if (!em) fail_msg("%s", err);
+    rnn_engine_model *em;
+    if (golden) {
+        char path[128];
+        snprintf(path, sizeof path, "tests/golden/%s.rnnw", golden);
+        em = rnn_engine_model_prepare(path, err, sizeof err);
+        if (!em) fail_msg("%s", err);
+        assert_int_equal(rnn_model_get_config(rnn_engine_model_get(em))->kind, kind);
+        assert_true(rnn_engine_model_conditions(em) != 0);
+    } else {
+        rnn_model *m = fixture_model(kind, RNN_CELL_GRU, 1, 16, 24, 3);
+        assert_non_null(m);
+        em = rnn_engine_model_wrap(m, err, sizeof err);
+        if (!em) fail_msg("%s", err);
+    }
     assert_null(rnn_engine_set_model(e, em));
     static rnn_engine_event in[8], out[1024];
     static float cols[RNN_ENGINE_COND_MAX];
     uint64_t s = 17;
-    long bars = 0, chords = 0, trapped = 0;
+    long bars = 0, chords = 0, trapped = 0, played = 0;
     for (int b = 0; b < 6000; b++) {
         uint32_t n = 1 + (uint32_t)(fixture_uniform(&s, 0.5f) * 2046 + 1023) % 1024;
         rnn_transport t = {0};
@@ -65,7 +80,7 @@ static void run_case(rnn_kind kind)
         }
         if (b % 900 == 0) rnn_engine_set_param(e, RNN_PARAM_MODE, (float)(b / 900 % 3));
         rt_trap_arm();
-        rnn_engine_run(e, n, in, ni, nt ? &t : NULL, nt, out, 1024);
+        played += rnn_engine_run(e, n, in, ni, nt ? &t : NULL, nt, out, 1024);
         rnn_engine_cond c;
         int nc = rnn_engine_last_cond(e, &c, cols);
         trapped += rt_trap_disarm();
@@ -76,6 +91,10 @@ static void run_case(rnn_kind kind)
     }
     assert_int_equal(trapped, 0);
     assert_true(bars > 0);
+    assert_true(played > 100);
+    rnn_engine_stats st;
+    rnn_engine_get_stats(e, &st);
+    assert_true(st.net_steps > 100);
     if (kind == RNN_KIND_MELODY)
         assert_true(chords > 0);
     else
@@ -86,13 +105,31 @@ static void run_case(rnn_kind kind)
 static void test_melody(void **state)
 {
     (void)state;
-    run_case(RNN_KIND_MELODY);
+    run_case(RNN_KIND_MELODY, NULL);
 }
 
 static void test_drums(void **state)
 {
     (void)state;
-    run_case(RNN_KIND_DRUMS);
+    run_case(RNN_KIND_DRUMS, NULL);
+}
+
+static void test_cond_melody(void **state)
+{
+    (void)state;
+    run_case(RNN_KIND_MELODY, "cond_lstm_e0_l1");
+}
+
+static void test_cond_harmony_only(void **state)
+{
+    (void)state;
+    run_case(RNN_KIND_MELODY, "cond_gru_e12_l2");
+}
+
+static void test_cond_drums(void **state)
+{
+    (void)state;
+    run_case(RNN_KIND_DRUMS, "cond_drums_gru_e8_l1");
 }
 
 int main(void)
@@ -101,6 +138,9 @@ int main(void)
         cmocka_unit_test(test_trap_works),
         cmocka_unit_test(test_melody),
         cmocka_unit_test(test_drums),
+        cmocka_unit_test(test_cond_melody),
+        cmocka_unit_test(test_cond_harmony_only),
+        cmocka_unit_test(test_cond_drums),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

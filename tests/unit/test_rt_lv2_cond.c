@@ -6,13 +6,17 @@
  * the plugin creates is found through the linker (--wrap of
  * rnn_engine_create); each step it commits must have the metric columns
  * rnn_cond_metric_file gives at the same step of a MIDI file of those
- * meters, and every run() makes no trapped call (rt_trap.h). */
+ * meters, and every run() makes no trapped call (rt_trap.h). The same with
+ * a version 2 preset (the golden cond_lstm_e0_l1, metric and harmony)
+ * loaded through patch:Set, over the player's chords: its net steps with
+ * the columns, it plays, and it hears the chords as harmony. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,15 +64,22 @@ static void test_trap_works(void **state)
 #define STEPS 96
 #define BLOCK 400 /* 15 blocks a step at 6000 frames a step */
 
-static void test_position_reaches_columns(void **state)
+/* The version 1 fixture, or (golden not NULL) a golden preset with the
+ * player's chords coming in. */
+static void run_position(const char *golden)
 {
-    (void)state;
-    char dir[64], model[128];
+    char dir[64], model[PATH_MAX];
     snprintf(dir, sizeof dir, "/tmp/rnnmidi-cond-XXXXXX");
     assert_non_null(mkdtemp(dir));
-    snprintf(model, sizeof model, "%s/m.rnnw", dir);
-    assert_int_equal(fixture_build(RNN_KIND_MELODY, RNN_CELL_LSTM, 1, 16, 32, 5, model, NULL, NULL),
-                     0);
+    if (golden) {
+        char rel[128];
+        snprintf(rel, sizeof rel, "tests/golden/%s.rnnw", golden);
+        assert_non_null(realpath(rel, model));
+    } else {
+        snprintf(model, sizeof model, "%s/m.rnnw", dir);
+        assert_int_equal(
+            fixture_build(RNN_KIND_MELODY, RNN_CELL_LSTM, 1, 16, 32, 5, model, NULL, NULL), 0);
+    }
 
     host_plugin *hp = host_new();
     assert_non_null(hp);
@@ -83,6 +94,11 @@ static void test_position_reaches_columns(void **state)
     host_set_model(hp, 0, model);
     host_run(hp, 0);
     assert_non_null(rnn_engine_get_model(engine));
+    assert_int_equal(rnn_engine_model_conditions(rnn_engine_get_model(engine)) != 0,
+                     golden != NULL);
+    hp->controls[RNNMIDI_CHANNEL] = 2; /* ours on channel 2, the player's on 1 */
+    const size_t first = hp->n_ev;
+    long heard = 0;
 
     host_audio_enter = enter;
     host_audio_leave = leave;
@@ -101,6 +117,12 @@ static void test_position_reaches_columns(void **state)
         host_begin(hp);
         host_position_meter(hp, 0, 1, six8 ? 240 : 120, bar, (float)beat, six8 ? 6 : 3,
                             six8 ? 8 : 4);
+        if (golden && b % 90 == 7) /* a chord every 6 steps, released 3 steps on */
+            for (int i = 0; i < 3; i++)
+                host_midi(hp, 10, 0x90, (uint8_t)(48 + 4 * i + b / 90 % 5), 90);
+        if (golden && b % 90 == 52)
+            for (int i = 0; i < 3; i++)
+                host_midi(hp, 10, 0x80, (uint8_t)(48 + 4 * i + b / 90 % 5), 0);
         host_run(hp, BLOCK);
 
         rnn_engine_cond c;
@@ -118,6 +140,7 @@ static void test_position_reaches_columns(void **state)
                      (long long)c.step, p.num, p.den, p.beat_in_bar, p.step_in_beat, c.pos.num,
                      c.pos.den, c.pos.beat_in_bar, c.pos.step_in_beat);
         checked++;
+        heard += c.harmony != 0;
     }
     host_audio_enter = NULL;
     host_audio_leave = NULL;
@@ -126,14 +149,34 @@ static void test_position_reaches_columns(void **state)
     rnn_engine_stats st;
     rnn_engine_get_stats(engine, &st);
     assert_int_equal(st.relocations, 0);
+    if (golden) {
+        assert_true(heard > STEPS / 3);
+        assert_true(st.net_steps > STEPS / 2);
+        size_t ours = 0;
+        for (size_t i = first; i < hp->n_ev; i++)
+            ours += (hp->ev[i].d[0] & 0xF0) == 0x90 && (hp->ev[i].d[0] & 15) == 1;
+        assert_true(ours > 10);
+    }
 
     d->deactivate(h);
     d->cleanup(h);
     host_do_work(hp);
     host_free(hp);
     host_free_uris();
-    unlink(model);
+    if (!golden) unlink(model);
     rmdir(dir);
+}
+
+static void test_position_reaches_columns(void **state)
+{
+    (void)state;
+    run_position(NULL);
+}
+
+static void test_conditioned_preset(void **state)
+{
+    (void)state;
+    run_position("cond_lstm_e0_l1");
 }
 
 int main(void)
@@ -141,6 +184,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_trap_works),
         cmocka_unit_test(test_position_reaches_columns),
+        cmocka_unit_test(test_conditioned_preset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
