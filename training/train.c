@@ -81,6 +81,9 @@ static size_t acts_layout(rnn_trainer *tr, float *base)
     VIEW(a->dhn, BH);
     VIEW(a->dcn, BH);
     VIEW(a->ghh, apart ? (size_t)tr->B * GH : 0);
+    VIEW(a->wpack, rnn_k_pack_size(tr->G * tr->H, tr->H) > rnn_k_pack_size(tr->H, tr->G * tr->H)
+                       ? rnn_k_pack_size(tr->G * tr->H, tr->H)
+                       : rnn_k_pack_size(tr->H, tr->G * tr->H));
     VIEW(a->state_h, L * BH);
     VIEW(a->state_c, L * BH);
 #undef VIEW
@@ -597,6 +600,17 @@ static void st_inproj(rnn_trainer *tr, int part, int nparts)
                      tr->H, GH);
 }
 
+/* panels: W_hh of layer tr->layer packed for the steps of a pass, transposed
+ * for the forward (tr->packed_fwd), as it is for the backward */
+static void st_pack(rnn_trainer *tr, int part, int nparts)
+{
+    const int H = tr->H, GH = tr->G * H, fwd = tr->packed_fwd;
+    const int K = fwd ? H : GH, N = fwd ? GH : H;
+    size_t p0, p1;
+    split((size_t)(N + RNN_K_PANEL - 1) / RNN_K_PANEL, part, nparts, &p0, &p1);
+    rnn_k_pack(tr->acts.wpack, PARAM(whh[tr->layer]), K, N, fwd, (int)p0, (int)p1);
+}
+
 /* lanes: the recurrence of layer tr->layer */
 static void st_recur(rnn_trainer *tr, int part, int nparts)
 {
@@ -607,7 +621,7 @@ static void st_recur(rnn_trainer *tr, int part, int nparts)
     split((size_t)tr->B, part, nparts, &b0, &b1);
     if (b1 <= b0) return;
     recur_forward(a->hs[l], a->cs[l], a->aux[l], a->gates[l], a->ghh, a->state_h + l * BH,
-                  a->state_c + l * BH, PARAM(whh[l]), PARAM(bhh[l]), tr->tcell, tr->T, tr->B, b0,
+                  a->state_c + l * BH, a->wpack, PARAM(bhh[l]), tr->tcell, tr->T, tr->B, b0,
                   (int)(b1 - b0), tr->H, tr->G * tr->H);
 }
 
@@ -658,7 +672,7 @@ static void st_bptt(rnn_trainer *tr, int part, int nparts)
     split((size_t)tr->B, part, nparts, &b0, &b1);
     if (b1 <= b0) return;
     recur_backward(a->dg, a->dgh, a->dhn, a->dcn, a->dh, a->gates[l], a->hs[l], a->cs[l], a->aux[l],
-                   PARAM(whh[l]), tr->tcell, tr->T, tr->B, b0, (int)(b1 - b0), tr->H,
+                   a->wpack, tr->tcell, tr->T, tr->B, b0, (int)(b1 - b0), tr->H,
                    tr->G * tr->H);
 }
 
@@ -742,6 +756,8 @@ double rnn_trainer_forward(rnn_trainer *tr, const int32_t *inputs, const int32_t
             }
         }
         tr->layer = l;
+        tr->packed_fwd = 1;
+        rnn_run_stage(tr, st_pack);
         rnn_run_stage(tr, st_inproj);
         rnn_run_stage(tr, st_recur);
     }
@@ -785,6 +801,8 @@ void rnn_trainer_backward(rnn_trainer *tr)
     rnn_run_stage(tr, st_dhead);
     for (int l = tr->L - 1; l >= 0; l--) {
         tr->layer = l;
+        tr->packed_fwd = 0;
+        rnn_run_stage(tr, st_pack);
         rnn_run_stage(tr, st_bptt);
         rnn_run_stage(tr, st_dweights);
         if (l > 0) rnn_run_stage(tr, st_dx); /* tr->acts.dh is free once the layer's pass is done */

@@ -53,6 +53,25 @@ void rnn_k_gru_point_backward(float *dg, float *dgt, float *dhn, const float *g,
 double rnn_k_softmax_rows(float *probs, const float *logits, const int32_t *targets, size_t r0,
                           size_t r1, int V, long *count, long *hits);
 
+/** The floats of B (K, N) packed for rnn_k_gemm_packed: N rounded up to
+ * whole panels of RNN_K_PANEL columns, times K. */
+size_t rnn_k_pack_size(int K, int N);
+
+/** Columns in a panel of a packed B. */
+#define RNN_K_PANEL 16
+
+/** Panels [p0, p1) of B (K, N) into bp (rnn_k_pack_size floats): panel p
+ * holds columns p*RNN_K_PANEL.. as K rows of RNN_K_PANEL floats, zero past
+ * N. B is b (K, N) row-major, or with trans b (N, K) used transposed. */
+void rnn_k_pack(float *bp, const float *b, int K, int N, int trans, int p0, int p1);
+
+/** C (M, N) = A (M, K) B, or C += A B with accumulate; A rows lda apart,
+ * C rows ldc apart, B packed by rnn_k_pack. Each element of C is the same
+ * sum in the same order whatever M and the row's place in A, so a split of
+ * the rows across threads does not change a result. */
+void rnn_k_gemm_packed(float *C, int ldc, const float *A, int lda, const float *bp, int M, int N,
+                       int K, int accumulate);
+
 /** One AdamW update of n parameters (PyTorch's formula). */
 void rnn_k_adamw(float *p, const float *g, float *m, float *v, size_t n, float beta1, float beta2,
                  float eps, float decay, float step_size, float bc2s);
