@@ -380,21 +380,31 @@ GEMM_ISA(v3, vf8, 4, ISA_V3 CONTRACT)
 GEMM_ISA(v4, vf16, 8, ISA_V4 CONTRACT)
 #endif
 
-void rnn_k_gemm_packed(float *C, int ldc, const float *A, int lda, const float *bp, int M, int N,
-                       int K, int accumulate)
+int rnn_k_gemm_packed_build(int level, float *C, int ldc, const float *A, int lda,
+                            const float *bp, int M, int N, int K, int accumulate)
 {
 #ifdef GEMM_X86_LEVELS
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("x86-64-v4")) {
+    if (level == 4 && __builtin_cpu_supports("x86-64-v4")) {
         gemm_v4(C, ldc, A, lda, bp, M, N, K, accumulate);
-        return;
+        return 4;
     }
-    if (__builtin_cpu_supports("x86-64-v3")) {
+    if (level == 3 && __builtin_cpu_supports("x86-64-v3")) {
         gemm_v3(C, ldc, A, lda, bp, M, N, K, accumulate);
-        return;
+        return 3;
     }
 #endif
+    if (level != 0) return -1;
     gemm_base(C, ldc, A, lda, bp, M, N, K, accumulate);
+    return 0;
+}
+
+void rnn_k_gemm_packed(float *C, int ldc, const float *A, int lda, const float *bp, int M, int N,
+                       int K, int accumulate)
+{
+    for (int level = 4; level > 0; level--)
+        if (rnn_k_gemm_packed_build(level, C, ldc, A, lda, bp, M, N, K, accumulate) >= 0) return;
+    rnn_k_gemm_packed_build(0, C, ldc, A, lda, bp, M, N, K, accumulate);
 }
 
 KERNEL void rnn_k_adamw(float *p, const float *g, float *m, float *v, size_t n, float beta1,
