@@ -72,13 +72,26 @@ KERNEL void rnn_k_add_bias(float *out, const float *bias, size_t N, int C)
     }
 }
 
-/* dbias[c0..c1) += column sums of d (N, C) over those columns */
-KERNEL void rnn_k_bias_backward(float *dbias, const float *d, size_t N, int C, size_t c0, size_t c1)
+/* dbias[c0..c1) (and dbias2's) += column sums of d (N, C) over those
+ * columns: each sum from zero over the rows in order, a chunk of columns
+ * at a time so the sums stay in registers */
+KERNEL void rnn_k_bias_backward(float *dbias, float *dbias2, const float *d, size_t N, int C,
+                                size_t c0, size_t c1)
 {
-    for (size_t r = 0; r < N; r++) {
-        const float *row = d + r * C;
-        for (size_t c = c0; c < c1; c++)
-            dbias[c] += row[c];
+    enum { CHUNK = 64 };
+    for (size_t cs = c0; cs < c1; cs += CHUNK) {
+        const size_t n = c1 - cs < CHUNK ? c1 - cs : CHUNK;
+        float sum[CHUNK] = {0};
+        for (size_t r = 0; r < N; r++) {
+            const float *row = d + r * C + cs;
+            for (size_t c = 0; c < n; c++)
+                sum[c] += row[c];
+        }
+        for (size_t c = 0; c < n; c++)
+            dbias[cs + c] += sum[c];
+        if (dbias2)
+            for (size_t c = 0; c < n; c++)
+                dbias2[cs + c] += sum[c];
     }
 }
 

@@ -15,8 +15,10 @@
 /** out (N, C) += bias (C) on every row. */
 void rnn_k_add_bias(float *out, const float *bias, size_t N, int C);
 
-/** dbias[c0..c1) += column sums of d (N, C) over those columns. */
-void rnn_k_bias_backward(float *dbias, const float *d, size_t N, int C, size_t c0, size_t c1);
+/** dbias[c0..c1) += column sums of d (N, C) over those columns, and
+ * dbias2's too unless it is NULL (two biases of one gradient, as LSTM's). */
+void rnn_k_bias_backward(float *dbias, float *dbias2, const float *d, size_t N, int C, size_t c0,
+                         size_t c1);
 
 /** x[i] *= mask[i]. */
 void rnn_k_mul_mask(float *x, const float *mask, size_t n);

@@ -18,10 +18,10 @@
 
 #include "../../training/train.h"
 
-static double now(void)
+static double clock_s(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
@@ -37,8 +37,10 @@ static const struct {
 };
 #define N_NETS ((int)(sizeof nets / sizeof nets[0]))
 
-/* time steps per second of the C trainer on net k in this process */
-static double measure(int k, int threads, int steps)
+/* time steps per second of the C trainer on net k in this process; *cpu_ms
+ * the CPU time of a step summed over the threads (what the step costs the
+ * machine, steadier than the rate when other processes share the cores) */
+static double measure(int k, int threads, int steps, double *cpu_ms)
 {
     const int B = 64, T = 64;
     rnn_blas_set_threads(1); /* one OpenBLAS thread inside each trainer thread */
@@ -59,16 +61,20 @@ static double measure(int k, int threads, int steps)
         in[i] = (int32_t)((s >> 8) % 130);
         tg[i] = (int32_t)((s >> 20) % 130);
     }
-    double t0 = 0;
+    double t0 = 0, c0 = 0;
     for (int i = -2; i < steps; i++) {
-        if (i == 0) t0 = now();
+        if (i == 0) {
+            t0 = clock_s(CLOCK_MONOTONIC);
+            c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+        }
         rnn_trainer_zero_grad(tr);
         rnn_trainer_forward(tr, in, tg, 1, NULL, NULL);
         rnn_trainer_backward(tr);
         rnn_trainer_clip_grad(tr, 1.0);
         rnn_trainer_adamw(tr, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, i + 3);
     }
-    double dt = now() - t0;
+    double dt = clock_s(CLOCK_MONOTONIC) - t0;
+    *cpu_ms = (clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0) * 1e3 / steps;
     rnn_trainer_free(tr);
     free(in);
     free(tg);
@@ -103,7 +109,8 @@ static int net_index(const char *name, size_t len)
 static void bench_net(int k, const char *self, int threads, int steps)
 {
     const char *name = nets[k].name, *env = getenv("OPENBLAS_CORETYPE");
-    double rate = measure(k, threads, steps);
+    double cpu_ms;
+    double rate = measure(k, threads, steps, &cpu_ms);
     printf("%s: openblas_corename=%s (OPENBLAS_CORETYPE=%s) threads=%d steps=%d\n", name,
            rnn_blas_corename(), env ? env : "unset", threads, steps);
     if (rnn_blas_is_fallback())
@@ -111,6 +118,7 @@ static void bench_net(int k, const char *self, int threads, int steps)
                "OPENBLAS_CORETYPE=Haswell (or SkylakeX) for the AVX2/AVX-512 ones\n",
                rnn_blas_corename());
     printf("BENCH train_%s_c_time_steps_per_s %.0f time_steps/s\n", name, rate);
+    printf("BENCH train_%s_c_cpu_ms_per_step %.1f ms (all threads)\n", name, cpu_ms);
 
     /* the figure compared is the best kernel choice, as rnnmidi-train makes it */
     double best = rate;
@@ -175,7 +183,8 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "--child") == 0) {
         for (int k = 0; k < N_NETS; k++)
             if (run[k]) {
-                printf("rate %.1f corename %s\n", measure(k, threads, steps),
+                double cpu_ms;
+                printf("rate %.1f corename %s\n", measure(k, threads, steps, &cpu_ms),
                        rnn_blas_corename());
                 break;
             }
