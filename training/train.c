@@ -659,8 +659,7 @@ static void st_bptt(rnn_trainer *tr, int part, int nparts)
     split((size_t)tr->B, part, nparts, &b0, &b1);
     if (b1 <= b0) return;
     recur_backward(a->dg, a->dgh, a->dhn, a->dcn, a->dh, a->gates[l], a->hs[l], a->cs[l], a->aux[l],
-                   a->wpack, tr->tcell, tr->T, tr->B, b0, (int)(b1 - b0), tr->H,
-                   tr->G * tr->H);
+                   a->wpack, tr->tcell, tr->T, tr->B, b0, (int)(b1 - b0), tr->H, tr->G * tr->H);
 }
 
 /* gate rows of one layer's weight and bias gradients over the window */

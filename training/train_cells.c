@@ -5,9 +5,10 @@
  * A step of nb lanes is one product with W_hh and one pointwise kernel of
  * train_kernels.c. The product is rnn_k_gemm_packed over W_hh packed once
  * per pass (train.c): the forward's whh is W_hh^T packed (K = H, N = GH),
- * the backward's W_hh packed (K = GH, N = H). The generic code of train.c calls these through the
- * table and never asks which cell it runs. A new cell type is a row here,
- * its two pointwise kernels, and its row of core/cell.c. */
+ * the backward's W_hh packed (K = GH, N = H). The generic code of train.c
+ * calls these through the table and never asks which cell it runs. A new
+ * cell type is a row here, its two pointwise kernels, and its row of
+ * core/cell.c. */
 #include "train_impl.h"
 #include "train_kernels.h"
 

@@ -149,7 +149,7 @@ struct rnn_trainer {
     /* threads, and what the current stage works on */
     struct rnn_pool *pool;
     int layer;
-    int packed_fwd; /* st_pack packs W_hh for the forward (1) or the backward (0) */
+    int packed_fwd;     /* st_pack packs W_hh for the forward (1) or the backward (0) */
     uint64_t drop_seed; /* st_dropout's generator state */
     double part_sum[RNN_TRAIN_MAX_THREADS]; /* per part: NLL, or squared gradient norm */
     long part_n[RNN_TRAIN_MAX_THREADS], part_hit[RNN_TRAIN_MAX_THREADS];

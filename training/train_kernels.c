@@ -336,12 +336,13 @@ void rnn_k_pack(float *bp, const float *b, int K, int N, int trans, int p0, int 
         enum { VW = (int)(sizeof(VT) / sizeof(float)), NV = PW / VW };                             \
         VT acc[MR][NV];                                                                            \
         _Pragma("GCC unroll 16") for (int r = 0; r < mr; r++)                                      \
-        _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) acc[r][v] = (VT){0};                 \
+            _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) acc[r][v] = (VT){0};             \
         for (int k = 0; k < K; k++) {                                                              \
             VT bk[NV];                                                                             \
             _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                                  \
                 memcpy(&bk[v], P + (size_t)k * PW + v * VW, sizeof(VT));                           \
-            _Pragma("GCC unroll 16") for (int r = 0; r < mr; r++) {                                \
+            _Pragma("GCC unroll 16") for (int r = 0; r < mr; r++)                                  \
+            {                                                                                      \
                 const float a = A[(size_t)r * lda + k];                                            \
                 _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) acc[r][v] += a * bk[v];      \
             }                                                                                      \
@@ -349,7 +350,8 @@ void rnn_k_pack(float *bp, const float *b, int K, int N, int trans, int p0, int 
         for (int r = 0; r < mr; r++) {                                                             \
             float *c = C + (size_t)r * ldc;                                                        \
             if (nc == PW) {                                                                        \
-                _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) {                            \
+                _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                              \
+                {                                                                                  \
                     VT x = acc[r][v];                                                              \
                     if (accumulate) {                                                              \
                         VT y;                                                                      \
@@ -367,8 +369,8 @@ void rnn_k_pack(float *bp, const float *b, int K, int N, int trans, int p0, int 
         }                                                                                          \
     }                                                                                              \
     /* panel by panel, so a panel stays in cache while the rows pass over it */                    \
-    ATTR static void gemm_##isa(float *C, int ldc, const float *A, int lda, const float *bp, int M, \
-                                int N, int K, int accumulate)                                      \
+    ATTR static void gemm_##isa(float *C, int ldc, const float *A, int lda, const float *bp,       \
+                                int M, int N, int K, int accumulate)                               \
     {                                                                                              \
         for (int p = 0; p * PW < N; p++) {                                                         \
             const float *P = bp + (size_t)p * PW * K;                                              \
@@ -393,8 +395,8 @@ GEMM_ISA(v3, vf8, 4, ISA_V3 CONTRACT)
 GEMM_ISA(v4, vf16, 8, ISA_V4 CONTRACT)
 #endif
 
-int rnn_k_gemm_packed_build(int level, float *C, int ldc, const float *A, int lda,
-                            const float *bp, int M, int N, int K, int accumulate)
+int rnn_k_gemm_packed_build(int level, float *C, int ldc, const float *A, int lda, const float *bp,
+                            int M, int N, int K, int accumulate)
 {
 #ifdef GEMM_X86_LEVELS
     __builtin_cpu_init();

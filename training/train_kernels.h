@@ -78,8 +78,8 @@ void rnn_k_gemm_packed(float *C, int ldc, const float *A, int lda, const float *
  * reference): level 4 (x86-64-v4), 3 (x86-64-v3) or 0 (the baseline).
  * Returns the level, or -1 when this CPU or compiler has no such build
  * (C untouched). rnn_k_gemm_packed runs the highest one there is. */
-int rnn_k_gemm_packed_build(int level, float *C, int ldc, const float *A, int lda,
-                            const float *bp, int M, int N, int K, int accumulate);
+int rnn_k_gemm_packed_build(int level, float *C, int ldc, const float *A, int lda, const float *bp,
+                            int M, int N, int K, int accumulate);
 
 /** One AdamW update of n parameters (PyTorch's formula). */
 void rnn_k_adamw(float *p, const float *g, float *m, float *v, size_t n, float beta1, float beta2,

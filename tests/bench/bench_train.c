@@ -148,8 +148,8 @@ static void bench_net(int k, const char *self, int threads, int steps)
                "figure skipped\n");
         return;
     }
-    snprintf(cmd, sizeof cmd,
-             "BENCH_STEPS=%d /usr/bin/python3 tests/bench/bench_train_torch.py %s", steps, name);
+    snprintf(cmd, sizeof cmd, "BENCH_STEPS=%d /usr/bin/python3 tests/bench/bench_train_torch.py %s",
+             steps, name);
     char key[128];
     snprintf(key, sizeof key, "BENCH train_%s_torch_steps_per_s ", name);
     double torch = run_for(cmd, key, 1);
@@ -172,8 +172,9 @@ int main(int argc, char **argv)
         size_t len = strcspn(p, ",");
         int k = net_index(p, len);
         if (k < 0) {
-            fprintf(stderr, "bench_train: unknown net '%.*s' in BENCH_NETS (lstm2x256, gru2x256, "
-                            "lstm2x512)\n",
+            fprintf(stderr,
+                    "bench_train: unknown net '%.*s' in BENCH_NETS (lstm2x256, gru2x256, "
+                    "lstm2x512)\n",
                     (int)len, p);
             return 1;
         }

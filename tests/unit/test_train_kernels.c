@@ -96,8 +96,10 @@ static void check_build(int level)
                         free(C);
                         free(C0);
                     }
-    if (!ran) printf("level %d: not built or not run by this CPU\n", level);
-    else printf("level %d: every shape within 1e-6 of the double-precision product\n", level);
+    if (!ran)
+        printf("level %d: not built or not run by this CPU\n", level);
+    else
+        printf("level %d: every shape within 1e-6 of the double-precision product\n", level);
 }
 
 static void test_gemm_v4(void **state)
