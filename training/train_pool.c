@@ -1,24 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* rnnmidi training: the trainer's threads (contract in train_impl.h).
  *
- * n - 1 threads wait for the next stage; the caller runs part 0 itself and
- * waits until every other part is done. The lanes of a batch are independent
- * through the whole recurrence, so one stage covers all T steps of a layer
- * and a pass needs a couple of dozen stages, not one per step.
- *
- * Stages follow each other within microseconds, and a thread put to sleep
- * between them has to be woken and scheduled again, which on a busy machine
- * can take longer than the stage; so both waits spin for a short while
- * (SPIN_NS) on the stage counter before they sleep on a condition variable.
- * Only when a part starts changes, not what it computes. */
+ * n - 1 threads wait on a condition variable for the next stage; the caller
+ * runs part 0 itself and waits until every other part is done. The lanes of
+ * a batch are independent through the whole recurrence, so one stage covers
+ * all T steps of a layer and a pass needs a handful of stages, not one per
+ * step. */
 #include "train_impl.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
-#include <time.h>
-
-/* how long a wait spins before it sleeps */
-#define SPIN_NS 100000L
 
 typedef struct {
     struct rnn_pool *pool;
@@ -31,37 +21,11 @@ struct rnn_pool {
     int n, started;
     pthread_mutex_t mu;
     pthread_cond_t go, done;
-    atomic_ulong gen; /* stages started; written under mu */
-    atomic_int pending;
-    int quit;
+    unsigned long gen;
+    int pending, quit;
     rnn_stage_fn fn;
     rnn_trainer *tr;
 };
-
-static long elapsed_ns(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (t.tv_sec - t0->tv_sec) * 1000000000L + (t.tv_nsec - t0->tv_nsec);
-}
-
-/* Spin until *v differs from old or SPIN_NS have passed; the caller then
- * checks again under the mutex. */
-static void spin_while_ulong(atomic_ulong *v, unsigned long old)
-{
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (int i = 1; atomic_load_explicit(v, memory_order_acquire) == old; i++)
-        if (i % 64 == 0 && elapsed_ns(&t0) > SPIN_NS) return;
-}
-
-static void spin_while_int(atomic_int *v)
-{
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (int i = 1; atomic_load_explicit(v, memory_order_acquire) != 0; i++)
-        if (i % 64 == 0 && elapsed_ns(&t0) > SPIN_NS) return;
-}
 
 static void *pool_main(void *arg)
 {
@@ -69,7 +33,6 @@ static void *pool_main(void *arg)
     struct rnn_pool *p = slot->pool;
     unsigned long seen = 0;
     for (;;) {
-        spin_while_ulong(&p->gen, seen);
         pthread_mutex_lock(&p->mu);
         while (p->gen == seen && !p->quit)
             pthread_cond_wait(&p->go, &p->mu);
@@ -139,7 +102,6 @@ void rnn_run_stage(rnn_trainer *tr, rnn_stage_fn fn)
     pthread_cond_broadcast(&p->go);
     pthread_mutex_unlock(&p->mu);
     fn(tr, 0, p->n);
-    spin_while_int(&p->pending);
     pthread_mutex_lock(&p->mu);
     while (p->pending > 0)
         pthread_cond_wait(&p->done, &p->mu);
