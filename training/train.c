@@ -87,6 +87,9 @@ static size_t acts_layout(rnn_trainer *tr, float *base)
     VIEW(a->dhn, BH);
     VIEW(a->dcn, BH);
     VIEW(a->ghh, apart ? (size_t)tr->B * GH : 0);
+    VIEW(a->wpack, rnn_k_pack_size(tr->G * tr->H, tr->H) > rnn_k_pack_size(tr->H, tr->G * tr->H)
+                       ? rnn_k_pack_size(tr->G * tr->H, tr->H)
+                       : rnn_k_pack_size(tr->H, tr->G * tr->H));
     VIEW(a->state_h, L * BH);
     VIEW(a->state_c, L * BH);
 #undef VIEW
@@ -334,60 +337,36 @@ void rnn_trainer_rng_set(rnn_trainer *tr, uint64_t s)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Dropout masks (drawn in order on the calling thread, so they depend on the
- * seed alone). */
+/* Dropout masks: the draws depend on the seed alone. A mask over the global
+ * batch (T, Bg, H) takes four 16-bit draws from each splitmix64 word, and
+ * word w comes from the state after w words (the seed plus w increments),
+ * so any part of it is drawn directly: each thread draws its rows of lanes
+ * b0 .. b0 + B - 1 and gets what one draw in order over the whole batch
+ * gives. */
 
-/* A dropout mask (values 0 or 1/(1-p)) and out = in * mask. */
-static void dropout_forward(float *out, float *mask, const float *in, size_t n, float p,
-                            uint64_t *rng)
+#define SPLITMIX_STEP 0x9E3779B97F4A7C15ull
+
+/* Rows [r0, r1) of the (T, B) rows of the mask seeded s0 (values 0 or
+ * 1/(1-p)), and out = in * mask. */
+static void dropout_forward(float *out, float *mask, const float *in, float p, uint64_t s0,
+                            size_t r0, size_t r1, int B, int Bg, int b0, int H)
 {
-    float keep = 1.0f / (1.0f - p);
-    for (size_t i = 0; i < n;) {
-        uint64_t r = rng_next(rng);
-        /* four 16-bit draws per 64-bit word */
-        for (int k = 0; k < 4 && i < n; k++, i++) {
-            float u = (float)((r >> (16 * k)) & 0xFFFF) * (1.0f / 65536.0f);
-            mask[i] = u < p ? 0.0f : keep;
-            out[i] = in[i] * mask[i];
+    const float keep = 1.0f / (1.0f - p);
+    for (size_t r = r0; r < r1; r++) {
+        const size_t t = r / (size_t)B, j = r % (size_t)B;
+        const size_t gi = (t * Bg + (size_t)b0 + j) * H, li = r * H;
+        uint64_t w = 0;
+        for (size_t h = 0; h < (size_t)H; h++) {
+            const size_t i = gi + h;
+            if (h == 0 || (i & 3) == 0) {
+                uint64_t st = s0 + (uint64_t)(i >> 2) * SPLITMIX_STEP;
+                w = rng_next(&st);
+            }
+            const float u = (float)((w >> (16 * (i & 3))) & 0xFFFF) * (1.0f / 65536.0f);
+            mask[li + h] = u < p ? 0.0f : keep;
+            out[li + h] = in[li + h] * mask[li + h];
         }
     }
-}
-
-/* The part of the dropout mask of a global batch (T, Bg, H) that falls on
- * lanes b0 .. b0 + B - 1, written as (T, B, H): the same draws as
- * dropout_forward over the whole batch. splitmix64's state after k words is
- * the seed plus k times its increment, so word w is drawn directly. */
-static void dropout_forward_slice(const rnn_trainer *tr, float *out, float *mask, const float *in,
-                                  float p, uint64_t *rng)
-{
-    const size_t T = (size_t)tr->T, B = (size_t)tr->B, Bg = (size_t)tr->Bg, H = (size_t)tr->H;
-    const uint64_t s0 = *rng;
-    float keep = 1.0f / (1.0f - p);
-    for (size_t t = 0; t < T; t++)
-        for (size_t j = 0; j < B; j++) {
-            size_t gi = ((t * Bg) + (size_t)tr->b0 + j) * H, li = (t * B + j) * H;
-            uint64_t word = 0, r = 0;
-            for (size_t h = 0; h < H; h++) {
-                size_t i = gi + h;
-                if (h == 0 || (i & 3) == 0) {
-                    word = (uint64_t)(i >> 2);
-                    uint64_t st = s0 + word * 0x9E3779B97F4A7C15ull;
-                    r = rng_next(&st);
-                }
-                float u = (float)((r >> (16 * (i & 3))) & 0xFFFF) * (1.0f / 65536.0f);
-                mask[li + h] = u < p ? 0.0f : keep;
-                out[li + h] = in[li + h] * mask[li + h];
-            }
-        }
-    *rng = s0 + (uint64_t)((T * Bg * H + 3) / 4) * 0x9E3779B97F4A7C15ull;
-}
-
-static void dropout_layer(rnn_trainer *tr, float *out, float *mask, const float *in)
-{
-    if (tr->Bg == tr->B)
-        dropout_forward(out, mask, in, (size_t)tr->T * tr->B * tr->H, tr->dropout, &tr->rng);
-    else
-        dropout_forward_slice(tr, out, mask, in, tr->dropout, &tr->rng);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -594,7 +573,7 @@ static void head_backward(float *dx, float *dlogits, const int32_t *targets, con
 static void head_backward_weights(float *dw, float *db, const float *dlogits, const float *x,
                                   size_t N, int H, int V, size_t v0, size_t v1)
 {
-    rnn_k_bias_backward(db, dlogits, N, V, v0, v1);
+    rnn_k_bias_backward(db, NULL, dlogits, N, V, v0, v1);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(v1 - v0), H, (int)N, 1.0f,
                 dlogits + v0, V, x, H, 1.0f, dw + v0 * H, H);
 }
@@ -639,6 +618,28 @@ static void st_inproj(rnn_trainer *tr, int part, int nparts)
                      GH);
 }
 
+/* panels: W_hh of layer tr->layer packed for the steps of a pass, transposed
+ * for the forward (tr->packed_fwd), as it is for the backward */
+static void st_pack(rnn_trainer *tr, int part, int nparts)
+{
+    const int H = tr->H, GH = tr->G * H, fwd = tr->packed_fwd;
+    const int K = fwd ? H : GH, N = fwd ? GH : H;
+    size_t p0, p1;
+    split((size_t)(N + RNN_K_PANEL - 1) / RNN_K_PANEL, part, nparts, &p0, &p1);
+    rnn_k_pack(tr->acts.wpack, PARAM(whh[tr->layer]), K, N, fwd, (int)p0, (int)p1);
+}
+
+/* rows: the dropout of the input of layer tr->layer >= 1 (the outputs of the
+ * layer below; L: the head's input), seeded tr->drop_seed */
+static void st_dropout(rnn_trainer *tr, int part, int nparts)
+{
+    const int l = tr->layer;
+    size_t r0, r1;
+    split((size_t)tr->T * tr->B, part, nparts, &r0, &r1);
+    dropout_forward(tr->acts.xin[l], tr->acts.drop[l], tr->acts.hs[l - 1] + (size_t)tr->B * tr->H,
+                    tr->dropout, tr->drop_seed, r0, r1, tr->B, tr->Bg, tr->b0, tr->H);
+}
+
 /* lanes: the recurrence of layer tr->layer */
 static void st_recur(rnn_trainer *tr, int part, int nparts)
 {
@@ -649,7 +650,7 @@ static void st_recur(rnn_trainer *tr, int part, int nparts)
     split((size_t)tr->B, part, nparts, &b0, &b1);
     if (b1 <= b0) return;
     recur_forward(a->hs[l], a->cs[l], a->aux[l], a->gates[l], a->ghh, a->state_h + l * BH,
-                  a->state_c + l * BH, PARAM(whh[l]), PARAM(bhh[l]), tr->tcell, tr->T, tr->B, b0,
+                  a->state_c + l * BH, a->wpack, PARAM(bhh[l]), tr->tcell, tr->T, tr->B, b0,
                   (int)(b1 - b0), tr->H, tr->G * tr->H);
 }
 
@@ -700,8 +701,7 @@ static void st_bptt(rnn_trainer *tr, int part, int nparts)
     split((size_t)tr->B, part, nparts, &b0, &b1);
     if (b1 <= b0) return;
     recur_backward(a->dg, a->dgh, a->dhn, a->dcn, a->dh, a->gates[l], a->hs[l], a->cs[l], a->aux[l],
-                   PARAM(whh[l]), tr->tcell, tr->T, tr->B, b0, (int)(b1 - b0), tr->H,
-                   tr->G * tr->H);
+                   a->wpack, tr->tcell, tr->T, tr->B, b0, (int)(b1 - b0), tr->H, tr->G * tr->H);
 }
 
 /* gate rows of one layer's weight and bias gradients over the window */
@@ -715,8 +715,12 @@ static void st_dweights(rnn_trainer *tr, int part, int nparts)
     if (g1 <= g0) return;
     const float *dgh = tr->cell->hh_apart ? a->dgh : a->dg;
     proj_backward_weights(GRAD(whh[l]), dgh, a->hs[l], TB, H, H, GH, g0, g1);
-    rnn_k_bias_backward(GRAD(bhh[l]), dgh, TB, GH, g0, g1);
-    rnn_k_bias_backward(GRAD(bih[l]), a->dg, TB, GH, g0, g1);
+    if (tr->cell->hh_apart) {
+        rnn_k_bias_backward(GRAD(bhh[l]), NULL, dgh, TB, GH, g0, g1);
+        rnn_k_bias_backward(GRAD(bih[l]), NULL, a->dg, TB, GH, g0, g1);
+    } else { /* one gradient for both biases: summed once */
+        rnn_k_bias_backward(GRAD(bih[l]), GRAD(bhh[l]), a->dg, TB, GH, g0, g1);
+    }
     if (l == 0 && tr->E == 0) {
         onehot_backward(GRAD(wih[0]), a->dg, tr->inputs, TB, tr->ld0, GH, g0, g1);
     } else if (l == 0) {
@@ -761,6 +765,17 @@ static void st_dembed(rnn_trainer *tr, int part, int nparts)
 /* ------------------------------------------------------------------------ */
 /* The passes. */
 
+/* The dropout of the input of layer l >= 1 (L: the head's) into xin[l]; the
+ * generator moves on by the words of the whole global batch's mask. */
+static const float *dropout_layer(rnn_trainer *tr, int l)
+{
+    tr->layer = l;
+    tr->drop_seed = tr->rng;
+    rnn_run_stage(tr, st_dropout);
+    tr->rng += (uint64_t)(((size_t)tr->T * tr->Bg * tr->H + 3) / 4) * SPLITMIX_STEP;
+    return tr->acts.xin[l];
+}
+
 double rnn_trainer_forward(rnn_trainer *tr, const int32_t *inputs, const int32_t *targets,
                            int training, long *count, long *correct)
 {
@@ -787,23 +802,16 @@ double rnn_trainer_forward_cond(rnn_trainer *tr, const int32_t *inputs, const fl
     for (int l = 0; l < tr->L; l++) {
         if (l > 0) {
             const float *below = tr->acts.hs[l - 1] + (size_t)B * H;
-            if (tr->dropped) {
-                dropout_layer(tr, tr->acts.xin[l], tr->acts.drop[l], below);
-                tr->in[l] = tr->acts.xin[l];
-            } else {
-                tr->in[l] = below;
-            }
+            tr->in[l] = tr->dropped ? dropout_layer(tr, l) : below;
         }
         tr->layer = l;
+        tr->packed_fwd = 1;
+        rnn_run_stage(tr, st_pack);
         rnn_run_stage(tr, st_inproj);
         rnn_run_stage(tr, st_recur);
     }
     const float *top = tr->acts.hs[tr->L - 1] + (size_t)B * H;
-    if (tr->dropped) {
-        dropout_layer(tr, tr->acts.xin[tr->L], tr->acts.drop[tr->L], top);
-        top = tr->acts.xin[tr->L];
-    }
-    tr->in[tr->L] = top;
+    tr->in[tr->L] = tr->dropped ? dropout_layer(tr, tr->L) : top;
     rnn_run_stage(tr, st_head);
 
     double nll = 0;
@@ -838,6 +846,8 @@ void rnn_trainer_backward(rnn_trainer *tr)
     rnn_run_stage(tr, st_dhead);
     for (int l = tr->L - 1; l >= 0; l--) {
         tr->layer = l;
+        tr->packed_fwd = 0;
+        rnn_run_stage(tr, st_pack);
         rnn_run_stage(tr, st_bptt);
         rnn_run_stage(tr, st_dweights);
         if (l > 0) rnn_run_stage(tr, st_dx); /* tr->acts.dh is free once the layer's pass is done */

@@ -16,8 +16,10 @@
  * b_hn inside the reset product); dropout (inverted) acts on the input of
  * every layer above the first and on the input of the head.
  *
- * Matrix products go through cblas_sgemm. Main thread only; nothing here is
- * real-time safe. */
+ * Matrix products go through cblas_sgemm, but for each step's product with
+ * W_hh: a kernel of the trainer's own over W_hh packed once per pass, as a
+ * BLAS call of that small shape repacks the matrix at every step. Main
+ * thread only; nothing here is real-time safe. */
 #ifndef RNNMIDI_TRAIN_H
 #define RNNMIDI_TRAIN_H
 

@@ -2,31 +2,29 @@
 /* rnnmidi training: each cell type's batched step, forward and backward
  * (contract in train_impl.h), the training side of core/cell.c's table.
  *
- * A step of nb lanes is one product with W_hh (cblas_sgemm, row-major,
- * W_hh (G*H, H) used transposed) and one pointwise kernel of
- * train_kernels.c. The generic code of train.c calls these through the
- * table and never asks which cell it runs. A new cell type is a row here,
- * its two pointwise kernels, and its row of core/cell.c. */
+ * A step of nb lanes is one product with W_hh and one pointwise kernel of
+ * train_kernels.c. The product is rnn_k_gemm_packed over W_hh packed once
+ * per pass (train.c): the forward's whh is W_hh^T packed (K = H, N = GH),
+ * the backward's W_hh packed (K = GH, N = H). The generic code of train.c
+ * calls these through the table and never asks which cell it runs. A new
+ * cell type is a row here, its two pointwise kernels, and its row of
+ * core/cell.c. */
 #include "train_impl.h"
 #include "train_kernels.h"
 
-#include <cblas.h>
 #include <string.h>
 
-/* g (nb, GH) += hprev (nb, H) W_hh^T */
-static void add_hh(float *g, const float *hprev, const float *whh, int nb, int GH, int H,
-                   float beta)
+/* g (nb, GH) += hprev (nb, H) W_hh^T, whh the packed W_hh^T */
+static void add_hh(float *g, const float *hprev, const float *whh, int nb, int GH, int H)
 {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, GH, H, 1.0f, hprev, H, whh, H, beta, g,
-                GH);
+    rnn_k_gemm_packed(g, GH, hprev, H, whh, nb, GH, H, 1);
 }
 
-/* dhn (nb, H) = dg (nb, GH) W_hh, or += with beta = 1 */
+/* dhn (nb, H) = dg (nb, GH) W_hh, or += with accumulate; whh the packed W_hh */
 static void dh_from_gates(float *dhn, const float *dg, const float *whh, int nb, int GH, int H,
-                          float beta)
+                          int accumulate)
 {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, H, GH, 1.0f, dg, GH, whh, H, beta,
-                dhn, H);
+    rnn_k_gemm_packed(dhn, H, dg, GH, whh, nb, H, GH, accumulate);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -36,7 +34,7 @@ static void rnn_forward(float *h, float *c, float *aux, float *g, float *ghh, co
                         const float *cprev, const float *whh, const float *bhh, int nb, int H)
 {
     (void)c, (void)aux, (void)ghh, (void)cprev, (void)bhh;
-    add_hh(g, hprev, whh, nb, H, H, 1.0f);
+    add_hh(g, hprev, whh, nb, H, H);
     rnn_k_rnn_point(g, h, nb, H);
 }
 
@@ -46,7 +44,7 @@ static void rnn_backward(float *dg, float *dgh, float *dhn, float *dcn, const fl
 {
     (void)dgh, (void)dcn, (void)hprev, (void)cprev, (void)aux;
     rnn_k_rnn_point_backward(dg, g, dhout, dhn, nb, H);
-    dh_from_gates(dhn, dg, whh, nb, H, H, 0.0f);
+    dh_from_gates(dhn, dg, whh, nb, H, H, 0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -56,7 +54,7 @@ static void lstm_forward(float *h, float *c, float *aux, float *g, float *ghh, c
                          const float *cprev, const float *whh, const float *bhh, int nb, int H)
 {
     (void)ghh, (void)bhh;
-    add_hh(g, hprev, whh, nb, 4 * H, H, 1.0f);
+    add_hh(g, hprev, whh, nb, 4 * H, H);
     rnn_k_lstm_point(g, cprev, c, aux, h, nb, H);
 }
 
@@ -66,7 +64,7 @@ static void lstm_backward(float *dg, float *dgh, float *dhn, float *dcn, const f
 {
     (void)dgh, (void)hprev;
     rnn_k_lstm_point_backward(dg, dhn, dcn, g, dhout, cprev, aux, nb, H);
-    dh_from_gates(dhn, dg, whh, nb, 4 * H, H, 0.0f);
+    dh_from_gates(dhn, dg, whh, nb, 4 * H, H, 0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -81,7 +79,7 @@ static void gru_forward(float *h, float *c, float *aux, float *g, float *ghh, co
     const int GH = 3 * H;
     for (int b = 0; b < nb; b++)
         memcpy(ghh + (size_t)b * GH, bhh, GH * sizeof(float));
-    add_hh(ghh, hprev, whh, nb, GH, H, 1.0f);
+    add_hh(ghh, hprev, whh, nb, GH, H);
     rnn_k_gru_point(g, ghh, hprev, aux, h, nb, H);
 }
 
@@ -91,7 +89,7 @@ static void gru_backward(float *dg, float *dgh, float *dhn, float *dcn, const fl
 {
     (void)dcn, (void)cprev;
     rnn_k_gru_point_backward(dg, dgh, dhn, g, dhout, hprev, aux, nb, H);
-    dh_from_gates(dhn, dgh, whh, nb, 3 * H, H, 1.0f);
+    dh_from_gates(dhn, dgh, whh, nb, 3 * H, H, 1);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -73,7 +73,10 @@ static inline void *xcalloc(size_t n, size_t size)
  * dhn the recurrent gradient into h_t on entry and into h_{t-1} on return,
  * dcn the same for c; dg (nb, G*H) receives the gate pre-activation
  * gradients of the input side, dgh those of the hidden side when the cell
- * keeps it apart (otherwise they are dg). Unused pointers are NULL. */
+ * keeps it apart (otherwise they are dg). Unused pointers are NULL.
+ *
+ * whh is W_hh packed for rnn_k_gemm_packed (train_kernels.h): transposed
+ * (K = H, N = GH) for the forward, as it is (K = GH, N = H) for the backward. */
 typedef struct {
     rnn_cell cell;
     int aux; /* keeps aux, (T, B, H) per layer */
@@ -110,6 +113,7 @@ typedef struct {
     float *dhn;                      /* (B, H) recurrent gradient into h_{t-1} */
     float *dcn;                      /* (B, H) recurrent gradient into c_{t-1} */
     float *ghh;                      /* (B, GH) hidden projection of one step, kept apart */
+    float *wpack;                    /* W_hh of the layer in its pass, packed (rnn_k_pack) */
     float *state_h, *state_c;        /* (L, B, H) the carried state */
 } rnn_train_acts;
 
@@ -148,6 +152,8 @@ struct rnn_trainer {
     /* threads, and what the current stage works on */
     struct rnn_pool *pool;
     int layer;
+    int packed_fwd;     /* st_pack packs W_hh for the forward (1) or the backward (0) */
+    uint64_t drop_seed; /* st_dropout's generator state */
     double part_sum[RNN_TRAIN_MAX_THREADS]; /* per part: NLL, or squared gradient norm */
     long part_n[RNN_TRAIN_MAX_THREADS], part_hit[RNN_TRAIN_MAX_THREADS];
     struct {

@@ -1,12 +1,19 @@
 /* SPDX-License-Identifier: MIT */
-/* rnnmidi training: the trainer's pointwise kernels (see train_kernels.h).
+/* rnnmidi training: the trainer's pointwise kernels and the product of a
+ * recurrent step (see train_kernels.h).
  *
  * Plain loops the compiler vectorises: the exponential is a Cephes-style
  * polynomial with a branch-free range reduction, so sigmoid and tanh cost a
  * few vector instructions. On x86-64 each kernel is built for AVX-512, AVX2
  * and baseline x86-64 and picked at run time (target_clones). The Makefile
  * builds this file with -fno-trapping-math -fvect-cost-model=dynamic, which
- * the vectoriser needs for the clamps and selects. */
+ * the vectoriser needs for the clamps and selects.
+ *
+ * The step's product with W_hh (a few dozen lanes against a weight matrix
+ * of up to a few MB) is a register-tiled kernel over W_hh packed once per
+ * pass: a BLAS sgemm of that shape repacks the whole matrix at every step.
+ * It is written with GCC vector types, built for x86-64-v4, x86-64-v3 and
+ * the baseline as core/net.c's kernels are, and picked at run time. */
 #include "train_kernels.h"
 
 #include <math.h>
@@ -65,13 +72,26 @@ KERNEL void rnn_k_add_bias(float *out, const float *bias, size_t N, int C)
     }
 }
 
-/* dbias[c0..c1) += column sums of d (N, C) over those columns */
-KERNEL void rnn_k_bias_backward(float *dbias, const float *d, size_t N, int C, size_t c0, size_t c1)
+/* dbias[c0..c1) (and dbias2's) += column sums of d (N, C) over those
+ * columns: each sum from zero over the rows in order, a chunk of columns
+ * at a time so the sums stay in registers */
+KERNEL void rnn_k_bias_backward(float *dbias, float *dbias2, const float *d, size_t N, int C,
+                                size_t c0, size_t c1)
 {
-    for (size_t r = 0; r < N; r++) {
-        const float *row = d + r * C;
-        for (size_t c = c0; c < c1; c++)
-            dbias[c] += row[c];
+    enum { CHUNK = 64 };
+    for (size_t cs = c0; cs < c1; cs += CHUNK) {
+        const size_t n = c1 - cs < CHUNK ? c1 - cs : CHUNK;
+        float sum[CHUNK] = {0};
+        for (size_t r = 0; r < N; r++) {
+            const float *row = d + r * C + cs;
+            for (size_t c = 0; c < n; c++)
+                sum[c] += row[c];
+        }
+        for (size_t c = 0; c < n; c++)
+            dbias[cs + c] += sum[c];
+        if (dbias2)
+            for (size_t c = 0; c < n; c++)
+                dbias2[cs + c] += sum[c];
     }
 }
 
@@ -266,6 +286,140 @@ KERNEL double rnn_k_softmax_rows(float *probs, const float *logits, const int32_
     *count = n;
     *hits = hit;
     return nll;
+}
+
+/* ------------------------------------------------------------------------ */
+/* C (M, N) (+)= A (M, K) B, B packed in panels of PW columns. */
+
+enum { PW = RNN_K_PANEL };
+
+typedef float vf4 __attribute__((vector_size(4 * sizeof(float)), may_alias));
+typedef float vf8 __attribute__((vector_size(8 * sizeof(float)), may_alias));
+typedef float vf16 __attribute__((vector_size(16 * sizeof(float)), may_alias));
+
+#if defined(__GNUC__) && !defined(__clang__)
+#define CONTRACT __attribute__((optimize("fp-contract=fast")))
+#if defined(__x86_64__) && __GNUC__ >= 12
+#define GEMM_X86_LEVELS 1
+#define ISA_V4 __attribute__((target("arch=x86-64-v4")))
+#define ISA_V3 __attribute__((target("arch=x86-64-v3")))
+#endif
+#else
+#define CONTRACT
+#endif
+
+size_t rnn_k_pack_size(int K, int N)
+{
+    return (size_t)(N + PW - 1) / PW * PW * (size_t)K;
+}
+
+void rnn_k_pack(float *bp, const float *b, int K, int N, int trans, int p0, int p1)
+{
+    for (int p = p0; p < p1; p++)
+        for (int k = 0; k < K; k++) {
+            float *d = bp + ((size_t)p * K + k) * PW;
+            for (int i = 0; i < PW; i++) {
+                const int n = p * PW + i;
+                d[i] = n >= N ? 0.0f : trans ? b[(size_t)n * K + k] : b[(size_t)k * N + n];
+            }
+        }
+}
+
+/* One tile: mr rows of C by the nc <= PW columns of panel P, each element a
+ * sum over k in order, then stored or added to C. mr is a constant at every
+ * call, so the accumulators stay in registers. */
+#define GEMM_ISA(isa, VT, MR, ATTR)                                                                \
+    ATTR static inline __attribute__((always_inline)) void tile_##isa(                             \
+        float *restrict C, int ldc, const float *restrict A, int lda, const float *restrict P,     \
+        int K, const int mr, int nc, int accumulate)                                               \
+    {                                                                                              \
+        enum { VW = (int)(sizeof(VT) / sizeof(float)), NV = PW / VW };                             \
+        VT acc[MR][NV];                                                                            \
+        _Pragma("GCC unroll 16") for (int r = 0; r < mr; r++)                                      \
+            _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) acc[r][v] = (VT){0};             \
+        for (int k = 0; k < K; k++) {                                                              \
+            VT bk[NV];                                                                             \
+            _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                                  \
+                memcpy(&bk[v], P + (size_t)k * PW + v * VW, sizeof(VT));                           \
+            _Pragma("GCC unroll 16") for (int r = 0; r < mr; r++)                                  \
+            {                                                                                      \
+                const float a = A[(size_t)r * lda + k];                                            \
+                _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) acc[r][v] += a * bk[v];      \
+            }                                                                                      \
+        }                                                                                          \
+        for (int r = 0; r < mr; r++) {                                                             \
+            float *c = C + (size_t)r * ldc;                                                        \
+            if (nc == PW) {                                                                        \
+                _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                              \
+                {                                                                                  \
+                    VT x = acc[r][v];                                                              \
+                    if (accumulate) {                                                              \
+                        VT y;                                                                      \
+                        memcpy(&y, c + v * VW, sizeof y);                                          \
+                        x = y + x;                                                                 \
+                    }                                                                              \
+                    memcpy(c + v * VW, &x, sizeof x);                                              \
+                }                                                                                  \
+            } else {                                                                               \
+                float t[PW];                                                                       \
+                memcpy(t, acc[r], sizeof t);                                                       \
+                for (int i = 0; i < nc; i++)                                                       \
+                    c[i] = accumulate ? c[i] + t[i] : t[i];                                        \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    /* panel by panel, so a panel stays in cache while the rows pass over it */                    \
+    ATTR static void gemm_##isa(float *C, int ldc, const float *A, int lda, const float *bp,       \
+                                int M, int N, int K, int accumulate)                               \
+    {                                                                                              \
+        for (int p = 0; p * PW < N; p++) {                                                         \
+            const float *P = bp + (size_t)p * PW * K;                                              \
+            const int nc = N - p * PW < PW ? N - p * PW : PW;                                      \
+            float *Cp = C + (size_t)p * PW;                                                        \
+            int m = 0;                                                                             \
+            for (; m + MR <= M; m += MR)                                                           \
+                tile_##isa(Cp + (size_t)m * ldc, ldc, A + (size_t)m * lda, lda, P, K, MR, nc,      \
+                           accumulate);                                                            \
+            for (; m < M; m++)                                                                     \
+                tile_##isa(Cp + (size_t)m * ldc, ldc, A + (size_t)m * lda, lda, P, K, 1, nc,       \
+                           accumulate);                                                            \
+        }                                                                                          \
+    }
+
+/* rows per tile: as many accumulators as the build's registers keep (8 of
+ * 16 vector registers at 16 and 32 bytes, 16 of 32 at 64 bytes), with the
+ * panel's row and the broadcasts beside them */
+GEMM_ISA(base, vf4, 2, CONTRACT)
+#ifdef GEMM_X86_LEVELS
+GEMM_ISA(v3, vf8, 4, ISA_V3 CONTRACT)
+GEMM_ISA(v4, vf16, 8, ISA_V4 CONTRACT)
+#endif
+
+int rnn_k_gemm_packed_build(int level, float *C, int ldc, const float *A, int lda, const float *bp,
+                            int M, int N, int K, int accumulate)
+{
+#ifdef GEMM_X86_LEVELS
+    __builtin_cpu_init();
+    if (level == 4 && __builtin_cpu_supports("x86-64-v4")) {
+        gemm_v4(C, ldc, A, lda, bp, M, N, K, accumulate);
+        return 4;
+    }
+    if (level == 3 && __builtin_cpu_supports("x86-64-v3")) {
+        gemm_v3(C, ldc, A, lda, bp, M, N, K, accumulate);
+        return 3;
+    }
+#endif
+    if (level != 0) return -1;
+    gemm_base(C, ldc, A, lda, bp, M, N, K, accumulate);
+    return 0;
+}
+
+void rnn_k_gemm_packed(float *C, int ldc, const float *A, int lda, const float *bp, int M, int N,
+                       int K, int accumulate)
+{
+    for (int level = 4; level > 0; level--)
+        if (rnn_k_gemm_packed_build(level, C, ldc, A, lda, bp, M, N, K, accumulate) >= 0) return;
+    rnn_k_gemm_packed_build(0, C, ldc, A, lda, bp, M, N, K, accumulate);
 }
 
 KERNEL void rnn_k_adamw(float *p, const float *g, float *m, float *v, size_t n, float beta1,

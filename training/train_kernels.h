@@ -15,8 +15,10 @@
 /** out (N, C) += bias (C) on every row. */
 void rnn_k_add_bias(float *out, const float *bias, size_t N, int C);
 
-/** dbias[c0..c1) += column sums of d (N, C) over those columns. */
-void rnn_k_bias_backward(float *dbias, const float *d, size_t N, int C, size_t c0, size_t c1);
+/** dbias[c0..c1) += column sums of d (N, C) over those columns, and
+ * dbias2's too unless it is NULL (two biases of one gradient, as LSTM's). */
+void rnn_k_bias_backward(float *dbias, float *dbias2, const float *d, size_t N, int C, size_t c0,
+                         size_t c1);
 
 /** x[i] *= mask[i]. */
 void rnn_k_mul_mask(float *x, const float *mask, size_t n);
@@ -52,6 +54,32 @@ void rnn_k_gru_point_backward(float *dg, float *dgt, float *dhn, const float *g,
  * sum of targets >= 0, their count and argmax hits. */
 double rnn_k_softmax_rows(float *probs, const float *logits, const int32_t *targets, size_t r0,
                           size_t r1, int V, long *count, long *hits);
+
+/** The floats of B (K, N) packed for rnn_k_gemm_packed: N rounded up to
+ * whole panels of RNN_K_PANEL columns, times K. */
+size_t rnn_k_pack_size(int K, int N);
+
+/** Columns in a panel of a packed B. */
+#define RNN_K_PANEL 16
+
+/** Panels [p0, p1) of B (K, N) into bp (rnn_k_pack_size floats): panel p
+ * holds columns p*RNN_K_PANEL.. as K rows of RNN_K_PANEL floats, zero past
+ * N. B is b (K, N) row-major, or with trans b (N, K) used transposed. */
+void rnn_k_pack(float *bp, const float *b, int K, int N, int trans, int p0, int p1);
+
+/** C (M, N) = A (M, K) B, or C += A B with accumulate; A rows lda apart,
+ * C rows ldc apart, B packed by rnn_k_pack. Each element of C is the same
+ * sum in the same order whatever M and the row's place in A, so a split of
+ * the rows across threads does not change a result. */
+void rnn_k_gemm_packed(float *C, int ldc, const float *A, int lda, const float *bp, int M, int N,
+                       int K, int accumulate);
+
+/** rnn_k_gemm_packed with one build of it (the tests hold each to the
+ * reference): level 4 (x86-64-v4), 3 (x86-64-v3) or 0 (the baseline).
+ * Returns the level, or -1 when this CPU or compiler has no such build
+ * (C untouched). rnn_k_gemm_packed runs the highest one there is. */
+int rnn_k_gemm_packed_build(int level, float *C, int ldc, const float *A, int lda, const float *bp,
+                            int M, int N, int K, int accumulate);
 
 /** One AdamW update of n parameters (PyTorch's formula). */
 void rnn_k_adamw(float *p, const float *g, float *m, float *v, size_t n, float beta1, float beta2,

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 """PyTorch's throughput on the step tests/bench/bench_train.c measures.
 
-LSTM 2 x 256, E = 64, V = 130, B = 64, T = 64, dropout 0.25 between the
-layers and before the head, cross-entropy, clip_grad_norm_ 1, AdamW: time
+LSTM 2 x 256 (or the net named as the first argument: lstm2x256,
+gru2x256, lstm2x512), E = 64, V = 130, B = 64, T = 64, dropout 0.25
+between the layers and before the head, cross-entropy, clip_grad_norm_ 1, AdamW: time
 steps (B x T) per second. PyTorch gets its best setting: every combination
 of torch threads 1, 2, OPENBLAS_NUM_THREADS 1, 2 and OPENBLAS_CORETYPE as
 given (or the library's own choice) and Haswell (what rnnmidi-train picks
@@ -17,12 +18,14 @@ import subprocess
 import sys
 import time
 
-B, T, V, E, H, L = 64, 64, 130, 64, 256, 2
+B, T, V, E, L = 64, 64, 130, 64, 2
+NETS = {"lstm2x256": ("LSTM", 256), "gru2x256": ("GRU", 256), "lstm2x512": ("LSTM", 512)}
 
 
-def worker(threads, steps):
+def worker(net, threads, steps):
     import torch
 
+    cell, H = NETS[net]
     torch.set_num_threads(threads)
     torch.manual_seed(1)
 
@@ -30,7 +33,7 @@ def worker(threads, steps):
         def __init__(self):
             super().__init__()
             self.embed = torch.nn.Embedding(V, E)
-            self.rnn = torch.nn.LSTM(E, H, num_layers=L, dropout=0.25)
+            self.rnn = getattr(torch.nn, cell)(E, H, num_layers=L, dropout=0.25)
             self.drop = torch.nn.Dropout(0.25)
             self.head = torch.nn.Linear(H, V)
 
@@ -44,7 +47,7 @@ def worker(threads, steps):
     lossf = torch.nn.CrossEntropyLoss()
     x = torch.randint(0, V, (T, B))
     y = torch.randint(0, V, (T, B))
-    state = (torch.zeros(L, B, H), torch.zeros(L, B, H))
+    state = (torch.zeros(L, B, H), torch.zeros(L, B, H)) if cell == "LSTM" else torch.zeros(L, B, H)
 
     def step(state):
         opt.zero_grad()
@@ -53,7 +56,7 @@ def worker(threads, steps):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
-        return tuple(s.detach() for s in state)
+        return tuple(s.detach() for s in state) if cell == "LSTM" else state.detach()
 
     for _ in range(2):
         state = step(state)
@@ -67,8 +70,12 @@ def worker(threads, steps):
 def main():
     steps = int(os.environ.get("BENCH_STEPS", "20"))
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        worker(int(sys.argv[2]), steps)
+        worker(sys.argv[2], int(sys.argv[3]), steps)
         return 0
+    net = sys.argv[1] if len(sys.argv) > 1 else "lstm2x256"
+    if net not in NETS:
+        print("bench_train_torch.py: unknown net %s (%s)" % (net, ", ".join(NETS)))
+        return 1
     try:
         import torch  # noqa: F401
     except ImportError:
@@ -85,7 +92,7 @@ def main():
                 env.pop("OPENBLAS_CORETYPE", None)
                 if core:
                     env["OPENBLAS_CORETYPE"] = core
-                r = subprocess.run([sys.executable, __file__, "--worker", str(tt)], env=env,
+                r = subprocess.run([sys.executable, __file__, "--worker", net, str(tt)], env=env,
                                    capture_output=True, text=True)
                 if r.returncode != 0:
                     print("note: torch run failed: %s" % r.stderr.strip().splitlines()[-1:])
@@ -97,8 +104,8 @@ def main():
                     best = (rate, tt, ob, core or "(unset)")
     if best is None:
         return 1
-    print("BENCH train_lstm2x256_torch_steps_per_s %.0f time_steps/s (torch threads %d, "
-          "OPENBLAS_NUM_THREADS %d, OPENBLAS_CORETYPE %s)" % best)
+    print("BENCH train_%s_torch_steps_per_s %.0f time_steps/s (torch threads %d, "
+          "OPENBLAS_NUM_THREADS %d, OPENBLAS_CORETYPE %s)" % ((net,) + best))
     return 0
 
 
