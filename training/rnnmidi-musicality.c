@@ -15,7 +15,19 @@
  * bars placed by the file's time signatures. Without --model, a second real
  * split (--vs-split) takes the generated music's place.
  *
- * Output: a header line, one line per feature
+ * A conditioned preset hears at each step what the trainer gave it, through
+ * the trainer's own functions (training/dataset.h): a zero-state take the
+ * metric position of a 4/4 grid from bar 0 (the step before it at the end
+ * of a bar, as rnnmidi-gen has it) and no harmony, since no one plays
+ * along; a primed take, for primer and continuation alike, the metric
+ * position of the file's own steps and, for melody, the harmony of the
+ * file's other voices, none where the file's line has ended. The chord
+ * tones of a primed take are counted against that same harmony; with
+ * --no-harmony the net hears none, so the two runs tell what the harmony
+ * input brings.
+ *
+ * Output: a header line (two, and a third naming the conditions of a
+ * conditioned preset), one line per feature
  *   FEATURE  GENERATED  OVERLAP  PRIMED  OVERLAP  REAL
  * ('-' where a value is undefined: chord_tones needs a harmony, which a
  * zero-state take has not), and the mean overlap over the features other
@@ -42,11 +54,16 @@ static int bad_usage(const char *fmt, const char *arg)
     return rnn_cli_usage_error(prog, NULL, fmt, arg);
 }
 
-/* A test-split line kept to prime a take: its events and harmony. */
+/* A test-split line kept to prime a take: its events, harmony and the
+ * file's meter map, which places its steps and those after it. */
 typedef struct {
     int32_t *events;
     uint16_t *harmony; /* NULL for drums */
     size_t len, first_bar;
+    int64_t start_step; /* of events[0] in the file */
+    rnn_midi_meter *meters;
+    size_t n_meters;
+    int ppq;
 } primer;
 
 typedef struct {
@@ -89,23 +106,35 @@ static size_t place_bars(const rnn_midi_file *mf, int spq, const rnn_seq *q, uns
     return first;
 }
 
-static int keep_primer(corpus *c, const rnn_seq *q, const uint16_t *harmony, size_t first)
+static void primer_free(primer *x)
+{
+    free(x->events);
+    free(x->harmony);
+    free(x->meters);
+}
+
+static int keep_primer(corpus *c, const rnn_midi_file *mf, const rnn_seq *q,
+                       const uint16_t *harmony, size_t first)
 {
     primer *p = realloc(c->primers, (c->n_primers + 1) * sizeof *p);
     if (!p) return -1;
     c->primers = p;
     primer *x = &p[c->n_primers];
+    *x = (primer){.len = q->len,
+                  .first_bar = first,
+                  .start_step = q->start_step,
+                  .n_meters = mf->n_meters,
+                  .ppq = mf->ppq};
     x->events = malloc(q->len * sizeof *x->events);
     x->harmony = harmony ? malloc(q->len * sizeof *x->harmony) : NULL;
-    if (!x->events || (harmony && !x->harmony)) {
-        free(x->events);
-        free(x->harmony);
+    x->meters = malloc((mf->n_meters ? mf->n_meters : 1) * sizeof *x->meters);
+    if (!x->events || (harmony && !x->harmony) || !x->meters) {
+        primer_free(x);
         return -1;
     }
     memcpy(x->events, q->events, q->len * sizeof *x->events);
     if (harmony) memcpy(x->harmony, harmony, q->len * sizeof *x->harmony);
-    x->len = q->len;
-    x->first_bar = first;
+    if (mf->n_meters) memcpy(x->meters, mf->meters, mf->n_meters * sizeof *x->meters);
     c->n_primers++;
     return 0;
 }
@@ -162,7 +191,8 @@ static int load_file(corpus *c, const char *path, int want_primers, int quiet)
         else if (set && first < q->len &&
                  rnn_mus_set_add(set, q->events, q->len, first, ok, harmony) < 0)
             rc = -1;
-        else if (prime && i == longest && first < q->len && keep_primer(c, q, harmony, first) != 0)
+        else if (prime && i == longest && first < q->len &&
+                 keep_primer(c, &mf, q, harmony, first) != 0)
             rc = -1;
         free(ok);
         free(harmony);
@@ -170,18 +200,6 @@ static int load_file(corpus *c, const char *path, int want_primers, int quiet)
     rnn_seq_list_free(&l);
     rnn_midi_free(&mf);
     return rc;
-}
-
-/* Sample steps events after logits into out (the net steps on each). */
-static void play(rnn_net *net, rnn_sampler *sampler, rnn_rng *rng, const float *logits, int V,
-                 double temperature, double top_p, int32_t *out, size_t steps)
-{
-    for (size_t t = 0; t < steps; t++) {
-        int e = rnn_sample(sampler, rng, logits, V, (float)temperature, (float)top_p, NULL);
-        if (e < 0) e = 0;
-        out[t] = e;
-        logits = rnn_net_step(net, e);
-    }
 }
 
 static void print_value(double v)
@@ -195,7 +213,7 @@ static void print_value(double v)
 typedef struct {
     const char *model_path;
     double seeds, bars, primer_bars, temperature, top_p;
-    int split, vs_split, quiet, have_kind;
+    int split, vs_split, quiet, have_kind, no_harmony;
     rnn_kind kind;
     const char **paths; /* malloc'ed by parse_options, room for argc */
     size_t n_paths;
@@ -248,6 +266,11 @@ static int parse_options(int argc, char **argv, options *o)
                      "without --model: a real split in place of the preset's music", RNN_OPT_CALL,
                      &o->vs_split),
          .set = set_split},
+        {RNN_CLI_OPT("no-harmony", 0, NULL,
+                     "a preset that takes the harmony hears none in primed\n"
+                     "takes (chord tones still count against the file's)",
+                     RNN_OPT_FLAG, &o->no_harmony),
+         1},
         {RNN_CLI_OPT("quiet", 0, NULL, "no report of unreadable files", RNN_OPT_FLAG, &o->quiet),
          1},
         RNN_CLI_HELP_OPT(0),
@@ -279,10 +302,52 @@ static int parse_options(int argc, char **argv, options *o)
 /* The preset and what plays it, as rnnmidi-gen has them. */
 typedef struct {
     rnn_model *model;
+    const rnn_model_config *cfg;
     rnn_net *net;
     rnn_sampler *sampler;
-    int V;
+    int V, C;       /* vocabulary, condition columns */
+    int harmony_on; /* 0: the harmony columns stay zero (--no-harmony) */
+    float cond[RNN_MAX_COND_COLUMNS];
 } player;
+
+/* Where a run of steps lies: the meter map that places them (none: 4/4),
+ * the grid step of the first, and the harmony of the first n_harmony
+ * (none after them, or at all when harmony is NULL). */
+typedef struct {
+    const rnn_midi_meter *meters;
+    size_t n_meters;
+    int ppq;
+    int64_t first_step;
+    const uint16_t *harmony;
+    size_t n_harmony;
+} placing;
+
+/* Feed event e of step t of a placing, with the step's conditions as the
+ * trainer computes them when the preset takes any; the net's logits. */
+static const float *step_at(player *pl, int e, const placing *g, size_t t)
+{
+    if (pl->C == 0) return rnn_net_step(pl->net, e);
+    rnn_metric_pos p;
+    if (rnn_cond_metric_file(g->meters, g->n_meters, g->ppq, pl->cfg->steps_per_quarter,
+                             g->first_step + (int64_t)t, &p) != 0)
+        p = (rnn_metric_pos){0};
+    const uint16_t h = g->harmony && t < g->n_harmony ? g->harmony[t] : 0;
+    rnn_cond_code_columns(rnn_cond_code(&p, h), pl->cfg, 0, pl->harmony_on, pl->cond);
+    return rnn_net_step_cond(pl->net, e, pl->cond);
+}
+
+/* Sample steps events after logits into out, the net stepping on each at
+ * its place in g. */
+static void play(player *pl, const placing *g, rnn_rng *rng, const float *logits,
+                 double temperature, double top_p, int32_t *out, size_t steps)
+{
+    for (size_t t = 0; t < steps; t++) {
+        int e = rnn_sample(pl->sampler, rng, logits, pl->V, (float)temperature, (float)top_p, NULL);
+        if (e < 0) e = 0;
+        out[t] = e;
+        logits = step_at(pl, e, g, t);
+    }
+}
 
 static void player_free(player *pl)
 {
@@ -302,7 +367,9 @@ static int player_load(player *pl, const char *path, rnn_kind *kind, int *spq)
     const rnn_model_config *cfg = rnn_model_get_config(pl->model);
     *kind = cfg->kind;
     *spq = cfg->steps_per_quarter;
+    pl->cfg = cfg;
     pl->V = cfg->vocab;
+    pl->C = rnn_model_cond_columns(cfg);
     pl->net = rnn_net_create(pl->model, err, sizeof err);
     pl->sampler = pl->net ? rnn_sampler_create(pl->V) : NULL;
     if (!pl->net || !pl->sampler || rnn_net_probe(pl->net, path, err, sizeof err) != 0) {
@@ -316,10 +383,8 @@ static void corpus_free(corpus *c)
 {
     rnn_mus_set_free(&c->real);
     rnn_mus_set_free(&c->vs);
-    for (size_t i = 0; i < c->n_primers; i++) {
-        free(c->primers[i].events);
-        free(c->primers[i].harmony);
-    }
+    for (size_t i = 0; i < c->n_primers; i++)
+        primer_free(&c->primers[i]);
     free(c->primers);
 }
 
@@ -348,16 +413,21 @@ static int corpus_load(corpus *c, const options *o, int want_primers)
     return rc;
 }
 
+/* Any tick rate places the steps of a file without meters (4/4 throughout). */
+#define ZERO_STATE_PPQ 480
+
 /* Takes from a zero state, seeds 1..N, into gen. */
 static int zero_state_takes(player *pl, const options *o, size_t steps, int32_t *take,
                             rnn_mus_set *gen)
 {
+    const placing grid = {.ppq = ZERO_STATE_PPQ};
+    const placing before = {.ppq = ZERO_STATE_PPQ,
+                            .first_step = 4 * pl->cfg->steps_per_quarter - 1};
     for (long s = 1; s <= (long)o->seeds; s++) {
         rnn_rng rng;
         rnn_rng_seed(&rng, (uint64_t)s);
         rnn_net_reset(pl->net);
-        play(pl->net, pl->sampler, &rng, rnn_net_step(pl->net, 0), pl->V, o->temperature, o->top_p,
-             take, steps);
+        play(pl, &grid, &rng, step_at(pl, 0, &before, 0), o->temperature, o->top_p, take, steps);
         if (rnn_mus_set_add(gen, take, steps, 0, NULL, NULL) < 0) return -1;
     }
     return 0;
@@ -365,7 +435,8 @@ static int zero_state_takes(player *pl, const options *o, size_t steps, int32_t 
 
 /* Takes primed by each test file's first bars (primer i plays with seed
  * i + 1), into primed; the harmony under a continuation is the file's own
- * where the file's line goes on, none after it. Returns the takes, or -1. */
+ * where the file's line goes on, none after it, and its metric position
+ * the file's. Returns the takes, or -1. */
 static long primed_takes(player *pl, const options *o, const corpus *c, size_t steps, int32_t *take,
                          rnn_mus_set *primed)
 {
@@ -380,16 +451,34 @@ static long primed_takes(player *pl, const options *o, const corpus *c, size_t s
         rnn_rng rng;
         rnn_rng_seed(&rng, (uint64_t)(i + 1));
         rnn_net_reset(pl->net);
+        const placing own = {p->meters, p->n_meters, p->ppq, p->start_step, p->harmony, p->len};
+        const placing after = {p->meters,
+                               p->n_meters,
+                               p->ppq,
+                               p->start_step + (int64_t)k,
+                               p->harmony ? p->harmony + k : NULL,
+                               p->len - k};
         const float *logits = NULL;
         for (size_t t = 0; t < k; t++)
-            logits = rnn_net_step(pl->net, p->events[t]);
-        play(pl->net, pl->sampler, &rng, logits, pl->V, o->temperature, o->top_p, take, steps);
+            logits = step_at(pl, p->events[t], &own, t);
+        play(pl, &after, &rng, logits, o->temperature, o->top_p, take, steps);
         for (size_t t = 0; under && t < steps; t++)
             under[t] = k + t < p->len ? p->harmony[k + t] : 0;
         takes = rnn_mus_set_add(primed, take, steps, 0, NULL, under) < 0 ? -1 : takes + 1;
     }
     free(under);
     return takes;
+}
+
+/* The conditions a preset hears, on one line. */
+static void print_conditions(const rnn_model_config *cfg, int harmony_on)
+{
+    const int harmony = (cfg->conditions & RNN_COND_HARMONY) != 0;
+    printf("%s: conditions: %s%s%s\n", prog, cfg->conditions & RNN_COND_METRIC ? "metric" : "",
+           cfg->conditions & RNN_COND_METRIC && harmony ? "," : "",
+           !harmony     ? ""
+           : harmony_on ? "harmony (the test files' own in primed takes)"
+                        : "harmony (zeroed: --no-harmony)");
 }
 
 /* One line per feature: each side's mean and its overlap with the real
@@ -438,6 +527,7 @@ int main(int argc, char **argv)
     player pl = {0};
     int spq = RNN_DEFAULT_STEPS_PER_QUARTER;
     rnn_kind kind = o.kind;
+    pl.harmony_on = !o.no_harmony;
     if (o.model_path && player_load(&pl, o.model_path, &kind, &spq) != 0) {
         player_free(&pl);
         free(o.paths);
@@ -471,6 +561,7 @@ int main(int argc, char **argv)
                "test files, %g bars each (%zu windows)\n",
                prog, (long)o.seeds, steps / bar, gen.windows, primed_count, o.primer_bars,
                primed.windows);
+        if (pl.C > 0) print_conditions(pl.cfg, pl.harmony_on);
         print_table(&c, &gen, "generated", &primed);
     } else {
         printf("%s: compared: %s split, %zu windows of %zu files\n", prog,

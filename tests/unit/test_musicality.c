@@ -5,7 +5,8 @@
  * estimator against the closed form of two Gaussians and its bounds; then
  * the tool, run as a user runs it ($RNNMIDI_TOOLS) on a random-weight
  * fixture preset and MIDI files written here, whose real features are
- * known. */
+ * known; and conditioned presets set by hand, whose music shows that the
+ * tool gives them the conditions the trainer would. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -280,13 +281,146 @@ static void test_tool(void **state)
     rmdir(dir);
 }
 
+/* A preset built by hand whose next event depends on its conditions alone
+ * (tanh cell, event embedding, recurrence and biases of the event zero):
+ *   drums, metric: one unit is on when the input step is the last of its
+ *     beat (metric column "3 steps after the beat"), and then the kick
+ *     (event 1) is all but certain, else silence (event 0): kicks on
+ *     every beat, 4 a bar, when the takes hear a 4/4 grid from bar 0;
+ *   melody, harmony: unit k is on when pitch class k sounds in the
+ *     harmony, and the next event is a note-on of 60 + k for a k that
+ *     is on, or of any of 60..71 alike when none is.
+ * Every other event is out of the nucleus. */
+static void write_cond_preset(rnn_kind kind, const char *path)
+{
+    const int melody = kind == RNN_KIND_MELODY, H = melody ? 12 : 1;
+    const rnn_model_config cfg = {
+        kind, 4, RNN_CELL_RNN,         1,
+        1,    H, rnn_kind_vocab(kind), melody ? RNN_COND_HARMONY : RNN_COND_METRIC};
+    rnn_tensor_spec specs[RNN_MAX_TENSORS];
+    const int n = rnn_model_tensor_specs(&cfg, specs);
+    assert_true(n > 0);
+    float *data[RNN_MAX_TENSORS] = {0};
+    const int I = 1 + rnn_model_cond_columns(&cfg), V = cfg.vocab;
+    for (int i = 0; i < n; i++) {
+        data[i] = calloc(specs[i].count, sizeof(float));
+        assert_non_null(data[i]);
+        float *w = data[i];
+        if (!strcmp(specs[i].name, "rnn.weight_ih_l0") && melody)
+            for (int k = 0; k < 12; k++)
+                w[k * I + 1 + rnn_model_cond_offset(&cfg, RNN_COND_HARMONY) + k] = 8;
+        else if (!strcmp(specs[i].name, "rnn.weight_ih_l0"))
+            w[1 + rnn_model_cond_offset(&cfg, RNN_COND_METRIC) + 2 + 3] = 8;
+        else if (!strcmp(specs[i].name, "rnn.bias_ih_l0"))
+            for (int k = 0; k < H; k++)
+                w[k] = -4;
+        else if (!strcmp(specs[i].name, "head.weight") && melody)
+            for (int k = 0; k < 12; k++)
+                w[(size_t)ON(60 + k) * H + k] = 10;
+        else if (!strcmp(specs[i].name, "head.weight"))
+            w[1] = 10;
+        else if (!strcmp(specs[i].name, "head.bias"))
+            for (int e = 0; e < V; e++)
+                w[e] = (melody ? e >= ON(60) && e <= ON(71) : e <= 1) ? 0 : -30;
+    }
+    const rnn_meta meta[] = {{"name", "test fixture (hand-set weights, not a model)"}};
+    char err[256];
+    if (rnn_model_write(path, &cfg, meta, 1, (const float *const *)data, err, sizeof err))
+        fail_msg("%s", err);
+    for (int i = 0; i < n; i++)
+        free(data[i]);
+}
+
+/* A file of the test split, 12 bars of 4/4 at 96 ppq: for melody a line of
+ * quarter notes C4 E4 G4 C5 (track 1) over a C major chord held through
+ * bars 0-10 (track 2, channel 1), so its chord tones on beats are all of
+ * them; for drums a kick on every beat. The velocity picks the split. */
+static void write_cond_file(rnn_kind kind, const char *path)
+{
+    rnn_note n[64];
+    char err[256];
+    for (int v = 40; v < 128; v++) {
+        size_t k = 0;
+        for (int i = 0; i < 48; i++) {
+            const int pitch = kind == RNN_KIND_DRUMS ? 36 : (const int[]){60, 64, 67, 72}[i % 4];
+            n[k++] = (rnn_note){
+                1, kind == RNN_KIND_DRUMS ? RNN_DRUMS_CHANNEL : 0, pitch, v, 96 * i, 96 * i + 96};
+        }
+        for (int c = 0; kind == RNN_KIND_MELODY && c < 3; c++)
+            n[k++] = (rnn_note){2, 1, (const int[]){48, 52, 55}[c], 70, 0, 96 * 44};
+        size_t size;
+        unsigned char *data = rnn_midi_write_mem(n, k, 96, 120, &size, err, sizeof err);
+        assert_non_null(data);
+        const int split = (int)rnn_split_of_bytes(data, size);
+        free(data);
+        if (split != RNN_SPLIT_TEST) continue;
+        assert_int_equal(rnn_midi_write_path(path, n, k, 96, 120, err, sizeof err), 0);
+        return;
+    }
+    fail_msg("no velocity puts the file in the test split");
+}
+
+/* The conditions reach the net: the drums preset plays a kick on each beat
+ * from a zero state and primed (a take that heard no grid, or a grid not
+ * from bar 0, would play none, or 3 in its first bar); the melody preset
+ * plays only chord tones over the test file's harmony, and with
+ * --no-harmony a pitch class of 12 at random (3 of them chord tones). */
+static void test_tool_conditions(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/rnnmidi-musicality-cond-XXXXXX", model[256], path[256];
+    static char out[1 << 16];
+    assert_non_null(mkdtemp(dir));
+    snprintf(model, sizeof model, "%s/drums.rnnw", dir);
+    snprintf(path, sizeof path, "%s/drums.mid", dir);
+    write_cond_preset(RNN_KIND_DRUMS, model);
+    write_cond_file(RNN_KIND_DRUMS, path);
+    int rc = test_shell(out, sizeof out,
+                        "%s/rnnmidi-musicality --model %s --split test --seeds 3 --bars 8 "
+                        "--primer-bars 2 %s",
+                        test_tools_dir(), model, path);
+    if (rc != 0) fail_msg("rnnmidi-musicality exited %d:\n%s", rc, out);
+    print_message("%s", out);
+    assert_non_null(strstr(out, "conditions: metric\n"));
+    assert_non_null(strstr(out, "primed: 1 test files, 2 bars each (2 windows)"));
+    for (int col = 1; col <= 5; col += 2) {
+        assert_near(column(out, "hits_per_bar", col), 4, 0, "kicks a bar");
+        assert_near(column(out, "consistency", col), 1, 0, "consistency");
+    }
+    unlink(path);
+    unlink(model);
+
+    snprintf(model, sizeof model, "%s/melody.rnnw", dir);
+    snprintf(path, sizeof path, "%s/melody.mid", dir);
+    write_cond_preset(RNN_KIND_MELODY, model);
+    write_cond_file(RNN_KIND_MELODY, path);
+    const char *args = "--split test --seeds 2 --bars 8 --primer-bars 2";
+    rc = test_shell(out, sizeof out, "%s/rnnmidi-musicality --model %s %s %s", test_tools_dir(),
+                    model, args, path);
+    if (rc != 0) fail_msg("rnnmidi-musicality exited %d:\n%s", rc, out);
+    print_message("%s", out);
+    assert_non_null(strstr(out, "conditions: harmony (the test files' own in primed takes)"));
+    assert_near(column(out, "chord_tones", 5), 1, 0, "real chord tones");
+    assert_true(isnan(column(out, "chord_tones", 1)));
+    assert_near(column(out, "chord_tones", 3), 1, 0, "primed chord tones with the harmony");
+    rc = test_shell(out, sizeof out, "%s/rnnmidi-musicality --model %s %s --no-harmony %s",
+                    test_tools_dir(), model, args, path);
+    if (rc != 0) fail_msg("rnnmidi-musicality --no-harmony exited %d:\n%s", rc, out);
+    print_message("%s", out);
+    assert_non_null(strstr(out, "harmony (zeroed: --no-harmony)"));
+    const double zeroed = column(out, "chord_tones", 3);
+    if (!(zeroed > 0 && zeroed < 0.6)) fail_msg("chord tones with the harmony zeroed: %g", zeroed);
+    unlink(path);
+    unlink(model);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_melody_features),
-        cmocka_unit_test(test_drum_features),
-        cmocka_unit_test(test_overlap),
-        cmocka_unit_test(test_tool),
+        cmocka_unit_test(test_melody_features), cmocka_unit_test(test_drum_features),
+        cmocka_unit_test(test_overlap),         cmocka_unit_test(test_tool),
+        cmocka_unit_test(test_tool_conditions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
