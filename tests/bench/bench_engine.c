@@ -205,8 +205,9 @@ static rnn_engine_model *prepare(model_source src, const char *path)
     if (src == FROM_FILE) {
         em = rnn_engine_model_prepare(path, err, sizeof err);
     } else {
-        rnn_model *m = src == FROM_COND ? big_model(256, 4, RNN_COND_METRIC | RNN_COND_HARMONY)
-                                        : fixture_model(RNN_KIND_MELODY, RNN_CELL_LSTM, 2, 64, 256, 1);
+        rnn_model *m = src == FROM_COND
+                           ? big_model(256, 4, RNN_COND_METRIC | RNN_COND_HARMONY)
+                           : fixture_model(RNN_KIND_MELODY, RNN_CELL_LSTM, 2, 64, 256, 1);
         if (!m) {
             fprintf(stderr, "bench_engine: cannot build the model\n");
             return NULL;
