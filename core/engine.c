@@ -127,6 +127,7 @@ struct rnn_engine {
     int spec;         /* begun at a tick with the generated event, before its commit */
     int spec_event;
     int chunks_done;
+    int begun_here; /* begun in the block being run: its work starts with the next */
 
     rnn_engine_stats stats;
 };
@@ -1011,6 +1012,7 @@ static void do_tick(rnn_engine *e, int64_t k, uint32_t t)
     e->spec = 1;
     e->spec_event = ev;
     e->chunks_done = 0;
+    e->begun_here = 1;
     e->work_from = (double)k;
     e->work_span = (double)e->stride; /* due at the next computed tick */
     e->net_fresh = 0;
@@ -1098,6 +1100,7 @@ static void do_commit(rnn_engine *e, int64_t k)
         e->net_fresh && e->first_wait == FIRST_WAIT && x == 0 ? FIRST_BEGUN : FIRST_NONE;
     e->pending = 1;
     e->chunks_done = 0;
+    e->begun_here = 1;
     e->work_from = (double)k + 0.5;
     e->work_span = (double)e->stride - 0.5;
     e->net_fresh = 0;
@@ -1291,6 +1294,19 @@ void rnn_engine_get_stats(const rnn_engine *e, rnn_engine_stats *st)
 static void spread_work(rnn_engine *e, int64_t end_abs, uint32_t frames)
 {
     rnn_engine_model *m = e->em;
+    if (e->begun_here) {
+        /* The block that begins a step is the dearest of the step's blocks
+         * when its tick drew a note: the work starts with the next block,
+         * spread over the rest of the time to the same deadline, when that
+         * leaves a few blocks. */
+        e->begun_here = 0;
+        const double end = pos_at(e, end_abs), left = e->work_span - (end - e->work_from);
+        if (e->spf > 0 && left > 4.0 * (double)frames * e->spf) {
+            e->work_span = left;
+            e->work_from = end;
+            return;
+        }
+    }
     double span = e->work_span - (double)frames * e->spf;
     double frac = e->spf > 0 && span > 0 ? (pos_at(e, end_abs) - e->work_from) / span : 1.0;
     if (frac > 1) frac = 1;
