@@ -363,8 +363,12 @@ static void touch(rnn_engine_model *m)
 {
     rnn_rng rng;
     rnn_rng_seed(&rng, 1);
+    /* the first note's draw, as sample_event makes it at the defaults */
     memcpy(m->scratch, m->first, (size_t)m->V * sizeof *m->scratch);
-    rnn_sample(m->sampler, &rng, m->scratch, m->V, 1.0f, 0.95f, m->forbidden);
+    m->scratch[0] = -INFINITY;
+    if (m->kind == RNN_KIND_MELODY) m->scratch[RNN_MELODY_NOTE_OFF] = -INFINITY;
+    rnn_sample(m->sampler, &rng, m->scratch, m->V, params_table[RNN_PARAM_TEMPERATURE].def,
+               params_table[RNN_PARAM_TOP_P].def, m->forbidden);
     rnn_net_step(m->net, 0);
     rnn_net_reset(m->net);
 }

@@ -892,6 +892,75 @@ static void test_cond_first_note(void **state)
     assert_true(moved >= 2);
 }
 
+/* Two bars of accompany from a transport start at 120 BPM in 4/4, with
+ * the keys `keys` (n_keys of them) held from before the start: every
+ * event's absolute frame and bytes into out (room for max); returns the
+ * count. */
+static size_t two_bars(rnn_engine_model *em, const uint8_t *keys, uint32_t n_keys,
+                       rnn_engine_event *got, size_t max)
+{
+    char err[256];
+    rnn_engine *e = rnn_engine_create(SR, 256, err, sizeof err);
+    assert_non_null(e);
+    assert_null(rnn_engine_set_model(e, em));
+    rnn_engine_set_param(e, RNN_PARAM_THRU, 0);
+    rnn_engine_set_param(e, RNN_PARAM_SEED, 7);
+    rnn_engine_set_param(e, RNN_PARAM_MODE, RNN_MODE_ACCOMPANY);
+    rnn_transport t = {0};
+    t.flags = RNN_TRANSPORT_SPEED | RNN_TRANSPORT_BBT | RNN_TRANSPORT_TEMPO | RNN_TRANSPORT_METER;
+    t.bpm = 120;
+    t.beats_per_bar = 4;
+    t.beat_unit = 4;
+    rnn_engine_event in[4], out[1024];
+    for (uint32_t i = 0; i < n_keys; i++)
+        in[i] = (rnn_engine_event){0, 3, {0x90, keys[i], 90}, 0};
+    rnn_engine_run(e, 256, in, n_keys, &t, 1, out, 1024); /* stopped */
+    t.speed = 1;
+    size_t n = 0;
+    for (uint32_t b = 0; b * 256 < 4 * SR; b++) {
+        uint32_t k = rnn_engine_run(e, 256, NULL, 0, b == 0 ? &t : NULL, b == 0, out, 1024);
+        for (uint32_t i = 0; i < k && n < max; i++) {
+            got[n] = out[i];
+            got[n++].frame = b * 256 + out[i].frame;
+        }
+    }
+    assert_ptr_equal(rnn_engine_set_model(e, NULL), em);
+    rnn_engine_free(e);
+    return n;
+}
+
+/* A prepared model carries nothing from one engine's run to the next: the
+ * steps and the draw made at prepare (the first logits, the touch of the
+ * weights and the sampler) and whole runs on another engine leave it
+ * playing as a model prepared afresh, whether its first note comes at once
+ * (nothing held) or a step later (a chord held). */
+static void test_cond_model_carries_nothing(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"cond_lstm_e0_l1", "cond_drums_gru_e8_l1"};
+    static const uint8_t chord[3] = {57, 61, 64};
+    static rnn_engine_event fresh[4096], used[4096];
+    for (int m = 0; m < 2; m++)
+        for (uint32_t keys = 0; keys <= 3; keys += 3) {
+            rnn_engine_model *a = golden(names[m]), *b = golden(names[m]);
+            two_bars(a, chord, 3 - keys, used, 4096); /* a plays first, with the other keys */
+            size_t nu = two_bars(a, chord, keys, used, 4096);
+            size_t nf = two_bars(b, chord, keys, fresh, 4096);
+            size_t ons = 0;
+            for (size_t i = 0; i < nf; i++)
+                ons += (fresh[i].data[0] & 0xF0) == 0x90 && fresh[i].data[2] > 0;
+            if (ons < 4) fail_msg("%s: %zu note-ons in two bars", names[m], ons);
+            assert_int_equal(nu, nf);
+            for (size_t i = 0; i < nf; i++) {
+                assert_int_equal(used[i].frame, fresh[i].frame);
+                assert_int_equal(used[i].size, fresh[i].size);
+                assert_memory_equal(used[i].data, fresh[i].data, fresh[i].size);
+            }
+            rnn_engine_model_free(a);
+            rnn_engine_model_free(b);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -909,6 +978,7 @@ int main(void)
         cmocka_unit_test(test_cond_plays_harmony_only),
         cmocka_unit_test(test_cond_plays_metric_only),
         cmocka_unit_test(test_cond_first_note),
+        cmocka_unit_test(test_cond_model_carries_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
