@@ -352,24 +352,34 @@ static void first_for_start(rnn_engine_model *m)
     rnn_net_reset(m->net);
 }
 
-/* Run once here, on the worker, what the first block after a transport
- * start runs on the audio thread (a draw from the first logits, a whole
- * step), so that block finds the weights, the net's buffers and the
- * sampler's in memory and in cache rather than taking their page faults
- * and cold misses. Nothing of it stays: the sampler keeps no state between
- * draws, the generator is thrown away and the reset leaves the net as
- * created, so a touched model plays as an untouched one would. */
+/* Run once here, on the worker, what the first blocks after a transport
+ * start run on the audio thread: a throwaway engine on this model starts
+ * its transport at bar 0 and plays two blocks (a first note drawn, a
+ * step begun and sliced), so the real engine's first blocks find the
+ * engine's code, the weights, the net's buffers and the sampler's in
+ * memory and in cache rather than taking their page faults and cold
+ * misses. Nothing of it stays: an engine that takes a model starts its net
+ * afresh (restart) and recomputes its mask, the sampler keeps no state
+ * between draws and the scratch is rewritten before it is read, so a
+ * touched model plays as an untouched one would
+ * (test_cond_model_carries_nothing). Skipped when memory is short. */
 static void touch(rnn_engine_model *m)
 {
-    rnn_rng rng;
-    rnn_rng_seed(&rng, 1);
-    /* the first note's draw, as sample_event makes it at the defaults */
-    memcpy(m->scratch, m->first, (size_t)m->V * sizeof *m->scratch);
-    m->scratch[0] = -INFINITY;
-    if (m->kind == RNN_KIND_MELODY) m->scratch[RNN_MELODY_NOTE_OFF] = -INFINITY;
-    rnn_sample(m->sampler, &rng, m->scratch, m->V, params_table[RNN_PARAM_TEMPERATURE].def,
-               params_table[RNN_PARAM_TOP_P].def, m->forbidden);
-    rnn_net_step(m->net, 0);
+    char err[64];
+    rnn_engine *e = rnn_engine_create(48000, 64, err, sizeof err);
+    if (!e) return;
+    rnn_engine_set_param(e, RNN_PARAM_SEED, 1);
+    rnn_engine_set_model(e, m);
+    const rnn_transport start = {
+        0,   RNN_TRANSPORT_SPEED | RNN_TRANSPORT_BBT | RNN_TRANSPORT_TEMPO | RNN_TRANSPORT_METER,
+        1.0, 120,
+        4,   4,
+        0,   0};
+    rnn_engine_event out[RNN_ENGINE_MIN_OUT];
+    rnn_engine_run(e, 64, NULL, 0, &start, 1, out, RNN_ENGINE_MIN_OUT);
+    rnn_engine_run(e, 64, NULL, 0, NULL, 0, out, RNN_ENGINE_MIN_OUT);
+    rnn_engine_set_model(e, NULL);
+    rnn_engine_free(e);
     rnn_net_reset(m->net);
 }
 
