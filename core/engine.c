@@ -354,11 +354,12 @@ static void first_for_start(rnn_engine_model *m)
 
 /* Run once here, on the worker, what the first blocks after a transport
  * start run on the audio thread: a throwaway engine on this model starts
- * its transport at bar 0 and plays two blocks (a first note drawn, a
- * step begun and sliced), so the real engine's first blocks find the
- * engine's code, the weights, the net's buffers and the sampler's in
- * memory and in cache rather than taking their page faults and cold
- * misses. Nothing of it stays: an engine that takes a model starts its net
+ * its transport at bar 0 and plays 64-frame blocks up to just past its
+ * second tick (a first note drawn from the first logits, a step sliced
+ * over the blocks, a note drawn from the net's), so the real engine's
+ * first blocks find the engine's code, the weights, the net's buffers and
+ * the sampler's in memory and in cache rather than taking their page
+ * faults and cold misses. Nothing of it stays: an engine that takes a model starts its net
  * afresh (restart) and recomputes its mask, the sampler keeps no state
  * between draws and the scratch is rewritten before it is read, so a
  * touched model plays as an untouched one would
@@ -376,8 +377,9 @@ static void touch(rnn_engine_model *m)
         4,   4,
         0,   0};
     rnn_engine_event out[RNN_ENGINE_MIN_OUT];
-    rnn_engine_run(e, 64, NULL, 0, &start, 1, out, RNN_ENGINE_MIN_OUT);
-    rnn_engine_run(e, 64, NULL, 0, NULL, 0, out, RNN_ENGINE_MIN_OUT);
+    const int blocks = (int)(48000 * 60 / (120.0 * m->spq) / 64) + 2;
+    for (int b = 0; b < blocks; b++)
+        rnn_engine_run(e, 64, NULL, 0, b == 0 ? &start : NULL, b == 0, out, RNN_ENGINE_MIN_OUT);
     rnn_engine_set_model(e, NULL);
     rnn_engine_free(e);
     rnn_net_reset(m->net);
