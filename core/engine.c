@@ -30,6 +30,18 @@
 #define MAX_STEP 1e12     /* host positions beyond this many steps are not believed */
 #define MAX_DUE 4         /* grid events handled at one frame (one tick, one commit, spare) */
 
+/* A fresh conditioned net whose first logits (first_key's) do not fit the
+ * tick waits: its first note comes one step later, drawn from 'no event'
+ * stepped from the zero state as the next commit's step (FIRST_BEGUN), so
+ * that step is spread over the blocks like any other (first_logits). */
+enum { FIRST_NONE = 0, FIRST_WAIT, FIRST_BEGUN };
+
+/* The conditions of a step, from which its columns are filled. */
+typedef struct {
+    rnn_metric_pos pos;
+    uint16_t harmony;
+} step_cond;
+
 struct rnn_engine_model {
     rnn_model *model;
     rnn_net *net;
@@ -37,12 +49,14 @@ struct rnn_engine_model {
     rnn_kind kind;
     int V;
     int spq;
-    int chunks;         /* rnn_net_step_work(net, 1) calls that make one step */
-    unsigned cond;      /* RNN_ENGINE_COND_* the net takes */
-    int metric_cols;    /* rnn_cond_metric_columns(spq) */
-    float *scratch;     /* (V) logits with the density bias */
-    float *first;       /* (V) logits after 'no event' from the zero state */
-    uint8_t *forbidden; /* (V) key, scale and range mask */
+    int chunks;          /* rnn_net_step_work(net, 1) calls that make one step */
+    unsigned cond;       /* RNN_ENGINE_COND_* the net takes */
+    int metric_cols;     /* rnn_cond_metric_columns(spq) */
+    float *scratch;      /* (V) logits with the density bias */
+    float *first;        /* (V) logits after 'no event' from the zero state, with the
+                            columns of first_key for a conditioned model */
+    step_cond first_key; /* the step before a start at bar 0 of 4/4, nothing held */
+    uint8_t *forbidden;  /* (V) key, scale and range mask */
     char *path;
 };
 
@@ -50,12 +64,6 @@ typedef struct {
     uint8_t channel, pitch;
     int64_t off_frame; /* absolute; NO_FRAME = held until the melody moves on */
 } sounding_note;
-
-/* The conditions of a step, from which its columns are filled. */
-typedef struct {
-    rnn_metric_pos pos;
-    uint16_t harmony;
-} step_cond;
 
 struct rnn_engine {
     double sr;
@@ -105,6 +113,7 @@ struct rnn_engine {
     int64_t phrase_start, last_player_step;
     int silent_steps;
     int net_fresh;    /* no step since the net was reset */
+    int first_wait;   /* FIRST_*: a conditioned net's first note computed as a step */
     int gen_event;    /* event output at gen_step */
     int rep_pitch;    /* pitch of the generated melody's last note-on */
     int rep_run;      /* how many note-ons in a row struck it */
@@ -118,6 +127,7 @@ struct rnn_engine {
     int spec;         /* begun at a tick with the generated event, before its commit */
     int spec_event;
     int chunks_done;
+    int begun_here; /* begun in the block being run: its work starts with the next */
 
     rnn_engine_stats stats;
 };
@@ -310,6 +320,71 @@ static int read_conditions(rnn_engine_model *m, const rnn_model_config *cfg, con
     return 0;
 }
 
+/* The metric position of a grid point `steps` grid steps after the start
+ * of bar 0 in a meter of bpb beats of `unit` (4 = quarter notes). */
+static void metric_in(double steps, double bpb, double unit, int spq, rnn_metric_pos *pos)
+{
+    double nb = floor(bpb + 0.5);
+    if (nb < 1) nb = 1;
+    const double beats = steps / (spq * 4.0 / unit);
+    if (unit == floor(unit) &&
+        rnn_cond_metric_host(beats - floor(beats / nb) * nb, (int)unit, nb, spq, pos) == 0)
+        return;
+    /* a beat unit no time signature can have: quarter notes in 4/4 */
+    const double q = steps / spq;
+    rnn_cond_metric_host(q - floor(q / 4) * 4, 4, 4, spq, pos);
+}
+
+/* The first logits of a conditioned model for the start most hosts and
+ * the free-running clock make: the transport starting at bar 0 of 4/4
+ * with no key held, whose first note draws on the columns of the step
+ * before it (first_logits). */
+static void first_for_start(rnn_engine_model *m)
+{
+    float cols[RNN_ENGINE_COND_MAX];
+    metric_in(-1.0, 4, 4, m->spq, &m->first_key.pos);
+    m->first_key.harmony = 0;
+    rnn_cond_metric_fill(&m->first_key.pos, m->spq, cols);
+    rnn_cond_harmony_fill(0, cols + m->metric_cols);
+    const float *z =
+        rnn_net_step_cond(m->net, 0, cols + (m->cond & RNN_COND_METRIC ? 0 : m->metric_cols));
+    memcpy(m->first, z, (size_t)m->V * sizeof *m->first);
+    rnn_net_reset(m->net);
+}
+
+/* Run once here, on the worker, what the first blocks after a transport
+ * start run on the audio thread: a throwaway engine on this model starts
+ * its transport at bar 0 and plays 64-frame blocks up to just past its
+ * second tick (a first note drawn from the first logits, a step sliced
+ * over the blocks, a note drawn from the net's), so the real engine's
+ * first blocks find the engine's code, the weights, the net's buffers and
+ * the sampler's in memory and in cache rather than taking their page
+ * faults and cold misses. Nothing of it stays: an engine that takes a model starts its net
+ * afresh (restart) and recomputes its mask, the sampler keeps no state
+ * between draws and the scratch is rewritten before it is read, so a
+ * touched model plays as an untouched one would
+ * (test_cond_model_carries_nothing). Skipped when memory is short. */
+static void touch(rnn_engine_model *m)
+{
+    char err[64];
+    rnn_engine *e = rnn_engine_create(48000, 64, err, sizeof err);
+    if (!e) return;
+    rnn_engine_set_param(e, RNN_PARAM_SEED, 1);
+    rnn_engine_set_model(e, m);
+    const rnn_transport start = {
+        0,   RNN_TRANSPORT_SPEED | RNN_TRANSPORT_BBT | RNN_TRANSPORT_TEMPO | RNN_TRANSPORT_METER,
+        1.0, 120,
+        4,   4,
+        0,   0};
+    rnn_engine_event out[RNN_ENGINE_MIN_OUT];
+    const int blocks = (int)(48000 * 60 / (120.0 * m->spq) / 64) + 2;
+    for (int b = 0; b < blocks; b++)
+        rnn_engine_run(e, 64, NULL, 0, b == 0 ? &start : NULL, b == 0, out, RNN_ENGINE_MIN_OUT);
+    rnn_engine_set_model(e, NULL);
+    rnn_engine_free(e);
+    rnn_net_reset(m->net);
+}
+
 /* Prepare a loaded model; name is the file for messages. */
 static rnn_engine_model *wrap_named(rnn_model *model, const char *name, char *err, size_t errlen)
 {
@@ -373,6 +448,8 @@ static rnn_engine_model *wrap_named(rnn_model *model, const char *name, char *er
         m->chunks++;
     memcpy(m->first, rnn_net_logits(m->net), (size_t)m->V * sizeof *m->first);
     rnn_net_reset(m->net);
+    if (m->cond) first_for_start(m);
+    touch(m);
     return m;
 }
 
@@ -566,6 +643,7 @@ static void restart(rnn_engine *e)
 {
     if (e->em) rnn_net_reset(e->em->net);
     e->net_fresh = 1;
+    e->first_wait = FIRST_NONE;
     e->pending = 0;
     e->spec = 0;
     e->generating = 0;
@@ -671,16 +749,7 @@ static int bar_line(const rnn_engine *e, int64_t k)
 static void metric_at(const rnn_engine *e, int64_t k, rnn_metric_pos *pos)
 {
     const int spq = e->em ? e->em->spq : RNN_DEFAULT_STEPS_PER_QUARTER;
-    double nb = floor(e->beats_per_bar + 0.5);
-    if (nb < 1) nb = 1;
-    const double beats = ((double)k - e->bar_offset) / steps_per_beat(e);
-    const double unit = e->beat_unit;
-    if (unit == floor(unit) &&
-        rnn_cond_metric_host(beats - floor(beats / nb) * nb, (int)unit, nb, spq, pos) == 0)
-        return;
-    /* a beat unit no time signature can have: quarter notes in 4/4 */
-    const double q = ((double)k - e->bar_offset) / spq;
-    rnn_cond_metric_host(q - floor(q / 4) * 4, 4, 4, spq, pos);
+    metric_in((double)k - e->bar_offset, e->beats_per_bar, e->beat_unit, spq, pos);
 }
 
 /* The harmony of the open step: the keys held or struck in it; outside
@@ -736,17 +805,28 @@ static void begin_step(rnn_engine *e, int ev, const step_cond *c)
  * from the zero state, with the conditions of the step before k (as
  * rnnmidi-gen steps before its grid) and the harmony held now. Without
  * conditions they are a constant of the model, computed at prepare; with
- * them they are computed here, one whole step on the fresh net (no step of
- * it is pending), which is reset again. */
+ * them, those computed at prepare for the step before bar 0 of 4/4 with
+ * nothing held (first_key) when the conditions give the same columns, or
+ * NULL: then the note waits a step (FIRST_WAIT), and the commit of step k
+ * steps 'no event' from the zero state with step k's conditions, spread
+ * over the blocks up to tick k + 1 (FIRST_BEGUN), which draws the first
+ * note from its logits; a whole step at one tick would cost the block that
+ * holds it as much as the blocks of a whole step together. */
 static const float *first_logits(rnn_engine *e, int64_t k)
 {
     rnn_engine_model *m = e->em;
     if (!m->cond) return m->first;
     step_cond c;
     conditions_at(e, k - 1, &c);
-    memcpy(m->first, rnn_net_step_cond(m->net, 0, columns(e, &c)), (size_t)m->V * sizeof *m->first);
-    rnn_net_reset(m->net);
-    return m->first;
+    return same_columns(m, &c, &m->first_key) ? m->first : NULL;
+}
+
+/* Start the net afresh: the zero state, nothing heard. */
+static void fresh_net(rnn_engine *e)
+{
+    rnn_net_reset(e->em->net);
+    e->net_fresh = 1;
+    e->first_wait = FIRST_NONE;
 }
 
 /* Does the player's line become the net's input? In accompany a model
@@ -798,15 +878,14 @@ static int all_finite(const float *z, int n)
     return 1;
 }
 
-/* Draw the next event from the net's logits with the density bias, the
- * temperature, top-p and the mask. A fresh net has heard nothing: as a
- * training sequence starts with a note, its first event is a note drawn from
- * the logits after 'no event' from the zero state (first_logits),
- * and the net then steps from the zero state with that note. */
-static int sample_event(rnn_engine *e, int64_t k, int fresh)
+/* Draw the next event from logits (the net's, or first_logits) with the
+ * density bias, the temperature, top-p and the mask. A fresh net has heard
+ * nothing: as a training sequence starts with a note, its first event is a
+ * note drawn from the logits after 'no event' from the zero state, and the
+ * net then steps from the zero state with that note. */
+static int sample_event(rnn_engine *e, const float *logits, int fresh)
 {
     rnn_engine_model *m = e->em;
-    const float *logits = fresh ? first_logits(e, k) : rnn_net_logits(m->net);
     float bias = 6.0f * (e->params[RNN_PARAM_DENSITY] - 0.5f);
     for (int c = 0; c < m->V; c++) {
         float b = 0;
@@ -901,7 +980,14 @@ static void do_tick(rnn_engine *e, int64_t k, uint32_t t)
     }
 
     if (e->mask_dirty) update_mask(e);
-    int ev;
+    const float *first = NULL;
+    if (e->net_fresh) {
+        first = first_logits(e, k);
+        if (!first) {
+            e->first_wait = FIRST_WAIT; /* the note comes a step later */
+            return;
+        }
+    }
     if (e->pending && !e->net_fresh) {
         finish_step(e);
         e->stats.late_steps++;
@@ -912,13 +998,18 @@ static void do_tick(rnn_engine *e, int64_t k, uint32_t t)
          * afresh. Nothing is drawn from these logits. */
         e->stats.nonfinite_steps++;
         all_off(e, t);
-        rnn_net_reset(e->em->net);
-        e->net_fresh = 1;
+        fresh_net(e);
         e->pending = 0;
         e->spec = 0;
         return;
     }
-    ev = sample_event(e, k, e->net_fresh);
+    const int begun = e->first_wait == FIRST_BEGUN;
+    int ev = sample_event(e, first ? first : rnn_net_logits(e->em->net), first || begun);
+    if (begun) {
+        /* the first note, drawn: the net steps with it from the zero state */
+        rnn_net_reset(e->em->net);
+        e->first_wait = FIRST_NONE;
+    }
     play_event(e, ev, t);
     if (e->em->kind == RNN_KIND_MELODY && ev >= RNN_MELODY_NOTE_ON(0)) {
         int p = ev - RNN_MELODY_NOTE_ON(0);
@@ -937,6 +1028,7 @@ static void do_tick(rnn_engine *e, int64_t k, uint32_t t)
     e->spec = 1;
     e->spec_event = ev;
     e->chunks_done = 0;
+    e->begun_here = 1;
     e->work_from = (double)k;
     e->work_span = (double)e->stride; /* due at the next computed tick */
     e->net_fresh = 0;
@@ -965,8 +1057,7 @@ static void do_commit(rnn_engine *e, int64_t k)
             /* the first note after a split: a new sequence, and a new phrase
              * (the one kept for its answer is dropped unanswered) */
             finish_step(e);
-            rnn_net_reset(e->em->net);
-            e->net_fresh = 1;
+            fresh_net(e);
             e->have_phrase = 0;
         }
         if (!e->have_phrase) e->phrase_start = k;
@@ -1007,10 +1098,7 @@ static void do_commit(rnn_engine *e, int64_t k)
              * phrase itself stays owed: the split is about what the net
              * hears, not about whether the player was heard. */
             finish_step(e);
-            if (!e->have_phrase) {
-                rnn_net_reset(e->em->net);
-                e->net_fresh = 1;
-            }
+            if (!e->have_phrase) fresh_net(e);
             return;
         }
     } else {
@@ -1022,8 +1110,13 @@ static void do_commit(rnn_engine *e, int64_t k)
     }
     finish_step(e);
     begin_step(e, x, &c);
+    /* 'no event' on the fresh net of a first note that waits is the step
+     * its logits come from (first_logits); a note of the player's is not */
+    e->first_wait =
+        e->net_fresh && e->first_wait == FIRST_WAIT && x == 0 ? FIRST_BEGUN : FIRST_NONE;
     e->pending = 1;
     e->chunks_done = 0;
+    e->begun_here = 1;
     e->work_from = (double)k + 0.5;
     e->work_span = (double)e->stride - 0.5;
     e->net_fresh = 0;
@@ -1217,6 +1310,19 @@ void rnn_engine_get_stats(const rnn_engine *e, rnn_engine_stats *st)
 static void spread_work(rnn_engine *e, int64_t end_abs, uint32_t frames)
 {
     rnn_engine_model *m = e->em;
+    if (e->begun_here) {
+        /* The block that begins a step is the dearest of the step's blocks
+         * when its tick drew a note: the work starts with the next block,
+         * spread over the rest of the time to the same deadline, when that
+         * leaves a few blocks. */
+        e->begun_here = 0;
+        const double end = pos_at(e, end_abs), left = e->work_span - (end - e->work_from);
+        if (e->spf > 0 && left > 4.0 * (double)frames * e->spf) {
+            e->work_span = left;
+            e->work_from = end;
+            return;
+        }
+    }
     double span = e->work_span - (double)frames * e->spf;
     double frac = e->spf > 0 && span > 0 ? (pos_at(e, end_abs) - e->work_from) / span : 1.0;
     if (frac > 1) frac = 1;

@@ -77,8 +77,13 @@
  * columns (rnn_net_step_begin_cond): those of the step's grid point and
  * harmony. A fresh net draws its first note from 'no event' stepped from
  * the zero state with the columns of the step before (rnnmidi-gen's start
- * of a grid) and the harmony held at the tick: for a conditioned model
- * this is one whole step, computed at that tick. In accompany, the player's line
+ * of a grid) and the harmony held at the tick. For a conditioned model
+ * that step is made at prepare for the start at bar 0 of 4/4 with no key
+ * held, and a tick whose columns are those plays its first note at once;
+ * at any other start (another position or meter, keys held) the first
+ * note comes one step later, drawn from 'no event' stepped with the
+ * conditions of the step before it, a step spread over the blocks like
+ * any other rather than done whole in the tick's block. In accompany, the player's line
  * is the net's input only for a model that takes no harmony (it hears the
  * player no other way); a model that takes harmony plays its own line over
  * the player's harmony. */

@@ -798,18 +798,26 @@ static int first_pitch(const float *l, int lo, int hi)
 }
 
 /* A fresh conditioned net's first note comes from 'no event' stepped with
- * the columns of the step before the first (the last 16th of a 4/4 bar)
- * and the chord held when the transport starts: at temperature 0 it is the
- * best note of rnn_net_step_cond's logits for them. The chords change it
- * from what the logits without columns would give. */
+ * the columns of the step before it and the chord held: at temperature 0
+ * it is the best note of rnn_net_step_cond's logits for them. With no key
+ * down, the transport starting at bar 0 of 4/4 finds the logits prepared
+ * with the model (the columns of the last 16th of a bar, no harmony) and
+ * the note sounds at once; with a chord down the conditions differ, and
+ * the note comes a step later, from the columns of the first step (the
+ * bar's first 16th) and the chord, a step spread over the blocks rather
+ * than done whole at the tick. The chords change the note from what the
+ * logits without columns would give. */
 static void test_cond_first_note(void **state)
 {
     (void)state;
     static const char *const names[] = {"cond_lstm_e0_l1", "cond_gru_e12_l2"};
-    static const uint8_t chords[4][3] = {{60, 64, 67}, {57, 61, 64}, {50, 53, 57}, {55, 59, 62}};
+    static const uint8_t chords[5][3] = {
+        {60, 64, 67}, {57, 61, 64}, {50, 53, 57}, {55, 59, 62}, {0, 0, 0}};
+    const int n_chords = 5, none = 4;
+    const uint32_t block = 500, step_frames = (uint32_t)(SR * 60 / 120 / SPQ);
     int moved = 0;
     for (int m = 0; m < 2; m++)
-        for (int ci = 0; ci < 4; ci++) {
+        for (int ci = 0; ci < n_chords; ci++) {
             char err[256], path[128];
             rnn_engine *e = rnn_engine_create(SR, 8192, err, sizeof err);
             assert_non_null(e);
@@ -828,16 +836,28 @@ static void test_cond_first_note(void **state)
             t.beats_per_bar = 4;
             t.beat_unit = 4;
             rnn_engine_event in[3];
-            for (int i = 0; i < 3; i++)
+            const uint32_t n_in = ci == none ? 0 : 3;
+            for (uint32_t i = 0; i < n_in; i++)
                 in[i] = (rnn_engine_event){10, 3, {0x90, chords[ci][i], 90}, 0};
             static rnn_engine_event out[4096];
-            rnn_engine_run(e, 500, in, 3, &t, 1, out, 4096); /* stopped: the chord goes down */
+            rnn_engine_run(e, block, in, n_in, &t, 1, out, 4096); /* stopped: the chord goes down */
             t.speed = 1;
-            uint32_t n = rnn_engine_run(e, 500, NULL, 0, &t, 1, out, 4096);
+            /* the first note-on after the start, and its frame from the start */
             int got = -1;
-            for (uint32_t i = 0; i < n; i++)
-                if ((out[i].data[0] & 0xF0) == 0x90 && out[i].data[2] > 0 && out[i].frame == 0)
-                    got = out[i].data[1];
+            int64_t got_at = -1;
+            for (uint32_t b = 0; got < 0 && b * block <= 2 * step_frames; b++) {
+                uint32_t n =
+                    rnn_engine_run(e, block, NULL, 0, b == 0 ? &t : NULL, b == 0, out, 4096);
+                for (uint32_t i = 0; i < n && got < 0; i++)
+                    if ((out[i].data[0] & 0xF0) == 0x90 && out[i].data[2] > 0) {
+                        got = out[i].data[1];
+                        got_at = (int64_t)b * block + out[i].frame;
+                    }
+            }
+            const int64_t want_at = ci == none ? 0 : step_frames;
+            if (got_at != want_at)
+                fail_msg("%s, chord %d: the first note sounds at frame %lld, not %lld", names[m],
+                         ci, (long long)got_at, (long long)want_at);
 
             snprintf(path, sizeof path, "tests/golden/%s.rnnw", names[m]);
             rnn_model *model = rnn_model_load(path, err, sizeof err);
@@ -849,11 +869,12 @@ static void test_cond_first_note(void **state)
             const int at_harmony = rnn_model_cond_offset(cfg, RNN_COND_HARMONY);
             if (at_metric >= 0) {
                 rnn_metric_pos p;
-                assert_int_equal(rnn_cond_metric_file(NULL, 0, PPQ, SPQ, 15, &p), 0);
+                assert_int_equal(rnn_cond_metric_file(NULL, 0, PPQ, SPQ, ci == none ? 15 : 0, &p),
+                                 0);
                 rnn_cond_metric_fill(&p, SPQ, cols + at_metric);
             }
             uint16_t h = 0;
-            for (int i = 0; i < 3; i++)
+            for (uint32_t i = 0; i < n_in; i++)
                 h |= (uint16_t)(1u << (chords[ci][i] % 12));
             rnn_cond_harmony_fill(h, cols + at_harmony);
             const int want = first_pitch(rnn_net_step_cond(ref, 0, cols), lo, hi);
@@ -869,6 +890,75 @@ static void test_cond_first_note(void **state)
             rnn_engine_free(e);
         }
     assert_true(moved >= 2);
+}
+
+/* Two bars of accompany from a transport start at 120 BPM in 4/4, with
+ * the keys `keys` (n_keys of them) held from before the start: every
+ * event's absolute frame and bytes into out (room for max); returns the
+ * count. */
+static size_t two_bars(rnn_engine_model *em, const uint8_t *keys, uint32_t n_keys,
+                       rnn_engine_event *got, size_t max)
+{
+    char err[256];
+    rnn_engine *e = rnn_engine_create(SR, 256, err, sizeof err);
+    assert_non_null(e);
+    assert_null(rnn_engine_set_model(e, em));
+    rnn_engine_set_param(e, RNN_PARAM_THRU, 0);
+    rnn_engine_set_param(e, RNN_PARAM_SEED, 7);
+    rnn_engine_set_param(e, RNN_PARAM_MODE, RNN_MODE_ACCOMPANY);
+    rnn_transport t = {0};
+    t.flags = RNN_TRANSPORT_SPEED | RNN_TRANSPORT_BBT | RNN_TRANSPORT_TEMPO | RNN_TRANSPORT_METER;
+    t.bpm = 120;
+    t.beats_per_bar = 4;
+    t.beat_unit = 4;
+    rnn_engine_event in[4], out[1024];
+    for (uint32_t i = 0; i < n_keys; i++)
+        in[i] = (rnn_engine_event){0, 3, {0x90, keys[i], 90}, 0};
+    rnn_engine_run(e, 256, in, n_keys, &t, 1, out, 1024); /* stopped */
+    t.speed = 1;
+    size_t n = 0;
+    for (uint32_t b = 0; b * 256 < 4 * SR; b++) {
+        uint32_t k = rnn_engine_run(e, 256, NULL, 0, b == 0 ? &t : NULL, b == 0, out, 1024);
+        for (uint32_t i = 0; i < k && n < max; i++) {
+            got[n] = out[i];
+            got[n++].frame = b * 256 + out[i].frame;
+        }
+    }
+    assert_ptr_equal(rnn_engine_set_model(e, NULL), em);
+    rnn_engine_free(e);
+    return n;
+}
+
+/* A prepared model carries nothing from one engine's run to the next: the
+ * steps and the draw made at prepare (the first logits, the touch of the
+ * weights and the sampler) and whole runs on another engine leave it
+ * playing as a model prepared afresh, whether its first note comes at once
+ * (nothing held) or a step later (a chord held). */
+static void test_cond_model_carries_nothing(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"cond_lstm_e0_l1", "cond_drums_gru_e8_l1"};
+    static const uint8_t chord[3] = {57, 61, 64};
+    static rnn_engine_event fresh[4096], used[4096];
+    for (int m = 0; m < 2; m++)
+        for (uint32_t keys = 0; keys <= 3; keys += 3) {
+            rnn_engine_model *a = golden(names[m]), *b = golden(names[m]);
+            two_bars(a, chord, 3 - keys, used, 4096); /* a plays first, with the other keys */
+            size_t nu = two_bars(a, chord, keys, used, 4096);
+            size_t nf = two_bars(b, chord, keys, fresh, 4096);
+            size_t ons = 0;
+            for (size_t i = 0; i < nf; i++)
+                ons += (fresh[i].data[0] & 0xF0) == 0x90 && fresh[i].data[2] > 0;
+            if (ons < 4) fail_msg("%s: %zu note-ons in two bars", names[m], ons);
+            assert_int_equal(nu, nf);
+            for (size_t i = 0; i < nf; i++) {
+                assert_int_equal(used[i].frame, fresh[i].frame);
+                assert_int_equal(used[i].size, fresh[i].size);
+                assert_memory_equal(used[i].data, fresh[i].data, fresh[i].size);
+            }
+            rnn_engine_model_free(a);
+            rnn_engine_model_free(b);
+        }
 }
 
 int main(void)
@@ -888,6 +978,7 @@ int main(void)
         cmocka_unit_test(test_cond_plays_harmony_only),
         cmocka_unit_test(test_cond_plays_metric_only),
         cmocka_unit_test(test_cond_first_note),
+        cmocka_unit_test(test_cond_model_carries_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
