@@ -388,7 +388,7 @@ static void test_harmony_accompany(void **state)
     rnn_note notes[N_PLAYER];
     player_notes(notes, 0);
     int32_t events[HARMONY_STEPS] = {0};
-    rnn_seq line = {events, HARMONY_STEPS, 0, 1, 0};
+    rnn_seq line = {events, HARMONY_STEPS, 0, 1, 0, NULL};
     char err[128];
     assert_int_equal(rnn_cond_harmony_file(notes, N_PLAYER, PPQ, SPQ, &line, want, err, sizeof err),
                      0);

@@ -26,7 +26,7 @@ enum { B = 3, T = 24 };
 static void check_cond(rnn_kind kind, rnn_cell cell, int layers, int embed, int hidden,
                        unsigned conds)
 {
-    rnn_model_config cfg = {kind, 4, cell, layers, embed, hidden, rnn_kind_vocab(kind), conds};
+    rnn_model_config cfg = {kind, 4, cell, layers, embed, hidden, rnn_kind_vocab(kind), conds, 0, 0};
     const int V = cfg.vocab, C = rnn_model_cond_columns(&cfg);
     char err[256];
     rnn_trainer *tr = rnn_trainer_create(&cfg, B, T, err, sizeof err);
