@@ -196,8 +196,8 @@ static int build_specs(const rnn_model_config *c, const rnn_cell_desc *d, rnn_te
         set_spec(&s[n++], "attn.v", -1, c->attn_size, 0);          // (A)
     }
     const int head_in = c->attn_window > 0 ? 2 * c->hidden : c->hidden; /* [h | context] */
-    set_spec(&s[n++], "head.weight", -1, c->vocab, head_in); // (V, H) or (V, 2H)
-    set_spec(&s[n++], "head.bias", -1, c->vocab, 0);           // (V)
+    set_spec(&s[n++], "head.weight", -1, c->vocab, head_in);            // (V, H) or (V, 2H)
+    set_spec(&s[n++], "head.bias", -1, c->vocab, 0);                    // (V)
     return n;
 }
 

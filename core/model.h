@@ -43,7 +43,7 @@ typedef struct {
     unsigned conditions; /* RNN_COND_* bits; 0 = none */
     int attn_window;     /* attention window n, 0 = no attention, 1..RNN_MAX_ATTN_WINDOW */
     int attn_size;       /* attention size A: 1..RNN_MAX_ATTN_SIZE with a window, else 0 */
-} rnn_model_config; /* no conditions and no attention: written as a version 1 file */
+} rnn_model_config;      /* no conditions and no attention: written as a version 1 file */
 
 /* Name and shape of one tensor in the file's fixed order (PyTorch names):
  *   embed.weight        (V, E)          only when E > 0

@@ -158,10 +158,10 @@ struct rnn_net {
     int busy;
     int event;
     int job;
-    int pos; /* row units (ROWS) of the current job done */
-    int attending;     /* the top layer is done, the attention (or its charge) not */
-    int attn_done;     /* the attention's context is ready */
-    size_t attn_paid;  /* row units of budget charged for the attention so far */
+    int pos;          /* row units (ROWS) of the current job done */
+    int attending;    /* the top layer is done, the attention (or its charge) not */
+    int attn_done;    /* the attention's context is ready */
+    size_t attn_paid; /* row units of budget charged for the attention so far */
 
     void *block;
     size_t block_bytes;
@@ -673,10 +673,10 @@ rnn_net *rnn_net_create(const rnn_model *model, char *err, size_t errlen)
         return NULL;
     }
     if (cfg->attn_window > 0) {
-        const float *w1 = tensor(model, "attn.W1", (size_t)cfg->attn_size * cfg->hidden, err,
-                                 errlen);
-        const float *w2 = tensor(model, "attn.W2", (size_t)cfg->attn_size * cfg->hidden, err,
-                                 errlen);
+        const float *w1 =
+            tensor(model, "attn.W1", (size_t)cfg->attn_size * cfg->hidden, err, errlen);
+        const float *w2 =
+            tensor(model, "attn.W2", (size_t)cfg->attn_size * cfg->hidden, err, errlen);
         const float *v = tensor(model, "attn.v", (size_t)cfg->attn_size, err, errlen);
         if (w1 && w2 && v)
             net->attn = rnn_attn_create(cfg->hidden, cfg->attn_size, cfg->attn_window, w1, w2, v,

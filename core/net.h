@@ -4,8 +4,8 @@
  * Equations and gate order are PyTorch's nn.RNN (tanh), nn.LSTM (i,f,g,o) and
  * nn.GRU (r,z,n, with b_hn inside the reset product), then, when the model
  * has it, attention over the top layer's last n outputs (core/attention.h),
- * then a dense head to V logits over h (or [h | context]). All state and scratch are allocated by rnn_net_create; the step
- * functions never allocate, lock, print or do I/O (audio thread safe). */
+ * then a dense head to V logits over h (or [h | context]). All state and scratch are allocated by
+ * rnn_net_create; the step functions never allocate, lock, print or do I/O (audio thread safe). */
 #ifndef RNNMIDI_NET_H
 #define RNNMIDI_NET_H
 

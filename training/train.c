@@ -73,10 +73,10 @@ static int attn_alloc(rnn_trainer *tr)
            (tr->npast = xcalloc(B, sizeof(int))) && (tr->npast_used = xcalloc(B, sizeof(int))) &&
            (tr->ctx = xcalloc(T * B * H, sizeof(float))) &&
            (tr->att = xcalloc(T * B * N, sizeof(float))) &&
-           (tr->attn_cache = xcalloc(rnn_attn_cache_size(tr->B, tr->T, tr->N, tr->A),
-                                     sizeof(float))) &&
-           (tr->attn_scratch = xcalloc(rnn_attn_scratch_size(tr->B, tr->T, tr->N, tr->A),
-                                       sizeof(float))) &&
+           (tr->attn_cache =
+                xcalloc(rnn_attn_cache_size(tr->B, tr->T, tr->N, tr->A), sizeof(float))) &&
+           (tr->attn_scratch =
+                xcalloc(rnn_attn_scratch_size(tr->B, tr->T, tr->N, tr->A), sizeof(float))) &&
            (tr->hcat = xcalloc(T * B * 2 * H, sizeof(float))) &&
            (tr->dhcat = xcalloc(T * B * 2 * H, sizeof(float)));
 }

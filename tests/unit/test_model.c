@@ -1314,7 +1314,13 @@ static void test_attn_defects(void **state)
     assert_non_null(b);
     size_t bn;
     const char *F = "presets/attn.rnnw";
-#define DEFECT(patch, needle)                                                                          do {                                                                                                   memcpy(b, base, n), bn = n;                                                                        patch;                                                                                             recrc(b, bn);                                                                                      expect_load_error(b, bn, F, needle);                                                           } while (0)
+#define DEFECT(patch, needle)                                                                      \
+    do {                                                                                           \
+        memcpy(b, base, n), bn = n;                                                                \
+        patch;                                                                                     \
+        recrc(b, bn);                                                                              \
+        expect_load_error(b, bn, F, needle);                                                       \
+    } while (0)
     rnn_model_free(load_mem(base, n));
     DEFECT(put32(b + 68, 0), "attention size 3 without attention (window 0): it must be 0, at "
                              "offset 72");
@@ -1335,8 +1341,7 @@ static void test_attn_defects(void **state)
     /* the records: attn.W1 (3, 4), attn.W2 (3, 4), attn.v (3), head.weight (512, 8) */
     record_at rw1 = record_after(96, w.specs, 4, 0);
     assert_int_equal(get32(b + rw1.dims), 3);
-    DEFECT(put32(b + rw1.dims + 4, 5),
-           "tensor 'attn.W1' has shape (3, 5), the header says (3, 4)");
+    DEFECT(put32(b + rw1.dims + 4, 5), "tensor 'attn.W1' has shape (3, 5), the header says (3, 4)");
     record_at rv = record_after(96, w.specs, 6, 0);
     DEFECT(b[rv.name + 5] = 'w', "wrong tensor name 'attn.w'");
     record_at rh = record_after(96, w.specs, 7, 0);

@@ -6,11 +6,11 @@
  * NAME.cond's 0/1 condition columns at each step, and their state after the
  * last step must match PyTorch's too; so must that of the attention models
  * (attn_*: attention over the top layer's last n outputs, the head over
- * [h | context]), whose state holds the attention's ring. Then, on the same models, the net's own contracts:
- * state get/set, reset, a step cut into pieces (bit-identical), an abandoned
- * step, out-of-range events; the cost of a step, the probe that refuses
- * models whose numbers leave the range of float, and which build of the
- * kernels runs (test_net_v3 and test_net_generic pin one). */
+ * [h | context]), whose state holds the attention's ring. Then, on the same models, the net's own
+ * contracts: state get/set, reset, a step cut into pieces (bit-identical), an abandoned step,
+ * out-of-range events; the cost of a step, the probe that refuses models whose numbers leave the
+ * range of float, and which build of the kernels runs (test_net_v3 and test_net_generic pin one).
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -543,8 +543,10 @@ static void test_probe(void **state)
         float big;
         const char *needle; /* NULL: the model is fine */
     } attn_cases[] = {
-        {"attn.W1", 3, 3e38f, "attn.W1"},  {"attn.W2", 0, 3e38f, "attn.W2"},
-        {"attn.v", 2, 1e38f, "attn.v"},    {"attn.v", 2, 1e30f, NULL},
+        {"attn.W1", 3, 3e38f, "attn.W1"},
+        {"attn.W2", 0, 3e38f, "attn.W2"},
+        {"attn.v", 2, 1e38f, "attn.v"},
+        {"attn.v", 2, 1e30f, NULL},
         {"head.weight", 20, 3e38f, "head.weight"},
     };
     for (size_t i = 0; i < sizeof attn_cases / sizeof attn_cases[0]; i++) {

@@ -225,9 +225,9 @@ static void test_threads_agree(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grad_rnn),      cmocka_unit_test(test_grad_lstm),
-        cmocka_unit_test(test_grad_gru),      cmocka_unit_test(test_grad_dropout),
-        cmocka_unit_test(test_threads_agree), cmocka_unit_test(test_grad_conditions),
+        cmocka_unit_test(test_grad_rnn),       cmocka_unit_test(test_grad_lstm),
+        cmocka_unit_test(test_grad_gru),       cmocka_unit_test(test_grad_dropout),
+        cmocka_unit_test(test_threads_agree),  cmocka_unit_test(test_grad_conditions),
         cmocka_unit_test(test_grad_attention),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,7 +27,7 @@ enum { B = 3, T = 24 };
 static void check_attn(rnn_kind kind, rnn_cell cell, int layers, int embed, int hidden,
                        unsigned conds, int window, int asize)
 {
-    rnn_model_config cfg = {kind,   4,    cell, layers, embed, hidden, rnn_kind_vocab(kind),
+    rnn_model_config cfg = {kind,  4,      cell, layers, embed, hidden, rnn_kind_vocab(kind),
                             conds, window, asize};
     const int V = cfg.vocab, C = rnn_model_cond_columns(&cfg);
     char err[256];
@@ -79,7 +79,8 @@ static void check_attn(rnn_kind kind, rnn_cell cell, int layers, int embed, int 
     rnn_trainer_forward_cond(tr, in, cond, tg, 0, NULL, NULL);
     memcpy(batched, rnn_trainer_logits(tr), (size_t)T * B * V * sizeof *batched);
     rnn_trainer_forward_cond(tr, in2, cond, tg, 0, NULL, NULL);
-    memcpy(batched + (size_t)T * B * V, rnn_trainer_logits(tr), (size_t)T * B * V * sizeof *batched);
+    memcpy(batched + (size_t)T * B * V, rnn_trainer_logits(tr),
+           (size_t)T * B * V * sizeof *batched);
 
     const float *tensors[RNN_MAX_TENSORS];
     for (int i = 0; i < n; i++)
