@@ -253,6 +253,12 @@ size_t rnn_attn_work_piece(const rnn_attn *at)
     return A > H ? A : H;
 }
 
+size_t rnn_attn_work_max(const rnn_attn *at)
+{
+    const size_t H = (size_t)at->H, A = (size_t)at->A, n = (size_t)at->n;
+    return 2 * A * H + n * A * (1 + TANH_UNITS) + n * H;
+}
+
 size_t rnn_attn_work_total(const rnn_attn *at)
 {
     const size_t H = (size_t)at->H, A = (size_t)at->A, c = (size_t)at->count;

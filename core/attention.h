@@ -86,6 +86,9 @@ size_t rnn_attn_work_total(const rnn_attn *at);
 size_t rnn_attn_work_done(const rnn_attn *at);
 size_t rnn_attn_work_piece(const rnn_attn *at);
 
+/** rnn_attn_work_total with a full ring: the most an attend can take. */
+size_t rnn_attn_work_max(const rnn_attn *at);
+
 /** The context of the last finished attend (zeros before the first; being
  * rewritten while a sliced attend runs its context phase). */
 const float *rnn_attn_context(const rnn_attn *at);

@@ -802,9 +802,11 @@ static void finish_layer(rnn_net *net, int k)
 /* Run the attention on *left row units of budget, H of its units a row of
  * ROWS. It is given what cannot overrun the budget (a work call may do up to
  * a piece more than it is asked), and charged for what it did in whole row
- * units; a finished attend is charged the margin too, so a step costs the
- * rows rnn_net_step_rows announced. What the budget cannot pay now is paid
- * by the next call, before the head. */
+ * units; a finished attend is charged as a full ring's plus the margin, so
+ * every step costs the rows rnn_net_step_rows announces, however many
+ * outputs are stored (a host that counts a step's pieces once, at load,
+ * can pace every step by that count). What the budget cannot pay now is
+ * paid by the next call, before the head. */
 static void attend_work(rnn_net *net, int *left)
 {
     rnn_attn *at = net->attn;
@@ -817,7 +819,7 @@ static void attend_work(rnn_net *net, int *left)
             memcpy(net->xhead + net->cfg.hidden, rnn_attn_context(at),
                    (size_t)net->cfg.hidden * sizeof(float));
     }
-    const size_t did = rnn_attn_work_done(at) + (net->attn_done ? margin : 0);
+    const size_t did = net->attn_done ? rnn_attn_work_max(at) + margin : rnn_attn_work_done(at);
     const size_t owed = (did + pu - 1) / pu - net->attn_paid;
     const size_t pay = owed < (size_t)*left ? owed : (size_t)*left;
     net->attn_paid += pay;
@@ -890,10 +892,10 @@ int rnn_net_cond_columns(const rnn_net *net)
 int rnn_net_step_rows(const rnn_net *net)
 {
     if (!net->attn) return net->rows;
-    /* the attention's work over the outputs stored now, H units a row, and
-     * the margin attend_work charges */
+    /* the attention as attend_work charges it: a full ring's work, H units
+     * a row, and the margin */
     const size_t pu = (size_t)ROWS * (size_t)net->cfg.hidden;
-    const size_t units = rnn_attn_work_total(net->attn) + rnn_attn_work_piece(net->attn) - 1;
+    const size_t units = rnn_attn_work_max(net->attn) + rnn_attn_work_piece(net->attn) - 1;
     return net->rows + ROWS * (int)((units + pu - 1) / pu);
 }
 

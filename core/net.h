@@ -60,10 +60,10 @@ void rnn_net_step_begin_cond(rnn_net *net, int event, const float *cond);
 void rnn_net_step_begin(rnn_net *net, int event);
 int rnn_net_step_work(rnn_net *net, int budget);
 
-/** Total weight rows of the next step (the unit of rnn_net_step_work's
- * budget). With attention a row of budget stands for H units of its work
- * (rnn_attn_work_total), which grows with the outputs stored, up to the
- * window's. */
+/** Total weight rows of one step (the unit of rnn_net_step_work's budget).
+ * With attention a row of budget stands for H units of its work, and every
+ * step is charged a full ring's (rnn_attn_work_max), so the count is the
+ * same for every step. */
 int rnn_net_step_rows(const rnn_net *net);
 
 /** Logits of the last finished step (zeros before the first). */
