@@ -78,6 +78,7 @@ struct rnn_attn {
     float *hnew;   /* (Hp): h_t, until committed */
     int phase;     /* of the attend under way, PH_DONE for none */
     int next;      /* the phase's next input column or key */
+    size_t done;   /* units of work of the attend under way done so far */
     int pending;   /* an attended h_t waits for its commit */
     float *ctx;    /* (Hp) */
     float *att;    /* (n) weights of the last step, oldest first, right-aligned */
@@ -241,6 +242,23 @@ static inline int slot(const rnn_attn *at, int k)
  * as dear as 5 multiply-adds in the vector code (bench_attention). */
 #define TANH_UNITS 5
 
+size_t rnn_attn_work_done(const rnn_attn *at)
+{
+    return at->done;
+}
+
+size_t rnn_attn_work_piece(const rnn_attn *at)
+{
+    const size_t A = (size_t)at->A * (1 + TANH_UNITS), H = (size_t)at->H;
+    return A > H ? A : H;
+}
+
+size_t rnn_attn_work_max(const rnn_attn *at)
+{
+    const size_t H = (size_t)at->H, A = (size_t)at->A, n = (size_t)at->n;
+    return 2 * A * H + n * A * (1 + TANH_UNITS) + n * H;
+}
+
 size_t rnn_attn_work_total(const rnn_attn *at)
 {
     const size_t H = (size_t)at->H, A = (size_t)at->A, c = (size_t)at->count;
@@ -254,6 +272,7 @@ void rnn_attn_begin(rnn_attn *at, const float *h)
     at->phase = PH_PROJECT;
     at->next = 0;
     at->pending = 0;
+    at->done = 0;
 }
 
 /* The attention of a step from where the last piece stopped, for each
@@ -279,7 +298,7 @@ ATTN_INLINE int work_body(rnn_attn *at, size_t budget)
             spent += 2 * (size_t)A;
         } while (++k < H && spent < budget);
         at->next = k;
-        if (k < H) return 0;
+        if (k < H) return at->done += spent, 0;
         at->phase = PH_SCORE;
         at->next = 0;
     }
@@ -293,7 +312,7 @@ ATTN_INLINE int work_body(rnn_attn *at, size_t budget)
             spent += (size_t)A * (1 + TANH_UNITS);
         }
         at->next = k;
-        if (k < cnt) return 0;
+        if (k < cnt) return at->done += spent, 0;
         float umax = -INFINITY, sum = 0.0f;
         for (k = 0; k < cnt; k++)
             umax = at->u[k] > umax ? at->u[k] : umax;
@@ -321,10 +340,11 @@ ATTN_INLINE int work_body(rnn_attn *at, size_t budget)
             spent += (size_t)H;
         }
         at->next = k;
-        if (k < cnt) return 0;
+        if (k < cnt) return at->done += spent, 0;
         at->phase = PH_DONE;
         at->pending = 1; /* h_t waits in hnew, W1 h_t in pq */
     }
+    at->done += spent;
     return 1;
 }
 

@@ -78,6 +78,17 @@ void rnn_attn_begin(rnn_attn *at, const float *h);
 int rnn_attn_work(rnn_attn *at, size_t budget);
 size_t rnn_attn_work_total(const rnn_attn *at);
 
+/** Units done so far by the attend under way (begun by rnn_attn_begin),
+ * counted as rnn_attn_work_total counts them; the whole total once it is
+ * finished. A work call stops at the first piece that reaches its budget,
+ * so it does at most budget - 1 + rnn_attn_work_piece units. Audio thread
+ * safe. */
+size_t rnn_attn_work_done(const rnn_attn *at);
+size_t rnn_attn_work_piece(const rnn_attn *at);
+
+/** rnn_attn_work_total with a full ring: the most an attend can take. */
+size_t rnn_attn_work_max(const rnn_attn *at);
+
 /** The context of the last finished attend (zeros before the first; being
  * rewritten while a sliced attend runs its context phase). */
 const float *rnn_attn_context(const rnn_attn *at);

@@ -13,10 +13,12 @@
  * (each tensor starting on a 64-byte boundary), its metadata in one text copy
  * with an array of key/value pointers into it.
  *
- * Version 2 differs from version 1 only in its longer header (the declared
- * conditions and fields kept for later layer options, zero today) and in
- * layer 0's input columns; a model without conditions is written as version
- * 1, so presets without them stay byte for byte what they were. */
+ * Version 2 differs from version 1 in its longer header (the declared
+ * conditions, the attention window and size, and fields kept for later layer
+ * options, zero today), in layer 0's input columns and, with attention, in
+ * the attention's tensors and the head's width; a model with neither
+ * conditions nor attention is written as version 1, so such presets stay
+ * byte for byte what they were. */
 #include "model.h"
 #include "text.h"
 
@@ -39,7 +41,8 @@
 #define RNNW_HEADER_V1 64
 #define RNNW_HEADER_V2 96
 #define RNNW_V1_RESERVED 52 /* v1: bytes 52..63 are zero */
-#define RNNW_V2_RESERVED 68 /* v2: bytes 68..95 are zero (the layer options to come) */
+#define RNNW_V2_ATTN 68     /* v2: the attention window n, then its size A at 72 */
+#define RNNW_V2_RESERVED 76 /* v2: bytes 76..95 are zero (the layer options to come) */
 #define RNNW_NAME_LEN_MAX (RNN_TENSOR_NAME_MAX - 1)
 #define RNNW_META_KEY_MAX 64
 #define RNNW_ALIGN 64 /* bytes; tensor starts in a loaded model */
@@ -187,8 +190,14 @@ static int build_specs(const rnn_model_config *c, const rnn_cell_desc *d, rnn_te
             set_spec(&s[n++], t->name, k, gh, cols); // (G*H, I_k), (G*H, H), (G*H)
         }
     }
-    set_spec(&s[n++], "head.weight", -1, c->vocab, c->hidden); // (V, H)
-    set_spec(&s[n++], "head.bias", -1, c->vocab, 0);           // (V)
+    if (c->attn_window > 0) {
+        set_spec(&s[n++], "attn.W1", -1, c->attn_size, c->hidden); // (A, H)
+        set_spec(&s[n++], "attn.W2", -1, c->attn_size, c->hidden); // (A, H)
+        set_spec(&s[n++], "attn.v", -1, c->attn_size, 0);          // (A)
+    }
+    const int head_in = c->attn_window > 0 ? 2 * c->hidden : c->hidden; /* [h | context] */
+    set_spec(&s[n++], "head.weight", -1, c->vocab, head_in);            // (V, H) or (V, 2H)
+    set_spec(&s[n++], "head.bias", -1, c->vocab, 0);                    // (V)
     return n;
 }
 
@@ -202,10 +211,11 @@ static int record_size(const rnn_tensor_spec *s, size_t *r)
     return add_ok(n, name, &n) && add_ok(n, data, r);
 }
 
-/* The header of the version a config is written in: 1 without conditions. */
+/* The header of the version a config is written in: 1 without conditions
+ * and without attention. */
 static size_t header_size(const rnn_model_config *c)
 {
-    return c->conditions ? RNNW_HEADER_V2 : RNNW_HEADER_V1;
+    return c->conditions || c->attn_window > 0 ? RNNW_HEADER_V2 : RNNW_HEADER_V1;
 }
 
 /* Bytes of the whole file for these specs, a header of hsize and a metadata
@@ -276,6 +286,20 @@ static int check_conditions(long long kind, unsigned long long bits, char *err, 
     return 0;
 }
 
+/* The attention fields of FORMAT.md: a window of 0 (none) with a size of 0,
+ * or a window of 1..RNN_MAX_ATTN_WINDOW with a size of 1..RNN_MAX_ATTN_SIZE. */
+static int check_attention(long long window, long long size, char *err, size_t errlen)
+{
+    if (!range_ok("attention window", window, 0, RNN_MAX_ATTN_WINDOW, err, errlen)) return -1;
+    if (window == 0 && size != 0) {
+        msgf(err, errlen, "attention size %lld without attention (window 0): it must be 0", size);
+        return -1;
+    }
+    if (window > 0 && !range_ok("attention size", size, 1, RNN_MAX_ATTN_SIZE, err, errlen))
+        return -1;
+    return 0;
+}
+
 /* The caps of FORMAT.md on a preset's fields as read: the shape, the
  * encoding, and a vocabulary that is the encoding's. */
 static int check_fields(long long kind, long long spq, long long cell, long long layers,
@@ -305,7 +329,8 @@ int rnn_model_config_check(const rnn_model_config *cfg, char *err, size_t errlen
     }
     if (check_fields(cfg->kind, cfg->steps_per_quarter, cfg->cell, cfg->layers, cfg->embed,
                      cfg->hidden, cfg->vocab, err, errlen) < 0 ||
-        check_conditions(cfg->kind, cfg->conditions, err, errlen) < 0)
+        check_conditions(cfg->kind, cfg->conditions, err, errlen) < 0 ||
+        check_attention(cfg->attn_window, cfg->attn_size, err, errlen) < 0)
         return -1;
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
     const int n = build_specs(cfg, rnn_cell_describe(cfg->cell), specs);
@@ -333,6 +358,7 @@ int rnn_model_shape_specs(const rnn_model_config *cfg, rnn_tensor_spec *specs)
         check_shape(cfg->cell, cfg->layers, cfg->embed, cfg->hidden, NULL, 0) < 0 ||
         !range_ok("vocabulary", cfg->vocab, 1, RNN_MAX_VOCAB, NULL, 0) ||
         (cfg->conditions & ~RNN_COND_ALL) ||
+        check_attention(cfg->attn_window, cfg->attn_size, NULL, 0) < 0 ||
         (cfg->conditions && !range_ok("steps per quarter", cfg->steps_per_quarter, 1,
                                       RNN_MAX_STEPS_PER_QUARTER, NULL, 0)))
         return -1;
@@ -619,19 +645,36 @@ static int copy_weights(rnn_model *m, const uint8_t *p, const size_t *data_off, 
     return 0;
 }
 
+/* The attention fields of a version 2 header: the window n at offset 68,
+ * the size A at 72. Messages name the offset of the field. */
+static int read_attention(const uint8_t *p, uint32_t *window, uint32_t *size, char *err,
+                          size_t errlen)
+{
+    const uint32_t n = rd32(p + RNNW_V2_ATTN), a = rd32(p + RNNW_V2_ATTN + 4);
+    char msg[256];
+    if (check_attention(n, a, msg, sizeof msg) < 0) {
+        msgf(err, errlen, "%s, at offset %d", msg,
+             n > RNN_MAX_ATTN_WINDOW ? RNNW_V2_ATTN : RNNW_V2_ATTN + 4);
+        return -1;
+    }
+    *window = n;
+    *size = a;
+    return 0;
+}
+
 /* The condition fields of a version 2 header (offsets 52..67): the bit set,
  * then the column counts it implies (total, metric, harmony), each checked
  * against what the bits and the steps per quarter give. Version 2 exists to
- * declare conditions: a v2 file without any is refused, so each model has
- * one encoding. Messages name the offset of the field. */
-static int read_conditions(const uint8_t *p, uint32_t kind, uint32_t spq, uint32_t *out, char *err,
-                           size_t errlen)
+ * declare conditions or attention: a v2 file with neither is refused, so
+ * each model has one encoding. Messages name the offset of the field. */
+static int read_conditions(const uint8_t *p, uint32_t kind, uint32_t spq, uint32_t attn_window,
+                           uint32_t *out, char *err, size_t errlen)
 {
     const uint32_t bits = rd32(p + 52);
-    if (bits == 0) {
+    if (bits == 0 && attn_window == 0) {
         msgf(err, errlen,
-             "version 2 header declares no condition at offset 52 (such a model is "
-             "a version 1 file)");
+             "version 2 header declares no condition at offset 52 and no attention at offset "
+             "68 (such a model is a version 1 file)");
         return -1;
     }
     char msg[256];
@@ -697,8 +740,10 @@ static rnn_model *parse(const uint8_t *p, size_t size, const char *name, char *e
         failf(err, errlen, name, "%s", msg);
         return NULL;
     }
-    uint32_t conditions = 0;
-    if (version >= 2 && read_conditions(p, h[0], h[1], &conditions, msg, sizeof msg) < 0) {
+    uint32_t conditions = 0, attn_window = 0, attn_size = 0;
+    if (version >= 2 &&
+        (read_attention(p, &attn_window, &attn_size, msg, sizeof msg) < 0 ||
+         read_conditions(p, h[0], h[1], attn_window, &conditions, msg, sizeof msg) < 0)) {
         failf(err, errlen, name, "%s", msg);
         return NULL;
     }
@@ -711,6 +756,8 @@ static rnn_model *parse(const uint8_t *p, size_t size, const char *name, char *e
         .hidden = (int)h[5],
         .vocab = (int)h[6],
         .conditions = conditions,
+        .attn_window = (int)attn_window,
+        .attn_size = (int)attn_size,
     };
     if (rnn_model_config_check(&cfg, msg, sizeof msg) < 0) {
         failf(err, errlen, name, "%s", msg);
@@ -962,7 +1009,7 @@ int rnn_model_serialize(const rnn_model_config *cfg, const rnn_meta *meta, size_
         return -1;
     }
     memcpy(b, RNNW_MAGIC, RNNW_MAGIC_SIZE);
-    const uint32_t h[15] = {
+    const uint32_t h[17] = {
         hsize == RNNW_HEADER_V1 ? 1 : 2,       /* offset 8 */
         (uint32_t)hsize,                       /* 12 */
         (uint32_t)cfg->kind,                   /* 16 */
@@ -979,9 +1026,11 @@ int rnn_model_serialize(const rnn_model_config *cfg, const rnn_meta *meta, size_
         (uint32_t)(cfg->conditions & RNN_COND_METRIC
                        ? rnn_cond_metric_columns(cfg->steps_per_quarter)
                        : 0),                                                /* 60 */
-        cfg->conditions & RNN_COND_HARMONY ? RNN_COND_HARMONY_COLUMNS : 0u, /* 64; 68..95 zero */
+        cfg->conditions & RNN_COND_HARMONY ? RNN_COND_HARMONY_COLUMNS : 0u, /* 64 */
+        (uint32_t)cfg->attn_window, /* 68, attention window n (0 = none) */
+        (uint32_t)cfg->attn_size,   /* 72, attention size A; 76..95 zero */
     };
-    const int nh = hsize == RNNW_HEADER_V1 ? 11 : 15;
+    const int nh = hsize == RNNW_HEADER_V1 ? 11 : 17;
     for (int i = 0; i < nh; i++)
         wr32(b + 8 + 4 * i, h[i]);
     size_t off = hsize;

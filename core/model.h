@@ -19,7 +19,9 @@
 #define RNN_MAX_STEPS_PER_QUARTER 96
 #define RNN_MODEL_MAX_META ((size_t)1 << 20)    /* metadata block, bytes */
 #define RNN_MODEL_MAX_BYTES ((size_t)512 << 20) /* whole preset file, bytes */
-#define RNN_MAX_TENSORS (2 + RNN_CELL_LAYER_TENSORS * RNN_MAX_LAYERS + 2)
+#define RNN_MAX_TENSORS (2 + RNN_CELL_LAYER_TENSORS * RNN_MAX_LAYERS + 3 + 2)
+#define RNN_MAX_ATTN_WINDOW 1024 /* attention window n, stored outputs */
+#define RNN_MAX_ATTN_SIZE 4096   /* attention size A */
 #define RNN_TENSOR_NAME_MAX 64
 
 /* Conditioning inputs a model takes beside the event (rnn_model_config's
@@ -38,8 +40,10 @@ typedef struct {
     int embed;           /* E; 0 = one-hot input */
     int hidden;          /* H */
     int vocab;           /* V, must equal rnn_kind_vocab(kind) */
-    unsigned conditions; /* RNN_COND_* bits; 0 = none, written as a version 1 file */
-} rnn_model_config;
+    unsigned conditions; /* RNN_COND_* bits; 0 = none */
+    int attn_window;     /* attention window n, 0 = no attention, 1..RNN_MAX_ATTN_WINDOW */
+    int attn_size;       /* attention size A: 1..RNN_MAX_ATTN_SIZE with a window, else 0 */
+} rnn_model_config;      /* no conditions and no attention: written as a version 1 file */
 
 /* Name and shape of one tensor in the file's fixed order (PyTorch names):
  *   embed.weight        (V, E)          only when E > 0
@@ -48,7 +52,10 @@ typedef struct {
  *   rnn.weight_hh_l{k}  (G*H, H)
  *   rnn.bias_ih_l{k}    (G*H)
  *   rnn.bias_hh_l{k}    (G*H)
- *   head.weight         (V, H)
+ *   attn.W1             (A, H)          only with attention (attn_window > 0)
+ *   attn.W2             (A, H)
+ *   attn.v              (A)
+ *   head.weight         (V, H), or (V, 2H) over [h | context] with attention
  *   head.bias           (V)
  * G is the cell's gate count: 1 (rnn), 4 (lstm: i,f,g,o), 3 (gru: r,z,n);
  * C the condition columns (rnn_model_cond_columns). */

@@ -36,11 +36,18 @@
  * Denormals: every piece of a step sets FTZ/DAZ in MXCSR on x86 and restores
  * the caller's mode before returning.
  *
+ * With attention (core/attention.h) the top layer's h is attended over the
+ * ring of its last n outputs between the top layer and the head, as a piece
+ * of the same sliced work (one row of budget stands for H units of the
+ * attention's work), and the head reads [h | context]: 2H columns.
+ *
  * Recurrent state is double-buffered: a step reads state[cur] and writes
  * state[cur ^ 1], and only a finished step flips cur, so an abandoned step
- * leaves the last finished state. Dimension letters: L layers, E embedding,
+ * leaves the last finished state; the attention's ring likewise takes the
+ * step's h only when the step finishes (rnn_attn_commit). Dimension letters: L layers, E embedding,
  * H hidden (Hp padded), G gates, V vocabulary, K columns of a product. */
 #include "net.h"
+#include "attention.h"
 
 #include <float.h>
 #include <limits.h>
@@ -135,12 +142,14 @@ struct rnn_net {
     int n_on;
     float *bias[RNN_MAX_LAYERS]; /* (slots*Hp): GRU r, z, b_in, b_hn */
     float *head_b;               /* (V) */
+    int Hh;                      /* columns of the head: H, or 2H over [h | context] */
+    rnn_attn *attn;              /* attention over the top layer's outputs, or NULL */
 
     /* state and scratch (in the block) */
     float *state[2]; /* per buffer and layer: h, then c (LSTM), Hp each */
     int cur;
     float *xin[RNN_MAX_LAYERS]; /* [input of layer k | h of layer k], I_k + H */
-    float *xhead;               /* (H) top h */
+    float *xhead;               /* (Hh) top h, then the context with attention */
     float *gates[RNN_MAX_LAYERS];
     float *head_y; /* (Vp) */
     float *logits; /* (V) */
@@ -149,7 +158,10 @@ struct rnn_net {
     int busy;
     int event;
     int job;
-    int pos; /* row units (ROWS) of the current job done */
+    int pos;          /* row units (ROWS) of the current job done */
+    int attending;    /* the top layer is done, the attention (or its charge) not */
+    int attn_done;    /* the attention's context is ready */
+    size_t attn_paid; /* row units of budget charged for the attention so far */
 
     void *block;
     size_t block_bytes;
@@ -572,7 +584,7 @@ static int layout_layer(rnn_net *net, carver *c, int k, char *err, size_t errlen
 static int layout(rnn_net *net, carver *c, char *err, size_t errlen)
 {
     const rnn_model_config *cfg = &net->cfg;
-    const int L = cfg->layers, E = cfg->embed, H = cfg->hidden, V = cfg->vocab;
+    const int L = cfg->layers, E = cfg->embed, V = cfg->vocab;
     const int fill = c->base != NULL;
 
     net->njobs = 0;
@@ -584,25 +596,26 @@ static int layout(rnn_net *net, carver *c, char *err, size_t errlen)
     for (int k = 0; k < L; k++)
         if (layout_layer(net, c, k, err, errlen) != 0) return -1;
 
-    const float *hw = tensor(net->model, "head.weight", (size_t)V * H, err, errlen);
+    const int Hh = net->Hh;
+    const float *hw = tensor(net->model, "head.weight", (size_t)V * Hh, err, errlen);
     const float *hb = tensor(net->model, "head.bias", (size_t)V, err, errlen);
     if (!hw || !hb) return -1;
-    float *wh = carve(c, (size_t)net->Vp * H);
+    float *wh = carve(c, (size_t)net->Vp * Hh);
     net->head_b = carve(c, (size_t)V);
-    net->xhead = carve(c, (size_t)H);
+    net->xhead = carve(c, (size_t)Hh);
     net->head_y = carve(c, (size_t)net->Vp);
     net->logits = carve(c, (size_t)V);
     if (fill) {
-        /* the head: V rows padded to Vp, H columns */
+        /* the head: V rows padded to Vp, Hh columns */
         for (int p = 0; p < net->Vp; p += PANEL) {
             int pw = net->Vp - p < PANEL ? net->Vp - p : PANEL;
-            float *P = wh + (size_t)p * H;
+            float *P = wh + (size_t)p * Hh;
             for (int rr = 0; rr < pw; rr++)
-                for (int i = 0; i < H; i++)
-                    P[(size_t)i * pw + rr] = p + rr < V ? hw[(size_t)(p + rr) * H + i] : 0.0f;
+                for (int i = 0; i < Hh; i++)
+                    P[(size_t)i * pw + rr] = p + rr < V ? hw[(size_t)(p + rr) * Hh + i] : 0.0f;
         }
         memcpy(net->head_b, hb, (size_t)V * sizeof(float));
-        add_job(net, wh, net->xhead, net->head_y, net->Vp, H, L);
+        add_job(net, wh, net->xhead, net->head_y, net->Vp, Hh, L);
     }
 
     size_t per = (size_t)L * Hp_parts(net);
@@ -636,6 +649,7 @@ rnn_net *rnn_net_create(const rnn_model *model, char *err, size_t errlen)
     net->Hp = (int)round_up((size_t)cfg->hidden, UNIT);
     net->Vp = (int)round_up((size_t)cfg->vocab, ROWS);
     net->C = rnn_model_cond_columns(cfg);
+    net->Hh = cfg->attn_window > 0 ? 2 * cfg->hidden : cfg->hidden;
     for (int k = 0; k < cfg->layers; k++)
         net->I[k] = k == 0 ? cfg->embed : cfg->hidden;
 
@@ -658,6 +672,20 @@ rnn_net *rnn_net_create(const rnn_model *model, char *err, size_t errlen)
         rnn_net_free(net);
         return NULL;
     }
+    if (cfg->attn_window > 0) {
+        const float *w1 =
+            tensor(model, "attn.W1", (size_t)cfg->attn_size * cfg->hidden, err, errlen);
+        const float *w2 =
+            tensor(model, "attn.W2", (size_t)cfg->attn_size * cfg->hidden, err, errlen);
+        const float *v = tensor(model, "attn.v", (size_t)cfg->attn_size, err, errlen);
+        if (w1 && w2 && v)
+            net->attn = rnn_attn_create(cfg->hidden, cfg->attn_size, cfg->attn_window, w1, w2, v,
+                                        err, errlen);
+        if (!net->attn) {
+            rnn_net_free(net);
+            return NULL;
+        }
+    }
     rnn_net_reset(net);
     return net;
 }
@@ -665,13 +693,14 @@ rnn_net *rnn_net_create(const rnn_model *model, char *err, size_t errlen)
 void rnn_net_free(rnn_net *net)
 {
     if (!net) return;
+    rnn_attn_free(net->attn);
     free(net->block);
     free(net);
 }
 
 size_t rnn_net_bytes(const rnn_net *net)
 {
-    return net ? sizeof *net + net->block_bytes : 0;
+    return net ? sizeof *net + net->block_bytes + rnn_attn_bytes(net->attn) : 0;
 }
 
 const rnn_model *rnn_net_model(const rnn_net *net)
@@ -691,6 +720,8 @@ void rnn_net_reset(rnn_net *net)
     memset(net->logits, 0, (size_t)net->cfg.vocab * sizeof(float));
     net->cur = 0;
     net->busy = 0;
+    net->attending = 0;
+    if (net->attn) rnn_attn_reset(net->attn);
 }
 
 /* ---------------------------------------------------------------------------
@@ -716,6 +747,7 @@ void rnn_net_step_begin_cond(rnn_net *net, int event, const float *cond)
     net->job = 0;
     net->pos = 0;
     net->busy = 1;
+    net->attending = 0;
 }
 
 void rnn_net_step_begin(rnn_net *net, int event)
@@ -759,6 +791,40 @@ static void finish_layer(rnn_net *net, int k)
     float *hn = st_h(net, nxt, k);
     net->isa->gates[net->cfg.cell](hn, st_h(net, cur, k), a, net->bias[k], Hp);
     memcpy(k + 1 < L ? net->xin[k + 1] : net->xhead, hn, (size_t)H * sizeof(float));
+    if (k + 1 == L && net->attn) {
+        rnn_attn_begin(net->attn, hn);
+        net->attending = 1;
+        net->attn_done = 0;
+        net->attn_paid = 0;
+    }
+}
+
+/* Run the attention on *left row units of budget, H of its units a row of
+ * ROWS. It is given what cannot overrun the budget (a work call may do up to
+ * a piece more than it is asked), and charged for what it did in whole row
+ * units; a finished attend is charged as a full ring's plus the margin, so
+ * every step costs the rows rnn_net_step_rows announces, however many
+ * outputs are stored (a host that counts a step's pieces once, at load,
+ * can pace every step by that count). What the budget cannot pay now is
+ * paid by the next call, before the head. */
+static void attend_work(rnn_net *net, int *left)
+{
+    rnn_attn *at = net->attn;
+    const size_t pu = (size_t)ROWS * (size_t)net->cfg.hidden;
+    const size_t margin = rnn_attn_work_piece(at) - 1;
+    if (!net->attn_done) {
+        const size_t room = (size_t)*left * pu;
+        net->attn_done = rnn_attn_work(at, room > margin ? room - margin : 1);
+        if (net->attn_done)
+            memcpy(net->xhead + net->cfg.hidden, rnn_attn_context(at),
+                   (size_t)net->cfg.hidden * sizeof(float));
+    }
+    const size_t did = net->attn_done ? rnn_attn_work_max(at) + margin : rnn_attn_work_done(at);
+    const size_t owed = (did + pu - 1) / pu - net->attn_paid;
+    const size_t pay = owed < (size_t)*left ? owed : (size_t)*left;
+    net->attn_paid += pay;
+    *left -= (int)pay;
+    if (net->attn_done && pay == owed) net->attending = 0;
 }
 
 static void finish_head(rnn_net *net)
@@ -766,6 +832,7 @@ static void finish_head(rnn_net *net)
     const int V = net->cfg.vocab;
     for (int v = 0; v < V; v++)
         net->logits[v] = net->head_y[v] + net->head_b[v];
+    if (net->attn) rnn_attn_commit(net->attn);
     net->cur ^= 1;
     net->busy = 0;
 }
@@ -780,6 +847,10 @@ int rnn_net_step_work(rnn_net *net, int budget)
     int left = budget / ROWS;
     if (left < 1) left = 1;
     while (left > 0 && net->busy) {
+        if (net->attending) {
+            attend_work(net, &left);
+            continue;
+        }
         const rnn_job *j = &net->jobs[net->job];
         int total = j->rows / ROWS;
         int n = total - net->pos < left ? total - net->pos : left;
@@ -820,7 +891,12 @@ int rnn_net_cond_columns(const rnn_net *net)
 
 int rnn_net_step_rows(const rnn_net *net)
 {
-    return net->rows;
+    if (!net->attn) return net->rows;
+    /* the attention as attend_work charges it: a full ring's work, H units
+     * a row, and the margin */
+    const size_t pu = (size_t)ROWS * (size_t)net->cfg.hidden;
+    const size_t units = rnn_attn_work_max(net->attn) + rnn_attn_work_piece(net->attn) - 1;
+    return net->rows + ROWS * (int)((units + pu - 1) / pu);
 }
 
 const float *rnn_net_logits(const rnn_net *net)
@@ -830,7 +906,8 @@ const float *rnn_net_logits(const rnn_net *net)
 
 size_t rnn_net_state_size(const rnn_net *net)
 {
-    return (size_t)net->cfg.layers * net->cfg.hidden * net->cell->state_parts;
+    return (size_t)net->cfg.layers * net->cfg.hidden * net->cell->state_parts +
+           (net->attn ? rnn_attn_state_size(net->attn) : 0);
 }
 
 /* Part i of the caller's layout (h of every layer, then c of every layer
@@ -847,14 +924,17 @@ void rnn_net_state_get(const rnn_net *net, float *dst)
     const int H = net->cfg.hidden, n = net->cfg.layers * net->cell->state_parts;
     for (int i = 0; i < n; i++)
         memcpy(dst + (size_t)i * H, state_part(net, i), (size_t)H * sizeof(float));
+    if (net->attn) rnn_attn_state_get(net->attn, dst + (size_t)n * H);
 }
 
 void rnn_net_state_set(rnn_net *net, const float *src)
 {
     const int H = net->cfg.hidden, n = net->cfg.layers * net->cell->state_parts;
     net->busy = 0;
+    net->attending = 0;
     for (int i = 0; i < n; i++)
         memcpy(state_part(net, i), src + (size_t)i * H, (size_t)H * sizeof(float));
+    if (net->attn) rnn_attn_state_set(net->attn, src + (size_t)n * H);
 }
 
 const char *rnn_net_kernel_name(const rnn_net *net)
@@ -877,7 +957,9 @@ size_t rnn_net_step_macs(const rnn_model_config *cfg)
         macs += (size_t)rnn_cell_input_slots(d) * Hp;
     /* each condition column on adds one column; all may be */
     macs += (size_t)rnn_model_cond_columns(cfg) * rnn_cell_input_slots(d) * Hp;
-    macs += round_up((size_t)cfg->vocab, ROWS) * H;
+    const size_t Hh = cfg->attn_window > 0 ? 2 * H : H; /* [h | context] */
+    macs += round_up((size_t)cfg->vocab, ROWS) * Hh;
+    macs += rnn_attn_step_macs(cfg->hidden, cfg->attn_size, cfg->attn_window);
     return macs;
 }
 
@@ -935,12 +1017,35 @@ static int check_bounds(const rnn_net *net, const char *name, char *err, size_t 
             }
         }
     }
+    if (net->attn) {
+        /* the scores: W1 h_i + W2 h_t over h in [-1, 1], then |u| <= sum |v|;
+         * the context is a mean of such h, so in [-1, 1] too */
+        const int A = cfg->attn_size;
+        const float *w1 = rnn_model_tensor(net->model, "attn.W1", NULL);
+        const float *w2 = rnn_model_tensor(net->model, "attn.W2", NULL);
+        const float *av = rnn_model_tensor(net->model, "attn.v", NULL);
+        double vsum = max_abs(av, (size_t)A) * A;
+        for (int a = 0; a < A && vsum < limit; a++) {
+            double sum = 0;
+            for (int i = 0; i < H; i++)
+                sum += fabs((double)w1[(size_t)a * H + i]) + fabs((double)w2[(size_t)a * H + i]);
+            if (!(sum < limit)) vsum = sum;
+        }
+        if (!(vsum < limit)) {
+            snprintf(err, errlen,
+                     "%s%sthe attention (attn.W1, attn.W2, attn.v) can sum to %.3g, beyond the "
+                     "range of float: the weights are too large to compute",
+                     name ? name : "", sep, vsum);
+            return -1;
+        }
+    }
+    const int Hh = net->Hh;
     const float *hw = rnn_model_tensor(net->model, "head.weight", NULL);
     const float *hb = rnn_model_tensor(net->model, "head.bias", NULL);
     for (int v = 0; v < V; v++) {
         double sum = fabs((double)hb[v]);
-        for (int i = 0; i < H; i++)
-            sum += fabs((double)hw[(size_t)v * H + i]);
+        for (int i = 0; i < Hh; i++)
+            sum += fabs((double)hw[(size_t)v * Hh + i]);
         if (!(sum < limit)) {
             snprintf(err, errlen,
                      "%s%slogit %d (head.weight and head.bias) can sum to %.3g, beyond the range "

@@ -2,9 +2,10 @@
 /* rnnmidi core: one network instance running one grid step at a time.
  *
  * Equations and gate order are PyTorch's nn.RNN (tanh), nn.LSTM (i,f,g,o) and
- * nn.GRU (r,z,n, with b_hn inside the reset product), then a dense head to V
- * logits. All state and scratch are allocated by rnn_net_create; the step
- * functions never allocate, lock, print or do I/O (audio thread safe). */
+ * nn.GRU (r,z,n, with b_hn inside the reset product), then, when the model
+ * has it, attention over the top layer's last n outputs (core/attention.h),
+ * then a dense head to V logits over h (or [h | context]). All state and scratch are allocated by
+ * rnn_net_create; the step functions never allocate, lock, print or do I/O (audio thread safe). */
 #ifndef RNNMIDI_NET_H
 #define RNNMIDI_NET_H
 
@@ -27,7 +28,8 @@ size_t rnn_net_bytes(const rnn_net *net);
 /** The model the net runs on. */
 const rnn_model *rnn_net_model(const rnn_net *net);
 
-/** Zero the recurrent state. Audio thread safe. */
+/** Zero the recurrent state and empty the attention's ring. Audio thread
+ * safe. */
 void rnn_net_reset(rnn_net *net);
 
 /** Condition columns the model takes beside the event (rnn_model_cond_columns
@@ -58,7 +60,10 @@ void rnn_net_step_begin_cond(rnn_net *net, int event, const float *cond);
 void rnn_net_step_begin(rnn_net *net, int event);
 int rnn_net_step_work(rnn_net *net, int budget);
 
-/** Total weight rows of one step (the unit of rnn_net_step_work's budget). */
+/** Total weight rows of one step (the unit of rnn_net_step_work's budget).
+ * With attention a row of budget stands for H units of its work, and every
+ * step is charged a full ring's (rnn_attn_work_max), so the count is the
+ * same for every step. */
 int rnn_net_step_rows(const rnn_net *net);
 
 /** Logits of the last finished step (zeros before the first). */
@@ -84,7 +89,9 @@ size_t rnn_net_step_macs(const rnn_model_config *cfg);
  * zeroed. Main/worker thread. */
 int rnn_net_probe(rnn_net *net, const char *name, char *err, size_t errlen);
 
-/** Number of floats of recurrent state (h, and c for LSTM, of every layer). */
+/** Number of floats of state: h, and c for LSTM, of every layer, then with
+ * attention its ring (rnn_attn_state_size: the count of stored outputs, the
+ * outputs and their projections). */
 size_t rnn_net_state_size(const rnn_net *net);
 
 /** Copy the recurrent state out to / back from a caller buffer of

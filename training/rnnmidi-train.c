@@ -331,6 +331,7 @@ typedef struct {
     const char *out, *init_path, *name;
     char *name_s; /* the default name, when --name is not given */
     int kind_set, shape_set, cond_set, resume, quiet;
+    int attn_size, attn_set; /* --attention-size (used with --attention N > 0) */
     double checkpoint_minutes;
 } train_args;
 
@@ -405,6 +406,16 @@ static int parse_args(train_args *a, int argc, char **argv)
                      "pitch classes; melody) or metric,harmony (none)",
                      RNN_OPT_CALL, &a->shape.conditions),
          .set = set_conditions, .seen = &a->cond_set},
+        {RNN_CLI_OPT("attention", 0, "N",
+                     "attention over the top layer's last N outputs\n"
+                     "(the head reads [h | context]); 0 = off",
+                     RNN_OPT_INT, &a->shape.attn_window),
+         0, RNN_MAX_ATTN_WINDOW, "--attention '%s' is not a number in 0..1024",
+         .seen = &a->attn_set, .show_default = 1},
+        {RNN_CLI_OPT("attention-size", 0, "A", "the attention's projection size, with --attention",
+                     RNN_OPT_INT, &a->attn_size),
+         1, RNN_MAX_ATTN_SIZE, "--attention-size '%s' is not a number in 1..4096",
+         .seen = &a->attn_set, .show_default = 1},
         {RNN_CLI_OPT("init", 0, "PRESET",
                      "start from a preset's weights (fine-tuning); its\n"
                      "kind, cell and sizes are used",
@@ -535,6 +546,7 @@ static int choose_model(train_args *a, train_run *r)
     shape.kind = a->kind;
     shape.vocab = rnn_kind_vocab(a->kind);
     shape.steps_per_quarter = RNN_DEFAULT_STEPS_PER_QUARTER;
+    shape.attn_size = shape.attn_window > 0 ? a->attn_size : 0;
     if (a->init_path) {
         r->init = rnn_model_load(a->init_path, err, sizeof err);
         if (!r->init) {
@@ -560,6 +572,14 @@ static int choose_model(train_args *a, train_run *r)
                     "%s: %s takes other conditions (0x%x); drop --conditions when "
                     "fine-tuning\n",
                     prog, a->init_path, ic->conditions);
+            return EXIT_INPUT;
+        }
+        if (a->attn_set &&
+            (ic->attn_window != shape.attn_window || ic->attn_size != shape.attn_size)) {
+            fprintf(stderr,
+                    "%s: %s has attention %d x %d; drop --attention/--attention-size when "
+                    "fine-tuning\n",
+                    prog, a->init_path, ic->attn_window, ic->attn_size);
             return EXIT_INPUT;
         }
         shape = *ic;
@@ -814,7 +834,7 @@ static void report(const train_args *a, const train_run *r, int exit_code, const
  * loss curve and the closing lines. */
 static int train_main(int argc, char **argv)
 {
-    train_args a = {.kind = RNN_KIND_MELODY};
+    train_args a = {.kind = RNN_KIND_MELODY, .attn_size = 64};
     rnn_train_options_default(&a.o, RNN_KIND_MELODY);
     a.shape = a.o.cfg;
     a.checkpoint_minutes = a.o.checkpoint_seconds / 60;

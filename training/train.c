@@ -15,9 +15,17 @@
  * columns, so its products take ld0 = I0 + C as their leading dimension and
  * the condition block is one more product over the (T*B, C) 0/1 columns.
  *
+ * With attention (train_attention.h) the head reads [h_top | ctx] (2H
+ * columns): its gradient splits into the top layer's dh and the contexts',
+ * which the attention's backward turns into more of dh before BPTT. The
+ * attention reads the top layer's outputs before dropout (as the core's
+ * does), the head the dropped-out ones; each window's outputs are carried
+ * into the next window's past.
+ *
  * Letters: B lanes, T steps, E embedding, I layer input, H hidden, G gates,
  * GH = G*H, V vocabulary, L layers, C condition columns. Arrays are
  * time-major: row t * B + b. */
+#include "train_attention.h"
 #include "train_impl.h"
 #include "train_kernels.h"
 
@@ -49,6 +57,28 @@ static void param_layout(rnn_trainer *tr)
     }
     tr->o_headw = tr->offsets[tr->n_tensors - 2];
     tr->o_headb = tr->offsets[tr->n_tensors - 1];
+    if (tr->N > 0) { /* attn.W1, attn.W2, attn.v just before the head */
+        tr->o_attn_w1 = tr->offsets[tr->n_tensors - 5];
+        tr->o_attn_w2 = tr->offsets[tr->n_tensors - 4];
+        tr->o_attn_v = tr->offsets[tr->n_tensors - 3];
+    }
+}
+
+/* The attention's buffers (N > 0); 1, or 0 out of memory. */
+static int attn_alloc(rnn_trainer *tr)
+{
+    const size_t B = (size_t)tr->B, T = (size_t)tr->T, N = (size_t)tr->N, H = (size_t)tr->H;
+    return (tr->past = xcalloc(N * B * H, sizeof(float))) &&
+           (tr->past_used = xcalloc(N * B * H, sizeof(float))) &&
+           (tr->npast = xcalloc(B, sizeof(int))) && (tr->npast_used = xcalloc(B, sizeof(int))) &&
+           (tr->ctx = xcalloc(T * B * H, sizeof(float))) &&
+           (tr->att = xcalloc(T * B * N, sizeof(float))) &&
+           (tr->attn_cache =
+                xcalloc(rnn_attn_cache_size(tr->B, tr->T, tr->N, tr->A), sizeof(float))) &&
+           (tr->attn_scratch =
+                xcalloc(rnn_attn_scratch_size(tr->B, tr->T, tr->N, tr->A), sizeof(float))) &&
+           (tr->hcat = xcalloc(T * B * 2 * H, sizeof(float))) &&
+           (tr->dhcat = xcalloc(T * B * 2 * H, sizeof(float)));
 }
 
 /* The views of the activation block from base (NULL: sizes only); returns
@@ -129,6 +159,9 @@ rnn_trainer *rnn_trainer_create(const rnn_model_config *cfg, int B, int T, char 
     tr->ld0 = tr->I0 + tr->C;
     tr->Bg = B;
     tr->b0 = 0;
+    tr->N = cfg->attn_window;
+    tr->A = cfg->attn_size;
+    tr->Hh = tr->N > 0 ? 2 * tr->H : tr->H;
     tr->n_tensors = n;
     memcpy(tr->specs, specs, (size_t)n * sizeof specs[0]);
     param_layout(tr);
@@ -139,7 +172,8 @@ rnn_trainer *rnn_trainer_create(const rnn_model_config *cfg, int B, int T, char 
              (tr->inputs = xcalloc(TB, sizeof(int32_t))) &&
              (tr->targets = xcalloc(TB, sizeof(int32_t))) &&
              (tr->cond = xcalloc(TB * (size_t)tr->C, sizeof(float))) &&
-             (tr->act_block = aligned_alloc(64, nact * sizeof(float)));
+             (tr->act_block = aligned_alloc(64, nact * sizeof(float))) &&
+             (tr->N == 0 || attn_alloc(tr));
     if (!ok) {
         rnn_trainer_free(tr);
         goto oom;
@@ -166,6 +200,16 @@ void rnn_trainer_free(rnn_trainer *tr)
     free(tr->targets);
     free(tr->cond);
     free(tr->act_block);
+    free(tr->past);
+    free(tr->past_used);
+    free(tr->npast);
+    free(tr->npast_used);
+    free(tr->ctx);
+    free(tr->att);
+    free(tr->attn_cache);
+    free(tr->attn_scratch);
+    free(tr->hcat);
+    free(tr->dhcat);
     free(tr);
 }
 
@@ -246,15 +290,17 @@ int rnn_trainer_load_model(rnn_trainer *tr, const rnn_model *model, char *err, s
         return -1;
     }
     if (c->kind != tr->cfg.kind || c->cell != tr->cfg.cell || c->layers != tr->cfg.layers ||
-        c->embed != tr->cfg.embed || c->hidden != tr->cfg.hidden || c->vocab != tr->cfg.vocab) {
+        c->embed != tr->cfg.embed || c->hidden != tr->cfg.hidden || c->vocab != tr->cfg.vocab ||
+        c->attn_window != tr->cfg.attn_window || c->attn_size != tr->cfg.attn_size) {
         snprintf(err, errlen,
-                 "the preset is %s %s %d x %d (embed %d), the trainer wants %s %s %d x %d "
-                 "(embed %d)",
+                 "the preset is %s %s %d x %d (embed %d, attention %d x %d), the trainer wants "
+                 "%s %s %d x %d (embed %d, attention %d x %d)",
                  rnn_kind_name(c->kind) ? rnn_kind_name(c->kind) : "?",
                  rnn_cell_name(c->cell) ? rnn_cell_name(c->cell) : "?", c->layers, c->hidden,
-                 c->embed, rnn_kind_name(tr->cfg.kind) ? rnn_kind_name(tr->cfg.kind) : "?",
+                 c->embed, c->attn_window, c->attn_size,
+                 rnn_kind_name(tr->cfg.kind) ? rnn_kind_name(tr->cfg.kind) : "?",
                  rnn_cell_name(tr->cfg.cell) ? rnn_cell_name(tr->cfg.cell) : "?", tr->cfg.layers,
-                 tr->cfg.hidden, tr->cfg.embed);
+                 tr->cfg.hidden, tr->cfg.embed, tr->cfg.attn_window, tr->cfg.attn_size);
         return -1;
     }
     for (int i = 0; i < tr->n_tensors; i++) {
@@ -281,6 +327,7 @@ void rnn_trainer_reset_state(rnn_trainer *tr)
     size_t n = (size_t)tr->L * tr->B * tr->H;
     memset(tr->acts.state_h, 0, n * sizeof(float));
     memset(tr->acts.state_c, 0, n * sizeof(float));
+    if (tr->N > 0) memset(tr->npast, 0, (size_t)tr->B * sizeof(int));
 }
 
 void rnn_trainer_reset_lane(rnn_trainer *tr, int b)
@@ -292,11 +339,18 @@ void rnn_trainer_reset_lane(rnn_trainer *tr, int b)
         memset(tr->acts.state_h + o, 0, tr->H * sizeof(float));
         memset(tr->acts.state_c + o, 0, tr->H * sizeof(float));
     }
+    if (tr->N > 0) tr->npast[b] = 0; /* a new sequence attends to nothing before it */
+}
+
+/* Floats of the attention's carried state: npast (B), then past (N, B, H). */
+static size_t attn_state_size(const rnn_trainer *tr)
+{
+    return tr->N > 0 ? (size_t)tr->B + (size_t)tr->N * tr->B * tr->H : 0;
 }
 
 size_t rnn_trainer_state_size(const rnn_trainer *tr)
 {
-    return 2 * (size_t)tr->L * tr->B * tr->H;
+    return 2 * (size_t)tr->L * tr->B * tr->H + attn_state_size(tr);
 }
 
 void rnn_trainer_state_get(const rnn_trainer *tr, float *dst)
@@ -304,6 +358,11 @@ void rnn_trainer_state_get(const rnn_trainer *tr, float *dst)
     size_t n = (size_t)tr->L * tr->B * tr->H;
     memcpy(dst, tr->acts.state_h, n * sizeof(float));
     memcpy(dst + n, tr->acts.state_c, n * sizeof(float));
+    if (tr->N == 0) return;
+    dst += 2 * n;
+    for (int b = 0; b < tr->B; b++)
+        dst[b] = (float)tr->npast[b];
+    memcpy(dst + tr->B, tr->past, (size_t)tr->N * tr->B * tr->H * sizeof(float));
 }
 
 void rnn_trainer_state_set(rnn_trainer *tr, const float *src)
@@ -311,6 +370,11 @@ void rnn_trainer_state_set(rnn_trainer *tr, const float *src)
     size_t n = (size_t)tr->L * tr->B * tr->H;
     memcpy(tr->acts.state_h, src, n * sizeof(float));
     memcpy(tr->acts.state_c, src + n, n * sizeof(float));
+    if (tr->N == 0) return;
+    src += 2 * n;
+    for (int b = 0; b < tr->B; b++) /* a count that is not one of 0..N is none */
+        tr->npast[b] = src[b] >= 0 && src[b] <= (float)tr->N ? (int)src[b] : 0;
+    memcpy(tr->past, src + tr->B, (size_t)tr->N * tr->B * tr->H * sizeof(float));
 }
 
 int rnn_trainer_set_lane_slice(rnn_trainer *tr, int global, int first)
@@ -657,7 +721,7 @@ static void st_recur(rnn_trainer *tr, int part, int nparts)
 /* rows: logits, softmax and the loss */
 static void st_head(rnn_trainer *tr, int part, int nparts)
 {
-    const int H = tr->H, V = tr->V;
+    const int H = tr->Hh, V = tr->V;
     size_t r0, r1;
     split((size_t)tr->T * tr->B, part, nparts, &r0, &r1);
     tr->part_sum[part] = 0;
@@ -677,6 +741,11 @@ static void st_dlogits(rnn_trainer *tr, int part, int nparts)
     split((size_t)tr->T * tr->B, part, nparts, &r0, &r1);
     if (r1 <= r0) return;
     float scale = 1.0f / (float)(tr->loss_count > 0 ? tr->loss_count : tr->count);
+    if (tr->N > 0) { /* [dh | dctx] first; attn_backward splits it */
+        head_backward(tr->dhcat + r0 * 2 * H, tr->acts.probs + r0 * V, tr->targets + r0, NULL,
+                      PARAM(headw), scale, r1 - r0, 2 * H, V);
+        return;
+    }
     head_backward(tr->acts.dh + r0 * H, tr->acts.probs + r0 * V, tr->targets + r0,
                   tr->dropped ? tr->acts.drop[tr->L] + r0 * H : NULL, PARAM(headw), scale, r1 - r0,
                   H, V);
@@ -689,7 +758,45 @@ static void st_dhead(rnn_trainer *tr, int part, int nparts)
     split((size_t)tr->V, part, nparts, &v0, &v1);
     if (v1 <= v0) return;
     head_backward_weights(GRAD(headw), GRAD(headb), tr->acts.probs, tr->in[tr->L],
-                          (size_t)tr->T * tr->B, tr->H, tr->V, v0, v1);
+                          (size_t)tr->T * tr->B, tr->Hh, tr->V, v0, v1);
+}
+
+/* The attention of the window over the top layer's outputs h (before
+ * dropout); the head's input becomes [top | ctx] (top after dropout), and
+ * the window's outputs go into the past of the next one. */
+static void attn_forward(rnn_trainer *tr, const float *h, const float *top)
+{
+    const size_t B = (size_t)tr->B, H = (size_t)tr->H, TB = (size_t)tr->T * B;
+    memcpy(tr->past_used, tr->past, (size_t)tr->N * B * H * sizeof(float));
+    memcpy(tr->npast_used, tr->npast, B * sizeof(int));
+    rnn_attn_forward(tr->ctx, tr->att, tr->attn_cache, h, tr->past_used, tr->npast_used,
+                     PARAM(attn_w1), PARAM(attn_w2), PARAM(attn_v), tr->B, tr->T, tr->N, tr->H,
+                     tr->A);
+    for (size_t r = 0; r < TB; r++) {
+        memcpy(tr->hcat + r * 2 * H, top + r * H, H * sizeof(float));
+        memcpy(tr->hcat + r * 2 * H + H, tr->ctx + r * H, H * sizeof(float));
+    }
+    rnn_attn_carry(tr->past, tr->npast, h, tr->B, tr->T, tr->N, tr->H);
+}
+
+/* The head's input gradient [dh | dctx] (st_dlogits) into the top layer's
+ * dh (through the dropout mask) and the contexts', then the attention's
+ * backward: its weights' gradients, and more of dh. */
+static void attn_backward(rnn_trainer *tr)
+{
+    const size_t B = (size_t)tr->B, H = (size_t)tr->H, TB = (size_t)tr->T * B;
+    float *dh = tr->acts.dh;
+    const float *mask = tr->dropped ? tr->acts.drop[tr->L] : NULL;
+    for (size_t r = 0; r < TB; r++) {
+        const float *d = tr->dhcat + r * 2 * H;
+        for (size_t i = 0; i < H; i++)
+            dh[r * H + i] = mask ? d[i] * mask[r * H + i] : d[i];
+        memcpy(tr->ctx + r * H, d + H, H * sizeof(float)); /* the forward's ctx is not needed */
+    }
+    rnn_attn_backward(dh, GRAD(attn_w1), GRAD(attn_w2), GRAD(attn_v), tr->attn_scratch, tr->ctx,
+                      tr->att, tr->attn_cache, tr->acts.hs[tr->L - 1] + B * H, tr->past_used,
+                      tr->npast_used, PARAM(attn_w1), PARAM(attn_w2), PARAM(attn_v), tr->B, tr->T,
+                      tr->N, tr->H, tr->A);
 }
 
 /* lanes: back through the window of layer tr->layer */
@@ -811,7 +918,12 @@ double rnn_trainer_forward_cond(rnn_trainer *tr, const int32_t *inputs, const fl
         rnn_run_stage(tr, st_recur);
     }
     const float *top = tr->acts.hs[tr->L - 1] + (size_t)B * H;
-    tr->in[tr->L] = tr->dropped ? dropout_layer(tr, tr->L) : top;
+    if (tr->dropped) top = dropout_layer(tr, tr->L);
+    if (tr->N > 0) {
+        attn_forward(tr, tr->acts.hs[tr->L - 1] + (size_t)B * H, top);
+        top = tr->hcat;
+    }
+    tr->in[tr->L] = top;
     rnn_run_stage(tr, st_head);
 
     double nll = 0;
@@ -844,6 +956,7 @@ void rnn_trainer_backward(rnn_trainer *tr)
     if (tr->count == 0 && tr->loss_count == 0) return;
     rnn_run_stage(tr, st_dlogits);
     rnn_run_stage(tr, st_dhead);
+    if (tr->N > 0) attn_backward(tr);
     for (int l = tr->L - 1; l >= 0; l--) {
         tr->layer = l;
         tr->packed_fwd = 0;

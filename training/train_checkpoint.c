@@ -7,7 +7,8 @@
  * int64 (seed, step, parameters, state floats, batcher bytes), two doubles
  * (best valid NLL, seconds), the dropout generator, then the parameters, the
  * two Adam moments, the best parameters, the carried state of the whole
- * global batch, the batcher's state and a CRC-32 (zlib) of all of it. A
+ * global batch (with attention, each lane's count of past outputs and the
+ * outputs too), the batcher's state and a CRC-32 (zlib) of all of it. A
  * resume must give the same model, batch, window, seed and thread count. */
 #include "train_impl.h"
 
@@ -27,11 +28,32 @@ static int write_all(FILE *f, const void *p, size_t n, uLong *crc)
     return fwrite(p, 1, n, f) == n ? 0 : -1;
 }
 
-/* Floats of the carried state of the whole global batch (2, L, Bg, H), and
- * copies of this trainer's lanes into it (to_global) or out of it. */
+/* Floats of the carried state of the whole global batch (2, L, Bg, H), then
+ * with attention npast (Bg) and past (N, Bg, H), and copies of this
+ * trainer's lanes into it (to_global) or out of it. */
 static size_t global_state_size(const rnn_trainer *tr)
 {
-    return 2 * (size_t)tr->L * tr->Bg * tr->H;
+    const size_t attn = tr->N > 0 ? (size_t)tr->Bg + (size_t)tr->N * tr->Bg * tr->H : 0;
+    return 2 * (size_t)tr->L * tr->Bg * tr->H + attn;
+}
+
+static void attn_state_slice(rnn_trainer *tr, float *g, int to_global)
+{
+    const size_t B = (size_t)tr->B, Bg = (size_t)tr->Bg, H = (size_t)tr->H, b0 = (size_t)tr->b0;
+    float *gn = g + 2 * (size_t)tr->L * Bg * H, *gp = gn + Bg;
+    for (size_t b = 0; b < B; b++) {
+        if (to_global)
+            gn[b0 + b] = (float)tr->npast[b];
+        else
+            tr->npast[b] = gn[b0 + b] >= 0 && gn[b0 + b] <= (float)tr->N ? (int)gn[b0 + b] : 0;
+    }
+    for (size_t j = 0; j < (size_t)tr->N; j++) {
+        float *glob = gp + (j * Bg + b0) * H, *loc = tr->past + j * B * H;
+        if (to_global)
+            memcpy(glob, loc, B * H * sizeof(float));
+        else
+            memcpy(loc, glob, B * H * sizeof(float));
+    }
 }
 
 static void state_slice(rnn_trainer *tr, float *g, int to_global)
@@ -46,6 +68,7 @@ static void state_slice(rnn_trainer *tr, float *g, int to_global)
             else
                 memcpy(loc, glob, BH * sizeof(float));
         }
+    if (tr->N > 0) attn_state_slice(tr, g, to_global);
 }
 
 static int write_checkpoint(const char *path, const rnn_train_options *o, rnn_trainer *tr,

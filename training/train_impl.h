@@ -149,6 +149,18 @@ struct rnn_trainer {
     float dropout;
     uint64_t rng;
 
+    /* attention (N > 0, train_attention.h) over the top layer's outputs; the
+     * head reads [h | ctx], Hh = 2H columns (H without attention) */
+    int N, A, Hh;
+    size_t o_attn_w1, o_attn_w2, o_attn_v;
+    float *past, *past_used; /* (N, B, H) carried outputs: for the next window; what the last
+                                forward read */
+    int *npast, *npast_used; /* (B) how many of them are the lane's sequence */
+    float *ctx;              /* (T, B, H) contexts; the context gradients in a backward */
+    float *att;              /* (T, B, N) attention weights */
+    float *attn_cache, *attn_scratch;
+    float *hcat, *dhcat; /* (T, B, 2H) the head's input and its gradient */
+
     /* threads, and what the current stage works on */
     struct rnn_pool *pool;
     int layer;

@@ -69,8 +69,8 @@ static float *rand_floats(size_t n, float scale)
 /* A 2 x 256 LSTM net with PyTorch-like random weights. */
 static rnn_net *make_net(rnn_model **model, rnn_model_config *cfg)
 {
-    *cfg =
-        (rnn_model_config){RNN_KIND_MELODY, 4, RNN_CELL_LSTM, L_BENCH, E_BENCH, H_BENCH, V_BENCH};
+    *cfg = (rnn_model_config){
+        RNN_KIND_MELODY, 4, RNN_CELL_LSTM, L_BENCH, E_BENCH, H_BENCH, V_BENCH, 0, 0, 0};
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
     float *data[RNN_MAX_TENSORS];
     char err[256];

@@ -53,7 +53,7 @@ static float frand(void) /* uniform in [-1, 1) */
 /* A model with PyTorch-like random weights, each tensor scaled by `scale`. */
 static rnn_model *make_model(rnn_cell cell, int L, int E, int H, float scale)
 {
-    rnn_model_config cfg = {RNN_KIND_MELODY, 4, cell, L, E, H, V_BENCH, 0};
+    rnn_model_config cfg = {RNN_KIND_MELODY, 4, cell, L, E, H, V_BENCH, 0, 0, 0};
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
     float *data[RNN_MAX_TENSORS];
     char err[256];

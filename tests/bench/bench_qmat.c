@@ -77,7 +77,7 @@ static double median(double *t, int n)
 /* An LSTM of L layers, embedding E, H units, PyTorch-like random weights. */
 static rnn_model *make_model(int L, int E, int H)
 {
-    rnn_model_config cfg = {RNN_KIND_MELODY, 4, RNN_CELL_LSTM, L, E, H, V_BENCH};
+    rnn_model_config cfg = {RNN_KIND_MELODY, 4, RNN_CELL_LSTM, L, E, H, V_BENCH, 0, 0, 0};
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
     float *data[RNN_MAX_TENSORS];
     char err[256];

@@ -3,7 +3,7 @@
  * into DIR small presets made with the writer (each cell type, 1..4 layers,
  * one-hot and embedded input, both encodings, grids of 1, 3, 4 and 96 steps,
  * no, plain and UTF-8 metadata, weights of several scales, version 2 files
- * with each set of conditions), and the binary
+ * with each set of conditions and with attention), and the binary
  * form of each annotated hex dump given (bytes as hex pairs, '#' starts a
  * comment). Every seed is at most 128 KiB, the fuzzers' -max_len. */
 #include <stdint.h>
@@ -30,11 +30,21 @@ static int write_file(const char *dir, const char *name, const void *data, size_
     return ok ? 0 : -1;
 }
 
-static int one(const char *dir, rnn_kind kind, int spq, rnn_cell cell, int layers, int embed,
-               int hidden, float scale, int meta_kind, unsigned conditions, int *made)
+/* attn: the attention window n (its size is n + 1), 0 for none */
+static int one_attn(const char *dir, rnn_kind kind, int spq, rnn_cell cell, int layers, int embed,
+                    int hidden, float scale, int meta_kind, unsigned conditions, int attn,
+                    int *made)
 {
-    rnn_model_config cfg = {kind,      spq, cell, layers, embed, hidden, rnn_kind_vocab(kind),
-                            conditions};
+    rnn_model_config cfg = {.kind = kind,
+                            .steps_per_quarter = spq,
+                            .cell = cell,
+                            .layers = layers,
+                            .embed = embed,
+                            .hidden = hidden,
+                            .vocab = rnn_kind_vocab(kind),
+                            .conditions = conditions,
+                            .attn_window = attn,
+                            .attn_size = attn ? attn + 1 : 0};
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
     const int n = rnn_model_tensor_specs(&cfg, specs);
     if (n < 0) return -1;
@@ -63,9 +73,9 @@ static int one(const char *dir, rnn_kind kind, int spq, rnn_cell cell, int layer
         rc = -1;
     }
     if (rc == 0 && len <= SEED_MAX_BYTES) {
-        snprintf(name, sizeof name, "%s-%s-q%d-l%d-e%d-h%d-m%d-c%u.rnnw",
+        snprintf(name, sizeof name, "%s-%s-q%d-l%d-e%d-h%d-m%d-c%u%s.rnnw",
                  kind == RNN_KIND_MELODY ? "melody" : "drums", rnn_cell_name(cell), spq, layers,
-                 embed, hidden, meta_kind, conditions);
+                 embed, hidden, meta_kind, conditions, attn ? "-attn" : "");
         rc = write_file(dir, name, buf, len);
         if (rc == 0) ++*made;
     }
@@ -73,6 +83,13 @@ static int one(const char *dir, rnn_kind kind, int spq, rnn_cell cell, int layer
     for (int i = 0; i < n; i++)
         free(t[i]);
     return rc;
+}
+
+static int one(const char *dir, rnn_kind kind, int spq, rnn_cell cell, int layers, int embed,
+               int hidden, float scale, int meta_kind, unsigned conditions, int *made)
+{
+    return one_attn(dir, kind, spq, cell, layers, embed, hidden, scale, meta_kind, conditions, 0,
+                    made);
 }
 
 static int from_hex(const char *dir, const char *path, int *made)
@@ -143,6 +160,10 @@ int main(int argc, char **argv)
         rc |=
             one(dir, RNN_KIND_MELODY, 3, (rnn_cell)cell, 1, 2, 3, 0.5f, 2, RNN_COND_METRIC, &made);
         rc |= one(dir, RNN_KIND_DRUMS, 4, (rnn_cell)cell, 1, 4, 2, 1.0f, 1, RNN_COND_METRIC, &made);
+        /* version 2 with attention, alone and with conditions */
+        rc |= one_attn(dir, RNN_KIND_MELODY, 4, (rnn_cell)cell, 2, 0, 2, 1.0f, 1, 0, 4, &made);
+        rc |= one_attn(dir, RNN_KIND_DRUMS, 4, (rnn_cell)cell, 1, 3, 3, 2.0f, 0, RNN_COND_METRIC, 2,
+                       &made);
     }
     for (int i = 2; i < argc; i++)
         rc |= from_hex(dir, argv[i], &made);

@@ -12,6 +12,12 @@
 #   u32 T, u32 C, u32 S, u8 cond[T][C], zero padding to 4, f32 state[S]
 # where state is h of every layer, then c of every layer (LSTM), as
 # rnn_net_state_get lays it out.
+# The attention models (attn_*, format v2) add Bahdanau attention over the last
+# n outputs of the top layer, written here from core/FORMAT.md's equations
+# ("Attention"), the head reading [h_t | c_t]; they have a NAME.cond file too
+# (C may be 0) whose state goes on with the attention's: the number of stored
+# outputs, the stored outputs (n x H) and their W1 projections (n x A), oldest
+# first, zero where nothing is stored.
 # Run with Debian's python3-torch: /usr/bin/python3 tests/golden/make_golden.py
 import os
 import struct
@@ -58,8 +64,54 @@ COND_MODELS = [
 ]
 
 
+# name, cell, layers, E, H, V, steps, steps per quarter, conditions, window n, size A
+ATTN_MODELS = [
+    ("attn_rnn_e0_l1", "rnn", 1, 0, 16, 130, 40, 4, 0, 8, 12),
+    ("attn_lstm_e16_l2", "lstm", 2, 16, 24, 130, 40, 4, 0, 16, 20),
+    ("attn_gru_e0_l2", "gru", 2, 0, 20, 130, 40, 4, 0, 64, 8),
+    ("attn_drums_gru_e8_l1", "gru", 1, 8, 12, 512, 20, 4, METRIC, 4, 6),
+]
+
+
+class Attention(torch.nn.Module):
+    """u_i = v . tanh(W1 h_i + W2 h_t) over the last n outputs h_i, a =
+    softmax(u), c_t = sum a_i h_i (0 with nothing stored)."""
+
+    def __init__(self, H, A, n):
+        super().__init__()
+        self.n = n
+        self.W1 = torch.nn.Parameter(torch.randn(A, H) / H ** 0.5 * 1.5)
+        self.W2 = torch.nn.Parameter(torch.randn(A, H) / H ** 0.5 * 1.5)
+        self.v = torch.nn.Parameter(torch.randn(A) * 1.5)
+
+    def forward(self, y):  # y (B, T, H) -> contexts (B, T, H)
+        B, T, H = y.shape
+        out = []
+        for t in range(T):
+            past = y[:, max(0, t - self.n):t]
+            if past.shape[1] == 0:
+                out.append(torch.zeros(B, H, dtype=y.dtype))
+                continue
+            u = torch.tanh(past @ self.W1.T + (y[:, t] @ self.W2.T).unsqueeze(1)) @ self.v
+            a = torch.softmax(u, dim=1)
+            out.append((a.unsqueeze(2) * past).sum(1))
+        return torch.stack(out, 1)
+
+    def state(self, y):
+        """The ring after the last step of y (1, T, H): count, outputs, projections."""
+        T, H = y.shape[1], y.shape[2]
+        A = self.W1.shape[0]
+        k = min(T, self.n)
+        past = y[0, T - k:]
+        ring_h = torch.zeros(self.n, H)
+        ring_p = torch.zeros(self.n, A)
+        ring_h[:k] = past
+        ring_p[:k] = past @ self.W1.T
+        return torch.cat([torch.tensor([float(k)]), ring_h.flatten(), ring_p.flatten()])
+
+
 class Net(torch.nn.Module):
-    def __init__(self, cell, layers, E, H, V, C=0):
+    def __init__(self, cell, layers, E, H, V, C=0, attn=None):
         super().__init__()
         self.V = V
         self.E = E
@@ -68,7 +120,8 @@ class Net(torch.nn.Module):
         rnn = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
         kw = {"nonlinearity": "tanh"} if cell == "rnn" else {}
         self.rnn = rnn((E if E > 0 else V) + C, H, num_layers=layers, batch_first=True, **kw)
-        self.head = torch.nn.Linear(H, V)
+        self.attn = Attention(H, *attn) if attn else None
+        self.head = torch.nn.Linear(2 * H if attn else H, V)
 
     def forward(self, events, cond=None):
         if self.E > 0:
@@ -78,6 +131,9 @@ class Net(torch.nn.Module):
         if cond is not None:
             x = torch.cat([x, cond], dim=-1)  # the condition columns after the event's
         y, state = self.rnn(x)
+        if self.attn is not None:
+            self.last_y = y
+            y = torch.cat([y, self.attn(y)], dim=-1)  # the head reads [h_t | c_t]
         return self.head(y), state
 
 
@@ -85,19 +141,20 @@ def pad4(b):
     return b + b"\0" * (-len(b) % 4)
 
 
-def rnnw(cell, layers, E, H, V, meta, tensors, spq=4, conditions=0):
-    """Bytes of a .rnnw file (core/FORMAT.md): version 1 without conditions,
-    version 2 with them; tensors in file order."""
+def rnnw(cell, layers, E, H, V, meta, tensors, spq=4, conditions=0, attn=None):
+    """Bytes of a .rnnw file (core/FORMAT.md): version 1 without conditions or
+    attention, version 2 with them; tensors in file order; attn = (n, A)."""
     text = "".join(f"{k}={v}\n" for k, v in meta).encode()
-    version, header = (2, 96) if conditions else (1, 64)
+    version, header = (2, 96) if conditions or attn else (1, 64)
     out = b"RNNW\x00\x0d\x0a\x1a"
     out += struct.pack("<11I", version, header, KIND[V], spq, CELL[cell], layers, E, H, V,
                        len(text), len(tensors))
-    if conditions:
+    if conditions or attn:
         metric = metric_columns(spq) if conditions & METRIC else 0
         harmony = 12 if conditions & HARMONY else 0
         out += struct.pack("<4I", conditions, metric + harmony, metric, harmony)
-        out += b"\0" * 28
+        out += struct.pack("<2I", *(attn if attn else (0, 0)))
+        out += b"\0" * 20
     else:
         out += b"\0" * 12
     assert len(out) == header
@@ -110,9 +167,9 @@ def rnnw(cell, layers, E, H, V, meta, tensors, spq=4, conditions=0):
     return out + struct.pack("<I", zlib.crc32(out) & 0xFFFFFFFF)
 
 
-def make_net(seed, cell, layers, E, H, V, C=0):
+def make_net(seed, cell, layers, E, H, V, C=0, attn=None):
     torch.manual_seed(1000 + seed)
-    net = Net(cell, layers, E, H, V, C)
+    net = Net(cell, layers, E, H, V, C, attn)
     with torch.no_grad():
         # wider than PyTorch's default init so gates saturate now and then
         for p in net.rnn.parameters():
@@ -130,6 +187,8 @@ def file_tensors(net, layers, E):
         for part in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
             key = f"{part}_l{k}"
             tensors.append((f"rnn.{key}", sd[f"rnn.{key}"]))
+    if "attn.W1" in sd:
+        tensors += [(f"attn.{k}", sd[f"attn.{k}"]) for k in ("W1", "W2", "v")]
     return tensors + [("head.weight", sd["head.weight"]), ("head.bias", sd["head.bias"])]
 
 
@@ -187,6 +246,34 @@ def main():
             f.write(pad4(bytes(int(v) for v in cond.flatten().tolist())))
             f.write(struct.pack(f"<{flat.numel()}f", *flat.tolist()))
         print(f"{name}: {cell} L={layers} E={E} H={H} V={V} T={T} C={C} "
+              f"|logits| max {logits.abs().max().item():.3f}")
+
+    for i, (name, cell, layers, E, H, V, T, spq, conds, n, A) in enumerate(ATTN_MODELS):
+        seed = 200 + i
+        C = cond_columns(spq, conds)
+        net = make_net(seed, cell, layers, E, H, V, C, (A, n))
+        meta = [("name", f"golden {name}"), ("license", "MIT"),
+                ("data", f"random weights, torch.manual_seed({1000 + seed})"),
+                ("command", "tests/golden/make_golden.py")]
+        with open(os.path.join(HERE, name + ".rnnw"), "wb") as f:
+            f.write(rnnw(cell, layers, E, H, V, meta, file_tensors(net, layers, E), spq, conds,
+                         (n, A)))
+        g = torch.Generator().manual_seed(seed)
+        events = torch.randint(0, V, (T,), generator=g)
+        events[0], events[1], events[T // 2] = 0, V - 1, 1
+        cond = (torch.rand((T, C), generator=g) < 0.3).float()
+        with torch.no_grad():
+            logits, state = net(events.unsqueeze(0), cond.unsqueeze(0) if C else None)
+            ring = net.attn.state(net.last_y)
+        logits = logits[0]
+        parts = state if cell == "lstm" else (state,)
+        flat = torch.cat([p.flatten() for p in parts] + [ring])
+        write_logits(name, events, logits)
+        with open(os.path.join(HERE, name + ".cond"), "wb") as f:
+            f.write(struct.pack("<3I", T, C, flat.numel()))
+            f.write(pad4(bytes(int(v) for v in cond.flatten().tolist())))
+            f.write(struct.pack(f"<{flat.numel()}f", *flat.tolist()))
+        print(f"{name}: {cell} L={layers} E={E} H={H} V={V} T={T} C={C} n={n} A={A} "
               f"|logits| max {logits.abs().max().item():.3f}")
 
 

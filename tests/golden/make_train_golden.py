@@ -28,6 +28,16 @@ the seven (steps per quarter, the condition bits: 1 metric, 2 harmony), and
 after the targets float32 x T*B*C, the 0/1 condition columns of each row
 (C = 2 + 4 spq + 16 with the metric, + 12 with the harmony), the rest as
 above.
+
+and tests/golden/train_attn_{rnn,lstm,gru}.bin for models with attention over
+the top layer's last N outputs (core/FORMAT.md "Attention", written here
+from its equations; the head reads [h_t | c_t]): magic b"RNNGOLD3", then
+int32 x 4 after the seven (steps per quarter, the condition bits, N, the
+attention size A), the condition columns as above when there are any, and
+after c0: int32 x B npast, then float32 x N*B*H past, the outputs carried in
+from before the window (row j*B+b is lane b's output N-j steps back; only the
+last npast[b] are the lane's), the rest as above. The past is a constant:
+no gradient flows into it.
 """
 import struct
 import sys
@@ -39,17 +49,43 @@ L, H, V, B, T = 2, 8, 130, 3, 5
 LR, WD, CLIP, B1, B2, EPS = 0.01, 0.1, 0.5, 0.9, 0.999, 1e-8
 
 
+class Attention(torch.nn.Module):
+    """u_i = v . tanh(W1 h_i + W2 h_t) over the last N outputs before t (the
+    carried past, then the window's), a = softmax(u), c_t = sum a_i h_i."""
+
+    def __init__(self, N, A):
+        super().__init__()
+        self.N = N
+        k = 1 / H ** 0.5
+        self.W1 = torch.nn.Parameter(torch.empty(A, H).uniform_(-k, k) * 3)
+        self.W2 = torch.nn.Parameter(torch.empty(A, H).uniform_(-k, k) * 3)
+        self.v = torch.nn.Parameter(torch.empty(A).uniform_(-1, 1))
+
+    def forward(self, y, past, npast):  # y (T, B, H), past (N, B, H) -> (T, B, H)
+        out = torch.zeros_like(y)
+        for b in range(y.shape[1]):
+            keys = torch.cat([past[self.N - npast[b]:, b], y[:, b]])
+            for t in range(y.shape[0]):
+                k = keys[:npast[b] + t][-self.N:]
+                if k.shape[0] == 0:
+                    continue
+                u = torch.tanh(k @ self.W1.T + self.W2 @ y[t, b]) @ self.v
+                out[t, b] = torch.softmax(u, 0) @ k
+        return out
+
+
 class Net(torch.nn.Module):
-    def __init__(self, cell, E, C=0):
+    def __init__(self, cell, E, C=0, attn=None):
         super().__init__()
         self.E = E
         if E > 0:
             self.embed = torch.nn.Embedding(V, E)
         ctor = CELLS[cell][1]
         self.rnn = ctor((E if E > 0 else V) + C, H, num_layers=L)
-        self.head = torch.nn.Linear(H, V)
+        self.attn = Attention(*attn) if attn else None
+        self.head = torch.nn.Linear(2 * H if attn else H, V)
 
-    def forward(self, x, state, cond=None):
+    def forward(self, x, state, cond=None, past=None, npast=None):
         if self.E > 0:
             e = self.embed(x)
         else:
@@ -57,6 +93,8 @@ class Net(torch.nn.Module):
         if cond is not None:
             e = torch.cat([e, cond], dim=-1)  # x = [event | conditions]
         y, _ = self.rnn(e, state)
+        if self.attn is not None:
+            y = torch.cat([y, self.attn(y, past, npast)], dim=-1)  # [h_t | c_t]
         return self.head(y)
 
 
@@ -66,13 +104,16 @@ def cond_columns(spq, conds):
 
 def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else "tests/golden"
-    runs = [(name, E, seed, 4, 0) for name, E, seed in
+    runs = [(name, E, seed, 4, 0, None) for name, E, seed in
             (("rnn", 0, 11), ("lstm", 4, 12), ("gru", 4, 13))]
-    runs += [("rnn", 0, 21, 1, 3), ("lstm", 4, 22, 2, 1), ("gru", 4, 23, 1, 3)]
-    for name, E, seed, spq, conds in runs:
+    runs += [("rnn", 0, 21, 1, 3, None), ("lstm", 4, 22, 2, 1, None), ("gru", 4, 23, 1, 3, None)]
+    # attention: windows longer and shorter than T, the GRU with the metric too
+    runs += [("rnn", 4, 31, 4, 0, (7, 5)), ("lstm", 0, 32, 4, 0, (3, 6)),
+             ("gru", 4, 33, 1, 1, (4, 4))]
+    for name, E, seed, spq, conds, attn in runs:
         C = cond_columns(spq, conds)
         torch.manual_seed(seed)
-        net = Net(name, E, C)
+        net = Net(name, E, C, attn)
         x = torch.randint(0, V, (T, B))
         y = torch.randint(0, V, (T, B))
         y[1, 2] = -1
@@ -80,6 +121,9 @@ def main():
         h0 = 0.5 * torch.randn(L, B, H)
         c0 = 0.5 * torch.randn(L, B, H) if name == "lstm" else torch.zeros(L, B, H)
         state = (h0, c0) if name == "lstm" else h0
+        N = attn[0] if attn else 0
+        npast = [N, 1, 0][:B]  # a lane with its whole past, one output, none
+        past = 0.8 * torch.tanh(torch.randn(N, B, H)) if attn else None
         params = list(net.state_dict().keys())
         init = torch.cat([p.detach().flatten() for p in net.parameters()])
         opt = torch.optim.AdamW(net.parameters(), lr=LR, betas=(B1, B2), eps=EPS, weight_decay=WD)
@@ -87,7 +131,7 @@ def main():
 
         def step():
             opt.zero_grad()
-            loss = lossf(net(x, state, cond).reshape(T * B, V), y.reshape(T * B))
+            loss = lossf(net(x, state, cond, past, npast).reshape(T * B, V), y.reshape(T * B))
             loss.backward()
             grads = torch.cat([p.grad.flatten() for p in net.parameters()])
             torch.nn.utils.clip_grad_norm_(net.parameters(), CLIP)
@@ -98,16 +142,20 @@ def main():
         loss1, _, w2 = step()
         f32 = lambda t: struct.pack("<%df" % t.numel(), *t.flatten().tolist())
         i32 = lambda t: struct.pack("<%di" % t.numel(), *t.flatten().tolist())
-        blob = b"RNNGOLD2" if C else b"RNNGOLD1"
+        blob = b"RNNGOLD3" if attn else b"RNNGOLD2" if C else b"RNNGOLD1"
         blob += struct.pack("<7i", CELLS[name][0], L, E, H, V, B, T)
-        if C:
+        if attn:
+            blob += struct.pack("<4i", spq, conds, *attn)
+        elif C:
             blob += struct.pack("<2i", spq, conds)
         blob += struct.pack("<6f", LR, WD, CLIP, B1, B2, EPS)
         blob += i32(x) + i32(y) + (f32(cond) if C else b"") + f32(h0) + f32(c0)
+        if attn:
+            blob += struct.pack("<%di" % B, *npast) + f32(past)
         blob += struct.pack("<i", init.numel()) + f32(init)
         blob += struct.pack("<d", loss0) + f32(grads0) + f32(w1)
         blob += struct.pack("<d", loss1) + f32(w2)
-        path = "%s/train_%s%s.bin" % (out_dir, "cond_" if C else "", name)
+        path = "%s/train_%s%s.bin" % (out_dir, "attn_" if attn else "cond_" if C else "", name)
         with open(path, "wb") as f:
             f.write(blob)
         print("%s: %d parameters (%s), loss %.6f then %.6f, %d bytes"

@@ -255,6 +255,8 @@ static void assert_same_model(const rnn_model *a, const weights *w, const rnn_me
     assert_int_equal(c->hidden, w->cfg.hidden);
     assert_int_equal(c->vocab, w->cfg.vocab);
     assert_int_equal(c->conditions, w->cfg.conditions);
+    assert_int_equal(c->attn_window, w->cfg.attn_window);
+    assert_int_equal(c->attn_size, w->cfg.attn_size);
     assert_int_equal(rnn_model_meta_count(a), nm);
     for (size_t i = 0; i < nm; i++) {
         rnn_meta e = rnn_model_meta_at(a, i);
@@ -1179,7 +1181,11 @@ static void test_v2_defects(void **state)
     /* bits and counts that agree with each other but not with the tensors */
     DEFECT((put32(b + 52, 1), put32(b + 56, 34), put32(b + 64, 0)),
            "tensor 'rnn.weight_ih_l0' has shape (8, 49), the header says (8, 37)");
-    for (int i = 68; i < 96; i++) {
+    /* 68..75 are the attention's window and size (test_attn_defects) */
+    DEFECT(put32(b + 68, 1025), "attention window 1025 exceeds the maximum 1024, at offset 68");
+    DEFECT(put32(b + 72, 3), "attention size 3 without attention (window 0): it must be 0, at "
+                             "offset 72");
+    for (int i = 76; i < 96; i++) {
         snprintf(want, sizeof want, "nonzero reserved header byte at offset %d", i);
         DEFECT(b[i] = 0x10, want);
     }
@@ -1200,6 +1206,159 @@ static void test_v2_defects(void **state)
     good.conditions = RNN_COND_ALL;
     weights_make(&w, &good, 6);
     expect_serialize_error(&cfg, NULL, 0, ptrs(&w), "unknown condition bits 0x10");
+    weights_free(&w);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Version 2: attention                                                     */
+
+/* The attention's tensors come after the last layer's and widen the head. */
+static void test_attn_specs(void **state)
+{
+    (void)state;
+    rnn_model_config c = config(RNN_KIND_DRUMS, RNN_CELL_LSTM, 2, 0, 6);
+    c.attn_window = 8;
+    c.attn_size = 5;
+    rnn_tensor_spec s[RNN_MAX_TENSORS];
+    const int n = rnn_model_tensor_specs(&c, s);
+    assert_int_equal(n, 8 + 3 + 2);
+    assert_string_equal(s[7].name, "rnn.bias_hh_l1");
+    assert_string_equal(s[8].name, "attn.W1");
+    assert_int_equal(s[8].ndim, 2);
+    assert_int_equal(s[8].shape[0], 5);
+    assert_int_equal(s[8].shape[1], 6);
+    assert_string_equal(s[9].name, "attn.W2");
+    assert_int_equal(s[9].shape[0], 5);
+    assert_int_equal(s[9].shape[1], 6);
+    assert_string_equal(s[10].name, "attn.v");
+    assert_int_equal(s[10].ndim, 1);
+    assert_int_equal(s[10].count, 5);
+    assert_string_equal(s[11].name, "head.weight");
+    assert_int_equal(s[11].shape[0], 512);
+    assert_int_equal(s[11].shape[1], 12);
+    assert_string_equal(s[12].name, "head.bias");
+    assert_int_equal(rnn_model_shape_specs(&c, s), n);
+
+    /* the caps: window 0..1024, size 1..4096 with a window and 0 without */
+    c.attn_window = RNN_MAX_ATTN_WINDOW;
+    c.attn_size = RNN_MAX_ATTN_SIZE;
+    assert_int_equal(rnn_model_config_check(&c, NULL, 0), 0);
+    c.attn_window = RNN_MAX_ATTN_WINDOW + 1;
+    expect_config_error(&c, "attention window 1025");
+    assert_int_equal(rnn_model_shape_specs(&c, s), -1);
+    c.attn_window = -1;
+    expect_config_error(&c, "attention window -1 is below the minimum 0");
+    c.attn_window = 4;
+    c.attn_size = 0;
+    expect_config_error(&c, "attention size 0");
+    assert_int_equal(rnn_model_shape_specs(&c, s), -1);
+    c.attn_size = RNN_MAX_ATTN_SIZE + 1;
+    expect_config_error(&c, "attention size 4097");
+    c.attn_window = 0;
+    c.attn_size = 64;
+    expect_config_error(&c, "attention size 64 without attention (window 0): it must be 0");
+    assert_int_equal(rnn_model_shape_specs(&c, s), -1);
+}
+
+/* Attention alone, and with conditions, round-trips as a version 2 file. */
+static void test_attn_round_trip(void **state)
+{
+    (void)state;
+    const rnn_meta meta[] = {{"name", "attending"}};
+    for (int cell = 0; cell < RNN_CELL_COUNT; cell++) {
+        for (int cond = 0; cond <= 1; cond++) {
+            rnn_model_config cfg = config(RNN_KIND_MELODY, (rnn_cell)cell, 1 + cell, 4 * cond, 3);
+            cfg.conditions = cond ? RNN_COND_METRIC : 0;
+            cfg.attn_window = 2 + cell;
+            cfg.attn_size = 4 + cond;
+            weights w;
+            weights_make(&w, &cfg, (uint32_t)(cell * 4 + cond + 77));
+            size_t n;
+            uint8_t *b = serialize(&w, meta, 1, &n);
+            assert_int_equal(get32(b + 8), 2);
+            assert_int_equal(get32(b + 12), 96);
+            assert_int_equal(get32(b + 52), cfg.conditions);
+            assert_int_equal(get32(b + 56), cond ? 34 : 0);
+            assert_int_equal(get32(b + 68), (uint32_t)cfg.attn_window);
+            assert_int_equal(get32(b + 72), (uint32_t)cfg.attn_size);
+            for (int i = 76; i < 96; i++)
+                assert_int_equal(b[i], 0);
+            /* the head's record holds two dimensions, V then 2H */
+            const int head = w.n - 2;
+            assert_string_equal(w.specs[head].name, "head.weight");
+            record_at r = record_after(96, w.specs, head, 15);
+            assert_int_equal(get32(b + r.dims), 130);
+            assert_int_equal(get32(b + r.dims + 4), 6);
+            rnn_model *m = load_mem(b, n);
+            assert_same_model(m, &w, meta, 1);
+            rnn_model_free(m);
+            free(b);
+            weights_free(&w);
+        }
+    }
+}
+
+/* A version 2 attention file damaged anywhere is refused, with the file and
+ * offset; without attention and conditions a model is version 1. */
+static void test_attn_defects(void **state)
+{
+    (void)state;
+    rnn_model_config cfg = config(RNN_KIND_DRUMS, RNN_CELL_GRU, 1, 0, 4);
+    cfg.attn_window = 6;
+    cfg.attn_size = 3;
+    weights w;
+    weights_make(&w, &cfg, 31);
+    size_t n;
+    uint8_t *base = serialize(&w, NULL, 0, &n);
+    uint8_t *b = malloc(n);
+    assert_non_null(b);
+    size_t bn;
+    const char *F = "presets/attn.rnnw";
+#define DEFECT(patch, needle)                                                                      \
+    do {                                                                                           \
+        memcpy(b, base, n), bn = n;                                                                \
+        patch;                                                                                     \
+        recrc(b, bn);                                                                              \
+        expect_load_error(b, bn, F, needle);                                                       \
+    } while (0)
+    rnn_model_free(load_mem(base, n));
+    DEFECT(put32(b + 68, 0), "attention size 3 without attention (window 0): it must be 0, at "
+                             "offset 72");
+    DEFECT((put32(b + 68, 0), put32(b + 72, 0)),
+           "version 2 header declares no condition at offset 52 and no attention at offset 68");
+    DEFECT(put32(b + 68, 1025), "attention window 1025 exceeds the maximum 1024, at offset 68");
+    DEFECT(put32(b + 68, 0xffffffffu), "at offset 68");
+    DEFECT(put32(b + 72, 0), "attention size 0 is below the minimum 1, at offset 72");
+    DEFECT(put32(b + 72, 0), "at offset 72");
+    DEFECT(put32(b + 72, 4097), "attention size 4097");
+    /* a size that agrees with nothing in the records */
+    DEFECT(put32(b + 72, 4), "tensor 'attn.W1' has shape (3, 4), the header says (4, 4)");
+    for (int i = 76; i < 96; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "nonzero reserved header byte at offset %d", i);
+        DEFECT(b[i] = 1, want);
+    }
+    /* the records: attn.W1 (3, 4), attn.W2 (3, 4), attn.v (3), head.weight (512, 8) */
+    record_at rw1 = record_after(96, w.specs, 4, 0);
+    assert_int_equal(get32(b + rw1.dims), 3);
+    DEFECT(put32(b + rw1.dims + 4, 5), "tensor 'attn.W1' has shape (3, 5), the header says (3, 4)");
+    record_at rv = record_after(96, w.specs, 6, 0);
+    DEFECT(b[rv.name + 5] = 'w', "wrong tensor name 'attn.w'");
+    record_at rh = record_after(96, w.specs, 7, 0);
+    assert_int_equal(get32(b + rh.dims + 4), 8);
+    DEFECT(put32(b + rh.dims + 4, 4),
+           "tensor 'head.weight' has shape (512, 4), the header says (512, 8)");
+#undef DEFECT
+    free(b);
+    corrupt_everywhere(base, n);
+    free(base);
+    weights_free(&w);
+
+    /* the writer refuses what the reader would */
+    rnn_model_config bad = cfg;
+    bad.attn_size = 0;
+    weights_make(&w, &cfg, 32);
+    expect_serialize_error(&bad, NULL, 0, ptrs(&w), "attention size 0");
     weights_free(&w);
 }
 
@@ -1226,6 +1385,8 @@ int main(void)
         cmocka_unit_test(test_api_lookups),     cmocka_unit_test(test_load_path_errors),
         cmocka_unit_test(test_write_atomic),    cmocka_unit_test(test_cond_columns),
         cmocka_unit_test(test_v2_round_trip),   cmocka_unit_test(test_v2_defects),
+        cmocka_unit_test(test_attn_specs),      cmocka_unit_test(test_attn_round_trip),
+        cmocka_unit_test(test_attn_defects),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

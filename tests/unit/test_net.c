@@ -4,11 +4,13 @@
  * nn.RNN / nn.LSTM / nn.GRU) and every logit must match within
  * max(1e-5, 1e-5 |ref|). The conditioned models (cond_*, format v2) take
  * NAME.cond's 0/1 condition columns at each step, and their state after the
- * last step must match PyTorch's too. Then, on the same models, the net's own contracts:
- * state get/set, reset, a step cut into pieces (bit-identical), an abandoned
- * step, out-of-range events; the cost of a step, the probe that refuses
- * models whose numbers leave the range of float, and which build of the
- * kernels runs (test_net_v3 and test_net_generic pin one). */
+ * last step must match PyTorch's too; so must that of the attention models
+ * (attn_*: attention over the top layer's last n outputs, the head over
+ * [h | context]), whose state holds the attention's ring. Then, on the same models, the net's own
+ * contracts: state get/set, reset, a step cut into pieces (bit-identical), an abandoned step,
+ * out-of-range events; the cost of a step, the probe that refuses models whose numbers leave the
+ * range of float, and which build of the kernels runs (test_net_v3 and test_net_generic pin one).
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,7 +29,8 @@ static const char *const NAMES[] = {
     "rnn_e0_l1",       "rnn_e24_l3",           "lstm_e32_l2",      "lstm_e0_l3",
     "gru_e0_l2",       "gru_e16_l1",           "drums_lstm_e8_l2", "drums_gru_e0_l1",
     "cond_rnn_e0_l2",  "cond_lstm_e16_l2",     "cond_lstm_e0_l1",  "cond_gru_e0_l1",
-    "cond_gru_e12_l2", "cond_drums_gru_e8_l1",
+    "cond_gru_e12_l2", "cond_drums_gru_e8_l1", "attn_rnn_e0_l1",   "attn_lstm_e16_l2",
+    "attn_gru_e0_l2",  "attn_drums_gru_e8_l1",
 };
 #define NMODELS (sizeof NAMES / sizeof NAMES[0])
 
@@ -39,7 +42,7 @@ typedef struct {
     int C;       /* condition columns, 0 for a version 1 model */
     float *cond; /* (T, C) 0/1, NULL when C = 0 */
     size_t S;
-    float *state_ref; /* (S) PyTorch's state after the last step, NULL when C = 0 */
+    float *state_ref; /* (S) PyTorch's state after the last step, NULL for a version 1 model */
 } golden;
 
 /* The conditions of step t, NULL for none. */
@@ -89,10 +92,11 @@ static void golden_load(golden *g, const char *name)
     free(buf);
 
     g->C = rnn_model_cond_columns(rnn_model_get_config(g->model));
+    const int attn = rnn_model_get_config(g->model)->attn_window > 0;
     snprintf(path, sizeof path, "tests/golden/%s.cond", name);
     f = fopen(path, "rb");
-    if (g->C == 0) {
-        if (f) fail_msg("%s: a model without conditions has a .cond file", path);
+    if (g->C == 0 && !attn) {
+        if (f) fail_msg("%s: a model without conditions or attention has a .cond file", path);
         return;
     }
     if (!f) fail_msg("cannot open %s", path);
@@ -104,10 +108,10 @@ static void golden_load(golden *g, const char *name)
     assert_true(g->S > 0 && g->S <= 100000);
     const size_t nc = (size_t)g->T * g->C, padded = (nc + 3) & ~(size_t)3;
     unsigned char *cb = malloc(padded + 4 * g->S);
-    g->cond = malloc(nc * sizeof *g->cond);
+    g->cond = nc ? malloc(nc * sizeof *g->cond) : NULL;
     g->state_ref = malloc(g->S * sizeof *g->state_ref);
     assert_non_null(cb);
-    assert_non_null(g->cond);
+    assert_true(nc == 0 || g->cond);
     assert_non_null(g->state_ref);
     assert_int_equal(fread(cb, 1, padded + 4 * g->S, f), padded + 4 * g->S);
     assert_int_equal(fgetc(f), EOF);
@@ -174,10 +178,14 @@ static void test_golden(void **state)
                 if (d / tol > worst) worst = d / tol;
             }
         }
+        const size_t ring =
+            cfg->attn_window ? 1 + (size_t)cfg->attn_window * (cfg->hidden + cfg->attn_size) : 0;
         assert_int_equal(rnn_net_state_size(net),
-                         (size_t)cfg->layers * cfg->hidden * (cfg->cell == RNN_CELL_LSTM ? 2 : 1));
-        if (g.C > 0) {
-            /* the state after the last step, as PyTorch's h_n (and c_n) */
+                         (size_t)cfg->layers * cfg->hidden * (cfg->cell == RNN_CELL_LSTM ? 2 : 1) +
+                             ring);
+        if (g.state_ref) {
+            /* the state after the last step, as PyTorch's h_n (and c_n), then
+             * the attention's ring */
             assert_int_equal(rnn_net_state_size(net), g.S);
             float *st = malloc(g.S * sizeof *st);
             assert_non_null(st);
@@ -306,18 +314,25 @@ static void test_step_pieces(void **state)
         const int budgets[] = {1, 7, 8, 13, 64, rows - 1, rows, rows * 2};
         for (size_t b = 0; b < sizeof budgets / sizeof budgets[0]; b++) {
             int budget = budgets[b] > 0 ? budgets[b] : 1;
+            int calls0 = 0;
             rnn_net_reset(net);
             for (int t = 0; t < g.T; t++) {
+                /* with attention too, however many outputs are stored: a
+                 * host counts a step's pieces once */
+                const int rows_t = rnn_net_step_rows(net);
+                assert_int_equal(rows_t, rows);
                 rnn_net_step_begin_cond(net, g.events[t], cond_at(&g, t));
                 int calls = 1;
                 while (!rnn_net_step_work(net, budget)) {
                     calls++;
-                    assert_true(calls <= rows);
+                    assert_true(calls <= rows_t);
                 }
                 /* pieces of about budget rows (whole vectors of 8 rows at least) */
                 int unit = budget < 8 ? 8 : budget / 8 * 8;
-                assert_true(calls >= (rows + unit - 1) / unit);
-                if (budget >= rows) assert_int_equal(calls, 1);
+                assert_true(calls >= (rows_t + unit - 1) / unit);
+                if (budget >= rows_t) assert_int_equal(calls, 1);
+                if (t == 0) calls0 = calls;
+                assert_int_equal(calls, calls0); /* the same count at every step */
                 assert_int_equal(rnn_net_step_work(net, budget), 1); /* finished stays finished */
                 assert_memory_equal(rnn_net_logits(net), all + (size_t)t * g.V,
                                     g.V * sizeof(float));
@@ -405,7 +420,7 @@ static void test_out_of_range_event(void **state)
 static rnn_model *flat_model_cond(unsigned conds, rnn_cell cell, int E, int H, float w,
                                   const char *tname, size_t at, float big)
 {
-    rnn_model_config cfg = {RNN_KIND_MELODY, 4, cell, 2, E, H, 130, conds};
+    rnn_model_config cfg = {RNN_KIND_MELODY, 4, cell, 2, E, H, 130, conds, 0, 0};
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
     float *data[RNN_MAX_TENSORS] = {0};
     int n = rnn_model_tensor_specs(&cfg, specs);
@@ -524,6 +539,55 @@ static void test_probe(void **state)
                            err, sizeof err),
                      -1);
     assert_non_null(strstr(err, "layer 0 row 3"));
+
+    /* attention: weights that overflow the scores or the head over [h | c] */
+    static const struct {
+        const char *tensor;
+        size_t at;
+        float big;
+        const char *needle; /* NULL: the model is fine */
+    } attn_cases[] = {
+        {"attn.W1", 3, 3e38f, "attn.W1"},
+        {"attn.W2", 0, 3e38f, "attn.W2"},
+        {"attn.v", 2, 1e38f, "attn.v"},
+        {"attn.v", 2, 1e30f, NULL},
+        {"head.weight", 20, 3e38f, "head.weight"},
+    };
+    for (size_t i = 0; i < sizeof attn_cases / sizeof attn_cases[0]; i++) {
+        golden g;
+        golden_load(&g, "attn_rnn_e0_l1");
+        const rnn_model_config *cfg = rnn_model_get_config(g.model);
+        rnn_tensor_spec specs[RNN_MAX_TENSORS];
+        const float *t[RNN_MAX_TENSORS];
+        float *copy = NULL;
+        const int n = rnn_model_tensor_specs(cfg, specs);
+        for (int k = 0; k < n; k++) {
+            t[k] = rnn_model_tensor(g.model, specs[k].name, NULL);
+            if (strcmp(specs[k].name, attn_cases[i].tensor) == 0) {
+                assert_non_null(copy = malloc(specs[k].count * sizeof *copy));
+                memcpy(copy, t[k], specs[k].count * sizeof *copy);
+                /* the second half of the head's row is the context's */
+                copy[attn_cases[i].at + (specs[k].ndim == 2 ? (size_t)specs[k].shape[1] / 2 : 0)] =
+                    attn_cases[i].big;
+                t[k] = copy;
+            }
+        }
+        void *buf = NULL;
+        size_t len = 0;
+        if (rnn_model_serialize(cfg, NULL, 0, t, &buf, &len, err, sizeof err)) fail_msg("%s", err);
+        rnn_model *m = rnn_model_load_memory(buf, len, "crafted.rnnw", err, sizeof err);
+        if (!m) fail_msg("%s", err);
+        const int rc = probe(m, err, sizeof err);
+        if (attn_cases[i].needle) {
+            assert_int_equal(rc, -1);
+            assert_non_null(strstr(err, attn_cases[i].needle));
+        } else {
+            assert_int_equal(rc, 0);
+        }
+        free(buf);
+        free(copy);
+        golden_free(&g);
+    }
 }
 
 /* The condition columns: none is all zero, any nonzero value is 1, each
@@ -579,7 +643,7 @@ static void test_conditions(void **state)
 static void test_step_macs(void **state)
 {
     (void)state;
-    rnn_model_config c = {RNN_KIND_MELODY, 4, RNN_CELL_LSTM, 2, 16, 48, 130, 0};
+    rnn_model_config c = {RNN_KIND_MELODY, 4, RNN_CELL_LSTM, 2, 16, 48, 130, 0, 0, 0};
     /* 4*48*(16+48) + 4*48*(48+48) + 136*48 */
     assert_int_equal(rnn_net_step_macs(&c), 12288 + 18432 + 6528);
     c.cell = RNN_CELL_GRU;
@@ -603,6 +667,12 @@ static void test_step_macs(void **state)
     c.conditions = RNN_COND_METRIC;
     c.steps_per_quarter = 2; /* 26 columns */
     assert_int_equal(rnn_net_step_macs(&c), 3 * 256 * (64 + 256) + 26 * 3 * 256 + 136 * 256);
+    /* attention (FORMAT.md's cost): 2 A H for the projections, n A for the
+     * scores, n H for the context, and the head over 2H */
+    c.attn_window = 32;
+    c.attn_size = 64;
+    assert_int_equal(rnn_net_step_macs(&c), 3 * 256 * (64 + 256) + 26 * 3 * 256 + 136 * 512 +
+                                                2 * 64 * 256 + 32 * 64 + 32 * 256);
     c.layers = 0;
     assert_int_equal(rnn_net_step_macs(&c), 0);
     assert_int_equal(rnn_net_step_macs(NULL), 0);

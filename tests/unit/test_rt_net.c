@@ -6,7 +6,8 @@
  * steps, state get/set and reset, make no trapped call. The conditioned
  * models (format v2) get each step's columns as a host would make them on
  * the audio thread: core/condition's metric position of a rolling 4/4 grid
- * and the harmony of held keys. */
+ * and the harmony of held keys. The attention models (attn_*) run the same
+ * loop, their ring filling, wrapping and being saved and restored. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -122,6 +123,7 @@ static void test_rnn(void **state)
     run_model("rnn_e0_l1");
     run_model("rnn_e24_l3");
     run_model("cond_rnn_e0_l2");
+    run_model("attn_rnn_e0_l1");
 }
 
 static void test_lstm(void **state)
@@ -131,6 +133,7 @@ static void test_lstm(void **state)
     run_model("lstm_e32_l2");
     run_model("cond_lstm_e16_l2");
     run_model("cond_lstm_e0_l1");
+    run_model("attn_lstm_e16_l2");
 }
 
 static void test_gru(void **state)
@@ -141,6 +144,8 @@ static void test_gru(void **state)
     run_model("cond_gru_e0_l1");
     run_model("cond_gru_e12_l2");
     run_model("cond_drums_gru_e8_l1");
+    run_model("attn_gru_e0_l2");
+    run_model("attn_drums_gru_e8_l1");
 }
 
 int main(void)

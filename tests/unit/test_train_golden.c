@@ -4,7 +4,9 @@
  * batch from a fixed initialisation and a non-zero initial state, then the
  * weights after one and two AdamW steps with gradient-norm clipping, for the
  * vanilla RNN (one-hot input), LSTM and GRU; and the same for models that
- * take condition columns beside the event (train_cond_*.bin, format v2). */
+ * take condition columns beside the event (train_cond_*.bin, format v2), and
+ * for models with attention over the top layer's outputs, starting from
+ * carried past outputs of different counts per lane (train_attn_*.bin). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -67,17 +69,19 @@ static void check_cell(const char *name)
 
     char magic[8];
     take(&r, magic, 8);
-    const int v2 = memcmp(magic, "RNNGOLD2", 8) == 0;
+    const int v3 = memcmp(magic, "RNNGOLD3", 8) == 0;
+    const int v2 = v3 || memcmp(magic, "RNNGOLD2", 8) == 0;
     if (!v2) assert_memory_equal(magic, "RNNGOLD1", 8);
-    int32_t h[7], hc[2] = {4, 0};
+    int32_t h[7], hc[4] = {4, 0, 0, 0}; /* spq, conditions, attention window and size */
     take(&r, h, sizeof h);
-    if (v2) take(&r, hc, sizeof hc);
+    if (v2) take(&r, hc, (v3 ? 4 : 2) * sizeof hc[0]);
     float hp[6];
     take(&r, hp, sizeof hp);
     const int L = h[1], E = h[2], H = h[3], V = h[4], B = h[5], T = h[6];
-    rnn_model_config cfg = {RNN_KIND_MELODY, hc[0], (rnn_cell)h[0], L, E, H, V, (unsigned)hc[1]};
-    const int C = rnn_model_cond_columns(&cfg);
-    assert_true(v2 == (C > 0));
+    rnn_model_config cfg = {RNN_KIND_MELODY, hc[0], (rnn_cell)h[0], L, E, H, V,
+                            (unsigned)hc[1], hc[2], hc[3]};
+    const int C = rnn_model_cond_columns(&cfg), N = hc[2];
+    assert_true(v3 ? N > 0 : v2 == (C > 0));
     int32_t *in = malloc((size_t)T * B * sizeof(int32_t)),
             *tg = malloc((size_t)T * B * sizeof(int32_t));
     assert_true(in && tg);
@@ -85,9 +89,20 @@ static void check_cell(const char *name)
     take(&r, tg, (size_t)T * B * sizeof(int32_t));
     float *cond = C ? take_floats(&r, (size_t)T * B * C) : NULL;
     size_t LBH = (size_t)L * B * H;
-    float *state = malloc(2 * LBH * sizeof(float));
+    /* the trainer's state: h, c, then with attention npast (B) and past (N, B, H) */
+    const size_t ns = 2 * LBH + (N ? (size_t)B + (size_t)N * B * H : 0);
+    float *state = malloc(ns * sizeof(float));
     assert_non_null(state);
     take(&r, state, 2 * LBH * sizeof(float));
+    if (N) {
+        int32_t *npast = malloc((size_t)B * sizeof *npast);
+        assert_non_null(npast);
+        take(&r, npast, (size_t)B * sizeof *npast);
+        for (int b = 0; b < B; b++)
+            state[2 * LBH + (size_t)b] = (float)npast[b];
+        take(&r, state + 2 * LBH + B, (size_t)N * B * H * sizeof(float));
+        free(npast);
+    }
     int32_t P;
     take(&r, &P, 4);
     float *init = take_floats(&r, (size_t)P);
@@ -103,7 +118,7 @@ static void check_cell(const char *name)
     assert_non_null(tr);
     assert_int_equal(rnn_trainer_num_params(tr), (size_t)P);
     memcpy(rnn_trainer_params(tr), init, (size_t)P * sizeof(float));
-    assert_int_equal(rnn_trainer_state_size(tr), 2 * LBH);
+    assert_int_equal(rnn_trainer_state_size(tr), ns);
 
     double losses[2] = {loss0, loss1};
     const float *after[2] = {w1, w2};
@@ -154,6 +169,7 @@ static void test_golden_rnn(void **state)
     (void)state;
     check_cell("rnn");
     check_cell("cond_rnn");
+    check_cell("attn_rnn");
 }
 
 static void test_golden_lstm(void **state)
@@ -161,6 +177,7 @@ static void test_golden_lstm(void **state)
     (void)state;
     check_cell("lstm");
     check_cell("cond_lstm");
+    check_cell("attn_lstm");
 }
 
 static void test_golden_gru(void **state)
@@ -168,6 +185,7 @@ static void test_golden_gru(void **state)
     (void)state;
     check_cell("gru");
     check_cell("cond_gru");
+    check_cell("attn_gru");
 }
 
 int main(void)

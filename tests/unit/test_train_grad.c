@@ -4,7 +4,9 @@
  * type: 2 layers, a carried-in state that is not zero, an ignored target,
  * with dropout off and on (the same masks on every forward); and with
  * condition columns (format v2) beside the event, whose block of
- * weight_ih_l0 is checked with the rest. */
+ * weight_ih_l0 is checked with the rest; and with attention over the top
+ * layer's outputs (attn.W1, attn.W2, attn.v, a head over [h | context]),
+ * starting from carried past outputs of different counts per lane. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -30,10 +32,11 @@ static double loss_of(rnn_trainer *tr, const int32_t *in, const float *cond, con
     return nll / (double)n;
 }
 
-/* conds: the conditions, at 1 step per quarter (22 metric columns) */
-static void check_cond(rnn_cell cell, int embed, float dropout, unsigned conds)
+/* conds: the conditions, at 1 step per quarter (22 metric columns); n, A:
+ * the attention window and size (0, 0 for none) */
+static void check_attn(rnn_cell cell, int embed, float dropout, unsigned conds, int n, int A)
 {
-    rnn_model_config cfg = {RNN_KIND_MELODY, 1, cell, 2, embed, 6, V, conds};
+    rnn_model_config cfg = {RNN_KIND_MELODY, 1, cell, 2, embed, 6, V, conds, n, A};
     const int C = rnn_model_cond_columns(&cfg);
     char err[256];
     rnn_trainer *tr = rnn_trainer_create(&cfg, B, T, err, sizeof err);
@@ -51,6 +54,12 @@ static void check_cond(rnn_cell cell, int embed, float dropout, unsigned conds)
     assert_non_null(s0);
     for (size_t i = 0; i < ns; i++)
         s0[i] = 0.5f * sinf(0.7f * (float)i + 0.3f);
+    if (n > 0) { /* the carried past: all n outputs of lane 0, one of lane 1 */
+        const size_t counts = 2 * (size_t)2 * B * 6;
+        assert_int_equal(ns, counts + B + (size_t)n * B * 6);
+        s0[counts] = (float)n;
+        s0[counts + 1] = 1.0f;
+    }
 
     int32_t in[T * B], tg[T * B];
     for (int i = 0; i < T * B; i++) {
@@ -97,9 +106,9 @@ static void check_cond(rnn_cell cell, int embed, float dropout, unsigned conds)
         double noise = 2e-5 * sqrt((double)sp->count);
         int ok = sqrt(num) <= 2e-3 * sqrt(den_a) + noise;
         if (!ok || getenv("GRAD_VERBOSE"))
-            print_message("%s E=%d C=%d dropout=%.1f %-18s relative error %.2e, worst %.2e, "
+            print_message("%s E=%d C=%d n=%d dropout=%.1f %-18s relative error %.2e, worst %.2e, "
                           "|g| %.3e\n",
-                          rnn_cell_name(cell) ? rnn_cell_name(cell) : "?", embed, C, dropout,
+                          rnn_cell_name(cell) ? rnn_cell_name(cell) : "?", embed, C, n, dropout,
                           sp->name, rel, worst, sqrt(den_a));
         assert_true(ok);
         /* a tensor whose gradient is all zero would pass trivially */
@@ -111,9 +120,24 @@ static void check_cond(rnn_cell cell, int embed, float dropout, unsigned conds)
     rnn_trainer_free(tr);
 }
 
+static void check_cond(rnn_cell cell, int embed, float dropout, unsigned conds)
+{
+    check_attn(cell, embed, dropout, conds, 0, 0);
+}
+
 static void check(rnn_cell cell, int embed, float dropout)
 {
     check_cond(cell, embed, dropout, 0);
+}
+
+static void test_grad_attention(void **state)
+{
+    (void)state;
+    check_attn(RNN_CELL_RNN, 4, 0, 0, 3, 4);
+    check_attn(RNN_CELL_LSTM, 0, 0, 0, 8, 5);
+    check_attn(RNN_CELL_GRU, 4, 0, 0, 2, 3);
+    check_attn(RNN_CELL_LSTM, 4, 0.3f, 0, 3, 4);
+    check_attn(RNN_CELL_GRU, 0, 0, RNN_COND_METRIC, 4, 4);
 }
 
 static void test_grad_conditions(void **state)
@@ -162,7 +186,7 @@ static void test_threads_agree(void **state)
     (void)state;
     enum { NB = 5, NT = 7 };
     for (int cell = 0; cell < 3; cell++) {
-        rnn_model_config cfg = {RNN_KIND_MELODY, 4, (rnn_cell)cell, 2, 5, 12, V, 0};
+        rnn_model_config cfg = {RNN_KIND_MELODY, 4, (rnn_cell)cell, 2, 5, 12, V, 0, 0, 0};
         char err[256];
         rnn_trainer *a = rnn_trainer_create(&cfg, NB, NT, err, sizeof err);
         rnn_trainer *b = rnn_trainer_create(&cfg, NB, NT, err, sizeof err);
@@ -201,9 +225,10 @@ static void test_threads_agree(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grad_rnn),      cmocka_unit_test(test_grad_lstm),
-        cmocka_unit_test(test_grad_gru),      cmocka_unit_test(test_grad_dropout),
-        cmocka_unit_test(test_threads_agree), cmocka_unit_test(test_grad_conditions),
+        cmocka_unit_test(test_grad_rnn),       cmocka_unit_test(test_grad_lstm),
+        cmocka_unit_test(test_grad_gru),       cmocka_unit_test(test_grad_dropout),
+        cmocka_unit_test(test_threads_agree),  cmocka_unit_test(test_grad_conditions),
+        cmocka_unit_test(test_grad_attention),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

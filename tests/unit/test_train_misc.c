@@ -119,9 +119,10 @@ static char *strip_rate(const char *csv)
     return out;
 }
 
-static void test_resume_identical(void **state)
+/* window, asize: the attention (0, 0 for none), whose carried past
+ * outputs the checkpoint holds */
+static void resume_identical(int window, int asize)
 {
-    (void)state;
     rnn_seq_list train = {calloc(6, sizeof(rnn_seq)), 6}, valid = {calloc(2, sizeof(rnn_seq)), 2};
     assert_true(train.seqs && valid.seqs);
     for (int i = 0; i < 6; i++)
@@ -147,6 +148,8 @@ static void test_resume_identical(void **state)
     o.epochs = 4;
     o.steps_per_epoch = 10;
     o.threads = 2;
+    o.cfg.attn_window = window;
+    o.cfg.attn_size = asize;
     char err[256];
 
     /* A: 40 steps in one go */
@@ -202,6 +205,18 @@ static void test_resume_identical(void **state)
     rmdir(dir);
     free_list(&train);
     free_list(&valid);
+}
+
+static void test_resume_identical(void **state)
+{
+    (void)state;
+    resume_identical(0, 0);
+}
+
+static void test_resume_identical_attention(void **state)
+{
+    (void)state;
+    resume_identical(12, 6);
 }
 
 static void test_interrupt_checkpoints(void **state)
@@ -572,6 +587,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_memorise),
         cmocka_unit_test(test_resume_identical),
+        cmocka_unit_test(test_resume_identical_attention),
         cmocka_unit_test(test_interrupt_checkpoints),
         cmocka_unit_test(test_batcher_covers_once),
         cmocka_unit_test(test_lr_schedule),

@@ -5,7 +5,8 @@
  * on every lane of a window; the logits agree within 1e-4. Also checks that
  * the trainer's tensor layout is the preset format's. Conditioned models
  * (format v2) get the same 0/1 condition columns in both, the trainer
- * trained with them. */
+ * trained with them. Attention models (format v2) run two windows in a row,
+ * so the trainer's carried past outputs meet the net's ring. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,10 +24,11 @@
 
 enum { B = 3, T = 24 };
 
-static void check_cond(rnn_kind kind, rnn_cell cell, int layers, int embed, int hidden,
-                       unsigned conds)
+static void check_attn(rnn_kind kind, rnn_cell cell, int layers, int embed, int hidden,
+                       unsigned conds, int window, int asize)
 {
-    rnn_model_config cfg = {kind, 4, cell, layers, embed, hidden, rnn_kind_vocab(kind), conds};
+    rnn_model_config cfg = {kind,  4,      cell, layers, embed, hidden, rnn_kind_vocab(kind),
+                            conds, window, asize};
     const int V = cfg.vocab, C = rnn_model_cond_columns(&cfg);
     char err[256];
     rnn_trainer *tr = rnn_trainer_create(&cfg, B, T, err, sizeof err);
@@ -67,9 +69,18 @@ static void check_cond(rnn_kind kind, rnn_cell cell, int layers, int embed, int 
         rnn_trainer_clip_grad(tr, 1.0);
         rnn_trainer_adamw(tr, 1e-2f, 0.9f, 0.999f, 1e-8f, 0.01f, step);
     }
+    /* two windows: the second starts from the first's state (and past) */
+    float *batched = malloc(2 * (size_t)T * B * V * sizeof *batched);
+    assert_non_null(batched);
+    int32_t in2[T * B];
+    for (int i = 0; i < T * B; i++)
+        in2[i] = (int32_t)((in[i] * 3 + 5) % V);
     rnn_trainer_reset_state(tr);
     rnn_trainer_forward_cond(tr, in, cond, tg, 0, NULL, NULL);
-    const float *batched = rnn_trainer_logits(tr);
+    memcpy(batched, rnn_trainer_logits(tr), (size_t)T * B * V * sizeof *batched);
+    rnn_trainer_forward_cond(tr, in2, cond, tg, 0, NULL, NULL);
+    memcpy(batched + (size_t)T * B * V, rnn_trainer_logits(tr),
+           (size_t)T * B * V * sizeof *batched);
 
     const float *tensors[RNN_MAX_TENSORS];
     for (int i = 0; i < n; i++)
@@ -86,24 +97,34 @@ static void check_cond(rnn_kind kind, rnn_cell cell, int layers, int embed, int 
     double worst = 0;
     for (int b = 0; b < B; b++) {
         rnn_net_reset(net);
-        for (int t = 0; t < T; t++) {
+        for (int tt = 0; tt < 2 * T; tt++) {
+            const int t = tt % T;
+            const int32_t *ev = tt < T ? in : in2;
             const float *z =
-                rnn_net_step_cond(net, in[t * B + b], cond ? cond + ((size_t)t * B + b) * C : NULL);
-            const float *ref = batched + ((size_t)t * B + b) * V;
+                rnn_net_step_cond(net, ev[t * B + b], cond ? cond + ((size_t)t * B + b) * C : NULL);
+            const float *ref = batched + (size_t)(tt / T) * T * B * V + ((size_t)t * B + b) * V;
             for (int k = 0; k < V; k++) {
                 double d = fabs((double)z[k] - ref[k]);
                 if (d > worst) worst = d;
             }
         }
     }
-    print_message("%s %s L=%d E=%d H=%d C=%d: max |logit difference| %.2e\n", rnn_kind_name(kind),
-                  rnn_cell_name(cell), layers, embed, hidden, C, worst);
+    print_message("%s %s L=%d E=%d H=%d C=%d n=%d A=%d: max |logit difference| %.2e\n",
+                  rnn_kind_name(kind), rnn_cell_name(cell), layers, embed, hidden, C, window, asize,
+                  worst);
     assert_true(worst <= 1e-4);
     rnn_net_free(net);
     rnn_model_free(model);
     free(blob);
+    free(batched);
     rnn_trainer_free(tr);
     free(cond);
+}
+
+static void check_cond(rnn_kind kind, rnn_cell cell, int layers, int embed, int hidden,
+                       unsigned conds)
+{
+    check_attn(kind, cell, layers, embed, hidden, conds, 0, 0);
 }
 
 static void check(rnn_kind kind, rnn_cell cell, int layers, int embed, int hidden)
@@ -138,12 +159,23 @@ static void test_parity_rnn(void **state)
     check_cond(RNN_KIND_MELODY, RNN_CELL_RNN, 2, 8, 24, RNN_COND_ALL);
 }
 
+/* attention over windows shorter and longer than the trainer's T = 24 */
+static void test_parity_attention(void **state)
+{
+    (void)state;
+    check_attn(RNN_KIND_MELODY, RNN_CELL_RNN, 1, 8, 24, 0, 16, 12);
+    check_attn(RNN_KIND_MELODY, RNN_CELL_LSTM, 2, 16, 32, 0, 32, 16);
+    check_attn(RNN_KIND_MELODY, RNN_CELL_GRU, 2, 0, 20, RNN_COND_ALL, 8, 20);
+    check_attn(RNN_KIND_DRUMS, RNN_CELL_GRU, 1, 8, 16, RNN_COND_METRIC, 64, 8);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parity_lstm),
         cmocka_unit_test(test_parity_gru),
         cmocka_unit_test(test_parity_rnn),
+        cmocka_unit_test(test_parity_attention),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

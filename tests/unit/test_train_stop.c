@@ -399,9 +399,48 @@ static void test_sigterm_checkpoints_and_writes(void **state)
     test_shell(out, sizeof out, "rm -rf %s", dir);
 }
 
+/* --attention N and --attention-size A train a model with attention: a
+ * preset declaring them, whose NLL on the valid split by the plugin's
+ * step-by-step code (rnnmidi-eval) is the trainer's own validation NLL. */
+static void test_attention_option(void **state)
+{
+    (void)state;
+    char dir[64], sub[128], model[256], out[16384], err[256];
+    make_corpus(dir, sizeof dir, sub, sizeof sub);
+    snprintf(model, sizeof model, "%s/attn.rnnw", dir);
+    int rc = test_shell(out, sizeof out,
+                        "%s/rnnmidi-train --data %s --out %s " TRAIN_ARGS
+                        " --epochs 1 --steps-per-epoch 10 --attention 16 --attention-size 8",
+                        test_tools_dir(), sub, model);
+    if (rc != 0) fail_msg("rnnmidi-train exited %d:\n%s", rc, out);
+    rnn_model *m = rnn_model_load(model, err, sizeof err);
+    if (!m) fail_msg("%s", err);
+    const rnn_model_config *c = rnn_model_get_config(m);
+    assert_int_equal(c->attn_window, 16);
+    assert_int_equal(c->attn_size, 8);
+    size_t n = 0;
+    assert_non_null(rnn_model_tensor(m, "attn.W1", &n));
+    assert_int_equal(n, 8 * 16);
+    char valid[64];
+    assert_non_null(rnn_model_meta(m, "valid_nll"));
+    snprintf(valid, sizeof valid, "%s", rnn_model_meta(m, "valid_nll"));
+    rnn_model_free(m);
+    char split[160];
+    snprintf(split, sizeof split, "--split valid %s", sub);
+    const double nll = eval_nll(model, split);
+    print_message("attention preset: valid_nll %s, rnnmidi-eval of the valid split %.6f\n", valid,
+                  nll);
+    /* windows of 16 steps carry their outputs into the next window's past:
+     * the trainer's batched evaluation and the net's ring see the same
+     * history (the metadata rounds to 4 decimals) */
+    assert_true(fabs(nll - atof(valid)) <= 1e-4);
+    test_shell(out, sizeof out, "rm -rf %s", dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_attention_option),
         cmocka_unit_test(test_max_steps_before_first_validation),
         cmocka_unit_test(test_progress_counts_the_whole_run),
         cmocka_unit_test(test_stop_mid_epoch_then_resume),
