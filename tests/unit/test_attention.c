@@ -28,6 +28,8 @@
 
 #include <cmocka.h>
 
+#include "../support/golden.h"
+
 #include "../../core/attention.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15u;
@@ -321,49 +323,26 @@ static void test_sliced(void **state)
 /* ------------------------------------------------------------------------ */
 /* PyTorch golden files (layout in tests/golden/make_attention_golden.py). */
 
-typedef struct {
-    unsigned char *data;
-    size_t size, pos;
-} reader;
-
-static void take(reader *r, void *dst, size_t n)
-{
-    assert_true(r->pos + n <= r->size);
-    memcpy(dst, r->data + r->pos, n);
-    r->pos += n;
-}
-
-static float *take_floats(reader *r, size_t n)
-{
-    float *p = malloc(n * sizeof(float) + 1);
-    assert_non_null(p);
-    take(r, p, n * sizeof(float));
-    return p;
-}
-
 static void check_golden(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) fail_msg("%s: missing (run tests from the top folder)", path);
-    reader r = {0};
-    r.data = malloc(1 << 20);
-    assert_non_null(r.data);
-    r.size = fread(r.data, 1, 1 << 20, f);
-    fclose(f);
+    golden_reader r;
+    golden_open(&r, path);
     char magic[8];
-    take(&r, magic, 8);
+    golden_take(&r, magic, 8);
     assert_memory_equal(magic, "RNNATTN1", 8);
     int32_t d[5];
-    take(&r, d, sizeof d);
+    golden_take(&r, d, sizeof d);
     const int H = d[0], A = d[1], N = d[2], B = d[3], T = d[4];
-    float *W1 = take_floats(&r, (size_t)A * H), *W2 = take_floats(&r, (size_t)A * H),
-          *v = take_floats(&r, (size_t)A);
+    float *W1 = golden_take_floats(&r, (size_t)A * H), *W2 = golden_take_floats(&r, (size_t)A * H),
+          *v = golden_take_floats(&r, (size_t)A);
     int32_t npast[16];
     assert_true(B <= 16);
-    take(&r, npast, (size_t)B * sizeof(int32_t));
-    float *past = take_floats(&r, (size_t)N * B * H), *h = take_floats(&r, (size_t)T * B * H);
-    free(take_floats(&r, (size_t)T * B * H)); /* G: the trainer's test uses it */
-    float *ctx = take_floats(&r, (size_t)T * B * H), *att = take_floats(&r, (size_t)T * B * N);
+    golden_take(&r, npast, (size_t)B * sizeof(int32_t));
+    float *past = golden_take_floats(&r, (size_t)N * B * H),
+          *h = golden_take_floats(&r, (size_t)T * B * H);
+    free(golden_take_floats(&r, (size_t)T * B * H)); /* G: the trainer's test uses it */
+    float *ctx = golden_take_floats(&r, (size_t)T * B * H),
+          *att = golden_take_floats(&r, (size_t)T * B * N);
 
     double worst_c = 0, worst_a = 0;
     for (int b = 0; b < B; b++) {
@@ -384,7 +363,7 @@ static void check_golden(const char *path)
     printf("%s: max |context - torch| %.3g, max |weight - torch| %.3g\n", path, worst_c, worst_a);
     assert_true(worst_c <= 1e-5);
     assert_true(worst_a <= 1e-5);
-    free(W1), free(W2), free(v), free(past), free(h), free(ctx), free(att), free(r.data);
+    free(W1), free(W2), free(v), free(past), free(h), free(ctx), free(att), golden_close(&r);
 }
 
 static void test_golden(void **state)

@@ -28,6 +28,8 @@
 
 #include <cmocka.h>
 
+#include "../support/golden.h"
+
 #include "../../core/attention.h"
 #include "../../training/train_attention.h"
 
@@ -151,58 +153,35 @@ static double grad_mismatch_f(const float *got, const float *want, size_t n, dou
 /* ------------------------------------------------------------------------ */
 /* PyTorch golden files (layout in tests/golden/make_attention_golden.py). */
 
-typedef struct {
-    unsigned char *data;
-    size_t size, pos;
-} reader;
-
-static void take(reader *r, void *dst, size_t n)
-{
-    assert_true(r->pos + n <= r->size);
-    memcpy(dst, r->data + r->pos, n);
-    r->pos += n;
-}
-
-static float *take_floats(reader *r, size_t n)
-{
-    float *p = malloc(n * sizeof(float) + 1);
-    assert_non_null(p);
-    take(r, p, n * sizeof(float));
-    return p;
-}
-
 static void check_golden(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) fail_msg("%s: missing (run tests from the top folder)", path);
-    reader rd = {0};
-    rd.data = malloc(1 << 20);
-    assert_non_null(rd.data);
-    rd.size = fread(rd.data, 1, 1 << 20, f);
-    fclose(f);
+    golden_reader rd;
+    golden_open(&rd, path);
     char magic[8];
-    take(&rd, magic, 8);
+    golden_take(&rd, magic, 8);
     assert_memory_equal(magic, "RNNATTN1", 8);
     int32_t d[5];
-    take(&rd, d, sizeof d);
+    golden_take(&rd, d, sizeof d);
     problem p = {d[0], d[1], d[2], d[3], d[4], {0}, NULL, NULL, NULL, NULL, NULL, NULL};
     const int H = p.H, A = p.A, N = p.N, B = p.B, T = p.T;
     assert_true(B <= 16);
-    p.W1 = take_floats(&rd, (size_t)A * H);
-    p.W2 = take_floats(&rd, (size_t)A * H);
-    p.v = take_floats(&rd, (size_t)A);
+    p.W1 = golden_take_floats(&rd, (size_t)A * H);
+    p.W2 = golden_take_floats(&rd, (size_t)A * H);
+    p.v = golden_take_floats(&rd, (size_t)A);
     int32_t np[16];
-    take(&rd, np, (size_t)B * sizeof(int32_t));
+    golden_take(&rd, np, (size_t)B * sizeof(int32_t));
     for (int b = 0; b < B; b++)
         p.npast[b] = np[b];
-    p.past = take_floats(&rd, (size_t)N * B * H);
-    p.h = take_floats(&rd, (size_t)T * B * H);
-    p.G = take_floats(&rd, (size_t)T * B * H);
-    float *ctx = take_floats(&rd, (size_t)T * B * H), *att = take_floats(&rd, (size_t)T * B * N);
+    p.past = golden_take_floats(&rd, (size_t)N * B * H);
+    p.h = golden_take_floats(&rd, (size_t)T * B * H);
+    p.G = golden_take_floats(&rd, (size_t)T * B * H);
+    float *ctx = golden_take_floats(&rd, (size_t)T * B * H),
+          *att = golden_take_floats(&rd, (size_t)T * B * N);
     double loss;
-    take(&rd, &loss, 8);
-    float *dW1 = take_floats(&rd, (size_t)A * H), *dW2 = take_floats(&rd, (size_t)A * H),
-          *dv = take_floats(&rd, (size_t)A), *dh = take_floats(&rd, (size_t)T * B * H);
+    golden_take(&rd, &loss, 8);
+    float *dW1 = golden_take_floats(&rd, (size_t)A * H),
+          *dW2 = golden_take_floats(&rd, (size_t)A * H), *dv = golden_take_floats(&rd, (size_t)A),
+          *dh = golden_take_floats(&rd, (size_t)T * B * H);
     assert_int_equal(rd.pos, rd.size);
 
     result r = run(&p);
@@ -227,7 +206,7 @@ static void check_golden(const char *path)
         assert_true(m[i] <= 1.0);
     result_free(&r);
     problem_free(&p);
-    free(ctx), free(att), free(dW1), free(dW2), free(dv), free(dh), free(rd.data);
+    free(ctx), free(att), free(dW1), free(dW2), free(dv), free(dh), golden_close(&rd);
 }
 
 static void test_golden(void **state)

@@ -18,27 +18,9 @@
 
 #include <cmocka.h>
 
+#include "../support/golden.h"
+
 #include "../../training/train.h"
-
-typedef struct {
-    unsigned char *data;
-    size_t size, pos;
-} reader;
-
-static void take(reader *r, void *dst, size_t n)
-{
-    assert_true(r->pos + n <= r->size);
-    memcpy(dst, r->data + r->pos, n);
-    r->pos += n;
-}
-
-static float *take_floats(reader *r, size_t n)
-{
-    float *p = malloc(n * sizeof(float) + 1);
-    assert_non_null(p);
-    take(r, p, n * sizeof(float));
-    return p;
-}
 
 /* max |a - b| / (atol + rtol |b|) over n values; <= 1 passes */
 static double mismatch(const float *a, const float *b, size_t n, double atol, double rtol,
@@ -59,24 +41,19 @@ static void check_cell(const char *name)
 {
     char path[256];
     snprintf(path, sizeof path, "tests/golden/train_%s.bin", name);
-    FILE *f = fopen(path, "rb");
-    if (!f) fail_msg("%s: missing (run tests from the top folder)", path);
-    reader r = {0};
-    r.data = malloc(1 << 20);
-    assert_non_null(r.data);
-    r.size = fread(r.data, 1, 1 << 20, f);
-    fclose(f);
+    golden_reader r;
+    golden_open(&r, path);
 
     char magic[8];
-    take(&r, magic, 8);
+    golden_take(&r, magic, 8);
     const int v3 = memcmp(magic, "RNNGOLD3", 8) == 0;
     const int v2 = v3 || memcmp(magic, "RNNGOLD2", 8) == 0;
     if (!v2) assert_memory_equal(magic, "RNNGOLD1", 8);
     int32_t h[7], hc[4] = {4, 0, 0, 0}; /* spq, conditions, attention window and size */
-    take(&r, h, sizeof h);
-    if (v2) take(&r, hc, (v3 ? 4 : 2) * sizeof hc[0]);
+    golden_take(&r, h, sizeof h);
+    if (v2) golden_take(&r, hc, (v3 ? 4 : 2) * sizeof hc[0]);
     float hp[6];
-    take(&r, hp, sizeof hp);
+    golden_take(&r, hp, sizeof hp);
     const int L = h[1], E = h[2], H = h[3], V = h[4], B = h[5], T = h[6];
     rnn_model_config cfg = {RNN_KIND_MELODY, hc[0], (rnn_cell)h[0], L, E, H, V,
                             (unsigned)hc[1], hc[2], hc[3]};
@@ -85,32 +62,32 @@ static void check_cell(const char *name)
     int32_t *in = malloc((size_t)T * B * sizeof(int32_t)),
             *tg = malloc((size_t)T * B * sizeof(int32_t));
     assert_true(in && tg);
-    take(&r, in, (size_t)T * B * sizeof(int32_t));
-    take(&r, tg, (size_t)T * B * sizeof(int32_t));
-    float *cond = C ? take_floats(&r, (size_t)T * B * C) : NULL;
+    golden_take(&r, in, (size_t)T * B * sizeof(int32_t));
+    golden_take(&r, tg, (size_t)T * B * sizeof(int32_t));
+    float *cond = C ? golden_take_floats(&r, (size_t)T * B * C) : NULL;
     size_t LBH = (size_t)L * B * H;
     /* the trainer's state: h, c, then with attention npast (B) and past (N, B, H) */
     const size_t ns = 2 * LBH + (N ? (size_t)B + (size_t)N * B * H : 0);
     float *state = malloc(ns * sizeof(float));
     assert_non_null(state);
-    take(&r, state, 2 * LBH * sizeof(float));
+    golden_take(&r, state, 2 * LBH * sizeof(float));
     if (N) {
         int32_t *npast = malloc((size_t)B * sizeof *npast);
         assert_non_null(npast);
-        take(&r, npast, (size_t)B * sizeof *npast);
+        golden_take(&r, npast, (size_t)B * sizeof *npast);
         for (int b = 0; b < B; b++)
             state[2 * LBH + (size_t)b] = (float)npast[b];
-        take(&r, state + 2 * LBH + B, (size_t)N * B * H * sizeof(float));
+        golden_take(&r, state + 2 * LBH + B, (size_t)N * B * H * sizeof(float));
         free(npast);
     }
     int32_t P;
-    take(&r, &P, 4);
-    float *init = take_floats(&r, (size_t)P);
+    golden_take(&r, &P, 4);
+    float *init = golden_take_floats(&r, (size_t)P);
     double loss0, loss1;
-    take(&r, &loss0, 8);
-    float *grads0 = take_floats(&r, (size_t)P), *w1 = take_floats(&r, (size_t)P);
-    take(&r, &loss1, 8);
-    float *w2 = take_floats(&r, (size_t)P);
+    golden_take(&r, &loss0, 8);
+    float *grads0 = golden_take_floats(&r, (size_t)P), *w1 = golden_take_floats(&r, (size_t)P);
+    golden_take(&r, &loss1, 8);
+    float *w2 = golden_take_floats(&r, (size_t)P);
     assert_int_equal(r.pos, r.size);
 
     char err[256];
@@ -153,7 +130,7 @@ static void check_cell(const char *name)
         assert_true(e <= 1);
     }
     rnn_trainer_free(tr);
-    free(r.data);
+    golden_close(&r);
     free(in);
     free(tg);
     free(cond);
