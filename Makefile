@@ -333,13 +333,9 @@ $(TBUILD)/rnnmidi-listen: $(TBUILD)/obj/plugin/listen/rnnmidi-listen.o $(TLISTEN
 BENCH_SRC = $(sort $(wildcard tests/bench/bench_*.c))
 BENCH_BIN = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-$(BUILD)/bench/bench_%: $(BUILD)/obj/tests/bench/bench_%.o $(TRAIN_LIB) $(CORE_LIB)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(BLAS_LIBS) -lz -lm -lpthread
-
-# bench_engine plays the tests' random-weight fixture presets.
-$(BUILD)/bench/bench_engine: $(BUILD)/obj/tests/bench/bench_engine.o $(BUILD)/obj/tests/support/engine_fixture.o \
-                             $(TRAIN_LIB) $(CORE_LIB)
+# Each bench plays random-weight presets from the tests' fixture.
+$(BUILD)/bench/bench_%: $(BUILD)/obj/tests/bench/bench_%.o $(BUILD)/obj/tests/support/engine_fixture.o \
+                        $(TRAIN_LIB) $(CORE_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(BLAS_LIBS) -lz -lm -lpthread
 

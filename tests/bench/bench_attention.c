@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../support/engine_fixture.h"
 #include "../../core/attention.h"
 #include "../../core/model.h"
 #include "../../core/net.h"
@@ -71,29 +72,8 @@ static rnn_net *make_net(rnn_model **model, rnn_model_config *cfg)
 {
     *cfg = (rnn_model_config){
         RNN_KIND_MELODY, 4, RNN_CELL_LSTM, L_BENCH, E_BENCH, H_BENCH, V_BENCH, 0, 0, 0};
-    rnn_tensor_spec specs[RNN_MAX_TENSORS];
-    float *data[RNN_MAX_TENSORS];
-    char err[256];
-    int n = rnn_model_tensor_specs(cfg, specs);
-    if (n < 0) {
-        fprintf(stderr, "bench_attention: bad config\n");
-        exit(1);
-    }
-    for (int i = 0; i < n; i++) {
-        float a = strcmp(specs[i].name, "embed.weight") == 0 ? 1.7f : 1.0f / sqrtf(H_BENCH);
-        data[i] = rand_floats(specs[i].count, a);
-    }
-    void *buf;
-    size_t len;
-    if (rnn_model_serialize(cfg, NULL, 0, (const float *const *)data, &buf, &len, err,
-                            sizeof err) != 0) {
-        fprintf(stderr, "bench_attention: %s\n", err);
-        exit(1);
-    }
-    *model = rnn_model_load_memory(buf, len, "bench", err, sizeof err);
-    free(buf);
-    for (int i = 0; i < n; i++)
-        free(data[i]);
+    char err[256] = "out of memory";
+    *model = fixture_random_model(cfg, 1, 1.0f);
     rnn_net *net = *model ? rnn_net_create(*model, err, sizeof err) : NULL;
     if (!net) {
         fprintf(stderr, "bench_attention: %s\n", err);

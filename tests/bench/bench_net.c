@@ -26,6 +26,7 @@
 
 #include <cblas.h>
 
+#include "../support/engine_fixture.h"
 #include "../../core/model.h"
 #include "../../core/net.h"
 
@@ -53,40 +54,12 @@ static float frand(void) /* uniform in [-1, 1) */
 /* A model with PyTorch-like random weights, each tensor scaled by `scale`. */
 static rnn_model *make_model(rnn_cell cell, int L, int E, int H, float scale)
 {
-    rnn_model_config cfg = {RNN_KIND_MELODY, 4, cell, L, E, H, V_BENCH, 0, 0, 0};
-    rnn_tensor_spec specs[RNN_MAX_TENSORS];
-    float *data[RNN_MAX_TENSORS];
-    char err[256];
-    int n = rnn_model_tensor_specs(&cfg, specs);
-    if (n < 0) {
-        fprintf(stderr, "bench_net: bad config\n");
-        exit(1);
-    }
-    for (int i = 0; i < n; i++) {
-        data[i] = malloc(specs[i].count * sizeof(float));
-        if (!data[i]) {
-            fprintf(stderr, "bench_net: out of memory\n");
-            exit(1);
-        }
-        float a = strcmp(specs[i].name, "embed.weight") == 0 ? 1.7f : 1.0f / sqrtf((float)H);
-        for (size_t k = 0; k < specs[i].count; k++)
-            data[i][k] = scale * a * frand();
-    }
-    void *buf;
-    size_t len;
-    if (rnn_model_serialize(&cfg, NULL, 0, (const float *const *)data, &buf, &len, err,
-                            sizeof err) != 0) {
-        fprintf(stderr, "bench_net: %s\n", err);
-        exit(1);
-    }
-    rnn_model *m = rnn_model_load_memory(buf, len, "bench", err, sizeof err);
+    const rnn_model_config cfg = {RNN_KIND_MELODY, 4, cell, L, E, H, V_BENCH, 0, 0, 0};
+    rnn_model *m = fixture_random_model(&cfg, 1, scale);
     if (!m) {
-        fprintf(stderr, "bench_net: %s\n", err);
+        fprintf(stderr, "bench_net: no model of %d x %d (out of memory?)\n", L, H);
         exit(1);
     }
-    free(buf);
-    for (int i = 0; i < n; i++)
-        free(data[i]);
     return m;
 }
 

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../support/engine_fixture.h"
 #include "../../core/model.h"
 #include "../../core/net.h"
 #include "../../core/qmat.h"
@@ -77,36 +78,12 @@ static double median(double *t, int n)
 /* An LSTM of L layers, embedding E, H units, PyTorch-like random weights. */
 static rnn_model *make_model(int L, int E, int H)
 {
-    rnn_model_config cfg = {RNN_KIND_MELODY, 4, RNN_CELL_LSTM, L, E, H, V_BENCH, 0, 0, 0};
-    rnn_tensor_spec specs[RNN_MAX_TENSORS];
-    float *data[RNN_MAX_TENSORS];
-    char err[256];
-    int n = rnn_model_tensor_specs(&cfg, specs);
-    if (n < 0) {
-        fprintf(stderr, "bench_qmat: bad config\n");
-        exit(1);
-    }
-    for (int i = 0; i < n; i++) {
-        data[i] = xmalloc(specs[i].count * sizeof(float));
-        float a = strcmp(specs[i].name, "embed.weight") == 0 ? 1.7f : 1.0f / sqrtf((float)H);
-        for (size_t k = 0; k < specs[i].count; k++)
-            data[i][k] = a * frand();
-    }
-    void *buf;
-    size_t len;
-    if (rnn_model_serialize(&cfg, NULL, 0, (const float *const *)data, &buf, &len, err,
-                            sizeof err) != 0) {
-        fprintf(stderr, "bench_qmat: %s\n", err);
-        exit(1);
-    }
-    rnn_model *m = rnn_model_load_memory(buf, len, "bench", err, sizeof err);
+    const rnn_model_config cfg = {RNN_KIND_MELODY, 4, RNN_CELL_LSTM, L, E, H, V_BENCH, 0, 0, 0};
+    rnn_model *m = fixture_random_model(&cfg, 1, 1.0f);
     if (!m) {
-        fprintf(stderr, "bench_qmat: %s\n", err);
+        fprintf(stderr, "bench_qmat: no model of %d x %d (out of memory?)\n", L, H);
         exit(1);
     }
-    free(buf);
-    for (int i = 0; i < n; i++)
-        free(data[i]);
     return m;
 }
 

@@ -2,6 +2,7 @@
 /* Random-weight fixture presets and block-size walks (engine_fixture.h). */
 #include "engine_fixture.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,5 +74,34 @@ rnn_model *fixture_model(rnn_kind kind, rnn_cell cell, int layers, int embed, in
     char err[256];
     rnn_model *m = rnn_model_load_memory(buf, len, "fixture", err, sizeof err);
     free(buf);
+    return m;
+}
+
+rnn_model *fixture_random_model(const rnn_model_config *cfg, uint64_t seed, float scale)
+{
+    rnn_tensor_spec specs[RNN_MAX_TENSORS];
+    const int n = rnn_model_tensor_specs(cfg, specs);
+    if (n < 0) return NULL;
+    float *data[RNN_MAX_TENSORS] = {0};
+    uint64_t s = seed * 2654435761u + 1;
+    int ok = 1;
+    for (int i = 0; i < n && ok; i++) {
+        data[i] = malloc(specs[i].count * sizeof(float));
+        ok = data[i] != NULL;
+        const float a =
+            strcmp(specs[i].name, "embed.weight") == 0 ? 1.7f : 1.0f / sqrtf((float)cfg->hidden);
+        for (size_t k = 0; ok && k < specs[i].count; k++)
+            data[i][k] = fixture_uniform(&s, scale * a);
+    }
+    void *buf = NULL;
+    size_t len = 0;
+    char err[256];
+    rnn_model *m = NULL;
+    if (ok && rnn_model_serialize(cfg, NULL, 0, (const float *const *)data, &buf, &len, err,
+                                  sizeof err) == 0)
+        m = rnn_model_load_memory(buf, len, "random weights", err, sizeof err);
+    free(buf);
+    for (int i = 0; i < n; i++)
+        free(data[i]);
     return m;
 }

@@ -27,4 +27,10 @@ int fixture_build(rnn_kind kind, rnn_cell cell, int layers, int embed, int hidde
 rnn_model *fixture_model(rnn_kind kind, rnn_cell cell, int layers, int embed, int hidden,
                          uint64_t seed);
 
+/** A preset of any configuration with weights as PyTorch initialises them
+ * (uniform in +-1/sqrt(H); the embedding in +-1.7), every tensor times
+ * scale, loaded; NULL on failure; release with rnn_model_free. For the
+ * benchmarks, whose figures must not depend on a trained preset. */
+rnn_model *fixture_random_model(const rnn_model_config *cfg, uint64_t seed, float scale);
+
 #endif
