@@ -324,13 +324,10 @@ typedef struct {
     uint8_t d[3];
 } abs_ev;
 
-/* Run the engine at 120 BPM in 4/4 from frame 0 for `steps` steps with the
- * player's notes; harmony[k] gets the harmony of engine step k. */
-static void play_player(rnn_engine *e, int steps, uint16_t *harmony)
+/* The player's notes as MIDI events at fps frames a step, sorted by frame
+ * (stable); their number. */
+static size_t player_events(abs_ev *in, double fps)
 {
-    static abs_ev in[2 * N_PLAYER];
-    static rnn_engine_event ib[64], out[4096];
-    const double fps = 6000;
     size_t n = 0;
     for (size_t i = 0; i < N_PLAYER; i++) {
         uint8_t ch = (uint8_t)player[i].channel, p = (uint8_t)player[i].pitch;
@@ -343,12 +340,30 @@ static void play_player(rnn_engine *e, int steps, uint16_t *harmony)
             in[j] = in[j - 1];
             in[j - 1] = t;
         }
+    return n;
+}
+
+/* A rolling transport at 120 BPM in 4/4 (the caller sets the position). */
+static rnn_transport rolling_4_4(void)
+{
     rnn_transport t = {0};
     t.flags = RNN_TRANSPORT_SPEED | RNN_TRANSPORT_BBT | RNN_TRANSPORT_TEMPO | RNN_TRANSPORT_METER;
     t.speed = 1;
     t.bpm = 120;
     t.beats_per_bar = 4;
     t.beat_unit = 4;
+    return t;
+}
+
+/* Run the engine at 120 BPM in 4/4 from frame 0 for `steps` steps with the
+ * player's notes; harmony[k] gets the harmony of engine step k. */
+static void play_player(rnn_engine *e, int steps, uint16_t *harmony)
+{
+    static abs_ev in[2 * N_PLAYER];
+    static rnn_engine_event ib[64], out[4096];
+    const double fps = 6000;
+    const size_t n = player_events(in, fps);
+    rnn_transport t = rolling_4_4();
     for (int k = 0; k < steps; k++)
         harmony[k] = 0xffff; /* no step yet */
     size_t ii = 0;
@@ -579,24 +594,8 @@ static void play_cond(const char *name, int with_player, cond_run *r)
     const int fps = (int)(SR * 60 / (120.0 * r->spq)), block = fps / 12;
     assert_int_equal(block * 12, fps);
     static abs_ev in[2 * N_PLAYER];
-    size_t n = 0;
-    for (size_t i = 0; with_player && i < N_PLAYER; i++) {
-        uint8_t ch = (uint8_t)player[i].channel, p = (uint8_t)player[i].pitch;
-        in[n++] = (abs_ev){(int64_t)(player[i].on * fps), {(uint8_t)(0x90 | ch), p, 90}};
-        in[n++] = (abs_ev){(int64_t)(player[i].off * fps), {(uint8_t)(0x80 | ch), p, 0}};
-    }
-    for (size_t i = 1; i < n; i++)
-        for (size_t j = i; j > 0 && in[j].frame < in[j - 1].frame; j--) {
-            abs_ev t = in[j];
-            in[j] = in[j - 1];
-            in[j - 1] = t;
-        }
-    rnn_transport t = {0};
-    t.flags = RNN_TRANSPORT_SPEED | RNN_TRANSPORT_BBT | RNN_TRANSPORT_TEMPO | RNN_TRANSPORT_METER;
-    t.speed = 1;
-    t.bpm = 120;
-    t.beats_per_bar = 4;
-    t.beat_unit = 4;
+    const size_t n = with_player ? player_events(in, fps) : 0;
+    rnn_transport t = rolling_4_4();
     for (int k = 0; k < PLAY_STEPS; k++)
         r->note_on[k] = r->kind == RNN_KIND_MELODY ? -1 : 0;
     static rnn_engine_event ib[64], out[4096];
