@@ -333,9 +333,10 @@ $(TBUILD)/rnnmidi-listen: $(TBUILD)/obj/plugin/listen/rnnmidi-listen.o $(TLISTEN
 BENCH_SRC = $(sort $(wildcard tests/bench/bench_*.c))
 BENCH_BIN = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-# Each bench plays random-weight presets from the tests' fixture.
+# Each bench plays random-weight presets from the tests' fixture and draws
+# its other random values from tests/support/random.
 $(BUILD)/bench/bench_%: $(BUILD)/obj/tests/bench/bench_%.o $(BUILD)/obj/tests/support/engine_fixture.o \
-                        $(TRAIN_LIB) $(CORE_LIB)
+                        $(BUILD)/obj/tests/support/random.o $(TRAIN_LIB) $(CORE_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(BLAS_LIBS) -lz -lm -lpthread
 

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "../support/engine_fixture.h"
+#include "../support/random.h"
 #include "../../core/attention.h"
 #include "../../core/model.h"
 #include "../../core/net.h"
@@ -41,14 +42,6 @@ static double now(void)
 
 static uint64_t rng_state = 0x1234567887654321u;
 
-static float frand(void) /* uniform in [-1, 1) */
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (float)(rng_state >> 40) * 0x1.0p-23f - 1.0f;
-}
-
 static void *xmalloc(size_t n)
 {
     void *p = malloc(n);
@@ -61,9 +54,11 @@ static void *xmalloc(size_t n)
 
 static float *rand_floats(size_t n, float scale)
 {
-    float *p = xmalloc(n * sizeof(float));
-    for (size_t i = 0; i < n; i++)
-        p[i] = scale * frand();
+    float *p = xorshift_floats(&rng_state, n, scale);
+    if (!p) {
+        fprintf(stderr, "bench_attention: out of memory\n");
+        exit(1);
+    }
     return p;
 }
 

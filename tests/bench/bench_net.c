@@ -27,6 +27,7 @@
 #include <cblas.h>
 
 #include "../support/engine_fixture.h"
+#include "../support/random.h"
 #include "../../core/model.h"
 #include "../../core/net.h"
 
@@ -45,10 +46,7 @@ static uint64_t rng_state = 0x1234567887654321u;
 
 static float frand(void) /* uniform in [-1, 1) */
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (float)(rng_state >> 40) * 0x1.0p-23f - 1.0f;
+    return xorshift_uniform(&rng_state);
 }
 
 /* A model with PyTorch-like random weights, each tensor scaled by `scale`. */

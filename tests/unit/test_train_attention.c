@@ -29,26 +29,17 @@
 #include <cmocka.h>
 
 #include "../support/golden.h"
+#include "../support/random.h"
 
 #include "../../core/attention.h"
 #include "../../training/train_attention.h"
 
 static uint64_t rng = 0x2545f4914f6cdd1du;
 
-static float frand(void) /* uniform in [-1, 1) */
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (float)(rng >> 40) * 0x1.0p-23f - 1.0f;
-}
-
 static float *rand_floats(size_t n, float scale)
 {
-    float *p = malloc(n * sizeof(float) + 1);
+    float *p = xorshift_floats(&rng, n, scale);
     assert_non_null(p);
-    for (size_t i = 0; i < n; i++)
-        p[i] = scale * frand();
     return p;
 }
 
