@@ -12,7 +12,10 @@
 # and writes the model card presets/README.md. Working files (checkpoints,
 # logs, renders) go to build/presets/. About 75 minutes on 2 cores.
 # Environment: BUILD (build), CORPUS (data/corpus); PRESETS_SKIP_TRAINING=1
-# keeps the presets already in presets/ and redoes the rest.
+# keeps the presets already in presets/ and redoes the rest; PRESETS_TRAIN
+# (e.g. "drums-gru") trains only the presets it names, and
+# PRESETS_TRAIN_ONLY=1 stops after the training (to train on several
+# machines, or several runs side by side).
 set -eu
 
 BUILD=${BUILD:-build}
@@ -32,21 +35,40 @@ done
 mkdir -p "$WORK" "$EX"
 
 # The training runs. Each command line is stored in its preset's metadata
-# (key 'command'); keep them literal.
+# (key 'command'); keep them literal. The melody presets learn from every
+# package but MMA's rendered groove library, whose tracks are drum patterns
+# and accompaniment figures, not melodies (MELODY_DATA); the drums learn from
+# the whole corpus. Every preset takes the metric position (the step's place
+# in beat and bar); the melody presets also hear the harmony of the other
+# voices, zeroed on 30% of the windows (the trainer's default) so they play
+# with and without a player.
+MELODY_PATHS= MELODY_DATA=
+for d in "$CORPUS"/*/; do
+    case $d in
+    */mma-grooves/) ;;
+    *) MELODY_PATHS="$MELODY_PATHS ${d%/}" MELODY_DATA="$MELODY_DATA --data ${d%/}" ;;
+    esac
+done
+data_of() { # PRESET: the corpus paths it learns from
+    case $1 in
+    melody-*) echo "$MELODY_PATHS" ;;
+    *) echo "$CORPUS" ;;
+    esac
+}
 train_melody_lstm() {
-    $TRAIN --data $CORPUS --kind melody --cell lstm --layers 2 --hidden 256 --embed 64 --epochs 45 --patience 5 --seed 1 --threads 2 --name melody-lstm --out $WORK/melody-lstm.rnnw
+    $TRAIN $MELODY_DATA --kind melody --conditions metric,harmony --cell lstm --layers 2 --hidden 256 --embed 64 --epochs 45 --patience 5 --seed 1 --threads 2 --name melody-lstm --out $WORK/melody-lstm.rnnw
 }
 train_drums_gru() {
-    $TRAIN --data $CORPUS --kind drums --cell gru --layers 2 --hidden 256 --embed 64 --epochs 60 --patience 6 --seed 1 --threads 2 --name drums-gru --out $WORK/drums-gru.rnnw
+    $TRAIN --data $CORPUS --kind drums --conditions metric --attention 32 --cell gru --layers 2 --hidden 256 --embed 64 --epochs 60 --patience 6 --seed 1 --threads 2 --name drums-gru --out $WORK/drums-gru.rnnw
 }
-# The LSTM's budget (2 x 256, embed 64: 897,794 parameters) for the other
-# cells: GRU 2 x 296 (895,858), vanilla RNN 2 x 512 (896,258). These two run
-# side by side, one thread each.
+# Near the LSTM's budget (2 x 256, embed 64: 944,898 parameters with the 46
+# condition columns) for the other cells: GRU 2 x 296 (936,706), vanilla RNN
+# 2 x 512 (919,810). These two run side by side, one thread each.
 train_melody_gru() {
-    $TRAIN --data $CORPUS --kind melody --cell gru --layers 2 --hidden 296 --embed 64 --epochs 30 --patience 5 --seed 1 --threads 1 --name melody-gru --out $WORK/melody-gru.rnnw
+    $TRAIN $MELODY_DATA --kind melody --conditions metric,harmony --cell gru --layers 2 --hidden 296 --embed 64 --epochs 12 --patience 5 --seed 1 --threads 1 --name melody-gru --out $WORK/melody-gru.rnnw
 }
 train_melody_rnn() {
-    $TRAIN --data $CORPUS --kind melody --cell rnn --layers 2 --hidden 512 --embed 64 --epochs 30 --patience 5 --seed 1 --threads 1 --name melody-rnn --out $WORK/melody-rnn.rnnw
+    $TRAIN $MELODY_DATA --kind melody --conditions metric,harmony --cell rnn --layers 2 --hidden 512 --embed 64 --epochs 12 --patience 5 --seed 1 --threads 1 --name melody-rnn --out $WORK/melody-rnn.rnnw
 }
 
 run() { # NAME: train into $WORK, log there, copy the preset and its curve
@@ -62,24 +84,59 @@ run() { # NAME: train into $WORK, log there, copy the preset and its curve
     cp "$WORK/$name.svg" "$OUT/$name.svg"
 }
 
+wanted() { # NAME: trained in this run (PRESETS_TRAIN, default all)
+    case " ${PRESETS_TRAIN:-melody-lstm drums-gru melody-gru melody-rnn} " in
+    *" $1 "*) return 0 ;;
+    esac
+    return 1
+}
 if [ "${PRESETS_SKIP_TRAINING:-0}" != 1 ]; then
-    run melody-lstm
-    run drums-gru
-    run melody-gru &
-    gru=$!
-    run melody-rnn &
-    rnn=$!
-    wait $gru
-    wait $rnn
+    ! wanted melody-lstm || run melody-lstm
+    ! wanted drums-gru || run drums-gru
+    gru= rnn=
+    if wanted melody-gru; then run melody-gru & gru=$!; fi
+    if wanted melody-rnn; then run melody-rnn & rnn=$!; fi
+    [ -z "$gru" ] || wait $gru
+    [ -z "$rnn" ] || wait $rnn
 fi
+[ "${PRESETS_TRAIN_ONLY:-0}" != 1 ] || exit 0
 
-# Evaluation on the test and valid splits.
+# Evaluation on the test and valid splits; the melody presets also with the
+# harmony zeroed (as without a player), and, when the repository's history is
+# at hand, the unconditioned presets of commit $BASELINE on the same files.
+BASELINE=5048757
 for name in melody-lstm melody-gru melody-rnn drums-gru; do
     for split in test valid; do
-        $EVAL --model $OUT/$name.rnnw --split $split $CORPUS > "$WORK/$name.$split.txt"
+        $EVAL --model $OUT/$name.rnnw --split $split $(data_of $name) > "$WORK/$name.$split.txt"
     done
+    case $name in
+    melody-*) $EVAL --model $OUT/$name.rnnw --split test --no-harmony $(data_of $name) \
+                  > "$WORK/$name.test-noharm.txt" ;;
+    esac
+    rm -f "$WORK/$name.v1.test.txt"
+    if git cat-file -e "$BASELINE:presets/$name.rnnw" 2> /dev/null; then
+        git show "$BASELINE:presets/$name.rnnw" > "$WORK/$name.v1.rnnw"
+        $EVAL --model "$WORK/$name.v1.rnnw" --split test $(data_of $name) > "$WORK/$name.v1.test.txt"
+    fi
     echo "presets: $name test: $(cat "$WORK/$name.test.txt")"
 done
+
+# The musicality measure: 10 zero-state takes of 32 bars and 4-bar takes
+# primed by each test file (hearing its harmony and meter) beside the train
+# split; the melody LSTM also with the harmony zeroed, the real test split
+# for the real chord-tone share, and the unconditioned presets of $BASELINE.
+MUS=$BUILD/rnnmidi-musicality
+for name in melody-lstm melody-gru melody-rnn drums-gru; do
+    $MUS --model $OUT/$name.rnnw --seeds 10 --bars 32 --quiet $(data_of $name) > "$WORK/$name.mus.txt"
+    if [ -f "$WORK/$name.v1.rnnw" ]; then
+        $MUS --model "$WORK/$name.v1.rnnw" --seeds 10 --bars 32 --quiet $(data_of $name) \
+            > "$WORK/$name.v1.mus.txt"
+    fi
+done
+$MUS --model $OUT/melody-lstm.rnnw --seeds 10 --bars 32 --no-harmony --quiet $MELODY_PATHS \
+    > "$WORK/melody-lstm.noharm.mus.txt"
+$MUS --kind melody --vs-split test --quiet $MELODY_PATHS > "$WORK/melody-test.mus.txt"
+$MUS --kind drums --vs-split test --quiet $CORPUS > "$WORK/drums-test.mus.txt"
 
 # Examples: 8 bars from each preset, and the LSTM continuing a primer.
 examples=""
@@ -104,6 +161,22 @@ example melody-gru-seed1 melody-gru --seed 1
 example melody-rnn-seed1 melody-rnn --seed 1
 example drums-gru-seed1 drums-gru --seed 1
 
+# Conditioned examples: each preset over the parts of a test-split file (it
+# hears their harmony and meter), the whole file as MIDI by rnnmidi-gen, and
+# the demo's piano roll of its first 16 s, where the file is the player.
+harmony_examples=""
+harmony_example() { # NAME PRESET FILE
+    ex=$1 preset=$2 file=$3
+    $GEN --model $OUT/$preset.rnnw --harmony "$file" --seed 1 --out $EX/$ex.mid 2> "$WORK/$ex.gen.txt"
+    $DEMO --model $OUT/$preset.rnnw --harmony "$file" --seed 1 --seconds 16 --render $WORK/$ex.wav \
+        --roll $EX/$ex.png --no-ui --quiet > /dev/null
+    harmony_examples="$harmony_examples$ex|$preset|$file
+"
+}
+harmony_example melody-lstm-over-linns-basket melody-lstm $CORPUS/openttd-openmsx/linns_basket.mid
+harmony_example melody-lstm-over-sunday-drivers melody-lstm $CORPUS/simutrans-data/03-Sunday-drivers.mid
+harmony_example drums-gru-over-sunday-drivers drums-gru $CORPUS/simutrans-data/03-Sunday-drivers.mid
+
 # ---------------------------------------------------------------------------
 # The model card.
 meta() { # PRESET KEY
@@ -112,11 +185,12 @@ meta() { # PRESET KEY
 field() { # FILE KEY: a key=value of an rnnmidi-eval line
     tr ' ' '\n' < "$1" | grep "^$2=" | cut -d= -f2
 }
-params() { # CELL LAYERS HIDDEN EMBED VOCAB
-    awk -v c=$1 -v L=$2 -v H=$3 -v E=$4 -v V=$5 'BEGIN {
+params() { # CELL LAYERS HIDDEN EMBED VOCAB CONDITION-COLUMNS ATTENTION-SIZE
+    awk -v c=$1 -v L=$2 -v H=$3 -v E=$4 -v V=$5 -v C=$6 -v A=${7:-0} 'BEGIN {
         G = c == "lstm" ? 4 : c == "gru" ? 3 : 1
-        I = E > 0 ? E : V
+        I = (E > 0 ? E : V) + C
         n = G * H * (I + H + 2) + (L - 1) * G * H * (2 * H + 2) + V * H + V + (E > 0 ? V * E : 0)
+        if (A > 0) n += 2 * A * H + A + V * H # W1, W2, v, the head over [h | context]
         printf "%d", n }'
 }
 kept() { # PRESET: the epoch and step of the best valid NLL, from the log
@@ -124,15 +198,15 @@ kept() { # PRESET: the epoch and step of the best valid NLL, from the log
              END { if (e != "") printf "%s (step %s)", e, s; else printf "?" }' \
         "$WORK/$1.csv" 2>/dev/null || printf '?'
 }
-row() { # PRESET CELL LAYERS HIDDEN EMBED VOCAB TARGET
+row() { # PRESET CELL LAYERS HIDDEN EMBED VOCAB CONDITION-COLUMNS ATTENTION-SIZE TARGET
     p=$1 t=$WORK/$1.test.txt
     nll=$(field "$t" nll_nats)
-    met=$(awk -v a="$nll" -v b="$7" 'BEGIN { print (a <= b) ? "met" : "missed" }')
+    met=$(awk -v a="$nll" -v b="$9" 'BEGIN { print (a <= b) ? "met" : "missed" }')
     printf '| %s | %s %s x %s, embed %s | %s | %s KiB | %s | %s | %s | %s s | %s | %s | %s | %s (%s) |\n' \
-        "$p" "$2" "$3" "$4" "$5" "$(params $2 $3 $4 $5 $6)" \
+        "$p" "$2" "$3" "$4" "$5" "$(params $2 $3 $4 $5 $6 $7 $8)" \
         "$(($(wc -c < "$OUT/$p.rnnw") / 1024))" "$(meta $p steps)" "$(meta $p epochs)" "$(kept $p)" \
         "$(meta $p train_seconds)" "$(meta $p valid_nll)" "$nll" "$(field "$t" event_nll_nats)" \
-        "$7" "$met"
+        "$9" "$met"
 }
 lstm_event=$(field $WORK/melody-lstm.test.txt event_nll_nats)
 lstm_event_met=$(awk -v a="$lstm_event" 'BEGIN { print (a <= 3.20) ? "met" : "missed" }')
@@ -161,13 +235,56 @@ pkgs() {
 splits() { # KIND PRESET
     for s in train valid test; do
         if [ $s = train ]; then
-            $EVAL --model $OUT/$2.rnnw --split train $CORPUS > "$WORK/$2.train.txt"
+            $EVAL --model $OUT/$2.rnnw --split train $(data_of $2) > "$WORK/$2.train.txt"
         fi
         printf '| %s | %s | %s | %s |\n' "$1" $s "$(field "$WORK/$2.$s.txt" files)" \
             "$(field "$WORK/$2.$s.txt" steps)"
     done
 }
 cmd() { meta "$1" command; }
+mus() { # FILE FEATURE COLUMN: a figure of an rnnmidi-musicality table
+    # (columns: 2 generated or real, 4 primed, 6 train; mean_overlap 2, 3)
+    awk -v f="$2" -v c="$3" '$1 == f { print $c; exit }' "$1"
+}
+check() { # PRESET FEATURE KIND TARGET-TEXT: a row of the targets table, for
+    # the zero-state and the primed takes; KIND: ratio (within 0.05 of the
+    # train split), rel15 / rel20 (within 15% / 20%), min:X (at least X)
+    f=$WORK/$1.mus.txt
+    if [ "$2" = mean_overlap ]; then
+        g=$(mus "$f" $2 2) p=$(mus "$f" $2 3) t=-
+    else
+        g=$(mus "$f" $2 2) p=$(mus "$f" $2 4) t=$(mus "$f" $2 6)
+    fi
+    awk -v pr="$1" -v ft="$2" -v k="$3" -v tx="$4" -v g="$g" -v p="$p" -v t="$t" 'function ok(x) {
+            if (x == "-" || x == "") return "-"
+            if (k == "ratio") return (x - t <= 0.05 && t - x <= 0.05) ? "met" : "missed"
+            if (k == "rel15") return (x >= 0.85 * t && x <= 1.15 * t) ? "met" : "missed"
+            if (k == "rel20") return (x >= 0.8 * t && x <= 1.2 * t) ? "met" : "missed"
+            split(k, m, ":"); return x >= m[2] ? "met" : "missed" }
+        BEGIN { printf "| %s | %s | %s (%s) | %s (%s) | %s | %s |\n", pr, ft, g, ok(g), p, ok(p), t, tx }'
+}
+chord_check() { # the harmony targets of the melody LSTM (primed takes)
+    with=$(mus $WORK/melody-lstm.mus.txt chord_tones 4)
+    without=$(mus $WORK/melody-lstm.noharm.mus.txt chord_tones 4)
+    real=$(mus $WORK/melody-test.mus.txt chord_tones 2)
+    awk -v a="$with" -v b="$without" -v r="$real" 'BEGIN {
+        printf "| melody-lstm | chord-tone share on beats, hearing the harmony | %s | %s (real test melodies) | within 0.05 of the real share: %s |\n", a, r,
+            (a - r <= 0.05 && r - a <= 0.05) ? "met" : "missed"
+        printf "| melody-lstm | the same, harmony zeroed | %s | %s (hearing it) | at least 0.20 below: %.3f, %s |\n", b, a, a - b,
+            (a - b >= 0.20) ? "met" : "missed" }'
+}
+conditions_of() { # PRESET: the conditions of its training command
+    c=$(cmd "$1" | sed -n 's/.*--conditions \([a-z,]*\).*/\1/p')
+    echo "${c:-none}"
+}
+nll_row() { # PRESET
+    t=$WORK/$1.test.txt n=$WORK/$1.test-noharm.txt v=$WORK/$1.v1.test.txt
+    a=$(field "$t" nll_nats)
+    b=$([ -f "$n" ] && field "$n" nll_nats || echo -)
+    c=$([ -f "$v" ] && field "$v" nll_nats || echo "not at hand")
+    d=$(awk -v a="$a" -v c="$c" 'BEGIN { if (c + 0 > 0) printf "%+.1f%%", 100 * (a - c) / c; else print "-" }')
+    printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$(conditions_of "$1")" "$a" "$b" "$c" "$d"
+}
 
 {
 cat <<EOF
@@ -180,10 +297,10 @@ is not part of \`make test\` (tests/unit/test_presets.c checks the files).
 
 | preset | cell and size | parameters | file | optimiser steps | epochs run | kept epoch | training time | valid NLL | test NLL | test NLL on events | target (test NLL) |
 |---|---|---|---|---|---|---|---|---|---|---|---|
-$(row melody-lstm lstm 2 256 64 130 1.86)
-$(row melody-gru gru 2 296 64 130 1.86)
-$(row melody-rnn rnn 2 512 64 130 1.86)
-$(row drums-gru gru 2 256 64 512 2.35)
+$(row melody-lstm lstm 2 256 64 130 46 0 1.28)
+$(row melody-gru gru 2 296 64 130 46 0 1.28)
+$(row melody-rnn rnn 2 512 64 130 46 0 1.28)
+$(row drums-gru gru 2 256 64 512 34 64 1.70)
 
 NLL: negative log-likelihood in nats per 16th-note step (lower is better);
 "on events" counts only the steps whose target is not class 0, 'no event'.
@@ -203,13 +320,15 @@ below: melody 1.86, drums 2.35, and 3.20 on events for the melody LSTM
   the demo's melody voice. LV2 preset "Melody LSTM, accompany".
 - **drums-gru** (\`drums-gru.rnnw\`): drum grooves on the 9 classes of
   Magenta's DrumsRNN map, channel 10; the demo's drum voice. LV2 preset
-  "Drums GRU, accompany".
-- **melody-gru**, **melody-rnn**: the same melody task with the LSTM's
+  "Drums GRU, accompany". A GRU with attention over its last 32 outputs
+  (two bars of 4/4; core/FORMAT.md, "Attention"): each step reads back what
+  it played one and two bars ago, so the groove repeats its bar.
+- **melody-gru**, **melody-rnn**: the same melody task near the LSTM's
   parameter budget (2 layers; hidden 296 for the GRU, 512 for the vanilla
-  tanh RNN, so that the three counts are within 0.3% of each other), to hear
+  tanh RNN, within 2.7% of the LSTM's count with the condition columns), to hear
   and read what the cell changes. LV2 presets "Melody GRU, accompany" and
-  "Melody vanilla RNN, accompany". Within the whole build's 2-hour budget
-  they get a shorter schedule than the LSTM (at most 30 epochs on one core
+  "Melody vanilla RNN, accompany". Within the whole build's budget they
+  get a much shorter schedule than the LSTM (at most 12 epochs on one core
   each, against the LSTM's 45 on two), so the table compares the cells at
   unequal training. To compare them at the same step, read the LSTM's valid
   NLL at that step in build/presets/melody-lstm.csv (its longer learning-rate
@@ -239,8 +358,11 @@ number of predicted steps, as rnnmidi-eval counts them):
 $(splits melody melody-lstm)
 $(splits drums drums-gru)
 
-The trainer sees the train split only; melody windows are transposed by a
-random -5..5 semitones (the default), drums are not.
+The melody presets learn from every package but mma-grooves (MMA's groove
+library: drum patterns and accompaniment figures, not melodies) and are
+evaluated on the same paths; the drums learn from the whole corpus. The
+trainer sees the train split only; melody windows are transposed by a
+random -5..5 semitones (the default), with their harmony, drums are not.
 
 ## Training
 
@@ -265,7 +387,8 @@ Loss curves: melody-lstm.svg, drums-gru.svg, melody-gru.svg, melody-rnn.svg.
 
 ## Evaluation
 
-\`build/rnnmidi-eval --model presets/NAME.rnnw --split test $CORPUS\`:
+\`build/rnnmidi-eval --model presets/NAME.rnnw --split test PATHS\` (PATHS: $CORPUS, for
+melody without its mma-grooves folder):
 
 \`\`\`
 EOF
@@ -275,6 +398,88 @@ done
 cat <<EOF
 \`\`\`
 
+## Conditions
+
+A preset may hear, beside the events, the metric position of each step
+(where it falls in the beat and in the bar, from the host's transport or the
+file's meter) and, for melody, the harmony: the 12 pitch classes the other
+voices sound at that step (in training: the file's other non-drum parts; in
+the plugin: the keys the player holds, from MIDI or the audio detector).
+Test NLL with the conditions each preset was trained with (from its
+command), with the harmony zeroed (\`rnnmidi-eval --no-harmony\`: as when
+nobody plays), and of the unconditioned presets of commit $BASELINE on the
+same test files:
+
+| preset | conditions | test NLL | harmony zeroed | unconditioned ($BASELINE) | change |
+|---|---|---|---|---|---|
+$(nll_row melody-lstm)
+$(nll_row melody-gru)
+$(nll_row melody-rnn)
+$(nll_row drums-gru)
+
+## Musicality
+
+\`build/rnnmidi-musicality --model presets/NAME.rnnw --seeds 10 --bars 32
+PATHS\` (PATHS: the preset's training paths) generates 10 takes of 32 bars
+from a zero state on a 4/4 grid (the conditioned presets hear the metric
+position from bar 0 and no harmony) and 4-bar takes primed by each test file
+(hearing its meter and harmony), and measures each 4-bar window beside the
+train split's windows: the mean of each feature and the overlap of the two
+histograms (Yang & Lerch 2018; 1 = the same distribution). Targets of the
+conditioning work:
+
+| preset | feature | zero state | primed | train split | target |
+|---|---|---|---|---|---|
+$(check melody-lstm notes_per_bar rel15 "within 15%")
+$(check melody-lstm in_key ratio "within 0.05")
+$(check melody-lstm leap_ratio ratio "within 0.05")
+$(check melody-lstm pc_entropy rel15 "within 15%")
+$(check melody-lstm repeated_bars ratio "within 0.05")
+$(check melody-lstm longest_run rel15 "within 15%")
+$(check melody-lstm mean_overlap min:0.82 "at least 0.82")
+$(check drums-gru hits_per_bar rel20 "within 20%")
+$(check drums-gru consistency min:0.70 "at least 0.70")
+$(check drums-gru backbeat min:0.35 "at least 0.35")
+
+| preset | harmony | primed takes | reference | target |
+|---|---|---|---|---|
+$(chord_check)
+
+The real test split against the train split, for scale (\`--kind KIND
+--vs-split test\`; for melody the paths without mma-grooves): mean overlap
+melody $(mus $WORK/melody-test.mus.txt mean_overlap 2), drums $(mus $WORK/drums-test.mus.txt mean_overlap 2).
+The full tables:
+
+\`\`\`
+EOF
+for f in melody-lstm melody-lstm.noharm melody-gru melody-rnn drums-gru melody-lstm.v1 drums-gru.v1 \
+    melody-test drums-test; do
+    [ -f "$WORK/$f.mus.txt" ] || continue
+    printf '%s\n' "$f"
+    cat "$WORK/$f.mus.txt"
+    echo
+done
+cat <<EOF
+\`\`\`
+
+(melody-lstm.noharm: the same preset hearing no harmony in its primed takes;
+NAME.v1: the unconditioned preset of commit $BASELINE.)
+
+## Examples over a song
+
+Each preset playing over the parts of a test-split file: the whole file with
+the new line added, as MIDI (\`$GEN --model presets/NAME.rnnw --harmony FILE
+--seed 1 --out EX.mid\`), and the demo's piano roll of the first 16 s with the
+file's parts as the player (\`$DEMO --model presets/NAME.rnnw --harmony FILE
+--seed 1 --seconds 16 --render OUT.wav --roll EX.png\`).
+
+EOF
+printf '%s' "$harmony_examples" | while IFS='|' read -r ex preset file; do
+    [ -n "$ex" ] || continue
+    printf '### %s\n\n%s over `%s`\n\n![%s](examples/%s.png) ([MIDI](examples/%s.mid))\n\n' \
+        "$ex" "$preset" "$file" "$ex" "$ex" "$ex"
+done
+cat <<EOF
 ## Examples
 
 Eight bars of 4/4 at 120 BPM from each preset, from a zero state, made with
