@@ -429,11 +429,12 @@ corpus:
 # The shipped presets (presets/*.rnnw, their LV2 presets, presets/examples/
 # and the model card presets/README.md), rebuilt from scratch by
 # presets/build.sh: the corpus when absent, four training runs with fixed
-# seeds, evaluation, examples; then the LV2 bundle with them. About 75
-# minutes on 2 cores; not part of `make test` (test_presets checks the files).
+# seeds, evaluation, musicality, examples; then the LV2 bundle with them.
+# About 75 minutes on 2 cores; not part of `make test` (test_presets checks
+# the files).
 .PHONY: presets
 presets: $(if $(wildcard $(CORPUS_DIR)),,corpus) $(BUILD)/rnnmidi-train $(BUILD)/rnnmidi-eval \
-         $(BUILD)/rnnmidi-gen $(BUILD)/rnnmidi-demo
+         $(BUILD)/rnnmidi-gen $(BUILD)/rnnmidi-demo $(BUILD)/rnnmidi-musicality
 	BUILD=$(BUILD) CORPUS=$(CORPUS_DIR) presets/build.sh
 	@$(MAKE) --no-print-directory lv2
 
