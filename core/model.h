@@ -71,6 +71,17 @@ typedef struct {
     const char *value;
 } rnn_meta;
 
+/* How a tensor's values are stored (the dtype of its record, core/FORMAT.md);
+ * the numbers are the file's and rnn_qmat_dtype's. Only the matrices that
+ * an inference step multiplies by a dense vector may be reduced
+ * (rnn_model_dtype_allowed); every other tensor is float32. */
+typedef enum {
+    RNN_DTYPE_F32 = 0,  /* IEEE-754 binary32 */
+    RNN_DTYPE_BF16 = 1, /* bfloat16, round to nearest even */
+    RNN_DTYPE_INT8 = 2  /* int8 in [-127, 127] times a float32 scale per row */
+} rnn_dtype;
+#define RNN_DTYPE_COUNT 3
+
 typedef struct rnn_model rnn_model;
 
 /** Check a config against the caps of core/FORMAT.md, including that its
@@ -100,6 +111,18 @@ int rnn_model_tensor_specs(const rnn_model_config *cfg, rnn_tensor_spec *specs);
  * is out of range. Any thread. */
 int rnn_model_shape_specs(const rnn_model_config *cfg, rnn_tensor_spec *specs);
 
+/** "float32", "bf16", "int8", or NULL for an unknown dtype. Any thread. */
+const char *rnn_dtype_name(rnn_dtype dtype);
+
+/** The dtype called `name` ("fp32" or "float32", "bf16", "int8"), or -1. Any
+ * thread. */
+int rnn_dtype_find(const char *name);
+
+/** 1 when spec i of rnn_model_tensor_specs(cfg) may be stored reduced (bf16
+ * or int8): rnn.weight_ih_l{k} (for k = 0 only with an embedding),
+ * rnn.weight_hh_l{k} and head.weight; else 0. Any thread. */
+int rnn_model_dtype_allowed(const rnn_model_config *cfg, int i);
+
 /** Load and validate a preset from a file. Returns NULL with a message naming
  * the file and the problem in err. Main/worker thread. */
 rnn_model *rnn_model_load(const char *path, char *err, size_t errlen);
@@ -115,9 +138,22 @@ void rnn_model_free(rnn_model *model);
 const rnn_model_config *rnn_model_get_config(const rnn_model *model);
 
 /** Tensor data by name (NULL when absent), starting on a 64-byte boundary;
- * *count receives its element count when count is not NULL. Valid while the
- * model lives. Any thread. */
+ * *count receives its element count when count is not NULL. A reduced
+ * tensor reads as the floats its stored values stand for, exactly (bf16
+ * widened; int8 times its row's scale, rounded once, as rnn_qmat_weight).
+ * Valid while the model lives. Any thread. */
 const float *rnn_model_tensor(const rnn_model *model, const char *name, size_t *count);
+
+/** The dtype a tensor is stored in (RNN_DTYPE_F32 for an absent name). Any
+ * thread. */
+rnn_dtype rnn_model_tensor_dtype(const rnn_model *model, const char *name);
+
+/** A reduced tensor's stored values, row-major (NULL unless the tensor is
+ * stored in that dtype): bf16 values; int8 values with, in *scale, one
+ * scale per row. Valid while the model lives. Any thread. */
+const uint16_t *rnn_model_tensor_bf16(const rnn_model *model, const char *name);
+const int8_t *rnn_model_tensor_int8(const rnn_model *model, const char *name,
+                                    const float **scale);
 
 /** Metadata value for key, or NULL. */
 const char *rnn_model_meta(const rnn_model *model, const char *key);
@@ -138,5 +174,18 @@ int rnn_model_serialize(const rnn_model_config *cfg, const rnn_meta *meta, size_
  * message naming the file. Main/worker thread. */
 int rnn_model_write(const char *path, const rnn_model_config *cfg, const rnn_meta *meta,
                     size_t n_meta, const float *const *tensors, char *err, size_t errlen);
+
+/** rnn_model_serialize and rnn_model_write with tensor i stored as
+ * dtypes[i] (NULL: all float32): a reduced tensor is rounded here (bf16 to
+ * nearest even; int8 per row by max |w| / 127, as rnn_qmat_create). -1 with
+ * a message for a dtype on a tensor that must stay float32
+ * (rnn_model_dtype_allowed) or a weight beyond bf16's range. The version
+ * does not change with the dtypes (core/FORMAT.md). Main/worker thread. */
+int rnn_model_serialize_typed(const rnn_model_config *cfg, const rnn_meta *meta, size_t n_meta,
+                              const float *const *tensors, const rnn_dtype *dtypes, void **out,
+                              size_t *outlen, char *err, size_t errlen);
+int rnn_model_write_typed(const char *path, const rnn_model_config *cfg, const rnn_meta *meta,
+                          size_t n_meta, const float *const *tensors, const rnn_dtype *dtypes,
+                          char *err, size_t errlen);
 
 #endif

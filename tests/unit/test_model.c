@@ -27,6 +27,7 @@
 #include <zlib.h>
 
 #include "../../core/model.h"
+#include "../../core/qmat.h"
 
 #define FIXTURE "tests/fixtures/model_tiny.rnnw.hex"
 
@@ -743,7 +744,15 @@ static void test_defects(void **state)
     DEFECT(put32(b + r2.start, 64), "tensor name length 64 at offset");
     DEFECT(b[r2.name] = 0x01, "wrong tensor name '?nn.weight_hh_l0'");
     DEFECT(b[r3.name + 14] = 'x', "nonzero padding after tensor name 'rnn.bias_ih_l0'");
-    DEFECT(put32(b + r2.dtype, 1), "tensor 'rnn.weight_hh_l0' has unknown dtype 1 (0 = float32)");
+    snprintf(want, sizeof want,
+             "tensor 'rnn.weight_hh_l0' has unknown dtype 3 at offset %zu (0 = float32, 1 = bf16, "
+             "2 = int8)",
+             r2.dtype);
+    DEFECT(put32(b + r2.dtype, 3), want);
+    snprintf(want, sizeof want,
+             "tensor 'rnn.bias_ih_l0' has dtype 1 (bf16) at offset %zu, but it must be float32",
+             r3.dtype);
+    DEFECT(put32(b + r3.dtype, 1), want);
     DEFECT(put32(b + r2.ndim, 3), "tensor 'rnn.weight_hh_l0' has ndim 3, expected 2");
     DEFECT(put32(b + r3.ndim, 2), "tensor 'rnn.bias_ih_l0' has ndim 2, expected 1");
     DEFECT(put32(b + r2.dims + 4, 3),
@@ -1362,6 +1371,351 @@ static void test_attn_defects(void **state)
     weights_free(&w);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Reduced tensors (bf16, int8)                                             */
+
+/* Weights in the range a trained net has, with zeros and a zero row (int8's
+ * scale 0), so every dtype can hold them. */
+static void weights_small(weights *w, const rnn_model_config *cfg, uint32_t seed)
+{
+    weights_make(w, cfg, seed);
+    uint32_t s = seed * 2654435761u + 7;
+    for (int i = 0; i < w->n; i++)
+        for (size_t j = 0; j < w->specs[i].count; j++) {
+            const uint32_t u = rng_next(&s);
+            w->data[i][j] = u % 11 == 0 ? 0.0f : ((float)(u >> 8) / 16777216.0f - 0.5f) * 3.0f;
+        }
+    const int head = w->n - 2; /* head.weight: its row 1 all zero */
+    for (int c = 0; c < w->specs[head].shape[1]; c++)
+        w->data[head][(size_t)w->specs[head].shape[1] + (size_t)c] = 0.0f;
+}
+
+/* Every tensor that may be reduced as dt, the others float32. */
+static int dtypes_for(const rnn_model_config *cfg, rnn_dtype dt, rnn_dtype *d)
+{
+    rnn_tensor_spec specs[RNN_MAX_TENSORS];
+    const int n = rnn_model_tensor_specs(cfg, specs), reduced = 0;
+    int count = reduced;
+    for (int i = 0; i < n; i++) {
+        d[i] = rnn_model_dtype_allowed(cfg, i) ? dt : RNN_DTYPE_F32;
+        count += d[i] != RNN_DTYPE_F32;
+    }
+    return count;
+}
+
+static uint8_t *serialize_typed(const weights *w, const rnn_dtype *d, size_t *len)
+{
+    char err[512] = "";
+    void *out = NULL;
+    if (rnn_model_serialize_typed(&w->cfg, NULL, 0, ptrs(w), d, &out, len, err, sizeof err) != 0) {
+        print_error("serialize: %s\n", err);
+        fail();
+    }
+    return out;
+}
+
+/* Offsets of record i of a file whose tensors are stored as d. */
+static record_at record_typed(size_t header, const rnn_tensor_spec *s, const rnn_dtype *d, int i,
+                              size_t meta_size)
+{
+    size_t off = header + pad4(meta_size);
+    for (int k = 0; k < i; k++) {
+        const size_t data = d[k] == RNN_DTYPE_BF16   ? pad4(2 * s[k].count)
+                            : d[k] == RNN_DTYPE_INT8 ? pad4(s[k].count) + 4 * (size_t)s[k].shape[0]
+                                                     : 4 * s[k].count;
+        off += 4 + pad4(strlen(s[k].name)) + 8 + 4 * (size_t)s[k].ndim + data;
+    }
+    record_at r = {.start = off, .name = off + 4};
+    r.dtype = r.name + pad4(strlen(s[i].name));
+    r.ndim = r.dtype + 4;
+    r.dims = r.ndim + 4;
+    r.data = r.dims + 4 * (size_t)s[i].ndim;
+    return r;
+}
+
+/* Which tensors may be reduced, by name, as FORMAT.md lists them. */
+static void test_reduced_allowed(void **state)
+{
+    (void)state;
+    rnn_model_config cfg = config(RNN_KIND_MELODY, RNN_CELL_LSTM, 2, 8, 4);
+    cfg.conditions = RNN_COND_METRIC;
+    rnn_tensor_spec specs[RNN_MAX_TENSORS];
+    const int n = rnn_model_tensor_specs(&cfg, specs);
+    static const char *const yes[] = {"rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.weight_ih_l1",
+                                      "rnn.weight_hh_l1", "head.weight"};
+    int found = 0;
+    for (int i = 0; i < n; i++) {
+        int want = 0;
+        for (size_t k = 0; k < sizeof yes / sizeof *yes; k++)
+            want |= strcmp(specs[i].name, yes[k]) == 0;
+        assert_int_equal(rnn_model_dtype_allowed(&cfg, i), want);
+        found += want;
+    }
+    assert_int_equal(found, 5);
+    cfg.embed = 0; /* one-hot: weight_ih_l0 is a column pick, stays float32 */
+    assert_string_equal(specs[1].name, "rnn.weight_ih_l0");
+    assert_int_equal(rnn_model_dtype_allowed(&cfg, 0), 0);
+    assert_int_equal(rnn_model_dtype_allowed(&cfg, 1), 1); /* now weight_hh_l0 */
+    assert_int_equal(rnn_model_dtype_allowed(&cfg, -1), 0);
+    assert_int_equal(rnn_model_dtype_allowed(&cfg, 99), 0);
+    cfg.attn_window = 4, cfg.attn_size = 3; /* attention's tensors stay float32 */
+    const int na = rnn_model_tensor_specs(&cfg, specs);
+    for (int i = 0; i < na; i++)
+        if (!strncmp(specs[i].name, "attn.", 5)) assert_int_equal(rnn_model_dtype_allowed(&cfg, i), 0);
+    assert_int_equal(rnn_dtype_find("bf16"), RNN_DTYPE_BF16);
+    assert_int_equal(rnn_dtype_find("int8"), RNN_DTYPE_INT8);
+    assert_int_equal(rnn_dtype_find("fp32"), RNN_DTYPE_F32);
+    assert_int_equal(rnn_dtype_find("float32"), RNN_DTYPE_F32);
+    assert_int_equal(rnn_dtype_find("fp16"), -1);
+    assert_null(rnn_dtype_name((rnn_dtype)3));
+}
+
+/* Reduced presets round-trip: the stored values are core/qmat's rounding of
+ * the weights (its create is the peer), the floats are what they stand for,
+ * the version and every float32 tensor are unchanged, and a reduced file
+ * written again from its floats is the same file. */
+static void test_reduced_round_trip(void **state)
+{
+    (void)state;
+    for (int cell = 0; cell < RNN_CELL_COUNT; cell++)
+        for (int v = 0; v < 4; v++) {
+            const rnn_dtype dt = v & 1 ? RNN_DTYPE_INT8 : RNN_DTYPE_BF16;
+            rnn_model_config cfg = config(v < 2 ? RNN_KIND_MELODY : RNN_KIND_DRUMS, (rnn_cell)cell,
+                                          1 + (v & 1), cell == 1 ? 0 : 5, 3 + cell);
+            if (cell == 2) cfg.conditions = RNN_COND_METRIC; /* a version 2 file stays one */
+            weights w;
+            weights_small(&w, &cfg, (uint32_t)(cell * 4 + v + 5));
+            rnn_dtype d[RNN_MAX_TENSORS];
+            assert_true(dtypes_for(&cfg, dt, d) >= 2);
+            size_t n32, n;
+            uint8_t *b32 = serialize(&w, NULL, 0, &n32);
+            uint8_t *b = serialize_typed(&w, d, &n);
+            assert_true(n < n32);
+            assert_int_equal(get32(b + 8), get32(b32 + 8));
+            rnn_model *m = load_mem(b, n);
+            for (int i = 0; i < w.n; i++) {
+                const rnn_tensor_spec *s = &w.specs[i];
+                const int rows = s->shape[0], cols = s->shape[1];
+                size_t count;
+                const float *t = rnn_model_tensor(m, s->name, &count);
+                assert_int_equal(count, s->count);
+                assert_int_equal(rnn_model_tensor_dtype(m, s->name), d[i]);
+                const record_at r = record_typed(get32(b + 12), w.specs, d, i, 0);
+                assert_int_equal(get32(b + r.dtype), d[i]);
+                if (d[i] == RNN_DTYPE_F32) {
+                    assert_memory_equal(t, w.data[i], s->count * sizeof(float));
+                    assert_null(rnn_model_tensor_bf16(m, s->name));
+                    continue;
+                }
+                char err[256];
+                rnn_qmat *q = rnn_qmat_create(w.data[i], rows, cols, (size_t)cols,
+                                              (rnn_qmat_dtype)dt, err, sizeof err);
+                assert_non_null(q);
+                const float *sc = NULL;
+                const uint16_t *h = rnn_model_tensor_bf16(m, s->name);
+                const int8_t *q8 = rnn_model_tensor_int8(m, s->name, &sc);
+                assert_true(dt == RNN_DTYPE_BF16 ? h && !q8 && !sc : !h && q8 && sc);
+                for (int rr = 0; rr < rows; rr++) {
+                    if (dt == RNN_DTYPE_INT8) {
+                        assert_true(sc[rr] == rnn_qmat_row_scale(q, rr));
+                        assert_true(get32(b + r.data + pad4(s->count) + 4 * (size_t)rr) ==
+                                    get32((const uint8_t *)&sc[rr]));
+                    }
+                    for (int c = 0; c < cols; c++) {
+                        const size_t j = (size_t)rr * cols + c;
+                        assert_true(t[j] == rnn_qmat_weight(q, rr, c));
+                        if (dt == RNN_DTYPE_BF16) {
+                            assert_int_equal(h[j], rnn_bf16_from_float(w.data[i][j]));
+                            assert_int_equal(b[r.data + 2 * j] | b[r.data + 2 * j + 1] << 8, h[j]);
+                        } else {
+                            assert_int_equal(q8[j], rnn_qmat_weight_int8(q, rr, c));
+                            assert_int_equal((int8_t)b[r.data + j], q8[j]);
+                        }
+                    }
+                }
+                if (i == w.n - 2 && dt == RNN_DTYPE_INT8) assert_true(sc[1] == 0.0f);
+                rnn_qmat_free(q);
+            }
+            /* written again from what it reads as: the same bytes (bf16); int8
+             * the same values, the scales within one rounding */
+            const float *again[RNN_MAX_TENSORS];
+            for (int i = 0; i < w.n; i++)
+                again[i] = rnn_model_tensor(m, w.specs[i].name, NULL);
+            char err[256];
+            void *out = NULL;
+            size_t n2;
+            assert_int_equal(rnn_model_serialize_typed(&cfg, NULL, 0, again, d, &out, &n2, err,
+                                                       sizeof err),
+                             0);
+            assert_int_equal(n2, n);
+            if (dt == RNN_DTYPE_BF16) assert_memory_equal(out, b, n);
+            rnn_model *m2 = load_mem(out, n2);
+            for (int i = 0; i < w.n; i++) {
+                const float *x = rnn_model_tensor(m, w.specs[i].name, NULL);
+                const float *y = rnn_model_tensor(m2, w.specs[i].name, NULL);
+                for (size_t j = 0; j < w.specs[i].count; j++)
+                    assert_true(fabsf(x[j] - y[j]) <= 1e-6f * fabsf(x[j]));
+            }
+            rnn_model_free(m2);
+            free(out);
+            /* all float32 through the typed writer: the version 1 bytes */
+            rnn_dtype f32[RNN_MAX_TENSORS] = {RNN_DTYPE_F32};
+            dtypes_for(&cfg, RNN_DTYPE_F32, f32);
+            uint8_t *c32 = serialize_typed(&w, f32, &n2);
+            assert_int_equal(n2, n32);
+            assert_memory_equal(c32, b32, n32);
+            free(c32);
+            rnn_model_free(m);
+            free(b);
+            free(b32);
+            weights_free(&w);
+        }
+}
+
+/* Damaged reduced files: each defect is named with its tensor and offset,
+ * any flipped byte or cut is refused, and the writer refuses what the
+ * reader would. */
+static void test_reduced_defects(void **state)
+{
+    (void)state;
+    /* GRU, E = 3, H = 3, two layers: head.weight (130, 3) holds an odd count */
+    rnn_model_config cfg = config(RNN_KIND_MELODY, RNN_CELL_GRU, 2, 3, 3);
+    const char *F = "q.rnnw";
+    char want[512];
+    for (int v = 0; v < 2; v++) {
+        const rnn_dtype dt = v ? RNN_DTYPE_INT8 : RNN_DTYPE_BF16;
+        weights w;
+        weights_small(&w, &cfg, 41u + (uint32_t)v);
+        rnn_dtype d[RNN_MAX_TENSORS];
+        dtypes_for(&cfg, dt, d);
+        size_t n, bn;
+        uint8_t *base = serialize_typed(&w, d, &n);
+        uint8_t *b = malloc(n);
+        assert_non_null(b);
+        rnn_model_free(load_mem(base, n));
+#define DEFECT(patch, needle)                                                                      \
+    do {                                                                                           \
+        memcpy(b, base, n), bn = n;                                                                \
+        patch;                                                                                     \
+        recrc(b, bn);                                                                              \
+        expect_load_error(b, bn, F, needle);                                                       \
+    } while (0)
+        assert_string_equal(w.specs[0].name, "embed.weight");
+        assert_string_equal(w.specs[2].name, "rnn.weight_hh_l0");
+        assert_string_equal(w.specs[w.n - 2].name, "head.weight");
+        assert_int_equal(w.specs[2].count, 27); /* odd: padding after bf16 and int8 data */
+        const record_at e = record_typed(64, w.specs, d, 0, 0);
+        const record_at hh = record_typed(64, w.specs, d, 2, 0);
+        const record_at bias = record_typed(64, w.specs, d, 3, 0);
+        const record_at head = record_typed(64, w.specs, d, w.n - 2, 0);
+        const size_t hc = w.specs[w.n - 2].count; /* 390 */
+        snprintf(want, sizeof want,
+                 "tensor 'embed.weight' has dtype %d (%s) at offset %zu, but it must be float32",
+                 (int)dt, rnn_dtype_name(dt), e.dtype);
+        DEFECT(put32(b + e.dtype, dt), want);
+        snprintf(want, sizeof want,
+                 "tensor 'rnn.bias_ih_l0' has dtype 2 (int8) at offset %zu, but it must be float32",
+                 bias.dtype);
+        DEFECT(put32(b + bias.dtype, 2), want);
+        snprintf(want, sizeof want, "has unknown dtype 7 at offset %zu", hh.dtype);
+        DEFECT(put32(b + hh.dtype, 7), want);
+        /* a record cut short in its reduced data names its own length */
+        snprintf(want, sizeof want,
+                 "truncated: tensor 'head.weight' needs %zu bytes at offset %zu, file has %zu",
+                 head.data - head.start +
+                     (dt == RNN_DTYPE_BF16 ? pad4(2 * hc) : pad4(hc) + 4 * 130),
+                 head.start, head.data + 5);
+        DEFECT(bn = head.data + 5, want);
+        if (dt == RNN_DTYPE_BF16) {
+            snprintf(want, sizeof want,
+                     "non-finite weight in 'rnn.weight_hh_l0' at index 4 (bf16 0x7f80 at offset "
+                     "%zu)",
+                     hh.data + 8);
+            DEFECT((b[hh.data + 8] = 0x80, b[hh.data + 9] = 0x7f), want);
+            DEFECT((b[hh.data + 8] = 0xc1, b[hh.data + 9] = 0xff),
+                   "non-finite weight in 'rnn.weight_hh_l0' at index 4 (bf16 0xffc1");
+            snprintf(want, sizeof want,
+                     "nonzero padding after the data of 'rnn.weight_hh_l0' at offset %zu",
+                     hh.data + 2 * 27 + 1);
+            DEFECT(b[hh.data + 2 * 27 + 1] = 1, want);
+        } else {
+            snprintf(want, sizeof want,
+                     "int8 weight -128 in 'rnn.weight_hh_l0' at index 5, offset %zu", hh.data + 5);
+            DEFECT(b[hh.data + 5] = 0x80, want);
+            const size_t sc = head.data + pad4(hc); /* the head's scales */
+            snprintf(want, sizeof want,
+                     "int8 scale of row 2 of 'head.weight' is not finite at offset %zu", sc + 8);
+            DEFECT(put32(b + sc + 8, 0x7f800000u), want);
+            DEFECT(put32(b + sc + 8, 0xffc00000u), "int8 scale of row 2 of 'head.weight' is not finite");
+            snprintf(want, sizeof want,
+                     "int8 scale of row 0 of 'head.weight' is negative at offset %zu", sc);
+            DEFECT(put32(b + sc, 0xbf800000u), want);
+            snprintf(want, sizeof want,
+                     "nonzero padding after the data of 'rnn.weight_hh_l0' at offset %zu",
+                     hh.data + 27);
+            DEFECT(b[hh.data + 27] = 1, want);
+        }
+        /* a damaged value in a file of the right size is a checksum mismatch */
+        memcpy(b, base, n);
+        b[hh.data + 1] ^= 0x40;
+        expect_load_error(b, n, F, "checksum mismatch");
+#undef DEFECT
+        free(b);
+        free(base);
+        weights_free(&w);
+    }
+    /* any damage anywhere in a small reduced file */
+    for (int v = 0; v < 2; v++) {
+        rnn_model_config c = config(RNN_KIND_MELODY, (rnn_cell)(v + 1), 2, 1, 1);
+        weights w;
+        weights_small(&w, &c, 9u + (uint32_t)v);
+        rnn_dtype d[RNN_MAX_TENSORS];
+        dtypes_for(&c, v ? RNN_DTYPE_INT8 : RNN_DTYPE_BF16, d);
+        size_t n;
+        uint8_t *b = serialize_typed(&w, d, &n);
+        corrupt_everywhere(b, n);
+        free(b);
+        weights_free(&w);
+    }
+    /* the writer */
+    weights w;
+    weights_small(&w, &cfg, 3);
+    rnn_dtype d[RNN_MAX_TENSORS];
+    dtypes_for(&cfg, RNN_DTYPE_BF16, d);
+    char err[512];
+    void *out = NULL;
+    size_t len;
+    d[0] = RNN_DTYPE_INT8;
+    assert_int_equal(rnn_model_serialize_typed(&cfg, NULL, 0, ptrs(&w), d, &out, &len, err,
+                                               sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "tensor 'embed.weight' must stay float32"));
+    d[0] = RNN_DTYPE_F32;
+    d[2] = (rnn_dtype)3;
+    assert_int_equal(rnn_model_serialize_typed(&cfg, NULL, 0, ptrs(&w), d, &out, &len, err,
+                                               sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "tensor 'rnn.weight_hh_l0': unknown dtype 3"));
+    d[2] = RNN_DTYPE_BF16;
+    w.data[2][4] = 3.4e38f; /* rounds to bf16's infinity */
+    assert_int_equal(rnn_model_serialize_typed(&cfg, NULL, 0, ptrs(&w), d, &out, &len, err,
+                                               sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "in 'rnn.weight_hh_l0' at index 4 is beyond the range of bf16"));
+    assert_null(out);
+    d[2] = RNN_DTYPE_INT8; /* int8 holds any finite row */
+    assert_int_equal(rnn_model_serialize_typed(&cfg, NULL, 0, ptrs(&w), d, &out, &len, err,
+                                               sizeof err),
+                     0);
+    rnn_model *m = load_mem(out, len);
+    const float *sc;
+    assert_non_null(rnn_model_tensor_int8(m, "rnn.weight_hh_l0", &sc));
+    assert_true(sc[1] == 3.4e38f / 127.0f);
+    rnn_model_free(m);
+    free(out);
+    weights_free(&w);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -1387,6 +1741,8 @@ int main(void)
         cmocka_unit_test(test_v2_round_trip),   cmocka_unit_test(test_v2_defects),
         cmocka_unit_test(test_attn_specs),      cmocka_unit_test(test_attn_round_trip),
         cmocka_unit_test(test_attn_defects),
+        cmocka_unit_test(test_reduced_allowed), cmocka_unit_test(test_reduced_round_trip),
+        cmocka_unit_test(test_reduced_defects),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
