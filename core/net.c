@@ -36,6 +36,16 @@
  * Denormals: every piece of a step sets FTZ/DAZ in MXCSR on x86 and restores
  * the caller's mode before returning.
  *
+ * A matrix the preset stores reduced (bf16 or int8, core/FORMAT.md) is not
+ * unpacked to floats: its stored values become a core/qmat matrix of the
+ * same padded rows, and its product is a job of its own that rounds its
+ * input once when the job starts (rnn_qmat_input) and then adds row ranges
+ * (rnn_qmat_mv_input), so a sliced step stays bit-identical to a whole one.
+ * A product over [x | h] whose sides differ in dtype is cut in two: the
+ * float32 side first (it stores), then each reduced side (it adds); a
+ * product with no float32 side zeroes its rows first. The gates, the state
+ * and every other number stay float32.
+ *
  * With attention (core/attention.h) the top layer's h is attended over the
  * ring of its last n outputs between the top layer and the head, as a piece
  * of the same sliced work (one row of budget stands for H units of the
@@ -48,6 +58,7 @@
  * H hidden (Hp padded), G gates, V vocabulary, K columns of a product. */
 #include "net.h"
 #include "attention.h"
+#include "qmat.h"
 
 #include <float.h>
 #include <limits.h>
@@ -94,9 +105,12 @@ typedef int32_t vi8 __attribute__((vector_size(8 * sizeof(int32_t)), may_alias))
 typedef float vf16 __attribute__((vector_size(16 * sizeof(float)), may_alias));
 typedef int32_t vi16 __attribute__((vector_size(16 * sizeof(int32_t)), may_alias));
 
-/* One matrix-vector product y = W x: rows (multiple of ROWS) by K columns. */
+/* One matrix-vector product y = W x (float32 panels), or y += W x (a
+ * reduced matrix): rows (multiple of ROWS) by K columns. */
 typedef struct {
     const float *w; /* panels of PANEL rows: column k of panel p is w[p*PANEL*K + k*pw] */
+    rnn_qmat *q;    /* or the reduced matrix (w NULL) */
+    int zero;       /* q: set y to zero first (no float32 product stored it) */
     const float *x; /* K inputs */
     float *y;       /* rows outputs */
     int rows;
@@ -128,8 +142,10 @@ struct rnn_net {
     const rnn_isa *isa;    /* the build of the kernels this CPU runs */
     int I[RNN_MAX_LAYERS]; /* columns of the input part of layer k (0 for k = 0 with E = 0) */
 
-    rnn_job jobs[MAX_JOBS];
+    rnn_job jobs[2 * MAX_JOBS]; /* a product of mixed dtypes takes two */
     int njobs;
+    rnn_qmat *qm[2 * MAX_JOBS]; /* the reduced matrices, owned */
+    int nqm;
     int rows; /* total rows of all jobs */
 
     /* weights (in the block) */
@@ -238,9 +254,16 @@ struct rnn_net {
         }                                                                                          \
     }
 
-/* Row units [u0, u1) (of ROWS rows) of a job's output. */
+/* Row units [u0, u1) (of ROWS rows) of a job's output. A reduced matrix
+ * rounds its input when its job starts. */
 static void job_run(const rnn_isa *isa, const rnn_job *j, int u0, int u1)
 {
+    if (j->q) {
+        if (u0 == 0) rnn_qmat_input(j->q, j->x);
+        if (j->zero) memset(j->y + (size_t)u0 * ROWS, 0, (size_t)(u1 - u0) * ROWS * sizeof(float));
+        rnn_qmat_mv_input(j->q, j->y, u0 * ROWS, u1 * ROWS);
+        return;
+    }
     const int upp = PANEL / ROWS;
     while (u0 < u1) {
         int p = u0 / upp, off = u0 % upp;
@@ -458,6 +481,8 @@ static void pack(float *dst, int g0, int ng, int H, int Hp, const float *wih, in
 static void add_job(rnn_net *net, float *w, const float *x, float *y, int rows, int K, int finish)
 {
     rnn_job *j = &net->jobs[net->njobs++];
+    j->q = NULL;
+    j->zero = 0;
     j->w = w;
     j->x = x;
     j->y = y;
@@ -477,6 +502,55 @@ static const float *tensor(const rnn_model *m, const char *name, size_t want, ch
         return NULL;
     }
     return t;
+}
+
+/* The reduced product of rows [g0 * Hp, (g0 + ng) * Hp) of the padded
+ * layout of tensor `name` (stored rows g * H + j for j < H, padding rows
+ * zero; the head passes H = V, Hp = Vp), its first `cols` columns of ld,
+ * as a qmat job adding into y (zeroing first with `zero`); the matrix is
+ * made from the stored values, so it multiplies exactly what the file
+ * holds. 0, or -1 with a message. */
+static int add_qjob(rnn_net *net, const char *name, int g0, int ng, int H, int Hp, int cols,
+                    int ld, const float *x, float *y, int zero, char *err, size_t errlen)
+{
+    const rnn_dtype dt = rnn_model_tensor_dtype(net->model, name);
+    const int rows = ng * Hp;
+    const size_t n = (size_t)rows * (size_t)cols;
+    rnn_qmat *q = NULL;
+    char msg[200] = "out of memory";
+    if (dt == RNN_DTYPE_BF16) {
+        const uint16_t *src = rnn_model_tensor_bf16(net->model, name);
+        uint16_t *w = calloc(n, sizeof *w);
+        for (int r = 0; w && r < rows; r++) {
+            const int s = src_row(r, g0, H, Hp);
+            if (s >= 0) memcpy(w + (size_t)r * cols, src + (size_t)s * ld, (size_t)cols * 2);
+        }
+        if (w) q = rnn_qmat_create_bf16(w, rows, cols, (size_t)cols, msg, sizeof msg);
+        free(w);
+    } else {
+        const float *scale;
+        const int8_t *src = rnn_model_tensor_int8(net->model, name, &scale);
+        int8_t *w = calloc(n, 1);
+        float *sc = calloc((size_t)rows, sizeof *sc);
+        for (int r = 0; w && sc && r < rows; r++) {
+            const int s = src_row(r, g0, H, Hp);
+            if (s < 0) continue;
+            memcpy(w + (size_t)r * cols, src + (size_t)s * ld, (size_t)cols);
+            sc[r] = scale[s];
+        }
+        if (w && sc) q = rnn_qmat_create_int8(w, sc, rows, cols, (size_t)cols, msg, sizeof msg);
+        free(w);
+        free(sc);
+    }
+    if (!q) {
+        snprintf(err, errlen, "net: %s: %s", name, msg);
+        return -1;
+    }
+    net->qm[net->nqm++] = q;
+    rnn_job *j = &net->jobs[net->njobs++];
+    *j = (rnn_job){.q = q, .zero = zero, .x = x, .y = y, .rows = rows, .K = cols, .finish = -1};
+    net->rows += rows;
+    return 0;
 }
 
 /* Floats of one layer's recurrent state: h, and c when the cell has it. */
@@ -546,22 +620,35 @@ static int layout_layer(rnn_net *net, carver *c, int k, char *err, size_t errlen
     net->gates[k] = carve(c, (size_t)d->slots * Hp);
     net->bias[k] = carve(c, (size_t)d->slots * Hp);
     float *xk = net->xin[k], *a = net->gates[k];
-    int last = -1; /* the layer's last product finishes it */
-    for (int p = 0; p < d->n_products; p++)
-        if ((d->products[p].x && I > 0) || d->products[p].h) last = p;
+    char nih[RNN_TENSOR_NAME_MAX], nhh[RNN_TENSOR_NAME_MAX];
+    snprintf(nih, sizeof nih, "%s%d", d->tensors[0].name, k);
+    snprintf(nhh, sizeof nhh, "%s%d", d->tensors[1].name, k);
+    const int xq = I > 0 && rnn_model_tensor_dtype(net->model, nih) != RNN_DTYPE_F32;
+    const int hq = rnn_model_tensor_dtype(net->model, nhh) != RNN_DTYPE_F32;
     for (int p = 0; p < d->n_products; p++) {
         const rnn_cell_product *q = &d->products[p];
-        const int K = (q->x ? I : 0) + (q->h ? H : 0);
-        if (K == 0) continue;
-        float *w = carve(c, (size_t)q->n * Hp * K);
-        /* The sizing pass carves no memory: its pointers are NULL and no
-         * offset may be added to them, so jobs are filled in only. */
-        if (fill) {
-            pack(w, q->gate, q->n, H, Hp, q->x && I > 0 ? wih : NULL, I, ldi, q->h ? whh : NULL);
-            add_job(net, w, q->x ? xk : xk + I, a + (size_t)q->slot * Hp, q->n * Hp, K,
-                    p == last ? k : -1);
+        const int sx = q->x && I > 0, sh = q->h; /* the sides this product reads */
+        const int fx = sx && !xq, fh = sh && !hq; /* ... in float32 */
+        const int K = (fx ? I : 0) + (fh ? H : 0);
+        float *y = fill ? a + (size_t)q->slot * Hp : NULL;
+        if (K > 0) {
+            float *w = carve(c, (size_t)q->n * Hp * K);
+            /* The sizing pass carves no memory: its pointers are NULL and no
+             * offset may be added to them, so jobs are filled in only. */
+            if (fill) {
+                pack(w, q->gate, q->n, H, Hp, fx ? wih : NULL, I, ldi, fh ? whh : NULL);
+                add_job(net, w, fx ? xk : xk + I, y, q->n * Hp, K, -1);
+            }
         }
+        if (fill && sx && xq &&
+            add_qjob(net, nih, q->gate, q->n, H, Hp, I, ldi, xk, y, K == 0, err, errlen) < 0)
+            return -1;
+        if (fill && sh && hq &&
+            add_qjob(net, nhh, q->gate, q->n, H, Hp, H, H, xk + I, y, K == 0 && !(sx && xq), err,
+                     errlen) < 0)
+            return -1;
     }
+    if (fill) net->jobs[net->njobs - 1].finish = k; /* the layer's last product finishes it */
     if (fill) fill_bias(net->bias[k], d, bih, bhh, H, Hp);
     if (k == 0) net->col0_n = rnn_cell_input_slots(d) * Hp;
     if (k == 0 && E == 0) {
@@ -600,12 +687,19 @@ static int layout(rnn_net *net, carver *c, char *err, size_t errlen)
     const float *hw = tensor(net->model, "head.weight", (size_t)V * Hh, err, errlen);
     const float *hb = tensor(net->model, "head.bias", (size_t)V, err, errlen);
     if (!hw || !hb) return -1;
-    float *wh = carve(c, (size_t)net->Vp * Hh);
+    const int hred = rnn_model_tensor_dtype(net->model, "head.weight") != RNN_DTYPE_F32;
+    float *wh = hred ? NULL : carve(c, (size_t)net->Vp * Hh);
     net->head_b = carve(c, (size_t)V);
     net->xhead = carve(c, (size_t)Hh);
     net->head_y = carve(c, (size_t)net->Vp);
     net->logits = carve(c, (size_t)V);
-    if (fill) {
+    if (fill && hred) {
+        memcpy(net->head_b, hb, (size_t)V * sizeof(float));
+        if (add_qjob(net, "head.weight", 0, 1, V, net->Vp, Hh, Hh, net->xhead, net->head_y, 1, err,
+                     errlen) < 0)
+            return -1;
+        net->jobs[net->njobs - 1].finish = L;
+    } else if (fill) {
         /* the head: V rows padded to Vp, Hh columns */
         for (int p = 0; p < net->Vp; p += PANEL) {
             int pw = net->Vp - p < PANEL ? net->Vp - p : PANEL;
@@ -693,6 +787,8 @@ rnn_net *rnn_net_create(const rnn_model *model, char *err, size_t errlen)
 void rnn_net_free(rnn_net *net)
 {
     if (!net) return;
+    for (int i = 0; i < net->nqm; i++)
+        rnn_qmat_free(net->qm[i]);
     rnn_attn_free(net->attn);
     free(net->block);
     free(net);
@@ -700,7 +796,11 @@ void rnn_net_free(rnn_net *net)
 
 size_t rnn_net_bytes(const rnn_net *net)
 {
-    return net ? sizeof *net + net->block_bytes + rnn_attn_bytes(net->attn) : 0;
+    if (!net) return 0;
+    size_t q = 0;
+    for (int i = 0; i < net->nqm; i++)
+        q += rnn_qmat_bytes(net->qm[i]);
+    return sizeof *net + net->block_bytes + q + rnn_attn_bytes(net->attn);
 }
 
 const rnn_model *rnn_net_model(const rnn_net *net)
@@ -940,6 +1040,21 @@ void rnn_net_state_set(rnn_net *net, const float *src)
 const char *rnn_net_kernel_name(const rnn_net *net)
 {
     return net->isa->name;
+}
+
+const char *rnn_net_qmat_kernel_name(const rnn_net *net)
+{
+    return net->nqm > 0 ? rnn_qmat_kernel_name(net->qm[0]) : NULL;
+}
+
+int rnn_net_set_qmat_kernel(rnn_net *net, const char *name)
+{
+    for (int i = 0; i < net->nqm; i++)
+        if (!rnn_qmat_kernel_supported(rnn_qmat_get_dtype(net->qm[i]), name)) return -1;
+    for (int i = 0; i < net->nqm; i++)
+        rnn_qmat_set_kernel(net->qm[i], name);
+    net->busy = 0; /* a step in progress lost its rounded inputs */
+    return net->nqm > 0 ? 0 : -1;
 }
 
 size_t rnn_net_step_macs(const rnn_model_config *cfg)

@@ -74,6 +74,18 @@ const float *rnn_net_logits(const rnn_net *net);
  * (SSE2 on x86-64, NEON on aarch64). Any thread. */
 const char *rnn_net_kernel_name(const rnn_net *net);
 
+/** Name of the core/qmat kernel the net's reduced matrices (bf16, int8)
+ * run (rnn_qmat_kernel_name: "avx512bf16", "avx512vnni", "avxvnni", "avx2",
+ * "portable"), picked at create for its CPU; NULL when the model stores
+ * every matrix in float32. Any thread. */
+const char *rnn_net_qmat_kernel_name(const rnn_net *net);
+
+/** Run every reduced matrix through the kernel `name` (tests and benches
+ * compare the paths): 0, or -1 (nothing changed) when the net has no
+ * reduced matrix or one of them cannot run it here. A step in progress is
+ * abandoned. Main thread, not during a step. */
+int rnn_net_set_qmat_kernel(rnn_net *net, const char *name);
+
 /** Multiply-adds of one step of a net on cfg: rows times columns of every
  * matrix product, rows padded as the net computes them, and the input rows
  * of every condition column as if all were on (the cost a host budgets
