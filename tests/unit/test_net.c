@@ -615,7 +615,9 @@ static void test_probe(void **state)
  * Every qmat kernel this CPU runs gives the same logits bit for bit, and a
  * step in pieces the same as a whole one. */
 
-static rnn_model *reduce(const rnn_model *m, rnn_dtype dt)
+/* The model with every reducible matrix as dt, or with mixed = 1 as int8,
+ * float32 and bf16 in turn (products whose sides differ in dtype). */
+static rnn_model *reduce(const rnn_model *m, rnn_dtype dt, int mixed)
 {
     const rnn_model_config *cfg = rnn_model_get_config(m);
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
@@ -623,9 +625,10 @@ static rnn_model *reduce(const rnn_model *m, rnn_dtype dt)
     rnn_dtype d[RNN_MAX_TENSORS];
     const int n = rnn_model_tensor_specs(cfg, specs);
     assert_true(n > 0);
-    for (int i = 0; i < n; i++) {
+    static const rnn_dtype turn[3] = {RNN_DTYPE_INT8, RNN_DTYPE_F32, RNN_DTYPE_BF16};
+    for (int i = 0, a = 0; i < n; i++) {
         t[i] = rnn_model_tensor(m, specs[i].name, NULL);
-        d[i] = rnn_model_dtype_allowed(cfg, i) ? dt : RNN_DTYPE_F32;
+        d[i] = !rnn_model_dtype_allowed(cfg, i) ? RNN_DTYPE_F32 : mixed ? turn[a++ % 3] : dt;
     }
     char err[256];
     void *buf;
@@ -641,10 +644,12 @@ static rnn_model *reduce(const rnn_model *m, rnn_dtype dt)
 static void test_reduced(void **state)
 {
     (void)state;
-    static const rnn_dtype dts[2] = {RNN_DTYPE_BF16, RNN_DTYPE_INT8};
-    static const double tol_step[2] = {4e-3, 1e-2}, tol_gated[2] = {1e-2, 3e-2},
-                        tol_rnn[2] = {3e-2, 6e-2};
-    double worst[2] = {0, 0};
+    /* bf16, int8, then mixed dtypes held to int8's bounds; the kernels
+     * compared are those of the first reduced matrix's dtype */
+    static const rnn_dtype dts[3] = {RNN_DTYPE_BF16, RNN_DTYPE_INT8, RNN_DTYPE_INT8};
+    static const double tol_step[3] = {4e-3, 1e-2, 1e-2}, tol_gated[3] = {1e-2, 3e-2, 3e-2},
+                        tol_rnn[3] = {3e-2, 6e-2, 6e-2};
+    double worst[3] = {0, 0, 0};
     for (size_t m = 0; m < NMODELS; m++) {
         golden g;
         golden_load(&g, NAMES[m]);
@@ -659,18 +664,18 @@ static void test_reduced(void **state)
             scale0 = fmax(scale0, fabs(g.ref[i]));
         const double *tol =
             rnn_model_get_config(g.model)->cell == RNN_CELL_RNN ? tol_rnn : tol_gated;
-        for (int v = 0; v < 2; v++) {
+        for (int v = 0; v < 3; v++) {
             golden r = g;
-            r.model = reduce(g.model, dts[v]);
+            r.model = reduce(g.model, dts[v], v == 2);
             float *all = run_all(&r);
             double err = 0, err0 = 0;
             for (size_t i = 0; i < (size_t)g.T * g.V; i++)
                 err = fmax(err, fabs((double)all[i] - g.ref[i]));
             for (int i = 0; i < g.V; i++)
                 err0 = fmax(err0, fabs((double)all[i] - g.ref[i]));
-            printf("  %-22s %-4s max |logit - torch| %.2e, %.3f%% of max |logit| %.2f; first "
+            printf("  %-22s %-5s max |logit - torch| %.2e, %.3f%% of max |logit| %.2f; first "
                    "step %.3f%%\n",
-                   NAMES[m], rnn_dtype_name(dts[v]), err, 100 * err / scale, scale,
+                   NAMES[m], v == 2 ? "mixed" : rnn_dtype_name(dts[v]), err, 100 * err / scale, scale,
                    100 * err0 / scale0);
             const int products = rnn_model_get_config(g.model)->layers + 1;
             if (!(err0 <= products * tol_step[v] * scale0))
@@ -685,6 +690,7 @@ static void test_reduced(void **state)
             assert_non_null(rnn_net_qmat_kernel_name(net));
             for (int k = 0; rnn_qmat_kernel_at((rnn_qmat_dtype)dts[v], k); k++) {
                 const char *kn = rnn_qmat_kernel_at((rnn_qmat_dtype)dts[v], k);
+                if (v == 2 && !rnn_qmat_kernel_supported(RNN_QMAT_BF16, kn)) continue;
                 if (!rnn_qmat_kernel_supported((rnn_qmat_dtype)dts[v], kn)) {
                     assert_int_equal(rnn_net_set_qmat_kernel(net, kn), -1);
                     continue;
@@ -711,8 +717,8 @@ static void test_reduced(void **state)
         }
         golden_free(&g);
     }
-    printf("  worst: bf16 %.3f%%, int8 %.3f%% of the largest |logit|\n", 100 * worst[0],
-           100 * worst[1]);
+    printf("  worst: bf16 %.3f%%, int8 %.3f%%, mixed %.3f%% of the largest |logit|\n",
+           100 * worst[0], 100 * worst[1], 100 * worst[2]);
 }
 
 static void test_conditions(void **state)
