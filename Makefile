@@ -477,9 +477,11 @@ $(FUZZ_DIR)/make_model_seeds: tests/fuzz/make_model_seeds.c $(CORE_LIB)
 	$(CC) $(CFLAGS) -o $@ tests/fuzz/make_model_seeds.c $(CORE_LIB) -lz -lm
 
 $(FUZZ_DIR)/seeds/model/.done: $(FUZZ_DIR)/make_model_seeds tests/fixtures/model_tiny.rnnw.hex \
+                               tests/fixtures/model_tiny_reduced.rnnw.hex \
                                $(wildcard tests/golden/*.rnnw tests/fuzz/regress/model/*)
 	rm -rf $(@D) && mkdir -p $(@D)
-	$(FUZZ_DIR)/make_model_seeds $(@D) tests/fixtures/model_tiny.rnnw.hex
+	$(FUZZ_DIR)/make_model_seeds $(@D) tests/fixtures/model_tiny.rnnw.hex \
+	  tests/fixtures/model_tiny_reduced.rnnw.hex
 	cp tests/golden/*.rnnw tests/fuzz/regress/model/* $(@D)/
 	touch $@
 

@@ -3,7 +3,8 @@
  *
  * References: the byte layout of a tiny preset written by an independent
  * writer (tests/fixtures/make_model_tiny.py, from core/FORMAT.md alone, kept
- * as an annotated hex dump), hand-listed tensor names and shapes, and
+ * as an annotated hex dump), and of one with bf16 and int8 records
+ * (tests/fixtures/make_model_tiny_reduced.py), hand-listed tensor names and shapes, and
  * bit-exact round trips. Defective files are made by serializing, patching one
  * field at an offset computed here from FORMAT.md, and recomputing the CRC, so
  * the reader's intended check is the one reached. */
@@ -1433,6 +1434,57 @@ static record_at record_typed(size_t header, const rnn_tensor_spec *s, const rnn
     return r;
 }
 
+/* The independent writer's reduced preset: core/model writes its bytes from
+ * the same float32 weights, and reads its records back as the values they
+ * stand for. */
+static void test_reduced_fixture_bytes(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *ref = read_hex("tests/fixtures/model_tiny_reduced.rnnw.hex", &len);
+    rnn_model_config cfg = config(RNN_KIND_MELODY, RNN_CELL_RNN, 1, 2, 3);
+    weights w;
+    weights_make(&w, &cfg, 1);
+    assert_int_equal(w.n, 7);
+    const rnn_dtype d[7] = {RNN_DTYPE_F32,  RNN_DTYPE_BF16, RNN_DTYPE_BF16, RNN_DTYPE_F32,
+                            RNN_DTYPE_F32,  RNN_DTYPE_INT8, RNN_DTYPE_F32};
+    for (int t = 0; t < w.n; t++)
+        for (size_t j = 0; j < w.specs[t].count; j++)
+            w.data[t][j] = (float)((int)((7 * j + 3 * (size_t)t) % 23) - 11) / 16.0f +
+                           (float)((5 * j + (size_t)t) % 7) / 4096.0f;
+    for (int c = 0; c < 3; c++)
+        w.data[5][3 + c] = 0.0f; /* head.weight row 1 */
+    const rnn_meta meta[] = {{"name", "tiny reduced"}};
+    void *out = NULL;
+    size_t n;
+    char err[256];
+    assert_int_equal(
+        rnn_model_serialize_typed(&cfg, meta, 1, ptrs(&w), d, &out, &n, err, sizeof err), 0);
+    assert_int_equal(n, len);
+    assert_memory_equal(out, ref, len);
+    rnn_model *m = load_mem(ref, len);
+    const float *hh = rnn_model_tensor(m, "rnn.weight_hh_l0", NULL);
+    for (int j = 0; j < 9; j++)
+        assert_true(hh[j] == rnn_bf16_to_float(rnn_bf16_from_float(w.data[2][j])));
+    const float *sc;
+    const int8_t *q = rnn_model_tensor_int8(m, "head.weight", &sc);
+    assert_non_null(q);
+    assert_true(sc[1] == 0.0f);
+    for (int r = 0; r < 130; r++) {
+        float mx = 0.0f;
+        for (int c = 0; c < 3; c++)
+            mx = fmaxf(mx, fabsf(w.data[5][3 * r + c]));
+        assert_true(sc[r] == mx / 127.0f);
+        for (int c = 0; c < 3; c++)
+            assert_true(fabsf(rnn_model_tensor(m, "head.weight", NULL)[3 * r + c] -
+                              w.data[5][3 * r + c]) <= 0.5f * sc[r] * 1.0001f);
+    }
+    rnn_model_free(m);
+    free(out);
+    free(ref);
+    weights_free(&w);
+}
+
 /* Which tensors may be reduced, by name, as FORMAT.md lists them. */
 static void test_reduced_allowed(void **state)
 {
@@ -1741,6 +1793,7 @@ int main(void)
         cmocka_unit_test(test_v2_round_trip),   cmocka_unit_test(test_v2_defects),
         cmocka_unit_test(test_attn_specs),      cmocka_unit_test(test_attn_round_trip),
         cmocka_unit_test(test_attn_defects),
+        cmocka_unit_test(test_reduced_fixture_bytes),
         cmocka_unit_test(test_reduced_allowed), cmocka_unit_test(test_reduced_round_trip),
         cmocka_unit_test(test_reduced_defects),
     };
