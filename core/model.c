@@ -1211,16 +1211,60 @@ static int put_reduced(uint8_t *b, const rnn_tensor_spec *s, rnn_dtype dtype, co
     return 0;
 }
 
+/* Write tensor i of `from` as it is stored (its reduced values and scales,
+ * not rounded again) at b. */
+static void put_stored(uint8_t *b, const rnn_model *from, int i)
+{
+    const rnn_tensor_spec *s = &from->specs[i];
+    if (from->dtypes[i] == RNN_DTYPE_BF16) {
+        const uint16_t *v = from->stored[i];
+        for (size_t j = 0; j < s->count; j++) {
+            b[2 * j] = (uint8_t)v[j];
+            b[2 * j + 1] = (uint8_t)(v[j] >> 8);
+        }
+        return;
+    }
+    size_t at;
+    pad4_ok(s->count, &at);
+    memcpy(b, from->stored[i], s->count);
+    for (int r = 0; r < s->shape[0]; r++)
+        wr32(b + at + 4 * (size_t)r, float_bits(from->scales[i][r]));
+}
+
+static int serialize(const rnn_model_config *cfg, const rnn_meta *meta, size_t n_meta,
+                     const float *const *tensors, const rnn_dtype *dtypes, const rnn_model *from,
+                     void **out, size_t *outlen, char *err, size_t errlen);
+
 int rnn_model_serialize(const rnn_model_config *cfg, const rnn_meta *meta, size_t n_meta,
                         const float *const *tensors, void **out, size_t *outlen, char *err,
                         size_t errlen)
 {
-    return rnn_model_serialize_typed(cfg, meta, n_meta, tensors, NULL, out, outlen, err, errlen);
+    return serialize(cfg, meta, n_meta, tensors, NULL, NULL, out, outlen, err, errlen);
 }
 
 int rnn_model_serialize_typed(const rnn_model_config *cfg, const rnn_meta *meta, size_t n_meta,
                               const float *const *tensors, const rnn_dtype *dtypes, void **out,
                               size_t *outlen, char *err, size_t errlen)
+{
+    return serialize(cfg, meta, n_meta, tensors, dtypes, NULL, out, outlen, err, errlen);
+}
+
+int rnn_model_serialize_model(const rnn_model *model, const rnn_meta *meta, size_t n_meta,
+                              void **out, size_t *outlen, char *err, size_t errlen)
+{
+    if (!model) {
+        msgf(err, errlen, "no model");
+        return -1;
+    }
+    return serialize(&model->cfg, meta, n_meta, model->tensors, model->dtypes, model, out,
+                     outlen, err, errlen);
+}
+
+/* Tensors as floats, each stored as dtypes[i] (NULL: float32): rounded
+ * here, or with `from` copied as that model stores them. */
+static int serialize(const rnn_model_config *cfg, const rnn_meta *meta, size_t n_meta,
+                     const float *const *tensors, const rnn_dtype *dtypes, const rnn_model *from,
+                     void **out, size_t *outlen, char *err, size_t errlen)
 {
     if (!out || !outlen) {
         msgf(err, errlen, "no output buffer");
@@ -1318,7 +1362,9 @@ int rnn_model_serialize_typed(const rnn_model_config *cfg, const rnn_meta *meta,
         if (dt != RNN_DTYPE_F32) {
             size_t data;
             data_size(&specs[i], dt, &data);
-            if (put_reduced(b + off, &specs[i], dt, tensors[i], err, errlen) < 0) {
+            if (from)
+                put_stored(b + off, from, i);
+            else if (put_reduced(b + off, &specs[i], dt, tensors[i], err, errlen) < 0) {
                 free(b);
                 return -1;
             }

@@ -188,4 +188,11 @@ int rnn_model_write_typed(const char *path, const rnn_model_config *cfg, const r
                           size_t n_meta, const float *const *tensors, const rnn_dtype *dtypes,
                           char *err, size_t errlen);
 
+/** Serialize a loaded model with the metadata given: every tensor as the
+ * model stores it, reduced ones with their stored values and scales (not
+ * rounded again), so a file loaded and written back with its own metadata
+ * is the same bytes. Main/worker thread. */
+int rnn_model_serialize_model(const rnn_model *model, const rnn_meta *meta, size_t n_meta,
+                              void **out, size_t *outlen, char *err, size_t errlen);
+
 #endif

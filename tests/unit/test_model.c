@@ -1610,6 +1610,11 @@ static void test_reduced_round_trip(void **state)
             }
             rnn_model_free(m2);
             free(out);
+            /* written back as stored: the same bytes, int8 too */
+            assert_int_equal(rnn_model_serialize_model(m, NULL, 0, &out, &n2, err, sizeof err), 0);
+            assert_int_equal(n2, n);
+            assert_memory_equal(out, b, n);
+            free(out);
             /* all float32 through the typed writer: the version 1 bytes */
             rnn_dtype f32[RNN_MAX_TENSORS] = {RNN_DTYPE_F32};
             dtypes_for(&cfg, RNN_DTYPE_F32, f32);
@@ -1706,6 +1711,27 @@ static void test_reduced_defects(void **state)
                      "nonzero padding after the data of 'rnn.weight_hh_l0' at offset %zu",
                      hh.data + 27);
             DEFECT(b[hh.data + 27] = 1, want);
+        }
+        /* a scale the writer would not choose (2 for a row whose largest
+         * value is small) is read and written back as stored */
+        if (dt == RNN_DTYPE_INT8) {
+            const size_t sc = head.data + pad4(hc);
+            memcpy(b, base, n);
+            put32(b + sc + 8, 0x40000000u);
+            recrc(b, n);
+            rnn_model *m = load_mem(b, n);
+            const float *scales;
+            const int8_t *q = rnn_model_tensor_int8(m, "head.weight", &scales);
+            assert_true(scales[2] == 2.0f);
+            assert_true(rnn_model_tensor(m, "head.weight", NULL)[6] == 2.0f * q[6]);
+            void *again;
+            size_t alen;
+            assert_int_equal(rnn_model_serialize_model(m, NULL, 0, &again, &alen, want, sizeof want),
+                             0);
+            assert_int_equal(alen, n);
+            assert_memory_equal(again, b, n);
+            free(again);
+            rnn_model_free(m);
         }
         /* a damaged value in a file of the right size is a checksum mismatch */
         memcpy(b, base, n);
