@@ -36,7 +36,7 @@ static double loss_of(rnn_trainer *tr, const int32_t *in, const float *cond, con
  * the attention window and size (0, 0 for none) */
 static void check_attn(rnn_cell cell, int embed, float dropout, unsigned conds, int n, int A)
 {
-    rnn_model_config cfg = {RNN_KIND_MELODY, 1, cell, 2, embed, 6, V, conds, n, A};
+    rnn_model_config cfg = {RNN_KIND_MELODY, 1, cell, 2, embed, 6, V, conds, n, A, 0};
     const int C = rnn_model_cond_columns(&cfg);
     char err[256];
     rnn_trainer *tr = rnn_trainer_create(&cfg, B, T, err, sizeof err);
@@ -186,7 +186,7 @@ static void test_threads_agree(void **state)
     (void)state;
     enum { NB = 5, NT = 7 };
     for (int cell = 0; cell < 3; cell++) {
-        rnn_model_config cfg = {RNN_KIND_MELODY, 4, (rnn_cell)cell, 2, 5, 12, V, 0, 0, 0};
+        rnn_model_config cfg = {RNN_KIND_MELODY, 4, (rnn_cell)cell, 2, 5, 12, V, 0, 0, 0, 0};
         char err[256];
         rnn_trainer *a = rnn_trainer_create(&cfg, NB, NT, err, sizeof err);
         rnn_trainer *b = rnn_trainer_create(&cfg, NB, NT, err, sizeof err);
