@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "../core/lookback.h"
 #include "../core/midifile.h"
 #include "sha256.h"
 
@@ -286,7 +287,8 @@ void rnn_cond_code_columns(uint32_t code, const rnn_model_config *cfg, int k, in
 }
 
 /* The conditions of the sequences [first, list->count) just encoded from
- * mf: every step's metric position and, for melody, its harmony. */
+ * mf: every step's metric position and, for melody, its harmony; and the
+ * bar length the lookback inputs reach back over at every step. */
 static int seq_conditions(rnn_seq_list *list, size_t first, const rnn_midi_file *mf, rnn_kind kind,
                           int spq, char *err, size_t errlen)
 {
@@ -294,7 +296,8 @@ static int seq_conditions(rnn_seq_list *list, size_t first, const rnn_midi_file 
         rnn_seq *s = &list->seqs[i];
         uint16_t *masks = calloc(s->len ? s->len : 1, sizeof *masks);
         s->cond = calloc(s->len ? s->len : 1, sizeof *s->cond);
-        if (!masks || !s->cond) {
+        s->bar = calloc(s->len ? s->len : 1, sizeof *s->bar);
+        if (!masks || !s->cond || !s->bar) {
             free(masks);
             snprintf(err, errlen, "out of memory");
             return -1;
@@ -305,12 +308,17 @@ static int seq_conditions(rnn_seq_list *list, size_t first, const rnn_midi_file 
             return -1;
         }
         for (size_t t = 0; t < s->len; t++) {
-            if (rnn_cond_code_file(mf, spq, s->start_step + (int64_t)t, masks[t], &s->cond[t])) {
+            rnn_metric_pos p;
+            if (rnn_cond_metric_file(mf->meters, mf->n_meters, mf->ppq, spq,
+                                     s->start_step + (int64_t)t, &p)) {
                 snprintf(err, errlen, "no metric position for step %lld",
                          (long long)(s->start_step + (int64_t)t));
                 free(masks);
                 return -1;
             }
+            s->cond[t] = rnn_cond_code(&p, masks[t]);
+            const int b = rnn_lookback_bar_steps(p.num, p.den, spq);
+            s->bar[t] = (uint16_t)(b > UINT16_MAX ? UINT16_MAX : b);
         }
         free(masks);
     }
