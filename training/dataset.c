@@ -286,6 +286,25 @@ void rnn_cond_code_columns(uint32_t code, const rnn_model_config *cfg, int k, in
     }
 }
 
+void rnn_lookback_step(rnn_lookback_ring *ring, const rnn_model_config *cfg, int e,
+                       const rnn_metric_pos *p, float *cols)
+{
+    if (!cfg->lookback) return;
+    const int spq = cfg->steps_per_quarter;
+    rnn_lookback_push(ring, e);
+    rnn_lookback_ring_fill(ring, cfg->kind,
+                           p ? rnn_lookback_bar_steps(p->num, p->den, spq)
+                             : rnn_lookback_bar_steps(4, 4, spq),
+                           cols);
+}
+
+void rnn_seq_lookback(const rnn_seq *s, size_t t, const rnn_model_config *cfg, float *cols)
+{
+    if (!cfg->lookback) return;
+    const int bar = s->bar ? s->bar[t] : rnn_lookback_bar_steps(4, 4, cfg->steps_per_quarter);
+    rnn_lookback_fill(cfg->kind, s->events, t + 1, bar, cols);
+}
+
 /* The conditions of the sequences [first, list->count) just encoded from
  * mf: every step's metric position and, for melody, its harmony; and the
  * bar length the lookback inputs reach back over at every step. */
