@@ -330,7 +330,8 @@ static int read_conditions(rnn_engine_model *m, const rnn_model_config *cfg, con
     if ((m->cond & ~RNN_COND_ALL) || (harmony && m->kind != RNN_KIND_MELODY) ||
         rnn_model_cond_columns(cfg) != metric + harmony ||
         rnn_net_cond_columns(m->net) != metric + harmony + look ||
-        (harmony && harmony_at != metric) || (m->lookback && look != rnn_lookback_columns(m->kind))) {
+        (harmony && harmony_at != metric) ||
+        (m->lookback && look != rnn_lookback_columns(m->kind))) {
         snprintf(err, errlen,
                  "%s: the conditions the model declares are no set the engine computes "
                  "(%d metric columns at this grid%s)",

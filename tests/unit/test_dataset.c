@@ -260,8 +260,9 @@ static void test_dataset_load(void **state)
 }
 
 /* The conditions rnn_dataset_load packs for every step (and the bar length
- * of the lookback inputs), and the columns the batcher makes of them: a melody (channel 0) over a held C major chord
- * (channel 1) in 3/4, one tick per step; then 4/4 from step 24. */
+ * of the lookback inputs), and the columns the batcher makes of them: a
+ * melody (channel 0) over a held C major chord (channel 1) in 3/4, one tick
+ * per step; then 4/4 from step 24. */
 static void test_dataset_conditions(void **state)
 {
     (void)state;
