@@ -585,7 +585,9 @@ int main(int argc, char **argv)
                "test files, %g bars each (%zu windows)\n",
                prog, (long)o.seeds, steps / bar, gen.windows, primed_count, o.primer_bars,
                primed.windows);
-        if (pl.C > 0) print_conditions(pl.cfg, pl.harmony_on);
+        if (pl.cfg->conditions) print_conditions(pl.cfg, pl.harmony_on);
+        if (pl.cfg->lookback)
+            printf("%s: lookback: the events one and two bars back\n", prog);
         print_table(&c, &gen, "generated", &primed);
     } else {
         printf("%s: compared: %s split, %zu windows of %zu files\n", prog,

@@ -488,6 +488,8 @@ static void test_lookback_option(void **state)
                         test_tools_dir(), model, sub);
         if (rc != 0) fail_msg("rnnmidi-musicality exited %d:\n%s", rc, out);
         assert_non_null(strstr(out, "mean_overlap"));
+        assert_non_null(strstr(out, "rnnmidi-musicality: lookback: "));
+        assert_true((strstr(out, "conditions: metric\n") != NULL) == metric);
     }
     test_shell(out, sizeof out, "rm -rf %s", dir);
 }
