@@ -18,6 +18,7 @@
 
 #include "condition.h"
 #include "listen.h"
+#include "lookback.h"
 #include "net.h"
 #include "sample.h"
 
@@ -36,6 +37,10 @@
  * that step is spread over the blocks like any other (first_logits). */
 enum { FIRST_NONE = 0, FIRST_WAIT, FIRST_BEGUN };
 
+/* Room for every column beside the event: the conditions of any grid as
+ * the engine fills them, then the lookback's after the model's own. */
+#define INPUT_COLS_MAX (RNN_ENGINE_COND_MAX + RNN_MAX_LOOKBACK_COLUMNS)
+
 /* The conditions of a step, from which its columns are filled. */
 typedef struct {
     rnn_metric_pos pos;
@@ -52,6 +57,8 @@ struct rnn_engine_model {
     int chunks;          /* rnn_net_step_work(net, 1) calls that make one step */
     unsigned cond;       /* RNN_ENGINE_COND_* the net takes */
     int metric_cols;     /* rnn_cond_metric_columns(spq) */
+    int cond_cols;       /* the model's condition columns (rnn_model_cond_columns) */
+    int lookback;        /* the net takes the lookback columns after them */
     float *scratch;      /* (V) logits with the density bias */
     float *first;        /* (V) logits after 'no event' from the zero state, with the
                             columns of first_key for a conditioned model */
@@ -104,7 +111,14 @@ struct rnn_engine {
      * the step the net computes, metric then harmony */
     step_cond spec_cond, last_cond;
     int64_t cond_step; /* NO_STEP before the first */
-    float cond[RNN_ENGINE_COND_MAX];
+    float cond[INPUT_COLS_MAX];
+
+    /* lookback: the events the net has stepped on since it was reset; the
+     * push of a step begun at a tick is undone when its commit abandons it */
+    rnn_lookback_ring look;
+    int look_pushed;                  /* the last push may be undone, to: */
+    uint32_t look_undo_pos, look_undo_count;
+    int32_t look_undo_ev;             /* the slot the push overwrote */
 
     /* phrases */
     int generating;
@@ -297,9 +311,11 @@ static int check_budget(const rnn_model_config *cfg, const char *name, char *err
 }
 
 /* The conditions a model takes, as its header declares them (the reader
- * has checked them against its grid and its first layer's shape). The
- * engine fills its buffer metric first, then harmony (FORMAT.md); the net
- * must read its columns at the same places, or the model is refused. */
+ * has checked them against its grid and its first layer's shape), and
+ * whether it takes the lookback columns after them. The engine fills its
+ * buffer metric first, then harmony (FORMAT.md), then the lookback after the
+ * model's own conditions; the net must read its columns at the same places,
+ * or the model is refused. */
 static int read_conditions(rnn_engine_model *m, const rnn_model_config *cfg, const char *name,
                            char *err, size_t errlen)
 {
@@ -308,9 +324,14 @@ static int read_conditions(rnn_engine_model *m, const rnn_model_config *cfg, con
     const int metric = m->cond & RNN_COND_METRIC ? m->metric_cols : 0;
     const int harmony = m->cond & RNN_COND_HARMONY ? RNN_COND_HARMONY_COLUMNS : 0;
     const int harmony_at = rnn_model_cond_offset(cfg, RNN_COND_HARMONY);
+    m->cond_cols = metric + harmony;
+    m->lookback = cfg->lookback != 0;
+    const int look = rnn_model_lookback_columns(cfg);
     if ((m->cond & ~RNN_COND_ALL) || (harmony && m->kind != RNN_KIND_MELODY) ||
         rnn_model_cond_columns(cfg) != metric + harmony ||
-        rnn_net_cond_columns(m->net) != metric + harmony || (harmony && harmony_at != metric)) {
+        rnn_net_cond_columns(m->net) != metric + harmony + look ||
+        (harmony && harmony_at != metric) ||
+        (m->lookback && look != rnn_lookback_columns(m->kind))) {
         snprintf(err, errlen,
                  "%s: the conditions the model declares are no set the engine computes "
                  "(%d metric columns at this grid%s)",
@@ -341,7 +362,7 @@ static void metric_in(double steps, double bpb, double unit, int spq, rnn_metric
  * before it (first_logits). */
 static void first_for_start(rnn_engine_model *m)
 {
-    float cols[RNN_ENGINE_COND_MAX];
+    float cols[INPUT_COLS_MAX] = {0}; /* no lookback: the step is before the sequence */
     metric_in(-1.0, 4, 4, m->spq, &m->first_key.pos);
     m->first_key.harmony = 0;
     rnn_cond_metric_fill(&m->first_key.pos, m->spq, cols);
@@ -638,10 +659,18 @@ static void reanchor(rnn_engine *e, int64_t abs, double step, int relocated)
     }
 }
 
+/* The net's state from zero, and the lookback's sequence with it. */
+static void net_reset(rnn_engine *e)
+{
+    if (e->em) rnn_net_reset(e->em->net);
+    rnn_lookback_clear(&e->look);
+    e->look_pushed = 0;
+}
+
 /* A new start: a fresh net, the seed again, no phrase. */
 static void restart(rnn_engine *e)
 {
-    if (e->em) rnn_net_reset(e->em->net);
+    net_reset(e);
     e->net_fresh = 1;
     e->first_wait = FIRST_NONE;
     e->pending = 0;
@@ -782,23 +811,64 @@ static int same_columns(const rnn_engine_model *m, const step_cond *a, const ste
     return !(m->cond & RNN_ENGINE_COND_HARMONY) || a->harmony == b->harmony;
 }
 
-/* The columns of the conditions c for the model's net, or NULL for a model
- * that takes none. e->cond holds every column, metric then harmony
- * (FORMAT.md, rnn_engine_last_cond); a model reads its own of them: from 0,
- * or from metric_cols when it takes harmony alone. */
-static const float *columns(rnn_engine *e, const step_cond *c)
+/* The bar the lookback of a step reaches back over: that of the meter at
+ * the step (FORMAT.md, "Lookback inputs"). */
+static int look_bar(const rnn_engine_model *m, const step_cond *c)
 {
-    const rnn_engine_model *m = e->em;
-    if (!m->cond) return NULL;
-    rnn_cond_metric_fill(&c->pos, m->spq, e->cond);
-    rnn_cond_harmony_fill(c->harmony, e->cond + m->metric_cols);
-    return e->cond + (m->cond & RNN_COND_METRIC ? 0 : m->metric_cols);
+    return rnn_lookback_bar_steps(c->pos.num, c->pos.den, m->spq);
 }
 
-/* Begin the network step of input event ev with the conditions c. */
-static void begin_step(rnn_engine *e, int ev, const step_cond *c)
+/* Push the input event of a step onto the lookback's sequence, keeping what
+ * the push overwrites so that look_undo can take it back. */
+static void look_push(rnn_engine *e, int ev)
 {
-    rnn_net_step_begin_cond(e->em->net, ev, columns(e, c));
+    e->look_undo_pos = e->look.pos;
+    e->look_undo_count = e->look.count;
+    e->look_undo_ev = e->look.ev[e->look.pos];
+    e->look_pushed = 1;
+    rnn_lookback_push(&e->look, ev);
+}
+
+/* Take back the last push: its step was abandoned before the net finished
+ * it. */
+static void look_undo(rnn_engine *e)
+{
+    if (!e->look_pushed) return;
+    e->look.pos = e->look_undo_pos;
+    e->look.count = e->look_undo_count;
+    e->look.ev[e->look.pos] = e->look_undo_ev;
+    e->look_pushed = 0;
+}
+
+/* The columns of the conditions c and of the input event ev for the
+ * model's net, or NULL for a model that takes none. e->cond holds every
+ * condition column, metric then harmony (FORMAT.md, rnn_engine_last_cond);
+ * a model reads its own of them: from 0, or from metric_cols when it takes
+ * harmony alone; the lookback columns follow the model's own. With `in_seq`
+ * the step is one of the sequence the lookback hears (ev is pushed onto it);
+ * without, it is the 'no event' step a first note is drawn from, which
+ * takes no lookback columns. */
+static const float *columns(rnn_engine *e, int ev, const step_cond *c, int in_seq)
+{
+    const rnn_engine_model *m = e->em;
+    if (!m->cond && !m->lookback) return NULL;
+    rnn_cond_metric_fill(&c->pos, m->spq, e->cond);
+    rnn_cond_harmony_fill(c->harmony, e->cond + m->metric_cols);
+    float *at = e->cond + (m->cond & RNN_COND_METRIC ? 0 : m->metric_cols);
+    if (m->lookback && in_seq) {
+        look_push(e, ev);
+        rnn_lookback_ring_fill(&e->look, m->kind, look_bar(m, c), at + m->cond_cols);
+    } else if (m->lookback) {
+        memset(at + m->cond_cols, 0, (size_t)rnn_lookback_columns(m->kind) * sizeof *at);
+    }
+    return at;
+}
+
+/* Begin the network step of input event ev with the conditions c (in_seq:
+ * see columns). */
+static void begin_step(rnn_engine *e, int ev, const step_cond *c, int in_seq)
+{
+    rnn_net_step_begin_cond(e->em->net, ev, columns(e, ev, c, in_seq));
 }
 
 /* The logits a fresh net draws its first note of step k from: 'no event'
@@ -824,7 +894,7 @@ static const float *first_logits(rnn_engine *e, int64_t k)
 /* Start the net afresh: the zero state, nothing heard. */
 static void fresh_net(rnn_engine *e)
 {
-    rnn_net_reset(e->em->net);
+    net_reset(e);
     e->net_fresh = 1;
     e->first_wait = FIRST_NONE;
 }
@@ -1007,7 +1077,7 @@ static void do_tick(rnn_engine *e, int64_t k, uint32_t t)
     int ev = sample_event(e, first ? first : rnn_net_logits(e->em->net), first || begun);
     if (begun) {
         /* the first note, drawn: the net steps with it from the zero state */
-        rnn_net_reset(e->em->net);
+        net_reset(e);
         e->first_wait = FIRST_NONE;
     }
     play_event(e, ev, t);
@@ -1023,7 +1093,7 @@ static void do_tick(rnn_engine *e, int64_t k, uint32_t t)
      * now, spread over the whole interval to the next tick; the commit at
      * k + 0.5 keeps it, or restarts it when the player changed the input. */
     conditions_at(e, k, &e->spec_cond);
-    begin_step(e, ev, &e->spec_cond);
+    begin_step(e, ev, &e->spec_cond, 1);
     e->pending = 1;
     e->spec = 1;
     e->spec_event = ev;
@@ -1074,13 +1144,16 @@ static void do_commit(rnn_engine *e, int64_t k)
 
     if (e->spec) {
         e->spec = 0;
-        if (x == e->spec_event && same_columns(e->em, &e->spec_cond, &c)) {
+        if (x == e->spec_event && same_columns(e->em, &e->spec_cond, &c) &&
+            (!e->em->lookback || look_bar(e->em, &e->spec_cond) == look_bar(e->em, &c))) {
             /* the step begun at the tick stands */
             e->stats.net_steps++;
             return;
         }
-        /* unfinished (spread_work keeps it so until here): begin abandons it */
+        /* unfinished (spread_work keeps it so until here): begin abandons it,
+         * and the lookback does not hear it */
         e->pending = 0;
+        look_undo(e);
     }
 
     /* A silent step, as the trainer counts a gap: nothing sounds (a melody's
@@ -1109,11 +1182,11 @@ static void do_commit(rnn_engine *e, int64_t k)
         return;
     }
     finish_step(e);
-    begin_step(e, x, &c);
     /* 'no event' on the fresh net of a first note that waits is the step
      * its logits come from (first_logits); a note of the player's is not */
-    e->first_wait =
-        e->net_fresh && e->first_wait == FIRST_WAIT && x == 0 ? FIRST_BEGUN : FIRST_NONE;
+    const int first = e->net_fresh && e->first_wait == FIRST_WAIT && x == 0;
+    begin_step(e, x, &c, !first);
+    e->first_wait = first ? FIRST_BEGUN : FIRST_NONE;
     e->pending = 1;
     e->chunks_done = 0;
     e->begun_here = 1;

@@ -86,7 +86,18 @@
  * any other rather than done whole in the tick's block. In accompany, the player's line
  * is the net's input only for a model that takes no harmony (it hears the
  * player no other way); a model that takes harmony plays its own line over
- * the player's harmony. */
+ * the player's harmony.
+ * Lookback (core/lookback.h, FORMAT.md "Lookback inputs"). A model that
+ * declares the lookback inputs gets their columns after its conditions'
+ * at every step: the engine keeps a ring of the events its net has stepped
+ * on since the net last started from zero (the ring is emptied wherever the
+ * net is: start, stop, relocation, mode or model change, a split rest, non-
+ * finite logits), and reaches back over bars of the meter at the step (the
+ * host's, or 4/4 free-running), whether or not the model takes the metric.
+ * The 'no event' step a first note is drawn from takes no lookback columns
+ * and is not heard by the ring; a step begun at a tick and abandoned at its
+ * commit is taken back out of it. The engine saves no net state, so there
+ * is no saved ring to keep in step with. */
 #ifndef RNNMIDI_ENGINE_H
 #define RNNMIDI_ENGINE_H
 

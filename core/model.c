@@ -19,11 +19,11 @@
  * values (for core/qmat) and the floats they stand for.
  *
  * Version 2 differs from version 1 in its longer header (the declared
- * conditions, the attention window and size, and fields kept for later layer
- * options, zero today), in layer 0's input columns and, with attention, in
- * the attention's tensors and the head's width; a model with neither
- * conditions nor attention is written as version 1, so such presets stay
- * byte for byte what they were. */
+ * conditions, the attention window and size, the lookback columns, and
+ * fields kept for later layer options, zero today), in layer 0's input
+ * columns and, with attention, in the attention's tensors and the head's
+ * width; a model with no condition, attention or lookback is written as
+ * version 1, so such presets stay byte for byte what they were. */
 #include "model.h"
 #include "text.h"
 
@@ -39,6 +39,7 @@
 #include "condition.h"
 #include "crc32.h"
 #include "file.h"
+#include "lookback.h"
 #include "qmat.h"
 
 #define RNNW_MAGIC "RNNW\0\r\n\x1a"
@@ -48,7 +49,8 @@
 #define RNNW_HEADER_V2 96
 #define RNNW_V1_RESERVED 52 /* v1: bytes 52..63 are zero */
 #define RNNW_V2_ATTN 68     /* v2: the attention window n, then its size A at 72 */
-#define RNNW_V2_RESERVED 76 /* v2: bytes 76..95 are zero (the layer options to come) */
+#define RNNW_V2_LOOKBACK 76 /* v2: the lookback columns L (0 = none) */
+#define RNNW_V2_RESERVED 80 /* v2: bytes 80..95 are zero (the layer options to come) */
 #define RNNW_NAME_LEN_MAX (RNN_TENSOR_NAME_MAX - 1)
 #define RNNW_META_KEY_MAX 64
 #define RNNW_ALIGN 64 /* bytes; tensor starts in a loaded model */
@@ -192,8 +194,8 @@ static int build_specs(const rnn_model_config *c, const rnn_cell_desc *d, rnn_te
     if (c->embed > 0) set_spec(&s[n++], "embed.weight", -1, c->vocab, c->embed); // (V, E)
     for (int k = 0; k < c->layers; k++) {
         const int in = k > 0          ? c->hidden
-                       : c->embed > 0 ? c->embed + rnn_model_cond_columns(c)
-                                      : c->vocab + rnn_model_cond_columns(c);
+                       : c->embed > 0 ? c->embed + rnn_model_input_columns(c)
+                                      : c->vocab + rnn_model_input_columns(c);
         for (int i = 0; i < RNN_CELL_LAYER_TENSORS; i++) {
             const rnn_cell_tensor *t = &d->tensors[i];
             const int cols = t->cols == 'I' ? in : t->cols == 'H' ? c->hidden : 0;
@@ -237,11 +239,11 @@ static int record_size(const rnn_tensor_spec *s, rnn_dtype dtype, size_t *r)
     return add_ok(n, name, &n) && add_ok(n, data, r);
 }
 
-/* The header of the version a config is written in: 1 without conditions
- * and without attention. */
+/* The header of the version a config is written in: 1 without conditions,
+ * attention and lookback. */
 static size_t header_size(const rnn_model_config *c)
 {
-    return c->conditions || c->attn_window > 0 ? RNNW_HEADER_V2 : RNNW_HEADER_V1;
+    return c->conditions || c->attn_window > 0 || c->lookback ? RNNW_HEADER_V2 : RNNW_HEADER_V1;
 }
 
 /* Bytes of the whole file for these specs stored as dtypes (NULL: all
@@ -289,6 +291,16 @@ int rnn_model_cond_columns(const rnn_model_config *cfg)
            (cfg->conditions & RNN_COND_HARMONY ? RNN_COND_HARMONY_COLUMNS : 0);
 }
 
+int rnn_model_lookback_columns(const rnn_model_config *cfg)
+{
+    return cfg && cfg->lookback ? rnn_lookback_columns(cfg->kind) : 0;
+}
+
+int rnn_model_input_columns(const rnn_model_config *cfg)
+{
+    return rnn_model_cond_columns(cfg) + rnn_model_lookback_columns(cfg);
+}
+
 int rnn_model_cond_offset(const rnn_model_config *cfg, unsigned which)
 {
     if (!cfg || !(cfg->conditions & which)) return -1;
@@ -330,6 +342,18 @@ static int check_attention(long long window, long long size, char *err, size_t e
     return 0;
 }
 
+/* The lookback flag of a config: 0, or 1 for a kind that has lookback
+ * columns (melody, drums). */
+static int check_lookback(long long kind, long long lookback, char *err, size_t errlen)
+{
+    if (!range_ok("lookback", lookback, 0, 1, err, errlen)) return -1;
+    if (lookback && rnn_lookback_columns((rnn_kind)kind) == 0) {
+        msgf(err, errlen, "lookback inputs for an encoding kind %lld that has none", kind);
+        return -1;
+    }
+    return 0;
+}
+
 /* The caps of FORMAT.md on a preset's fields as read: the shape, the
  * encoding, and a vocabulary that is the encoding's. */
 static int check_fields(long long kind, long long spq, long long cell, long long layers,
@@ -360,7 +384,8 @@ int rnn_model_config_check(const rnn_model_config *cfg, char *err, size_t errlen
     if (check_fields(cfg->kind, cfg->steps_per_quarter, cfg->cell, cfg->layers, cfg->embed,
                      cfg->hidden, cfg->vocab, err, errlen) < 0 ||
         check_conditions(cfg->kind, cfg->conditions, err, errlen) < 0 ||
-        check_attention(cfg->attn_window, cfg->attn_size, err, errlen) < 0)
+        check_attention(cfg->attn_window, cfg->attn_size, err, errlen) < 0 ||
+        check_lookback(cfg->kind, cfg->lookback, err, errlen) < 0)
         return -1;
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
     const int n = build_specs(cfg, rnn_cell_describe(cfg->cell), specs);
@@ -430,6 +455,7 @@ int rnn_model_shape_specs(const rnn_model_config *cfg, rnn_tensor_spec *specs)
         !range_ok("vocabulary", cfg->vocab, 1, RNN_MAX_VOCAB, NULL, 0) ||
         (cfg->conditions & ~RNN_COND_ALL) ||
         check_attention(cfg->attn_window, cfg->attn_size, NULL, 0) < 0 ||
+        check_lookback(cfg->kind, cfg->lookback, NULL, 0) < 0 ||
         (cfg->conditions && !range_ok("steps per quarter", cfg->steps_per_quarter, 1,
                                       RNN_MAX_STEPS_PER_QUARTER, NULL, 0)))
         return -1;
@@ -848,19 +874,36 @@ static int read_attention(const uint8_t *p, uint32_t *window, uint32_t *size, ch
     return 0;
 }
 
+/* The lookback field of a version 2 header (offset 76): the lookback
+ * columns, 0 (none) or exactly the encoding's (262 melody, 20 drums), so
+ * the file cannot disagree with itself about them. */
+static int read_lookback(const uint8_t *p, uint32_t kind, uint32_t *out, char *err, size_t errlen)
+{
+    const uint32_t got = rd32(p + RNNW_V2_LOOKBACK);
+    const int want = rnn_lookback_columns((rnn_kind)kind);
+    if (got != 0 && got != (uint32_t)want) {
+        msgf(err, errlen,
+             "lookback columns %u at offset %d, the %s encoding has 0 (none) or %d", got,
+             RNNW_V2_LOOKBACK, rnn_kind_name((rnn_kind)kind), want);
+        return -1;
+    }
+    *out = got != 0;
+    return 0;
+}
+
 /* The condition fields of a version 2 header (offsets 52..67): the bit set,
  * then the column counts it implies (total, metric, harmony), each checked
  * against what the bits and the steps per quarter give. Version 2 exists to
- * declare conditions or attention: a v2 file with neither is refused, so
- * each model has one encoding. Messages name the offset of the field. */
+ * declare conditions, attention or lookback: a v2 file with none is refused,
+ * so each model has one encoding. Messages name the offset of the field. */
 static int read_conditions(const uint8_t *p, uint32_t kind, uint32_t spq, uint32_t attn_window,
-                           uint32_t *out, char *err, size_t errlen)
+                           uint32_t lookback, uint32_t *out, char *err, size_t errlen)
 {
     const uint32_t bits = rd32(p + 52);
-    if (bits == 0 && attn_window == 0) {
+    if (bits == 0 && attn_window == 0 && lookback == 0) {
         msgf(err, errlen,
              "version 2 header declares no condition at offset 52 and no attention at offset "
-             "68 (such a model is a version 1 file)");
+             "68, nor lookback at offset 76 (such a model is a version 1 file)");
         return -1;
     }
     char msg[256];
@@ -926,10 +969,12 @@ static rnn_model *parse(const uint8_t *p, size_t size, const char *name, char *e
         failf(err, errlen, name, "%s", msg);
         return NULL;
     }
-    uint32_t conditions = 0, attn_window = 0, attn_size = 0;
+    uint32_t conditions = 0, attn_window = 0, attn_size = 0, lookback = 0;
     if (version >= 2 &&
         (read_attention(p, &attn_window, &attn_size, msg, sizeof msg) < 0 ||
-         read_conditions(p, h[0], h[1], attn_window, &conditions, msg, sizeof msg) < 0)) {
+         read_lookback(p, h[0], &lookback, msg, sizeof msg) < 0 ||
+         read_conditions(p, h[0], h[1], attn_window, lookback, &conditions, msg, sizeof msg) <
+             0)) {
         failf(err, errlen, name, "%s", msg);
         return NULL;
     }
@@ -944,6 +989,7 @@ static rnn_model *parse(const uint8_t *p, size_t size, const char *name, char *e
         .conditions = conditions,
         .attn_window = (int)attn_window,
         .attn_size = (int)attn_size,
+        .lookback = (int)lookback,
     };
     if (rnn_model_config_check(&cfg, msg, sizeof msg) < 0) {
         failf(err, errlen, name, "%s", msg);
@@ -1320,7 +1366,7 @@ static int serialize(const rnn_model_config *cfg, const rnn_meta *meta, size_t n
         return -1;
     }
     memcpy(b, RNNW_MAGIC, RNNW_MAGIC_SIZE);
-    const uint32_t h[17] = {
+    const uint32_t h[18] = {
         hsize == RNNW_HEADER_V1 ? 1 : 2,       /* offset 8 */
         (uint32_t)hsize,                       /* 12 */
         (uint32_t)cfg->kind,                   /* 16 */
@@ -1339,9 +1385,10 @@ static int serialize(const rnn_model_config *cfg, const rnn_meta *meta, size_t n
                        : 0),                                                /* 60 */
         cfg->conditions & RNN_COND_HARMONY ? RNN_COND_HARMONY_COLUMNS : 0u, /* 64 */
         (uint32_t)cfg->attn_window, /* 68, attention window n (0 = none) */
-        (uint32_t)cfg->attn_size,   /* 72, attention size A; 76..95 zero */
+        (uint32_t)cfg->attn_size,   /* 72, attention size A */
+        (uint32_t)rnn_model_lookback_columns(cfg), /* 76, lookback columns L; 80..95 zero */
     };
-    const int nh = hsize == RNNW_HEADER_V1 ? 11 : 17;
+    const int nh = hsize == RNNW_HEADER_V1 ? 11 : 18;
     for (int i = 0; i < nh; i++)
         wr32(b + 8 + 4 * i, h[i]);
     size_t off = hsize;

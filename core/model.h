@@ -32,6 +32,12 @@
 #define RNN_COND_ALL (RNN_COND_METRIC | RNN_COND_HARMONY)
 #define RNN_MAX_COND_COLUMNS (2 + 4 * RNN_MAX_STEPS_PER_QUARTER + 16 + 12)
 
+/* The lookback inputs (core/lookback.h): columns after the conditions' in
+ * layer 0's input, rnn_lookback_columns(kind) of them (262 melody, 20
+ * drums). A net's caller passes [conditions | lookback] as one vector. */
+#define RNN_MAX_LOOKBACK_COLUMNS (2 * RNN_MELODY_VOCAB + 2)
+#define RNN_MAX_INPUT_COLUMNS (RNN_MAX_COND_COLUMNS + RNN_MAX_LOOKBACK_COLUMNS)
+
 typedef struct {
     rnn_kind kind;         /* encoding kind */
     int steps_per_quarter; /* grid resolution */
@@ -43,12 +49,13 @@ typedef struct {
     unsigned conditions; /* RNN_COND_* bits; 0 = none */
     int attn_window;     /* attention window n, 0 = no attention, 1..RNN_MAX_ATTN_WINDOW */
     int attn_size;       /* attention size A: 1..RNN_MAX_ATTN_SIZE with a window, else 0 */
-} rnn_model_config;      /* no conditions and no attention: written as a version 1 file */
+    int lookback;        /* 1: the lookback inputs (rnn_model_lookback_columns), 0: none */
+} rnn_model_config; /* no conditions, attention or lookback: written as a version 1 file */
 
 /* Name and shape of one tensor in the file's fixed order (PyTorch names):
  *   embed.weight        (V, E)          only when E > 0
  *   the cell's tensors of each layer k (core/cell.c), today
- *   rnn.weight_ih_l{k}  (G*H, I_k)      I_0 = E (or V when E = 0) + C; I_k = H after
+ *   rnn.weight_ih_l{k}  (G*H, I_k)      I_0 = E (or V when E = 0) + C + L; I_k = H after
  *   rnn.weight_hh_l{k}  (G*H, H)
  *   rnn.bias_ih_l{k}    (G*H)
  *   rnn.bias_hh_l{k}    (G*H)
@@ -58,7 +65,8 @@ typedef struct {
  *   head.weight         (V, H), or (V, 2H) over [h | context] with attention
  *   head.bias           (V)
  * G is the cell's gate count: 1 (rnn), 4 (lstm: i,f,g,o), 3 (gru: r,z,n);
- * C the condition columns (rnn_model_cond_columns). */
+ * C the condition columns (rnn_model_cond_columns), L the lookback columns
+ * (rnn_model_lookback_columns). */
 typedef struct {
     char name[RNN_TENSOR_NAME_MAX];
     int ndim;     /* 1 or 2 */
@@ -98,12 +106,22 @@ int rnn_model_cond_columns(const rnn_model_config *cfg);
  * it), or -1 when the config does not take it. Any thread. */
 int rnn_model_cond_offset(const rnn_model_config *cfg, unsigned which);
 
+/** Lookback columns L of a config: rnn_lookback_columns(kind) when it takes
+ * the lookback inputs, else 0 (also for NULL). They follow the C condition
+ * columns. Any thread. */
+int rnn_model_lookback_columns(const rnn_model_config *cfg);
+
+/** The columns of layer 0's input after the event's: C + L, the conditions
+ * then the lookback. Any thread. */
+int rnn_model_input_columns(const rnn_model_config *cfg);
+
 /** Fill specs (room for RNN_MAX_TENSORS) with the tensors of cfg in file
  * order; returns their number, or -1 for an invalid config. Any thread. */
 int rnn_model_tensor_specs(const rnn_model_config *cfg, rnn_tensor_spec *specs);
 
-/** The same for a network shape alone: cfg's kind is not looked at, nor its
- * steps per quarter unless it takes conditions (then 1..96), and its
+/** The same for a network shape alone: cfg's kind is not looked at unless
+ * it takes the lookback inputs (then melody or drums), nor its steps per
+ * quarter unless it takes conditions (then 1..96), and its
  * vocabulary may be any 1..RNN_MAX_VOCAB (the trainer runs tiny vocabularies
  * in its tests); nor is the preset's size cap checked. Only for networks
  * that never become a file: the writer and the reader keep every check of

@@ -20,11 +20,11 @@
  * signature and are picked by cell type.
  * With E = 0 the one-hot input is a column pick of weight_ih_l0, stored
  * transposed at create so the pick reads one contiguous row. The condition
- * columns of a version 2 model (weight_ih_l0's last C columns) are 0/1
- * inputs too and are stored the same way: a step adds the row of each
- * column that is on (at most C rows of the input slots, no product over the
- * zeros), in column order, after the event, whether the step runs whole or
- * in slices.
+ * and lookback columns of a version 2 model (weight_ih_l0's last C + L
+ * columns) are 0/1 inputs too and are stored the same way: a step adds the
+ * row of each column that is on (no product over the zeros; the one-hot
+ * blocks of a melody's lookback are thus column picks), in column order,
+ * after the event, whether the step runs whole or in slices.
  *
  * The hot code (the panel product and the gate functions) is GCC
  * vector-extension C built three times, for x86-64-v4, x86-64-v3 and the
@@ -58,6 +58,7 @@
  * H hidden (Hp padded), G gates, V vocabulary, K columns of a product. */
 #include "net.h"
 #include "attention.h"
+#include "lookback.h"
 #include "qmat.h"
 
 #include <float.h>
@@ -152,9 +153,9 @@ struct rnn_net {
     const float *embed; /* (V, E) the model's own table */
     float *col0;        /* (V, col0_n) weight_ih_l0 transposed, E = 0 only */
     int col0_n;         /* the cell's slots fed with x, times Hp */
-    int C;              /* condition columns, after the event's in weight_ih_l0 */
+    int C;              /* condition and lookback columns, after the event's in weight_ih_l0 */
     float *cond0;       /* (C, col0_n) those columns transposed, C > 0 only */
-    uint16_t cond_on[RNN_MAX_COND_COLUMNS]; /* the columns on in the step in progress */
+    uint16_t cond_on[RNN_MAX_INPUT_COLUMNS]; /* the columns on in the step in progress */
     int n_on;
     float *bias[RNN_MAX_LAYERS]; /* (slots*Hp): GRU r, z, b_in, b_hn */
     float *head_b;               /* (V) */
@@ -742,7 +743,7 @@ rnn_net *rnn_net_create(const rnn_model *model, char *err, size_t errlen)
     net->G = net->cell->gates;
     net->Hp = (int)round_up((size_t)cfg->hidden, UNIT);
     net->Vp = (int)round_up((size_t)cfg->vocab, ROWS);
-    net->C = rnn_model_cond_columns(cfg);
+    net->C = rnn_model_input_columns(cfg);
     net->Hh = cfg->attn_window > 0 ? 2 * cfg->hidden : cfg->hidden;
     for (int k = 0; k < cfg->layers; k++)
         net->I[k] = k == 0 ? cfg->embed : cfg->hidden;
@@ -1070,8 +1071,11 @@ size_t rnn_net_step_macs(const rnn_model_config *cfg)
         macs += rnn_cell_layer_macs(d, k == 0 ? (size_t)cfg->embed : H, H, Hp);
     if (cfg->embed == 0) /* the one-hot input adds one column */
         macs += (size_t)rnn_cell_input_slots(d) * Hp;
-    /* each condition column on adds one column; all may be */
-    macs += (size_t)rnn_model_cond_columns(cfg) * rnn_cell_input_slots(d) * Hp;
+    /* each condition column on adds one column, and all may be; of the
+     * lookback columns at most rnn_lookback_columns_on */
+    const size_t on = (size_t)rnn_model_cond_columns(cfg) +
+                      (cfg->lookback ? (size_t)rnn_lookback_columns_on(cfg->kind) : 0);
+    macs += on * rnn_cell_input_slots(d) * Hp;
     const size_t Hh = cfg->attn_window > 0 ? 2 * H : H; /* [h | context] */
     macs += round_up((size_t)cfg->vocab, ROWS) * Hh;
     macs += rnn_attn_step_macs(cfg->hidden, cfg->attn_size, cfg->attn_window);
@@ -1119,7 +1123,7 @@ static int check_bounds(const rnn_net *net, const char *name, char *err, size_t 
             else
                 for (int i = 0; i < Isrc; i++)
                     sum += fabs((double)wi[i]) * xmax;
-            for (int i = Isrc; i < Isrc + C; i++) /* conditions: each 0 or 1, all may be on */
+            for (int i = Isrc; i < Isrc + C; i++) /* conditions, lookback: 0 or 1, all may be on */
                 sum += fabs((double)wi[i]);
             for (int i = 0; i < H; i++)
                 sum += fabs((double)wh[i]);
@@ -1188,7 +1192,7 @@ int rnn_net_probe(rnn_net *net, const char *name, char *err, size_t errlen)
          * conditions none, then all, then columns on at random */
         x = x * 1664525u + 1013904223u;
         int ev = t == 0 ? 0 : (int)((x >> 8) % (uint32_t)V);
-        float cond[RNN_MAX_COND_COLUMNS];
+        float cond[RNN_MAX_INPUT_COLUMNS];
         uint32_t bits = x;
         for (int j = 0; j < net->C; j++, bits = bits * 1664525u + 1013904223u)
             cond[j] = t == 0 ? 0.0f : t == 1 ? 1.0f : (float)(bits >> 31);

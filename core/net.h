@@ -32,17 +32,19 @@ const rnn_model *rnn_net_model(const rnn_net *net);
  * safe. */
 void rnn_net_reset(rnn_net *net);
 
-/** Condition columns the model takes beside the event (rnn_model_cond_columns
- * of its config: metric, then harmony; 0 for a version 1 model). Any thread. */
+/** Input columns the model takes beside the event (rnn_model_input_columns
+ * of its config: the conditions, metric then harmony, then the lookback
+ * columns; 0 for a version 1 model). Any thread. */
 int rnn_net_cond_columns(const rnn_net *net);
 
-/** Feed one input event (0 <= event < V) and the step's conditions, and
- * return the V logits of the next step; the pointer stays valid until the
- * next step on this net. An event out of range is treated as event 0. cond
- * holds rnn_net_cond_columns() values, each 0 or 1 (any nonzero value counts
- * as 1), read before the call returns; NULL means all zero. A step adds the
- * weights of each column on: at most C columns of the first layer's input,
- * counted in rnn_net_step_macs. Audio thread safe. */
+/** Feed one input event (0 <= event < V) and the step's conditions and
+ * lookback columns, and return the V logits of the next step; the pointer
+ * stays valid until the next step on this net. An event out of range is
+ * treated as event 0. cond holds rnn_net_cond_columns() values, the
+ * conditions then the lookback (core/lookback.h), each 0 or 1 (any nonzero
+ * value counts as 1), read before the call returns; NULL means all zero. A
+ * step adds the weights of each column on, counted in rnn_net_step_macs.
+ * Audio thread safe. */
 const float *rnn_net_step_cond(rnn_net *net, int event, const float *cond);
 
 /** rnn_net_step_cond with no condition on (any model). Audio thread safe. */

@@ -15,6 +15,8 @@
  * channel sounding at the step). With --harmony the grid is the file's: its
  * time signatures, its first tempo, its length unless --bars is given; the
  * output holds the file's notes and the new line as a track of its own.
+ * A lookback preset hears the events one and two bars back (bars of the
+ * meter at each step) of the one sequence the primer and the new line make.
  * Exit status: 0 success, 1 bad input, 2 bad usage. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,11 +24,13 @@
 
 #include "../core/condition.h"
 #include "../core/encoding.h"
+#include "../core/lookback.h"
 #include "../core/midifile.h"
 #include "../core/model.h"
 #include "../core/net.h"
 #include "../core/sample.h"
 #include "cli.h"
+#include "dataset.h"
 
 static const char *prog = "rnnmidi-gen";
 
@@ -180,7 +184,7 @@ static int grid_load(grid *g, const gen_args *a, const rnn_model_config *cfg)
     if (g->have_file) {
         /* no line of the file is the new one's: every part is the other voices */
         int32_t *silent = calloc(g->len, sizeof *silent);
-        const rnn_seq line = {silent, g->len, 0, 0, 0, NULL};
+        const rnn_seq line = {silent, g->len, 0, 0, 0, NULL, NULL};
         int rc = !silent || rnn_cond_harmony_file(g->mf.notes, g->mf.n_notes, g->ppq, spq, &line,
                                                   g->harmony, err, sizeof err) != 0;
         free(silent);
@@ -192,21 +196,26 @@ static int grid_load(grid *g, const gen_args *a, const rnn_model_config *cfg)
     return 0;
 }
 
-/* The condition columns of grid step `step` (-1: the step before the
- * first, at the end of a bar of the first meter, with no harmony). */
-static const float *grid_cond(const grid *g, const rnn_model_config *cfg, int64_t step, float *cond)
+/* The condition and lookback columns of grid step `step` whose input is
+ * event e (-1: the step before the first, at the end of a bar of the first
+ * meter, with no harmony; it is no part of the sequence, so its lookback
+ * columns are zero and look does not hear it). look: the sequence's events
+ * so far, for a lookback model. */
+static const float *grid_cond(const grid *g, const rnn_model_config *cfg, int64_t step, int e,
+                              rnn_lookback_ring *look, float *cond)
 {
-    const int C = rnn_model_cond_columns(cfg);
+    const int C = rnn_model_input_columns(cfg), C0 = rnn_model_cond_columns(cfg);
     if (C == 0) return NULL;
     const int spq = cfg->steps_per_quarter;
     const int metric = rnn_model_cond_offset(cfg, RNN_COND_METRIC);
     const int harmony = rnn_model_cond_offset(cfg, RNN_COND_HARMONY);
+    const rnn_midi_meter four = {0, 4, 4};
+    rnn_metric_pos p;
+    const int64_t at =
+        step >= 0 ? step : (int64_t)bar_steps(g->n_meters ? &g->meters[0] : &four, spq) - 1;
+    const int placed = rnn_cond_metric_file(g->meters, g->n_meters, g->ppq, spq, at, &p) == 0;
     if (metric >= 0) {
-        const rnn_midi_meter four = {0, 4, 4};
-        rnn_metric_pos p;
-        const int64_t at =
-            step >= 0 ? step : (int64_t)bar_steps(g->n_meters ? &g->meters[0] : &four, spq) - 1;
-        if (rnn_cond_metric_file(g->meters, g->n_meters, g->ppq, spq, at, &p) == 0)
+        if (placed)
             rnn_cond_metric_fill(&p, spq, cond + metric);
         else
             memset(cond + metric, 0, (size_t)rnn_cond_metric_columns(spq) * sizeof *cond);
@@ -214,6 +223,10 @@ static const float *grid_cond(const grid *g, const rnn_model_config *cfg, int64_
     if (harmony >= 0)
         rnn_cond_harmony_fill(step >= 0 && (size_t)step < g->len ? g->harmony[step] : 0,
                               cond + harmony);
+    if (cfg->lookback && step < 0)
+        memset(cond + C0, 0, (size_t)(C - C0) * sizeof *cond);
+    else if (cfg->lookback)
+        rnn_lookback_step(look, cfg, e, placed ? &p : NULL, cond + C0);
     return cond;
 }
 
@@ -221,11 +234,11 @@ static const float *grid_cond(const grid *g, const rnn_model_config *cfg, int64_
  * net, with the metric position of its own steps in its file; without a
  * primer, one "no event" step before the grid. *logits: the net's answer. */
 static int prime(rnn_net *net, const rnn_model_config *cfg, const grid *g, const char *primer,
-                 const float **logits)
+                 rnn_lookback_ring *look, const float **logits)
 {
-    float cond[RNN_MAX_COND_COLUMNS];
+    float cond[RNN_MAX_INPUT_COLUMNS];
     if (!primer) {
-        *logits = rnn_net_step_cond(net, 0, grid_cond(g, cfg, -1, cond));
+        *logits = rnn_net_step_cond(net, 0, grid_cond(g, cfg, -1, 0, look, cond));
         return 0;
     }
     char err[512];
@@ -254,8 +267,9 @@ static int prime(rnn_net *net, const rnn_model_config *cfg, const grid *g, const
         if (primed.seqs[i].len > best->len) best = &primed.seqs[i];
     const grid own = {.meters = mf.meters, .n_meters = mf.n_meters, .ppq = mf.ppq};
     for (size_t t = 0; t < best->len; t++)
-        *logits = rnn_net_step_cond(net, best->events[t],
-                                    grid_cond(&own, cfg, best->start_step + (int64_t)t, cond));
+        *logits = rnn_net_step_cond(
+            net, best->events[t],
+            grid_cond(&own, cfg, best->start_step + (int64_t)t, best->events[t], look, cond));
     rnn_seq_list_free(&primed);
     rnn_midi_free(&mf);
     return 0;
@@ -264,10 +278,10 @@ static int prime(rnn_net *net, const rnn_model_config *cfg, const grid *g, const
 /* len events drawn one step at a time, each fed back into the net with the
  * conditions of its step. */
 static void sample_events(rnn_net *net, rnn_sampler *sampler, const rnn_model_config *cfg,
-                          const grid *g, const float *logits, const gen_args *a, int32_t *events,
-                          size_t len)
+                          const grid *g, rnn_lookback_ring *look, const float *logits,
+                          const gen_args *a, int32_t *events, size_t len)
 {
-    float cond[RNN_MAX_COND_COLUMNS];
+    float cond[RNN_MAX_INPUT_COLUMNS];
     rnn_rng rng;
     rnn_rng_seed(&rng, (uint64_t)a->seed);
     for (size_t t = 0; t < len; t++) {
@@ -275,7 +289,7 @@ static void sample_events(rnn_net *net, rnn_sampler *sampler, const rnn_model_co
                            (float)a->top_p, NULL);
         if (e < 0) e = 0;
         events[t] = e;
-        logits = rnn_net_step_cond(net, e, grid_cond(g, cfg, (int64_t)t, cond));
+        logits = rnn_net_step_cond(net, e, grid_cond(g, cfg, (int64_t)t, e, look, cond));
     }
 }
 
@@ -349,6 +363,7 @@ static int generate(const gen_args *a)
     rnn_model *model = rnn_model_load(a->model, err, sizeof err);
     rnn_net *net = NULL;
     rnn_sampler *sampler = NULL;
+    rnn_lookback_ring *look = NULL; /* the sequence's events, for a lookback model */
     int32_t *events = NULL;
     grid g = {0};
     if (!model) {
@@ -358,7 +373,8 @@ static int generate(const gen_args *a)
     const rnn_model_config *cfg = rnn_model_get_config(model);
     net = rnn_net_create(model, err, sizeof err);
     sampler = rnn_sampler_create(cfg->vocab);
-    if (!net || !sampler) {
+    look = cfg->lookback ? calloc(1, sizeof *look) : NULL;
+    if (!net || !sampler || (cfg->lookback && !look)) {
         fprintf(stderr, "%s: %s\n", prog, net ? "out of memory" : err);
         goto done;
     }
@@ -368,16 +384,17 @@ static int generate(const gen_args *a)
     }
     if (grid_load(&g, a, cfg) != 0) goto done;
     const float *logits = NULL;
-    if (prime(net, cfg, &g, a->primer, &logits) != 0) goto done;
+    if (prime(net, cfg, &g, a->primer, look, &logits) != 0) goto done;
     events = malloc(g.len * sizeof(int32_t));
     if (!events) {
         fprintf(stderr, "%s: out of memory\n", prog);
         goto done;
     }
-    sample_events(net, sampler, cfg, &g, logits, a, events, g.len);
+    sample_events(net, sampler, cfg, &g, look, logits, a, events, g.len);
     if (write_events(cfg, &g, events, g.len, a) == 0) rc = EXIT_OK;
 done:
     free(events);
+    free(look);
     grid_free(&g);
     rnn_sampler_free(sampler);
     rnn_net_free(net);

@@ -332,6 +332,7 @@ typedef struct {
     char *name_s; /* the default name, when --name is not given */
     int kind_set, shape_set, cond_set, resume, quiet;
     int attn_size, attn_set; /* --attention-size (used with --attention N > 0) */
+    int lookback_set;
     double checkpoint_minutes;
     int dtype; /* rnn_dtype of the preset's reducible matrices (the checkpoint stays float32) */
 } train_args;
@@ -433,6 +434,11 @@ static int parse_args(train_args *a, int argc, char **argv)
                      RNN_OPT_INT, &a->attn_size),
          1, RNN_MAX_ATTN_SIZE, "--attention-size '%s' is not a number in 1..4096",
          .seen = &a->attn_set, .show_default = 1},
+        {RNN_CLI_OPT("lookback", 0, NULL,
+                     "inputs of the events one and two bars back and\n"
+                     "whether the last event repeats them (Lookback RNN)",
+                     RNN_OPT_FLAG, &a->shape.lookback),
+         1, .seen = &a->lookback_set},
         {RNN_CLI_OPT("init", 0, "PRESET",
                      "start from a preset's weights (fine-tuning); its\n"
                      "kind, cell and sizes are used",
@@ -597,6 +603,11 @@ static int choose_model(train_args *a, train_run *r)
                     "%s: %s has attention %d x %d; drop --attention/--attention-size when "
                     "fine-tuning\n",
                     prog, a->init_path, ic->attn_window, ic->attn_size);
+            return EXIT_INPUT;
+        }
+        if (a->lookback_set && ic->lookback != shape.lookback) {
+            fprintf(stderr, "%s: %s has no lookback inputs; drop --lookback when fine-tuning\n",
+                    prog, a->init_path);
             return EXIT_INPUT;
         }
         shape = *ic;

@@ -136,8 +136,8 @@ static void check_net(const rnn_model *m, choices *c)
     float *sa = malloc(S * sizeof *sa), *sb = malloc(S * sizeof *sb);
     float *la = malloc((size_t)V * sizeof *la), *saved = malloc(S * sizeof *saved);
     const int C = rnn_net_cond_columns(a);
-    CHECK(C == rnn_model_cond_columns(rnn_model_get_config(m)));
-    float cond[RNN_MAX_COND_COLUMNS];
+    CHECK(C == rnn_model_input_columns(rnn_model_get_config(m)));
+    float cond[RNN_MAX_INPUT_COLUMNS];
     rnn_sampler *smp = rnn_sampler_create(V);
     uint8_t *forbidden = calloc((size_t)V, 1);
     CHECK(sa && sb && la && saved && smp && forbidden);

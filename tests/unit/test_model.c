@@ -259,6 +259,7 @@ static void assert_same_model(const rnn_model *a, const weights *w, const rnn_me
     assert_int_equal(c->conditions, w->cfg.conditions);
     assert_int_equal(c->attn_window, w->cfg.attn_window);
     assert_int_equal(c->attn_size, w->cfg.attn_size);
+    assert_int_equal(c->lookback, w->cfg.lookback);
     assert_int_equal(rnn_model_meta_count(a), nm);
     for (size_t i = 0; i < nm; i++) {
         rnn_meta e = rnn_model_meta_at(a, i);
@@ -1195,7 +1196,10 @@ static void test_v2_defects(void **state)
     DEFECT(put32(b + 68, 1025), "attention window 1025 exceeds the maximum 1024, at offset 68");
     DEFECT(put32(b + 72, 3), "attention size 3 without attention (window 0): it must be 0, at "
                              "offset 72");
-    for (int i = 76; i < 96; i++) {
+    /* 76 is the lookback's column count (test_lookback_defects) */
+    DEFECT(put32(b + 76, 1), "lookback columns 1 at offset 76, the melody encoding has 0 (none) "
+                             "or 262");
+    for (int i = 80; i < 96; i++) {
         snprintf(want, sizeof want, "nonzero reserved header byte at offset %d", i);
         DEFECT(b[i] = 0x10, want);
     }
@@ -1343,7 +1347,8 @@ static void test_attn_defects(void **state)
     DEFECT(put32(b + 72, 4097), "attention size 4097");
     /* a size that agrees with nothing in the records */
     DEFECT(put32(b + 72, 4), "tensor 'attn.W1' has shape (3, 4), the header says (4, 4)");
-    for (int i = 76; i < 96; i++) {
+    DEFECT(b[76] = 1, "lookback columns 1 at offset 76, the drums encoding has 0 (none) or 20");
+    for (int i = 80; i < 96; i++) {
         char want[64];
         snprintf(want, sizeof want, "nonzero reserved header byte at offset %d", i);
         DEFECT(b[i] = 1, want);
@@ -1794,6 +1799,150 @@ static void test_reduced_defects(void **state)
     weights_free(&w);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Version 2: lookback                                                      */
+
+/* The lookback columns follow the conditions' in layer 0's input only. */
+static void test_lookback_specs(void **state)
+{
+    (void)state;
+    rnn_tensor_spec s[RNN_MAX_TENSORS];
+    rnn_model_config c = config(RNN_KIND_MELODY, RNN_CELL_LSTM, 2, 0, 3);
+    assert_int_equal(rnn_model_lookback_columns(&c), 0);
+    c.lookback = 1;
+    assert_int_equal(rnn_model_lookback_columns(&c), 262);
+    assert_int_equal(rnn_model_input_columns(&c), 262);
+    assert_int_equal(rnn_model_tensor_specs(&c, s), 8 + 2);
+    assert_string_equal(s[0].name, "rnn.weight_ih_l0");
+    assert_int_equal(s[0].shape[1], 130 + 262);
+    assert_int_equal(s[4].shape[1], 3);
+    c.conditions = RNN_COND_ALL;
+    c.embed = 5;
+    assert_int_equal(rnn_model_cond_columns(&c), 34 + 12);
+    assert_int_equal(rnn_model_input_columns(&c), 34 + 12 + 262);
+    assert_int_equal(rnn_model_tensor_specs(&c, s), 1 + 8 + 2);
+    assert_int_equal(s[1].shape[1], 5 + 34 + 12 + 262);
+    assert_int_equal(rnn_model_shape_specs(&c, s), 1 + 8 + 2);
+    assert_int_equal(s[1].shape[1], 5 + 34 + 12 + 262);
+    c = config(RNN_KIND_DRUMS, RNN_CELL_GRU, 1, 0, 4);
+    c.lookback = 1;
+    assert_int_equal(rnn_model_lookback_columns(&c), 20);
+    assert_int_equal(rnn_model_tensor_specs(&c, s), 4 + 2);
+    assert_int_equal(s[0].shape[1], 512 + 20);
+    assert_int_equal(rnn_model_input_columns(NULL), 0);
+    assert_int_equal(rnn_model_lookback_columns(NULL), 0);
+
+    /* refused: a flag other than 0 or 1, a kind without columns */
+    c.lookback = 2;
+    expect_config_error(&c, "lookback 2 exceeds the maximum 1");
+    assert_int_equal(rnn_model_shape_specs(&c, s), -1);
+    c.lookback = -1;
+    expect_config_error(&c, "lookback -1 is below the minimum 0");
+    c.lookback = 1;
+    c.kind = (rnn_kind)7;
+    assert_int_equal(rnn_model_shape_specs(&c, s), -1);
+}
+
+/* Lookback alone, and with conditions and attention, round-trips as a
+ * version 2 file with its column count at offset 76. */
+static void test_lookback_round_trip(void **state)
+{
+    (void)state;
+    const rnn_meta meta[] = {{"name", "lookback"}};
+    for (int kind = RNN_KIND_MELODY; kind <= RNN_KIND_DRUMS; kind++) {
+        for (int cell = 0; cell < RNN_CELL_COUNT; cell++) {
+            for (int extra = 0; extra <= 2; extra++) {
+                rnn_model_config cfg =
+                    config((rnn_kind)kind, (rnn_cell)cell, 1 + extra % 2, 3 * (cell % 2), 2);
+                cfg.lookback = 1;
+                cfg.conditions = extra == 1 ? RNN_COND_METRIC : 0;
+                cfg.attn_window = extra == 2 ? 3 : 0;
+                cfg.attn_size = extra == 2 ? 2 : 0;
+                weights w;
+                weights_make(&w, &cfg, (uint32_t)(kind * 100 + cell * 10 + extra));
+                size_t n;
+                uint8_t *b = serialize(&w, meta, 1, &n);
+                const uint32_t L = kind == RNN_KIND_MELODY ? 262 : 20;
+                assert_int_equal(get32(b + 8), 2);
+                assert_int_equal(get32(b + 12), 96);
+                assert_int_equal(get32(b + 52), cfg.conditions);
+                assert_int_equal(get32(b + 56), extra == 1 ? 34 : 0);
+                assert_int_equal(get32(b + 68), (uint32_t)cfg.attn_window);
+                assert_int_equal(get32(b + 76), L);
+                for (int i = 80; i < 96; i++)
+                    assert_int_equal(b[i], 0);
+                const int ih0 = cfg.embed ? 1 : 0;
+                record_at r = record_after(96, w.specs, ih0, 14);
+                assert_int_equal(get32(b + r.dims + 4),
+                                 (uint32_t)((cfg.embed ? cfg.embed : cfg.vocab) +
+                                            (extra == 1 ? 34 : 0)) +
+                                     L);
+                rnn_model *m = load_mem(b, n);
+                assert_same_model(m, &w, meta, 1);
+                rnn_model_free(m);
+                free(b);
+                weights_free(&w);
+            }
+        }
+    }
+}
+
+/* A lookback file damaged anywhere is refused, with the file and offset;
+ * without it (and without conditions and attention) a model is version 1. */
+static void test_lookback_defects(void **state)
+{
+    (void)state;
+    rnn_model_config cfg = config(RNN_KIND_DRUMS, RNN_CELL_LSTM, 1, 2, 2);
+    cfg.lookback = 1;
+    weights w;
+    weights_make(&w, &cfg, 41);
+    size_t n;
+    uint8_t *base = serialize(&w, NULL, 0, &n);
+    uint8_t *b = malloc(n);
+    assert_non_null(b);
+    size_t bn;
+    const char *F = "presets/lookback.rnnw";
+#define DEFECT(patch, needle)                                                                      \
+    do {                                                                                           \
+        memcpy(b, base, n), bn = n;                                                                \
+        patch;                                                                                     \
+        recrc(b, bn);                                                                              \
+        expect_load_error(b, bn, F, needle);                                                       \
+    } while (0)
+    rnn_model_free(load_mem(base, n));
+    DEFECT(put32(b + 76, 0), "version 2 header declares no condition at offset 52 and no "
+                             "attention at offset 68, nor lookback at offset 76");
+    DEFECT(put32(b + 76, 21),
+           "lookback columns 21 at offset 76, the drums encoding has 0 (none) or 20");
+    DEFECT(put32(b + 76, 262), "lookback columns 262 at offset 76");
+    DEFECT(put32(b + 76, 0xffffffffu), "at offset 76");
+    /* the melody's count on a drums file: the kind decides */
+    DEFECT((put32(b + 16, 1), put32(b + 40, 130)),
+           "lookback columns 20 at offset 76, the melody encoding has 0 (none) or 262");
+    for (int i = 80; i < 96; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "nonzero reserved header byte at offset %d", i);
+        DEFECT(b[i] = 1, want);
+    }
+    /* the record of weight_ih_l0: (4 * 2, 2 + 20) */
+    record_at r = record_after(96, w.specs, 1, 0);
+    assert_int_equal(get32(b + r.dims + 4), 22);
+    DEFECT(put32(b + r.dims + 4, 2),
+           "tensor 'rnn.weight_ih_l0' has shape (8, 2), the header says (8, 22)");
+#undef DEFECT
+    free(b);
+    corrupt_everywhere(base, n);
+    free(base);
+    weights_free(&w);
+
+    /* the writer refuses what the reader would */
+    rnn_model_config bad = cfg;
+    bad.lookback = 3;
+    weights_make(&w, &cfg, 42);
+    expect_serialize_error(&bad, NULL, 0, ptrs(&w), "lookback 3 exceeds the maximum 1");
+    weights_free(&w);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -1821,7 +1970,8 @@ int main(void)
         cmocka_unit_test(test_attn_defects),
         cmocka_unit_test(test_reduced_fixture_bytes),
         cmocka_unit_test(test_reduced_allowed), cmocka_unit_test(test_reduced_round_trip),
-        cmocka_unit_test(test_reduced_defects),
+        cmocka_unit_test(test_reduced_defects), cmocka_unit_test(test_lookback_specs),
+        cmocka_unit_test(test_lookback_round_trip), cmocka_unit_test(test_lookback_defects),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -6,7 +6,10 @@
  * NAME.cond's 0/1 condition columns at each step, and their state after the
  * last step must match PyTorch's too; so must that of the attention models
  * (attn_*: attention over the top layer's last n outputs, the head over
- * [h | context]), whose state holds the attention's ring. Then, on the same models, the net's own
+ * [h | context]), whose state holds the attention's ring, and that of the
+ * lookback models (look_*), whose NAME.cond holds the conditions then the
+ * lookback columns, which must also be core/lookback's for the golden's bar of
+ * LOOK_BAR steps. Then, on the same models, the net's own
  * contracts: state get/set, reset, a step cut into pieces (bit-identical), an abandoned step,
  * out-of-range events; the cost of a step, the probe that refuses models whose numbers leave the
  * range of float, and which build of the kernels runs (test_net_v3 and test_net_generic pin one).
@@ -22,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../core/lookback.h"
 #include "../../core/model.h"
 #include "../../core/net.h"
 #include "../../core/qmat.h"
@@ -31,7 +35,8 @@ static const char *const NAMES[] = {
     "gru_e0_l2",       "gru_e16_l1",           "drums_lstm_e8_l2", "drums_gru_e0_l1",
     "cond_rnn_e0_l2",  "cond_lstm_e16_l2",     "cond_lstm_e0_l1",  "cond_gru_e0_l1",
     "cond_gru_e12_l2", "cond_drums_gru_e8_l1", "attn_rnn_e0_l1",   "attn_lstm_e16_l2",
-    "attn_gru_e0_l2",  "attn_drums_gru_e8_l1",
+    "attn_gru_e0_l2",  "attn_drums_gru_e8_l1", "look_lstm_e0_l2",  "look_gru_e12_l1",
+    "look_rnn_e0_l1",  "look_drums_gru_e8_l2", "look_drums_lstm_e0_l1",
 };
 #define NMODELS (sizeof NAMES / sizeof NAMES[0])
 
@@ -40,7 +45,7 @@ typedef struct {
     int T, V;
     int *events; /* (T) */
     float *ref;  /* (T, V) PyTorch's logits */
-    int C;       /* condition columns, 0 for a version 1 model */
+    int C;       /* condition and lookback columns, 0 for a version 1 model */
     float *cond; /* (T, C) 0/1, NULL when C = 0 */
     size_t S;
     float *state_ref; /* (S) PyTorch's state after the last step, NULL for a version 1 model */
@@ -92,7 +97,7 @@ static void golden_load(golden *g, const char *name)
     }
     free(buf);
 
-    g->C = rnn_model_cond_columns(rnn_model_get_config(g->model));
+    g->C = rnn_model_input_columns(rnn_model_get_config(g->model));
     const int attn = rnn_model_get_config(g->model)->attn_window > 0;
     snprintf(path, sizeof path, "tests/golden/%s.cond", name);
     f = fopen(path, "rb");
@@ -421,7 +426,7 @@ static void test_out_of_range_event(void **state)
 static rnn_model *flat_model_cond(unsigned conds, rnn_cell cell, int E, int H, float w,
                                   const char *tname, size_t at, float big)
 {
-    rnn_model_config cfg = {RNN_KIND_MELODY, 4, cell, 2, E, H, 130, conds, 0, 0};
+    rnn_model_config cfg = {RNN_KIND_MELODY, 4, cell, 2, E, H, 130, conds, 0, 0, 0};
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
     float *data[RNN_MAX_TENSORS] = {0};
     int n = rnn_model_tensor_specs(&cfg, specs);
@@ -768,11 +773,43 @@ static void test_conditions(void **state)
     }
 }
 
+/* The golden lookback columns, written by make_golden.py from FORMAT.md's
+ * definition, are core/lookback's for the same events and bar (LOOK_BAR). */
+#define LOOK_BAR 3
+static void test_lookback_columns(void **state)
+{
+    (void)state;
+    int seen = 0;
+    for (size_t m = 0; m < NMODELS; m++) {
+        golden g;
+        golden_load(&g, NAMES[m]);
+        const rnn_model_config *cfg = rnn_model_get_config(g.model);
+        const int L = rnn_model_lookback_columns(cfg), C0 = rnn_model_cond_columns(cfg);
+        if (L == 0) {
+            assert_int_equal(cfg->lookback, 0);
+            golden_free(&g);
+            continue;
+        }
+        seen++;
+        assert_int_equal(g.C, C0 + L);
+        float cols[RNN_MAX_LOOKBACK_COLUMNS];
+        int flags = 0;
+        for (int t = 0; t < g.T; t++) {
+            rnn_lookback_fill(cfg->kind, g.events, (size_t)t + 1, LOOK_BAR, cols);
+            assert_memory_equal(cols, g.cond + (size_t)t * g.C + C0, (size_t)L * sizeof *cols);
+            flags += cols[L - 2] != 0.0f || cols[L - 1] != 0.0f;
+        }
+        assert_true(flags > 0); /* the repeat flags were on somewhere */
+        golden_free(&g);
+    }
+    assert_int_equal(seen, 5);
+}
+
 /* The cost of a step: rows (padded: H to 16 per gate, V to 8) times columns. */
 static void test_step_macs(void **state)
 {
     (void)state;
-    rnn_model_config c = {RNN_KIND_MELODY, 4, RNN_CELL_LSTM, 2, 16, 48, 130, 0, 0, 0};
+    rnn_model_config c = {RNN_KIND_MELODY, 4, RNN_CELL_LSTM, 2, 16, 48, 130, 0, 0, 0, 0};
     /* 4*48*(16+48) + 4*48*(48+48) + 136*48 */
     assert_int_equal(rnn_net_step_macs(&c), 12288 + 18432 + 6528);
     c.cell = RNN_CELL_GRU;
@@ -796,6 +833,17 @@ static void test_step_macs(void **state)
     c.conditions = RNN_COND_METRIC;
     c.steps_per_quarter = 2; /* 26 columns */
     assert_int_equal(rnn_net_step_macs(&c), 3 * 256 * (64 + 256) + 26 * 3 * 256 + 136 * 256);
+    /* lookback: at most 4 of the melody's 262 columns are on (one of each
+     * one-hot block and the two flags), any of the drums' 20 */
+    c.lookback = 1;
+    assert_int_equal(rnn_net_step_macs(&c), 3 * 256 * (64 + 256) + (26 + 4) * 3 * 256 + 136 * 256);
+    c.kind = RNN_KIND_DRUMS;
+    c.vocab = 512;
+    assert_int_equal(rnn_net_step_macs(&c),
+                     3 * 256 * (64 + 256) + (26 + 20) * 3 * 256 + 512 * 256);
+    c.kind = RNN_KIND_MELODY;
+    c.vocab = 130;
+    c.lookback = 0;
     /* attention (FORMAT.md's cost): 2 A H for the projections, n A for the
      * scores, n H for the context, and the head over 2H */
     c.attn_window = 32;
@@ -855,6 +903,7 @@ int main(void)
         cmocka_unit_test(test_out_of_range_event),
         cmocka_unit_test(test_probe),
         cmocka_unit_test(test_conditions),
+        cmocka_unit_test(test_lookback_columns),
         cmocka_unit_test(test_step_macs),
         cmocka_unit_test(test_kernel),
     };
