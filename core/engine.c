@@ -383,11 +383,15 @@ static void first_for_start(rnn_engine_model *m)
  * over the blocks, a note drawn from the net's), so the real engine's
  * first blocks find the engine's code, the weights, the net's buffers and
  * the sampler's in memory and in cache rather than taking their page
- * faults and cold misses. Nothing of it stays: an engine that takes a model starts its net
- * afresh (restart) and recomputes its mask, the sampler keeps no state
- * between draws and the scratch is rewritten before it is read, so a
- * touched model plays as an untouched one would
- * (test_cond_model_carries_nothing). Skipped when memory is short. */
+ * faults and cold misses. What stays is the draw of a fresh net's first
+ * note prepared for the default settings (first_sampler), which the first
+ * tick of an engine on those settings then only draws from; a draw does
+ * not depend on where its distribution was prepared. Nothing else: an
+ * engine that takes a model starts its net afresh (restart) and recomputes
+ * its mask, the step's sampler is prepared again for every step and the
+ * scratch is rewritten before it is read, so a touched model plays as an
+ * untouched one would (test_cond_model_carries_nothing). Skipped when
+ * memory is short. */
 static void touch(rnn_engine_model *m)
 {
     char err[64];
