@@ -5,7 +5,8 @@
  * trapped (rt_trap.h), the engine runs blocks of 1, 64 and 8192 frames and
  * of any size up to 8192, with transport starts, stops, jumps and tempo
  * changes, the player's phrases, all notes off and every mode: no trapped
- * call, the net steps (its attention sliced over the blocks, or finished
+ * call, nothing written to standard output or error (both point at a file
+ * for the run), the net steps (its attention sliced over the blocks, or finished
  * whole at a tick when a block holds the step), and notes come out. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,6 +27,15 @@ static void test_trap_works(void **state)
     assert_int_equal(rt_trap_self_check(), 0);
 }
 
+static void test_quiet_sees_a_print(void **state)
+{
+    (void)state;
+    rt_quiet q;
+    assert_int_equal(rt_quiet_begin(&q), 0);
+    fprintf(stderr, "x");
+    assert_int_equal(rt_quiet_end(&q), 1);
+}
+
 /* About 150 s of 48 kHz in blocks of `fixed` frames (0: any size). */
 static void run_case(const char *golden, uint32_t fixed)
 {
@@ -43,6 +53,8 @@ static void run_case(const char *golden, uint32_t fixed)
     const int64_t total = 48000 * 150;
     int64_t pos = 0, next_cue = 0;
     int cue = 0;
+    rt_quiet q;
+    assert_int_equal(rt_quiet_begin(&q), 0);
     while (pos < total) {
         uint32_t n = fixed ? fixed : fixture_block(&s, 24, 8192);
         rnn_transport t = {0};
@@ -78,6 +90,7 @@ static void run_case(const char *golden, uint32_t fixed)
         trapped += rt_trap_disarm();
         pos += n;
     }
+    assert_int_equal(rt_quiet_end(&q), 0);
     assert_int_equal(trapped, 0);
     assert_true(played > 100);
     rnn_engine_stats st;
@@ -124,9 +137,9 @@ static void test_blocks_of_any_size(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_trap_works),         cmocka_unit_test(test_blocks_of_1),
-        cmocka_unit_test(test_blocks_of_64),       cmocka_unit_test(test_blocks_of_8192),
-        cmocka_unit_test(test_blocks_of_any_size),
+        cmocka_unit_test(test_trap_works),     cmocka_unit_test(test_quiet_sees_a_print),
+        cmocka_unit_test(test_blocks_of_1),    cmocka_unit_test(test_blocks_of_64),
+        cmocka_unit_test(test_blocks_of_8192), cmocka_unit_test(test_blocks_of_any_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,8 @@
  * worker, and runs under the malloc/calloc/realloc/free/pthread_mutex_lock
  * trap of rt_trap.h around every run(), in blocks of 1, 64, 8192 and any
  * size, with transport starts, stops and jumps, tempo and mode changes,
- * the player's phrases and a swap to the next preset mid-run. The worker's
+ * the player's phrases and a swap to the next preset mid-run, and nothing
+ * is printed meanwhile (standard output and error point at a file). The worker's
  * own calls (loading, freeing) run untrapped, as on a worker thread. The
  * engine the plugin creates is found through the linker (--wrap of
  * rnn_engine_create), to check it plays an attention net and steps it. */
@@ -91,6 +92,8 @@ static void run_blocks(uint32_t fixed)
     host_audio_enter = enter;
     host_audio_leave = leave;
     trapped = 0;
+    rt_quiet q;
+    assert_int_equal(rt_quiet_begin(&q), 0);
     const int64_t total = 48000 * (fixed == 1 ? 24 : 60);
     uint64_t s = 3;
     int64_t next_cue = 0;
@@ -126,8 +129,10 @@ static void run_blocks(uint32_t fixed)
             steps = st.net_steps;
         }
     }
+    const long printed = rt_quiet_end(&q);
     host_audio_enter = NULL;
     host_audio_leave = NULL;
+    assert_int_equal(printed, 0);
     assert_int_equal(trapped, 0);
     assert_true(attended > 50);
     size_t ours = 0;
