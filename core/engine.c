@@ -47,14 +47,35 @@ typedef struct {
     uint16_t harmony;
 } step_cond;
 
+/* What a draw depends on beside its logits: the temperature, top-p,
+ * density, key, scale, lowest and highest note settings, whether the net
+ * is fresh, and the pitch the repeat limit bans (-1 none). A draw
+ * prepared ahead (rnn_sample_prepare) stands while these are the same. */
+#define DRAW_KEY 9
+typedef struct {
+    float v[DRAW_KEY];
+} draw_key;
+
+/* A draw's preparation (V exponentials, the nucleus's heap, the bias and
+ * the mask) counted in the multiply-adds of the net's step it costs as
+ * much time as, per class: about 13 ns a class against 0.14 ns a
+ * multiply-add of a 2 x 256 LSTM's sliced step, on the machine
+ * tests/bench/bench_engine.c was run on. Only the share of a step's work
+ * it is given in spread_work depends on it. */
+#define PREP_MACS_PER_CLASS 100.0
+
 struct rnn_engine_model {
     rnn_model *model;
     rnn_net *net;
-    rnn_sampler *sampler;
+    rnn_sampler *sampler;       /* draws from the net's logits */
+    rnn_sampler *first_sampler; /* draws from first, prepared ahead (first_drawn) */
+    draw_key first_drawn;       /* the settings first_sampler was prepared under */
+    int first_ready;            /* first_sampler holds first's draw under first_drawn */
     rnn_kind kind;
     int V;
     int spq;
     int chunks;          /* rnn_net_step_work(net, 1) calls that make one step */
+    int prep_units;      /* units of a step's work its draw's preparation counts as */
     unsigned cond;       /* RNN_ENGINE_COND_* the net takes */
     int metric_cols;     /* rnn_cond_metric_columns(spq) */
     int cond_cols;       /* the model's condition columns (rnn_model_cond_columns) */
@@ -142,6 +163,9 @@ struct rnn_engine {
     int spec_event;
     int chunks_done;
     int begun_here; /* begun in the block being run: its work starts with the next */
+    int prep_due;   /* the draw from the step in progress is still to prepare */
+    int next_ready; /* the model's sampler holds the draw from the net's logits */
+    draw_key next_drawn; /* the settings it was prepared under */
 
     rnn_engine_stats stats;
 };
@@ -380,11 +404,15 @@ static void first_for_start(rnn_engine_model *m)
  * over the blocks, a note drawn from the net's), so the real engine's
  * first blocks find the engine's code, the weights, the net's buffers and
  * the sampler's in memory and in cache rather than taking their page
- * faults and cold misses. Nothing of it stays: an engine that takes a model starts its net
- * afresh (restart) and recomputes its mask, the sampler keeps no state
- * between draws and the scratch is rewritten before it is read, so a
- * touched model plays as an untouched one would
- * (test_cond_model_carries_nothing). Skipped when memory is short. */
+ * faults and cold misses. What stays is the draw of a fresh net's first
+ * note prepared for the default settings (first_sampler), which the first
+ * tick of an engine on those settings then only draws from; a draw does
+ * not depend on where its distribution was prepared. Nothing else: an
+ * engine that takes a model starts its net afresh (restart) and recomputes
+ * its mask, the step's sampler is prepared again for every step and the
+ * scratch is rewritten before it is read, so a touched model plays as an
+ * untouched one would (test_cond_model_carries_nothing). Skipped when
+ * memory is short. */
 static void touch(rnn_engine_model *m)
 {
     char err[64];
@@ -450,11 +478,13 @@ static rnn_engine_model *wrap_named(rnn_model *model, const char *name, char *er
         return NULL;
     }
     m->sampler = rnn_sampler_create(m->V);
+    m->first_sampler = rnn_sampler_create(m->V);
     m->scratch = calloc((size_t)m->V, sizeof *m->scratch);
     m->first = calloc((size_t)m->V, sizeof *m->first);
     m->forbidden = calloc((size_t)m->V, 1);
     m->path = calloc(1, 1);
-    if (!m->sampler || !m->scratch || !m->first || !m->forbidden || !m->path) {
+    if (!m->sampler || !m->first_sampler || !m->scratch || !m->first || !m->forbidden ||
+        !m->path) {
         snprintf(err, errlen, "out of memory");
         rnn_engine_model_free(m);
         return NULL;
@@ -469,6 +499,13 @@ static rnn_engine_model *wrap_named(rnn_model *model, const char *name, char *er
         m->chunks++;
     memcpy(m->first, rnn_net_logits(m->net), (size_t)m->V * sizeof *m->first);
     rnn_net_reset(m->net);
+    /* The draw from a step's logits is prepared as the step's last work,
+     * given the share of the step's time its cost takes (spread_work), so
+     * that the block of the tick only draws. */
+    const double per_chunk = (double)rnn_net_step_macs(cfg) / m->chunks;
+    const double units = ceil(PREP_MACS_PER_CLASS * m->V / (per_chunk > 1 ? per_chunk : 1));
+    m->prep_units = units < (double)m->chunks ? (int)units : m->chunks;
+    if (m->prep_units < 1) m->prep_units = 1;
     if (m->cond) first_for_start(m);
     touch(m);
     return m;
@@ -504,6 +541,7 @@ void rnn_engine_model_free(rnn_engine_model *m)
     if (!m) return;
     rnn_net_free(m->net);
     rnn_sampler_free(m->sampler);
+    rnn_sampler_free(m->first_sampler);
     rnn_model_free(m->model);
     free(m->scratch);
     free(m->first);
@@ -674,6 +712,8 @@ static void restart(rnn_engine *e)
     e->net_fresh = 1;
     e->first_wait = FIRST_NONE;
     e->pending = 0;
+    e->prep_due = 0;
+    e->next_ready = 0;
     e->spec = 0;
     e->generating = 0;
     e->have_phrase = 0;
@@ -869,6 +909,8 @@ static const float *columns(rnn_engine *e, int ev, const step_cond *c, int in_se
 static void begin_step(rnn_engine *e, int ev, const step_cond *c, int in_seq)
 {
     rnn_net_step_begin_cond(e->em->net, ev, columns(e, ev, c, in_seq));
+    e->prep_due = 1;
+    e->next_ready = 0;
 }
 
 /* The logits a fresh net draws its first note of step k from: 'no event'
@@ -897,6 +939,8 @@ static void fresh_net(rnn_engine *e)
     net_reset(e);
     e->net_fresh = 1;
     e->first_wait = FIRST_NONE;
+    e->prep_due = 0;
+    e->next_ready = 0;
 }
 
 /* Does the player's line become the net's input? In accompany a model
@@ -948,14 +992,48 @@ static int all_finite(const float *z, int n)
     return 1;
 }
 
-/* Draw the next event from logits (the net's, or first_logits) with the
- * density bias, the temperature, top-p and the mask. A fresh net has heard
- * nothing: as a training sequence starts with a note, its first event is a
- * note drawn from the logits after 'no event' from the zero state, and the
- * net then steps from the zero state with that note. */
-static int sample_event(rnn_engine *e, const float *logits, int fresh)
+/* The pitch the repeat limit bans from the next draw, or -1. A net can
+ * fall into striking one pitch on every step for good (rare in the data,
+ * but an attractor once it starts): past the limit that pitch is not drawn
+ * for one step, which is enough to leave the loop. */
+static int banned_pitch(const rnn_engine *e, int fresh)
+{
+    const int limit = iparam(e, RNN_PARAM_REPEAT_LIMIT);
+    return e->em->kind == RNN_KIND_MELODY && !fresh && limit > 0 && e->rep_run >= limit
+               ? e->rep_pitch
+               : -1;
+}
+
+static void key_now(const rnn_engine *e, int fresh, draw_key *k)
+{
+    static const rnn_engine_param ids[] = {
+        RNN_PARAM_TEMPERATURE, RNN_PARAM_TOP_P,  RNN_PARAM_DENSITY, RNN_PARAM_KEY,
+        RNN_PARAM_SCALE,       RNN_PARAM_LOWEST, RNN_PARAM_HIGHEST};
+    _Static_assert(sizeof ids / sizeof *ids + 2 == DRAW_KEY, "a key entry per setting");
+    for (int i = 0; i < DRAW_KEY - 2; i++)
+        k->v[i] = e->params[ids[i]];
+    k->v[DRAW_KEY - 2] = (float)fresh;
+    k->v[DRAW_KEY - 1] = (float)banned_pitch(e, fresh);
+}
+
+static int same_key(const draw_key *a, const draw_key *b)
+{
+    for (int i = 0; i < DRAW_KEY; i++)
+        if (a->v[i] != b->v[i]) return 0;
+    return 1;
+}
+
+/* Prepare in s the draw of the next event from logits (the net's, or
+ * first_logits) under the settings k: the density bias, the temperature,
+ * top-p and the mask. A fresh net has heard nothing: as a training
+ * sequence starts with a note, its first event is a note drawn from the
+ * logits after 'no event' from the zero state, and the net then steps from
+ * the zero state with that note. */
+static void prepare_draw(rnn_engine *e, rnn_sampler *s, const float *logits, const draw_key *k)
 {
     rnn_engine_model *m = e->em;
+    if (e->mask_dirty) update_mask(e);
+    const int fresh = k->v[DRAW_KEY - 2] != 0, banned = (int)k->v[DRAW_KEY - 1];
     float bias = 6.0f * (e->params[RNN_PARAM_DENSITY] - 0.5f);
     for (int c = 0; c < m->V; c++) {
         float b = 0;
@@ -969,14 +1047,54 @@ static int sample_event(rnn_engine *e, const float *logits, int fresh)
         m->scratch[0] = -INFINITY; /* non-finite logits are never drawn */
         if (m->kind == RNN_KIND_MELODY) m->scratch[RNN_MELODY_NOTE_OFF] = -INFINITY;
     }
-    /* A net can fall into striking one pitch on every step for good (rare in
-     * the data, but an attractor once it starts): past the limit that pitch
-     * is not drawn for one step, which is enough to leave the loop. */
-    int limit = iparam(e, RNN_PARAM_REPEAT_LIMIT);
-    if (m->kind == RNN_KIND_MELODY && !fresh && limit > 0 && e->rep_run >= limit)
-        m->scratch[RNN_MELODY_NOTE_ON(e->rep_pitch)] = -INFINITY;
-    int c = rnn_sample(m->sampler, &e->rng, m->scratch, m->V, e->params[RNN_PARAM_TEMPERATURE],
+    if (banned >= 0) m->scratch[RNN_MELODY_NOTE_ON(banned)] = -INFINITY;
+    rnn_sample_prepare(s, m->scratch, m->V, e->params[RNN_PARAM_TEMPERATURE],
                        e->params[RNN_PARAM_TOP_P], m->forbidden);
+}
+
+/* Prepare the draw from first under the current settings, unless it is
+ * already (at prepare, in touch, for the default settings; or by an
+ * earlier start). */
+static void ready_first(rnn_engine *e)
+{
+    rnn_engine_model *m = e->em;
+    draw_key k;
+    key_now(e, 1, &k);
+    if (m->first_ready && same_key(&k, &m->first_drawn)) return;
+    prepare_draw(e, m->first_sampler, m->first, &k);
+    m->first_drawn = k;
+    m->first_ready = 1;
+}
+
+/* The step in progress is finished: prepare the draw from its logits for
+ * the next tick, which then only draws (unless a setting changes first). */
+static void prepare_next(rnn_engine *e)
+{
+    e->prep_due = 0;
+    const float *logits = rnn_net_logits(e->em->net);
+    if (!all_finite(logits, e->em->V)) return; /* the tick ends the notes */
+    key_now(e, e->first_wait == FIRST_BEGUN, &e->next_drawn);
+    prepare_draw(e, e->em->sampler, logits, &e->next_drawn);
+    e->next_ready = 1;
+}
+
+/* Draw the next event from logits (the net's, or first_logits): from the
+ * draw prepared ahead when the settings are those it was prepared under,
+ * else prepared here. Either gives the same event. */
+static int sample_event(rnn_engine *e, const float *logits, int fresh)
+{
+    rnn_engine_model *m = e->em;
+    rnn_sampler *s = m->sampler;
+    if (logits == m->first) {
+        ready_first(e);
+        s = m->first_sampler;
+    } else {
+        draw_key k;
+        key_now(e, fresh, &k);
+        if (!e->next_ready || !same_key(&k, &e->next_drawn)) prepare_draw(e, s, logits, &k);
+        e->next_ready = 0;
+    }
+    int c = rnn_sample_draw(s, &e->rng);
     if (c < 0) return fresh ? fallback_event(e) : 0;
     return c;
 }
@@ -1399,13 +1517,16 @@ static void spread_work(rnn_engine *e, int64_t end_abs, uint32_t frames)
     double span = e->work_span - (double)frames * e->spf;
     double frac = e->spf > 0 && span > 0 ? (pos_at(e, end_abs) - e->work_from) / span : 1.0;
     if (frac > 1) frac = 1;
-    int target = (int)ceil(frac * m->chunks);
+    /* the net's chunks, then the draw's preparation as prep_units more */
+    const int total = m->chunks + m->prep_units;
+    int target = (int)ceil(frac * total);
     if (target < 1) target = 1;
     if (e->spec && target > m->chunks - 1) target = m->chunks - 1; /* not before its commit */
     while (e->pending && e->chunks_done < target) {
         e->chunks_done++;
         if (rnn_net_step_work(m->net, 1)) e->pending = 0;
     }
+    if (!e->pending && e->prep_due && target >= total) prepare_next(e);
 }
 
 /* Everything due at frame t of the block, in position order. */
@@ -1472,12 +1593,14 @@ uint32_t rnn_engine_run(rnn_engine *e, uint32_t frames, const rnn_engine_event *
         t = (uint32_t)(next - e->abs_frame);
     }
     e->abs_frame += frames;
-    if (e->pending) {
+    if (e->pending || e->prep_due) {
         if (e->rolling)
             spread_work(e, e->abs_frame, frames);
         else
             finish_step(e);
     }
+    /* stopped, a start's first draw is made ready for the settings now */
+    if (!e->rolling && e->em) ready_first(e);
     e->out = NULL;
     return e->n_out;
 }

@@ -49,7 +49,13 @@
  * from memory (the baseline build sustains 3.4e9 on an LSTM 2x1024 and 7e9
  * to 12e9 on weights in cache, on a shared AMD EPYC core). So run() does, per block, work bounded
  * by the block's length: a few grid events a frame, at most frames * rate / sample rate + 2 network
- * steps, each spread over the blocks before it is due.
+ * steps, each spread over the blocks before it is due. The draw of the
+ * note a tick plays is prepared as the last part of the step that gives its
+ * logits (rnn_sample_prepare), and a fresh net's first draw when the model
+ * is prepared (for the default settings) or while the transport is stopped
+ * (for the settings then), so that the block holding a tick, the first
+ * after a start included, only draws; a setting changed in between is
+ * honoured by preparing the draw again at the tick.
  *
  * Numbers. A model is prepared only when its products cannot leave the
  * range of float and a few steps from the zero state stay finite

@@ -1005,6 +1005,12 @@ const float *rnn_net_logits(const rnn_net *net)
     return net->logits;
 }
 
+const float *rnn_net_attn_weights(const rnn_net *net, int *n)
+{
+    if (n) *n = net->attn ? net->cfg.attn_window : 0;
+    return net->attn ? rnn_attn_weights(net->attn) : NULL;
+}
+
 size_t rnn_net_state_size(const rnn_net *net)
 {
     return (size_t)net->cfg.layers * net->cfg.hidden * net->cell->state_parts +

@@ -103,6 +103,14 @@ size_t rnn_net_step_macs(const rnn_model_config *cfg);
  * zeroed. Main/worker thread. */
 int rnn_net_probe(rnn_net *net, const char *name, char *err, size_t errlen);
 
+/** The attention weights of the last finished step (rnn_attn_weights:
+ * entry n-1-j is the weight of the top layer's output of j+1 steps before
+ * it, 0 where none is stored), or NULL for a model without attention;
+ * *n (when not NULL) receives the window n, 0 without attention. Valid
+ * until the next step; while a sliced step runs they are being rewritten.
+ * For tools that draw what a step attended to. Audio thread safe. */
+const float *rnn_net_attn_weights(const rnn_net *net, int *n);
+
 /** Number of floats of state: h, and c for LSTM, of every layer, then with
  * attention its ring (rnn_attn_state_size: the count of stored outputs, the
  * outputs and their projections). */
