@@ -48,6 +48,8 @@ typedef struct {
     int32_t track, channel;
     uint32_t *cond; /* NULL, or len per-step conditions the trainer packs
                        (training/dataset.h, rnn_cond_code); freed with the list */
+    uint16_t *bar;  /* NULL, or len per-step bar lengths in steps for the lookback
+                       inputs (rnn_lookback_bar_steps, at most 65535); freed with it */
 } rnn_seq;
 
 typedef struct {

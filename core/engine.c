@@ -18,6 +18,7 @@
 
 #include "condition.h"
 #include "listen.h"
+#include "lookback.h"
 #include "net.h"
 #include "sample.h"
 
@@ -36,22 +37,49 @@
  * that step is spread over the blocks like any other (first_logits). */
 enum { FIRST_NONE = 0, FIRST_WAIT, FIRST_BEGUN };
 
+/* Room for every column beside the event: the conditions of any grid as
+ * the engine fills them, then the lookback's after the model's own. */
+#define INPUT_COLS_MAX (RNN_ENGINE_COND_MAX + RNN_MAX_LOOKBACK_COLUMNS)
+
 /* The conditions of a step, from which its columns are filled. */
 typedef struct {
     rnn_metric_pos pos;
     uint16_t harmony;
 } step_cond;
 
+/* What a draw depends on beside its logits: the temperature, top-p,
+ * density, key, scale, lowest and highest note settings, whether the net
+ * is fresh, and the pitch the repeat limit bans (-1 none). A draw
+ * prepared ahead (rnn_sample_prepare) stands while these are the same. */
+#define DRAW_KEY 9
+typedef struct {
+    float v[DRAW_KEY];
+} draw_key;
+
+/* A draw's preparation (V exponentials, the nucleus's heap, the bias and
+ * the mask) counted in the multiply-adds of the net's step it costs as
+ * much time as, per class: about 13 ns a class against 0.14 ns a
+ * multiply-add of a 2 x 256 LSTM's sliced step, on the machine
+ * tests/bench/bench_engine.c was run on. Only the share of a step's work
+ * it is given in spread_work depends on it. */
+#define PREP_MACS_PER_CLASS 100.0
+
 struct rnn_engine_model {
     rnn_model *model;
     rnn_net *net;
-    rnn_sampler *sampler;
+    rnn_sampler *sampler;       /* draws from the net's logits */
+    rnn_sampler *first_sampler; /* draws from first, prepared ahead (first_drawn) */
+    draw_key first_drawn;       /* the settings first_sampler was prepared under */
+    int first_ready;            /* first_sampler holds first's draw under first_drawn */
     rnn_kind kind;
     int V;
     int spq;
     int chunks;          /* rnn_net_step_work(net, 1) calls that make one step */
+    int prep_units;      /* units of a step's work its draw's preparation counts as */
     unsigned cond;       /* RNN_ENGINE_COND_* the net takes */
     int metric_cols;     /* rnn_cond_metric_columns(spq) */
+    int cond_cols;       /* the model's condition columns (rnn_model_cond_columns) */
+    int lookback;        /* the net takes the lookback columns after them */
     float *scratch;      /* (V) logits with the density bias */
     float *first;        /* (V) logits after 'no event' from the zero state, with the
                             columns of first_key for a conditioned model */
@@ -104,7 +132,14 @@ struct rnn_engine {
      * the step the net computes, metric then harmony */
     step_cond spec_cond, last_cond;
     int64_t cond_step; /* NO_STEP before the first */
-    float cond[RNN_ENGINE_COND_MAX];
+    float cond[INPUT_COLS_MAX];
+
+    /* lookback: the events the net has stepped on since it was reset; the
+     * push of a step begun at a tick is undone when its commit abandons it */
+    rnn_lookback_ring look;
+    int look_pushed;                  /* the last push may be undone, to: */
+    uint32_t look_undo_pos, look_undo_count;
+    int32_t look_undo_ev;             /* the slot the push overwrote */
 
     /* phrases */
     int generating;
@@ -128,6 +163,9 @@ struct rnn_engine {
     int spec_event;
     int chunks_done;
     int begun_here; /* begun in the block being run: its work starts with the next */
+    int prep_due;   /* the draw from the step in progress is still to prepare */
+    int next_ready; /* the model's sampler holds the draw from the net's logits */
+    draw_key next_drawn; /* the settings it was prepared under */
 
     rnn_engine_stats stats;
 };
@@ -297,9 +335,11 @@ static int check_budget(const rnn_model_config *cfg, const char *name, char *err
 }
 
 /* The conditions a model takes, as its header declares them (the reader
- * has checked them against its grid and its first layer's shape). The
- * engine fills its buffer metric first, then harmony (FORMAT.md); the net
- * must read its columns at the same places, or the model is refused. */
+ * has checked them against its grid and its first layer's shape), and
+ * whether it takes the lookback columns after them. The engine fills its
+ * buffer metric first, then harmony (FORMAT.md), then the lookback after the
+ * model's own conditions; the net must read its columns at the same places,
+ * or the model is refused. */
 static int read_conditions(rnn_engine_model *m, const rnn_model_config *cfg, const char *name,
                            char *err, size_t errlen)
 {
@@ -308,9 +348,14 @@ static int read_conditions(rnn_engine_model *m, const rnn_model_config *cfg, con
     const int metric = m->cond & RNN_COND_METRIC ? m->metric_cols : 0;
     const int harmony = m->cond & RNN_COND_HARMONY ? RNN_COND_HARMONY_COLUMNS : 0;
     const int harmony_at = rnn_model_cond_offset(cfg, RNN_COND_HARMONY);
+    m->cond_cols = metric + harmony;
+    m->lookback = cfg->lookback != 0;
+    const int look = rnn_model_lookback_columns(cfg);
     if ((m->cond & ~RNN_COND_ALL) || (harmony && m->kind != RNN_KIND_MELODY) ||
         rnn_model_cond_columns(cfg) != metric + harmony ||
-        rnn_net_cond_columns(m->net) != metric + harmony || (harmony && harmony_at != metric)) {
+        rnn_net_cond_columns(m->net) != metric + harmony + look ||
+        (harmony && harmony_at != metric) ||
+        (m->lookback && look != rnn_lookback_columns(m->kind))) {
         snprintf(err, errlen,
                  "%s: the conditions the model declares are no set the engine computes "
                  "(%d metric columns at this grid%s)",
@@ -341,7 +386,7 @@ static void metric_in(double steps, double bpb, double unit, int spq, rnn_metric
  * before it (first_logits). */
 static void first_for_start(rnn_engine_model *m)
 {
-    float cols[RNN_ENGINE_COND_MAX];
+    float cols[INPUT_COLS_MAX] = {0}; /* no lookback: the step is before the sequence */
     metric_in(-1.0, 4, 4, m->spq, &m->first_key.pos);
     m->first_key.harmony = 0;
     rnn_cond_metric_fill(&m->first_key.pos, m->spq, cols);
@@ -359,11 +404,15 @@ static void first_for_start(rnn_engine_model *m)
  * over the blocks, a note drawn from the net's), so the real engine's
  * first blocks find the engine's code, the weights, the net's buffers and
  * the sampler's in memory and in cache rather than taking their page
- * faults and cold misses. Nothing of it stays: an engine that takes a model starts its net
- * afresh (restart) and recomputes its mask, the sampler keeps no state
- * between draws and the scratch is rewritten before it is read, so a
- * touched model plays as an untouched one would
- * (test_cond_model_carries_nothing). Skipped when memory is short. */
+ * faults and cold misses. What stays is the draw of a fresh net's first
+ * note prepared for the default settings (first_sampler), which the first
+ * tick of an engine on those settings then only draws from; a draw does
+ * not depend on where its distribution was prepared. Nothing else: an
+ * engine that takes a model starts its net afresh (restart) and recomputes
+ * its mask, the step's sampler is prepared again for every step and the
+ * scratch is rewritten before it is read, so a touched model plays as an
+ * untouched one would (test_cond_model_carries_nothing). Skipped when
+ * memory is short. */
 static void touch(rnn_engine_model *m)
 {
     char err[64];
@@ -429,11 +478,13 @@ static rnn_engine_model *wrap_named(rnn_model *model, const char *name, char *er
         return NULL;
     }
     m->sampler = rnn_sampler_create(m->V);
+    m->first_sampler = rnn_sampler_create(m->V);
     m->scratch = calloc((size_t)m->V, sizeof *m->scratch);
     m->first = calloc((size_t)m->V, sizeof *m->first);
     m->forbidden = calloc((size_t)m->V, 1);
     m->path = calloc(1, 1);
-    if (!m->sampler || !m->scratch || !m->first || !m->forbidden || !m->path) {
+    if (!m->sampler || !m->first_sampler || !m->scratch || !m->first || !m->forbidden ||
+        !m->path) {
         snprintf(err, errlen, "out of memory");
         rnn_engine_model_free(m);
         return NULL;
@@ -448,6 +499,13 @@ static rnn_engine_model *wrap_named(rnn_model *model, const char *name, char *er
         m->chunks++;
     memcpy(m->first, rnn_net_logits(m->net), (size_t)m->V * sizeof *m->first);
     rnn_net_reset(m->net);
+    /* The draw from a step's logits is prepared as the step's last work,
+     * given the share of the step's time its cost takes (spread_work), so
+     * that the block of the tick only draws. */
+    const double per_chunk = (double)rnn_net_step_macs(cfg) / m->chunks;
+    const double units = ceil(PREP_MACS_PER_CLASS * m->V / (per_chunk > 1 ? per_chunk : 1));
+    m->prep_units = units < (double)m->chunks ? (int)units : m->chunks;
+    if (m->prep_units < 1) m->prep_units = 1;
     if (m->cond) first_for_start(m);
     touch(m);
     return m;
@@ -483,6 +541,7 @@ void rnn_engine_model_free(rnn_engine_model *m)
     if (!m) return;
     rnn_net_free(m->net);
     rnn_sampler_free(m->sampler);
+    rnn_sampler_free(m->first_sampler);
     rnn_model_free(m->model);
     free(m->scratch);
     free(m->first);
@@ -638,13 +697,23 @@ static void reanchor(rnn_engine *e, int64_t abs, double step, int relocated)
     }
 }
 
+/* The net's state from zero, and the lookback's sequence with it. */
+static void net_reset(rnn_engine *e)
+{
+    if (e->em) rnn_net_reset(e->em->net);
+    rnn_lookback_clear(&e->look);
+    e->look_pushed = 0;
+}
+
 /* A new start: a fresh net, the seed again, no phrase. */
 static void restart(rnn_engine *e)
 {
-    if (e->em) rnn_net_reset(e->em->net);
+    net_reset(e);
     e->net_fresh = 1;
     e->first_wait = FIRST_NONE;
     e->pending = 0;
+    e->prep_due = 0;
+    e->next_ready = 0;
     e->spec = 0;
     e->generating = 0;
     e->have_phrase = 0;
@@ -782,23 +851,66 @@ static int same_columns(const rnn_engine_model *m, const step_cond *a, const ste
     return !(m->cond & RNN_ENGINE_COND_HARMONY) || a->harmony == b->harmony;
 }
 
-/* The columns of the conditions c for the model's net, or NULL for a model
- * that takes none. e->cond holds every column, metric then harmony
- * (FORMAT.md, rnn_engine_last_cond); a model reads its own of them: from 0,
- * or from metric_cols when it takes harmony alone. */
-static const float *columns(rnn_engine *e, const step_cond *c)
+/* The bar the lookback of a step reaches back over: that of the meter at
+ * the step (FORMAT.md, "Lookback inputs"). */
+static int look_bar(const rnn_engine_model *m, const step_cond *c)
 {
-    const rnn_engine_model *m = e->em;
-    if (!m->cond) return NULL;
-    rnn_cond_metric_fill(&c->pos, m->spq, e->cond);
-    rnn_cond_harmony_fill(c->harmony, e->cond + m->metric_cols);
-    return e->cond + (m->cond & RNN_COND_METRIC ? 0 : m->metric_cols);
+    return rnn_lookback_bar_steps(c->pos.num, c->pos.den, m->spq);
 }
 
-/* Begin the network step of input event ev with the conditions c. */
-static void begin_step(rnn_engine *e, int ev, const step_cond *c)
+/* Push the input event of a step onto the lookback's sequence, keeping what
+ * the push overwrites so that look_undo can take it back. */
+static void look_push(rnn_engine *e, int ev)
 {
-    rnn_net_step_begin_cond(e->em->net, ev, columns(e, c));
+    e->look_undo_pos = e->look.pos;
+    e->look_undo_count = e->look.count;
+    e->look_undo_ev = e->look.ev[e->look.pos];
+    e->look_pushed = 1;
+    rnn_lookback_push(&e->look, ev);
+}
+
+/* Take back the last push: its step was abandoned before the net finished
+ * it. */
+static void look_undo(rnn_engine *e)
+{
+    if (!e->look_pushed) return;
+    e->look.pos = e->look_undo_pos;
+    e->look.count = e->look_undo_count;
+    e->look.ev[e->look.pos] = e->look_undo_ev;
+    e->look_pushed = 0;
+}
+
+/* The columns of the conditions c and of the input event ev for the
+ * model's net, or NULL for a model that takes none. e->cond holds every
+ * condition column, metric then harmony (FORMAT.md, rnn_engine_last_cond);
+ * a model reads its own of them: from 0, or from metric_cols when it takes
+ * harmony alone; the lookback columns follow the model's own. With `in_seq`
+ * the step is one of the sequence the lookback hears (ev is pushed onto it);
+ * without, it is the 'no event' step a first note is drawn from, which
+ * takes no lookback columns. */
+static const float *columns(rnn_engine *e, int ev, const step_cond *c, int in_seq)
+{
+    const rnn_engine_model *m = e->em;
+    if (!m->cond && !m->lookback) return NULL;
+    rnn_cond_metric_fill(&c->pos, m->spq, e->cond);
+    rnn_cond_harmony_fill(c->harmony, e->cond + m->metric_cols);
+    float *at = e->cond + (m->cond & RNN_COND_METRIC ? 0 : m->metric_cols);
+    if (m->lookback && in_seq) {
+        look_push(e, ev);
+        rnn_lookback_ring_fill(&e->look, m->kind, look_bar(m, c), at + m->cond_cols);
+    } else if (m->lookback) {
+        memset(at + m->cond_cols, 0, (size_t)rnn_lookback_columns(m->kind) * sizeof *at);
+    }
+    return at;
+}
+
+/* Begin the network step of input event ev with the conditions c (in_seq:
+ * see columns). */
+static void begin_step(rnn_engine *e, int ev, const step_cond *c, int in_seq)
+{
+    rnn_net_step_begin_cond(e->em->net, ev, columns(e, ev, c, in_seq));
+    e->prep_due = 1;
+    e->next_ready = 0;
 }
 
 /* The logits a fresh net draws its first note of step k from: 'no event'
@@ -824,9 +936,11 @@ static const float *first_logits(rnn_engine *e, int64_t k)
 /* Start the net afresh: the zero state, nothing heard. */
 static void fresh_net(rnn_engine *e)
 {
-    rnn_net_reset(e->em->net);
+    net_reset(e);
     e->net_fresh = 1;
     e->first_wait = FIRST_NONE;
+    e->prep_due = 0;
+    e->next_ready = 0;
 }
 
 /* Does the player's line become the net's input? In accompany a model
@@ -878,14 +992,48 @@ static int all_finite(const float *z, int n)
     return 1;
 }
 
-/* Draw the next event from logits (the net's, or first_logits) with the
- * density bias, the temperature, top-p and the mask. A fresh net has heard
- * nothing: as a training sequence starts with a note, its first event is a
- * note drawn from the logits after 'no event' from the zero state, and the
- * net then steps from the zero state with that note. */
-static int sample_event(rnn_engine *e, const float *logits, int fresh)
+/* The pitch the repeat limit bans from the next draw, or -1. A net can
+ * fall into striking one pitch on every step for good (rare in the data,
+ * but an attractor once it starts): past the limit that pitch is not drawn
+ * for one step, which is enough to leave the loop. */
+static int banned_pitch(const rnn_engine *e, int fresh)
+{
+    const int limit = iparam(e, RNN_PARAM_REPEAT_LIMIT);
+    return e->em->kind == RNN_KIND_MELODY && !fresh && limit > 0 && e->rep_run >= limit
+               ? e->rep_pitch
+               : -1;
+}
+
+static void key_now(const rnn_engine *e, int fresh, draw_key *k)
+{
+    static const rnn_engine_param ids[] = {
+        RNN_PARAM_TEMPERATURE, RNN_PARAM_TOP_P,  RNN_PARAM_DENSITY, RNN_PARAM_KEY,
+        RNN_PARAM_SCALE,       RNN_PARAM_LOWEST, RNN_PARAM_HIGHEST};
+    _Static_assert(sizeof ids / sizeof *ids + 2 == DRAW_KEY, "a key entry per setting");
+    for (int i = 0; i < DRAW_KEY - 2; i++)
+        k->v[i] = e->params[ids[i]];
+    k->v[DRAW_KEY - 2] = (float)fresh;
+    k->v[DRAW_KEY - 1] = (float)banned_pitch(e, fresh);
+}
+
+static int same_key(const draw_key *a, const draw_key *b)
+{
+    for (int i = 0; i < DRAW_KEY; i++)
+        if (a->v[i] != b->v[i]) return 0;
+    return 1;
+}
+
+/* Prepare in s the draw of the next event from logits (the net's, or
+ * first_logits) under the settings k: the density bias, the temperature,
+ * top-p and the mask. A fresh net has heard nothing: as a training
+ * sequence starts with a note, its first event is a note drawn from the
+ * logits after 'no event' from the zero state, and the net then steps from
+ * the zero state with that note. */
+static void prepare_draw(rnn_engine *e, rnn_sampler *s, const float *logits, const draw_key *k)
 {
     rnn_engine_model *m = e->em;
+    if (e->mask_dirty) update_mask(e);
+    const int fresh = k->v[DRAW_KEY - 2] != 0, banned = (int)k->v[DRAW_KEY - 1];
     float bias = 6.0f * (e->params[RNN_PARAM_DENSITY] - 0.5f);
     for (int c = 0; c < m->V; c++) {
         float b = 0;
@@ -899,14 +1047,54 @@ static int sample_event(rnn_engine *e, const float *logits, int fresh)
         m->scratch[0] = -INFINITY; /* non-finite logits are never drawn */
         if (m->kind == RNN_KIND_MELODY) m->scratch[RNN_MELODY_NOTE_OFF] = -INFINITY;
     }
-    /* A net can fall into striking one pitch on every step for good (rare in
-     * the data, but an attractor once it starts): past the limit that pitch
-     * is not drawn for one step, which is enough to leave the loop. */
-    int limit = iparam(e, RNN_PARAM_REPEAT_LIMIT);
-    if (m->kind == RNN_KIND_MELODY && !fresh && limit > 0 && e->rep_run >= limit)
-        m->scratch[RNN_MELODY_NOTE_ON(e->rep_pitch)] = -INFINITY;
-    int c = rnn_sample(m->sampler, &e->rng, m->scratch, m->V, e->params[RNN_PARAM_TEMPERATURE],
+    if (banned >= 0) m->scratch[RNN_MELODY_NOTE_ON(banned)] = -INFINITY;
+    rnn_sample_prepare(s, m->scratch, m->V, e->params[RNN_PARAM_TEMPERATURE],
                        e->params[RNN_PARAM_TOP_P], m->forbidden);
+}
+
+/* Prepare the draw from first under the current settings, unless it is
+ * already (at prepare, in touch, for the default settings; or by an
+ * earlier start). */
+static void ready_first(rnn_engine *e)
+{
+    rnn_engine_model *m = e->em;
+    draw_key k;
+    key_now(e, 1, &k);
+    if (m->first_ready && same_key(&k, &m->first_drawn)) return;
+    prepare_draw(e, m->first_sampler, m->first, &k);
+    m->first_drawn = k;
+    m->first_ready = 1;
+}
+
+/* The step in progress is finished: prepare the draw from its logits for
+ * the next tick, which then only draws (unless a setting changes first). */
+static void prepare_next(rnn_engine *e)
+{
+    e->prep_due = 0;
+    const float *logits = rnn_net_logits(e->em->net);
+    if (!all_finite(logits, e->em->V)) return; /* the tick ends the notes */
+    key_now(e, e->first_wait == FIRST_BEGUN, &e->next_drawn);
+    prepare_draw(e, e->em->sampler, logits, &e->next_drawn);
+    e->next_ready = 1;
+}
+
+/* Draw the next event from logits (the net's, or first_logits): from the
+ * draw prepared ahead when the settings are those it was prepared under,
+ * else prepared here. Either gives the same event. */
+static int sample_event(rnn_engine *e, const float *logits, int fresh)
+{
+    rnn_engine_model *m = e->em;
+    rnn_sampler *s = m->sampler;
+    if (logits == m->first) {
+        ready_first(e);
+        s = m->first_sampler;
+    } else {
+        draw_key k;
+        key_now(e, fresh, &k);
+        if (!e->next_ready || !same_key(&k, &e->next_drawn)) prepare_draw(e, s, logits, &k);
+        e->next_ready = 0;
+    }
+    int c = rnn_sample_draw(s, &e->rng);
     if (c < 0) return fresh ? fallback_event(e) : 0;
     return c;
 }
@@ -1007,7 +1195,7 @@ static void do_tick(rnn_engine *e, int64_t k, uint32_t t)
     int ev = sample_event(e, first ? first : rnn_net_logits(e->em->net), first || begun);
     if (begun) {
         /* the first note, drawn: the net steps with it from the zero state */
-        rnn_net_reset(e->em->net);
+        net_reset(e);
         e->first_wait = FIRST_NONE;
     }
     play_event(e, ev, t);
@@ -1023,7 +1211,7 @@ static void do_tick(rnn_engine *e, int64_t k, uint32_t t)
      * now, spread over the whole interval to the next tick; the commit at
      * k + 0.5 keeps it, or restarts it when the player changed the input. */
     conditions_at(e, k, &e->spec_cond);
-    begin_step(e, ev, &e->spec_cond);
+    begin_step(e, ev, &e->spec_cond, 1);
     e->pending = 1;
     e->spec = 1;
     e->spec_event = ev;
@@ -1074,13 +1262,16 @@ static void do_commit(rnn_engine *e, int64_t k)
 
     if (e->spec) {
         e->spec = 0;
-        if (x == e->spec_event && same_columns(e->em, &e->spec_cond, &c)) {
+        if (x == e->spec_event && same_columns(e->em, &e->spec_cond, &c) &&
+            (!e->em->lookback || look_bar(e->em, &e->spec_cond) == look_bar(e->em, &c))) {
             /* the step begun at the tick stands */
             e->stats.net_steps++;
             return;
         }
-        /* unfinished (spread_work keeps it so until here): begin abandons it */
+        /* unfinished (spread_work keeps it so until here): begin abandons it,
+         * and the lookback does not hear it */
         e->pending = 0;
+        look_undo(e);
     }
 
     /* A silent step, as the trainer counts a gap: nothing sounds (a melody's
@@ -1109,11 +1300,11 @@ static void do_commit(rnn_engine *e, int64_t k)
         return;
     }
     finish_step(e);
-    begin_step(e, x, &c);
     /* 'no event' on the fresh net of a first note that waits is the step
      * its logits come from (first_logits); a note of the player's is not */
-    e->first_wait =
-        e->net_fresh && e->first_wait == FIRST_WAIT && x == 0 ? FIRST_BEGUN : FIRST_NONE;
+    const int first = e->net_fresh && e->first_wait == FIRST_WAIT && x == 0;
+    begin_step(e, x, &c, !first);
+    e->first_wait = first ? FIRST_BEGUN : FIRST_NONE;
     e->pending = 1;
     e->chunks_done = 0;
     e->begun_here = 1;
@@ -1326,13 +1517,16 @@ static void spread_work(rnn_engine *e, int64_t end_abs, uint32_t frames)
     double span = e->work_span - (double)frames * e->spf;
     double frac = e->spf > 0 && span > 0 ? (pos_at(e, end_abs) - e->work_from) / span : 1.0;
     if (frac > 1) frac = 1;
-    int target = (int)ceil(frac * m->chunks);
+    /* the net's chunks, then the draw's preparation as prep_units more */
+    const int total = m->chunks + m->prep_units;
+    int target = (int)ceil(frac * total);
     if (target < 1) target = 1;
     if (e->spec && target > m->chunks - 1) target = m->chunks - 1; /* not before its commit */
     while (e->pending && e->chunks_done < target) {
         e->chunks_done++;
         if (rnn_net_step_work(m->net, 1)) e->pending = 0;
     }
+    if (!e->pending && e->prep_due && target >= total) prepare_next(e);
 }
 
 /* Everything due at frame t of the block, in position order. */
@@ -1399,12 +1593,14 @@ uint32_t rnn_engine_run(rnn_engine *e, uint32_t frames, const rnn_engine_event *
         t = (uint32_t)(next - e->abs_frame);
     }
     e->abs_frame += frames;
-    if (e->pending) {
+    if (e->pending || e->prep_due) {
         if (e->rolling)
             spread_work(e, e->abs_frame, frames);
         else
             finish_step(e);
     }
+    /* stopped, a start's first draw is made ready for the settings now */
+    if (!e->rolling && e->em) ready_first(e);
     e->out = NULL;
     return e->n_out;
 }

@@ -49,7 +49,13 @@
  * from memory (the baseline build sustains 3.4e9 on an LSTM 2x1024 and 7e9
  * to 12e9 on weights in cache, on a shared AMD EPYC core). So run() does, per block, work bounded
  * by the block's length: a few grid events a frame, at most frames * rate / sample rate + 2 network
- * steps, each spread over the blocks before it is due.
+ * steps, each spread over the blocks before it is due. The draw of the
+ * note a tick plays is prepared as the last part of the step that gives its
+ * logits (rnn_sample_prepare), and a fresh net's first draw when the model
+ * is prepared (for the default settings) or while the transport is stopped
+ * (for the settings then), so that the block holding a tick, the first
+ * after a start included, only draws; a setting changed in between is
+ * honoured by preparing the draw again at the tick.
  *
  * Numbers. A model is prepared only when its products cannot leave the
  * range of float and a few steps from the zero state stay finite
@@ -86,7 +92,18 @@
  * any other rather than done whole in the tick's block. In accompany, the player's line
  * is the net's input only for a model that takes no harmony (it hears the
  * player no other way); a model that takes harmony plays its own line over
- * the player's harmony. */
+ * the player's harmony.
+ * Lookback (core/lookback.h, FORMAT.md "Lookback inputs"). A model that
+ * declares the lookback inputs gets their columns after its conditions'
+ * at every step: the engine keeps a ring of the events its net has stepped
+ * on since the net last started from zero (the ring is emptied wherever the
+ * net is: start, stop, relocation, mode or model change, a split rest, non-
+ * finite logits), and reaches back over bars of the meter at the step (the
+ * host's, or 4/4 free-running), whether or not the model takes the metric.
+ * The 'no event' step a first note is drawn from takes no lookback columns
+ * and is not heard by the ring; a step begun at a tick and abandoned at its
+ * commit is taken back out of it. The engine saves no net state, so there
+ * is no saved ring to keep in step with. */
 #ifndef RNNMIDI_ENGINE_H
 #define RNNMIDI_ENGINE_H
 

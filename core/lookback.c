@@ -36,6 +36,22 @@ int rnn_lookback_columns(rnn_kind kind)
     return 0;
 }
 
+int rnn_lookback_columns_on(rnn_kind kind)
+{
+    if (kind == RNN_KIND_MELODY) return 4;
+    return rnn_lookback_columns(kind);
+}
+
+int rnn_lookback_bar_steps(int num, int den, int spq)
+{
+    if (num < 1 || den < 1 || spq < 1) return 0;
+    /* 2 * num * 4 * spq / den rounded half up, in integers: exact for any
+     * meter a file or a host gives (num up to 255, den up to 128) */
+    const long long twice = 8LL * num * spq;
+    const long long b = (twice / den + 1) / 2;
+    return b < 1 ? 1 : b > INT32_MAX ? INT32_MAX : (int)b;
+}
+
 /* One looked-back event into its block of columns (nothing for none). */
 static void put_event(rnn_kind kind, int32_t e, float *block)
 {

@@ -35,6 +35,18 @@
  * 0 for an unknown kind. */
 int rnn_lookback_columns(rnn_kind kind);
 
+/** The most lookback columns on at one step: 4 for melody (one column of
+ * each one-hot block and the two flags), all 20 for drums; 0 for an
+ * unknown kind. What a step can cost (rnn_net_step_macs). */
+int rnn_lookback_columns_on(rnn_kind kind);
+
+/** The bar length the lookback of a step reaches back over: the bar of the
+ * meter num/den holding at the step of its input event (rnn_metric_pos's
+ * num, den) at spq steps per quarter, num * 4 * spq / den steps rounded to
+ * the nearest whole step, halves up, and at least 1; 0 for a meter or grid
+ * out of range (num < 1, den < 1, spq < 1). Any thread. */
+int rnn_lookback_bar_steps(int num, int den, int spq);
+
 /** Write the rnn_lookback_columns(kind) columns of the input whose last
  * event is hist[n - 1] (hist: the sequence's events from its first step,
  * n of them; n = 0 before the first step gives zeros) for bars of bar_steps

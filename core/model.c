@@ -13,12 +13,17 @@
  * (each tensor starting on a 64-byte boundary), its metadata in one text copy
  * with an array of key/value pointers into it.
  *
+ * A record's dtype says how its values are stored (float32, bf16, or int8
+ * with a float32 scale per row) and so how long it is: the reader learns
+ * each record's size from the record itself, and keeps both the stored
+ * values (for core/qmat) and the floats they stand for.
+ *
  * Version 2 differs from version 1 in its longer header (the declared
- * conditions, the attention window and size, and fields kept for later layer
- * options, zero today), in layer 0's input columns and, with attention, in
- * the attention's tensors and the head's width; a model with neither
- * conditions nor attention is written as version 1, so such presets stay
- * byte for byte what they were. */
+ * conditions, the attention window and size, the lookback columns, and
+ * fields kept for later layer options, zero today), in layer 0's input
+ * columns and, with attention, in the attention's tensors and the head's
+ * width; a model with no condition, attention or lookback is written as
+ * version 1, so such presets stay byte for byte what they were. */
 #include "model.h"
 #include "text.h"
 
@@ -34,6 +39,8 @@
 #include "condition.h"
 #include "crc32.h"
 #include "file.h"
+#include "lookback.h"
+#include "qmat.h"
 
 #define RNNW_MAGIC "RNNW\0\r\n\x1a"
 #define RNNW_MAGIC_SIZE 8
@@ -42,7 +49,8 @@
 #define RNNW_HEADER_V2 96
 #define RNNW_V1_RESERVED 52 /* v1: bytes 52..63 are zero */
 #define RNNW_V2_ATTN 68     /* v2: the attention window n, then its size A at 72 */
-#define RNNW_V2_RESERVED 76 /* v2: bytes 76..95 are zero (the layer options to come) */
+#define RNNW_V2_LOOKBACK 76 /* v2: the lookback columns L (0 = none) */
+#define RNNW_V2_RESERVED 80 /* v2: bytes 80..95 are zero (the layer options to come) */
 #define RNNW_NAME_LEN_MAX (RNN_TENSOR_NAME_MAX - 1)
 #define RNNW_META_KEY_MAX 64
 #define RNNW_ALIGN 64 /* bytes; tensor starts in a loaded model */
@@ -53,6 +61,10 @@ struct rnn_model {
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
     const float *tensors[RNN_MAX_TENSORS]; /* views into weights */
     float *weights;                        /* the one block of every tensor */
+    rnn_dtype dtypes[RNN_MAX_TENSORS];     /* as stored */
+    const void *stored[RNN_MAX_TENSORS];   /* reduced tensors: their values, in reduced */
+    const float *scales[RNN_MAX_TENSORS];  /* int8 tensors: a scale per row, in reduced */
+    void *reduced;                         /* the one block of every reduced tensor */
     size_t n_meta;
     rnn_meta *meta;  /* n_meta pairs, pointing into meta_text */
     char *meta_text; /* the metadata block, '=' and '\n' replaced by NUL */
@@ -182,8 +194,8 @@ static int build_specs(const rnn_model_config *c, const rnn_cell_desc *d, rnn_te
     if (c->embed > 0) set_spec(&s[n++], "embed.weight", -1, c->vocab, c->embed); // (V, E)
     for (int k = 0; k < c->layers; k++) {
         const int in = k > 0          ? c->hidden
-                       : c->embed > 0 ? c->embed + rnn_model_cond_columns(c)
-                                      : c->vocab + rnn_model_cond_columns(c);
+                       : c->embed > 0 ? c->embed + rnn_model_input_columns(c)
+                                      : c->vocab + rnn_model_input_columns(c);
         for (int i = 0; i < RNN_CELL_LAYER_TENSORS; i++) {
             const rnn_cell_tensor *t = &d->tensors[i];
             const int cols = t->cols == 'I' ? in : t->cols == 'H' ? c->hidden : 0;
@@ -201,32 +213,52 @@ static int build_specs(const rnn_model_config *c, const rnn_cell_desc *d, rnn_te
     return n;
 }
 
+/* Bytes of a tensor's data stored as dtype: float32 4 per value; bf16 2 per
+ * value, then padding to 4; int8 1 per value, padding to 4, then a float32
+ * scale per row. */
+static int data_size(const rnn_tensor_spec *s, rnn_dtype dtype, size_t *r)
+{
+    size_t n;
+    switch (dtype) {
+    case RNN_DTYPE_BF16:
+        return mul_ok(s->count, 2, &n) && pad4_ok(n, r);
+    case RNN_DTYPE_INT8:
+        return pad4_ok(s->count, &n) && add_ok(n, 4 * (size_t)s->shape[0], r);
+    default:
+        return mul_ok(s->count, 4, r);
+    }
+}
+
 /* Bytes of one tensor record: length, name, padding, dtype, ndim, dims, data. */
-static int record_size(const rnn_tensor_spec *s, size_t *r)
+static int record_size(const rnn_tensor_spec *s, rnn_dtype dtype, size_t *r)
 {
     size_t name, data, n;
     if (!pad4_ok(strlen(s->name), &name)) return 0;
-    if (!mul_ok(s->count, 4, &data)) return 0;
+    if (!data_size(s, dtype, &data)) return 0;
     n = 4 + 4 + 4 + 4 * (size_t)s->ndim;
     return add_ok(n, name, &n) && add_ok(n, data, r);
 }
 
-/* The header of the version a config is written in: 1 without conditions
- * and without attention. */
+/* The header of the version a config is written in: 1 without conditions,
+ * attention and lookback. */
 static size_t header_size(const rnn_model_config *c)
 {
-    return c->conditions || c->attn_window > 0 ? RNNW_HEADER_V2 : RNNW_HEADER_V1;
+    return c->conditions || c->attn_window > 0 || c->lookback ? RNNW_HEADER_V2 : RNNW_HEADER_V1;
 }
 
-/* Bytes of the whole file for these specs, a header of hsize and a metadata
- * block of meta_size. */
-static int file_size(const rnn_tensor_spec *s, int n, size_t hsize, size_t meta_size, size_t *r)
+/* Bytes of the whole file for these specs stored as dtypes (NULL: all
+ * float32, the largest), a header of hsize and a metadata block of
+ * meta_size. */
+static int file_size(const rnn_tensor_spec *s, const rnn_dtype *dtypes, int n, size_t hsize,
+                     size_t meta_size, size_t *r)
 {
     size_t total, rec;
     if (!pad4_ok(meta_size, &total)) return 0;
     if (!add_ok(total, hsize + 4, &total)) return 0;
     for (int i = 0; i < n; i++)
-        if (!record_size(&s[i], &rec) || !add_ok(total, rec, &total)) return 0;
+        if (!record_size(&s[i], dtypes ? dtypes[i] : RNN_DTYPE_F32, &rec) ||
+            !add_ok(total, rec, &total))
+            return 0;
     *r = total;
     return 1;
 }
@@ -257,6 +289,16 @@ int rnn_model_cond_columns(const rnn_model_config *cfg)
     const int metric = rnn_cond_metric_columns(cfg->steps_per_quarter);
     return (cfg->conditions & RNN_COND_METRIC ? metric : 0) +
            (cfg->conditions & RNN_COND_HARMONY ? RNN_COND_HARMONY_COLUMNS : 0);
+}
+
+int rnn_model_lookback_columns(const rnn_model_config *cfg)
+{
+    return cfg && cfg->lookback ? rnn_lookback_columns(cfg->kind) : 0;
+}
+
+int rnn_model_input_columns(const rnn_model_config *cfg)
+{
+    return rnn_model_cond_columns(cfg) + rnn_model_lookback_columns(cfg);
 }
 
 int rnn_model_cond_offset(const rnn_model_config *cfg, unsigned which)
@@ -300,6 +342,18 @@ static int check_attention(long long window, long long size, char *err, size_t e
     return 0;
 }
 
+/* The lookback flag of a config: 0, or 1 for a kind that has lookback
+ * columns (melody, drums). */
+static int check_lookback(long long kind, long long lookback, char *err, size_t errlen)
+{
+    if (!range_ok("lookback", lookback, 0, 1, err, errlen)) return -1;
+    if (lookback && rnn_lookback_columns((rnn_kind)kind) == 0) {
+        msgf(err, errlen, "lookback inputs for an encoding kind %lld that has none", kind);
+        return -1;
+    }
+    return 0;
+}
+
 /* The caps of FORMAT.md on a preset's fields as read: the shape, the
  * encoding, and a vocabulary that is the encoding's. */
 static int check_fields(long long kind, long long spq, long long cell, long long layers,
@@ -330,12 +384,13 @@ int rnn_model_config_check(const rnn_model_config *cfg, char *err, size_t errlen
     if (check_fields(cfg->kind, cfg->steps_per_quarter, cfg->cell, cfg->layers, cfg->embed,
                      cfg->hidden, cfg->vocab, err, errlen) < 0 ||
         check_conditions(cfg->kind, cfg->conditions, err, errlen) < 0 ||
-        check_attention(cfg->attn_window, cfg->attn_size, err, errlen) < 0)
+        check_attention(cfg->attn_window, cfg->attn_size, err, errlen) < 0 ||
+        check_lookback(cfg->kind, cfg->lookback, err, errlen) < 0)
         return -1;
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
     const int n = build_specs(cfg, rnn_cell_describe(cfg->cell), specs);
     size_t total;
-    if (!file_size(specs, n, header_size(cfg), 0, &total) || total > RNN_MODEL_MAX_BYTES) {
+    if (!file_size(specs, NULL, n, header_size(cfg), 0, &total) || total > RNN_MODEL_MAX_BYTES) {
         msgf(err, errlen,
              "%s with %d layers of %d, embedding %d: the tensors take over the %zu MiB limit "
              "of a preset",
@@ -344,6 +399,47 @@ int rnn_model_config_check(const rnn_model_config *cfg, char *err, size_t errlen
         return -1;
     }
     return 0;
+}
+
+const char *rnn_dtype_name(rnn_dtype dtype)
+{
+    static const char *const names[RNN_DTYPE_COUNT] = {"float32", "bf16", "int8"};
+    return (unsigned)dtype < RNN_DTYPE_COUNT ? names[dtype] : NULL;
+}
+
+int rnn_dtype_find(const char *name)
+{
+    if (!name) return -1;
+    if (strcmp(name, "fp32") == 0) return RNN_DTYPE_F32;
+    for (int i = 0; i < RNN_DTYPE_COUNT; i++)
+        if (strcmp(name, rnn_dtype_name((rnn_dtype)i)) == 0) return i;
+    return -1;
+}
+
+/* The reducible tensors (FORMAT.md): the matrices a step multiplies by a
+ * dense vector. The embedding and a one-hot layer 0's weight_ih are read a
+ * row or column at a time, the biases and the attention once per output:
+ * reducing them would save no bandwidth and only lose precision. */
+static int allowed(const rnn_model_config *c, const rnn_tensor_spec *s)
+{
+    if (strcmp(s->name, "head.weight") == 0) return 1;
+    const rnn_cell_desc *d = rnn_cell_describe(c->cell);
+    char name[RNN_TENSOR_NAME_MAX];
+    for (int k = 0; k < c->layers; k++)
+        for (int i = 0; i < RNN_CELL_LAYER_TENSORS; i++) {
+            if (!d->tensors[i].cols) continue;
+            snprintf(name, sizeof name, "%s%d", d->tensors[i].name, k);
+            if (strcmp(s->name, name) == 0)
+                return !(d->tensors[i].cols == 'I' && k == 0 && c->embed == 0);
+        }
+    return 0;
+}
+
+int rnn_model_dtype_allowed(const rnn_model_config *cfg, int i)
+{
+    rnn_tensor_spec specs[RNN_MAX_TENSORS];
+    const int n = rnn_model_tensor_specs(cfg, specs);
+    return i >= 0 && i < n && allowed(cfg, &specs[i]);
 }
 
 int rnn_model_tensor_specs(const rnn_model_config *cfg, rnn_tensor_spec *specs)
@@ -359,6 +455,7 @@ int rnn_model_shape_specs(const rnn_model_config *cfg, rnn_tensor_spec *specs)
         !range_ok("vocabulary", cfg->vocab, 1, RNN_MAX_VOCAB, NULL, 0) ||
         (cfg->conditions & ~RNN_COND_ALL) ||
         check_attention(cfg->attn_window, cfg->attn_size, NULL, 0) < 0 ||
+        check_lookback(cfg->kind, cfg->lookback, NULL, 0) < 0 ||
         (cfg->conditions && !range_ok("steps per quarter", cfg->steps_per_quarter, 1,
                                       RNN_MAX_STEPS_PER_QUARTER, NULL, 0)))
         return -1;
@@ -496,6 +593,7 @@ void rnn_model_free(rnn_model *model)
 {
     if (!model) return;
     free(model->weights);
+    free(model->reduced);
     free(model->meta);
     free(model->meta_text);
     free(model);
@@ -517,11 +615,36 @@ static int truncated(char *err, size_t errlen, const char *name, const char *wha
                  what, need, off, size);
 }
 
+/* The size of a file whose records have the specs' names and the dtypes
+ * their dtype fields say, each read where the records before it end; 0 when
+ * a dtype field lies beyond the end or is unknown (the walk then says
+ * which). With this size known before any record is interpreted, a damaged
+ * byte in a file of the right size reads as a checksum mismatch, as it does
+ * for float32 files. */
+static int stored_size(const uint8_t *p, size_t size, const rnn_tensor_spec *specs, int n,
+                       size_t hsize, size_t meta_size, size_t *r)
+{
+    size_t off, rec;
+    if (!pad4_ok(meta_size, &off) || !add_ok(off, hsize, &off)) return 0;
+    for (int i = 0; i < n; i++) {
+        size_t at;
+        if (!pad4_ok(off + 4 + strlen(specs[i].name), &at) || at > size || size - at < 4)
+            return 0;
+        const uint32_t dtype = rd32(p + at);
+        if (dtype >= RNN_DTYPE_COUNT || !record_size(&specs[i], (rnn_dtype)dtype, &rec) ||
+            !add_ok(off, rec, &off))
+            return 0;
+    }
+    return add_ok(off, 4, r);
+}
+
 /* Walk the records after the metadata: the padding, then each tensor's name,
  * dtype and shape against its spec, then the room for the checksum. Fills
- * data_off with where each tensor's floats start. */
+ * data_off with where each tensor's data start and dtypes with how they are
+ * stored. */
 static int walk_records(const uint8_t *p, size_t size, const char *name, size_t hsize,
-                        size_t meta_size, const rnn_tensor_spec *specs, int n, size_t *data_off,
+                        size_t meta_size, const rnn_model_config *cfg,
+                        const rnn_tensor_spec *specs, int n, size_t *data_off, rnn_dtype *dtypes,
                         char *err, size_t errlen)
 {
     size_t off = hsize, padded;
@@ -541,7 +664,7 @@ static int walk_records(const uint8_t *p, size_t size, const char *name, size_t 
         const size_t want_len = strlen(s->name);
         char what[RNN_TENSOR_NAME_MAX + 16];
         size_t rec = 0, q;
-        record_size(s, &rec); /* checked in file_size */
+        record_size(s, RNN_DTYPE_F32, &rec); /* checked in file_size; the dtype's below */
         snprintf(what, sizeof what, "tensor '%.63s'", s->name);
         if (size - off < 4) return truncated(err, errlen, name, what, rec, off, size);
         const uint32_t nlen = rd32(p + off);
@@ -558,7 +681,11 @@ static int walk_records(const uint8_t *p, size_t size, const char *name, size_t 
                          "wrong tensor name '%s' at offset %zu where '%s' was expected", found, off,
                          s->name);
         }
-        if (size - off < rec) return truncated(err, errlen, name, what, rec, off, size);
+        /* the record up to its data, which its dtype sizes */
+        q = off + 4 + want_len;
+        pad4_ok(q, &padded);
+        const size_t fixed = padded - off + 8 + 4 * (size_t)s->ndim;
+        if (size - off < fixed) return truncated(err, errlen, name, what, rec, off, size);
         if (memcmp(p + off + 4, s->name, want_len) != 0) {
             char found[RNN_TENSOR_NAME_MAX];
             printable_name(found, sizeof found, p + off + 4, nlen);
@@ -566,19 +693,28 @@ static int walk_records(const uint8_t *p, size_t size, const char *name, size_t 
                          "wrong tensor name '%s' at offset %zu where '%s' was expected", found, off,
                          s->name);
         }
-        q = off + 4 + want_len;
-        pad4_ok(q, &padded);
         for (; q < padded; q++)
             if (p[q] != 0)
                 return failf(err, errlen, name,
                              "nonzero padding after tensor name '%s' at offset %zu", s->name, q);
         const uint32_t dtype = rd32(p + q), ndim = rd32(p + q + 4);
-        if (dtype != 0)
-            return failf(err, errlen, name, "tensor '%s' has unknown dtype %u (0 = float32)",
-                         s->name, dtype);
+        if (dtype >= RNN_DTYPE_COUNT)
+            return failf(err, errlen, name,
+                         "tensor '%s' has unknown dtype %u at offset %zu (0 = float32, 1 = "
+                         "bf16, 2 = int8)",
+                         s->name, dtype, q);
+        if (dtype != RNN_DTYPE_F32 && !allowed(cfg, s))
+            return failf(err, errlen, name,
+                         "tensor '%s' has dtype %u (%s) at offset %zu, but it must be float32 "
+                         "(only rnn.weight_ih_l*, with an embedding for layer 0, "
+                         "rnn.weight_hh_l* and head.weight may be reduced)",
+                         s->name, dtype, rnn_dtype_name((rnn_dtype)dtype), q);
         if (ndim != (uint32_t)s->ndim)
             return failf(err, errlen, name, "tensor '%s' has ndim %u, expected %d", s->name, ndim,
                          s->ndim);
+        dtypes[i] = (rnn_dtype)dtype;
+        record_size(s, dtypes[i], &rec); /* no larger than float32's */
+        if (size - off < rec) return truncated(err, errlen, name, what, rec, off, size);
         q += 8;
         const uint32_t d0 = rd32(p + q), d1 = s->ndim == 2 ? rd32(p + q + 4) : 1;
         if (d0 != (uint32_t)s->shape[0] || d1 != (uint32_t)s->shape[1]) {
@@ -608,29 +744,106 @@ static int check_crc(const uint8_t *p, size_t size, const char *name, char *err,
     return 0;
 }
 
+/* Check and decode the reduced values of tensor s (dtype, at src) into the
+ * floats they stand for (dst) and a copy of the stored values (raw; int8:
+ * then the scales at scale). Names the offset of a bad value: a non-finite
+ * bf16, an int8 -128, nonzero padding, a non-finite or negative scale. */
+static int decode_reduced(const rnn_tensor_spec *s, rnn_dtype dtype, const uint8_t *p, size_t src,
+                          float *dst, void *raw, float *scale, const char *name, char *err,
+                          size_t errlen)
+{
+    const size_t count = s->count, cols = (size_t)s->shape[1];
+    size_t end, at;
+    if (dtype == RNN_DTYPE_BF16) {
+        uint16_t *v = raw;
+        for (size_t j = 0; j < count; j++) {
+            v[j] = (uint16_t)(p[src + 2 * j] | p[src + 2 * j + 1] << 8);
+            if ((v[j] & 0x7f80u) == 0x7f80u)
+                return failf(err, errlen, name,
+                             "non-finite weight in '%s' at index %zu (bf16 0x%04x at offset %zu)",
+                             s->name, j, v[j], src + 2 * j);
+            dst[j] = rnn_bf16_to_float(v[j]);
+        }
+        end = src + 2 * count;
+    } else {
+        int8_t *v = raw;
+        for (size_t j = 0; j < count; j++) {
+            v[j] = (int8_t)p[src + j];
+            if (v[j] == -128)
+                return failf(err, errlen, name,
+                             "int8 weight -128 in '%s' at index %zu, offset %zu (int8 weights "
+                             "are -127..127)",
+                             s->name, j, src + j);
+        }
+        pad4_ok(src + count, &at);
+        for (size_t r = 0; r < (size_t)s->shape[0]; r++) {
+            const uint32_t u = rd32(p + at + 4 * r);
+            const float f = bits_float(u);
+            if (!bits_finite(u) || f < 0.0f || (u & 0x80000000u))
+                return failf(err, errlen, name,
+                             "int8 scale of row %zu of '%s' is %s at offset %zu (a scale is "
+                             "finite and not negative)",
+                             r, s->name, !bits_finite(u) ? "not finite" : "negative",
+                             at + 4 * r);
+            scale[r] = f;
+            for (size_t c = 0; c < cols; c++)
+                dst[r * cols + c] = (float)v[r * cols + c] * f;
+        }
+        end = src + count;
+    }
+    pad4_ok(end, &at);
+    for (; end < at; end++)
+        if (p[end] != 0)
+            return failf(err, errlen, name, "nonzero padding after the data of '%s' at offset %zu",
+                         s->name, end);
+    return 0;
+}
+
 /* Decode the n tensors at data_off of p into one block of m, each tensor
- * starting on an RNNW_ALIGN boundary; refuses a non-finite weight. */
+ * starting on an RNNW_ALIGN boundary, and the stored values of the reduced
+ * ones into another; refuses a non-finite weight. */
 static int copy_weights(rnn_model *m, const uint8_t *p, const size_t *data_off, const char *name,
                         char *err, size_t errlen)
 {
     const rnn_tensor_spec *specs = m->specs;
     const int n = m->n_tensors;
     const size_t per = RNNW_ALIGN / sizeof(float);
-    size_t start[RNN_MAX_TENSORS], floats = 0, bytes;
+    size_t start[RNN_MAX_TENSORS], floats = 0, bytes, raw_at[RNN_MAX_TENSORS], raw = 0;
     int sizes_ok = 1;
     for (int i = 0; i < n && sizes_ok; i++) {
         start[i] = floats;
         sizes_ok = add_ok(floats, specs[i].count, &floats) && add_ok(floats, per - 1, &floats);
         floats -= floats % per;
+        raw_at[i] = raw;
+        if (m->dtypes[i] != RNN_DTYPE_F32) {
+            size_t d;
+            sizes_ok = sizes_ok && data_size(&specs[i], m->dtypes[i], &d) &&
+                       add_ok(raw, d, &raw) && add_ok(raw, RNNW_ALIGN - 1, &raw);
+            raw -= raw % RNNW_ALIGN;
+        }
     }
     if (!sizes_ok || !mul_ok(floats, sizeof(float), &bytes) ||
-        !(m->weights = aligned_alloc(RNNW_ALIGN, bytes))) {
+        !(m->weights = aligned_alloc(RNNW_ALIGN, bytes)) ||
+        (raw > 0 && !(m->reduced = aligned_alloc(RNNW_ALIGN, raw)))) {
         failf(err, errlen, name, "out of memory for %zu weights", floats);
         return -1;
     }
     for (int i = 0; i < n; i++) {
         float *dst = m->weights + start[i];
         const uint8_t *src = p + data_off[i];
+        m->tensors[i] = dst;
+        if (m->dtypes[i] != RNN_DTYPE_F32) {
+            uint8_t *r = (uint8_t *)m->reduced + raw_at[i];
+            size_t scales;
+            pad4_ok(specs[i].count, &scales);
+            float *sc = m->dtypes[i] == RNN_DTYPE_INT8 ? (float *)(r + scales) : NULL;
+            m->stored[i] = r;
+            m->scales[i] = sc;
+            if (decode_reduced(&specs[i], m->dtypes[i], p, data_off[i], dst, r, sc, name, err,
+                               errlen) < 0)
+                return -1;
+            continue;
+        }
         for (size_t j = 0; j < specs[i].count; j++) {
             const uint32_t u = rd32(src + 4 * j);
             if (!bits_finite(u)) {
@@ -640,7 +853,6 @@ static int copy_weights(rnn_model *m, const uint8_t *p, const size_t *data_off, 
             }
             dst[j] = bits_float(u);
         }
-        m->tensors[i] = dst;
     }
     return 0;
 }
@@ -662,19 +874,36 @@ static int read_attention(const uint8_t *p, uint32_t *window, uint32_t *size, ch
     return 0;
 }
 
+/* The lookback field of a version 2 header (offset 76): the lookback
+ * columns, 0 (none) or exactly the encoding's (262 melody, 20 drums), so
+ * the file cannot disagree with itself about them. */
+static int read_lookback(const uint8_t *p, uint32_t kind, uint32_t *out, char *err, size_t errlen)
+{
+    const uint32_t got = rd32(p + RNNW_V2_LOOKBACK);
+    const int want = rnn_lookback_columns((rnn_kind)kind);
+    if (got != 0 && got != (uint32_t)want) {
+        msgf(err, errlen,
+             "lookback columns %u at offset %d, the %s encoding has 0 (none) or %d", got,
+             RNNW_V2_LOOKBACK, rnn_kind_name((rnn_kind)kind), want);
+        return -1;
+    }
+    *out = got != 0;
+    return 0;
+}
+
 /* The condition fields of a version 2 header (offsets 52..67): the bit set,
  * then the column counts it implies (total, metric, harmony), each checked
  * against what the bits and the steps per quarter give. Version 2 exists to
- * declare conditions or attention: a v2 file with neither is refused, so
- * each model has one encoding. Messages name the offset of the field. */
+ * declare conditions, attention or lookback: a v2 file with none is refused,
+ * so each model has one encoding. Messages name the offset of the field. */
 static int read_conditions(const uint8_t *p, uint32_t kind, uint32_t spq, uint32_t attn_window,
-                           uint32_t *out, char *err, size_t errlen)
+                           uint32_t lookback, uint32_t *out, char *err, size_t errlen)
 {
     const uint32_t bits = rd32(p + 52);
-    if (bits == 0 && attn_window == 0) {
+    if (bits == 0 && attn_window == 0 && lookback == 0) {
         msgf(err, errlen,
              "version 2 header declares no condition at offset 52 and no attention at offset "
-             "68 (such a model is a version 1 file)");
+             "68, nor lookback at offset 76 (such a model is a version 1 file)");
         return -1;
     }
     char msg[256];
@@ -740,10 +969,12 @@ static rnn_model *parse(const uint8_t *p, size_t size, const char *name, char *e
         failf(err, errlen, name, "%s", msg);
         return NULL;
     }
-    uint32_t conditions = 0, attn_window = 0, attn_size = 0;
+    uint32_t conditions = 0, attn_window = 0, attn_size = 0, lookback = 0;
     if (version >= 2 &&
         (read_attention(p, &attn_window, &attn_size, msg, sizeof msg) < 0 ||
-         read_conditions(p, h[0], h[1], attn_window, &conditions, msg, sizeof msg) < 0)) {
+         read_lookback(p, h[0], &lookback, msg, sizeof msg) < 0 ||
+         read_conditions(p, h[0], h[1], attn_window, lookback, &conditions, msg, sizeof msg) <
+             0)) {
         failf(err, errlen, name, "%s", msg);
         return NULL;
     }
@@ -758,6 +989,7 @@ static rnn_model *parse(const uint8_t *p, size_t size, const char *name, char *e
         .conditions = conditions,
         .attn_window = (int)attn_window,
         .attn_size = (int)attn_size,
+        .lookback = (int)lookback,
     };
     if (rnn_model_config_check(&cfg, msg, sizeof msg) < 0) {
         failf(err, errlen, name, "%s", msg);
@@ -783,17 +1015,19 @@ static rnn_model *parse(const uint8_t *p, size_t size, const char *name, char *e
         }
     }
     size_t expected;
-    if (!file_size(specs, n, hsize, meta_size, &expected)) {
+    if (!file_size(specs, NULL, n, hsize, meta_size, &expected)) {
         failf(err, errlen, name, "the sizes in the header overflow");
         return NULL;
     }
     int crc_done = 0;
-    if (size == expected) {
+    if (stored_size(p, size, specs, n, hsize, meta_size, &expected) && size == expected) {
         if (check_crc(p, size, name, err, errlen) < 0) return NULL;
         crc_done = 1;
     }
     size_t data_off[RNN_MAX_TENSORS];
-    if (walk_records(p, size, name, hsize, meta_size, specs, n, data_off, err, errlen) < 0)
+    rnn_dtype dtypes[RNN_MAX_TENSORS];
+    if (walk_records(p, size, name, hsize, meta_size, &cfg, specs, n, data_off, dtypes, err,
+                     errlen) < 0)
         return NULL;
     if (!crc_done && check_crc(p, size, name, err, errlen) < 0) return NULL;
 
@@ -805,6 +1039,7 @@ static rnn_model *parse(const uint8_t *p, size_t size, const char *name, char *e
     m->cfg = cfg;
     m->n_tensors = n;
     memcpy(m->specs, specs, sizeof specs);
+    memcpy(m->dtypes, dtypes, sizeof dtypes);
     if (parse_meta(p + hsize, meta_size, &m->meta_text, &m->meta, &m->n_meta, msg, sizeof msg) <
         0) {
         failf(err, errlen, name, "%s", msg);
@@ -871,6 +1106,35 @@ const float *rnn_model_tensor(const rnn_model *model, const char *name, size_t *
     }
     if (count) *count = 0;
     return NULL;
+}
+
+/* The index of tensor `name`, or -1. */
+static int tensor_index(const rnn_model *model, const char *name)
+{
+    if (model && name)
+        for (int i = 0; i < model->n_tensors; i++)
+            if (strcmp(model->specs[i].name, name) == 0) return i;
+    return -1;
+}
+
+rnn_dtype rnn_model_tensor_dtype(const rnn_model *model, const char *name)
+{
+    const int i = tensor_index(model, name);
+    return i < 0 ? RNN_DTYPE_F32 : model->dtypes[i];
+}
+
+const uint16_t *rnn_model_tensor_bf16(const rnn_model *model, const char *name)
+{
+    const int i = tensor_index(model, name);
+    return i >= 0 && model->dtypes[i] == RNN_DTYPE_BF16 ? model->stored[i] : NULL;
+}
+
+const int8_t *rnn_model_tensor_int8(const rnn_model *model, const char *name, const float **scale)
+{
+    const int i = tensor_index(model, name);
+    const int ok = i >= 0 && model->dtypes[i] == RNN_DTYPE_INT8;
+    if (scale) *scale = ok ? model->scales[i] : NULL;
+    return ok ? model->stored[i] : NULL;
 }
 
 const char *rnn_model_meta(const rnn_model *model, const char *key)
@@ -963,9 +1227,90 @@ static int build_meta(const rnn_meta *meta, size_t n_meta, uint8_t **out, size_t
     return 0;
 }
 
+/* Write tensor s's data as dtype at b: its values rounded (bf16 to nearest
+ * even, int8 per row as core/qmat rounds), then for int8 the row scales;
+ * padding stays the buffer's zeros. -1 for a value beyond bf16's range. */
+static int put_reduced(uint8_t *b, const rnn_tensor_spec *s, rnn_dtype dtype, const float *t,
+                       char *err, size_t errlen)
+{
+    const size_t rows = (size_t)s->shape[0], cols = (size_t)s->shape[1];
+    if (dtype == RNN_DTYPE_BF16) {
+        for (size_t j = 0; j < s->count; j++) {
+            const uint16_t v = rnn_bf16_from_float(t[j]);
+            if ((v & 0x7f80u) == 0x7f80u) {
+                msgf(err, errlen, "weight %g in '%s' at index %zu is beyond the range of bf16",
+                     (double)t[j], s->name, j);
+                return -1;
+            }
+            b[2 * j] = (uint8_t)v;
+            b[2 * j + 1] = (uint8_t)(v >> 8);
+        }
+        return 0;
+    }
+    size_t at;
+    pad4_ok(s->count, &at);
+    for (size_t r = 0; r < rows; r++) {
+        /* finite, checked by the caller: the scale is max |w| / 127 >= 0 */
+        const float sc = rnn_qmat_quantize_input(t + r * cols, (int)cols, (int8_t *)b + r * cols);
+        wr32(b + at + 4 * r, float_bits(sc));
+    }
+    return 0;
+}
+
+/* Write tensor i of `from` as it is stored (its reduced values and scales,
+ * not rounded again) at b. */
+static void put_stored(uint8_t *b, const rnn_model *from, int i)
+{
+    const rnn_tensor_spec *s = &from->specs[i];
+    if (from->dtypes[i] == RNN_DTYPE_BF16) {
+        const uint16_t *v = from->stored[i];
+        for (size_t j = 0; j < s->count; j++) {
+            b[2 * j] = (uint8_t)v[j];
+            b[2 * j + 1] = (uint8_t)(v[j] >> 8);
+        }
+        return;
+    }
+    size_t at;
+    pad4_ok(s->count, &at);
+    memcpy(b, from->stored[i], s->count);
+    for (int r = 0; r < s->shape[0]; r++)
+        wr32(b + at + 4 * (size_t)r, float_bits(from->scales[i][r]));
+}
+
+static int serialize(const rnn_model_config *cfg, const rnn_meta *meta, size_t n_meta,
+                     const float *const *tensors, const rnn_dtype *dtypes, const rnn_model *from,
+                     void **out, size_t *outlen, char *err, size_t errlen);
+
 int rnn_model_serialize(const rnn_model_config *cfg, const rnn_meta *meta, size_t n_meta,
                         const float *const *tensors, void **out, size_t *outlen, char *err,
                         size_t errlen)
+{
+    return serialize(cfg, meta, n_meta, tensors, NULL, NULL, out, outlen, err, errlen);
+}
+
+int rnn_model_serialize_typed(const rnn_model_config *cfg, const rnn_meta *meta, size_t n_meta,
+                              const float *const *tensors, const rnn_dtype *dtypes, void **out,
+                              size_t *outlen, char *err, size_t errlen)
+{
+    return serialize(cfg, meta, n_meta, tensors, dtypes, NULL, out, outlen, err, errlen);
+}
+
+int rnn_model_serialize_model(const rnn_model *model, const rnn_meta *meta, size_t n_meta,
+                              void **out, size_t *outlen, char *err, size_t errlen)
+{
+    if (!model) {
+        msgf(err, errlen, "no model");
+        return -1;
+    }
+    return serialize(&model->cfg, meta, n_meta, model->tensors, model->dtypes, model, out,
+                     outlen, err, errlen);
+}
+
+/* Tensors as floats, each stored as dtypes[i] (NULL: float32): rounded
+ * here, or with `from` copied as that model stores them. */
+static int serialize(const rnn_model_config *cfg, const rnn_meta *meta, size_t n_meta,
+                     const float *const *tensors, const rnn_dtype *dtypes, const rnn_model *from,
+                     void **out, size_t *outlen, char *err, size_t errlen)
 {
     if (!out || !outlen) {
         msgf(err, errlen, "no output buffer");
@@ -991,12 +1336,24 @@ int rnn_model_serialize(const rnn_model_config *cfg, const rnn_meta *meta, size_
                 return -1;
             }
         }
+        const rnn_dtype dt = dtypes ? dtypes[i] : RNN_DTYPE_F32;
+        if ((unsigned)dt >= RNN_DTYPE_COUNT) {
+            msgf(err, errlen, "tensor '%s': unknown dtype %d", specs[i].name, (int)dt);
+            return -1;
+        }
+        if (dt != RNN_DTYPE_F32 && !allowed(cfg, &specs[i])) {
+            msgf(err, errlen,
+                 "tensor '%s' must stay float32 (only rnn.weight_ih_l*, with an embedding for "
+                 "layer 0, rnn.weight_hh_l* and head.weight may be %s)",
+                 specs[i].name, rnn_dtype_name(dt));
+            return -1;
+        }
     }
     uint8_t *mb;
     size_t m, total;
     if (build_meta(meta, n_meta, &mb, &m, err, errlen) < 0) return -1;
     const size_t hsize = header_size(cfg);
-    if (!file_size(specs, n, hsize, m, &total) || total > RNN_MODEL_MAX_BYTES) {
+    if (!file_size(specs, dtypes, n, hsize, m, &total) || total > RNN_MODEL_MAX_BYTES) {
         msgf(err, errlen, "the preset would take over the %zu MiB limit",
              RNN_MODEL_MAX_BYTES >> 20);
         free(mb);
@@ -1009,7 +1366,7 @@ int rnn_model_serialize(const rnn_model_config *cfg, const rnn_meta *meta, size_
         return -1;
     }
     memcpy(b, RNNW_MAGIC, RNNW_MAGIC_SIZE);
-    const uint32_t h[17] = {
+    const uint32_t h[18] = {
         hsize == RNNW_HEADER_V1 ? 1 : 2,       /* offset 8 */
         (uint32_t)hsize,                       /* 12 */
         (uint32_t)cfg->kind,                   /* 16 */
@@ -1028,9 +1385,10 @@ int rnn_model_serialize(const rnn_model_config *cfg, const rnn_meta *meta, size_
                        : 0),                                                /* 60 */
         cfg->conditions & RNN_COND_HARMONY ? RNN_COND_HARMONY_COLUMNS : 0u, /* 64 */
         (uint32_t)cfg->attn_window, /* 68, attention window n (0 = none) */
-        (uint32_t)cfg->attn_size,   /* 72, attention size A; 76..95 zero */
+        (uint32_t)cfg->attn_size,   /* 72, attention size A */
+        (uint32_t)rnn_model_lookback_columns(cfg), /* 76, lookback columns L; 80..95 zero */
     };
-    const int nh = hsize == RNNW_HEADER_V1 ? 11 : 17;
+    const int nh = hsize == RNNW_HEADER_V1 ? 11 : 18;
     for (int i = 0; i < nh; i++)
         wr32(b + 8 + 4 * i, h[i]);
     size_t off = hsize;
@@ -1042,11 +1400,24 @@ int rnn_model_serialize(const rnn_model_config *cfg, const rnn_meta *meta, size_
         wr32(b + off, (uint32_t)nlen);
         memcpy(b + off + 4, specs[i].name, nlen);
         pad4_ok(off + 4 + nlen, &off);
-        wr32(b + off, 0); /* dtype float32 */
+        const rnn_dtype dt = dtypes ? dtypes[i] : RNN_DTYPE_F32;
+        wr32(b + off, (uint32_t)dt);
         wr32(b + off + 4, (uint32_t)specs[i].ndim);
         off += 8;
         for (int d = 0; d < specs[i].ndim; d++, off += 4)
             wr32(b + off, (uint32_t)specs[i].shape[d]);
+        if (dt != RNN_DTYPE_F32) {
+            size_t data;
+            data_size(&specs[i], dt, &data);
+            if (from)
+                put_stored(b + off, from, i);
+            else if (put_reduced(b + off, &specs[i], dt, tensors[i], err, errlen) < 0) {
+                free(b);
+                return -1;
+            }
+            off += data;
+            continue;
+        }
         for (size_t j = 0; j < specs[i].count; j++, off += 4)
             wr32(b + off, float_bits(tensors[i][j]));
     }
@@ -1076,6 +1447,13 @@ static int write_all(int fd, const uint8_t *buf, size_t n)
 int rnn_model_write(const char *path, const rnn_model_config *cfg, const rnn_meta *meta,
                     size_t n_meta, const float *const *tensors, char *err, size_t errlen)
 {
+    return rnn_model_write_typed(path, cfg, meta, n_meta, tensors, NULL, err, errlen);
+}
+
+int rnn_model_write_typed(const char *path, const rnn_model_config *cfg, const rnn_meta *meta,
+                          size_t n_meta, const float *const *tensors, const rnn_dtype *dtypes,
+                          char *err, size_t errlen)
+{
     char msg[400], why[128];
     void *data;
     size_t size;
@@ -1083,7 +1461,8 @@ int rnn_model_write(const char *path, const rnn_model_config *cfg, const rnn_met
         msgf(err, errlen, "no preset path given");
         return -1;
     }
-    if (rnn_model_serialize(cfg, meta, n_meta, tensors, &data, &size, msg, sizeof msg) < 0)
+    if (rnn_model_serialize_typed(cfg, meta, n_meta, tensors, dtypes, &data, &size, msg,
+                                  sizeof msg) < 0)
         return failf(err, errlen, path, "%s", msg);
 
     static const char suffix[] = ".tmp.XXXXXX";

@@ -20,11 +20,11 @@
  * signature and are picked by cell type.
  * With E = 0 the one-hot input is a column pick of weight_ih_l0, stored
  * transposed at create so the pick reads one contiguous row. The condition
- * columns of a version 2 model (weight_ih_l0's last C columns) are 0/1
- * inputs too and are stored the same way: a step adds the row of each
- * column that is on (at most C rows of the input slots, no product over the
- * zeros), in column order, after the event, whether the step runs whole or
- * in slices.
+ * and lookback columns of a version 2 model (weight_ih_l0's last C + L
+ * columns) are 0/1 inputs too and are stored the same way: a step adds the
+ * row of each column that is on (no product over the zeros; the one-hot
+ * blocks of a melody's lookback are thus column picks), in column order,
+ * after the event, whether the step runs whole or in slices.
  *
  * The hot code (the panel product and the gate functions) is GCC
  * vector-extension C built three times, for x86-64-v4, x86-64-v3 and the
@@ -35,6 +35,16 @@
  * bandwidth of the cache that holds the weights (tests/bench/bench_net.c).
  * Denormals: every piece of a step sets FTZ/DAZ in MXCSR on x86 and restores
  * the caller's mode before returning.
+ *
+ * A matrix the preset stores reduced (bf16 or int8, core/FORMAT.md) is not
+ * unpacked to floats: its stored values become a core/qmat matrix of the
+ * same padded rows, and its product is a job of its own that rounds its
+ * input once when the job starts (rnn_qmat_input) and then adds row ranges
+ * (rnn_qmat_mv_input), so a sliced step stays bit-identical to a whole one.
+ * A product over [x | h] whose sides differ in dtype is cut in two: the
+ * float32 side first (it stores), then each reduced side (it adds); a
+ * product with no float32 side zeroes its rows first. The gates, the state
+ * and every other number stay float32.
  *
  * With attention (core/attention.h) the top layer's h is attended over the
  * ring of its last n outputs between the top layer and the head, as a piece
@@ -48,6 +58,8 @@
  * H hidden (Hp padded), G gates, V vocabulary, K columns of a product. */
 #include "net.h"
 #include "attention.h"
+#include "lookback.h"
+#include "qmat.h"
 
 #include <float.h>
 #include <limits.h>
@@ -94,9 +106,12 @@ typedef int32_t vi8 __attribute__((vector_size(8 * sizeof(int32_t)), may_alias))
 typedef float vf16 __attribute__((vector_size(16 * sizeof(float)), may_alias));
 typedef int32_t vi16 __attribute__((vector_size(16 * sizeof(int32_t)), may_alias));
 
-/* One matrix-vector product y = W x: rows (multiple of ROWS) by K columns. */
+/* One matrix-vector product y = W x (float32 panels), or y += W x (a
+ * reduced matrix): rows (multiple of ROWS) by K columns. */
 typedef struct {
     const float *w; /* panels of PANEL rows: column k of panel p is w[p*PANEL*K + k*pw] */
+    rnn_qmat *q;    /* or the reduced matrix (w NULL) */
+    int zero;       /* q: set y to zero first (no float32 product stored it) */
     const float *x; /* K inputs */
     float *y;       /* rows outputs */
     int rows;
@@ -128,17 +143,19 @@ struct rnn_net {
     const rnn_isa *isa;    /* the build of the kernels this CPU runs */
     int I[RNN_MAX_LAYERS]; /* columns of the input part of layer k (0 for k = 0 with E = 0) */
 
-    rnn_job jobs[MAX_JOBS];
+    rnn_job jobs[2 * MAX_JOBS]; /* a product of mixed dtypes takes two */
     int njobs;
+    rnn_qmat *qm[2 * MAX_JOBS]; /* the reduced matrices, owned */
+    int nqm;
     int rows; /* total rows of all jobs */
 
     /* weights (in the block) */
     const float *embed; /* (V, E) the model's own table */
     float *col0;        /* (V, col0_n) weight_ih_l0 transposed, E = 0 only */
     int col0_n;         /* the cell's slots fed with x, times Hp */
-    int C;              /* condition columns, after the event's in weight_ih_l0 */
+    int C;              /* condition and lookback columns, after the event's in weight_ih_l0 */
     float *cond0;       /* (C, col0_n) those columns transposed, C > 0 only */
-    uint16_t cond_on[RNN_MAX_COND_COLUMNS]; /* the columns on in the step in progress */
+    uint16_t cond_on[RNN_MAX_INPUT_COLUMNS]; /* the columns on in the step in progress */
     int n_on;
     float *bias[RNN_MAX_LAYERS]; /* (slots*Hp): GRU r, z, b_in, b_hn */
     float *head_b;               /* (V) */
@@ -238,9 +255,16 @@ struct rnn_net {
         }                                                                                          \
     }
 
-/* Row units [u0, u1) (of ROWS rows) of a job's output. */
+/* Row units [u0, u1) (of ROWS rows) of a job's output. A reduced matrix
+ * rounds its input when its job starts. */
 static void job_run(const rnn_isa *isa, const rnn_job *j, int u0, int u1)
 {
+    if (j->q) {
+        if (u0 == 0) rnn_qmat_input(j->q, j->x);
+        if (j->zero) memset(j->y + (size_t)u0 * ROWS, 0, (size_t)(u1 - u0) * ROWS * sizeof(float));
+        rnn_qmat_mv_input(j->q, j->y, u0 * ROWS, u1 * ROWS);
+        return;
+    }
     const int upp = PANEL / ROWS;
     while (u0 < u1) {
         int p = u0 / upp, off = u0 % upp;
@@ -458,6 +482,8 @@ static void pack(float *dst, int g0, int ng, int H, int Hp, const float *wih, in
 static void add_job(rnn_net *net, float *w, const float *x, float *y, int rows, int K, int finish)
 {
     rnn_job *j = &net->jobs[net->njobs++];
+    j->q = NULL;
+    j->zero = 0;
     j->w = w;
     j->x = x;
     j->y = y;
@@ -477,6 +503,55 @@ static const float *tensor(const rnn_model *m, const char *name, size_t want, ch
         return NULL;
     }
     return t;
+}
+
+/* The reduced product of rows [g0 * Hp, (g0 + ng) * Hp) of the padded
+ * layout of tensor `name` (stored rows g * H + j for j < H, padding rows
+ * zero; the head passes H = V, Hp = Vp), its first `cols` columns of ld,
+ * as a qmat job adding into y (zeroing first with `zero`); the matrix is
+ * made from the stored values, so it multiplies exactly what the file
+ * holds. 0, or -1 with a message. */
+static int add_qjob(rnn_net *net, const char *name, int g0, int ng, int H, int Hp, int cols,
+                    int ld, const float *x, float *y, int zero, char *err, size_t errlen)
+{
+    const rnn_dtype dt = rnn_model_tensor_dtype(net->model, name);
+    const int rows = ng * Hp;
+    const size_t n = (size_t)rows * (size_t)cols;
+    rnn_qmat *q = NULL;
+    char msg[200] = "out of memory";
+    if (dt == RNN_DTYPE_BF16) {
+        const uint16_t *src = rnn_model_tensor_bf16(net->model, name);
+        uint16_t *w = calloc(n, sizeof *w);
+        for (int r = 0; w && r < rows; r++) {
+            const int s = src_row(r, g0, H, Hp);
+            if (s >= 0) memcpy(w + (size_t)r * cols, src + (size_t)s * ld, (size_t)cols * 2);
+        }
+        if (w) q = rnn_qmat_create_bf16(w, rows, cols, (size_t)cols, msg, sizeof msg);
+        free(w);
+    } else {
+        const float *scale;
+        const int8_t *src = rnn_model_tensor_int8(net->model, name, &scale);
+        int8_t *w = calloc(n, 1);
+        float *sc = calloc((size_t)rows, sizeof *sc);
+        for (int r = 0; w && sc && r < rows; r++) {
+            const int s = src_row(r, g0, H, Hp);
+            if (s < 0) continue;
+            memcpy(w + (size_t)r * cols, src + (size_t)s * ld, (size_t)cols);
+            sc[r] = scale[s];
+        }
+        if (w && sc) q = rnn_qmat_create_int8(w, sc, rows, cols, (size_t)cols, msg, sizeof msg);
+        free(w);
+        free(sc);
+    }
+    if (!q) {
+        snprintf(err, errlen, "net: %s: %s", name, msg);
+        return -1;
+    }
+    net->qm[net->nqm++] = q;
+    rnn_job *j = &net->jobs[net->njobs++];
+    *j = (rnn_job){.q = q, .zero = zero, .x = x, .y = y, .rows = rows, .K = cols, .finish = -1};
+    net->rows += rows;
+    return 0;
 }
 
 /* Floats of one layer's recurrent state: h, and c when the cell has it. */
@@ -546,22 +621,35 @@ static int layout_layer(rnn_net *net, carver *c, int k, char *err, size_t errlen
     net->gates[k] = carve(c, (size_t)d->slots * Hp);
     net->bias[k] = carve(c, (size_t)d->slots * Hp);
     float *xk = net->xin[k], *a = net->gates[k];
-    int last = -1; /* the layer's last product finishes it */
-    for (int p = 0; p < d->n_products; p++)
-        if ((d->products[p].x && I > 0) || d->products[p].h) last = p;
+    char nih[RNN_TENSOR_NAME_MAX], nhh[RNN_TENSOR_NAME_MAX];
+    snprintf(nih, sizeof nih, "%s%d", d->tensors[0].name, k);
+    snprintf(nhh, sizeof nhh, "%s%d", d->tensors[1].name, k);
+    const int xq = I > 0 && rnn_model_tensor_dtype(net->model, nih) != RNN_DTYPE_F32;
+    const int hq = rnn_model_tensor_dtype(net->model, nhh) != RNN_DTYPE_F32;
     for (int p = 0; p < d->n_products; p++) {
         const rnn_cell_product *q = &d->products[p];
-        const int K = (q->x ? I : 0) + (q->h ? H : 0);
-        if (K == 0) continue;
-        float *w = carve(c, (size_t)q->n * Hp * K);
-        /* The sizing pass carves no memory: its pointers are NULL and no
-         * offset may be added to them, so jobs are filled in only. */
-        if (fill) {
-            pack(w, q->gate, q->n, H, Hp, q->x && I > 0 ? wih : NULL, I, ldi, q->h ? whh : NULL);
-            add_job(net, w, q->x ? xk : xk + I, a + (size_t)q->slot * Hp, q->n * Hp, K,
-                    p == last ? k : -1);
+        const int sx = q->x && I > 0, sh = q->h; /* the sides this product reads */
+        const int fx = sx && !xq, fh = sh && !hq; /* ... in float32 */
+        const int K = (fx ? I : 0) + (fh ? H : 0);
+        float *y = fill ? a + (size_t)q->slot * Hp : NULL;
+        if (K > 0) {
+            float *w = carve(c, (size_t)q->n * Hp * K);
+            /* The sizing pass carves no memory: its pointers are NULL and no
+             * offset may be added to them, so jobs are filled in only. */
+            if (fill) {
+                pack(w, q->gate, q->n, H, Hp, fx ? wih : NULL, I, ldi, fh ? whh : NULL);
+                add_job(net, w, fx ? xk : xk + I, y, q->n * Hp, K, -1);
+            }
         }
+        if (fill && sx && xq &&
+            add_qjob(net, nih, q->gate, q->n, H, Hp, I, ldi, xk, y, K == 0, err, errlen) < 0)
+            return -1;
+        if (fill && sh && hq &&
+            add_qjob(net, nhh, q->gate, q->n, H, Hp, H, H, xk + I, y, K == 0 && !(sx && xq), err,
+                     errlen) < 0)
+            return -1;
     }
+    if (fill) net->jobs[net->njobs - 1].finish = k; /* the layer's last product finishes it */
     if (fill) fill_bias(net->bias[k], d, bih, bhh, H, Hp);
     if (k == 0) net->col0_n = rnn_cell_input_slots(d) * Hp;
     if (k == 0 && E == 0) {
@@ -600,12 +688,19 @@ static int layout(rnn_net *net, carver *c, char *err, size_t errlen)
     const float *hw = tensor(net->model, "head.weight", (size_t)V * Hh, err, errlen);
     const float *hb = tensor(net->model, "head.bias", (size_t)V, err, errlen);
     if (!hw || !hb) return -1;
-    float *wh = carve(c, (size_t)net->Vp * Hh);
+    const int hred = rnn_model_tensor_dtype(net->model, "head.weight") != RNN_DTYPE_F32;
+    float *wh = hred ? NULL : carve(c, (size_t)net->Vp * Hh);
     net->head_b = carve(c, (size_t)V);
     net->xhead = carve(c, (size_t)Hh);
     net->head_y = carve(c, (size_t)net->Vp);
     net->logits = carve(c, (size_t)V);
-    if (fill) {
+    if (fill && hred) {
+        memcpy(net->head_b, hb, (size_t)V * sizeof(float));
+        if (add_qjob(net, "head.weight", 0, 1, V, net->Vp, Hh, Hh, net->xhead, net->head_y, 1, err,
+                     errlen) < 0)
+            return -1;
+        net->jobs[net->njobs - 1].finish = L;
+    } else if (fill) {
         /* the head: V rows padded to Vp, Hh columns */
         for (int p = 0; p < net->Vp; p += PANEL) {
             int pw = net->Vp - p < PANEL ? net->Vp - p : PANEL;
@@ -648,7 +743,7 @@ rnn_net *rnn_net_create(const rnn_model *model, char *err, size_t errlen)
     net->G = net->cell->gates;
     net->Hp = (int)round_up((size_t)cfg->hidden, UNIT);
     net->Vp = (int)round_up((size_t)cfg->vocab, ROWS);
-    net->C = rnn_model_cond_columns(cfg);
+    net->C = rnn_model_input_columns(cfg);
     net->Hh = cfg->attn_window > 0 ? 2 * cfg->hidden : cfg->hidden;
     for (int k = 0; k < cfg->layers; k++)
         net->I[k] = k == 0 ? cfg->embed : cfg->hidden;
@@ -693,6 +788,8 @@ rnn_net *rnn_net_create(const rnn_model *model, char *err, size_t errlen)
 void rnn_net_free(rnn_net *net)
 {
     if (!net) return;
+    for (int i = 0; i < net->nqm; i++)
+        rnn_qmat_free(net->qm[i]);
     rnn_attn_free(net->attn);
     free(net->block);
     free(net);
@@ -700,7 +797,11 @@ void rnn_net_free(rnn_net *net)
 
 size_t rnn_net_bytes(const rnn_net *net)
 {
-    return net ? sizeof *net + net->block_bytes + rnn_attn_bytes(net->attn) : 0;
+    if (!net) return 0;
+    size_t q = 0;
+    for (int i = 0; i < net->nqm; i++)
+        q += rnn_qmat_bytes(net->qm[i]);
+    return sizeof *net + net->block_bytes + q + rnn_attn_bytes(net->attn);
 }
 
 const rnn_model *rnn_net_model(const rnn_net *net)
@@ -904,6 +1005,12 @@ const float *rnn_net_logits(const rnn_net *net)
     return net->logits;
 }
 
+const float *rnn_net_attn_weights(const rnn_net *net, int *n)
+{
+    if (n) *n = net->attn ? net->cfg.attn_window : 0;
+    return net->attn ? rnn_attn_weights(net->attn) : NULL;
+}
+
 size_t rnn_net_state_size(const rnn_net *net)
 {
     return (size_t)net->cfg.layers * net->cfg.hidden * net->cell->state_parts +
@@ -942,6 +1049,21 @@ const char *rnn_net_kernel_name(const rnn_net *net)
     return net->isa->name;
 }
 
+const char *rnn_net_qmat_kernel_name(const rnn_net *net)
+{
+    return net->nqm > 0 ? rnn_qmat_kernel_name(net->qm[0]) : NULL;
+}
+
+int rnn_net_set_qmat_kernel(rnn_net *net, const char *name)
+{
+    for (int i = 0; i < net->nqm; i++)
+        if (!rnn_qmat_kernel_supported(rnn_qmat_get_dtype(net->qm[i]), name)) return -1;
+    for (int i = 0; i < net->nqm; i++)
+        rnn_qmat_set_kernel(net->qm[i], name);
+    net->busy = 0; /* a step in progress lost its rounded inputs */
+    return net->nqm > 0 ? 0 : -1;
+}
+
 size_t rnn_net_step_macs(const rnn_model_config *cfg)
 {
     const rnn_cell_desc *d = cfg ? rnn_cell_describe(cfg->cell) : NULL;
@@ -955,8 +1077,11 @@ size_t rnn_net_step_macs(const rnn_model_config *cfg)
         macs += rnn_cell_layer_macs(d, k == 0 ? (size_t)cfg->embed : H, H, Hp);
     if (cfg->embed == 0) /* the one-hot input adds one column */
         macs += (size_t)rnn_cell_input_slots(d) * Hp;
-    /* each condition column on adds one column; all may be */
-    macs += (size_t)rnn_model_cond_columns(cfg) * rnn_cell_input_slots(d) * Hp;
+    /* each condition column on adds one column, and all may be; of the
+     * lookback columns at most rnn_lookback_columns_on */
+    const size_t on = (size_t)rnn_model_cond_columns(cfg) +
+                      (cfg->lookback ? (size_t)rnn_lookback_columns_on(cfg->kind) : 0);
+    macs += on * rnn_cell_input_slots(d) * Hp;
     const size_t Hh = cfg->attn_window > 0 ? 2 * H : H; /* [h | context] */
     macs += round_up((size_t)cfg->vocab, ROWS) * Hh;
     macs += rnn_attn_step_macs(cfg->hidden, cfg->attn_size, cfg->attn_window);
@@ -1004,7 +1129,7 @@ static int check_bounds(const rnn_net *net, const char *name, char *err, size_t 
             else
                 for (int i = 0; i < Isrc; i++)
                     sum += fabs((double)wi[i]) * xmax;
-            for (int i = Isrc; i < Isrc + C; i++) /* conditions: each 0 or 1, all may be on */
+            for (int i = Isrc; i < Isrc + C; i++) /* conditions, lookback: 0 or 1, all may be on */
                 sum += fabs((double)wi[i]);
             for (int i = 0; i < H; i++)
                 sum += fabs((double)wh[i]);
@@ -1073,7 +1198,7 @@ int rnn_net_probe(rnn_net *net, const char *name, char *err, size_t errlen)
          * conditions none, then all, then columns on at random */
         x = x * 1664525u + 1013904223u;
         int ev = t == 0 ? 0 : (int)((x >> 8) % (uint32_t)V);
-        float cond[RNN_MAX_COND_COLUMNS];
+        float cond[RNN_MAX_INPUT_COLUMNS];
         uint32_t bits = x;
         for (int j = 0; j < net->C; j++, bits = bits * 1664525u + 1013904223u)
             cond[j] = t == 0 ? 0.0f : t == 1 ? 1.0f : (float)(bits >> 31);

@@ -32,17 +32,19 @@ const rnn_model *rnn_net_model(const rnn_net *net);
  * safe. */
 void rnn_net_reset(rnn_net *net);
 
-/** Condition columns the model takes beside the event (rnn_model_cond_columns
- * of its config: metric, then harmony; 0 for a version 1 model). Any thread. */
+/** Input columns the model takes beside the event (rnn_model_input_columns
+ * of its config: the conditions, metric then harmony, then the lookback
+ * columns; 0 for a version 1 model). Any thread. */
 int rnn_net_cond_columns(const rnn_net *net);
 
-/** Feed one input event (0 <= event < V) and the step's conditions, and
- * return the V logits of the next step; the pointer stays valid until the
- * next step on this net. An event out of range is treated as event 0. cond
- * holds rnn_net_cond_columns() values, each 0 or 1 (any nonzero value counts
- * as 1), read before the call returns; NULL means all zero. A step adds the
- * weights of each column on: at most C columns of the first layer's input,
- * counted in rnn_net_step_macs. Audio thread safe. */
+/** Feed one input event (0 <= event < V) and the step's conditions and
+ * lookback columns, and return the V logits of the next step; the pointer
+ * stays valid until the next step on this net. An event out of range is
+ * treated as event 0. cond holds rnn_net_cond_columns() values, the
+ * conditions then the lookback (core/lookback.h), each 0 or 1 (any nonzero
+ * value counts as 1), read before the call returns; NULL means all zero. A
+ * step adds the weights of each column on, counted in rnn_net_step_macs.
+ * Audio thread safe. */
 const float *rnn_net_step_cond(rnn_net *net, int event, const float *cond);
 
 /** rnn_net_step_cond with no condition on (any model). Audio thread safe. */
@@ -74,6 +76,18 @@ const float *rnn_net_logits(const rnn_net *net);
  * (SSE2 on x86-64, NEON on aarch64). Any thread. */
 const char *rnn_net_kernel_name(const rnn_net *net);
 
+/** Name of the core/qmat kernel the net's reduced matrices (bf16, int8)
+ * run (rnn_qmat_kernel_name: "avx512bf16", "avx512vnni", "avxvnni", "avx2",
+ * "portable"), picked at create for its CPU; NULL when the model stores
+ * every matrix in float32. Any thread. */
+const char *rnn_net_qmat_kernel_name(const rnn_net *net);
+
+/** Run every reduced matrix through the kernel `name` (tests and benches
+ * compare the paths): 0, or -1 (nothing changed) when the net has no
+ * reduced matrix or one of them cannot run it here. A step in progress is
+ * abandoned. Main thread, not during a step. */
+int rnn_net_set_qmat_kernel(rnn_net *net, const char *name);
+
 /** Multiply-adds of one step of a net on cfg: rows times columns of every
  * matrix product, rows padded as the net computes them, and the input rows
  * of every condition column as if all were on (the cost a host budgets
@@ -88,6 +102,14 @@ size_t rnn_net_step_macs(const rnn_model_config *cfg);
  * message starting with `name` (the file; NULL for none). Leaves the state
  * zeroed. Main/worker thread. */
 int rnn_net_probe(rnn_net *net, const char *name, char *err, size_t errlen);
+
+/** The attention weights of the last finished step (rnn_attn_weights:
+ * entry n-1-j is the weight of the top layer's output of j+1 steps before
+ * it, 0 where none is stored), or NULL for a model without attention;
+ * *n (when not NULL) receives the window n, 0 without attention. Valid
+ * until the next step; while a sliced step runs they are being rewritten.
+ * For tools that draw what a step attended to. Audio thread safe. */
+const float *rnn_net_attn_weights(const rnn_net *net, int *n);
 
 /** Number of floats of state: h, and c for LSTM, of every layer, then with
  * attention its ring (rnn_attn_state_size: the count of stored outputs, the

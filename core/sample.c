@@ -63,10 +63,18 @@ float rnn_rng_uniform(rnn_rng *rng)
 /* ---------------------------------------------------------------------------
  * Sampler. */
 
+/* What rnn_sample_prepare leaves for rnn_sample_draw. */
+enum { PREP_NONE = 0, PREP_ARGMAX, PREP_ALL, PREP_NUCLEUS };
+
 struct rnn_sampler {
     int max_vocab;
     float *p; /* (max_vocab) unnormalised probabilities of the allowed classes */
     int *idx; /* (max_vocab) allowed classes, then the heap */
+    /* the prepared distribution: how to draw (PREP_*), the allowed classes
+     * n, the first class of the nucleus in idx (size), the likeliest class,
+     * and the mass the draw scales u by (all classes' or the nucleus') */
+    int prep, n, size, best;
+    double mass;
 };
 
 rnn_sampler *rnn_sampler_create(int max_vocab)
@@ -113,10 +121,12 @@ static void sift_down(int *h, int n, int i, const float *p)
     }
 }
 
-int rnn_sample(rnn_sampler *s, rnn_rng *rng, const float *logits, int V, float temperature,
-               float top_p, const uint8_t *forbidden)
+void rnn_sample_prepare(rnn_sampler *s, const float *logits, int V, float temperature,
+                        float top_p, const uint8_t *forbidden)
 {
-    if (!s || !rng || !logits || V <= 0 || V > s->max_vocab) return -1;
+    if (!s) return;
+    s->prep = PREP_NONE;
+    if (!logits || V <= 0 || V > s->max_vocab) return;
 
     int n = 0, best = -1;
     for (int c = 0; c < V; c++) {
@@ -124,8 +134,13 @@ int rnn_sample(rnn_sampler *s, rnn_rng *rng, const float *logits, int V, float t
         s->idx[n++] = c;
         if (best < 0 || logits[c] > logits[best]) best = c;
     }
-    if (n == 0) return -1;
-    if (!(temperature > 0.0f)) return best; /* argmax, first of equals; no random number used */
+    if (n == 0) return;
+    s->n = n;
+    s->best = best;
+    if (!(temperature > 0.0f)) {
+        s->prep = PREP_ARGMAX; /* first of equals; no random number used */
+        return;
+    }
 
     const float m = logits[best];
     double total = 0.0;
@@ -134,7 +149,6 @@ int rnn_sample(rnn_sampler *s, rnn_rng *rng, const float *logits, int V, float t
         s->p[c] = expf((logits[c] - m) / temperature);
         total += s->p[c];
     }
-    const double u = (double)rnn_rng_uniform(rng);
 
     if (top_p > 0.0f && top_p < 1.0f) {
         /* pop the heap until the nucleus holds top_p of the mass; popped
@@ -152,10 +166,26 @@ int rnn_sample(rnn_sampler *s, rnn_rng *rng, const float *logits, int V, float t
             sift_down(h, size, 0, s->p);
             mass += s->p[top];
         }
-        const double target = u * mass;
-        double cum = 0.0;
-        int last = h[n - 1];
-        for (int i = n - 1; i >= size; i--) {
+        s->prep = PREP_NUCLEUS;
+        s->size = size;
+        s->mass = mass;
+        return;
+    }
+    s->prep = PREP_ALL;
+    s->mass = total;
+}
+
+int rnn_sample_draw(rnn_sampler *s, rnn_rng *rng)
+{
+    if (!s || !rng || s->prep == PREP_NONE) return -1;
+    if (s->prep == PREP_ARGMAX) return s->best;
+    const double u = (double)rnn_rng_uniform(rng);
+    const double target = u * s->mass;
+    double cum = 0.0;
+    if (s->prep == PREP_NUCLEUS) {
+        const int *h = s->idx;
+        int last = h[s->n - 1];
+        for (int i = s->n - 1; i >= s->size; i--) {
             int c = h[i];
             if (s->p[c] > 0.0f) last = c;
             cum += s->p[c];
@@ -163,15 +193,20 @@ int rnn_sample(rnn_sampler *s, rnn_rng *rng, const float *logits, int V, float t
         }
         return last;
     }
-
-    const double target = u * total;
-    double cum = 0.0;
-    int last = best;
-    for (int i = 0; i < n; i++) {
+    int last = s->best;
+    for (int i = 0; i < s->n; i++) {
         int c = s->idx[i];
         if (s->p[c] > 0.0f) last = c;
         cum += s->p[c];
         if (target < cum) return c;
     }
     return last;
+}
+
+int rnn_sample(rnn_sampler *s, rnn_rng *rng, const float *logits, int V, float temperature,
+               float top_p, const uint8_t *forbidden)
+{
+    if (!s || !rng) return -1;
+    rnn_sample_prepare(s, logits, V, temperature, top_p, forbidden);
+    return rnn_sample_draw(s, rng);
 }

@@ -38,4 +38,18 @@ void rnn_sampler_free(rnn_sampler *s);
 int rnn_sample(rnn_sampler *s, rnn_rng *rng, const float *logits, int V, float temperature,
                float top_p, const uint8_t *forbidden);
 
+/** rnn_sample in two halves, so that a host can do the costly half (the
+ * probabilities and the nucleus: V exponentials and a heap) before the
+ * moment of the draw: prepare keeps the distribution of logits under the
+ * settings in the sampler (the logits and the mask may change after it),
+ * and each draw then returns the class rnn_sample would have returned with
+ * the generator in the same state, taking one random number as it would
+ * (none at temperature <= 0, none and -1 when every class is forbidden or
+ * the arguments are invalid). A draw costs a walk over the nucleus. The
+ * prepared distribution stays until the next prepare or rnn_sample on this
+ * sampler. Audio thread safe. */
+void rnn_sample_prepare(rnn_sampler *s, const float *logits, int V, float temperature,
+                        float top_p, const uint8_t *forbidden);
+int rnn_sample_draw(rnn_sampler *s, rnn_rng *rng);
+
 #endif

@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "../core/lookback.h"
 #include "../core/midifile.h"
 #include "sha256.h"
 
@@ -285,8 +286,28 @@ void rnn_cond_code_columns(uint32_t code, const rnn_model_config *cfg, int k, in
     }
 }
 
+void rnn_lookback_step(rnn_lookback_ring *ring, const rnn_model_config *cfg, int e,
+                       const rnn_metric_pos *p, float *cols)
+{
+    if (!cfg->lookback) return;
+    const int spq = cfg->steps_per_quarter;
+    rnn_lookback_push(ring, e);
+    rnn_lookback_ring_fill(ring, cfg->kind,
+                           p ? rnn_lookback_bar_steps(p->num, p->den, spq)
+                             : rnn_lookback_bar_steps(4, 4, spq),
+                           cols);
+}
+
+void rnn_seq_lookback(const rnn_seq *s, size_t t, const rnn_model_config *cfg, float *cols)
+{
+    if (!cfg->lookback) return;
+    const int bar = s->bar ? s->bar[t] : rnn_lookback_bar_steps(4, 4, cfg->steps_per_quarter);
+    rnn_lookback_fill(cfg->kind, s->events, t + 1, bar, cols);
+}
+
 /* The conditions of the sequences [first, list->count) just encoded from
- * mf: every step's metric position and, for melody, its harmony. */
+ * mf: every step's metric position and, for melody, its harmony; and the
+ * bar length the lookback inputs reach back over at every step. */
 static int seq_conditions(rnn_seq_list *list, size_t first, const rnn_midi_file *mf, rnn_kind kind,
                           int spq, char *err, size_t errlen)
 {
@@ -294,7 +315,8 @@ static int seq_conditions(rnn_seq_list *list, size_t first, const rnn_midi_file 
         rnn_seq *s = &list->seqs[i];
         uint16_t *masks = calloc(s->len ? s->len : 1, sizeof *masks);
         s->cond = calloc(s->len ? s->len : 1, sizeof *s->cond);
-        if (!masks || !s->cond) {
+        s->bar = calloc(s->len ? s->len : 1, sizeof *s->bar);
+        if (!masks || !s->cond || !s->bar) {
             free(masks);
             snprintf(err, errlen, "out of memory");
             return -1;
@@ -305,12 +327,17 @@ static int seq_conditions(rnn_seq_list *list, size_t first, const rnn_midi_file 
             return -1;
         }
         for (size_t t = 0; t < s->len; t++) {
-            if (rnn_cond_code_file(mf, spq, s->start_step + (int64_t)t, masks[t], &s->cond[t])) {
+            rnn_metric_pos p;
+            if (rnn_cond_metric_file(mf->meters, mf->n_meters, mf->ppq, spq,
+                                     s->start_step + (int64_t)t, &p)) {
                 snprintf(err, errlen, "no metric position for step %lld",
                          (long long)(s->start_step + (int64_t)t));
                 free(masks);
                 return -1;
             }
+            s->cond[t] = rnn_cond_code(&p, masks[t]);
+            const int b = rnn_lookback_bar_steps(p.num, p.den, spq);
+            s->bar[t] = (uint16_t)(b > UINT16_MAX ? UINT16_MAX : b);
         }
         free(masks);
     }

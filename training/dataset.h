@@ -11,6 +11,7 @@
 
 #include "../core/condition.h"
 #include "../core/encoding.h"
+#include "../core/lookback.h"
 #include "../core/model.h"
 
 typedef enum { RNN_SPLIT_TRAIN = 0, RNN_SPLIT_VALID = 1, RNN_SPLIT_TEST = 2 } rnn_split;
@@ -87,5 +88,18 @@ int rnn_cond_code_file(const rnn_midi_file *mf, int spq, int64_t step, uint16_t 
  * harmony_on is 0. */
 void rnn_cond_code_columns(uint32_t code, const rnn_model_config *cfg, int k, int harmony_on,
                            float *cols);
+
+/** The lookback columns of a step of a sequence fed one event at a time (the
+ * tools' generation): push the step's input event e onto ring (cleared where
+ * the sequence starts) and write the rnn_model_lookback_columns(cfg) columns
+ * at cols for the bar of the meter at the step (p's num and den; 4/4 when p
+ * is NULL). Nothing when cfg takes no lookback. */
+void rnn_lookback_step(rnn_lookback_ring *ring, const rnn_model_config *cfg, int e,
+                       const rnn_metric_pos *p, float *cols);
+
+/** The lookback columns of step t of a whole sequence (its events and bar
+ * lengths, 4/4 without them), as the batcher makes them for an untransposed
+ * window; nothing when cfg takes no lookback. */
+void rnn_seq_lookback(const rnn_seq *s, size_t t, const rnn_model_config *cfg, float *cols);
 
 #endif

@@ -92,9 +92,9 @@ typedef struct {
     long steps, hits, ev_steps, ev_hits;
 } eval_sums;
 
-/* Every step of seq from a zero state, with its conditions when the model
- * takes them (cond: room for its columns): its target's NLL and whether the
- * likeliest class was it. */
+/* Every step of seq from a zero state, with its conditions and lookback
+ * columns when the model takes them (cond: room for its columns): its
+ * target's NLL and whether the likeliest class was it. */
 static void eval_sequence(rnn_net *net, int V, const rnn_seq *seq, int harmony_on, float *cond,
                           eval_sums *m)
 {
@@ -107,6 +107,7 @@ static void eval_sequence(rnn_net *net, int V, const rnn_seq *seq, int harmony_o
                 rnn_cond_code_columns(seq->cond[t], cfg, 0, harmony_on, cond);
             else
                 memset(cond, 0, (size_t)C * sizeof *cond);
+            rnn_seq_lookback(seq, t, cfg, cond + rnn_model_cond_columns(cfg));
         }
         const float *z = rnn_net_step_cond(net, seq->events[t], C > 0 ? cond : NULL);
         int y = seq->events[t + 1];
@@ -137,7 +138,7 @@ static size_t eval_dataset(rnn_net *net, int V, const rnn_dataset *ds, int split
                            eval_sums *m)
 {
     size_t files = 0;
-    float cond[RNN_MAX_COND_COLUMNS];
+    float cond[RNN_MAX_INPUT_COLUMNS];
     for (int s = 0; s < RNN_SPLITS; s++) {
         if (split >= 0 && s != split) continue;
         files += ds->files[s];

@@ -15,6 +15,14 @@
  * channel sounding at the step). With --harmony the grid is the file's: its
  * time signatures, its first tempo, its length unless --bars is given; the
  * output holds the file's notes and the new line as a track of its own.
+ * A lookback preset hears the events one and two bars back (bars of the
+ * meter at each step) of the one sequence the primer and the new line make.
+ *
+ * With --attention-png FILE.png a preset with attention also draws the
+ * generated passage's piano roll and, under it, the weights each step's
+ * draw gave to the net's outputs of the steps before it
+ * (training/attnplot.h); a preset without attention is refused before
+ * anything is generated.
  * Exit status: 0 success, 1 bad input, 2 bad usage. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,17 +30,20 @@
 
 #include "../core/condition.h"
 #include "../core/encoding.h"
+#include "../core/lookback.h"
 #include "../core/midifile.h"
 #include "../core/model.h"
 #include "../core/net.h"
 #include "../core/sample.h"
+#include "attnplot.h"
 #include "cli.h"
+#include "dataset.h"
 
 static const char *prog = "rnnmidi-gen";
 
 /* The command line; the defaults are those of gen_args_default. */
 typedef struct {
-    const char *model, *primer, *out, *harmony;
+    const char *model, *primer, *out, *harmony, *attention_png;
     double bars, temperature, top_p, seed, tempo, velocity;
     rnn_midi_meter meter; /* --meter, at tick 0 */
     int bars_set;
@@ -95,6 +106,11 @@ static int parse_args(gen_args *a, int argc, char **argv)
         {RNN_CLI_OPT("velocity", 0, "V", "note velocity 1..127", RNN_OPT_DOUBLE, &a->velocity), 1,
          127, "--velocity '%s' is not in 1..127", .show_default = 1},
         {RNN_CLI_OPT("out", 0, "OUT.mid", "the MIDI file to write", RNN_OPT_STRING, &a->out)},
+        {RNN_CLI_OPT("attention-png", 0, "FILE.png",
+                     "also draw the passage's piano roll and, under it,\n"
+                     "the past steps each step attended to (a preset\n"
+                     "with attention)",
+                     RNN_OPT_STRING, &a->attention_png)},
         RNN_CLI_HELP_OPT(0),
     };
     const rnn_cli_spec spec = {
@@ -180,7 +196,7 @@ static int grid_load(grid *g, const gen_args *a, const rnn_model_config *cfg)
     if (g->have_file) {
         /* no line of the file is the new one's: every part is the other voices */
         int32_t *silent = calloc(g->len, sizeof *silent);
-        const rnn_seq line = {silent, g->len, 0, 0, 0, NULL};
+        const rnn_seq line = {silent, g->len, 0, 0, 0, NULL, NULL};
         int rc = !silent || rnn_cond_harmony_file(g->mf.notes, g->mf.n_notes, g->ppq, spq, &line,
                                                   g->harmony, err, sizeof err) != 0;
         free(silent);
@@ -192,21 +208,26 @@ static int grid_load(grid *g, const gen_args *a, const rnn_model_config *cfg)
     return 0;
 }
 
-/* The condition columns of grid step `step` (-1: the step before the
- * first, at the end of a bar of the first meter, with no harmony). */
-static const float *grid_cond(const grid *g, const rnn_model_config *cfg, int64_t step, float *cond)
+/* The condition and lookback columns of grid step `step` whose input is
+ * event e (-1: the step before the first, at the end of a bar of the first
+ * meter, with no harmony; it is no part of the sequence, so its lookback
+ * columns are zero and look does not hear it). look: the sequence's events
+ * so far, for a lookback model. */
+static const float *grid_cond(const grid *g, const rnn_model_config *cfg, int64_t step, int e,
+                              rnn_lookback_ring *look, float *cond)
 {
-    const int C = rnn_model_cond_columns(cfg);
+    const int C = rnn_model_input_columns(cfg), C0 = rnn_model_cond_columns(cfg);
     if (C == 0) return NULL;
     const int spq = cfg->steps_per_quarter;
     const int metric = rnn_model_cond_offset(cfg, RNN_COND_METRIC);
     const int harmony = rnn_model_cond_offset(cfg, RNN_COND_HARMONY);
+    const rnn_midi_meter four = {0, 4, 4};
+    rnn_metric_pos p;
+    const int64_t at =
+        step >= 0 ? step : (int64_t)bar_steps(g->n_meters ? &g->meters[0] : &four, spq) - 1;
+    const int placed = rnn_cond_metric_file(g->meters, g->n_meters, g->ppq, spq, at, &p) == 0;
     if (metric >= 0) {
-        const rnn_midi_meter four = {0, 4, 4};
-        rnn_metric_pos p;
-        const int64_t at =
-            step >= 0 ? step : (int64_t)bar_steps(g->n_meters ? &g->meters[0] : &four, spq) - 1;
-        if (rnn_cond_metric_file(g->meters, g->n_meters, g->ppq, spq, at, &p) == 0)
+        if (placed)
             rnn_cond_metric_fill(&p, spq, cond + metric);
         else
             memset(cond + metric, 0, (size_t)rnn_cond_metric_columns(spq) * sizeof *cond);
@@ -214,6 +235,10 @@ static const float *grid_cond(const grid *g, const rnn_model_config *cfg, int64_
     if (harmony >= 0)
         rnn_cond_harmony_fill(step >= 0 && (size_t)step < g->len ? g->harmony[step] : 0,
                               cond + harmony);
+    if (cfg->lookback && step < 0)
+        memset(cond + C0, 0, (size_t)(C - C0) * sizeof *cond);
+    else if (cfg->lookback)
+        rnn_lookback_step(look, cfg, e, placed ? &p : NULL, cond + C0);
     return cond;
 }
 
@@ -221,11 +246,11 @@ static const float *grid_cond(const grid *g, const rnn_model_config *cfg, int64_
  * net, with the metric position of its own steps in its file; without a
  * primer, one "no event" step before the grid. *logits: the net's answer. */
 static int prime(rnn_net *net, const rnn_model_config *cfg, const grid *g, const char *primer,
-                 const float **logits)
+                 rnn_lookback_ring *look, const float **logits)
 {
-    float cond[RNN_MAX_COND_COLUMNS];
+    float cond[RNN_MAX_INPUT_COLUMNS];
     if (!primer) {
-        *logits = rnn_net_step_cond(net, 0, grid_cond(g, cfg, -1, cond));
+        *logits = rnn_net_step_cond(net, 0, grid_cond(g, cfg, -1, 0, look, cond));
         return 0;
     }
     char err[512];
@@ -254,28 +279,36 @@ static int prime(rnn_net *net, const rnn_model_config *cfg, const grid *g, const
         if (primed.seqs[i].len > best->len) best = &primed.seqs[i];
     const grid own = {.meters = mf.meters, .n_meters = mf.n_meters, .ppq = mf.ppq};
     for (size_t t = 0; t < best->len; t++)
-        *logits = rnn_net_step_cond(net, best->events[t],
-                                    grid_cond(&own, cfg, best->start_step + (int64_t)t, cond));
+        *logits = rnn_net_step_cond(
+            net, best->events[t],
+            grid_cond(&own, cfg, best->start_step + (int64_t)t, best->events[t], look, cond));
     rnn_seq_list_free(&primed);
     rnn_midi_free(&mf);
     return 0;
 }
 
 /* len events drawn one step at a time, each fed back into the net with the
- * conditions of its step. */
+ * conditions of its step. With weights (len rows of the attention window),
+ * row t receives the attention weights of the net's step whose logits step
+ * t is drawn from. */
 static void sample_events(rnn_net *net, rnn_sampler *sampler, const rnn_model_config *cfg,
-                          const grid *g, const float *logits, const gen_args *a, int32_t *events,
-                          size_t len)
+                          const grid *g, rnn_lookback_ring *look, const float *logits,
+                          const gen_args *a, int32_t *events, size_t len, float *weights)
 {
-    float cond[RNN_MAX_COND_COLUMNS];
+    float cond[RNN_MAX_INPUT_COLUMNS];
     rnn_rng rng;
     rnn_rng_seed(&rng, (uint64_t)a->seed);
     for (size_t t = 0; t < len; t++) {
+        if (weights) {
+            int n;
+            const float *w = rnn_net_attn_weights(net, &n);
+            memcpy(weights + t * (size_t)n, w, (size_t)n * sizeof *w);
+        }
         int e = rnn_sample(sampler, &rng, logits, cfg->vocab, (float)a->temperature,
                            (float)a->top_p, NULL);
         if (e < 0) e = 0;
         events[t] = e;
-        logits = rnn_net_step_cond(net, e, grid_cond(g, cfg, (int64_t)t, cond));
+        logits = rnn_net_step_cond(net, e, grid_cond(g, cfg, (int64_t)t, e, look, cond));
     }
 }
 
@@ -341,6 +374,32 @@ static int write_events(const rnn_model_config *cfg, const grid *g, const int32_
     return 0;
 }
 
+/* The attention picture of the passage (training/attnplot.h), its bars
+ * those of the grid's first meter. */
+static int write_picture(const rnn_model_config *cfg, const grid *g, const int32_t *events,
+                         size_t len, const float *weights, const char *path)
+{
+    const rnn_midi_meter four = {0, 4, 4};
+    const rnn_midi_meter *m = g->n_meters ? &g->meters[0] : &four;
+    const int spq = cfg->steps_per_quarter;
+    const int beat = m->den <= 4 ? spq * 4 / m->den : spq;
+    const rnn_attn_picture p = {.kind = cfg->kind,
+                                .events = events,
+                                .T = len,
+                                .weights = weights,
+                                .n = cfg->attn_window,
+                                .steps_per_beat = beat > 0 ? beat : 1,
+                                .steps_per_bar = (int)bar_steps(m, spq)};
+    char err[512];
+    if (rnn_attn_picture_png(path, &p, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        return -1;
+    }
+    fprintf(stderr, "%s: wrote %s: the attention of %zu steps over the last %d\n", prog, path, len,
+            cfg->attn_window);
+    return 0;
+}
+
 /* Load the preset and the grid, prime, sample, write. */
 static int generate(const gen_args *a)
 {
@@ -349,16 +408,27 @@ static int generate(const gen_args *a)
     rnn_model *model = rnn_model_load(a->model, err, sizeof err);
     rnn_net *net = NULL;
     rnn_sampler *sampler = NULL;
+    rnn_lookback_ring *look = NULL; /* the sequence's events, for a lookback model */
     int32_t *events = NULL;
+    float *weights = NULL;
     grid g = {0};
     if (!model) {
         fprintf(stderr, "%s: %s\n", prog, err);
         return EXIT_INPUT;
     }
     const rnn_model_config *cfg = rnn_model_get_config(model);
+    if (a->attention_png && cfg->attn_window == 0) {
+        fprintf(stderr,
+                "%s: --attention-png: %s has no attention to draw (a preset trained with "
+                "rnnmidi-train --attention N has)\n",
+                prog, a->model);
+        rnn_model_free(model);
+        return EXIT_INPUT;
+    }
     net = rnn_net_create(model, err, sizeof err);
     sampler = rnn_sampler_create(cfg->vocab);
-    if (!net || !sampler) {
+    look = cfg->lookback ? calloc(1, sizeof *look) : NULL;
+    if (!net || !sampler || (cfg->lookback && !look)) {
         fprintf(stderr, "%s: %s\n", prog, net ? "out of memory" : err);
         goto done;
     }
@@ -368,16 +438,21 @@ static int generate(const gen_args *a)
     }
     if (grid_load(&g, a, cfg) != 0) goto done;
     const float *logits = NULL;
-    if (prime(net, cfg, &g, a->primer, &logits) != 0) goto done;
+    if (prime(net, cfg, &g, a->primer, look, &logits) != 0) goto done;
     events = malloc(g.len * sizeof(int32_t));
-    if (!events) {
+    if (a->attention_png) weights = malloc(g.len * (size_t)cfg->attn_window * sizeof(float));
+    if (!events || (a->attention_png && !weights)) {
         fprintf(stderr, "%s: out of memory\n", prog);
         goto done;
     }
-    sample_events(net, sampler, cfg, &g, logits, a, events, g.len);
-    if (write_events(cfg, &g, events, g.len, a) == 0) rc = EXIT_OK;
+    sample_events(net, sampler, cfg, &g, look, logits, a, events, g.len, weights);
+    if (write_events(cfg, &g, events, g.len, a) == 0 &&
+        (!weights || write_picture(cfg, &g, events, g.len, weights, a->attention_png) == 0))
+        rc = EXIT_OK;
 done:
     free(events);
+    free(look);
+    free(weights);
     grid_free(&g);
     rnn_sampler_free(sampler);
     rnn_net_free(net);

@@ -305,9 +305,10 @@ typedef struct {
     const rnn_model_config *cfg;
     rnn_net *net;
     rnn_sampler *sampler;
-    int V, C;       /* vocabulary, condition columns */
+    int V, C;       /* vocabulary, condition and lookback columns */
     int harmony_on; /* 0: the harmony columns stay zero (--no-harmony) */
-    float cond[RNN_MAX_COND_COLUMNS];
+    float cond[RNN_MAX_INPUT_COLUMNS];
+    rnn_lookback_ring *look; /* the take's events so far, for a lookback preset */
 } player;
 
 /* Where a run of steps lies: the meter map that places them (none: 4/4),
@@ -320,19 +321,34 @@ typedef struct {
     int64_t first_step;
     const uint16_t *harmony;
     size_t n_harmony;
+    int before; /* the 'no event' step before a take: no part of its sequence */
 } placing;
 
-/* Feed event e of step t of a placing, with the step's conditions as the
- * trainer computes them when the preset takes any; the net's logits. */
+/* Start a take: the zero state, nothing heard. */
+static void fresh(player *pl)
+{
+    rnn_net_reset(pl->net);
+    if (pl->look) rnn_lookback_clear(pl->look);
+}
+
+/* Feed event e of step t of a placing, with the step's conditions and
+ * lookback columns as the trainer computes them when the preset takes any;
+ * the net's logits. */
 static const float *step_at(player *pl, int e, const placing *g, size_t t)
 {
     if (pl->C == 0) return rnn_net_step(pl->net, e);
     rnn_metric_pos p;
-    if (rnn_cond_metric_file(g->meters, g->n_meters, g->ppq, pl->cfg->steps_per_quarter,
-                             g->first_step + (int64_t)t, &p) != 0)
-        p = (rnn_metric_pos){0};
+    const int placed = rnn_cond_metric_file(g->meters, g->n_meters, g->ppq,
+                                            pl->cfg->steps_per_quarter,
+                                            g->first_step + (int64_t)t, &p) == 0;
+    if (!placed) p = (rnn_metric_pos){0};
     const uint16_t h = g->harmony && t < g->n_harmony ? g->harmony[t] : 0;
     rnn_cond_code_columns(rnn_cond_code(&p, h), pl->cfg, 0, pl->harmony_on, pl->cond);
+    float *look = pl->cond + rnn_model_cond_columns(pl->cfg);
+    if (pl->look && g->before)
+        memset(look, 0, (size_t)rnn_model_lookback_columns(pl->cfg) * sizeof *look);
+    else if (pl->look)
+        rnn_lookback_step(pl->look, pl->cfg, e, placed ? &p : NULL, look);
     return rnn_net_step_cond(pl->net, e, pl->cond);
 }
 
@@ -354,6 +370,7 @@ static void player_free(player *pl)
     rnn_sampler_free(pl->sampler);
     rnn_net_free(pl->net);
     rnn_model_free(pl->model);
+    free(pl->look);
 }
 
 static int player_load(player *pl, const char *path, rnn_kind *kind, int *spq)
@@ -369,9 +386,14 @@ static int player_load(player *pl, const char *path, rnn_kind *kind, int *spq)
     *spq = cfg->steps_per_quarter;
     pl->cfg = cfg;
     pl->V = cfg->vocab;
-    pl->C = rnn_model_cond_columns(cfg);
+    pl->C = rnn_model_input_columns(cfg);
     pl->net = rnn_net_create(pl->model, err, sizeof err);
     pl->sampler = pl->net ? rnn_sampler_create(pl->V) : NULL;
+    pl->look = cfg->lookback ? calloc(1, sizeof *pl->look) : NULL;
+    if (pl->net && pl->sampler && cfg->lookback && !pl->look) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return -1;
+    }
     if (!pl->net || !pl->sampler || rnn_net_probe(pl->net, path, err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", prog, pl->net && !pl->sampler ? "out of memory" : err);
         return -1;
@@ -422,11 +444,12 @@ static int zero_state_takes(player *pl, const options *o, size_t steps, int32_t 
 {
     const placing grid = {.ppq = ZERO_STATE_PPQ};
     const placing before = {.ppq = ZERO_STATE_PPQ,
-                            .first_step = 4 * pl->cfg->steps_per_quarter - 1};
+                            .first_step = 4 * pl->cfg->steps_per_quarter - 1,
+                            .before = 1};
     for (long s = 1; s <= (long)o->seeds; s++) {
         rnn_rng rng;
         rnn_rng_seed(&rng, (uint64_t)s);
-        rnn_net_reset(pl->net);
+        fresh(pl);
         play(pl, &grid, &rng, step_at(pl, 0, &before, 0), o->temperature, o->top_p, take, steps);
         if (rnn_mus_set_add(gen, take, steps, 0, NULL, NULL) < 0) return -1;
     }
@@ -450,14 +473,15 @@ static long primed_takes(player *pl, const options *o, const corpus *c, size_t s
         if (k > p->len) continue;
         rnn_rng rng;
         rnn_rng_seed(&rng, (uint64_t)(i + 1));
-        rnn_net_reset(pl->net);
-        const placing own = {p->meters, p->n_meters, p->ppq, p->start_step, p->harmony, p->len};
+        fresh(pl);
+        const placing own = {p->meters, p->n_meters, p->ppq, p->start_step, p->harmony, p->len, 0};
         const placing after = {p->meters,
                                p->n_meters,
                                p->ppq,
                                p->start_step + (int64_t)k,
                                p->harmony ? p->harmony + k : NULL,
-                               p->len - k};
+                               p->len - k,
+                               0};
         const float *logits = NULL;
         for (size_t t = 0; t < k; t++)
             logits = step_at(pl, p->events[t], &own, t);
@@ -561,7 +585,9 @@ int main(int argc, char **argv)
                "test files, %g bars each (%zu windows)\n",
                prog, (long)o.seeds, steps / bar, gen.windows, primed_count, o.primer_bars,
                primed.windows);
-        if (pl.C > 0) print_conditions(pl.cfg, pl.harmony_on);
+        if (pl.cfg->conditions) print_conditions(pl.cfg, pl.harmony_on);
+        if (pl.cfg->lookback)
+            printf("%s: lookback: the events one and two bars back\n", prog);
         print_table(&c, &gen, "generated", &primed);
     } else {
         printf("%s: compared: %s split, %zu windows of %zu files\n", prog,

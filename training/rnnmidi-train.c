@@ -332,8 +332,21 @@ typedef struct {
     char *name_s; /* the default name, when --name is not given */
     int kind_set, shape_set, cond_set, resume, quiet;
     int attn_size, attn_set; /* --attention-size (used with --attention N > 0) */
+    int lookback_set;
     double checkpoint_minutes;
+    int dtype; /* rnn_dtype of the preset's reducible matrices (the checkpoint stays float32) */
 } train_args;
+
+static int set_dtype(const rnn_cli_opt *row, const char *value, char *msg, size_t msglen)
+{
+    const int d = rnn_dtype_find(value);
+    if (d < 0) {
+        snprintf(msg, msglen, "--dtype '%s' is not one of fp32, bf16, int8", value);
+        return -1;
+    }
+    *(int *)row->target = d;
+    return 0;
+}
 
 static int set_cell(const rnn_cli_opt *row, const char *value, char *msg, size_t msglen)
 {
@@ -387,6 +400,11 @@ static int parse_args(train_args *a, int argc, char **argv)
                      RNN_OPT_KIND, &a->kind),
          .bad = "unknown kind '%s' (melody or drums)", .seen = &a->kind_set},
         {RNN_CLI_OPT("out", 0, "FILE.rnnw", "the preset to write", RNN_OPT_STRING, &a->out)},
+        {RNN_CLI_OPT("dtype", 0, "fp32|bf16|int8",
+                     "how the preset stores its W_ih, W_hh and head.weight\n"
+                     "(as rnnmidi-quantize; training and the checkpoint stay fp32)",
+                     RNN_OPT_CALL, &a->dtype),
+         .set = set_dtype},
         RNN_CLI_TEXT("Model:"),
         {RNN_CLI_OPT("cell", 0, "lstm|gru|rnn", cell_help, RNN_OPT_CALL, &a->shape.cell),
          .set = set_cell, .seen = &a->shape_set},
@@ -416,6 +434,11 @@ static int parse_args(train_args *a, int argc, char **argv)
                      RNN_OPT_INT, &a->attn_size),
          1, RNN_MAX_ATTN_SIZE, "--attention-size '%s' is not a number in 1..4096",
          .seen = &a->attn_set, .show_default = 1},
+        {RNN_CLI_OPT("lookback", 0, NULL,
+                     "inputs of the events one and two bars back and\n"
+                     "whether the last event repeats them (Lookback RNN)",
+                     RNN_OPT_FLAG, &a->shape.lookback),
+         1, .seen = &a->lookback_set},
         {RNN_CLI_OPT("init", 0, "PRESET",
                      "start from a preset's weights (fine-tuning); its\n"
                      "kind, cell and sizes are used",
@@ -580,6 +603,11 @@ static int choose_model(train_args *a, train_run *r)
                     "%s: %s has attention %d x %d; drop --attention/--attention-size when "
                     "fine-tuning\n",
                     prog, a->init_path, ic->attn_window, ic->attn_size);
+            return EXIT_INPUT;
+        }
+        if (a->lookback_set && ic->lookback != shape.lookback) {
+            fprintf(stderr, "%s: %s has no lookback inputs; drop --lookback when fine-tuning\n",
+                    prog, a->init_path);
             return EXIT_INPUT;
         }
         shape = *ic;
@@ -770,20 +798,34 @@ static int write_preset(const train_args *a, const train_run *r, int argc, char 
         {"train_seconds", secs_s},  {"blas", rnn_blas_corename()},
         {"command", command},       {"created", date_s},
     };
+    /* a reduced preset says so, and from what; a float32 one is written as
+     * it always was */
+    char source_s[64];
+    snprintf(source_s, sizeof source_s, "float32 weights of step %ld", res->best_step);
+    rnn_meta meta_all[sizeof meta / sizeof meta[0] + 2];
+    size_t n_meta = sizeof meta / sizeof meta[0];
+    memcpy(meta_all, meta, sizeof meta);
+    if (a->dtype != RNN_DTYPE_F32) {
+        meta_all[n_meta++] = (rnn_meta){"dtype", rnn_dtype_name((rnn_dtype)a->dtype)};
+        meta_all[n_meta++] = (rnn_meta){"dtype_source", source_s};
+    }
     const float *tensors[RNN_MAX_TENSORS];
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
+    rnn_dtype dtypes[RNN_MAX_TENSORS];
     int nt = rnn_model_tensor_specs(&a->o.cfg, specs);
     size_t off = 0;
     for (int i = 0; i < nt; i++) {
         tensors[i] = res->best_params + off;
         off += specs[i].count;
+        dtypes[i] =
+            rnn_model_dtype_allowed(&a->o.cfg, i) ? (rnn_dtype)a->dtype : RNN_DTYPE_F32;
     }
     int rc = EXIT_OK;
     if (nt < 0 || off != res->n_params) {
         fprintf(stderr, "%s: the trainer's tensors do not match the preset format\n", prog);
         rc = EXIT_INPUT;
-    } else if (rnn_model_write(a->out, &a->o.cfg, meta, sizeof meta / sizeof meta[0], tensors, err,
-                               sizeof err) != 0) {
+    } else if (rnn_model_write_typed(a->out, &a->o.cfg, meta_all, n_meta, tensors, dtypes, err,
+                                     sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", prog, err);
         rc = EXIT_INPUT;
     }

@@ -12,8 +12,10 @@
  *
  * A conditioned model's layer 0 reads x = [embed(e) or onehot(e) | cond]:
  * W_ih of layer 0 is (GH, I0 + C), the event's columns then the condition
- * columns, so its products take ld0 = I0 + C as their leading dimension and
- * the condition block is one more product over the (T*B, C) 0/1 columns.
+ * columns (the lookback columns, when the model takes them, are the last of
+ * these C: to the trainer they are conditions like the others), so its
+ * products take ld0 = I0 + C as their leading dimension and the condition
+ * block is one more product over the (T*B, C) 0/1 columns.
  *
  * With attention (train_attention.h) the head reads [h_top | ctx] (2H
  * columns): its gradient splits into the top layer's dh and the contexts',
@@ -23,7 +25,7 @@
  * into the next window's past.
  *
  * Letters: B lanes, T steps, E embedding, I layer input, H hidden, G gates,
- * GH = G*H, V vocabulary, L layers, C condition columns. Arrays are
+ * GH = G*H, V vocabulary, L layers, C condition and lookback columns. Arrays are
  * time-major: row t * B + b. */
 #include "train_attention.h"
 #include "train_impl.h"
@@ -155,7 +157,7 @@ rnn_trainer *rnn_trainer_create(const rnn_model_config *cfg, int B, int T, char 
     tr->V = cfg->vocab;
     tr->G = tr->cell->gates;
     tr->I0 = cfg->embed > 0 ? cfg->embed : cfg->vocab;
-    tr->C = rnn_model_cond_columns(cfg);
+    tr->C = rnn_model_input_columns(cfg);
     tr->ld0 = tr->I0 + tr->C;
     tr->Bg = B;
     tr->b0 = 0;
@@ -281,7 +283,7 @@ int rnn_trainer_load_model(rnn_trainer *tr, const rnn_model *model, char *err, s
 {
     const rnn_model_config *c = rnn_model_get_config(model);
     if (c->conditions != tr->cfg.conditions ||
-        (c->conditions && c->steps_per_quarter != tr->cfg.steps_per_quarter)) {
+        ((c->conditions || c->lookback) && c->steps_per_quarter != tr->cfg.steps_per_quarter)) {
         snprintf(err, errlen,
                  "the preset takes conditions 0x%x at %d steps per quarter, the trainer 0x%x "
                  "at %d",
@@ -291,16 +293,18 @@ int rnn_trainer_load_model(rnn_trainer *tr, const rnn_model *model, char *err, s
     }
     if (c->kind != tr->cfg.kind || c->cell != tr->cfg.cell || c->layers != tr->cfg.layers ||
         c->embed != tr->cfg.embed || c->hidden != tr->cfg.hidden || c->vocab != tr->cfg.vocab ||
-        c->attn_window != tr->cfg.attn_window || c->attn_size != tr->cfg.attn_size) {
+        c->attn_window != tr->cfg.attn_window || c->attn_size != tr->cfg.attn_size ||
+        c->lookback != tr->cfg.lookback) {
         snprintf(err, errlen,
-                 "the preset is %s %s %d x %d (embed %d, attention %d x %d), the trainer wants "
-                 "%s %s %d x %d (embed %d, attention %d x %d)",
+                 "the preset is %s %s %d x %d (embed %d, attention %d x %d, lookback %d), the "
+                 "trainer wants %s %s %d x %d (embed %d, attention %d x %d, lookback %d)",
                  rnn_kind_name(c->kind) ? rnn_kind_name(c->kind) : "?",
                  rnn_cell_name(c->cell) ? rnn_cell_name(c->cell) : "?", c->layers, c->hidden,
-                 c->embed, c->attn_window, c->attn_size,
+                 c->embed, c->attn_window, c->attn_size, c->lookback,
                  rnn_kind_name(tr->cfg.kind) ? rnn_kind_name(tr->cfg.kind) : "?",
                  rnn_cell_name(tr->cfg.cell) ? rnn_cell_name(tr->cfg.cell) : "?", tr->cfg.layers,
-                 tr->cfg.hidden, tr->cfg.embed, tr->cfg.attn_window, tr->cfg.attn_size);
+                 tr->cfg.hidden, tr->cfg.embed, tr->cfg.attn_window, tr->cfg.attn_size,
+                 tr->cfg.lookback);
         return -1;
     }
     for (int i = 0; i < tr->n_tensors; i++) {

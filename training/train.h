@@ -123,8 +123,9 @@ double rnn_trainer_forward(rnn_trainer *tr, const int32_t *inputs, const int32_t
                            int training, long *count, long *correct);
 
 /** The same with the condition columns of a conditioned config: cond is
- * (T, B, C) time-major, C = rnn_model_cond_columns(cfg), each 0 or 1, the
- * columns of layer 0's input after the event's; NULL = all zero.
+ * (T, B, C) time-major, C = rnn_model_input_columns(cfg) (the conditions,
+ * then the lookback columns), each 0 or 1, the columns of layer 0's input
+ * after the event's; NULL = all zero.
  * rnn_trainer_forward is this with NULL. */
 double rnn_trainer_forward_cond(rnn_trainer *tr, const int32_t *inputs, const float *cond,
                                 const int32_t *targets, int training, long *count, long *correct);
@@ -170,10 +171,13 @@ void rnn_batcher_free(rnn_batcher *bt);
  * targets (0 when an ordered batcher is exhausted). */
 long rnn_batcher_next(rnn_batcher *bt, rnn_trainer *tr, int32_t *inputs, int32_t *targets);
 
-/** From now on, fill the condition columns of cfg (rnn_model_cond_columns)
+/** From now on, fill the condition columns of cfg (rnn_model_input_columns)
  * for every window from the sequences' packed conditions (rnn_seq.cond,
  * training/dataset.h; a sequence without them gets zeros): the metric
- * position, and the harmony transposed as the melody is. A random batcher
+ * position, and the harmony transposed as the melody is; then, for a
+ * lookback model, the lookback columns of each input from the sequence's
+ * events since its first step (transposed too), with the bar lengths of
+ * rnn_seq.bar (4/4 for a sequence without them). A random batcher
  * zeroes the harmony of a lane's window with probability harmony_drop (so a
  * model learns to play with and without a player); an ordered one keeps
  * it (harmony_drop 0) or zeroes all of it (1). 0, or -1 out of memory. */

@@ -7,11 +7,20 @@
  * random offset and may transpose it; an ordered one runs each sequence
  * whole, once. Its state (order, lanes, generator) goes into checkpoints.
  * For a conditioned model it also fills each window's condition columns
- * from the sequences' packed conditions (training/dataset.h). */
+ * from the sequences' packed conditions (training/dataset.h), and for a
+ * lookback model the lookback columns after them, from each sequence's own
+ * events since its first step (transposed as the window is), with the bar
+ * length of each step's meter (rnn_seq.bar). */
 #include "dataset.h"
 #include "train_impl.h"
 
+#include "../core/lookback.h"
+
 #include <string.h>
+
+/* The events before a window that its lookback columns can reach: two of
+ * the longest bar. */
+#define LOOK_SPAN (2 * (size_t)RNN_LOOKBACK_MAX_BAR)
 
 typedef struct {
     int32_t seq; /* -1: no sequence */
@@ -32,9 +41,11 @@ struct rnn_batcher {
     size_t maxlen;
 
     rnn_model_config cfg; /* its conditions, when set */
-    int C;                /* condition columns, 0 = none */
+    int C;                /* condition and lookback columns, 0 = none */
+    int C0;               /* the condition columns among them, first */
     float harmony_drop;
-    float *cond; /* (T, B, C) of the last window */
+    float *cond;   /* (T, B, C) of the last window */
+    int32_t *hist; /* lookback: the events a window looks back over, transposed */
 };
 
 static void shuffle(rnn_batcher *bt)
@@ -90,18 +101,27 @@ void rnn_batcher_free(rnn_batcher *bt)
     free(bt->scratch);
     free(bt->window);
     free(bt->cond);
+    free(bt->hist);
     free(bt);
 }
 
 int rnn_batcher_set_conditions(rnn_batcher *bt, const rnn_model_config *cfg, float harmony_drop)
 {
-    const int C = rnn_model_cond_columns(cfg);
+    const int C = rnn_model_input_columns(cfg);
     float *cond = C ? xcalloc((size_t)bt->T * bt->B * (size_t)C, sizeof(float)) : NULL;
-    if (C && !cond) return -1;
+    int32_t *hist = cfg->lookback ? xcalloc(LOOK_SPAN + (size_t)bt->T + 1, sizeof(int32_t)) : NULL;
+    if ((C && !cond) || (cfg->lookback && !hist)) {
+        free(cond);
+        free(hist);
+        return -1;
+    }
     free(bt->cond);
+    free(bt->hist);
     bt->cond = cond;
+    bt->hist = hist;
     bt->cfg = *cfg;
     bt->C = C;
+    bt->C0 = rnn_model_cond_columns(cfg);
     bt->harmony_drop = harmony_drop;
     return 0;
 }
@@ -111,8 +131,26 @@ const float *rnn_batcher_cond(const rnn_batcher *bt)
     return bt->C ? bt->cond : NULL;
 }
 
-/* The condition columns of lane b's window: n steps of sequence s from
- * pos, transposed by k, zero after them. */
+/* The lookback columns of lane b's window: the n inputs of sequence s from
+ * pos, each over the sequence's events from its first step (the last
+ * LOOK_SPAN before the window reach as far back as a bar can), transposed by
+ * k as the window is. A sequence without bar lengths is in 4/4. */
+static void lane_lookback(rnn_batcher *bt, int b, const rnn_seq *s, int64_t pos, int n, int k)
+{
+    const int B = bt->B, C = bt->C, spq = bt->cfg.steps_per_quarter;
+    const int64_t first = pos > (int64_t)LOOK_SPAN ? pos - (int64_t)LOOK_SPAN : 0;
+    const size_t held = (size_t)(pos - first) + (size_t)n;
+    memcpy(bt->hist, s->events + first, held * sizeof(int32_t));
+    if (k) rnn_transpose_melody(bt->hist, held, k); /* the whole sequence takes k */
+    for (int t = 0; t < n && t < bt->T; t++) {
+        const int bar = s->bar ? s->bar[pos + t] : rnn_lookback_bar_steps(4, 4, spq);
+        rnn_lookback_fill(bt->cfg.kind, bt->hist, (size_t)(pos - first) + (size_t)t + 1, bar,
+                          bt->cond + ((size_t)t * B + b) * C + bt->C0);
+    }
+}
+
+/* The condition (and lookback) columns of lane b's window: n steps of
+ * sequence s from pos, transposed by k, zero after them. */
 static void lane_cond(rnn_batcher *bt, int b, const rnn_seq *s, int64_t pos, int n, int k)
 {
     const int B = bt->B, T = bt->T, C = bt->C;
@@ -127,6 +165,7 @@ static void lane_cond(rnn_batcher *bt, int b, const rnn_seq *s, int64_t pos, int
         else
             memset(cols, 0, (size_t)C * sizeof *cols);
     }
+    if (bt->cfg.lookback && s) lane_lookback(bt, b, s, pos, n, k);
 }
 
 /* Give lane b its next sequence; 0 when an ordered batcher has none left. */

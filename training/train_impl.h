@@ -122,7 +122,8 @@ struct rnn_trainer {
     const rnn_cell_desc *cell;   /* core/cell.c's row of cfg.cell */
     const rnn_train_cell *tcell; /* and its training side */
     int B, T, L, E, H, V, G, I0;
-    int C;      /* condition columns of layer 0's input, after its I0 (rnn_model_cond_columns) */
+    int C;      /* condition and lookback columns of layer 0's input, after its I0
+                   (rnn_model_input_columns) */
     int ld0;    /* columns of W_ih of layer 0: I0 + C */
     int Bg, b0; /* lanes b0 .. b0 + B - 1 of a global batch of Bg (data parallelism) */
     long loss_count; /* > 0: the divisor of the next backward (the global batch's count) */

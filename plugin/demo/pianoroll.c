@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* rnnmidi demo: the piano-roll picture. One drawing routine paints onto a
- * canvas that is either an RGB raster (then saved as PNG through zlib) or an
+ * canvas that is either an RGB raster (then saved as PNG by core/png) or an
  * SVG stream; a 5x7 bitmap font labels the raster. */
 #include "pianoroll.h"
 
@@ -10,7 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
+
+#include "../../core/png.h"
 
 /* Layout in pixels. */
 #define LEFT 64
@@ -355,58 +356,6 @@ unsigned char *demo_pianoroll_raster(const rnn_note *notes, size_t n, const demo
 
 /* ---- files ----------------------------------------------------------------- */
 
-static int put_chunk(FILE *f, const char *type, const unsigned char *data, size_t len)
-{
-    unsigned char be[4] = {(unsigned char)(len >> 24), (unsigned char)(len >> 16),
-                           (unsigned char)(len >> 8), (unsigned char)len};
-    uLong crc = crc32(0L, (const Bytef *)type, 4);
-    if (len) crc = crc32(crc, data, (uInt)len);
-    unsigned char cb[4] = {(unsigned char)(crc >> 24), (unsigned char)(crc >> 16),
-                           (unsigned char)(crc >> 8), (unsigned char)crc};
-    return fwrite(be, 1, 4, f) == 4 && fwrite(type, 1, 4, f) == 4 &&
-                   (len == 0 || fwrite(data, 1, len, f) == len) && fwrite(cb, 1, 4, f) == 4
-               ? 0
-               : -1;
-}
-
-static int write_png(FILE *f, const unsigned char *rgb, int w, int h)
-{
-    size_t stride = (size_t)w * 3 + 1, raw_len = stride * (size_t)h;
-    unsigned char *raw = malloc(raw_len);
-    uLongf zlen = compressBound((uLong)raw_len);
-    unsigned char *z = malloc(zlen);
-    int rc = -1;
-    if (raw && z) {
-        for (int j = 0; j < h; j++) {
-            raw[(size_t)j * stride] = 0; /* filter: none */
-            memcpy(raw + (size_t)j * stride + 1, rgb + (size_t)j * (size_t)w * 3, (size_t)w * 3);
-        }
-        if (compress2(z, &zlen, raw, (uLong)raw_len, 9) == Z_OK) {
-            static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
-            unsigned char ihdr[13] = {(unsigned char)(w >> 24),
-                                      (unsigned char)(w >> 16),
-                                      (unsigned char)(w >> 8),
-                                      (unsigned char)w,
-                                      (unsigned char)(h >> 24),
-                                      (unsigned char)(h >> 16),
-                                      (unsigned char)(h >> 8),
-                                      (unsigned char)h,
-                                      8,
-                                      2,
-                                      0,
-                                      0,
-                                      0}; /* 8-bit RGB, no interlace */
-            rc = fwrite(sig, 1, 8, f) == 8 && put_chunk(f, "IHDR", ihdr, 13) == 0 &&
-                         put_chunk(f, "IDAT", z, zlen) == 0 && put_chunk(f, "IEND", NULL, 0) == 0
-                     ? 0
-                     : -1;
-        }
-    }
-    free(raw);
-    free(z);
-    return rc;
-}
-
 static int ends_with(const char *s, const char *suffix)
 {
     size_t a = strlen(s), b = strlen(suffix);
@@ -445,7 +394,7 @@ int demo_pianoroll_write(const char *path, const rnn_note *notes, size_t n,
             fclose(f);
             return -1;
         }
-        rc = write_png(f, px, w, h);
+        rc = rnn_png_write_file(f, px, w, h);
         free(px);
         if (rc) snprintf(err, errlen, "%s: write error", path);
     }

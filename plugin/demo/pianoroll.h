@@ -6,7 +6,7 @@
  * rows shaded, a labelled line at every C), and drums (MIDI channel 10) on
  * one lane per drum class (kick, snare, hats, toms, crash, ride). Notes are
  * coloured by their track and brightened by velocity; a legend names the
- * tracks. The PNG is written with zlib, the SVG as text.
+ * tracks. The PNG is written by core/png, the SVG as text.
  *
  * Main thread: allocates and writes a file. */
 #ifndef RNNMIDI_DEMO_PIANOROLL_H

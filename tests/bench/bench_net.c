@@ -9,7 +9,12 @@
  * through OpenBLAS cblas_sgemv on one thread as a reference; bytes of a net;
  * steps whose products make denormals against normal ones; the read bandwidth
  * of a buffer in L2 and one in L3, which caps a product at 2 flops per 4
- * bytes of weights. Every figure is a
+ * bytes of weights. Then the reduced presets: the same nets with their
+ * matrices stored as bf16 and int8 (core/FORMAT.md; core/qmat's kernels,
+ * named with the CPU's features), each timed against the float32 net of the
+ * same weights, the in-tree reference, in alternating short runs so all
+ * three see the same machine load; a table closes the run. `bench_net
+ * dtype` runs that part alone. Every figure is a
  * line `BENCH name value unit`; times are the best mean of several batches.
  *
  * OpenBLAS picks its kernels when it loads. When OPENBLAS_CORETYPE is unset
@@ -301,6 +306,98 @@ static void bench_denormals(void)
     rnn_model_free(tiny);
 }
 
+/* m with every matrix that may be reduced stored as dt. */
+static rnn_model *reduced_copy(const rnn_model *m, rnn_dtype dt)
+{
+    const rnn_model_config *cfg = rnn_model_get_config(m);
+    rnn_tensor_spec specs[RNN_MAX_TENSORS];
+    const float *t[RNN_MAX_TENSORS];
+    rnn_dtype d[RNN_MAX_TENSORS];
+    const int n = rnn_model_tensor_specs(cfg, specs);
+    for (int i = 0; i < n; i++) {
+        t[i] = rnn_model_tensor(m, specs[i].name, NULL);
+        d[i] = rnn_model_dtype_allowed(cfg, i) ? dt : RNN_DTYPE_F32;
+    }
+    char err[256];
+    void *buf;
+    size_t len;
+    rnn_model *r = NULL;
+    if (rnn_model_serialize_typed(cfg, NULL, 0, t, d, &buf, &len, err, sizeof err) == 0) {
+        r = rnn_model_load_memory(buf, len, "reduced", err, sizeof err);
+        free(buf);
+    }
+    if (!r) {
+        fprintf(stderr, "bench_net: %s\n", err);
+        exit(1);
+    }
+    return r;
+}
+
+/* ns per full step of float32, bf16 and int8 nets of the same weights, and
+ * the ratio to float32. */
+static void bench_dtypes(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    printf("BENCH cpu_features%s%s%s%s%s name\n", __builtin_cpu_supports("avx2") ? "_avx2" : "",
+           __builtin_cpu_supports("avx512f") ? "_avx512f" : "",
+           __builtin_cpu_supports("avx512bf16") ? "_avx512bf16" : "",
+           __builtin_cpu_supports("avx512vnni") ? "_avx512vnni" : "",
+           __builtin_cpu_supports("avxvnni") ? "_avxvnni" : "");
+#endif
+    static const rnn_dtype dts[3] = {RNN_DTYPE_F32, RNN_DTYPE_BF16, RNN_DTYPE_INT8};
+    const int hs[] = {64, 128, 256, 512};
+    double table[2][4][3];
+    for (int c = 0; c < 2; c++)
+        for (int h = 0; h < 4; h++) {
+            const rnn_cell cell = c == 0 ? RNN_CELL_LSTM : RNN_CELL_GRU;
+            const char *cn = rnn_cell_name(cell);
+            const int H = hs[h];
+            rnn_model *m[3];
+            rnn_net *net[3];
+            m[0] = make_model(cell, L_BENCH, E_BENCH, H, 1.0f);
+            m[1] = reduced_copy(m[0], RNN_DTYPE_BF16);
+            m[2] = reduced_copy(m[0], RNN_DTYPE_INT8);
+            for (int d = 0; d < 3; d++)
+                net[d] = make_net(m[d]);
+            if (c == 0 && h == 0)
+                printf("BENCH qmat_kernels bf16_%s_int8_%s_net_%s name\n",
+                       rnn_net_qmat_kernel_name(net[1]), rnn_net_qmat_kernel_name(net[2]),
+                       rnn_net_kernel_name(net[0]));
+            const int batch = H >= 512 ? 4 : H >= 256 ? 16 : H >= 128 ? 60 : 200;
+            double best[3] = {1e30, 1e30, 1e30};
+            for (int d = 0; d < 3; d++)
+                time_steps(net[d], batch, 0.02); /* warm up */
+            for (int round = 0; round < 15; round++)
+                for (int d = 0; d < 3; d++) {
+                    const double t = time_steps(net[d], batch, 0.02);
+                    best[d] = t < best[d] ? t : best[d];
+                }
+            for (int d = 0; d < 3; d++) {
+                const char *dn = d == 0 ? "fp32" : rnn_dtype_name(dts[d]);
+                table[c][h][d] = best[d];
+                printf("BENCH %s_h%d_%s_step_ns %.0f ns\n", cn, H, dn, best[d] * 1e9);
+                if (d > 0)
+                    printf("BENCH %s_h%d_%s_vs_fp32 %.2f x\n", cn, H, dn, best[d] / best[0]);
+                printf("BENCH %s_h%d_%s_net_bytes %zu bytes\n", cn, H, dn, rnn_net_bytes(net[d]));
+            }
+            for (int d = 0; d < 3; d++) {
+                rnn_net_free(net[d]);
+                rnn_model_free(m[d]);
+            }
+        }
+    printf("\nns per step (E = %d, %d layers, head %d); ratio to the float32 step\n", E_BENCH,
+           L_BENCH, V_BENCH);
+    printf("| net | fp32 ns | bf16 ns | int8 ns | bf16 / fp32 | int8 / fp32 |\n");
+    printf("|---|---|---|---|---|---|\n");
+    for (int c = 0; c < 2; c++)
+        for (int h = 0; h < 4; h++) {
+            const double *t = table[c][h];
+            printf("| %s %d x %d | %.0f | %.0f | %.0f | %.2f | %.2f |\n", c ? "GRU" : "LSTM",
+                   L_BENCH, hs[h], t[0] * 1e9, t[1] * 1e9, t[2] * 1e9, t[1] / t[0], t[2] / t[0]);
+        }
+}
+
 /* Read bandwidth of a buffer of `bytes` (the ceiling of a matrix-vector
  * product whose weights live there: 2 flops per 4 bytes read). */
 typedef float rd_v __attribute__((vector_size(32)));
@@ -346,7 +443,10 @@ static void bench_bandwidth(const char *name, size_t bytes)
 
 int main(int argc, char **argv)
 {
-    (void)argc;
+    if (argc > 1 && strcmp(argv[1], "dtype") == 0) {
+        bench_dtypes();
+        return 0;
+    }
 #if defined(__x86_64__) && defined(__GNUC__)
     if (!getenv("OPENBLAS_CORETYPE")) {
         const char *core = NULL;
@@ -373,5 +473,6 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++)
             bench_config(c == 0 ? RNN_CELL_LSTM : RNN_CELL_GRU, hs[i]);
     bench_denormals();
+    bench_dtypes();
     return 0;
 }

@@ -12,8 +12,11 @@
  *  - a config that passes rnn_model_config_check, every tensor of its specs
  *    present with its count, 64-byte aligned, every weight finite;
  *  - metadata whose keys find their own values;
- *  - written back by rnn_model_serialize, the very bytes that were read
- *    (the format has one spelling of each preset);
+ *  - written back by rnn_model_serialize (float32 tensors) or
+ *    rnn_model_serialize_typed (bf16 and float32 tensors: bf16 values read
+ *    as floats round back to themselves), the very bytes that were read (the
+ *    format has one spelling of each preset), and by rnn_model_serialize_model
+ *    (any dtype: int8 rows keep their stored scales) too;
  * and, when it has at most FUZZ_MAX_WEIGHTS weights (larger ones are only
  * loaded and checked, so a big valid preset cannot time the fuzzer out):
  *  - net steps whose sliced form (begin, work with a small budget) gives the
@@ -98,7 +101,20 @@ static size_t check_model(const rnn_model *m, const uint8_t *data, size_t size)
     void *out = NULL;
     size_t outlen = 0;
     char err[512];
-    CHECK(rnn_model_serialize(cfg, meta, n_meta, tensors, &out, &outlen, err, sizeof err) == 0);
+    rnn_dtype dtypes[RNN_MAX_TENSORS];
+    int has_int8 = 0;
+    for (int i = 0; i < n; i++) {
+        dtypes[i] = rnn_model_tensor_dtype(m, specs[i].name);
+        CHECK(dtypes[i] == RNN_DTYPE_F32 || rnn_model_dtype_allowed(cfg, i));
+        has_int8 |= dtypes[i] == RNN_DTYPE_INT8;
+    }
+    if (!has_int8) {
+        CHECK(rnn_model_serialize_typed(cfg, meta, n_meta, tensors, dtypes, &out, &outlen, err,
+                                        sizeof err) == 0);
+        CHECK(outlen == size && memcmp(out, data, size) == 0);
+        free(out);
+    }
+    CHECK(rnn_model_serialize_model(m, meta, n_meta, &out, &outlen, err, sizeof err) == 0);
     CHECK(outlen == size && memcmp(out, data, size) == 0);
     free(out);
     free(meta);
@@ -120,8 +136,8 @@ static void check_net(const rnn_model *m, choices *c)
     float *sa = malloc(S * sizeof *sa), *sb = malloc(S * sizeof *sb);
     float *la = malloc((size_t)V * sizeof *la), *saved = malloc(S * sizeof *saved);
     const int C = rnn_net_cond_columns(a);
-    CHECK(C == rnn_model_cond_columns(rnn_model_get_config(m)));
-    float cond[RNN_MAX_COND_COLUMNS];
+    CHECK(C == rnn_model_input_columns(rnn_model_get_config(m)));
+    float cond[RNN_MAX_INPUT_COLUMNS];
     rnn_sampler *smp = rnn_sampler_create(V);
     uint8_t *forbidden = calloc((size_t)V, 1);
     CHECK(sa && sb && la && saved && smp && forbidden);

@@ -3,7 +3,8 @@
  * into DIR small presets made with the writer (each cell type, 1..4 layers,
  * one-hot and embedded input, both encodings, grids of 1, 3, 4 and 96 steps,
  * no, plain and UTF-8 metadata, weights of several scales, version 2 files
- * with each set of conditions and with attention), and the binary
+ * with each set of conditions and with attention, matrices stored as bf16
+ * and int8), and the binary
  * form of each annotated hex dump given (bytes as hex pairs, '#' starts a
  * comment). Every seed is at most 128 KiB, the fuzzers' -max_len. */
 #include <stdint.h>
@@ -30,10 +31,11 @@ static int write_file(const char *dir, const char *name, const void *data, size_
     return ok ? 0 : -1;
 }
 
-/* attn: the attention window n (its size is n + 1), 0 for none */
+/* attn: the attention window n (its size is n + 1), 0 for none; dt the
+ * dtype of every matrix that may be reduced */
 static int one_attn(const char *dir, rnn_kind kind, int spq, rnn_cell cell, int layers, int embed,
                     int hidden, float scale, int meta_kind, unsigned conditions, int attn,
-                    int *made)
+                    rnn_dtype dt, int *made)
 {
     rnn_model_config cfg = {.kind = kind,
                             .steps_per_quarter = spq,
@@ -67,15 +69,20 @@ static int one_attn(const char *dir, rnn_kind kind, int spq, rnn_cell cell, int 
     void *buf = NULL;
     size_t len = 0;
     char err[512], name[128];
-    if (rc == 0 && rnn_model_serialize(&cfg, metas[meta_kind], n_meta[meta_kind],
-                                       (const float *const *)t, &buf, &len, err, sizeof err) < 0) {
+    rnn_dtype d[RNN_MAX_TENSORS];
+    for (int i = 0; i < n; i++)
+        d[i] = rnn_model_dtype_allowed(&cfg, i) ? dt : RNN_DTYPE_F32;
+    if (rc == 0 && rnn_model_serialize_typed(&cfg, metas[meta_kind], n_meta[meta_kind],
+                                             (const float *const *)t, d, &buf, &len, err,
+                                             sizeof err) < 0) {
         fprintf(stderr, "make_model_seeds: %s\n", err);
         rc = -1;
     }
     if (rc == 0 && len <= SEED_MAX_BYTES) {
-        snprintf(name, sizeof name, "%s-%s-q%d-l%d-e%d-h%d-m%d-c%u%s.rnnw",
+        snprintf(name, sizeof name, "%s-%s-q%d-l%d-e%d-h%d-m%d-c%u%s%s%s.rnnw",
                  kind == RNN_KIND_MELODY ? "melody" : "drums", rnn_cell_name(cell), spq, layers,
-                 embed, hidden, meta_kind, conditions, attn ? "-attn" : "");
+                 embed, hidden, meta_kind, conditions, attn ? "-attn" : "",
+                 dt != RNN_DTYPE_F32 ? "-" : "", dt != RNN_DTYPE_F32 ? rnn_dtype_name(dt) : "");
         rc = write_file(dir, name, buf, len);
         if (rc == 0) ++*made;
     }
@@ -89,7 +96,7 @@ static int one(const char *dir, rnn_kind kind, int spq, rnn_cell cell, int layer
                int hidden, float scale, int meta_kind, unsigned conditions, int *made)
 {
     return one_attn(dir, kind, spq, cell, layers, embed, hidden, scale, meta_kind, conditions, 0,
-                    made);
+                    RNN_DTYPE_F32, made);
 }
 
 static int from_hex(const char *dir, const char *path, int *made)
@@ -161,9 +168,17 @@ int main(int argc, char **argv)
             one(dir, RNN_KIND_MELODY, 3, (rnn_cell)cell, 1, 2, 3, 0.5f, 2, RNN_COND_METRIC, &made);
         rc |= one(dir, RNN_KIND_DRUMS, 4, (rnn_cell)cell, 1, 4, 2, 1.0f, 1, RNN_COND_METRIC, &made);
         /* version 2 with attention, alone and with conditions */
-        rc |= one_attn(dir, RNN_KIND_MELODY, 4, (rnn_cell)cell, 2, 0, 2, 1.0f, 1, 0, 4, &made);
+        rc |= one_attn(dir, RNN_KIND_MELODY, 4, (rnn_cell)cell, 2, 0, 2, 1.0f, 1, 0, 4,
+                       RNN_DTYPE_F32, &made);
         rc |= one_attn(dir, RNN_KIND_DRUMS, 4, (rnn_cell)cell, 1, 3, 3, 2.0f, 0, RNN_COND_METRIC, 2,
-                       &made);
+                       RNN_DTYPE_F32, &made);
+        /* reduced matrices: bf16, int8, one-hot and embedded, with attention */
+        rc |= one_attn(dir, RNN_KIND_MELODY, 4, (rnn_cell)cell, 2, 3, 3, 1.0f, 1, 0, 0,
+                       RNN_DTYPE_BF16, &made);
+        rc |= one_attn(dir, RNN_KIND_MELODY, 4, (rnn_cell)cell, 1, 0, 5, 1.0f, 0, 0, 0,
+                       RNN_DTYPE_INT8, &made);
+        rc |= one_attn(dir, RNN_KIND_DRUMS, 4, (rnn_cell)cell, 1, 2, 3, 1.0f, 2, RNN_COND_METRIC,
+                       2, RNN_DTYPE_INT8, &made);
     }
     for (int i = 2; i < argc; i++)
         rc |= from_hex(dir, argv[i], &made);

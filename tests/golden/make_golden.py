@@ -18,6 +18,10 @@
 # (C may be 0) whose state goes on with the attention's: the number of stored
 # outputs, the stored outputs (n x H) and their W1 projections (n x A), oldest
 # first, zero where nothing is stored.
+# The lookback models (look_*, format v2) take the lookback columns (core/FORMAT.md,
+# "Lookback inputs") after their condition columns, computed here from the event
+# sequence by that section's definition with bars of LOOK_BAR steps; their NAME.cond
+# holds the conditions then the lookback columns of every step (C counts both).
 # Run with Debian's python3-torch: /usr/bin/python3 tests/golden/make_golden.py
 import os
 import struct
@@ -71,6 +75,46 @@ ATTN_MODELS = [
     ("attn_gru_e0_l2", "gru", 2, 0, 20, 130, 40, 4, 0, 64, 8),
     ("attn_drums_gru_e8_l1", "gru", 1, 8, 12, 512, 20, 4, METRIC, 4, 6),
 ]
+
+
+# name, cell, layers, E, H, V, steps, steps per quarter, conditions
+LOOK_MODELS = [
+    ("look_lstm_e0_l2", "lstm", 2, 0, 16, 130, 40, 4, 0),
+    ("look_gru_e12_l1", "gru", 1, 12, 20, 130, 40, 4, METRIC),
+    ("look_rnn_e0_l1", "rnn", 1, 0, 12, 130, 40, 2, HARMONY),
+    ("look_drums_gru_e8_l2", "gru", 2, 8, 12, 512, 30, 4, METRIC),
+    ("look_drums_lstm_e0_l1", "lstm", 1, 0, 10, 512, 30, 4, 0),
+]
+LOOK_BAR = 3  # steps per bar of the golden lookback columns
+
+
+def lookback_columns(V):
+    return 2 * V + 2 if V == 130 else 2 * 9 + 2
+
+
+def lookback(events, V, b):
+    """(T, L) lookback columns of every input step p of events (FORMAT.md): the
+    events of steps p + 1 - b and p + 1 - 2b, then e_p == e_{p-b}, e_p == e_{p-2b};
+    nothing (zeros) before the first step."""
+    T = len(events)
+    W = V if V == 130 else 9
+    out = torch.zeros(T, 2 * W + 2)
+
+    def put(row, at, e):
+        if V == 130:
+            out[row, at + e] = 1.0
+        else:
+            for d in range(9):
+                out[row, at + d] = float(e >> d & 1)
+
+    for p in range(T):
+        for k, back in enumerate((b - 1, 2 * b - 1)):
+            if p - back >= 0:
+                put(p, k * W, int(events[p - back]))
+        for k, back in enumerate((b, 2 * b)):
+            if p - back >= 0 and int(events[p - back]) == int(events[p]):
+                out[p, 2 * W + k] = 1.0
+    return out
 
 
 class Attention(torch.nn.Module):
@@ -141,20 +185,22 @@ def pad4(b):
     return b + b"\0" * (-len(b) % 4)
 
 
-def rnnw(cell, layers, E, H, V, meta, tensors, spq=4, conditions=0, attn=None):
-    """Bytes of a .rnnw file (core/FORMAT.md): version 1 without conditions or
-    attention, version 2 with them; tensors in file order; attn = (n, A)."""
+def rnnw(cell, layers, E, H, V, meta, tensors, spq=4, conditions=0, attn=None, look=False):
+    """Bytes of a .rnnw file (core/FORMAT.md): version 1 without conditions,
+    attention or lookback, version 2 with them; tensors in file order; attn =
+    (n, A)."""
     text = "".join(f"{k}={v}\n" for k, v in meta).encode()
-    version, header = (2, 96) if conditions or attn else (1, 64)
+    version, header = (2, 96) if conditions or attn or look else (1, 64)
     out = b"RNNW\x00\x0d\x0a\x1a"
     out += struct.pack("<11I", version, header, KIND[V], spq, CELL[cell], layers, E, H, V,
                        len(text), len(tensors))
-    if conditions or attn:
+    if conditions or attn or look:
         metric = metric_columns(spq) if conditions & METRIC else 0
         harmony = 12 if conditions & HARMONY else 0
         out += struct.pack("<4I", conditions, metric + harmony, metric, harmony)
         out += struct.pack("<2I", *(attn if attn else (0, 0)))
-        out += b"\0" * 20
+        out += struct.pack("<I", lookback_columns(V) if look else 0)
+        out += b"\0" * 16
     else:
         out += b"\0" * 12
     assert len(out) == header
@@ -274,6 +320,40 @@ def main():
             f.write(pad4(bytes(int(v) for v in cond.flatten().tolist())))
             f.write(struct.pack(f"<{flat.numel()}f", *flat.tolist()))
         print(f"{name}: {cell} L={layers} E={E} H={H} V={V} T={T} C={C} n={n} A={A} "
+              f"|logits| max {logits.abs().max().item():.3f}")
+
+    for i, (name, cell, layers, E, H, V, T, spq, conds) in enumerate(LOOK_MODELS):
+        seed = 300 + i
+        C = cond_columns(spq, conds)
+        L = lookback_columns(V)
+        net = make_net(seed, cell, layers, E, H, V, C + L)
+        meta = [("name", f"golden {name}"), ("license", "MIT"),
+                ("data", f"random weights, torch.manual_seed({1000 + seed})"),
+                ("command", "tests/golden/make_golden.py")]
+        with open(os.path.join(HERE, name + ".rnnw"), "wb") as f:
+            f.write(rnnw(cell, layers, E, H, V, meta, file_tensors(net, layers, E), spq, conds,
+                         look=True))
+        g = torch.Generator().manual_seed(seed)
+        events = torch.randint(0, V, (T,), generator=g)
+        # half the steps repeat the bar before, so the flags and blocks meet equal events
+        again = torch.rand((T,), generator=g) < 0.5
+        for t in range(LOOK_BAR, T):
+            if again[t]:
+                events[t] = events[t - LOOK_BAR]
+        events[0], events[1] = 0, V - 1
+        cond = (torch.rand((T, C), generator=g) < 0.3).float()
+        cols = torch.cat([cond, lookback(events, V, LOOK_BAR)], dim=1)
+        with torch.no_grad():
+            logits, state = net(events.unsqueeze(0), cols.unsqueeze(0))
+        logits = logits[0]
+        parts = state if cell == "lstm" else (state,)
+        flat = torch.cat([p.flatten() for p in parts])
+        write_logits(name, events, logits)
+        with open(os.path.join(HERE, name + ".cond"), "wb") as f:
+            f.write(struct.pack("<3I", T, C + L, flat.numel()))
+            f.write(pad4(bytes(int(v) for v in cols.flatten().tolist())))
+            f.write(struct.pack(f"<{flat.numel()}f", *flat.tolist()))
+        print(f"{name}: {cell} L={layers} E={E} H={H} V={V} T={T} C={C} lookback={L} "
               f"|logits| max {logits.abs().max().item():.3f}")
 
 

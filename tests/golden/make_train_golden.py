@@ -38,6 +38,14 @@ after c0: int32 x B npast, then float32 x N*B*H past, the outputs carried in
 from before the window (row j*B+b is lane b's output N-j steps back; only the
 last npast[b] are the lane's), the rest as above. The past is a constant:
 no gradient flows into it.
+
+and tests/golden/train_look_{rnn,lstm,gru}.bin for models with the lookback
+inputs (core/FORMAT.md "Lookback inputs"): magic b"RNNGOLD4", then int32 x 3
+after the seven (steps per quarter, the condition bits, 1 for the lookback),
+and after the targets float32 x T*B*C, the condition columns then the 262
+lookback columns of each row, computed here from each lane's inputs by that
+section's definition with bars of LOOK_BAR steps (the window is the lanes'
+first), the rest as for RNNGOLD2.
 """
 import struct
 import sys
@@ -102,22 +110,49 @@ def cond_columns(spq, conds):
     return (2 + 4 * spq + 16 if conds & 1 else 0) + (12 if conds & 2 else 0)
 
 
+LOOK_BAR = 2
+
+
+def lookback(events):
+    """(T, 262) melody lookback columns of each input of one lane's events."""
+    n = len(events)
+    out = torch.zeros(n, 2 * V + 2)
+    for p in range(n):
+        for k, back in enumerate((LOOK_BAR - 1, 2 * LOOK_BAR - 1)):
+            if p - back >= 0:
+                out[p, k * V + int(events[p - back])] = 1.0
+        for k, back in enumerate((LOOK_BAR, 2 * LOOK_BAR)):
+            if p - back >= 0 and int(events[p - back]) == int(events[p]):
+                out[p, 2 * V + k] = 1.0
+    return out
+
+
 def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else "tests/golden"
-    runs = [(name, E, seed, 4, 0, None) for name, E, seed in
+    runs = [(name, E, seed, 4, 0, None, 0) for name, E, seed in
             (("rnn", 0, 11), ("lstm", 4, 12), ("gru", 4, 13))]
-    runs += [("rnn", 0, 21, 1, 3, None), ("lstm", 4, 22, 2, 1, None), ("gru", 4, 23, 1, 3, None)]
+    runs += [("rnn", 0, 21, 1, 3, None, 0), ("lstm", 4, 22, 2, 1, None, 0),
+             ("gru", 4, 23, 1, 3, None, 0)]
     # attention: windows longer and shorter than T, the GRU with the metric too
-    runs += [("rnn", 4, 31, 4, 0, (7, 5)), ("lstm", 0, 32, 4, 0, (3, 6)),
-             ("gru", 4, 33, 1, 1, (4, 4))]
-    for name, E, seed, spq, conds, attn in runs:
-        C = cond_columns(spq, conds)
+    runs += [("rnn", 4, 31, 4, 0, (7, 5), 0), ("lstm", 0, 32, 4, 0, (3, 6), 0),
+             ("gru", 4, 33, 1, 1, (4, 4), 0)]
+    # lookback, the LSTM after the metric's columns
+    runs += [("rnn", 0, 41, 4, 0, None, 1), ("lstm", 4, 42, 1, 1, None, 1),
+             ("gru", 4, 43, 4, 0, None, 1)]
+    for name, E, seed, spq, conds, attn, look in runs:
+        C0 = cond_columns(spq, conds)
+        C = C0 + (2 * V + 2 if look else 0)
         torch.manual_seed(seed)
         net = Net(name, E, C, attn)
         x = torch.randint(0, V, (T, B))
+        if look:  # lane 0 repeats the bar before: the flags and blocks meet equal events
+            for t in range(LOOK_BAR, T):
+                x[t, 0] = x[t - LOOK_BAR, 0]
         y = torch.randint(0, V, (T, B))
         y[1, 2] = -1
-        cond = (torch.rand(T, B, C) < 0.3).float() if C else None
+        cond = (torch.rand(T, B, C0) < 0.3).float() if C else None
+        if look:
+            cond = torch.cat([cond, torch.stack([lookback(x[:, b]) for b in range(B)], 1)], 2)
         h0 = 0.5 * torch.randn(L, B, H)
         c0 = 0.5 * torch.randn(L, B, H) if name == "lstm" else torch.zeros(L, B, H)
         state = (h0, c0) if name == "lstm" else h0
@@ -126,7 +161,11 @@ def main():
         past = 0.8 * torch.tanh(torch.randn(N, B, H)) if attn else None
         params = list(net.state_dict().keys())
         init = torch.cat([p.detach().flatten() for p in net.parameters()])
-        opt = torch.optim.AdamW(net.parameters(), lr=LR, betas=(B1, B2), eps=EPS, weight_decay=WD)
+        # The lookback's one-hot columns are each on in one or two rows, so some
+        # of their weights get a gradient near 1e-8: at Adam's eps its first step
+        # g / (|g| + eps) turns float rounding of g into visible weight changes.
+        eps = 1e-6 if look else EPS
+        opt = torch.optim.AdamW(net.parameters(), lr=LR, betas=(B1, B2), eps=eps, weight_decay=WD)
         lossf = torch.nn.CrossEntropyLoss(ignore_index=-1)
 
         def step():
@@ -142,20 +181,23 @@ def main():
         loss1, _, w2 = step()
         f32 = lambda t: struct.pack("<%df" % t.numel(), *t.flatten().tolist())
         i32 = lambda t: struct.pack("<%di" % t.numel(), *t.flatten().tolist())
-        blob = b"RNNGOLD3" if attn else b"RNNGOLD2" if C else b"RNNGOLD1"
+        blob = b"RNNGOLD4" if look else b"RNNGOLD3" if attn else b"RNNGOLD2" if C else b"RNNGOLD1"
         blob += struct.pack("<7i", CELLS[name][0], L, E, H, V, B, T)
-        if attn:
+        if look:
+            blob += struct.pack("<3i", spq, conds, 1)
+        elif attn:
             blob += struct.pack("<4i", spq, conds, *attn)
         elif C:
             blob += struct.pack("<2i", spq, conds)
-        blob += struct.pack("<6f", LR, WD, CLIP, B1, B2, EPS)
+        blob += struct.pack("<6f", LR, WD, CLIP, B1, B2, eps)
         blob += i32(x) + i32(y) + (f32(cond) if C else b"") + f32(h0) + f32(c0)
         if attn:
             blob += struct.pack("<%di" % B, *npast) + f32(past)
         blob += struct.pack("<i", init.numel()) + f32(init)
         blob += struct.pack("<d", loss0) + f32(grads0) + f32(w1)
         blob += struct.pack("<d", loss1) + f32(w2)
-        path = "%s/train_%s%s.bin" % (out_dir, "attn_" if attn else "cond_" if C else "", name)
+        kind = "look_" if look else "attn_" if attn else "cond_" if C else ""
+        path = "%s/train_%s%s.bin" % (out_dir, kind, name)
         with open(path, "wb") as f:
             f.write(blob)
         print("%s: %d parameters (%s), loss %.6f then %.6f, %d bytes"

@@ -259,9 +259,10 @@ static void test_dataset_load(void **state)
     rnn_dataset_free(NULL);
 }
 
-/* The conditions rnn_dataset_load packs for every step, and the columns the
- * batcher makes of them: a melody (channel 0) over a held C major chord
- * (channel 1) in 3/4, one tick per step; then 4/4 from step 24. */
+/* The conditions rnn_dataset_load packs for every step (and the bar length
+ * of the lookback inputs), and the columns the batcher makes of them: a
+ * melody (channel 0) over a held C major chord (channel 1) in 3/4, one tick
+ * per step; then 4/4 from step 24. */
 static void test_dataset_conditions(void **state)
 {
     (void)state;
@@ -295,6 +296,7 @@ static void test_dataset_conditions(void **state)
             }
     assert_non_null(mel);
     assert_non_null(mel->cond);
+    assert_non_null(mel->bar);
     assert_int_equal(mel->start_step, 0);
     for (size_t t = 0; t < mel->len; t++) {
         const uint32_t c = mel->cond[t];
@@ -306,10 +308,12 @@ static void test_dataset_conditions(void **state)
         assert_int_equal(c >> 23 & 31, bar / 4);
         /* the chord sounds under the whole melody: C, E, G */
         assert_int_equal(c & 0xFFF, t < 40 ? 0x091 : 0);
+        /* the lookback's bar: the meter's, 12 then 16 steps */
+        assert_int_equal(mel->bar[t], t < 24 ? 12 : 16);
     }
 
     /* the batcher's columns: metric then harmony, transposed with the melody */
-    rnn_model_config cfg = {RNN_KIND_MELODY, 4, RNN_CELL_GRU, 1, 0, 4, 130, RNN_COND_ALL, 0, 0};
+    rnn_model_config cfg = {RNN_KIND_MELODY, 4, RNN_CELL_GRU, 1, 0, 4, 130, RNN_COND_ALL, 0, 0, 0};
     const int C = rnn_model_cond_columns(&cfg), hm = rnn_model_cond_offset(&cfg, RNN_COND_HARMONY);
     assert_int_equal(C, 46);
     float cols[46];

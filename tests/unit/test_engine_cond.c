@@ -22,7 +22,12 @@
  *   player's notes; the harmony reaches the logits (zeroed, they differ)
  *   and the net's input is its own line, not the player's; a fresh net's
  *   first note comes from the columns of the step before and the chord
- *   held at the start. */
+ *   held at the start;
+ * - lookback presets (the golden look_* ones) play the same way, each step's
+ *   lookback columns those rnn_lookback_fill gives over the events the
+ *   engine's net heard since its first step, with the bar of 4/4; with a
+ *   player's chords, steps begun at a tick are abandoned at their commit
+ *   when the harmony changed, and the lookback does not hear them twice. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -37,6 +42,7 @@
 #include "../../core/condition.h"
 #include "../../core/encoding.h"
 #include "../../core/engine.h"
+#include "../../core/lookback.h"
 #include "../support/engine_fixture.h"
 
 #define SR 48000.0
@@ -412,7 +418,7 @@ static void test_harmony_accompany(void **state)
     rnn_note notes[N_PLAYER];
     player_notes(notes, 0);
     int32_t events[HARMONY_STEPS] = {0};
-    rnn_seq line = {events, HARMONY_STEPS, 0, 1, 0, NULL};
+    rnn_seq line = {events, HARMONY_STEPS, 0, 1, 0, NULL, NULL};
     char err[128];
     assert_int_equal(rnn_cond_harmony_file(notes, N_PLAYER, PPQ, SPQ, &line, want, err, sizeof err),
                      0);
@@ -666,8 +672,11 @@ static int check_cond_parity(const char *name, const cond_run *r, int with_playe
     const int spq = cfg->steps_per_quarter, ppq = 96 * spq;
     const int at_metric = rnn_model_cond_offset(cfg, RNN_COND_METRIC);
     const int at_harmony = rnn_model_cond_offset(cfg, RNN_COND_HARMONY);
-    const int C = rnn_net_cond_columns(ref);
+    const int C = rnn_net_cond_columns(ref), C0 = rnn_model_cond_columns(cfg);
+    const int L = rnn_model_lookback_columns(cfg);
     assert_true(C > 0);
+    assert_int_equal(C, C0 + L);
+    int32_t heard_ev[PLAY_STEPS]; /* the events the reference net stepped on */
 
     uint16_t harmony[PLAY_STEPS] = {0};
     if (with_player && at_harmony >= 0) {
@@ -680,7 +689,7 @@ static int check_cond_parity(const char *name, const cond_run *r, int with_playe
                                   (int64_t)(player[i].on * (ppq / spq)),
                                   (int64_t)(player[i].off * (ppq / spq))};
         int32_t none[PLAY_STEPS] = {0};
-        rnn_seq line = {none, PLAY_STEPS, 0, 1, 0, NULL};
+        rnn_seq line = {none, PLAY_STEPS, 0, 1, 0, NULL, NULL};
         assert_int_equal(
             rnn_cond_harmony_file(notes, N_PLAYER, ppq, spq, &line, harmony, err, sizeof err), 0);
     }
@@ -689,12 +698,10 @@ static int check_cond_parity(const char *name, const cond_run *r, int with_playe
     assert_non_null(saved);
     int heard = 0;
     for (int k = 0; k < PLAY_STEPS; k++) {
-        float cols[RNN_MAX_COND_COLUMNS], zeroed[RNN_MAX_COND_COLUMNS];
-        if (at_metric >= 0) {
-            rnn_metric_pos p;
-            assert_int_equal(rnn_cond_metric_file(NULL, 0, ppq, spq, k, &p), 0);
-            rnn_cond_metric_fill(&p, spq, cols + at_metric);
-        }
+        float cols[RNN_MAX_INPUT_COLUMNS], zeroed[RNN_MAX_INPUT_COLUMNS];
+        rnn_metric_pos p;
+        assert_int_equal(rnn_cond_metric_file(NULL, 0, ppq, spq, k, &p), 0);
+        if (at_metric >= 0) rnn_cond_metric_fill(&p, spq, cols + at_metric);
         if (at_harmony >= 0) {
             assert_int_equal(r->harmony[k], harmony[k]);
             rnn_cond_harmony_fill(harmony[k], cols + at_harmony);
@@ -715,6 +722,12 @@ static int check_cond_parity(const char *name, const cond_run *r, int with_playe
         int match = 0;
         for (int c = 0; c < nc && !match; c++) {
             if (c > 0) rnn_net_state_set(ref, saved);
+            heard_ev[k] = cand[c];
+            if (L) {
+                rnn_lookback_fill(cfg->kind, heard_ev, (size_t)k + 1,
+                                  rnn_lookback_bar_steps(p.num, p.den, spq), cols + C0);
+                memcpy(zeroed + C0, cols + C0, (size_t)L * sizeof *cols);
+            }
             int differs = 0;
             if (at_harmony >= 0 && harmony[k]) {
                 /* the same step with the harmony zeroed first, then for real */
@@ -784,6 +797,31 @@ static void test_cond_plays_harmony_only(void **state)
 {
     (void)state;
     cond_plays("cond_gru_e12_l2");
+}
+
+/* Lookback presets, melody and drums, with and without conditions, play
+ * by themselves: every step's lookback columns are the events' since the
+ * first step. */
+static void test_look_plays(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"look_gru_e12_l1", "look_lstm_e0_l2",
+                                        "look_drums_gru_e8_l2", "look_drums_lstm_e0_l1"};
+    static cond_run r;
+    for (int i = 0; i < 4; i++) {
+        play_cond(names[i], 0, &r);
+        assert_true(r.played >= 4);
+        assert_int_equal(check_cond_parity(names[i], &r, 0), 0);
+    }
+}
+
+/* A lookback preset that hears the harmony, under the player's chords: the
+ * steps begun at a tick whose harmony changed before the commit are begun
+ * again, and the lookback hears each step once. */
+static void test_look_plays_harmony(void **state)
+{
+    (void)state;
+    cond_plays("look_rnn_e0_l1");
 }
 
 /* The pitch a temperature-0 engine strikes first from logits l: the
@@ -975,6 +1013,8 @@ int main(void)
         cmocka_unit_test(test_cond_declared),
         cmocka_unit_test(test_cond_plays_both),
         cmocka_unit_test(test_cond_plays_harmony_only),
+        cmocka_unit_test(test_look_plays),
+        cmocka_unit_test(test_look_plays_harmony),
         cmocka_unit_test(test_cond_plays_metric_only),
         cmocka_unit_test(test_cond_first_note),
         cmocka_unit_test(test_cond_model_carries_nothing),

@@ -10,7 +10,9 @@
  *   random sequences, across many bar lengths and past the ring's wrap,
  *   and forgets everything on clear;
  * - both agree with the definition written out here from whole sequences
- *   (column by column at every step). */
+ *   (column by column at every step);
+ * - the bar length of a meter (rounded halves up, at least 1) and the most
+ *   columns a step can have on. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -196,6 +198,43 @@ static void test_ring_and_definition(void **state)
     }
 }
 
+/* b = num * 4 * spq / den steps, rounded halves up, at least 1. */
+static void test_bar_steps(void **state)
+{
+    (void)state;
+    assert_int_equal(rnn_lookback_bar_steps(4, 4, 4), 16);
+    assert_int_equal(rnn_lookback_bar_steps(3, 4, 4), 12);
+    assert_int_equal(rnn_lookback_bar_steps(6, 8, 4), 12);
+    assert_int_equal(rnn_lookback_bar_steps(7, 8, 4), 14);
+    assert_int_equal(rnn_lookback_bar_steps(7, 16, 2), 4);  /* 3.5: halves up */
+    assert_int_equal(rnn_lookback_bar_steps(5, 16, 2), 3);  /* 2.5 */
+    assert_int_equal(rnn_lookback_bar_steps(3, 16, 1), 1);  /* 0.75 */
+    assert_int_equal(rnn_lookback_bar_steps(1, 128, 1), 1); /* 1/32 of a step: at least 1 */
+    assert_int_equal(rnn_lookback_bar_steps(5, 16, 1), 1);  /* 1.25 */
+    assert_int_equal(rnn_lookback_bar_steps(4, 4, 96), 384);
+    assert_int_equal(rnn_lookback_bar_steps(16, 4, 96), RNN_LOOKBACK_MAX_BAR);
+    assert_int_equal(rnn_lookback_bar_steps(255, 1, 96), 255 * 4 * 96);
+    assert_int_equal(rnn_lookback_bar_steps(0, 4, 4), 0);
+    assert_int_equal(rnn_lookback_bar_steps(4, 0, 4), 0);
+    assert_int_equal(rnn_lookback_bar_steps(4, 4, 0), 0);
+    assert_int_equal(rnn_lookback_columns_on(RNN_KIND_MELODY), 4);
+    assert_int_equal(rnn_lookback_columns_on(RNN_KIND_DRUMS), DRUM_C);
+    assert_int_equal(rnn_lookback_columns_on((rnn_kind)0), 0);
+    /* a melody step never has more than that many on */
+    int32_t hist[40];
+    for (int i = 0; i < 40; i++)
+        hist[i] = i % 3 ? 2 + i : 0;
+    float cols[MEL_C];
+    for (size_t n = 0; n <= 40; n++)
+        for (int b = 1; b <= 20; b++) {
+            rnn_lookback_fill(RNN_KIND_MELODY, hist, n, b, cols);
+            int on = 0;
+            for (int j = 0; j < MEL_C; j++)
+                on += cols[j] != 0.0f;
+            assert_true(on <= 4);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -204,6 +243,7 @@ int main(void)
         cmocka_unit_test(test_drums_by_hand),
         cmocka_unit_test(test_out_of_range),
         cmocka_unit_test(test_ring_and_definition),
+        cmocka_unit_test(test_bar_steps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

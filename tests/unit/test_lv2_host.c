@@ -20,6 +20,9 @@
  * player's chords, on the grid, every note ended; in accompany the chords
  * change what it plays, and in call-and-response it answers from the bar
  * line after the call.
+ * A copy of a fixture with its matrices stored as bf16, and one as int8
+ * (core/FORMAT.md's reduced dtypes), loads and plays on the grid, every
+ * note ended.
  * The models are random-weight fixtures written by the test (and that
  * golden preset, random weights from PyTorch). */
 #include <setjmp.h>
@@ -52,6 +55,7 @@ static LilvWorld *world;
 static const LilvPlugin *plugin;
 static char tmpdir[256];
 static char model_a[300], model_b[300], model_bad[300], model_long[400];
+static char model_q[2][320]; /* model a as bf16, as int8 */
 
 static int setup(void **state)
 {
@@ -71,6 +75,32 @@ static int setup(void **state)
              tmpdir);
     if (fixture_build(RNN_KIND_MELODY, RNN_CELL_GRU, 1, 0, 32, 23, model_long, NULL, NULL))
         return -1;
+    /* copies of model a with its matrices reduced */
+    for (int v = 0; v < 2; v++) {
+        char err[256];
+        rnn_model *m = rnn_model_load(model_a, err, sizeof err);
+        if (!m) return -1;
+        const rnn_model_config *cfg = rnn_model_get_config(m);
+        rnn_tensor_spec specs[RNN_MAX_TENSORS];
+        const float *t[RNN_MAX_TENSORS];
+        rnn_dtype d[RNN_MAX_TENSORS];
+        const int nt = rnn_model_tensor_specs(cfg, specs);
+        for (int i = 0; i < nt; i++) {
+            t[i] = rnn_model_tensor(m, specs[i].name, NULL);
+            d[i] = !rnn_model_dtype_allowed(cfg, i) ? RNN_DTYPE_F32
+                   : v                              ? RNN_DTYPE_INT8
+                                                    : RNN_DTYPE_BF16;
+        }
+        rnn_meta meta[8];
+        size_t nm = 0;
+        for (; nm < rnn_model_meta_count(m) && nm < 8; nm++)
+            meta[nm] = rnn_model_meta_at(m, nm);
+        snprintf(model_q[v], sizeof model_q[v], "%s/models/melody-a-%s.rnnw", tmpdir,
+                 v ? "int8" : "bf16");
+        const int rc = rnn_model_write_typed(model_q[v], cfg, meta, nm, t, d, err, sizeof err);
+        rnn_model_free(m);
+        if (rc) return -1;
+    }
     /* a copy of model a with one weight byte changed: the checksum refuses it */
     FILE *f = fopen(model_a, "rb");
     if (!f) return -1;
@@ -212,10 +242,10 @@ static size_t ons_between(const host_plugin *hp, int64_t a, int64_t b)
 }
 
 /* Accompany with the player's notes coming in, then stop, per sample rate. */
-static void grid_run(double rate)
+static void grid_run_model(double rate, const char *model)
 {
     inst_t t = open_plugin(rate);
-    load_model(t, model_a);
+    load_model(t, model);
     t.hp->controls[RNNMIDI_SEED] = 5;
     t.hp->controls[RNNMIDI_CHANNEL] = 2;
     size_t first = t.hp->n_ev;
@@ -247,6 +277,19 @@ static void grid_run(double rate)
     assert_true(gen > 20);
     assert_int_equal(pairs(t.hp, first), 0);
     close_plugin(t);
+}
+
+static void grid_run(double rate)
+{
+    grid_run_model(rate, model_a);
+}
+
+/* The same run on the reduced copies of model a. */
+static void test_reduced_presets(void **state)
+{
+    (void)state;
+    grid_run_model(48000, model_q[0]);
+    grid_run_model(44100, model_q[1]);
 }
 
 static void test_grid_rates(void **state)
@@ -851,7 +894,7 @@ static void write_named_model(const char *path, const char *name)
     rnn_model *m = fixture_model(RNN_KIND_MELODY, RNN_CELL_GRU, 1, 0, 24, 5);
     assert_non_null(m);
     rnn_model_config cfg = {
-        RNN_KIND_MELODY, 4, RNN_CELL_GRU, 1, 0, 24, rnn_kind_vocab(RNN_KIND_MELODY), 0, 0, 0};
+        RNN_KIND_MELODY, 4, RNN_CELL_GRU, 1, 0, 24, rnn_kind_vocab(RNN_KIND_MELODY), 0, 0, 0, 0};
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
     int n = rnn_model_tensor_specs(&cfg, specs);
     assert_true(n > 0);
@@ -1274,6 +1317,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grid_rates),
+        cmocka_unit_test(test_reduced_presets),
         cmocka_unit_test(test_call_response),
         cmocka_unit_test(test_call_response_in_3_4),
         cmocka_unit_test(test_conditioned_preset),

@@ -3,7 +3,8 @@
  *
  * References: the byte layout of a tiny preset written by an independent
  * writer (tests/fixtures/make_model_tiny.py, from core/FORMAT.md alone, kept
- * as an annotated hex dump), hand-listed tensor names and shapes, and
+ * as an annotated hex dump), and of one with bf16 and int8 records
+ * (tests/fixtures/make_model_tiny_reduced.py), hand-listed tensor names and shapes, and
  * bit-exact round trips. Defective files are made by serializing, patching one
  * field at an offset computed here from FORMAT.md, and recomputing the CRC, so
  * the reader's intended check is the one reached. */
@@ -27,6 +28,7 @@
 #include <zlib.h>
 
 #include "../../core/model.h"
+#include "../../core/qmat.h"
 
 #define FIXTURE "tests/fixtures/model_tiny.rnnw.hex"
 
@@ -257,6 +259,7 @@ static void assert_same_model(const rnn_model *a, const weights *w, const rnn_me
     assert_int_equal(c->conditions, w->cfg.conditions);
     assert_int_equal(c->attn_window, w->cfg.attn_window);
     assert_int_equal(c->attn_size, w->cfg.attn_size);
+    assert_int_equal(c->lookback, w->cfg.lookback);
     assert_int_equal(rnn_model_meta_count(a), nm);
     for (size_t i = 0; i < nm; i++) {
         rnn_meta e = rnn_model_meta_at(a, i);
@@ -743,7 +746,15 @@ static void test_defects(void **state)
     DEFECT(put32(b + r2.start, 64), "tensor name length 64 at offset");
     DEFECT(b[r2.name] = 0x01, "wrong tensor name '?nn.weight_hh_l0'");
     DEFECT(b[r3.name + 14] = 'x', "nonzero padding after tensor name 'rnn.bias_ih_l0'");
-    DEFECT(put32(b + r2.dtype, 1), "tensor 'rnn.weight_hh_l0' has unknown dtype 1 (0 = float32)");
+    snprintf(want, sizeof want,
+             "tensor 'rnn.weight_hh_l0' has unknown dtype 3 at offset %zu (0 = float32, 1 = bf16, "
+             "2 = int8)",
+             r2.dtype);
+    DEFECT(put32(b + r2.dtype, 3), want);
+    snprintf(want, sizeof want,
+             "tensor 'rnn.bias_ih_l0' has dtype 1 (bf16) at offset %zu, but it must be float32",
+             r3.dtype);
+    DEFECT(put32(b + r3.dtype, 1), want);
     DEFECT(put32(b + r2.ndim, 3), "tensor 'rnn.weight_hh_l0' has ndim 3, expected 2");
     DEFECT(put32(b + r3.ndim, 2), "tensor 'rnn.bias_ih_l0' has ndim 2, expected 1");
     DEFECT(put32(b + r2.dims + 4, 3),
@@ -1185,7 +1196,10 @@ static void test_v2_defects(void **state)
     DEFECT(put32(b + 68, 1025), "attention window 1025 exceeds the maximum 1024, at offset 68");
     DEFECT(put32(b + 72, 3), "attention size 3 without attention (window 0): it must be 0, at "
                              "offset 72");
-    for (int i = 76; i < 96; i++) {
+    /* 76 is the lookback's column count (test_lookback_defects) */
+    DEFECT(put32(b + 76, 1), "lookback columns 1 at offset 76, the melody encoding has 0 (none) "
+                             "or 262");
+    for (int i = 80; i < 96; i++) {
         snprintf(want, sizeof want, "nonzero reserved header byte at offset %d", i);
         DEFECT(b[i] = 0x10, want);
     }
@@ -1333,7 +1347,8 @@ static void test_attn_defects(void **state)
     DEFECT(put32(b + 72, 4097), "attention size 4097");
     /* a size that agrees with nothing in the records */
     DEFECT(put32(b + 72, 4), "tensor 'attn.W1' has shape (3, 4), the header says (4, 4)");
-    for (int i = 76; i < 96; i++) {
+    DEFECT(b[76] = 1, "lookback columns 1 at offset 76, the drums encoding has 0 (none) or 20");
+    for (int i = 80; i < 96; i++) {
         char want[64];
         snprintf(want, sizeof want, "nonzero reserved header byte at offset %d", i);
         DEFECT(b[i] = 1, want);
@@ -1362,6 +1377,572 @@ static void test_attn_defects(void **state)
     weights_free(&w);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Reduced tensors (bf16, int8)                                             */
+
+/* Weights in the range a trained net has, with zeros and a zero row (int8's
+ * scale 0), so every dtype can hold them. */
+static void weights_small(weights *w, const rnn_model_config *cfg, uint32_t seed)
+{
+    weights_make(w, cfg, seed);
+    uint32_t s = seed * 2654435761u + 7;
+    for (int i = 0; i < w->n; i++)
+        for (size_t j = 0; j < w->specs[i].count; j++) {
+            const uint32_t u = rng_next(&s);
+            w->data[i][j] = u % 11 == 0 ? 0.0f : ((float)(u >> 8) / 16777216.0f - 0.5f) * 3.0f;
+        }
+    const int head = w->n - 2; /* head.weight: its row 1 all zero */
+    for (int c = 0; c < w->specs[head].shape[1]; c++)
+        w->data[head][(size_t)w->specs[head].shape[1] + (size_t)c] = 0.0f;
+}
+
+/* Every tensor that may be reduced as dt, the others float32. */
+static int dtypes_for(const rnn_model_config *cfg, rnn_dtype dt, rnn_dtype *d)
+{
+    rnn_tensor_spec specs[RNN_MAX_TENSORS];
+    const int n = rnn_model_tensor_specs(cfg, specs), reduced = 0;
+    int count = reduced;
+    for (int i = 0; i < n; i++) {
+        d[i] = rnn_model_dtype_allowed(cfg, i) ? dt : RNN_DTYPE_F32;
+        count += d[i] != RNN_DTYPE_F32;
+    }
+    return count;
+}
+
+static uint8_t *serialize_typed(const weights *w, const rnn_dtype *d, size_t *len)
+{
+    char err[512] = "";
+    void *out = NULL;
+    if (rnn_model_serialize_typed(&w->cfg, NULL, 0, ptrs(w), d, &out, len, err, sizeof err) != 0) {
+        print_error("serialize: %s\n", err);
+        fail();
+    }
+    return out;
+}
+
+/* Offsets of record i of a file whose tensors are stored as d. */
+static record_at record_typed(size_t header, const rnn_tensor_spec *s, const rnn_dtype *d, int i,
+                              size_t meta_size)
+{
+    size_t off = header + pad4(meta_size);
+    for (int k = 0; k < i; k++) {
+        const size_t data = d[k] == RNN_DTYPE_BF16   ? pad4(2 * s[k].count)
+                            : d[k] == RNN_DTYPE_INT8 ? pad4(s[k].count) + 4 * (size_t)s[k].shape[0]
+                                                     : 4 * s[k].count;
+        off += 4 + pad4(strlen(s[k].name)) + 8 + 4 * (size_t)s[k].ndim + data;
+    }
+    record_at r = {.start = off, .name = off + 4};
+    r.dtype = r.name + pad4(strlen(s[i].name));
+    r.ndim = r.dtype + 4;
+    r.dims = r.ndim + 4;
+    r.data = r.dims + 4 * (size_t)s[i].ndim;
+    return r;
+}
+
+/* The independent writer's reduced preset: core/model writes its bytes from
+ * the same float32 weights, and reads its records back as the values they
+ * stand for. */
+static void test_reduced_fixture_bytes(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *ref = read_hex("tests/fixtures/model_tiny_reduced.rnnw.hex", &len);
+    rnn_model_config cfg = config(RNN_KIND_MELODY, RNN_CELL_RNN, 1, 2, 3);
+    weights w;
+    weights_make(&w, &cfg, 1);
+    assert_int_equal(w.n, 7);
+    const rnn_dtype d[7] = {RNN_DTYPE_F32,  RNN_DTYPE_BF16, RNN_DTYPE_BF16, RNN_DTYPE_F32,
+                            RNN_DTYPE_F32,  RNN_DTYPE_INT8, RNN_DTYPE_F32};
+    for (int t = 0; t < w.n; t++)
+        for (size_t j = 0; j < w.specs[t].count; j++)
+            w.data[t][j] = (float)((int)((7 * j + 3 * (size_t)t) % 23) - 11) / 16.0f +
+                           (float)((5 * j + (size_t)t) % 7) / 4096.0f;
+    for (int c = 0; c < 3; c++)
+        w.data[5][3 + c] = 0.0f; /* head.weight row 1 */
+    const rnn_meta meta[] = {{"name", "tiny reduced"}};
+    void *out = NULL;
+    size_t n;
+    char err[256];
+    assert_int_equal(
+        rnn_model_serialize_typed(&cfg, meta, 1, ptrs(&w), d, &out, &n, err, sizeof err), 0);
+    assert_int_equal(n, len);
+    assert_memory_equal(out, ref, len);
+    rnn_model *m = load_mem(ref, len);
+    const float *hh = rnn_model_tensor(m, "rnn.weight_hh_l0", NULL);
+    for (int j = 0; j < 9; j++)
+        assert_true(hh[j] == rnn_bf16_to_float(rnn_bf16_from_float(w.data[2][j])));
+    const float *sc;
+    const int8_t *q = rnn_model_tensor_int8(m, "head.weight", &sc);
+    assert_non_null(q);
+    assert_true(sc[1] == 0.0f);
+    for (int r = 0; r < 130; r++) {
+        float mx = 0.0f;
+        for (int c = 0; c < 3; c++)
+            mx = fmaxf(mx, fabsf(w.data[5][3 * r + c]));
+        assert_true(sc[r] == mx / 127.0f);
+        for (int c = 0; c < 3; c++)
+            assert_true(fabsf(rnn_model_tensor(m, "head.weight", NULL)[3 * r + c] -
+                              w.data[5][3 * r + c]) <= 0.5f * sc[r] * 1.0001f);
+    }
+    rnn_model_free(m);
+    free(out);
+    free(ref);
+    weights_free(&w);
+}
+
+/* Which tensors may be reduced, by name, as FORMAT.md lists them. */
+static void test_reduced_allowed(void **state)
+{
+    (void)state;
+    rnn_model_config cfg = config(RNN_KIND_MELODY, RNN_CELL_LSTM, 2, 8, 4);
+    cfg.conditions = RNN_COND_METRIC;
+    rnn_tensor_spec specs[RNN_MAX_TENSORS];
+    const int n = rnn_model_tensor_specs(&cfg, specs);
+    static const char *const yes[] = {"rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.weight_ih_l1",
+                                      "rnn.weight_hh_l1", "head.weight"};
+    int found = 0;
+    for (int i = 0; i < n; i++) {
+        int want = 0;
+        for (size_t k = 0; k < sizeof yes / sizeof *yes; k++)
+            want |= strcmp(specs[i].name, yes[k]) == 0;
+        assert_int_equal(rnn_model_dtype_allowed(&cfg, i), want);
+        found += want;
+    }
+    assert_int_equal(found, 5);
+    cfg.embed = 0; /* one-hot: weight_ih_l0 is a column pick, stays float32 */
+    assert_string_equal(specs[1].name, "rnn.weight_ih_l0");
+    assert_int_equal(rnn_model_dtype_allowed(&cfg, 0), 0);
+    assert_int_equal(rnn_model_dtype_allowed(&cfg, 1), 1); /* now weight_hh_l0 */
+    assert_int_equal(rnn_model_dtype_allowed(&cfg, -1), 0);
+    assert_int_equal(rnn_model_dtype_allowed(&cfg, 99), 0);
+    cfg.attn_window = 4, cfg.attn_size = 3; /* attention's tensors stay float32 */
+    const int na = rnn_model_tensor_specs(&cfg, specs);
+    for (int i = 0; i < na; i++)
+        if (!strncmp(specs[i].name, "attn.", 5)) assert_int_equal(rnn_model_dtype_allowed(&cfg, i), 0);
+    assert_int_equal(rnn_dtype_find("bf16"), RNN_DTYPE_BF16);
+    assert_int_equal(rnn_dtype_find("int8"), RNN_DTYPE_INT8);
+    assert_int_equal(rnn_dtype_find("fp32"), RNN_DTYPE_F32);
+    assert_int_equal(rnn_dtype_find("float32"), RNN_DTYPE_F32);
+    assert_int_equal(rnn_dtype_find("fp16"), -1);
+    assert_null(rnn_dtype_name((rnn_dtype)3));
+}
+
+/* Reduced presets round-trip: the stored values are core/qmat's rounding of
+ * the weights (its create is the peer), the floats are what they stand for,
+ * the version and every float32 tensor are unchanged, and a reduced file
+ * written again from its floats is the same file. */
+static void test_reduced_round_trip(void **state)
+{
+    (void)state;
+    for (int cell = 0; cell < RNN_CELL_COUNT; cell++)
+        for (int v = 0; v < 4; v++) {
+            const rnn_dtype dt = v & 1 ? RNN_DTYPE_INT8 : RNN_DTYPE_BF16;
+            rnn_model_config cfg = config(v < 2 ? RNN_KIND_MELODY : RNN_KIND_DRUMS, (rnn_cell)cell,
+                                          1 + (v & 1), cell == 1 ? 0 : 5, 3 + cell);
+            if (cell == 2) cfg.conditions = RNN_COND_METRIC; /* a version 2 file stays one */
+            weights w;
+            weights_small(&w, &cfg, (uint32_t)(cell * 4 + v + 5));
+            rnn_dtype d[RNN_MAX_TENSORS];
+            assert_true(dtypes_for(&cfg, dt, d) >= 2);
+            size_t n32, n;
+            uint8_t *b32 = serialize(&w, NULL, 0, &n32);
+            uint8_t *b = serialize_typed(&w, d, &n);
+            assert_true(n < n32);
+            assert_int_equal(get32(b + 8), get32(b32 + 8));
+            rnn_model *m = load_mem(b, n);
+            for (int i = 0; i < w.n; i++) {
+                const rnn_tensor_spec *s = &w.specs[i];
+                const int rows = s->shape[0], cols = s->shape[1];
+                size_t count;
+                const float *t = rnn_model_tensor(m, s->name, &count);
+                assert_int_equal(count, s->count);
+                assert_int_equal(rnn_model_tensor_dtype(m, s->name), d[i]);
+                const record_at r = record_typed(get32(b + 12), w.specs, d, i, 0);
+                assert_int_equal(get32(b + r.dtype), d[i]);
+                if (d[i] == RNN_DTYPE_F32) {
+                    assert_memory_equal(t, w.data[i], s->count * sizeof(float));
+                    assert_null(rnn_model_tensor_bf16(m, s->name));
+                    continue;
+                }
+                char err[256];
+                rnn_qmat *q = rnn_qmat_create(w.data[i], rows, cols, (size_t)cols,
+                                              (rnn_qmat_dtype)dt, err, sizeof err);
+                assert_non_null(q);
+                const float *sc = NULL;
+                const uint16_t *h = rnn_model_tensor_bf16(m, s->name);
+                const int8_t *q8 = rnn_model_tensor_int8(m, s->name, &sc);
+                assert_true(dt == RNN_DTYPE_BF16 ? h && !q8 && !sc : !h && q8 && sc);
+                for (int rr = 0; rr < rows; rr++) {
+                    if (dt == RNN_DTYPE_INT8) {
+                        assert_true(sc[rr] == rnn_qmat_row_scale(q, rr));
+                        assert_true(get32(b + r.data + pad4(s->count) + 4 * (size_t)rr) ==
+                                    get32((const uint8_t *)&sc[rr]));
+                    }
+                    for (int c = 0; c < cols; c++) {
+                        const size_t j = (size_t)rr * cols + c;
+                        assert_true(t[j] == rnn_qmat_weight(q, rr, c));
+                        if (dt == RNN_DTYPE_BF16) {
+                            assert_int_equal(h[j], rnn_bf16_from_float(w.data[i][j]));
+                            assert_int_equal(b[r.data + 2 * j] | b[r.data + 2 * j + 1] << 8, h[j]);
+                        } else {
+                            assert_int_equal(q8[j], rnn_qmat_weight_int8(q, rr, c));
+                            assert_int_equal((int8_t)b[r.data + j], q8[j]);
+                        }
+                    }
+                }
+                if (i == w.n - 2 && dt == RNN_DTYPE_INT8) assert_true(sc[1] == 0.0f);
+                rnn_qmat_free(q);
+            }
+            /* written again from what it reads as: the same bytes (bf16); int8
+             * the same values, the scales within one rounding */
+            const float *again[RNN_MAX_TENSORS];
+            for (int i = 0; i < w.n; i++)
+                again[i] = rnn_model_tensor(m, w.specs[i].name, NULL);
+            char err[256];
+            void *out = NULL;
+            size_t n2;
+            assert_int_equal(rnn_model_serialize_typed(&cfg, NULL, 0, again, d, &out, &n2, err,
+                                                       sizeof err),
+                             0);
+            assert_int_equal(n2, n);
+            if (dt == RNN_DTYPE_BF16) assert_memory_equal(out, b, n);
+            rnn_model *m2 = load_mem(out, n2);
+            for (int i = 0; i < w.n; i++) {
+                const float *x = rnn_model_tensor(m, w.specs[i].name, NULL);
+                const float *y = rnn_model_tensor(m2, w.specs[i].name, NULL);
+                for (size_t j = 0; j < w.specs[i].count; j++)
+                    assert_true(fabsf(x[j] - y[j]) <= 1e-6f * fabsf(x[j]));
+            }
+            rnn_model_free(m2);
+            free(out);
+            /* written back as stored: the same bytes, int8 too */
+            assert_int_equal(rnn_model_serialize_model(m, NULL, 0, &out, &n2, err, sizeof err), 0);
+            assert_int_equal(n2, n);
+            assert_memory_equal(out, b, n);
+            free(out);
+            /* all float32 through the typed writer: the version 1 bytes */
+            rnn_dtype f32[RNN_MAX_TENSORS] = {RNN_DTYPE_F32};
+            dtypes_for(&cfg, RNN_DTYPE_F32, f32);
+            uint8_t *c32 = serialize_typed(&w, f32, &n2);
+            assert_int_equal(n2, n32);
+            assert_memory_equal(c32, b32, n32);
+            free(c32);
+            rnn_model_free(m);
+            free(b);
+            free(b32);
+            weights_free(&w);
+        }
+}
+
+/* Damaged reduced files: each defect is named with its tensor and offset,
+ * any flipped byte or cut is refused, and the writer refuses what the
+ * reader would. */
+static void test_reduced_defects(void **state)
+{
+    (void)state;
+    /* GRU, E = 3, H = 3, two layers: head.weight (130, 3) holds an odd count */
+    rnn_model_config cfg = config(RNN_KIND_MELODY, RNN_CELL_GRU, 2, 3, 3);
+    const char *F = "q.rnnw";
+    char want[512];
+    for (int v = 0; v < 2; v++) {
+        const rnn_dtype dt = v ? RNN_DTYPE_INT8 : RNN_DTYPE_BF16;
+        weights w;
+        weights_small(&w, &cfg, 41u + (uint32_t)v);
+        rnn_dtype d[RNN_MAX_TENSORS];
+        dtypes_for(&cfg, dt, d);
+        size_t n, bn;
+        uint8_t *base = serialize_typed(&w, d, &n);
+        uint8_t *b = malloc(n);
+        assert_non_null(b);
+        rnn_model_free(load_mem(base, n));
+#define DEFECT(patch, needle)                                                                      \
+    do {                                                                                           \
+        memcpy(b, base, n), bn = n;                                                                \
+        patch;                                                                                     \
+        recrc(b, bn);                                                                              \
+        expect_load_error(b, bn, F, needle);                                                       \
+    } while (0)
+        assert_string_equal(w.specs[0].name, "embed.weight");
+        assert_string_equal(w.specs[2].name, "rnn.weight_hh_l0");
+        assert_string_equal(w.specs[w.n - 2].name, "head.weight");
+        assert_int_equal(w.specs[2].count, 27); /* odd: padding after bf16 and int8 data */
+        const record_at e = record_typed(64, w.specs, d, 0, 0);
+        const record_at hh = record_typed(64, w.specs, d, 2, 0);
+        const record_at bias = record_typed(64, w.specs, d, 3, 0);
+        const record_at head = record_typed(64, w.specs, d, w.n - 2, 0);
+        const size_t hc = w.specs[w.n - 2].count; /* 390 */
+        snprintf(want, sizeof want,
+                 "tensor 'embed.weight' has dtype %d (%s) at offset %zu, but it must be float32",
+                 (int)dt, rnn_dtype_name(dt), e.dtype);
+        DEFECT(put32(b + e.dtype, dt), want);
+        snprintf(want, sizeof want,
+                 "tensor 'rnn.bias_ih_l0' has dtype 2 (int8) at offset %zu, but it must be float32",
+                 bias.dtype);
+        DEFECT(put32(b + bias.dtype, 2), want);
+        snprintf(want, sizeof want, "has unknown dtype 7 at offset %zu", hh.dtype);
+        DEFECT(put32(b + hh.dtype, 7), want);
+        /* a record cut short in its reduced data names its own length */
+        snprintf(want, sizeof want,
+                 "truncated: tensor 'head.weight' needs %zu bytes at offset %zu, file has %zu",
+                 head.data - head.start +
+                     (dt == RNN_DTYPE_BF16 ? pad4(2 * hc) : pad4(hc) + 4 * 130),
+                 head.start, head.data + 5);
+        DEFECT(bn = head.data + 5, want);
+        if (dt == RNN_DTYPE_BF16) {
+            snprintf(want, sizeof want,
+                     "non-finite weight in 'rnn.weight_hh_l0' at index 4 (bf16 0x7f80 at offset "
+                     "%zu)",
+                     hh.data + 8);
+            DEFECT((b[hh.data + 8] = 0x80, b[hh.data + 9] = 0x7f), want);
+            DEFECT((b[hh.data + 8] = 0xc1, b[hh.data + 9] = 0xff),
+                   "non-finite weight in 'rnn.weight_hh_l0' at index 4 (bf16 0xffc1");
+            snprintf(want, sizeof want,
+                     "nonzero padding after the data of 'rnn.weight_hh_l0' at offset %zu",
+                     hh.data + 2 * 27 + 1);
+            DEFECT(b[hh.data + 2 * 27 + 1] = 1, want);
+        } else {
+            snprintf(want, sizeof want,
+                     "int8 weight -128 in 'rnn.weight_hh_l0' at index 5, offset %zu", hh.data + 5);
+            DEFECT(b[hh.data + 5] = 0x80, want);
+            const size_t sc = head.data + pad4(hc); /* the head's scales */
+            snprintf(want, sizeof want,
+                     "int8 scale of row 2 of 'head.weight' is not finite at offset %zu", sc + 8);
+            DEFECT(put32(b + sc + 8, 0x7f800000u), want);
+            DEFECT(put32(b + sc + 8, 0xffc00000u), "int8 scale of row 2 of 'head.weight' is not finite");
+            snprintf(want, sizeof want,
+                     "int8 scale of row 0 of 'head.weight' is negative at offset %zu", sc);
+            DEFECT(put32(b + sc, 0xbf800000u), want);
+            snprintf(want, sizeof want,
+                     "nonzero padding after the data of 'rnn.weight_hh_l0' at offset %zu",
+                     hh.data + 27);
+            DEFECT(b[hh.data + 27] = 1, want);
+        }
+        /* a scale the writer would not choose (2 for a row whose largest
+         * value is small) is read and written back as stored */
+        if (dt == RNN_DTYPE_INT8) {
+            const size_t sc = head.data + pad4(hc);
+            memcpy(b, base, n);
+            put32(b + sc + 8, 0x40000000u);
+            recrc(b, n);
+            rnn_model *m = load_mem(b, n);
+            const float *scales;
+            const int8_t *q = rnn_model_tensor_int8(m, "head.weight", &scales);
+            assert_true(scales[2] == 2.0f);
+            assert_true(rnn_model_tensor(m, "head.weight", NULL)[6] == 2.0f * q[6]);
+            void *again;
+            size_t alen;
+            assert_int_equal(rnn_model_serialize_model(m, NULL, 0, &again, &alen, want, sizeof want),
+                             0);
+            assert_int_equal(alen, n);
+            assert_memory_equal(again, b, n);
+            free(again);
+            rnn_model_free(m);
+        }
+        /* a damaged value in a file of the right size is a checksum mismatch */
+        memcpy(b, base, n);
+        b[hh.data + 1] ^= 0x40;
+        expect_load_error(b, n, F, "checksum mismatch");
+#undef DEFECT
+        free(b);
+        free(base);
+        weights_free(&w);
+    }
+    /* any damage anywhere in a small reduced file */
+    for (int v = 0; v < 2; v++) {
+        rnn_model_config c = config(RNN_KIND_MELODY, (rnn_cell)(v + 1), 2, 1, 1);
+        weights w;
+        weights_small(&w, &c, 9u + (uint32_t)v);
+        rnn_dtype d[RNN_MAX_TENSORS];
+        dtypes_for(&c, v ? RNN_DTYPE_INT8 : RNN_DTYPE_BF16, d);
+        size_t n;
+        uint8_t *b = serialize_typed(&w, d, &n);
+        corrupt_everywhere(b, n);
+        free(b);
+        weights_free(&w);
+    }
+    /* the writer */
+    weights w;
+    weights_small(&w, &cfg, 3);
+    rnn_dtype d[RNN_MAX_TENSORS];
+    dtypes_for(&cfg, RNN_DTYPE_BF16, d);
+    char err[512];
+    void *out = NULL;
+    size_t len;
+    d[0] = RNN_DTYPE_INT8;
+    assert_int_equal(rnn_model_serialize_typed(&cfg, NULL, 0, ptrs(&w), d, &out, &len, err,
+                                               sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "tensor 'embed.weight' must stay float32"));
+    d[0] = RNN_DTYPE_F32;
+    d[2] = (rnn_dtype)3;
+    assert_int_equal(rnn_model_serialize_typed(&cfg, NULL, 0, ptrs(&w), d, &out, &len, err,
+                                               sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "tensor 'rnn.weight_hh_l0': unknown dtype 3"));
+    d[2] = RNN_DTYPE_BF16;
+    w.data[2][4] = 3.4e38f; /* rounds to bf16's infinity */
+    assert_int_equal(rnn_model_serialize_typed(&cfg, NULL, 0, ptrs(&w), d, &out, &len, err,
+                                               sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "in 'rnn.weight_hh_l0' at index 4 is beyond the range of bf16"));
+    assert_null(out);
+    d[2] = RNN_DTYPE_INT8; /* int8 holds any finite row */
+    assert_int_equal(rnn_model_serialize_typed(&cfg, NULL, 0, ptrs(&w), d, &out, &len, err,
+                                               sizeof err),
+                     0);
+    rnn_model *m = load_mem(out, len);
+    const float *sc;
+    assert_non_null(rnn_model_tensor_int8(m, "rnn.weight_hh_l0", &sc));
+    assert_true(sc[1] == 3.4e38f / 127.0f);
+    rnn_model_free(m);
+    free(out);
+    weights_free(&w);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Version 2: lookback                                                      */
+
+/* The lookback columns follow the conditions' in layer 0's input only. */
+static void test_lookback_specs(void **state)
+{
+    (void)state;
+    rnn_tensor_spec s[RNN_MAX_TENSORS];
+    rnn_model_config c = config(RNN_KIND_MELODY, RNN_CELL_LSTM, 2, 0, 3);
+    assert_int_equal(rnn_model_lookback_columns(&c), 0);
+    c.lookback = 1;
+    assert_int_equal(rnn_model_lookback_columns(&c), 262);
+    assert_int_equal(rnn_model_input_columns(&c), 262);
+    assert_int_equal(rnn_model_tensor_specs(&c, s), 8 + 2);
+    assert_string_equal(s[0].name, "rnn.weight_ih_l0");
+    assert_int_equal(s[0].shape[1], 130 + 262);
+    assert_int_equal(s[4].shape[1], 3);
+    c.conditions = RNN_COND_ALL;
+    c.embed = 5;
+    assert_int_equal(rnn_model_cond_columns(&c), 34 + 12);
+    assert_int_equal(rnn_model_input_columns(&c), 34 + 12 + 262);
+    assert_int_equal(rnn_model_tensor_specs(&c, s), 1 + 8 + 2);
+    assert_int_equal(s[1].shape[1], 5 + 34 + 12 + 262);
+    assert_int_equal(rnn_model_shape_specs(&c, s), 1 + 8 + 2);
+    assert_int_equal(s[1].shape[1], 5 + 34 + 12 + 262);
+    c = config(RNN_KIND_DRUMS, RNN_CELL_GRU, 1, 0, 4);
+    c.lookback = 1;
+    assert_int_equal(rnn_model_lookback_columns(&c), 20);
+    assert_int_equal(rnn_model_tensor_specs(&c, s), 4 + 2);
+    assert_int_equal(s[0].shape[1], 512 + 20);
+    assert_int_equal(rnn_model_input_columns(NULL), 0);
+    assert_int_equal(rnn_model_lookback_columns(NULL), 0);
+
+    /* refused: a flag other than 0 or 1, a kind without columns */
+    c.lookback = 2;
+    expect_config_error(&c, "lookback 2 exceeds the maximum 1");
+    assert_int_equal(rnn_model_shape_specs(&c, s), -1);
+    c.lookback = -1;
+    expect_config_error(&c, "lookback -1 is below the minimum 0");
+    c.lookback = 1;
+    c.kind = (rnn_kind)7;
+    assert_int_equal(rnn_model_shape_specs(&c, s), -1);
+}
+
+/* Lookback alone, and with conditions and attention, round-trips as a
+ * version 2 file with its column count at offset 76. */
+static void test_lookback_round_trip(void **state)
+{
+    (void)state;
+    const rnn_meta meta[] = {{"name", "lookback"}};
+    for (int kind = RNN_KIND_MELODY; kind <= RNN_KIND_DRUMS; kind++) {
+        for (int cell = 0; cell < RNN_CELL_COUNT; cell++) {
+            for (int extra = 0; extra <= 2; extra++) {
+                rnn_model_config cfg =
+                    config((rnn_kind)kind, (rnn_cell)cell, 1 + extra % 2, 3 * (cell % 2), 2);
+                cfg.lookback = 1;
+                cfg.conditions = extra == 1 ? RNN_COND_METRIC : 0;
+                cfg.attn_window = extra == 2 ? 3 : 0;
+                cfg.attn_size = extra == 2 ? 2 : 0;
+                weights w;
+                weights_make(&w, &cfg, (uint32_t)(kind * 100 + cell * 10 + extra));
+                size_t n;
+                uint8_t *b = serialize(&w, meta, 1, &n);
+                const uint32_t L = kind == RNN_KIND_MELODY ? 262 : 20;
+                assert_int_equal(get32(b + 8), 2);
+                assert_int_equal(get32(b + 12), 96);
+                assert_int_equal(get32(b + 52), cfg.conditions);
+                assert_int_equal(get32(b + 56), extra == 1 ? 34 : 0);
+                assert_int_equal(get32(b + 68), (uint32_t)cfg.attn_window);
+                assert_int_equal(get32(b + 76), L);
+                for (int i = 80; i < 96; i++)
+                    assert_int_equal(b[i], 0);
+                const int ih0 = cfg.embed ? 1 : 0;
+                record_at r = record_after(96, w.specs, ih0, 14);
+                assert_int_equal(get32(b + r.dims + 4),
+                                 (uint32_t)((cfg.embed ? cfg.embed : cfg.vocab) +
+                                            (extra == 1 ? 34 : 0)) +
+                                     L);
+                rnn_model *m = load_mem(b, n);
+                assert_same_model(m, &w, meta, 1);
+                rnn_model_free(m);
+                free(b);
+                weights_free(&w);
+            }
+        }
+    }
+}
+
+/* A lookback file damaged anywhere is refused, with the file and offset;
+ * without it (and without conditions and attention) a model is version 1. */
+static void test_lookback_defects(void **state)
+{
+    (void)state;
+    rnn_model_config cfg = config(RNN_KIND_DRUMS, RNN_CELL_LSTM, 1, 2, 2);
+    cfg.lookback = 1;
+    weights w;
+    weights_make(&w, &cfg, 41);
+    size_t n;
+    uint8_t *base = serialize(&w, NULL, 0, &n);
+    uint8_t *b = malloc(n);
+    assert_non_null(b);
+    size_t bn;
+    const char *F = "presets/lookback.rnnw";
+#define DEFECT(patch, needle)                                                                      \
+    do {                                                                                           \
+        memcpy(b, base, n), bn = n;                                                                \
+        patch;                                                                                     \
+        recrc(b, bn);                                                                              \
+        expect_load_error(b, bn, F, needle);                                                       \
+    } while (0)
+    rnn_model_free(load_mem(base, n));
+    DEFECT(put32(b + 76, 0), "version 2 header declares no condition at offset 52 and no "
+                             "attention at offset 68, nor lookback at offset 76");
+    DEFECT(put32(b + 76, 21),
+           "lookback columns 21 at offset 76, the drums encoding has 0 (none) or 20");
+    DEFECT(put32(b + 76, 262), "lookback columns 262 at offset 76");
+    DEFECT(put32(b + 76, 0xffffffffu), "at offset 76");
+    /* the melody's count on a drums file: the kind decides */
+    DEFECT((put32(b + 16, 1), put32(b + 40, 130)),
+           "lookback columns 20 at offset 76, the melody encoding has 0 (none) or 262");
+    for (int i = 80; i < 96; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "nonzero reserved header byte at offset %d", i);
+        DEFECT(b[i] = 1, want);
+    }
+    /* the record of weight_ih_l0: (4 * 2, 2 + 20) */
+    record_at r = record_after(96, w.specs, 1, 0);
+    assert_int_equal(get32(b + r.dims + 4), 22);
+    DEFECT(put32(b + r.dims + 4, 2),
+           "tensor 'rnn.weight_ih_l0' has shape (8, 2), the header says (8, 22)");
+#undef DEFECT
+    free(b);
+    corrupt_everywhere(base, n);
+    free(base);
+    weights_free(&w);
+
+    /* the writer refuses what the reader would */
+    rnn_model_config bad = cfg;
+    bad.lookback = 3;
+    weights_make(&w, &cfg, 42);
+    expect_serialize_error(&bad, NULL, 0, ptrs(&w), "lookback 3 exceeds the maximum 1");
+    weights_free(&w);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -1387,6 +1968,10 @@ int main(void)
         cmocka_unit_test(test_v2_round_trip),   cmocka_unit_test(test_v2_defects),
         cmocka_unit_test(test_attn_specs),      cmocka_unit_test(test_attn_round_trip),
         cmocka_unit_test(test_attn_defects),
+        cmocka_unit_test(test_reduced_fixture_bytes),
+        cmocka_unit_test(test_reduced_allowed), cmocka_unit_test(test_reduced_round_trip),
+        cmocka_unit_test(test_reduced_defects), cmocka_unit_test(test_lookback_specs),
+        cmocka_unit_test(test_lookback_round_trip), cmocka_unit_test(test_lookback_defects),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

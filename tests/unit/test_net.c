@@ -6,7 +6,10 @@
  * NAME.cond's 0/1 condition columns at each step, and their state after the
  * last step must match PyTorch's too; so must that of the attention models
  * (attn_*: attention over the top layer's last n outputs, the head over
- * [h | context]), whose state holds the attention's ring. Then, on the same models, the net's own
+ * [h | context]), whose state holds the attention's ring, and that of the
+ * lookback models (look_*), whose NAME.cond holds the conditions then the
+ * lookback columns, which must also be core/lookback's for the golden's bar of
+ * LOOK_BAR steps. Then, on the same models, the net's own
  * contracts: state get/set, reset, a step cut into pieces (bit-identical), an abandoned step,
  * out-of-range events; the cost of a step, the probe that refuses models whose numbers leave the
  * range of float, and which build of the kernels runs (test_net_v3 and test_net_generic pin one).
@@ -22,15 +25,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../core/lookback.h"
 #include "../../core/model.h"
 #include "../../core/net.h"
+#include "../../core/qmat.h"
 
 static const char *const NAMES[] = {
     "rnn_e0_l1",       "rnn_e24_l3",           "lstm_e32_l2",      "lstm_e0_l3",
     "gru_e0_l2",       "gru_e16_l1",           "drums_lstm_e8_l2", "drums_gru_e0_l1",
     "cond_rnn_e0_l2",  "cond_lstm_e16_l2",     "cond_lstm_e0_l1",  "cond_gru_e0_l1",
     "cond_gru_e12_l2", "cond_drums_gru_e8_l1", "attn_rnn_e0_l1",   "attn_lstm_e16_l2",
-    "attn_gru_e0_l2",  "attn_drums_gru_e8_l1",
+    "attn_gru_e0_l2",  "attn_drums_gru_e8_l1", "look_lstm_e0_l2",  "look_gru_e12_l1",
+    "look_rnn_e0_l1",  "look_drums_gru_e8_l2", "look_drums_lstm_e0_l1",
 };
 #define NMODELS (sizeof NAMES / sizeof NAMES[0])
 
@@ -39,7 +45,7 @@ typedef struct {
     int T, V;
     int *events; /* (T) */
     float *ref;  /* (T, V) PyTorch's logits */
-    int C;       /* condition columns, 0 for a version 1 model */
+    int C;       /* condition and lookback columns, 0 for a version 1 model */
     float *cond; /* (T, C) 0/1, NULL when C = 0 */
     size_t S;
     float *state_ref; /* (S) PyTorch's state after the last step, NULL for a version 1 model */
@@ -91,7 +97,7 @@ static void golden_load(golden *g, const char *name)
     }
     free(buf);
 
-    g->C = rnn_model_cond_columns(rnn_model_get_config(g->model));
+    g->C = rnn_model_input_columns(rnn_model_get_config(g->model));
     const int attn = rnn_model_get_config(g->model)->attn_window > 0;
     snprintf(path, sizeof path, "tests/golden/%s.cond", name);
     f = fopen(path, "rb");
@@ -420,7 +426,7 @@ static void test_out_of_range_event(void **state)
 static rnn_model *flat_model_cond(unsigned conds, rnn_cell cell, int E, int H, float w,
                                   const char *tname, size_t at, float big)
 {
-    rnn_model_config cfg = {RNN_KIND_MELODY, 4, cell, 2, E, H, 130, conds, 0, 0};
+    rnn_model_config cfg = {RNN_KIND_MELODY, 4, cell, 2, E, H, 130, conds, 0, 0, 0};
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
     float *data[RNN_MAX_TENSORS] = {0};
     int n = rnn_model_tensor_specs(&cfg, specs);
@@ -592,6 +598,134 @@ static void test_probe(void **state)
 
 /* The condition columns: none is all zero, any nonzero value is 1, each
  * column reaches the logits, and a model without conditions ignores them. */
+/* ---------------------------------------------------------------------------
+ * Reduced-precision presets: every golden model with each matrix that may be
+ * reduced stored as bf16, then int8 (rnn_model_serialize_typed, the writer
+ * rnnmidi-quantize uses). Their logits must stay within a tolerance of
+ * PyTorch's float32 logits, relative to the sequence's largest |logit|:
+ * bf16 keeps 8 significant bits (a rounding error of at most 2^-9 = 0.2% of
+ * each weight and of each input of a product), int8 7 bits of each row's
+ * and each input vector's largest value (half a step of 1/127 of it: 0.4%);
+ * summed over a row the independent errors grow as its square root, so one
+ * product's outputs stay within 0.4% (bf16) and 1% (int8) of the largest
+ * output, and the first step, from the zero state, runs L + 1 products in
+ * series (each layer, then the head): its logits are held to L + 1 times
+ * that (seen: at most 0.81% and 2.05%, both on the 3-layer tanh RNN; 0.40%
+ * and 1.0% on the others). Over the
+ * sequence the recurrence carries each step's error into the next; the
+ * gated cells damp it, the tanh RNN does not. Measured (the figures print):
+ * whole sequences of LSTM and GRU models within 0.53% (bf16) and 1.42%
+ * (int8), of the tanh RNN models 1.59% and 2.83%; the bounds are twice
+ * that: 1% and 3% (gated), 3% and 6% (tanh RNN).
+ * Every qmat kernel this CPU runs gives the same logits bit for bit, and a
+ * step in pieces the same as a whole one. */
+
+/* The model with every reducible matrix as dt, or with mixed = 1 as int8,
+ * float32 and bf16 in turn (products whose sides differ in dtype). */
+static rnn_model *reduce(const rnn_model *m, rnn_dtype dt, int mixed)
+{
+    const rnn_model_config *cfg = rnn_model_get_config(m);
+    rnn_tensor_spec specs[RNN_MAX_TENSORS];
+    const float *t[RNN_MAX_TENSORS];
+    rnn_dtype d[RNN_MAX_TENSORS];
+    const int n = rnn_model_tensor_specs(cfg, specs);
+    assert_true(n > 0);
+    static const rnn_dtype turn[3] = {RNN_DTYPE_INT8, RNN_DTYPE_F32, RNN_DTYPE_BF16};
+    for (int i = 0, a = 0; i < n; i++) {
+        t[i] = rnn_model_tensor(m, specs[i].name, NULL);
+        d[i] = !rnn_model_dtype_allowed(cfg, i) ? RNN_DTYPE_F32 : mixed ? turn[a++ % 3] : dt;
+    }
+    char err[256];
+    void *buf;
+    size_t len;
+    if (rnn_model_serialize_typed(cfg, NULL, 0, t, d, &buf, &len, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    rnn_model *r = rnn_model_load_memory(buf, len, "reduced", err, sizeof err);
+    free(buf);
+    if (!r) fail_msg("%s", err);
+    return r;
+}
+
+static void test_reduced(void **state)
+{
+    (void)state;
+    /* bf16, int8, then mixed dtypes held to int8's bounds; the kernels
+     * compared are those of the first reduced matrix's dtype */
+    static const rnn_dtype dts[3] = {RNN_DTYPE_BF16, RNN_DTYPE_INT8, RNN_DTYPE_INT8};
+    static const double tol_step[3] = {4e-3, 1e-2, 1e-2}, tol_gated[3] = {1e-2, 3e-2, 3e-2},
+                        tol_rnn[3] = {3e-2, 6e-2, 6e-2};
+    double worst[3] = {0, 0, 0};
+    for (size_t m = 0; m < NMODELS; m++) {
+        golden g;
+        golden_load(&g, NAMES[m]);
+        rnn_net *n32 = net_new(g.model);
+        assert_null(rnn_net_qmat_kernel_name(n32));
+        assert_int_equal(rnn_net_set_qmat_kernel(n32, "portable"), -1);
+        rnn_net_free(n32);
+        double scale = 0, scale0 = 0;
+        for (size_t i = 0; i < (size_t)g.T * g.V; i++)
+            scale = fmax(scale, fabs(g.ref[i]));
+        for (int i = 0; i < g.V; i++)
+            scale0 = fmax(scale0, fabs(g.ref[i]));
+        const double *tol =
+            rnn_model_get_config(g.model)->cell == RNN_CELL_RNN ? tol_rnn : tol_gated;
+        for (int v = 0; v < 3; v++) {
+            golden r = g;
+            r.model = reduce(g.model, dts[v], v == 2);
+            float *all = run_all(&r);
+            double err = 0, err0 = 0;
+            for (size_t i = 0; i < (size_t)g.T * g.V; i++)
+                err = fmax(err, fabs((double)all[i] - g.ref[i]));
+            for (int i = 0; i < g.V; i++)
+                err0 = fmax(err0, fabs((double)all[i] - g.ref[i]));
+            printf("  %-22s %-5s max |logit - torch| %.2e, %.3f%% of max |logit| %.2f; first "
+                   "step %.3f%%\n",
+                   NAMES[m], v == 2 ? "mixed" : rnn_dtype_name(dts[v]), err, 100 * err / scale, scale,
+                   100 * err0 / scale0);
+            const int products = rnn_model_get_config(g.model)->layers + 1;
+            if (!(err0 <= products * tol_step[v] * scale0))
+                fail_msg("%s as %s: first step's logits off by %g, over %d x %g of %g", NAMES[m],
+                         rnn_dtype_name(dts[v]), err0, products, tol_step[v], scale0);
+            worst[v] = fmax(worst[v], err / scale);
+            if (!(err <= tol[v] * scale))
+                fail_msg("%s as %s: logits off by %g, over %g of %g", NAMES[m],
+                         rnn_dtype_name(dts[v]), err, tol[v], scale);
+            /* every kernel, whole and in pieces: the same numbers */
+            rnn_net *net = net_new(r.model);
+            assert_non_null(rnn_net_qmat_kernel_name(net));
+            for (int k = 0; rnn_qmat_kernel_at((rnn_qmat_dtype)dts[v], k); k++) {
+                const char *kn = rnn_qmat_kernel_at((rnn_qmat_dtype)dts[v], k);
+                if (v == 2 && !rnn_qmat_kernel_supported(RNN_QMAT_BF16, kn)) continue;
+                if (!rnn_qmat_kernel_supported((rnn_qmat_dtype)dts[v], kn)) {
+                    assert_int_equal(rnn_net_set_qmat_kernel(net, kn), -1);
+                    continue;
+                }
+                assert_int_equal(rnn_net_set_qmat_kernel(net, kn), 0);
+                assert_string_equal(rnn_net_qmat_kernel_name(net), kn);
+                rnn_net_reset(net);
+                for (int t = 0; t < g.T; t++) {
+                    if (t % 2) {
+                        rnn_net_step_begin_cond(net, g.events[t], cond_at(&g, t));
+                        while (!rnn_net_step_work(net, 8 + 8 * (t % 5))) {
+                        }
+                    } else {
+                        rnn_net_step_cond(net, g.events[t], cond_at(&g, t));
+                    }
+                    if (memcmp(rnn_net_logits(net), all + (size_t)t * g.V, g.V * sizeof(float)))
+                        fail_msg("%s as %s: kernel %s differs at step %d", NAMES[m],
+                                 rnn_dtype_name(dts[v]), kn, t);
+                }
+            }
+            rnn_net_free(net);
+            free(all);
+            rnn_model_free(r.model);
+        }
+        golden_free(&g);
+    }
+    printf("  worst: bf16 %.3f%%, int8 %.3f%%, mixed %.3f%% of the largest |logit|\n",
+           100 * worst[0], 100 * worst[1], 100 * worst[2]);
+}
+
 static void test_conditions(void **state)
 {
     (void)state;
@@ -639,11 +773,43 @@ static void test_conditions(void **state)
     }
 }
 
+/* The golden lookback columns, written by make_golden.py from FORMAT.md's
+ * definition, are core/lookback's for the same events and bar (LOOK_BAR). */
+#define LOOK_BAR 3
+static void test_lookback_columns(void **state)
+{
+    (void)state;
+    int seen = 0;
+    for (size_t m = 0; m < NMODELS; m++) {
+        golden g;
+        golden_load(&g, NAMES[m]);
+        const rnn_model_config *cfg = rnn_model_get_config(g.model);
+        const int L = rnn_model_lookback_columns(cfg), C0 = rnn_model_cond_columns(cfg);
+        if (L == 0) {
+            assert_int_equal(cfg->lookback, 0);
+            golden_free(&g);
+            continue;
+        }
+        seen++;
+        assert_int_equal(g.C, C0 + L);
+        float cols[RNN_MAX_LOOKBACK_COLUMNS];
+        int flags = 0;
+        for (int t = 0; t < g.T; t++) {
+            rnn_lookback_fill(cfg->kind, g.events, (size_t)t + 1, LOOK_BAR, cols);
+            assert_memory_equal(cols, g.cond + (size_t)t * g.C + C0, (size_t)L * sizeof *cols);
+            flags += cols[L - 2] != 0.0f || cols[L - 1] != 0.0f;
+        }
+        assert_true(flags > 0); /* the repeat flags were on somewhere */
+        golden_free(&g);
+    }
+    assert_int_equal(seen, 5);
+}
+
 /* The cost of a step: rows (padded: H to 16 per gate, V to 8) times columns. */
 static void test_step_macs(void **state)
 {
     (void)state;
-    rnn_model_config c = {RNN_KIND_MELODY, 4, RNN_CELL_LSTM, 2, 16, 48, 130, 0, 0, 0};
+    rnn_model_config c = {RNN_KIND_MELODY, 4, RNN_CELL_LSTM, 2, 16, 48, 130, 0, 0, 0, 0};
     /* 4*48*(16+48) + 4*48*(48+48) + 136*48 */
     assert_int_equal(rnn_net_step_macs(&c), 12288 + 18432 + 6528);
     c.cell = RNN_CELL_GRU;
@@ -667,6 +833,17 @@ static void test_step_macs(void **state)
     c.conditions = RNN_COND_METRIC;
     c.steps_per_quarter = 2; /* 26 columns */
     assert_int_equal(rnn_net_step_macs(&c), 3 * 256 * (64 + 256) + 26 * 3 * 256 + 136 * 256);
+    /* lookback: at most 4 of the melody's 262 columns are on (one of each
+     * one-hot block and the two flags), any of the drums' 20 */
+    c.lookback = 1;
+    assert_int_equal(rnn_net_step_macs(&c), 3 * 256 * (64 + 256) + (26 + 4) * 3 * 256 + 136 * 256);
+    c.kind = RNN_KIND_DRUMS;
+    c.vocab = 512;
+    assert_int_equal(rnn_net_step_macs(&c),
+                     3 * 256 * (64 + 256) + (26 + 20) * 3 * 256 + 512 * 256);
+    c.kind = RNN_KIND_MELODY;
+    c.vocab = 130;
+    c.lookback = 0;
     /* attention (FORMAT.md's cost): 2 A H for the projections, n A for the
      * scores, n H for the context, and the head over 2H */
     c.attn_window = 32;
@@ -721,10 +898,12 @@ int main(void)
         cmocka_unit_test(test_golden),
         cmocka_unit_test(test_state_branch_and_reset),
         cmocka_unit_test(test_step_pieces),
+        cmocka_unit_test(test_reduced),
         cmocka_unit_test(test_abandoned_step),
         cmocka_unit_test(test_out_of_range_event),
         cmocka_unit_test(test_probe),
         cmocka_unit_test(test_conditions),
+        cmocka_unit_test(test_lookback_columns),
         cmocka_unit_test(test_step_macs),
         cmocka_unit_test(test_kernel),
     };

@@ -8,7 +8,10 @@
  * harmony heard), so the loop cannot be optimised into nothing. The same
  * with conditioned models (the v2 golden presets of tests/golden: metric
  * and harmony, harmony alone, drums on the metric), whose net steps take
- * the columns, and whose fresh nets step 'no event' with them at a tick. */
+ * the columns, and whose fresh nets step 'no event' with them at a tick;
+ * and with lookback models (the golden look_* presets, with and without
+ * conditions), whose ring hears each step, is taken back when a step is
+ * abandoned and is cleared wherever the net starts afresh. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -40,8 +43,9 @@ static void run_case(rnn_kind kind, const char *golden)
         snprintf(path, sizeof path, "tests/golden/%s.rnnw", golden);
         em = rnn_engine_model_prepare(path, err, sizeof err);
         if (!em) fail_msg("%s", err);
-        assert_int_equal(rnn_model_get_config(rnn_engine_model_get(em))->kind, kind);
-        assert_true(rnn_engine_model_conditions(em) != 0);
+        const rnn_model_config *cfg = rnn_model_get_config(rnn_engine_model_get(em));
+        assert_int_equal(cfg->kind, kind);
+        assert_true(rnn_engine_model_conditions(em) != 0 || cfg->lookback);
     } else {
         rnn_model *m = fixture_model(kind, RNN_CELL_GRU, 1, 16, 24, 3);
         assert_non_null(m);
@@ -132,6 +136,20 @@ static void test_cond_drums(void **state)
     run_case(RNN_KIND_DRUMS, "cond_drums_gru_e8_l1");
 }
 
+static void test_look_melody(void **state)
+{
+    (void)state;
+    run_case(RNN_KIND_MELODY, "look_rnn_e0_l1");
+    run_case(RNN_KIND_MELODY, "look_lstm_e0_l2");
+}
+
+static void test_look_drums(void **state)
+{
+    (void)state;
+    run_case(RNN_KIND_DRUMS, "look_drums_gru_e8_l2");
+    run_case(RNN_KIND_DRUMS, "look_drums_lstm_e0_l1");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -141,6 +159,8 @@ int main(void)
         cmocka_unit_test(test_cond_melody),
         cmocka_unit_test(test_cond_harmony_only),
         cmocka_unit_test(test_cond_drums),
+        cmocka_unit_test(test_look_melody),
+        cmocka_unit_test(test_look_drums),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,7 +7,10 @@
  * models (format v2) get each step's columns as a host would make them on
  * the audio thread: core/condition's metric position of a rolling 4/4 grid
  * and the harmony of held keys. The attention models (attn_*) run the same
- * loop, their ring filling, wrapping and being saved and restored. */
+ * loop, their ring filling, wrapping and being saved and restored. Reduced
+ * presets (every matrix that may be bf16, or int8: core/qmat's products,
+ * which round their inputs into scratch made at create) run the same loop
+ * under the trap. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,12 +34,38 @@ static void test_trap_works(void **state)
     assert_int_equal(rt_trap_self_check(), 0);
 }
 
-static void run_model(const char *name)
+/* The golden preset `name`, its reducible matrices stored as dt. */
+static rnn_model *load_as(const char *name, rnn_dtype dt)
 {
     char path[256], err[256];
     snprintf(path, sizeof path, "tests/golden/%s.rnnw", name);
     rnn_model *m = rnn_model_load(path, err, sizeof err);
     if (!m) fail_msg("%s", err);
+    if (dt == RNN_DTYPE_F32) return m;
+    const rnn_model_config *cfg = rnn_model_get_config(m);
+    rnn_tensor_spec specs[RNN_MAX_TENSORS];
+    const float *t[RNN_MAX_TENSORS];
+    rnn_dtype d[RNN_MAX_TENSORS];
+    const int n = rnn_model_tensor_specs(cfg, specs);
+    for (int i = 0; i < n; i++) {
+        t[i] = rnn_model_tensor(m, specs[i].name, NULL);
+        d[i] = rnn_model_dtype_allowed(cfg, i) ? dt : RNN_DTYPE_F32;
+    }
+    void *buf;
+    size_t len;
+    if (rnn_model_serialize_typed(cfg, NULL, 0, t, d, &buf, &len, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    rnn_model *r = rnn_model_load_memory(buf, len, name, err, sizeof err);
+    free(buf);
+    rnn_model_free(m);
+    if (!r) fail_msg("%s", err);
+    return r;
+}
+
+static void run_model_as(const char *name, rnn_dtype dt)
+{
+    char err[256];
+    rnn_model *m = load_as(name, dt);
     rnn_net *net = rnn_net_create(m, err, sizeof err);
     if (!net) fail_msg("%s", err);
     const int V = rnn_model_get_config(m)->vocab;
@@ -117,6 +146,23 @@ static void run_model(const char *name)
     rnn_model_free(m);
 }
 
+static void run_model(const char *name)
+{
+    run_model_as(name, RNN_DTYPE_F32);
+}
+
+/* bf16 and int8, one-hot and embedded input, with conditions and attention */
+static void test_reduced(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"lstm_e32_l2", "gru_e0_l2", "cond_gru_e12_l2",
+                                        "attn_lstm_e16_l2", "rnn_e24_l3"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        run_model_as(names[i], RNN_DTYPE_BF16);
+        run_model_as(names[i], RNN_DTYPE_INT8);
+    }
+}
+
 static void test_rnn(void **state)
 {
     (void)state;
@@ -155,6 +201,7 @@ int main(void)
         cmocka_unit_test(test_rnn),
         cmocka_unit_test(test_lstm),
         cmocka_unit_test(test_gru),
+        cmocka_unit_test(test_reduced),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -166,6 +166,60 @@ static void test_fixed_sequence(void **state)
     rnn_sampler_free(s);
 }
 
+/* A draw prepared ahead is the draw rnn_sample makes: over the saved
+ * sequence above, at other temperatures (0 and below: argmax, no random
+ * number), top-p values and masks, with the logits and mask overwritten
+ * between prepare and draw, a fully masked vocabulary (-1, no random
+ * number) and invalid arguments; the generators stay in step, and a
+ * prepared distribution gives the same class again for the same state. */
+static void test_prepare_then_draw(void **state)
+{
+    (void)state;
+    rnn_sampler *a = rnn_sampler_create(130), *b = rnn_sampler_create(130);
+    assert_non_null(a);
+    assert_non_null(b);
+    static const float temps[] = {1.0f, 0.0f, -1.0f, 0.5f, 1.7f};
+    static const float tops[] = {1.0f, 0.9f, 0.3f, 0.05f, 0.0f};
+    float l[130], tmp[130];
+    uint8_t mask[130], none[130];
+    memset(none, 1, sizeof none);
+    rnn_rng ra, rb;
+    rnn_rng_seed(&ra, 2024);
+    rnn_rng_seed(&rb, 2024);
+    int draws = 0;
+    for (int i = 0; i < 400; i++) {
+        fill_logits(l, 130, (uint64_t)(5 + i / 40), 3.0f);
+        for (int c = 0; c < 130; c++)
+            mask[c] = (uint8_t)((c * 7 + i) % 5 == 0);
+        const float T = temps[i % 5], top = tops[i / 5 % 5];
+        const uint8_t *m = i % 3 == 0 ? NULL : i % 50 == 7 ? none : mask;
+        const int want = rnn_sample(a, &ra, l, 130, T, top, m);
+        memcpy(tmp, l, sizeof l);
+        rnn_sample_prepare(b, tmp, 130, T, top, m);
+        memset(tmp, 0, sizeof tmp); /* the sampler keeps what it needs */
+        if (m == mask) memset(mask, 1, sizeof mask);
+        rnn_rng keep = rb;
+        const int got = rnn_sample_draw(b, &rb);
+        assert_int_equal(got, want);
+        assert_memory_equal(&ra, &rb, sizeof ra);
+        draws += got >= 0;
+        rnn_rng again = keep;
+        assert_int_equal(rnn_sample_draw(b, &again), got);
+    }
+    assert_true(draws > 350);
+    /* invalid arguments: -1 and no random number drawn */
+    rnn_rng before = rb;
+    rnn_sample_prepare(b, l, 131, 1.0f, 1.0f, NULL);
+    assert_int_equal(rnn_sample_draw(b, &rb), -1);
+    rnn_sample_prepare(b, NULL, 130, 1.0f, 1.0f, NULL);
+    assert_int_equal(rnn_sample_draw(b, &rb), -1);
+    assert_memory_equal(&before, &rb, sizeof rb);
+    assert_int_equal(rnn_sample_draw(NULL, &rb), -1);
+    rnn_sample_prepare(NULL, l, 130, 1.0f, 1.0f, NULL);
+    rnn_sampler_free(a);
+    rnn_sampler_free(b);
+}
+
 /* softmax(l / T) over the allowed classes, in double. */
 static void softmax_ref(const float *l, int V, double T, const uint8_t *mask, double *p)
 {
@@ -399,7 +453,7 @@ int main(void)
         cmocka_unit_test(test_rng_reference),        cmocka_unit_test(test_argmax),
         cmocka_unit_test(test_fixed_sequence),       cmocka_unit_test(test_chi_square),
         cmocka_unit_test(test_top_p_nucleus),        cmocka_unit_test(test_masks_and_nonfinite),
-        cmocka_unit_test(test_extreme_temperatures),
+        cmocka_unit_test(test_extreme_temperatures), cmocka_unit_test(test_prepare_then_draw),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,7 +6,10 @@
  * vanilla RNN (one-hot input), LSTM and GRU; and the same for models that
  * take condition columns beside the event (train_cond_*.bin, format v2), and
  * for models with attention over the top layer's outputs, starting from
- * carried past outputs of different counts per lane (train_attn_*.bin). */
+ * carried past outputs of different counts per lane (train_attn_*.bin), and
+ * for models with the lookback columns after the conditions
+ * (train_look_*.bin), whose columns in the file, written from FORMAT.md's
+ * definition, are also core/lookback's for the lanes' inputs. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +23,7 @@
 
 #include "../support/golden.h"
 
+#include "../../core/lookback.h"
 #include "../../training/train.h"
 
 /* max |a - b| / (atol + rtol |b|) over n values; <= 1 passes */
@@ -46,25 +50,43 @@ static void check_cell(const char *name)
 
     char magic[8];
     golden_take(&r, magic, 8);
+    const int v4 = memcmp(magic, "RNNGOLD4", 8) == 0;
     const int v3 = memcmp(magic, "RNNGOLD3", 8) == 0;
-    const int v2 = v3 || memcmp(magic, "RNNGOLD2", 8) == 0;
+    const int v2 = v3 || v4 || memcmp(magic, "RNNGOLD2", 8) == 0;
     if (!v2) assert_memory_equal(magic, "RNNGOLD1", 8);
     int32_t h[7], hc[4] = {4, 0, 0, 0}; /* spq, conditions, attention window and size */
+    int32_t look = 0;
     golden_take(&r, h, sizeof h);
     if (v2) golden_take(&r, hc, (v3 ? 4 : 2) * sizeof hc[0]);
+    if (v4) golden_take(&r, &look, sizeof look);
     float hp[6];
     golden_take(&r, hp, sizeof hp);
     const int L = h[1], E = h[2], H = h[3], V = h[4], B = h[5], T = h[6];
     rnn_model_config cfg = {RNN_KIND_MELODY, hc[0], (rnn_cell)h[0], L, E, H, V,
-                            (unsigned)hc[1], hc[2], hc[3]};
-    const int C = rnn_model_cond_columns(&cfg), N = hc[2];
+                            (unsigned)hc[1], hc[2], hc[3], look};
+    const int C = rnn_model_input_columns(&cfg), N = hc[2];
     assert_true(v3 ? N > 0 : v2 == (C > 0));
+    assert_int_equal(look, v4);
     int32_t *in = malloc((size_t)T * B * sizeof(int32_t)),
             *tg = malloc((size_t)T * B * sizeof(int32_t));
     assert_true(in && tg);
     golden_take(&r, in, (size_t)T * B * sizeof(int32_t));
     golden_take(&r, tg, (size_t)T * B * sizeof(int32_t));
     float *cond = C ? golden_take_floats(&r, (size_t)T * B * C) : NULL;
+    if (look) {
+        /* each lane's columns over its inputs, bars of 2 steps */
+        const int C0 = rnn_model_cond_columns(&cfg);
+        int32_t lane[64];
+        float cols[RNN_MAX_LOOKBACK_COLUMNS];
+        assert_true(T <= 64);
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < T; t++) {
+                lane[t] = in[(size_t)t * B + b];
+                rnn_lookback_fill(RNN_KIND_MELODY, lane, (size_t)t + 1, 2, cols);
+                assert_memory_equal(cols, cond + ((size_t)t * B + b) * C + C0,
+                                    (size_t)(C - C0) * sizeof *cols);
+            }
+    }
     size_t LBH = (size_t)L * B * H;
     /* the trainer's state: h, c, then with attention npast (B) and past (N, B, H) */
     const size_t ns = 2 * LBH + (N ? (size_t)B + (size_t)N * B * H : 0);
@@ -147,6 +169,7 @@ static void test_golden_rnn(void **state)
     check_cell("rnn");
     check_cell("cond_rnn");
     check_cell("attn_rnn");
+    check_cell("look_rnn");
 }
 
 static void test_golden_lstm(void **state)
@@ -155,6 +178,7 @@ static void test_golden_lstm(void **state)
     check_cell("lstm");
     check_cell("cond_lstm");
     check_cell("attn_lstm");
+    check_cell("look_lstm");
 }
 
 static void test_golden_gru(void **state)
@@ -163,6 +187,7 @@ static void test_golden_gru(void **state)
     check_cell("gru");
     check_cell("cond_gru");
     check_cell("attn_gru");
+    check_cell("look_gru");
 }
 
 int main(void)

@@ -6,7 +6,9 @@
  * condition columns (format v2) beside the event, whose block of
  * weight_ih_l0 is checked with the rest; and with attention over the top
  * layer's outputs (attn.W1, attn.W2, attn.v, a head over [h | context]),
- * starting from carried past outputs of different counts per lane. */
+ * starting from carried past outputs of different counts per lane; and with
+ * the lookback columns after the conditions (262 for melody), whose block
+ * of weight_ih_l0 is checked too. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -33,11 +35,13 @@ static double loss_of(rnn_trainer *tr, const int32_t *in, const float *cond, con
 }
 
 /* conds: the conditions, at 1 step per quarter (22 metric columns); n, A:
- * the attention window and size (0, 0 for none) */
-static void check_attn(rnn_cell cell, int embed, float dropout, unsigned conds, int n, int A)
+ * the attention window and size (0, 0 for none); look: the lookback columns
+ * after the conditions */
+static void check_full(rnn_cell cell, int embed, float dropout, unsigned conds, int n, int A,
+                       int look)
 {
-    rnn_model_config cfg = {RNN_KIND_MELODY, 1, cell, 2, embed, 6, V, conds, n, A};
-    const int C = rnn_model_cond_columns(&cfg);
+    rnn_model_config cfg = {RNN_KIND_MELODY, 1, cell, 2, embed, 6, V, conds, n, A, look};
+    const int C = rnn_model_input_columns(&cfg);
     char err[256];
     rnn_trainer *tr = rnn_trainer_create(&cfg, B, T, err, sizeof err);
     assert_non_null(tr);
@@ -120,6 +124,11 @@ static void check_attn(rnn_cell cell, int embed, float dropout, unsigned conds, 
     rnn_trainer_free(tr);
 }
 
+static void check_attn(rnn_cell cell, int embed, float dropout, unsigned conds, int n, int A)
+{
+    check_full(cell, embed, dropout, conds, n, A, 0);
+}
+
 static void check_cond(rnn_cell cell, int embed, float dropout, unsigned conds)
 {
     check_attn(cell, embed, dropout, conds, 0, 0);
@@ -138,6 +147,15 @@ static void test_grad_attention(void **state)
     check_attn(RNN_CELL_GRU, 4, 0, 0, 2, 3);
     check_attn(RNN_CELL_LSTM, 4, 0.3f, 0, 3, 4);
     check_attn(RNN_CELL_GRU, 0, 0, RNN_COND_METRIC, 4, 4);
+}
+
+/* the lookback columns, alone and after the metric's */
+static void test_grad_lookback(void **state)
+{
+    (void)state;
+    check_full(RNN_CELL_LSTM, 4, 0, 0, 0, 0, 1);
+    check_full(RNN_CELL_GRU, 0, 0, RNN_COND_METRIC, 0, 0, 1);
+    check_full(RNN_CELL_RNN, 4, 0.3f, RNN_COND_METRIC, 0, 0, 1);
 }
 
 static void test_grad_conditions(void **state)
@@ -186,7 +204,7 @@ static void test_threads_agree(void **state)
     (void)state;
     enum { NB = 5, NT = 7 };
     for (int cell = 0; cell < 3; cell++) {
-        rnn_model_config cfg = {RNN_KIND_MELODY, 4, (rnn_cell)cell, 2, 5, 12, V, 0, 0, 0};
+        rnn_model_config cfg = {RNN_KIND_MELODY, 4, (rnn_cell)cell, 2, 5, 12, V, 0, 0, 0, 0};
         char err[256];
         rnn_trainer *a = rnn_trainer_create(&cfg, NB, NT, err, sizeof err);
         rnn_trainer *b = rnn_trainer_create(&cfg, NB, NT, err, sizeof err);
@@ -227,7 +245,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grad_rnn),       cmocka_unit_test(test_grad_lstm),
         cmocka_unit_test(test_grad_gru),       cmocka_unit_test(test_grad_dropout),
-        cmocka_unit_test(test_threads_agree),  cmocka_unit_test(test_grad_conditions),
+        cmocka_unit_test(test_threads_agree),  cmocka_unit_test(test_grad_lookback),
+        cmocka_unit_test(test_grad_conditions),
         cmocka_unit_test(test_grad_attention),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

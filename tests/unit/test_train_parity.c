@@ -6,7 +6,12 @@
  * the trainer's tensor layout is the preset format's. Conditioned models
  * (format v2) get the same 0/1 condition columns in both, the trainer
  * trained with them. Attention models (format v2) run two windows in a row,
- * so the trainer's carried past outputs meet the net's ring. */
+ * so the trainer's carried past outputs meet the net's ring. Lookback models
+ * (format v2) run whole sequences through the trainer's ordered batcher,
+ * whose lookback columns come from each sequence's events since its first
+ * step (across windows, and past the history it keeps for the longest bar),
+ * against the net fed step by step with columns from the engine's ring
+ * (rnn_lookback_ring), bars changing within a sequence. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,8 +23,10 @@
 
 #include <cmocka.h>
 
+#include "../../core/lookback.h"
 #include "../../core/model.h"
 #include "../../core/net.h"
+#include "../../training/dataset.h"
 #include "../../training/train.h"
 
 enum { B = 3, T = 24 };
@@ -28,7 +35,7 @@ static void check_attn(rnn_kind kind, rnn_cell cell, int layers, int embed, int 
                        unsigned conds, int window, int asize)
 {
     rnn_model_config cfg = {kind,  4,      cell, layers, embed, hidden, rnn_kind_vocab(kind),
-                            conds, window, asize};
+                            conds, window, asize, 0};
     const int V = cfg.vocab, C = rnn_model_cond_columns(&cfg);
     char err[256];
     rnn_trainer *tr = rnn_trainer_create(&cfg, B, T, err, sizeof err);
@@ -169,6 +176,148 @@ static void test_parity_attention(void **state)
     check_attn(RNN_KIND_DRUMS, RNN_CELL_GRU, 1, 8, 16, RNN_COND_METRIC, 64, 8);
 }
 
+/* A sequence for the lookback: events that often repeat the bar before, bar
+ * lengths that change halfway, a metric code at every step. */
+static void make_seq(rnn_seq *s, rnn_kind kind, size_t len, int bar1, int bar2, uint32_t seed)
+{
+    const int V = rnn_kind_vocab(kind);
+    s->events = malloc(len * sizeof *s->events);
+    s->bar = malloc(len * sizeof *s->bar);
+    s->cond = malloc(len * sizeof *s->cond);
+    assert_true(s->events && s->bar && s->cond);
+    s->len = len;
+    uint32_t x = seed;
+    for (size_t p = 0; p < len; p++) {
+        const int b = p < len / 2 ? bar1 : bar2;
+        x = x * 1664525u + 1013904223u;
+        s->bar[p] = (uint16_t)b;
+        s->events[p] = p >= (size_t)b && (x >> 28) < 10 ? s->events[p - (size_t)b]
+                                                         : (int32_t)((x >> 8) % (uint32_t)V);
+        const rnn_metric_pos pos = {.bar_start = (int)(p % (size_t)b == 0),
+                                    .beat_start = (int)(p % 4 == 0),
+                                    .step_in_beat = (int)(p % 4),
+                                    .beat_in_bar = (int)(p % (size_t)b / 4)};
+        s->cond[p] = rnn_cond_code(&pos, 0);
+    }
+}
+
+static void check_lookback(rnn_kind kind, rnn_cell cell, int layers, int embed, int hidden,
+                           unsigned conds, const size_t *lens, const int (*bars)[2], int nseq)
+{
+    const rnn_model_config cfg = {.kind = kind,
+                                  .steps_per_quarter = 4,
+                                  .cell = cell,
+                                  .layers = layers,
+                                  .embed = embed,
+                                  .hidden = hidden,
+                                  .vocab = rnn_kind_vocab(kind),
+                                  .conditions = conds,
+                                  .lookback = 1};
+    const int V = cfg.vocab, C = rnn_model_input_columns(&cfg), C0 = rnn_model_cond_columns(&cfg);
+    assert_int_equal(C - C0, rnn_lookback_columns(kind));
+    rnn_seq_list list = {calloc((size_t)nseq, sizeof(rnn_seq)), (size_t)nseq};
+    assert_non_null(list.seqs);
+    for (int i = 0; i < nseq; i++)
+        make_seq(&list.seqs[i], kind, lens[i], bars[i][0], bars[i][1], 7u + (uint32_t)i);
+    char err[256];
+    rnn_trainer *tr = rnn_trainer_create(&cfg, 1, T, err, sizeof err);
+    assert_non_null(tr);
+    rnn_trainer_init_params(tr, 5);
+    int32_t in[T], tg[T];
+
+    /* a few training steps on random windows of the sequences */
+    rnn_batcher *bt = rnn_batcher_create(&list, kind, 1, T, 1, 0, 3);
+    assert_non_null(bt);
+    assert_int_equal(rnn_batcher_set_conditions(bt, &cfg, 0.0f), 0);
+    for (int step = 1; step <= 10; step++) {
+        rnn_trainer_zero_grad(tr);
+        rnn_batcher_next(bt, tr, in, tg);
+        rnn_trainer_forward_cond(tr, in, rnn_batcher_cond(bt), tg, 1, NULL, NULL);
+        rnn_trainer_backward(tr);
+        rnn_trainer_adamw(tr, 1e-2f, 0.9f, 0.999f, 1e-8f, 0.01f, step);
+    }
+    rnn_batcher_free(bt);
+
+    const float *tensors[RNN_MAX_TENSORS];
+    const int n = rnn_trainer_num_tensors(tr);
+    for (int i = 0; i < n; i++)
+        tensors[i] = rnn_trainer_tensor(tr, i);
+    void *blob = NULL;
+    size_t size = 0;
+    assert_int_equal(rnn_model_serialize(&cfg, NULL, 0, tensors, &blob, &size, err, sizeof err), 0);
+    rnn_model *model = rnn_model_load_memory(blob, size, "parity", err, sizeof err);
+    if (!model) fail_msg("%s", err);
+    rnn_net *net = rnn_net_create(model, err, sizeof err);
+    assert_non_null(net);
+    assert_int_equal(rnn_net_cond_columns(net), C);
+    rnn_lookback_ring *ring = malloc(sizeof *ring);
+    float *cols = malloc((size_t)C * sizeof *cols);
+    assert_true(ring && cols);
+
+    /* the ordered batcher of one lane walks each sequence whole, window
+     * after window from its first step: the net does the same, step by step */
+    bt = rnn_batcher_create(&list, kind, 1, T, 0, 0, 0);
+    assert_non_null(bt);
+    assert_int_equal(rnn_batcher_set_conditions(bt, &cfg, 0.0f), 0);
+    rnn_trainer_reset_state(tr);
+    double worst = 0;
+    long looked = 0, steps = 0;
+    for (int i = 0; i < nseq; i++) {
+        const rnn_seq *s = &list.seqs[i];
+        rnn_net_reset(net);
+        rnn_lookback_clear(ring);
+        for (size_t pos = 0; pos + 1 < s->len; pos += T) {
+            assert_true(rnn_batcher_next(bt, tr, in, tg) > 0);
+            const float *bcols = rnn_batcher_cond(bt);
+            rnn_trainer_forward_cond(tr, in, bcols, tg, 0, NULL, NULL);
+            const float *batched = rnn_trainer_logits(tr);
+            for (size_t t = 0; t < T && pos + t + 1 < s->len; t++) {
+                const size_t p = pos + t;
+                assert_int_equal(in[t], s->events[p]);
+                rnn_cond_code_columns(s->cond[p], &cfg, 0, 1, cols);
+                rnn_lookback_push(ring, s->events[p]);
+                rnn_lookback_ring_fill(ring, kind, s->bar[p], cols + C0);
+                /* the batcher's columns are the ring's */
+                assert_memory_equal(cols, bcols + t * (size_t)C, (size_t)C * sizeof *cols);
+                for (int j = C0; j < C; j++)
+                    looked += cols[j] != 0.0f;
+                const float *z = rnn_net_step_cond(net, s->events[p], cols);
+                for (int k = 0; k < V; k++) {
+                    const double d = fabs((double)z[k] - batched[t * (size_t)V + (size_t)k]);
+                    if (d > worst) worst = d;
+                }
+                steps++;
+            }
+        }
+    }
+    assert_int_equal(rnn_batcher_next(bt, tr, in, tg), 0); /* every sequence was walked */
+    print_message("%s %s L=%d E=%d H=%d C=%d lookback: %ld steps, max |logit difference| %.2e\n",
+                  rnn_kind_name(kind), rnn_cell_name(cell), layers, embed, hidden, C, steps, worst);
+    assert_true(looked > steps); /* the lookback columns were on, often */
+    assert_true(worst <= 1e-4);
+    rnn_batcher_free(bt);
+    free(ring);
+    free(cols);
+    rnn_net_free(net);
+    rnn_model_free(model);
+    free(blob);
+    rnn_trainer_free(tr);
+    rnn_seq_list_free(&list);
+}
+
+/* short and long sequences (one past the history kept for the longest bar,
+ * 2 x 1536 steps), bars changing within each */
+static void test_parity_lookback(void **state)
+{
+    (void)state;
+    const size_t lens[] = {100, 61, 3200};
+    const int bars[][2] = {{5, 3}, {16, 12}, {16, 1536}};
+    check_lookback(RNN_KIND_MELODY, RNN_CELL_LSTM, 2, 0, 24, 0, lens, bars, 2);
+    check_lookback(RNN_KIND_MELODY, RNN_CELL_GRU, 1, 8, 16, RNN_COND_METRIC, lens, bars, 2);
+    check_lookback(RNN_KIND_DRUMS, RNN_CELL_RNN, 1, 0, 12, RNN_COND_METRIC, lens, bars, 3);
+    check_lookback(RNN_KIND_DRUMS, RNN_CELL_GRU, 2, 6, 16, 0, lens + 2, bars + 2, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -176,6 +325,7 @@ int main(void)
         cmocka_unit_test(test_parity_gru),
         cmocka_unit_test(test_parity_rnn),
         cmocka_unit_test(test_parity_attention),
+        cmocka_unit_test(test_parity_lookback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

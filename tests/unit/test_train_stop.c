@@ -104,6 +104,77 @@ static void test_max_steps_before_first_validation(void **state)
     test_shell(out, sizeof out, "rm -rf %s", dir);
 }
 
+/* --dtype: the preset of a run stores its reducible matrices reduced, with
+ * the dtype and its source in the metadata; they are the run's float32
+ * weights (a run of the same seed without --dtype) rounded by the writer,
+ * and every other tensor is those weights as they are. */
+static void test_dtype_option(void **state)
+{
+    (void)state;
+    char dir[64], sub[128], ref[256], model[256], out[16384], err[256];
+    make_corpus(dir, sizeof dir, sub, sizeof sub);
+    snprintf(ref, sizeof ref, "%s/f32.rnnw", dir);
+    int rc = test_shell(out, sizeof out,
+                        "%s/rnnmidi-train --data %s --out %s " TRAIN_ARGS
+                        " --epochs 1 --steps-per-epoch 8 --seed 5",
+                        test_tools_dir(), sub, ref);
+    if (rc != 0) fail_msg("rnnmidi-train exited %d:\n%s", rc, out);
+    rnn_model *f = rnn_model_load(ref, err, sizeof err);
+    if (!f) fail_msg("%s", err);
+    assert_null(rnn_model_meta(f, "dtype"));
+    const rnn_model_config *cfg = rnn_model_get_config(f);
+    rnn_tensor_spec specs[RNN_MAX_TENSORS];
+    const int n = rnn_model_tensor_specs(cfg, specs);
+    static const char *const names[] = {"bf16", "int8"};
+    for (int v = 0; v < 2; v++) {
+        snprintf(model, sizeof model, "%s/%s.rnnw", dir, names[v]);
+        rc = test_shell(out, sizeof out,
+                        "%s/rnnmidi-train --data %s --out %s " TRAIN_ARGS
+                        " --epochs 1 --steps-per-epoch 8 --seed 5 --dtype %s",
+                        test_tools_dir(), sub, model, names[v]);
+        if (rc != 0) fail_msg("rnnmidi-train --dtype %s exited %d:\n%s", names[v], rc, out);
+        rnn_model *m = rnn_model_load(model, err, sizeof err);
+        if (!m) fail_msg("%s", err);
+        assert_string_equal(rnn_model_meta(m, "dtype"), names[v]);
+        char want[64];
+        snprintf(want, sizeof want, "float32 weights of step %s",
+                 rnn_model_meta(f, "weights_step"));
+        assert_string_equal(rnn_model_meta(m, "dtype_source"), want);
+        /* the float32 run's weights through the writer */
+        const rnn_dtype dt = (rnn_dtype)rnn_dtype_find(names[v]);
+        const float *t[RNN_MAX_TENSORS];
+        rnn_dtype d[RNN_MAX_TENSORS];
+        int reduced = 0;
+        for (int i = 0; i < n; i++) {
+            t[i] = rnn_model_tensor(f, specs[i].name, NULL);
+            d[i] = rnn_model_dtype_allowed(cfg, i) ? dt : RNN_DTYPE_F32;
+            reduced += d[i] != RNN_DTYPE_F32;
+        }
+        assert_int_equal(reduced, 3); /* weight_ih_l0 (embedded), weight_hh_l0, head.weight */
+        void *buf;
+        size_t len;
+        assert_int_equal(rnn_model_serialize_typed(cfg, NULL, 0, t, d, &buf, &len, err, sizeof err),
+                         0);
+        rnn_model *q = rnn_model_load_memory(buf, len, "q", err, sizeof err);
+        free(buf);
+        if (!q) fail_msg("%s", err);
+        for (int i = 0; i < n; i++) {
+            assert_int_equal(rnn_model_tensor_dtype(m, specs[i].name), d[i]);
+            assert_memory_equal(rnn_model_tensor(m, specs[i].name, NULL),
+                                rnn_model_tensor(q, specs[i].name, NULL),
+                                specs[i].count * sizeof(float));
+        }
+        rnn_model_free(q);
+        rnn_model_free(m);
+    }
+    rnn_model_free(f);
+    rc = test_shell(out, sizeof out, "%s/rnnmidi-train --data %s --out %s/x.rnnw --dtype fp16",
+                    test_tools_dir(), sub, dir);
+    assert_int_equal(rc, 2);
+    if (!strstr(out, "--dtype 'fp16' is not one of fp32, bf16, int8")) fail_msg("%s", out);
+    test_shell(out, sizeof out, "rm -rf %s", dir);
+}
+
 /* ------------------------------------------------------------------------ */
 /* The progress output. */
 
@@ -437,11 +508,70 @@ static void test_attention_option(void **state)
     test_shell(out, sizeof out, "rm -rf %s", dir);
 }
 
+/* --lookback trains a model with the lookback inputs: a version 2 preset
+ * declaring them, whose NLL on the valid split by the plugin's step-by-step
+ * code (rnnmidi-eval, the columns of whole sequences) is the trainer's own
+ * validation NLL (windows of 16 steps, each looking back past its start);
+ * rnnmidi-gen and rnnmidi-musicality play it. */
+static void test_lookback_option(void **state)
+{
+    (void)state;
+    char dir[64], sub[128], model[256], out[16384], err[256];
+    make_corpus(dir, sizeof dir, sub, sizeof sub);
+    for (int metric = 0; metric <= 1; metric++) {
+        snprintf(model, sizeof model, "%s/look%d.rnnw", dir, metric);
+        int rc = test_shell(out, sizeof out,
+                            "%s/rnnmidi-train --data %s --out %s " TRAIN_ARGS
+                            " --epochs 1 --steps-per-epoch 10 --lookback%s",
+                            test_tools_dir(), sub, model, metric ? " --conditions metric" : "");
+        if (rc != 0) fail_msg("rnnmidi-train exited %d:\n%s", rc, out);
+        rnn_model *m = rnn_model_load(model, err, sizeof err);
+        if (!m) fail_msg("%s", err);
+        const rnn_model_config *c = rnn_model_get_config(m);
+        assert_int_equal(c->lookback, 1);
+        assert_int_equal(c->conditions, metric ? RNN_COND_METRIC : 0);
+        size_t n = 0;
+        assert_non_null(rnn_model_tensor(m, "rnn.weight_ih_l0", &n));
+        assert_int_equal(n, 4 * 16 * (8 + (metric ? 34 : 0) + 262));
+        char valid[64];
+        assert_non_null(rnn_model_meta(m, "valid_nll"));
+        snprintf(valid, sizeof valid, "%s", rnn_model_meta(m, "valid_nll"));
+        rnn_model_free(m);
+        char split[160];
+        snprintf(split, sizeof split, "--split valid %s", sub);
+        const double nll = eval_nll(model, split);
+        print_message("lookback preset (metric %d): valid_nll %s, rnnmidi-eval of the valid "
+                      "split %.6f\n",
+                      metric, valid, nll);
+        assert_true(fabs(nll - atof(valid)) <= 1e-4); /* the metadata rounds to 4 decimals */
+
+        char mid[300];
+        snprintf(mid, sizeof mid, "%s/look%d.mid", dir, metric);
+        rc = test_shell(out, sizeof out, "%s/rnnmidi-gen --model %s --bars 4 --seed 3 --out %s",
+                        test_tools_dir(), model, mid);
+        if (rc != 0) fail_msg("rnnmidi-gen exited %d:\n%s", rc, out);
+        rnn_midi_file f;
+        assert_int_equal(rnn_midi_read_path(mid, NULL, NULL, &f, err, sizeof err), 0);
+        assert_true(f.n_notes > 0);
+        rnn_midi_free(&f);
+        rc = test_shell(out, sizeof out,
+                        "%s/rnnmidi-musicality --model %s --seeds 2 --bars 8 --quiet %s",
+                        test_tools_dir(), model, sub);
+        if (rc != 0) fail_msg("rnnmidi-musicality exited %d:\n%s", rc, out);
+        assert_non_null(strstr(out, "mean_overlap"));
+        assert_non_null(strstr(out, "rnnmidi-musicality: lookback: "));
+        assert_true((strstr(out, "conditions: metric\n") != NULL) == metric);
+    }
+    test_shell(out, sizeof out, "rm -rf %s", dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_attention_option),
+        cmocka_unit_test(test_lookback_option),
         cmocka_unit_test(test_max_steps_before_first_validation),
+        cmocka_unit_test(test_dtype_option),
         cmocka_unit_test(test_progress_counts_the_whole_run),
         cmocka_unit_test(test_stop_mid_epoch_then_resume),
         cmocka_unit_test(test_sigterm_checkpoints_and_writes),

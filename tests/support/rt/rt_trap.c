@@ -5,7 +5,10 @@
 
 #include <pthread.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t size);
@@ -86,4 +89,36 @@ int rt_trap_self_check(void)
     for (int i = 0; i < 5; i++)
         missed += rt_trap_calls[i] != want[i];
     return missed;
+}
+
+int rt_quiet_begin(rt_quiet *q)
+{
+    snprintf(q->path, sizeof q->path, "/tmp/rnnmidi-rt-print-XXXXXX");
+    int fd = mkstemp(q->path);
+    if (fd < 0) return -1;
+    fflush(stdout);
+    fflush(stderr);
+    for (int i = 0; i < 2; i++) {
+        q->saved[i] = dup(1 + i);
+        if (q->saved[i] < 0 || dup2(fd, 1 + i) < 0) {
+            close(fd);
+            return -1;
+        }
+    }
+    close(fd);
+    return 0;
+}
+
+long rt_quiet_end(rt_quiet *q)
+{
+    fflush(stdout);
+    fflush(stderr);
+    for (int i = 0; i < 2; i++) {
+        dup2(q->saved[i], 1 + i);
+        close(q->saved[i]);
+    }
+    struct stat st;
+    const long n = stat(q->path, &st) == 0 ? (long)st.st_size : -1;
+    unlink(q->path);
+    return n;
 }

@@ -18,4 +18,15 @@ int rt_trap_disarm(void);
 /** 0 when each of the five calls is seen by the trap, else the number missed. */
 int rt_trap_self_check(void);
 
+/* Standard output and error pointed at a fresh file for a while, to see
+ * whether code that must not print (run()) printed: begin redirects both
+ * (0, or -1 when it cannot), end restores them and returns the bytes
+ * written meanwhile (-1 when it cannot tell). */
+typedef struct {
+    int saved[2];
+    char path[64];
+} rt_quiet;
+int rt_quiet_begin(rt_quiet *q);
+long rt_quiet_end(rt_quiet *q);
+
 #endif
