@@ -440,7 +440,8 @@ corpus:
 # the files).
 .PHONY: presets
 presets: $(if $(wildcard $(CORPUS_DIR)),,corpus) $(BUILD)/rnnmidi-train $(BUILD)/rnnmidi-eval \
-         $(BUILD)/rnnmidi-gen $(BUILD)/rnnmidi-demo $(BUILD)/rnnmidi-musicality
+         $(BUILD)/rnnmidi-gen $(BUILD)/rnnmidi-demo $(BUILD)/rnnmidi-musicality \
+         $(BUILD)/rnnmidi-quantize
 	BUILD=$(BUILD) CORPUS=$(CORPUS_DIR) presets/build.sh
 	@$(MAKE) --no-print-directory lv2
 

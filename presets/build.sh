@@ -121,6 +121,15 @@ for name in melody-lstm melody-gru melody-rnn drums-gru; do
     echo "presets: $name test: $(cat "$WORK/$name.test.txt")"
 done
 
+# Each preset with its matrices in bf16 and int8 (rnnmidi-quantize), on the
+# same test files.
+for name in melody-lstm melody-gru melody-rnn drums-gru; do
+    for d in bf16 int8; do
+        $BUILD/rnnmidi-quantize $OUT/$name.rnnw --dtype $d --out "$WORK/$name.$d.rnnw" > /dev/null
+        $EVAL --model "$WORK/$name.$d.rnnw" --split test $(data_of $name) > "$WORK/$name.$d.test.txt"
+    done
+done
+
 # The musicality measure: 10 zero-state takes of 32 bars and 4-bar takes
 # primed by each test file (hearing its harmony and meter) beside the train
 # split; the melody LSTM also with the harmony zeroed, the real test split
@@ -273,6 +282,14 @@ chord_check() { # the harmony targets of the melody LSTM (primed takes)
         printf "| melody-lstm | the same, harmony zeroed | %s | %s (hearing it) | at least 0.20 below: %.3f, %s |\n", b, a, a - b,
             (a - b >= 0.20) ? "met" : "missed" }'
 }
+dtype_row() { # PRESET: test NLL and file size per dtype
+    f=$(field $WORK/$1.test.txt nll_nats) b=$(field $WORK/$1.bf16.test.txt nll_nats)
+    i=$(field $WORK/$1.int8.test.txt nll_nats)
+    awk -v p="$1" -v f="$f" -v b="$b" -v i="$i" -v sf="$(wc -c < $OUT/$1.rnnw)" \
+        -v sb="$(wc -c < $WORK/$1.bf16.rnnw)" -v si="$(wc -c < $WORK/$1.int8.rnnw)" 'BEGIN {
+        printf "| %s | %s | %s (%+.2f%%) | %s (%+.2f%%) | %.2f / %.2f / %.2f MB |\n", p, f,
+            b, 100 * (b - f) / f, i, 100 * (i - f) / f, sf / 1e6, sb / 1e6, si / 1e6 }'
+}
 conditions_of() { # PRESET: the conditions of its training command
     c=$(cmd "$1" | sed -n 's/.*--conditions \([a-z,]*\).*/\1/p')
     echo "${c:-none}"
@@ -371,7 +388,8 @@ Truncated BPTT over windows of 64 steps, batches of 64 windows, AdamW (lr
 0.01), gradient-norm clipping at 1, dropout 0.25 between layers and before the
 head, an embedding of 64; the kept weights are those of the epoch with the
 best valid NLL (early stop after --patience epochs without a better one).
-Training time is the trainer's own figure on 2 cores (AMD Zen 4, OpenBLAS
+Training time is the trainer's own wall-clock figure on 2 cores, so it
+depends on what else the machine ran (AMD Zen 4, OpenBLAS
 $(meta melody-lstm blas) kernels); the GRU and RNN ran side by side on one
 core each. The exact commands (also in each preset's metadata, key
 \`command\`):
@@ -397,6 +415,20 @@ for name in melody-lstm melody-gru melody-rnn drums-gru; do
 done
 cat <<EOF
 \`\`\`
+
+## Per dtype
+
+Each preset quantised with \`build/rnnmidi-quantize presets/NAME.rnnw --dtype
+bf16|int8 --out Q.rnnw\` (core/FORMAT.md, "Reduced-precision tensors": the
+recurrent and head matrices in bfloat16, or int8 with a scale per row) and
+evaluated on the same test files:
+
+| preset | float32 test NLL | bf16 | int8 | file: float32 / bf16 / int8 |
+|---|---|---|---|---|
+$(dtype_row melody-lstm)
+$(dtype_row melody-gru)
+$(dtype_row melody-rnn)
+$(dtype_row drums-gru)
 
 ## Conditions
 
