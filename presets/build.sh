@@ -186,6 +186,10 @@ harmony_example melody-lstm-over-linns-basket melody-lstm $CORPUS/openttd-openms
 harmony_example melody-lstm-over-sunday-drivers melody-lstm $CORPUS/simutrans-data/03-Sunday-drivers.mid
 harmony_example drums-gru-over-sunday-drivers drums-gru $CORPUS/simutrans-data/03-Sunday-drivers.mid
 
+# What the drums' attention reads: 4 bars from a zero state on a 4/4 grid.
+ATTN_CMD="$GEN --model $OUT/drums-gru.rnnw --bars 4 --seed 1 --attention-png $EX/drums-gru-attention.png --out $WORK/drums-gru-attention.mid"
+$ATTN_CMD 2> "$WORK/drums-gru-attention.gen.txt"
+
 # ---------------------------------------------------------------------------
 # The model card.
 meta() { # PRESET KEY
@@ -511,6 +515,17 @@ printf '%s' "$harmony_examples" | while IFS='|' read -r ex preset file; do
     printf '### %s\n\n%s over `%s`\n\n![%s](examples/%s.png) ([MIDI](examples/%s.mid))\n\n' \
         "$ex" "$preset" "$file" "$ex" "$ex" "$ex"
 done
+cat <<EOF
+### What the drums attend to
+
+\`$ATTN_CMD\`: the four bars' piano roll, and under it, for each step (a
+column), the weight its draw gave to each of the 32 outputs before it (one
+row per step back, 1 at the top; brighter is more weight). Faint lines mark
+whole bars back.
+
+![drums-gru attention](examples/drums-gru-attention.png)
+
+EOF
 cat <<EOF
 ## Examples
 
