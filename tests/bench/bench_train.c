@@ -10,14 +10,15 @@
  * stays alive for the whole net and runs BENCH_STEPS steps each time it is
  * asked; a round asks each in turn, C and PyTorch alternating, in reverse
  * order every other round, and a setting's figure is the median of its
- * rounds. The settings: the C trainer (this program with --serve, BENCH_THREADS
- * threads) and PyTorch (tests/bench/bench_train_torch.py --serve, with
- * /usr/bin/python3; skipped with a note when absent) with torch threads 1 and
- * 2 and OPENBLAS_NUM_THREADS 1 and 2, each under every OpenBLAS core of
- * BENCH_CORES. A setting under half its side's best in the first round is
- * not asked again. Each side's figure is its best setting's median; the
- * ratio is C's over PyTorch's. The load average is printed before and
- * after each net. Prints `BENCH name value unit`.
+ * rounds. The settings: the C trainer (this program with --serve,
+ * BENCH_THREADS threads) and PyTorch (tests/bench/bench_train_torch.py
+ * --serve, with /usr/bin/python3; skipped with a note when absent) with
+ * torch threads 1 and 2 and OPENBLAS_NUM_THREADS 1 and 2, each under every
+ * OpenBLAS core of BENCH_CORES. A probe round of one step each comes first
+ * and is not counted: a setting under half its side's best there is not
+ * asked again. Each side's figure is its best setting's median; the ratio
+ * is C's over PyTorch's. The load average is printed before and after each
+ * net. Prints `BENCH name value unit`.
  *
  * Environment: BENCH_THREADS (2), BENCH_STEPS (4), BENCH_ROUNDS (5),
  * BENCH_NETS (lstm2x256,gru2x256,lstm2x512), BENCH_CORES (Haswell,SkylakeX:
@@ -302,25 +303,33 @@ static void bench_net(int k, const char *self, int threads, int steps, int round
             ti++;
         if (ti < ns) order[no++] = ti++;
     }
-    for (int r = 0; r < rounds; r++) {
-        printf("%s: round %d:", name, r + 1);
+    /* round 0 is one step each, not counted: a setting under half its side's
+     * best there is not asked again (torch's 2-thread settings on a busy
+     * machine run at a tenth of its best and would take most of the time) */
+    for (int r = 0; r <= rounds; r++) {
+        printf("%s: %s %d:", name, r == 0 ? "probe" : "round", r);
         for (int j = 0; j < no; j++) {
-            setting *s = &set[order[r % 2 ? no - 1 - j : j]];
-            if (!s->alive || ask(s, steps) != 0) continue;
+            setting *s = &set[order[r % 2 ? j : no - 1 - j]];
+            if (!s->alive || ask(s, r == 0 ? 1 : steps) != 0) continue;
             printf(" %s %.0f", s->tag, s->rate[s->n - 1]);
             fflush(stdout);
         }
         printf("\n");
-        if (r == 0) /* a setting under half its side's best is not asked again */
-            for (int side = 0; side < 2; side++) {
-                double top = 0;
-                for (int i = 0; i < ns; i++)
-                    if (set[i].torch == side && set[i].alive && set[i].rate[0] > top)
-                        top = set[i].rate[0];
-                for (int i = 0; i < ns; i++)
-                    if (set[i].torch == side && set[i].alive && set[i].rate[0] < 0.5 * top)
-                        set[i].alive = 0;
-            }
+        if (r > 0) continue;
+        for (int side = 0; side < 2; side++) {
+            double top = 0;
+            for (int i = 0; i < ns; i++)
+                if (set[i].torch == side && set[i].alive && set[i].rate[0] > top)
+                    top = set[i].rate[0];
+            for (int i = 0; i < ns; i++)
+                if (set[i].torch == side && set[i].alive && set[i].rate[0] < 0.5 * top) {
+                    printf("%s: %s (%.0f time_steps/s) left out\n", name, set[i].label,
+                           set[i].rate[0]);
+                    set[i].alive = 0;
+                }
+        }
+        for (int i = 0; i < ns; i++)
+            set[i].n = 0;
     }
 
     for (int i = 0; i < ns; i++)
