@@ -532,14 +532,7 @@ static void lookup_forward(float *out, const int32_t *inputs, const float *tab, 
 static void lookup_backward(float *dtab, const float *dout, const int32_t *inputs, size_t N, int V,
                             int GH, size_t g0, size_t g1)
 {
-    for (int v = 0; v < V; v++)
-        memset(dtab + (size_t)v * GH + g0, 0, (g1 - g0) * sizeof(float));
-    for (size_t r = 0; r < N; r++) {
-        float *d = dtab + (size_t)inputs[r] * GH;
-        const float *s = dout + r * GH;
-        for (size_t k = g0; k < g1; k++)
-            d[k] += s[k];
-    }
+    rnn_k_sum_rows_by_class(dtab, dout, inputs, N, V, GH, g0, g1);
 }
 
 /* base + off, or NULL for a view the cell does not use */
