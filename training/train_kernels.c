@@ -103,8 +103,8 @@ static inline __attribute__((always_inline)) void add_row(float *restrict t,
         t[k] += s[k];
 }
 
-KERNEL void rnn_k_sum_rows_by_class(float *tab, const float *d, const int32_t *cls, size_t N,
-                                    int V, int C, size_t c0, size_t c1)
+KERNEL void rnn_k_sum_rows_by_class(float *tab, const float *d, const int32_t *cls, size_t N, int V,
+                                    int C, size_t c0, size_t c1)
 {
     for (int v = 0; v < V; v++)
         memset(tab + (size_t)v * C + c0, 0, (c1 - c0) * sizeof(float));
