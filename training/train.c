@@ -940,7 +940,7 @@ double rnn_trainer_forward_cond(rnn_trainer *tr, const int32_t *inputs, const fl
         tr->layer = l;
         tr->packed_fwd = 1;
         rnn_run_stage(tr, st_layer_in);
-        rnn_run_stage_parts(tr, st_recur, rnn_trainer_threads(tr));
+        rnn_run_stage(tr, st_recur);
     }
     const float *top = tr->acts.hs[tr->L - 1] + (size_t)B * H;
     if (tr->dropped) top = dropout_layer(tr, tr->L);
@@ -986,7 +986,7 @@ void rnn_trainer_backward(rnn_trainer *tr)
         tr->layer = l;
         tr->packed_fwd = 0;
         rnn_run_stage(tr, st_pack);
-        rnn_run_stage_parts(tr, st_bptt, rnn_trainer_threads(tr));
+        rnn_run_stage(tr, st_bptt);
         rnn_run_stage(tr, st_dlayer); /* tr->acts.dh is free once the layer's BPTT is done */
     }
     if (tr->E > 0) rnn_run_stage(tr, st_dembed);

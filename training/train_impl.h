@@ -23,12 +23,6 @@
 
 #include "train.h"
 
-/* Parts per thread of a stage over rows: more than one, so a thread that
- * loses its core to another program leaves work the others can take; few,
- * because each part of a product repacks its shared operand. */
-#define RNN_STAGE_PARTS_PER_THREAD 2
-#define RNN_STAGE_MAX_PARTS (RNN_STAGE_PARTS_PER_THREAD * RNN_TRAIN_MAX_THREADS)
-
 /* ------------------------------------------------------------------------ */
 /* Random numbers: splitmix64, one 64-bit word of state. */
 
@@ -172,8 +166,8 @@ struct rnn_trainer {
     int layer;
     int packed_fwd;     /* st_pack packs W_hh for the forward (1) or the backward (0) */
     uint64_t drop_seed; /* st_dropout's generator state */
-    double part_sum[RNN_STAGE_MAX_PARTS]; /* per part: NLL, or squared gradient norm */
-    long part_n[RNN_STAGE_MAX_PARTS], part_hit[RNN_STAGE_MAX_PARTS];
+    double part_sum[RNN_TRAIN_MAX_THREADS]; /* per part: NLL, or squared gradient norm */
+    long part_n[RNN_TRAIN_MAX_THREADS], part_hit[RNN_TRAIN_MAX_THREADS];
     struct {
         float coef, beta1, beta2, eps, decay, step_size, bc2s;
     } opt;
@@ -187,16 +181,11 @@ struct rnn_trainer {
 
 typedef void (*rnn_stage_fn)(rnn_trainer *tr, int part, int nparts);
 
-/** Run fn over rnn_stage_parts(tr) parts; returns when all are done. */
+/** Run fn over every part (one per thread, 1 without a pool); returns when
+ * all are done. */
 void rnn_run_stage(rnn_trainer *tr, rnn_stage_fn fn);
 
-/** Run fn over nparts parts (<= RNN_STAGE_MAX_PARTS); returns when all are
- * done. The recurrence takes one part per thread: its product with W_hh
- * streams the whole matrix at every step, once per part. */
-void rnn_run_stage_parts(rnn_trainer *tr, rnn_stage_fn fn, int nparts);
-
-/** The number of parts of rnn_run_stage: RNN_STAGE_PARTS_PER_THREAD per
- * thread, 1 without a pool. */
+/** The number of parts a stage has. */
 int rnn_stage_parts(const rnn_trainer *tr);
 
 /** Release a pool; accepts NULL. */

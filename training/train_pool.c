@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* rnnmidi training: the trainer's threads (contract in train_impl.h).
  *
- * n - 1 threads wait on a condition variable for the next stage. A stage's
- * parts are claimed one at a time from a shared counter by whichever thread
- * is free, the calling thread included, and the caller returns when every
- * part is done. On a machine other programs share, a thread that loses its
- * core for a while holds up only the part it has: the others take the rest,
- * and a thread that wakes late finds the work done. What a part computes
- * depends on its index and the part count alone, so the thread that runs it
- * does not change a result.
+ * n - 1 threads wait on a condition variable for the next stage. A stage
+ * has one part per thread, claimed one at a time from a shared counter by
+ * whichever thread is free, the calling thread included, and the caller
+ * returns when every part is done. On a machine other programs share, a
+ * worker that is woken but not given a core for a while does not hold up
+ * the stage: the caller takes its part, and the worker finds the work done.
+ * (More parts than threads would let the threads even out further, but
+ * each part of a product repacks its shared operand: measured, the extra
+ * packing cost what the balance gained.) What a part computes depends on
+ * its index and the part count alone, so the thread that runs it does not
+ * change a result.
  *
  * The lanes of a batch are independent through the whole recurrence, so
  * one stage covers all T steps of a layer and a pass needs a handful of
@@ -125,12 +128,12 @@ static struct rnn_pool *pool_create(int n)
     return p;
 }
 
-void rnn_run_stage_parts(rnn_trainer *tr, rnn_stage_fn fn, int nparts)
+void rnn_run_stage(rnn_trainer *tr, rnn_stage_fn fn)
 {
     struct rnn_pool *p = tr->pool;
-    if (!p || p->n <= 1 || nparts <= 1) {
-        for (int i = 0; i < nparts; i++)
-            fn(tr, i, nparts);
+    const int nparts = rnn_stage_parts(tr);
+    if (nparts <= 1) {
+        fn(tr, 0, 1);
         return;
     }
     pthread_mutex_lock(&p->mu);
@@ -148,11 +151,6 @@ void rnn_run_stage_parts(rnn_trainer *tr, rnn_stage_fn fn, int nparts)
     while (p->finished < nparts)
         pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
-}
-
-void rnn_run_stage(rnn_trainer *tr, rnn_stage_fn fn)
-{
-    rnn_run_stage_parts(tr, fn, rnn_stage_parts(tr));
 }
 
 int rnn_trainer_set_threads(rnn_trainer *tr, int n)
@@ -173,5 +171,5 @@ int rnn_trainer_threads(const rnn_trainer *tr)
 
 int rnn_stage_parts(const rnn_trainer *tr)
 {
-    return tr->pool ? RNN_STAGE_PARTS_PER_THREAD * tr->pool->n : 1;
+    return tr->pool ? tr->pool->n : 1;
 }
