@@ -10,17 +10,19 @@
  * stays alive for the whole net and runs BENCH_STEPS steps each time it is
  * asked; a round asks each in turn, C and PyTorch alternating, in reverse
  * order every other round, and a setting's figure is the median of its
- * rounds. The settings: the C trainer (this program with --serve,
- * BENCH_THREADS threads) and PyTorch (tests/bench/bench_train_torch.py
+ * rounds. The settings: the C trainer (this program with --serve) with
+ * each thread count of BENCH_THREADS, and PyTorch (tests/bench/bench_train_torch.py
  * --serve, with /usr/bin/python3; skipped with a note when absent) with
  * torch threads 1 and 2 and OPENBLAS_NUM_THREADS 1 and 2, each under every
  * OpenBLAS core of BENCH_CORES. A probe round of one step each comes first
  * and is not counted: a setting under half its side's best there is not
  * asked again. Each side's figure is its best setting's median; the ratio
- * is C's over PyTorch's. The load average is printed before and after each
- * net. Prints `BENCH name value unit`.
+ * is C's over PyTorch's, beside the ratio of their CPU time per step (what
+ * a step costs the machine, the ratio that holds when other programs leave
+ * this one a single core). The load average is printed before and after
+ * each net. Prints `BENCH name value unit`.
  *
- * Environment: BENCH_THREADS (2), BENCH_STEPS (4), BENCH_ROUNDS (5),
+ * Environment: BENCH_THREADS (1,2), BENCH_STEPS (4), BENCH_ROUNDS (5),
  * BENCH_NETS (lstm2x256,gru2x256,lstm2x512), BENCH_CORES (Haswell,SkylakeX:
  * the OPENBLAS_CORETYPE values of both sides), BENCH_NO_TORCH=1 to run the C
  * trainer alone. */
@@ -121,8 +123,9 @@ typedef struct {
     char core[64];  /* openblas_get_corename() as the process reports it */
     pid_t pid;
     FILE *to, *from;
-    int alive; /* still asked */
-    int n;     /* rounds run */
+    int alive;   /* still asked */
+    int threads; /* the C trainer's */
+    int n;       /* rounds run */
     double rate[MAX_ROUNDS], cpu_ms[MAX_ROUNDS];
 } setting;
 
@@ -233,14 +236,13 @@ static int best_of(setting *set, int ns, int torch)
 }
 
 /* One net: start the settings, run the rounds, report. */
-static void bench_net(int k, const char *self, int threads, int steps, int rounds, int torch,
-                      const char *cores)
+static void bench_net(int k, const char *self, const char *threads, int steps, int rounds,
+                      int torch, const char *cores)
 {
     const char *name = nets[k].name;
     static setting set[MAX_SETTINGS];
     int ns = 0;
-    char threads_s[16], core_env[MAX_SETTINGS][96], aux_env[MAX_SETTINGS][2][48];
-    snprintf(threads_s, sizeof threads_s, "%d", threads);
+    char threads_s[MAX_SETTINGS][16], core_env[MAX_SETTINGS][96], aux_env[MAX_SETTINGS][2][48];
     print_load(name, "before");
 
     /* the cores, each for both sides */
@@ -250,17 +252,25 @@ static void bench_net(int k, const char *self, int threads, int steps, int round
     int nc = 0;
     for (char *c = strtok(list, ","); c && nc < 8; c = strtok(NULL, ","))
         core_names[nc++] = c;
-    for (int c = 0; c < nc; c++) {
-        setting *s = &set[ns];
-        memset(s, 0, sizeof *s);
-        snprintf(s->label, sizeof s->label, "C %d threads, OPENBLAS_CORETYPE=%s", threads,
-                 core_names[c]);
-        snprintf(s->tag, sizeof s->tag, "C/%.24s", core_names[c]);
-        snprintf(core_env[ns], sizeof core_env[ns], "OPENBLAS_CORETYPE=%s", core_names[c]);
-        const char *env[] = {core_env[ns], NULL};
-        char *argv[] = {(char *)self, "--serve", (char *)name, threads_s, NULL};
-        if (spawn(s, argv, env) == 0 || s->pid > 0) ns++;
-    }
+    /* the C trainer's thread counts */
+    int thread_counts[4], nt = 0;
+    for (const char *p = threads; *p && nt < 4; p += strcspn(p, ","), p += *p == ',')
+        if (atoi(p) > 0) thread_counts[nt++] = atoi(p);
+    if (nt == 0) thread_counts[nt++] = 2;
+    for (int c = 0; c < nc; c++)
+        for (int t = 0; t < nt && ns < MAX_SETTINGS; t++) {
+            setting *s = &set[ns];
+            memset(s, 0, sizeof *s);
+            s->threads = thread_counts[t];
+            snprintf(s->label, sizeof s->label, "C %d thread%s, OPENBLAS_CORETYPE=%s", s->threads,
+                     s->threads == 1 ? "" : "s", core_names[c]);
+            snprintf(s->tag, sizeof s->tag, "C%d/%.24s", s->threads, core_names[c]);
+            snprintf(core_env[ns], sizeof core_env[ns], "OPENBLAS_CORETYPE=%s", core_names[c]);
+            snprintf(threads_s[ns], sizeof threads_s[ns], "%d", s->threads);
+            const char *env[] = {core_env[ns], NULL};
+            char *argv[] = {(char *)self, "--serve", (char *)name, threads_s[ns], NULL};
+            if (spawn(s, argv, env) == 0 || s->pid > 0) ns++;
+        }
     if (torch && access("/usr/bin/python3", X_OK) == 0 &&
         access("tests/bench/bench_train_torch.py", R_OK) == 0) {
         for (int c = 0; c < nc; c++)
@@ -341,7 +351,7 @@ static void bench_net(int k, const char *self, int threads, int steps, int round
     if (bc >= 0) {
         printf("BENCH train_%s_c_time_steps_per_s %.0f time_steps/s (%d threads, "
                "openblas_get_corename %s)\n",
-               name, median(set[bc].rate, set[bc].n), threads, set[bc].core);
+               name, median(set[bc].rate, set[bc].n), set[bc].threads, set[bc].core);
         printf("BENCH train_%s_c_cpu_ms_per_step %.1f ms (all threads)\n", name,
                median(set[bc].cpu_ms, set[bc].n));
     }
@@ -365,6 +375,10 @@ static void bench_net(int k, const char *self, int threads, int steps, int round
                "steps; per round %.2f..%.2f)\n",
                name, median(set[bc].rate, set[bc].n) / median(set[bt].rate, set[bt].n), nr, steps,
                lo, hi);
+        /* what a step costs the machine: the ratio that holds when other
+         * programs leave this one a single core's share */
+        printf("BENCH train_%s_cpu_torch_over_c %.2f x (CPU time per step, all threads)\n", name,
+               median(set[bt].cpu_ms, set[bt].n) / median(set[bc].cpu_ms, set[bc].n));
     }
     for (int i = 0; i < ns; i++)
         finish(&set[i]);
@@ -373,12 +387,11 @@ static void bench_net(int k, const char *self, int threads, int steps, int round
 
 int main(int argc, char **argv)
 {
-    int threads = getenv("BENCH_THREADS") ? atoi(getenv("BENCH_THREADS")) : 2;
+    const char *threads = getenv("BENCH_THREADS") ? getenv("BENCH_THREADS") : "1,2";
     int steps = getenv("BENCH_STEPS") ? atoi(getenv("BENCH_STEPS")) : 4;
     int rounds = getenv("BENCH_ROUNDS") ? atoi(getenv("BENCH_ROUNDS")) : 5;
     const char *cores = getenv("BENCH_CORES") ? getenv("BENCH_CORES") : "Haswell,SkylakeX";
     if (steps < 1) steps = 1;
-    if (threads < 1) threads = 1;
     if (rounds < 1) rounds = 1;
     if (rounds > MAX_ROUNDS) rounds = MAX_ROUNDS;
     if (argc == 4 && strcmp(argv[1], "--serve") == 0) {
@@ -412,6 +425,14 @@ int main(int argc, char **argv)
     }
     self[n] = 0;
     signal(SIGPIPE, SIG_IGN); /* a setting that dies is left out, not fatal */
+    FILE *ag = fopen("/proc/sys/kernel/sched_autogroup_enabled", "r");
+    if (ag) {
+        if (fgetc(ag) == '1')
+            printf("note: the kernel groups the threads of a session (sched_autogroup): while "
+                   "other sessions keep the cores busy, this one's processes share one "
+                   "session's CPU share, and 2 threads run no faster than 1\n");
+        fclose(ag);
+    }
     const int torch = !getenv("BENCH_NO_TORCH");
     for (int k = 0; k < N_NETS; k++)
         if (run[k]) bench_net(k, self, threads, steps, rounds, torch, cores);
