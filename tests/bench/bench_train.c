@@ -25,7 +25,9 @@
  * Environment: BENCH_THREADS (1,2), BENCH_STEPS (4), BENCH_ROUNDS (5),
  * BENCH_NETS (lstm2x256,gru2x256,lstm2x512), BENCH_CORES (Haswell,SkylakeX:
  * the OPENBLAS_CORETYPE values of both sides), BENCH_NO_TORCH=1 to run the C
- * trainer alone. */
+ * trainer alone, BENCH_BASELINE=PATH another build of this program whose
+ * trainer runs as more settings of the same rounds (a change measured
+ * against the code before it, on the same load). */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -116,8 +118,10 @@ static int serve(int k, int threads)
 /* ------------------------------------------------------------------------ */
 /* The coordinator: settings as child processes on pipes. */
 
+enum { C, TORCH, BASE };
+
 typedef struct {
-    int torch;      /* 0: the C trainer, 1: PyTorch */
+    int side;       /* C, TORCH or BASE */
     char label[96]; /* what the setting is, for the report */
     char tag[48];   /* the same, short, for the rounds */
     char core[64];  /* openblas_get_corename() as the process reports it */
@@ -223,12 +227,12 @@ static void print_load(const char *name, const char *when)
 }
 
 /* the best still-running setting of a side by median, or -1 */
-static int best_of(setting *set, int ns, int torch)
+static int best_of(setting *set, int ns, int side)
 {
     int best = -1;
     double bm = 0;
     for (int i = 0; i < ns; i++) {
-        if (set[i].torch != torch || set[i].n == 0) continue;
+        if (set[i].side != side || set[i].n == 0) continue;
         double m = median(set[i].rate, set[i].n);
         if (set[i].alive && m > bm) bm = m, best = i;
     }
@@ -236,8 +240,8 @@ static int best_of(setting *set, int ns, int torch)
 }
 
 /* One net: start the settings, run the rounds, report. */
-static void bench_net(int k, const char *self, const char *threads, int steps, int rounds,
-                      int torch, const char *cores)
+static void bench_net(int k, const char *self, const char *base, const char *threads, int steps,
+                      int rounds, int torch, const char *cores)
 {
     const char *name = nets[k].name;
     static setting set[MAX_SETTINGS];
@@ -257,20 +261,26 @@ static void bench_net(int k, const char *self, const char *threads, int steps, i
     for (const char *p = threads; *p && nt < 4; p += strcspn(p, ","), p += *p == ',')
         if (atoi(p) > 0) thread_counts[nt++] = atoi(p);
     if (nt == 0) thread_counts[nt++] = 2;
-    for (int c = 0; c < nc; c++)
-        for (int t = 0; t < nt && ns < MAX_SETTINGS; t++) {
-            setting *s = &set[ns];
-            memset(s, 0, sizeof *s);
-            s->threads = thread_counts[t];
-            snprintf(s->label, sizeof s->label, "C %d thread%s, OPENBLAS_CORETYPE=%s", s->threads,
-                     s->threads == 1 ? "" : "s", core_names[c]);
-            snprintf(s->tag, sizeof s->tag, "C%d/%.24s", s->threads, core_names[c]);
-            snprintf(core_env[ns], sizeof core_env[ns], "OPENBLAS_CORETYPE=%s", core_names[c]);
-            snprintf(threads_s[ns], sizeof threads_s[ns], "%d", s->threads);
-            const char *env[] = {core_env[ns], NULL};
-            char *argv[] = {(char *)self, "--serve", (char *)name, threads_s[ns], NULL};
-            if (spawn(s, argv, env) == 0 || s->pid > 0) ns++;
-        }
+    for (int side = C; side <= BASE; side += BASE - C) {
+        const char *exe = side == C ? self : base;
+        for (int c = 0; exe && c < nc; c++)
+            for (int t = 0; t < nt && ns < MAX_SETTINGS; t++) {
+                setting *s = &set[ns];
+                memset(s, 0, sizeof *s);
+                s->side = side;
+                s->threads = thread_counts[t];
+                snprintf(s->label, sizeof s->label, "%s %d thread%s, OPENBLAS_CORETYPE=%s",
+                         side == C ? "C" : "baseline", s->threads, s->threads == 1 ? "" : "s",
+                         core_names[c]);
+                snprintf(s->tag, sizeof s->tag, "%s%d/%.24s", side == C ? "C" : "base", s->threads,
+                         core_names[c]);
+                snprintf(core_env[ns], sizeof core_env[ns], "OPENBLAS_CORETYPE=%s", core_names[c]);
+                snprintf(threads_s[ns], sizeof threads_s[ns], "%d", s->threads);
+                const char *env[] = {core_env[ns], NULL};
+                char *argv[] = {(char *)exe, "--serve", (char *)name, threads_s[ns], NULL};
+                if (spawn(s, argv, env) == 0 || s->pid > 0) ns++;
+            }
+    }
     if (torch && access("/usr/bin/python3", X_OK) == 0 &&
         access("tests/bench/bench_train_torch.py", R_OK) == 0) {
         for (int c = 0; c < nc; c++)
@@ -278,7 +288,7 @@ static void bench_net(int k, const char *self, const char *threads, int steps, i
                 for (int ob = 1; ob <= 2 && ns < MAX_SETTINGS; ob++) {
                     setting *s = &set[ns];
                     memset(s, 0, sizeof *s);
-                    s->torch = 1;
+                    s->side = TORCH;
                     snprintf(s->label, sizeof s->label,
                              "torch threads=%d OPENBLAS_NUM_THREADS=%d OPENBLAS_CORETYPE=%s", tt,
                              ob, core_names[c]);
@@ -306,10 +316,10 @@ static void bench_net(int k, const char *self, const char *threads, int steps, i
     /* rounds: C and PyTorch alternate, the order reversed every other round */
     int order[MAX_SETTINGS], no = 0, ci = 0, ti = 0;
     while (ci < ns || ti < ns) {
-        while (ci < ns && set[ci].torch)
+        while (ci < ns && set[ci].side == TORCH)
             ci++;
         if (ci < ns) order[no++] = ci++;
-        while (ti < ns && !set[ti].torch)
+        while (ti < ns && set[ti].side != TORCH)
             ti++;
         if (ti < ns) order[no++] = ti++;
     }
@@ -326,13 +336,13 @@ static void bench_net(int k, const char *self, const char *threads, int steps, i
         }
         printf("\n");
         if (r > 0) continue;
-        for (int side = 0; side < 2; side++) {
+        for (int side = C; side <= BASE; side++) {
             double top = 0;
             for (int i = 0; i < ns; i++)
-                if (set[i].torch == side && set[i].alive && set[i].rate[0] > top)
+                if (set[i].side == side && set[i].alive && set[i].rate[0] > top)
                     top = set[i].rate[0];
             for (int i = 0; i < ns; i++)
-                if (set[i].torch == side && set[i].alive && set[i].rate[0] < 0.5 * top) {
+                if (set[i].side == side && set[i].alive && set[i].rate[0] < 0.5 * top) {
                     printf("%s: %s (%.0f time_steps/s) left out\n", name, set[i].label,
                            set[i].rate[0]);
                     set[i].alive = 0;
@@ -347,7 +357,7 @@ static void bench_net(int k, const char *self, const char *threads, int steps, i
             printf("%s: %s (OpenBLAS %s): median %.0f time_steps/s over %d round%s\n", name,
                    set[i].label, set[i].core, median(set[i].rate, set[i].n), set[i].n,
                    set[i].n == 1 ? "" : "s");
-    const int bc = best_of(set, ns, 0), bt = best_of(set, ns, 1);
+    const int bc = best_of(set, ns, C), bt = best_of(set, ns, TORCH), bb = best_of(set, ns, BASE);
     if (bc >= 0) {
         printf("BENCH train_%s_c_time_steps_per_s %.0f time_steps/s (%d threads, "
                "openblas_get_corename %s)\n",
@@ -379,6 +389,15 @@ static void bench_net(int k, const char *self, const char *threads, int steps, i
          * programs leave this one a single core's share */
         printf("BENCH train_%s_cpu_torch_over_c %.2f x (CPU time per step, all threads)\n", name,
                median(set[bt].cpu_ms, set[bt].n) / median(set[bc].cpu_ms, set[bc].n));
+    }
+    if (bc >= 0 && bb >= 0) {
+        printf("BENCH train_%s_base_time_steps_per_s %.0f time_steps/s (%s, %d threads, "
+               "openblas_get_corename %s; cpu %.1f ms per step)\n",
+               name, median(set[bb].rate, set[bb].n), base, set[bb].threads, set[bb].core,
+               median(set[bb].cpu_ms, set[bb].n));
+        printf("BENCH train_%s_c_over_base %.2f x (CPU time per step %.2f x less)\n", name,
+               median(set[bc].rate, set[bc].n) / median(set[bb].rate, set[bb].n),
+               median(set[bb].cpu_ms, set[bb].n) / median(set[bc].cpu_ms, set[bc].n));
     }
     for (int i = 0; i < ns; i++)
         finish(&set[i]);
@@ -435,6 +454,7 @@ int main(int argc, char **argv)
     }
     const int torch = !getenv("BENCH_NO_TORCH");
     for (int k = 0; k < N_NETS; k++)
-        if (run[k]) bench_net(k, self, threads, steps, rounds, torch, cores);
+        if (run[k])
+            bench_net(k, self, getenv("BENCH_BASELINE"), threads, steps, rounds, torch, cores);
     return 0;
 }
