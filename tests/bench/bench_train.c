@@ -29,6 +29,7 @@
  * trainer runs as more settings of the same rounds (a change measured
  * against the code before it, on the same load). */
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,9 +95,7 @@ static int serve(int k, int threads)
         in[i] = (int32_t)((s >> 8) % 130);
         tg[i] = (int32_t)((s >> 20) % 130);
     }
-    long step = 1;
-    for (; step <= 2; step++)
-        train_step(tr, in, tg, step);
+    long step = 1; /* no warm-up steps: the coordinator's probe round is one */
     printf("ready %s\n", rnn_blas_corename());
     fflush(stdout);
     int n;
@@ -170,13 +169,22 @@ static int spawn(setting *s, char *const argv[], const char *const env[])
     return 0;
 }
 
-/* One turn of a setting: n steps; 0, or -1 (the setting is dropped). */
-static int ask(setting *s, int n)
+/* One turn of a setting: n steps; 0, or -1 (the setting is dropped). A
+ * setting that has not answered after limit seconds (0: no limit) is
+ * stopped. */
+static int ask(setting *s, int n, double limit)
 {
     char line[256];
     double rate, cpu = 0;
     fprintf(s->to, "%d\n", n);
     fflush(s->to);
+    struct pollfd pfd = {fileno(s->from), POLLIN, 0};
+    if (limit > 0 && poll(&pfd, 1, (int)(limit * 1e3)) == 0) {
+        printf(" [%s: no answer in %.0f s, stopped]", s->tag, limit);
+        kill(s->pid, SIGKILL);
+        s->alive = 0;
+        return -1;
+    }
     if (!fgets(line, sizeof line, s->from) ||
         sscanf(line, "rate %lf cpu_ms %lf", &rate, &cpu) < 1) {
         printf("note: %s stopped answering; left out\n", s->label);
@@ -328,9 +336,16 @@ static void bench_net(int k, const char *self, const char *base, const char *thr
      * machine run at a tenth of its best and would take most of the time) */
     for (int r = 0; r <= rounds; r++) {
         printf("%s: %s %d:", name, r == 0 ? "probe" : "round", r);
+        double fastest[3] = {0, 0, 0}; /* seconds of the probe's fastest step per side */
         for (int j = 0; j < no; j++) {
-            setting *s = &set[order[r % 2 ? j : no - 1 - j]];
-            if (!s->alive || ask(s, r == 0 ? 1 : steps) != 0) continue;
+            setting *s = &set[order[r % 2 ? no - 1 - j : j]];
+            /* in the probe, a step over 3 times the side's fastest is left
+             * out anyway (under half its rate): stop it waiting */
+            const double limit = r == 0 && fastest[s->side] > 0 ? 3 * fastest[s->side] + 1 : 0;
+            if (!s->alive || ask(s, r == 0 ? 1 : steps, limit) != 0) continue;
+            const double secs = (double)B * T / s->rate[s->n - 1];
+            if (r == 0 && (fastest[s->side] == 0 || secs < fastest[s->side]))
+                fastest[s->side] = secs;
             printf(" %s %.0f", s->tag, s->rate[s->n - 1]);
             fflush(stdout);
         }

@@ -26,8 +26,9 @@ B, T, V, E, L = 64, 64, 130, 64, 2
 NETS = {"lstm2x256": ("LSTM", 256), "gru2x256": ("GRU", 256), "lstm2x512": ("LSTM", 512)}
 
 
-def make_step(net, threads):
-    """The net, its optimiser and data; returns a function that runs one step."""
+def make_step(net, threads, warmup=2):
+    """The net, its optimiser and data, warmup steps run; returns a function
+    that runs one step."""
     import torch
 
     cell, H = NETS[net]
@@ -64,7 +65,7 @@ def make_step(net, threads):
         opt.step()
         held[0] = tuple(s.detach() for s in state) if cell == "LSTM" else state.detach()
 
-    for _ in range(2):
+    for _ in range(warmup):
         step()
     return step
 
@@ -94,7 +95,7 @@ def serve(net, threads):
     """For bench_train's interleaved rounds: `ready CORENAME`, then for each
     number n on stdin, n steps and `rate R cpu_ms C` (time steps per second,
     the CPU time of a step over all threads)."""
-    step = make_step(net, threads)
+    step = make_step(net, threads, 0)  # bench_train's probe round is the warm-up
     print("ready %s" % blas_corename(), flush=True)
     for line in sys.stdin:
         n = int(line)
