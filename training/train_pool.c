@@ -21,14 +21,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-typedef struct {
-    struct rnn_pool *pool;
-    int index;
-} pool_slot;
-
 struct rnn_pool {
     pthread_t th[RNN_TRAIN_MAX_THREADS];
-    pool_slot slot[RNN_TRAIN_MAX_THREADS];
     int n, started;
     pthread_mutex_t mu;
     pthread_cond_t go, done;
@@ -69,8 +63,7 @@ static void parts_done(struct rnn_pool *p, int ran)
 
 static void *pool_main(void *arg)
 {
-    pool_slot *slot = arg;
-    struct rnn_pool *p = slot->pool;
+    struct rnn_pool *p = arg; /* a worker has no part of its own: it claims them */
     unsigned long seen = 0;
     for (;;) {
         pthread_mutex_lock(&p->mu);
@@ -117,9 +110,7 @@ static struct rnn_pool *pool_create(int n)
     pthread_cond_init(&p->go, NULL);
     pthread_cond_init(&p->done, NULL);
     for (int i = 1; i < n; i++) {
-        p->slot[i].pool = p;
-        p->slot[i].index = i;
-        if (pthread_create(&p->th[i], NULL, pool_main, &p->slot[i]) != 0) {
+        if (pthread_create(&p->th[i], NULL, pool_main, p) != 0) {
             rnn_pool_free(p);
             return NULL;
         }
