@@ -14,13 +14,12 @@
  * each thread count of BENCH_THREADS, and PyTorch (tests/bench/bench_train_torch.py
  * --serve, with /usr/bin/python3; skipped with a note when absent) with
  * torch threads 1 and 2 and OPENBLAS_NUM_THREADS 1 and 2, each under every
- * OpenBLAS core of BENCH_CORES. A probe round of one step each comes first
- * and is not counted: a setting under half its side's best there is not
- * asked again. Each side's figure is its best setting's median; the ratio
- * is C's over PyTorch's, beside the ratio of their CPU time per step (what
- * a step costs the machine, the ratio that holds when other programs leave
- * this one a single core). The load average is printed before and after
- * each net. Prints `BENCH name value unit`.
+ * OpenBLAS core of BENCH_CORES. A probe round comes first and is not
+ * counted (a warm-up step and a measured step each): a setting under half
+ * its side's best there is not asked again. Each side's figure is its best setting's median; the
+ * ratio is C's over PyTorch's, beside the ratio of their CPU time per step (what a step costs the
+ * machine, the ratio that holds when other programs leave this one a single core). The load average
+ * is printed before and after each net. Prints `BENCH name value unit`.
  *
  * Environment: BENCH_THREADS (1,2), BENCH_STEPS (4), BENCH_ROUNDS (5),
  * BENCH_NETS (lstm2x256,gru2x256,lstm2x512), BENCH_CORES (Haswell,SkylakeX:
@@ -331,9 +330,11 @@ static void bench_net(int k, const char *self, const char *base, const char *thr
             ti++;
         if (ti < ns) order[no++] = ti++;
     }
-    /* round 0 is one step each, not counted: a setting under half its side's
-     * best there is not asked again (torch's 2-thread settings on a busy
-     * machine run at a tenth of its best and would take most of the time) */
+    /* round 0, the probe, is not counted: a step each to warm up (the first
+     * allocates and faults its memory in), then a step measured; a setting
+     * under half its side's best there is not asked again (torch's 2-thread
+     * settings on a busy machine run at a tenth of its best and would take
+     * most of the time) */
     for (int r = 0; r <= rounds; r++) {
         printf("%s: %s %d:", name, r == 0 ? "probe" : "round", r);
         double fastest[3] = {0, 0, 0}; /* seconds of the probe's fastest step per side */
@@ -342,7 +343,9 @@ static void bench_net(int k, const char *self, const char *base, const char *thr
             /* in the probe, a step over 3 times the side's fastest is left
              * out anyway (under half its rate): stop it waiting */
             const double limit = r == 0 && fastest[s->side] > 0 ? 3 * fastest[s->side] + 1 : 0;
-            if (!s->alive || ask(s, r == 0 ? 1 : steps, limit) != 0) continue;
+            if (!s->alive || (r == 0 && ask(s, 1, 2 * limit) != 0) ||
+                ask(s, r == 0 ? 1 : steps, limit) != 0)
+                continue;
             const double secs = (double)B * T / s->rate[s->n - 1];
             if (r == 0 && (fastest[s->side] == 0 || secs < fastest[s->side]))
                 fastest[s->side] = secs;
@@ -351,15 +354,15 @@ static void bench_net(int k, const char *self, const char *base, const char *thr
         }
         printf("\n");
         if (r > 0) continue;
-        for (int side = C; side <= BASE; side++) {
+        for (int side = C; side <= BASE; side++) { /* rate[1]: the measured probe step */
             double top = 0;
             for (int i = 0; i < ns; i++)
-                if (set[i].side == side && set[i].alive && set[i].rate[0] > top)
-                    top = set[i].rate[0];
+                if (set[i].side == side && set[i].alive && set[i].rate[1] > top)
+                    top = set[i].rate[1];
             for (int i = 0; i < ns; i++)
-                if (set[i].side == side && set[i].alive && set[i].rate[0] < 0.5 * top) {
+                if (set[i].side == side && set[i].alive && set[i].rate[1] < 0.5 * top) {
                     printf("%s: %s (%.0f time_steps/s) left out\n", name, set[i].label,
-                           set[i].rate[0]);
+                           set[i].rate[1]);
                     set[i].alive = 0;
                 }
         }
