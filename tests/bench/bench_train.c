@@ -15,11 +15,11 @@
  * --serve, with /usr/bin/python3; skipped with a note when absent) with
  * torch threads 1 and 2 and OPENBLAS_NUM_THREADS 1 and 2, each under every
  * OpenBLAS core of BENCH_CORES. A probe round comes first and is not
- * counted (a warm-up step and a measured step each): a setting under half
- * its side's best there is not asked again. Each side's figure is its best setting's median; the
- * ratio is C's over PyTorch's, beside the ratio of their CPU time per step (what a step costs the
- * machine, the ratio that holds when other programs leave this one a single core). The load average
- * is printed before and after each net. Prints `BENCH name value unit`.
+ * counted (a warm-up step and two measured steps each): a setting under a
+ * quarter of its side's best there is not asked again. Each side's figure is its best setting's
+ * median; the ratio is C's over PyTorch's, beside the ratio of their CPU time per step (what a step
+ * costs the machine, the ratio that holds when other programs leave this one a single core). The
+ * load average is printed before and after each net. Prints `BENCH name value unit`.
  *
  * Environment: BENCH_THREADS (1,2), BENCH_STEPS (4), BENCH_ROUNDS (5),
  * BENCH_NETS (lstm2x256,gru2x256,lstm2x512), BENCH_CORES (Haswell,SkylakeX:
@@ -331,22 +331,24 @@ static void bench_net(int k, const char *self, const char *base, const char *thr
         if (ti < ns) order[no++] = ti++;
     }
     /* round 0, the probe, is not counted: a step each to warm up (the first
-     * allocates and faults its memory in), then a step measured; a setting
-     * under half its side's best there is not asked again (torch's 2-thread
-     * settings on a busy machine run at a tenth of its best and would take
-     * most of the time) */
+     * allocates and faults its memory in), then two steps measured; a
+     * setting under a quarter of its side's best there is not asked again
+     * (torch's 2-thread settings on a busy machine run at a tenth of its
+     * best and would take most of the time; a busy machine also makes a
+     * probe of a few steps twice as fast or slow as the rounds, so only
+     * what is far behind is left out) */
     for (int r = 0; r <= rounds; r++) {
         printf("%s: %s %d:", name, r == 0 ? "probe" : "round", r);
         double fastest[3] = {0, 0, 0}; /* seconds of the probe's fastest step per side */
         for (int j = 0; j < no; j++) {
             setting *s = &set[order[r % 2 ? no - 1 - j : j]];
-            /* in the probe, a step over 3 times the side's fastest is left
-             * out anyway (under half its rate): stop it waiting */
-            const double limit = r == 0 && fastest[s->side] > 0 ? 3 * fastest[s->side] + 1 : 0;
-            if (!s->alive || (r == 0 && ask(s, 1, 2 * limit) != 0) ||
-                ask(s, r == 0 ? 1 : steps, limit) != 0)
+            /* in the probe, steps over 4 times the side's fastest are left
+             * out anyway (under a quarter of its rate): stop them waiting */
+            const double limit = r == 0 && fastest[s->side] > 0 ? 4 * fastest[s->side] + 1 : 0;
+            if (!s->alive || (r == 0 && ask(s, 1, limit) != 0) ||
+                ask(s, r == 0 ? 2 : steps, 2 * limit) != 0)
                 continue;
-            const double secs = (double)B * T / s->rate[s->n - 1];
+            const double secs = (double)B * T / s->rate[s->n - 1]; /* a step's */
             if (r == 0 && (fastest[s->side] == 0 || secs < fastest[s->side]))
                 fastest[s->side] = secs;
             printf(" %s %.0f", s->tag, s->rate[s->n - 1]);
@@ -360,7 +362,7 @@ static void bench_net(int k, const char *self, const char *base, const char *thr
                 if (set[i].side == side && set[i].alive && set[i].rate[1] > top)
                     top = set[i].rate[1];
             for (int i = 0; i < ns; i++)
-                if (set[i].side == side && set[i].alive && set[i].rate[1] < 0.5 * top) {
+                if (set[i].side == side && set[i].alive && set[i].rate[1] < 0.25 * top) {
                     printf("%s: %s (%.0f time_steps/s) left out\n", name, set[i].label,
                            set[i].rate[1]);
                     set[i].alive = 0;
