@@ -536,14 +536,7 @@ static void lookup_forward(float *out, const int32_t *inputs, const float *tab, 
 static void lookup_backward(float *dtab, const float *dout, const int32_t *inputs, size_t N, int V,
                             int GH, size_t g0, size_t g1)
 {
-    for (int v = 0; v < V; v++)
-        memset(dtab + (size_t)v * GH + g0, 0, (g1 - g0) * sizeof(float));
-    for (size_t r = 0; r < N; r++) {
-        float *d = dtab + (size_t)inputs[r] * GH;
-        const float *s = dout + r * GH;
-        for (size_t k = g0; k < g1; k++)
-            d[k] += s[k];
-    }
+    rnn_k_sum_rows_by_class(dtab, dout, inputs, N, V, GH, g0, g1);
 }
 
 /* base + off, or NULL for a view the cell does not use */
@@ -826,16 +819,21 @@ static void st_dweights(rnn_trainer *tr, int part, int nparts)
     if (g1 <= g0) return;
     const float *dgh = tr->cell->hh_apart ? a->dgh : a->dg;
     proj_backward_weights(GRAD(whh[l]), dgh, a->hs[l], TB, H, H, GH, g0, g1);
+    /* with layer 0's table, the input side's column sums are the table
+     * gradient's: V rows to add instead of T*B */
+    const int tab = l == 0 && tr->E > 0;
+    if (tab) lookup_backward(a->stab, a->dg, tr->inputs, TB, tr->V, GH, g0, g1);
+    const float *dgi = tab ? a->stab : a->dg;
+    const size_t ni = tab ? (size_t)tr->V : TB;
     if (tr->cell->hh_apart) {
         rnn_k_bias_backward(GRAD(bhh[l]), NULL, dgh, TB, GH, g0, g1);
-        rnn_k_bias_backward(GRAD(bih[l]), NULL, a->dg, TB, GH, g0, g1);
+        rnn_k_bias_backward(GRAD(bih[l]), NULL, dgi, ni, GH, g0, g1);
     } else { /* one gradient for both biases: summed once */
-        rnn_k_bias_backward(GRAD(bih[l]), GRAD(bhh[l]), a->dg, TB, GH, g0, g1);
+        rnn_k_bias_backward(GRAD(bih[l]), GRAD(bhh[l]), dgi, ni, GH, g0, g1);
     }
     if (l == 0 && tr->E == 0) {
         onehot_backward(GRAD(wih[0]), a->dg, tr->inputs, TB, tr->ld0, GH, g0, g1);
-    } else if (l == 0) {
-        lookup_backward(a->stab, a->dg, tr->inputs, TB, tr->V, GH, g0, g1);
+    } else if (tab) {
         proj_backward_weights(GRAD(wih[0]), a->stab, PARAM(embed), (size_t)tr->V, tr->E, tr->ld0,
                               GH, g0, g1);
     } else {
@@ -870,21 +868,49 @@ static void st_dembed(rnn_trainer *tr, int part, int nparts)
                   tr->ld0, GH, 1.0f);
 }
 
+/* rows and panels: everything layer tr->layer needs before its recurrence,
+ * in one stage: its input's dropout (layers >= 1 in training), W_hh packed
+ * for the forward, the input projection. A part's rows of the dropout are
+ * the rows its input projection reads (the same split), so no part waits
+ * for another. */
+static void st_layer_in(rnn_trainer *tr, int part, int nparts)
+{
+    if (tr->layer > 0 && tr->dropped) st_dropout(tr, part, nparts);
+    st_pack(tr, part, nparts);
+    st_inproj(tr, part, nparts);
+}
+
+/* gate rows and rows: after the layer's BPTT, its weight gradients and the
+ * gradient of its input (layers >= 1), which both read only dg */
+static void st_dlayer(rnn_trainer *tr, int part, int nparts)
+{
+    st_dweights(tr, part, nparts);
+    if (tr->layer > 0) st_dx(tr, part, nparts);
+}
+
 #undef PARAM
 #undef GRAD
 
 /* ------------------------------------------------------------------------ */
 /* The passes. */
 
-/* The dropout of the input of layer l >= 1 (L: the head's) into xin[l]; the
+/* The dropout of the input of layer l >= 1 (L: the head's) into xin[l]: its
+ * mask is drawn (by st_dropout) from the generator's state now, and the
  * generator moves on by the words of the whole global batch's mask. */
-static const float *dropout_layer(rnn_trainer *tr, int l)
+static const float *dropout_draw(rnn_trainer *tr, int l)
 {
     tr->layer = l;
     tr->drop_seed = tr->rng;
-    rnn_run_stage(tr, st_dropout);
     tr->rng += (uint64_t)(((size_t)tr->T * tr->Bg * tr->H + 3) / 4) * SPLITMIX_STEP;
     return tr->acts.xin[l];
+}
+
+/* dropout_draw and the stage that applies it */
+static const float *dropout_layer(rnn_trainer *tr, int l)
+{
+    const float *x = dropout_draw(tr, l);
+    rnn_run_stage(tr, st_dropout);
+    return x;
 }
 
 double rnn_trainer_forward(rnn_trainer *tr, const int32_t *inputs, const int32_t *targets,
@@ -913,12 +939,11 @@ double rnn_trainer_forward_cond(rnn_trainer *tr, const int32_t *inputs, const fl
     for (int l = 0; l < tr->L; l++) {
         if (l > 0) {
             const float *below = tr->acts.hs[l - 1] + (size_t)B * H;
-            tr->in[l] = tr->dropped ? dropout_layer(tr, l) : below;
+            tr->in[l] = tr->dropped ? dropout_draw(tr, l) : below;
         }
         tr->layer = l;
         tr->packed_fwd = 1;
-        rnn_run_stage(tr, st_pack);
-        rnn_run_stage(tr, st_inproj);
+        rnn_run_stage(tr, st_layer_in);
         rnn_run_stage(tr, st_recur);
     }
     const float *top = tr->acts.hs[tr->L - 1] + (size_t)B * H;
@@ -966,8 +991,7 @@ void rnn_trainer_backward(rnn_trainer *tr)
         tr->packed_fwd = 0;
         rnn_run_stage(tr, st_pack);
         rnn_run_stage(tr, st_bptt);
-        rnn_run_stage(tr, st_dweights);
-        if (l > 0) rnn_run_stage(tr, st_dx); /* tr->acts.dh is free once the layer's pass is done */
+        rnn_run_stage(tr, st_dlayer); /* tr->acts.dh is free once the layer's BPTT is done */
     }
     if (tr->E > 0) rnn_run_stage(tr, st_dembed);
     tr->count = 0; /* the probabilities now hold the logit gradients */

@@ -177,13 +177,13 @@ struct rnn_trainer {
 /* ------------------------------------------------------------------------ */
 /* Threads (train_pool.c). The work of a pass splits into stages; each stage
  * is cut into parts (row ranges, lane ranges or weight-row ranges, fixed by
- * the part count alone, so results do not depend on timing), part 0 on the
- * calling thread and the others on the pool. */
+ * the part count alone, so results do not depend on timing), which the
+ * calling thread and the pool's claim one at a time until none is left. */
 
 typedef void (*rnn_stage_fn)(rnn_trainer *tr, int part, int nparts);
 
-/** Run fn over every part (tr->pool's count, 1 without a pool); returns
- * when all are done. */
+/** Run fn over every part (one per thread, 1 without a pool); returns when
+ * all are done. */
 void rnn_run_stage(rnn_trainer *tr, rnn_stage_fn fn);
 
 /** The number of parts a stage has. */

@@ -95,6 +95,23 @@ KERNEL void rnn_k_bias_backward(float *dbias, float *dbias2, const float *d, siz
     }
 }
 
+/* restrict on the parameters lets the row's loop vectorise */
+static inline __attribute__((always_inline)) void add_row(float *restrict t,
+                                                          const float *restrict s, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        t[k] += s[k];
+}
+
+KERNEL void rnn_k_sum_rows_by_class(float *tab, const float *d, const int32_t *cls, size_t N, int V,
+                                    int C, size_t c0, size_t c1)
+{
+    for (int v = 0; v < V; v++)
+        memset(tab + (size_t)v * C + c0, 0, (c1 - c0) * sizeof(float));
+    for (size_t r = 0; r < N; r++)
+        add_row(tab + (size_t)cls[r] * C + c0, d + r * C + c0, c1 - c0);
+}
+
 KERNEL void rnn_k_mul_mask(float *x, const float *mask, size_t n)
 {
     for (size_t i = 0; i < n; i++)

@@ -20,6 +20,11 @@ void rnn_k_add_bias(float *out, const float *bias, size_t N, int C);
 void rnn_k_bias_backward(float *dbias, float *dbias2, const float *d, size_t N, int C, size_t c0,
                          size_t c1);
 
+/** Columns [c0, c1) of tab (V, C) = the rows r of d (N, C) summed per class
+ * cls[r] (each in 0..V-1), each sum in row order. */
+void rnn_k_sum_rows_by_class(float *tab, const float *d, const int32_t *cls, size_t N, int V, int C,
+                             size_t c0, size_t c1);
+
 /** x[i] *= mask[i]. */
 void rnn_k_mul_mask(float *x, const float *mask, size_t n);
 

@@ -1,36 +1,69 @@
 /* SPDX-License-Identifier: MIT */
 /* rnnmidi training: the trainer's threads (contract in train_impl.h).
  *
- * n - 1 threads wait on a condition variable for the next stage; the caller
- * runs part 0 itself and waits until every other part is done. The lanes of
- * a batch are independent through the whole recurrence, so one stage covers
- * all T steps of a layer and a pass needs a handful of stages, not one per
- * step. */
+ * n - 1 threads wait on a condition variable for the next stage. A stage
+ * has one part per thread, claimed one at a time from a shared counter by
+ * whichever thread is free, the calling thread included, and the caller
+ * returns when every part is done. On a machine other programs share, a
+ * worker that is woken but not given a core for a while does not hold up
+ * the stage: the caller takes its part, and the worker finds the work done.
+ * (More parts than threads would let the threads even out further, but
+ * each part of a product repacks its shared operand: measured, the extra
+ * packing cost what the balance gained.) What a part computes depends on
+ * its index and the part count alone, so the thread that runs it does not
+ * change a result.
+ *
+ * The lanes of a batch are independent through the whole recurrence, so
+ * one stage covers all T steps of a layer and a pass needs a handful of
+ * stages, not one per step. */
 #include "train_impl.h"
 
 #include <pthread.h>
-
-typedef struct {
-    struct rnn_pool *pool;
-    int index;
-} pool_slot;
+#include <stdatomic.h>
 
 struct rnn_pool {
     pthread_t th[RNN_TRAIN_MAX_THREADS];
-    pool_slot slot[RNN_TRAIN_MAX_THREADS];
     int n, started;
     pthread_mutex_t mu;
     pthread_cond_t go, done;
+    /* under mu: the stage, its generation, the parts finished, quit */
     unsigned long gen;
-    int pending, quit;
+    int nparts, finished, quit;
     rnn_stage_fn fn;
     rnn_trainer *tr;
+    /* the next part to claim, with the low 32 bits of its stage's
+     * generation above it, so a thread still on an older stage claims
+     * nothing of a newer one */
+    _Atomic uint64_t next;
 };
+
+/* Run parts of stage gen until none is left; returns how many ran. */
+static int claim_parts(struct rnn_pool *p, uint64_t gen, rnn_stage_fn fn, rnn_trainer *tr,
+                       int nparts)
+{
+    int ran = 0;
+    uint64_t v = atomic_load(&p->next);
+    for (;;) {
+        if (v >> 32 != (gen & 0xFFFFFFFFu) || (int)(v & 0xFFFFFFFFu) >= nparts) return ran;
+        if (!atomic_compare_exchange_weak(&p->next, &v, v + 1)) continue;
+        fn(tr, (int)(v & 0xFFFFFFFFu), nparts);
+        ran++;
+        v = atomic_load(&p->next);
+    }
+}
+
+static void parts_done(struct rnn_pool *p, int ran)
+{
+    if (ran == 0) return;
+    pthread_mutex_lock(&p->mu);
+    p->finished += ran;
+    if (p->finished == p->nparts) pthread_cond_signal(&p->done);
+    pthread_mutex_unlock(&p->mu);
+}
 
 static void *pool_main(void *arg)
 {
-    pool_slot *slot = arg;
-    struct rnn_pool *p = slot->pool;
+    struct rnn_pool *p = arg; /* a worker has no part of its own: it claims them */
     unsigned long seen = 0;
     for (;;) {
         pthread_mutex_lock(&p->mu);
@@ -43,11 +76,11 @@ static void *pool_main(void *arg)
         seen = p->gen;
         rnn_stage_fn fn = p->fn;
         rnn_trainer *tr = p->tr;
+        const int nparts = p->nparts;
         pthread_mutex_unlock(&p->mu);
-        fn(tr, slot->index, p->n);
-        pthread_mutex_lock(&p->mu);
-        if (--p->pending == 0) pthread_cond_signal(&p->done);
-        pthread_mutex_unlock(&p->mu);
+        /* a part claimed under generation seen keeps its stage running
+         * until it is reported, so fn, tr and nparts stay that stage's */
+        parts_done(p, claim_parts(p, seen, fn, tr, nparts));
     }
 }
 
@@ -72,13 +105,12 @@ static struct rnn_pool *pool_create(int n)
     if (!p) return NULL;
     p->n = n;
     p->started = 1;
+    atomic_init(&p->next, 0);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->go, NULL);
     pthread_cond_init(&p->done, NULL);
     for (int i = 1; i < n; i++) {
-        p->slot[i].pool = p;
-        p->slot[i].index = i;
-        if (pthread_create(&p->th[i], NULL, pool_main, &p->slot[i]) != 0) {
+        if (pthread_create(&p->th[i], NULL, pool_main, p) != 0) {
             rnn_pool_free(p);
             return NULL;
         }
@@ -90,20 +122,24 @@ static struct rnn_pool *pool_create(int n)
 void rnn_run_stage(rnn_trainer *tr, rnn_stage_fn fn)
 {
     struct rnn_pool *p = tr->pool;
-    if (!p || p->n <= 1) {
+    const int nparts = rnn_stage_parts(tr);
+    if (nparts <= 1) {
         fn(tr, 0, 1);
         return;
     }
     pthread_mutex_lock(&p->mu);
     p->fn = fn;
     p->tr = tr;
-    p->pending = p->n - 1;
+    p->nparts = nparts;
+    p->finished = 0;
     p->gen++;
+    const uint64_t gen = p->gen;
+    atomic_store(&p->next, (gen & 0xFFFFFFFFu) << 32);
     pthread_cond_broadcast(&p->go);
     pthread_mutex_unlock(&p->mu);
-    fn(tr, 0, p->n);
+    parts_done(p, claim_parts(p, gen, fn, tr, nparts));
     pthread_mutex_lock(&p->mu);
-    while (p->pending > 0)
+    while (p->finished < nparts)
         pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
 }

@@ -12,6 +12,10 @@ when OpenBLAS falls back to its generic kernels) runs in its own process
 (the variables are read when the library loads), and the fastest is
 reported. Prints `BENCH name value unit`; exits 0 with a note when torch is
 absent. Run with /usr/bin/python3 (Debian python3-torch).
+
+With --serve NET THREADS it is one setting of tests/bench/bench_train.c's
+interleaved rounds (what `make bench` runs): the C trainer and PyTorch
+take turns on the same load, so their ratio holds on a busy machine.
 """
 import os
 import subprocess
@@ -22,7 +26,9 @@ B, T, V, E, L = 64, 64, 130, 64, 2
 NETS = {"lstm2x256": ("LSTM", 256), "gru2x256": ("GRU", 256), "lstm2x512": ("LSTM", 512)}
 
 
-def worker(net, threads, steps):
+def make_step(net, threads, warmup=2):
+    """The net, its optimiser and data, warmup steps run; returns a function
+    that runs one step."""
     import torch
 
     cell, H = NETS[net]
@@ -41,36 +47,79 @@ def worker(net, threads, steps):
             y, state = self.rnn(self.embed(x), state)
             return self.head(self.drop(y)), state
 
-    net = Net()
-    net.train()
-    opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=0.01)
+    model = Net()
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
     lossf = torch.nn.CrossEntropyLoss()
     x = torch.randint(0, V, (T, B))
     y = torch.randint(0, V, (T, B))
-    state = (torch.zeros(L, B, H), torch.zeros(L, B, H)) if cell == "LSTM" else torch.zeros(L, B, H)
+    zero = (torch.zeros(L, B, H), torch.zeros(L, B, H)) if cell == "LSTM" else torch.zeros(L, B, H)
+    held = [zero]
 
-    def step(state):
+    def step():
         opt.zero_grad()
-        out, state = net(x, state)
+        out, state = model(x, held[0])
         loss = lossf(out.reshape(T * B, V), y.reshape(T * B))
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        return tuple(s.detach() for s in state) if cell == "LSTM" else state.detach()
+        held[0] = tuple(s.detach() for s in state) if cell == "LSTM" else state.detach()
 
-    for _ in range(2):
-        state = step(state)
+    for _ in range(warmup):
+        step()
+    return step
+
+
+def blas_corename():
+    """openblas_get_corename() of the BLAS torch loaded, or '?'."""
+    import ctypes
+
+    try:
+        f = ctypes.CDLL("libblas.so.3").openblas_get_corename
+        f.restype = ctypes.c_char_p
+        return f().decode()
+    except (OSError, AttributeError):
+        return "?"
+
+
+def worker(net, threads, steps):
+    step = make_step(net, threads)
     t0 = time.perf_counter()
     for _ in range(steps):
-        state = step(state)
+        step()
     dt = time.perf_counter() - t0
     print("%.1f" % (B * T * steps / dt))
+
+
+def serve(net, threads):
+    """For bench_train's interleaved rounds: `ready CORENAME`, then for each
+    number n on stdin, n steps and `rate R cpu_ms C` (time steps per second,
+    the CPU time of a step over all threads)."""
+    step = make_step(net, threads, 0)  # bench_train's probe round is the warm-up
+    print("ready %s" % blas_corename(), flush=True)
+    for line in sys.stdin:
+        n = int(line)
+        if n <= 0:
+            break
+        t0, c0 = time.perf_counter(), time.process_time()
+        for _ in range(n):
+            step()
+        dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+        print("rate %.1f cpu_ms %.2f" % (B * T * n / dt, cpu * 1e3 / n), flush=True)
 
 
 def main():
     steps = int(os.environ.get("BENCH_STEPS", "20"))
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         worker(sys.argv[2], int(sys.argv[3]), steps)
+        return 0
+    if len(sys.argv) > 3 and sys.argv[1] == "--serve":
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            print("note: torch is not installed (Debian python3-torch)")
+            return 0
+        serve(sys.argv[2], int(sys.argv[3]))
         return 0
     net = sys.argv[1] if len(sys.argv) > 1 else "lstm2x256"
     if net not in NETS:
