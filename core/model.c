@@ -442,6 +442,18 @@ int rnn_model_dtype_allowed(const rnn_model_config *cfg, int i)
     return i >= 0 && i < n && allowed(cfg, &specs[i]);
 }
 
+int rnn_model_reduced_dtypes(const rnn_model_config *cfg, rnn_dtype dt, rnn_dtype *d)
+{
+    rnn_tensor_spec specs[RNN_MAX_TENSORS];
+    const int n = rnn_model_tensor_specs(cfg, specs);
+    int reduced = 0;
+    for (int i = 0; i < n; i++) {
+        d[i] = allowed(cfg, &specs[i]) ? dt : RNN_DTYPE_F32;
+        reduced += d[i] != RNN_DTYPE_F32;
+    }
+    return n < 0 ? -1 : reduced;
+}
+
 int rnn_model_tensor_specs(const rnn_model_config *cfg, rnn_tensor_spec *specs)
 {
     if (!specs || rnn_model_config_check(cfg, NULL, 0) < 0) return -1;

@@ -141,6 +141,12 @@ int rnn_dtype_find(const char *name);
  * rnn.weight_hh_l{k} and head.weight; else 0. Any thread. */
 int rnn_model_dtype_allowed(const rnn_model_config *cfg, int i);
 
+/** The dtype of every tensor of rnn_model_tensor_specs(cfg) when the
+ * reducible ones (rnn_model_dtype_allowed) are stored as dt and the others
+ * as float32, into d (RNN_MAX_TENSORS entries); returns how many are dt
+ * (0 for float32), or -1 for a bad config. Any thread. */
+int rnn_model_reduced_dtypes(const rnn_model_config *cfg, rnn_dtype dt, rnn_dtype *d);
+
 /** Load and validate a preset from a file. Returns NULL with a message naming
  * the file and the problem in err. Main/worker thread. */
 rnn_model *rnn_model_load(const char *path, char *err, size_t errlen);

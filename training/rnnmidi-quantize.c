@@ -145,12 +145,8 @@ static int quantize(const quant_args *a)
     const float *t[RNN_MAX_TENSORS];
     rnn_dtype d[RNN_MAX_TENSORS];
     const int n = rnn_model_tensor_specs(cfg, specs);
-    int reduced = 0;
-    for (int i = 0; i < n; i++) {
-        t[i] = rnn_model_tensor(m, specs[i].name, NULL);
-        d[i] = rnn_model_dtype_allowed(cfg, i) ? (rnn_dtype)a->dtype : RNN_DTYPE_F32;
-        reduced += d[i] != RNN_DTYPE_F32;
-    }
+    const int reduced = rnn_model_reduced_dtypes(cfg, (rnn_dtype)a->dtype, d);
+    for (int i = 0; i < n; i++) t[i] = rnn_model_tensor(m, specs[i].name, NULL);
     size_t n_meta;
     rnn_meta *meta = meta_with_dtype(m, (rnn_dtype)a->dtype, source, &n_meta);
     int rc = EXIT_INPUT;

@@ -813,12 +813,11 @@ static int write_preset(const train_args *a, const train_run *r, int argc, char 
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
     rnn_dtype dtypes[RNN_MAX_TENSORS];
     int nt = rnn_model_tensor_specs(&a->o.cfg, specs);
+    rnn_model_reduced_dtypes(&a->o.cfg, (rnn_dtype)a->dtype, dtypes);
     size_t off = 0;
     for (int i = 0; i < nt; i++) {
         tensors[i] = res->best_params + off;
         off += specs[i].count;
-        dtypes[i] =
-            rnn_model_dtype_allowed(&a->o.cfg, i) ? (rnn_dtype)a->dtype : RNN_DTYPE_F32;
     }
     int rc = EXIT_OK;
     if (nt < 0 || off != res->n_params) {

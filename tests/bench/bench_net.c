@@ -314,10 +314,8 @@ static rnn_model *reduced_copy(const rnn_model *m, rnn_dtype dt)
     const float *t[RNN_MAX_TENSORS];
     rnn_dtype d[RNN_MAX_TENSORS];
     const int n = rnn_model_tensor_specs(cfg, specs);
-    for (int i = 0; i < n; i++) {
-        t[i] = rnn_model_tensor(m, specs[i].name, NULL);
-        d[i] = rnn_model_dtype_allowed(cfg, i) ? dt : RNN_DTYPE_F32;
-    }
+    rnn_model_reduced_dtypes(cfg, dt, d);
+    for (int i = 0; i < n; i++) t[i] = rnn_model_tensor(m, specs[i].name, NULL);
     char err[256];
     void *buf;
     size_t len;

@@ -70,8 +70,7 @@ static int one_attn(const char *dir, rnn_kind kind, int spq, rnn_cell cell, int 
     size_t len = 0;
     char err[512], name[128];
     rnn_dtype d[RNN_MAX_TENSORS];
-    for (int i = 0; i < n; i++)
-        d[i] = rnn_model_dtype_allowed(&cfg, i) ? dt : RNN_DTYPE_F32;
+    rnn_model_reduced_dtypes(&cfg, dt, d);
     if (rc == 0 && rnn_model_serialize_typed(&cfg, metas[meta_kind], n_meta[meta_kind],
                                              (const float *const *)t, d, &buf, &len, err,
                                              sizeof err) < 0) {

@@ -85,12 +85,8 @@ static int setup(void **state)
         const float *t[RNN_MAX_TENSORS];
         rnn_dtype d[RNN_MAX_TENSORS];
         const int nt = rnn_model_tensor_specs(cfg, specs);
-        for (int i = 0; i < nt; i++) {
-            t[i] = rnn_model_tensor(m, specs[i].name, NULL);
-            d[i] = !rnn_model_dtype_allowed(cfg, i) ? RNN_DTYPE_F32
-                   : v                              ? RNN_DTYPE_INT8
-                                                    : RNN_DTYPE_BF16;
-        }
+        rnn_model_reduced_dtypes(cfg, v ? RNN_DTYPE_INT8 : RNN_DTYPE_BF16, d);
+        for (int i = 0; i < nt; i++) t[i] = rnn_model_tensor(m, specs[i].name, NULL);
         rnn_meta meta[8];
         size_t nm = 0;
         for (; nm < rnn_model_meta_count(m) && nm < 8; nm++)

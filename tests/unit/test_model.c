@@ -1519,6 +1519,14 @@ static void test_reduced_allowed(void **state)
     const int na = rnn_model_tensor_specs(&cfg, specs);
     for (int i = 0; i < na; i++)
         if (!strncmp(specs[i].name, "attn.", 5)) assert_int_equal(rnn_model_dtype_allowed(&cfg, i), 0);
+    /* the whole table at once: the same answer per tensor */
+    rnn_dtype d[RNN_MAX_TENSORS];
+    assert_int_equal(rnn_model_reduced_dtypes(&cfg, RNN_DTYPE_INT8, d), 4);
+    for (int i = 0; i < na; i++)
+        assert_int_equal(d[i], rnn_model_dtype_allowed(&cfg, i) ? RNN_DTYPE_INT8 : RNN_DTYPE_F32);
+    assert_int_equal(rnn_model_reduced_dtypes(&cfg, RNN_DTYPE_F32, d), 0);
+    cfg.layers = 0;
+    assert_int_equal(rnn_model_reduced_dtypes(&cfg, RNN_DTYPE_BF16, d), -1);
     assert_int_equal(rnn_dtype_find("bf16"), RNN_DTYPE_BF16);
     assert_int_equal(rnn_dtype_find("int8"), RNN_DTYPE_INT8);
     assert_int_equal(rnn_dtype_find("fp32"), RNN_DTYPE_F32);

@@ -47,10 +47,8 @@ static rnn_model *load_as(const char *name, rnn_dtype dt)
     const float *t[RNN_MAX_TENSORS];
     rnn_dtype d[RNN_MAX_TENSORS];
     const int n = rnn_model_tensor_specs(cfg, specs);
-    for (int i = 0; i < n; i++) {
-        t[i] = rnn_model_tensor(m, specs[i].name, NULL);
-        d[i] = rnn_model_dtype_allowed(cfg, i) ? dt : RNN_DTYPE_F32;
-    }
+    rnn_model_reduced_dtypes(cfg, dt, d);
+    for (int i = 0; i < n; i++) t[i] = rnn_model_tensor(m, specs[i].name, NULL);
     void *buf;
     size_t len;
     if (rnn_model_serialize_typed(cfg, NULL, 0, t, d, &buf, &len, err, sizeof err) != 0)

@@ -144,13 +144,8 @@ static void test_dtype_option(void **state)
         const rnn_dtype dt = (rnn_dtype)rnn_dtype_find(names[v]);
         const float *t[RNN_MAX_TENSORS];
         rnn_dtype d[RNN_MAX_TENSORS];
-        int reduced = 0;
-        for (int i = 0; i < n; i++) {
-            t[i] = rnn_model_tensor(f, specs[i].name, NULL);
-            d[i] = rnn_model_dtype_allowed(cfg, i) ? dt : RNN_DTYPE_F32;
-            reduced += d[i] != RNN_DTYPE_F32;
-        }
-        assert_int_equal(reduced, 3); /* weight_ih_l0 (embedded), weight_hh_l0, head.weight */
+        for (int i = 0; i < n; i++) t[i] = rnn_model_tensor(f, specs[i].name, NULL);
+        assert_int_equal(rnn_model_reduced_dtypes(cfg, dt, d), 3); /* weight_ih_l0 (embedded), weight_hh_l0, head.weight */
         void *buf;
         size_t len;
         assert_int_equal(rnn_model_serialize_typed(cfg, NULL, 0, t, d, &buf, &len, err, sizeof err),
