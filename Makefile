@@ -751,7 +751,7 @@ mpi: deps-mpi
 	@$(MAKE) --no-print-directory BUILD=$(MPI_BUILD) CC=mpicc CFLAGS="$(MPI_CFLAGS) -DRNNMIDI_MPI" \
 	  $(MPI_BUILD)/rnnmidi-train
 
-test-mpi: mpi
+test-mpi: mpi $(BUILD)/rnnmidi-train
 	BUILD=$(BUILD) tests/mpi/run.sh
 
 bench-mpi: mpi
