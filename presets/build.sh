@@ -420,6 +420,20 @@ done
 cat <<EOF
 \`\`\`
 
+## Lookback and attention
+
+\`presets/compare.sh\` trains one small net plain, with lookback inputs and
+with attention over 16, 32 and 64 outputs, at the same budget and seed, and
+writes the table [structure.md](structure.md) (test NLL, the musicality
+features, mean overlap). For drums every option lowers the NLL and raises
+bar-to-bar consistency; drums-gru takes attention over 32 outputs (two bars
+of 4/4): the lowest NLL of the attention runs and the best zero-state
+overlap. Lookback has the lowest NLL of all but repeats more than the corpus
+does (consistency above the train split's, melody repeated bars well above
+it), and from a zero state its melody takes are the sparsest. The melody presets
+do not take either option yet: in the small runs attention over 32 outputs
+lowers the melody's test NLL by 11%, lookback by 18%.
+
 ## Per dtype
 
 Each preset quantised with \`build/rnnmidi-quantize presets/NAME.rnnw --dtype
