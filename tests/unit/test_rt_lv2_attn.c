@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Real-time safety of the LV2 plugin on attention presets: the plugin's
- * code, linked into this binary, loads each golden attn_* preset (RNN,
- * LSTM, GRU melodies, GRU drums on the metric) through patch:Set and the
+/* Real-time safety of the LV2 plugin on attention and lookback presets: the
+ * plugin's code, linked into this binary, loads each golden attn_* and
+ * look_* preset (RNN, LSTM, GRU melodies, GRU and LSTM drums, with and
+ * without the metric) in turn through patch:Set and the
  * worker, and runs under the malloc/calloc/realloc/free/pthread_mutex_lock
  * trap of rt_trap.h around every run(), in blocks of 1, 64, 8192 and any
  * size, with transport starts, stops and jumps, tempo and mode changes,
@@ -9,7 +10,7 @@
  * is printed meanwhile (standard output and error point at a file). The worker's
  * own calls (loading, freeing) run untrapped, as on a worker thread. The
  * engine the plugin creates is found through the linker (--wrap of
- * rnn_engine_create), to check it plays an attention net and steps it. */
+ * rnn_engine_create), to check it plays such a net and steps it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -58,14 +59,22 @@ static void test_trap_works(void **state)
     assert_int_equal(rt_trap_self_check(), 0);
 }
 
-static const char *const presets[] = {"attn_rnn_e0_l1", "attn_lstm_e16_l2", "attn_gru_e0_l2",
-                                      "attn_drums_gru_e8_l1"};
+/* attention first: the runs of 60 s play every preset, the 24 s one in
+ * blocks of a frame the attention ones */
+static const char *const presets[] = {
+    "attn_rnn_e0_l1",       "attn_lstm_e16_l2",     "attn_gru_e0_l2",
+    "attn_drums_gru_e8_l1", "look_rnn_e0_l1",       "look_lstm_e0_l2",
+    "look_gru_e12_l1",      "look_drums_gru_e8_l2", "look_drums_lstm_e0_l1"};
 #define N_PRESETS (sizeof presets / sizeof *presets)
 
-static int has_attention(void)
+/* The net the engine plays: 1 with attention, 2 with lookback inputs, else
+ * 0. */
+static int option(void)
 {
     const rnn_engine_model *em = rnn_engine_get_model(engine);
-    return em && rnn_model_get_config(rnn_engine_model_get(em))->attn_window > 0;
+    if (!em) return 0;
+    const rnn_model_config *cfg = rnn_model_get_config(rnn_engine_model_get(em));
+    return cfg->attn_window > 0 ? 1 : cfg->lookback ? 2 : 0;
 }
 
 /* 60 s of 48 kHz (24 s in blocks of one frame) in blocks of `fixed`
@@ -97,7 +106,7 @@ static void run_blocks(uint32_t fixed)
     const int64_t total = 48000 * (fixed == 1 ? 24 : 60);
     uint64_t s = 3;
     int64_t next_cue = 0;
-    int cue = 0, attended = 0;
+    int cue = 0, attended = 0, looked = 0;
     uint64_t steps = 0;
     while (hp->pos < total) {
         uint32_t n = fixed ? fixed : fixture_block(&s, 24, 8192);
@@ -122,10 +131,11 @@ static void run_blocks(uint32_t fixed)
             host_midi(hp, (uint32_t)(m * 6000 - hp->pos), m % 2 ? 0x80 : 0x90, p, m % 2 ? 0 : 90);
         }
         host_run(hp, n);
-        if (has_attention()) {
+        if (option()) {
             rnn_engine_stats st;
             rnn_engine_get_stats(engine, &st);
-            attended += st.net_steps > steps;
+            attended += st.net_steps > steps && option() == 1;
+            looked += st.net_steps > steps && option() == 2;
             steps = st.net_steps;
         }
     }
@@ -135,6 +145,7 @@ static void run_blocks(uint32_t fixed)
     assert_int_equal(printed, 0);
     assert_int_equal(trapped, 0);
     assert_true(attended > 50);
+    if (total >= 60 * 48000) assert_true(looked > 50);
     size_t ours = 0;
     for (size_t i = 0; i < hp->n_ev; i++)
         ours += (hp->ev[i].d[0] & 0xF0) == 0x90 && (hp->ev[i].d[0] & 15) != 0;
