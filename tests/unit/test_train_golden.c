@@ -27,18 +27,37 @@
 #include "../../training/train.h"
 
 /* max |a - b| / (atol + rtol |b|) over n values; <= 1 passes */
-static double mismatch(const float *a, const float *b, size_t n, double atol, double rtol,
-                       size_t *where)
+static double mismatch_slack(const float *a, const float *b, size_t n, double atol, double rtol,
+                             const double *slack, size_t *where)
 {
     double worst = 0;
     for (size_t i = 0; i < n; i++) {
-        double e = fabs((double)a[i] - b[i]) / (atol + rtol * fabs((double)b[i]));
+        double e = fabs((double)a[i] - b[i]) /
+                   (atol + rtol * fabs((double)b[i]) + (slack ? slack[i] : 0));
         if (e > worst) {
             worst = e;
             *where = i;
         }
     }
     return worst;
+}
+
+static double mismatch(const float *a, const float *b, size_t n, double atol, double rtol,
+                       size_t *where)
+{
+    return mismatch_slack(a, b, n, atol, rtol, NULL, where);
+}
+
+/* What Adam makes of a gradient that differs from PyTorch's by d: its first
+ * step moves a weight by lr g / (|g| + eps), which changes by up to
+ * lr d eps / (|g| + eps)^2; near-zero gradients (a one-hot column seldom on)
+ * turn a float-rounding difference the gradient check accepts into a weight
+ * difference larger than the weight tolerance, by an amount that depends on
+ * the BLAS kernel's summation order. */
+static double adam_slack(double g, double ref, double lr, double eps)
+{
+    const double a = fabs(ref) + eps;
+    return lr * fabs(g - ref) * eps / (a * a);
 }
 
 static void check_cell(const char *name)
@@ -119,6 +138,8 @@ static void check_cell(const char *name)
     memcpy(rnn_trainer_params(tr), init, (size_t)P * sizeof(float));
     assert_int_equal(rnn_trainer_state_size(tr), ns);
 
+    double *slack = calloc((size_t)P, sizeof *slack);
+    assert_non_null(slack);
     double losses[2] = {loss0, loss1};
     const float *after[2] = {w1, w2};
     for (int step = 1; step <= 2; step++) {
@@ -137,6 +158,9 @@ static void check_cell(const char *name)
                 const float *g = rnn_trainer_grad_tensor(tr, k);
                 const float *ref = grads0 + (g - rnn_trainer_grads(tr));
                 double e = mismatch(g, ref, sp->count, 1e-6, 1e-3, &at);
+                for (size_t j = 0; j < sp->count; j++)
+                    slack[(size_t)(g - rnn_trainer_grads(tr)) + j] =
+                        adam_slack(g[j], ref[j], hp[0], hp[5]);
                 if (e > 1)
                     print_error("%s %s[%zu]: %.8g, PyTorch %.8g\n", name, sp->name, at, g[at],
                                 ref[at]);
@@ -145,13 +169,19 @@ static void check_cell(const char *name)
         }
         rnn_trainer_clip_grad(tr, hp[2]);
         rnn_trainer_adamw(tr, hp[0], hp[3], hp[4], hp[5], hp[1], step);
-        double e = mismatch(rnn_trainer_params(tr), after[step - 1], (size_t)P, 2e-6, 1e-5, &at);
+        /* each step adds what Adam makes of the gradients' difference (the
+         * second step's taken as the first's) */
+        if (step == 2)
+            for (size_t j = 0; j < (size_t)P; j++) slack[j] *= 2;
+        double e = mismatch_slack(rnn_trainer_params(tr), after[step - 1], (size_t)P, 2e-6, 1e-5,
+                                  slack, &at);
         if (e > 1)
             print_error("%s weights after step %d [%zu]: %.8g, PyTorch %.8g (was %.8g)\n", name,
                         step, at, rnn_trainer_params(tr)[at], after[step - 1][at], init[at]);
         assert_true(e <= 1);
     }
     rnn_trainer_free(tr);
+    free(slack);
     golden_close(&r);
     free(in);
     free(tg);
