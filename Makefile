@@ -594,10 +594,11 @@ $(TBUILD)/test_rt_lv2: $(TBUILD)/obj/tests/unit/test_rt_lv2.o $(TBUILD)/obj/plug
 	$(CC) $(TEST_LDFLAGS) $(RT_WRAP) -Wl,--wrap=rnn_onset_process,--wrap=rnn_yin_process \
 	  -o $@ $^ -lcmocka $(BLAS_LIBS) -lz -lm -lpthread
 # test_rt_lv2_cond and test_rt_lv2_attn link the plugin too, and find its
-# engine by wrapping rnn_engine_create.
+# engine by wrapping rnn_engine_create (tests/support/rt/rt_plugin.c).
 $(TBUILD)/test_rt_lv2_cond $(TBUILD)/test_rt_lv2_attn: $(TBUILD)/test_rt_lv2_%: \
                             $(TBUILD)/obj/tests/unit/test_rt_lv2_%.o $(TBUILD)/obj/plugin/lv2/rnnmidi.o \
                             $(TBUILD)/obj/plugin/lv2/display.o $(TLV2HOST_OBJ) $(TRT_OBJ) \
+                            $(TBUILD)/obj/tests/support/rt/rt_plugin.o \
                             $(LISTEN_DSP:%=$(TBUILD)/obj/plugin/listen/%.o) $(TSUPPORT_OBJ) $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) $(RT_WRAP) -Wl,--wrap=rnn_engine_create -o $@ $^ -lcmocka $(BLAS_LIBS) \
 	  -lz -lm -lpthread

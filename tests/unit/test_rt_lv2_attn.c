@@ -25,33 +25,10 @@
 #include "../../core/engine.h"
 #include "../support/engine_fixture.h"
 #include "../support/lv2/lv2_host.h"
+#include "../support/rt/rt_plugin.h"
 #include "../support/rt/rt_trap.h"
 
 LV2_SYMBOL_EXPORT const LV2_Descriptor *lv2_descriptor(uint32_t index);
-
-rnn_engine *__real_rnn_engine_create(double sample_rate, uint32_t max_block, char *err,
-                                     size_t errlen);
-rnn_engine *__wrap_rnn_engine_create(double sample_rate, uint32_t max_block, char *err,
-                                     size_t errlen);
-static rnn_engine *engine;
-
-rnn_engine *__wrap_rnn_engine_create(double sample_rate, uint32_t max_block, char *err,
-                                     size_t errlen)
-{
-    rnn_engine *e = __real_rnn_engine_create(sample_rate, max_block, err, errlen);
-    if (!engine) engine = e;
-    return e;
-}
-
-static int trapped;
-static void enter(void)
-{
-    rt_trap_arm();
-}
-static void leave(void)
-{
-    trapped += rt_trap_disarm();
-}
 
 static void test_trap_works(void **state)
 {
@@ -71,7 +48,7 @@ static const char *const presets[] = {
  * 0. */
 static int option(void)
 {
-    const rnn_engine_model *em = rnn_engine_get_model(engine);
+    const rnn_engine_model *em = rnn_engine_get_model(rt_plugin_engine);
     if (!em) return 0;
     const rnn_model_config *cfg = rnn_model_get_config(rnn_engine_model_get(em));
     return cfg->attn_window > 0 ? 1 : cfg->lookback ? 2 : 0;
@@ -90,17 +67,17 @@ static void run_blocks(uint32_t fixed)
     host_plugin *hp = host_new();
     assert_non_null(hp);
     const LV2_Descriptor *d = lv2_descriptor(0);
-    engine = NULL;
+    rt_plugin_engine = NULL;
     LV2_Handle h = d->instantiate(d, 48000, "/nonexistent/", hp->features);
     assert_non_null(h);
-    assert_non_null(engine);
+    assert_non_null(rt_plugin_engine);
     host_attach(hp, d, h);
     d->activate(h);
     hp->controls[RNNMIDI_CHANNEL] = 2;
 
-    host_audio_enter = enter;
-    host_audio_leave = leave;
-    trapped = 0;
+    host_audio_enter = rt_plugin_enter;
+    host_audio_leave = rt_plugin_leave;
+    rt_plugin_trapped = 0;
     rt_quiet q;
     assert_int_equal(rt_quiet_begin(&q), 0);
     const int64_t total = 48000 * (fixed == 1 ? 24 : 60);
@@ -133,7 +110,7 @@ static void run_blocks(uint32_t fixed)
         host_run(hp, n);
         if (option()) {
             rnn_engine_stats st;
-            rnn_engine_get_stats(engine, &st);
+            rnn_engine_get_stats(rt_plugin_engine, &st);
             attended += st.net_steps > steps && option() == 1;
             looked += st.net_steps > steps && option() == 2;
             steps = st.net_steps;
@@ -143,7 +120,7 @@ static void run_blocks(uint32_t fixed)
     host_audio_enter = NULL;
     host_audio_leave = NULL;
     assert_int_equal(printed, 0);
-    assert_int_equal(trapped, 0);
+    assert_int_equal(rt_plugin_trapped, 0);
     assert_true(attended > 50);
     if (total >= 60 * 48000) assert_true(looked > 50);
     size_t ours = 0;

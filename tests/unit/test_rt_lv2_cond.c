@@ -26,32 +26,10 @@
 #include "../../core/engine.h"
 #include "../support/engine_fixture.h"
 #include "../support/lv2/lv2_host.h"
+#include "../support/rt/rt_plugin.h"
 #include "../support/rt/rt_trap.h"
 
 LV2_SYMBOL_EXPORT const LV2_Descriptor *lv2_descriptor(uint32_t index);
-
-rnn_engine *__real_rnn_engine_create(double sample_rate, uint32_t max_block, char *err,
-                                     size_t errlen);
-rnn_engine *__wrap_rnn_engine_create(double sample_rate, uint32_t max_block, char *err,
-                                     size_t errlen);
-static rnn_engine *engine;
-
-rnn_engine *__wrap_rnn_engine_create(double sample_rate, uint32_t max_block, char *err,
-                                     size_t errlen)
-{
-    engine = __real_rnn_engine_create(sample_rate, max_block, err, errlen);
-    return engine;
-}
-
-static int trapped;
-static void enter(void)
-{
-    rt_trap_arm();
-}
-static void leave(void)
-{
-    trapped += rt_trap_disarm();
-}
 
 static void test_trap_works(void **state)
 {
@@ -84,25 +62,25 @@ static void run_position(const char *golden)
     host_plugin *hp = host_new();
     assert_non_null(hp);
     const LV2_Descriptor *d = lv2_descriptor(0);
-    engine = NULL;
+    rt_plugin_engine = NULL;
     LV2_Handle h = d->instantiate(d, 48000, "/nonexistent/", hp->features);
     assert_non_null(h);
-    assert_non_null(engine);
+    assert_non_null(rt_plugin_engine);
     host_attach(hp, d, h);
     d->activate(h);
     host_begin(hp);
     host_set_model(hp, 0, model);
     host_run(hp, 0);
-    assert_non_null(rnn_engine_get_model(engine));
-    assert_int_equal(rnn_engine_model_conditions(rnn_engine_get_model(engine)) != 0,
+    assert_non_null(rnn_engine_get_model(rt_plugin_engine));
+    assert_int_equal(rnn_engine_model_conditions(rnn_engine_get_model(rt_plugin_engine)) != 0,
                      golden != NULL);
     hp->controls[RNNMIDI_CHANNEL] = 2; /* ours on channel 2, the player's on 1 */
     const size_t first = hp->n_ev;
     long heard = 0;
 
-    host_audio_enter = enter;
-    host_audio_leave = leave;
-    trapped = 0;
+    host_audio_enter = rt_plugin_enter;
+    host_audio_leave = rt_plugin_leave;
+    rt_plugin_trapped = 0;
     /* 3/4 at 120 quarter notes a minute, then 6/8 at 240 eighths from
      * step 48 (bar 4): 6000 frames a step throughout */
     int64_t last = -1, checked = 0;
@@ -127,7 +105,7 @@ static void run_position(const char *golden)
 
         rnn_engine_cond c;
         float cols[RNN_ENGINE_COND_MAX], want[RNN_ENGINE_COND_MAX];
-        if (rnn_engine_last_cond(engine, &c, cols) == 0 || c.step == last) continue;
+        if (rnn_engine_last_cond(rt_plugin_engine, &c, cols) == 0 || c.step == last) continue;
         if (last >= 0) assert_int_equal(c.step, last + 1);
         last = c.step;
         rnn_metric_pos p;
@@ -144,10 +122,10 @@ static void run_position(const char *golden)
     }
     host_audio_enter = NULL;
     host_audio_leave = NULL;
-    assert_int_equal(trapped, 0);
+    assert_int_equal(rt_plugin_trapped, 0);
     assert_true(checked >= STEPS - 2);
     rnn_engine_stats st;
-    rnn_engine_get_stats(engine, &st);
+    rnn_engine_get_stats(rt_plugin_engine, &st);
     assert_int_equal(st.relocations, 0);
     if (golden) {
         assert_true(heard > STEPS / 3);
