@@ -351,7 +351,7 @@ static int read_conditions(rnn_engine_model *m, const rnn_model_config *cfg, con
     m->cond_cols = metric + harmony;
     m->lookback = cfg->lookback != 0;
     const int look = rnn_model_lookback_columns(cfg);
-    if ((m->cond & ~RNN_COND_ALL) || (harmony && m->kind != RNN_KIND_MELODY) ||
+    if ((m->cond & ~RNN_COND_KNOWN) || (harmony && m->kind != RNN_KIND_MELODY) ||
         rnn_model_cond_columns(cfg) != metric + harmony ||
         rnn_net_cond_columns(m->net) != metric + harmony + look ||
         (harmony && harmony_at != metric) ||
@@ -383,11 +383,12 @@ static void metric_in(double steps, double bpb, double unit, int spq, rnn_metric
 /* The first logits of a conditioned model for the start most hosts and
  * the free-running clock make: the transport starting at bar 0 of 4/4
  * with no key held, whose first note draws on the columns of the step
- * before it (first_logits). */
+ * before it (first_logits): that step's own, or bar 0's for a model that
+ * hears the conditions of the step it predicts. */
 static void first_for_start(rnn_engine_model *m)
 {
     float cols[INPUT_COLS_MAX] = {0}; /* no lookback: the step is before the sequence */
-    metric_in(-1.0, 4, 4, m->spq, &m->first_key.pos);
+    metric_in(m->cond & RNN_COND_NEXT ? 0.0 : -1.0, 4, 4, m->spq, &m->first_key.pos);
     m->first_key.harmony = 0;
     rnn_cond_metric_fill(&m->first_key.pos, m->spq, cols);
     rnn_cond_harmony_fill(0, cols + m->metric_cols);
@@ -840,6 +841,15 @@ static void conditions_at(const rnn_engine *e, int64_t k, step_cond *c)
     c->harmony = harmony_now(e, rnn_listen_line(&e->listen));
 }
 
+/* The conditions the net hears beside the input event of step k: those of
+ * step k + 1, whose event its logits predict (RNN_COND_NEXT), or of step k
+ * (earlier models). Live, the harmony is what sounds now either way: the
+ * keys of step k + 1 are not struck yet. */
+static void net_conditions(const rnn_engine *e, int64_t k, step_cond *c)
+{
+    conditions_at(e, e->em && e->em->cond & RNN_COND_NEXT ? k + 1 : k, c);
+}
+
 /* Do two steps' conditions give the model the same columns? */
 static int same_columns(const rnn_engine_model *m, const step_cond *a, const step_cond *b)
 {
@@ -929,7 +939,7 @@ static const float *first_logits(rnn_engine *e, int64_t k)
     rnn_engine_model *m = e->em;
     if (!m->cond) return m->first;
     step_cond c;
-    conditions_at(e, k - 1, &c);
+    net_conditions(e, k - 1, &c);
     return same_columns(m, &c, &m->first_key) ? m->first : NULL;
 }
 
@@ -1210,7 +1220,7 @@ static void do_tick(rnn_engine *e, int64_t k, uint32_t t)
     /* The generated event is most likely this step's input: begin the step
      * now, spread over the whole interval to the next tick; the commit at
      * k + 0.5 keeps it, or restarts it when the player changed the input. */
-    conditions_at(e, k, &e->spec_cond);
+    net_conditions(e, k, &e->spec_cond);
     begin_step(e, ev, &e->spec_cond, 1);
     e->pending = 1;
     e->spec = 1;
@@ -1231,12 +1241,13 @@ static void do_commit(rnn_engine *e, int64_t k)
         rnn_held_clear(&e->struck);
         return;
     }
-    /* the player's event for step k, from the notes of its window, and the
-     * step's conditions */
+    /* the player's event for step k, from the notes of its window, the
+     * step's conditions and those the net hears beside it */
     int struck = rnn_listen_struck(&e->listen);
     int pev = rnn_listen_step(&e->listen, e->em->kind);
-    step_cond c;
+    step_cond c, in;
     conditions_at(e, k, &c);
+    net_conditions(e, k, &in);
     rnn_held_clear(&e->struck);
     e->last_cond = c;
     e->cond_step = k;
@@ -1262,8 +1273,8 @@ static void do_commit(rnn_engine *e, int64_t k)
 
     if (e->spec) {
         e->spec = 0;
-        if (x == e->spec_event && same_columns(e->em, &e->spec_cond, &c) &&
-            (!e->em->lookback || look_bar(e->em, &e->spec_cond) == look_bar(e->em, &c))) {
+        if (x == e->spec_event && same_columns(e->em, &e->spec_cond, &in) &&
+            (!e->em->lookback || look_bar(e->em, &e->spec_cond) == look_bar(e->em, &in))) {
             /* the step begun at the tick stands */
             e->stats.net_steps++;
             return;
@@ -1303,7 +1314,7 @@ static void do_commit(rnn_engine *e, int64_t k)
     /* 'no event' on the fresh net of a first note that waits is the step
      * its logits come from (first_logits); a note of the player's is not */
     const int first = e->net_fresh && e->first_wait == FIRST_WAIT && x == 0;
-    begin_step(e, x, &c, !first);
+    begin_step(e, x, &in, !first);
     e->first_wait = first ? FIRST_BEGUN : FIRST_NONE;
     e->pending = 1;
     e->chunks_done = 0;

@@ -315,9 +315,15 @@ int rnn_model_cond_offset(const rnn_model_config *cfg, unsigned which)
  * (drums have no other voices to hear). */
 static int check_conditions(long long kind, unsigned long long bits, char *err, size_t errlen)
 {
-    if (bits & ~(unsigned long long)RNN_COND_ALL) {
-        msgf(err, errlen, "unknown condition bits 0x%llx (known: 1 = metric, 2 = harmony)",
-             bits & ~(unsigned long long)RNN_COND_ALL);
+    if (bits & ~(unsigned long long)RNN_COND_KNOWN) {
+        msgf(err, errlen,
+             "unknown condition bits 0x%llx (known: 1 = metric, 2 = harmony, 4 = of the "
+             "predicted step)",
+             bits & ~(unsigned long long)RNN_COND_KNOWN);
+        return -1;
+    }
+    if ((bits & RNN_COND_NEXT) && !(bits & RNN_COND_ALL)) {
+        msgf(err, errlen, "condition bit 4 (of the predicted step) with no condition");
         return -1;
     }
     if ((bits & RNN_COND_HARMONY) && kind != RNN_KIND_MELODY) {
@@ -465,7 +471,8 @@ int rnn_model_shape_specs(const rnn_model_config *cfg, rnn_tensor_spec *specs)
     if (!specs || !cfg ||
         check_shape(cfg->cell, cfg->layers, cfg->embed, cfg->hidden, NULL, 0) < 0 ||
         !range_ok("vocabulary", cfg->vocab, 1, RNN_MAX_VOCAB, NULL, 0) ||
-        (cfg->conditions & ~RNN_COND_ALL) ||
+        (cfg->conditions & ~RNN_COND_KNOWN) ||
+        ((cfg->conditions & RNN_COND_NEXT) && !(cfg->conditions & RNN_COND_ALL)) ||
         check_attention(cfg->attn_window, cfg->attn_size, NULL, 0) < 0 ||
         check_lookback(cfg->kind, cfg->lookback, NULL, 0) < 0 ||
         (cfg->conditions && !range_ok("steps per quarter", cfg->steps_per_quarter, 1,

@@ -30,6 +30,12 @@
 #define RNN_COND_METRIC 1u  /* rnn_cond_metric_columns(spq) columns */
 #define RNN_COND_HARMONY 2u /* 12 pitch-class columns; melody models only */
 #define RNN_COND_ALL (RNN_COND_METRIC | RNN_COND_HARMONY)
+/* With RNN_COND_NEXT (set by this version's trainer) the conditions beside
+ * the input event of step t are those of step t + 1, the step whose event
+ * the logits predict; without it (earlier version 2 files) those of step t.
+ * Never alone: it qualifies the conditions above. */
+#define RNN_COND_NEXT 4u
+#define RNN_COND_KNOWN (RNN_COND_ALL | RNN_COND_NEXT)
 #define RNN_MAX_COND_COLUMNS (2 + 4 * RNN_MAX_STEPS_PER_QUARTER + 16 + 12)
 
 /* The lookback inputs (core/lookback.h): columns after the conditions' in

@@ -100,11 +100,12 @@ static void eval_sequence(rnn_net *net, int V, const rnn_seq *seq, int harmony_o
 {
     const rnn_model_config *cfg = rnn_model_get_config(rnn_net_model(net));
     const int C = rnn_net_cond_columns(net);
+    const size_t ahead = (cfg->conditions & RNN_COND_NEXT) != 0; /* the predicted step's */
     rnn_net_reset(net);
     for (size_t t = 0; t + 1 < seq->len; t++) {
         if (C > 0) {
             if (seq->cond)
-                rnn_cond_code_columns(seq->cond[t], cfg, 0, harmony_on, cond);
+                rnn_cond_code_columns(seq->cond[t + ahead], cfg, 0, harmony_on, cond);
             else
                 memset(cond, 0, (size_t)C * sizeof *cond);
             rnn_seq_lookback(seq, t, cfg, cond + rnn_model_cond_columns(cfg));

@@ -210,7 +210,7 @@ static int grid_load(grid *g, const gen_args *a, const rnn_model_config *cfg)
 
 /* The condition and lookback columns of grid step `step` whose input is
  * event e (-1: the step before the first, at the end of a bar of the first
- * meter, with no harmony; it is no part of the sequence, so its lookback
+ * meter, with no harmony of its own; it is no part of the sequence, so its lookback
  * columns are zero and look does not hear it). look: the sequence's events
  * so far, for a lookback model. */
 static const float *grid_cond(const grid *g, const rnn_model_config *cfg, int64_t step, int e,
@@ -226,14 +226,20 @@ static const float *grid_cond(const grid *g, const rnn_model_config *cfg, int64_
     const int64_t at =
         step >= 0 ? step : (int64_t)bar_steps(g->n_meters ? &g->meters[0] : &four, spq) - 1;
     const int placed = rnn_cond_metric_file(g->meters, g->n_meters, g->ppq, spq, at, &p) == 0;
+    /* the conditions are those of the step the logits predict (the first
+     * for the step before it) with RNN_COND_NEXT, else the input step's */
+    const int64_t cs = step + ((cfg->conditions & RNN_COND_NEXT) != 0);
+    rnn_metric_pos pc = p;
+    const int placed_c =
+        cs < 0 ? placed : rnn_cond_metric_file(g->meters, g->n_meters, g->ppq, spq, cs, &pc) == 0;
     if (metric >= 0) {
-        if (placed)
-            rnn_cond_metric_fill(&p, spq, cond + metric);
+        if (placed_c)
+            rnn_cond_metric_fill(&pc, spq, cond + metric);
         else
             memset(cond + metric, 0, (size_t)rnn_cond_metric_columns(spq) * sizeof *cond);
     }
     if (harmony >= 0)
-        rnn_cond_harmony_fill(step >= 0 && (size_t)step < g->len ? g->harmony[step] : 0,
+        rnn_cond_harmony_fill(cs >= 0 && (size_t)cs < g->len ? g->harmony[cs] : 0,
                               cond + harmony);
     if (cfg->lookback && step < 0)
         memset(cond + C0, 0, (size_t)(C - C0) * sizeof *cond);

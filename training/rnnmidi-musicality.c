@@ -337,13 +337,19 @@ static void fresh(player *pl)
 static const float *step_at(player *pl, int e, const placing *g, size_t t)
 {
     if (pl->C == 0) return rnn_net_step(pl->net, e);
-    rnn_metric_pos p;
-    const int placed = rnn_cond_metric_file(g->meters, g->n_meters, g->ppq,
-                                            pl->cfg->steps_per_quarter,
+    /* the conditions of step t, or of t + 1 for a preset that hears those of
+     * the step it predicts; the lookback's bar is step t's */
+    const size_t tc = t + ((pl->cfg->conditions & RNN_COND_NEXT) != 0);
+    const int spq = pl->cfg->steps_per_quarter;
+    rnn_metric_pos p, pc;
+    const int placed = rnn_cond_metric_file(g->meters, g->n_meters, g->ppq, spq,
                                             g->first_step + (int64_t)t, &p) == 0;
     if (!placed) p = (rnn_metric_pos){0};
-    const uint16_t h = g->harmony && t < g->n_harmony ? g->harmony[t] : 0;
-    rnn_cond_code_columns(rnn_cond_code(&p, h), pl->cfg, 0, pl->harmony_on, pl->cond);
+    if (rnn_cond_metric_file(g->meters, g->n_meters, g->ppq, spq, g->first_step + (int64_t)tc,
+                             &pc) != 0)
+        pc = (rnn_metric_pos){0};
+    const uint16_t h = g->harmony && tc < g->n_harmony ? g->harmony[tc] : 0;
+    rnn_cond_code_columns(rnn_cond_code(&pc, h), pl->cfg, 0, pl->harmony_on, pl->cond);
     float *look = pl->cond + rnn_model_cond_columns(pl->cfg);
     if (pl->look && g->before)
         memset(look, 0, (size_t)rnn_model_lookback_columns(pl->cfg) * sizeof *look);

@@ -377,7 +377,8 @@ static int set_conditions(const rnn_cli_opt *row, const char *value, char *msg, 
             p += n + 1;
         }
     }
-    *(unsigned *)row->target = bits;
+    /* a new model hears the conditions of the step it predicts */
+    *(unsigned *)row->target = bits ? bits | RNN_COND_NEXT : 0;
     return 0;
 bad:
     snprintf(msg, msglen, "--conditions '%s' is not none, metric, harmony or metric,harmony",
@@ -590,7 +591,7 @@ static int choose_model(train_args *a, train_run *r)
                     prog, a->init_path, rnn_cell_name(ic->cell), ic->layers, ic->hidden, ic->embed);
             return EXIT_INPUT;
         }
-        if (a->cond_set && ic->conditions != shape.conditions) {
+        if (a->cond_set && (ic->conditions & RNN_COND_ALL) != (shape.conditions & RNN_COND_ALL)) {
             fprintf(stderr,
                     "%s: %s takes other conditions (0x%x); drop --conditions when "
                     "fine-tuning\n",

@@ -158,10 +158,13 @@ static void lane_cond(rnn_batcher *bt, int b, const rnn_seq *s, int64_t pos, int
     /* only a harmony model draws, so the windows of the others stay as they were */
     if (bt->cfg.conditions & RNN_COND_HARMONY)
         harmony_on = bt->random ? rng_uniform(&bt->rng) >= bt->harmony_drop : bt->harmony_drop < 1;
+    /* the input of step t hears the conditions of step t + 1, whose event it
+     * predicts (RNN_COND_NEXT), or of its own (earlier models) */
+    const int ahead = (bt->cfg.conditions & RNN_COND_NEXT) != 0;
     for (int t = 0; t < T; t++) {
         float *cols = bt->cond + ((size_t)t * B + b) * C;
-        if (t < n && s && s->cond)
-            rnn_cond_code_columns(s->cond[pos + t], &bt->cfg, k, harmony_on, cols);
+        if (t + ahead < n && s && s->cond)
+            rnn_cond_code_columns(s->cond[pos + t + ahead], &bt->cfg, k, harmony_on, cols);
         else
             memset(cols, 0, (size_t)C * sizeof *cols);
     }

@@ -353,6 +353,31 @@ static void test_dataset_conditions(void **state)
         }
         rnn_batcher_free(bt);
     }
+
+    /* an ordered batcher over the melody alone: the input of step t hears
+     * the conditions of step t, or of step t + 1 (the step its target is
+     * of) for a model with RNN_COND_NEXT */
+    rnn_seq_list one = {(rnn_seq *)mel, 1};
+    for (int ahead = 0; ahead <= 1; ahead++) {
+        rnn_model_config c2 = cfg;
+        c2.conditions = RNN_COND_ALL | (ahead ? RNN_COND_NEXT : 0);
+        rnn_batcher *bt = rnn_batcher_create(&one, RNN_KIND_MELODY, 1, T, 0, 0, 9);
+        assert_non_null(bt);
+        assert_int_equal(rnn_batcher_set_conditions(bt, &c2, 0.0f), 0);
+        size_t checked = 0;
+        for (size_t pos = 0; pos + 1 < mel->len; pos += T) {
+            assert_true(rnn_batcher_next(bt, NULL, in, tg) > 0);
+            const float *cd = rnn_batcher_cond(bt);
+            for (int t = 0; t < T && tg[t] >= 0; t++, checked++) {
+                assert_int_equal(in[t], mel->events[pos + (size_t)t]);
+                assert_int_equal(tg[t], mel->events[pos + (size_t)t + 1]);
+                rnn_cond_code_columns(mel->cond[pos + (size_t)t + (size_t)ahead], &c2, 0, 1, cols);
+                assert_memory_equal(cd + (size_t)t * C, cols, sizeof cols);
+            }
+        }
+        assert_int_equal(checked, mel->len - 1);
+        rnn_batcher_free(bt);
+    }
     rnn_dataset_free(&ds);
 }
 

@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../core/crc32.h"
 #include "../../core/condition.h"
 #include "../../core/encoding.h"
 #include "../../core/engine.h"
@@ -525,11 +526,54 @@ static void test_harmony_held_keys(void **state)
 
 /* ------------------------------------------------------ conditioned models */
 
-static rnn_engine_model *golden(const char *name)
+/* Set by the tests run again on models that hear the conditions of the
+ * step they predict (setup_next): golden_model gives each golden preset
+ * with its condition bit 4 (RNN_COND_NEXT) set. */
+static int next_bit;
+
+static int setup_next(void **state)
+{
+    (void)state;
+    next_bit = 1;
+    return 0;
+}
+
+static int teardown_next(void **state)
+{
+    (void)state;
+    next_bit = 0;
+    return 0;
+}
+
+/* A golden preset, with RNN_COND_NEXT in its header (and the checksum
+ * made again) under setup_next when it takes conditions. */
+static rnn_model *golden_model(const char *name)
 {
     char path[128], err[256];
     snprintf(path, sizeof path, "tests/golden/%s.rnnw", name);
-    rnn_engine_model *em = rnn_engine_model_prepare(path, err, sizeof err);
+    FILE *f = fopen(path, "rb");
+    if (!f) fail_msg("%s: cannot open", path);
+    static unsigned char buf[1 << 20];
+    const size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    assert_true(n > 100 && n < sizeof buf);
+    const int next = next_bit && buf[8] == 2 && (buf[52] & RNN_COND_ALL); /* not lookback alone */
+    if (next) {
+        buf[52] |= RNN_COND_NEXT;
+        const uint32_t crc = rnn_crc32(0, buf, n - 4);
+        for (int i = 0; i < 4; i++)
+            buf[n - 4 + i] = (unsigned char)(crc >> 8 * i);
+    }
+    rnn_model *m = rnn_model_load_memory(buf, n, path, err, sizeof err);
+    if (!m) fail_msg("%s", err);
+    assert_int_equal(!!(rnn_model_get_config(m)->conditions & RNN_COND_NEXT), next);
+    return m;
+}
+
+static rnn_engine_model *golden(const char *name)
+{
+    char err[256];
+    rnn_engine_model *em = rnn_engine_model_wrap(golden_model(name), err, sizeof err);
     if (!em) fail_msg("%s", err);
     return em;
 }
@@ -662,10 +706,8 @@ static void play_cond(const char *name, int with_player, cond_run *r)
  * changed (those with the zeroed harmony differ). */
 static int check_cond_parity(const char *name, const cond_run *r, int with_player)
 {
-    char path[128], err[256];
-    snprintf(path, sizeof path, "tests/golden/%s.rnnw", name);
-    rnn_model *model = rnn_model_load(path, err, sizeof err);
-    if (!model) fail_msg("%s", err);
+    char err[256];
+    rnn_model *model = golden_model(name);
     const rnn_model_config *cfg = rnn_model_get_config(model);
     rnn_net *ref = rnn_net_create(model, err, sizeof err);
     assert_non_null(ref);
@@ -674,6 +716,7 @@ static int check_cond_parity(const char *name, const cond_run *r, int with_playe
     const int at_harmony = rnn_model_cond_offset(cfg, RNN_COND_HARMONY);
     const int C = rnn_net_cond_columns(ref), C0 = rnn_model_cond_columns(cfg);
     const int L = rnn_model_lookback_columns(cfg);
+    const int ahead = (cfg->conditions & RNN_COND_NEXT) != 0;
     assert_true(C > 0);
     assert_int_equal(C, C0 + L);
     int32_t heard_ev[PLAY_STEPS]; /* the events the reference net stepped on */
@@ -699,9 +742,12 @@ static int check_cond_parity(const char *name, const cond_run *r, int with_playe
     int heard = 0;
     for (int k = 0; k < PLAY_STEPS; k++) {
         float cols[RNN_MAX_INPUT_COLUMNS], zeroed[RNN_MAX_INPUT_COLUMNS];
-        rnn_metric_pos p;
+        /* the metric position of step k, or of k + 1 for a model that hears
+         * the predicted step's; the harmony is what sounds at step k */
+        rnn_metric_pos p, pc;
         assert_int_equal(rnn_cond_metric_file(NULL, 0, ppq, spq, k, &p), 0);
-        if (at_metric >= 0) rnn_cond_metric_fill(&p, spq, cols + at_metric);
+        assert_int_equal(rnn_cond_metric_file(NULL, 0, ppq, spq, k + ahead, &pc), 0);
+        if (at_metric >= 0) rnn_cond_metric_fill(&pc, spq, cols + at_metric);
         if (at_harmony >= 0) {
             assert_int_equal(r->harmony[k], harmony[k]);
             rnn_cond_harmony_fill(harmony[k], cols + at_harmony);
@@ -855,7 +901,7 @@ static void test_cond_first_note(void **state)
     int moved = 0;
     for (int m = 0; m < 2; m++)
         for (int ci = 0; ci < n_chords; ci++) {
-            char err[256], path[128];
+            char err[256];
             rnn_engine *e = rnn_engine_create(SR, 8192, err, sizeof err);
             assert_non_null(e);
             rnn_engine_model *em = golden(names[m]);
@@ -896,9 +942,7 @@ static void test_cond_first_note(void **state)
                 fail_msg("%s, chord %d: the first note sounds at frame %lld, not %lld", names[m],
                          ci, (long long)got_at, (long long)want_at);
 
-            snprintf(path, sizeof path, "tests/golden/%s.rnnw", names[m]);
-            rnn_model *model = rnn_model_load(path, err, sizeof err);
-            assert_non_null(model);
+            rnn_model *model = golden_model(names[m]);
             rnn_net *ref = rnn_net_create(model, err, sizeof err);
             assert_non_null(ref);
             float cols[RNN_MAX_COND_COLUMNS] = {0};
@@ -906,8 +950,9 @@ static void test_cond_first_note(void **state)
             const int at_harmony = rnn_model_cond_offset(cfg, RNN_COND_HARMONY);
             if (at_metric >= 0) {
                 rnn_metric_pos p;
-                assert_int_equal(rnn_cond_metric_file(NULL, 0, PPQ, SPQ, ci == none ? 15 : 0, &p),
-                                 0);
+                assert_int_equal(
+                    rnn_cond_metric_file(NULL, 0, PPQ, SPQ, (ci == none ? 15 : 0) + !!(cfg->conditions & RNN_COND_NEXT), &p),
+                    0);
                 rnn_cond_metric_fill(&p, SPQ, cols + at_metric);
             }
             uint16_t h = 0;
@@ -1018,6 +1063,14 @@ int main(void)
         cmocka_unit_test(test_cond_plays_metric_only),
         cmocka_unit_test(test_cond_first_note),
         cmocka_unit_test(test_cond_model_carries_nothing),
+        cmocka_unit_test_setup_teardown(test_cond_plays_both, setup_next, teardown_next),
+        cmocka_unit_test_setup_teardown(test_cond_plays_harmony_only, setup_next, teardown_next),
+        cmocka_unit_test_setup_teardown(test_look_plays, setup_next, teardown_next),
+        cmocka_unit_test_setup_teardown(test_look_plays_harmony, setup_next, teardown_next),
+        cmocka_unit_test_setup_teardown(test_cond_plays_metric_only, setup_next, teardown_next),
+        cmocka_unit_test_setup_teardown(test_cond_first_note, setup_next, teardown_next),
+        cmocka_unit_test_setup_teardown(test_cond_model_carries_nothing, setup_next,
+                                        teardown_next),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

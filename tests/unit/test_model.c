@@ -1075,8 +1075,12 @@ static void test_cond_columns(void **state)
 
     /* refused: unknown bits, harmony for drums, no grid to size the metric */
     c = config(RNN_KIND_MELODY, RNN_CELL_LSTM, 1, 2, 3);
-    c.conditions = 4;
-    expect_config_error(&c, "unknown condition bits 0x4 (known: 1 = metric, 2 = harmony)");
+    c.conditions = 8;
+    expect_config_error(&c, "unknown condition bits 0x8 (known: 1 = metric, 2 = harmony, 4 = of "
+                            "the predicted step)");
+    assert_int_equal(rnn_model_shape_specs(&c, s), -1);
+    c.conditions = RNN_COND_NEXT; /* qualifies conditions, of which there are none */
+    expect_config_error(&c, "condition bit 4 (of the predicted step) with no condition");
     assert_int_equal(rnn_model_shape_specs(&c, s), -1);
     c.conditions = RNN_COND_METRIC | 8;
     expect_config_error(&c, "unknown condition bits 0x8");
@@ -1096,9 +1100,14 @@ static void test_v2_round_trip(void **state)
 {
     (void)state;
     const rnn_meta meta[] = {{"name", "conditioned"}, {"conditions", "metric,harmony"}};
-    static const unsigned sets[] = {0, RNN_COND_METRIC, RNN_COND_HARMONY, RNN_COND_ALL};
+    static const unsigned sets[] = {0,
+                                    RNN_COND_METRIC,
+                                    RNN_COND_HARMONY,
+                                    RNN_COND_ALL,
+                                    RNN_COND_METRIC | RNN_COND_NEXT,
+                                    RNN_COND_ALL | RNN_COND_NEXT};
     for (int cell = 0; cell < RNN_CELL_COUNT; cell++) {
-        for (int si = 0; si < 4; si++) {
+        for (int si = 0; si < (int)(sizeof sets / sizeof *sets); si++) {
             for (int embed = 0; embed <= 5; embed += 5) {
                 rnn_model_config cfg = config(RNN_KIND_MELODY, (rnn_cell)cell, 2, embed, 3);
                 cfg.steps_per_quarter = 3;
@@ -1176,7 +1185,9 @@ static void test_v2_defects(void **state)
     DEFECT(put32(b + 8, 1), "wrong header size 96 (version 1 has 64)");
     DEFECT(bn = 80, "truncated: header needs 96 bytes at offset 0, file has 80");
     DEFECT(put32(b + 52, 0), "version 2 header declares no condition at offset 52");
-    DEFECT(put32(b + 52, 7), "unknown condition bits 0x4 (known: 1 = metric, 2 = harmony), at "
+    DEFECT(put32(b + 52, 11), "unknown condition bits 0x8 (known: 1 = metric, 2 = harmony, 4 = "
+                              "of the predicted step), at offset 52");
+    DEFECT(put32(b + 52, 4), "condition bit 4 (of the predicted step) with no condition, at "
                              "offset 52");
     DEFECT(put32(b + 52, 0x80000003u), "unknown condition bits 0x80000000");
     DEFECT((put32(b + 16, 2), put32(b + 40, 512)),

@@ -138,6 +138,7 @@ static void test_melody_cells_share_a_budget(void **state)
 
 /* The input columns of input step `step` of a take on a 4/4 grid from bar
  * 0, as rnnmidi-gen gives a preset with nobody playing: the metric position
+ * of the step, or of the next for a preset that hears the predicted step's
  * (the 'no event' step before the take, step -1, is the last step of a bar),
  * no harmony; NULL for a preset that takes no columns. */
 static const float *grid_columns(const rnn_model_config *cfg, int64_t step, float *cols)
@@ -148,9 +149,9 @@ static const float *grid_columns(const rnn_model_config *cfg, int64_t step, floa
     const int metric = rnn_model_cond_offset(cfg, RNN_COND_METRIC);
     if (metric >= 0) {
         const int spq = cfg->steps_per_quarter;
+        const int64_t at = step + ((cfg->conditions & RNN_COND_NEXT) != 0);
         rnn_metric_pos p;
-        assert_int_equal(rnn_cond_metric_file(NULL, 0, 480, spq, step >= 0 ? step : 4 * spq - 1, &p),
-                         0);
+        assert_int_equal(rnn_cond_metric_file(NULL, 0, 480, spq, at >= 0 ? at : 4 * spq - 1, &p), 0);
         rnn_cond_metric_fill(&p, spq, cols + metric);
     }
     return cols;

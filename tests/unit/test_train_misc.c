@@ -480,7 +480,7 @@ static void test_tools_conditions(void **state)
     if (rc != 0) fail_msg("rnnmidi-train --conditions none exited %d:\n%s", rc, out);
     rnn_model *m = rnn_model_load(model, err, sizeof err);
     if (!m) fail_msg("%s", err);
-    assert_int_equal(rnn_model_get_config(m)->conditions, RNN_COND_ALL);
+    assert_int_equal(rnn_model_get_config(m)->conditions, RNN_COND_ALL | RNN_COND_NEXT);
     rnn_model_free(m);
     m = rnn_model_load(plain, err, sizeof err);
     assert_non_null(m);

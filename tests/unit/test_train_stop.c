@@ -524,7 +524,7 @@ static void test_lookback_option(void **state)
         if (!m) fail_msg("%s", err);
         const rnn_model_config *c = rnn_model_get_config(m);
         assert_int_equal(c->lookback, 1);
-        assert_int_equal(c->conditions, metric ? RNN_COND_METRIC : 0);
+        assert_int_equal(c->conditions, metric ? RNN_COND_METRIC | RNN_COND_NEXT : 0);
         size_t n = 0;
         assert_non_null(rnn_model_tensor(m, "rnn.weight_ih_l0", &n));
         assert_int_equal(n, 4 * 16 * (8 + (metric ? 34 : 0) + 262));
