@@ -56,7 +56,7 @@ data_of() { # PRESET: the corpus paths it learns from
     esac
 }
 train_melody_lstm() {
-    $TRAIN $MELODY_DATA --kind melody --conditions metric,harmony --lookback --cell lstm --layers 2 --hidden 256 --embed 64 --epochs 45 --patience 5 --seed 1 --threads 2 --name melody-lstm --out $WORK/melody-lstm.rnnw
+    $TRAIN $MELODY_DATA --kind melody --conditions metric,harmony --attention 32 --cell lstm --layers 2 --hidden 256 --embed 64 --epochs 45 --patience 5 --seed 1 --threads 2 --name melody-lstm --out $WORK/melody-lstm.rnnw
 }
 train_drums_gru() {
     $TRAIN --data $CORPUS --kind drums --conditions metric --attention 32 --cell gru --layers 2 --hidden 256 --embed 64 --epochs 60 --patience 6 --seed 1 --threads 2 --name drums-gru --out $WORK/drums-gru.rnnw
