@@ -304,7 +304,12 @@ nll_row() { # PRESET
     b=$([ -f "$n" ] && field "$n" nll_nats || echo -)
     c=$([ -f "$v" ] && field "$v" nll_nats || echo "not at hand")
     d=$(awk -v a="$a" -v c="$c" 'BEGIN { if (c + 0 > 0) printf "%+.1f%%", 100 * (a - c) / c; else print "-" }')
-    printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$(conditions_of "$1")" "$a" "$b" "$c" "$d"
+    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$(conditions_of "$1")" "$(cond_step "$1")" \
+        "$a" "$b" "$c" "$d"
+}
+cond_step() { # PRESET: whose conditions it hears (bit 4 of header offset 52)
+    bits=$(od -An -tu4 -j52 -N4 "$OUT/$1.rnnw" | tr -d ' ')
+    [ $((bits & 4)) -ne 0 ] && echo predicted || echo input
 }
 
 {
@@ -318,7 +323,7 @@ is not part of \`make test\` (tests/unit/test_presets.c checks the files).
 
 | preset | cell and size | parameters | file | optimiser steps | epochs run | kept epoch | training time | valid NLL | test NLL | test NLL on events | target (test NLL) |
 |---|---|---|---|---|---|---|---|---|---|---|---|
-$(row melody-lstm lstm 2 256 64 130 46 0 1.28)
+$(row melody-lstm lstm 2 256 64 130 46 64 1.28)
 $(row melody-gru gru 2 296 64 130 46 0 1.28)
 $(row melody-rnn rnn 2 512 64 130 46 0 1.28)
 $(row drums-gru gru 2 256 64 512 34 64 1.70)
@@ -338,7 +343,8 @@ below: melody 1.86, drums 2.35, and 3.20 on events for the melody LSTM
 ## What each preset is for
 
 - **melody-lstm** (\`melody-lstm.rnnw\`): the LV2 plugin's default model and
-  the demo's melody voice. LV2 preset "Melody LSTM, accompany".
+  the demo's melody voice. LV2 preset "Melody LSTM, accompany". An LSTM
+  with attention over its last 32 outputs (two bars of 4/4), as the drums.
 - **drums-gru** (\`drums-gru.rnnw\`): drum grooves on the 9 classes of
   Magenta's DrumsRNN map, channel 10; the demo's drum voice. LV2 preset
   "Drums GRU, accompany". A GRU with attention over its last 32 outputs
@@ -430,9 +436,11 @@ bar-to-bar consistency; drums-gru takes attention over 32 outputs (two bars
 of 4/4): the lowest NLL of the attention runs and the best zero-state
 overlap. Lookback has the lowest NLL of all but repeats more than the corpus
 does (consistency above the train split's, melody repeated bars well above
-it), and from a zero state its melody takes are the sparsest. The melody presets
-do not take either option yet: in the small runs attention over 32 outputs
-lowers the melody's test NLL by 11%, lookback by 18%.
+it), and from a zero state its melody takes are the sparsest. melody-lstm
+takes attention over 32 outputs too: in the small runs it lowers the
+melody's test NLL by 11% (lookback by 18%, but with bars repeated 2.7 times
+as often as in the train split, at 2 notes a bar) and gives the best
+zero-state overlap. melody-gru and melody-rnn take neither.
 
 ## Per dtype
 
@@ -455,13 +463,17 @@ A preset may hear, beside the events, the metric position of each step
 file's meter) and, for melody, the harmony: the 12 pitch classes the other
 voices sound at that step (in training: the file's other non-drum parts; in
 the plugin: the keys the player holds, from MIDI or the audio detector).
-Test NLL with the conditions each preset was trained with (from its
-command), with the harmony zeroed (\`rnnmidi-eval --no-harmony\`: as when
+A preset hears, beside the event of a step, the conditions of the next step,
+whose event it predicts (core/FORMAT.md, "Which step's conditions"; bit 4 of
+its header), or, trained by an earlier version, those of the step itself
+(column "step"): the harmony under a note as it starts, rather than the one
+a step before it, which has often just changed. Test NLL with the conditions
+each preset was trained with (from its command), with the harmony zeroed (\`rnnmidi-eval --no-harmony\`: as when
 nobody plays), and of the unconditioned presets of commit $BASELINE on the
 same test files:
 
-| preset | conditions | test NLL | harmony zeroed | unconditioned ($BASELINE) | change |
-|---|---|---|---|---|---|
+| preset | conditions | step | test NLL | harmony zeroed | unconditioned ($BASELINE) | change |
+|---|---|---|---|---|---|---|
 $(nll_row melody-lstm)
 $(nll_row melody-gru)
 $(nll_row melody-rnn)
