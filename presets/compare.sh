@@ -99,7 +99,7 @@ features (zero state / primed by the test files) and mean overlap from
 \`rnnmidi-musicality --seeds 10 --bars 32\`, beside the train split.
 
 END
-table drums hits_per_bar consistency backbeat hat_on_8ths
+table drums hits_per_bar consistency backbeat hat_on_8ths repeated_bars
 echo
 table melody notes_per_bar repeated_bars leap_ratio in_key chord_tones
 } > "$OUT"

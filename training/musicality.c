@@ -9,8 +9,8 @@
 static const char *const melody_names[RNN_MUS_MELODY_FEATURES] = {
     "notes_per_bar", "in_key",      "leap_ratio", "pc_entropy",
     "repeated_bars", "longest_run", "chord_tones"};
-static const char *const drum_names[RNN_MUS_DRUM_FEATURES] = {"hits_per_bar", "consistency",
-                                                              "backbeat", "hat_on_8ths"};
+static const char *const drum_names[RNN_MUS_DRUM_FEATURES] = {
+    "hits_per_bar", "consistency", "backbeat", "hat_on_8ths", "repeated_bars"};
 
 int rnn_mus_feature_count(rnn_kind kind)
 {
@@ -79,6 +79,29 @@ static double in_key_share(const double pc[12], double notes)
     return share;
 }
 
+/* repeated_bars of the window of `bar`-step bars at start: the bars with an
+ * event of class `struck` or above, and a bar before them in the sequence,
+ * that repeat one of the 3 bars before them; NaN without such a bar. */
+static double repeated_bars(const int32_t *ev, size_t start, size_t bar, int32_t struck)
+{
+    double bars = 0, repeats = 0;
+    for (size_t b = 0; b < RNN_MUS_WINDOW_BARS; b++) {
+        const size_t at = start + b * bar;
+        if (at < bar) continue; /* the sequence's first bar has none before it */
+        int on = 0;
+        for (size_t s = 0; s < bar; s++)
+            on |= ev[at + s] >= struck;
+        if (!on) continue;
+        bars++;
+        for (size_t k = 1; k <= 3 && k * bar <= at; k++)
+            if (memcmp(ev + at, ev + at - k * bar, bar * sizeof *ev) == 0) {
+                repeats++;
+                break;
+            }
+    }
+    return bars > 0 ? repeats / bars : NAN;
+}
+
 static void melody_window(const int32_t *ev, size_t start, int spq, const uint16_t *harmony,
                           double *out)
 {
@@ -111,22 +134,7 @@ static void melody_window(const int32_t *ev, size_t start, int spq, const uint16
     for (int k = 0; k < 12; k++)
         if (pc[k] > 0) h -= pc[k] / notes * log2(pc[k] / notes);
     out[RNN_MUS_PC_ENTROPY] = notes > 0 ? h : NAN;
-    double bars = 0, repeats = 0;
-    for (size_t b = 0; b < RNN_MUS_WINDOW_BARS; b++) {
-        const size_t at = start + b * bar;
-        if (at < bar) continue; /* the sequence's first bar has none before it */
-        int struck = 0;
-        for (size_t s = 0; s < bar; s++)
-            struck |= ev[at + s] >= RNN_MELODY_NOTE_ON(0);
-        if (!struck) continue;
-        bars++;
-        for (size_t k = 1; k <= 3 && k * bar <= at; k++)
-            if (memcmp(ev + at, ev + at - k * bar, bar * sizeof *ev) == 0) {
-                repeats++;
-                break;
-            }
-    }
-    out[RNN_MUS_REPEATED_BARS] = bars > 0 ? repeats / bars : NAN;
+    out[RNN_MUS_REPEATED_BARS] = repeated_bars(ev, start, bar, RNN_MELODY_NOTE_ON(0));
     out[RNN_MUS_LONGEST_RUN] = notes > 0 ? longest : NAN;
     out[RNN_MUS_CHORD_TONES] = on_beat > 0 ? chord / on_beat : NAN;
 }
@@ -174,6 +182,7 @@ static void drum_window(const int32_t *ev, size_t start, int spq, double *out)
     out[RNN_MUS_CONSISTENCY] = pairs > 0 ? jaccard / pairs : NAN;
     out[RNN_MUS_BACKBEAT] = snares > 0 ? backbeat / snares : NAN;
     out[RNN_MUS_HAT_ON_8THS] = hats > 0 ? hats8 / hats : NAN;
+    out[RNN_MUS_DRUM_REPEATED_BARS] = repeated_bars(ev, start, bar, 1);
 }
 
 int rnn_mus_window(rnn_kind kind, const int32_t *events, size_t len, size_t start, int spq,

@@ -31,6 +31,9 @@
  *                   (steps spq and 3 spq of a bar)
  *   hat_on_8ths     share of the closed/open hi-hat and ride hits that fall
  *                   on eighth-note positions (even steps at spq 4)
+ *   repeated_bars   as the melody's: share of the window's bars (those with a
+ *                   hit and at least one bar before them in the sequence)
+ *                   whose events equal those of one of the 3 bars before them
  * A feature with nothing to count (no notes, no snare) is undefined (NaN)
  * and that window does not enter its distribution.
  *
@@ -62,10 +65,11 @@ enum {
     RNN_MUS_CONSISTENCY,
     RNN_MUS_BACKBEAT,
     RNN_MUS_HAT_ON_8THS,
+    RNN_MUS_DRUM_REPEATED_BARS,
     RNN_MUS_DRUM_FEATURES
 };
 
-/** The number of features of a kind (7 melody, 4 drums; 0 otherwise). */
+/** The number of features of a kind (7 melody, 5 drums; 0 otherwise). */
 int rnn_mus_feature_count(rnn_kind kind);
 
 /** The name of feature i of a kind ("notes_per_bar", ...), NULL when out of range. */

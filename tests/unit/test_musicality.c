@@ -89,7 +89,8 @@ static void test_melody_features(void **state)
  * 2 and 4), closed hi-hat on every eighth (0, 2, ..., 14): 12 hits. B: A
  * plus a snare on 6 and a hi-hat on 15: 14 hits. Hits 50 (12.5 a bar);
  * Jaccard A-A 1, A-B and B-A 12/14; snares 8 of 9 on the backbeat; hi-hats
- * 32 of 33 on eighths. */
+ * 32 of 33 on eighths; of the 3 bars after the first, the two A repeat a
+ * bar before them. */
 static void test_drum_features(void **state)
 {
     (void)state;
@@ -113,12 +114,13 @@ static void test_drum_features(void **state)
     assert_near(f[RNN_MUS_CONSISTENCY], (1 + 2 * 12.0 / 14) / 3, 1e-12, "consistency");
     assert_near(f[RNN_MUS_BACKBEAT], 8.0 / 9, 1e-12, "backbeat");
     assert_near(f[RNN_MUS_HAT_ON_8THS], 32.0 / 33, 1e-12, "hat_on_8ths");
+    assert_near(f[RNN_MUS_DRUM_REPEATED_BARS], 2.0 / 3, 1e-12, "repeated_bars");
     /* silence: hits 0, the rest undefined */
     int32_t none[64] = {0};
     assert_int_equal(rnn_mus_window(RNN_KIND_DRUMS, none, 64, 0, 4, NULL, f), 0);
     assert_near(f[RNN_MUS_HITS_PER_BAR], 0, 0, "silence");
     assert_true(isnan(f[RNN_MUS_CONSISTENCY]) && isnan(f[RNN_MUS_BACKBEAT]) &&
-                isnan(f[RNN_MUS_HAT_ON_8THS]));
+                isnan(f[RNN_MUS_HAT_ON_8THS]) && isnan(f[RNN_MUS_DRUM_REPEATED_BARS]));
     /* a set: two windows of the pattern, means as one window's */
     rnn_mus_set set;
     rnn_mus_set_init(&set, RNN_KIND_DRUMS, 4);
