@@ -178,7 +178,7 @@ void rnn_learn_options_default(rnn_learn_options *o)
     o->beta2 = 0.999f;
     o->eps = 1e-8f;
     o->pull = 0.01f;
-    o->radius = 0.05f;
+    o->radius = 0.02f;
     o->clip = 1.0f;
 }
 

@@ -42,7 +42,7 @@ typedef struct {
     float lr;                /* Adam's step size (1e-3) */
     float beta1, beta2, eps; /* Adam's moments (0.9, 0.999, 1e-8) */
     float pull;   /* decoupled decay towards the starting weights, per unit of lr (0.01) */
-    float radius; /* ||w - w0|| / ||w0|| at most this after a step (0.05) */
+    float radius; /* ||w - w0|| / ||w0|| at most this after a step (0.02) */
     float clip;   /* the gradient's global norm clipped to this, 0 = off (1) */
 } rnn_learn_options;
 
