@@ -135,9 +135,10 @@ struct rnn_learn {
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
     size_t n_params;
     float *w, *dw, *w0, *m, *v; /* parameters, gradients, start, Adam moments */
+    float *wa, *ma, *va;        /* the accepted weights and their moments */
     size_t o_embed, o_wih[RNN_MAX_LAYERS], o_whh[RNN_MAX_LAYERS], o_bih[RNN_MAX_LAYERS],
         o_bhh[RNN_MAX_LAYERS], o_headw, o_headb;
-    long steps;
+    long steps, steps_a; /* updates applied; at the accepted weights */
     double w0norm;
 
     /* weights rearranged for the forward (made from w by each forward) */
@@ -203,6 +204,9 @@ static size_t layout(rnn_learn *ln, float *base)
     TAKE(ln->w0, P);
     TAKE(ln->m, P);
     TAKE(ln->v, P);
+    TAKE(ln->wa, P);
+    TAKE(ln->ma, P);
+    TAKE(ln->va, P);
     TAKE(ln->tab, (size_t)ln->V * GH);
     TAKE(ln->condT, (size_t)ln->C * GH);
     TAKE(ln->wembT, (size_t)ln->E * GH);
@@ -392,6 +396,25 @@ void rnn_learn_forget(rnn_learn *ln)
     memset(ln->v, 0, ln->n_params * sizeof(float));
     memset(ln->dw, 0, ln->n_params * sizeof(float));
     ln->steps = 0;
+    rnn_learn_accept(ln);
+}
+
+void rnn_learn_accept(rnn_learn *ln)
+{
+    const size_t bytes = ln->n_params * sizeof(float);
+    memcpy(ln->wa, ln->w, bytes);
+    memcpy(ln->ma, ln->m, bytes);
+    memcpy(ln->va, ln->v, bytes);
+    ln->steps_a = ln->steps;
+}
+
+void rnn_learn_reject(rnn_learn *ln)
+{
+    const size_t bytes = ln->n_params * sizeof(float);
+    memcpy(ln->w, ln->wa, bytes);
+    memcpy(ln->m, ln->ma, bytes);
+    memcpy(ln->v, ln->va, bytes);
+    ln->steps = ln->steps_a;
 }
 
 double rnn_learn_distance(const rnn_learn *ln)

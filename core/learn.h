@@ -109,8 +109,16 @@ long rnn_learn_steps(const rnn_learn *ln);
 double rnn_learn_distance(const rnn_learn *ln);
 
 /** Back to the starting weights, the moments and the step count zeroed
- * (the plugin's Forget). */
+ * (the plugin's Forget); they are the accepted weights again. */
 void rnn_learn_forget(rnn_learn *ln);
+
+/** Keep the current weights, moments and step count as the accepted ones
+ * (an update that passed its validation). */
+void rnn_learn_accept(rnn_learn *ln);
+
+/** Back to the accepted weights, moments and step count (an update that
+ * made the held-back phrases worse); the starting ones before any accept. */
+void rnn_learn_reject(rnn_learn *ln);
 
 /** A new model of the current weights, every tensor float32, with the
  * metadata given, ready for rnn_engine_model_prepare and the slot. NULL

@@ -10,7 +10,10 @@
  * rnnmidi-eval feeds them) are played one after another at --bpm. Every
  * --bars bars of new material, core/learn (the plain C learner the plugin
  * runs) makes --steps AdamW updates on windows of what was heard, half of
- * them ending in the new bars. After each update the tool prints the NLL of
+ * them ending in the new bars, but for the newest --holdout bars: the
+ * update is kept only when it predicts those no worse than before (the
+ * plugin's validation on a held-back slice of the player's phrases), else
+ * undone. After each update the tool prints the NLL of
  * the next --next minutes of the replay (not heard yet) under the preset
  * and under the learned weights, and the learned weights' NLL on the test
  * split of the --dev paths (what it may forget), all computed by rnn_net
@@ -42,7 +45,7 @@ typedef struct {
     int n_dev;
     int split;
     double minutes, next, bpm;
-    int bars, steps, batch, window;
+    int bars, steps, batch, window, holdout;
     rnn_learn_options opt;
     uint64_t seed;
     int quiet;
@@ -84,6 +87,11 @@ static int parse_args(learn_args *a, int argc, char **argv)
          1, 1000, .show_default = 1},
         {RNN_CLI_OPT("steps", 0, "N", "AdamW steps per update", RNN_OPT_INT, &a->steps), 1, 10000,
          .show_default = 1},
+        {RNN_CLI_OPT("holdout", 0, "N",
+                     "the newest N bars are held back from an update, which is\n"
+                     "kept only when it does not predict them worse (0: always kept)",
+                     RNN_OPT_INT, &a->holdout),
+         0, 1000, .show_default = 1},
         {RNN_CLI_OPT("batch", 0, "B", "windows per AdamW step", RNN_OPT_INT, &a->batch), 1, 256,
          .show_default = 1},
         {RNN_CLI_OPT("window", 0, "T", "grid steps per window", RNN_OPT_INT, &a->window), 2, 4096,
@@ -115,8 +123,9 @@ static int parse_args(learn_args *a, int argc, char **argv)
         "Replay MIDI files as a player would play them, learn their style with the\n"
         "plugin's learner, and print the learning curve.\n",
         opts, sizeof opts / sizeof opts[0],
-        "Prints one line per update (update minute heard_steps train_nll next_preset\n"
-        "next_learned drop dev_learned dev_change distance seconds), then a result line.\n",
+        "Prints one line per update (update minute heard_steps train_nll held_before\n"
+        "held_after kept next_preset next_learned drop dev_learned dev_change distance\n"
+        "seconds), then a result line.\n",
         1};
     a->paths = malloc((size_t)argc * sizeof *a->paths);
     if (!a->paths) {
@@ -264,24 +273,24 @@ static uint64_t next_u64(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-/* Lane b: the window of T predictions ending at the step drawn from [lo,
- * heard), within its sequence's heard part; shorter ones padded with
- * uncounted targets. */
+/* Lane b: the window of T predictions whose last target is step g (global)
+ * of the steps heard [0, heard), within its sequence; targets before step
+ * count_from are not counted, nor the padding of a short window. */
 static void fill_lane(batch_buf *bb, int b, const timeline *tl, const rnn_model_config *cfg,
-                      size_t lo, size_t heard)
+                      size_t g, size_t count_from, size_t heard)
 {
     const int T = bb->T, B = bb->B, C = bb->C;
-    const size_t g = lo + next_u64(&bb->rng) % (heard - lo);
     const size_t k = timeline_find(tl, g);
     const rnn_seq *s = tl->seq[k];
-    const size_t end = tl->start[k] + s->len < heard ? s->len : heard - tl->start[k];
-    const size_t last = g - tl->start[k]; /* the last target */
+    const size_t at = tl->start[k];
+    const size_t end = at + s->len < heard ? s->len : heard - at;
+    const size_t last = g - at; /* the last target */
     const size_t t0 = last >= (size_t)T ? last - (size_t)T : 0;
     for (int t = 0; t < T; t++) {
         const size_t i = t0 + (size_t)t, r = (size_t)t * B + b;
         const int ok = i + 1 <= last && i + 1 < end;
         bb->in[r] = ok ? s->events[i] : 0;
-        bb->tg[r] = ok ? s->events[i + 1] : -1;
+        bb->tg[r] = ok && at + i + 1 >= count_from ? s->events[i + 1] : -1;
         if (C > 0) {
             if (ok)
                 step_columns(s, i, cfg, bb->cols + r * C);
@@ -291,6 +300,34 @@ static void fill_lane(batch_buf *bb, int b, const timeline *tl, const rnn_model_
     }
 }
 
+/* The held-back steps [h0, h1) as the targets of at most B windows: the
+ * first ends at h1 - 1, each next one ends where the one before began (or
+ * at the end of the sequence before); lanes left over count nothing. */
+static void fill_held(batch_buf *bb, const timeline *tl, const rnn_model_config *cfg, size_t h0,
+                      size_t h1)
+{
+    const size_t T = (size_t)bb->T;
+    int b = 0;
+    size_t g = h1; /* the windows so far count the targets [g, h1) */
+    while (g > h0 && b < bb->B) {
+        const size_t k = timeline_find(tl, g - 1), first = tl->start[k] + 1;
+        if (g - 1 < first) { /* a sequence's first step is no target */
+            g = tl->start[k];
+            continue;
+        }
+        size_t from = g > T ? g - T : 0;
+        from = from < first ? first : from;
+        from = from < h0 ? h0 : from;
+        fill_lane(bb, b++, tl, cfg, g - 1, from, h1);
+        g = from;
+    }
+    for (; b < bb->B; b++)
+        for (size_t t = 0; t < T; t++) {
+            bb->in[t * (size_t)bb->B + (size_t)b] = 0;
+            bb->tg[t * (size_t)bb->B + (size_t)b] = -1;
+        }
+}
+
 static double thread_seconds(void)
 {
     struct timespec ts;
@@ -298,21 +335,48 @@ static double thread_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Returns the mean training NLL of the update's steps, -1 when no step ran. */
-static double update(rnn_learn *ln, const learn_args *a, batch_buf *bb, const timeline *tl,
-                     size_t fresh, size_t heard)
+typedef struct {
+    double loss;         /* mean training NLL of the steps, -1 when none ran */
+    double held0, held1; /* NLL of the held-back steps before and after, -1: none */
+    int kept;            /* the update was kept */
+} update_result;
+
+/* An update after `heard` steps: the steps train on [0, train_end) (the
+ * held-back bars after it), half the windows ending in the new bars
+ * [fresh, train_end); kept when the held-back steps are predicted no
+ * worse, else undone. */
+static update_result update(rnn_learn *ln, const learn_args *a, batch_buf *bb, const timeline *tl,
+                            size_t fresh, size_t train_end, size_t heard)
 {
     const rnn_model_config *cfg = rnn_learn_config(ln);
+    update_result u = {-1, -1, -1, 1};
+    const float *cols = bb->C ? bb->cols : NULL;
+    if (train_end < heard) {
+        fill_held(bb, tl, cfg, train_end, heard);
+        u.held0 = rnn_learn_nll(ln, bb->in, cols, bb->tg, bb->B, bb->T);
+    }
     double sum = 0;
     int n = 0;
-    for (int s = 0; s < a->steps; s++) {
-        for (int b = 0; b < bb->B; b++)
-            fill_lane(bb, b, tl, cfg, b < bb->B / 2 && fresh < heard ? fresh : 0, heard);
-        const double l =
-            rnn_learn_step(ln, &a->opt, bb->in, bb->C ? bb->cols : NULL, bb->tg, bb->B, bb->T);
+    for (int s = 0; s < a->steps && train_end > 1; s++) {
+        for (int b = 0; b < bb->B; b++) {
+            const size_t lo = b < bb->B / 2 && fresh < train_end ? fresh : 0;
+            const size_t g = lo + next_u64(&bb->rng) % (train_end - lo);
+            fill_lane(bb, b, tl, cfg, g, 0, train_end);
+        }
+        const double l = rnn_learn_step(ln, &a->opt, bb->in, cols, bb->tg, bb->B, bb->T);
         if (l >= 0) sum += l, n++;
     }
-    return n ? sum / n : -1;
+    u.loss = n ? sum / n : -1;
+    if (u.held0 >= 0) {
+        fill_held(bb, tl, cfg, train_end, heard);
+        u.held1 = rnn_learn_nll(ln, bb->in, cols, bb->tg, bb->B, bb->T);
+        u.kept = u.held1 >= 0 && u.held1 <= u.held0;
+    }
+    if (u.kept)
+        rnn_learn_accept(ln);
+    else
+        rnn_learn_reject(ln);
+    return u;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -418,6 +482,7 @@ static int run(const learn_args *a)
     const rnn_model_config *cfg = rnn_model_get_config(s.model);
     const double per_minute = a->bpm * cfg->steps_per_quarter;
     const size_t every = (size_t)a->bars * 4 * (size_t)cfg->steps_per_quarter;
+    const size_t hold = (size_t)a->holdout * 4 * (size_t)cfg->steps_per_quarter;
     const size_t total = (size_t)(a->minutes * per_minute), ahead = (size_t)(a->next * per_minute);
     if (s.tl.total < total + ahead) {
         fprintf(stderr,
@@ -434,11 +499,14 @@ static int run(const learn_args *a)
            a->model, range_nll(s.net, &s.tl, 0, ahead), dev0, per_minute, every,
            rnn_learn_kernel_name(s.ln));
     double next0 = -1, next1 = -1, dev1 = -1;
-    int u = 0;
+    int u = 0, kept = 0;
     for (size_t heard = every; heard <= total; heard += every) {
         const double t0 = thread_seconds();
-        const double loss = update(s.ln, a, &s.bb, &s.tl, heard - every, heard);
+        const size_t train_end = heard > hold ? heard - hold : 0;
+        const update_result up = update(
+            s.ln, a, &s.bb, &s.tl, train_end > every ? train_end - every : 0, train_end, heard);
         const double secs = thread_seconds() - t0;
+        kept += up.kept;
         rnn_model *lm = NULL;
         rnn_net *ln = learned_net(s.ln, &lm, err, sizeof err);
         if (!ln) {
@@ -449,12 +517,12 @@ static int run(const learn_args *a)
         next0 = range_nll(s.net, &s.tl, heard, heard + ahead);
         next1 = range_nll(ln, &s.tl, heard, heard + ahead);
         dev1 = a->n_dev ? list_nll(ln, &s.dev.split[RNN_SPLIT_TEST]) : -1;
-        printf("update=%d minute=%.2f heard_steps=%zu train_nll=%.4f next_preset=%.4f "
-               "next_learned=%.4f drop=%.1f%% dev_learned=%.4f dev_change=%+.1f%% "
-               "distance=%.4f seconds=%.3f\n",
-               ++u, (double)heard / per_minute, heard, loss, next0, next1,
-               100.0 * (next0 - next1) / next0, dev1, dev0 > 0 ? 100.0 * (dev1 - dev0) / dev0 : 0,
-               rnn_learn_distance(s.ln), secs);
+        printf("update=%d minute=%.2f heard_steps=%zu train_nll=%.4f held_before=%.4f "
+               "held_after=%.4f kept=%d next_preset=%.4f next_learned=%.4f drop=%.1f%% "
+               "dev_learned=%.4f dev_change=%+.1f%% distance=%.4f seconds=%.3f\n",
+               ++u, (double)heard / per_minute, heard, up.loss, up.held0, up.held1, up.kept, next0,
+               next1, 100.0 * (next0 - next1) / next0, dev1,
+               dev0 > 0 ? 100.0 * (dev1 - dev0) / dev0 : 0, rnn_learn_distance(s.ln), secs);
         fflush(stdout);
         rnn_net_free(ln);
         rnn_model_free(lm);
@@ -465,9 +533,9 @@ static int run(const learn_args *a)
         session_free(&s);
         return EXIT_USAGE;
     }
-    printf("result: after %.2f minutes, %d updates: next %.2f minutes nll preset=%.4f "
+    printf("result: after %.2f minutes, %d updates (%d kept): next %.2f minutes nll preset=%.4f "
            "learned=%.4f drop=%.1f%%; dev nll preset=%.4f learned=%.4f change=%+.1f%%\n",
-           (double)(total / every * every) / per_minute, u, a->next, next0, next1,
+           (double)(total / every * every) / per_minute, u, kept, a->next, next0, next1,
            100.0 * (next0 - next1) / next0, dev0, dev1,
            dev0 > 0 ? 100.0 * (dev1 - dev0) / dev0 : 0);
     int rc = EXIT_OK;
@@ -487,6 +555,7 @@ int main(int argc, char **argv)
                     .next = 2,
                     .bpm = 120,
                     .bars = 8,
+                    .holdout = 2,
                     .steps = 8,
                     .batch = 8,
                     .window = 64,

@@ -8,7 +8,8 @@
  * the NLL and every gradient agree. (3) core/net stepping the model that
  * rnn_learn_model writes: its NLL over the batch is the learner's. Then the
  * optimiser: updates lower the NLL of the batch they see, the distance from
- * the starting weights stays within the radius, Forget restores the start,
+ * the starting weights stays within the radius, a rejected update comes
+ * back to the accepted weights exactly, Forget restores the start,
  * and a model with attention is refused with a message saying so. */
 #include <math.h>
 #include <setjmp.h>
@@ -328,6 +329,27 @@ static void test_update(void **state)
     for (int i = 0; i < 5; i++)
         rnn_learn_step(ln, &o, bt.in, bt.cols, bt.tg, B, T);
     assert_true(fabs(rnn_learn_distance(ln) - 1e-3) <= 1e-6);
+
+    /* accept keeps the weights reached; reject comes back to them */
+    const size_t P = rnn_learn_num_params(ln);
+    float *kept = malloc(P * sizeof *kept);
+    assert_non_null(kept);
+    rnn_learn_accept(ln);
+    memcpy(kept, rnn_learn_params(ln), P * sizeof *kept);
+    for (int i = 0; i < 3; i++)
+        rnn_learn_step(ln, &o, bt.in, bt.cols, bt.tg, B, T);
+    assert_int_equal(rnn_learn_steps(ln), 8);
+    assert_memory_not_equal(rnn_learn_params(ln), kept, P * sizeof *kept);
+    rnn_learn_reject(ln);
+    assert_int_equal(rnn_learn_steps(ln), 5);
+    assert_memory_equal(rnn_learn_params(ln), kept, P * sizeof *kept);
+    /* and the optimiser goes on from there as if the rejected steps never ran */
+    rnn_learn_step(ln, &o, bt.in, bt.cols, bt.tg, B, T);
+    memcpy(kept, rnn_learn_params(ln), P * sizeof *kept);
+    rnn_learn_reject(ln);
+    rnn_learn_step(ln, &o, bt.in, bt.cols, bt.tg, B, T);
+    assert_memory_equal(rnn_learn_params(ln), kept, P * sizeof *kept);
+    free(kept);
 
     /* Forget: the starting weights, bit for bit, and the count zeroed */
     rnn_learn_forget(ln);

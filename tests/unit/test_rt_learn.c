@@ -2,7 +2,8 @@
 /* core/learn allocates everything at create: with malloc, calloc, realloc,
  * free and pthread_mutex_lock trapped (rt_trap.h), updates of every cell
  * type (with the input columns, one-hot and embedded input, batches of the
- * largest shape and smaller ones), evaluations and a Forget make no trapped
+ * largest shape and smaller ones), evaluations, accepted and rejected
+ * updates and a Forget make no trapped
  * call and print nothing. The learner runs off the audio thread; this
  * proves its work is bounded and preallocated, so a low-priority job never
  * waits on the allocator's lock held by another thread. */
@@ -82,6 +83,10 @@ static void run(rnn_cell cell, int embed, unsigned conds, int look)
         if (i == 0) first = l;
         last = rnn_learn_nll(ln, in, C ? cols : NULL, tg, B, T);
         assert_true(l > 0);
+        if (i % 2)
+            rnn_learn_accept(ln);
+        else
+            rnn_learn_reject(ln);
     }
     const double moved = rnn_learn_distance(ln);
     rnn_learn_forget(ln);
