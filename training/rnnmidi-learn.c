@@ -38,7 +38,7 @@ static const char *prog = "rnnmidi-learn";
 #define MAX_DEV 64
 
 typedef struct {
-    const char *model, *out;
+    const char *model, *out, *svg;
     const char **paths;
     size_t n_paths;
     const char *dev[MAX_DEV];
@@ -114,6 +114,8 @@ static int parse_args(learn_args *a, int argc, char **argv)
         {RNN_CLI_OPT("seed", 0, "N", "the draw of the windows", RNN_OPT_U64, &a->seed), 0,
          (double)INT64_MAX, .show_default = 1},
         {RNN_CLI_OPT("out", 0, "FILE", "write the learned preset here", RNN_OPT_STRING, &a->out)},
+        {RNN_CLI_OPT("svg", 0, "FILE", "draw the learning curve into this SVG file", RNN_OPT_STRING,
+                     &a->svg)},
         {RNN_CLI_OPT("quiet", 0, NULL, "no report of unreadable files", RNN_OPT_FLAG, &a->quiet),
          1},
         RNN_CLI_HELP_OPT(0),
@@ -380,6 +382,92 @@ static update_result update(rnn_learn *ln, const learn_args *a, batch_buf *bb, c
 }
 
 /* ------------------------------------------------------------------------ */
+/* The learning curve as a picture: per update, the NLL of the next minutes
+ * under the preset and the learned weights, and the dev NLL. */
+
+enum { CURVES = 3 };
+
+typedef struct {
+    double *minute, *y[CURVES]; /* next_preset, next_learned, dev_learned */
+    int n;
+    double dev0;
+} curve;
+
+/* A round step for about n ticks over a span. */
+static double tick_step(double span, int n)
+{
+    const double raw = span / n, p = pow(10, floor(log10(raw))), f = raw / p;
+    return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * p;
+}
+
+static int curve_svg(const curve *c, const char *path, const char *title, char *err, size_t errlen)
+{
+    static const char *names[CURVES] = {"next minutes, preset", "next minutes, learned",
+                                        "development set, learned"};
+    static const char *colors[CURVES] = {"#888888", "#1f6fb4", "#d9822b"};
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot write", path);
+        return -1;
+    }
+    const double W = 640, H = 360, L = 60, R = 20, T = 40, B = 50;
+    double lo = c->dev0 > 0 ? c->dev0 : 1e30, hi = c->dev0 > 0 ? c->dev0 : -1e30;
+    const double xmax = c->n ? c->minute[c->n - 1] : 1;
+    for (int k = 0; k < CURVES; k++)
+        for (int i = 0; i < c->n; i++)
+            if (c->y[k][i] >= 0) lo = fmin(lo, c->y[k][i]), hi = fmax(hi, c->y[k][i]);
+    if (hi <= lo) lo -= 0.5, hi += 0.5;
+    const double ys = tick_step(hi - lo, 5);
+    lo = floor(lo / ys) * ys, hi = ceil(hi / ys) * ys;
+#define PX(x) (L + (x) / xmax * (W - L - R))
+#define PY(y) (H - B - ((y)-lo) / (hi - lo) * (H - T - B))
+    fprintf(f,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+            "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" "
+            "height=\"100%%\" fill=\"white\"/>\n<text x=\"%.0f\" y=\"22\" font-size=\"14\">",
+            W, H, L);
+    for (const char *p = title; *p; p++)
+        fputs(*p == '<' ? "&lt;" : *p == '&' ? "&amp;" : (char[2]){*p, 0}, f);
+    fputs("</text>\n", f);
+    for (double y = lo; y <= hi + ys / 2; y += ys)
+        fprintf(f,
+                "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
+                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.2f</text>\n",
+                L, W - R, PY(y), PY(y), L - 6, PY(y) + 4, y);
+    const double xs = tick_step(xmax, 6);
+    for (double x = 0; x <= xmax + xs / 100; x += xs)
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g</text>\n", PX(x),
+                H - B + 18, x);
+    fprintf(f,
+            "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">minutes played</text>\n"
+            "<text x=\"14\" y=\"%.1f\" transform=\"rotate(-90 14 %.1f)\" "
+            "text-anchor=\"middle\">NLL (nats per step)</text>\n",
+            (L + W - R) / 2, H - 12, (T + H - B) / 2, (T + H - B) / 2);
+    if (c->dev0 > 0)
+        fprintf(f,
+                "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                "stroke-dasharray=\"4 4\"/>\n",
+                L, W - R, PY(c->dev0), PY(c->dev0), colors[2]);
+    for (int k = 0; k < CURVES; k++) {
+        fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", colors[k]);
+        for (int i = 0; i < c->n; i++)
+            if (c->y[k][i] >= 0) fprintf(f, "%.1f,%.1f ", PX(c->minute[i]), PY(c->y[k][i]));
+        fprintf(f,
+                "\"/>\n<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"3\" fill=\"%s\"/>"
+                "<text x=\"%.1f\" y=\"%.1f\">%s</text>\n",
+                W - R - 200, T + 4 + 16.0 * k, colors[k], W - R - 180, T + 9 + 16.0 * k, names[k]);
+    }
+#undef PX
+#undef PY
+    fputs("</svg>\n", f);
+    if (fclose(f) != 0) {
+        snprintf(err, errlen, "%s: write failed", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
 
 typedef struct {
     rnn_model *model;
@@ -388,6 +476,7 @@ typedef struct {
     rnn_dataset replay, dev;
     timeline tl;
     batch_buf bb;
+    curve cv;
 } session;
 
 static void session_free(session *s)
@@ -401,6 +490,9 @@ static void session_free(session *s)
     free(s->bb.in);
     free(s->bb.tg);
     free(s->bb.cols);
+    free(s->cv.minute);
+    for (int k = 0; k < CURVES; k++)
+        free(s->cv.y[k]);
 }
 
 /* The preset, its net and learner, the replay and the dev split. */
@@ -498,6 +590,16 @@ static int run(const learn_args *a)
            "kernel=%s\n",
            a->model, range_nll(s.net, &s.tl, 0, ahead), dev0, per_minute, every,
            rnn_learn_kernel_name(s.ln));
+    const size_t updates = total / every + 1;
+    s.cv.minute = malloc(updates * sizeof(double));
+    for (int k = 0; k < CURVES; k++)
+        s.cv.y[k] = malloc(updates * sizeof(double));
+    if (!s.cv.minute || !s.cv.y[0] || !s.cv.y[1] || !s.cv.y[2]) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        session_free(&s);
+        return EXIT_INPUT;
+    }
+    s.cv.dev0 = dev0;
     double next0 = -1, next1 = -1, dev1 = -1;
     int u = 0, kept = 0;
     for (size_t heard = every; heard <= total; heard += every) {
@@ -524,6 +626,8 @@ static int run(const learn_args *a)
                next1, 100.0 * (next0 - next1) / next0, dev1,
                dev0 > 0 ? 100.0 * (dev1 - dev0) / dev0 : 0, rnn_learn_distance(s.ln), secs);
         fflush(stdout);
+        s.cv.minute[s.cv.n] = (double)heard / per_minute;
+        s.cv.y[0][s.cv.n] = next0, s.cv.y[1][s.cv.n] = next1, s.cv.y[2][s.cv.n++] = dev1;
         rnn_net_free(ln);
         rnn_model_free(lm);
     }
@@ -539,6 +643,12 @@ static int run(const learn_args *a)
            100.0 * (next0 - next1) / next0, dev0, dev1,
            dev0 > 0 ? 100.0 * (dev1 - dev0) / dev0 : 0);
     int rc = EXIT_OK;
+    char title[512];
+    snprintf(title, sizeof title, "Learning %.0f s of replay into %s", a->minutes * 60, a->model);
+    if (a->svg && curve_svg(&s.cv, a->svg, title, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        rc = EXIT_INPUT;
+    }
     if (a->out && write_learned(&s, a, err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", prog, err);
         rc = EXIT_INPUT;

@@ -4,7 +4,8 @@
  * minute with a golden conditioned LSTM preset; the learning curve has a
  * line per update and a result line in which the learned weights predict
  * the next half minute better than the preset (by at least 30%: the riff
- * repeats). The learned preset written with --out loads in rnnmidi-eval,
+ * repeats); --svg draws the curves, a point per update. The learned preset
+ * written with --out loads in rnnmidi-eval,
  * whose NLL on the riff is below the preset's. A replay shorter than
  * --minutes plus --next is refused (status 1), and so is a missing --model
  * (status 2). */
@@ -23,7 +24,7 @@
 #include "../support/shell.h"
 
 static const char *preset = "tests/golden/cond_lstm_e16_l2.rnnw";
-static char dir[64], riff[128], out[128];
+static char dir[64], riff[128], out[128], svg[128];
 static char buf[1 << 16];
 
 /* Four minutes of the riff at 120 bpm, ppq 4 (one tick a 16th). */
@@ -52,6 +53,7 @@ static int setup(void **state)
     if (!mkdtemp(dir)) return -1;
     snprintf(riff, sizeof riff, "%s/riff.mid", dir);
     snprintf(out, sizeof out, "%s/learned.rnnw", dir);
+    snprintf(svg, sizeof svg, "%s/curve.svg", dir);
     return 0;
 }
 
@@ -60,6 +62,7 @@ static int teardown(void **state)
     (void)state;
     unlink(riff);
     unlink(out);
+    unlink(svg);
     rmdir(dir);
     return 0;
 }
@@ -77,8 +80,8 @@ static void test_curve(void **state)
     write_riff();
     int rc = test_shell(buf, sizeof buf,
                         "%s/rnnmidi-learn --model %s --minutes 1 --next 0.5 --bars 4 --radius 0.5 "
-                        "--lr 0.01 --out %s %s",
-                        test_tools_dir(), preset, out, riff);
+                        "--lr 0.01 --out %s --svg %s %s",
+                        test_tools_dir(), preset, out, svg, riff);
     if (rc != 0) fail_msg("rnnmidi-learn exited %d:\n%s", rc, buf);
     /* 1 minute at 120 bpm and 4 steps a quarter: 480 steps, 7 updates of 64 */
     int lines = 0;
@@ -89,6 +92,27 @@ static void test_curve(void **state)
     if (!res) fail_msg("no result line:\n%s", buf);
     const double before = field(res, "preset="), after = field(res, "learned=");
     if (!(after < 0.7 * before)) fail_msg("no learning:\n%s", buf);
+
+    /* the picture: an SVG with the three curves, a point per update each */
+    FILE *f = fopen(svg, "r");
+    assert_non_null(f);
+    const size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = 0;
+    assert_true(strncmp(buf, "<svg", 4) == 0);
+    assert_non_null(strstr(buf, "</svg>"));
+    int curves = 0;
+    for (const char *p = buf; (p = strstr(p, "<polyline")) != NULL; p++) {
+        const char *pts = strstr(p, "points=\""), *end = pts ? strchr(pts + 8, '"') : NULL;
+        assert_non_null(end);
+        int commas = 0;
+        for (const char *q = pts + 8; q < end; q++)
+            commas += *q == ',';
+        /* no --dev: the dev curve has no point */
+        assert_int_equal(commas, curves < 2 ? 7 : 0);
+        curves++;
+    }
+    assert_int_equal(curves, 3);
 
     rc = test_shell(buf, sizeof buf, "%s/rnnmidi-eval --model %s %s", test_tools_dir(), preset,
                     riff);
