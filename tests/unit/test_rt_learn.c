@@ -4,9 +4,9 @@
  * type (with the input columns, one-hot and embedded input, batches of the
  * largest shape and smaller ones), evaluations, accepted and rejected
  * updates and a Forget make no trapped call and print nothing. The
- * learner runs off the audio thread; this
- * proves its work is bounded and preallocated, so a low-priority job never
- * waits on the allocator's lock held by another thread. */
+ * learner runs off the audio thread; this proves its work is bounded and
+ * preallocated, so a low-priority job never waits on the allocator's lock
+ * held by another thread. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
