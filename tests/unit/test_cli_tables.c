@@ -328,6 +328,7 @@ static const section sections[] = {
       {"rnnmidi-gen", NULL},
       {"rnnmidi-musicality", NULL},
       {"rnnmidi-quantize", NULL}}},
+    {"## Learning the player's style", {{"rnnmidi-learn", NULL}}},
     {"## MIDI and audio tools",
      {{"rnnmidi-data", "notes"},
       {"rnnmidi-data", "encode"},
