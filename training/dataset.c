@@ -305,6 +305,18 @@ void rnn_seq_lookback(const rnn_seq *s, size_t t, const rnn_model_config *cfg, f
     rnn_lookback_fill(cfg->kind, s->events, t + 1, bar, cols);
 }
 
+void rnn_seq_columns(const rnn_seq *s, size_t t, const rnn_model_config *cfg, int harmony_on,
+                     float *cols)
+{
+    const int C = rnn_model_cond_columns(cfg);
+    const size_t tc = t + ((cfg->conditions & RNN_COND_NEXT) && t + 1 < s->len);
+    if (s->cond)
+        rnn_cond_code_columns(s->cond[tc], cfg, 0, harmony_on, cols);
+    else
+        memset(cols, 0, (size_t)C * sizeof *cols);
+    rnn_seq_lookback(s, t, cfg, cols + C);
+}
+
 /* The conditions of the sequences [first, list->count) just encoded from
  * mf: every step's metric position and, for melody, its harmony; and the
  * bar length the lookback inputs reach back over at every step. */

@@ -102,4 +102,12 @@ void rnn_lookback_step(rnn_lookback_ring *ring, const rnn_model_config *cfg, int
  * window; nothing when cfg takes no lookback. */
 void rnn_seq_lookback(const rnn_seq *s, size_t t, const rnn_model_config *cfg, float *cols);
 
+/** The rnn_model_input_columns(cfg) columns beside the event of step t of a
+ * whole sequence, as the trainer gives them: the conditions of step t + 1
+ * (whose event is predicted; step t itself when it is the last) for a model
+ * with RNN_COND_NEXT, of step t otherwise, zero without s->cond; the
+ * harmony zeroed unless harmony_on; then the lookback columns of step t. */
+void rnn_seq_columns(const rnn_seq *s, size_t t, const rnn_model_config *cfg, int harmony_on,
+                     float *cols);
+
 #endif

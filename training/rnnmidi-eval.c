@@ -100,16 +100,9 @@ static void eval_sequence(rnn_net *net, int V, const rnn_seq *seq, int harmony_o
 {
     const rnn_model_config *cfg = rnn_model_get_config(rnn_net_model(net));
     const int C = rnn_net_cond_columns(net);
-    const size_t ahead = (cfg->conditions & RNN_COND_NEXT) != 0; /* the predicted step's */
     rnn_net_reset(net);
     for (size_t t = 0; t + 1 < seq->len; t++) {
-        if (C > 0) {
-            if (seq->cond)
-                rnn_cond_code_columns(seq->cond[t + ahead], cfg, 0, harmony_on, cond);
-            else
-                memset(cond, 0, (size_t)C * sizeof *cond);
-            rnn_seq_lookback(seq, t, cfg, cond + rnn_model_cond_columns(cfg));
-        }
+        if (C > 0) rnn_seq_columns(seq, t, cfg, harmony_on, cond);
         const float *z = rnn_net_step_cond(net, seq->events[t], C > 0 ? cond : NULL);
         int y = seq->events[t + 1];
         int arg = 0;

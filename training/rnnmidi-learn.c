@@ -195,13 +195,7 @@ static size_t timeline_find(const timeline *tl, size_t g)
 /* The input columns of step t of a sequence, as rnnmidi-eval gives them. */
 static void step_columns(const rnn_seq *s, size_t t, const rnn_model_config *cfg, float *cols)
 {
-    const int C = rnn_model_input_columns(cfg);
-    if (C == 0) return;
-    if (s->cond)
-        rnn_cond_code_columns(s->cond[t], cfg, 0, 1, cols);
-    else
-        memset(cols, 0, (size_t)C * sizeof *cols);
-    rnn_seq_lookback(s, t, cfg, cols + rnn_model_cond_columns(cfg));
+    if (rnn_model_input_columns(cfg) > 0) rnn_seq_columns(s, t, cfg, 1, cols);
 }
 
 /* ------------------------------------------------------------------------ */
