@@ -54,9 +54,9 @@ struct rnn_enc {
     rnn_enc_gate_fn gate;
     rnn_enc_dir dir[RNN_ENC_MAX_LAYERS][2];
 
-    float *in;     /* (max_steps, In) the sequence begun */
-    float *out[2]; /* (max_steps, 2 He) each, the layers' outputs in turn */
-    float *h, *c;  /* (He) the state of the direction under way */
+    float *in;      /* (max_steps, In) the sequence begun */
+    float *out[2];  /* (max_steps, 2 He) each, the layers' outputs in turn */
+    float *h, *c;   /* (He) the state of the direction under way */
     float *gi, *gh; /* (G He) */
 
     /* the run: T steps, cursor at (layer, direction, step of that direction) */

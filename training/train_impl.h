@@ -11,6 +11,9 @@
  *   train_checkpoint.c  the checkpoint file
  *   train_loop.c        rnn_train_run: the training loop and its progress
  *
+ * and beside them, with APIs of their own: train_attention.c (the attention
+ * layer over a window) and train_encoder.c (the bidirectional encoder).
+ *
  * Letters: B lanes, T steps, E embedding, I layer input, H hidden, G gates,
  * V vocabulary, L layers. Arrays are time-major: row t * B + b. Main thread
  * (and the pool's threads inside a stage). */

@@ -13,11 +13,11 @@
 typedef struct {
     rnn_enc_config cfg; /* max_steps = T */
     int B, T;
-    int n_tensors;                           /* 8 Le, in rnn_enc_tensor_specs order */
-    float *tensors[RNN_ENC_MAX_TENSORS];     /* each spec's count */
-    float *x;                                /* (T, B, In) */
-    float *R;                                /* (T, B, 2 He): the loss is sum(out * R) */
-    float *out;                              /* (T, B, 2 He) */
+    int n_tensors;                       /* 8 Le, in rnn_enc_tensor_specs order */
+    float *tensors[RNN_ENC_MAX_TENSORS]; /* each spec's count */
+    float *x;                            /* (T, B, In) */
+    float *R;                            /* (T, B, 2 He): the loss is sum(out * R) */
+    float *out;                          /* (T, B, 2 He) */
     double loss;
     float *grads[RNN_ENC_MAX_TENSORS];
     float *dx; /* (T, B, In) */

@@ -199,9 +199,10 @@ static void test_errors(void **state)
         int field, value;
         const char *msg;
     } bad[] = {
-        {0, 3, "cell"},           {1, 0, "layers"},        {1, 5, "layers"},
-        {2, 0, "input columns"},  {3, 0, "hidden size"},   {3, 4097, "hidden size"},
-        {4, 0, "maximum steps"},  {4, 65537, "maximum steps"},
+        {0, 3, "cell"},          {1, 0, "layers"},
+        {1, 5, "layers"},        {2, 0, "input columns"},
+        {3, 0, "hidden size"},   {3, 4097, "hidden size"},
+        {4, 0, "maximum steps"}, {4, 65537, "maximum steps"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         rnn_enc_config cfg = good;
@@ -223,8 +224,8 @@ static void test_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_golden),  cmocka_unit_test(test_specs),
-        cmocka_unit_test(test_sliced),  cmocka_unit_test(test_lengths),
+        cmocka_unit_test(test_golden), cmocka_unit_test(test_specs),
+        cmocka_unit_test(test_sliced), cmocka_unit_test(test_lengths),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
