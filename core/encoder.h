@@ -30,8 +30,8 @@
 #include "cell.h"
 #include "model.h"
 
-#define RNN_ENC_MAX_LAYERS 4
-#define RNN_ENC_MAX_HIDDEN 4096
+#define RNN_ENC_MAX_LAYERS RNN_MAX_ENC_LAYERS
+#define RNN_ENC_MAX_HIDDEN RNN_MAX_HIDDEN
 #define RNN_ENC_MAX_INPUTS 4096
 #define RNN_ENC_MAX_STEPS 65536
 #define RNN_ENC_TENSORS_PER_LAYER (2 * RNN_CELL_LAYER_TENSORS) /* forward, then reverse */

@@ -130,6 +130,17 @@ double rnn_trainer_forward(rnn_trainer *tr, const int32_t *inputs, const int32_t
 double rnn_trainer_forward_cond(rnn_trainer *tr, const int32_t *inputs, const float *cond,
                                 const int32_t *targets, int training, long *count, long *correct);
 
+/** The same for a model with a bidirectional encoder (cfg.enc_layers > 0):
+ * enc_in (T, B, In) time-major are the encoder's input rows
+ * (cfg.enc_inputs columns each), NULL = all zero. The encoder reads the
+ * window's T steps of each lane as one whole sequence (no state carried
+ * from the window before); its outputs enter layer 0 after the condition
+ * and lookback columns, and the backward reaches its weights. Dropout does
+ * not act on it. Without an encoder enc_in is ignored. */
+double rnn_trainer_forward_enc(rnn_trainer *tr, const int32_t *inputs, const float *cond,
+                               const float *enc_in, const int32_t *targets, int training,
+                               long *count, long *correct);
+
 /** Logits of the last forward, (T, B, V). */
 const float *rnn_trainer_logits(const rnn_trainer *tr);
 

@@ -1199,8 +1199,13 @@ static void test_v2_defects(void **state)
     /* 76 is the lookback's column count (test_lookback_defects) */
     DEFECT(put32(b + 76, 1), "lookback columns 1 at offset 76, the melody encoding has 0 (none) "
                              "or 262");
+    /* 80..91 are the encoder's fields (test_enc_defects): without an
+     * encoder each must be 0, and the message names the field's offset */
     for (int i = 80; i < 96; i++) {
-        snprintf(want, sizeof want, "nonzero reserved header byte at offset %d", i);
+        if (i < 92)
+            snprintf(want, sizeof want, "at offset %d", i & ~3);
+        else
+            snprintf(want, sizeof want, "nonzero reserved header byte at offset %d", i);
         DEFECT(b[i] = 0x10, want);
     }
     record_at r1 = record_after(96, w.specs, 1, 8); /* rnn.weight_ih_l0 (8, 3 + 46) */
@@ -1348,9 +1353,14 @@ static void test_attn_defects(void **state)
     /* a size that agrees with nothing in the records */
     DEFECT(put32(b + 72, 4), "tensor 'attn.W1' has shape (3, 4), the header says (4, 4)");
     DEFECT(b[76] = 1, "lookback columns 1 at offset 76, the drums encoding has 0 (none) or 20");
-    for (int i = 80; i < 96; i++) {
+    for (int i = 80; i < 96; i++) { /* 80..91: the encoder's fields */
         char want[64];
-        snprintf(want, sizeof want, "nonzero reserved header byte at offset %d", i);
+        if (i == 80) /* one layer: then its hidden size is missing */
+            snprintf(want, sizeof want, "encoder hidden size 0 is below the minimum 1, at offset 84");
+        else if (i < 92)
+            snprintf(want, sizeof want, "at offset %d", i & ~3);
+        else
+            snprintf(want, sizeof want, "nonzero reserved header byte at offset %d", i);
         DEFECT(b[i] = 1, want);
     }
     /* the records: attn.W1 (3, 4), attn.W2 (3, 4), attn.v (3), head.weight (512, 8) */
@@ -1927,9 +1937,14 @@ static void test_lookback_defects(void **state)
     /* the melody's count on a drums file: the kind decides */
     DEFECT((put32(b + 16, 1), put32(b + 40, 130)),
            "lookback columns 20 at offset 76, the melody encoding has 0 (none) or 262");
-    for (int i = 80; i < 96; i++) {
+    for (int i = 80; i < 96; i++) { /* 80..91: the encoder's fields */
         char want[64];
-        snprintf(want, sizeof want, "nonzero reserved header byte at offset %d", i);
+        if (i == 80) /* one layer: then its hidden size is missing */
+            snprintf(want, sizeof want, "encoder hidden size 0 is below the minimum 1, at offset 84");
+        else if (i < 92)
+            snprintf(want, sizeof want, "at offset %d", i & ~3);
+        else
+            snprintf(want, sizeof want, "nonzero reserved header byte at offset %d", i);
         DEFECT(b[i] = 1, want);
     }
     /* the record of weight_ih_l0: (4 * 2, 2 + 20) */

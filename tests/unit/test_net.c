@@ -426,7 +426,7 @@ static void test_out_of_range_event(void **state)
 static rnn_model *flat_model_cond(unsigned conds, rnn_cell cell, int E, int H, float w,
                                   const char *tname, size_t at, float big)
 {
-    rnn_model_config cfg = {RNN_KIND_MELODY, 4, cell, 2, E, H, 130, conds, 0, 0, 0};
+    rnn_model_config cfg = {RNN_KIND_MELODY, 4, cell, 2, E, H, 130, conds, 0, 0, 0, 0, 0, 0};
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
     float *data[RNN_MAX_TENSORS] = {0};
     int n = rnn_model_tensor_specs(&cfg, specs);
@@ -809,7 +809,7 @@ static void test_lookback_columns(void **state)
 static void test_step_macs(void **state)
 {
     (void)state;
-    rnn_model_config c = {RNN_KIND_MELODY, 4, RNN_CELL_LSTM, 2, 16, 48, 130, 0, 0, 0, 0};
+    rnn_model_config c = {RNN_KIND_MELODY, 4, RNN_CELL_LSTM, 2, 16, 48, 130, 0, 0, 0, 0, 0, 0, 0};
     /* 4*48*(16+48) + 4*48*(48+48) + 136*48 */
     assert_int_equal(rnn_net_step_macs(&c), 12288 + 18432 + 6528);
     c.cell = RNN_CELL_GRU;

@@ -35,7 +35,7 @@ static void check_attn(rnn_kind kind, rnn_cell cell, int layers, int embed, int 
                        unsigned conds, int window, int asize)
 {
     rnn_model_config cfg = {kind,  4,      cell, layers, embed, hidden, rnn_kind_vocab(kind),
-                            conds, window, asize, 0};
+                            conds, window, asize, 0, 0, 0, 0};
     const int V = cfg.vocab, C = rnn_model_cond_columns(&cfg);
     char err[256];
     rnn_trainer *tr = rnn_trainer_create(&cfg, B, T, err, sizeof err);
