@@ -246,6 +246,29 @@ rnn_enc *rnn_enc_create(const rnn_enc_config *cfg, const float *const *tensors, 
     return enc;
 }
 
+rnn_enc *rnn_enc_create_model(const rnn_model *model, int max_steps, char *err, size_t errlen)
+{
+    const rnn_model_config *m = model ? rnn_model_get_config(model) : NULL;
+    if (!m || m->enc_layers < 1) {
+        snprintf(err, errlen, "the model has no bidirectional encoder");
+        return NULL;
+    }
+    const rnn_enc_config cfg = {.cell = m->cell,
+                                .layers = m->enc_layers,
+                                .inputs = m->enc_inputs,
+                                .hidden = m->enc_hidden,
+                                .max_steps = max_steps};
+    rnn_tensor_spec specs[RNN_ENC_MAX_TENSORS];
+    const float *tensors[RNN_ENC_MAX_TENSORS];
+    const int n = rnn_enc_tensor_specs(&cfg, specs);
+    for (int i = 0; i < n; i++) {
+        size_t count = 0;
+        tensors[i] = rnn_model_tensor(model, specs[i].name, &count);
+        if (tensors[i] && count != specs[i].count) tensors[i] = NULL;
+    }
+    return rnn_enc_create(&cfg, n > 0 ? tensors : NULL, err, errlen);
+}
+
 void rnn_enc_free(rnn_enc *enc)
 {
     if (!enc) return;

@@ -66,6 +66,12 @@ int rnn_enc_tensor_specs(const rnn_enc_config *cfg, rnn_tensor_spec *specs);
 rnn_enc *rnn_enc_create(const rnn_enc_config *cfg, const float *const *tensors, char *err,
                         size_t errlen);
 
+/** The encoder of a loaded model (one with enc_layers > 0), its weights
+ * copied, for sequences of up to max_steps. NULL with a message for a model
+ * without an encoder, a bad max_steps or no memory. Main/worker thread;
+ * allocates. */
+rnn_enc *rnn_enc_create_model(const rnn_model *model, int max_steps, char *err, size_t errlen);
+
 /** Release an encoder; accepts NULL. Main/worker thread. */
 void rnn_enc_free(rnn_enc *enc);
 
