@@ -196,7 +196,7 @@ static int grid_load(grid *g, const gen_args *a, const rnn_model_config *cfg)
     if (g->have_file) {
         /* no line of the file is the new one's: every part is the other voices */
         int32_t *silent = calloc(g->len, sizeof *silent);
-        const rnn_seq line = {silent, g->len, 0, 0, 0, NULL, NULL};
+        const rnn_seq line = {silent, g->len, 0, 0, 0, NULL, NULL, NULL};
         int rc = !silent || rnn_cond_harmony_file(g->mf.notes, g->mf.n_notes, g->ppq, spq, &line,
                                                   g->harmony, err, sizeof err) != 0;
         free(silent);

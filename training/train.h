@@ -198,6 +198,13 @@ int rnn_batcher_set_conditions(rnn_batcher *bt, const rnn_model_config *cfg, flo
  * conditions. Valid until the next call on bt. */
 const float *rnn_batcher_cond(const rnn_batcher *bt);
 
+/** The encoder rows of the last window, (T, B, cfg.enc_inputs), for a
+ * config with a bidirectional encoder given to rnn_batcher_set_conditions
+ * (from the sequences' rnn_seq.enc: row t is the input of the step the
+ * window's row t predicts, zeros where it has no target); NULL without an
+ * encoder. Valid until the next call on bt. */
+const float *rnn_batcher_enc(const rnn_batcher *bt);
+
 /** Serialised size of the batcher's state, and save / restore (for
  * checkpoints; restore onto a batcher created with the same arguments).
  * Restore returns 0, or -1 when the blob does not fit. */
