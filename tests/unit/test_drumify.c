@@ -11,7 +11,10 @@
  *   batcher's encoder rows are the inputs of the steps its rows predict;
  * - the tools: rnnmidi-train --kind drums --encoder 1 trains a few steps on
  *   generated files and writes an encoder-decoder preset (its window in the
- *   metadata); rnnmidi-drumify adds a drum track to a file without drums
+ *   metadata); rnnmidi-eval's NLL of it (the core, step by step) is the
+ *   trainer's ordered evaluation's (batched); --with-parts drops the files
+ *   of drums alone for a plain preset; rnnmidi-drumify adds a drum track to
+ *   a file without drums
  *   (the same bytes for the same seed, other bytes for another), and
  *   refuses a preset without an encoder and a file with drums alone. */
 #include <setjmp.h>
@@ -20,6 +23,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -343,6 +347,35 @@ static void test_tools(void **state)
     assert_int_equal(c->enc_inputs, RNN_ENC_INPUT_COLUMNS);
     assert_non_null(rnn_model_meta(m, "encoder_window"));
     assert_string_equal(rnn_model_meta(m, "encoder_window"), "16");
+    /* rnnmidi-eval (the core, step by step, the encoder over windows from
+     * each sequence's start) and the trainer's ordered evaluation (batched,
+     * windows of --seq-len) give the same NLL on the same files */
+    rc = test_shell(out, sizeof out, "%s/rnnmidi-eval --model %s --quiet %s", test_tools_dir(),
+                    preset, data_dir);
+    if (rc != 0) fail_msg("rnnmidi-eval exited %d:\n%s", rc, out);
+    const char *at = strstr(out, "nll_nats=");
+    assert_non_null(at);
+    const double core_nll = strtod(at + 9, NULL);
+    rnn_trainer *tr = rnn_trainer_create(c, 3, 16, err, sizeof err);
+    if (!tr) fail_msg("%s", err);
+    assert_int_equal(rnn_trainer_load_model(tr, m, err, sizeof err), 0);
+    const char *paths[1] = {data_dir};
+    rnn_dataset ds = {0};
+    assert_int_equal(
+        rnn_dataset_load_encoder(&ds, paths, 1, RNN_KIND_DRUMS, 4, 1, NULL, err, sizeof err), 0);
+    double sum = 0;
+    long steps = 0;
+    for (int s = 0; s < RNN_SPLITS; s++) {
+        long k = 0;
+        const double nll = rnn_trainer_evaluate(tr, &ds.split[s], RNN_KIND_DRUMS, NULL, &k);
+        if (k > 0) sum += nll * (double)k, steps += k;
+    }
+    assert_true(steps > 0);
+    print_message("drumify preset: rnnmidi-eval %.4f, trainer %.6f nats a step\n", core_nll,
+                  sum / (double)steps);
+    assert_true(fabs(core_nll - sum / (double)steps) <= 1e-4 + 1e-4 * core_nll);
+    rnn_dataset_free(&ds);
+    rnn_trainer_free(tr);
     rnn_model_free(m);
 
     /* a file without drums, drumified twice with one seed, once with another */
@@ -410,6 +443,16 @@ static void test_tools(void **state)
                     test_tools_dir(), beat, preset, dir);
     assert_int_equal(rc, 1);
     assert_non_null(strstr(out, "no notes outside channel 10"));
+    /* a plain preset on the files a drumify preset reads: --with-parts
+     * leaves out the drums alone */
+    rc = test_shell(out, sizeof out, "%s/rnnmidi-eval --model %s --quiet %s %s", test_tools_dir(),
+                    plain, data_dir, beat);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "files=7"));
+    rc = test_shell(out, sizeof out, "%s/rnnmidi-eval --model %s --quiet --with-parts %s %s",
+                    test_tools_dir(), plain, data_dir, beat);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "files=6"));
     char x[400];
     snprintf(x, sizeof x, "%s/x.mid", dir);
     struct stat st;
