@@ -1253,6 +1253,12 @@ int rnn_net_probe(rnn_net *net, const char *name, char *err, size_t errlen)
     const char *sep = name ? ": " : "";
     uint32_t x = 0x2545f491u;
     int rc = 0;
+    /* the encoder's outputs of a step (up to 2 x 4096 floats: not on the stack) */
+    float *enc = net->Ce > 0 ? malloc((size_t)net->Ce * sizeof *enc) : NULL;
+    if (net->Ce > 0 && !enc) {
+        snprintf(err, errlen, "%s%sout of memory", name ? name : "", sep);
+        return -1;
+    }
     rnn_net_reset(net);
     for (int t = 0; t < PROBE_STEPS && rc == 0; t++) {
         /* 'no event', then a fixed pseudo-random walk over the classes;
@@ -1264,7 +1270,6 @@ int rnn_net_probe(rnn_net *net, const char *name, char *err, size_t errlen)
         for (int j = 0; j < net->C; j++, bits = bits * 1664525u + 1013904223u)
             cond[j] = t == 0 ? 0.0f : t == 1 ? 1.0f : (float)(bits >> 31);
         /* encoder outputs: none, then all 1, then -1 or 1 at random */
-        float enc[2 * RNN_MAX_HIDDEN];
         for (int j = 0; j < net->Ce; j++, bits = bits * 1664525u + 1013904223u)
             enc[j] = t == 0 ? 0.0f : t == 1 ? 1.0f : (bits >> 31) ? 1.0f : -1.0f;
         const float *y = rnn_net_step_enc(net, ev, cond, enc);
@@ -1289,6 +1294,7 @@ int rnn_net_probe(rnn_net *net, const char *name, char *err, size_t errlen)
             rc = -1;
         }
     }
+    free(enc);
     rnn_net_reset(net);
     return rc;
 }

@@ -774,8 +774,9 @@ static void test_conditions(void **state)
 }
 
 /* A drums model with a bidirectional encoder of He = 5 (10 encoder columns
- * in layer 0) and smooth pseudo-random weights. */
-static rnn_model *enc_model(rnn_cell cell, int E, unsigned conds)
+ * in layer 0) and smooth pseudo-random weights; big (when not 0) in the
+ * last encoder column of weight_ih_l0's first row. */
+static rnn_model *enc_model_big(rnn_cell cell, int E, unsigned conds, float big)
 {
     const rnn_model_config cfg = {.kind = RNN_KIND_DRUMS,
                                   .steps_per_quarter = 4,
@@ -797,6 +798,8 @@ static rnn_model *enc_model(rnn_cell cell, int E, unsigned conds)
         assert_non_null(data[i]);
         for (size_t k = 0; k < specs[i].count; k++)
             data[i][k] = 0.3f * sinf(0.61f * (float)k + 1.7f * (float)i);
+        if (big != 0 && !strcmp(specs[i].name, "rnn.weight_ih_l0"))
+            data[i][specs[i].shape[1] - 1] = big;
     }
     void *buf = NULL;
     size_t len = 0;
@@ -809,6 +812,11 @@ static rnn_model *enc_model(rnn_cell cell, int E, unsigned conds)
     for (int i = 0; i < n; i++)
         free(data[i]);
     return m;
+}
+
+static rnn_model *enc_model(rnn_cell cell, int E, unsigned conds)
+{
+    return enc_model_big(cell, E, conds, 0);
 }
 
 /* The encoder's columns of layer 0: NULL is all zero; each column reaches
@@ -871,6 +879,16 @@ static void test_encoder_columns(void **state)
             rnn_net_free(b);
             rnn_model_free(m);
         }
+    /* the probe bounds the encoder's columns too (each output in [-1, 1]) */
+    for (int E = 0; E <= 6; E += 6) {
+        rnn_model *big = enc_model_big(RNN_CELL_GRU, E, 0, 1e38f);
+        char err[256];
+        rnn_net *net = net_new(big);
+        assert_int_equal(rnn_net_probe(net, "big.rnnw", err, sizeof err), -1);
+        assert_non_null(strstr(err, "range of float"));
+        rnn_net_free(net);
+        rnn_model_free(big);
+    }
     /* no encoder: its values are ignored */
     rnn_model *m = flat_model(RNN_CELL_GRU, 4, 8, 0.1f, NULL, 0, 0);
     rnn_net *a = net_new(m), *b = net_new(m);
