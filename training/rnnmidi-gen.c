@@ -417,6 +417,14 @@ static int generate(const gen_args *a)
         return EXIT_INPUT;
     }
     const rnn_model_config *cfg = rnn_model_get_config(model);
+    if (cfg->enc_layers > 0) { /* it would play with its encoder's inputs all zero */
+        fprintf(stderr,
+                "%s: %s is a drumify preset (its drums follow a song's other parts): give the "
+                "song to rnnmidi-drumify\n",
+                prog, a->model);
+        rnn_model_free(model);
+        return EXIT_INPUT;
+    }
     if (a->attention_png && cfg->attn_window == 0) {
         fprintf(stderr,
                 "%s: --attention-png: %s has no attention to draw (a preset trained with "

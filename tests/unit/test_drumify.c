@@ -13,10 +13,11 @@
  *   generated files and writes an encoder-decoder preset (its window in the
  *   metadata); rnnmidi-eval's NLL of it (the core, step by step) is the
  *   trainer's ordered evaluation's (batched); --with-parts drops the files
- *   of drums alone for a plain preset; rnnmidi-drumify adds a drum track to
- *   a file without drums
- *   (the same bytes for the same seed, other bytes for another), and
- *   refuses a preset without an encoder and a file with drums alone. */
+ *   of drums alone for a plain preset; rnnmidi-gen refuses the preset (it
+ *   has no song for the encoder); rnnmidi-drumify adds a drum track to a
+ *   file without drums (the same bytes for the same seed, other bytes for
+ *   another), and refuses a preset without an encoder and a file with
+ *   drums alone. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -377,6 +378,12 @@ static void test_tools(void **state)
     rnn_dataset_free(&ds);
     rnn_trainer_free(tr);
     rnn_model_free(m);
+
+    /* rnnmidi-gen has no song to give the encoder: it refuses the preset */
+    rc = test_shell(out, sizeof out, "%s/rnnmidi-gen --model %s --bars 2 --out %s/gen.mid",
+                    test_tools_dir(), preset, dir);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "rnnmidi-drumify"));
 
     /* a file without drums, drumified twice with one seed, once with another */
     snprintf(in, sizeof in, "%s/tune.mid", dir);
