@@ -20,8 +20,9 @@
  * With a bidirectional encoder (train_encoder.h) layer 0 reads
  * [event | cond | enc]: the encoder runs over each window's encoder inputs
  * first, and its outputs (T*B, Ce) are one more dense block of W_ih's
- * columns, as the condition block is; in the backward the gradient of
- * that block's input, dg W_enc, goes back into the encoder.
+ * columns, as the condition block is (after dropout, in training); in the
+ * backward the gradient of that block's input, dg W_enc, goes back into
+ * the encoder.
  *
  * With attention (train_attention.h) the head reads [h_top | ctx] (2H
  * columns): its gradient splits into the top layer's dh and the contexts',
@@ -98,6 +99,8 @@ static int enc_alloc(rnn_trainer *tr)
     return (tr->enc_x = xcalloc(TB * (size_t)tr->ecfg.inputs, sizeof(float))) &&
            (tr->enc_out = xcalloc(TB * (size_t)tr->Ce, sizeof(float))) &&
            (tr->denc = xcalloc(TB * (size_t)tr->Ce, sizeof(float))) &&
+           (tr->enc_mask = xcalloc(TB * (size_t)tr->Ce, sizeof(float))) &&
+           (tr->enc_drop = xcalloc(TB * (size_t)tr->Ce, sizeof(float))) &&
            (tr->enc_acts =
                 xcalloc(rnn_enc_train_acts_size(&tr->ecfg, tr->B, tr->T), sizeof(float))) &&
            (tr->enc_scratch =
@@ -243,6 +246,8 @@ void rnn_trainer_free(rnn_trainer *tr)
     free(tr->enc_x);
     free(tr->enc_out);
     free(tr->denc);
+    free(tr->enc_mask);
+    free(tr->enc_drop);
     free(tr->enc_acts);
     free(tr->enc_scratch);
     free(tr);
@@ -714,7 +719,7 @@ static void st_inproj(rnn_trainer *tr, int part, int nparts)
         cond_forward(gates, tr->cond + r0 * tr->C, PARAM(wih[0]) + tr->I0, r1 - r0, tr->C, tr->ld0,
                      GH);
     if (l == 0 && tr->Ce > 0) /* the encoder's outputs: a dense block, the same product */
-        cond_forward(gates, tr->enc_out + r0 * tr->Ce, PARAM(wih[0]) + tr->I0 + tr->C, r1 - r0,
+        cond_forward(gates, tr->enc_in0 + r0 * tr->Ce, PARAM(wih[0]) + tr->I0 + tr->C, r1 - r0,
                      tr->Ce, tr->ld0, GH);
 }
 
@@ -882,7 +887,7 @@ static void st_dweights(rnn_trainer *tr, int part, int nparts)
         cond_backward_weights(GRAD(wih[0]) + tr->I0, a->dg, tr->cond, TB, tr->C, tr->ld0, GH, g0,
                               g1);
     if (l == 0 && tr->Ce > 0)
-        proj_backward_weights(GRAD(wih[0]) + tr->I0 + tr->C, a->dg, tr->enc_out, TB, tr->Ce,
+        proj_backward_weights(GRAD(wih[0]) + tr->I0 + tr->C, a->dg, tr->enc_in0, TB, tr->Ce,
                               tr->ld0, GH, g0, g1);
 }
 
@@ -931,13 +936,22 @@ static void st_dlayer(rnn_trainer *tr, int part, int nparts)
 }
 
 /* The encoder over the window's encoder inputs (tr->enc_x), into
- * tr->enc_out. */
+ * tr->enc_out; in training with dropout, its outputs through a mask drawn
+ * as a layer's (the generator moves on by the global batch's words) into
+ * tr->enc_drop. tr->enc_in0 is what layer 0 reads. */
 static void enc_forward(rnn_trainer *tr)
 {
     const float *w[8 * RNN_MAX_ENC_LAYERS];
     for (int i = 0; i < tr->n_enc; i++)
         w[i] = tr->params + tr->o_enc[i];
     rnn_enc_train_forward(tr->enc_out, tr->enc_acts, tr->enc_x, w, &tr->ecfg, tr->B, tr->T);
+    tr->enc_in0 = tr->enc_out;
+    if (!tr->dropped) return;
+    const uint64_t seed = tr->rng;
+    tr->rng += (uint64_t)(((size_t)tr->T * tr->Bg * tr->Ce + 3) / 4) * SPLITMIX_STEP;
+    dropout_forward(tr->enc_drop, tr->enc_mask, tr->enc_out, tr->dropout, seed, 0,
+                    (size_t)tr->T * tr->B, tr->B, tr->Bg, tr->b0, tr->Ce);
+    tr->enc_in0 = tr->enc_drop;
 }
 
 /* After layer 0's BPTT (a->dg its gate gradients): the gradient of the
@@ -947,8 +961,8 @@ static void enc_backward(rnn_trainer *tr)
 {
     const size_t TB = (size_t)tr->T * tr->B;
     const int GH = tr->G * tr->H;
-    proj_backward(tr->denc, tr->acts.dg, PARAM(wih[0]) + tr->I0 + tr->C, NULL, TB, tr->Ce, tr->ld0,
-                  GH, 0.0f);
+    proj_backward(tr->denc, tr->acts.dg, PARAM(wih[0]) + tr->I0 + tr->C,
+                  tr->enc_in0 == tr->enc_drop ? tr->enc_mask : NULL, TB, tr->Ce, tr->ld0, GH, 0.0f);
     const float *w[8 * RNN_MAX_ENC_LAYERS];
     float *dw[8 * RNN_MAX_ENC_LAYERS];
     for (int i = 0; i < tr->n_enc; i++) {

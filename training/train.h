@@ -135,8 +135,9 @@ double rnn_trainer_forward_cond(rnn_trainer *tr, const int32_t *inputs, const fl
  * (cfg.enc_inputs columns each), NULL = all zero. The encoder reads the
  * window's T steps of each lane as one whole sequence (no state carried
  * from the window before); its outputs enter layer 0 after the condition
- * and lookback columns, and the backward reaches its weights. Dropout does
- * not act on it. Without an encoder enc_in is ignored. */
+ * and lookback columns, and the backward reaches its weights. Dropout (in
+ * training) acts on its outputs as on the input of a layer above the first.
+ * Without an encoder enc_in is ignored. */
 double rnn_trainer_forward_enc(rnn_trainer *tr, const int32_t *inputs, const float *cond,
                                const float *enc_in, const int32_t *targets, int training,
                                long *count, long *correct);

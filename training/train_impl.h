@@ -174,6 +174,8 @@ struct rnn_trainer {
     size_t o_enc[8 * RNN_MAX_ENC_LAYERS];     /* their offsets, rnn_enc_tensor_specs order */
     float *enc_x;                             /* (T, B, In) the window's encoder inputs */
     float *enc_out, *denc;                    /* (T, B, Ce) its outputs, and their gradient */
+    float *enc_mask, *enc_drop; /* (T, B, Ce) dropout: its mask, the outputs after it */
+    const float *enc_in0;       /* what layer 0 read: enc_out, or enc_drop */
     float *enc_acts, *enc_scratch;
 
     /* threads, and what the current stage works on */

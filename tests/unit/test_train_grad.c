@@ -10,7 +10,8 @@
  * the lookback columns after the conditions (262 for melody), whose block
  * of weight_ih_l0 is checked too; and with a bidirectional encoder (1 and
  * 2 layers, every cell type) whose outputs enter layer 0 after those
- * columns: every enc.* tensor and the encoder's block of weight_ih_l0. */
+ * columns (through dropout's mask in training): every enc.* tensor and the
+ * encoder's block of weight_ih_l0. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
