@@ -355,12 +355,14 @@ bench: all
 # writes small presets and the logits of a fixed event sequence; and of
 # tests/unit/test_train_golden.c: the loss, gradients and AdamW steps of a
 # tiny model per cell type; and of test_attention and test_train_attention:
-# the attention layer's contexts, weights and gradients. The files are
-# committed; this regenerates them.
+# the attention layer's contexts, weights and gradients; and of test_encoder
+# and test_train_encoder: the bidirectional encoder's outputs and gradients.
+# The files are committed; this regenerates them.
 golden:
 	/usr/bin/python3 tests/golden/make_golden.py
 	/usr/bin/python3 tests/golden/make_train_golden.py
 	/usr/bin/python3 tests/golden/make_attention_golden.py
+	/usr/bin/python3 tests/golden/make_encoder_golden.py
 
 # ---------------------------------------------------------------------------
 # The development corpus: the MIDI files of a few Debian packages, each
@@ -767,7 +769,7 @@ bench-mpi: mpi
 # already runs.
 CLANG        ?= clang
 CBUILD        = $(BUILD)/test-clang
-CLANG_TESTS   = test_encoding test_engine test_listen test_model test_net test_net_generic test_qmat test_condition test_attention test_lookback \
+CLANG_TESTS   = test_encoding test_engine test_listen test_model test_net test_net_generic test_qmat test_condition test_attention test_lookback test_encoder \
                 test_qmat_generic test_presets test_sample
 CLANG_CFLAGS  = -O1 -g -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror \
                 -fno-math-errno -fsanitize=undefined,pointer-overflow -fno-sanitize-recover=all \

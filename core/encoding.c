@@ -125,7 +125,7 @@ static int seq_push(seq_buf *b, int32_t *events, size_t len, int64_t start, int3
         b->seqs = q;
         b->cap = c;
     }
-    b->seqs[b->count++] = (rnn_seq){events, len, start, track, channel, NULL, NULL};
+    b->seqs[b->count++] = (rnn_seq){events, len, start, track, channel, NULL, NULL, NULL};
     return 0;
 }
 
@@ -316,6 +316,7 @@ void rnn_seq_list_free(rnn_seq_list *list)
         free(list->seqs[i].events);
         free(list->seqs[i].cond);
         free(list->seqs[i].bar);
+        free(list->seqs[i].enc);
     }
     free(list->seqs);
     list->seqs = NULL;

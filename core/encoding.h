@@ -50,6 +50,9 @@ typedef struct {
                        (training/dataset.h, rnn_cond_code); freed with the list */
     uint16_t *bar;  /* NULL, or len per-step bar lengths in steps for the lookback
                        inputs (rnn_lookback_bar_steps, at most 65535); freed with it */
+    uint32_t *enc;  /* NULL, or len per-step inputs of a bidirectional encoder, packed
+                       (training/dataset.h, rnn_enc_code): the other parts of the file
+                       at each step; freed with the list */
 } rnn_seq;
 
 typedef struct {

@@ -19,11 +19,12 @@
  * values (for core/qmat) and the floats they stand for.
  *
  * Version 2 differs from version 1 in its longer header (the declared
- * conditions, the attention window and size, the lookback columns, and
- * fields kept for later layer options, zero today), in layer 0's input
- * columns and, with attention, in the attention's tensors and the head's
- * width; a model with no condition, attention or lookback is written as
- * version 1, so such presets stay byte for byte what they were. */
+ * conditions, the attention window and size, the lookback columns, the
+ * bidirectional encoder's sizes, and a field kept for later layer options,
+ * zero today), in layer 0's input columns and, with attention, in the
+ * attention's tensors and the head's width, and with an encoder in its
+ * tensors; a model with none of these is written as version 1, so such
+ * presets stay byte for byte what they were. */
 #include "model.h"
 #include "text.h"
 
@@ -38,6 +39,7 @@
 
 #include "condition.h"
 #include "crc32.h"
+#include "encoder.h"
 #include "file.h"
 #include "lookback.h"
 #include "qmat.h"
@@ -50,7 +52,8 @@
 #define RNNW_V1_RESERVED 52 /* v1: bytes 52..63 are zero */
 #define RNNW_V2_ATTN 68     /* v2: the attention window n, then its size A at 72 */
 #define RNNW_V2_LOOKBACK 76 /* v2: the lookback columns L (0 = none) */
-#define RNNW_V2_RESERVED 80 /* v2: bytes 80..95 are zero (the layer options to come) */
+#define RNNW_V2_ENC 80      /* v2: encoder layers Le, hidden He at 84, input columns at 88 */
+#define RNNW_V2_RESERVED 92 /* v2: bytes 92..95 are zero (the layer options to come) */
 #define RNNW_NAME_LEN_MAX (RNN_TENSOR_NAME_MAX - 1)
 #define RNNW_META_KEY_MAX 64
 #define RNNW_ALIGN 64 /* bytes; tensor starts in a loaded model */
@@ -185,22 +188,35 @@ static void set_spec(rnn_tensor_spec *s, const char *name, int layer, int rows, 
     s->count = (size_t)rows * (size_t)s->shape[1];
 }
 
+/* The encoder of a config (Le > 0), as core/encoder.h takes it */
+static rnn_enc_config enc_config(const rnn_model_config *c)
+{
+    return (rnn_enc_config){.cell = c->cell,
+                            .layers = c->enc_layers,
+                            .inputs = c->enc_inputs,
+                            .hidden = c->enc_hidden};
+}
+
 /* Specs of a config whose fields are already within their caps: the cell's
- * tensors of every layer between the embedding and the head. */
+ * tensors of every layer between the embedding and the head, then the
+ * encoder's. */
 static int build_specs(const rnn_model_config *c, const rnn_cell_desc *d, rnn_tensor_spec *s)
 {
     int n = 0;
     const int gh = d->gates * c->hidden;
     if (c->embed > 0) set_spec(&s[n++], "embed.weight", -1, c->vocab, c->embed); // (V, E)
     for (int k = 0; k < c->layers; k++) {
-        const int in = k > 0          ? c->hidden
-                       : c->embed > 0 ? c->embed + rnn_model_input_columns(c)
-                                      : c->vocab + rnn_model_input_columns(c);
+        const int x0 = rnn_model_input_columns(c) + rnn_model_enc_columns(c);
+        const int in = k > 0 ? c->hidden : c->embed > 0 ? c->embed + x0 : c->vocab + x0;
         for (int i = 0; i < RNN_CELL_LAYER_TENSORS; i++) {
             const rnn_cell_tensor *t = &d->tensors[i];
             const int cols = t->cols == 'I' ? in : t->cols == 'H' ? c->hidden : 0;
             set_spec(&s[n++], t->name, k, gh, cols); // (G*H, I_k), (G*H, H), (G*H)
         }
+    }
+    if (c->enc_layers > 0) {
+        const rnn_enc_config e = enc_config(c);
+        n += rnn_enc_tensor_specs(&e, s + n); // enc.*: 8 per layer
     }
     if (c->attn_window > 0) {
         set_spec(&s[n++], "attn.W1", -1, c->attn_size, c->hidden); // (A, H)
@@ -240,10 +256,12 @@ static int record_size(const rnn_tensor_spec *s, rnn_dtype dtype, size_t *r)
 }
 
 /* The header of the version a config is written in: 1 without conditions,
- * attention and lookback. */
+ * attention, lookback and encoder. */
 static size_t header_size(const rnn_model_config *c)
 {
-    return c->conditions || c->attn_window > 0 || c->lookback ? RNNW_HEADER_V2 : RNNW_HEADER_V1;
+    return c->conditions || c->attn_window > 0 || c->lookback || c->enc_layers > 0
+               ? RNNW_HEADER_V2
+               : RNNW_HEADER_V1;
 }
 
 /* Bytes of the whole file for these specs stored as dtypes (NULL: all
@@ -299,6 +317,11 @@ int rnn_model_lookback_columns(const rnn_model_config *cfg)
 int rnn_model_input_columns(const rnn_model_config *cfg)
 {
     return rnn_model_cond_columns(cfg) + rnn_model_lookback_columns(cfg);
+}
+
+int rnn_model_enc_columns(const rnn_model_config *cfg)
+{
+    return cfg && cfg->enc_layers > 0 ? 2 * cfg->enc_hidden : 0;
 }
 
 int rnn_model_cond_offset(const rnn_model_config *cfg, unsigned which)
@@ -360,6 +383,39 @@ static int check_lookback(long long kind, long long lookback, char *err, size_t 
     return 0;
 }
 
+/* The encoder fields of FORMAT.md: no encoder (all three 0), or 1..4
+ * layers of 1..RNN_MAX_HIDDEN units with input columns of RNN_ENC_INPUT_COLUMNS
+ * (any_inputs: 1..RNN_ENC_MAX_INPUTS, for a network that never becomes a
+ * file). *field (when not NULL) receives which field is wrong: 0 layers, 1
+ * hidden, 2 inputs. */
+static int check_encoder(long long layers, long long hidden, long long inputs, int any_inputs,
+                         int *field, char *err, size_t errlen)
+{
+    int f = 0, bad = 0;
+    if (!range_ok("encoder layers", layers, 0, RNN_MAX_ENC_LAYERS, err, errlen)) {
+        bad = 1;
+    } else if (layers == 0) {
+        f = hidden != 0 ? 1 : 2;
+        if (hidden != 0 || inputs != 0) {
+            msgf(err, errlen, "encoder %s %lld without an encoder (0 layers): it must be 0",
+                 hidden != 0 ? "hidden size" : "input columns", hidden != 0 ? hidden : inputs);
+            bad = 1;
+        }
+    } else if (f = 1, !range_ok("encoder hidden size", hidden, 1, RNN_MAX_HIDDEN, err, errlen)) {
+        bad = 1;
+    } else if (f = 2, any_inputs) {
+        bad = !range_ok("encoder input columns", inputs, 1, RNN_ENC_MAX_INPUTS, err, errlen);
+    } else if (inputs != RNN_ENC_INPUT_COLUMNS) {
+        msgf(err, errlen,
+             "encoder input columns %lld, the encoder reads %d (a melody line's 130 events and "
+             "12 pitch classes)",
+             inputs, RNN_ENC_INPUT_COLUMNS);
+        bad = 1;
+    }
+    if (field) *field = f;
+    return bad ? -1 : 0;
+}
+
 /* The caps of FORMAT.md on a preset's fields as read: the shape, the
  * encoding, and a vocabulary that is the encoding's. */
 static int check_fields(long long kind, long long spq, long long cell, long long layers,
@@ -391,7 +447,9 @@ int rnn_model_config_check(const rnn_model_config *cfg, char *err, size_t errlen
                      cfg->hidden, cfg->vocab, err, errlen) < 0 ||
         check_conditions(cfg->kind, cfg->conditions, err, errlen) < 0 ||
         check_attention(cfg->attn_window, cfg->attn_size, err, errlen) < 0 ||
-        check_lookback(cfg->kind, cfg->lookback, err, errlen) < 0)
+        check_lookback(cfg->kind, cfg->lookback, err, errlen) < 0 ||
+        check_encoder(cfg->enc_layers, cfg->enc_hidden, cfg->enc_inputs, 0, NULL, err, errlen) <
+            0)
         return -1;
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
     const int n = build_specs(cfg, rnn_cell_describe(cfg->cell), specs);
@@ -475,6 +533,7 @@ int rnn_model_shape_specs(const rnn_model_config *cfg, rnn_tensor_spec *specs)
         ((cfg->conditions & RNN_COND_NEXT) && !(cfg->conditions & RNN_COND_ALL)) ||
         check_attention(cfg->attn_window, cfg->attn_size, NULL, 0) < 0 ||
         check_lookback(cfg->kind, cfg->lookback, NULL, 0) < 0 ||
+        check_encoder(cfg->enc_layers, cfg->enc_hidden, cfg->enc_inputs, 1, NULL, NULL, 0) < 0 ||
         (cfg->conditions && !range_ok("steps per quarter", cfg->steps_per_quarter, 1,
                                       RNN_MAX_STEPS_PER_QUARTER, NULL, 0)))
         return -1;
@@ -910,19 +969,43 @@ static int read_lookback(const uint8_t *p, uint32_t kind, uint32_t *out, char *e
     return 0;
 }
 
+/* The encoder fields of a version 2 header: layers Le at offset 80, hidden
+ * He at 84, input columns at 88; all 0 (no encoder), or Le in 1..4, He in
+ * 1..RNN_MAX_HIDDEN and the encoder's 142 input columns. Messages name the
+ * offset of the field. */
+static int read_encoder(const uint8_t *p, uint32_t *layers, uint32_t *hidden, uint32_t *inputs,
+                        char *err, size_t errlen)
+{
+    const uint32_t le = rd32(p + RNNW_V2_ENC), he = rd32(p + RNNW_V2_ENC + 4),
+                   in = rd32(p + RNNW_V2_ENC + 8);
+    char msg[256];
+    int field = 0;
+    if (check_encoder(le, he, in, 0, &field, msg, sizeof msg) < 0) {
+        msgf(err, errlen, "%s, at offset %d", msg, RNNW_V2_ENC + 4 * field);
+        return -1;
+    }
+    *layers = le;
+    *hidden = he;
+    *inputs = in;
+    return 0;
+}
+
 /* The condition fields of a version 2 header (offsets 52..67): the bit set,
  * then the column counts it implies (total, metric, harmony), each checked
  * against what the bits and the steps per quarter give. Version 2 exists to
- * declare conditions, attention or lookback: a v2 file with none is refused,
- * so each model has one encoding. Messages name the offset of the field. */
+ * declare conditions, attention, lookback or an encoder: a v2 file with none
+ * is refused, so each model has one encoding. Messages name the offset of
+ * the field. */
 static int read_conditions(const uint8_t *p, uint32_t kind, uint32_t spq, uint32_t attn_window,
-                           uint32_t lookback, uint32_t *out, char *err, size_t errlen)
+                           uint32_t lookback, uint32_t enc_layers, uint32_t *out, char *err,
+                           size_t errlen)
 {
     const uint32_t bits = rd32(p + 52);
-    if (bits == 0 && attn_window == 0 && lookback == 0) {
+    if (bits == 0 && attn_window == 0 && lookback == 0 && enc_layers == 0) {
         msgf(err, errlen,
              "version 2 header declares no condition at offset 52 and no attention at offset "
-             "68, nor lookback at offset 76 (such a model is a version 1 file)");
+             "68, nor lookback at offset 76, nor an encoder at offset 80 (such a model is a "
+             "version 1 file)");
         return -1;
     }
     char msg[256];
@@ -989,11 +1072,13 @@ static rnn_model *parse(const uint8_t *p, size_t size, const char *name, char *e
         return NULL;
     }
     uint32_t conditions = 0, attn_window = 0, attn_size = 0, lookback = 0;
+    uint32_t enc_layers = 0, enc_hidden = 0, enc_inputs = 0;
     if (version >= 2 &&
         (read_attention(p, &attn_window, &attn_size, msg, sizeof msg) < 0 ||
          read_lookback(p, h[0], &lookback, msg, sizeof msg) < 0 ||
-         read_conditions(p, h[0], h[1], attn_window, lookback, &conditions, msg, sizeof msg) <
-             0)) {
+         read_encoder(p, &enc_layers, &enc_hidden, &enc_inputs, msg, sizeof msg) < 0 ||
+         read_conditions(p, h[0], h[1], attn_window, lookback, enc_layers, &conditions, msg,
+                         sizeof msg) < 0)) {
         failf(err, errlen, name, "%s", msg);
         return NULL;
     }
@@ -1009,6 +1094,9 @@ static rnn_model *parse(const uint8_t *p, size_t size, const char *name, char *e
         .attn_window = (int)attn_window,
         .attn_size = (int)attn_size,
         .lookback = (int)lookback,
+        .enc_layers = (int)enc_layers,
+        .enc_hidden = (int)enc_hidden,
+        .enc_inputs = (int)enc_inputs,
     };
     if (rnn_model_config_check(&cfg, msg, sizeof msg) < 0) {
         failf(err, errlen, name, "%s", msg);
@@ -1385,7 +1473,7 @@ static int serialize(const rnn_model_config *cfg, const rnn_meta *meta, size_t n
         return -1;
     }
     memcpy(b, RNNW_MAGIC, RNNW_MAGIC_SIZE);
-    const uint32_t h[18] = {
+    const uint32_t h[21] = {
         hsize == RNNW_HEADER_V1 ? 1 : 2,       /* offset 8 */
         (uint32_t)hsize,                       /* 12 */
         (uint32_t)cfg->kind,                   /* 16 */
@@ -1405,9 +1493,12 @@ static int serialize(const rnn_model_config *cfg, const rnn_meta *meta, size_t n
         cfg->conditions & RNN_COND_HARMONY ? RNN_COND_HARMONY_COLUMNS : 0u, /* 64 */
         (uint32_t)cfg->attn_window, /* 68, attention window n (0 = none) */
         (uint32_t)cfg->attn_size,   /* 72, attention size A */
-        (uint32_t)rnn_model_lookback_columns(cfg), /* 76, lookback columns L; 80..95 zero */
+        (uint32_t)rnn_model_lookback_columns(cfg), /* 76, lookback columns L */
+        (uint32_t)cfg->enc_layers,                 /* 80, encoder layers Le (0 = none) */
+        (uint32_t)cfg->enc_hidden,                 /* 84, encoder hidden He */
+        (uint32_t)cfg->enc_inputs,                 /* 88, encoder input columns; 92..95 zero */
     };
-    const int nh = hsize == RNNW_HEADER_V1 ? 11 : 18;
+    const int nh = hsize == RNNW_HEADER_V1 ? 11 : 21;
     for (int i = 0; i < nh; i++)
         wr32(b + 8 + 4 * i, h[i]);
     size_t off = hsize;

@@ -19,7 +19,10 @@
 #define RNN_MAX_STEPS_PER_QUARTER 96
 #define RNN_MODEL_MAX_META ((size_t)1 << 20)    /* metadata block, bytes */
 #define RNN_MODEL_MAX_BYTES ((size_t)512 << 20) /* whole preset file, bytes */
-#define RNN_MAX_TENSORS (2 + RNN_CELL_LAYER_TENSORS * RNN_MAX_LAYERS + 3 + 2)
+#define RNN_MAX_ENC_LAYERS 4 /* bidirectional encoder layers (core/encoder.h) */
+#define RNN_MAX_TENSORS                                                                            \
+    (2 + RNN_CELL_LAYER_TENSORS * RNN_MAX_LAYERS + 2 * RNN_CELL_LAYER_TENSORS * RNN_MAX_ENC_LAYERS + \
+     3 + 2)
 #define RNN_MAX_ATTN_WINDOW 1024 /* attention window n, stored outputs */
 #define RNN_MAX_ATTN_SIZE 4096   /* attention size A */
 #define RNN_TENSOR_NAME_MAX 64
@@ -44,6 +47,13 @@
 #define RNN_MAX_LOOKBACK_COLUMNS (2 * RNN_MELODY_VOCAB + 2)
 #define RNN_MAX_INPUT_COLUMNS (RNN_MAX_COND_COLUMNS + RNN_MAX_LOOKBACK_COLUMNS)
 
+/* The bidirectional encoder (core/encoder.h, FORMAT.md "Bidirectional
+ * encoder"): its input row per step is a melody line and its harmony, the
+ * 130 one-hot columns of the line's event then the 12 pitch classes
+ * sounding under it (for drumify, the clip's other parts); its 2 He outputs
+ * at a step are the last columns of layer 0's input, after the lookback's. */
+#define RNN_ENC_INPUT_COLUMNS (RNN_MELODY_VOCAB + 12)
+
 typedef struct {
     rnn_kind kind;         /* encoding kind */
     int steps_per_quarter; /* grid resolution */
@@ -56,7 +66,11 @@ typedef struct {
     int attn_window;     /* attention window n, 0 = no attention, 1..RNN_MAX_ATTN_WINDOW */
     int attn_size;       /* attention size A: 1..RNN_MAX_ATTN_SIZE with a window, else 0 */
     int lookback;        /* 1: the lookback inputs (rnn_model_lookback_columns), 0: none */
-} rnn_model_config; /* no conditions, attention or lookback: written as a version 1 file */
+    int enc_layers;      /* bidirectional encoder layers Le, 0 = none, 1..RNN_MAX_ENC_LAYERS */
+    int enc_hidden;      /* its hidden size He per direction: 1..RNN_MAX_HIDDEN with Le, else 0 */
+    int enc_inputs; /* its input columns: RNN_ENC_INPUT_COLUMNS with Le (any 1..4096 for a
+                       network that never becomes a file), else 0 */
+} rnn_model_config; /* no conditions, attention, lookback or encoder: written as version 1 */
 
 /* Name and shape of one tensor in the file's fixed order (PyTorch names):
  *   embed.weight        (V, E)          only when E > 0
@@ -65,6 +79,7 @@ typedef struct {
  *   rnn.weight_hh_l{k}  (G*H, H)
  *   rnn.bias_ih_l{k}    (G*H)
  *   rnn.bias_hh_l{k}    (G*H)
+ *   enc.*               the encoder's 8 per layer (rnn_enc_tensor_specs), with Le > 0
  *   attn.W1             (A, H)          only with attention (attn_window > 0)
  *   attn.W2             (A, H)
  *   attn.v              (A)
@@ -72,7 +87,8 @@ typedef struct {
  *   head.bias           (V)
  * G is the cell's gate count: 1 (rnn), 4 (lstm: i,f,g,o), 3 (gru: r,z,n);
  * C the condition columns (rnn_model_cond_columns), L the lookback columns
- * (rnn_model_lookback_columns). */
+ * (rnn_model_lookback_columns); with an encoder I_0 adds its 2 He outputs
+ * (rnn_model_enc_columns) after them. */
 typedef struct {
     char name[RNN_TENSOR_NAME_MAX];
     int ndim;     /* 1 or 2 */
@@ -120,6 +136,11 @@ int rnn_model_lookback_columns(const rnn_model_config *cfg);
 /** The columns of layer 0's input after the event's: C + L, the conditions
  * then the lookback. Any thread. */
 int rnn_model_input_columns(const rnn_model_config *cfg);
+
+/** The encoder's columns of layer 0's input, after the lookback's: 2 He
+ * with an encoder, else 0 (also for NULL). Dense values (the encoder's
+ * outputs), not 0/1 columns. Any thread. */
+int rnn_model_enc_columns(const rnn_model_config *cfg);
 
 /** Fill specs (room for RNN_MAX_TENSORS) with the tensors of cfg in file
  * order; returns their number, or -1 for an invalid config. Any thread. */

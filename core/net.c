@@ -24,7 +24,11 @@
  * columns) are 0/1 inputs too and are stored the same way: a step adds the
  * row of each column that is on (no product over the zeros; the one-hot
  * blocks of a melody's lookback are thus column picks), in column order,
- * after the event, whether the step runs whole or in slices.
+ * after the event, whether the step runs whole or in slices. A model with a
+ * bidirectional encoder (core/encoder.h) has 2 He more columns after those:
+ * dense values (the encoder's outputs at the step), stored transposed the
+ * same way and added as value times row, in column order, in the same place
+ * of the step.
  *
  * The hot code (the panel product and the gate functions) is GCC
  * vector-extension C built three times, for x86-64-v4, x86-64-v3 and the
@@ -157,6 +161,9 @@ struct rnn_net {
     float *cond0;       /* (C, col0_n) those columns transposed, C > 0 only */
     uint16_t cond_on[RNN_MAX_INPUT_COLUMNS]; /* the columns on in the step in progress */
     int n_on;
+    int Ce;       /* the encoder's columns, after the C in weight_ih_l0 (2 He, 0 without) */
+    float *enc0;  /* (Ce, col0_n) those columns transposed, Ce > 0 only */
+    float *enc_x; /* (Ce) the encoder's outputs of the step in progress */
     float *bias[RNN_MAX_LAYERS]; /* (slots*Hp): GRU r, z, b_in, b_hn */
     float *head_b;               /* (V) */
     int Hh;                      /* columns of the head: H, or 2H over [h | context] */
@@ -609,7 +616,8 @@ static int layout_layer(rnn_net *net, carver *c, int k, char *err, size_t errlen
     const rnn_cell_desc *d = net->cell;
     const int E = cfg->embed, H = cfg->hidden, V = cfg->vocab, G = net->G, Hp = net->Hp;
     const int Isrc = k == 0 ? (E > 0 ? E : V) : H, I = net->I[k];
-    const int C = k == 0 ? net->C : 0, ldi = Isrc + C; /* weight_ih's columns */
+    const int C = k == 0 ? net->C : 0, Ce = k == 0 ? net->Ce : 0;
+    const int ldi = Isrc + C + Ce; /* weight_ih's columns */
     const int fill = c->base != NULL;
     const float *wih = layer_tensor(net, k, 0, (size_t)G * H * ldi, err, errlen);
     const float *whh = wih ? layer_tensor(net, k, 1, (size_t)G * H * H, err, errlen) : NULL;
@@ -664,6 +672,13 @@ static int layout_layer(rnn_net *net, carver *c, int k, char *err, size_t errlen
         net->cond0 = carve(c, (size_t)C * net->col0_n);
         for (int j = 0; fill && j < C; j++)
             input_column(net->cond0 + (size_t)j * net->col0_n, d, wih, ldi, Isrc + j, H, Hp);
+    }
+    if (Ce > 0) {
+        /* encoder column j is column Isrc + C + j of weight_ih_l0 */
+        net->enc0 = carve(c, (size_t)Ce * net->col0_n);
+        net->enc_x = carve(c, (size_t)Ce);
+        for (int j = 0; fill && j < Ce; j++)
+            input_column(net->enc0 + (size_t)j * net->col0_n, d, wih, ldi, Isrc + C + j, H, Hp);
     }
     return 0;
 }
@@ -744,6 +759,7 @@ rnn_net *rnn_net_create(const rnn_model *model, char *err, size_t errlen)
     net->Hp = (int)round_up((size_t)cfg->hidden, UNIT);
     net->Vp = (int)round_up((size_t)cfg->vocab, ROWS);
     net->C = rnn_model_input_columns(cfg);
+    net->Ce = rnn_model_enc_columns(cfg);
     net->Hh = cfg->attn_window > 0 ? 2 * cfg->hidden : cfg->hidden;
     for (int k = 0; k < cfg->layers; k++)
         net->I[k] = k == 0 ? cfg->embed : cfg->hidden;
@@ -834,7 +850,7 @@ static float *st_h(const rnn_net *net, int buf, int k)
     return net->state[buf] + (size_t)k * Hp_parts(net);
 }
 
-void rnn_net_step_begin_cond(rnn_net *net, int event, const float *cond)
+void rnn_net_step_begin_enc(rnn_net *net, int event, const float *cond, const float *enc)
 {
     const int E = net->cfg.embed, H = net->cfg.hidden;
     if (event < 0 || event >= net->cfg.vocab) event = 0;
@@ -842,6 +858,12 @@ void rnn_net_step_begin_cond(rnn_net *net, int event, const float *cond)
     net->n_on = 0;
     for (int j = 0; cond && j < net->C; j++)
         if (cond[j] != 0.0f) net->cond_on[net->n_on++] = (uint16_t)j;
+    if (net->Ce > 0) {
+        if (enc)
+            memcpy(net->enc_x, enc, (size_t)net->Ce * sizeof(float));
+        else
+            memset(net->enc_x, 0, (size_t)net->Ce * sizeof(float));
+    }
     if (E > 0) memcpy(net->xin[0], net->embed + (size_t)event * E, (size_t)E * sizeof(float));
     for (int k = 0; k < net->cfg.layers; k++)
         memcpy(net->xin[k] + net->I[k], st_h(net, net->cur, k), (size_t)H * sizeof(float));
@@ -849,6 +871,11 @@ void rnn_net_step_begin_cond(rnn_net *net, int event, const float *cond)
     net->pos = 0;
     net->busy = 1;
     net->attending = 0;
+}
+
+void rnn_net_step_begin_cond(rnn_net *net, int event, const float *cond)
+{
+    rnn_net_step_begin_enc(net, event, cond, NULL);
 }
 
 void rnn_net_step_begin(rnn_net *net, int event)
@@ -876,6 +903,23 @@ static void add_input_row(const rnn_net *net, float *a, const float *row, int se
     }
 }
 
+/* a += v * row over the input slots (col0_n floats, product order) of the
+ * products fed with x; a product over x alone has run (E > 0) or had its
+ * slots set by the one-hot column, so every slot adds */
+static void add_input_row_scaled(const rnn_net *net, float *a, const float *row, float v)
+{
+    const rnn_cell_desc *d = net->cell;
+    const int Hp = net->Hp;
+    for (int p = 0; p < d->n_products; p++) {
+        const rnn_cell_product *q = &d->products[p];
+        float *y = a + (size_t)q->slot * Hp;
+        if (!q->x) continue;
+        for (int r = 0; r < q->n * Hp; r++)
+            y[r] += v * row[r];
+        row += (size_t)q->n * Hp;
+    }
+}
+
 static void finish_layer(rnn_net *net, int k)
 {
     const int H = net->cfg.hidden, Hp = net->Hp, L = net->cfg.layers;
@@ -889,6 +933,8 @@ static void finish_layer(rnn_net *net, int k)
     if (k == 0)
         for (int i = 0; i < net->n_on; i++)
             add_input_row(net, a, net->cond0 + (size_t)net->cond_on[i] * net->col0_n, 0);
+    for (int j = 0; k == 0 && j < net->Ce; j++)
+        add_input_row_scaled(net, a, net->enc0 + (size_t)j * net->col0_n, net->enc_x[j]);
     float *hn = st_h(net, nxt, k);
     net->isa->gates[net->cfg.cell](hn, st_h(net, cur, k), a, net->bias[k], Hp);
     memcpy(k + 1 < L ? net->xin[k + 1] : net->xhead, hn, (size_t)H * sizeof(float));
@@ -973,11 +1019,16 @@ int rnn_net_step_work(rnn_net *net, int budget)
     return !net->busy;
 }
 
-const float *rnn_net_step_cond(rnn_net *net, int event, const float *cond)
+const float *rnn_net_step_enc(rnn_net *net, int event, const float *cond, const float *enc)
 {
-    rnn_net_step_begin_cond(net, event, cond);
+    rnn_net_step_begin_enc(net, event, cond, enc);
     rnn_net_step_work(net, INT_MAX);
     return net->logits;
+}
+
+const float *rnn_net_step_cond(rnn_net *net, int event, const float *cond)
+{
+    return rnn_net_step_enc(net, event, cond, NULL);
 }
 
 const float *rnn_net_step(rnn_net *net, int event)
@@ -988,6 +1039,11 @@ const float *rnn_net_step(rnn_net *net, int event)
 int rnn_net_cond_columns(const rnn_net *net)
 {
     return net->C;
+}
+
+int rnn_net_enc_columns(const rnn_net *net)
+{
+    return net->Ce;
 }
 
 int rnn_net_step_rows(const rnn_net *net)
@@ -1082,6 +1138,8 @@ size_t rnn_net_step_macs(const rnn_model_config *cfg)
     const size_t on = (size_t)rnn_model_cond_columns(cfg) +
                       (cfg->lookback ? (size_t)rnn_lookback_columns_on(cfg->kind) : 0);
     macs += on * rnn_cell_input_slots(d) * Hp;
+    /* the encoder's outputs at the step: dense columns, every one adds */
+    macs += (size_t)rnn_model_enc_columns(cfg) * rnn_cell_input_slots(d) * Hp;
     const size_t Hh = cfg->attn_window > 0 ? 2 * H : H; /* [h | context] */
     macs += round_up((size_t)cfg->vocab, ROWS) * Hh;
     macs += rnn_attn_step_macs(cfg->hidden, cfg->attn_size, cfg->attn_window);
@@ -1114,6 +1172,7 @@ static int check_bounds(const rnn_net *net, const char *name, char *err, size_t 
     double x0 = E > 0 ? max_abs(net->embed, (size_t)V * E) : 1.0;
     for (int k = 0; k < L; k++) {
         int Isrc = k == 0 ? (E > 0 ? E : V) : H, C = k == 0 ? net->C : 0;
+        const int Ce = k == 0 ? net->Ce : 0;
         double xmax = k == 0 ? x0 : 1.0;
         for (int i = 0; i < RNN_CELL_LAYER_TENSORS; i++)
             snprintf(t[i], sizeof t[i], "%s%d", net->cell->tensors[i].name, k);
@@ -1123,13 +1182,15 @@ static int check_bounds(const rnn_net *net, const char *name, char *err, size_t 
         const float *bhh = rnn_model_tensor(net->model, t[3], NULL);
         for (int s = 0; s < G * H; s++) {
             double sum = fabs((double)bih[s]) + fabs((double)bhh[s]);
-            const float *wi = wih + (size_t)s * (Isrc + C), *wh = whh + (size_t)s * H;
+            const float *wi = wih + (size_t)s * (Isrc + C + Ce), *wh = whh + (size_t)s * H;
             if (k == 0 && E == 0)
                 sum += max_abs(wi, (size_t)Isrc); /* one-hot: one column at a time */
             else
                 for (int i = 0; i < Isrc; i++)
                     sum += fabs((double)wi[i]) * xmax;
-            for (int i = Isrc; i < Isrc + C; i++) /* conditions, lookback: 0 or 1, all may be on */
+            /* conditions, lookback: 0 or 1, all may be on; the encoder's
+             * outputs: each an h of its cell, in [-1, 1] */
+            for (int i = Isrc; i < Isrc + C + Ce; i++)
                 sum += fabs((double)wi[i]);
             for (int i = 0; i < H; i++)
                 sum += fabs((double)wh[i]);
@@ -1192,6 +1253,12 @@ int rnn_net_probe(rnn_net *net, const char *name, char *err, size_t errlen)
     const char *sep = name ? ": " : "";
     uint32_t x = 0x2545f491u;
     int rc = 0;
+    /* the encoder's outputs of a step (up to 2 x 4096 floats: not on the stack) */
+    float *enc = net->Ce > 0 ? malloc((size_t)net->Ce * sizeof *enc) : NULL;
+    if (net->Ce > 0 && !enc) {
+        snprintf(err, errlen, "%s%sout of memory", name ? name : "", sep);
+        return -1;
+    }
     rnn_net_reset(net);
     for (int t = 0; t < PROBE_STEPS && rc == 0; t++) {
         /* 'no event', then a fixed pseudo-random walk over the classes;
@@ -1202,7 +1269,10 @@ int rnn_net_probe(rnn_net *net, const char *name, char *err, size_t errlen)
         uint32_t bits = x;
         for (int j = 0; j < net->C; j++, bits = bits * 1664525u + 1013904223u)
             cond[j] = t == 0 ? 0.0f : t == 1 ? 1.0f : (float)(bits >> 31);
-        const float *y = rnn_net_step_cond(net, ev, cond);
+        /* encoder outputs: none, then all 1, then -1 or 1 at random */
+        for (int j = 0; j < net->Ce; j++, bits = bits * 1664525u + 1013904223u)
+            enc[j] = t == 0 ? 0.0f : t == 1 ? 1.0f : (bits >> 31) ? 1.0f : -1.0f;
+        const float *y = rnn_net_step_enc(net, ev, cond, enc);
         const float *st = net->state[net->cur];
         const char *what = NULL;
         float bad = 0;
@@ -1224,6 +1294,7 @@ int rnn_net_probe(rnn_net *net, const char *name, char *err, size_t errlen)
             rc = -1;
         }
     }
+    free(enc);
     rnn_net_reset(net);
     return rc;
 }

@@ -47,6 +47,19 @@ int rnn_net_cond_columns(const rnn_net *net);
  * Audio thread safe. */
 const float *rnn_net_step_cond(rnn_net *net, int event, const float *cond);
 
+/** Encoder columns the model takes after the conditions and lookback: the
+ * 2 He outputs of its bidirectional encoder (rnn_model_enc_columns), 0
+ * without one. Any thread. */
+int rnn_net_enc_columns(const rnn_net *net);
+
+/** rnn_net_step_cond with the encoder's outputs at this step too: enc holds
+ * rnn_net_enc_columns() values (a row of rnn_enc_output, core/encoder.h),
+ * read before the call returns; NULL means all zero, and a model without an
+ * encoder ignores it. Each adds its weight column times its value, counted
+ * in rnn_net_step_macs. rnn_net_step_cond is this with NULL. Audio thread
+ * safe. */
+const float *rnn_net_step_enc(rnn_net *net, int event, const float *cond, const float *enc);
+
 /** rnn_net_step_cond with no condition on (any model). Audio thread safe. */
 const float *rnn_net_step(rnn_net *net, int event);
 
@@ -56,8 +69,10 @@ const float *rnn_net_step(rnn_net *net, int event);
  * and the condition columns once. The logits are then rnn_net_logits(),
  * bit-identical to a whole step's. begin reads cond before it returns. A
  * begin during an unfinished step abandons it (the state stays at the last
- * finished step). rnn_net_step_begin is begin_cond with NULL. Audio thread
- * safe. */
+ * finished step). rnn_net_step_begin is begin_cond with NULL, begin_cond
+ * begin_enc with NULL (begin_enc reads enc before it returns, as
+ * rnn_net_step_enc). Audio thread safe. */
+void rnn_net_step_begin_enc(rnn_net *net, int event, const float *cond, const float *enc);
 void rnn_net_step_begin_cond(rnn_net *net, int event, const float *cond);
 void rnn_net_step_begin(rnn_net *net, int event);
 int rnn_net_step_work(rnn_net *net, int budget);

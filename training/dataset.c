@@ -13,6 +13,7 @@
 
 #include "../core/lookback.h"
 #include "../core/midifile.h"
+#include "drumify.h"
 #include "sha256.h"
 
 #define MAX_DEPTH 32
@@ -356,8 +357,52 @@ static int seq_conditions(rnn_seq_list *list, size_t first, const rnn_midi_file 
     return 0;
 }
 
+/* The encoder's inputs of the sequences [first, list->count) just encoded
+ * from mf (drumify: the file's parts outside channel 10 at each step); 0,
+ * 1 when the file has no such part (the sequences are then removed), or -1
+ * with a message. */
+static int seq_encoder_inputs(rnn_seq_list *list, size_t first, const rnn_midi_file *mf, int spq,
+                              char *err, size_t errlen)
+{
+    uint32_t *codes;
+    size_t n, other;
+    if (rnn_enc_codes_file(mf, spq, &codes, &n, &other, err, errlen)) return -1;
+    if (other == 0) {
+        free(codes);
+        for (size_t i = first; i < list->count; i++) { /* as rnn_seq_list_free does */
+            rnn_seq *x = &list->seqs[i];
+            free(x->events), free(x->cond), free(x->bar), free(x->enc);
+        }
+        list->count = first;
+        return 1;
+    }
+    for (size_t i = first; i < list->count; i++) {
+        rnn_seq *s = &list->seqs[i];
+        s->enc = calloc(s->len ? s->len : 1, sizeof *s->enc);
+        if (!s->enc) {
+            free(codes);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        for (size_t t = 0; t < s->len; t++) {
+            const int64_t at = s->start_step + (int64_t)t;
+            s->enc[t] = at >= 0 && (size_t)at < n ? codes[at] : 0;
+        }
+    }
+    free(codes);
+    return 0;
+}
+
 int rnn_dataset_load(rnn_dataset *ds, const char *const *paths, size_t n_paths, rnn_kind kind,
                      int steps_per_quarter, FILE *log, char *err, size_t errlen)
+{
+    return rnn_dataset_load_encoder(ds, paths, n_paths, kind, steps_per_quarter, 0, log, err,
+                                    errlen);
+}
+
+int rnn_dataset_load_encoder(rnn_dataset *ds, const char *const *paths, size_t n_paths,
+                             rnn_kind kind, int steps_per_quarter, int encoder, FILE *log,
+                             char *err, size_t errlen)
 {
     ds->kind = kind;
     ds->steps_per_quarter = steps_per_quarter;
@@ -406,6 +451,25 @@ int rnn_dataset_load(rnn_dataset *ds, const char *const *paths, size_t n_paths, 
             snprintf(err, errlen, "%s: %s", path, eerr);
             rnn_midi_free(&mf);
             goto done;
+        }
+        const int enc = encoder ? seq_encoder_inputs(&ds->split[split], first, &mf,
+                                                     steps_per_quarter, eerr, sizeof eerr)
+                                : 0;
+        if (enc < 0) {
+            snprintf(err, errlen, "%s: %s", path, eerr);
+            rnn_midi_free(&mf);
+            goto done;
+        }
+        if (enc > 0) {
+            snprintf(why, sizeof why, "%s: no part outside channel 10 for the encoder to read",
+                     path);
+            if (log) fprintf(log, "skipped %s\n", why);
+            rnn_midi_free(&mf);
+            if (add_failed(ds, path, why)) {
+                snprintf(err, errlen, "out of memory");
+                goto done;
+            }
+            continue;
         }
         ds->files[split]++;
         ds->notes[split] += mf.n_notes;

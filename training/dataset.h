@@ -54,6 +54,14 @@ int rnn_split_parse(const char *name);
 int rnn_dataset_load(rnn_dataset *ds, const char *const *paths, size_t n_paths, rnn_kind kind,
                      int steps_per_quarter, FILE *log, char *err, size_t errlen);
 
+/** rnn_dataset_load that also gives every sequence the inputs of a
+ * bidirectional encoder when `encoder` is set (rnn_seq.enc, drumify.h: the
+ * file's parts outside channel 10 at each of its steps), keeping only the
+ * files that have such parts (the others are recorded in ds->failed). */
+int rnn_dataset_load_encoder(rnn_dataset *ds, const char *const *paths, size_t n_paths,
+                             rnn_kind kind, int steps_per_quarter, int encoder, FILE *log,
+                             char *err, size_t errlen);
+
 /** The MIDI files under the given paths, as rnn_dataset_load finds them
  * (same walk, each file once, sorted by path): *files is a malloc'ed array
  * of n malloc'ed paths (release with rnn_dataset_list_free). Returns 0, or

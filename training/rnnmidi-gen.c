@@ -196,7 +196,7 @@ static int grid_load(grid *g, const gen_args *a, const rnn_model_config *cfg)
     if (g->have_file) {
         /* no line of the file is the new one's: every part is the other voices */
         int32_t *silent = calloc(g->len, sizeof *silent);
-        const rnn_seq line = {silent, g->len, 0, 0, 0, NULL, NULL};
+        const rnn_seq line = {silent, g->len, 0, 0, 0, NULL, NULL, NULL};
         int rc = !silent || rnn_cond_harmony_file(g->mf.notes, g->mf.n_notes, g->ppq, spq, &line,
                                                   g->harmony, err, sizeof err) != 0;
         free(silent);
@@ -423,6 +423,14 @@ static int generate(const gen_args *a)
         return EXIT_INPUT;
     }
     const rnn_model_config *cfg = rnn_model_get_config(model);
+    if (cfg->enc_layers > 0) { /* it would play with its encoder's inputs all zero */
+        fprintf(stderr,
+                "%s: %s is a drumify preset (its drums follow a song's other parts): give the "
+                "song to rnnmidi-drumify\n",
+                prog, a->model);
+        rnn_model_free(model);
+        return EXIT_INPUT;
+    }
     if (a->attention_png && cfg->attn_window == 0) {
         fprintf(stderr,
                 "%s: --attention-png: %s has no attention to draw (a preset trained with "

@@ -333,6 +333,7 @@ typedef struct {
     int kind_set, shape_set, cond_set, resume, quiet;
     int attn_size, attn_set; /* --attention-size (used with --attention N > 0) */
     int lookback_set;
+    int enc_hidden, enc_set; /* --encoder-hidden (used with --encoder N > 0) */
     double checkpoint_minutes;
     int dtype; /* rnn_dtype of the preset's reducible matrices (the checkpoint stays float32) */
 } train_args;
@@ -440,6 +441,17 @@ static int parse_args(train_args *a, int argc, char **argv)
                      "whether the last event repeats them (Lookback RNN)",
                      RNN_OPT_FLAG, &a->shape.lookback),
          1, .seen = &a->lookback_set},
+        {RNN_CLI_OPT("encoder", 0, "N",
+                     "a bidirectional encoder of N layers reads the\n"
+                     "other parts of each file (drumify: drums only;\n"
+                     "the files without other parts are skipped); 0 = off",
+                     RNN_OPT_INT, &a->shape.enc_layers),
+         0, RNN_MAX_ENC_LAYERS, "--encoder '%s' is not a number in 0..4", .seen = &a->enc_set,
+         .show_default = 1},
+        {RNN_CLI_OPT("encoder-hidden", 0, "N", "the encoder's units per direction, with --encoder",
+                     RNN_OPT_INT, &a->enc_hidden),
+         1, RNN_MAX_HIDDEN, "--encoder-hidden '%s' is not a number in 1..4096", .seen = &a->enc_set,
+         .show_default = 1},
         {RNN_CLI_OPT("init", 0, "PRESET",
                      "start from a preset's weights (fine-tuning); its\n"
                      "kind, cell and sizes are used",
@@ -571,6 +583,13 @@ static int choose_model(train_args *a, train_run *r)
     shape.vocab = rnn_kind_vocab(a->kind);
     shape.steps_per_quarter = RNN_DEFAULT_STEPS_PER_QUARTER;
     shape.attn_size = shape.attn_window > 0 ? a->attn_size : 0;
+    shape.enc_hidden = shape.enc_layers > 0 ? a->enc_hidden : 0;
+    shape.enc_inputs = shape.enc_layers > 0 ? RNN_ENC_INPUT_COLUMNS : 0;
+    if (shape.enc_layers > 0 && a->kind != RNN_KIND_DRUMS && !a->init_path) {
+        fprintf(stderr, "%s: --encoder reads the other parts for a drums model: add --kind drums\n",
+                prog);
+        return EXIT_USAGE;
+    }
     if (a->init_path) {
         r->init = rnn_model_load(a->init_path, err, sizeof err);
         if (!r->init) {
@@ -611,6 +630,14 @@ static int choose_model(train_args *a, train_run *r)
                     prog, a->init_path);
             return EXIT_INPUT;
         }
+        if (a->enc_set &&
+            (ic->enc_layers != shape.enc_layers || ic->enc_hidden != shape.enc_hidden)) {
+            fprintf(stderr,
+                    "%s: %s has an encoder of %d x %d; drop --encoder/--encoder-hidden when "
+                    "fine-tuning\n",
+                    prog, a->init_path, ic->enc_layers, ic->enc_hidden);
+            return EXIT_INPUT;
+        }
         shape = *ic;
         a->kind = ic->kind;
     }
@@ -648,8 +675,9 @@ static int load_data(const train_args *a, train_run *r, FILE *msg)
 {
     char err[512];
     memset(&r->ds, 0, sizeof r->ds);
-    if (rnn_dataset_load(&r->ds, a->data, (size_t)a->n_data, a->kind, a->o.cfg.steps_per_quarter,
-                         msg, err, sizeof err) != 0) {
+    if (rnn_dataset_load_encoder(&r->ds, a->data, (size_t)a->n_data, a->kind,
+                                 a->o.cfg.steps_per_quarter, a->o.cfg.enc_layers > 0, msg, err,
+                                 sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", prog, err);
         return EXIT_INPUT;
     }
@@ -803,9 +831,14 @@ static int write_preset(const train_args *a, const train_run *r, int argc, char 
      * it always was */
     char source_s[64];
     snprintf(source_s, sizeof source_s, "float32 weights of step %ld", res->best_step);
-    rnn_meta meta_all[sizeof meta / sizeof meta[0] + 2];
+    rnn_meta meta_all[sizeof meta / sizeof meta[0] + 3];
     size_t n_meta = sizeof meta / sizeof meta[0];
     memcpy(meta_all, meta, sizeof meta);
+    /* the encoder read windows of --seq-len steps: rnnmidi-drumify reads a
+     * file in windows of the same length */
+    char window_s[32];
+    snprintf(window_s, sizeof window_s, "%d", a->o.seq_len);
+    if (a->o.cfg.enc_layers > 0) meta_all[n_meta++] = (rnn_meta){"encoder_window", window_s};
     if (a->dtype != RNN_DTYPE_F32) {
         meta_all[n_meta++] = (rnn_meta){"dtype", rnn_dtype_name((rnn_dtype)a->dtype)};
         meta_all[n_meta++] = (rnn_meta){"dtype_source", source_s};
@@ -876,7 +909,7 @@ static void report(const train_args *a, const train_run *r, int exit_code, const
  * loss curve and the closing lines. */
 static int train_main(int argc, char **argv)
 {
-    train_args a = {.kind = RNN_KIND_MELODY, .attn_size = 64};
+    train_args a = {.kind = RNN_KIND_MELODY, .attn_size = 64, .enc_hidden = 64};
     rnn_train_options_default(&a.o, RNN_KIND_MELODY);
     a.shape = a.o.cfg;
     a.checkpoint_minutes = a.o.checkpoint_seconds / 60;

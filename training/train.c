@@ -17,6 +17,13 @@
  * products take ld0 = I0 + C as their leading dimension and the condition
  * block is one more product over the (T*B, C) 0/1 columns.
  *
+ * With a bidirectional encoder (train_encoder.h) layer 0 reads
+ * [event | cond | enc]: the encoder runs over each window's encoder inputs
+ * first, and its outputs (T*B, Ce) are one more dense block of W_ih's
+ * columns, as the condition block is (after dropout, in training); in the
+ * backward the gradient of that block's input, dg W_enc, goes back into
+ * the encoder.
+ *
  * With attention (train_attention.h) the head reads [h_top | ctx] (2H
  * columns): its gradient splits into the top layer's dh and the contexts',
  * which the attention's backward turns into more of dh before BPTT. The
@@ -59,6 +66,8 @@ static void param_layout(rnn_trainer *tr)
     }
     tr->o_headw = tr->offsets[tr->n_tensors - 2];
     tr->o_headb = tr->offsets[tr->n_tensors - 1];
+    for (int i = 0; i < tr->n_enc; i++) /* the encoder's, after the decoder's layers */
+        tr->o_enc[i] = tr->offsets[first + (size_t)tr->L * RNN_CELL_LAYER_TENSORS + i];
     if (tr->N > 0) { /* attn.W1, attn.W2, attn.v just before the head */
         tr->o_attn_w1 = tr->offsets[tr->n_tensors - 5];
         tr->o_attn_w2 = tr->offsets[tr->n_tensors - 4];
@@ -81,6 +90,21 @@ static int attn_alloc(rnn_trainer *tr)
                 xcalloc(rnn_attn_scratch_size(tr->B, tr->T, tr->N, tr->A), sizeof(float))) &&
            (tr->hcat = xcalloc(T * B * 2 * H, sizeof(float))) &&
            (tr->dhcat = xcalloc(T * B * 2 * H, sizeof(float)));
+}
+
+/* The encoder's buffers (Ce > 0); 1, or 0 out of memory. */
+static int enc_alloc(rnn_trainer *tr)
+{
+    const size_t TB = (size_t)tr->T * tr->B;
+    return (tr->enc_x = xcalloc(TB * (size_t)tr->ecfg.inputs, sizeof(float))) &&
+           (tr->enc_out = xcalloc(TB * (size_t)tr->Ce, sizeof(float))) &&
+           (tr->denc = xcalloc(TB * (size_t)tr->Ce, sizeof(float))) &&
+           (tr->enc_mask = xcalloc(TB * (size_t)tr->Ce, sizeof(float))) &&
+           (tr->enc_drop = xcalloc(TB * (size_t)tr->Ce, sizeof(float))) &&
+           (tr->enc_acts =
+                xcalloc(rnn_enc_train_acts_size(&tr->ecfg, tr->B, tr->T), sizeof(float))) &&
+           (tr->enc_scratch =
+                xcalloc(rnn_enc_train_scratch_size(&tr->ecfg, tr->B, tr->T), sizeof(float)));
 }
 
 /* The views of the activation block from base (NULL: sizes only); returns
@@ -158,7 +182,14 @@ rnn_trainer *rnn_trainer_create(const rnn_model_config *cfg, int B, int T, char 
     tr->G = tr->cell->gates;
     tr->I0 = cfg->embed > 0 ? cfg->embed : cfg->vocab;
     tr->C = rnn_model_input_columns(cfg);
-    tr->ld0 = tr->I0 + tr->C;
+    tr->Ce = rnn_model_enc_columns(cfg);
+    tr->ld0 = tr->I0 + tr->C + tr->Ce;
+    tr->ecfg = (rnn_enc_config){.cell = cfg->cell,
+                                .layers = cfg->enc_layers,
+                                .inputs = cfg->enc_inputs,
+                                .hidden = cfg->enc_hidden,
+                                .max_steps = T};
+    tr->n_enc = cfg->enc_layers * 2 * RNN_CELL_LAYER_TENSORS;
     tr->Bg = B;
     tr->b0 = 0;
     tr->N = cfg->attn_window;
@@ -175,7 +206,7 @@ rnn_trainer *rnn_trainer_create(const rnn_model_config *cfg, int B, int T, char 
              (tr->targets = xcalloc(TB, sizeof(int32_t))) &&
              (tr->cond = xcalloc(TB * (size_t)tr->C, sizeof(float))) &&
              (tr->act_block = aligned_alloc(64, nact * sizeof(float))) &&
-             (tr->N == 0 || attn_alloc(tr));
+             (tr->N == 0 || attn_alloc(tr)) && (tr->Ce == 0 || enc_alloc(tr));
     if (!ok) {
         rnn_trainer_free(tr);
         goto oom;
@@ -212,6 +243,13 @@ void rnn_trainer_free(rnn_trainer *tr)
     free(tr->attn_scratch);
     free(tr->hcat);
     free(tr->dhcat);
+    free(tr->enc_x);
+    free(tr->enc_out);
+    free(tr->denc);
+    free(tr->enc_mask);
+    free(tr->enc_drop);
+    free(tr->enc_acts);
+    free(tr->enc_scratch);
     free(tr);
 }
 
@@ -267,11 +305,12 @@ float *rnn_trainer_grad_tensor(rnn_trainer *tr, int i)
 void rnn_trainer_init_params(rnn_trainer *tr, uint64_t seed)
 {
     uint64_t s = seed ^ 0xA5A5A5A55A5A5A5Aull;
-    double k = 1.0 / sqrt((double)tr->H);
     for (int i = 0; i < tr->n_tensors; i++) {
         float *p = tr->params + tr->offsets[i];
         size_t n = tr->specs[i].count;
         int embed = strcmp(tr->specs[i].name, "embed.weight") == 0;
+        const int enc = strncmp(tr->specs[i].name, "enc.", 4) == 0; /* its own He */
+        const double k = 1.0 / sqrt((double)(enc ? tr->ecfg.hidden : tr->H));
         for (size_t j = 0; j < n; j++)
             p[j] = embed ? (float)rng_normal(&s) : (float)((2.0 * rng_uniform(&s) - 1.0) * k);
     }
@@ -294,17 +333,19 @@ int rnn_trainer_load_model(rnn_trainer *tr, const rnn_model *model, char *err, s
     if (c->kind != tr->cfg.kind || c->cell != tr->cfg.cell || c->layers != tr->cfg.layers ||
         c->embed != tr->cfg.embed || c->hidden != tr->cfg.hidden || c->vocab != tr->cfg.vocab ||
         c->attn_window != tr->cfg.attn_window || c->attn_size != tr->cfg.attn_size ||
-        c->lookback != tr->cfg.lookback) {
+        c->lookback != tr->cfg.lookback || c->enc_layers != tr->cfg.enc_layers ||
+        c->enc_hidden != tr->cfg.enc_hidden || c->enc_inputs != tr->cfg.enc_inputs) {
         snprintf(err, errlen,
-                 "the preset is %s %s %d x %d (embed %d, attention %d x %d, lookback %d), the "
-                 "trainer wants %s %s %d x %d (embed %d, attention %d x %d, lookback %d)",
+                 "the preset is %s %s %d x %d (embed %d, attention %d x %d, lookback %d, "
+                 "encoder %d x %d), the trainer wants %s %s %d x %d (embed %d, attention %d x "
+                 "%d, lookback %d, encoder %d x %d)",
                  rnn_kind_name(c->kind) ? rnn_kind_name(c->kind) : "?",
                  rnn_cell_name(c->cell) ? rnn_cell_name(c->cell) : "?", c->layers, c->hidden,
-                 c->embed, c->attn_window, c->attn_size, c->lookback,
-                 rnn_kind_name(tr->cfg.kind) ? rnn_kind_name(tr->cfg.kind) : "?",
+                 c->embed, c->attn_window, c->attn_size, c->lookback, c->enc_layers,
+                 c->enc_hidden, rnn_kind_name(tr->cfg.kind) ? rnn_kind_name(tr->cfg.kind) : "?",
                  rnn_cell_name(tr->cfg.cell) ? rnn_cell_name(tr->cfg.cell) : "?", tr->cfg.layers,
                  tr->cfg.hidden, tr->cfg.embed, tr->cfg.attn_window, tr->cfg.attn_size,
-                 tr->cfg.lookback);
+                 tr->cfg.lookback, tr->cfg.enc_layers, tr->cfg.enc_hidden);
         return -1;
     }
     for (int i = 0; i < tr->n_tensors; i++) {
@@ -677,6 +718,9 @@ static void st_inproj(rnn_trainer *tr, int part, int nparts)
     if (l == 0 && tr->C > 0)
         cond_forward(gates, tr->cond + r0 * tr->C, PARAM(wih[0]) + tr->I0, r1 - r0, tr->C, tr->ld0,
                      GH);
+    if (l == 0 && tr->Ce > 0) /* the encoder's outputs: a dense block, the same product */
+        cond_forward(gates, tr->enc_in0 + r0 * tr->Ce, PARAM(wih[0]) + tr->I0 + tr->C, r1 - r0,
+                     tr->Ce, tr->ld0, GH);
 }
 
 /* panels: W_hh of layer tr->layer packed for the steps of a pass, transposed
@@ -842,6 +886,9 @@ static void st_dweights(rnn_trainer *tr, int part, int nparts)
     if (l == 0 && tr->C > 0)
         cond_backward_weights(GRAD(wih[0]) + tr->I0, a->dg, tr->cond, TB, tr->C, tr->ld0, GH, g0,
                               g1);
+    if (l == 0 && tr->Ce > 0)
+        proj_backward_weights(GRAD(wih[0]) + tr->I0 + tr->C, a->dg, tr->enc_in0, TB, tr->Ce,
+                              tr->ld0, GH, g0, g1);
 }
 
 /* rows: the gradient of the input of layer tr->layer >= 1 (the outputs of
@@ -888,6 +935,44 @@ static void st_dlayer(rnn_trainer *tr, int part, int nparts)
     if (tr->layer > 0) st_dx(tr, part, nparts);
 }
 
+/* The encoder over the window's encoder inputs (tr->enc_x), into
+ * tr->enc_out; in training with dropout, its outputs through a mask drawn
+ * as a layer's (the generator moves on by the global batch's words) into
+ * tr->enc_drop. tr->enc_in0 is what layer 0 reads. */
+static void enc_forward(rnn_trainer *tr)
+{
+    const float *w[8 * RNN_MAX_ENC_LAYERS];
+    for (int i = 0; i < tr->n_enc; i++)
+        w[i] = tr->params + tr->o_enc[i];
+    rnn_enc_train_forward(tr->enc_out, tr->enc_acts, tr->enc_x, w, &tr->ecfg, tr->B, tr->T);
+    tr->enc_in0 = tr->enc_out;
+    if (!tr->dropped) return;
+    const uint64_t seed = tr->rng;
+    tr->rng += (uint64_t)(((size_t)tr->T * tr->Bg * tr->Ce + 3) / 4) * SPLITMIX_STEP;
+    dropout_forward(tr->enc_drop, tr->enc_mask, tr->enc_out, tr->dropout, seed, 0,
+                    (size_t)tr->T * tr->B, tr->B, tr->Bg, tr->b0, tr->Ce);
+    tr->enc_in0 = tr->enc_drop;
+}
+
+/* After layer 0's BPTT (a->dg its gate gradients): the gradient of the
+ * encoder's outputs, dg W_enc, then the encoder's backward into its
+ * weights' gradients. */
+static void enc_backward(rnn_trainer *tr)
+{
+    const size_t TB = (size_t)tr->T * tr->B;
+    const int GH = tr->G * tr->H;
+    proj_backward(tr->denc, tr->acts.dg, PARAM(wih[0]) + tr->I0 + tr->C,
+                  tr->enc_in0 == tr->enc_drop ? tr->enc_mask : NULL, TB, tr->Ce, tr->ld0, GH, 0.0f);
+    const float *w[8 * RNN_MAX_ENC_LAYERS];
+    float *dw[8 * RNN_MAX_ENC_LAYERS];
+    for (int i = 0; i < tr->n_enc; i++) {
+        w[i] = tr->params + tr->o_enc[i];
+        dw[i] = tr->grads + tr->o_enc[i];
+    }
+    rnn_enc_train_backward(NULL, dw, tr->enc_scratch, tr->denc, tr->enc_acts, tr->enc_x, w,
+                           &tr->ecfg, tr->B, tr->T);
+}
+
 #undef PARAM
 #undef GRAD
 
@@ -922,6 +1007,13 @@ double rnn_trainer_forward(rnn_trainer *tr, const int32_t *inputs, const int32_t
 double rnn_trainer_forward_cond(rnn_trainer *tr, const int32_t *inputs, const float *cond,
                                 const int32_t *targets, int training, long *count, long *correct)
 {
+    return rnn_trainer_forward_enc(tr, inputs, cond, NULL, targets, training, count, correct);
+}
+
+double rnn_trainer_forward_enc(rnn_trainer *tr, const int32_t *inputs, const float *cond,
+                               const float *enc_in, const int32_t *targets, int training,
+                               long *count, long *correct)
+{
     const int B = tr->B, T = tr->T, H = tr->H, V = tr->V, E = tr->E, C = tr->C;
     for (size_t t = 0; t < (size_t)T; t++)
         for (size_t j = 0; j < (size_t)B; j++) {
@@ -933,6 +1025,18 @@ double rnn_trainer_forward_cond(rnn_trainer *tr, const int32_t *inputs, const fl
                 tr->cond[r * C + c] = cond && cond[gr * C + c] != 0.0f ? 1.0f : 0.0f;
         }
     tr->dropped = training && tr->dropout > 0;
+    if (tr->Ce > 0) {
+        const size_t In = (size_t)tr->ecfg.inputs;
+        for (size_t t = 0; t < (size_t)T; t++)
+            for (size_t j = 0; j < (size_t)B; j++) {
+                const size_t r = t * B + j, gr = t * tr->Bg + (size_t)tr->b0 + j;
+                if (enc_in)
+                    memcpy(tr->enc_x + r * In, enc_in + gr * In, In * sizeof(float));
+                else
+                    memset(tr->enc_x + r * In, 0, In * sizeof(float));
+            }
+        enc_forward(tr);
+    }
 
     tr->in[0] = NULL; /* layer 0 reads rows of ptab (E > 0) or columns of W_ih */
     if (E > 0) rnn_run_stage(tr, st_ptab);
@@ -993,6 +1097,7 @@ void rnn_trainer_backward(rnn_trainer *tr)
         rnn_run_stage(tr, st_bptt);
         rnn_run_stage(tr, st_dlayer); /* tr->acts.dh is free once the layer's BPTT is done */
     }
+    if (tr->Ce > 0) enc_backward(tr); /* layer 0's dg is still there */
     if (tr->E > 0) rnn_run_stage(tr, st_dembed);
     tr->count = 0; /* the probabilities now hold the logit gradients */
     tr->loss_count = 0;

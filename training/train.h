@@ -130,6 +130,18 @@ double rnn_trainer_forward(rnn_trainer *tr, const int32_t *inputs, const int32_t
 double rnn_trainer_forward_cond(rnn_trainer *tr, const int32_t *inputs, const float *cond,
                                 const int32_t *targets, int training, long *count, long *correct);
 
+/** The same for a model with a bidirectional encoder (cfg.enc_layers > 0):
+ * enc_in (T, B, In) time-major are the encoder's input rows
+ * (cfg.enc_inputs columns each), NULL = all zero. The encoder reads the
+ * window's T steps of each lane as one whole sequence (no state carried
+ * from the window before); its outputs enter layer 0 after the condition
+ * and lookback columns, and the backward reaches its weights. Dropout (in
+ * training) acts on its outputs as on the input of a layer above the first.
+ * Without an encoder enc_in is ignored. */
+double rnn_trainer_forward_enc(rnn_trainer *tr, const int32_t *inputs, const float *cond,
+                               const float *enc_in, const int32_t *targets, int training,
+                               long *count, long *correct);
+
 /** Logits of the last forward, (T, B, V). */
 const float *rnn_trainer_logits(const rnn_trainer *tr);
 
@@ -186,6 +198,13 @@ int rnn_batcher_set_conditions(rnn_batcher *bt, const rnn_model_config *cfg, flo
 /** The condition columns of the last window, (T, B, C); NULL without
  * conditions. Valid until the next call on bt. */
 const float *rnn_batcher_cond(const rnn_batcher *bt);
+
+/** The encoder rows of the last window, (T, B, cfg.enc_inputs), for a
+ * config with a bidirectional encoder given to rnn_batcher_set_conditions
+ * (from the sequences' rnn_seq.enc: row t is the input of the step the
+ * window's row t predicts, zeros where it has no target); NULL without an
+ * encoder. Valid until the next call on bt. */
+const float *rnn_batcher_enc(const rnn_batcher *bt);
 
 /** Serialised size of the batcher's state, and save / restore (for
  * checkpoints; restore onto a batcher created with the same arguments).

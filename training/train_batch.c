@@ -10,8 +10,13 @@
  * from the sequences' packed conditions (training/dataset.h), and for a
  * lookback model the lookback columns after them, from each sequence's own
  * events since its first step (transposed as the window is), with the bar
- * length of each step's meter (rnn_seq.bar). */
+ * length of each step's meter (rnn_seq.bar). For a model with a
+ * bidirectional encoder it fills each window's encoder rows from the
+ * sequences' packed encoder inputs (rnn_seq.enc, drumify.h): row t is the
+ * input of the step the window's row t predicts (the sequence's step
+ * pos + t + 1), all zero where the window has no target. */
 #include "dataset.h"
+#include "drumify.h"
 #include "train_impl.h"
 
 #include "../core/lookback.h"
@@ -45,6 +50,7 @@ struct rnn_batcher {
     int C0;               /* the condition columns among them, first */
     float harmony_drop;
     float *cond;   /* (T, B, C) of the last window */
+    float *enc;    /* (T, B, RNN_ENC_INPUT_COLUMNS) its encoder rows, with an encoder */
     int32_t *hist; /* lookback: the events a window looks back over, transposed */
 };
 
@@ -102,6 +108,7 @@ void rnn_batcher_free(rnn_batcher *bt)
     free(bt->window);
     free(bt->cond);
     free(bt->hist);
+    free(bt->enc);
     free(bt);
 }
 
@@ -110,15 +117,20 @@ int rnn_batcher_set_conditions(rnn_batcher *bt, const rnn_model_config *cfg, flo
     const int C = rnn_model_input_columns(cfg);
     float *cond = C ? xcalloc((size_t)bt->T * bt->B * (size_t)C, sizeof(float)) : NULL;
     int32_t *hist = cfg->lookback ? xcalloc(LOOK_SPAN + (size_t)bt->T + 1, sizeof(int32_t)) : NULL;
-    if ((C && !cond) || (cfg->lookback && !hist)) {
+    const size_t In = cfg->enc_layers > 0 ? (size_t)cfg->enc_inputs : 0;
+    float *enc = In ? xcalloc((size_t)bt->T * bt->B * In, sizeof(float)) : NULL;
+    if ((C && !cond) || (cfg->lookback && !hist) || (In && !enc)) {
         free(cond);
         free(hist);
+        free(enc);
         return -1;
     }
     free(bt->cond);
     free(bt->hist);
+    free(bt->enc);
     bt->cond = cond;
     bt->hist = hist;
+    bt->enc = enc;
     bt->cfg = *cfg;
     bt->C = C;
     bt->C0 = rnn_model_cond_columns(cfg);
@@ -129,6 +141,25 @@ int rnn_batcher_set_conditions(rnn_batcher *bt, const rnn_model_config *cfg, flo
 const float *rnn_batcher_cond(const rnn_batcher *bt)
 {
     return bt->C ? bt->cond : NULL;
+}
+
+const float *rnn_batcher_enc(const rnn_batcher *bt)
+{
+    return bt->enc;
+}
+
+/* The encoder rows of lane b's window: row t the input of step pos + t + 1
+ * of s while the window has a target there (t + 1 < n), else zeros. */
+static void lane_enc(rnn_batcher *bt, int b, const rnn_seq *s, int64_t pos, int n)
+{
+    const size_t In = (size_t)bt->cfg.enc_inputs;
+    for (int t = 0; t < bt->T; t++) {
+        float *row = bt->enc + ((size_t)t * bt->B + b) * In;
+        if (s && s->enc && t + 1 < n)
+            rnn_enc_code_row(s->enc[pos + t + 1], row);
+        else
+            memset(row, 0, In * sizeof *row);
+    }
 }
 
 /* The lookback columns of lane b's window: the n inputs of sequence s from
@@ -219,6 +250,7 @@ long rnn_batcher_next(rnn_batcher *bt, rnn_trainer *tr, int32_t *inputs, int32_t
                 targets[(size_t)t * B + b] = -1;
             }
             if (bt->C) lane_cond(bt, b, NULL, 0, 0, 0);
+            if (bt->enc) lane_enc(bt, b, NULL, 0, 0);
             continue;
         }
         const rnn_seq *s = &bt->seqs->seqs[ln->seq];
@@ -227,6 +259,7 @@ long rnn_batcher_next(rnn_batcher *bt, rnn_trainer *tr, int32_t *inputs, int32_t
         memcpy(bt->window, s->events + ln->pos, (size_t)n * sizeof(int32_t));
         if (ln->k) rnn_transpose_melody(bt->window, (size_t)n, ln->k);
         if (bt->C) lane_cond(bt, b, s, ln->pos, n, ln->k);
+        if (bt->enc) lane_enc(bt, b, s, ln->pos, n);
         for (int t = 0; t < T; t++) {
             size_t r = (size_t)t * B + b;
             inputs[r] = t < n ? bt->window[t] : 0;
@@ -312,7 +345,8 @@ double rnn_trainer_evaluate(rnn_trainer *tr, const rnn_seq_list *seqs, rnn_kind 
         rnn_trainer_reset_state(tr);
         while (rnn_batcher_next(bt, tr, in, tg) > 0) {
             long c = 0, h = 0;
-            nll += rnn_trainer_forward_cond(tr, in, rnn_batcher_cond(bt), tg, 0, &c, &h);
+            nll += rnn_trainer_forward_enc(tr, in, rnn_batcher_cond(bt), rnn_batcher_enc(bt), tg, 0,
+                                           &c, &h);
             n += c;
             hit += h;
         }

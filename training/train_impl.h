@@ -11,6 +11,9 @@
  *   train_checkpoint.c  the checkpoint file
  *   train_loop.c        rnn_train_run: the training loop and its progress
  *
+ * and beside them, with APIs of their own: train_attention.c (the attention
+ * layer over a window) and train_encoder.c (the bidirectional encoder).
+ *
  * Letters: B lanes, T steps, E embedding, I layer input, H hidden, G gates,
  * V vocabulary, L layers. Arrays are time-major: row t * B + b. Main thread
  * (and the pool's threads inside a stage). */
@@ -22,6 +25,7 @@
 #include <stdlib.h>
 
 #include "train.h"
+#include "train_encoder.h"
 
 /* ------------------------------------------------------------------------ */
 /* Random numbers: splitmix64, one 64-bit word of state. */
@@ -124,7 +128,8 @@ struct rnn_trainer {
     int B, T, L, E, H, V, G, I0;
     int C;      /* condition and lookback columns of layer 0's input, after its I0
                    (rnn_model_input_columns) */
-    int ld0;    /* columns of W_ih of layer 0: I0 + C */
+    int Ce;     /* the encoder's columns of layer 0's input, after the C: 2 He (0 without) */
+    int ld0;    /* columns of W_ih of layer 0: I0 + C + Ce */
     int Bg, b0; /* lanes b0 .. b0 + B - 1 of a global batch of Bg (data parallelism) */
     long loss_count; /* > 0: the divisor of the next backward (the global batch's count) */
 
@@ -161,6 +166,17 @@ struct rnn_trainer {
     float *att;              /* (T, B, N) attention weights */
     float *attn_cache, *attn_scratch;
     float *hcat, *dhcat; /* (T, B, 2H) the head's input and its gradient */
+
+    /* the bidirectional encoder (Ce > 0, train_encoder.h) over each window's
+     * encoder inputs; its outputs are the last Ce columns of layer 0's input */
+    rnn_enc_config ecfg;
+    int n_enc;                                /* its tensors: 8 Le */
+    size_t o_enc[8 * RNN_MAX_ENC_LAYERS];     /* their offsets, rnn_enc_tensor_specs order */
+    float *enc_x;                             /* (T, B, In) the window's encoder inputs */
+    float *enc_out, *denc;                    /* (T, B, Ce) its outputs, and their gradient */
+    float *enc_mask, *enc_drop; /* (T, B, Ce) dropout: its mask, the outputs after it */
+    const float *enc_in0;       /* what layer 0 read: enc_out, or enc_drop */
+    float *enc_acts, *enc_scratch;
 
     /* threads, and what the current stage works on */
     struct rnn_pool *pool;

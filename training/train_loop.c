@@ -247,8 +247,8 @@ static int run_step(run *r, double *norm, double *lr, char *err, size_t errlen)
     long gcount = rnn_batcher_next(r->bt, r->tr, r->in, r->tg);
     rnn_trainer_zero_grad(r->tr);
     long count = 0;
-    double nll =
-        rnn_trainer_forward_cond(r->tr, r->in, rnn_batcher_cond(r->bt), r->tg, 1, &count, NULL);
+    double nll = rnn_trainer_forward_enc(r->tr, r->in, rnn_batcher_cond(r->bt),
+                                         rnn_batcher_enc(r->bt), r->tg, 1, &count, NULL);
     if (cm) rnn_trainer_set_loss_count(r->tr, gcount);
     rnn_trainer_backward(r->tr);
     if (cm) {

@@ -259,7 +259,7 @@ static void *read_all(const char *path, size_t *n)
 static int write_random_preset(const char *path, rnn_kind kind, rnn_cell cell, int layers,
                                int embed, int hidden)
 {
-    rnn_model_config cfg = {kind, 4, cell, layers, embed, hidden, rnn_kind_vocab(kind), 0, 0, 0};
+    rnn_model_config cfg = {kind, 4, cell, layers, embed, hidden, rnn_kind_vocab(kind), 0, 0, 0, 0, 0, 0};
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
     int n = rnn_model_tensor_specs(&cfg, specs);
     if (n < 0) return -1;

@@ -33,7 +33,7 @@ float fixture_uniform(uint64_t *s, float scale)
 int fixture_build(rnn_kind kind, rnn_cell cell, int layers, int embed, int hidden, uint64_t seed,
                   const char *path, void **buf, size_t *len)
 {
-    rnn_model_config cfg = {kind, 4, cell, layers, embed, hidden, rnn_kind_vocab(kind), 0, 0, 0, 0};
+    rnn_model_config cfg = {kind, 4, cell, layers, embed, hidden, rnn_kind_vocab(kind), 0, 0, 0, 0, 0, 0, 0};
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
     int n = rnn_model_tensor_specs(&cfg, specs);
     if (n < 0) return -1;

@@ -317,7 +317,7 @@ static void readme_options(const char *heading, names *ns)
  * second word). */
 typedef struct {
     const char *heading;
-    const char *tools[5][2];
+    const char *tools[6][2];
 } section;
 
 static const section sections[] = {
@@ -327,7 +327,8 @@ static const section sections[] = {
       {"rnnmidi-eval", NULL},
       {"rnnmidi-gen", NULL},
       {"rnnmidi-musicality", NULL},
-      {"rnnmidi-quantize", NULL}}},
+      {"rnnmidi-quantize", NULL},
+      {"rnnmidi-drumify", NULL}}},
     {"## Learning the player's style", {{"rnnmidi-learn", NULL}}},
     {"## MIDI and audio tools",
      {{"rnnmidi-data", "notes"},
@@ -345,7 +346,7 @@ static void test_readme_lists_every_option(void **state)
     for (size_t s = 0; s < sizeof sections / sizeof sections[0]; s++) {
         names readme = {0}, all = {0};
         readme_options(sections[s].heading, &readme);
-        for (int t = 0; t < 5 && sections[s].tools[t][0]; t++) {
+        for (int t = 0; t < 6 && sections[s].tools[t][0]; t++) {
             char tool[512];
             snprintf(tool, sizeof tool, "%s/%s", dir, sections[s].tools[t][0]);
             char *argv[4] = {tool, (char *)sections[s].tools[t][1], "--help", NULL};

@@ -313,7 +313,7 @@ static void test_dataset_conditions(void **state)
     }
 
     /* the batcher's columns: metric then harmony, transposed with the melody */
-    rnn_model_config cfg = {RNN_KIND_MELODY, 4, RNN_CELL_GRU, 1, 0, 4, 130, RNN_COND_ALL, 0, 0, 0};
+    rnn_model_config cfg = {RNN_KIND_MELODY, 4, RNN_CELL_GRU, 1, 0, 4, 130, RNN_COND_ALL, 0, 0, 0, 0, 0, 0};
     const int C = rnn_model_cond_columns(&cfg), hm = rnn_model_cond_offset(&cfg, RNN_COND_HARMONY);
     assert_int_equal(C, 46);
     float cols[46];

@@ -122,7 +122,7 @@ static void hear_song(const char *path, int conditioned)
     /* the song's harmony around a line of its own (track 99: no part of it) */
     const int steps = 72;
     int32_t none[72] = {0};
-    rnn_seq line = {none, (size_t)steps, 0, 99, 0, NULL, NULL};
+    rnn_seq line = {none, (size_t)steps, 0, 99, 0, NULL, NULL, NULL};
     uint16_t harmony[72];
     assert_int_equal(
         rnn_cond_harmony_file(mf.notes, mf.n_notes, mf.ppq, SPQ, &line, harmony, err, sizeof err),

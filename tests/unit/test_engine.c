@@ -1527,7 +1527,7 @@ static void test_budget_refuses_slow_model(void **state)
     char dir[64], path[256], err[1024];
     temp_dir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/big.rnnw", dir);
-    rnn_model_config big = {RNN_KIND_MELODY, 96, RNN_CELL_LSTM, 2, 64, 1024, 130, 0, 0, 0, 0};
+    rnn_model_config big = {RNN_KIND_MELODY, 96, RNN_CELL_LSTM, 2, 64, 1024, 130, 0, 0, 0, 0, 0, 0, 0};
     write_zero_model(path, &big);
     assert_true(rnn_engine_budget_share(&big) > RNN_ENGINE_BUDGET);
     err[0] = 0;
@@ -1546,7 +1546,7 @@ static void test_budget_refuses_slow_model(void **state)
     for (int spq = 4; spq <= 96; spq *= 2)
         for (int H = 64; H <= 512; H += 32) {
             const unsigned cond = H % 64 ? RNN_COND_METRIC | RNN_COND_HARMONY : 0;
-            rnn_model_config c = {RNN_KIND_MELODY, spq, RNN_CELL_GRU, 2, 32, H, 130, cond, 0, 0, 0};
+            rnn_model_config c = {RNN_KIND_MELODY, spq, RNN_CELL_GRU, 2, 32, H, 130, cond, 0, 0, 0, 0, 0, 0};
             double want = (double)rnn_net_step_macs(&c) * RNN_ENGINE_MAX_QPM / 60.0 * spq;
             int ok = want <= RNN_ENGINE_BUDGET * RNN_ENGINE_CORE_MACS;
             void *buf = NULL;
@@ -1583,7 +1583,7 @@ static void test_probe_refuses_overflow(void **state)
     char dir[64], path[256], err[1024];
     temp_dir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/huge.rnnw", dir);
-    rnn_model_config c = {RNN_KIND_MELODY, 4, RNN_CELL_LSTM, 2, 16, 32, 130, 0, 0, 0, 0};
+    rnn_model_config c = {RNN_KIND_MELODY, 4, RNN_CELL_LSTM, 2, 16, 32, 130, 0, 0, 0, 0, 0, 0, 0};
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
     float *data[RNN_MAX_TENSORS] = {0};
     int n = rnn_model_tensor_specs(&c, specs);

@@ -419,7 +419,7 @@ static void test_harmony_accompany(void **state)
     rnn_note notes[N_PLAYER];
     player_notes(notes, 0);
     int32_t events[HARMONY_STEPS] = {0};
-    rnn_seq line = {events, HARMONY_STEPS, 0, 1, 0, NULL, NULL};
+    rnn_seq line = {events, HARMONY_STEPS, 0, 1, 0, NULL, NULL, NULL};
     char err[128];
     assert_int_equal(rnn_cond_harmony_file(notes, N_PLAYER, PPQ, SPQ, &line, want, err, sizeof err),
                      0);
@@ -732,7 +732,7 @@ static int check_cond_parity(const char *name, const cond_run *r, int with_playe
                                   (int64_t)(player[i].on * (ppq / spq)),
                                   (int64_t)(player[i].off * (ppq / spq))};
         int32_t none[PLAY_STEPS] = {0};
-        rnn_seq line = {none, PLAY_STEPS, 0, 1, 0, NULL, NULL};
+        rnn_seq line = {none, PLAY_STEPS, 0, 1, 0, NULL, NULL, NULL};
         assert_int_equal(
             rnn_cond_harmony_file(notes, N_PLAYER, ppq, spq, &line, harmony, err, sizeof err), 0);
     }

@@ -890,7 +890,7 @@ static void write_named_model(const char *path, const char *name)
     rnn_model *m = fixture_model(RNN_KIND_MELODY, RNN_CELL_GRU, 1, 0, 24, 5);
     assert_non_null(m);
     rnn_model_config cfg = {
-        RNN_KIND_MELODY, 4, RNN_CELL_GRU, 1, 0, 24, rnn_kind_vocab(RNN_KIND_MELODY), 0, 0, 0, 0};
+        RNN_KIND_MELODY, 4, RNN_CELL_GRU, 1, 0, 24, rnn_kind_vocab(RNN_KIND_MELODY), 0, 0, 0, 0, 0, 0, 0};
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
     int n = rnn_model_tensor_specs(&cfg, specs);
     assert_true(n > 0);

@@ -27,7 +27,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "../../core/encoder.h"
 #include "../../core/model.h"
+#include "../../core/net.h"
 #include "../../core/qmat.h"
 
 #define FIXTURE "tests/fixtures/model_tiny.rnnw.hex"
@@ -1210,8 +1212,13 @@ static void test_v2_defects(void **state)
     /* 76 is the lookback's column count (test_lookback_defects) */
     DEFECT(put32(b + 76, 1), "lookback columns 1 at offset 76, the melody encoding has 0 (none) "
                              "or 262");
+    /* 80..91 are the encoder's fields (test_enc_defects): without an
+     * encoder each must be 0, and the message names the field's offset */
     for (int i = 80; i < 96; i++) {
-        snprintf(want, sizeof want, "nonzero reserved header byte at offset %d", i);
+        if (i < 92)
+            snprintf(want, sizeof want, "at offset %d", i & ~3);
+        else
+            snprintf(want, sizeof want, "nonzero reserved header byte at offset %d", i);
         DEFECT(b[i] = 0x10, want);
     }
     record_at r1 = record_after(96, w.specs, 1, 8); /* rnn.weight_ih_l0 (8, 3 + 46) */
@@ -1359,9 +1366,14 @@ static void test_attn_defects(void **state)
     /* a size that agrees with nothing in the records */
     DEFECT(put32(b + 72, 4), "tensor 'attn.W1' has shape (3, 4), the header says (4, 4)");
     DEFECT(b[76] = 1, "lookback columns 1 at offset 76, the drums encoding has 0 (none) or 20");
-    for (int i = 80; i < 96; i++) {
+    for (int i = 80; i < 96; i++) { /* 80..91: the encoder's fields */
         char want[64];
-        snprintf(want, sizeof want, "nonzero reserved header byte at offset %d", i);
+        if (i == 80) /* one layer: then its hidden size is missing */
+            snprintf(want, sizeof want, "encoder hidden size 0 is below the minimum 1, at offset 84");
+        else if (i < 92)
+            snprintf(want, sizeof want, "at offset %d", i & ~3);
+        else
+            snprintf(want, sizeof want, "nonzero reserved header byte at offset %d", i);
         DEFECT(b[i] = 1, want);
     }
     /* the records: attn.W1 (3, 4), attn.W2 (3, 4), attn.v (3), head.weight (512, 8) */
@@ -1938,9 +1950,14 @@ static void test_lookback_defects(void **state)
     /* the melody's count on a drums file: the kind decides */
     DEFECT((put32(b + 16, 1), put32(b + 40, 130)),
            "lookback columns 20 at offset 76, the melody encoding has 0 (none) or 262");
-    for (int i = 80; i < 96; i++) {
+    for (int i = 80; i < 96; i++) { /* 80..91: the encoder's fields */
         char want[64];
-        snprintf(want, sizeof want, "nonzero reserved header byte at offset %d", i);
+        if (i == 80) /* one layer: then its hidden size is missing */
+            snprintf(want, sizeof want, "encoder hidden size 0 is below the minimum 1, at offset 84");
+        else if (i < 92)
+            snprintf(want, sizeof want, "at offset %d", i & ~3);
+        else
+            snprintf(want, sizeof want, "nonzero reserved header byte at offset %d", i);
         DEFECT(b[i] = 1, want);
     }
     /* the record of weight_ih_l0: (4 * 2, 2 + 20) */
@@ -1962,6 +1979,177 @@ static void test_lookback_defects(void **state)
     weights_free(&w);
 }
 
+/* Encoder-decoder models (a bidirectional encoder, format v2) of every cell
+ * type, alone and with conditions, lookback and attention: the header's
+ * fields at 80, 84, 88 (92..95 zero), the enc.* tensors in PyTorch's order
+ * after the decoder's layers, layer 0's 2 He more columns; loaded back the
+ * same, run by a net and an encoder of core. */
+static void test_enc_round_trip(void **state)
+{
+    (void)state;
+    const rnn_meta meta[] = {{"name", "drumify"}};
+    for (int cell = 0; cell < RNN_CELL_COUNT; cell++)
+        for (int le = 1; le <= 2; le++)
+            for (int extra = 0; extra < 3; extra++) {
+                rnn_model_config cfg =
+                    config(RNN_KIND_DRUMS, (rnn_cell)cell, 1 + extra % 2, extra == 1 ? 0 : 3, 5);
+                cfg.enc_layers = le;
+                cfg.enc_hidden = 3 + le;
+                cfg.enc_inputs = RNN_ENC_INPUT_COLUMNS;
+                cfg.conditions = extra == 1 ? RNN_COND_METRIC : 0;
+                cfg.lookback = extra == 2;
+                cfg.attn_window = extra == 2 ? 4 : 0;
+                cfg.attn_size = extra == 2 ? 3 : 0;
+                weights w;
+                weights_make(&w, &cfg, (uint32_t)(cell * 100 + le * 10 + extra));
+                for (int i = 0; i < w.n; i++) /* small weights: the net's probe must pass */
+                    for (size_t j = 0; j < w.specs[i].count; j++)
+                        w.data[i][j] = 0.1f * sinf((float)(j * 7 + (size_t)i));
+                const int first = cfg.embed ? 1 : 0, dec = first + 4 * cfg.layers;
+                const int nenc = 8 * le;
+                assert_int_equal(w.n, dec + nenc + (cfg.attn_window ? 3 : 0) + 2);
+                assert_string_equal(w.specs[dec].name, "enc.weight_ih_l0");
+                assert_string_equal(w.specs[dec + 4].name, "enc.weight_ih_l0_reverse");
+                assert_string_equal(w.specs[dec + nenc - 1].name,
+                                    le == 1 ? "enc.bias_hh_l0_reverse" : "enc.bias_hh_l1_reverse");
+                assert_int_equal(w.specs[dec].shape[1], RNN_ENC_INPUT_COLUMNS);
+                if (le == 2) assert_int_equal(w.specs[dec + 8].shape[1], 2 * cfg.enc_hidden);
+                const int in0 = (cfg.embed ? cfg.embed : 512) + rnn_model_input_columns(&cfg) +
+                                2 * cfg.enc_hidden;
+                assert_int_equal(w.specs[first].shape[1], in0);
+                assert_int_equal(rnn_model_enc_columns(&cfg), 2 * cfg.enc_hidden);
+                size_t n;
+                uint8_t *b = serialize(&w, meta, 1, &n);
+                assert_int_equal(get32(b + 8), 2);
+                assert_int_equal(get32(b + 80), (uint32_t)le);
+                assert_int_equal(get32(b + 84), (uint32_t)cfg.enc_hidden);
+                assert_int_equal(get32(b + 88), RNN_ENC_INPUT_COLUMNS);
+                for (int i = 92; i < 96; i++)
+                    assert_int_equal(b[i], 0);
+                rnn_model *m = load_mem(b, n);
+                assert_same_model(m, &w, meta, 1);
+                const rnn_model_config *mc = rnn_model_get_config(m);
+                assert_int_equal(mc->enc_layers, le);
+                assert_int_equal(mc->enc_hidden, cfg.enc_hidden);
+                assert_int_equal(mc->enc_inputs, RNN_ENC_INPUT_COLUMNS);
+                char err[256];
+                rnn_net *net = rnn_net_create(m, err, sizeof err);
+                if (!net) fail_msg("%s", err);
+                assert_int_equal(rnn_net_enc_columns(net), 2 * cfg.enc_hidden);
+                assert_int_equal(rnn_net_probe(net, "x", err, sizeof err), 0);
+                rnn_enc *e = rnn_enc_create_model(m, 16, err, sizeof err);
+                if (!e) fail_msg("%s", err);
+                assert_int_equal(rnn_enc_get_config(e)->layers, le);
+                rnn_enc_free(e);
+                rnn_net_free(net);
+                rnn_model_free(m);
+                free(b);
+                weights_free(&w);
+            }
+    /* no encoder: none is made */
+    rnn_model_config plain = config(RNN_KIND_DRUMS, RNN_CELL_GRU, 1, 2, 2);
+    weights w;
+    weights_make(&w, &plain, 5);
+    size_t n;
+    uint8_t *b = serialize(&w, NULL, 0, &n);
+    rnn_model *m = load_mem(b, n);
+    char err[256] = "";
+    assert_null(rnn_enc_create_model(m, 16, err, sizeof err));
+    assert_non_null(strstr(err, "no bidirectional encoder"));
+    assert_int_equal(rnn_model_enc_columns(&plain), 0);
+    rnn_model_free(m);
+    free(b);
+    weights_free(&w);
+}
+
+/* An encoder-decoder file damaged anywhere is refused, with the file and
+ * the offset; the writer refuses what the reader would. */
+static void test_enc_defects(void **state)
+{
+    (void)state;
+    rnn_model_config cfg = config(RNN_KIND_DRUMS, RNN_CELL_GRU, 1, 2, 2);
+    cfg.enc_layers = 1;
+    cfg.enc_hidden = 3;
+    cfg.enc_inputs = RNN_ENC_INPUT_COLUMNS;
+    weights w;
+    weights_make(&w, &cfg, 43);
+    size_t n;
+    uint8_t *base = serialize(&w, NULL, 0, &n);
+    uint8_t *b = malloc(n);
+    assert_non_null(b);
+    size_t bn;
+    char want[256];
+    const char *F = "presets/drumify.rnnw";
+#define DEFECT(patch, needle)                                                                      \
+    do {                                                                                           \
+        memcpy(b, base, n), bn = n;                                                                \
+        patch;                                                                                     \
+        recrc(b, bn);                                                                              \
+        expect_load_error(b, bn, F, needle);                                                       \
+    } while (0)
+    rnn_model_free(load_mem(base, n));
+    DEFECT(put32(b + 80, 0),
+           "encoder hidden size 3 without an encoder (0 layers): it must be 0, at offset 84");
+    DEFECT((put32(b + 80, 0), put32(b + 84, 0)),
+           "encoder input columns 142 without an encoder (0 layers): it must be 0, at offset 88");
+    DEFECT((put32(b + 80, 0), put32(b + 84, 0), put32(b + 88, 0)),
+           "version 2 header declares no condition at offset 52 and no attention at offset 68, "
+           "nor lookback at offset 76, nor an encoder at offset 80");
+    DEFECT(put32(b + 80, 5), "encoder layers 5 exceeds the maximum 4, at offset 80");
+    DEFECT(put32(b + 80, 0xffffffffu), "at offset 80");
+    DEFECT(put32(b + 80, 2), "tensor count 15, the header's gru config has 23");
+    DEFECT(put32(b + 84, 0), "encoder hidden size 0 is below the minimum 1, at offset 84");
+    DEFECT(put32(b + 84, 4097), "encoder hidden size 4097 exceeds the maximum 4096, at offset 84");
+    /* a size that agrees with nothing in the records: layer 0's columns */
+    DEFECT(put32(b + 84, 4), "tensor 'rnn.weight_ih_l0' has shape (6, 8), the header says (6, 10)");
+    DEFECT(put32(b + 88, 141), "encoder input columns 141, the encoder reads 142 (a melody "
+                               "line's 130 events and 12 pitch classes), at offset 88");
+    DEFECT(put32(b + 88, 0), "encoder input columns 0, the encoder reads 142");
+    for (int i = 92; i < 96; i++) {
+        snprintf(want, sizeof want, "nonzero reserved header byte at offset %d", i);
+        DEFECT(b[i] = 1, want);
+    }
+    /* the records: embed, rnn.* (4), enc.* (8), head (2) */
+    assert_string_equal(w.specs[5].name, "enc.weight_ih_l0");
+    assert_string_equal(w.specs[10].name, "enc.weight_hh_l0_reverse");
+    record_at r1 = record_after(96, w.specs, 1, 0);
+    assert_int_equal(get32(b + r1.dims + 4), 2 + 6);
+    record_at re = record_after(96, w.specs, 5, 0), rr = record_after(96, w.specs, 10, 0);
+    record_at rb = record_after(96, w.specs, 12, 0);
+    DEFECT(put32(b + re.dims + 4, 141),
+           "tensor 'enc.weight_ih_l0' has shape (9, 141), the header says (9, 142)");
+    snprintf(want, sizeof want,
+             "wrong tensor name 'enc.weight_hh_l0_reversX' at offset %zu where "
+             "'enc.weight_hh_l0_reverse' was expected",
+             rr.start);
+    DEFECT(b[rr.name + 23] = 'X', want);
+    snprintf(want, sizeof want,
+             "tensor 'enc.weight_hh_l0_reverse' has dtype 1 (bf16) at offset %zu, but it must be "
+             "float32",
+             rr.dtype);
+    DEFECT(put32(b + rr.dtype, 1), want);
+    DEFECT(put32(b + rb.data + 4, 0x7fc00000u),
+           "non-finite weight in 'enc.bias_hh_l0_reverse' at index 1");
+#undef DEFECT
+    free(b);
+    corrupt_everywhere(base, n);
+    free(base);
+    weights_free(&w);
+
+    /* the writer refuses what the reader would */
+    rnn_model_config bad = cfg;
+    weights_make(&w, &cfg, 44);
+    bad.enc_inputs = 141;
+    expect_serialize_error(&bad, NULL, 0, ptrs(&w), "encoder input columns 141");
+    bad = cfg;
+    bad.enc_layers = 0;
+    expect_serialize_error(&bad, NULL, 0, ptrs(&w), "encoder hidden size 3 without an encoder");
+    bad = cfg;
+    bad.enc_layers = 5;
+    expect_serialize_error(&bad, NULL, 0, ptrs(&w), "encoder layers 5 exceeds the maximum 4");
+    weights_free(&w);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -1978,14 +2166,24 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cells_and_specs), cmocka_unit_test(test_cell_table),
-        cmocka_unit_test(test_config_caps),     cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_fixture_bytes),   cmocka_unit_test(test_flip_and_truncate_everywhere),
-        cmocka_unit_test(test_defects),         cmocka_unit_test(test_writer_refuses),
-        cmocka_unit_test(test_api_lookups),     cmocka_unit_test(test_load_path_errors),
-        cmocka_unit_test(test_write_atomic),    cmocka_unit_test(test_cond_columns),
-        cmocka_unit_test(test_v2_round_trip),   cmocka_unit_test(test_v2_defects),
-        cmocka_unit_test(test_attn_specs),      cmocka_unit_test(test_attn_round_trip),
+        cmocka_unit_test(test_cells_and_specs),
+        cmocka_unit_test(test_cell_table),
+        cmocka_unit_test(test_config_caps),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_fixture_bytes),
+        cmocka_unit_test(test_flip_and_truncate_everywhere),
+        cmocka_unit_test(test_defects),
+        cmocka_unit_test(test_writer_refuses),
+        cmocka_unit_test(test_api_lookups),
+        cmocka_unit_test(test_load_path_errors),
+        cmocka_unit_test(test_write_atomic),
+        cmocka_unit_test(test_cond_columns),
+        cmocka_unit_test(test_enc_round_trip),
+        cmocka_unit_test(test_enc_defects),
+        cmocka_unit_test(test_v2_round_trip),
+        cmocka_unit_test(test_v2_defects),
+        cmocka_unit_test(test_attn_specs),
+        cmocka_unit_test(test_attn_round_trip),
         cmocka_unit_test(test_attn_defects),
         cmocka_unit_test(test_reduced_fixture_bytes),
         cmocka_unit_test(test_reduced_allowed), cmocka_unit_test(test_reduced_round_trip),

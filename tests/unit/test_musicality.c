@@ -299,7 +299,7 @@ static void write_cond_preset(rnn_kind kind, const char *path)
     const rnn_model_config cfg = {
         kind, 4, RNN_CELL_RNN,         1,
         1,    H, rnn_kind_vocab(kind), melody ? RNN_COND_HARMONY : RNN_COND_METRIC,
-        0,    0, 0};
+        0,    0, 0, 0, 0, 0};
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
     const int n = rnn_model_tensor_specs(&cfg, specs);
     assert_true(n > 0);

@@ -426,7 +426,7 @@ static void test_out_of_range_event(void **state)
 static rnn_model *flat_model_cond(unsigned conds, rnn_cell cell, int E, int H, float w,
                                   const char *tname, size_t at, float big)
 {
-    rnn_model_config cfg = {RNN_KIND_MELODY, 4, cell, 2, E, H, 130, conds, 0, 0, 0};
+    rnn_model_config cfg = {RNN_KIND_MELODY, 4, cell, 2, E, H, 130, conds, 0, 0, 0, 0, 0, 0};
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
     float *data[RNN_MAX_TENSORS] = {0};
     int n = rnn_model_tensor_specs(&cfg, specs);
@@ -773,6 +773,134 @@ static void test_conditions(void **state)
     }
 }
 
+/* A drums model with a bidirectional encoder of He = 5 (10 encoder columns
+ * in layer 0) and smooth pseudo-random weights; big (when not 0) in the
+ * last encoder column of weight_ih_l0's first row. */
+static rnn_model *enc_model_big(rnn_cell cell, int E, unsigned conds, float big)
+{
+    const rnn_model_config cfg = {.kind = RNN_KIND_DRUMS,
+                                  .steps_per_quarter = 4,
+                                  .cell = cell,
+                                  .layers = 2,
+                                  .embed = E,
+                                  .hidden = 20,
+                                  .vocab = 512,
+                                  .conditions = conds,
+                                  .enc_layers = 1,
+                                  .enc_hidden = 5,
+                                  .enc_inputs = RNN_ENC_INPUT_COLUMNS};
+    rnn_tensor_spec specs[RNN_MAX_TENSORS];
+    float *data[RNN_MAX_TENSORS] = {0};
+    const int n = rnn_model_tensor_specs(&cfg, specs);
+    assert_true(n > 0);
+    for (int i = 0; i < n; i++) {
+        data[i] = malloc(specs[i].count * sizeof(float));
+        assert_non_null(data[i]);
+        for (size_t k = 0; k < specs[i].count; k++)
+            data[i][k] = 0.3f * sinf(0.61f * (float)k + 1.7f * (float)i);
+        if (big != 0 && !strcmp(specs[i].name, "rnn.weight_ih_l0"))
+            data[i][specs[i].shape[1] - 1] = big;
+    }
+    void *buf = NULL;
+    size_t len = 0;
+    char err[256];
+    if (rnn_model_serialize(&cfg, NULL, 0, (const float *const *)data, &buf, &len, err, sizeof err))
+        fail_msg("%s", err);
+    rnn_model *m = rnn_model_load_memory(buf, len, "enc", err, sizeof err);
+    if (!m) fail_msg("%s", err);
+    free(buf);
+    for (int i = 0; i < n; i++)
+        free(data[i]);
+    return m;
+}
+
+static rnn_model *enc_model(rnn_cell cell, int E, unsigned conds)
+{
+    return enc_model_big(cell, E, conds, 0);
+}
+
+/* The encoder's columns of layer 0: NULL is all zero; each column reaches
+ * the logits, in proportion to its value (a value of 2 moves the gates'
+ * input twice as far as 1: checked on the difference of the logits with a
+ * tiny value, where the net is near-linear); a step cut into pieces of any
+ * budget gives the whole step bit for bit, the encoder's values read at
+ * begin. A model without an encoder ignores them. */
+static void test_encoder_columns(void **state)
+{
+    (void)state;
+    for (int cell = 0; cell < RNN_CELL_COUNT; cell++)
+        for (int E = 0; E <= 6; E += 6) {
+            rnn_model *m = enc_model((rnn_cell)cell, E, cell == 1 ? RNN_COND_METRIC : 0);
+            rnn_net *a = net_new(m), *b = net_new(m);
+            const int Ce = rnn_net_enc_columns(a), V = 512, C = rnn_net_cond_columns(a);
+            assert_int_equal(Ce, 10);
+            float zero[10] = {0}, enc[10], cond[64] = {0};
+            assert_true(C <= 64);
+            assert_memory_equal(rnn_net_step(a, 3), rnn_net_step_enc(b, 3, NULL, zero),
+                                V * sizeof(float));
+            float base[512], lo[512], hi[512];
+            for (int j = 0; j < Ce; j++) {
+                memcpy(enc, zero, sizeof enc);
+                rnn_net_reset(a);
+                memcpy(base, rnn_net_step_enc(a, 3, NULL, enc), sizeof base);
+                enc[j] = 1e-3f;
+                rnn_net_reset(a);
+                memcpy(lo, rnn_net_step_enc(a, 3, NULL, enc), sizeof lo);
+                enc[j] = 2e-3f;
+                rnn_net_reset(a);
+                memcpy(hi, rnn_net_step_enc(a, 3, NULL, enc), sizeof hi);
+                double d1 = 0, d2 = 0;
+                for (int v = 0; v < V; v++) {
+                    d1 += fabs((double)lo[v] - base[v]);
+                    d2 += fabs((double)hi[v] - base[v]);
+                }
+                if (!(d1 > 0)) fail_msg("encoder column %d does not reach the logits", j);
+                assert_true(fabs(d2 / d1 - 2.0) < 0.05);
+            }
+            /* sliced steps over a sequence of changing encoder rows */
+            static const int budgets[] = {1, 8, 37, 100000};
+            for (size_t k = 0; k < sizeof budgets / sizeof *budgets; k++) {
+                rnn_net_reset(a);
+                rnn_net_reset(b);
+                for (int t = 0; t < 6; t++) {
+                    for (int j = 0; j < Ce; j++)
+                        enc[j] = sinf((float)(t * 13 + j));
+                    for (int c = 0; c < C; c++)
+                        cond[c] = (float)((t + c) % 5 == 0);
+                    const float *whole = rnn_net_step_enc(a, (t * 37) % V, cond, enc);
+                    rnn_net_step_begin_enc(b, (t * 37) % V, cond, enc);
+                    memset(enc, 0, sizeof enc); /* read at begin */
+                    while (!rnn_net_step_work(b, budgets[k]))
+                        ;
+                    assert_memory_equal(whole, rnn_net_logits(b), V * sizeof(float));
+                }
+            }
+            rnn_net_free(a);
+            rnn_net_free(b);
+            rnn_model_free(m);
+        }
+    /* the probe bounds the encoder's columns too (each output in [-1, 1]) */
+    for (int E = 0; E <= 6; E += 6) {
+        rnn_model *big = enc_model_big(RNN_CELL_GRU, E, 0, 1e38f);
+        char err[256];
+        rnn_net *net = net_new(big);
+        assert_int_equal(rnn_net_probe(net, "big.rnnw", err, sizeof err), -1);
+        assert_non_null(strstr(err, "range of float"));
+        rnn_net_free(net);
+        rnn_model_free(big);
+    }
+    /* no encoder: its values are ignored */
+    rnn_model *m = flat_model(RNN_CELL_GRU, 4, 8, 0.1f, NULL, 0, 0);
+    rnn_net *a = net_new(m), *b = net_new(m);
+    float ones[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    assert_int_equal(rnn_net_enc_columns(a), 0);
+    assert_memory_equal(rnn_net_step(a, 7), rnn_net_step_enc(b, 7, NULL, ones),
+                        130 * sizeof(float));
+    rnn_net_free(a);
+    rnn_net_free(b);
+    rnn_model_free(m);
+}
+
 /* The golden lookback columns, written by make_golden.py from FORMAT.md's
  * definition, are core/lookback's for the same events and bar (LOOK_BAR). */
 #define LOOK_BAR 3
@@ -809,7 +937,7 @@ static void test_lookback_columns(void **state)
 static void test_step_macs(void **state)
 {
     (void)state;
-    rnn_model_config c = {RNN_KIND_MELODY, 4, RNN_CELL_LSTM, 2, 16, 48, 130, 0, 0, 0, 0};
+    rnn_model_config c = {RNN_KIND_MELODY, 4, RNN_CELL_LSTM, 2, 16, 48, 130, 0, 0, 0, 0, 0, 0, 0};
     /* 4*48*(16+48) + 4*48*(48+48) + 136*48 */
     assert_int_equal(rnn_net_step_macs(&c), 12288 + 18432 + 6528);
     c.cell = RNN_CELL_GRU;
@@ -849,6 +977,13 @@ static void test_step_macs(void **state)
     c.attn_window = 32;
     c.attn_size = 64;
     assert_int_equal(rnn_net_step_macs(&c), 3 * 256 * (64 + 256) + 26 * 3 * 256 + 136 * 512 +
+                                                2 * 64 * 256 + 32 * 64 + 32 * 256);
+    /* an encoder's 2 He dense columns, every one counted (the encoder
+     * itself runs once per sequence, not per step) */
+    c.enc_layers = 2;
+    c.enc_hidden = 8;
+    c.enc_inputs = RNN_ENC_INPUT_COLUMNS;
+    assert_int_equal(rnn_net_step_macs(&c), 3 * 256 * (64 + 256) + (26 + 16) * 3 * 256 + 136 * 512 +
                                                 2 * 64 * 256 + 32 * 64 + 32 * 256);
     c.layers = 0;
     assert_int_equal(rnn_net_step_macs(&c), 0);
@@ -905,6 +1040,7 @@ int main(void)
         cmocka_unit_test(test_conditions),
         cmocka_unit_test(test_lookback_columns),
         cmocka_unit_test(test_step_macs),
+        cmocka_unit_test(test_encoder_columns),
         cmocka_unit_test(test_kernel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,7 +24,7 @@
 /* A melody LSTM 2x32 with uniform weights in [-scale, scale). */
 static void write_model(const char *path, float scale)
 {
-    rnn_model_config cfg = {RNN_KIND_MELODY, 4, RNN_CELL_LSTM, 2, 16, 32, 130, 0, 0, 0, 0};
+    rnn_model_config cfg = {RNN_KIND_MELODY, 4, RNN_CELL_LSTM, 2, 16, 32, 130, 0, 0, 0, 0, 0, 0, 0};
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
     float *data[RNN_MAX_TENSORS] = {0};
     int n = rnn_model_tensor_specs(&cfg, specs);

@@ -82,7 +82,7 @@ static void check_cell(const char *name)
     golden_take(&r, hp, sizeof hp);
     const int L = h[1], E = h[2], H = h[3], V = h[4], B = h[5], T = h[6];
     rnn_model_config cfg = {RNN_KIND_MELODY, hc[0], (rnn_cell)h[0], L, E, H, V,
-                            (unsigned)hc[1], hc[2], hc[3], look};
+                            (unsigned)hc[1], hc[2], hc[3], look, 0, 0, 0};
     const int C = rnn_model_input_columns(&cfg), N = hc[2];
     assert_true(v3 ? N > 0 : v2 == (C > 0));
     assert_int_equal(look, v4);

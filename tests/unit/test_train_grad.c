@@ -8,7 +8,10 @@
  * layer's outputs (attn.W1, attn.W2, attn.v, a head over [h | context]),
  * starting from carried past outputs of different counts per lane; and with
  * the lookback columns after the conditions (262 for melody), whose block
- * of weight_ih_l0 is checked too. */
+ * of weight_ih_l0 is checked too; and with a bidirectional encoder (1 and
+ * 2 layers, every cell type) whose outputs enter layer 0 after those
+ * columns (through dropout's mask in training): every enc.* tensor and the
+ * encoder's block of weight_ih_l0. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,23 +27,38 @@
 
 enum { B = 2, T = 5, V = 11 };
 
-static double loss_of(rnn_trainer *tr, const int32_t *in, const float *cond, const int32_t *tg,
-                      const float *s0, uint64_t rng, int training)
+enum { ENC_IN = 5, ENC_H = 4 }; /* the encoder's input columns and hidden size */
+
+static double loss_of(rnn_trainer *tr, const int32_t *in, const float *cond, const float *enc,
+                      const int32_t *tg, const float *s0, uint64_t rng, int training)
 {
     rnn_trainer_state_set(tr, s0);
     rnn_trainer_rng_set(tr, rng);
     long n = 0;
-    double nll = rnn_trainer_forward_cond(tr, in, cond, tg, training, &n, NULL);
+    double nll = rnn_trainer_forward_enc(tr, in, cond, enc, tg, training, &n, NULL);
     return nll / (double)n;
 }
 
 /* conds: the conditions, at 1 step per quarter (22 metric columns); n, A:
  * the attention window and size (0, 0 for none); look: the lookback columns
- * after the conditions */
+ * after the conditions; elayers: the encoder's layers (0 for none) */
 static void check_full(rnn_cell cell, int embed, float dropout, unsigned conds, int n, int A,
-                       int look)
+                       int look, int elayers)
 {
-    rnn_model_config cfg = {RNN_KIND_MELODY, 1, cell, 2, embed, 6, V, conds, n, A, look};
+    rnn_model_config cfg = {.kind = RNN_KIND_MELODY,
+                            .steps_per_quarter = 1,
+                            .cell = cell,
+                            .layers = 2,
+                            .embed = embed,
+                            .hidden = 6,
+                            .vocab = V,
+                            .conditions = conds,
+                            .attn_window = n,
+                            .attn_size = A,
+                            .lookback = look,
+                            .enc_layers = elayers,
+                            .enc_hidden = elayers ? ENC_H : 0,
+                            .enc_inputs = elayers ? ENC_IN : 0};
     const int C = rnn_model_input_columns(&cfg);
     char err[256];
     rnn_trainer *tr = rnn_trainer_create(&cfg, B, T, err, sizeof err);
@@ -75,10 +93,13 @@ static void check_full(rnn_cell cell, int embed, float dropout, unsigned conds, 
     assert_true(C == 0 || cond);
     for (int i = 0; C && i < T * B * C; i++)
         cond[i] = (float)((i * 11 + 5) % 13 < 4);
+    float enc[T * B * ENC_IN];
+    for (int i = 0; i < T * B * ENC_IN; i++)
+        enc[i] = sinf(1.3f * (float)i + 0.2f);
 
     uint64_t rng = 12345;
     rnn_trainer_zero_grad(tr);
-    loss_of(tr, in, cond, tg, s0, rng, 1);
+    loss_of(tr, in, cond, elayers ? enc : NULL, tg, s0, rng, 1);
     rnn_trainer_backward(tr);
     float *g = malloc(P * sizeof(float));
     assert_non_null(g);
@@ -93,9 +114,9 @@ static void check_full(rnn_cell cell, int embed, float dropout, unsigned conds, 
         for (size_t j = 0; j < sp->count; j++) {
             float keep = w[j];
             w[j] = keep + eps;
-            double lp = loss_of(tr, in, cond, tg, s0, rng, 1);
+            double lp = loss_of(tr, in, cond, elayers ? enc : NULL, tg, s0, rng, 1);
             w[j] = keep - eps;
-            double lm = loss_of(tr, in, cond, tg, s0, rng, 1);
+            double lm = loss_of(tr, in, cond, elayers ? enc : NULL, tg, s0, rng, 1);
             w[j] = keep;
             double fd = (lp - lm) / (2.0 * eps);
             double d = fd - gk[j];
@@ -126,7 +147,7 @@ static void check_full(rnn_cell cell, int embed, float dropout, unsigned conds, 
 
 static void check_attn(rnn_cell cell, int embed, float dropout, unsigned conds, int n, int A)
 {
-    check_full(cell, embed, dropout, conds, n, A, 0);
+    check_full(cell, embed, dropout, conds, n, A, 0, 0);
 }
 
 static void check_cond(rnn_cell cell, int embed, float dropout, unsigned conds)
@@ -153,9 +174,22 @@ static void test_grad_attention(void **state)
 static void test_grad_lookback(void **state)
 {
     (void)state;
-    check_full(RNN_CELL_LSTM, 4, 0, 0, 0, 0, 1);
-    check_full(RNN_CELL_GRU, 0, 0, RNN_COND_METRIC, 0, 0, 1);
-    check_full(RNN_CELL_RNN, 4, 0.3f, RNN_COND_METRIC, 0, 0, 1);
+    check_full(RNN_CELL_LSTM, 4, 0, 0, 0, 0, 1, 0);
+    check_full(RNN_CELL_GRU, 0, 0, RNN_COND_METRIC, 0, 0, 1, 0);
+    check_full(RNN_CELL_RNN, 4, 0.3f, RNN_COND_METRIC, 0, 0, 1, 0);
+}
+
+/* the bidirectional encoder's outputs in layer 0's input, alone and after
+ * the conditions and lookback, with dropout and attention */
+static void test_grad_encoder(void **state)
+{
+    (void)state;
+    check_full(RNN_CELL_RNN, 4, 0, 0, 0, 0, 0, 1);
+    check_full(RNN_CELL_LSTM, 0, 0, 0, 0, 0, 0, 2);
+    check_full(RNN_CELL_GRU, 4, 0, RNN_COND_METRIC, 0, 0, 1, 2);
+    check_full(RNN_CELL_LSTM, 4, 0.3f, RNN_COND_ALL, 0, 0, 0, 1);
+    check_full(RNN_CELL_GRU, 0, 0, 0, 3, 4, 0, 1);
+    check_full(RNN_CELL_RNN, 0, 0, 0, 0, 0, 1, 2);
 }
 
 static void test_grad_conditions(void **state)
@@ -204,7 +238,7 @@ static void test_threads_agree(void **state)
     (void)state;
     enum { NB = 5, NT = 7 };
     for (int cell = 0; cell < 3; cell++) {
-        rnn_model_config cfg = {RNN_KIND_MELODY, 4, (rnn_cell)cell, 2, 5, 12, V, 0, 0, 0, 0};
+        rnn_model_config cfg = {RNN_KIND_MELODY, 4, (rnn_cell)cell, 2, 5, 12, V, 0, 0, 0, 0, 0, 0, 0};
         char err[256];
         rnn_trainer *a = rnn_trainer_create(&cfg, NB, NT, err, sizeof err);
         rnn_trainer *b = rnn_trainer_create(&cfg, NB, NT, err, sizeof err);
@@ -247,7 +281,7 @@ int main(void)
         cmocka_unit_test(test_grad_gru),       cmocka_unit_test(test_grad_dropout),
         cmocka_unit_test(test_threads_agree),  cmocka_unit_test(test_grad_lookback),
         cmocka_unit_test(test_grad_conditions),
-        cmocka_unit_test(test_grad_attention),
+        cmocka_unit_test(test_grad_attention), cmocka_unit_test(test_grad_encoder),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

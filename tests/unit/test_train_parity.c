@@ -11,7 +11,11 @@
  * whose lookback columns come from each sequence's events since its first
  * step (across windows, and past the history it keeps for the longest bar),
  * against the net fed step by step with columns from the engine's ring
- * (rnn_lookback_ring), bars changing within a sequence. */
+ * (rnn_lookback_ring), bars changing within a sequence. Encoder-decoder
+ * models (format v2, a bidirectional encoder) run a window whose encoder
+ * inputs (a melody line's one-hot events and pitch classes) the trainer
+ * encodes batched, against core/encoder run over each lane's window and the
+ * net stepped with its outputs, with and without conditions and lookback. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +27,7 @@
 
 #include <cmocka.h>
 
+#include "../../core/encoder.h"
 #include "../../core/lookback.h"
 #include "../../core/model.h"
 #include "../../core/net.h"
@@ -35,7 +40,7 @@ static void check_attn(rnn_kind kind, rnn_cell cell, int layers, int embed, int 
                        unsigned conds, int window, int asize)
 {
     rnn_model_config cfg = {kind,  4,      cell, layers, embed, hidden, rnn_kind_vocab(kind),
-                            conds, window, asize, 0};
+                            conds, window, asize, 0, 0, 0, 0};
     const int V = cfg.vocab, C = rnn_model_cond_columns(&cfg);
     char err[256];
     rnn_trainer *tr = rnn_trainer_create(&cfg, B, T, err, sizeof err);
@@ -137,6 +142,146 @@ static void check_cond(rnn_kind kind, rnn_cell cell, int layers, int embed, int 
 static void check(rnn_kind kind, rnn_cell cell, int layers, int embed, int hidden)
 {
     check_cond(kind, cell, layers, embed, hidden, 0);
+}
+
+/* The encoder-decoder of cfg (enc_* set, RNN_ENC_INPUT_COLUMNS inputs):
+ * trained 15 steps, then one window in the trainer and in the core. */
+static void check_enc(const rnn_model_config *cfg)
+{
+    const int V = cfg->vocab, C = rnn_model_input_columns(cfg), In = cfg->enc_inputs,
+              Ce = rnn_model_enc_columns(cfg);
+    char err[256];
+    rnn_trainer *tr = rnn_trainer_create(cfg, B, T, err, sizeof err);
+    if (!tr) fail_msg("%s", err);
+    rnn_trainer_init_params(tr, 4);
+    rnn_tensor_spec specs[RNN_MAX_TENSORS];
+    const int n = rnn_model_tensor_specs(cfg, specs);
+    assert_int_equal(n, rnn_trainer_num_tensors(tr));
+    for (int i = 0; i < n; i++) {
+        assert_string_equal(rnn_trainer_tensor_spec(tr, i)->name, specs[i].name);
+        assert_int_equal(rnn_trainer_tensor_spec(tr, i)->count, specs[i].count);
+    }
+    int32_t in[T * B], tg[T * B];
+    float *cond = C ? calloc((size_t)T * B * C, sizeof *cond) : NULL;
+    float *enc = calloc((size_t)T * B * In, sizeof *enc);
+    assert_true((C == 0 || cond) && enc);
+    for (int t = 0; t < T; t++)
+        for (int b = 0; b < B; b++) {
+            const int r = t * B + b;
+            in[r] = (int32_t)((t * 5 + b * 11 + 1) % V);
+            tg[r] = (int32_t)(((t + 1) * 5 + b * 11 + 1) % V);
+            for (int c = 0; c < C; c++)
+                cond[(size_t)r * C + c] = (float)((r * 3 + c * 7) % 9 < 2);
+            /* the line's event (one-hot) and a few pitch classes */
+            enc[(size_t)r * In + (size_t)((t * 3 + b * 7) % RNN_MELODY_VOCAB)] = 1.0f;
+            for (int k = 0; k < 12; k++)
+                enc[(size_t)r * In + RNN_MELODY_VOCAB + k] = (float)((t + k * 5 + b) % 4 == 0);
+        }
+    for (int step = 1; step <= 15; step++) {
+        rnn_trainer_reset_state(tr);
+        rnn_trainer_zero_grad(tr);
+        rnn_trainer_forward_enc(tr, in, cond, enc, tg, 1, NULL, NULL);
+        rnn_trainer_backward(tr);
+        rnn_trainer_clip_grad(tr, 1.0);
+        rnn_trainer_adamw(tr, 1e-2f, 0.9f, 0.999f, 1e-8f, 0.01f, step);
+    }
+    rnn_trainer_reset_state(tr);
+    rnn_trainer_forward_enc(tr, in, cond, enc, tg, 0, NULL, NULL);
+    const float *batched = rnn_trainer_logits(tr);
+
+    const float *tensors[RNN_MAX_TENSORS];
+    for (int i = 0; i < n; i++)
+        tensors[i] = rnn_trainer_tensor(tr, i);
+    rnn_meta meta[] = {{"name", "parity"}};
+    void *blob = NULL;
+    size_t size = 0;
+    assert_int_equal(rnn_model_serialize(cfg, meta, 1, tensors, &blob, &size, err, sizeof err), 0);
+    rnn_model *model = rnn_model_load_memory(blob, size, "parity", err, sizeof err);
+    if (!model) fail_msg("%s", err);
+    rnn_net *net = rnn_net_create(model, err, sizeof err);
+    if (!net) fail_msg("%s", err);
+    assert_int_equal(rnn_net_enc_columns(net), Ce);
+    assert_int_equal(rnn_net_probe(net, "parity", err, sizeof err), 0);
+    rnn_enc *e = rnn_enc_create_model(model, T, err, sizeof err);
+    if (!e) fail_msg("%s", err);
+
+    float *x = malloc((size_t)T * In * sizeof *x);
+    assert_non_null(x);
+    double worst = 0, spread = 0;
+    for (int b = 0; b < B; b++) {
+        for (int t = 0; t < T; t++)
+            memcpy(x + (size_t)t * In, enc + ((size_t)t * B + b) * In, (size_t)In * sizeof *x);
+        assert_int_equal(rnn_enc_run(e, x, T), 0);
+        const float *out = rnn_enc_output(e, NULL);
+        rnn_net_reset(net);
+        for (int t = 0; t < T; t++) {
+            const size_t r = (size_t)t * B + b;
+            const float *z =
+                rnn_net_step_enc(net, in[r], cond ? cond + r * C : NULL, out + (size_t)t * Ce);
+            for (int k = 0; k < V; k++) {
+                worst = fmax(worst, fabs((double)z[k] - batched[r * V + k]));
+                spread = fmax(spread, fabs((double)batched[r * V + k] - batched[k]));
+            }
+        }
+    }
+    print_message("%s %s L=%d E=%d H=%d C=%d, encoder %d x %d: max |logit difference| %.2e\n",
+                  rnn_kind_name(cfg->kind), rnn_cell_name(cfg->cell), cfg->layers, cfg->embed,
+                  cfg->hidden, C, cfg->enc_layers, cfg->enc_hidden, worst);
+    assert_true(worst <= 1e-4);
+    assert_true(spread > 1e-2); /* the logits depend on the step: the comparison means something */
+    free(x);
+    rnn_enc_free(e);
+    rnn_net_free(net);
+    rnn_model_free(model);
+    free(blob);
+    rnn_trainer_free(tr);
+    free(cond);
+    free(enc);
+}
+
+static void test_parity_encoder(void **state)
+{
+    (void)state;
+    const rnn_model_config base = {.kind = RNN_KIND_DRUMS,
+                                   .steps_per_quarter = 4,
+                                   .vocab = 512,
+                                   .enc_inputs = RNN_ENC_INPUT_COLUMNS};
+    static const struct {
+        rnn_cell cell;
+        int layers, embed, hidden, elayers, ehidden;
+        unsigned conds;
+        int lookback;
+    } nets[] = {
+        {RNN_CELL_GRU, 1, 8, 12, 1, 6, 0, 0},
+        {RNN_CELL_LSTM, 2, 0, 10, 2, 5, RNN_COND_METRIC, 0},
+        {RNN_CELL_RNN, 1, 6, 9, 2, 4, RNN_COND_METRIC, 1},
+        {RNN_CELL_GRU, 2, 0, 8, 1, 7, 0, 1},
+    };
+    for (size_t i = 0; i < sizeof nets / sizeof *nets; i++) {
+        rnn_model_config cfg = base;
+        cfg.cell = nets[i].cell;
+        cfg.layers = nets[i].layers;
+        cfg.embed = nets[i].embed;
+        cfg.hidden = nets[i].hidden;
+        cfg.enc_layers = nets[i].elayers;
+        cfg.enc_hidden = nets[i].ehidden;
+        cfg.conditions = nets[i].conds;
+        cfg.lookback = nets[i].lookback;
+        check_enc(&cfg);
+    }
+    /* a melody decoder too (an answer model's shape) */
+    rnn_model_config m = {.kind = RNN_KIND_MELODY,
+                          .steps_per_quarter = 4,
+                          .cell = RNN_CELL_LSTM,
+                          .layers = 1,
+                          .embed = 8,
+                          .hidden = 10,
+                          .vocab = 130,
+                          .conditions = RNN_COND_ALL,
+                          .enc_layers = 1,
+                          .enc_hidden = 6,
+                          .enc_inputs = RNN_ENC_INPUT_COLUMNS};
+    check_enc(&m);
 }
 
 static void test_parity_lstm(void **state)
@@ -321,11 +466,9 @@ static void test_parity_lookback(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parity_lstm),
-        cmocka_unit_test(test_parity_gru),
-        cmocka_unit_test(test_parity_rnn),
-        cmocka_unit_test(test_parity_attention),
-        cmocka_unit_test(test_parity_lookback),
+        cmocka_unit_test(test_parity_lstm),     cmocka_unit_test(test_parity_gru),
+        cmocka_unit_test(test_parity_rnn),      cmocka_unit_test(test_parity_attention),
+        cmocka_unit_test(test_parity_lookback), cmocka_unit_test(test_parity_encoder),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
