@@ -260,6 +260,12 @@ rnn_learn *rnn_learn_create(const rnn_model *model, int max_batch, int max_steps
                  max_steps);
         return NULL;
     }
+    if (cfg->enc_layers > 0) {
+        snprintf(err, errlen,
+                 "learn: the model reads a clip through an encoder (drumify), which learning "
+                 "does not support");
+        return NULL;
+    }
     rnn_learn *ln = calloc(1, sizeof *ln);
     if (!ln) {
         snprintf(err, errlen, "learn: out of memory");

@@ -88,7 +88,7 @@ static rnn_model_config config(rnn_cell cell, int layers, int embed, int hidden,
                                int look)
 {
     rnn_model_config cfg = {RNN_KIND_MELODY,  1,     cell, layers, embed, hidden,
-                            RNN_MELODY_VOCAB, conds, 0,    0,      look};
+                            RNN_MELODY_VOCAB, conds, 0,    0,      look, 0, 0, 0};
     return cfg;
 }
 

@@ -55,7 +55,7 @@ static rnn_model *make_model(const rnn_model_config *cfg, uint64_t seed)
 static void run(rnn_cell cell, int embed, unsigned conds, int look)
 {
     const rnn_model_config cfg = {RNN_KIND_MELODY,  4,     cell, 2, embed, 16,
-                                  RNN_MELODY_VOCAB, conds, 0,    0, look};
+                                  RNN_MELODY_VOCAB, conds, 0,    0, look, 0, 0, 0};
     rnn_model *m = make_model(&cfg, 9 + (uint64_t)cell);
     char err[256];
     rnn_learn *ln = rnn_learn_create(m, B, T, err, sizeof err);
