@@ -83,6 +83,8 @@ struct rnn_engine_model {
     float *scratch;      /* (V) logits with the density bias */
     float *first;        /* (V) logits after 'no event' from the zero state, with the
                             columns of first_key for a conditioned model */
+    float *first_state;  /* the net's state after that step, which the first note
+                            drawn from first steps on (rnn_net_state_size floats) */
     step_cond first_key; /* the step before a start at bar 0 of 4/4, nothing held */
     uint8_t *forbidden;  /* (V) key, scale and range mask */
     char *path;
@@ -395,6 +397,7 @@ static void first_for_start(rnn_engine_model *m)
     const float *z =
         rnn_net_step_cond(m->net, 0, cols + (m->cond & RNN_COND_METRIC ? 0 : m->metric_cols));
     memcpy(m->first, z, (size_t)m->V * sizeof *m->first);
+    rnn_net_state_get(m->net, m->first_state);
     rnn_net_reset(m->net);
 }
 
@@ -482,10 +485,11 @@ static rnn_engine_model *wrap_named(rnn_model *model, const char *name, char *er
     m->first_sampler = rnn_sampler_create(m->V);
     m->scratch = calloc((size_t)m->V, sizeof *m->scratch);
     m->first = calloc((size_t)m->V, sizeof *m->first);
+    m->first_state = calloc(rnn_net_state_size(m->net), sizeof *m->first_state);
     m->forbidden = calloc((size_t)m->V, 1);
     m->path = calloc(1, 1);
-    if (!m->sampler || !m->first_sampler || !m->scratch || !m->first || !m->forbidden ||
-        !m->path) {
+    if (!m->sampler || !m->first_sampler || !m->scratch || !m->first || !m->first_state ||
+        !m->forbidden || !m->path) {
         snprintf(err, errlen, "out of memory");
         rnn_engine_model_free(m);
         return NULL;
@@ -499,6 +503,7 @@ static rnn_engine_model *wrap_named(rnn_model *model, const char *name, char *er
     while (!rnn_net_step_work(m->net, 1))
         m->chunks++;
     memcpy(m->first, rnn_net_logits(m->net), (size_t)m->V * sizeof *m->first);
+    rnn_net_state_get(m->net, m->first_state);
     rnn_net_reset(m->net);
     /* The draw from a step's logits is prepared as the step's last work,
      * given the share of the step's time its cost takes (spread_work), so
@@ -546,6 +551,7 @@ void rnn_engine_model_free(rnn_engine_model *m)
     rnn_model_free(m->model);
     free(m->scratch);
     free(m->first);
+    free(m->first_state);
     free(m->forbidden);
     free(m->path);
     free(m);
@@ -1203,11 +1209,14 @@ static void do_tick(rnn_engine *e, int64_t k, uint32_t t)
     }
     const int begun = e->first_wait == FIRST_BEGUN;
     int ev = sample_event(e, first ? first : rnn_net_logits(e->em->net), first || begun);
-    if (begun) {
-        /* the first note, drawn: the net steps with it from the zero state */
-        net_reset(e);
-        e->first_wait = FIRST_NONE;
-    }
+    /* The first note, drawn: the net steps with it from the state the 'no
+     * event' step it was drawn from left, as rnnmidi-gen and
+     * rnnmidi-musicality play a take (from the zero state, a net trained on
+     * windows that start anywhere in a sequence hears the note as the middle
+     * of a part: a drum net then plays twice the hits a bar). Begun, that
+     * state is the net's; drawn from first, it is first's. */
+    if (begun) e->first_wait = FIRST_NONE;
+    if (first) rnn_net_state_set(e->em->net, e->em->first_state);
     play_event(e, ev, t);
     if (e->em->kind == RNN_KIND_MELODY && ev >= RNN_MELODY_NOTE_ON(0)) {
         int p = ev - RNN_MELODY_NOTE_ON(0);

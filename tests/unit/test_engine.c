@@ -575,12 +575,11 @@ static int accompany_case(const rnn_note *notes, size_t n_notes, const abs_ev *i
     rnn_rng rng;
     rnn_rng_seed(&rng, 1234);
     /* a fresh net's first note: drawn from the logits after 'no event' from
-     * the zero state, never 'no event' or a note-off; then the net starts
-     * from the zero state with that note */
+     * the zero state, never 'no event' or a note-off; then the net goes on
+     * from that step with the note, as rnnmidi-gen's takes do */
     float first[130];
     memcpy(first, rnn_net_step(net, 0), sizeof first);
     first[0] = first[1] = -INFINITY;
-    rnn_net_reset(net);
     const float *logits = first;
     size_t oi = 0;
     int checked = 0, heard = 0;

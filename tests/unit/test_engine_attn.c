@@ -163,6 +163,12 @@ static void check_parity(const char *name, const run_rec *r)
     assert_non_null(ref);
     float *saved = malloc(rnn_net_state_size(ref) * sizeof *saved);
     assert_non_null(saved);
+    {
+        /* the 'no event' step the first note is drawn from: the columns of
+         * the bar's last step, before step 0 */
+        float cols[RNN_MAX_COND_COLUMNS];
+        rnn_net_step_cond(ref, 0, file_columns(cfg, 15, cols));
+    }
     for (int k = 0; k < PLAY_STEPS; k++) {
         float cols[RNN_MAX_COND_COLUMNS];
         const float *c = file_columns(cfg, k, cols);

@@ -739,6 +739,16 @@ static int check_cond_parity(const char *name, const cond_run *r, int with_playe
     const size_t S = rnn_net_state_size(ref);
     float *saved = malloc(S * sizeof *saved);
     assert_non_null(saved);
+    {
+        /* the 'no event' step the first note is drawn from, before step 0:
+         * the metric position of the step before it (the bar's last) or of
+         * step 0, nothing held, no lookback */
+        float cols[RNN_MAX_INPUT_COLUMNS] = {0};
+        rnn_metric_pos p;
+        assert_int_equal(rnn_cond_metric_file(NULL, 0, ppq, spq, ahead ? 0 : 4 * spq - 1, &p), 0);
+        if (at_metric >= 0) rnn_cond_metric_fill(&p, spq, cols + at_metric);
+        rnn_net_step_cond(ref, 0, cols);
+    }
     int heard = 0;
     for (int k = 0; k < PLAY_STEPS; k++) {
         float cols[RNN_MAX_INPUT_COLUMNS], zeroed[RNN_MAX_INPUT_COLUMNS];
