@@ -175,6 +175,13 @@ $(TBUILD)/test_slot: $(TBUILD)/obj/tests/unit/test_slot.o $(TRT_OBJ) $(TSUPPORT_
 	$(CC) $(TEST_LDFLAGS) $(RT_WRAP) -Wl,--wrap=rnn_engine_model_free -o $@ $^ -lcmocka $(BLAS_LIBS) \
 	  -lz -lm -lpthread
 
+# test_rt_engine_record logs every network step the engine begins, to hold
+# the engine's recording of the player against what its net was fed.
+$(TBUILD)/test_rt_engine_record: $(TBUILD)/obj/tests/unit/test_rt_engine_record.o $(TRT_OBJ) \
+  $(TSUPPORT_OBJ) $(TLIBS)
+	$(CC) $(TEST_LDFLAGS) $(RT_WRAP) -Wl,--wrap=rnn_net_step_begin_cond -o $@ $^ -lcmocka \
+	  $(BLAS_LIBS) -lz -lm -lpthread
+
 # test_midifile_mem counts the MIDI reader's heap through the same --wrap.
 $(TBUILD)/test_midifile_mem: $(TBUILD)/obj/tests/unit/test_midifile_mem.o $(TSUPPORT_OBJ) $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free -o $@ $^ \
