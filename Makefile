@@ -541,7 +541,7 @@ LV2_MORE    = $(patsubst presets/%,$(LV2_BUNDLE)/%,$(wildcard presets/melody-gru
               presets/melody-rnn.rnnw presets/drums-gru.rnnw))
 LV2_FILES   = $(LV2_SO) $(LV2_TTL) $(LV2_MODEL) $(LV2_MORE)
 LV2_OBJ     = $(BUILD)/obj/plugin/lv2/rnnmidi.o $(LISTEN_DSP:%=$(BUILD)/obj/plugin/listen/%.o)
-LV2_OBJ    += $(BUILD)/obj/plugin/lv2/display.o
+LV2_OBJ    += $(BUILD)/obj/plugin/lv2/display.o $(BUILD)/obj/plugin/lv2/learner.o
 LILV_CFLAGS = $(shell $(PKG_CONFIG) --cflags lilv-0 2>/dev/null)
 LILV_LIBS   = $(shell $(PKG_CONFIG) --libs lilv-0 2>/dev/null || echo -llilv-0)
 
@@ -559,7 +559,7 @@ uninstall: uninstall-lv2
 $(LV2_SO): $(LV2_OBJ) $(CORE_LIB) plugin/lv2/rnnmidi.map
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,--version-script=plugin/lv2/rnnmidi.map -Wl,--no-undefined \
-	  -o $@ $(LV2_OBJ) $(CORE_LIB) -lm
+	  -o $@ $(LV2_OBJ) $(CORE_LIB) -lm -lpthread
 
 $(BUILD)/ttlgen: plugin/lv2/ttlgen.c plugin/lv2/ports.h core/engine.h $(CORE_LIB) | check-deps
 	@mkdir -p $(@D)
@@ -596,15 +596,15 @@ $(TBUILD)/test_lv2_%: $(TBUILD)/obj/tests/unit/test_lv2_%.o $(TLILV_OBJ) $(TLV2H
                       | $(LV2_FILES)
 	$(CC) $(TEST_LDFLAGS) -o $@ $^ -lcmocka $(LILV_LIBS) $(BLAS_LIBS) -lz -lm -lpthread
 $(TBUILD)/test_rt_lv2: $(TBUILD)/obj/tests/unit/test_rt_lv2.o $(TBUILD)/obj/plugin/lv2/rnnmidi.o \
-                       $(TBUILD)/obj/plugin/lv2/display.o $(TLV2HOST_OBJ) $(TRT_OBJ) \
+                       $(TBUILD)/obj/plugin/lv2/display.o $(TBUILD)/obj/plugin/lv2/learner.o $(TLV2HOST_OBJ) $(TRT_OBJ) \
                        $(LISTEN_DSP:%=$(TBUILD)/obj/plugin/listen/%.o) $(TSUPPORT_OBJ) $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) $(RT_WRAP) -Wl,--wrap=rnn_onset_process,--wrap=rnn_yin_process \
 	  -o $@ $^ -lcmocka $(BLAS_LIBS) -lz -lm -lpthread
 # test_rt_lv2_cond and test_rt_lv2_attn link the plugin too, and find its
 # engine by wrapping rnn_engine_create (tests/support/rt/rt_plugin.c).
-$(TBUILD)/test_rt_lv2_cond $(TBUILD)/test_rt_lv2_attn: $(TBUILD)/test_rt_lv2_%: \
+$(TBUILD)/test_rt_lv2_cond $(TBUILD)/test_rt_lv2_attn $(TBUILD)/test_rt_lv2_learn: $(TBUILD)/test_rt_lv2_%: \
                             $(TBUILD)/obj/tests/unit/test_rt_lv2_%.o $(TBUILD)/obj/plugin/lv2/rnnmidi.o \
-                            $(TBUILD)/obj/plugin/lv2/display.o $(TLV2HOST_OBJ) $(TRT_OBJ) \
+                            $(TBUILD)/obj/plugin/lv2/display.o $(TBUILD)/obj/plugin/lv2/learner.o $(TLV2HOST_OBJ) $(TRT_OBJ) \
                             $(TBUILD)/obj/tests/support/rt/rt_plugin.o \
                             $(LISTEN_DSP:%=$(TBUILD)/obj/plugin/listen/%.o) $(TSUPPORT_OBJ) $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) $(RT_WRAP) -Wl,--wrap=rnn_engine_create -o $@ $^ -lcmocka $(BLAS_LIBS) \

@@ -70,6 +70,7 @@
 #include "../../core/text.h"
 #include "../listen/detector.h"
 #include "display.h"
+#include "learner.h"
 #include "ports.h"
 #include "seqlock.h"
 #include "uris.h"
@@ -123,7 +124,8 @@ typedef struct {
     const LV2_Atom_Sequence *control;
     LV2_Atom_Sequence *notify;
     const float *audio_in;
-    const float *controls[N_CONTROLS];
+    const float *controls[N_CONTROLS];                                   /* the input controls */
+    float *learn_out[RNNMIDI_LEARN_NLL_AFTER - RNNMIDI_LEARN_STATE + 1]; /* Learn's outputs */
 
     /* URIDs and forge */
     RnnmidiURIs uris;
@@ -176,6 +178,9 @@ typedef struct {
     /* model: prepared by the worker, installed by work_response */
     rnn_slot *slot;
     int retire_unsent; /* the worker still has to hear that models came back */
+
+    /* Learn: its own thread, fed by run() (learner.h) */
+    rnnmidi_learner *learner;
 
     /* the inline display: notes heard and played, written by run() */
     rnn_display *display;
@@ -257,8 +262,10 @@ static LV2_Handle instantiate(const LV2_Descriptor *descriptor, double rate,
     char err[512];
     self->slot = rnn_slot_create();
     self->engine = self->slot ? rnn_engine_create(rate, self->max_block, err, sizeof err) : NULL;
-    if (!self->engine) {
+    self->learner = self->engine ? rnnmidi_learner_create(self->slot, err, sizeof err) : NULL;
+    if (!self->learner) {
         lv2_log_error(&self->logger, "rnnmidi: %s\n", self->slot ? err : "out of memory");
+        rnn_engine_free(self->engine);
         rnn_slot_free(self->slot);
         free(self);
         return NULL;
@@ -289,8 +296,10 @@ static LV2_Handle instantiate(const LV2_Descriptor *descriptor, double rate,
     if (n > 0 && n < (int)sizeof def && access(def, R_OK) == 0) {
         rnn_engine_model *em = rnn_engine_model_prepare(def, err, sizeof err);
         /* nothing runs yet: this thread may take the audio thread's part */
-        if (em && rnn_slot_offer(self->slot, em, rnn_slot_request(self->slot)) &&
+        const uint32_t gen = rnn_slot_request(self->slot);
+        if (em && rnn_slot_offer(self->slot, em, gen) &&
             rnn_slot_install(self->slot, self->engine)) {
+            rnnmidi_learner_base(self->learner, def, gen);
             set_path(self, def);
             self->notify_model = 1;
         } else if (!em) {
@@ -314,7 +323,9 @@ static void connect_port(LV2_Handle instance, uint32_t port, void *data)
         self->audio_in = data;
         break;
     default:
-        if (port >= RNNMIDI_FIRST_CONTROL && port < RNNMIDI_N_PORTS)
+        if (rnnmidi_control_output((int)port))
+            self->learn_out[port - RNNMIDI_LEARN_STATE] = data;
+        else if (port >= RNNMIDI_FIRST_CONTROL && port < RNNMIDI_N_PORTS)
             self->controls[port - RNNMIDI_FIRST_CONTROL] = data;
         break;
     }
@@ -830,11 +841,36 @@ static void end_block(Rnnmidi *self, uint32_t n_samples)
         self->queue_draw->queue_draw(self->queue_draw->handle);
 }
 
+/* A control's value, or def when the port is not connected or not finite. */
+static float control(const Rnnmidi *self, int port, float def)
+{
+    const float *p = self->controls[port - RNNMIDI_FIRST_CONTROL];
+    return p && isfinite(*p) ? *p : def;
+}
+
+/* Learn's controls to its thread, its recording and learned model into the
+ * engine, its status out. */
+static void learn_block(Rnnmidi *self)
+{
+    const float v = control(self, RNNMIDI_LEARN, RNNMIDI_LEARN_OFF);
+    const int learn = v < 0.5f   ? RNNMIDI_LEARN_OFF
+                      : v < 1.5f ? RNNMIDI_LEARN_ON
+                                 : RNNMIDI_LEARN_FREEZE;
+    rnnmidi_learn_status st;
+    rnnmidi_learner_run(self->learner, self->engine, learn, control(self, RNNMIDI_LEARN_RATE, 1),
+                        control(self, RNNMIDI_FORGET, 0), &st);
+    const float out[] = {(float)st.state, (float)st.phrases, (float)st.updates, st.nll_before,
+                         st.nll_after};
+    for (int i = 0; i < (int)(sizeof out / sizeof out[0]); i++)
+        if (self->learn_out[i]) *self->learn_out[i] = out[i];
+}
+
 static void run(LV2_Handle instance, uint32_t n_samples)
 {
     Rnnmidi *self = instance;
     begin_block(self);
     int source = read_controls(self);
+    learn_block(self);
     listen_audio(self, n_samples,
                  source != RNNMIDI_SOURCE_MIDI && self->audio_in && self->detector);
     read_control_port(self, n_samples, source != RNNMIDI_SOURCE_AUDIO);
@@ -868,8 +904,9 @@ static void deactivate(LV2_Handle instance)
 static void cleanup(LV2_Handle instance)
 {
     Rnnmidi *self = instance;
-    rnn_engine_free(self->engine); /* frees its model too */
-    rnn_slot_free(self->slot);     /* and what was on its way */
+    rnn_engine_free(self->engine);       /* frees its model too, and records no more */
+    rnnmidi_learner_free(self->learner); /* its thread stopped, its ring freed */
+    rnn_slot_free(self->slot);           /* and what was on its way */
     rnn_detector_free(self->detector);
     rnn_detector_free(self->spare);
     rnn_display_free(self->display);
@@ -950,6 +987,7 @@ static LV2_Worker_Status work(LV2_Handle instance, LV2_Worker_Respond_Function r
         n += put_text(reply.text + n, STATUS_CAP, "loaded ", name ? name : text);
         /* refused (and freed) when a newer request came while it loaded */
         if (!rnn_slot_offer(self->slot, em, head.gen)) return LV2_WORKER_SUCCESS;
+        rnnmidi_learner_base(self->learner, text, head.gen);
     } else {
         lv2_log_error(&self->logger, "rnnmidi: model refused, the current one plays on: %s\n", err);
         reply.head.type = MSG_FAILED;
@@ -1267,6 +1305,7 @@ static LV2_State_Status restore_here(Rnnmidi *self, const char *path)
     rnn_slot_offer(self->slot, em, gen);
     rnn_slot_install(self->slot, self->engine);
     rnn_slot_retire(self->slot);
+    rnnmidi_learner_base(self->learner, path, gen);
     set_path(self, path);
     set_status(self, status);
     return LV2_STATE_SUCCESS;

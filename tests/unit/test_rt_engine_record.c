@@ -101,8 +101,8 @@ static void play(rnn_engine *e, int blocks, long *trapped)
         rnn_transport t = {0};
         uint32_t nt = 0, ni = 0;
         if (b % 3000 == 2999 || b % 3000 == 0 || b % 4100 == 4099) {
-            t.flags = RNN_TRANSPORT_SPEED | RNN_TRANSPORT_BBT | RNN_TRANSPORT_TEMPO |
-                      RNN_TRANSPORT_METER;
+            t.flags =
+                RNN_TRANSPORT_SPEED | RNN_TRANSPORT_BBT | RNN_TRANSPORT_TEMPO | RNN_TRANSPORT_METER;
             t.speed = b % 3000 == 2999 ? 0 : 1;
             t.bpm = 120;
             t.beats_per_bar = 4;
@@ -168,9 +168,11 @@ static void run_case(const char *golden)
     long j = 0;
     for (uint64_t i = 0; i < w; i++) {
         /* the last begin logged while the count was i */
-        while (j < n_logged && logged[j].count < i) j++;
+        while (j < n_logged && logged[j].count < i)
+            j++;
         long k = j;
-        while (k + 1 < n_logged && logged[k + 1].count == i) k++;
+        while (k + 1 < n_logged && logged[k + 1].count == i)
+            k++;
         assert_true(k < n_logged && logged[k].count == i);
         assert_int_equal(ev[i], logged[k].ev);
         int n_on = 0;
