@@ -590,6 +590,7 @@ uninstall-lv2:
 # The lilv hosts also find the bundle through tests/support/lv2/lilv_bundle.c.
 TLV2HOST_OBJ = $(TBUILD)/obj/tests/support/lv2/lv2_host.o
 TLILV_OBJ    = $(TBUILD)/obj/tests/support/lv2/lilv_bundle.o
+TSTYLE_OBJ   = $(TBUILD)/obj/tests/support/lv2/style.o
 $(TBUILD)/obj/tests/unit/test_lv2_%.o: TEST_CFLAGS += $(LILV_CFLAGS)
 $(TLILV_OBJ): TEST_CFLAGS += $(LILV_CFLAGS)
 $(TBUILD)/test_lv2_%: $(TBUILD)/obj/tests/unit/test_lv2_%.o $(TLILV_OBJ) $(TLV2HOST_OBJ) $(TSUPPORT_OBJ) $(TLIBS) \
@@ -605,7 +606,7 @@ $(TBUILD)/test_rt_lv2: $(TBUILD)/obj/tests/unit/test_rt_lv2.o $(TBUILD)/obj/plug
 $(TBUILD)/test_rt_lv2_cond $(TBUILD)/test_rt_lv2_attn $(TBUILD)/test_rt_lv2_learn: $(TBUILD)/test_rt_lv2_%: \
                             $(TBUILD)/obj/tests/unit/test_rt_lv2_%.o $(TBUILD)/obj/plugin/lv2/rnnmidi.o \
                             $(TBUILD)/obj/plugin/lv2/display.o $(TBUILD)/obj/plugin/lv2/learner.o $(TLV2HOST_OBJ) $(TRT_OBJ) \
-                            $(TBUILD)/obj/tests/support/rt/rt_plugin.o \
+                            $(TBUILD)/obj/tests/support/rt/rt_plugin.o $(TSTYLE_OBJ) \
                             $(LISTEN_DSP:%=$(TBUILD)/obj/plugin/listen/%.o) $(TSUPPORT_OBJ) $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) $(RT_WRAP) -Wl,--wrap=rnn_engine_create -o $@ $^ -lcmocka $(BLAS_LIBS) \
 	  -lz -lm -lpthread

@@ -4,7 +4,8 @@
  * at 48 kHz, the transport rolling at 120 BPM, Learn on, and a player whose
  * style the model never saw (4-bar phrases made of four fixed motifs in a
  * fixed order, a 2-bar rest between phrases). The test runs faster than
- * real time; it waits for Learn's thread where the plugin shows it busy
+ * real time (tests/support/lv2/style.h plays the style); it waits for
+ * Learn's thread where the plugin shows it busy
  * (learn_state = Learning), and after each bar for two of the thread's
  * polls, so that an update runs about when 8 new bars have come in. Checked:
  * - every run() makes no trapped call (rt_trap.h: allocation, lock) through
@@ -44,63 +45,19 @@
 #include "../../core/net.h"
 #include "../support/engine_fixture.h"
 #include "../support/lv2/lv2_host.h"
+#include "../support/lv2/style.h"
 #include "../support/rt/rt_plugin.h"
 #include "../support/rt/rt_trap.h"
 
 LV2_SYMBOL_EXPORT const LV2_Descriptor *lv2_descriptor(uint32_t index);
 
-#define RATE 48000
+#define RATE STYLE_RATE
 #define BLOCK 64
-#define STEP_FRAMES 6000 /* a 16th at 120 BPM */
-#define BAR_STEPS 16
-#define PHRASE_BARS 4
-#define REST_BARS 2
 
 static void test_trap_works(void **state)
 {
     (void)state;
     assert_int_equal(rt_trap_self_check(), 0);
-}
-
-/* The player's style: motifs of 8 steps (a note's start step, pitch and
- * length; pitch 0 ends the list), played in a fixed order. */
-typedef struct {
-    int at, pitch, len;
-} note;
-
-static const note motifs[4][5] = {
-    {{0, 57, 2}, {2, 60, 2}, {4, 64, 1}, {5, 62, 3}, {0, 0, 0}},
-    {{0, 69, 3}, {3, 67, 1}, {4, 64, 2}, {6, 62, 2}, {0, 0, 0}},
-    {{0, 60, 1}, {1, 62, 1}, {2, 64, 2}, {4, 67, 4}, {0, 0, 0}},
-    {{0, 64, 2}, {2, 62, 2}, {4, 60, 2}, {6, 57, 1}, {0, 0, 0}},
-};
-
-/* Motif of the k-th 8 steps of a phrase of `variant` (0..3): the order is
- * the style. */
-static int motif_of(int variant, int k)
-{
-    return (variant + k + (k >> 2)) & 3;
-}
-
-/* The phrase's events on the grid, as the trainer encodes a melody:
- * note-on at its start, note-off where it ends with no note starting. */
-static void phrase_events(int variant, int32_t *ev)
-{
-    const int n = PHRASE_BARS * BAR_STEPS;
-    for (int s = 0; s < n; s++)
-        ev[s] = 0;
-    for (int k = 0; k < n / 8; k++) {
-        const note *m = motifs[motif_of(variant, k)];
-        for (int i = 0; m[i].pitch; i++) {
-            const int end = k * 8 + m[i].at + m[i].len;
-            if (end < n && ev[end] == 0) ev[end] = RNN_MELODY_NOTE_OFF;
-        }
-    }
-    for (int k = 0; k < n / 8; k++) {
-        const note *m = motifs[motif_of(variant, k)];
-        for (int i = 0; m[i].pitch; i++)
-            ev[k * 8 + m[i].at] = RNN_MELODY_NOTE_ON(m[i].pitch);
-    }
 }
 
 /* Mean NLL (nats a step) of 16 phrases under a model, each from the zero
@@ -110,12 +67,12 @@ static double style_nll(const rnn_model *m)
     char err[256];
     rnn_net *net = rnn_net_create(m, err, sizeof err);
     if (!net) fail_msg("%s", err);
-    const int n = PHRASE_BARS * BAR_STEPS;
-    int32_t ev[PHRASE_BARS * BAR_STEPS];
+    const int n = STYLE_PHRASE_STEPS;
+    int32_t ev[STYLE_PHRASE_STEPS];
     double sum = 0;
     long count = 0;
     for (int p = 0; p < 16; p++) {
-        phrase_events(p % 4, ev);
+        style_events(style_variant(p), ev);
         rnn_net_reset(net);
         for (int t = 0; t + 1 < n; t++) {
             const float *z = rnn_net_step(net, ev[t]);
@@ -243,59 +200,35 @@ static void test_learns_the_style(void **state)
     host_audio_leave = rt_plugin_leave;
     rt_plugin_trapped = 0;
     const size_t first = hp->n_ev;
-    const int cycle_bars = PHRASE_BARS + REST_BARS;
-    const int64_t bar_frames = (int64_t)BAR_STEPS * STEP_FRAMES;
     const int64_t start = hp->pos;
-    int swaps = 0, bars = 0, sounding = -1; /* the player's key down, for the stop */
+    int swaps = 0, frozen = 0;
     int64_t last_swap = -1;
     const rnn_engine_model *cur = original;
     long max_updates = 0;
-    int frozen_cycles = 0;
-    for (int cycle = 0; frozen_cycles < 2 && cycle < 60; cycle++) {
-        const int variant = cycle % 4;
-        if (max_updates >= 12) {
+    /* bar by bar, 6-bar cycles, until 2 cycles after 12 updates */
+    int bars = 0;
+    for (; bars < 60 * STYLE_CYCLE_BARS && frozen < 2 * STYLE_CYCLE_BARS; bars++) {
+        if (max_updates >= 12 && bars % STYLE_CYCLE_BARS == 0) {
             /* Freeze: the learned model plays on, nothing more is learned */
             hp->controls[RNNMIDI_LEARN] = RNNMIDI_LEARN_FREEZE;
-            frozen_cycles++;
         }
-        for (int bar = 0; bar < cycle_bars; bar++, bars++) {
-            const int64_t bar_start = start + (int64_t)bars * bar_frames;
-            while (hp->pos < bar_start + bar_frames) {
-                host_begin(hp);
-                host_position(hp, 0, 1, 120, bars,
-                              (float)(hp->pos - bar_start) / (4.0f * STEP_FRAMES));
-                /* the player's notes in this block */
-                const int64_t phrase_start = start + (int64_t)(bars - bar) * bar_frames;
-                for (int k = 0; k < PHRASE_BARS * BAR_STEPS / 8; k++) {
-                    const note *m = motifs[motif_of(variant, k)];
-                    for (int i = 0; m[i].pitch; i++) {
-                        const int64_t on = phrase_start + (int64_t)(k * 8 + m[i].at) * STEP_FRAMES;
-                        const int64_t off = on + (int64_t)m[i].len * STEP_FRAMES - 600;
-                        if (on >= hp->pos && on < hp->pos + BLOCK) {
-                            host_midi(hp, (uint32_t)(on - hp->pos), 0x90, (uint8_t)m[i].pitch, 90);
-                            sounding = m[i].pitch;
-                        }
-                        if (off >= hp->pos && off < hp->pos + BLOCK) {
-                            host_midi(hp, (uint32_t)(off - hp->pos), 0x80, (uint8_t)m[i].pitch, 0);
-                            sounding = -1;
-                        }
-                    }
-                }
-                host_run(hp, BLOCK);
-                if (rnn_engine_get_model(rt_plugin_engine) != cur) {
-                    cur = rnn_engine_get_model(rt_plugin_engine);
-                    swaps++;
-                    last_swap = hp->pos;
-                }
-                wait_idle(hp);
+        if (hp->controls[RNNMIDI_LEARN] == RNNMIDI_LEARN_FREEZE) frozen++;
+        while (hp->pos < start + (int64_t)(bars + 1) * STYLE_BAR_FRAMES) {
+            host_begin(hp);
+            style_block(hp, start, BLOCK);
+            host_run(hp, BLOCK);
+            if (rnn_engine_get_model(rt_plugin_engine) != cur) {
+                cur = rnn_engine_get_model(rt_plugin_engine);
+                swaps++;
+                last_swap = hp->pos;
             }
-            sleep_ms(25); /* two of the thread's polls */
             wait_idle(hp);
-            max_updates = (long)hp->controls[RNNMIDI_LEARN_UPDATES];
         }
+        sleep_ms(25); /* two of the thread's polls */
+        wait_idle(hp);
+        max_updates = (long)hp->controls[RNNMIDI_LEARN_UPDATES];
     }
     /* stop: everything ends */
-    assert_int_equal(sounding, -1);
     host_begin(hp);
     host_position(hp, 0, 0, 120, bars, 0);
     host_run(hp, BLOCK);
