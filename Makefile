@@ -593,7 +593,7 @@ TLILV_OBJ    = $(TBUILD)/obj/tests/support/lv2/lilv_bundle.o
 TSTYLE_OBJ   = $(TBUILD)/obj/tests/support/lv2/style.o
 $(TBUILD)/obj/tests/unit/test_lv2_%.o: TEST_CFLAGS += $(LILV_CFLAGS)
 $(TLILV_OBJ): TEST_CFLAGS += $(LILV_CFLAGS)
-$(TBUILD)/test_lv2_%: $(TBUILD)/obj/tests/unit/test_lv2_%.o $(TLILV_OBJ) $(TLV2HOST_OBJ) $(TSUPPORT_OBJ) $(TLIBS) \
+$(TBUILD)/test_lv2_%: $(TBUILD)/obj/tests/unit/test_lv2_%.o $(TLILV_OBJ) $(TLV2HOST_OBJ) $(TSTYLE_OBJ) $(TSUPPORT_OBJ) $(TLIBS) \
                       | $(LV2_FILES)
 	$(CC) $(TEST_LDFLAGS) -o $@ $^ -lcmocka $(LILV_LIBS) $(BLAS_LIBS) -lz -lm -lpthread
 $(TBUILD)/test_rt_lv2: $(TBUILD)/obj/tests/unit/test_rt_lv2.o $(TBUILD)/obj/plugin/lv2/rnnmidi.o \
