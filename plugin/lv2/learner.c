@@ -408,8 +408,11 @@ static void *thread_main(void *arg)
         }
         char path[PATH_CAP], learned[PATH_CAP];
         uint32_t gen = 0;
+        /* a learner takes memory of the order of 6 copies of the weights:
+         * made only once Learn is used, or to keep a session's learned model */
         pthread_mutex_lock(&l->lock);
-        const int rebase = l->next_new;
+        const int rebase =
+            l->next_new && (atomic_load(&l->learn) != RNNMIDI_LEARN_OFF || l->next_learned[0]);
         if (rebase) {
             memcpy(path, l->next_path, sizeof path);
             memcpy(learned, l->next_learned, sizeof learned);

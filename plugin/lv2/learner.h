@@ -11,7 +11,8 @@
  * construction.
  *
  * For the model the worker loaded (rnnmidi_learner_base: its path and its
- * generation in the model slot) the thread makes an rnn_learn and a
+ * generation in the model slot), once Learn is not off (or at once for a
+ * session's learned model), the thread makes an rnn_learn and a
  * recording ring of about 20 minutes at the model's grid, and hands the
  * ring to run(), which gives it to the engine (rnn_engine_set_record) while
  * Learn is on. A model core/learn refuses (attention) plays on unchanged and
