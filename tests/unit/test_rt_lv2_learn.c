@@ -20,7 +20,8 @@
  *   the stop, the engine dropped no event;
  * - the learned model predicts new phrases of the style better than the
  *   original (the NLL of 16 phrases the player did not play, encoded as the
- *   trainer encodes a melody, under both; printed);
+ *   trainer encodes a melody, under both; printed), and what it forgot is
+ *   printed: the NLL of 16 sequences the original draws itself, under both;
  * - Forget brings the original model back and zeroes the status;
  * - a model core/learn refuses (a golden attention preset, when
  *   rnn_learn_create refuses it) plays on, with learn_state "Cannot learn
@@ -60,34 +61,71 @@ static void test_trap_works(void **state)
     assert_int_equal(rt_trap_self_check(), 0);
 }
 
-/* Mean NLL (nats a step) of 16 phrases under a model, each from the zero
- * state: the target of step t is the event of step t + 1. */
-static double style_nll(const rnn_model *m)
+#define SEQS 16
+
+/* Log-sum-exp of V logits minus logit y: the NLL of y. */
+static double nll_of(const float *z, int V, int y)
+{
+    double mx = z[0], s = 0;
+    for (int v = 1; v < V; v++)
+        mx = z[v] > mx ? z[v] : mx;
+    for (int v = 0; v < V; v++)
+        s += exp(z[v] - mx);
+    return mx + log(s) - z[y];
+}
+
+/* Mean NLL (nats a step) of SEQS sequences of STYLE_PHRASE_STEPS events
+ * under a model, each from the zero state: the target of step t is the
+ * event of step t + 1. */
+static double seqs_nll(const rnn_model *m, int32_t (*seqs)[STYLE_PHRASE_STEPS])
 {
     char err[256];
     rnn_net *net = rnn_net_create(m, err, sizeof err);
     if (!net) fail_msg("%s", err);
-    const int n = STYLE_PHRASE_STEPS;
-    int32_t ev[STYLE_PHRASE_STEPS];
+    const int V = rnn_model_get_config(m)->vocab;
     double sum = 0;
     long count = 0;
-    for (int p = 0; p < 16; p++) {
-        style_events(style_variant(p), ev);
+    for (int p = 0; p < SEQS; p++) {
         rnn_net_reset(net);
-        for (int t = 0; t + 1 < n; t++) {
-            const float *z = rnn_net_step(net, ev[t]);
-            const int V = rnn_model_get_config(m)->vocab;
-            double mx = z[0], s = 0;
-            for (int v = 1; v < V; v++)
-                mx = z[v] > mx ? z[v] : mx;
-            for (int v = 0; v < V; v++)
-                s += exp(z[v] - mx);
-            sum += mx + log(s) - z[ev[t + 1]];
-            count++;
-        }
+        for (int t = 0; t + 1 < STYLE_PHRASE_STEPS; t++, count++)
+            sum += nll_of(rnn_net_step(net, seqs[p][t]), V, seqs[p][t + 1]);
     }
     rnn_net_free(net);
     return sum / (double)count;
+}
+
+/* SEQS sequences the model itself plays (drawn at temperature 1 from 'no
+ * event' on, a fixed seed): what it knew before learning, to measure what
+ * learning made it forget. */
+static void own_seqs(const rnn_model *m, int32_t (*seqs)[STYLE_PHRASE_STEPS])
+{
+    char err[256];
+    rnn_net *net = rnn_net_create(m, err, sizeof err);
+    if (!net) fail_msg("%s", err);
+    const int V = rnn_model_get_config(m)->vocab;
+    uint64_t rng = 12345;
+    for (int p = 0; p < SEQS; p++) {
+        rnn_net_reset(net);
+        int ev = 0;
+        for (int t = 0; t < STYLE_PHRASE_STEPS; t++) {
+            seqs[p][t] = ev;
+            const float *z = rnn_net_step(net, ev);
+            double mx = z[0], total = 0;
+            for (int v = 1; v < V; v++)
+                mx = z[v] > mx ? z[v] : mx;
+            for (int v = 0; v < V; v++)
+                total += exp(z[v] - mx);
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            double u = (double)(rng >> 11) * 0x1.0p-53 * total;
+            ev = V - 1;
+            for (int v = 0; v < V; v++)
+                if ((u -= exp(z[v] - mx)) < 0) {
+                    ev = v;
+                    break;
+                }
+        }
+    }
+    rnn_net_free(net);
 }
 
 typedef struct {
@@ -268,10 +306,18 @@ static void test_learns_the_style(void **state)
     char err[256];
     rnn_model *orig = rnn_model_load(model, err, sizeof err);
     assert_non_null(orig);
-    const double n0 = style_nll(orig), n1 = style_nll(learned);
+    static int32_t style[SEQS][STYLE_PHRASE_STEPS], own[SEQS][STYLE_PHRASE_STEPS];
+    for (int i = 0; i < SEQS; i++)
+        style_events(style_variant(i), style[i]);
+    own_seqs(orig, own);
+    const double n0 = seqs_nll(orig, style), n1 = seqs_nll(learned, style);
+    const double f0 = seqs_nll(orig, own), f1 = seqs_nll(learned, own);
     print_message("style NLL of 16 phrases not played: original %.3f, learned %.3f nats a step "
                   "(%.1f%% lower)\n",
                   n0, n1, 100.0 * (n0 - n1) / n0);
+    print_message("forgetting: NLL of 16 sequences the original draws itself: original %.3f, "
+                  "learned %.3f nats a step (%+.1f%%)\n",
+                  f0, f1, 100.0 * (f1 - f0) / f0);
     assert_true(n1 < n0);
     rnn_model_free(orig);
 
