@@ -72,6 +72,8 @@ struct rnnmidi_learner {
 
     /* thread -> run() */
     atomic_int refused, busy;
+    atomic_int rebuilding; /* a base model waits for its learner */
+    _Atomic uint64_t due;  /* the ring's count at which an update is due */
     atomic_long phrases, updates, kept;
     atomic_uint nll0_bits, nll1_bits;
 
@@ -282,6 +284,7 @@ static void rebuild(rnnmidi_learner *l, const char *path, const char *learned, u
         pthread_mutex_unlock(&l->lock);
     }
     l->done = l->counted = 0;
+    atomic_store(&l->due, l->ln ? (uint64_t)(NEW_BARS * 4 * l->spq) : UINT64_MAX);
     l->ring_old = atomic_exchange(&l->ring, ring);
 }
 
@@ -313,6 +316,7 @@ static void update(rnnmidi_learner *l, rnn_rec *ring)
     const int bar = 4 * l->spq, hold = HELD_BARS * bar;
     const uint64_t before = l->done;
     l->done = w;
+    atomic_store(&l->due, w + (uint64_t)(NEW_BARS * bar));
     if (n < hold + bar) return;
     for (int i = 0; i < n; i++) {
         l->pstart[i] = i == 0 || l->starts[i] ? i : l->pstart[i - 1];
@@ -323,7 +327,7 @@ static void update(rnnmidi_learner *l, rnn_rec *ring)
     rnn_learn_options o;
     rnn_learn_options_default(&o);
     const float rate = bits_float(atomic_load(&l->rate_bits));
-    o.radius *= isfinite(rate) && rate > 0 ? rate : 0;
+    o.radius *= isfinite(rate) && rate > 0 ? (rate < 4 ? rate : 4) : 0; /* the port's range */
     const float *bc = l->C ? l->bcols : NULL;
     const int train_end = n - hold;
     fill_held(l, train_end, n);
@@ -422,6 +426,7 @@ static void *thread_main(void *arg)
         pthread_mutex_unlock(&l->lock);
         if (rebase) {
             rebuild(l, path, learned, gen);
+            atomic_store(&l->rebuilding, 0);
             continue;
         }
         if (!l->ln) continue;
@@ -451,6 +456,7 @@ rnnmidi_learner *rnnmidi_learner_create(rnn_slot *slot, char *err, size_t errlen
     l->slot = slot;
     l->rng = 0x5eed1ea4u;
     atomic_init(&l->rate_bits, float_bits(1.0f));
+    atomic_init(&l->due, UINT64_MAX);
     if (pthread_mutex_init(&l->lock, NULL) != 0) {
         snprintf(err, errlen, "learn: no lock");
         free(l);
@@ -488,6 +494,7 @@ void rnnmidi_learner_base_learned(rnnmidi_learner *l, const char *path, const ch
     snprintf(l->next_learned, sizeof l->next_learned, "%s", learned ? learned : "");
     l->next_gen = gen;
     l->next_new = 1;
+    atomic_store(&l->rebuilding, 1);
     pthread_mutex_unlock(&l->lock);
 }
 
@@ -521,11 +528,17 @@ void rnnmidi_learner_run(rnnmidi_learner *l, rnn_engine *e, int learn, float rat
     }
 
     const int refused = atomic_load_explicit(&l->refused, memory_order_relaxed);
-    st->state = learn == RNNMIDI_LEARN_OFF                             ? RNNMIDI_LSTATE_OFF
-                : refused                                              ? RNNMIDI_LSTATE_CANNOT
-                : learn == RNNMIDI_LEARN_FREEZE                        ? RNNMIDI_LSTATE_FROZEN
-                : atomic_load_explicit(&l->busy, memory_order_relaxed) ? RNNMIDI_LSTATE_LEARNING
-                                                                       : RNNMIDI_LSTATE_LISTENING;
+    /* Learning: an update runs, or is due, or the learner is being made:
+     * the thread is behind the player (it yields to everything else) */
+    const int busy =
+        atomic_load_explicit(&l->busy, memory_order_relaxed) ||
+        atomic_load_explicit(&l->rebuilding, memory_order_relaxed) ||
+        (ring && rnn_rec_written(ring) >= atomic_load_explicit(&l->due, memory_order_relaxed));
+    st->state = learn == RNNMIDI_LEARN_OFF      ? RNNMIDI_LSTATE_OFF
+                : refused                       ? RNNMIDI_LSTATE_CANNOT
+                : learn == RNNMIDI_LEARN_FREEZE ? RNNMIDI_LSTATE_FROZEN
+                : busy                          ? RNNMIDI_LSTATE_LEARNING
+                                                : RNNMIDI_LSTATE_LISTENING;
     st->phrases = atomic_load_explicit(&l->phrases, memory_order_relaxed);
     st->updates = atomic_load_explicit(&l->updates, memory_order_relaxed);
     st->kept = atomic_load_explicit(&l->kept, memory_order_relaxed);

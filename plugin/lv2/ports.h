@@ -29,7 +29,7 @@
 /* The learn_state output's values. */
 #define RNNMIDI_LSTATE_OFF 0      /* learn off, or no model */
 #define RNNMIDI_LSTATE_LISTENING 1 /* recording, waiting for 8 new bars */
-#define RNNMIDI_LSTATE_LEARNING 2 /* an update runs */
+#define RNNMIDI_LSTATE_LEARNING 2 /* an update runs or is due, or the learner is being made */
 #define RNNMIDI_LSTATE_FROZEN 3
 #define RNNMIDI_LSTATE_CANNOT 4 /* the model cannot be learned (attention) */
 

@@ -368,6 +368,7 @@ static void test_cannot_learn(void **state)
     }
     sleep_ms(50);
     block(p);
+    wait_idle(hp); /* the thread tries to make its learner */
     print_message("attention preset: core/learn %s it, learn_state %g\n",
                   refused ? "refuses" : "takes", (double)hp->controls[RNNMIDI_LEARN_STATE]);
     if (refused)
