@@ -270,8 +270,8 @@ const rnn_engine_model *rnn_engine_get_model(const rnn_engine *e);
  * same values rnn_net_step_begin_cond took, and it breaks the line
  * wherever the net hears anything else or starts afresh (start, stop,
  * relocation, mode or model change, a split rest, a step not computed).
- * In accompany a model that hears the player only as harmony plays its
- * own line, so nothing is recorded. A ring whose column count is not the
+ * In accompany the engine plays all the time, so nothing is recorded there
+ * (its net hears its own line, or the player's mixed with it). A ring whose column count is not the
  * model's net's (rnn_net_cond_columns) is only broken, never written, so a
  * model change cannot mix grids. The caller owns rec and frees it only
  * after it is no longer set. Audio thread safe (no allocation: the ring is
