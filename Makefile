@@ -175,6 +175,13 @@ $(TBUILD)/test_slot: $(TBUILD)/obj/tests/unit/test_slot.o $(TRT_OBJ) $(TSUPPORT_
 	$(CC) $(TEST_LDFLAGS) $(RT_WRAP) -Wl,--wrap=rnn_engine_model_free -o $@ $^ -lcmocka $(BLAS_LIBS) \
 	  -lz -lm -lpthread
 
+# test_rt_engine_record logs every network step the engine begins, to hold
+# the engine's recording of the player against what its net was fed.
+$(TBUILD)/test_rt_engine_record: $(TBUILD)/obj/tests/unit/test_rt_engine_record.o $(TRT_OBJ) \
+  $(TSUPPORT_OBJ) $(TLIBS)
+	$(CC) $(TEST_LDFLAGS) $(RT_WRAP) -Wl,--wrap=rnn_net_step_begin_cond -o $@ $^ -lcmocka \
+	  $(BLAS_LIBS) -lz -lm -lpthread
+
 # test_midifile_mem counts the MIDI reader's heap through the same --wrap.
 $(TBUILD)/test_midifile_mem: $(TBUILD)/obj/tests/unit/test_midifile_mem.o $(TSUPPORT_OBJ) $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free -o $@ $^ \
@@ -536,7 +543,7 @@ LV2_MORE    = $(patsubst presets/%,$(LV2_BUNDLE)/%,$(wildcard presets/melody-gru
               presets/melody-rnn.rnnw presets/drums-gru.rnnw))
 LV2_FILES   = $(LV2_SO) $(LV2_TTL) $(LV2_MODEL) $(LV2_MORE)
 LV2_OBJ     = $(BUILD)/obj/plugin/lv2/rnnmidi.o $(LISTEN_DSP:%=$(BUILD)/obj/plugin/listen/%.o)
-LV2_OBJ    += $(BUILD)/obj/plugin/lv2/display.o
+LV2_OBJ    += $(BUILD)/obj/plugin/lv2/display.o $(BUILD)/obj/plugin/lv2/learner.o
 LILV_CFLAGS = $(shell $(PKG_CONFIG) --cflags lilv-0 2>/dev/null)
 LILV_LIBS   = $(shell $(PKG_CONFIG) --libs lilv-0 2>/dev/null || echo -llilv-0)
 
@@ -554,7 +561,7 @@ uninstall: uninstall-lv2
 $(LV2_SO): $(LV2_OBJ) $(CORE_LIB) plugin/lv2/rnnmidi.map
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,--version-script=plugin/lv2/rnnmidi.map -Wl,--no-undefined \
-	  -o $@ $(LV2_OBJ) $(CORE_LIB) -lm
+	  -o $@ $(LV2_OBJ) $(CORE_LIB) -lm -lpthread
 
 $(BUILD)/ttlgen: plugin/lv2/ttlgen.c plugin/lv2/ports.h core/engine.h $(CORE_LIB) | check-deps
 	@mkdir -p $(@D)
@@ -585,22 +592,23 @@ uninstall-lv2:
 # The lilv hosts also find the bundle through tests/support/lv2/lilv_bundle.c.
 TLV2HOST_OBJ = $(TBUILD)/obj/tests/support/lv2/lv2_host.o
 TLILV_OBJ    = $(TBUILD)/obj/tests/support/lv2/lilv_bundle.o
+TSTYLE_OBJ   = $(TBUILD)/obj/tests/support/lv2/style.o
 $(TBUILD)/obj/tests/unit/test_lv2_%.o: TEST_CFLAGS += $(LILV_CFLAGS)
 $(TLILV_OBJ): TEST_CFLAGS += $(LILV_CFLAGS)
-$(TBUILD)/test_lv2_%: $(TBUILD)/obj/tests/unit/test_lv2_%.o $(TLILV_OBJ) $(TLV2HOST_OBJ) $(TSUPPORT_OBJ) $(TLIBS) \
+$(TBUILD)/test_lv2_%: $(TBUILD)/obj/tests/unit/test_lv2_%.o $(TLILV_OBJ) $(TLV2HOST_OBJ) $(TSTYLE_OBJ) $(TSUPPORT_OBJ) $(TLIBS) \
                       | $(LV2_FILES)
 	$(CC) $(TEST_LDFLAGS) -o $@ $^ -lcmocka $(LILV_LIBS) $(BLAS_LIBS) -lz -lm -lpthread
 $(TBUILD)/test_rt_lv2: $(TBUILD)/obj/tests/unit/test_rt_lv2.o $(TBUILD)/obj/plugin/lv2/rnnmidi.o \
-                       $(TBUILD)/obj/plugin/lv2/display.o $(TLV2HOST_OBJ) $(TRT_OBJ) \
+                       $(TBUILD)/obj/plugin/lv2/display.o $(TBUILD)/obj/plugin/lv2/learner.o $(TLV2HOST_OBJ) $(TRT_OBJ) \
                        $(LISTEN_DSP:%=$(TBUILD)/obj/plugin/listen/%.o) $(TSUPPORT_OBJ) $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) $(RT_WRAP) -Wl,--wrap=rnn_onset_process,--wrap=rnn_yin_process \
 	  -o $@ $^ -lcmocka $(BLAS_LIBS) -lz -lm -lpthread
 # test_rt_lv2_cond and test_rt_lv2_attn link the plugin too, and find its
 # engine by wrapping rnn_engine_create (tests/support/rt/rt_plugin.c).
-$(TBUILD)/test_rt_lv2_cond $(TBUILD)/test_rt_lv2_attn: $(TBUILD)/test_rt_lv2_%: \
+$(TBUILD)/test_rt_lv2_cond $(TBUILD)/test_rt_lv2_attn $(TBUILD)/test_rt_lv2_learn: $(TBUILD)/test_rt_lv2_%: \
                             $(TBUILD)/obj/tests/unit/test_rt_lv2_%.o $(TBUILD)/obj/plugin/lv2/rnnmidi.o \
-                            $(TBUILD)/obj/plugin/lv2/display.o $(TLV2HOST_OBJ) $(TRT_OBJ) \
-                            $(TBUILD)/obj/tests/support/rt/rt_plugin.o \
+                            $(TBUILD)/obj/plugin/lv2/display.o $(TBUILD)/obj/plugin/lv2/learner.o $(TLV2HOST_OBJ) $(TRT_OBJ) \
+                            $(TBUILD)/obj/tests/support/rt/rt_plugin.o $(TSTYLE_OBJ) \
                             $(LISTEN_DSP:%=$(TBUILD)/obj/plugin/listen/%.o) $(TSUPPORT_OBJ) $(TLIBS)
 	$(CC) $(TEST_LDFLAGS) $(RT_WRAP) -Wl,--wrap=rnn_engine_create -o $@ $^ -lcmocka $(BLAS_LIBS) \
 	  -lz -lm -lpthread

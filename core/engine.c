@@ -19,6 +19,7 @@
 #include "condition.h"
 #include "listen.h"
 #include "lookback.h"
+#include "record.h"
 #include "net.h"
 #include "sample.h"
 
@@ -168,6 +169,10 @@ struct rnn_engine {
     int prep_due;   /* the draw from the step in progress is still to prepare */
     int next_ready; /* the model's sampler holds the draw from the net's logits */
     draw_key next_drawn; /* the settings it was prepared under */
+
+    /* the player's line as the net hears it, for Learn: the host's ring,
+     * written only while its columns are the model's (rnn_engine_set_record) */
+    rnn_rec *rec;
 
     rnn_engine_stats stats;
 };
@@ -708,6 +713,7 @@ static void reanchor(rnn_engine *e, int64_t abs, double step, int relocated)
 static void net_reset(rnn_engine *e)
 {
     if (e->em) rnn_net_reset(e->em->net);
+    if (e->rec) rnn_rec_break(e->rec); /* a phrase never runs across a fresh net */
     rnn_lookback_clear(&e->look);
     e->look_pushed = 0;
 }
@@ -921,12 +927,25 @@ static const float *columns(rnn_engine *e, int ev, const step_cond *c, int in_se
 }
 
 /* Begin the network step of input event ev with the conditions c (in_seq:
- * see columns). */
-static void begin_step(rnn_engine *e, int ev, const step_cond *c, int in_seq)
+ * see columns); returns the columns the net got (NULL: none). */
+static const float *begin_step(rnn_engine *e, int ev, const step_cond *c, int in_seq)
 {
-    rnn_net_step_begin_cond(e->em->net, ev, columns(e, ev, c, in_seq));
+    const float *cols = columns(e, ev, c, in_seq);
+    rnn_net_step_begin_cond(e->em->net, ev, cols);
     e->prep_due = 1;
     e->next_ready = 0;
+    return cols;
+}
+
+/* Record a step of the player's line, as the net got it, or break the
+ * recording where the net hears something else (its own line, nothing). */
+static void record_step(rnn_engine *e, int player, int ev, const float *cols)
+{
+    if (!e->rec) return;
+    if (player && rnn_rec_columns(e->rec) == rnn_net_cond_columns(e->em->net))
+        rnn_rec_push(e->rec, ev, cols);
+    else
+        rnn_rec_break(e->rec);
 }
 
 /* The logits a fresh net draws its first note of step k from: 'no event'
@@ -1284,7 +1303,8 @@ static void do_commit(rnn_engine *e, int64_t k)
         e->spec = 0;
         if (x == e->spec_event && same_columns(e->em, &e->spec_cond, &in) &&
             (!e->em->lookback || look_bar(e->em, &e->spec_cond) == look_bar(e->em, &in))) {
-            /* the step begun at the tick stands */
+            /* the step begun at the tick stands: the net's own event */
+            record_step(e, 0, 0, NULL);
             e->stats.net_steps++;
             return;
         }
@@ -1309,6 +1329,7 @@ static void do_commit(rnn_engine *e, int64_t k)
              * phrase itself stays owed: the split is about what the net
              * hears, not about whether the player was heard. */
             finish_step(e);
+            record_step(e, 0, 0, NULL);
             if (!e->have_phrase) fresh_net(e);
             return;
         }
@@ -1317,13 +1338,16 @@ static void do_commit(rnn_engine *e, int64_t k)
     }
     if (!computed(e, k)) {
         skip_step(e, k); /* the net does not hear this step */
+        record_step(e, 0, 0, NULL);
         return;
     }
     finish_step(e);
     /* 'no event' on the fresh net of a first note that waits is the step
      * its logits come from (first_logits); a note of the player's is not */
     const int first = e->net_fresh && e->first_wait == FIRST_WAIT && x == 0;
-    begin_step(e, x, &in, !first);
+    const float *cols = begin_step(e, x, &in, !first);
+    /* the player's line: what the net hears while it does not play */
+    record_step(e, !first && !e->generating, x, cols);
     e->first_wait = first ? FIRST_BEGUN : FIRST_NONE;
     e->pending = 1;
     e->chunks_done = 0;
@@ -1442,6 +1466,15 @@ rnn_engine_model *rnn_engine_set_model(rnn_engine *e, rnn_engine_model *em)
     e->bar_offset = e->bar_offset * new_spq / old_spq;
     e->cond_step = NO_STEP;
     reanchor(e, e->abs_frame, pos * new_spq / old_spq, 1);
+    return old;
+}
+
+rnn_rec *rnn_engine_set_record(rnn_engine *e, rnn_rec *rec)
+{
+    rnn_rec *old = e->rec;
+    if (old) rnn_rec_break(old);
+    e->rec = rec;
+    if (rec) rnn_rec_break(rec);
     return old;
 }
 

@@ -113,6 +113,7 @@
 #include "condition.h"
 #include "model.h"
 #include "net.h"
+#include "record.h"
 
 /* The compute budget (see above). */
 #define RNN_ENGINE_MAX_QPM 600.0 /* quarter notes a minute computed in full: 300 BPM at 2x */
@@ -261,6 +262,21 @@ rnn_engine_model *rnn_engine_set_model(rnn_engine *e, rnn_engine_model *em);
 
 /** The current model, or NULL. */
 const rnn_engine_model *rnn_engine_get_model(const rnn_engine *e);
+
+/** Record the player's line into rec (NULL: stop) and return the ring used
+ * before. The engine is rec's one writer: at each commit whose input is the
+ * player's (not while it plays its own line, nor the 'no event' step of a
+ * first note) it pushes the step's event and the columns its net got, the
+ * same values rnn_net_step_begin_cond took, and it breaks the line
+ * wherever the net hears anything else or starts afresh (start, stop,
+ * relocation, mode or model change, a split rest, a step not computed).
+ * In accompany the engine plays all the time, so nothing is recorded there
+ * (its net hears its own line, or the player's mixed with it). A ring whose column count is not the
+ * model's net's (rnn_net_cond_columns) is only broken, never written, so a
+ * model change cannot mix grids. The caller owns rec and frees it only
+ * after it is no longer set. Audio thread safe (no allocation: the ring is
+ * the caller's). */
+rnn_rec *rnn_engine_set_record(rnn_engine *e, rnn_rec *rec);
 
 /** Change a setting; a change of mode ends the sounding notes. Audio thread safe. */
 void rnn_engine_set_param(rnn_engine *e, rnn_engine_param id, float value);

@@ -21,6 +21,18 @@
 #define RNNMIDI_MINOR_VERSION 2
 #define RNNMIDI_MICRO_VERSION 0
 
+/* The learn port's choices. */
+#define RNNMIDI_LEARN_OFF 0
+#define RNNMIDI_LEARN_ON 1
+#define RNNMIDI_LEARN_FREEZE 2
+
+/* The learn_state output's values. */
+#define RNNMIDI_LSTATE_OFF 0      /* learn off, or no model */
+#define RNNMIDI_LSTATE_LISTENING 1 /* recording, waiting for 8 new bars */
+#define RNNMIDI_LSTATE_LEARNING 2 /* an update runs or is due, or the learner is being made */
+#define RNNMIDI_LSTATE_FROZEN 3
+#define RNNMIDI_LSTATE_CANNOT 4 /* the model cannot be learned (attention) */
+
 /* Input sources (the input_source port). */
 #define RNNMIDI_SOURCE_MIDI 0
 #define RNNMIDI_SOURCE_AUDIO 1
@@ -46,13 +58,22 @@
     X(THRU, RNN_PARAM_THRU)                                                                    \
     X(TEMPO, RNN_PARAM_TEMPO)                                                                  \
     X(INPUT_SOURCE, -1)                                                                        \
-    X(REPEAT_LIMIT, RNN_PARAM_REPEAT_LIMIT)
+    X(REPEAT_LIMIT, RNN_PARAM_REPEAT_LIMIT)                                                    \
+    X(LEARN, -1)                                                                               \
+    X(LEARN_RATE, -1)                                                                          \
+    X(FORGET, -1)                                                                              \
+    X(LEARN_STATE, -1)                                                                         \
+    X(LEARN_PHRASES, -1)                                                                       \
+    X(LEARN_UPDATES, -1)                                                                       \
+    X(LEARN_NLL_BEFORE, -1)                                                                    \
+    X(LEARN_NLL_AFTER, -1)
 
 /* Port groups (pg:Group), defined by symbol in rnnmidi.ttl.in. */
 #define RNNMIDI_GROUP_IO "io"
 #define RNNMIDI_GROUP_TIMING "timing"
 #define RNNMIDI_GROUP_PITCH "pitch"
 #define RNNMIDI_GROUP_SAMPLING "sampling"
+#define RNNMIDI_GROUP_LEARN "learn"
 
 /* Y(ENUM, group, comment): one row per port, fixed ports included. */
 #define RNNMIDI_PORT_DOCS(Y)                                                                   \
@@ -99,7 +120,29 @@
     Y(INPUT_SOURCE, RNNMIDI_GROUP_IO,                                                          \
       "What the network hears: the MIDI input, notes detected on the audio input, or both.")   \
     Y(REPEAT_LIMIT, RNNMIDI_GROUP_SAMPLING,                                                    \
-      "How many times in a row the network may strike one pitch; 0 is no limit.")
+      "How many times in a row the network may strike one pitch; 0 is no limit.")              \
+    Y(LEARN, RNNMIDI_GROUP_LEARN,                                                              \
+      "Learn your style: On keeps what you play and, in the background, fine-tunes a copy "    \
+      "of the model on it every 8 bars; Freeze keeps what was learned and learns no more; "    \
+      "Off plays the model as it is now.")                                                     \
+    Y(LEARN_RATE, RNNMIDI_GROUP_LEARN,                                                         \
+      "How far learning may move the model from the original: 1 is the default bound, "        \
+      "0 keeps it where it is, 4 lets it go four times as far.")                               \
+    Y(FORGET, RNNMIDI_GROUP_LEARN,                                                             \
+      "Forget what was learned and play the original model again.")                            \
+    Y(LEARN_STATE, RNNMIDI_GROUP_LEARN,                                                        \
+      "What learning does now; Cannot learn is shown for a model learning cannot change "      \
+      "(one with attention), which plays on unchanged.")                                       \
+    Y(LEARN_PHRASES, RNNMIDI_GROUP_LEARN,                                                      \
+      "Phrases of yours heard since the model was loaded or forgotten.")                       \
+    Y(LEARN_UPDATES, RNNMIDI_GROUP_LEARN,                                                      \
+      "Updates kept: each made your held-back bars no less likely.")                           \
+    Y(LEARN_NLL_BEFORE, RNNMIDI_GROUP_LEARN,                                                   \
+      "Mean surprise (negative log-likelihood, nats a step) of your newest bars under the "     \
+      "model before the last update.")                                                         \
+    Y(LEARN_NLL_AFTER, RNNMIDI_GROUP_LEARN,                                                    \
+      "The same after the last update: lower means the model now expects your playing "        \
+      "better.")
 
 typedef enum {
     RNNMIDI_CONTROL_IN = 0, /* atom: MIDI, time:Position, patch messages */
@@ -127,21 +170,46 @@ static inline int rnnmidi_control_param(int port)
     return port >= 0 && port < RNNMIDI_N_PORTS ? param[port] : -1;
 }
 
+/* Control ports the plugin writes (the learning status). Any thread. */
+static inline int rnnmidi_control_output(int port)
+{
+    return port >= RNNMIDI_LEARN_STATE && port <= RNNMIDI_LEARN_NLL_AFTER;
+}
+
 /* What a control port shows a host: the engine's description of its
- * setting, or the plugin's own for the input source; NULL for the fixed
- * ports. Static data; any thread. */
+ * setting, or the plugin's own for the input source and learning; NULL for
+ * the fixed ports. Static data; any thread. */
 static inline const rnn_param_desc *rnnmidi_control_desc(int port)
 {
     static const char *const source_labels[] = {"MIDI", "Audio", "MIDI and audio"};
-    static const rnn_param_desc input_source = {"input_source",
-                                                "Input source",
-                                                RNNMIDI_SOURCE_MIDI,
-                                                RNNMIDI_SOURCE_MIDI,
-                                                RNNMIDI_SOURCE_BOTH,
-                                                RNN_PARAM_CHOICE,
-                                                "",
-                                                source_labels};
-    if (port == RNNMIDI_INPUT_SOURCE) return &input_source;
+    static const char *const learn_labels[] = {"Off", "On", "Freeze"};
+    static const char *const state_labels[] = {"Off", "Listening", "Learning", "Frozen",
+                                               "Cannot learn this preset"};
+    static const rnn_param_desc own[] = {
+        [RNNMIDI_INPUT_SOURCE - RNNMIDI_INPUT_SOURCE] =
+            {"input_source", "Input source", RNNMIDI_SOURCE_MIDI, RNNMIDI_SOURCE_MIDI,
+             RNNMIDI_SOURCE_BOTH, RNN_PARAM_CHOICE, "", source_labels},
+        [RNNMIDI_LEARN - RNNMIDI_INPUT_SOURCE] = {"learn", "Learn", RNNMIDI_LEARN_OFF,
+                                                  RNNMIDI_LEARN_OFF, RNNMIDI_LEARN_FREEZE,
+                                                  RNN_PARAM_CHOICE, "", learn_labels},
+        [RNNMIDI_LEARN_RATE - RNNMIDI_INPUT_SOURCE] = {"learn_rate", "Learn rate", 1.0f, 0.0f,
+                                                       4.0f, RNN_PARAM_REAL, "coef", NULL},
+        [RNNMIDI_FORGET - RNNMIDI_INPUT_SOURCE] = {"forget", "Forget", 0, 0, 1, RNN_PARAM_SWITCH,
+                                                   "", NULL},
+        [RNNMIDI_LEARN_STATE - RNNMIDI_INPUT_SOURCE] =
+            {"learn_state", "Learn state", RNNMIDI_LSTATE_OFF, RNNMIDI_LSTATE_OFF,
+             RNNMIDI_LSTATE_CANNOT, RNN_PARAM_CHOICE, "", state_labels},
+        [RNNMIDI_LEARN_PHRASES - RNNMIDI_INPUT_SOURCE] = {"learn_phrases", "Phrases heard", 0, 0,
+                                                          1e6f, RNN_PARAM_INTEGER, "", NULL},
+        [RNNMIDI_LEARN_UPDATES - RNNMIDI_INPUT_SOURCE] = {"learn_updates", "Updates", 0, 0, 1e6f,
+                                                          RNN_PARAM_INTEGER, "", NULL},
+        [RNNMIDI_LEARN_NLL_BEFORE - RNNMIDI_INPUT_SOURCE] = {"learn_nll_before", "NLL before",
+                                                             0, 0, 20, RNN_PARAM_REAL, "", NULL},
+        [RNNMIDI_LEARN_NLL_AFTER - RNNMIDI_INPUT_SOURCE] = {"learn_nll_after", "NLL after", 0,
+                                                            0, 20, RNN_PARAM_REAL, "", NULL},
+    };
+    if (port == RNNMIDI_INPUT_SOURCE || (port >= RNNMIDI_LEARN && port <= RNNMIDI_LEARN_NLL_AFTER))
+        return &own[port - RNNMIDI_INPUT_SOURCE];
     int param = rnnmidi_control_param(port);
     return param >= 0 ? rnn_engine_param_desc((rnn_engine_param)param) : NULL;
 }

@@ -23,6 +23,11 @@
  * plugin's audio stopped as the Instantiation class demands. save() may run
  * beside run() and work_response(), which change the path: it copies the
  * path under a sequence count and hands the host only its own copy.
+ * What Learn learned (learner.h) is saved too, only when something was:
+ * save() writes the learned model into the state's folder (state:makePath)
+ * as rnnmidi:learned; restore() has the worker load that file to play,
+ * while the model path stays the original's, Learn's starting point and
+ * what Forget goes back to.
  *
  * Thru. The plugin passes the player's MIDI on itself (the engine only
  * hears it) and remembers every note it passed on, per channel and pitch,
@@ -70,6 +75,7 @@
 #include "../../core/text.h"
 #include "../listen/detector.h"
 #include "display.h"
+#include "learner.h"
 #include "ports.h"
 #include "seqlock.h"
 #include "uris.h"
@@ -109,7 +115,8 @@ typedef struct {
 
 typedef struct {
     WorkMsg head;
-    char text[PATH_CAP + STATUS_CAP]; /* a path; after a load, its NUL and the status */
+    char text[2 * PATH_CAP + STATUS_CAP]; /* a path (for a restore, then the learned model's);
+                                             after a load, its NUL and the status */
 } WorkText;
 
 typedef struct {
@@ -123,7 +130,8 @@ typedef struct {
     const LV2_Atom_Sequence *control;
     LV2_Atom_Sequence *notify;
     const float *audio_in;
-    const float *controls[N_CONTROLS];
+    const float *controls[N_CONTROLS];                                   /* the input controls */
+    float *learn_out[RNNMIDI_LEARN_NLL_AFTER - RNNMIDI_LEARN_STATE + 1]; /* Learn's outputs */
 
     /* URIDs and forge */
     RnnmidiURIs uris;
@@ -176,6 +184,9 @@ typedef struct {
     /* model: prepared by the worker, installed by work_response */
     rnn_slot *slot;
     int retire_unsent; /* the worker still has to hear that models came back */
+
+    /* Learn: its own thread, fed by run() (learner.h) */
+    rnnmidi_learner *learner;
 
     /* the inline display: notes heard and played, written by run() */
     rnn_display *display;
@@ -257,8 +268,10 @@ static LV2_Handle instantiate(const LV2_Descriptor *descriptor, double rate,
     char err[512];
     self->slot = rnn_slot_create();
     self->engine = self->slot ? rnn_engine_create(rate, self->max_block, err, sizeof err) : NULL;
-    if (!self->engine) {
+    self->learner = self->engine ? rnnmidi_learner_create(self->slot, err, sizeof err) : NULL;
+    if (!self->learner) {
         lv2_log_error(&self->logger, "rnnmidi: %s\n", self->slot ? err : "out of memory");
+        rnn_engine_free(self->engine);
         rnn_slot_free(self->slot);
         free(self);
         return NULL;
@@ -289,8 +302,10 @@ static LV2_Handle instantiate(const LV2_Descriptor *descriptor, double rate,
     if (n > 0 && n < (int)sizeof def && access(def, R_OK) == 0) {
         rnn_engine_model *em = rnn_engine_model_prepare(def, err, sizeof err);
         /* nothing runs yet: this thread may take the audio thread's part */
-        if (em && rnn_slot_offer(self->slot, em, rnn_slot_request(self->slot)) &&
+        const uint32_t gen = rnn_slot_request(self->slot);
+        if (em && rnn_slot_offer(self->slot, em, gen) &&
             rnn_slot_install(self->slot, self->engine)) {
+            rnnmidi_learner_base(self->learner, def, gen);
             set_path(self, def);
             self->notify_model = 1;
         } else if (!em) {
@@ -314,7 +329,9 @@ static void connect_port(LV2_Handle instance, uint32_t port, void *data)
         self->audio_in = data;
         break;
     default:
-        if (port >= RNNMIDI_FIRST_CONTROL && port < RNNMIDI_N_PORTS)
+        if (rnnmidi_control_output((int)port))
+            self->learn_out[port - RNNMIDI_LEARN_STATE] = data;
+        else if (port >= RNNMIDI_FIRST_CONTROL && port < RNNMIDI_N_PORTS)
             self->controls[port - RNNMIDI_FIRST_CONTROL] = data;
         break;
     }
@@ -830,11 +847,36 @@ static void end_block(Rnnmidi *self, uint32_t n_samples)
         self->queue_draw->queue_draw(self->queue_draw->handle);
 }
 
+/* A control's value, or def when the port is not connected or not finite. */
+static float control(const Rnnmidi *self, int port, float def)
+{
+    const float *p = self->controls[port - RNNMIDI_FIRST_CONTROL];
+    return p && isfinite(*p) ? *p : def;
+}
+
+/* Learn's controls to its thread, its recording and learned model into the
+ * engine, its status out. */
+static void learn_block(Rnnmidi *self)
+{
+    const float v = control(self, RNNMIDI_LEARN, RNNMIDI_LEARN_OFF);
+    const int learn = v < 0.5f   ? RNNMIDI_LEARN_OFF
+                      : v < 1.5f ? RNNMIDI_LEARN_ON
+                                 : RNNMIDI_LEARN_FREEZE;
+    rnnmidi_learn_status st;
+    rnnmidi_learner_run(self->learner, self->engine, learn, control(self, RNNMIDI_LEARN_RATE, 1),
+                        control(self, RNNMIDI_FORGET, 0), &st);
+    const float out[] = {(float)st.state, (float)st.phrases, (float)st.updates, st.nll_before,
+                         st.nll_after};
+    for (int i = 0; i < (int)(sizeof out / sizeof out[0]); i++)
+        if (self->learn_out[i]) *self->learn_out[i] = out[i];
+}
+
 static void run(LV2_Handle instance, uint32_t n_samples)
 {
     Rnnmidi *self = instance;
     begin_block(self);
     int source = read_controls(self);
+    learn_block(self);
     listen_audio(self, n_samples,
                  source != RNNMIDI_SOURCE_MIDI && self->audio_in && self->detector);
     read_control_port(self, n_samples, source != RNNMIDI_SOURCE_AUDIO);
@@ -868,8 +910,9 @@ static void deactivate(LV2_Handle instance)
 static void cleanup(LV2_Handle instance)
 {
     Rnnmidi *self = instance;
-    rnn_engine_free(self->engine); /* frees its model too */
-    rnn_slot_free(self->slot);     /* and what was on its way */
+    rnn_engine_free(self->engine);       /* frees its model too, and records no more */
+    rnnmidi_learner_free(self->learner); /* its thread stopped, its ring freed */
+    rnn_slot_free(self->slot);           /* and what was on its way */
     rnn_detector_free(self->detector);
     rnn_detector_free(self->spare);
     rnn_display_free(self->display);
@@ -928,19 +971,27 @@ static LV2_Worker_Status work(LV2_Handle instance, LV2_Worker_Respond_Function r
         return LV2_WORKER_SUCCESS;
     }
     if (head.type != MSG_LOAD) return LV2_WORKER_ERR_UNKNOWN;
-    if (size < sizeof(WorkMsg) + head.size || head.size == 0 || head.size > PATH_CAP ||
+    if (size < sizeof(WorkMsg) + head.size || head.size == 0 || head.size > 2 * PATH_CAP ||
         text[head.size - 1] != 0)
         return LV2_WORKER_ERR_UNKNOWN;
     /* a newer request came meanwhile: no need to read this one */
     if (head.gen != rnn_slot_generation(self->slot)) return LV2_WORKER_SUCCESS;
     size_t plen = strlen(text) + 1;
+    /* a restore's learned model plays; the path stays the original's */
+    const char *learned = plen < head.size ? text + plen : NULL;
 
     /* text is exactly as long as its bytes: nothing uninitialised goes out */
     WorkText reply;
     reply.head.gen = head.gen;
     reply.head.detector = NULL;
     char err[STATUS_CAP - 32];
-    rnn_engine_model *em = rnn_engine_model_prepare(text, err, sizeof err);
+    rnn_engine_model *em = learned ? rnn_engine_model_prepare(learned, err, sizeof err) : NULL;
+    if (learned && !em) {
+        lv2_log_error(&self->logger, "rnnmidi: learned model refused, the original plays: %s\n",
+                      err);
+        learned = NULL;
+    }
+    if (!em) em = rnn_engine_model_prepare(text, err, sizeof err);
     size_t n;
     if (em) {
         reply.head.type = MSG_LOADED;
@@ -950,6 +1001,7 @@ static LV2_Worker_Status work(LV2_Handle instance, LV2_Worker_Respond_Function r
         n += put_text(reply.text + n, STATUS_CAP, "loaded ", name ? name : text);
         /* refused (and freed) when a newer request came while it loaded */
         if (!rnn_slot_offer(self->slot, em, head.gen)) return LV2_WORKER_SUCCESS;
+        rnnmidi_learner_base_learned(self->learner, text, learned, head.gen);
     } else {
         lv2_log_error(&self->logger, "rnnmidi: model refused, the current one plays on: %s\n", err);
         reply.head.type = MSG_FAILED;
@@ -1179,6 +1231,37 @@ static char *copy_into_session(Rnnmidi *self, const LV2_State_Make_Path *make_pa
     return dst;
 }
 
+/* What Learn learned on the model at path, written into the folder the
+ * host gives for this state (state:makePath) and stored by its mapped path;
+ * nothing when nothing was learned (or Learn's model is not path's), or the
+ * host offers no makePath. */
+static LV2_State_Status save_learned(Rnnmidi *self, LV2_State_Store_Function store,
+                                     LV2_State_Handle handle, const LV2_Feature *const *features,
+                                     const char *path)
+{
+    LV2_State_Map_Path *map_path = lv2_features_data(features, LV2_STATE__mapPath);
+    LV2_State_Make_Path *make_path = lv2_features_data(features, LV2_STATE__makePath);
+    LV2_State_Free_Path *free_path = lv2_features_data(features, LV2_STATE__freePath);
+    char base[PATH_CAP], err[512];
+    if (!make_path || rnnmidi_learner_base_path(self->learner, base, sizeof base) ||
+        strcmp(base, path))
+        return LV2_STATE_SUCCESS;
+    char *file = make_path->path(make_path->handle, "learned.rnnw");
+    if (!file) return LV2_STATE_SUCCESS;
+    LV2_State_Status st = LV2_STATE_SUCCESS;
+    const int rc = rnnmidi_learner_write(self->learner, file, err, sizeof err);
+    if (rc < 0) lv2_log_error(&self->logger, "rnnmidi: state: learned model not saved: %s\n", err);
+    if (rc == 0) {
+        char *apath = map_path ? map_path->abstract_path(map_path->handle, file) : NULL;
+        const char *stored = apath ? apath : file;
+        st = store(handle, self->uris.rnnmidi_learned, stored, strlen(stored) + 1,
+                   self->uris.atom_Path, LV2_STATE_IS_POD | LV2_STATE_IS_PORTABLE);
+        free_host_path(free_path, apath);
+    }
+    free_host_path(free_path, file);
+    return st;
+}
+
 static LV2_State_Status save(LV2_Handle instance, LV2_State_Store_Function store,
                              LV2_State_Handle handle, uint32_t flags,
                              const LV2_Feature *const *features)
@@ -1191,9 +1274,11 @@ static LV2_State_Status save(LV2_Handle instance, LV2_State_Store_Function store
         return LV2_STATE_ERR_UNKNOWN;
     }
     if (!path[0]) return LV2_STATE_SUCCESS;
-    if (in_bundle(self, path)) /* the host finds the bundle again; no copy, no link */
-        return store(handle, self->uris.rnnmidi_model, path, strlen(path) + 1, self->uris.atom_Path,
-                     LV2_STATE_IS_POD);
+    if (in_bundle(self, path)) { /* the host finds the bundle again; no copy, no link */
+        LV2_State_Status st = store(handle, self->uris.rnnmidi_model, path, strlen(path) + 1,
+                                    self->uris.atom_Path, LV2_STATE_IS_POD);
+        return st == LV2_STATE_SUCCESS ? save_learned(self, store, handle, features, path) : st;
+    }
     LV2_State_Map_Path *map_path = lv2_features_data(features, LV2_STATE__mapPath);
     LV2_State_Make_Path *make_path = lv2_features_data(features, LV2_STATE__makePath);
     LV2_State_Free_Path *free_path = lv2_features_data(features, LV2_STATE__freePath);
@@ -1209,15 +1294,16 @@ static LV2_State_Status save(LV2_Handle instance, LV2_State_Store_Function store
                    LV2_STATE_IS_POD | LV2_STATE_IS_PORTABLE);
     free_host_path(free_path, apath);
     free_host_path(free_path, copy);
-    return st;
+    return st == LV2_STATE_SUCCESS ? save_learned(self, store, handle, features, path) : st;
 }
 
 /* restore()'s load through the host's worker: restore may be running beside
  * run(), so it only counts atomically and schedules. */
 static LV2_State_Status restore_in_worker(Rnnmidi *self, LV2_Worker_Schedule *schedule,
-                                          const char *path)
+                                          const char *path, const char *learned)
 {
-    size_t len = strlen(path);
+    size_t len = strlen(path), llen = learned ? strlen(learned) + 1 : 0;
+    if (llen > PATH_CAP) llen = 0; /* an absurd learned path: the original plays */
     if (len >= PATH_CAP) {
         lv2_log_error(&self->logger,
                       "rnnmidi: state: model path of %zu bytes refused, at most %d\n", len,
@@ -1229,12 +1315,13 @@ static LV2_State_Status restore_in_worker(Rnnmidi *self, LV2_Worker_Schedule *sc
     /* the newest request from here on: loads still in flight are older */
     msg->head.gen = rnn_slot_request(self->slot);
     msg->head.type = MSG_LOAD;
-    msg->head.size = (uint32_t)len + 1;
+    msg->head.size = (uint32_t)(len + 1 + llen);
     msg->head.detector = NULL;
     memcpy(msg->text, path, len + 1);
+    if (llen) memcpy(msg->text + len + 1, learned, llen);
     LV2_State_Status st = LV2_STATE_SUCCESS;
-    if (schedule->schedule_work(schedule->handle, (uint32_t)(sizeof(WorkMsg) + len + 1), msg) !=
-        LV2_WORKER_SUCCESS) {
+    if (schedule->schedule_work(schedule->handle, (uint32_t)sizeof(WorkMsg) + msg->head.size,
+                                msg) != LV2_WORKER_SUCCESS) {
         lv2_log_error(&self->logger, "rnnmidi: state: the host's worker is busy, %s not restored\n",
                       path);
         st = LV2_STATE_ERR_UNKNOWN;
@@ -1246,11 +1333,13 @@ static LV2_State_Status restore_in_worker(Rnnmidi *self, LV2_Worker_Schedule *sc
 /* restore()'s load done in place, for hosts that offer no worker to
  * restore(): they call it in the Instantiation class, with nothing else
  * running, and a large preset holds it for as long as it takes to read. */
-static LV2_State_Status restore_here(Rnnmidi *self, const char *path)
+static LV2_State_Status restore_here(Rnnmidi *self, const char *path, const char *learned)
 {
     uint32_t gen = rnn_slot_request(self->slot); /* a load still in flight is older */
     char err[STATUS_CAP - 32];
-    rnn_engine_model *em = rnn_engine_model_prepare(path, err, sizeof err);
+    rnn_engine_model *em = learned ? rnn_engine_model_prepare(learned, err, sizeof err) : NULL;
+    if (!em) learned = NULL;
+    if (!em) em = rnn_engine_model_prepare(path, err, sizeof err);
     self->notify_model = 1;
     if (!em) {
         lv2_log_error(&self->logger, "rnnmidi: state: model refused: %s\n", err);
@@ -1267,6 +1356,7 @@ static LV2_State_Status restore_here(Rnnmidi *self, const char *path)
     rnn_slot_offer(self->slot, em, gen);
     rnn_slot_install(self->slot, self->engine);
     rnn_slot_retire(self->slot);
+    rnnmidi_learner_base_learned(self->learner, path, learned, gen);
     set_path(self, path);
     set_status(self, status);
     return LV2_STATE_SUCCESS;
@@ -1295,9 +1385,17 @@ static LV2_State_Status restore(LV2_Handle instance, LV2_State_Retrieve_Function
     int is_own =
         own && type == self->uris.atom_Bool && size == sizeof(int32_t) && *(const int32_t *)own;
     copy_text(self->restored, PATH_CAP, is_own ? path : "");
+    /* what Learn learned in the session, when it learned */
+    const char *lvalue = retrieve(handle, self->uris.rnnmidi_learned, &size, &type, &vflags);
+    char *lapath = NULL;
+    if (lvalue && (type != self->uris.atom_Path || size == 0 || lvalue[size - 1] != 0))
+        lvalue = NULL;
+    if (lvalue && map_path) lapath = map_path->absolute_path(map_path->handle, lvalue);
+    const char *learned = lapath ? lapath : lvalue;
 
-    LV2_State_Status st =
-        schedule ? restore_in_worker(self, schedule, path) : restore_here(self, path);
+    LV2_State_Status st = schedule ? restore_in_worker(self, schedule, path, learned)
+                                   : restore_here(self, path, learned);
+    free_host_path(free_path, lapath);
     free_host_path(free_path, apath);
     return st;
 }

@@ -101,7 +101,8 @@ static void write_ports(FILE *o)
     fprintf(o, "\n    ]");
     for (int index = RNNMIDI_FIRST_CONTROL; index < RNNMIDI_N_PORTS; index++) {
         const rnn_param_desc *c = rnnmidi_control_desc(index);
-        fprintf(o, " , [\n        a lv2:InputPort , lv2:ControlPort ;\n");
+        fprintf(o, " , [\n        a %s , lv2:ControlPort ;\n",
+                rnnmidi_control_output(index) ? "lv2:OutputPort" : "lv2:InputPort");
         fprintf(o,
                 "        lv2:index %d ;\n        lv2:symbol \"%s\" ;\n        lv2:name \"%s\" ;\n",
                 index, c->symbol, c->label);
@@ -117,7 +118,8 @@ static void write_ports(FILE *o)
         else if (c->kind == RNN_PARAM_CHOICE)
             fprintf(o, " ;\n        lv2:portProperty lv2:integer , lv2:enumeration");
         else if (c->kind == RNN_PARAM_SWITCH)
-            fprintf(o, " ;\n        lv2:portProperty lv2:integer , lv2:toggled");
+            fprintf(o, " ;\n        lv2:portProperty lv2:integer , lv2:toggled%s",
+                    index == RNNMIDI_FORGET ? " , pprops:trigger" : "");
         if (c->unit[0]) fprintf(o, " ;\n        units:unit units:%s", c->unit);
         if (c->choices) write_points(o, c);
         write_doc(o, index);

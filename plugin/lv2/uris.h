@@ -18,6 +18,8 @@
 #define RNNMIDI__status RNNMIDI_URI "#status"
 /* state: the saved model is the session's own copy */
 #define RNNMIDI__sessionCopy RNNMIDI_URI "#sessionCopy"
+/* state: the learned model (Learn), in the session's state folder */
+#define RNNMIDI__learned RNNMIDI_URI "#learned"
 
 typedef struct {
     LV2_URID atom_Path;
@@ -44,6 +46,7 @@ typedef struct {
     LV2_URID rnnmidi_model;
     LV2_URID rnnmidi_status;
     LV2_URID rnnmidi_sessionCopy;
+    LV2_URID rnnmidi_learned;
 } RnnmidiURIs;
 
 static inline void map_rnnmidi_uris(LV2_URID_Map *map, RnnmidiURIs *u)
@@ -72,6 +75,7 @@ static inline void map_rnnmidi_uris(LV2_URID_Map *map, RnnmidiURIs *u)
     u->rnnmidi_model = map->map(map->handle, RNNMIDI__model);
     u->rnnmidi_status = map->map(map->handle, RNNMIDI__status);
     u->rnnmidi_sessionCopy = map->map(map->handle, RNNMIDI__sessionCopy);
+    u->rnnmidi_learned = map->map(map->handle, RNNMIDI__learned);
 }
 
 #endif

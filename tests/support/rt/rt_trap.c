@@ -24,34 +24,42 @@ int __wrap_pthread_mutex_lock(pthread_mutex_t *m);
 
 static volatile int rt_trap_armed;
 static volatile int rt_trap_calls[5]; /* malloc, calloc, realloc, free, mutex_lock */
+static pthread_t rt_trap_thread;      /* the thread that armed it: the audio thread */
+
+/* Armed, and called on the thread that armed it: a plugin's own threads
+ * (Learn's) allocate and lock as they may, beside the audio thread. */
+static int rt_trap_counts(void)
+{
+    return rt_trap_armed && pthread_equal(pthread_self(), rt_trap_thread);
+}
 
 void *__wrap_malloc(size_t n)
 {
-    if (rt_trap_armed) rt_trap_calls[0]++;
+    if (rt_trap_counts()) rt_trap_calls[0]++;
     return __real_malloc(n);
 }
 
 void *__wrap_calloc(size_t n, size_t size)
 {
-    if (rt_trap_armed) rt_trap_calls[1]++;
+    if (rt_trap_counts()) rt_trap_calls[1]++;
     return __real_calloc(n, size);
 }
 
 void *__wrap_realloc(void *p, size_t n)
 {
-    if (rt_trap_armed) rt_trap_calls[2]++;
+    if (rt_trap_counts()) rt_trap_calls[2]++;
     return __real_realloc(p, n);
 }
 
 void __wrap_free(void *p)
 {
-    if (rt_trap_armed) rt_trap_calls[3]++;
+    if (rt_trap_counts()) rt_trap_calls[3]++;
     __real_free(p);
 }
 
 int __wrap_pthread_mutex_lock(pthread_mutex_t *m)
 {
-    if (rt_trap_armed) rt_trap_calls[4]++;
+    if (rt_trap_counts()) rt_trap_calls[4]++;
     return __real_pthread_mutex_lock(m);
 }
 
@@ -59,6 +67,7 @@ void rt_trap_arm(void)
 {
     for (int i = 0; i < 5; i++)
         rt_trap_calls[i] = 0;
+    rt_trap_thread = pthread_self();
     rt_trap_armed = 1;
 }
 

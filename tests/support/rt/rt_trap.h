@@ -7,7 +7,9 @@
  * rt_trap_self_check() proves the wrapping is in place, so a test cannot
  * pass because nothing was watched. Calls made inside shared libraries (libc
  * itself, cmocka) are not seen: only references linked from our objects are
- * wrapped. The counters are process-wide; arm and disarm from one thread. */
+ * wrapped. Only calls on the thread that armed the trap are counted (the
+ * audio thread; a plugin's own low-priority threads may allocate); arm and
+ * disarm from that thread. */
 #ifndef RNNMIDI_RT_TRAP_H
 #define RNNMIDI_RT_TRAP_H
 
