@@ -13,7 +13,8 @@
  * them ending in the new bars, but for the newest --holdout bars: the
  * update is kept only when it predicts those no worse than before (the
  * plugin's validation on a held-back slice of the player's phrases), else
- * undone. After each update the tool prints the NLL of
+ * undone (--guard spread and --anchor try other checks, README's table).
+ * After each update the tool prints the NLL of
  * the next --next minutes of the replay (not heard yet) under the preset
  * and under the learned weights, and the learned weights' NLL on the test
  * split of the --dev paths (what it may forget), all computed by rnn_net
@@ -47,6 +48,7 @@ typedef struct {
     double minutes, next, bpm;
     int bars, steps, batch, window, holdout;
     int spread; /* the held-back bars: 0 the newest, 1 the last of every update's bars */
+    int anchor; /* the held-back check also against the preset, which it falls back to */
     rnn_learn_options opt;
     uint64_t seed;
     int quiet;
@@ -111,6 +113,13 @@ static int parse_args(learn_args *a, int argc, char **argv)
                      "(newest)",
                      RNN_OPT_CALL, &a->spread),
          .set = set_guard},
+        {RNN_CLI_OPT("anchor", 0, NULL,
+                     "the check also compares with the preset: an update is kept\n"
+                     "only when it predicts the held-back bars no worse than the\n"
+                     "preset too, and weights worse there than the preset are\n"
+                     "forgotten",
+                     RNN_OPT_FLAG, &a->anchor),
+         1},
         {RNN_CLI_OPT("batch", 0, "B", "windows per AdamW step", RNN_OPT_INT, &a->batch), 1, 256,
          .show_default = 1},
         {RNN_CLI_OPT("window", 0, "T", "grid steps per window", RNN_OPT_INT, &a->window), 2, 4096,
@@ -402,17 +411,21 @@ static void fill_check(batch_buf *bb, const timeline *tl, const rnn_model_config
  * held-back bars after it; with the spread guard train_end = heard and the
  * held-back steps of every update are never targets), half the windows
  * ending in the new bars [fresh, train_end); kept when the held-back steps
- * are predicted no worse, else undone. */
-static update_result update(rnn_learn *ln, const learn_args *a, batch_buf *bb, const timeline *tl,
-                            size_t fresh, size_t train_end, size_t heard)
+ * are predicted no worse, else undone. With `preset` (--anchor, a learner
+ * at the preset's weights) they must be predicted no worse than by the
+ * preset too, and weights that were already worse there are forgotten. */
+static update_result update(rnn_learn *ln, rnn_learn *preset, const learn_args *a, batch_buf *bb,
+                            const timeline *tl, size_t fresh, size_t train_end, size_t heard)
 {
     const rnn_model_config *cfg = rnn_learn_config(ln);
     update_result u = {-1, -1, -1, 1};
     const float *cols = bb->C ? bb->cols : NULL;
     const int check = bb->hold > 0 || train_end < heard;
+    double held_preset = -1;
     if (check) {
         fill_check(bb, tl, cfg, train_end, heard);
         u.held0 = rnn_learn_nll(ln, bb->in, cols, bb->tg, bb->B, bb->T);
+        if (preset) held_preset = rnn_learn_nll(preset, bb->in, cols, bb->tg, bb->B, bb->T);
     }
     double sum = 0;
     int n = 0;
@@ -431,9 +444,12 @@ static update_result update(rnn_learn *ln, const learn_args *a, batch_buf *bb, c
         fill_check(bb, tl, cfg, train_end, heard);
         u.held1 = rnn_learn_nll(ln, bb->in, cols, bb->tg, bb->B, bb->T);
         u.kept = u.held1 >= 0 && u.held1 <= u.held0;
+        if (held_preset >= 0 && u.held1 > held_preset) u.kept = 0;
     }
     if (u.kept)
         rnn_learn_accept(ln);
+    else if (held_preset >= 0 && u.held0 > held_preset)
+        rnn_learn_forget(ln); /* the weights before were worse than the preset too */
     else
         rnn_learn_reject(ln);
     return u;
@@ -530,7 +546,7 @@ static int curve_svg(const curve *c, const char *path, const char *title, char *
 typedef struct {
     rnn_model *model;
     rnn_net *net;
-    rnn_learn *ln;
+    rnn_learn *ln, *preset; /* preset: a learner that never moves (--anchor) */
     rnn_dataset replay, dev;
     timeline tl;
     batch_buf bb;
@@ -540,6 +556,7 @@ typedef struct {
 static void session_free(session *s)
 {
     rnn_learn_free(s->ln);
+    rnn_learn_free(s->preset);
     rnn_net_free(s->net);
     rnn_model_free(s->model);
     rnn_dataset_free(&s->replay);
@@ -563,6 +580,8 @@ static int open_session(session *s, const learn_args *a, char *err, size_t errle
     if (!s->net || rnn_net_probe(s->net, a->model, err, errlen) != 0) return -1;
     s->ln = rnn_learn_create(s->model, a->batch, a->window, err, errlen);
     if (!s->ln) return -1;
+    if (a->anchor && !(s->preset = rnn_learn_create(s->model, a->batch, a->window, err, errlen)))
+        return -1;
     FILE *log = a->quiet ? NULL : stderr;
     if (rnn_dataset_load(&s->replay, a->paths, a->n_paths, cfg->kind, cfg->steps_per_quarter, log,
                          err, errlen) != 0)
@@ -670,8 +689,9 @@ static int run(const learn_args *a)
     for (size_t heard = every; heard <= total; heard += every) {
         const double t0 = thread_seconds();
         const size_t train_end = a->spread ? heard : heard > hold ? heard - hold : 0;
-        const update_result up = update(
-            s.ln, a, &s.bb, &s.tl, train_end > every ? train_end - every : 0, train_end, heard);
+        const update_result up =
+            update(s.ln, s.preset, a, &s.bb, &s.tl, train_end > every ? train_end - every : 0,
+                   train_end, heard);
         const double secs = thread_seconds() - t0;
         kept += up.kept;
         rnn_model *lm = NULL;

@@ -7,7 +7,8 @@
  * repeats); --svg draws the curves, a point per update. The learned preset
  * written with --out loads in rnnmidi-eval,
  * whose NLL on the riff is below the preset's. A golden preset with
- * attention learns the riff as well, under the spread guard. A replay
+ * attention learns the riff as well, under the spread guard anchored to
+ * the preset. A replay
  * shorter than --minutes plus --next is refused (status 1), and so are a
  * missing --model, an unknown --guard and a spread guard that would hold
  * back every bar (status 2). */
@@ -126,14 +127,15 @@ static void test_curve(void **state)
     if (!(e1 < e0)) fail_msg("learned %f, preset %f", e1, e0);
 }
 
-/* the attention preset (PyTorch-made, tests/golden), the spread guard */
+/* the attention preset (PyTorch-made, tests/golden), the spread guard, --anchor */
 static void test_attention(void **state)
 {
     (void)state;
     write_riff();
     int rc = test_shell(buf, sizeof buf,
                         "%s/rnnmidi-learn --model tests/golden/attn_lstm_e16_l2.rnnw --minutes 1 "
-                        "--next 0.5 --bars 4 --holdout 1 --guard spread --radius 0.5 --lr 0.01 %s",
+                        "--next 0.5 --bars 4 --holdout 1 --guard spread --anchor --radius 0.5 "
+                        "--lr 0.01 %s",
                         test_tools_dir(), riff);
     if (rc != 0) fail_msg("rnnmidi-learn exited %d:\n%s", rc, buf);
     int lines = 0, checked = 0;
