@@ -53,9 +53,16 @@ static rnn_model *make_model(const rnn_model_config *cfg)
 
 static int bench(const char *name, rnn_cell cell, int hidden, int win, int rounds)
 {
-    const rnn_model_config cfg = {
-        RNN_KIND_MELODY, 4,   cell,         2, 64, hidden, RNN_MELODY_VOCAB,
-        RNN_COND_ALL,    win, win ? 64 : 0, 0};
+    const rnn_model_config cfg = {.kind = RNN_KIND_MELODY,
+                                  .steps_per_quarter = 4,
+                                  .cell = cell,
+                                  .layers = 2,
+                                  .embed = 64,
+                                  .hidden = hidden,
+                                  .vocab = RNN_MELODY_VOCAB,
+                                  .conditions = RNN_COND_ALL,
+                                  .attn_window = win,
+                                  .attn_size = win ? 64 : 0};
     rnn_model *m = make_model(&cfg);
     char err[256];
     rnn_learn *ln = m ? rnn_learn_create(m, B, T, err, sizeof err) : NULL;

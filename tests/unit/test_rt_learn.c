@@ -55,8 +55,17 @@ static rnn_model *make_model(const rnn_model_config *cfg, uint64_t seed)
 
 static void run(rnn_cell cell, int embed, unsigned conds, int look, int win, int A)
 {
-    const rnn_model_config cfg = {RNN_KIND_MELODY,  4,     cell, 2, embed, 16,
-                                  RNN_MELODY_VOCAB, conds, win,  A, look};
+    const rnn_model_config cfg = {.kind = RNN_KIND_MELODY,
+                                  .steps_per_quarter = 4,
+                                  .cell = cell,
+                                  .layers = 2,
+                                  .embed = embed,
+                                  .hidden = 16,
+                                  .vocab = RNN_MELODY_VOCAB,
+                                  .conditions = conds,
+                                  .attn_window = win,
+                                  .attn_size = A,
+                                  .lookback = look};
     rnn_model *m = make_model(&cfg, 9 + (uint64_t)cell);
     char err[256];
     rnn_learn *ln = rnn_learn_create(m, B, T, err, sizeof err);
