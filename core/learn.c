@@ -13,9 +13,14 @@
  *   backward   dg (N, GH) times W (GH, I): W as stored
  *   weights    dW (GH, I) += dg^T (a strided view) times x (N, I)
  *
+ * With attention the projections W1 h and W2 h of the top layer's outputs
+ * are two more products; the scores, softmax and context of each step are
+ * row loops (attn_fwd_body, attn_bwd_body) over the steps of its own phrase.
+ *
  * Letters: B phrases (lanes), T steps, N = T * B rows, E embedding, I a
  * layer's input, H hidden, G gates, V vocabulary, C input columns beside the
- * event. Arrays are time-major: row t * B + b. */
+ * event, W the attention's window and A its size, Hh the head's input (H,
+ * or 2H with attention). Arrays are time-major: row t * B + b. */
 #include "learn.h"
 
 #include "cell.h"
@@ -49,6 +54,11 @@ enum { KB = 128, MR = 4 };
 
 typedef void (*gemm_fn)(float *restrict c, size_t ldc, const float *restrict a, size_t sam,
                         size_t sak, const float *restrict b, size_t ldb, int M, int N, int K);
+
+struct rnn_learn;
+/* The attention's rows of a batch, forward or backward, from the top
+ * layer's outputs h (N, H). */
+typedef void (*attn_fn)(struct rnn_learn *ln, const float *h);
 
 /* C += A B for vector type T of W lanes: for each block of KB of the K
  * dimension, rows of C MR at a time, columns 2W at a time held in 2*MR
@@ -127,8 +137,10 @@ struct rnn_learn {
     rnn_model_config cfg;
     const rnn_cell_desc *cell;
     int L, E, H, V, G, GH, C, I0, ld0; /* I0 event columns of W_ih_l0 (E, or V), ld0 = I0 + C */
+    int W, A, Hh; /* attention window and size (W = 0: none), the head's input H or 2H */
     int maxB, maxT;
     gemm_fn gemm;
+    attn_fn attn_fwd, attn_bwd;
     const char *kernel;
 
     int n_tensors;
@@ -137,7 +149,7 @@ struct rnn_learn {
     float *w, *dw, *w0, *m, *v; /* parameters, gradients, start, Adam moments */
     float *wa, *ma, *va;        /* the accepted weights and their moments */
     size_t o_embed, o_wih[RNN_MAX_LAYERS], o_whh[RNN_MAX_LAYERS], o_bih[RNN_MAX_LAYERS],
-        o_bhh[RNN_MAX_LAYERS], o_headw, o_headb;
+        o_bhh[RNN_MAX_LAYERS], o_headw, o_headb, o_w1, o_w2, o_av;
     long steps, steps_a; /* updates applied; at the accepted weights */
     double w0norm;
 
@@ -147,7 +159,8 @@ struct rnn_learn {
     float *wihT[RNN_MAX_LAYERS]; /* (H, GH) layers >= 1 */
     float *whhT[RNN_MAX_LAYERS]; /* (H, GH) */
     float *wembT;                /* (E, GH) the event part of W_ih_l0 transposed, E > 0 */
-    float *headT;                /* (H, V) */
+    float *headT;                /* (Hh, V): rows 0..H-1 read h, H..2H-1 the context */
+    float *w1T, *w2T;            /* (H, A) attention */
 
     /* the last forward: B, T and its inputs */
     int B, T;
@@ -160,6 +173,9 @@ struct rnn_learn {
     float *gates[RNN_MAX_LAYERS]; /* (N, GH) the gates' activations */
     float *ghh[RNN_MAX_LAYERS];   /* (N, GH) GRU: W_hh h + b_hh */
     float *probs;                 /* (N, V), then the logit gradients */
+    float *P, *Q;                 /* (N, A) W1 h and W2 h of every top-layer output */
+    float *att;                   /* (N, W) attention weights, entry W-1-j for j+1 steps back */
+    float *ctx;                   /* (N, H) contexts */
 
     /* the backward's scratch */
     float *dh, *dx;   /* (N, H) */
@@ -167,10 +183,214 @@ struct rnn_learn {
     float *dhn, *dcn; /* (B, H) */
     float *dtab;      /* (V, GH) */
     float *dcond;     /* (C, GH) */
+    float *dP, *dQ;   /* (N, A) */
+    float *dctx;      /* (N, H) */
+    float *da;        /* (W) */
 
     void *block;
     size_t bytes;
 };
+
+/* ---------------------------------------------------------------------------
+ * The attention's rows (core/FORMAT.md, "Attention"), one build per
+ * instruction set as the product kernel. Row (t, b) attends to rows
+ * (k, b), k = max(0, t - W) .. t - 1: the lane's outputs since its phrase
+ * began, at most W of them, as core/attention.c's ring holds them. The
+ * projections P = W1 h and Q = W2 h of every row are products (the forward);
+ * what is left per row are n scores, a softmax and a weighted sum:
+ *   u_k = v . tanh(P_k + Q_t),  a = softmax(u),  c_t = sum_k a_k h_k
+ * and back, with s_k = tanh(P_k + Q_t):
+ *   da_k = dc . h_k,  dh_k += a_k dc,  du_k = a_k (da_k - sum_j a_j da_j),
+ *   dv += du_k s_k,   dP_k += du_k v (1 - s_k^2),  dQ_t += the same.
+ * tanh is core/attention.c's rational approximation, 8 lanes at a time, so
+ * the learner's model is the one core/net runs. */
+
+typedef int32_t li8 __attribute__((vector_size(32)));
+
+#define LN_INLINE static inline __attribute__((always_inline))
+
+/* x P(x^2) / Q(x^2) on x clamped to +-7.90531 (core/attention.c's) */
+LN_INLINE float ln_tanh(float x)
+{
+    const float c = 7.90531110763549805f;
+    x = x < -c ? -c : x > c ? c : x;
+    const float x2 = x * x;
+    float num = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
+    num = num * x2 + -8.60467152213735e-11f;
+    num = num * x2 + 5.12229709037114e-08f;
+    num = num * x2 + 1.48572235717979e-05f;
+    num = num * x2 + 6.37261928875436e-04f;
+    num = num * x2 + 4.89352455891786e-03f;
+    float den = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
+    den = den * x2 + 2.26843463243900e-03f;
+    den = den * x2 + 4.89352518554385e-03f;
+    return x * num / den;
+}
+
+/* *s = tanh(p + q) over 8 floats (through memory: a vector argument or
+ * result would change the ABI between the builds) */
+LN_INLINE void ln_tanh8(lf8 *s, const float *p, const float *q)
+{
+    lf8 x = *(const lf8 *)p + *(const lf8 *)q;
+    const float c = 7.90531110763549805f;
+    const lf8 hi = {c, c, c, c, c, c, c, c}, lo = -hi;
+    const li8 over = x > hi, under = x < lo;
+    x = (lf8)(((li8)x & ~over) | ((li8)hi & over));
+    x = (lf8)(((li8)x & ~under) | ((li8)lo & under));
+    const lf8 x2 = x * x;
+    lf8 num = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
+    num = num * x2 + -8.60467152213735e-11f;
+    num = num * x2 + 5.12229709037114e-08f;
+    num = num * x2 + 1.48572235717979e-05f;
+    num = num * x2 + 6.37261928875436e-04f;
+    num = num * x2 + 4.89352455891786e-03f;
+    lf8 den = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
+    den = den * x2 + 2.26843463243900e-03f;
+    den = den * x2 + 4.89352518554385e-03f;
+    *s = x * num / den;
+}
+
+LN_INLINE float ln_sum8(const lf8 *a)
+{
+    return (((*a)[0] + (*a)[1]) + ((*a)[2] + (*a)[3])) +
+           (((*a)[4] + (*a)[5]) + ((*a)[6] + (*a)[7]));
+}
+
+/* v . tanh(p + q) over A */
+LN_INLINE float ln_score(const float *p, const float *q, const float *v, int A)
+{
+    lf8 acc = {0};
+    int j = 0;
+    for (; j + 8 <= A; j += 8) {
+        lf8 s;
+        ln_tanh8(&s, p + j, q + j);
+        acc += *(const lf8 *)(v + j) * s;
+    }
+    float u = ln_sum8(&acc);
+    for (; j < A; j++)
+        u += v[j] * ln_tanh(p[j] + q[j]);
+    return u;
+}
+
+/* x . y over H */
+LN_INLINE float ln_dot(const float *x, const float *y, int H)
+{
+    lf8 acc = {0};
+    int k = 0;
+    for (; k + 8 <= H; k += 8)
+        acc += *(const lf8 *)(x + k) * *(const lf8 *)(y + k);
+    float d = ln_sum8(&acc);
+    for (; k < H; k++)
+        d += x[k] * y[k];
+    return d;
+}
+
+/* y += a x over H */
+LN_INLINE void ln_axpy(float *restrict y, float a, const float *restrict x, int H)
+{
+    int k = 0;
+    for (; k + 8 <= H; k += 8)
+        *(lf8 *)(y + k) += a * *(const lf8 *)(x + k);
+    for (; k < H; k++)
+        y[k] += a * x[k];
+}
+
+/* One score back: dv += du s, dp and dq += du v (1 - s^2), s = tanh(p + q) */
+LN_INLINE void ln_score_back(float *restrict dv, float *restrict dp, float *restrict dq,
+                             const float *p, const float *q, const float *v, float du, int A)
+{
+    int j = 0;
+    for (; j + 8 <= A; j += 8) {
+        lf8 s;
+        ln_tanh8(&s, p + j, q + j);
+        *(lf8 *)(dv + j) += du * s;
+        const lf8 d = du * *(const lf8 *)(v + j) * (1.0f - s * s);
+        *(lf8 *)(dp + j) += d;
+        *(lf8 *)(dq + j) += d;
+    }
+    for (; j < A; j++) {
+        const float s = ln_tanh(p[j] + q[j]);
+        dv[j] += du * s;
+        const float d = du * v[j] * (1.0f - s * s);
+        dp[j] += d;
+        dq[j] += d;
+    }
+}
+
+#define LN_ATTN(S, ATTR)                                                                           \
+    ATTR LN_CONTRACT static void attn_fwd_##S(struct rnn_learn *ln, const float *h)                \
+    {                                                                                              \
+        attn_fwd_body(ln, h);                                                                      \
+    }                                                                                              \
+    ATTR LN_CONTRACT static void attn_bwd_##S(struct rnn_learn *ln, const float *h)                \
+    {                                                                                              \
+        attn_bwd_body(ln, h);                                                                      \
+    }
+
+/* The attention of each row: scores, softmax into att, context into ctx.
+ * Entry W - t + k of a row of att is key k (W-1-j for j+1 steps back). */
+LN_INLINE void attn_fwd_body(struct rnn_learn *ln, const float *h)
+{
+    const int B = ln->B, T = ln->T, H = ln->H, A = ln->A, W = ln->W;
+    const float *v = ln->w + ln->o_av;
+    for (int t = 0; t < T; t++)
+        for (int b = 0; b < B; b++) {
+            const size_t row = (size_t)t * B + b;
+            float *a = ln->att + row * W, *c = ln->ctx + row * H;
+            memset(a, 0, (size_t)W * sizeof(float));
+            memset(c, 0, (size_t)H * sizeof(float));
+            const int k0 = t > W ? t - W : 0;
+            if (k0 == t) continue; /* a phrase's first step: nothing stored, c = 0 */
+            float umax = -INFINITY, sum = 0.0f;
+            for (int k = k0; k < t; k++) {
+                const float u = ln_score(ln->P + ((size_t)k * B + b) * A, ln->Q + row * A, v, A);
+                a[W - t + k] = u;
+                umax = u > umax ? u : umax;
+            }
+            for (int k = k0; k < t; k++) {
+                a[W - t + k] = expf(a[W - t + k] - umax);
+                sum += a[W - t + k];
+            }
+            for (int k = k0; k < t; k++) {
+                a[W - t + k] /= sum;
+                ln_axpy(c, a[W - t + k], h + ((size_t)k * B + b) * H, H);
+            }
+        }
+}
+
+/* The rows back from dctx: into dh (as values), dv, dP and dQ. */
+LN_INLINE void attn_bwd_body(struct rnn_learn *ln, const float *h)
+{
+    const int B = ln->B, T = ln->T, H = ln->H, A = ln->A, W = ln->W;
+    const float *v = ln->w + ln->o_av;
+    float *dv = ln->dw + ln->o_av;
+    for (int t = 0; t < T; t++)
+        for (int b = 0; b < B; b++) {
+            const size_t row = (size_t)t * B + b;
+            const int k0 = t > W ? t - W : 0;
+            if (k0 == t) continue;
+            const float *a = ln->att + row * W, *dc = ln->dctx + row * H, *q = ln->Q + row * A;
+            float *dq = ln->dQ + row * A, s = 0.0f;
+            for (int k = k0; k < t; k++) {
+                const size_t key = (size_t)k * B + b;
+                const float d = ln_dot(dc, h + key * H, H);
+                ln->da[k - k0] = d;
+                s += a[W - t + k] * d;
+                ln_axpy(ln->dh + key * H, a[W - t + k], dc, H);
+            }
+            for (int k = k0; k < t; k++) {
+                const size_t key = (size_t)k * B + b;
+                const float du = a[W - t + k] * (ln->da[k - k0] - s);
+                ln_score_back(dv, ln->dP + key * A, dq, ln->P + key * A, q, v, du, A);
+            }
+        }
+}
+
+LN_ATTN(base, )
+#ifdef LN_X86_LEVELS
+LN_ATTN(v3, LN_V3)
+LN_ATTN(v4, LN_V4)
+#endif
 
 void rnn_learn_options_default(rnn_learn_options *o)
 {
@@ -210,7 +430,9 @@ static size_t layout(rnn_learn *ln, float *base)
     TAKE(ln->tab, (size_t)ln->V * GH);
     TAKE(ln->condT, (size_t)ln->C * GH);
     TAKE(ln->wembT, (size_t)ln->E * GH);
-    TAKE(ln->headT, H * ln->V);
+    TAKE(ln->headT, (size_t)ln->Hh * ln->V);
+    TAKE(ln->w1T, H * ln->A);
+    TAKE(ln->w2T, H * ln->A);
     for (int l = 0; l < ln->L; l++) {
         TAKE(ln->wihT[l], l > 0 ? H * GH : 0);
         TAKE(ln->whhT[l], H * GH);
@@ -220,6 +442,10 @@ static size_t layout(rnn_learn *ln, float *base)
         TAKE(ln->ghh[l], ln->cell->hh_apart ? N * GH : 0);
     }
     TAKE(ln->probs, N * ln->V);
+    TAKE(ln->P, N * ln->A);
+    TAKE(ln->Q, N * ln->A);
+    TAKE(ln->att, N * ln->W);
+    TAKE(ln->ctx, ln->W > 0 ? N * H : 0);
     TAKE(ln->dh, N * H);
     TAKE(ln->dx, N * H);
     TAKE(ln->dg, N * GH);
@@ -228,6 +454,10 @@ static size_t layout(rnn_learn *ln, float *base)
     TAKE(ln->dcn, (size_t)ln->maxB * H);
     TAKE(ln->dtab, (size_t)ln->V * GH);
     TAKE(ln->dcond, (size_t)ln->C * GH);
+    TAKE(ln->dP, N * ln->A);
+    TAKE(ln->dQ, N * ln->A);
+    TAKE(ln->dctx, ln->W > 0 ? N * H : 0);
+    TAKE(ln->da, ln->W);
 #undef TAKE
     return off;
 }
@@ -247,13 +477,6 @@ rnn_learn *rnn_learn_create(const rnn_model *model, int max_batch, int max_steps
         return NULL;
     }
     const rnn_model_config *cfg = rnn_model_get_config(model);
-    if (cfg->attn_window > 0) {
-        snprintf(err, errlen,
-                 "learn: the model has attention (window %d), which learning does not "
-                 "support yet; learn on a preset without attention",
-                 cfg->attn_window);
-        return NULL;
-    }
     if (max_batch < 1 || max_batch > 4096 || max_steps < 1 || max_steps > 65536 ||
         (size_t)max_batch * max_steps > ((size_t)1 << 22)) {
         snprintf(err, errlen, "learn: a batch of %d x %d steps is out of range", max_batch,
@@ -278,6 +501,8 @@ rnn_learn *rnn_learn_create(const rnn_model *model, int max_batch, int max_steps
     ln->C = rnn_model_input_columns(cfg);
     ln->I0 = ln->E > 0 ? ln->E : ln->V;
     ln->ld0 = ln->I0 + ln->C;
+    ln->W = cfg->attn_window, ln->A = cfg->attn_window > 0 ? cfg->attn_size : 0;
+    ln->Hh = ln->W > 0 ? 2 * ln->H : ln->H;
     ln->maxB = max_batch, ln->maxT = max_steps;
     ln->n_tensors = rnn_model_tensor_specs(cfg, ln->specs);
     size_t offs[RNN_MAX_TENSORS];
@@ -296,14 +521,23 @@ rnn_learn *rnn_learn_create(const rnn_model *model, int max_batch, int max_steps
     }
     ln->o_headw = find(ln, "head.weight", offs);
     ln->o_headb = find(ln, "head.bias", offs);
+    if (ln->W > 0) {
+        ln->o_w1 = find(ln, "attn.W1", offs);
+        ln->o_w2 = find(ln, "attn.W2", offs);
+        ln->o_av = find(ln, "attn.v", offs);
+    }
 
     ln->gemm = gemm_base, ln->kernel = "baseline";
+    ln->attn_fwd = attn_fwd_base, ln->attn_bwd = attn_bwd_base;
 #ifdef LN_X86_LEVELS
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("x86-64-v4"))
+    if (__builtin_cpu_supports("x86-64-v4")) {
         ln->gemm = gemm_v4, ln->kernel = "x86-64-v4";
-    else if (__builtin_cpu_supports("x86-64-v3"))
+        ln->attn_fwd = attn_fwd_v4, ln->attn_bwd = attn_bwd_v4;
+    } else if (__builtin_cpu_supports("x86-64-v3")) {
         ln->gemm = gemm_v3, ln->kernel = "x86-64-v3";
+        ln->attn_fwd = attn_fwd_v3, ln->attn_bwd = attn_bwd_v3;
+    }
 #endif
 
     const size_t floats = layout(ln, NULL);
@@ -475,7 +709,11 @@ static void prepare(rnn_learn *ln)
         if (l > 0) transpose(ln->wihT[l], ln->w + ln->o_wih[l], GH, H, (size_t)H);
         transpose(ln->whhT[l], ln->w + ln->o_whh[l], GH, H, (size_t)H);
     }
-    transpose(ln->headT, ln->w + ln->o_headw, V, H, (size_t)H);
+    transpose(ln->headT, ln->w + ln->o_headw, V, ln->Hh, (size_t)ln->Hh);
+    if (ln->W > 0) {
+        transpose(ln->w1T, ln->w + ln->o_w1, ln->A, H, (size_t)H);
+        transpose(ln->w2T, ln->w + ln->o_w2, ln->A, H, (size_t)H);
+    }
 }
 
 /* Layer 0's gate inputs g (N, GH): the table row of each event plus the
@@ -618,6 +856,32 @@ static void cell_backward(rnn_cell cell, float *dg, float *dgh, float *dhp, floa
     }
 }
 
+/* The attention over the top layer's outputs h (N, H): the projections
+ * of every row as products, then the rows (attn_fwd). */
+static void attn_forward(rnn_learn *ln, const float *h, size_t N)
+{
+    const int H = ln->H, A = ln->A;
+    memset(ln->P, 0, N * A * sizeof(float));
+    memset(ln->Q, 0, N * A * sizeof(float));
+    ln->gemm(ln->P, (size_t)A, h, (size_t)H, 1, ln->w1T, (size_t)A, (int)N, A, H);
+    ln->gemm(ln->Q, (size_t)A, h, (size_t)H, 1, ln->w2T, (size_t)A, (int)N, A, H);
+    ln->attn_fwd(ln, h);
+}
+
+/* Back from dctx (N, H): the rows (attn_bwd) into dv, dP, dQ and dh, then
+ * dW1 += dP^T h, dW2 += dQ^T h, dh += dP W1 + dQ W2. */
+static void attn_backward(rnn_learn *ln, const float *h, size_t N)
+{
+    const int H = ln->H, A = ln->A;
+    memset(ln->dP, 0, N * A * sizeof(float));
+    memset(ln->dQ, 0, N * A * sizeof(float));
+    ln->attn_bwd(ln, h);
+    ln->gemm(ln->dw + ln->o_w1, (size_t)H, ln->dP, 1, (size_t)A, h, (size_t)H, A, H, (int)N);
+    ln->gemm(ln->dw + ln->o_w2, (size_t)H, ln->dQ, 1, (size_t)A, h, (size_t)H, A, H, (int)N);
+    ln->gemm(ln->dh, (size_t)H, ln->dP, (size_t)A, 1, ln->w + ln->o_w1, (size_t)H, (int)N, H, A);
+    ln->gemm(ln->dh, (size_t)H, ln->dQ, (size_t)A, 1, ln->w + ln->o_w2, (size_t)H, (int)N, H, A);
+}
+
 /* Softmax of logits (N, V) in place into probabilities; returns the NLL
  * of the targets >= 0 (their number in *count). */
 static double softmax_nll(float *p, const int32_t *tg, size_t N, int V, long *count)
@@ -693,11 +957,14 @@ double rnn_learn_forward(rnn_learn *ln, const int32_t *inputs, const float *cols
                          ht, hp, cs ? cs + (size_t)t * BH : NULL, B, H);
         }
     }
-    const float *hb = ln->w + ln->o_headb;
+    const float *top = ln->hs[ln->L - 1] + BH, *hb = ln->w + ln->o_headb;
+    if (ln->W > 0) attn_forward(ln, top, N);
     for (size_t r = 0; r < N; r++)
         memcpy(ln->probs + r * V, hb, V * sizeof(float));
-    ln->gemm(ln->probs, (size_t)V, ln->hs[ln->L - 1] + BH, (size_t)H, 1, ln->headT, (size_t)V,
-             (int)N, V, H);
+    ln->gemm(ln->probs, (size_t)V, top, (size_t)H, 1, ln->headT, (size_t)V, (int)N, V, H);
+    if (ln->W > 0) /* the head's context columns */
+        ln->gemm(ln->probs, (size_t)V, ln->ctx, (size_t)H, 1, ln->headT + (size_t)H * V, (size_t)V,
+                 (int)N, V, H);
     long n = 0;
     const double nll = softmax_nll(ln->probs, ln->tg, N, V, &n);
     ln->count = n;
@@ -727,13 +994,21 @@ void rnn_learn_backward(rnn_learn *ln)
             d[k] *= scale;
     }
     const float *top = ln->hs[ln->L - 1] + BH;
-    float *dhb = ln->dw + ln->o_headb;
+    const int Hh = ln->Hh;
+    float *dhb = ln->dw + ln->o_headb, *dhw = ln->dw + ln->o_headw;
+    const float *hw = ln->w + ln->o_headw;
     for (size_t r = 0; r < N; r++)
         for (int k = 0; k < V; k++)
             dhb[k] += dl[r * V + k];
-    ln->gemm(ln->dw + ln->o_headw, (size_t)H, dl, 1, (size_t)V, top, (size_t)H, V, H, (int)N);
+    ln->gemm(dhw, (size_t)Hh, dl, 1, (size_t)V, top, (size_t)H, V, H, (int)N);
     memset(ln->dh, 0, N * H * sizeof(float));
-    ln->gemm(ln->dh, (size_t)H, dl, (size_t)V, 1, ln->w + ln->o_headw, (size_t)H, (int)N, H, V);
+    ln->gemm(ln->dh, (size_t)H, dl, (size_t)V, 1, hw, (size_t)Hh, (int)N, H, V);
+    if (ln->W > 0) { /* the context columns, then back through the attention into dh */
+        ln->gemm(dhw + H, (size_t)Hh, dl, 1, (size_t)V, ln->ctx, (size_t)H, V, H, (int)N);
+        memset(ln->dctx, 0, N * H * sizeof(float));
+        ln->gemm(ln->dctx, (size_t)H, dl, (size_t)V, 1, hw + H, (size_t)Hh, (int)N, H, V);
+        attn_backward(ln, top, N);
+    }
 
     for (int l = ln->L - 1; l >= 0; l--) {
         const float *g = ln->gates[l], *hs = ln->hs[l], *cs = ln->cs[l], *hh = ln->ghh[l];

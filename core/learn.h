@@ -12,10 +12,12 @@
  * caller exactly as it would give them to rnn_net_step_cond) and the event
  * to predict. Every phrase starts from the zero state.
  *
- * Equations are core/net's (PyTorch's nn.RNN, nn.LSTM, nn.GRU, dense head);
- * the gradients are those of the mean NLL by backpropagation through the
- * whole phrase. Models with attention are refused at create (their
- * backward is the trainer's, not here yet).
+ * Equations are core/net's (PyTorch's nn.RNN, nn.LSTM, nn.GRU, dense head,
+ * and the attention of core/FORMAT.md: each step attends to the phrase's
+ * last n top-layer outputs before it, an empty ring at the phrase's start,
+ * and the head reads [h | context]); the gradients are those of the mean
+ * NLL by backpropagation through the whole phrase, the attention's keys
+ * and values included.
  *
  * The optimiser is AdamW whose decay pulls towards the starting weights
  * instead of towards zero, so the model keeps what it knew; after each step
@@ -51,8 +53,8 @@ void rnn_learn_options_default(rnn_learn_options *o);
 
 /** A learner for `model` (float32 or reduced: it learns in float32) and
  * batches of at most max_batch phrases by max_steps steps. The model is
- * only read during the call. NULL with a message for a model with
- * attention, sizes out of range, or no memory. Worker/main thread;
+ * only read during the call. NULL with a message for sizes out of range
+ * or no memory. Worker/main thread;
  * allocates everything the learner will use. */
 rnn_learn *rnn_learn_create(const rnn_model *model, int max_batch, int max_steps, char *err,
                             size_t errlen);

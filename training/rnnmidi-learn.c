@@ -13,7 +13,8 @@
  * them ending in the new bars, but for the newest --holdout bars: the
  * update is kept only when it predicts those no worse than before (the
  * plugin's validation on a held-back slice of the player's phrases), else
- * undone. After each update the tool prints the NLL of
+ * undone (--guard spread and --anchor try other checks, README's table).
+ * After each update the tool prints the NLL of
  * the next --next minutes of the replay (not heard yet) under the preset
  * and under the learned weights, and the learned weights' NLL on the test
  * split of the --dev paths (what it may forget), all computed by rnn_net
@@ -46,6 +47,8 @@ typedef struct {
     int split;
     double minutes, next, bpm;
     int bars, steps, batch, window, holdout;
+    int spread; /* the held-back bars: 0 the newest, 1 the last of every update's bars */
+    int anchor; /* the held-back check also against the preset, which it falls back to */
     rnn_learn_options opt;
     uint64_t seed;
     int quiet;
@@ -59,6 +62,16 @@ static int set_split(const rnn_cli_opt *row, const char *value, char *msg, size_
         return -1;
     }
     *(int *)row->target = split;
+    return 0;
+}
+
+static int set_guard(const rnn_cli_opt *row, const char *value, char *msg, size_t msglen)
+{
+    if (strcmp(value, "newest") != 0 && strcmp(value, "spread") != 0) {
+        snprintf(msg, msglen, "unknown guard '%s' (newest or spread)", value);
+        return -1;
+    }
+    *(int *)row->target = strcmp(value, "spread") == 0;
     return 0;
 }
 
@@ -92,6 +105,21 @@ static int parse_args(learn_args *a, int argc, char **argv)
                      "kept only when it does not predict them worse (0: always kept)",
                      RNN_OPT_INT, &a->holdout),
          0, 1000, .show_default = 1},
+        {RNN_CLI_OPT("guard", 0, "WHICH",
+                     "which bars are held back: newest (the newest --holdout bars,\n"
+                     "trained on by the next update) or spread (the last --holdout\n"
+                     "bars of every update's --bars, never trained on; the check\n"
+                     "reads up to --batch of them spread over the whole replay)\n"
+                     "(newest)",
+                     RNN_OPT_CALL, &a->spread),
+         .set = set_guard},
+        {RNN_CLI_OPT("anchor", 0, NULL,
+                     "the check also compares with the preset: an update is kept\n"
+                     "only when it predicts the held-back bars no worse than the\n"
+                     "preset too, and weights worse there than the preset are\n"
+                     "forgotten",
+                     RNN_OPT_FLAG, &a->anchor),
+         1},
         {RNN_CLI_OPT("batch", 0, "B", "windows per AdamW step", RNN_OPT_INT, &a->batch), 1, 256,
          .show_default = 1},
         {RNN_CLI_OPT("window", 0, "T", "grid steps per window", RNN_OPT_INT, &a->window), 2, 4096,
@@ -259,7 +287,14 @@ typedef struct {
     float *cols;
     int B, T, C;
     uint64_t rng;
+    size_t every, hold; /* spread guard: steps g with g % every >= every - hold are held back */
 } batch_buf;
+
+/* Step g is one of the spread guard's held-back steps. */
+static int held_step(const batch_buf *bb, size_t g)
+{
+    return bb->hold > 0 && g % bb->every >= bb->every - bb->hold;
+}
 
 static uint64_t next_u64(uint64_t *s)
 {
@@ -271,9 +306,10 @@ static uint64_t next_u64(uint64_t *s)
 
 /* Lane b: the window of T predictions whose last target is step g (global)
  * of the steps heard [0, heard), within its sequence; targets before step
- * count_from are not counted, nor the padding of a short window. */
+ * count_from are not counted, nor the padding of a short window, nor (when
+ * training) the spread guard's held-back steps. */
 static void fill_lane(batch_buf *bb, int b, const timeline *tl, const rnn_model_config *cfg,
-                      size_t g, size_t count_from, size_t heard)
+                      size_t g, size_t count_from, size_t heard, int training)
 {
     const int T = bb->T, B = bb->B, C = bb->C;
     const size_t k = timeline_find(tl, g);
@@ -286,7 +322,8 @@ static void fill_lane(batch_buf *bb, int b, const timeline *tl, const rnn_model_
         const size_t i = t0 + (size_t)t, r = (size_t)t * B + b;
         const int ok = i + 1 <= last && i + 1 < end;
         bb->in[r] = ok ? s->events[i] : 0;
-        bb->tg[r] = ok && at + i + 1 >= count_from ? s->events[i + 1] : -1;
+        const int held = training && held_step(bb, at + i + 1);
+        bb->tg[r] = ok && at + i + 1 >= count_from && !held ? s->events[i + 1] : -1;
         if (C > 0) {
             if (ok)
                 step_columns(s, i, cfg, bb->cols + r * C);
@@ -314,7 +351,7 @@ static void fill_held(batch_buf *bb, const timeline *tl, const rnn_model_config 
         size_t from = g > T ? g - T : 0;
         from = from < first ? first : from;
         from = from < h0 ? h0 : from;
-        fill_lane(bb, b++, tl, cfg, g - 1, from, h1);
+        fill_lane(bb, b++, tl, cfg, g - 1, from, h1, 0);
         g = from;
     }
     for (; b < bb->B; b++)
@@ -337,39 +374,82 @@ typedef struct {
     int kept;            /* the update was kept */
 } update_result;
 
+/* The spread guard's check: one lane per update's held-back bars, for at
+ * most B of the heard updates spread evenly from the first to the newest
+ * (all of them while there are no more than B); the window of each ends
+ * with its held-back steps, only those counted. */
+static void fill_spread(batch_buf *bb, const timeline *tl, const rnn_model_config *cfg,
+                        size_t heard)
+{
+    const size_t blocks = heard / bb->every, B = (size_t)bb->B;
+    const size_t lanes = blocks < B ? blocks : B;
+    for (size_t b = 0; b < B; b++) {
+        if (b >= lanes) {
+            for (size_t t = 0; t < (size_t)bb->T; t++) {
+                bb->in[t * B + b] = 0;
+                bb->tg[t * B + b] = -1;
+            }
+            continue;
+        }
+        const size_t k = lanes > 1 ? (b * (blocks - 1) + (lanes - 1) / 2) / (lanes - 1) : 0;
+        const size_t end = (k + 1) * bb->every;
+        fill_lane(bb, (int)b, tl, cfg, end - 1, end - bb->hold, heard, 0);
+    }
+}
+
+/* The held-back steps' check of either guard into the batch. */
+static void fill_check(batch_buf *bb, const timeline *tl, const rnn_model_config *cfg,
+                       size_t train_end, size_t heard)
+{
+    if (bb->hold > 0)
+        fill_spread(bb, tl, cfg, heard);
+    else
+        fill_held(bb, tl, cfg, train_end, heard);
+}
+
 /* An update after `heard` steps: the steps train on [0, train_end) (the
- * held-back bars after it), half the windows ending in the new bars
- * [fresh, train_end); kept when the held-back steps are predicted no
- * worse, else undone. */
-static update_result update(rnn_learn *ln, const learn_args *a, batch_buf *bb, const timeline *tl,
-                            size_t fresh, size_t train_end, size_t heard)
+ * held-back bars after it; with the spread guard train_end = heard and the
+ * held-back steps of every update are never targets), half the windows
+ * ending in the new bars [fresh, train_end); kept when the held-back steps
+ * are predicted no worse, else undone. With `preset` (--anchor, a learner
+ * at the preset's weights) they must be predicted no worse than by the
+ * preset too, and weights that were already worse there are forgotten. */
+static update_result update(rnn_learn *ln, rnn_learn *preset, const learn_args *a, batch_buf *bb,
+                            const timeline *tl, size_t fresh, size_t train_end, size_t heard)
 {
     const rnn_model_config *cfg = rnn_learn_config(ln);
     update_result u = {-1, -1, -1, 1};
     const float *cols = bb->C ? bb->cols : NULL;
-    if (train_end < heard) {
-        fill_held(bb, tl, cfg, train_end, heard);
+    const int check = bb->hold > 0 || train_end < heard;
+    double held_preset = -1;
+    if (check) {
+        fill_check(bb, tl, cfg, train_end, heard);
         u.held0 = rnn_learn_nll(ln, bb->in, cols, bb->tg, bb->B, bb->T);
+        if (preset) held_preset = rnn_learn_nll(preset, bb->in, cols, bb->tg, bb->B, bb->T);
     }
     double sum = 0;
     int n = 0;
     for (int s = 0; s < a->steps && train_end > 1; s++) {
         for (int b = 0; b < bb->B; b++) {
             const size_t lo = b < bb->B / 2 && fresh < train_end ? fresh : 0;
-            const size_t g = lo + next_u64(&bb->rng) % (train_end - lo);
-            fill_lane(bb, b, tl, cfg, g, 0, train_end);
+            size_t g = lo + next_u64(&bb->rng) % (train_end - lo);
+            if (held_step(bb, g)) g -= g % bb->every - (bb->every - bb->hold - 1);
+            fill_lane(bb, b, tl, cfg, g, 0, train_end, 1);
         }
         const double l = rnn_learn_step(ln, &a->opt, bb->in, cols, bb->tg, bb->B, bb->T);
         if (l >= 0) sum += l, n++;
     }
     u.loss = n ? sum / n : -1;
     if (u.held0 >= 0) {
-        fill_held(bb, tl, cfg, train_end, heard);
+        fill_check(bb, tl, cfg, train_end, heard);
         u.held1 = rnn_learn_nll(ln, bb->in, cols, bb->tg, bb->B, bb->T);
         u.kept = u.held1 >= 0 && u.held1 <= u.held0;
+        if (held_preset >= 0 && u.held1 > held_preset) u.kept = 0;
     }
     if (u.kept)
         rnn_learn_accept(ln);
+    else if (held_preset >= 0 && u.held0 > held_preset)
+        rnn_learn_forget(ln); /* the weights before were worse than the preset too */
     else
         rnn_learn_reject(ln);
     return u;
@@ -466,7 +546,7 @@ static int curve_svg(const curve *c, const char *path, const char *title, char *
 typedef struct {
     rnn_model *model;
     rnn_net *net;
-    rnn_learn *ln;
+    rnn_learn *ln, *preset; /* preset: a learner that never moves (--anchor) */
     rnn_dataset replay, dev;
     timeline tl;
     batch_buf bb;
@@ -476,6 +556,7 @@ typedef struct {
 static void session_free(session *s)
 {
     rnn_learn_free(s->ln);
+    rnn_learn_free(s->preset);
     rnn_net_free(s->net);
     rnn_model_free(s->model);
     rnn_dataset_free(&s->replay);
@@ -499,6 +580,8 @@ static int open_session(session *s, const learn_args *a, char *err, size_t errle
     if (!s->net || rnn_net_probe(s->net, a->model, err, errlen) != 0) return -1;
     s->ln = rnn_learn_create(s->model, a->batch, a->window, err, errlen);
     if (!s->ln) return -1;
+    if (a->anchor && !(s->preset = rnn_learn_create(s->model, a->batch, a->window, err, errlen)))
+        return -1;
     FILE *log = a->quiet ? NULL : stderr;
     if (rnn_dataset_load(&s->replay, a->paths, a->n_paths, cfg->kind, cfg->steps_per_quarter, log,
                          err, errlen) != 0)
@@ -570,6 +653,13 @@ static int run(const learn_args *a)
     const size_t every = (size_t)a->bars * 4 * (size_t)cfg->steps_per_quarter;
     const size_t hold = (size_t)a->holdout * 4 * (size_t)cfg->steps_per_quarter;
     const size_t total = (size_t)(a->minutes * per_minute), ahead = (size_t)(a->next * per_minute);
+    if (a->spread && hold >= every) {
+        fprintf(stderr, "%s: --guard spread holds back --holdout %d of every --bars %d: fewer\n",
+                prog, a->holdout, a->bars);
+        session_free(&s);
+        return EXIT_USAGE;
+    }
+    if (a->spread) s.bb.every = every, s.bb.hold = hold;
     if (s.tl.total < total + ahead) {
         fprintf(stderr,
                 "%s: the replay holds %.2f minutes at %.0f bpm; --minutes %.2f and --next %.2f "
@@ -598,9 +688,10 @@ static int run(const learn_args *a)
     int u = 0, kept = 0;
     for (size_t heard = every; heard <= total; heard += every) {
         const double t0 = thread_seconds();
-        const size_t train_end = heard > hold ? heard - hold : 0;
-        const update_result up = update(
-            s.ln, a, &s.bb, &s.tl, train_end > every ? train_end - every : 0, train_end, heard);
+        const size_t train_end = a->spread ? heard : heard > hold ? heard - hold : 0;
+        const update_result up =
+            update(s.ln, s.preset, a, &s.bb, &s.tl, train_end > every ? train_end - every : 0,
+                   train_end, heard);
         const double secs = thread_seconds() - t0;
         kept += up.kept;
         rnn_model *lm = NULL;

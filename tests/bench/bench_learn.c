@@ -3,13 +3,14 @@
  * the CPU time of one update of rnnmidi-learn's defaults (8 AdamW steps of
  * 8 windows x 64 grid steps: forward, BPTT, clipping, AdamW pulled towards
  * the start) for an LSTM 2 x 256 with E = 64 and the metric and harmony
- * conditions at 4 steps a quarter (the shape of presets/melody-lstm.rnnw),
- * a GRU 2 x 256 and an LSTM 2 x 512 of the same inputs; random weights,
+ * conditions at 4 steps a quarter, the same with attention over the last
+ * 32 outputs, A = 64 (the shape of presets/melody-lstm.rnnw), a GRU 2 x 256
+ * and an LSTM 2 x 512 of the same inputs; random weights,
  * random events and columns. The issue's budget is 2 s of one core for the
- * LSTM 2 x 256. Also the throughput in grid steps (B x T) per second and
- * the kernel build the learner picked. The figure is the best of
- * BENCH_ROUNDS (3) updates (the machine is shared); thread CPU time, so
- * waiting for a core does not count. Prints `BENCH name value unit`. */
+ * LSTM 2 x 256 (with attention, the default preset). Also the throughput in grid steps (B x T) per
+ * second and the kernel build the learner picked. The figure is the best of BENCH_ROUNDS (3)
+ * updates (the machine is shared); thread CPU time, so waiting for a core does not count. Prints
+ * `BENCH name value unit`. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -50,10 +51,18 @@ static rnn_model *make_model(const rnn_model_config *cfg)
     return m;
 }
 
-static int bench(const char *name, rnn_cell cell, int hidden, int rounds)
+static int bench(const char *name, rnn_cell cell, int hidden, int win, int rounds)
 {
-    const rnn_model_config cfg = {RNN_KIND_MELODY, 4, cell, 2, 64, hidden, RNN_MELODY_VOCAB,
-                                  RNN_COND_ALL,    0, 0,    0};
+    const rnn_model_config cfg = {.kind = RNN_KIND_MELODY,
+                                  .steps_per_quarter = 4,
+                                  .cell = cell,
+                                  .layers = 2,
+                                  .embed = 64,
+                                  .hidden = hidden,
+                                  .vocab = RNN_MELODY_VOCAB,
+                                  .conditions = RNN_COND_ALL,
+                                  .attn_window = win,
+                                  .attn_size = win ? 64 : 0};
     rnn_model *m = make_model(&cfg);
     char err[256];
     rnn_learn *ln = m ? rnn_learn_create(m, B, T, err, sizeof err) : NULL;
@@ -98,8 +107,9 @@ int main(void)
     const char *e = getenv("BENCH_ROUNDS");
     const int rounds = e && atoi(e) > 0 ? atoi(e) : 3;
     int rc = 0;
-    rc |= bench("lstm2x256", RNN_CELL_LSTM, 256, rounds);
-    rc |= bench("gru2x256", RNN_CELL_GRU, 256, rounds);
-    rc |= bench("lstm2x512", RNN_CELL_LSTM, 512, rounds);
+    rc |= bench("lstm2x256", RNN_CELL_LSTM, 256, 0, rounds);
+    rc |= bench("lstm2x256_attn32", RNN_CELL_LSTM, 256, 32, rounds);
+    rc |= bench("gru2x256", RNN_CELL_GRU, 256, 0, rounds);
+    rc |= bench("lstm2x512", RNN_CELL_LSTM, 512, 0, rounds);
     return rc ? 1 : 0;
 }

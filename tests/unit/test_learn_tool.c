@@ -6,9 +6,12 @@
  * the next half minute better than the preset (by at least 30%: the riff
  * repeats); --svg draws the curves, a point per update. The learned preset
  * written with --out loads in rnnmidi-eval,
- * whose NLL on the riff is below the preset's. A replay shorter than
- * --minutes plus --next is refused (status 1), and so is a missing --model
- * (status 2). */
+ * whose NLL on the riff is below the preset's. A golden preset with
+ * attention learns the riff as well, under the spread guard anchored to
+ * the preset. A replay
+ * shorter than --minutes plus --next is refused (status 1), and so are a
+ * missing --model, an unknown --guard and a spread guard that would hold
+ * back every bar (status 2). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -124,6 +127,30 @@ static void test_curve(void **state)
     if (!(e1 < e0)) fail_msg("learned %f, preset %f", e1, e0);
 }
 
+/* the attention preset (PyTorch-made, tests/golden), the spread guard, --anchor */
+static void test_attention(void **state)
+{
+    (void)state;
+    write_riff();
+    int rc = test_shell(buf, sizeof buf,
+                        "%s/rnnmidi-learn --model tests/golden/attn_lstm_e16_l2.rnnw --minutes 1 "
+                        "--next 0.5 --bars 4 --holdout 1 --guard spread --anchor --radius 0.5 "
+                        "--lr 0.01 %s",
+                        test_tools_dir(), riff);
+    if (rc != 0) fail_msg("rnnmidi-learn exited %d:\n%s", rc, buf);
+    int lines = 0, checked = 0;
+    for (const char *p = buf; (p = strstr(p, "\nupdate=")) != NULL; p++) {
+        lines++;
+        checked += field(p, "held_before=") > 0; /* every update is checked */
+    }
+    assert_int_equal(lines, 7);
+    assert_int_equal(checked, 7);
+    const char *res = strstr(buf, "result: ");
+    if (!res) fail_msg("no result line:\n%s", buf);
+    const double before = field(res, "preset="), after = field(res, "learned=");
+    if (!(after < 0.7 * before)) fail_msg("no learning:\n%s", buf);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -135,12 +162,22 @@ static void test_refusals(void **state)
     rc = test_shell(buf, sizeof buf, "%s/rnnmidi-learn %s", test_tools_dir(), riff);
     assert_int_equal(rc, 2);
     assert_non_null(strstr(buf, "--model"));
+    rc = test_shell(buf, sizeof buf, "%s/rnnmidi-learn --model %s --guard oldest %s",
+                    test_tools_dir(), preset, riff);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(buf, "oldest"));
+    rc = test_shell(buf, sizeof buf,
+                    "%s/rnnmidi-learn --model %s --guard spread --bars 2 --holdout 2 %s",
+                    test_tools_dir(), preset, riff);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(buf, "spread"));
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_curve),
+        cmocka_unit_test(test_attention),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

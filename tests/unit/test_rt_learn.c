@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* core/learn allocates everything at create: with malloc, calloc, realloc,
  * free and pthread_mutex_lock trapped (rt_trap.h), updates of every cell
- * type (with the input columns, one-hot and embedded input, batches of the
- * largest shape and smaller ones), evaluations, accepted and rejected
+ * type (with the input columns, one-hot and embedded input, with and
+ * without attention, batches of the largest shape and smaller ones),
+ * evaluations, accepted and rejected
  * updates and a Forget make no trapped call and print nothing. The
  * learner runs off the audio thread; this proves its work is bounded and
  * preallocated, so a low-priority job never waits on the allocator's lock
@@ -52,10 +53,19 @@ static rnn_model *make_model(const rnn_model_config *cfg, uint64_t seed)
     return m;
 }
 
-static void run(rnn_cell cell, int embed, unsigned conds, int look)
+static void run(rnn_cell cell, int embed, unsigned conds, int look, int win, int A)
 {
-    const rnn_model_config cfg = {RNN_KIND_MELODY,  4,     cell, 2, embed, 16,
-                                  RNN_MELODY_VOCAB, conds, 0,    0, look, 0, 0, 0};
+    const rnn_model_config cfg = {.kind = RNN_KIND_MELODY,
+                                  .steps_per_quarter = 4,
+                                  .cell = cell,
+                                  .layers = 2,
+                                  .embed = embed,
+                                  .hidden = 16,
+                                  .vocab = RNN_MELODY_VOCAB,
+                                  .conditions = conds,
+                                  .attn_window = win,
+                                  .attn_size = A,
+                                  .lookback = look};
     rnn_model *m = make_model(&cfg, 9 + (uint64_t)cell);
     char err[256];
     rnn_learn *ln = rnn_learn_create(m, B, T, err, sizeof err);
@@ -104,10 +114,19 @@ static void run(rnn_cell cell, int embed, unsigned conds, int look)
 static void test_cells(void **state)
 {
     (void)state;
-    run(RNN_CELL_RNN, 0, RNN_COND_ALL, 1);
-    run(RNN_CELL_LSTM, 8, RNN_COND_ALL, 0);
-    run(RNN_CELL_LSTM, 0, 0, 0);
-    run(RNN_CELL_GRU, 8, RNN_COND_METRIC, 1);
+    run(RNN_CELL_RNN, 0, RNN_COND_ALL, 1, 0, 0);
+    run(RNN_CELL_LSTM, 8, RNN_COND_ALL, 0, 0, 0);
+    run(RNN_CELL_LSTM, 0, 0, 0, 0, 0);
+    run(RNN_CELL_GRU, 8, RNN_COND_METRIC, 1, 0, 0);
+}
+
+/* attention over windows shorter and longer than the phrases */
+static void test_attention(void **state)
+{
+    (void)state;
+    run(RNN_CELL_LSTM, 8, RNN_COND_ALL, 0, 8, 12);
+    run(RNN_CELL_GRU, 0, 0, 1, 64, 16);
+    run(RNN_CELL_RNN, 4, RNN_COND_METRIC, 1, 3, 5);
 }
 
 int main(void)
@@ -115,6 +134,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_trap_works),
         cmocka_unit_test(test_cells),
+        cmocka_unit_test(test_attention),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
