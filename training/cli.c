@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dataset.h"
+
 int rnn_cli_usage_error(const char *prog, const char *cmd, const char *fmt, const char *arg)
 {
     const char *sep = cmd ? " " : "", *sub = cmd ? cmd : "";
@@ -83,4 +85,15 @@ void rnn_cli_exit_on_signals(const char *prog)
         sigaddset(&set, sigs[i]);
     }
     sigprocmask(SIG_UNBLOCK, &set, NULL);
+}
+
+int rnn_cli_set_split(const rnn_cli_opt *row, const char *value, char *msg, size_t msglen)
+{
+    const int split = rnn_split_parse(value);
+    if (split < 0) {
+        snprintf(msg, msglen, "unknown split '%s' (train, valid or test)", value);
+        return -1;
+    }
+    *(int *)row->target = split;
+    return 0;
 }

@@ -41,4 +41,8 @@ void rnn_cli_print_help(const rnn_cli_spec *spec, FILE *f);
  * main. */
 void rnn_cli_exit_on_signals(const char *prog);
 
+/** An option table's setter (rnn_cli_opt .set) for a split name, "train",
+ * "valid" or "test" (training/dataset.h), into the int row->target. */
+int rnn_cli_set_split(const rnn_cli_opt *row, const char *value, char *msg, size_t msglen);
+
 #endif

@@ -44,17 +44,6 @@ typedef struct {
     size_t n_paths;
 } eval_args;
 
-static int set_split(const rnn_cli_opt *row, const char *value, char *msg, size_t msglen)
-{
-    int split = rnn_split_parse(value);
-    if (split < 0) {
-        snprintf(msg, msglen, "unknown split '%s' (train, valid or test)", value);
-        return -1;
-    }
-    *(int *)row->target = split;
-    return 0;
-}
-
 /* a->paths is malloc'ed (room for argc) even on failure. */
 static int parse_args(eval_args *a, int argc, char **argv)
 {
@@ -64,7 +53,7 @@ static int parse_args(eval_args *a, int argc, char **argv)
                      "only files of this split, train, valid or test (by the sha256 rule\n"
                      "of the trainer)",
                      RNN_OPT_CALL, &a->split),
-         .set = set_split},
+         .set = rnn_cli_set_split},
         {RNN_CLI_OPT("quiet", 0, NULL, "no report of unreadable files", RNN_OPT_FLAG, &a->quiet),
          1},
         {RNN_CLI_OPT("no-harmony", 0, NULL,

@@ -54,17 +54,6 @@ typedef struct {
     int quiet;
 } learn_args;
 
-static int set_split(const rnn_cli_opt *row, const char *value, char *msg, size_t msglen)
-{
-    int split = rnn_split_parse(value);
-    if (split < 0) {
-        snprintf(msg, msglen, "unknown split '%s' (train, valid or test)", value);
-        return -1;
-    }
-    *(int *)row->target = split;
-    return 0;
-}
-
 static int set_guard(const rnn_cli_opt *row, const char *value, char *msg, size_t msglen)
 {
     if (strcmp(value, "newest") != 0 && strcmp(value, "spread") != 0) {
@@ -84,7 +73,7 @@ static int parse_args(learn_args *a, int argc, char **argv)
                      "replay only files of this split, train, valid or test (the\n"
                      "trainer's sha256 rule); default all",
                      RNN_OPT_CALL, &a->split),
-         .set = set_split},
+         .set = rnn_cli_set_split},
         {RNN_CLI_OPT("minutes", 0, "M", "minutes of the replay to learn from", RNN_OPT_DOUBLE,
                      &a->minutes),
          0.01, 600, .show_default = 1},

@@ -219,17 +219,6 @@ typedef struct {
     size_t n_paths;
 } options;
 
-static int set_split(const rnn_cli_opt *row, const char *value, char *msg, size_t msglen)
-{
-    int split = rnn_split_parse(value);
-    if (split < 0) {
-        snprintf(msg, msglen, "unknown split '%s' (train, valid or test)", value);
-        return -1;
-    }
-    *(int *)row->target = split;
-    return 0;
-}
-
 /* Returns -1 when the tool should go on, else the exit status. o->paths is
  * malloc'ed (room for argc) even on failure. */
 static int parse_options(int argc, char **argv, options *o)
@@ -259,13 +248,13 @@ static int parse_options(int argc, char **argv, options *o)
          .show_default = 1},
         {RNN_CLI_OPT("split", 0, "NAME", "the real split: train, valid or test (train)",
                      RNN_OPT_CALL, &o->split),
-         .set = set_split},
+         .set = rnn_cli_set_split},
         {RNN_CLI_OPT("kind", 0, "KIND", "without --model: melody or drums", RNN_OPT_KIND, &o->kind),
          .seen = &kind_seen},
         {RNN_CLI_OPT("vs-split", 0, "NAME",
                      "without --model: a real split in place of the preset's music", RNN_OPT_CALL,
                      &o->vs_split),
-         .set = set_split},
+         .set = rnn_cli_set_split},
         {RNN_CLI_OPT("no-harmony", 0, NULL,
                      "a preset that takes the harmony hears none in primed\n"
                      "takes (chord tones still count against the file's)",
