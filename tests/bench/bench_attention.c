@@ -66,7 +66,8 @@ static float *rand_floats(size_t n, float scale)
 static rnn_net *make_net(rnn_model **model, rnn_model_config *cfg)
 {
     *cfg = (rnn_model_config){
-        RNN_KIND_MELODY, 4, RNN_CELL_LSTM, L_BENCH, E_BENCH, H_BENCH, V_BENCH, 0, 0, 0};
+        .kind = RNN_KIND_MELODY, .steps_per_quarter = 4, .cell = RNN_CELL_LSTM, .layers = L_BENCH,
+        .embed = E_BENCH, .hidden = H_BENCH, .vocab = V_BENCH};
     char err[256] = "out of memory";
     *model = fixture_random_model(cfg, 1, 1.0f);
     rnn_net *net = *model ? rnn_net_create(*model, err, sizeof err) : NULL;

@@ -94,7 +94,8 @@ static int simulate(rnn_engine_model *em, double *t, size_t n_blocks, size_t *no
  * bits): random weights as PyTorch initialises them. */
 static rnn_model *big_model(int H, int spq, unsigned cond)
 {
-    rnn_model_config cfg = {RNN_KIND_MELODY, spq, RNN_CELL_LSTM, 2, 64, H, 130, cond, 0, 0, 0, 0, 0};
+    rnn_model_config cfg = {.kind = RNN_KIND_MELODY, .steps_per_quarter = spq, .cell = RNN_CELL_LSTM,
+                            .layers = 2, .embed = 64, .hidden = H, .vocab = 130, .conditions = cond};
     rnn_tensor_spec specs[RNN_MAX_TENSORS];
     float *data[RNN_MAX_TENSORS] = {0};
     int n = rnn_model_tensor_specs(&cfg, specs);

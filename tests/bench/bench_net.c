@@ -57,7 +57,8 @@ static float frand(void) /* uniform in [-1, 1) */
 /* A model with PyTorch-like random weights, each tensor scaled by `scale`. */
 static rnn_model *make_model(rnn_cell cell, int L, int E, int H, float scale)
 {
-    const rnn_model_config cfg = {RNN_KIND_MELODY, 4, cell, L, E, H, V_BENCH, 0, 0, 0, 0, 0, 0};
+    const rnn_model_config cfg = {.kind = RNN_KIND_MELODY, .steps_per_quarter = 4, .cell = cell,
+                                  .layers = L, .embed = E, .hidden = H, .vocab = V_BENCH};
     rnn_model *m = fixture_random_model(&cfg, 1, scale);
     if (!m) {
         fprintf(stderr, "bench_net: no model of %d x %d (out of memory?)\n", L, H);

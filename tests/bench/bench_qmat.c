@@ -76,7 +76,9 @@ static double median(double *t, int n)
 /* An LSTM of L layers, embedding E, H units, PyTorch-like random weights. */
 static rnn_model *make_model(int L, int E, int H)
 {
-    const rnn_model_config cfg = {RNN_KIND_MELODY, 4, RNN_CELL_LSTM, L, E, H, V_BENCH, 0, 0, 0, 0, 0, 0};
+    const rnn_model_config cfg = {.kind = RNN_KIND_MELODY, .steps_per_quarter = 4,
+                                  .cell = RNN_CELL_LSTM, .layers = L, .embed = E, .hidden = H,
+                                  .vocab = V_BENCH};
     rnn_model *m = fixture_random_model(&cfg, 1, 1.0f);
     if (!m) {
         fprintf(stderr, "bench_qmat: no model of %d x %d (out of memory?)\n", L, H);

@@ -35,17 +35,14 @@ static double now_us(void)
 
 static rnn_engine_model *model(void)
 {
-    const rnn_model_config cfg = {RNN_KIND_MELODY,
-                                  4,
-                                  RNN_CELL_LSTM,
-                                  2,
-                                  64,
-                                  256,
-                                  130,
-                                  RNN_COND_METRIC | RNN_COND_HARMONY,
-                                  0,
-                                  0,
-                                  0};
+    const rnn_model_config cfg = {.kind = RNN_KIND_MELODY,
+                                  .steps_per_quarter = 4,
+                                  .cell = RNN_CELL_LSTM,
+                                  .layers = 2,
+                                  .embed = 64,
+                                  .hidden = 256,
+                                  .vocab = 130,
+                                  .conditions = RNN_COND_METRIC | RNN_COND_HARMONY};
     rnn_model *m = fixture_random_model(&cfg, 11, 1.0f);
     char err[256];
     rnn_engine_model *em = m ? rnn_engine_model_wrap(m, err, sizeof err) : NULL;

@@ -77,7 +77,8 @@ static void train_step(rnn_trainer *tr, const int32_t *in, const int32_t *tg, lo
 static int serve(int k, int threads)
 {
     rnn_blas_set_threads(1); /* one OpenBLAS thread inside each trainer thread */
-    rnn_model_config cfg = {RNN_KIND_MELODY, 4, nets[k].cell, 2, 64, nets[k].hidden, 130, 0, 0, 0, 0, 0, 0};
+    rnn_model_config cfg = {.kind = RNN_KIND_MELODY, .steps_per_quarter = 4, .cell = nets[k].cell,
+                            .layers = 2, .embed = 64, .hidden = nets[k].hidden, .vocab = 130};
     char err[256];
     rnn_trainer *tr = rnn_trainer_create(&cfg, B, T, err, sizeof err);
     int32_t *in = malloc(sizeof(int32_t) * B * T), *tg = malloc(sizeof(int32_t) * B * T);
