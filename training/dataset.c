@@ -318,6 +318,42 @@ void rnn_seq_columns(const rnn_seq *s, size_t t, const rnn_model_config *cfg, in
     rnn_seq_lookback(s, t, cfg, cols + C);
 }
 
+const float *rnn_grid_columns(const rnn_midi_meter *meters, size_t n_meters, int ppq,
+                              const uint16_t *harmony, size_t n_harmony,
+                              const rnn_model_config *cfg, int64_t step, int e,
+                              rnn_lookback_ring *look, float *cols)
+{
+    const int C = rnn_model_input_columns(cfg), C0 = rnn_model_cond_columns(cfg);
+    if (C == 0) return NULL;
+    const int spq = cfg->steps_per_quarter;
+    const int metric = rnn_model_cond_offset(cfg, RNN_COND_METRIC);
+    const int at_harmony = rnn_model_cond_offset(cfg, RNN_COND_HARMONY);
+    const int64_t at =
+        step >= 0 ? step
+                  : rnn_lookback_bar_steps(n_meters ? meters[0].num : 4,
+                                           n_meters ? meters[0].den : 4, spq) - 1;
+    rnn_metric_pos p;
+    const int placed = rnn_cond_metric_file(meters, n_meters, ppq, spq, at, &p) == 0;
+    const int64_t cs = step + ((cfg->conditions & RNN_COND_NEXT) != 0);
+    rnn_metric_pos pc = p;
+    const int placed_c =
+        cs < 0 ? placed : rnn_cond_metric_file(meters, n_meters, ppq, spq, cs, &pc) == 0;
+    if (metric >= 0) {
+        if (placed_c)
+            rnn_cond_metric_fill(&pc, spq, cols + metric);
+        else
+            memset(cols + metric, 0, (size_t)rnn_cond_metric_columns(spq) * sizeof *cols);
+    }
+    if (at_harmony >= 0)
+        rnn_cond_harmony_fill(harmony && cs >= 0 && (size_t)cs < n_harmony ? harmony[cs] : 0,
+                              cols + at_harmony);
+    if (cfg->lookback && step < 0)
+        memset(cols + C0, 0, (size_t)(C - C0) * sizeof *cols);
+    else if (cfg->lookback)
+        rnn_lookback_step(look, cfg, e, placed ? &p : NULL, cols + C0);
+    return cols;
+}
+
 /* The conditions of the sequences [first, list->count) just encoded from
  * mf: every step's metric position and, for melody, its harmony; and the
  * bar length the lookback inputs reach back over at every step. */

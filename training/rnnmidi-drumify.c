@@ -76,42 +76,13 @@ static int parse_args(drumify_args *a, int argc, char **argv)
     return RNN_CLI_GO_ON;
 }
 
-/* The condition and lookback columns of the step whose input is the drum
- * event e of grid step `step` (-1: the step before the first, which is no
- * part of the sequence: no lookback, the metric position of the last step
- * of the first bar, or of the first step), as rnnmidi-gen gives them. */
+/* The columns of grid step `step` of mf whose input is the drum event e,
+ * as rnnmidi-gen gives them (rnn_grid_columns; -1: the step before the
+ * first). */
 static const float *step_cond(const rnn_midi_file *mf, const rnn_model_config *cfg, int64_t step,
                               int e, rnn_lookback_ring *look, float *cond)
 {
-    const int C = rnn_model_input_columns(cfg), C0 = rnn_model_cond_columns(cfg);
-    if (C == 0) return NULL;
-    const int spq = cfg->steps_per_quarter, metric = rnn_model_cond_offset(cfg, RNN_COND_METRIC);
-    rnn_metric_pos p;
-    int64_t at = step;
-    if (step < 0) {
-        const int num = mf->n_meters ? mf->meters[0].num : 4,
-                  den = mf->n_meters ? mf->meters[0].den : 4;
-        at = rnn_lookback_bar_steps(num, den, spq) - 1;
-    }
-    const int placed = rnn_cond_metric_file(mf->meters, mf->n_meters, mf->ppq, spq, at, &p) == 0;
-    /* the metric position of the step the logits predict (the first for the
-     * step before it) with RNN_COND_NEXT, else of the input step */
-    const int64_t cs = step + ((cfg->conditions & RNN_COND_NEXT) != 0);
-    rnn_metric_pos pc = p;
-    const int placed_c =
-        cs < 0 ? placed
-               : rnn_cond_metric_file(mf->meters, mf->n_meters, mf->ppq, spq, cs, &pc) == 0;
-    if (metric >= 0) {
-        if (placed_c)
-            rnn_cond_metric_fill(&pc, spq, cond + metric);
-        else
-            memset(cond + metric, 0, (size_t)rnn_cond_metric_columns(spq) * sizeof *cond);
-    }
-    if (cfg->lookback && step < 0)
-        memset(cond + C0, 0, (size_t)(C - C0) * sizeof *cond);
-    else if (cfg->lookback)
-        rnn_lookback_step(look, cfg, e, placed ? &p : NULL, cond + C0);
-    return cond;
+    return rnn_grid_columns(mf->meters, mf->n_meters, mf->ppq, NULL, 0, cfg, step, e, look, cond);
 }
 
 /* What a run holds, released by run_free. */

@@ -208,44 +208,13 @@ static int grid_load(grid *g, const gen_args *a, const rnn_model_config *cfg)
     return 0;
 }
 
-/* The condition and lookback columns of grid step `step` whose input is
- * event e (-1: the step before the first, at the end of a bar of the first
- * meter, with no harmony of its own; it is no part of the sequence, so its lookback
- * columns are zero and look does not hear it). look: the sequence's events
- * so far, for a lookback model. */
+/* The columns of grid step `step` of g whose input is event e
+ * (rnn_grid_columns; -1: the step before the first). */
 static const float *grid_cond(const grid *g, const rnn_model_config *cfg, int64_t step, int e,
                               rnn_lookback_ring *look, float *cond)
 {
-    const int C = rnn_model_input_columns(cfg), C0 = rnn_model_cond_columns(cfg);
-    if (C == 0) return NULL;
-    const int spq = cfg->steps_per_quarter;
-    const int metric = rnn_model_cond_offset(cfg, RNN_COND_METRIC);
-    const int harmony = rnn_model_cond_offset(cfg, RNN_COND_HARMONY);
-    const rnn_midi_meter four = {0, 4, 4};
-    rnn_metric_pos p;
-    const int64_t at =
-        step >= 0 ? step : (int64_t)bar_steps(g->n_meters ? &g->meters[0] : &four, spq) - 1;
-    const int placed = rnn_cond_metric_file(g->meters, g->n_meters, g->ppq, spq, at, &p) == 0;
-    /* the conditions are those of the step the logits predict (the first
-     * for the step before it) with RNN_COND_NEXT, else the input step's */
-    const int64_t cs = step + ((cfg->conditions & RNN_COND_NEXT) != 0);
-    rnn_metric_pos pc = p;
-    const int placed_c =
-        cs < 0 ? placed : rnn_cond_metric_file(g->meters, g->n_meters, g->ppq, spq, cs, &pc) == 0;
-    if (metric >= 0) {
-        if (placed_c)
-            rnn_cond_metric_fill(&pc, spq, cond + metric);
-        else
-            memset(cond + metric, 0, (size_t)rnn_cond_metric_columns(spq) * sizeof *cond);
-    }
-    if (harmony >= 0)
-        rnn_cond_harmony_fill(cs >= 0 && (size_t)cs < g->len ? g->harmony[cs] : 0,
-                              cond + harmony);
-    if (cfg->lookback && step < 0)
-        memset(cond + C0, 0, (size_t)(C - C0) * sizeof *cond);
-    else if (cfg->lookback)
-        rnn_lookback_step(look, cfg, e, placed ? &p : NULL, cond + C0);
-    return cond;
+    return rnn_grid_columns(g->meters, g->n_meters, g->ppq, g->harmony, g->len, cfg, step, e, look,
+                            cond);
 }
 
 /* Feed the primer's longest sequence (as the trainer encodes it) through the
