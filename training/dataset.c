@@ -319,7 +319,7 @@ void rnn_seq_columns(const rnn_seq *s, size_t t, const rnn_model_config *cfg, in
 }
 
 const float *rnn_grid_columns(const rnn_midi_meter *meters, size_t n_meters, int ppq,
-                              const uint16_t *harmony, size_t n_harmony,
+                              const uint16_t *harmony, int64_t first, size_t n_harmony,
                               const rnn_model_config *cfg, int64_t step, int e,
                               rnn_lookback_ring *look, float *cols)
 {
@@ -345,7 +345,9 @@ const float *rnn_grid_columns(const rnn_midi_meter *meters, size_t n_meters, int
             memset(cols + metric, 0, (size_t)rnn_cond_metric_columns(spq) * sizeof *cols);
     }
     if (at_harmony >= 0)
-        rnn_cond_harmony_fill(harmony && cs >= 0 && (size_t)cs < n_harmony ? harmony[cs] : 0,
+        rnn_cond_harmony_fill(harmony && cs >= first && (uint64_t)(cs - first) < n_harmony
+                                  ? harmony[cs - first]
+                                  : 0,
                               cols + at_harmony);
     if (cfg->lookback && step < 0)
         memset(cols + C0, 0, (size_t)(C - C0) * sizeof *cols);

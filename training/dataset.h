@@ -121,14 +121,14 @@ void rnn_seq_columns(const rnn_seq *s, size_t t, const rnn_model_config *cfg, in
 /** The rnn_model_input_columns(cfg) columns beside the input event e of grid
  * step `step` of a file's grid (its meters at ppq; none: 4/4), as the
  * trainer gives them: the conditions of step + 1 for a model with
- * RNN_COND_NEXT, of step otherwise, with harmony[i] the harmony of step i
- * (none from n_harmony on, or at all when harmony is NULL); then the
+ * RNN_COND_NEXT, of step otherwise, with harmony[i] the harmony of step
+ * first + i (none outside n_harmony steps, or at all when harmony is NULL); then the
  * lookback columns of step from look, which hears e. Step -1 is the 'no
  * event' step before the first: the last step of a bar of the first meter,
  * no part of the sequence (zero lookback columns; look does not hear it).
  * Returns cols, or NULL for a model that takes no columns. */
 const float *rnn_grid_columns(const rnn_midi_meter *meters, size_t n_meters, int ppq,
-                              const uint16_t *harmony, size_t n_harmony,
+                              const uint16_t *harmony, int64_t first, size_t n_harmony,
                               const rnn_model_config *cfg, int64_t step, int e,
                               rnn_lookback_ring *look, float *cols);
 

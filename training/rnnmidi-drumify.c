@@ -82,7 +82,8 @@ static int parse_args(drumify_args *a, int argc, char **argv)
 static const float *step_cond(const rnn_midi_file *mf, const rnn_model_config *cfg, int64_t step,
                               int e, rnn_lookback_ring *look, float *cond)
 {
-    return rnn_grid_columns(mf->meters, mf->n_meters, mf->ppq, NULL, 0, cfg, step, e, look, cond);
+    return rnn_grid_columns(mf->meters, mf->n_meters, mf->ppq, NULL, 0, 0, cfg, step, e, look,
+                            cond);
 }
 
 /* What a run holds, released by run_free. */

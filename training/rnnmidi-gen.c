@@ -213,8 +213,8 @@ static int grid_load(grid *g, const gen_args *a, const rnn_model_config *cfg)
 static const float *grid_cond(const grid *g, const rnn_model_config *cfg, int64_t step, int e,
                               rnn_lookback_ring *look, float *cond)
 {
-    return rnn_grid_columns(g->meters, g->n_meters, g->ppq, g->harmony, g->len, cfg, step, e, look,
-                            cond);
+    return rnn_grid_columns(g->meters, g->n_meters, g->ppq, g->harmony, 0, g->len, cfg, step, e,
+                            look, cond);
 }
 
 /* Feed the primer's longest sequence (as the trainer encodes it) through the

@@ -310,7 +310,7 @@ typedef struct {
     int64_t first_step;
     const uint16_t *harmony;
     size_t n_harmony;
-    int before; /* the 'no event' step before a take: no part of its sequence */
+    int before; /* the 'no event' step before a take (rnn_grid_columns' step -1) */
 } placing;
 
 /* Start a take: the zero state, nothing heard. */
@@ -325,26 +325,10 @@ static void fresh(player *pl)
  * the net's logits. */
 static const float *step_at(player *pl, int e, const placing *g, size_t t)
 {
-    if (pl->C == 0) return rnn_net_step(pl->net, e);
-    /* the conditions of step t, or of t + 1 for a preset that hears those of
-     * the step it predicts; the lookback's bar is step t's */
-    const size_t tc = t + ((pl->cfg->conditions & RNN_COND_NEXT) != 0);
-    const int spq = pl->cfg->steps_per_quarter;
-    rnn_metric_pos p, pc;
-    const int placed = rnn_cond_metric_file(g->meters, g->n_meters, g->ppq, spq,
-                                            g->first_step + (int64_t)t, &p) == 0;
-    if (!placed) p = (rnn_metric_pos){0};
-    if (rnn_cond_metric_file(g->meters, g->n_meters, g->ppq, spq, g->first_step + (int64_t)tc,
-                             &pc) != 0)
-        pc = (rnn_metric_pos){0};
-    const uint16_t h = g->harmony && tc < g->n_harmony ? g->harmony[tc] : 0;
-    rnn_cond_code_columns(rnn_cond_code(&pc, h), pl->cfg, 0, pl->harmony_on, pl->cond);
-    float *look = pl->cond + rnn_model_cond_columns(pl->cfg);
-    if (pl->look && g->before)
-        memset(look, 0, (size_t)rnn_model_lookback_columns(pl->cfg) * sizeof *look);
-    else if (pl->look)
-        rnn_lookback_step(pl->look, pl->cfg, e, placed ? &p : NULL, look);
-    return rnn_net_step_cond(pl->net, e, pl->cond);
+    const float *cols = rnn_grid_columns(
+        g->meters, g->n_meters, g->ppq, pl->harmony_on ? g->harmony : NULL, g->first_step,
+        g->n_harmony, pl->cfg, g->before ? -1 : g->first_step + (int64_t)t, e, pl->look, pl->cond);
+    return rnn_net_step_cond(pl->net, e, cols);
 }
 
 /* Sample steps events after logits into out, the net stepping on each at
@@ -438,9 +422,7 @@ static int zero_state_takes(player *pl, const options *o, size_t steps, int32_t 
                             rnn_mus_set *gen)
 {
     const placing grid = {.ppq = ZERO_STATE_PPQ};
-    const placing before = {.ppq = ZERO_STATE_PPQ,
-                            .first_step = 4 * pl->cfg->steps_per_quarter - 1,
-                            .before = 1};
+    const placing before = {.ppq = ZERO_STATE_PPQ, .before = 1};
     for (long s = 1; s <= (long)o->seeds; s++) {
         rnn_rng rng;
         rnn_rng_seed(&rng, (uint64_t)s);
